@@ -1,0 +1,119 @@
+package analyze
+
+import (
+	"time"
+)
+
+// Outcome names how one attempt (or a whole connect) ended. Exactly one per attempt.
+type Outcome string
+
+const (
+	OK                   Outcome = "ok"
+	Refused              Outcome = "refused"
+	Unreachable          Outcome = "unreachable"
+	Timeout              Outcome = "timeout"
+	NoGreeting           Outcome = "no_greeting"
+	GreetingLate         Outcome = "greeting_late"
+	ClosedBeforeGreeting Outcome = "closed_before_greeting"
+	Rejected             Outcome = "rejected"
+	WrongProtocol        Outcome = "wrong_protocol"
+	AuthFailed           Outcome = "auth_failed"
+	TLSFailed            Outcome = "tls_failed"
+	Incomplete           Outcome = "incomplete"
+	// Unresolved is a connect whose name resolution failed (no attempts).
+	Unresolved Outcome = "unresolved"
+
+	// Outcomes only eBPF can see (the failure never reaches the wire).
+	SocketMissing    Outcome = "socket_missing"    // ENOENT on a unix socket
+	PermissionDenied Outcome = "permission_denied" // EACCES / EPERM
+	NoRoute          Outcome = "no_route"          // ENETUNREACH, or EHOSTUNREACH with no reply on the wire
+	NoLocalPort      Outcome = "no_local_port"     // EADDRNOTAVAIL
+)
+
+// Connect is one logical connection attempt by a client: the name lookups
+// that preceded it, then each address attempt in order.
+type Connect struct {
+	Client     string     `json:"client"`         // client IP (or "unix" / process for unix sockets)
+	Name       string     `json:"name,omitempty"` // the name that was resolved, if seen
+	Port       uint16     `json:"port"`
+	Outcome    Outcome    `json:"outcome"`
+	Start      time.Time  `json:"start"`
+	DurationMS float64    `json:"duration_ms"`
+	Resolution []Query    `json:"resolution"`
+	Attempts   []*Attempt `json:"attempts"`
+	// Evidence and Causes explain Outcome in plain words (for a connect: its
+	// last attempt's, or the resolution's).
+	Evidence []string `json:"evidence"`
+	Causes   []string `json:"causes"`
+	PID      uint32   `json:"pid,omitempty"`
+	Comm     string   `json:"comm,omitempty"`
+}
+
+// Query is one DNS question and what became of it.
+type Query struct {
+	Name      string    `json:"name"`
+	Type      string    `json:"type"`   // "A", "AAAA", "PTR", ...
+	Server    string    `json:"server"` // ip:port of the DNS server
+	Rcode     string    `json:"rcode"`  // "NOERROR", "NXDOMAIN", "SERVFAIL", ... or "" when unanswered
+	Answers   []string  `json:"answers"`
+	LatencyMS *float64  `json:"latency_ms"` // nil when unanswered
+	Retries   int       `json:"retries"`    // queries re-sent for the same question
+	Start     time.Time `json:"start"`
+}
+
+// Attempt is one client 5-tuple, from its first SYN (or connect() call) to its fate.
+type Attempt struct {
+	Client          string    `json:"client"` // ip:port, [v6]:port
+	Server          string    `json:"server"` // ip:port, [v6]:port, or a unix socket path
+	Outcome         Outcome   `json:"outcome"`
+	SYNCount        int       `json:"syn_count"`
+	RTTMS           *float64  `json:"rtt_ms"`
+	GreetingDelayMS *float64  `json:"greeting_delay_ms"`
+	DurationMS      float64   `json:"duration_ms"`
+	Start           time.Time `json:"start"`
+	Events          []Event   `json:"events"`
+	MySQL           *MySQL    `json:"mysql,omitempty"`
+	Evidence        []string  `json:"evidence"`
+	Causes          []string  `json:"causes"`
+
+	// Process attribution (eBPF or pcapng comments).
+	PID   uint32 `json:"pid,omitempty"`
+	Comm  string `json:"comm,omitempty"`
+	FD    *int32 `json:"fd,omitempty"`
+	Errno string `json:"errno,omitempty"` // symbolic, e.g. "ECONNREFUSED"
+}
+
+// Event is one step of an attempt's timeline.
+type Event struct {
+	TMS  float64   `json:"t_ms"` // milliseconds since the attempt (or connect) started
+	What string    `json:"what"` // e.g. "SYN", "SYN retransmit #2", "RST from server", "ICMP port unreachable from 10.0.0.1"
+	Time time.Time `json:"-"`
+}
+
+// MySQL is what was seen of the MySQL/MariaDB connection phase. Auth
+// scrambles and passwords are never kept.
+type MySQL struct {
+	Protocol      uint8  `json:"protocol,omitempty"`
+	ServerVersion string `json:"server_version,omitempty"`
+	ConnectionID  uint32 `json:"connection_id,omitempty"`
+	AuthPlugin    string `json:"auth_plugin,omitempty"`
+	TLSOffered    *bool  `json:"tls_offered,omitempty"`
+	TLSRequested  bool   `json:"tls_requested,omitempty"`
+	User          string `json:"user,omitempty"`
+	ErrorCode     uint16 `json:"error_code,omitempty"`
+	SQLState      string `json:"sqlstate,omitempty"`
+	ErrorMessage  string `json:"error_message,omitempty"`
+}
+
+// Summary counts what a run saw, including everything dropped or skipped.
+type Summary struct {
+	Connects       int             `json:"connects"`
+	Attempts       int             `json:"attempts"`
+	Outcomes       map[Outcome]int `json:"outcomes"` // attempts by outcome
+	Packets        uint64          `json:"packets"`
+	Malformed      uint64          `json:"malformed"`
+	Duplicates     uint64          `json:"duplicates"` // duplicate frames ignored (same packet on two interfaces)
+	KernelDrops    uint64          `json:"kernel_drops"`
+	RingBufferLost uint64          `json:"ring_buffer_lost"`
+	Errors         []string        `json:"errors,omitempty"`
+}

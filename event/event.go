@@ -1,0 +1,181 @@
+// Package event is the vocabulary of connscope's one time-ordered event
+// stream: decoded packets from package capture and kernel socket events from
+// package bpf, both stamped on the same (wall) clock.
+//
+// It has its own home so that the sources (capture, bpf) and the consumer
+// (analyze) agree on the data without importing each other: data flows
+// capture/bpf → event → analyze → report, never back upstream.
+//
+// Values are plain data. A *Packet handed to a consumer is only valid for the
+// duration of the call: sources reuse it (and its Payload) for the next
+// packet, so consumers copy what they keep.
+package event
+
+import (
+	"net/netip"
+	"time"
+)
+
+// IP protocol numbers used in Packet.Proto.
+const (
+	ProtoICMP   = 1
+	ProtoTCP    = 6
+	ProtoUDP    = 17
+	ProtoICMPv6 = 58
+)
+
+// TCP flag bits as on the wire (Packet.TCPFlags).
+const (
+	TCPFin = 0x01
+	TCPSyn = 0x02
+	TCPRst = 0x04
+	TCPPsh = 0x08
+	TCPAck = 0x10
+	TCPUrg = 0x20
+)
+
+// Packet is one captured frame decoded down to the transport layer.
+// Application payload (DNS, MySQL) is left raw for the analyzer.
+type Packet struct {
+	Time   time.Time // capture timestamp (wall clock)
+	Number uint64    // 1-based frame number within its source
+	Offset int64     // byte offset of the frame's record in the (decompressed) file; -1 when live
+	// Interface is the capture interface index within the source (pcapng IDB
+	// index, or ifindex when live); frames seen on several interfaces share
+	// everything but this.
+	Interface int
+
+	Src, Dst         netip.Addr // outermost IP header's addresses (after tunnels are not followed)
+	Proto            uint8      // ProtoTCP, ProtoUDP, ProtoICMP, ProtoICMPv6
+	SrcPort, DstPort uint16     // TCP/UDP ports; 0 otherwise
+	IPID             uint32     // IPv4 identification, or IPv6 fragment id/flow label; helps spot duplicate frames
+	HopLimit         uint8      // IPv4 TTL / IPv6 hop limit
+
+	TCPFlags uint8  // TCPSyn|TCPAck|...
+	Seq, Ack uint32 // TCP sequence and acknowledgement numbers
+	Window   uint16 // TCP window
+
+	// Payload is the transport payload as captured (may be shorter than
+	// PayloadLen when the snap length cut it). For TCP and UDP it is the
+	// segment/datagram data; for ICMP errors it is empty (see ICMP).
+	Payload    []byte
+	PayloadLen int // transport payload length according to the IP/UDP headers
+
+	// ICMP is set for ICMP/ICMPv6 error messages (destination unreachable,
+	// time exceeded, packet too big, parameter problem).
+	ICMP *ICMPError
+
+	// Process is the process the packet belongs to when the source knows it
+	// (a pcapng packet comment written by `connscope trace -w`).
+	Process *Process
+}
+
+// ICMPError is an ICMP or ICMPv6 error and the header it quotes, so the
+// analyzer can match it to the attempt it answers.
+type ICMPError struct {
+	V6         bool
+	Type, Code uint8
+	// The quoted (offending) packet: as the original sender sent it.
+	QuotedSrc, QuotedDst         netip.Addr
+	QuotedProto                  uint8
+	QuotedSrcPort, QuotedDstPort uint16
+	QuotedSeq                    uint32 // TCP sequence number of the quoted segment, when present
+	QuotedHasSeq                 bool
+}
+
+// Process identifies the process behind a socket or packet.
+type Process struct {
+	PID  uint32
+	TID  uint32
+	Comm string
+	FD   int32 // -1 when unknown
+}
+
+// KernelKind says what a Kernel event records.
+type KernelKind uint8
+
+const (
+	// ConnectCall is the return of a connect() syscall: Ret is 0 or -errno
+	// (-EINPROGRESS for a non-blocking connect in flight).
+	ConnectCall KernelKind = iota + 1
+	// StateChange is a TCP state change of the socket (OldState → NewState).
+	StateChange
+	// Retransmit is a retransmitted segment (for a SYN_SENT socket: a SYN retransmit).
+	Retransmit
+	// ResetReceived is an RST received by the socket.
+	ResetReceived
+	// SocketError is an asynchronous socket error (Errno), e.g. ECONNREFUSED, ETIMEDOUT.
+	SocketError
+)
+
+func (k KernelKind) String() string {
+	switch k {
+	case ConnectCall:
+		return "connect"
+	case StateChange:
+		return "state"
+	case Retransmit:
+		return "retransmit"
+	case ResetReceived:
+		return "reset"
+	case SocketError:
+		return "sock_error"
+	}
+	return "unknown"
+}
+
+// TCP states as the kernel numbers them (include/net/tcp_states.h).
+const (
+	TCPEstablished = 1
+	TCPSynSent     = 2
+	TCPSynRecv     = 3
+	TCPFinWait1    = 4
+	TCPFinWait2    = 5
+	TCPTimeWait    = 6
+	TCPClose       = 7
+	TCPCloseWait   = 8
+	TCPLastAck     = 9
+	TCPListen      = 10
+	TCPClosing     = 11
+)
+
+// Socket families and types (as in connect()'s sockaddr and socket()).
+const (
+	FamilyUnix  = 1
+	FamilyInet  = 2
+	FamilyInet6 = 10
+
+	SockStream = 1
+	SockDgram  = 2
+)
+
+// Kernel is one socket event reported by package bpf.
+type Kernel struct {
+	Time time.Time // converted to the wall clock packets use
+	Kind KernelKind
+
+	Process Process // the task that called connect() (for softirq events: the task bound to the socket at connect time)
+	Cookie  uint64  // the socket's identity (kernel socket cookie / address); stable for the socket's life
+
+	Family   uint16 // FamilyInet, FamilyInet6, FamilyUnix
+	SockType uint16 // SockStream, SockDgram
+	Src, Dst netip.AddrPort
+	UnixPath string // for FamilyUnix: the path; abstract names start with "@"
+
+	Ret      int32 // ConnectCall: 0 or -errno
+	Errno    int32 // SocketError: positive errno
+	OldState uint8 // StateChange
+	NewState uint8 // StateChange
+}
+
+// Stats are the counters a source reports, so that nothing it drops is
+// silently lost: they are shown in every summary.
+type Stats struct {
+	Source         string // e.g. file name, "afpacket", "ebpf"
+	Packets        uint64 // frames read
+	Malformed      uint64 // frames that could not be decoded (skipped)
+	Unsupported    uint64 // frames of a link type or protocol connscope does not follow (skipped)
+	KernelDrops    uint64 // packets the kernel dropped before capture (PACKET_STATISTICS)
+	RingBufferLost uint64 // eBPF events lost because the ring buffer was full
+	Err            string // the error that stopped the source early, if any (with packet number and offset)
+}
