@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Regenerate testdata/captures/ (make testdata): bring the lab up from
+# scratch, run every scenario of lab/scenarios.go with the mariadb CLI and
+# PHP mysqli, record a `tcpdump -i any` capture (LINUX_SLL2) and a veth
+# pcapng per run plus manifest.json, then tear the lab down.
+#
+#   bash lab/record.sh                 everything (a few minutes)
+#   bash lab/record.sh -only 'drop'    just the matching scenarios (the
+#                                      manifest then lists only those)
+#
+# The recording itself is lab/labrecord (Go); it owns the lab's lifecycle
+# (lock, up, down) and tears down on SIGINT/SIGTERM too. The EXIT trap here
+# is the backstop should it die without cleaning up.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+if [[ $(id -u) -ne 0 ]]; then
+	echo "record.sh: must run as root (network namespaces, captures)" >&2
+	exit 1
+fi
+bash lab/deps.sh
+
+go=${GO:-go}
+command -v "$go" >/dev/null || go=/usr/local/go/bin/go
+export GO=$go
+work=$(mktemp -d /tmp/connscope-record.XXXXXX)
+cleanup() {
+	bash lab/lab.sh down >/dev/null 2>&1 || true
+	rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+CGO_ENABLED=0 "$go" build -trimpath -o "$work/labrecord" ./lab/labrecord
+"$work/labrecord" -out testdata/captures "$@"
