@@ -4,5 +4,114 @@
 // connects (name resolution → each address attempt → outcome), and names each
 // outcome with its evidence and likely causes.
 //
-// Offline analysis (pcap/pcapng files) and live tracing feed the same Engine.
+// Offline analysis (pcap/pcapng files) and live tracing feed the same Engine:
+//
+//	e := analyze.NewEngine(analyze.Options{OnConnect: print})
+//	for each packet or kernel event, in time order: e.Packet(p) / e.Kernel(k)
+//	live, when idle: e.Advance(time.Now())
+//	summary := e.Close()
+//
+// # Attempts
+//
+// An attempt is one client 5-tuple from its first SYN; the direction comes
+// from the SYN, so captures taken at the client, the server or in between
+// read the same. (Kernel events also start attempts: the socket's
+// CLOSE→SYN_SENT, or a connect() that failed before anything was sent.)
+// Its timeline records every SYN and retransmit, the SYN-ACK (RTT), RSTs and
+// FINs with their sender, ICMP errors matched through the header they quote
+// (5-tuple and, when quoted, the SYN's sequence number), the server's first
+// payload (greeting delay measured from the client's ACK of the SYN-ACK),
+// and the MySQL connection phase decoded by content on any port
+// (subpackage mysql): greeting or ERR, SSLRequest, HandshakeResponse (the
+// user name only — auth data is never kept), AuthSwitch, OK or ERR. After an
+// SSLRequest only TLS record headers are read.
+//
+// Each direction of the connection phase is reassembled in sequence order
+// (bounded buffer; retransmits and out-of-order segments within reason; a
+// segment cut by the snap length still yields the fields before the cut).
+// An attempt leaves the state table once its outcome is decided, so the
+// packets of established connections cost one map lookup.
+//
+// Duplicate frames — the same packet captured twice (two interfaces, a veth
+// and its bridge): same addresses, ports, flags, seq, ack, window, payload
+// length and IP ID within 1 ms — are counted in Summary.Duplicates and
+// ignored; retransmits are not duplicates (the RTO is ≥ 200 ms, and IPv4
+// retransmits carry a new IP ID).
+//
+// # Outcomes
+//
+// Exactly one per attempt; the wire wins over the client's message (client
+// libraries print misleading errnos — MariaDB's prints 115 for a refused
+// connect).
+//
+//   - refused: the SYN was answered by RST (closed port, or a firewall's
+//     "reject with tcp reset"); kernel ECONNREFUSED without a captured RST;
+//     a stale unix socket.
+//   - unreachable: an ICMP/ICMPv6 error quoting the SYN. Port unreachable
+//     and administratively prohibited (a firewall REJECT) and host/network
+//     unreachable (a router) are all unreachable: the type, code and sender
+//     are in the evidence and the causes tell them apart. An error the
+//     client's own kernel generated about a SYN that never reached the wire
+//     (no ARP/NDP reply), or EHOSTUNREACH after SYN_SENT with no reply, is
+//     unreachable with "the SYN never left".
+//   - timeout: SYNs with no reply, and the client gave up (it tried the next
+//     address, closed the socket, or no retransmit came when due), or the
+//     capture ended after at least two SYNs or 1 s of silence. Also a login
+//     that got no answer before the client gave up.
+//   - no_greeting: connected, the server sent nothing, and the client gave
+//     up (FIN/RST, or moved to the next address) — or the capture ended
+//     after it waited Options.ClientTimeout (default 10 s).
+//   - greeting_late: the server's first bytes came after the client's FIN/RST.
+//   - closed_before_greeting: the server closed (FIN/RST) after the
+//     handshake without a complete greeting.
+//   - rejected: a server ERR other than an authentication error (1040,
+//     1129, 1130, …), at greeting or after login; the server closing after
+//     its greeting or the login without an answer.
+//   - auth_failed: ERR 1044, 1045, 1251, 1275, 1524, 1698, 1820, 1862,
+//     3118, 4151.
+//   - tls_failed: a TLS alert, a close before the TLS handshake went both
+//     ways twice, or a greeting without CLIENT_SSL after which the client
+//     closed without logging in (the client required TLS).
+//   - wrong_protocol: the server spoke first with something that is not a
+//     MySQL greeting, and either the port is a MySQL port
+//     (Options.MySQLPorts, default 3306), the client process is a known
+//     MySQL client, or the client never answered before the connection
+//     closed. A client that answers is speaking that protocol: ok, with the
+//     TCP-level timeline.
+//   - incomplete: the capture ended before any of the above could be said.
+//   - ok: login OK; a fine greeting with no login seen; TLS established (the
+//     login result is encrypted); another TCP service that answered; a
+//     socket the kernel reports ESTABLISHED when no packet was captured.
+//   - kernel only (nothing reaches the wire): socket_missing (ENOENT on a
+//     unix socket), permission_denied (EACCES/EPERM), no_route (ENETUNREACH,
+//     or EHOSTUNREACH from connect() itself), no_local_port (EADDRNOTAVAIL).
+//
+// # Connects
+//
+// With DNS in the capture (UDP and TCP, subpackage dns), an attempt joins
+// the connect whose lookup returned its server address — from the same
+// client, or for a dual-stack client from its address of the other family
+// or a loopback stub resolver — while the connect's previous attempt failed
+// (or still waits) and the new one starts within Options.FallbackWindow:
+// that is a client walking its address list (IPv6 timed out after 3 s, then
+// IPv4 worked). The connect carries the related lookups (the same first
+// label: both families, the names of a search list) with their server,
+// rcode, answers, latency and retries. Lookups that all failed and that no
+// attempt followed within 2 s form a connect with no attempts: unresolved.
+// Successful lookups nobody used are not reported. Without DNS every
+// attempt is its own connect. A connect's outcome is its last attempt's.
+//
+// glibc's resolver connect()s UDP sockets (to the DNS server, and to each
+// candidate address for RFC 6724 sorting); with eBPF these are recorded on
+// the connect as Resolver evidence, never as attempts. The nscd socket is
+// resolver plumbing too.
+//
+// # Memory
+//
+// State is bounded by what is in flight: attempts leave the table when
+// decided (or after IdleTimeout), DNS answers are kept one minute for
+// matching, reassembly buffers are capped (16 KiB, 8 out-of-order segments
+// per direction), timelines at 64 events, and at most Options.MaxInFlight
+// attempts are followed at once (the excess is counted in
+// Summary.Untracked).
 package analyze

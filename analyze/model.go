@@ -47,6 +47,18 @@ type Connect struct {
 	Causes   []string `json:"causes"`
 	PID      uint32   `json:"pid,omitempty"`
 	Comm     string   `json:"comm,omitempty"`
+	// Resolver is what eBPF saw of the process's resolver (glibc's UDP
+	// connect()s): which DNS servers and, for RFC 6724 address sorting,
+	// which candidate addresses in which order. Nil without eBPF.
+	Resolver *Resolver `json:"resolver,omitempty"`
+}
+
+// Resolver is resolution evidence from the kernel: glibc's resolver
+// connect()s UDP sockets to the DNS server, and to each candidate address
+// (sending nothing) to sort them by RFC 6724. They are never attempts.
+type Resolver struct {
+	Servers    []string `json:"servers,omitempty"`    // ip:port of DNS servers the process connected to
+	Candidates []string `json:"candidates,omitempty"` // addresses probed for sorting, in probe order
 }
 
 // Query is one DNS question and what became of it.
@@ -59,14 +71,25 @@ type Query struct {
 	LatencyMS *float64  `json:"latency_ms"` // nil when unanswered
 	Retries   int       `json:"retries"`    // queries re-sent for the same question
 	Start     time.Time `json:"start"`
+	// Error is what became of a query that got no DNS answer ("no answer",
+	// "ICMP port unreachable from 192.0.2.53"), or "truncated" notes.
+	Error string `json:"error,omitempty"`
+	// Transport is "udp" or "tcp".
+	Transport string `json:"transport"`
 }
 
 // Attempt is one client 5-tuple, from its first SYN (or connect() call) to its fate.
 type Attempt struct {
-	Client          string    `json:"client"` // ip:port, [v6]:port
-	Server          string    `json:"server"` // ip:port, [v6]:port, or a unix socket path
-	Outcome         Outcome   `json:"outcome"`
-	SYNCount        int       `json:"syn_count"`
+	Client   string  `json:"client"` // ip:port, [v6]:port
+	Server   string  `json:"server"` // ip:port, [v6]:port, or a unix socket path
+	Outcome  Outcome `json:"outcome"`
+	SYNCount int     `json:"syn_count"`
+	// Retransmits counts retransmitted segments seen while the attempt was
+	// followed (SYN, SYN-ACK and connection-phase data), duplicates excluded.
+	Retransmits int `json:"retransmits"`
+	// RSTFrom says who sent the first RST while the attempt was followed:
+	// "server", "client", or "" when none.
+	RSTFrom         string    `json:"rst_from,omitempty"`
 	RTTMS           *float64  `json:"rtt_ms"`
 	GreetingDelayMS *float64  `json:"greeting_delay_ms"`
 	DurationMS      float64   `json:"duration_ms"`
@@ -99,10 +122,12 @@ type MySQL struct {
 	AuthPlugin    string `json:"auth_plugin,omitempty"`
 	TLSOffered    *bool  `json:"tls_offered,omitempty"`
 	TLSRequested  bool   `json:"tls_requested,omitempty"`
-	User          string `json:"user,omitempty"`
-	ErrorCode     uint16 `json:"error_code,omitempty"`
-	SQLState      string `json:"sqlstate,omitempty"`
-	ErrorMessage  string `json:"error_message,omitempty"`
+	// Encrypted is set when TLS was established: the login result is not visible.
+	Encrypted    bool   `json:"encrypted,omitempty"`
+	User         string `json:"user,omitempty"`
+	ErrorCode    uint16 `json:"error_code,omitempty"`
+	SQLState     string `json:"sqlstate,omitempty"`
+	ErrorMessage string `json:"error_message,omitempty"`
 }
 
 // Summary counts what a run saw, including everything dropped or skipped.
@@ -112,7 +137,10 @@ type Summary struct {
 	Outcomes       map[Outcome]int `json:"outcomes"` // attempts by outcome
 	Packets        uint64          `json:"packets"`
 	Malformed      uint64          `json:"malformed"`
-	Duplicates     uint64          `json:"duplicates"` // duplicate frames ignored (same packet on two interfaces)
+	Unsupported    uint64          `json:"unsupported"` // frames of link types/protocols not followed (skipped)
+	Duplicates     uint64          `json:"duplicates"`  // duplicate frames ignored (same packet on two interfaces)
+	MalformedDNS   uint64          `json:"malformed_dns,omitempty"`
+	Untracked      uint64          `json:"untracked,omitempty"` // attempts not followed because MaxInFlight was reached
 	KernelDrops    uint64          `json:"kernel_drops"`
 	RingBufferLost uint64          `json:"ring_buffer_lost"`
 	Errors         []string        `json:"errors,omitempty"`

@@ -68,6 +68,18 @@ type Packet struct {
 	// Process is the process the packet belongs to when the source knows it
 	// (a pcapng packet comment written by `connscope trace -w`).
 	Process *Process
+
+	// Frame is the raw captured frame. Only live tracing sets it, when the
+	// packets are also being recorded (-w); it is nil everywhere else.
+	Frame *Frame
+}
+
+// Frame is a captured frame as it came off the wire, for recording.
+type Frame struct {
+	Data          []byte
+	LinkType      uint16 // pcap LINKTYPE_* value
+	InterfaceName string
+	WireLen       int // the frame's length on the wire (Data may be cut by the snap length)
 }
 
 // ICMPError is an ICMP or ICMPv6 error and the header it quotes, so the
@@ -166,6 +178,13 @@ type Kernel struct {
 	Errno    int32 // SocketError: positive errno
 	OldState uint8 // StateChange
 	NewState uint8 // StateChange
+	// State is the socket's TCP state when the event happened (for
+	// Retransmit: TCPSynSent means a SYN retransmit; for StateChange it is
+	// NewState); 0 for ConnectCall.
+	State uint8
+	// Entered is when the connect() syscall was entered (ConnectCall only;
+	// Time is when it returned), so a blocking connect's duration is visible.
+	Entered time.Time
 }
 
 // Stats are the counters a source reports, so that nothing it drops is
@@ -177,5 +196,6 @@ type Stats struct {
 	Unsupported    uint64 // frames of a link type or protocol connscope does not follow (skipped)
 	KernelDrops    uint64 // packets the kernel dropped before capture (PACKET_STATISTICS)
 	RingBufferLost uint64 // eBPF events lost because the ring buffer was full
+	Events         uint64 // kernel events read (bpf)
 	Err            string // the error that stopped the source early, if any (with packet number and offset)
 }

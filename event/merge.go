@@ -41,6 +41,10 @@ func (m *Merger) AddPacket(p *Packet) {
 	m.push(Item{Time: p.Time, Packet: p.Clone()})
 }
 
+// Add queues it as is: the merger takes ownership of the packet or kernel
+// event it points to (use it for values already copied off the source).
+func (m *Merger) Add(it Item) { m.push(it) }
+
 // AddKernel queues a copy of k.
 func (m *Merger) AddKernel(k *Kernel) {
 	c := *k
@@ -90,6 +94,11 @@ func (p *Packet) Clone() *Packet {
 	if p.ICMP != nil {
 		icmp := *p.ICMP
 		c.ICMP = &icmp
+	}
+	if p.Frame != nil {
+		f := *p.Frame
+		f.Data = append([]byte(nil), p.Frame.Data...)
+		c.Frame = &f
 	}
 	if p.Process != nil {
 		proc := *p.Process

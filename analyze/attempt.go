@@ -1,0 +1,1181 @@
+package analyze
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"time"
+
+	"github.com/connscope/connscope/analyze/mysql"
+	"github.com/connscope/connscope/event"
+)
+
+// appProto is what the engine knows about the application protocol.
+type appProto uint8
+
+const (
+	protoUnknown appProto = iota // no server byte decoded yet
+	protoMySQL                   // a MySQL greeting or ERR was seen
+	protoTLS                     // after an SSLRequest: opaque TLS records
+	protoOther                   // another protocol (no decoding)
+)
+
+// mysqlState is the position in the MySQL connection phase.
+type mysqlState uint8
+
+const (
+	myGreeting   mysqlState = iota // waiting for HandshakeV10 or ERR
+	myClientTurn                   // greeting seen, waiting for SSLRequest/HandshakeResponse
+	myAuth                         // HandshakeResponse sent, waiting for OK/ERR
+)
+
+// closeKind says how a side ended the connection.
+type closeKind uint8
+
+const (
+	notClosed closeKind = iota
+	closedFIN
+	closedRST
+)
+
+func (k closeKind) String() string {
+	if k == closedRST {
+		return "RST"
+	}
+	return "FIN"
+}
+
+// attempt is the state of one client 5-tuple (or one failed connect()
+// without packets) until its outcome is decided and its connect reported.
+type attempt struct {
+	seq    uint64
+	key    flowKey
+	keyed  bool // present in Engine.flows (until decided)
+	client netip.AddrPort
+	server netip.AddrPort
+	unix   string // unix socket path (kernel-only attempts)
+	// clientIsA says the client is the flow key's first endpoint.
+	clientIsA bool
+	start     time.Time
+	out       *Attempt
+	conn      *connectState
+	dnsFlow   *dnsTCPFlow // set instead of everything else for DNS over TCP
+
+	// Wire facts.
+	wire         bool // a packet of this flow was seen
+	isn          uint32
+	synCount     int
+	firstSYN     time.Time
+	lastSYN      time.Time
+	lastSYNGap   time.Duration
+	synAckAt     time.Time
+	synAckRTT    time.Duration
+	srvISN       uint32
+	hsDoneAt     time.Time // client's ACK of the SYN-ACK (else the SYN-ACK)
+	icmp         *event.ICMPError
+	icmpFrom     netip.Addr
+	icmpAt       time.Time
+	clientClose  closeKind
+	clientGaveAt time.Time
+	serverClose  closeKind
+	serverGaveAt time.Time
+	firstSrvData time.Time
+	firstCliData time.Time
+	retransmits  int
+	lastActivity time.Time
+
+	c2s, s2c stream
+	proto    appProto
+	my       mysqlState
+	mysql    *MySQL
+	banner   string // first bytes of a non-MySQL server, printable
+	tlsTurns int
+	tlsLast  bool // direction of the last TLS record: true = server
+	tlsAlert string
+
+	// Kernel facts.
+	cookie      uint64
+	kSynSent    time.Time
+	kSynRetrans int
+	kLastSYN    time.Time     // last SYN (re)transmission the kernel reported
+	kSynGap     time.Duration // gap before it
+	kConnected  time.Time
+	kClosed     time.Time
+	kErrno      int32 // first failure errno (connect() or socket error)
+	kErrnoAt    time.Time
+	kErrnoSync  bool // the failure was connect()'s own return (no SYN_SENT yet)
+	kReset      bool
+	pid         uint32
+	comm        string
+	fd          int32
+	hasFD       bool
+
+	// Verdict.
+	final    bool
+	keep     bool // stays in the flow table after the verdict, until reported
+	outcome  Outcome
+	endAt    time.Time
+	evidence []string
+	notes    []string // extra evidence kept whatever the outcome (e.g. a slow greeting)
+}
+
+// maxEvents bounds an attempt's timeline.
+const maxEvents = 64
+
+// addEvent appends a timeline step.
+func (a *attempt) addEvent(t time.Time, format string, args ...any) {
+	if len(a.out.Events) >= maxEvents {
+		if len(a.out.Events) == maxEvents {
+			a.out.Events = append(a.out.Events, Event{Time: t, What: "… further events not recorded"})
+		}
+		return
+	}
+	what := format
+	if len(args) > 0 {
+		what = fmt.Sprintf(format, args...)
+	}
+	a.out.Events = append(a.out.Events, Event{Time: t, What: what})
+}
+
+func (a *attempt) serverName() string {
+	if a.unix != "" {
+		return a.unix
+	}
+	return a.server.String()
+}
+
+// connected reports whether the TCP handshake got an answer.
+func (a *attempt) connected() bool { return !a.synAckAt.IsZero() || !a.kConnected.IsZero() }
+
+// handshakeDone is when the connection counts as established for the
+// greeting delay.
+func (a *attempt) handshakeDone() time.Time {
+	if !a.hsDoneAt.IsZero() {
+		return a.hsDoneAt
+	}
+	if !a.synAckAt.IsZero() {
+		return a.synAckAt
+	}
+	return a.kConnected
+}
+
+// newAttempt creates an attempt for client→server starting at t.
+func (e *Engine) newAttempt(client, server netip.AddrPort, t time.Time) *attempt {
+	e.seq++
+	a := &attempt{
+		seq:          e.seq,
+		client:       client,
+		server:       server,
+		start:        t,
+		lastActivity: t,
+		fd:           -1,
+		out:          &Attempt{},
+	}
+	return a
+}
+
+// track puts a into the flow table under its 5-tuple.
+func (e *Engine) track(a *attempt) bool {
+	if e.inFlight >= e.opts.MaxInFlight {
+		e.sum.Untracked++
+		return false
+	}
+	a.key, a.clientIsA = makeKey(a.client.Addr(), a.client.Port(), a.server.Addr(), a.server.Port())
+	if old := e.flows[a.key]; old != nil && old != a {
+		e.untrack(old)
+	}
+	e.flows[a.key] = a
+	a.keyed = true
+	e.inFlight++
+	return true
+}
+
+func (e *Engine) untrack(a *attempt) {
+	if a.keyed {
+		if e.flows[a.key] == a {
+			delete(e.flows, a.key)
+		}
+		a.keyed = false
+		e.inFlight--
+	}
+}
+
+// tcp handles a TCP segment. The common case — a segment of a connection
+// that is not (or no longer) in its connection phase — is one map lookup.
+func (e *Engine) tcp(p *event.Packet) {
+	key, srcIsA := makeKey(p.Src, p.SrcPort, p.Dst, p.DstPort)
+	a := e.flows[key]
+	isSYN := p.TCPFlags&(event.TCPSyn|event.TCPAck|event.TCPRst) == event.TCPSyn
+	if a == nil {
+		if isSYN && !e.duplicate(p) {
+			e.newSYN(p)
+		}
+		return
+	}
+	if e.duplicate(p) {
+		return
+	}
+	if a.dnsFlow != nil {
+		e.dnsTCP(a, p, srcIsA == a.clientIsA)
+		return
+	}
+	fromClient := srcIsA == a.clientIsA
+	if isSYN && fromClient && a.wire && p.Seq != a.isn {
+		// Same 5-tuple, new initial sequence number: the port was reused
+		// for a new connect. The old attempt ends here.
+		if !a.final {
+			e.decideIdle(a, true)
+		}
+		e.untrack(a)
+		e.newSYN(p)
+		return
+	}
+	e.segment(a, p, fromClient)
+}
+
+// newSYN starts an attempt (or a DNS-over-TCP flow) at a client's first SYN.
+func (e *Engine) newSYN(p *event.Packet) {
+	client := netip.AddrPortFrom(p.Src, p.SrcPort)
+	server := netip.AddrPortFrom(p.Dst, p.DstPort)
+	if p.DstPort == 53 && (e.ports == nil || !e.ports.has(53)) {
+		e.newDNSTCP(p, client, server)
+		return
+	}
+	if !e.wantPort(p.DstPort) {
+		return
+	}
+	a := e.newAttempt(client, server, p.Time)
+	if !e.track(a) {
+		return
+	}
+	e.assignConnect(a)
+	e.segment(a, p, true)
+}
+
+// segment applies one TCP segment to an attempt.
+func (e *Engine) segment(a *attempt, p *event.Packet, fromClient bool) {
+	t := p.Time
+	first := !a.wire
+	a.wire = true
+	a.lastActivity = t
+	if p.Process != nil {
+		// `connscope trace -w` stamps every packet of a socket with the
+		// process that connect()ed it.
+		e.attribute(a, p.Process)
+	}
+	if first && t.Before(a.start) {
+		a.start = t
+	}
+	flags := p.TCPFlags
+	if fromClient {
+		switch {
+		case flags&(event.TCPSyn|event.TCPAck) == event.TCPSyn:
+			e.clientSYN(a, p)
+		case flags&event.TCPRst != 0:
+			if a.out.RSTFrom == "" {
+				a.out.RSTFrom = "client"
+			}
+			e.clientClosed(a, t, closedRST)
+		default:
+			if flags&event.TCPAck != 0 && a.hsDoneAt.IsZero() && !a.synAckAt.IsZero() && p.Ack == a.srvISN+1 {
+				a.hsDoneAt = t
+			}
+			if p.PayloadLen > 0 {
+				e.clientData(a, p)
+			}
+			if flags&event.TCPFin != 0 {
+				e.clientClosed(a, t, closedFIN)
+			}
+		}
+		return
+	}
+	switch {
+	case flags&(event.TCPSyn|event.TCPAck) == event.TCPSyn|event.TCPAck:
+		e.synAck(a, p)
+	case flags&event.TCPRst != 0:
+		if a.out.RSTFrom == "" {
+			a.out.RSTFrom = "server"
+		}
+		e.serverClosed(a, t, closedRST)
+	default:
+		if p.PayloadLen > 0 {
+			e.serverData(a, p)
+		}
+		if flags&event.TCPFin != 0 {
+			e.serverClosed(a, t, closedFIN)
+		}
+	}
+}
+
+func (e *Engine) clientSYN(a *attempt, p *event.Packet) {
+	t := p.Time
+	if a.synCount == 0 {
+		a.isn = p.Seq
+		a.firstSYN, a.lastSYN = t, t
+		a.synCount = 1
+		a.c2s.init(p.Seq)
+		a.addEvent(t, "SYN to %s", a.server)
+		if p.PayloadLen > 0 {
+			// TCP Fast Open: the client's first bytes ride on the SYN.
+			a.addEvent(t, "SYN carries %d bytes of data (TCP Fast Open)", p.PayloadLen)
+			a.firstCliData = t
+			a.c2s.add(p.Seq+1, p.Payload, p.PayloadLen)
+		}
+		return
+	}
+	if a.final {
+		a.synCount++
+		a.retransmits++
+		a.lastSYNGap = t.Sub(a.lastSYN)
+		a.lastSYN = t
+		a.addEvent(t, "SYN retransmit #%d (+%s) after the verdict", a.synCount-1, fmtDur(t.Sub(a.firstSYN)))
+		return
+	}
+	if !a.synAckAt.IsZero() {
+		// A SYN retransmitted after the SYN-ACK: the SYN-ACK was lost on
+		// the way back (or seen only here).
+		a.retransmits++
+		a.synCount++
+		a.addEvent(t, "SYN retransmit #%d (after the SYN-ACK)", a.synCount-1)
+		return
+	}
+	a.synCount++
+	a.retransmits++
+	a.lastSYNGap = t.Sub(a.lastSYN)
+	a.lastSYN = t
+	a.addEvent(t, "SYN retransmit #%d (+%s)", a.synCount-1, fmtDur(t.Sub(a.firstSYN)))
+}
+
+func (e *Engine) synAck(a *attempt, p *event.Packet) {
+	t := p.Time
+	if !a.synAckAt.IsZero() {
+		if p.Seq == a.srvISN {
+			a.retransmits++
+			a.addEvent(t, "SYN-ACK retransmit")
+		}
+		return
+	}
+	a.synAckAt = t
+	a.srvISN = p.Seq
+	a.s2c.init(p.Seq)
+	ref := a.lastSYN
+	if ref.IsZero() {
+		ref = a.kSynSent
+	}
+	if !ref.IsZero() {
+		a.synAckRTT = t.Sub(ref)
+	}
+	if a.final {
+		a.addEvent(t, "SYN-ACK from %s (after the attempt was decided)", a.server)
+		return
+	}
+	if a.synCount > 1 {
+		a.addEvent(t, "SYN-ACK from %s (RTT %s, answering SYN #%d)", a.server, fmtDur(a.synAckRTT), a.synCount)
+	} else {
+		a.addEvent(t, "SYN-ACK from %s (RTT %s)", a.server, fmtDur(a.synAckRTT))
+	}
+}
+
+// clientData handles payload from the client.
+func (e *Engine) clientData(a *attempt, p *event.Packet) {
+	t := p.Time
+	if a.otherProtocolPending() {
+		a.firstCliData = t
+		a.addEvent(t, "client answers (%d bytes)", p.PayloadLen)
+		e.decide(a, OK, t, fmt.Sprintf("TCP connected to %s; the server spoke first (not MySQL) %s after the handshake and the client answered",
+			a.server, fmtDur(a.firstSrvData.Sub(a.handshakeDone()))))
+		return
+	}
+	if a.firstCliData.IsZero() {
+		a.firstCliData = t
+	}
+	if !a.c2s.started {
+		return
+	}
+	if retransmitted(&a.c2s, p) {
+		a.retransmits++
+	}
+	if a.final {
+		return
+	}
+	a.c2s.add(p.Seq, p.Payload, p.PayloadLen)
+	switch a.proto {
+	case protoMySQL:
+		e.decodeClientMySQL(a, t)
+	case protoTLS:
+		e.decodeTLS(a, &a.c2s, false, t)
+	case protoUnknown:
+		if a.firstSrvData.IsZero() && len(a.out.Events) < maxEvents && a.c2s.bytes == p.PayloadLen {
+			a.addEvent(t, "client sends first (%d bytes) — not a MySQL client", p.PayloadLen)
+		}
+	}
+}
+
+// serverData handles payload from the server.
+func (e *Engine) serverData(a *attempt, p *event.Packet) {
+	t := p.Time
+	if !a.s2c.started {
+		// Payload without a SYN-ACK seen (capture started late, or lost):
+		// anchor the stream here.
+		a.s2c.init(p.Seq - 1)
+	}
+	if retransmitted(&a.s2c, p) {
+		a.retransmits++
+	}
+	if a.firstSrvData.IsZero() {
+		a.firstSrvData = t
+		if a.final {
+			a.addEvent(t, "server's first payload (%d bytes) after the attempt was decided", p.PayloadLen)
+		}
+	}
+	if a.final {
+		return
+	}
+	a.s2c.add(p.Seq, p.Payload, p.PayloadLen)
+	switch a.proto {
+	case protoUnknown:
+		e.classifyServer(a, t, false)
+	case protoMySQL:
+		e.decodeServerMySQL(a, t, false)
+	case protoTLS:
+		e.decodeTLS(a, &a.s2c, true, t)
+	}
+}
+
+// retransmitted reports whether a data segment starts before the next
+// expected byte (a retransmission or overlap).
+func retransmitted(s *stream, p *event.Packet) bool {
+	return s.started && int32(p.Seq-s.base-s.next) < 0
+}
+
+// classifyServer decides what the server's first bytes are. With final
+// set (the server closed) it decides on whatever arrived.
+func (e *Engine) classifyServer(a *attempt, t time.Time, final bool) {
+	buf := a.s2c.buf
+	isMySQL, err := mysql.LooksLikeGreeting(buf)
+	if err == mysql.ErrShort {
+		if !final && !a.s2c.partial() && !a.s2c.dead {
+			return // wait for the rest of the first packet
+		}
+		isMySQL = mysql.LooksLikeGreetingPrefix(buf)
+	}
+	delay := t.Sub(a.handshakeDone())
+	late := a.clientClose != notClosed
+	if isMySQL {
+		a.proto = protoMySQL
+		a.my = myGreeting
+		e.decodeServerMySQL(a, t, final)
+		return
+	}
+	a.proto = protoOther
+	a.banner = bannerText(buf)
+	a.s2c.release()
+	a.c2s.release()
+	switch {
+	case late:
+		a.addEvent(t, "server's first payload %q (%s after the handshake), after the client gave up", a.banner, fmtDur(delay))
+		e.decide(a, GreetingLate, t, fmt.Sprintf("the server's first bytes came %s after the handshake, %s after the client gave up (%s at +%s)",
+			fmtDur(delay), fmtDur(t.Sub(a.clientGaveAt)), a.clientClose, fmtDur(a.clientGaveAt.Sub(a.start))))
+	case e.mysqlPorts.has(a.server.Port()) || a.firstCliData.IsZero() && e.mysqlExpected(a):
+		a.addEvent(t, "server's first payload is not MySQL: %q", a.banner)
+		e.decide(a, WrongProtocol, t, fmt.Sprintf("the server at %s spoke first with %q, not a MySQL greeting", a.server, a.banner))
+	case a.firstCliData.IsZero():
+		// Another server-first protocol. Whether the client speaks it shows
+		// next: a client that answers does; one that stays silent until the
+		// connection closes expected something else (a MySQL client waits
+		// for a greeting).
+		a.addEvent(t, "server's first payload (%s after the handshake), not MySQL: %q", fmtDur(delay), a.banner)
+	default:
+		a.addEvent(t, "server's first payload (%s after the handshake): %q", fmtDur(delay), a.banner)
+		e.decide(a, OK, t, fmt.Sprintf("TCP connected to %s; the server answered %s after the handshake (not MySQL)", a.server, fmtDur(delay)))
+	}
+}
+
+// otherProtocolPending says the server spoke first with a protocol other
+// than MySQL and the client has not answered yet.
+func (a *attempt) otherProtocolPending() bool {
+	return !a.final && a.proto == protoOther && !a.firstSrvData.IsZero() && a.firstCliData.IsZero()
+}
+
+// silentClient decides an attempt whose client never answered a non-MySQL
+// server's first bytes before the connection closed.
+func (e *Engine) silentClient(a *attempt, t time.Time, who string, how closeKind) {
+	e.decide(a, WrongProtocol, t, fmt.Sprintf("the server at %s spoke first with %q, not a MySQL greeting; the client never answered, and the %s closed the connection (%s) %s later",
+		a.server, a.banner, who, how, fmtDur(t.Sub(a.firstSrvData))))
+}
+
+// nextPacket frames the next MySQL packet in s. When the packet is not
+// complete but never will be (a hole from the snap length, or the sender
+// closed: final), it returns what there is with partial set.
+func nextPacket(s *stream, final bool) (payload []byte, seq uint8, n int, partial bool, err error) {
+	payload, seq, n, err = mysql.Frame(s.buf)
+	if err == mysql.ErrShort && (final || s.partial()) && len(s.buf) > mysql.HeaderLen {
+		length := int(s.buf[0]) | int(s.buf[1])<<8 | int(s.buf[2])<<16
+		return s.buf[mysql.HeaderLen:], s.buf[3], mysql.HeaderLen + length, true, nil
+	}
+	return payload, seq, n, false, err
+}
+
+// mysqlExpected says the client meant to speak MySQL even on an unusual
+// port: its process is a known MySQL client.
+func (e *Engine) mysqlExpected(a *attempt) bool {
+	switch a.comm {
+	case "mysql", "mariadb", "mysqladmin", "mariadb-admin", "mysqldump", "mariadb-dump", "php", "php-fpm", "php-cgi", "mysqlsh", "mysqlcheck", "mariadb-check":
+		return true
+	}
+	return false
+}
+
+// bannerText renders a non-MySQL server's first bytes for evidence.
+func bannerText(b []byte) string {
+	const max = 40
+	out := make([]rune, 0, max)
+	for _, c := range b {
+		if len(out) >= max {
+			break
+		}
+		if c == '\r' || c == '\n' {
+			if len(out) > 0 {
+				break
+			}
+			continue
+		}
+		if c < 0x20 || c >= 0x7f {
+			out = append(out, '.')
+			continue
+		}
+		out = append(out, rune(c))
+	}
+	return string(out)
+}
+
+// decodeServerMySQL decodes complete server packets of the connection phase.
+func (e *Engine) decodeServerMySQL(a *attempt, t time.Time, final bool) {
+	for !a.final && a.proto == protoMySQL && !a.s2c.dead {
+		payload, seq, n, partial, err := nextPacket(&a.s2c, final)
+		if err != nil {
+			if err == mysql.ErrNotMySQL {
+				a.addEvent(t, "server sent bytes that are not a MySQL packet; decoding stops")
+				a.proto = protoOther
+			}
+			return
+		}
+		e.serverPacket(a, payload, seq, partial, t)
+		if a.final {
+			return
+		}
+		a.s2c.consume(n)
+		if partial {
+			return
+		}
+	}
+}
+
+func (e *Engine) ensureMySQL(a *attempt) *MySQL {
+	if a.mysql == nil {
+		a.mysql = &MySQL{}
+	}
+	return a.mysql
+}
+
+// serverPacket handles one server packet of the connection phase.
+func (e *Engine) serverPacket(a *attempt, payload []byte, seq uint8, partial bool, t time.Time) {
+	my := e.ensureMySQL(a)
+	kind := mysql.ServerKind(payload, seq)
+	switch a.my {
+	case myGreeting:
+		delay := t.Sub(a.handshakeDone())
+		late := a.clientClose != notClosed
+		switch kind {
+		case mysql.KindGreeting:
+			g, err := mysql.ParseGreeting(payload)
+			cut := ""
+			if err != nil {
+				if !errors.Is(err, mysql.ErrTruncated) {
+					a.addEvent(t, "malformed MySQL greeting: %v", err)
+					a.proto = protoOther
+					return
+				}
+				cut = " (greeting cut short in the capture)"
+			}
+			my.Protocol = g.Protocol
+			my.ServerVersion = g.ServerVersion
+			my.ConnectionID = g.ConnectionID
+			my.AuthPlugin = g.AuthPlugin
+			tlsWord := "TLS unknown"
+			if g.CapsKnown {
+				tls := g.TLSOffered()
+				my.TLSOffered = &tls
+				tlsWord = "TLS offered"
+				if !tls {
+					tlsWord = "no TLS"
+				}
+			}
+			a.addEvent(t, "greeting: MySQL protocol %d, server %s, connection id %d, plugin %s, %s (%s after the handshake)%s",
+				g.Protocol, g.ServerVersion, g.ConnectionID, orNone(g.AuthPlugin), tlsWord, fmtDur(delay), cut)
+			a.my = myClientTurn
+			if late {
+				e.decide(a, GreetingLate, t, fmt.Sprintf("the MySQL greeting came %s after the handshake, %s after the client gave up (%s at %s)",
+					fmtDur(delay), fmtDur(t.Sub(a.clientGaveAt)), a.clientClose, fmtDur(a.clientGaveAt.Sub(a.start))))
+				return
+			}
+			if delay >= time.Second {
+				a.notes = append(a.notes, fmt.Sprintf("the greeting took %s after the handshake", fmtDur(delay)))
+			}
+		case mysql.KindErr:
+			me, err := mysql.ParseErr(payload)
+			if err != nil {
+				a.proto = protoOther
+				return
+			}
+			_ = partial // a cut ERR still has its code; the message may be short
+			e.recordErr(a, me, t, "instead of a greeting")
+			if late {
+				e.decide(a, GreetingLate, t, fmt.Sprintf("the server's %s came %s after the handshake, %s after the client gave up", me, fmtDur(delay), fmtDur(t.Sub(a.clientGaveAt))))
+				return
+			}
+			e.decide(a, errOutcome(me.Code), t, fmt.Sprintf("the server answered the connect with %s %s after the handshake, instead of a greeting", me, fmtDur(delay)))
+		default:
+			a.proto = protoOther
+		}
+	case myClientTurn, myAuth:
+		switch kind {
+		case mysql.KindOK:
+			if a.my == myClientTurn {
+				a.addEvent(t, "server OK before any login (unexpected)")
+				return
+			}
+			a.addEvent(t, "OK: logged in")
+			e.decide(a, OK, t, fmt.Sprintf("login OK %s after the first SYN", fmtDur(t.Sub(a.start))))
+		case mysql.KindErr:
+			me, err := mysql.ParseErr(payload)
+			if err != nil {
+				return
+			}
+			when := "after the login"
+			if a.my == myClientTurn {
+				when = "before the login"
+			}
+			e.recordErr(a, me, t, when)
+			e.decide(a, errOutcome(me.Code), t, fmt.Sprintf("the server answered with %s %s", me, when))
+		case mysql.KindAuthSwitch:
+			if name, err := mysql.AuthSwitchPlugin(payload); err == nil {
+				my.AuthPlugin = name
+				a.addEvent(t, "auth switch to %s", name)
+			}
+		case mysql.KindAuthMoreData:
+			what := "auth more data"
+			if len(payload) == 2 && payload[1] == 3 {
+				what = "auth more data: fast auth OK"
+			} else if len(payload) == 2 && payload[1] == 4 {
+				what = "auth more data: full authentication required"
+			}
+			a.addEvent(t, "%s", what)
+		}
+	}
+}
+
+func (e *Engine) recordErr(a *attempt, me mysql.Err, t time.Time, when string) {
+	my := e.ensureMySQL(a)
+	my.ErrorCode = me.Code
+	my.SQLState = me.SQLState
+	my.ErrorMessage = me.Message
+	a.addEvent(t, "%s (%s)", me, when)
+}
+
+// errOutcome names the outcome of a server ERR.
+func errOutcome(code uint16) Outcome {
+	if mysql.IsAuthError(code) {
+		return AuthFailed
+	}
+	return Rejected
+}
+
+// decodeClientMySQL decodes the client's reply to the greeting.
+func (e *Engine) decodeClientMySQL(a *attempt, t time.Time) {
+	for !a.final && a.proto == protoMySQL && !a.c2s.dead {
+		payload, _, n, partial, err := nextPacket(&a.c2s, false)
+		if err != nil {
+			if err == mysql.ErrNotMySQL {
+				a.proto = protoOther
+			}
+			return
+		}
+		a.c2s.consume(n)
+		if a.my != myClientTurn {
+			if partial {
+				return
+			}
+			continue // auth switch responses and the like: not kept
+		}
+		h, err := mysql.ParseClientHello(payload)
+		if err != nil {
+			a.addEvent(t, "client reply to the greeting is malformed or cut: %v", err)
+			a.my = myAuth
+			continue
+		}
+		my := e.ensureMySQL(a)
+		if h.SSLRequest {
+			my.TLSRequested = true
+			a.addEvent(t, "SSLRequest: TLS starts")
+			a.proto = protoTLS
+			a.tlsTurns = 0
+			// Whatever follows in either direction is TLS records.
+			e.decodeTLS(a, &a.c2s, false, t)
+			return
+		}
+		my.User = h.User
+		a.addEvent(t, "HandshakeResponse: login as %q", h.User)
+		a.my = myAuth
+		if partial {
+			return
+		}
+	}
+}
+
+// decodeTLS walks TLS record headers (bodies are skipped, never buffered)
+// and decides when the handshake clearly failed or clearly went on.
+func (e *Engine) decodeTLS(a *attempt, s *stream, fromServer bool, t time.Time) {
+	for !a.final && len(s.buf) >= 5 {
+		typ := s.buf[0]
+		length := int(s.buf[3])<<8 | int(s.buf[4])
+		if typ < 20 || typ > 24 || s.buf[1] != 3 || length > 18432 {
+			a.addEvent(t, "bytes after the SSLRequest are not TLS records")
+			a.proto = protoOther
+			e.decide(a, TLSFailed, t, "the bytes after the SSLRequest are not TLS")
+			return
+		}
+		if fromServer != a.tlsLast || a.tlsTurns == 0 {
+			a.tlsTurns++
+			a.tlsLast = fromServer
+			switch {
+			case a.tlsTurns == 1 && !fromServer:
+				a.addEvent(t, "TLS ClientHello")
+			case a.tlsTurns == 2 && fromServer && typ == 22:
+				a.addEvent(t, "TLS handshake from the server")
+			}
+		}
+		if typ == 21 {
+			who := "client"
+			if fromServer {
+				who = "server"
+			}
+			desc := ""
+			if length == 2 && len(s.buf) >= 7 {
+				desc = " " + tlsAlertName(s.buf[6])
+			}
+			a.tlsAlert = who + desc
+			a.addEvent(t, "TLS alert from the %s%s", who, desc)
+			e.decide(a, TLSFailed, t, fmt.Sprintf("TLS alert from the %s%s during the handshake", who, desc))
+			return
+		}
+		s.consume(5 + length)
+		if a.tlsTurns >= 4 {
+			a.addEvent(t, "TLS established (the rest is encrypted)")
+			e.decide(a, OK, t, "TLS handshake completed; the login result is encrypted")
+			return
+		}
+	}
+}
+
+func tlsAlertName(d byte) string {
+	switch d {
+	case 0:
+		return "close_notify"
+	case 10:
+		return "unexpected_message"
+	case 20:
+		return "bad_record_mac"
+	case 40:
+		return "handshake_failure"
+	case 42:
+		return "bad_certificate"
+	case 43:
+		return "unsupported_certificate"
+	case 44:
+		return "certificate_revoked"
+	case 45:
+		return "certificate_expired"
+	case 46:
+		return "certificate_unknown"
+	case 47:
+		return "illegal_parameter"
+	case 48:
+		return "unknown_ca"
+	case 50:
+		return "decode_error"
+	case 51:
+		return "decrypt_error"
+	case 70:
+		return "protocol_version"
+	case 71:
+		return "insufficient_security"
+	case 80:
+		return "internal_error"
+	case 112:
+		return "unrecognized_name"
+	case 116:
+		return "certificate_required"
+	case 120:
+		return "no_application_protocol"
+	}
+	return fmt.Sprintf("alert %d", d)
+}
+
+// clientClosed handles the client's FIN or RST.
+func (e *Engine) clientClosed(a *attempt, t time.Time, how closeKind) {
+	if a.clientClose != notClosed {
+		return // retransmitted FIN, or RST after FIN
+	}
+	a.clientClose = how
+	a.clientGaveAt = t
+	since := t.Sub(a.start)
+	if a.final {
+		a.addEvent(t, "%s from the client", how)
+		return
+	}
+	switch {
+	case a.otherProtocolPending():
+		a.addEvent(t, "%s from the client, which never answered the server's first bytes", how)
+		e.silentClient(a, t, "client", how)
+	case a.synAckAt.IsZero():
+		a.addEvent(t, "%s from the client before any reply (+%s)", how, fmtDur(since))
+	case a.firstSrvData.IsZero():
+		if a.hsDoneAt.IsZero() && how == closedRST {
+			// The client's RST answers the SYN-ACK: its socket was gone.
+			a.addEvent(t, "RST from the client answering the SYN-ACK: it had given up")
+			e.decide(a, Timeout, t, fmt.Sprintf("the SYN-ACK came %s after the first SYN, after the client had given up (it answered with RST)", fmtDur(a.synAckAt.Sub(a.start))))
+			return
+		}
+		a.addEvent(t, "%s from the client: gave up waiting for the server's first byte after %s", how, fmtDur(t.Sub(a.handshakeDone())))
+	case a.proto == protoMySQL && a.my == myClientTurn:
+		a.addEvent(t, "%s from the client after the greeting, without logging in", how)
+		if a.mysql != nil && a.mysql.TLSOffered != nil && !*a.mysql.TLSOffered {
+			e.decide(a, TLSFailed, t, fmt.Sprintf("the server did not offer TLS (no CLIENT_SSL in the greeting) and the client closed (%s) %s later without logging in",
+				how, fmtDur(t.Sub(a.firstSrvData))))
+			return
+		}
+		e.decide(a, OK, t, "the greeting was fine; the client closed without logging in")
+	case a.proto == protoMySQL && a.my == myAuth:
+		a.addEvent(t, "%s from the client while waiting for the login result", how)
+		e.decide(a, Timeout, t, fmt.Sprintf("no answer to the login: the client gave up (%s) after %s", how, fmtDur(t.Sub(a.firstCliData))))
+	case a.proto == protoTLS:
+		a.addEvent(t, "%s from the client during the TLS handshake", how)
+		e.decide(a, TLSFailed, t, fmt.Sprintf("the client closed (%s) during the TLS handshake", how))
+	default:
+		a.addEvent(t, "%s from the client", how)
+	}
+}
+
+// serverClosed handles the server's FIN or RST.
+func (e *Engine) serverClosed(a *attempt, t time.Time, how closeKind) {
+	if a.serverClose != notClosed {
+		return
+	}
+	a.serverClose = how
+	a.serverGaveAt = t
+	if a.final {
+		a.addEvent(t, "%s from the server", how)
+		return
+	}
+	// Bytes that were waiting for the rest of a packet will get no more.
+	switch {
+	case !a.firstSrvData.IsZero() && a.proto == protoUnknown:
+		e.classifyServer(a, t, true)
+	case a.proto == protoMySQL:
+		e.decodeServerMySQL(a, t, true)
+	}
+	if a.final {
+		a.addEvent(t, "%s from the server", how)
+		return
+	}
+	switch {
+	case a.otherProtocolPending():
+		a.addEvent(t, "%s from the server; the client never answered its first bytes", how)
+		e.silentClient(a, t, "server", how)
+	case !a.firstSrvData.IsZero() && (a.proto == protoUnknown || a.proto == protoMySQL && a.my == myGreeting):
+		a.addEvent(t, "%s from the server after %d bytes that are not a complete greeting", how, a.s2c.bytes)
+		e.decide(a, ClosedBeforeGreeting, t, fmt.Sprintf("the server sent %d bytes, not a complete greeting, and closed (%s)", a.s2c.bytes, how))
+	case a.synAckAt.IsZero():
+		if how == closedRST {
+			a.addEvent(t, "RST from %s", a.server)
+			ref := a.lastSYN
+			if ref.IsZero() {
+				ref = a.start
+			}
+			ev := fmt.Sprintf("SYN answered by RST from %s after %s", a.server, fmtDur(t.Sub(ref)))
+			if a.synCount > 1 {
+				ev += fmt.Sprintf(" (SYN #%d; the earlier ones got no reply)", a.synCount)
+			}
+			e.decide(a, Refused, t, ev)
+		}
+	case a.firstSrvData.IsZero():
+		waited := t.Sub(a.handshakeDone())
+		if a.clientClose != notClosed {
+			a.addEvent(t, "%s from the server (after the client gave up)", how)
+			e.decide(a, NoGreeting, t, fmt.Sprintf("connected, but the server sent nothing; the client gave up (%s) after %s", a.clientClose, fmtDur(a.clientGaveAt.Sub(a.handshakeDone()))))
+			return
+		}
+		if !a.firstCliData.IsZero() {
+			a.addEvent(t, "%s from the server without a reply to the client's data", how)
+			e.decide(a, ClosedBeforeGreeting, t, fmt.Sprintf("the server closed (%s) %s after the handshake without sending a byte", how, fmtDur(waited)))
+			return
+		}
+		a.addEvent(t, "%s from the server before any payload (%s after the handshake)", how, fmtDur(waited))
+		e.decide(a, ClosedBeforeGreeting, t, fmt.Sprintf("connected, then the server closed (%s) %s after the handshake without sending a greeting", how, fmtDur(waited)))
+	case a.proto == protoMySQL && a.my == myClientTurn:
+		a.addEvent(t, "%s from the server before the client logged in", how)
+		if a.clientClose == notClosed {
+			e.decide(a, Rejected, t, fmt.Sprintf("the server closed the connection (%s) %s after its greeting, before the client logged in", how, fmtDur(t.Sub(a.firstSrvData))))
+		}
+	case a.proto == protoMySQL && a.my == myAuth:
+		a.addEvent(t, "%s from the server after the login, without OK or ERR", how)
+		e.decide(a, Rejected, t, fmt.Sprintf("the server closed the connection (%s) after the login without an OK or ERR", how))
+	case a.proto == protoTLS:
+		a.addEvent(t, "%s from the server during the TLS handshake", how)
+		e.decide(a, TLSFailed, t, fmt.Sprintf("the server closed (%s) during the TLS handshake", how))
+	default:
+		a.addEvent(t, "%s from the server", how)
+	}
+}
+
+// dueAt reports whether an undecided attempt has waited long enough on the
+// event clock to be decided without further packets.
+func (a *attempt) dueAt(e *Engine) bool {
+	now := e.now
+	switch {
+	case !a.wire && a.kSynSent.IsZero():
+		return now.Sub(a.start) > e.opts.IdleTimeout
+	case !a.connected() && !a.kClosed.IsZero():
+		return now.Sub(a.kClosed) >= kernelLinger
+	case !a.connected():
+		// SYN_SENT: due when the next SYN retransmission (the kernel doubles
+		// the gap, 1 s initially) is well overdue.
+		_, last := a.synTimes()
+		return now.Sub(last) > nextRetransmitWait(a)+time.Second
+	case a.firstSrvData.IsZero() && a.clientClose != notClosed:
+		return now.Sub(a.clientGaveAt) > e.opts.IdleTimeout
+	default:
+		return now.Sub(a.lastActivity) > e.opts.IdleTimeout
+	}
+}
+
+// nextRetransmitWait is when the kernel sends the next SYN after the last
+// one at the latest: twice the last gap (exponential backoff), or the
+// initial 1 s RTO. (Linux ≥ 6.5 keeps the first tcp_syn_linear_timeouts
+// retransmits 1 s apart; this bound holds for both.)
+func nextRetransmitWait(a *attempt) time.Duration {
+	gap := a.lastSYNGap
+	if !a.wire {
+		gap = a.kSynGap
+	}
+	if gap > 0 {
+		return 2 * gap
+	}
+	return time.Second
+}
+
+// synTimes returns the first and last SYN: on the wire, or as the kernel
+// reported them when no packet of the attempt was captured.
+func (a *attempt) synTimes() (first, last time.Time) {
+	if a.wire && !a.firstSYN.IsZero() {
+		return a.firstSYN, a.lastSYN
+	}
+	first, last = a.kSynSent, a.kLastSYN
+	if first.IsZero() {
+		first = a.start
+	}
+	if last.IsZero() {
+		last = first
+	}
+	return first, last
+}
+
+// decideIdle decides an attempt that stopped producing events: on the
+// idle timer, at a port reuse, or (closing) at the end of the capture.
+func (e *Engine) decideIdle(a *attempt, closing bool) {
+	now := e.now
+	if closing && a.lastActivity.After(now) {
+		now = a.lastActivity
+	}
+	switch {
+	case !a.wire && a.kSynSent.IsZero():
+		e.decide(a, Incomplete, a.lastActivity, "the capture ended before connect() returned")
+	case !a.connected():
+		e.decideSynSent(a, now, closing)
+	case a.firstSrvData.IsZero():
+		hs := a.handshakeDone()
+		if a.clientClose != notClosed {
+			e.decide(a, NoGreeting, a.clientGaveAt, fmt.Sprintf("connected, but the server sent nothing; the client gave up (%s) after %s", a.clientClose, fmtDur(a.clientGaveAt.Sub(hs))))
+			return
+		}
+		if !a.firstCliData.IsZero() {
+			e.decide(a, OK, a.firstCliData, fmt.Sprintf("TCP connected to %s; the client spoke first (not MySQL) and the server had not answered when the capture ended", a.server))
+			return
+		}
+		waited := now.Sub(hs)
+		if !closing || waited >= e.noGreetingAfter() {
+			e.decide(a, NoGreeting, now, fmt.Sprintf("connected, but the server sent nothing in %s", fmtDur(waited)))
+			return
+		}
+		e.decide(a, Incomplete, now, fmt.Sprintf("connected; the capture ended %s later, before the server's first byte", fmtDur(waited)))
+	case a.proto == protoMySQL && a.my == myClientTurn:
+		e.decide(a, OK, a.firstSrvData, "the greeting was fine; no login was seen")
+	case a.proto == protoMySQL && a.my == myAuth:
+		if closing {
+			e.decide(a, Incomplete, now, "the capture ended while the login was waiting for the server's answer")
+			return
+		}
+		e.decide(a, Timeout, now, fmt.Sprintf("no answer to the login for %s", fmtDur(now.Sub(a.lastActivity))))
+	case a.proto == protoMySQL:
+		e.decide(a, Incomplete, now, "the capture ended in the middle of the greeting")
+	case a.proto == protoTLS:
+		switch {
+		case a.tlsTurns >= 2 && !closing:
+			// The server answered the ClientHello and nobody closed or
+			// alerted; a live capture filter may simply have stopped
+			// copying this connection's payload.
+			e.decide(a, OK, a.lastActivity, "the server answered the TLS ClientHello and the connection stayed open without an alert: TLS under way, the rest is encrypted")
+		case closing:
+			e.decide(a, Incomplete, now, "the capture ended during the TLS handshake")
+		default:
+			e.decide(a, TLSFailed, now, fmt.Sprintf("the TLS handshake stalled for %s: the server never answered the ClientHello", fmtDur(now.Sub(a.lastActivity))))
+		}
+	default:
+		// Non-MySQL first payload still incomplete (e.g. a cut packet).
+		e.decide(a, OK, a.firstSrvData, fmt.Sprintf("TCP connected to %s; the server sent data", a.server))
+	}
+}
+
+func (e *Engine) noGreetingAfter() time.Duration {
+	if e.opts.ClientTimeout > 0 {
+		return e.opts.ClientTimeout
+	}
+	return noGreetingAfter
+}
+
+// decideSynSent decides an attempt whose SYNs got no reply.
+func (e *Engine) decideSynSent(a *attempt, now time.Time, closing bool) {
+	n := a.synCount
+	if !a.wire {
+		n = 1 + a.kSynRetrans
+	}
+	first, last := a.synTimes()
+	syns := plural(n, "SYN", "SYNs")
+	if n > 1 {
+		syns += " over " + fmtDur(last.Sub(first))
+	}
+	overdue := now.Sub(last) > nextRetransmitWait(a)
+	if closing && n < 2 && !overdue && (e.opts.ClientTimeout == 0 || now.Sub(first) < e.opts.ClientTimeout) {
+		e.decide(a, Incomplete, now, fmt.Sprintf("%s, no reply yet; the capture ended %s after it", syns, fmtDur(now.Sub(last))))
+		return
+	}
+	var ev string
+	switch {
+	case !a.kClosed.IsZero():
+		ev = fmt.Sprintf("%s, no reply; the client closed the socket after %s", syns, fmtDur(a.kClosed.Sub(first)))
+		now = a.kClosed
+	case overdue:
+		ev = fmt.Sprintf("%s, no reply; no further SYN by +%s, when the next retransmit was due at the latest: the client gave up",
+			syns, fmtDur(last.Add(nextRetransmitWait(a)).Sub(first)))
+		now = last
+	case now.Sub(last) < time.Millisecond:
+		ev = fmt.Sprintf("%s, no reply; the capture ends there", syns)
+	default:
+		ev = fmt.Sprintf("%s, no reply; the capture ended %s after the last one", syns, fmtDur(now.Sub(last)))
+	}
+	e.decide(a, Timeout, now, ev)
+}
+
+// gaveUpFor ends an undecided attempt because the same client moved on to
+// the next address of its connect at t.
+func (e *Engine) gaveUpFor(a *attempt, next *attempt, t time.Time) {
+	if a.final {
+		return
+	}
+	if a.connected() {
+		// Connected but silent: the client stopped waiting for the greeting.
+		if a.firstSrvData.IsZero() {
+			e.decide(a, NoGreeting, t, fmt.Sprintf("connected, but the server sent nothing; the client moved on to %s after %s", next.serverName(), fmtDur(t.Sub(a.handshakeDone()))))
+			return
+		}
+		e.decideIdle(a, true)
+		return
+	}
+	n := a.synCount
+	if !a.wire {
+		n = 1 + a.kSynRetrans
+	}
+	a.addEvent(t, "client moved on to the next address (%s)", next.serverName())
+	e.decide(a, Timeout, t, fmt.Sprintf("%s, no reply; the client gave up after %s and tried the next address (%s)",
+		plural(n, "SYN", "SYNs"), fmtDur(t.Sub(a.start)), next.serverName()))
+}
+
+// decide records an attempt's outcome. The attempt leaves the flow table
+// (its later packets are bulk traffic); its connect may now be complete.
+func (e *Engine) decide(a *attempt, o Outcome, at time.Time, evidence ...string) {
+	if a.final {
+		return
+	}
+	a.final = true
+	a.outcome = o
+	if at.Before(a.start) {
+		at = a.start
+	}
+	a.endAt = at
+	a.evidence = append(a.evidence, evidence...)
+	if !a.keep {
+		e.untrack(a)
+	}
+	a.c2s.release()
+	a.s2c.release()
+	if a.conn != nil && !a.conn.reported && e.connectComplete(a.conn, false) {
+		e.report(a.conn)
+	}
+}
+
+// attribute records the process behind an attempt.
+func (e *Engine) attribute(a *attempt, p *event.Process) {
+	if p.PID != 0 && a.pid == 0 {
+		a.pid = p.PID
+		a.comm = p.Comm
+	}
+	if p.FD >= 0 && !a.hasFD {
+		a.fd, a.hasFD = p.FD, true
+	}
+	if a.conn != nil && a.conn.pid == 0 && a.pid != 0 {
+		a.conn.pid, a.conn.comm = a.pid, a.comm
+	}
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "(none)"
+	}
+	return s
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return fmt.Sprintf("%d %s", n, many)
+}
+
+// fmtDur renders a duration for evidence: "0.12 ms", "4.5 ms", "250 ms", "3.0 s".
+func fmtDur(d time.Duration) string {
+	if d < 0 {
+		d = 0
+	}
+	ms := float64(d) / float64(time.Millisecond)
+	switch {
+	case ms < 1:
+		return fmt.Sprintf("%.2f ms", ms)
+	case ms < 10:
+		return fmt.Sprintf("%.1f ms", ms)
+	case ms < 1000:
+		return fmt.Sprintf("%.0f ms", ms)
+	default:
+		return fmt.Sprintf("%.1f s", ms/1000)
+	}
+}

@@ -1,0 +1,561 @@
+package analyze
+
+import (
+	"fmt"
+	"net/netip"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/connscope/connscope/analyze/dns"
+	"github.com/connscope/connscope/event"
+)
+
+const (
+	// dnsQueryTimeout: a question with no answer this long after it was
+	// last sent is unanswered (glibc's default is 5 s × 2 tries).
+	dnsQueryTimeout = 10 * time.Second
+	// dnsSettle: a failed lookup becomes an unresolved connect when nothing
+	// related (another name of its search list, an attempt) followed for
+	// this long.
+	dnsSettle = 2 * time.Second
+	// dnsMaxAge: answers older than this are not matched to attempts.
+	dnsMaxAge = time.Minute
+	// Bounds on DNS state.
+	dnsMaxPerClient = 128
+	dnsMaxPerAddr   = 8
+	dnsMaxPending   = 1 << 14
+)
+
+// dnsQuery is one DNS question from a client and what became of it.
+type dnsQuery struct {
+	seq        uint64
+	client     netip.AddrPort
+	server     netip.AddrPort
+	ids        []uint16
+	qtype      uint16
+	name       string
+	first      time.Time
+	last       time.Time
+	retries    int
+	answered   bool
+	answeredAt time.Time
+	rcode      uint8
+	addrs      []netip.Addr
+	answers    []string
+	cnames     []string
+	truncated  bool
+	gaveUp     bool
+	errText    string
+	overTCP    bool
+	pid        uint32
+	comm       string
+	conn       *connectState
+	settled    bool // grouped: claimed, reported unresolved, or judged unused
+	ptrFor     *attempt
+}
+
+type dnsKey struct {
+	client netip.Addr
+	qtype  uint16
+	name   string
+}
+
+// dnsTracker follows DNS questions and answers, and remembers recent
+// answers so attempts can be tied to the lookup that produced their address.
+type dnsTracker struct {
+	pending  map[dnsKey]*dnsQuery
+	byClient map[netip.Addr][]*dnsQuery
+	byAddr   map[netip.Addr][]*dnsQuery
+	seq      uint64
+}
+
+func (d *dnsTracker) init() {
+	d.pending = make(map[dnsKey]*dnsQuery)
+	d.byClient = make(map[netip.Addr][]*dnsQuery)
+	d.byAddr = make(map[netip.Addr][]*dnsQuery)
+}
+
+// dnsUDP handles a DNS datagram.
+func (e *Engine) dnsUDP(p *event.Packet) {
+	m, err := dns.Parse(p.Payload)
+	if err != nil && len(m.Questions) == 0 {
+		e.sum.MalformedDNS++
+		return
+	}
+	e.dnsMessage(&m, netip.AddrPortFrom(p.Src, p.SrcPort), netip.AddrPortFrom(p.Dst, p.DstPort), p.Time, false, p.Process)
+}
+
+// dnsMessage applies a decoded DNS message from src to dst.
+func (e *Engine) dnsMessage(m *dns.Message, src, dst netip.AddrPort, t time.Time, overTCP bool, proc *event.Process) {
+	if m.Opcode != 0 || len(m.Questions) == 0 {
+		return
+	}
+	q := m.Questions[0]
+	if !m.Response {
+		e.dns.query(e, src, dst, m.ID, q, t, overTCP, proc)
+		return
+	}
+	e.dns.response(e, dst, src, m, t)
+}
+
+func (d *dnsTracker) query(e *Engine, client, server netip.AddrPort, id uint16, question dns.Question, t time.Time, overTCP bool, proc *event.Process) {
+	key := dnsKey{client: client.Addr(), qtype: question.Type, name: question.Name}
+	if q := d.pending[key]; q != nil {
+		// The same question again before an answer: a retry (same or new
+		// ID, same or another server, or over TCP after a truncated answer).
+		if !q.truncated || !overTCP {
+			q.retries++
+		}
+		q.last = t
+		if overTCP {
+			q.overTCP = true
+		}
+		if len(q.ids) < 8 {
+			q.ids = append(q.ids, id)
+		}
+		return
+	}
+	if len(d.pending) >= dnsMaxPending {
+		return
+	}
+	d.seq++
+	q := &dnsQuery{
+		seq:     d.seq,
+		client:  client,
+		server:  server,
+		ids:     []uint16{id},
+		qtype:   question.Type,
+		name:    question.Name,
+		first:   t,
+		last:    t,
+		overTCP: overTCP,
+	}
+	if proc != nil && proc.PID != 0 {
+		q.pid, q.comm = proc.PID, proc.Comm
+	} else if pr, ok := e.kern.udpOwner(client); ok {
+		q.pid, q.comm = pr.PID, pr.Comm
+	}
+	d.pending[key] = q
+	list := d.byClient[client.Addr()]
+	if len(list) >= dnsMaxPerClient {
+		d.drop(list[0])
+		list = d.byClient[client.Addr()]
+	}
+	d.byClient[client.Addr()] = append(list, q)
+	if question.Type == dns.TypePTR {
+		d.reverseLookup(e, q, t)
+	}
+}
+
+// reverseLookup notes a server looking up the PTR of a client it is about
+// to greet: the classic cause of a late greeting (skip_name_resolve off).
+func (d *dnsTracker) reverseLookup(e *Engine, q *dnsQuery, t time.Time) {
+	addr, ok := dns.ReverseAddr(q.name)
+	if !ok {
+		return
+	}
+	for _, a := range e.flows {
+		if a.dnsFlow != nil || a.final || !a.connected() || !a.firstSrvData.IsZero() {
+			continue
+		}
+		if a.client.Addr() == addr && a.server.Addr() == q.client.Addr() {
+			a.addEvent(t, "server looks up the client's name: PTR %s to %s", q.name, q.server)
+			a.notes = append(a.notes, fmt.Sprintf("the server looked up PTR %s (reverse DNS of the client) %s after the handshake", q.name, fmtDur(t.Sub(a.handshakeDone()))))
+			q.ptrFor = a
+			return
+		}
+	}
+}
+
+func (d *dnsTracker) response(e *Engine, client, server netip.AddrPort, m *dns.Message, t time.Time) {
+	question := m.Questions[0]
+	key := dnsKey{client: client.Addr(), qtype: question.Type, name: question.Name}
+	q := d.pending[key]
+	if q == nil {
+		return // unsolicited, or a duplicate answer
+	}
+	idOK := false
+	for _, id := range q.ids {
+		if id == m.ID {
+			idOK = true
+		}
+	}
+	if !idOK {
+		return
+	}
+	if m.Truncated && len(m.Answers) == 0 {
+		q.truncated = true
+		q.errText = "truncated answer (retried over TCP)"
+		return
+	}
+	delete(d.pending, key)
+	q.answered = true
+	q.answeredAt = t
+	q.rcode = m.Rcode
+	if q.server.Addr() != server.Addr() {
+		q.server = server // answered by another server of the list
+	}
+	for _, r := range m.Answers {
+		switch r.Type {
+		case dns.TypeA, dns.TypeAAAA:
+			if len(q.addrs) < 32 {
+				q.addrs = append(q.addrs, r.Addr)
+				q.answers = append(q.answers, r.Addr.String())
+			}
+		case dns.TypeCNAME:
+			if len(q.cnames) < 8 {
+				q.cnames = append(q.cnames, r.Target)
+				q.answers = append(q.answers, "CNAME "+r.Target)
+			}
+		case dns.TypePTR:
+			if len(q.answers) < 8 {
+				q.answers = append(q.answers, r.Target)
+			}
+		}
+	}
+	for _, addr := range q.addrs {
+		list := d.byAddr[addr]
+		if len(list) >= dnsMaxPerAddr {
+			list = append(list[:0], list[1:]...)
+		}
+		d.byAddr[addr] = append(list, q)
+	}
+	if a := q.ptrFor; a != nil && !a.final {
+		a.addEvent(t, "PTR %s answered %s after %s", q.name, dns.RcodeString(q.rcode), fmtDur(t.Sub(q.first)))
+	}
+}
+
+// icmpError records an ICMP error about a DNS query (server port closed or
+// unreachable).
+func (d *dnsTracker) icmpError(e *Engine, p *event.Packet) {
+	ic := p.ICMP
+	client := ic.QuotedSrc
+	for _, q := range d.byClient[client] {
+		if !q.answered && q.client.Port() == ic.QuotedSrcPort && q.server.Addr() == ic.QuotedDst {
+			q.errText = fmt.Sprintf("%s from %s", icmpName(ic), p.Src)
+		}
+	}
+}
+
+// lookupFor finds the most recent answer that gave the attempt its server
+// address, from the attempt's client (or, for a dual-stack client, from its
+// other-family address, or from a local stub resolver on loopback).
+func (d *dnsTracker) lookupFor(a *attempt) *dnsQuery {
+	list := d.byAddr[a.server.Addr()]
+	var fallback *dnsQuery
+	for i := len(list) - 1; i >= 0; i-- {
+		q := list[i]
+		if q.answeredAt.After(a.start) || a.start.Sub(q.answeredAt) > dnsMaxAge {
+			continue
+		}
+		if q.pid != 0 && a.pid != 0 && q.pid != a.pid {
+			continue
+		}
+		qc, ac := q.client.Addr(), a.client.Addr()
+		if qc == ac {
+			return q
+		}
+		if fallback == nil && (qc.Is4() != ac.Is4() || qc.IsLoopback() && !ac.IsLoopback()) {
+			fallback = q
+		}
+	}
+	return fallback
+}
+
+// claim gives a connect the query that produced its address and every
+// related, unclaimed query of the same client (the other address family,
+// the names of the search list), in the order they were sent.
+func (d *dnsTracker) claim(q *dnsQuery, c *connectState) []*dnsQuery {
+	var out []*dnsQuery
+	label := firstLabel(q.name)
+	for _, o := range d.byClient[q.client.Addr()] {
+		if o.conn != nil || o.settled && o != q {
+			continue
+		}
+		if o != q && (firstLabel(o.name) != label || o.first.After(c.start.Add(time.Second)) || q.first.Sub(o.first) > 30*time.Second) {
+			if !contains(q.cnames, o.name) {
+				continue
+			}
+		}
+		if o.qtype != dns.TypeA && o.qtype != dns.TypeAAAA && o != q {
+			continue
+		}
+		o.conn = c
+		o.settled = true
+		out = append(out, o)
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].first.Before(out[j].first) })
+	return out
+}
+
+// forget is called when a connect holding q is reported; the query stays
+// matchable (a later connect may reuse a cached answer) until it ages out.
+func (d *dnsTracker) forget(q *dnsQuery) {}
+
+// drop removes a query from every index.
+func (d *dnsTracker) drop(q *dnsQuery) {
+	key := dnsKey{client: q.client.Addr(), qtype: q.qtype, name: q.name}
+	if d.pending[key] == q {
+		delete(d.pending, key)
+	}
+	list := d.byClient[q.client.Addr()]
+	for i, o := range list {
+		if o == q {
+			list = append(list[:i], list[i+1:]...)
+			break
+		}
+	}
+	if len(list) == 0 {
+		delete(d.byClient, q.client.Addr())
+	} else {
+		d.byClient[q.client.Addr()] = list
+	}
+	for _, addr := range q.addrs {
+		l := d.byAddr[addr]
+		for i, o := range l {
+			if o == q {
+				l = append(l[:i], l[i+1:]...)
+				break
+			}
+		}
+		if len(l) == 0 {
+			delete(d.byAddr, addr)
+		} else {
+			d.byAddr[addr] = l
+		}
+	}
+}
+
+// sweep gives up on unanswered questions, turns failed lookups that no
+// attempt followed into unresolved connects, and ages out old answers.
+func (d *dnsTracker) sweep(e *Engine, closing bool) {
+	now := e.now
+	for key, q := range d.pending {
+		if closing || now.Sub(q.last) > dnsQueryTimeout {
+			q.gaveUp = true
+			if q.errText == "" {
+				q.errText = "no answer"
+			}
+			delete(d.pending, key)
+		}
+	}
+	var unresolved []*connectState
+	var old []*dnsQuery
+	for _, list := range d.byClient {
+		for _, q := range list {
+			if q.settled {
+				continue
+			}
+			group := d.group(list, q)
+			ready := true
+			var lastEnd time.Time
+			success, addressQuery := false, false
+			for _, g := range group {
+				if !g.answered && !g.gaveUp {
+					ready = false
+					break
+				}
+				if g.end().After(lastEnd) {
+					lastEnd = g.end()
+				}
+				if len(g.addrs) > 0 {
+					success = true
+				}
+				if g.qtype == dns.TypeA || g.qtype == dns.TypeAAAA || g.qtype == dns.TypeANY {
+					addressQuery = true
+				}
+			}
+			if !ready || !closing && now.Sub(lastEnd) < dnsSettle {
+				continue
+			}
+			for _, g := range group {
+				g.settled = true
+			}
+			if success || !addressQuery {
+				continue // an answer nobody used here, or not an address lookup
+			}
+			e.seq++
+			c := &connectState{seq: e.seq, client: q.client.Addr(), name: group[0].name, start: group[0].first}
+			for _, g := range group {
+				if g.qtype == dns.TypeA || g.qtype == dns.TypeAAAA || g.qtype == dns.TypeANY {
+					g.conn = c
+					c.queries = append(c.queries, g)
+					if c.pid == 0 && g.pid != 0 {
+						c.pid, c.comm = g.pid, g.comm
+					}
+				}
+			}
+			if c.pid != 0 {
+				c.resolver = e.kern.resolverFor(c.pid, c.start)
+			}
+			unresolved = append(unresolved, c)
+		}
+	}
+	for _, list := range d.byClient {
+		for _, q := range list {
+			if q.settled && (closing || now.Sub(q.end()) > dnsMaxAge) {
+				old = append(old, q)
+			}
+		}
+	}
+	for _, q := range old {
+		d.drop(q)
+	}
+	sort.Slice(unresolved, func(i, j int) bool { return unresolved[i].queries[0].seq < unresolved[j].queries[0].seq })
+	for _, c := range unresolved {
+		e.report(c)
+	}
+}
+
+// group returns the unsettled queries in list related to q (same first
+// label: the names of one search list, both address families).
+func (d *dnsTracker) group(list []*dnsQuery, q *dnsQuery) []*dnsQuery {
+	label := firstLabel(q.name)
+	var out []*dnsQuery
+	for _, o := range list {
+		if !o.settled && firstLabel(o.name) == label {
+			out = append(out, o)
+		}
+	}
+	return out
+}
+
+// end is when the query was last active.
+func (q *dnsQuery) end() time.Time {
+	if q.answered {
+		return q.answeredAt
+	}
+	return q.last
+}
+
+// failed reports whether the question got no usable answer.
+func (q *dnsQuery) failed() bool {
+	if !q.answered || q.rcode != dns.RcodeSuccess {
+		return true
+	}
+	return (q.qtype == dns.TypeA || q.qtype == dns.TypeAAAA) && len(q.addrs) == 0
+}
+
+// describe renders the query for evidence: "AAAA db.lab → NXDOMAIN from 10.0.0.53:53 after 0.4 ms".
+func (q *dnsQuery) describe() string {
+	s := fmt.Sprintf("%s %s", dns.TypeString(q.qtype), q.name)
+	switch {
+	case !q.answered:
+		s += fmt.Sprintf(" → no answer from %s", q.server)
+		if q.retries > 0 {
+			s += fmt.Sprintf(" (%s over %s)", plural(q.retries, "retry", "retries"), fmtDur(q.last.Sub(q.first)))
+		}
+		if q.errText != "" && q.errText != "no answer" {
+			s += ": " + q.errText
+		}
+	case q.rcode == dns.RcodeSuccess && len(q.addrs) == 0 && len(q.answers) == 0:
+		s += fmt.Sprintf(" → NOERROR, no records, from %s after %s", q.server, fmtDur(q.answeredAt.Sub(q.first)))
+	default:
+		s += fmt.Sprintf(" → %s from %s after %s", dns.RcodeString(q.rcode), q.server, fmtDur(q.answeredAt.Sub(q.first)))
+		if len(q.answers) > 0 {
+			s += " (" + strings.Join(q.answers, ", ") + ")"
+		}
+	}
+	return s
+}
+
+// render builds the model's Query.
+func (q *dnsQuery) render() Query {
+	out := Query{
+		Name:      q.name,
+		Type:      dns.TypeString(q.qtype),
+		Server:    q.server.String(),
+		Answers:   append([]string{}, q.answers...),
+		Retries:   q.retries,
+		Start:     q.first,
+		Error:     q.errText,
+		Transport: "udp",
+	}
+	if q.overTCP {
+		out.Transport = "tcp"
+	}
+	if q.answered {
+		out.Rcode = dns.RcodeString(q.rcode)
+		v := ms(q.answeredAt.Sub(q.first))
+		out.LatencyMS = &v
+		if q.errText == "no answer" {
+			out.Error = ""
+		}
+	}
+	return out
+}
+
+func firstLabel(name string) string {
+	if i := strings.IndexByte(name, '.'); i >= 0 {
+		return name[:i]
+	}
+	return name
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// dnsTCPFlow is a DNS-over-TCP connection: both directions reassembled
+// and split on the 2-byte length prefix.
+type dnsTCPFlow struct {
+	c2s, s2c stream
+}
+
+func (e *Engine) newDNSTCP(p *event.Packet, client, server netip.AddrPort) {
+	a := e.newAttempt(client, server, p.Time)
+	a.dnsFlow = &dnsTCPFlow{}
+	a.dnsFlow.c2s.init(p.Seq)
+	if !e.track(a) {
+		return
+	}
+}
+
+// dnsTCP handles a segment of a DNS-over-TCP flow.
+func (e *Engine) dnsTCP(a *attempt, p *event.Packet, fromClient bool) {
+	f := a.dnsFlow
+	a.lastActivity = p.Time
+	if p.TCPFlags&(event.TCPFin|event.TCPRst) != 0 {
+		e.untrack(a)
+		return
+	}
+	s := &f.c2s
+	src, dst := a.client, a.server
+	if !fromClient {
+		s = &f.s2c
+		src, dst = a.server, a.client
+		if p.TCPFlags&event.TCPSyn != 0 {
+			s.init(p.Seq)
+			return
+		}
+	}
+	if p.PayloadLen == 0 || !s.started {
+		return
+	}
+	s.add(p.Seq, p.Payload, p.PayloadLen)
+	for len(s.buf) >= 2 && !s.dead {
+		n := int(s.buf[0])<<8 | int(s.buf[1])
+		if len(s.buf) < 2+n {
+			if s.partial() && len(s.buf) > 2+dns.HeaderLen {
+				if m, err := dns.Parse(s.buf[2:]); err == nil || len(m.Questions) > 0 {
+					e.dnsMessage(&m, src, dst, p.Time, true, p.Process)
+				}
+				s.consume(2 + n)
+			}
+			return
+		}
+		m, err := dns.Parse(s.buf[2 : 2+n])
+		if err != nil && len(m.Questions) == 0 {
+			e.sum.MalformedDNS++
+		} else {
+			e.dnsMessage(&m, src, dst, p.Time, true, p.Process)
+		}
+		s.consume(2 + n)
+	}
+}

@@ -1,0 +1,448 @@
+package analyze
+
+import (
+	"errors"
+	"io"
+	"net/netip"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/connscope/connscope/event"
+)
+
+// Options configure an Engine. The zero value follows every TCP connect.
+type Options struct {
+	// Ports limits attempts to these server ports (empty: every port).
+	// Failed name lookups are reported whatever the port filter (they have
+	// no port yet); narrow them with Hosts.
+	Ports []uint16
+	// Hosts limits connects to those touching one of these: an IP address,
+	// a CIDR prefix, or a name (matched, case-insensitively, against the
+	// connect's resolved name and every name it looked up).
+	Hosts []string
+	// MySQLPorts are the ports where a server that speaks first with
+	// something other than MySQL is a wrong_protocol finding rather than
+	// just another TCP service. Default: 3306. MySQL is recognised by
+	// content on every port.
+	MySQLPorts []uint16
+	// ClientTimeout is a hint: the client's connect timeout, when known. A
+	// capture that ends after an attempt waited this long for a SYN-ACK or
+	// a greeting gets timeout/no_greeting instead of incomplete.
+	ClientTimeout time.Duration
+	// IdleTimeout ends an attempt that has been silent this long on the
+	// event clock (default 30 s).
+	IdleTimeout time.Duration
+	// FallbackWindow is how long after a failed attempt the engine waits for
+	// the client to try the next resolved address before reporting the
+	// connect (default 1 s).
+	FallbackWindow time.Duration
+	// MaxInFlight caps the attempts tracked at once (default 65536);
+	// attempts beyond it are counted in Summary.Untracked.
+	MaxInFlight int
+	// NoPackets says packet capture is unavailable: attempts are decided
+	// from kernel events alone (a connected socket is ok; greetings are not
+	// visible).
+	NoPackets bool
+	// OnConnect receives each connect as soon as it is complete, in
+	// completion order. The *Connect is the receiver's to keep.
+	OnConnect func(*Connect)
+}
+
+const (
+	defaultIdleTimeout    = 30 * time.Second
+	defaultFallbackWindow = time.Second
+	defaultMaxInFlight    = 1 << 16
+	// sweepEvery is how often (event clock) idle attempts, DNS queries and
+	// connects waiting for a fallback are examined.
+	sweepEvery = 100 * time.Millisecond
+	// kernelLinger keeps a decided attempt's connect open this long for the
+	// kernel events that trail the packets (the socket error after an RST,
+	// connect()'s return).
+	kernelLinger = 20 * time.Millisecond
+	// noGreetingAfter is how long a connected attempt must have waited for
+	// the server's first byte, without the client giving up, to be
+	// no_greeting rather than incomplete when the capture ends.
+	noGreetingAfter = 10 * time.Second
+)
+
+// Engine correlates packets and kernel events into attempts and connects.
+// It is not safe for concurrent use: feed it from one goroutine, in time
+// order (a live merger's reorder window is enough).
+type Engine struct {
+	opts       Options
+	ports      *portSet
+	mysqlPorts portSet
+	hosts      hostFilter
+
+	flows   map[flowKey]*attempt // attempts (and DNS-over-TCP flows) in their connection phase
+	cookies map[uint64]*attempt  // kernel socket cookie → attempt, until its connect is reported
+	dns     dnsTracker
+	kern    kernelState
+	open    []*connectState // connects not yet reported, in creation order
+	ready   []*Connect      // reported but not yet handed to OnConnect
+	dd      dedup
+
+	now       time.Time
+	lastSweep time.Time
+	seq       uint64
+	inFlight  int
+
+	fed        uint64
+	kernelSeen bool
+	sum        Summary
+	stats      map[string]event.Stats
+	statsOrder []string
+	closed     bool
+}
+
+// NewEngine returns an engine ready for events.
+func NewEngine(opts Options) *Engine {
+	if opts.IdleTimeout <= 0 {
+		opts.IdleTimeout = defaultIdleTimeout
+	}
+	if opts.FallbackWindow <= 0 {
+		opts.FallbackWindow = defaultFallbackWindow
+	}
+	if opts.MaxInFlight <= 0 {
+		opts.MaxInFlight = defaultMaxInFlight
+	}
+	e := &Engine{
+		opts:    opts,
+		flows:   make(map[flowKey]*attempt),
+		cookies: make(map[uint64]*attempt),
+		stats:   make(map[string]event.Stats),
+		hosts:   parseHosts(opts.Hosts),
+	}
+	if len(opts.Ports) > 0 {
+		e.ports = new(portSet)
+		for _, p := range opts.Ports {
+			e.ports.add(p)
+		}
+	}
+	mp := opts.MySQLPorts
+	if len(mp) == 0 {
+		mp = []uint16{3306}
+	}
+	for _, p := range mp {
+		e.mysqlPorts.add(p)
+	}
+	e.dns.init()
+	e.kern.init()
+	e.sum.Outcomes = make(map[Outcome]int)
+	return e
+}
+
+// Packet feeds one captured packet. p is only read during the call.
+func (e *Engine) Packet(p *event.Packet) {
+	if e.closed {
+		return
+	}
+	e.fed++
+	if p.Time.After(e.now) {
+		e.now = p.Time
+		if e.now.Sub(e.lastSweep) >= sweepEvery {
+			// Decide what went idle up to now before this packet counts.
+			e.sweep(false)
+		}
+	}
+	switch p.Proto {
+	case event.ProtoTCP:
+		e.tcp(p) // checks for duplicates itself, after the hot path
+	case event.ProtoUDP:
+		if (p.SrcPort == 53 || p.DstPort == 53) && !e.duplicate(p) {
+			e.dnsUDP(p)
+		}
+	case event.ProtoICMP, event.ProtoICMPv6:
+		if p.ICMP != nil && !e.duplicate(p) {
+			e.icmp(p)
+		}
+	}
+	if len(e.ready) > 0 {
+		e.flush()
+	}
+}
+
+// duplicate reports (and counts) a frame seen twice. Only packets the
+// analysis uses are checked: bulk segments of connections past their
+// connection phase are dropped before, at the cost of one map lookup.
+func (e *Engine) duplicate(p *event.Packet) bool {
+	if e.dd.seen(p) {
+		e.sum.Duplicates++
+		return true
+	}
+	return false
+}
+
+// Kernel feeds one kernel socket event. k is only read during the call.
+func (e *Engine) Kernel(k *event.Kernel) {
+	if e.closed {
+		return
+	}
+	e.kernelSeen = true
+	if k.Time.After(e.now) {
+		e.now = k.Time
+	}
+	if e.now.Sub(e.lastSweep) >= sweepEvery {
+		e.sweep(false)
+	}
+	e.kernel(k)
+	if len(e.ready) > 0 {
+		e.flush()
+	}
+}
+
+// Advance moves the event clock to now without an event, so attempts that
+// are idle or done get decided and their connects reported (live tracing
+// calls it when no event arrived for a while).
+func (e *Engine) Advance(now time.Time) {
+	if e.closed {
+		return
+	}
+	if now.After(e.now) {
+		e.now = now
+	}
+	e.sweep(false)
+	e.flush()
+}
+
+// AddStats records a source's counters. Counters are cumulative per
+// Source: a later call for the same Source replaces the earlier one.
+func (e *Engine) AddStats(s event.Stats) {
+	if _, ok := e.stats[s.Source]; !ok {
+		e.statsOrder = append(e.statsOrder, s.Source)
+	}
+	e.stats[s.Source] = s
+}
+
+// Close decides every attempt still open (a capture that ended
+// mid-attempt gives incomplete, or timeout/no_greeting when it waited long
+// enough), reports the remaining connects and returns the summary.
+func (e *Engine) Close() Summary {
+	if e.closed {
+		return e.summary()
+	}
+	e.sweep(true)
+	e.flush()
+	e.closed = true
+	return e.summary()
+}
+
+func (e *Engine) summary() Summary {
+	s := e.sum
+	s.Outcomes = make(map[Outcome]int, len(e.sum.Outcomes))
+	for k, v := range e.sum.Outcomes {
+		s.Outcomes[k] = v
+	}
+	s.Errors = append([]string(nil), e.sum.Errors...)
+	var frames uint64
+	for _, name := range e.statsOrder {
+		st := e.stats[name]
+		frames += st.Packets
+		s.Malformed += st.Malformed
+		s.Unsupported += st.Unsupported
+		s.KernelDrops += st.KernelDrops
+		s.RingBufferLost += st.RingBufferLost
+		if st.Err != "" {
+			src := st.Source
+			if src == "" {
+				src = "input"
+			}
+			s.Errors = append(s.Errors, src+": "+st.Err)
+		}
+	}
+	s.Packets = e.fed
+	if frames > s.Packets {
+		s.Packets = frames
+	}
+	return s
+}
+
+// Run is the offline loop: it feeds every packet next returns until io.EOF,
+// then closes the engine. Any other error from next is recorded in the
+// summary and returned, with the results so far reported.
+func Run(next func() (*event.Packet, error), opts Options) (Summary, error) {
+	e := NewEngine(opts)
+	var runErr error
+	for {
+		p, err := next()
+		if err != nil {
+			if !errors.Is(err, io.EOF) {
+				runErr = err
+				e.sum.Errors = append(e.sum.Errors, err.Error())
+			}
+			break
+		}
+		if p != nil {
+			e.Packet(p)
+		}
+	}
+	return e.Close(), runErr
+}
+
+// PacketSource is a packet source with counters, such as a capture.Reader.
+type PacketSource interface {
+	// Next returns the next packet (reused by the following call), io.EOF
+	// at the end, or the error that stopped the source.
+	Next() (*event.Packet, error)
+	Stats() event.Stats
+}
+
+// RunSource is Run for a source with counters: the source's Stats (packets,
+// malformed, unsupported, and the error that stopped it, with its packet
+// number and offset) go into the summary. The error that stopped the source
+// early is also returned; the results before it have been reported.
+func RunSource(src PacketSource, opts Options) (Summary, error) {
+	e := NewEngine(opts)
+	var runErr error
+	for {
+		p, err := src.Next()
+		if err != nil {
+			if !errors.Is(err, io.EOF) {
+				runErr = err
+			}
+			break
+		}
+		if p != nil {
+			e.Packet(p)
+		}
+	}
+	st := src.Stats()
+	if runErr != nil && st.Err == "" {
+		st.Err = runErr.Error()
+	}
+	e.AddStats(st)
+	return e.Close(), runErr
+}
+
+// flush hands reported connects to OnConnect, outside the engine's state
+// changes.
+func (e *Engine) flush() {
+	ready := e.ready
+	e.ready = nil
+	for _, c := range ready {
+		if e.opts.OnConnect != nil {
+			e.opts.OnConnect(c)
+		}
+	}
+}
+
+// sweep decides idle attempts, ages DNS state and reports connects that are
+// complete. With closing set, everything still open is decided.
+func (e *Engine) sweep(closing bool) {
+	e.lastSweep = e.now
+	var due []*attempt
+	for _, a := range e.flows {
+		if a.dnsFlow != nil {
+			if closing || e.now.Sub(a.lastActivity) > e.opts.IdleTimeout {
+				e.untrack(a)
+			}
+			continue
+		}
+		if !a.final && (closing || a.dueAt(e)) {
+			due = append(due, a)
+		}
+	}
+	for _, a := range e.cookies {
+		// Kernel attempts without a 5-tuple (no local port yet).
+		if !a.keyed && !a.final && (closing || a.dueAt(e)) {
+			due = append(due, a)
+		}
+	}
+	sort.Slice(due, func(i, j int) bool { return due[i].seq < due[j].seq })
+	for _, a := range due {
+		e.decideIdle(a, closing)
+	}
+	e.dns.sweep(e, closing)
+	e.kern.sweep(e.now)
+	// Report complete connects in creation order; keep the rest.
+	kept := e.open[:0]
+	for _, c := range e.open {
+		if !c.reported && e.connectComplete(c, closing) {
+			e.report(c)
+		}
+		if !c.reported {
+			kept = append(kept, c)
+		}
+	}
+	for i := len(kept); i < len(e.open); i++ {
+		e.open[i] = nil
+	}
+	e.open = kept
+}
+
+// portSet is a bitmap of TCP ports.
+type portSet [1024]uint64
+
+func (s *portSet) add(p uint16)      { s[p>>6] |= 1 << (p & 63) }
+func (s *portSet) has(p uint16) bool { return s[p>>6]&(1<<(p&63)) != 0 }
+
+// wantPort reports whether attempts to this server port are followed.
+func (e *Engine) wantPort(p uint16) bool { return e.ports == nil || e.ports.has(p) }
+
+// hostFilter matches connects against --host values.
+type hostFilter struct {
+	addrs    []netip.Addr
+	prefixes []netip.Prefix
+	names    []string
+}
+
+func parseHosts(hosts []string) hostFilter {
+	var f hostFilter
+	for _, h := range hosts {
+		h = strings.TrimSpace(h)
+		if h == "" {
+			continue
+		}
+		if a, err := netip.ParseAddr(strings.Trim(h, "[]")); err == nil {
+			f.addrs = append(f.addrs, a.Unmap())
+			continue
+		}
+		if p, err := netip.ParsePrefix(h); err == nil {
+			f.prefixes = append(f.prefixes, p.Masked())
+			continue
+		}
+		f.names = append(f.names, normName(h))
+	}
+	return f
+}
+
+func (f *hostFilter) empty() bool {
+	return len(f.addrs) == 0 && len(f.prefixes) == 0 && len(f.names) == 0
+}
+
+func (f *hostFilter) matchAddr(a netip.Addr) bool {
+	if !a.IsValid() {
+		return false
+	}
+	a = a.Unmap()
+	for _, x := range f.addrs {
+		if x == a {
+			return true
+		}
+	}
+	for _, p := range f.prefixes {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
+func (f *hostFilter) matchName(n string) bool {
+	if n == "" {
+		return false
+	}
+	n = normName(n)
+	for _, x := range f.names {
+		if x == n || strings.HasPrefix(n, x+".") {
+			return true
+		}
+	}
+	return false
+}
+
+// normName lower-cases a DNS name and drops the trailing dot.
+func normName(s string) string {
+	return strings.TrimSuffix(strings.ToLower(s), ".")
+}

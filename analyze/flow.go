@@ -1,0 +1,107 @@
+package analyze
+
+import (
+	"encoding/binary"
+	"net/netip"
+	"time"
+
+	"github.com/connscope/connscope/event"
+)
+
+// flowKey identifies a TCP connection regardless of direction: the two
+// endpoints in canonical order (lower address/port first). It is a flat,
+// padding-free value so map hashing is a single memhash — the lookup that
+// every packet of an established connection pays.
+type flowKey struct {
+	a0, a1, b0, b1 uint64 // addresses (16-byte form, big-endian halves)
+	ports          uint64 // first endpoint's port << 16 | second's
+}
+
+// makeKey returns the canonical key for src→dst and whether src is the
+// key's first endpoint.
+func makeKey(src netip.Addr, sport uint16, dst netip.Addr, dport uint16) (flowKey, bool) {
+	s, d := src.As16(), dst.As16()
+	s0, s1 := binary.BigEndian.Uint64(s[:8]), binary.BigEndian.Uint64(s[8:])
+	d0, d1 := binary.BigEndian.Uint64(d[:8]), binary.BigEndian.Uint64(d[8:])
+	if s0 < d0 || s0 == d0 && (s1 < d1 || s1 == d1 && sport <= dport) {
+		return flowKey{a0: s0, a1: s1, b0: d0, b1: d1, ports: uint64(sport)<<16 | uint64(dport)}, true
+	}
+	return flowKey{a0: d0, a1: d1, b0: s0, b1: s1, ports: uint64(dport)<<16 | uint64(sport)}, false
+}
+
+// dedupWindow is how close in time two identical frames must be to count
+// as one packet seen twice (two interfaces, or -i any seeing a veth and
+// its bridge). Real retransmits are separated by at least the minimum RTO
+// (200 ms on Linux, 1 s for SYNs) and, over IPv4, carry a new IP ID.
+const dedupWindow = time.Millisecond
+
+// dedupSlots is the size of the direct-mapped duplicate cache. A collision
+// evicts an entry, which can only make a duplicate go unnoticed (more than
+// dedupSlots frames between a frame and its copy within one millisecond).
+const dedupSlots = 1 << 13
+
+type dedupEntry struct {
+	sig  uint64
+	when int64
+}
+
+// dedup spots duplicate frames: same addresses, ports, protocol, TCP flags,
+// seq, ack, window, payload length and IP ID within dedupWindow. It is a
+// fixed array: no allocation, bounded memory.
+type dedup struct {
+	slots [dedupSlots]dedupEntry
+}
+
+// seen records p and reports whether an identical frame was seen within
+// dedupWindow.
+func (d *dedup) seen(p *event.Packet) bool {
+	sig := packetSignature(p)
+	if sig == 0 {
+		sig = 1 // 0 marks an empty slot
+	}
+	now := p.Time.UnixNano()
+	slot := &d.slots[sig&(dedupSlots-1)]
+	if slot.sig == sig {
+		dt := now - slot.when
+		if dt < 0 {
+			dt = -dt
+		}
+		if dt <= int64(dedupWindow) {
+			return true
+		}
+	}
+	slot.sig, slot.when = sig, now
+	return false
+}
+
+// packetSignature hashes the fields that make two frames the same packet.
+func packetSignature(p *event.Packet) uint64 {
+	h := uint64(14695981039346656037)
+	mix := func(v uint64) {
+		h ^= v
+		h *= 1099511628211
+		h ^= h >> 29
+	}
+	s, d := p.Src.As16(), p.Dst.As16()
+	mix(beU64(s[0:8]))
+	mix(beU64(s[8:16]))
+	mix(beU64(d[0:8]))
+	mix(beU64(d[8:16]))
+	mix(uint64(p.Proto)<<56 | uint64(p.SrcPort)<<40 | uint64(p.DstPort)<<24 | uint64(p.TCPFlags)<<16 | uint64(p.Window))
+	mix(uint64(p.Seq)<<32 | uint64(p.Ack))
+	mix(uint64(p.IPID)<<32 | uint64(uint32(p.PayloadLen)))
+	if p.ICMP != nil {
+		q := p.ICMP
+		qs, qd := q.QuotedSrc.As16(), q.QuotedDst.As16()
+		mix(uint64(q.Type)<<8 | uint64(q.Code))
+		mix(beU64(qs[8:16]) ^ beU64(qd[8:16]))
+		mix(uint64(q.QuotedSrcPort)<<48 | uint64(q.QuotedDstPort)<<32 | uint64(q.QuotedSeq))
+	}
+	return h
+}
+
+func beU64(b []byte) uint64 {
+	_ = b[7]
+	return uint64(b[0])<<56 | uint64(b[1])<<48 | uint64(b[2])<<40 | uint64(b[3])<<32 |
+		uint64(b[4])<<24 | uint64(b[5])<<16 | uint64(b[6])<<8 | uint64(b[7])
+}

@@ -1,0 +1,429 @@
+package analyze
+
+import (
+	"fmt"
+	"net/netip"
+	"strings"
+	"time"
+
+	"github.com/connscope/connscope/event"
+)
+
+// kernelState keeps what kernel events say outside of attempts: which
+// process owns a UDP socket (to attribute DNS queries) and each process's
+// recent resolver activity (glibc's UDP connect()s).
+type kernelState struct {
+	udp       map[netip.AddrPort]procAt
+	resolvers map[uint32]*resolverRec
+}
+
+type procAt struct {
+	event.Process
+	at time.Time
+}
+
+type resolverRec struct {
+	at      time.Time
+	servers []string
+	cands   []string
+	claimed bool
+}
+
+const (
+	resolverMaxAge  = 30 * time.Second
+	resolverMaxRecs = 4096
+)
+
+func (k *kernelState) init() {
+	k.udp = make(map[netip.AddrPort]procAt)
+	k.resolvers = make(map[uint32]*resolverRec)
+}
+
+func (k *kernelState) udpOwner(local netip.AddrPort) (event.Process, bool) {
+	p, ok := k.udp[local]
+	return p.Process, ok
+}
+
+// resolverFor hands a connect the resolver evidence its process produced
+// just before it.
+func (k *kernelState) resolverFor(pid uint32, t time.Time) *Resolver {
+	r := k.resolvers[pid]
+	if r == nil || r.claimed || t.Sub(r.at) > resolverMaxAge || r.at.After(t.Add(time.Second)) {
+		return nil
+	}
+	r.claimed = true
+	return &Resolver{Servers: r.servers, Candidates: r.cands}
+}
+
+func (k *kernelState) sweep(now time.Time) {
+	for addr, p := range k.udp {
+		if now.Sub(p.at) > dnsMaxAge {
+			delete(k.udp, addr)
+		}
+	}
+	for pid, r := range k.resolvers {
+		if now.Sub(r.at) > resolverMaxAge {
+			delete(k.resolvers, pid)
+		}
+	}
+}
+
+// kernel dispatches one kernel event.
+func (e *Engine) kernel(k *event.Kernel) {
+	switch {
+	case k.Family == event.FamilyUnix:
+		if k.Kind == event.ConnectCall && k.SockType == event.SockStream {
+			e.kernelUnix(k)
+		}
+	case k.SockType == event.SockDgram:
+		if k.Kind == event.ConnectCall {
+			e.kernelUDP(k)
+		}
+	default:
+		e.kernelTCP(k)
+	}
+}
+
+// kernelUDP records glibc's resolver connect()s: to a DNS server (port 53),
+// and to each candidate address for RFC 6724 sorting. They are resolution
+// evidence, never attempts.
+func (e *Engine) kernelUDP(k *event.Kernel) {
+	if k.Ret < 0 && k.Ret != -errEINPROGRESS {
+		return
+	}
+	pid := k.Process.PID
+	r := e.kern.resolvers[pid]
+	if r == nil || k.Time.Sub(r.at) > 5*time.Second || r.claimed {
+		if r == nil && len(e.kern.resolvers) >= resolverMaxRecs {
+			return
+		}
+		r = &resolverRec{}
+		e.kern.resolvers[pid] = r
+	}
+	r.at = k.Time
+	if k.Dst.Port() == 53 {
+		if k.Src.IsValid() && k.Src.Port() != 0 {
+			e.kern.udp[k.Src] = procAt{Process: k.Process, at: k.Time}
+		}
+		s := k.Dst.String()
+		if !contains(r.servers, s) && len(r.servers) < 8 {
+			r.servers = append(r.servers, s)
+		}
+		return
+	}
+	s := k.Dst.Addr().String()
+	if k.Dst.Addr().IsValid() && !contains(r.cands, s) && len(r.cands) < 32 {
+		r.cands = append(r.cands, s)
+	}
+}
+
+// connectEntered is when the connect() call began (its return when the
+// source does not say).
+func connectEntered(k *event.Kernel) time.Time {
+	if !k.Entered.IsZero() && !k.Entered.After(k.Time) {
+		return k.Entered
+	}
+	return k.Time
+}
+
+// nscdSocket reports a path glibc tries before every lookup: it is
+// resolution plumbing, not a connect the user made.
+func nscdSocket(path string) bool {
+	return strings.HasSuffix(path, "/nscd/socket")
+}
+
+// kernelUnix turns a unix stream socket connect() into an attempt: the
+// failures never reach any wire.
+func (e *Engine) kernelUnix(k *event.Kernel) {
+	path := k.UnixPath
+	if nscdSocket(path) {
+		return
+	}
+	if e.ports != nil {
+		// With a port filter, follow only the MySQL/MariaDB sockets.
+		l := strings.ToLower(path)
+		if !strings.Contains(l, "mysql") && !strings.Contains(l, "mariadb") {
+			return
+		}
+	}
+	if path == "" {
+		path = "(unnamed)"
+	}
+	a := e.newAttempt(netip.AddrPort{}, netip.AddrPort{}, connectEntered(k))
+	a.unix = path
+	a.cookie = k.Cookie
+	e.attribute(a, &k.Process)
+	a.addEvent(k.Time, "connect(%s) = %s", path, retString(k.Ret))
+	e.assignConnect(a)
+	if k.Cookie != 0 {
+		e.cookies[k.Cookie] = a
+	}
+	if k.Ret == 0 {
+		e.decide(a, OK, k.Time, fmt.Sprintf("connect() to the unix socket %s succeeded", path))
+		return
+	}
+	if k.Ret == -errEINPROGRESS {
+		// Not expected for unix sockets; wait for a socket error.
+		return
+	}
+	a.kErrno = -k.Ret
+	a.kErrnoAt = k.Time
+	a.kErrnoSync = true
+	e.decideErrno(a, k.Time)
+}
+
+// kernelTCP binds TCP socket events to attempts by socket cookie, or by the
+// 5-tuple for the state change that starts the connect.
+func (e *Engine) kernelTCP(k *event.Kernel) {
+	var a *attempt
+	if k.Cookie != 0 {
+		a = e.cookies[k.Cookie]
+	}
+	if a == nil && k.Src.IsValid() && k.Dst.IsValid() && k.Src.Port() != 0 {
+		key, _ := makeKey(k.Src.Addr(), k.Src.Port(), k.Dst.Addr(), k.Dst.Port())
+		if f := e.flows[key]; f != nil && f.dnsFlow == nil {
+			a = f
+		}
+	}
+	t := k.Time
+	switch k.Kind {
+	case event.StateChange:
+		e.kernelStateChange(a, k)
+	case event.ConnectCall:
+		if a == nil {
+			if k.Ret == 0 || k.Ret == -errEINPROGRESS || k.Ret == -errEALREADY || k.Ret == -errEISCONN || k.Ret == -errEINTR {
+				return // the socket's SYN_SENT was not seen (filtered or lost)
+			}
+			if !k.Dst.IsValid() || !e.wantPort(k.Dst.Port()) {
+				return
+			}
+			// connect() failed before SYN_SENT: no route, a local policy, no
+			// local address. Nothing reaches the wire.
+			a = e.newAttempt(k.Src, k.Dst, connectEntered(k))
+			a.cookie = k.Cookie
+			e.attribute(a, &k.Process)
+			a.addEvent(t, "connect() = %s", retString(k.Ret))
+			a.kErrno = -k.Ret
+			a.kErrnoAt = t
+			a.kErrnoSync = true
+			e.assignConnect(a)
+			if k.Cookie != 0 {
+				e.cookies[k.Cookie] = a
+			}
+			e.decideErrno(a, t)
+			return
+		}
+		e.attribute(a, &k.Process)
+		a.addEvent(t, "connect() = %s", retString(k.Ret))
+		if k.Ret < 0 && k.Ret != -errEINPROGRESS && k.Ret != -errEALREADY && k.Ret != -errEISCONN && k.Ret != -errEINTR {
+			if a.kErrno == 0 {
+				a.kErrno, a.kErrnoAt = -k.Ret, t
+				a.kErrnoSync = a.kSynSent.IsZero()
+			}
+			if !a.final {
+				e.decideErrno(a, t)
+			}
+		}
+	case event.SocketError:
+		if a == nil {
+			return
+		}
+		a.addEvent(t, "socket error %s", errnoName(k.Errno))
+		if a.kErrno == 0 {
+			a.kErrno, a.kErrnoAt = k.Errno, t
+		}
+		if !a.final {
+			e.decideErrno(a, t)
+		}
+	case event.Retransmit:
+		if a == nil {
+			return
+		}
+		if !a.connected() {
+			a.kSynRetrans++
+			if !a.kLastSYN.IsZero() {
+				a.kSynGap = t.Sub(a.kLastSYN)
+			}
+			a.kLastSYN = t
+			a.addEvent(t, "kernel: SYN retransmit #%d", a.kSynRetrans)
+		} else {
+			a.addEvent(t, "kernel: retransmit")
+		}
+	case event.ResetReceived:
+		if a == nil {
+			return
+		}
+		a.kReset = true
+		a.addEvent(t, "kernel: RST received")
+		if !a.final && !a.connected() && !a.wire {
+			e.decide(a, Refused, t, fmt.Sprintf("the kernel received an RST for the SYN to %s (RST not captured)", a.serverName()))
+		}
+	}
+}
+
+func stateName(s uint8) string {
+	switch s {
+	case event.TCPEstablished:
+		return "ESTABLISHED"
+	case event.TCPSynSent:
+		return "SYN_SENT"
+	case event.TCPSynRecv:
+		return "SYN_RECV"
+	case event.TCPFinWait1:
+		return "FIN_WAIT1"
+	case event.TCPFinWait2:
+		return "FIN_WAIT2"
+	case event.TCPTimeWait:
+		return "TIME_WAIT"
+	case event.TCPClose:
+		return "CLOSE"
+	case event.TCPCloseWait:
+		return "CLOSE_WAIT"
+	case event.TCPLastAck:
+		return "LAST_ACK"
+	case event.TCPListen:
+		return "LISTEN"
+	case event.TCPClosing:
+		return "CLOSING"
+	}
+	return fmt.Sprintf("state%d", s)
+}
+
+// kernelStateChange handles a TCP state change.
+func (e *Engine) kernelStateChange(a *attempt, k *event.Kernel) {
+	t := k.Time
+	if k.NewState == event.TCPSynSent {
+		if a != nil && a.final && a.cookie != k.Cookie {
+			a = nil // an older attempt on the same 5-tuple
+		}
+		if a == nil {
+			if !k.Dst.IsValid() || !e.wantPort(k.Dst.Port()) {
+				return
+			}
+			a = e.newAttempt(k.Src, k.Dst, t)
+			a.kSynSent = t
+			a.kLastSYN = t
+			a.cookie = k.Cookie
+			e.attribute(a, &k.Process)
+			if k.Src.Port() != 0 {
+				if !e.track(a) {
+					return
+				}
+			}
+			e.assignConnect(a)
+		} else {
+			a.kSynSent = t
+			a.kLastSYN = t
+			if t.Before(a.start) {
+				a.start = t
+			}
+			e.attribute(a, &k.Process)
+		}
+		a.cookie = k.Cookie
+		if k.Cookie != 0 {
+			e.cookies[k.Cookie] = a
+		}
+		a.addEvent(t, "kernel: socket %s→SYN_SENT (pid %d %s)", stateName(k.OldState), k.Process.PID, k.Process.Comm)
+		return
+	}
+	if a == nil {
+		return
+	}
+	a.addEvent(t, "kernel: socket %s→%s", stateName(k.OldState), stateName(k.NewState))
+	switch {
+	case k.OldState == event.TCPSynSent && k.NewState == event.TCPEstablished:
+		a.kConnected = t
+		if !a.final && !a.wire {
+			if e.opts.NoPackets {
+				e.decide(a, OK, t, fmt.Sprintf("connected to %s after %s (kernel: SYN_SENT→ESTABLISHED); without packets the greeting is not visible", a.serverName(), fmtDur(t.Sub(a.start))))
+			} else {
+				e.decide(a, OK, t, fmt.Sprintf("connected to %s after %s (kernel: SYN_SENT→ESTABLISHED); no packets of this connection were captured (another interface, or the capture filter)", a.serverName(), fmtDur(t.Sub(a.start))))
+			}
+		}
+	case k.OldState == event.TCPSynSent && k.NewState == event.TCPClose:
+		a.kClosed = t
+		if a.final {
+			return
+		}
+		if a.kErrno != 0 {
+			e.decideErrno(a, t)
+			return
+		}
+		// Closed in SYN_SENT without an error yet: either connect() is
+		// about to return its error (EADDRNOTAVAIL closes the socket before
+		// connect() returns), or the client gave up (its connect timeout)
+		// and closed the socket, which puts nothing on the wire. The sweep
+		// decides after kernelLinger.
+	}
+}
+
+// decideErrno decides an attempt from a kernel errno, when the wire has not
+// already decided it.
+func (e *Engine) decideErrno(a *attempt, t time.Time) {
+	if a.final {
+		return
+	}
+	errno := a.kErrno
+	name := errnoName(errno)
+	server := a.serverName()
+	noWire := ""
+	if a.wire {
+		noWire = " (no reply captured)"
+	}
+	var where string
+	if a.kErrnoSync {
+		where = fmt.Sprintf("connect() to %s failed at once with %s", server, name)
+	} else {
+		where = fmt.Sprintf("the connect to %s failed with %s after %s", server, name, fmtDur(t.Sub(a.start)))
+	}
+	if a.unix != "" {
+		switch errno {
+		case errENOENT, errENOTDIR:
+			e.decide(a, SocketMissing, t, fmt.Sprintf("connect() to the unix socket %s failed with %s: no such socket file", a.unix, name))
+		case errEACCES, errEPERM:
+			e.decide(a, PermissionDenied, t, fmt.Sprintf("connect() to the unix socket %s failed with %s: permission denied", a.unix, name))
+		case errECONNREFUSED:
+			e.decide(a, Refused, t, fmt.Sprintf("connect() to the unix socket %s failed with ECONNREFUSED: the file exists but nothing accepts on it", a.unix))
+		case errEAGAIN:
+			e.decide(a, Rejected, t, fmt.Sprintf("connect() to the unix socket %s failed with EAGAIN: the server's listen backlog is full", a.unix))
+		default:
+			e.decide(a, Refused, t, fmt.Sprintf("connect() to the unix socket %s failed with %s", a.unix, name))
+		}
+		return
+	}
+	switch errno {
+	case errECONNREFUSED:
+		e.decide(a, Refused, t, where+noWire)
+	case errETIMEDOUT:
+		n := a.synCount
+		if !a.wire {
+			n = 1 + a.kSynRetrans
+		}
+		e.decide(a, Timeout, t, fmt.Sprintf("%s: %s unanswered; the kernel gave up (net.ipv4.tcp_syn_retries)", where, plural(n, "SYN", "SYNs")))
+	case errENETUNREACH, errENETDOWN, errEAFNOSUPPORT:
+		e.decide(a, NoRoute, t, where+": the client has no route to it")
+	case errEHOSTUNREACH, errEHOSTDOWN:
+		switch {
+		case a.kErrnoSync:
+			e.decide(a, NoRoute, t, where+": the routing table says unreachable")
+		case !a.wire && e.fed > 0 && !e.opts.NoPackets:
+			e.decide(a, Unreachable, t, where+": no packet of it was captured — the SYN never left (no ARP/NDP reply for the next hop)")
+		default:
+			e.decide(a, Unreachable, t, where+": no ARP/NDP reply for the next hop, or an ICMP error that was not captured")
+		}
+	case errEADDRNOTAVAIL:
+		e.decide(a, NoLocalPort, t, where+": no free local port or address for this destination")
+	case errEACCES, errEPERM:
+		e.decide(a, PermissionDenied, t, where+": refused by local policy before anything was sent")
+	case errECONNRESET, errECONNABORTED:
+		if a.connected() {
+			e.decide(a, ClosedBeforeGreeting, t, where+noWire)
+		} else {
+			e.decide(a, Refused, t, where+noWire)
+		}
+	case errEADDRINUSE:
+		e.decide(a, NoLocalPort, t, where)
+	default:
+		e.decide(a, Unreachable, t, where)
+	}
+}

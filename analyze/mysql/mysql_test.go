@@ -1,0 +1,221 @@
+package mysql
+
+import (
+	"encoding/binary"
+	"errors"
+	"strings"
+	"testing"
+)
+
+func packet(seq uint8, payload []byte) []byte {
+	b := []byte{byte(len(payload)), byte(len(payload) >> 8), byte(len(payload) >> 16), seq}
+	return append(b, payload...)
+}
+
+func greetingPayload(version string, caps uint32, plugin string) []byte {
+	p := []byte{10}
+	p = append(p, version...)
+	p = append(p, 0)
+	p = binary.LittleEndian.AppendUint32(p, 1234)
+	p = append(p, "abcdefgh"...)
+	p = append(p, 0)
+	p = binary.LittleEndian.AppendUint16(p, uint16(caps))
+	p = append(p, 45)
+	p = binary.LittleEndian.AppendUint16(p, 2)
+	p = binary.LittleEndian.AppendUint16(p, uint16(caps>>16))
+	p = append(p, 21)
+	p = append(p, make([]byte, 10)...)
+	p = append(p, "ijklmnopqrst\x00"...)
+	p = append(p, plugin...)
+	return append(p, 0)
+}
+
+const caps = ClientProtocol41 | ClientSecureConnection | ClientPluginAuth | ClientSSL
+
+func TestParseGreeting(t *testing.T) {
+	tests := []struct {
+		name    string
+		payload []byte
+		version string
+		tls     bool
+		plugin  string
+		err     error
+	}{
+		{"mariadb", greetingPayload("5.5.5-10.11.6-MariaDB-0+deb12u1", caps, "mysql_native_password"), "5.5.5-10.11.6-MariaDB-0+deb12u1", true, "mysql_native_password", nil},
+		{"mysql 8 no tls", greetingPayload("8.0.36", caps&^ClientSSL, "caching_sha2_password"), "8.0.36", false, "caching_sha2_password", nil},
+		{"cut after version", greetingPayload("10.6.1", caps, "x")[:12], "10.6.1", false, "", ErrTruncated},
+		{"not mysql", []byte("SSH-2.0-OpenSSH"), "", false, "", ErrNotMySQL},
+		{"empty", nil, "", false, "", ErrNotMySQL},
+		{"unprintable version", append([]byte{10, 1, 2, 0}, make([]byte, 40)...), "", false, "", ErrNotMySQL},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			g, err := ParseGreeting(tc.payload)
+			if !errors.Is(err, tc.err) {
+				t.Fatalf("err = %v, want %v", err, tc.err)
+			}
+			if g.ServerVersion != tc.version || g.AuthPlugin != tc.plugin {
+				t.Errorf("got %+v", g)
+			}
+			if tc.err == nil && (g.TLSOffered() != tc.tls || g.ConnectionID != 1234 || !g.CapsKnown) {
+				t.Errorf("got %+v", g)
+			}
+		})
+	}
+}
+
+func TestParseErr(t *testing.T) {
+	tests := []struct {
+		name     string
+		payload  []byte
+		code     uint16
+		sqlstate string
+		msg      string
+	}{
+		{"4.1 style", append([]byte{0xff, 0x15, 0x04}, "#28000Access denied for user 'app'@'h'"...), 1045, "28000", "Access denied for user 'app'@'h'"},
+		{"pre-4.1 at greeting (MariaDB 1130)", append([]byte{0xff, 0x6a, 0x04}, "Host '10.0.0.1' is not allowed to connect to this MariaDB server"...), 1130, "", "Host '10.0.0.1' is not allowed to connect to this MariaDB server"},
+		{"control characters are neutralised", append([]byte{0xff, 0x10, 0x04}, "Too\x1b[31m many"...), 1040, "", "Too\uFFFD[31m many"},
+		{"hash without a valid sqlstate", append([]byte{0xff, 0x10, 0x04}, "#ab"...), 1040, "", "#ab"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			e, err := ParseErr(tc.payload)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if e.Code != tc.code || e.SQLState != tc.sqlstate || e.Message != tc.msg {
+				t.Errorf("got %+v", e)
+			}
+		})
+	}
+	if _, err := ParseErr([]byte{0xff, 1}); err == nil {
+		t.Error("short ERR accepted")
+	}
+}
+
+func TestLooksLikeGreeting(t *testing.T) {
+	g := packet(0, greetingPayload("10.11.6-MariaDB", caps, "mysql_native_password"))
+	tests := []struct {
+		name string
+		b    []byte
+		yes  bool
+		err  error
+	}{
+		{"greeting", g, true, nil},
+		{"partial greeting", g[:20], false, ErrShort},
+		{"err at greeting", packet(0, append([]byte{0xff, 0x10, 0x04}, "Too many connections"...)), true, nil},
+		{"ssh banner", []byte("SSH-2.0-OpenSSH_9.2p1\r\n"), false, nil},
+		{"http", []byte("HTTP/1.1 400 Bad Request\r\n"), false, nil},
+		{"seq 1", packet(1, greetingPayload("10.11.6-MariaDB", caps, "x")), false, nil},
+		{"three bytes", []byte{1, 0, 0}, false, ErrShort},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			yes, err := LooksLikeGreeting(tc.b)
+			if yes != tc.yes || err != tc.err {
+				t.Errorf("got %v, %v", yes, err)
+			}
+		})
+	}
+	if !LooksLikeGreetingPrefix(g[:20]) || LooksLikeGreetingPrefix([]byte("SSH-2.0-OpenSSH")) {
+		t.Error("LooksLikeGreetingPrefix")
+	}
+}
+
+func handshakeResponse(user string, c uint32, db string) []byte {
+	p := binary.LittleEndian.AppendUint32(nil, c)
+	p = binary.LittleEndian.AppendUint32(p, 1<<24)
+	p = append(p, 33)
+	p = append(p, make([]byte, 23)...)
+	p = append(p, user...)
+	p = append(p, 0)
+	p = append(p, 20)
+	p = append(p, "PASSWORDHASHPASSWORD"...)
+	if c&ClientConnectWithDB != 0 {
+		p = append(p, db...)
+		p = append(p, 0)
+	}
+	p = append(p, "mysql_native_password\x00"...)
+	return p
+}
+
+func TestParseClientHello(t *testing.T) {
+	h, err := ParseClientHello(handshakeResponse("app", caps|ClientConnectWithDB, "shop"))
+	if err != nil || h.SSLRequest || h.User != "app" || h.AuthPlugin != "mysql_native_password" {
+		t.Fatalf("%+v %v", h, err)
+	}
+	if strings.Contains(h.User+h.AuthPlugin, "PASSWORD") {
+		t.Fatal("auth response leaked")
+	}
+	ssl := handshakeResponse("", caps, "")[:32]
+	h, err = ParseClientHello(ssl)
+	if err != nil || !h.SSLRequest {
+		t.Fatalf("SSLRequest: %+v %v", h, err)
+	}
+	old := []byte{0x85, 0xa6 &^ 0x02, 0, 0, 0, 'r', 'o', 'o', 't', 0, 'x'}
+	old[1] = 0x00 // no CLIENT_PROTOCOL_41
+	h, err = ParseClientHello(old)
+	if err != nil || h.User != "root" {
+		t.Fatalf("4.0 response: %+v %v", h, err)
+	}
+	if _, err := ParseClientHello([]byte{1, 2}); err == nil {
+		t.Error("short reply accepted")
+	}
+}
+
+func TestFrame(t *testing.T) {
+	p := packet(3, []byte("hello"))
+	payload, seq, n, err := Frame(append(p, 9, 9))
+	if err != nil || string(payload) != "hello" || seq != 3 || n != 9 {
+		t.Fatalf("%q %d %d %v", payload, seq, n, err)
+	}
+	if _, _, _, err := Frame(p[:6]); err != ErrShort {
+		t.Errorf("short: %v", err)
+	}
+	if _, _, _, err := Frame([]byte("SSH-2.0")); err != ErrNotMySQL {
+		t.Errorf("ssh: %v", err)
+	}
+}
+
+func TestAuthSwitchPlugin(t *testing.T) {
+	name, err := AuthSwitchPlugin(append([]byte{0xfe}, "caching_sha2_password\x00scramble"...))
+	if err != nil || name != "caching_sha2_password" {
+		t.Fatalf("%q %v", name, err)
+	}
+	if name, _ := AuthSwitchPlugin([]byte{0xfe}); name != "mysql_old_password" {
+		t.Errorf("old switch: %q", name)
+	}
+}
+
+// FuzzMySQLServer feeds arbitrary bytes to every server-side decoder.
+func FuzzMySQLServer(f *testing.F) {
+	f.Add(packet(0, greetingPayload("5.5.5-10.11.6-MariaDB", caps, "mysql_native_password")))
+	f.Add(packet(0, append([]byte{0xff, 0x6a, 0x04}, "Host is not allowed"...)))
+	f.Add([]byte("SSH-2.0-OpenSSH_9.2p1\r\n"))
+	f.Add(packet(2, append([]byte{0xfe}, "caching_sha2_password\x00abc"...)))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		LooksLikeGreeting(b)
+		LooksLikeGreetingPrefix(b)
+		if payload, seq, _, err := Frame(b); err == nil {
+			ServerKind(payload, seq)
+		}
+		ParseGreeting(b)
+		ParseErr(b)
+		AuthSwitchPlugin(b)
+	})
+}
+
+// FuzzMySQLClient feeds arbitrary bytes to the client-side decoder; the
+// auth response must never come out.
+func FuzzMySQLClient(f *testing.F) {
+	f.Add(handshakeResponse("app", caps|ClientConnectWithDB, "db"))
+	f.Add(handshakeResponse("", caps, "")[:32])
+	f.Add([]byte{0x85, 0, 0, 0, 0, 'r', 0})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		h, err := ParseClientHello(b)
+		// Unprintable bytes become U+FFFD (3 bytes): at most 3× the input.
+		if err == nil && len(h.User) > 3*len(b) {
+			t.Fatalf("user name of %d bytes from %d bytes of input", len(h.User), len(b))
+		}
+	})
+}

@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# bench/bpf.sh — what the eBPF connect tracer costs (issue 4), as a Markdown table.
+#
+# A loopback connect loop (blocking connect + close with RST; "accepted" by a
+# listener that closes at once, "refused" by a closed port) runs with no
+# tracer, with the tracer attached system-wide and unfiltered (the worst case:
+# every event reaches the reader), and with BPF run-time statistics on (to
+# read the programs' kernel CPU; the statistics themselves slow the loop).
+# Then a paced run: 20,000 connects/s (half accepted, half refused) for N
+# connects, counting lost events.
+#
+# "Loop CPU" is the CPU the benchmark process used per connect (client,
+# server, and the kernel work done in their context: syscalls, loopback
+# softirq, the eBPF programs), less the reader thread's; unlike connects/s it
+# barely depends on what else the machine runs, so "CPU slowdown" is the
+# figure to trust on a busy machine. "eBPF programs" is the programs' own run
+# time (BPF_STATS_RUN_TIME, measured in a separate run since the statistics
+# slow the loop); "reader" is the Go reader thread's CPU.
+#
+# Needs root (eBPF); prints a note and exits 0 otherwise.
+# Environment: COUNT (repetitions, median reported; default 5), N (connects
+# per run; default 20000), PACED_N (connects of the paced run; default 100000).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+COUNT=${COUNT:-5}
+N=${N:-20000}
+PACED_N=${PACED_N:-100000}
+GO=${GO:-go}
+
+if [ "$(id -u)" != 0 ]; then
+	echo "bench/bpf.sh: skipped: the eBPF tracer needs root (or CAP_BPF+CAP_PERFMON); running as uid $(id -u)" >&2
+	exit 0
+fi
+
+raw=$(mktemp)
+trap 'rm -f "$raw"' EXIT
+CGO_ENABLED=0 $GO test -run '^$' -bench '^BenchmarkConnect$' -benchtime "${N}x" -count "$COUNT" ./bpf/ >"$raw"
+CGO_ENABLED=0 $GO test -run '^$' -bench '^BenchmarkConnectPaced$' -benchtime "${PACED_N}x" -count 1 ./bpf/ >>"$raw"
+if grep -q -- '--- SKIP' "$raw"; then
+	grep -A1 -- '--- SKIP' "$raw" >&2
+	exit 0
+fi
+
+awk -v count="$COUNT" -v n="$N" -v paced_n="$PACED_N" '
+function median(key,    k, i, j, t, m, v) {
+	m = cnt[key]
+	if (m == 0) return ""
+	for (i = 1; i <= m; i++) v[i] = vals[key, i]
+	for (i = 2; i <= m; i++) { t = v[i]; for (j = i - 1; j >= 1 && v[j] > t; j--) v[j+1] = v[j]; v[j+1] = t }
+	if (m % 2) return v[(m + 1) / 2]
+	return (v[m/2] + v[m/2 + 1]) / 2
+}
+/^Benchmark/ {
+	name = $1; sub(/-[0-9]+$/, "", name); sub(/^Benchmark/, "", name)
+	for (i = 3; i < NF; i += 2) { key = name SUBSEP $(i+1); vals[key, ++cnt[key]] = $i }
+}
+/^cpu:/ { sub(/^cpu: /, ""); cpu = $0 }
+END {
+	printf "eBPF connect tracer on a loopback connect loop (%s, median of %d runs of %d connects; traced = system-wide, no filters)\n\n", cpu, count, n
+	print "| loop | connects/s untraced | connects/s traced | wall slowdown | loop CPU/connect untraced | loop CPU/connect traced | CPU slowdown | eBPF programs/connect | reader/connect | events/connect | lost events |"
+	print "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+	split("accepted refused", loops, " ")
+	for (l = 1; l <= 2; l++) {
+		lp = loops[l]
+		u = median("Connect/" lp "/untraced" SUBSEP "connects/s")
+		t = median("Connect/" lp "/traced" SUBSEP "connects/s")
+		cu = median("Connect/" lp "/untraced" SUBSEP "loop-cpu-ns/op")
+		ct = median("Connect/" lp "/traced" SUBSEP "loop-cpu-ns/op")
+		printf "| %s | %.0f | %.0f | %.1f%% | %.2f µs | %.2f µs | %.1f%% | %.2f µs | %.2f µs | %.1f | %d |\n", lp, u, t, (u - t) / u * 100,
+			cu / 1000, ct / 1000, (ct - cu) / cu * 100,
+			median("Connect/" lp "/traced+stats" SUBSEP "bpf-ns/op") / 1000,
+			median("Connect/" lp "/traced" SUBSEP "reader-ns/op") / 1000,
+			median("Connect/" lp "/traced" SUBSEP "events/op"),
+			median("Connect/" lp "/traced" SUBSEP "lost")
+	}
+	print ""
+	print "| paced run | target connects/s | achieved connects/s | events per connect | lost events | reader CPU |"
+	print "|---|---:|---:|---:|---:|---:|"
+	printf "| %d connects, accepted/refused alternating | 20000 | %.0f | %.1f | %d | %.1f%% of a core |\n", paced_n,
+		median("ConnectPaced" SUBSEP "connects/s"), median("ConnectPaced" SUBSEP "events/op"),
+		median("ConnectPaced" SUBSEP "lost"), median("ConnectPaced" SUBSEP "reader-%cpu")
+}' "$raw"

@@ -1,0 +1,533 @@
+//go:build ignore
+
+// SPDX-License-Identifier: (MIT OR GPL-2.0)
+/*
+ * connscope.bpf.c: connect() calls and the fate of the sockets they create.
+ *
+ * Process context (the task calling connect()):
+ *   tracepoint syscalls/sys_enter_connect  remember fd, socket and sockaddr per thread
+ *   tp_btf inet_sock_set_state CLOSE->SYN_SENT
+ *                                          runs inside connect(): bind the socket
+ *                                          (per-socket storage) to pid/tid/fd/comm
+ *   tracepoint syscalls/sys_exit_connect   emit the call with its return value
+ * Softirq (current task meaningless; the socket's binding says who owns it):
+ *   tp_btf inet_sock_set_state, tcp_retransmit_skb, tcp_receive_reset,
+ *   inet_sk_error_report
+ * Filters, applied before anything reaches the ring buffer:
+ *   a set of tgids (children followed across fork when asked) and destination
+ *   ports (UDP to port 53 or port 0 always passes: resolver evidence).
+ */
+#include "vmlinux_min.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_endian.h>
+
+#include "connscope.h"
+
+char LICENSE[] SEC("license") = "Dual MIT/GPL";
+
+#define AF_UNIX 1
+#define AF_INET 2
+#define AF_INET6 10
+#define SOCK_STREAM 1
+#define SOCK_DGRAM 2
+#define IPPROTO_TCP 6
+#define S_IFMT 0170000
+#define S_IFSOCK 0140000
+#define DNS_PORT 53
+/* Reported retransmits per socket once it left SYN_SENT (SYN retransmits are
+ * always reported): enough for a stalled handshake, not a flood from bulk
+ * transfers with loss. */
+#define RETRANS_BUDGET 16
+
+/* Set by the loader before the programs are verified (frozen .rodata, so
+ * the verifier prunes disabled branches). */
+const volatile __u8 filter_pids = 0;     /* only tgids in `pids` */
+const volatile __u8 follow_children = 0; /* add forked children of traced tgids */
+const volatile __u8 filter_ports = 0;    /* only destination ports in `ports` */
+const volatile __u8 use_tai = 0;         /* stamp with CLOCK_TAI (kernel >= 6.1) */
+const volatile __u64 addr_key = 0;       /* per-run key to hide socket addresses */
+const volatile __u64 wakeup_bytes = 1 << 20; /* wake the reader once this much is pending */
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 8 << 20); /* resized by the loader */
+} events SEC(".maps");
+
+/* Events dropped because the ring buffer was full. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} lost SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u32);  /* tgid */
+	__type(value, __u8); /* unused */
+} pids SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1024);
+	__type(key, __u16);  /* port, host byte order */
+	__type(value, __u8); /* unused */
+} ports SEC(".maps");
+
+/* A connect() in progress, per thread, from sys_enter to sys_exit. */
+struct inflight {
+	__u64 enter_ts;
+	__u64 sk;     /* kernel address of the struct sock */
+	__u64 cookie; /* set when the socket reaches SYN_SENT */
+	__s32 fd;
+	__u16 type;
+	__u16 addrlen;
+	__u16 sport; /* last non-zero local port seen by a state change */
+	__u16 pad[3];
+	__u8 saddr[16];
+	__u8 addr[SOCKADDR_MAX];
+};
+
+/* A plain hash, not LRU: LRU updates cost microseconds under connect churn.
+ * Entries live from sys_enter to sys_exit of one call, which always runs
+ * (even for a task killed in connect()), so they do not leak. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u32); /* tid */
+	__type(value, struct inflight);
+} inflight SEC(".maps");
+
+/* Who owns a socket: stored with the socket itself (freed with it), so
+ * softirq events can be attributed and filtered. */
+struct owner {
+	__u64 cookie;
+	__u32 pid;
+	__u32 tid;
+	__s32 fd;
+	__u32 retrans_left;
+	char comm[TASK_COMM_LEN];
+	__u16 sport; /* local address once known: the kernel clears it */
+	__u16 pad[3];  /* when the socket closes, events keep showing it */
+	__u8 saddr[16];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct owner);
+} owners SEC(".maps");
+
+/* Keep the record types in BTF for bpf2go (-type event -type connect_event). */
+const struct event *unused_event __attribute__((unused));
+const struct connect_event *unused_connect_event __attribute__((unused));
+
+/* Syscall tracepoint contexts (stable ABI: see events/syscalls/sys_*_connect/format). */
+struct sys_enter_ctx {
+	__u64 common;
+	__s32 nr;
+	__u32 pad;
+	__u64 args[6];
+};
+
+struct sys_exit_ctx {
+	__u64 common;
+	__s32 nr;
+	__u32 pad;
+	__s64 ret;
+};
+
+static __always_inline __u64 now(void)
+{
+	if (use_tai)
+		return bpf_ktime_get_tai_ns();
+	return bpf_ktime_get_ns();
+}
+
+static __always_inline bool tgid_wanted(__u32 tgid)
+{
+	if (!filter_pids)
+		return true;
+	return bpf_map_lookup_elem(&pids, &tgid) != NULL;
+}
+
+/* Whether a connect to port (host order) on a socket of the given type
+ * passes the port filter. UDP connects to port 53 are the resolver talking to
+ * its DNS server; UDP connects to the target port or to port 0 are glibc
+ * sorting candidate addresses (RFC 6724): both are resolution evidence. */
+static __always_inline bool port_wanted(__u16 port, __u16 type)
+{
+	if (!filter_ports)
+		return true;
+	if (type == SOCK_DGRAM && (port == DNS_PORT || port == 0))
+		return true;
+	return bpf_map_lookup_elem(&ports, &port) != NULL;
+}
+
+/* Waking the reader for every event costs more than the event (an
+ * irq_work, on a VM an IPI and a VM exit, then a context switch): submit
+ * without a wakeup and let the reader poll on a short timer, unless a backlog
+ * builds up. */
+static __always_inline void submit(void *e)
+{
+	__u64 flags = BPF_RB_NO_WAKEUP;
+	if (bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= wakeup_bytes)
+		flags = BPF_RB_FORCE_WAKEUP;
+	bpf_ringbuf_submit(e, flags);
+}
+
+static __always_inline void count_lost(void)
+{
+	__u32 zero = 0;
+	__u64 *n = bpf_map_lookup_elem(&lost, &zero);
+	if (n)
+		*n += 1;
+}
+
+/* A stable identity for a socket the kernel has no cookie for: its address,
+ * keyed per run so kernel addresses never reach output; top bit set so it
+ * cannot collide with a real cookie (a counter). */
+static __always_inline __u64 address_identity(__u64 sk)
+{
+	return ((sk ^ addr_key) * 0x9E3779B97F4A7C15ULL) | (1ULL << 63);
+}
+
+/* The struct sock behind fd in the current task, and its socket type;
+ * 0 when fd is not a socket. */
+static __always_inline __u64 sock_from_fd(__s32 fd, __u16 *type)
+{
+	/* A BTF pointer: task->files->fdt->... are plain loads, not helper calls. */
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct files_struct *files = task->files;
+	if (!files)
+		return 0;
+	struct fdtable *fdt = files->fdt;
+	if (!fdt || fd < 0 || (__u32)fd >= fdt->max_fds)
+		return 0;
+	struct file **fds = fdt->fd;
+	struct file *file = NULL;
+	if (bpf_probe_read_kernel(&file, sizeof(file), &fds[fd]) || !file)
+		return 0;
+	if ((BPF_CORE_READ(file, f_inode, i_mode) & S_IFMT) != S_IFSOCK)
+		return 0;
+	struct socket *sock = BPF_CORE_READ(file, private_data);
+	if (!sock)
+		return 0;
+	*type = (__u16)BPF_CORE_READ(sock, type);
+	return (__u64)BPF_CORE_READ(sock, sk);
+}
+
+SEC("tracepoint/syscalls/sys_enter_connect")
+int sys_enter_connect(struct sys_enter_ctx *ctx)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	__u32 tgid = id >> 32, tid = (__u32)id;
+	if (!tgid_wanted(tgid))
+		return 0;
+
+	struct inflight in = {};
+	in.enter_ts = now();
+	in.fd = (__s32)ctx->args[0];
+	__u64 addrlen = ctx->args[2] & 0xffffffff;
+	if (addrlen < 4)
+		return 0; /* no family and port: EINVAL, nothing to learn */
+	if (addrlen > SOCKADDR_MAX)
+		addrlen = SOCKADDR_MAX;
+	in.addrlen = addrlen;
+	if (bpf_probe_read_user(in.addr, addrlen, (void *)ctx->args[1]))
+		return 0;
+	__u16 family = *(__u16 *)in.addr;
+	if (family != AF_INET && family != AF_INET6 && family != AF_UNIX)
+		return 0; /* AF_UNSPEC (dissolve a UDP association), netlink, ... */
+
+	in.sk = sock_from_fd(in.fd, &in.type);
+	if (!in.sk)
+		return 0; /* not a socket: ENOTSOCK / EBADF */
+	if (family != AF_UNIX) {
+		__u16 port = bpf_ntohs(*(__be16 *)&in.addr[2]);
+		if (!port_wanted(port, in.type))
+			return 0;
+	}
+	bpf_map_update_elem(&inflight, &tid, &in, BPF_ANY);
+	return 0;
+}
+
+static __always_inline void read_src(__u64 skp, __u16 family, __u8 *saddr, __u16 *sport)
+{
+	struct sock *sk = (struct sock *)skp;
+	if (family == AF_INET) {
+		__be32 a = BPF_CORE_READ(sk, __sk_common.skc_rcv_saddr);
+		__builtin_memcpy(saddr, &a, 4);
+	} else if (family == AF_INET6) {
+		/* explicit size: CO-RE's size of an array field is its element's */
+		bpf_core_read(saddr, 16, &sk->__sk_common.skc_v6_rcv_saddr);
+	}
+	*sport = BPF_CORE_READ(sk, __sk_common.skc_num);
+}
+
+SEC("tracepoint/syscalls/sys_exit_connect")
+int sys_exit_connect(struct sys_exit_ctx *ctx)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	__u32 tid = (__u32)id;
+	struct inflight *in = bpf_map_lookup_elem(&inflight, &tid);
+	if (!in)
+		return 0;
+
+	struct connect_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	if (!e) {
+		count_lost();
+		bpf_map_delete_elem(&inflight, &tid);
+		return 0;
+	}
+	__builtin_memset(e, 0, sizeof(*e));
+	e->e.ts = now();
+	e->e.kind = EV_CONNECT;
+	e->e.pid = id >> 32;
+	e->e.tid = tid;
+	e->e.fd = in->fd;
+	e->e.ret = (__s32)ctx->ret;
+	e->e.type = in->type;
+	bpf_get_current_comm(e->e.comm, sizeof(e->e.comm));
+	e->enter_ts = in->enter_ts;
+
+	__u16 family = *(__u16 *)in->addr;
+	e->e.family = family;
+	e->addrlen = in->addrlen;
+	if (family == AF_UNIX) {
+		__builtin_memcpy(e->path, &in->addr[2], sizeof(e->path));
+	} else {
+		e->e.dport = bpf_ntohs(*(__be16 *)&in->addr[2]);
+		if (family == AF_INET)
+			__builtin_memcpy(e->e.daddr, &in->addr[4], 4); /* sockaddr_in.sin_addr */
+		else
+			__builtin_memcpy(e->e.daddr, &in->addr[8], 16); /* sockaddr_in6.sin6_addr */
+		read_src(in->sk, family, e->e.saddr, &e->e.sport);
+		if (e->e.sport == 0 && in->sport != 0) {
+			/* connect failed and released the port: use what the
+			 * state changes saw */
+			e->e.sport = in->sport;
+			__builtin_memcpy(e->e.saddr, in->saddr, 16);
+		}
+	}
+
+	/* The cookie bound at SYN_SENT; else one the kernel assigned earlier
+	 * (SO_COOKIE, another BPF program); else a derived identity. (sk in a
+	 * local: inside BPF_CORE_READ, in->sk would be relocated too.) */
+	struct sock *sk = (struct sock *)in->sk;
+	__u64 cookie = in->cookie;
+	if (!cookie)
+		BPF_CORE_READ_INTO(&cookie, sk, __sk_common.skc_cookie);
+	if (!cookie)
+		cookie = address_identity(in->sk);
+	e->e.cookie = cookie;
+
+	submit(e);
+	bpf_map_delete_elem(&inflight, &tid);
+	return 0;
+}
+
+static __always_inline void fill_sock(struct event *e, const struct sock *sk)
+{
+	__u16 family = sk->__sk_common.skc_family;
+	e->family = family;
+	e->type = sk->sk_type;
+	e->sport = sk->__sk_common.skc_num;
+	e->dport = bpf_ntohs(sk->__sk_common.skc_dport);
+	e->state = sk->__sk_common.skc_state;
+	if (family == AF_INET) {
+		__be32 s = sk->__sk_common.skc_rcv_saddr, d = sk->__sk_common.skc_daddr;
+		__builtin_memcpy(e->saddr, &s, 4);
+		__builtin_memcpy(e->daddr, &d, 4);
+	} else if (family == AF_INET6) {
+		bpf_core_read(e->saddr, 16, &sk->__sk_common.skc_v6_rcv_saddr);
+		bpf_core_read(e->daddr, 16, &sk->__sk_common.skc_v6_daddr);
+	}
+}
+
+/* The local address is set once the port is chosen and cleared again when a
+ * socket closes; keep it in the owner so that every event of the socket shows
+ * it, and hand it to the connect() in flight, which returns after a failure
+ * has cleared it. */
+static __always_inline void complete_src(struct owner *o, struct event *e, const struct sock *sk)
+{
+	if (!e->sport) {
+		if (o->sport) {
+			e->sport = o->sport;
+			__builtin_memcpy(e->saddr, o->saddr, 16);
+		}
+		return;
+	}
+	if (o->sport)
+		return;
+	o->sport = e->sport;
+	__builtin_memcpy(o->saddr, e->saddr, 16);
+	__u32 tid = o->tid;
+	struct inflight *in = bpf_map_lookup_elem(&inflight, &tid);
+	if (in && in->sk == (__u64)sk) {
+		in->sport = e->sport;
+		__builtin_memcpy(in->saddr, e->saddr, 16);
+	}
+}
+
+static __always_inline struct event *reserve_sock_event(struct owner *o, __u8 kind,
+							const struct sock *sk)
+{
+	struct event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	if (!e) {
+		count_lost();
+		return NULL;
+	}
+	__builtin_memset(e, 0, sizeof(*e));
+	e->ts = now();
+	e->kind = kind;
+	e->cookie = o->cookie;
+	e->pid = o->pid;
+	e->tid = o->tid;
+	e->fd = o->fd;
+	__builtin_memcpy(e->comm, o->comm, sizeof(e->comm));
+	fill_sock(e, sk);
+	complete_src(o, e, sk);
+	return e;
+}
+
+/* CLOSE->SYN_SENT runs inside connect() (tcp_v4/v6_connect), in the
+ * connecting task: bind the socket to it. Sockets that reach SYN_SENT without
+ * a traced connect() (io_uring, TCP Fast Open via sendmsg, or no syscall
+ * tracepoints) are bound to the current task with fd -1. */
+static __always_inline struct owner *bind_socket(struct sock *sk)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	__u32 tgid = id >> 32, tid = (__u32)id;
+	struct owner o = {};
+
+	struct inflight *in = bpf_map_lookup_elem(&inflight, &tid);
+	if (in && in->sk == (__u64)sk) {
+		o.fd = in->fd; /* filters were applied at sys_enter */
+	} else {
+		if (!tgid_wanted(tgid))
+			return NULL;
+		if (!port_wanted(bpf_ntohs(sk->__sk_common.skc_dport), SOCK_STREAM))
+			return NULL;
+		o.fd = -1;
+		in = NULL;
+	}
+	o.cookie = bpf_get_socket_cookie(sk);
+	o.pid = tgid;
+	o.tid = tid;
+	o.retrans_left = RETRANS_BUDGET;
+	bpf_get_current_comm(o.comm, sizeof(o.comm));
+	if (in)
+		in->cookie = o.cookie;
+
+	struct owner *stored = bpf_sk_storage_get(&owners, sk, NULL, BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (!stored)
+		return NULL;
+	*stored = o; /* a reconnect of the same socket rebinds it */
+	return stored;
+}
+
+SEC("tp_btf/inet_sock_set_state")
+int BPF_PROG(inet_sock_set_state, struct sock *sk, int oldstate, int newstate)
+{
+	if (sk->sk_protocol != IPPROTO_TCP)
+		return 0;
+
+	struct owner *o;
+	if (oldstate == TCP_CLOSE && newstate == TCP_SYN_SENT)
+		o = bind_socket(sk);
+	else
+		o = bpf_sk_storage_get(&owners, sk, NULL, 0);
+	if (!o)
+		return 0;
+
+	struct event *e = reserve_sock_event(o, EV_STATE, sk);
+	if (e) {
+		e->old_state = oldstate;
+		e->new_state = newstate;
+		e->state = newstate;
+		submit(e);
+	}
+	return 0;
+}
+
+SEC("tp_btf/tcp_retransmit_skb")
+int BPF_PROG(tcp_retransmit_skb, const struct sock *sk)
+{
+	struct owner *o = bpf_sk_storage_get(&owners, (struct sock *)sk, NULL, 0);
+	if (!o)
+		return 0;
+	if (sk->__sk_common.skc_state != TCP_SYN_SENT) {
+		if (!o->retrans_left)
+			return 0;
+		o->retrans_left--;
+	}
+	struct event *e = reserve_sock_event(o, EV_RETRANSMIT, sk);
+	if (e)
+		submit(e);
+	return 0;
+}
+
+SEC("tp_btf/tcp_receive_reset")
+int BPF_PROG(tcp_receive_reset, struct sock *sk)
+{
+	struct owner *o = bpf_sk_storage_get(&owners, sk, NULL, 0);
+	if (!o)
+		return 0;
+	struct event *e = reserve_sock_event(o, EV_RESET, sk);
+	if (e)
+		submit(e);
+	return 0;
+}
+
+SEC("tp_btf/inet_sk_error_report")
+int BPF_PROG(inet_sk_error_report, const struct sock *sk)
+{
+	struct owner *o = bpf_sk_storage_get(&owners, (struct sock *)sk, NULL, 0);
+	if (!o)
+		return 0;
+	/* sk_error_report also serves as a wakeup with no error pending
+	 * (tcp_disconnect after a failed connect): nothing to report then. */
+	int err = sk->sk_err;
+	if (!err)
+		return 0;
+	struct event *e = reserve_sock_event(o, EV_SOCK_ERROR, sk);
+	if (e) {
+		e->ret = err;
+		submit(e);
+	}
+	return 0;
+}
+
+/* Follow children of traced processes (run -- CMD). Threads share the tgid
+ * and are covered already. */
+SEC("tp_btf/sched_process_fork")
+int BPF_PROG(sched_process_fork, struct task_struct *parent, struct task_struct *child)
+{
+	if (!follow_children)
+		return 0;
+	__u32 ptgid = parent->tgid, ctgid = child->tgid;
+	if (ptgid == ctgid || !bpf_map_lookup_elem(&pids, &ptgid))
+		return 0;
+	__u8 one = 1;
+	bpf_map_update_elem(&pids, &ctgid, &one, BPF_ANY);
+	return 0;
+}
+
+/* Forget a traced process when its last thread exits, so a recycled pid
+ * is not traced by mistake. */
+SEC("tp_btf/sched_process_exit")
+int BPF_PROG(sched_process_exit, struct task_struct *task)
+{
+	if (!filter_pids)
+		return 0;
+	if (task->signal->live.counter != 0)
+		return 0; /* other threads of the group still run */
+	__u32 tgid = task->tgid;
+	bpf_map_delete_elem(&pids, &tgid);
+	return 0;
+}

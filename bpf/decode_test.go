@@ -1,0 +1,155 @@
+package bpf
+
+import (
+	"net/netip"
+	"testing"
+	"time"
+	"unsafe"
+
+	"github.com/connscope/connscope/event"
+)
+
+func TestRecordLayout(t *testing.T) {
+	// The C structs (headers/connscope.h) as bpf2go saw them.
+	if eventSize != 96 || connectEventSize != 224 {
+		t.Errorf("event %d bytes, connect_event %d bytes; connscope.h says 96 and 224 (regenerate?)", eventSize, connectEventSize)
+	}
+	if off := unsafe.Offsetof(tracerConnectEvent{}.Path); off != 112 {
+		t.Errorf("connect_event.path at %d, want 112", off)
+	}
+}
+
+func TestUnixPath(t *testing.T) {
+	path := func(s string) []byte {
+		b := make([]byte, 108)
+		copy(b, s)
+		return b
+	}
+	cases := []struct {
+		name    string
+		path    []byte
+		addrlen uint32
+		want    string
+	}{
+		{"pathname, NUL counted", path("/run/mysqld/mysqld.sock"), 2 + 24, "/run/mysqld/mysqld.sock"},
+		{"pathname, NUL not counted", path("/run/mysqld/mysqld.sock"), 2 + 23, "/run/mysqld/mysqld.sock"},
+		{"pathname, sizeof(sockaddr_un)", path("/tmp/x"), 110, "/tmp/x"},
+		{"abstract", path("\x00csbpf"), 2 + 6, "@csbpf"},
+		{"abstract with NULs inside", path("\x00a\x00b"), 2 + 4, "@a@b"},
+		{"abstract, trailing NUL is part of the name", path("\x00name\x00"), 2 + 6, "@name@"},
+		{"unnamed (autobind)", path(""), 2, ""},
+		{"addrlen too short", path("/x"), 1, ""},
+		{"addrlen beyond sun_path", path("/x"), 500, "/x"},
+	}
+	for _, tc := range cases {
+		if got := unixPath(tc.path, tc.addrlen); got != tc.want {
+			t.Errorf("%s: %q, want %q", tc.name, got, tc.want)
+		}
+	}
+}
+
+func testTracer() *Tracer {
+	c := &wallClock{kind: clockTAI, readKernel: func() int64 { return 1e18 }, taiOffset: func() (int64, error) { return 0, nil }}
+	c.measure()
+	return &Tracer{clock: c, comms: map[[16]int8]string{}}
+}
+
+func comm(s string) (c [16]int8) {
+	for i := 0; i < len(s) && i < 15; i++ {
+		c[i] = int8(s[i])
+	}
+	return c
+}
+
+func record(v any) []byte {
+	switch r := v.(type) {
+	case *tracerEvent:
+		return unsafe.Slice((*byte)(unsafe.Pointer(r)), eventSize)
+	case *tracerConnectEvent:
+		return unsafe.Slice((*byte)(unsafe.Pointer(r)), connectEventSize)
+	}
+	panic("record type")
+}
+
+func TestDecode(t *testing.T) {
+	tr := testTracer()
+	base := time.Unix(0, 1e18)
+
+	ce := &tracerConnectEvent{EnterTs: 1e18 + 1000, Addrlen: 16}
+	ce.E = tracerEvent{Ts: 1e18 + 5000, Cookie: 42, Pid: 10, Tid: 11, Fd: 3, Ret: -111, Family: event.FamilyInet,
+		Type: event.SockStream, Sport: 40000, Dport: 3306, Kind: uint8(event.ConnectCall), Comm: comm("mariadb")}
+	copy(ce.E.Saddr[:], []byte{192, 0, 2, 1})
+	copy(ce.E.Daddr[:], []byte{192, 0, 2, 2})
+	got, ok := tr.decode(record(ce))
+	want := event.Kernel{
+		Time: base.Add(5 * time.Microsecond), Entered: base.Add(time.Microsecond), Kind: event.ConnectCall,
+		Process: event.Process{PID: 10, TID: 11, Comm: "mariadb", FD: 3}, Cookie: 42,
+		Family: event.FamilyInet, SockType: event.SockStream,
+		Src: netip.MustParseAddrPort("192.0.2.1:40000"), Dst: netip.MustParseAddrPort("192.0.2.2:3306"), Ret: -111,
+	}
+	if !ok || !got.Time.Equal(want.Time) || !got.Entered.Equal(want.Entered) {
+		t.Fatalf("decode: ok=%v %+v", ok, got)
+	}
+	got.Time, got.Entered, want.Time, want.Entered = time.Time{}, time.Time{}, time.Time{}, time.Time{}
+	if got != want {
+		t.Errorf("connect:\n got %+v\nwant %+v", got, want)
+	}
+
+	se := &tracerEvent{Ts: 1e18, Cookie: 42, Pid: 10, Tid: 11, Fd: 3, Family: event.FamilyInet6, Type: event.SockStream,
+		Sport: 40000, Dport: 3306, Kind: uint8(event.StateChange), OldState: event.TCPSynSent, NewState: event.TCPClose,
+		State: event.TCPClose, Comm: comm("mariadb")}
+	mapped := netip.MustParseAddr("::ffff:192.0.2.2").As16()
+	se.Daddr = mapped
+	se.Saddr = netip.MustParseAddr("2001:db8::1").As16()
+	got, ok = tr.decode(record(se))
+	if !ok || got.Kind != event.StateChange || got.OldState != event.TCPSynSent || got.NewState != event.TCPClose ||
+		got.Dst.String() != "192.0.2.2:3306" || got.Src.String() != "[2001:db8::1]:40000" || got.Family != event.FamilyInet6 {
+		t.Errorf("state: ok=%v %+v", ok, got)
+	}
+
+	se.Kind, se.Ret = uint8(event.SocketError), 111
+	if got, ok = tr.decode(record(se)); !ok || got.Errno != 111 || got.Ret != 0 {
+		t.Errorf("sock_error: ok=%v %+v", ok, got)
+	}
+
+	ue := &tracerConnectEvent{EnterTs: 1e18, Addrlen: 2 + 7}
+	ue.E = tracerEvent{Ts: 1e18, Kind: uint8(event.ConnectCall), Family: event.FamilyUnix, Type: event.SockStream, Ret: -2}
+	copy(ue.Path[:], "\x00csbpf\x00")
+	if got, ok = tr.decode(record(ue)); !ok || got.UnixPath != "@csbpf@" || got.Dst.IsValid() || got.Src.IsValid() || got.Ret != -2 {
+		t.Errorf("unix: ok=%v %+v", ok, got)
+	}
+
+	// malformed: short records, unknown kinds
+	if _, ok := tr.decode(record(ce)[:eventSize]); ok {
+		t.Error("a connect record cut to the common header decoded")
+	}
+	if _, ok := tr.decode(record(se)[:10]); ok {
+		t.Error("a 10-byte record decoded")
+	}
+	se.Kind = 99
+	if _, ok := tr.decode(record(se)); ok {
+		t.Error("kind 99 decoded")
+	}
+}
+
+// Ring buffer records come from the kernel, but decode must not trust them:
+// any bytes give an event or a refusal, never a panic.
+func FuzzDecode(f *testing.F) {
+	ce := &tracerConnectEvent{Addrlen: 9}
+	ce.E = tracerEvent{Kind: uint8(event.ConnectCall), Family: event.FamilyUnix}
+	f.Add(append([]byte(nil), record(ce)...))
+	se := &tracerEvent{Kind: uint8(event.StateChange), Family: event.FamilyInet6}
+	f.Add(append([]byte(nil), record(se)...))
+	f.Add([]byte{1, 2, 3})
+	tr := testTracer()
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		// a copy with 8-byte alignment, as the ring buffer reader's buffer has
+		buf := make([]uint64, (len(raw)+7)/8)
+		b := unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(buf))), len(buf)*8)[:len(raw)]
+		copy(b, raw)
+		ev, ok := tr.decode(b)
+		if ok && (ev.Kind < event.ConnectCall || ev.Kind > event.SocketError) {
+			t.Errorf("decoded kind %d", ev.Kind)
+		}
+	})
+}

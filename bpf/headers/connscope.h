@@ -1,0 +1,70 @@
+/* SPDX-License-Identifier: (MIT OR GPL-2.0) */
+/*
+ * connscope.h: the records connscope.bpf.c writes to the ring buffer.
+ * bpf2go turns these into (unexported) Go types; package bpf converts them
+ * into event.Kernel values.
+ */
+#ifndef CONNSCOPE_H
+#define CONNSCOPE_H
+
+#define TASK_COMM_LEN 16
+#define SOCKADDR_MAX 112 /* sizeof(struct sockaddr_un) rounded up to 8 */
+#define UNIX_PATH_MAX 108
+
+/* Same numbering as event.KernelKind. */
+enum event_kind {
+	EV_CONNECT = 1,
+	EV_STATE = 2,
+	EV_RETRANSMIT = 3,
+	EV_RESET = 4,
+	EV_SOCK_ERROR = 5,
+};
+
+/* include/net/tcp_states.h */
+enum {
+	TCP_ESTABLISHED = 1,
+	TCP_SYN_SENT = 2,
+	TCP_SYN_RECV = 3,
+	TCP_FIN_WAIT1 = 4,
+	TCP_FIN_WAIT2 = 5,
+	TCP_TIME_WAIT = 6,
+	TCP_CLOSE = 7,
+	TCP_CLOSE_WAIT = 8,
+	TCP_LAST_ACK = 9,
+	TCP_LISTEN = 10,
+	TCP_CLOSING = 11,
+};
+
+/* Every record starts with this. */
+struct event {
+	__u64 ts;     /* kernel clock (CLOCK_TAI or CLOCK_MONOTONIC, see use_tai), ns */
+	__u64 cookie; /* socket identity */
+	__u32 pid;    /* tgid */
+	__u32 tid;
+	__s32 fd;     /* -1 when unknown */
+	__s32 ret;    /* EV_CONNECT: return value (0 or -errno); EV_SOCK_ERROR: errno */
+	__u16 family; /* AF_INET, AF_INET6, AF_UNIX */
+	__u16 type;   /* SOCK_STREAM, SOCK_DGRAM, ... */
+	__u16 sport;  /* host byte order */
+	__u16 dport;  /* host byte order */
+	__u8 kind;    /* enum event_kind */
+	__u8 old_state;
+	__u8 new_state;
+	__u8 state; /* TCP state at the event */
+	__u32 pad;
+	__u8 saddr[16]; /* network byte order; IPv4 in the first 4 bytes */
+	__u8 daddr[16];
+	char comm[TASK_COMM_LEN];
+};
+
+/* EV_CONNECT records are longer. */
+struct connect_event {
+	struct event e;
+	__u64 enter_ts; /* when connect() was entered */
+	__u32 addrlen;  /* sockaddr length passed to connect() */
+	__u32 pad;
+	__u8 path[UNIX_PATH_MAX]; /* AF_UNIX: sun_path as passed (abstract: leading NUL) */
+	__u8 pad2[4];
+};
+
+#endif /* CONNSCOPE_H */

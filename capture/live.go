@@ -1,0 +1,49 @@
+package capture
+
+import (
+	"context"
+	"time"
+)
+
+// LiveOptions configure a live capture (OpenLive).
+type LiveOptions struct {
+	// Interface to capture on; "" captures on every interface.
+	Interface string
+	// Context ends the capture when cancelled: Next then returns io.EOF
+	// within PollTimeout. nil means never.
+	Context context.Context
+	// PayloadPorts are the TCP ports whose segments with payload the
+	// classic filter passes (see ClassicFilter); empty means
+	// DefaultPayloadPorts.
+	PayloadPorts []uint16
+	// SnapLen is the most bytes kept of a TCP packet, from its network
+	// header on; 0 means DefaultSnapLen.
+	SnapLen int
+	// EBPFFilterFD, when > 0, is an already loaded eBPF socket filter
+	// program (BPF_PROG_TYPE_SOCKET_FILTER) attached with SO_ATTACH_BPF
+	// instead of the classic filter. The socket is SOCK_DGRAM: the program
+	// sees each packet from its network header, with skb->protocol telling
+	// IPv4 from IPv6; its return value is the snap length (0 drops).
+	EBPFFilterFD int
+	// BufferSize is the size of the kernel ring; 0 means 16 MiB.
+	BufferSize int
+	// PollTimeout bounds how long Next waits before looking at Context;
+	// 0 means 100 ms.
+	PollTimeout time.Duration
+	// KeepFrames makes Next set event.Packet.Frame (the frame as a
+	// LINUX_SLL2 record, as `tcpdump -i any` writes) for recording with
+	// PcapngWriter.WriteEvent.
+	KeepFrames bool
+}
+
+const (
+	defaultRingSize    = 16 << 20
+	defaultPollTimeout = 100 * time.Millisecond
+	ringBlockSize      = 1 << 20
+	// ringBlockTimeout is how long the kernel fills a ring block before
+	// handing it over anyway: the capture's latency when traffic is light.
+	ringBlockTimeout = 10 * time.Millisecond
+	// statsInterval is how often Next refreshes the kernel drop counter
+	// while idle.
+	statsInterval = time.Second
+)

@@ -1,0 +1,360 @@
+package capture
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+	"unsafe"
+
+	"github.com/gopacket/gopacket/afpacket"
+	"github.com/gopacket/gopacket/layers"
+	"golang.org/x/net/bpf"
+	"golang.org/x/sys/unix"
+
+	"github.com/connscope/connscope/event"
+)
+
+// LiveReader captures packets with an AF_PACKET socket (TPACKET_V3 ring,
+// SOCK_DGRAM) and a kernel filter, and decodes them like Reader: Next
+// returns TCP, UDP and ICMP-error packets, with Offset -1 and Interface the
+// kernel ifindex. Each frame is copied out of the ring, so a packet stays
+// valid until the next call to Next even if Close runs meanwhile.
+//
+// Next must be called from one goroutine; Stats and Close may be called from
+// any.
+type LiveReader struct {
+	opts    LiveOptions
+	ctx     context.Context
+	source  string
+	tp      *afpacket.TPacket
+	tpMu    sync.RWMutex // write-locked by Close; read-locked around every use of tp
+	closed  bool         // guarded by tpMu
+	closing atomic.Bool
+	started time.Time // filter attach time: earlier frames were not filtered
+
+	dec   decoder
+	pkt   event.Packet
+	frame event.Frame
+	buf   []byte // the current frame as LINUX_SLL2: 20-byte header + network packet
+	iface int
+	names map[int]string
+	// nameSock is a socket in the capture's network namespace, for
+	// looking up interface names there (SIOCGIFNAME): Next may run on a
+	// thread of another namespace.
+	nameSock int
+
+	packets, malformed, unsupported atomic.Uint64
+	drops                           atomic.Uint64
+	lastStats                       time.Time
+	err                             error                  // ends Next; only Next's goroutine touches it
+	errMsg                          atomic.Pointer[string] // err for Stats, from any goroutine
+}
+
+// OpenLive starts a live capture. It needs root or CAP_NET_RAW (and, for an
+// eBPF filter, the program already loaded).
+func OpenLive(opts LiveOptions) (*LiveReader, error) {
+	if opts.Context == nil {
+		opts.Context = context.Background()
+	}
+	if opts.BufferSize <= 0 {
+		opts.BufferSize = defaultRingSize
+	}
+	if opts.PollTimeout <= 0 {
+		opts.PollTimeout = defaultPollTimeout
+	}
+	if opts.SnapLen == 0 {
+		opts.SnapLen = DefaultSnapLen
+	}
+	var filter []bpf.RawInstruction
+	if opts.EBPFFilterFD <= 0 {
+		raw, err := ClassicFilter(opts.PayloadPorts, opts.SnapLen)
+		if err != nil {
+			return nil, err
+		}
+		filter = raw
+	}
+	blocks := opts.BufferSize / ringBlockSize
+	if blocks < 2 {
+		blocks = 2
+	}
+	tpOpts := []interface{}{
+		afpacket.OptSocketType(afpacket.SocketDgram),
+		afpacket.OptTPacketVersion(afpacket.TPacketVersion3),
+		afpacket.OptBlockSize(ringBlockSize),
+		afpacket.OptNumBlocks(blocks),
+		afpacket.OptBlockTimeout(ringBlockTimeout),
+		afpacket.OptPollTimeout(opts.PollTimeout),
+	}
+	source := "afpacket (all interfaces)"
+	if opts.Interface != "" {
+		if _, err := net.InterfaceByName(opts.Interface); err != nil {
+			return nil, fmt.Errorf("capture: interface %q: %w (see `ip link` for the names)", opts.Interface, err)
+		}
+		tpOpts = append(tpOpts, afpacket.OptInterface(opts.Interface))
+		source = "afpacket on " + opts.Interface
+	}
+	nameSock, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		nameSock = -1 // names fall back to "ifindex N"
+	}
+	tp, err := afpacket.NewTPacket(tpOpts...)
+	if err != nil {
+		if nameSock >= 0 {
+			unix.Close(nameSock)
+		}
+		if errors.Is(err, unix.EPERM) || errors.Is(err, unix.EACCES) {
+			return nil, fmt.Errorf("capture: opening an AF_PACKET socket: %w: live capture needs root or CAP_NET_RAW", err)
+		}
+		return nil, fmt.Errorf("capture: opening an AF_PACKET socket: %w", err)
+	}
+	if filter != nil {
+		err = tp.SetBPF(filter)
+	} else {
+		err = tp.SetEBPF(int32(opts.EBPFFilterFD))
+		source += " with eBPF filter"
+	}
+	if err != nil {
+		tp.Close()
+		if nameSock >= 0 {
+			unix.Close(nameSock)
+		}
+		return nil, fmt.Errorf("capture: attaching the packet filter: %w", err)
+	}
+	return &LiveReader{
+		opts:      opts,
+		ctx:       opts.Context,
+		source:    source,
+		tp:        tp,
+		started:   time.Now(),
+		names:     map[int]string{},
+		nameSock:  nameSock,
+		buf:       make([]byte, 0, sll2HeaderLen+65536),
+		lastStats: time.Now(),
+	}, nil
+}
+
+const sll2HeaderLen = 20
+
+// Next returns the next TCP, UDP or ICMP-error packet; io.EOF once the
+// context is cancelled or the reader closed. The packet (and its Payload,
+// ICMP and Frame) is reused by the next call.
+func (l *LiveReader) Next() (*event.Packet, error) {
+	for {
+		if l.err != nil {
+			return nil, l.err
+		}
+		if l.closing.Load() || l.ctx.Err() != nil {
+			l.refreshDrops()
+			return nil, io.EOF
+		}
+		res, err := l.readOne()
+		if err != nil {
+			l.err = err
+			msg := err.Error()
+			l.errMsg.Store(&msg)
+			return nil, err
+		}
+		switch res {
+		case decoded:
+			return &l.pkt, nil
+		case malformed:
+			l.malformed.Add(1)
+		case unsupported:
+			l.unsupported.Add(1)
+		}
+	}
+}
+
+// skipped is an internal result: nothing was read (poll timeout) or the frame
+// predates the filter.
+const skipped decodeResult = 255
+
+func (l *LiveReader) readOne() (decodeResult, error) {
+	l.tpMu.RLock()
+	defer l.tpMu.RUnlock()
+	if l.closed {
+		return skipped, nil
+	}
+	data, ci, err := l.tp.ZeroCopyReadPacketData()
+	if err != nil {
+		if errors.Is(err, afpacket.ErrTimeout) {
+			if time.Since(l.lastStats) >= statsInterval {
+				l.refreshDropsLocked()
+			}
+			return skipped, nil
+		}
+		return skipped, fmt.Errorf("capture: %s: reading the ring: %w", l.source, err)
+	}
+	if ci.Timestamp.Before(l.started) {
+		// Queued between opening the socket and attaching the filter.
+		return skipped, nil
+	}
+	l.packets.Add(1)
+	ll, ok := linkInfo(data, ci.InterfaceIndex)
+	if !ok {
+		ll = sockAddrLL{ifindex: int32(ci.InterfaceIndex), hatype: 0xffff}
+		switch {
+		case len(data) > 0 && data[0]>>4 == 4:
+			ll.protocol = etherTypeIPv4
+		case len(data) > 0 && data[0]>>4 == 6:
+			ll.protocol = etherTypeIPv6
+		}
+	}
+	// Copy the frame out of the ring behind a LINUX_SLL2 header.
+	b := l.buf[:sll2HeaderLen]
+	binary.BigEndian.PutUint16(b[0:2], ll.protocol)
+	binary.BigEndian.PutUint16(b[2:4], 0)
+	binary.BigEndian.PutUint32(b[4:8], uint32(ll.ifindex))
+	binary.BigEndian.PutUint16(b[8:10], ll.hatype)
+	b[10] = ll.pktType
+	b[11] = ll.halen
+	copy(b[12:20], ll.addr[:])
+	b = append(b, data...)
+	l.buf = b
+
+	l.iface = int(ll.ifindex)
+	p := &l.pkt
+	*p = event.Packet{Time: ci.Timestamp.UTC(), Number: l.packets.Load(), Offset: -1, Interface: l.iface}
+	res := l.dec.decodeNetwork(p, ll.protocol, b[sll2HeaderLen:], ci.Length)
+	if res == decoded && l.opts.KeepFrames {
+		l.frame = event.Frame{Data: b, LinkType: uint16(layers.LinkTypeLinuxSLL2), InterfaceName: l.ifaceName(l.iface), WireLen: ci.Length + sll2HeaderLen}
+		p.Frame = &l.frame
+	}
+	return res, nil
+}
+
+// sockAddrLL is the kernel's struct sockaddr_ll, with host-order fields.
+type sockAddrLL struct {
+	protocol uint16
+	ifindex  int32
+	hatype   uint16
+	pktType  uint8
+	halen    uint8
+	addr     [8]byte
+}
+
+// sllBeforeData is where the kernel puts a packet's struct sockaddr_ll in a
+// TPACKET_V3 ring, relative to the packet data of a SOCK_DGRAM socket: the
+// address sits at TPACKET_ALIGN(sizeof(struct tpacket3_hdr)) = 48 from the
+// packet header, the data at TPACKET_ALIGN(TPACKET3_HDRLEN) + 16 = 96
+// (net/packet/af_packet.c, tpacket_rcv). gopacket's afpacket hands out only
+// the data and the ifindex, but the analyzer and the written file want the
+// packet type (sent or received) and the device type too.
+const sllBeforeData = 96 - 48
+
+// linkInfo reads the sockaddr_ll in front of a ring frame. The read is
+// checked — address family AF_PACKET and the ifindex afpacket reported — so
+// a different ring layout yields ok=false, never wrong data.
+func linkInfo(data []byte, ifindex int) (sockAddrLL, bool) {
+	if len(data) == 0 {
+		return sockAddrLL{}, false
+	}
+	raw := (*[20]byte)(unsafe.Add(unsafe.Pointer(unsafe.SliceData(data)), -sllBeforeData))
+	ne := binary.NativeEndian
+	if ne.Uint16(raw[0:2]) != unix.AF_PACKET || int(int32(ne.Uint32(raw[4:8]))) != ifindex {
+		return sockAddrLL{}, false
+	}
+	ll := sockAddrLL{
+		protocol: binary.BigEndian.Uint16(raw[2:4]), // __be16
+		ifindex:  int32(ne.Uint32(raw[4:8])),
+		hatype:   ne.Uint16(raw[8:10]),
+		pktType:  raw[10],
+		halen:    raw[11],
+	}
+	copy(ll.addr[:], raw[12:20])
+	return ll, true
+}
+
+func (l *LiveReader) ifaceName(ifindex int) string {
+	if n, ok := l.names[ifindex]; ok {
+		return n
+	}
+	n := fmt.Sprintf("ifindex %d", ifindex)
+	if l.nameSock >= 0 {
+		if ifr, err := unix.NewIfreq(""); err == nil {
+			ifr.SetUint32(uint32(ifindex))
+			if unix.IoctlIfreq(l.nameSock, unix.SIOCGIFNAME, ifr) == nil {
+				n = ifr.Name()
+			}
+		}
+	}
+	l.names[ifindex] = n
+	return n
+}
+
+// LastFrame returns the frame behind the packet Next returned last, as a
+// LINUX_SLL2 record (what `tcpdump -i any` writes), and its ifindex.
+func (l *LiveReader) LastFrame() (data []byte, linkType layers.LinkType, iface int) {
+	return l.buf, layers.LinkTypeLinuxSLL2, l.iface
+}
+
+// InterfaceName returns the name of the interface with the given ifindex
+// (for the pcapng interface description of a recorded frame).
+func (l *LiveReader) InterfaceName(ifindex int) string { return l.ifaceName(ifindex) }
+
+func (l *LiveReader) refreshDrops() {
+	l.tpMu.RLock()
+	defer l.tpMu.RUnlock()
+	l.refreshDropsLocked()
+}
+
+// refreshDropsLocked reads PACKET_STATISTICS (which the kernel resets on
+// every read; afpacket accumulates). Called with tpMu held.
+func (l *LiveReader) refreshDropsLocked() {
+	if l.closed {
+		return
+	}
+	l.lastStats = time.Now()
+	if _, v3, err := l.tp.SocketStats(); err == nil {
+		l.drops.Store(uint64(v3.Drops()))
+	}
+}
+
+// Stats returns the counters so far, with the kernel's drop count read now.
+func (l *LiveReader) Stats() event.Stats {
+	l.tpMu.RLock()
+	if !l.closed {
+		if _, v3, err := l.tp.SocketStats(); err == nil {
+			l.drops.Store(uint64(v3.Drops()))
+		}
+	}
+	l.tpMu.RUnlock()
+	st := event.Stats{
+		Source:      l.source,
+		Packets:     l.packets.Load(),
+		Malformed:   l.malformed.Load(),
+		Unsupported: l.unsupported.Load(),
+		KernelDrops: l.drops.Load(),
+	}
+	if msg := l.errMsg.Load(); msg != nil {
+		st.Err = *msg
+	}
+	return st
+}
+
+// Close stops the capture, reading the drop counter a last time. Next then
+// returns io.EOF. Close may be called from another goroutine; it waits for a
+// Next in progress (at most the poll timeout).
+func (l *LiveReader) Close() error {
+	l.closing.Store(true)
+	l.tpMu.Lock()
+	defer l.tpMu.Unlock()
+	if l.closed {
+		return nil
+	}
+	if _, v3, err := l.tp.SocketStats(); err == nil {
+		l.drops.Store(uint64(v3.Drops()))
+	}
+	l.closed = true
+	l.tp.Close()
+	if l.nameSock >= 0 {
+		unix.Close(l.nameSock)
+	}
+	return nil
+}

@@ -1,0 +1,244 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"reflect"
+	"strconv"
+	"strings"
+
+	"github.com/connscope/connscope/analyze"
+	"github.com/connscope/connscope/capture"
+	"github.com/connscope/connscope/report"
+)
+
+func init() {
+	commands["analyze"] = func(args []string) int {
+		return analyzeCommand(args, os.Stdin, os.Stdout, os.Stderr)
+	}
+}
+
+const analyzeUsage = `Usage: connscope analyze [flags] FILE... | -
+
+Reads pcap or pcapng captures (gzip-compressed or not; - reads standard
+input, e.g. tcpdump -w - | connscope analyze -) and prints, per connect, what
+each connection attempt ran into: name lookup, SYN, RST, ICMP, greeting,
+MySQL login.
+
+Each file is analyzed on its own (captures from different hosts or times are
+not merged into one timeline); the summary at the end covers all of them.
+
+Flags:
+  --format table|markdown|json  output format (default table; markdown for
+                                tickets; json: one line per connect, then a
+                                summary line)
+  --port N                      only attempts to server port N (repeatable,
+                                or comma-separated: --port 3306,3307)
+  --host H                      only connects touching H: an address, a CIDR
+                                prefix or a name (repeatable)
+  --failed                      only connects that did not end ok (the
+                                summary still counts all)
+  --redact                      replace addresses, names and user names with
+                                stable pseudonyms (ip4-1, name-1.example,
+                                user-1) for public tickets
+
+Exit status: 0 when every file was read to its end (whatever the connects'
+outcomes), 1 when a file could not be opened or is damaged (the results up
+to the damage are printed, and the error names the packet and byte offset),
+2 for a usage error.
+`
+
+// portList is a repeatable --port flag that also takes comma-separated lists.
+type portList []uint16
+
+func (p *portList) String() string { return fmt.Sprint([]uint16(*p)) }
+
+func (p *portList) Set(s string) error {
+	for _, f := range strings.Split(s, ",") {
+		f = strings.TrimSpace(f)
+		n, err := strconv.ParseUint(f, 10, 16)
+		if err != nil || n == 0 {
+			return fmt.Errorf("%q is not a port number (1-65535)", f)
+		}
+		*p = append(*p, uint16(n))
+	}
+	return nil
+}
+
+// stringList is a repeatable string flag.
+type stringList []string
+
+func (s *stringList) String() string { return strings.Join(*s, ",") }
+
+func (s *stringList) Set(v string) error {
+	if strings.TrimSpace(v) == "" {
+		return errors.New("empty value")
+	}
+	*s = append(*s, v)
+	return nil
+}
+
+// analyzeCommand runs `connscope analyze` and returns its exit status.
+func analyzeCommand(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("analyze", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	var (
+		format = fs.String("format", "table", "")
+		ports  portList
+		hosts  stringList
+		failed = fs.Bool("failed", false, "")
+		redact = fs.Bool("redact", false, "")
+	)
+	fs.Var(&ports, "port", "")
+	fs.Var(&hosts, "host", "")
+
+	// Flags may come before or after the files: parse, take one file, repeat.
+	var files []string
+	for rest := args; ; {
+		if err := fs.Parse(rest); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				fmt.Fprint(stdout, analyzeUsage)
+				return 0
+			}
+			fmt.Fprintf(stderr, "connscope analyze: %v\n\n%s", err, analyzeUsage)
+			return 2
+		}
+		if fs.NArg() == 0 {
+			break
+		}
+		files = append(files, fs.Arg(0))
+		rest = fs.Args()[1:]
+	}
+	f, err := report.ParseFormat(*format)
+	if err != nil {
+		fmt.Fprintf(stderr, "connscope analyze: --format: %v\n", err)
+		return 2
+	}
+	if len(files) == 0 {
+		fmt.Fprintf(stderr, "connscope analyze: no capture file given: name one or more pcap/pcapng files, or - to read standard input\n\n%s", analyzeUsage)
+		return 2
+	}
+	stdinUses := 0
+	for _, name := range files {
+		if name == "-" {
+			stdinUses++
+		}
+	}
+	if stdinUses > 1 {
+		fmt.Fprintln(stderr, "connscope analyze: - (standard input) is named more than once: it can be read only once")
+		return 2
+	}
+
+	w := report.NewWriter(stdout, report.Options{Format: f, Redact: *redact, FailedOnly: *failed})
+	var (
+		total    analyze.Summary
+		problems []string
+	)
+	for _, name := range files {
+		sum, err := analyzeFile(name, stdin, w, analyze.Options{Ports: ports, Hosts: hosts})
+		addSummary(&total, sum)
+		if err != nil {
+			problems = append(problems, err.Error())
+		}
+	}
+	if err := w.Summary(total); err != nil {
+		fmt.Fprintf(stderr, "connscope analyze: writing the report: %v\n", err)
+		return 1
+	}
+	for _, p := range problems {
+		fmt.Fprintf(stderr, "connscope analyze: %s\n", p)
+	}
+	if len(problems) > 0 {
+		return 1
+	}
+	return 0
+}
+
+// analyzeFile feeds one capture through its own engine into w and returns
+// the engine's summary. A damaged file still yields its results so far; the
+// error (naming the packet and byte offset) is returned and is also in the
+// summary's errors.
+func analyzeFile(name string, stdin io.Reader, w *report.Writer, opts analyze.Options) (analyze.Summary, error) {
+	var (
+		r   *capture.Reader
+		err error
+	)
+	source := name
+	if name == "-" {
+		source = "stdin"
+		r, err = capture.NewReader(stdin, source)
+	} else {
+		r, err = capture.Open(name)
+	}
+	if err != nil {
+		return analyze.Summary{Errors: []string{err.Error()}}, fmt.Errorf("%v\n  (nothing was analyzed from %s)", err, source)
+	}
+	defer r.Close()
+	if err := w.SetSource(source); err != nil {
+		return analyze.Summary{}, err
+	}
+	var writeErr error
+	opts.OnConnect = func(c *analyze.Connect) {
+		if err := w.Connect(c); err != nil && writeErr == nil {
+			writeErr = err
+		}
+	}
+	eng := analyze.NewEngine(opts)
+	var readErr error
+	for {
+		p, err := r.Next()
+		if err != nil {
+			if !errors.Is(err, io.EOF) {
+				readErr = err
+			}
+			break
+		}
+		eng.Packet(p)
+	}
+	// The reader's counters (and its error, if any) go into the summary.
+	eng.AddStats(r.Stats())
+	sum := eng.Close()
+	if writeErr != nil {
+		return sum, writeErr
+	}
+	return sum, readErr
+}
+
+// addSummary adds s to total field by field: counters add up, counts by
+// outcome merge, errors append. It walks the struct so that a counter added
+// to analyze.Summary later is summed too.
+func addSummary(total *analyze.Summary, s analyze.Summary) {
+	tv, sv := reflect.ValueOf(total).Elem(), reflect.ValueOf(s)
+	for i := 0; i < tv.NumField(); i++ {
+		t, f := tv.Field(i), sv.Field(i)
+		switch t.Kind() {
+		case reflect.Int, reflect.Int64, reflect.Int32:
+			t.SetInt(t.Int() + f.Int())
+		case reflect.Uint, reflect.Uint64, reflect.Uint32:
+			t.SetUint(t.Uint() + f.Uint())
+		case reflect.Float64:
+			t.SetFloat(t.Float() + f.Float())
+		case reflect.Slice:
+			t.Set(reflect.AppendSlice(t, f))
+		case reflect.Map:
+			if f.Len() == 0 {
+				continue
+			}
+			if t.IsNil() {
+				t.Set(reflect.MakeMap(t.Type()))
+			}
+			it := f.MapRange()
+			for it.Next() {
+				old := t.MapIndex(it.Key())
+				v := it.Value().Int()
+				if old.IsValid() {
+					v += old.Int()
+				}
+				t.SetMapIndex(it.Key(), reflect.ValueOf(v).Convert(t.Type().Elem()))
+			}
+		}
+	}
+}

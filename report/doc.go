@@ -1,0 +1,22 @@
+// Package report turns analysis results (analyze.Connect, analyze.Summary)
+// into text for people and machines: an aligned table for the terminal,
+// GitHub-flavoured Markdown for tickets, and JSON Lines for scripts.
+//
+// It has its own home because it is the one place that renders results, and
+// three commands share it: `analyze` (offline files), `trace` (live, printing
+// each connect as it completes) and `run` (a report when the command exits).
+// Keeping rendering and redaction here means every command prints the same
+// fields under the same names, and redaction (--redact) is applied in exactly
+// one place, after analysis and before any byte is written.
+//
+// A Writer streams: Connect is called once per finished connect, in the order
+// the engine completes them, and Summary once at the end. JSON lines and the
+// per-connect blocks of streaming mode are written immediately; the offline
+// table (one table of all attempts, then the timelines of failed connects)
+// is buffered in bounded batches.
+//
+// The report never contains authentication data: the analysis model keeps no
+// scrambles or passwords, and redaction replaces addresses, host names and
+// MySQL user names with stable pseudonyms (ip4-1, ip6-1, name-1.example,
+// user-1), also inside evidence, event text and server error messages.
+package report

@@ -1,0 +1,228 @@
+package report
+
+import (
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/connscope/connscope/analyze"
+)
+
+// outcomeOrder is the order outcomes are listed in summaries: success first,
+// then failures roughly in the order a connect meets them.
+var outcomeOrder = []analyze.Outcome{
+	analyze.OK,
+	analyze.Unresolved,
+	analyze.SocketMissing,
+	analyze.PermissionDenied,
+	analyze.NoRoute,
+	analyze.NoLocalPort,
+	analyze.Refused,
+	analyze.Unreachable,
+	analyze.Timeout,
+	analyze.NoGreeting,
+	analyze.GreetingLate,
+	analyze.ClosedBeforeGreeting,
+	analyze.WrongProtocol,
+	analyze.Rejected,
+	analyze.TLSFailed,
+	analyze.AuthFailed,
+	analyze.Incomplete,
+}
+
+// outcomeMeaning says in a few plain words what an outcome means, for the
+// heading of a failed connect; the engine's evidence and causes follow.
+var outcomeMeaning = map[analyze.Outcome]string{
+	analyze.OK:                   "connected",
+	analyze.Refused:              "the connection was refused (RST): nothing listens on that address and port",
+	analyze.Unreachable:          "an ICMP error came back: a router or firewall rejected the connection",
+	analyze.Timeout:              "nothing answered the connection request (SYN) before the client gave up",
+	analyze.NoGreeting:           "TCP connected, but the server never sent its greeting",
+	analyze.GreetingLate:         "the server's greeting came only after the client had given up",
+	analyze.ClosedBeforeGreeting: "TCP connected, then the server closed the connection without a word",
+	analyze.Rejected:             "the server answered with an error instead of letting the client in",
+	analyze.WrongProtocol:        "something other than MySQL answered on that port",
+	analyze.AuthFailed:           "the server refused the login (user, password, host or database)",
+	analyze.TLSFailed:            "the TLS handshake failed",
+	analyze.Incomplete:           "the capture ended before the attempt did",
+	analyze.Unresolved:           "the name lookup failed, so there was no address to connect to",
+	analyze.SocketMissing:        "the unix socket does not exist",
+	analyze.PermissionDenied:     "the system denied permission to connect (EACCES/EPERM)",
+	analyze.NoRoute:              "there is no route to the server",
+	analyze.NoLocalPort:          "no local port or address was free for the connection",
+}
+
+// sortedOutcomes lists the outcomes present in m in outcomeOrder, then any
+// outcome this package does not know yet, alphabetically.
+func sortedOutcomes(m map[analyze.Outcome]int) []analyze.Outcome {
+	var out []analyze.Outcome
+	known := map[analyze.Outcome]bool{}
+	for _, o := range outcomeOrder {
+		known[o] = true
+		if m[o] > 0 {
+			out = append(out, o)
+		}
+	}
+	var extra []analyze.Outcome
+	for o, n := range m {
+		if !known[o] && n > 0 {
+			extra = append(extra, o)
+		}
+	}
+	sort.Slice(extra, func(i, j int) bool { return extra[i] < extra[j] })
+	return append(out, extra...)
+}
+
+// countList renders "3: ok 1, timeout 2".
+func countList(total int, m map[analyze.Outcome]int) string {
+	var b strings.Builder
+	b.WriteString(strconv.Itoa(total))
+	for i, o := range sortedOutcomes(m) {
+		if i == 0 {
+			b.WriteString(": ")
+		} else {
+			b.WriteString(", ")
+		}
+		fmt.Fprintf(&b, "%s %d", o, m[o])
+	}
+	return b.String()
+}
+
+// fmtMS renders a duration in milliseconds with about three significant
+// digits, switching to seconds from one second on.
+func fmtMS(ms float64) string {
+	switch {
+	case ms < 0:
+		return "-" + fmtMS(-ms)
+	case ms < 1:
+		return fmt.Sprintf("%.3f ms", ms)
+	case ms < 10:
+		return fmt.Sprintf("%.2f ms", ms)
+	case ms < 1000:
+		return fmt.Sprintf("%.1f ms", ms)
+	case ms < 60000:
+		return fmt.Sprintf("%.2f s", ms/1000)
+	default:
+		return fmt.Sprintf("%.1f s", ms/1000)
+	}
+}
+
+// fmtMSPtr renders an optional duration; "-" when absent.
+func fmtMSPtr(ms *float64) string {
+	if ms == nil {
+		return "-"
+	}
+	return fmtMS(*ms)
+}
+
+// fmtOffset renders a timeline offset: microsecond resolution, in ms below
+// one second and in s above.
+func fmtOffset(d time.Duration) string {
+	ms := float64(d) / float64(time.Millisecond)
+	if ms < 1000 && ms > -1000 {
+		return fmt.Sprintf("%+.3f ms", ms)
+	}
+	// The trailing space lines the decimal point up with the " ms" lines.
+	return fmt.Sprintf("%+.3f s ", ms/1000)
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return fmt.Sprintf("%d %s", n, one)
+	}
+	return fmt.Sprintf("%d %s", n, many)
+}
+
+// displayVersion drops the "5.5.5-" prefix MariaDB puts in front of its real
+// version for the sake of old MySQL clients.
+func displayVersion(v string) string {
+	if rest, ok := strings.CutPrefix(v, "5.5.5-"); ok && rest != "" {
+		return rest
+	}
+	return v
+}
+
+// mysqlCell summarises the MySQL connection phase in a table cell.
+func mysqlCell(m *analyze.MySQL) string {
+	if m == nil {
+		return ""
+	}
+	var parts []string
+	if m.ServerVersion != "" {
+		parts = append(parts, displayVersion(m.ServerVersion))
+	}
+	if m.ErrorCode != 0 {
+		e := fmt.Sprintf("ERR %d", m.ErrorCode)
+		if m.SQLState != "" {
+			e += " (" + m.SQLState + ")"
+		}
+		parts = append(parts, e)
+	}
+	return strings.Join(parts, ", ")
+}
+
+// processCell names the process behind an attempt: "comm[pid]".
+func processCell(pid uint32, comm string) string {
+	switch {
+	case pid != 0 && comm != "":
+		return fmt.Sprintf("%s[%d]", comm, pid)
+	case pid != 0:
+		return fmt.Sprintf("[%d]", pid)
+	default:
+		return comm
+	}
+}
+
+func attemptProcess(c *analyze.Connect, a *analyze.Attempt) string {
+	if a != nil && (a.PID != 0 || a.Comm != "") {
+		return processCell(a.PID, a.Comm)
+	}
+	return processCell(c.PID, c.Comm)
+}
+
+func outcomeCell(o analyze.Outcome, errno string) string {
+	if errno != "" {
+		return fmt.Sprintf("%s (%s)", o, errno)
+	}
+	return string(o)
+}
+
+// target names where a connect went: "name:port", or the first attempt's
+// server when no name was seen.
+func target(c *analyze.Connect) string {
+	if c.Name != "" {
+		if c.Port != 0 {
+			return fmt.Sprintf("%s:%d", c.Name, c.Port)
+		}
+		return c.Name
+	}
+	for _, a := range c.Attempts {
+		if a != nil && a.Server != "" {
+			return a.Server
+		}
+	}
+	if c.Port != 0 {
+		return fmt.Sprintf("port %d", c.Port)
+	}
+	return "?"
+}
+
+// failed reports whether a connect did not end in success.
+func failed(c *analyze.Connect) bool { return c.Outcome != analyze.OK }
+
+// dedupe returns the strings of lists in order, each once.
+func dedupe(lists ...[]string) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, l := range lists {
+		for _, s := range l {
+			if s != "" && !seen[s] {
+				seen[s] = true
+				out = append(out, s)
+			}
+		}
+	}
+	return out
+}
