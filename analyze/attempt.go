@@ -579,6 +579,8 @@ func (e *Engine) ensureMySQL(a *attempt) *MySQL {
 }
 
 // serverPacket handles one server packet of the connection phase.
+// A partial packet (cut by the snap length) still yields the fields before
+// the cut: a greeting's version, an ERR's code.
 func (e *Engine) serverPacket(a *attempt, payload []byte, seq uint8, partial bool, t time.Time) {
 	my := e.ensureMySQL(a)
 	kind := mysql.ServerKind(payload, seq)
@@ -590,6 +592,9 @@ func (e *Engine) serverPacket(a *attempt, payload []byte, seq uint8, partial boo
 		case mysql.KindGreeting:
 			g, err := mysql.ParseGreeting(payload)
 			cut := ""
+			if partial {
+				cut = " (greeting cut short in the capture)"
+			}
 			if err != nil {
 				if !errors.Is(err, mysql.ErrTruncated) {
 					a.addEvent(t, "malformed MySQL greeting: %v", err)
@@ -628,7 +633,6 @@ func (e *Engine) serverPacket(a *attempt, payload []byte, seq uint8, partial boo
 				a.proto = protoOther
 				return
 			}
-			_ = partial // a cut ERR still has its code; the message may be short
 			e.recordErr(a, me, t, "instead of a greeting")
 			if late {
 				e.decide(a, GreetingLate, t, fmt.Sprintf("the server's %s came %s after the handshake, %s after the client gave up", me, fmtDur(delay), fmtDur(t.Sub(a.clientGaveAt))))

@@ -289,10 +289,6 @@ func (d *dnsTracker) claim(q *dnsQuery, c *connectState) []*dnsQuery {
 	return out
 }
 
-// forget is called when a connect holding q is reported; the query stays
-// matchable (a later connect may reuse a cached answer) until it ages out.
-func (d *dnsTracker) forget(q *dnsQuery) {}
-
 // drop removes a query from every index.
 func (d *dnsTracker) drop(q *dnsQuery) {
 	key := dnsKey{client: q.client.Addr(), qtype: q.qtype, name: q.name}

@@ -187,9 +187,6 @@ func (e *Engine) report(c *connectState) {
 		}
 		e.untrack(a)
 	}
-	for _, q := range c.queries {
-		e.dns.forget(q)
-	}
 	out := e.buildConnect(c)
 	if !e.hostMatch(c, out) {
 		return
