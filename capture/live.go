@@ -23,7 +23,10 @@ type LiveOptions struct {
 	// program (BPF_PROG_TYPE_SOCKET_FILTER) attached with SO_ATTACH_BPF
 	// instead of the classic filter. The socket is SOCK_DGRAM: the program
 	// sees each packet from its network header, with skb->protocol telling
-	// IPv4 from IPv6; its return value is the snap length (0 drops).
+	// IPv4 from IPv6; its return value is the snap length (0 drops). It
+	// replaces the classic filter entirely, so it must also drop the
+	// outgoing copy of loopback packets (skb->pkt_type == PACKET_OUTGOING
+	// on a loopback device), or every loopback packet arrives twice.
 	EBPFFilterFD int
 	// BufferSize is the size of the kernel ring; 0 means 16 MiB.
 	BufferSize int
