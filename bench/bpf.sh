@@ -2,29 +2,28 @@
 # bench/bpf.sh — what the eBPF connect tracer costs (issue 4), as a Markdown table.
 #
 # A loopback connect loop (blocking connect + close with RST; "accepted" by a
-# listener that closes at once, "refused" by a closed port) runs with no
-# tracer, with the tracer attached system-wide and unfiltered (the worst case:
-# every event reaches the reader), and with BPF run-time statistics on (to
-# read the programs' kernel CPU; the statistics themselves slow the loop).
-# Then a paced run: 20,000 connects/s (half accepted, half refused) for N
-# connects, counting lost events.
-#
-# "Loop CPU" is the CPU the benchmark process used per connect (client,
-# server, and the kernel work done in their context: syscalls, loopback
-# softirq, the eBPF programs), less the reader thread's; unlike connects/s it
-# barely depends on what else the machine runs, so "CPU slowdown" is the
-# figure to trust on a busy machine. "eBPF programs" is the programs' own run
-# time (BPF_STATS_RUN_TIME, measured in a separate run since the statistics
-# slow the loop); "reader" is the Go reader thread's CPU.
+# listener that closes at once, "refused" by a closed port) runs in blocks,
+# alternately without and with the tracer attached system-wide and
+# unfiltered (the worst case: every event reaches the reader); each traced
+# block is compared with its untraced neighbour and the median ratio is
+# reported, so that load from other work on the machine cancels out.
+# "CPU slowdown" compares the CPU the process used per connect (client,
+# server, and the kernel work in their context: syscalls, loopback softirq,
+# the eBPF programs), less the reader thread's: it barely depends on other
+# load, unlike connects/s. "eBPF programs" is the programs' own run time per
+# connect (BPF_STATS_RUN_TIME, from a separate run since the statistics slow
+# the programs); "reader" is the Go reader thread's CPU per connect.
+# Then a paced run: 20,000 connects/s (half accepted, half refused) for
+# PACED_N connects, counting lost events.
 #
 # Needs root (eBPF); prints a note and exits 0 otherwise.
 # Environment: COUNT (repetitions, median reported; default 5), N (connects
-# per run; default 20000), PACED_N (connects of the paced run; default 100000).
+# per run; default 40000), PACED_N (connects of the paced run; default 100000).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 COUNT=${COUNT:-5}
-N=${N:-20000}
+N=${N:-40000}
 PACED_N=${PACED_N:-100000}
 GO=${GO:-go}
 
@@ -57,22 +56,17 @@ function median(key,    k, i, j, t, m, v) {
 }
 /^cpu:/ { sub(/^cpu: /, ""); cpu = $0 }
 END {
-	printf "eBPF connect tracer on a loopback connect loop (%s, median of %d runs of %d connects; traced = system-wide, no filters)\n\n", cpu, count, n
-	print "| loop | connects/s untraced | connects/s traced | wall slowdown | loop CPU/connect untraced | loop CPU/connect traced | CPU slowdown | eBPF programs/connect | reader/connect | events/connect | lost events |"
-	print "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+	printf "eBPF connect tracer on a loopback connect loop (%s; %d runs of %d connects, each 20 untraced/traced block pairs; medians; traced = system-wide, no filters)\n\n", cpu, count, n
+	print "| loop | connects/s untraced | connects/s traced | wall slowdown | CPU slowdown | eBPF programs per connect | reader per connect | events per connect | lost events |"
+	print "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
 	split("accepted refused", loops, " ")
 	for (l = 1; l <= 2; l++) {
-		lp = loops[l]
-		u = median("Connect/" lp "/untraced" SUBSEP "connects/s")
-		t = median("Connect/" lp "/traced" SUBSEP "connects/s")
-		cu = median("Connect/" lp "/untraced" SUBSEP "loop-cpu-ns/op")
-		ct = median("Connect/" lp "/traced" SUBSEP "loop-cpu-ns/op")
-		printf "| %s | %.0f | %.0f | %.1f%% | %.2f µs | %.2f µs | %.1f%% | %.2f µs | %.2f µs | %.1f | %d |\n", lp, u, t, (u - t) / u * 100,
-			cu / 1000, ct / 1000, (ct - cu) / cu * 100,
-			median("Connect/" lp "/traced+stats" SUBSEP "bpf-ns/op") / 1000,
-			median("Connect/" lp "/traced" SUBSEP "reader-ns/op") / 1000,
-			median("Connect/" lp "/traced" SUBSEP "events/op"),
-			median("Connect/" lp "/traced" SUBSEP "lost")
+		c = "Connect/" loops[l]
+		printf "| %s | %.0f | %.0f | %.1f%% | %.1f%% | %.2f µs | %.2f µs | %.1f | %d |\n", loops[l],
+			median(c SUBSEP "untraced-connects/s"), median(c SUBSEP "traced-connects/s"),
+			median(c SUBSEP "wall-slowdown-%"), median(c SUBSEP "cpu-slowdown-%"),
+			median(c "+stats" SUBSEP "bpf-ns/op") / 1000, median(c SUBSEP "reader-ns/op") / 1000,
+			median(c SUBSEP "events/op"), median(c SUBSEP "lost")
 	}
 	print ""
 	print "| paced run | target connects/s | achieved connects/s | events per connect | lost events | reader CPU |"
