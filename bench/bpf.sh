@@ -13,12 +13,19 @@
 # load, unlike connects/s. "eBPF programs" is the programs' own run time per
 # connect (BPF_STATS_RUN_TIME, from a separate run since the statistics slow
 # the programs); "reader" is the Go reader thread's CPU per connect.
+# "greeting" is a realistic connect: the accepted loop plus a MySQL-like
+# connection phase (78-byte greeting, 100-byte answer, 11-byte OK).
 # Then a paced run: 20,000 connects/s (half accepted, half refused) for
 # PACED_N connects, counting lost events.
+# With FLOOR=1 also: the same loops with do-nothing programs on the tracer's
+# attach points (the cost of merely attaching there: the floor for any
+# tracer), and with the tracer filtering for a port or pid set the loop does
+# not match (`trace --port 3306`, `run -- CMD`).
 #
 # Needs root (eBPF); prints a note and exits 0 otherwise.
 # Environment: COUNT (repetitions, median reported; default 5), N (connects
-# per run; default 40000), PACED_N (connects of the paced run; default 100000).
+# per run; default 40000), PACED_N (connects of the paced run; default 100000),
+# FLOOR=1 (the floor and filter tables; about 4 more minutes).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -36,6 +43,9 @@ raw=$(mktemp)
 trap 'rm -f "$raw"' EXIT
 CGO_ENABLED=0 $GO test -run '^$' -bench '^BenchmarkConnect$' -benchtime "${N}x" -count "$COUNT" ./bpf/ >"$raw"
 CGO_ENABLED=0 $GO test -run '^$' -bench '^BenchmarkConnectPaced$' -benchtime "${PACED_N}x" -count 1 ./bpf/ >>"$raw"
+if [ "${FLOOR:-0}" = 1 ]; then
+	CGO_ENABLED=0 $GO test -run '^$' -bench '^BenchmarkConnect(Floor|Filtered)$' -benchtime "${N}x" -count "$COUNT" ./bpf/ >>"$raw"
+fi
 if grep -q -- '--- SKIP' "$raw"; then
 	grep -A1 -- '--- SKIP' "$raw" >&2
 	exit 0
@@ -59,8 +69,8 @@ END {
 	printf "eBPF connect tracer on a loopback connect loop (%s; %d runs of %d connects, each 20 untraced/traced block pairs; medians; traced = system-wide, no filters)\n\n", cpu, count, n
 	print "| loop | connects/s untraced | connects/s traced | wall slowdown | CPU slowdown | eBPF programs per connect | reader per connect | events per connect | lost events |"
 	print "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
-	split("accepted refused", loops, " ")
-	for (l = 1; l <= 2; l++) {
+	split("accepted refused greeting", loops, " ")
+	for (l = 1; l <= 3; l++) {
 		c = "Connect/" loops[l]
 		printf "| %s | %.0f | %.0f | %.1f%% | %.1f%% | %.2f µs | %.2f µs | %.1f | %d |\n", loops[l],
 			median(c SUBSEP "untraced-connects/s"), median(c SUBSEP "traced-connects/s"),
@@ -74,4 +84,16 @@ END {
 	printf "| %d connects, accepted/refused alternating | 20000 | %.0f | %.1f | %d | %.1f%% of a core |\n", paced_n,
 		median("ConnectPaced" SUBSEP "connects/s"), median("ConnectPaced" SUBSEP "events/op"),
 		median("ConnectPaced" SUBSEP "lost"), median("ConnectPaced" SUBSEP "reader-%cpu")
+	if (cnt["ConnectFloor/all/accepted" SUBSEP "cpu-slowdown-%"] == 0) exit
+	print ""
+	print "| attached | loop | wall slowdown | CPU slowdown | events per connect |"
+	print "|---|---|---:|---:|---:|"
+	split("ConnectFloor/syscalls ConnectFloor/tp_btf ConnectFloor/all ConnectFiltered/port ConnectFiltered/pid", sets, " ")
+	split("empty programs: sys_enter/exit_connect|empty programs: the 4 tp_btf|empty programs: all 6|tracer, Ports: 3306|tracer, PIDs: {1}", labels, "|")
+	for (i = 1; i <= 5; i++)
+		for (l = 1; l <= 2; l++) {
+			c = sets[i] "/" loops[l]
+			printf "| %s | %s | %.1f%% | %.1f%% | %.1f |\n", labels[i], loops[l],
+				median(c SUBSEP "wall-slowdown-%"), median(c SUBSEP "cpu-slowdown-%"), median(c SUBSEP "events/op")
+		}
 }' "$raw"

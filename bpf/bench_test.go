@@ -20,24 +20,38 @@ package bpf
 import (
 	"context"
 	"errors"
+	"fmt"
+	"io"
 	"net"
 	"runtime"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/asm"
+	"github.com/cilium/ebpf/link"
 	"golang.org/x/sys/unix"
 )
 
-// loopbackTargets is a listener that accepts and closes at once, and a
-// port nobody listens on, both on 127.0.0.1.
+// loopbackTargets is a listener that accepts and closes at once, a port
+// nobody listens on, and a listener that runs a MySQL-like connection phase
+// (greeting, client response, OK), all on 127.0.0.1.
 type loopbackTargets struct {
-	accepted, refused unix.SockaddrInet4
-	ln                net.Listener
+	accepted, refused, greeting unix.SockaddrInet4
+	ln, greetingLn              net.Listener
 }
+
+// Sizes of a MySQL connection phase: the server's greeting, the client's
+// handshake response, the server's OK packet.
+const (
+	greetingSize = 78
+	responseSize = 100
+	okSize       = 11
+)
 
 func newLoopbackTargets(b *testing.B) *loopbackTargets {
 	b.Helper()
@@ -61,11 +75,71 @@ func newLoopbackTargets(b *testing.B) *loopbackTargets {
 	}
 	refusedPort := free.Addr().(*net.TCPAddr).Port
 	free.Close()
-	t := &loopbackTargets{ln: ln}
+	gln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	go func() {
+		greeting, ok := make([]byte, greetingSize), make([]byte, okSize)
+		buf := make([]byte, 256)
+		for {
+			c, err := gln.Accept()
+			if err != nil {
+				return
+			}
+			if _, err := c.Write(greeting); err == nil {
+				if _, err := io.ReadFull(c, buf[:responseSize]); err == nil {
+					c.Write(ok)
+					c.Read(buf) // until the client's RST
+				}
+			}
+			c.Close()
+		}
+	}()
+	t := &loopbackTargets{ln: ln, greetingLn: gln}
 	t.accepted = unix.SockaddrInet4{Port: ln.Addr().(*net.TCPAddr).Port, Addr: [4]byte{127, 0, 0, 1}}
 	t.refused = unix.SockaddrInet4{Port: refusedPort, Addr: [4]byte{127, 0, 0, 1}}
-	b.Cleanup(func() { ln.Close() })
+	t.greeting = unix.SockaddrInet4{Port: gln.Addr().(*net.TCPAddr).Port, Addr: [4]byte{127, 0, 0, 1}}
+	b.Cleanup(func() { ln.Close(); gln.Close() })
 	return t
+}
+
+// connectGreeting connects and runs a MySQL-like connection phase: read the
+// server's greeting, answer, read the OK, then close with an RST.
+func connectGreeting(sa *unix.SockaddrInet4) error {
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd)
+	if err := unix.Connect(fd, sa); err != nil {
+		return err
+	}
+	var buf [256]byte
+	if err := readFull(fd, buf[:greetingSize]); err != nil {
+		return fmt.Errorf("greeting: %w", err)
+	}
+	if _, err := unix.Write(fd, buf[:responseSize]); err != nil {
+		return err
+	}
+	if err := readFull(fd, buf[:okSize]); err != nil {
+		return fmt.Errorf("OK packet: %w", err)
+	}
+	return unix.SetsockoptLinger(fd, unix.SOL_SOCKET, unix.SO_LINGER, &unix.Linger{Onoff: 1, Linger: 0})
+}
+
+func readFull(fd int, p []byte) error {
+	for len(p) > 0 {
+		n, err := unix.Read(fd, p)
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return io.ErrUnexpectedEOF
+		}
+		p = p[n:]
+	}
+	return nil
 }
 
 // connectOnce makes one blocking connect and closes with an RST (linger 0)
@@ -161,18 +235,134 @@ func BenchmarkConnect(b *testing.B) {
 		{"refused", &targets.refused, unix.ECONNREFUSED},
 	} {
 		loop := func() error { return connectOnce(target.sa, target.wantErr) }
-		b.Run(target.name, func(b *testing.B) { benchInterleaved(b, loop) })
+		b.Run(target.name, func(b *testing.B) { benchInterleaved(b, loop, tracerAttacher(Options{})) })
 		b.Run(target.name+"+stats", func(b *testing.B) { benchProgramTime(b, loop) })
+	}
+	// a connect as a MySQL client makes it: the connection phase included
+	greeting := func() error { return connectGreeting(&targets.greeting) }
+	b.Run("greeting", func(b *testing.B) { benchInterleaved(b, greeting, tracerAttacher(Options{})) })
+	b.Run("greeting+stats", func(b *testing.B) { benchProgramTime(b, greeting) })
+}
+
+// BenchmarkConnectFiltered is BenchmarkConnect with a kernel-side filter
+// that the loop does not match (the common `trace --port 3306` and
+// `run -- CMD` cases): other processes' connects must be rejected cheaply.
+func BenchmarkConnectFiltered(b *testing.B) {
+	requireEBPF(b)
+	targets := newLoopbackTargets(b)
+	for _, filter := range []struct {
+		name string
+		opts Options
+	}{
+		{"port", Options{Ports: []uint16{3306}}},
+		{"pid", Options{FilterPIDs: true, PIDs: []uint32{1}}},
+	} {
+		for _, target := range []struct {
+			name    string
+			sa      *unix.SockaddrInet4
+			wantErr error
+		}{
+			{"accepted", &targets.accepted, nil},
+			{"refused", &targets.refused, unix.ECONNREFUSED},
+		} {
+			loop := func() error { return connectOnce(target.sa, target.wantErr) }
+			b.Run(filter.name+"/"+target.name, func(b *testing.B) { benchInterleaved(b, loop, tracerAttacher(filter.opts)) })
+		}
+	}
+}
+
+// BenchmarkConnectFloor attaches programs that do nothing (return at once)
+// to the tracer's attach points: what merely having a program there costs
+// on this kernel (syscall tracepoints put every syscall of every task on
+// the slow path; each tp_btf call has its entry cost). No tracer can be
+// cheaper than "all".
+func BenchmarkConnectFloor(b *testing.B) {
+	requireEBPF(b)
+	targets := newLoopbackTargets(b)
+	for _, set := range []struct {
+		name   string
+		points []string
+	}{
+		{"syscalls", []string{"syscalls/sys_enter_connect", "syscalls/sys_exit_connect"}},
+		{"tp_btf", []string{"inet_sock_set_state", "tcp_retransmit_skb", "tcp_receive_reset", "inet_sk_error_report"}},
+		{"all", []string{"syscalls/sys_enter_connect", "syscalls/sys_exit_connect", "inet_sock_set_state", "tcp_retransmit_skb", "tcp_receive_reset", "inet_sk_error_report"}},
+	} {
+		for _, target := range []struct {
+			name    string
+			sa      *unix.SockaddrInet4
+			wantErr error
+		}{
+			{"accepted", &targets.accepted, nil},
+			{"refused", &targets.refused, unix.ECONNREFUSED},
+		} {
+			loop := func() error { return connectOnce(target.sa, target.wantErr) }
+			b.Run(set.name+"/"+target.name, func(b *testing.B) { benchInterleaved(b, loop, attachEmpty(set.points)) })
+		}
+	}
+}
+
+// An attacher attaches what is measured and returns how to detach it, and
+// the reader draining its events (nil when there are none).
+type attacher func(b *testing.B) (detach func(), rd *benchReader)
+
+func tracerAttacher(opts Options) attacher {
+	return func(b *testing.B) (func(), *benchReader) {
+		tr, err := Open(opts)
+		if err != nil {
+			b.Fatal(err)
+		}
+		return func() { tr.Close() }, startReader(tr)
+	}
+}
+
+// attachEmpty attaches a "return 0" program to each point: "group/name" is a
+// tracepoint, a bare name a tp_btf (BTF raw) tracepoint.
+func attachEmpty(points []string) attacher {
+	return func(b *testing.B) (func(), *benchReader) {
+		if err := ensureTracefs(); err != nil {
+			b.Fatal(err)
+		}
+		var closers []func() error
+		detach := func() {
+			for _, c := range closers {
+				c()
+			}
+		}
+		insns := asm.Instructions{asm.Mov.Imm(asm.R0, 0), asm.Return()}
+		for _, point := range points {
+			group, name, isTracepoint := strings.Cut(point, "/")
+			spec := &ebpf.ProgramSpec{Type: ebpf.Tracing, AttachType: ebpf.AttachTraceRawTp, AttachTo: point, Instructions: insns, License: "GPL"}
+			if isTracepoint {
+				spec = &ebpf.ProgramSpec{Type: ebpf.TracePoint, Instructions: insns, License: "GPL"}
+			}
+			prog, err := ebpf.NewProgram(spec)
+			if err != nil {
+				detach()
+				b.Fatalf("empty program for %s: %v", point, err)
+			}
+			closers = append(closers, prog.Close)
+			var l link.Link
+			if isTracepoint {
+				l, err = link.Tracepoint(group, name, prog, nil)
+			} else {
+				l, err = link.AttachTracing(link.TracingOptions{Program: prog, AttachType: ebpf.AttachTraceRawTp})
+			}
+			if err != nil {
+				detach()
+				b.Fatalf("attaching an empty program to %s: %v", point, err)
+			}
+			closers = append([]func() error{l.Close}, closers...)
+		}
+		return detach, nil
 	}
 }
 
 // benchInterleaved runs the loop in blocks, alternately without and with
-// the tracer (opened before and closed after each traced block, outside the
-// measurement), and compares each traced block with its untraced neighbour:
-// on a machine that also runs other work, neighbouring blocks see about the
-// same load. The tracer traces system-wide without filters (every event is
-// read).
-func benchInterleaved(b *testing.B, loop func() error) {
+// the tracer (attached before and detached after each traced block, outside
+// the measurement), and compares each traced block with its untraced
+// neighbour: on a machine that also runs other work, neighbouring blocks see
+// about the same load.
+func benchInterleaved(b *testing.B, loop func() error, attach attacher) {
 	const pairs = 20
 	block := max(b.N/(2*pairs), 1)
 	var wallRatio, cpuRatio, uRate, tRate []float64
@@ -186,15 +376,11 @@ func benchInterleaved(b *testing.B, loop func() error) {
 			order = []int{1, 0}
 		}
 		for _, traced := range order {
-			var tr *Tracer
+			var detach func()
 			var rd *benchReader
 			if traced == 1 {
 				b.StopTimer()
-				var err error
-				if tr, err = Open(Options{}); err != nil {
-					b.Fatal(err)
-				}
-				rd = startReader(tr)
+				detach, rd = attach(b)
 				b.StartTimer()
 			}
 			r0, p0, w0 := time.Duration(0), processCPU(), time.Now()
@@ -208,15 +394,16 @@ func benchInterleaved(b *testing.B, loop func() error) {
 			}
 			wall[traced] = time.Since(w0)
 			cpu[traced] = processCPU() - p0
-			if rd != nil {
-				r := rd.cpu() - r0
-				cpu[traced] -= r
+			if traced == 1 {
 				b.StopTimer()
-				readerCPU += rd.stop() // includes draining what is left
-				tracedEvents += rd.events.Load()
+				if rd != nil {
+					cpu[traced] -= rd.cpu() - r0
+					readerCPU += rd.stop() // includes draining what is left
+					tracedEvents += rd.events.Load()
+					lost += rd.tr.Stats().RingBufferLost
+				}
 				tracedConnects += uint64(block)
-				lost += tr.Stats().RingBufferLost
-				tr.Close()
+				detach()
 				b.StartTimer()
 			}
 		}
@@ -250,7 +437,7 @@ func benchProgramTime(b *testing.B, loop func() error) {
 		b.Skipf("BPF_STATS_RUN_TIME: %v", err)
 	}
 	defer stats.Close()
-	before := progRunTime(tr)
+	before := progRunTimes(tr)
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		if err := loop(); err != nil {
@@ -258,7 +445,17 @@ func benchProgramTime(b *testing.B, loop func() error) {
 		}
 	}
 	b.StopTimer()
-	b.ReportMetric(float64(progRunTime(tr)-before)/float64(b.N), "bpf-ns/op")
+	var total time.Duration
+	for name, st := range progRunTimes(tr) {
+		d := st.Runtime - before[name].Runtime
+		total += d
+		if n := st.RunCount - before[name].RunCount; n > 0 {
+			// per program: its calls per connect and the run time of one call
+			b.ReportMetric(float64(n)/float64(b.N), name+"-calls/op")
+			b.ReportMetric(float64(d.Nanoseconds())/float64(n), name+"-ns/call")
+		}
+	}
+	b.ReportMetric(float64(total.Nanoseconds())/float64(b.N), "bpf-ns/op")
 }
 
 func median(v []float64) float64 {
@@ -273,19 +470,16 @@ func median(v []float64) float64 {
 	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }
 
-// progRunTime sums the kernel run time of the tracer's programs (needs
-// BPF_STATS_RUN_TIME enabled to grow).
-func progRunTime(tr *Tracer) time.Duration {
-	if tr == nil {
-		return 0
-	}
-	var total time.Duration
-	for _, p := range tr.progs {
+// progRunTimes returns the kernel run statistics of the tracer's programs
+// (the run time grows only with BPF_STATS_RUN_TIME enabled).
+func progRunTimes(tr *Tracer) map[string]ebpf.ProgramStats {
+	stats := map[string]ebpf.ProgramStats{}
+	for name, p := range tr.progs {
 		if st, err := p.Stats(); err == nil {
-			total += st.Runtime
+			stats[name] = *st
 		}
 	}
-	return total
+	return stats
 }
 
 // BenchmarkConnectPaced runs connects (half accepted, half refused) at a

@@ -5,11 +5,17 @@
  * connscope.bpf.c: connect() calls and the fate of the sockets they create.
  *
  * Process context (the task calling connect()):
- *   tracepoint syscalls/sys_enter_connect  remember fd, socket and sockaddr per thread
+ *   tracepoint syscalls/sys_enter_connect  remember fd and the sockaddr pointer in
+ *                                          the thread's slot (nothing read yet)
  *   tp_btf inet_sock_set_state CLOSE->SYN_SENT
  *                                          runs inside connect(): bind the socket
  *                                          (per-socket storage) to pid/tid/fd/comm
- *   tracepoint syscalls/sys_exit_connect   emit the call with its return value
+ *   tracepoint syscalls/sys_exit_connect   read the sockaddr, emit the call with
+ *                                          its return value
+ * Cost matters (issue 4: every connect on the machine runs these programs):
+ * rejections come first and use only the programs' arguments where possible,
+ * and only state changes connect analysis needs are reported (leaving
+ * SYN_SENT, and the final CLOSE).
  * Softirq (current task meaningless; the socket's binding says who owns it):
  *   tp_btf inet_sock_set_state, tcp_retransmit_skb, tcp_receive_reset,
  *   inet_sk_error_report
@@ -49,6 +55,7 @@ const volatile __u8 filter_ports = 0;    /* only destination ports in `ports` */
 const volatile __u8 use_tai = 0;         /* stamp with CLOCK_TAI (kernel >= 6.1) */
 const volatile __u64 addr_key = 0;       /* per-run key to hide socket addresses */
 const volatile __u64 wakeup_bytes = 1 << 20; /* wake the reader once this much is pending */
+const volatile __u32 slot_mask = 0x7fff;     /* inflight slots - 1 (a power of two) */
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -77,29 +84,53 @@ struct {
 	__type(value, __u8); /* unused */
 } ports SEC(".maps");
 
-/* A connect() in progress, per thread, from sys_enter to sys_exit. */
+/* A connect() in progress, per thread, from sys_enter to sys_exit: slot
+ * tid & slot_mask of an array (a lookup the verifier inlines, no update or
+ * delete: a hash map's cost dominated the connect entry). The slot is the
+ * thread's while tid is set; sys_exit, which always runs (even for a task
+ * killed in connect()), frees it. With pid_max at most the number of slots
+ * two threads never share one; otherwise a busy slot's second thread is
+ * counted as lost. */
 struct inflight {
 	__u64 enter_ts;
-	__u64 sk;     /* kernel address of the struct sock */
+	__u64 uaddr;  /* connect()'s sockaddr, read at exit */
+	__u64 sk;     /* struct sock bound at SYN_SENT, 0 if none */
 	__u64 cookie; /* set when the socket reaches SYN_SENT */
+	__u32 tid;    /* 0: free */
 	__s32 fd;
+	__u32 addrlen;
 	__u16 type;
-	__u16 addrlen;
 	__u16 sport; /* last non-zero local port seen by a state change */
-	__u16 pad[3];
 	__u8 saddr[16];
-	__u8 addr[SOCKADDR_MAX];
+	/* Set at SYN_SENT from the socket, so that sys_exit need not read the
+	 * sockaddr from user memory again. */
+	__u16 family;
+	__u16 dport; /* host byte order */
+	__u32 pad;
+	__u8 daddr[16];
 };
 
-/* A plain hash, not LRU: LRU updates cost microseconds under connect churn.
- * Entries live from sys_enter to sys_exit of one call, which always runs
- * (even for a task killed in connect()), so they do not leak. */
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 16384);
-	__type(key, __u32); /* tid */
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 32768); /* resized by the loader */
+	__type(key, __u32);
 	__type(value, struct inflight);
 } inflight SEC(".maps");
+
+static __always_inline struct inflight *slot_of(__u32 tid)
+{
+	__u32 i = tid & slot_mask;
+	return bpf_map_lookup_elem(&inflight, &i);
+}
+
+/* The connect() thread tid has in flight, or NULL. */
+static __always_inline struct inflight *inflight_of(__u32 tid)
+{
+	struct inflight *in = slot_of(tid);
+	if (!in || in->tid != tid)
+		return NULL;
+	return in;
+}
 
 /* Who owns a socket: stored with the socket itself (freed with it), so
  * softirq events can be attributed and filtered. */
@@ -168,14 +199,31 @@ static __always_inline bool port_wanted(__u16 port, __u16 type)
 	return bpf_map_lookup_elem(&ports, &port) != NULL;
 }
 
+/* Events submitted on this CPU (wraps), to sample the backlog. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+} submitted SEC(".maps");
+
+/* Check the backlog on every BACKLOG_SAMPLE-th event of a CPU. */
+#define BACKLOG_SAMPLE 32
+
 /* Waking the reader for every event costs more than the event (an
  * irq_work, on a VM an IPI and a VM exit, then a context switch): submit
  * without a wakeup and let the reader poll on a short timer, unless a backlog
- * builds up. */
+ * builds up. Asking the ring for its backlog reads the reader's position, a
+ * cache line another CPU writes (measured ~0.1 µs per event here), so it is
+ * asked only on every BACKLOG_SAMPLE-th event per CPU: the wakeup comes at
+ * most BACKLOG_SAMPLE events per CPU (a few KiB each) past wakeup_bytes. */
 static __always_inline void submit(void *e)
 {
 	__u64 flags = BPF_RB_NO_WAKEUP;
-	if (bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= wakeup_bytes)
+	__u32 zero = 0;
+	__u32 *n = bpf_map_lookup_elem(&submitted, &zero);
+	if (n && (*n)++ % BACKLOG_SAMPLE == 0 &&
+	    bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= wakeup_bytes)
 		flags = BPF_RB_FORCE_WAKEUP;
 	bpf_ringbuf_submit(e, flags);
 }
@@ -228,31 +276,27 @@ int sys_enter_connect(struct sys_enter_ctx *ctx)
 	__u32 tgid = id >> 32, tid = (__u32)id;
 	if (!tgid_wanted(tgid))
 		return 0;
-
-	struct inflight in = {};
-	in.enter_ts = now();
-	in.fd = (__s32)ctx->args[0];
 	__u64 addrlen = ctx->args[2] & 0xffffffff;
-	if (addrlen < 4)
+	if (addrlen < 4 || !tid)
 		return 0; /* no family and port: EINVAL, nothing to learn */
-	if (addrlen > SOCKADDR_MAX)
-		addrlen = SOCKADDR_MAX;
-	in.addrlen = addrlen;
-	if (bpf_probe_read_user(in.addr, addrlen, (void *)ctx->args[1]))
-		return 0;
-	__u16 family = *(__u16 *)in.addr;
-	if (family != AF_INET && family != AF_INET6 && family != AF_UNIX)
-		return 0; /* AF_UNSPEC (dissolve a UDP association), netlink, ... */
 
-	in.sk = sock_from_fd(in.fd, &in.type);
-	if (!in.sk)
-		return 0; /* not a socket: ENOTSOCK / EBADF */
-	if (family != AF_UNIX) {
-		__u16 port = bpf_ntohs(*(__be16 *)&in.addr[2]);
-		if (!port_wanted(port, in.type))
-			return 0;
+	struct inflight *in = slot_of(tid);
+	if (!in)
+		return 0;
+	if (in->tid && in->tid != tid) {
+		count_lost(); /* another thread's connect() holds the slot */
+		return 0;
 	}
-	bpf_map_update_elem(&inflight, &tid, &in, BPF_ANY);
+	in->enter_ts = now();
+	in->uaddr = ctx->args[1];
+	in->addrlen = addrlen > SOCKADDR_MAX ? SOCKADDR_MAX : addrlen;
+	in->fd = (__s32)ctx->args[0];
+	in->sk = 0;
+	in->cookie = 0;
+	in->sport = 0;
+	in->family = 0;
+	__builtin_memset(in->daddr, 0, sizeof(in->daddr));
+	in->tid = tid;
 	return 0;
 }
 
@@ -269,19 +313,55 @@ static __always_inline void read_src(__u64 skp, __u16 family, __u8 *saddr, __u16
 	*sport = BPF_CORE_READ(sk, __sk_common.skc_num);
 }
 
+/* The start of a sockaddr: family, port, and the IPv4 or IPv6 address. */
+struct sockaddr_head {
+	__u16 family;
+	__be16 port;
+	__u8 rest[24]; /* sin_addr at 0; sin6_flowinfo, then sin6_addr at 4 */
+};
+
 SEC("tracepoint/syscalls/sys_exit_connect")
 int sys_exit_connect(struct sys_exit_ctx *ctx)
 {
 	__u64 id = bpf_get_current_pid_tgid();
 	__u32 tid = (__u32)id;
-	struct inflight *in = bpf_map_lookup_elem(&inflight, &tid);
-	if (!in)
+	struct inflight *slot = inflight_of(tid);
+	if (!slot)
 		return 0;
+	struct inflight call = *slot, *in = &call;
+	slot->tid = 0; /* free the slot */
+
+	/* A TCP socket bound at SYN_SENT passed the filters there and left its
+	 * destination in the slot; else read the sockaddr and find the socket
+	 * behind the fd (unix, UDP, a failure before SYN_SENT). */
+	__u64 skp = in->sk;
+	__u16 type = in->type;
+	__u16 family = in->family;
+	if (!skp) {
+		struct sockaddr_head sa = {};
+		__u32 len = in->addrlen;
+		if (len > sizeof(sa))
+			len = sizeof(sa);
+		if (bpf_probe_read_user(&sa, len, (void *)in->uaddr))
+			return 0;
+		family = sa.family;
+		if (family != AF_INET && family != AF_INET6 && family != AF_UNIX)
+			return 0; /* AF_UNSPEC (dissolve a UDP association), netlink, ... */
+		skp = sock_from_fd(in->fd, &type);
+		if (!skp)
+			return 0; /* not a socket: ENOTSOCK / EBADF */
+		in->dport = bpf_ntohs(sa.port);
+		if (family != AF_UNIX && !port_wanted(in->dport, type))
+			return 0;
+		if (family == AF_INET)
+			__builtin_memcpy(in->daddr, &sa.rest[0], 4); /* sockaddr_in.sin_addr */
+		else if (family == AF_INET6)
+			__builtin_memcpy(in->daddr, &sa.rest[4], 16); /* sockaddr_in6.sin6_addr */
+	}
 
 	struct connect_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
 	if (!e) {
 		count_lost();
-		bpf_map_delete_elem(&inflight, &tid);
 		return 0;
 	}
 	__builtin_memset(e, 0, sizeof(*e));
@@ -291,43 +371,42 @@ int sys_exit_connect(struct sys_exit_ctx *ctx)
 	e->e.tid = tid;
 	e->e.fd = in->fd;
 	e->e.ret = (__s32)ctx->ret;
-	e->e.type = in->type;
+	e->e.type = type;
 	bpf_get_current_comm(e->e.comm, sizeof(e->e.comm));
 	e->enter_ts = in->enter_ts;
-
-	__u16 family = *(__u16 *)in->addr;
 	e->e.family = family;
 	e->addrlen = in->addrlen;
 	if (family == AF_UNIX) {
-		__builtin_memcpy(e->path, &in->addr[2], sizeof(e->path));
+		__u32 plen = in->addrlen - 2;
+		if (plen > sizeof(e->path))
+			plen = sizeof(e->path);
+		if (plen > 0)
+			bpf_probe_read_user(e->path, plen, (void *)(in->uaddr + 2));
 	} else {
-		e->e.dport = bpf_ntohs(*(__be16 *)&in->addr[2]);
-		if (family == AF_INET)
-			__builtin_memcpy(e->e.daddr, &in->addr[4], 4); /* sockaddr_in.sin_addr */
-		else
-			__builtin_memcpy(e->e.daddr, &in->addr[8], 16); /* sockaddr_in6.sin6_addr */
-		read_src(in->sk, family, e->e.saddr, &e->e.sport);
-		if (e->e.sport == 0 && in->sport != 0) {
-			/* connect failed and released the port: use what the
-			 * state changes saw */
+		e->e.dport = in->dport;
+		__builtin_memcpy(e->e.daddr, in->daddr, 16);
+		if (in->sport) {
+			/* what the state changes saw (also when a failed
+			 * connect released the port since) */
 			e->e.sport = in->sport;
 			__builtin_memcpy(e->e.saddr, in->saddr, 16);
+		} else {
+			read_src(skp, family, e->e.saddr, &e->e.sport);
 		}
 	}
 
 	/* The cookie bound at SYN_SENT; else one the kernel assigned earlier
 	 * (SO_COOKIE, another BPF program); else a derived identity. (sk in a
 	 * local: inside BPF_CORE_READ, in->sk would be relocated too.) */
-	struct sock *sk = (struct sock *)in->sk;
+	struct sock *sk = (struct sock *)skp;
 	__u64 cookie = in->cookie;
 	if (!cookie)
 		BPF_CORE_READ_INTO(&cookie, sk, __sk_common.skc_cookie);
 	if (!cookie)
-		cookie = address_identity(in->sk);
+		cookie = address_identity(skp);
 	e->e.cookie = cookie;
 
 	submit(e);
-	bpf_map_delete_elem(&inflight, &tid);
 	return 0;
 }
 
@@ -377,8 +456,7 @@ static __always_inline void complete_src(struct owner *o, struct event *e, const
 		return;
 	o->sport = e->sport;
 	__builtin_memcpy(o->saddr, e->saddr, 16);
-	__u32 tid = o->tid;
-	struct inflight *in = bpf_map_lookup_elem(&inflight, &tid);
+	struct inflight *in = inflight_of(o->tid);
 	if (in && in->sk == (__u64)sk) {
 		in->sport = e->sport;
 		__builtin_memcpy(in->saddr, e->saddr, 16);
@@ -416,24 +494,38 @@ static __always_inline struct owner *bind_socket(struct sock *sk)
 	__u32 tgid = id >> 32, tid = (__u32)id;
 	struct owner o = {};
 
-	struct inflight *in = bpf_map_lookup_elem(&inflight, &tid);
-	if (in && in->sk == (__u64)sk) {
-		o.fd = in->fd; /* filters were applied at sys_enter */
+	struct inflight *in = inflight_of(tid);
+	if (filter_ports && !port_wanted(bpf_ntohs(sk->__sk_common.skc_dport), SOCK_STREAM)) {
+		if (in)
+			in->tid = 0; /* not wanted: sys_exit_connect returns at once */
+		return NULL;
+	}
+	if (in) {
+		o.fd = in->fd; /* the pid filter was applied at sys_enter */
 	} else {
 		if (!tgid_wanted(tgid))
 			return NULL;
-		if (!port_wanted(bpf_ntohs(sk->__sk_common.skc_dport), SOCK_STREAM))
-			return NULL;
 		o.fd = -1;
-		in = NULL;
 	}
 	o.cookie = bpf_get_socket_cookie(sk);
 	o.pid = tgid;
 	o.tid = tid;
 	o.retrans_left = RETRANS_BUDGET;
 	bpf_get_current_comm(o.comm, sizeof(o.comm));
-	if (in)
+	if (in) {
+		in->sk = (__u64)sk;
 		in->cookie = o.cookie;
+		in->type = sk->sk_type;
+		__u16 family = sk->__sk_common.skc_family;
+		in->family = family;
+		in->dport = bpf_ntohs(sk->__sk_common.skc_dport);
+		if (family == AF_INET) {
+			__be32 d = sk->__sk_common.skc_daddr;
+			__builtin_memcpy(in->daddr, &d, 4);
+		} else {
+			bpf_core_read(in->daddr, 16, &sk->__sk_common.skc_v6_daddr);
+		}
+	}
 
 	struct owner *stored = bpf_sk_storage_get(&owners, sk, NULL, BPF_LOCAL_STORAGE_GET_F_CREATE);
 	if (!stored)
@@ -445,11 +537,18 @@ static __always_inline struct owner *bind_socket(struct sock *sk)
 SEC("tp_btf/inet_sock_set_state")
 int BPF_PROG(inet_sock_set_state, struct sock *sk, int oldstate, int newstate)
 {
+	/* Connect analysis needs how a socket left SYN_SENT and its end
+	 * (->CLOSE); everything else (LISTEN, SYN_RECV: server sockets; the
+	 * FIN_WAIT/CLOSE_WAIT/LAST_ACK/TIME_WAIT steps of a close) is dropped
+	 * here, on the arguments alone. */
+	bool bind = oldstate == TCP_CLOSE && newstate == TCP_SYN_SENT;
+	if (!bind && oldstate != TCP_SYN_SENT && newstate != TCP_CLOSE)
+		return 0;
 	if (sk->sk_protocol != IPPROTO_TCP)
 		return 0;
 
 	struct owner *o;
-	if (oldstate == TCP_CLOSE && newstate == TCP_SYN_SENT)
+	if (bind)
 		o = bind_socket(sk);
 	else
 		o = owner_of(sk);
@@ -498,13 +597,14 @@ int BPF_PROG(tcp_receive_reset, struct sock *sk)
 SEC("tp_btf/inet_sk_error_report")
 int BPF_PROG(inet_sk_error_report, const struct sock *sk)
 {
-	struct owner *o = owner_of(sk);
-	if (!o)
-		return 0;
 	/* sk_error_report also serves as a wakeup with no error pending
-	 * (tcp_disconnect after a failed connect): nothing to report then. */
+	 * (tcp_disconnect after a failed connect, every close of an
+	 * established socket): nothing to report then. */
 	int err = sk->sk_err;
 	if (!err)
+		return 0;
+	struct owner *o = owner_of(sk);
+	if (!o)
 		return 0;
 	struct event *e = reserve_sock_event(o, EV_SOCK_ERROR, sk);
 	if (e) {

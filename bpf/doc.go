@@ -22,7 +22,18 @@
 //     CLOSE→SYN_SENT, which runs inside connect() in the caller's context, the
 //     socket is bound (BPF socket-local storage, freed with the socket) to the
 //     pid/tid/fd/comm of that connect(). Event.Cookie is the kernel socket
-//     cookie and ties a socket's events together.
+//     cookie and ties a socket's events together. State changes are those
+//     connect analysis needs: CLOSE→SYN_SENT, how the socket left SYN_SENT,
+//     and its final →CLOSE; the steps of a close in between (FIN_WAIT1/2,
+//     CLOSE_WAIT, LAST_ACK, CLOSING, TIME_WAIT) and server-side sockets
+//     (LISTEN, SYN_RECV) are dropped at the top of the program.
+//
+// Every connect() on the machine runs these programs, so they are built for
+// cost (bench/bpf.sh measures it): sys_enter_connect only checks the pid
+// filter and stashes fd and the sockaddr pointer in the thread's slot (an
+// array indexed by tid, no hash update); TCP sockets take their destination
+// and local address from the state changes, so sys_exit_connect reads user
+// memory and walks fd→file→socket only for unix, UDP and early failures.
 //
 // Addresses are as on the wire: an AF_INET6 socket talking to an IPv4-mapped
 // address reports plain IPv4 addresses (Family stays FamilyInet6).

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -151,6 +152,11 @@ func Open(opts Options) (*Tracer, error) {
 			return nil, fmt.Errorf("bpf: setting %s: %w", name, err)
 		}
 	}
+	slots := inflightSlots()
+	spec.Maps[tracerMapInflight].MaxEntries = slots
+	if err := spec.Variables[tracerVarSlotMask].Set(slots - 1); err != nil {
+		return nil, fmt.Errorf("bpf: setting %s: %w", tracerVarSlotMask, err)
+	}
 	ring := ringSize(opts.RingBufferSize)
 	spec.Maps[tracerMapEvents].MaxEntries = ring
 	if err := spec.Variables[tracerVarWakeupBytes].Set(uint64(ring / wakeupFraction)); err != nil {
@@ -175,6 +181,24 @@ func boolByte(b bool) uint8 {
 		return 1
 	}
 	return 0
+}
+
+// inflightSlots is the number of per-thread slots for connect() calls in
+// flight (indexed by tid modulo the count): enough for every tid when
+// pid_max allows (then two threads never share a slot), at most 65536
+// (4 MiB); a power of two.
+func inflightSlots() uint32 {
+	pidMax := uint64(1 << 22) // the kernel's limit, if pid_max is unreadable
+	if b, err := os.ReadFile("/proc/sys/kernel/pid_max"); err == nil {
+		if n, err := strconv.ParseUint(strings.TrimSpace(string(b)), 10, 32); err == nil {
+			pidMax = n
+		}
+	}
+	slots := uint32(1024)
+	for uint64(slots) < pidMax && slots < 1<<16 {
+		slots <<= 1
+	}
+	return slots
 }
 
 // ringSize rounds n up to a power of two of at least a page.

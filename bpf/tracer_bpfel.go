@@ -48,15 +48,19 @@ type tracerEvent struct {
 type tracerInflight struct {
 	_       structs.HostLayout
 	EnterTs uint64
+	Uaddr   uint64
 	Sk      uint64
 	Cookie  uint64
+	Tid     uint32
 	Fd      int32
+	Addrlen uint32
 	Type    uint16
-	Addrlen uint16
 	Sport   uint16
-	Pad     [3]uint16
 	Saddr   [16]uint8
-	Addr    [112]uint8
+	Family  uint16
+	Dport   uint16
+	Pad     uint32
+	Daddr   [16]uint8
 }
 
 type tracerOwner struct {
@@ -82,6 +86,7 @@ const (
 	tracerMapOwners             = "owners"
 	tracerMapPids               = "pids"
 	tracerMapPorts              = "ports"
+	tracerMapSubmitted          = "submitted"
 	tracerProgInetSkErrorReport = "inet_sk_error_report"
 	tracerProgInetSockSetState  = "inet_sock_set_state"
 	tracerProgSchedProcessExit  = "sched_process_exit"
@@ -94,6 +99,7 @@ const (
 	tracerVarFilterPids         = "filter_pids"
 	tracerVarFilterPorts        = "filter_ports"
 	tracerVarFollowChildren     = "follow_children"
+	tracerVarSlotMask           = "slot_mask"
 	tracerVarUnusedConnectEvent = "unused_connect_event"
 	tracerVarUnusedEvent        = "unused_event"
 	tracerVarUseTai             = "use_tai"
@@ -156,12 +162,13 @@ type tracerProgramSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type tracerMapSpecs struct {
-	Events   *ebpf.MapSpec `ebpf:"events"`
-	Inflight *ebpf.MapSpec `ebpf:"inflight"`
-	Lost     *ebpf.MapSpec `ebpf:"lost"`
-	Owners   *ebpf.MapSpec `ebpf:"owners"`
-	Pids     *ebpf.MapSpec `ebpf:"pids"`
-	Ports    *ebpf.MapSpec `ebpf:"ports"`
+	Events    *ebpf.MapSpec `ebpf:"events"`
+	Inflight  *ebpf.MapSpec `ebpf:"inflight"`
+	Lost      *ebpf.MapSpec `ebpf:"lost"`
+	Owners    *ebpf.MapSpec `ebpf:"owners"`
+	Pids      *ebpf.MapSpec `ebpf:"pids"`
+	Ports     *ebpf.MapSpec `ebpf:"ports"`
+	Submitted *ebpf.MapSpec `ebpf:"submitted"`
 }
 
 // tracerVariableSpecs contains global variables before they are loaded into the kernel.
@@ -172,6 +179,7 @@ type tracerVariableSpecs struct {
 	FilterPids         *ebpf.VariableSpec `ebpf:"filter_pids"`
 	FilterPorts        *ebpf.VariableSpec `ebpf:"filter_ports"`
 	FollowChildren     *ebpf.VariableSpec `ebpf:"follow_children"`
+	SlotMask           *ebpf.VariableSpec `ebpf:"slot_mask"`
 	UnusedConnectEvent *ebpf.VariableSpec `ebpf:"unused_connect_event"`
 	UnusedEvent        *ebpf.VariableSpec `ebpf:"unused_event"`
 	UseTai             *ebpf.VariableSpec `ebpf:"use_tai"`
@@ -198,12 +206,13 @@ func (o *tracerObjects) Close() error {
 //
 // It can be passed to loadTracerObjects or ebpf.CollectionSpec.LoadAndAssign.
 type tracerMaps struct {
-	Events   *ebpf.Map `ebpf:"events"`
-	Inflight *ebpf.Map `ebpf:"inflight"`
-	Lost     *ebpf.Map `ebpf:"lost"`
-	Owners   *ebpf.Map `ebpf:"owners"`
-	Pids     *ebpf.Map `ebpf:"pids"`
-	Ports    *ebpf.Map `ebpf:"ports"`
+	Events    *ebpf.Map `ebpf:"events"`
+	Inflight  *ebpf.Map `ebpf:"inflight"`
+	Lost      *ebpf.Map `ebpf:"lost"`
+	Owners    *ebpf.Map `ebpf:"owners"`
+	Pids      *ebpf.Map `ebpf:"pids"`
+	Ports     *ebpf.Map `ebpf:"ports"`
+	Submitted *ebpf.Map `ebpf:"submitted"`
 }
 
 func (m *tracerMaps) Close() error {
@@ -214,6 +223,7 @@ func (m *tracerMaps) Close() error {
 		m.Owners,
 		m.Pids,
 		m.Ports,
+		m.Submitted,
 	)
 }
 
@@ -225,6 +235,7 @@ type tracerVariables struct {
 	FilterPids         *ebpf.Variable `ebpf:"filter_pids"`
 	FilterPorts        *ebpf.Variable `ebpf:"filter_ports"`
 	FollowChildren     *ebpf.Variable `ebpf:"follow_children"`
+	SlotMask           *ebpf.Variable `ebpf:"slot_mask"`
 	UnusedConnectEvent *ebpf.Variable `ebpf:"unused_connect_event"`
 	UnusedEvent        *ebpf.Variable `ebpf:"unused_event"`
 	UseTai             *ebpf.Variable `ebpf:"use_tai"`
