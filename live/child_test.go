@@ -15,15 +15,25 @@ func TestMain(m *testing.M) {
 }
 
 func TestChildKeepsPidAcrossBarrierAndExec(t *testing.T) {
-	var out bytes.Buffer
-	c, err := StartChild([]string{"sh", "-c", "echo $$; exit 7"}, nil, &out, os.Stderr)
+	// A file, not a buffer: the child writes it directly, so looking at it
+	// while the child runs is not a data race with a copying goroutine.
+	out, err := os.CreateTemp(t.TempDir(), "stdout")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer out.Close()
+	c, err := StartChild([]string{"sh", "-c", "echo $$; exit 7"}, nil, out, os.Stderr)
 	if err != nil {
 		t.Fatal(err)
 	}
 	// Held at the barrier: nothing printed yet.
 	time.Sleep(50 * time.Millisecond)
-	if out.Len() != 0 {
-		t.Fatalf("command ran before Release: %q", out.String())
+	st, err := out.Stat()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Size() != 0 {
+		t.Fatalf("command ran before Release: %d bytes on its stdout", st.Size())
 	}
 	if err := c.Release(); err != nil {
 		t.Fatal(err)
@@ -35,7 +45,11 @@ func TestChildKeepsPidAcrossBarrierAndExec(t *testing.T) {
 	if code != 7 {
 		t.Errorf("exit code %d, want 7", code)
 	}
-	if got := strings.TrimSpace(out.String()); got != strconv.Itoa(c.Pid()) {
+	printed, err := os.ReadFile(out.Name())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.TrimSpace(string(printed)); got != strconv.Itoa(c.Pid()) {
 		t.Errorf("command ran as pid %s, Child.Pid() = %d", got, c.Pid())
 	}
 }

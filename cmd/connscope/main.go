@@ -6,6 +6,8 @@ package main
 import (
 	"fmt"
 	"os"
+
+	"github.com/connscope/connscope/live"
 )
 
 const usage = `connscope — per-attempt connect timelines (MySQL/MariaDB first, any TCP service)
@@ -22,6 +24,9 @@ Run 'connscope COMMAND -h' for a command's flags.
 var commands = map[string]func(args []string) int{}
 
 func main() {
+	// In the copy of connscope that `run` starts, wait for the tracer, then
+	// exec the command: this never returns there.
+	live.MaybeRunChild()
 	if len(os.Args) < 2 {
 		fmt.Fprint(os.Stderr, usage)
 		os.Exit(2)

@@ -1,0 +1,309 @@
+package live
+
+import (
+	"net/netip"
+	"time"
+
+	"github.com/connscope/connscope/event"
+)
+
+// portCompleter fills in the local port of a TCP connect's first kernel
+// event. Linux moves a socket to SYN_SENT before it picks the local port
+// (tcp_v4_connect and tcp_v6_connect call inet_hash_connect after
+// tcp_set_state), so that event carries port 0, and neither the analyzer nor
+// the process table could tie it to the SYN on the wire: the packets and
+// the kernel's view of one attempt would come out as two attempts, the
+// packets without a process.
+//
+// The port shows up soon after, and is filled in while the SYN_SENT event
+// still waits in the merger's reorder window:
+//
+//   - exactly, from the socket's next kernel event (same cookie):
+//     connect() returning, SYN_SENT→ESTABLISHED, an RST — microseconds later
+//     for a non-blocking connect;
+//   - otherwise from the SYN itself, which leaves microseconds after the
+//     state change: a SYN from the event's address to its destination within
+//     synMatchWindow after it, when exactly one SYN and one waiting event
+//     pair up that way (concurrent connects to one server are left to the
+//     exact path). This covers a blocking connect() to a server that does
+//     not answer, whose next event comes only with the first retransmit.
+//
+// A later kernel event of the socket corrects a port taken from a SYN.
+// Events the merger has released are forgotten: changing them would change
+// nothing.
+type portCompleter struct {
+	byCookie map[uint64]*portless
+	// waiting lists the events not completed yet by destination; syns the
+	// SYNs seen recently by destination, for events that arrive after them.
+	waiting map[netip.AddrPort][]*portless
+	syns    map[netip.AddrPort][]*synSeen
+}
+
+type portless struct {
+	k       *event.Kernel
+	guessed bool // port taken from a SYN, not from the socket's own event
+}
+
+type synSeen struct {
+	src  netip.AddrPort
+	time time.Time
+	used bool
+}
+
+const (
+	// maxPortless bounds the events waiting for their port (a reorder
+	// window's worth of connects at a rate far beyond one machine's).
+	maxPortless = 1 << 16
+	// synMatchWindow is how long after the SYN_SENT state change its SYN
+	// may be stamped.
+	synMatchWindow = 5 * time.Millisecond
+)
+
+func newPortCompleter() *portCompleter {
+	return &portCompleter{
+		byCookie: map[uint64]*portless{},
+		waiting:  map[netip.AddrPort][]*portless{},
+		syns:     map[netip.AddrPort][]*synSeen{},
+	}
+}
+
+// kernel takes a kernel event as it arrives from the tracer.
+func (c *portCompleter) kernel(k *event.Kernel) {
+	if k.Cookie == 0 || k.Family == event.FamilyUnix || k.SockType == event.SockDgram || !k.Dst.IsValid() {
+		return
+	}
+	if k.Kind == event.StateChange && k.NewState == event.TCPSynSent && k.Src.Port() == 0 {
+		if len(c.byCookie) >= maxPortless {
+			return
+		}
+		w := &portless{k: k}
+		c.byCookie[k.Cookie] = w
+		dst := unmap(k.Dst)
+		// Its SYN may have come first (the capture delivers faster).
+		// SYNs arrive in time order: scan back from the newest to the
+		// first one older than the event.
+		var match *synSeen
+		list := c.syns[dst]
+		for i := len(list) - 1; i >= 0 && !list[i].time.Before(k.Time); i-- {
+			s := list[i]
+			if !s.used && sameSource(k, s.src) && inSynWindow(k, s.time) {
+				if match != nil {
+					match = nil // two candidates: leave it to the exact path
+					break
+				}
+				match = s
+			}
+		}
+		if match != nil && c.uniqueFor(dst, match) {
+			match.used = true
+			setPort(k, match.src)
+			w.guessed = true
+			return
+		}
+		c.waiting[dst] = append(c.waiting[dst], w)
+		return
+	}
+	if k.Src.Port() == 0 {
+		return
+	}
+	w, ok := c.byCookie[k.Cookie]
+	if !ok {
+		return
+	}
+	setPort(w.k, k.Src)
+	c.drop(w)
+}
+
+// uniqueFor says whether no other waiting event could claim syn s.
+func (c *portCompleter) uniqueFor(dst netip.AddrPort, s *synSeen) bool {
+	for _, w := range c.waiting[dst] {
+		if sameSource(w.k, s.src) && inSynWindow(w.k, s.time) {
+			return false
+		}
+	}
+	return true
+}
+
+// packet takes a packet as it arrives from the capture.
+func (c *portCompleter) packet(p *event.Packet) {
+	if p.Proto != event.ProtoTCP || p.TCPFlags&(event.TCPSyn|event.TCPAck|event.TCPRst) != event.TCPSyn {
+		return
+	}
+	dst := netip.AddrPortFrom(p.Dst.Unmap(), p.DstPort)
+	s := &synSeen{src: netip.AddrPortFrom(p.Src.Unmap(), p.SrcPort), time: p.Time}
+	var match *portless
+	for _, w := range c.waiting[dst] {
+		if sameSource(w.k, s.src) && inSynWindow(w.k, s.time) {
+			if match != nil {
+				match = nil
+				break
+			}
+			match = w
+		}
+	}
+	if match != nil {
+		s.used = true
+		setPort(match.k, s.src)
+		match.guessed = true
+		c.unwait(match)
+	}
+	if len(c.syns[dst]) < maxPortless {
+		c.syns[dst] = append(c.syns[dst], s)
+	}
+}
+
+func sameSource(k *event.Kernel, src netip.AddrPort) bool {
+	a := k.Src.Addr().Unmap()
+	return !a.IsValid() || a.IsUnspecified() || a == src.Addr()
+}
+
+func inSynWindow(k *event.Kernel, t time.Time) bool {
+	return !t.Before(k.Time) && t.Sub(k.Time) <= synMatchWindow
+}
+
+func setPort(k *event.Kernel, src netip.AddrPort) {
+	addr := k.Src.Addr()
+	if !addr.IsValid() || addr.IsUnspecified() {
+		addr = src.Addr()
+	}
+	k.Src = netip.AddrPortFrom(addr, src.Port())
+}
+
+// unwait takes w off the waiting list of its destination.
+func (c *portCompleter) unwait(w *portless) {
+	dst := unmap(w.k.Dst)
+	list := c.waiting[dst]
+	for i, x := range list {
+		if x == w {
+			list = append(list[:i:i], list[i+1:]...)
+			break
+		}
+	}
+	if len(list) == 0 {
+		delete(c.waiting, dst)
+	} else {
+		c.waiting[dst] = list
+	}
+}
+
+func (c *portCompleter) drop(w *portless) {
+	delete(c.byCookie, w.k.Cookie)
+	if !w.guessed {
+		c.unwait(w)
+	}
+}
+
+// forget drops the events the merger has released (at or before released)
+// and the SYNs no waiting event can claim any more.
+func (c *portCompleter) forget(released time.Time) {
+	for _, w := range c.byCookie {
+		if !w.k.Time.After(released) {
+			c.drop(w)
+		}
+	}
+	for dst, list := range c.syns {
+		keep := list[:0]
+		for _, s := range list {
+			if s.time.After(released) {
+				keep = append(keep, s)
+			}
+		}
+		if len(keep) == 0 {
+			delete(c.syns, dst)
+		} else {
+			c.syns[dst] = keep
+		}
+	}
+}
+
+// processTable remembers which process owns which socket 5-tuple, from the
+// kernel events seen so far, to label packets (and the recorded file) and,
+// under a process filter, to tell the traced processes' packets from the
+// rest.
+type processTable struct {
+	byFlow map[flowKey]owned
+}
+
+type owned struct {
+	event.Process
+	seen time.Time // event time of the last kernel event or packet of the flow
+}
+
+type flowKey struct{ local, remote netip.AddrPort }
+
+func newProcessTable() *processTable { return &processTable{byFlow: map[flowKey]owned{}} }
+
+// maxProcessFlows bounds the table. When it is full, flows idle for
+// processFlowIdle are forgotten (then, if that is not enough, all).
+const (
+	maxProcessFlows = 1 << 16
+	processFlowIdle = 2 * time.Minute
+)
+
+// observe learns a socket's owner from a kernel event that names both ends:
+// a TCP connect's state changes and connect() return, and the resolver's
+// UDP connect() to its DNS server.
+func (t *processTable) observe(k *event.Kernel) {
+	if k.Process.PID == 0 || !k.Src.IsValid() || !k.Dst.IsValid() || k.Src.Port() == 0 {
+		return
+	}
+	if k.Kind != event.ConnectCall && k.Kind != event.StateChange {
+		return
+	}
+	if k.Kind == event.ConnectCall && k.SockType == event.SockDgram && k.Dst.Port() != 53 {
+		// glibc's address-sorting probes: nothing is sent from them.
+		return
+	}
+	key := flowKey{unmap(k.Src), unmap(k.Dst)}
+	if old, ok := t.byFlow[key]; ok && old.Process == k.Process {
+		if k.Time.After(old.seen) {
+			old.seen = k.Time
+			t.byFlow[key] = old
+		}
+		return
+	}
+	if len(t.byFlow) >= maxProcessFlows {
+		t.evict(k.Time)
+	}
+	t.byFlow[key] = owned{Process: k.Process, seen: k.Time}
+}
+
+func (t *processTable) evict(now time.Time) {
+	for key, o := range t.byFlow {
+		if now.Sub(o.seen) > processFlowIdle {
+			delete(t.byFlow, key)
+		}
+	}
+	if len(t.byFlow) >= maxProcessFlows {
+		clear(t.byFlow)
+	}
+}
+
+// lookup finds the process of a packet's flow (for an ICMP error: of the
+// flow it quotes), in either direction.
+func (t *processTable) lookup(p *event.Packet) (event.Process, bool) {
+	if len(t.byFlow) == 0 {
+		return event.Process{}, false
+	}
+	src, dst := netip.AddrPortFrom(p.Src.Unmap(), p.SrcPort), netip.AddrPortFrom(p.Dst.Unmap(), p.DstPort)
+	if p.ICMP != nil {
+		src = netip.AddrPortFrom(p.ICMP.QuotedSrc.Unmap(), p.ICMP.QuotedSrcPort)
+		dst = netip.AddrPortFrom(p.ICMP.QuotedDst.Unmap(), p.ICMP.QuotedDstPort)
+	}
+	key := flowKey{src, dst}
+	o, ok := t.byFlow[key]
+	if !ok {
+		key = flowKey{dst, src}
+		o, ok = t.byFlow[key]
+	}
+	if !ok {
+		return event.Process{}, false
+	}
+	if p.Time.Sub(o.seen) > time.Second {
+		o.seen = p.Time
+		t.byFlow[key] = o
+	}
+	return o.Process, true
+}
+
+func unmap(ap netip.AddrPort) netip.AddrPort { return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port()) }

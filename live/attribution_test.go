@@ -1,0 +1,191 @@
+package live
+
+import (
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/connscope/connscope/event"
+)
+
+var t0 = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+
+func at(us int) time.Time { return t0.Add(time.Duration(us) * time.Microsecond) }
+
+func synSent(cookie uint64, us int, src, dst string) *event.Kernel {
+	return &event.Kernel{Kind: event.StateChange, Time: at(us), Cookie: cookie, Family: event.FamilyInet, SockType: event.SockStream,
+		OldState: event.TCPClose, NewState: event.TCPSynSent, State: event.TCPSynSent,
+		Src: netip.MustParseAddrPort(src), Dst: netip.MustParseAddrPort(dst), Process: event.Process{PID: 42, Comm: "mariadb"}}
+}
+
+func connectReturn(cookie uint64, us int, src, dst string) *event.Kernel {
+	return &event.Kernel{Kind: event.ConnectCall, Time: at(us), Cookie: cookie, Family: event.FamilyInet, SockType: event.SockStream,
+		Ret: -115, Src: netip.MustParseAddrPort(src), Dst: netip.MustParseAddrPort(dst), Process: event.Process{PID: 42, Comm: "mariadb"}}
+}
+
+func syn(us int, src, dst string) *event.Packet {
+	s, d := netip.MustParseAddrPort(src), netip.MustParseAddrPort(dst)
+	return &event.Packet{Time: at(us), Proto: event.ProtoTCP, TCPFlags: event.TCPSyn,
+		Src: s.Addr(), SrcPort: s.Port(), Dst: d.Addr(), DstPort: d.Port()}
+}
+
+const server = "198.51.100.10:3306"
+
+func TestPortCompleter(t *testing.T) {
+	type step struct {
+		k *event.Kernel
+		p *event.Packet
+	}
+	tests := []struct {
+		name  string
+		steps func() ([]step, []*event.Kernel, []string) // steps, events to check, their wanted Src
+	}{
+		{"the socket's next event gives the port", func() ([]step, []*event.Kernel, []string) {
+			a := synSent(1, 0, "192.0.2.10:0", server)
+			return []step{{k: a}, {k: connectReturn(1, 30, "192.0.2.10:40001", server)}}, []*event.Kernel{a}, []string{"192.0.2.10:40001"}
+		}},
+		{"the SYN after the event gives the port", func() ([]step, []*event.Kernel, []string) {
+			a := synSent(1, 0, "192.0.2.10:0", server)
+			return []step{{k: a}, {p: syn(20, "192.0.2.10:40001", server)}}, []*event.Kernel{a}, []string{"192.0.2.10:40001"}
+		}},
+		{"a SYN read before its event still matches", func() ([]step, []*event.Kernel, []string) {
+			a := synSent(1, 0, "192.0.2.10:0", server)
+			return []step{{p: syn(20, "192.0.2.10:40001", server)}, {k: a}}, []*event.Kernel{a}, []string{"192.0.2.10:40001"}
+		}},
+		{"an unspecified source address is filled in too", func() ([]step, []*event.Kernel, []string) {
+			a := synSent(1, 0, "0.0.0.0:0", server)
+			return []step{{k: a}, {p: syn(20, "192.0.2.10:40001", server)}}, []*event.Kernel{a}, []string{"192.0.2.10:40001"}
+		}},
+		{"two connects at once: SYNs are ambiguous, the exact path decides", func() ([]step, []*event.Kernel, []string) {
+			a, b := synSent(1, 0, "192.0.2.10:0", server), synSent(2, 1, "192.0.2.10:0", server)
+			return []step{{k: a}, {k: b}, {p: syn(10, "192.0.2.10:40002", server)}, {p: syn(11, "192.0.2.10:40001", server)},
+					{k: connectReturn(2, 40, "192.0.2.10:40002", server)}, {k: connectReturn(1, 41, "192.0.2.10:40001", server)}},
+				[]*event.Kernel{a, b}, []string{"192.0.2.10:40001", "192.0.2.10:40002"}
+		}},
+		{"two connects at once without later events stay unknown", func() ([]step, []*event.Kernel, []string) {
+			a, b := synSent(1, 0, "192.0.2.10:0", server), synSent(2, 1, "192.0.2.10:0", server)
+			return []step{{k: a}, {k: b}, {p: syn(10, "192.0.2.10:40002", server)}, {p: syn(11, "192.0.2.10:40001", server)}},
+				[]*event.Kernel{a, b}, []string{"192.0.2.10:0", "192.0.2.10:0"}
+		}},
+		{"a later event corrects a port taken from a SYN", func() ([]step, []*event.Kernel, []string) {
+			a := synSent(1, 0, "192.0.2.10:0", server)
+			return []step{{k: a}, {p: syn(10, "192.0.2.10:40009", server)}, {k: connectReturn(1, 40, "192.0.2.10:40001", server)}},
+				[]*event.Kernel{a}, []string{"192.0.2.10:40001"}
+		}},
+		{"a SYN long after the event is someone else's", func() ([]step, []*event.Kernel, []string) {
+			a := synSent(1, 0, "192.0.2.10:0", server)
+			return []step{{k: a}, {p: syn(int(synMatchWindow/time.Microsecond)+100, "192.0.2.10:40001", server)}}, []*event.Kernel{a}, []string{"192.0.2.10:0"}
+		}},
+		{"a SYN from another address or to another server does not match", func() ([]step, []*event.Kernel, []string) {
+			a := synSent(1, 0, "192.0.2.10:0", server)
+			return []step{{k: a}, {p: syn(10, "192.0.2.11:40001", server)}, {p: syn(11, "192.0.2.10:40002", "198.51.100.10:3307")}},
+				[]*event.Kernel{a}, []string{"192.0.2.10:0"}
+		}},
+		{"a SYN-ACK is not a SYN", func() ([]step, []*event.Kernel, []string) {
+			a := synSent(1, 0, "192.0.2.10:0", server)
+			p := syn(10, "192.0.2.10:40001", server)
+			p.TCPFlags |= event.TCPAck
+			return []step{{k: a}, {p: p}}, []*event.Kernel{a}, []string{"192.0.2.10:0"}
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			steps, check, want := tc.steps()
+			c := newPortCompleter()
+			for _, s := range steps {
+				if s.k != nil {
+					c.kernel(s.k)
+				} else {
+					c.packet(s.p)
+				}
+			}
+			for i, k := range check {
+				if got := k.Src.String(); got != want[i] {
+					t.Errorf("event %d: Src %s, want %s", i, got, want[i])
+				}
+			}
+		})
+	}
+}
+
+func TestPortCompleterForgetsReleased(t *testing.T) {
+	c := newPortCompleter()
+	a := synSent(1, 0, "192.0.2.10:0", server)
+	c.kernel(a)
+	c.packet(syn(int(time.Second/time.Microsecond), "192.0.2.10:40005", server))
+	c.forget(at(100)) // a was released: it must not change any more
+	c.kernel(connectReturn(1, 200, "192.0.2.10:40001", server))
+	if a.Src.Port() != 0 {
+		t.Errorf("a released event was changed: %v", a.Src)
+	}
+	if len(c.byCookie) != 0 || len(c.waiting) != 0 {
+		t.Errorf("state left: %d by cookie, %d waiting", len(c.byCookie), len(c.waiting))
+	}
+	c.forget(at(2e6))
+	if len(c.syns) != 0 {
+		t.Errorf("%d SYN lists left after they aged out", len(c.syns))
+	}
+}
+
+func TestProcessTable(t *testing.T) {
+	pt := newProcessTable()
+	mariadb := event.Process{PID: 42, TID: 42, Comm: "mariadb", FD: 3}
+	k := connectReturn(1, 0, "192.0.2.10:40001", server)
+	k.Process = mariadb
+	pt.observe(k)
+	dns := &event.Kernel{Kind: event.ConnectCall, Time: at(0), Family: event.FamilyInet, SockType: event.SockDgram,
+		Src: netip.MustParseAddrPort("192.0.2.10:5353"), Dst: netip.MustParseAddrPort("198.51.100.53:53"), Process: mariadb}
+	pt.observe(dns)
+	probe := &event.Kernel{Kind: event.ConnectCall, Time: at(0), Family: event.FamilyInet, SockType: event.SockDgram,
+		Src: netip.MustParseAddrPort("192.0.2.10:5454"), Dst: netip.MustParseAddrPort("198.51.100.10:0"), Process: mariadb}
+	pt.observe(probe)
+	portless := synSent(2, 0, "192.0.2.10:0", server)
+	portless.Process = event.Process{PID: 7, Comm: "other"}
+	pt.observe(portless)
+
+	outgoing := syn(1, "192.0.2.10:40001", server)
+	reply := syn(2, server, "192.0.2.10:40001")
+	query := &event.Packet{Time: at(3), Proto: event.ProtoUDP, Src: netip.MustParseAddr("192.0.2.10"), SrcPort: 5353,
+		Dst: netip.MustParseAddr("198.51.100.53"), DstPort: 53}
+	icmp := &event.Packet{Time: at(4), Proto: event.ProtoICMP, Src: netip.MustParseAddr("203.0.113.1"), Dst: netip.MustParseAddr("192.0.2.10"),
+		ICMP: &event.ICMPError{Type: 3, Code: 3, QuotedSrc: netip.MustParseAddr("192.0.2.10"), QuotedSrcPort: 40001,
+			QuotedDst: netip.MustParseAddr("198.51.100.10"), QuotedDstPort: 3306, QuotedProto: event.ProtoTCP}}
+	mapped := syn(5, "[::ffff:192.0.2.10]:40001", "[::ffff:198.51.100.10]:3306")
+	stranger := syn(6, "192.0.2.10:40002", server)
+	for _, tc := range []struct {
+		name string
+		p    *event.Packet
+		want bool
+	}{
+		{"client's SYN", outgoing, true},
+		{"server's reply", reply, true},
+		{"resolver query", query, true},
+		{"ICMP error quoting the SYN", icmp, true},
+		{"v4-mapped addresses", mapped, true},
+		{"another socket", stranger, false},
+	} {
+		proc, ok := pt.lookup(tc.p)
+		if ok != tc.want || ok && proc != mariadb {
+			t.Errorf("%s: lookup = %+v, %v; want mariadb: %v", tc.name, proc, ok, tc.want)
+		}
+	}
+	if len(pt.byFlow) != 2 {
+		t.Errorf("%d flows learned, want 2 (the TCP socket and the resolver's; not the sorting probe, not a port-0 event)", len(pt.byFlow))
+	}
+}
+
+func TestProcessTableEvictsIdleFlows(t *testing.T) {
+	pt := newProcessTable()
+	for i := 0; i < maxProcessFlows; i++ {
+		k := connectReturn(uint64(i), 0, netip.AddrPortFrom(netip.MustParseAddr("192.0.2.10"), uint16(i)).String(), server)
+		if i == 0 {
+			k.Src = netip.MustParseAddrPort("192.0.2.11:1")
+		}
+		pt.observe(k)
+	}
+	fresh := connectReturn(1<<20, int(3*processFlowIdle/time.Microsecond), "192.0.2.12:1", server)
+	pt.observe(fresh)
+	if len(pt.byFlow) != 1 {
+		t.Errorf("%d flows after eviction, want only the fresh one", len(pt.byFlow))
+	}
+}

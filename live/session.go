@@ -1,0 +1,565 @@
+package live
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/connscope/connscope/analyze"
+	"github.com/connscope/connscope/bpf"
+	"github.com/connscope/connscope/capture"
+	"github.com/connscope/connscope/event"
+)
+
+// Options configure a live session.
+type Options struct {
+	Interface string   // "" = all interfaces
+	NetNS     string   // capture in this network namespace (name in /run/netns, or a path); "" = this one
+	Ports     []uint16 // target TCP ports; empty = every TCP port
+	Hosts     []string // --host: IPs, prefixes or names (applied by the engine)
+
+	PIDs           []uint32 // trace only these processes (and, with FollowChildren, their children)
+	FilterPIDs     bool     // restrict to PIDs/AddPID even when PIDs is empty (run -- CMD)
+	FollowChildren bool
+	Comms          []string // --comm: report only connects made by processes with these names
+
+	// Record, when set, receives every captured packet with its process (-w).
+	Record *capture.PcapngWriter
+
+	// OnConnect receives each completed connect (from the pipeline's goroutine).
+	OnConnect func(*analyze.Connect)
+	// Notice receives one-line notices: a source that could not open, programs
+	// that did not load. Defaults to stderr.
+	Notice func(string)
+
+	// ReorderWindow is how long events are held so that packets and kernel
+	// events order correctly; default 200 ms.
+	ReorderWindow time.Duration
+	// ClientTimeout is the analyzer's client-timeout hint (see analyze.Options).
+	ClientTimeout time.Duration
+}
+
+// The pipeline's tick while events come in, and when it is quiet.
+const (
+	activeTick = 100 * time.Millisecond
+	idleTick   = 500 * time.Millisecond
+)
+
+// settle is how long Run keeps reading after it is told to stop, so that
+// what the kernel already captured reaches the engine: longer than the
+// packet ring's block timeout (10 ms) and the eBPF reader's poll (100 ms).
+const settle = 250 * time.Millisecond
+
+// Session is a running live trace: open sources feeding one engine.
+type Session struct {
+	opts    Options
+	capture *packetCapture // nil when packet capture could not open
+	tracer  *bpf.Tracer    // nil when eBPF could not load
+	engine  *analyze.Engine
+	merger  *event.Merger
+	procs   *processTable
+
+	// Sources report what they read on these; closed when the source ends.
+	packetCh chan *event.Packet
+	kernelCh chan *event.Kernel
+	srcErr   chan error
+	wg       sync.WaitGroup
+	cancel   context.CancelFunc
+	stopOnce sync.Once
+
+	ports *portCompleter
+	// onlyTraced drops packets no traced process owns before the engine
+	// (run -- CMD, --pid): see feed.
+	onlyTraced bool
+	foreign    uint64 // packets dropped by onlyTraced
+
+	// What passed the process filters (--pid, --comm, run), for the summary:
+	// the engine counts every connect it saw.
+	reported struct {
+		connects, attempts int
+		outcomes           map[analyze.Outcome]int
+		skipped            int
+	}
+	// tracerStats are the tracer's counters read just before it closed
+	// (its maps are gone afterwards).
+	tracerStats event.Stats
+}
+
+// Start checks privileges and opens the sources: eBPF if it loads (else
+// packets alone, said in one line), packet capture if it opens (else eBPF
+// alone). It fails only when neither source can be had, or when a filter the
+// user asked for (--pid, --comm) cannot be applied without eBPF.
+func Start(opts Options) (*Session, error) {
+	if opts.Notice == nil {
+		opts.Notice = func(s string) { fmt.Fprintln(os.Stderr, "connscope: "+s) }
+	}
+	if opts.ReorderWindow == 0 {
+		opts.ReorderWindow = 200 * time.Millisecond
+	}
+	priv, err := CurrentPrivileges()
+	if err != nil {
+		return nil, err
+	}
+	if !priv.CanCapture() && !priv.CanTrace() {
+		return nil, priv.Check()
+	}
+	if err := checkCaptureTarget(opts); err != nil {
+		return nil, err
+	}
+
+	s := &Session{
+		opts:     opts,
+		merger:   event.NewMerger(opts.ReorderWindow),
+		procs:    newProcessTable(),
+		packetCh: make(chan *event.Packet, 8192),
+		kernelCh: make(chan *event.Kernel, 8192),
+		srcErr:   make(chan error, 2),
+		ports:    newPortCompleter(),
+	}
+	s.reported.outcomes = map[analyze.Outcome]int{}
+
+	var traceErr, captureErr error
+	if priv.CanTrace() {
+		s.tracer, traceErr = bpf.Open(bpf.Options{
+			PIDs:           opts.PIDs,
+			FilterPIDs:     opts.FilterPIDs,
+			FollowChildren: opts.FollowChildren,
+			Ports:          opts.Ports,
+		})
+	} else {
+		traceErr = priv.Check()
+	}
+	if traceErr != nil && (len(opts.PIDs) > 0 || len(opts.Comms) > 0) {
+		return nil, fmt.Errorf("--pid and --comm need eBPF to tell processes apart, and it is not available: %v", traceErr)
+	}
+	if priv.CanCapture() {
+		s.capture, captureErr = openCapture(opts, priv.CanTrace())
+	} else {
+		captureErr = priv.Check()
+	}
+	switch {
+	case traceErr != nil && captureErr != nil:
+		return nil, fmt.Errorf("neither source could be opened:\n  eBPF: %v\n  packet capture: %v", traceErr, captureErr)
+	case traceErr != nil:
+		what := "no process names, no failures that never reach the wire"
+		if opts.FilterPIDs {
+			what += ", and connects of every process in the namespace are reported, not only the command's"
+		}
+		opts.Notice(fmt.Sprintf("eBPF unavailable, tracing from packets alone (%s): %v", what, traceErr))
+	case captureErr != nil:
+		opts.Notice(fmt.Sprintf("packet capture unavailable, tracing from eBPF alone (no DNS, ICMP or MySQL details): %v", captureErr))
+	}
+	if s.tracer != nil {
+		if un := s.tracer.Unavailable(); len(un) > 0 {
+			opts.Notice("eBPF partly unavailable: " + strings.Join(un, "; "))
+		}
+	}
+	if s.capture != nil && s.capture.filterNote != "" && s.tracer != nil {
+		// Without eBPF at all the line above already says so.
+		opts.Notice(s.capture.filterNote)
+	}
+
+	s.onlyTraced = s.tracer != nil && (opts.FilterPIDs || len(opts.PIDs) > 0)
+	s.engine = analyze.NewEngine(analyze.Options{
+		Ports:         opts.Ports,
+		Hosts:         opts.Hosts,
+		ClientTimeout: opts.ClientTimeout,
+		NoPackets:     s.capture == nil,
+		OnConnect:     s.deliver,
+	})
+
+	// The readers run until Run stops them (after its settle time), not
+	// until the caller's context ends: what the kernel captured just before
+	// Ctrl-C or the command's exit must still arrive.
+	ctx, cancel := context.WithCancel(context.Background())
+	s.cancel = cancel
+	if s.capture != nil {
+		s.wg.Add(1)
+		go s.readPackets()
+	}
+	if s.tracer != nil {
+		s.wg.Add(1)
+		go s.readKernel(ctx)
+	}
+	return s, nil
+}
+
+// Describe says in one line what the session reads: the capture (where,
+// which kernel filter) and whether eBPF connect events come in.
+func (s *Session) Describe() string {
+	var parts []string
+	if s.capture != nil {
+		parts = append(parts, fmt.Sprintf("packets on %s (%s)", s.capture.where, s.capture.filterName()))
+	} else {
+		parts = append(parts, "no packet capture")
+	}
+	if s.tracer != nil {
+		parts = append(parts, "connect() and socket events via eBPF")
+	} else {
+		parts = append(parts, "no eBPF events")
+	}
+	return strings.Join(parts, ", ")
+}
+
+// FilterReport says, after Run, what the kernel filter passed and kept back,
+// and how many captured packets belonged to untraced processes ("" without
+// packet capture).
+func (s *Session) FilterReport() string {
+	if s.capture == nil {
+		return ""
+	}
+	var line string
+	if s.capture.flowFilter == nil {
+		line = "kernel filter: classic BPF filter (SYN/FIN/RST, ICMP errors, DNS, payload on the target ports)"
+	} else if c, err := s.capture.flowFilter.Counters(); err != nil {
+		line = fmt.Sprintf("kernel filter: eBPF flow filter (counters unreadable: %v)", err)
+	} else {
+		passed := c.PassedControl + c.PassedICMP + c.PassedDNS + c.PassedFlow
+		line = fmt.Sprintf("kernel filter: eBPF flow filter passed %d packets (%d SYN/FIN/RST, %d ICMP errors, %d DNS, %d connection-phase segments; %d flows followed) and kept %d in the kernel (%d loopback duplicates)",
+			passed, c.PassedControl, c.PassedICMP, c.PassedDNS, c.PassedFlow, c.FlowsAdded, c.Dropped+c.DroppedLoopbackOut, c.DroppedLoopbackOut)
+	}
+	if s.onlyTraced {
+		line += fmt.Sprintf("; %d captured packets belonged to other processes and were left out", s.foreign)
+	}
+	return line
+}
+
+// AddPID adds a process to the kernel-side filter (run -- CMD). Without eBPF
+// it is a no-op: packets carry no process.
+func (s *Session) AddPID(pid int) error {
+	if s.tracer == nil {
+		return nil
+	}
+	return s.tracer.AddPID(uint32(pid))
+}
+
+// HasKernelEvents reports whether the eBPF tracer is running.
+func (s *Session) HasKernelEvents() bool { return s.tracer != nil }
+
+// HasPackets reports whether packet capture is running.
+func (s *Session) HasPackets() bool { return s.capture != nil }
+
+// deliver applies the report-side filters the engine does not know about.
+func (s *Session) deliver(c *analyze.Connect) {
+	if !s.wanted(c) {
+		s.reported.skipped++
+		return
+	}
+	s.reported.connects++
+	s.reported.attempts += len(c.Attempts)
+	for _, a := range c.Attempts {
+		s.reported.outcomes[a.Outcome]++
+	}
+	if s.opts.OnConnect != nil {
+		s.opts.OnConnect(c)
+	}
+}
+
+// processFiltered says whether connects are filtered by process here
+// (the engine knows nothing of processes it should leave out).
+func (s *Session) processFiltered() bool {
+	return len(s.opts.Comms) > 0 || (s.tracer != nil && (s.opts.FilterPIDs || len(s.opts.PIDs) > 0))
+}
+
+// wanted says whether a connect passes the process filters.
+func (s *Session) wanted(c *analyze.Connect) bool {
+	return wantedConnect(c, s.opts.Comms, s.tracer != nil && (s.opts.FilterPIDs || len(s.opts.PIDs) > 0))
+}
+
+// wantedConnect applies --comm and, when pidFilter is set (a pid filter
+// with eBPF running: --pid, run -- CMD), keeps only connects with a process.
+// Under a pid filter every connect of a traced process carries its pid:
+// through its attempts' kernel events, or, for a name that never resolved,
+// through the DNS queries its resolver sent from a UDP socket the tracer saw
+// it connect. Connects without any pid are other processes', seen because
+// the capture cannot filter by process.
+func wantedConnect(c *analyze.Connect, comms []string, pidFilter bool) bool {
+	if len(comms) > 0 && !matchesComm(c, comms) {
+		return false
+	}
+	if pidFilter && c.PID == 0 && !anyAttemptHasPID(c) {
+		return false
+	}
+	return true
+}
+
+func anyAttemptHasPID(c *analyze.Connect) bool {
+	for _, a := range c.Attempts {
+		if a.PID != 0 {
+			return true
+		}
+	}
+	return false
+}
+
+func matchesComm(c *analyze.Connect, comms []string) bool {
+	names := []string{c.Comm}
+	for _, a := range c.Attempts {
+		names = append(names, a.Comm)
+	}
+	for _, want := range comms {
+		for _, n := range names {
+			if n != "" && n == want {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func (s *Session) readPackets() {
+	defer s.wg.Done()
+	defer close(s.packetCh)
+	for {
+		p, err := s.capture.reader.Next()
+		if err != nil {
+			if !errors.Is(err, io.EOF) {
+				s.srcErr <- fmt.Errorf("packet capture stopped: %w", err)
+			}
+			return
+		}
+		s.packetCh <- p.Clone()
+	}
+}
+
+func (s *Session) readKernel(ctx context.Context) {
+	defer s.wg.Done()
+	defer close(s.kernelCh)
+	for {
+		k, err := s.tracer.Next(ctx)
+		if err != nil {
+			if ctx.Err() == nil && !errors.Is(err, bpf.ErrClosed) {
+				s.srcErr <- fmt.Errorf("eBPF reader stopped: %w", err)
+			}
+			return
+		}
+		s.kernelCh <- &k
+	}
+}
+
+// Run feeds the engine until ctx is done (Ctrl-C, --duration, the traced
+// command exiting), reads on for a moment so that what the kernel already
+// captured arrives, then stops the sources, drains what they had read, and
+// returns the summary: every connect still open is decided and delivered.
+// It also stops, early, when every source has ended.
+func (s *Session) Run(ctx context.Context) (analyze.Summary, error) {
+	// The pipeline ticks every activeTick while events come in, every
+	// idleTick when nothing happened since the last tick (fewer wake-ups
+	// on a quiet machine; a connect still open is then decided and printed
+	// at most idleTick late).
+	tick := time.NewTicker(activeTick)
+	defer tick.Stop()
+	idle := false
+	busy := func() {
+		if idle {
+			idle = false
+			tick.Reset(activeTick)
+		}
+	}
+	packetCh, kernelCh := s.packetCh, s.kernelCh
+	if s.capture == nil {
+		packetCh = nil
+	}
+	if s.tracer == nil {
+		kernelCh = nil
+	}
+	var (
+		firstErr error
+		done     = ctx.Done()
+		stopAt   <-chan time.Time
+		received bool // since the last tick
+	)
+loop:
+	for packetCh != nil || kernelCh != nil {
+		select {
+		case <-done:
+			done = nil
+			stopAt = time.After(settle)
+		case <-stopAt:
+			break loop
+		case p, ok := <-packetCh:
+			if !ok {
+				packetCh = nil
+				continue
+			}
+			received = true
+			busy()
+			s.ports.packet(p)
+			s.merger.Add(event.Item{Time: p.Time, Packet: p})
+		case k, ok := <-kernelCh:
+			if !ok {
+				kernelCh = nil
+				continue
+			}
+			received = true
+			busy()
+			s.ports.kernel(k)
+			s.merger.Add(event.Item{Time: k.Time, Kernel: k})
+		case err := <-s.srcErr:
+			s.opts.Notice(err.Error())
+			if firstErr == nil {
+				firstErr = err
+			}
+		case now := <-tick.C:
+			// select picks among ready cases at random: take everything
+			// the sources have queued before releasing, or a busy moment
+			// would release items whose older neighbours are still queued.
+			s.takeQueued(&packetCh, &kernelCh)
+			s.merger.Release(now, s.feed)
+			s.ports.forget(now.Add(-s.merger.Window))
+			s.engine.Advance(now.Add(-s.merger.Window))
+			s.flushRecord()
+			if !received && !idle && s.merger.Len() == 0 {
+				idle = true
+				tick.Reset(idleTick)
+			}
+			received = false
+		}
+	}
+	s.stopSources()
+	// Sources may have failed while stopping.
+	for len(s.srcErr) > 0 {
+		if err := <-s.srcErr; firstErr == nil {
+			firstErr = err
+		}
+	}
+	s.merger.Flush(s.feed)
+	for _, st := range s.stats() {
+		s.engine.AddStats(st)
+	}
+	sum := s.engine.Close()
+	if s.processFiltered() {
+		// Count what the user asked for, not every process's connects.
+		sum.Connects, sum.Attempts, sum.Outcomes = s.reported.connects, s.reported.attempts, s.reported.outcomes
+		if s.reported.skipped > 0 {
+			s.opts.Notice(fmt.Sprintf("%d connects of other processes were left out", s.reported.skipped))
+		}
+	}
+	if s.merger.Late > 0 {
+		sum.Errors = append(sum.Errors, fmt.Sprintf("%d events arrived later than the %v reorder window; their order relative to neighbours may be off", s.merger.Late, s.merger.Window))
+	}
+	if s.opts.Record != nil {
+		s.opts.Record.SetDrops(sum.KernelDrops)
+	}
+	return sum, firstErr
+}
+
+// takeQueued moves what the sources have queued into the merger, without
+// waiting for more (at most two channels' worth, so that a source faster
+// than the pipeline cannot hold it here forever).
+func (s *Session) takeQueued(packetCh *chan *event.Packet, kernelCh *chan *event.Kernel) {
+	for n := 0; n < cap(s.packetCh)+cap(s.kernelCh); n++ {
+		select {
+		case p, ok := <-*packetCh:
+			if !ok {
+				*packetCh = nil
+				continue
+			}
+			s.ports.packet(p)
+			s.merger.Add(event.Item{Time: p.Time, Packet: p})
+		case k, ok := <-*kernelCh:
+			if !ok {
+				*kernelCh = nil
+				continue
+			}
+			s.ports.kernel(k)
+			s.merger.Add(event.Item{Time: k.Time, Kernel: k})
+		default:
+			return
+		}
+	}
+}
+
+func (s *Session) feed(it event.Item) {
+	if it.Kernel != nil {
+		s.procs.observe(it.Kernel)
+		s.engine.Kernel(it.Kernel)
+		return
+	}
+	p := it.Packet
+	// Label the packet with its process as a file written by -w will carry
+	// it, so that live analysis and `analyze FILE.pcapng` see the same input.
+	if p.Process == nil {
+		if proc, ok := s.procs.lookup(p); ok {
+			p.Process = &proc
+		}
+	}
+	if s.onlyTraced && p.Process == nil {
+		// The capture sees every process's packets; the tracer only the
+		// traced ones' sockets (and their resolver's UDP sockets). What no
+		// traced process owns is someone else's: left out, so that it can
+		// neither be reported nor join a traced process's connect.
+		s.foreign++
+		return
+	}
+	if s.opts.Record != nil && p.Frame != nil {
+		if err := s.opts.Record.WriteEvent(p); err != nil {
+			s.opts.Notice(fmt.Sprintf("writing the pcapng file failed, recording stopped: %v", err))
+			s.opts.Record = nil
+		}
+	}
+	s.engine.Packet(p)
+}
+
+func (s *Session) flushRecord() {
+	if s.opts.Record == nil {
+		return
+	}
+	if err := s.opts.Record.Flush(); err != nil {
+		s.opts.Notice(fmt.Sprintf("writing the pcapng file failed, recording stopped: %v", err))
+		s.opts.Record = nil
+	}
+}
+
+func (s *Session) stats() []event.Stats {
+	var st []event.Stats
+	if s.capture != nil {
+		st = append(st, s.capture.reader.Stats())
+	}
+	if s.tracer != nil {
+		st = append(st, s.tracerStats)
+	}
+	return st
+}
+
+// stopSources closes the sources and moves everything they had read into
+// the merger. The readers may be blocked sending on a full channel, so the
+// channels are drained until the readers close them, then waited for.
+func (s *Session) stopSources() {
+	s.cancel()
+	if s.capture != nil {
+		s.capture.reader.Close()
+	}
+	if s.tracer != nil {
+		s.tracerStats = s.tracer.Stats()
+		s.tracer.Close()
+	}
+	if s.capture != nil {
+		for p := range s.packetCh {
+			s.ports.packet(p)
+			s.merger.Add(event.Item{Time: p.Time, Packet: p})
+		}
+	}
+	if s.tracer != nil {
+		for k := range s.kernelCh {
+			s.ports.kernel(k)
+			s.merger.Add(event.Item{Time: k.Time, Kernel: k})
+		}
+	}
+	s.wg.Wait()
+}
+
+// Close releases what Run does not: the flow filter. Call it after Run (and
+// after FilterReport).
+func (s *Session) Close() {
+	s.stopOnce.Do(func() {
+		if s.capture != nil {
+			s.capture.close()
+		}
+	})
+}
