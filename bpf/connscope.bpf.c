@@ -21,7 +21,7 @@
  *   inet_sk_error_report
  * Filters, applied before anything reaches the ring buffer:
  *   a set of tgids (children followed across fork when asked) and destination
- *   ports (UDP to port 53 or port 0 always passes: resolver evidence).
+ *   ports (port 53, and UDP to port 0, always pass: resolver evidence).
  */
 #include "vmlinux_min.h"
 #include <bpf/bpf_helpers.h>
@@ -187,14 +187,15 @@ static __always_inline bool tgid_wanted(__u32 tgid)
 }
 
 /* Whether a connect to port (host order) on a socket of the given type
- * passes the port filter. UDP connects to port 53 are the resolver talking to
- * its DNS server; UDP connects to the target port or to port 0 are glibc
- * sorting candidate addresses (RFC 6724): both are resolution evidence. */
+ * passes the port filter. Connects to port 53 are the resolver talking to
+ * its DNS server (over UDP, or TCP after a truncated answer); UDP connects to
+ * the target port or to port 0 are glibc sorting candidate addresses
+ * (RFC 6724): all are resolution evidence. */
 static __always_inline bool port_wanted(__u16 port, __u16 type)
 {
 	if (!filter_ports)
 		return true;
-	if (type == SOCK_DGRAM && (port == DNS_PORT || port == 0))
+	if (port == DNS_PORT || (type == SOCK_DGRAM && port == 0))
 		return true;
 	return bpf_map_lookup_elem(&ports, &port) != NULL;
 }

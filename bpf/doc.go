@@ -45,8 +45,8 @@
 //
 // Filters run in the kernel, before the ring buffer: a set of processes
 // (Options.PIDs, [Tracer.AddPID], children followed across fork with
-// Options.FollowChildren) and destination ports (Options.Ports; UDP connects
-// to port 53 or port 0 always pass as resolver evidence; unix-socket connects
+// Options.FollowChildren) and destination ports (Options.Ports; connects to
+// port 53 and UDP connects to port 0 always pass as resolver evidence; unix-socket connects
 // are not port-filtered). Events lost because the ring buffer was full are
 // counted per CPU and reported by [Tracer.Stats].
 //

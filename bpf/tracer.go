@@ -36,10 +36,10 @@ type Options struct {
 	// FollowChildren also traces the children (and their children) that
 	// traced processes fork from the moment they are traced.
 	FollowChildren bool
-	// Ports restricts TCP connects to these destination ports. UDP connects
-	// to port 53 (the resolver's DNS server) or port 0 (glibc sorting
-	// candidate addresses without a service) and unix-socket connects are
-	// always reported. Empty: every port.
+	// Ports restricts TCP connects to these destination ports. Connects to
+	// port 53 (the resolver's DNS server, over UDP or TCP), UDP connects to
+	// port 0 (glibc sorting candidate addresses without a service) and
+	// unix-socket connects are always reported. Empty: every port.
 	Ports []uint16
 	// RingBufferSize is the ring buffer size in bytes, rounded up to a power
 	// of two of at least one page. Zero: 8 MiB (at 20,000 connects/s a
