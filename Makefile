@@ -38,8 +38,14 @@ testdata: build
 generate:
 	cd bpf && $(GO) generate ./...
 
+# Every performance goal: analyze vs the bare read loop and tshark (bench/run.sh,
+# which also runs every package's Go benchmarks), then as root the eBPF tracer's
+# overhead (bench/bpf.sh) and live trace's CPU and drops (bench/live.sh).
+# Each prints a Markdown table and fails when a target is missed.
 bench: build
-	bash bench/run.sh
+	@st=0; bash bench/run.sh || st=1; \
+	if [ "$$(id -u)" = 0 ]; then bash bench/bpf.sh || st=1; bash bench/live.sh || st=1; \
+	else echo "bench: the eBPF and live benchmarks need root: skipped"; fi; exit $$st
 
 fuzz:
 	bash bench/fuzz.sh $(FUZZTIME)
