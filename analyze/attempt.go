@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"strconv"
 	"time"
 
 	"github.com/connscope/connscope/analyze/mysql"
@@ -50,10 +51,15 @@ func (k closeKind) String() string {
 type attempt struct {
 	seq    uint64
 	key    flowKey
-	keyed  bool // present in Engine.flows (until decided)
+	hash   uint16 // flowHash of the ports (Engine.filter)
+	keyed  bool   // present in Engine.flows (until decided)
+	idx    int    // position in Engine.tracked while keyed
 	client netip.AddrPort
 	server netip.AddrPort
 	unix   string // unix socket path (kernel-only attempts)
+	// srvStr and cliStr cache server.String() and client.String(): every
+	// timeline step and the report name them.
+	srvStr, cliStr string
 	// clientIsA says the client is the flow key's first endpoint.
 	clientIsA bool
 	start     time.Time
@@ -125,23 +131,48 @@ const maxEvents = 64
 // addEvent appends a timeline step.
 func (a *attempt) addEvent(t time.Time, format string, args ...any) {
 	if len(a.out.Events) >= maxEvents {
-		if len(a.out.Events) == maxEvents {
-			a.out.Events = append(a.out.Events, Event{Time: t, What: "… further events not recorded"})
-		}
+		a.event(t, "")
 		return
 	}
 	what := format
 	if len(args) > 0 {
 		what = fmt.Sprintf(format, args...)
 	}
+	a.event(t, what)
+}
+
+// event appends a timeline step that is already text (the common steps
+// are built without fmt: they are most of the engine's per-attempt work).
+func (a *attempt) event(t time.Time, what string) {
+	if len(a.out.Events) >= maxEvents {
+		if len(a.out.Events) == maxEvents {
+			a.out.Events = append(a.out.Events, Event{Time: t, What: "… further events not recorded"})
+		}
+		return
+	}
+	if a.out.Events == nil {
+		a.out.Events = make([]Event, 0, 8)
+	}
 	a.out.Events = append(a.out.Events, Event{Time: t, What: what})
 }
 
+// serverName is the server as ip:port ([v6]:port), or the unix socket path.
 func (a *attempt) serverName() string {
 	if a.unix != "" {
 		return a.unix
 	}
-	return a.server.String()
+	if a.srvStr == "" {
+		a.srvStr = a.server.String()
+	}
+	return a.srvStr
+}
+
+// clientName is the client as ip:port ([v6]:port).
+func (a *attempt) clientName() string {
+	if a.cliStr == "" {
+		a.cliStr = a.client.String()
+	}
+	return a.cliStr
 }
 
 // connected reports whether the TCP handshake got an answer.
@@ -181,11 +212,15 @@ func (e *Engine) track(a *attempt) bool {
 		return false
 	}
 	a.key, a.clientIsA = makeKey(a.client.Addr(), a.client.Port(), a.server.Addr(), a.server.Port())
+	a.hash = flowHash(a.client.Port(), a.server.Port())
 	if old := e.flows[a.key]; old != nil && old != a {
 		e.untrack(old)
 	}
 	e.flows[a.key] = a
+	e.filter.add(a.hash)
 	a.keyed = true
+	a.idx = len(e.tracked)
+	e.tracked = append(e.tracked, a)
 	e.inFlight++
 	return true
 }
@@ -195,19 +230,30 @@ func (e *Engine) untrack(a *attempt) {
 		if e.flows[a.key] == a {
 			delete(e.flows, a.key)
 		}
+		e.filter.remove(a.hash)
+		last := e.tracked[len(e.tracked)-1]
+		e.tracked[a.idx], last.idx = last, a.idx
+		e.tracked[len(e.tracked)-1] = nil
+		e.tracked = e.tracked[:len(e.tracked)-1]
 		a.keyed = false
 		e.inFlight--
 	}
 }
 
 // tcp handles a TCP segment. The common case — a segment of a connection
-// that is not (or no longer) in its connection phase — is one map lookup.
+// that is not (or no longer) in its connection phase — costs one look at
+// the flow filter (indexed by the ports; no map access).
 func (e *Engine) tcp(p *event.Packet) {
-	key, srcIsA := makeKey(p.Src, p.SrcPort, p.Dst, p.DstPort)
-	a := e.flows[key]
 	isSYN := p.TCPFlags&(event.TCPSyn|event.TCPAck|event.TCPRst) == event.TCPSyn
+	var a *attempt
+	var srcIsA bool
+	if e.filter.maybe(flowHash(p.SrcPort, p.DstPort)) {
+		var key flowKey
+		key, srcIsA = makeKey(p.Src, p.SrcPort, p.Dst, p.DstPort)
+		a = e.flows[key]
+	}
 	if a == nil {
-		if isSYN && !e.duplicate(p) {
+		if isSYN && !e.duplicate(p) && !e.lateRetransmit(p) {
 			e.newSYN(p)
 		}
 		return
@@ -233,6 +279,78 @@ func (e *Engine) tcp(p *event.Packet) {
 	e.segment(a, p, fromClient)
 }
 
+// endedTTL is how long a reported attempt's SYN is remembered: longer than
+// any client retransmits one (Linux gives up after about 127 s).
+const endedTTL = 3 * time.Minute
+
+// maxEnded bounds the reported SYNs remembered.
+const maxEnded = 1 << 14
+
+// endedSYN is a reported attempt's client SYN.
+type endedSYN struct {
+	isn       uint32
+	clientIsA bool
+	at        int64 // event clock (Unix ns) when it was reported
+}
+
+type endedKey struct {
+	key flowKey
+	at  int64
+}
+
+// rememberSYN records a reported attempt's 5-tuple and ISN, so that a late
+// retransmit of its SYN is recognised. Only SYNs that got no SYN-ACK are
+// remembered: a client retransmits nothing else once answered.
+func (e *Engine) rememberSYN(a *attempt) {
+	if a.synCount == 0 || a.unix != "" || a.connected() {
+		return
+	}
+	if len(e.endedQ) >= maxEnded {
+		e.forgetSYN()
+	}
+	e.ended[a.key] = endedSYN{isn: a.isn, clientIsA: a.clientIsA, at: e.nowNS}
+	e.endedQ = append(e.endedQ, endedKey{key: a.key, at: e.nowNS})
+}
+
+// forgetSYN drops the oldest remembered SYN.
+func (e *Engine) forgetSYN() {
+	k := e.endedQ[0]
+	if en, ok := e.ended[k.key]; ok && en.at == k.at {
+		delete(e.ended, k.key)
+	}
+	e.endedQ[0] = endedKey{}
+	e.endedQ = e.endedQ[1:]
+}
+
+// expireSYNs forgets reported SYNs older than endedTTL.
+func (e *Engine) expireSYNs() {
+	for len(e.endedQ) > 0 && e.nowNS-e.endedQ[0].at > int64(endedTTL) {
+		e.forgetSYN()
+	}
+}
+
+// lateRetransmit reports (and counts) a client SYN that retransmits the SYN
+// of an attempt already reported: the same 5-tuple and ISN. The verdict
+// came before the client gave up (an RST it did not accept, or a capture
+// that looked idle); it is not a new attempt. A new ISN on the 5-tuple is
+// a new connect and makes the old SYN forgotten.
+func (e *Engine) lateRetransmit(p *event.Packet) bool {
+	if len(e.ended) == 0 {
+		return false
+	}
+	key, srcIsA := makeKey(p.Src, p.SrcPort, p.Dst, p.DstPort)
+	en, ok := e.ended[key]
+	if !ok {
+		return false
+	}
+	if en.isn == p.Seq && en.clientIsA == srcIsA {
+		e.sum.LateRetransmits++
+		return true
+	}
+	delete(e.ended, key)
+	return false
+}
+
 // newSYN starts an attempt (or a DNS-over-TCP flow) at a client's first SYN.
 func (e *Engine) newSYN(p *event.Packet) {
 	client := netip.AddrPortFrom(p.Src, p.SrcPort)
@@ -247,6 +365,11 @@ func (e *Engine) newSYN(p *event.Packet) {
 	a := e.newAttempt(client, server, p.Time)
 	if !e.track(a) {
 		return
+	}
+	if p.Process != nil {
+		// Before grouping: a lookup only explains an attempt of the process
+		// that made it (a pcapng written by `trace -w` names the process).
+		e.attribute(a, p.Process)
 	}
 	e.assignConnect(a)
 	e.segment(a, p, true)
@@ -314,7 +437,7 @@ func (e *Engine) clientSYN(a *attempt, p *event.Packet) {
 		a.firstSYN, a.lastSYN = t, t
 		a.synCount = 1
 		a.c2s.init(p.Seq)
-		a.addEvent(t, "SYN to %s", a.server)
+		a.event(t, "SYN to "+a.serverName())
 		if p.PayloadLen > 0 {
 			// TCP Fast Open: the client's first bytes ride on the SYN.
 			a.addEvent(t, "SYN carries %d bytes of data (TCP Fast Open)", p.PayloadLen)
@@ -366,13 +489,13 @@ func (e *Engine) synAck(a *attempt, p *event.Packet) {
 		a.synAckRTT = t.Sub(ref)
 	}
 	if a.final {
-		a.addEvent(t, "SYN-ACK from %s (after the attempt was decided)", a.server)
+		a.event(t, "SYN-ACK from "+a.serverName()+" (after the attempt was decided)")
 		return
 	}
 	if a.synCount > 1 {
-		a.addEvent(t, "SYN-ACK from %s (RTT %s, answering SYN #%d)", a.server, fmtDur(a.synAckRTT), a.synCount)
+		a.event(t, "SYN-ACK from "+a.serverName()+" (RTT "+fmtDur(a.synAckRTT)+", answering SYN #"+strconv.Itoa(a.synCount)+")")
 	} else {
-		a.addEvent(t, "SYN-ACK from %s (RTT %s)", a.server, fmtDur(a.synAckRTT))
+		a.event(t, "SYN-ACK from "+a.serverName()+" (RTT "+fmtDur(a.synAckRTT)+")")
 	}
 }
 
@@ -383,7 +506,7 @@ func (e *Engine) clientData(a *attempt, p *event.Packet) {
 		a.firstCliData = t
 		a.addEvent(t, "client answers (%d bytes)", p.PayloadLen)
 		e.decide(a, OK, t, fmt.Sprintf("TCP connected to %s; the server spoke first (not MySQL) %s after the handshake and the client answered",
-			a.server, fmtDur(a.firstSrvData.Sub(a.handshakeDone()))))
+			a.serverName(), fmtDur(a.firstSrvData.Sub(a.handshakeDone()))))
 		return
 	}
 	if a.firstCliData.IsZero() {
@@ -478,7 +601,7 @@ func (e *Engine) classifyServer(a *attempt, t time.Time, final bool) {
 			fmtDur(delay), fmtDur(t.Sub(a.clientGaveAt)), a.clientClose, fmtDur(a.clientGaveAt.Sub(a.start))))
 	case e.mysqlPorts.has(a.server.Port()) || a.firstCliData.IsZero() && e.mysqlExpected(a):
 		a.addEvent(t, "server's first payload is not MySQL: %q", a.banner)
-		e.decide(a, WrongProtocol, t, fmt.Sprintf("the server at %s spoke first with %q, not a MySQL greeting", a.server, a.banner))
+		e.decide(a, WrongProtocol, t, fmt.Sprintf("the server at %s spoke first with %q, not a MySQL greeting", a.serverName(), a.banner))
 	case a.firstCliData.IsZero():
 		// Another server-first protocol. Whether the client speaks it shows
 		// next: a client that answers does; one that stays silent until the
@@ -487,7 +610,7 @@ func (e *Engine) classifyServer(a *attempt, t time.Time, final bool) {
 		a.addEvent(t, "server's first payload (%s after the handshake), not MySQL: %q", fmtDur(delay), a.banner)
 	default:
 		a.addEvent(t, "server's first payload (%s after the handshake): %q", fmtDur(delay), a.banner)
-		e.decide(a, OK, t, fmt.Sprintf("TCP connected to %s; the server answered %s after the handshake (not MySQL)", a.server, fmtDur(delay)))
+		e.decide(a, OK, t, fmt.Sprintf("TCP connected to %s; the server answered %s after the handshake (not MySQL)", a.serverName(), fmtDur(delay)))
 	}
 }
 
@@ -501,7 +624,7 @@ func (a *attempt) otherProtocolPending() bool {
 // server's first bytes before the connection closed.
 func (e *Engine) silentClient(a *attempt, t time.Time, who string, how closeKind) {
 	e.decide(a, WrongProtocol, t, fmt.Sprintf("the server at %s spoke first with %q, not a MySQL greeting; the client never answered, and the %s closed the connection (%s) %s later",
-		a.server, a.banner, who, how, fmtDur(t.Sub(a.firstSrvData))))
+		a.serverName(), a.banner, who, how, fmtDur(t.Sub(a.firstSrvData))))
 }
 
 // nextPacket frames the next MySQL packet in s. When the packet is not
@@ -616,8 +739,9 @@ func (e *Engine) serverPacket(a *attempt, payload []byte, seq uint8, partial boo
 					tlsWord = "no TLS"
 				}
 			}
-			a.addEvent(t, "greeting: MySQL protocol %d, server %s, connection id %d, plugin %s, %s (%s after the handshake)%s",
-				g.Protocol, g.ServerVersion, g.ConnectionID, orNone(g.AuthPlugin), tlsWord, fmtDur(delay), cut)
+			a.event(t, "greeting: MySQL protocol "+strconv.Itoa(int(g.Protocol))+", server "+g.ServerVersion+
+				", connection id "+strconv.FormatUint(uint64(g.ConnectionID), 10)+", plugin "+orNone(g.AuthPlugin)+", "+tlsWord+
+				" ("+fmtDur(delay)+" after the handshake)"+cut)
 			a.my = myClientTurn
 			if late {
 				e.decide(a, GreetingLate, t, fmt.Sprintf("the MySQL greeting came %s after the handshake, %s after the client gave up (%s at %s)",
@@ -649,8 +773,8 @@ func (e *Engine) serverPacket(a *attempt, payload []byte, seq uint8, partial boo
 				a.addEvent(t, "server OK before any login (unexpected)")
 				return
 			}
-			a.addEvent(t, "OK: logged in")
-			e.decide(a, OK, t, fmt.Sprintf("login OK %s after the first SYN", fmtDur(t.Sub(a.start))))
+			a.event(t, "OK: logged in")
+			e.decide(a, OK, t, "login OK "+fmtDur(t.Sub(a.start))+" after the first SYN")
 		case mysql.KindErr:
 			me, err := mysql.ParseErr(payload)
 			if err != nil {
@@ -729,7 +853,7 @@ func (e *Engine) decodeClientMySQL(a *attempt, t time.Time) {
 			return
 		}
 		my.User = h.User
-		a.addEvent(t, "HandshakeResponse: login as %q", h.User)
+		a.event(t, "HandshakeResponse: login as "+strconv.Quote(h.User))
 		a.my = myAuth
 		if partial {
 			return
@@ -902,12 +1026,12 @@ func (e *Engine) serverClosed(a *attempt, t time.Time, how closeKind) {
 		e.decide(a, ClosedBeforeGreeting, t, fmt.Sprintf("the server sent %d bytes, not a complete greeting, and closed (%s)", a.s2c.bytes, how))
 	case a.synAckAt.IsZero():
 		if how == closedRST {
-			a.addEvent(t, "RST from %s", a.server)
+			a.event(t, "RST from "+a.serverName())
 			ref := a.lastSYN
 			if ref.IsZero() {
 				ref = a.start
 			}
-			ev := fmt.Sprintf("SYN answered by RST from %s after %s", a.server, fmtDur(t.Sub(ref)))
+			ev := "SYN answered by RST from " + a.serverName() + " after " + fmtDur(t.Sub(ref))
 			if a.synCount > 1 {
 				ev += fmt.Sprintf(" (SYN #%d; the earlier ones got no reply)", a.synCount)
 			}
@@ -1014,7 +1138,7 @@ func (e *Engine) decideIdle(a *attempt, closing bool) {
 			return
 		}
 		if !a.firstCliData.IsZero() {
-			e.decide(a, OK, a.firstCliData, fmt.Sprintf("TCP connected to %s; the client spoke first (not MySQL) and the server had not answered when the capture ended", a.server))
+			e.decide(a, OK, a.firstCliData, fmt.Sprintf("TCP connected to %s; the client spoke first (not MySQL) and the server had not answered when the capture ended", a.serverName()))
 			return
 		}
 		waited := now.Sub(hs)
@@ -1047,7 +1171,7 @@ func (e *Engine) decideIdle(a *attempt, closing bool) {
 		}
 	default:
 		// Non-MySQL first payload still incomplete (e.g. a cut packet).
-		e.decide(a, OK, a.firstSrvData, fmt.Sprintf("TCP connected to %s; the server sent data", a.server))
+		e.decide(a, OK, a.firstSrvData, "TCP connected to "+a.serverName()+"; the server sent data")
 	}
 }
 
@@ -1128,7 +1252,10 @@ func (e *Engine) decide(a *attempt, o Outcome, at time.Time, evidence ...string)
 	}
 	a.endAt = at
 	a.evidence = append(a.evidence, evidence...)
-	if !a.keep {
+	if !a.keep && (a.synCount == 0 || a.connected()) {
+		// A SYN that got no SYN-ACK stays in the flow table until its
+		// connect is reported: its retransmits (and a second RST or ICMP
+		// error) belong to this attempt, not to a new one.
 		e.untrack(a)
 	}
 	a.c2s.release()
@@ -1172,14 +1299,17 @@ func fmtDur(d time.Duration) string {
 		d = 0
 	}
 	ms := float64(d) / float64(time.Millisecond)
+	var buf [32]byte
+	var b []byte
 	switch {
 	case ms < 1:
-		return fmt.Sprintf("%.2f ms", ms)
+		b = append(strconv.AppendFloat(buf[:0], ms, 'f', 2, 64), " ms"...)
 	case ms < 10:
-		return fmt.Sprintf("%.1f ms", ms)
+		b = append(strconv.AppendFloat(buf[:0], ms, 'f', 1, 64), " ms"...)
 	case ms < 1000:
-		return fmt.Sprintf("%.0f ms", ms)
+		b = append(strconv.AppendFloat(buf[:0], ms, 'f', 0, 64), " ms"...)
 	default:
-		return fmt.Sprintf("%.1f s", ms/1000)
+		b = append(strconv.AppendFloat(buf[:0], ms/1000, 'f', 1, 64), " s"...)
 	}
+	return string(b)
 }

@@ -1,11 +1,15 @@
 package analyze
 
 import (
+	"errors"
 	"fmt"
+	"io"
+	"os"
 	"testing"
 	"time"
 
 	"github.com/connscope/connscope/analyze/dns"
+	"github.com/connscope/connscope/capture"
 	"github.com/connscope/connscope/event"
 )
 
@@ -124,7 +128,7 @@ func runBench(b *testing.B, conns, bulk int) {
 func BenchmarkEngine(b *testing.B) { runBench(b, 200, 50) }
 
 // BenchmarkEngineBulk: established-connection traffic only (the hot path:
-// one map lookup, early return, no allocation).
+// one flow-filter check, early return, no allocation).
 func BenchmarkEngineBulk(b *testing.B) {
 	pkts, _ := benchRound(b, 1, 0)
 	_ = pkts
@@ -184,11 +188,93 @@ func TestStateBounded(t *testing.T) {
 	if e.inFlight > 0 || len(e.flows) > 0 || len(e.open) > 0 || len(e.cookies) > 0 {
 		t.Errorf("after 50 rounds: %d in flight, %d flows, %d open connects, %d cookies", e.inFlight, len(e.flows), len(e.open), len(e.cookies))
 	}
-	if len(e.dns.pending) > 0 || len(e.dns.byClient) > 0 || len(e.dns.byAddr) > 0 {
-		t.Errorf("DNS state left: %d pending, %d clients, %d addresses", len(e.dns.pending), len(e.dns.byClient), len(e.dns.byAddr))
+	if len(e.dns.pending) > 0 || len(e.dns.byClient) > 0 || len(e.dns.byAddr) > 0 || len(e.dns.unsettled) > 0 || len(e.dns.aging) > 0 {
+		t.Errorf("DNS state left: %d pending, %d clients, %d addresses, %d unsettled, %d aging",
+			len(e.dns.pending), len(e.dns.byClient), len(e.dns.byAddr), len(e.dns.unsettled), len(e.dns.aging))
+	}
+	if len(e.ended) == 0 || len(e.ended) > maxEnded {
+		t.Errorf("%d reported SYNs remembered", len(e.ended))
+	}
+	e.Advance(p.Time.Add(2*time.Minute + endedTTL + time.Second))
+	if len(e.ended) > 0 || len(e.endedQ) > 0 {
+		t.Errorf("reported SYNs not forgotten after %s: %d (%d queued)", endedTTL, len(e.ended), len(e.endedQ))
 	}
 	sum := e.Close()
+	checkTables(t, e)
 	if sum.Connects < 50*200 {
 		t.Errorf("%d connects reported", sum.Connects)
 	}
+}
+
+// BenchmarkEngineCapture measures the engine alone over a real capture
+// (`make bench`'s, kept with BENCH_KEEP=1, or any file) named by
+// CONNSCOPE_BENCH_CAPTURE: the packets are decoded into memory once, then
+// each iteration feeds all of them to a fresh engine. It reports ns/pkt, the
+// engine's share of `connscope analyze`'s per-packet cost:
+//
+//	CONNSCOPE_BENCH_CAPTURE=/tmp/bench.pcap go test -run '^$' -bench EngineCapture -benchtime 5x ./analyze
+func BenchmarkEngineCapture(b *testing.B) {
+	path := os.Getenv("CONNSCOPE_BENCH_CAPTURE")
+	if path == "" {
+		b.Skip("CONNSCOPE_BENCH_CAPTURE not set (e.g. a capture from bench/gencap)")
+	}
+	pkts := loadCapture(b, path)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		e := NewEngine(Options{OnConnect: func(*Connect) {}})
+		for j := range pkts {
+			e.Packet(&pkts[j])
+		}
+		e.Close()
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(pkts)), "ns/pkt")
+}
+
+var loaded struct {
+	path string
+	pkts []event.Packet
+}
+
+// loadCapture decodes a capture into memory once per test binary run: every
+// payload in one arena, so the packets cost the garbage collector little.
+func loadCapture(b *testing.B, path string) []event.Packet {
+	if loaded.path == path {
+		return loaded.pkts
+	}
+	r, err := capture.Open(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer r.Close()
+	var pkts []event.Packet
+	var arena []byte
+	var offs []int
+	for {
+		p, err := r.Next()
+		if err != nil {
+			if !errors.Is(err, io.EOF) {
+				b.Fatal(err)
+			}
+			break
+		}
+		c := *p
+		offs = append(offs, len(arena))
+		arena = append(arena, p.Payload...)
+		if p.ICMP != nil {
+			ic := *p.ICMP
+			c.ICMP = &ic
+		}
+		if p.Process != nil {
+			pr := *p.Process
+			c.Process = &pr
+		}
+		pkts = append(pkts, c)
+	}
+	for i := range pkts {
+		n := len(pkts[i].Payload)
+		pkts[i].Payload = arena[offs[i] : offs[i]+n : offs[i]+n]
+	}
+	loaded.path, loaded.pkts = path, pkts
+	return pkts
 }

@@ -1,9 +1,10 @@
 package analyze
 
 import (
+	"cmp"
 	"fmt"
 	"net/netip"
-	"sort"
+	"slices"
 	"strings"
 	"time"
 
@@ -52,6 +53,7 @@ type dnsQuery struct {
 	comm       string
 	conn       *connectState
 	settled    bool // grouped: claimed, reported unresolved, or judged unused
+	dropped    bool // removed from the indexes
 	ptrFor     *attempt
 }
 
@@ -67,7 +69,14 @@ type dnsTracker struct {
 	pending  map[dnsKey]*dnsQuery
 	byClient map[netip.Addr][]*dnsQuery
 	byAddr   map[netip.Addr][]*dnsQuery
-	seq      uint64
+	// unsettled lists the queries not yet settled, in the order they were
+	// first sent (settled and dropped ones are compacted out by sweep).
+	unsettled []*dnsQuery
+	// aging lists settled queries in the order they settled, for dropping
+	// once older than dnsMaxAge.
+	aging   []*dnsQuery
+	scratch []*dnsQuery // group's result, reused
+	seq     uint64
 }
 
 func (d *dnsTracker) init() {
@@ -143,6 +152,7 @@ func (d *dnsTracker) query(e *Engine, client, server netip.AddrPort, id uint16, 
 		list = d.byClient[client.Addr()]
 	}
 	d.byClient[client.Addr()] = append(list, q)
+	d.unsettled = append(d.unsettled, q)
 	if question.Type == dns.TypePTR {
 		d.reverseLookup(e, q, t)
 	}
@@ -155,7 +165,7 @@ func (d *dnsTracker) reverseLookup(e *Engine, q *dnsQuery, t time.Time) {
 	if !ok {
 		return
 	}
-	for _, a := range e.flows {
+	for _, a := range e.tracked {
 		if a.dnsFlow != nil || a.final || !a.connected() || !a.firstSrvData.IsZero() {
 			continue
 		}
@@ -264,8 +274,11 @@ func (d *dnsTracker) lookupFor(a *attempt) *dnsQuery {
 }
 
 // claim gives a connect the query that produced its address and every
-// related, unclaimed query of the same client (the other address family,
-// the names of the search list), in the order they were sent.
+// related, unclaimed query of the same client, in the order they were sent:
+// the same name (the other address family), the names its answer's CNAMEs
+// point to, and the names of the search list that failed before it. A
+// successful lookup of another name is another connect's, even when it
+// shares the first label (db.lab.test and db.backup.test).
 func (d *dnsTracker) claim(q *dnsQuery, c *connectState) []*dnsQuery {
 	var out []*dnsQuery
 	label := firstLabel(q.name)
@@ -273,24 +286,28 @@ func (d *dnsTracker) claim(q *dnsQuery, c *connectState) []*dnsQuery {
 		if o.conn != nil || o.settled && o != q {
 			continue
 		}
-		if o != q && (firstLabel(o.name) != label || o.first.After(c.start.Add(time.Second)) || q.first.Sub(o.first) > 30*time.Second) {
-			if !contains(q.cnames, o.name) {
+		if o != q && !contains(q.cnames, o.name) {
+			if firstLabel(o.name) != label || o.first.After(c.start.Add(time.Second)) || q.first.Sub(o.first) > 30*time.Second {
 				continue
+			}
+			if !strings.EqualFold(o.name, q.name) && (!o.failed() || !o.first.Before(q.first)) {
+				continue // not a search-list name that failed on the way to q
 			}
 		}
 		if o.qtype != dns.TypeA && o.qtype != dns.TypeAAAA && o != q {
 			continue
 		}
 		o.conn = c
-		o.settled = true
+		d.settle(o)
 		out = append(out, o)
 	}
-	sort.SliceStable(out, func(i, j int) bool { return out[i].first.Before(out[j].first) })
+	slices.SortStableFunc(out, func(x, y *dnsQuery) int { return x.first.Compare(y.first) })
 	return out
 }
 
 // drop removes a query from every index.
 func (d *dnsTracker) drop(q *dnsQuery) {
+	q.dropped = true
 	key := dnsKey{client: q.client.Addr(), qtype: q.qtype, name: q.name}
 	if d.pending[key] == q {
 		delete(d.pending, key)
@@ -324,7 +341,9 @@ func (d *dnsTracker) drop(q *dnsQuery) {
 }
 
 // sweep gives up on unanswered questions, turns failed lookups that no
-// attempt followed into unresolved connects, and ages out old answers.
+// attempt followed into unresolved connects, and ages out old answers. It
+// runs every 100 ms of event time, so it only walks what can change: the
+// unanswered questions, the unsettled ones, and the oldest settled ones.
 func (d *dnsTracker) sweep(e *Engine, closing bool) {
 	now := e.now
 	for key, q := range d.pending {
@@ -337,84 +356,104 @@ func (d *dnsTracker) sweep(e *Engine, closing bool) {
 		}
 	}
 	var unresolved []*connectState
-	var old []*dnsQuery
-	for _, list := range d.byClient {
-		for _, q := range list {
-			if q.settled {
-				continue
-			}
-			group := d.group(list, q)
-			ready := true
-			var lastEnd time.Time
-			success, addressQuery := false, false
-			for _, g := range group {
-				if !g.answered && !g.gaveUp {
-					ready = false
-					break
-				}
-				if g.end().After(lastEnd) {
-					lastEnd = g.end()
-				}
-				if len(g.addrs) > 0 {
-					success = true
-				}
-				if g.qtype == dns.TypeA || g.qtype == dns.TypeAAAA || g.qtype == dns.TypeANY {
-					addressQuery = true
-				}
-			}
-			if !ready || !closing && now.Sub(lastEnd) < dnsSettle {
-				continue
-			}
-			for _, g := range group {
-				g.settled = true
-			}
-			if success || !addressQuery {
-				continue // an answer nobody used here, or not an address lookup
-			}
-			e.seq++
-			c := &connectState{seq: e.seq, client: q.client.Addr(), name: group[0].name, start: group[0].first}
-			for _, g := range group {
-				if g.qtype == dns.TypeA || g.qtype == dns.TypeAAAA || g.qtype == dns.TypeANY {
-					g.conn = c
-					c.queries = append(c.queries, g)
-					if c.pid == 0 && g.pid != 0 {
-						c.pid, c.comm = g.pid, g.comm
-					}
-				}
-			}
-			if c.pid != 0 {
-				c.resolver = e.kern.resolverFor(c.pid, c.start)
-			}
-			unresolved = append(unresolved, c)
+	kept := d.unsettled[:0]
+	for _, q := range d.unsettled {
+		if q.settled || q.dropped {
+			continue
 		}
-	}
-	for _, list := range d.byClient {
-		for _, q := range list {
-			if q.settled && (closing || now.Sub(q.end()) > dnsMaxAge) {
-				old = append(old, q)
+		group := d.group(d.byClient[q.client.Addr()], q)
+		ready := true
+		var lastEnd time.Time
+		success, addressQuery := false, false
+		for _, g := range group {
+			if !g.answered && !g.gaveUp {
+				ready = false
+				break
+			}
+			if g.end().After(lastEnd) {
+				lastEnd = g.end()
+			}
+			if len(g.addrs) > 0 {
+				success = true
+			}
+			if g.qtype == dns.TypeA || g.qtype == dns.TypeAAAA || g.qtype == dns.TypeANY {
+				addressQuery = true
 			}
 		}
+		if !ready || !closing && now.Sub(lastEnd) < dnsSettle {
+			kept = append(kept, q)
+			continue
+		}
+		for _, g := range group {
+			d.settle(g)
+		}
+		if success || !addressQuery {
+			continue // an answer nobody used here, or not an address lookup
+		}
+		c := &connectState{client: q.client.Addr(), name: group[0].name, start: group[0].first}
+		for _, g := range group {
+			if g.qtype == dns.TypeA || g.qtype == dns.TypeAAAA || g.qtype == dns.TypeANY {
+				g.conn = c
+				c.queries = append(c.queries, g)
+				if c.pid == 0 && g.pid != 0 {
+					c.pid, c.comm = g.pid, g.comm
+				}
+			}
+		}
+		unresolved = append(unresolved, c)
 	}
-	for _, q := range old {
-		d.drop(q)
+	for i := len(kept); i < len(d.unsettled); i++ {
+		d.unsettled[i] = nil
 	}
-	sort.Slice(unresolved, func(i, j int) bool { return unresolved[i].queries[0].seq < unresolved[j].queries[0].seq })
+	d.unsettled = kept
+	// Age out answers, oldest first. The queue is in settling order, which
+	// is nearly the order of the queries' ends: an entry waits at most as
+	// long as the one in front of it.
+	for len(d.aging) > 0 {
+		q := d.aging[0]
+		if !q.dropped {
+			if !closing && now.Sub(q.end()) <= dnsMaxAge {
+				break
+			}
+			d.drop(q)
+		}
+		d.aging[0] = nil
+		d.aging = d.aging[1:]
+	}
+	if len(unresolved) > 1 {
+		slices.SortFunc(unresolved, func(x, y *connectState) int { return cmp.Compare(x.queries[0].seq, y.queries[0].seq) })
+	}
 	for _, c := range unresolved {
+		e.seq++
+		c.seq = e.seq
+		if c.pid != 0 {
+			c.resolver = e.kern.resolverFor(c.pid, c.start)
+		}
 		e.report(c)
 	}
 }
 
 // group returns the unsettled queries in list related to q (same first
 // label: the names of one search list, both address families).
+// The result is valid until the next call.
 func (d *dnsTracker) group(list []*dnsQuery, q *dnsQuery) []*dnsQuery {
 	label := firstLabel(q.name)
-	var out []*dnsQuery
+	out := d.scratch[:0]
 	for _, o := range list {
 		if !o.settled && firstLabel(o.name) == label {
 			out = append(out, o)
 		}
 	}
+	d.scratch = out
 	return out
+}
+
+// settle marks a query as grouped and queues it for aging out.
+func (d *dnsTracker) settle(q *dnsQuery) {
+	if !q.settled {
+		q.settled = true
+		d.aging = append(d.aging, q)
+	}
 }
 
 // end is when the query was last active.

@@ -29,8 +29,14 @@
 // Each direction of the connection phase is reassembled in sequence order
 // (bounded buffer; retransmits and out-of-order segments within reason; a
 // segment cut by the snap length still yields the fields before the cut).
-// An attempt leaves the state table once its outcome is decided, so the
-// packets of established connections cost one map lookup.
+// An attempt leaves the state table once its outcome is decided, so a packet
+// of an established connection costs one look at a counting filter indexed
+// by its ports (no map lookup, no allocation). An attempt whose SYN got no
+// SYN-ACK stays until its connect is reported: a SYN retransmit (same
+// 5-tuple and ISN) that comes after the verdict — an RST the client did not
+// accept, a capture that only looked idle — joins its timeline; after the
+// report it is counted in Summary.LateRetransmits, never taken for a new
+// attempt. Only a SYN with a new ISN on a reused 5-tuple starts one.
 //
 // Duplicate frames — the same packet captured twice (two interfaces, a veth
 // and its bridge): same addresses, ports, flags, seq, ack, window, payload
@@ -92,11 +98,15 @@
 // the connect whose lookup returned its server address — from the same
 // client, or for a dual-stack client from its address of the other family
 // or a loopback stub resolver — while the connect's previous attempt failed
-// (or still waits) and the new one starts within Options.FallbackWindow:
-// that is a client walking its address list (IPv6 timed out after 3 s, then
-// IPv4 worked). The connect carries the related lookups (the same first
-// label: both families, the names of a search list) with their server,
-// rcode, answers, latency and retries. Lookups that all failed and that no
+// (or still waits for a SYN-ACK or a first byte) and the new one starts
+// within Options.FallbackWindow: that is a client walking its address list
+// (IPv6 timed out after 3 s, then IPv4 worked). A server that is not among
+// the answers of the name the connect resolved never joins it, nor does an
+// attempt started after the server already spoke on the previous one (a
+// parallel connect). The connect carries the related lookups (the same
+// name in both families, the names its CNAMEs point to, and the names of
+// the search list that failed before it) with their server, rcode,
+// answers, latency and retries. Lookups that all failed and that no
 // attempt followed within 2 s form a connect with no attempts: unresolved.
 // Successful lookups nobody used are not reported. Without DNS every
 // attempt is its own connect. A connect's outcome is its last attempt's.

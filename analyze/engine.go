@@ -1,10 +1,12 @@
 package analyze
 
 import (
+	"cmp"
 	"errors"
 	"io"
+	"math"
 	"net/netip"
-	"sort"
+	"slices"
 	"strings"
 	"time"
 
@@ -76,15 +78,26 @@ type Engine struct {
 	hosts      hostFilter
 
 	flows   map[flowKey]*attempt // attempts (and DNS-over-TCP flows) in their connection phase
+	tracked []*attempt           // the same attempts, for the sweep to walk without a map iteration
+	filter  flowFilter           // which hash buckets flows occupies (the hot path's only check)
 	cookies map[uint64]*attempt  // kernel socket cookie → attempt, until its connect is reported
 	dns     dnsTracker
 	kern    kernelState
 	open    []*connectState // connects not yet reported, in creation order
 	ready   []*Connect      // reported but not yet handed to OnConnect
 	dd      dedup
+	dueBuf  []*attempt // sweep's scratch list
+	// ended remembers the client SYN of reported attempts for a while
+	// (endedQ: in the order they were reported), so that a late SYN
+	// retransmit is not taken for a new attempt.
+	ended  map[flowKey]endedSYN
+	endedQ []endedKey
 
+	// now is the event clock: the latest time of any event (nowNS: the same
+	// in Unix nanoseconds, what the per-packet path compares).
 	now       time.Time
-	lastSweep time.Time
+	nowNS     int64
+	nextSweep int64 // Unix ns: the next sweep is due with the first event at or after it
 	seq       uint64
 	inFlight  int
 
@@ -108,11 +121,14 @@ func NewEngine(opts Options) *Engine {
 		opts.MaxInFlight = defaultMaxInFlight
 	}
 	e := &Engine{
-		opts:    opts,
-		flows:   make(map[flowKey]*attempt),
-		cookies: make(map[uint64]*attempt),
-		stats:   make(map[string]event.Stats),
-		hosts:   parseHosts(opts.Hosts),
+		opts:      opts,
+		flows:     make(map[flowKey]*attempt),
+		ended:     make(map[flowKey]endedSYN),
+		cookies:   make(map[uint64]*attempt),
+		stats:     make(map[string]event.Stats),
+		hosts:     parseHosts(opts.Hosts),
+		nowNS:     math.MinInt64,
+		nextSweep: math.MinInt64,
 	}
 	if len(opts.Ports) > 0 {
 		e.ports = new(portSet)
@@ -139,9 +155,9 @@ func (e *Engine) Packet(p *event.Packet) {
 		return
 	}
 	e.fed++
-	if p.Time.After(e.now) {
-		e.now = p.Time
-		if e.now.Sub(e.lastSweep) >= sweepEvery {
+	if t := unixNanos(p.Time); t > e.nowNS {
+		e.nowNS, e.now = t, p.Time
+		if t >= e.nextSweep {
 			// Decide what went idle up to now before this packet counts.
 			e.sweep(false)
 		}
@@ -165,7 +181,7 @@ func (e *Engine) Packet(p *event.Packet) {
 
 // duplicate reports (and counts) a frame seen twice. Only packets the
 // analysis uses are checked: bulk segments of connections past their
-// connection phase are dropped before, at the cost of one map lookup.
+// connection phase are dropped before, at the cost of one flow-filter check.
 func (e *Engine) duplicate(p *event.Packet) bool {
 	if e.dd.seen(p) {
 		e.sum.Duplicates++
@@ -180,10 +196,10 @@ func (e *Engine) Kernel(k *event.Kernel) {
 		return
 	}
 	e.kernelSeen = true
-	if k.Time.After(e.now) {
-		e.now = k.Time
+	if t := unixNanos(k.Time); t > e.nowNS {
+		e.nowNS, e.now = t, k.Time
 	}
-	if e.now.Sub(e.lastSweep) >= sweepEvery {
+	if e.nowNS >= e.nextSweep {
 		e.sweep(false)
 	}
 	e.kernel(k)
@@ -199,8 +215,8 @@ func (e *Engine) Advance(now time.Time) {
 	if e.closed {
 		return
 	}
-	if now.After(e.now) {
-		e.now = now
+	if t := unixNanos(now); t > e.nowNS {
+		e.nowNS, e.now = t, now
 	}
 	e.sweep(false)
 	e.flush()
@@ -244,11 +260,7 @@ func (e *Engine) summary() Summary {
 		s.KernelDrops += st.KernelDrops
 		s.RingBufferLost += st.RingBufferLost
 		if st.Err != "" {
-			src := st.Source
-			if src == "" {
-				src = "input"
-			}
-			s.Errors = append(s.Errors, src+": "+st.Err)
+			s.Errors = append(s.Errors, sourceError(st))
 		}
 	}
 	s.Packets = e.fed
@@ -256,6 +268,20 @@ func (e *Engine) summary() Summary {
 		s.Packets = frames
 	}
 	return s
+}
+
+// sourceError is a source's stopping error as the summary lists it: named
+// by its source, unless the message already names it (a capture.Error
+// reads "capture: FILE: packet N at byte offset X: …").
+func sourceError(st event.Stats) string {
+	src := st.Source
+	if src == "" {
+		src = "input"
+	}
+	if strings.HasPrefix(st.Err, src+":") || strings.Contains(st.Err, " "+src+":") {
+		return st.Err
+	}
+	return src + ": " + st.Err
 }
 
 // Run is the offline loop: it feeds every packet next returns until io.EOF,
@@ -330,9 +356,12 @@ func (e *Engine) flush() {
 // sweep decides idle attempts, ages DNS state and reports connects that are
 // complete. With closing set, everything still open is decided.
 func (e *Engine) sweep(closing bool) {
-	e.lastSweep = e.now
-	var due []*attempt
-	for _, a := range e.flows {
+	e.nextSweep = e.nowNS + int64(sweepEvery)
+	due := e.dueBuf[:0]
+	// Backwards: untracking an idle DNS flow moves the last entry (already
+	// seen) into its place.
+	for i := len(e.tracked) - 1; i >= 0; i-- {
+		a := e.tracked[i]
 		if a.dnsFlow != nil {
 			if closing || e.now.Sub(a.lastActivity) > e.opts.IdleTimeout {
 				e.untrack(a)
@@ -349,12 +378,17 @@ func (e *Engine) sweep(closing bool) {
 			due = append(due, a)
 		}
 	}
-	sort.Slice(due, func(i, j int) bool { return due[i].seq < due[j].seq })
-	for _, a := range due {
-		e.decideIdle(a, closing)
+	if len(due) > 1 {
+		slices.SortFunc(due, func(x, y *attempt) int { return cmp.Compare(x.seq, y.seq) })
 	}
+	for i, a := range due {
+		e.decideIdle(a, closing)
+		due[i] = nil
+	}
+	e.dueBuf = due[:0]
 	e.dns.sweep(e, closing)
 	e.kern.sweep(e.now)
+	e.expireSYNs()
 	// Report complete connects in creation order; keep the rest.
 	kept := e.open[:0]
 	for _, c := range e.open {
@@ -369,6 +403,20 @@ func (e *Engine) sweep(closing bool) {
 		e.open[i] = nil
 	}
 	e.open = kept
+}
+
+// unixNanos is t in Unix nanoseconds, saturated outside the years
+// 1678–2262 (a corrupt timestamp must not wrap around).
+func unixNanos(t time.Time) int64 {
+	const maxSec = math.MaxInt64/int64(time.Second) - 1
+	sec := t.Unix()
+	switch {
+	case sec > maxSec:
+		return math.MaxInt64
+	case sec < -maxSec:
+		return math.MinInt64 + 1
+	}
+	return sec*int64(time.Second) + int64(t.Nanosecond())
 }
 
 // portSet is a bitmap of TCP ports.

@@ -10,8 +10,8 @@ import (
 
 // flowKey identifies a TCP connection regardless of direction: the two
 // endpoints in canonical order (lower address/port first). It is a flat,
-// padding-free value so map hashing is a single memhash — the lookup that
-// every packet of an established connection pays.
+// padding-free value so map hashing is a single memhash (the lookup every
+// packet that passes the flow filter pays).
 type flowKey struct {
 	a0, a1, b0, b1 uint64 // addresses (16-byte form, big-endian halves)
 	ports          uint64 // first endpoint's port << 16 | second's
@@ -28,6 +28,25 @@ func makeKey(src netip.Addr, sport uint16, dst netip.Addr, dport uint16) (flowKe
 	}
 	return flowKey{a0: d0, a1: d1, b0: s0, b1: s1, ports: uint64(dport)<<16 | uint64(sport)}, false
 }
+
+// flowFilter is a counting filter over the flows table, indexed by the XOR
+// of a connection's two ports (the same in both directions): how many
+// tracked flows have that port pair. Every TCP packet checks it before
+// building the map key — a zero count means "not tracked" for sure, the
+// answer for nearly every packet of an established connection. It leaves
+// the addresses out on purpose: netip.Addr.As16 costs more than the whole
+// check, and the few false positives (another host's connection on the
+// same client port) just take the map lookup.
+type flowFilter struct {
+	counts [1 << 16]uint32
+}
+
+// flowHash is the filter index of a TCP connection's ports.
+func flowHash(sport, dport uint16) uint16 { return sport ^ dport }
+
+func (f *flowFilter) add(h uint16)        { f.counts[h]++ }
+func (f *flowFilter) remove(h uint16)     { f.counts[h]-- }
+func (f *flowFilter) maybe(h uint16) bool { return f.counts[h] != 0 }
 
 // dedupWindow is how close in time two identical frames must be to count
 // as one packet seen twice (two interfaces, or -i any seeing a veth and

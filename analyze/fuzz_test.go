@@ -53,6 +53,9 @@ func FuzzEngine(f *testing.F) {
 	g := mariadbGreeting()
 	seed := []byte{0, 0, 1, 2, 10, 1, 0, 1, 18, 10, 1, 0, 0x18, byte(len(g))}
 	f.Add(append(seed, g...))
+	// SYN, RST, the same SYN again (a late retransmit), then a new ISN on
+	// the same 5-tuple (a new attempt).
+	f.Add([]byte{0, 0, 1, 0, 0x02, 0, 0, 1, 0, 1, 0x14, 0, 0, 0, 1, 200, 0x02, 0, 0, 16, 1, 250, 0x02, 0})
 	f.Fuzz(func(t *testing.T, data []byte) {
 		var got []*Connect
 		e := NewEngine(Options{OnConnect: func(c *Connect) { got = append(got, c) }, MaxInFlight: 64})
@@ -88,7 +91,21 @@ func FuzzEngine(f *testing.F) {
 		}
 		sum := e.Close()
 		checkInvariants(t, got, sum)
+		checkTables(t, e)
 	})
+}
+
+// checkTables verifies that a closed engine left no flow behind and that
+// the flow filter agrees with the flow table.
+func checkTables(t *testing.T, e *Engine) {
+	t.Helper()
+	var counted uint64
+	for _, n := range e.filter.counts {
+		counted += uint64(n)
+	}
+	if len(e.flows) != 0 || e.inFlight != 0 || counted != 0 {
+		t.Fatalf("after Close: %d flows, %d in flight, flow filter counts %d", len(e.flows), e.inFlight, counted)
+	}
 }
 
 // FuzzICMPMatch feeds ICMP errors with arbitrary quotes at attempts in

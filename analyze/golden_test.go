@@ -272,6 +272,9 @@ func TestTruncatedCapture(t *testing.T) {
 	if err == nil || len(sum.Errors) != 1 || !strings.Contains(sum.Errors[0], "packet") {
 		t.Fatalf("err %v, summary errors %q", err, sum.Errors)
 	}
+	if n := strings.Count(sum.Errors[0], cut); n != 1 {
+		t.Errorf("summary error names the file %d times, want once: %q", n, sum.Errors[0])
+	}
 	if len(got) != 1 || len(got[0].Attempts) != 2 || got[0].Attempts[0].Outcome != Timeout {
 		t.Fatalf("results before the cut are missing:\n%s", dumpConnects(got))
 	}

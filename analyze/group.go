@@ -3,7 +3,7 @@ package analyze
 import (
 	"fmt"
 	"net/netip"
-	"sort"
+	"slices"
 	"strings"
 	"time"
 )
@@ -15,10 +15,12 @@ import (
 // lookup returned its server address (from the same client; a dual-stack
 // client's IPv6 attempt may follow a lookup sent over IPv4) as long as the
 // previous attempt of that connect failed (or is still waiting for a
-// SYN-ACK) and the new one starts within FallbackWindow of that failure —
-// that is how clients walk the address list. Without DNS (or outside those
-// rules) every attempt is its own connect. A failed lookup that no attempt
-// follows is a connect of its own, with no attempts: unresolved.
+// SYN-ACK or the server's first byte) and the new one starts within
+// FallbackWindow of that failure — that is how clients walk the address
+// list. The new server must be among the answers of the connect's name.
+// Without DNS (or outside those rules) every attempt is its own connect. A
+// failed lookup that no attempt follows is a connect of its own, with no
+// attempts: unresolved.
 type connectState struct {
 	seq      uint64
 	attempts []*attempt
@@ -94,11 +96,22 @@ func (e *Engine) joinable(c *connectState, a *attempt) bool {
 	if c.pid != 0 && a.pid != 0 && c.pid != a.pid {
 		return false
 	}
+	if !slices.Contains(c.addrs, a.server.Addr()) {
+		// Not an address the connect's lookup returned: another connect
+		// of the same client (its address from another lookup).
+		return false
+	}
 	prev := c.attempts[len(c.attempts)-1]
 	for _, p := range c.attempts {
 		if p.server == a.server {
 			return false // the same address again is a new connect (a retry loop)
 		}
+	}
+	if !prev.final && !prev.firstSrvData.IsZero() {
+		// The server already spoke on the previous attempt: a client does
+		// not move on to the next address after that; this is a connect
+		// of its own running in parallel.
+		return false
 	}
 	if prev.client.Addr() != a.client.Addr() && prev.client.Addr().Is4() == a.client.Addr().Is4() {
 		return false
@@ -186,6 +199,7 @@ func (e *Engine) report(c *connectState) {
 			delete(e.cookies, a.cookie)
 		}
 		e.untrack(a)
+		e.rememberSYN(a)
 	}
 	out := e.buildConnect(c)
 	if !e.hostMatch(c, out) {
@@ -228,8 +242,8 @@ func (e *Engine) buildConnect(c *connectState) *Connect {
 		Name:       c.name,
 		Port:       c.port,
 		Start:      c.start,
-		Resolution: []Query{},
-		Attempts:   []*Attempt{},
+		Resolution: make([]Query, 0, len(c.queries)),
+		Attempts:   make([]*Attempt, 0, len(c.attempts)),
 		Resolver:   c.resolver,
 		PID:        c.pid,
 		Comm:       c.comm,
@@ -330,12 +344,12 @@ func (e *Engine) buildConnect(c *connectState) *Connect {
 // buildAttempt renders an attempt's final model.
 func (e *Engine) buildAttempt(a *attempt) *Attempt {
 	at := a.out
-	at.Client = a.client.String()
+	at.Client = a.clientName()
 	if a.unix != "" {
 		at.Client = "unix"
 		at.Server = a.unix
 	} else {
-		at.Server = a.server.String()
+		at.Server = a.serverName()
 	}
 	if !a.client.IsValid() {
 		at.Client = ""
@@ -362,7 +376,9 @@ func (e *Engine) buildAttempt(a *attempt) *Attempt {
 		at.GreetingDelayMS = &v
 	}
 	at.DurationMS = ms(a.endAt.Sub(a.start))
-	sort.SliceStable(at.Events, func(i, j int) bool { return at.Events[i].Time.Before(at.Events[j].Time) })
+	if !slices.IsSortedFunc(at.Events, compareEventTime) {
+		slices.SortStableFunc(at.Events, compareEventTime)
+	}
 	for i := range at.Events {
 		at.Events[i].TMS = ms(at.Events[i].Time.Sub(a.start))
 	}
@@ -389,6 +405,8 @@ func (e *Engine) buildAttempt(a *attempt) *Attempt {
 	}
 	return at
 }
+
+func compareEventTime(x, y Event) int { return x.Time.Compare(y.Time) }
 
 // ms converts a duration to float milliseconds rounded to microseconds.
 func ms(d time.Duration) float64 {

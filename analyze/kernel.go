@@ -56,6 +56,9 @@ func (k *kernelState) resolverFor(pid uint32, t time.Time) *Resolver {
 }
 
 func (k *kernelState) sweep(now time.Time) {
+	if len(k.udp) == 0 && len(k.resolvers) == 0 {
+		return
+	}
 	for addr, p := range k.udp {
 		if now.Sub(p.at) > dnsMaxAge {
 			delete(k.udp, addr)

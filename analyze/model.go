@@ -132,16 +132,20 @@ type MySQL struct {
 
 // Summary counts what a run saw, including everything dropped or skipped.
 type Summary struct {
-	Connects       int             `json:"connects"`
-	Attempts       int             `json:"attempts"`
-	Outcomes       map[Outcome]int `json:"outcomes"` // attempts by outcome
-	Packets        uint64          `json:"packets"`
-	Malformed      uint64          `json:"malformed"`
-	Unsupported    uint64          `json:"unsupported"` // frames of link types/protocols not followed (skipped)
-	Duplicates     uint64          `json:"duplicates"`  // duplicate frames ignored (same packet on two interfaces)
-	MalformedDNS   uint64          `json:"malformed_dns,omitempty"`
-	Untracked      uint64          `json:"untracked,omitempty"` // attempts not followed because MaxInFlight was reached
-	KernelDrops    uint64          `json:"kernel_drops"`
-	RingBufferLost uint64          `json:"ring_buffer_lost"`
-	Errors         []string        `json:"errors,omitempty"`
+	Connects     int             `json:"connects"`
+	Attempts     int             `json:"attempts"`
+	Outcomes     map[Outcome]int `json:"outcomes"` // attempts by outcome
+	Packets      uint64          `json:"packets"`
+	Malformed    uint64          `json:"malformed"`
+	Unsupported  uint64          `json:"unsupported"` // frames of link types/protocols not followed (skipped)
+	Duplicates   uint64          `json:"duplicates"`  // duplicate frames ignored (same packet on two interfaces)
+	MalformedDNS uint64          `json:"malformed_dns,omitempty"`
+	Untracked    uint64          `json:"untracked,omitempty"` // attempts not followed because MaxInFlight was reached
+	// LateRetransmits counts client SYN retransmits (same 5-tuple and ISN)
+	// that arrived after their attempt had been reported: part of that
+	// attempt, not new ones; its verdict came before the client gave up.
+	LateRetransmits uint64   `json:"late_retransmits,omitempty"`
+	KernelDrops     uint64   `json:"kernel_drops"`
+	RingBufferLost  uint64   `json:"ring_buffer_lost"`
+	Errors          []string `json:"errors,omitempty"`
 }

@@ -177,7 +177,8 @@ func Parse(b []byte) (Message, error) {
 // readName decodes the name at off and returns it and the offset just past
 // its in-place encoding.
 func readName(b []byte, off int) (string, int, error) {
-	var sb strings.Builder
+	var buf [256]byte // most names fit: one allocation, for the result
+	name := buf[:0]
 	end := -1 // offset after the name where it started (before the first pointer)
 	wire := 0
 	pointers := 0
@@ -195,10 +196,10 @@ func readName(b []byte, off int) (string, int, error) {
 				if end < 0 {
 					end = off + 1
 				}
-				if sb.Len() == 0 {
+				if len(name) == 0 {
 					return ".", end, nil
 				}
-				return sb.String(), end, nil
+				return string(name), end, nil
 			}
 			if off+1+l > len(b) {
 				return "", 0, ErrShort
@@ -207,10 +208,10 @@ func readName(b []byte, off int) (string, int, error) {
 			if wire > MaxNameLen {
 				return "", 0, fmt.Errorf("%w: longer than %d bytes", ErrName, MaxNameLen)
 			}
-			if sb.Len() > 0 {
-				sb.WriteByte('.')
+			if len(name) > 0 {
+				name = append(name, '.')
 			}
-			writeLabel(&sb, b[off+1:off+1+l])
+			name = appendLabel(name, b[off+1:off+1+l])
 			off += 1 + l
 		case 0xc0:
 			if off+1 >= len(b) {
@@ -235,28 +236,23 @@ func readName(b []byte, off int) (string, int, error) {
 	}
 }
 
-// writeLabel writes a label in presentation form: lower case, dots and
+// appendLabel appends a label in presentation form: lower case, dots and
 // unprintable bytes escaped so a hostile name cannot fake structure or
 // terminal control sequences.
-func writeLabel(sb *strings.Builder, label []byte) {
+func appendLabel(dst, label []byte) []byte {
 	for _, c := range label {
 		switch {
 		case c >= 'A' && c <= 'Z':
-			sb.WriteByte(c + 'a' - 'A')
+			dst = append(dst, c+'a'-'A')
 		case c == '.' || c == '\\':
-			sb.WriteByte('\\')
-			sb.WriteByte(c)
+			dst = append(dst, '\\', c)
 		case c <= 0x20 || c >= 0x7f:
-			sb.WriteByte('\\')
-			d := strconv.Itoa(int(c))
-			for i := len(d); i < 3; i++ {
-				sb.WriteByte('0')
-			}
-			sb.WriteString(d)
+			dst = append(dst, '\\', '0'+c/100, '0'+c/10%10, '0'+c%10)
 		default:
-			sb.WriteByte(c)
+			dst = append(dst, c)
 		}
 	}
+	return dst
 }
 
 // TypeString names a record type ("A", "AAAA", ... or "TYPE99").

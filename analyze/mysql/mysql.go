@@ -146,12 +146,12 @@ func ParseGreeting(p []byte) (Greeting, error) {
 	}
 	if g.Capabilities&ClientPluginAuth != 0 && r.left() > 0 {
 		// MySQL 5.5.7–5.5.9 forgot the terminating NUL: take the rest.
-		name, ok := r.nulString(64)
+		name, ok := r.nulBytes(64)
 		if !ok {
-			name = string(r.b[r.off:min(len(r.b), r.off+64)])
+			name = r.b[r.off:min(len(r.b), r.off+64)]
 		}
 		if printable(name) {
-			g.AuthPlugin = name
+			g.AuthPlugin = pluginName(name)
 		}
 	}
 	return g, nil
@@ -305,11 +305,11 @@ func ParseClientHello(p []byte) (ClientHello, error) {
 			return h, nil
 		}
 		r := reader{b: p, off: 5}
-		user, ok := r.nulString(256)
+		user, ok := r.nulBytes(256)
 		if !ok {
 			return h, fmt.Errorf("%w: user name not terminated", ErrNotMySQL)
 		}
-		h.User = cleanText([]byte(user))
+		h.User = cleanText(user)
 		return h, nil
 	}
 	if len(p) < 32 {
@@ -324,11 +324,11 @@ func ParseClientHello(p []byte) (ClientHello, error) {
 		return h, nil
 	}
 	r := reader{b: p, off: 32}
-	user, ok := r.nulString(256)
+	user, ok := r.nulBytes(256)
 	if !ok {
 		return h, fmt.Errorf("%w: user name not terminated", ErrNotMySQL)
 	}
-	h.User = cleanText([]byte(user))
+	h.User = cleanText(user)
 	// Skip the auth response to reach the plugin name; never keep it.
 	switch {
 	case h.Capabilities&ClientPluginAuthLenenc != 0:
@@ -344,18 +344,18 @@ func ParseClientHello(p []byte) (ClientHello, error) {
 		}
 		r.off += int(n)
 	default:
-		if _, ok := r.nulString(1 << 16); !ok {
+		if _, ok := r.nulBytes(1 << 16); !ok {
 			return h, nil
 		}
 	}
 	if h.Capabilities&ClientConnectWithDB != 0 {
-		if _, ok := r.nulString(256); !ok {
+		if _, ok := r.nulBytes(256); !ok {
 			return h, nil
 		}
 	}
 	if h.Capabilities&ClientPluginAuth != 0 {
-		if name, ok := r.nulString(64); ok && printable(name) {
-			h.AuthPlugin = name
+		if name, ok := r.nulBytes(64); ok && printable(name) {
+			h.AuthPlugin = pluginName(name)
 		}
 	}
 	return h, nil
@@ -503,6 +503,15 @@ func (r *reader) lenenc() (uint64, bool) {
 
 // nulString reads a NUL-terminated string of at most max bytes.
 func (r *reader) nulString(max int) (string, bool) {
+	b, ok := r.nulBytes(max)
+	if !ok {
+		return "", false
+	}
+	return string(b), true
+}
+
+// nulBytes is nulString without the copy: the bytes alias the packet.
+func (r *reader) nulBytes(max int) ([]byte, bool) {
 	rest := r.b[r.off:]
 	limit := len(rest)
 	if limit > max+1 {
@@ -510,15 +519,36 @@ func (r *reader) nulString(max int) (string, bool) {
 	}
 	for i := 0; i < limit; i++ {
 		if rest[i] == 0 {
-			s := string(rest[:i])
 			r.off += i + 1
-			return s, true
+			return rest[:i], true
 		}
 	}
-	return "", false
+	return nil, false
 }
 
-func printable(s string) bool {
+// pluginName returns an auth plugin name as a string, without allocating
+// for the well-known ones (every greeting and login names one).
+func pluginName(b []byte) string {
+	switch string(b) {
+	case "mysql_native_password":
+		return "mysql_native_password"
+	case "caching_sha2_password":
+		return "caching_sha2_password"
+	case "sha256_password":
+		return "sha256_password"
+	case "client_ed25519":
+		return "client_ed25519"
+	case "mysql_clear_password":
+		return "mysql_clear_password"
+	case "auth_gssapi_client":
+		return "auth_gssapi_client"
+	case "dialog":
+		return "dialog"
+	}
+	return string(b)
+}
+
+func printable[T string | []byte](s T) bool {
 	for i := 0; i < len(s); i++ {
 		if s[i] < 0x20 || s[i] == 0x7f {
 			return false
