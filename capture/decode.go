@@ -92,16 +92,7 @@ func (dc *decoder) decodeFrame(p *event.Packet, linkType uint16, data []byte, wi
 		}
 		return dc.decodeEtherType(p, be.Uint16(data[0:2]), data[20:])
 	case linkRaw12, linkRaw14, linkRaw:
-		if len(data) < 1 {
-			return malformed
-		}
-		switch data[0] >> 4 {
-		case 4:
-			return dc.decodeIPv4(p, data)
-		case 6:
-			return dc.decodeIPv6(p, data)
-		}
-		return malformed
+		return dc.decodeIPByVersion(p, data, malformed)
 	case linkPPP, linkPPPHDLC:
 		if len(data) >= 2 && data[0] == 0xff && data[1] == 0x03 {
 			data = data[2:]
@@ -186,16 +177,7 @@ func (dc *decoder) decodeEtherType(p *event.Packet, etherType uint16, data []byt
 					break
 				}
 			}
-			if len(data) < 1 {
-				return malformed
-			}
-			switch data[0] >> 4 {
-			case 4:
-				return dc.decodeIPv4(p, data)
-			case 6:
-				return dc.decodeIPv6(p, data)
-			}
-			return unsupported
+			return dc.decodeIPByVersion(p, data, unsupported)
 		default:
 			// ARP, LLDP, 802.3 length fields (< 0x0600), MPLS, …
 			return unsupported
@@ -228,6 +210,21 @@ func (dc *decoder) decodePPP(p *event.Packet, data []byte) decodeResult {
 		return dc.decodeEtherType(p, etherMPLS, data)
 	}
 	return unsupported
+}
+
+// decodeIPByVersion decodes data as IPv4 or IPv6 by its version nibble
+// (raw-IP link types, MPLS payloads); other versions give otherwise.
+func (dc *decoder) decodeIPByVersion(p *event.Packet, data []byte, otherwise decodeResult) decodeResult {
+	if len(data) < 1 {
+		return malformed
+	}
+	switch data[0] >> 4 {
+	case 4:
+		return dc.decodeIPv4(p, data)
+	case 6:
+		return dc.decodeIPv6(p, data)
+	}
+	return otherwise
 }
 
 func (dc *decoder) decodeIPv4(p *event.Packet, d []byte) decodeResult {
