@@ -289,21 +289,28 @@ func sourceError(st event.Stats) string {
 // summary and returned, with the results so far reported.
 func Run(next func() (*event.Packet, error), opts Options) (Summary, error) {
 	e := NewEngine(opts)
-	var runErr error
+	runErr := e.feed(next)
+	if runErr != nil {
+		e.sum.Errors = append(e.sum.Errors, runErr.Error())
+	}
+	return e.Close(), runErr
+}
+
+// feed hands every packet next returns to the engine until io.EOF (nil) or
+// another error (returned).
+func (e *Engine) feed(next func() (*event.Packet, error)) error {
 	for {
 		p, err := next()
 		if err != nil {
-			if !errors.Is(err, io.EOF) {
-				runErr = err
-				e.sum.Errors = append(e.sum.Errors, err.Error())
+			if errors.Is(err, io.EOF) {
+				return nil
 			}
-			break
+			return err
 		}
 		if p != nil {
 			e.Packet(p)
 		}
 	}
-	return e.Close(), runErr
 }
 
 // PacketSource is a packet source with counters, such as a capture.Reader.
@@ -320,19 +327,7 @@ type PacketSource interface {
 // early is also returned; the results before it have been reported.
 func RunSource(src PacketSource, opts Options) (Summary, error) {
 	e := NewEngine(opts)
-	var runErr error
-	for {
-		p, err := src.Next()
-		if err != nil {
-			if !errors.Is(err, io.EOF) {
-				runErr = err
-			}
-			break
-		}
-		if p != nil {
-			e.Packet(p)
-		}
-	}
+	runErr := e.feed(src.Next)
 	st := src.Stats()
 	if runErr != nil && st.Err == "" {
 		st.Err = runErr.Error()

@@ -156,18 +156,21 @@ func (e *Engine) connectComplete(c *connectState, closing bool) bool {
 	return true
 }
 
+// tried says whether an attempt went to addr.
+func (c *connectState) tried(addr netip.Addr) bool {
+	for _, a := range c.attempts {
+		if a.server.Addr() == addr {
+			return true
+		}
+	}
+	return false
+}
+
 // untriedAddrs lists the resolved addresses no attempt went to.
 func (c *connectState) untriedAddrs() []string {
 	var out []string
 	for _, addr := range c.addrs {
-		tried := false
-		for _, a := range c.attempts {
-			if a.server.Addr() == addr {
-				tried = true
-				break
-			}
-		}
-		if !tried && !contains(out, addr.String()) {
+		if !c.tried(addr) && !contains(out, addr.String()) {
 			out = append(out, addr.String())
 		}
 	}
@@ -177,14 +180,7 @@ func (c *connectState) untriedAddrs() []string {
 // untried says whether some resolved address has not been attempted yet.
 func (c *connectState) untried() bool {
 	for _, addr := range c.addrs {
-		tried := false
-		for _, a := range c.attempts {
-			if a.server.Addr() == addr {
-				tried = true
-				break
-			}
-		}
-		if !tried {
+		if !c.tried(addr) {
 			return true
 		}
 	}

@@ -196,9 +196,9 @@ func RunCommand(cfg Config, argv []string, stdin io.Reader, stdout, stderr io.Wr
 		closeRecording(rec, notice)
 		return ExitRunFailed
 	}
-	if err := s.AddPID(child.Pid()); err != nil {
-		// Never run the command untraced: the barrier's pipe closes and
-		// the child exits without exec'ing it.
+	// abort ends the held child without running the command (never run it
+	// untraced), stops the session and keeps the recording valid.
+	abort := func(err error) int {
 		child.Cmd.Process.Kill()
 		child.Wait()
 		notice(err.Error())
@@ -207,16 +207,13 @@ func RunCommand(cfg Config, argv []string, stdin io.Reader, stdout, stderr io.Wr
 		closeRecording(rec, notice)
 		return ExitRunFailed
 	}
+	if err := s.AddPID(child.Pid()); err != nil {
+		return abort(err)
+	}
 	shown := shellQuote(MaskSecrets(argv))
 	notice(fmt.Sprintf("tracing %s (pid %d): %s", shown, child.Pid(), s.Describe()))
 	if err := child.Release(); err != nil {
-		child.Cmd.Process.Kill()
-		child.Wait()
-		notice(err.Error())
-		stopRun()
-		s.Run(runCtx)
-		closeRecording(rec, notice)
-		return ExitRunFailed
+		return abort(err)
 	}
 	w.SetSource(shown)
 

@@ -186,21 +186,8 @@ func analyzeFile(name string, stdin io.Reader, w *report.Writer, opts analyze.Op
 			writeErr = err
 		}
 	}
-	eng := analyze.NewEngine(opts)
-	var readErr error
-	for {
-		p, err := r.Next()
-		if err != nil {
-			if !errors.Is(err, io.EOF) {
-				readErr = err
-			}
-			break
-		}
-		eng.Packet(p)
-	}
 	// The reader's counters (and its error, if any) go into the summary.
-	eng.AddStats(r.Stats())
-	sum := eng.Close()
+	sum, readErr := analyze.RunSource(r, opts)
 	if writeErr != nil {
 		return sum, writeErr
 	}
