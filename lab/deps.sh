@@ -39,7 +39,8 @@ for tool in "${!pkg_of[@]}"; do
 	fi
 done
 # PHP without the mysqli extension (mysqlnd) cannot run lab/client.php.
-if command -v php >/dev/null 2>&1 && ! php -r 'exit(function_exists("mysqli_init") ? 0 : 1);' 2>/dev/null; then
+# (When php itself is missing, php-mysql is installed with it.)
+if ! command -v php >/dev/null 2>&1 || ! php -r 'exit(function_exists("mysqli_init") ? 0 : 1);' 2>/dev/null; then
 	missing_tools+=("php-mysqli")
 	want[php-mysql]=1
 fi

@@ -228,11 +228,24 @@ func Unavailable() string {
 }
 
 // Require skips the test, saying precisely why, when the lab cannot run.
+// As root, missing Debian packages fail the test instead: `make test` (and
+// `bash lab/deps.sh`) installs them, so a skip there would hide a broken
+// setup behind a green run.
 func Require(t testing.TB) {
 	t.Helper()
-	if why := Unavailable(); why != "" {
-		t.Skip("lab: " + why)
+	why := Unavailable()
+	if why == "" {
+		return
 	}
+	if os.Geteuid() == 0 && missingPackages(why) {
+		t.Fatal("lab: " + why + "; run `bash lab/deps.sh` as root (make test does)")
+	}
+	t.Skip("lab: " + why)
+}
+
+// missingPackages says whether Unavailable's reason is something lab/deps.sh installs.
+func missingPackages(why string) bool {
+	return strings.HasPrefix(why, "lab tools missing") || strings.HasPrefix(why, "PHP has no mysqli")
 }
 
 var sbinOnce sync.Once
