@@ -23,7 +23,10 @@
 // is present of a message that will not be completed (a snap length cut it,
 // or the connection ended) and mark it Truncated. Every function takes
 // untrusted bytes, never panics and reports malformed input as an error
-// wrapping ErrNotPostgres.
+// wrapping ErrNotPostgres. When such a message was framed correctly (its
+// length is plausible and all there) and only its content is wrong, Next*
+// also return its size n > 0, so that a caller can step over it, and the
+// fields decoded before the problem.
 package postgres
 
 import (
@@ -48,9 +51,10 @@ const (
 	// MaxStartup is the server's MAX_STARTUP_PACKET_LENGTH: it refuses
 	// longer untyped first messages.
 	MaxStartup = 10000
-	// MaxErrorLen is libpq's MAX_ERRLEN: an ErrorResponse or
-	// NoticeResponse announcing more (or less than 8 bytes) is read as the
-	// version-2 error text a server sends before it knows the protocol.
+	// MaxErrorLen is libpq's MAX_ERRLEN, the most an ErrorResponse or
+	// NoticeResponse may announce. An 'E' whose next byte is not 0 is
+	// read as the version-2 error text a server sends before it knows the
+	// client's protocol.
 	MaxErrorLen = 30000
 	// MaxAuthLen bounds Authentication requests (GSSAPI tokens are the
 	// largest; libpq itself gives up on a first request over 2000 bytes).
@@ -437,17 +441,16 @@ func server(b []byte, answer, cut bool) (Message, int, error) {
 			return m, 0, fmt.Errorf("%w: answer byte %q to SSLRequest/GSSENCRequest (want S, N, G or E)", ErrNotPostgres, b[0])
 		}
 	}
+	// A version-2 error is 'E' and text; the length of an ErrorResponse
+	// (at most MaxErrorLen) starts with a zero byte.
+	if b[0] == 'E' && len(b) > 1 && b[1] != 0 {
+		return v2Error(b, cut)
+	}
 	if len(b) < 5 {
-		if b[0] == 'E' && len(b) > 1 && !plausibleLengthPrefix(b[1:]) {
-			return v2Error(b, cut)
-		}
 		return m, 0, ErrShort
 	}
 	m.Type = b[0]
 	length := int(binary.BigEndian.Uint32(b[1:]))
-	if m.Type == 'E' && (length < 8 || length > MaxErrorLen) {
-		return v2Error(b, cut)
-	}
 	limit := MaxMessage
 	switch m.Type {
 	case 'E', 'N':
@@ -470,12 +473,6 @@ func server(b []byte, answer, cut bool) (Message, int, error) {
 	m.Truncated = cut && len(b) < 1+length
 	err = decodeTyped(&m, body)
 	return m, n, err
-}
-
-// plausibleLengthPrefix says whether the 1-3 bytes after an 'E' can start a
-// length of at most MaxErrorLen (a version-2 error text starts "FATAL").
-func plausibleLengthPrefix(p []byte) bool {
-	return p[0] == 0 && (len(p) < 2 || p[1] <= MaxErrorLen>>16)
 }
 
 // v2Error decodes 'E' followed by a NUL-terminated text.
@@ -716,18 +713,20 @@ func decodeFields(m *Message, body []byte) error {
 // LooksLikeClientStart says whether b starts like the first message of a
 // PostgreSQL client: an SSLRequest or GSSENCRequest (exactly 8 bytes
 // announced), a CancelRequest (16), or a protocol 3.0 StartupMessage whose
-// first parameter name is printable. It needs 8 bytes.
+// first parameter name is printable (protocol 3.x, or 2.0 which servers
+// refuse with an error worth seeing). It needs 8 bytes.
 func LooksLikeClientStart(b []byte) bool {
 	if len(b) < 8 {
 		return false
 	}
 	length := binary.BigEndian.Uint32(b)
-	switch binary.BigEndian.Uint32(b[4:]) {
-	case CodeSSLRequest, CodeGSSENCRequest:
+	code := binary.BigEndian.Uint32(b[4:])
+	switch {
+	case code == CodeSSLRequest || code == CodeGSSENCRequest:
 		return length == 8
-	case CodeCancelRequest:
+	case code == CodeCancelRequest:
 		return length == 16
-	case ProtocolV3:
+	case code>>16 == 3 || code == 2<<16:
 		if length < 9 || length > MaxStartup {
 			return false
 		}
@@ -790,7 +789,11 @@ func looksLikeFirstTyped(b []byte) bool {
 		}
 		return b[5] == 'S' || b[5] == 'V' || b[5] == 'C'
 	case 'v':
-		return length >= 12 && length <= MaxStartup && len(b) >= 7 && b[5] == 0 && b[6] == 0
+		if length < 12 || length > maxSmall || len(b) < 9 {
+			return false
+		}
+		newest := binary.BigEndian.Uint32(b[5:]) // a bare minor, or 3.x as PostgreSQL sends it
+		return newest>>16 == 0 || newest>>16 == 3
 	}
 	return false
 }

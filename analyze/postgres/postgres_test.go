@@ -336,3 +336,378 @@ func containsAny(list [][]byte, s []byte) bool {
 	}
 	return false
 }
+
+func TestIdentifiers(t *testing.T) {
+	tests := []struct {
+		name string
+		conv int
+		want []string // union over the conversation's messages, in order
+	}{
+		{"scram_ok", 0, []string{"lab", "appdb", "connscope-test"}},
+		{"trust_ok", 0, []string{"lab", "trustdb", "-cstatement_timeout=5s", "psql"}},
+		{"hba_no_entry", 0, []string{"lab", "secretdb", "psql", "::1"}},
+		{"hba_reject", 0, []string{"lab", "rejectdb", "psql", "127.0.0.1"}},
+		{"database_missing", 0, []string{"lab", "nosuchdb", "psql"}},
+		{"scram_no_such_user", 0, []string{"ghost", "appdb", "psql"}},
+		{"raw_protocol", 1, []string{"lab", "trustdb", "1"}},
+		{"too_many_clients", 0, []string{"postgres", "trustdb", "psql"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c := loadVector(t, tc.name)[tc.conv]
+			ss := walkServer(t, c.server, startsWithRequest(c.client))
+			cs := walkClient(t, c.client, answers(ss))
+			var got []string
+			seen := map[string]bool{}
+			for _, s := range append(cs, ss...) {
+				for _, id := range Identifiers(s.msg) {
+					if !seen[id] {
+						seen[id] = true
+						got = append(got, id)
+					}
+				}
+			}
+			if !reflect.DeepEqual(got, tc.want) {
+				t.Errorf("got %q, want %q", got, tc.want)
+			}
+		})
+	}
+	// Texts this server version did not send but others do.
+	for msg, want := range map[string][]string{
+		`no pg_hba.conf entry for host "192.0.2.10", user "lab", database "secret", no encryption`: {"192.0.2.10", "lab", "secret"},
+		`password authentication failed for user "lab"`:                                             {"lab"},
+		`database "secret" does not exist`:                                                          {"secret"},
+		`permission denied for database "sec`:                                                       {"sec"}, // cut by the snap length
+		`sorry, too many clients already`:                                                           nil,
+	} {
+		got := Identifiers(Message{Kind: KindError, Error: &ErrorFields{Message: msg}})
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("%s: got %q, want %q", msg, got, want)
+		}
+	}
+}
+
+func TestSQLStateInfo(t *testing.T) {
+	ids := map[string]bool{}
+	for _, s := range ConnectionSQLStates() {
+		if len(s.Code) != 5 || s.Class != s.Code[:2] || s.ClassID == "" || classIDs[s.Class] != s.ClassID || s.ID == "" || ids[s.ID] {
+			t.Errorf("bad table row %+v", s)
+		}
+		ids[s.ID] = true
+	}
+	for code, id := range map[string]string{"53300": "too_many_connections", "57P03": "cannot_connect_now", "28000": "invalid_authorization_specification",
+		"28P01": "invalid_password", "3D000": "invalid_catalog_name", "08P01": "protocol_violation", "08004": "sqlserver_rejected_establishment_of_sqlconnection",
+		"42501": "insufficient_privilege", "0A000": "feature_not_supported", "57P01": "admin_shutdown", "53200": "out_of_memory", "58000": "system_error", "XX000": "internal_error"} {
+		if s, ok := SQLStateInfo(code); !ok || s.ID != id {
+			t.Errorf("%s: %+v %v, want %s", code, s, ok, id)
+		}
+	}
+	if s, ok := SQLStateInfo("53400"); ok || s.Class != "53" || s.ClassID != "insufficient_resources" {
+		t.Errorf("unknown code of a known class: %+v %v", s, ok)
+	}
+	if s, ok := SQLStateInfo("5330"); ok || s != (SQLState{}) {
+		t.Errorf("malformed code: %+v %v", s, ok)
+	}
+	// Every SQLSTATE PostgreSQL 15 sent in the recorded connects is known.
+	for _, name := range vectorNames(t) {
+		for _, c := range loadVector(t, name) {
+			for _, s := range walkServer(t, c.server, startsWithRequest(c.client)) {
+				if s.msg.Kind == KindError && !s.msg.V2Error {
+					if _, ok := SQLStateInfo(s.msg.Error.Code); !ok {
+						t.Errorf("%s: SQLSTATE %s not in the table", name, s.msg.Error.Code)
+					}
+				}
+			}
+		}
+	}
+}
+
+func TestLooksLike(t *testing.T) {
+	for _, name := range vectorNames(t) {
+		for i, c := range loadVector(t, name) {
+			if !LooksLikeClientStart(c.client) {
+				t.Errorf("%s/%d: client start % x not recognised", name, i, c.client[:min(len(c.client), 16)])
+			}
+			if len(c.server) > 0 && !LooksLikeServerReply(c.server) {
+				t.Errorf("%s/%d: server reply % x not recognised", name, i, c.server[:min(len(c.server), 16)])
+			}
+		}
+	}
+	mysqlGreeting := []byte("\x4a\x00\x00\x00\x0a5.5.5-10.11.6-MariaDB\x00")
+	tlsHello := []byte("\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03")
+	for _, b := range [][]byte{
+		mysqlGreeting,
+		[]byte("\x52\x00\x00\x00\x0a8.0.36\x00"), // a MySQL greeting of length 'R'
+		[]byte("\x45\x00\x00\x00\x0a8.0.36\x00"), // … of length 'E'
+		[]byte("SSH-2.0-OpenSSH_9.2p1\r\n"),
+		[]byte("HTTP/1.1 400 Bad Request\r\n"),
+		[]byte("N\x00\x00\x00\x0a"),
+		tlsHello,
+		nil,
+	} {
+		if LooksLikeServerReply(b) {
+			t.Errorf("server reply %q accepted", b)
+		}
+	}
+	for _, b := range [][]byte{
+		tlsHello,
+		[]byte("GET / HTTP/1.1\r\n"),
+		[]byte("\x00\x00\x00\x08\x04\xd2\x16\x30\x00"[:7]), // short
+		[]byte("\x00\x00\x00\x09\x04\xd2\x16\x2f"),         // SSLRequest with a wrong length
+		[]byte("\x00\x00\x00\x20\x00\x03\x00\x00\x01\x02"), // unprintable parameter name
+		[]byte("\x00\x00\x30\x00\x00\x03\x00\x00user"),      // longer than MaxStartup
+		[]byte("\x85\xa6\x03\x00\x00\x00\x00\x01\x21"),     // a MySQL HandshakeResponse payload
+	} {
+		if LooksLikeClientStart(b) {
+			t.Errorf("client start % x accepted", b)
+		}
+	}
+	if !LooksLikeServerReply([]byte("EFATAL:  unsupported frontend protocol 2.0")) || !LooksLikeServerReply([]byte("S\x16\x03\x03")) {
+		t.Error("version-2 error or 'S' + TLS not recognised")
+	}
+}
+
+// TestMalformed: bad input is an error wrapping ErrNotPostgres that says
+// what is wrong, never ErrShort (which would make a caller wait forever).
+func TestMalformed(t *testing.T) {
+	typed := func(typ byte, body string) []byte {
+		b := []byte{typ, 0, 0, 0, 0}
+		binary.BigEndian.PutUint32(b[1:], uint32(4+len(body)))
+		return append(b, body...)
+	}
+	untyped := func(code uint32, body string) []byte {
+		b := binary.BigEndian.AppendUint32(nil, uint32(8+len(body)))
+		b = binary.BigEndian.AppendUint32(b, code)
+		return append(b, body...)
+	}
+	server := []struct {
+		name   string
+		b      []byte
+		answer bool
+		want   string
+	}{
+		{"answer byte", []byte("X"), true, "answer byte 'X'"},
+		{"auth length 4", typed('R', ""), false, "Authentication request shorter"},
+		{"auth ok too long", typed('R', "\x00\x00\x00\x00\x00"), false, "AuthenticationOk of 9 bytes"},
+		{"unknown auth", typed('R', "\x00\x00\x00\x63"), false, "unknown Authentication request type 99"},
+		{"sasl list open", typed('R', "\x00\x00\x00\x0aSCRAM"), false, "mechanism list not terminated"},
+		{"error without final NUL", typed('E', "SFATAL\x00C53300\x00"), false, "without its final NUL"},
+		{"error field open", typed('E', "SFATAL\x00C5330"), false, "field 'C' not terminated"},
+		{"error bytes after end", typed('E', "SFATAL\x00\x00xx"), false, "unexpected bytes"},
+		{"key data length", typed('K', "\x00\x00\x00\x01"), false, "BackendKeyData of 8 bytes"},
+		{"ready status", typed('Z', "X"), false, "ReadyForQuery status 'X'"},
+		{"negotiate count", typed('v', "\x00\x00\x00\x00\xff\xff\xff\xff"), false, "lists 4294967295 options"},
+		{"length under 4", []byte("Z\x00\x00\x00\x03I"), false, "announces 3 bytes"},
+		{"huge status", []byte("S\x01\x00\x00\x00"), false, "announces 16777216 bytes"},
+		{"v2 error unprintable", []byte("E\x01\x02\x03\x04\x05"), false, "unprintable"},
+	}
+	for _, tc := range server {
+		t.Run("server/"+tc.name, func(t *testing.T) {
+			_, _, err := NextServer(tc.b, tc.answer)
+			if !errors.Is(err, ErrNotPostgres) || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("got %v, want ErrNotPostgres saying %q", err, tc.want)
+			}
+		})
+	}
+	client := []struct {
+		name    string
+		b       []byte
+		startup bool
+		want    string
+	}{
+		{"startup too long", untyped(ProtocolV3, strings.Repeat("a", MaxStartup)), true, "announces 10008 bytes"},
+		{"startup length 4", []byte("\x00\x00\x00\x04\x00\x03\x00\x00"), true, "announces 4 bytes"},
+		{"ssl request length", untyped(CodeSSLRequest, "x"), true, "SSLRequest/GSSENCRequest of 9 bytes"},
+		{"cancel length", untyped(CodeCancelRequest, "1234"), true, "CancelRequest of 12 bytes"},
+		{"unknown code", untyped(1234<<16|9999, ""), true, "code 1234.9999"},
+		{"param without value", untyped(ProtocolV3, "user\x00"), true, `parameter "user" has no terminated value`},
+		{"no final NUL", untyped(ProtocolV3, "user\x00lab\x00"), true, "without its final NUL"},
+		{"bytes after final NUL", untyped(ProtocolV3, "user\x00lab\x00\x00xx"), true, "after the StartupMessage's final NUL"},
+		{"terminate length", typed('X', "x"), false, "Terminate announces 5 bytes"},
+		{"password too long", []byte("p\x00\x10\x00\x01"), false, "announces 1048577 bytes"},
+	}
+	for _, tc := range client {
+		t.Run("client/"+tc.name, func(t *testing.T) {
+			_, _, err := NextClient(tc.b, tc.startup)
+			if !errors.Is(err, ErrNotPostgres) || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("got %v, want ErrNotPostgres saying %q", err, tc.want)
+			}
+		})
+	}
+}
+
+// TestSynthetic covers messages the recorded server did not send.
+func TestSynthetic(t *testing.T) {
+	typed := func(typ byte, body string) []byte {
+		b := []byte{typ, 0, 0, 0, 0}
+		binary.BigEndian.PutUint32(b[1:], uint32(4+len(body)))
+		return append(b, body...)
+	}
+	notice := typed('N', "SWARNING\x00VWARNING\x00C01000\x00Mhello\x00Ddetail\x00Hhint\x00s\x00P7\x00\x00")
+	m, n, err := NextServer(notice, false)
+	if err != nil || n != len(notice) || m.Kind != KindNotice || m.Error.Hint != "hint" || m.Error.Detail != "detail" || m.Error.Other['P'] != "7" {
+		t.Errorf("notice: %v %+v %+v", err, m, m.Error)
+	}
+	// An old server answering SSLRequest with a version-2 error.
+	v2 := []byte("EFATAL:  unsupported frontend protocol 1234.5679: server supports 1.0 to 2.0\n\x00")
+	m, n, err = NextServer(v2, true)
+	if err != nil || n != len(v2) || !m.V2Error || m.Error.Severity != "FATAL" || !strings.HasPrefix(m.Error.Message, "unsupported frontend protocol 1234.5679") {
+		t.Errorf("v2 answer: %v %d %+v %+v", err, n, m, m.Error)
+	}
+	for _, k := range []int{1, 2, 3, 4, 5, 40} {
+		if _, _, err := NextServer(v2[:k], true); err != ErrShort {
+			t.Errorf("v2 answer cut at %d: %v", k, err)
+		}
+	}
+	// GSS and SSPI requests, SASL with two mechanisms.
+	for body, want := range map[string]string{
+		"\x00\x00\x00\x07": "AuthGSS",
+		"\x00\x00\x00\x09": "AuthSSPI",
+		"\x00\x00\x00\x08\x60\x82\x01\x00": "AuthGSSContinue",
+		"\x00\x00\x00\x0aSCRAM-SHA-256-PLUS\x00SCRAM-SHA-256\x00\x00": "AuthSASL SCRAM-SHA-256-PLUS,SCRAM-SHA-256",
+	} {
+		m, _, err := NextServer(typed('R', body), false)
+		if err != nil || summary(m) != want {
+			t.Errorf("%q: %v %s, want %s", body, err, summary(m), want)
+		}
+	}
+	// A password parameter in a StartupMessage is dropped.
+	st := binary.BigEndian.AppendUint32(nil, 0)
+	st = binary.BigEndian.AppendUint32(st, ProtocolV3)
+	st = append(st, "user\x00lab\x00PASSWORD\x00hunter22\x00replication\x00database\x00\x00"...)
+	binary.BigEndian.PutUint32(st, uint32(len(st)))
+	m, _, err = NextClient(st, true)
+	if err != nil || len(m.Params) != 2 || m.Param("replication") != "database" || strings.Contains(fmt.Sprintf("%+v", m), "hunter22") {
+		t.Errorf("startup with password: %v %+v", err, m)
+	}
+	// A SASLInitialResponse without initial data, and a PasswordMessage that
+	// merely contains a NUL.
+	m, _, err = NextClient(typed('p', "SCRAM-SHA-256\x00\xff\xff\xff\xff"), false)
+	if err != nil || m.Kind != KindSASLInitialResponse || m.Mechanism != "SCRAM-SHA-256" {
+		t.Errorf("SASLInitialResponse without data: %v %+v", err, m)
+	}
+	m, _, err = NextClient(typed('p', "secret\x00"), false)
+	if err != nil || m.Kind != KindPassword || m.Mechanism != "" {
+		t.Errorf("password: %v %+v", err, m)
+	}
+	// Text from the peer is made printable.
+	m, _, err = NextServer(typed('S', "application_name\x00a\x1b[31mb\xff\x00"), false)
+	if err != nil || m.Value != "a\uFFFD[31mb\uFFFD" {
+		t.Errorf("ParameterStatus: %v %q", err, m.Value)
+	}
+}
+
+// addVectorSeeds adds every recorded stream, client or server side, whole
+// and message by message.
+func addVectorSeeds(f *testing.F, client bool) {
+	for _, name := range vectorNames(f) {
+		for _, c := range loadVector(f, name) {
+			b := c.server
+			if client {
+				b = c.client
+			}
+			f.Add(b, true)
+			f.Add(b, false)
+			for len(b) > 0 {
+				f.Add(b, false)
+				if len(b) > 16 {
+					f.Add(b[:len(b)/2], false)
+				}
+				var n int
+				var err error
+				if client {
+					_, n, err = NextClient(b, false)
+				} else {
+					_, n, err = NextServer(b, false)
+				}
+				if err != nil {
+					break
+				}
+				b = b[n:]
+			}
+		}
+	}
+}
+
+// checkDecoded holds for any decoding: n within the input, a complete
+// message is ErrShort when cut by one byte, the truncated decoder agrees on
+// the whole message, text fields are bounded.
+func checkDecoded(t *testing.T, b []byte, mode bool, m Message, n int, err error,
+	next func([]byte, bool) (Message, int, error), truncated func([]byte, bool) (Message, error)) {
+	switch {
+	case err == ErrShort:
+		if n != 0 || !reflect.DeepEqual(m, Message{}) {
+			t.Fatalf("ErrShort with n=%d %+v", n, m)
+		}
+		return
+	case errors.Is(err, ErrNotPostgres):
+		if n < 0 || n > len(b) {
+			t.Fatalf("%v with n=%d of %d bytes", err, n, len(b))
+		}
+		return
+	case err != nil:
+		t.Fatalf("error %v is neither ErrShort nor ErrNotPostgres", err)
+	}
+	if n <= 0 || n > len(b) || m.Truncated {
+		t.Fatalf("n=%d of %d bytes, %+v", n, len(b), m)
+	}
+	if _, _, err := next(b[:n-1], mode); err != ErrShort && n > 1 {
+		t.Fatalf("message of %d bytes: cut by one gives %v, want ErrShort", n, err)
+	}
+	tm, terr := truncated(b[:n], mode)
+	if terr != nil || !reflect.DeepEqual(tm, m) {
+		t.Fatalf("truncated decoder on the whole message: %v %+v, Next: %+v", terr, tm, m)
+	}
+	for _, s := range append(append([]string{m.Name, m.Value, m.Mechanism}, m.Mechanisms...), Identifiers(m)...) {
+		if len(s) > 3*maxText {
+			t.Fatalf("string of %d bytes kept", len(s))
+		}
+	}
+}
+
+// FuzzServer feeds arbitrary bytes to the server-side decoders.
+func FuzzServer(f *testing.F) {
+	addVectorSeeds(f, false)
+	f.Add([]byte("EFATAL:  unsupported frontend protocol 1234.5679\n\x00"), true)
+	f.Add([]byte("SSH-2.0-OpenSSH_9.2p1\r\n"), false)
+	f.Fuzz(func(t *testing.T, b []byte, answer bool) {
+		m, n, err := NextServer(b, answer)
+		checkDecoded(t, b, answer, m, n, err, NextServer, ServerTruncated)
+		tm, terr := ServerTruncated(b, answer)
+		if terr == nil {
+			Identifiers(tm)
+			_ = tm.String()
+		}
+		LooksLikeServerReply(b)
+	})
+}
+
+// FuzzClient feeds arbitrary bytes to the client-side decoders; what a
+// password-family message carries must never come out.
+func FuzzClient(f *testing.F) {
+	addVectorSeeds(f, true)
+	f.Add([]byte("p\x00\x00\x00\x0bsecret\x00"), false)
+	f.Fuzz(func(t *testing.T, b []byte, startup bool) {
+		m, n, err := NextClient(b, startup)
+		checkDecoded(t, b, startup, m, n, err, NextClient, ClientTruncated)
+		tm, terr := ClientTruncated(b, startup)
+		for _, d := range []struct {
+			m   Message
+			err error
+		}{{m, err}, {tm, terr}} {
+			if d.err != nil || (d.m.Kind != KindPassword && d.m.Kind != KindSASLInitialResponse) {
+				continue
+			}
+			// Nothing but framing (and the mechanism name) is kept.
+			rest := d.m
+			rest.Kind, rest.Type, rest.Length, rest.Truncated, rest.Mechanism = 0, 0, 0, false, ""
+			if !reflect.DeepEqual(rest, Message{}) {
+				t.Fatalf("password-family message kept %+v", d.m)
+			}
+		}
+		LooksLikeClientStart(b)
+		if terr == nil {
+			Identifiers(tm)
+		}
+	})
+}
