@@ -51,10 +51,10 @@ const (
 	// MaxStartup is the server's MAX_STARTUP_PACKET_LENGTH: it refuses
 	// longer untyped first messages.
 	MaxStartup = 10000
-	// MaxErrorLen is libpq's MAX_ERRLEN, the most an ErrorResponse or
-	// NoticeResponse may announce. An 'E' whose next byte is not 0 is
-	// read as the version-2 error text a server sends before it knows the
-	// client's protocol.
+	// MaxErrorLen is the most an ErrorResponse or NoticeResponse may
+	// announce (libpq uses the same bound). An 'E' whose next byte is not
+	// 0 is read as the version-2 error text a server sends before it
+	// knows the client's protocol.
 	MaxErrorLen = 30000
 	// MaxAuthLen bounds Authentication requests (GSSAPI tokens are the
 	// largest; libpq itself gives up on a first request over 2000 bytes).
@@ -846,7 +846,7 @@ func Identifiers(m Message) []string {
 var harmlessParam = map[string]bool{
 	"client_encoding": true, "datestyle": true, "intervalstyle": true, "timezone": true,
 	"extra_float_digits": true, "replication": true, "standard_conforming_strings": true,
-	"search_path": false, "lc_messages": true, "geqo": true,
+	"lc_messages": true, "geqo": true,
 }
 
 // quoted returns the double-quoted substrings of s. A quote that is not

@@ -375,10 +375,10 @@ func TestIdentifiers(t *testing.T) {
 	// Texts this server version did not send but others do.
 	for msg, want := range map[string][]string{
 		`no pg_hba.conf entry for host "192.0.2.10", user "lab", database "secret", no encryption`: {"192.0.2.10", "lab", "secret"},
-		`password authentication failed for user "lab"`:                                             {"lab"},
-		`database "secret" does not exist`:                                                          {"secret"},
-		`permission denied for database "sec`:                                                       {"sec"}, // cut by the snap length
-		`sorry, too many clients already`:                                                           nil,
+		`password authentication failed for user "lab"`:                                            {"lab"},
+		`database "secret" does not exist`:                                                         {"secret"},
+		`permission denied for database "sec`:                                                      {"sec"}, // cut by the snap length
+		`sorry, too many clients already`:                                                          nil,
 	} {
 		got := Identifiers(Message{Kind: KindError, Error: &ErrorFields{Message: msg}})
 		if !reflect.DeepEqual(got, want) {
@@ -455,7 +455,7 @@ func TestLooksLike(t *testing.T) {
 		[]byte("\x00\x00\x00\x08\x04\xd2\x16\x30\x00"[:7]), // short
 		[]byte("\x00\x00\x00\x09\x04\xd2\x16\x2f"),         // SSLRequest with a wrong length
 		[]byte("\x00\x00\x00\x20\x00\x03\x00\x00\x01\x02"), // unprintable parameter name
-		[]byte("\x00\x00\x30\x00\x00\x03\x00\x00user"),      // longer than MaxStartup
+		[]byte("\x00\x00\x30\x00\x00\x03\x00\x00user"),     // longer than MaxStartup
 		[]byte("\x85\xa6\x03\x00\x00\x00\x00\x01\x21"),     // a MySQL HandshakeResponse payload
 	} {
 		if LooksLikeClientStart(b) {
@@ -561,8 +561,8 @@ func TestSynthetic(t *testing.T) {
 	}
 	// GSS and SSPI requests, SASL with two mechanisms.
 	for body, want := range map[string]string{
-		"\x00\x00\x00\x07": "AuthGSS",
-		"\x00\x00\x00\x09": "AuthSSPI",
+		"\x00\x00\x00\x07":                 "AuthGSS",
+		"\x00\x00\x00\x09":                 "AuthSSPI",
 		"\x00\x00\x00\x08\x60\x82\x01\x00": "AuthGSSContinue",
 		"\x00\x00\x00\x0aSCRAM-SHA-256-PLUS\x00SCRAM-SHA-256\x00\x00": "AuthSASL SCRAM-SHA-256-PLUS,SCRAM-SHA-256",
 	} {
