@@ -109,6 +109,9 @@ func TestVectors(t *testing.T) {
 			[]string{"AuthOk", fatal("53300", "remaining connection slots are reserved for non-replication superuser connections")}, "InitPostgres"},
 		{"shutting_down", 0, []string{"SSLRequest", "Startup 3.0 user=lab database=trustdb application_name=psql"},
 			[]string{"Answer N", fatal("57P03", "the database system is shutting down")}, "ProcessStartupPacket"},
+		// A standby with hot_standby = off: refused before authentication.
+		{"standby_no_hot", 0, []string{"Startup 3.0 user=lab database=trustdb application_name=psql"},
+			[]string{fatal("57P03", "the database system is not accepting connections")}, "ProcessStartupPacket"},
 		{"cancel", 0, []string{"Startup 3.0 user=lab database=trustdb application_name=psql"},
 			[]string{"AuthOk", "BackendKeyData", "ReadyForQuery I"}, "ProcessInterrupts"},
 		{"cancel", 1, []string{"CancelRequest"}, nil, ""},
@@ -157,6 +160,11 @@ func TestVectors(t *testing.T) {
 				}
 			}
 		})
+	}
+	// The standby's refusal carries a DETAIL that says why.
+	c := loadVector(t, "standby_no_hot")[0]
+	if m, _, err := NextServer(c.server, false); err != nil || m.Error.Detail != "Hot standby mode is disabled." {
+		t.Errorf("standby refusal: %v %+v", err, m.Error)
 	}
 	for _, name := range vectorNames(t) {
 		if !seen[name] {

@@ -20,8 +20,9 @@ PORT=${PORT:-25432}
 for t in "$PGBIN/initdb" "$PGBIN/pg_ctl" psql tcpdump tshark python3; do
 	command -v "$t" > /dev/null || { echo "record.sh: $t not found; apt-get install -y postgresql tcpdump tshark" >&2; exit 1; }
 done
-if ss -ltn "sport = :$PORT" | grep -q LISTEN; then
-	echo "record.sh: port $PORT is in use; set PORT=" >&2
+SPORT=$((PORT + 1)) # the standby
+if ss -ltn "( sport = :$PORT or sport = :$SPORT )" | grep -q LISTEN; then
+	echo "record.sh: port $PORT or $SPORT is in use; set PORT=" >&2
 	exit 1
 fi
 
@@ -30,9 +31,11 @@ chown postgres: "$tmp"
 pids=()
 cleanup() {
 	for p in "${pids[@]}"; do kill "$p" 2> /dev/null || true; done
-	if [[ -f $tmp/data/postmaster.pid ]]; then
-		runuser -u postgres -- "$PGBIN/pg_ctl" -D "$tmp/data" -m immediate stop > /dev/null 2>&1 || true
-	fi
+	for d in "$tmp/data" "$tmp/standby"; do
+		if [[ -f $d/postmaster.pid ]]; then
+			runuser -u postgres -- "$PGBIN/pg_ctl" -D "$d" -m immediate stop > /dev/null 2>&1 || true
+		fi
+	done
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -51,6 +54,7 @@ EOF
 # No ::1 line: connections over IPv6 get "no pg_hba.conf entry".
 cat > "$tmp/data/pg_hba.conf" << EOF
 local all all trust
+local replication all trust
 host rejectdb all 127.0.0.1/32 reject
 host trustdb all 127.0.0.1/32 trust
 host pwdb all 127.0.0.1/32 password
@@ -69,10 +73,10 @@ for db in appdb rejectdb trustdb pwdb; do sql "CREATE DATABASE $db"; done
 capture() {
 	local name=$1
 	shift
-	tcpdump -i lo -s 0 -U --immediate-mode -w "$tmp/$name.pcap" "tcp port $PORT" 2> "$tmp/$name.tcpdump" &
+	tcpdump -i lo -s 0 -U --immediate-mode -w "$tmp/$name.pcap" "tcp port $PORT or tcp port $SPORT" 2> "$tmp/$name.tcpdump" &
 	local td=$!
 	for _ in $(seq 100); do
-		grep -q "listening on" "$tmp/$name.tcpdump" && break
+		grep -qs "listening on" "$tmp/$name.tcpdump" && break
 		sleep 0.1
 	done
 	local rc=0
@@ -82,7 +86,7 @@ capture() {
 	wait "$td" || true
 	cp "$tmp/$name.pcap" "$out/$name.pcap"
 	tshark -r "$tmp/$name.pcap" 2> /dev/null -Y "tcp.len > 0" -T fields -e tcp.stream -e tcp.srcport -e tcp.payload |
-		awk -v port="$PORT" '{ print $1, ($2 == port ? "s" : "c"), $3 }' > "$out/$name.txt"
+		awk -v port="$PORT" -v sport="$SPORT" '{ print $1, ($2 == port || $2 == sport ? "s" : "c"), $3 }' > "$out/$name.txt"
 	{
 		echo "== $name (exit $rc): $*"
 		sed 's/^/   /' "$tmp/$name.err" "$tmp/$name.out"
@@ -105,6 +109,16 @@ capture hba_reject "${PSQL[@]}" "host=127.0.0.1 port=$PORT user=lab dbname=rejec
 capture hba_no_entry "${PSQL[@]}" "host=::1 port=$PORT user=lab dbname=secretdb sslmode=disable"
 capture cancel timeout -s INT 2 psql -X -w -c 'select pg_sleep(10)' "host=127.0.0.1 port=$PORT user=lab dbname=trustdb sslmode=disable"
 capture raw_protocol python3 "$out/rawclient.py" 127.0.0.1 "$PORT"
+
+# A standby with hot_standby = off refuses connections (57P03).
+pg "$PGBIN/pg_basebackup" -h "$tmp" -p "$PORT" -U postgres -D "$tmp/standby" -R
+cat >> "$tmp/standby/postgresql.conf" << EOF
+port = $SPORT
+hot_standby = off
+EOF
+pg "$PGBIN/pg_ctl" -D "$tmp/standby" -l "$tmp/standby.log" -w start > /dev/null
+capture standby_no_hot "${PSQL[@]}" "host=127.0.0.1 port=$SPORT user=lab dbname=trustdb sslmode=disable"
+pg "$PGBIN/pg_ctl" -D "$tmp/standby" -m fast -w stop > /dev/null
 
 # Connection slots: 3 ordinary sessions fill max_connections minus the
 # superuser's reserved one; a 4th ordinary user gets "remaining connection
