@@ -7,6 +7,10 @@
 #   bash lab/record.sh                 everything (a few minutes)
 #   bash lab/record.sh -only 'drop'    just the matching scenarios (the
 #                                      manifest then lists only those)
+#   bash lab/record.sh -add -snaplen 256 -only 'tls-ok'
+#                                      add runs at snap length 256
+#                                      (*.s256.*) to the manifest, keeping
+#                                      every other capture as it is
 #
 # The recording itself is lab/labrecord (Go); it owns the lab's lifecycle
 # (lock, up, down) and tears down on SIGINT/SIGTERM too. The EXIT trap here
