@@ -351,7 +351,7 @@ func parseClientHello(p []byte, length int) (ClientHello, error) {
 			h.SSLRequest = true
 			return h, nil
 		}
-		if len(p) < 5 {
+		if cut && len(p) <= 5 {
 			return h, fmt.Errorf("%w before the user name", ErrTruncated)
 		}
 		r := reader{b: p, off: 5}
@@ -377,7 +377,7 @@ func parseClientHello(p []byte, length int) (ClientHello, error) {
 		h.SSLRequest = true
 		return h, nil
 	}
-	if len(p) < 32 {
+	if len(p) <= 32 {
 		return h, fmt.Errorf("%w before the user name", ErrTruncated)
 	}
 	r := reader{b: p, off: 32}
