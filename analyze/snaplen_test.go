@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/connscope/connscope/analyze/dns"
 	"github.com/connscope/connscope/event"
 )
 
@@ -301,5 +302,39 @@ func TestStreamCutOutOfOrder(t *testing.T) {
 	// TCP keeps counting.
 	if s.add(1200, make([]byte, 10), 10); s.bytes != 210 {
 		t.Fatalf("bytes %d after the loss, want 210", s.bytes)
+	}
+}
+
+// TestSnapLengthDNS: a DNS answer the capture cut is neither malformed nor
+// an empty answer; the records past the cut are unknown.
+func TestSnapLengthDNS(t *testing.T) {
+	const dnsCli = "192.0.2.10:51000"
+	answer := dnsMsg(7, true, 0, "db.lab.test", dns.TypeA, ip("192.0.2.20"), ip("192.0.2.21"))
+	question := len(dnsMsg(7, false, 0, "db.lab.test", dns.TypeA))
+	tests := []struct {
+		name      string
+		keep      int
+		malformed uint64
+	}{
+		{"cut after the question: no record decoded", question, 0},
+		{"cut inside the header", 8, 0},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s := newSim(t, Options{})
+			s.udp(0, dnsCli, dnsS, dnsMsg(7, false, 0, "db.lab.test", dns.TypeA))
+			sa, da := ap(dnsS), ap(dnsCli)
+			s.feed(&event.Packet{Time: s.at(0.4), Proto: event.ProtoUDP, Src: sa.Addr(), SrcPort: sa.Port(),
+				Dst: da.Addr(), DstPort: da.Port(), Payload: answer[:tc.keep], PayloadLen: len(answer)})
+			sum := s.close()
+			for _, c := range s.got {
+				if c.Outcome == Unresolved {
+					t.Errorf("a cut answer reported as a failed lookup:\n%s", dumpConnects(s.got))
+				}
+			}
+			if sum.MalformedDNS != tc.malformed || sum.TruncatedSegments != 1 {
+				t.Errorf("summary: %d malformed DNS, %d truncated; want %d, 1", sum.MalformedDNS, sum.TruncatedSegments, tc.malformed)
+			}
+		})
 	}
 }

@@ -196,6 +196,11 @@ healthy() {
 		pid=$(<"$f")
 		alive "$pid" || return 1
 	done
+	# Every daemon this script starts (a lab built by an older lab.sh may
+	# lack one).
+	for f in dnsmasq labsrv-dns labsrv-fake mariadbd-1 mariadbd-2 mariadbd-3; do
+		[[ -e $LAB_DIR/run/$f.pid ]] || return 1
+	done
 	return 0
 }
 
