@@ -618,6 +618,18 @@ func (e *Engine) classifyServer(a *attempt, t time.Time, final bool) {
 	}
 	delay := t.Sub(a.handshakeDone())
 	late := a.clientClose != notClosed
+	if !isMySQL && (a.s2c.partial() || a.s2c.lost) && mysql.MaybeGreetingPrefix(buf) {
+		// The capture cut the server's first bytes before they say what
+		// they are: neither a greeting nor another protocol can be
+		// concluded. The client's packets and TCP decide.
+		a.addEvent(t, "server's first payload cut by the snap length after %d bytes: too short to tell a MySQL greeting; following the client and TCP", len(buf))
+		if !a.s2c.lost {
+			a.s2c.lose(a.s2c.holeAt)
+		}
+		a.proto = protoCut
+		a.my = myClientTurn
+		return
+	}
 	if isMySQL {
 		a.proto = protoMySQL
 		a.my = myGreeting
@@ -1272,7 +1284,7 @@ func (e *Engine) decideIdle(a *attempt, closing bool) {
 	case a.proto == protoMySQL:
 		e.decide(a, Incomplete, now, "the capture ended in the middle of the greeting")
 	case a.proto == protoCut:
-		e.decide(a, Incomplete, now, fmt.Sprintf("the snap length cut the server's bytes at byte %d of its stream: what it answered to the login cannot be decoded, and the client sent no command that would show a successful login", a.s2c.lostAt))
+		e.decide(a, Incomplete, now, fmt.Sprintf("the snap length cut the server's bytes at byte %d of its stream: what it sent from there on cannot be decoded, and the client sent no command that would show a successful login", a.s2c.lostAt))
 	case a.proto == protoTLS:
 		switch {
 		case a.tlsTurns >= 2 && !closing:

@@ -338,3 +338,55 @@ func TestSnapLengthDNS(t *testing.T) {
 		})
 	}
 }
+
+// TestSnapLengthFirstBytes: a server's first segment cut before it shows
+// what it is (a header-only snap length) is no verdict on the protocol.
+func TestSnapLengthFirstBytes(t *testing.T) {
+	tests := []struct {
+		name   string
+		keep   int
+		script func(k *conn)
+		want   Outcome
+	}{
+		{"greeting cut to 2 bytes, login, then a client command: ok", 2, func(k *conn) {
+			k.client(1, handshakeResponse("app", defaultCaps))
+			k.serverCut(2, okPacket(2), 0)
+			k.client(3, myPacket(0, []byte{3, 'S', 'E', 'L', 'E', 'C', 'T'}))
+			k.clientFIN(4)
+		}, OK},
+		{"greeting cut to 0 bytes, nothing else decides: incomplete", 0, func(k *conn) {
+			k.client(1, handshakeResponse("app", defaultCaps))
+			k.serverFIN(2)
+			k.clientFIN(2.1)
+		}, Incomplete},
+		{"greeting cut to 4 bytes, SSLRequest, TLS to the fourth turn: ok", 4, func(k *conn) {
+			k.client(1, sslRequest())
+			k.client(1.1, tlsRecord(22, 150))
+			k.serverCut(2, tls13Flight(), 0)
+			k.client(3, cat(tlsRecord(20, 1), tlsRecord(23, 53)))
+			k.serverCut(4, tlsRecord(23, 300), 0)
+		}, OK},
+		{"SSH banner cut to 6 bytes is still not MySQL", 6, nil, WrongProtocol},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s := newSim(t, Options{})
+			k := s.conn(cli, srv)
+			k.handshake(0, 0.1)
+			first := mariadbGreeting()
+			if tc.script == nil {
+				first = []byte("SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3\r\n")
+			}
+			k.serverCut(0.3, first, tc.keep)
+			if tc.script != nil {
+				tc.script(k)
+			} else {
+				k.serverFIN(0.4)
+			}
+			s.close()
+			if got := attemptOutcomes(s.got); !reflect.DeepEqual(got, []Outcome{tc.want}) {
+				t.Fatalf("outcomes = %v, want %v\n%s", got, tc.want, dumpConnects(s.got))
+			}
+		})
+	}
+}

@@ -188,6 +188,38 @@ func LooksLikeGreetingPrefix(b []byte) bool {
 	return false
 }
 
+// MaybeGreetingPrefix reports whether b, the captured start of a server's
+// first bytes that the capture cut, may still be a MySQL greeting or ERR:
+// false only when the bytes that are there already rule it out.
+func MaybeGreetingPrefix(b []byte) bool {
+	if len(b) >= 3 {
+		length := int(b[0]) | int(b[1])<<8 | int(b[2])<<16
+		if length == 0 || length > MaxConnPhasePacket {
+			return false
+		}
+	}
+	if len(b) >= 4 && b[3] != 0 {
+		return false
+	}
+	if len(b) >= 5 {
+		switch b[4] {
+		case 0xff:
+		case 0x0a, 0x09:
+			for _, c := range b[5:] {
+				if c == 0 {
+					break
+				}
+				if c < 0x20 || c >= 0x7f {
+					return false
+				}
+			}
+		default:
+			return false
+		}
+	}
+	return true
+}
+
 // Err is an ERR packet.
 type Err struct {
 	Code     uint16

@@ -196,7 +196,9 @@ func FuzzMySQLServer(f *testing.F) {
 	f.Add(packet(2, append([]byte{0xfe}, "caching_sha2_password\x00abc"...)))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		LooksLikeGreeting(b)
-		LooksLikeGreetingPrefix(b)
+		if LooksLikeGreetingPrefix(b) && !MaybeGreetingPrefix(b) {
+			t.Fatalf("%q looks like a greeting but is ruled out as one", b)
+		}
 		if payload, seq, _, err := Frame(b); err == nil {
 			ServerKind(payload, seq)
 		}
