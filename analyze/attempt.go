@@ -799,6 +799,13 @@ func (e *Engine) serverPacket(a *attempt, payload []byte, seq uint8, partial boo
 			}
 		case mysql.KindErr:
 			me, err := parseErr(payload, partial)
+			if errors.Is(err, mysql.ErrTruncated) {
+				// An ERR instead of a greeting refuses the connection,
+				// whatever its code.
+				a.addEvent(t, "ERR instead of a greeting, cut by the snap length before its code")
+				e.decide(a, Rejected, t, fmt.Sprintf("the server answered the connect with an ERR packet %s after the handshake, instead of a greeting (the snap length cut its code)", fmtDur(delay)))
+				return
+			}
 			if err != nil {
 				a.proto = protoOther
 				return
@@ -823,6 +830,12 @@ func (e *Engine) serverPacket(a *attempt, payload []byte, seq uint8, partial boo
 			e.decide(a, OK, t, "login OK "+fmtDur(t.Sub(a.start))+" after the first SYN")
 		case mysql.KindErr:
 			me, err := parseErr(payload, partial)
+			if errors.Is(err, mysql.ErrTruncated) {
+				// Access denied or refused: only the cut code would say.
+				a.addEvent(t, "ERR cut by the snap length before its code")
+				e.decide(a, Incomplete, t, "the server answered with an ERR packet whose code the snap length cut: the login failed, but whether for the credentials or a limit is not in the capture")
+				return
+			}
 			if err != nil {
 				return
 			}

@@ -188,6 +188,31 @@ func TestSnapLength(t *testing.T) {
 			},
 		},
 		{
+			name: "ERR instead of a greeting cut before its code: rejected",
+			script: func(k *conn) {
+				k.handshake(0, 0.1)
+				k.serverCut(0.3, errPacket(0, 1040, "", "Too many connections"), 4+2)
+				k.serverFIN(0.4)
+			},
+			want: Rejected,
+		},
+		{
+			name: "ERR after the login cut before its code: incomplete (auth or limit is not in the capture)",
+			script: func(k *conn) {
+				k.handshake(0, 0.1)
+				k.server(0.3, mariadbGreeting())
+				k.client(1, handshakeResponse("lab", defaultCaps))
+				k.serverCut(2, errPacket(2, 1045, "28000", "Access denied"), 4+2)
+				k.serverFIN(2.1)
+			},
+			want: Incomplete,
+			check: func(t *testing.T, a *Attempt, sum Summary) {
+				if !hasSubstring(a.Evidence, "snap length cut") {
+					t.Errorf("evidence %q", a.Evidence)
+				}
+			},
+		},
+		{
 			name: "HandshakeResponse cut at 32 bytes is not an SSLRequest",
 			script: func(k *conn) {
 				k.handshake(0, 0.1)
