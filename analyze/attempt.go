@@ -19,6 +19,10 @@ const (
 	protoMySQL                   // a MySQL greeting or ERR was seen
 	protoTLS                     // after an SSLRequest: opaque TLS records
 	protoOther                   // another protocol (no decoding)
+	// protoCut: MySQL whose server bytes the snap length cut so that the
+	// next packet cannot be placed; only the client's packets and TCP are
+	// followed (the verdict is made from those, or is incomplete).
+	protoCut
 )
 
 // mysqlState is the position in the MySQL connection phase.
@@ -98,6 +102,7 @@ type attempt struct {
 	tlsTurns int
 	tlsLast  bool // direction of the last TLS record: true = server
 	tlsAlert string
+	cutSegs  int // connection-phase segments the snap length cut
 
 	// Kernel facts.
 	cookie      uint64
@@ -521,12 +526,17 @@ func (e *Engine) clientData(a *attempt, p *event.Packet) {
 	if a.final {
 		return
 	}
-	a.c2s.add(p.Seq, p.Payload, p.PayloadLen)
+	n := a.c2s.add(p.Seq, p.Payload, p.PayloadLen)
+	e.noteCut(a, p, "client")
 	switch a.proto {
-	case protoMySQL:
+	case protoMySQL, protoCut:
 		e.decodeClientMySQL(a, t)
 	case protoTLS:
-		e.decodeTLS(a, &a.c2s, false, t)
+		if a.c2s.lost { // these bytes cannot be placed: follow the segments
+			e.tlsSegment(a, &a.c2s, p, n, false, t)
+		} else {
+			e.decodeTLS(a, &a.c2s, false, t)
+		}
 	case protoUnknown:
 		if a.firstSrvData.IsZero() && len(a.out.Events) < maxEvents && a.c2s.bytes == p.PayloadLen {
 			a.addEvent(t, "client sends first (%d bytes) — not a MySQL client", p.PayloadLen)
@@ -554,14 +564,38 @@ func (e *Engine) serverData(a *attempt, p *event.Packet) {
 	if a.final {
 		return
 	}
-	a.s2c.add(p.Seq, p.Payload, p.PayloadLen)
+	n := a.s2c.add(p.Seq, p.Payload, p.PayloadLen)
+	e.noteCut(a, p, "server")
 	switch a.proto {
 	case protoUnknown:
 		e.classifyServer(a, t, false)
 	case protoMySQL:
 		e.decodeServerMySQL(a, t, false)
 	case protoTLS:
-		e.decodeTLS(a, &a.s2c, true, t)
+		if a.s2c.lost { // these bytes cannot be placed: follow the segments
+			e.tlsSegment(a, &a.s2c, p, n, true, t)
+		} else {
+			e.decodeTLS(a, &a.s2c, true, t)
+		}
+	}
+	if a.proto == protoMySQL && a.s2c.lost && !a.final {
+		// The server's next packet starts in bytes the capture did not
+		// keep: what it answered is unknown from here on.
+		a.proto = protoCut
+		a.addEvent(t, "the server's bytes from byte %d on cannot be decoded (the snap length cut a packet); following TCP only", a.s2c.lostAt)
+	}
+}
+
+// noteCut counts a connection-phase segment the snap length cut and says
+// so, once, in the attempt's evidence.
+func (e *Engine) noteCut(a *attempt, p *event.Packet, who string) {
+	if len(p.Payload) >= p.PayloadLen {
+		return
+	}
+	a.cutSegs++
+	if a.cutSegs == 1 {
+		a.notes = append(a.notes, fmt.Sprintf("the capture is truncated (snap length): a segment from the %s at +%s kept %d of its %d payload bytes; the verdict uses only the bytes captured",
+			who, fmtDur(p.Time.Sub(a.start)), len(p.Payload), p.PayloadLen))
 	}
 }
 
@@ -584,6 +618,18 @@ func (e *Engine) classifyServer(a *attempt, t time.Time, final bool) {
 	}
 	delay := t.Sub(a.handshakeDone())
 	late := a.clientClose != notClosed
+	if !isMySQL && (a.s2c.partial() || a.s2c.lost) && mysql.MaybeGreetingPrefix(buf) {
+		// The capture cut the server's first bytes before they say what
+		// they are: neither a greeting nor another protocol can be
+		// concluded. The client's packets and TCP decide.
+		a.addEvent(t, "server's first payload cut by the snap length after %d bytes: too short to tell a MySQL greeting; following the client and TCP", len(buf))
+		if !a.s2c.lost {
+			a.s2c.lose(a.s2c.holeAt)
+		}
+		a.proto = protoCut
+		a.my = myClientTurn
+		return
+	}
 	if isMySQL {
 		a.proto = protoMySQL
 		a.my = myGreeting
@@ -752,7 +798,14 @@ func (e *Engine) serverPacket(a *attempt, payload []byte, seq uint8, partial boo
 				a.notes = append(a.notes, fmt.Sprintf("the greeting took %s after the handshake", fmtDur(delay)))
 			}
 		case mysql.KindErr:
-			me, err := mysql.ParseErr(payload)
+			me, err := parseErr(payload, partial)
+			if errors.Is(err, mysql.ErrTruncated) {
+				// An ERR instead of a greeting refuses the connection,
+				// whatever its code.
+				a.addEvent(t, "ERR instead of a greeting, cut by the snap length before its code")
+				e.decide(a, Rejected, t, fmt.Sprintf("the server answered the connect with an ERR packet %s after the handshake, instead of a greeting (the snap length cut its code)", fmtDur(delay)))
+				return
+			}
 			if err != nil {
 				a.proto = protoOther
 				return
@@ -776,7 +829,13 @@ func (e *Engine) serverPacket(a *attempt, payload []byte, seq uint8, partial boo
 			a.event(t, "OK: logged in")
 			e.decide(a, OK, t, "login OK "+fmtDur(t.Sub(a.start))+" after the first SYN")
 		case mysql.KindErr:
-			me, err := mysql.ParseErr(payload)
+			me, err := parseErr(payload, partial)
+			if errors.Is(err, mysql.ErrTruncated) {
+				// Access denied or refused: only the cut code would say.
+				a.addEvent(t, "ERR cut by the snap length before its code")
+				e.decide(a, Incomplete, t, "the server answered with an ERR packet whose code the snap length cut: the login failed, but whether for the credentials or a limit is not in the capture")
+				return
+			}
 			if err != nil {
 				return
 			}
@@ -803,11 +862,20 @@ func (e *Engine) serverPacket(a *attempt, payload []byte, seq uint8, partial boo
 	}
 }
 
+// parseErr decodes an ERR packet, or the beginning of one the capture cut.
+func parseErr(payload []byte, partial bool) (mysql.Err, error) {
+	if partial {
+		return mysql.ParseErrCut(payload)
+	}
+	return mysql.ParseErr(payload)
+}
+
 func (e *Engine) recordErr(a *attempt, me mysql.Err, t time.Time, when string) {
 	my := e.ensureMySQL(a)
 	my.ErrorCode = me.Code
 	my.SQLState = me.SQLState
 	my.ErrorMessage = me.Message
+	my.ErrorMessageCut = me.Truncated
 	a.addEvent(t, "%s (%s)", me, when)
 }
 
@@ -821,22 +889,36 @@ func errOutcome(code uint16) Outcome {
 
 // decodeClientMySQL decodes the client's reply to the greeting.
 func (e *Engine) decodeClientMySQL(a *attempt, t time.Time) {
-	for !a.final && a.proto == protoMySQL && !a.c2s.dead {
-		payload, _, n, partial, err := nextPacket(&a.c2s, false)
+	for !a.final && (a.proto == protoMySQL || a.proto == protoCut) && !a.c2s.dead {
+		payload, seq, n, partial, err := nextPacket(&a.c2s, false)
 		if err != nil {
-			if err == mysql.ErrNotMySQL {
+			if err == mysql.ErrNotMySQL && a.proto == protoMySQL {
 				a.proto = protoOther
 			}
 			return
 		}
+		length := n - mysql.HeaderLen
 		a.c2s.consume(n)
+		if a.my == myAuth && seq == 0 && len(payload) > 0 {
+			// A client starts a command (sequence id 0) only after the
+			// server's OK: the login succeeded even if that OK was not
+			// captured in full.
+			a.event(t, "client command "+mysql.CommandName(payload[0])+": logged in")
+			e.decide(a, OK, t, "the client sent "+mysql.CommandName(payload[0])+" after its login, which a client does only after the server's OK (the server's answer was not captured whole)")
+			return
+		}
 		if a.my != myClientTurn {
 			if partial {
 				return
 			}
 			continue // auth switch responses and the like: not kept
 		}
-		h, err := mysql.ParseClientHello(payload)
+		var h mysql.ClientHello
+		if partial {
+			h, err = mysql.ParseClientHelloCut(payload, length)
+		} else {
+			h, err = mysql.ParseClientHello(payload)
+		}
 		if err != nil {
 			a.addEvent(t, "client reply to the greeting is malformed or cut: %v", err)
 			a.my = myAuth
@@ -853,7 +935,11 @@ func (e *Engine) decodeClientMySQL(a *attempt, t time.Time) {
 			return
 		}
 		my.User = h.User
-		a.event(t, "HandshakeResponse: login as "+strconv.Quote(h.User))
+		if h.Truncated {
+			a.event(t, "HandshakeResponse (cut in the capture): login as "+strconv.Quote(h.User))
+		} else {
+			a.event(t, "HandshakeResponse: login as "+strconv.Quote(h.User))
+		}
 		a.my = myAuth
 		if partial {
 			return
@@ -904,6 +990,59 @@ func (e *Engine) decodeTLS(a *attempt, s *stream, fromServer bool, t time.Time) 
 			return
 		}
 	}
+}
+
+// tlsSegment follows a TLS direction whose records can no longer be
+// placed (the snap length cut one, and the next record starts in bytes
+// that were not captured). Each segment of new data still says who spoke,
+// which is what the turn count needs; a segment captured whole that is
+// exactly a run of TLS records can still show an alert. n is the number of
+// new in-order bytes the segment brought.
+func (e *Engine) tlsSegment(a *attempt, s *stream, p *event.Packet, n int, fromServer bool, t time.Time) {
+	if a.final || n == 0 {
+		return
+	}
+	who := "client"
+	if fromServer {
+		who = "server"
+	}
+	if fromServer != a.tlsLast || a.tlsTurns == 0 {
+		a.tlsTurns++
+		a.tlsLast = fromServer
+	}
+	if n == p.PayloadLen && len(p.Payload) == p.PayloadLen {
+		if desc, ok := tlsAlertIn(p.Payload); ok {
+			a.tlsAlert = who + " " + tlsAlertName(desc)
+			a.addEvent(t, "TLS alert from the %s %s", who, tlsAlertName(desc))
+			e.decide(a, TLSFailed, t, fmt.Sprintf("TLS alert from the %s %s during the handshake", who, tlsAlertName(desc)))
+			return
+		}
+	}
+	if a.tlsTurns >= 4 {
+		a.addEvent(t, "TLS established (the rest is encrypted)")
+		e.decide(a, OK, t, fmt.Sprintf("TLS handshake completed; the login result is encrypted (judged from the direction of the data segments: the snap length cut the %s's TLS records from byte %d on)", who, s.lostAt))
+	}
+}
+
+// tlsAlertIn reports the alert in b when b is exactly a run of whole TLS
+// records (so its first byte is a record boundary) that holds an alert.
+func tlsAlertIn(b []byte) (desc byte, ok bool) {
+	found := false
+	for off := 0; off < len(b); {
+		if len(b)-off < 5 {
+			return 0, false
+		}
+		typ := b[off]
+		length := int(b[off+3])<<8 | int(b[off+4])
+		if typ < 20 || typ > 24 || b[off+1] != 3 || length > 18432 || len(b)-off-5 < length {
+			return 0, false
+		}
+		if typ == 21 && length == 2 && !found {
+			desc, found = b[off+6], true
+		}
+		off += 5 + length
+	}
+	return desc, found
 }
 
 func tlsAlertName(d byte) string {
@@ -1157,6 +1296,8 @@ func (e *Engine) decideIdle(a *attempt, closing bool) {
 		e.decide(a, Timeout, now, fmt.Sprintf("no answer to the login for %s", fmtDur(now.Sub(a.lastActivity))))
 	case a.proto == protoMySQL:
 		e.decide(a, Incomplete, now, "the capture ended in the middle of the greeting")
+	case a.proto == protoCut:
+		e.decide(a, Incomplete, now, fmt.Sprintf("the snap length cut the server's bytes at byte %d of its stream: what it sent from there on cannot be decoded, and the client sent no command that would show a successful login", a.s2c.lostAt))
 	case a.proto == protoTLS:
 		switch {
 		case a.tlsTurns >= 2 && !closing:

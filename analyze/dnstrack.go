@@ -2,6 +2,7 @@ package analyze
 
 import (
 	"cmp"
+	"encoding/binary"
 	"fmt"
 	"net/netip"
 	"slices"
@@ -46,6 +47,7 @@ type dnsQuery struct {
 	answers    []string
 	cnames     []string
 	truncated  bool
+	cut        bool // the capture cut the answer: records past the cut are unknown
 	gaveUp     bool
 	errText    string
 	overTCP    bool
@@ -88,15 +90,37 @@ func (d *dnsTracker) init() {
 // dnsUDP handles a DNS datagram.
 func (e *Engine) dnsUDP(p *event.Packet) {
 	m, err := dns.Parse(p.Payload)
+	cut := err != nil && len(p.Payload) < p.PayloadLen // the snap length, not the sender, ended it
 	if err != nil && len(m.Questions) == 0 {
-		e.sum.MalformedDNS++
+		if !cut {
+			e.sum.MalformedDNS++
+		} else if b := p.Payload; len(b) >= 4 && b[2]&0x80 != 0 { // a response: ID and rcode were captured
+			e.dns.cutAnswer(netip.AddrPortFrom(p.Dst, p.DstPort), netip.AddrPortFrom(p.Src, p.SrcPort), binary.BigEndian.Uint16(b), b[3]&0xf, p.Time)
+		}
 		return
 	}
-	e.dnsMessage(&m, netip.AddrPortFrom(p.Src, p.SrcPort), netip.AddrPortFrom(p.Dst, p.DstPort), p.Time, false, p.Process)
+	e.dnsMessage(&m, netip.AddrPortFrom(p.Src, p.SrcPort), netip.AddrPortFrom(p.Dst, p.DstPort), p.Time, false, cut, p.Process)
+}
+
+// cutAnswer applies an answer the capture cut before its question: it is
+// matched by client, server and ID. Its rcode is known; its records are not.
+func (d *dnsTracker) cutAnswer(client, server netip.AddrPort, id uint16, rcode uint8, t time.Time) {
+	for _, q := range d.byClient[client.Addr()] {
+		if q.answered || q.dropped || q.client != client || q.server.Addr() != server.Addr() || !slices.Contains(q.ids, id) {
+			continue
+		}
+		if d.pending[dnsKey{client: client.Addr(), qtype: q.qtype, name: q.name}] == q {
+			delete(d.pending, dnsKey{client: client.Addr(), qtype: q.qtype, name: q.name})
+		}
+		q.answered, q.answeredAt, q.rcode, q.cut = true, t, rcode, true
+		q.errText = "the capture cut this answer (snap length) before its records"
+		return
+	}
 }
 
 // dnsMessage applies a decoded DNS message from src to dst.
-func (e *Engine) dnsMessage(m *dns.Message, src, dst netip.AddrPort, t time.Time, overTCP bool, proc *event.Process) {
+// cut says the capture cut the message: answers past the cut are unknown.
+func (e *Engine) dnsMessage(m *dns.Message, src, dst netip.AddrPort, t time.Time, overTCP, cut bool, proc *event.Process) {
 	if m.Opcode != 0 || len(m.Questions) == 0 {
 		return
 	}
@@ -105,7 +129,7 @@ func (e *Engine) dnsMessage(m *dns.Message, src, dst netip.AddrPort, t time.Time
 		e.dns.query(e, src, dst, m.ID, q, t, overTCP, proc)
 		return
 	}
-	e.dns.response(e, dst, src, m, t)
+	e.dns.response(e, dst, src, m, t, cut)
 }
 
 func (d *dnsTracker) query(e *Engine, client, server netip.AddrPort, id uint16, question dns.Question, t time.Time, overTCP bool, proc *event.Process) {
@@ -178,7 +202,7 @@ func (d *dnsTracker) reverseLookup(e *Engine, q *dnsQuery, t time.Time) {
 	}
 }
 
-func (d *dnsTracker) response(e *Engine, client, server netip.AddrPort, m *dns.Message, t time.Time) {
+func (d *dnsTracker) response(e *Engine, client, server netip.AddrPort, m *dns.Message, t time.Time, cut bool) {
 	question := m.Questions[0]
 	key := dnsKey{client: client.Addr(), qtype: question.Type, name: question.Name}
 	q := d.pending[key]
@@ -203,6 +227,10 @@ func (d *dnsTracker) response(e *Engine, client, server netip.AddrPort, m *dns.M
 	q.answered = true
 	q.answeredAt = t
 	q.rcode = m.Rcode
+	if cut && len(m.Answers) < m.AnswerCount {
+		q.cut = true
+		q.errText = fmt.Sprintf("the capture cut this answer (snap length): %d of its %d records decoded", len(m.Answers), m.AnswerCount)
+	}
 	if q.server.Addr() != server.Addr() {
 		q.server = server // answered by another server of the list
 	}
@@ -373,8 +401,8 @@ func (d *dnsTracker) sweep(e *Engine, closing bool) {
 			if g.end().After(lastEnd) {
 				lastEnd = g.end()
 			}
-			if len(g.addrs) > 0 {
-				success = true
+			if len(g.addrs) > 0 || g.cut && g.rcode == dns.RcodeSuccess {
+				success = true // (a cut answer's records are unknown, not missing)
 			}
 			if g.qtype == dns.TypeA || g.qtype == dns.TypeAAAA || g.qtype == dns.TypeANY {
 				addressQuery = true
@@ -469,7 +497,8 @@ func (q *dnsQuery) failed() bool {
 	if !q.answered || q.rcode != dns.RcodeSuccess {
 		return true
 	}
-	return (q.qtype == dns.TypeA || q.qtype == dns.TypeAAAA) && len(q.addrs) == 0
+	// A cut answer with records past the cut is not known to be empty.
+	return (q.qtype == dns.TypeA || q.qtype == dns.TypeAAAA) && len(q.addrs) == 0 && !q.cut
 }
 
 // describe renders the query for evidence: "AAAA db.lab → NXDOMAIN from 10.0.0.53:53 after 0.4 ms".
@@ -484,12 +513,15 @@ func (q *dnsQuery) describe() string {
 		if q.errText != "" && q.errText != "no answer" {
 			s += ": " + q.errText
 		}
-	case q.rcode == dns.RcodeSuccess && len(q.addrs) == 0 && len(q.answers) == 0:
+	case q.rcode == dns.RcodeSuccess && len(q.addrs) == 0 && len(q.answers) == 0 && !q.cut:
 		s += fmt.Sprintf(" → NOERROR, no records, from %s after %s", q.server, fmtDur(q.answeredAt.Sub(q.first)))
 	default:
 		s += fmt.Sprintf(" → %s from %s after %s", dns.RcodeString(q.rcode), q.server, fmtDur(q.answeredAt.Sub(q.first)))
 		if len(q.answers) > 0 {
 			s += " (" + strings.Join(q.answers, ", ") + ")"
+		}
+		if q.cut {
+			s += "; " + q.errText
 		}
 	}
 	return s
@@ -579,7 +611,7 @@ func (e *Engine) dnsTCP(a *attempt, p *event.Packet, fromClient bool) {
 		if len(s.buf) < 2+n {
 			if s.partial() && len(s.buf) > 2+dns.HeaderLen {
 				if m, err := dns.Parse(s.buf[2:]); err == nil || len(m.Questions) > 0 {
-					e.dnsMessage(&m, src, dst, p.Time, true, p.Process)
+					e.dnsMessage(&m, src, dst, p.Time, true, true, p.Process)
 				}
 				s.consume(2 + n)
 			}
@@ -589,7 +621,7 @@ func (e *Engine) dnsTCP(a *attempt, p *event.Packet, fromClient bool) {
 		if err != nil && len(m.Questions) == 0 {
 			e.sum.MalformedDNS++
 		} else {
-			e.dnsMessage(&m, src, dst, p.Time, true, p.Process)
+			e.dnsMessage(&m, src, dst, p.Time, true, false, p.Process)
 		}
 		s.consume(2 + n)
 	}

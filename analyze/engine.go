@@ -155,6 +155,9 @@ func (e *Engine) Packet(p *event.Packet) {
 		return
 	}
 	e.fed++
+	if len(p.Payload) < p.PayloadLen {
+		e.sum.TruncatedSegments++
+	}
 	if t := unixNanos(p.Time); t > e.nowNS {
 		e.nowNS, e.now = t, p.Time
 		if t >= e.nextSweep {

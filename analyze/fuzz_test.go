@@ -48,6 +48,11 @@ func checkInvariants(t *testing.T, cs []*Connect, sum Summary) {
 
 // FuzzEngine feeds arbitrary packet and kernel event sequences: the engine
 // must never panic, and its reports must stay consistent.
+// snapCut is how many payload bytes a fuzzed packet lost to the snap
+// length (the top two bits of its op byte pick one): none, a few, or most
+// of a segment.
+var snapCut = [4]int{0, 1, 3, 1200}
+
 func FuzzEngine(f *testing.F) {
 	f.Add([]byte{0, 0, 1, 2, 0, 0, 0, 1, 1, 0, 0x12, 0, 0, 1, 0, 0x10, 5, 0, 0, 0})
 	g := mariadbGreeting()
@@ -74,10 +79,10 @@ func FuzzEngine(f *testing.F) {
 			switch op & 3 {
 			case 0, 1: // TCP
 				p := &event.Packet{Time: now, Proto: event.ProtoTCP, Src: src.Addr(), SrcPort: src.Port(), Dst: dst.Addr(), DstPort: dst.Port(),
-					TCPFlags: fl, Seq: seqs[int(a>>4)&3] + uint32(b>>4), Ack: seqs[int(b>>4)&3] + uint32(a>>6), Payload: payload, PayloadLen: len(payload) + int(op>>6)}
+					TCPFlags: fl, Seq: seqs[int(a>>4)&3] + uint32(b>>4), Ack: seqs[int(b>>4)&3] + uint32(a>>6), Payload: payload, PayloadLen: len(payload) + snapCut[op>>6]}
 				e.Packet(p)
 			case 2: // UDP (DNS when a port is 53)
-				e.Packet(&event.Packet{Time: now, Proto: event.ProtoUDP, Src: src.Addr(), SrcPort: src.Port(), Dst: dst.Addr(), DstPort: dst.Port(), Payload: payload, PayloadLen: len(payload)})
+				e.Packet(&event.Packet{Time: now, Proto: event.ProtoUDP, Src: src.Addr(), SrcPort: src.Port(), Dst: dst.Addr(), DstPort: dst.Port(), Payload: payload, PayloadLen: len(payload) + snapCut[op>>6]})
 			case 3: // kernel event
 				k := &event.Kernel{Time: now, Kind: event.KernelKind(fl%6 + 0), Cookie: uint64(a % 4), Family: event.FamilyInet,
 					SockType: uint16(1 + b%2), Src: src, Dst: dst, Ret: -int32(n % 120), Errno: int32(fl % 120), OldState: a % 12, NewState: b % 12,

@@ -34,6 +34,7 @@ type manifestEntry struct {
 	ElapsedMS  int64  `json:"elapsed_ms"`
 	Any        string `json:"any"`
 	Veth       string `json:"veth"`
+	Snaplen    int    `json:"snaplen"` // 0: whole packets
 	Reproduced bool   `json:"reproduced"`
 	Why        string `json:"why"`
 	Expected   struct {
@@ -205,6 +206,22 @@ func checkCapture(t *testing.T, m manifestEntry, file string, cs []*Connect, sum
 	}
 	if sum.Malformed != 0 || len(sum.Errors) != 0 {
 		t.Errorf("summary: %d malformed, errors %q", sum.Malformed, sum.Errors)
+	}
+	// Whole-packet captures have nothing cut; at a 256-byte snap length the
+	// TLS login's ClientHello and certificate flight are cut, and the
+	// attempt says its capture was truncated.
+	switch {
+	case m.Snaplen == 0 && sum.TruncatedSegments != 0:
+		t.Errorf("summary: %d truncated segments in a whole-packet capture", sum.TruncatedSegments)
+	case m.Snaplen > 0 && m.Scenario == "tls-ok":
+		if sum.TruncatedSegments == 0 {
+			t.Errorf("summary: no truncated segments at snap length %d", m.Snaplen)
+		}
+		for _, a := range attempts {
+			if !hasSubstring(a.Evidence, "capture is truncated (snap length)") {
+				t.Errorf("attempt %s→%s: evidence %q does not say the capture was truncated", a.Client, a.Server, a.Evidence)
+			}
+		}
 	}
 }
 

@@ -128,6 +128,10 @@ type MySQL struct {
 	ErrorCode    uint16 `json:"error_code,omitempty"`
 	SQLState     string `json:"sqlstate,omitempty"`
 	ErrorMessage string `json:"error_message,omitempty"`
+
+	// ErrorMessageCut: the capture's snap length cut the ERR packet, so
+	// ErrorMessage is only its beginning (the code and SQLSTATE are whole).
+	ErrorMessageCut bool `json:"error_message_cut,omitempty"`
 }
 
 // Summary counts what a run saw, including everything dropped or skipped.
@@ -148,4 +152,9 @@ type Summary struct {
 	KernelDrops     uint64   `json:"kernel_drops"`
 	RingBufferLost  uint64   `json:"ring_buffer_lost"`
 	Errors          []string `json:"errors,omitempty"`
+
+	// TruncatedSegments counts TCP segments and UDP datagrams whose payload
+	// the capture's snap length cut (captured length < length on the wire).
+	// The analysis decodes only what was captured and follows TCP for the rest.
+	TruncatedSegments uint64 `json:"truncated_segments,omitempty"`
 }

@@ -9,8 +9,10 @@ package analyze
 // hole; the decoder may still read the partial packet in front of it, and
 // when it consumes past the hole (it knows the packet's length) decoding
 // resumes at the next packet boundary. When the next packet would start
-// inside missing bytes the stream is dead: decoding stops, and the timeline
-// still records what the TCP flags say.
+// inside missing bytes the stream is dead and lost: decoding stops, lostAt
+// says from which byte on the direction is unknown, and the decoders decide
+// from what they saw and what TCP says (segments, directions, FIN, RST).
+// The stream never guesses a packet boundary after a hole.
 type stream struct {
 	started  bool
 	base     uint32 // sequence number of the first payload byte
@@ -23,11 +25,17 @@ type stream struct {
 	skipping bool
 	pending  []pendingSegment
 	bytes    int // payload bytes seen in order on the wire
+
+	holeAt uint32 // while holed: offset of the first byte not captured
+	lost   bool   // dead because the next packet starts in bytes that were not captured
+	lostAt uint32 // when lost: offset of the first byte the decoder could not place
+	cut    int    // in-order segments the snap length cut (captured < wire length)
 }
 
 type pendingSegment struct {
 	off  uint32
-	data []byte
+	data []byte // as captured
+	wire int    // length on the wire (> len(data) when the snap length cut it)
 }
 
 const (
@@ -68,7 +76,7 @@ func (s *stream) add(seq uint32, captured []byte, wireLen int) int {
 		rel = 0
 	}
 	if rel > 0 {
-		if s.dead || rel > maxAhead || len(s.pending) >= maxPending || len(captured) < wireLen {
+		if s.dead || rel > maxAhead || len(s.pending) >= maxPending {
 			return 0
 		}
 		off := s.next + uint32(rel)
@@ -77,7 +85,7 @@ func (s *stream) add(seq uint32, captured []byte, wireLen int) int {
 				return 0 // already held
 			}
 		}
-		s.pending = append(s.pending, pendingSegment{off: off, data: append([]byte(nil), captured...)})
+		s.pending = append(s.pending, pendingSegment{off: off, data: append([]byte(nil), captured...), wire: wireLen})
 		return 0
 	}
 	n := s.deliver(captured, wireLen)
@@ -92,8 +100,8 @@ func (s *stream) add(seq uint32, captured []byte, wireLen int) int {
 			}
 			s.pending = append(s.pending[:i], s.pending[i+1:]...)
 			i--
-			if over := int(-int64(d)); over < len(p.data) {
-				n += s.deliver(p.data[over:], len(p.data)-over)
+			if over := int(-int64(d)); over < p.wire {
+				n += s.deliver(p.data[min(over, len(p.data)):], p.wire-over)
 			}
 			progress = true
 		}
@@ -107,6 +115,9 @@ func (s *stream) deliver(captured []byte, wireLen int) int {
 	off := s.next
 	s.next += uint32(wireLen)
 	s.bytes += wireLen
+	if len(captured) < wireLen {
+		s.cut++
+	}
 	if s.dead {
 		return total
 	}
@@ -127,7 +138,7 @@ func (s *stream) deliver(captured []byte, wireLen int) int {
 	if s.holed {
 		// The decoder did not get past the missing bytes: what follows
 		// cannot be placed.
-		s.dead = true
+		s.lose(s.holeAt)
 		return total
 	}
 	if len(s.buf)+len(captured) > maxStreamBuf {
@@ -140,8 +151,18 @@ func (s *stream) deliver(captured []byte, wireLen int) int {
 	s.buf = append(s.buf, captured...)
 	if len(captured) < wireLen {
 		s.holed = true
+		s.holeAt = off + uint32(len(captured))
 	}
 	return total
+}
+
+// lose stops decoding at bytes that were not captured: from offset at on,
+// this direction is unknown.
+func (s *stream) lose(at uint32) {
+	s.dead = true
+	s.lost = true
+	s.lostAt = at
+	s.buf = s.buf[:0]
 }
 
 // consume drops the first n bytes of the stream as the decoder reads them.
@@ -169,7 +190,7 @@ func (s *stream) consume(n int) {
 		s.bufAt = target
 	default:
 		// The next packet starts inside bytes that were never captured.
-		s.dead = true
+		s.lose(s.holeAt)
 	}
 }
 

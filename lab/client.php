@@ -2,7 +2,7 @@
 // The lab's PHP client: one mysqli (mysqlnd) connect, as an application does it.
 //
 //   php lab/client.php [--host H] [--port P] [--user U] [--password X] [--db D]
-//                      [--socket PATH] [--flags ssl[,compress]] [--query SQL]
+//                      [--socket PATH] [--flags ssl[,noverify][,compress]] [--query SQL]
 //
 // The default query is SELECT USER(): who the server thinks connected.
 //
@@ -26,11 +26,14 @@ foreach (array_filter(explode(',', $opts['flags'] ?? '')) as $flag) {
         case 'ssl':
             $flags |= MYSQLI_CLIENT_SSL;
             break;
+        case 'noverify': // TLS without checking the server's certificate (the lab's is self-signed)
+            $flags |= MYSQLI_CLIENT_SSL_DONT_VERIFY_SERVER_CERT;
+            break;
         case 'compress':
             $flags |= MYSQLI_CLIENT_COMPRESS;
             break;
         default:
-            fwrite(STDERR, "client.php: unknown flag '$flag' (want ssl, compress)\n");
+            fwrite(STDERR, "client.php: unknown flag '$flag' (want ssl, noverify, compress)\n");
             exit(2);
     }
 }

@@ -83,6 +83,7 @@ const (
 const (
 	PortMySQL        = 3306 // mariadbd #1: skip-name-resolve, max_connections=10
 	PortMySQLResolve = 3307 // mariadbd #2: name resolution on, host cache off
+	PortMySQLTLS     = 3308 // mariadbd #3: skip-name-resolve, TLS (self-signed certificate)
 	PortClosed       = 3310 // nothing listens: RST
 	PortDrop         = 3311 // nft drop
 	PortRejectPort   = 3312 // nft reject with icmp / icmpv6 port-unreachable
@@ -145,6 +146,7 @@ func SocketMissing() string { return filepath.Join(Dir(), "m1", "missing.sock") 
 func SocketDenied() string  { return filepath.Join(Dir(), "private", "mysqld.sock") } // in a 0700 root directory
 func SocketStale() string   { return filepath.Join(Dir(), "stale", "mysqld.sock") }   // nobody listens
 func SocketResolve() string { return filepath.Join(Dir(), "m2", "mysqld.sock") }      // mariadbd #2
+func SocketTLS() string     { return filepath.Join(Dir(), "m3", "mysqld.sock") }      // mariadbd #3
 
 // LabsrvPath is the lab's helper binary, built by lab.sh up.
 func LabsrvPath() string { return filepath.Join(Dir(), "bin", "labsrv") }

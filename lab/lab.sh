@@ -61,6 +61,7 @@ BLACKHOLE6=2001:db8:5::10     # router silently discards (blackhole route)
 
 PORT_MYSQL=3306          # mariadbd #1 (skip-name-resolve, max_connections=10)
 PORT_MYSQL_RESOLVE=3307  # mariadbd #2 (name resolution on, host cache off)
+PORT_MYSQL_TLS=3308      # mariadbd #3 (skip-name-resolve, TLS with a self-signed certificate)
 PORT_CLOSED=3310         # nothing listens: RST
 PORT_DROP=3311           # nft drop
 PORT_REJECT_PORT=3312    # nft reject with icmp(v6) port-unreachable
@@ -90,6 +91,7 @@ SOCK_MISSING=$LAB_DIR/m1/missing.sock       # never exists
 SOCK_DENIED=$LAB_DIR/private/mysqld.sock    # hard link to SOCK1 in a 0700 root directory
 SOCK_STALE=$LAB_DIR/stale/mysqld.sock       # a socket file nobody listens on
 SOCK2=$LAB_DIR/m2/mysqld.sock
+SOCK3=$LAB_DIR/m3/mysqld.sock
 
 say() { printf 'lab: %s\n' "$*" >&2; }
 die() { say "error: $*"; exit 1; }
@@ -193,6 +195,11 @@ healthy() {
 		[[ -e $f ]] || return 1
 		pid=$(<"$f")
 		alive "$pid" || return 1
+	done
+	# Every daemon this script starts (a lab built by an older lab.sh may
+	# lack one).
+	for f in dnsmasq labsrv-dns labsrv-fake mariadbd-1 mariadbd-2 mariadbd-3; do
+		[[ -e $LAB_DIR/run/$f.pid ]] || return 1
 	done
 	return 0
 }
@@ -367,19 +374,30 @@ mariadb_conf() { # N PORT EXTRA...
 }
 
 start_mariadb() {
-	mkdir -p "$LAB_DIR/m1" "$LAB_DIR/m2"
-	chown mysql: "$LAB_DIR/m1" "$LAB_DIR/m2"
+	mkdir -p "$LAB_DIR/m1" "$LAB_DIR/m2" "$LAB_DIR/m3"
+	chown mysql: "$LAB_DIR/m1" "$LAB_DIR/m2" "$LAB_DIR/m3"
 	mariadb_conf 1 $PORT_MYSQL skip-name-resolve max_connections=10
 	mariadb_conf 2 $PORT_MYSQL_RESOLVE host_cache_size=0
+	# #3 offers TLS (mariadbd #1 must not: tls-required is about a server
+	# without a certificate). A throwaway self-signed certificate; the lab's
+	# clients do not verify it.
+	openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=tls.$DOMAIN" \
+		-keyout "$LAB_DIR/m3/server-key.pem" -out "$LAB_DIR/m3/server-cert.pem" >"$LAB_DIR/log/openssl.log" 2>&1 ||
+		die "openssl could not make mariadbd #3's certificate; see $LAB_DIR/log/openssl.log"
+	chown mysql: "$LAB_DIR/m3/server-key.pem" "$LAB_DIR/m3/server-cert.pem"
+	mariadb_conf 3 $PORT_MYSQL_TLS skip-name-resolve \
+		"ssl_cert=$LAB_DIR/m3/server-cert.pem" "ssl_key=$LAB_DIR/m3/server-key.pem"
 	# Initialise once and copy: mariadb-install-db is the slow part.
 	mariadb-install-db --defaults-file="$LAB_DIR/m1/my.cnf" --auth-root-authentication-method=socket \
 		--skip-test-db >"$LAB_DIR/log/install-db.log" 2>&1 ||
 		die "mariadb-install-db failed; see $LAB_DIR/log/install-db.log"
 	cp -a "$LAB_DIR/m1/data" "$LAB_DIR/m2/data"
+	cp -a "$LAB_DIR/m1/data" "$LAB_DIR/m3/data"
 	start mariadbd-1 $NS_SERVER mariadbd --defaults-file="$LAB_DIR/m1/my.cnf"
 	start mariadbd-2 $NS_SERVER mariadbd --defaults-file="$LAB_DIR/m2/my.cnf"
+	start mariadbd-3 $NS_SERVER mariadbd --defaults-file="$LAB_DIR/m3/my.cnf"
 	local n
-	for n in 1 2; do
+	for n in 1 2 3; do
 		local deadline=$((SECONDS + 60))
 		until mariadb-admin --no-defaults -S "$LAB_DIR/m$n/mysqld.sock" -u root ping >/dev/null 2>&1; do
 			((SECONDS < deadline)) || die "mariadbd #$n did not start within 60 s; see $LAB_DIR/m$n/error.log"
@@ -409,6 +427,15 @@ FLUSH PRIVILEGES;
 CREATE DATABASE $DB_NAME;
 CREATE USER '$DB_USER'@'%' IDENTIFIED BY '$DB_PASSWORD';
 GRANT ALL ON $DB_NAME.* TO '$DB_USER'@'%';
+EOF
+	# #3: the client's own addresses, as on #1.
+	mariadb --no-defaults -S "$SOCK3" -u root <<EOF
+DELETE FROM mysql.global_priv WHERE User='';
+FLUSH PRIVILEGES;
+CREATE DATABASE $DB_NAME;
+CREATE USER '$DB_USER'@'$CLIENT4' IDENTIFIED BY '$DB_PASSWORD';
+CREATE USER '$DB_USER'@'$CLIENT6' IDENTIFIED BY '$DB_PASSWORD';
+GRANT ALL ON $DB_NAME.* TO '$DB_USER'@'$CLIENT4', '$DB_USER'@'$CLIENT6';
 EOF
 	# A real socket behind a directory only root may enter (permission denied
 	# for anyone else): a hard link to #1's socket.
@@ -446,7 +473,7 @@ do_up() {
 	start_mariadb
 	start_fake
 	wait_listening $NS_SERVER u :53
-	wait_listening $NS_SERVER t :$PORT_MYSQL :$PORT_MYSQL_RESOLVE :$PORT_GREET_2S :$PORT_GREET_5S \
+	wait_listening $NS_SERVER t :$PORT_MYSQL :$PORT_MYSQL_RESOLVE :$PORT_MYSQL_TLS :$PORT_GREET_2S :$PORT_GREET_5S \
 		:$PORT_NO_GREETING :$PORT_SSH_BANNER
 	touch "$LAB_DIR/.up"
 	trap - EXIT INT TERM
@@ -481,11 +508,11 @@ do_env() {
 		CLIENT4 CLIENT4_PTR_SLOW CLIENT4_PTR_NEVER CLIENT4_UNLISTED ROUTER4_CLIENT ROUTER4_SERVER \
 		SERVER4 SERVER4_UNLISTED SERVER4_PTR_SLOW SERVER4_PTR_NEVER DNS4 SLOWDNS4 ONLINK_NOHOST4 \
 		HOSTUNREACH4 NOROUTE4 CLIENT6 ROUTER6_CLIENT ROUTER6_SERVER SERVER6 ONLINK_NOHOST6 \
-		HOSTUNREACH6 NOROUTE6 BLACKHOLE6 PORT_MYSQL PORT_MYSQL_RESOLVE PORT_CLOSED PORT_DROP \
+		HOSTUNREACH6 NOROUTE6 BLACKHOLE6 PORT_MYSQL PORT_MYSQL_RESOLVE PORT_MYSQL_TLS PORT_CLOSED PORT_DROP \
 		PORT_REJECT_PORT PORT_REJECT_RESET PORT_REJECT_ADMIN PORT_GREET_2S PORT_GREET_5S \
 		PORT_NO_GREETING PORT_SSH_BANNER DOMAIN NAME_DUAL NAME_V4ONLY NAME_BLACKHOLE6 NAME_NXDOMAIN \
 		NAME_DNS_LATE NAME_DNS_NEVER DB_USER DB_PASSWORD DB_NAME DB_DENIED DB_USER_ELSEWHERE \
-		LAB_DIR SOCK1 SOCK2 SOCK_MISSING SOCK_DENIED SOCK_STALE; do
+		LAB_DIR SOCK1 SOCK2 SOCK3 SOCK_MISSING SOCK_DENIED SOCK_STALE; do
 		printf '%s=%s\n' "$v" "${!v}"
 	done
 }

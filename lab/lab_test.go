@@ -86,7 +86,7 @@ func TestTopologyMatchesScript(t *testing.T) {
 		"HOSTUNREACH4": HostUnreach4, "NOROUTE4": NoRoute4, "CLIENT6": Client6, "ROUTER6_CLIENT": Router6Client,
 		"ROUTER6_SERVER": Router6Server, "SERVER6": Server6, "ONLINK_NOHOST6": OnLinkNoHost6,
 		"HOSTUNREACH6": HostUnreach6, "NOROUTE6": NoRoute6, "BLACKHOLE6": Blackhole6,
-		"PORT_MYSQL": strconv.Itoa(PortMySQL), "PORT_MYSQL_RESOLVE": strconv.Itoa(PortMySQLResolve),
+		"PORT_MYSQL": strconv.Itoa(PortMySQL), "PORT_MYSQL_RESOLVE": strconv.Itoa(PortMySQLResolve), "PORT_MYSQL_TLS": strconv.Itoa(PortMySQLTLS),
 		"PORT_CLOSED": strconv.Itoa(PortClosed), "PORT_DROP": strconv.Itoa(PortDrop),
 		"PORT_REJECT_PORT": strconv.Itoa(PortRejectPort), "PORT_REJECT_RESET": strconv.Itoa(PortRejectReset),
 		"PORT_REJECT_ADMIN": strconv.Itoa(PortRejectAdmin), "PORT_GREET_2S": strconv.Itoa(PortGreet2s),
@@ -95,7 +95,7 @@ func TestTopologyMatchesScript(t *testing.T) {
 		"NAME_V4ONLY": NameV4Only, "NAME_BLACKHOLE6": NameBlackhole6, "NAME_NXDOMAIN": NameNXDomain,
 		"NAME_DNS_LATE": NameDNSLate, "NAME_DNS_NEVER": NameDNSNever, "DB_USER": DBUser,
 		"DB_PASSWORD": DBPassword, "DB_NAME": DBName, "DB_DENIED": DBDenied, "DB_USER_ELSEWHERE": DBUserElsewhere,
-		"LAB_DIR": Dir(), "SOCK1": Socket(), "SOCK2": SocketResolve(), "SOCK_MISSING": SocketMissing(),
+		"LAB_DIR": Dir(), "SOCK1": Socket(), "SOCK2": SocketResolve(), "SOCK3": SocketTLS(), "SOCK_MISSING": SocketMissing(),
 		"SOCK_DENIED": SocketDenied(), "SOCK_STALE": SocketStale(),
 	}
 	got := map[string]string{}

@@ -7,6 +7,10 @@
 #   bash lab/record.sh                 everything (a few minutes)
 #   bash lab/record.sh -only 'drop'    just the matching scenarios (the
 #                                      manifest then lists only those)
+#   bash lab/record.sh -add -snaplen 256 -only 'tls-ok'
+#                                      add runs at snap length 256
+#                                      (*.s256.*) to the manifest, keeping
+#                                      every other capture as it is
 #
 # The recording itself is lab/labrecord (Go); it owns the lab's lifecycle
 # (lock, up, down) and tears down on SIGINT/SIGTERM too. The EXIT trap here
@@ -33,4 +37,13 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 
 CGO_ENABLED=0 "$go" build -trimpath -o "$work/labrecord" ./lab/labrecord
-"$work/labrecord" -out testdata/captures "$@"
+# Everything (no arguments): the whole-packet captures, then the TLS,
+# greeting and error scenarios again at snap length 256 (a busy server's
+# usual tcpdump -s 256), as <scenario>-<client>.s256.*.
+snap256='^(tls-ok|greeting-2s|greeting-5s|host-not-allowed|too-many-connections|too-many-connections-login|wrong-password|db-denied|tls-required)$'
+if [[ $# -eq 0 ]]; then
+	"$work/labrecord" -out testdata/captures
+	"$work/labrecord" -out testdata/captures -add -snaplen 256 -only "$snap256"
+else
+	"$work/labrecord" -out testdata/captures "$@"
+fi

@@ -525,6 +525,16 @@ func buildScenarios() []Scenario {
 				"mysqli error 2006: MySQL server has gone away"),
 		},
 		{
+			Name: "tls-ok",
+			Description: "mariadbd #3 at " + Server4 + ":" + strconv.Itoa(PortMySQLTLS) + " offers TLS (self-signed certificate); " +
+				"the client asks for it, logs in over TLS, runs its query and quits.",
+			Runs: both(mariadbTo(Server4, PortMySQLTLS, "--ssl"), phpTo(Server4, PortMySQLTLS, "--flags", "ssl,noverify"),
+				Expect{Outcome: OutcomeOK, Attempts: attempts(OutcomeOK), Greeting: true, MaxElapsed: sec,
+					Notes: "SSLRequest after the greeting, then TLS 1.3: the login, the query and COM_QUIT are encrypted. " +
+						"Neither client verifies the certificate (mariadb 10.11 does not by default; PHP is told not to)."},
+				"lab@"+Client4, "lab@"+Client4),
+		},
+		{
 			Name: "aaaa-blackhole",
 			Description: NameBlackhole6 + " has A " + Server4 + " and AAAA " + Blackhole6 + ", which the router silently discards. " +
 				"Both clients try IPv6 first.",

@@ -34,7 +34,7 @@ var jsonFields = map[reflect.Type]string{
 	reflect.TypeOf(analyze.Query{}):    "name:string type:string server:string rcode:string answers:slice latency_ms:ptr retries:int start:struct error:string transport:string",
 	reflect.TypeOf(analyze.Attempt{}):  "client:string server:string outcome:string syn_count:int retransmits:int rst_from:string rtt_ms:ptr greeting_delay_ms:ptr duration_ms:float64 start:struct events:slice mysql:ptr evidence:slice causes:slice pid:uint32 comm:string fd:ptr errno:string",
 	reflect.TypeOf(analyze.Event{}):    "t_ms:float64 what:string -:struct",
-	reflect.TypeOf(analyze.MySQL{}):    "protocol:uint8 server_version:string connection_id:uint32 auth_plugin:string tls_offered:ptr tls_requested:bool encrypted:bool user:string error_code:uint16 sqlstate:string error_message:string",
+	reflect.TypeOf(analyze.MySQL{}):    "protocol:uint8 server_version:string connection_id:uint32 auth_plugin:string tls_offered:ptr tls_requested:bool encrypted:bool user:string error_code:uint16 sqlstate:string error_message:string error_message_cut:bool",
 }
 
 // fastJSON reports whether the model still has exactly the fields
@@ -309,6 +309,10 @@ func appendMySQL(b []byte, m *analyze.MySQL) []byte {
 		sep()
 		b = append(b, `"error_message":`...)
 		b = appendJSONString(b, m.ErrorMessage)
+	}
+	if m.ErrorMessageCut {
+		sep()
+		b = append(b, `"error_message_cut":true`...)
 	}
 	return append(b, '}')
 }

@@ -592,6 +592,9 @@ func packetsLine(s analyze.Summary) string {
 	if s.MalformedDNS > 0 {
 		line += ", " + plural(int(s.MalformedDNS), "malformed DNS message", "malformed DNS messages")
 	}
+	if s.TruncatedSegments > 0 {
+		line += ", " + plural(int(s.TruncatedSegments), "segment", "segments") + " cut by the snap length (decoded as far as captured)"
+	}
 	if s.LateRetransmits > 0 {
 		line += ", " + plural(int(s.LateRetransmits), "SYN retransmit", "SYN retransmits") + " after their attempt was reported (not new attempts)"
 	}

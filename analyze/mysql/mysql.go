@@ -188,18 +188,56 @@ func LooksLikeGreetingPrefix(b []byte) bool {
 	return false
 }
 
+// MaybeGreetingPrefix reports whether b, the captured start of a server's
+// first bytes that the capture cut, may still be a MySQL greeting or ERR:
+// false only when the bytes that are there already rule it out.
+func MaybeGreetingPrefix(b []byte) bool {
+	if len(b) >= 3 {
+		length := int(b[0]) | int(b[1])<<8 | int(b[2])<<16
+		if length == 0 || length > MaxConnPhasePacket {
+			return false
+		}
+	}
+	if len(b) >= 4 && b[3] != 0 {
+		return false
+	}
+	if len(b) >= 5 {
+		switch b[4] {
+		case 0xff:
+		case 0x0a, 0x09:
+			for _, c := range b[5:] {
+				if c == 0 {
+					break
+				}
+				if c < 0x20 || c >= 0x7f {
+					return false
+				}
+			}
+		default:
+			return false
+		}
+	}
+	return true
+}
+
 // Err is an ERR packet.
 type Err struct {
 	Code     uint16
 	SQLState string // "" when the packet carries no SQLSTATE marker (pre-4.1 style, used by MariaDB at greeting)
 	Message  string
+	// Truncated: the capture cut the packet; Message is its beginning.
+	Truncated bool
 }
 
 func (e Err) String() string {
-	if e.SQLState != "" {
-		return fmt.Sprintf("ERROR %d (%s): %s", e.Code, e.SQLState, e.Message)
+	cut := ""
+	if e.Truncated {
+		cut = "… (message cut in the capture)"
 	}
-	return fmt.Sprintf("ERROR %d: %s", e.Code, e.Message)
+	if e.SQLState != "" {
+		return fmt.Sprintf("ERROR %d (%s): %s%s", e.Code, e.SQLState, e.Message, cut)
+	}
+	return fmt.Sprintf("ERROR %d: %s%s", e.Code, e.Message, cut)
 }
 
 // maxMessage bounds error messages kept (MySQL's own limit is 512 bytes).
@@ -207,8 +245,22 @@ const maxMessage = 512
 
 // ParseErr decodes an ERR payload (0xff, code, optional '#'+SQLSTATE, message).
 func ParseErr(p []byte) (Err, error) {
-	var e Err
+	return parseErr(p, false)
+}
+
+// ParseErrCut decodes the beginning of an ERR payload the capture cut: the
+// code (when its 3 bytes are there), the SQLSTATE (when whole) and the
+// message so far, with Truncated set.
+func ParseErrCut(p []byte) (Err, error) {
+	return parseErr(p, true)
+}
+
+func parseErr(p []byte, cut bool) (Err, error) {
+	e := Err{Truncated: cut}
 	if len(p) < 3 || p[0] != 0xff {
+		if cut && len(p) > 0 && p[0] == 0xff {
+			return e, fmt.Errorf("%w before the error code", ErrTruncated)
+		}
 		return e, ErrNotMySQL
 	}
 	e.Code = binary.LittleEndian.Uint16(p[1:3])
@@ -216,6 +268,8 @@ func ParseErr(p []byte) (Err, error) {
 	if len(msg) >= 6 && msg[0] == '#' && sqlstateChars(msg[1:6]) {
 		e.SQLState = string(msg[1:6])
 		msg = msg[6:]
+	} else if cut && len(msg) < 6 && len(msg) > 0 && msg[0] == '#' && sqlstateChars(msg[1:]) {
+		msg = nil // the cut fell inside the SQLSTATE: neither it nor a message is known
 	}
 	if len(msg) > maxMessage {
 		msg = msg[:maxMessage]
@@ -285,47 +339,86 @@ type ClientHello struct {
 	Capabilities uint32
 	User         string
 	AuthPlugin   string // the plugin the client used, when sent
+	// Truncated: the capture cut the packet; User may be its beginning,
+	// AuthPlugin may be missing.
+	Truncated bool
 }
 
 // ParseClientHello decodes the client's reply to the greeting. Only the
 // user name and plugin name are copied; the auth response is skipped.
 func ParseClientHello(p []byte) (ClientHello, error) {
+	return parseClientHello(p, len(p))
+}
+
+// ParseClientHelloCut decodes the beginning p of a client reply whose
+// header announced length payload bytes (the capture cut the rest). Whether
+// it is an SSLRequest is decided by length, never by where the cut fell;
+// a user name the cut ends is returned as far as it goes, with Truncated.
+func ParseClientHelloCut(p []byte, length int) (ClientHello, error) {
+	if length <= len(p) {
+		return parseClientHello(p, len(p))
+	}
+	h, err := parseClientHello(p, length)
+	h.Truncated = true
+	return h, err
+}
+
+// parseClientHello decodes p, the first bytes of a packet of length bytes.
+func parseClientHello(p []byte, length int) (ClientHello, error) {
 	var h ClientHello
+	cut := length > len(p)
 	if len(p) < 4 {
+		if cut {
+			return h, fmt.Errorf("%w before the capabilities", ErrTruncated)
+		}
 		return h, fmt.Errorf("%w: client reply too short", ErrNotMySQL)
 	}
 	if uint32(binary.LittleEndian.Uint16(p))&ClientProtocol41 == 0 {
 		// HandshakeResponse320: caps(2) max-packet(3) user NUL auth.
 		h.Capabilities = uint32(binary.LittleEndian.Uint16(p))
-		if len(p) < 5 {
+		if length < 5 {
 			return h, fmt.Errorf("%w: client reply too short", ErrNotMySQL)
 		}
-		if h.Capabilities&ClientSSL != 0 && len(p) == 5 {
+		if h.Capabilities&ClientSSL != 0 && length == 5 {
 			h.SSLRequest = true
 			return h, nil
+		}
+		if cut && len(p) <= 5 {
+			return h, fmt.Errorf("%w before the user name", ErrTruncated)
 		}
 		r := reader{b: p, off: 5}
 		user, ok := r.nulBytes(256)
 		if !ok {
+			if cut {
+				h.User = cleanText(p[r.off:min(len(p), r.off+256)])
+				return h, nil
+			}
 			return h, fmt.Errorf("%w: user name not terminated", ErrNotMySQL)
 		}
 		h.User = cleanText(user)
 		return h, nil
 	}
-	if len(p) < 32 {
+	if length < 32 {
 		return h, fmt.Errorf("%w: client reply too short for protocol 4.1", ErrNotMySQL)
 	}
 	h.Capabilities = binary.LittleEndian.Uint32(p)
-	if len(p) == 32 {
+	if length == 32 {
 		if h.Capabilities&ClientSSL == 0 {
 			return h, fmt.Errorf("%w: 32-byte client reply without CLIENT_SSL", ErrNotMySQL)
 		}
 		h.SSLRequest = true
 		return h, nil
 	}
+	if len(p) <= 32 {
+		return h, fmt.Errorf("%w before the user name", ErrTruncated)
+	}
 	r := reader{b: p, off: 32}
 	user, ok := r.nulBytes(256)
 	if !ok {
+		if cut {
+			h.User = cleanText(p[32:min(len(p), 32+256)])
+			return h, nil
+		}
 		return h, fmt.Errorf("%w: user name not terminated", ErrNotMySQL)
 	}
 	h.User = cleanText(user)
@@ -359,6 +452,30 @@ func ParseClientHello(p []byte) (ClientHello, error) {
 		}
 	}
 	return h, nil
+}
+
+// CommandName names a command-phase packet by its first byte
+// ("COM_QUERY"), or "command 0xNN".
+func CommandName(b byte) string {
+	switch b {
+	case 0x01:
+		return "COM_QUIT"
+	case 0x02:
+		return "COM_INIT_DB"
+	case 0x03:
+		return "COM_QUERY"
+	case 0x0e:
+		return "COM_PING"
+	case 0x16:
+		return "COM_STMT_PREPARE"
+	case 0x17:
+		return "COM_STMT_EXECUTE"
+	case 0x11:
+		return "COM_CHANGE_USER"
+	case 0x1b:
+		return "COM_SET_OPTION"
+	}
+	return fmt.Sprintf("command 0x%02x", b)
 }
 
 // LooksLikeGreeting inspects the first bytes a server sent and says whether

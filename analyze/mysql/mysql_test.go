@@ -3,6 +3,7 @@ package mysql
 import (
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -195,12 +196,21 @@ func FuzzMySQLServer(f *testing.F) {
 	f.Add(packet(2, append([]byte{0xfe}, "caching_sha2_password\x00abc"...)))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		LooksLikeGreeting(b)
-		LooksLikeGreetingPrefix(b)
+		if LooksLikeGreetingPrefix(b) && !MaybeGreetingPrefix(b) {
+			t.Fatalf("%q looks like a greeting but is ruled out as one", b)
+		}
 		if payload, seq, _, err := Frame(b); err == nil {
 			ServerKind(payload, seq)
 		}
 		ParseGreeting(b)
 		ParseErr(b)
+		// The same bytes as the captured start of a longer packet.
+		if e, err := ParseErrCut(b); err == nil && (!e.Truncated || len(e.Message) > 3*len(b)) {
+			t.Fatalf("cut ERR: %+v", e)
+		}
+		if len(b) > 0 {
+			CommandName(b[0])
+		}
 		AuthSwitchPlugin(b)
 	})
 }
@@ -217,5 +227,80 @@ func FuzzMySQLClient(f *testing.F) {
 		if err == nil && len(h.User) > 3*len(b) {
 			t.Fatalf("user name of %d bytes from %d bytes of input", len(h.User), len(b))
 		}
+		// The same bytes as the captured start of a longer packet (the
+		// snap length cut it): an SSLRequest only when the length says so
+		// (32 bytes, or 5 before protocol 4.1), never more user name than
+		// bytes.
+		for _, more := range []int{1, 29, 300} {
+			h, err := ParseClientHelloCut(b, len(b)+more)
+			if h.SSLRequest && len(b)+more != 32 && len(b)+more != 5 {
+				t.Fatalf("cut packet (%d of %d bytes) taken for an SSLRequest", len(b), len(b)+more)
+			}
+			if err == nil && (len(h.User) > 3*len(b) || !h.Truncated) {
+				t.Fatalf("cut packet: user name of %d bytes from %d bytes, truncated %v", len(h.User), len(b), h.Truncated)
+			}
+		}
 	})
+}
+
+// TestCutPackets decodes packets the capture cut (the snap length): what
+// was captured is decoded, nothing is concluded from the missing bytes.
+func TestCutPackets(t *testing.T) {
+	errPayload := append([]byte{0xff, 0x15, 0x04, '#', '2', '8', '0', '0', '0'}, "Access denied for user 'lab'"...)
+	hello := handshakeResponse("application_user", caps|ClientConnectWithDB, "shop")
+	helloOld := []byte{0x85, 0x00, 0, 0, 0, 'r', 'o', 'o', 't', 0, 'x'}
+	tests := []struct {
+		name string
+		run  func() (string, error)
+		want string
+		err  error // errors.Is
+	}{
+		{"ERR cut in the message", func() (string, error) { e, err := ParseErrCut(errPayload[:15]); return e.String(), err },
+			"ERROR 1045 (28000): Access… (message cut in the capture)", nil},
+		{"ERR cut in the SQLSTATE", func() (string, error) { e, err := ParseErrCut(errPayload[:6]); return e.String(), err },
+			"ERROR 1045: … (message cut in the capture)", nil},
+		{"ERR cut in the code", func() (string, error) { _, err := ParseErrCut(errPayload[:2]); return "", err },
+			"", ErrTruncated},
+		{"ERR whole", func() (string, error) { e, err := ParseErr(errPayload); return e.String(), err },
+			"ERROR 1045 (28000): Access denied for user 'lab'", nil},
+		{"HandshakeResponse cut at 32 bytes is not an SSLRequest", func() (string, error) {
+			h, err := ParseClientHelloCut(hello[:32], len(hello))
+			return fmt.Sprintf("ssl=%v user=%q cut=%v", h.SSLRequest, h.User, h.Truncated), err
+		}, `ssl=false user="" cut=true`, ErrTruncated},
+		{"HandshakeResponse cut in the user name", func() (string, error) {
+			h, err := ParseClientHelloCut(hello[:32+11], len(hello))
+			return fmt.Sprintf("ssl=%v user=%q cut=%v", h.SSLRequest, h.User, h.Truncated), err
+		}, `ssl=false user="application" cut=true`, nil},
+		{"HandshakeResponse cut in the auth response keeps the user, not the plugin", func() (string, error) {
+			h, err := ParseClientHelloCut(hello[:32+17+5], len(hello))
+			return fmt.Sprintf("user=%q plugin=%q cut=%v", h.User, h.AuthPlugin, h.Truncated), err
+		}, `user="application_user" plugin="" cut=true`, nil},
+		{"HandshakeResponse cut before the capabilities", func() (string, error) { _, err := ParseClientHelloCut(hello[:3], len(hello)); return "", err },
+			"", ErrTruncated},
+		{"SSLRequest whole (32 bytes of 32)", func() (string, error) {
+			h, err := ParseClientHelloCut(hello[:32], 32)
+			return fmt.Sprintf("ssl=%v", h.SSLRequest), err
+		}, "ssl=true", nil},
+		{"4.0 response cut in the user name", func() (string, error) {
+			h, err := ParseClientHelloCut(helloOld[:7], len(helloOld))
+			return fmt.Sprintf("user=%q cut=%v", h.User, h.Truncated), err
+		}, `user="ro" cut=true`, nil},
+		{"4.0 response cut before the user name", func() (string, error) { _, err := ParseClientHelloCut(helloOld[:4], len(helloOld)); return "", err },
+			"", ErrTruncated},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := tc.run()
+			if tc.err != nil {
+				if !errors.Is(err, tc.err) {
+					t.Fatalf("err %v, want %v", err, tc.err)
+				}
+			} else if err != nil {
+				t.Fatalf("err %v", err)
+			}
+			if got != tc.want {
+				t.Errorf("got %q, want %q", got, tc.want)
+			}
+		})
+	}
 }

@@ -9,6 +9,11 @@
 // tshark as an independent decoder, against the captures (number of TCP
 // attempts, greeting version, MySQL error code); a run that disagrees is
 // kept but marked "reproduced": false with the reason.
+//
+// -snaplen N records with tcpdump/dumpcap -s N (a busy server's usual
+// capture) into <scenario>-<client>.sN.any.pcap / .sN.veth.pcapng; -add
+// adds the runs to the existing manifest and leaves every other capture as
+// it is (lab/record.sh -add -snaplen 256 -only 'tls-ok|greeting').
 package main
 
 import (
@@ -59,6 +64,7 @@ type entry struct {
 	ElapsedMS   int64    `json:"elapsed_ms"`
 	Any         string   `json:"any"`
 	Veth        string   `json:"veth"`
+	Snaplen     int      `json:"snaplen,omitempty"` // the captures' snap length when not the full packet
 	PacketsAny  int      `json:"packets_any"`
 	PacketsVeth int      `json:"packets_veth"`
 	Expected    expected `json:"expected"`
@@ -77,8 +83,13 @@ type expected struct {
 func main() {
 	out := flag.String("out", "testdata/captures", "directory for the captures and manifest.json (replaced when the run completes)")
 	only := flag.String("only", "", "record only scenarios whose name matches this regexp (the manifest then holds only those)")
+	snaplen := flag.Int("snaplen", 0, "capture snap length in bytes (0: whole packets); the files are named <scenario>-<client>.s<N>.any.pcap and .s<N>.veth.pcapng")
+	add := flag.Bool("add", false, "add the runs to the existing manifest.json (replacing entries for the same files) and keep every other capture")
 	flag.Parse()
 	log.SetFlags(log.Ltime)
+	if *snaplen < 0 || *snaplen > 0 && *snaplen < 96 {
+		log.Fatalf("-snaplen %d: want 0 (whole packets) or at least 96 bytes (link, IP and TCP headers)", *snaplen)
+	}
 
 	var filter *regexp.Regexp
 	if *only != "" {
@@ -89,19 +100,29 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	if err := record(ctx, *out, filter); err != nil {
+	if err := record(ctx, *out, filter, *snaplen, *add); err != nil {
 		log.Printf("labrecord: %v", err)
 		os.Exit(1)
 	}
 }
 
-func record(ctx context.Context, outDir string, filter *regexp.Regexp) error {
+func record(ctx context.Context, outDir string, filter *regexp.Regexp, snaplen int, add bool) error {
 	root, err := lab.RepoRoot()
 	if err != nil {
 		return err
 	}
 	if err := os.Chdir(root); err != nil {
 		return err
+	}
+	var old manifest
+	if add {
+		b, err := os.ReadFile(filepath.Join(outDir, "manifest.json"))
+		if err != nil {
+			return fmt.Errorf("-add needs the existing manifest: %w", err)
+		}
+		if err := json.Unmarshal(b, &old); err != nil {
+			return fmt.Errorf("-add: %s/manifest.json: %w", outDir, err)
+		}
 	}
 	if why := lab.Unavailable(); why != "" {
 		return errors.New(why)
@@ -147,7 +168,7 @@ func record(ctx context.Context, outDir string, filter *regexp.Regexp) error {
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
-			e, err := recordRun(ctx, staging, sc, run, version)
+			e, err := recordRun(ctx, staging, sc, run, version, snaplen)
 			if err != nil {
 				return fmt.Errorf("%s-%s: %w", sc.Name, run.Client, err)
 			}
@@ -161,6 +182,11 @@ func record(ctx context.Context, outDir string, filter *regexp.Regexp) error {
 		}
 	}
 
+	if add {
+		recorded := len(m.Scenarios)
+		m = mergeManifest(old, m.Scenarios)
+		log.Printf("adding %d runs to the %d of %s/manifest.json", recorded, len(old.Scenarios), outDir)
+	}
 	data, err := json.MarshalIndent(m, "", "  ")
 	if err != nil {
 		return err
@@ -168,12 +194,50 @@ func record(ctx context.Context, outDir string, filter *regexp.Regexp) error {
 	if err := os.WriteFile(filepath.Join(staging, "manifest.json"), append(data, '\n'), 0o644); err != nil {
 		return err
 	}
-	if err := replaceCaptures(staging, outDir); err != nil {
+	if add {
+		err = addCaptures(staging, outDir)
+	} else {
+		err = replaceCaptures(staging, outDir)
+	}
+	if err != nil {
 		return err
 	}
 	log.Printf("%d runs recorded into %s in %v", len(m.Scenarios), outDir, time.Since(started).Round(time.Second))
 	if failed > 0 {
 		return fmt.Errorf("%d runs did not go as designed (see \"why\" in %s/manifest.json)", failed, outDir)
+	}
+	return nil
+}
+
+// mergeManifest adds runs to old: a run replaces the entry for the same
+// capture file, or comes after the others.
+func mergeManifest(old manifest, runs []entry) manifest {
+	at := map[string]int{}
+	for i, e := range old.Scenarios {
+		at[e.Any] = i
+	}
+	for _, e := range runs {
+		if i, ok := at[e.Any]; ok {
+			old.Scenarios[i] = e
+			continue
+		}
+		at[e.Any] = len(old.Scenarios)
+		old.Scenarios = append(old.Scenarios, e)
+	}
+	return old
+}
+
+// addCaptures moves the new captures and the merged manifest into outDir,
+// leaving every other file there as it is.
+func addCaptures(staging, outDir string) error {
+	files, err := os.ReadDir(staging)
+	if err != nil {
+		return err
+	}
+	for _, f := range files {
+		if err := os.Rename(filepath.Join(staging, f.Name()), filepath.Join(outDir, f.Name())); err != nil {
+			return err
+		}
 	}
 	return nil
 }
@@ -203,12 +267,21 @@ func replaceCaptures(staging, outDir string) error {
 	return nil
 }
 
-func recordRun(ctx context.Context, dir string, sc lab.Scenario, run lab.ClientRun, version string) (entry, error) {
+func recordRun(ctx context.Context, dir string, sc lab.Scenario, run lab.ClientRun, version string, snaplen int) (entry, error) {
 	base := sc.Name + "-" + run.Client
+	// TPACKET_V2 (immediate mode) has one ring frame per snaplen: keep the
+	// snaplen modest and the ring large, so a burst cannot overflow it.
+	snap := []string{"-s", "65535"}
+	var dumpcapSnap []string
+	if snaplen > 0 {
+		base += ".s" + strconv.Itoa(snaplen)
+		snap = []string{"-s", strconv.Itoa(snaplen)}
+		dumpcapSnap = snap
+	}
 	e := entry{
 		Scenario: sc.Name, Client: run.Client, Description: sc.Description,
 		Command: shellJoin(append([]string{"ip", "netns", "exec", lab.NSClient}, run.Argv...)),
-		Any:     base + ".any.pcap", Veth: base + ".veth.pcapng",
+		Any:     base + ".any.pcap", Veth: base + ".veth.pcapng", Snaplen: snaplen,
 		Expected: expected{
 			Outcome: run.Expect.Outcome, Attempts: run.Expect.Attempts,
 			MySQLErrorCode: run.Expect.MySQLErrorCode, Notes: run.Expect.Notes,
@@ -230,14 +303,12 @@ func recordRun(ctx context.Context, dir string, sc lab.Scenario, run lab.ClientR
 	}
 
 	anyPath, vethPath := filepath.Join(dir, e.Any), filepath.Join(dir, e.Veth)
-	tcpdump, err := startCapture(ctx, "listening on", "tcpdump", "-Z", "root", "-i", "any", "--immediate-mode", "-U", "-n",
-		// TPACKET_V2 (immediate mode) has one ring frame per snaplen: keep
-		// the snaplen modest and the ring large, so a burst cannot overflow it.
-		"-s", "65535", "-B", "16384", "-w", anyPath)
+	tcpdump, err := startCapture(ctx, "listening on", append(append([]string{"tcpdump", "-Z", "root", "-i", "any", "--immediate-mode", "-U", "-n"},
+		snap...), "-B", "16384", "-w", anyPath)...)
 	if err != nil {
 		return e, err
 	}
-	dumpcap, err := startCapture(ctx, "Capturing on", "dumpcap", "-i", lab.IfClient, "-w", vethPath)
+	dumpcap, err := startCapture(ctx, "Capturing on", append(append([]string{"dumpcap", "-i", lab.IfClient}, dumpcapSnap...), "-w", vethPath)...)
 	if err != nil {
 		tcpdump.stop()
 		return e, err
@@ -309,7 +380,7 @@ func checkClient(run lab.ClientRun, res lab.Result) []string {
 // decodeMySQL makes tshark read every lab MySQL port as MySQL.
 var decodeMySQL = func() []string {
 	var args []string
-	for _, p := range []int{lab.PortMySQLResolve, lab.PortGreet2s, lab.PortGreet5s, lab.PortNoGreeting, lab.PortSSHBanner} {
+	for _, p := range []int{lab.PortMySQLResolve, lab.PortMySQLTLS, lab.PortGreet2s, lab.PortGreet5s, lab.PortNoGreeting, lab.PortSSHBanner} {
 		args = append(args, "-d", fmt.Sprintf("tcp.port==%d,mysql", p))
 	}
 	return args
