@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -451,5 +452,20 @@ func TestAnalyzeSeveralFiles(t *testing.T) {
 	}
 	if sum["packets"].(float64) != 8 || int(sum["connects"].(float64)) != len(connects) {
 		t.Errorf("summary packets %v connects %v; want 8 and %d", sum["packets"], sum["connects"], len(connects))
+	}
+}
+
+// TestVersion runs the real main(): `version` and `--version` print the
+// version, the commit and the Go version the binary was built with.
+func TestVersion(t *testing.T) {
+	for _, arg := range []string{"version", "--version"} {
+		stdout, stderr, code := runMain(t, nil, arg)
+		if code != 0 {
+			t.Errorf("connscope %s: exit %d, stderr %q", arg, code, stderr)
+		}
+		lines := strings.Split(strings.TrimSuffix(stdout, "\n"), "\n")
+		if len(lines) != 3 || !strings.HasPrefix(lines[0], "connscope ") || !strings.HasPrefix(lines[1], "commit ") || lines[2] != runtime.Version() {
+			t.Errorf("connscope %s printed %q; want 'connscope VERSION', 'commit ...' and %q", arg, stdout, runtime.Version())
+		}
 	}
 }
