@@ -52,3 +52,33 @@ func TestBuildVersionAndStatic(t *testing.T) {
 		}
 	}
 }
+
+// TestNoBuildOutputsCommitted checks that no executable is tracked in the
+// repository (the eBPF objects are relocatable ELF files, not executables)
+// and that the outputs of `go build ./cmd/connscope` and `make build` are
+// ignored.
+func TestNoBuildOutputsCommitted(t *testing.T) {
+	root, err := lab.RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	files, err := exec.Command("git", "-C", root, "ls-files", "-z").Output()
+	if err != nil {
+		t.Skipf("not a git work tree: %v", err)
+	}
+	for _, name := range strings.Split(strings.TrimRight(string(files), "\x00"), "\x00") {
+		f, err := elf.Open(filepath.Join(root, name))
+		if err != nil {
+			continue // not ELF (or not checked out)
+		}
+		if f.Type == elf.ET_EXEC || f.Type == elf.ET_DYN {
+			t.Errorf("%s is a committed executable (%v): remove it with git rm", name, f.Type)
+		}
+		f.Close()
+	}
+	for _, out := range []string{"connscope", "bin/connscope"} {
+		if err := exec.Command("git", "-C", root, "check-ignore", "-q", "--no-index", out).Run(); err != nil {
+			t.Errorf("%s (a build output) is not ignored by .gitignore", out)
+		}
+	}
+}
