@@ -12,6 +12,7 @@ import (
 
 	"github.com/connscope/connscope/analyze"
 	"github.com/connscope/connscope/capture"
+	"github.com/connscope/connscope/live"
 	"github.com/connscope/connscope/report"
 )
 
@@ -44,6 +45,8 @@ Flags:
   --redact                      replace addresses, names and user names with
                                 stable pseudonyms (ip4-1, name-1.example,
                                 user-1) for public tickets
+  -o FILE                       write the report to FILE instead of standard
+                                output (errors still go to standard error)
 
 Exit status: 0 when every file was read to its end (whatever the connects'
 outcomes), 1 when a file could not be opened or is damaged (the results up
@@ -91,6 +94,7 @@ func analyzeCommand(args []string, stdin io.Reader, stdout, stderr io.Writer) in
 		hosts  stringList
 		failed = fs.Bool("failed", false, "")
 		redact = fs.Bool("redact", false, "")
+		output = fs.String("o", "", "")
 	)
 	fs.Var(&ports, "port", "")
 	fs.Var(&hosts, "host", "")
@@ -132,7 +136,13 @@ func analyzeCommand(args []string, stdin io.Reader, stdout, stderr io.Writer) in
 		return 2
 	}
 
-	w := report.NewWriter(stdout, report.Options{Format: f, Redact: *redact, FailedOnly: *failed})
+	out, closeOut, err := live.OpenOutput(*output, stdout)
+	if err != nil {
+		fmt.Fprintf(stderr, "connscope analyze: -o %s: %v\n", *output, err)
+		return 1
+	}
+	defer closeOut()
+	w := report.NewWriter(out, report.Options{Format: f, Redact: *redact, FailedOnly: *failed})
 	var (
 		total    analyze.Summary
 		problems []string

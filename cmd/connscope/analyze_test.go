@@ -469,3 +469,30 @@ func TestVersion(t *testing.T) {
 		}
 	}
 }
+
+// TestAnalyzeOutputFile: analyze -o FILE writes the report to FILE (as
+// trace and run do), nothing to standard output; an -o that cannot be
+// created exits 1 naming it.
+func TestAnalyzeOutputFile(t *testing.T) {
+	data, _ := writePcap(t, refusedThenMore())
+	in := writeTemp(t, "o.pcap", data)
+	outFile := filepath.Join(t.TempDir(), "report.json")
+	stdout, stderr, code := run(nil, "--format", "json", "-o", outFile, in)
+	if code != 0 {
+		t.Fatalf("exit %d, stderr %q", code, stderr)
+	}
+	if stdout != "" {
+		t.Errorf("with -o, standard output got %q", stdout)
+	}
+	written, err := os.ReadFile(outFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if connects, _ := jsonLines(t, string(written)); len(connects) == 0 || connects[0]["outcome"] != "refused" {
+		t.Errorf("report file holds %v", connects)
+	}
+	bad := filepath.Join(t.TempDir(), "no-such-dir", "r.txt")
+	if _, stderr, code := run(nil, "-o", bad, in); code != 1 || !strings.Contains(stderr, bad) {
+		t.Errorf("-o %s: exit %d, stderr %q; want 1 naming the file", bad, code, stderr)
+	}
+}
