@@ -248,7 +248,7 @@ func TestDropsAlwaysShown(t *testing.T) {
 		out := buf.String()
 		want := []string{"0 by the kernel", "0 eBPF events lost", "0 attempts not followed"}
 		if f == JSON {
-			want = []string{`"kernel_drops":0`, `"ring_buffer_lost":0`}
+			want = []string{`"kernel_drops":0`, `"ring_buffer_lost":0`, `"malformed_dns":0`, `"untracked":0`, `"late_retransmits":0`}
 		}
 		for _, s := range want {
 			if !strings.Contains(out, s) {

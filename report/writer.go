@@ -191,7 +191,8 @@ func (w *Writer) Summary(s analyze.Summary) error {
 	}
 	switch w.opt.Format {
 	case JSON:
-		w.writeJSON(jsonSummary{Kind: "summary", Summary: s, ConnectOutcomes: w.outcomes})
+		w.writeJSON(jsonSummary{Kind: "summary", Summary: s, ConnectOutcomes: w.outcomes,
+			MalformedDNS: s.MalformedDNS, Untracked: s.Untracked, LateRetransmits: s.LateRetransmits})
 	case Markdown:
 		w.writeMarkdownSummary(s)
 	default:
@@ -236,6 +237,12 @@ type jsonSummary struct {
 	analyze.Summary
 	// ConnectOutcomes counts connects (not attempts) by outcome.
 	ConnectOutcomes map[analyze.Outcome]int `json:"connect_outcomes"`
+	// These counters are always present, also when 0 (the README promises
+	// every counter): they shadow analyze.Summary's omitempty fields of the
+	// same JSON names.
+	MalformedDNS    uint64 `json:"malformed_dns"`
+	Untracked       uint64 `json:"untracked"`
+	LateRetransmits uint64 `json:"late_retransmits"`
 }
 
 func (w *Writer) writeJSON(v any) {
