@@ -467,7 +467,7 @@ func (w *Writer) block(n int, c *analyze.Connect, withTable bool) string {
 	} else {
 		fmt.Fprintf(&b, "Connect %d: %s (%s)\n", n, outcome, detail)
 	}
-	if meaning := outcomeMeaning[c.Outcome]; meaning != "" && failed(c) {
+	if meaning := connectMeaning(c); meaning != "" && failed(c) {
 		if md {
 			fmt.Fprintf(&b, " — %s.", meaning)
 		} else {

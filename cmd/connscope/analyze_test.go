@@ -496,3 +496,33 @@ func TestAnalyzeOutputFile(t *testing.T) {
 		t.Errorf("-o %s: exit %d, stderr %q; want 1 naming the file", bad, code, stderr)
 	}
 }
+
+// TestUnreachableHeadlineFollowsReason: the headline of an unreachable
+// connect says what the evidence says — no ARP/NDP reply when the SYN never
+// left, an ICMP error when one answered the SYN (lab captures).
+func TestUnreachableHeadlineFollowsReason(t *testing.T) {
+	tests := []struct {
+		capture   string
+		want, not string
+	}{
+		{"arp-fail-mariadb.any.pcap", "no ARP/NDP reply", "ICMP error answered"},
+		{"ndp-fail-php.any.pcap", "no ARP/NDP reply", "ICMP error answered"},
+		{"reject-port-mariadb.any.pcap", "An ICMP error answered the connection request", "no ARP/NDP reply"},
+		{"host-unreach-mariadb.any.pcap", "An ICMP error answered the connection request", "no ARP/NDP reply"},
+	}
+	for _, tc := range tests {
+		path := filepath.Join(capturesDir, tc.capture)
+		if _, err := os.Stat(path); err != nil {
+			t.Skipf("lab capture missing (make testdata records it): %v", err)
+		}
+		stdout, stderr, code := run(nil, path)
+		if code != 0 {
+			t.Fatalf("%s: exit %d: %s", tc.capture, code, stderr)
+		}
+		_, block, _ := strings.Cut(stdout, "Connect 1: unreachable")
+		headline, _, _ := strings.Cut(strings.TrimPrefix(block, "\n"), "Timeline:")
+		if !strings.Contains(headline, "\n") || !strings.Contains(headline, tc.want) || strings.Contains(headline, tc.not) {
+			t.Errorf("%s: headline %q; want %q and not %q", tc.capture, headline, tc.want, tc.not)
+		}
+	}
+}
