@@ -997,3 +997,35 @@ func TestResolverEvidence(t *testing.T) {
 		t.Errorf("resolution start %v", got.Resolution[0].Start)
 	}
 }
+
+// TestPortFilterUnixSockets: a unix socket has no port; under a port
+// filter it is followed only when --host names its path, or when its path
+// names MySQL and a filtered port is a MySQL port.
+func TestPortFilterUnixSockets(t *testing.T) {
+	tests := []struct {
+		name  string
+		path  string
+		opts  Options
+		shown bool
+	}{
+		{"no filter, any socket", "/run/app/app.sock", Options{}, true},
+		{"no filter, mysql socket", "/run/mysqld/mysqld.sock", Options{}, true},
+		{"unrelated port, mysql socket", "/run/mysqld/mysqld.sock", Options{Ports: []uint16{28001, 28002}}, false},
+		{"unrelated port, other socket", "/run/app/app.sock", Options{Ports: []uint16{28001}}, false},
+		{"mysql port, mysql socket", "/run/mysqld/mysqld.sock", Options{Ports: []uint16{28001, 3306}}, true},
+		{"mysql port, other socket", "/run/app/app.sock", Options{Ports: []uint16{3306}}, false},
+		{"custom mysql port", "/var/lib/mysql/mysql.sock", Options{Ports: []uint16{3307}, MySQLPorts: []uint16{3307}}, true},
+		{"host names the path", "/run/app/app.sock", Options{Ports: []uint16{28001}, Hosts: []string{"/run/app/app.sock"}}, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s := newSim(t, tc.opts)
+			s.kernel(&event.Kernel{Time: s.at(0), Kind: event.ConnectCall, Family: event.FamilyUnix, SockType: event.SockStream,
+				UnixPath: tc.path, Ret: -errENOENT, Process: event.Process{PID: 7, TID: 7, Comm: "client"}})
+			s.close()
+			if shown := len(s.got) == 1; shown != tc.shown {
+				t.Errorf("connect to %s with %+v: %d connects reported, want shown=%v", tc.path, tc.opts, len(s.got), tc.shown)
+			}
+		})
+	}
+}

@@ -43,7 +43,9 @@ Flags:
                             'ip netns exec NS ...', since a packet socket
                             sees only its own namespace's interfaces
   --port N                  only attempts to server port N (repeatable, or
-                            comma-separated; default: every TCP port)
+                            comma-separated; default: every TCP port); unix
+                            sockets only when --host names the path, or
+                            for a mysql/mariadb socket when N is 3306
   --host H                  only connects touching H: an address, a CIDR
                             prefix or a name (repeatable)
   --linger D                keep tracing D after CMD exits, for answers that

@@ -38,7 +38,10 @@ Flags:
   --comm NAME               only connects of processes named NAME (repeatable)
   --port N                  only attempts to server port N (repeatable, or
                             comma-separated; default: every TCP port, MySQL
-                            decoded wherever it is seen)
+                            decoded wherever it is seen). A unix socket has
+                            no port: with --port, unix-socket connects are
+                            shown only when --host names the socket's path,
+                            or for a mysql/mariadb socket when N is 3306
   --host H                  only connects touching H: an address, a CIDR
                             prefix or a name (repeatable)
   --duration D              stop after D (e.g. 30s, 5m)
