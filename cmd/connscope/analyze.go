@@ -50,8 +50,8 @@ Flags:
 
 Exit status: 0 when every file was read to its end (whatever the connects'
 outcomes), 1 when a file could not be opened or is damaged (the results up
-to the damage are printed, and the error names the packet and byte offset),
-2 for a usage error.
+to the damage are printed, and the error names the packet and byte offset)
+or when not one of its packets could be decoded, 2 for a usage error.
 `
 
 // portList is a repeatable --port flag that also takes comma-separated lists.
@@ -201,7 +201,23 @@ func analyzeFile(name string, stdin io.Reader, w *report.Writer, opts analyze.Op
 	if writeErr != nil {
 		return sum, writeErr
 	}
+	if readErr == nil {
+		readErr = undecodable(source, sum)
+		if readErr != nil {
+			sum.Errors = append(sum.Errors, readErr.Error())
+		}
+	}
 	return sum, readErr
+}
+
+// undecodable is an error when the capture had packets and not one of them
+// could be decoded: a file whose link type does not match its frames (or
+// that is not a packet capture at all) must not look like a quiet network.
+func undecodable(source string, sum analyze.Summary) error {
+	if sum.Packets == 0 || sum.Malformed < sum.Packets {
+		return nil
+	}
+	return fmt.Errorf("%s: none of its %d packets could be decoded (all malformed): check that the capture's link type matches its frames, or re-capture with tcpdump -w", source, sum.Packets)
 }
 
 // addSummary adds s to total field by field: counters add up, counts by

@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"net"
 	"os"
@@ -523,6 +524,55 @@ func TestUnreachableHeadlineFollowsReason(t *testing.T) {
 		headline, _, _ := strings.Cut(strings.TrimPrefix(block, "\n"), "Timeline:")
 		if !strings.Contains(headline, "\n") || !strings.Contains(headline, tc.want) || strings.Contains(headline, tc.not) {
 			t.Errorf("%s: headline %q; want %q and not %q", tc.capture, headline, tc.want, tc.not)
+		}
+	}
+}
+
+// TestAnalyzeNothingDecodable: a capture whose every frame is malformed
+// exits 1 with a clear message; one good frame among bad ones is a normal
+// run (the bad ones are counted as malformed).
+func TestAnalyzeNothingDecodable(t *testing.T) {
+	good, _ := writePcap(t, refusedThenMore())
+	pcapOf := func(frames [][]byte) []byte {
+		var buf bytes.Buffer
+		w := pcapgo.NewWriter(&buf)
+		if err := w.WriteFileHeader(65535, layers.LinkTypeEthernet); err != nil {
+			t.Fatal(err)
+		}
+		for i, f := range frames {
+			ci := gopacket.CaptureInfo{Timestamp: t0.Add(time.Duration(i) * time.Millisecond), CaptureLength: len(f), Length: len(f)}
+			if err := w.WritePacket(ci, f); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return buf.Bytes()
+	}
+	junk := [][]byte{{1, 2, 3}, {4, 5, 6, 7, 8}, {9}}
+	// The first record of the good capture: its frame starts after the
+	// 24-byte file header and the 16-byte record header.
+	goodFrame := good[24+16 : 24+16+int(binary.LittleEndian.Uint32(good[24+8:]))]
+	tests := []struct {
+		name   string
+		frames [][]byte
+		code   int
+	}{
+		{"all malformed", junk, 1},
+		{"one good frame", append([][]byte{goodFrame}, junk...), 0},
+		{"empty capture", nil, 0},
+	}
+	for _, tc := range tests {
+		path := writeTemp(t, "x.pcap", pcapOf(tc.frames))
+		stdout, stderr, code := run(nil, "--format", "json", path)
+		if code != tc.code {
+			t.Errorf("%s: exit %d, want %d; stderr %q", tc.name, code, tc.code, stderr)
+		}
+		if tc.code == 1 {
+			if !strings.Contains(stderr, "none of its 3 packets could be decoded") {
+				t.Errorf("%s: stderr %q lacks the reason", tc.name, stderr)
+			}
+			if _, sum := jsonLines(t, stdout); sum["errors"] == nil {
+				t.Errorf("%s: the summary lists no error", tc.name)
+			}
 		}
 	}
 }
