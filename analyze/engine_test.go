@@ -1029,3 +1029,68 @@ func TestPortFilterUnixSockets(t *testing.T) {
 		})
 	}
 }
+
+// TestConnectThenCloseCheck: a client that closes at once after the
+// handshake (within closedAtOnce), having sent and received nothing, is a
+// connect-then-close health check: ok, not a failed greeting. A client that
+// waited (a connect timeout of seconds) keeps its no_greeting verdict.
+func TestConnectThenCloseCheck(t *testing.T) {
+	tests := []struct {
+		name   string
+		server string
+		script func(k *conn)
+		want   Outcome
+		ev     string
+	}{
+		{"FIN at once, other port", "192.0.2.20:28001", func(k *conn) {
+			k.handshake(0, 0.1)
+			k.clientFIN(0.15)
+			k.serverFIN(0.2)
+		}, OK, "client closed (FIN)"},
+		{"RST at once, other port", "192.0.2.20:28001", func(k *conn) {
+			k.handshake(0, 0.1)
+			k.clientRST(0.12)
+		}, OK, "client closed (RST)"},
+		{"FIN at once, MySQL port", "192.0.2.20:3306", func(k *conn) {
+			k.handshake(0, 0.1)
+			k.clientFIN(0.15)
+			k.serverFIN(0.2)
+		}, OK, "connect-then-close"},
+		{"greeting racing the close is ignored", "192.0.2.20:3306", func(k *conn) {
+			k.handshake(0, 0.1)
+			k.clientFIN(0.15)
+			k.server(0.3, mariadbGreeting())
+			k.serverFIN(0.4)
+		}, OK, "connect-then-close"},
+		{"waited 3 s for a greeting", "192.0.2.20:3306", func(k *conn) {
+			k.handshake(0, 0.1)
+			k.clientFIN(3000.2)
+			k.serverFIN(3000.3)
+		}, NoGreeting, "client gave up"},
+		{"waited 250 ms, other port", "192.0.2.20:28001", func(k *conn) {
+			k.handshake(0, 0.1)
+			k.clientFIN(250.2)
+			k.serverFIN(250.3)
+		}, NoGreeting, "client gave up"},
+		{"client sent data, then closed at once", "192.0.2.20:28001", func(k *conn) {
+			k.handshake(0, 0.1)
+			k.client(0.12, []byte("GET / HTTP/1.0\r\n\r\n"))
+			k.clientFIN(0.13)
+			k.serverFIN(0.2)
+		}, NoGreeting, "client gave up"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s := newSim(t, Options{})
+			tc.script(s.conn("192.0.2.10:40100", tc.server))
+			s.close()
+			if len(s.got) != 1 || len(s.got[0].Attempts) != 1 {
+				t.Fatalf("%s", dumpConnects(s.got))
+			}
+			a := s.got[0].Attempts[0]
+			if a.Outcome != tc.want || !hasSubstring(a.Evidence, tc.ev) {
+				t.Errorf("outcome %s, evidence %q; want %s with %q\n%s", a.Outcome, a.Evidence, tc.want, tc.ev, dumpConnects(s.got))
+			}
+		})
+	}
+}
