@@ -992,7 +992,7 @@ func (e *Engine) clientClosed(a *attempt, t time.Time, how closeKind) {
 			// the client did not wait for anything, so the connect
 			// succeeded and no server failed.
 			a.addEvent(t, "%s from the client %s after the handshake: client closed without sending", how, fmtDur(waited))
-			e.decide(a, OK, t, fmt.Sprintf("connected; the client closed (%s) %s after the handshake without sending or waiting for a byte (a connect-then-close check)", how, fmtDur(waited)))
+			e.decide(a, OK, t, fmt.Sprintf("connected; client closed without sending: %s %s after the handshake, without waiting for a byte (a connect-then-close check)", how, fmtDur(waited)))
 			return
 		}
 		a.addEvent(t, "%s from the client: gave up waiting for the server's first byte after %s", how, fmtDur(waited))

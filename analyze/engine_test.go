@@ -1046,11 +1046,11 @@ func TestConnectThenCloseCheck(t *testing.T) {
 			k.handshake(0, 0.1)
 			k.clientFIN(0.15)
 			k.serverFIN(0.2)
-		}, OK, "client closed (FIN)"},
+		}, OK, "client closed without sending: FIN"},
 		{"RST at once, other port", "192.0.2.20:28001", func(k *conn) {
 			k.handshake(0, 0.1)
 			k.clientRST(0.12)
-		}, OK, "client closed (RST)"},
+		}, OK, "client closed without sending: RST"},
 		{"FIN at once, MySQL port", "192.0.2.20:3306", func(k *conn) {
 			k.handshake(0, 0.1)
 			k.clientFIN(0.15)
