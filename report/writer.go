@@ -596,6 +596,10 @@ func (w *Writer) summaryLines(s analyze.Summary) [][2]string {
 func packetsLine(s analyze.Summary) string {
 	line := fmt.Sprintf("%d read, %d malformed (skipped), %d not followed (other protocols), %d duplicate frames (ignored)",
 		s.Packets, s.Malformed, s.Unsupported, s.Duplicates)
+	if s.OtherProcesses > 0 {
+		line = fmt.Sprintf("%d read of the traced processes, %d of other processes (left out), ", s.Packets, s.OtherProcesses) +
+			fmt.Sprintf("%d malformed (skipped), %d not followed (other protocols), %d duplicate frames (ignored)", s.Malformed, s.Unsupported, s.Duplicates)
+	}
 	if s.MalformedDNS > 0 {
 		line += ", " + plural(int(s.MalformedDNS), "malformed DNS message", "malformed DNS messages")
 	}

@@ -56,6 +56,8 @@ Flags:
   --failed                  only connects that did not end ok
   --redact                  replace addresses, names and user names with
                             stable pseudonyms
+  -v                        at the end, also say what the kernel filter
+                            passed and kept back
 
 Exit status: CMD's (128+N when a signal N ended it); 125 when connscope
 itself failed (usage, privileges, no source could open), 126 when CMD

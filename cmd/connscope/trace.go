@@ -53,6 +53,8 @@ Flags:
   --failed                  only connects that did not end ok
   --redact                  replace addresses, names and user names with
                             stable pseudonyms
+  -v                        at the end, also say on standard error what the
+                            kernel filter passed and kept back
 
 Exit status: 0 after a clean stop, 1 when tracing could not start or a file
 could not be written, 2 for a usage error.
@@ -80,7 +82,7 @@ type liveFlags struct {
 	iface, netns, pcapng, output, format string
 	ports                                portList
 	hosts                                stringList
-	failed, redact                       bool
+	failed, redact, verbose              bool
 }
 
 func (f *liveFlags) register(fs *flag.FlagSet) {
@@ -94,6 +96,7 @@ func (f *liveFlags) register(fs *flag.FlagSet) {
 	fs.Var(&f.hosts, "host", "")
 	fs.BoolVar(&f.failed, "failed", false, "")
 	fs.BoolVar(&f.redact, "redact", false, "")
+	fs.BoolVar(&f.verbose, "v", false, "")
 }
 
 // config maps the shared flags onto a live.Config.
@@ -112,6 +115,7 @@ func (f *liveFlags) config() (live.Config, error) {
 		Format:      format,
 		Redact:      f.redact,
 		FailedOnly:  f.failed,
+		Verbose:     f.verbose,
 		Output:      f.output,
 		Pcapng:      f.pcapng,
 		CommandLine: os.Args,
