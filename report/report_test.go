@@ -54,29 +54,37 @@ func TestGolden(t *testing.T) {
 		{"markdown-streaming", Options{Format: Markdown, Streaming: true}},
 		{"json", Options{Format: JSON}},
 		{"json-redacted", Options{Format: JSON, Redact: true}},
+		{"line", Options{Format: Line}},
+		{"line-redacted", Options{Format: Line, Redact: true}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			got := render(t, tc.opt)
-			ext := map[Format]string{Table: ".txt", Markdown: ".md", JSON: ".jsonl"}[tc.opt.Format]
-			path := filepath.Join("testdata", "golden", tc.name+ext)
-			if *update {
-				if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-					t.Fatal(err)
-				}
-				if err := os.WriteFile(path, got, 0o644); err != nil {
-					t.Fatal(err)
-				}
-				return
-			}
-			want, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatalf("%v (run 'go test ./report -update' to create it)", err)
-			}
-			if !bytes.Equal(got, want) {
-				t.Errorf("output differs from %s (run 'go test ./report -update' and review the diff):\n%s", path, firstDiff(string(want), string(got)))
-			}
+			ext := map[Format]string{Table: ".txt", Markdown: ".md", JSON: ".jsonl", Line: ".line.txt"}[tc.opt.Format]
+			checkGolden(t, filepath.Join("testdata", "golden", tc.name+ext), got)
 		})
+	}
+}
+
+// checkGolden compares got with the golden file at path (rewrites it with
+// -update).
+func checkGolden(t *testing.T, path string, got []byte) {
+	t.Helper()
+	if *update {
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run 'go test ./report -update' to create it)", err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("output differs from %s (run 'go test ./report -update' and review the diff):\n%s", path, firstDiff(string(want), string(got)))
 	}
 }
 

@@ -33,9 +33,11 @@ Each file is analyzed on its own (captures from different hosts or times are
 not merged into one timeline); the summary at the end covers all of them.
 
 Flags:
-  --format table|markdown|json  output format (default table; markdown for
+  --format table|markdown|json|line
+                                output format (default table; markdown for
                                 tickets; json: one line per connect, then a
-                                summary line)
+                                summary line; line: one compact line per
+                                connect, like tcpconnect)
   --port N                      only attempts to server port N (repeatable,
                                 or comma-separated: --port 3306,3307)
   --host H                      only connects touching H: an address, a CIDR

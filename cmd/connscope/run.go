@@ -52,7 +52,8 @@ Flags:
                             come after the client gave up (a late greeting)
   -w FILE.pcapng            record the captured packets with their process
   -o FILE                   write the report to FILE instead of standard error
-  --format table|markdown|json   output format (default table)
+  --format table|markdown|json|line   output format (default table;
+                            line: one compact line per connect)
   --failed                  only connects that did not end ok
   --redact                  replace addresses, names and user names with
                             stable pseudonyms

@@ -49,7 +49,8 @@ Flags:
                             process (pid, comm) as a packet comment;
                             'connscope analyze FILE.pcapng' reads it back
   -o FILE                   write the report to FILE (default: standard output)
-  --format table|markdown|json   output format (default table)
+  --format table|markdown|json|line   output format (default table;
+                            line: one compact line per connect)
   --failed                  only connects that did not end ok
   --redact                  replace addresses, names and user names with
                             stable pseudonyms
