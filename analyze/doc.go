@@ -89,7 +89,8 @@
 //     login result is encrypted); another TCP service that answered; a
 //     socket the kernel reports ESTABLISHED when no packet was captured;
 //     a connect-then-close check: the client closed (FIN/RST) less than
-//     200 ms after the handshake with nothing sent either way, on any port
+//     200 ms after the handshake (or after its blocking connect() returned
+//     0, when eBPF saw that) with nothing sent either way, on any port
 //     ("client closed without sending": it did not wait, so nothing
 //     failed; client connect timeouts are whole seconds, so a client that
 //     waited for a greeting is never taken for one). A greeting that comes

@@ -1067,6 +1067,13 @@ func TestConnectThenCloseCheck(t *testing.T) {
 			k.clientFIN(3000.2)
 			k.serverFIN(3000.3)
 		}, NoGreeting, "client gave up"},
+		{"connect() returned late on a loaded host, then FIN at once", "192.0.2.20:28001", func(k *conn) {
+			k.handshake(0, 0.1)
+			k.s.kernel(&event.Kernel{Time: k.s.at(300.1), Kind: event.ConnectCall, Family: event.FamilyInet, SockType: event.SockStream,
+				Src: ap("192.0.2.10:40100"), Dst: ap("192.0.2.20:28001"), Ret: 0, Process: event.Process{PID: 9, TID: 9, Comm: "checker"}})
+			k.clientFIN(300.15)
+			k.serverFIN(300.2)
+		}, OK, "client closed without sending: FIN 0.05 ms after it was connected"},
 		{"waited 250 ms, other port", "192.0.2.20:28001", func(k *conn) {
 			k.handshake(0, 0.1)
 			k.clientFIN(250.2)

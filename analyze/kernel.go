@@ -236,6 +236,9 @@ func (e *Engine) kernelTCP(k *event.Kernel) {
 		}
 		e.attribute(a, &k.Process)
 		a.addEvent(t, "connect() = %s", retString(k.Ret))
+		if k.Ret == 0 {
+			a.kConnectRet = t
+		}
 		if k.Ret < 0 && k.Ret != -errEINPROGRESS && k.Ret != -errEALREADY && k.Ret != -errEISCONN && k.Ret != -errEINTR {
 			if a.kErrno == 0 {
 				a.kErrno, a.kErrnoAt = -k.Ret, t
