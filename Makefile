@@ -9,8 +9,12 @@ FUZZTIME ?= 20s
 
 all: build
 
+# The commit goes into the binary also where Go's own VCS stamping cannot see
+# it (a git worktree, whose .git is a file); connscope --version prints it.
+COMMIT  := $(shell git rev-parse HEAD 2>/dev/null)$(shell git diff --quiet HEAD 2>/dev/null || echo -dirty)
+
 build:
-	$(GO) build -trimpath -o $(BIN) ./cmd/connscope
+	$(GO) build -trimpath -ldflags "-X main.commit=$(COMMIT)" -o $(BIN) ./cmd/connscope
 
 # The whole suite. As root it first installs the lab's Debian packages if any
 # are missing (lab/deps.sh says what it installs); without root the lab, eBPF

@@ -111,6 +111,7 @@ type attempt struct {
 	kLastSYN    time.Time     // last SYN (re)transmission the kernel reported
 	kSynGap     time.Duration // gap before it
 	kConnected  time.Time
+	kConnectRet time.Time // a blocking connect() returned 0: the client knew it was connected
 	kClosed     time.Time
 	kErrno      int32 // first failure errno (connect() or socket error)
 	kErrnoAt    time.Time
@@ -1089,6 +1090,18 @@ func tlsAlertName(d byte) string {
 	return fmt.Sprintf("alert %d", d)
 }
 
+// closedAtOnce bounds "the client closed at once": a client that closes
+// (FIN or RST) within this time after the handshake (or, when eBPF saw it,
+// after its blocking connect() returned 0), having sent nothing
+// and received nothing, did not wait for the server — a connect-then-close
+// health check (load balancer, Kubernetes tcpSocket probe, nc -z) — so its
+// attempt is ok, whatever the port. It is a fifth of the shortest connect
+// timeout clients offer (1 s: mariadb --connect-timeout, PHP mysqli,
+// libmysqlclient take whole seconds), so a client that gave up waiting for
+// a greeting (no_greeting, greeting_late) is never taken for one; a
+// checker closes within microseconds of the handshake.
+const closedAtOnce = 200 * time.Millisecond
+
 // clientClosed handles the client's FIN or RST.
 func (e *Engine) clientClosed(a *attempt, t time.Time, how closeKind) {
 	if a.clientClose != notClosed {
@@ -1114,7 +1127,23 @@ func (e *Engine) clientClosed(a *attempt, t time.Time, how closeKind) {
 			e.decide(a, Timeout, t, fmt.Sprintf("the SYN-ACK came %s after the first SYN, after the client had given up (it answered with RST)", fmtDur(a.synAckAt.Sub(a.start))))
 			return
 		}
-		a.addEvent(t, "%s from the client: gave up waiting for the server's first byte after %s", how, fmtDur(t.Sub(a.handshakeDone())))
+		waited := t.Sub(a.handshakeDone())
+		// The client can only have waited since it knew it was connected:
+		// a blocking connect() may return well after the handshake on a
+		// loaded host.
+		idle := waited
+		if a.kConnectRet.After(a.handshakeDone()) {
+			idle = t.Sub(a.kConnectRet)
+		}
+		if a.firstCliData.IsZero() && idle < closedAtOnce {
+			// A connect-then-close check (load balancer, probe, nc -z):
+			// the client did not wait for anything, so the connect
+			// succeeded and no server failed.
+			a.addEvent(t, "%s from the client %s after the handshake: client closed without sending", how, fmtDur(waited))
+			e.decide(a, OK, t, fmt.Sprintf("connected; client closed without sending: %s %s after it was connected, without waiting for a byte (a connect-then-close check)", how, fmtDur(idle)))
+			return
+		}
+		a.addEvent(t, "%s from the client: gave up waiting for the server's first byte after %s", how, fmtDur(waited))
 	case a.proto == protoMySQL && a.my == myClientTurn:
 		a.addEvent(t, "%s from the client after the greeting, without logging in", how)
 		if a.mysql != nil && a.mysql.TLSOffered != nil && !*a.mysql.TLSOffered {

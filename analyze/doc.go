@@ -87,7 +87,14 @@
 //   - incomplete: the capture ended before any of the above could be said.
 //   - ok: login OK; a fine greeting with no login seen; TLS established (the
 //     login result is encrypted); another TCP service that answered; a
-//     socket the kernel reports ESTABLISHED when no packet was captured.
+//     socket the kernel reports ESTABLISHED when no packet was captured;
+//     a connect-then-close check: the client closed (FIN/RST) less than
+//     200 ms after the handshake (or after its blocking connect() returned
+//     0, when eBPF saw that) with nothing sent either way, on any port
+//     ("client closed without sending": it did not wait, so nothing
+//     failed; client connect timeouts are whole seconds, so a client that
+//     waited for a greeting is never taken for one). A greeting that comes
+//     after such a close is not greeting_late.
 //   - kernel only (nothing reaches the wire): socket_missing (ENOENT on a
 //     unix socket), permission_denied (EACCES/EPERM), no_route (ENETUNREACH,
 //     or EHOSTUNREACH from connect() itself), no_local_port (EADDRNOTAVAIL).

@@ -17,7 +17,10 @@ import (
 type Options struct {
 	// Ports limits attempts to these server ports (empty: every port).
 	// Failed name lookups are reported whatever the port filter (they have
-	// no port yet); narrow them with Hosts.
+	// no port yet); narrow them with Hosts. A unix socket has no port:
+	// with Ports set, unix-socket connects are followed only when Hosts
+	// names their path, or when the path names mysql/mariadb and Ports
+	// includes one of MySQLPorts.
 	Ports []uint16
 	// Hosts limits connects to those touching one of these: an IP address,
 	// a CIDR prefix, or a name (matched, case-insensitively, against the

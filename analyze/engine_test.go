@@ -997,3 +997,107 @@ func TestResolverEvidence(t *testing.T) {
 		t.Errorf("resolution start %v", got.Resolution[0].Start)
 	}
 }
+
+// TestPortFilterUnixSockets: a unix socket has no port; under a port
+// filter it is followed only when --host names its path, or when its path
+// names MySQL and a filtered port is a MySQL port.
+func TestPortFilterUnixSockets(t *testing.T) {
+	tests := []struct {
+		name  string
+		path  string
+		opts  Options
+		shown bool
+	}{
+		{"no filter, any socket", "/run/app/app.sock", Options{}, true},
+		{"no filter, mysql socket", "/run/mysqld/mysqld.sock", Options{}, true},
+		{"unrelated port, mysql socket", "/run/mysqld/mysqld.sock", Options{Ports: []uint16{28001, 28002}}, false},
+		{"unrelated port, other socket", "/run/app/app.sock", Options{Ports: []uint16{28001}}, false},
+		{"mysql port, mysql socket", "/run/mysqld/mysqld.sock", Options{Ports: []uint16{28001, 3306}}, true},
+		{"mysql port, other socket", "/run/app/app.sock", Options{Ports: []uint16{3306}}, false},
+		{"custom mysql port", "/var/lib/mysql/mysql.sock", Options{Ports: []uint16{3307}, MySQLPorts: []uint16{3307}}, true},
+		{"host names the path", "/run/app/app.sock", Options{Ports: []uint16{28001}, Hosts: []string{"/run/app/app.sock"}}, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s := newSim(t, tc.opts)
+			s.kernel(&event.Kernel{Time: s.at(0), Kind: event.ConnectCall, Family: event.FamilyUnix, SockType: event.SockStream,
+				UnixPath: tc.path, Ret: -errENOENT, Process: event.Process{PID: 7, TID: 7, Comm: "client"}})
+			s.close()
+			if shown := len(s.got) == 1; shown != tc.shown {
+				t.Errorf("connect to %s with %+v: %d connects reported, want shown=%v", tc.path, tc.opts, len(s.got), tc.shown)
+			}
+		})
+	}
+}
+
+// TestConnectThenCloseCheck: a client that closes at once after the
+// handshake (within closedAtOnce), having sent and received nothing, is a
+// connect-then-close health check: ok, not a failed greeting. A client that
+// waited (a connect timeout of seconds) keeps its no_greeting verdict.
+func TestConnectThenCloseCheck(t *testing.T) {
+	tests := []struct {
+		name   string
+		server string
+		script func(k *conn)
+		want   Outcome
+		ev     string
+	}{
+		{"FIN at once, other port", "192.0.2.20:28001", func(k *conn) {
+			k.handshake(0, 0.1)
+			k.clientFIN(0.15)
+			k.serverFIN(0.2)
+		}, OK, "client closed without sending: FIN"},
+		{"RST at once, other port", "192.0.2.20:28001", func(k *conn) {
+			k.handshake(0, 0.1)
+			k.clientRST(0.12)
+		}, OK, "client closed without sending: RST"},
+		{"FIN at once, MySQL port", "192.0.2.20:3306", func(k *conn) {
+			k.handshake(0, 0.1)
+			k.clientFIN(0.15)
+			k.serverFIN(0.2)
+		}, OK, "connect-then-close"},
+		{"greeting racing the close is ignored", "192.0.2.20:3306", func(k *conn) {
+			k.handshake(0, 0.1)
+			k.clientFIN(0.15)
+			k.server(0.3, mariadbGreeting())
+			k.serverFIN(0.4)
+		}, OK, "connect-then-close"},
+		{"waited 3 s for a greeting", "192.0.2.20:3306", func(k *conn) {
+			k.handshake(0, 0.1)
+			k.clientFIN(3000.2)
+			k.serverFIN(3000.3)
+		}, NoGreeting, "client gave up"},
+		{"connect() returned late on a loaded host, then FIN at once", "192.0.2.20:28001", func(k *conn) {
+			k.handshake(0, 0.1)
+			k.s.kernel(&event.Kernel{Time: k.s.at(300.1), Kind: event.ConnectCall, Family: event.FamilyInet, SockType: event.SockStream,
+				Src: ap("192.0.2.10:40100"), Dst: ap("192.0.2.20:28001"), Ret: 0, Process: event.Process{PID: 9, TID: 9, Comm: "checker"}})
+			k.clientFIN(300.15)
+			k.serverFIN(300.2)
+		}, OK, "client closed without sending: FIN 0.05 ms after it was connected"},
+		{"waited 250 ms, other port", "192.0.2.20:28001", func(k *conn) {
+			k.handshake(0, 0.1)
+			k.clientFIN(250.2)
+			k.serverFIN(250.3)
+		}, NoGreeting, "client gave up"},
+		{"client sent data, then closed at once", "192.0.2.20:28001", func(k *conn) {
+			k.handshake(0, 0.1)
+			k.client(0.12, []byte("GET / HTTP/1.0\r\n\r\n"))
+			k.clientFIN(0.13)
+			k.serverFIN(0.2)
+		}, NoGreeting, "client gave up"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s := newSim(t, Options{})
+			tc.script(s.conn("192.0.2.10:40100", tc.server))
+			s.close()
+			if len(s.got) != 1 || len(s.got[0].Attempts) != 1 {
+				t.Fatalf("%s", dumpConnects(s.got))
+			}
+			a := s.got[0].Attempts[0]
+			if a.Outcome != tc.want || !hasSubstring(a.Evidence, tc.ev) {
+				t.Errorf("outcome %s, evidence %q; want %s with %q\n%s", a.Outcome, a.Evidence, tc.want, tc.ev, dumpConnects(s.got))
+			}
+		})
+	}
+}

@@ -135,6 +135,28 @@ func nscdSocket(path string) bool {
 	return strings.HasSuffix(path, "/nscd/socket")
 }
 
+// wantUnix reports whether a unix-socket connect to path is followed under a
+// port filter. A unix socket has no port, so with --port it is followed only
+// when --host names its path, or when its path names MySQL/MariaDB and one
+// of the filtered ports is a MySQL port (Options.MySQLPorts): the client
+// that uses /run/mysqld/mysqld.sock for "localhost" is then part of the
+// picture, while --port 28001 shows no unix sockets at all.
+func (e *Engine) wantUnix(path string) bool {
+	if e.hosts.matchName(path) {
+		return true
+	}
+	l := strings.ToLower(path)
+	if !strings.Contains(l, "mysql") && !strings.Contains(l, "mariadb") {
+		return false
+	}
+	for _, p := range e.opts.Ports {
+		if e.mysqlPorts.has(p) {
+			return true
+		}
+	}
+	return false
+}
+
 // kernelUnix turns a unix stream socket connect() into an attempt: the
 // failures never reach any wire.
 func (e *Engine) kernelUnix(k *event.Kernel) {
@@ -142,12 +164,8 @@ func (e *Engine) kernelUnix(k *event.Kernel) {
 	if nscdSocket(path) {
 		return
 	}
-	if e.ports != nil {
-		// With a port filter, follow only the MySQL/MariaDB sockets.
-		l := strings.ToLower(path)
-		if !strings.Contains(l, "mysql") && !strings.Contains(l, "mariadb") {
-			return
-		}
+	if e.ports != nil && !e.wantUnix(path) {
+		return
 	}
 	if path == "" {
 		path = "(unnamed)"
@@ -218,6 +236,9 @@ func (e *Engine) kernelTCP(k *event.Kernel) {
 		}
 		e.attribute(a, &k.Process)
 		a.addEvent(t, "connect() = %s", retString(k.Ret))
+		if k.Ret == 0 {
+			a.kConnectRet = t
+		}
 		if k.Ret < 0 && k.Ret != -errEINPROGRESS && k.Ret != -errEALREADY && k.Ret != -errEISCONN && k.Ret != -errEINTR {
 			if a.kErrno == 0 {
 				a.kErrno, a.kErrnoAt = -k.Ret, t

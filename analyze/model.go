@@ -143,6 +143,9 @@ type Summary struct {
 	Malformed    uint64          `json:"malformed"`
 	Unsupported  uint64          `json:"unsupported"` // frames of link types/protocols not followed (skipped)
 	Duplicates   uint64          `json:"duplicates"`  // duplicate frames ignored (same packet on two interfaces)
+	// OtherProcesses counts captured packets left out because no traced
+	// process owned them (run -- CMD, trace --pid); Packets counts the rest.
+	OtherProcesses uint64 `json:"other_processes"`
 	MalformedDNS uint64          `json:"malformed_dns,omitempty"`
 	Untracked    uint64          `json:"untracked,omitempty"` // attempts not followed because MaxInFlight was reached
 	// LateRetransmits counts client SYN retransmits (same 5-tuple and ISN)

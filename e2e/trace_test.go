@@ -303,7 +303,7 @@ func testTraceStops(t *testing.T, bin string) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			pcapng := filepath.Join(t.TempDir(), "stop.pcapng")
-			args := append([]string{"--netns", lab.NSClient, "--comm", "mariadb", "-w", pcapng}, tc.args...)
+			args := append([]string{"--netns", lab.NSClient, "--comm", "mariadb", "-w", pcapng, "-v"}, tc.args...)
 			tr := startTrace(t, bin, args...)
 			runClient(t, "ok-v4", lab.ClientMariaDB)
 			// Mid-trace: the connect is done, the trace is still running.

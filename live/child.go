@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"strings"
 	"syscall"
 )
 
@@ -38,12 +39,30 @@ func MaybeRunChild() {
 	barrier.Close()
 	path, err := exec.LookPath(argv[0])
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "connscope: %s: command not found\n", argv[0])
-		os.Exit(127)
+		msg, code := lookPathFailure(argv[0], err)
+		fmt.Fprintf(os.Stderr, "connscope: %s\n", msg)
+		os.Exit(code)
 	}
 	err = syscall.Exec(path, argv, os.Environ())
 	fmt.Fprintf(os.Stderr, "connscope: exec %s: %v\n", path, err)
 	os.Exit(126)
+}
+
+// lookPathFailure turns exec.LookPath's error for name into a message and
+// the shell's exit status: 126 when name is a path to something that exists
+// but cannot be executed (a directory, a file without execute permission),
+// 127 when it does not exist or is not found on $PATH.
+func lookPathFailure(name string, err error) (string, int) {
+	if strings.Contains(name, "/") {
+		if st, serr := os.Stat(name); serr == nil {
+			if st.IsDir() {
+				return fmt.Sprintf("%s: is a directory, not a command", name), 126
+			}
+			return fmt.Sprintf("%s: cannot execute: not executable (mode %v): %v", name, st.Mode().Perm(), err), 126
+		}
+		return fmt.Sprintf("%s: no such file", name), 127
+	}
+	return fmt.Sprintf("%s: command not found (not in $PATH)", name), 127
 }
 
 // Child is a command started under the barrier: it has a pid but has not

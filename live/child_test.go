@@ -54,16 +54,36 @@ func TestChildKeepsPidAcrossBarrierAndExec(t *testing.T) {
 	}
 }
 
-func TestChildCommandNotFound(t *testing.T) {
-	var errOut bytes.Buffer
-	c, err := StartChild([]string{"connscope-no-such-command"}, nil, nil, &errOut)
-	if err != nil {
+// TestChildCannotRun: a command that is not found exits 127, one that
+// exists but cannot be executed 126, as in a shell and as run -h says.
+func TestChildCannotRun(t *testing.T) {
+	dir := t.TempDir()
+	noExec := dir + "/not-executable"
+	if err := os.WriteFile(noExec, []byte("#!/bin/sh\nexit 0\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	c.Release()
-	code, _ := c.Wait()
-	if code != 127 || !strings.Contains(errOut.String(), "command not found") {
-		t.Errorf("exit %d, stderr %q; want 127 and 'command not found'", code, errOut.String())
+	tests := []struct {
+		argv0 string
+		code  int
+		want  string
+	}{
+		{"connscope-no-such-command", 127, "command not found"},
+		{dir + "/missing", 127, "no such file"},
+		{noExec, 126, "not executable"},
+		{"/etc/passwd", 126, "not executable"},
+		{dir, 126, "is a directory"},
+	}
+	for _, tc := range tests {
+		var errOut bytes.Buffer
+		c, err := StartChild([]string{tc.argv0}, nil, nil, &errOut)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.Release()
+		code, _ := c.Wait()
+		if code != tc.code || !strings.Contains(errOut.String(), tc.want) {
+			t.Errorf("%s: exit %d, stderr %q; want %d and %q", tc.argv0, code, errOut.String(), tc.code, tc.want)
+		}
 	}
 }
 

@@ -37,6 +37,9 @@ type Config struct {
 	// Linger keeps run tracing this long after the command exits, for
 	// answers that arrive after the client gave up (a late greeting).
 	Linger time.Duration
+	// Verbose adds, at the end, what the kernel filter passed and kept
+	// back (-v).
+	Verbose bool
 	// CommandLine is connscope's own command line, recorded in the pcapng
 	// section comment.
 	CommandLine []string
@@ -111,7 +114,7 @@ func Trace(cfg Config, stdout, stderr io.Writer) int {
 	if writeErr != nil {
 		status = 1
 	}
-	if fr := s.FilterReport(); fr != "" {
+	if fr := s.FilterReport(); fr != "" && cfg.Verbose {
 		notice(fr)
 	}
 	if !closeRecording(rec, notice) {
@@ -263,7 +266,7 @@ wait:
 	if writeErr != nil {
 		notice(fmt.Sprintf("writing the report: %v", writeErr))
 	}
-	if fr := s.FilterReport(); fr != "" {
+	if fr := s.FilterReport(); fr != "" && cfg.Verbose {
 		notice(fr)
 	}
 	closeRecording(rec, notice)

@@ -77,6 +77,7 @@ type Session struct {
 	// (run -- CMD, --pid): see feed.
 	onlyTraced bool
 	foreign    uint64 // packets dropped by onlyTraced
+	traced     uint64 // packets fed to the engine
 
 	// What passed the process filters (--pid, --comm, run), for the summary:
 	// the engine counts every connect it saw.
@@ -206,9 +207,9 @@ func (s *Session) Describe() string {
 	return strings.Join(parts, ", ")
 }
 
-// FilterReport says, after Run, what the kernel filter passed and kept back,
-// and how many captured packets belonged to untraced processes ("" without
-// packet capture).
+// FilterReport says, after Run, what the kernel filter passed and kept back
+// ("" without packet capture). The packets of untraced processes are
+// counted in the summary (Summary.OtherProcesses).
 func (s *Session) FilterReport() string {
 	if s.capture == nil {
 		return ""
@@ -222,9 +223,6 @@ func (s *Session) FilterReport() string {
 		passed := c.PassedControl + c.PassedICMP + c.PassedDNS + c.PassedFlow
 		line = fmt.Sprintf("kernel filter: eBPF flow filter passed %d packets (%d SYN/FIN/RST, %d ICMP errors, %d DNS, %d connection-phase segments; %d flows followed) and kept %d in the kernel (%d loopback duplicates)",
 			passed, c.PassedControl, c.PassedICMP, c.PassedDNS, c.PassedFlow, c.FlowsAdded, c.Dropped+c.DroppedLoopbackOut, c.DroppedLoopbackOut)
-	}
-	if s.onlyTraced {
-		line += fmt.Sprintf("; %d captured packets belonged to other processes and were left out", s.foreign)
 	}
 	return line
 }
@@ -433,6 +431,13 @@ loop:
 		s.engine.AddStats(st)
 	}
 	sum := s.engine.Close()
+	if s.onlyTraced {
+		// The capture saw every process's packets: count the traced
+		// processes' and the others' separately.
+		// (Malformed and not-followed frames keep their own counters.)
+		sum.OtherProcesses = s.foreign
+		sum.Packets = s.traced
+	}
 	if s.processFiltered() {
 		// Count what the user asked for, not every process's connects.
 		sum.Connects, sum.Attempts, sum.Outcomes = s.reported.connects, s.reported.attempts, s.reported.outcomes
@@ -503,6 +508,7 @@ func (s *Session) feed(it event.Item) {
 			s.opts.Record = nil
 		}
 	}
+	s.traced++
 	s.engine.Packet(p)
 }
 

@@ -54,29 +54,37 @@ func TestGolden(t *testing.T) {
 		{"markdown-streaming", Options{Format: Markdown, Streaming: true}},
 		{"json", Options{Format: JSON}},
 		{"json-redacted", Options{Format: JSON, Redact: true}},
+		{"line", Options{Format: Line}},
+		{"line-redacted", Options{Format: Line, Redact: true}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			got := render(t, tc.opt)
-			ext := map[Format]string{Table: ".txt", Markdown: ".md", JSON: ".jsonl"}[tc.opt.Format]
-			path := filepath.Join("testdata", "golden", tc.name+ext)
-			if *update {
-				if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-					t.Fatal(err)
-				}
-				if err := os.WriteFile(path, got, 0o644); err != nil {
-					t.Fatal(err)
-				}
-				return
-			}
-			want, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatalf("%v (run 'go test ./report -update' to create it)", err)
-			}
-			if !bytes.Equal(got, want) {
-				t.Errorf("output differs from %s (run 'go test ./report -update' and review the diff):\n%s", path, firstDiff(string(want), string(got)))
-			}
+			ext := map[Format]string{Table: ".txt", Markdown: ".md", JSON: ".jsonl", Line: ".line.txt"}[tc.opt.Format]
+			checkGolden(t, filepath.Join("testdata", "golden", tc.name+ext), got)
 		})
+	}
+}
+
+// checkGolden compares got with the golden file at path (rewrites it with
+// -update).
+func checkGolden(t *testing.T, path string, got []byte) {
+	t.Helper()
+	if *update {
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run 'go test ./report -update' to create it)", err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("output differs from %s (run 'go test ./report -update' and review the diff):\n%s", path, firstDiff(string(want), string(got)))
 	}
 }
 
@@ -248,7 +256,7 @@ func TestDropsAlwaysShown(t *testing.T) {
 		out := buf.String()
 		want := []string{"0 by the kernel", "0 eBPF events lost", "0 attempts not followed"}
 		if f == JSON {
-			want = []string{`"kernel_drops":0`, `"ring_buffer_lost":0`}
+			want = []string{`"kernel_drops":0`, `"ring_buffer_lost":0`, `"malformed_dns":0`, `"untracked":0`, `"late_retransmits":0`, `"other_processes":0`}
 		}
 		for _, s := range want {
 			if !strings.Contains(out, s) {
@@ -405,5 +413,27 @@ func BenchmarkRedactConnect(b *testing.B) {
 	b.ReportAllocs()
 	for i := 0; b.Loop(); i++ {
 		r.Connect(cs[i%len(cs)])
+	}
+}
+
+// TestPacketsOfOtherProcesses: when run or trace --pid left other
+// processes' packets out, the summary counts the traced processes' packets
+// and the others' separately.
+func TestPacketsOfOtherProcesses(t *testing.T) {
+	tests := []struct {
+		sum  analyze.Summary
+		want string
+	}{
+		{analyze.Summary{Packets: 37, OtherProcesses: 12679, Unsupported: 4}, "packets   37 read of the traced processes, 12679 of other processes (left out), 0 malformed (skipped), 4 not followed"},
+		{analyze.Summary{Packets: 37}, "packets   37 read, 0 malformed (skipped)"},
+	}
+	for _, tc := range tests {
+		var buf bytes.Buffer
+		if err := NewWriter(&buf, Options{Format: Table}).Summary(tc.sum); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(buf.String(), tc.want) {
+			t.Errorf("summary of %+v:\n%s\nwant %q", tc.sum, buf.String(), tc.want)
+		}
 	}
 }

@@ -37,7 +37,7 @@ var outcomeOrder = []analyze.Outcome{
 var outcomeMeaning = map[analyze.Outcome]string{
 	analyze.OK:                   "connected",
 	analyze.Refused:              "the connection was refused (RST): nothing listens on that address and port",
-	analyze.Unreachable:          "an ICMP error came back: a router or firewall rejected the connection",
+	analyze.Unreachable:          "an ICMP error answered the connection request (SYN): a firewall rejected it, or a router (or the client host itself) could not deliver it",
 	analyze.Timeout:              "nothing answered the connection request (SYN) before the client gave up",
 	analyze.NoGreeting:           "TCP connected, but the server never sent its greeting",
 	analyze.GreetingLate:         "the server's greeting came only after the client had given up",
@@ -52,6 +52,23 @@ var outcomeMeaning = map[analyze.Outcome]string{
 	analyze.PermissionDenied:     "the system denied permission to connect (EACCES/EPERM)",
 	analyze.NoRoute:              "there is no route to the server",
 	analyze.NoLocalPort:          "no local port or address was free for the connection",
+}
+
+// connectMeaning is outcomeMeaning for c, made to follow what was seen
+// where one outcome has several reasons. An unreachable attempt without a
+// SYN on the wire was not answered by anyone: the client host found no
+// ARP/NDP reply for the server or its next hop, so the SYN never left (the
+// analysis concludes that from the client's own ICMP error, or from
+// connect() failing with EHOSTUNREACH while nothing was captured; without a
+// packet capture an unseen ICMP error is the other possibility, hence
+// "most likely").
+func connectMeaning(c *analyze.Connect) string {
+	if c.Outcome == analyze.Unreachable && len(c.Attempts) > 0 {
+		if last := c.Attempts[len(c.Attempts)-1]; last != nil && last.Outcome == analyze.Unreachable && last.SYNCount == 0 {
+			return "no SYN was seen on the wire: most likely no ARP/NDP reply for the server or its next hop, so the SYN never left the client host"
+		}
+	}
+	return outcomeMeaning[c.Outcome]
 }
 
 // sortedOutcomes lists the outcomes present in m in outcomeOrder, then any

@@ -25,10 +25,13 @@ const (
 	// JSON is JSON Lines: one {"kind":"connect"} object per connect and a
 	// final {"kind":"summary"} object.
 	JSON Format = "json"
+	// Line is one line per connect (time, process, client → server,
+	// outcome, SYNs, RTT, greeting, reason), like tcpconnect: see line.go.
+	Line Format = "line"
 )
 
 // Formats lists the formats ParseFormat accepts.
-var Formats = []Format{Table, Markdown, JSON}
+var Formats = []Format{Table, Markdown, JSON, Line}
 
 // ParseFormat parses a --format value.
 func ParseFormat(s string) (Format, error) {
@@ -37,7 +40,7 @@ func ParseFormat(s string) (Format, error) {
 			return f, nil
 		}
 	}
-	return "", fmt.Errorf("unknown format %q: use table, markdown or json", s)
+	return "", fmt.Errorf("unknown format %q: use table, markdown, json or line", s)
 }
 
 // DefaultBatchAttempts is how many attempt rows the offline table collects
@@ -85,6 +88,8 @@ type Writer struct {
 
 	line       []byte // JSON line buffer, reused
 	legendDone bool   // the column legend is printed under the first table only
+
+	lineHeaderDone bool // the line format's column header is printed
 }
 
 // NewWriter returns a Writer printing to out.
@@ -106,6 +111,10 @@ func NewWriter(out io.Writer, opt Options) *Writer {
 // "stdin", "live"). Table and Markdown print it as a heading; JSON adds it
 // to each connect as "source".
 func (w *Writer) SetSource(name string) error {
+	if w.opt.Format == Line {
+		w.lineSource(name)
+		return w.err
+	}
 	if w.opt.Format != JSON {
 		w.flushBatch()
 		w.source = name
@@ -147,6 +156,8 @@ func (w *Writer) Connect(c *analyze.Connect) error {
 		c = w.red.Connect(c)
 	}
 	switch {
+	case w.opt.Format == Line:
+		w.writeLine(c)
 	case w.opt.Format == JSON:
 		var err error
 		w.line, err = appendConnectLine(w.line[:0], jsonConnect{Kind: "connect", Source: w.source, Number: w.number, Connect: c})
@@ -191,9 +202,12 @@ func (w *Writer) Summary(s analyze.Summary) error {
 	}
 	switch w.opt.Format {
 	case JSON:
-		w.writeJSON(jsonSummary{Kind: "summary", Summary: s, ConnectOutcomes: w.outcomes})
+		w.writeJSON(jsonSummary{Kind: "summary", Summary: s, ConnectOutcomes: w.outcomes,
+			MalformedDNS: s.MalformedDNS, Untracked: s.Untracked, LateRetransmits: s.LateRetransmits})
 	case Markdown:
 		w.writeMarkdownSummary(s)
+	case Line:
+		w.writeLineSummary(s)
 	default:
 		w.writeTextSummary(s)
 	}
@@ -236,6 +250,12 @@ type jsonSummary struct {
 	analyze.Summary
 	// ConnectOutcomes counts connects (not attempts) by outcome.
 	ConnectOutcomes map[analyze.Outcome]int `json:"connect_outcomes"`
+	// These counters are always present, also when 0 (the README promises
+	// every counter): they shadow analyze.Summary's omitempty fields of the
+	// same JSON names.
+	MalformedDNS    uint64 `json:"malformed_dns"`
+	Untracked       uint64 `json:"untracked"`
+	LateRetransmits uint64 `json:"late_retransmits"`
 }
 
 func (w *Writer) writeJSON(v any) {
@@ -254,7 +274,7 @@ func (w *Writer) writeJSON(v any) {
 // flushBatch prints the offline table collected so far and the detail
 // blocks of its failed connects.
 func (w *Writer) flushBatch() {
-	if w.opt.Format == JSON || w.opt.Streaming {
+	if w.opt.Format == JSON || w.opt.Format == Line || w.opt.Streaming {
 		return
 	}
 	if len(w.rows) == 0 && len(w.details) == 0 {
@@ -460,7 +480,7 @@ func (w *Writer) block(n int, c *analyze.Connect, withTable bool) string {
 	} else {
 		fmt.Fprintf(&b, "Connect %d: %s (%s)\n", n, outcome, detail)
 	}
-	if meaning := outcomeMeaning[c.Outcome]; meaning != "" && failed(c) {
+	if meaning := connectMeaning(c); meaning != "" && failed(c) {
 		if md {
 			fmt.Fprintf(&b, " — %s.", meaning)
 		} else {
@@ -589,6 +609,10 @@ func (w *Writer) summaryLines(s analyze.Summary) [][2]string {
 func packetsLine(s analyze.Summary) string {
 	line := fmt.Sprintf("%d read, %d malformed (skipped), %d not followed (other protocols), %d duplicate frames (ignored)",
 		s.Packets, s.Malformed, s.Unsupported, s.Duplicates)
+	if s.OtherProcesses > 0 {
+		line = fmt.Sprintf("%d read of the traced processes, %d of other processes (left out), ", s.Packets, s.OtherProcesses) +
+			fmt.Sprintf("%d malformed (skipped), %d not followed (other protocols), %d duplicate frames (ignored)", s.Malformed, s.Unsupported, s.Duplicates)
+	}
 	if s.MalformedDNS > 0 {
 		line += ", " + plural(int(s.MalformedDNS), "malformed DNS message", "malformed DNS messages")
 	}

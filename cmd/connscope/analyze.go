@@ -12,6 +12,7 @@ import (
 
 	"github.com/connscope/connscope/analyze"
 	"github.com/connscope/connscope/capture"
+	"github.com/connscope/connscope/live"
 	"github.com/connscope/connscope/report"
 )
 
@@ -32,9 +33,11 @@ Each file is analyzed on its own (captures from different hosts or times are
 not merged into one timeline); the summary at the end covers all of them.
 
 Flags:
-  --format table|markdown|json  output format (default table; markdown for
+  --format table|markdown|json|line
+                                output format (default table; markdown for
                                 tickets; json: one line per connect, then a
-                                summary line)
+                                summary line; line: one compact line per
+                                connect, like tcpconnect)
   --port N                      only attempts to server port N (repeatable,
                                 or comma-separated: --port 3306,3307)
   --host H                      only connects touching H: an address, a CIDR
@@ -44,11 +47,13 @@ Flags:
   --redact                      replace addresses, names and user names with
                                 stable pseudonyms (ip4-1, name-1.example,
                                 user-1) for public tickets
+  -o FILE                       write the report to FILE instead of standard
+                                output (errors still go to standard error)
 
 Exit status: 0 when every file was read to its end (whatever the connects'
 outcomes), 1 when a file could not be opened or is damaged (the results up
-to the damage are printed, and the error names the packet and byte offset),
-2 for a usage error.
+to the damage are printed, and the error names the packet and byte offset)
+or when not one of its packets could be decoded, 2 for a usage error.
 `
 
 // portList is a repeatable --port flag that also takes comma-separated lists.
@@ -91,6 +96,7 @@ func analyzeCommand(args []string, stdin io.Reader, stdout, stderr io.Writer) in
 		hosts  stringList
 		failed = fs.Bool("failed", false, "")
 		redact = fs.Bool("redact", false, "")
+		output = fs.String("o", "", "")
 	)
 	fs.Var(&ports, "port", "")
 	fs.Var(&hosts, "host", "")
@@ -132,7 +138,13 @@ func analyzeCommand(args []string, stdin io.Reader, stdout, stderr io.Writer) in
 		return 2
 	}
 
-	w := report.NewWriter(stdout, report.Options{Format: f, Redact: *redact, FailedOnly: *failed})
+	out, closeOut, err := live.OpenOutput(*output, stdout)
+	if err != nil {
+		fmt.Fprintf(stderr, "connscope analyze: -o %s: %v\n", *output, err)
+		return 1
+	}
+	defer closeOut()
+	w := report.NewWriter(out, report.Options{Format: f, Redact: *redact, FailedOnly: *failed})
 	var (
 		total    analyze.Summary
 		problems []string
@@ -191,7 +203,23 @@ func analyzeFile(name string, stdin io.Reader, w *report.Writer, opts analyze.Op
 	if writeErr != nil {
 		return sum, writeErr
 	}
+	if readErr == nil {
+		readErr = undecodable(source, sum)
+		if readErr != nil {
+			sum.Errors = append(sum.Errors, readErr.Error())
+		}
+	}
 	return sum, readErr
+}
+
+// undecodable is an error when the capture had packets and not one of them
+// could be decoded: a file whose link type does not match its frames (or
+// that is not a packet capture at all) must not look like a quiet network.
+func undecodable(source string, sum analyze.Summary) error {
+	if sum.Packets == 0 || sum.Malformed < sum.Packets {
+		return nil
+	}
+	return fmt.Errorf("%s: none of its %d packets could be decoded (all malformed): check that the capture's link type matches its frames, or re-capture with tcpdump -w", source, sum.Packets)
 }
 
 // addSummary adds s to total field by field: counters add up, counts by

@@ -3,12 +3,14 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -451,5 +453,126 @@ func TestAnalyzeSeveralFiles(t *testing.T) {
 	}
 	if sum["packets"].(float64) != 8 || int(sum["connects"].(float64)) != len(connects) {
 		t.Errorf("summary packets %v connects %v; want 8 and %d", sum["packets"], sum["connects"], len(connects))
+	}
+}
+
+// TestVersion runs the real main(): `version` and `--version` print the
+// version, the commit and the Go version the binary was built with.
+func TestVersion(t *testing.T) {
+	for _, arg := range []string{"version", "--version"} {
+		stdout, stderr, code := runMain(t, nil, arg)
+		if code != 0 {
+			t.Errorf("connscope %s: exit %d, stderr %q", arg, code, stderr)
+		}
+		lines := strings.Split(strings.TrimSuffix(stdout, "\n"), "\n")
+		if len(lines) != 3 || !strings.HasPrefix(lines[0], "connscope ") || !strings.HasPrefix(lines[1], "commit ") || lines[2] != runtime.Version() {
+			t.Errorf("connscope %s printed %q; want 'connscope VERSION', 'commit ...' and %q", arg, stdout, runtime.Version())
+		}
+	}
+}
+
+// TestAnalyzeOutputFile: analyze -o FILE writes the report to FILE (as
+// trace and run do), nothing to standard output; an -o that cannot be
+// created exits 1 naming it.
+func TestAnalyzeOutputFile(t *testing.T) {
+	data, _ := writePcap(t, refusedThenMore())
+	in := writeTemp(t, "o.pcap", data)
+	outFile := filepath.Join(t.TempDir(), "report.json")
+	stdout, stderr, code := run(nil, "--format", "json", "-o", outFile, in)
+	if code != 0 {
+		t.Fatalf("exit %d, stderr %q", code, stderr)
+	}
+	if stdout != "" {
+		t.Errorf("with -o, standard output got %q", stdout)
+	}
+	written, err := os.ReadFile(outFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if connects, _ := jsonLines(t, string(written)); len(connects) == 0 || connects[0]["outcome"] != "refused" {
+		t.Errorf("report file holds %v", connects)
+	}
+	bad := filepath.Join(t.TempDir(), "no-such-dir", "r.txt")
+	if _, stderr, code := run(nil, "-o", bad, in); code != 1 || !strings.Contains(stderr, bad) {
+		t.Errorf("-o %s: exit %d, stderr %q; want 1 naming the file", bad, code, stderr)
+	}
+}
+
+// TestUnreachableHeadlineFollowsReason: the headline of an unreachable
+// connect says what the evidence says — no ARP/NDP reply when the SYN never
+// left, an ICMP error when one answered the SYN (lab captures).
+func TestUnreachableHeadlineFollowsReason(t *testing.T) {
+	tests := []struct {
+		capture   string
+		want, not string
+	}{
+		{"arp-fail-mariadb.any.pcap", "no ARP/NDP reply", "ICMP error answered"},
+		{"ndp-fail-php.any.pcap", "no ARP/NDP reply", "ICMP error answered"},
+		{"reject-port-mariadb.any.pcap", "An ICMP error answered the connection request", "no ARP/NDP reply"},
+		{"host-unreach-mariadb.any.pcap", "An ICMP error answered the connection request", "no ARP/NDP reply"},
+	}
+	for _, tc := range tests {
+		path := filepath.Join(capturesDir, tc.capture)
+		if _, err := os.Stat(path); err != nil {
+			t.Skipf("lab capture missing (make testdata records it): %v", err)
+		}
+		stdout, stderr, code := run(nil, path)
+		if code != 0 {
+			t.Fatalf("%s: exit %d: %s", tc.capture, code, stderr)
+		}
+		_, block, _ := strings.Cut(stdout, "Connect 1: unreachable")
+		headline, _, _ := strings.Cut(strings.TrimPrefix(block, "\n"), "Timeline:")
+		if !strings.Contains(headline, "\n") || !strings.Contains(headline, tc.want) || strings.Contains(headline, tc.not) {
+			t.Errorf("%s: headline %q; want %q and not %q", tc.capture, headline, tc.want, tc.not)
+		}
+	}
+}
+
+// TestAnalyzeNothingDecodable: a capture whose every frame is malformed
+// exits 1 with a clear message; one good frame among bad ones is a normal
+// run (the bad ones are counted as malformed).
+func TestAnalyzeNothingDecodable(t *testing.T) {
+	good, _ := writePcap(t, refusedThenMore())
+	pcapOf := func(frames [][]byte) []byte {
+		var buf bytes.Buffer
+		w := pcapgo.NewWriter(&buf)
+		if err := w.WriteFileHeader(65535, layers.LinkTypeEthernet); err != nil {
+			t.Fatal(err)
+		}
+		for i, f := range frames {
+			ci := gopacket.CaptureInfo{Timestamp: t0.Add(time.Duration(i) * time.Millisecond), CaptureLength: len(f), Length: len(f)}
+			if err := w.WritePacket(ci, f); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return buf.Bytes()
+	}
+	junk := [][]byte{{1, 2, 3}, {4, 5, 6, 7, 8}, {9}}
+	// The first record of the good capture: its frame starts after the
+	// 24-byte file header and the 16-byte record header.
+	goodFrame := good[24+16 : 24+16+int(binary.LittleEndian.Uint32(good[24+8:]))]
+	tests := []struct {
+		name   string
+		frames [][]byte
+		code   int
+	}{
+		{"all malformed", junk, 1},
+		{"one good frame", append([][]byte{goodFrame}, junk...), 0},
+		{"empty capture", nil, 0},
+	}
+	for _, tc := range tests {
+		path := writeTemp(t, "x.pcap", pcapOf(tc.frames))
+		stdout, stderr, code := run(nil, "--format", "json", path)
+		if code != tc.code {
+			t.Errorf("%s: exit %d, want %d; stderr %q", tc.name, code, tc.code, stderr)
+		}
+		if tc.code == 1 {
+			if !strings.Contains(stderr, "none of its 3 packets could be decoded") {
+				t.Errorf("%s: stderr %q lacks the reason", tc.name, stderr)
+			}
+			if _, sum := jsonLines(t, stdout); sum["errors"] == nil {
+				t.Errorf("%s: the summary lists no error", tc.name)
+			}
+		}
 	}
 }

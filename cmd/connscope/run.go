@@ -43,17 +43,22 @@ Flags:
                             'ip netns exec NS ...', since a packet socket
                             sees only its own namespace's interfaces
   --port N                  only attempts to server port N (repeatable, or
-                            comma-separated; default: every TCP port)
+                            comma-separated; default: every TCP port); unix
+                            sockets only when --host names the path, or
+                            for a mysql/mariadb socket when N is 3306
   --host H                  only connects touching H: an address, a CIDR
                             prefix or a name (repeatable)
   --linger D                keep tracing D after CMD exits, for answers that
                             come after the client gave up (a late greeting)
   -w FILE.pcapng            record the captured packets with their process
   -o FILE                   write the report to FILE instead of standard error
-  --format table|markdown|json   output format (default table)
+  --format table|markdown|json|line   output format (default table;
+                            line: one compact line per connect)
   --failed                  only connects that did not end ok
   --redact                  replace addresses, names and user names with
                             stable pseudonyms
+  -v                        at the end, also say what the kernel filter
+                            passed and kept back
 
 Exit status: CMD's (128+N when a signal N ended it); 125 when connscope
 itself failed (usage, privileges, no source could open), 126 when CMD

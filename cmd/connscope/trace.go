@@ -38,7 +38,10 @@ Flags:
   --comm NAME               only connects of processes named NAME (repeatable)
   --port N                  only attempts to server port N (repeatable, or
                             comma-separated; default: every TCP port, MySQL
-                            decoded wherever it is seen)
+                            decoded wherever it is seen). A unix socket has
+                            no port: with --port, unix-socket connects are
+                            shown only when --host names the socket's path,
+                            or for a mysql/mariadb socket when N is 3306
   --host H                  only connects touching H: an address, a CIDR
                             prefix or a name (repeatable)
   --duration D              stop after D (e.g. 30s, 5m)
@@ -46,10 +49,13 @@ Flags:
                             process (pid, comm) as a packet comment;
                             'connscope analyze FILE.pcapng' reads it back
   -o FILE                   write the report to FILE (default: standard output)
-  --format table|markdown|json   output format (default table)
+  --format table|markdown|json|line   output format (default table;
+                            line: one compact line per connect)
   --failed                  only connects that did not end ok
   --redact                  replace addresses, names and user names with
                             stable pseudonyms
+  -v                        at the end, also say on standard error what the
+                            kernel filter passed and kept back
 
 Exit status: 0 after a clean stop, 1 when tracing could not start or a file
 could not be written, 2 for a usage error.
@@ -77,7 +83,7 @@ type liveFlags struct {
 	iface, netns, pcapng, output, format string
 	ports                                portList
 	hosts                                stringList
-	failed, redact                       bool
+	failed, redact, verbose              bool
 }
 
 func (f *liveFlags) register(fs *flag.FlagSet) {
@@ -91,6 +97,7 @@ func (f *liveFlags) register(fs *flag.FlagSet) {
 	fs.Var(&f.hosts, "host", "")
 	fs.BoolVar(&f.failed, "failed", false, "")
 	fs.BoolVar(&f.redact, "redact", false, "")
+	fs.BoolVar(&f.verbose, "v", false, "")
 }
 
 // config maps the shared flags onto a live.Config.
@@ -109,6 +116,7 @@ func (f *liveFlags) config() (live.Config, error) {
 		Format:      format,
 		Redact:      f.redact,
 		FailedOnly:  f.failed,
+		Verbose:     f.verbose,
 		Output:      f.output,
 		Pcapng:      f.pcapng,
 		CommandLine: os.Args,

@@ -1,0 +1,121 @@
+package report
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/connscope/connscope/analyze"
+)
+
+// The line format (--format line) prints one line per connect, like
+// tcpconnect or ss: for watching a live trace or grepping a long capture.
+// Columns are separated by spaces and padded; lines starting with # are the
+// header, the source and the summary. A line shows the connect's last
+// attempt (the one that decided its outcome); earlier attempts are named in
+// the reason. There are no per-outcome reason ids yet: the reason is the
+// attempt's first evidence fact as the engine wrote it.
+
+// lineFormat pads each field to its column; the header uses it too.
+const lineFormat = "%-12s  %-18s  %-22s → %-28s  %-22s  %3s  %9s  %9s  %s\n"
+
+func (w *Writer) writeLineHeader() {
+	if w.lineHeaderDone {
+		return
+	}
+	w.lineHeaderDone = true
+	w.printf(lineFormat, "# TIME(UTC)", "PROCESS", "CLIENT", "SERVER", "OUTCOME", "SYN", "RTT", "GREETING", "REASON")
+}
+
+// lineSource prints "# source: NAME" before the connects of a new source.
+func (w *Writer) lineSource(name string) {
+	if name == "" || name == w.source {
+		w.source = name
+		return
+	}
+	w.source = name
+	w.writeLineHeader()
+	w.printf("# source: %s\n", strings.ReplaceAll(name, "\n", " "))
+	if w.opt.Streaming {
+		w.flush()
+	}
+}
+
+// writeLine prints connect c as one line.
+func (w *Writer) writeLine(c *analyze.Connect) {
+	w.writeLineHeader()
+	var last *analyze.Attempt
+	for i := len(c.Attempts) - 1; i >= 0 && last == nil; i-- {
+		last = c.Attempts[i]
+	}
+	client, server := c.Client, target(c)
+	syns, rtt, greeting := "-", "-", "-"
+	proc := processCell(c.PID, c.Comm)
+	evidence := c.Evidence
+	if last != nil {
+		client, server = last.Client, last.Server
+		if c.Name != "" {
+			server += "(" + c.Name + ")"
+		}
+		if last.SYNCount > 0 {
+			syns = fmt.Sprint(last.SYNCount)
+		}
+		rtt, greeting = compactMS(last.RTTMS), compactMS(last.GreetingDelayMS)
+		proc = attemptProcess(c, last)
+		if len(last.Evidence) > 0 {
+			evidence = last.Evidence
+		}
+	}
+	if client == "" {
+		client = "-"
+	}
+	if proc == "" {
+		proc = "-"
+	}
+	outcome := outcomeCell(c.Outcome, "")
+	if last != nil {
+		outcome = outcomeCell(last.Outcome, last.Errno)
+	}
+	w.printf(lineFormat, c.Start.UTC().Format("15:04:05.000"), proc, client, server, outcome, syns, rtt, greeting, lineReason(c, last, evidence))
+	if w.opt.Streaming {
+		w.flush()
+	}
+}
+
+// lineReason is the first evidence fact, preceded by the earlier attempts
+// when there were several.
+func lineReason(c *analyze.Connect, last *analyze.Attempt, evidence []string) string {
+	reason := "-"
+	if len(evidence) > 0 {
+		reason = evidence[0]
+	}
+	if last != nil && c.Outcome != last.Outcome {
+		reason = fmt.Sprintf("connect %s: %s", c.Outcome, reason)
+	}
+	var earlier []string
+	for _, a := range c.Attempts {
+		if a != nil && a != last {
+			earlier = append(earlier, fmt.Sprintf("%s %s", a.Server, a.Outcome))
+		}
+	}
+	if len(earlier) > 0 {
+		reason = fmt.Sprintf("%s (after %s)", reason, strings.Join(earlier, ", "))
+	}
+	return strings.ReplaceAll(reason, "\n", " ")
+}
+
+// compactMS is fmtMS without the space ("0.213ms"), "-" for none: one
+// field per column.
+func compactMS(ms *float64) string {
+	if ms == nil {
+		return "-"
+	}
+	return strings.ReplaceAll(fmtMS(*ms), " ", "")
+}
+
+// writeLineSummary prints the summary as # lines.
+func (w *Writer) writeLineSummary(s analyze.Summary) {
+	w.writeLineHeader()
+	for _, l := range w.summaryLines(s) {
+		w.printf("# %-9s %s\n", l[0], strings.ReplaceAll(l[1], "\n", " "))
+	}
+}
