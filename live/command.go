@@ -68,6 +68,7 @@ func Trace(cfg Config, stdout, stderr io.Writer) int {
 		return 1
 	}
 	cfg.Record = rec
+	warnKeepPayload(cfg, notice)
 
 	ctx, stopSignals := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stopSignals()
@@ -160,6 +161,7 @@ func RunCommand(cfg Config, argv []string, stdin io.Reader, stdout, stderr io.Wr
 		return ExitRunFailed
 	}
 	cfg.Record = rec
+	warnKeepPayload(cfg, notice)
 	cfg.FilterPIDs = true
 	cfg.FollowChildren = true
 	cfg.PIDs = nil
@@ -280,7 +282,7 @@ func openOutput(path string, def io.Writer) (io.Writer, func(), error) {
 	if path == "" || path == "-" && def != nil {
 		return def, func() {}, nil
 	}
-	f, err := os.Create(path)
+	f, err := report.CreateFile(path)
 	if err != nil {
 		return nil, nil, fmt.Errorf("creating the report file: %w", err)
 	}
@@ -293,7 +295,7 @@ func openRecording(path string, cmdline []string) (*capture.PcapngWriter, error)
 	if path == "" {
 		return nil, nil
 	}
-	f, err := os.Create(path)
+	f, err := report.CreateFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("creating the capture file: %w", err)
 	}
@@ -303,6 +305,13 @@ func openRecording(path string, cmdline []string) (*capture.PcapngWriter, error)
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return pw, nil
+}
+
+// warnKeepPayload says in one line that the -w file keeps credentials.
+func warnKeepPayload(cfg Config, notice func(string)) {
+	if cfg.Record != nil && cfg.KeepPayload {
+		notice(fmt.Sprintf("warning: --keep-payload: %s keeps every captured byte, passwords and auth responses included; keep it private", cfg.Pcapng))
+	}
 }
 
 // closeRecording flushes and closes the -w file; false when that failed.

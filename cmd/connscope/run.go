@@ -48,12 +48,18 @@ Flags:
                             prefix or a name (repeatable)
   --linger D                keep tracing D after CMD exits, for answers that
                             come after the client gave up (a late greeting)
-  -w FILE.pcapng            record the captured packets with their process
+  -w FILE.pcapng            record the captured packets with their process;
+                            credentials in client payload are blanked
+  --keep-payload            with -w: keep every captured byte, credentials
+                            included
   -o FILE                   write the report to FILE instead of standard error
+                            (-w and -o files get mode 0600; a symlink is
+                            refused, not followed)
   --format table|markdown|json   output format (default table)
   --failed                  only connects that did not end ok
-  --redact                  replace addresses, names and user names with
-                            stable pseudonyms
+  --redact                  replace addresses, names, user and database
+                            names with stable pseudonyms, also in CMD's
+                            command line and in notices
 
 Exit status: CMD's (128+N when a signal N ended it); 125 when connscope
 itself failed (usage, privileges, no source could open), 126 when CMD
