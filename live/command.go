@@ -79,6 +79,8 @@ func Trace(cfg Config, stdout, stderr io.Writer) int {
 	}
 
 	w := report.NewWriter(out, report.Options{Format: cfg.Format, Redact: cfg.Redact, FailedOnly: cfg.FailedOnly, Streaming: true})
+	notice = redactNotices(notice, w)
+	cfg.Notice = notice
 	var writeErr error
 	cfg.OnConnect = func(c *analyze.Connect) {
 		if err := w.Connect(c); err != nil && writeErr == nil {
@@ -167,6 +169,8 @@ func RunCommand(cfg Config, argv []string, stdin io.Reader, stdout, stderr io.Wr
 	cfg.PIDs = nil
 
 	w := report.NewWriter(out, report.Options{Format: cfg.Format, Redact: cfg.Redact, FailedOnly: cfg.FailedOnly})
+	notice = redactNotices(notice, w)
+	cfg.Notice = notice
 	var writeErr error
 	cfg.OnConnect = func(c *analyze.Connect) {
 		if err := w.Connect(c); err != nil && writeErr == nil {
@@ -212,12 +216,12 @@ func RunCommand(cfg Config, argv []string, stdin io.Reader, stdout, stderr io.Wr
 	if err := s.AddPID(child.Pid()); err != nil {
 		return abort(err)
 	}
-	shown := shellQuote(MaskSecrets(argv))
-	notice(fmt.Sprintf("tracing %s (pid %d): %s", shown, child.Pid(), s.Describe()))
+	masked := MaskSecrets(argv)
+	notice(fmt.Sprintf("tracing %s (pid %d): %s", shellQuote(w.RedactCommand(masked)), child.Pid(), s.Describe()))
 	if err := child.Release(); err != nil {
 		return abort(err)
 	}
-	w.SetSource(shown)
+	w.SetCommand(masked)
 
 	type result struct {
 		sum analyze.Summary
@@ -270,6 +274,12 @@ wait:
 	}
 	closeRecording(rec, notice)
 	return code
+}
+
+// redactNotices passes notices through the report's redaction (--redact):
+// they go to the same standard error as run's report.
+func redactNotices(notice func(string), w *report.Writer) func(string) {
+	return func(s string) { notice(w.RedactText(s)) }
 }
 
 // noticer prints one-line notices prefixed with "connscope: ".

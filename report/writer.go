@@ -85,6 +85,9 @@ type Writer struct {
 
 	line       []byte // JSON line buffer, reused
 	legendDone bool   // the column legend is printed under the first table only
+
+	// command is the traced command (SetCommand), for redaction.
+	command []string
 }
 
 // NewWriter returns a Writer printing to out.
@@ -106,6 +109,7 @@ func NewWriter(out io.Writer, opt Options) *Writer {
 // "stdin", "live"). Table and Markdown print it as a heading; JSON adds it
 // to each connect as "source".
 func (w *Writer) SetSource(name string) error {
+	w.learnSource(name)
 	if w.opt.Format != JSON {
 		w.flushBatch()
 		w.source = name
@@ -125,9 +129,9 @@ func (w *Writer) writeSourceHeading() {
 	}
 	w.sourcePending = false
 	if w.opt.Format == Markdown {
-		w.printf("## %s\n\n", mdEscape(w.source))
+		w.printf("## %s\n\n", mdEscape(w.shownSource()))
 	} else {
-		w.printf("Source: %s\n\n", w.source)
+		w.printf("Source: %s\n\n", w.shownSource())
 	}
 }
 
@@ -149,7 +153,7 @@ func (w *Writer) Connect(c *analyze.Connect) error {
 	switch {
 	case w.opt.Format == JSON:
 		var err error
-		w.line, err = appendConnectLine(w.line[:0], jsonConnect{Kind: "connect", Source: w.source, Number: w.number, Connect: c})
+		w.line, err = appendConnectLine(w.line[:0], jsonConnect{Kind: "connect", Source: w.shownSource(), Number: w.number, Connect: c})
 		if err != nil {
 			w.err = fmt.Errorf("report: encoding JSON: %w", err)
 			return w.err

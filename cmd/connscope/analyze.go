@@ -149,7 +149,7 @@ func analyzeCommand(args []string, stdin io.Reader, stdout, stderr io.Writer) in
 		return 1
 	}
 	for _, p := range problems {
-		fmt.Fprintf(stderr, "connscope analyze: %s\n", p)
+		fmt.Fprintf(stderr, "connscope analyze: %s\n", w.RedactText(p))
 	}
 	if len(problems) > 0 {
 		return 1
