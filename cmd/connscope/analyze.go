@@ -169,6 +169,13 @@ func analyzeFile(name string, stdin io.Reader, w *report.Writer, opts analyze.Op
 	source := name
 	if name == "-" {
 		source = "stdin"
+	}
+	// Named first, so that under --redact an error quoting the file name
+	// shows its pseudonym.
+	if err := w.SetSource(source); err != nil {
+		return analyze.Summary{}, err
+	}
+	if name == "-" {
 		r, err = capture.NewReader(stdin, source)
 	} else {
 		r, err = capture.Open(name)
@@ -177,9 +184,6 @@ func analyzeFile(name string, stdin io.Reader, w *report.Writer, opts analyze.Op
 		return analyze.Summary{Errors: []string{err.Error()}}, fmt.Errorf("%v\n  (nothing was analyzed from %s)", err, source)
 	}
 	defer r.Close()
-	if err := w.SetSource(source); err != nil {
-		return analyze.Summary{}, err
-	}
 	var writeErr error
 	opts.OnConnect = func(c *analyze.Connect) {
 		if err := w.Connect(c); err != nil && writeErr == nil {
