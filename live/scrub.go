@@ -30,6 +30,7 @@ import (
 //     kept (ciphertext).
 //   - TLS from the first client byte: kept (ciphertext; the ClientHello
 //     holds no credentials).
+//   - DNS over TCP (server port 53): kept; the analysis reads the queries.
 //   - Any other protocol: the first keptClientBytes bytes of the client's
 //     stream are kept (enough to recognise "GET /", "*2\r\n$4" or "USER"),
 //     the rest is blanked: an HTTP Authorization header, a Redis AUTH, an
@@ -54,6 +55,7 @@ const (
 	scrubMySQL
 	scrubPostgres
 	scrubTLS
+	scrubDNS
 	scrubOther
 )
 
@@ -122,6 +124,14 @@ func (s *scrubber) frame(p *event.Packet) bool {
 		s.flows[k] = f
 	}
 	f.lastSeen = p.Time
+	if server := src; f.mode == scrubUndecided {
+		if src == f.client {
+			server = dst
+		}
+		if server.Port() == 53 {
+			f.mode = scrubDNS
+		}
+	}
 	if p.PayloadLen == 0 {
 		return true
 	}
@@ -201,7 +211,7 @@ const (
 func blankClient(f *scrubFlow, payload []byte, start int) {
 	end := start + len(payload)
 	switch f.mode {
-	case scrubTLS:
+	case scrubTLS, scrubDNS:
 		return
 	case scrubMySQL, scrubPostgres:
 		var keep []span

@@ -285,6 +285,15 @@ func TestScrubPostgres(t *testing.T) {
 	}
 }
 
+func TestScrubKeepsDNSOverTCP(t *testing.T) {
+	// A query for db.example, A, with its 2-byte TCP length prefix.
+	q := mustHex("001c" + "123401000001000000000000" + "026462076578616d706c6500" + "00010001")
+	f := newTestFlow(t, 53)
+	if got := f.send(true, event.TCPAck|event.TCPPsh, append([]byte(nil), q...)); !bytes.Equal(got, q) {
+		t.Errorf("DNS query over TCP scrubbed to %x, want it kept (the analysis reads it)", got)
+	}
+}
+
 func TestScrubWithoutHandshakeBlanksClient(t *testing.T) {
 	s := newScrubber()
 	payload := []byte("USER alice\r\nPASS secret\r\n")
