@@ -40,7 +40,8 @@ import (
 // user name and framing, the TLS record headers after an SSLRequest, and
 // otherwise lengths and times, so a scrubbed file gives the same outcomes.
 // Client bytes whose place in the stream is unknown (no SYN seen, out of
-// order beyond a gap, beyond scrubStreamLimit) are blanked whole.
+// order beyond a gap, beyond scrubStreamLimit) are blanked whole. The TCP
+// payload an ICMP error quotes is blanked; the quoted headers are kept.
 const (
 	keptClientBytes  = 8
 	scrubStreamLimit = 64 << 10
@@ -90,6 +91,15 @@ func keyOf(a, b netip.AddrPort) scrubKey {
 // frame scrubs p.Frame.Data in place. It returns false when the frame holds
 // TCP payload it cannot locate (it must then not be written).
 func (s *scrubber) frame(p *event.Packet) bool {
+	if p.Frame != nil && p.ICMP != nil && p.ICMP.QuotedProto == event.ProtoTCP {
+		// An ICMP error may quote a client's login segment: its quoted IP
+		// and TCP headers are kept (the analysis matches them), the quoted
+		// payload is blanked.
+		if off, n, ok := capture.QuotedTCPPayload(p.Frame.Data, p.Frame.LinkType, p.Frame.WireLen); ok {
+			clear(p.Frame.Data[off : off+n])
+		}
+		return true
+	}
 	if p.Frame == nil || p.Proto != event.ProtoTCP {
 		return true
 	}

@@ -285,6 +285,39 @@ func TestScrubPostgres(t *testing.T) {
 	}
 }
 
+// An ICMP "fragmentation needed" quoting the client's HandshakeResponse
+// (576 bytes of quote, as routers send): the quoted headers stay, the
+// quoted payload is blanked.
+func TestScrubICMPQuote(t *testing.T) {
+	client, server := netip.MustParseAddrPort("10.0.0.1:40000"), netip.MustParseAddrPort("10.0.0.2:3306")
+	seg := rawTCP(client, server, 1001, 5001, event.TCPAck|event.TCPPsh, handshakeMariaDB)
+	icmp := append([]byte{3, 4, 0, 0, 0, 0, 0x05, 0xdc}, seg...)
+	outer := make([]byte, 20, 20+len(icmp))
+	outer[0] = 0x45
+	binary.BigEndian.PutUint16(outer[2:], uint16(20+len(icmp)))
+	outer[8], outer[9] = 64, 1
+	copy(outer[12:], []byte{10, 0, 0, 254})
+	copy(outer[16:], []byte{10, 0, 0, 1})
+	frame := append(outer, icmp...)
+	p := decodeRaw(t, frame)
+	if !newScrubber().frame(p) {
+		t.Fatal("frame refused")
+	}
+	got := p.Frame.Data
+	headers := 20 + 8 + 40
+	if !bytes.Equal(got[:headers], frame[:headers]) {
+		t.Errorf("headers changed:\n got %x\nwant %x", got[:headers], frame[:headers])
+	}
+	if !bytes.Equal(got[headers:], make([]byte, len(handshakeMariaDB))) || bytes.Contains(got, authMariaDB) {
+		t.Errorf("quoted payload not blanked: %x", got[headers:])
+	}
+	// What the analysis reads from the error is unchanged.
+	again := decodeRaw(t, got)
+	if again.ICMP == nil || *again.ICMP != *p.ICMP {
+		t.Errorf("decoded ICMP error changed: %+v, was %+v", again.ICMP, p.ICMP)
+	}
+}
+
 func TestScrubKeepsDNSOverTCP(t *testing.T) {
 	// A query for db.example, A, with its 2-byte TCP length prefix.
 	q := mustHex("001c" + "123401000001000000000000" + "026462076578616d706c6500" + "00010001")
