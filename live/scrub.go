@@ -43,8 +43,11 @@ import (
 // order beyond a gap, beyond scrubStreamLimit) are blanked whole. The TCP
 // payload an ICMP error quotes is blanked; the quoted headers are kept.
 const (
-	keptClientBytes  = 8
-	scrubStreamLimit = 64 << 10
+	keptClientBytes = 8
+	// scrubStreamLimit bounds the client bytes a flow keeps for parsing:
+	// above the largest connection-phase packet the analysis accepts
+	// (mysql.MaxConnPhasePacket). Bytes beyond it are blanked.
+	scrubStreamLimit = 20 << 10
 	// scrubIdle is how long a flow without packets is remembered.
 	scrubIdle = 2 * time.Minute
 )
@@ -173,7 +176,8 @@ func (s *scrubber) frame(p *event.Packet) bool {
 	if f.mode == scrubUndecided && start == 0 && len(payload) > 0 {
 		f.mode = clientFirstMode(payload)
 	}
-	if start <= len(f.buf) && len(f.buf) < scrubStreamLimit {
+	// Only the MySQL and PostgreSQL rules parse the stream.
+	if (f.mode == scrubMySQL || f.mode == scrubPostgres) && start <= len(f.buf) && len(f.buf) < scrubStreamLimit {
 		if end := start + len(payload); end > len(f.buf) {
 			f.buf = append(f.buf, payload[len(f.buf)-start:]...)
 		}
