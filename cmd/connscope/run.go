@@ -28,7 +28,8 @@ CAP_NET_ADMIN.
 
 Ctrl-C reaches CMD as usual; connscope keeps tracing until CMD exits.
 SIGTERM and SIGHUP sent to connscope are passed on to CMD. Passwords on
-CMD's command line (-pSECRET, --password=SECRET, --password SECRET) are
+CMD's command line (-pSECRET, --password=SECRET, --password SECRET, URLs,
+password=, MYSQL_PWD=, SQL's IDENTIFIED BY '...' and PASSWORD '...') are
 masked wherever connscope shows or records the command line.
 
   sudo connscope run -- mariadb -h db.example -e 'select 1'
