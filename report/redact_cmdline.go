@@ -70,7 +70,6 @@ var psqlClient = &clientSpec{
 		"host": optHost, "username": optUser, "dbname": optDB, "port": optValue, "command": optValue,
 		"file": optValue, "set": optValue, "variable": optValue, "pset": optValue, "output": optValue,
 		"log-file": optValue, "table-attr": optValue, "field-separator": optValue, "record-separator": optValue,
-		"password": optPassword,
 	},
 	positional: []optKind{optDB, optUser},
 }
@@ -149,8 +148,8 @@ func (r *Redactor) redactWords(words []string, depth int, free bool) []string {
 			case kind == optNone:
 			case eq:
 				set(i, "--"+name+"="+r.optionValue(kind, val, depth))
-			case kind == optPassword && spec == mysqlClient:
-				// --password alone prompts.
+			case kind == optPassword && spec != nil:
+				// --password alone prompts (mysql) or forces a prompt (psql).
 			case i+1 < len(words):
 				set(i+1, r.optionValue(kind, words[i+1], depth))
 				i++
