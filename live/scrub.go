@@ -3,6 +3,7 @@ package live
 import (
 	"encoding/binary"
 	"net/netip"
+	"strings"
 	"time"
 
 	"github.com/connscope/connscope/analyze/mysql"
@@ -24,9 +25,10 @@ import (
 //     blanked. An SSLRequest is kept, and so is the TLS after it.
 //   - PostgreSQL (the client's first bytes are a StartupMessage, SSLRequest,
 //     GSSENCRequest or CancelRequest): the startup message is kept (user,
-//     database, application name); every later message keeps its type byte
-//     and length and has its body blanked: PasswordMessage (cleartext, md5),
-//     SASL responses, queries. TLS or GSSAPI encryption after a request is
+//     database, application name) but for a "password" parameter's value;
+//     every later message keeps its type byte and length and has its body
+//     blanked: PasswordMessage (cleartext, md5), SASL responses (a
+//     SASLInitialResponse keeps its mechanism name and data length), queries. TLS or GSSAPI encryption after a request is
 //     kept (ciphertext).
 //   - TLS from the first client byte: kept (ciphertext; the ClientHello
 //     holds no credentials).
@@ -425,7 +427,7 @@ func postgresClientKeep(buf []byte) []span {
 			off += n
 			continue
 		case code>>16 == 3 && n >= 8 && n <= 10000:
-			keep = append(keep, span{off, off + n})
+			keep = append(keep, startupKeep(buf, off, n)...)
 			off += n
 		case off > 0:
 			// After a request, anything but a startup message is TLS or
@@ -446,7 +448,65 @@ func postgresClientKeep(buf []byte) []span {
 		if n < 4 {
 			return keep // malformed: blank the rest
 		}
+		if buf[off] == 'p' {
+			if m := saslMechanismLen(buf[off+5:min(off+1+n, len(buf))], n-4); m > 0 {
+				// A SASLInitialResponse: the mechanism name and the
+				// data's length stay (the analysis reads them).
+				keep = append(keep, span{off + 5, off + 5 + m})
+			}
+		}
 		off += 1 + n
 	}
 	return keep
+}
+
+// saslMechanismLen returns how many bytes of a 'p' message body (n bytes,
+// b the part captured) are a SASLInitialResponse's mechanism name, its NUL
+// and its data length, or 0 when it is not shaped as one.
+func saslMechanismLen(b []byte, n int) int {
+	i := indexZero(b[:min(len(b), 65)])
+	if i <= 0 || len(b) < i+5 {
+		return 0
+	}
+	for _, c := range b[:i] {
+		if c < 0x21 || c > 0x7e {
+			return 0
+		}
+	}
+	dl := int32(binary.BigEndian.Uint32(b[i+1:]))
+	if dl == -1 && n == i+5 || dl >= 0 && int(dl) == n-i-5 {
+		return i + 5
+	}
+	return 0
+}
+
+// startupKeep returns the spans to keep of a StartupMessage at off (n
+// bytes): all of it but the value of a "password" parameter, which some
+// clients put there.
+func startupKeep(buf []byte, off, n int) []span {
+	end := off + n
+	var keep []span
+	from, pos := off, off+8
+	for pos < min(end, len(buf)) && buf[pos] != 0 {
+		i := indexZero(buf[pos:min(end, len(buf))])
+		if i < 0 {
+			break
+		}
+		name := string(buf[pos : pos+i])
+		vstart := pos + i + 1
+		j := indexZero(buf[vstart:min(end, len(buf))])
+		vend := vstart + j
+		if j < 0 {
+			vend = end
+		}
+		if strings.EqualFold(name, "password") {
+			keep = append(keep, span{from, vstart})
+			from = vend
+		}
+		if j < 0 {
+			break
+		}
+		pos = vend + 1
+	}
+	return append(keep, span{from, end})
 }

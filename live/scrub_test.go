@@ -249,7 +249,9 @@ func pgStartup() []byte {
 func TestScrubPostgres(t *testing.T) {
 	startup := pgStartup()
 	md5 := pgMsg('p', []byte("md5a3556571e93b0d20722ba62be61e8c2d\x00"))
-	sasl := pgMsg('p', []byte("SCRAM-SHA-256\x00\x00\x00\x00\x20n,,n=,r=rOprNGfwEbeRWgbNEkqO%hvYDpWU"))
+	saslData := "n,,n=,r=rOprNGfwEbeRWgbNEkqO%hvYDpWU"
+	sasl := pgMsg('p', append([]byte("SCRAM-SHA-256\x00\x00\x00\x00\x24"), saslData...))
+	saslFinal := pgMsg('p', []byte("c=biws,r=rOprNGfwEbeRWgbNEkqO%hvYDpWUx,p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ="))
 	query := pgMsg('Q', []byte("ALTER USER alice PASSWORD 'hunter2'\x00"))
 	blanked := func(m []byte) []byte { return append(append([]byte(nil), m[:5]...), make([]byte, len(m)-5)...) }
 
@@ -258,10 +260,28 @@ func TestScrubPostgres(t *testing.T) {
 		t.Errorf("StartupMessage scrubbed to %q, want it kept", got)
 	}
 	f.send(false, event.TCPAck|event.TCPPsh, pgMsg('R', []byte{0, 0, 0, 5, 1, 2, 3, 4}))
-	for _, m := range [][]byte{md5, sasl, query} {
+	for _, m := range [][]byte{md5, saslFinal, query} {
 		if got := f.send(true, event.TCPAck|event.TCPPsh, append([]byte(nil), m...)); !bytes.Equal(got, blanked(m)) {
 			t.Errorf("message %q scrubbed to %q, want %q", m, got, blanked(m))
 		}
+	}
+	// A SASLInitialResponse keeps its mechanism and data length (the
+	// analysis tells it from a PasswordMessage by them), not its data.
+	wantSASL := append(append([]byte(nil), sasl[:len(sasl)-len(saslData)]...), make([]byte, len(saslData))...)
+	if got := f.send(true, event.TCPAck|event.TCPPsh, append([]byte(nil), sasl...)); !bytes.Equal(got, wantSASL) {
+		t.Errorf("SASLInitialResponse scrubbed to %q, want %q", got, wantSASL)
+	}
+
+	// A password among the startup parameters is blanked, the rest kept.
+	f = newTestFlow(t, 5432)
+	body := []byte("user\x00alice\x00password\x00hunter2\x00database\x00shop\x00\x00")
+	withPw := make([]byte, 8, 8+len(body))
+	binary.BigEndian.PutUint32(withPw, uint32(8+len(body)))
+	binary.BigEndian.PutUint32(withPw[4:], 196608)
+	withPw = append(withPw, body...)
+	want := bytes.Replace(withPw, []byte("hunter2"), make([]byte, 7), 1)
+	if got := f.send(true, event.TCPAck|event.TCPPsh, append([]byte(nil), withPw...)); !bytes.Equal(got, want) {
+		t.Errorf("StartupMessage with a password scrubbed to %q, want %q", got, want)
 	}
 
 	// SSLRequest, then TLS: kept.
