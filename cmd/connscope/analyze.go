@@ -43,7 +43,8 @@ Flags:
                                 summary still counts all)
   --redact                      replace addresses, names and user names with
                                 stable pseudonyms (ip4-1, name-1.example,
-                                user-1) for public tickets
+                                user-1) for public tickets; file names are
+                                shown as capture-1, capture-2, ...
 
 Exit status: 0 when every file was read to its end (whatever the connects'
 outcomes), 1 when a file could not be opened or is damaged (the results up
