@@ -56,6 +56,8 @@ type decoder struct {
 	// cut is true when the frame was cut by the snap length: an IP length
 	// beyond the captured bytes is then expected, not an inconsistency.
 	cut bool
+	// l4 is the last transport header decoded (see QuotedTCPPayload).
+	l4 []byte
 }
 
 // decodeFrame decodes one frame of the given link type into p, which the
@@ -321,6 +323,7 @@ func (dc *decoder) decodeIPv6(p *event.Packet, d []byte) decodeResult {
 // decodeTransport decodes the transport header in l4 (captured bytes, cut to
 // the IP length); l4Len is its length according to the IP header.
 func (dc *decoder) decodeTransport(p *event.Packet, proto uint8, l4 []byte, l4Len int) decodeResult {
+	dc.l4 = l4
 	switch proto {
 	case event.ProtoTCP:
 		if len(l4) < 20 || l4Len < 20 {

@@ -40,6 +40,7 @@ func TestLab(t *testing.T) {
 	t.Run("run", func(t *testing.T) { testRunLabScenarios(t, bin) })
 	t.Run("trace-round-trip", func(t *testing.T) { testTraceRecordsAndReadsBack(t, bin) })
 	t.Run("trace-stops", func(t *testing.T) { testTraceStops(t, bin) })
+	t.Run("run-redact", func(t *testing.T) { testRunRedact(t, bin) })
 }
 
 // testRunLabScenarios runs every lab scenario with both real clients under

@@ -249,6 +249,7 @@ func testTraceRecordsAndReadsBack(t *testing.T, bin string) {
 	if frames < 10 || labelled == 0 {
 		t.Errorf("tshark: %d frames, %d with a connscope process comment:\n%s", frames, labelled, out)
 	}
+	checkScrubbed(t, pcapng)
 	r, err := capture.Open(pcapng)
 	if err != nil {
 		t.Fatal(err)
@@ -285,6 +286,44 @@ func testTraceRecordsAndReadsBack(t *testing.T, bin string) {
 	if strings.Join(have, "\n") != strings.Join(want, "\n") {
 		t.Errorf("analyze of the written file differs from the live trace\nlive (connects on the wire):\n  %s\nfile:\n  %s",
 			strings.Join(want, "\n  "), strings.Join(have, "\n  "))
+	}
+}
+
+// checkScrubbed checks what -w keeps of the logins: the file is its owner's
+// only, tshark still decodes every MySQL login request with its user, and
+// every auth response in it is zeros; the lab's password is nowhere.
+func checkScrubbed(t *testing.T, pcapng string) {
+	t.Helper()
+	if st, err := os.Stat(pcapng); err != nil || st.Mode().Perm() != 0o600 {
+		t.Errorf("%s: mode %v (%v), want 0600", pcapng, st.Mode(), err)
+	}
+	out, err := exec.Command("tshark", "-r", pcapng, "-Y", "mysql.user", "-T", "fields", "-e", "mysql.user", "-e", "mysql.passwd").Output()
+	if err != nil {
+		t.Fatalf("tshark -r %s: %v", pcapng, err)
+	}
+	logins := 0
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		f := strings.Split(line, "\t")
+		if len(f) != 2 {
+			continue
+		}
+		logins++
+		if f[0] != lab.DBUser {
+			t.Errorf("login request with user %q in the file, want %q kept", f[0], lab.DBUser)
+		}
+		if f[1] == "" || strings.Trim(f[1], "0") != "" {
+			t.Errorf("login request of %q: auth response %q in the file, want zeros", f[0], f[1])
+		}
+	}
+	if logins < 3 {
+		t.Errorf("tshark decodes %d MySQL login requests in the file, want the 3 of ok-v4, ok-name and wrong-password:\n%s", logins, out)
+	}
+	raw, err := os.ReadFile(pcapng)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Contains(raw, []byte(lab.DBPassword)) {
+		t.Errorf("the lab's password %q is in %s", lab.DBPassword, pcapng)
 	}
 }
 

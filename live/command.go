@@ -7,7 +7,6 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"strings"
 	"syscall"
 	"time"
 
@@ -71,6 +70,7 @@ func Trace(cfg Config, stdout, stderr io.Writer) int {
 		return 1
 	}
 	cfg.Record = rec
+	warnKeepPayload(cfg, notice)
 
 	ctx, stopSignals := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stopSignals()
@@ -81,6 +81,8 @@ func Trace(cfg Config, stdout, stderr io.Writer) int {
 	}
 
 	w := report.NewWriter(out, report.Options{Format: cfg.Format, Redact: cfg.Redact, FailedOnly: cfg.FailedOnly, Streaming: true})
+	notice = redactNotices(notice, w)
+	cfg.Notice = notice
 	var writeErr error
 	cfg.OnConnect = func(c *analyze.Connect) {
 		if err := w.Connect(c); err != nil && writeErr == nil {
@@ -163,11 +165,14 @@ func RunCommand(cfg Config, argv []string, stdin io.Reader, stdout, stderr io.Wr
 		return ExitRunFailed
 	}
 	cfg.Record = rec
+	warnKeepPayload(cfg, notice)
 	cfg.FilterPIDs = true
 	cfg.FollowChildren = true
 	cfg.PIDs = nil
 
 	w := report.NewWriter(out, report.Options{Format: cfg.Format, Redact: cfg.Redact, FailedOnly: cfg.FailedOnly})
+	notice = redactNotices(notice, w)
+	cfg.Notice = notice
 	var writeErr error
 	cfg.OnConnect = func(c *analyze.Connect) {
 		if err := w.Connect(c); err != nil && writeErr == nil {
@@ -213,12 +218,12 @@ func RunCommand(cfg Config, argv []string, stdin io.Reader, stdout, stderr io.Wr
 	if err := s.AddPID(child.Pid()); err != nil {
 		return abort(err)
 	}
-	shown := shellQuote(MaskSecrets(argv))
-	notice(fmt.Sprintf("tracing %s (pid %d): %s", shown, child.Pid(), s.Describe()))
+	masked := MaskSecrets(argv)
+	notice(fmt.Sprintf("tracing %s (pid %d): %s", shellQuote(w.RedactCommand(masked)), child.Pid(), s.Describe()))
 	if err := child.Release(); err != nil {
 		return abort(err)
 	}
-	w.SetSource(shown)
+	w.SetCommand(masked)
 
 	type result struct {
 		sum analyze.Summary
@@ -273,6 +278,12 @@ wait:
 	return code
 }
 
+// redactNotices passes notices through the report's redaction (--redact):
+// they go to the same standard error as run's report.
+func redactNotices(notice func(string), w *report.Writer) func(string) {
+	return func(s string) { notice(w.RedactText(s)) }
+}
+
 // noticer prints one-line notices prefixed with "connscope: ".
 func noticer(w io.Writer) func(string) {
 	return func(s string) { fmt.Fprintln(w, "connscope: "+s) }
@@ -283,7 +294,7 @@ func openOutput(path string, def io.Writer) (io.Writer, func(), error) {
 	if path == "" || path == "-" && def != nil {
 		return def, func() {}, nil
 	}
-	f, err := os.Create(path)
+	f, err := report.CreateFile(path)
 	if err != nil {
 		return nil, nil, fmt.Errorf("creating the report file: %w", err)
 	}
@@ -296,7 +307,7 @@ func openRecording(path string, cmdline []string) (*capture.PcapngWriter, error)
 	if path == "" {
 		return nil, nil
 	}
-	f, err := os.Create(path)
+	f, err := report.CreateFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("creating the capture file: %w", err)
 	}
@@ -306,6 +317,13 @@ func openRecording(path string, cmdline []string) (*capture.PcapngWriter, error)
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return pw, nil
+}
+
+// warnKeepPayload says in one line that the -w file keeps credentials.
+func warnKeepPayload(cfg Config, notice func(string)) {
+	if cfg.Record != nil && cfg.KeepPayload {
+		notice(fmt.Sprintf("warning: --keep-payload: %s keeps every captured byte, passwords and auth responses included; keep it private", cfg.Pcapng))
+	}
 }
 
 // closeRecording flushes and closes the -w file; false when that failed.
@@ -347,17 +365,6 @@ func kernelRelease() string {
 	return unix.ByteSliceToString(u.Sysname[:]) + " " + unix.ByteSliceToString(u.Release[:]) + " " + unix.ByteSliceToString(u.Machine[:])
 }
 
-// shellQuote joins args so that a shell would split them back the same way.
-func shellQuote(args []string) string {
-	q := make([]string, len(args))
-	for i, a := range args {
-		if a != "" && strings.IndexFunc(a, func(r rune) bool {
-			return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-_./=:,@+%", r))
-		}) < 0 {
-			q[i] = a
-			continue
-		}
-		q[i] = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
-	}
-	return strings.Join(q, " ")
-}
+// shellQuote joins args so that a shell would split them back the same way
+// (as the report's source heading shows a command).
+func shellQuote(args []string) string { return report.QuoteArgs(args) }

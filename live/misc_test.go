@@ -21,6 +21,18 @@ func TestMaskSecrets(t *testing.T) {
 		{[]string{"tool", "--pass=x", "--passwd", "y"}, []string{"tool", "--pass=***", "--passwd", "***"}},
 		{[]string{"app", "mysql://app:hunter2@db:3306/x"}, []string{"app", "mysql://app:***@db:3306/x"}},
 		{[]string{"ls", "--", "-plain"}, []string{"ls", "--", "-p***"}},
+		{[]string{"psql", "host=db user=u password=s3cret dbname=x"}, []string{"psql", "host=db user=u password=*** dbname=x"}},
+		{[]string{"psql", "host=db password='s 3' dbname=x"}, []string{"psql", "host=db password=*** dbname=x"}},
+		{[]string{"env", "MYSQL_PWD=s3cret", "PGPASSWORD=x", "mysql"}, []string{"env", "MYSQL_PWD=***", "PGPASSWORD=***", "mysql"}},
+		{[]string{"php", "-r", `new PDO("mysql:host=db;dbname=x;pwd=s3cret");`}, []string{"php", "-r", `new PDO("mysql:host=db;dbname=x;pwd=***");`}},
+		{[]string{"mysql", "-e", "CREATE USER 'a'@'%' IDENTIFIED BY 's3cret'; GRANT ALL ON x.* TO 'a'@'%'"},
+			[]string{"mysql", "-e", "CREATE USER 'a'@'%' IDENTIFIED BY '***'; GRANT ALL ON x.* TO 'a'@'%'"}},
+		{[]string{"mysql", "-e", "ALTER USER a IDENTIFIED WITH mysql_native_password BY \"s3cret\""},
+			[]string{"mysql", "-e", "ALTER USER a IDENTIFIED WITH mysql_native_password BY \"***\""}},
+		{[]string{"mysql", "-e", "SET PASSWORD FOR 'a'@'%' = PASSWORD('s3cret')"}, []string{"mysql", "-e", "SET PASSWORD FOR 'a'@'%' = PASSWORD('***')"}},
+		{[]string{"mysql", "-e", "set password = 's3cret'"}, []string{"mysql", "-e", "set password = '***'"}},
+		{[]string{"psql", "-c", "ALTER ROLE a WITH ENCRYPTED PASSWORD 's3cret'"}, []string{"psql", "-c", "ALTER ROLE a WITH ENCRYPTED PASSWORD '***'"}},
+		{[]string{"mysql", "-e", "select user, password_expired from mysql.user"}, []string{"mysql", "-e", "select user, password_expired from mysql.user"}},
 	}
 	for _, tc := range tests {
 		if got := MaskSecrets(tc.in); strings.Join(got, " ") != strings.Join(tc.want, " ") {

@@ -16,9 +16,25 @@ var passwordOptions = []string{"--password", "--passwd", "--pass"}
 // urlPassword is the password part of a URL's user info (mysql://u:p@h).
 var urlPassword = regexp.MustCompile(`(://[^/:@\s]*:)[^@\s]*@`)
 
+// passwordKeywords are key=value passwords: libpq conninfo and PDO DSNs
+// (password=, pwd=), environment assignments (env MYSQL_PWD=x mysql).
+var passwordKeywords = regexp.MustCompile(`(?i)\b(password|passwd|pwd|mysql_pwd|pgpassword)=('[^']*'|"[^"]*"|[^\s;&'"]+)`)
+
+// sqlPasswords are passwords in SQL statements (-e, -c): IDENTIFIED BY 'x',
+// IDENTIFIED WITH plugin BY|AS 'x', PASSWORD('x'), SET PASSWORD ... = 'x',
+// PostgreSQL's [ENCRYPTED] PASSWORD 'x'.
+var sqlPasswords = []*regexp.Regexp{
+	regexp.MustCompile(`(?i)(\bIDENTIFIED\s+(?:WITH\s+\S+\s+)?(?:BY|AS)\s+(?:PASSWORD\s+)?)('[^']*'|"[^"]*")`),
+	regexp.MustCompile(`(?i)(\bSET\s+PASSWORD\b[^=;]*=\s*(?:PASSWORD\s*\(\s*)?)('[^']*'|"[^"]*")`),
+	regexp.MustCompile(`(?i)(\bPASSWORD\s*\(\s*)('[^']*'|"[^"]*")`),
+	regexp.MustCompile(`(?i)(\bPASSWORD\s+)('[^']*')`),
+}
+
 // MaskSecrets returns a copy of a command line with passwords replaced by
-// "***": -pSECRET (MySQL clients), --password=SECRET, --password SECRET, and
-// passwords inside URLs. Command lines end up in notices, report headings
+// "***": -pSECRET (MySQL clients), --password=SECRET, --password SECRET,
+// passwords inside URLs, password= keywords (conninfo, DSNs, MYSQL_PWD=,
+// PGPASSWORD=) and passwords in SQL statements (IDENTIFIED BY '…',
+// PASSWORD('…'), SET PASSWORD = '…', PASSWORD '…'). Command lines end up in notices, report headings
 // and the pcapng section comment, none of which may carry a password.
 func MaskSecrets(argv []string) []string {
 	out := make([]string, len(argv))
@@ -45,6 +61,14 @@ func MaskSecrets(argv []string) []string {
 			}
 		}
 		out[i] = urlPassword.ReplaceAllString(out[i], "${1}"+maskedSecret+"@")
+		out[i] = passwordKeywords.ReplaceAllString(out[i], "${1}="+maskedSecret)
+		for _, re := range sqlPasswords {
+			out[i] = re.ReplaceAllStringFunc(out[i], func(m string) string {
+				sm := re.FindStringSubmatch(m)
+				q := sm[2][:1]
+				return sm[1] + q + maskedSecret + q
+			})
+		}
 	}
 	return out
 }

@@ -28,8 +28,11 @@ type Options struct {
 	FollowChildren bool
 	Comms          []string // --comm: report only connects made by processes with these names
 
-	// Record, when set, receives every captured packet with its process (-w).
-	Record *capture.PcapngWriter
+	// Record, when set, receives every captured packet with its process (-w),
+	// with credentials blanked from the client's payload (see
+	// keptClientBytes) unless KeepPayload is set.
+	Record      *capture.PcapngWriter
+	KeepPayload bool
 
 	// OnConnect receives each completed connect (from the pipeline's goroutine).
 	OnConnect func(*analyze.Connect)
@@ -73,6 +76,7 @@ type Session struct {
 	stopOnce sync.Once
 
 	ports *portCompleter
+	scrub *scrubber // blanks credentials in recorded frames; nil with KeepPayload
 	// onlyTraced drops packets no traced process owns before the engine
 	// (run -- CMD, --pid): see feed.
 	onlyTraced bool
@@ -123,6 +127,9 @@ func Start(opts Options) (*Session, error) {
 		ports:    newPortCompleter(),
 	}
 	s.reported.outcomes = map[analyze.Outcome]int{}
+	if opts.Record != nil && !opts.KeepPayload {
+		s.scrub = newScrubber()
+	}
 
 	var traceErr, captureErr error
 	if priv.CanTrace() {
@@ -502,7 +509,12 @@ func (s *Session) feed(it event.Item) {
 		s.foreign++
 		return
 	}
-	if s.opts.Record != nil && p.Frame != nil {
+	if s.opts.Record != nil && p.Frame != nil && s.scrub != nil && !s.scrub.frame(p) {
+		// Its payload could not be found to blank it: not written.
+		if s.scrub.unwritten++; s.scrub.unwritten == 1 {
+			s.opts.Notice("a captured frame's TCP payload could not be located to blank its credentials; such frames are left out of the -w file")
+		}
+	} else if s.opts.Record != nil && p.Frame != nil {
 		if err := s.opts.Record.WriteEvent(p); err != nil {
 			s.opts.Notice(fmt.Sprintf("writing the pcapng file failed, recording stopped: %v", err))
 			s.opts.Record = nil

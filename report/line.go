@@ -34,7 +34,7 @@ func (w *Writer) lineSource(name string) {
 	}
 	w.source = name
 	w.writeLineHeader()
-	w.printf("# source: %s\n", strings.ReplaceAll(name, "\n", " "))
+	w.printf("# source: %s\n", strings.ReplaceAll(w.shownSource(), "\n", " "))
 	if w.opt.Streaming {
 		w.flush()
 	}

@@ -21,7 +21,8 @@ import (
 //	user name    → user-1, ...
 //
 // Ports, outcomes, MySQL error codes, process names and times are kept.
-// Database names inside server messages are kept too.
+// Database names inside server messages are kept too, unless a command line
+// named them (see CommandLine): then they are db-1, db-2, ... everywhere.
 //
 // Names and users are learned from the structured fields (the connect's name,
 // DNS questions and non-address answers, the MySQL user) and from server
@@ -34,6 +35,8 @@ type Redactor struct {
 	ip4, ip6 map[netip.Addr]string
 	names    map[string]string // lower-cased, without trailing dot
 	users    map[string]string
+	dbs      map[string]string // database names from command lines
+	sources  map[string]string // file names (see Source)
 }
 
 // NewRedactor returns a Redactor with no pseudonyms assigned yet.
@@ -43,6 +46,9 @@ func NewRedactor() *Redactor {
 		ip6:   map[netip.Addr]string{},
 		names: map[string]string{},
 		users: map[string]string{},
+		dbs:   map[string]string{},
+
+		sources: map[string]string{},
 	}
 }
 
@@ -178,13 +184,16 @@ func (r *Redactor) Addr(a netip.Addr) string {
 	return p
 }
 
-// Text redacts one free-form text: learned users (where quoted or named as
-// a user), learned names, then every address literal.
+// Text redacts one free-form text: file names (see Source), learned users
+// (where quoted or named as a user), learned database names (where quoted),
+// learned names, then every address literal.
 func (r *Redactor) Text(s string) string {
 	if s == "" {
 		return s
 	}
+	s = r.replaceSources(s)
 	s = r.replaceUsers(s)
+	s = r.replaceQuoted(s, r.dbs)
 	s = r.replaceNames(s)
 	return r.replaceAddrs(s)
 }

@@ -90,6 +90,8 @@ type Writer struct {
 	legendDone bool   // the column legend is printed under the first table only
 
 	lineHeaderDone bool // the line format's column header is printed
+	// command is the traced command (SetCommand), for redaction.
+	command []string
 }
 
 // NewWriter returns a Writer printing to out.
@@ -111,6 +113,7 @@ func NewWriter(out io.Writer, opt Options) *Writer {
 // "stdin", "live"). Table and Markdown print it as a heading; JSON adds it
 // to each connect as "source".
 func (w *Writer) SetSource(name string) error {
+	w.learnSource(name)
 	if w.opt.Format == Line {
 		w.lineSource(name)
 		return w.err
@@ -134,9 +137,9 @@ func (w *Writer) writeSourceHeading() {
 	}
 	w.sourcePending = false
 	if w.opt.Format == Markdown {
-		w.printf("## %s\n\n", mdEscape(w.source))
+		w.printf("## %s\n\n", mdEscape(w.shownSource()))
 	} else {
-		w.printf("Source: %s\n\n", w.source)
+		w.printf("Source: %s\n\n", w.shownSource())
 	}
 }
 
@@ -160,7 +163,7 @@ func (w *Writer) Connect(c *analyze.Connect) error {
 		w.writeLine(c)
 	case w.opt.Format == JSON:
 		var err error
-		w.line, err = appendConnectLine(w.line[:0], jsonConnect{Kind: "connect", Source: w.source, Number: w.number, Connect: c})
+		w.line, err = appendConnectLine(w.line[:0], jsonConnect{Kind: "connect", Source: w.shownSource(), Number: w.number, Connect: c})
 		if err != nil {
 			w.err = fmt.Errorf("report: encoding JSON: %w", err)
 			return w.err

@@ -46,7 +46,8 @@ Flags:
                                 summary still counts all)
   --redact                      replace addresses, names and user names with
                                 stable pseudonyms (ip4-1, name-1.example,
-                                user-1) for public tickets
+                                user-1) for public tickets; file names are
+                                shown as capture-1, capture-2, ...
   -o FILE                       write the report to FILE instead of standard
                                 output (errors still go to standard error)
 
@@ -161,7 +162,7 @@ func analyzeCommand(args []string, stdin io.Reader, stdout, stderr io.Writer) in
 		return 1
 	}
 	for _, p := range problems {
-		fmt.Fprintf(stderr, "connscope analyze: %s\n", p)
+		fmt.Fprintf(stderr, "connscope analyze: %s\n", w.RedactText(p))
 	}
 	if len(problems) > 0 {
 		return 1
@@ -181,6 +182,13 @@ func analyzeFile(name string, stdin io.Reader, w *report.Writer, opts analyze.Op
 	source := name
 	if name == "-" {
 		source = "stdin"
+	}
+	// Named first, so that under --redact an error quoting the file name
+	// shows its pseudonym.
+	if err := w.SetSource(source); err != nil {
+		return analyze.Summary{}, err
+	}
+	if name == "-" {
 		r, err = capture.NewReader(stdin, source)
 	} else {
 		r, err = capture.Open(name)
@@ -189,9 +197,6 @@ func analyzeFile(name string, stdin io.Reader, w *report.Writer, opts analyze.Op
 		return analyze.Summary{Errors: []string{err.Error()}}, fmt.Errorf("%v\n  (nothing was analyzed from %s)", err, source)
 	}
 	defer r.Close()
-	if err := w.SetSource(source); err != nil {
-		return analyze.Summary{}, err
-	}
 	var writeErr error
 	opts.OnConnect = func(c *analyze.Connect) {
 		if err := w.Connect(c); err != nil && writeErr == nil {

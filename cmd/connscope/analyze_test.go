@@ -576,3 +576,31 @@ func TestAnalyzeNothingDecodable(t *testing.T) {
 		}
 	}
 }
+
+// TestAnalyzeRedactFileNames: under --redact no file name is printed (it
+// may name a host), in any format, on standard output or in errors.
+func TestAnalyzeRedactFileNames(t *testing.T) {
+	data, offsets := writePcap(t, refusedThenMore())
+	good := writeTemp(t, "db01.prod.corp.example.com-10.1.2.3.pcap", data)
+	cut := writeTemp(t, "db02.prod.corp.example.com.pcap", data[:offsets[len(offsets)-1]+20])
+	missing := filepath.Join(t.TempDir(), "db03.prod.corp.example.com.pcap")
+	for _, f := range []string{"table", "markdown", "json"} {
+		stdout, stderr, code := run(nil, "--redact", "--format", f, good, cut, missing)
+		if code != 1 {
+			t.Errorf("--format %s: exit %d, want 1 (a damaged and a missing file)", f, code)
+		}
+		for _, bad := range []string{"db01", "db02", "db03", "10.1.2.3", filepath.Dir(good)} {
+			if strings.Contains(stdout+stderr, bad) {
+				t.Errorf("--format %s --redact prints %q:\nstdout:\n%s\nstderr:\n%s", f, bad, stdout, stderr)
+			}
+		}
+		for _, want := range []string{"capture-1", "capture-2"} {
+			if !strings.Contains(stdout, want) {
+				t.Errorf("--format %s --redact: no %s in:\n%s", f, want, stdout)
+			}
+		}
+		if !strings.Contains(stderr, "capture-3") {
+			t.Errorf("--format %s --redact: the missing file's error does not call it capture-3:\n%s", f, stderr)
+		}
+	}
+}

@@ -20,6 +20,7 @@ func TestTraceUsageErrors(t *testing.T) {
 		{[]string{"--pid", "x"}, `"x" is not a process id`},
 		{[]string{"--duration", "-1s"}, "--duration -1s is negative"},
 		{[]string{"--nope"}, "flag provided but not defined: -nope"},
+		{[]string{"--keep-payload"}, "--keep-payload applies to the -w file, and no -w FILE is given"},
 	}
 	for _, tc := range tests {
 		var out, errb bytes.Buffer
@@ -44,6 +45,7 @@ func TestRunUsageErrors(t *testing.T) {
 		{[]string{"--format", "xml", "--", "true"}, `--format: unknown format "xml"`},
 		{[]string{"--linger", "-2s", "--", "true"}, "--linger -2s is negative"},
 		{[]string{"--pid", "1", "--", "true"}, "flag provided but not defined: -pid"},
+		{[]string{"--keep-payload", "--", "true"}, "--keep-payload applies to the -w file"},
 	}
 	for _, tc := range tests {
 		var out, errb bytes.Buffer

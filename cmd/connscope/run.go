@@ -28,7 +28,8 @@ CAP_NET_ADMIN.
 
 Ctrl-C reaches CMD as usual; connscope keeps tracing until CMD exits.
 SIGTERM and SIGHUP sent to connscope are passed on to CMD. Passwords on
-CMD's command line (-pSECRET, --password=SECRET, --password SECRET) are
+CMD's command line (-pSECRET, --password=SECRET, --password SECRET, URLs,
+password=, MYSQL_PWD=, SQL's IDENTIFIED BY '...' and PASSWORD '...') are
 masked wherever connscope shows or records the command line.
 
   sudo connscope run -- mariadb -h db.example -e 'select 1'
@@ -50,13 +51,19 @@ Flags:
                             prefix or a name (repeatable)
   --linger D                keep tracing D after CMD exits, for answers that
                             come after the client gave up (a late greeting)
-  -w FILE.pcapng            record the captured packets with their process
+  -w FILE.pcapng            record the captured packets with their process;
+                            credentials in client payload are blanked
+  --keep-payload            with -w: keep every captured byte, credentials
+                            included
   -o FILE                   write the report to FILE instead of standard error
+                            (-w and -o files get mode 0600; a symlink is
+                            refused, not followed)
   --format table|markdown|json|line   output format (default table;
                             line: one compact line per connect)
   --failed                  only connects that did not end ok
-  --redact                  replace addresses, names and user names with
-                            stable pseudonyms
+  --redact                  replace addresses, names, user and database
+                            names with stable pseudonyms, also in CMD's
+                            command line and in notices
   -v                        at the end, also say what the kernel filter
                             passed and kept back
 

@@ -47,13 +47,20 @@ Flags:
   --duration D              stop after D (e.g. 30s, 5m)
   -w FILE.pcapng            record the captured packets, each with its
                             process (pid, comm) as a packet comment;
-                            'connscope analyze FILE.pcapng' reads it back
+                            'connscope analyze FILE.pcapng' reads it back.
+                            Credentials in client payload are blanked
+                            (MySQL auth responses, PostgreSQL password
+                            messages, other protocols after 8 bytes)
+  --keep-payload            with -w: keep every captured byte, credentials
+                            included
   -o FILE                   write the report to FILE (default: standard output)
+                            (-w and -o files get mode 0600; a symlink is
+                            refused, not followed)
   --format table|markdown|json|line   output format (default table;
                             line: one compact line per connect)
   --failed                  only connects that did not end ok
-  --redact                  replace addresses, names and user names with
-                            stable pseudonyms
+  --redact                  replace addresses, names, user and database
+                            names with stable pseudonyms, also in notices
   -v                        at the end, also say on standard error what the
                             kernel filter passed and kept back
 
@@ -84,6 +91,7 @@ type liveFlags struct {
 	ports                                portList
 	hosts                                stringList
 	failed, redact, verbose              bool
+	keepPayload                          bool
 }
 
 func (f *liveFlags) register(fs *flag.FlagSet) {
@@ -98,6 +106,7 @@ func (f *liveFlags) register(fs *flag.FlagSet) {
 	fs.BoolVar(&f.failed, "failed", false, "")
 	fs.BoolVar(&f.redact, "redact", false, "")
 	fs.BoolVar(&f.verbose, "v", false, "")
+	fs.BoolVar(&f.keepPayload, "keep-payload", false, "")
 }
 
 // config maps the shared flags onto a live.Config.
@@ -106,12 +115,17 @@ func (f *liveFlags) config() (live.Config, error) {
 	if err != nil {
 		return live.Config{}, fmt.Errorf("--format: %w", err)
 	}
+	if f.keepPayload && f.pcapng == "" {
+		return live.Config{}, fmt.Errorf("--keep-payload applies to the -w file, and no -w FILE is given")
+	}
 	return live.Config{
 		Options: live.Options{
 			Interface: f.iface,
 			NetNS:     f.netns,
 			Ports:     f.ports,
 			Hosts:     f.hosts,
+
+			KeepPayload: f.keepPayload,
 		},
 		Format:      format,
 		Redact:      f.redact,
