@@ -57,6 +57,7 @@ type Reader struct {
 	// the frame most recently read, for LastFrame
 	frame      []byte
 	frameLink  uint16
+	frameWire  int // its length on the wire
 	frameIface int
 }
 
@@ -155,7 +156,7 @@ func (r *Reader) Next() (*event.Packet, error) {
 			break
 		}
 		r.stats.Packets++
-		r.frame, r.frameLink, r.frameIface = data, link, iface
+		r.frame, r.frameLink, r.frameIface, r.frameWire = data, link, iface, wire
 		p := &r.pkt
 		*p = event.Packet{Time: ts, Number: r.stats.Packets, Offset: off, Interface: iface}
 		switch r.dec.decodeFrame(p, link, data, wire) {
@@ -205,6 +206,12 @@ func (r *Reader) Format() string {
 func (r *Reader) LastFrame() (data []byte, linkType layers.LinkType, iface int) {
 	return r.frame, layers.LinkType(r.frameLink), r.frameIface
 }
+
+// LastWireLen returns the on-the-wire length of the frame LastFrame
+// returns: more than its captured length when the snap length cut it.
+// Copying a frame into another file (a -w recording, a scrubbed copy) must
+// keep it, or the copy reads as whole packets that lost their tails.
+func (r *Reader) LastWireLen() int { return r.frameWire }
 
 // Close closes the file opened by Open (not standard input or a reader given
 // to NewReader).

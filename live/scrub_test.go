@@ -442,7 +442,9 @@ func scrubFile(in, out string) error {
 		}
 		data, link, _ := r.LastFrame()
 		p = p.Clone()
-		p.Frame = &event.Frame{Data: append([]byte(nil), data...), LinkType: uint16(link), WireLen: len(data)}
+		// The wire length as recorded: a snap-length capture's cut frames
+		// stay cut in the copy (and in a live recording).
+		p.Frame = &event.Frame{Data: append([]byte(nil), data...), LinkType: uint16(link), WireLen: max(r.LastWireLen(), len(data))}
 		if !s.frame(p) {
 			return fmt.Errorf("%s: frame %d: payload not located", in, p.Number)
 		}
@@ -512,7 +514,9 @@ func BenchmarkScrub(b *testing.B) {
 		}
 		data, link, _ := r.LastFrame()
 		p = p.Clone()
-		p.Frame = &event.Frame{Data: append([]byte(nil), data...), LinkType: uint16(link), WireLen: len(data)}
+		// The wire length as recorded: a snap-length capture's cut frames
+		// stay cut in the copy (and in a live recording).
+		p.Frame = &event.Frame{Data: append([]byte(nil), data...), LinkType: uint16(link), WireLen: max(r.LastWireLen(), len(data))}
 		pkts = append(pkts, p)
 	}
 	r.Close()
