@@ -44,6 +44,16 @@ import (
 // Client bytes whose place in the stream is unknown (no SYN seen, out of
 // order beyond a gap, beyond scrubStreamLimit) are blanked whole. The TCP
 // payload an ICMP error quotes is blanked; the quoted headers are kept.
+//
+// Segments the snap length cut (a classic-filter capture, a cut AF_PACKET
+// frame): stream positions advance by the segment's length on the wire
+// (sequence numbers), and the bytes captured are judged at their true
+// offsets. A packet cut short is stepped over by its length. When a MySQL or
+// PostgreSQL header falls in bytes that were not captured, the packet
+// boundaries after it are unknown: no later client byte is kept (the
+// analysis cannot frame that direction either, so its verdict does not
+// change), except that TLS after an SSLRequest the scrubber recognised (or,
+// for PostgreSQL, one the server accepted with 'S' or 'G') stays kept whole.
 const (
 	keptClientBytes = 8
 	// scrubStreamLimit bounds the client bytes a flow keeps for parsing:
@@ -72,8 +82,73 @@ type scrubFlow struct {
 	isn      uint32 // client's initial sequence number
 	haveISN  bool
 	mode     scrubMode
-	buf      []byte // the client's stream from its first byte, in order
+	cs       clientStream
+	srvFirst byte // the server's first payload byte (PostgreSQL: 'S' or 'G' accepts an encryption request)
+	srvSeen  bool // srvFirst is set
 	lastSeen time.Time
+}
+
+// clientStream is the client's stream as the scrubber holds it: every
+// position is a stream offset from the client's first byte, advanced by the
+// segments' lengths on the wire; buf holds what was captured of
+// [0, len(buf)), the bytes the snap length cut (holes) are zeros there.
+// Bytes before next that are in a hole or beyond buf were not captured:
+// a header there cannot be read, and the parsers say so (lost) rather than
+// guess where the next packet starts.
+type clientStream struct {
+	buf   []byte
+	holes []span // in order, within buf
+	next  int    // offset of the next in-order byte on the wire
+}
+
+// add takes an in-order or overlapping segment at start: captured of its
+// wire bytes in hand. Bytes already passed are not replaced (a
+// retransmission does not fill a hole, as in the analysis); the buffer
+// stops growing at scrubStreamLimit.
+func (c *clientStream) add(start int, captured []byte, wire int) {
+	if start > c.next || start+wire <= c.next {
+		return
+	}
+	if len(c.buf) == c.next && len(c.buf) < scrubStreamLimit {
+		capEnd := start + len(captured)
+		if capEnd > c.next {
+			c.buf = append(c.buf, captured[c.next-start:]...)
+		}
+		if held := min(start+wire, max(scrubStreamLimit, len(c.buf))); held > len(c.buf) {
+			c.holes = append(c.holes, span{len(c.buf), held})
+			c.buf = append(c.buf, make([]byte, held-len(c.buf))...)
+		}
+	}
+	c.next = start + wire
+}
+
+// run returns the end of the captured bytes from off on, at most limit: the
+// bytes [off, run) are in hand.
+func (c *clientStream) run(off, limit int) int {
+	end := min(limit, len(c.buf))
+	for _, h := range c.holes {
+		if h.end <= off {
+			continue
+		}
+		if h.start <= off {
+			return off
+		}
+		end = min(end, h.start)
+		break
+	}
+	return max(end, off)
+}
+
+// header reports whether a header of n bytes at off can be read: ok when
+// all of it was captured; wait when the bytes that passed were captured
+// and the rest has not arrived yet; neither (lost) when a byte of it
+// passed without being captured.
+func (c *clientStream) header(off, n int) (ok, wait bool) {
+	passed := min(off+n, c.next)
+	if c.run(off, passed) < passed {
+		return false, false
+	}
+	return passed == off+n, passed < off+n
 }
 
 // scrubber blanks credentials in the frames a -w recording writes (see
@@ -156,6 +231,9 @@ func (s *scrubber) frame(p *event.Packet) bool {
 	}
 	payload := p.Frame.Data[off : off+n]
 	if src != f.client {
+		if !f.srvSeen && len(payload) > 0 {
+			f.srvFirst, f.srvSeen = payload[0], true
+		}
 		if f.mode == scrubUndecided && len(payload) > 0 {
 			if mysql.LooksLikeGreetingPrefix(payload) {
 				f.mode = scrubMySQL
@@ -178,11 +256,11 @@ func (s *scrubber) frame(p *event.Packet) bool {
 	if f.mode == scrubUndecided && start == 0 && len(payload) > 0 {
 		f.mode = clientFirstMode(payload)
 	}
-	// Only the MySQL and PostgreSQL rules parse the stream.
-	if (f.mode == scrubMySQL || f.mode == scrubPostgres) && start <= len(f.buf) && len(f.buf) < scrubStreamLimit {
-		if end := start + len(payload); end > len(f.buf) {
-			f.buf = append(f.buf, payload[len(f.buf)-start:]...)
-		}
+	// Only the MySQL and PostgreSQL rules parse the stream; its positions
+	// advance by the wire length, so a segment the snap length cut leaves
+	// a hole instead of shifting what follows.
+	if f.mode == scrubMySQL || f.mode == scrubPostgres {
+		f.cs.add(start, payload, max(p.PayloadLen, len(payload)))
 	}
 	blankClient(f, payload, start)
 	return true
@@ -232,9 +310,9 @@ func blankClient(f *scrubFlow, payload []byte, start int) {
 	case scrubMySQL, scrubPostgres:
 		var keep []span
 		if f.mode == scrubMySQL {
-			keep = mysqlClientKeep(f.buf)
+			keep = mysqlClientKeep(&f.cs)
 		} else {
-			keep = postgresClientKeep(f.buf)
+			keep = postgresClientKeep(&f.cs, f.srvSeen && (f.srvFirst == 'S' || f.srvFirst == 'G'))
 		}
 		// Zero everything outside the kept spans.
 		pos := start
@@ -271,26 +349,42 @@ const unbounded = 1 << 62
 // the HandshakeResponse or SSLRequest) and returns the spans to keep, in
 // order: every packet header, the HandshakeResponse but its auth response,
 // and everything from the TLS after an SSLRequest on.
-func mysqlClientKeep(buf []byte) []span {
+//
+// A packet the snap length cut is stepped over by its length; the next
+// header is read where it starts. When a header's bytes passed without
+// being captured, the packet boundaries after it are unknown and nothing
+// more is kept: any later byte may be a password (an AuthSwitchResponse,
+// mysql_clear_password's plaintext, a SET PASSWORD query), and the analysis
+// reads nothing of a client direction it cannot frame (its stream is lost
+// at that header too, analyze/stream.go), so the verdict does not change.
+// The TLS decision is made by the SSLRequest, which comes first: once made,
+// the rest is kept whole, cut or not.
+func mysqlClientKeep(c *clientStream) []span {
 	var keep []span
-	for off, first := 0, true; off < len(buf); first = false {
-		if len(buf)-off < mysql.HeaderLen {
+	for off, first := 0, true; off < c.next; first = false {
+		ok, wait := c.header(off, mysql.HeaderLen)
+		if wait {
 			// A header cut by the segment end: the next segment completes it.
 			return append(keep, span{off, off + mysql.HeaderLen})
 		}
-		n := int(buf[off]) | int(buf[off+1])<<8 | int(buf[off+2])<<16
+		if !ok {
+			return keep // lost: the rest is blanked
+		}
+		b := c.buf
+		n := int(b[off]) | int(b[off+1])<<8 | int(b[off+2])<<16
 		body := off + mysql.HeaderLen
 		keep = append(keep, span{off, body})
 		if first {
-			p := buf[body:min(body+n, len(buf))]
+			p := b[body:c.run(body, body+n)] // the packet's bytes in hand, up to a hole
 			if isSSLRequest(p, n) {
 				return append(keep, span{body, unbounded})
 			}
 			if auth, ok := mysqlAuthSpan(p, n); ok {
 				keep = append(keep, span{body, body + auth.start}, span{body + auth.end, body + n})
 			} else {
-				// The auth response's place is not known yet: what is
-				// there precedes it (capabilities, user name).
+				// The auth response's place is not known (yet, or ever
+				// when a hole comes first): what is there precedes it
+				// (capabilities, user name).
 				keep = append(keep, span{body, body + len(p)})
 			}
 		}
@@ -408,16 +502,27 @@ func lenenc(b []byte) (int, int, bool) {
 // postgresClientKeep parses the client's PostgreSQL stream and returns the
 // spans to keep: requests and the startup message whole, encrypted bytes
 // after an SSL or GSSAPI request, and the type and length of every later
-// message.
-func postgresClientKeep(buf []byte) []span {
+// message. encrypted says the server accepted the client's first request
+// (its first byte 'S' or 'G'): what follows that request is TLS or GSSAPI,
+// kept whole even when the snap length cut the bytes that would show it.
+// When a message header's bytes passed without being captured, the
+// boundaries after it are unknown and nothing more is kept.
+func postgresClientKeep(c *clientStream, encrypted bool) []span {
 	var keep []span
+	buf := c.buf
 	off := 0
-	for off < len(buf) {
-		if len(buf)-off < 8 {
-			if off > 0 && buf[off] == 0x16 { // TLS after an SSLRequest
-				return append(keep, span{off, unbounded})
-			}
+	for off < c.next {
+		if off > 0 && (encrypted || c.run(off, off+1) > off && buf[off] == 0x16) {
+			// TLS (or GSSAPI) after the request the server accepted, or
+			// a TLS record where a startup message could be.
+			return append(keep, span{off, unbounded})
+		}
+		ok, wait := c.header(off, 8)
+		if wait {
 			return append(keep, span{off, off + 8}) // a request header, completed next
+		}
+		if !ok {
+			return keep // lost: the rest is blanked
 		}
 		n := int(binary.BigEndian.Uint32(buf[off:]))
 		code := binary.BigEndian.Uint32(buf[off+4:])
@@ -427,7 +532,7 @@ func postgresClientKeep(buf []byte) []span {
 			off += n
 			continue
 		case code>>16 == 3 && n >= 8 && n <= 10000:
-			keep = append(keep, startupKeep(buf, off, n)...)
+			keep = append(keep, startupKeep(c, off, n)...)
 			off += n
 		case off > 0:
 			// After a request, anything but a startup message is TLS or
@@ -439,9 +544,13 @@ func postgresClientKeep(buf []byte) []span {
 		break
 	}
 	// Typed messages: type(1) length(4, counting itself) body.
-	for off < len(buf) {
+	for off < c.next {
+		ok, wait := c.header(off, 5)
+		if !ok && !wait {
+			return keep // lost: the rest is blanked
+		}
 		keep = append(keep, span{off, off + 5})
-		if len(buf)-off < 5 {
+		if wait {
 			return keep
 		}
 		n := int(binary.BigEndian.Uint32(buf[off+1:]))
@@ -449,7 +558,7 @@ func postgresClientKeep(buf []byte) []span {
 			return keep // malformed: blank the rest
 		}
 		if buf[off] == 'p' {
-			if m := saslMechanismLen(buf[off+5:min(off+1+n, len(buf))], n-4); m > 0 {
+			if m := saslMechanismLen(buf[off+5:c.run(off+5, off+1+n)], n-4); m > 0 {
 				// A SASLInitialResponse: the mechanism name and the
 				// data's length stay (the analysis reads them).
 				keep = append(keep, span{off + 5, off + 5 + m})
@@ -482,19 +591,28 @@ func saslMechanismLen(b []byte, n int) int {
 
 // startupKeep returns the spans to keep of a StartupMessage at off (n
 // bytes): all of it but the value of a "password" parameter, which some
-// clients put there.
-func startupKeep(buf []byte, off, n int) []span {
+// clients put there. When the snap length cut the message inside its
+// parameters, nothing after the cut is kept (a later segment's bytes of the
+// same message may hold a password whose name was cut).
+func startupKeep(c *clientStream, off, n int) []span {
+	buf := c.buf
 	end := off + n
+	lim := c.run(off, end) // the message's bytes in hand
 	var keep []span
 	from, pos := off, off+8
-	for pos < min(end, len(buf)) && buf[pos] != 0 {
-		i := indexZero(buf[pos:min(end, len(buf))])
+	complete := false
+	for pos < lim {
+		if buf[pos] == 0 {
+			complete = true // the list's terminator
+			break
+		}
+		i := indexZero(buf[pos:lim])
 		if i < 0 {
 			break
 		}
 		name := string(buf[pos : pos+i])
 		vstart := pos + i + 1
-		j := indexZero(buf[vstart:min(end, len(buf))])
+		j := indexZero(buf[vstart:lim])
 		vend := vstart + j
 		if j < 0 {
 			vend = end
@@ -507,6 +625,14 @@ func startupKeep(buf []byte, off, n int) []span {
 			break
 		}
 		pos = vend + 1
+	}
+	if !complete && lim < c.next && lim < end {
+		// Cut inside the parameters: the bytes from the hole on are
+		// not known to be harmless.
+		if from < lim {
+			keep = append(keep, span{from, lim})
+		}
+		return keep
 	}
 	return append(keep, span{from, end})
 }

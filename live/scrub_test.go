@@ -14,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/connscope/connscope/analyze"
+	"github.com/connscope/connscope/analyze/mysql"
 	"github.com/connscope/connscope/capture"
 	"github.com/connscope/connscope/event"
 )
@@ -25,6 +26,14 @@ type testFlow struct {
 	cliSeq, srvSeq uint32
 	s              *scrubber
 	t              *testing.T
+	// every frame sent, as captured and as the scrubber left it, for
+	// running the analysis on both (flowPcap)
+	orig, scrubbed []sentFrame
+}
+
+type sentFrame struct {
+	data []byte
+	wire int
 }
 
 func newTestFlow(t *testing.T, serverPort uint16) *testFlow {
@@ -43,15 +52,27 @@ func newTestFlow(t *testing.T, serverPort uint16) *testFlow {
 // send scrubs one segment and returns its payload as it would be written.
 func (f *testFlow) send(fromClient bool, flags uint8, payload []byte) []byte {
 	f.t.Helper()
+	return f.sendCut(fromClient, flags, payload, len(payload))
+}
+
+// sendCut scrubs one segment whose capture kept only the first captured
+// bytes of its payload (the snap length cut it; the IP header still says
+// the whole length), and returns the captured payload as it would be
+// written. Sequence numbers advance by the whole payload.
+func (f *testFlow) sendCut(fromClient bool, flags uint8, payload []byte, captured int) []byte {
+	f.t.Helper()
 	src, dst, seq, ack := f.client, f.server, f.cliSeq, f.srvSeq
 	if !fromClient {
 		src, dst, seq, ack = f.server, f.client, f.srvSeq, f.cliSeq
 	}
 	frame := rawTCP(src, dst, seq, ack, flags, payload)
-	p := decodeRaw(f.t, frame)
+	capLen := len(frame) - len(payload) + captured
+	p := decodeRawCut(f.t, frame, capLen)
+	f.orig = append(f.orig, sentFrame{append([]byte(nil), frame[:capLen]...), len(frame)})
 	if !f.s.frame(p) {
 		f.t.Fatalf("scrubber refused a frame it should locate")
 	}
+	f.scrubbed = append(f.scrubbed, sentFrame{p.Frame.Data, len(frame)})
 	adv := uint32(len(payload))
 	if flags&event.TCPSyn != 0 {
 		adv++
@@ -61,7 +82,7 @@ func (f *testFlow) send(fromClient bool, flags uint8, payload []byte) []byte {
 	} else {
 		f.srvSeq += adv
 	}
-	return p.Frame.Data[len(frame)-len(payload):]
+	return p.Frame.Data[capLen-captured:]
 }
 
 // rawTCP builds an IPv4/TCP packet with a 20-byte TCP header.
@@ -89,6 +110,12 @@ func rawTCP(src, dst netip.AddrPort, seq, ack uint32, flags uint8, payload []byt
 // (a pcap file in memory), and attaches the frame as a live capture would.
 func decodeRaw(t *testing.T, frame []byte) *event.Packet {
 	t.Helper()
+	return decodeRawCut(t, frame, len(frame))
+}
+
+// rawPcap is a pcap file (LINKTYPE_RAW) of the frames, each cut to its
+// data with its wire length recorded, 1 ms apart.
+func rawPcap(frames []sentFrame) *bytes.Buffer {
 	var file bytes.Buffer
 	hdr := make([]byte, 24)
 	binary.LittleEndian.PutUint32(hdr[0:], 0xa1b2c3d4)
@@ -97,12 +124,24 @@ func decodeRaw(t *testing.T, frame []byte) *event.Packet {
 	binary.LittleEndian.PutUint32(hdr[16:], 65535)
 	binary.LittleEndian.PutUint32(hdr[20:], 101) // LINKTYPE_RAW
 	file.Write(hdr)
-	rec := make([]byte, 16)
-	binary.LittleEndian.PutUint32(rec[8:], uint32(len(frame)))
-	binary.LittleEndian.PutUint32(rec[12:], uint32(len(frame)))
-	file.Write(rec)
-	file.Write(frame)
-	r, err := capture.NewReader(&file, "test")
+	for i, fr := range frames {
+		rec := make([]byte, 16)
+		binary.LittleEndian.PutUint32(rec[0:], 1_700_000_000)
+		binary.LittleEndian.PutUint32(rec[4:], uint32(i*1000))
+		binary.LittleEndian.PutUint32(rec[8:], uint32(len(fr.data)))
+		binary.LittleEndian.PutUint32(rec[12:], uint32(fr.wire))
+		file.Write(rec)
+		file.Write(fr.data)
+	}
+	return &file
+}
+
+// decodeRawCut is decodeRaw for a frame the capture cut to its first
+// capLen bytes.
+func decodeRawCut(t *testing.T, frame []byte, capLen int) *event.Packet {
+	t.Helper()
+	file := rawPcap([]sentFrame{{frame[:capLen], len(frame)}})
+	r, err := capture.NewReader(file, "test")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -111,7 +150,7 @@ func decodeRaw(t *testing.T, frame []byte) *event.Packet {
 		t.Fatalf("decoding the test frame: %v", err)
 	}
 	p = p.Clone()
-	p.Frame = &event.Frame{Data: append([]byte(nil), frame...), LinkType: 101, WireLen: len(frame)}
+	p.Frame = &event.Frame{Data: append([]byte(nil), frame[:capLen]...), LinkType: 101, WireLen: len(frame)}
 	return p
 }
 
@@ -367,7 +406,7 @@ func TestScrubLabCaptures(t *testing.T) {
 		t.Fatal("no lab captures in ../testdata/captures")
 	}
 	_, tsharkErr := exec.LookPath("tshark")
-	authSeen := 0
+	authSeen, cutSeen := 0, 0
 	for _, name := range files {
 		t.Run(filepath.Base(name), func(t *testing.T) {
 			scrubbed := filepath.Join(t.TempDir(), "scrubbed.pcapng")
@@ -377,6 +416,14 @@ func TestScrubLabCaptures(t *testing.T) {
 			if a, b := analyzeSignature(t, name), analyzeSignature(t, scrubbed); a != b {
 				t.Errorf("analysis differs after scrubbing\noriginal:\n%s\nscrubbed:\n%s", a, b)
 			}
+			// The copy keeps the cut frames cut (a copy written with
+			// captured lengths as wire lengths reads as whole packets
+			// that lost their tails).
+			a, b := cutFrames(t, name), cutFrames(t, scrubbed)
+			if a != b {
+				t.Errorf("%d frames cut by the snap length in the original, %d in the scrubbed copy", a, b)
+			}
+			cutSeen += a
 			if tsharkErr != nil || !tsharkChecked[strings.SplitN(filepath.Base(name), ".", 2)[0]] {
 				return
 			}
@@ -403,6 +450,9 @@ func TestScrubLabCaptures(t *testing.T) {
 			}
 		})
 	}
+	if cutSeen == 0 {
+		t.Error("no lab capture had a frame cut by the snap length: the s256 captures are missing or whole, and cut segments went untested")
+	}
 	if tsharkErr == nil && authSeen == 0 {
 		t.Error("no lab capture had an auth response to scrub: the check above checked nothing")
 	}
@@ -414,6 +464,29 @@ var tsharkChecked = map[string]bool{
 	"wrong-password-mariadb": true, "wrong-password-php": true,
 	"ok-v6-mariadb": true, "ok-name-php": true,
 	"db-denied-mariadb": true, "tls-required-php": true, "too-many-connections-login-php": true,
+}
+
+// cutFrames counts the frames of a capture that the snap length cut.
+func cutFrames(t *testing.T, name string) int {
+	t.Helper()
+	r, err := capture.Open(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	n := 0
+	for {
+		_, err := r.Next()
+		if err == io.EOF {
+			return n
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if data, _, _ := r.LastFrame(); r.LastWireLen() > len(data) {
+			n++
+		}
+	}
 }
 
 // scrubFile copies a capture through the scrubber into a pcapng file.
@@ -463,6 +536,10 @@ func analyzeSignature(t *testing.T, name string) string {
 		t.Fatal(err)
 	}
 	defer r.Close()
+	return signatureOf(r)
+}
+
+func signatureOf(r analyze.PacketSource) string {
 	var b strings.Builder
 	analyze.RunSource(r, analyze.Options{OnConnect: func(c *analyze.Connect) {
 		fmt.Fprintf(&b, "%s %s:", c.Name, c.Outcome)
@@ -535,14 +612,16 @@ func BenchmarkScrub(b *testing.B) {
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(pkts)), "ns/frame")
 }
 
-// FuzzScrub feeds arbitrary client bytes, cut into segments anywhere, to a
+// FuzzScrub feeds arbitrary client bytes, cut into segments anywhere (and,
+// with snap > 0, each segment captured only to its first snap bytes), to a
 // MySQL, a PostgreSQL and an unknown flow: no panic, lengths kept, and no
 // byte is ever changed to anything but zero.
 func FuzzScrub(f *testing.F) {
-	f.Add(handshakeMariaDB, uint8(40), uint8(0))
-	f.Add(append(pgStartup(), pgMsg('p', []byte("SCRAM-SHA-256\x00\xff\xff\xff\xff"))...), uint8(3), uint8(1))
-	f.Add([]byte("GET / HTTP/1.1\r\n"), uint8(5), uint8(2))
-	f.Fuzz(func(t *testing.T, data []byte, cut uint8, kind uint8) {
+	f.Add(handshakeMariaDB, uint8(40), uint8(0), uint8(0))
+	f.Add(handshakeMariaDB, uint8(200), uint8(0), uint8(150))
+	f.Add(append(pgStartup(), pgMsg('p', []byte("SCRAM-SHA-256\x00\xff\xff\xff\xff"))...), uint8(3), uint8(1), uint8(0))
+	f.Add([]byte("GET / HTTP/1.1\r\n"), uint8(5), uint8(2), uint8(3))
+	f.Fuzz(func(t *testing.T, data []byte, cut uint8, kind uint8, snap uint8) {
 		port := []uint16{3306, 5432, 8080}[kind%3]
 		fl := newTestFlow(t, port)
 		if port == 3306 {
@@ -550,10 +629,14 @@ func FuzzScrub(f *testing.F) {
 		}
 		for len(data) > 0 {
 			n := int(cut)%len(data) + 1
+			c := n
+			if snap > 0 {
+				c = min(n, int(snap))
+			}
 			seg := append([]byte(nil), data[:n]...)
-			got := fl.send(true, event.TCPAck|event.TCPPsh, seg)
-			if len(got) != n {
-				t.Fatalf("segment of %d bytes written as %d", n, len(got))
+			got := fl.sendCut(true, event.TCPAck|event.TCPPsh, seg, c)
+			if len(got) != c {
+				t.Fatalf("segment of %d bytes (%d captured) written as %d", n, c, len(got))
 			}
 			for i := range got {
 				if got[i] != data[i] && got[i] != 0 {
@@ -563,4 +646,241 @@ func FuzzScrub(f *testing.F) {
 			data = data[n:]
 		}
 	})
+}
+
+// A whole MariaDB greeting (ok-v6-mariadb.any.pcap), its OK after the
+// login and the client's first command, for flows the analysis reads.
+var (
+	greetingWhole = mustHex("640000000a352e352e352d31302e31312e31392d4d6172696144422d302b64656231327531000800000067674f34542c7e5600fef7080200ff81150000000000001d000000725e5e3f5f42696d65326a41006d7973716c5f6e61746976655f70617373776f726400")
+	okAfterLogin  = mustHex("0700000200000002000000")
+)
+
+// mysqlPacket frames a MySQL packet: 3-byte length, sequence id, payload.
+func mysqlPacket(seq byte, payload string) []byte {
+	n := len(payload)
+	return append([]byte{byte(n), byte(n >> 8), byte(n >> 16), seq}, payload...)
+}
+
+// cutStep is one segment of a cut-segment scenario: its payload, how much
+// of it the capture kept (-1: all), and what the written bytes must be
+// (nil: not checked here; the secrets and the analysis still are). A
+// segment with skip set was not captured at all (its sequence numbers are
+// used up).
+type cutStep struct {
+	client   bool
+	payload  []byte
+	captured int
+	want     []byte
+	skip     bool
+}
+
+// blankedAt returns b with the bytes [from, to) zeroed (clamped to b).
+func blankedAt(b []byte, spans ...[2]int) []byte {
+	out := append([]byte(nil), b...)
+	for _, s := range spans {
+		clear(out[min(s[0], len(out)):min(s[1], len(out))])
+	}
+	return out
+}
+
+func pgStartupWith(params string) []byte {
+	b := make([]byte, 8, 8+len(params)+1)
+	binary.BigEndian.PutUint32(b, uint32(8+len(params)+1))
+	binary.BigEndian.PutUint32(b[4:], 196608)
+	return append(append(b, params...), 0)
+}
+
+// TestScrubCutSegments scrubs flows whose segments the snap length cut (the
+// IP header says more payload than the frame holds), as a classic-filter
+// live capture, a cut AF_PACKET frame or the lab's s256 captures deliver
+// them: positions advance by the wire length, the captured bytes are
+// scrubbed by their true stream offsets, no secret survives, and the
+// analysis of the scrubbed flow says what it says of the original.
+func TestScrubCutSegments(t *testing.T) {
+	hs := handshakeMariaDB // 215 bytes; auth response at [41, 61)
+	authAt := bytes.Index(hs, authMariaDB)
+	authEnd := authAt + len(authMariaDB)
+	clearPw := mysqlPacket(3, "secretpass\x00")
+	authSwitch := mustHex("160000fe6d7973716c5f636c6561725f70617373776f726400") // AuthSwitchRequest: mysql_clear_password
+	query := mysqlPacket(0, "\x03SET PASSWORD = PASSWORD('newsecret')")
+	headerOnly := func(m []byte) []byte { return blankedAt(m, [2]int{mysql.HeaderLen, len(m)}) }
+	sslMySQL := append(mustHex("2000000184aebf000000000121"), make([]byte, 23)...)
+	hello := append(mustHex("16030101ff01"), bytes.Repeat([]byte{0xab}, 0x1ff-1)...) // a 517-byte ClientHello record
+	finished := append(mustHex("140303000101"+"1603030028"), bytes.Repeat([]byte{0xcd}, 0x28)...)
+
+	startupFull := pgStartupWith("user\x00alice\x00database\x00shop\x00application_name\x00psql\x00password\x00hunter2\x00")
+	pgPw := pgMsg('p', []byte("md5a3556571e93b0d20722ba62be61e8c2d\x00"))
+	pgSSL := []byte{0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f}
+	pgHeader := func(m []byte) []byte { return blankedAt(m, [2]int{5, len(m)}) }
+
+	for _, tc := range []struct {
+		name    string
+		port    uint16
+		steps   []cutStep
+		secrets []string
+		verdict string // in the analysis of the original (and so of the scrubbed) flow
+	}{
+		{
+			name: "MySQL HandshakeResponse cut after its auth response, the server's OK not captured: the command shows the login",
+			port: 3306,
+			steps: []cutStep{
+				{client: false, payload: greetingWhole, captured: -1},
+				{client: true, payload: hs, captured: 150, want: blankedAt(hs[:150], [2]int{authAt, authEnd})},
+				{client: false, payload: okAfterLogin, skip: true},
+				{client: true, payload: query, captured: -1, want: headerOnly(query)},
+			},
+			secrets: []string{string(authMariaDB), "newsecret"},
+			verdict: ` ok user="lab"`,
+		},
+		{
+			name: "MySQL HandshakeResponse cut inside its auth response, then mysql_clear_password",
+			port: 3306,
+			steps: []cutStep{
+				{client: false, payload: greetingWhole, captured: -1},
+				{client: true, payload: hs, captured: authAt + 7, want: blankedAt(hs[:authAt+7], [2]int{authAt, authEnd})},
+				{client: false, payload: authSwitch, captured: -1},
+				{client: true, payload: clearPw, captured: -1, want: headerOnly(clearPw)},
+				{client: false, payload: okAfterLogin, captured: -1},
+				{client: true, payload: query, captured: -1, want: headerOnly(query)},
+			},
+			secrets: []string{string(authMariaDB[:7]), "secretpass", "newsecret"},
+			verdict: ` ok user="lab"`,
+		},
+		{
+			name: "MySQL HandshakeResponse cut in its user name: what is there is kept, the auth response's place is unknown",
+			port: 3306,
+			steps: []cutStep{
+				{client: false, payload: greetingWhole, captured: -1},
+				{client: true, payload: hs, captured: 38, want: hs[:38]},
+				{client: false, payload: okAfterLogin, captured: -1},
+				{client: true, payload: query, captured: -1, want: headerOnly(query)},
+			},
+			secrets: []string{"newsecret"},
+			verdict: ` ok user="la"`,
+		},
+		{
+			// Pipelined commands: the second one's header is partly in
+			// the bytes the capture cut, so no later boundary is known.
+			// The analysis cannot frame the client from there either
+			// (its stream is lost at byte 215+13+2): every later client
+			// byte is blanked, headers too, and its verdict comes from
+			// the server's OK as before.
+			name: "MySQL header in a hole: the place is lost, the rest of the client's bytes are blanked",
+			port: 3306,
+			steps: []cutStep{
+				{client: false, payload: greetingWhole, captured: -1},
+				{client: true, payload: hs, captured: -1, want: blankedAt(hs, [2]int{authAt, authEnd})},
+				{client: false, payload: okAfterLogin, captured: -1},
+				{client: true, payload: append(mysqlPacket(0, "\x03SELECT 1"), query...), captured: 15,
+					want: append(headerOnly(mysqlPacket(0, "\x03SELECT 1")), 0, 0)},
+				{client: true, payload: mysqlPacket(0, "\x03SET PASSWORD = 'thirdsecret'"), captured: -1, want: make([]byte, 33)},
+			},
+			secrets: []string{string(authMariaDB), "newsecret", "thirdsecret"},
+			verdict: ` ok user="lab"`,
+		},
+		{
+			name: "MySQL SSLRequest, its ClientHello cut to nothing: the TLS after it is kept whole",
+			port: 3306,
+			steps: []cutStep{
+				{client: false, payload: greetingWhole, captured: -1},
+				{client: true, payload: sslMySQL, captured: -1, want: sslMySQL},
+				{client: true, payload: hello, captured: 0, want: []byte{}},
+				{client: true, payload: finished, captured: -1, want: finished},
+			},
+		},
+		{
+			name: "MySQL SSLRequest and a ClientHello in one segment, cut",
+			port: 3306,
+			steps: []cutStep{
+				{client: false, payload: greetingWhole, captured: -1},
+				{client: true, payload: append(append([]byte(nil), sslMySQL...), hello...), captured: 60, want: append(append([]byte(nil), sslMySQL...), hello...)[:60]},
+				{client: true, payload: finished, captured: 20, want: finished[:20]},
+			},
+		},
+		{
+			name: "TLS from the first client byte, the ClientHello cut: kept whole",
+			port: 443,
+			steps: []cutStep{
+				{client: true, payload: hello, captured: 100, want: hello[:100]},
+				{client: true, payload: finished, captured: -1, want: finished},
+			},
+		},
+		{
+			name: "PostgreSQL SSLRequest accepted, the ClientHello cut to nothing: the TLS after it is kept whole",
+			port: 5432,
+			steps: []cutStep{
+				{client: true, payload: pgSSL, captured: -1, want: pgSSL},
+				{client: false, payload: []byte("S"), captured: -1},
+				{client: true, payload: hello, captured: 0, want: []byte{}},
+				{client: true, payload: finished, captured: -1, want: finished},
+			},
+		},
+		{
+			name: "PostgreSQL startup cut at the snap length, then a PasswordMessage",
+			port: 5432,
+			steps: []cutStep{
+				{client: true, payload: startupFull, captured: 30, want: startupFull[:30]},
+				{client: false, payload: pgMsg('R', []byte{0, 0, 0, 5, 1, 2, 3, 4}), captured: -1},
+				{client: true, payload: pgPw, captured: -1, want: pgHeader(pgPw)},
+			},
+			secrets: []string{"hunter2", "md5a3556571e93b0d20722ba62be61e8c2d"},
+		},
+		{
+			// The startup in two segments, the first cut: the second's
+			// bytes follow a hole inside the parameters, so a password
+			// whose name was cut cannot be told from the rest.
+			name: "PostgreSQL startup cut inside its parameters, continued in a second segment",
+			port: 5432,
+			steps: []cutStep{
+				{client: true, payload: startupFull[:40], captured: 22, want: startupFull[:22]},
+				{client: true, payload: startupFull[40:], captured: -1, want: make([]byte, len(startupFull)-40)},
+				{client: false, payload: pgMsg('R', []byte{0, 0, 0, 5, 1, 2, 3, 4}), captured: -1},
+				{client: true, payload: pgPw, captured: 9, want: pgHeader(pgPw)[:9]},
+				{client: true, payload: pgMsg('Q', []byte("SELECT 1\x00")), captured: -1, want: pgHeader(pgMsg('Q', []byte("SELECT 1\x00")))},
+			},
+			secrets: []string{"hunter2", "md5a355"},
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newTestFlow(t, tc.port)
+			for i, st := range tc.steps {
+				if st.skip {
+					f.srvSeq += uint32(len(st.payload))
+					continue
+				}
+				captured := st.captured
+				if captured < 0 {
+					captured = len(st.payload)
+				}
+				got := f.sendCut(st.client, event.TCPAck|event.TCPPsh, append([]byte(nil), st.payload...), captured)
+				if st.want != nil && !bytes.Equal(got, st.want) {
+					t.Errorf("segment %d (%d of %d bytes captured) written as\n%x\nwant\n%x", i, captured, len(st.payload), got, st.want)
+				}
+			}
+			f.send(true, event.TCPFin|event.TCPAck, nil)
+			for _, fr := range f.scrubbed {
+				for _, sec := range tc.secrets {
+					if bytes.Contains(fr.data, []byte(sec)) {
+						t.Errorf("secret %q is in a written frame: %x", sec, fr.data)
+					}
+				}
+			}
+			orig, err := capture.NewReader(rawPcap(f.orig), "original")
+			if err != nil {
+				t.Fatal(err)
+			}
+			scrubbed, err := capture.NewReader(rawPcap(f.scrubbed), "scrubbed")
+			if err != nil {
+				t.Fatal(err)
+			}
+			a, b := signatureOf(orig), signatureOf(scrubbed)
+			t.Logf("analysis: %s", a)
+			if a != b {
+				t.Errorf("analysis differs after scrubbing\noriginal:\n%s\nscrubbed:\n%s", a, b)
+			}
+			if !strings.Contains(a, tc.verdict) {
+				t.Errorf("the original flow analyses as\n%s\nwant %q in it (the scenario does not test what it says)", a, tc.verdict)
+			}
+		})
+	}
 }
