@@ -84,7 +84,7 @@ type scrubFlow struct {
 	mode     scrubMode
 	cs       clientStream
 	srvFirst byte // the server's first payload byte (PostgreSQL: 'S' or 'G' accepts an encryption request)
-	srvSeen  bool // srvFirst is set
+	srvSeen  bool // the server's first payload segment was seen
 	lastSeen time.Time
 }
 
@@ -231,8 +231,13 @@ func (s *scrubber) frame(p *event.Packet) bool {
 	}
 	payload := p.Frame.Data[off : off+n]
 	if src != f.client {
-		if !f.srvSeen && len(payload) > 0 {
-			f.srvFirst, f.srvSeen = payload[0], true
+		if !f.srvSeen {
+			// The server's first segment; its first byte stays unknown
+			// (0) when the capture kept none of it.
+			f.srvSeen = true
+			if len(payload) > 0 {
+				f.srvFirst = payload[0]
+			}
 		}
 		if f.mode == scrubUndecided && len(payload) > 0 {
 			if mysql.LooksLikeGreetingPrefix(payload) {
@@ -312,7 +317,7 @@ func blankClient(f *scrubFlow, payload []byte, start int) {
 		if f.mode == scrubMySQL {
 			keep = mysqlClientKeep(&f.cs)
 		} else {
-			keep = postgresClientKeep(&f.cs, f.srvSeen && (f.srvFirst == 'S' || f.srvFirst == 'G'))
+			keep = postgresClientKeep(&f.cs, f.srvFirst == 'S' || f.srvFirst == 'G')
 		}
 		// Zero everything outside the kept spans.
 		pos := start
