@@ -15,15 +15,20 @@ import (
 // the reason. There are no per-outcome reason ids yet: the reason is the
 // attempt's first evidence fact as the engine wrote it.
 
-// lineFormat pads each field to its column; the header uses it too.
-const lineFormat = "%-12s  %-18s  %-22s → %-28s  %-22s  %3s  %9s  %9s  %s\n"
+// lineFormat pads each field to its column; the header uses it too. The
+// OUTCOME column holds the longest outcome (closed_before_greeting); the
+// errno of a failed connect() has its own column (ERRNO, "-" for none),
+// sized for the longest name analyze gives one (EPROTONOSUPPORT; an errno
+// it has no name for is "errno N"), so that neither shifts the columns
+// after it.
+const lineFormat = "%-12s  %-18s  %-22s → %-28s  %-22s  %-15s  %3s  %9s  %9s  %s\n"
 
 func (w *Writer) writeLineHeader() {
 	if w.lineHeaderDone {
 		return
 	}
 	w.lineHeaderDone = true
-	w.printf(lineFormat, "# TIME(UTC)", "PROCESS", "CLIENT", "SERVER", "OUTCOME", "SYN", "RTT", "GREETING", "REASON")
+	w.printf(lineFormat, "# TIME(UTC)", "PROCESS", "CLIENT", "SERVER", "OUTCOME", "ERRNO", "SYN", "RTT", "GREETING", "REASON")
 }
 
 // lineSource prints "# source: NAME" before the connects of a new source.
@@ -71,11 +76,14 @@ func (w *Writer) writeLine(c *analyze.Connect) {
 	if proc == "" {
 		proc = "-"
 	}
-	outcome := outcomeCell(c.Outcome, "")
+	outcome, errno := c.Outcome, "-"
 	if last != nil {
-		outcome = outcomeCell(last.Outcome, last.Errno)
+		outcome = last.Outcome
+		if last.Errno != "" {
+			errno = last.Errno
+		}
 	}
-	w.printf(lineFormat, c.Start.UTC().Format("15:04:05.000"), proc, client, server, outcome, syns, rtt, greeting, lineReason(c, last, evidence))
+	w.printf(lineFormat, c.Start.UTC().Format("15:04:05.000"), proc, client, server, outcome, errno, syns, rtt, greeting, lineReason(c, last, evidence))
 	if w.opt.Streaming {
 		w.flush()
 	}

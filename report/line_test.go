@@ -76,3 +76,51 @@ func TestLineGoldenFromLab(t *testing.T) {
 	}
 	checkGolden(t, filepath.Join("testdata", "golden", "line-lab.line.txt"), got)
 }
+
+// TestLineColumnsAligned renders connects whose outcomes and errnos are of
+// every length the analysis gives (the longest outcome, the longest errno
+// name, an errno without a name) and checks that each column after them
+// starts where the header's does: a value wider than its column shifts the
+// rest of its line.
+func TestLineColumnsAligned(t *testing.T) {
+	for _, tc := range []struct {
+		outcome analyze.Outcome
+		errno   string
+	}{
+		{analyze.OK, ""},
+		{analyze.ClosedBeforeGreeting, ""},
+		{analyze.PermissionDenied, "EACCES"},
+		{analyze.NoLocalPort, "EADDRNOTAVAIL"},
+		{analyze.ClosedBeforeGreeting, "EPROTONOSUPPORT"},
+		{analyze.Timeout, "errno 1234"},
+	} {
+		var buf bytes.Buffer
+		w := NewWriter(&buf, Options{Format: Line})
+		c := &analyze.Connect{Outcome: tc.outcome, Attempts: []*analyze.Attempt{{
+			Client: "198.51.100.7:40001", Server: "192.0.2.10:3306", Outcome: tc.outcome, Errno: tc.errno,
+			SYNCount: 1, Evidence: []string{"reason-marker"},
+		}}}
+		if err := w.Connect(c); err != nil {
+			t.Fatal(err)
+		}
+		if err := w.Flush(); err != nil {
+			t.Fatal(err)
+		}
+		lines := strings.Split(buf.String(), "\n")
+		if len(lines) < 2 {
+			t.Fatalf("no connect line in %q", buf.String())
+		}
+		header, line := lines[0], lines[1]
+		// SYN is right-aligned: its value ends where the header's does;
+		// REASON is left-aligned: it starts where the header's does.
+		if got, want := strings.Index(line, " 1 ")+2, strings.Index(header, "SYN")+3; got != want {
+			t.Errorf("%s (%s): the SYN column ends at byte %d, the header's at %d:\n%s\n%s", tc.outcome, tc.errno, got, want, header, line)
+		}
+		if got, want := strings.Index(line, "reason-marker"), strings.Index(header, "REASON"); got != want {
+			t.Errorf("%s (%s): the REASON column starts at byte %d, the header's at %d:\n%s\n%s", tc.outcome, tc.errno, got, want, header, line)
+		}
+		if tc.errno != "" && !strings.Contains(line, " "+tc.errno+" ") {
+			t.Errorf("errno %s not shown: %s", tc.errno, line)
+		}
+	}
+}
