@@ -1245,6 +1245,12 @@ func (e *Engine) decide(a *attempt, o Outcome, at time.Time, evidence ...string)
 	if a.final {
 		return
 	}
+	if e.loss.kernelAt|e.loss.dropsAt|e.loss.lateAt != 0 {
+		o, evidence = e.lossVerdict(a, o, evidence)
+	}
+	if e.opts.Live {
+		e.recent.add(a, e.nowNS)
+	}
 	a.final = true
 	a.outcome = o
 	if at.Before(a.start) {

@@ -46,6 +46,10 @@ type Options struct {
 	// from kernel events alone (a connected socket is ok; greetings are not
 	// visible).
 	NoPackets bool
+	// Live says events may arrive late or be lost (live tracing): decided
+	// attempts are remembered for a while, so that a late event of theirs is
+	// told apart from one of an unknown attempt (see LatePacket).
+	Live bool
 	// OnConnect receives each connect as soon as it is complete, in
 	// completion order. The *Connect is the receiver's to keep.
 	OnConnect func(*Connect)
@@ -92,6 +96,10 @@ type Engine struct {
 	// retransmit is not taken for a new attempt.
 	ended  map[flowKey]endedSYN
 	endedQ []endedKey
+	// loss is what the sources lost (NoteLoss, late events); recent the
+	// attempts decided lately, for late events (Options.Live).
+	loss   lossState
+	recent recentMemory
 
 	// now is the event clock: the latest time of any event (nowNS: the same
 	// in Unix nanoseconds, what the per-packet path compares).
@@ -384,6 +392,7 @@ func (e *Engine) sweep(closing bool) {
 	e.dns.sweep(e, closing)
 	e.kern.sweep(e.now)
 	e.expireSYNs()
+	e.recent.expire(e.nowNS)
 	// Report complete connects in creation order; keep the rest.
 	kept := e.open[:0]
 	for _, c := range e.open {

@@ -148,4 +148,16 @@ type Summary struct {
 	KernelDrops     uint64   `json:"kernel_drops"`
 	RingBufferLost  uint64   `json:"ring_buffer_lost"`
 	Errors          []string `json:"errors,omitempty"`
+
+	// LateEvents counts events (live) that arrived later than the reorder
+	// window; each joined its attempt when that was still open, else it is
+	// in LateAfterReport (its attempt was already decided) or LateUnmatched
+	// (no attempt known): never a new attempt.
+	LateEvents      uint64 `json:"late_events,omitempty"`
+	LateAfterReport uint64 `json:"late_after_report,omitempty"`
+	LateUnmatched   uint64 `json:"late_unmatched,omitempty"`
+	// IncompleteLoss counts attempts that are incomplete because evidence
+	// was lost while they were open (kernel events lost, packets dropped,
+	// events late) and their verdict would have rested on what was missing.
+	IncompleteLoss uint64 `json:"incomplete_loss,omitempty"`
 }

@@ -38,8 +38,11 @@ type Options struct {
 	Notice func(string)
 
 	// ReorderWindow is how long events are held so that packets and kernel
-	// events order correctly; default 200 ms.
-	ReorderWindow time.Duration
+	// events order correctly; default 200 ms. While a source lags behind,
+	// the window grows to cover its lag, up to MaxReorderWindow (default
+	// 1 s); events later than that are fed as late (see analyze.Engine.LatePacket).
+	ReorderWindow    time.Duration
+	MaxReorderWindow time.Duration
 	// ClientTimeout is the analyzer's client-timeout hint (see analyze.Options).
 	ClientTimeout time.Duration
 }
@@ -101,6 +104,9 @@ func Start(opts Options) (*Session, error) {
 	if opts.ReorderWindow == 0 {
 		opts.ReorderWindow = 200 * time.Millisecond
 	}
+	if opts.MaxReorderWindow < opts.ReorderWindow {
+		opts.MaxReorderWindow = max(opts.ReorderWindow, time.Second)
+	}
 	priv, err := CurrentPrivileges()
 	if err != nil {
 		return nil, err
@@ -114,7 +120,7 @@ func Start(opts Options) (*Session, error) {
 
 	s := &Session{
 		opts:     opts,
-		merger:   event.NewMerger(opts.ReorderWindow),
+		merger:   &event.Merger{Window: opts.ReorderWindow, MaxWindow: opts.MaxReorderWindow},
 		procs:    newProcessTable(),
 		packetCh: make(chan *event.Packet, 8192),
 		kernelCh: make(chan *event.Kernel, 8192),
@@ -170,6 +176,7 @@ func Start(opts Options) (*Session, error) {
 		Hosts:         opts.Hosts,
 		ClientTimeout: opts.ClientTimeout,
 		NoPackets:     s.capture == nil,
+		Live:          true,
 		OnConnect:     s.deliver,
 	})
 
@@ -389,8 +396,7 @@ loop:
 			}
 			received = true
 			busy()
-			s.ports.packet(p)
-			s.merger.Add(event.Item{Time: p.Time, Packet: p})
+			s.addPacket(p)
 		case k, ok := <-kernelCh:
 			if !ok {
 				kernelCh = nil
@@ -398,8 +404,7 @@ loop:
 			}
 			received = true
 			busy()
-			s.ports.kernel(k)
-			s.merger.Add(event.Item{Time: k.Time, Kernel: k})
+			s.addKernel(k)
 		case err := <-s.srcErr:
 			s.opts.Notice(err.Error())
 			if firstErr == nil {
@@ -410,9 +415,8 @@ loop:
 			// the sources have queued before releasing, or a busy moment
 			// would release items whose older neighbours are still queued.
 			s.takeQueued(&packetCh, &kernelCh)
-			s.merger.Release(now, s.feed)
-			s.ports.forget(now.Add(-s.merger.Window))
-			s.engine.Advance(now.Add(-s.merger.Window))
+			s.noteLoss()
+			s.tick(now)
 			s.flushRecord()
 			if !received && !idle && s.merger.Len() == 0 {
 				idle = true
@@ -428,6 +432,12 @@ loop:
 			firstErr = err
 		}
 	}
+	var lost, drops uint64
+	for _, st := range s.stats() {
+		lost += st.RingBufferLost
+		drops += st.KernelDrops
+	}
+	s.engine.NoteLoss(lost, drops)
 	s.merger.Flush(s.feed)
 	for _, st := range s.stats() {
 		s.engine.AddStats(st)
@@ -439,9 +449,6 @@ loop:
 		if s.reported.skipped > 0 {
 			s.opts.Notice(fmt.Sprintf("%d connects of other processes were left out", s.reported.skipped))
 		}
-	}
-	if s.merger.Late > 0 {
-		sum.Errors = append(sum.Errors, fmt.Sprintf("%d events arrived later than the %v reorder window; their order relative to neighbours may be off", s.merger.Late, s.merger.Window))
 	}
 	if s.opts.Record != nil {
 		s.opts.Record.SetDrops(sum.KernelDrops)
@@ -460,25 +467,64 @@ func (s *Session) takeQueued(packetCh *chan *event.Packet, kernelCh *chan *event
 				*packetCh = nil
 				continue
 			}
-			s.ports.packet(p)
-			s.merger.Add(event.Item{Time: p.Time, Packet: p})
+			s.addPacket(p)
 		case k, ok := <-*kernelCh:
 			if !ok {
 				*kernelCh = nil
 				continue
 			}
-			s.ports.kernel(k)
-			s.merger.Add(event.Item{Time: k.Time, Kernel: k})
+			s.addKernel(k)
 		default:
 			return
 		}
 	}
 }
 
+// addPacket and addKernel take an event from its source into the merger
+// (after the port completer has seen it), noting how far behind the source
+// delivers.
+func (s *Session) addPacket(p *event.Packet) {
+	s.merger.NoteLag(time.Since(p.Time))
+	s.ports.packet(p)
+	s.merger.Add(event.Item{Time: p.Time, Packet: p})
+}
+
+func (s *Session) addKernel(k *event.Kernel) {
+	s.merger.NoteLag(time.Since(k.Time))
+	s.ports.kernel(k)
+	s.merger.Add(event.Item{Time: k.Time, Kernel: k})
+}
+
+// tick releases what the reorder window no longer holds and moves the
+// engine's clock to it.
+func (s *Session) tick(now time.Time) {
+	limit := s.merger.Limit(now)
+	s.merger.Release(now, s.feed)
+	s.ports.forget(limit)
+	s.engine.Advance(limit)
+}
+
+// noteLoss hands the sources' loss counters to the engine, so that attempts
+// open while evidence was lost are not decided on what is missing.
+func (s *Session) noteLoss() {
+	var lost, drops uint64
+	if s.tracer != nil {
+		lost = s.tracer.Stats().RingBufferLost
+	}
+	if s.capture != nil {
+		drops = s.capture.reader.Stats().KernelDrops
+	}
+	s.engine.NoteLoss(lost, drops)
+}
+
 func (s *Session) feed(it event.Item) {
 	if it.Kernel != nil {
 		s.procs.observe(it.Kernel)
-		s.engine.Kernel(it.Kernel)
+		if it.Late {
+			s.engine.LateKernel(it.Kernel)
+		} else {
+			s.engine.Kernel(it.Kernel)
+		}
 		return
 	}
 	p := it.Packet
@@ -503,7 +549,11 @@ func (s *Session) feed(it event.Item) {
 			s.opts.Record = nil
 		}
 	}
-	s.engine.Packet(p)
+	if it.Late {
+		s.engine.LatePacket(p)
+	} else {
+		s.engine.Packet(p)
+	}
 }
 
 func (s *Session) flushRecord() {
@@ -541,14 +591,12 @@ func (s *Session) stopSources() {
 	}
 	if s.capture != nil {
 		for p := range s.packetCh {
-			s.ports.packet(p)
-			s.merger.Add(event.Item{Time: p.Time, Packet: p})
+			s.addPacket(p)
 		}
 	}
 	if s.tracer != nil {
 		for k := range s.kernelCh {
-			s.ports.kernel(k)
-			s.merger.Add(event.Item{Time: k.Time, Kernel: k})
+			s.addKernel(k)
 		}
 	}
 	s.wg.Wait()

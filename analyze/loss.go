@@ -1,0 +1,260 @@
+package analyze
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/connscope/connscope/event"
+)
+
+// Loss: a live trace can lose evidence (eBPF ring-buffer overruns, packets
+// the kernel dropped before capture, events that arrived later than the
+// reorder window). The engine is told (NoteLoss, LatePacket, LateKernel) and
+// then never invents an outcome from what is missing:
+//
+//   - a late event joins its attempt when that attempt is still known (in
+//     the flow table, by socket cookie, or decided a moment ago); otherwise
+//     it is counted (Summary.LateUnmatched), never made a new attempt;
+//   - a verdict that rests on the absence of something (timeout, no_greeting,
+//     a connected socket without a single packet) is incomplete instead,
+//     with the loss named in its evidence, when evidence of the kind it lacks
+//     was lost during the attempt (Summary.IncompleteLoss).
+
+// lossSlack widens an attempt's exposure to loss noted before it started:
+// a counter is read up to one tick (plus the reorder window) after the
+// events it counts were lost.
+const lossSlack int64 = 2e9 // 2 s in ns
+
+// recentTTL and maxRecent bound the memory of decided attempts that late
+// events may still belong to.
+const (
+	recentTTL int64 = 30e9 // 30 s in ns
+	maxRecent       = 1 << 16
+)
+
+// lossState is what the engine was told about lost evidence.
+type lossState struct {
+	kernelLost, packetDrops uint64 // cumulative, as the sources count them
+	// When (event clock, Unix ns) each kind was last seen to increase; 0:
+	// never.
+	kernelAt, dropsAt, lateAt int64
+}
+
+// recentMemory remembers decided attempts (by 5-tuple and by socket
+// cookie) for late events, oldest first, bounded in size and age.
+type recentMemory struct {
+	keys    map[flowKey]int64
+	cookies map[uint64]int64
+	queue   []recentEntry
+}
+
+type recentEntry struct {
+	key    flowKey
+	cookie uint64
+	keyed  bool
+	at     int64
+}
+
+func (r *recentMemory) add(a *attempt, now int64) {
+	if r.keys == nil {
+		r.keys = make(map[flowKey]int64)
+		r.cookies = make(map[uint64]int64)
+	}
+	if len(r.queue) >= maxRecent {
+		r.pop()
+	}
+	en := recentEntry{key: a.key, cookie: a.cookie, keyed: a.key != (flowKey{}), at: now}
+	if en.keyed {
+		r.keys[a.key] = now
+	}
+	if a.cookie != 0 {
+		r.cookies[a.cookie] = now
+	}
+	r.queue = append(r.queue, en)
+}
+
+func (r *recentMemory) pop() {
+	en := r.queue[0]
+	if en.keyed && r.keys[en.key] == en.at {
+		delete(r.keys, en.key)
+	}
+	if en.cookie != 0 && r.cookies[en.cookie] == en.at {
+		delete(r.cookies, en.cookie)
+	}
+	r.queue[0] = recentEntry{}
+	r.queue = r.queue[1:]
+}
+
+func (r *recentMemory) expire(now int64) {
+	for len(r.queue) > 0 && now-r.queue[0].at > recentTTL {
+		r.pop()
+	}
+}
+
+// NoteLoss tells the engine the sources' cumulative loss counters: kernel
+// events lost (eBPF ring buffer full) and packets dropped by the kernel
+// before capture. Call it whenever they may have grown (live tracing: every
+// tick, before releasing events); attempts open when a counter grew lose
+// the verdicts that rest on missing evidence.
+func (e *Engine) NoteLoss(kernelLost, packetDrops uint64) {
+	if kernelLost > e.loss.kernelLost {
+		e.loss.kernelLost = kernelLost
+		e.loss.kernelAt = e.lossClock()
+	}
+	if packetDrops > e.loss.packetDrops {
+		e.loss.packetDrops = packetDrops
+		e.loss.dropsAt = e.lossClock()
+	}
+}
+
+// lossClock is the event clock for a loss noted now (never 0: 0 is "never").
+func (e *Engine) lossClock() int64 {
+	if e.nowNS <= 0 {
+		return 1
+	}
+	return e.nowNS
+}
+
+// LatePacket feeds a packet that arrived after the stream had moved past
+// its time (event.Item.Late). It joins its attempt if that is still in the
+// flow table, and is otherwise counted: it never starts an attempt.
+func (e *Engine) LatePacket(p *event.Packet) {
+	if e.closed {
+		return
+	}
+	e.fed++
+	e.sum.LateEvents++
+	e.loss.lateAt = e.lossClock()
+	switch p.Proto {
+	case event.ProtoTCP:
+		key, srcIsA := makeKey(p.Src, p.SrcPort, p.Dst, p.DstPort)
+		a := e.flows[key]
+		if a == nil {
+			e.lateUnmatched(e.recent.keys[key] != 0)
+			return
+		}
+		if e.duplicate(p) {
+			return
+		}
+		if a.dnsFlow != nil {
+			e.dnsTCP(a, p, srcIsA == a.clientIsA)
+		} else {
+			e.segment(a, p, srcIsA == a.clientIsA)
+		}
+	case event.ProtoICMP, event.ProtoICMPv6:
+		// ICMP errors only ever join attempts (or queries) already known.
+		if p.ICMP != nil && !e.duplicate(p) {
+			e.icmp(p)
+		}
+	default:
+		// A late DNS message could start a lookup of its own: counted.
+		e.lateUnmatched(false)
+	}
+	if len(e.ready) > 0 {
+		e.flush()
+	}
+}
+
+// LateKernel feeds a kernel event that arrived after the stream had moved
+// past its time. It joins its attempt (by socket cookie or 5-tuple) if that
+// is still known, and is otherwise counted: it never starts an attempt.
+func (e *Engine) LateKernel(k *event.Kernel) {
+	if e.closed {
+		return
+	}
+	e.kernelSeen = true
+	e.sum.LateEvents++
+	e.loss.lateAt = e.lossClock()
+	switch {
+	case k.Family == event.FamilyUnix:
+		e.lateUnmatched(e.recent.cookies[k.Cookie] != 0)
+		return
+	case k.SockType == event.SockDgram:
+		e.kernel(k) // resolver evidence, never an attempt
+		return
+	}
+	var a *attempt
+	if k.Cookie != 0 {
+		a = e.cookies[k.Cookie]
+	}
+	if a == nil && k.Src.IsValid() && k.Dst.IsValid() && k.Src.Port() != 0 {
+		key, _ := makeKey(k.Src.Addr(), k.Src.Port(), k.Dst.Addr(), k.Dst.Port())
+		if f := e.flows[key]; f != nil && f.dnsFlow == nil {
+			a = f
+		}
+	}
+	if a == nil || (k.Kind == event.StateChange && k.NewState == event.TCPSynSent && a.final && a.cookie != k.Cookie) {
+		known := k.Cookie != 0 && e.recent.cookies[k.Cookie] != 0
+		if !known && k.Src.IsValid() && k.Src.Port() != 0 {
+			key, _ := makeKey(k.Src.Addr(), k.Src.Port(), k.Dst.Addr(), k.Dst.Port())
+			known = e.recent.keys[key] != 0
+		}
+		e.lateUnmatched(known)
+		return
+	}
+	e.kernelTCP(k)
+	if len(e.ready) > 0 {
+		e.flush()
+	}
+}
+
+// lateUnmatched counts a late event that joined no open attempt: its
+// attempt was already reported (known) or is unknown.
+func (e *Engine) lateUnmatched(known bool) {
+	if known {
+		e.sum.LateAfterReport++
+	} else {
+		e.sum.LateUnmatched++
+	}
+}
+
+// lostEvidence says why outcome o cannot be trusted for a (the loss that
+// may have taken what it lacks), or "" when it can.
+func (e *Engine) lostEvidence(a *attempt, o Outcome) string {
+	l := &e.loss
+	if l.kernelAt == 0 && l.dropsAt == 0 && l.lateAt == 0 {
+		return ""
+	}
+	from := unixNanos(a.start) - lossSlack
+	kernel := l.kernelAt != 0 && l.kernelAt >= from
+	packets := l.dropsAt != 0 && l.dropsAt >= from
+	late := l.lateAt != 0 && l.lateAt >= from
+	switch o {
+	case Timeout:
+		if !a.connected() && (a.synCount > 1 || a.kSynRetrans > 0 || a.kErrno == errETIMEDOUT || !a.kClosed.IsZero()) {
+			return "" // the silence itself was seen: retransmits, the kernel's ETIMEDOUT, or the client closing
+		}
+	case NoGreeting:
+		kernel = false // the greeting is in the packets
+	case OK:
+		if a.wire || a.unix != "" || e.opts.NoPackets || a.connected() && !a.firstSrvData.IsZero() {
+			return ""
+		}
+		kernel = false // connected per the kernel; only the packets are missing
+	default:
+		return ""
+	}
+	var why []string
+	if kernel {
+		why = append(why, fmt.Sprintf("%d kernel events were lost (eBPF ring buffer full)", l.kernelLost))
+	}
+	if packets {
+		why = append(why, fmt.Sprintf("%d packets were dropped by the kernel before capture", l.packetDrops))
+	}
+	if late {
+		why = append(why, fmt.Sprintf("%d events arrived later than the reorder window", e.sum.LateEvents))
+	}
+	return strings.Join(why, ", ")
+}
+
+// lossVerdict turns an outcome that rests on missing evidence into
+// incomplete when evidence was lost meanwhile (see lostEvidence).
+func (e *Engine) lossVerdict(a *attempt, o Outcome, evidence []string) (Outcome, []string) {
+	why := e.lostEvidence(a, o)
+	if why == "" {
+		return o, evidence
+	}
+	e.sum.IncompleteLoss++
+	first := fmt.Sprintf("evidence lost while this attempt was open (%s): it would be %s on what was seen, which the missing events may contradict", why, o)
+	return Incomplete, append([]string{first}, evidence...)
+}
