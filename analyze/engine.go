@@ -100,6 +100,12 @@ type Engine struct {
 	// attempts decided lately, for late events (Options.Live).
 	loss   lossState
 	recent recentMemory
+	// portless lists, by server, kernel attempts whose SYN_SENT came
+	// without the local port (see adoptPortless).
+	portless map[netip.AddrPort][]*attempt
+	// unclaimed lists, by server, attempts started by a SYN that no kernel
+	// socket has claimed yet (live only; see adoptPortless).
+	unclaimed map[netip.AddrPort][]*attempt
 
 	// now is the event clock: the latest time of any event (nowNS: the same
 	// in Unix nanoseconds, what the per-packet path compares).
@@ -374,6 +380,9 @@ func (e *Engine) sweep(closing bool) {
 		if !a.final && (closing || a.dueAt(e)) {
 			due = append(due, a)
 		}
+	}
+	if len(e.portless) > 0 {
+		e.adoptPortless(closing)
 	}
 	for _, a := range e.cookies {
 		// Kernel attempts without a 5-tuple (no local port yet).

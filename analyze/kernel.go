@@ -188,6 +188,9 @@ func (e *Engine) kernelTCP(k *event.Kernel) {
 			a = f
 		}
 	}
+	if a != nil && e.opts.Live {
+		a = e.claim(a, k)
+	}
 	t := k.Time
 	switch k.Kind {
 	case event.StateChange:
@@ -312,6 +315,8 @@ func (e *Engine) kernelStateChange(a *attempt, k *event.Kernel) {
 				if !e.track(a) {
 					return
 				}
+			} else {
+				e.notePortless(a)
 			}
 			e.assignConnect(a)
 		} else {
@@ -339,9 +344,11 @@ func (e *Engine) kernelStateChange(a *attempt, k *event.Kernel) {
 		if !a.final && !a.wire {
 			if e.opts.NoPackets {
 				e.decide(a, OK, t, fmt.Sprintf("connected to %s after %s (kernel: SYN_SENT→ESTABLISHED); without packets the greeting is not visible", a.serverName(), fmtDur(t.Sub(a.start))))
-			} else {
-				e.decide(a, OK, t, fmt.Sprintf("connected to %s after %s (kernel: SYN_SENT→ESTABLISHED); no packets of this connection were captured (another interface, or the capture filter)", a.serverName(), fmtDur(t.Sub(a.start))))
+			} else if !e.opts.Live {
+				e.decideKernelConnected(a)
 			}
+			// Live, its packets may still come, late: the sweep decides
+			// (see kernelConnectedWait).
 		}
 	case k.OldState == event.TCPSynSent && k.NewState == event.TCPClose:
 		a.kClosed = t

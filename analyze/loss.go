@@ -2,7 +2,10 @@ package analyze
 
 import (
 	"fmt"
+	"net/netip"
+	"slices"
 	"strings"
+	"time"
 
 	"github.com/connscope/connscope/event"
 )
@@ -208,6 +211,214 @@ func (e *Engine) lateUnmatched(known bool) {
 	}
 }
 
+// portlessSYNWindow is how long after a socket's SYN_SENT its SYN may be
+// stamped (the kernel sends it within the same connect() call).
+const portlessSYNWindow = 5 * time.Millisecond
+
+// maxPortless bounds the kernel attempts waiting for their port.
+const maxPortless = 1 << 14
+
+// notePortless records a kernel attempt whose SYN_SENT came without the
+// local port: Linux sets SYN_SENT before it picks the port, and the live
+// pipeline fills the port in only when the socket's next event, or an
+// unambiguous SYN, arrives within the reorder window. Under load and loss
+// it may not; the attempt's SYN then still finds it here instead of
+// starting a second attempt for the same connect.
+func (e *Engine) notePortless(a *attempt) {
+	if e.portless == nil {
+		e.portless = make(map[netip.AddrPort][]*attempt)
+	}
+	dst := netip.AddrPortFrom(a.server.Addr().Unmap(), a.server.Port())
+	list := e.portless[dst]
+	// Drop those decided, adopted, or too old for their SYN.
+	kept := list[:0]
+	for _, x := range list {
+		if !x.final && !x.keyed && e.now.Sub(x.kSynSent) <= portlessSYNWindow+e.opts.IdleTimeout {
+			kept = append(kept, x)
+		}
+	}
+	clear(list[len(kept):])
+	if len(kept) >= maxPortless {
+		kept = kept[1:]
+	}
+	e.portless[dst] = append(kept, a)
+}
+
+// claim ties a kernel event's socket to the attempt found for it: a wire
+// attempt found by 5-tuple is claimed by the socket (its cookie), and a
+// kernel attempt still without its local port learns it from the event,
+// joining the wire attempt of that 5-tuple if the SYN started one (the
+// returned attempt is then that one).
+func (e *Engine) claim(a *attempt, k *event.Kernel) *attempt {
+	if k.Cookie == 0 || a.unix != "" {
+		return a
+	}
+	if a.cookie == 0 {
+		a.cookie = k.Cookie
+		if e.cookies[k.Cookie] == nil {
+			e.cookies[k.Cookie] = a
+		}
+		return a
+	}
+	if a.keyed || a.cookie != k.Cookie || k.Src.Port() == 0 || !k.Src.IsValid() {
+		return a
+	}
+	addr := a.client.Addr()
+	if !addr.IsValid() || addr.IsUnspecified() {
+		addr = k.Src.Addr()
+	}
+	client := netip.AddrPortFrom(addr, k.Src.Port())
+	key, _ := makeKey(client.Addr(), client.Port(), a.server.Addr(), a.server.Port())
+	if w := e.flows[key]; w != nil {
+		if w.dnsFlow == nil && w.cookie == 0 && (w.conn == nil || !w.conn.reported) {
+			e.mergeKernel(w, a)
+			return w
+		}
+		return a
+	}
+	if a.conn != nil && a.conn.reported {
+		return a
+	}
+	a.client, a.cliStr = client, ""
+	if !a.final || !a.connected() {
+		e.track(a)
+	}
+	return a
+}
+
+// noteUnclaimed records a live attempt started by a SYN, for a kernel
+// attempt without its port to find (adoptPortless).
+func (e *Engine) noteUnclaimed(a *attempt) {
+	if e.unclaimed == nil {
+		e.unclaimed = make(map[netip.AddrPort][]*attempt)
+	}
+	dst := netip.AddrPortFrom(a.server.Addr().Unmap(), a.server.Port())
+	list := e.unclaimed[dst]
+	kept := list[:0]
+	for _, x := range list {
+		if x.cookie == 0 && (x.conn == nil || !x.conn.reported) && a.start.Sub(x.start) <= unclaimedFor {
+			kept = append(kept, x)
+		}
+	}
+	clear(list[len(kept):])
+	if len(kept) >= maxPortless {
+		kept = kept[1:]
+	}
+	e.unclaimed[dst] = append(kept, a)
+}
+
+// unclaimedFor is how long a SYN's attempt waits to be claimed; portlessWait
+// how long a kernel attempt without its port waits for its own events
+// before it is paired with a SYN by time alone.
+const (
+	unclaimedFor = time.Second
+	portlessWait = kernelLinger / 2
+)
+
+// adoptPortless pairs each kernel attempt that never learned its local port
+// (its later events lost or late) with the SYN that started an attempt no
+// socket claimed: same server and client address, stamped within
+// portlessSYNWindow after SYN_SENT. Only a pairing without an alternative
+// is made; otherwise the kernel attempt stays as it is (port 0).
+func (e *Engine) adoptPortless(closing bool) {
+	for dst, list := range e.portless {
+		kept := list[:0]
+		for _, p := range list {
+			if p.final || p.keyed || (p.conn != nil && p.conn.reported) {
+				continue
+			}
+			if !closing && e.now.Sub(p.kSynSent) < portlessWait {
+				kept = append(kept, p)
+				continue
+			}
+			var match *attempt
+			n := 0
+			for _, w := range e.unclaimed[dst] {
+				if w.cookie != 0 || w.conn == nil || w.conn.reported || w.firstSYN.Before(p.kSynSent) || w.firstSYN.Sub(p.kSynSent) > portlessSYNWindow {
+					continue
+				}
+				if ca := p.client.Addr().Unmap(); ca.IsValid() && !ca.IsUnspecified() && ca != w.client.Addr().Unmap() {
+					continue
+				}
+				match = w
+				n++
+			}
+			if n == 1 {
+				e.mergeKernel(match, p)
+				continue
+			}
+			if !closing && e.now.Sub(p.kSynSent) < unclaimedFor {
+				kept = append(kept, p)
+			}
+		}
+		clear(list[len(kept):])
+		if len(kept) == 0 {
+			delete(e.portless, dst)
+		} else {
+			e.portless[dst] = kept
+		}
+	}
+}
+
+// mergeKernel moves what kernel attempt k knows of its socket into w, the
+// attempt of the same socket seen on the wire, and drops k (and its
+// connect, if k was all of it).
+func (e *Engine) mergeKernel(w, k *attempt) {
+	w.cookie = k.cookie
+	if k.cookie != 0 {
+		e.cookies[k.cookie] = w
+	}
+	if w.kSynSent.IsZero() || k.kSynSent.Before(w.kSynSent) {
+		w.kSynSent = k.kSynSent
+	}
+	w.kSynRetrans += k.kSynRetrans
+	if k.kLastSYN.After(w.kLastSYN) {
+		w.kLastSYN, w.kSynGap = k.kLastSYN, k.kSynGap
+	}
+	if w.kConnected.IsZero() {
+		w.kConnected = k.kConnected
+	}
+	if w.kClosed.IsZero() {
+		w.kClosed = k.kClosed
+	}
+	if w.kErrno == 0 {
+		w.kErrno, w.kErrnoAt, w.kErrnoSync = k.kErrno, k.kErrnoAt, k.kErrnoSync
+	}
+	w.kReset = w.kReset || k.kReset
+	fd := int32(-1)
+	if k.hasFD {
+		fd = k.fd
+	}
+	e.attribute(w, &event.Process{PID: k.pid, Comm: k.comm, FD: fd})
+	for _, ev := range k.out.Events {
+		w.event(ev.Time, ev.What)
+	}
+	if k.start.Before(w.start) {
+		w.start = k.start
+	}
+	// k is no attempt of its own.
+	k.final, k.outcome = true, Incomplete
+	if c := k.conn; c != nil {
+		c.attempts = slices.DeleteFunc(c.attempts, func(x *attempt) bool { return x == k })
+		if len(c.attempts) == 0 {
+			c.reported = true // nothing to report: its one attempt is w
+		}
+	}
+	e.sum.PortsPaired++
+}
+
+// kernelConnectedWait is how long, live, a socket the kernel saw connect
+// waits for its packets (which may come later than the reorder window)
+// before it is decided on the kernel's word alone.
+const kernelConnectedWait = 2 * time.Second
+
+// decideKernelConnected decides a connected attempt none of whose packets
+// were captured: ok on the kernel's word (incomplete if packets were lost
+// meanwhile, see lostEvidence).
+func (e *Engine) decideKernelConnected(a *attempt) {
+	e.decide(a, OK, a.kConnected, fmt.Sprintf("connected to %s after %s (kernel: SYN_SENT→ESTABLISHED); no packets of this connection were captured (another interface, or the capture filter)", a.serverName(), fmtDur(a.kConnected.Sub(a.start))))
+}
+
 // lostEvidence says why outcome o cannot be trusted for a (the loss that
 // may have taken what it lacks), or "" when it can.
 func (e *Engine) lostEvidence(a *attempt, o Outcome) string {
@@ -221,10 +432,12 @@ func (e *Engine) lostEvidence(a *attempt, o Outcome) string {
 	late := l.lateAt != 0 && l.lateAt >= from
 	switch o {
 	case Timeout:
-		if !a.connected() && (a.synCount > 1 || a.kSynRetrans > 0 || a.kErrno == errETIMEDOUT || !a.kClosed.IsZero()) {
-			return "" // the silence itself was seen: retransmits, the kernel's ETIMEDOUT, or the client closing
+		if !a.connected() && (a.synCount > 1 || a.kSynRetrans > 0 || a.kErrno == errETIMEDOUT) {
+			return "" // the silence itself was seen: retransmits, or the kernel's ETIMEDOUT
 		}
-	case NoGreeting:
+		// A socket closed in SYN_SENT is no proof: the RST or error that
+		// closed it may be among the lost events.
+	case NoGreeting, ClosedBeforeGreeting:
 		kernel = false // the greeting is in the packets
 	case OK:
 		if a.wire || a.unix != "" || e.opts.NoPackets || a.connected() && !a.firstSrvData.IsZero() {

@@ -160,4 +160,9 @@ type Summary struct {
 	// was lost while they were open (kernel events lost, packets dropped,
 	// events late) and their verdict would have rested on what was missing.
 	IncompleteLoss uint64 `json:"incomplete_loss,omitempty"`
+	// PortsPaired counts kernel connects whose SYN_SENT came without the
+	// local port and whose port was learned later than the reorder window
+	// (from the socket's own later event, or its SYN by time), so that the
+	// socket and its packets are one attempt, not two.
+	PortsPaired uint64 `json:"ports_paired,omitempty"`
 }

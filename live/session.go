@@ -91,6 +91,13 @@ type Session struct {
 	// tracerStats are the tracer's counters read just before it closed
 	// (its maps are gone afterwards).
 	tracerStats event.Stats
+
+	// clock is the wall clock (time.Now; tests drive their own).
+	clock func() time.Time
+	// lossCounters reads the sources' loss counters: kernel events lost in
+	// the eBPF ring buffer, packets dropped by the kernel before capture.
+	lossCounters func() (kernelLost, packetDrops uint64)
+	seenLoss     struct{ lost, drops, late uint64 }
 }
 
 // Start checks privileges and opens the sources: eBPF if it loads (else
@@ -171,14 +178,8 @@ func Start(opts Options) (*Session, error) {
 	}
 
 	s.onlyTraced = s.tracer != nil && (opts.FilterPIDs || len(opts.PIDs) > 0)
-	s.engine = analyze.NewEngine(analyze.Options{
-		Ports:         opts.Ports,
-		Hosts:         opts.Hosts,
-		ClientTimeout: opts.ClientTimeout,
-		NoPackets:     s.capture == nil,
-		Live:          true,
-		OnConnect:     s.deliver,
-	})
+	s.lossCounters = s.readLossCounters
+	s.startEngine(s.capture == nil)
 
 	// The readers run until Run stops them (after its settle time), not
 	// until the caller's context ends: what the kernel captured just before
@@ -194,6 +195,21 @@ func Start(opts Options) (*Session, error) {
 		go s.readKernel(ctx)
 	}
 	return s, nil
+}
+
+// startEngine creates the engine and what feeds it from the merger.
+func (s *Session) startEngine(noPackets bool) {
+	if s.clock == nil {
+		s.clock = time.Now
+	}
+	s.engine = analyze.NewEngine(analyze.Options{
+		Ports:         s.opts.Ports,
+		Hosts:         s.opts.Hosts,
+		ClientTimeout: s.opts.ClientTimeout,
+		NoPackets:     noPackets,
+		Live:          true,
+		OnConnect:     s.deliver,
+	})
 }
 
 // Describe says in one line what the session reads: the capture (where,
@@ -484,13 +500,13 @@ func (s *Session) takeQueued(packetCh *chan *event.Packet, kernelCh *chan *event
 // (after the port completer has seen it), noting how far behind the source
 // delivers.
 func (s *Session) addPacket(p *event.Packet) {
-	s.merger.NoteLag(time.Since(p.Time))
+	s.merger.NoteLag(s.clock().Sub(p.Time))
 	s.ports.packet(p)
 	s.merger.Add(event.Item{Time: p.Time, Packet: p})
 }
 
 func (s *Session) addKernel(k *event.Kernel) {
-	s.merger.NoteLag(time.Since(k.Time))
+	s.merger.NoteLag(s.clock().Sub(k.Time))
 	s.ports.kernel(k)
 	s.merger.Add(event.Item{Time: k.Time, Kernel: k})
 }
@@ -507,14 +523,25 @@ func (s *Session) tick(now time.Time) {
 // noteLoss hands the sources' loss counters to the engine, so that attempts
 // open while evidence was lost are not decided on what is missing.
 func (s *Session) noteLoss() {
-	var lost, drops uint64
+	lost, drops := s.lossCounters()
+	if lost > s.seenLoss.lost || drops > s.seenLoss.drops || s.merger.Late > s.seenLoss.late {
+		s.seenLoss.lost, s.seenLoss.drops, s.seenLoss.late = lost, drops, s.merger.Late
+		s.ports.noGuessUntil = s.clock().Add(lossyFor)
+	}
+	s.engine.NoteLoss(lost, drops)
+}
+
+// lossyFor is how long after a loss the port completer makes no guesses.
+const lossyFor = 5 * time.Second
+
+func (s *Session) readLossCounters() (lost, drops uint64) {
 	if s.tracer != nil {
 		lost = s.tracer.Stats().RingBufferLost
 	}
 	if s.capture != nil {
 		drops = s.capture.reader.Stats().KernelDrops
 	}
-	s.engine.NoteLoss(lost, drops)
+	return lost, drops
 }
 
 func (s *Session) feed(it event.Item) {
