@@ -281,6 +281,7 @@ func (e *Engine) summary() Summary {
 	if frames > s.Packets {
 		s.Packets = frames
 	}
+	s.Partial = s.partial()
 	return s
 }
 

@@ -471,3 +471,34 @@ func (e *Engine) lossVerdict(a *attempt, o Outcome, evidence []string) (Outcome,
 	first := fmt.Sprintf("evidence lost while this attempt was open (%s): it would be %s on what was seen, which the missing events may contradict", why, o)
 	return Incomplete, append([]string{first}, evidence...)
 }
+
+// partial describes what a run lost, for Summary.Partial ("" when nothing).
+func (s *Summary) partial() string {
+	var parts []string
+	if s.RingBufferLost > 0 {
+		parts = append(parts, thousands(s.RingBufferLost)+" kernel events lost (eBPF ring buffer full)")
+	}
+	if s.KernelDrops > 0 {
+		parts = append(parts, thousands(s.KernelDrops)+" packets dropped by the kernel")
+	}
+	if s.LateEvents > 0 {
+		parts = append(parts, fmt.Sprintf("%s events later than the reorder window (%s after their attempt was reported, %s of no known attempt)",
+			thousands(s.LateEvents), thousands(s.LateAfterReport), thousands(s.LateUnmatched)))
+	}
+	if s.Untracked > 0 {
+		parts = append(parts, thousands(s.Untracked)+" attempts not followed (too many at once)")
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return "PARTIAL: " + strings.Join(parts, ", ") + " — " + thousands(s.IncompleteLoss) + " attempts incomplete for the lost evidence"
+}
+
+// thousands renders n with thousands separators: 2,312,345.
+func thousands(n uint64) string {
+	s := fmt.Sprint(n)
+	for i := len(s) - 3; i > 0; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
+}

@@ -218,6 +218,9 @@ func runLossPattern(t *testing.T, pat lossPattern, seed uint64, n int, gap time.
 	}
 	s.noteLoss()
 	s.merger.Flush(s.feed)
+	// As Run does: the sources' counters, then the summary.
+	s.engine.AddStats(event.Stats{Source: "ebpf", RingBufferLost: lost})
+	s.engine.AddStats(event.Stats{Source: "afpacket", KernelDrops: drops})
 	sum := s.engine.Close()
 
 	// Which connect each reported attempt is: by its process (every
@@ -290,6 +293,10 @@ func runLossPattern(t *testing.T, pat lossPattern, seed uint64, n int, gap time.
 	}
 	if sum.LateAfterReport+sum.LateUnmatched > sum.LateEvents {
 		t.Errorf("late events: %d after report + %d unmatched > %d late", sum.LateAfterReport, sum.LateUnmatched, sum.LateEvents)
+	}
+	// The summary's first line says the report is partial, and by how much.
+	if lossy := lost+drops+sum.LateEvents > 0; lossy != strings.HasPrefix(sum.Partial, "PARTIAL: ") {
+		t.Errorf("Summary.Partial = %q with %d kernel events lost, %d packets dropped, %d late", sum.Partial, lost, drops, sum.LateEvents)
 	}
 	if got := sum.Outcomes[analyze.Timeout]; got > 0 {
 		t.Errorf("%d timeouts, and no connect timed out", got)
