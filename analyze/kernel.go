@@ -302,6 +302,13 @@ func (e *Engine) kernelStateChange(a *attempt, k *event.Kernel) {
 		if a != nil && a.final && a.cookie != k.Cookie {
 			a = nil // an older attempt on the same 5-tuple
 		}
+		if a != nil && e.opts.Live && a.cookie != 0 && a.cookie != k.Cookie {
+			// Another socket reuses the 5-tuple of an attempt still open
+			// (waiting for late packets): that attempt ends here.
+			e.decideIdle(a, true)
+			e.untrack(a)
+			a = nil
+		}
 		if a == nil {
 			if !k.Dst.IsValid() || !e.wantPort(k.Dst.Port()) {
 				return

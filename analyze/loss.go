@@ -260,7 +260,7 @@ func (e *Engine) claim(a *attempt, k *event.Kernel) *attempt {
 		}
 		return a
 	}
-	if a.keyed || a.cookie != k.Cookie || k.Src.Port() == 0 || !k.Src.IsValid() {
+	if a.keyed || a.client.Port() != 0 || a.cookie != k.Cookie || k.Src.Port() == 0 || !k.Src.IsValid() {
 		return a
 	}
 	addr := a.client.Addr()
@@ -277,6 +277,12 @@ func (e *Engine) claim(a *attempt, k *event.Kernel) *attempt {
 		return a
 	}
 	if a.conn != nil && a.conn.reported {
+		return a
+	}
+	if at, ok := e.recent.keys[key]; ok && at >= unixNanos(a.kSynSent) {
+		// The socket's packets made an attempt of their own that is
+		// already decided: this is the same connect, seen from the kernel.
+		e.dropKernelView(a)
 		return a
 	}
 	a.client, a.cliStr = client, ""
@@ -396,15 +402,24 @@ func (e *Engine) mergeKernel(w, k *attempt) {
 	if k.start.Before(w.start) {
 		w.start = k.start
 	}
-	// k is no attempt of its own.
+	e.dropKernelView(k)
+	e.sum.PortsPaired++
+}
+
+// dropKernelView ends kernel attempt k, whose socket is an attempt seen on
+// the wire: it is no attempt of its own (and its connect, if k was all of
+// it, is none either).
+func (e *Engine) dropKernelView(k *attempt) {
+	if e.cookies[k.cookie] == k {
+		delete(e.cookies, k.cookie)
+	}
 	k.final, k.outcome = true, Incomplete
 	if c := k.conn; c != nil {
 		c.attempts = slices.DeleteFunc(c.attempts, func(x *attempt) bool { return x == k })
 		if len(c.attempts) == 0 {
-			c.reported = true // nothing to report: its one attempt is w
+			c.reported = true // nothing to report: its one attempt is on the wire
 		}
 	}
-	e.sum.PortsPaired++
 }
 
 // kernelConnectedWait is how long, live, a socket the kernel saw connect
