@@ -303,9 +303,10 @@ func (e *Engine) kernelStateChange(a *attempt, k *event.Kernel) {
 			a = nil // an older attempt on the same 5-tuple
 		}
 		if a != nil && e.opts.Live && a.cookie != 0 && a.cookie != k.Cookie {
-			// Another socket reuses the 5-tuple of an attempt still open
-			// (waiting for late packets): that attempt ends here.
-			e.decideIdle(a, true)
+			// Another socket has the 5-tuple of an attempt still open
+			// (one waiting for late packets, or one whose port was taken
+			// from a SYN by time): that attempt leaves the flow table and
+			// goes on by its own socket's events (cookie).
 			e.untrack(a)
 			a = nil
 		}

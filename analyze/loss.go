@@ -260,7 +260,12 @@ func (e *Engine) claim(a *attempt, k *event.Kernel) *attempt {
 		}
 		return a
 	}
-	if a.keyed || a.client.Port() != 0 || a.cookie != k.Cookie || k.Src.Port() == 0 || !k.Src.IsValid() {
+	if a.cookie != k.Cookie || k.Src.Port() == 0 || !k.Src.IsValid() || a.client.Port() == k.Src.Port() {
+		return a
+	}
+	// The socket names its local port, and the attempt has none, or one
+	// taken from a SYN by time that the socket now contradicts.
+	if a.conn != nil && a.conn.reported {
 		return a
 	}
 	addr := a.client.Addr()
@@ -269,22 +274,25 @@ func (e *Engine) claim(a *attempt, k *event.Kernel) *attempt {
 	}
 	client := netip.AddrPortFrom(addr, k.Src.Port())
 	key, _ := makeKey(client.Addr(), client.Port(), a.server.Addr(), a.server.Port())
-	if w := e.flows[key]; w != nil {
+	if w := e.flows[key]; w != nil && w != a {
 		if w.dnsFlow == nil && w.cookie == 0 && (w.conn == nil || !w.conn.reported) {
+			e.untrack(a)
 			e.mergeKernel(w, a)
 			return w
 		}
 		return a
 	}
-	if a.conn != nil && a.conn.reported {
-		return a
-	}
-	if at, ok := e.recent.keys[key]; ok && at >= unixNanos(a.kSynSent) {
+	if at, ok := e.recent.keys[key]; ok && at >= unixNanos(a.kSynSent) && (a.client.Port() == 0 || !a.wire) {
 		// The socket's packets made an attempt of their own that is
 		// already decided: this is the same connect, seen from the kernel.
+		e.untrack(a)
 		e.dropKernelView(a)
 		return a
 	}
+	if a.wire {
+		return a // its packets are its own: keep them under their 5-tuple
+	}
+	e.untrack(a)
 	a.client, a.cliStr = client, ""
 	if !a.final || !a.connected() {
 		e.track(a)
@@ -454,6 +462,10 @@ func (e *Engine) lostEvidence(a *attempt, o Outcome) string {
 		// closed it may be among the lost events.
 	case NoGreeting, ClosedBeforeGreeting:
 		kernel = false // the greeting is in the packets
+	case GreetingLate:
+		// Rests on the order of the client's close and the server's first
+		// bytes, which late packets upset.
+		kernel, packets = false, false
 	case OK:
 		if a.wire || a.unix != "" || e.opts.NoPackets || a.connected() && !a.firstSrvData.IsZero() {
 			return ""
