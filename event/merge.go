@@ -33,6 +33,10 @@ type Merger struct {
 	Window time.Duration
 	// MaxWindow caps the window grown by NoteLag (0: the window never grows).
 	MaxWindow time.Duration
+	// MaxHeld bounds the items held (0: no bound): past it, Release emits
+	// the oldest ones early, whatever the window, so memory stays bounded
+	// at any event rate (what then arrives older is Late).
+	MaxHeld int
 
 	items    itemHeap
 	seq      uint64
@@ -121,6 +125,9 @@ func (m *Merger) Limit(now time.Time) time.Time {
 func (m *Merger) Release(now time.Time, emit func(Item)) {
 	limit := m.Limit(now)
 	for len(m.items) > 0 && !m.items[0].Time.After(limit) {
+		m.pop(emit)
+	}
+	for m.MaxHeld > 0 && len(m.items) > m.MaxHeld {
 		m.pop(emit)
 	}
 	if limit.After(m.released) {

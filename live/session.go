@@ -53,6 +53,16 @@ const (
 	idleTick   = 500 * time.Millisecond
 )
 
+// maxHeld bounds the events the reorder window holds: a second of 20,000
+// connects/s (about 6 packets and 6 kernel events each) and then some.
+const maxHeld = 1 << 18
+
+// kernelRingSize is the eBPF ring buffer: at 20,000 connects/s (about 700
+// bytes of events each) 16 MiB holds about 1.2 s, as long as the longest
+// reorder window, like the packet ring's slack (captureRingSize) for a
+// pipeline another process starves of CPU for a while.
+const kernelRingSize = 16 << 20
+
 // settle is how long Run keeps reading after it is told to stop, so that
 // what the kernel already captured reaches the engine: longer than the
 // packet ring's block timeout (10 ms) and the eBPF reader's poll (100 ms).
@@ -127,7 +137,7 @@ func Start(opts Options) (*Session, error) {
 
 	s := &Session{
 		opts:     opts,
-		merger:   &event.Merger{Window: opts.ReorderWindow, MaxWindow: opts.MaxReorderWindow},
+		merger:   &event.Merger{Window: opts.ReorderWindow, MaxWindow: opts.MaxReorderWindow, MaxHeld: maxHeld},
 		procs:    newProcessTable(),
 		packetCh: make(chan *event.Packet, 8192),
 		kernelCh: make(chan *event.Kernel, 8192),
@@ -143,6 +153,7 @@ func Start(opts Options) (*Session, error) {
 			FilterPIDs:     opts.FilterPIDs,
 			FollowChildren: opts.FollowChildren,
 			Ports:          opts.Ports,
+			RingBufferSize: kernelRingSize,
 		})
 	} else {
 		traceErr = priv.Check()
