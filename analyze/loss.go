@@ -29,10 +29,13 @@ import (
 const lossSlack int64 = 2e9 // 2 s in ns
 
 // recentTTL and maxRecent bound the memory of decided attempts that late
-// events may still belong to.
+// events may still belong to. It only tells a late event of a reported
+// attempt from one of an unknown attempt (neither starts an attempt), and
+// a kernel view of a connect whose packets were just decided: a second or
+// two of decisions is enough, and it stays small at any rate.
 const (
-	recentTTL int64 = 30e9 // 30 s in ns
-	maxRecent       = 1 << 16
+	recentTTL int64 = 5e9 // 5 s in ns
+	maxRecent       = 1 << 14
 )
 
 // lossState is what the engine was told about lost evidence.
