@@ -41,9 +41,25 @@ const (
 // lossState is what the engine was told about lost evidence.
 type lossState struct {
 	kernelLost, packetDrops uint64 // cumulative, as the sources count them
-	// When (event clock, Unix ns) each kind was last seen to increase; 0:
-	// never.
-	kernelAt, dropsAt, lateAt int64
+	// The span (Unix ns) in which each kind was lost: from the reading
+	// before a counter grew to the reading that saw it grow (late events:
+	// their own times); to is 0 when none was.
+	kernelFrom, kernelAt int64
+	dropsFrom, dropsAt   int64
+	lateFrom, lateAt     int64
+	lastRead             int64 // the previous NoteLoss
+}
+
+// lossGap: a loss this long after the previous one starts a new span.
+const lossGap int64 = 10e9
+
+func extendSpan(from, to *int64, a, b int64) {
+	if *to == 0 || a-*to > lossGap {
+		*from = a
+	}
+	if b > *to {
+		*to = b
+	}
 }
 
 // recentMemory remembers decided attempts (by 5-tuple and by socket
@@ -99,26 +115,31 @@ func (r *recentMemory) expire(now int64) {
 
 // NoteLoss tells the engine the sources' cumulative loss counters: kernel
 // events lost (eBPF ring buffer full) and packets dropped by the kernel
-// before capture. Call it whenever they may have grown (live tracing: every
-// tick, before releasing events); attempts open when a counter grew lose
-// the verdicts that rest on missing evidence.
-func (e *Engine) NoteLoss(kernelLost, packetDrops uint64) {
-	if kernelLost > e.loss.kernelLost {
-		e.loss.kernelLost = kernelLost
-		e.loss.kernelAt = e.lossClock()
+// before capture, as read at wall time at. Call it whenever they may have
+// grown (live tracing: every tick, before releasing events); attempts open
+// while a counter grew lose the verdicts that rest on missing evidence.
+func (e *Engine) NoteLoss(kernelLost, packetDrops uint64, at time.Time) {
+	l := &e.loss
+	now := unixNanos(at)
+	prev := l.lastRead
+	if prev == 0 || prev > now {
+		prev = now - lossSlack
 	}
-	if packetDrops > e.loss.packetDrops {
-		e.loss.packetDrops = packetDrops
-		e.loss.dropsAt = e.lossClock()
+	l.lastRead = now
+	if kernelLost > l.kernelLost {
+		l.kernelLost = kernelLost
+		extendSpan(&l.kernelFrom, &l.kernelAt, prev, now)
+	}
+	if packetDrops > l.packetDrops {
+		l.packetDrops = packetDrops
+		extendSpan(&l.dropsFrom, &l.dropsAt, prev, now)
 	}
 }
 
-// lossClock is the event clock for a loss noted now (never 0: 0 is "never").
-func (e *Engine) lossClock() int64 {
-	if e.nowNS <= 0 {
-		return 1
-	}
-	return e.nowNS
+// noteLate records a late event stamped t.
+func (e *Engine) noteLate(t time.Time) {
+	ns := unixNanos(t)
+	extendSpan(&e.loss.lateFrom, &e.loss.lateAt, ns, ns)
 }
 
 // LatePacket feeds a packet that arrived after the stream had moved past
@@ -130,7 +151,7 @@ func (e *Engine) LatePacket(p *event.Packet) {
 	}
 	e.fed++
 	e.sum.LateEvents++
-	e.loss.lateAt = e.lossClock()
+	e.noteLate(p.Time)
 	switch p.Proto {
 	case event.ProtoTCP:
 		key, srcIsA := makeKey(p.Src, p.SrcPort, p.Dst, p.DstPort)
@@ -170,7 +191,7 @@ func (e *Engine) LateKernel(k *event.Kernel) {
 	}
 	e.kernelSeen = true
 	e.sum.LateEvents++
-	e.loss.lateAt = e.lossClock()
+	e.noteLate(k.Time)
 	switch {
 	case k.Family == event.FamilyUnix:
 		e.lateUnmatched(e.recent.cookies[k.Cookie] != 0)
@@ -452,10 +473,15 @@ func (e *Engine) lostEvidence(a *attempt, o Outcome) string {
 	if l.kernelAt == 0 && l.dropsAt == 0 && l.lateAt == 0 {
 		return ""
 	}
-	from := unixNanos(a.start) - lossSlack
-	kernel := l.kernelAt != 0 && l.kernelAt >= from
-	packets := l.dropsAt != 0 && l.dropsAt >= from
-	late := l.lateAt != 0 && l.lateAt >= from
+	// Exposed: the attempt started before the loss span ended and was
+	// still open when it began.
+	start := unixNanos(a.start)
+	in := func(from, to int64) bool {
+		return to != 0 && start <= to+lossSlack && e.nowNS >= from-lossSlack
+	}
+	kernel := in(l.kernelFrom, l.kernelAt)
+	packets := in(l.dropsFrom, l.dropsAt)
+	late := in(l.lateFrom, l.lateAt)
 	switch o {
 	case Timeout:
 		if !a.connected() && (a.synCount > 1 || a.kSynRetrans > 0 || a.kErrno == errETIMEDOUT) {

@@ -123,7 +123,13 @@ func (m *Merger) Limit(now time.Time) time.Time {
 // Release emits, in time order, every held item at least the current window
 // older than now. Items that arrive later for times before that are Late.
 func (m *Merger) Release(now time.Time, emit func(Item)) {
-	limit := m.Limit(now)
+	m.ReleaseTo(m.Limit(now), emit)
+}
+
+// ReleaseTo emits, in time order, every held item at or before limit (and
+// the oldest past MaxHeld); items that arrive later for times before it
+// are Late.
+func (m *Merger) ReleaseTo(limit time.Time, emit func(Item)) {
 	for len(m.items) > 0 && !m.items[0].Time.After(limit) {
 		m.pop(emit)
 	}

@@ -108,6 +108,8 @@ type Session struct {
 	// the eBPF ring buffer, packets dropped by the kernel before capture.
 	lossCounters func() (kernelLost, packetDrops uint64)
 	seenLoss     struct{ lost, drops, late uint64 }
+	// newest is the newest event time each source has delivered.
+	newest struct{ packet, kernel time.Time }
 }
 
 // Start checks privileges and opens the sources: eBPF if it loads (else
@@ -464,7 +466,7 @@ loop:
 		lost += st.RingBufferLost
 		drops += st.KernelDrops
 	}
-	s.engine.NoteLoss(lost, drops)
+	s.engine.NoteLoss(lost, drops, s.clock())
 	s.merger.Flush(s.feed)
 	for _, st := range s.stats() {
 		s.engine.AddStats(st)
@@ -512,21 +514,38 @@ func (s *Session) takeQueued(packetCh *chan *event.Packet, kernelCh *chan *event
 // delivers.
 func (s *Session) addPacket(p *event.Packet) {
 	s.merger.NoteLag(s.clock().Sub(p.Time))
+	if p.Time.After(s.newest.packet) {
+		s.newest.packet = p.Time
+	}
 	s.ports.packet(p)
 	s.merger.Add(event.Item{Time: p.Time, Packet: p})
 }
 
 func (s *Session) addKernel(k *event.Kernel) {
 	s.merger.NoteLag(s.clock().Sub(k.Time))
+	if k.Time.After(s.newest.kernel) {
+		s.newest.kernel = k.Time
+	}
 	s.ports.kernel(k)
 	s.merger.Add(event.Item{Time: k.Time, Kernel: k})
 }
 
 // tick releases what the reorder window no longer holds and moves the
 // engine's clock to it.
+//
+// A source with a backlog still queued (after a stall: the pipeline starved
+// of CPU, then its rings read out at once) holds the release back to the
+// newest time it has delivered, so that its older events still merge in
+// order instead of arriving late.
 func (s *Session) tick(now time.Time) {
 	limit := s.merger.Limit(now)
-	s.merger.Release(now, s.feed)
+	if len(s.packetCh) > 0 && s.newest.packet.Before(limit) {
+		limit = s.newest.packet
+	}
+	if len(s.kernelCh) > 0 && s.newest.kernel.Before(limit) {
+		limit = s.newest.kernel
+	}
+	s.merger.ReleaseTo(limit, s.feed)
 	s.ports.forget(limit)
 	s.engine.Advance(limit)
 }
@@ -539,7 +558,7 @@ func (s *Session) noteLoss() {
 		s.seenLoss.lost, s.seenLoss.drops, s.seenLoss.late = lost, drops, s.merger.Late
 		s.ports.noGuessUntil = s.clock().Add(lossyFor)
 	}
-	s.engine.NoteLoss(lost, drops)
+	s.engine.NoteLoss(lost, drops, s.clock())
 }
 
 // lossyFor is how long after a loss the port completer makes no guesses.
