@@ -493,8 +493,9 @@ func (e *Engine) lostEvidence(a *attempt, o Outcome) string {
 		kernel = false // the greeting is in the packets
 	case GreetingLate:
 		// Rests on the order of the client's close and the server's first
-		// bytes, which late packets upset.
-		kernel, packets = false, false
+		// bytes, which late packets upset, and on those bytes being this
+		// connection's: with a later socket's SYN_SENT or SYN lost, a reused
+		// 5-tuple's packets look like this attempt's.
 	case OK:
 		if a.wire || a.unix != "" || e.opts.NoPackets || a.connected() && !a.firstSrvData.IsZero() {
 			return ""

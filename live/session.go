@@ -53,9 +53,9 @@ const (
 	idleTick   = 500 * time.Millisecond
 )
 
-// maxHeld bounds the events the reorder window holds: a second of 20,000
-// connects/s (about 6 packets and 6 kernel events each) and then some.
-const maxHeld = 1 << 18
+// maxHeld bounds the events the reorder window holds (about 40 MB): a
+// second of 10,000 connects/s (about 6 packets and 6 kernel events each).
+const maxHeld = 1 << 17
 
 // kernelRingSize is the eBPF ring buffer: at 20,000 connects/s (about 700
 // bytes of events each) 16 MiB holds about 1.2 s, as long as the longest
