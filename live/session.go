@@ -53,9 +53,12 @@ const (
 	idleTick   = 500 * time.Millisecond
 )
 
-// maxHeld bounds the events the reorder window holds (about 40 MB): a
-// second of 10,000 connects/s (about 6 packets and 6 kernel events each).
-const maxHeld = 1 << 17
+// maxHeld bounds the events the reorder window holds (about 20 MB, so
+// that peak memory stays bounded after a stall, when the rings are read out
+// at once): half a second of 10,000 connects/s (about 6 packets and 6
+// kernel events each). Beyond it events are released early; what then
+// arrives older is late (counted, never a new attempt).
+const maxHeld = 1 << 16
 
 // kernelRingSize is the eBPF ring buffer: at 20,000 connects/s (about 700
 // bytes of events each) 16 MiB holds about 1.2 s, as long as the longest
