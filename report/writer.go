@@ -629,14 +629,22 @@ func packetsLine(s analyze.Summary) string {
 }
 
 func (w *Writer) writeTextSummary(s analyze.Summary) {
-	w.printf("Summary\n")
+	if s.Partial != "" {
+		w.printf("Summary — %s\n", s.Partial)
+	} else {
+		w.printf("Summary\n")
+	}
 	for _, l := range w.summaryLines(s) {
 		w.printf("  %-9s %s\n", l[0], l[1])
 	}
 }
 
 func (w *Writer) writeMarkdownSummary(s analyze.Summary) {
-	w.printf("### Summary\n\n| | |\n|:--|:--|\n")
+	if s.Partial != "" {
+		w.printf("### Summary — %s\n\n| | |\n|:--|:--|\n", mdEscape(s.Partial))
+	} else {
+		w.printf("### Summary\n\n| | |\n|:--|:--|\n")
+	}
 	for _, l := range w.summaryLines(s) {
 		w.printf("| %s | %s |\n", l[0], mdEscape(l[1]))
 	}
