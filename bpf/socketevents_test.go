@@ -1,7 +1,11 @@
 package bpf
 
 import (
+	"context"
+	"errors"
 	"fmt"
+	"net"
+	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -195,5 +199,40 @@ func TestCheckSocketEvents(t *testing.T) {
 				t.Errorf("problems %q, want %d", got, tc.problems)
 			}
 		})
+	}
+}
+
+// CaughtUp turns true only once Next has read what the kernel recorded
+// before the given time (the live pipeline's stop waits for it).
+func TestCaughtUp(t *testing.T) {
+	requireEBPF(t)
+	tr, err := Open(Options{PIDs: []uint32{uint32(os.Getpid())}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Close()
+	before := time.Now()
+	net.Dial("unix", "/nonexistent/csbpf-caughtup.sock") // one connect event
+	if tr.CaughtUp(before) {
+		t.Fatal("CaughtUp before Next read anything")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	ev, err := tr.Next(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !tr.CaughtUp(before) {
+		t.Fatalf("read %s stamped %v (connect after %v), still not caught up", describe(ev), ev.Time, before)
+	}
+	// Idle: Next finding the ring empty catches up to a later time.
+	after := time.Now()
+	ctx, cancel = context.WithTimeout(context.Background(), 3*pollInterval)
+	defer cancel()
+	if _, err := tr.Next(ctx); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Next on an idle ring: %v", err)
+	}
+	if !tr.CaughtUp(after) {
+		t.Error("Next found the ring empty after the time asked about, yet not caught up")
 	}
 }
