@@ -141,6 +141,11 @@ func runScenario(t *testing.T, bin, root string, sc lab.Scenario, run lab.Client
 		t.Fatalf("reading the report: %v", err)
 	}
 	connects, summary := parseReport(t, data)
+	defer func() {
+		if t.Failed() {
+			t.Logf("the report (timelines, evidence, the summary's errors):\n%s", data)
+		}
+	}()
 	if summary == nil {
 		t.Fatalf("the report has no summary line:\n%s", data)
 	}

@@ -304,6 +304,11 @@ type labManifest struct {
 			Outcome  string   `json:"outcome"`
 			Attempts []string `json:"attempts"`
 		} `json:"expected"`
+
+		// The TCP, UDP and ICMP-error packets of each capture
+		// (lab/labrecord); nil: not recorded.
+		ConnPacketsAny  *uint64 `json:"conn_packets_any"`
+		ConnPacketsVeth *uint64 `json:"conn_packets_veth"`
 	} `json:"scenarios"`
 }
 
@@ -335,16 +340,20 @@ func TestAnalyzeLabCaptures(t *testing.T) {
 			continue
 		}
 		for _, file := range []struct {
-			name    string
-			packets uint64
-		}{{sc.Any, sc.PacketsAny}, {sc.Veth, sc.PacketsVeth}} {
+			name, side string
+			packets    uint64
+			conn       *uint64
+		}{{sc.Any, "any", sc.PacketsAny, sc.ConnPacketsAny}, {sc.Veth, "veth", sc.PacketsVeth, sc.ConnPacketsVeth}} {
 			if file.name == "" {
 				continue
 			}
 			t.Run(file.name, func(t *testing.T) {
 				path := filepath.Join(capturesDir, file.name)
 				if _, err := os.Stat(path); err != nil {
-					t.Skipf("%s listed in the manifest but missing: %v", file.name, err)
+					t.Fatalf("%s is listed in testdata/captures/manifest.json but cannot be read: %v", file.name, err)
+				}
+				if file.conn == nil {
+					t.Fatalf("manifest entry %s/%s has no conn_packets_%s: record it with make testdata (lab/labrecord counts them)", sc.Scenario, sc.Client, file.side)
 				}
 				stdout, stderr, code := run(nil, "--format", "json", path)
 				if code != 0 {
@@ -355,10 +364,16 @@ func TestAnalyzeLabCaptures(t *testing.T) {
 				if packets != file.packets {
 					t.Errorf("summary counts %d packets, the manifest %d", packets, file.packets)
 				}
-				if unsupported := uint64(sum["unsupported"].(float64)); len(connects) == 0 && packets == unsupported {
-					// e.g. no-route (nothing on the wire) or the veth side
-					// of an ARP failure (ARP only): only eBPF sees these.
-					t.Skipf("no IP packet to analyze (%d packets, all ARP/NDP or none): %s is seen by trace, not on this capture", packets, sc.Expected.Outcome)
+				if *file.conn == 0 {
+					// The manifest says nothing of the connect is on this
+					// wire (no-route, unix sockets, no local port; only
+					// ARP/NDP when the next hop does not answer): trace
+					// (eBPF) sees these failures, analyze must report
+					// nothing rather than guess.
+					if unsupported := uint64(sum["unsupported"].(float64)); len(connects) != 0 || packets != unsupported {
+						t.Errorf("%d connects, %d of %d packets read; the manifest says this capture holds no TCP, UDP or ICMP error", len(connects), packets-unsupported, packets)
+					}
+					return
 				}
 				if !hasOutcome(connects, sc.Expected.Outcome, sc.Expected.Attempts) {
 					var got []string

@@ -70,6 +70,12 @@ type entry struct {
 	Expected    expected `json:"expected"`
 	Reproduced  bool     `json:"reproduced"`
 	Why         string   `json:"why,omitempty"`
+
+	// The packets of each capture that connect analysis reads: TCP, UDP
+	// and ICMP errors (countConnPackets; not ARP or NDP). 0: the failure
+	// put nothing on this wire, only trace (eBPF) sees it.
+	ConnPacketsAny  int `json:"conn_packets_any"`
+	ConnPacketsVeth int `json:"conn_packets_veth"`
 }
 
 type expected struct {
@@ -351,6 +357,12 @@ func recordRun(ctx context.Context, dir string, sc lab.Scenario, run lab.ClientR
 	if err != nil {
 		why = append(why, err.Error())
 	}
+	if e.ConnPacketsAny, err = countConnPackets(anyPath); err != nil {
+		why = append(why, err.Error())
+	}
+	if e.ConnPacketsVeth, err = countConnPackets(vethPath); err != nil {
+		why = append(why, err.Error())
+	}
 	why = append(why, checkClient(run, res)...)
 	why = append(why, checkCapture(anyPath, run, version)...)
 	e.Reproduced = len(why) == 0
@@ -439,6 +451,25 @@ func checkCapture(path string, run lab.ClientRun, version string) []string {
 		why = append(why, fmt.Sprintf("MySQL error code %q in the capture, designed %q", got, want))
 	}
 	return why
+}
+
+// connPacketsFilter selects, in tshark's display filter language, the
+// packets connect analysis reads: TCP, UDP, and ICMP/ICMPv6 errors
+// (destination unreachable, time exceeded, parameter problem; ICMPv6 packet
+// too big).
+const connPacketsFilter = "tcp or udp or icmp.type == 3 or icmp.type == 11 or icmp.type == 12 or icmpv6.type == 1 or icmpv6.type == 2 or icmpv6.type == 3 or icmpv6.type == 4"
+
+// countConnPackets counts a capture's packets that connect analysis reads,
+// with tshark (an independent decoder).
+func countConnPackets(path string) (int, error) {
+	cmd := exec.Command("tshark", "-n", "-r", path, "-Y", connPacketsFilter, "-T", "fields", "-e", "frame.number")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return 0, fmt.Errorf("tshark -r %s: %v: %s", path, err, strings.TrimSpace(stderr.String()))
+	}
+	return len(strings.Fields(string(out))), nil
 }
 
 // capture is a running tcpdump or dumpcap in the client namespace.
