@@ -338,7 +338,7 @@ host-record=$NAME_BLACKHOLE6,$SERVER4,$BLACKHOLE6
 EOF
 	start dnsmasq $NS_SERVER dnsmasq --keep-in-foreground --conf-file="$LAB_DIR/dnsmasq.conf" --pid-file=
 	start labsrv-dns $NS_SERVER "$LAB_DIR/bin/labsrv" dns -listen $SLOWDNS4:53 -domain slow.$DOMAIN \
-		-late-name late.slow.$DOMAIN -late-delay 1500ms -late-a $SERVER4 \
+		-late-name late.slow.$DOMAIN -late-delay 1200ms -late-a $SERVER4 \
 		-never-name never.slow.$DOMAIN \
 		-ptr-slow $CLIENT4_PTR_SLOW=ptr-slow.client.$DOMAIN -ptr-slow-delay 2s \
 		-ptr-never $CLIENT4_PTR_NEVER
