@@ -44,11 +44,13 @@ type Scenario struct {
 	// captures start) and returns how to undo it.
 	Setup func(ctx context.Context) (undo func(), err error)
 	Runs  []ClientRun
+	// Protocol is the server's protocol: "" (MySQL) or ProtocolPostgres.
+	Protocol string
 }
 
 // ClientRun is one client's run of a scenario.
 type ClientRun struct {
-	Client string   // ClientMariaDB or ClientPHP
+	Client string   // ClientMariaDB or ClientPHP; ClientPsql or ClientPHPPg (PostgreSQL)
 	Argv   []string // run in NSClient from the repository root
 	// Linger keeps capturing until this long after the start: for a server
 	// answer that arrives after the client gave up.
@@ -63,6 +65,9 @@ type Expect struct {
 	Attempts []string // each address attempt's outcome, in order, as seen on the wire
 	// MySQLErrorCode is the server's ERR packet code on the wire (0: none).
 	MySQLErrorCode int
+	// PGSQLState is the SQLSTATE of the PostgreSQL server's ErrorResponse
+	// on the wire ("": none).
+	PGSQLState string
 	// Greeting: a real mariadbd greeting is on the wire, so the manifest
 	// carries its server version.
 	Greeting bool
@@ -246,7 +251,7 @@ func both(mariadbArgs, phpArgs []string, e Expect, mariadbSays, phpSays string) 
 func attempts(a ...string) []string { return a }
 
 // Scenarios is every scenario the lab records (lab/record.sh), in order.
-var Scenarios = buildScenarios()
+var Scenarios = append(buildScenarios(), pgScenarios()...)
 
 func buildScenarios() []Scenario {
 	sec := time.Second

@@ -51,6 +51,7 @@ type labInfo struct {
 	MariaDB       string `json:"mariadb"`
 	MariaDBClient string `json:"mariadb_client"`
 	PHP           string `json:"php"`
+	PostgreSQL    string `json:"postgresql,omitempty"`
 }
 
 type entry struct {
@@ -76,6 +77,8 @@ type entry struct {
 	// put nothing on this wire, only trace (eBPF) sees it.
 	ConnPacketsAny  int `json:"conn_packets_any"`
 	ConnPacketsVeth int `json:"conn_packets_veth"`
+	// Protocol is the server's: "" (MySQL) or "postgres".
+	Protocol string `json:"protocol,omitempty"`
 }
 
 type expected struct {
@@ -84,6 +87,7 @@ type expected struct {
 	MySQLErrorCode int      `json:"mysql_error_code"`
 	ServerVersion  string   `json:"server_version"`
 	Notes          string   `json:"notes"`
+	PGSQLState     string   `json:"pgsql_state,omitempty"` // the PostgreSQL ErrorResponse's SQLSTATE on the wire
 }
 
 func main() {
@@ -154,6 +158,7 @@ func record(ctx context.Context, outDir string, filter *regexp.Regexp, snaplen i
 		MariaDB:       firstLine("mariadbd", "--version"),
 		MariaDBClient: firstLine("mariadb", "--version"),
 		PHP:           firstLine("php", "-r", "echo PHP_VERSION;"),
+		PostgreSQL:    firstLine(filepath.Join(lab.PGBin, "postgres"), "--version"),
 	}}
 
 	staging := strings.TrimSuffix(outDir, "/") + ".new"
@@ -190,7 +195,11 @@ func record(ctx context.Context, outDir string, filter *regexp.Regexp, snaplen i
 
 	if add {
 		recorded := len(m.Scenarios)
+		pg := m.Lab.PostgreSQL
 		m = mergeManifest(old, m.Scenarios)
+		if m.Lab.PostgreSQL == "" {
+			m.Lab.PostgreSQL = pg
+		}
 		log.Printf("adding %d runs to the %d of %s/manifest.json", recorded, len(old.Scenarios), outDir)
 	}
 	data, err := json.MarshalIndent(m, "", "  ")
@@ -291,7 +300,9 @@ func recordRun(ctx context.Context, dir string, sc lab.Scenario, run lab.ClientR
 		Expected: expected{
 			Outcome: run.Expect.Outcome, Attempts: run.Expect.Attempts,
 			MySQLErrorCode: run.Expect.MySQLErrorCode, Notes: run.Expect.Notes,
+			PGSQLState: run.Expect.PGSQLState,
 		},
+		Protocol: sc.Protocol,
 	}
 	if e.Expected.Attempts == nil {
 		e.Expected.Attempts = []string{}
@@ -395,6 +406,8 @@ var decodeMySQL = func() []string {
 	for _, p := range []int{lab.PortMySQLResolve, lab.PortMySQLTLS, lab.PortGreet2s, lab.PortGreet5s, lab.PortNoGreeting, lab.PortSSHBanner} {
 		args = append(args, "-d", fmt.Sprintf("tcp.port==%d,mysql", p))
 	}
+	// and every lab PostgreSQL port as PostgreSQL (5432 is by default).
+	args = append(args, "-d", fmt.Sprintf("tcp.port==%d,pgsql", lab.PortPGStandby))
 	return args
 }()
 
@@ -407,7 +420,7 @@ func checkCapture(path string, run lab.ClientRun, version string) []string {
 	x := run.Expect
 	args := append([]string{"-n", "-r", path}, decodeMySQL...)
 	args = append(args, "-T", "fields", "-e", "tcp.flags.syn", "-e", "tcp.flags.ack", "-e", "tcp.srcport",
-		"-e", "tcp.dstport", "-e", "mysql.version", "-e", "mysql.error_code")
+		"-e", "tcp.dstport", "-e", "mysql.version", "-e", "mysql.error_code", "-e", "pgsql.code")
 	cmd := exec.Command("tshark", args...)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
@@ -416,10 +429,10 @@ func checkCapture(path string, run lab.ClientRun, version string) []string {
 		return []string{fmt.Sprintf("tshark -r %s: %v: %s", path, err, strings.TrimSpace(stderr.String()))}
 	}
 	conns := map[string]bool{}
-	var versions, codes []string
+	var versions, codes, states []string
 	for _, line := range strings.Split(string(out), "\n") {
 		f := strings.Split(line, "\t")
-		if len(f) != 6 {
+		if len(f) != 7 {
 			continue
 		}
 		if f[0] == "1" && f[1] == "0" {
@@ -430,6 +443,9 @@ func checkCapture(path string, run lab.ClientRun, version string) []string {
 		}
 		if f[5] != "" {
 			codes = append(codes, f[5])
+		}
+		if f[6] != "" {
+			states = append(states, f[6])
 		}
 	}
 	var why []string
@@ -449,6 +465,9 @@ func checkCapture(path string, run lab.ClientRun, version string) []string {
 	}
 	if got := strings.Join(codes, ","); got != want {
 		why = append(why, fmt.Sprintf("MySQL error code %q in the capture, designed %q", got, want))
+	}
+	if got := strings.Join(states, ","); got != x.PGSQLState {
+		why = append(why, fmt.Sprintf("PostgreSQL SQLSTATE %q in the capture, designed %q", got, x.PGSQLState))
 	}
 	return why
 }
