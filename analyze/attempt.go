@@ -1446,6 +1446,9 @@ func (e *Engine) decide(a *attempt, r Reason, at time.Time, evidence ...string) 
 		r, evidence = e.lossVerdict(a, r, evidence)
 	}
 	o := r.Outcome()
+	if decidedHook != nil {
+		decidedHook(r)
+	}
 	if e.opts.Live {
 		e.recent.add(a, e.nowNS)
 	}

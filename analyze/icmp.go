@@ -207,7 +207,9 @@ func (e *Engine) icmpForAttempt(a *attempt, p *event.Packet) {
 	a.addEvent(t, EvICMPError, dir, "%s from %s", desc, p.Src)
 	var ev string
 	r := icmpReason(ic.V6, ic.Type, ic.Code)
-	if a.synCount == 0 || localICMP(p) && p.Src != a.server.Addr() {
+	if !icmpRejects(ic) && (a.synCount == 0 || localICMP(p) && p.Src != a.server.Addr()) {
+		// The client's own kernel about its own SYN (a local firewall's
+		// REJECT is named by its type and code instead).
 		r = ReasonNoARPReply
 	}
 	switch {

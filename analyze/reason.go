@@ -32,17 +32,18 @@ func def(id string, o Outcome, meaning string) Reason {
 // The reasons. Keep ids stable: consumers match on them.
 var (
 	// TCP, as seen on the wire.
-	ReasonRSTFromServer        = def("tcp.rst_from_server", Refused, "the SYN was answered by an RST (closed port, or a firewall's reject with tcp reset)")
-	ReasonSYNUnanswered        = def("tcp.syn_unanswered", Timeout, "the SYNs got no reply and the client gave up (next address, closed socket, no retransmit when due, or the capture ended after it waited)")
-	ReasonSYNACKAfterGiveUp    = def("tcp.syn_ack_after_give_up", Timeout, "the SYN-ACK came after the client had given up: the client answered it with an RST")
-	ReasonKernelRST            = def("tcp.rst_not_captured", Refused, "the kernel reported an RST for the SYN that the capture did not hold")
-	ReasonICMPPortUnreachable  = def("icmp.port_unreachable", Unreachable, "the SYN was answered by an ICMP/ICMPv6 port unreachable (a firewall REJECT)")
-	ReasonICMPAdminProhibited  = def("icmp.admin_prohibited", Unreachable, "the SYN was answered by an ICMP/ICMPv6 administratively prohibited (or policy/reject-route) error (a firewall REJECT)")
-	ReasonICMPHostUnreachable  = def("icmp.host_unreachable", Unreachable, "the SYN was answered by an ICMP host (ICMPv6 address) unreachable from a router")
-	ReasonICMPNetUnreachable   = def("icmp.net_unreachable", Unreachable, "the SYN was answered by an ICMP network unreachable (ICMPv6 no route) from a router")
-	ReasonICMPTimeExceeded     = def("icmp.time_exceeded", Unreachable, "the SYN was answered by an ICMP time exceeded (a routing loop, or a TTL too low)")
-	ReasonICMPParameterProblem = def("icmp.parameter_problem", Unreachable, "the SYN was answered by an ICMP parameter problem")
-	ReasonICMPOther            = def("icmp.unreachable_other", Unreachable, "the SYN was answered by another ICMP destination unreachable (protocol unreachable, source route failed, beyond scope, …)")
+	ReasonRSTFromServer           = def("tcp.rst_from_server", Refused, "the SYN was answered by an RST (closed port, or a firewall's reject with tcp reset)")
+	ReasonSYNUnanswered           = def("tcp.syn_unanswered", Timeout, "the SYNs got no reply and the client gave up (next address, closed socket, no retransmit when due, or the capture ended after it waited)")
+	ReasonSYNACKAfterGiveUp       = def("tcp.syn_ack_after_give_up", Timeout, "the SYN-ACK came after the client had given up: the client answered it with an RST")
+	ReasonKernelRST               = def("kernel.rst_received", Refused, "the kernel reported an RST for the SYN that the capture did not hold")
+	ReasonICMPPortUnreachable     = def("icmp.port_unreachable", Unreachable, "the SYN was answered by an ICMP/ICMPv6 port unreachable (a firewall REJECT)")
+	ReasonICMPAdminProhibited     = def("icmp.admin_prohibited", Unreachable, "the SYN was answered by an ICMP/ICMPv6 administratively prohibited (or policy/reject-route) error (a firewall REJECT)")
+	ReasonICMPHostUnreachable     = def("icmp.host_unreachable", Unreachable, "the SYN was answered by an ICMP host (ICMPv6 address) unreachable from a router")
+	ReasonICMPNetUnreachable      = def("icmp.net_unreachable", Unreachable, "the SYN was answered by an ICMP network unreachable (ICMPv6 no route) from a router")
+	ReasonICMPProtocolUnreachable = def("icmp.protocol_unreachable", Unreachable, "the SYN was answered by an ICMP protocol unreachable (a firewall's reject with icmp prot-unreachable)")
+	ReasonICMPTimeExceeded        = def("icmp.time_exceeded", Unreachable, "the SYN was answered by an ICMP time exceeded (a routing loop, or a TTL too low)")
+	ReasonICMPParameterProblem    = def("icmp.parameter_problem", Unreachable, "the SYN was answered by an ICMP parameter problem")
+	ReasonICMPOther               = def("icmp.unreachable_other", Unreachable, "the SYN was answered by another ICMP destination unreachable (source route failed, beyond scope, …)")
 
 	// The kernel (eBPF), for what never reaches the wire.
 	ReasonNoARPReply          = def("kernel.no_arp_reply", Unreachable, "the SYN never left: no ARP/NDP reply for the next hop (the client's own kernel reported it, or EHOSTUNREACH with no packet captured)")
@@ -229,6 +230,8 @@ func icmpReason(v6 bool, typ, code uint8) Reason {
 	switch typ {
 	case 3:
 		switch code {
+		case 2:
+			return ReasonICMPProtocolUnreachable
 		case 0, 6, 11:
 			return ReasonICMPNetUnreachable
 		case 1, 7, 12:
@@ -246,6 +249,10 @@ func icmpReason(v6 bool, typ, code uint8) Reason {
 	}
 	return ReasonICMPOther
 }
+
+// decidedHook, when set (by the package's tests), sees every reason given
+// to an attempt or connect.
+var decidedHook func(Reason)
 
 // buildFacts collects the facts behind a's verdict from its state.
 func (a *attempt) buildFacts() *Facts {
@@ -280,14 +287,13 @@ func (a *attempt) buildFacts() *Facts {
 }
 
 // unresolvedReason names why a connect's lookups all failed: the first
-// that applies of NXDOMAIN, no data, SERVFAIL, REFUSED, no answer (the
+// that applies of NXDOMAIN, no data, SERVFAIL, REFUSED, else no answer (the
 // order its causes are given in).
 func unresolvedReason(c *connectState) Reason {
-	var nx, servfail, refused, unanswered, nodata bool
+	var nx, servfail, refused, nodata bool
 	for _, q := range c.queries {
 		switch {
 		case !q.answered:
-			unanswered = true
 		case q.rcode == dns.RcodeNXDomain:
 			nx = true
 		case q.rcode == dns.RcodeServFail:
@@ -298,17 +304,19 @@ func unresolvedReason(c *connectState) Reason {
 			nodata = true
 		}
 	}
+	r := ReasonNoAnswer
 	switch {
 	case nx:
-		return ReasonNXDomain
+		r = ReasonNXDomain
 	case nodata:
-		return ReasonNoData
+		r = ReasonNoData
 	case servfail:
-		return ReasonServFail
+		r = ReasonServFail
 	case refused:
-		return ReasonRefusedDNS
-	case unanswered:
-		return ReasonNoAnswer
+		r = ReasonRefusedDNS
 	}
-	return ReasonNoAnswer
+	if decidedHook != nil {
+		decidedHook(r)
+	}
+	return r
 }
