@@ -263,3 +263,74 @@ func TestReasonScenarios(t *testing.T) {
 		})
 	}
 }
+
+// TestEventKinds checks the kind and direction of each timeline step of a
+// few typical attempts: a program can follow them without reading words.
+func TestEventKinds(t *testing.T) {
+	type step struct {
+		kind EventKind
+		dir  Dir
+	}
+	tests := []struct {
+		name   string
+		script func(s *sim)
+		want   []step
+	}{
+		{"login", func(s *sim) {
+			k := s.conn(cli, srv)
+			k.handshake(0, 0.2)
+			k.server(1, mariadbGreeting())
+			k.client(2, handshakeResponse("app", defaultCaps))
+			k.server(3, okPacket(2))
+		}, []step{{EvSYN, DirC2S}, {EvSYNACK, DirS2C}, {EvGreeting, DirS2C}, {EvLogin, DirC2S}, {EvLoginOK, DirS2C}}},
+		{"refused after a retransmit", func(s *sim) {
+			k := s.conn(cli, srv)
+			k.SYN(0)
+			k.SYN(1000)
+			k.refuse(1000.1)
+		}, []step{{EvSYN, DirC2S}, {EvSYNRetransmit, DirC2S}, {EvRST, DirS2C}}},
+		{"ICMP from a router", func(s *sim) {
+			k := s.conn(cli, srv)
+			k.SYN(0)
+			k.icmp(0.3, "192.0.2.1", false, 3, 1)
+		}, []step{{EvSYN, DirC2S}, {EvICMPError, DirS2C}}},
+		{"no ARP reply: the client's own kernel", func(s *sim) {
+			s.conn(cli, srv).icmp(0, "192.0.2.10", false, 3, 1) // the SYN never left
+		}, []step{{EvICMPError, DirLocal}}},
+		{"ERR at greeting", func(s *sim) {
+			k := s.conn(cli, srv)
+			k.handshake(0, 0.2)
+			k.server(1, errPacket(0, 1130, "HY000", "Host is not allowed"))
+		}, []step{{EvSYN, DirC2S}, {EvSYNACK, DirS2C}, {EvMySQLErr, DirS2C}}},
+		{"the server closes before a byte", func(s *sim) {
+			k := s.conn(cli, srv)
+			k.handshake(0, 0.2)
+			k.serverFIN(2)
+		}, []step{{EvSYN, DirC2S}, {EvSYNACK, DirS2C}, {EvFIN, DirS2C}}},
+		{"TLS alert", func(s *sim) {
+			k := s.conn(cli, srv)
+			k.handshake(0, 0.2)
+			k.server(1, mariadbGreeting())
+			k.client(2, sslRequest())
+			k.client(3, tlsRecord(22, 200))
+			k.server(4, tlsAlert(48))
+		}, []step{{EvSYN, DirC2S}, {EvSYNACK, DirS2C}, {EvGreeting, DirS2C}, {EvSSLRequest, DirC2S}, {EvTLSClientHello, DirC2S}, {EvTLSAlert, DirS2C}}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s := newSim(t, Options{})
+			tc.script(s)
+			s.close()
+			if len(s.got) != 1 || len(s.got[0].Attempts) != 1 {
+				t.Fatalf("want one attempt:\n%s", dumpConnects(s.got))
+			}
+			var got []step
+			for _, ev := range s.got[0].Attempts[0].Events {
+				got = append(got, step{ev.Kind, ev.Dir})
+			}
+			if !reflect.DeepEqual(got, tc.want) {
+				t.Errorf("steps %v, want %v\n%s", got, tc.want, dumpConnects(s.got))
+			}
+		})
+	}
+}

@@ -260,6 +260,11 @@ func TestLabReasons(t *testing.T) {
 						if a.Facts == nil {
 							t.Errorf("attempt %s→%s: no facts", a.Client, a.Server)
 						}
+						for _, ev := range a.Events {
+							if ev.Kind == "" || !slices.Contains([]Dir{"", DirC2S, DirS2C, DirLocal}, ev.Dir) {
+								t.Errorf("attempt %s→%s: event %q has kind %q, dir %q", a.Client, a.Server, ev.What, ev.Kind, ev.Dir)
+							}
+						}
 						got = append(got, a.Reason)
 					}
 					switch {
