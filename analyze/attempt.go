@@ -99,6 +99,11 @@ type attempt struct {
 	serverGaveAt time.Time
 	firstSrvData time.Time
 	firstCliData time.Time
+	// reqEnd is the sequence number after the client's first payload
+	// segment, reqAckAt when the server acknowledged it (timing.go).
+	reqEnd       uint32
+	reqEndSet    bool
+	reqAckAt     time.Time
 	retransmits  int
 	lastActivity time.Time
 
@@ -423,6 +428,7 @@ func (e *Engine) segment(a *attempt, p *event.Packet, fromClient bool) {
 		a.start = t
 	}
 	flags := p.TCPFlags
+	a.noteTiming(p, fromClient)
 	if fromClient {
 		switch {
 		case flags&(event.TCPSyn|event.TCPAck) == event.TCPSyn:
@@ -683,8 +689,8 @@ func (e *Engine) classifyServer(a *attempt, t time.Time, final bool) {
 		// for a greeting).
 		a.addEvent(t, EvServerData, DirS2C, "server's first payload (%s after the handshake), not MySQL: %q", fmtDur(delay), a.banner)
 	default:
-		a.addEvent(t, EvServerData, DirS2C, "server's first payload (%s after the handshake): %q", fmtDur(delay), a.banner)
-		e.decide(a, ReasonServerAnswered, t, fmt.Sprintf("TCP connected to %s; the server answered %s after the handshake (not MySQL)", a.serverName(), fmtDur(delay)))
+		a.addEvent(t, EvServerData, DirS2C, "server's first payload, %s after the client's first bytes: %q", fmtDur(t.Sub(a.firstCliData)), a.banner)
+		e.decide(a, ReasonServerAnswered, t, answeredEvidence(a, t))
 	}
 }
 
@@ -1172,6 +1178,10 @@ func (e *Engine) clientClosed(a *attempt, t time.Time, how closeKind) {
 			e.decide(a, ReasonClientClosedNoSend, t, fmt.Sprintf("connected; client closed without sending: %s %s after it was connected, without waiting for a byte (a connect-then-close check)", how, fmtDur(idle)))
 			return
 		}
+		if !a.firstCliData.IsZero() {
+			a.addEvent(t, how.ev(), DirC2S, "%s from the client: gave up waiting for an answer to its first bytes after %s", how, fmtDur(t.Sub(a.firstCliData)))
+			return
+		}
 		a.addEvent(t, how.ev(), DirC2S, "%s from the client: gave up waiting for the server's first byte after %s", how, fmtDur(waited))
 	case a.proto == protoMySQL && a.my == myClientTurn:
 		a.addEvent(t, how.ev(), DirC2S, "%s from the client after the greeting, without logging in", how)
@@ -1238,12 +1248,16 @@ func (e *Engine) serverClosed(a *attempt, t time.Time, how closeKind) {
 		waited := t.Sub(a.handshakeDone())
 		if a.clientClose != notClosed {
 			a.addEvent(t, how.ev(), DirS2C, "%s from the server (after the client gave up)", how)
+			if a.clientFirst() {
+				e.decide(a, ReasonRequestUnanswered, t, unansweredEvidence(a, a.clientGaveAt, fmt.Sprintf("the client gave up (%s)", a.clientClose)))
+				return
+			}
 			e.decide(a, ReasonNoServerBytes, t, fmt.Sprintf("connected, but the server sent nothing; the client gave up (%s) after %s", a.clientClose, fmtDur(a.clientGaveAt.Sub(a.handshakeDone()))))
 			return
 		}
 		if !a.firstCliData.IsZero() {
 			a.addEvent(t, how.ev(), DirS2C, "%s from the server without a reply to the client's data", how)
-			e.decide(a, ReasonServerClosedSilent, t, fmt.Sprintf("the server closed (%s) %s after the handshake without sending a byte", how, fmtDur(waited)))
+			e.decide(a, ReasonServerClosedSilent, t, fmt.Sprintf("the server closed (%s) %s after the client's first bytes (%s after the handshake) without answering", how, fmtDur(t.Sub(a.firstCliData)), fmtDur(waited)))
 			return
 		}
 		a.addEvent(t, how.ev(), DirS2C, "%s from the server before any payload (%s after the handshake)", how, fmtDur(waited))
@@ -1335,6 +1349,10 @@ func (e *Engine) decideIdle(a *attempt, closing bool) {
 	case a.firstSrvData.IsZero():
 		hs := a.handshakeDone()
 		if a.clientClose != notClosed {
+			if a.clientFirst() {
+				e.decide(a, ReasonRequestUnanswered, a.clientGaveAt, unansweredEvidence(a, a.clientGaveAt, fmt.Sprintf("the client gave up (%s)", a.clientClose)))
+				return
+			}
 			e.decide(a, ReasonNoServerBytes, a.clientGaveAt, fmt.Sprintf("connected, but the server sent nothing; the client gave up (%s) after %s", a.clientClose, fmtDur(a.clientGaveAt.Sub(hs))))
 			return
 		}
@@ -1426,6 +1444,10 @@ func (e *Engine) gaveUpFor(a *attempt, next *attempt, t time.Time) {
 	}
 	if a.connected() {
 		// Connected but silent: the client stopped waiting for the greeting.
+		if a.firstSrvData.IsZero() && a.clientFirst() {
+			e.decide(a, ReasonRequestUnanswered, t, unansweredEvidence(a, t, "the client moved on to "+next.serverName()))
+			return
+		}
 		if a.firstSrvData.IsZero() {
 			e.decide(a, ReasonNoServerBytes, t, fmt.Sprintf("connected, but the server sent nothing; the client moved on to %s after %s", next.serverName(), fmtDur(t.Sub(a.handshakeDone()))))
 			return

@@ -64,6 +64,10 @@ func causesFor(e *Engine, a *attempt) []string {
 		c = append(c,
 			"TCP connected but the server sent nothing: the server process is hung or overloaded (accept backlog, thread limits), blocked resolving the client's address (reverse DNS with skip_name_resolve=OFF and a slow DNS), or it is a proxy/load balancer whose backend is down.",
 			"The client gave up waiting for the greeting: its connect timeout also covers reading the greeting (\"Lost connection ... at 'reading initial communication packet'\", error 2013).")
+	case ReasonRequestUnanswered:
+		c = append(c,
+			"The server received the client's first bytes (its TCP acknowledged them when the capture shows the ACK) but its application never answered: the service is hung or overloaded (worker pool, backend it waits on), or the client spoke a protocol the server does not (a plain-text request to a TLS port, a wrong path through a proxy). Check the server's logs for this connection.",
+			"If the server is merely slow, the client's read timeout decides when it gives up.")
 	case ReasonServerSpokeLate, ReasonGreetingLate, ReasonErrLate:
 		c = append(c,
 			"The server greeted only after the client had given up. Typical of a reverse DNS lookup of the client's address on the server: set skip_name_resolve=ON (and use IP-based grants), or fix the PTR records/DNS the server uses. Also possible: an overloaded server (thread creation, thread cache).",

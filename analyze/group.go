@@ -371,9 +371,10 @@ func (e *Engine) buildAttempt(a *attempt) *Attempt {
 		v := ms(a.kConnected.Sub(a.kSynSent))
 		at.RTTMS = &v
 	}
-	if !a.firstSrvData.IsZero() && a.connected() {
-		v := ms(a.firstSrvData.Sub(a.handshakeDone()))
-		at.GreetingDelayMS = &v
+	a.timing(at)
+	slow, slowWords := a.slowParts()
+	if len(slow) > 0 {
+		at.Slow = &slow[0]
 	}
 	at.DurationMS = ms(a.endAt.Sub(a.start))
 	if !slices.IsSortedFunc(at.Events, compareEventTime) {
@@ -389,7 +390,7 @@ func (e *Engine) buildAttempt(a *attempt) *Attempt {
 	if a.proto == protoTLS && a.mysql != nil {
 		a.mysql.Encrypted = a.outcome == OK
 	}
-	at.Evidence = append(append([]string{}, a.evidence...), a.notes...)
+	at.Evidence = append(append(append([]string{}, a.evidence...), a.notes...), slowWords...)
 	at.Causes = causesFor(e, a)
 	if at.Causes == nil {
 		at.Causes = []string{}

@@ -111,6 +111,16 @@ type Attempt struct {
 	Comm  string `json:"comm,omitempty"`
 	FD    *int32 `json:"fd,omitempty"`
 	Errno string `json:"errno,omitempty"` // symbolic, e.g. "ECONNREFUSED"
+
+	// Which side spoke first and which part was slow (timing.go).
+	// GreetingDelayMS is set only when the server spoke first;
+	// ClientFirstByteMS (handshake → the client's first payload) and
+	// ServerResponseMS (the client's first payload → the server's first;
+	// nil when it never answered) only when the client did. Slow names
+	// the part over its threshold (see SlowHandshake), nil when none was.
+	ClientFirstByteMS *float64 `json:"client_first_byte_ms,omitempty"`
+	ServerResponseMS  *float64 `json:"server_response_ms,omitempty"`
+	Slow              *Slow    `json:"slow,omitempty"`
 }
 
 // Event is one step of an attempt's timeline.

@@ -79,6 +79,10 @@ var (
 	ReasonServerAnswered        = def("app.server_answered", OK, "the client spoke first (not MySQL) and the server answered")
 	ReasonClientFirstUnanswered = def("app.client_first_unanswered", OK, "the client spoke first (not MySQL); the server had not answered when the capture ended")
 	ReasonServerSentData        = def("app.server_sent_data", OK, "connected and the server sent data that is not (yet) a complete first message")
+	// ReasonRequestUnanswered: for a client-first service the outcome
+	// no_greeting means "no response": the server never answered the
+	// client's first bytes.
+	ReasonRequestUnanswered = def("app.request_unanswered", NoGreeting, "the client spoke first (not MySQL), the server never answered, and the client gave up (closed, or moved on to the next address) or the connection stayed silent for the client timeout")
 
 	// MySQL/MariaDB connection phase.
 	ReasonLoginOK              = def("mysql.login_ok", OK, "the server answered the login with OK")

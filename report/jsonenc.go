@@ -32,10 +32,11 @@ var jsonFields = map[reflect.Type]string{
 	reflect.TypeOf(analyze.Connect{}):  "client:string name:string port:uint16 outcome:string reason:uint16 start:struct duration_ms:float64 resolution:slice attempts:slice evidence:slice causes:slice pid:uint32 comm:string resolver:ptr",
 	reflect.TypeOf(analyze.Resolver{}): "servers:slice candidates:slice",
 	reflect.TypeOf(analyze.Query{}):    "name:string type:string server:string rcode:string answers:slice latency_ms:ptr retries:int start:struct error:string transport:string",
-	reflect.TypeOf(analyze.Attempt{}):  "client:string server:string outcome:string reason:uint16 facts:ptr syn_count:int retransmits:int rst_from:string rtt_ms:ptr greeting_delay_ms:ptr duration_ms:float64 start:struct events:slice mysql:ptr evidence:slice causes:slice pid:uint32 comm:string fd:ptr errno:string",
+	reflect.TypeOf(analyze.Attempt{}):  "client:string server:string outcome:string reason:uint16 facts:ptr syn_count:int retransmits:int rst_from:string rtt_ms:ptr greeting_delay_ms:ptr duration_ms:float64 start:struct events:slice mysql:ptr evidence:slice causes:slice pid:uint32 comm:string fd:ptr errno:string client_first_byte_ms:ptr server_response_ms:ptr slow:ptr",
 	reflect.TypeOf(analyze.Event{}):    "t_ms:float64 kind:string dir:string what:string -:struct",
 	reflect.TypeOf(analyze.Facts{}):    "syns:int elapsed_ms:float64 closed_by:string close:string server_bytes:int client_bytes:int icmp:ptr errno:string mysql_error:uint16 banner:string tls_alert:string lost_at:int would_be:uint16",
 	reflect.TypeOf(analyze.ICMPFact{}): "from:string v6:bool type:uint8 code:uint8",
+	reflect.TypeOf(analyze.Slow{}):     "part:string ms:float64",
 	reflect.TypeOf(analyze.MySQL{}):    "protocol:uint8 server_version:string connection_id:uint32 auth_plugin:string tls_offered:ptr tls_requested:bool encrypted:bool user:string error_code:uint16 sqlstate:string error_message:string error_message_cut:bool",
 }
 
@@ -261,6 +262,21 @@ func appendAttempt(b []byte, a *analyze.Attempt) []byte {
 	if a.Errno != "" {
 		b = append(b, `,"errno":`...)
 		b = appendJSONString(b, a.Errno)
+	}
+	if a.ClientFirstByteMS != nil {
+		b = append(b, `,"client_first_byte_ms":`...)
+		b = appendJSONFloatPtr(b, a.ClientFirstByteMS)
+	}
+	if a.ServerResponseMS != nil {
+		b = append(b, `,"server_response_ms":`...)
+		b = appendJSONFloatPtr(b, a.ServerResponseMS)
+	}
+	if a.Slow != nil {
+		b = append(b, `,"slow":{"part":`...)
+		b = appendJSONString(b, a.Slow.Part)
+		b = append(b, `,"ms":`...)
+		b = appendJSONFloat(b, a.Slow.MS)
+		b = append(b, '}')
 	}
 	return append(b, '}')
 }

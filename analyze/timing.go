@@ -1,0 +1,200 @@
+package analyze
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/connscope/connscope/event"
+)
+
+// Which side spoke first, and which part of an attempt was slow.
+//
+// An attempt is client-first when the client's first payload byte came
+// before the server's (or the server sent none): HTTP, Redis, TLS from the
+// first byte, PostgreSQL. It is server-first when the server's came first
+// (MySQL's greeting, SSH, SMTP banners). The timings follow from that:
+//
+//   - greeting_delay_ms (server-first only): handshake complete → the
+//     server's first payload byte;
+//   - client_first_byte_ms (client-first only): handshake complete → the
+//     client's first payload byte (0 for data on the SYN, TCP Fast Open);
+//   - server_response_ms (client-first only): the client's first payload →
+//     the server's first payload byte (null: the server never answered).
+//
+// "Handshake complete" is the client's ACK of the SYN-ACK (else the
+// SYN-ACK, else the kernel's ESTABLISHED).
+//
+// Slow names the part that took the time, when one part crossed its
+// threshold (the largest over its threshold when several did):
+//
+//   - network: SYN → handshake complete ≥ SlowHandshake (200 ms), SYN
+//     retransmits included (a dropped SYN, a full accept queue, a long
+//     path); or the server's ACK of the client's first bytes came ≥
+//     SlowServer after them (the request took that long to arrive);
+//   - client: handshake complete → the client's first byte ≥ SlowClient
+//     (500 ms), client-first attempts only: the client paused before its
+//     request;
+//   - server: the server's first byte came ≥ SlowServer (500 ms) after
+//     the client's first bytes had arrived (their ACK; when the server
+//     acknowledged them only with its reply, after they were sent), or,
+//     server-first, ≥ SlowServer after the handshake (the greeting).
+//
+// It is a finding on every attempt, ok ones too: a 1 s server is slow even
+// when the client waited for it.
+const (
+	SlowHandshake = 200 * time.Millisecond
+	SlowClient    = 500 * time.Millisecond
+	SlowServer    = 500 * time.Millisecond
+)
+
+// Slow is the part of an attempt that took the time (see SlowHandshake).
+type Slow struct {
+	// Part is "network", "client" or "server".
+	Part string `json:"part"`
+	// MS is that part's time in milliseconds.
+	MS float64 `json:"ms"`
+}
+
+// Slow parts.
+const (
+	SlowNetwork    = "network"
+	SlowPartClient = "client"
+	SlowPartServer = "server"
+)
+
+// clientFirst says the client's first payload came before the server's
+// (or the server sent none).
+func (a *attempt) clientFirst() bool {
+	return !a.firstCliData.IsZero() && (a.firstSrvData.IsZero() || a.firstCliData.Before(a.firstSrvData))
+}
+
+// noteTiming records, from a server segment, when the server acknowledged
+// the client's first payload (the request arrived).
+func (a *attempt) noteTiming(p *event.Packet, fromClient bool) {
+	if fromClient {
+		if p.PayloadLen > 0 && !a.reqEndSet && a.firstCliData.IsZero() {
+			a.reqEnd = p.Seq + uint32(p.PayloadLen)
+			if p.TCPFlags&event.TCPSyn != 0 {
+				a.reqEnd++ // the SYN's sequence number comes first
+			}
+			a.reqEndSet = true
+		}
+		return
+	}
+	if a.reqEndSet && a.reqAckAt.IsZero() && p.TCPFlags&event.TCPAck != 0 && int32(p.Ack-a.reqEnd) >= 0 {
+		a.reqAckAt = p.Time
+	}
+}
+
+// timing fills the attempt's delays and its slow part.
+func (a *attempt) timing(at *Attempt) {
+	if !a.connected() {
+		return
+	}
+	hs := a.handshakeDone()
+	if a.clientFirst() {
+		v := 0.0
+		if a.firstCliData.After(hs) {
+			v = ms(a.firstCliData.Sub(hs))
+		}
+		at.ClientFirstByteMS = &v
+		if !a.firstSrvData.IsZero() {
+			r := ms(a.firstSrvData.Sub(a.firstCliData))
+			at.ServerResponseMS = &r
+		}
+	} else if !a.firstSrvData.IsZero() {
+		v := ms(a.firstSrvData.Sub(hs))
+		at.GreetingDelayMS = &v
+	}
+}
+
+// slowParts lists the parts of a connected attempt over their thresholds,
+// with their evidence lines, largest first.
+func (a *attempt) slowParts() (parts []Slow, words []string) {
+	var first time.Time
+	if a.wire && !a.firstSYN.IsZero() {
+		first = a.firstSYN
+	} else {
+		first = a.kSynSent
+	}
+	if !a.connected() {
+		return nil, nil
+	}
+	hs := a.handshakeDone()
+	add := func(part string, d time.Duration, what string) {
+		s := Slow{Part: part, MS: ms(d)}
+		i := 0
+		for i < len(parts) && parts[i].MS >= s.MS {
+			i++
+		}
+		parts = append(parts[:i], append([]Slow{s}, parts[i:]...)...)
+		words = append(words[:i], append([]string{what}, words[i:]...)...)
+	}
+	if !first.IsZero() && hs.Sub(first) >= SlowHandshake {
+		d := hs.Sub(first)
+		what := fmt.Sprintf("slow part: the network — the TCP handshake took %s (SYN to handshake complete", fmtDur(d))
+		n := a.synCount
+		if !a.wire {
+			n = 1 + a.kSynRetrans
+		}
+		if n > 1 {
+			what += fmt.Sprintf(", %d SYNs: the first ones got no answer", n)
+		}
+		add(SlowNetwork, d, what+")")
+	}
+	if a.clientFirst() {
+		if d := a.firstCliData.Sub(hs); d >= SlowClient {
+			add(SlowPartClient, d, fmt.Sprintf("slow part: the client — it sent its first bytes %s after the handshake", fmtDur(d)))
+		}
+		if a.firstSrvData.IsZero() {
+			return parts, words
+		}
+		arrived := a.firstCliData
+		acked := !a.reqAckAt.IsZero() && a.reqAckAt.Before(a.firstSrvData)
+		if acked {
+			if d := a.reqAckAt.Sub(a.firstCliData); d >= SlowServer {
+				add(SlowNetwork, d, fmt.Sprintf("slow part: the network — the server acknowledged the client's first bytes only %s after they were sent", fmtDur(d)))
+			}
+			arrived = a.reqAckAt
+		}
+		if d := a.firstSrvData.Sub(arrived); d >= SlowServer {
+			what := fmt.Sprintf("slow part: the server — it answered %s after the client's first bytes had arrived (acknowledged at +%s)", fmtDur(d), fmtDur(arrived.Sub(a.start)))
+			if !acked {
+				what = fmt.Sprintf("slow part: the server — it answered %s after the client's first bytes (it acknowledged them only with its answer, so the network's share is not known)", fmtDur(d))
+			}
+			add(SlowPartServer, d, what)
+		}
+		return parts, words
+	}
+	if !a.firstSrvData.IsZero() {
+		if d := a.firstSrvData.Sub(hs); d >= SlowServer {
+			add(SlowPartServer, d, fmt.Sprintf("slow part: the server — its first bytes came %s after the handshake", fmtDur(d)))
+		}
+	}
+	return parts, words
+}
+
+// answeredEvidence says how a client-first attempt's server answered:
+// how long after the client's first bytes, and when those came.
+func answeredEvidence(a *attempt, t time.Time) string {
+	return fmt.Sprintf("TCP connected to %s; the client spoke first %s after the handshake and the server answered %s later (not MySQL)",
+		a.serverName(), fmtDur(nonNegative(a.firstCliData.Sub(a.handshakeDone()))), fmtDur(t.Sub(a.firstCliData)))
+}
+
+// unansweredEvidence says a client-first attempt's server never answered
+// the client's first bytes until end (the client's give-up, said by how).
+func unansweredEvidence(a *attempt, end time.Time, how string) string {
+	what := fmt.Sprintf("connected; the client spoke first (%d bytes, %s after the handshake) and the server never answered; %s %s after the client's first bytes",
+		a.c2s.bytes, fmtDur(nonNegative(a.firstCliData.Sub(a.handshakeDone()))), how, fmtDur(end.Sub(a.firstCliData)))
+	if !a.reqAckAt.IsZero() {
+		what += fmt.Sprintf(" (the server's TCP acknowledged them at +%s: they arrived)", fmtDur(a.reqAckAt.Sub(a.start)))
+	}
+	return what
+}
+
+func nonNegative(d time.Duration) time.Duration {
+	if d < 0 {
+		return 0
+	}
+	return d
+}

@@ -1,0 +1,43 @@
+package report
+
+import (
+	"encoding/json"
+	"reflect"
+	"testing"
+
+	"github.com/connscope/connscope/analyze"
+)
+
+// TestFastJSONTiming checks the hand-written encoding of the client-first
+// timings and the slow part against encoding/json, with each left out
+// (nil) and set.
+func TestFastJSONTiming(t *testing.T) {
+	if !fastJSON {
+		t.Fatal("the model does not match jsonenc.go: TestFastJSONMatchesEncodingJSON says how")
+	}
+	f := func(v float64) *float64 { return &v }
+	cases := []*analyze.Attempt{
+		{Outcome: analyze.OK, Reason: analyze.ReasonServerAnswered, RTTMS: f(0.2)},
+		{Outcome: analyze.OK, Reason: analyze.ReasonServerAnswered, RTTMS: f(0.2), ClientFirstByteMS: f(1350.5), ServerResponseMS: f(60.25),
+			Slow: &analyze.Slow{Part: analyze.SlowPartClient, MS: 1350.5}},
+		{Outcome: analyze.NoGreeting, Reason: analyze.ReasonRequestUnanswered, ClientFirstByteMS: f(0)},
+		{Outcome: analyze.OK, Reason: analyze.ReasonLoginOK, GreetingDelayMS: f(900), Slow: &analyze.Slow{Part: analyze.SlowPartServer, MS: 900}},
+	}
+	for i, a := range cases {
+		c := &analyze.Connect{Outcome: a.Outcome, Reason: a.Reason, Attempts: []*analyze.Attempt{a}}
+		jc := jsonConnect{Kind: "connect", Number: i + 1, Connect: c}
+		norm := *c
+		transform{emptySlices: true}.apply(reflect.ValueOf(&norm).Elem())
+		want, err := json.Marshal(jsonConnect{Kind: jc.Kind, Number: jc.Number, Connect: &norm})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := appendConnectLine(nil, jc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(got) != string(want)+"\n" {
+			t.Errorf("case %d:\nencoding/json: %s\nappendConnect: %s", i, want, got)
+		}
+	}
+}
