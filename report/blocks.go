@@ -152,7 +152,7 @@ var attemptHeader = []string{"#", "Client", "Server", "Name", "Outcome", "SYNs",
 // connect without attempts, e.g. an unresolved name).
 func attemptRows(n int, c *analyze.Connect) [][]string {
 	if len(c.Attempts) == 0 {
-		return [][]string{{fmt.Sprint(n), c.Client, "-", c.Name, string(c.Outcome), "", "", "", fmtMS(c.DurationMS), "", processCell(c.PID, c.Comm)}}
+		return [][]string{{fmt.Sprint(n), c.Client, "-", c.Name, string(c.Outcome), "", "", "", analyze.FormatMS(c.DurationMS), "", processCell(c.PID, c.Comm)}}
 	}
 	rows := make([][]string, 0, len(c.Attempts))
 	for i, a := range c.Attempts {
@@ -172,7 +172,7 @@ func attemptRows(n int, c *analyze.Connect) [][]string {
 			syns,
 			fmtMSPtr(a.RTTMS),
 			fmtMSPtr(a.GreetingDelayMS),
-			fmtMS(a.DurationMS),
+			analyze.FormatMS(a.DurationMS),
 			mysqlCell(a.MySQL),
 			attemptProcess(c, a),
 		})
@@ -188,7 +188,7 @@ func headline(n int, c *analyze.Connect) (outcome, detail string) {
 	} else {
 		parts = append(parts, "to "+target(c))
 	}
-	parts = append(parts, plural(len(c.Attempts), "attempt", "attempts"), fmtMS(c.DurationMS))
+	parts = append(parts, plural(len(c.Attempts), "attempt", "attempts"), analyze.FormatMS(c.DurationMS))
 	if p := processCell(c.PID, c.Comm); p != "" {
 		parts = append(parts, "by "+p)
 	}

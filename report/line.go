@@ -110,15 +110,6 @@ func lineReason(c *analyze.Connect, last *analyze.Attempt, evidence []string) st
 	return strings.ReplaceAll(reason, "\n", " ")
 }
 
-// compactMS is fmtMS without the space ("0.213ms"), "-" for none: one
-// field per column.
-func compactMS(ms *float64) string {
-	if ms == nil {
-		return "-"
-	}
-	return strings.ReplaceAll(fmtMS(*ms), " ", "")
-}
-
 // summary prints the summary as # lines.
 func (l *lineRenderer) summary(w *Writer, s analyze.Summary) {
 	l.writeHeader(w)

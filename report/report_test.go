@@ -277,15 +277,6 @@ func TestParseFormat(t *testing.T) {
 	}
 }
 
-func TestFmtMS(t *testing.T) {
-	cases := map[float64]string{0.0812: "0.081 ms", 1.234: "1.23 ms", 12.34: "12.3 ms", 999.9: "999.9 ms", 3012: "3.01 s", 75000: "75.0 s"}
-	for in, want := range cases {
-		if got := fmtMS(in); got != want {
-			t.Errorf("fmtMS(%v) = %q, want %q", in, got, want)
-		}
-	}
-}
-
 // errWriter fails every write.
 type errWriter struct{}
 
