@@ -76,4 +76,3 @@ func BenchmarkJSONConnectEncodingJSON(b *testing.B) {
 		w.Connect(cs[i%len(cs)])
 	}
 }
-
