@@ -372,6 +372,9 @@ func (e *Engine) newSYN(p *event.Packet) {
 	if !e.track(a) {
 		return
 	}
+	if e.opts.Live {
+		e.noteUnclaimed(a)
+	}
 	if p.Process != nil {
 		// Before grouping: a lookup only explains an attempt of the process
 		// that made it (a pcapng written by `trace -w` names the process).
@@ -1249,6 +1252,8 @@ func (a *attempt) dueAt(e *Engine) bool {
 		// the gap, 1 s initially) is well overdue.
 		_, last := a.synTimes()
 		return now.Sub(last) > nextRetransmitWait(a)+time.Second
+	case !a.wire && !e.opts.NoPackets:
+		return now.Sub(a.kConnected) > kernelConnectedWait
 	case a.firstSrvData.IsZero() && a.clientClose != notClosed:
 		return now.Sub(a.clientGaveAt) > e.opts.IdleTimeout
 	default:
@@ -1299,6 +1304,8 @@ func (e *Engine) decideIdle(a *attempt, closing bool) {
 		e.decide(a, Incomplete, a.lastActivity, "the capture ended before connect() returned")
 	case !a.connected():
 		e.decideSynSent(a, now, closing)
+	case !a.wire && !e.opts.NoPackets:
+		e.decideKernelConnected(a)
 	case a.firstSrvData.IsZero():
 		hs := a.handshakeDone()
 		if a.clientClose != notClosed {
@@ -1414,6 +1421,12 @@ func (e *Engine) gaveUpFor(a *attempt, next *attempt, t time.Time) {
 func (e *Engine) decide(a *attempt, o Outcome, at time.Time, evidence ...string) {
 	if a.final {
 		return
+	}
+	if e.loss.kernelAt|e.loss.dropsAt|e.loss.lateAt != 0 {
+		o, evidence = e.lossVerdict(a, o, evidence)
+	}
+	if e.opts.Live {
+		e.recent.add(a, e.nowNS)
 	}
 	a.final = true
 	a.outcome = o

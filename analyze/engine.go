@@ -49,6 +49,10 @@ type Options struct {
 	// from kernel events alone (a connected socket is ok; greetings are not
 	// visible).
 	NoPackets bool
+	// Live says events may arrive late or be lost (live tracing): decided
+	// attempts are remembered for a while, so that a late event of theirs is
+	// told apart from one of an unknown attempt (see LatePacket).
+	Live bool
 	// OnConnect receives each connect as soon as it is complete, in
 	// completion order. The *Connect is the receiver's to keep.
 	OnConnect func(*Connect)
@@ -95,6 +99,16 @@ type Engine struct {
 	// retransmit is not taken for a new attempt.
 	ended  map[flowKey]endedSYN
 	endedQ []endedKey
+	// loss is what the sources lost (NoteLoss, late events); recent the
+	// attempts decided lately, for late events (Options.Live).
+	loss   lossState
+	recent recentMemory
+	// portless lists, by server, kernel attempts whose SYN_SENT came
+	// without the local port (see adoptPortless).
+	portless map[netip.AddrPort][]*attempt
+	// unclaimed lists, by server, attempts started by a SYN that no kernel
+	// socket has claimed yet (live only; see adoptPortless).
+	unclaimed map[netip.AddrPort][]*attempt
 
 	// now is the event clock: the latest time of any event (nowNS: the same
 	// in Unix nanoseconds, what the per-packet path compares).
@@ -273,6 +287,7 @@ func (e *Engine) summary() Summary {
 	if frames > s.Packets {
 		s.Packets = frames
 	}
+	s.Partial = s.partial()
 	return s
 }
 
@@ -373,6 +388,9 @@ func (e *Engine) sweep(closing bool) {
 			due = append(due, a)
 		}
 	}
+	if len(e.portless) > 0 {
+		e.adoptPortless(closing)
+	}
 	for _, a := range e.cookies {
 		// Kernel attempts without a 5-tuple (no local port yet).
 		if !a.keyed && !a.final && (closing || a.dueAt(e)) {
@@ -390,6 +408,7 @@ func (e *Engine) sweep(closing bool) {
 	e.dns.sweep(e, closing)
 	e.kern.sweep(e.now)
 	e.expireSYNs()
+	e.recent.expire(e.nowNS)
 	// Report complete connects in creation order; keep the rest.
 	kept := e.open[:0]
 	for _, c := range e.open {

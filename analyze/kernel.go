@@ -206,6 +206,9 @@ func (e *Engine) kernelTCP(k *event.Kernel) {
 			a = f
 		}
 	}
+	if a != nil && e.opts.Live {
+		a = e.claim(a, k)
+	}
 	t := k.Time
 	switch k.Kind {
 	case event.StateChange:
@@ -320,6 +323,14 @@ func (e *Engine) kernelStateChange(a *attempt, k *event.Kernel) {
 		if a != nil && a.final && a.cookie != k.Cookie {
 			a = nil // an older attempt on the same 5-tuple
 		}
+		if a != nil && e.opts.Live && a.cookie != 0 && a.cookie != k.Cookie {
+			// Another socket has the 5-tuple of an attempt still open
+			// (one waiting for late packets, or one whose port was taken
+			// from a SYN by time): that attempt leaves the flow table and
+			// goes on by its own socket's events (cookie).
+			e.untrack(a)
+			a = nil
+		}
 		if a == nil {
 			if !k.Dst.IsValid() || !e.wantPort(k.Dst.Port()) {
 				return
@@ -333,6 +344,8 @@ func (e *Engine) kernelStateChange(a *attempt, k *event.Kernel) {
 				if !e.track(a) {
 					return
 				}
+			} else {
+				e.notePortless(a)
 			}
 			e.assignConnect(a)
 		} else {
@@ -360,9 +373,11 @@ func (e *Engine) kernelStateChange(a *attempt, k *event.Kernel) {
 		if !a.final && !a.wire {
 			if e.opts.NoPackets {
 				e.decide(a, OK, t, fmt.Sprintf("connected to %s after %s (kernel: SYN_SENT→ESTABLISHED); without packets the greeting is not visible", a.serverName(), fmtDur(t.Sub(a.start))))
-			} else {
-				e.decide(a, OK, t, fmt.Sprintf("connected to %s after %s (kernel: SYN_SENT→ESTABLISHED); no packets of this connection were captured (another interface, or the capture filter)", a.serverName(), fmtDur(t.Sub(a.start))))
+			} else if !e.opts.Live {
+				e.decideKernelConnected(a)
 			}
+			// Live, its packets may still come, late: the sweep decides
+			// (see kernelConnectedWait).
 		}
 	case k.OldState == event.TCPSynSent && k.NewState == event.TCPClose:
 		a.kClosed = t

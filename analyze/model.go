@@ -160,4 +160,25 @@ type Summary struct {
 	// the capture's snap length cut (captured length < length on the wire).
 	// The analysis decodes only what was captured and follows TCP for the rest.
 	TruncatedSegments uint64 `json:"truncated_segments,omitempty"`
+
+	// LateEvents counts events (live) that arrived later than the reorder
+	// window; each joined its attempt when that was still open, else it is
+	// in LateAfterReport (its attempt was already decided) or LateUnmatched
+	// (no attempt known): never a new attempt.
+	LateEvents      uint64 `json:"late_events,omitempty"`
+	LateAfterReport uint64 `json:"late_after_report,omitempty"`
+	LateUnmatched   uint64 `json:"late_unmatched,omitempty"`
+	// IncompleteLoss counts attempts that are incomplete because evidence
+	// was lost while they were open (kernel events lost, packets dropped,
+	// events late) and their verdict would have rested on what was missing.
+	IncompleteLoss uint64 `json:"incomplete_loss,omitempty"`
+	// PortsPaired counts kernel connects whose SYN_SENT came without the
+	// local port and whose port was learned later than the reorder window
+	// (from the socket's own later event, or its SYN by time), so that the
+	// socket and its packets are one attempt, not two.
+	PortsPaired uint64 `json:"ports_paired,omitempty"`
+	// Partial says, when evidence was lost (kernel events, packets, late
+	// events, attempts not followed), by how much: the report is partial.
+	// Empty when nothing was lost.
+	Partial string `json:"partial,omitempty"`
 }

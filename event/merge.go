@@ -10,26 +10,52 @@ type Item struct {
 	Time   time.Time
 	Packet *Packet
 	Kernel *Kernel
+	// Late is set by the Merger on an item that arrived after the stream
+	// had already moved past its time (later than the reorder window):
+	// consumers must not take it for the start of something new.
+	Late bool
 }
 
 // Merger turns several sources stamped on the same clock into one
 // time-ordered stream. Sources deliver late relative to each other (the packet
 // ring and the eBPF ring buffer are drained by different goroutines, in
 // batches), so each item is held for Window before it is released; an item
-// that arrives after younger items were already released is still delivered
-// (counted in Late) rather than lost.
+// that arrived after the stream had moved past its time (younger items
+// released, or Release called past it) is still delivered, marked Late and
+// counted in Late, rather than lost.
+//
+// When sources fall behind (NoteLag), the window grows to cover the lag seen
+// over the last few seconds, up to MaxWindow, so that a lagging source's
+// items still merge in order instead of arriving late.
 //
 // A Merger is not safe for concurrent use: feed it from one goroutine.
 type Merger struct {
 	Window time.Duration
+	// MaxWindow caps the window grown by NoteLag (0: the window never grows).
+	MaxWindow time.Duration
+	// MaxHeld bounds the items held (0: no bound): past it, Release emits
+	// the oldest ones early, whatever the window, so memory stays bounded
+	// at any event rate (what then arrives older is Late).
+	MaxHeld int
 
 	items    itemHeap
 	seq      uint64
-	released time.Time // newest time released so far
-	// Late counts items that arrived after an item younger than them had
-	// already been released: their order relative to those is not exact.
+	released time.Time // newest time released so far (or passed by Release)
+	// Late counts items that arrived after the stream had moved past their
+	// time: their order relative to their neighbours is not exact.
 	Late uint64
+
+	// lag is the largest source lag seen in the current lagPeriod, prevLag
+	// in the previous one (a sliding maximum that forgets old bursts).
+	lag, prevLag time.Duration
+	lagSince     time.Time
 }
+
+// lagPeriod is how long a source lag seen by NoteLag keeps the window grown.
+const lagPeriod = 2 * time.Second
+
+// lagMargin is added to the lag seen, for the readers' own batching.
+const lagMargin = 50 * time.Millisecond
 
 // NewMerger returns a merger holding items for window before releasing them.
 func NewMerger(window time.Duration) *Merger {
@@ -54,6 +80,7 @@ func (m *Merger) AddKernel(k *Kernel) {
 func (m *Merger) push(it Item) {
 	if !m.released.IsZero() && it.Time.Before(m.released) {
 		m.Late++
+		it.Late = true
 	}
 	m.seq++
 	heap.Push(&m.items, heapItem{Item: it, seq: m.seq})
@@ -62,11 +89,55 @@ func (m *Merger) push(it Item) {
 // Len is the number of items held.
 func (m *Merger) Len() int { return len(m.items) }
 
-// Release emits, in time order, every held item at least Window older than now.
+// NoteLag records how far behind a source delivers: the time between an
+// item's timestamp and its arrival (now - item time).
+func (m *Merger) NoteLag(d time.Duration) {
+	if d > m.lag {
+		m.lag = d
+	}
+}
+
+// CurrentWindow is the window in force: Window, or longer while sources lag
+// (at most MaxWindow).
+func (m *Merger) CurrentWindow() time.Duration {
+	w := m.Window
+	if m.MaxWindow > w {
+		lag := max(m.lag, m.prevLag)
+		if lag > 0 {
+			w = max(w, min(lag+lagMargin, m.MaxWindow))
+		}
+	}
+	return w
+}
+
+// Limit is the time up to which Release(now) emits.
+func (m *Merger) Limit(now time.Time) time.Time {
+	if m.lagSince.IsZero() {
+		m.lagSince = now
+	} else if now.Sub(m.lagSince) >= lagPeriod {
+		m.prevLag, m.lag, m.lagSince = m.lag, 0, now
+	}
+	return now.Add(-m.CurrentWindow())
+}
+
+// Release emits, in time order, every held item at least the current window
+// older than now. Items that arrive later for times before that are Late.
 func (m *Merger) Release(now time.Time, emit func(Item)) {
-	limit := now.Add(-m.Window)
+	m.ReleaseTo(m.Limit(now), emit)
+}
+
+// ReleaseTo emits, in time order, every held item at or before limit (and
+// the oldest past MaxHeld); items that arrive later for times before it
+// are Late.
+func (m *Merger) ReleaseTo(limit time.Time, emit func(Item)) {
 	for len(m.items) > 0 && !m.items[0].Time.After(limit) {
 		m.pop(emit)
+	}
+	for m.MaxHeld > 0 && len(m.items) > m.MaxHeld {
+		m.pop(emit)
+	}
+	if limit.After(m.released) {
+		m.released = limit
 	}
 }
 

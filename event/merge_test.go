@@ -76,3 +76,54 @@ func TestPacketCloneSharesNoMemory(t *testing.T) {
 		t.Fatalf("clone shares memory with the original: %+v", c)
 	}
 }
+
+func TestMergerWindowGrowsWithLagAndHoldsBounded(t *testing.T) {
+	base := time.Unix(1700000000, 0)
+	ms := func(n int) time.Time { return base.Add(time.Duration(n) * time.Millisecond) }
+	m := &Merger{Window: 200 * time.Millisecond, MaxWindow: time.Second}
+	if w := m.CurrentWindow(); w != 200*time.Millisecond {
+		t.Fatalf("window without lag = %v, want 200ms", w)
+	}
+	// A source 600 ms behind: its items still merge in order.
+	m.NoteLag(600 * time.Millisecond)
+	if w := m.CurrentWindow(); w != 650*time.Millisecond {
+		t.Fatalf("window with 600 ms lag = %v, want 650ms", w)
+	}
+	m.AddKernel(&Kernel{Time: ms(100)})
+	var got []Item
+	m.Release(ms(500), func(it Item) { got = append(got, it) })
+	if len(got) != 0 {
+		t.Fatalf("released %d items inside the grown window", len(got))
+	}
+	m.AddPacket(&Packet{Time: ms(90)}) // the lagging source's older item
+	m.Release(ms(800), func(it Item) { got = append(got, it) })
+	if len(got) != 2 || got[0].Packet == nil || got[0].Late || got[1].Late {
+		t.Fatalf("got %+v, want the packet then the kernel event, neither late", got)
+	}
+	// The lag is forgotten after two lag periods; a huge lag is capped.
+	m.Limit(ms(800).Add(2 * lagPeriod))
+	m.Limit(ms(800).Add(4 * lagPeriod))
+	if w := m.CurrentWindow(); w != 200*time.Millisecond {
+		t.Fatalf("window after the lag passed = %v, want 200ms", w)
+	}
+	m.NoteLag(time.Hour)
+	if w := m.CurrentWindow(); w != time.Second {
+		t.Fatalf("window with an hour's lag = %v, want the 1s cap", w)
+	}
+	// An item older than what was released is marked late.
+	m.AddPacket(&Packet{Time: ms(50)})
+	m.Flush(func(it Item) { got = append(got, it) })
+	if last := got[len(got)-1]; !last.Late || m.Late != 1 {
+		t.Fatalf("late item: Late=%v, counter %d; want true, 1", last.Late, m.Late)
+	}
+	// MaxHeld releases early what the window would hold.
+	h := &Merger{Window: time.Hour, MaxHeld: 3}
+	for i := range 5 {
+		h.AddPacket(&Packet{Time: ms(i)})
+	}
+	n := 0
+	h.Release(ms(10), func(Item) { n++ })
+	if n != 2 || h.Len() != 3 {
+		t.Fatalf("released %d, held %d; want 2 released, 3 held", n, h.Len())
+	}
+}

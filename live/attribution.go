@@ -37,6 +37,11 @@ type portCompleter struct {
 	// SYNs seen recently by destination, for events that arrive after them.
 	waiting map[netip.AddrPort][]*portless
 	syns    map[netip.AddrPort][]*synSeen
+	// noGuessUntil stops guesses from SYNs for events up to this time: set
+	// while events are being lost, when the socket's own SYN may be the one
+	// missing and another connect's the only candidate. The engine pairs
+	// such events with their SYN itself, in time order.
+	noGuessUntil time.Time
 }
 
 type portless struct {
@@ -94,7 +99,7 @@ func (c *portCompleter) kernel(k *event.Kernel) {
 				match = s
 			}
 		}
-		if match != nil && c.uniqueFor(dst, match) {
+		if match != nil && c.uniqueFor(dst, match) && k.Time.After(c.noGuessUntil) {
 			match.used = true
 			setPort(k, match.src)
 			w.guessed = true
@@ -141,7 +146,7 @@ func (c *portCompleter) packet(p *event.Packet) {
 			match = w
 		}
 	}
-	if match != nil {
+	if match != nil && p.Time.After(c.noGuessUntil) {
 		s.used = true
 		setPort(match.k, s.src)
 		match.guessed = true

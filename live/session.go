@@ -41,8 +41,11 @@ type Options struct {
 	Notice func(string)
 
 	// ReorderWindow is how long events are held so that packets and kernel
-	// events order correctly; default 200 ms.
-	ReorderWindow time.Duration
+	// events order correctly; default 200 ms. While a source lags behind,
+	// the window grows to cover its lag, up to MaxReorderWindow (default
+	// 1 s); events later than that are fed as late (see analyze.Engine.LatePacket).
+	ReorderWindow    time.Duration
+	MaxReorderWindow time.Duration
 	// ClientTimeout is the analyzer's client-timeout hint (see analyze.Options).
 	ClientTimeout time.Duration
 }
@@ -52,6 +55,19 @@ const (
 	activeTick = 100 * time.Millisecond
 	idleTick   = 500 * time.Millisecond
 )
+
+// maxHeld bounds the events the reorder window holds (about 20 MB, so
+// that peak memory stays bounded after a stall, when the rings are read out
+// at once): half a second of 10,000 connects/s (about 6 packets and 6
+// kernel events each). Beyond it events are released early; what then
+// arrives older is late (counted, never a new attempt).
+const maxHeld = 1 << 16
+
+// kernelRingSize is the eBPF ring buffer: at 20,000 connects/s (about 700
+// bytes of events each) 16 MiB holds about 1.2 s, as long as the longest
+// reorder window, like the packet ring's slack (captureRingSize) for a
+// pipeline another process starves of CPU for a while.
+const kernelRingSize = 16 << 20
 
 // settle is how long Run keeps reading after it is told to stop, so that
 // what the kernel already captured reaches the engine: longer than the
@@ -93,6 +109,15 @@ type Session struct {
 	// tracerStats are the tracer's counters read just before it closed
 	// (its maps are gone afterwards).
 	tracerStats event.Stats
+
+	// clock is the wall clock (time.Now; tests drive their own).
+	clock func() time.Time
+	// lossCounters reads the sources' loss counters: kernel events lost in
+	// the eBPF ring buffer, packets dropped by the kernel before capture.
+	lossCounters func() (kernelLost, packetDrops uint64)
+	seenLoss     struct{ lost, drops, late uint64 }
+	// newest is the newest event time each source has delivered.
+	newest struct{ packet, kernel time.Time }
 }
 
 // Start checks privileges and opens the sources: eBPF if it loads (else
@@ -105,6 +130,9 @@ func Start(opts Options) (*Session, error) {
 	}
 	if opts.ReorderWindow == 0 {
 		opts.ReorderWindow = 200 * time.Millisecond
+	}
+	if opts.MaxReorderWindow < opts.ReorderWindow {
+		opts.MaxReorderWindow = max(opts.ReorderWindow, time.Second)
 	}
 	priv, err := CurrentPrivileges()
 	if err != nil {
@@ -119,7 +147,7 @@ func Start(opts Options) (*Session, error) {
 
 	s := &Session{
 		opts:     opts,
-		merger:   event.NewMerger(opts.ReorderWindow),
+		merger:   &event.Merger{Window: opts.ReorderWindow, MaxWindow: opts.MaxReorderWindow, MaxHeld: maxHeld},
 		procs:    newProcessTable(),
 		packetCh: make(chan *event.Packet, 8192),
 		kernelCh: make(chan *event.Kernel, 8192),
@@ -138,6 +166,7 @@ func Start(opts Options) (*Session, error) {
 			FilterPIDs:     opts.FilterPIDs,
 			FollowChildren: opts.FollowChildren,
 			Ports:          opts.Ports,
+			RingBufferSize: kernelRingSize,
 		})
 	} else {
 		traceErr = priv.Check()
@@ -173,13 +202,8 @@ func Start(opts Options) (*Session, error) {
 	}
 
 	s.onlyTraced = s.tracer != nil && (opts.FilterPIDs || len(opts.PIDs) > 0)
-	s.engine = analyze.NewEngine(analyze.Options{
-		Ports:         opts.Ports,
-		Hosts:         opts.Hosts,
-		ClientTimeout: opts.ClientTimeout,
-		NoPackets:     s.capture == nil,
-		OnConnect:     s.deliver,
-	})
+	s.lossCounters = s.readLossCounters
+	s.startEngine(s.capture == nil)
 
 	// The readers run until Run stops them (after its settle time), not
 	// until the caller's context ends: what the kernel captured just before
@@ -195,6 +219,21 @@ func Start(opts Options) (*Session, error) {
 		go s.readKernel(ctx)
 	}
 	return s, nil
+}
+
+// startEngine creates the engine and what feeds it from the merger.
+func (s *Session) startEngine(noPackets bool) {
+	if s.clock == nil {
+		s.clock = time.Now
+	}
+	s.engine = analyze.NewEngine(analyze.Options{
+		Ports:         s.opts.Ports,
+		Hosts:         s.opts.Hosts,
+		ClientTimeout: s.opts.ClientTimeout,
+		NoPackets:     noPackets,
+		Live:          true,
+		OnConnect:     s.deliver,
+	})
 }
 
 // Describe says in one line what the session reads: the capture (where,
@@ -394,8 +433,7 @@ loop:
 			}
 			received = true
 			busy()
-			s.ports.packet(p)
-			s.merger.Add(event.Item{Time: p.Time, Packet: p})
+			s.addPacket(p)
 		case k, ok := <-kernelCh:
 			if !ok {
 				kernelCh = nil
@@ -403,8 +441,7 @@ loop:
 			}
 			received = true
 			busy()
-			s.ports.kernel(k)
-			s.merger.Add(event.Item{Time: k.Time, Kernel: k})
+			s.addKernel(k)
 		case err := <-s.srcErr:
 			s.opts.Notice(err.Error())
 			if firstErr == nil {
@@ -415,9 +452,8 @@ loop:
 			// the sources have queued before releasing, or a busy moment
 			// would release items whose older neighbours are still queued.
 			s.takeQueued(&packetCh, &kernelCh)
-			s.merger.Release(now, s.feed)
-			s.ports.forget(now.Add(-s.merger.Window))
-			s.engine.Advance(now.Add(-s.merger.Window))
+			s.noteLoss()
+			s.tick(now)
 			s.flushRecord()
 			if !received && !idle && s.merger.Len() == 0 {
 				idle = true
@@ -433,6 +469,12 @@ loop:
 			firstErr = err
 		}
 	}
+	var lost, drops uint64
+	for _, st := range s.stats() {
+		lost += st.RingBufferLost
+		drops += st.KernelDrops
+	}
+	s.engine.NoteLoss(lost, drops, s.clock())
 	s.merger.Flush(s.feed)
 	for _, st := range s.stats() {
 		s.engine.AddStats(st)
@@ -452,9 +494,6 @@ loop:
 			s.opts.Notice(fmt.Sprintf("%d connects of other processes were left out", s.reported.skipped))
 		}
 	}
-	if s.merger.Late > 0 {
-		sum.Errors = append(sum.Errors, fmt.Sprintf("%d events arrived later than the %v reorder window; their order relative to neighbours may be off", s.merger.Late, s.merger.Window))
-	}
 	if s.opts.Record != nil {
 		s.opts.Record.SetDrops(sum.KernelDrops)
 	}
@@ -472,25 +511,92 @@ func (s *Session) takeQueued(packetCh *chan *event.Packet, kernelCh *chan *event
 				*packetCh = nil
 				continue
 			}
-			s.ports.packet(p)
-			s.merger.Add(event.Item{Time: p.Time, Packet: p})
+			s.addPacket(p)
 		case k, ok := <-*kernelCh:
 			if !ok {
 				*kernelCh = nil
 				continue
 			}
-			s.ports.kernel(k)
-			s.merger.Add(event.Item{Time: k.Time, Kernel: k})
+			s.addKernel(k)
 		default:
 			return
 		}
 	}
 }
 
+// addPacket and addKernel take an event from its source into the merger
+// (after the port completer has seen it), noting how far behind the source
+// delivers.
+func (s *Session) addPacket(p *event.Packet) {
+	s.merger.NoteLag(s.clock().Sub(p.Time))
+	if p.Time.After(s.newest.packet) {
+		s.newest.packet = p.Time
+	}
+	s.ports.packet(p)
+	s.merger.Add(event.Item{Time: p.Time, Packet: p})
+}
+
+func (s *Session) addKernel(k *event.Kernel) {
+	s.merger.NoteLag(s.clock().Sub(k.Time))
+	if k.Time.After(s.newest.kernel) {
+		s.newest.kernel = k.Time
+	}
+	s.ports.kernel(k)
+	s.merger.Add(event.Item{Time: k.Time, Kernel: k})
+}
+
+// tick releases what the reorder window no longer holds and moves the
+// engine's clock to it.
+//
+// A source with a backlog still queued (after a stall: the pipeline starved
+// of CPU, then its rings read out at once) holds the release back to the
+// newest time it has delivered, so that its older events still merge in
+// order instead of arriving late.
+func (s *Session) tick(now time.Time) {
+	limit := s.merger.Limit(now)
+	if len(s.packetCh) > 0 && s.newest.packet.Before(limit) {
+		limit = s.newest.packet
+	}
+	if len(s.kernelCh) > 0 && s.newest.kernel.Before(limit) {
+		limit = s.newest.kernel
+	}
+	s.merger.ReleaseTo(limit, s.feed)
+	s.ports.forget(limit)
+	s.engine.Advance(limit)
+}
+
+// noteLoss hands the sources' loss counters to the engine, so that attempts
+// open while evidence was lost are not decided on what is missing.
+func (s *Session) noteLoss() {
+	lost, drops := s.lossCounters()
+	if lost > s.seenLoss.lost || drops > s.seenLoss.drops || s.merger.Late > s.seenLoss.late {
+		s.seenLoss.lost, s.seenLoss.drops, s.seenLoss.late = lost, drops, s.merger.Late
+		s.ports.noGuessUntil = s.clock().Add(lossyFor)
+	}
+	s.engine.NoteLoss(lost, drops, s.clock())
+}
+
+// lossyFor is how long after a loss the port completer makes no guesses.
+const lossyFor = 5 * time.Second
+
+func (s *Session) readLossCounters() (lost, drops uint64) {
+	if s.tracer != nil {
+		lost = s.tracer.Stats().RingBufferLost
+	}
+	if s.capture != nil {
+		drops = s.capture.reader.Stats().KernelDrops
+	}
+	return lost, drops
+}
+
 func (s *Session) feed(it event.Item) {
 	if it.Kernel != nil {
 		s.procs.observe(it.Kernel)
-		s.engine.Kernel(it.Kernel)
+		if it.Late {
+			s.engine.LateKernel(it.Kernel)
+		} else {
+			s.engine.Kernel(it.Kernel)
+		}
 		return
 	}
 	p := it.Packet
@@ -521,7 +627,11 @@ func (s *Session) feed(it event.Item) {
 		}
 	}
 	s.traced++
-	s.engine.Packet(p)
+	if it.Late {
+		s.engine.LatePacket(p)
+	} else {
+		s.engine.Packet(p)
+	}
 }
 
 func (s *Session) flushRecord() {
@@ -559,14 +669,12 @@ func (s *Session) stopSources() {
 	}
 	if s.capture != nil {
 		for p := range s.packetCh {
-			s.ports.packet(p)
-			s.merger.Add(event.Item{Time: p.Time, Packet: p})
+			s.addPacket(p)
 		}
 	}
 	if s.tracer != nil {
 		for k := range s.kernelCh {
-			s.ports.kernel(k)
-			s.merger.Add(event.Item{Time: k.Time, Kernel: k})
+			s.addKernel(k)
 		}
 	}
 	s.wg.Wait()

@@ -29,8 +29,9 @@ type textStyle interface {
 	// not empty (streaming), and for a failed connect its timeline,
 	// resolver, evidence and likely causes.
 	block(n int, c *analyze.Connect, table string) string
-	// summary renders the summary's label/value lines.
-	summary(lines [][2]string) string
+	// summary renders the summary's label/value lines under its heading,
+	// which says why the summary is partial when partial is not empty.
+	summary(partial string, lines [][2]string) string
 }
 
 // textRenderer is the renderer of the table and Markdown formats.
@@ -94,7 +95,7 @@ func (t *textRenderer) flush(w *Writer) {
 }
 
 func (t *textRenderer) summary(w *Writer, s analyze.Summary) {
-	w.writeString(t.style.summary(w.summaryLines(s)))
+	w.writeString(t.style.summary(s.Partial, w.summaryLines(s)))
 }
 
 // table renders attempt rows, leaving out columns that are empty in every

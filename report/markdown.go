@@ -107,9 +107,13 @@ func (markdownStyle) block(n int, c *analyze.Connect, table string) string {
 	return b.String()
 }
 
-func (markdownStyle) summary(lines [][2]string) string {
+func (markdownStyle) summary(partial string, lines [][2]string) string {
 	var b strings.Builder
-	b.WriteString("### Summary\n\n| | |\n|:--|:--|\n")
+	if partial != "" {
+		fmt.Fprintf(&b, "### Summary — %s\n\n| | |\n|:--|:--|\n", mdEscape(partial))
+	} else {
+		b.WriteString("### Summary\n\n| | |\n|:--|:--|\n")
+	}
 	for _, l := range lines {
 		fmt.Fprintf(&b, "| %s | %s |\n", l[0], mdEscape(l[1]))
 	}

@@ -141,9 +141,13 @@ func (tableStyle) block(n int, c *analyze.Connect, table string) string {
 	return b.String()
 }
 
-func (tableStyle) summary(lines [][2]string) string {
+func (tableStyle) summary(partial string, lines [][2]string) string {
 	var b strings.Builder
-	b.WriteString("Summary\n")
+	if partial != "" {
+		fmt.Fprintf(&b, "Summary — %s\n", partial)
+	} else {
+		b.WriteString("Summary\n")
+	}
 	for _, l := range lines {
 		fmt.Fprintf(&b, "  %-9s %s\n", l[0], l[1])
 	}

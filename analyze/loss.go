@@ -1,0 +1,561 @@
+package analyze
+
+import (
+	"fmt"
+	"net/netip"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/connscope/connscope/event"
+)
+
+// Loss: a live trace can lose evidence (eBPF ring-buffer overruns, packets
+// the kernel dropped before capture, events that arrived later than the
+// reorder window). The engine is told (NoteLoss, LatePacket, LateKernel) and
+// then never invents an outcome from what is missing:
+//
+//   - a late event joins its attempt when that attempt is still known (in
+//     the flow table, by socket cookie, or decided a moment ago); otherwise
+//     it is counted (Summary.LateUnmatched), never made a new attempt;
+//   - a verdict that rests on the absence of something (timeout, no_greeting,
+//     a connected socket without a single packet) is incomplete instead,
+//     with the loss named in its evidence, when evidence of the kind it lacks
+//     was lost during the attempt (Summary.IncompleteLoss).
+
+// lossSlack widens an attempt's exposure to loss noted before it started:
+// a counter is read up to one tick (plus the reorder window) after the
+// events it counts were lost.
+const lossSlack int64 = 2e9 // 2 s in ns
+
+// recentTTL and maxRecent bound the memory of decided attempts that late
+// events may still belong to. It only tells a late event of a reported
+// attempt from one of an unknown attempt (neither starts an attempt), and
+// a kernel view of a connect whose packets were just decided: a second or
+// two of decisions is enough, and it stays small at any rate.
+const (
+	recentTTL int64 = 5e9 // 5 s in ns
+	maxRecent       = 1 << 14
+)
+
+// lossState is what the engine was told about lost evidence.
+type lossState struct {
+	kernelLost, packetDrops uint64 // cumulative, as the sources count them
+	// The span (Unix ns) in which each kind was lost: from the reading
+	// before a counter grew to the reading that saw it grow (late events:
+	// their own times); to is 0 when none was.
+	kernelFrom, kernelAt int64
+	dropsFrom, dropsAt   int64
+	lateFrom, lateAt     int64
+	lastRead             int64 // the previous NoteLoss
+}
+
+// lossGap: a loss this long after the previous one starts a new span.
+const lossGap int64 = 10e9
+
+func extendSpan(from, to *int64, a, b int64) {
+	if *to == 0 || a-*to > lossGap {
+		*from = a
+	}
+	if b > *to {
+		*to = b
+	}
+}
+
+// recentMemory remembers decided attempts (by 5-tuple and by socket
+// cookie) for late events, oldest first, bounded in size and age.
+type recentMemory struct {
+	keys    map[flowKey]int64
+	cookies map[uint64]int64
+	queue   []recentEntry
+}
+
+type recentEntry struct {
+	key    flowKey
+	cookie uint64
+	keyed  bool
+	at     int64
+}
+
+func (r *recentMemory) add(a *attempt, now int64) {
+	if r.keys == nil {
+		r.keys = make(map[flowKey]int64)
+		r.cookies = make(map[uint64]int64)
+	}
+	if len(r.queue) >= maxRecent {
+		r.pop()
+	}
+	en := recentEntry{key: a.key, cookie: a.cookie, keyed: a.key != (flowKey{}), at: now}
+	if en.keyed {
+		r.keys[a.key] = now
+	}
+	if a.cookie != 0 {
+		r.cookies[a.cookie] = now
+	}
+	r.queue = append(r.queue, en)
+}
+
+func (r *recentMemory) pop() {
+	en := r.queue[0]
+	if en.keyed && r.keys[en.key] == en.at {
+		delete(r.keys, en.key)
+	}
+	if en.cookie != 0 && r.cookies[en.cookie] == en.at {
+		delete(r.cookies, en.cookie)
+	}
+	r.queue[0] = recentEntry{}
+	r.queue = r.queue[1:]
+}
+
+func (r *recentMemory) expire(now int64) {
+	for len(r.queue) > 0 && now-r.queue[0].at > recentTTL {
+		r.pop()
+	}
+}
+
+// NoteLoss tells the engine the sources' cumulative loss counters: kernel
+// events lost (eBPF ring buffer full) and packets dropped by the kernel
+// before capture, as read at wall time at. Call it whenever they may have
+// grown (live tracing: every tick, before releasing events); attempts open
+// while a counter grew lose the verdicts that rest on missing evidence.
+func (e *Engine) NoteLoss(kernelLost, packetDrops uint64, at time.Time) {
+	l := &e.loss
+	now := unixNanos(at)
+	prev := l.lastRead
+	if prev == 0 || prev > now {
+		prev = now - lossSlack
+	}
+	l.lastRead = now
+	if kernelLost > l.kernelLost {
+		l.kernelLost = kernelLost
+		extendSpan(&l.kernelFrom, &l.kernelAt, prev, now)
+	}
+	if packetDrops > l.packetDrops {
+		l.packetDrops = packetDrops
+		extendSpan(&l.dropsFrom, &l.dropsAt, prev, now)
+	}
+}
+
+// noteLate records a late event stamped t.
+func (e *Engine) noteLate(t time.Time) {
+	ns := unixNanos(t)
+	extendSpan(&e.loss.lateFrom, &e.loss.lateAt, ns, ns)
+}
+
+// LatePacket feeds a packet that arrived after the stream had moved past
+// its time (event.Item.Late). It joins its attempt if that is still in the
+// flow table, and is otherwise counted: it never starts an attempt.
+func (e *Engine) LatePacket(p *event.Packet) {
+	if e.closed {
+		return
+	}
+	e.fed++
+	e.sum.LateEvents++
+	e.noteLate(p.Time)
+	switch p.Proto {
+	case event.ProtoTCP:
+		key, srcIsA := makeKey(p.Src, p.SrcPort, p.Dst, p.DstPort)
+		a := e.flows[key]
+		if a == nil {
+			e.lateUnmatched(e.recent.keys[key] != 0)
+			return
+		}
+		if e.duplicate(p) {
+			return
+		}
+		if a.dnsFlow != nil {
+			e.dnsTCP(a, p, srcIsA == a.clientIsA)
+		} else {
+			e.segment(a, p, srcIsA == a.clientIsA)
+		}
+	case event.ProtoICMP, event.ProtoICMPv6:
+		// ICMP errors only ever join attempts (or queries) already known.
+		if p.ICMP != nil && !e.duplicate(p) {
+			e.icmp(p)
+		}
+	default:
+		// A late DNS message could start a lookup of its own: counted.
+		e.lateUnmatched(false)
+	}
+	if len(e.ready) > 0 {
+		e.flush()
+	}
+}
+
+// LateKernel feeds a kernel event that arrived after the stream had moved
+// past its time. It joins its attempt (by socket cookie or 5-tuple) if that
+// is still known, and is otherwise counted: it never starts an attempt.
+func (e *Engine) LateKernel(k *event.Kernel) {
+	if e.closed {
+		return
+	}
+	e.kernelSeen = true
+	e.sum.LateEvents++
+	e.noteLate(k.Time)
+	switch {
+	case k.Family == event.FamilyUnix:
+		e.lateUnmatched(e.recent.cookies[k.Cookie] != 0)
+		return
+	case k.SockType == event.SockDgram:
+		e.kernel(k) // resolver evidence, never an attempt
+		return
+	}
+	var a *attempt
+	if k.Cookie != 0 {
+		a = e.cookies[k.Cookie]
+	}
+	if a == nil && k.Src.IsValid() && k.Dst.IsValid() && k.Src.Port() != 0 {
+		key, _ := makeKey(k.Src.Addr(), k.Src.Port(), k.Dst.Addr(), k.Dst.Port())
+		if f := e.flows[key]; f != nil && f.dnsFlow == nil {
+			a = f
+		}
+	}
+	if a == nil || (k.Kind == event.StateChange && k.NewState == event.TCPSynSent && a.final && a.cookie != k.Cookie) {
+		known := k.Cookie != 0 && e.recent.cookies[k.Cookie] != 0
+		if !known && k.Src.IsValid() && k.Src.Port() != 0 {
+			key, _ := makeKey(k.Src.Addr(), k.Src.Port(), k.Dst.Addr(), k.Dst.Port())
+			known = e.recent.keys[key] != 0
+		}
+		e.lateUnmatched(known)
+		return
+	}
+	e.kernelTCP(k)
+	if len(e.ready) > 0 {
+		e.flush()
+	}
+}
+
+// lateUnmatched counts a late event that joined no open attempt: its
+// attempt was already reported (known) or is unknown.
+func (e *Engine) lateUnmatched(known bool) {
+	if known {
+		e.sum.LateAfterReport++
+	} else {
+		e.sum.LateUnmatched++
+	}
+}
+
+// portlessSYNWindow is how long after a socket's SYN_SENT its SYN may be
+// stamped (the kernel sends it within the same connect() call).
+const portlessSYNWindow = 5 * time.Millisecond
+
+// maxPortless bounds the kernel attempts waiting for their port.
+const maxPortless = 1 << 14
+
+// notePortless records a kernel attempt whose SYN_SENT came without the
+// local port: Linux sets SYN_SENT before it picks the port, and the live
+// pipeline fills the port in only when the socket's next event, or an
+// unambiguous SYN, arrives within the reorder window. Under load and loss
+// it may not; the attempt's SYN then still finds it here instead of
+// starting a second attempt for the same connect.
+func (e *Engine) notePortless(a *attempt) {
+	if e.portless == nil {
+		e.portless = make(map[netip.AddrPort][]*attempt)
+	}
+	dst := netip.AddrPortFrom(a.server.Addr().Unmap(), a.server.Port())
+	list := e.portless[dst]
+	// Drop those decided, adopted, or too old for their SYN.
+	kept := list[:0]
+	for _, x := range list {
+		if !x.final && !x.keyed && e.now.Sub(x.kSynSent) <= portlessSYNWindow+e.opts.IdleTimeout {
+			kept = append(kept, x)
+		}
+	}
+	clear(list[len(kept):])
+	if len(kept) >= maxPortless {
+		kept = kept[1:]
+	}
+	e.portless[dst] = append(kept, a)
+}
+
+// claim ties a kernel event's socket to the attempt found for it: a wire
+// attempt found by 5-tuple is claimed by the socket (its cookie), and a
+// kernel attempt still without its local port learns it from the event,
+// joining the wire attempt of that 5-tuple if the SYN started one (the
+// returned attempt is then that one).
+func (e *Engine) claim(a *attempt, k *event.Kernel) *attempt {
+	if k.Cookie == 0 || a.unix != "" {
+		return a
+	}
+	if a.cookie == 0 {
+		a.cookie = k.Cookie
+		if e.cookies[k.Cookie] == nil {
+			e.cookies[k.Cookie] = a
+		}
+		return a
+	}
+	if a.cookie != k.Cookie || k.Src.Port() == 0 || !k.Src.IsValid() || a.client.Port() == k.Src.Port() {
+		return a
+	}
+	// The socket names its local port, and the attempt has none, or one
+	// taken from a SYN by time that the socket now contradicts.
+	if a.conn != nil && a.conn.reported {
+		return a
+	}
+	addr := a.client.Addr()
+	if !addr.IsValid() || addr.IsUnspecified() {
+		addr = k.Src.Addr()
+	}
+	client := netip.AddrPortFrom(addr, k.Src.Port())
+	key, _ := makeKey(client.Addr(), client.Port(), a.server.Addr(), a.server.Port())
+	if w := e.flows[key]; w != nil && w != a {
+		if w.dnsFlow == nil && w.cookie == 0 && (w.conn == nil || !w.conn.reported) {
+			e.untrack(a)
+			e.mergeKernel(w, a)
+			return w
+		}
+		return a
+	}
+	if at, ok := e.recent.keys[key]; ok && at >= unixNanos(a.kSynSent) && (a.client.Port() == 0 || !a.wire) {
+		// The socket's packets made an attempt of their own that is
+		// already decided: this is the same connect, seen from the kernel.
+		e.untrack(a)
+		e.dropKernelView(a)
+		return a
+	}
+	if a.wire {
+		return a // its packets are its own: keep them under their 5-tuple
+	}
+	e.untrack(a)
+	a.client, a.cliStr = client, ""
+	if !a.final || !a.connected() {
+		e.track(a)
+	}
+	return a
+}
+
+// noteUnclaimed records a live attempt started by a SYN, for a kernel
+// attempt without its port to find (adoptPortless).
+func (e *Engine) noteUnclaimed(a *attempt) {
+	if e.unclaimed == nil {
+		e.unclaimed = make(map[netip.AddrPort][]*attempt)
+	}
+	dst := netip.AddrPortFrom(a.server.Addr().Unmap(), a.server.Port())
+	list := e.unclaimed[dst]
+	kept := list[:0]
+	for _, x := range list {
+		if x.cookie == 0 && (x.conn == nil || !x.conn.reported) && a.start.Sub(x.start) <= unclaimedFor {
+			kept = append(kept, x)
+		}
+	}
+	clear(list[len(kept):])
+	if len(kept) >= maxPortless {
+		kept = kept[1:]
+	}
+	e.unclaimed[dst] = append(kept, a)
+}
+
+// unclaimedFor is how long a SYN's attempt waits to be claimed; portlessWait
+// how long a kernel attempt without its port waits for its own events
+// before it is paired with a SYN by time alone.
+const (
+	unclaimedFor = time.Second
+	portlessWait = kernelLinger / 2
+)
+
+// adoptPortless pairs each kernel attempt that never learned its local port
+// (its later events lost or late) with the SYN that started an attempt no
+// socket claimed: same server and client address, stamped within
+// portlessSYNWindow after SYN_SENT. Only a pairing without an alternative
+// is made; otherwise the kernel attempt stays as it is (port 0).
+func (e *Engine) adoptPortless(closing bool) {
+	for dst, list := range e.portless {
+		kept := list[:0]
+		for _, p := range list {
+			if p.final || p.keyed || (p.conn != nil && p.conn.reported) {
+				continue
+			}
+			if !closing && e.now.Sub(p.kSynSent) < portlessWait {
+				kept = append(kept, p)
+				continue
+			}
+			var match *attempt
+			n := 0
+			for _, w := range e.unclaimed[dst] {
+				if w.cookie != 0 || w.conn == nil || w.conn.reported || w.firstSYN.Before(p.kSynSent) || w.firstSYN.Sub(p.kSynSent) > portlessSYNWindow {
+					continue
+				}
+				if ca := p.client.Addr().Unmap(); ca.IsValid() && !ca.IsUnspecified() && ca != w.client.Addr().Unmap() {
+					continue
+				}
+				match = w
+				n++
+			}
+			if n == 1 {
+				e.mergeKernel(match, p)
+				continue
+			}
+			if !closing && e.now.Sub(p.kSynSent) < unclaimedFor {
+				kept = append(kept, p)
+			}
+		}
+		clear(list[len(kept):])
+		if len(kept) == 0 {
+			delete(e.portless, dst)
+		} else {
+			e.portless[dst] = kept
+		}
+	}
+}
+
+// mergeKernel moves what kernel attempt k knows of its socket into w, the
+// attempt of the same socket seen on the wire, and drops k (and its
+// connect, if k was all of it).
+func (e *Engine) mergeKernel(w, k *attempt) {
+	w.cookie = k.cookie
+	if k.cookie != 0 {
+		e.cookies[k.cookie] = w
+	}
+	if w.kSynSent.IsZero() || k.kSynSent.Before(w.kSynSent) {
+		w.kSynSent = k.kSynSent
+	}
+	w.kSynRetrans += k.kSynRetrans
+	if k.kLastSYN.After(w.kLastSYN) {
+		w.kLastSYN, w.kSynGap = k.kLastSYN, k.kSynGap
+	}
+	if w.kConnected.IsZero() {
+		w.kConnected = k.kConnected
+	}
+	if w.kClosed.IsZero() {
+		w.kClosed = k.kClosed
+	}
+	if w.kErrno == 0 {
+		w.kErrno, w.kErrnoAt, w.kErrnoSync = k.kErrno, k.kErrnoAt, k.kErrnoSync
+	}
+	w.kReset = w.kReset || k.kReset
+	fd := int32(-1)
+	if k.hasFD {
+		fd = k.fd
+	}
+	e.attribute(w, &event.Process{PID: k.pid, Comm: k.comm, FD: fd})
+	for _, ev := range k.out.Events {
+		w.event(ev.Time, ev.What)
+	}
+	if k.start.Before(w.start) {
+		w.start = k.start
+	}
+	e.dropKernelView(k)
+	e.sum.PortsPaired++
+}
+
+// dropKernelView ends kernel attempt k, whose socket is an attempt seen on
+// the wire: it is no attempt of its own (and its connect, if k was all of
+// it, is none either).
+func (e *Engine) dropKernelView(k *attempt) {
+	if e.cookies[k.cookie] == k {
+		delete(e.cookies, k.cookie)
+	}
+	k.final, k.outcome = true, Incomplete
+	if c := k.conn; c != nil {
+		c.attempts = slices.DeleteFunc(c.attempts, func(x *attempt) bool { return x == k })
+		if len(c.attempts) == 0 {
+			c.reported = true // nothing to report: its one attempt is on the wire
+		}
+	}
+}
+
+// kernelConnectedWait is how long, live, a socket the kernel saw connect
+// waits for its packets (which may come later than the reorder window)
+// before it is decided on the kernel's word alone.
+const kernelConnectedWait = 2 * time.Second
+
+// decideKernelConnected decides a connected attempt none of whose packets
+// were captured: ok on the kernel's word (incomplete if packets were lost
+// meanwhile, see lostEvidence).
+func (e *Engine) decideKernelConnected(a *attempt) {
+	e.decide(a, OK, a.kConnected, fmt.Sprintf("connected to %s after %s (kernel: SYN_SENT→ESTABLISHED); no packets of this connection were captured (another interface, or the capture filter)", a.serverName(), fmtDur(a.kConnected.Sub(a.start))))
+}
+
+// lostEvidence says why outcome o cannot be trusted for a (the loss that
+// may have taken what it lacks), or "" when it can.
+func (e *Engine) lostEvidence(a *attempt, o Outcome) string {
+	l := &e.loss
+	if l.kernelAt == 0 && l.dropsAt == 0 && l.lateAt == 0 {
+		return ""
+	}
+	// Exposed: the attempt started before the loss span ended and was
+	// still open when it began.
+	start := unixNanos(a.start)
+	in := func(from, to int64) bool {
+		return to != 0 && start <= to+lossSlack && e.nowNS >= from-lossSlack
+	}
+	kernel := in(l.kernelFrom, l.kernelAt)
+	packets := in(l.dropsFrom, l.dropsAt)
+	late := in(l.lateFrom, l.lateAt)
+	switch o {
+	case Timeout:
+		if !a.connected() && (a.synCount > 1 || a.kSynRetrans > 0 || a.kErrno == errETIMEDOUT) {
+			return "" // the silence itself was seen: retransmits, or the kernel's ETIMEDOUT
+		}
+		// A socket closed in SYN_SENT is no proof: the RST or error that
+		// closed it may be among the lost events.
+	case NoGreeting, ClosedBeforeGreeting:
+		kernel = false // the greeting is in the packets
+	case GreetingLate:
+		// Rests on the order of the client's close and the server's first
+		// bytes, which late packets upset, and on those bytes being this
+		// connection's: with a later socket's SYN_SENT or SYN lost, a reused
+		// 5-tuple's packets look like this attempt's.
+	case OK:
+		if a.wire || a.unix != "" || e.opts.NoPackets || a.connected() && !a.firstSrvData.IsZero() {
+			return ""
+		}
+		kernel = false // connected per the kernel; only the packets are missing
+	default:
+		return ""
+	}
+	var why []string
+	if kernel {
+		why = append(why, fmt.Sprintf("%d kernel events were lost (eBPF ring buffer full)", l.kernelLost))
+	}
+	if packets {
+		why = append(why, fmt.Sprintf("%d packets were dropped by the kernel before capture", l.packetDrops))
+	}
+	if late {
+		why = append(why, fmt.Sprintf("%d events arrived later than the reorder window", e.sum.LateEvents))
+	}
+	return strings.Join(why, ", ")
+}
+
+// lossVerdict turns an outcome that rests on missing evidence into
+// incomplete when evidence was lost meanwhile (see lostEvidence).
+func (e *Engine) lossVerdict(a *attempt, o Outcome, evidence []string) (Outcome, []string) {
+	why := e.lostEvidence(a, o)
+	if why == "" {
+		return o, evidence
+	}
+	e.sum.IncompleteLoss++
+	first := fmt.Sprintf("evidence lost while this attempt was open (%s): it would be %s on what was seen, which the missing events may contradict", why, o)
+	return Incomplete, append([]string{first}, evidence...)
+}
+
+// partial describes what a run lost, for Summary.Partial ("" when nothing).
+func (s *Summary) partial() string {
+	var parts []string
+	if s.RingBufferLost > 0 {
+		parts = append(parts, thousands(s.RingBufferLost)+" kernel events lost (eBPF ring buffer full)")
+	}
+	if s.KernelDrops > 0 {
+		parts = append(parts, thousands(s.KernelDrops)+" packets dropped by the kernel")
+	}
+	if s.LateEvents > 0 {
+		parts = append(parts, fmt.Sprintf("%s events later than the reorder window (%s after their attempt was reported, %s of no known attempt)",
+			thousands(s.LateEvents), thousands(s.LateAfterReport), thousands(s.LateUnmatched)))
+	}
+	if s.Untracked > 0 {
+		parts = append(parts, thousands(s.Untracked)+" attempts not followed (too many at once)")
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return "PARTIAL: " + strings.Join(parts, ", ") + " — " + thousands(s.IncompleteLoss) + " attempts incomplete for the lost evidence"
+}
+
+// thousands renders n with thousands separators: 2,312,345.
+func thousands(n uint64) string {
+	s := fmt.Sprint(n)
+	for i := len(s) - 3; i > 0; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
+}
