@@ -129,6 +129,11 @@ type attempt struct {
 	endAt    time.Time
 	evidence []string
 	notes    []string // extra evidence kept whatever the outcome (e.g. a slow greeting)
+
+	// quietClose: the client closed at once with nothing sent either way
+	// (a connect-then-close check); that ok rests on no server byte being
+	// seen, so lost packets make it incomplete.
+	quietClose bool
 }
 
 // maxEvents bounds an attempt's timeline.
@@ -1143,6 +1148,7 @@ func (e *Engine) clientClosed(a *attempt, t time.Time, how closeKind) {
 			// the client did not wait for anything, so the connect
 			// succeeded and no server failed.
 			a.addEvent(t, "%s from the client %s after the handshake: client closed without sending", how, fmtDur(waited))
+			a.quietClose = true
 			e.decide(a, OK, t, fmt.Sprintf("connected; client closed without sending: %s %s after it was connected, without waiting for a byte (a connect-then-close check)", how, fmtDur(idle)))
 			return
 		}

@@ -497,6 +497,10 @@ func (e *Engine) lostEvidence(a *attempt, o Outcome) string {
 		// connection's: with a later socket's SYN_SENT or SYN lost, a reused
 		// 5-tuple's packets look like this attempt's.
 	case OK:
+		if a.quietClose {
+			kernel = false // rests on no server byte in the packets
+			break
+		}
 		if a.wire || a.unix != "" || e.opts.NoPackets || a.connected() && !a.firstSrvData.IsZero() {
 			return ""
 		}

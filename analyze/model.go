@@ -136,18 +136,18 @@ type MySQL struct {
 
 // Summary counts what a run saw, including everything dropped or skipped.
 type Summary struct {
-	Connects     int             `json:"connects"`
-	Attempts     int             `json:"attempts"`
-	Outcomes     map[Outcome]int `json:"outcomes"` // attempts by outcome
-	Packets      uint64          `json:"packets"`
-	Malformed    uint64          `json:"malformed"`
-	Unsupported  uint64          `json:"unsupported"` // frames of link types/protocols not followed (skipped)
-	Duplicates   uint64          `json:"duplicates"`  // duplicate frames ignored (same packet on two interfaces)
+	Connects    int             `json:"connects"`
+	Attempts    int             `json:"attempts"`
+	Outcomes    map[Outcome]int `json:"outcomes"` // attempts by outcome
+	Packets     uint64          `json:"packets"`
+	Malformed   uint64          `json:"malformed"`
+	Unsupported uint64          `json:"unsupported"` // frames of link types/protocols not followed (skipped)
+	Duplicates  uint64          `json:"duplicates"`  // duplicate frames ignored (same packet on two interfaces)
 	// OtherProcesses counts captured packets left out because no traced
 	// process owned them (run -- CMD, trace --pid); Packets counts the rest.
 	OtherProcesses uint64 `json:"other_processes"`
-	MalformedDNS uint64          `json:"malformed_dns,omitempty"`
-	Untracked    uint64          `json:"untracked,omitempty"` // attempts not followed because MaxInFlight was reached
+	MalformedDNS   uint64 `json:"malformed_dns,omitempty"`
+	Untracked      uint64 `json:"untracked,omitempty"` // attempts not followed because MaxInFlight was reached
 	// LateRetransmits counts client SYN retransmits (same 5-tuple and ISN)
 	// that arrived after their attempt had been reported: part of that
 	// attempt, not new ones; its verdict came before the client gave up.
