@@ -428,3 +428,32 @@ func TestPacketsOfOtherProcesses(t *testing.T) {
 		}
 	}
 }
+
+// TestPartialSummaryHeading: when evidence was lost the summary's first
+// line says so, in every format for people (JSON carries "partial").
+func TestPartialSummaryHeading(t *testing.T) {
+	const why = "PARTIAL: 3 kernel events lost"
+	for _, c := range []struct {
+		f    Format
+		want string
+	}{
+		{Table, "Summary — " + why + "\n"},
+		{Markdown, "### Summary — " + why + "\n"},
+		{JSON, `"partial":"` + why + `"`},
+	} {
+		var buf bytes.Buffer
+		if err := NewWriter(&buf, Options{Format: c.f}).Summary(analyze.Summary{Partial: why}); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(buf.String(), c.want) {
+			t.Errorf("%s summary lacks %q:\n%s", c.f, c.want, buf.String())
+		}
+		buf.Reset()
+		if err := NewWriter(&buf, Options{Format: c.f}).Summary(analyze.Summary{}); err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(buf.String(), "PARTIAL") {
+			t.Errorf("%s summary says PARTIAL without loss:\n%s", c.f, buf.String())
+		}
+	}
+}
