@@ -457,3 +457,38 @@ func TestPartialSummaryHeading(t *testing.T) {
 		}
 	}
 }
+
+// TestSummaryCountsAreTheEngines: the summary's connect and attempt counts
+// are printed as the engine gave them (it alone owns them: filters that
+// leave connects out do so in the engine); the Writer adds only what it
+// counted itself, connect_outcomes.
+func TestSummaryCountsAreTheEngines(t *testing.T) {
+	cs := fixtureConnects()[:2]
+	for _, connects := range []int{1, 2, 7} {
+		var buf bytes.Buffer
+		w := NewWriter(&buf, Options{Format: JSON})
+		for _, c := range cs {
+			if err := w.Connect(c); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := w.Summary(analyze.Summary{Connects: connects}); err != nil {
+			t.Fatal(err)
+		}
+		lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
+		var sum struct {
+			Connects        int            `json:"connects"`
+			ConnectOutcomes map[string]int `json:"connect_outcomes"`
+		}
+		if err := json.Unmarshal([]byte(lines[len(lines)-1]), &sum); err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for _, v := range sum.ConnectOutcomes {
+			n += v
+		}
+		if sum.Connects != connects || n != len(cs) {
+			t.Errorf("engine counted %d connects, Writer printed %d: summary says connects %d, connect_outcomes %v", connects, len(cs), sum.Connects, sum.ConnectOutcomes)
+		}
+	}
+}

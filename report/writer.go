@@ -177,9 +177,6 @@ func (w *Writer) Summary(s analyze.Summary) error {
 	if w.red != nil {
 		s = w.red.Summary(s)
 	}
-	if s.Connects < w.number {
-		s.Connects = w.number
-	}
 	if s.Outcomes == nil {
 		s.Outcomes = map[analyze.Outcome]int{}
 	}
