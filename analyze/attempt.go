@@ -117,6 +117,7 @@ type attempt struct {
 	kErrnoAt    time.Time
 	kErrnoSync  bool // the failure was connect()'s own return (no SYN_SENT yet)
 	kReset      bool
+	kSockErrno  int32 // the last socket error reported (repeats are not shown again)
 	pid         uint32
 	comm        string
 	fd          int32

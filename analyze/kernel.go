@@ -255,7 +255,12 @@ func (e *Engine) kernelTCP(k *event.Kernel) {
 		if a == nil {
 			return
 		}
-		a.addEvent(t, "socket error %s", errnoName(k.Errno))
+		// Linux may report one error twice (6.18: before and after
+		// SYN_SENT→CLOSE for an ICMP error): show it once.
+		if k.Errno != a.kSockErrno {
+			a.kSockErrno = k.Errno
+			a.addEvent(t, "socket error %s", errnoName(k.Errno))
+		}
 		if a.kErrno == 0 {
 			a.kErrno, a.kErrnoAt = k.Errno, t
 		}

@@ -264,14 +264,20 @@ func TestEventsOrderWithPackets(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				evs, ok := waitFor(col, 2*time.Second, func(all []event.Kernel) ([]event.Kernel, bool) {
-					evs := attemptEvents(all, pid, c)
-					return evs, slices.ContainsFunc(evs, func(e event.Kernel) bool {
-						return e.Kind == event.StateChange && e.NewState == event.TCPClose
-					})
+				answer := func(ev event.Kernel) bool {
+					if port == portListening {
+						return ev.Kind == event.StateChange && ev.NewState == event.TCPEstablished
+					}
+					return ev.Kind == event.ResetReceived
+				}
+				// Wait for each event the steps use: the RST may close the
+				// socket before connect() returns.
+				evs, ok := waitSocket(col, pid, c, 3*time.Second, func(evs []event.Kernel) bool {
+					return hasConnectCall(evs) && slices.ContainsFunc(evs, answer) &&
+						slices.ContainsFunc(evs, func(e event.Kernel) bool { return describe(e) == bindSeen })
 				})
 				if !ok {
-					t.Fatalf("port %d: incomplete events:\n%s", port, render(evs))
+					t.Fatalf("port %d: want the connect call, the SYN_SENT binding and the answer; have:\n%s", port, render(evs))
 				}
 				var synSent, answered, call event.Kernel
 				for _, ev := range evs {
@@ -280,8 +286,7 @@ func TestEventsOrderWithPackets(t *testing.T) {
 						call = ev
 					case ev.Kind == event.StateChange && ev.NewState == event.TCPSynSent:
 						synSent = ev
-					case port == portListening && ev.Kind == event.StateChange && ev.NewState == event.TCPEstablished,
-						port == portClosed && ev.Kind == event.ResetReceived:
+					case answer(ev):
 						answered = ev
 					}
 				}

@@ -90,6 +90,10 @@ type Tracer struct {
 	closed    bool
 	closeOnce sync.Once
 	closeErr  error
+
+	// For CaughtUp (unix ns): when Next last found the ring empty, and the
+	// time of the last event it returned.
+	emptyAt, lastAt atomic.Int64
 }
 
 var pastDeadline = time.Unix(1, 0)
@@ -377,6 +381,10 @@ func (t *Tracer) Next(ctx context.Context) (event.Kernel, error) {
 		}
 		pending := t.reader.AvailableBytes() > 0
 		t.mu.RUnlock()
+		if !pending {
+			// Every event reserved before now has been read.
+			t.emptyAt.Store(time.Now().UnixNano())
+		}
 		var stop func() bool
 		if pending {
 			t.reader.SetDeadline(pastDeadline) // records are there: do not wait
@@ -407,8 +415,20 @@ func (t *Tracer) Next(ctx context.Context) (event.Kernel, error) {
 			continue
 		}
 		t.events.Add(1)
+		if n := ev.Time.UnixNano(); n > t.lastAt.Load() {
+			t.lastAt.Store(n)
+		}
 		return ev, nil
 	}
+}
+
+// CaughtUp reports whether Next has read every event the kernel recorded
+// before t: it found the ring buffer empty at t or later, or returned an
+// event stamped t or later. A reader that has not been scheduled since (a
+// loaded machine) is not caught up, however long ago t was.
+func (t *Tracer) CaughtUp(at time.Time) bool {
+	n := at.UnixNano()
+	return t.emptyAt.Load() >= n || t.lastAt.Load() >= n
 }
 
 // Close detaches the programs and frees everything. It interrupts Next.

@@ -54,6 +54,10 @@ type LiveReader struct {
 	lastStats                       time.Time
 	err                             error                  // ends Next; only Next's goroutine touches it
 	errMsg                          atomic.Pointer[string] // err for Stats, from any goroutine
+
+	// For CaughtUp (unix ns): when the last read that found the ring empty
+	// began, and the time of the last frame read.
+	emptyAt, lastAt atomic.Int64
 }
 
 // OpenLive starts a live capture. It needs root or CAP_NET_RAW (and, for an
@@ -171,6 +175,16 @@ func (l *LiveReader) Next() (*event.Packet, error) {
 	}
 }
 
+// CaughtUp reports whether Next has read every frame the kernel captured
+// before t: a read that began at least one ring block timeout after t found
+// the ring empty (the kernel hands a block over at most that long after its
+// first frame), or a frame stamped t or later was read. A reader that has
+// not been scheduled since (a loaded machine) is not caught up, however long
+// ago t was.
+func (l *LiveReader) CaughtUp(t time.Time) bool {
+	return l.emptyAt.Load() >= t.Add(ringBlockTimeout).UnixNano() || l.lastAt.Load() >= t.UnixNano()
+}
+
 // skipped is an internal result: nothing was read (poll timeout) or the frame
 // predates the filter.
 const skipped decodeResult = 255
@@ -181,15 +195,20 @@ func (l *LiveReader) readOne() (decodeResult, error) {
 	if l.closed {
 		return skipped, nil
 	}
+	began := time.Now()
 	data, ci, err := l.tp.ZeroCopyReadPacketData()
 	if err != nil {
 		if errors.Is(err, afpacket.ErrTimeout) {
+			l.emptyAt.Store(began.UnixNano())
 			if time.Since(l.lastStats) >= statsInterval {
 				l.refreshDropsLocked()
 			}
 			return skipped, nil
 		}
 		return skipped, fmt.Errorf("capture: %s: reading the ring: %w", l.source, err)
+	}
+	if n := ci.Timestamp.UnixNano(); n > l.lastAt.Load() {
+		l.lastAt.Store(n)
 	}
 	if ci.Timestamp.Before(l.started) {
 		// Queued between opening the socket and attaching the filter.

@@ -456,3 +456,68 @@ func TestOpenLiveErrors(t *testing.T) {
 		}
 	}
 }
+
+// CaughtUp turns true only once Next has read what the kernel captured
+// before the given time: the live pipeline's stop waits for it instead of a
+// fixed time, which a reader starved on a loaded machine overran.
+func TestLiveCaughtUp(t *testing.T) {
+	requireRoot(t)
+	n := newTestNet(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var l *LiveReader
+	var ln net.Listener
+	inNetns(t, n.a, func() {
+		var err error
+		if l, err = OpenLive(LiveOptions{Context: ctx, PollTimeout: 50 * time.Millisecond}); err != nil {
+			t.Error(err)
+			return
+		}
+		if ln, err = net.Listen("tcp4", "0.0.0.0:3306"); err != nil {
+			t.Error(err)
+		}
+	})
+	if t.Failed() {
+		return
+	}
+	defer l.Close()
+	defer ln.Close()
+
+	before := time.Now()
+	inNetns(t, n.b, func() {
+		c, err := net.DialTimeout("tcp", netip.AddrPortFrom(n.a4, 3306).String(), 2*time.Second)
+		if err != nil {
+			t.Errorf("dial: %v", err)
+			return
+		}
+		c.Close()
+	})
+	time.Sleep(50 * time.Millisecond) // several ring block timeouts: the frames are ready
+	if l.CaughtUp(before) {
+		t.Fatal("CaughtUp before Next read anything")
+	}
+	p, err := l.Next()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Time.Before(before) || !l.CaughtUp(before) {
+		t.Fatalf("read a packet stamped %v (connect at %v): CaughtUp = %v", p.Time, before, l.CaughtUp(before))
+	}
+
+	// Idle: a read that finds the ring empty catches up to a later time.
+	after := time.Now()
+	go func() {
+		for {
+			if _, err := l.Next(); err != nil {
+				return
+			}
+		}
+	}()
+	deadline := time.Now().Add(5 * time.Second)
+	for !l.CaughtUp(after) {
+		if time.Now().After(deadline) {
+			t.Fatal("an idle reader did not catch up within 5 s")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}

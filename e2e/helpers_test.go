@@ -104,13 +104,14 @@ type jsonQuery struct {
 }
 
 type jsonAttempt struct {
-	Client   string `json:"client"`
-	Server   string `json:"server"`
-	Outcome  string `json:"outcome"`
-	SYNCount int    `json:"syn_count"`
-	PID      uint32 `json:"pid"`
-	Comm     string `json:"comm"`
-	Errno    string `json:"errno"`
+	Client   string   `json:"client"`
+	Server   string   `json:"server"`
+	Outcome  string   `json:"outcome"`
+	SYNCount int      `json:"syn_count"`
+	RTTMS    *float64 `json:"rtt_ms"`
+	PID      uint32   `json:"pid"`
+	Comm     string   `json:"comm"`
+	Errno    string   `json:"errno"`
 	MySQL    *struct {
 		ErrorCode     int    `json:"error_code"`
 		ServerVersion string `json:"server_version"`

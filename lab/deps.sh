@@ -25,6 +25,10 @@ declare -A pkg_of=(
 	[setsid]=util-linux
 	[timeout]=coreutils
 	[sysctl]=procps
+	[psql]=postgresql-client
+	[/usr/lib/postgresql/15/bin/initdb]=postgresql
+	[/usr/lib/postgresql/15/bin/postgres]=postgresql
+	[/usr/lib/postgresql/15/bin/pg_isready]=postgresql
 )
 
 # Debian keeps some of these in sbin, which a non-root PATH may lack.
@@ -43,6 +47,12 @@ done
 if ! command -v php >/dev/null 2>&1 || ! php -r 'exit(function_exists("mysqli_init") ? 0 : 1);' 2>/dev/null; then
 	missing_tools+=("php-mysqli")
 	want[php-mysql]=1
+fi
+
+# PHP without pdo_pgsql cannot run lab/client_pg.php.
+if ! command -v php >/dev/null 2>&1 || ! php -r 'exit(in_array("pgsql", PDO::getAvailableDrivers()) ? 0 : 1);' 2>/dev/null; then
+	missing_tools+=("php-pdo_pgsql")
+	want[php-pgsql]=1
 fi
 
 ((${#missing_tools[@]} == 0)) && exit 0

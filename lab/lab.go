@@ -93,6 +93,10 @@ const (
 	PortGreet5s      = 3321 // labsrv: greets after 5 s (relays mariadbd #1)
 	PortNoGreeting   = 3322 // labsrv: accepts, never sends a byte
 	PortSSHBanner    = 3323 // labsrv: SSH banner
+	PortPG           = 5432 // PostgreSQL 15 #1: max_connections=4 (1 reserved for superusers), ssl=off
+	PortPGStandby    = 5433 // PostgreSQL 15 #2: a standby with hot_standby=off (57P03)
+	PortPGClosed     = 5440 // nothing listens: RST
+	PortPGDrop       = 5441 // nft drop
 )
 
 // Names served by dnsmasq (and, under slow., by labsrv dns).
@@ -119,6 +123,8 @@ const (
 const (
 	ClientMariaDB = "mariadb"
 	ClientPHP     = "php"
+	ClientPsql    = "psql"      // PostgreSQL's psql (libpq)
+	ClientPHPPg   = "pdo-pgsql" // PHP PDO pdo_pgsql (libpq): lab/client_pg.php
 )
 
 // ConnectTimeout is both clients' connect timeout.
@@ -149,6 +155,20 @@ func SocketResolve() string { return filepath.Join(Dir(), "m2", "mysqld.sock") }
 func SocketTLS() string     { return filepath.Join(Dir(), "m3", "mysqld.sock") }      // mariadbd #3
 
 // LabsrvPath is the lab's helper binary, built by lab.sh up.
+// PostgreSQL #1's unix socket directory and the unix-socket scenarios'
+// directories; libpq's host= names the directory, the socket in it is
+// .s.PGSQL.<port>.
+func PGSocketDir() string        { return filepath.Join(Dir(), "pg1") }        // PostgreSQL #1
+func PGSocketDirMissing() string { return filepath.Join(Dir(), "pg-missing") } // never exists
+func PGSocketDirDenied() string  { return filepath.Join(Dir(), "private") }    // a hard link to #1's socket, in a 0700 root directory
+func PGSocketDirStale() string   { return filepath.Join(Dir(), "stale") }      // nobody listens
+
+const (
+	PGBin       = "/usr/lib/postgresql/15/bin"
+	PGDBReject  = "secret"   // pg_hba.conf rejects every connection to it (28000)
+	PGDBMissing = "nosuchdb" // does not exist (3D000)
+)
+
 func LabsrvPath() string { return filepath.Join(Dir(), "bin", "labsrv") }
 
 // MariaDB is the mariadb CLI command line the lab uses, with args appended:
@@ -172,7 +192,7 @@ func AsNobody(argv ...string) []string {
 // Tools the lab needs; lab/deps.sh installs them (as root).
 var Tools = []string{
 	"ip", "ss", "nft", "mariadbd", "mariadb-install-db", "mariadb", "mariadb-admin",
-	"php", "dnsmasq", "tcpdump", "tshark", "dumpcap", "capinfos", "setpriv", "flock", "setsid", "timeout", "sysctl",
+	"php", "psql", "dnsmasq", "tcpdump", "tshark", "dumpcap", "capinfos", "setpriv", "flock", "setsid", "timeout", "sysctl",
 }
 
 // RepoRoot finds the module root (the directory holding lab/lab.sh) from
@@ -217,6 +237,12 @@ func Unavailable() string {
 	if err := exec.Command("php", "-r", `exit(function_exists("mysqli_init") ? 0 : 1);`).Run(); err != nil {
 		return "PHP has no mysqli extension (Debian package php-mysql)"
 	}
+	if err := exec.Command("php", "-r", `exit(in_array("pgsql", PDO::getAvailableDrivers()) ? 0 : 1);`).Run(); err != nil {
+		return "PHP has no pdo_pgsql extension (Debian package php-pgsql)"
+	}
+	if !fileExists(filepath.Join(PGBin, "initdb")) {
+		return "lab tools missing: " + filepath.Join(PGBin, "initdb") + " (Debian package postgresql-15; as root, `bash lab/deps.sh` installs it)"
+	}
 	if _, err := goTool(); err != nil {
 		return err.Error()
 	}
@@ -247,7 +273,7 @@ func Require(t testing.TB) {
 
 // missingPackages says whether Unavailable's reason is something lab/deps.sh installs.
 func missingPackages(why string) bool {
-	return strings.HasPrefix(why, "lab tools missing") || strings.HasPrefix(why, "PHP has no mysqli")
+	return strings.HasPrefix(why, "lab tools missing") || strings.HasPrefix(why, "PHP has no mysqli") || strings.HasPrefix(why, "PHP has no pdo_pgsql")
 }
 
 var sbinOnce sync.Once

@@ -71,6 +71,10 @@ PORT_GREET_2S=3320       # labsrv: greets after 2 s (relays mariadbd #1)
 PORT_GREET_5S=3321       # labsrv: greets after 5 s (relays mariadbd #1)
 PORT_NO_GREETING=3322    # labsrv: accepts, never sends a byte
 PORT_SSH_BANNER=3323     # labsrv: SSH-style banner
+PORT_PG=5432             # PostgreSQL 15 #1 (max_connections=4, 1 reserved for superusers, ssl=off)
+PORT_PG_STANDBY=5433     # PostgreSQL 15 #2: a standby with hot_standby=off (57P03, "not accepting connections")
+PORT_PG_CLOSED=5440      # nothing listens: RST
+PORT_PG_DROP=5441        # nft drop
 
 DOMAIN=connscope.test
 NAME_DUAL=dual.$DOMAIN            # A SERVER4 + AAAA SERVER6
@@ -92,6 +96,13 @@ SOCK_DENIED=$LAB_DIR/private/mysqld.sock    # hard link to SOCK1 in a 0700 root 
 SOCK_STALE=$LAB_DIR/stale/mysqld.sock       # a socket file nobody listens on
 SOCK2=$LAB_DIR/m2/mysqld.sock
 SOCK3=$LAB_DIR/m3/mysqld.sock
+PG_BIN=/usr/lib/postgresql/15/bin
+PG_SOCKDIR=$LAB_DIR/pg1                     # PostgreSQL #1's unix socket directory (.s.PGSQL.5432 in it)
+PG_SOCKDIR_MISSING=$LAB_DIR/pg-missing      # never exists
+PG_SOCKDIR_DENIED=$LAB_DIR/private          # hard link to #1's socket in a 0700 root directory
+PG_SOCKDIR_STALE=$LAB_DIR/stale             # .s.PGSQL.5432 nobody listens on
+PG_DB_REJECT=secret                         # pg_hba.conf rejects every connection to it (28000)
+PG_DB_MISSING=nosuchdb                      # does not exist (3D000)
 
 say() { printf 'lab: %s\n' "$*" >&2; }
 die() { say "error: $*"; exit 1; }
@@ -127,7 +138,7 @@ start() {
 # stop_pidfiles: end the processes this lab started, by PID, checking that
 # each PID still runs the program we started (PIDs get reused).
 stop_pidfiles() {
-	local f pid comm want pids=()
+	local f pid comm want sig pids=()
 	for f in "$LAB_DIR"/run/*.pid; do
 		[[ -e $f ]] || continue
 		pid=$(<"$f")
@@ -140,7 +151,11 @@ stop_pidfiles() {
 			rm -f "$f"
 			continue
 		fi
-		kill -TERM "$pid" 2>/dev/null || true
+		# A daemon may ask for another signal than TERM (postgres: INT is
+		# its fast shutdown; TERM would wait for its clients to leave).
+		sig=TERM
+		[[ -e ${f%.pid}.sig ]] && sig=$(<"${f%.pid}.sig")
+		kill -"$sig" "$pid" 2>/dev/null || true
 		pids+=("$pid")
 	done
 	local deadline=$((SECONDS + 15)) p still
@@ -159,7 +174,7 @@ stop_pidfiles() {
 		fi
 		sleep 0.1
 	done
-	rm -f "$LAB_DIR"/run/*.pid "$LAB_DIR"/run/*.comm
+	rm -f "$LAB_DIR"/run/*.pid "$LAB_DIR"/run/*.comm "$LAB_DIR"/run/*.sig
 }
 
 do_down() {
@@ -198,7 +213,7 @@ healthy() {
 	done
 	# Every daemon this script starts (a lab built by an older lab.sh may
 	# lack one).
-	for f in dnsmasq labsrv-dns labsrv-fake mariadbd-1 mariadbd-2 mariadbd-3; do
+	for f in dnsmasq labsrv-dns labsrv-fake mariadbd-1 mariadbd-2 mariadbd-3 postgres-1 postgres-2; do
 		[[ -e $LAB_DIR/run/$f.pid ]] || return 1
 	done
 	return 0
@@ -285,7 +300,7 @@ make_firewall() {
 table inet connscope_lab {
 	chain input {
 		type filter hook input priority filter; policy accept;
-		tcp dport $PORT_DROP drop
+		tcp dport { $PORT_DROP, $PORT_PG_DROP } drop
 		meta nfproto ipv4 tcp dport $PORT_REJECT_PORT reject with icmp type port-unreachable
 		meta nfproto ipv6 tcp dport $PORT_REJECT_PORT reject with icmpv6 type port-unreachable
 		tcp dport $PORT_REJECT_RESET reject with tcp reset
@@ -338,7 +353,7 @@ host-record=$NAME_BLACKHOLE6,$SERVER4,$BLACKHOLE6
 EOF
 	start dnsmasq $NS_SERVER dnsmasq --keep-in-foreground --conf-file="$LAB_DIR/dnsmasq.conf" --pid-file=
 	start labsrv-dns $NS_SERVER "$LAB_DIR/bin/labsrv" dns -listen $SLOWDNS4:53 -domain slow.$DOMAIN \
-		-late-name late.slow.$DOMAIN -late-delay 1500ms -late-a $SERVER4 \
+		-late-name late.slow.$DOMAIN -late-delay 1200ms -late-a $SERVER4 \
 		-never-name never.slow.$DOMAIN \
 		-ptr-slow $CLIENT4_PTR_SLOW=ptr-slow.client.$DOMAIN -ptr-slow-delay 2s \
 		-ptr-never $CLIENT4_PTR_NEVER
@@ -443,6 +458,92 @@ EOF
 	ln "$SOCK1" "$SOCK_DENIED"
 }
 
+as_postgres() { setpriv --reuid=postgres --regid=postgres --init-groups "$@"; }
+
+pg_conf() { # DIR PORT SOCKDIR EXTRA...: settings appended to DIR/data/postgresql.conf
+	local d=$1 port=$2 sockdir=$3; shift 3
+	{
+		echo "# connscope lab"
+		echo "listen_addresses = '$SERVER4,$SERVER6'"
+		echo "port = $port"
+		echo "unix_socket_directories = '$sockdir'"
+		echo "ssl = off"
+		echo "password_encryption = 'scram-sha-256'"
+		echo "shared_buffers = 16MB"
+		echo "fsync = off"
+		echo "autovacuum = off"
+		echo "logging_collector = off"
+		echo "log_connections = on"
+		printf '%s\n' "$@"
+	} >>"$d/data/postgresql.conf"
+}
+
+# start_postgres: PostgreSQL 15 #1 (the scenarios' server) and #2 (a standby
+# with hot_standby=off: every connection gets 57P03). Both have their own
+# data directory under LAB_DIR, made by initdb once and copied; Debian's
+# own cluster (/etc/postgresql/15/main) is not touched and does not matter:
+# these listen in cs-server only, with their sockets in LAB_DIR.
+start_postgres() {
+	[[ -x $PG_BIN/initdb ]] || die "no $PG_BIN/initdb (Debian package postgresql-15; bash lab/deps.sh installs it)"
+	mkdir -p "$LAB_DIR/pg1" "$LAB_DIR/pg2"
+	chown postgres: "$LAB_DIR/pg1" "$LAB_DIR/pg2"
+	as_postgres "$PG_BIN/initdb" -D "$LAB_DIR/pg1/data" -U postgres --auth-local=peer --auth-host=reject \
+		--no-sync --no-instructions -E UTF8 --locale=C >"$LAB_DIR/log/initdb.log" 2>&1 ||
+		die "initdb failed; see $LAB_DIR/log/initdb.log"
+	cp -a "$LAB_DIR/pg1/data" "$LAB_DIR/pg2/data"
+	# #1: 4 slots, 1 of them for superusers: 3 sessions of lab fill the
+	# ordinary ones (the next lab login is refused after authentication,
+	# 53300 "remaining connection slots are reserved ..."); one more of
+	# postgres fills the last (the next connection is refused before
+	# authentication, 53300 "sorry, too many clients already").
+	pg_conf "$LAB_DIR/pg1" $PORT_PG "$PG_SOCKDIR" "max_connections = 4" "superuser_reserved_connections = 1"
+	cat >"$LAB_DIR/pg1/data/pg_hba.conf" <<EOF
+# connscope lab. TYPE DATABASE USER ADDRESS METHOD
+local all postgres peer
+local all $DB_USER scram-sha-256
+host $PG_DB_REJECT all 0.0.0.0/0 reject
+host $PG_DB_REJECT all ::/0 reject
+host all $DB_USER 0.0.0.0/0 scram-sha-256
+host all $DB_USER ::/0 scram-sha-256
+EOF
+	# #2: a standby (standby.signal) with nothing to replicate from and
+	# hot_standby=off: it stays in recovery and answers every connection
+	# with 57P03 "the database system is not accepting connections".
+	pg_conf "$LAB_DIR/pg2" $PORT_PG_STANDBY "$LAB_DIR/pg2" "hot_standby = off"
+	touch "$LAB_DIR/pg2/data/standby.signal"
+	chown postgres: "$LAB_DIR/pg2/data/standby.signal"
+	local n
+	for n in 1 2; do
+		start postgres-$n $NS_SERVER setpriv --reuid=postgres --regid=postgres --init-groups \
+			"$PG_BIN/postgres" -D "$LAB_DIR/pg$n/data"
+		echo postgres >"$LAB_DIR/run/postgres-$n.comm"
+		echo INT >"$LAB_DIR/run/postgres-$n.sig"
+	done
+	# pg_isready: 0 accepting (#1), 1 rejecting (#2, the standby).
+	local want rc deadline
+	for n in 1 2; do
+		want=$((n - 1)) deadline=$((SECONDS + 60))
+		while :; do
+			rc=0
+			"$PG_BIN/pg_isready" -q -h "$LAB_DIR/pg$n" -p $((PORT_PG + n - 1)) || rc=$?
+			((rc == want)) && break
+			((SECONDS < deadline)) || die "postgres #$n not ready within 60 s (pg_isready $rc); see $LAB_DIR/log/postgres-$n.log"
+			alive "$(<"$LAB_DIR/run/postgres-$n.pid")" || die "postgres #$n exited; see $LAB_DIR/log/postgres-$n.log"
+			sleep 0.2
+		done
+	done
+	as_postgres "$PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 -h "$PG_SOCKDIR" -p $PORT_PG -d postgres >>"$LAB_DIR/log/postgres-1.log" 2>&1 <<EOF ||
+CREATE ROLE $DB_USER LOGIN PASSWORD '$DB_PASSWORD';
+CREATE DATABASE $DB_NAME OWNER $DB_USER;
+CREATE DATABASE $PG_DB_REJECT;
+EOF
+		die "creating postgres #1's role and databases failed; see $LAB_DIR/log/postgres-1.log"
+	# permission denied: #1's socket behind the 0700 root directory (made
+	# by start_mariadb); stale: a socket file nobody listens on.
+	ln "$PG_SOCKDIR/.s.PGSQL.$PORT_PG" "$PG_SOCKDIR_DENIED/.s.PGSQL.$PORT_PG"
+	"$LAB_DIR/bin/labsrv" stale-socket "$PG_SOCKDIR_STALE/.s.PGSQL.$PORT_PG"
+}
+
 wait_listening() { # NS PROTO ADDR:PORT...
 	local ns=$1 proto=$2; shift 2
 	local want deadline=$((SECONDS + 20))
@@ -472,9 +573,10 @@ do_up() {
 	start_dns
 	start_mariadb
 	start_fake
+	start_postgres
 	wait_listening $NS_SERVER u :53
 	wait_listening $NS_SERVER t :$PORT_MYSQL :$PORT_MYSQL_RESOLVE :$PORT_MYSQL_TLS :$PORT_GREET_2S :$PORT_GREET_5S \
-		:$PORT_NO_GREETING :$PORT_SSH_BANNER
+		:$PORT_NO_GREETING :$PORT_SSH_BANNER :$PORT_PG :$PORT_PG_STANDBY
 	touch "$LAB_DIR/.up"
 	trap - EXIT INT TERM
 	say "up: namespaces $NS_CLIENT $NS_ROUTER $NS_SERVER, state in $LAB_DIR"
@@ -510,9 +612,10 @@ do_env() {
 		HOSTUNREACH4 NOROUTE4 CLIENT6 ROUTER6_CLIENT ROUTER6_SERVER SERVER6 ONLINK_NOHOST6 \
 		HOSTUNREACH6 NOROUTE6 BLACKHOLE6 PORT_MYSQL PORT_MYSQL_RESOLVE PORT_MYSQL_TLS PORT_CLOSED PORT_DROP \
 		PORT_REJECT_PORT PORT_REJECT_RESET PORT_REJECT_ADMIN PORT_GREET_2S PORT_GREET_5S \
-		PORT_NO_GREETING PORT_SSH_BANNER DOMAIN NAME_DUAL NAME_V4ONLY NAME_BLACKHOLE6 NAME_NXDOMAIN \
+		PORT_NO_GREETING PORT_SSH_BANNER PORT_PG PORT_PG_STANDBY PORT_PG_CLOSED PORT_PG_DROP DOMAIN NAME_DUAL NAME_V4ONLY NAME_BLACKHOLE6 NAME_NXDOMAIN \
 		NAME_DNS_LATE NAME_DNS_NEVER DB_USER DB_PASSWORD DB_NAME DB_DENIED DB_USER_ELSEWHERE \
-		LAB_DIR SOCK1 SOCK2 SOCK3 SOCK_MISSING SOCK_DENIED SOCK_STALE; do
+		LAB_DIR SOCK1 SOCK2 SOCK3 SOCK_MISSING SOCK_DENIED SOCK_STALE \
+		PG_SOCKDIR PG_SOCKDIR_MISSING PG_SOCKDIR_DENIED PG_SOCKDIR_STALE PG_DB_REJECT PG_DB_MISSING; do
 		printf '%s=%s\n' "$v" "${!v}"
 	done
 }

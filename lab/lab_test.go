@@ -97,6 +97,10 @@ func TestTopologyMatchesScript(t *testing.T) {
 		"DB_PASSWORD": DBPassword, "DB_NAME": DBName, "DB_DENIED": DBDenied, "DB_USER_ELSEWHERE": DBUserElsewhere,
 		"LAB_DIR": Dir(), "SOCK1": Socket(), "SOCK2": SocketResolve(), "SOCK3": SocketTLS(), "SOCK_MISSING": SocketMissing(),
 		"SOCK_DENIED": SocketDenied(), "SOCK_STALE": SocketStale(),
+		"PORT_PG": strconv.Itoa(PortPG), "PORT_PG_STANDBY": strconv.Itoa(PortPGStandby),
+		"PORT_PG_CLOSED": strconv.Itoa(PortPGClosed), "PORT_PG_DROP": strconv.Itoa(PortPGDrop),
+		"PG_SOCKDIR": PGSocketDir(), "PG_SOCKDIR_MISSING": PGSocketDirMissing(), "PG_SOCKDIR_DENIED": PGSocketDirDenied(),
+		"PG_SOCKDIR_STALE": PGSocketDirStale(), "PG_DB_REJECT": PGDBReject, "PG_DB_MISSING": PGDBMissing,
 	}
 	got := map[string]string{}
 	for k := range want {
@@ -136,7 +140,7 @@ func TestScenarioTable(t *testing.T) {
 		}
 		clients := map[string]bool{}
 		for _, run := range sc.Runs {
-			if run.Client != ClientMariaDB && run.Client != ClientPHP || clients[run.Client] {
+			if !knownClient(sc, run.Client) || clients[run.Client] {
 				t.Errorf("%s: client %q unknown or repeated", sc.Name, run.Client)
 			}
 			clients[run.Client] = true
@@ -165,5 +169,63 @@ func TestScenarioTable(t *testing.T) {
 	}
 	if !seen["drop"] {
 		t.Error("no drop scenario: make demo analyzes testdata/captures/drop-mariadb.any.pcap")
+	}
+}
+
+// knownClient: MySQL scenarios run the mariadb CLI and PHP mysqli,
+// PostgreSQL ones psql and PHP pdo_pgsql.
+func knownClient(sc Scenario, client string) bool {
+	if sc.Protocol == ProtocolPostgres {
+		return client == ClientPsql || client == ClientPHPPg
+	}
+	return sc.Protocol == "" && (client == ClientMariaDB || client == ClientPHP)
+}
+
+// TestPGSmoke is issue 10's lab smoke test: PostgreSQL #1 with psql and
+// PHP pdo_pgsql: success, refused, wrong password and too many clients
+// (with its set-up holding every slot), each client's exit code and words.
+func TestPGSmoke(t *testing.T) {
+	Up(t)
+	// The table's expectations are checked below; pin the essentials too,
+	// so a table edit cannot quietly weaken the smoke test.
+	pinned := map[string][2]string{
+		"pg-ok-v4":          {"lab@" + Client4, "lab@" + Client4},
+		"pg-refused":        {"psql: error: ", "pdo_pgsql error: SQLSTATE[08006] "},
+		"pg-wrong-password": {`FATAL:  password authentication failed for user "lab"`, `FATAL:  password authentication failed for user "lab"`},
+		"pg-too-many":       {"FATAL:  sorry, too many clients already", "FATAL:  sorry, too many clients already"},
+	}
+	for _, name := range []string{"pg-ok-v4", "pg-refused", "pg-wrong-password", "pg-too-many"} {
+		sc := scenario(t, name)
+		t.Run(name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			if sc.Setup != nil {
+				undo, err := sc.Setup(ctx)
+				if err != nil {
+					t.Fatalf("set-up: %v", err)
+				}
+				defer undo()
+			}
+			for i, run := range sc.Runs {
+				if !strings.Contains(run.Expect.Says, pinned[name][i]) {
+					t.Errorf("%s: expects %q, smoke test wants it to contain %q", run.Client, run.Expect.Says, pinned[name][i])
+				}
+				res := Run(ctx, NSClient, run.Argv...)
+				if res.Err != nil {
+					t.Fatalf("%v: %v", run.Argv, res.Err)
+				}
+				x := run.Expect
+				if res.ExitCode != x.ExitCode {
+					t.Errorf("%s: exit code %d, want %d; output: %s", run.Client, res.ExitCode, x.ExitCode, res.Output())
+				}
+				if !strings.Contains(res.Stdout+res.Stderr, x.Says) {
+					t.Errorf("%s: output %q does not contain %q", run.Client, res.Output(), x.Says)
+				}
+				if x.MaxElapsed > 0 && res.Elapsed > x.MaxElapsed {
+					t.Errorf("%s: took %v, want at most %v", run.Client, res.Elapsed, x.MaxElapsed)
+				}
+				t.Logf("%s: exit %d after %v: %s", run.Client, res.ExitCode, res.Elapsed.Round(time.Millisecond), res.Output())
+			}
+		})
 	}
 }

@@ -13,8 +13,9 @@ import (
 	"github.com/connscope/connscope/capture"
 )
 
-// capturePollTimeout: see openCapture.
-const capturePollTimeout = 500 * time.Millisecond
+// capturePollTimeout: see openCapture. It also bounds how soon an idle
+// reader shows it has caught up (Session.Run's stop waits for that).
+const capturePollTimeout = 100 * time.Millisecond
 
 // captureRingSize is the packet ring: at 10,000 connects/s on loopback
 // (about 80,000 frames/s) 32 MiB holds roughly 2 s of traffic, slack for a

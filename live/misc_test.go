@@ -33,6 +33,14 @@ func TestMaskSecrets(t *testing.T) {
 		{[]string{"mysql", "-e", "set password = 's3cret'"}, []string{"mysql", "-e", "set password = '***'"}},
 		{[]string{"psql", "-c", "ALTER ROLE a WITH ENCRYPTED PASSWORD 's3cret'"}, []string{"psql", "-c", "ALTER ROLE a WITH ENCRYPTED PASSWORD '***'"}},
 		{[]string{"mysql", "-e", "select user, password_expired from mysql.user"}, []string{"mysql", "-e", "select user, password_expired from mysql.user"}},
+		// PostgreSQL (the lab's psql runs): env(1) assignments, libpq conninfo.
+		{[]string{"env", "PGPASSWORD=labpass", "psql", "-c", "SELECT 1", "host=h user=lab"},
+			[]string{"env", "PGPASSWORD=***", "psql", "-c", "SELECT 1", "host=h user=lab"}},
+		{[]string{"env", "MYSQL_PWD=x", "mariadb"}, []string{"env", "MYSQL_PWD=***", "mariadb"}},
+		{[]string{"psql", "host=h password=s3cret dbname=d"}, []string{"psql", "host=h password=*** dbname=d"}},
+		{[]string{"psql", "host=h password = 'se cr\\'et' dbname=d"}, []string{"psql", "host=h password = '***' dbname=d"}},
+		{[]string{"php", "-r", "new PDO('pgsql:host=h;password=s3cret;dbname=d')"}, []string{"php", "-r", "new PDO('pgsql:host=h;password=***;dbname=d')"}},
+		{[]string{"psql", "-c", "SELECT 'no_password=1'"}, []string{"psql", "-c", "SELECT 'no_password=1'"}},
 	}
 	for _, tc := range tests {
 		if got := MaskSecrets(tc.in); strings.Join(got, " ") != strings.Join(tc.want, " ") {

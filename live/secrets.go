@@ -16,6 +16,15 @@ var passwordOptions = []string{"--password", "--passwd", "--pass"}
 // urlPassword is the password part of a URL's user info (mysql://u:p@h).
 var urlPassword = regexp.MustCompile(`(://[^/:@\s]*:)[^@\s]*@`)
 
+// passwordEnv are environment variables that carry a password, seen as
+// env(1) arguments (env PGPASSWORD=X psql ...): libpq's, MySQL clients'.
+var passwordEnv = []string{"PGPASSWORD", "MYSQL_PWD"}
+
+// conninfoPassword is the password in a libpq keyword/value connection
+// string ("host=h password=X" or password = 'X y', spaces allowed around
+// '=' as libpq allows), and in DSNs that spell it the same way.
+var conninfoPassword = regexp.MustCompile(`(^|[\s;])(password\s*=\s*)('(?:[^'\\]|\\.)*'|[^\s;']*)`)
+
 // passwordKeywords are key=value passwords: libpq conninfo and PDO DSNs
 // (password=, pwd=), environment assignments (env MYSQL_PWD=x mysql).
 var passwordKeywords = regexp.MustCompile(`(?i)\b(password|passwd|pwd|mysql_pwd|pgpassword)=('[^']*'|"[^"]*"|[^\s;&'"]+)`)
@@ -50,6 +59,18 @@ func MaskSecrets(argv []string) []string {
 			continue
 		}
 		out[i] = a
+		for _, env := range passwordEnv {
+			if strings.HasPrefix(a, env+"=") {
+				out[i] = env + "=" + maskedSecret
+			}
+		}
+		out[i] = conninfoPassword.ReplaceAllStringFunc(out[i], func(m string) string {
+			sm := conninfoPassword.FindStringSubmatch(m)
+			if strings.HasPrefix(sm[3], "'") {
+				return sm[1] + sm[2] + "'" + maskedSecret + "'"
+			}
+			return sm[1] + sm[2] + maskedSecret
+		})
 		for _, opt := range passwordOptions {
 			if a == opt {
 				maskNext = true

@@ -72,7 +72,13 @@ const kernelRingSize = 16 << 20
 // settle is how long Run keeps reading after it is told to stop, so that
 // what the kernel already captured reaches the engine: longer than the
 // packet ring's block timeout (10 ms) and the eBPF reader's poll (100 ms).
-const settle = 250 * time.Millisecond
+// Then it reads on until each source has read everything the kernel had
+// captured when the stop came (on a loaded machine the readers may not have
+// run for longer than settle), for at most maxSettle.
+const (
+	settle    = 250 * time.Millisecond
+	maxSettle = 5 * time.Second
+)
 
 // Session is a running live trace: open sources feeding one engine.
 type Session struct {
@@ -410,19 +416,26 @@ func (s *Session) Run(ctx context.Context) (analyze.Summary, error) {
 		kernelCh = nil
 	}
 	var (
-		firstErr error
-		done     = ctx.Done()
-		stopAt   <-chan time.Time
-		received bool // since the last tick
+		firstErr  error
+		done      = ctx.Done()
+		stopAt    <-chan time.Time
+		stoppedAt time.Time
+		behind    string // a source not caught up when maxSettle ran out
+		received  bool   // since the last tick
 	)
 loop:
 	for packetCh != nil || kernelCh != nil {
 		select {
 		case <-done:
 			done = nil
+			stoppedAt = time.Now()
 			stopAt = time.After(settle)
 		case <-stopAt:
-			break loop
+			behind = s.behind(stoppedAt, packetCh != nil, kernelCh != nil)
+			if behind == "" || time.Since(stoppedAt) >= maxSettle {
+				break loop
+			}
+			stopAt = time.After(activeTick)
 		case p, ok := <-packetCh:
 			if !ok {
 				packetCh = nil
@@ -487,10 +500,26 @@ loop:
 	if s.processFiltered() && s.skipped > 0 {
 		s.opts.Notice(fmt.Sprintf("%d connects of other processes were left out", s.skipped))
 	}
+	if behind != "" {
+		sum.Errors = append(sum.Errors, fmt.Sprintf("stopped %v after the end with the %s not read to the end (a loaded machine?): the last connects may lack packets or kernel events", maxSettle, behind))
+	}
 	if s.opts.Record != nil {
 		s.opts.Record.SetDrops(sum.KernelDrops)
 	}
 	return sum, firstErr
+}
+
+// behind names the running sources that have not yet read everything the
+// kernel had captured at t ("" when none).
+func (s *Session) behind(t time.Time, packets, kernel bool) string {
+	var names []string
+	if packets && !s.capture.reader.CaughtUp(t) {
+		names = append(names, "packet capture")
+	}
+	if kernel && !s.tracer.CaughtUp(t) {
+		names = append(names, "eBPF ring buffer")
+	}
+	return strings.Join(names, " and ")
 }
 
 // takeQueued moves what the sources have queued into the merger, without

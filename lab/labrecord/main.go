@@ -51,6 +51,7 @@ type labInfo struct {
 	MariaDB       string `json:"mariadb"`
 	MariaDBClient string `json:"mariadb_client"`
 	PHP           string `json:"php"`
+	PostgreSQL    string `json:"postgresql,omitempty"`
 }
 
 type entry struct {
@@ -70,6 +71,14 @@ type entry struct {
 	Expected    expected `json:"expected"`
 	Reproduced  bool     `json:"reproduced"`
 	Why         string   `json:"why,omitempty"`
+
+	// The packets of each capture that connect analysis reads: TCP, UDP
+	// and ICMP errors (countConnPackets; not ARP or NDP). 0: the failure
+	// put nothing on this wire, only trace (eBPF) sees it.
+	ConnPacketsAny  int `json:"conn_packets_any"`
+	ConnPacketsVeth int `json:"conn_packets_veth"`
+	// Protocol is the server's: "" (MySQL) or "postgres".
+	Protocol string `json:"protocol,omitempty"`
 }
 
 type expected struct {
@@ -78,6 +87,7 @@ type expected struct {
 	MySQLErrorCode int      `json:"mysql_error_code"`
 	ServerVersion  string   `json:"server_version"`
 	Notes          string   `json:"notes"`
+	PGSQLState     string   `json:"pgsql_state,omitempty"` // the PostgreSQL ErrorResponse's SQLSTATE on the wire
 }
 
 func main() {
@@ -148,6 +158,7 @@ func record(ctx context.Context, outDir string, filter *regexp.Regexp, snaplen i
 		MariaDB:       firstLine("mariadbd", "--version"),
 		MariaDBClient: firstLine("mariadb", "--version"),
 		PHP:           firstLine("php", "-r", "echo PHP_VERSION;"),
+		PostgreSQL:    firstLine(filepath.Join(lab.PGBin, "postgres"), "--version"),
 	}}
 
 	staging := strings.TrimSuffix(outDir, "/") + ".new"
@@ -184,7 +195,11 @@ func record(ctx context.Context, outDir string, filter *regexp.Regexp, snaplen i
 
 	if add {
 		recorded := len(m.Scenarios)
+		pg := m.Lab.PostgreSQL
 		m = mergeManifest(old, m.Scenarios)
+		if m.Lab.PostgreSQL == "" {
+			m.Lab.PostgreSQL = pg
+		}
 		log.Printf("adding %d runs to the %d of %s/manifest.json", recorded, len(old.Scenarios), outDir)
 	}
 	data, err := json.MarshalIndent(m, "", "  ")
@@ -285,7 +300,9 @@ func recordRun(ctx context.Context, dir string, sc lab.Scenario, run lab.ClientR
 		Expected: expected{
 			Outcome: run.Expect.Outcome, Attempts: run.Expect.Attempts,
 			MySQLErrorCode: run.Expect.MySQLErrorCode, Notes: run.Expect.Notes,
+			PGSQLState: run.Expect.PGSQLState,
 		},
+		Protocol: sc.Protocol,
 	}
 	if e.Expected.Attempts == nil {
 		e.Expected.Attempts = []string{}
@@ -351,6 +368,12 @@ func recordRun(ctx context.Context, dir string, sc lab.Scenario, run lab.ClientR
 	if err != nil {
 		why = append(why, err.Error())
 	}
+	if e.ConnPacketsAny, err = countConnPackets(anyPath); err != nil {
+		why = append(why, err.Error())
+	}
+	if e.ConnPacketsVeth, err = countConnPackets(vethPath); err != nil {
+		why = append(why, err.Error())
+	}
 	why = append(why, checkClient(run, res)...)
 	why = append(why, checkCapture(anyPath, run, version)...)
 	e.Reproduced = len(why) == 0
@@ -383,6 +406,8 @@ var decodeMySQL = func() []string {
 	for _, p := range []int{lab.PortMySQLResolve, lab.PortMySQLTLS, lab.PortGreet2s, lab.PortGreet5s, lab.PortNoGreeting, lab.PortSSHBanner} {
 		args = append(args, "-d", fmt.Sprintf("tcp.port==%d,mysql", p))
 	}
+	// and every lab PostgreSQL port as PostgreSQL (5432 is by default).
+	args = append(args, "-d", fmt.Sprintf("tcp.port==%d,pgsql", lab.PortPGStandby))
 	return args
 }()
 
@@ -395,7 +420,7 @@ func checkCapture(path string, run lab.ClientRun, version string) []string {
 	x := run.Expect
 	args := append([]string{"-n", "-r", path}, decodeMySQL...)
 	args = append(args, "-T", "fields", "-e", "tcp.flags.syn", "-e", "tcp.flags.ack", "-e", "tcp.srcport",
-		"-e", "tcp.dstport", "-e", "mysql.version", "-e", "mysql.error_code")
+		"-e", "tcp.dstport", "-e", "mysql.version", "-e", "mysql.error_code", "-e", "pgsql.code")
 	cmd := exec.Command("tshark", args...)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
@@ -404,10 +429,10 @@ func checkCapture(path string, run lab.ClientRun, version string) []string {
 		return []string{fmt.Sprintf("tshark -r %s: %v: %s", path, err, strings.TrimSpace(stderr.String()))}
 	}
 	conns := map[string]bool{}
-	var versions, codes []string
+	var versions, codes, states []string
 	for _, line := range strings.Split(string(out), "\n") {
 		f := strings.Split(line, "\t")
-		if len(f) != 6 {
+		if len(f) != 7 {
 			continue
 		}
 		if f[0] == "1" && f[1] == "0" {
@@ -418,6 +443,9 @@ func checkCapture(path string, run lab.ClientRun, version string) []string {
 		}
 		if f[5] != "" {
 			codes = append(codes, f[5])
+		}
+		if f[6] != "" {
+			states = append(states, f[6])
 		}
 	}
 	var why []string
@@ -438,7 +466,29 @@ func checkCapture(path string, run lab.ClientRun, version string) []string {
 	if got := strings.Join(codes, ","); got != want {
 		why = append(why, fmt.Sprintf("MySQL error code %q in the capture, designed %q", got, want))
 	}
+	if got := strings.Join(states, ","); got != x.PGSQLState {
+		why = append(why, fmt.Sprintf("PostgreSQL SQLSTATE %q in the capture, designed %q", got, x.PGSQLState))
+	}
 	return why
+}
+
+// connPacketsFilter selects, in tshark's display filter language, the
+// packets connect analysis reads: TCP, UDP, and ICMP/ICMPv6 errors
+// (destination unreachable, time exceeded, parameter problem; ICMPv6 packet
+// too big).
+const connPacketsFilter = "tcp or udp or icmp.type == 3 or icmp.type == 11 or icmp.type == 12 or icmpv6.type == 1 or icmpv6.type == 2 or icmpv6.type == 3 or icmpv6.type == 4"
+
+// countConnPackets counts a capture's packets that connect analysis reads,
+// with tshark (an independent decoder).
+func countConnPackets(path string) (int, error) {
+	cmd := exec.Command("tshark", "-n", "-r", path, "-Y", connPacketsFilter, "-T", "fields", "-e", "frame.number")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return 0, fmt.Errorf("tshark -r %s: %v: %s", path, err, strings.TrimSpace(stderr.String()))
+	}
+	return len(strings.Fields(string(out))), nil
 }
 
 // capture is a running tcpdump or dumpcap in the client namespace.
