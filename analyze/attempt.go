@@ -43,6 +43,14 @@ const (
 	closedRST
 )
 
+// ev is the timeline kind of a close.
+func (k closeKind) ev() EventKind {
+	if k == closedRST {
+		return EvRST
+	}
+	return EvFIN
+}
+
 func (k closeKind) String() string {
 	if k == closedRST {
 		return "RST"
@@ -127,6 +135,8 @@ type attempt struct {
 	final    bool
 	keep     bool // stays in the flow table after the verdict, until reported
 	outcome  Outcome
+	reason   Reason
+	facts    Facts // what decide and lossVerdict add to the facts buildAttempt reads from the state
 	endAt    time.Time
 	evidence []string
 	notes    []string // extra evidence kept whatever the outcome (e.g. a slow greeting)
@@ -140,32 +150,40 @@ type attempt struct {
 // maxEvents bounds an attempt's timeline.
 const maxEvents = 64
 
-// addEvent appends a timeline step.
-func (a *attempt) addEvent(t time.Time, format string, args ...any) {
+// addEvent appends a timeline step of kind k in direction d.
+func (a *attempt) addEvent(t time.Time, k EventKind, d Dir, format string, args ...any) {
 	if len(a.out.Events) >= maxEvents {
-		a.event(t, "")
+		a.event(t, k, d, "")
 		return
 	}
 	what := format
 	if len(args) > 0 {
 		what = fmt.Sprintf(format, args...)
 	}
-	a.event(t, what)
+	a.event(t, k, d, what)
 }
 
 // event appends a timeline step that is already text (the common steps
 // are built without fmt: they are most of the engine's per-attempt work).
-func (a *attempt) event(t time.Time, what string) {
+func (a *attempt) event(t time.Time, k EventKind, d Dir, what string) {
 	if len(a.out.Events) >= maxEvents {
 		if len(a.out.Events) == maxEvents {
-			a.out.Events = append(a.out.Events, Event{Time: t, What: "… further events not recorded"})
+			a.out.Events = append(a.out.Events, Event{Time: t, Kind: EvTruncated, What: "… further events not recorded"})
 		}
 		return
 	}
 	if a.out.Events == nil {
 		a.out.Events = make([]Event, 0, 8)
 	}
-	a.out.Events = append(a.out.Events, Event{Time: t, What: what})
+	a.out.Events = append(a.out.Events, Event{Time: t, Kind: k, Dir: d, What: what})
+}
+
+// tlsDir is the direction of a TLS record.
+func tlsDir(fromServer bool) Dir {
+	if fromServer {
+		return DirS2C
+	}
+	return DirC2S
 }
 
 // serverName is the server as ip:port ([v6]:port), or the unix socket path.
@@ -452,10 +470,10 @@ func (e *Engine) clientSYN(a *attempt, p *event.Packet) {
 		a.firstSYN, a.lastSYN = t, t
 		a.synCount = 1
 		a.c2s.init(p.Seq)
-		a.event(t, "SYN to "+a.serverName())
+		a.event(t, EvSYN, DirC2S, "SYN to "+a.serverName())
 		if p.PayloadLen > 0 {
 			// TCP Fast Open: the client's first bytes ride on the SYN.
-			a.addEvent(t, "SYN carries %d bytes of data (TCP Fast Open)", p.PayloadLen)
+			a.addEvent(t, EvSYNData, DirC2S, "SYN carries %d bytes of data (TCP Fast Open)", p.PayloadLen)
 			a.firstCliData = t
 			a.c2s.add(p.Seq+1, p.Payload, p.PayloadLen)
 		}
@@ -466,7 +484,7 @@ func (e *Engine) clientSYN(a *attempt, p *event.Packet) {
 		a.retransmits++
 		a.lastSYNGap = t.Sub(a.lastSYN)
 		a.lastSYN = t
-		a.addEvent(t, "SYN retransmit #%d (+%s) after the verdict", a.synCount-1, fmtDur(t.Sub(a.firstSYN)))
+		a.addEvent(t, EvSYNRetransmit, DirC2S, "SYN retransmit #%d (+%s) after the verdict", a.synCount-1, fmtDur(t.Sub(a.firstSYN)))
 		return
 	}
 	if !a.synAckAt.IsZero() {
@@ -474,14 +492,14 @@ func (e *Engine) clientSYN(a *attempt, p *event.Packet) {
 		// the way back (or seen only here).
 		a.retransmits++
 		a.synCount++
-		a.addEvent(t, "SYN retransmit #%d (after the SYN-ACK)", a.synCount-1)
+		a.addEvent(t, EvSYNRetransmit, DirC2S, "SYN retransmit #%d (after the SYN-ACK)", a.synCount-1)
 		return
 	}
 	a.synCount++
 	a.retransmits++
 	a.lastSYNGap = t.Sub(a.lastSYN)
 	a.lastSYN = t
-	a.addEvent(t, "SYN retransmit #%d (+%s)", a.synCount-1, fmtDur(t.Sub(a.firstSYN)))
+	a.addEvent(t, EvSYNRetransmit, DirC2S, "SYN retransmit #%d (+%s)", a.synCount-1, fmtDur(t.Sub(a.firstSYN)))
 }
 
 func (e *Engine) synAck(a *attempt, p *event.Packet) {
@@ -489,7 +507,7 @@ func (e *Engine) synAck(a *attempt, p *event.Packet) {
 	if !a.synAckAt.IsZero() {
 		if p.Seq == a.srvISN {
 			a.retransmits++
-			a.addEvent(t, "SYN-ACK retransmit")
+			a.addEvent(t, EvSYNACKRetrans, DirS2C, "SYN-ACK retransmit")
 		}
 		return
 	}
@@ -504,13 +522,13 @@ func (e *Engine) synAck(a *attempt, p *event.Packet) {
 		a.synAckRTT = t.Sub(ref)
 	}
 	if a.final {
-		a.event(t, "SYN-ACK from "+a.serverName()+" (after the attempt was decided)")
+		a.event(t, EvSYNACK, DirS2C, "SYN-ACK from "+a.serverName()+" (after the attempt was decided)")
 		return
 	}
 	if a.synCount > 1 {
-		a.event(t, "SYN-ACK from "+a.serverName()+" (RTT "+fmtDur(a.synAckRTT)+", answering SYN #"+strconv.Itoa(a.synCount)+")")
+		a.event(t, EvSYNACK, DirS2C, "SYN-ACK from "+a.serverName()+" (RTT "+fmtDur(a.synAckRTT)+", answering SYN #"+strconv.Itoa(a.synCount)+")")
 	} else {
-		a.event(t, "SYN-ACK from "+a.serverName()+" (RTT "+fmtDur(a.synAckRTT)+")")
+		a.event(t, EvSYNACK, DirS2C, "SYN-ACK from "+a.serverName()+" (RTT "+fmtDur(a.synAckRTT)+")")
 	}
 }
 
@@ -519,8 +537,8 @@ func (e *Engine) clientData(a *attempt, p *event.Packet) {
 	t := p.Time
 	if a.otherProtocolPending() {
 		a.firstCliData = t
-		a.addEvent(t, "client answers (%d bytes)", p.PayloadLen)
-		e.decide(a, OK, t, fmt.Sprintf("TCP connected to %s; the server spoke first (not MySQL) %s after the handshake and the client answered",
+		a.addEvent(t, EvClientData, DirC2S, "client answers (%d bytes)", p.PayloadLen)
+		e.decide(a, ReasonServerFirstAnswered, t, fmt.Sprintf("TCP connected to %s; the server spoke first (not MySQL) %s after the handshake and the client answered",
 			a.serverName(), fmtDur(a.firstSrvData.Sub(a.handshakeDone()))))
 		return
 	}
@@ -549,7 +567,7 @@ func (e *Engine) clientData(a *attempt, p *event.Packet) {
 		}
 	case protoUnknown:
 		if a.firstSrvData.IsZero() && len(a.out.Events) < maxEvents && a.c2s.bytes == p.PayloadLen {
-			a.addEvent(t, "client sends first (%d bytes) — not a MySQL client", p.PayloadLen)
+			a.addEvent(t, EvClientData, DirC2S, "client sends first (%d bytes) — not a MySQL client", p.PayloadLen)
 		}
 	}
 }
@@ -568,7 +586,7 @@ func (e *Engine) serverData(a *attempt, p *event.Packet) {
 	if a.firstSrvData.IsZero() {
 		a.firstSrvData = t
 		if a.final {
-			a.addEvent(t, "server's first payload (%d bytes) after the attempt was decided", p.PayloadLen)
+			a.addEvent(t, EvServerData, DirS2C, "server's first payload (%d bytes) after the attempt was decided", p.PayloadLen)
 		}
 	}
 	if a.final {
@@ -592,7 +610,7 @@ func (e *Engine) serverData(a *attempt, p *event.Packet) {
 		// The server's next packet starts in bytes the capture did not
 		// keep: what it answered is unknown from here on.
 		a.proto = protoCut
-		a.addEvent(t, "the server's bytes from byte %d on cannot be decoded (the snap length cut a packet); following TCP only", a.s2c.lostAt)
+		a.addEvent(t, EvNotDecoded, DirS2C, "the server's bytes from byte %d on cannot be decoded (the snap length cut a packet); following TCP only", a.s2c.lostAt)
 	}
 }
 
@@ -632,7 +650,7 @@ func (e *Engine) classifyServer(a *attempt, t time.Time, final bool) {
 		// The capture cut the server's first bytes before they say what
 		// they are: neither a greeting nor another protocol can be
 		// concluded. The client's packets and TCP decide.
-		a.addEvent(t, "server's first payload cut by the snap length after %d bytes: too short to tell a MySQL greeting; following the client and TCP", len(buf))
+		a.addEvent(t, EvNotDecoded, DirS2C, "server's first payload cut by the snap length after %d bytes: too short to tell a MySQL greeting; following the client and TCP", len(buf))
 		if !a.s2c.lost {
 			a.s2c.lose(a.s2c.holeAt)
 		}
@@ -652,21 +670,21 @@ func (e *Engine) classifyServer(a *attempt, t time.Time, final bool) {
 	a.c2s.release()
 	switch {
 	case late:
-		a.addEvent(t, "server's first payload %q (%s after the handshake), after the client gave up", a.banner, fmtDur(delay))
-		e.decide(a, GreetingLate, t, fmt.Sprintf("the server's first bytes came %s after the handshake, %s after the client gave up (%s at +%s)",
+		a.addEvent(t, EvServerData, DirS2C, "server's first payload %q (%s after the handshake), after the client gave up", a.banner, fmtDur(delay))
+		e.decide(a, ReasonServerSpokeLate, t, fmt.Sprintf("the server's first bytes came %s after the handshake, %s after the client gave up (%s at +%s)",
 			fmtDur(delay), fmtDur(t.Sub(a.clientGaveAt)), a.clientClose, fmtDur(a.clientGaveAt.Sub(a.start))))
 	case e.mysqlPorts.has(a.server.Port()) || a.firstCliData.IsZero() && e.mysqlExpected(a):
-		a.addEvent(t, "server's first payload is not MySQL: %q", a.banner)
-		e.decide(a, WrongProtocol, t, fmt.Sprintf("the server at %s spoke first with %q, not a MySQL greeting", a.serverName(), a.banner))
+		a.addEvent(t, EvServerData, DirS2C, "server's first payload is not MySQL: %q", a.banner)
+		e.decide(a, ReasonNotMySQLBanner, t, fmt.Sprintf("the server at %s spoke first with %q, not a MySQL greeting", a.serverName(), a.banner))
 	case a.firstCliData.IsZero():
 		// Another server-first protocol. Whether the client speaks it shows
 		// next: a client that answers does; one that stays silent until the
 		// connection closes expected something else (a MySQL client waits
 		// for a greeting).
-		a.addEvent(t, "server's first payload (%s after the handshake), not MySQL: %q", fmtDur(delay), a.banner)
+		a.addEvent(t, EvServerData, DirS2C, "server's first payload (%s after the handshake), not MySQL: %q", fmtDur(delay), a.banner)
 	default:
-		a.addEvent(t, "server's first payload (%s after the handshake): %q", fmtDur(delay), a.banner)
-		e.decide(a, OK, t, fmt.Sprintf("TCP connected to %s; the server answered %s after the handshake (not MySQL)", a.serverName(), fmtDur(delay)))
+		a.addEvent(t, EvServerData, DirS2C, "server's first payload (%s after the handshake): %q", fmtDur(delay), a.banner)
+		e.decide(a, ReasonServerAnswered, t, fmt.Sprintf("TCP connected to %s; the server answered %s after the handshake (not MySQL)", a.serverName(), fmtDur(delay)))
 	}
 }
 
@@ -679,7 +697,7 @@ func (a *attempt) otherProtocolPending() bool {
 // silentClient decides an attempt whose client never answered a non-MySQL
 // server's first bytes before the connection closed.
 func (e *Engine) silentClient(a *attempt, t time.Time, who string, how closeKind) {
-	e.decide(a, WrongProtocol, t, fmt.Sprintf("the server at %s spoke first with %q, not a MySQL greeting; the client never answered, and the %s closed the connection (%s) %s later",
+	e.decide(a, ReasonClientSilentToBanner, t, fmt.Sprintf("the server at %s spoke first with %q, not a MySQL greeting; the client never answered, and the %s closed the connection (%s) %s later",
 		a.serverName(), a.banner, who, how, fmtDur(t.Sub(a.firstSrvData))))
 }
 
@@ -734,7 +752,7 @@ func (e *Engine) decodeServerMySQL(a *attempt, t time.Time, final bool) {
 		payload, seq, n, partial, err := nextPacket(&a.s2c, final)
 		if err != nil {
 			if err == mysql.ErrNotMySQL {
-				a.addEvent(t, "server sent bytes that are not a MySQL packet; decoding stops")
+				a.addEvent(t, EvNotDecoded, DirS2C, "server sent bytes that are not a MySQL packet; decoding stops")
 				a.proto = protoOther
 			}
 			return
@@ -776,7 +794,7 @@ func (e *Engine) serverPacket(a *attempt, payload []byte, seq uint8, partial boo
 			}
 			if err != nil {
 				if !errors.Is(err, mysql.ErrTruncated) {
-					a.addEvent(t, "malformed MySQL greeting: %v", err)
+					a.addEvent(t, EvNotDecoded, DirS2C, "malformed MySQL greeting: %v", err)
 					a.proto = protoOther
 					return
 				}
@@ -795,12 +813,12 @@ func (e *Engine) serverPacket(a *attempt, payload []byte, seq uint8, partial boo
 					tlsWord = "no TLS"
 				}
 			}
-			a.event(t, "greeting: MySQL protocol "+strconv.Itoa(int(g.Protocol))+", server "+g.ServerVersion+
+			a.event(t, EvGreeting, DirS2C, "greeting: MySQL protocol "+strconv.Itoa(int(g.Protocol))+", server "+g.ServerVersion+
 				", connection id "+strconv.FormatUint(uint64(g.ConnectionID), 10)+", plugin "+orNone(g.AuthPlugin)+", "+tlsWord+
 				" ("+fmtDur(delay)+" after the handshake)"+cut)
 			a.my = myClientTurn
 			if late {
-				e.decide(a, GreetingLate, t, fmt.Sprintf("the MySQL greeting came %s after the handshake, %s after the client gave up (%s at %s)",
+				e.decide(a, ReasonGreetingLate, t, fmt.Sprintf("the MySQL greeting came %s after the handshake, %s after the client gave up (%s at %s)",
 					fmtDur(delay), fmtDur(t.Sub(a.clientGaveAt)), a.clientClose, fmtDur(a.clientGaveAt.Sub(a.start))))
 				return
 			}
@@ -812,8 +830,8 @@ func (e *Engine) serverPacket(a *attempt, payload []byte, seq uint8, partial boo
 			if errors.Is(err, mysql.ErrTruncated) {
 				// An ERR instead of a greeting refuses the connection,
 				// whatever its code.
-				a.addEvent(t, "ERR instead of a greeting, cut by the snap length before its code")
-				e.decide(a, Rejected, t, fmt.Sprintf("the server answered the connect with an ERR packet %s after the handshake, instead of a greeting (the snap length cut its code)", fmtDur(delay)))
+				a.addEvent(t, EvMySQLErr, DirS2C, "ERR instead of a greeting, cut by the snap length before its code")
+				e.decide(a, ReasonErrAtGreetingCut, t, fmt.Sprintf("the server answered the connect with an ERR packet %s after the handshake, instead of a greeting (the snap length cut its code)", fmtDur(delay)))
 				return
 			}
 			if err != nil {
@@ -822,10 +840,10 @@ func (e *Engine) serverPacket(a *attempt, payload []byte, seq uint8, partial boo
 			}
 			e.recordErr(a, me, t, "instead of a greeting")
 			if late {
-				e.decide(a, GreetingLate, t, fmt.Sprintf("the server's %s came %s after the handshake, %s after the client gave up", me, fmtDur(delay), fmtDur(t.Sub(a.clientGaveAt))))
+				e.decide(a, ReasonErrLate, t, fmt.Sprintf("the server's %s came %s after the handshake, %s after the client gave up", me, fmtDur(delay), fmtDur(t.Sub(a.clientGaveAt))))
 				return
 			}
-			e.decide(a, errOutcome(me.Code), t, fmt.Sprintf("the server answered the connect with %s %s after the handshake, instead of a greeting", me, fmtDur(delay)))
+			e.decide(a, errReason(me.Code, ReasonErrAtGreeting), t, fmt.Sprintf("the server answered the connect with %s %s after the handshake, instead of a greeting", me, fmtDur(delay)))
 		default:
 			a.proto = protoOther
 		}
@@ -833,32 +851,32 @@ func (e *Engine) serverPacket(a *attempt, payload []byte, seq uint8, partial boo
 		switch kind {
 		case mysql.KindOK:
 			if a.my == myClientTurn {
-				a.addEvent(t, "server OK before any login (unexpected)")
+				a.addEvent(t, EvMySQLOK, DirS2C, "server OK before any login (unexpected)")
 				return
 			}
-			a.event(t, "OK: logged in")
-			e.decide(a, OK, t, "login OK "+fmtDur(t.Sub(a.start))+" after the first SYN")
+			a.event(t, EvLoginOK, DirS2C, "OK: logged in")
+			e.decide(a, ReasonLoginOK, t, "login OK "+fmtDur(t.Sub(a.start))+" after the first SYN")
 		case mysql.KindErr:
 			me, err := parseErr(payload, partial)
 			if errors.Is(err, mysql.ErrTruncated) {
 				// Access denied or refused: only the cut code would say.
-				a.addEvent(t, "ERR cut by the snap length before its code")
-				e.decide(a, Incomplete, t, "the server answered with an ERR packet whose code the snap length cut: the login failed, but whether for the credentials or a limit is not in the capture")
+				a.addEvent(t, EvMySQLErr, DirS2C, "ERR cut by the snap length before its code")
+				e.decide(a, ReasonErrCut, t, "the server answered with an ERR packet whose code the snap length cut: the login failed, but whether for the credentials or a limit is not in the capture")
 				return
 			}
 			if err != nil {
 				return
 			}
-			when := "after the login"
+			when, errAt := "after the login", ReasonErrAfterLogin
 			if a.my == myClientTurn {
-				when = "before the login"
+				when, errAt = "before the login", ReasonErrBeforeLogin
 			}
 			e.recordErr(a, me, t, when)
-			e.decide(a, errOutcome(me.Code), t, fmt.Sprintf("the server answered with %s %s", me, when))
+			e.decide(a, errReason(me.Code, errAt), t, fmt.Sprintf("the server answered with %s %s", me, when))
 		case mysql.KindAuthSwitch:
 			if name, err := mysql.AuthSwitchPlugin(payload); err == nil {
 				my.AuthPlugin = name
-				a.addEvent(t, "auth switch to %s", name)
+				a.addEvent(t, EvAuthSwitch, DirS2C, "auth switch to %s", name)
 			}
 		case mysql.KindAuthMoreData:
 			what := "auth more data"
@@ -867,7 +885,7 @@ func (e *Engine) serverPacket(a *attempt, payload []byte, seq uint8, partial boo
 			} else if len(payload) == 2 && payload[1] == 4 {
 				what = "auth more data: full authentication required"
 			}
-			a.addEvent(t, "%s", what)
+			a.addEvent(t, EvAuthMoreData, DirS2C, "%s", what)
 		}
 	}
 }
@@ -886,15 +904,16 @@ func (e *Engine) recordErr(a *attempt, me mysql.Err, t time.Time, when string) {
 	my.SQLState = me.SQLState
 	my.ErrorMessage = me.Message
 	my.ErrorMessageCut = me.Truncated
-	a.addEvent(t, "%s (%s)", me, when)
+	a.addEvent(t, EvMySQLErr, DirS2C, "%s (%s)", me, when)
 }
 
-// errOutcome names the outcome of a server ERR.
-func errOutcome(code uint16) Outcome {
+// errReason names a server ERR: an authentication error wherever it
+// comes, else the given reason for where it came.
+func errReason(code uint16, at Reason) Reason {
 	if mysql.IsAuthError(code) {
-		return AuthFailed
+		return ReasonAccessDenied
 	}
-	return Rejected
+	return at
 }
 
 // decodeClientMySQL decodes the client's reply to the greeting.
@@ -913,8 +932,8 @@ func (e *Engine) decodeClientMySQL(a *attempt, t time.Time) {
 			// A client starts a command (sequence id 0) only after the
 			// server's OK: the login succeeded even if that OK was not
 			// captured in full.
-			a.event(t, "client command "+mysql.CommandName(payload[0])+": logged in")
-			e.decide(a, OK, t, "the client sent "+mysql.CommandName(payload[0])+" after its login, which a client does only after the server's OK (the server's answer was not captured whole)")
+			a.event(t, EvCommand, DirC2S, "client command "+mysql.CommandName(payload[0])+": logged in")
+			e.decide(a, ReasonCommandAfterLogin, t, "the client sent "+mysql.CommandName(payload[0])+" after its login, which a client does only after the server's OK (the server's answer was not captured whole)")
 			return
 		}
 		if a.my != myClientTurn {
@@ -930,14 +949,14 @@ func (e *Engine) decodeClientMySQL(a *attempt, t time.Time) {
 			h, err = mysql.ParseClientHello(payload)
 		}
 		if err != nil {
-			a.addEvent(t, "client reply to the greeting is malformed or cut: %v", err)
+			a.addEvent(t, EvNotDecoded, DirC2S, "client reply to the greeting is malformed or cut: %v", err)
 			a.my = myAuth
 			continue
 		}
 		my := e.ensureMySQL(a)
 		if h.SSLRequest {
 			my.TLSRequested = true
-			a.addEvent(t, "SSLRequest: TLS starts")
+			a.addEvent(t, EvSSLRequest, DirC2S, "SSLRequest: TLS starts")
 			a.proto = protoTLS
 			a.tlsTurns = 0
 			// Whatever follows in either direction is TLS records.
@@ -946,9 +965,9 @@ func (e *Engine) decodeClientMySQL(a *attempt, t time.Time) {
 		}
 		my.User = h.User
 		if h.Truncated {
-			a.event(t, "HandshakeResponse (cut in the capture): login as "+strconv.Quote(h.User))
+			a.event(t, EvLogin, DirC2S, "HandshakeResponse (cut in the capture): login as "+strconv.Quote(h.User))
 		} else {
-			a.event(t, "HandshakeResponse: login as "+strconv.Quote(h.User))
+			a.event(t, EvLogin, DirC2S, "HandshakeResponse: login as "+strconv.Quote(h.User))
 		}
 		a.my = myAuth
 		if partial {
@@ -964,9 +983,9 @@ func (e *Engine) decodeTLS(a *attempt, s *stream, fromServer bool, t time.Time) 
 		typ := s.buf[0]
 		length := int(s.buf[3])<<8 | int(s.buf[4])
 		if typ < 20 || typ > 24 || s.buf[1] != 3 || length > 18432 {
-			a.addEvent(t, "bytes after the SSLRequest are not TLS records")
+			a.addEvent(t, EvNotDecoded, "", "bytes after the SSLRequest are not TLS records")
 			a.proto = protoOther
-			e.decide(a, TLSFailed, t, "the bytes after the SSLRequest are not TLS")
+			e.decide(a, ReasonTLSNotTLS, t, "the bytes after the SSLRequest are not TLS")
 			return
 		}
 		if fromServer != a.tlsLast || a.tlsTurns == 0 {
@@ -974,9 +993,9 @@ func (e *Engine) decodeTLS(a *attempt, s *stream, fromServer bool, t time.Time) 
 			a.tlsLast = fromServer
 			switch {
 			case a.tlsTurns == 1 && !fromServer:
-				a.addEvent(t, "TLS ClientHello")
+				a.addEvent(t, EvTLSClientHello, DirC2S, "TLS ClientHello")
 			case a.tlsTurns == 2 && fromServer && typ == 22:
-				a.addEvent(t, "TLS handshake from the server")
+				a.addEvent(t, EvTLSServerHello, DirS2C, "TLS handshake from the server")
 			}
 		}
 		if typ == 21 {
@@ -989,14 +1008,14 @@ func (e *Engine) decodeTLS(a *attempt, s *stream, fromServer bool, t time.Time) 
 				desc = " " + tlsAlertName(s.buf[6])
 			}
 			a.tlsAlert = who + desc
-			a.addEvent(t, "TLS alert from the %s%s", who, desc)
-			e.decide(a, TLSFailed, t, fmt.Sprintf("TLS alert from the %s%s during the handshake", who, desc))
+			a.addEvent(t, EvTLSAlert, tlsDir(fromServer), "TLS alert from the %s%s", who, desc)
+			e.decide(a, ReasonTLSAlert, t, fmt.Sprintf("TLS alert from the %s%s during the handshake", who, desc))
 			return
 		}
 		s.consume(5 + length)
 		if a.tlsTurns >= 4 {
-			a.addEvent(t, "TLS established (the rest is encrypted)")
-			e.decide(a, OK, t, "TLS handshake completed; the login result is encrypted")
+			a.addEvent(t, EvTLSEstablished, "", "TLS established (the rest is encrypted)")
+			e.decide(a, ReasonTLSCompleted, t, "TLS handshake completed; the login result is encrypted")
 			return
 		}
 	}
@@ -1023,14 +1042,14 @@ func (e *Engine) tlsSegment(a *attempt, s *stream, p *event.Packet, n int, fromS
 	if n == p.PayloadLen && len(p.Payload) == p.PayloadLen {
 		if desc, ok := tlsAlertIn(p.Payload); ok {
 			a.tlsAlert = who + " " + tlsAlertName(desc)
-			a.addEvent(t, "TLS alert from the %s %s", who, tlsAlertName(desc))
-			e.decide(a, TLSFailed, t, fmt.Sprintf("TLS alert from the %s %s during the handshake", who, tlsAlertName(desc)))
+			a.addEvent(t, EvTLSAlert, tlsDir(fromServer), "TLS alert from the %s %s", who, tlsAlertName(desc))
+			e.decide(a, ReasonTLSAlert, t, fmt.Sprintf("TLS alert from the %s %s during the handshake", who, tlsAlertName(desc)))
 			return
 		}
 	}
 	if a.tlsTurns >= 4 {
-		a.addEvent(t, "TLS established (the rest is encrypted)")
-		e.decide(a, OK, t, fmt.Sprintf("TLS handshake completed; the login result is encrypted (judged from the direction of the data segments: the snap length cut the %s's TLS records from byte %d on)", who, s.lostAt))
+		a.addEvent(t, EvTLSEstablished, "", "TLS established (the rest is encrypted)")
+		e.decide(a, ReasonTLSCompleted, t, fmt.Sprintf("TLS handshake completed; the login result is encrypted (judged from the direction of the data segments: the snap length cut the %s's TLS records from byte %d on)", who, s.lostAt))
 	}
 }
 
@@ -1120,20 +1139,20 @@ func (e *Engine) clientClosed(a *attempt, t time.Time, how closeKind) {
 	a.clientGaveAt = t
 	since := t.Sub(a.start)
 	if a.final {
-		a.addEvent(t, "%s from the client", how)
+		a.addEvent(t, how.ev(), DirC2S, "%s from the client", how)
 		return
 	}
 	switch {
 	case a.otherProtocolPending():
-		a.addEvent(t, "%s from the client, which never answered the server's first bytes", how)
+		a.addEvent(t, how.ev(), DirC2S, "%s from the client, which never answered the server's first bytes", how)
 		e.silentClient(a, t, "client", how)
 	case a.synAckAt.IsZero():
-		a.addEvent(t, "%s from the client before any reply (+%s)", how, fmtDur(since))
+		a.addEvent(t, how.ev(), DirC2S, "%s from the client before any reply (+%s)", how, fmtDur(since))
 	case a.firstSrvData.IsZero():
 		if a.hsDoneAt.IsZero() && how == closedRST {
 			// The client's RST answers the SYN-ACK: its socket was gone.
-			a.addEvent(t, "RST from the client answering the SYN-ACK: it had given up")
-			e.decide(a, Timeout, t, fmt.Sprintf("the SYN-ACK came %s after the first SYN, after the client had given up (it answered with RST)", fmtDur(a.synAckAt.Sub(a.start))))
+			a.addEvent(t, EvRST, DirC2S, "RST from the client answering the SYN-ACK: it had given up")
+			e.decide(a, ReasonSYNACKAfterGiveUp, t, fmt.Sprintf("the SYN-ACK came %s after the first SYN, after the client had given up (it answered with RST)", fmtDur(a.synAckAt.Sub(a.start))))
 			return
 		}
 		waited := t.Sub(a.handshakeDone())
@@ -1148,28 +1167,28 @@ func (e *Engine) clientClosed(a *attempt, t time.Time, how closeKind) {
 			// A connect-then-close check (load balancer, probe, nc -z):
 			// the client did not wait for anything, so the connect
 			// succeeded and no server failed.
-			a.addEvent(t, "%s from the client %s after the handshake: client closed without sending", how, fmtDur(waited))
+			a.addEvent(t, how.ev(), DirC2S, "%s from the client %s after the handshake: client closed without sending", how, fmtDur(waited))
 			a.quietClose = true
-			e.decide(a, OK, t, fmt.Sprintf("connected; client closed without sending: %s %s after it was connected, without waiting for a byte (a connect-then-close check)", how, fmtDur(idle)))
+			e.decide(a, ReasonClientClosedNoSend, t, fmt.Sprintf("connected; client closed without sending: %s %s after it was connected, without waiting for a byte (a connect-then-close check)", how, fmtDur(idle)))
 			return
 		}
-		a.addEvent(t, "%s from the client: gave up waiting for the server's first byte after %s", how, fmtDur(waited))
+		a.addEvent(t, how.ev(), DirC2S, "%s from the client: gave up waiting for the server's first byte after %s", how, fmtDur(waited))
 	case a.proto == protoMySQL && a.my == myClientTurn:
-		a.addEvent(t, "%s from the client after the greeting, without logging in", how)
+		a.addEvent(t, how.ev(), DirC2S, "%s from the client after the greeting, without logging in", how)
 		if a.mysql != nil && a.mysql.TLSOffered != nil && !*a.mysql.TLSOffered {
-			e.decide(a, TLSFailed, t, fmt.Sprintf("the server did not offer TLS (no CLIENT_SSL in the greeting) and the client closed (%s) %s later without logging in",
+			e.decide(a, ReasonTLSNotOffered, t, fmt.Sprintf("the server did not offer TLS (no CLIENT_SSL in the greeting) and the client closed (%s) %s later without logging in",
 				how, fmtDur(t.Sub(a.firstSrvData))))
 			return
 		}
-		e.decide(a, OK, t, "the greeting was fine; the client closed without logging in")
+		e.decide(a, ReasonClosedAfterGreeting, t, "the greeting was fine; the client closed without logging in")
 	case a.proto == protoMySQL && a.my == myAuth:
-		a.addEvent(t, "%s from the client while waiting for the login result", how)
-		e.decide(a, Timeout, t, fmt.Sprintf("no answer to the login: the client gave up (%s) after %s", how, fmtDur(t.Sub(a.firstCliData))))
+		a.addEvent(t, how.ev(), DirC2S, "%s from the client while waiting for the login result", how)
+		e.decide(a, ReasonLoginUnanswered, t, fmt.Sprintf("no answer to the login: the client gave up (%s) after %s", how, fmtDur(t.Sub(a.firstCliData))))
 	case a.proto == protoTLS:
-		a.addEvent(t, "%s from the client during the TLS handshake", how)
-		e.decide(a, TLSFailed, t, fmt.Sprintf("the client closed (%s) during the TLS handshake", how))
+		a.addEvent(t, how.ev(), DirC2S, "%s from the client during the TLS handshake", how)
+		e.decide(a, ReasonTLSClosed, t, fmt.Sprintf("the client closed (%s) during the TLS handshake", how))
 	default:
-		a.addEvent(t, "%s from the client", how)
+		a.addEvent(t, how.ev(), DirC2S, "%s from the client", how)
 	}
 }
 
@@ -1181,7 +1200,7 @@ func (e *Engine) serverClosed(a *attempt, t time.Time, how closeKind) {
 	a.serverClose = how
 	a.serverGaveAt = t
 	if a.final {
-		a.addEvent(t, "%s from the server", how)
+		a.addEvent(t, how.ev(), DirS2C, "%s from the server", how)
 		return
 	}
 	// Bytes that were waiting for the rest of a packet will get no more.
@@ -1192,19 +1211,19 @@ func (e *Engine) serverClosed(a *attempt, t time.Time, how closeKind) {
 		e.decodeServerMySQL(a, t, true)
 	}
 	if a.final {
-		a.addEvent(t, "%s from the server", how)
+		a.addEvent(t, how.ev(), DirS2C, "%s from the server", how)
 		return
 	}
 	switch {
 	case a.otherProtocolPending():
-		a.addEvent(t, "%s from the server; the client never answered its first bytes", how)
+		a.addEvent(t, how.ev(), DirS2C, "%s from the server; the client never answered its first bytes", how)
 		e.silentClient(a, t, "server", how)
 	case !a.firstSrvData.IsZero() && (a.proto == protoUnknown || a.proto == protoMySQL && a.my == myGreeting):
-		a.addEvent(t, "%s from the server after %d bytes that are not a complete greeting", how, a.s2c.bytes)
-		e.decide(a, ClosedBeforeGreeting, t, fmt.Sprintf("the server sent %d bytes, not a complete greeting, and closed (%s)", a.s2c.bytes, how))
+		a.addEvent(t, how.ev(), DirS2C, "%s from the server after %d bytes that are not a complete greeting", how, a.s2c.bytes)
+		e.decide(a, ReasonServerClosedPartial, t, fmt.Sprintf("the server sent %d bytes, not a complete greeting, and closed (%s)", a.s2c.bytes, how))
 	case a.synAckAt.IsZero():
 		if how == closedRST {
-			a.event(t, "RST from "+a.serverName())
+			a.event(t, EvRST, DirS2C, "RST from "+a.serverName())
 			ref := a.lastSYN
 			if ref.IsZero() {
 				ref = a.start
@@ -1213,35 +1232,35 @@ func (e *Engine) serverClosed(a *attempt, t time.Time, how closeKind) {
 			if a.synCount > 1 {
 				ev += fmt.Sprintf(" (SYN #%d; the earlier ones got no reply)", a.synCount)
 			}
-			e.decide(a, Refused, t, ev)
+			e.decide(a, ReasonRSTFromServer, t, ev)
 		}
 	case a.firstSrvData.IsZero():
 		waited := t.Sub(a.handshakeDone())
 		if a.clientClose != notClosed {
-			a.addEvent(t, "%s from the server (after the client gave up)", how)
-			e.decide(a, NoGreeting, t, fmt.Sprintf("connected, but the server sent nothing; the client gave up (%s) after %s", a.clientClose, fmtDur(a.clientGaveAt.Sub(a.handshakeDone()))))
+			a.addEvent(t, how.ev(), DirS2C, "%s from the server (after the client gave up)", how)
+			e.decide(a, ReasonNoServerBytes, t, fmt.Sprintf("connected, but the server sent nothing; the client gave up (%s) after %s", a.clientClose, fmtDur(a.clientGaveAt.Sub(a.handshakeDone()))))
 			return
 		}
 		if !a.firstCliData.IsZero() {
-			a.addEvent(t, "%s from the server without a reply to the client's data", how)
-			e.decide(a, ClosedBeforeGreeting, t, fmt.Sprintf("the server closed (%s) %s after the handshake without sending a byte", how, fmtDur(waited)))
+			a.addEvent(t, how.ev(), DirS2C, "%s from the server without a reply to the client's data", how)
+			e.decide(a, ReasonServerClosedSilent, t, fmt.Sprintf("the server closed (%s) %s after the handshake without sending a byte", how, fmtDur(waited)))
 			return
 		}
-		a.addEvent(t, "%s from the server before any payload (%s after the handshake)", how, fmtDur(waited))
-		e.decide(a, ClosedBeforeGreeting, t, fmt.Sprintf("connected, then the server closed (%s) %s after the handshake without sending a greeting", how, fmtDur(waited)))
+		a.addEvent(t, how.ev(), DirS2C, "%s from the server before any payload (%s after the handshake)", how, fmtDur(waited))
+		e.decide(a, ReasonServerClosedSilent, t, fmt.Sprintf("connected, then the server closed (%s) %s after the handshake without sending a greeting", how, fmtDur(waited)))
 	case a.proto == protoMySQL && a.my == myClientTurn:
-		a.addEvent(t, "%s from the server before the client logged in", how)
+		a.addEvent(t, how.ev(), DirS2C, "%s from the server before the client logged in", how)
 		if a.clientClose == notClosed {
-			e.decide(a, Rejected, t, fmt.Sprintf("the server closed the connection (%s) %s after its greeting, before the client logged in", how, fmtDur(t.Sub(a.firstSrvData))))
+			e.decide(a, ReasonServerClosedGreeting, t, fmt.Sprintf("the server closed the connection (%s) %s after its greeting, before the client logged in", how, fmtDur(t.Sub(a.firstSrvData))))
 		}
 	case a.proto == protoMySQL && a.my == myAuth:
-		a.addEvent(t, "%s from the server after the login, without OK or ERR", how)
-		e.decide(a, Rejected, t, fmt.Sprintf("the server closed the connection (%s) after the login without an OK or ERR", how))
+		a.addEvent(t, how.ev(), DirS2C, "%s from the server after the login, without OK or ERR", how)
+		e.decide(a, ReasonServerClosedLogin, t, fmt.Sprintf("the server closed the connection (%s) after the login without an OK or ERR", how))
 	case a.proto == protoTLS:
-		a.addEvent(t, "%s from the server during the TLS handshake", how)
-		e.decide(a, TLSFailed, t, fmt.Sprintf("the server closed (%s) during the TLS handshake", how))
+		a.addEvent(t, how.ev(), DirS2C, "%s from the server during the TLS handshake", how)
+		e.decide(a, ReasonTLSClosed, t, fmt.Sprintf("the server closed (%s) during the TLS handshake", how))
 	default:
-		a.addEvent(t, "%s from the server", how)
+		a.addEvent(t, how.ev(), DirS2C, "%s from the server", how)
 	}
 }
 
@@ -1308,7 +1327,7 @@ func (e *Engine) decideIdle(a *attempt, closing bool) {
 	}
 	switch {
 	case !a.wire && a.kSynSent.IsZero():
-		e.decide(a, Incomplete, a.lastActivity, "the capture ended before connect() returned")
+		e.decide(a, ReasonCaptureEnded, a.lastActivity, "the capture ended before connect() returned")
 	case !a.connected():
 		e.decideSynSent(a, now, closing)
 	case !a.wire && !e.opts.NoPackets:
@@ -1316,46 +1335,46 @@ func (e *Engine) decideIdle(a *attempt, closing bool) {
 	case a.firstSrvData.IsZero():
 		hs := a.handshakeDone()
 		if a.clientClose != notClosed {
-			e.decide(a, NoGreeting, a.clientGaveAt, fmt.Sprintf("connected, but the server sent nothing; the client gave up (%s) after %s", a.clientClose, fmtDur(a.clientGaveAt.Sub(hs))))
+			e.decide(a, ReasonNoServerBytes, a.clientGaveAt, fmt.Sprintf("connected, but the server sent nothing; the client gave up (%s) after %s", a.clientClose, fmtDur(a.clientGaveAt.Sub(hs))))
 			return
 		}
 		if !a.firstCliData.IsZero() {
-			e.decide(a, OK, a.firstCliData, fmt.Sprintf("TCP connected to %s; the client spoke first (not MySQL) and the server had not answered when the capture ended", a.serverName()))
+			e.decide(a, ReasonClientFirstUnanswered, a.firstCliData, fmt.Sprintf("TCP connected to %s; the client spoke first (not MySQL) and the server had not answered when the capture ended", a.serverName()))
 			return
 		}
 		waited := now.Sub(hs)
 		if !closing || waited >= e.noGreetingAfter() {
-			e.decide(a, NoGreeting, now, fmt.Sprintf("connected, but the server sent nothing in %s", fmtDur(waited)))
+			e.decide(a, ReasonNoServerBytes, now, fmt.Sprintf("connected, but the server sent nothing in %s", fmtDur(waited)))
 			return
 		}
-		e.decide(a, Incomplete, now, fmt.Sprintf("connected; the capture ended %s later, before the server's first byte", fmtDur(waited)))
+		e.decide(a, ReasonCaptureEnded, now, fmt.Sprintf("connected; the capture ended %s later, before the server's first byte", fmtDur(waited)))
 	case a.proto == protoMySQL && a.my == myClientTurn:
-		e.decide(a, OK, a.firstSrvData, "the greeting was fine; no login was seen")
+		e.decide(a, ReasonGreetingNoLogin, a.firstSrvData, "the greeting was fine; no login was seen")
 	case a.proto == protoMySQL && a.my == myAuth:
 		if closing {
-			e.decide(a, Incomplete, now, "the capture ended while the login was waiting for the server's answer")
+			e.decide(a, ReasonCaptureEnded, now, "the capture ended while the login was waiting for the server's answer")
 			return
 		}
-		e.decide(a, Timeout, now, fmt.Sprintf("no answer to the login for %s", fmtDur(now.Sub(a.lastActivity))))
+		e.decide(a, ReasonLoginUnanswered, now, fmt.Sprintf("no answer to the login for %s", fmtDur(now.Sub(a.lastActivity))))
 	case a.proto == protoMySQL:
-		e.decide(a, Incomplete, now, "the capture ended in the middle of the greeting")
+		e.decide(a, ReasonCaptureEnded, now, "the capture ended in the middle of the greeting")
 	case a.proto == protoCut:
-		e.decide(a, Incomplete, now, fmt.Sprintf("the snap length cut the server's bytes at byte %d of its stream: what it sent from there on cannot be decoded, and the client sent no command that would show a successful login", a.s2c.lostAt))
+		e.decide(a, ReasonSnaplenCut, now, fmt.Sprintf("the snap length cut the server's bytes at byte %d of its stream: what it sent from there on cannot be decoded, and the client sent no command that would show a successful login", a.s2c.lostAt))
 	case a.proto == protoTLS:
 		switch {
 		case a.tlsTurns >= 2 && !closing:
 			// The server answered the ClientHello and nobody closed or
 			// alerted; a live capture filter may simply have stopped
 			// copying this connection's payload.
-			e.decide(a, OK, a.lastActivity, "the server answered the TLS ClientHello and the connection stayed open without an alert: TLS under way, the rest is encrypted")
+			e.decide(a, ReasonTLSUnderWay, a.lastActivity, "the server answered the TLS ClientHello and the connection stayed open without an alert: TLS under way, the rest is encrypted")
 		case closing:
-			e.decide(a, Incomplete, now, "the capture ended during the TLS handshake")
+			e.decide(a, ReasonCaptureEnded, now, "the capture ended during the TLS handshake")
 		default:
-			e.decide(a, TLSFailed, now, fmt.Sprintf("the TLS handshake stalled for %s: the server never answered the ClientHello", fmtDur(now.Sub(a.lastActivity))))
+			e.decide(a, ReasonTLSStalled, now, fmt.Sprintf("the TLS handshake stalled for %s: the server never answered the ClientHello", fmtDur(now.Sub(a.lastActivity))))
 		}
 	default:
 		// Non-MySQL first payload still incomplete (e.g. a cut packet).
-		e.decide(a, OK, a.firstSrvData, "TCP connected to "+a.serverName()+"; the server sent data")
+		e.decide(a, ReasonServerSentData, a.firstSrvData, "TCP connected to "+a.serverName()+"; the server sent data")
 	}
 }
 
@@ -1379,7 +1398,7 @@ func (e *Engine) decideSynSent(a *attempt, now time.Time, closing bool) {
 	}
 	overdue := now.Sub(last) > nextRetransmitWait(a)
 	if closing && n < 2 && !overdue && (e.opts.ClientTimeout == 0 || now.Sub(first) < e.opts.ClientTimeout) {
-		e.decide(a, Incomplete, now, fmt.Sprintf("%s, no reply yet; the capture ended %s after it", syns, fmtDur(now.Sub(last))))
+		e.decide(a, ReasonCaptureEnded, now, fmt.Sprintf("%s, no reply yet; the capture ended %s after it", syns, fmtDur(now.Sub(last))))
 		return
 	}
 	var ev string
@@ -1396,7 +1415,7 @@ func (e *Engine) decideSynSent(a *attempt, now time.Time, closing bool) {
 	default:
 		ev = fmt.Sprintf("%s, no reply; the capture ended %s after the last one", syns, fmtDur(now.Sub(last)))
 	}
-	e.decide(a, Timeout, now, ev)
+	e.decide(a, ReasonSYNUnanswered, now, ev)
 }
 
 // gaveUpFor ends an undecided attempt because the same client moved on to
@@ -1408,7 +1427,7 @@ func (e *Engine) gaveUpFor(a *attempt, next *attempt, t time.Time) {
 	if a.connected() {
 		// Connected but silent: the client stopped waiting for the greeting.
 		if a.firstSrvData.IsZero() {
-			e.decide(a, NoGreeting, t, fmt.Sprintf("connected, but the server sent nothing; the client moved on to %s after %s", next.serverName(), fmtDur(t.Sub(a.handshakeDone()))))
+			e.decide(a, ReasonNoServerBytes, t, fmt.Sprintf("connected, but the server sent nothing; the client moved on to %s after %s", next.serverName(), fmtDur(t.Sub(a.handshakeDone()))))
 			return
 		}
 		e.decideIdle(a, true)
@@ -1418,25 +1437,31 @@ func (e *Engine) gaveUpFor(a *attempt, next *attempt, t time.Time) {
 	if !a.wire {
 		n = 1 + a.kSynRetrans
 	}
-	a.addEvent(t, "client moved on to the next address (%s)", next.serverName())
-	e.decide(a, Timeout, t, fmt.Sprintf("%s, no reply; the client gave up after %s and tried the next address (%s)",
+	a.addEvent(t, EvClientGaveUp, DirLocal, "client moved on to the next address (%s)", next.serverName())
+	e.decide(a, ReasonSYNUnanswered, t, fmt.Sprintf("%s, no reply; the client gave up after %s and tried the next address (%s)",
 		plural(n, "SYN", "SYNs"), fmtDur(t.Sub(a.start)), next.serverName()))
 }
 
 // decide records an attempt's outcome. The attempt leaves the flow table
 // (its later packets are bulk traffic); its connect may now be complete.
-func (e *Engine) decide(a *attempt, o Outcome, at time.Time, evidence ...string) {
+// The outcome is the reason's (see Reason).
+func (e *Engine) decide(a *attempt, r Reason, at time.Time, evidence ...string) {
 	if a.final {
 		return
 	}
 	if e.loss.kernelAt|e.loss.dropsAt|e.loss.lateAt != 0 {
-		o, evidence = e.lossVerdict(a, o, evidence)
+		r, evidence = e.lossVerdict(a, r, evidence)
+	}
+	o := r.Outcome()
+	if decidedHook != nil {
+		decidedHook(r)
 	}
 	if e.opts.Live {
 		e.recent.add(a, e.nowNS)
 	}
 	a.final = true
 	a.outcome = o
+	a.reason = r
 	if at.Before(a.start) {
 		at = a.start
 	}

@@ -12,31 +12,33 @@ import (
 const misleadingErrno = "Trust the wire over the client's message: client libraries print misleading errnos (MariaDB's client reports 115, EINPROGRESS, for a refused or timed-out non-blocking connect)."
 
 // causesFor explains an attempt's outcome in plain words, each cause tied
-// to what a person should check.
+// to what a person should check. It is keyed on the attempt's Reason;
+// the facts it quotes are the attempt's own.
 func causesFor(e *Engine, a *attempt) []string {
 	server := a.serverName()
 	port := a.server.Port()
 	var c []string
-	switch a.outcome {
-	case Refused:
-		if a.unix != "" {
-			return []string{
-				fmt.Sprintf("A stale socket file: %s exists but no server accepts on it (the server died, was restarted with another socket path, or runs in another mount namespace). Start the server, or fix the socket path (socket= in [mysqld] and [client]).", a.unix),
-			}
+	switch a.reason {
+	case ReasonECONNREFUSEDUnix, ReasonUnixOtherErrno:
+		return []string{
+			fmt.Sprintf("A stale socket file: %s exists but no server accepts on it (the server died, was restarted with another socket path, or runs in another mount namespace). Start the server, or fix the socket path (socket= in [mysqld] and [client]).", a.unix),
 		}
+	case ReasonEAGAINUnix:
+		return []string{"The server's listen backlog on the socket is full (back_log): the server is not accepting fast enough."}
+	case ReasonRSTFromServer, ReasonKernelRST, ReasonECONNREFUSED, ReasonECONNRESET:
 		c = append(c,
 			fmt.Sprintf("Nothing listens on port %d of %s: the server is not running, listens on another port, or only on other addresses (bind_address, skip_networking, IPv4-only vs IPv6). Check `ss -ltnp` on the server.", port, a.server.Addr()),
 			"Or a firewall rejects with a TCP reset (nft/iptables `reject with tcp reset`).",
 			misleadingErrno)
-	case Unreachable:
+	case ReasonICMPPortUnreachable, ReasonICMPAdminProhibited, ReasonICMPProtocolUnreachable:
+		who := fmt.Sprintf("%s (a router or firewall on the path)", a.icmpFrom)
+		if a.icmpFrom == a.server.Addr() {
+			who = fmt.Sprintf("the server host %s itself (a host with nothing listening answers with RST, so this is its firewall)", a.icmpFrom)
+		}
+		c = append(c,
+			fmt.Sprintf("A firewall REJECTs the connection with an ICMP error: the answer came from %s. Check its nft/iptables rules for port %d (`reject with icmp port-unreachable / admin-prohibited`).", who, port))
+	case ReasonNoARPReply, ReasonICMPHostUnreachable, ReasonICMPNetUnreachable, ReasonICMPTimeExceeded, ReasonICMPParameterProblem, ReasonICMPOther, ReasonEHOSTUNREACH, ReasonKernelOtherErrno:
 		switch {
-		case a.icmp != nil && icmpRejects(a.icmp):
-			who := fmt.Sprintf("%s (a router or firewall on the path)", a.icmpFrom)
-			if a.icmpFrom == a.server.Addr() {
-				who = fmt.Sprintf("the server host %s itself (a host with nothing listening answers with RST, so this is its firewall)", a.icmpFrom)
-			}
-			c = append(c,
-				fmt.Sprintf("A firewall REJECTs the connection with an ICMP error: the answer came from %s. Check its nft/iptables rules for port %d (`reject with icmp port-unreachable / admin-prohibited`).", who, port))
 		case a.icmp != nil && a.icmpFrom == a.icmp.QuotedSrc:
 			c = append(c, fmt.Sprintf("No ARP/NDP reply for %s (or its gateway): the host is down, the address is wrong, or it is on another segment/VLAN. Check `ip neigh` on the client.", a.server.Addr()))
 		case a.icmp != nil:
@@ -45,15 +47,11 @@ func causesFor(e *Engine, a *attempt) []string {
 		default:
 			c = append(c, fmt.Sprintf("No ARP/NDP reply for %s or the next hop: the host is down, the address is wrong, or it is on another segment/VLAN. Check `ip neigh` and `ip route get %s` on the client.", a.server.Addr(), a.server.Addr()))
 		}
-	case Timeout:
-		if !a.synAckAt.IsZero() || a.proto == protoMySQL {
-			if a.proto == protoMySQL && a.my == myAuth {
-				c = append(c, "The server did not answer the login in time: a slow authentication plugin (PAM, LDAP), a server stalled on locks or I/O, or packet loss after connecting. Check the server's error log and processlist.")
-				break
-			}
-			c = append(c, "The SYN-ACK came only after the client had given up: the path or the server is very slow to answer (overloaded accept queue, heavy loss). Check the RTT and the server's listen backlog.")
-			break
-		}
+	case ReasonLoginUnanswered:
+		c = append(c, "The server did not answer the login in time: a slow authentication plugin (PAM, LDAP), a server stalled on locks or I/O, or packet loss after connecting. Check the server's error log and processlist.")
+	case ReasonSYNACKAfterGiveUp:
+		c = append(c, "The SYN-ACK came only after the client had given up: the path or the server is very slow to answer (overloaded accept queue, heavy loss). Check the RTT and the server's listen backlog.")
+	case ReasonSYNUnanswered, ReasonETIMEDOUT:
 		c = append(c,
 			fmt.Sprintf("Packets to %s are silently dropped: a firewall DROP rule (on the server, a cloud security group, or in between), or the host is down/does not exist (no one answers, not even with an ICMP error). Check the firewall rules for port %d and that the address is right.", server, port))
 		if a.kErrno == errETIMEDOUT {
@@ -62,57 +60,49 @@ func causesFor(e *Engine, a *attempt) []string {
 			c = append(c, "The client's connect timeout (e.g. --connect-timeout, MYSQLI_OPT_CONNECT_TIMEOUT) decides when it gives up; with several addresses each one costs a full timeout.")
 		}
 		c = append(c, misleadingErrno)
-	case NoGreeting:
+	case ReasonNoServerBytes:
 		c = append(c,
 			"TCP connected but the server sent nothing: the server process is hung or overloaded (accept backlog, thread limits), blocked resolving the client's address (reverse DNS with skip_name_resolve=OFF and a slow DNS), or it is a proxy/load balancer whose backend is down.",
 			"The client gave up waiting for the greeting: its connect timeout also covers reading the greeting (\"Lost connection ... at 'reading initial communication packet'\", error 2013).")
-	case GreetingLate:
+	case ReasonServerSpokeLate, ReasonGreetingLate, ReasonErrLate:
 		c = append(c,
 			"The server greeted only after the client had given up. Typical of a reverse DNS lookup of the client's address on the server: set skip_name_resolve=ON (and use IP-based grants), or fix the PTR records/DNS the server uses. Also possible: an overloaded server (thread creation, thread cache).",
 			"If the delay is expected, raise the client's connect timeout.")
-	case ClosedBeforeGreeting:
+	case ReasonServerClosedSilent, ReasonServerClosedPartial, ReasonECONNRESETConnected:
 		c = append(c,
 			"The server accepted the TCP connection and closed it without a word: host-based access control (tcp_wrappers/hosts.deny), a proxy or load balancer with no healthy backend, a server shutting down or out of resources (file descriptors, memory: check its error log), or a non-MySQL service that closes on unexpected clients.")
-	case Rejected:
-		if a.unix != "" {
-			return []string{"The server's listen backlog on the socket is full (back_log): the server is not accepting fast enough."}
-		}
-		if a.mysql != nil && a.mysql.ErrorCode != 0 {
-			c = append(c, errorCauses(a.mysql.ErrorCode, a.client.Addr().String())...)
-		} else if a.my == myAuth {
-			c = append(c, "The server dropped the connection during the login without an answer: check its error log (crash, aborted connection, max_allowed_packet, an authentication plugin failing).")
-		} else {
-			c = append(c, "The server closed the connection after its greeting, before the client logged in: its connect_timeout expired while the client stalled (a TLS setup problem on the client?), or the server is shutting down. Check the server's error log for 'Aborted connection'.")
-		}
-	case AuthFailed:
+	case ReasonErrAtGreeting, ReasonErrBeforeLogin, ReasonErrAfterLogin, ReasonAccessDenied:
 		if a.mysql != nil {
 			c = append(c, errorCauses(a.mysql.ErrorCode, a.client.Addr().String())...)
 		}
-	case TLSFailed:
-		if a.mysql != nil && a.mysql.TLSOffered != nil && !*a.mysql.TLSOffered && !a.mysql.TLSRequested {
-			c = append(c, "The client requires TLS (e.g. --ssl, --ssl-verify-server-cert, MYSQLI_CLIENT_SSL) but the server does not offer it: configure ssl_cert/ssl_key (and ssl_ca) on the server (check SHOW VARIABLES LIKE 'have_ssl'), or stop requiring TLS on the client.")
-		} else {
-			c = append(c, "The TLS handshake failed: the server's certificate is not trusted or does not match the host name (ssl-ca, ssl-verify-server-cert), no common TLS version or cipher (tls_version, ssl_cipher), or the account requires a client certificate (REQUIRE X509/SSL). The server's error log and the client's message name the side that refused.")
-		}
-	case WrongProtocol:
+	case ReasonServerClosedLogin:
+		c = append(c, "The server dropped the connection during the login without an answer: check its error log (crash, aborted connection, max_allowed_packet, an authentication plugin failing).")
+	case ReasonServerClosedGreeting, ReasonErrAtGreetingCut:
+		c = append(c, "The server closed the connection after its greeting, before the client logged in: its connect_timeout expired while the client stalled (a TLS setup problem on the client?), or the server is shutting down. Check the server's error log for 'Aborted connection'.")
+	case ReasonTLSNotOffered:
+		c = append(c, "The client requires TLS (e.g. --ssl, --ssl-verify-server-cert, MYSQLI_CLIENT_SSL) but the server does not offer it: configure ssl_cert/ssl_key (and ssl_ca) on the server (check SHOW VARIABLES LIKE 'have_ssl'), or stop requiring TLS on the client.")
+	case ReasonTLSAlert, ReasonTLSNotTLS, ReasonTLSClosed, ReasonTLSStalled:
+		c = append(c, "The TLS handshake failed: the server's certificate is not trusted or does not match the host name (ssl-ca, ssl-verify-server-cert), no common TLS version or cipher (tls_version, ssl_cipher), or the account requires a client certificate (REQUIRE X509/SSL). The server's error log and the client's message name the side that refused.")
+	case ReasonNotMySQLBanner, ReasonClientSilentToBanner:
 		c = append(c, fmt.Sprintf("Something other than MySQL/MariaDB listens on %s (it sent %q): the wrong port or host in the client's configuration, or a port forward/proxy pointing at the wrong service.", server, a.banner))
-	case Incomplete:
-		c = append(c, "The capture ended before this attempt finished: capture for longer (start before the client connects, stop after it reports).")
-	case SocketMissing:
+	case ReasonENOENT:
 		c = append(c, fmt.Sprintf("No socket file at %s: the server is not running, or it uses another socket path (socket= in [mysqld] vs [client], or /run/mysqld vs /var/run/mysqld); or connect over TCP instead (-h 127.0.0.1). Clients report this as error 2002.", a.unix))
-	case PermissionDenied:
-		if a.unix != "" {
-			c = append(c, fmt.Sprintf("The process may not connect to %s: the socket's directory needs search (x) permission and the socket write (w) permission for the client's user, or an LSM (AppArmor/SELinux) denies it.", a.unix))
-		} else {
-			c = append(c, "connect() was refused locally (EACCES/EPERM) before any packet: a local firewall OUTPUT rule, a cgroup/BPF connect hook, SELinux/AppArmor policy, or (with ICMPv6) an administratively-prohibited answer.")
-		}
-	case NoRoute:
+	case ReasonEACCESUnix:
+		c = append(c, fmt.Sprintf("The process may not connect to %s: the socket's directory needs search (x) permission and the socket write (w) permission for the client's user, or an LSM (AppArmor/SELinux) denies it.", a.unix))
+	case ReasonEACCES:
+		c = append(c, "connect() was refused locally (EACCES/EPERM) before any packet: a local firewall OUTPUT rule, a cgroup/BPF connect hook, SELinux/AppArmor policy, or (with ICMPv6) an administratively-prohibited answer.")
+	case ReasonENETUNREACH, ReasonEHOSTUNREACHRoute:
 		c = append(c, fmt.Sprintf("The client host has no route to %s: check `ip route get %s` on the client (a missing default route, or an IPv6 address in DNS on a host without IPv6 connectivity).", a.server.Addr(), a.server.Addr()))
-	case NoLocalPort:
+	case ReasonEADDRNOTAVAIL, ReasonEADDRINUSE:
 		c = append(c, "No free local port for this destination (EADDRNOTAVAIL): the ephemeral ports are used up, typically by many connections in TIME_WAIT that the client closed first. Widen net.ipv4.ip_local_port_range, reuse connections (pooling, persistent connections), or enable net.ipv4.tcp_tw_reuse.")
-	case OK:
-		if !a.firstSrvData.IsZero() && a.connected() && a.firstSrvData.Sub(a.handshakeDone()) >= time.Second {
-			c = append(c, "The greeting was slow: reverse DNS of the client on the server (skip_name_resolve=OFF) or an overloaded server; close to the client's connect timeout this turns into failures.")
+	default:
+		switch a.reason.Outcome() {
+		case Incomplete:
+			c = append(c, "The capture ended before this attempt finished: capture for longer (start before the client connects, stop after it reports).")
+		case OK:
+			if !a.firstSrvData.IsZero() && a.connected() && a.firstSrvData.Sub(a.handshakeDone()) >= time.Second {
+				c = append(c, "The greeting was slow: reverse DNS of the client on the server (skip_name_resolve=OFF) or an overloaded server; close to the client's connect timeout this turns into failures.")
+			}
 		}
 	}
 	return c

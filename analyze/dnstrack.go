@@ -194,7 +194,7 @@ func (d *dnsTracker) reverseLookup(e *Engine, q *dnsQuery, t time.Time) {
 			continue
 		}
 		if a.client.Addr() == addr && a.server.Addr() == q.client.Addr() {
-			a.addEvent(t, "server looks up the client's name: PTR %s to %s", q.name, q.server)
+			a.addEvent(t, EvDNSQuery, "", "server looks up the client's name: PTR %s to %s", q.name, q.server)
 			a.notes = append(a.notes, fmt.Sprintf("the server looked up PTR %s (reverse DNS of the client) %s after the handshake", q.name, fmtDur(t.Sub(a.handshakeDone()))))
 			q.ptrFor = a
 			return
@@ -260,7 +260,7 @@ func (d *dnsTracker) response(e *Engine, client, server netip.AddrPort, m *dns.M
 		d.byAddr[addr] = append(list, q)
 	}
 	if a := q.ptrFor; a != nil && !a.final {
-		a.addEvent(t, "PTR %s answered %s after %s", q.name, dns.RcodeString(q.rcode), fmtDur(t.Sub(q.first)))
+		a.addEvent(t, EvDNSAnswer, "", "PTR %s answered %s after %s", q.name, dns.RcodeString(q.rcode), fmtDur(t.Sub(q.first)))
 	}
 }
 

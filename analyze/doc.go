@@ -99,6 +99,22 @@
 //     unix socket), permission_denied (EACCES/EPERM), no_route (ENETUNREACH,
 //     or EHOSTUNREACH from connect() itself), no_local_port (EADDRNOTAVAIL).
 //
+// # Reasons and facts
+//
+// Each verdict also has a Reason: a stable id (tcp.rst_from_server,
+// icmp.admin_prohibited, kernel.no_arp_reply, mysql.err_at_greeting,
+// capture.ended, …) saying precisely what the wire or the kernel showed.
+// Every reason is declared once (reason.go) with the one outcome it implies,
+// so an attempt's outcome is its reason's; Reasons lists them. Attempt.Facts
+// holds the numbers and names behind the verdict (SYNs, who closed and how,
+// the ICMP type, code and sender, errno, the ERR code, the banner, the TLS
+// alert). Timeline events have a Kind (EventKind: syn, syn_retransmit,
+// syn_ack, rst, fin, icmp_error, greeting, mysql_err, login_ok, tls_alert,
+// kernel_state, …) and a Dir (c2s, s2c, local). Programs match on these,
+// never on the evidence's words. A connect's reason is its last attempt's,
+// or for an unresolved connect the lookups' (dns.nxdomain, dns.servfail,
+// dns.no_answer, …).
+//
 // # Connects
 //
 // With DNS in the capture (UDP and TCP, subpackage dns), an attempt joins

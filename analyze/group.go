@@ -276,6 +276,7 @@ func (e *Engine) buildConnect(c *connectState) *Connect {
 	out.DurationMS = ms(end.Sub(out.Start))
 	if len(c.attempts) == 0 {
 		out.Outcome = Unresolved
+		out.Reason = unresolvedReason(c)
 		out.Evidence, out.Causes = unresolvedExplanation(c)
 		if out.Name == "" && len(c.queries) > 0 {
 			out.Name = c.queries[0].name
@@ -284,6 +285,7 @@ func (e *Engine) buildConnect(c *connectState) *Connect {
 	}
 	last := out.Attempts[len(out.Attempts)-1]
 	out.Outcome = last.Outcome
+	out.Reason = last.Reason
 	out.Evidence = append(out.Evidence, last.Evidence...)
 	out.Causes = append(out.Causes, last.Causes...)
 	if len(c.attempts) > 1 {
@@ -354,6 +356,8 @@ func (e *Engine) buildAttempt(a *attempt) *Attempt {
 		}
 	}
 	at.Outcome = a.outcome
+	at.Reason = a.reason
+	at.Facts = a.buildFacts()
 	at.Start = a.start
 	at.SYNCount = a.synCount
 	if !a.wire && !a.kSynSent.IsZero() {

@@ -174,13 +174,13 @@ func (e *Engine) kernelUnix(k *event.Kernel) {
 	a.unix = path
 	a.cookie = k.Cookie
 	e.attribute(a, &k.Process)
-	a.addEvent(k.Time, "connect(%s) = %s", path, retString(k.Ret))
+	a.addEvent(k.Time, EvKernelConnect, DirLocal, "connect(%s) = %s", path, retString(k.Ret))
 	e.assignConnect(a)
 	if k.Cookie != 0 {
 		e.cookies[k.Cookie] = a
 	}
 	if k.Ret == 0 {
-		e.decide(a, OK, k.Time, fmt.Sprintf("connect() to the unix socket %s succeeded", path))
+		e.decide(a, ReasonUnixConnected, k.Time, fmt.Sprintf("connect() to the unix socket %s succeeded", path))
 		return
 	}
 	if k.Ret == -errEINPROGRESS {
@@ -226,7 +226,7 @@ func (e *Engine) kernelTCP(k *event.Kernel) {
 			a = e.newAttempt(k.Src, k.Dst, connectEntered(k))
 			a.cookie = k.Cookie
 			e.attribute(a, &k.Process)
-			a.addEvent(t, "connect() = %s", retString(k.Ret))
+			a.addEvent(t, EvKernelConnect, DirLocal, "connect() = %s", retString(k.Ret))
 			a.kErrno = -k.Ret
 			a.kErrnoAt = t
 			a.kErrnoSync = true
@@ -238,7 +238,7 @@ func (e *Engine) kernelTCP(k *event.Kernel) {
 			return
 		}
 		e.attribute(a, &k.Process)
-		a.addEvent(t, "connect() = %s", retString(k.Ret))
+		a.addEvent(t, EvKernelConnect, DirLocal, "connect() = %s", retString(k.Ret))
 		if k.Ret == 0 {
 			a.kConnectRet = t
 		}
@@ -259,7 +259,7 @@ func (e *Engine) kernelTCP(k *event.Kernel) {
 		// SYN_SENT→CLOSE for an ICMP error): show it once.
 		if k.Errno != a.kSockErrno {
 			a.kSockErrno = k.Errno
-			a.addEvent(t, "socket error %s", errnoName(k.Errno))
+			a.addEvent(t, EvKernelError, DirLocal, "socket error %s", errnoName(k.Errno))
 		}
 		if a.kErrno == 0 {
 			a.kErrno, a.kErrnoAt = k.Errno, t
@@ -277,18 +277,18 @@ func (e *Engine) kernelTCP(k *event.Kernel) {
 				a.kSynGap = t.Sub(a.kLastSYN)
 			}
 			a.kLastSYN = t
-			a.addEvent(t, "kernel: SYN retransmit #%d", a.kSynRetrans)
+			a.addEvent(t, EvKernelRetrans, DirLocal, "kernel: SYN retransmit #%d", a.kSynRetrans)
 		} else {
-			a.addEvent(t, "kernel: retransmit")
+			a.addEvent(t, EvKernelRetrans, DirLocal, "kernel: retransmit")
 		}
 	case event.ResetReceived:
 		if a == nil {
 			return
 		}
 		a.kReset = true
-		a.addEvent(t, "kernel: RST received")
+		a.addEvent(t, EvKernelRST, DirLocal, "kernel: RST received")
 		if !a.final && !a.connected() && !a.wire {
-			e.decide(a, Refused, t, fmt.Sprintf("the kernel received an RST for the SYN to %s (RST not captured)", a.serverName()))
+			e.decide(a, ReasonKernelRST, t, fmt.Sprintf("the kernel received an RST for the SYN to %s (RST not captured)", a.serverName()))
 		}
 	}
 }
@@ -365,19 +365,19 @@ func (e *Engine) kernelStateChange(a *attempt, k *event.Kernel) {
 		if k.Cookie != 0 {
 			e.cookies[k.Cookie] = a
 		}
-		a.addEvent(t, "kernel: socket %s→SYN_SENT (pid %d %s)", stateName(k.OldState), k.Process.PID, k.Process.Comm)
+		a.addEvent(t, EvKernelState, DirLocal, "kernel: socket %s→SYN_SENT (pid %d %s)", stateName(k.OldState), k.Process.PID, k.Process.Comm)
 		return
 	}
 	if a == nil {
 		return
 	}
-	a.addEvent(t, "kernel: socket %s→%s", stateName(k.OldState), stateName(k.NewState))
+	a.addEvent(t, EvKernelState, DirLocal, "kernel: socket %s→%s", stateName(k.OldState), stateName(k.NewState))
 	switch {
 	case k.OldState == event.TCPSynSent && k.NewState == event.TCPEstablished:
 		a.kConnected = t
 		if !a.final && !a.wire {
 			if e.opts.NoPackets {
-				e.decide(a, OK, t, fmt.Sprintf("connected to %s after %s (kernel: SYN_SENT→ESTABLISHED); without packets the greeting is not visible", a.serverName(), fmtDur(t.Sub(a.start))))
+				e.decide(a, ReasonKernelConnected, t, fmt.Sprintf("connected to %s after %s (kernel: SYN_SENT→ESTABLISHED); without packets the greeting is not visible", a.serverName(), fmtDur(t.Sub(a.start))))
 			} else if !e.opts.Live {
 				e.decideKernelConnected(a)
 			}
@@ -423,51 +423,51 @@ func (e *Engine) decideErrno(a *attempt, t time.Time) {
 	if a.unix != "" {
 		switch errno {
 		case errENOENT, errENOTDIR:
-			e.decide(a, SocketMissing, t, fmt.Sprintf("connect() to the unix socket %s failed with %s: no such socket file", a.unix, name))
+			e.decide(a, ReasonENOENT, t, fmt.Sprintf("connect() to the unix socket %s failed with %s: no such socket file", a.unix, name))
 		case errEACCES, errEPERM:
-			e.decide(a, PermissionDenied, t, fmt.Sprintf("connect() to the unix socket %s failed with %s: permission denied", a.unix, name))
+			e.decide(a, ReasonEACCESUnix, t, fmt.Sprintf("connect() to the unix socket %s failed with %s: permission denied", a.unix, name))
 		case errECONNREFUSED:
-			e.decide(a, Refused, t, fmt.Sprintf("connect() to the unix socket %s failed with ECONNREFUSED: the file exists but nothing accepts on it", a.unix))
+			e.decide(a, ReasonECONNREFUSEDUnix, t, fmt.Sprintf("connect() to the unix socket %s failed with ECONNREFUSED: the file exists but nothing accepts on it", a.unix))
 		case errEAGAIN:
-			e.decide(a, Rejected, t, fmt.Sprintf("connect() to the unix socket %s failed with EAGAIN: the server's listen backlog is full", a.unix))
+			e.decide(a, ReasonEAGAINUnix, t, fmt.Sprintf("connect() to the unix socket %s failed with EAGAIN: the server's listen backlog is full", a.unix))
 		default:
-			e.decide(a, Refused, t, fmt.Sprintf("connect() to the unix socket %s failed with %s", a.unix, name))
+			e.decide(a, ReasonUnixOtherErrno, t, fmt.Sprintf("connect() to the unix socket %s failed with %s", a.unix, name))
 		}
 		return
 	}
 	switch errno {
 	case errECONNREFUSED:
-		e.decide(a, Refused, t, where+noWire)
+		e.decide(a, ReasonECONNREFUSED, t, where+noWire)
 	case errETIMEDOUT:
 		n := a.synCount
 		if !a.wire {
 			n = 1 + a.kSynRetrans
 		}
-		e.decide(a, Timeout, t, fmt.Sprintf("%s: %s unanswered; the kernel gave up (net.ipv4.tcp_syn_retries)", where, plural(n, "SYN", "SYNs")))
+		e.decide(a, ReasonETIMEDOUT, t, fmt.Sprintf("%s: %s unanswered; the kernel gave up (net.ipv4.tcp_syn_retries)", where, plural(n, "SYN", "SYNs")))
 	case errENETUNREACH, errENETDOWN, errEAFNOSUPPORT:
-		e.decide(a, NoRoute, t, where+": the client has no route to it")
+		e.decide(a, ReasonENETUNREACH, t, where+": the client has no route to it")
 	case errEHOSTUNREACH, errEHOSTDOWN:
 		switch {
 		case a.kErrnoSync:
-			e.decide(a, NoRoute, t, where+": the routing table says unreachable")
+			e.decide(a, ReasonEHOSTUNREACHRoute, t, where+": the routing table says unreachable")
 		case !a.wire && e.fed > 0 && !e.opts.NoPackets:
-			e.decide(a, Unreachable, t, where+": no packet of it was captured — the SYN never left (no ARP/NDP reply for the next hop)")
+			e.decide(a, ReasonNoARPReply, t, where+": no packet of it was captured — the SYN never left (no ARP/NDP reply for the next hop)")
 		default:
-			e.decide(a, Unreachable, t, where+": no ARP/NDP reply for the next hop, or an ICMP error that was not captured")
+			e.decide(a, ReasonEHOSTUNREACH, t, where+": no ARP/NDP reply for the next hop, or an ICMP error that was not captured")
 		}
 	case errEADDRNOTAVAIL:
-		e.decide(a, NoLocalPort, t, where+": no free local port or address for this destination")
+		e.decide(a, ReasonEADDRNOTAVAIL, t, where+": no free local port or address for this destination")
 	case errEACCES, errEPERM:
-		e.decide(a, PermissionDenied, t, where+": refused by local policy before anything was sent")
+		e.decide(a, ReasonEACCES, t, where+": refused by local policy before anything was sent")
 	case errECONNRESET, errECONNABORTED:
 		if a.connected() {
-			e.decide(a, ClosedBeforeGreeting, t, where+noWire)
+			e.decide(a, ReasonECONNRESETConnected, t, where+noWire)
 		} else {
-			e.decide(a, Refused, t, where+noWire)
+			e.decide(a, ReasonECONNRESET, t, where+noWire)
 		}
 	case errEADDRINUSE:
-		e.decide(a, NoLocalPort, t, where)
+		e.decide(a, ReasonEADDRINUSE, t, where)
 	default:
-		e.decide(a, Unreachable, t, where)
+		e.decide(a, ReasonKernelOtherErrno, t, where)
 	}
 }

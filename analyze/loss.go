@@ -429,7 +429,7 @@ func (e *Engine) mergeKernel(w, k *attempt) {
 	}
 	e.attribute(w, &event.Process{PID: k.pid, Comm: k.comm, FD: fd})
 	for _, ev := range k.out.Events {
-		w.event(ev.Time, ev.What)
+		w.event(ev.Time, ev.Kind, ev.Dir, ev.What)
 	}
 	if k.start.Before(w.start) {
 		w.start = k.start
@@ -445,7 +445,7 @@ func (e *Engine) dropKernelView(k *attempt) {
 	if e.cookies[k.cookie] == k {
 		delete(e.cookies, k.cookie)
 	}
-	k.final, k.outcome = true, Incomplete
+	k.final, k.outcome, k.reason = true, Incomplete, ReasonCaptureEnded
 	if c := k.conn; c != nil {
 		c.attempts = slices.DeleteFunc(c.attempts, func(x *attempt) bool { return x == k })
 		if len(c.attempts) == 0 {
@@ -463,7 +463,7 @@ const kernelConnectedWait = 2 * time.Second
 // were captured: ok on the kernel's word (incomplete if packets were lost
 // meanwhile, see lostEvidence).
 func (e *Engine) decideKernelConnected(a *attempt) {
-	e.decide(a, OK, a.kConnected, fmt.Sprintf("connected to %s after %s (kernel: SYN_SENT→ESTABLISHED); no packets of this connection were captured (another interface, or the capture filter)", a.serverName(), fmtDur(a.kConnected.Sub(a.start))))
+	e.decide(a, ReasonConnectedNoPackets, a.kConnected, fmt.Sprintf("connected to %s after %s (kernel: SYN_SENT→ESTABLISHED); no packets of this connection were captured (another interface, or the capture filter)", a.serverName(), fmtDur(a.kConnected.Sub(a.start))))
 }
 
 // lostEvidence says why outcome o cannot be trusted for a (the loss that
@@ -523,14 +523,16 @@ func (e *Engine) lostEvidence(a *attempt, o Outcome) string {
 
 // lossVerdict turns an outcome that rests on missing evidence into
 // incomplete when evidence was lost meanwhile (see lostEvidence).
-func (e *Engine) lossVerdict(a *attempt, o Outcome, evidence []string) (Outcome, []string) {
+func (e *Engine) lossVerdict(a *attempt, r Reason, evidence []string) (Reason, []string) {
+	o := r.Outcome()
 	why := e.lostEvidence(a, o)
 	if why == "" {
-		return o, evidence
+		return r, evidence
 	}
 	e.sum.IncompleteLoss++
+	a.facts.WouldBe = r
 	first := fmt.Sprintf("evidence lost while this attempt was open (%s): it would be %s on what was seen, which the missing events may contradict", why, o)
-	return Incomplete, append([]string{first}, evidence...)
+	return ReasonEvidenceLost, append([]string{first}, evidence...)
 }
 
 // partial describes what a run lost, for Summary.Partial ("" when nothing).

@@ -33,10 +33,13 @@ const (
 // Connect is one logical connection attempt by a client: the name lookups
 // that preceded it, then each address attempt in order.
 type Connect struct {
-	Client     string     `json:"client"`         // client IP (or "unix" / process for unix sockets)
-	Name       string     `json:"name,omitempty"` // the name that was resolved, if seen
-	Port       uint16     `json:"port"`
-	Outcome    Outcome    `json:"outcome"`
+	Client  string  `json:"client"`         // client IP (or "unix" / process for unix sockets)
+	Name    string  `json:"name,omitempty"` // the name that was resolved, if seen
+	Port    uint16  `json:"port"`
+	Outcome Outcome `json:"outcome"`
+	// Reason is what decided Outcome: the deciding (last) attempt's, or
+	// the resolution's for an unresolved connect.
+	Reason     Reason     `json:"reason"`
 	Start      time.Time  `json:"start"`
 	DurationMS float64    `json:"duration_ms"`
 	Resolution []Query    `json:"resolution"`
@@ -80,10 +83,14 @@ type Query struct {
 
 // Attempt is one client 5-tuple, from its first SYN (or connect() call) to its fate.
 type Attempt struct {
-	Client   string  `json:"client"` // ip:port, [v6]:port
-	Server   string  `json:"server"` // ip:port, [v6]:port, or a unix socket path
-	Outcome  Outcome `json:"outcome"`
-	SYNCount int     `json:"syn_count"`
+	Client  string  `json:"client"` // ip:port, [v6]:port
+	Server  string  `json:"server"` // ip:port, [v6]:port, or a unix socket path
+	Outcome Outcome `json:"outcome"`
+	// Reason is what decided Outcome (a stable id, see Reasons), Facts the
+	// numbers and names behind it.
+	Reason   Reason `json:"reason"`
+	Facts    *Facts `json:"facts,omitempty"`
+	SYNCount int    `json:"syn_count"`
 	// Retransmits counts retransmitted segments seen while the attempt was
 	// followed (SYN, SYN-ACK and connection-phase data), duplicates excluded.
 	Retransmits int `json:"retransmits"`
@@ -109,9 +116,60 @@ type Attempt struct {
 // Event is one step of an attempt's timeline.
 type Event struct {
 	TMS  float64   `json:"t_ms"` // milliseconds since the attempt (or connect) started
+	Kind EventKind `json:"kind"` // what happened, as a stable id
+	Dir  Dir       `json:"dir,omitempty"`
 	What string    `json:"what"` // e.g. "SYN", "SYN retransmit #2", "RST from server", "ICMP port unreachable from 10.0.0.1"
 	Time time.Time `json:"-"`
 }
+
+// EventKind is a timeline step's kind, a stable id.
+type EventKind string
+
+const (
+	EvSYN            EventKind = "syn"
+	EvSYNData        EventKind = "syn_data" // TCP Fast Open data on the SYN
+	EvSYNRetransmit  EventKind = "syn_retransmit"
+	EvSYNACK         EventKind = "syn_ack"
+	EvSYNACKRetrans  EventKind = "syn_ack_retransmit"
+	EvRST            EventKind = "rst"
+	EvFIN            EventKind = "fin"
+	EvICMPError      EventKind = "icmp_error"
+	EvClientData     EventKind = "client_data"
+	EvServerData     EventKind = "server_data"
+	EvClientGaveUp   EventKind = "client_gave_up" // moved on to the next address
+	EvKernelConnect  EventKind = "kernel_connect" // connect() returned
+	EvKernelState    EventKind = "kernel_state"
+	EvKernelError    EventKind = "kernel_error"
+	EvKernelRetrans  EventKind = "kernel_retransmit"
+	EvKernelRST      EventKind = "kernel_rst"
+	EvDNSQuery       EventKind = "dns_query"
+	EvDNSAnswer      EventKind = "dns_answer"
+	EvGreeting       EventKind = "greeting"
+	EvMySQLErr       EventKind = "mysql_err"
+	EvMySQLOK        EventKind = "mysql_ok" // an OK outside the login (unexpected)
+	EvLogin          EventKind = "login"    // HandshakeResponse
+	EvLoginOK        EventKind = "login_ok"
+	EvAuthSwitch     EventKind = "auth_switch"
+	EvAuthMoreData   EventKind = "auth_more_data"
+	EvCommand        EventKind = "command"
+	EvSSLRequest     EventKind = "ssl_request"
+	EvTLSClientHello EventKind = "tls_client_hello"
+	EvTLSServerHello EventKind = "tls_server_hello"
+	EvTLSAlert       EventKind = "tls_alert"
+	EvTLSEstablished EventKind = "tls_established"
+	EvNotDecoded     EventKind = "not_decoded" // bytes that stop the decoding (cut, malformed, not the protocol)
+	EvTruncated      EventKind = "truncated"   // further events not recorded
+)
+
+// Dir is a timeline step's direction: client to server, server to client,
+// or local (the client host's kernel); empty when it is neither.
+type Dir string
+
+const (
+	DirC2S   Dir = "c2s"
+	DirS2C   Dir = "s2c"
+	DirLocal Dir = "local"
+)
 
 // MySQL is what was seen of the MySQL/MariaDB connection phase. Auth
 // scrambles and passwords are never kept.

@@ -35,11 +35,13 @@ import (
 // jsonFields lists, per model type, the JSON names and Go kinds
 // appendConnect knows, in field order.
 var jsonFields = map[reflect.Type]string{
-	reflect.TypeOf(analyze.Connect{}):  "client:string name:string port:uint16 outcome:string start:struct duration_ms:float64 resolution:slice attempts:slice evidence:slice causes:slice pid:uint32 comm:string resolver:ptr",
+	reflect.TypeOf(analyze.Connect{}):  "client:string name:string port:uint16 outcome:string reason:uint16 start:struct duration_ms:float64 resolution:slice attempts:slice evidence:slice causes:slice pid:uint32 comm:string resolver:ptr",
 	reflect.TypeOf(analyze.Resolver{}): "servers:slice candidates:slice",
 	reflect.TypeOf(analyze.Query{}):    "name:string type:string server:string rcode:string answers:slice latency_ms:ptr retries:int start:struct error:string transport:string",
-	reflect.TypeOf(analyze.Attempt{}):  "client:string server:string outcome:string syn_count:int retransmits:int rst_from:string rtt_ms:ptr greeting_delay_ms:ptr duration_ms:float64 start:struct events:slice mysql:ptr evidence:slice causes:slice pid:uint32 comm:string fd:ptr errno:string",
-	reflect.TypeOf(analyze.Event{}):    "t_ms:float64 what:string -:struct",
+	reflect.TypeOf(analyze.Attempt{}):  "client:string server:string outcome:string reason:uint16 facts:ptr syn_count:int retransmits:int rst_from:string rtt_ms:ptr greeting_delay_ms:ptr duration_ms:float64 start:struct events:slice mysql:ptr evidence:slice causes:slice pid:uint32 comm:string fd:ptr errno:string",
+	reflect.TypeOf(analyze.Event{}):    "t_ms:float64 kind:string dir:string what:string -:struct",
+	reflect.TypeOf(analyze.Facts{}):    "syns:int elapsed_ms:float64 closed_by:string close:string server_bytes:int client_bytes:int icmp:ptr errno:string mysql_error:uint16 banner:string tls_alert:string lost_at:int would_be:uint16",
+	reflect.TypeOf(analyze.ICMPFact{}): "from:string v6:bool type:uint8 code:uint8",
 	reflect.TypeOf(analyze.MySQL{}):    "protocol:uint8 server_version:string connection_id:uint32 auth_plugin:string tls_offered:ptr tls_requested:bool encrypted:bool user:string error_code:uint16 sqlstate:string error_message:string error_message_cut:bool",
 }
 
@@ -103,6 +105,8 @@ func appendConnectLine(b []byte, jc jsonConnect) ([]byte, error) {
 	b = strconv.AppendUint(b, uint64(c.Port), 10)
 	b = append(b, `,"outcome":`...)
 	b = appendJSONString(b, string(c.Outcome))
+	b = append(b, `,"reason":`...)
+	b = appendJSONString(b, c.Reason.String())
 	b = append(b, `,"start":`...)
 	b = appendJSONTime(b, c.Start)
 	b = append(b, `,"duration_ms":`...)
@@ -197,6 +201,12 @@ func appendAttempt(b []byte, a *analyze.Attempt) []byte {
 	b = appendJSONString(b, a.Server)
 	b = append(b, `,"outcome":`...)
 	b = appendJSONString(b, string(a.Outcome))
+	b = append(b, `,"reason":`...)
+	b = appendJSONString(b, a.Reason.String())
+	if a.Facts != nil {
+		b = append(b, `,"facts":`...)
+		b = appendFacts(b, a.Facts)
+	}
 	b = append(b, `,"syn_count":`...)
 	b = strconv.AppendInt(b, int64(a.SYNCount), 10)
 	b = append(b, `,"retransmits":`...)
@@ -222,6 +232,12 @@ func appendAttempt(b []byte, a *analyze.Attempt) []byte {
 			}
 			b = append(b, `{"t_ms":`...)
 			b = appendJSONFloat(b, e.TMS)
+			b = append(b, `,"kind":`...)
+			b = appendJSONString(b, string(e.Kind))
+			if e.Dir != "" {
+				b = append(b, `,"dir":`...)
+				b = appendJSONString(b, string(e.Dir))
+			}
 			b = append(b, `,"what":`...)
 			b = appendJSONString(b, e.What)
 			b = append(b, '}')
@@ -251,6 +267,57 @@ func appendAttempt(b []byte, a *analyze.Attempt) []byte {
 	if a.Errno != "" {
 		b = append(b, `,"errno":`...)
 		b = appendJSONString(b, a.Errno)
+	}
+	return append(b, '}')
+}
+
+func appendFacts(b []byte, f *analyze.Facts) []byte {
+	b = append(b, '{')
+	if f.SYNs != 0 {
+		b = append(b, `"syns":`...)
+		b = strconv.AppendInt(b, int64(f.SYNs), 10)
+		b = append(b, ',')
+	}
+	b = append(b, `"elapsed_ms":`...)
+	b = appendJSONFloat(b, f.ElapsedMS)
+	str := func(name, v string) {
+		if v != "" {
+			b = append(b, `,"`...)
+			b = append(b, name...)
+			b = append(b, `":`...)
+			b = appendJSONString(b, v)
+		}
+	}
+	num := func(name string, v int64) {
+		if v != 0 {
+			b = append(b, `,"`...)
+			b = append(b, name...)
+			b = append(b, `":`...)
+			b = strconv.AppendInt(b, v, 10)
+		}
+	}
+	str("closed_by", f.ClosedBy)
+	str("close", f.Close)
+	num("server_bytes", int64(f.ServerBytes))
+	num("client_bytes", int64(f.ClientBytes))
+	if ic := f.ICMP; ic != nil {
+		b = append(b, `,"icmp":{"from":`...)
+		b = appendJSONString(b, ic.From)
+		b = append(b, `,"v6":`...)
+		b = strconv.AppendBool(b, ic.V6)
+		b = append(b, `,"type":`...)
+		b = strconv.AppendUint(b, uint64(ic.Type), 10)
+		b = append(b, `,"code":`...)
+		b = strconv.AppendUint(b, uint64(ic.Code), 10)
+		b = append(b, '}')
+	}
+	str("errno", f.Errno)
+	num("mysql_error", int64(f.MySQLError))
+	str("banner", f.Banner)
+	str("tls_alert", f.TLSAlert)
+	num("lost_at", int64(f.LostAt))
+	if f.WouldBe != 0 {
+		str("would_be", f.WouldBe.String())
 	}
 	return append(b, '}')
 }

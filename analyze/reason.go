@@ -1,0 +1,322 @@
+package analyze
+
+import (
+	"fmt"
+
+	"github.com/connscope/connscope/analyze/dns"
+)
+
+// Reason names precisely what the wire or the kernel showed that decided
+// an attempt (or a connect): a stable, namespaced string id (tcp.*, icmp.*,
+// kernel.*, dns.*, tls.*, mysql.*, app.*, capture.*), as written in JSON.
+// Each reason is declared once, below, with the one Outcome it implies and
+// a one-line meaning (listed in the README): an attempt's outcome is its
+// reason's, so the two can never disagree.
+type Reason uint16
+
+type reasonInfo struct {
+	id      string
+	outcome Outcome
+	meaning string
+}
+
+// reasonTable holds every reason in declaration order; index 0 is "no
+// reason" (an attempt not decided).
+var reasonTable = []reasonInfo{{}}
+
+func def(id string, o Outcome, meaning string) Reason {
+	reasonTable = append(reasonTable, reasonInfo{id, o, meaning})
+	return Reason(len(reasonTable) - 1)
+}
+
+// The reasons. Keep ids stable: consumers match on them.
+var (
+	// TCP, as seen on the wire.
+	ReasonRSTFromServer           = def("tcp.rst_from_server", Refused, "the SYN was answered by an RST (closed port, or a firewall's reject with tcp reset)")
+	ReasonSYNUnanswered           = def("tcp.syn_unanswered", Timeout, "the SYNs got no reply and the client gave up (next address, closed socket, no retransmit when due, or the capture ended after it waited)")
+	ReasonSYNACKAfterGiveUp       = def("tcp.syn_ack_after_give_up", Timeout, "the SYN-ACK came after the client had given up: the client answered it with an RST")
+	ReasonKernelRST               = def("kernel.rst_received", Refused, "the kernel reported an RST for the SYN that the capture did not hold")
+	ReasonICMPPortUnreachable     = def("icmp.port_unreachable", Unreachable, "the SYN was answered by an ICMP/ICMPv6 port unreachable (a firewall REJECT)")
+	ReasonICMPAdminProhibited     = def("icmp.admin_prohibited", Unreachable, "the SYN was answered by an ICMP/ICMPv6 administratively prohibited (or policy/reject-route) error (a firewall REJECT)")
+	ReasonICMPHostUnreachable     = def("icmp.host_unreachable", Unreachable, "the SYN was answered by an ICMP host (ICMPv6 address) unreachable from a router")
+	ReasonICMPNetUnreachable      = def("icmp.net_unreachable", Unreachable, "the SYN was answered by an ICMP network unreachable (ICMPv6 no route) from a router")
+	ReasonICMPProtocolUnreachable = def("icmp.protocol_unreachable", Unreachable, "the SYN was answered by an ICMP protocol unreachable (a firewall's reject with icmp prot-unreachable)")
+	ReasonICMPTimeExceeded        = def("icmp.time_exceeded", Unreachable, "the SYN was answered by an ICMP time exceeded (a routing loop, or a TTL too low)")
+	ReasonICMPParameterProblem    = def("icmp.parameter_problem", Unreachable, "the SYN was answered by an ICMP parameter problem")
+	ReasonICMPOther               = def("icmp.unreachable_other", Unreachable, "the SYN was answered by another ICMP destination unreachable (source route failed, beyond scope, …)")
+
+	// The kernel (eBPF), for what never reaches the wire.
+	ReasonNoARPReply          = def("kernel.no_arp_reply", Unreachable, "the SYN never left: no ARP/NDP reply for the next hop (the client's own kernel reported it, or EHOSTUNREACH with no packet captured)")
+	ReasonEHOSTUNREACH        = def("kernel.ehostunreach", Unreachable, "the connect failed with EHOSTUNREACH after SYN_SENT: no ARP/NDP reply, or an ICMP error that was not captured")
+	ReasonEHOSTUNREACHRoute   = def("kernel.ehostunreach_route", NoRoute, "connect() failed at once with EHOSTUNREACH: the routing table says unreachable")
+	ReasonENETUNREACH         = def("kernel.enetunreach", NoRoute, "connect() failed with ENETUNREACH (or ENETDOWN, EAFNOSUPPORT): no route to the server")
+	ReasonEADDRNOTAVAIL       = def("kernel.eaddrnotavail", NoLocalPort, "connect() failed with EADDRNOTAVAIL: no free local port or address for this destination")
+	ReasonEADDRINUSE          = def("kernel.eaddrinuse", NoLocalPort, "connect() failed with EADDRINUSE")
+	ReasonEACCES              = def("kernel.eacces", PermissionDenied, "connect() failed with EACCES/EPERM before anything was sent (local firewall, cgroup/BPF hook, LSM)")
+	ReasonECONNREFUSED        = def("kernel.econnrefused", Refused, "the kernel reported ECONNREFUSED with no RST captured")
+	ReasonETIMEDOUT           = def("kernel.etimedout", Timeout, "the kernel gave up on the unanswered SYNs (ETIMEDOUT, net.ipv4.tcp_syn_retries)")
+	ReasonECONNRESET          = def("kernel.econnreset", Refused, "the connect failed with ECONNRESET/ECONNABORTED before it was established")
+	ReasonECONNRESETConnected = def("kernel.econnreset_connected", ClosedBeforeGreeting, "an established connection failed with ECONNRESET/ECONNABORTED before any server byte was captured")
+	ReasonKernelOtherErrno    = def("kernel.other_errno", Unreachable, "the connect failed with another errno (in facts)")
+	ReasonKernelConnected     = def("kernel.connected", OK, "the kernel saw the socket connect (SYN_SENT→ESTABLISHED) and packets were not traced")
+	ReasonConnectedNoPackets  = def("kernel.connected_no_packets", OK, "the kernel saw the socket connect, but no packet of it was captured (another interface, or the capture filter)")
+	ReasonENOENT              = def("kernel.enoent", SocketMissing, "connect() to a unix socket failed with ENOENT/ENOTDIR: no socket file")
+	ReasonEACCESUnix          = def("kernel.eacces_unix", PermissionDenied, "connect() to a unix socket failed with EACCES/EPERM")
+	ReasonECONNREFUSEDUnix    = def("kernel.econnrefused_unix", Refused, "connect() to a unix socket failed with ECONNREFUSED: the file exists but nothing accepts on it (stale socket)")
+	ReasonEAGAINUnix          = def("kernel.eagain_unix", Rejected, "connect() to a unix socket failed with EAGAIN: the server's listen backlog is full")
+	ReasonUnixOtherErrno      = def("kernel.unix_other_errno", Refused, "connect() to a unix socket failed with another errno (in facts)")
+	ReasonUnixConnected       = def("kernel.unix_connected", OK, "connect() to a unix socket succeeded")
+
+	// Application bytes, any protocol.
+	ReasonNoServerBytes         = def("app.no_server_bytes", NoGreeting, "connected, the server sent nothing, and the client gave up (or the capture ended after it waited the client timeout)")
+	ReasonServerClosedSilent    = def("app.server_closed_silent", ClosedBeforeGreeting, "connected, then the server closed (FIN/RST) without sending a byte")
+	ReasonServerClosedPartial   = def("app.server_closed_partial", ClosedBeforeGreeting, "the server sent some bytes that are not a complete greeting, then closed")
+	ReasonClientClosedNoSend    = def("app.client_closed_without_sending", OK, "the client closed right after the handshake with nothing sent either way (a connect-then-close check)")
+	ReasonServerSpokeLate       = def("app.server_spoke_late", GreetingLate, "the server's first (non-MySQL) bytes came after the client had given up")
+	ReasonNotMySQLBanner        = def("app.not_mysql_banner", WrongProtocol, "the server spoke first with something that is not a MySQL greeting, where MySQL was expected")
+	ReasonClientSilentToBanner  = def("app.client_silent_to_banner", WrongProtocol, "the server spoke first with something that is not MySQL and the client never answered before the connection closed")
+	ReasonServerFirstAnswered   = def("app.server_first_client_answered", OK, "another server-first protocol: the server spoke first and the client answered")
+	ReasonServerAnswered        = def("app.server_answered", OK, "the client spoke first (not MySQL) and the server answered")
+	ReasonClientFirstUnanswered = def("app.client_first_unanswered", OK, "the client spoke first (not MySQL); the server had not answered when the capture ended")
+	ReasonServerSentData        = def("app.server_sent_data", OK, "connected and the server sent data that is not (yet) a complete first message")
+
+	// MySQL/MariaDB connection phase.
+	ReasonLoginOK              = def("mysql.login_ok", OK, "the server answered the login with OK")
+	ReasonCommandAfterLogin    = def("mysql.command_after_login", OK, "the client sent a command after its login, which it does only after the server's OK (the OK was not captured whole)")
+	ReasonGreetingNoLogin      = def("mysql.greeting_no_login", OK, "a fine greeting; no login was seen")
+	ReasonClosedAfterGreeting  = def("mysql.client_closed_after_greeting", OK, "a fine greeting; the client closed without logging in")
+	ReasonGreetingLate         = def("mysql.greeting_late", GreetingLate, "the MySQL greeting came after the client had given up")
+	ReasonErrLate              = def("mysql.err_late", GreetingLate, "the server's ERR instead of a greeting came after the client had given up")
+	ReasonErrAtGreeting        = def("mysql.err_at_greeting", Rejected, "the server answered the connect with an ERR instead of a greeting (1040 too many connections, 1129 host blocked, 1130 host not allowed, …)")
+	ReasonErrAtGreetingCut     = def("mysql.err_at_greeting_cut", Rejected, "an ERR instead of a greeting whose code the snap length cut")
+	ReasonErrBeforeLogin       = def("mysql.err_before_login", Rejected, "the server sent an ERR after its greeting, before the client logged in")
+	ReasonErrAfterLogin        = def("mysql.err_after_login", Rejected, "the server answered the login with an ERR that is not an authentication error (e.g. 1040)")
+	ReasonAccessDenied         = def("mysql.access_denied", AuthFailed, "the server answered with an authentication ERR (1044, 1045, 1251, 1275, 1524, 1698, 1820, 1862, 3118, 4151)")
+	ReasonErrCut               = def("mysql.err_cut", Incomplete, "the server answered the login with an ERR whose code the snap length cut")
+	ReasonLoginUnanswered      = def("mysql.login_unanswered", Timeout, "the login got no answer before the client gave up (or for the idle timeout)")
+	ReasonServerClosedGreeting = def("mysql.server_closed_after_greeting", Rejected, "the server closed the connection after its greeting, before the client logged in")
+	ReasonServerClosedLogin    = def("mysql.server_closed_after_login", Rejected, "the server closed the connection after the login without an OK or ERR")
+
+	// TLS inside the MySQL connection phase.
+	ReasonTLSAlert      = def("tls.alert", TLSFailed, "a TLS alert during the handshake (facts name the side and the alert)")
+	ReasonTLSNotOffered = def("tls.not_offered", TLSFailed, "the greeting did not offer TLS (no CLIENT_SSL) and the client closed without logging in (it requires TLS)")
+	ReasonTLSNotTLS     = def("tls.not_tls", TLSFailed, "the bytes after the SSLRequest are not TLS records")
+	ReasonTLSClosed     = def("tls.closed_in_handshake", TLSFailed, "a side closed (FIN/RST) during the TLS handshake")
+	ReasonTLSStalled    = def("tls.stalled", TLSFailed, "the server never answered the TLS ClientHello")
+	ReasonTLSCompleted  = def("tls.completed", OK, "the TLS handshake completed; the login result is encrypted")
+	ReasonTLSUnderWay   = def("tls.under_way", OK, "the server answered the ClientHello and the connection stayed open without an alert")
+
+	// What the capture could not show.
+	ReasonCaptureEnded = def("capture.ended", Incomplete, "the capture ended before the attempt could be decided")
+	ReasonEvidenceLost = def("capture.evidence_lost", Incomplete, "evidence was lost while the attempt was open (kernel events, dropped or late packets) and the verdict would rest on it (facts.would_be)")
+	ReasonSnaplenCut   = def("capture.snaplen_cut", Incomplete, "the snap length cut the server's bytes so that what followed cannot be decoded")
+
+	// Name resolution (connects without attempts).
+	ReasonNXDomain   = def("dns.nxdomain", Unresolved, "the name does not exist (NXDOMAIN)")
+	ReasonNoData     = def("dns.no_data", Unresolved, "the name exists but has no address record of the type asked (NOERROR, no data)")
+	ReasonServFail   = def("dns.servfail", Unresolved, "the DNS server failed to resolve the name (SERVFAIL)")
+	ReasonRefusedDNS = def("dns.refused", Unresolved, "the DNS server refused to answer (REFUSED)")
+	ReasonNoAnswer   = def("dns.no_answer", Unresolved, "the DNS server never answered (or only with an ICMP error)")
+)
+
+// String is the reason's stable id, e.g. "tcp.rst_from_server" ("" for none).
+func (r Reason) String() string {
+	if int(r) >= len(reasonTable) {
+		return fmt.Sprintf("reason(%d)", r)
+	}
+	return reasonTable[r].id
+}
+
+// Outcome is the outcome the reason implies.
+func (r Reason) Outcome() Outcome {
+	if int(r) >= len(reasonTable) {
+		return ""
+	}
+	return reasonTable[r].outcome
+}
+
+// Meaning is a one-line description of the reason.
+func (r Reason) Meaning() string {
+	if int(r) >= len(reasonTable) {
+		return ""
+	}
+	return reasonTable[r].meaning
+}
+
+// MarshalText writes the reason's id.
+func (r Reason) MarshalText() ([]byte, error) { return []byte(r.String()), nil }
+
+// UnmarshalText reads a reason id.
+func (r *Reason) UnmarshalText(b []byte) error {
+	s := string(b)
+	for i, ri := range reasonTable {
+		if ri.id == s {
+			*r = Reason(i)
+			return nil
+		}
+	}
+	return fmt.Errorf("unknown reason id %q", s)
+}
+
+// Reasons lists every reason, in declaration order.
+func Reasons() []Reason {
+	out := make([]Reason, 0, len(reasonTable)-1)
+	for i := 1; i < len(reasonTable); i++ {
+		out = append(out, Reason(i))
+	}
+	return out
+}
+
+// Facts are the numbers and names behind an attempt's verdict, for
+// programs (the evidence says the same in words). Only what applies is set.
+type Facts struct {
+	// SYNs counts the client's SYNs (the kernel's count when none was captured).
+	SYNs int `json:"syns,omitempty"`
+	// ElapsedMS is from the attempt's start to its verdict.
+	ElapsedMS float64 `json:"elapsed_ms"`
+	// ClosedBy says who closed first ("client" or "server") and Close how ("FIN" or "RST").
+	ClosedBy string `json:"closed_by,omitempty"`
+	Close    string `json:"close,omitempty"`
+	// ServerBytes and ClientBytes count connection-phase payload bytes seen.
+	ServerBytes int `json:"server_bytes,omitempty"`
+	ClientBytes int `json:"client_bytes,omitempty"`
+	// ICMP is the error that decided the attempt.
+	ICMP *ICMPFact `json:"icmp,omitempty"`
+	// Errno is the kernel's errno (symbolic).
+	Errno string `json:"errno,omitempty"`
+	// MySQLError is the server's ERR code.
+	MySQLError uint16 `json:"mysql_error,omitempty"`
+	// Banner is a non-MySQL server's first bytes, printable.
+	Banner string `json:"banner,omitempty"`
+	// TLSAlert is "server handshake_failure" and the like.
+	TLSAlert string `json:"tls_alert,omitempty"`
+	// LostAt is the server stream byte from which the snap length made it undecodable.
+	LostAt int `json:"lost_at,omitempty"`
+	// WouldBe is the verdict lost evidence kept from being given (capture.evidence_lost).
+	WouldBe Reason `json:"would_be,omitempty"`
+}
+
+// ICMPFact is an ICMP/ICMPv6 error and its sender.
+type ICMPFact struct {
+	From string `json:"from"`
+	V6   bool   `json:"v6"`
+	Type uint8  `json:"type"`
+	Code uint8  `json:"code"`
+}
+
+// icmpReason names an ICMP error that aborts a connect.
+func icmpReason(v6 bool, typ, code uint8) Reason {
+	if v6 {
+		switch typ {
+		case 1:
+			switch code {
+			case 0:
+				return ReasonICMPNetUnreachable
+			case 1, 5, 6:
+				return ReasonICMPAdminProhibited
+			case 3:
+				return ReasonICMPHostUnreachable
+			case 4:
+				return ReasonICMPPortUnreachable
+			}
+			return ReasonICMPOther
+		case 3:
+			return ReasonICMPTimeExceeded
+		case 4:
+			return ReasonICMPParameterProblem
+		}
+		return ReasonICMPOther
+	}
+	switch typ {
+	case 3:
+		switch code {
+		case 2:
+			return ReasonICMPProtocolUnreachable
+		case 0, 6, 11:
+			return ReasonICMPNetUnreachable
+		case 1, 7, 12:
+			return ReasonICMPHostUnreachable
+		case 3:
+			return ReasonICMPPortUnreachable
+		case 9, 10, 13:
+			return ReasonICMPAdminProhibited
+		}
+		return ReasonICMPOther
+	case 11:
+		return ReasonICMPTimeExceeded
+	case 12:
+		return ReasonICMPParameterProblem
+	}
+	return ReasonICMPOther
+}
+
+// decidedHook, when set (by the package's tests), sees every reason given
+// to an attempt or connect.
+var decidedHook func(Reason)
+
+// buildFacts collects the facts behind a's verdict from its state.
+func (a *attempt) buildFacts() *Facts {
+	f := a.facts
+	f.ElapsedMS = ms(a.endAt.Sub(a.start))
+	f.SYNs = a.synCount
+	if !a.wire && !a.kSynSent.IsZero() {
+		f.SYNs = 1 + a.kSynRetrans
+	}
+	switch {
+	case a.clientClose != notClosed && (a.serverClose == notClosed || !a.serverGaveAt.Before(a.clientGaveAt)):
+		f.ClosedBy, f.Close = "client", a.clientClose.String()
+	case a.serverClose != notClosed:
+		f.ClosedBy, f.Close = "server", a.serverClose.String()
+	}
+	f.ServerBytes, f.ClientBytes = a.s2c.bytes, a.c2s.bytes
+	if a.icmp != nil {
+		f.ICMP = &ICMPFact{From: a.icmpFrom.String(), V6: a.icmp.V6, Type: a.icmp.Type, Code: a.icmp.Code}
+	}
+	if a.kErrno != 0 {
+		f.Errno = errnoName(a.kErrno)
+	}
+	if a.mysql != nil {
+		f.MySQLError = a.mysql.ErrorCode
+	}
+	f.Banner = a.banner
+	f.TLSAlert = a.tlsAlert
+	if a.proto == protoCut {
+		f.LostAt = int(a.s2c.lostAt)
+	}
+	return &f
+}
+
+// unresolvedReason names why a connect's lookups all failed: the first
+// that applies of NXDOMAIN, no data, SERVFAIL, REFUSED, else no answer (the
+// order its causes are given in).
+func unresolvedReason(c *connectState) Reason {
+	var nx, servfail, refused, nodata bool
+	for _, q := range c.queries {
+		switch {
+		case !q.answered:
+		case q.rcode == dns.RcodeNXDomain:
+			nx = true
+		case q.rcode == dns.RcodeServFail:
+			servfail = true
+		case q.rcode == dns.RcodeRefused:
+			refused = true
+		case q.rcode == dns.RcodeSuccess:
+			nodata = true
+		}
+	}
+	r := ReasonNoAnswer
+	switch {
+	case nx:
+		r = ReasonNXDomain
+	case nodata:
+		r = ReasonNoData
+	case servfail:
+		r = ReasonServFail
+	case refused:
+		r = ReasonRefusedDNS
+	}
+	if decidedHook != nil {
+		decidedHook(r)
+	}
+	return r
+}

@@ -1,0 +1,47 @@
+package report
+
+import (
+	"encoding/json"
+	"reflect"
+	"testing"
+
+	"github.com/connscope/connscope/analyze"
+)
+
+// TestFastJSONFacts checks the hand-written encoding of an attempt's reason,
+// facts and event kinds against encoding/json where fields are left out
+// (omitempty): empty facts, facts with some fields, events without a
+// direction. (TestFastJSONMatchesEncodingJSON covers every field set.)
+func TestFastJSONFacts(t *testing.T) {
+	if !fastJSON {
+		t.Skip("the model does not match jsonenc.go: TestFastJSONMatchesEncodingJSON says how")
+	}
+	facts := []*analyze.Facts{
+		nil,
+		{},
+		{ElapsedMS: 3000.5, SYNs: 3},
+		{ClosedBy: "server", Close: "RST", ServerBytes: 7, Banner: "SSH-2.0-x <&>"},
+		{ICMP: &analyze.ICMPFact{From: "2001:db8::1", V6: true, Type: 1, Code: 0}, Errno: "EHOSTUNREACH"},
+		{MySQLError: 1040, TLSAlert: "server handshake_failure", LostAt: 96, WouldBe: analyze.ReasonSYNUnanswered},
+	}
+	for i, f := range facts {
+		c := &analyze.Connect{Outcome: analyze.Timeout, Reason: analyze.ReasonSYNUnanswered, Attempts: []*analyze.Attempt{{
+			Outcome: analyze.Timeout, Reason: analyze.ReasonSYNUnanswered, Facts: f,
+			Events: []analyze.Event{{Kind: analyze.EvSYN, Dir: analyze.DirC2S, What: "SYN"}, {Kind: analyze.EvDNSQuery, What: "PTR"}},
+		}}}
+		jc := jsonConnect{Kind: "connect", Number: i + 1, Connect: c}
+		norm := *c
+		transform{emptySlices: true}.apply(reflect.ValueOf(&norm).Elem())
+		want, err := json.Marshal(jsonConnect{Kind: jc.Kind, Number: jc.Number, Connect: &norm})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := appendConnectLine(nil, jc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(got) != string(want)+"\n" {
+			t.Errorf("facts %d:\nencoding/json: %s\nappendConnect: %s", i, want, got)
+		}
+	}
+}
