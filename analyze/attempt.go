@@ -1530,23 +1530,5 @@ func plural(n int, one, many string) string {
 	return fmt.Sprintf("%d %s", n, many)
 }
 
-// fmtDur renders a duration for evidence: "0.12 ms", "4.5 ms", "250 ms", "3.0 s".
-func fmtDur(d time.Duration) string {
-	if d < 0 {
-		d = 0
-	}
-	ms := float64(d) / float64(time.Millisecond)
-	var buf [32]byte
-	var b []byte
-	switch {
-	case ms < 1:
-		b = append(strconv.AppendFloat(buf[:0], ms, 'f', 2, 64), " ms"...)
-	case ms < 10:
-		b = append(strconv.AppendFloat(buf[:0], ms, 'f', 1, 64), " ms"...)
-	case ms < 1000:
-		b = append(strconv.AppendFloat(buf[:0], ms, 'f', 0, 64), " ms"...)
-	default:
-		b = append(strconv.AppendFloat(buf[:0], ms/1000, 'f', 1, 64), " s"...)
-	}
-	return string(b)
-}
+// fmtDur renders a duration for evidence: FormatDuration.
+func fmtDur(d time.Duration) string { return FormatDuration(d) }

@@ -56,6 +56,12 @@ type Options struct {
 	// OnConnect receives each connect as soon as it is complete, in
 	// completion order. The *Connect is the receiver's to keep.
 	OnConnect func(*Connect)
+	// Keep, when set, chooses the complete connects that are reported: one
+	// it rejects is neither counted in the Summary nor handed to OnConnect
+	// (a filter the engine cannot apply itself, e.g. live's by process).
+	// The Summary's connect and attempt counts are thus those of the
+	// connects reported, and only the engine keeps them.
+	Keep func(*Connect) bool
 }
 
 const (

@@ -72,7 +72,7 @@ func TestEngineOutcomes(t *testing.T) {
 			want: []Outcome{Refused},
 			check: func(t *testing.T, cs []*Connect, sum Summary) {
 				a := cs[0].Attempts[0]
-				if !hasSubstring(a.Evidence, "SYN answered by RST from 192.0.2.20:3306 after 0.10 ms") {
+				if !hasSubstring(a.Evidence, "SYN answered by RST from 192.0.2.20:3306 after 0.100 ms") {
 					t.Errorf("evidence %q", a.Evidence)
 				}
 				if !hasSubstring(a.Causes, "Nothing listens on port 3306") || !hasSubstring(a.Causes, "115") {
@@ -713,7 +713,7 @@ func TestConnectGrouping(t *testing.T) {
 		if c.Outcome != Unresolved || len(c.Attempts) != 0 || len(c.Resolution) != 2 || c.Name != "nx.lab.test" || c.Client != "192.0.2.10" {
 			t.Fatalf("%s", dumpConnects(s.got))
 		}
-		if !hasSubstring(c.Causes, "NXDOMAIN") || !hasSubstring(c.Evidence, "A nx.lab.test → NXDOMAIN from 192.0.2.53:53 after 0.30 ms") {
+		if !hasSubstring(c.Causes, "NXDOMAIN") || !hasSubstring(c.Evidence, "A nx.lab.test → NXDOMAIN from 192.0.2.53:53 after 0.300 ms") {
 			t.Errorf("causes %q evidence %q", c.Causes, c.Evidence)
 		}
 	})
@@ -1073,7 +1073,7 @@ func TestConnectThenCloseCheck(t *testing.T) {
 				Src: ap("192.0.2.10:40100"), Dst: ap("192.0.2.20:28001"), Ret: 0, Process: event.Process{PID: 9, TID: 9, Comm: "checker"}})
 			k.clientFIN(300.15)
 			k.serverFIN(300.2)
-		}, OK, "client closed without sending: FIN 0.05 ms after it was connected"},
+		}, OK, "client closed without sending: FIN 0.050 ms after it was connected"},
 		{"waited 250 ms, other port", "192.0.2.20:28001", func(k *conn) {
 			k.handshake(0, 0.1)
 			k.clientFIN(250.2)

@@ -198,7 +198,7 @@ func (e *Engine) report(c *connectState) {
 		e.rememberSYN(a)
 	}
 	out := e.buildConnect(c)
-	if !e.hostMatch(c, out) {
+	if !e.hostMatch(c, out) || (e.opts.Keep != nil && !e.opts.Keep(out)) {
 		return
 	}
 	e.sum.Connects++

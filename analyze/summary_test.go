@@ -1,6 +1,7 @@
 package analyze
 
 import (
+	"fmt"
 	"testing"
 
 	"github.com/connscope/connscope/event"
@@ -24,5 +25,40 @@ func TestSummaryErrors(t *testing.T) {
 		if len(sum.Errors) != 1 || sum.Errors[0] != tc.want {
 			t.Errorf("source %q, error %q: summary errors %q, want %q", tc.source, tc.err, sum.Errors, tc.want)
 		}
+	}
+}
+
+// TestKeepOwnsTheCounts: a connect Options.Keep rejects is neither handed
+// to OnConnect nor counted in the Summary, so the Summary's counts are those
+// of the connects reported (live's process filters rely on it; nobody
+// rewrites them afterwards).
+func TestKeepOwnsTheCounts(t *testing.T) {
+	for _, tc := range []struct {
+		name              string
+		keep              func(*Connect) bool
+		connects, refused int
+	}{
+		{"no filter", nil, 3, 2},
+		{"keep all", func(*Connect) bool { return true }, 3, 2},
+		{"leave out refused", func(c *Connect) bool { return c.Outcome != Refused }, 1, 0},
+		{"leave out all", func(*Connect) bool { return false }, 0, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := newSim(t, Options{Keep: tc.keep})
+			for i, srv := range []string{"192.0.2.20:3306", "192.0.2.21:3306", "192.0.2.22:3306"} {
+				k := s.conn(fmt.Sprintf("192.0.2.10:%d", 40000+i), srv)
+				if i == 0 {
+					k.handshake(float64(i*10), 0.1)
+				} else {
+					k.SYN(float64(i * 10))
+					k.refuse(float64(i*10) + 0.1)
+				}
+			}
+			sum := s.close()
+			if len(s.got) != tc.connects || sum.Connects != tc.connects || sum.Attempts != tc.connects || sum.Outcomes[Refused] != tc.refused {
+				t.Errorf("delivered %d connects; summary %d connects, %d attempts, %d refused; want %d, %d, %d, %d",
+					len(s.got), sum.Connects, sum.Attempts, sum.Outcomes[Refused], tc.connects, tc.connects, tc.connects, tc.refused)
+			}
+		})
 	}
 }

@@ -186,7 +186,6 @@ func runLossPattern(t *testing.T, pat lossPattern, seed uint64, n int, gap time.
 			return lost, drops
 		},
 	}
-	s.reported.outcomes = map[analyze.Outcome]int{}
 	s.opts.OnConnect = func(c *analyze.Connect) { reported = append(reported, c) }
 	s.startEngine(false)
 

@@ -105,13 +105,9 @@ type Session struct {
 	foreign    uint64 // packets dropped by onlyTraced
 	traced     uint64 // packets fed to the engine
 
-	// What passed the process filters (--pid, --comm, run), for the summary:
-	// the engine counts every connect it saw.
-	reported struct {
-		connects, attempts int
-		outcomes           map[analyze.Outcome]int
-		skipped            int
-	}
+	// skipped counts the connects the process filters (--pid, --comm, run)
+	// left out; the engine counts only the others (analyze.Options.Keep).
+	skipped int
 	// tracerStats are the tracer's counters read just before it closed
 	// (its maps are gone afterwards).
 	tracerStats event.Stats
@@ -160,7 +156,6 @@ func Start(opts Options) (*Session, error) {
 		srcErr:   make(chan error, 2),
 		ports:    newPortCompleter(),
 	}
-	s.reported.outcomes = map[analyze.Outcome]int{}
 	if opts.Record != nil && !opts.KeepPayload {
 		s.scrub = newScrubber()
 	}
@@ -238,6 +233,7 @@ func (s *Session) startEngine(noPackets bool) {
 		ClientTimeout: s.opts.ClientTimeout,
 		NoPackets:     noPackets,
 		Live:          true,
+		Keep:          s.keep,
 		OnConnect:     s.deliver,
 	})
 }
@@ -294,17 +290,18 @@ func (s *Session) HasKernelEvents() bool { return s.tracer != nil }
 // HasPackets reports whether packet capture is running.
 func (s *Session) HasPackets() bool { return s.capture != nil }
 
-// deliver applies the report-side filters the engine does not know about.
-func (s *Session) deliver(c *analyze.Connect) {
+// keep applies the process filters the engine does not know about; the
+// engine neither counts nor delivers a connect they leave out.
+func (s *Session) keep(c *analyze.Connect) bool {
 	if !s.wanted(c) {
-		s.reported.skipped++
-		return
+		s.skipped++
+		return false
 	}
-	s.reported.connects++
-	s.reported.attempts += len(c.Attempts)
-	for _, a := range c.Attempts {
-		s.reported.outcomes[a.Outcome]++
-	}
+	return true
+}
+
+// deliver hands a connect on.
+func (s *Session) deliver(c *analyze.Connect) {
 	if s.opts.OnConnect != nil {
 		s.opts.OnConnect(c)
 	}
@@ -500,12 +497,8 @@ loop:
 		sum.OtherProcesses = s.foreign
 		sum.Packets = s.traced
 	}
-	if s.processFiltered() {
-		// Count what the user asked for, not every process's connects.
-		sum.Connects, sum.Attempts, sum.Outcomes = s.reported.connects, s.reported.attempts, s.reported.outcomes
-		if s.reported.skipped > 0 {
-			s.opts.Notice(fmt.Sprintf("%d connects of other processes were left out", s.reported.skipped))
-		}
+	if s.processFiltered() && s.skipped > 0 {
+		s.opts.Notice(fmt.Sprintf("%d connects of other processes were left out", s.skipped))
 	}
 	if behind != "" {
 		sum.Errors = append(sum.Errors, fmt.Sprintf("stopped %v after the end with the %s not read to the end (a loaded machine?): the last connects may lack packets or kernel events", maxSettle, behind))

@@ -1,6 +1,18 @@
 // Package report turns analysis results (analyze.Connect, analyze.Summary)
 // into text for people and machines: an aligned table for the terminal,
-// GitHub-flavoured Markdown for tickets, and JSON Lines for scripts.
+// GitHub-flavoured Markdown for tickets, JSON Lines for scripts and one line
+// per connect for watching or grepping.
+//
+// Each format is a renderer in its own file (table.go, markdown.go,
+// json.go, line.go), chosen once by NewWriter; shared pieces have theirs
+// (blocks.go: what the table and Markdown formats print, in which order;
+// timeline.go; duration.go: durations are analyze.FormatMS everywhere). The
+// Writer owns what they share: numbering, --failed, write errors, and
+// redaction, applied to a connect and the summary before any renderer sees
+// them. The summary's counts are the engine's; the Writer adds only
+// connect_outcomes (what it was given). testdata/format at the repository
+// root holds the exact output of `connscope analyze` per format for real lab
+// captures (go test ./cmd/connscope -run TestFormatGoldens -update).
 //
 // It has its own home because it is the one place that renders results, and
 // three commands share it: `analyze` (offline files), `trace` (live, printing

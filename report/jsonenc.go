@@ -14,9 +14,15 @@ import (
 )
 
 // A connect line is written by hand rather than by encoding/json: on a big
-// capture the report is on the hot path, and reflection-driven encoding
-// costs about four times as much. The output is byte for byte what
-// encoding/json writes for jsonConnect (a test checks it on every fixture).
+// capture the report is on the hot path. Measured (make bench's generated
+// capture, 1.2 M packets, 6032 connects): 1.5 µs per connect here against
+// 7.3-10 µs through encoding/json (BenchmarkJSONConnect vs
+// BenchmarkJSONConnectEncodingJSON), and `analyze --format json` takes
+// 0.17 s CPU / 0.18 s wall against 0.20 s / 0.29 s (best of 5) — more than
+// the 10% the design allows. The output is byte for byte what
+// encoding/json writes for jsonConnect: tests check it on every fixture, on
+// a connect with every field set, and on every connect of every lab
+// capture, plain and redacted (json_test.go).
 //
 // Lists (resolution, attempts, events, evidence, causes, answers) are
 // always arrays, never null, so consumers can iterate without a check.

@@ -23,31 +23,33 @@ import (
 // after it.
 const lineFormat = "%-12s  %-18s  %-22s → %-28s  %-22s  %-15s  %3s  %9s  %9s  %s\n"
 
-func (w *Writer) writeLineHeader() {
-	if w.lineHeaderDone {
+// lineRenderer is the renderer of the line format.
+type lineRenderer struct {
+	headerDone bool // the column header is printed
+}
+
+func (*lineRenderer) flush(*Writer) {}
+
+func (l *lineRenderer) writeHeader(w *Writer) {
+	if l.headerDone {
 		return
 	}
-	w.lineHeaderDone = true
+	l.headerDone = true
 	w.printf(lineFormat, "# TIME(UTC)", "PROCESS", "CLIENT", "SERVER", "OUTCOME", "ERRNO", "SYN", "RTT", "GREETING", "REASON")
 }
 
-// lineSource prints "# source: NAME" before the connects of a new source.
-func (w *Writer) lineSource(name string) {
-	if name == "" || name == w.source {
-		w.source = name
+// source prints "# source: NAME" before the connects of a new source.
+func (l *lineRenderer) source(w *Writer, changed bool) {
+	if w.source == "" || !changed {
 		return
 	}
-	w.source = name
-	w.writeLineHeader()
+	l.writeHeader(w)
 	w.printf("# source: %s\n", strings.ReplaceAll(w.shownSource(), "\n", " "))
-	if w.opt.Streaming {
-		w.flush()
-	}
 }
 
-// writeLine prints connect c as one line.
-func (w *Writer) writeLine(c *analyze.Connect) {
-	w.writeLineHeader()
+// connect prints connect c as one line.
+func (l *lineRenderer) connect(w *Writer, _ int, c *analyze.Connect) {
+	l.writeHeader(w)
 	var last *analyze.Attempt
 	for i := len(c.Attempts) - 1; i >= 0 && last == nil; i-- {
 		last = c.Attempts[i]
@@ -84,9 +86,6 @@ func (w *Writer) writeLine(c *analyze.Connect) {
 		}
 	}
 	w.printf(lineFormat, c.Start.UTC().Format("15:04:05.000"), proc, client, server, outcome, errno, syns, rtt, greeting, lineReason(c, last, evidence))
-	if w.opt.Streaming {
-		w.flush()
-	}
 }
 
 // lineReason is the first evidence fact, preceded by the earlier attempts
@@ -111,18 +110,9 @@ func lineReason(c *analyze.Connect, last *analyze.Attempt, evidence []string) st
 	return strings.ReplaceAll(reason, "\n", " ")
 }
 
-// compactMS is fmtMS without the space ("0.213ms"), "-" for none: one
-// field per column.
-func compactMS(ms *float64) string {
-	if ms == nil {
-		return "-"
-	}
-	return strings.ReplaceAll(fmtMS(*ms), " ", "")
-}
-
-// writeLineSummary prints the summary as # lines.
-func (w *Writer) writeLineSummary(s analyze.Summary) {
-	w.writeLineHeader()
+// summary prints the summary as # lines.
+func (l *lineRenderer) summary(w *Writer, s analyze.Summary) {
+	l.writeHeader(w)
 	for _, l := range w.summaryLines(s) {
 		w.printf("# %-9s %s\n", l[0], strings.ReplaceAll(l[1], "\n", " "))
 	}

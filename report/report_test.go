@@ -277,15 +277,6 @@ func TestParseFormat(t *testing.T) {
 	}
 }
 
-func TestFmtMS(t *testing.T) {
-	cases := map[float64]string{0.0812: "0.081 ms", 1.234: "1.23 ms", 12.34: "12.3 ms", 999.9: "999.9 ms", 3012: "3.01 s", 75000: "75.0 s"}
-	for in, want := range cases {
-		if got := fmtMS(in); got != want {
-			t.Errorf("fmtMS(%v) = %q, want %q", in, got, want)
-		}
-	}
-}
-
 // errWriter fails every write.
 type errWriter struct{}
 
@@ -434,6 +425,70 @@ func TestPacketsOfOtherProcesses(t *testing.T) {
 		}
 		if !strings.Contains(buf.String(), tc.want) {
 			t.Errorf("summary of %+v:\n%s\nwant %q", tc.sum, buf.String(), tc.want)
+		}
+	}
+}
+
+// TestPartialSummaryHeading: when evidence was lost the summary's first
+// line says so, in every format for people (JSON carries "partial").
+func TestPartialSummaryHeading(t *testing.T) {
+	const why = "PARTIAL: 3 kernel events lost"
+	for _, c := range []struct {
+		f    Format
+		want string
+	}{
+		{Table, "Summary — " + why + "\n"},
+		{Markdown, "### Summary — " + why + "\n"},
+		{JSON, `"partial":"` + why + `"`},
+	} {
+		var buf bytes.Buffer
+		if err := NewWriter(&buf, Options{Format: c.f}).Summary(analyze.Summary{Partial: why}); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(buf.String(), c.want) {
+			t.Errorf("%s summary lacks %q:\n%s", c.f, c.want, buf.String())
+		}
+		buf.Reset()
+		if err := NewWriter(&buf, Options{Format: c.f}).Summary(analyze.Summary{}); err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(buf.String(), "PARTIAL") {
+			t.Errorf("%s summary says PARTIAL without loss:\n%s", c.f, buf.String())
+		}
+	}
+}
+
+// TestSummaryCountsAreTheEngines: the summary's connect and attempt counts
+// are printed as the engine gave them (it alone owns them: filters that
+// leave connects out do so in the engine); the Writer adds only what it
+// counted itself, connect_outcomes.
+func TestSummaryCountsAreTheEngines(t *testing.T) {
+	cs := fixtureConnects()[:2]
+	for _, connects := range []int{1, 2, 7} {
+		var buf bytes.Buffer
+		w := NewWriter(&buf, Options{Format: JSON})
+		for _, c := range cs {
+			if err := w.Connect(c); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := w.Summary(analyze.Summary{Connects: connects}); err != nil {
+			t.Fatal(err)
+		}
+		lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
+		var sum struct {
+			Connects        int            `json:"connects"`
+			ConnectOutcomes map[string]int `json:"connect_outcomes"`
+		}
+		if err := json.Unmarshal([]byte(lines[len(lines)-1]), &sum); err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for _, v := range sum.ConnectOutcomes {
+			n += v
+		}
+		if sum.Connects != connects || n != len(cs) {
+			t.Errorf("engine counted %d connects, Writer printed %d: summary says connects %d, connect_outcomes %v", connects, len(cs), sum.Connects, sum.ConnectOutcomes)
 		}
 	}
 }

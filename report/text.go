@@ -5,7 +5,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/connscope/connscope/analyze"
 )
@@ -105,44 +104,6 @@ func countList(total int, m map[analyze.Outcome]int) string {
 		fmt.Fprintf(&b, "%s %d", o, m[o])
 	}
 	return b.String()
-}
-
-// fmtMS renders a duration in milliseconds with about three significant
-// digits, switching to seconds from one second on.
-func fmtMS(ms float64) string {
-	switch {
-	case ms < 0:
-		return "-" + fmtMS(-ms)
-	case ms < 1:
-		return fmt.Sprintf("%.3f ms", ms)
-	case ms < 10:
-		return fmt.Sprintf("%.2f ms", ms)
-	case ms < 1000:
-		return fmt.Sprintf("%.1f ms", ms)
-	case ms < 60000:
-		return fmt.Sprintf("%.2f s", ms/1000)
-	default:
-		return fmt.Sprintf("%.1f s", ms/1000)
-	}
-}
-
-// fmtMSPtr renders an optional duration; "-" when absent.
-func fmtMSPtr(ms *float64) string {
-	if ms == nil {
-		return "-"
-	}
-	return fmtMS(*ms)
-}
-
-// fmtOffset renders a timeline offset: microsecond resolution, in ms below
-// one second and in s above.
-func fmtOffset(d time.Duration) string {
-	ms := float64(d) / float64(time.Millisecond)
-	if ms < 1000 && ms > -1000 {
-		return fmt.Sprintf("%+.3f ms", ms)
-	}
-	// The trailing space lines the decimal point up with the " ms" lines.
-	return fmt.Sprintf("%+.3f s ", ms/1000)
 }
 
 func plural(n int, one, many string) string {

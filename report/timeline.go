@@ -107,7 +107,7 @@ func timeline(n int, c *analyze.Connect) []timelineLine {
 		} else if q.Rcode == "NOERROR" {
 			ans += " (no records)"
 		}
-		ans += fmt.Sprintf(" after %s", fmtMS(*q.LatencyMS))
+		ans += fmt.Sprintf(" after %s", analyze.FormatMS(*q.LatencyMS))
 		if q.Error != "" {
 			ans += " (" + q.Error + ")"
 		}

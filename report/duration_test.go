@@ -1,0 +1,64 @@
+package report
+
+import (
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/connscope/connscope/analyze"
+	"github.com/connscope/connscope/capture"
+)
+
+// TestTableAndTimelineAgreeOnDurations: on every lab capture, the RTT and
+// Greeting cells of an attempt's table row appear verbatim in the timeline
+// events the engine wrote for the same values ("(RTT 0.044 ms)", "(5.0 s
+// after the handshake)"): one duration formatter for both. Before it the
+// table said "0.044 ms" and the timeline "RTT 0.04 ms".
+func TestTableAndTimelineAgreeOnDurations(t *testing.T) {
+	files, err := filepath.Glob(filepath.Join("..", "testdata", "captures", "*.pcap*"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no lab captures in ../testdata/captures (make testdata records them): %v", err)
+	}
+	const rttCol, greetingCol = 6, 7
+	if attemptHeader[rttCol] != "RTT" || attemptHeader[greetingCol] != "Greeting" {
+		t.Fatalf("attemptHeader moved its columns: %q", attemptHeader)
+	}
+	rtts, greetings := 0, 0
+	for _, path := range files {
+		r, err := capture.Open(path)
+		if err != nil {
+			continue // a capture without packets (socket-missing) has no attempt
+		}
+		var cs []*analyze.Connect
+		_, err = analyze.RunSource(r, analyze.Options{OnConnect: func(c *analyze.Connect) { cs = append(cs, c) }})
+		r.Close()
+		if err != nil {
+			t.Errorf("%s: %v", path, err)
+		}
+		for n, c := range cs {
+			rows := attemptRows(n+1, c)
+			for i, a := range c.Attempts {
+				if a == nil || i >= len(rows) {
+					continue
+				}
+				for _, e := range a.Events {
+					if a.RTTMS != nil && strings.Contains(e.What, "SYN-ACK") && strings.Contains(e.What, "(RTT ") {
+						rtts++
+						if want := "(RTT " + rows[i][rttCol]; !strings.Contains(e.What, want) {
+							t.Errorf("%s connect %d: RTT cell %q, timeline %q", filepath.Base(path), n+1, rows[i][rttCol], e.What)
+						}
+					}
+					if a.GreetingDelayMS != nil && strings.HasPrefix(e.What, "greeting:") {
+						greetings++
+						if want := "(" + rows[i][greetingCol] + " after the handshake"; !strings.Contains(e.What, want) {
+							t.Errorf("%s connect %d: Greeting cell %q, timeline %q", filepath.Base(path), n+1, rows[i][greetingCol], e.What)
+						}
+					}
+				}
+			}
+		}
+	}
+	if rtts == 0 || greetings == 0 {
+		t.Fatalf("the lab captures gave %d RTT and %d greeting events to compare: the event texts changed?", rtts, greetings)
+	}
+}

@@ -1,0 +1,67 @@
+package report
+
+import (
+	"encoding/json"
+	"fmt"
+
+	"github.com/connscope/connscope/analyze"
+)
+
+// The JSON format is JSON Lines: one {"kind":"connect"} object per connect
+// and a final {"kind":"summary"} object. The field names are analyze's
+// model's JSON names (documented in README.md).
+type jsonRenderer struct {
+	line []byte // line buffer, reused
+}
+
+// jsonConnect is one JSON line for a connect: the analyze model's fields
+// (their JSON names are the documented, stable ones) plus kind, source and
+// the connect's number in this run.
+type jsonConnect struct {
+	Kind   string `json:"kind"`
+	Source string `json:"source,omitempty"`
+	Number int    `json:"number"`
+	*analyze.Connect
+}
+
+// jsonSummary is the final JSON line.
+type jsonSummary struct {
+	Kind string `json:"kind"`
+	analyze.Summary
+	// ConnectOutcomes counts connects (not attempts) by outcome.
+	ConnectOutcomes map[analyze.Outcome]int `json:"connect_outcomes"`
+	// These counters are always present, also when 0 (the README promises
+	// every counter): they shadow analyze.Summary's omitempty fields of the
+	// same JSON names.
+	MalformedDNS    uint64 `json:"malformed_dns"`
+	Untracked       uint64 `json:"untracked"`
+	LateRetransmits uint64 `json:"late_retransmits"`
+}
+
+func (*jsonRenderer) source(*Writer, bool) {}
+
+func (*jsonRenderer) flush(*Writer) {}
+
+func (j *jsonRenderer) connect(w *Writer, n int, c *analyze.Connect) {
+	var err error
+	j.line, err = appendConnectLine(j.line[:0], jsonConnect{Kind: "connect", Source: w.shownSource(), Number: n, Connect: c})
+	if err != nil {
+		if w.err == nil {
+			w.err = fmt.Errorf("report: encoding JSON: %w", err)
+		}
+		return
+	}
+	w.write(j.line)
+}
+
+func (j *jsonRenderer) summary(w *Writer, s analyze.Summary) {
+	b, err := json.Marshal(jsonSummary{Kind: "summary", Summary: s, ConnectOutcomes: w.outcomes,
+		MalformedDNS: s.MalformedDNS, Untracked: s.Untracked, LateRetransmits: s.LateRetransmits})
+	if err != nil {
+		if w.err == nil {
+			w.err = fmt.Errorf("report: encoding JSON: %w", err)
+		}
+		return
+	}
+	w.write(append(b, '\n'))
+}

@@ -1,0 +1,78 @@
+package report
+
+import (
+	"encoding/json"
+	"io"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/connscope/connscope/analyze"
+	"github.com/connscope/connscope/capture"
+)
+
+// TestFastJSONOnLabCaptures compares the hand-written connect encoder with
+// encoding/json, byte for byte, on every connect of every lab capture
+// (testdata/captures, the captures testdata/format renders), plain and
+// redacted.
+func TestFastJSONOnLabCaptures(t *testing.T) {
+	if !fastJSON {
+		t.Fatal("analyze's model no longer matches report/jsonenc.go (see TestFastJSONMatchesEncodingJSON)")
+	}
+	files, err := filepath.Glob(filepath.Join("..", "testdata", "captures", "*.pcap*"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no lab captures in ../testdata/captures (make testdata records them): %v", err)
+	}
+	red := NewRedactor()
+	connects := 0
+	for _, path := range files {
+		r, err := capture.Open(path)
+		if err != nil {
+			continue // a capture without packets (socket-missing) has nothing to encode
+		}
+		var cs []*analyze.Connect
+		_, err = analyze.RunSource(r, analyze.Options{OnConnect: func(c *analyze.Connect) { cs = append(cs, c) }})
+		r.Close()
+		if err != nil {
+			t.Errorf("%s: %v", path, err)
+		}
+		for i, c := range cs {
+			for _, c := range []*analyze.Connect{c, red.Connect(c)} {
+				connects++
+				jc := jsonConnect{Kind: "connect", Source: filepath.Base(path), Number: i + 1, Connect: c}
+				norm := *c
+				transform{emptySlices: true}.apply(reflect.ValueOf(&norm).Elem())
+				want, err := json.Marshal(jsonConnect{Kind: jc.Kind, Source: jc.Source, Number: jc.Number, Connect: &norm})
+				if err != nil {
+					t.Fatal(err)
+				}
+				got, err := appendConnectLine(nil, jc)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if string(got) != string(want)+"\n" {
+					t.Errorf("%s connect %d:\nencoding/json: %s\nappendConnect: %s", path, i+1, want, strings.TrimSuffix(string(got), "\n"))
+				}
+			}
+		}
+	}
+	if connects == 0 {
+		t.Fatal("the lab captures gave no connect to compare")
+	}
+	t.Logf("%d connects of %d captures encoded identically", connects, len(files))
+}
+
+// BenchmarkJSONConnectEncodingJSON is BenchmarkJSONConnect through
+// encoding/json (the path taken when the model no longer matches the
+// hand-written encoder): the figure that justifies keeping the latter.
+func BenchmarkJSONConnectEncodingJSON(b *testing.B) {
+	fastJSON = false
+	defer func() { fastJSON = modelMatches() }()
+	cs := fixtureConnects()
+	w := NewWriter(io.Discard, Options{Format: JSON})
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		w.Connect(cs[i%len(cs)])
+	}
+}

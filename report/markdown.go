@@ -1,0 +1,121 @@
+package report
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/connscope/connscope/analyze"
+)
+
+// The Markdown format is GitHub-flavoured Markdown for tickets: the attempts
+// as a Markdown table, each failed connect under a heading with its timeline
+// in a code fence and its evidence and causes as lists.
+type markdownStyle struct{}
+
+func (markdownStyle) heading(source string) string { return "## " + mdEscape(source) + "\n\n" }
+
+func (markdownStyle) cell(s string) string { return mdEscape(s) }
+
+func (markdownStyle) failedHeading() string { return "### Failed connects\n\n" }
+
+// mdEscape keeps text from breaking Markdown tables and markup.
+func mdEscape(s string) string {
+	return mdEscaper.Replace(s)
+}
+
+var mdEscaper = strings.NewReplacer("|", `\|`, "\n", " ", "<", "&lt;", ">", "&gt;")
+
+// table draws a Markdown table with its columns padded to line up in the
+// source text (the look tablewriter's Markdown renderer had).
+func (markdownStyle) table(header []string, rows [][]string, legend []string) string {
+	widths := columnWidths(header, rows)
+	var b strings.Builder
+	row := func(r []string) {
+		b.WriteString("|")
+		for i, w := range widths {
+			cell := ""
+			if i < len(r) {
+				cell = r[i]
+			}
+			b.WriteByte(' ')
+			padCell(&b, cell, w)
+			b.WriteString(" |")
+		}
+		b.WriteByte('\n')
+	}
+	row(header)
+	b.WriteString("|")
+	for _, w := range widths {
+		b.WriteString(":")
+		b.WriteString(strings.Repeat("-", w+1))
+		b.WriteString("|")
+	}
+	b.WriteByte('\n')
+	for _, r := range rows {
+		row(r)
+	}
+	if len(legend) > 0 {
+		fmt.Fprintf(&b, "\n_%s._\n", mdEscape(strings.Join(legend, "; ")))
+	}
+	return b.String()
+}
+
+func (markdownStyle) block(n int, c *analyze.Connect, table string) string {
+	var b strings.Builder
+	outcome, detail := headline(n, c)
+	fmt.Fprintf(&b, "#### Connect %d: %s\n\n%s", n, outcome, mdEscape(detail))
+	if meaning := connectMeaning(c); meaning != "" && failed(c) {
+		fmt.Fprintf(&b, " — %s.", meaning)
+	}
+	b.WriteString("\n\n")
+	if table != "" {
+		b.WriteString(table)
+		b.WriteString("\n")
+	}
+	if !failed(c) {
+		return b.String()
+	}
+	b.WriteString("```text\n")
+	writeTimeline(&b, timeline(n, c), "")
+	b.WriteString("```\n\n")
+	if resolver := resolverLine(c.Resolver); resolver != "" {
+		fmt.Fprintf(&b, "Resolver: %s\n\n", mdEscape(resolver))
+	}
+	if groups := evidenceGroups(n, c); len(groups) > 0 {
+		b.WriteString("**Evidence**\n\n")
+		for _, g := range groups {
+			if len(groups) > 1 {
+				fmt.Fprintf(&b, "- %s:\n", g.label)
+				for _, e := range g.items {
+					fmt.Fprintf(&b, "  - %s\n", mdEscape(e))
+				}
+			} else {
+				for _, e := range g.items {
+					fmt.Fprintf(&b, "- %s\n", mdEscape(e))
+				}
+			}
+		}
+		b.WriteString("\n")
+	}
+	if causes := connectCauses(c); len(causes) > 0 {
+		b.WriteString("**Likely causes (check these)**\n\n")
+		for _, s := range causes {
+			fmt.Fprintf(&b, "- %s\n", mdEscape(s))
+		}
+		b.WriteString("\n")
+	}
+	return b.String()
+}
+
+func (markdownStyle) summary(partial string, lines [][2]string) string {
+	var b strings.Builder
+	if partial != "" {
+		fmt.Fprintf(&b, "### Summary — %s\n\n| | |\n|:--|:--|\n", mdEscape(partial))
+	} else {
+		b.WriteString("### Summary\n\n| | |\n|:--|:--|\n")
+	}
+	for _, l := range lines {
+		fmt.Fprintf(&b, "| %s | %s |\n", l[0], mdEscape(l[1]))
+	}
+	return b.String()
+}
