@@ -36,8 +36,10 @@ import (
 //     request;
 //   - server: the server's first byte came ≥ SlowServer (500 ms) after
 //     the client's first bytes had arrived (their ACK; when the server
-//     acknowledged them only with its reply, after they were sent), or,
-//     server-first, ≥ SlowServer after the handshake (the greeting).
+//     acknowledged them only with its reply, after they were sent),
+//     client-first attempts only. For server-first attempts
+//     greeting_delay_ms is the server's part and the greeting verdicts
+//     (greeting_late, no_greeting) already name a slow server.
 //
 // It is a finding on every attempt, ok ones too: a 1 s server is slow even
 // when the client waited for it.
@@ -164,13 +166,11 @@ func (a *attempt) slowParts() (parts []Slow, words []string) {
 			}
 			add(SlowPartServer, d, what)
 		}
-		return parts, words
 	}
-	if !a.firstSrvData.IsZero() {
-		if d := a.firstSrvData.Sub(hs); d >= SlowServer {
-			add(SlowPartServer, d, fmt.Sprintf("slow part: the server — its first bytes came %s after the handshake", fmtDur(d)))
-		}
-	}
+	// Server-first (MySQL's greeting, banners): greeting_delay_ms is the
+	// server's part, and the greeting verdicts (greeting_late, no_greeting,
+	// the greeting's evidence) already name a slow server; no finding is
+	// added.
 	return parts, words
 }
 

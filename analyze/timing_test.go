@@ -71,7 +71,7 @@ func TestClientFirstTiming(t *testing.T) {
 			k.handshake(0, 0.2)
 			k.client(0.5, httpGET)
 			k.server(2, httpOK)
-		}, want{ReasonServerAnswered, -1, 0.29, 1.5, "", 0, "the client spoke first 0.29 ms after the handshake and the server answered 1.5 ms later"}},
+		}, want{ReasonServerAnswered, -1, 0.29, 1.5, "", 0, "the client spoke first 0.290 ms after the handshake and the server answered 1.5 ms later"}},
 		{"the server never answers the request; the client gives up, then the server closes", func(k *conn) {
 			k.handshake(0, 0.2)
 			k.client(0.5, httpGET)
@@ -90,12 +90,18 @@ func TestClientFirstTiming(t *testing.T) {
 			k.client(3, handshakeResponse("app", 0x000fa68d))
 			k.server(4, okPacket(2))
 		}, want{ReasonLoginOK, 2, -1, -1, "", 0, ""}},
-		{"server-first: a greeting after 900 ms is the server", func(k *conn) {
+		{"server-first: a greeting after 900 ms is in greeting_delay_ms, no client timings", func(k *conn) {
 			k.handshake(0, 0.2)
 			k.server(900.21, mariadbGreeting())
 			k.client(901, handshakeResponse("app", 0x000fa68d))
 			k.server(902, okPacket(2))
-		}, want{ReasonLoginOK, 900, -1, -1, SlowPartServer, 900, "slow part: the server — its first bytes came 900 ms after the handshake"}},
+		}, want{ReasonLoginOK, 900, -1, -1, "", 0, ""}},
+		{"server-first: a SYN-ACK after 300 ms is the network", func(k *conn) {
+			k.handshake(0, 300)
+			k.server(301, mariadbGreeting())
+			k.client(302, handshakeResponse("app", 0x000fa68d))
+			k.server(303, okPacket(2))
+		}, want{ReasonLoginOK, 0.99, -1, -1, SlowNetwork, 300.01, "slow part: the network — the TCP handshake took 300 ms"}},
 		{"server-first: nothing from the server and the client gives up is still no server bytes", func(k *conn) {
 			k.handshake(0, 0.2)
 			k.clientFIN(3000)
