@@ -141,19 +141,22 @@ func (t *textRenderer) table(w *Writer, rows [][]string) string {
 // columnHelp explains the columns whose meaning is not obvious; it is
 // printed under a table for the columns it shows.
 var columnHelp = map[string]string{
-	"SYNs":     "SYNs = connection requests sent (1 + retransmits)",
-	"RTT":      "RTT = SYN to SYN-ACK",
-	"Greeting": "Greeting = handshake to the server's first bytes",
-	"Duration": "Duration = first SYN (or connect()) to the attempt's end",
+	"SYNs":         "SYNs = connection requests sent (1 + retransmits)",
+	"RTT":          "RTT = SYN to SYN-ACK",
+	"Greeting":     "Greeting = handshake to the server's first bytes",
+	"Client first": "Client first = handshake to the client's first bytes (the client spoke first)",
+	"Response":     "Response = the client's first bytes to the server's first (- none)",
+	"Slow":         "Slow = the part that took the time: network (handshake ≥ 200 ms), client (≥ 500 ms before its first bytes) or server (≥ 500 ms to answer them)",
+	"Duration":     "Duration = first SYN (or connect()) to the attempt's end",
 }
 
-var attemptHeader = []string{"#", "Client", "Server", "Name", "Outcome", "SYNs", "RTT", "Greeting", "Duration", "MySQL", "Process"}
+var attemptHeader = []string{"#", "Client", "Server", "Name", "Outcome", "SYNs", "RTT", "Greeting", "Client first", "Response", "Slow", "Duration", "MySQL", "Process"}
 
 // attemptRows is one table row per attempt of connect n (one row for a
 // connect without attempts, e.g. an unresolved name).
 func attemptRows(n int, c *analyze.Connect) [][]string {
 	if len(c.Attempts) == 0 {
-		return [][]string{{fmt.Sprint(n), c.Client, "-", c.Name, string(c.Outcome), "", "", "", analyze.FormatMS(c.DurationMS), "", processCell(c.PID, c.Comm)}}
+		return [][]string{{fmt.Sprint(n), c.Client, "-", c.Name, string(c.Outcome), "", "", "", "", "", "", analyze.FormatMS(c.DurationMS), "", processCell(c.PID, c.Comm)}}
 	}
 	rows := make([][]string, 0, len(c.Attempts))
 	for i, a := range c.Attempts {
@@ -173,6 +176,9 @@ func attemptRows(n int, c *analyze.Connect) [][]string {
 			syns,
 			fmtMSPtr(a.RTTMS),
 			fmtMSPtr(a.GreetingDelayMS),
+			fmtMSPtr(a.ClientFirstByteMS),
+			responseCell(a),
+			slowCell(a.Slow),
 			analyze.FormatMS(a.DurationMS),
 			mysqlCell(a.MySQL),
 			attemptProcess(c, a),
@@ -295,4 +301,21 @@ func packetsLine(s analyze.Summary) string {
 		line += ", " + plural(int(s.LateRetransmits), "SYN retransmit", "SYN retransmits") + " after their attempt was reported (not new attempts)"
 	}
 	return line
+}
+
+// responseCell is the server's response time on a client-first attempt
+// ("-" when it never answered), empty when the server spoke first.
+func responseCell(a *analyze.Attempt) string {
+	if a.ClientFirstByteMS == nil {
+		return ""
+	}
+	return fmtMSPtr(a.ServerResponseMS)
+}
+
+// slowCell is "client 1.35 s": the slow part and its time.
+func slowCell(s *analyze.Slow) string {
+	if s == nil {
+		return ""
+	}
+	return s.Part + " " + analyze.FormatMS(s.MS)
 }
