@@ -20,7 +20,10 @@
 // Its timeline records every SYN and retransmit, the SYN-ACK (RTT), RSTs and
 // FINs with their sender, ICMP errors matched through the header they quote
 // (5-tuple and, when quoted, the SYN's sequence number), the server's first
-// payload (greeting delay measured from the client's ACK of the SYN-ACK),
+// payload (greeting delay measured from the client's ACK of the SYN-ACK,
+// for a server that spoke first; when the client spoke first, the client's
+// first byte and the server's response to it instead: see SlowHandshake
+// for those timings and the slow part, network, client or server),
 // and the MySQL connection phase decoded by content on any port
 // (subpackage mysql): greeting or ERR, SSLRequest, HandshakeResponse (the
 // user name only — auth data is never kept), AuthSwitch, OK or ERR. After an
@@ -66,7 +69,9 @@
 //     that got no answer before the client gave up.
 //   - no_greeting: connected, the server sent nothing, and the client gave
 //     up (FIN/RST, or moved to the next address) — or the capture ended
-//     after it waited Options.ClientTimeout (default 10 s).
+//     after it waited Options.ClientTimeout (default 10 s). When the client
+//     spoke first this is "no response to the request"
+//     (app.request_unanswered).
 //   - greeting_late: the server's first bytes came after the client's FIN/RST.
 //   - closed_before_greeting: the server closed (FIN/RST) after the
 //     handshake without a complete greeting.
