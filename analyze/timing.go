@@ -19,7 +19,7 @@ import (
 //   - client_first_byte_ms (client-first only): handshake complete → the
 //     client's first payload byte (0 for data on the SYN, TCP Fast Open);
 //   - server_response_ms (client-first only): the client's first payload →
-//     the server's first payload byte (null: the server never answered).
+//     the server's first payload byte (nil, left out of JSON: the server never answered).
 //
 // "Handshake complete" is the client's ACK of the SYN-ACK (else the
 // SYN-ACK, else the kernel's ESTABLISHED).

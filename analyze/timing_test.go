@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/connscope/connscope/analyze/dns"
 	"github.com/connscope/connscope/event"
 )
 
@@ -19,7 +20,6 @@ func (k *conn) serverACK(ms float64) { k.s.feed(k.pkt(ms, false, event.TCPAck, n
 // TestClientFirstTiming: which side spoke first decides the delays, and the
 // slow part is the network, the client or the server by its threshold.
 func TestClientFirstTiming(t *testing.T) {
-	cli, srv := "192.0.2.10:40000", "198.51.100.10:8080"
 	type want struct {
 		reason      Reason
 		greeting    float64 // -1: nil
@@ -84,6 +84,11 @@ func TestClientFirstTiming(t *testing.T) {
 			k.client(0.5, httpGET)
 			k.clientFIN(2000.5)
 		}, want{ReasonRequestUnanswered, -1, 0.29, -1, "", 0, "the server never answered"}},
+		{"the server closes after the request without answering", func(k *conn) {
+			k.handshake(0, 0.2)
+			k.client(0.5, httpGET)
+			k.serverFIN(30.5)
+		}, want{ReasonServerClosedSilent, -1, 0.29, -1, "", 0, "the server closed (FIN) 30 ms after the client's first bytes (30 ms after the handshake) without answering"}},
 		{"server-first: a greeting after 2 ms has a greeting delay and no client timings", func(k *conn) {
 			k.handshake(0, 0.2)
 			k.server(2.21, mariadbGreeting())
@@ -116,7 +121,6 @@ func TestClientFirstTiming(t *testing.T) {
 				port = "3306"
 			}
 			k := s.conn(cli, "198.51.100.10:"+port)
-			_ = srv
 			tc.script(k)
 			s.close()
 			if len(s.got) != 1 || len(s.got[0].Attempts) != 1 {
@@ -205,5 +209,35 @@ func TestClientFirstCaptures(t *testing.T) {
 				t.Errorf("slow %v, want %s in [%.0f, %.0f] ms", a.Slow, w.slow, w.lo, w.hi)
 			}
 		})
+	}
+}
+
+// TestClientFirstMovedOn: a client-first client whose request got no answer
+// and that moved on to the name's next address: the first attempt is
+// app.request_unanswered (gaveUpFor), not "the server sent nothing".
+func TestClientFirstMovedOn(t *testing.T) {
+	v4 := ip("192.0.2.20")
+	v6 := ip("2001:db8::20")
+	s := newSim(t, Options{})
+	s.lookup(0, 0.4, "192.0.2.10:5353", dnsS, 1, "web.lab.test", dns.TypeA, 0, v4)
+	s.lookup(0.1, 0.5, "192.0.2.10:5353", dnsS, 2, "web.lab.test", dns.TypeAAAA, 0, v6)
+	k6 := s.conn("[2001:db8::10]:40000", "[2001:db8::20]:8080")
+	k6.handshake(1, 0.2)
+	k6.client(1.5, httpGET)
+	k6.serverACK(1.6)
+	k4 := s.conn("192.0.2.10:40001", "192.0.2.20:8080")
+	k4.handshake(2001.5, 0.2)
+	k4.client(2002, httpGET)
+	k4.server(2010, httpOK)
+	s.close()
+	if len(s.got) != 1 || len(s.got[0].Attempts) != 2 {
+		t.Fatalf("want 1 connect of 2 attempts:\n%s", dumpConnects(s.got))
+	}
+	first, second := s.got[0].Attempts[0], s.got[0].Attempts[1]
+	if first.Reason != ReasonRequestUnanswered || !hasSubstring(first.Evidence, "the client moved on to 192.0.2.20:8080 2.0 s after the client's first bytes") {
+		t.Errorf("first attempt: %s %q", first.Reason, first.Evidence)
+	}
+	if second.Reason != ReasonServerAnswered || second.ServerResponseMS == nil {
+		t.Errorf("second attempt: %s, server_response_ms %v", second.Reason, second.ServerResponseMS)
 	}
 }
