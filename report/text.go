@@ -67,6 +67,11 @@ func connectMeaning(c *analyze.Connect) string {
 			return "no SYN was seen on the wire: most likely no ARP/NDP reply for the server or its next hop, so the SYN never left the client host"
 		}
 	}
+	if c.Reason == analyze.ReasonRequestUnanswered {
+		// A client-first service: no greeting was due, the request went
+		// unanswered.
+		return "TCP connected and the client sent its request, but the server never answered"
+	}
 	return outcomeMeaning[c.Outcome]
 }
 

@@ -14,6 +14,7 @@ import (
 // (testdata/clientfirst) shows the client's first byte, the server's
 // response and the slow part, and no Greeting column; a MySQL capture's
 // table shows none of the three (columns adapt to what the capture holds).
+// A request that got no answer is not headed "never sent its greeting".
 func TestTableClientFirstColumns(t *testing.T) {
 	render := func(path string) string {
 		t.Helper()
@@ -44,6 +45,7 @@ func TestTableClientFirstColumns(t *testing.T) {
 		{"clientfirst/client-pause.pcap", []string{"│ Client first │ Response │ Slow ", "│ client 1.4 s │"}, []string{"Greeting"}},
 		{"clientfirst/server-slow.pcap", []string{"│ Client first │ Response │ Slow ", "│ server 1.0 s │"}, []string{"Greeting"}},
 		{"clientfirst/backlog-full.pcap", []string{"│ network 1.0 s │"}, []string{"Greeting"}},
+		{"clientfirst/no-response.pcap", []string{"│ Client first │", "TCP connected and the client sent its request, but the server never answered."}, []string{"never sent its greeting", "Greeting"}},
 		{"captures/greeting-5s-mariadb.any.pcap", []string{"│ Greeting │"}, []string{"Client first", "Response", "Slow"}},
 	}
 	for _, tc := range tests {
