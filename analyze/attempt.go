@@ -1356,6 +1356,12 @@ func (e *Engine) decideIdle(a *attempt, closing bool) {
 			e.decide(a, ReasonNoServerBytes, a.clientGaveAt, fmt.Sprintf("connected, but the server sent nothing; the client gave up (%s) after %s", a.clientClose, fmtDur(a.clientGaveAt.Sub(hs))))
 			return
 		}
+		if !a.firstCliData.IsZero() && (!closing || now.Sub(a.firstCliData) >= e.noGreetingAfter()) {
+			// The client waited in vain as long as a client waits for a
+			// greeting (or for the idle timeout): no response.
+			e.decide(a, ReasonRequestUnanswered, now, unansweredEvidence(a, now, "still no answer"))
+			return
+		}
 		if !a.firstCliData.IsZero() {
 			e.decide(a, ReasonClientFirstUnanswered, a.firstCliData, fmt.Sprintf("TCP connected to %s; the client spoke first (not MySQL) and the server had not answered when the capture ended", a.serverName()))
 			return

@@ -77,12 +77,12 @@ var (
 	ReasonClientSilentToBanner  = def("app.client_silent_to_banner", WrongProtocol, "the server spoke first with something that is not MySQL and the client never answered before the connection closed")
 	ReasonServerFirstAnswered   = def("app.server_first_client_answered", OK, "another server-first protocol: the server spoke first and the client answered")
 	ReasonServerAnswered        = def("app.server_answered", OK, "the client spoke first (not MySQL) and the server answered")
-	ReasonClientFirstUnanswered = def("app.client_first_unanswered", OK, "the client spoke first (not MySQL); the server had not answered when the capture ended")
+	ReasonClientFirstUnanswered = def("app.client_first_unanswered", OK, "the client spoke first (not MySQL); the server had not answered when the capture ended, less than the client timeout (10 s) after the client's first bytes")
 	ReasonServerSentData        = def("app.server_sent_data", OK, "connected and the server sent data that is not (yet) a complete first message")
 	// ReasonRequestUnanswered: for a client-first service the outcome
 	// no_greeting means "no response": the server never answered the
 	// client's first bytes.
-	ReasonRequestUnanswered = def("app.request_unanswered", NoGreeting, "the client spoke first (not MySQL), the server never answered, and the client gave up (closed, or moved on to the next address) or the connection stayed silent for the client timeout")
+	ReasonRequestUnanswered = def("app.request_unanswered", NoGreeting, "the client spoke first (not MySQL), the server never answered, and the client gave up (closed, or moved on to the next address) or the capture ended at least the client timeout (10 s) after the client's first bytes, or the connection stayed silent for the idle timeout")
 
 	// MySQL/MariaDB connection phase.
 	ReasonLoginOK              = def("mysql.login_ok", OK, "the server answered the login with OK")

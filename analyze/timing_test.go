@@ -89,6 +89,17 @@ func TestClientFirstTiming(t *testing.T) {
 			k.client(0.5, httpGET)
 			k.serverFIN(30.5)
 		}, want{ReasonServerClosedSilent, -1, 0.29, -1, "", 0, "the server closed (FIN) 30 ms after the client's first bytes (30 ms after the handshake) without answering"}},
+		{"the server never answers; the client still waits when the capture ends 10 s later", func(k *conn) {
+			k.handshake(0, 0.2)
+			k.client(0.5, httpGET)
+			k.serverACK(0.6)
+			k.s.udp(10000.5, "192.0.2.99:1", "192.0.2.98:2", []byte("x"))
+		}, want{ReasonRequestUnanswered, -1, 0.29, -1, "", 0, "the server never answered; still no answer 10.0 s after the client's first bytes"}},
+		{"the capture ends 2 s after an unanswered request: ok so far", func(k *conn) {
+			k.handshake(0, 0.2)
+			k.client(0.5, httpGET)
+			k.s.udp(2000.5, "192.0.2.99:1", "192.0.2.98:2", []byte("x"))
+		}, want{ReasonClientFirstUnanswered, -1, 0.29, -1, "", 0, "the server had not answered when the capture ended"}},
 		{"server-first: a greeting after 2 ms has a greeting delay and no client timings", func(k *conn) {
 			k.handshake(0, 0.2)
 			k.server(2.21, mariadbGreeting())
