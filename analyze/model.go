@@ -1,6 +1,7 @@
 package analyze
 
 import (
+	"github.com/connscope/connscope/analyze/mysql"
 	"time"
 )
 
@@ -173,23 +174,16 @@ const (
 
 // MySQL is what was seen of the MySQL/MariaDB connection phase. Auth
 // scrambles and passwords are never kept.
-type MySQL struct {
-	Protocol      uint8  `json:"protocol,omitempty"`
-	ServerVersion string `json:"server_version,omitempty"`
-	ConnectionID  uint32 `json:"connection_id,omitempty"`
-	AuthPlugin    string `json:"auth_plugin,omitempty"`
-	TLSOffered    *bool  `json:"tls_offered,omitempty"`
-	TLSRequested  bool   `json:"tls_requested,omitempty"`
-	// Encrypted is set when TLS was established: the login result is not visible.
-	Encrypted    bool   `json:"encrypted,omitempty"`
-	User         string `json:"user,omitempty"`
-	ErrorCode    uint16 `json:"error_code,omitempty"`
-	SQLState     string `json:"sqlstate,omitempty"`
-	ErrorMessage string `json:"error_message,omitempty"`
+type MySQL = mysql.Info
 
-	// ErrorMessageCut: the capture's snap length cut the ERR packet, so
-	// ErrorMessage is only its beginning (the code and SQLSTATE are whole).
-	ErrorMessageCut bool `json:"error_message_cut,omitempty"`
+// protoInfo puts a protocol session's facts (proto.Session.Info) into
+// the attempt's report.
+func protoInfo(at *Attempt, info any) {
+	switch v := info.(type) {
+	case *MySQL:
+		at.MySQL = v
+		at.Facts.MySQLError = v.ErrorCode
+	}
 }
 
 // Summary counts what a run saw, including everything dropped or skipped.

@@ -11,7 +11,10 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
+	"github.com/connscope/connscope/analyze/mysql"
+	"github.com/connscope/connscope/analyze/proto"
 	"github.com/connscope/connscope/lab"
 )
 
@@ -128,7 +131,11 @@ func TestCausesForEveryReason(t *testing.T) {
 		if r.Outcome() == OK || r.Outcome() == Unresolved {
 			continue
 		}
-		a := &attempt{reason: r, outcome: r.Outcome(), mysql: &MySQL{ErrorCode: 1045}}
+		a := &attempt{reason: r, outcome: r.Outcome()}
+		if strings.HasPrefix(r.String(), "mysql.") || r == ReasonTLSNotOffered || r == ReasonNotMySQLBanner {
+			a = mysqlErrAttempt(e, 1045)
+			a.reason, a.outcome = r, r.Outcome()
+		}
 		if strings.HasSuffix(r.String(), "_unix") || r == ReasonENOENT || r == ReasonUnixOtherErrno {
 			a.unix = "/run/mysqld/mysqld.sock"
 		}
@@ -307,4 +314,15 @@ func TestLabReasons(t *testing.T) {
 			})
 		}
 	}
+}
+
+// mysqlErrAttempt is an attempt whose MySQL session decoded an ERR with
+// the given code instead of a greeting.
+func mysqlErrAttempt(e *Engine, code uint16) *attempt {
+	a := &attempt{out: &Attempt{}}
+	body := append([]byte{0xff, byte(code), byte(code >> 8), '#'}, "28000Access denied"...)
+	a.s2c.buf = append([]byte{byte(len(body)), 0, 0, 0}, body...)
+	e.startSession(a, &mysql.Protocol, proto.Yes)
+	a.sess.Server(time.Unix(1, 0), true)
+	return a
 }
