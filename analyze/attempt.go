@@ -666,16 +666,14 @@ func (e *Engine) classifyServer(a *attempt, t time.Time, final bool) {
 
 // classifyClient looks at the client's first bytes, sent before the
 // server spoke: the first client-first protocol that recognises them gets
-// a session. n is the length of the segment that brought them.
+// a session (one that waits for more bytes is asked again at the next
+// segment). n is the length of the segment that brought them.
 func (e *Engine) classifyClient(a *attempt, t time.Time, n int) {
 	for _, p := range protocols {
 		if p.SniffClient == nil {
 			continue
 		}
-		switch sn := p.SniffClient(a.c2s.buf); sn {
-		case proto.Wait:
-			return
-		case proto.Yes, proto.Cut:
+		if sn := p.SniffClient(a.c2s.buf); sn == proto.Yes || sn == proto.Cut {
 			e.startSession(a, p, sn)
 			a.sess.Client(t)
 			return

@@ -2,6 +2,7 @@ package analyze
 
 import (
 	"github.com/connscope/connscope/analyze/mysql"
+	"github.com/connscope/connscope/analyze/postgres"
 	"time"
 )
 
@@ -104,6 +105,7 @@ type Attempt struct {
 	Start           time.Time `json:"start"`
 	Events          []Event   `json:"events"`
 	MySQL           *MySQL    `json:"mysql,omitempty"`
+	Postgres        *Postgres `json:"postgres,omitempty"`
 	Evidence        []string  `json:"evidence"`
 	Causes          []string  `json:"causes"`
 
@@ -154,6 +156,10 @@ const (
 	EvAuthMoreData   EventKind = "auth_more_data"
 	EvCommand        EventKind = "command"
 	EvSSLRequest     EventKind = "ssl_request"
+	EvSSLAnswer      EventKind = "ssl_answer"   // PostgreSQL: the server's 'S' or 'N'
+	EvAuthRequest    EventKind = "auth_request" // PostgreSQL: the server asks for a password (or SASL)
+	EvAuthOK         EventKind = "auth_ok"      // PostgreSQL: AuthenticationOk
+	EvPGError        EventKind = "pg_error"     // PostgreSQL: ErrorResponse
 	EvTLSClientHello EventKind = "tls_client_hello"
 	EvTLSServerHello EventKind = "tls_server_hello"
 	EvTLSAlert       EventKind = "tls_alert"
@@ -176,6 +182,11 @@ const (
 // scrambles and passwords are never kept.
 type MySQL = mysql.Info
 
+// Postgres is what was seen of the PostgreSQL connection phase (user,
+// database, application_name, the TLS answer, the authentication method,
+// the ErrorResponse). Passwords and SASL exchanges are never kept.
+type Postgres = postgres.Info
+
 // protoInfo puts a protocol session's facts (proto.Session.Info) into
 // the attempt's report.
 func protoInfo(at *Attempt, info any) {
@@ -183,6 +194,9 @@ func protoInfo(at *Attempt, info any) {
 	case *MySQL:
 		at.MySQL = v
 		at.Facts.MySQLError = v.ErrorCode
+	case *Postgres:
+		at.Postgres = v
+		at.Facts.SQLState = v.SQLState
 	}
 }
 

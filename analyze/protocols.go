@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/connscope/connscope/analyze/mysql"
+	"github.com/connscope/connscope/analyze/postgres"
 	"github.com/connscope/connscope/analyze/proto"
 )
 
@@ -15,6 +16,7 @@ import (
 // order. Adding a protocol is one line here.
 var protocols = []*proto.Protocol{
 	&mysql.Protocol,
+	&postgres.Protocol,
 }
 
 // reasonIDs maps every reason id (the engine's and the protocols') to
@@ -199,4 +201,19 @@ func wrongBanner(r Reason) bool {
 		}
 	}
 	return false
+}
+
+// ProtocolPorts lists the registered protocols' default ports, for a
+// capture filter that passes payload only on some ports (capture's classic
+// filter when no --port is given).
+func ProtocolPorts() []uint16 {
+	var ports []uint16
+	for _, p := range protocols {
+		for _, port := range p.Ports {
+			if !slices.Contains(ports, port) {
+				ports = append(ports, port)
+			}
+		}
+	}
+	return ports
 }

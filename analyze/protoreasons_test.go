@@ -1,6 +1,9 @@
 package analyze
 
-import "github.com/connscope/connscope/analyze/mysql"
+import (
+	"github.com/connscope/connscope/analyze/mysql"
+	"github.com/connscope/connscope/analyze/postgres"
+)
 
 // The MySQL plug-in's reasons, by id, for the tests.
 var (
@@ -21,4 +24,15 @@ var (
 	ReasonServerClosedLogin    = reasonByID(mysql.ReasonServerClosedLogin)
 	ReasonNotMySQLBanner       = reasonByID(mysql.ReasonNotMySQLBanner)
 	ReasonTLSNotOffered        = reasonByID(mysql.ReasonTLSNotOffered)
+)
+
+// The PostgreSQL plug-in's reasons, by id, for the tests.
+var (
+	ReasonPGLoginOK          = reasonByID(postgres.ReasonLoginOK)
+	ReasonPGTooManyClients   = reasonByID(postgres.ReasonTooManyClients)
+	ReasonPGCannotConnectNow = reasonByID(postgres.ReasonCannotConnectNow)
+	ReasonPGHBARejected      = reasonByID(postgres.ReasonHBARejected)
+	ReasonPGPasswordFailed   = reasonByID(postgres.ReasonPasswordFailed)
+	ReasonPGDatabaseMissing  = reasonByID(postgres.ReasonDatabaseMissing)
+	ReasonPGSSLRefused       = reasonByID(postgres.ReasonSSLRefused)
 )

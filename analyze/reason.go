@@ -173,6 +173,8 @@ type Facts struct {
 	Errno string `json:"errno,omitempty"`
 	// MySQLError is the server's ERR code.
 	MySQLError uint16 `json:"mysql_error,omitempty"`
+	// SQLState is a PostgreSQL server's ErrorResponse SQLSTATE.
+	SQLState string `json:"sqlstate,omitempty"`
 	// Banner is a non-MySQL server's first bytes, printable.
 	Banner string `json:"banner,omitempty"`
 	// TLSAlert is "server handshake_failure" and the like.
