@@ -20,7 +20,7 @@ func TestRedactPostgres(t *testing.T) {
 			Postgres: &analyze.Postgres{User: "alice", Database: "payroll", ApplicationName: "billing-svc", SQLState: "28000",
 				ErrorMessage: `no pg_hba.conf entry for host "192.0.2.10", user "mallory", database "payroll", no encryption`,
 				Identifiers:  []string{"alice", "payroll", "billing-svc", "192.0.2.10", "mallory"}},
-			Events: []analyze.Event{{What: `StartupMessage: protocol 3.0, user "alice", database "payroll"`}},
+			Events:   []analyze.Event{{What: `StartupMessage: protocol 3.0, user "alice", database "payroll"`}},
 			Evidence: []string{`the server answered with ErrorResponse FATAL 28000: no pg_hba.conf entry for host "192.0.2.10", user "mallory", database "payroll", no encryption`},
 		}}}
 	}

@@ -19,7 +19,6 @@ import (
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
 	"github.com/gopacket/gopacket/pcapgo"
-
 )
 
 // TestMain lets a test run the real main() (flag dispatch, os.Exit and
