@@ -36,9 +36,8 @@ const (
 type Dir string
 
 const (
-	C2S  Dir = "c2s"
-	S2C  Dir = "s2c"
-	None Dir = ""
+	C2S Dir = "c2s"
+	S2C Dir = "s2c"
 )
 
 // ReasonDef declares a reason a protocol decides with: a stable,
@@ -63,8 +62,6 @@ type Stream interface {
 	LostAt() int
 	// Dead: the stream gave up buffering.
 	Dead() bool
-	// Total counts the bytes seen.
-	Total() int
 	// Lose gives up placing the bytes from the first hole on.
 	Lose()
 }
