@@ -1,13 +1,12 @@
 package analyze
 
 import (
-	"errors"
 	"fmt"
 	"net/netip"
 	"strconv"
 	"time"
 
-	"github.com/connscope/connscope/analyze/mysql"
+	"github.com/connscope/connscope/analyze/proto"
 	"github.com/connscope/connscope/event"
 )
 
@@ -15,23 +14,10 @@ import (
 type appProto uint8
 
 const (
-	protoUnknown appProto = iota // no server byte decoded yet
-	protoMySQL                   // a MySQL greeting or ERR was seen
+	protoUnknown appProto = iota // no protocol recognised yet
+	protoSession                 // a protocol plug-in's session decodes (attempt.sess)
 	protoTLS                     // after an SSLRequest: opaque TLS records
 	protoOther                   // another protocol (no decoding)
-	// protoCut: MySQL whose server bytes the snap length cut so that the
-	// next packet cannot be placed; only the client's packets and TCP are
-	// followed (the verdict is made from those, or is incomplete).
-	protoCut
-)
-
-// mysqlState is the position in the MySQL connection phase.
-type mysqlState uint8
-
-const (
-	myGreeting   mysqlState = iota // waiting for HandshakeV10 or ERR
-	myClientTurn                   // greeting seen, waiting for SSLRequest/HandshakeResponse
-	myAuth                         // HandshakeResponse sent, waiting for OK/ERR
 )
 
 // closeKind says how a side ended the connection.
@@ -109,9 +95,12 @@ type attempt struct {
 
 	c2s, s2c stream
 	proto    appProto
-	my       mysqlState
-	mysql    *MySQL
-	banner   string // first bytes of a non-MySQL server, printable
+	sess     proto.Session // the protocol plug-in's session (kept after it stops decoding, for its facts)
+	// cut: the snap length cut the server's bytes so that the session
+	// cannot place the next message; only the client's bytes and TCP are
+	// followed (the verdict is made from those, or is incomplete).
+	cut      bool
+	banner   string // first bytes of a server no protocol recognised, printable
 	tlsTurns int
 	tlsLast  bool // direction of the last TLS record: true = server
 	tlsAlert string
@@ -544,8 +533,8 @@ func (e *Engine) clientData(a *attempt, p *event.Packet) {
 	if a.otherProtocolPending() {
 		a.firstCliData = t
 		a.addEvent(t, EvClientData, DirC2S, "client answers (%d bytes)", p.PayloadLen)
-		e.decide(a, ReasonServerFirstAnswered, t, fmt.Sprintf("TCP connected to %s; the server spoke first (not MySQL) %s after the handshake and the client answered",
-			a.serverName(), fmtDur(a.firstSrvData.Sub(a.handshakeDone()))))
+		e.decide(a, ReasonServerFirstAnswered, t, fmt.Sprintf("TCP connected to %s; the server spoke first (not %s) %s after the handshake and the client answered",
+			a.serverName(), serverFirstNames, fmtDur(a.firstSrvData.Sub(a.handshakeDone()))))
 		return
 	}
 	if a.firstCliData.IsZero() {
@@ -563,8 +552,8 @@ func (e *Engine) clientData(a *attempt, p *event.Packet) {
 	n := a.c2s.add(p.Seq, p.Payload, p.PayloadLen)
 	e.noteCut(a, p, "client")
 	switch a.proto {
-	case protoMySQL, protoCut:
-		e.decodeClientMySQL(a, t)
+	case protoSession:
+		a.sess.Client(t)
 	case protoTLS:
 		if a.c2s.lost { // these bytes cannot be placed: follow the segments
 			e.tlsSegment(a, &a.c2s, p, n, false, t)
@@ -572,8 +561,8 @@ func (e *Engine) clientData(a *attempt, p *event.Packet) {
 			e.decodeTLS(a, &a.c2s, false, t)
 		}
 	case protoUnknown:
-		if a.firstSrvData.IsZero() && len(a.out.Events) < maxEvents && a.c2s.bytes == p.PayloadLen {
-			a.addEvent(t, EvClientData, DirC2S, "client sends first (%d bytes) — not a MySQL client", p.PayloadLen)
+		if a.firstSrvData.IsZero() {
+			e.classifyClient(a, t, p.PayloadLen)
 		}
 	}
 }
@@ -603,20 +592,14 @@ func (e *Engine) serverData(a *attempt, p *event.Packet) {
 	switch a.proto {
 	case protoUnknown:
 		e.classifyServer(a, t, false)
-	case protoMySQL:
-		e.decodeServerMySQL(a, t, false)
+	case protoSession:
+		a.sess.Server(t, false)
 	case protoTLS:
 		if a.s2c.lost { // these bytes cannot be placed: follow the segments
 			e.tlsSegment(a, &a.s2c, p, n, true, t)
 		} else {
 			e.decodeTLS(a, &a.s2c, true, t)
 		}
-	}
-	if a.proto == protoMySQL && a.s2c.lost && !a.final {
-		// The server's next packet starts in bytes the capture did not
-		// keep: what it answered is unknown from here on.
-		a.proto = protoCut
-		a.addEvent(t, EvNotDecoded, DirS2C, "the server's bytes from byte %d on cannot be decoded (the snap length cut a packet); following TCP only", a.s2c.lostAt)
 	}
 }
 
@@ -639,37 +622,29 @@ func retransmitted(s *stream, p *event.Packet) bool {
 	return s.started && int32(p.Seq-s.base-s.next) < 0
 }
 
-// classifyServer decides what the server's first bytes are. With final
-// set (the server closed) it decides on whatever arrived.
+// classifyServer decides what the server's first bytes are: the first
+// server-first protocol that recognises them gets a session, else they are
+// another protocol's. With final set (the server closed) it decides on
+// whatever arrived.
 func (e *Engine) classifyServer(a *attempt, t time.Time, final bool) {
 	buf := a.s2c.buf
-	isMySQL, err := mysql.LooksLikeGreeting(buf)
-	if err == mysql.ErrShort {
-		if !final && !a.s2c.partial() && !a.s2c.dead {
-			return // wait for the rest of the first packet
+	noMore := final || a.s2c.partial() || a.s2c.dead
+	cut := a.s2c.partial() || a.s2c.lost
+	for _, p := range protocols {
+		if p.SniffServer == nil {
+			continue
 		}
-		isMySQL = mysql.LooksLikeGreetingPrefix(buf)
+		switch sn := p.SniffServer(buf, noMore, cut); sn {
+		case proto.Wait:
+			return // wait for the rest of the first message
+		case proto.Yes, proto.Cut:
+			e.startSession(a, p, sn)
+			a.sess.Server(t, final)
+			return
+		}
 	}
 	delay := t.Sub(a.handshakeDone())
 	late := a.clientClose != notClosed
-	if !isMySQL && (a.s2c.partial() || a.s2c.lost) && mysql.MaybeGreetingPrefix(buf) {
-		// The capture cut the server's first bytes before they say what
-		// they are: neither a greeting nor another protocol can be
-		// concluded. The client's packets and TCP decide.
-		a.addEvent(t, EvNotDecoded, DirS2C, "server's first payload cut by the snap length after %d bytes: too short to tell a MySQL greeting; following the client and TCP", len(buf))
-		if !a.s2c.lost {
-			a.s2c.lose(a.s2c.holeAt)
-		}
-		a.proto = protoCut
-		a.my = myClientTurn
-		return
-	}
-	if isMySQL {
-		a.proto = protoMySQL
-		a.my = myGreeting
-		e.decodeServerMySQL(a, t, final)
-		return
-	}
 	a.proto = protoOther
 	a.banner = bannerText(buf)
 	a.s2c.release()
@@ -679,57 +654,56 @@ func (e *Engine) classifyServer(a *attempt, t time.Time, final bool) {
 		a.addEvent(t, EvServerData, DirS2C, "server's first payload %q (%s after the handshake), after the client gave up", a.banner, fmtDur(delay))
 		e.decide(a, ReasonServerSpokeLate, t, fmt.Sprintf("the server's first bytes came %s after the handshake, %s after the client gave up (%s at +%s)",
 			fmtDur(delay), fmtDur(t.Sub(a.clientGaveAt)), a.clientClose, fmtDur(a.clientGaveAt.Sub(a.start))))
-	case e.mysqlPorts.has(a.server.Port()) || a.firstCliData.IsZero() && e.mysqlExpected(a):
-		a.addEvent(t, EvServerData, DirS2C, "server's first payload is not MySQL: %q", a.banner)
-		e.decide(a, ReasonNotMySQLBanner, t, fmt.Sprintf("the server at %s spoke first with %q, not a MySQL greeting", a.serverName(), a.banner))
+	case e.expected(a) != nil:
+		p := e.expected(a)
+		a.addEvent(t, EvServerData, DirS2C, "server's first payload is not %s: %q", p.Name, a.banner)
+		e.decide(a, reasonIDs[p.WrongBanner], t, fmt.Sprintf("the server at %s spoke first with %q, not a %s greeting", a.serverName(), a.banner, p.Name))
 	case a.firstCliData.IsZero():
 		// Another server-first protocol. Whether the client speaks it shows
 		// next: a client that answers does; one that stays silent until the
-		// connection closes expected something else (a MySQL client waits
-		// for a greeting).
-		a.addEvent(t, EvServerData, DirS2C, "server's first payload (%s after the handshake), not MySQL: %q", fmtDur(delay), a.banner)
+		// connection closes expected something else (a client of a
+		// server-first protocol waits for a greeting).
+		a.addEvent(t, EvServerData, DirS2C, "server's first payload (%s after the handshake), not %s: %q", fmtDur(delay), serverFirstNames, a.banner)
 	default:
 		a.addEvent(t, EvServerData, DirS2C, "server's first payload, %s after the client's first bytes: %q", fmtDur(t.Sub(a.firstCliData)), a.banner)
 		e.decide(a, ReasonServerAnswered, t, answeredEvidence(a, t))
 	}
 }
 
-// otherProtocolPending says the server spoke first with a protocol other
-// than MySQL and the client has not answered yet.
+// classifyClient looks at the client's first bytes, sent before the
+// server spoke: the first client-first protocol that recognises them gets
+// a session (one that waits for more bytes is asked again at the next
+// segment). n is the length of the segment that brought them.
+func (e *Engine) classifyClient(a *attempt, t time.Time, n int) {
+	for _, p := range protocols {
+		if p.SniffClient == nil {
+			continue
+		}
+		if sn := p.SniffClient(a.c2s.buf); sn == proto.Yes || sn == proto.Cut {
+			e.startSession(a, p, sn)
+			a.sess.Client(t)
+			return
+		}
+	}
+	if len(a.out.Events) < maxEvents && a.c2s.bytes == n {
+		a.addEvent(t, EvClientData, DirC2S, "client sends first (%d bytes) — not a %s client", n, serverFirstNames)
+	}
+}
+
+// otherProtocolPending says the server spoke first with a protocol no
+// plug-in recognised and the client has not answered yet.
 func (a *attempt) otherProtocolPending() bool {
 	return !a.final && a.proto == protoOther && !a.firstSrvData.IsZero() && a.firstCliData.IsZero()
 }
 
-// silentClient decides an attempt whose client never answered a non-MySQL
-// server's first bytes before the connection closed.
+// silentClient decides an attempt whose client never answered the first
+// bytes of a server no protocol recognised before the connection closed.
 func (e *Engine) silentClient(a *attempt, t time.Time, who string, how closeKind) {
-	e.decide(a, ReasonClientSilentToBanner, t, fmt.Sprintf("the server at %s spoke first with %q, not a MySQL greeting; the client never answered, and the %s closed the connection (%s) %s later",
-		a.serverName(), a.banner, who, how, fmtDur(t.Sub(a.firstSrvData))))
+	e.decide(a, ReasonClientSilentToBanner, t, fmt.Sprintf("the server at %s spoke first with %q, not a %s greeting; the client never answered, and the %s closed the connection (%s) %s later",
+		a.serverName(), a.banner, serverFirstNames, who, how, fmtDur(t.Sub(a.firstSrvData))))
 }
 
-// nextPacket frames the next MySQL packet in s. When the packet is not
-// complete but never will be (a hole from the snap length, or the sender
-// closed: final), it returns what there is with partial set.
-func nextPacket(s *stream, final bool) (payload []byte, seq uint8, n int, partial bool, err error) {
-	payload, seq, n, err = mysql.Frame(s.buf)
-	if err == mysql.ErrShort && (final || s.partial()) && len(s.buf) > mysql.HeaderLen {
-		length := int(s.buf[0]) | int(s.buf[1])<<8 | int(s.buf[2])<<16
-		return s.buf[mysql.HeaderLen:], s.buf[3], mysql.HeaderLen + length, true, nil
-	}
-	return payload, seq, n, false, err
-}
-
-// mysqlExpected says the client meant to speak MySQL even on an unusual
-// port: its process is a known MySQL client.
-func (e *Engine) mysqlExpected(a *attempt) bool {
-	switch a.comm {
-	case "mysql", "mariadb", "mysqladmin", "mariadb-admin", "mysqldump", "mariadb-dump", "php", "php-fpm", "php-cgi", "mysqlsh", "mysqlcheck", "mariadb-check":
-		return true
-	}
-	return false
-}
-
-// bannerText renders a non-MySQL server's first bytes for evidence.
+// bannerText renders the first bytes of a server no protocol recognised, for evidence.
 func bannerText(b []byte) string {
 	const max = 40
 	out := make([]rune, 0, max)
@@ -750,236 +724,6 @@ func bannerText(b []byte) string {
 		out = append(out, rune(c))
 	}
 	return string(out)
-}
-
-// decodeServerMySQL decodes complete server packets of the connection phase.
-func (e *Engine) decodeServerMySQL(a *attempt, t time.Time, final bool) {
-	for !a.final && a.proto == protoMySQL && !a.s2c.dead {
-		payload, seq, n, partial, err := nextPacket(&a.s2c, final)
-		if err != nil {
-			if err == mysql.ErrNotMySQL {
-				a.addEvent(t, EvNotDecoded, DirS2C, "server sent bytes that are not a MySQL packet; decoding stops")
-				a.proto = protoOther
-			}
-			return
-		}
-		e.serverPacket(a, payload, seq, partial, t)
-		if a.final {
-			return
-		}
-		a.s2c.consume(n)
-		if partial {
-			return
-		}
-	}
-}
-
-func (e *Engine) ensureMySQL(a *attempt) *MySQL {
-	if a.mysql == nil {
-		a.mysql = &MySQL{}
-	}
-	return a.mysql
-}
-
-// serverPacket handles one server packet of the connection phase.
-// A partial packet (cut by the snap length) still yields the fields before
-// the cut: a greeting's version, an ERR's code.
-func (e *Engine) serverPacket(a *attempt, payload []byte, seq uint8, partial bool, t time.Time) {
-	my := e.ensureMySQL(a)
-	kind := mysql.ServerKind(payload, seq)
-	switch a.my {
-	case myGreeting:
-		delay := t.Sub(a.handshakeDone())
-		late := a.clientClose != notClosed
-		switch kind {
-		case mysql.KindGreeting:
-			g, err := mysql.ParseGreeting(payload)
-			cut := ""
-			if partial {
-				cut = " (greeting cut short in the capture)"
-			}
-			if err != nil {
-				if !errors.Is(err, mysql.ErrTruncated) {
-					a.addEvent(t, EvNotDecoded, DirS2C, "malformed MySQL greeting: %v", err)
-					a.proto = protoOther
-					return
-				}
-				cut = " (greeting cut short in the capture)"
-			}
-			my.Protocol = g.Protocol
-			my.ServerVersion = g.ServerVersion
-			my.ConnectionID = g.ConnectionID
-			my.AuthPlugin = g.AuthPlugin
-			tlsWord := "TLS unknown"
-			if g.CapsKnown {
-				tls := g.TLSOffered()
-				my.TLSOffered = &tls
-				tlsWord = "TLS offered"
-				if !tls {
-					tlsWord = "no TLS"
-				}
-			}
-			a.event(t, EvGreeting, DirS2C, "greeting: MySQL protocol "+strconv.Itoa(int(g.Protocol))+", server "+g.ServerVersion+
-				", connection id "+strconv.FormatUint(uint64(g.ConnectionID), 10)+", plugin "+orNone(g.AuthPlugin)+", "+tlsWord+
-				" ("+fmtDur(delay)+" after the handshake)"+cut)
-			a.my = myClientTurn
-			if late {
-				e.decide(a, ReasonGreetingLate, t, fmt.Sprintf("the MySQL greeting came %s after the handshake, %s after the client gave up (%s at %s)",
-					fmtDur(delay), fmtDur(t.Sub(a.clientGaveAt)), a.clientClose, fmtDur(a.clientGaveAt.Sub(a.start))))
-				return
-			}
-			if delay >= time.Second {
-				a.notes = append(a.notes, fmt.Sprintf("the greeting took %s after the handshake", fmtDur(delay)))
-			}
-		case mysql.KindErr:
-			me, err := parseErr(payload, partial)
-			if errors.Is(err, mysql.ErrTruncated) {
-				// An ERR instead of a greeting refuses the connection,
-				// whatever its code.
-				a.addEvent(t, EvMySQLErr, DirS2C, "ERR instead of a greeting, cut by the snap length before its code")
-				e.decide(a, ReasonErrAtGreetingCut, t, fmt.Sprintf("the server answered the connect with an ERR packet %s after the handshake, instead of a greeting (the snap length cut its code)", fmtDur(delay)))
-				return
-			}
-			if err != nil {
-				a.proto = protoOther
-				return
-			}
-			e.recordErr(a, me, t, "instead of a greeting")
-			if late {
-				e.decide(a, ReasonErrLate, t, fmt.Sprintf("the server's %s came %s after the handshake, %s after the client gave up", me, fmtDur(delay), fmtDur(t.Sub(a.clientGaveAt))))
-				return
-			}
-			e.decide(a, errReason(me.Code, ReasonErrAtGreeting), t, fmt.Sprintf("the server answered the connect with %s %s after the handshake, instead of a greeting", me, fmtDur(delay)))
-		default:
-			a.proto = protoOther
-		}
-	case myClientTurn, myAuth:
-		switch kind {
-		case mysql.KindOK:
-			if a.my == myClientTurn {
-				a.addEvent(t, EvMySQLOK, DirS2C, "server OK before any login (unexpected)")
-				return
-			}
-			a.event(t, EvLoginOK, DirS2C, "OK: logged in")
-			e.decide(a, ReasonLoginOK, t, "login OK "+fmtDur(t.Sub(a.start))+" after the first SYN")
-		case mysql.KindErr:
-			me, err := parseErr(payload, partial)
-			if errors.Is(err, mysql.ErrTruncated) {
-				// Access denied or refused: only the cut code would say.
-				a.addEvent(t, EvMySQLErr, DirS2C, "ERR cut by the snap length before its code")
-				e.decide(a, ReasonErrCut, t, "the server answered with an ERR packet whose code the snap length cut: the login failed, but whether for the credentials or a limit is not in the capture")
-				return
-			}
-			if err != nil {
-				return
-			}
-			when, errAt := "after the login", ReasonErrAfterLogin
-			if a.my == myClientTurn {
-				when, errAt = "before the login", ReasonErrBeforeLogin
-			}
-			e.recordErr(a, me, t, when)
-			e.decide(a, errReason(me.Code, errAt), t, fmt.Sprintf("the server answered with %s %s", me, when))
-		case mysql.KindAuthSwitch:
-			if name, err := mysql.AuthSwitchPlugin(payload); err == nil {
-				my.AuthPlugin = name
-				a.addEvent(t, EvAuthSwitch, DirS2C, "auth switch to %s", name)
-			}
-		case mysql.KindAuthMoreData:
-			what := "auth more data"
-			if len(payload) == 2 && payload[1] == 3 {
-				what = "auth more data: fast auth OK"
-			} else if len(payload) == 2 && payload[1] == 4 {
-				what = "auth more data: full authentication required"
-			}
-			a.addEvent(t, EvAuthMoreData, DirS2C, "%s", what)
-		}
-	}
-}
-
-// parseErr decodes an ERR packet, or the beginning of one the capture cut.
-func parseErr(payload []byte, partial bool) (mysql.Err, error) {
-	if partial {
-		return mysql.ParseErrCut(payload)
-	}
-	return mysql.ParseErr(payload)
-}
-
-func (e *Engine) recordErr(a *attempt, me mysql.Err, t time.Time, when string) {
-	my := e.ensureMySQL(a)
-	my.ErrorCode = me.Code
-	my.SQLState = me.SQLState
-	my.ErrorMessage = me.Message
-	my.ErrorMessageCut = me.Truncated
-	a.addEvent(t, EvMySQLErr, DirS2C, "%s (%s)", me, when)
-}
-
-// errReason names a server ERR: an authentication error wherever it
-// comes, else the given reason for where it came.
-func errReason(code uint16, at Reason) Reason {
-	if mysql.IsAuthError(code) {
-		return ReasonAccessDenied
-	}
-	return at
-}
-
-// decodeClientMySQL decodes the client's reply to the greeting.
-func (e *Engine) decodeClientMySQL(a *attempt, t time.Time) {
-	for !a.final && (a.proto == protoMySQL || a.proto == protoCut) && !a.c2s.dead {
-		payload, seq, n, partial, err := nextPacket(&a.c2s, false)
-		if err != nil {
-			if err == mysql.ErrNotMySQL && a.proto == protoMySQL {
-				a.proto = protoOther
-			}
-			return
-		}
-		length := n - mysql.HeaderLen
-		a.c2s.consume(n)
-		if a.my == myAuth && seq == 0 && len(payload) > 0 {
-			// A client starts a command (sequence id 0) only after the
-			// server's OK: the login succeeded even if that OK was not
-			// captured in full.
-			a.event(t, EvCommand, DirC2S, "client command "+mysql.CommandName(payload[0])+": logged in")
-			e.decide(a, ReasonCommandAfterLogin, t, "the client sent "+mysql.CommandName(payload[0])+" after its login, which a client does only after the server's OK (the server's answer was not captured whole)")
-			return
-		}
-		if a.my != myClientTurn {
-			if partial {
-				return
-			}
-			continue // auth switch responses and the like: not kept
-		}
-		var h mysql.ClientHello
-		if partial {
-			h, err = mysql.ParseClientHelloCut(payload, length)
-		} else {
-			h, err = mysql.ParseClientHello(payload)
-		}
-		if err != nil {
-			a.addEvent(t, EvNotDecoded, DirC2S, "client reply to the greeting is malformed or cut: %v", err)
-			a.my = myAuth
-			continue
-		}
-		my := e.ensureMySQL(a)
-		if h.SSLRequest {
-			my.TLSRequested = true
-			a.addEvent(t, EvSSLRequest, DirC2S, "SSLRequest: TLS starts")
-			a.proto = protoTLS
-			a.tlsTurns = 0
-			// Whatever follows in either direction is TLS records.
-			e.decodeTLS(a, &a.c2s, false, t)
-			return
-		}
-		my.User = h.User
-		if h.Truncated {
-			a.event(t, EvLogin, DirC2S, "HandshakeResponse (cut in the capture): login as "+strconv.Quote(h.User))
-		} else {
-			a.event(t, EvLogin, DirC2S, "HandshakeResponse: login as "+strconv.Quote(h.User))
-		}
-		a.my = myAuth
-		if partial {
-			return
-		}
-	}
 }
 
 // decodeTLS walks TLS record headers (bodies are skipped, never buffered)
@@ -1183,17 +927,7 @@ func (e *Engine) clientClosed(a *attempt, t time.Time, how closeKind) {
 			return
 		}
 		a.addEvent(t, how.ev(), DirC2S, "%s from the client: gave up waiting for the server's first byte after %s", how, fmtDur(waited))
-	case a.proto == protoMySQL && a.my == myClientTurn:
-		a.addEvent(t, how.ev(), DirC2S, "%s from the client after the greeting, without logging in", how)
-		if a.mysql != nil && a.mysql.TLSOffered != nil && !*a.mysql.TLSOffered {
-			e.decide(a, ReasonTLSNotOffered, t, fmt.Sprintf("the server did not offer TLS (no CLIENT_SSL in the greeting) and the client closed (%s) %s later without logging in",
-				how, fmtDur(t.Sub(a.firstSrvData))))
-			return
-		}
-		e.decide(a, ReasonClosedAfterGreeting, t, "the greeting was fine; the client closed without logging in")
-	case a.proto == protoMySQL && a.my == myAuth:
-		a.addEvent(t, how.ev(), DirC2S, "%s from the client while waiting for the login result", how)
-		e.decide(a, ReasonLoginUnanswered, t, fmt.Sprintf("no answer to the login: the client gave up (%s) after %s", how, fmtDur(t.Sub(a.firstCliData))))
+	case a.proto == protoSession && a.sess.ClientClosed(t, how.String()):
 	case a.proto == protoTLS:
 		a.addEvent(t, how.ev(), DirC2S, "%s from the client during the TLS handshake", how)
 		e.decide(a, ReasonTLSClosed, t, fmt.Sprintf("the client closed (%s) during the TLS handshake", how))
@@ -1217,8 +951,8 @@ func (e *Engine) serverClosed(a *attempt, t time.Time, how closeKind) {
 	switch {
 	case !a.firstSrvData.IsZero() && a.proto == protoUnknown:
 		e.classifyServer(a, t, true)
-	case a.proto == protoMySQL:
-		e.decodeServerMySQL(a, t, true)
+	case a.proto == protoSession:
+		a.sess.Server(t, true)
 	}
 	if a.final {
 		a.addEvent(t, how.ev(), DirS2C, "%s from the server", how)
@@ -1228,7 +962,7 @@ func (e *Engine) serverClosed(a *attempt, t time.Time, how closeKind) {
 	case a.otherProtocolPending():
 		a.addEvent(t, how.ev(), DirS2C, "%s from the server; the client never answered its first bytes", how)
 		e.silentClient(a, t, "server", how)
-	case !a.firstSrvData.IsZero() && (a.proto == protoUnknown || a.proto == protoMySQL && a.my == myGreeting):
+	case !a.firstSrvData.IsZero() && (a.proto == protoUnknown || a.proto == protoSession && a.sess.AwaitingFirst()):
 		a.addEvent(t, how.ev(), DirS2C, "%s from the server after %d bytes that are not a complete greeting", how, a.s2c.bytes)
 		e.decide(a, ReasonServerClosedPartial, t, fmt.Sprintf("the server sent %d bytes, not a complete greeting, and closed (%s)", a.s2c.bytes, how))
 	case a.synAckAt.IsZero():
@@ -1262,14 +996,7 @@ func (e *Engine) serverClosed(a *attempt, t time.Time, how closeKind) {
 		}
 		a.addEvent(t, how.ev(), DirS2C, "%s from the server before any payload (%s after the handshake)", how, fmtDur(waited))
 		e.decide(a, ReasonServerClosedSilent, t, fmt.Sprintf("connected, then the server closed (%s) %s after the handshake without sending a greeting", how, fmtDur(waited)))
-	case a.proto == protoMySQL && a.my == myClientTurn:
-		a.addEvent(t, how.ev(), DirS2C, "%s from the server before the client logged in", how)
-		if a.clientClose == notClosed {
-			e.decide(a, ReasonServerClosedGreeting, t, fmt.Sprintf("the server closed the connection (%s) %s after its greeting, before the client logged in", how, fmtDur(t.Sub(a.firstSrvData))))
-		}
-	case a.proto == protoMySQL && a.my == myAuth:
-		a.addEvent(t, how.ev(), DirS2C, "%s from the server after the login, without OK or ERR", how)
-		e.decide(a, ReasonServerClosedLogin, t, fmt.Sprintf("the server closed the connection (%s) after the login without an OK or ERR", how))
+	case a.proto == protoSession && a.sess.ServerClosed(t, how.String()):
 	case a.proto == protoTLS:
 		a.addEvent(t, how.ev(), DirS2C, "%s from the server during the TLS handshake", how)
 		e.decide(a, ReasonTLSClosed, t, fmt.Sprintf("the server closed (%s) during the TLS handshake", how))
@@ -1346,6 +1073,7 @@ func (e *Engine) decideIdle(a *attempt, closing bool) {
 		e.decideSynSent(a, now, closing)
 	case !a.wire && !e.opts.NoPackets:
 		e.decideKernelConnected(a)
+	case a.proto == protoSession && a.sess.Idle(now, closing):
 	case a.firstSrvData.IsZero():
 		hs := a.handshakeDone()
 		if a.clientClose != notClosed {
@@ -1363,7 +1091,7 @@ func (e *Engine) decideIdle(a *attempt, closing bool) {
 			return
 		}
 		if !a.firstCliData.IsZero() {
-			e.decide(a, ReasonClientFirstUnanswered, a.firstCliData, fmt.Sprintf("TCP connected to %s; the client spoke first (not MySQL) and the server had not answered when the capture ended", a.serverName()))
+			e.decide(a, ReasonClientFirstUnanswered, a.firstCliData, fmt.Sprintf("TCP connected to %s; the client spoke first (not %s) and the server had not answered when the capture ended", a.serverName(), serverFirstNames))
 			return
 		}
 		waited := now.Sub(hs)
@@ -1372,18 +1100,6 @@ func (e *Engine) decideIdle(a *attempt, closing bool) {
 			return
 		}
 		e.decide(a, ReasonCaptureEnded, now, fmt.Sprintf("connected; the capture ended %s later, before the server's first byte", fmtDur(waited)))
-	case a.proto == protoMySQL && a.my == myClientTurn:
-		e.decide(a, ReasonGreetingNoLogin, a.firstSrvData, "the greeting was fine; no login was seen")
-	case a.proto == protoMySQL && a.my == myAuth:
-		if closing {
-			e.decide(a, ReasonCaptureEnded, now, "the capture ended while the login was waiting for the server's answer")
-			return
-		}
-		e.decide(a, ReasonLoginUnanswered, now, fmt.Sprintf("no answer to the login for %s", fmtDur(now.Sub(a.lastActivity))))
-	case a.proto == protoMySQL:
-		e.decide(a, ReasonCaptureEnded, now, "the capture ended in the middle of the greeting")
-	case a.proto == protoCut:
-		e.decide(a, ReasonSnaplenCut, now, fmt.Sprintf("the snap length cut the server's bytes at byte %d of its stream: what it sent from there on cannot be decoded, and the client sent no command that would show a successful login", a.s2c.lostAt))
 	case a.proto == protoTLS:
 		switch {
 		case a.tlsTurns >= 2 && !closing:
@@ -1397,7 +1113,7 @@ func (e *Engine) decideIdle(a *attempt, closing bool) {
 			e.decide(a, ReasonTLSStalled, now, fmt.Sprintf("the TLS handshake stalled for %s: the server never answered the ClientHello", fmtDur(now.Sub(a.lastActivity))))
 		}
 	default:
-		// Non-MySQL first payload still incomplete (e.g. a cut packet).
+		// A first payload no protocol recognised, still incomplete (e.g. a cut packet).
 		e.decide(a, ReasonServerSentData, a.firstSrvData, "TCP connected to "+a.serverName()+"; the server sent data")
 	}
 }
@@ -1520,13 +1236,6 @@ func (e *Engine) attribute(a *attempt, p *event.Process) {
 	if a.conn != nil && a.conn.pid == 0 && a.pid != 0 {
 		a.conn.pid, a.conn.comm = a.pid, a.comm
 	}
-}
-
-func orNone(s string) string {
-	if s == "" {
-		return "(none)"
-	}
-	return s
 }
 
 func plural(n int, one, many string) string {

@@ -13,12 +13,22 @@ const misleadingErrno = "Trust the wire over the client's message: client librar
 
 // causesFor explains an attempt's outcome in plain words, each cause tied
 // to what a person should check. It is keyed on the attempt's Reason;
-// the facts it quotes are the attempt's own.
+// the facts it quotes are the attempt's own. A protocol's session
+// explains its own reasons (and TLS's) first.
 func causesFor(e *Engine, a *attempt) []string {
 	server := a.serverName()
 	port := a.server.Port()
+	if a.sess != nil {
+		if c := a.sess.Causes(a.reason.String()); c != nil {
+			return c
+		}
+	}
+	reason := a.reason
+	if wrongBanner(reason) {
+		reason = ReasonClientSilentToBanner // the same causes: another service listens
+	}
 	var c []string
-	switch a.reason {
+	switch reason {
 	case ReasonECONNREFUSEDUnix, ReasonUnixOtherErrno:
 		return []string{
 			fmt.Sprintf("A stale socket file: %s exists but no server accepts on it (the server died, was restarted with another socket path, or runs in another mount namespace). Start the server, or fix the socket path (socket= in [mysqld] and [client]).", a.unix),
@@ -47,8 +57,6 @@ func causesFor(e *Engine, a *attempt) []string {
 		default:
 			c = append(c, fmt.Sprintf("No ARP/NDP reply for %s or the next hop: the host is down, the address is wrong, or it is on another segment/VLAN. Check `ip neigh` and `ip route get %s` on the client.", a.server.Addr(), a.server.Addr()))
 		}
-	case ReasonLoginUnanswered:
-		c = append(c, "The server did not answer the login in time: a slow authentication plugin (PAM, LDAP), a server stalled on locks or I/O, or packet loss after connecting. Check the server's error log and processlist.")
 	case ReasonSYNACKAfterGiveUp:
 		c = append(c, "The SYN-ACK came only after the client had given up: the path or the server is very slow to answer (overloaded accept queue, heavy loss). Check the RTT and the server's listen backlog.")
 	case ReasonSYNUnanswered, ReasonETIMEDOUT:
@@ -68,26 +76,17 @@ func causesFor(e *Engine, a *attempt) []string {
 		c = append(c,
 			"The server received the client's first bytes (its TCP acknowledged them when the capture shows the ACK) but its application never answered: the service is hung or overloaded (worker pool, backend it waits on), or the client spoke a protocol the server does not (a plain-text request to a TLS port, a wrong path through a proxy). Check the server's logs for this connection.",
 			"If the server is merely slow, the client's read timeout decides when it gives up.")
-	case ReasonServerSpokeLate, ReasonGreetingLate, ReasonErrLate:
+	case ReasonServerSpokeLate:
 		c = append(c,
 			"The server greeted only after the client had given up. Typical of a reverse DNS lookup of the client's address on the server: set skip_name_resolve=ON (and use IP-based grants), or fix the PTR records/DNS the server uses. Also possible: an overloaded server (thread creation, thread cache).",
 			"If the delay is expected, raise the client's connect timeout.")
 	case ReasonServerClosedSilent, ReasonServerClosedPartial, ReasonECONNRESETConnected:
 		c = append(c,
 			"The server accepted the TCP connection and closed it without a word: host-based access control (tcp_wrappers/hosts.deny), a proxy or load balancer with no healthy backend, a server shutting down or out of resources (file descriptors, memory: check its error log), or a non-MySQL service that closes on unexpected clients.")
-	case ReasonErrAtGreeting, ReasonErrBeforeLogin, ReasonErrAfterLogin, ReasonAccessDenied:
-		if a.mysql != nil {
-			c = append(c, errorCauses(a.mysql.ErrorCode, a.client.Addr().String())...)
-		}
-	case ReasonServerClosedLogin:
-		c = append(c, "The server dropped the connection during the login without an answer: check its error log (crash, aborted connection, max_allowed_packet, an authentication plugin failing).")
-	case ReasonServerClosedGreeting, ReasonErrAtGreetingCut:
-		c = append(c, "The server closed the connection after its greeting, before the client logged in: its connect_timeout expired while the client stalled (a TLS setup problem on the client?), or the server is shutting down. Check the server's error log for 'Aborted connection'.")
-	case ReasonTLSNotOffered:
-		c = append(c, "The client requires TLS (e.g. --ssl, --ssl-verify-server-cert, MYSQLI_CLIENT_SSL) but the server does not offer it: configure ssl_cert/ssl_key (and ssl_ca) on the server (check SHOW VARIABLES LIKE 'have_ssl'), or stop requiring TLS on the client.")
 	case ReasonTLSAlert, ReasonTLSNotTLS, ReasonTLSClosed, ReasonTLSStalled:
-		c = append(c, "The TLS handshake failed: the server's certificate is not trusted or does not match the host name (ssl-ca, ssl-verify-server-cert), no common TLS version or cipher (tls_version, ssl_cipher), or the account requires a client certificate (REQUIRE X509/SSL). The server's error log and the client's message name the side that refused.")
-	case ReasonNotMySQLBanner, ReasonClientSilentToBanner:
+		// A protocol's session names its own settings (see above).
+		c = append(c, "The TLS handshake failed: the server's certificate is not trusted or does not match the host name, no common TLS version or cipher, or the server requires a client certificate. The server's log and the client's message name the side that refused.")
+	case ReasonClientSilentToBanner:
 		c = append(c, fmt.Sprintf("Something other than MySQL/MariaDB listens on %s (it sent %q): the wrong port or host in the client's configuration, or a port forward/proxy pointing at the wrong service.", server, a.banner))
 	case ReasonENOENT:
 		c = append(c, fmt.Sprintf("No socket file at %s: the server is not running, or it uses another socket path (socket= in [mysqld] vs [client], or /run/mysqld vs /var/run/mysqld); or connect over TCP instead (-h 127.0.0.1). Clients report this as error 2002.", a.unix))
@@ -110,39 +109,6 @@ func causesFor(e *Engine, a *attempt) []string {
 		}
 	}
 	return c
-}
-
-// errorCauses explains a server ERR code.
-func errorCauses(code uint16, client string) []string {
-	switch code {
-	case 1040:
-		return []string{"The server is at max_connections (one more is kept for SUPER/CONNECTION ADMIN): check SHOW STATUS LIKE 'Threads_connected' and 'Max_used_connections'; raise max_connections or find the client that leaks or hoards connections (pool sizes)."}
-	case 1129:
-		return []string{fmt.Sprintf("The server's host cache blocked %s after max_connect_errors consecutive failed connects: run FLUSH HOSTS (or mariadb-admin flush-hosts; TRUNCATE performance_schema.host_cache on MySQL 8), raise max_connect_errors, and find what makes connects from this host fail (health checks that connect and drop).", client)}
-	case 1130:
-		return []string{fmt.Sprintf("No account matches this client host: the grants have user@host entries that do not include %s as the server sees it (after NAT/proxies; by name when skip_name_resolve is off). Check SELECT user,host FROM mysql.user and create the account for the right host pattern.", client)}
-	case 1045:
-		return []string{"Wrong password, or no account for this user@host (the server may have matched another host entry, e.g. an anonymous ''@'localhost'). Check the credentials and SELECT user,host,plugin FROM mysql.user; the server's error log names the account it tried."}
-	case 1044:
-		return []string{"The account logged in but has no privileges on the requested database: GRANT the needed privileges ON db.* TO the user@host, or connect to another database."}
-	case 1698:
-		return []string{"The account uses unix_socket/auth_socket authentication (or needs a password that was not given): log in over the unix socket as the matching OS user, or give the account a password-based plugin."}
-	case 1251, 1524:
-		return []string{"The client does not support the account's authentication plugin (or the server does not have it loaded): update the client/connector, or change the account's plugin (e.g. caching_sha2_password vs mysql_native_password)."}
-	case 1862, 1820:
-		return []string{"The account's password has expired: set a new one (ALTER USER ... PASSWORD EXPIRE NEVER / IDENTIFIED BY)."}
-	case 3118, 4151:
-		return []string{"The account is locked: ALTER USER ... ACCOUNT UNLOCK."}
-	case 1203, 1226:
-		return []string{"The account hit its per-user limits (max_user_connections or MAX_USER_CONNECTIONS / MAX_CONNECTIONS_PER_HOUR): check the account's resource limits and the client's connection use."}
-	case 1049:
-		return []string{"The database the client asked for does not exist: check the database name in the client's configuration."}
-	case 1053:
-		return []string{"The server is shutting down: wait for the restart, or check why it is stopping."}
-	case 3159:
-		return []string{"The server requires TLS (require_secure_transport=ON) and the client connected without it: enable TLS in the client."}
-	}
-	return []string{fmt.Sprintf("The server refused the connection with error %d: see its message and the server's error log.", code)}
 }
 
 // unresolvedExplanation explains a connect whose lookups all failed.

@@ -24,10 +24,18 @@
 // for a server that spoke first; when the client spoke first, the client's
 // first byte and the server's response to it instead: see SlowHandshake
 // for those timings and the slow part, network, client or server),
-// and the MySQL connection phase decoded by content on any port
-// (subpackage mysql): greeting or ERR, SSLRequest, HandshakeResponse (the
-// user name only — auth data is never kept), AuthSwitch, OK or ERR. After an
-// SSLRequest only TLS record headers are read.
+// and the application protocol's connection phase, decoded by content on
+// any port by a protocol plug-in (package proto; one package under analyze/
+// per protocol, registered in protocols.go): MySQL/MariaDB (subpackage
+// mysql: greeting or ERR, SSLRequest, HandshakeResponse — the user name
+// only, auth data is never kept —, AuthSwitch, OK or ERR) and PostgreSQL
+// (subpackage postgres: SSLRequest and the server's 'S'/'N', the
+// StartupMessage's user, database and application_name, the
+// authentication method, ErrorResponse and its SQLSTATE, AuthenticationOk
+// and ReadyForQuery; never a password). The engine owns TCP, the streams,
+// timing and the verdict; a plug-in owns what the bytes mean, its reasons
+// (mysql.*, pg.*) and their causes. After an SSLRequest the server
+// accepted, only TLS record headers are read.
 //
 // Each direction of the connection phase is reassembled in sequence order
 // (bounded buffer; retransmits and out-of-order segments within reason; a

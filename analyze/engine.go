@@ -87,7 +87,7 @@ const (
 type Engine struct {
 	opts       Options
 	ports      *portSet
-	mysqlPorts portSet
+	protoPorts []portSet // each protocol's ports (protocols order)
 	hosts      hostFilter
 
 	flows   map[flowKey]*attempt // attempts (and DNS-over-TCP flows) in their connection phase
@@ -159,13 +159,7 @@ func NewEngine(opts Options) *Engine {
 			e.ports.add(p)
 		}
 	}
-	mp := opts.MySQLPorts
-	if len(mp) == 0 {
-		mp = []uint16{3306}
-	}
-	for _, p := range mp {
-		e.mysqlPorts.add(p)
-	}
+	e.protoPorts = protoPorts(&opts)
 	e.dns.init()
 	e.kern.init()
 	e.sum.Outcomes = make(map[Outcome]int)

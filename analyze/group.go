@@ -386,9 +386,8 @@ func (e *Engine) buildAttempt(a *attempt) *Attempt {
 	if at.Events == nil {
 		at.Events = []Event{}
 	}
-	at.MySQL = a.mysql
-	if a.proto == protoTLS && a.mysql != nil {
-		a.mysql.Encrypted = a.outcome == OK
+	if a.sess != nil {
+		protoInfo(at, a.sess.Info(a.proto == protoTLS && a.outcome == OK))
 	}
 	at.Evidence = append(append(append([]string{}, a.evidence...), a.notes...), slowWords...)
 	at.Causes = causesFor(e, a)

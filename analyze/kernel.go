@@ -137,24 +137,16 @@ func nscdSocket(path string) bool {
 
 // wantUnix reports whether a unix-socket connect to path is followed under a
 // port filter. A unix socket has no port, so with --port it is followed only
-// when --host names its path, or when its path names MySQL/MariaDB and one
-// of the filtered ports is a MySQL port (Options.MySQLPorts): the client
+// when --host names its path, or when its path names a protocol's server
+// (proto.Protocol.SocketWords) and one of the filtered ports is that
+// protocol's (proto.Protocol.Ports, Options.MySQLPorts): the client
 // that uses /run/mysqld/mysqld.sock for "localhost" is then part of the
 // picture, while --port 28001 shows no unix sockets at all.
 func (e *Engine) wantUnix(path string) bool {
 	if e.hosts.matchName(path) {
 		return true
 	}
-	l := strings.ToLower(path)
-	if !strings.Contains(l, "mysql") && !strings.Contains(l, "mariadb") {
-		return false
-	}
-	for _, p := range e.opts.Ports {
-		if e.mysqlPorts.has(p) {
-			return true
-		}
-	}
-	return false
+	return e.protocolSocket(path)
 }
 
 // kernelUnix turns a unix stream socket connect() into an attempt: the

@@ -1,6 +1,8 @@
 package analyze
 
 import (
+	"github.com/connscope/connscope/analyze/mysql"
+	"github.com/connscope/connscope/analyze/postgres"
 	"time"
 )
 
@@ -103,6 +105,7 @@ type Attempt struct {
 	Start           time.Time `json:"start"`
 	Events          []Event   `json:"events"`
 	MySQL           *MySQL    `json:"mysql,omitempty"`
+	Postgres        *Postgres `json:"postgres,omitempty"`
 	Evidence        []string  `json:"evidence"`
 	Causes          []string  `json:"causes"`
 
@@ -163,6 +166,10 @@ const (
 	EvAuthMoreData   EventKind = "auth_more_data"
 	EvCommand        EventKind = "command"
 	EvSSLRequest     EventKind = "ssl_request"
+	EvSSLAnswer      EventKind = "ssl_answer"   // PostgreSQL: the server's 'S' or 'N'
+	EvAuthRequest    EventKind = "auth_request" // PostgreSQL: the server asks for a password (or SASL)
+	EvAuthOK         EventKind = "auth_ok"      // PostgreSQL: AuthenticationOk
+	EvPGError        EventKind = "pg_error"     // PostgreSQL: ErrorResponse
 	EvTLSClientHello EventKind = "tls_client_hello"
 	EvTLSServerHello EventKind = "tls_server_hello"
 	EvTLSAlert       EventKind = "tls_alert"
@@ -183,23 +190,24 @@ const (
 
 // MySQL is what was seen of the MySQL/MariaDB connection phase. Auth
 // scrambles and passwords are never kept.
-type MySQL struct {
-	Protocol      uint8  `json:"protocol,omitempty"`
-	ServerVersion string `json:"server_version,omitempty"`
-	ConnectionID  uint32 `json:"connection_id,omitempty"`
-	AuthPlugin    string `json:"auth_plugin,omitempty"`
-	TLSOffered    *bool  `json:"tls_offered,omitempty"`
-	TLSRequested  bool   `json:"tls_requested,omitempty"`
-	// Encrypted is set when TLS was established: the login result is not visible.
-	Encrypted    bool   `json:"encrypted,omitempty"`
-	User         string `json:"user,omitempty"`
-	ErrorCode    uint16 `json:"error_code,omitempty"`
-	SQLState     string `json:"sqlstate,omitempty"`
-	ErrorMessage string `json:"error_message,omitempty"`
+type MySQL = mysql.Info
 
-	// ErrorMessageCut: the capture's snap length cut the ERR packet, so
-	// ErrorMessage is only its beginning (the code and SQLSTATE are whole).
-	ErrorMessageCut bool `json:"error_message_cut,omitempty"`
+// Postgres is what was seen of the PostgreSQL connection phase (user,
+// database, application_name, the TLS answer, the authentication method,
+// the ErrorResponse). Passwords and SASL exchanges are never kept.
+type Postgres = postgres.Info
+
+// protoInfo puts a protocol session's facts (proto.Session.Info) into
+// the attempt's report.
+func protoInfo(at *Attempt, info any) {
+	switch v := info.(type) {
+	case *MySQL:
+		at.MySQL = v
+		at.Facts.MySQLError = v.ErrorCode
+	case *Postgres:
+		at.Postgres = v
+		at.Facts.SQLState = v.SQLState
+	}
 }
 
 // Summary counts what a run saw, including everything dropped or skipped.

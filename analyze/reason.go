@@ -9,8 +9,9 @@ import (
 // Reason names precisely what the wire or the kernel showed that decided
 // an attempt (or a connect): a stable, namespaced string id (tcp.*, icmp.*,
 // kernel.*, dns.*, tls.*, mysql.*, app.*, capture.*), as written in JSON.
-// Each reason is declared once, below, with the one Outcome it implies and
-// a one-line meaning (listed in the README): an attempt's outcome is its
+// Each reason is declared once, below (the engine's) or in its protocol's
+// registration (proto.Protocol.Reasons, e.g. mysql.*), with the one
+// Outcome it implies and a one-line meaning (listed in the README): an attempt's outcome is its
 // reason's, so the two can never disagree.
 type Reason uint16
 
@@ -73,7 +74,6 @@ var (
 	ReasonServerClosedPartial   = def("app.server_closed_partial", ClosedBeforeGreeting, "the server sent some bytes that are not a complete greeting, then closed")
 	ReasonClientClosedNoSend    = def("app.client_closed_without_sending", OK, "the client closed right after the handshake with nothing sent either way (a connect-then-close check)")
 	ReasonServerSpokeLate       = def("app.server_spoke_late", GreetingLate, "the server's first (non-MySQL) bytes came after the client had given up")
-	ReasonNotMySQLBanner        = def("app.not_mysql_banner", WrongProtocol, "the server spoke first with something that is not a MySQL greeting, where MySQL was expected")
 	ReasonClientSilentToBanner  = def("app.client_silent_to_banner", WrongProtocol, "the server spoke first with something that is not MySQL and the client never answered before the connection closed")
 	ReasonServerFirstAnswered   = def("app.server_first_client_answered", OK, "another server-first protocol: the server spoke first and the client answered")
 	ReasonServerAnswered        = def("app.server_answered", OK, "the client spoke first (not MySQL) and the server answered")
@@ -84,31 +84,14 @@ var (
 	// client's first bytes.
 	ReasonRequestUnanswered = def("app.request_unanswered", NoGreeting, "the client spoke first (not MySQL), the server never answered, and the client gave up (closed, or moved on to the next address) or the capture ended at least the client timeout (10 s) after the client's first bytes, or the connection stayed silent for the idle timeout")
 
-	// MySQL/MariaDB connection phase.
-	ReasonLoginOK              = def("mysql.login_ok", OK, "the server answered the login with OK")
-	ReasonCommandAfterLogin    = def("mysql.command_after_login", OK, "the client sent a command after its login, which it does only after the server's OK (the OK was not captured whole)")
-	ReasonGreetingNoLogin      = def("mysql.greeting_no_login", OK, "a fine greeting; no login was seen")
-	ReasonClosedAfterGreeting  = def("mysql.client_closed_after_greeting", OK, "a fine greeting; the client closed without logging in")
-	ReasonGreetingLate         = def("mysql.greeting_late", GreetingLate, "the MySQL greeting came after the client had given up")
-	ReasonErrLate              = def("mysql.err_late", GreetingLate, "the server's ERR instead of a greeting came after the client had given up")
-	ReasonErrAtGreeting        = def("mysql.err_at_greeting", Rejected, "the server answered the connect with an ERR instead of a greeting (1040 too many connections, 1129 host blocked, 1130 host not allowed, …)")
-	ReasonErrAtGreetingCut     = def("mysql.err_at_greeting_cut", Rejected, "an ERR instead of a greeting whose code the snap length cut")
-	ReasonErrBeforeLogin       = def("mysql.err_before_login", Rejected, "the server sent an ERR after its greeting, before the client logged in")
-	ReasonErrAfterLogin        = def("mysql.err_after_login", Rejected, "the server answered the login with an ERR that is not an authentication error (e.g. 1040)")
-	ReasonAccessDenied         = def("mysql.access_denied", AuthFailed, "the server answered with an authentication ERR (1044, 1045, 1251, 1275, 1524, 1698, 1820, 1862, 3118, 4151)")
-	ReasonErrCut               = def("mysql.err_cut", Incomplete, "the server answered the login with an ERR whose code the snap length cut")
-	ReasonLoginUnanswered      = def("mysql.login_unanswered", Timeout, "the login got no answer before the client gave up (or for the idle timeout)")
-	ReasonServerClosedGreeting = def("mysql.server_closed_after_greeting", Rejected, "the server closed the connection after its greeting, before the client logged in")
-	ReasonServerClosedLogin    = def("mysql.server_closed_after_login", Rejected, "the server closed the connection after the login without an OK or ERR")
-
-	// TLS inside the MySQL connection phase.
-	ReasonTLSAlert      = def("tls.alert", TLSFailed, "a TLS alert during the handshake (facts name the side and the alert)")
-	ReasonTLSNotOffered = def("tls.not_offered", TLSFailed, "the greeting did not offer TLS (no CLIENT_SSL) and the client closed without logging in (it requires TLS)")
-	ReasonTLSNotTLS     = def("tls.not_tls", TLSFailed, "the bytes after the SSLRequest are not TLS records")
-	ReasonTLSClosed     = def("tls.closed_in_handshake", TLSFailed, "a side closed (FIN/RST) during the TLS handshake")
-	ReasonTLSStalled    = def("tls.stalled", TLSFailed, "the server never answered the TLS ClientHello")
-	ReasonTLSCompleted  = def("tls.completed", OK, "the TLS handshake completed; the login result is encrypted")
-	ReasonTLSUnderWay   = def("tls.under_way", OK, "the server answered the ClientHello and the connection stayed open without an alert")
+	// TLS after an SSLRequest (the engine's TLS record walker; a protocol
+	// hands over to it).
+	ReasonTLSAlert     = def("tls.alert", TLSFailed, "a TLS alert during the handshake (facts name the side and the alert)")
+	ReasonTLSNotTLS    = def("tls.not_tls", TLSFailed, "the bytes after the SSLRequest are not TLS records")
+	ReasonTLSClosed    = def("tls.closed_in_handshake", TLSFailed, "a side closed (FIN/RST) during the TLS handshake")
+	ReasonTLSStalled   = def("tls.stalled", TLSFailed, "the server never answered the TLS ClientHello")
+	ReasonTLSCompleted = def("tls.completed", OK, "the TLS handshake completed; the login result is encrypted")
+	ReasonTLSUnderWay  = def("tls.under_way", OK, "the server answered the ClientHello and the connection stayed open without an alert")
 
 	// What the capture could not show.
 	ReasonCaptureEnded = def("capture.ended", Incomplete, "the capture ended before the attempt could be decided")
@@ -122,6 +105,10 @@ var (
 	ReasonRefusedDNS = def("dns.refused", Unresolved, "the DNS server refused to answer (REFUSED)")
 	ReasonNoAnswer   = def("dns.no_answer", Unresolved, "the DNS server never answered (or only with an ICMP error)")
 )
+
+// engineReasons is the table's length after the engine's own reasons; the
+// protocols' reasons follow (protocols.go).
+var engineReasons = len(reasonTable)
 
 // String is the reason's stable id, e.g. "tcp.rst_from_server" ("" for none).
 func (r Reason) String() string {
@@ -190,6 +177,8 @@ type Facts struct {
 	Errno string `json:"errno,omitempty"`
 	// MySQLError is the server's ERR code.
 	MySQLError uint16 `json:"mysql_error,omitempty"`
+	// SQLState is a PostgreSQL server's ErrorResponse SQLSTATE.
+	SQLState string `json:"sqlstate,omitempty"`
 	// Banner is a non-MySQL server's first bytes, printable.
 	Banner string `json:"banner,omitempty"`
 	// TLSAlert is "server handshake_failure" and the like.
@@ -279,12 +268,9 @@ func (a *attempt) buildFacts() *Facts {
 	if a.kErrno != 0 {
 		f.Errno = errnoName(a.kErrno)
 	}
-	if a.mysql != nil {
-		f.MySQLError = a.mysql.ErrorCode
-	}
 	f.Banner = a.banner
 	f.TLSAlert = a.tlsAlert
-	if a.proto == protoCut {
+	if a.cut {
 		f.LostAt = int(a.s2c.lostAt)
 	}
 	return &f

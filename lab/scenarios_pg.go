@@ -16,27 +16,6 @@ import (
 // ProtocolPostgres marks a PostgreSQL scenario (Scenario.Protocol).
 const ProtocolPostgres = "postgres"
 
-// PendingPostgres (issue 10): connscope's engine does not decode
-// PostgreSQL yet; the protocol plug-in comes later. For a PostgreSQL
-// scenario (protocol "postgres") whose outcome the server's answer over TCP
-// decides (ok, rejected, auth_failed, tls_failed), it returns a note, and
-// the golden and e2e tests check only what TCP shows (the attempts, each
-// one connected) and log the note. TCP-level outcomes (refused, timeout,
-// unreachable, ...) and the unix-socket ones (no attempt on the wire: the
-// kernel's connect() result decides) are checked exactly, as for MySQL.
-// Delete this function and its callers' branches when the plug-in lands.
-func PendingPostgres(protocol, outcome string, wireAttempts int) string {
-	if protocol != ProtocolPostgres || wireAttempts == 0 {
-		return ""
-	}
-	switch outcome {
-	case OutcomeRefused, OutcomeTimeout, OutcomeUnreachable, OutcomeNoRoute, OutcomeNoLocalPort, OutcomeUnresolved,
-		OutcomeSocketMissing, OutcomePermissionDenied:
-		return ""
-	}
-	return "pending PostgreSQL plug-in (issue 10): expected " + outcome + "; checked only that each attempt connected"
-}
-
 // pgQuery is what both PostgreSQL clients ask: who the server thinks
 // connected, as user@client address ("local" over a unix socket).
 const pgQuery = "SELECT current_user || '@' || coalesce(host(inet_client_addr()), 'local')"

@@ -3,6 +3,7 @@ package live
 import (
 	"errors"
 	"fmt"
+	"github.com/connscope/connscope/analyze"
 	"net"
 	"os"
 	"time"
@@ -55,9 +56,14 @@ func openCapture(opts Options, tryEBPF bool) (*packetCapture, error) {
 	} else {
 		c.where += " of this network namespace"
 	}
+	payloadPorts := opts.Ports
+	if len(payloadPorts) == 0 {
+		// The application protocols' ports (MySQL 3306, PostgreSQL 5432).
+		payloadPorts = analyze.ProtocolPorts()
+	}
 	lo := capture.LiveOptions{
 		Interface:    opts.Interface,
-		PayloadPorts: opts.Ports,
+		PayloadPorts: payloadPorts,
 		KeepFrames:   opts.Record != nil,
 		// Packets wake the reader as the kernel hands over ring blocks
 		// (every 10 ms under traffic); the poll timeout only bounds idle

@@ -38,9 +38,9 @@ var jsonFields = map[reflect.Type]string{
 	reflect.TypeOf(analyze.Connect{}):  "client:string name:string port:uint16 outcome:string reason:uint16 start:struct duration_ms:float64 resolution:slice attempts:slice evidence:slice causes:slice pid:uint32 comm:string resolver:ptr",
 	reflect.TypeOf(analyze.Resolver{}): "servers:slice candidates:slice",
 	reflect.TypeOf(analyze.Query{}):    "name:string type:string server:string rcode:string answers:slice latency_ms:ptr retries:int start:struct error:string transport:string",
-	reflect.TypeOf(analyze.Attempt{}):  "client:string server:string outcome:string reason:uint16 facts:ptr syn_count:int retransmits:int rst_from:string rtt_ms:ptr greeting_delay_ms:ptr duration_ms:float64 start:struct events:slice mysql:ptr evidence:slice causes:slice pid:uint32 comm:string fd:ptr errno:string client_first_byte_ms:ptr server_response_ms:ptr slow:ptr",
+	reflect.TypeOf(analyze.Attempt{}):  "client:string server:string outcome:string reason:uint16 facts:ptr syn_count:int retransmits:int rst_from:string rtt_ms:ptr greeting_delay_ms:ptr duration_ms:float64 start:struct events:slice mysql:ptr postgres:ptr evidence:slice causes:slice pid:uint32 comm:string fd:ptr errno:string client_first_byte_ms:ptr server_response_ms:ptr slow:ptr",
 	reflect.TypeOf(analyze.Event{}):    "t_ms:float64 kind:string dir:string what:string -:struct",
-	reflect.TypeOf(analyze.Facts{}):    "syns:int elapsed_ms:float64 closed_by:string close:string server_bytes:int client_bytes:int icmp:ptr errno:string mysql_error:uint16 banner:string tls_alert:string lost_at:int would_be:uint16",
+	reflect.TypeOf(analyze.Facts{}):    "syns:int elapsed_ms:float64 closed_by:string close:string server_bytes:int client_bytes:int icmp:ptr errno:string mysql_error:uint16 sqlstate:string banner:string tls_alert:string lost_at:int would_be:uint16",
 	reflect.TypeOf(analyze.ICMPFact{}): "from:string v6:bool type:uint8 code:uint8",
 	reflect.TypeOf(analyze.Slow{}):     "part:string ms:float64",
 	reflect.TypeOf(analyze.MySQL{}):    "protocol:uint8 server_version:string connection_id:uint32 auth_plugin:string tls_offered:ptr tls_requested:bool encrypted:bool user:string error_code:uint16 sqlstate:string error_message:string error_message_cut:bool",
@@ -249,6 +249,12 @@ func appendAttempt(b []byte, a *analyze.Attempt) []byte {
 		b = append(b, `,"mysql":`...)
 		b = appendMySQL(b, m)
 	}
+	if p := a.Postgres; p != nil {
+		// Rare (PostgreSQL attempts only): encoding/json writes it (it
+		// cannot fail: strings and bools).
+		out, _ := json.Marshal(p)
+		b = append(append(b, `,"postgres":`...), out...)
+	}
 	b = append(b, `,"evidence":`...)
 	b = appendJSONStrings(b, a.Evidence)
 	b = append(b, `,"causes":`...)
@@ -329,6 +335,7 @@ func appendFacts(b []byte, f *analyze.Facts) []byte {
 	}
 	str("errno", f.Errno)
 	num("mysql_error", int64(f.MySQLError))
+	str("sqlstate", f.SQLState)
 	str("banner", f.Banner)
 	str("tls_alert", f.TLSAlert)
 	num("lost_at", int64(f.LostAt))

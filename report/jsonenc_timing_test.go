@@ -16,12 +16,16 @@ func TestFastJSONTiming(t *testing.T) {
 		t.Fatal("the model does not match jsonenc.go: TestFastJSONMatchesEncodingJSON says how")
 	}
 	f := func(v float64) *float64 { return &v }
+	var loginOK analyze.Reason // a protocol plug-in's reason: by its id
+	if err := loginOK.UnmarshalText([]byte("mysql.login_ok")); err != nil {
+		t.Fatal(err)
+	}
 	cases := []*analyze.Attempt{
 		{Outcome: analyze.OK, Reason: analyze.ReasonServerAnswered, RTTMS: f(0.2)},
 		{Outcome: analyze.OK, Reason: analyze.ReasonServerAnswered, RTTMS: f(0.2), ClientFirstByteMS: f(1350.5), ServerResponseMS: f(60.25),
 			Slow: &analyze.Slow{Part: analyze.SlowPartClient, MS: 1350.5}},
 		{Outcome: analyze.NoGreeting, Reason: analyze.ReasonRequestUnanswered, ClientFirstByteMS: f(0)},
-		{Outcome: analyze.OK, Reason: analyze.ReasonLoginOK, GreetingDelayMS: f(900), Slow: &analyze.Slow{Part: analyze.SlowPartServer, MS: 900}},
+		{Outcome: analyze.OK, Reason: loginOK, GreetingDelayMS: f(900), Slow: &analyze.Slow{Part: analyze.SlowPartServer, MS: 900}},
 	}
 	for i, a := range cases {
 		c := &analyze.Connect{Outcome: a.Outcome, Reason: a.Reason, Attempts: []*analyze.Attempt{a}}

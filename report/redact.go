@@ -35,7 +35,8 @@ type Redactor struct {
 	ip4, ip6 map[netip.Addr]string
 	names    map[string]string // lower-cased, without trailing dot
 	users    map[string]string
-	dbs      map[string]string // database names from command lines
+	dbs      map[string]string // database names from command lines (and PostgreSQL StartupMessages)
+	apps     map[string]string // PostgreSQL application_name values
 	sources  map[string]string // file names (see Source)
 }
 
@@ -47,6 +48,7 @@ func NewRedactor() *Redactor {
 		names: map[string]string{},
 		users: map[string]string{},
 		dbs:   map[string]string{},
+		apps:  map[string]string{},
 
 		sources: map[string]string{},
 	}
@@ -73,6 +75,12 @@ func (r *Redactor) Connect(c *analyze.Connect) *analyze.Connect {
 		if orig := c.Attempts[i]; a != nil && a.MySQL != nil && orig.MySQL.User != "" {
 			a.MySQL.User = r.users[orig.MySQL.User]
 		}
+		if orig := c.Attempts[i]; a != nil && a.Postgres != nil {
+			// The StartupMessage's names stand alone, unquoted.
+			p := *a.Postgres
+			p.User, p.Database, p.ApplicationName = r.users[orig.Postgres.User], r.dbs[orig.Postgres.Database], r.apps[orig.Postgres.ApplicationName]
+			a.Postgres = &p
+		}
 	}
 	return &out
 }
@@ -98,6 +106,25 @@ func (r *Redactor) learnConnect(c *analyze.Connect) {
 	for _, a := range c.Attempts {
 		if a != nil && a.MySQL != nil {
 			r.learnUser(a.MySQL.User)
+		}
+		if a != nil && a.Postgres != nil {
+			r.learnUser(a.Postgres.User)
+			if a.Postgres.Database != "" {
+				r.db(a.Postgres.Database)
+			}
+			for _, id := range a.Postgres.Identifiers {
+				// Names quoted in the server's messages (a user or a
+				// database the StartupMessage did not show); addresses
+				// are redacted as addresses.
+				if _, err := netip.ParseAddr(id); err != nil && id != a.Postgres.Database && id != a.Postgres.ApplicationName {
+					r.learnUser(id)
+				}
+			}
+			if v := a.Postgres.ApplicationName; v != "" {
+				if _, ok := r.apps[v]; !ok {
+					r.apps[v] = fmt.Sprintf("app-%d", len(r.apps)+1)
+				}
+			}
 		}
 	}
 	r.learnStrings(reflect.ValueOf(c).Elem())

@@ -19,8 +19,6 @@ import (
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
 	"github.com/gopacket/gopacket/pcapgo"
-
-	"github.com/connscope/connscope/lab"
 )
 
 // TestMain lets a test run the real main() (flag dispatch, os.Exit and
@@ -378,18 +376,6 @@ func TestAnalyzeLabCaptures(t *testing.T) {
 					}
 					return
 				}
-				if note := lab.PendingPostgres(sc.Protocol, sc.Expected.Outcome, len(sc.Expected.Attempts)); note != "" {
-					if err := allConnected(connects, len(sc.Expected.Attempts)); err != "" {
-						t.Error(err)
-					}
-					for _, f := range []string{"table", "markdown"} {
-						if _, stderr, code := run(nil, "--format", f, "--redact", path); code != 0 {
-							t.Errorf("--format %s --redact: exit %d; stderr %q", f, code, stderr)
-						}
-					}
-					t.Log(note)
-					return
-				}
 				if !hasOutcome(connects, sc.Expected.Outcome, sc.Expected.Attempts) {
 					var got []string
 					for _, c := range connects {
@@ -406,31 +392,6 @@ func TestAnalyzeLabCaptures(t *testing.T) {
 			})
 		}
 	}
-}
-
-// allConnected says what is wrong ("" when nothing) with a capture
-// lab.PendingPostgres names: n attempts in all, each one with a SYN-ACK (an
-// RTT) and no TCP-level failure.
-func allConnected(connects []map[string]any, n int) string {
-	var got []any
-	for _, c := range connects {
-		as, _ := c["attempts"].([]any)
-		got = append(got, as...)
-	}
-	if len(got) != n {
-		return "attempts " + strconv.Itoa(len(got)) + ", want " + strconv.Itoa(n)
-	}
-	for i, a := range got {
-		a := a.(map[string]any)
-		switch a["outcome"] {
-		case "refused", "timeout", "unreachable":
-			return "attempt " + strconv.Itoa(i+1) + ": outcome " + a["outcome"].(string) + ", want a connected attempt"
-		}
-		if a["rtt_ms"] == nil {
-			return "attempt " + strconv.Itoa(i+1) + ": no SYN-ACK (rtt_ms null), want a connected attempt"
-		}
-	}
-	return ""
 }
 
 func hasOutcome(connects []map[string]any, outcome string, attempts []string) bool {

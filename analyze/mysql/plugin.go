@@ -1,0 +1,547 @@
+package mysql
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/connscope/connscope/analyze/proto"
+)
+
+// Info is what was seen of the MySQL/MariaDB connection phase (the
+// report's "mysql" object). Auth scrambles and passwords are never kept.
+type Info struct {
+	Protocol      uint8  `json:"protocol,omitempty"`
+	ServerVersion string `json:"server_version,omitempty"`
+	ConnectionID  uint32 `json:"connection_id,omitempty"`
+	AuthPlugin    string `json:"auth_plugin,omitempty"`
+	TLSOffered    *bool  `json:"tls_offered,omitempty"`
+	TLSRequested  bool   `json:"tls_requested,omitempty"`
+	// Encrypted is set when TLS was established: the login result is not visible.
+	Encrypted    bool   `json:"encrypted,omitempty"`
+	User         string `json:"user,omitempty"`
+	ErrorCode    uint16 `json:"error_code,omitempty"`
+	SQLState     string `json:"sqlstate,omitempty"`
+	ErrorMessage string `json:"error_message,omitempty"`
+
+	// ErrorMessageCut: the capture's snap length cut the ERR packet, so
+	// ErrorMessage is only its beginning (the code and SQLSTATE are whole).
+	ErrorMessageCut bool `json:"error_message_cut,omitempty"`
+}
+
+// The reasons of the MySQL connection phase (ids are stable).
+const (
+	ReasonLoginOK              = "mysql.login_ok"
+	ReasonCommandAfterLogin    = "mysql.command_after_login"
+	ReasonGreetingNoLogin      = "mysql.greeting_no_login"
+	ReasonClosedAfterGreeting  = "mysql.client_closed_after_greeting"
+	ReasonGreetingLate         = "mysql.greeting_late"
+	ReasonErrLate              = "mysql.err_late"
+	ReasonErrAtGreeting        = "mysql.err_at_greeting"
+	ReasonErrAtGreetingCut     = "mysql.err_at_greeting_cut"
+	ReasonErrBeforeLogin       = "mysql.err_before_login"
+	ReasonErrAfterLogin        = "mysql.err_after_login"
+	ReasonAccessDenied         = "mysql.access_denied"
+	ReasonErrCut               = "mysql.err_cut"
+	ReasonLoginUnanswered      = "mysql.login_unanswered"
+	ReasonServerClosedGreeting = "mysql.server_closed_after_greeting"
+	ReasonServerClosedLogin    = "mysql.server_closed_after_login"
+	ReasonNotMySQLBanner       = "app.not_mysql_banner"
+	ReasonTLSNotOffered        = "tls.not_offered"
+
+	// Engine reasons the MySQL session decides with.
+	reasonCaptureEnded = "capture.ended"
+	reasonSnaplenCut   = "capture.snaplen_cut"
+)
+
+// Protocol registers MySQL/MariaDB with the engine.
+var Protocol = proto.Protocol{
+	Name:        "MySQL",
+	ServerFirst: true,
+	Ports:       []uint16{3306},
+	Clients:     []string{"mysql", "mariadb", "mysqladmin", "mariadb-admin", "mysqldump", "mariadb-dump", "php", "php-fpm", "php-cgi", "mysqlsh", "mysqlcheck", "mariadb-check"},
+	SocketWords: []string{"mysql", "mariadb"},
+	WrongBanner: ReasonNotMySQLBanner,
+	Reasons: []proto.ReasonDef{
+		{ID: ReasonNotMySQLBanner, Outcome: "wrong_protocol", Meaning: "the server spoke first with something that is not a MySQL greeting, where MySQL was expected"},
+		{ID: ReasonLoginOK, Outcome: "ok", Meaning: "the server answered the login with OK"},
+		{ID: ReasonCommandAfterLogin, Outcome: "ok", Meaning: "the client sent a command after its login, which it does only after the server's OK (the OK was not captured whole)"},
+		{ID: ReasonGreetingNoLogin, Outcome: "ok", Meaning: "a fine greeting; no login was seen"},
+		{ID: ReasonClosedAfterGreeting, Outcome: "ok", Meaning: "a fine greeting; the client closed without logging in"},
+		{ID: ReasonGreetingLate, Outcome: "greeting_late", Meaning: "the MySQL greeting came after the client had given up"},
+		{ID: ReasonErrLate, Outcome: "greeting_late", Meaning: "the server's ERR instead of a greeting came after the client had given up"},
+		{ID: ReasonErrAtGreeting, Outcome: "rejected", Meaning: "the server answered the connect with an ERR instead of a greeting (1040 too many connections, 1129 host blocked, 1130 host not allowed, …)"},
+		{ID: ReasonErrAtGreetingCut, Outcome: "rejected", Meaning: "an ERR instead of a greeting whose code the snap length cut"},
+		{ID: ReasonErrBeforeLogin, Outcome: "rejected", Meaning: "the server sent an ERR after its greeting, before the client logged in"},
+		{ID: ReasonErrAfterLogin, Outcome: "rejected", Meaning: "the server answered the login with an ERR that is not an authentication error (e.g. 1040)"},
+		{ID: ReasonAccessDenied, Outcome: "auth_failed", Meaning: "the server answered with an authentication ERR (1044, 1045, 1251, 1275, 1524, 1698, 1820, 1862, 3118, 4151)"},
+		{ID: ReasonErrCut, Outcome: "incomplete", Meaning: "the server answered the login with an ERR whose code the snap length cut"},
+		{ID: ReasonLoginUnanswered, Outcome: "timeout", Meaning: "the login got no answer before the client gave up (or for the idle timeout)"},
+		{ID: ReasonServerClosedGreeting, Outcome: "rejected", Meaning: "the server closed the connection after its greeting, before the client logged in"},
+		{ID: ReasonServerClosedLogin, Outcome: "rejected", Meaning: "the server closed the connection after the login without an OK or ERR"},
+		{ID: ReasonTLSNotOffered, Outcome: "tls_failed", Meaning: "the greeting did not offer TLS (no CLIENT_SSL) and the client closed without logging in (it requires TLS)"},
+	},
+	SniffServer: sniffServer,
+	New:         newSession,
+}
+
+// sniffServer recognises a greeting (or an ERR instead of one).
+func sniffServer(b []byte, noMore, cut bool) proto.Sniff {
+	ok, err := LooksLikeGreeting(b)
+	if err == ErrShort {
+		if !noMore {
+			return proto.Wait // wait for the rest of the first packet
+		}
+		ok = LooksLikeGreetingPrefix(b)
+	}
+	if !ok && cut && MaybeGreetingPrefix(b) {
+		return proto.Cut
+	}
+	if ok {
+		return proto.Yes
+	}
+	return proto.No
+}
+
+// state is the position in the MySQL connection phase.
+type state uint8
+
+const (
+	myGreeting   state = iota // waiting for HandshakeV10 or ERR
+	myClientTurn              // greeting seen, waiting for SSLRequest/HandshakeResponse
+	myAuth                    // HandshakeResponse sent, waiting for OK/ERR
+)
+
+type session struct {
+	c proto.Conn
+	// cutFirst: the sniff found the server's first bytes cut (proto.Cut).
+	cutFirst bool
+	my       state
+	cut      bool // the snap length cut the server's bytes: only the client's packets are followed
+	off      bool // decoding stopped (not MySQL after all, or TLS)
+	info     *Info
+}
+
+func newSession(c proto.Conn, how proto.Sniff) proto.Session {
+	return &session{c: c, cutFirst: how == proto.Cut}
+}
+
+func (s *session) ensure() *Info {
+	if s.info == nil {
+		s.info = &Info{}
+	}
+	return s.info
+}
+
+func (s *session) Info(encrypted bool) any {
+	if s.info == nil {
+		return nil
+	}
+	s.info.Encrypted = encrypted
+	return s.info
+}
+
+func (s *session) AwaitingFirst() bool { return !s.off && !s.cut && s.my == myGreeting }
+
+// nextPacket frames the next MySQL packet in st. When the packet is not
+// complete but never will be (a hole from the snap length, or the sender
+// closed: final), it returns what there is with partial set.
+func nextPacket(st proto.Stream, final bool) (payload []byte, seq uint8, n int, partial bool, err error) {
+	buf := st.Bytes()
+	payload, seq, n, err = Frame(buf)
+	if err == ErrShort && (final || st.Partial()) && len(buf) > HeaderLen {
+		length := int(buf[0]) | int(buf[1])<<8 | int(buf[2])<<16
+		return buf[HeaderLen:], buf[3], HeaderLen + length, true, nil
+	}
+	return payload, seq, n, false, err
+}
+
+// Server decodes complete server packets of the connection phase.
+func (s *session) Server(t time.Time, final bool) {
+	c, srv := s.c, s.c.Server()
+	if s.cutFirst {
+		// The capture cut the server's first bytes before they say what
+		// they are: neither a greeting nor another protocol can be
+		// concluded. The client's packets and TCP decide.
+		s.cutFirst = false
+		c.Event(t, "not_decoded", proto.S2C, fmt.Sprintf("server's first payload cut by the snap length after %d bytes: too short to tell a MySQL greeting; following the client and TCP", len(srv.Bytes())))
+		srv.Lose()
+		s.cut = true
+		s.my = myClientTurn
+		c.MarkCut()
+		return
+	}
+	if s.off || s.cut {
+		return
+	}
+	for !c.Final() && !s.off && !srv.Dead() {
+		payload, seq, n, partial, err := nextPacket(srv, final)
+		if err != nil {
+			if err == ErrNotMySQL {
+				c.Event(t, "not_decoded", proto.S2C, "server sent bytes that are not a MySQL packet; decoding stops")
+				s.abandon()
+			}
+			break
+		}
+		s.serverPacket(payload, seq, partial, t)
+		if c.Final() || s.off {
+			break
+		}
+		srv.Consume(n)
+		if partial {
+			break
+		}
+	}
+	if !final && !s.off && srv.Lost() && !c.Final() {
+		// The server's next packet starts in bytes the capture did not
+		// keep: what it answered is unknown from here on.
+		s.cut = true
+		c.MarkCut()
+		c.Event(t, "not_decoded", proto.S2C, fmt.Sprintf("the server's bytes from byte %d on cannot be decoded (the snap length cut a packet); following TCP only", srv.LostAt()))
+	}
+}
+
+func (s *session) abandon() {
+	s.off = true
+	s.c.Abandon()
+}
+
+// serverPacket handles one server packet of the connection phase.
+// A partial packet (cut by the snap length) still yields the fields before
+// the cut: a greeting's version, an ERR's code.
+func (s *session) serverPacket(payload []byte, seq uint8, partial bool, t time.Time) {
+	c := s.c
+	my := s.ensure()
+	kind := ServerKind(payload, seq)
+	switch s.my {
+	case myGreeting:
+		delay := t.Sub(c.HandshakeDone())
+		closeHow, gaveAt := c.ClientClosed()
+		late := closeHow != ""
+		switch kind {
+		case KindGreeting:
+			g, err := ParseGreeting(payload)
+			cut := ""
+			if partial {
+				cut = " (greeting cut short in the capture)"
+			}
+			if err != nil {
+				if !errors.Is(err, ErrTruncated) {
+					c.Event(t, "not_decoded", proto.S2C, fmt.Sprintf("malformed MySQL greeting: %v", err))
+					s.abandon()
+					return
+				}
+				cut = " (greeting cut short in the capture)"
+			}
+			my.Protocol = g.Protocol
+			my.ServerVersion = g.ServerVersion
+			my.ConnectionID = g.ConnectionID
+			my.AuthPlugin = g.AuthPlugin
+			tlsWord := "TLS unknown"
+			if g.CapsKnown {
+				tls := g.TLSOffered()
+				my.TLSOffered = &tls
+				tlsWord = "TLS offered"
+				if !tls {
+					tlsWord = "no TLS"
+				}
+			}
+			c.Event(t, "greeting", proto.S2C, "greeting: MySQL protocol "+strconv.Itoa(int(g.Protocol))+", server "+g.ServerVersion+
+				", connection id "+strconv.FormatUint(uint64(g.ConnectionID), 10)+", plugin "+orNone(g.AuthPlugin)+", "+tlsWord+
+				" ("+proto.Dur(delay)+" after the handshake)"+cut)
+			s.my = myClientTurn
+			if late {
+				c.Decide(ReasonGreetingLate, t, fmt.Sprintf("the MySQL greeting came %s after the handshake, %s after the client gave up (%s at %s)",
+					proto.Dur(delay), proto.Dur(t.Sub(gaveAt)), closeHow, proto.Dur(gaveAt.Sub(c.Start()))))
+				return
+			}
+			if delay >= time.Second {
+				c.Note(fmt.Sprintf("the greeting took %s after the handshake", proto.Dur(delay)))
+			}
+		case KindErr:
+			me, err := parseErrPacket(payload, partial)
+			if errors.Is(err, ErrTruncated) {
+				// An ERR instead of a greeting refuses the connection,
+				// whatever its code.
+				c.Event(t, "mysql_err", proto.S2C, "ERR instead of a greeting, cut by the snap length before its code")
+				c.Decide(ReasonErrAtGreetingCut, t, fmt.Sprintf("the server answered the connect with an ERR packet %s after the handshake, instead of a greeting (the snap length cut its code)", proto.Dur(delay)))
+				return
+			}
+			if err != nil {
+				s.abandon()
+				return
+			}
+			s.recordErr(me, t, "instead of a greeting")
+			if late {
+				c.Decide(ReasonErrLate, t, fmt.Sprintf("the server's %s came %s after the handshake, %s after the client gave up", me, proto.Dur(delay), proto.Dur(t.Sub(gaveAt))))
+				return
+			}
+			c.Decide(errReason(me.Code, ReasonErrAtGreeting), t, fmt.Sprintf("the server answered the connect with %s %s after the handshake, instead of a greeting", me, proto.Dur(delay)))
+		default:
+			s.abandon()
+		}
+	case myClientTurn, myAuth:
+		switch kind {
+		case KindOK:
+			if s.my == myClientTurn {
+				c.Event(t, "mysql_ok", proto.S2C, "server OK before any login (unexpected)")
+				return
+			}
+			c.Event(t, "login_ok", proto.S2C, "OK: logged in")
+			c.Decide(ReasonLoginOK, t, "login OK "+proto.Dur(t.Sub(c.Start()))+" after the first SYN")
+		case KindErr:
+			me, err := parseErrPacket(payload, partial)
+			if errors.Is(err, ErrTruncated) {
+				// Access denied or refused: only the cut code would say.
+				c.Event(t, "mysql_err", proto.S2C, "ERR cut by the snap length before its code")
+				c.Decide(ReasonErrCut, t, "the server answered with an ERR packet whose code the snap length cut: the login failed, but whether for the credentials or a limit is not in the capture")
+				return
+			}
+			if err != nil {
+				return
+			}
+			when, errAt := "after the login", ReasonErrAfterLogin
+			if s.my == myClientTurn {
+				when, errAt = "before the login", ReasonErrBeforeLogin
+			}
+			s.recordErr(me, t, when)
+			c.Decide(errReason(me.Code, errAt), t, fmt.Sprintf("the server answered with %s %s", me, when))
+		case KindAuthSwitch:
+			if name, err := AuthSwitchPlugin(payload); err == nil {
+				my.AuthPlugin = name
+				c.Event(t, "auth_switch", proto.S2C, "auth switch to "+name)
+			}
+		case KindAuthMoreData:
+			what := "auth more data"
+			if len(payload) == 2 && payload[1] == 3 {
+				what = "auth more data: fast auth OK"
+			} else if len(payload) == 2 && payload[1] == 4 {
+				what = "auth more data: full authentication required"
+			}
+			c.Event(t, "auth_more_data", proto.S2C, what)
+		}
+	}
+}
+
+// parseErrPacket decodes an ERR packet, or the beginning of one the capture cut.
+func parseErrPacket(payload []byte, partial bool) (Err, error) {
+	if partial {
+		return ParseErrCut(payload)
+	}
+	return ParseErr(payload)
+}
+
+func (s *session) recordErr(me Err, t time.Time, when string) {
+	my := s.ensure()
+	my.ErrorCode = me.Code
+	my.SQLState = me.SQLState
+	my.ErrorMessage = me.Message
+	my.ErrorMessageCut = me.Truncated
+	s.c.Event(t, "mysql_err", proto.S2C, fmt.Sprintf("%s (%s)", me, when))
+}
+
+// errReason names a server ERR: an authentication error wherever it
+// comes, else the given reason for where it came.
+func errReason(code uint16, at string) string {
+	if IsAuthError(code) {
+		return ReasonAccessDenied
+	}
+	return at
+}
+
+// Client decodes the client's reply to the greeting.
+func (s *session) Client(t time.Time) {
+	c, cl := s.c, s.c.Client()
+	for !c.Final() && !s.off && !cl.Dead() {
+		payload, seq, n, partial, err := nextPacket(cl, false)
+		if err != nil {
+			if err == ErrNotMySQL && !s.cut {
+				s.abandon()
+			}
+			return
+		}
+		length := n - HeaderLen
+		cl.Consume(n)
+		if s.my == myAuth && seq == 0 && len(payload) > 0 {
+			// A client starts a command (sequence id 0) only after the
+			// server's OK: the login succeeded even if that OK was not
+			// captured in full.
+			c.Event(t, "command", proto.C2S, "client command "+CommandName(payload[0])+": logged in")
+			c.Decide(ReasonCommandAfterLogin, t, "the client sent "+CommandName(payload[0])+" after its login, which a client does only after the server's OK (the server's answer was not captured whole)")
+			return
+		}
+		if s.my != myClientTurn {
+			if partial {
+				return
+			}
+			continue // auth switch responses and the like: not kept
+		}
+		var h ClientHello
+		if partial {
+			h, err = ParseClientHelloCut(payload, length)
+		} else {
+			h, err = ParseClientHello(payload)
+		}
+		if err != nil {
+			c.Event(t, "not_decoded", proto.C2S, fmt.Sprintf("client reply to the greeting is malformed or cut: %v", err))
+			s.my = myAuth
+			continue
+		}
+		my := s.ensure()
+		if h.SSLRequest {
+			my.TLSRequested = true
+			c.Event(t, "ssl_request", proto.C2S, "SSLRequest: TLS starts")
+			// Whatever follows in either direction is TLS records.
+			s.off = true
+			c.StartTLS(t)
+			return
+		}
+		my.User = h.User
+		if h.Truncated {
+			c.Event(t, "login", proto.C2S, "HandshakeResponse (cut in the capture): login as "+strconv.Quote(h.User))
+		} else {
+			c.Event(t, "login", proto.C2S, "HandshakeResponse: login as "+strconv.Quote(h.User))
+		}
+		s.my = myAuth
+		if partial {
+			return
+		}
+	}
+}
+
+func (s *session) ClientClosed(t time.Time, how string) bool {
+	if s.off || s.cut {
+		return false
+	}
+	c := s.c
+	switch s.my {
+	case myClientTurn:
+		c.Event(t, closeKind(how), proto.C2S, how+" from the client after the greeting, without logging in")
+		if s.info != nil && s.info.TLSOffered != nil && !*s.info.TLSOffered {
+			c.Decide(ReasonTLSNotOffered, t, fmt.Sprintf("the server did not offer TLS (no CLIENT_SSL in the greeting) and the client closed (%s) %s later without logging in",
+				how, proto.Dur(t.Sub(c.FirstServerData()))))
+			return true
+		}
+		c.Decide(ReasonClosedAfterGreeting, t, "the greeting was fine; the client closed without logging in")
+		return true
+	case myAuth:
+		c.Event(t, closeKind(how), proto.C2S, how+" from the client while waiting for the login result")
+		c.Decide(ReasonLoginUnanswered, t, fmt.Sprintf("no answer to the login: the client gave up (%s) after %s", how, proto.Dur(t.Sub(c.FirstClientData()))))
+		return true
+	}
+	return false
+}
+
+func (s *session) ServerClosed(t time.Time, how string) bool {
+	if s.off || s.cut {
+		return false
+	}
+	c := s.c
+	switch s.my {
+	case myClientTurn:
+		c.Event(t, closeKind(how), proto.S2C, how+" from the server before the client logged in")
+		if h, _ := c.ClientClosed(); h == "" {
+			c.Decide(ReasonServerClosedGreeting, t, fmt.Sprintf("the server closed the connection (%s) %s after its greeting, before the client logged in", how, proto.Dur(t.Sub(c.FirstServerData()))))
+		}
+		return true
+	case myAuth:
+		c.Event(t, closeKind(how), proto.S2C, how+" from the server after the login, without OK or ERR")
+		c.Decide(ReasonServerClosedLogin, t, fmt.Sprintf("the server closed the connection (%s) after the login without an OK or ERR", how))
+		return true
+	}
+	return false
+}
+
+func (s *session) Idle(now time.Time, closing bool) bool {
+	c := s.c
+	switch {
+	case s.cut:
+		c.Decide(reasonSnaplenCut, now, fmt.Sprintf("the snap length cut the server's bytes at byte %d of its stream: what it sent from there on cannot be decoded, and the client sent no command that would show a successful login", c.Server().LostAt()))
+	case s.my == myClientTurn:
+		c.Decide(ReasonGreetingNoLogin, c.FirstServerData(), "the greeting was fine; no login was seen")
+	case s.my == myAuth:
+		if closing {
+			c.Decide(reasonCaptureEnded, now, "the capture ended while the login was waiting for the server's answer")
+			return true
+		}
+		c.Decide(ReasonLoginUnanswered, now, fmt.Sprintf("no answer to the login for %s", proto.Dur(now.Sub(c.LastActivity()))))
+	default:
+		c.Decide(reasonCaptureEnded, now, "the capture ended in the middle of the greeting")
+	}
+	return true
+}
+
+// closeKind is the timeline kind of a close.
+func closeKind(how string) string {
+	if how == "RST" {
+		return "rst"
+	}
+	return "fin"
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "(none)"
+	}
+	return s
+}
+
+// Causes explains the MySQL verdicts in the server's terms.
+func (s *session) Causes(reason string) []string {
+	switch reason {
+	case ReasonLoginUnanswered:
+		return []string{"The server did not answer the login in time: a slow authentication plugin (PAM, LDAP), a server stalled on locks or I/O, or packet loss after connecting. Check the server's error log and processlist."}
+	case ReasonGreetingLate, ReasonErrLate:
+		return []string{
+			"The server greeted only after the client had given up. Typical of a reverse DNS lookup of the client's address on the server: set skip_name_resolve=ON (and use IP-based grants), or fix the PTR records/DNS the server uses. Also possible: an overloaded server (thread creation, thread cache).",
+			"If the delay is expected, raise the client's connect timeout."}
+	case ReasonErrAtGreeting, ReasonErrBeforeLogin, ReasonErrAfterLogin, ReasonAccessDenied:
+		if s.info != nil {
+			return errorCauses(s.info.ErrorCode, s.c.ClientAddr())
+		}
+		return []string{}
+	case ReasonServerClosedLogin:
+		return []string{"The server dropped the connection during the login without an answer: check its error log (crash, aborted connection, max_allowed_packet, an authentication plugin failing)."}
+	case ReasonServerClosedGreeting, ReasonErrAtGreetingCut:
+		return []string{"The server closed the connection after its greeting, before the client logged in: its connect_timeout expired while the client stalled (a TLS setup problem on the client?), or the server is shutting down. Check the server's error log for 'Aborted connection'."}
+	case ReasonTLSNotOffered:
+		return []string{"The client requires TLS (e.g. --ssl, --ssl-verify-server-cert, MYSQLI_CLIENT_SSL) but the server does not offer it: configure ssl_cert/ssl_key (and ssl_ca) on the server (check SHOW VARIABLES LIKE 'have_ssl'), or stop requiring TLS on the client."}
+	case "tls.alert", "tls.not_tls", "tls.closed_in_handshake", "tls.stalled":
+		return []string{"The TLS handshake failed: the server's certificate is not trusted or does not match the host name (ssl-ca, ssl-verify-server-cert), no common TLS version or cipher (tls_version, ssl_cipher), or the account requires a client certificate (REQUIRE X509/SSL). The server's error log and the client's message name the side that refused."}
+	}
+	return nil
+}
+
+// errorCauses explains a server ERR code.
+func errorCauses(code uint16, client string) []string {
+	switch code {
+	case 1040:
+		return []string{"The server is at max_connections (one more is kept for SUPER/CONNECTION ADMIN): check SHOW STATUS LIKE 'Threads_connected' and 'Max_used_connections'; raise max_connections or find the client that leaks or hoards connections (pool sizes)."}
+	case 1129:
+		return []string{fmt.Sprintf("The server's host cache blocked %s after max_connect_errors consecutive failed connects: run FLUSH HOSTS (or mariadb-admin flush-hosts; TRUNCATE performance_schema.host_cache on MySQL 8), raise max_connect_errors, and find what makes connects from this host fail (health checks that connect and drop).", client)}
+	case 1130:
+		return []string{fmt.Sprintf("No account matches this client host: the grants have user@host entries that do not include %s as the server sees it (after NAT/proxies; by name when skip_name_resolve is off). Check SELECT user,host FROM mysql.user and create the account for the right host pattern.", client)}
+	case 1045:
+		return []string{"Wrong password, or no account for this user@host (the server may have matched another host entry, e.g. an anonymous ''@'localhost'). Check the credentials and SELECT user,host,plugin FROM mysql.user; the server's error log names the account it tried."}
+	case 1044:
+		return []string{"The account logged in but has no privileges on the requested database: GRANT the needed privileges ON db.* TO the user@host, or connect to another database."}
+	case 1698:
+		return []string{"The account uses unix_socket/auth_socket authentication (or needs a password that was not given): log in over the unix socket as the matching OS user, or give the account a password-based plugin."}
+	case 1251, 1524:
+		return []string{"The client does not support the account's authentication plugin (or the server does not have it loaded): update the client/connector, or change the account's plugin (e.g. caching_sha2_password vs mysql_native_password)."}
+	case 1862, 1820:
+		return []string{"The account's password has expired: set a new one (ALTER USER ... PASSWORD EXPIRE NEVER / IDENTIFIED BY)."}
+	case 3118, 4151:
+		return []string{"The account is locked: ALTER USER ... ACCOUNT UNLOCK."}
+	case 1203, 1226:
+		return []string{"The account hit its per-user limits (max_user_connections or MAX_USER_CONNECTIONS / MAX_CONNECTIONS_PER_HOUR): check the account's resource limits and the client's connection use."}
+	case 1049:
+		return []string{"The database the client asked for does not exist: check the database name in the client's configuration."}
+	case 1053:
+		return []string{"The server is shutting down: wait for the restart, or check why it is stopping."}
+	case 3159:
+		return []string{"The server requires TLS (require_secure_transport=ON) and the client connected without it: enable TLS in the client."}
+	}
+	return []string{fmt.Sprintf("The server refused the connection with error %d: see its message and the server's error log.", code)}
+}

@@ -1,0 +1,475 @@
+package postgres
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/connscope/connscope/analyze/proto"
+)
+
+// Info is what was seen of the PostgreSQL connection phase (the report's
+// "postgres" object). Passwords, SASL exchanges and salts are never kept.
+type Info struct {
+	User            string `json:"user,omitempty"`
+	Database        string `json:"database,omitempty"`
+	ApplicationName string `json:"application_name,omitempty"`
+	// Protocol is the StartupMessage's protocol version ("3.0").
+	Protocol string `json:"protocol,omitempty"`
+	// SSLRequested: the client sent an SSLRequest; SSLAnswer is the
+	// server's one-byte answer ("S": TLS follows, "N": no TLS).
+	SSLRequested    bool   `json:"ssl_requested,omitempty"`
+	GSSENCRequested bool   `json:"gssenc_requested,omitempty"`
+	SSLAnswer       string `json:"ssl_answer,omitempty"`
+	// Encrypted is set when TLS was established: the rest is not visible.
+	Encrypted bool `json:"encrypted,omitempty"`
+	// AuthMethod is what the server asked for: trust (AuthenticationOk
+	// at once), cleartext, md5, scram-sha-256 (SASL), gss, sspi, kerberos.
+	AuthMethod    string `json:"auth_method,omitempty"`
+	ServerVersion string `json:"server_version,omitempty"`
+	// The ErrorResponse that ended the connection phase.
+	Severity        string `json:"severity,omitempty"`
+	SQLState        string `json:"sqlstate,omitempty"`
+	ErrorMessage    string `json:"error_message,omitempty"`
+	ErrorMessageCut bool   `json:"error_message_cut,omitempty"`
+
+	// Identifiers are the names the messages carry (Identifiers: user,
+	// database, application_name, the quoted names in an error), for a
+	// redactor; never written out.
+	Identifiers []string `json:"-"`
+}
+
+// learn keeps m's identifying strings for a redactor.
+func (i *Info) learn(m *Message) {
+	for _, id := range Identifiers(*m) {
+		if !slices.Contains(i.Identifiers, id) {
+			i.Identifiers = append(i.Identifiers, id)
+		}
+	}
+}
+
+// The reasons of the PostgreSQL connection phase (ids are stable).
+const (
+	ReasonLoginOK           = "pg.login_ok"
+	ReasonCancelRequest     = "pg.cancel_request"
+	ReasonTooManyClients    = "pg.too_many_clients"
+	ReasonCannotConnectNow  = "pg.cannot_connect_now"
+	ReasonHBARejected       = "pg.hba_rejected"
+	ReasonPasswordFailed    = "pg.password_failed"
+	ReasonDatabaseMissing   = "pg.database_missing"
+	ReasonProtocolViolation = "pg.protocol_violation"
+	ReasonErrorAtStartup    = "pg.error_at_startup"
+	ReasonSSLRefused        = "pg.ssl_refused"
+	ReasonNoPassword        = "pg.no_password"
+	ReasonServerClosed      = "pg.server_closed_in_startup"
+	ReasonStartupUnanswered = "pg.startup_unanswered"
+	ReasonClosedAfterAuthOK = "pg.closed_after_auth_ok"
+
+	reasonCaptureEnded = "capture.ended"
+)
+
+// Protocol registers PostgreSQL with the engine.
+var Protocol = proto.Protocol{
+	Name:        "PostgreSQL",
+	Ports:       []uint16{5432},
+	Clients:     []string{"psql", "pg_dump", "pg_restore", "pg_isready", "pgbench", "postgres"},
+	SocketWords: []string{".s.pgsql.", "postgresql"},
+	Reasons: []proto.ReasonDef{
+		{ID: ReasonLoginOK, Outcome: "ok", Meaning: "the server sent ReadyForQuery after AuthenticationOk: logged in"},
+		{ID: ReasonCancelRequest, Outcome: "ok", Meaning: "the client sent a CancelRequest (it cancels a query of another connection; no login)"},
+		{ID: ReasonClosedAfterAuthOK, Outcome: "ok", Meaning: "the server sent AuthenticationOk and the connection closed before ReadyForQuery without an error"},
+		{ID: ReasonTooManyClients, Outcome: "rejected", Meaning: "the server refused the connection with SQLSTATE 53300 too_many_connections (max_connections, superuser_reserved_connections, a CONNECTION LIMIT)"},
+		{ID: ReasonCannotConnectNow, Outcome: "rejected", Meaning: "the server refused the connection with SQLSTATE 57P03 cannot_connect_now (starting up, shutting down, in recovery)"},
+		{ID: ReasonHBARejected, Outcome: "rejected", Meaning: "the server refused the connection with SQLSTATE 28000: no pg_hba.conf entry, or a reject line"},
+		{ID: ReasonPasswordFailed, Outcome: "auth_failed", Meaning: "the server answered the password with SQLSTATE 28P01 invalid_password"},
+		{ID: ReasonDatabaseMissing, Outcome: "auth_failed", Meaning: "the server answered with SQLSTATE 3D000: the database asked for does not exist"},
+		{ID: ReasonProtocolViolation, Outcome: "wrong_protocol", Meaning: "the server answered with SQLSTATE 08P01 protocol_violation: it could not read what the client sent"},
+		{ID: ReasonErrorAtStartup, Outcome: "rejected", Meaning: "the server answered the connection phase with another ErrorResponse (facts and the postgres object give its SQLSTATE)"},
+		{ID: ReasonSSLRefused, Outcome: "tls_failed", Meaning: "the server answered the SSLRequest with 'N' (no TLS) and the client closed without a StartupMessage (it requires TLS: sslmode=require)"},
+		{ID: ReasonNoPassword, Outcome: "auth_failed", Meaning: "the server asked for a password and the client closed without sending one"},
+		{ID: ReasonServerClosed, Outcome: "rejected", Meaning: "the server closed the connection during the startup without an ErrorResponse"},
+		{ID: ReasonStartupUnanswered, Outcome: "timeout", Meaning: "the server stopped answering during the startup (SSLRequest, StartupMessage or password) before the client gave up (or for the idle timeout)"},
+	},
+	SniffClient: sniffClient,
+	New:         newSession,
+}
+
+// sniffClient recognises a client's first message.
+func sniffClient(b []byte) proto.Sniff {
+	if len(b) < 8 {
+		return proto.Wait
+	}
+	if LooksLikeClientStart(b) {
+		return proto.Yes
+	}
+	return proto.No
+}
+
+// phase is the position in the connection phase.
+type phase uint8
+
+const (
+	pgStart      phase = iota // waiting for the client's first message
+	pgAnswer                  // SSLRequest/GSSENCRequest sent: waiting for the one-byte answer
+	pgStartupDue              // 'N' answered: the client's StartupMessage is due
+	pgStartup                 // StartupMessage sent: waiting for an Authentication request
+	pgAuth                    // the server asked for a password (or SASL): waiting
+	pgAuthOK                  // AuthenticationOk: waiting for ReadyForQuery
+)
+
+type session struct {
+	c     proto.Conn
+	ph    phase
+	off   bool
+	info  *Info
+	asked bool // the server asked for credentials (not trust)
+	resp  bool // the client answered the last Authentication request
+}
+
+func newSession(c proto.Conn, _ proto.Sniff) proto.Session {
+	return &session{c: c, info: &Info{}}
+}
+
+func (s *session) Info(encrypted bool) any {
+	s.info.Encrypted = encrypted
+	return s.info
+}
+
+func (s *session) AwaitingFirst() bool { return false }
+
+func (s *session) abandon(t time.Time, dir proto.Dir, err error) {
+	s.c.Event(t, "not_decoded", dir, "not a PostgreSQL message; decoding stops: "+err.Error())
+	s.off = true
+	s.c.Abandon()
+}
+
+// Client decodes the client's messages.
+func (s *session) Client(t time.Time) {
+	c, cl := s.c, s.c.Client()
+	for !c.Final() && !s.off && !cl.Dead() && len(cl.Bytes()) > 0 {
+		startup := s.ph == pgStart || s.ph == pgStartupDue
+		m, n, err := NextClient(cl.Bytes(), startup)
+		if errors.Is(err, ErrShort) {
+			if !cl.Partial() {
+				return
+			}
+			m, err = ClientTruncated(cl.Bytes(), startup)
+			n = len(cl.Bytes())
+			if err != nil {
+				return
+			}
+		} else if err != nil {
+			if n > 0 {
+				cl.Consume(n)
+				continue
+			}
+			s.abandon(t, proto.C2S, err)
+			return
+		}
+		cl.Consume(n)
+		switch m.Kind {
+		case KindSSLRequest:
+			s.info.SSLRequested = true
+			s.ph = pgAnswer
+			c.Event(t, "ssl_request", proto.C2S, "SSLRequest: the client asks for TLS")
+		case KindGSSENCRequest:
+			s.info.GSSENCRequested = true
+			s.ph = pgAnswer
+			c.Event(t, "ssl_request", proto.C2S, "GSSENCRequest: the client asks for GSSAPI encryption")
+		case KindCancelRequest:
+			c.Event(t, "command", proto.C2S, "CancelRequest for backend "+strconv.FormatUint(uint64(m.ProcessID), 10))
+			c.Decide(ReasonCancelRequest, t, "the client sent a CancelRequest: it cancels a query of another connection, and does not log in")
+			return
+		case KindStartup:
+			s.info.User = m.Param("user")
+			s.info.Database = m.Param("database")
+			s.info.ApplicationName = m.Param("application_name")
+			s.info.Protocol = fmt.Sprintf("%d.%d", m.ProtocolMajor, m.ProtocolMinor)
+			s.info.learn(&m)
+			s.ph = pgStartup
+			what := "StartupMessage: protocol " + s.info.Protocol + ", user " + strconv.Quote(s.info.User)
+			if s.info.Database != "" {
+				what += ", database " + strconv.Quote(s.info.Database)
+			}
+			if m.Truncated {
+				what += " (cut in the capture)"
+			}
+			c.Event(t, "login", proto.C2S, what)
+		case KindPassword, KindSASLInitialResponse:
+			if !s.resp {
+				s.resp = true
+				c.Event(t, "login", proto.C2S, "the client answers the Authentication request")
+			}
+		case KindTerminate:
+			c.Event(t, "command", proto.C2S, "Terminate")
+		}
+	}
+}
+
+// authMethod names an Authentication request as pg_hba.conf does.
+func authMethod(m *Message) string {
+	switch m.Auth {
+	case AuthCleartextPassword:
+		return "cleartext"
+	case AuthMD5Password:
+		return "md5"
+	case AuthSASL:
+		if slices.Contains(m.Mechanisms, "SCRAM-SHA-256") {
+			return "scram-sha-256"
+		}
+		return "sasl " + strings.Join(m.Mechanisms, ",")
+	case AuthGSS:
+		return "gss"
+	case AuthSSPI:
+		return "sspi"
+	case AuthKerberosV5:
+		return "kerberos"
+	}
+	return strings.ToLower(m.Auth.String())
+}
+
+// Server decodes the server's messages.
+func (s *session) Server(t time.Time, final bool) {
+	c, srv := s.c, s.c.Server()
+	for !c.Final() && !s.off && !srv.Dead() && len(srv.Bytes()) > 0 {
+		answer := s.ph == pgAnswer
+		m, n, err := NextServer(srv.Bytes(), answer)
+		if errors.Is(err, ErrShort) {
+			if !final && !srv.Partial() {
+				return
+			}
+			m, err = ServerTruncated(srv.Bytes(), answer)
+			n = len(srv.Bytes())
+			if err != nil {
+				return
+			}
+		} else if err != nil {
+			if n > 0 {
+				srv.Consume(n)
+				continue
+			}
+			s.abandon(t, proto.S2C, err)
+			return
+		}
+		srv.Consume(n)
+		s.serverMessage(&m, t)
+	}
+}
+
+func (s *session) serverMessage(m *Message, t time.Time) {
+	c := s.c
+	switch m.Kind {
+	case KindAnswer:
+		s.info.SSLAnswer = string(m.Answer)
+		switch m.Answer {
+		case 'S':
+			c.Event(t, "ssl_answer", proto.S2C, "'S': the server accepts TLS")
+			s.off = true
+			c.StartTLS(t)
+		case 'N':
+			s.ph = pgStartupDue
+			c.Event(t, "ssl_answer", proto.S2C, "'N': the server does not do TLS (or GSSAPI encryption) here")
+		default:
+			c.Event(t, "ssl_answer", proto.S2C, "'G': GSSAPI encryption follows (not decoded)")
+			s.off = true
+			c.Abandon()
+		}
+	case KindAuth:
+		if m.Auth == AuthOk {
+			if !s.asked {
+				s.info.AuthMethod = "trust"
+			}
+			s.ph = pgAuthOK
+			c.Event(t, "auth_ok", proto.S2C, "AuthenticationOk")
+			return
+		}
+		if m.Auth == AuthSASLContinue || m.Auth == AuthSASLFinal || m.Auth == AuthGSSContinue {
+			s.resp = false
+			return
+		}
+		s.asked, s.resp = true, false
+		s.info.AuthMethod = authMethod(m)
+		s.ph = pgAuth
+		c.Event(t, "auth_request", proto.S2C, "the server asks for authentication: "+s.info.AuthMethod)
+	case KindError:
+		s.serverError(m, t)
+	case KindParameterStatus:
+		if m.Name == "server_version" {
+			s.info.ServerVersion = m.Value
+		}
+	case KindReadyForQuery:
+		what := "ReadyForQuery: logged in"
+		if s.info.ServerVersion != "" {
+			what += " (server " + s.info.ServerVersion + ")"
+		}
+		c.Event(t, "login_ok", proto.S2C, what)
+		c.Decide(ReasonLoginOK, t, "logged in (AuthenticationOk, ReadyForQuery) "+proto.Dur(t.Sub(c.Start()))+" after the first SYN")
+	case KindNegotiateProtocolVersion:
+		c.Event(t, "server_data", proto.S2C, fmt.Sprintf("NegotiateProtocolVersion: the server supports up to 3.%d", m.NewestMinor()))
+	}
+}
+
+// sqlstateReasons maps the SQLSTATEs that explain a refused connect.
+var sqlstateReasons = map[string]string{
+	"53300": ReasonTooManyClients,
+	"57P03": ReasonCannotConnectNow,
+	"28000": ReasonHBARejected,
+	"28P01": ReasonPasswordFailed,
+	"3D000": ReasonDatabaseMissing,
+	"08P01": ReasonProtocolViolation,
+}
+
+func (s *session) serverError(m *Message, t time.Time) {
+	c, e := s.c, m.Error
+	if e == nil {
+		e = &ErrorFields{}
+	}
+	sev := e.SeverityV
+	if sev == "" {
+		sev = e.Severity
+	}
+	s.info.Severity, s.info.SQLState, s.info.ErrorMessage, s.info.ErrorMessageCut = sev, e.Code, e.Message, m.Truncated
+	s.info.learn(m)
+	desc := strings.TrimSpace(sev + " " + e.Code)
+	if st, ok := SQLStateInfo(e.Code); ok {
+		desc += " " + st.ID
+	}
+	// The message is quoted as is (not escaped): the names it quotes
+	// stay recognisable to a redactor.
+	what := "ErrorResponse " + desc + ": " + e.Message
+	if m.Truncated {
+		what += " (cut in the capture)"
+	}
+	c.Event(t, "pg_error", proto.S2C, what)
+	r, ok := sqlstateReasons[e.Code]
+	if !ok {
+		r = ReasonErrorAtStartup
+	}
+	when := map[phase]string{
+		pgStart: "before the client's first message", pgAnswer: "instead of an answer to the SSLRequest", pgStartupDue: "before the StartupMessage",
+		pgStartup: "after the StartupMessage", pgAuth: "after the authentication request", pgAuthOK: "after AuthenticationOk",
+	}[s.ph]
+	c.Decide(r, t, fmt.Sprintf("the server answered with ErrorResponse %s %s: %s", desc, when, e.Message))
+}
+
+func (s *session) ClientClosed(t time.Time, how string) bool {
+	if s.off {
+		return false
+	}
+	c := s.c
+	switch s.ph {
+	case pgStartupDue:
+		if s.info.SSLRequested {
+			c.Event(t, closeKind(how), proto.C2S, how+" from the client after the server's 'N', without a StartupMessage")
+			c.Decide(ReasonSSLRefused, t, fmt.Sprintf("the server answered the SSLRequest with 'N' (no TLS) and the client closed (%s) %s later without a StartupMessage: it requires TLS", how, proto.Dur(t.Sub(c.FirstServerData()))))
+			return true
+		}
+	case pgAuth:
+		if !s.resp {
+			c.Event(t, closeKind(how), proto.C2S, how+" from the client without answering the authentication request")
+			c.Decide(ReasonNoPassword, t, fmt.Sprintf("the server asked for authentication (%s) and the client closed (%s) without answering: it had no password", s.info.AuthMethod, how))
+			return true
+		}
+		c.Event(t, closeKind(how), proto.C2S, how+" from the client while waiting for the authentication result")
+		c.Decide(ReasonStartupUnanswered, t, fmt.Sprintf("no answer to the authentication: the client gave up (%s)", how))
+		return true
+	case pgAnswer, pgStartup:
+		c.Event(t, closeKind(how), proto.C2S, how+" from the client while waiting for the server")
+		c.Decide(ReasonStartupUnanswered, t, fmt.Sprintf("the server did not answer the client's %s: the client gave up (%s)", s.waitingFor(), how))
+		return true
+	case pgAuthOK:
+		c.Event(t, closeKind(how), proto.C2S, how+" from the client after AuthenticationOk")
+		c.Decide(ReasonClosedAfterAuthOK, t, "AuthenticationOk; the client closed before ReadyForQuery")
+		return true
+	}
+	return false
+}
+
+func (s *session) waitingFor() string {
+	if s.ph == pgAnswer {
+		return "SSLRequest"
+	}
+	return "StartupMessage"
+}
+
+func (s *session) ServerClosed(t time.Time, how string) bool {
+	if s.off {
+		return false
+	}
+	c := s.c
+	if h, _ := c.ClientClosed(); h != "" {
+		return false
+	}
+	switch s.ph {
+	case pgAnswer, pgStartup, pgAuth:
+		c.Event(t, closeKind(how), proto.S2C, how+" from the server during the startup, without an ErrorResponse")
+		c.Decide(ReasonServerClosed, t, fmt.Sprintf("the server closed the connection (%s) during the startup without an ErrorResponse", how))
+		return true
+	case pgAuthOK:
+		c.Event(t, closeKind(how), proto.S2C, how+" from the server after AuthenticationOk")
+		c.Decide(ReasonClosedAfterAuthOK, t, fmt.Sprintf("AuthenticationOk; the server closed (%s) before ReadyForQuery without an error", how))
+		return true
+	}
+	return false
+}
+
+func (s *session) Idle(now time.Time, closing bool) bool {
+	if s.off || s.c.FirstServerData().IsZero() && s.ph != pgStartup && s.ph != pgAnswer {
+		return false
+	}
+	if h, _ := s.c.ClientClosed(); h != "" {
+		return false
+	}
+	switch s.ph {
+	case pgAnswer, pgStartup, pgAuth, pgAuthOK:
+		if closing {
+			s.c.Decide(reasonCaptureEnded, now, "the capture ended during the PostgreSQL startup, waiting for the server")
+			return true
+		}
+		s.c.Decide(ReasonStartupUnanswered, now, fmt.Sprintf("the server sent nothing more for %s during the startup", proto.Dur(now.Sub(s.c.LastActivity()))))
+		return true
+	}
+	return false
+}
+
+// closeKind is the timeline kind of a close.
+func closeKind(how string) string {
+	if how == "RST" {
+		return "rst"
+	}
+	return "fin"
+}
+
+// Causes explains the PostgreSQL verdicts, naming the server's settings.
+func (s *session) Causes(reason string) []string {
+	switch reason {
+	case ReasonTooManyClients:
+		return []string{"The server is at max_connections (superuser_reserved_connections of them, and reserved_connections, are kept for privileged roles), or the role or database hit its CONNECTION LIMIT: check SELECT count(*) FROM pg_stat_activity; raise max_connections (a restart), or put a pooler (PgBouncer) in front and find the client that hoards connections."}
+	case ReasonCannotConnectNow:
+		return []string{"The server is starting up, shutting down, in crash recovery, or a standby with hot_standby=off: wait for it, check its log (pg_ctl status), or connect to the primary."}
+	case ReasonHBARejected:
+		return []string{fmt.Sprintf("pg_hba.conf has no line matching this connection (host %s, the user, the database, with or without TLS: host vs hostssl/hostnossl), or a reject line matches first: add the right line and reload (SELECT pg_reload_conf()). The server's log names the line.", s.c.ClientAddr())}
+	case ReasonPasswordFailed:
+		return []string{"Wrong password for the role (PostgreSQL says the same for a role that does not exist), an expired VALID UNTIL, or a password stored for another method than pg_hba.conf asks (password_encryption md5 vs scram-sha-256): check the credentials (PGPASSWORD, ~/.pgpass); the server's log names the role and the pg_hba.conf line."}
+	case ReasonDatabaseMissing:
+		return []string{"The database the client asked for does not exist (libpq defaults dbname to the user name): create it, or fix the connection string."}
+	case ReasonProtocolViolation:
+		return []string{"The server could not read what the client sent: a client speaking another protocol (or protocol version) to a PostgreSQL port, a SASL mechanism the server does not offer, or a proxy that mangles the startup."}
+	case ReasonErrorAtStartup:
+		return []string{fmt.Sprintf("The server refused the connection with SQLSTATE %s: see its message and the server's log.", s.info.SQLState)}
+	case ReasonSSLRefused:
+		return []string{"The client requires TLS (sslmode=require or stricter) but the server answered the SSLRequest with 'N': set ssl=on with ssl_cert_file and ssl_key_file on the server (and hostssl lines in pg_hba.conf), or lower the client's sslmode."}
+	case ReasonNoPassword:
+		return []string{"The server asked for a password (pg_hba.conf method scram-sha-256, md5 or password) and the client had none: set PGPASSWORD or ~/.pgpass, or give this client a trust, peer or cert line in pg_hba.conf."}
+	case ReasonServerClosed:
+		return []string{"The server closed the connection during the startup without an error: check its log (a crash, authentication_timeout, a pooler or proxy in front that lost its backend)."}
+	case ReasonStartupUnanswered:
+		return []string{"The server accepted the TCP connection but stopped answering during the startup: a hung or overloaded server, a slow authentication (LDAP, RADIUS, PAM; authentication_timeout), or a proxy whose backend is down. Check the server's log and pg_stat_activity."}
+	case "tls.alert", "tls.not_tls", "tls.closed_in_handshake", "tls.stalled":
+		return []string{"The TLS handshake failed: the server's certificate is not trusted or does not match the host name (sslmode=verify-ca/verify-full, sslrootcert), no common TLS version (ssl_min_protocol_version) or cipher (ssl_ciphers), or pg_hba.conf requires a client certificate (clientcert). The server's log and the client's message name the side that refused."}
+	}
+	return nil
+}

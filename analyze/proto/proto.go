@@ -1,0 +1,189 @@
+// Package proto is the interface between connscope's TCP engine (package
+// analyze) and its application protocol plug-ins. The engine owns TCP,
+// the two byte streams, timing and the verdict; a plug-in owns what the
+// bytes mean. Each protocol is a package under analyze/ that declares one
+// Protocol value; analyze registers it with one line (analyze/protocols.go).
+//
+// The engine asks each registered protocol to sniff a connection's first
+// bytes (the server's for a server-first protocol, the client's for a
+// client-first one). The first that answers Yes (or Cut) gets a Session
+// for the attempt: from then on the engine hands it every new byte in
+// either direction (Server, Client), tells it about closes and idleness,
+// and the session emits timeline events and decides the attempt with a
+// reason id through its Conn. A session that asks for TLS (StartTLS) hands
+// both streams to the engine's TLS record walker.
+package proto
+
+import (
+	"strconv"
+	"time"
+)
+
+// Sniff is a protocol's answer to a connection's first bytes.
+type Sniff uint8
+
+const (
+	No   Sniff = iota // not this protocol
+	Wait              // too few bytes to tell: ask again with more
+	Yes               // this protocol
+	// Cut: the capture's snap length cut the bytes before they say what
+	// they are, but they may be this protocol's; the session follows what
+	// it still can (typically the client's packets).
+	Cut
+)
+
+// Dir is a timeline step's direction.
+type Dir string
+
+const (
+	C2S Dir = "c2s"
+	S2C Dir = "s2c"
+)
+
+// ReasonDef declares a reason a protocol decides with: a stable,
+// namespaced id (e.g. "pg.hba_rejected"), the outcome it implies (an
+// analyze.Outcome value: "rejected", "auth_failed", ...) and a one-line
+// meaning (listed in the README).
+type ReasonDef struct {
+	ID, Outcome, Meaning string
+}
+
+// Stream is one direction's reassembled connection-phase bytes.
+type Stream interface {
+	// Bytes are the in-order bytes not yet consumed.
+	Bytes() []byte
+	// Consume drops the first n bytes.
+	Consume(n int)
+	// Partial: the bytes stop at a hole the snap length made (what
+	// follows is not coming).
+	Partial() bool
+	// Lost: the bytes from LostAt on can no longer be placed.
+	Lost() bool
+	LostAt() int
+	// Dead: the stream gave up buffering.
+	Dead() bool
+	// Lose gives up placing the bytes from the first hole on.
+	Lose()
+}
+
+// Conn is what a session sees of its attempt, and how it reports.
+type Conn interface {
+	Server() Stream
+	Client() Stream
+	// Event adds a timeline step (kind: a stable id, e.g. "greeting").
+	Event(t time.Time, kind string, dir Dir, what string)
+	// Note adds evidence kept whatever the verdict.
+	Note(what string)
+	// Decide gives the attempt its verdict: reason is a registered id.
+	Decide(reason string, t time.Time, evidence ...string)
+	// Final: the attempt is decided.
+	Final() bool
+	// Abandon: the bytes are not this protocol after all; the engine
+	// follows TCP only (the session stays for its facts and causes).
+	Abandon()
+	// StartTLS hands both streams to the engine's TLS record walker
+	// (after an SSLRequest the server accepted or will answer in TLS).
+	StartTLS(t time.Time)
+	// MarkCut: the snap length made the server's bytes undecodable from
+	// Server().LostAt() on (a fact of the verdict).
+	MarkCut()
+	Start() time.Time
+	// HandshakeDone is when TCP counted as established.
+	HandshakeDone() time.Time
+	// ClientClosed is how ("FIN", "RST") and when the client closed; ""
+	// when it did not.
+	ClientClosed() (how string, at time.Time)
+	FirstServerData() time.Time
+	FirstClientData() time.Time
+	// LastActivity is the attempt's last packet or kernel event.
+	LastActivity() time.Time
+	// ServerName is ip:port; ClientAddr the client's address.
+	ServerName() string
+	ClientAddr() string
+}
+
+// Session follows one attempt's connection phase.
+type Session interface {
+	// Server: new server bytes are in Conn.Server() (final: the server
+	// closed, no more will come).
+	Server(t time.Time, final bool)
+	// Client: new client bytes are in Conn.Client().
+	Client(t time.Time)
+	// AwaitingFirst: the server's first message is not complete yet.
+	AwaitingFirst() bool
+	// ClientClosed and ServerClosed report a close (how: "FIN" or "RST")
+	// after the server spoke; they return false to leave it to the engine.
+	ClientClosed(t time.Time, how string) bool
+	ServerClosed(t time.Time, how string) bool
+	// Idle decides an attempt that stopped producing events (closing: the
+	// capture ended); false leaves it to the engine.
+	Idle(now time.Time, closing bool) bool
+	// Causes explains a verdict (by reason id) in the protocol's terms;
+	// nil leaves it to the engine.
+	Causes(reason string) []string
+	// Info is the protocol's facts for the report (a pointer to a struct
+	// encoded as JSON under the protocol's name); encrypted says TLS was
+	// established.
+	Info(encrypted bool) any
+}
+
+// Protocol registers an application protocol.
+type Protocol struct {
+	// Name is the protocol's name in words ("MySQL").
+	Name string
+	// ServerFirst: the server speaks first (a greeting).
+	ServerFirst bool
+	// Ports are its default ports: a server that speaks first with
+	// something else there is a wrong_protocol finding (WrongBanner).
+	Ports []uint16
+	// Clients are process names (comm) of its clients.
+	Clients []string
+	// SocketWords: a unix socket path holding one of them is its server's.
+	SocketWords []string
+	// Reasons are the reasons its sessions decide with.
+	Reasons []ReasonDef
+	// WrongBanner is the reason when the server spoke first with
+	// something else where this protocol was expected ("" for none).
+	WrongBanner string
+	// SniffServer looks at the server's first bytes (noMore: no more will
+	// come; cut: the snap length cut them). Nil for a client-first protocol.
+	SniffServer func(b []byte, noMore, cut bool) Sniff
+	// SniffClient looks at the client's first bytes, sent before the
+	// server spoke. Nil for a server-first protocol.
+	SniffClient func(b []byte) Sniff
+	// New starts a session on the sniff's answer (Yes or Cut); the
+	// engine then hands it the bytes that were sniffed.
+	New func(c Conn, how Sniff) Session
+}
+
+// Dur renders a duration for people, the one way connscope writes
+// durations everywhere (analyze.FormatDuration is this function): below a
+// millisecond it keeps microseconds ("0.037 ms": what a LAN round trip
+// needs), above about two significant digits ("4.5 ms", "250 ms", "3.0 s").
+// A negative duration (timestamps out of order) keeps its sign.
+func Dur(d time.Duration) string {
+	return MS(float64(d) / float64(time.Millisecond))
+}
+
+// MS is Dur for a duration in milliseconds, as the model's *_ms fields hold them.
+func MS(ms float64) string {
+	var buf [32]byte
+	b := buf[:0]
+	if ms < 0 {
+		b = append(b, '-')
+		ms = -ms
+	}
+	// The thresholds are where the rounded value reaches the next unit, so
+	// that 999.7 ms is "1.0 s", not "1000 ms".
+	switch {
+	case ms < 0.9995:
+		b = append(strconv.AppendFloat(b, ms, 'f', 3, 64), " ms"...)
+	case ms < 9.95:
+		b = append(strconv.AppendFloat(b, ms, 'f', 1, 64), " ms"...)
+	case ms < 999.5:
+		b = append(strconv.AppendFloat(b, ms, 'f', 0, 64), " ms"...)
+	default:
+		b = append(strconv.AppendFloat(b, ms/1000, 'f', 1, 64), " s"...)
+	}
+	return string(b)
+}

@@ -1,0 +1,219 @@
+package analyze
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/connscope/connscope/analyze/mysql"
+	"github.com/connscope/connscope/analyze/postgres"
+	"github.com/connscope/connscope/analyze/proto"
+)
+
+// protocols are the application protocols the engine decodes, each a
+// package under analyze/ (see package proto), asked to sniff in this
+// order. Adding a protocol is one line here.
+var protocols = []*proto.Protocol{
+	&mysql.Protocol,
+	&postgres.Protocol,
+}
+
+// reasonIDs maps every reason id (the engine's and the protocols') to
+// its Reason. The protocols' reasons are registered after the engine's
+// (registerProtocols depends on engineReasons, the table's length after
+// the engine's own), so that the table lists the engine's first.
+var reasonIDs = registerProtocols()
+
+// serverFirstNames names the server-first protocols ("MySQL"), for the
+// evidence about a server or client that speaks none of them.
+var serverFirstNames = func() string {
+	var names []string
+	for _, p := range protocols {
+		if p.ServerFirst {
+			names = append(names, p.Name)
+		}
+	}
+	return strings.Join(names, " or ")
+}()
+
+func registerProtocols() map[string]Reason {
+	ids := make(map[string]Reason, engineReasons+32)
+	for i := 1; i < engineReasons; i++ {
+		ids[reasonTable[i].id] = Reason(i)
+	}
+	for _, p := range protocols {
+		if err := registerProtocol(ids, p); err != nil {
+			panic(err) // a plug-in's declaration is wrong: every test fails on it
+		}
+	}
+	return ids
+}
+
+// knownOutcomes are the outcomes a protocol's reason may imply.
+var knownOutcomes = []Outcome{OK, Refused, Unreachable, Timeout, NoGreeting, GreetingLate, ClosedBeforeGreeting,
+	Rejected, WrongProtocol, AuthFailed, TLSFailed, Incomplete}
+
+// registerProtocol adds p's reasons to the reason table.
+func registerProtocol(reasonIDs map[string]Reason, p *proto.Protocol) error {
+	if p.New == nil || (p.SniffServer == nil) == (p.SniffClient == nil) || p.ServerFirst != (p.SniffServer != nil) {
+		return fmt.Errorf("protocol %q: needs New and exactly one of SniffServer (server first) or SniffClient (client first)", p.Name)
+	}
+	for _, d := range p.Reasons {
+		if _, dup := reasonIDs[d.ID]; dup {
+			return fmt.Errorf("protocol %q: reason %q is declared twice", p.Name, d.ID)
+		}
+		if !slices.Contains(knownOutcomes, Outcome(d.Outcome)) {
+			return fmt.Errorf("protocol %q: reason %q has unknown outcome %q", p.Name, d.ID, d.Outcome)
+		}
+		reasonIDs[d.ID] = def(d.ID, Outcome(d.Outcome), d.Meaning)
+	}
+	if _, ok := reasonIDs[p.WrongBanner]; p.WrongBanner != "" && !ok {
+		return fmt.Errorf("protocol %q: WrongBanner reason %q is not declared", p.Name, p.WrongBanner)
+	}
+	return nil
+}
+
+// reasonByID is the Reason with the given id (0, no reason, when there is none).
+func reasonByID(id string) Reason { return reasonIDs[id] }
+
+// protoPorts are the ports of each protocol (Engine.protoPorts), from its
+// defaults or the options.
+func protoPorts(opts *Options) []portSet {
+	sets := make([]portSet, len(protocols))
+	for i, p := range protocols {
+		ports := p.Ports
+		if p == &mysql.Protocol && len(opts.MySQLPorts) > 0 {
+			ports = opts.MySQLPorts // Options.MySQLPorts (--mysql-port)
+		}
+		for _, port := range ports {
+			sets[i].add(port)
+		}
+	}
+	return sets
+}
+
+// expected is the server-first protocol the client meant to speak, when
+// it can be told: the server's port is one of the protocol's, or the
+// client (silent so far) is one of its known client programs.
+func (e *Engine) expected(a *attempt) *proto.Protocol {
+	for i, p := range protocols {
+		if !p.ServerFirst || p.WrongBanner == "" {
+			continue
+		}
+		if e.protoPorts[i].has(a.server.Port()) || a.firstCliData.IsZero() && slices.Contains(p.Clients, a.comm) {
+			return p
+		}
+	}
+	return nil
+}
+
+// protocolSocket reports whether a unix socket path is a protocol's
+// server (its path names the protocol) and one of the ports filtered on is
+// that protocol's.
+func (e *Engine) protocolSocket(path string) bool {
+	l := strings.ToLower(path)
+	for i, p := range protocols {
+		if !slices.ContainsFunc(p.SocketWords, func(w string) bool { return strings.Contains(l, w) }) {
+			continue
+		}
+		for _, port := range e.opts.Ports {
+			if e.protoPorts[i].has(port) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// startSession hands the attempt's bytes to protocol p.
+func (e *Engine) startSession(a *attempt, p *proto.Protocol, how proto.Sniff) {
+	a.proto = protoSession
+	a.sess = p.New(&sessConn{e: e, a: a}, how)
+}
+
+// sessConn is a session's view of its attempt (proto.Conn).
+type sessConn struct {
+	e *Engine
+	a *attempt
+}
+
+func (c *sessConn) Server() proto.Stream { return &c.a.s2c }
+func (c *sessConn) Client() proto.Stream { return &c.a.c2s }
+func (c *sessConn) Event(t time.Time, kind string, dir proto.Dir, what string) {
+	c.a.event(t, EventKind(kind), Dir(dir), what)
+}
+func (c *sessConn) Note(what string) { c.a.notes = append(c.a.notes, what) }
+
+// Decide gives the verdict. An id no protocol declared is a plug-in bug:
+// the attempt is then incomplete, and the evidence says why.
+func (c *sessConn) Decide(id string, t time.Time, evidence ...string) {
+	r, ok := reasonIDs[id]
+	if !ok {
+		r = ReasonCaptureEnded
+		evidence = append(evidence, fmt.Sprintf("(the protocol decoder gave the unknown reason %q: this attempt is left undecided)", id))
+	}
+	c.e.decide(c.a, r, t, evidence...)
+}
+func (c *sessConn) Final() bool { return c.a.final }
+func (c *sessConn) Abandon()    { c.a.proto = protoOther }
+func (c *sessConn) StartTLS(t time.Time) {
+	a := c.a
+	a.proto = protoTLS
+	a.tlsTurns = 0
+	// Whatever follows in either direction is TLS records.
+	c.e.decodeTLS(a, &a.c2s, false, t)
+}
+func (c *sessConn) MarkCut()                 { c.a.cut = true }
+func (c *sessConn) Start() time.Time         { return c.a.start }
+func (c *sessConn) HandshakeDone() time.Time { return c.a.handshakeDone() }
+func (c *sessConn) ClientClosed() (string, time.Time) {
+	if c.a.clientClose == notClosed {
+		return "", time.Time{}
+	}
+	return c.a.clientClose.String(), c.a.clientGaveAt
+}
+func (c *sessConn) FirstServerData() time.Time { return c.a.firstSrvData }
+func (c *sessConn) FirstClientData() time.Time { return c.a.firstCliData }
+func (c *sessConn) LastActivity() time.Time    { return c.a.lastActivity }
+func (c *sessConn) ServerName() string         { return c.a.serverName() }
+func (c *sessConn) ClientAddr() string         { return c.a.client.Addr().String() }
+
+// The stream as a session reads it (proto.Stream).
+func (s *stream) Bytes() []byte { return s.buf }
+func (s *stream) Consume(n int) { s.consume(n) }
+func (s *stream) Partial() bool { return s.partial() }
+func (s *stream) Lost() bool    { return s.lost }
+func (s *stream) LostAt() int   { return int(s.lostAt) }
+func (s *stream) Dead() bool    { return s.dead }
+func (s *stream) Total() int    { return s.bytes }
+func (s *stream) Lose() {
+	if !s.lost {
+		s.lose(s.holeAt)
+	}
+}
+
+// wrongBanner reports whether r is a protocol's WrongBanner reason.
+func wrongBanner(r Reason) bool {
+	for _, p := range protocols {
+		if p.WrongBanner != "" && reasonIDs[p.WrongBanner] == r {
+			return true
+		}
+	}
+	return false
+}
+
+// ProtocolPorts lists the registered protocols' default ports, for a
+// capture filter that passes payload only on some ports (capture's classic
+// filter when no --port is given).
+func ProtocolPorts() []uint16 {
+	var ports []uint16
+	for _, p := range protocols {
+		for _, port := range p.Ports {
+			if !slices.Contains(ports, port) {
+				ports = append(ports, port)
+			}
+		}
+	}
+	return ports
+}
