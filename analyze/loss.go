@@ -468,7 +468,8 @@ func (e *Engine) decideKernelConnected(a *attempt) {
 
 // lostEvidence says why outcome o cannot be trusted for a (the loss that
 // may have taken what it lacks), or "" when it can.
-func (e *Engine) lostEvidence(a *attempt, o Outcome) string {
+func (e *Engine) lostEvidence(a *attempt, r Reason) string {
+	o := r.Outcome()
 	l := &e.loss
 	if l.kernelAt == 0 && l.dropsAt == 0 && l.lateAt == 0 {
 		return ""
@@ -497,8 +498,11 @@ func (e *Engine) lostEvidence(a *attempt, o Outcome) string {
 		// connection's: with a later socket's SYN_SENT or SYN lost, a reused
 		// 5-tuple's packets look like this attempt's.
 	case OK:
-		if a.quietClose {
-			kernel = false // rests on no server byte in the packets
+		if a.quietClose || r == ReasonServerSentData || r == ReasonClientFirstUnanswered {
+			// Rests on what the packets did not show: no server byte (a
+			// connect-then-close check), or no answer or close after the
+			// first bytes (the idle verdicts).
+			kernel = false
 			break
 		}
 		if a.wire || a.unix != "" || e.opts.NoPackets || a.connected() && !a.firstSrvData.IsZero() {
@@ -525,7 +529,7 @@ func (e *Engine) lostEvidence(a *attempt, o Outcome) string {
 // incomplete when evidence was lost meanwhile (see lostEvidence).
 func (e *Engine) lossVerdict(a *attempt, r Reason, evidence []string) (Reason, []string) {
 	o := r.Outcome()
-	why := e.lostEvidence(a, o)
+	why := e.lostEvidence(a, r)
 	if why == "" {
 		return r, evidence
 	}
