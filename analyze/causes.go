@@ -7,15 +7,22 @@ import (
 	"github.com/connscope/connscope/analyze/dns"
 )
 
-// misleadingErrno is said wherever a client library is known to print the
-// wrong reason for what the wire shows.
-const misleadingErrno = "Trust the wire over the client's message: client libraries print misleading errnos (MariaDB's client reports 115, EINPROGRESS, for a refused or timed-out non-blocking connect)."
-
 // causesFor explains an attempt's outcome in plain words, each cause tied
 // to what a person should check. It is keyed on the attempt's Reason;
 // the facts it quotes are the attempt's own. A protocol's session
-// explains its own reasons (and TLS's) first.
+// explains its own reasons (and TLS's) first. The engine's causes say what
+// the wire or the kernel shows and name general checks only; the protocol
+// the attempt was meant for (intended) adds its own settings.
 func causesFor(e *Engine, a *attempt) []string {
+	c := neutralCauses(e, a)
+	if p := e.intended(a); p != nil && p.ConnCauses != nil && (a.sess == nil || a.sess.Causes(a.reason.String()) == nil) {
+		c = append(c, p.ConnCauses(a.reason.String(), a.target())...)
+	}
+	return c
+}
+
+// neutralCauses are the engine's causes, or the session's for its reasons.
+func neutralCauses(e *Engine, a *attempt) []string {
 	server := a.serverName()
 	port := a.server.Port()
 	if a.sess != nil {
@@ -31,15 +38,14 @@ func causesFor(e *Engine, a *attempt) []string {
 	switch reason {
 	case ReasonECONNREFUSEDUnix, ReasonUnixOtherErrno:
 		return []string{
-			fmt.Sprintf("A stale socket file: %s exists but no server accepts on it (the server died, was restarted with another socket path, or runs in another mount namespace). Start the server, or fix the socket path (socket= in [mysqld] and [client]).", a.unix),
+			fmt.Sprintf("A stale socket file: %s exists but no server accepts on it (the server died, was restarted with another socket path, or runs in another mount namespace). Start the server, or fix the socket path the server and the client use.", a.unix),
 		}
 	case ReasonEAGAINUnix:
-		return []string{"The server's listen backlog on the socket is full (back_log): the server is not accepting fast enough."}
+		return []string{"The server's listen backlog on the socket is full: the server is not accepting fast enough (or its backlog setting is too small)."}
 	case ReasonRSTFromServer, ReasonKernelRST, ReasonECONNREFUSED, ReasonECONNRESET:
 		c = append(c,
-			fmt.Sprintf("Nothing listens on port %d of %s: the server is not running, listens on another port, or only on other addresses (bind_address, skip_networking, IPv4-only vs IPv6). Check `ss -ltnp` on the server.", port, a.server.Addr()),
-			"Or a firewall rejects with a TCP reset (nft/iptables `reject with tcp reset`).",
-			misleadingErrno)
+			fmt.Sprintf("Nothing listens on port %d of %s: the server is not running, listens on another port, or only on other addresses (loopback only, IPv4-only vs IPv6). Check `ss -ltnp` on the server.", port, a.server.Addr()),
+			"Or a firewall rejects with a TCP reset (nft/iptables `reject with tcp reset`).")
 	case ReasonICMPPortUnreachable, ReasonICMPAdminProhibited, ReasonICMPProtocolUnreachable:
 		who := fmt.Sprintf("%s (a router or firewall on the path)", a.icmpFrom)
 		if a.icmpFrom == a.server.Addr() {
@@ -65,31 +71,34 @@ func causesFor(e *Engine, a *attempt) []string {
 		if a.kErrno == errETIMEDOUT {
 			c = append(c, "The kernel itself gave up after net.ipv4.tcp_syn_retries retransmissions (about 2 minutes by default); set a connect timeout in the client.")
 		} else {
-			c = append(c, "The client's connect timeout (e.g. --connect-timeout, MYSQLI_OPT_CONNECT_TIMEOUT) decides when it gives up; with several addresses each one costs a full timeout.")
+			c = append(c, "The client's connect timeout decides when it gives up; with several addresses each one that does not answer costs a full timeout.")
 		}
-		c = append(c, misleadingErrno)
 	case ReasonNoServerBytes:
 		c = append(c,
-			"TCP connected but the server sent nothing: the server process is hung or overloaded (accept backlog, thread limits), blocked resolving the client's address (reverse DNS with skip_name_resolve=OFF and a slow DNS), or it is a proxy/load balancer whose backend is down.",
-			"The client gave up waiting for the greeting: its connect timeout also covers reading the greeting (\"Lost connection ... at 'reading initial communication packet'\", error 2013).")
+			"TCP connected but the server sent nothing: the server process is hung or overloaded (accept backlog, thread limits), blocked resolving the client's address (reverse DNS of the client with a slow DNS), or it is a proxy/load balancer whose backend is down.",
+			"The client gave up waiting for the server's first message: its connect timeout (or read timeout) covers that wait too.")
 	case ReasonRequestUnanswered:
 		c = append(c,
 			"The server received the client's first bytes (its TCP acknowledged them when the capture shows the ACK) but its application never answered: the service is hung or overloaded (worker pool, backend it waits on), or the client spoke a protocol the server does not (a plain-text request to a TLS port, a wrong path through a proxy). Check the server's logs for this connection.",
 			"If the server is merely slow, the client's read timeout decides when it gives up.")
 	case ReasonServerSpokeLate:
 		c = append(c,
-			"The server greeted only after the client had given up. Typical of a reverse DNS lookup of the client's address on the server: set skip_name_resolve=ON (and use IP-based grants), or fix the PTR records/DNS the server uses. Also possible: an overloaded server (thread creation, thread cache).",
+			"The server spoke only after the client had given up. Typical of a reverse DNS lookup of the client's address on the server: turn the server's reverse lookups off, or fix the PTR records/DNS the server uses. Also possible: an overloaded server (thread or process creation).",
 			"If the delay is expected, raise the client's connect timeout.")
 	case ReasonServerClosedSilent, ReasonServerClosedPartial, ReasonECONNRESETConnected:
 		c = append(c,
-			"The server accepted the TCP connection and closed it without a word: host-based access control (tcp_wrappers/hosts.deny), a proxy or load balancer with no healthy backend, a server shutting down or out of resources (file descriptors, memory: check its error log), or a non-MySQL service that closes on unexpected clients.")
+			"The server accepted the TCP connection and closed it without a word: host-based access control (tcp_wrappers/hosts.deny), a proxy or load balancer with no healthy backend, a server shutting down or out of resources (file descriptors, memory: check its error log), or a service of another protocol that closes on unexpected clients.")
 	case ReasonTLSAlert, ReasonTLSNotTLS, ReasonTLSClosed, ReasonTLSStalled:
 		// A protocol's session names its own settings (see above).
 		c = append(c, "The TLS handshake failed: the server's certificate is not trusted or does not match the host name, no common TLS version or cipher, or the server requires a client certificate. The server's log and the client's message name the side that refused.")
 	case ReasonClientSilentToBanner:
-		c = append(c, fmt.Sprintf("Something other than MySQL/MariaDB listens on %s (it sent %q): the wrong port or host in the client's configuration, or a port forward/proxy pointing at the wrong service.", server, a.banner))
+		want := "the expected service"
+		if p := e.expected(a); p != nil {
+			want = p.Name
+		}
+		c = append(c, fmt.Sprintf("Something other than %s listens on %s (it sent %q): the wrong port or host in the client's configuration, or a port forward/proxy pointing at the wrong service.", want, server, a.banner))
 	case ReasonENOENT:
-		c = append(c, fmt.Sprintf("No socket file at %s: the server is not running, or it uses another socket path (socket= in [mysqld] vs [client], or /run/mysqld vs /var/run/mysqld); or connect over TCP instead (-h 127.0.0.1). Clients report this as error 2002.", a.unix))
+		c = append(c, fmt.Sprintf("No socket file at %s: the server is not running, or it creates its socket in another directory than the client looks in; or connect over TCP instead.", a.unix))
 	case ReasonEACCESUnix:
 		c = append(c, fmt.Sprintf("The process may not connect to %s: the socket's directory needs search (x) permission and the socket write (w) permission for the client's user, or an LSM (AppArmor/SELinux) denies it.", a.unix))
 	case ReasonEACCES:
@@ -104,7 +113,7 @@ func causesFor(e *Engine, a *attempt) []string {
 			c = append(c, "The capture ended before this attempt finished: capture for longer (start before the client connects, stop after it reports).")
 		case OK:
 			if !a.firstSrvData.IsZero() && a.connected() && a.firstSrvData.Sub(a.handshakeDone()) >= time.Second {
-				c = append(c, "The greeting was slow: reverse DNS of the client on the server (skip_name_resolve=OFF) or an overloaded server; close to the client's connect timeout this turns into failures.")
+				c = append(c, "The server's first message was slow: a reverse DNS lookup of the client on the server, or an overloaded server; close to the client's connect timeout this turns into failures.")
 			}
 		}
 	}

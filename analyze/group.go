@@ -308,7 +308,7 @@ func (e *Engine) buildConnect(c *connectState) *Connect {
 	if last.Outcome != OK && len(c.queries) > 0 {
 		if untried := c.untriedAddrs(); len(untried) > 0 {
 			out.Evidence = append(out.Evidence, fmt.Sprintf("%s also resolved to %s, never tried", c.name, strings.Join(untried, ", ")))
-			out.Causes = append(out.Causes, "The client gave up without trying the other addresses the name resolved to (PHP's mysqlnd, for one, tries only the first): fix or remove the failing address's record, or use a client that falls back to the next address.")
+			out.Causes = append(out.Causes, e.untriedCauses(c, untried)...)
 		}
 	}
 	if len(c.queries) > 0 {
@@ -411,4 +411,54 @@ func compareEventTime(x, y Event) int { return x.Time.Compare(y.Time) }
 // ms converts a duration to float milliseconds rounded to microseconds.
 func ms(d time.Duration) float64 {
 	return float64(d.Round(time.Microsecond)) / float64(time.Millisecond)
+}
+
+// untriedCauses explains a failed connect that left resolved addresses
+// untried: what the wire shows (which attempt failed how, how many
+// addresses were left), and a client's behaviour only where it is
+// verified: after a refusal every client verified so far tries the next
+// address; after a timeout it depends on the client (the protocol's
+// AfterTimeout, for a known client process).
+func (e *Engine) untriedCauses(c *connectState, untried []string) []string {
+	last := c.attempts[len(c.attempts)-1]
+	how := "failed (" + string(last.outcome) + ")"
+	switch last.outcome {
+	case Refused:
+		how = "was refused"
+	case Timeout:
+		how = "timed out"
+	case NoGreeting:
+		how = "connected but never answered"
+	case Unreachable, NoRoute:
+		how = "was unreachable"
+	}
+	more := plural(len(untried), "more address", "more addresses")
+	out := []string{fmt.Sprintf("The client stopped after the %s address (%s) %s; it had %s (%s) it never tried.",
+		ordinal(len(c.attempts)), last.server.Addr(), how, more, strings.Join(untried, ", "))}
+	switch last.outcome {
+	case Refused:
+		out = append(out, "After a refusal the clients verified so far all try the next address: this client stopped on its own (it tries one address only, or was given one). Fix or remove the refused address's record, or the listener there.")
+	case Timeout:
+		said := false
+		if p := e.intended(last); p != nil && p.AfterTimeout != nil && last.comm != "" {
+			if v := p.AfterTimeout(last.comm); v != "" {
+				out = append(out, v)
+				said = true
+			}
+		}
+		if !said {
+			out = append(out, "Clients differ after a timeout: some try the next address, some stop. Fix or remove the address that does not answer (e.g. a stale AAAA record, or a broken IPv6 path).")
+		}
+	default:
+		out = append(out, "Fix or remove the failing address's record, or what makes it fail.")
+	}
+	return out
+}
+
+// ordinal is "first", "second", … for a 1-based position.
+func ordinal(n int) string {
+	if n >= 1 && n <= 5 {
+		return []string{"first", "second", "third", "fourth", "fifth"}[n-1]
+	}
+	return fmt.Sprintf("%dth", n)
 }

@@ -217,3 +217,43 @@ func ProtocolPorts() []uint16 {
 	}
 	return ports
 }
+
+// intended is the protocol an attempt was meant for, told without its
+// bytes: the server's port is one of the protocol's (Engine.protoPorts:
+// its defaults or the options), else its unix socket path names the
+// protocol, else the client process is one of its known clients. Nil when
+// none says so.
+func (e *Engine) intended(a *attempt) *proto.Protocol {
+	if a.unix == "" && a.server.IsValid() {
+		for i, p := range protocols {
+			if i < len(e.protoPorts) && e.protoPorts[i].has(a.server.Port()) {
+				return p
+			}
+		}
+	}
+	if a.unix != "" {
+		l := strings.ToLower(a.unix)
+		for _, p := range protocols {
+			if slices.ContainsFunc(p.SocketWords, func(w string) bool { return strings.Contains(l, w) }) {
+				return p
+			}
+		}
+	}
+	if a.comm != "" {
+		for _, p := range protocols {
+			if slices.Contains(p.Clients, a.comm) {
+				return p
+			}
+		}
+	}
+	return nil
+}
+
+// target is what a protocol's ConnCauses sees of the attempt.
+func (a *attempt) target() proto.Target {
+	t := proto.Target{Comm: a.comm, Socket: a.unix}
+	if a.unix == "" && a.server.IsValid() {
+		t.Port = a.server.Port()
+	}
+	return t
+}

@@ -51,10 +51,6 @@ const (
 	maxPayloadPorts = 100
 )
 
-// DefaultPayloadPorts are the TCP ports whose payload the classic filter
-// passes when LiveOptions.PayloadPorts is empty: MySQL/MariaDB.
-var DefaultPayloadPorts = []uint16{3306}
-
 // Values of the ancillary loads.
 const (
 	arphrdLoopback = 772
@@ -74,8 +70,10 @@ type ancillary struct {
 var kernelAncillary = ancillary{load: func(e bpf.Extension) bpf.Instruction { return bpf.LoadExtension{Num: e} }}
 
 // ClassicFilter returns the classic BPF program the live capture attaches:
-// see the comment above for what it passes. payloadPorts empty means
-// DefaultPayloadPorts; snapLen 0 means DefaultSnapLen.
+// see the comment above for what it passes. payloadPorts are the ports
+// whose payload it passes, named by the caller (capture knows no
+// protocols: live fills them from analyze's registered protocols or the
+// --port filter); at least one. snapLen 0 means DefaultSnapLen.
 func ClassicFilter(payloadPorts []uint16, snapLen int) ([]bpf.RawInstruction, error) {
 	prog, err := classicFilter(payloadPorts, snapLen, kernelAncillary)
 	if err != nil {
@@ -90,7 +88,7 @@ func ClassicFilter(payloadPorts []uint16, snapLen int) ([]bpf.RawInstruction, er
 
 func classicFilter(payloadPorts []uint16, snapLen int, anc ancillary) ([]bpf.Instruction, error) {
 	if len(payloadPorts) == 0 {
-		payloadPorts = DefaultPayloadPorts
+		return nil, fmt.Errorf("capture: no payload ports: the caller must name the TCP ports whose payload the classic filter passes")
 	}
 	if len(payloadPorts) > maxPayloadPorts {
 		return nil, fmt.Errorf("capture: %d payload ports, the classic filter takes at most %d", len(payloadPorts), maxPayloadPorts)

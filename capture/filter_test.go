@@ -3,6 +3,7 @@ package capture
 import (
 	"encoding/binary"
 	"net/netip"
+	"strings"
 	"testing"
 
 	"golang.org/x/net/bpf"
@@ -151,14 +152,14 @@ func TestClassicFilter(t *testing.T) {
 
 func TestClassicFilterOptions(t *testing.T) {
 	payload := tcpSeg{src: cli4, dst: srv4, sport: 40000, dport: 3306, ackFlag: true, payload: []byte("x")}.ip(t)
-	// Default ports: 3306.
-	prog, err := classicFilter(nil, 300, testAncillary)
+	// One port, snap 300.
+	prog, err := classicFilter([]uint16{3306}, 300, testAncillary)
 	if err != nil {
 		t.Fatal(err)
 	}
 	vm, _ := bpf.NewVM(prog)
 	if got := runFilter(t, vm, ethIn, payload); got != 300 {
-		t.Errorf("default ports, snap 300: got %d", got)
+		t.Errorf("port 3306, snap 300: got %d", got)
 	}
 	// The most ports allowed still assembles (every jump in range) and matches the last one.
 	ports := make([]uint16, maxPayloadPorts)
@@ -180,13 +181,16 @@ func TestClassicFilterOptions(t *testing.T) {
 	if _, err := classicFilter(make([]uint16, maxPayloadPorts+1), 0, testAncillary); err == nil {
 		t.Error("too many ports accepted")
 	}
-	if _, err := classicFilter(nil, 64, testAncillary); err == nil {
+	if _, err := classicFilter([]uint16{3306}, 64, testAncillary); err == nil {
 		t.Error("tiny snap length accepted")
 	}
+	if _, err := classicFilter(nil, 0, testAncillary); err == nil || !strings.Contains(err.Error(), "no payload ports") {
+		t.Errorf("no payload ports: err %v, want an error naming the missing ports", err)
+	}
 	// The kernel form assembles.
-	raw, err := ClassicFilter(nil, 0)
+	raw, err := ClassicFilter([]uint16{3306}, 0)
 	if err != nil || len(raw) == 0 {
 		t.Fatalf("ClassicFilter: %d instructions, %v", len(raw), err)
 	}
-	t.Logf("classic filter: %d instructions with the default port", len(raw))
+	t.Logf("classic filter: %d instructions with one payload port", len(raw))
 }

@@ -13,8 +13,8 @@ type LiveOptions struct {
 	// within PollTimeout. nil means never.
 	Context context.Context
 	// PayloadPorts are the TCP ports whose segments with payload the
-	// classic filter passes (see ClassicFilter); empty means
-	// DefaultPayloadPorts.
+	// classic filter passes (see ClassicFilter); required: capture knows
+	// no protocols, its caller names their ports.
 	PayloadPorts []uint16
 	// SnapLen is the most bytes kept of a TCP packet, from its network
 	// header on; 0 means DefaultSnapLen.

@@ -171,7 +171,7 @@ func TestLiveCaptureClassicFilter(t *testing.T) {
 	var vethAIndex int
 	inNetns(t, n.a, func() {
 		var err error
-		l, err = OpenLive(LiveOptions{Context: ctx, KeepFrames: true, PollTimeout: 50 * time.Millisecond})
+		l, err = OpenLive(LiveOptions{Context: ctx, PayloadPorts: []uint16{3306}, KeepFrames: true, PollTimeout: 50 * time.Millisecond})
 		if err != nil {
 			t.Error(err)
 			return
@@ -443,14 +443,17 @@ func TestLiveCaptureEBPFFilter(t *testing.T) {
 }
 
 func TestOpenLiveErrors(t *testing.T) {
-	if _, err := OpenLive(LiveOptions{Interface: "no-such-iface0"}); err == nil || !strings.Contains(err.Error(), "no-such-iface0") {
+	if _, err := OpenLive(LiveOptions{Interface: "no-such-iface0", PayloadPorts: []uint16{3306}}); err == nil || !strings.Contains(err.Error(), "no-such-iface0") {
 		t.Errorf("unknown interface: %v", err)
 	}
 	if _, err := OpenLive(LiveOptions{PayloadPorts: make([]uint16, maxPayloadPorts+1)}); err == nil {
 		t.Error("too many payload ports accepted")
 	}
+	if _, err := OpenLive(LiveOptions{}); err == nil || !strings.Contains(err.Error(), "no payload ports") {
+		t.Errorf("no payload ports: %v, want an error naming them", err)
+	}
 	if os.Geteuid() != 0 {
-		_, err := OpenLive(LiveOptions{})
+		_, err := OpenLive(LiveOptions{PayloadPorts: []uint16{3306}})
 		if err == nil || !strings.Contains(err.Error(), "CAP_NET_RAW") {
 			t.Errorf("without privileges: %v, want an error naming CAP_NET_RAW", err)
 		}
@@ -469,7 +472,7 @@ func TestLiveCaughtUp(t *testing.T) {
 	var ln net.Listener
 	inNetns(t, n.a, func() {
 		var err error
-		if l, err = OpenLive(LiveOptions{Context: ctx, PollTimeout: 50 * time.Millisecond}); err != nil {
+		if l, err = OpenLive(LiveOptions{Context: ctx, PayloadPorts: []uint16{3306}, PollTimeout: 50 * time.Millisecond}); err != nil {
 			t.Error(err)
 			return
 		}

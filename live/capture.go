@@ -58,7 +58,8 @@ func openCapture(opts Options, tryEBPF bool) (*packetCapture, error) {
 	}
 	payloadPorts := opts.Ports
 	if len(payloadPorts) == 0 {
-		// The application protocols' ports (MySQL 3306, PostgreSQL 5432).
+		// The registered application protocols' default ports: the only
+		// source of payload ports besides --port (capture knows none).
 		payloadPorts = analyze.ProtocolPorts()
 	}
 	lo := capture.LiveOptions{

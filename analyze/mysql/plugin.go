@@ -3,6 +3,7 @@ package mysql
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"time"
 
@@ -82,8 +83,56 @@ var Protocol = proto.Protocol{
 		{ID: ReasonServerClosedLogin, Outcome: "rejected", Meaning: "the server closed the connection after the login without an OK or ERR"},
 		{ID: ReasonTLSNotOffered, Outcome: "tls_failed", Meaning: "the greeting did not offer TLS (no CLIENT_SSL) and the client closed without logging in (it requires TLS)"},
 	},
-	SniffServer: sniffServer,
-	New:         newSession,
+	SniffServer:  sniffServer,
+	New:          newSession,
+	ConnCauses:   connCauses,
+	AfterTimeout: afterTimeout,
+}
+
+// phpClients are PHP's process names: its MySQL driver is mysqlnd.
+var phpClients = []string{"php", "php-fpm", "php-cgi"}
+
+// misleadingErrno: what the MariaDB client library prints for a failed
+// non-blocking connect.
+const misleadingErrno = "Trust the wire over the client's message: MariaDB's client library reports 115 (EINPROGRESS) for a refused or timed-out non-blocking connect."
+
+// connCauses is MySQL's advice on connection-level reasons (engine reason
+// ids) for an attempt meant for a MySQL server.
+func connCauses(reason string, t proto.Target) []string {
+	php := slices.Contains(phpClients, t.Comm)
+	switch reason {
+	case "tcp.rst_from_server", "kernel.rst_received", "kernel.econnrefused", "kernel.econnreset":
+		c := []string{"MySQL/MariaDB: check bind_address (127.0.0.1 only?), skip_networking (no TCP at all) and port in the server's configuration ([mysqld]), or that mysqld/mariadbd runs."}
+		if !php {
+			c = append(c, misleadingErrno)
+		}
+		return c
+	case "tcp.syn_unanswered", "kernel.etimedout":
+		c := []string{"MySQL/MariaDB clients: set the connect timeout: --connect-timeout (mariadb/mysql CLI), MYSQLI_OPT_CONNECT_TIMEOUT or mysqlnd.net_connect_timeout (PHP), connect_timeout (Connector/Python, PyMySQL)."}
+		if !php {
+			c = append(c, misleadingErrno)
+		}
+		return c
+	case "app.no_server_bytes":
+		return []string{"MySQL/MariaDB: a server resolving the client's address (skip_name_resolve=OFF) waits on DNS before its greeting; clients report the wait as \"Lost connection ... at 'reading initial communication packet'\" (error 2013)."}
+	case "kernel.enoent", "kernel.econnrefused_unix", "kernel.unix_other_errno":
+		return []string{"MySQL/MariaDB: the socket path is socket= in [mysqld] and in [client] (/run/mysqld vs /var/run/mysqld; clients report a missing socket as error 2002); or connect over TCP (-h 127.0.0.1)."}
+	case "kernel.eagain_unix":
+		return []string{"MySQL/MariaDB: the listen backlog is back_log."}
+	}
+	return nil
+}
+
+// afterTimeout is what a known MySQL client was verified to do after an
+// address timed out with more addresses left.
+func afterTimeout(comm string) string {
+	switch {
+	case slices.Contains(phpClients, comm):
+		return "PHP mysqlnd stops after a timeout (verified with PHP 8.2): it never tries the next address. Fix or remove the address that does not answer (e.g. a stale AAAA record), or name a single reachable address."
+	case comm == "mariadb" || comm == "mysql":
+		return "The mariadb CLI tries the next address after a timeout (verified); here no attempt to the next address was seen."
+	}
+	return ""
 }
 
 // sniffServer recognises a greeting (or an ERR instead of one).

@@ -93,8 +93,37 @@ var Protocol = proto.Protocol{
 		{ID: ReasonServerClosed, Outcome: "rejected", Meaning: "the server closed the connection during the startup without an ErrorResponse"},
 		{ID: ReasonStartupUnanswered, Outcome: "timeout", Meaning: "the server stopped answering during the startup (SSLRequest, StartupMessage or password) before the client gave up (or for the idle timeout)"},
 	},
-	SniffClient: sniffClient,
-	New:         newSession,
+	SniffClient:  sniffClient,
+	New:          newSession,
+	ConnCauses:   connCauses,
+	AfterTimeout: afterTimeout,
+}
+
+// connCauses is PostgreSQL's advice on connection-level reasons (engine
+// reason ids) for an attempt meant for a PostgreSQL server.
+func connCauses(reason string, t proto.Target) []string {
+	switch reason {
+	case "tcp.rst_from_server", "kernel.rst_received", "kernel.econnrefused", "kernel.econnreset":
+		return []string{"PostgreSQL: check that the server runs (pg_ctl status, systemctl status postgresql), listen_addresses (localhost only by default) and port in postgresql.conf (a change of either needs a restart)."}
+	case "tcp.syn_unanswered", "kernel.etimedout":
+		c := []string{"PostgreSQL clients: libpq waits for connect_timeout (seconds, per address; none by default, so the kernel's SYN retries decide): set it in the connection string or PGCONNECT_TIMEOUT."}
+		if t.Comm == "php" || t.Comm == "php-fpm" || t.Comm == "php-cgi" {
+			c = append(c, "PHP pdo_pgsql: connect_timeout=3 in the DSN is overridden by PDO::ATTR_TIMEOUT (default 30 s), so a dropped SYN costs 30 s and 9 SYNs (verified with PHP 8.2); set PDO::ATTR_TIMEOUT.")
+		}
+		return c
+	case "kernel.enoent", "kernel.econnrefused_unix", "kernel.unix_other_errno":
+		return []string{"PostgreSQL: the server creates its socket .s.PGSQL.<port> in unix_socket_directories (postgresql.conf; /var/run/postgresql on Debian, /tmp upstream); the client looks in its compiled-in directory unless host= names the directory (or PGHOST)."}
+	}
+	return nil
+}
+
+// afterTimeout is what a known PostgreSQL client was verified to do after
+// an address timed out with more addresses left.
+func afterTimeout(comm string) string {
+	if comm == "psql" {
+		return "psql tries the next address after a timeout (verified); here no attempt to the next address was seen."
+	}
+	return ""
 }
 
 // sniffClient recognises a client's first message.

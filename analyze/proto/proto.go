@@ -154,6 +154,28 @@ type Protocol struct {
 	// New starts a session on the sniff's answer (Yes or Cut); the
 	// engine then hands it the bytes that were sniffed.
 	New func(c Conn, how Sniff) Session
+	// ConnCauses adds the protocol's advice to the engine's neutral causes
+	// for a connection-level reason (an engine reason id such as
+	// "tcp.rst_from_server", "tcp.syn_unanswered", "kernel.enoent") on an
+	// attempt meant for this protocol: its server port is one of Ports, or
+	// its client is one of Clients, or its unix socket path holds one of
+	// SocketWords. Nil, or a nil answer: nothing to add.
+	ConnCauses func(reason string, t Target) []string
+	// AfterTimeout is a known client's verified behaviour once an address
+	// timed out while more addresses were left (comm: the client process
+	// name); "" when not verified for that client.
+	AfterTimeout func(comm string) string
+}
+
+// Target is what is known of an attempt's intended service before (or
+// without) any of its bytes.
+type Target struct {
+	// Comm is the client process name ("" when not known).
+	Comm string
+	// Port is the server's port (0 for a unix socket); Socket the unix
+	// socket path ("" over TCP).
+	Port   uint16
+	Socket string
 }
 
 // Dur renders a duration for people, the one way connscope writes
