@@ -73,16 +73,16 @@ var (
 	ReasonServerClosedSilent    = def("app.server_closed_silent", ClosedBeforeGreeting, "connected, then the server closed (FIN/RST) without sending a byte")
 	ReasonServerClosedPartial   = def("app.server_closed_partial", ClosedBeforeGreeting, "the server sent some bytes that are not a complete greeting, then closed")
 	ReasonClientClosedNoSend    = def("app.client_closed_without_sending", OK, "the client closed right after the handshake with nothing sent either way (a connect-then-close check)")
-	ReasonServerSpokeLate       = def("app.server_spoke_late", GreetingLate, "the server's first (non-MySQL) bytes came after the client had given up")
-	ReasonClientSilentToBanner  = def("app.client_silent_to_banner", WrongProtocol, "the server spoke first with something that is not MySQL and the client never answered before the connection closed")
+	ReasonServerSpokeLate       = def("app.server_spoke_late", GreetingLate, "the server's first bytes (of no registered protocol) came after the client had given up")
+	ReasonClientSilentToBanner  = def("app.client_silent_to_banner", WrongProtocol, "the server spoke first with something no registered protocol recognised (e.g. not a MySQL greeting) and the client never answered before the connection closed")
 	ReasonServerFirstAnswered   = def("app.server_first_client_answered", OK, "another server-first protocol: the server spoke first and the client answered")
-	ReasonServerAnswered        = def("app.server_answered", OK, "the client spoke first (not MySQL) and the server answered")
-	ReasonClientFirstUnanswered = def("app.client_first_unanswered", OK, "the client spoke first (not MySQL); the server had not answered when the capture ended, less than the client timeout (10 s) after the client's first bytes")
+	ReasonServerAnswered        = def("app.server_answered", OK, "the client spoke first (no registered protocol recognised it) and the server answered")
+	ReasonClientFirstUnanswered = def("app.client_first_unanswered", OK, "the client spoke first (no registered protocol recognised it); the server had not answered when the capture ended, less than the client timeout (10 s) after the client's first bytes")
 	ReasonServerSentData        = def("app.server_sent_data", OK, "connected and the server sent data that is not (yet) a complete first message")
 	// ReasonRequestUnanswered: for a client-first service the outcome
 	// no_greeting means "no response": the server never answered the
 	// client's first bytes.
-	ReasonRequestUnanswered = def("app.request_unanswered", NoGreeting, "the client spoke first (not MySQL), the server never answered, and the client gave up (closed, or moved on to the next address) or the capture ended at least the client timeout (10 s) after the client's first bytes, or the connection stayed silent for the idle timeout")
+	ReasonRequestUnanswered = def("app.request_unanswered", NoGreeting, "the client spoke first (no registered protocol recognised it), the server never answered, and the client gave up (closed, or moved on to the next address) or the capture ended at least the client timeout (10 s) after the client's first bytes, or the connection stayed silent for the idle timeout")
 
 	// TLS after an SSLRequest (the engine's TLS record walker; a protocol
 	// hands over to it).
