@@ -796,6 +796,9 @@ func TestScrubCutSegments(t *testing.T) {
 				{client: true, payload: append(append([]byte(nil), sslMySQL...), hello...), captured: 60, want: append(append([]byte(nil), sslMySQL...), hello...)[:60]},
 				{client: true, payload: finished, captured: 20, want: finished[:20]},
 			},
+			// The bytes after the SSLRequest are TLS records, never a
+			// login; the client closes with no answer from the server.
+			verdict: ` tls_failed user="" err=0 tls=true`,
 		},
 		{
 			name: "TLS from the first client byte, the ClientHello cut: kept whole",

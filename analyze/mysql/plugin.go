@@ -410,17 +410,23 @@ func (s *session) Client(t time.Time) {
 			}
 			return
 		}
+		// payload is a view of the stream's buffer, and Consume moves the
+		// bytes after the packet into it: every read of payload comes
+		// before Consume (an SSLRequest and the ClientHello after it, or
+		// pipelined packets, share one segment).
 		length := n - HeaderLen
-		cl.Consume(n)
 		if s.my == myAuth && seq == 0 && len(payload) > 0 {
 			// A client starts a command (sequence id 0) only after the
 			// server's OK: the login succeeded even if that OK was not
 			// captured in full.
-			c.Event(t, "command", proto.C2S, "client command "+CommandName(payload[0])+": logged in")
-			c.Decide(ReasonCommandAfterLogin, t, "the client sent "+CommandName(payload[0])+" after its login, which a client does only after the server's OK (the server's answer was not captured whole)")
+			cmd := CommandName(payload[0])
+			cl.Consume(n)
+			c.Event(t, "command", proto.C2S, "client command "+cmd+": logged in")
+			c.Decide(ReasonCommandAfterLogin, t, "the client sent "+cmd+" after its login, which a client does only after the server's OK (the server's answer was not captured whole)")
 			return
 		}
 		if s.my != myClientTurn {
+			cl.Consume(n)
 			if partial {
 				return
 			}
@@ -432,6 +438,7 @@ func (s *session) Client(t time.Time) {
 		} else {
 			h, err = ParseClientHello(payload)
 		}
+		cl.Consume(n) // h holds no view of payload
 		if err != nil {
 			c.Event(t, "not_decoded", proto.C2S, fmt.Sprintf("client reply to the greeting is malformed or cut: %v", err))
 			s.my = myAuth

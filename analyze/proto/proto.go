@@ -50,9 +50,12 @@ type ReasonDef struct {
 
 // Stream is one direction's reassembled connection-phase bytes.
 type Stream interface {
-	// Bytes are the in-order bytes not yet consumed.
+	// Bytes are the in-order bytes not yet consumed. The slice (and any
+	// slice of it) is valid only until Consume: decode a packet before
+	// consuming it.
 	Bytes() []byte
-	// Consume drops the first n bytes.
+	// Consume drops the first n bytes; it reuses the buffer Bytes returned
+	// for the bytes after them.
 	Consume(n int)
 	// Partial: the bytes stop at a hole the snap length made (what
 	// follows is not coming).
