@@ -12,8 +12,19 @@ import (
 // Columns are separated by spaces and padded; lines starting with # are the
 // header, the source and the summary. A line shows the connect's last
 // attempt (the one that decided its outcome); earlier attempts are named in
-// the reason. There are no per-outcome reason ids yet: the reason is the
-// attempt's first evidence fact as the engine wrote it.
+// the reason.
+//
+// RESP/GREET is the server's first answer: for a server-first attempt
+// (MySQL, SSH, SMTP) the greeting delay, plain ("1.3ms"); for a
+// client-first attempt (HTTP, PostgreSQL, Redis) the server's response time
+// after the client's first bytes, marked "r:" ("r:60ms"; "r:-" when the
+// server never answered). "-" when neither was seen. No spaces, so that
+// the line still splits into fields on blanks.
+//
+// REASON is the deciding attempt's stable reason id (analyze.Reason, e.g.
+// tcp.rst_from_server: greppable), then its first evidence fact as the
+// engine wrote it, then the earlier attempts, and the slow part when one
+// part crossed its threshold ("; slow: client 1.4 s").
 
 // lineFormat pads each field to its column; the header uses it too. The
 // OUTCOME column holds the longest outcome (closed_before_greeting); the
@@ -21,7 +32,7 @@ import (
 // sized for the longest name analyze gives one (EPROTONOSUPPORT; an errno
 // it has no name for is "errno N"), so that neither shifts the columns
 // after it.
-const lineFormat = "%-12s  %-18s  %-22s → %-28s  %-22s  %-15s  %3s  %9s  %9s  %s\n"
+const lineFormat = "%-12s  %-18s  %-22s → %-28s  %-22s  %-15s  %3s  %9s  %10s  %s\n"
 
 // lineRenderer is the renderer of the line format.
 type lineRenderer struct {
@@ -35,7 +46,7 @@ func (l *lineRenderer) writeHeader(w *Writer) {
 		return
 	}
 	l.headerDone = true
-	w.printf(lineFormat, "# TIME(UTC)", "PROCESS", "CLIENT", "SERVER", "OUTCOME", "ERRNO", "SYN", "RTT", "GREETING", "REASON")
+	w.printf(lineFormat, "# TIME(UTC)", "PROCESS", "CLIENT", "SERVER", "OUTCOME", "ERRNO", "SYN", "RTT", "RESP/GREET", "REASON")
 }
 
 // source prints "# source: NAME" before the connects of a new source.
@@ -66,7 +77,7 @@ func (l *lineRenderer) connect(w *Writer, _ int, c *analyze.Connect) {
 		if last.SYNCount > 0 {
 			syns = fmt.Sprint(last.SYNCount)
 		}
-		rtt, greeting = compactMS(last.RTTMS), compactMS(last.GreetingDelayMS)
+		rtt, greeting = compactMS(last.RTTMS), lineResponse(last)
 		proc = attemptProcess(c, last)
 		if len(last.Evidence) > 0 {
 			evidence = last.Evidence
@@ -88,8 +99,18 @@ func (l *lineRenderer) connect(w *Writer, _ int, c *analyze.Connect) {
 	w.printf(lineFormat, c.Start.UTC().Format("15:04:05.000"), proc, client, server, outcome, errno, syns, rtt, greeting, lineReason(c, last, evidence))
 }
 
-// lineReason is the first evidence fact, preceded by the earlier attempts
-// when there were several.
+// lineResponse is the RESP/GREET cell of attempt a: the greeting delay of
+// a server-first attempt, "r:" and the server's response time of a
+// client-first one.
+func lineResponse(a *analyze.Attempt) string {
+	if a.ClientFirstByteMS != nil {
+		return "r:" + compactMS(a.ServerResponseMS)
+	}
+	return compactMS(a.GreetingDelayMS)
+}
+
+// lineReason is the reason id and the first evidence fact, preceded by the
+// earlier attempts when there were several, followed by the slow part.
 func lineReason(c *analyze.Connect, last *analyze.Attempt, evidence []string) string {
 	reason := "-"
 	if len(evidence) > 0 {
@@ -97,6 +118,19 @@ func lineReason(c *analyze.Connect, last *analyze.Attempt, evidence []string) st
 	}
 	if last != nil && c.Outcome != last.Outcome {
 		reason = fmt.Sprintf("connect %s: %s", c.Outcome, reason)
+	}
+	// The id comes first, whatever follows, so that it is the column's
+	// first word.
+	id := c.Reason
+	if last != nil {
+		id = last.Reason
+	}
+	if s := id.String(); s != "" {
+		if reason == "-" {
+			reason = s
+		} else {
+			reason = s + ": " + reason
+		}
 	}
 	var earlier []string
 	for _, a := range c.Attempts {
@@ -106,6 +140,9 @@ func lineReason(c *analyze.Connect, last *analyze.Attempt, evidence []string) st
 	}
 	if len(earlier) > 0 {
 		reason = fmt.Sprintf("%s (after %s)", reason, strings.Join(earlier, ", "))
+	}
+	if last != nil && last.Slow != nil {
+		reason += "; slow: " + slowCell(last.Slow)
 	}
 	return strings.ReplaceAll(reason, "\n", " ")
 }

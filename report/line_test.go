@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -122,5 +123,74 @@ func TestLineColumnsAligned(t *testing.T) {
 		if tc.errno != "" && !strings.Contains(line, " "+tc.errno+" ") {
 			t.Errorf("errno %s not shown: %s", tc.errno, line)
 		}
+	}
+}
+
+// TestLineClientFirst renders the real client-first captures of
+// testdata/clientfirst (see its README for what record.sh did) in the line
+// format: RESP/GREET shows the server's response time marked "r:" (the
+// greeting delay is for server-first attempts), REASON starts with the
+// reason id and ends with the slow part.
+func TestLineClientFirst(t *testing.T) {
+	for _, tc := range []struct {
+		file     string
+		resp     string // RESP/GREET cell, a regexp
+		reasonID string
+		slow     string // "" for no slow part
+	}{
+		// The client paused 1.35 s, the server answered at once.
+		{"client-pause.pcap", `^r:0\.\d{3}ms$`, "app.server_answered", "; slow: client 1.4 s"},
+		// The server waited 1 s before answering.
+		{"server-slow.pcap", `^r:1\.0s$`, "app.server_answered", "; slow: server 1.0 s"},
+		// The server never answered; nothing was slow before the client gave up.
+		{"no-response.pcap", `^r:-$`, "app.request_unanswered", ""},
+	} {
+		t.Run(tc.file, func(t *testing.T) {
+			path := filepath.Join("..", "testdata", "clientfirst", tc.file)
+			r, err := capture.Open(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer r.Close()
+			var buf bytes.Buffer
+			w := NewWriter(&buf, Options{Format: Line})
+			if _, err := analyze.RunSource(r, analyze.Options{OnConnect: func(c *analyze.Connect) {
+				if err := w.Connect(c); err != nil {
+					t.Fatal(err)
+				}
+			}}); err != nil {
+				t.Fatalf("%s: %v", path, err)
+			}
+			if err := w.Flush(); err != nil {
+				t.Fatal(err)
+			}
+			var lines []string
+			for _, l := range strings.Split(strings.TrimSuffix(buf.String(), "\n"), "\n") {
+				if !strings.HasPrefix(l, "#") {
+					lines = append(lines, l)
+				}
+			}
+			if len(lines) != 1 {
+				t.Fatalf("%d connect lines, want 1:\n%s", len(lines), buf.String())
+			}
+			line := lines[0]
+			// TIME PROCESS CLIENT → SERVER OUTCOME ERRNO SYN RTT RESP/GREET REASON...
+			f := strings.Fields(line)
+			if len(f) < 11 {
+				t.Fatalf("%d fields, want at least 11: %s", len(f), line)
+			}
+			if !regexp.MustCompile(tc.resp).MatchString(f[9]) {
+				t.Errorf("RESP/GREET %q, want %s: %s", f[9], tc.resp, line)
+			}
+			if f[10] != tc.reasonID+":" {
+				t.Errorf("reason starts with %q, want %q: %s", f[10], tc.reasonID+":", line)
+			}
+			if tc.slow != "" && !strings.HasSuffix(line, tc.slow) {
+				t.Errorf("line does not end with %q: %s", tc.slow, line)
+			}
+			if tc.slow == "" && strings.Contains(line, "slow:") {
+				t.Errorf("slow part shown, want none: %s", line)
+			}
+		})
 	}
 }
