@@ -17,7 +17,7 @@ func TestGenericTCPNamesNoProtocol(t *testing.T) {
 	allowed := map[string]string{
 		"engine.go MySQLPorts": "Options.MySQLPorts (--mysql-port) stays for compatibility; protocols.go maps it onto the MySQL protocol's ports",
 	}
-	for _, name := range []string{"attempt.go", "group.go", "causes.go", "kernel.go", "engine.go", "stream.go", "icmp.go", "loss.go"} {
+	for _, name := range []string{"attempt.go", "group.go", "causes.go", "kernel.go", "engine.go", "stream.go", "icmp.go", "loss.go", "timing.go", "dnstrack.go", "flow.go"} {
 		src, err := os.ReadFile(name)
 		if err != nil {
 			t.Fatal(err)

@@ -177,8 +177,8 @@ func (a *attempt) slowParts() (parts []Slow, words []string) {
 // answeredEvidence says how a client-first attempt's server answered:
 // how long after the client's first bytes, and when those came.
 func answeredEvidence(a *attempt, t time.Time) string {
-	return fmt.Sprintf("TCP connected to %s; the client spoke first %s after the handshake and the server answered %s later (not MySQL)",
-		a.serverName(), fmtDur(nonNegative(a.firstCliData.Sub(a.handshakeDone()))), fmtDur(t.Sub(a.firstCliData)))
+	return fmt.Sprintf("TCP connected to %s; the client spoke first %s after the handshake and the server answered %s later (not %s)",
+		a.serverName(), fmtDur(nonNegative(a.firstCliData.Sub(a.handshakeDone()))), fmtDur(t.Sub(a.firstCliData)), serverFirstNames)
 }
 
 // unansweredEvidence says a client-first attempt's server never answered
