@@ -3,8 +3,6 @@ package analyze
 import (
 	"fmt"
 	"time"
-
-	"github.com/connscope/connscope/analyze/dns"
 )
 
 // causesFor explains an attempt's outcome in plain words, each cause tied
@@ -122,35 +120,23 @@ func neutralCauses(e *Engine, a *attempt) []string {
 
 // unresolvedExplanation explains a connect whose lookups all failed.
 func unresolvedExplanation(c *connectState) (evidence, causes []string) {
-	var nx, servfail, refused, unanswered, nodata bool
 	for _, q := range c.queries {
 		evidence = append(evidence, q.describe())
-		switch {
-		case !q.answered:
-			unanswered = true
-		case q.rcode == dns.RcodeNXDomain:
-			nx = true
-		case q.rcode == dns.RcodeServFail:
-			servfail = true
-		case q.rcode == dns.RcodeRefused:
-			refused = true
-		case q.rcode == dns.RcodeSuccess:
-			nodata = true
-		}
 	}
-	if nx {
+	f := lookupFailuresOf(c)
+	if f.nx {
 		causes = append(causes, fmt.Sprintf("The name %q does not exist in DNS (NXDOMAIN): check the host name in the client's configuration (typo, missing domain or search domain in /etc/resolv.conf) and the DNS zone.", c.name))
 	}
-	if nodata {
+	if f.nodata {
 		causes = append(causes, "The name exists but has no address records of the type asked (NOERROR, no data): add the A/AAAA record, or check the client's address family settings.")
 	}
-	if servfail {
+	if f.servfail {
 		causes = append(causes, "The DNS server failed to resolve the name (SERVFAIL): its upstream servers are unreachable, the zone's servers are broken, or DNSSEC validation failed.")
 	}
-	if refused {
+	if f.refused {
 		causes = append(causes, "The DNS server refused to answer (REFUSED): it does not serve this client or this zone; check the nameserver in /etc/resolv.conf.")
 	}
-	if unanswered {
+	if f.unanswered {
 		causes = append(causes, "The DNS server never answered: it is down or unreachable, a firewall drops DNS (UDP/TCP port 53), or /etc/resolv.conf points to the wrong server. The client waits timeout × attempts (resolv.conf options) before failing.")
 	}
 	return evidence, causes

@@ -280,33 +280,45 @@ func (a *attempt) buildFacts() *Facts {
 // that applies of NXDOMAIN, no data, SERVFAIL, REFUSED, else no answer (the
 // order its causes are given in).
 func unresolvedReason(c *connectState) Reason {
-	var nx, servfail, refused, nodata bool
-	for _, q := range c.queries {
-		switch {
-		case !q.answered:
-		case q.rcode == dns.RcodeNXDomain:
-			nx = true
-		case q.rcode == dns.RcodeServFail:
-			servfail = true
-		case q.rcode == dns.RcodeRefused:
-			refused = true
-		case q.rcode == dns.RcodeSuccess:
-			nodata = true
-		}
-	}
+	f := lookupFailuresOf(c)
 	r := ReasonNoAnswer
 	switch {
-	case nx:
+	case f.nx:
 		r = ReasonNXDomain
-	case nodata:
+	case f.nodata:
 		r = ReasonNoData
-	case servfail:
+	case f.servfail:
 		r = ReasonServFail
-	case refused:
+	case f.refused:
 		r = ReasonRefusedDNS
 	}
 	if decidedHook != nil {
 		decidedHook(r)
 	}
 	return r
+}
+
+// lookupFailures says which ways a connect's lookups failed: what both its
+// reason and its causes are chosen from.
+type lookupFailures struct {
+	nx, nodata, servfail, refused, unanswered bool
+}
+
+func lookupFailuresOf(c *connectState) lookupFailures {
+	var f lookupFailures
+	for _, q := range c.queries {
+		switch {
+		case !q.answered:
+			f.unanswered = true
+		case q.rcode == dns.RcodeNXDomain:
+			f.nx = true
+		case q.rcode == dns.RcodeServFail:
+			f.servfail = true
+		case q.rcode == dns.RcodeRefused:
+			f.refused = true
+		case q.rcode == dns.RcodeSuccess:
+			f.nodata = true
+		}
+	}
+	return f
 }
