@@ -105,67 +105,18 @@ func ServerVersion(ctx context.Context) (string, error) {
 // its session by answering SELECT 'held'. (Asking the server instead would
 // take a connection slot and race the holders' logins.)
 func HoldConnections(ctx context.Context, super bool) (release func(), err error) {
-	type holder struct {
-		cmd    *exec.Cmd
-		stdin  io.WriteCloser
-		stderr bytes.Buffer
-	}
-	var holders []*holder
+	var hs heldSessions
 	release = func() {
-		for _, h := range holders {
-			h.cmd.Process.Signal(syscall.SIGTERM)
-			h.stdin.Close()
-		}
-		for _, h := range holders {
-			h.cmd.Wait()
-		}
 		// The server frees a slot once it reads the client's EOF; wait for
 		// every holder's, or the next run finds the server still full.
-		deadline := time.Now().Add(5 * time.Second)
-		for time.Now().Before(deadline) && connectedUsers(ctx, DBUser, "root") > 0 {
-			time.Sleep(50 * time.Millisecond)
-		}
+		hs.release(func() bool { return connectedUsers(ctx, DBUser, "root") > 0 })
 	}
 	hold := func(user, password string) error {
 		args := []string{"--no-defaults", "-S", Socket(), "-u", user, "-N", "--unbuffered"}
 		if password != "" {
 			args = append(args, "-p"+password)
 		}
-		h := &holder{cmd: exec.Command("mariadb", args...)}
-		h.cmd.Stderr = &h.stderr
-		stdin, err := h.cmd.StdinPipe()
-		if err != nil {
-			return err
-		}
-		stdout, err := h.cmd.StdoutPipe()
-		if err != nil {
-			return err
-		}
-		if err := h.cmd.Start(); err != nil {
-			return err
-		}
-		h.stdin = stdin
-		holders = append(holders, h)
-		answer := make(chan string, 1)
-		go func() {
-			line, _ := bufio.NewReader(stdout).ReadString('\n')
-			answer <- strings.TrimSpace(line)
-			io.Copy(io.Discard, stdout)
-		}()
-		if _, err := io.WriteString(stdin, "SELECT 'held';\n"); err != nil {
-			return fmt.Errorf("holder %d (%s): %v", len(holders), user, err)
-		}
-		select {
-		case line := <-answer:
-			if line != "held" {
-				return fmt.Errorf("holder %d (%s) got no session: %q", len(holders), user, strings.TrimSpace(h.stderr.String()))
-			}
-		case <-time.After(10 * time.Second):
-			return fmt.Errorf("holder %d (%s): no answer after 10 s", len(holders), user)
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-		return nil
+		return hs.hold(ctx, exec.Command("mariadb", args...), user)
 	}
 	for i := 0; i < 10; i++ {
 		if err := hold(DBUser, DBPassword); err != nil {
@@ -180,6 +131,76 @@ func HoldConnections(ctx context.Context, super bool) (release func(), err error
 		}
 	}
 	return release, nil
+}
+
+// heldSessions are database client sessions kept open to fill a server's
+// connection slots: each is a CLI reading statements from a pipe, proven
+// by its answer to SELECT 'held'.
+type heldSessions struct {
+	holders []*sessionHolder
+}
+
+type sessionHolder struct {
+	cmd    *exec.Cmd
+	stdin  io.WriteCloser
+	stderr bytes.Buffer
+}
+
+// hold starts cmd (a mariadb or psql CLI reading statements from standard
+// input) and waits until it answers SELECT 'held'; label names it in errors.
+func (hs *heldSessions) hold(ctx context.Context, cmd *exec.Cmd, label string) error {
+	h := &sessionHolder{cmd: cmd}
+	h.cmd.Stderr = &h.stderr
+	stdin, err := h.cmd.StdinPipe()
+	if err != nil {
+		return err
+	}
+	stdout, err := h.cmd.StdoutPipe()
+	if err != nil {
+		return err
+	}
+	if err := h.cmd.Start(); err != nil {
+		return err
+	}
+	h.stdin = stdin
+	hs.holders = append(hs.holders, h)
+	n := len(hs.holders)
+	answer := make(chan string, 1)
+	go func() {
+		line, _ := bufio.NewReader(stdout).ReadString('\n')
+		answer <- strings.TrimSpace(line)
+		io.Copy(io.Discard, stdout)
+	}()
+	if _, err := io.WriteString(stdin, "SELECT 'held';\n"); err != nil {
+		return fmt.Errorf("holder %d (%s): %v", n, label, err)
+	}
+	select {
+	case line := <-answer:
+		if line != "held" {
+			return fmt.Errorf("holder %d (%s) got no session: %q", n, label, strings.TrimSpace(h.stderr.String()))
+		}
+	case <-time.After(10 * time.Second):
+		return fmt.Errorf("holder %d (%s): no answer after 10 s", n, label)
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	return nil
+}
+
+// release ends every holder, then waits (at most 5 s) while busy says the
+// server still counts their sessions.
+func (hs *heldSessions) release(busy func() bool) {
+	for _, h := range hs.holders {
+		h.stdin.Close()
+		h.cmd.Process.Signal(syscall.SIGTERM)
+	}
+	for _, h := range hs.holders {
+		h.cmd.Wait()
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) && busy() {
+		time.Sleep(50 * time.Millisecond)
+	}
 }
 
 // connectedUsers counts the sessions of users on mariadbd #1 (asking as

@@ -1,15 +1,11 @@
 package lab
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"fmt"
-	"io"
 	"os/exec"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 )
 
@@ -255,64 +251,15 @@ func pgScenarios() []Scenario {
 // Each holder is a psql reading statements from a pipe; it proves its
 // session by answering SELECT 'held'.
 func HoldPGConnections(ctx context.Context, super bool) (release func(), err error) {
-	type holder struct {
-		cmd    *exec.Cmd
-		stdin  io.WriteCloser
-		stderr bytes.Buffer
-	}
-	var holders []*holder
+	var hs heldSessions
 	release = func() {
-		for _, h := range holders {
-			h.stdin.Close()
-			h.cmd.Process.Signal(syscall.SIGTERM)
-		}
-		for _, h := range holders {
-			h.cmd.Wait()
-		}
 		// A backend leaves its slot when it has read the client's EOF and
 		// exited: wait until no client backend but the asking one is left,
 		// or the next run finds the server still full.
-		deadline := time.Now().Add(5 * time.Second)
-		for time.Now().Before(deadline) && pgClientBackends(ctx) != 0 {
-			time.Sleep(50 * time.Millisecond)
-		}
+		hs.release(func() bool { return pgClientBackends(ctx) != 0 })
 	}
 	hold := func(argv []string) error {
-		h := &holder{cmd: exec.Command(argv[0], argv[1:]...)}
-		h.cmd.Stderr = &h.stderr
-		stdin, err := h.cmd.StdinPipe()
-		if err != nil {
-			return err
-		}
-		stdout, err := h.cmd.StdoutPipe()
-		if err != nil {
-			return err
-		}
-		if err := h.cmd.Start(); err != nil {
-			return err
-		}
-		h.stdin = stdin
-		holders = append(holders, h)
-		answer := make(chan string, 1)
-		go func() {
-			line, _ := bufio.NewReader(stdout).ReadString('\n')
-			answer <- strings.TrimSpace(line)
-			io.Copy(io.Discard, stdout)
-		}()
-		if _, err := io.WriteString(stdin, "SELECT 'held';\n"); err != nil {
-			return fmt.Errorf("holder %d: %v", len(holders), err)
-		}
-		select {
-		case line := <-answer:
-			if line != "held" {
-				return fmt.Errorf("holder %d (%s) got no session: %q", len(holders), strings.Join(argv, " "), strings.TrimSpace(h.stderr.String()))
-			}
-		case <-time.After(10 * time.Second):
-			return fmt.Errorf("holder %d: no answer after 10 s", len(holders))
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-		return nil
+		return hs.hold(ctx, exec.Command(argv[0], argv[1:]...), strings.Join(argv, " "))
 	}
 	psqlAt := []string{"psql", "-X", "-w", "-A", "-t", "-q", "-h", PGSocketDir(), "-p", strconv.Itoa(PortPG), "-d", DBName}
 	for i := 0; i < 3; i++ {
