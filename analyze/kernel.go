@@ -188,16 +188,7 @@ func (e *Engine) kernelUnix(k *event.Kernel) {
 // kernelTCP binds TCP socket events to attempts by socket cookie, or by the
 // 5-tuple for the state change that starts the connect.
 func (e *Engine) kernelTCP(k *event.Kernel) {
-	var a *attempt
-	if k.Cookie != 0 {
-		a = e.cookies[k.Cookie]
-	}
-	if a == nil && k.Src.IsValid() && k.Dst.IsValid() && k.Src.Port() != 0 {
-		key, _ := makeKey(k.Src.Addr(), k.Src.Port(), k.Dst.Addr(), k.Dst.Port())
-		if f := e.flows[key]; f != nil && f.dnsFlow == nil {
-			a = f
-		}
-	}
+	a := e.socketAttempt(k)
 	if a != nil && e.opts.Live {
 		a = e.claim(a, k)
 	}
@@ -462,4 +453,22 @@ func (e *Engine) decideErrno(a *attempt, t time.Time) {
 	default:
 		e.decide(a, ReasonKernelOtherErrno, t, where)
 	}
+}
+
+// socketAttempt is the attempt a TCP socket event belongs to: by socket
+// cookie, else by the 5-tuple of a flow in its connection phase (nil when
+// neither knows it).
+func (e *Engine) socketAttempt(k *event.Kernel) *attempt {
+	if k.Cookie != 0 {
+		if a := e.cookies[k.Cookie]; a != nil {
+			return a
+		}
+	}
+	if k.Src.IsValid() && k.Dst.IsValid() && k.Src.Port() != 0 {
+		key, _ := makeKey(k.Src.Addr(), k.Src.Port(), k.Dst.Addr(), k.Dst.Port())
+		if f := e.flows[key]; f != nil && f.dnsFlow == nil {
+			return f
+		}
+	}
+	return nil
 }

@@ -200,16 +200,7 @@ func (e *Engine) LateKernel(k *event.Kernel) {
 		e.kernel(k) // resolver evidence, never an attempt
 		return
 	}
-	var a *attempt
-	if k.Cookie != 0 {
-		a = e.cookies[k.Cookie]
-	}
-	if a == nil && k.Src.IsValid() && k.Dst.IsValid() && k.Src.Port() != 0 {
-		key, _ := makeKey(k.Src.Addr(), k.Src.Port(), k.Dst.Addr(), k.Dst.Port())
-		if f := e.flows[key]; f != nil && f.dnsFlow == nil {
-			a = f
-		}
-	}
+	a := e.socketAttempt(k)
 	if a == nil || (k.Kind == event.StateChange && k.NewState == event.TCPSynSent && a.final && a.cookie != k.Cookie) {
 		known := k.Cookie != 0 && e.recent.cookies[k.Cookie] != 0
 		if !known && k.Src.IsValid() && k.Src.Port() != 0 {
