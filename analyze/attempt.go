@@ -3,7 +3,6 @@ package analyze
 import (
 	"fmt"
 	"net/netip"
-	"strconv"
 	"time"
 
 	"github.com/connscope/connscope/analyze/proto"
@@ -144,32 +143,19 @@ type attempt struct {
 // maxEvents bounds an attempt's timeline.
 const maxEvents = 64
 
-// addEvent appends a timeline step of kind k in direction d.
-func (a *attempt) addEvent(t time.Time, k EventKind, d Dir, format string, args ...any) {
-	if len(a.out.Events) >= maxEvents {
-		a.event(t, k, d, "")
-		return
-	}
-	what := format
-	if len(args) > 0 {
-		what = fmt.Sprintf(format, args...)
-	}
-	a.event(t, k, d, what)
-}
-
-// event appends a timeline step that is already text (the common steps
-// are built without fmt: they are most of the engine's per-attempt work).
-func (a *attempt) event(t time.Time, k EventKind, d Dir, what string) {
+// event appends a timeline step of kind k in direction d with its facts
+// (the report words it).
+func (a *attempt) event(t time.Time, k EventKind, d Dir, at EventAttrs) {
 	if len(a.out.Events) >= maxEvents {
 		if len(a.out.Events) == maxEvents {
-			a.out.Events = append(a.out.Events, Event{Time: t, Kind: EvTruncated, What: "… further events not recorded"})
+			a.out.Events = append(a.out.Events, Event{Time: t, Kind: EvTruncated})
 		}
 		return
 	}
 	if a.out.Events == nil {
 		a.out.Events = make([]Event, 0, 8)
 	}
-	a.out.Events = append(a.out.Events, Event{Time: t, Kind: k, Dir: d, What: what})
+	a.out.Events = append(a.out.Events, Event{Time: t, Kind: k, Dir: d, EventAttrs: at})
 }
 
 // tlsDir is the direction of a TLS record.
@@ -465,10 +451,10 @@ func (e *Engine) clientSYN(a *attempt, p *event.Packet) {
 		a.firstSYN, a.lastSYN = t, t
 		a.synCount = 1
 		a.c2s.init(p.Seq)
-		a.event(t, EvSYN, DirC2S, "SYN to "+a.serverName())
+		a.event(t, EvSYN, DirC2S, EventAttrs{Addr: a.serverName()})
 		if p.PayloadLen > 0 {
 			// TCP Fast Open: the client's first bytes ride on the SYN.
-			a.addEvent(t, EvSYNData, DirC2S, "SYN carries %d bytes of data (TCP Fast Open)", p.PayloadLen)
+			a.event(t, EvSYNData, DirC2S, EventAttrs{Bytes: p.PayloadLen})
 			a.firstCliData = t
 			a.c2s.add(p.Seq+1, p.Payload, p.PayloadLen)
 		}
@@ -479,7 +465,7 @@ func (e *Engine) clientSYN(a *attempt, p *event.Packet) {
 		a.retransmits++
 		a.lastSYNGap = t.Sub(a.lastSYN)
 		a.lastSYN = t
-		a.addEvent(t, EvSYNRetransmit, DirC2S, "SYN retransmit #%d (+%s) after the verdict", a.synCount-1, fmtDur(t.Sub(a.firstSYN)))
+		a.event(t, EvSYNRetransmit, DirC2S, EventAttrs{Note: NoteAfterVerdict, N: a.synCount - 1, ElapsedMS: proto.MSOf(t.Sub(a.firstSYN))})
 		return
 	}
 	if !a.synAckAt.IsZero() {
@@ -487,14 +473,14 @@ func (e *Engine) clientSYN(a *attempt, p *event.Packet) {
 		// the way back (or seen only here).
 		a.retransmits++
 		a.synCount++
-		a.addEvent(t, EvSYNRetransmit, DirC2S, "SYN retransmit #%d (after the SYN-ACK)", a.synCount-1)
+		a.event(t, EvSYNRetransmit, DirC2S, EventAttrs{Note: NoteAfterSYNACK, N: a.synCount - 1})
 		return
 	}
 	a.synCount++
 	a.retransmits++
 	a.lastSYNGap = t.Sub(a.lastSYN)
 	a.lastSYN = t
-	a.addEvent(t, EvSYNRetransmit, DirC2S, "SYN retransmit #%d (+%s)", a.synCount-1, fmtDur(t.Sub(a.firstSYN)))
+	a.event(t, EvSYNRetransmit, DirC2S, EventAttrs{N: a.synCount - 1, ElapsedMS: proto.MSOf(t.Sub(a.firstSYN))})
 }
 
 func (e *Engine) synAck(a *attempt, p *event.Packet) {
@@ -502,7 +488,7 @@ func (e *Engine) synAck(a *attempt, p *event.Packet) {
 	if !a.synAckAt.IsZero() {
 		if p.Seq == a.srvISN {
 			a.retransmits++
-			a.addEvent(t, EvSYNACKRetrans, DirS2C, "SYN-ACK retransmit")
+			a.event(t, EvSYNACKRetrans, DirS2C, EventAttrs{})
 		}
 		return
 	}
@@ -517,14 +503,14 @@ func (e *Engine) synAck(a *attempt, p *event.Packet) {
 		a.synAckRTT = t.Sub(ref)
 	}
 	if a.final {
-		a.event(t, EvSYNACK, DirS2C, "SYN-ACK from "+a.serverName()+" (after the attempt was decided)")
+		a.event(t, EvSYNACK, DirS2C, EventAttrs{Note: NoteAfterVerdict, Addr: a.serverName()})
 		return
 	}
+	at := EventAttrs{Addr: a.serverName(), ElapsedMS: proto.MSOf(a.synAckRTT)}
 	if a.synCount > 1 {
-		a.event(t, EvSYNACK, DirS2C, "SYN-ACK from "+a.serverName()+" (RTT "+fmtDur(a.synAckRTT)+", answering SYN #"+strconv.Itoa(a.synCount)+")")
-	} else {
-		a.event(t, EvSYNACK, DirS2C, "SYN-ACK from "+a.serverName()+" (RTT "+fmtDur(a.synAckRTT)+")")
+		at.N = a.synCount
 	}
+	a.event(t, EvSYNACK, DirS2C, at)
 }
 
 // clientData handles payload from the client.
@@ -532,7 +518,7 @@ func (e *Engine) clientData(a *attempt, p *event.Packet) {
 	t := p.Time
 	if a.otherProtocolPending() {
 		a.firstCliData = t
-		a.addEvent(t, EvClientData, DirC2S, "client answers (%d bytes)", p.PayloadLen)
+		a.event(t, EvClientData, DirC2S, EventAttrs{Note: NoteAnswersBanner, Bytes: p.PayloadLen})
 		e.decide(a, ReasonServerFirstAnswered, t, fmt.Sprintf("TCP connected to %s; the server spoke first (not %s) %s after the handshake and the client answered",
 			a.serverName(), serverFirstNames, fmtDur(a.firstSrvData.Sub(a.handshakeDone()))))
 		return
@@ -581,7 +567,7 @@ func (e *Engine) serverData(a *attempt, p *event.Packet) {
 	if a.firstSrvData.IsZero() {
 		a.firstSrvData = t
 		if a.final {
-			a.addEvent(t, EvServerData, DirS2C, "server's first payload (%d bytes) after the attempt was decided", p.PayloadLen)
+			a.event(t, EvServerData, DirS2C, EventAttrs{Note: NoteAfterVerdict, Bytes: p.PayloadLen})
 		}
 	}
 	if a.final {
@@ -651,21 +637,21 @@ func (e *Engine) classifyServer(a *attempt, t time.Time, final bool) {
 	a.c2s.release()
 	switch {
 	case late:
-		a.addEvent(t, EvServerData, DirS2C, "server's first payload %q (%s after the handshake), after the client gave up", a.banner, fmtDur(delay))
+		a.event(t, EvServerData, DirS2C, EventAttrs{Note: NoteAfterClientGaveUp, ElapsedMS: proto.MSOf(delay), Detail: &proto.Detail{Banner: a.banner}})
 		e.decide(a, ReasonServerSpokeLate, t, fmt.Sprintf("the server's first bytes came %s after the handshake, %s after the client gave up (%s at +%s)",
 			fmtDur(delay), fmtDur(t.Sub(a.clientGaveAt)), a.clientClose, fmtDur(a.clientGaveAt.Sub(a.start))))
 	case e.expected(a) != nil:
 		p := e.expected(a)
-		a.addEvent(t, EvServerData, DirS2C, "server's first payload is not %s: %q", p.Name, a.banner)
+		a.event(t, EvServerData, DirS2C, EventAttrs{Note: NoteNotExpected, Detail: &proto.Detail{Banner: a.banner, Expected: p.Name}})
 		e.decide(a, reasonIDs[p.WrongBanner], t, fmt.Sprintf("the server at %s spoke first with %q, not a %s greeting", a.serverName(), a.banner, p.Name))
 	case a.firstCliData.IsZero():
 		// Another server-first protocol. Whether the client speaks it shows
 		// next: a client that answers does; one that stays silent until the
 		// connection closes expected something else (a client of a
 		// server-first protocol waits for a greeting).
-		a.addEvent(t, EvServerData, DirS2C, "server's first payload (%s after the handshake), not %s: %q", fmtDur(delay), serverFirstNames, a.banner)
+		a.event(t, EvServerData, DirS2C, EventAttrs{Note: NoteOtherProtocol, ElapsedMS: proto.MSOf(delay), Detail: &proto.Detail{Banner: a.banner}})
 	default:
-		a.addEvent(t, EvServerData, DirS2C, "server's first payload, %s after the client's first bytes: %q", fmtDur(t.Sub(a.firstCliData)), a.banner)
+		a.event(t, EvServerData, DirS2C, EventAttrs{Note: NoteAnswersClient, ElapsedMS: proto.MSOf(t.Sub(a.firstCliData)), Detail: &proto.Detail{Banner: a.banner}})
 		e.decide(a, ReasonServerAnswered, t, answeredEvidence(a, t))
 	}
 }
@@ -686,7 +672,7 @@ func (e *Engine) classifyClient(a *attempt, t time.Time, n int) {
 		}
 	}
 	if len(a.out.Events) < maxEvents && a.c2s.bytes == n {
-		a.addEvent(t, EvClientData, DirC2S, "client sends first (%d bytes) — not a %s client", n, serverFirstNames)
+		a.event(t, EvClientData, DirC2S, EventAttrs{Note: NoteClientFirst, Bytes: n})
 	}
 }
 
@@ -733,7 +719,7 @@ func (e *Engine) decodeTLS(a *attempt, s *stream, fromServer bool, t time.Time) 
 		typ := s.buf[0]
 		length := int(s.buf[3])<<8 | int(s.buf[4])
 		if typ < 20 || typ > 24 || s.buf[1] != 3 || length > 18432 {
-			a.addEvent(t, EvNotDecoded, "", "bytes after the SSLRequest are not TLS records")
+			a.event(t, EvNotDecoded, "", EventAttrs{Note: NoteNotTLS})
 			a.proto = protoOther
 			e.decide(a, ReasonTLSNotTLS, t, "the bytes after the SSLRequest are not TLS")
 			return
@@ -743,9 +729,9 @@ func (e *Engine) decodeTLS(a *attempt, s *stream, fromServer bool, t time.Time) 
 			a.tlsLast = fromServer
 			switch {
 			case a.tlsTurns == 1 && !fromServer:
-				a.addEvent(t, EvTLSClientHello, DirC2S, "TLS ClientHello")
+				a.event(t, EvTLSClientHello, DirC2S, EventAttrs{})
 			case a.tlsTurns == 2 && fromServer && typ == 22:
-				a.addEvent(t, EvTLSServerHello, DirS2C, "TLS handshake from the server")
+				a.event(t, EvTLSServerHello, DirS2C, EventAttrs{})
 			}
 		}
 		if typ == 21 {
@@ -753,18 +739,23 @@ func (e *Engine) decodeTLS(a *attempt, s *stream, fromServer bool, t time.Time) 
 			if fromServer {
 				who = "server"
 			}
-			desc := ""
+			desc, name := "", ""
 			if length == 2 && len(s.buf) >= 7 {
-				desc = " " + tlsAlertName(s.buf[6])
+				name = tlsAlertName(s.buf[6])
+				desc = " " + name
 			}
 			a.tlsAlert = who + desc
-			a.addEvent(t, EvTLSAlert, tlsDir(fromServer), "TLS alert from the %s%s", who, desc)
+			at := EventAttrs{}
+			if name != "" {
+				at.Detail = &proto.Detail{Alert: name}
+			}
+			a.event(t, EvTLSAlert, tlsDir(fromServer), at)
 			e.decide(a, ReasonTLSAlert, t, fmt.Sprintf("TLS alert from the %s%s during the handshake", who, desc))
 			return
 		}
 		s.consume(5 + length)
 		if a.tlsTurns >= 4 {
-			a.addEvent(t, EvTLSEstablished, "", "TLS established (the rest is encrypted)")
+			a.event(t, EvTLSEstablished, "", EventAttrs{})
 			e.decide(a, ReasonTLSCompleted, t, "TLS handshake completed; the login result is encrypted")
 			return
 		}
@@ -792,13 +783,13 @@ func (e *Engine) tlsSegment(a *attempt, s *stream, p *event.Packet, n int, fromS
 	if n == p.PayloadLen && len(p.Payload) == p.PayloadLen {
 		if desc, ok := tlsAlertIn(p.Payload); ok {
 			a.tlsAlert = who + " " + tlsAlertName(desc)
-			a.addEvent(t, EvTLSAlert, tlsDir(fromServer), "TLS alert from the %s %s", who, tlsAlertName(desc))
+			a.event(t, EvTLSAlert, tlsDir(fromServer), EventAttrs{Detail: &proto.Detail{Alert: tlsAlertName(desc)}})
 			e.decide(a, ReasonTLSAlert, t, fmt.Sprintf("TLS alert from the %s %s during the handshake", who, tlsAlertName(desc)))
 			return
 		}
 	}
 	if a.tlsTurns >= 4 {
-		a.addEvent(t, EvTLSEstablished, "", "TLS established (the rest is encrypted)")
+		a.event(t, EvTLSEstablished, "", EventAttrs{})
 		e.decide(a, ReasonTLSCompleted, t, fmt.Sprintf("TLS handshake completed; the login result is encrypted (judged from the direction of the data segments: the snap length cut the %s's TLS records from byte %d on)", who, s.lostAt))
 	}
 }
@@ -889,19 +880,19 @@ func (e *Engine) clientClosed(a *attempt, t time.Time, how closeKind) {
 	a.clientGaveAt = t
 	since := t.Sub(a.start)
 	if a.final {
-		a.addEvent(t, how.ev(), DirC2S, "%s from the client", how)
+		a.event(t, how.ev(), DirC2S, EventAttrs{})
 		return
 	}
 	switch {
 	case a.otherProtocolPending():
-		a.addEvent(t, how.ev(), DirC2S, "%s from the client, which never answered the server's first bytes", how)
+		a.event(t, how.ev(), DirC2S, EventAttrs{Note: NoteBannerUnanswered})
 		e.silentClient(a, t, "client", how)
 	case a.synAckAt.IsZero():
-		a.addEvent(t, how.ev(), DirC2S, "%s from the client before any reply (+%s)", how, fmtDur(since))
+		a.event(t, how.ev(), DirC2S, EventAttrs{Note: NoteBeforeReply, ElapsedMS: proto.MSOf(since)})
 	case a.firstSrvData.IsZero():
 		if a.hsDoneAt.IsZero() && how == closedRST {
 			// The client's RST answers the SYN-ACK: its socket was gone.
-			a.addEvent(t, EvRST, DirC2S, "RST from the client answering the SYN-ACK: it had given up")
+			a.event(t, EvRST, DirC2S, EventAttrs{Note: NoteAnswersSYNACK})
 			e.decide(a, ReasonSYNACKAfterGiveUp, t, fmt.Sprintf("the SYN-ACK came %s after the first SYN, after the client had given up (it answered with RST)", fmtDur(a.synAckAt.Sub(a.start))))
 			return
 		}
@@ -917,22 +908,22 @@ func (e *Engine) clientClosed(a *attempt, t time.Time, how closeKind) {
 			// A connect-then-close check (load balancer, probe, nc -z):
 			// the client did not wait for anything, so the connect
 			// succeeded and no server failed.
-			a.addEvent(t, how.ev(), DirC2S, "%s from the client %s after the handshake: client closed without sending", how, fmtDur(waited))
+			a.event(t, how.ev(), DirC2S, EventAttrs{Note: NoteClosedAtOnce, ElapsedMS: proto.MSOf(waited)})
 			a.quietClose = true
 			e.decide(a, ReasonClientClosedNoSend, t, fmt.Sprintf("connected; client closed without sending: %s %s after it was connected, without waiting for a byte (a connect-then-close check)", how, fmtDur(idle)))
 			return
 		}
 		if !a.firstCliData.IsZero() {
-			a.addEvent(t, how.ev(), DirC2S, "%s from the client: gave up waiting for an answer to its first bytes after %s", how, fmtDur(t.Sub(a.firstCliData)))
+			a.event(t, how.ev(), DirC2S, EventAttrs{Note: NoteNoAnswer, ElapsedMS: proto.MSOf(t.Sub(a.firstCliData))})
 			return
 		}
-		a.addEvent(t, how.ev(), DirC2S, "%s from the client: gave up waiting for the server's first byte after %s", how, fmtDur(waited))
+		a.event(t, how.ev(), DirC2S, EventAttrs{Note: NoteNoServerByte, ElapsedMS: proto.MSOf(waited)})
 	case a.proto == protoSession && a.sess.ClientClosed(t, how.String()):
 	case a.proto == protoTLS:
-		a.addEvent(t, how.ev(), DirC2S, "%s from the client during the TLS handshake", how)
+		a.event(t, how.ev(), DirC2S, EventAttrs{Note: NoteDuringTLS})
 		e.decide(a, ReasonTLSClosed, t, fmt.Sprintf("the client closed (%s) during the TLS handshake", how))
 	default:
-		a.addEvent(t, how.ev(), DirC2S, "%s from the client", how)
+		a.event(t, how.ev(), DirC2S, EventAttrs{})
 	}
 }
 
@@ -944,7 +935,7 @@ func (e *Engine) serverClosed(a *attempt, t time.Time, how closeKind) {
 	a.serverClose = how
 	a.serverGaveAt = t
 	if a.final {
-		a.addEvent(t, how.ev(), DirS2C, "%s from the server", how)
+		a.event(t, how.ev(), DirS2C, EventAttrs{})
 		return
 	}
 	// Bytes that were waiting for the rest of a packet will get no more.
@@ -955,19 +946,19 @@ func (e *Engine) serverClosed(a *attempt, t time.Time, how closeKind) {
 		a.sess.Server(t, true)
 	}
 	if a.final {
-		a.addEvent(t, how.ev(), DirS2C, "%s from the server", how)
+		a.event(t, how.ev(), DirS2C, EventAttrs{})
 		return
 	}
 	switch {
 	case a.otherProtocolPending():
-		a.addEvent(t, how.ev(), DirS2C, "%s from the server; the client never answered its first bytes", how)
+		a.event(t, how.ev(), DirS2C, EventAttrs{Note: NoteBannerUnanswered})
 		e.silentClient(a, t, "server", how)
 	case !a.firstSrvData.IsZero() && (a.proto == protoUnknown || a.proto == protoSession && a.sess.AwaitingFirst()):
-		a.addEvent(t, how.ev(), DirS2C, "%s from the server after %d bytes that are not a complete greeting", how, a.s2c.bytes)
+		a.event(t, how.ev(), DirS2C, EventAttrs{Note: NotePartialGreeting, Bytes: a.s2c.bytes})
 		e.decide(a, ReasonServerClosedPartial, t, fmt.Sprintf("the server sent %d bytes, not a complete greeting, and closed (%s)", a.s2c.bytes, how))
 	case a.synAckAt.IsZero():
 		if how == closedRST {
-			a.event(t, EvRST, DirS2C, "RST from "+a.serverName())
+			a.event(t, EvRST, DirS2C, EventAttrs{Note: NoteAnswersSYN, Addr: a.serverName()})
 			ref := a.lastSYN
 			if ref.IsZero() {
 				ref = a.start
@@ -981,7 +972,7 @@ func (e *Engine) serverClosed(a *attempt, t time.Time, how closeKind) {
 	case a.firstSrvData.IsZero():
 		waited := t.Sub(a.handshakeDone())
 		if a.clientClose != notClosed {
-			a.addEvent(t, how.ev(), DirS2C, "%s from the server (after the client gave up)", how)
+			a.event(t, how.ev(), DirS2C, EventAttrs{Note: NoteAfterClientGaveUp})
 			if a.clientFirst() {
 				e.decide(a, ReasonRequestUnanswered, t, unansweredEvidence(a, a.clientGaveAt, fmt.Sprintf("the client gave up (%s)", a.clientClose)))
 				return
@@ -990,18 +981,18 @@ func (e *Engine) serverClosed(a *attempt, t time.Time, how closeKind) {
 			return
 		}
 		if !a.firstCliData.IsZero() {
-			a.addEvent(t, how.ev(), DirS2C, "%s from the server without a reply to the client's data", how)
+			a.event(t, how.ev(), DirS2C, EventAttrs{Note: NoteNoAnswer})
 			e.decide(a, ReasonServerClosedSilent, t, fmt.Sprintf("the server closed (%s) %s after the client's first bytes (%s after the handshake) without answering", how, fmtDur(t.Sub(a.firstCliData)), fmtDur(waited)))
 			return
 		}
-		a.addEvent(t, how.ev(), DirS2C, "%s from the server before any payload (%s after the handshake)", how, fmtDur(waited))
+		a.event(t, how.ev(), DirS2C, EventAttrs{Note: NoteNoServerByte, ElapsedMS: proto.MSOf(waited)})
 		e.decide(a, ReasonServerClosedSilent, t, fmt.Sprintf("connected, then the server closed (%s) %s after the handshake without sending a greeting", how, fmtDur(waited)))
 	case a.proto == protoSession && a.sess.ServerClosed(t, how.String()):
 	case a.proto == protoTLS:
-		a.addEvent(t, how.ev(), DirS2C, "%s from the server during the TLS handshake", how)
+		a.event(t, how.ev(), DirS2C, EventAttrs{Note: NoteDuringTLS})
 		e.decide(a, ReasonTLSClosed, t, fmt.Sprintf("the server closed (%s) during the TLS handshake", how))
 	default:
-		a.addEvent(t, how.ev(), DirS2C, "%s from the server", how)
+		a.event(t, how.ev(), DirS2C, EventAttrs{})
 	}
 }
 
@@ -1181,7 +1172,7 @@ func (e *Engine) gaveUpFor(a *attempt, next *attempt, t time.Time) {
 	if !a.wire {
 		n = 1 + a.kSynRetrans
 	}
-	a.addEvent(t, EvClientGaveUp, DirLocal, "client moved on to the next address (%s)", next.serverName())
+	a.event(t, EvClientGaveUp, DirLocal, EventAttrs{Addr: next.serverName()})
 	e.decide(a, ReasonSYNUnanswered, t, fmt.Sprintf("%s, no reply; the client gave up after %s and tried the next address (%s)",
 		plural(n, "SYN", "SYNs"), fmtDur(t.Sub(a.start)), next.serverName()))
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/connscope/connscope/analyze/dns"
+	"github.com/connscope/connscope/analyze/proto"
 	"github.com/connscope/connscope/event"
 )
 
@@ -194,7 +195,7 @@ func (d *dnsTracker) reverseLookup(e *Engine, q *dnsQuery, t time.Time) {
 			continue
 		}
 		if a.client.Addr() == addr && a.server.Addr() == q.client.Addr() {
-			a.addEvent(t, EvDNSQuery, "", "server looks up the client's name: PTR %s to %s", q.name, q.server)
+			a.event(t, EvDNSQuery, "", EventAttrs{Note: NotePTRForClient, Addr: q.server.String(), Detail: &proto.Detail{Name: q.name, QType: "PTR"}})
 			a.notes = append(a.notes, fmt.Sprintf("the server looked up PTR %s (reverse DNS of the client) %s after the handshake", q.name, fmtDur(t.Sub(a.handshakeDone()))))
 			q.ptrFor = a
 			return
@@ -260,7 +261,7 @@ func (d *dnsTracker) response(e *Engine, client, server netip.AddrPort, m *dns.M
 		d.byAddr[addr] = append(list, q)
 	}
 	if a := q.ptrFor; a != nil && !a.final {
-		a.addEvent(t, EvDNSAnswer, "", "PTR %s answered %s after %s", q.name, dns.RcodeString(q.rcode), fmtDur(t.Sub(q.first)))
+		a.event(t, EvDNSAnswer, "", EventAttrs{Note: NotePTRForClient, ElapsedMS: proto.MSOf(t.Sub(q.first)), Detail: &proto.Detail{Name: q.name, QType: "PTR", Rcode: dns.RcodeString(q.rcode)}})
 	}
 }
 

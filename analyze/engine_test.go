@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"github.com/connscope/connscope/analyze/dns"
+	"github.com/connscope/connscope/analyze/mysql"
+	"github.com/connscope/connscope/analyze/proto"
 	"github.com/connscope/connscope/event"
 )
 
@@ -203,7 +205,9 @@ func TestEngineOutcomes(t *testing.T) {
 			},
 			want: []Outcome{OK},
 			check: func(t *testing.T, cs []*Connect, sum Summary) {
-				if !eventsContain(cs[0].Attempts[0], "ignored") {
+				if !hasEvent(cs[0].Attempts[0], EvICMPError, func(e *Event, d *proto.Detail) bool {
+					return e.Note == NoteOtherSYN && d.ICMP != nil && d.ICMP.QuotedSeq == 7 && d.ICMP.Type == 3 && d.ICMP.Code == 3
+				}) {
 					t.Errorf("events %+v", cs[0].Attempts[0].Events)
 				}
 			},
@@ -333,7 +337,7 @@ func TestEngineOutcomes(t *testing.T) {
 			want: []Outcome{OK},
 			check: func(t *testing.T, cs []*Connect, sum Summary) {
 				a := cs[0].Attempts[0]
-				if a.MySQL.AuthPlugin != "caching_sha2_password" || !eventsContain(a, "fast auth OK") {
+				if a.MySQL.AuthPlugin != "caching_sha2_password" || !hasEvent(a, EvAuthMoreData, func(e *Event, _ *proto.Detail) bool { return e.Note == mysql.NoteFastAuthOK }) {
 					t.Errorf("mysql %+v", a.MySQL)
 				}
 			},
@@ -881,10 +885,14 @@ func TestKernelEvents(t *testing.T) {
 			if a.PID != 4242 || a.Comm != "mariadb" || a.Errno != "ECONNREFUSED" || a.SYNCount != 1 {
 				t.Errorf("attempt %+v", a)
 			}
-			if !eventsContain(a, "connect() = -EINPROGRESS") || !eventsContain(a, "socket error ECONNREFUSED") || !eventsContain(a, "CLOSE→SYN_SENT") {
+			if !hasEvent(a, EvKernelConnect, func(e *Event, _ *proto.Detail) bool { return e.Errno == "EINPROGRESS" }) ||
+				!hasEvent(a, EvKernelError, func(e *Event, _ *proto.Detail) bool { return e.Errno == "ECONNREFUSED" }) ||
+				!hasEvent(a, EvKernelState, func(_ *Event, d *proto.Detail) bool {
+					return d.StateFrom == "CLOSE" && d.StateTo == "SYN_SENT" && d.PID == 4242 && d.Comm == "mariadb"
+				}) {
 				t.Errorf("events %+v", a.Events)
 			}
-			if a.Events[0].TMS != 0 || !strings.Contains(a.Events[0].What, "SYN_SENT") {
+			if e := a.Events[0]; e.TMS != 0 || e.Kind != EvKernelState || e.Detail == nil || e.Detail.StateTo != "SYN_SENT" {
 				t.Errorf("timeline does not start with the kernel event: %+v", a.Events[0])
 			}
 		}},

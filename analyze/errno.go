@@ -98,10 +98,11 @@ func errnoName(n int32) string {
 	return "errno " + strconv.Itoa(int(n))
 }
 
-// retString renders a connect() return value: "0", "-EINPROGRESS".
-func retString(ret int32) string {
+// retErrno names a connect() return value's errno: "EINPROGRESS" for
+// -EINPROGRESS, "" for a success (connect returns 0).
+func retErrno(ret int32) string {
 	if ret >= 0 {
-		return strconv.Itoa(int(ret))
+		return ""
 	}
-	return "-" + errnoName(-ret)
+	return errnoName(-ret)
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/connscope/connscope/analyze/mysql"
+	"github.com/connscope/connscope/analyze/proto"
 	"github.com/connscope/connscope/event"
 )
 
@@ -302,9 +303,19 @@ func hasSubstring(list []string, sub string) bool {
 	return false
 }
 
-func eventsContain(a *Attempt, sub string) bool {
-	for _, ev := range a.Events {
-		if strings.Contains(ev.What, sub) {
+// hasEvent reports whether a's timeline has a step of kind k for which
+// match (nil: any) holds.
+func hasEvent(a *Attempt, k EventKind, match func(e *Event, d *proto.Detail) bool) bool {
+	for i := range a.Events {
+		e := &a.Events[i]
+		if e.Kind != k {
+			continue
+		}
+		d := e.Detail
+		if d == nil {
+			d = &proto.Detail{}
+		}
+		if match == nil || match(e, d) {
 			return true
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/netip"
 
+	"github.com/connscope/connscope/analyze/proto"
 	"github.com/connscope/connscope/event"
 )
 
@@ -169,19 +170,21 @@ func (e *Engine) icmpForAttempt(a *attempt, p *event.Packet) {
 	t := p.Time
 	a.lastActivity = t
 	desc := icmpName(ic)
+	ev1 := EventAttrs{Detail: &proto.Detail{ICMP: &proto.ICMP{From: p.Src.String(), V6: ic.V6, Type: ic.Type, Code: ic.Code}}}
 	dir := DirS2C
 	if localICMP(p) && p.Src != a.server.Addr() {
 		dir = DirLocal // the client's own kernel, about its own SYN
 	}
 	if ic.QuotedSrc != a.client.Addr() || ic.QuotedSrcPort != a.client.Port() {
-		a.addEvent(t, EvICMPError, dir, "%s from %s about a packet of the server", desc, p.Src)
+		ev1.Note = NoteAboutServer
+		a.event(t, EvICMPError, dir, ev1)
 		return
 	}
 	if a.final && a.outcome == Unreachable && a.icmp != nil && !a.connected() {
 		// Another error for a SYN retransmitted after the first one: Linux
 		// keeps an ICMP error that arrives while connect() holds the socket
 		// as a soft error and retransmits; this one ended the connect.
-		a.addEvent(t, EvICMPError, dir, "%s from %s", desc, p.Src)
+		a.event(t, EvICMPError, dir, ev1)
 		if a.synCount > 1 && a.lastSYN.After(a.icmpAt) {
 			a.evidence = append(a.evidence, fmt.Sprintf("SYN retransmit #%d at +%s got the same answer: the first error arrived while connect() held the socket (Linux then keeps it as a soft error) and this one ended the connect",
 				a.synCount-1, fmtDur(a.lastSYN.Sub(a.start))))
@@ -191,12 +194,14 @@ func (e *Engine) icmpForAttempt(a *attempt, p *event.Packet) {
 		return
 	}
 	if a.final || a.connected() || !icmpAborts(ic) {
-		a.addEvent(t, EvICMPError, dir, "%s from %s", desc, p.Src)
+		a.event(t, EvICMPError, dir, ev1)
 		return
 	}
 	if ic.QuotedHasSeq && a.synCount > 0 && ic.QuotedSeq != a.isn {
 		// Not our SYN: a stale or forged error; Linux ignores it too.
-		a.addEvent(t, EvICMPError, dir, "%s from %s quoting seq %d, not this SYN (%d): ignored", desc, p.Src, ic.QuotedSeq, a.isn)
+		ev1.Note = NoteOtherSYN
+		ev1.ICMP.QuotedSeq, ev1.ICMP.ISN = ic.QuotedSeq, a.isn
+		a.event(t, EvICMPError, dir, ev1)
 		return
 	}
 	c := *ic
@@ -204,7 +209,7 @@ func (e *Engine) icmpForAttempt(a *attempt, p *event.Packet) {
 	a.icmp = &c
 	a.icmpFrom = p.Src
 	a.icmpAt = t
-	a.addEvent(t, EvICMPError, dir, "%s from %s", desc, p.Src)
+	a.event(t, EvICMPError, dir, ev1)
 	var ev string
 	r := icmpReason(ic.V6, ic.Type, ic.Code)
 	if !icmpRejects(ic) && (a.synCount == 0 || localICMP(p) && p.Src != a.server.Addr()) {

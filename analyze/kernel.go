@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/connscope/connscope/analyze/proto"
 	"github.com/connscope/connscope/event"
 )
 
@@ -166,7 +167,7 @@ func (e *Engine) kernelUnix(k *event.Kernel) {
 	a.unix = path
 	a.cookie = k.Cookie
 	e.attribute(a, &k.Process)
-	a.addEvent(k.Time, EvKernelConnect, DirLocal, "connect(%s) = %s", path, retString(k.Ret))
+	a.event(k.Time, EvKernelConnect, DirLocal, EventAttrs{Addr: path, Errno: retErrno(k.Ret)})
 	e.assignConnect(a)
 	if k.Cookie != 0 {
 		e.cookies[k.Cookie] = a
@@ -209,7 +210,7 @@ func (e *Engine) kernelTCP(k *event.Kernel) {
 			a = e.newAttempt(k.Src, k.Dst, connectEntered(k))
 			a.cookie = k.Cookie
 			e.attribute(a, &k.Process)
-			a.addEvent(t, EvKernelConnect, DirLocal, "connect() = %s", retString(k.Ret))
+			a.event(t, EvKernelConnect, DirLocal, EventAttrs{Errno: retErrno(k.Ret)})
 			a.kErrno = -k.Ret
 			a.kErrnoAt = t
 			a.kErrnoSync = true
@@ -221,7 +222,7 @@ func (e *Engine) kernelTCP(k *event.Kernel) {
 			return
 		}
 		e.attribute(a, &k.Process)
-		a.addEvent(t, EvKernelConnect, DirLocal, "connect() = %s", retString(k.Ret))
+		a.event(t, EvKernelConnect, DirLocal, EventAttrs{Errno: retErrno(k.Ret)})
 		if k.Ret == 0 {
 			a.kConnectRet = t
 		}
@@ -242,7 +243,7 @@ func (e *Engine) kernelTCP(k *event.Kernel) {
 		// SYN_SENT→CLOSE for an ICMP error): show it once.
 		if k.Errno != a.kSockErrno {
 			a.kSockErrno = k.Errno
-			a.addEvent(t, EvKernelError, DirLocal, "socket error %s", errnoName(k.Errno))
+			a.event(t, EvKernelError, DirLocal, EventAttrs{Errno: errnoName(k.Errno)})
 		}
 		if a.kErrno == 0 {
 			a.kErrno, a.kErrnoAt = k.Errno, t
@@ -260,16 +261,16 @@ func (e *Engine) kernelTCP(k *event.Kernel) {
 				a.kSynGap = t.Sub(a.kLastSYN)
 			}
 			a.kLastSYN = t
-			a.addEvent(t, EvKernelRetrans, DirLocal, "kernel: SYN retransmit #%d", a.kSynRetrans)
+			a.event(t, EvKernelRetrans, DirLocal, EventAttrs{N: a.kSynRetrans})
 		} else {
-			a.addEvent(t, EvKernelRetrans, DirLocal, "kernel: retransmit")
+			a.event(t, EvKernelRetrans, DirLocal, EventAttrs{})
 		}
 	case event.ResetReceived:
 		if a == nil {
 			return
 		}
 		a.kReset = true
-		a.addEvent(t, EvKernelRST, DirLocal, "kernel: RST received")
+		a.event(t, EvKernelRST, DirLocal, EventAttrs{})
 		if !a.final && !a.connected() && !a.wire {
 			e.decide(a, ReasonKernelRST, t, fmt.Sprintf("the kernel received an RST for the SYN to %s (RST not captured)", a.serverName()))
 		}
@@ -348,13 +349,13 @@ func (e *Engine) kernelStateChange(a *attempt, k *event.Kernel) {
 		if k.Cookie != 0 {
 			e.cookies[k.Cookie] = a
 		}
-		a.addEvent(t, EvKernelState, DirLocal, "kernel: socket %s→SYN_SENT (pid %d %s)", stateName(k.OldState), k.Process.PID, k.Process.Comm)
+		a.event(t, EvKernelState, DirLocal, EventAttrs{Detail: &proto.Detail{StateFrom: stateName(k.OldState), StateTo: "SYN_SENT", PID: k.Process.PID, Comm: k.Process.Comm}})
 		return
 	}
 	if a == nil {
 		return
 	}
-	a.addEvent(t, EvKernelState, DirLocal, "kernel: socket %s→%s", stateName(k.OldState), stateName(k.NewState))
+	a.event(t, EvKernelState, DirLocal, EventAttrs{Detail: &proto.Detail{StateFrom: stateName(k.OldState), StateTo: stateName(k.NewState)}})
 	switch {
 	case k.OldState == event.TCPSynSent && k.NewState == event.TCPEstablished:
 		a.kConnected = t

@@ -1,7 +1,6 @@
 package analyze
 
 import (
-	"strings"
 	"testing"
 
 	"github.com/connscope/connscope/event"
@@ -109,7 +108,7 @@ func TestKernelSocketErrorOrders(t *testing.T) {
 				}
 				n := 0
 				for _, ev := range a.Events {
-					if strings.Contains(ev.What, "socket error") {
+					if ev.Kind == EvKernelError {
 						n++
 					}
 				}

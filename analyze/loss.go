@@ -420,7 +420,7 @@ func (e *Engine) mergeKernel(w, k *attempt) {
 	}
 	e.attribute(w, &event.Process{PID: k.pid, Comm: k.comm, FD: fd})
 	for _, ev := range k.out.Events {
-		w.event(ev.Time, ev.Kind, ev.Dir, ev.What)
+		w.event(ev.Time, ev.Kind, ev.Dir, ev.EventAttrs)
 	}
 	if k.start.Before(w.start) {
 		w.start = k.start

@@ -3,6 +3,7 @@ package analyze
 import (
 	"github.com/connscope/connscope/analyze/mysql"
 	"github.com/connscope/connscope/analyze/postgres"
+	"github.com/connscope/connscope/analyze/proto"
 	"time"
 )
 
@@ -126,14 +127,23 @@ type Attempt struct {
 	Slow              *Slow    `json:"slow,omitempty"`
 }
 
-// Event is one step of an attempt's timeline.
+// Event is one step of an attempt's timeline: its kind, direction, time
+// and facts (EventAttrs, flattened into its JSON object). The engine
+// records no words: What is empty in what analyze reports, and the report
+// fills it when it renders (report/eventwords.go), e.g. "SYN retransmit #2
+// (+2.0 s)", "ICMP port unreachable (type 3 code 3) from 10.0.0.1".
 type Event struct {
 	TMS  float64   `json:"t_ms"` // milliseconds since the attempt (or connect) started
 	Kind EventKind `json:"kind"` // what happened, as a stable id
 	Dir  Dir       `json:"dir,omitempty"`
-	What string    `json:"what"` // e.g. "SYN", "SYN retransmit #2", "RST from server", "ICMP port unreachable from 10.0.0.1"
+	What string    `json:"what"` // the step in words: set by the report only
 	Time time.Time `json:"-"`
+	EventAttrs
 }
+
+// EventAttrs are a timeline step's facts (see proto.Attrs for each field's
+// meaning and JSON key).
+type EventAttrs = proto.Attrs
 
 // EventKind is a timeline step's kind, a stable id.
 type EventKind string
@@ -176,6 +186,33 @@ const (
 	EvTLSEstablished EventKind = "tls_established"
 	EvNotDecoded     EventKind = "not_decoded" // bytes that stop the decoding (cut, malformed, not the protocol)
 	EvTruncated      EventKind = "truncated"   // further events not recorded
+)
+
+// The notes (EventAttrs.Note) of the engine's steps: which situation of
+// its kind a step is. Each is a stable id; the kinds it applies to are in
+// brackets.
+const (
+	NoteAfterVerdict      = "after_verdict"        // came after the attempt was decided [syn_retransmit, syn_ack, server_data]
+	NoteAfterSYNACK       = "after_syn_ack"        // the SYN-ACK was already seen: it was lost on the way back [syn_retransmit]
+	NoteAnswersBanner     = "answers_banner"       // the client answered a server no protocol recognised [client_data]
+	NoteClientFirst       = "client_first"         // the client spoke first, which no server-first protocol's client does [client_data]
+	NoteAfterClientGaveUp = "after_client_gave_up" // the server's first bytes or close came after the client had closed [server_data, fin, rst]
+	NoteNotExpected       = "not_expected"         // the server spoke first with something else than Expected [server_data]
+	NoteOtherProtocol     = "other_protocol"       // the server spoke first, no registered protocol [server_data]
+	NoteAnswersClient     = "answers_client"       // the server's first bytes answer the client's [server_data]
+	NoteNotTLS            = "not_tls"              // the bytes after an SSLRequest are not TLS records [not_decoded]
+	NoteBannerUnanswered  = "banner_unanswered"    // the client never answered the server's unrecognised first bytes [fin, rst]
+	NoteBeforeReply       = "before_reply"         // the client closed before any reply to its SYN [fin, rst]
+	NoteAnswersSYNACK     = "answers_syn_ack"      // the client's RST answered the SYN-ACK: its socket was gone [rst]
+	NoteAnswersSYN        = "answers_syn"          // the server's RST answered the SYN [rst]
+	NoteClosedAtOnce      = "closed_at_once"       // the client closed right after the handshake without sending [fin, rst]
+	NoteNoAnswer          = "no_answer"            // no answer to the client's first bytes [fin, rst]
+	NoteNoServerByte      = "no_server_byte"       // closed before the server's first byte [fin, rst]
+	NoteDuringTLS         = "during_tls"           // closed during the TLS handshake [fin, rst]
+	NotePartialGreeting   = "partial_greeting"     // the server closed after Bytes that are not a complete first message [fin, rst]
+	NoteAboutServer       = "about_server"         // the ICMP error is about a packet of the server [icmp_error]
+	NoteOtherSYN          = "other_syn"            // the ICMP error quotes another SYN than the attempt's (ignored) [icmp_error]
+	NotePTRForClient      = "ptr_for_client"       // the server looks up the client's name [dns_query, dns_answer]
 )
 
 // Dir is a timeline step's direction: client to server, server to client,

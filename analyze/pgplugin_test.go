@@ -183,15 +183,17 @@ func TestPostgresScenarios(t *testing.T) {
 func TestRegisterProtocol(t *testing.T) {
 	sniff := func([]byte) proto.Sniff { return proto.No }
 	newS := func(proto.Conn, proto.Sniff) proto.Session { return nil }
+	words := func(string, proto.Dir, *proto.Attrs) string { return "" }
 	tests := []struct {
 		name string
 		p    proto.Protocol
 		want string
 	}{
 		{"no sniffer", proto.Protocol{Name: "X", New: newS}, "exactly one of SniffServer"},
-		{"a reason twice", proto.Protocol{Name: "X", New: newS, SniffClient: sniff, Reasons: []proto.ReasonDef{{ID: "tcp.rst_from_server", Outcome: "refused"}}}, `reason "tcp.rst_from_server" is declared twice`},
-		{"unknown outcome", proto.Protocol{Name: "X", New: newS, SniffClient: sniff, Reasons: []proto.ReasonDef{{ID: "x.new", Outcome: "maybe"}}}, `unknown outcome "maybe"`},
-		{"WrongBanner undeclared", proto.Protocol{Name: "X", New: newS, SniffServer: func([]byte, bool, bool) proto.Sniff { return proto.No }, ServerFirst: true, WrongBanner: "x.nope"}, `WrongBanner reason "x.nope" is not declared`},
+		{"no Words", proto.Protocol{Name: "X", New: newS, SniffClient: sniff}, "needs Words"},
+		{"a reason twice", proto.Protocol{Name: "X", New: newS, Words: words, SniffClient: sniff, Reasons: []proto.ReasonDef{{ID: "tcp.rst_from_server", Outcome: "refused"}}}, `reason "tcp.rst_from_server" is declared twice`},
+		{"unknown outcome", proto.Protocol{Name: "X", New: newS, Words: words, SniffClient: sniff, Reasons: []proto.ReasonDef{{ID: "x.new", Outcome: "maybe"}}}, `unknown outcome "maybe"`},
+		{"WrongBanner undeclared", proto.Protocol{Name: "X", New: newS, Words: words, SniffServer: func([]byte, bool, bool) proto.Sniff { return proto.No }, ServerFirst: true, WrongBanner: "x.nope"}, `WrongBanner reason "x.nope" is not declared`},
 	}
 	for _, tc := range tests {
 		ids := map[string]Reason{}

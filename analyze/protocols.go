@@ -37,6 +37,31 @@ var serverFirstNames = func() string {
 	return strings.Join(names, " or ")
 }()
 
+// ServerFirstProtocols names the registered server-first protocols, in
+// registration order (the report names them for a server or client that
+// speaks none of them).
+func ServerFirstProtocols() []string {
+	var names []string
+	for _, p := range protocols {
+		if p.ServerFirst {
+			names = append(names, p.Name)
+		}
+	}
+	return names
+}
+
+// ProtocolWords is the Words of the registered protocol named name (an
+// Event's Proto): the report words the protocol's timeline steps with it.
+// Nil when no protocol has that name.
+func ProtocolWords(name string) func(kind string, dir proto.Dir, a *proto.Attrs) string {
+	for _, p := range protocols {
+		if p.Name == name {
+			return p.Words
+		}
+	}
+	return nil
+}
+
 func registerProtocols() map[string]Reason {
 	ids := make(map[string]Reason, engineReasons+32)
 	for i := 1; i < engineReasons; i++ {
@@ -58,6 +83,9 @@ var knownOutcomes = []Outcome{OK, Refused, Unreachable, Timeout, NoGreeting, Gre
 func registerProtocol(reasonIDs map[string]Reason, p *proto.Protocol) error {
 	if p.New == nil || (p.SniffServer == nil) == (p.SniffClient == nil) || p.ServerFirst != (p.SniffServer != nil) {
 		return fmt.Errorf("protocol %q: needs New and exactly one of SniffServer (server first) or SniffClient (client first)", p.Name)
+	}
+	if p.Words == nil {
+		return fmt.Errorf("protocol %q: needs Words (the report words its timeline steps with it)", p.Name)
 	}
 	for _, d := range p.Reasons {
 		if _, dup := reasonIDs[d.ID]; dup {
@@ -129,19 +157,21 @@ func (e *Engine) protocolSocket(path string) bool {
 // startSession hands the attempt's bytes to protocol p.
 func (e *Engine) startSession(a *attempt, p *proto.Protocol, how proto.Sniff) {
 	a.proto = protoSession
-	a.sess = p.New(&sessConn{e: e, a: a}, how)
+	a.sess = p.New(&sessConn{e: e, a: a, p: p}, how)
 }
 
 // sessConn is a session's view of its attempt (proto.Conn).
 type sessConn struct {
 	e *Engine
 	a *attempt
+	p *proto.Protocol
 }
 
 func (c *sessConn) Server() proto.Stream { return &c.a.s2c }
 func (c *sessConn) Client() proto.Stream { return &c.a.c2s }
-func (c *sessConn) Event(t time.Time, kind string, dir proto.Dir, what string) {
-	c.a.event(t, EventKind(kind), Dir(dir), what)
+func (c *sessConn) Event(t time.Time, kind string, dir proto.Dir, at proto.Attrs) {
+	at.Proto = c.p.Name
+	c.a.event(t, EventKind(kind), Dir(dir), at)
 }
 func (c *sessConn) Note(what string) { c.a.notes = append(c.a.notes, what) }
 

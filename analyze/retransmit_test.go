@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/connscope/connscope/analyze/dns"
+	"github.com/connscope/connscope/analyze/proto"
 	"github.com/connscope/connscope/event"
 )
 
@@ -59,7 +60,7 @@ func TestSYNRetransmitAfterVerdict(t *testing.T) {
 			t.Fatalf("want one attempt\n%s", dumpConnects(s.got))
 		}
 		a := s.got[0].Attempts[0]
-		if a.Outcome != Refused || a.SYNCount != 2 || !eventsContain(a, "SYN retransmit #1") {
+		if a.Outcome != Refused || a.SYNCount != 2 || !hasEvent(a, EvSYNRetransmit, func(e *Event, _ *proto.Detail) bool { return e.N == 1 }) {
 			t.Errorf("attempt %s, %d SYNs, events %v", a.Outcome, a.SYNCount, a.Events)
 		}
 		if sum.LateRetransmits != 0 {

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/connscope/connscope/analyze/dns"
+	"github.com/connscope/connscope/analyze/proto"
 	"github.com/connscope/connscope/event"
 )
 
@@ -240,7 +241,7 @@ func TestSnapLength(t *testing.T) {
 				if a.MySQL == nil || a.MySQL.User != "application" {
 					t.Errorf("mysql %+v, want user %q", a.MySQL, "application")
 				}
-				if !eventsContain(a, "HandshakeResponse (cut in the capture)") {
+				if !hasEvent(a, EvLogin, func(e *Event, d *proto.Detail) bool { return e.Proto == "MySQL" && d.Cut && d.User == "application" }) {
 					t.Errorf("timeline does not say the HandshakeResponse was cut")
 				}
 			},

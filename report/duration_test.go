@@ -42,6 +42,7 @@ func TestTableAndTimelineAgreeOnDurations(t *testing.T) {
 					continue
 				}
 				for _, e := range a.Events {
+					e.What = EventWords(&e)
 					if a.RTTMS != nil && strings.Contains(e.What, "SYN-ACK") && strings.Contains(e.What, "(RTT ") {
 						rtts++
 						if want := "(RTT " + rows[i][rttCol]; !strings.Contains(e.What, want) {

@@ -11,6 +11,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/connscope/connscope/analyze"
+	"github.com/connscope/connscope/analyze/proto"
 )
 
 // A connect line is written by hand rather than by encoding/json: on a big
@@ -39,7 +40,10 @@ var jsonFields = map[reflect.Type]string{
 	reflect.TypeOf(analyze.Resolver{}): "servers:slice candidates:slice",
 	reflect.TypeOf(analyze.Query{}):    "name:string type:string server:string rcode:string answers:slice latency_ms:ptr retries:int start:struct error:string transport:string",
 	reflect.TypeOf(analyze.Attempt{}):  "client:string server:string outcome:string reason:uint16 facts:ptr syn_count:int retransmits:int rst_from:string rtt_ms:ptr greeting_delay_ms:ptr duration_ms:float64 start:struct events:slice mysql:ptr postgres:ptr evidence:slice causes:slice pid:uint32 comm:string fd:ptr errno:string client_first_byte_ms:ptr server_response_ms:ptr slow:ptr",
-	reflect.TypeOf(analyze.Event{}):    "t_ms:float64 kind:string dir:string what:string -:struct",
+	reflect.TypeOf(analyze.Event{}):    "t_ms:float64 kind:string dir:string what:string -:struct EventAttrs:struct",
+	reflect.TypeOf(proto.Attrs{}):      "proto:string note:string addr:string n:int bytes:int elapsed_ms:float64 errno:string Detail:ptr",
+	reflect.TypeOf(proto.Detail{}):     "icmp:ptr state_from:string state_to:string pid:uint32 comm:string name:string qtype:string rcode:string alert:string banner:string expected:string code:int sqlstate:string severity:string message:string cut:bool version:string protocol:string id:uint64 auth:string tls:string user:string database:string command:string",
+	reflect.TypeOf(proto.ICMP{}):       "from:string v6:bool type:uint8 code:uint8 quoted_seq:uint32 isn:uint32",
 	reflect.TypeOf(analyze.Facts{}):    "syns:int elapsed_ms:float64 closed_by:string close:string server_bytes:int client_bytes:int icmp:ptr errno:string mysql_error:uint16 sqlstate:string banner:string tls_alert:string lost_at:int would_be:uint16",
 	reflect.TypeOf(analyze.ICMPFact{}): "from:string v6:bool type:uint8 code:uint8",
 	reflect.TypeOf(analyze.Slow{}):     "part:string ms:float64",
@@ -241,6 +245,7 @@ func appendAttempt(b []byte, a *analyze.Attempt) []byte {
 			}
 			b = append(b, `,"what":`...)
 			b = appendJSONString(b, e.What)
+			b = appendEventAttrs(b, &e.EventAttrs)
 			b = append(b, '}')
 		}
 		b = append(b, ']')
@@ -291,6 +296,82 @@ func appendAttempt(b []byte, a *analyze.Attempt) []byte {
 		b = append(b, '}')
 	}
 	return append(b, '}')
+}
+
+// appendEventAttrs appends a timeline step's facts, each as
+// ,"key":value, in the model's field order, leaving out the zero ones
+// (their tags are omitempty).
+func appendEventAttrs(b []byte, a *proto.Attrs) []byte {
+	b = appendOptString(b, `,"proto":`, a.Proto)
+	b = appendOptString(b, `,"note":`, a.Note)
+	b = appendOptString(b, `,"addr":`, a.Addr)
+	b = appendOptInt(b, `,"n":`, int64(a.N))
+	b = appendOptInt(b, `,"bytes":`, int64(a.Bytes))
+	if a.ElapsedMS != 0 {
+		b = appendJSONFloat(append(b, `,"elapsed_ms":`...), a.ElapsedMS)
+	}
+	b = appendOptString(b, `,"errno":`, a.Errno)
+	d := a.Detail
+	if d == nil {
+		return b
+	}
+	if ic := d.ICMP; ic != nil {
+		b = append(b, `,"icmp":{"from":`...)
+		b = appendJSONString(b, ic.From)
+		b = append(b, `,"v6":`...)
+		b = strconv.AppendBool(b, ic.V6)
+		b = append(b, `,"type":`...)
+		b = strconv.AppendUint(b, uint64(ic.Type), 10)
+		b = append(b, `,"code":`...)
+		b = strconv.AppendUint(b, uint64(ic.Code), 10)
+		b = appendOptInt(b, `,"quoted_seq":`, int64(ic.QuotedSeq))
+		b = appendOptInt(b, `,"isn":`, int64(ic.ISN))
+		b = append(b, '}')
+	}
+	b = appendOptString(b, `,"state_from":`, d.StateFrom)
+	b = appendOptString(b, `,"state_to":`, d.StateTo)
+	b = appendOptInt(b, `,"pid":`, int64(d.PID))
+	b = appendOptString(b, `,"comm":`, d.Comm)
+	b = appendOptString(b, `,"name":`, d.Name)
+	b = appendOptString(b, `,"qtype":`, d.QType)
+	b = appendOptString(b, `,"rcode":`, d.Rcode)
+	b = appendOptString(b, `,"alert":`, d.Alert)
+	b = appendOptString(b, `,"banner":`, d.Banner)
+	b = appendOptString(b, `,"expected":`, d.Expected)
+	b = appendOptInt(b, `,"code":`, int64(d.Code))
+	b = appendOptString(b, `,"sqlstate":`, d.SQLState)
+	b = appendOptString(b, `,"severity":`, d.Severity)
+	b = appendOptString(b, `,"message":`, d.Message)
+	if d.Cut {
+		b = append(b, `,"cut":true`...)
+	}
+	b = appendOptString(b, `,"version":`, d.Version)
+	b = appendOptString(b, `,"protocol":`, d.Protocol)
+	if d.ID != 0 {
+		b = strconv.AppendUint(append(b, `,"id":`...), d.ID, 10)
+	}
+	b = appendOptString(b, `,"auth":`, d.Auth)
+	b = appendOptString(b, `,"tls":`, d.TLS)
+	b = appendOptString(b, `,"user":`, d.User)
+	b = appendOptString(b, `,"database":`, d.Database)
+	b = appendOptString(b, `,"command":`, d.Command)
+	return b
+}
+
+// appendOptString appends key and s unless s is empty (omitempty).
+func appendOptString(b []byte, key, s string) []byte {
+	if s == "" {
+		return b
+	}
+	return appendJSONString(append(b, key...), s)
+}
+
+// appendOptInt appends key and n unless n is 0 (omitempty).
+func appendOptInt(b []byte, key string, n int64) []byte {
+	if n == 0 {
+		return b
+	}
+	return strconv.AppendInt(append(b, key...), n, 10)
 }
 
 func appendFacts(b []byte, f *analyze.Facts) []byte {

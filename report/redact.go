@@ -81,8 +81,29 @@ func (r *Redactor) Connect(c *analyze.Connect) *analyze.Connect {
 			p.User, p.Database, p.ApplicationName = r.users[orig.Postgres.User], r.dbs[orig.Postgres.Database], r.apps[orig.Postgres.ApplicationName]
 			a.Postgres = &p
 		}
+		if a != nil {
+			redactEventNames(a.Events, c.Attempts[i].Events, r)
+		}
 	}
 	return &out
+}
+
+// redactEventNames replaces the user and database a timeline step names
+// standing alone (its facts) with their pseudonyms; events are the
+// redacted copy of orig.
+func redactEventNames(events, orig []analyze.Event, r *Redactor) {
+	for j := range events {
+		d, o := events[j].Detail, orig[j].Detail
+		if d == nil || o == nil {
+			continue
+		}
+		if o.User != "" {
+			d.User = r.users[o.User]
+		}
+		if o.Database != "" {
+			d.Database = r.dbs[o.Database]
+		}
+	}
 }
 
 // Summary returns a redacted copy of s (its error texts may quote addresses).
@@ -104,7 +125,18 @@ func (r *Redactor) learnConnect(c *analyze.Connect) {
 		}
 	}
 	for _, a := range c.Attempts {
-		if a != nil && a.MySQL != nil {
+		if a == nil {
+			continue
+		}
+		for _, e := range a.Events {
+			if d := e.Detail; d != nil {
+				r.learnUser(d.User)
+				if d.Database != "" {
+					r.db(d.Database)
+				}
+			}
+		}
+		if a.MySQL != nil {
 			r.learnUser(a.MySQL.User)
 		}
 		if a != nil && a.Postgres != nil {

@@ -157,6 +157,7 @@ func (w *Writer) Connect(c *analyze.Connect) error {
 		w.hidden++
 		return nil
 	}
+	c = withEventWords(c) // words first, so that redaction sees them
 	if w.red != nil {
 		c = w.red.Connect(c)
 	}

@@ -59,6 +59,7 @@ const (
 // Protocol registers MySQL/MariaDB with the engine.
 var Protocol = proto.Protocol{
 	Name:        "MySQL",
+	Words:       words,
 	ServerFirst: true,
 	Ports:       []uint16{3306},
 	Clients:     []string{"mysql", "mariadb", "mysqladmin", "mariadb-admin", "mysqldump", "mariadb-dump", "php", "php-fpm", "php-cgi", "mysqlsh", "mysqlcheck", "mariadb-check"},
@@ -214,7 +215,7 @@ func (s *session) Server(t time.Time, final bool) {
 		// they are: neither a greeting nor another protocol can be
 		// concluded. The client's packets and TCP decide.
 		s.cutFirst = false
-		c.Event(t, "not_decoded", proto.S2C, fmt.Sprintf("server's first payload cut by the snap length after %d bytes: too short to tell a MySQL greeting; following the client and TCP", len(srv.Bytes())))
+		c.Event(t, "not_decoded", proto.S2C, proto.Attrs{Note: NoteFirstCut, Bytes: len(srv.Bytes())})
 		srv.Lose()
 		s.cut = true
 		s.my = myClientTurn
@@ -228,7 +229,7 @@ func (s *session) Server(t time.Time, final bool) {
 		payload, seq, n, partial, err := nextPacket(srv, final)
 		if err != nil {
 			if err == ErrNotMySQL {
-				c.Event(t, "not_decoded", proto.S2C, "server sent bytes that are not a MySQL packet; decoding stops")
+				c.Event(t, "not_decoded", proto.S2C, proto.Attrs{Note: NoteNotMySQL})
 				s.abandon()
 			}
 			break
@@ -247,7 +248,7 @@ func (s *session) Server(t time.Time, final bool) {
 		// keep: what it answered is unknown from here on.
 		s.cut = true
 		c.MarkCut()
-		c.Event(t, "not_decoded", proto.S2C, fmt.Sprintf("the server's bytes from byte %d on cannot be decoded (the snap length cut a packet); following TCP only", srv.LostAt()))
+		c.Event(t, "not_decoded", proto.S2C, proto.Attrs{Note: NoteLost, Bytes: srv.LostAt()})
 	}
 }
 
@@ -271,34 +272,30 @@ func (s *session) serverPacket(payload []byte, seq uint8, partial bool, t time.T
 		switch kind {
 		case KindGreeting:
 			g, err := ParseGreeting(payload)
-			cut := ""
-			if partial {
-				cut = " (greeting cut short in the capture)"
-			}
+			cut := partial
 			if err != nil {
 				if !errors.Is(err, ErrTruncated) {
-					c.Event(t, "not_decoded", proto.S2C, fmt.Sprintf("malformed MySQL greeting: %v", err))
+					c.Event(t, "not_decoded", proto.S2C, proto.Attrs{Note: NoteMalformedGreeting, Detail: &proto.Detail{Message: err.Error()}})
 					s.abandon()
 					return
 				}
-				cut = " (greeting cut short in the capture)"
+				cut = true
 			}
 			my.Protocol = g.Protocol
 			my.ServerVersion = g.ServerVersion
 			my.ConnectionID = g.ConnectionID
 			my.AuthPlugin = g.AuthPlugin
-			tlsWord := "TLS unknown"
+			tlsWord := TLSUnknown
 			if g.CapsKnown {
 				tls := g.TLSOffered()
 				my.TLSOffered = &tls
-				tlsWord = "TLS offered"
+				tlsWord = TLSOffered
 				if !tls {
-					tlsWord = "no TLS"
+					tlsWord = TLSNotOffered
 				}
 			}
-			c.Event(t, "greeting", proto.S2C, "greeting: MySQL protocol "+strconv.Itoa(int(g.Protocol))+", server "+g.ServerVersion+
-				", connection id "+strconv.FormatUint(uint64(g.ConnectionID), 10)+", plugin "+orNone(g.AuthPlugin)+", "+tlsWord+
-				" ("+proto.Dur(delay)+" after the handshake)"+cut)
+			c.Event(t, "greeting", proto.S2C, proto.Attrs{ElapsedMS: proto.MSOf(delay), Detail: &proto.Detail{
+				Protocol: strconv.Itoa(int(g.Protocol)), Version: g.ServerVersion, ID: uint64(g.ConnectionID), Auth: g.AuthPlugin, TLS: tlsWord, Cut: cut}})
 			s.my = myClientTurn
 			if late {
 				c.Decide(ReasonGreetingLate, t, fmt.Sprintf("the MySQL greeting came %s after the handshake, %s after the client gave up (%s at %s)",
@@ -313,7 +310,7 @@ func (s *session) serverPacket(payload []byte, seq uint8, partial bool, t time.T
 			if errors.Is(err, ErrTruncated) {
 				// An ERR instead of a greeting refuses the connection,
 				// whatever its code.
-				c.Event(t, "mysql_err", proto.S2C, "ERR instead of a greeting, cut by the snap length before its code")
+				c.Event(t, "mysql_err", proto.S2C, proto.Attrs{Note: NoteGreetingCodeCut})
 				c.Decide(ReasonErrAtGreetingCut, t, fmt.Sprintf("the server answered the connect with an ERR packet %s after the handshake, instead of a greeting (the snap length cut its code)", proto.Dur(delay)))
 				return
 			}
@@ -321,7 +318,7 @@ func (s *session) serverPacket(payload []byte, seq uint8, partial bool, t time.T
 				s.abandon()
 				return
 			}
-			s.recordErr(me, t, "instead of a greeting")
+			s.recordErr(me, t, NoteInsteadOfGreeting)
 			if late {
 				c.Decide(ReasonErrLate, t, fmt.Sprintf("the server's %s came %s after the handshake, %s after the client gave up", me, proto.Dur(delay), proto.Dur(t.Sub(gaveAt))))
 				return
@@ -334,16 +331,16 @@ func (s *session) serverPacket(payload []byte, seq uint8, partial bool, t time.T
 		switch kind {
 		case KindOK:
 			if s.my == myClientTurn {
-				c.Event(t, "mysql_ok", proto.S2C, "server OK before any login (unexpected)")
+				c.Event(t, "mysql_ok", proto.S2C, proto.Attrs{})
 				return
 			}
-			c.Event(t, "login_ok", proto.S2C, "OK: logged in")
+			c.Event(t, "login_ok", proto.S2C, proto.Attrs{})
 			c.Decide(ReasonLoginOK, t, "login OK "+proto.Dur(t.Sub(c.Start()))+" after the first SYN")
 		case KindErr:
 			me, err := parseErrPacket(payload, partial)
 			if errors.Is(err, ErrTruncated) {
 				// Access denied or refused: only the cut code would say.
-				c.Event(t, "mysql_err", proto.S2C, "ERR cut by the snap length before its code")
+				c.Event(t, "mysql_err", proto.S2C, proto.Attrs{Note: NoteCodeCut})
 				c.Decide(ReasonErrCut, t, "the server answered with an ERR packet whose code the snap length cut: the login failed, but whether for the credentials or a limit is not in the capture")
 				return
 			}
@@ -351,24 +348,25 @@ func (s *session) serverPacket(payload []byte, seq uint8, partial bool, t time.T
 				return
 			}
 			when, errAt := "after the login", ReasonErrAfterLogin
+			note := NoteAfterLogin
 			if s.my == myClientTurn {
-				when, errAt = "before the login", ReasonErrBeforeLogin
+				when, errAt, note = "before the login", ReasonErrBeforeLogin, NoteBeforeLogin
 			}
-			s.recordErr(me, t, when)
+			s.recordErr(me, t, note)
 			c.Decide(errReason(me.Code, errAt), t, fmt.Sprintf("the server answered with %s %s", me, when))
 		case KindAuthSwitch:
 			if name, err := AuthSwitchPlugin(payload); err == nil {
 				my.AuthPlugin = name
-				c.Event(t, "auth_switch", proto.S2C, "auth switch to "+name)
+				c.Event(t, "auth_switch", proto.S2C, proto.Attrs{Detail: &proto.Detail{Auth: name}})
 			}
 		case KindAuthMoreData:
-			what := "auth more data"
+			note := ""
 			if len(payload) == 2 && payload[1] == 3 {
-				what = "auth more data: fast auth OK"
+				note = NoteFastAuthOK
 			} else if len(payload) == 2 && payload[1] == 4 {
-				what = "auth more data: full authentication required"
+				note = NoteFullAuth
 			}
-			c.Event(t, "auth_more_data", proto.S2C, what)
+			c.Event(t, "auth_more_data", proto.S2C, proto.Attrs{Note: note})
 		}
 	}
 }
@@ -381,13 +379,13 @@ func parseErrPacket(payload []byte, partial bool) (Err, error) {
 	return ParseErr(payload)
 }
 
-func (s *session) recordErr(me Err, t time.Time, when string) {
+func (s *session) recordErr(me Err, t time.Time, note string) {
 	my := s.ensure()
 	my.ErrorCode = me.Code
 	my.SQLState = me.SQLState
 	my.ErrorMessage = me.Message
 	my.ErrorMessageCut = me.Truncated
-	s.c.Event(t, "mysql_err", proto.S2C, fmt.Sprintf("%s (%s)", me, when))
+	s.c.Event(t, "mysql_err", proto.S2C, proto.Attrs{Note: note, Detail: &proto.Detail{Code: int(me.Code), SQLState: me.SQLState, Message: me.Message, Cut: me.Truncated}})
 }
 
 // errReason names a server ERR: an authentication error wherever it
@@ -421,7 +419,7 @@ func (s *session) Client(t time.Time) {
 			// captured in full.
 			cmd := CommandName(payload[0])
 			cl.Consume(n)
-			c.Event(t, "command", proto.C2S, "client command "+cmd+": logged in")
+			c.Event(t, "command", proto.C2S, proto.Attrs{Detail: &proto.Detail{Command: cmd}})
 			c.Decide(ReasonCommandAfterLogin, t, "the client sent "+cmd+" after its login, which a client does only after the server's OK (the server's answer was not captured whole)")
 			return
 		}
@@ -440,25 +438,21 @@ func (s *session) Client(t time.Time) {
 		}
 		cl.Consume(n) // h holds no view of payload
 		if err != nil {
-			c.Event(t, "not_decoded", proto.C2S, fmt.Sprintf("client reply to the greeting is malformed or cut: %v", err))
+			c.Event(t, "not_decoded", proto.C2S, proto.Attrs{Note: NoteMalformedLogin, Detail: &proto.Detail{Message: err.Error()}})
 			s.my = myAuth
 			continue
 		}
 		my := s.ensure()
 		if h.SSLRequest {
 			my.TLSRequested = true
-			c.Event(t, "ssl_request", proto.C2S, "SSLRequest: TLS starts")
+			c.Event(t, "ssl_request", proto.C2S, proto.Attrs{})
 			// Whatever follows in either direction is TLS records.
 			s.off = true
 			c.StartTLS(t)
 			return
 		}
 		my.User = h.User
-		if h.Truncated {
-			c.Event(t, "login", proto.C2S, "HandshakeResponse (cut in the capture): login as "+strconv.Quote(h.User))
-		} else {
-			c.Event(t, "login", proto.C2S, "HandshakeResponse: login as "+strconv.Quote(h.User))
-		}
+		c.Event(t, "login", proto.C2S, proto.Attrs{Detail: &proto.Detail{User: h.User, Cut: h.Truncated}})
 		s.my = myAuth
 		if partial {
 			return
@@ -473,7 +467,7 @@ func (s *session) ClientClosed(t time.Time, how string) bool {
 	c := s.c
 	switch s.my {
 	case myClientTurn:
-		c.Event(t, closeKind(how), proto.C2S, how+" from the client after the greeting, without logging in")
+		c.Event(t, closeKind(how), proto.C2S, proto.Attrs{Note: NoteAfterGreeting})
 		if s.info != nil && s.info.TLSOffered != nil && !*s.info.TLSOffered {
 			c.Decide(ReasonTLSNotOffered, t, fmt.Sprintf("the server did not offer TLS (no CLIENT_SSL in the greeting) and the client closed (%s) %s later without logging in",
 				how, proto.Dur(t.Sub(c.FirstServerData()))))
@@ -482,7 +476,7 @@ func (s *session) ClientClosed(t time.Time, how string) bool {
 		c.Decide(ReasonClosedAfterGreeting, t, "the greeting was fine; the client closed without logging in")
 		return true
 	case myAuth:
-		c.Event(t, closeKind(how), proto.C2S, how+" from the client while waiting for the login result")
+		c.Event(t, closeKind(how), proto.C2S, proto.Attrs{Note: NoteAwaitingResult})
 		c.Decide(ReasonLoginUnanswered, t, fmt.Sprintf("no answer to the login: the client gave up (%s) after %s", how, proto.Dur(t.Sub(c.FirstClientData()))))
 		return true
 	}
@@ -496,13 +490,13 @@ func (s *session) ServerClosed(t time.Time, how string) bool {
 	c := s.c
 	switch s.my {
 	case myClientTurn:
-		c.Event(t, closeKind(how), proto.S2C, how+" from the server before the client logged in")
+		c.Event(t, closeKind(how), proto.S2C, proto.Attrs{Note: NoteBeforeLogin})
 		if h, _ := c.ClientClosed(); h == "" {
 			c.Decide(ReasonServerClosedGreeting, t, fmt.Sprintf("the server closed the connection (%s) %s after its greeting, before the client logged in", how, proto.Dur(t.Sub(c.FirstServerData()))))
 		}
 		return true
 	case myAuth:
-		c.Event(t, closeKind(how), proto.S2C, how+" from the server after the login, without OK or ERR")
+		c.Event(t, closeKind(how), proto.S2C, proto.Attrs{Note: NoteAfterLogin})
 		c.Decide(ReasonServerClosedLogin, t, fmt.Sprintf("the server closed the connection (%s) after the login without an OK or ERR", how))
 		return true
 	}

@@ -74,6 +74,7 @@ const (
 // Protocol registers PostgreSQL with the engine.
 var Protocol = proto.Protocol{
 	Name:        "PostgreSQL",
+	Words:       words,
 	Ports:       []uint16{5432},
 	Clients:     []string{"psql", "pg_dump", "pg_restore", "pg_isready", "pgbench", "postgres"},
 	SocketWords: []string{".s.pgsql.", "postgresql"},
@@ -170,7 +171,7 @@ func (s *session) Info(encrypted bool) any {
 func (s *session) AwaitingFirst() bool { return false }
 
 func (s *session) abandon(t time.Time, dir proto.Dir, err error) {
-	s.c.Event(t, "not_decoded", dir, "not a PostgreSQL message; decoding stops: "+err.Error())
+	s.c.Event(t, "not_decoded", dir, proto.Attrs{Note: NoteNotPostgres, Detail: &proto.Detail{Message: err.Error()}})
 	s.off = true
 	s.c.Abandon()
 }
@@ -203,13 +204,13 @@ func (s *session) Client(t time.Time) {
 		case KindSSLRequest:
 			s.info.SSLRequested = true
 			s.ph = pgAnswer
-			c.Event(t, "ssl_request", proto.C2S, "SSLRequest: the client asks for TLS")
+			c.Event(t, "ssl_request", proto.C2S, proto.Attrs{Note: NoteSSL})
 		case KindGSSENCRequest:
 			s.info.GSSENCRequested = true
 			s.ph = pgAnswer
-			c.Event(t, "ssl_request", proto.C2S, "GSSENCRequest: the client asks for GSSAPI encryption")
+			c.Event(t, "ssl_request", proto.C2S, proto.Attrs{Note: NoteGSSENC})
 		case KindCancelRequest:
-			c.Event(t, "command", proto.C2S, "CancelRequest for backend "+strconv.FormatUint(uint64(m.ProcessID), 10))
+			c.Event(t, "command", proto.C2S, proto.Attrs{Detail: &proto.Detail{Command: "CancelRequest", ID: uint64(m.ProcessID)}})
 			c.Decide(ReasonCancelRequest, t, "the client sent a CancelRequest: it cancels a query of another connection, and does not log in")
 			return
 		case KindStartup:
@@ -219,21 +220,14 @@ func (s *session) Client(t time.Time) {
 			s.info.Protocol = fmt.Sprintf("%d.%d", m.ProtocolMajor, m.ProtocolMinor)
 			s.info.learn(&m)
 			s.ph = pgStartup
-			what := "StartupMessage: protocol " + s.info.Protocol + ", user " + strconv.Quote(s.info.User)
-			if s.info.Database != "" {
-				what += ", database " + strconv.Quote(s.info.Database)
-			}
-			if m.Truncated {
-				what += " (cut in the capture)"
-			}
-			c.Event(t, "login", proto.C2S, what)
+			c.Event(t, "login", proto.C2S, proto.Attrs{Detail: &proto.Detail{Protocol: s.info.Protocol, User: s.info.User, Database: s.info.Database, Cut: m.Truncated}})
 		case KindPassword, KindSASLInitialResponse:
 			if !s.resp {
 				s.resp = true
-				c.Event(t, "login", proto.C2S, "the client answers the Authentication request")
+				c.Event(t, "login", proto.C2S, proto.Attrs{Note: NoteAuthResponse})
 			}
 		case KindTerminate:
-			c.Event(t, "command", proto.C2S, "Terminate")
+			c.Event(t, "command", proto.C2S, proto.Attrs{Detail: &proto.Detail{Command: "Terminate"}})
 		}
 	}
 }
@@ -295,14 +289,14 @@ func (s *session) serverMessage(m *Message, t time.Time) {
 		s.info.SSLAnswer = string(m.Answer)
 		switch m.Answer {
 		case 'S':
-			c.Event(t, "ssl_answer", proto.S2C, "'S': the server accepts TLS")
+			c.Event(t, "ssl_answer", proto.S2C, proto.Attrs{Note: NoteTLSAccepted})
 			s.off = true
 			c.StartTLS(t)
 		case 'N':
 			s.ph = pgStartupDue
-			c.Event(t, "ssl_answer", proto.S2C, "'N': the server does not do TLS (or GSSAPI encryption) here")
+			c.Event(t, "ssl_answer", proto.S2C, proto.Attrs{Note: NoteNoEncryption})
 		default:
-			c.Event(t, "ssl_answer", proto.S2C, "'G': GSSAPI encryption follows (not decoded)")
+			c.Event(t, "ssl_answer", proto.S2C, proto.Attrs{Note: NoteGSSEncryption})
 			s.off = true
 			c.Abandon()
 		}
@@ -312,7 +306,7 @@ func (s *session) serverMessage(m *Message, t time.Time) {
 				s.info.AuthMethod = "trust"
 			}
 			s.ph = pgAuthOK
-			c.Event(t, "auth_ok", proto.S2C, "AuthenticationOk")
+			c.Event(t, "auth_ok", proto.S2C, proto.Attrs{})
 			return
 		}
 		if m.Auth == AuthSASLContinue || m.Auth == AuthSASLFinal || m.Auth == AuthGSSContinue {
@@ -322,7 +316,7 @@ func (s *session) serverMessage(m *Message, t time.Time) {
 		s.asked, s.resp = true, false
 		s.info.AuthMethod = authMethod(m)
 		s.ph = pgAuth
-		c.Event(t, "auth_request", proto.S2C, "the server asks for authentication: "+s.info.AuthMethod)
+		c.Event(t, "auth_request", proto.S2C, proto.Attrs{Detail: &proto.Detail{Auth: s.info.AuthMethod}})
 	case KindError:
 		s.serverError(m, t)
 	case KindParameterStatus:
@@ -330,14 +324,14 @@ func (s *session) serverMessage(m *Message, t time.Time) {
 			s.info.ServerVersion = m.Value
 		}
 	case KindReadyForQuery:
-		what := "ReadyForQuery: logged in"
+		at := proto.Attrs{}
 		if s.info.ServerVersion != "" {
-			what += " (server " + s.info.ServerVersion + ")"
+			at.Detail = &proto.Detail{Version: s.info.ServerVersion}
 		}
-		c.Event(t, "login_ok", proto.S2C, what)
+		c.Event(t, "login_ok", proto.S2C, at)
 		c.Decide(ReasonLoginOK, t, "logged in (AuthenticationOk, ReadyForQuery) "+proto.Dur(t.Sub(c.Start()))+" after the first SYN")
 	case KindNegotiateProtocolVersion:
-		c.Event(t, "server_data", proto.S2C, fmt.Sprintf("NegotiateProtocolVersion: the server supports up to 3.%d", m.NewestMinor()))
+		c.Event(t, "server_data", proto.S2C, proto.Attrs{Note: NoteNegotiateVersion, Detail: &proto.Detail{Protocol: "3." + strconv.Itoa(int(m.NewestMinor()))}})
 	}
 }
 
@@ -366,13 +360,7 @@ func (s *session) serverError(m *Message, t time.Time) {
 	if st, ok := SQLStateInfo(e.Code); ok {
 		desc += " " + st.ID
 	}
-	// The message is quoted as is (not escaped): the names it quotes
-	// stay recognisable to a redactor.
-	what := "ErrorResponse " + desc + ": " + e.Message
-	if m.Truncated {
-		what += " (cut in the capture)"
-	}
-	c.Event(t, "pg_error", proto.S2C, what)
+	c.Event(t, "pg_error", proto.S2C, proto.Attrs{Detail: &proto.Detail{Severity: sev, SQLState: e.Code, Message: e.Message, Cut: m.Truncated}})
 	r, ok := sqlstateReasons[e.Code]
 	if !ok {
 		r = ReasonErrorAtStartup
@@ -392,25 +380,25 @@ func (s *session) ClientClosed(t time.Time, how string) bool {
 	switch s.ph {
 	case pgStartupDue:
 		if s.info.SSLRequested {
-			c.Event(t, closeKind(how), proto.C2S, how+" from the client after the server's 'N', without a StartupMessage")
+			c.Event(t, closeKind(how), proto.C2S, proto.Attrs{Note: NoteAfterN})
 			c.Decide(ReasonSSLRefused, t, fmt.Sprintf("the server answered the SSLRequest with 'N' (no TLS) and the client closed (%s) %s later without a StartupMessage: it requires TLS", how, proto.Dur(t.Sub(c.FirstServerData()))))
 			return true
 		}
 	case pgAuth:
 		if !s.resp {
-			c.Event(t, closeKind(how), proto.C2S, how+" from the client without answering the authentication request")
+			c.Event(t, closeKind(how), proto.C2S, proto.Attrs{Note: NoteAuthUnanswered})
 			c.Decide(ReasonNoPassword, t, fmt.Sprintf("the server asked for authentication (%s) and the client closed (%s) without answering: it had no password", s.info.AuthMethod, how))
 			return true
 		}
-		c.Event(t, closeKind(how), proto.C2S, how+" from the client while waiting for the authentication result")
+		c.Event(t, closeKind(how), proto.C2S, proto.Attrs{Note: NoteAwaitingAuthResult})
 		c.Decide(ReasonStartupUnanswered, t, fmt.Sprintf("no answer to the authentication: the client gave up (%s)", how))
 		return true
 	case pgAnswer, pgStartup:
-		c.Event(t, closeKind(how), proto.C2S, how+" from the client while waiting for the server")
+		c.Event(t, closeKind(how), proto.C2S, proto.Attrs{Note: NoteAwaitingServer})
 		c.Decide(ReasonStartupUnanswered, t, fmt.Sprintf("the server did not answer the client's %s: the client gave up (%s)", s.waitingFor(), how))
 		return true
 	case pgAuthOK:
-		c.Event(t, closeKind(how), proto.C2S, how+" from the client after AuthenticationOk")
+		c.Event(t, closeKind(how), proto.C2S, proto.Attrs{Note: NoteAfterAuthOK})
 		c.Decide(ReasonClosedAfterAuthOK, t, "AuthenticationOk; the client closed before ReadyForQuery")
 		return true
 	}
@@ -434,11 +422,11 @@ func (s *session) ServerClosed(t time.Time, how string) bool {
 	}
 	switch s.ph {
 	case pgAnswer, pgStartup, pgAuth:
-		c.Event(t, closeKind(how), proto.S2C, how+" from the server during the startup, without an ErrorResponse")
+		c.Event(t, closeKind(how), proto.S2C, proto.Attrs{Note: NoteDuringStartup})
 		c.Decide(ReasonServerClosed, t, fmt.Sprintf("the server closed the connection (%s) during the startup without an ErrorResponse", how))
 		return true
 	case pgAuthOK:
-		c.Event(t, closeKind(how), proto.S2C, how+" from the server after AuthenticationOk")
+		c.Event(t, closeKind(how), proto.S2C, proto.Attrs{Note: NoteAfterAuthOK})
 		c.Decide(ReasonClosedAfterAuthOK, t, fmt.Sprintf("AuthenticationOk; the server closed (%s) before ReadyForQuery without an error", how))
 		return true
 	}

@@ -73,8 +73,9 @@ type Stream interface {
 type Conn interface {
 	Server() Stream
 	Client() Stream
-	// Event adds a timeline step (kind: a stable id, e.g. "greeting").
-	Event(t time.Time, kind string, dir Dir, what string)
+	// Event adds a timeline step (kind: a stable id, e.g. "greeting")
+	// with its facts; the report words it with the Protocol's Words.
+	Event(t time.Time, kind string, dir Dir, a Attrs)
 	// Note adds evidence kept whatever the verdict.
 	Note(what string)
 	// Decide gives the attempt its verdict: reason is a registered id.
@@ -164,6 +165,10 @@ type Protocol struct {
 	// its client is one of Clients, or its unix socket path holds one of
 	// SocketWords. Nil, or a nil answer: nothing to add.
 	ConnCauses func(reason string, t Target) []string
+	// Words makes the words of a timeline step the protocol's sessions
+	// recorded (kind, direction and attributes whose Proto is Name), when the report
+	// is rendered; the engine never calls it.
+	Words func(kind string, dir Dir, a *Attrs) string
 	// AfterTimeout is a known client's verified behaviour once an address
 	// timed out while more addresses were left (comm: the client process
 	// name); "" when not verified for that client.

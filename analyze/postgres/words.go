@@ -1,0 +1,115 @@
+package postgres
+
+import (
+	"strconv"
+	"strings"
+
+	"github.com/connscope/connscope/analyze/proto"
+)
+
+// The notes (proto.Attrs.Note) of PostgreSQL's timeline steps; the kinds
+// each applies to are in brackets.
+const (
+	NoteNotPostgres        = "not_postgres"         // Message says why decoding stopped [not_decoded]
+	NoteSSL                = "ssl"                  // SSLRequest [ssl_request]
+	NoteGSSENC             = "gssenc"               // GSSENCRequest [ssl_request]
+	NoteAuthResponse       = "auth_response"        // the client answers the Authentication request [login]
+	NoteTLSAccepted        = "tls_accepted"         // 'S' [ssl_answer]
+	NoteNoEncryption       = "no_encryption"        // 'N' [ssl_answer]
+	NoteGSSEncryption      = "gss_encryption"       // 'G' [ssl_answer]
+	NoteNegotiateVersion   = "negotiate_version"    // NegotiateProtocolVersion; Protocol is the newest the server supports [server_data]
+	NoteAfterN             = "after_n"              // the client closed after 'N' without a StartupMessage [fin, rst]
+	NoteAuthUnanswered     = "auth_unanswered"      // the client closed without answering the authentication request [fin, rst]
+	NoteAwaitingAuthResult = "awaiting_auth_result" // [fin, rst from the client]
+	NoteAwaitingServer     = "awaiting_server"      // [fin, rst from the client]
+	NoteAfterAuthOK        = "after_auth_ok"        // [fin, rst]
+	NoteDuringStartup      = "during_startup"       // the server closed without an ErrorResponse [fin, rst]
+)
+
+// words makes the words of a PostgreSQL timeline step (Protocol.Words).
+func words(kind string, dir proto.Dir, a *proto.Attrs) string {
+	d := a.Detail
+	if d == nil {
+		d = &proto.Detail{}
+	}
+	switch kind {
+	case "not_decoded":
+		return "not a PostgreSQL message; decoding stops: " + d.Message
+	case "ssl_request":
+		if a.Note == NoteGSSENC {
+			return "GSSENCRequest: the client asks for GSSAPI encryption"
+		}
+		return "SSLRequest: the client asks for TLS"
+	case "command":
+		if d.Command == "CancelRequest" {
+			return "CancelRequest for backend " + strconv.FormatUint(d.ID, 10)
+		}
+		return d.Command
+	case "login":
+		if a.Note == NoteAuthResponse {
+			return "the client answers the Authentication request"
+		}
+		w := "StartupMessage: protocol " + d.Protocol + ", user " + strconv.Quote(d.User)
+		if d.Database != "" {
+			w += ", database " + strconv.Quote(d.Database)
+		}
+		if d.Cut {
+			w += " (cut in the capture)"
+		}
+		return w
+	case "ssl_answer":
+		switch a.Note {
+		case NoteTLSAccepted:
+			return "'S': the server accepts TLS"
+		case NoteNoEncryption:
+			return "'N': the server does not do TLS (or GSSAPI encryption) here"
+		}
+		return "'G': GSSAPI encryption follows (not decoded)"
+	case "auth_ok":
+		return "AuthenticationOk"
+	case "auth_request":
+		return "the server asks for authentication: " + d.Auth
+	case "login_ok":
+		if d.Version != "" {
+			return "ReadyForQuery: logged in (server " + d.Version + ")"
+		}
+		return "ReadyForQuery: logged in"
+	case "server_data":
+		return "NegotiateProtocolVersion: the server supports up to " + d.Protocol
+	case "pg_error":
+		desc := strings.TrimSpace(d.Severity + " " + d.SQLState)
+		if st, ok := SQLStateInfo(d.SQLState); ok {
+			desc += " " + st.ID
+		}
+		// The message is quoted as is (not escaped): the names it quotes
+		// stay recognisable to a redactor.
+		w := "ErrorResponse " + desc + ": " + d.Message
+		if d.Cut {
+			w += " (cut in the capture)"
+		}
+		return w
+	case "fin", "rst":
+		how := "FIN"
+		if kind == "rst" {
+			how = "RST"
+		}
+		switch a.Note {
+		case NoteAfterN:
+			return how + " from the client after the server's 'N', without a StartupMessage"
+		case NoteAuthUnanswered:
+			return how + " from the client without answering the authentication request"
+		case NoteAwaitingAuthResult:
+			return how + " from the client while waiting for the authentication result"
+		case NoteAwaitingServer:
+			return how + " from the client while waiting for the server"
+		case NoteDuringStartup:
+			return how + " from the server during the startup, without an ErrorResponse"
+		case NoteAfterAuthOK:
+			if dir == proto.S2C {
+				return how + " from the server after AuthenticationOk"
+			}
+			return how + " from the client after AuthenticationOk"
+		}
+	}
+	return ""
+}

@@ -1,0 +1,327 @@
+package report
+
+import (
+	"strconv"
+	"strings"
+
+	"github.com/connscope/connscope/analyze"
+	"github.com/connscope/connscope/analyze/proto"
+)
+
+// The timeline's words. The engine records each step as a kind, a
+// direction and facts (analyze.Event); the words are made here, when a
+// connect is rendered, before redaction (so that --redact hides the
+// addresses and names the words quote, as in every other text). A
+// protocol's own steps (Event.Proto set) are worded by the Words function
+// it registered.
+
+// withEventWords returns c with every timeline step's What filled in from
+// its kind and facts; c itself is not modified (the attempts and their
+// timelines are copied). A step that already has words (a connect built by
+// hand, or read back from JSON) keeps them.
+func withEventWords(c *analyze.Connect) *analyze.Connect {
+	if c == nil || !needsWords(c) {
+		return c
+	}
+	out := *c
+	out.Attempts = make([]*analyze.Attempt, len(c.Attempts))
+	for i, a := range c.Attempts {
+		if a == nil || len(a.Events) == 0 {
+			out.Attempts[i] = a
+			continue
+		}
+		cp := *a
+		cp.Events = make([]analyze.Event, len(a.Events))
+		copy(cp.Events, a.Events)
+		for j := range cp.Events {
+			if e := &cp.Events[j]; e.What == "" {
+				e.What = EventWords(e)
+			}
+		}
+		out.Attempts[i] = &cp
+	}
+	return &out
+}
+
+// needsWords reports whether a step of c has no words yet.
+func needsWords(c *analyze.Connect) bool {
+	for _, a := range c.Attempts {
+		if a == nil {
+			continue
+		}
+		for i := range a.Events {
+			if a.Events[i].What == "" {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// EventWords is a timeline step in words, as every format shows it: "SYN
+// to 192.0.2.10:3306", "SYN retransmit #1 (+1.0 s)", "ICMP port
+// unreachable (type 3 code 3) from 192.0.2.1". A kind it does not know is
+// shown as the kind itself.
+func EventWords(e *analyze.Event) string {
+	if e.Proto != "" {
+		if w := analyze.ProtocolWords(e.Proto); w != nil {
+			if s := w(string(e.Kind), proto.Dir(e.Dir), &e.EventAttrs); s != "" {
+				return s
+			}
+		}
+	}
+	d := e.Detail
+	if d == nil {
+		d = &proto.Detail{}
+	}
+	dur := func() string { return analyze.FormatMS(e.ElapsedMS) }
+	n := func(i int) string { return strconv.Itoa(i) }
+	switch e.Kind {
+	case analyze.EvSYN:
+		return "SYN to " + e.Addr
+	case analyze.EvSYNData:
+		return "SYN carries " + n(e.Bytes) + " bytes of data (TCP Fast Open)"
+	case analyze.EvSYNRetransmit:
+		switch e.Note {
+		case analyze.NoteAfterVerdict:
+			return "SYN retransmit #" + n(e.N) + " (+" + dur() + ") after the verdict"
+		case analyze.NoteAfterSYNACK:
+			return "SYN retransmit #" + n(e.N) + " (after the SYN-ACK)"
+		}
+		return "SYN retransmit #" + n(e.N) + " (+" + dur() + ")"
+	case analyze.EvSYNACKRetrans:
+		return "SYN-ACK retransmit"
+	case analyze.EvSYNACK:
+		switch {
+		case e.Note == analyze.NoteAfterVerdict:
+			return "SYN-ACK from " + e.Addr + " (after the attempt was decided)"
+		case e.N > 0:
+			return "SYN-ACK from " + e.Addr + " (RTT " + dur() + ", answering SYN #" + n(e.N) + ")"
+		}
+		return "SYN-ACK from " + e.Addr + " (RTT " + dur() + ")"
+	case analyze.EvClientData:
+		if e.Note == analyze.NoteClientFirst {
+			return "client sends first (" + n(e.Bytes) + " bytes) — not a " + serverFirstNames() + " client"
+		}
+		return "client answers (" + n(e.Bytes) + " bytes)"
+	case analyze.EvServerData:
+		switch e.Note {
+		case analyze.NoteAfterVerdict:
+			return "server's first payload (" + n(e.Bytes) + " bytes) after the attempt was decided"
+		case analyze.NoteAfterClientGaveUp:
+			return "server's first payload " + strconv.Quote(d.Banner) + " (" + dur() + " after the handshake), after the client gave up"
+		case analyze.NoteNotExpected:
+			return "server's first payload is not " + d.Expected + ": " + strconv.Quote(d.Banner)
+		case analyze.NoteOtherProtocol:
+			return "server's first payload (" + dur() + " after the handshake), not " + serverFirstNames() + ": " + strconv.Quote(d.Banner)
+		case analyze.NoteAnswersClient:
+			return "server's first payload, " + dur() + " after the client's first bytes: " + strconv.Quote(d.Banner)
+		}
+	case analyze.EvNotDecoded:
+		if e.Note == analyze.NoteNotTLS {
+			return "bytes after the SSLRequest are not TLS records"
+		}
+	case analyze.EvTLSClientHello:
+		return "TLS ClientHello"
+	case analyze.EvTLSServerHello:
+		return "TLS handshake from the server"
+	case analyze.EvTLSAlert:
+		w := "TLS alert from the " + who(e.Dir)
+		if d.Alert != "" {
+			w += " " + d.Alert
+		}
+		return w
+	case analyze.EvTLSEstablished:
+		return "TLS established (the rest is encrypted)"
+	case analyze.EvFIN, analyze.EvRST:
+		return closeWords(e)
+	case analyze.EvClientGaveUp:
+		return "client moved on to the next address (" + e.Addr + ")"
+	case analyze.EvDNSQuery:
+		return "server looks up the client's name: " + d.QType + " " + d.Name + " to " + e.Addr
+	case analyze.EvDNSAnswer:
+		return d.QType + " " + d.Name + " answered " + d.Rcode + " after " + dur()
+	case analyze.EvICMPError:
+		return icmpWords(d.ICMP, e.Note)
+	case analyze.EvKernelConnect:
+		ret := "0"
+		if e.Errno != "" {
+			ret = "-" + e.Errno
+		}
+		return "connect(" + e.Addr + ") = " + ret
+	case analyze.EvKernelError:
+		return "socket error " + e.Errno
+	case analyze.EvKernelRetrans:
+		if e.N > 0 {
+			return "kernel: SYN retransmit #" + n(e.N)
+		}
+		return "kernel: retransmit"
+	case analyze.EvKernelRST:
+		return "kernel: RST received"
+	case analyze.EvKernelState:
+		w := "kernel: socket " + d.StateFrom + "→" + d.StateTo
+		if d.StateTo == "SYN_SENT" {
+			w += " (pid " + strconv.FormatUint(uint64(d.PID), 10) + " " + d.Comm + ")"
+		}
+		return w
+	case analyze.EvTruncated:
+		return "… further events not recorded"
+	}
+	return string(e.Kind)
+}
+
+// who names a step's sender by its direction.
+func who(d analyze.Dir) string {
+	if d == analyze.DirS2C {
+		return "server"
+	}
+	return "client"
+}
+
+// closeWords words a FIN or RST the engine recorded.
+func closeWords(e *analyze.Event) string {
+	how := "FIN"
+	if e.Kind == analyze.EvRST {
+		how = "RST"
+	}
+	dur := analyze.FormatMS(e.ElapsedMS)
+	if e.Dir == analyze.DirS2C {
+		switch e.Note {
+		case analyze.NoteBannerUnanswered:
+			return how + " from the server; the client never answered its first bytes"
+		case analyze.NotePartialGreeting:
+			return how + " from the server after " + strconv.Itoa(e.Bytes) + " bytes that are not a complete greeting"
+		case analyze.NoteAnswersSYN:
+			return how + " from " + e.Addr
+		case analyze.NoteAfterClientGaveUp:
+			return how + " from the server (after the client gave up)"
+		case analyze.NoteNoAnswer:
+			return how + " from the server without a reply to the client's data"
+		case analyze.NoteNoServerByte:
+			return how + " from the server before any payload (" + dur + " after the handshake)"
+		case analyze.NoteDuringTLS:
+			return how + " from the server during the TLS handshake"
+		}
+		return how + " from the server"
+	}
+	switch e.Note {
+	case analyze.NoteBannerUnanswered:
+		return how + " from the client, which never answered the server's first bytes"
+	case analyze.NoteBeforeReply:
+		return how + " from the client before any reply (+" + dur + ")"
+	case analyze.NoteAnswersSYNACK:
+		return how + " from the client answering the SYN-ACK: it had given up"
+	case analyze.NoteClosedAtOnce:
+		return how + " from the client " + dur + " after the handshake: client closed without sending"
+	case analyze.NoteNoAnswer:
+		return how + " from the client: gave up waiting for an answer to its first bytes after " + dur
+	case analyze.NoteNoServerByte:
+		return how + " from the client: gave up waiting for the server's first byte after " + dur
+	case analyze.NoteDuringTLS:
+		return how + " from the client during the TLS handshake"
+	}
+	return how + " from the client"
+}
+
+// serverFirstNames names the registered server-first protocols: "MySQL or
+// PostgreSQL".
+func serverFirstNames() string {
+	return strings.Join(analyze.ServerFirstProtocols(), " or ")
+}
+
+// icmpWords words an ICMP error step: "ICMP port unreachable (type 3 code
+// 3) from 192.0.2.1".
+func icmpWords(ic *proto.ICMP, note string) string {
+	if ic == nil {
+		return "ICMP error"
+	}
+	w := icmpDesc(ic.V6, ic.Type, ic.Code) + " from " + ic.From
+	switch note {
+	case analyze.NoteAboutServer:
+		w += " about a packet of the server"
+	case analyze.NoteOtherSYN:
+		w += " quoting seq " + strconv.FormatUint(uint64(ic.QuotedSeq), 10) + ", not this SYN (" + strconv.FormatUint(uint64(ic.ISN), 10) + "): ignored"
+	}
+	return w
+}
+
+// icmpDesc describes an ICMP error by its type and code: "ICMP port
+// unreachable (type 3 code 3)", "ICMPv6 administratively prohibited (type
+// 1 code 1)".
+func icmpDesc(v6 bool, typ, code uint8) string {
+	var what string
+	if v6 {
+		switch typ {
+		case 1:
+			switch code {
+			case 0:
+				what = "no route to destination"
+			case 1:
+				what = "administratively prohibited"
+			case 2:
+				what = "beyond scope of source address"
+			case 3:
+				what = "address unreachable"
+			case 4:
+				what = "port unreachable"
+			case 5:
+				what = "source address failed policy"
+			case 6:
+				what = "reject route to destination"
+			default:
+				what = "destination unreachable"
+			}
+		case 2:
+			what = "packet too big"
+		case 3:
+			what = "time exceeded"
+		case 4:
+			what = "parameter problem"
+		default:
+			what = "error"
+		}
+		return "ICMPv6 " + what + " (type " + strconv.Itoa(int(typ)) + " code " + strconv.Itoa(int(code)) + ")"
+	}
+	switch typ {
+	case 3:
+		switch code {
+		case 0:
+			what = "network unreachable"
+		case 1:
+			what = "host unreachable"
+		case 2:
+			what = "protocol unreachable"
+		case 3:
+			what = "port unreachable"
+		case 4:
+			what = "fragmentation needed"
+		case 5:
+			what = "source route failed"
+		case 6:
+			what = "destination network unknown"
+		case 7:
+			what = "destination host unknown"
+		case 9:
+			what = "network administratively prohibited"
+		case 10:
+			what = "host administratively prohibited"
+		case 11:
+			what = "network unreachable for TOS"
+		case 12:
+			what = "host unreachable for TOS"
+		case 13:
+			what = "communication administratively prohibited"
+		default:
+			what = "destination unreachable"
+		}
+	case 4:
+		what = "source quench"
+	case 11:
+		what = "time exceeded"
+	case 12:
+		what = "parameter problem"
+	default:
+		what = "error"
+	}
+	return "ICMP " + what + " (type " + strconv.Itoa(int(typ)) + " code " + strconv.Itoa(int(code)) + ")"
+}
