@@ -293,7 +293,7 @@ func TestLabReasons(t *testing.T) {
 						}
 						for _, ev := range a.Events {
 							if ev.Kind == "" || !slices.Contains([]Dir{"", DirC2S, DirS2C, DirLocal}, ev.Dir) {
-								t.Errorf("attempt %s→%s: event %q has kind %q, dir %q", a.Client, a.Server, ev.What, ev.Kind, ev.Dir)
+								t.Errorf("attempt %s→%s: event %+v has kind %q, dir %q", a.Client, a.Server, ev.EventAttrs, ev.Kind, ev.Dir)
 							}
 						}
 						got = append(got, a.Reason)

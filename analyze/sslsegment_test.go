@@ -122,7 +122,7 @@ func TestMySQLSSLRequestWithClientHello(t *testing.T) {
 			for _, ev := range a.Events {
 				switch ev.Kind {
 				case "login", "command", "not_decoded":
-					t.Errorf("event %s %q: the bytes after the SSLRequest were read as MySQL", ev.Kind, ev.What)
+					t.Errorf("event %s %+v: the bytes after the SSLRequest were read as MySQL", ev.Kind, ev.EventAttrs)
 				case EvTLSClientHello:
 					hellos++
 				}

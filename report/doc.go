@@ -6,10 +6,11 @@
 // Each format is a renderer in its own file (table.go, markdown.go,
 // json.go, line.go), chosen once by NewWriter; shared pieces have theirs
 // (blocks.go: what the table and Markdown formats print, in which order;
-// timeline.go; duration.go: durations are analyze.FormatMS everywhere). The
-// Writer owns what they share: numbering, --failed, write errors, and
-// redaction, applied to a connect and the summary before any renderer sees
-// them. The summary's counts are the engine's; the Writer adds only
+// timeline.go; eventwords.go: the words of each timeline step, made from
+// its kind and facts; duration.go: durations are analyze.FormatMS
+// everywhere). The Writer owns what they share: numbering, --failed, write
+// errors, the timeline's words and then redaction, applied to a connect and
+// the summary before any renderer sees them. The summary's counts are the engine's; the Writer adds only
 // connect_outcomes (what it was given). testdata/format at the repository
 // root holds the exact output of `connscope analyze` per format for real lab
 // captures (go test ./cmd/connscope -run TestFormatGoldens -update).

@@ -23,7 +23,10 @@ func TestEventWords(t *testing.T) {
 	}
 	c2s, s2c, local := analyze.DirC2S, analyze.DirS2C, analyze.DirLocal
 	my := func(k analyze.EventKind, d analyze.Dir, a A) analyze.Event { a.Proto = "MySQL"; return ev(k, d, a) }
-	pg := func(k analyze.EventKind, d analyze.Dir, a A) analyze.Event { a.Proto = "PostgreSQL"; return ev(k, d, a) }
+	pg := func(k analyze.EventKind, d analyze.Dir, a A) analyze.Event {
+		a.Proto = "PostgreSQL"
+		return ev(k, d, a)
+	}
 	tests := []struct {
 		e    analyze.Event
 		want string
