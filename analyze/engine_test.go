@@ -205,7 +205,7 @@ func TestEngineOutcomes(t *testing.T) {
 			},
 			want: []Outcome{OK},
 			check: func(t *testing.T, cs []*Connect, sum Summary) {
-				if !hasEvent(cs[0].Attempts[0], EvICMPError, func(e *Event, d *proto.Detail) bool {
+				if !hasEvent(cs[0].Attempts[0], EvICMPError, func(e *Event, d *proto.Detail, _ *proto.Msg) bool {
 					return e.Note == NoteOtherSYN && d.ICMP != nil && d.ICMP.QuotedSeq == 7 && d.ICMP.Type == 3 && d.ICMP.Code == 3
 				}) {
 					t.Errorf("events %+v", cs[0].Attempts[0].Events)
@@ -337,7 +337,7 @@ func TestEngineOutcomes(t *testing.T) {
 			want: []Outcome{OK},
 			check: func(t *testing.T, cs []*Connect, sum Summary) {
 				a := cs[0].Attempts[0]
-				if a.MySQL.AuthPlugin != "caching_sha2_password" || !hasEvent(a, EvAuthMoreData, func(e *Event, _ *proto.Detail) bool { return e.Note == mysql.NoteFastAuthOK }) {
+				if a.MySQL.AuthPlugin != "caching_sha2_password" || !hasEvent(a, EvAuthMoreData, func(e *Event, _ *proto.Detail, _ *proto.Msg) bool { return e.Note == mysql.NoteFastAuthOK }) {
 					t.Errorf("mysql %+v", a.MySQL)
 				}
 			},
@@ -885,9 +885,9 @@ func TestKernelEvents(t *testing.T) {
 			if a.PID != 4242 || a.Comm != "mariadb" || a.Errno != "ECONNREFUSED" || a.SYNCount != 1 {
 				t.Errorf("attempt %+v", a)
 			}
-			if !hasEvent(a, EvKernelConnect, func(e *Event, _ *proto.Detail) bool { return e.Errno == "EINPROGRESS" }) ||
-				!hasEvent(a, EvKernelError, func(e *Event, _ *proto.Detail) bool { return e.Errno == "ECONNREFUSED" }) ||
-				!hasEvent(a, EvKernelState, func(_ *Event, d *proto.Detail) bool {
+			if !hasEvent(a, EvKernelConnect, func(e *Event, _ *proto.Detail, _ *proto.Msg) bool { return e.Errno == "EINPROGRESS" }) ||
+				!hasEvent(a, EvKernelError, func(e *Event, _ *proto.Detail, _ *proto.Msg) bool { return e.Errno == "ECONNREFUSED" }) ||
+				!hasEvent(a, EvKernelState, func(_ *Event, d *proto.Detail, _ *proto.Msg) bool {
 					return d.StateFrom == "CLOSE" && d.StateTo == "SYN_SENT" && d.PID == 4242 && d.Comm == "mariadb"
 				}) {
 				t.Errorf("events %+v", a.Events)

@@ -304,18 +304,22 @@ func hasSubstring(list []string, sub string) bool {
 }
 
 // hasEvent reports whether a's timeline has a step of kind k for which
-// match (nil: any) holds.
-func hasEvent(a *Attempt, k EventKind, match func(e *Event, d *proto.Detail) bool) bool {
+// match (nil: any) holds; d and m are the step's Detail and Msg (zero
+// values when it has none).
+func hasEvent(a *Attempt, k EventKind, match func(e *Event, d *proto.Detail, m *proto.Msg) bool) bool {
 	for i := range a.Events {
 		e := &a.Events[i]
 		if e.Kind != k {
 			continue
 		}
-		d := e.Detail
+		d, m := e.Detail, e.Msg
 		if d == nil {
 			d = &proto.Detail{}
 		}
-		if match == nil || match(e, d) {
+		if m == nil {
+			m = &proto.Msg{}
+		}
+		if match == nil || match(e, d, m) {
 			return true
 		}
 	}

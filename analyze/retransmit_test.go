@@ -60,7 +60,7 @@ func TestSYNRetransmitAfterVerdict(t *testing.T) {
 			t.Fatalf("want one attempt\n%s", dumpConnects(s.got))
 		}
 		a := s.got[0].Attempts[0]
-		if a.Outcome != Refused || a.SYNCount != 2 || !hasEvent(a, EvSYNRetransmit, func(e *Event, _ *proto.Detail) bool { return e.N == 1 }) {
+		if a.Outcome != Refused || a.SYNCount != 2 || !hasEvent(a, EvSYNRetransmit, func(e *Event, _ *proto.Detail, _ *proto.Msg) bool { return e.N == 1 }) {
 			t.Errorf("attempt %s, %d SYNs, events %v", a.Outcome, a.SYNCount, a.Events)
 		}
 		if sum.LateRetransmits != 0 {

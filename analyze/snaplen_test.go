@@ -241,7 +241,9 @@ func TestSnapLength(t *testing.T) {
 				if a.MySQL == nil || a.MySQL.User != "application" {
 					t.Errorf("mysql %+v, want user %q", a.MySQL, "application")
 				}
-				if !hasEvent(a, EvLogin, func(e *Event, d *proto.Detail) bool { return e.Proto == "MySQL" && d.Cut && d.User == "application" }) {
+				if !hasEvent(a, EvLogin, func(e *Event, _ *proto.Detail, m *proto.Msg) bool {
+					return e.Proto == "MySQL" && m.Cut && m.User == "application"
+				}) {
 					t.Errorf("timeline does not say the HandshakeResponse was cut")
 				}
 			},

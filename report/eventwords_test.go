@@ -17,6 +17,7 @@ import (
 func TestEventWords(t *testing.T) {
 	type A = analyze.EventAttrs
 	type D = proto.Detail
+	type M = proto.Msg
 	const srv = "198.51.100.10:3306"
 	ev := func(k analyze.EventKind, d analyze.Dir, a A) analyze.Event {
 		return analyze.Event{Kind: k, Dir: d, EventAttrs: a}
@@ -106,53 +107,53 @@ func TestEventWords(t *testing.T) {
 		{my(analyze.EvNotDecoded, s2c, A{Note: mysql.NoteFirstCut, Bytes: 20}), "server's first payload cut by the snap length after 20 bytes: too short to tell a MySQL greeting; following the client and TCP"},
 		{my(analyze.EvNotDecoded, s2c, A{Note: mysql.NoteNotMySQL}), "server sent bytes that are not a MySQL packet; decoding stops"},
 		{my(analyze.EvNotDecoded, s2c, A{Note: mysql.NoteLost, Bytes: 96}), "the server's bytes from byte 96 on cannot be decoded (the snap length cut a packet); following TCP only"},
-		{my(analyze.EvNotDecoded, s2c, A{Note: mysql.NoteMalformedGreeting, Detail: &D{Message: "no NUL after the version"}}), "malformed MySQL greeting: no NUL after the version"},
-		{my(analyze.EvNotDecoded, c2s, A{Note: mysql.NoteMalformedLogin, Detail: &D{Message: "short"}}), "client reply to the greeting is malformed or cut: short"},
-		{my(analyze.EvGreeting, s2c, A{ElapsedMS: 0.178, Detail: &D{Protocol: "10", Version: "5.5.5-10.11.19-MariaDB-0+deb12u1", ID: 5, Auth: "mysql_native_password", TLS: mysql.TLSOffered}}),
+		{my(analyze.EvNotDecoded, s2c, A{Note: mysql.NoteMalformedGreeting, Msg: &M{Message: "no NUL after the version"}}), "malformed MySQL greeting: no NUL after the version"},
+		{my(analyze.EvNotDecoded, c2s, A{Note: mysql.NoteMalformedLogin, Msg: &M{Message: "short"}}), "client reply to the greeting is malformed or cut: short"},
+		{my(analyze.EvGreeting, s2c, A{ElapsedMS: 0.178, Msg: &M{Protocol: "10", Version: "5.5.5-10.11.19-MariaDB-0+deb12u1", ID: 5, Auth: "mysql_native_password", TLS: mysql.TLSOffered}}),
 			"greeting: MySQL protocol 10, server 5.5.5-10.11.19-MariaDB-0+deb12u1, connection id 5, plugin mysql_native_password, TLS offered (0.178 ms after the handshake)"},
-		{my(analyze.EvGreeting, s2c, A{ElapsedMS: 5000, Detail: &D{Protocol: "10", Version: "8.0.36", TLS: mysql.TLSUnknown, Cut: true}}),
+		{my(analyze.EvGreeting, s2c, A{ElapsedMS: 5000, Msg: &M{Protocol: "10", Version: "8.0.36", TLS: mysql.TLSUnknown, Cut: true}}),
 			"greeting: MySQL protocol 10, server 8.0.36, connection id 0, plugin (none), TLS unknown (5.0 s after the handshake) (greeting cut short in the capture)"},
-		{my(analyze.EvGreeting, s2c, A{ElapsedMS: 1, Detail: &D{Protocol: "10", Version: "8.0.36", ID: 9, Auth: "caching_sha2_password", TLS: mysql.TLSNotOffered}}),
+		{my(analyze.EvGreeting, s2c, A{ElapsedMS: 1, Msg: &M{Protocol: "10", Version: "8.0.36", ID: 9, Auth: "caching_sha2_password", TLS: mysql.TLSNotOffered}}),
 			"greeting: MySQL protocol 10, server 8.0.36, connection id 9, plugin caching_sha2_password, no TLS (1.0 ms after the handshake)"},
 		{my(analyze.EvMySQLErr, s2c, A{Note: mysql.NoteGreetingCodeCut}), "ERR instead of a greeting, cut by the snap length before its code"},
 		{my(analyze.EvMySQLErr, s2c, A{Note: mysql.NoteCodeCut}), "ERR cut by the snap length before its code"},
-		{my(analyze.EvMySQLErr, s2c, A{Note: mysql.NoteInsteadOfGreeting, Detail: &D{Code: 1040, SQLState: "08004", Message: "Too many connections"}}), "ERROR 1040 (08004): Too many connections (instead of a greeting)"},
-		{my(analyze.EvMySQLErr, s2c, A{Note: mysql.NoteBeforeLogin, Detail: &D{Code: 1130, Message: "Host 'x' is not allowed", Cut: true}}), "ERROR 1130: Host 'x' is not allowed… (message cut in the capture) (before the login)"},
-		{my(analyze.EvMySQLErr, s2c, A{Note: mysql.NoteAfterLogin, Detail: &D{Code: 1045, SQLState: "28000", Message: "Access denied"}}), "ERROR 1045 (28000): Access denied (after the login)"},
+		{my(analyze.EvMySQLErr, s2c, A{Note: mysql.NoteInsteadOfGreeting, Msg: &M{Code: 1040, SQLState: "08004", Message: "Too many connections"}}), "ERROR 1040 (08004): Too many connections (instead of a greeting)"},
+		{my(analyze.EvMySQLErr, s2c, A{Note: mysql.NoteBeforeLogin, Msg: &M{Code: 1130, Message: "Host 'x' is not allowed", Cut: true}}), "ERROR 1130: Host 'x' is not allowed… (message cut in the capture) (before the login)"},
+		{my(analyze.EvMySQLErr, s2c, A{Note: mysql.NoteAfterLogin, Msg: &M{Code: 1045, SQLState: "28000", Message: "Access denied"}}), "ERROR 1045 (28000): Access denied (after the login)"},
 		{my(analyze.EvMySQLOK, s2c, A{}), "server OK before any login (unexpected)"},
 		{my(analyze.EvLoginOK, s2c, A{}), "OK: logged in"},
-		{my(analyze.EvAuthSwitch, s2c, A{Detail: &D{Auth: "mysql_native_password"}}), "auth switch to mysql_native_password"},
+		{my(analyze.EvAuthSwitch, s2c, A{Msg: &M{Auth: "mysql_native_password"}}), "auth switch to mysql_native_password"},
 		{my(analyze.EvAuthMoreData, s2c, A{}), "auth more data"},
 		{my(analyze.EvAuthMoreData, s2c, A{Note: mysql.NoteFastAuthOK}), "auth more data: fast auth OK"},
 		{my(analyze.EvAuthMoreData, s2c, A{Note: mysql.NoteFullAuth}), "auth more data: full authentication required"},
-		{my(analyze.EvCommand, c2s, A{Detail: &D{Command: "COM_QUERY"}}), "client command COM_QUERY: logged in"},
+		{my(analyze.EvCommand, c2s, A{Msg: &M{Command: "COM_QUERY"}}), "client command COM_QUERY: logged in"},
 		{my(analyze.EvSSLRequest, c2s, A{}), "SSLRequest: TLS starts"},
-		{my(analyze.EvLogin, c2s, A{Detail: &D{User: "app"}}), `HandshakeResponse: login as "app"`},
-		{my(analyze.EvLogin, c2s, A{Detail: &D{User: "appl", Cut: true}}), `HandshakeResponse (cut in the capture): login as "appl"`},
+		{my(analyze.EvLogin, c2s, A{Msg: &M{User: "app"}}), `HandshakeResponse: login as "app"`},
+		{my(analyze.EvLogin, c2s, A{Msg: &M{User: "appl", Cut: true}}), `HandshakeResponse (cut in the capture): login as "appl"`},
 		{my(analyze.EvFIN, c2s, A{Note: mysql.NoteAfterGreeting}), "FIN from the client after the greeting, without logging in"},
 		{my(analyze.EvRST, c2s, A{Note: mysql.NoteAwaitingResult}), "RST from the client while waiting for the login result"},
 		{my(analyze.EvFIN, s2c, A{Note: mysql.NoteBeforeLogin}), "FIN from the server before the client logged in"},
 		{my(analyze.EvRST, s2c, A{Note: mysql.NoteAfterLogin}), "RST from the server after the login, without OK or ERR"},
 		// PostgreSQL (its Words)
-		{pg(analyze.EvNotDecoded, s2c, A{Note: postgres.NoteNotPostgres, Detail: &D{Message: "bad length"}}), "not a PostgreSQL message; decoding stops: bad length"},
+		{pg(analyze.EvNotDecoded, s2c, A{Note: postgres.NoteNotPostgres, Msg: &M{Message: "bad length"}}), "not a PostgreSQL message; decoding stops: bad length"},
 		{pg(analyze.EvSSLRequest, c2s, A{Note: postgres.NoteSSL}), "SSLRequest: the client asks for TLS"},
 		{pg(analyze.EvSSLRequest, c2s, A{Note: postgres.NoteGSSENC}), "GSSENCRequest: the client asks for GSSAPI encryption"},
-		{pg(analyze.EvCommand, c2s, A{Detail: &D{Command: "CancelRequest", ID: 4711}}), "CancelRequest for backend 4711"},
-		{pg(analyze.EvCommand, c2s, A{Detail: &D{Command: "Terminate"}}), "Terminate"},
-		{pg(analyze.EvLogin, c2s, A{Detail: &D{Protocol: "3.0", User: "alice", Database: "payroll"}}), `StartupMessage: protocol 3.0, user "alice", database "payroll"`},
-		{pg(analyze.EvLogin, c2s, A{Detail: &D{Protocol: "3.0", User: "alice", Cut: true}}), `StartupMessage: protocol 3.0, user "alice" (cut in the capture)`},
+		{pg(analyze.EvCommand, c2s, A{Msg: &M{Command: "CancelRequest", ID: 4711}}), "CancelRequest for backend 4711"},
+		{pg(analyze.EvCommand, c2s, A{Msg: &M{Command: "Terminate"}}), "Terminate"},
+		{pg(analyze.EvLogin, c2s, A{Msg: &M{Protocol: "3.0", User: "alice", Database: "payroll"}}), `StartupMessage: protocol 3.0, user "alice", database "payroll"`},
+		{pg(analyze.EvLogin, c2s, A{Msg: &M{Protocol: "3.0", User: "alice", Cut: true}}), `StartupMessage: protocol 3.0, user "alice" (cut in the capture)`},
 		{pg(analyze.EvLogin, c2s, A{Note: postgres.NoteAuthResponse}), "the client answers the Authentication request"},
 		{pg(analyze.EvSSLAnswer, s2c, A{Note: postgres.NoteTLSAccepted}), "'S': the server accepts TLS"},
 		{pg(analyze.EvSSLAnswer, s2c, A{Note: postgres.NoteNoEncryption}), "'N': the server does not do TLS (or GSSAPI encryption) here"},
 		{pg(analyze.EvSSLAnswer, s2c, A{Note: postgres.NoteGSSEncryption}), "'G': GSSAPI encryption follows (not decoded)"},
 		{pg(analyze.EvAuthOK, s2c, A{}), "AuthenticationOk"},
-		{pg(analyze.EvAuthRequest, s2c, A{Detail: &D{Auth: "scram-sha-256"}}), "the server asks for authentication: scram-sha-256"},
+		{pg(analyze.EvAuthRequest, s2c, A{Msg: &M{Auth: "scram-sha-256"}}), "the server asks for authentication: scram-sha-256"},
 		{pg(analyze.EvLoginOK, s2c, A{}), "ReadyForQuery: logged in"},
-		{pg(analyze.EvLoginOK, s2c, A{Detail: &D{Version: "15.10"}}), "ReadyForQuery: logged in (server 15.10)"},
-		{pg(analyze.EvServerData, s2c, A{Note: postgres.NoteNegotiateVersion, Detail: &D{Protocol: "3.0"}}), "NegotiateProtocolVersion: the server supports up to 3.0"},
-		{pg(analyze.EvPGError, s2c, A{Detail: &D{Severity: "FATAL", SQLState: "53300", Message: "sorry, too many clients already"}}),
+		{pg(analyze.EvLoginOK, s2c, A{Msg: &M{Version: "15.10"}}), "ReadyForQuery: logged in (server 15.10)"},
+		{pg(analyze.EvServerData, s2c, A{Note: postgres.NoteNegotiateVersion, Msg: &M{Protocol: "3.0"}}), "NegotiateProtocolVersion: the server supports up to 3.0"},
+		{pg(analyze.EvPGError, s2c, A{Msg: &M{Severity: "FATAL", SQLState: "53300", Message: "sorry, too many clients already"}}),
 			"ErrorResponse FATAL 53300 too_many_connections: sorry, too many clients already"},
-		{pg(analyze.EvPGError, s2c, A{Detail: &D{SQLState: "XX999", Message: "odd", Cut: true}}), "ErrorResponse XX999: odd (cut in the capture)"},
+		{pg(analyze.EvPGError, s2c, A{Msg: &M{SQLState: "XX999", Message: "odd", Cut: true}}), "ErrorResponse XX999: odd (cut in the capture)"},
 		{pg(analyze.EvFIN, c2s, A{Note: postgres.NoteAfterN}), "FIN from the client after the server's 'N', without a StartupMessage"},
 		{pg(analyze.EvFIN, c2s, A{Note: postgres.NoteAuthUnanswered}), "FIN from the client without answering the authentication request"},
 		{pg(analyze.EvRST, c2s, A{Note: postgres.NoteAwaitingAuthResult}), "RST from the client while waiting for the authentication result"},
@@ -167,7 +168,7 @@ func TestEventWords(t *testing.T) {
 	}
 	for _, tc := range tests {
 		if got := EventWords(&tc.e); got != tc.want {
-			t.Errorf("%s %s %+v %+v:\n got  %q\n want %q", tc.e.Kind, tc.e.Dir, tc.e.EventAttrs, tc.e.Detail, got, tc.want)
+			t.Errorf("%s %s %+v %+v %+v:\n got  %q\n want %q", tc.e.Kind, tc.e.Dir, tc.e.EventAttrs, tc.e.Detail, tc.e.Msg, got, tc.want)
 		}
 	}
 }
@@ -181,7 +182,7 @@ func TestEventWordsBeforeRedaction(t *testing.T) {
 		Events: []analyze.Event{
 			{Kind: analyze.EvSYN, Dir: analyze.DirC2S, EventAttrs: analyze.EventAttrs{Addr: "198.51.100.20:5432"}},
 			{Kind: analyze.EvLogin, Dir: analyze.DirC2S, EventAttrs: analyze.EventAttrs{Proto: "PostgreSQL",
-				Detail: &proto.Detail{Protocol: "3.0", User: "alice", Database: "payroll"}}},
+				Msg: &proto.Msg{Protocol: "3.0", User: "alice", Database: "payroll"}}},
 			{Kind: analyze.EvFIN, Dir: analyze.DirS2C, What: "words given by hand"},
 		},
 	}}}
@@ -218,7 +219,7 @@ func TestEventWordsBeforeRedaction(t *testing.T) {
 			t.Errorf("the Writer changed the caller's connect: %s has words %q", e.Kind, e.What)
 		}
 	}
-	if d := c.Attempts[0].Events[1].Detail; d.User != "alice" || d.Database != "payroll" {
+	if d := c.Attempts[0].Events[1].Msg; d.User != "alice" || d.Database != "payroll" {
 		t.Errorf("the Writer changed the caller's facts: %+v", d)
 	}
 }

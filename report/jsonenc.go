@@ -41,8 +41,9 @@ var jsonFields = map[reflect.Type]string{
 	reflect.TypeOf(analyze.Query{}):    "name:string type:string server:string rcode:string answers:slice latency_ms:ptr retries:int start:struct error:string transport:string",
 	reflect.TypeOf(analyze.Attempt{}):  "client:string server:string outcome:string reason:uint16 facts:ptr syn_count:int retransmits:int rst_from:string rtt_ms:ptr greeting_delay_ms:ptr duration_ms:float64 start:struct events:slice mysql:ptr postgres:ptr evidence:slice causes:slice pid:uint32 comm:string fd:ptr errno:string client_first_byte_ms:ptr server_response_ms:ptr slow:ptr",
 	reflect.TypeOf(analyze.Event{}):    "t_ms:float64 kind:string dir:string what:string -:struct EventAttrs:struct",
-	reflect.TypeOf(proto.Attrs{}):      "proto:string note:string addr:string n:int bytes:int elapsed_ms:float64 errno:string Detail:ptr",
-	reflect.TypeOf(proto.Detail{}):     "icmp:ptr state_from:string state_to:string pid:uint32 comm:string name:string qtype:string rcode:string alert:string banner:string expected:string code:int sqlstate:string severity:string message:string cut:bool version:string protocol:string id:uint64 auth:string tls:string user:string database:string command:string",
+	reflect.TypeOf(proto.Attrs{}):      "proto:string note:string addr:string n:int bytes:int elapsed_ms:float64 errno:string Detail:ptr Msg:ptr",
+	reflect.TypeOf(proto.Detail{}):     "icmp:ptr state_from:string state_to:string pid:uint32 comm:string name:string qtype:string rcode:string alert:string banner:string expected:string",
+	reflect.TypeOf(proto.Msg{}):        "code:int sqlstate:string severity:string message:string cut:bool version:string protocol:string id:uint64 auth:string tls:string user:string database:string command:string",
 	reflect.TypeOf(proto.ICMP{}):       "from:string v6:bool type:uint8 code:uint8 quoted_seq:uint32 isn:uint32",
 	reflect.TypeOf(analyze.Facts{}):    "syns:int elapsed_ms:float64 closed_by:string close:string server_bytes:int client_bytes:int icmp:ptr errno:string mysql_error:uint16 sqlstate:string banner:string tls_alert:string lost_at:int would_be:uint16",
 	reflect.TypeOf(analyze.ICMPFact{}): "from:string v6:bool type:uint8 code:uint8",
@@ -311,10 +312,17 @@ func appendEventAttrs(b []byte, a *proto.Attrs) []byte {
 		b = appendJSONFloat(append(b, `,"elapsed_ms":`...), a.ElapsedMS)
 	}
 	b = appendOptString(b, `,"errno":`, a.Errno)
-	d := a.Detail
-	if d == nil {
-		return b
+	if d := a.Detail; d != nil {
+		b = appendDetail(b, d)
 	}
+	if m := a.Msg; m != nil {
+		b = appendMsg(b, m)
+	}
+	return b
+}
+
+// appendDetail appends the facts of the engine's rarer steps.
+func appendDetail(b []byte, d *proto.Detail) []byte {
 	if ic := d.ICMP; ic != nil {
 		b = append(b, `,"icmp":{"from":`...)
 		b = appendJSONString(b, ic.From)
@@ -337,7 +345,11 @@ func appendEventAttrs(b []byte, a *proto.Attrs) []byte {
 	b = appendOptString(b, `,"rcode":`, d.Rcode)
 	b = appendOptString(b, `,"alert":`, d.Alert)
 	b = appendOptString(b, `,"banner":`, d.Banner)
-	b = appendOptString(b, `,"expected":`, d.Expected)
+	return appendOptString(b, `,"expected":`, d.Expected)
+}
+
+// appendMsg appends a protocol message's facts.
+func appendMsg(b []byte, d *proto.Msg) []byte {
 	b = appendOptInt(b, `,"code":`, int64(d.Code))
 	b = appendOptString(b, `,"sqlstate":`, d.SQLState)
 	b = appendOptString(b, `,"severity":`, d.Severity)

@@ -93,7 +93,7 @@ func (r *Redactor) Connect(c *analyze.Connect) *analyze.Connect {
 // redacted copy of orig.
 func redactEventNames(events, orig []analyze.Event, r *Redactor) {
 	for j := range events {
-		d, o := events[j].Detail, orig[j].Detail
+		d, o := events[j].Msg, orig[j].Msg
 		if d == nil || o == nil {
 			continue
 		}
@@ -129,7 +129,7 @@ func (r *Redactor) learnConnect(c *analyze.Connect) {
 			continue
 		}
 		for _, e := range a.Events {
-			if d := e.Detail; d != nil {
+			if d := e.Msg; d != nil {
 				r.learnUser(d.User)
 				if d.Database != "" {
 					r.db(d.Database)

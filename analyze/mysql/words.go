@@ -34,9 +34,9 @@ const (
 
 // words makes the words of a MySQL timeline step (Protocol.Words).
 func words(kind string, _ proto.Dir, a *proto.Attrs) string {
-	d := a.Detail
+	d := a.Msg
 	if d == nil {
-		d = &proto.Detail{}
+		d = &proto.Msg{}
 	}
 	switch kind {
 	case "not_decoded":

@@ -171,7 +171,7 @@ func (s *session) Info(encrypted bool) any {
 func (s *session) AwaitingFirst() bool { return false }
 
 func (s *session) abandon(t time.Time, dir proto.Dir, err error) {
-	s.c.Event(t, "not_decoded", dir, proto.Attrs{Note: NoteNotPostgres, Detail: &proto.Detail{Message: err.Error()}})
+	s.c.Event(t, "not_decoded", dir, proto.Attrs{Note: NoteNotPostgres, Msg: &proto.Msg{Message: err.Error()}})
 	s.off = true
 	s.c.Abandon()
 }
@@ -210,7 +210,7 @@ func (s *session) Client(t time.Time) {
 			s.ph = pgAnswer
 			c.Event(t, "ssl_request", proto.C2S, proto.Attrs{Note: NoteGSSENC})
 		case KindCancelRequest:
-			c.Event(t, "command", proto.C2S, proto.Attrs{Detail: &proto.Detail{Command: "CancelRequest", ID: uint64(m.ProcessID)}})
+			c.Event(t, "command", proto.C2S, proto.Attrs{Msg: &proto.Msg{Command: "CancelRequest", ID: uint64(m.ProcessID)}})
 			c.Decide(ReasonCancelRequest, t, "the client sent a CancelRequest: it cancels a query of another connection, and does not log in")
 			return
 		case KindStartup:
@@ -220,14 +220,14 @@ func (s *session) Client(t time.Time) {
 			s.info.Protocol = fmt.Sprintf("%d.%d", m.ProtocolMajor, m.ProtocolMinor)
 			s.info.learn(&m)
 			s.ph = pgStartup
-			c.Event(t, "login", proto.C2S, proto.Attrs{Detail: &proto.Detail{Protocol: s.info.Protocol, User: s.info.User, Database: s.info.Database, Cut: m.Truncated}})
+			c.Event(t, "login", proto.C2S, proto.Attrs{Msg: &proto.Msg{Protocol: s.info.Protocol, User: s.info.User, Database: s.info.Database, Cut: m.Truncated}})
 		case KindPassword, KindSASLInitialResponse:
 			if !s.resp {
 				s.resp = true
 				c.Event(t, "login", proto.C2S, proto.Attrs{Note: NoteAuthResponse})
 			}
 		case KindTerminate:
-			c.Event(t, "command", proto.C2S, proto.Attrs{Detail: &proto.Detail{Command: "Terminate"}})
+			c.Event(t, "command", proto.C2S, proto.Attrs{Msg: &proto.Msg{Command: "Terminate"}})
 		}
 	}
 }
@@ -316,7 +316,7 @@ func (s *session) serverMessage(m *Message, t time.Time) {
 		s.asked, s.resp = true, false
 		s.info.AuthMethod = authMethod(m)
 		s.ph = pgAuth
-		c.Event(t, "auth_request", proto.S2C, proto.Attrs{Detail: &proto.Detail{Auth: s.info.AuthMethod}})
+		c.Event(t, "auth_request", proto.S2C, proto.Attrs{Msg: &proto.Msg{Auth: s.info.AuthMethod}})
 	case KindError:
 		s.serverError(m, t)
 	case KindParameterStatus:
@@ -326,12 +326,12 @@ func (s *session) serverMessage(m *Message, t time.Time) {
 	case KindReadyForQuery:
 		at := proto.Attrs{}
 		if s.info.ServerVersion != "" {
-			at.Detail = &proto.Detail{Version: s.info.ServerVersion}
+			at.Msg = &proto.Msg{Version: s.info.ServerVersion}
 		}
 		c.Event(t, "login_ok", proto.S2C, at)
 		c.Decide(ReasonLoginOK, t, "logged in (AuthenticationOk, ReadyForQuery) "+proto.Dur(t.Sub(c.Start()))+" after the first SYN")
 	case KindNegotiateProtocolVersion:
-		c.Event(t, "server_data", proto.S2C, proto.Attrs{Note: NoteNegotiateVersion, Detail: &proto.Detail{Protocol: "3." + strconv.Itoa(int(m.NewestMinor()))}})
+		c.Event(t, "server_data", proto.S2C, proto.Attrs{Note: NoteNegotiateVersion, Msg: &proto.Msg{Protocol: "3." + strconv.Itoa(int(m.NewestMinor()))}})
 	}
 }
 
@@ -360,7 +360,7 @@ func (s *session) serverError(m *Message, t time.Time) {
 	if st, ok := SQLStateInfo(e.Code); ok {
 		desc += " " + st.ID
 	}
-	c.Event(t, "pg_error", proto.S2C, proto.Attrs{Detail: &proto.Detail{Severity: sev, SQLState: e.Code, Message: e.Message, Cut: m.Truncated}})
+	c.Event(t, "pg_error", proto.S2C, proto.Attrs{Msg: &proto.Msg{Severity: sev, SQLState: e.Code, Message: e.Message, Cut: m.Truncated}})
 	r, ok := sqlstateReasons[e.Code]
 	if !ok {
 		r = ReasonErrorAtStartup

@@ -28,9 +28,9 @@ const (
 
 // words makes the words of a PostgreSQL timeline step (Protocol.Words).
 func words(kind string, dir proto.Dir, a *proto.Attrs) string {
-	d := a.Detail
+	d := a.Msg
 	if d == nil {
-		d = &proto.Detail{}
+		d = &proto.Msg{}
 	}
 	switch kind {
 	case "not_decoded":

@@ -37,14 +37,18 @@ type Attrs struct {
 	// Errno is a symbolic errno: connect()'s return ("" for 0) or the
 	// socket error.
 	Errno string `json:"errno,omitempty"`
-	// Detail holds the facts only a few kinds have; nil for most steps.
+	// Detail holds the facts only a few of the engine's kinds have; nil
+	// for most steps.
 	*Detail
+	// Msg holds a protocol message's facts; nil for the engine's steps
+	// and for messages without any.
+	*Msg
 }
 
-// Detail are the timeline facts of the rarer kinds: ICMP errors, kernel
-// socket states, DNS lookups, TLS alerts, a server's unrecognised first
-// bytes and protocol messages. Its fields are flattened into the step's
-// JSON object.
+// Detail are the timeline facts of the engine's rarer kinds: ICMP errors,
+// kernel socket states, DNS lookups, TLS alerts and a server's
+// unrecognised first bytes. Its fields are flattened into the step's JSON
+// object.
 type Detail struct {
 	// ICMP is an icmp_error's message.
 	ICMP *ICMP `json:"icmp,omitempty"`
@@ -68,7 +72,12 @@ type Detail struct {
 	// (its default port), empty when none was.
 	Banner   string `json:"banner,omitempty"`
 	Expected string `json:"expected,omitempty"`
-	// Protocol messages: Code is an error code, SQLState its SQLSTATE,
+}
+
+// Msg are the facts of a protocol message (a greeting, a login, an error),
+// flattened into the step's JSON object.
+type Msg struct {
+	// Code is an error code, SQLState its SQLSTATE,
 	// Severity its severity, Message its text; Cut says the capture cut
 	// the message. Version is the server's version, Protocol the protocol
 	// version ("10", "3.0"), ID the server's id for the connection or the
