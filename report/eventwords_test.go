@@ -2,6 +2,11 @@ package report
 
 import (
 	"bytes"
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -166,11 +171,50 @@ func TestEventWords(t *testing.T) {
 		// A kind nobody knows is shown as itself.
 		{ev("something_new", "", A{}), "something_new"},
 	}
+	covered := map[analyze.EventKind]bool{}
 	for _, tc := range tests {
+		covered[tc.e.Kind] = true
 		if got := EventWords(&tc.e); got != tc.want {
 			t.Errorf("%s %s %+v %+v %+v:\n got  %q\n want %q", tc.e.Kind, tc.e.Dir, tc.e.EventAttrs, tc.e.Detail, tc.e.Msg, got, tc.want)
 		}
 	}
+	for _, k := range eventKinds(t) {
+		if !covered[k] {
+			t.Errorf("kind %q (analyze/model.go) has no words pinned here", k)
+		}
+	}
+}
+
+// eventKinds are the EventKind constants analyze declares (model.go).
+func eventKinds(t *testing.T) []analyze.EventKind {
+	t.Helper()
+	f, err := parser.ParseFile(token.NewFileSet(), filepath.Join("..", "analyze", "model.go"), nil, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var kinds []analyze.EventKind
+	for _, d := range f.Decls {
+		g, ok := d.(*ast.GenDecl)
+		if !ok || g.Tok != token.CONST {
+			continue
+		}
+		for _, sp := range g.Specs {
+			v := sp.(*ast.ValueSpec)
+			if id, ok := v.Type.(*ast.Ident); !ok || id.Name != "EventKind" {
+				continue
+			}
+			for _, val := range v.Values {
+				if lit, ok := val.(*ast.BasicLit); ok {
+					s, _ := strconv.Unquote(lit.Value)
+					kinds = append(kinds, analyze.EventKind(s))
+				}
+			}
+		}
+	}
+	if len(kinds) < 30 {
+		t.Fatalf("found only %d EventKind constants in analyze/model.go", len(kinds))
+	}
+	return kinds
 }
 
 // TestEventWordsBeforeRedaction: the Writer makes the words of a connect's
