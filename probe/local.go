@@ -89,7 +89,9 @@ func processCheck(t Target, procs []Process) Check {
 	c.Status = Pass
 	for _, p := range procs {
 		ev := fmt.Sprintf("pid %d %s, user %s", p.PID, p.Comm, p.User)
-		if !p.SameNet {
+		if p.NetUnknown {
+			ev += ", network namespace not readable (not root)"
+		} else if !p.SameNet {
 			ev += ", in another network namespace"
 		}
 		if len(p.Args) > 0 {
@@ -121,10 +123,11 @@ func listenersCheck(r *Result, t Target, procs []Process, kern Kernel, addrs []n
 		return c
 	}
 	serverPIDs := map[int]bool{}
-	sameNet := false
+	sameNet, netUnknown := false, false
 	for _, p := range procs {
 		serverPIDs[p.PID] = true
 		sameNet = sameNet || p.SameNet
+		netUnknown = netUnknown || p.NetUnknown
 	}
 	var tcp []TCPListener
 	var unix []UnixListener
@@ -159,6 +162,11 @@ func listenersCheck(r *Result, t Target, procs []Process, kern Kernel, addrs []n
 		c.Evidence = append(c.Evidence, "no server process: nothing of its to look at")
 		return c
 	}
+	if !sameNet && netUnknown {
+		c.Status = Skip
+		c.Evidence = append(c.Evidence, "not root: the server's network namespace and sockets (/proc/PID/ns/net, /proc/PID/fd) are not readable; run the probe as root to see its listeners")
+		return c
+	}
 	if !sameNet {
 		c.Status = Skip
 		c.Evidence = append(c.Evidence, "the server runs in another network namespace: its sockets are not in this one's table (run the probe there: ip netns exec NS connscope probe …)")
@@ -172,21 +180,19 @@ func listenersCheck(r *Result, t Target, procs []Process, kern Kernel, addrs []n
 			}
 		}
 		c.Status = Fail
+		c.Evidence = append([]string{"no server process listens on " + t.Socket}, c.Evidence...)
 		c.Fix = "the server does not listen on " + t.Socket + ": point the client at the socket listed above (socket= in [client]), or set socket= in [mysqld] to this path"
 		return c
 	}
-	if len(tcp) == 0 {
-		c.Status = Fail
-		c.Evidence = append(c.Evidence, "the server has no TCP listener")
-		if t.Protocol == Postgres {
-			c.Fix = "listen_addresses is empty: set listen_addresses = '*' (or the server's address) in postgresql.conf and restart"
-		} else {
-			if o, ok := opts.Get("skip_networking", "mysqld", "mariadb", "mariadbd", "server"); ok {
-				c.Evidence = append(c.Evidence, fmt.Sprintf("%s:%d: skip-networking", o.File, o.Line))
-			}
-			c.Fix = "skip_networking is on: remove skip-networking from the [mysqld] option files and restart (or connect over the unix socket)"
+	tcpOf := map[int]int{}
+	for _, l := range tcp {
+		tcpOf[l.PID]++
+	}
+	var noTCP []string
+	for _, p := range procs {
+		if p.SameNet && tcpOf[p.PID] == 0 && p.Comm != "mysqld_safe" {
+			noTCP = append(noTCP, fmt.Sprintf("pid %d %s", p.PID, p.Comm))
 		}
-		return c
 	}
 	var onPort []TCPListener
 	for _, l := range tcp {
@@ -194,12 +200,27 @@ func listenersCheck(r *Result, t Target, procs []Process, kern Kernel, addrs []n
 			onPort = append(onPort, l)
 		}
 	}
+	if len(onPort) == 0 && len(noTCP) > 0 {
+		c.Status = Fail
+		c.Evidence = append([]string{strings.Join(noTCP, ", ") + " has no TCP listener"}, c.Evidence...)
+		c.Evidence = append([]string{"the server has no TCP listener"}, c.Evidence...)
+		if t.Protocol == Postgres {
+			c.Fix = "listen_addresses is empty: set listen_addresses = '*' (or the server's address) in postgresql.conf and restart"
+		} else {
+			if o, ok := opts.Get("skip_networking", "mysqld", "mariadb", "mariadbd", "server"); ok {
+				c.Evidence = append(c.Evidence, fmt.Sprintf("%s:%d: skip-networking", o.File, o.Line))
+			}
+			c.Fix = "skip_networking is on: remove skip-networking from the [mysqld] option files (or the server's command line) and restart, or connect over the unix socket"
+		}
+		return c
+	}
 	if len(onPort) == 0 {
 		c.Status = Fail
 		var ports []string
 		for _, l := range tcp {
 			ports = append(ports, strconv.Itoa(int(l.Addr.Port())))
 		}
+		c.Evidence = append([]string{fmt.Sprintf("no server process listens on port %d", t.Port)}, c.Evidence...)
 		c.Fix = fmt.Sprintf("the server listens on port %s, not %d: connect to that port or set port= in [mysqld] (PostgreSQL: port in postgresql.conf)", strings.Join(uniq(ports), ", "), t.Port)
 		return c
 	}
@@ -220,7 +241,7 @@ func listenersCheck(r *Result, t Target, procs []Process, kern Kernel, addrs []n
 		return c
 	}
 	c.Status = Fail
-	c.Evidence = append(c.Evidence, "no listener accepts connections to "+strings.Join(missed, ", "))
+	c.Evidence = append([]string{fmt.Sprintf("no listener on port %d accepts connections to %s", t.Port, strings.Join(missed, ", "))}, c.Evidence...)
 	var bound []string
 	for _, l := range onPort {
 		bound = append(bound, l.Addr.Addr().String())
@@ -326,20 +347,31 @@ func socketFilesCheck(t Target, env LocalEnv, procs []Process, kern Kernel, opts
 			state = "missing"
 			if cd.from != "default" {
 				failed = true
-				fixes = append(fixes, cd.path+" is missing: the server is down, or a cleaner (tmpwatch, systemd-tmpfiles) removed it; restarting the server recreates it")
+				fix := cd.path + " (" + cd.from + ") is missing: the server is down, uses another socket, or a cleaner (tmpwatch, systemd-tmpfiles) removed it; restarting the server recreates it"
+				if live := liveSockets(kern, procs); len(live) > 0 {
+					fix = "clients that follow " + cd.from + " look for " + cd.path + ", which is missing; the server listens on " + strings.Join(live, ", ") + ": make socket= in [client] and [mysqld] agree"
+				}
+				fixes = append(fixes, fix)
 			}
+		case err != nil && os.IsPermission(err) && uid >= 0:
+			why := mayConnect(cd.path, uid, gids)
+			if why == "" {
+				why = "a directory above it is not searchable (" + errText(err) + ")"
+			}
+			state = who + " may not reach it: " + why
+			failed = true
+			fixes = append(fixes, "let "+who+" reach "+cd.path+": "+why)
 		case err != nil:
 			state = "cannot stat: " + errText(err)
-			if os.IsPermission(err) {
-				state = "a directory above it is not searchable by this user"
-			}
 		case st.Mode()&os.ModeSocket == 0:
 			state = "exists but is not a socket (" + st.Mode().Type().String() + ")"
 			failed = true
 		default:
 			sf.Exists, sf.Socket = true, true
-			if l, ok := listening[cd.path]; ok {
+			if l, ok := listening[cd.path]; ok && l.PID != 0 {
 				sf.Listens = fmt.Sprintf("listening (pid %d %s)", l.PID, l.Comm)
+			} else if ok {
+				sf.Listens = "listening"
 			} else {
 				sf.Listens = probeUnix(cd.path)
 			}
@@ -384,6 +416,19 @@ func socketFilesCheck(t Target, env LocalEnv, procs []Process, kern Kernel, opts
 		c.Fix = "no working socket file at the paths clients look for: connect over TCP, or set socket= in [client] to the server's socket"
 	}
 	return c
+}
+
+// liveSockets are the unix sockets the server processes listen on.
+func liveSockets(kern Kernel, procs []Process) []string {
+	var out []string
+	for _, l := range kern.Unix {
+		for _, p := range procs {
+			if l.PID == p.PID {
+				out = append(out, l.Path)
+			}
+		}
+	}
+	return out
 }
 
 // probeUnix connects to a unix socket to see whether someone listens
@@ -573,7 +618,7 @@ func ephemeralCheck(env LocalEnv, kern Kernel, t Target, addrs []netip.Addr) Che
 		}
 		sort.Strings(parts)
 		if n > 0 {
-			c.Evidence = append(c.Evidence, fmt.Sprintf("to %s: %d ports of the range in use (%s)", netip.AddrPortFrom(a, uint16(t.Port)), n, strings.Join(parts, ", ")))
+			c.Evidence = append(c.Evidence, fmt.Sprintf("to %s: %d of the range's ports in use (%s)", netip.AddrPortFrom(a, uint16(t.Port)), n, strings.Join(parts, ", ")))
 		} else {
 			c.Evidence = append(c.Evidence, fmt.Sprintf("to %s: no socket of the range", netip.AddrPortFrom(a, uint16(t.Port))))
 		}
@@ -679,7 +724,7 @@ func listenQueueCheck(env LocalEnv, t Target, kern Kernel, addrs []netip.Addr) C
 		if int(l.Addr.Port()) != t.Port {
 			continue
 		}
-		hit := t.IsSocket()
+		hit := false
 		for _, a := range addrs {
 			if covers(l.Addr.Addr(), a) {
 				hit = true

@@ -63,3 +63,20 @@ func TestMatchNFT(t *testing.T) {
 		t.Error("malformed JSON: no error")
 	}
 }
+
+func TestUnixDiagName(t *testing.T) {
+	tests := []struct{ in, want string }{
+		// As netlink v1.3.1 returned it in the lab (padding and the next
+		// attribute's bytes after the path).
+		{"/tmp/connscope-lab/m1/mysqld.sock\x00\x00\x00\f\x00", "/tmp/connscope-lab/m1/mysqld.sock"},
+		{"/run/x.sock", "/run/x.sock"},
+		{"\x00abstract\x00\x00", "@abstract"},
+		{"\x00\x00", ""},
+		{"", ""},
+	}
+	for _, tc := range tests {
+		if got := unixDiagName(tc.in); got != tc.want {
+			t.Errorf("unixDiagName(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}

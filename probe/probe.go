@@ -219,7 +219,7 @@ func (r *Result) login(ctx context.Context, o Options) Check {
 		}
 	default:
 		c.Status = Fail
-		c.Evidence = append(c.Evidence, loginErrText(l, t.Protocol))
+		c.Evidence = append([]string{loginErrText(l, t.Protocol)}, c.Evidence...)
 		c.Fix = loginFix(l, t.Protocol)
 	}
 	return c
@@ -244,8 +244,10 @@ func loginErrText(l *Login, proto string) string {
 
 func loginFix(l *Login, proto string) string {
 	switch {
-	case l.Code == 1045 || l.SQLState == "28P01":
-		return "wrong password for this user, or no account matches this user at the address the server sees (MySQL: SELECT user, host FROM mysql.user; PostgreSQL: ALTER ROLE … PASSWORD)"
+	case l.Code == 1045:
+		return "wrong password, or no account matches this user at the address the server sees (SELECT user, host FROM mysql.user; the client address is in the message)"
+	case l.SQLState == "28P01":
+		return "wrong password for this role (ALTER ROLE … PASSWORD), or pg_hba.conf asks for a method the role has no secret for"
 	case l.Code == 1044:
 		return "the account exists but has no rights on this database: GRANT … ON db.* TO the account"
 	case l.Code == 1698:

@@ -16,15 +16,17 @@ import (
 
 // Process is a server process found in /proc.
 type Process struct {
-	PID      int
-	PPID     int
-	Comm     string
-	UID      int
-	User     string
-	SameNet  bool     // in this network namespace
-	Args     []string // --defaults-file and friends only (no other arguments are kept)
-	Inodes   map[uint64]bool
-	Security string // AppArmor/SELinux label of the process, "" when none
+	PID     int
+	PPID    int
+	Comm    string
+	UID     int
+	User    string
+	SameNet bool // in this network namespace
+	// NetUnknown: /proc/PID/ns/net is not readable (another user's process, not root).
+	NetUnknown bool
+	Args       []string // --defaults-file and friends only (no other arguments are kept)
+	Inodes     map[uint64]bool
+	Security   string // AppArmor/SELinux label of the process, "" when none
 }
 
 // TCPListener is a listening TCP socket from sock_diag.
@@ -120,7 +122,8 @@ func findProcesses(procRoot, protocol string) (procs []Process, owner map[uint64
 		if u, err := user.LookupId(p.User); err == nil {
 			p.User = u.Username
 		}
-		ns, _ := os.Readlink(filepath.Join(dir, "ns", "net"))
+		ns, err := os.Readlink(filepath.Join(dir, "ns", "net"))
+		p.NetUnknown = err != nil
 		p.SameNet = ns != "" && ns == selfNet
 		if cl, err := os.ReadFile(filepath.Join(dir, "cmdline")); err == nil {
 			for _, a := range bytes.Split(cl, []byte{0}) {
@@ -200,13 +203,10 @@ func readKernel(owner map[uint64]*Process) Kernel {
 		errs = append(errs, "sock_diag unix: "+err.Error())
 	}
 	for _, u := range us {
-		if u.DiagMsg == nil || u.DiagMsg.State != tcpListen || u.Name == nil || *u.Name == "" {
+		if u.DiagMsg == nil || u.DiagMsg.State != tcpListen || u.Name == nil || unixDiagName(*u.Name) == "" {
 			continue
 		}
-		l := UnixListener{Path: *u.Name, Inode: u.DiagMsg.INode}
-		if strings.HasPrefix(l.Path, "\x00") {
-			l.Path = "@" + l.Path[1:]
-		}
+		l := UnixListener{Path: unixDiagName(*u.Name), Inode: u.DiagMsg.INode}
 		if u.Queue != nil {
 			l.Queue, l.Backlog = u.Queue.RQueue, u.Queue.WQueue
 		}
@@ -257,4 +257,22 @@ func netstatCounter(procRoot, name string) (uint64, bool) {
 		return 0, false
 	}
 	return 0, false
+}
+
+// unixDiagName cleans UNIX_DIAG_NAME as the netlink package returns it:
+// the attribute with its padding (and, seen with v1.3.1, bytes of the next
+// attribute) after the path's end. A path ends at its first NUL; an abstract
+// name (leading NUL) is shown as @name.
+func unixDiagName(s string) string {
+	prefix := ""
+	if strings.HasPrefix(s, "\x00") {
+		prefix, s = "@", s[1:]
+	}
+	if i := strings.IndexByte(s, 0); i >= 0 {
+		s = s[:i]
+	}
+	if s == "" {
+		return ""
+	}
+	return prefix + s
 }
