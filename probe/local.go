@@ -42,7 +42,7 @@ func localChecks(ctx context.Context, r *Result, o Options, addrs []netip.Addr) 
 		opts = ReadOptionFiles(files...)
 	}
 	if r.Local {
-		checks = append(checks, processCheck(t, procs), listenersCheck(r, t, procs, kern, addrs, opts))
+		checks = append(checks, processCheck(t, procs), listenersCheck(r, t, procs, kern, addrs, serverOptions(env, procs)))
 		checks = append(checks, socketFilesCheck(t, env, procs, kern, opts, o.AsUser))
 	} else {
 		for _, id := range []string{"process", "listeners", "socket_files"} {
@@ -56,6 +56,41 @@ func localChecks(ctx context.Context, r *Result, o Options, addrs []netip.Addr) 
 		checks = append(checks, securityCheck(env, procs), listenQueueCheck(env, t, kern, addrs))
 	}
 	return checks
+}
+
+// serverOptions reads each server process's option files once: its
+// --defaults-file alone when given (as mysqld does), else the system's,
+// plus its --defaults-extra-file.
+func serverOptions(env LocalEnv, procs []Process) func(pid int) OptionFiles {
+	cache := map[int]OptionFiles{}
+	return func(pid int) OptionFiles {
+		if of, ok := cache[pid]; ok {
+			return of
+		}
+		var files []string
+		own := false
+		for _, p := range procs {
+			if p.PID != pid {
+				continue
+			}
+			for _, a := range p.Args {
+				if v, ok := strings.CutPrefix(a, "--defaults-file="); ok {
+					files, own = []string{v}, true
+				}
+			}
+			if !own {
+				files = append(files, env.OptionFiles...)
+			}
+			for _, a := range p.Args {
+				if v, ok := strings.CutPrefix(a, "--defaults-extra-file="); ok {
+					files = append(files, v)
+				}
+			}
+		}
+		of := ReadOptionFiles(files...)
+		cache[pid] = of
+		return of
+	}
 }
 
 func localTitle(id string, t Target) string {
@@ -115,7 +150,9 @@ func covers(l netip.Addr, a netip.Addr) bool {
 	return false
 }
 
-func listenersCheck(r *Result, t Target, procs []Process, kern Kernel, addrs []netip.Addr, opts OptionFiles) Check {
+// optsOf returns the option files a server process reads: its
+// --defaults-file alone, or the system's files (and --defaults-extra-file).
+func listenersCheck(r *Result, t Target, procs []Process, kern Kernel, addrs []netip.Addr, optsOf func(pid int) OptionFiles) Check {
 	c := Check{ID: "listeners", Title: localTitle("listeners", t)}
 	if kern.Err != "" && len(kern.TCP) == 0 && len(kern.Unix) == 0 {
 		c.Status = Skip
@@ -141,6 +178,10 @@ func listenersCheck(r *Result, t Target, procs []Process, kern Kernel, addrs []n
 			unix = append(unix, l)
 		}
 	}
+	// The target's port first.
+	sort.SliceStable(tcp, func(i, j int) bool {
+		return int(tcp[i].Addr.Port()) == t.Port && int(tcp[j].Addr.Port()) != t.Port
+	})
 	for _, l := range tcp {
 		c.Evidence = append(c.Evidence, fmt.Sprintf("pid %d %s listens on tcp %s", l.PID, l.Comm, l.Addr))
 	}
@@ -203,12 +244,20 @@ func listenersCheck(r *Result, t Target, procs []Process, kern Kernel, addrs []n
 	if len(onPort) == 0 && len(noTCP) > 0 {
 		c.Status = Fail
 		c.Evidence = append([]string{strings.Join(noTCP, ", ") + " has no TCP listener"}, c.Evidence...)
-		c.Evidence = append([]string{"the server has no TCP listener"}, c.Evidence...)
 		if t.Protocol == Postgres {
 			c.Fix = "listen_addresses is empty: set listen_addresses = '*' (or the server's address) in postgresql.conf and restart"
 		} else {
-			if o, ok := opts.Get("skip_networking", "mysqld", "mariadb", "mariadbd", "server"); ok {
-				c.Evidence = append(c.Evidence, fmt.Sprintf("%s:%d: skip-networking", o.File, o.Line))
+			for _, p := range procs {
+				if p.SameNet && tcpOf[p.PID] == 0 {
+					if o, ok := optsOf(p.PID).Get("skip_networking", "mysqld", "mariadb", "mariadbd", "server"); ok {
+						c.Evidence = append(c.Evidence, fmt.Sprintf("pid %d's option file %s:%d: skip-networking", p.PID, o.File, o.Line))
+					}
+					for _, a := range p.Args {
+						if a == "--skip-networking" {
+							c.Evidence = append(c.Evidence, fmt.Sprintf("pid %d's command line: --skip-networking", p.PID))
+						}
+					}
+				}
 			}
 			c.Fix = "skip_networking is on: remove skip-networking from the [mysqld] option files (or the server's command line) and restart, or connect over the unix socket"
 		}
@@ -249,8 +298,15 @@ func listenersCheck(r *Result, t Target, procs []Process, kern Kernel, addrs []n
 	if t.Protocol == Postgres {
 		c.Fix = fmt.Sprintf("listen_addresses covers only %s: add the address clients use (or '*') in postgresql.conf and restart", strings.Join(bound, ", "))
 	} else {
-		if o, ok := opts.Get("bind_address", "mysqld", "mariadb", "mariadbd", "server"); ok {
-			c.Evidence = append(c.Evidence, fmt.Sprintf("%s:%d: bind-address = %s", o.File, o.Line, o.Value))
+		seen := map[int]bool{}
+		for _, l := range onPort {
+			if seen[l.PID] {
+				continue
+			}
+			seen[l.PID] = true
+			if o, ok := optsOf(l.PID).Get("bind_address", "mysqld", "mariadb", "mariadbd", "server"); ok {
+				c.Evidence = append(c.Evidence, fmt.Sprintf("pid %d's option file %s:%d: bind-address = %s", l.PID, o.File, o.Line, o.Value))
+			}
 		}
 		c.Fix = fmt.Sprintf("bind_address is %s: set bind_address = 0.0.0.0 (or the address clients use, or * for IPv6 too) in [mysqld] and restart", strings.Join(bound, ", "))
 	}

@@ -20,7 +20,9 @@ func TestListenersCheck(t *testing.T) {
 	target := Target{Protocol: MySQL, Host: "198.51.100.10", Port: 3306}
 	v4 := []netip.Addr{netip.MustParseAddr("198.51.100.10")}
 	v6 := []netip.Addr{netip.MustParseAddr("2001:db8:2::10")}
-	opts := ReadOptionFiles(filepath.Join(writeTree(t, map[string]string{"my.cnf": "[mysqld]\nbind-address = 127.0.0.1\n"}), "my.cnf"))
+	cnf := filepath.Join(writeTree(t, map[string]string{"my.cnf": "[mysqld]\nbind-address = 127.0.0.1\n", "other.cnf": "[mysqld]\nbind-address = *\n"}), "my.cnf")
+	mysqld.Args = []string{"--defaults-file=" + cnf}
+	other.Args = []string{"--defaults-file=" + filepath.Join(filepath.Dir(cnf), "other.cnf")}
 	tests := []struct {
 		name   string
 		procs  []Process
@@ -34,7 +36,8 @@ func TestListenersCheck(t *testing.T) {
 		{"[::] covers IPv4 and IPv6", []Process{mysqld}, []TCPListener{{Addr: ap("[::]:3306"), PID: 100}}, append(v4, v6...), target, Pass, ""},
 		{"0.0.0.0 does not cover IPv6", []Process{mysqld}, []TCPListener{{Addr: ap("0.0.0.0:3306"), PID: 100}}, v6, target, Fail, "no listener on port 3306 accepts connections to 2001:db8:2::10"},
 		{"bind-address 127.0.0.1", []Process{mysqld}, []TCPListener{{Addr: ap("127.0.0.1:3306"), PID: 100}}, v4, target, Fail, "bind_address is 127.0.0.1"},
-		{"bind-address from the option file", []Process{mysqld}, []TCPListener{{Addr: ap("127.0.0.1:3306"), PID: 100}}, v4, target, Fail, "my.cnf:2: bind-address = 127.0.0.1"},
+		{"bind-address from the option file", []Process{mysqld}, []TCPListener{{Addr: ap("127.0.0.1:3306"), PID: 100}}, v4, target, Fail, "pid 100's option file " + cnf + ":2: bind-address = 127.0.0.1"},
+		{"bind-address from the listener's own option file", []Process{other, mysqld}, []TCPListener{{Addr: ap("0.0.0.0:3307"), PID: 200}, {Addr: ap("127.0.0.1:3306"), PID: 100}}, v4, target, Fail, "pid 100's option file " + cnf + ":2"},
 		{"skip-networking", []Process{mysqld}, nil, v4, target, Fail, "skip_networking is on"},
 		{"skip-networking on one of two servers", []Process{mysqld, other}, []TCPListener{{Addr: ap("0.0.0.0:3307"), PID: 200}}, v4, target, Fail, "pid 100 mariadbd has no TCP listener"},
 		{"another port", []Process{mysqld}, []TCPListener{{Addr: ap("0.0.0.0:3307"), PID: 100}}, v4, target, Fail, "listens on port 3307, not 3306"},
@@ -49,7 +52,10 @@ func TestListenersCheck(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			k := Kernel{TCP: tc.tcp, Unix: []UnixListener{{Path: "/run/mysqld/mysqld.sock", PID: 100, Comm: "mariadbd"}}}
-			c := listenersCheck(&Result{}, tc.target, tc.procs, k, tc.addrs, opts)
+			c := listenersCheck(&Result{}, tc.target, tc.procs, k, tc.addrs, serverOptions(LocalEnv{}, tc.procs))
+			if strings.Contains(strings.Join(c.Evidence, "\n"), "bind-address = *") {
+				t.Errorf("cites the other server's bind-address: %q", c.Evidence)
+			}
 			text := strings.Join(c.Evidence, "\n") + "\n" + c.Fix
 			if c.Status != tc.status || !strings.Contains(text, tc.says) {
 				t.Fatalf("status %s, want %s saying %q:\n%s", c.Status, tc.status, tc.says, text)

@@ -40,6 +40,10 @@ server process and its listening sockets (from the kernel), socket files and
 option files (socket=, bind-address, skip-networking), free local ports,
 nftables rules for the port, SELinux/AppArmor and the listen queue.
 At most one connect per address and one login; no retries, no other ports.
+A MySQL server counts a connection closed after its greeting, without a
+login, as an aborted handshake of this host (max_connect_errors, default
+100, then ERR 1129 until FLUSH HOSTS); a successful login resets the count.
+Packet timelines of the probe's own connects: sudo connscope run -- connscope probe ...
 
   connscope probe db.example
   MYSQL_PWD=... connscope probe --user app mysql://db.example:3307/appdb
