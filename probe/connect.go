@@ -12,6 +12,8 @@ import (
 	"syscall"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/connscope/connscope/analyze/mysql"
 	"github.com/connscope/connscope/analyze/postgres"
 	"github.com/connscope/connscope/analyze/proto"
@@ -63,7 +65,13 @@ type Attempt struct {
 	Errno   string // the connect's errno name, when it failed
 	Detail  string // the failure in words
 
-	Connect   time.Duration // connect() to established (or to the failure)
+	Connect time.Duration // connect() to established (or to the failure)
+	// SYNRetrans is how many times the kernel re-sent the SYN before the
+	// connect succeeded (TCP_INFO total_retrans right after it), -1 unknown.
+	SYNRetrans int
+	// RTT is the kernel's round-trip estimate right after the connect
+	// (TCP_INFO rtt: the SYN/SYN-ACK time), 0 unknown.
+	RTT       time.Duration
 	FirstByte time.Duration // established to the server's first bytes (or to giving up)
 	Total     time.Duration
 
@@ -114,9 +122,11 @@ func connectOne(ctx context.Context, network, addr string, protocol string, time
 		return a
 	}
 	defer c.Close()
+	a.SYNRetrans = -1
 	if tc, ok := c.LocalAddr().(*net.TCPAddr); ok {
 		ap := tc.AddrPort()
 		a.Local = netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
+		a.SYNRetrans, a.RTT = tcpInfo(c.(*net.TCPConn))
 	}
 	t1 := time.Now()
 	c.SetDeadline(t1.Add(timeout))
@@ -338,4 +348,21 @@ func printable(b []byte) string {
 		}
 	}
 	return s.String()
+}
+
+// tcpInfo reads the SYN retransmits and the RTT of a just-connected socket.
+func tcpInfo(c *net.TCPConn) (retrans int, rtt time.Duration) {
+	retrans = -1
+	rc, err := c.SyscallConn()
+	if err != nil {
+		return
+	}
+	rc.Control(func(fd uintptr) {
+		ti, err := unix.GetsockoptTCPInfo(int(fd), unix.IPPROTO_TCP, unix.TCP_INFO)
+		if err == nil {
+			retrans = int(ti.Total_retrans)
+			rtt = time.Duration(ti.Rtt) * time.Microsecond
+		}
+	})
+	return
 }

@@ -191,3 +191,27 @@ func TestFirewallCheck(t *testing.T) {
 		t.Errorf("22 under a drop policy: %s %q", c.Status, c.Evidence)
 	}
 }
+
+func TestConnectCheckSYNRetransmits(t *testing.T) {
+	r := &Result{Attempts: []Attempt{
+		{Network: "tcp", Addr: ap("198.51.100.10:3306"), Outcome: OutcomeOK, Connect: 2 * 1e9, SYNRetrans: 2},
+	}}
+	c := connectCheck(r)
+	if c.Status != Warn || !strings.Contains(c.Evidence[0], "after 2 SYN retransmit(s)") {
+		t.Fatalf("%s %q", c.Status, c.Evidence)
+	}
+	r.Attempts[0].SYNRetrans, r.Attempts[0].Connect = 0, 1e5
+	if c := connectCheck(r); c.Status != Pass {
+		t.Fatalf("no retransmit: %s %q", c.Status, c.Evidence)
+	}
+	// TCP_INFO of a real connect on loopback: no retransmit, an RTT.
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	a := connectOne(context.Background(), "tcp", l.Addr().String(), MySQL, 100*1e6)
+	if a.SYNRetrans != 0 || a.RTT <= 0 {
+		t.Errorf("loopback connect: SYN retransmits %d, RTT %v", a.SYNRetrans, a.RTT)
+	}
+}

@@ -334,6 +334,7 @@ func connectCheck(r *Result) Check {
 		c.Title = "connect to the socket"
 	}
 	n := 0
+	slow := false
 	for _, a := range r.Attempts {
 		if a.Connected() {
 			n++
@@ -341,6 +342,10 @@ func connectCheck(r *Result) Check {
 		ev := fmt.Sprintf("%s: %s", a.Where(), a.Outcome)
 		if a.Connected() {
 			ev = fmt.Sprintf("%s: connected in %s", a.Where(), dur(a.Connect))
+			if a.SYNRetrans > 0 {
+				ev += fmt.Sprintf(" after %d SYN retransmit(s): a SYN or SYN-ACK was lost, or the server's SYN queue was full", a.SYNRetrans)
+				slow = true
+			}
 		} else {
 			if a.Errno != "" {
 				ev += " (" + a.Errno + ")"
@@ -350,6 +355,9 @@ func connectCheck(r *Result) Check {
 		c.Evidence = append(c.Evidence, ev)
 	}
 	switch {
+	case n == len(r.Attempts) && slow:
+		c.Status = Warn
+		c.Fix = "connects pay SYN retransmits (1 s, then more, each): look for packet loss on the path or ListenOverflows on the server"
 	case n == len(r.Attempts):
 		c.Status = Pass
 	case n > 0:

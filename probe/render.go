@@ -354,6 +354,8 @@ type jsonAddress struct {
 	Errno        string      `json:"errno,omitempty"`
 	Detail       string      `json:"detail,omitempty"`
 	ConnectMS    float64     `json:"connect_ms"`
+	SYNRetrans   *int        `json:"syn_retransmits,omitempty"`
+	RTTMS        *float64    `json:"rtt_ms,omitempty"`
 	FirstBytesMS *float64    `json:"first_bytes_ms"`
 	MySQL        *mysql.Info `json:"mysql,omitempty"`
 	Postgres     *jsonPG     `json:"postgres,omitempty"`
@@ -434,6 +436,14 @@ func writeJSON(w io.Writer, r *Result, red func(string) string) error {
 		if a.Connected() {
 			v := ms(a.FirstByte)
 			rec.FirstBytesMS = &v
+		}
+		if a.SYNRetrans >= 0 && a.Network == "tcp" && a.Connected() {
+			n := a.SYNRetrans
+			rec.SYNRetrans = &n
+		}
+		if a.RTT > 0 {
+			v := ms(a.RTT)
+			rec.RTTMS = &v
 		}
 		if g := a.Greeting; g != nil {
 			switch {
