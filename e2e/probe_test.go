@@ -247,6 +247,21 @@ func TestProbeLab(t *testing.T) {
 				return undo
 			},
 			outcomes: []string{"no_local_port"}, checks: map[string]string{"connect": "failed", "ephemeral_ports": "failed"}, contains: map[string]string{"ephemeral_ports": "4 of the range's ports in use"}},
+		{name: "postgres socket directory", ns: lab.NSServer, env: []string{"PGPASSWORD=" + lab.DBPassword}, args: []string{"--user", lab.DBUser, "--protocol", "postgres", lab.PGSocketDir() + "/"}, exit: 1,
+			outcomes: []string{"ok"}, checks: map[string]string{"connect": "ok", "greeting": "ok", "login": "failed", "listeners": "ok", "process": "ok"},
+			contains: map[string]string{"login": "3D000", "process": "postgres"}},
+		{name: "postgres socket stale", ns: lab.NSServer, args: []string{"--protocol", "postgres", lab.PGSocketDirStale()}, exit: 1,
+			outcomes: []string{"refused"}, checks: map[string]string{"socket_files": "failed"}, contains: map[string]string{"socket_files": "stale"}},
+		// skip-name-resolve: the server sees 127.0.0.1, and the lab's
+		// accounts are for localhost (the socket) and the client's address.
+		{name: "localhost on the server over TCP: 1130", ns: lab.NSServer, args: []string{"localhost"}, exit: 1,
+			outcomes: []string{"rejected"}, checks: map[string]string{"resolve": "ok", "greeting": "failed", "listeners": "ok", "listen_queue": "ok", "process": "ok"},
+			contains: map[string]string{"resolve": "127.0.0.1", "greeting": "Host '127.0.0.1' is not allowed"},
+			check: func(t *testing.T, r probeReport) {
+				if f := strings.Join(r.Probe.Findings, "\n"); !strings.Contains(f, "treat the host localhost as the unix socket") {
+					t.Errorf("findings lack the localhost note:\n%s", f)
+				}
+			}},
 		{name: "postgres wrong password", ns: lab.NSClient, env: []string{"PGPASSWORD=wrong"}, args: []string{"--user", lab.DBUser, "postgres://" + s4 + "/" + lab.DBName}, exit: 1,
 			outcomes: []string{"ok"}, checks: map[string]string{"login": "failed"}, contains: map[string]string{"login": "28P01"}},
 		{name: "postgres ok", ns: lab.NSClient, env: []string{"PGPASSWORD=" + lab.DBPassword}, args: []string{"--user", lab.DBUser, "postgres://" + lab.NameDual + "/" + lab.DBName}, exit: 0,

@@ -19,6 +19,9 @@ func findings(r *Result, o Options) []string {
 		}
 	}
 	out = append(out, clientWait(r)...)
+	if r.Target.Protocol == MySQL && strings.EqualFold(r.Target.Host, "localhost") {
+		out = append(out, "MySQL and MariaDB clients treat the host localhost as the unix socket, not TCP (use 127.0.0.1 for TCP); the probe connected over TCP to what localhost resolves to, and the socket files check covers the socket")
+	}
 	for _, a := range r.Attempts {
 		if a.Outcome == OutcomeOK && a.FirstByte >= r.Timeout/3 && a.FirstByte > 500*time.Millisecond {
 			out = append(out, fmt.Sprintf("%s greeted after %s: the connect timeout does not cover it in every client (libmariadb counts it, mysqlnd waits net_read_timeout); a server that greets late is often doing a reverse DNS lookup of the client (skip_name_resolve)", a.Where(), dur(a.FirstByte)))

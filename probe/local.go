@@ -253,7 +253,7 @@ func listenersCheck(r *Result, t Target, procs []Process, kern Kernel, addrs []n
 						c.Evidence = append(c.Evidence, fmt.Sprintf("pid %d's option file %s:%d: skip-networking", p.PID, o.File, o.Line))
 					}
 					for _, a := range p.Args {
-						if a == "--skip-networking" {
+						if a == "--skip-networking" || a == "--skip_networking" {
 							c.Evidence = append(c.Evidence, fmt.Sprintf("pid %d's command line: --skip-networking", p.PID))
 						}
 					}

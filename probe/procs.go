@@ -126,9 +126,15 @@ func findProcesses(procRoot, protocol string) (procs []Process, owner map[uint64
 		p.NetUnknown = err != nil
 		p.SameNet = ns != "" && ns == selfNet
 		if cl, err := os.ReadFile(filepath.Join(dir, "cmdline")); err == nil {
-			for _, a := range bytes.Split(cl, []byte{0}) {
+			args := bytes.Split(bytes.TrimRight(cl, "\x00"), []byte{0})
+			for i, a := range args {
 				s := string(a)
-				for _, k := range []string{"--defaults-file=", "--defaults-extra-file=", "--socket=", "--port=", "--bind-address=", "--skip-networking", "-D", "--config-file="} {
+				if (s == "-D" || s == "-c") && i+1 < len(args) {
+					// postgres -D DATADIR, -c config_file=…
+					p.Args = append(p.Args, s+" "+string(args[i+1]))
+					continue
+				}
+				for _, k := range []string{"--defaults-file=", "--defaults-extra-file=", "--socket=", "--port=", "--bind-address=", "--bind_address=", "--skip-networking", "--skip_networking", "--datadir=", "--config-file="} {
 					if strings.HasPrefix(s, k) {
 						p.Args = append(p.Args, s)
 					}
