@@ -528,7 +528,7 @@ func accessUser(asUser string) (uid int, gids []int, who string, err error) {
 		gids = append(gids, gs...)
 		who = "uid " + strconv.Itoa(uid)
 		if u, err := user.LookupId(strconv.Itoa(uid)); err == nil {
-			who = u.Username
+			who = "user " + u.Username
 		}
 		return uid, gids, who, nil
 	}
@@ -550,7 +550,7 @@ func accessUser(asUser string) (uid int, gids []int, who string, err error) {
 			gids = append(gids, n)
 		}
 	}
-	return uid, gids, u.Username, nil
+	return uid, gids, "user " + u.Username, nil
 }
 
 // mayConnect checks, from the file modes (not ACLs), that uid/gids can

@@ -35,7 +35,7 @@ func runNFT(ctx context.Context) ([]byte, error) {
 	if err != nil {
 		msg := err.Error()
 		if ee, ok := err.(*exec.ExitError); ok && len(ee.Stderr) > 0 {
-			msg = strings.TrimSpace(string(ee.Stderr))
+			msg = strings.Join(strings.Fields(strings.ReplaceAll(strings.TrimSpace(string(ee.Stderr)), "\n", "; ")), " ")
 		}
 		return nil, fmt.Errorf("nft -j list ruleset: %s", msg)
 	}
