@@ -13,6 +13,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/net/dns/dnsmessage"
@@ -287,8 +288,26 @@ func (r *Resolver) resolveDNS(ctx context.Context, res *Resolution) ([]netip.Add
 	for _, name := range res.Names {
 		var addrs []netip.Addr
 		nx := 0
-		for _, typ := range []dnsmessage.Type{dnsmessage.TypeA, dnsmessage.TypeAAAA} {
-			q, ok := r.askServers(ctx, res, name, typ)
+		// A and AAAA at once, as glibc sends them (unless single-request).
+		types := []dnsmessage.Type{dnsmessage.TypeA, dnsmessage.TypeAAAA}
+		type result struct {
+			q     Query
+			ok    bool
+			tries []Query
+		}
+		results := make([]result, len(types))
+		var wg sync.WaitGroup
+		for i, typ := range types {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				results[i].q, results[i].ok, results[i].tries = r.askServers(ctx, res.Conf, name, typ)
+			}()
+		}
+		wg.Wait()
+		for i, typ := range types {
+			res.Queries = append(res.Queries, results[i].tries...)
+			q, ok := results[i].q, results[i].ok
 			addrs = append(addrs, q.Answers...)
 			if !ok {
 				lastErr = fmt.Sprintf("%s %s: %s", name, typeName(typ), q.Err)
@@ -319,26 +338,27 @@ func typeName(t dnsmessage.Type) string {
 
 // askServers asks each server in turn, attempts rounds; the first answer
 // (any rcode but SERVFAIL/REFUSED, which glibc also skips) ends it.
-func (r *Resolver) askServers(ctx context.Context, res *Resolution, name string, typ dnsmessage.Type) (Query, bool) {
+func (r *Resolver) askServers(ctx context.Context, conf ResolvConf, name string, typ dnsmessage.Type) (Query, bool, []Query) {
 	var last Query
-	for try := 1; try <= res.Conf.Attempts; try++ {
-		for _, srv := range res.Conf.Servers {
-			q := r.ask(ctx, srv, name, typ, res.Conf.Timeout)
+	var tries []Query
+	for try := 1; try <= conf.Attempts; try++ {
+		for _, srv := range conf.Servers {
+			q := r.ask(ctx, srv, name, typ, conf.Timeout)
 			q.Try = try
-			res.Queries = append(res.Queries, q)
+			tries = append(tries, q)
 			last = q
 			if q.Err == "" && q.Rcode != "SERVFAIL" && q.Rcode != "REFUSED" {
-				return q, true
+				return q, true, tries
 			}
 			if ctx.Err() != nil {
-				return q, false
+				return q, false, tries
 			}
 		}
 	}
 	if last.Err == "" && last.Rcode != "" {
 		last.Err = "every server answered " + last.Rcode
 	}
-	return last, false
+	return last, false, tries
 }
 
 func (r *Resolver) ask(ctx context.Context, srv netip.AddrPort, name string, typ dnsmessage.Type, timeout time.Duration) Query {

@@ -251,6 +251,17 @@ func TestResolve(t *testing.T) {
 			if !strings.Contains(res.Err, tc.err) || (tc.err == "") != (res.Err == "") {
 				t.Errorf("error %q, want %q", res.Err, tc.err)
 			}
+			if strings.HasPrefix(tc.name, "never answered") {
+				// A and AAAA are asked at once (as glibc does): the
+				// lookup lasts about half the queries' summed time.
+				var sum time.Duration
+				for _, q := range res.Queries {
+					sum += q.Time
+				}
+				if res.Time >= sum*3/4 {
+					t.Errorf("lookup took %v for queries summing %v: A and AAAA were not asked at once", res.Time, sum)
+				}
+			}
 			if tc.name == "late answer" && res.Queries[1].Time < 250*time.Millisecond {
 				t.Errorf("the late answer's time is %v, want about 300 ms", res.Queries[1].Time)
 			}
