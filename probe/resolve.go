@@ -329,6 +329,20 @@ func (r *Resolver) resolveDNS(ctx context.Context, res *Resolution) ([]netip.Add
 	return nil, lastErr
 }
 
+// ServerTimeout is how long glibc waits for server i (0-based) in each
+// round: its res_send computes (timeout << i) / number of servers for every
+// server but the first, at least 1 s.
+func ServerTimeout(c ResolvConf, i int) time.Duration {
+	secs := int(c.Timeout/time.Second) << i
+	if i > 0 && len(c.Servers) > 0 {
+		secs /= len(c.Servers)
+	}
+	if secs <= 0 {
+		secs = 1
+	}
+	return time.Duration(secs) * time.Second
+}
+
 func typeName(t dnsmessage.Type) string {
 	if t == dnsmessage.TypeAAAA {
 		return "AAAA"
@@ -342,8 +356,8 @@ func (r *Resolver) askServers(ctx context.Context, conf ResolvConf, name string,
 	var last Query
 	var tries []Query
 	for try := 1; try <= conf.Attempts; try++ {
-		for _, srv := range conf.Servers {
-			q := r.ask(ctx, srv, name, typ, conf.Timeout)
+		for i, srv := range conf.Servers {
+			q := r.ask(ctx, srv, name, typ, ServerTimeout(conf, i))
 			q.Try = try
 			tries = append(tries, q)
 			last = q
@@ -391,7 +405,7 @@ func (r *Resolver) ask(ctx context.Context, srv netip.AddrPort, name string, typ
 	q.Time = time.Since(t0)
 	if err != nil {
 		if errors.Is(err, context.DeadlineExceeded) || isTimeout(err) {
-			q.Err = fmt.Sprintf("no answer within %s (resolv.conf timeout)", dur(timeout))
+			q.Err = fmt.Sprintf("no answer within %s (resolv.conf timeout, as glibc applies it to this server)", dur(timeout))
 		} else {
 			q.Err = err.Error()
 		}

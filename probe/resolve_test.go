@@ -268,3 +268,24 @@ func TestResolve(t *testing.T) {
 		})
 	}
 }
+
+func TestServerTimeout(t *testing.T) {
+	three := ResolvConf{Timeout: 5 * time.Second, Servers: make([]netip.AddrPort, 3)}
+	one := ResolvConf{Timeout: time.Second, Servers: make([]netip.AddrPort, 1)}
+	two := ResolvConf{Timeout: 5 * time.Second, Servers: make([]netip.AddrPort, 2)}
+	tests := []struct {
+		c    ResolvConf
+		i    int
+		want time.Duration
+	}{
+		{three, 0, 5 * time.Second}, {three, 1, 3 * time.Second}, {three, 2, 6 * time.Second},
+		{two, 0, 5 * time.Second}, {two, 1, 5 * time.Second},
+		{one, 0, time.Second},
+		{ResolvConf{Timeout: time.Second, Servers: make([]netip.AddrPort, 3)}, 1, time.Second}, // 2/3 rounds to 0: at least 1 s
+	}
+	for _, tc := range tests {
+		if got := ServerTimeout(tc.c, tc.i); got != tc.want {
+			t.Errorf("%d servers, timeout %v, server %d: %v, want %v", len(tc.c.Servers), tc.c.Timeout, tc.i, got, tc.want)
+		}
+	}
+}
