@@ -194,7 +194,7 @@ func TestProbeLab(t *testing.T) {
 		{name: "nxdomain", ns: lab.NSClient, args: []string{lab.NameNXDomain}, exit: 1,
 			checks: map[string]string{"resolve": "failed"}, contains: map[string]string{"resolve": "NXDOMAIN"}},
 		{name: "dns never answered", ns: lab.NSClient, args: []string{lab.NameDNSNever}, exit: 1,
-			checks: map[string]string{"resolve": "failed"}, contains: map[string]string{"resolve": "no answer within 1.0 s (resolv.conf timeout)"}},
+			checks: map[string]string{"resolve": "failed"}, contains: map[string]string{"resolve": "A and AAAA: no answer within 1.0 s (resolv.conf timeout"}},
 		{name: "dns late", ns: lab.NSClient, args: []string{lab.NameDNSLate}, exit: 0, outcomes: []string{"ok"},
 			checks: map[string]string{"resolve": "warning"}, contains: map[string]string{"resolve": "every connect by name pays it"}},
 		{name: "1130 host not allowed", ns: lab.NSClient, args: []string{lab.Server4Unlisted}, exit: 1,

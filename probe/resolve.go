@@ -305,12 +305,20 @@ func (r *Resolver) resolveDNS(ctx context.Context, res *Resolution) ([]netip.Add
 			}()
 		}
 		wg.Wait()
+		var failedTypes []string
+		failErr := ""
 		for i, typ := range types {
 			res.Queries = append(res.Queries, results[i].tries...)
 			q, ok := results[i].q, results[i].ok
 			addrs = append(addrs, q.Answers...)
 			if !ok {
-				lastErr = fmt.Sprintf("%s %s: %s", name, typeName(typ), q.Err)
+				if failErr != "" && failErr != q.Err {
+					failErr += "; " + typeName(typ) + ": " + q.Err
+				} else {
+					failErr = q.Err
+				}
+				failedTypes = append(failedTypes, typeName(typ))
+				lastErr = fmt.Sprintf("%s %s: %s", name, strings.Join(failedTypes, " and "), failErr)
 				continue
 			}
 			if q.Rcode == "NXDOMAIN" {
