@@ -130,6 +130,9 @@ func connectOne(ctx context.Context, network, addr string, protocol string, time
 	}
 	t1 := time.Now()
 	c.SetDeadline(t1.Add(timeout))
+	// Ctrl-C (ctx) ends the wait for the first bytes at once.
+	stop := context.AfterFunc(ctx, func() { c.SetDeadline(time.Unix(1, 0)) })
+	defer stop()
 	switch protocol {
 	case Postgres:
 		readPG(c, &a, timeout)
@@ -138,6 +141,9 @@ func connectOne(ctx context.Context, network, addr string, protocol string, time
 	}
 	a.FirstByte = time.Since(t1)
 	a.Total = time.Since(start)
+	if ctx.Err() != nil && a.Outcome == OutcomeNoGreeting {
+		a.Detail = fmt.Sprintf("connected; the probe was interrupted %s later, before the server's first bytes", dur(a.FirstByte))
+	}
 	return a
 }
 

@@ -216,3 +216,14 @@ func TestMayConnect(t *testing.T) {
 		t.Errorf("owner: %q", got)
 	}
 }
+
+func TestConnectCancelled(t *testing.T) {
+	addr := server(t, func(c net.Conn) { time.Sleep(5 * time.Second) })
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(100*time.Millisecond, cancel)
+	start := time.Now()
+	a := connectOne(ctx, "tcp", addr, MySQL, 10*time.Second)
+	if a.Outcome != OutcomeNoGreeting || !strings.Contains(a.Detail, "interrupted") || time.Since(start) > 5*time.Second {
+		t.Fatalf("outcome %s after %v: the cancelled wait did not end (timeout was 10 s)", a.Outcome, time.Since(start))
+	}
+}
