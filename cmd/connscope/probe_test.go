@@ -3,14 +3,19 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"crypto/sha1"
 	"encoding/binary"
 	"encoding/json"
+	"fmt"
 	"net"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 func runProbe(env map[string]string, args ...string) (stdout, stderr string, code int) {
@@ -103,12 +108,63 @@ func greetingServer(t *testing.T) string {
 				if _, err := io_ReadFull(r, buf); err != nil {
 					return
 				}
-				msg := "Access denied for user 'app'@'localhost' (using password: YES)"
+				if nativeAuthOK(buf, []byte("abcdefghijklmnopqrst"), serverPassword) {
+					c.Write(frame(2, []byte{0x00, 0x00, 0x00, 0x02, 0x00, 0x00, 0x00}))
+					r.Read(h[:]) // COM_QUIT
+					return
+				}
+				using := "YES"
+				if authLen(buf) == 0 {
+					using = "NO"
+				}
+				msg := "Access denied for user 'app'@'localhost' (using password: " + using + ")"
 				c.Write(frame(2, append([]byte{0xff, 0x15, 0x04, '#', '2', '8', '0', '0', '0'}, msg...)))
 			}()
 		}
 	}()
 	return l.Addr().String()
+}
+
+// serverPassword is the one password greetingServer accepts.
+const serverPassword = "Pr0mpted"
+
+// authLen and nativeAuthOK read a HandshakeResponse41 (1-byte auth
+// length, as go-sql-driver sends it to a server without
+// CLIENT_PLUGIN_AUTH_LENENC_CLIENT_DATA) and check a mysql_native_password
+// token: SHA1(pw) XOR SHA1(scramble + SHA1(SHA1(pw))).
+func authResp(p []byte) []byte {
+	if len(p) < 32 {
+		return nil
+	}
+	rest := p[32:]
+	i := bytes.IndexByte(rest, 0)
+	if i < 0 || i+1 >= len(rest) {
+		return nil
+	}
+	rest = rest[i+1:]
+	n := int(rest[0])
+	if 1+n > len(rest) {
+		return nil
+	}
+	return rest[1 : 1+n]
+}
+
+func authLen(p []byte) int { return len(authResp(p)) }
+
+func nativeAuthOK(p, scramble []byte, pw string) bool {
+	tok := authResp(p)
+	if len(tok) != 20 {
+		return false
+	}
+	h1 := sha1.Sum([]byte(pw))
+	h2 := sha1.Sum(h1[:])
+	h3 := sha1.Sum(append(append([]byte(nil), scramble...), h2[:]...))
+	for i := range h1 {
+		if tok[i] != h1[i]^h3[i] {
+			return false
+		}
+	}
+	return true
 }
 
 func io_ReadFull(r *bufio.Reader, b []byte) (int, error) {
@@ -177,5 +233,80 @@ func TestProbeLoginJSON(t *testing.T) {
 	}
 	if !strings.Contains(out, "ERROR 1045") || !strings.Contains(out, "ip4-1") || !strings.Contains(out, "user-1") {
 		t.Errorf("redacted output lacks the error code or the pseudonyms:\n%s", out)
+	}
+}
+
+// openPTY returns a pseudo-terminal pair: the probe reads the password from
+// the terminal side, the test types into the master.
+func openPTY(t *testing.T) (master, term *os.File) {
+	t.Helper()
+	m, err := os.OpenFile("/dev/ptmx", os.O_RDWR, 0)
+	if err != nil {
+		t.Skipf("no pseudo-terminals here (/dev/ptmx: %v)", err)
+	}
+	if err := unix.IoctlSetPointerInt(int(m.Fd()), unix.TIOCSPTLCK, 0); err != nil {
+		t.Fatal(err)
+	}
+	n, err := unix.IoctlGetInt(int(m.Fd()), unix.TIOCGPTN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := os.OpenFile(fmt.Sprintf("/dev/pts/%d", n), os.O_RDWR|syscall.O_NOCTTY, 0)
+	if err != nil {
+		t.Skipf("cannot open the terminal side: %v", err)
+	}
+	t.Cleanup(func() { m.Close(); s.Close() })
+	return m, s
+}
+
+// TestProbePasswordSources: the password comes from MYSQL_PWD, else from a
+// prompt on the terminal, else there is none (a login without a password);
+// it never shows in the output.
+func TestProbePasswordSources(t *testing.T) {
+	addr := greetingServer(t)
+
+	// From the environment.
+	out, errb, code := runProbe(map[string]string{"MYSQL_PWD": serverPassword}, "--format", "json", "--user", "app", addr)
+	if code != 0 || !strings.Contains(out, `"password_from":"MYSQL_PWD","outcome":"ok"`) {
+		t.Errorf("MYSQL_PWD: exit %d, %s %s", code, out, errb)
+	}
+
+	// Not a terminal and no MYSQL_PWD: no password.
+	f, err := os.Open(os.DevNull)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var o, e bytes.Buffer
+	code = probeCommand([]string{"--format", "json", "--user", "app", addr}, f, &o, &e, func(string) string { return "" })
+	if code != 1 || !strings.Contains(o.String(), "(using password: NO)") || !strings.Contains(o.String(), `"password_from":"none (MYSQL_PWD unset, standard input not a terminal)"`) {
+		t.Errorf("no password: exit %d, %s %s", code, o.String(), e.String())
+	}
+
+	// Typed at the prompt.
+	master, tty := openPTY(t)
+	go func() {
+		time.Sleep(100 * time.Millisecond)
+		master.Write([]byte(serverPassword + "\n"))
+	}()
+	go io_Discard(master)
+	o.Reset()
+	e.Reset()
+	code = probeCommand([]string{"--format", "json", "--user", "app", addr}, tty, &o, &e, func(string) string { return "" })
+	if code != 0 || !strings.Contains(o.String(), `"password_from":"prompt","outcome":"ok"`) || !strings.Contains(e.String(), "password for app (MYSQL_PWD is not set): ") {
+		t.Errorf("prompt: exit %d, stdout %s, stderr %q", code, o.String(), e.String())
+	}
+	if strings.Contains(o.String()+e.String(), serverPassword) {
+		t.Error("the typed password shows in the output")
+	}
+}
+
+// io_Discard drains the master side (the terminal's echo, if any).
+func io_Discard(f *os.File) {
+	buf := make([]byte, 256)
+	for {
+		if _, err := f.Read(buf); err != nil {
+			return
+		}
 	}
 }
