@@ -266,6 +266,18 @@ func TestProbeLab(t *testing.T) {
 					t.Errorf("findings lack the localhost note:\n%s", f)
 				}
 			}},
+		{name: "postgres listen_addresses seen on the server", ns: lab.NSServer, args: []string{"postgres://127.0.0.1"}, exit: 1,
+			outcomes: []string{"refused"}, checks: map[string]string{"listeners": "failed", "process": "ok"},
+			contains: map[string]string{"listeners": "listen_addresses covers only 198.51.100.10, 2001:db8:2::10"}},
+		{name: "postgres too many clients (53300)", ns: lab.NSClient, env: []string{"PGPASSWORD=" + lab.DBPassword}, args: []string{"--user", lab.DBUser, "postgres://" + s4 + "/" + lab.DBName}, exit: 1,
+			setup: func(t *testing.T, ctx context.Context) func() {
+				release, err := lab.HoldPGConnections(ctx, true)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return release
+			},
+			outcomes: []string{"ok"}, checks: map[string]string{"greeting": "ok", "login": "failed"}, contains: map[string]string{"login": "53300"}},
 		{name: "postgres wrong password", ns: lab.NSClient, env: []string{"PGPASSWORD=wrong"}, args: []string{"--user", lab.DBUser, "postgres://" + s4 + "/" + lab.DBName}, exit: 1,
 			outcomes: []string{"ok"}, checks: map[string]string{"login": "failed"}, contains: map[string]string{"login": "28P01"}},
 		{name: "postgres ok", ns: lab.NSClient, env: []string{"PGPASSWORD=" + lab.DBPassword}, args: []string{"--user", lab.DBUser, "postgres://" + lab.NameDual + "/" + lab.DBName}, exit: 0,
