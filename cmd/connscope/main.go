@@ -19,6 +19,7 @@ Usage:
   connscope analyze [flags] FILE...   analyze pcap/pcapng files (- for stdin)
   connscope trace   [flags]           trace connects live (root)
   connscope run     [flags] -- CMD    run CMD and trace only it and its children (root)
+  connscope probe   [flags] TARGET      check why a client cannot connect to TARGET (the manual's checklist)
   connscope version                   print the version, commit and Go version (also --version)
 
 Run 'connscope COMMAND -h' for a command's flags.
