@@ -1187,7 +1187,8 @@ func (e *Engine) gaveUpFor(a *attempt, next *attempt, t time.Time) {
 }
 
 // decide records an attempt's outcome. The attempt leaves the flow table
-// (its later packets are bulk traffic); its connect may now be complete.
+// (its later packets are bulk traffic); its connect may now be complete
+// (reportDecided, after the event, reports it).
 // The outcome is the reason's (see Reason).
 func (e *Engine) decide(a *attempt, r Reason, at time.Time, evidence ...string) {
 	if a.final {
@@ -1219,8 +1220,10 @@ func (e *Engine) decide(a *attempt, r Reason, at time.Time, evidence ...string) 
 	}
 	a.c2s.release()
 	a.s2c.release()
-	if a.conn != nil && !a.conn.reported && e.connectComplete(a.conn, false) {
-		e.report(a.conn)
+	if a.conn != nil && !a.conn.reported {
+		// Its connect may now be complete: reportDecided looks once the
+		// event has been handled (deciding never reports).
+		e.decided = append(e.decided, a.conn)
 	}
 }
 

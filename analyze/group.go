@@ -36,8 +36,12 @@ type connectState struct {
 	start    time.Time
 }
 
-// assignConnect places a new attempt in a connect.
-func (e *Engine) assignConnect(a *attempt) {
+// group places a new attempt in a connect: the open connect whose lookup
+// gave its address, when a continues it (joinable), else a new one. It
+// decides and reports nothing: when a continues a connect whose previous
+// attempt is still undecided (the client moved on from it), it returns
+// that attempt, for the engine to decide (assignConnect).
+func (e *Engine) group(a *attempt) (movedOn *attempt) {
 	var q *dnsQuery
 	if a.unix == "" && a.server.Addr().IsValid() {
 		q = e.dns.lookupFor(a)
@@ -45,13 +49,15 @@ func (e *Engine) assignConnect(a *attempt) {
 	if q != nil && q.conn != nil && !q.conn.reported {
 		if c := q.conn; e.joinable(c, a) {
 			prev := c.attempts[len(c.attempts)-1]
-			e.gaveUpFor(prev, a, a.start)
 			c.attempts = append(c.attempts, a)
 			a.conn = c
 			if c.pid == 0 && a.pid != 0 {
 				c.pid, c.comm = a.pid, a.comm
 			}
-			return
+			if !prev.final {
+				return prev
+			}
+			return nil
 		}
 	}
 	e.seq++
@@ -85,6 +91,7 @@ func (e *Engine) assignConnect(a *attempt) {
 		c.resolver = e.kern.resolverFor(c.pid, a.start)
 	}
 	e.open = append(e.open, c)
+	return nil
 }
 
 // joinable says whether attempt a continues connect c (the client trying
