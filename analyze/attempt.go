@@ -95,7 +95,8 @@ type attempt struct {
 
 	c2s, s2c stream
 	proto    appProto
-	sess     proto.Session // the protocol plug-in's session (kept after it stops decoding, for its facts)
+	sess     proto.Session   // the protocol plug-in's session (kept after it stops decoding, for its facts)
+	sessOf   *proto.Protocol // the protocol of sess
 	// cut: the snap length cut the server's bytes so that the session
 	// cannot place the next message; only the client's bytes and TCP are
 	// followed (the verdict is made from those, or is incomplete).

@@ -394,7 +394,7 @@ func (e *Engine) buildAttempt(a *attempt) *Attempt {
 		at.Events = []Event{}
 	}
 	if a.sess != nil {
-		protoInfo(at, a.sess.Info(a.proto == protoTLS && a.outcome == OK))
+		protoInfo(at, a.sessOf, a.sess.Info(a.proto == protoTLS && a.outcome == OK))
 	}
 	at.Evidence = append(append(append([]string{}, a.evidence...), a.notes...), slowWords...)
 	at.Causes = causesFor(e, a)
