@@ -169,26 +169,25 @@ var (
 	}()
 )
 
-// protocolCells are an attempt's protocol columns: its protocol's summary
-// in that protocol's column.
-func protocolCells(a *analyze.Attempt) []string {
-	cells := make([]string, len(protocols))
-	if a != nil && a.App != nil && a.App.Info != nil {
-		for i, p := range protocols {
-			if p.Key == string(a.App.Protocol) {
-				cells[i] = a.App.Info.Summary()
-			}
+// appendProtocolCells appends an attempt's protocol columns: its
+// protocol's summary in that protocol's column.
+func appendProtocolCells(row []string, a *analyze.Attempt) []string {
+	for _, p := range protocols {
+		cell := ""
+		if a != nil && a.App != nil && a.App.Info != nil && p.Key == string(a.App.Protocol) {
+			cell = a.App.Info.Summary()
 		}
+		row = append(row, cell)
 	}
-	return cells
+	return row
 }
 
 // attemptRows is one table row per attempt of connect n (one row for a
 // connect without attempts, e.g. an unresolved name).
 func attemptRows(n int, c *analyze.Connect) [][]string {
 	if len(c.Attempts) == 0 {
-		row := []string{fmt.Sprint(n), c.Client, "-", c.Name, string(c.Outcome), "", "", "", "", "", "", analyze.FormatMS(c.DurationMS)}
-		row = append(append(row, protocolCells(nil)...), processCell(c.PID, c.Comm))
+		row := append(make([]string, 0, len(attemptHeader)), fmt.Sprint(n), c.Client, "-", c.Name, string(c.Outcome), "", "", "", "", "", "", analyze.FormatMS(c.DurationMS))
+		row = append(appendProtocolCells(row, nil), processCell(c.PID, c.Comm))
 		return [][]string{row}
 	}
 	rows := make([][]string, 0, len(c.Attempts))
@@ -200,7 +199,7 @@ func attemptRows(n int, c *analyze.Connect) [][]string {
 		if a.SYNCount > 0 {
 			syns = fmt.Sprint(a.SYNCount)
 		}
-		row := []string{
+		row := append(make([]string, 0, len(attemptHeader)),
 			attemptLabel(n, i, len(c.Attempts)),
 			a.Client,
 			a.Server,
@@ -213,8 +212,8 @@ func attemptRows(n int, c *analyze.Connect) [][]string {
 			responseCell(a),
 			slowCell(a.Slow),
 			analyze.FormatMS(a.DurationMS),
-		}
-		row = append(append(row, protocolCells(a)...), attemptProcess(c, a))
+		)
+		row = append(appendProtocolCells(row, a), attemptProcess(c, a))
 		rows = append(rows, row)
 	}
 	return rows
