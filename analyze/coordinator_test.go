@@ -72,6 +72,11 @@ func TestDNSTrackerWithoutEngine(t *testing.T) {
 	if got := d.byAddr[ip("10.0.0.80")]; len(got) != 1 || got[0] != ok {
 		t.Errorf("the answer's address is not indexed for lookupFor: %v", got)
 	}
+	// A connect claims it: the tracker settles it and leaves tying it to
+	// the connect to the engine.
+	if got := d.claim(ok, at(20002)); len(got) != 1 || got[0] != ok || !ok.settled || ok.conn != nil {
+		t.Errorf("claim returned %v (settled %v, conn %p), want the lookup, settled, tied to nothing", got, ok.settled, ok.conn)
+	}
 }
 
 // Grouping decides nothing: when an attempt continues a connect whose
@@ -91,8 +96,8 @@ func TestGroupReturnsTheAttemptMovedOnFrom(t *testing.T) {
 	}
 	next := e.newAttempt(ap("10.0.0.5:41001"), ap("10.0.0.11:3306"), s.at(1500))
 	e.now, e.nowNS = next.start, unixNanos(next.start)
-	moved := e.group(next)
-	if moved != prev {
+	c, created, moved := e.group(next, e.dns.lookupFor(next))
+	if moved != prev || created || c != prev.conn {
 		t.Fatalf("group returned %v, want the first attempt (the client moved on from it)", moved)
 	}
 	if prev.final || len(e.decided) != 0 || len(e.ready) != 0 || prev.conn.reported {
@@ -111,8 +116,8 @@ func TestGroupReturnsTheAttemptMovedOnFrom(t *testing.T) {
 	}
 	// An attempt that starts a connect of its own implies nothing.
 	other := e.newAttempt(ap("10.0.0.5:41002"), ap("10.0.0.99:3306"), s.at(1600))
-	if moved := e.group(other); moved != nil {
-		t.Errorf("a new connect's attempt returned %v, want nil", moved)
+	if c, created, moved := e.group(other, nil); moved != nil || !created || other.conn != c {
+		t.Errorf("a new connect's attempt: created %v, moved on from %v; want a new connect and nil", created, moved)
 	}
 	// Deciding its only attempt completes that connect, but decide only
 	// notes it; reportDecided (after the event) reports it.

@@ -318,13 +318,15 @@ func (d *dnsTracker) lookupFor(a *attempt) *dnsQuery {
 	return fallback
 }
 
-// claim gives a connect the query that produced its address and every
-// related, unclaimed query of the same client, in the order they were sent:
+// claim returns, for a connect started at start, the query that produced
+// its address and every related, unclaimed query of the same client, in
+// the order they were sent, and settles them (the engine ties them to the
+// connect: connectState.addLookups):
 // the same name (the other address family), the names its answer's CNAMEs
 // point to, and the names of the search list that failed before it. A
 // successful lookup of another name is another connect's, even when it
 // shares the first label (db.lab.test and db.backup.test).
-func (d *dnsTracker) claim(q *dnsQuery, c *connectState) []*dnsQuery {
+func (d *dnsTracker) claim(q *dnsQuery, start time.Time) []*dnsQuery {
 	var out []*dnsQuery
 	label := firstLabel(q.name)
 	for _, o := range d.byClient[q.client.Addr()] {
@@ -332,7 +334,7 @@ func (d *dnsTracker) claim(q *dnsQuery, c *connectState) []*dnsQuery {
 			continue
 		}
 		if o != q && !contains(q.cnames, o.name) {
-			if firstLabel(o.name) != label || o.first.After(c.start.Add(time.Second)) || q.first.Sub(o.first) > 30*time.Second {
+			if firstLabel(o.name) != label || o.first.After(start.Add(time.Second)) || q.first.Sub(o.first) > 30*time.Second {
 				continue
 			}
 			if !strings.EqualFold(o.name, q.name) && (!o.failed() || !o.first.Before(q.first)) {
@@ -342,7 +344,6 @@ func (d *dnsTracker) claim(q *dnsQuery, c *connectState) []*dnsQuery {
 		if o.qtype != dns.TypeA && o.qtype != dns.TypeAAAA && o != q {
 			continue
 		}
-		o.conn = c
 		d.settle(o)
 		out = append(out, o)
 	}

@@ -366,12 +366,28 @@ func RunSource(src PacketSource, opts Options) (Summary, error) {
 	return e.Close(), runErr
 }
 
-// assignConnect places a new attempt in a connect (group) and applies what
-// that implies: the connect's previous attempt, when the client moved on
-// from it undecided, ends now (gaveUpFor).
+// assignConnect places a new attempt in a connect (group), from the lookup
+// that gave its address (the DNS tracker's lookupFor), and applies what
+// that implies: a new connect claims that lookup and its related ones from
+// the DNS tracker and gets its process's resolver evidence; the connect's
+// previous attempt, when the client moved on from it undecided, ends now
+// (gaveUpFor).
 func (e *Engine) assignConnect(a *attempt) {
-	if prev := e.group(a); prev != nil {
-		e.gaveUpFor(prev, a, a.start)
+	var q *dnsQuery
+	if a.unix == "" && a.server.Addr().IsValid() {
+		q = e.dns.lookupFor(a)
+	}
+	c, created, movedOn := e.group(a, q)
+	if created {
+		if q != nil && q.conn == nil {
+			c.addLookups(e.dns.claim(q, c.start))
+		}
+		if c.pid != 0 {
+			c.resolver = e.kern.resolverFor(c.pid, a.start)
+		}
+	}
+	if movedOn != nil {
+		e.gaveUpFor(movedOn, a, a.start)
 	}
 }
 
