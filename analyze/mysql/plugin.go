@@ -60,8 +60,9 @@ const (
 
 // Protocol registers MySQL/MariaDB with the engine.
 var Protocol = proto.Protocol{
-	Name: "MySQL",
-	Key:  "mysql",
+	Name:  "MySQL",
+	Key:   "mysql",
+	Scrub: &scrub,
 	Quoted: []*regexp.Regexp{
 		// 'user'@'host' as MySQL/MariaDB print it in 1044, 1045, 1142, ...
 		regexp.MustCompile(`'(?P<user>[^'\n]*)'@'(?P<host>[^'\n]*)'`),

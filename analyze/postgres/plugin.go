@@ -76,6 +76,7 @@ const (
 var Protocol = proto.Protocol{
 	Name:        "PostgreSQL",
 	Key:         "postgres",
+	Scrub:       &scrub,
 	Ports:       []uint16{5432},
 	Clients:     []string{"psql", "pg_dump", "pg_restore", "pg_isready", "pgbench", "postgres"},
 	SocketWords: []string{".s.pgsql.", "postgresql"},

@@ -223,6 +223,10 @@ type Protocol struct {
 	// timed out while more addresses were left (comm: the client process
 	// name); "" when not verified for that client.
 	AfterTimeout func(comm string) string
+	// Scrub, when set, says which of its client bytes a `trace -w`
+	// recording keeps (what the analysis reads); without it a recording
+	// keeps only the first few client bytes of its connections.
+	Scrub *Scrub
 }
 
 // Target is what is known of an attempt's intended service before (or
