@@ -94,7 +94,8 @@ type attempt struct {
 
 	c2s, s2c stream
 	proto    appProto
-	sess     proto.Session // the protocol plug-in's session (kept after it stops decoding, for its facts)
+	sess     proto.Session   // the protocol plug-in's session (kept after it stops decoding, for its facts)
+	sessOf   *proto.Protocol // the protocol of sess
 	// cut: the snap length cut the server's bytes so that the session
 	// cannot place the next message; only the client's bytes and TCP are
 	// followed (the verdict is made from those, or is incomplete).
@@ -1178,7 +1179,8 @@ func (e *Engine) gaveUpFor(a *attempt, next *attempt, t time.Time) {
 }
 
 // decide records an attempt's outcome. The attempt leaves the flow table
-// (its later packets are bulk traffic); its connect may now be complete.
+// (its later packets are bulk traffic); its connect may now be complete
+// (reportDecided, after the event, reports it).
 // The outcome is the reason's (see Reason).
 func (e *Engine) decide(a *attempt, r Reason, at time.Time, evidence ...string) {
 	if a.final {
@@ -1210,8 +1212,10 @@ func (e *Engine) decide(a *attempt, r Reason, at time.Time, evidence ...string) 
 	}
 	a.c2s.release()
 	a.s2c.release()
-	if a.conn != nil && !a.conn.reported && e.connectComplete(a.conn, false) {
-		e.report(a.conn)
+	if a.conn != nil && !a.conn.reported {
+		// Its connect may now be complete: reportDecided looks once the
+		// event has been handled (deciding never reports).
+		e.decided = append(e.decided, a.conn)
 	}
 }
 

@@ -57,7 +57,9 @@ type dnsQuery struct {
 	conn       *connectState
 	settled    bool // grouped: claimed, reported unresolved, or judged unused
 	dropped    bool // removed from the indexes
-	ptrFor     *attempt
+	// ptrFor is the attempt whose server sent this PTR query about the
+	// attempt's client (set and read by the engine only: reverseLookup).
+	ptrFor *attempt
 }
 
 type dnsKey struct {
@@ -68,6 +70,9 @@ type dnsKey struct {
 
 // dnsTracker follows DNS questions and answers, and remembers recent
 // answers so attempts can be tied to the lookup that produced their address.
+// It knows nothing of the engine, attempts or reporting: its methods take
+// the time and return what they found (a new query, an answered one,
+// failed lookups), and the engine acts on that.
 type dnsTracker struct {
 	pending  map[dnsKey]*dnsQuery
 	byClient map[netip.Addr][]*dnsQuery
@@ -125,15 +130,30 @@ func (e *Engine) dnsMessage(m *dns.Message, src, dst netip.AddrPort, t time.Time
 	if m.Opcode != 0 || len(m.Questions) == 0 {
 		return
 	}
-	q := m.Questions[0]
 	if !m.Response {
-		e.dns.query(e, src, dst, m.ID, q, t, overTCP, proc)
+		if q := e.dns.query(src, dst, m.ID, m.Questions[0], t, overTCP, proc); q != nil {
+			if q.pid == 0 {
+				if pr, ok := e.kern.udpOwner(src); ok {
+					q.pid, q.comm = pr.PID, pr.Comm
+				}
+			}
+			if q.qtype == dns.TypePTR {
+				e.reverseLookup(q, t)
+			}
+		}
 		return
 	}
-	e.dns.response(e, dst, src, m, t, cut)
+	if q := e.dns.response(dst, src, m, t, cut); q != nil {
+		if a := q.ptrFor; a != nil && !a.final {
+			a.event(t, EvDNSAnswer, "", EventAttrs{Note: NotePTRForClient, ElapsedMS: proto.MSOf(t.Sub(q.first)), Detail: &proto.Detail{Name: q.name, QType: "PTR", Rcode: dns.RcodeString(q.rcode)}})
+		}
+	}
 }
 
-func (d *dnsTracker) query(e *Engine, client, server netip.AddrPort, id uint16, question dns.Question, t time.Time, overTCP bool, proc *event.Process) {
+// query records a question from client to server. It returns the new
+// query, or nil when the question repeats one still unanswered (a retry)
+// or the tracker is full. The process is proc's when it names one.
+func (d *dnsTracker) query(client, server netip.AddrPort, id uint16, question dns.Question, t time.Time, overTCP bool, proc *event.Process) *dnsQuery {
 	key := dnsKey{client: client.Addr(), qtype: question.Type, name: question.Name}
 	if q := d.pending[key]; q != nil {
 		// The same question again before an answer: a retry (same or new
@@ -148,10 +168,10 @@ func (d *dnsTracker) query(e *Engine, client, server netip.AddrPort, id uint16, 
 		if len(q.ids) < 8 {
 			q.ids = append(q.ids, id)
 		}
-		return
+		return nil
 	}
 	if len(d.pending) >= dnsMaxPending {
-		return
+		return nil
 	}
 	d.seq++
 	q := &dnsQuery{
@@ -167,8 +187,6 @@ func (d *dnsTracker) query(e *Engine, client, server netip.AddrPort, id uint16, 
 	}
 	if proc != nil && proc.PID != 0 {
 		q.pid, q.comm = proc.PID, proc.Comm
-	} else if pr, ok := e.kern.udpOwner(client); ok {
-		q.pid, q.comm = pr.PID, pr.Comm
 	}
 	d.pending[key] = q
 	list := d.byClient[client.Addr()]
@@ -178,14 +196,12 @@ func (d *dnsTracker) query(e *Engine, client, server netip.AddrPort, id uint16, 
 	}
 	d.byClient[client.Addr()] = append(list, q)
 	d.unsettled = append(d.unsettled, q)
-	if question.Type == dns.TypePTR {
-		d.reverseLookup(e, q, t)
-	}
+	return q
 }
 
 // reverseLookup notes a server looking up the PTR of a client it is about
 // to greet: the classic cause of a late greeting (skip_name_resolve off).
-func (d *dnsTracker) reverseLookup(e *Engine, q *dnsQuery, t time.Time) {
+func (e *Engine) reverseLookup(q *dnsQuery, t time.Time) {
 	addr, ok := dns.ReverseAddr(q.name)
 	if !ok {
 		return
@@ -203,12 +219,15 @@ func (d *dnsTracker) reverseLookup(e *Engine, q *dnsQuery, t time.Time) {
 	}
 }
 
-func (d *dnsTracker) response(e *Engine, client, server netip.AddrPort, m *dns.Message, t time.Time, cut bool) {
+// response applies an answer from server to client. It returns the query
+// it answered, or nil when it answered none (unsolicited, a duplicate, a
+// wrong ID) or only said to retry over TCP (truncated).
+func (d *dnsTracker) response(client, server netip.AddrPort, m *dns.Message, t time.Time, cut bool) *dnsQuery {
 	question := m.Questions[0]
 	key := dnsKey{client: client.Addr(), qtype: question.Type, name: question.Name}
 	q := d.pending[key]
 	if q == nil {
-		return // unsolicited, or a duplicate answer
+		return nil // unsolicited, or a duplicate answer
 	}
 	idOK := false
 	for _, id := range q.ids {
@@ -217,12 +236,12 @@ func (d *dnsTracker) response(e *Engine, client, server netip.AddrPort, m *dns.M
 		}
 	}
 	if !idOK {
-		return
+		return nil
 	}
 	if m.Truncated && len(m.Answers) == 0 {
 		q.truncated = true
 		q.errText = "truncated answer (retried over TCP)"
-		return
+		return nil
 	}
 	delete(d.pending, key)
 	q.answered = true
@@ -260,14 +279,12 @@ func (d *dnsTracker) response(e *Engine, client, server netip.AddrPort, m *dns.M
 		}
 		d.byAddr[addr] = append(list, q)
 	}
-	if a := q.ptrFor; a != nil && !a.final {
-		a.event(t, EvDNSAnswer, "", EventAttrs{Note: NotePTRForClient, ElapsedMS: proto.MSOf(t.Sub(q.first)), Detail: &proto.Detail{Name: q.name, QType: "PTR", Rcode: dns.RcodeString(q.rcode)}})
-	}
+	return q
 }
 
 // icmpError records an ICMP error about a DNS query (server port closed or
 // unreachable).
-func (d *dnsTracker) icmpError(e *Engine, p *event.Packet) {
+func (d *dnsTracker) icmpError(p *event.Packet) {
 	ic := p.ICMP
 	client := ic.QuotedSrc
 	for _, q := range d.byClient[client] {
@@ -302,13 +319,15 @@ func (d *dnsTracker) lookupFor(a *attempt) *dnsQuery {
 	return fallback
 }
 
-// claim gives a connect the query that produced its address and every
-// related, unclaimed query of the same client, in the order they were sent:
+// claim returns, for a connect started at start, the query that produced
+// its address and every related, unclaimed query of the same client, in
+// the order they were sent, and settles them (the engine ties them to the
+// connect: connectState.addLookups):
 // the same name (the other address family), the names its answer's CNAMEs
 // point to, and the names of the search list that failed before it. A
 // successful lookup of another name is another connect's, even when it
 // shares the first label (db.lab.test and db.backup.test).
-func (d *dnsTracker) claim(q *dnsQuery, c *connectState) []*dnsQuery {
+func (d *dnsTracker) claim(q *dnsQuery, start time.Time) []*dnsQuery {
 	var out []*dnsQuery
 	label := firstLabel(q.name)
 	for _, o := range d.byClient[q.client.Addr()] {
@@ -316,7 +335,7 @@ func (d *dnsTracker) claim(q *dnsQuery, c *connectState) []*dnsQuery {
 			continue
 		}
 		if o != q && !contains(q.cnames, o.name) {
-			if firstLabel(o.name) != label || o.first.After(c.start.Add(time.Second)) || q.first.Sub(o.first) > 30*time.Second {
+			if firstLabel(o.name) != label || o.first.After(start.Add(time.Second)) || q.first.Sub(o.first) > 30*time.Second {
 				continue
 			}
 			if !strings.EqualFold(o.name, q.name) && (!o.failed() || !o.first.Before(q.first)) {
@@ -326,7 +345,6 @@ func (d *dnsTracker) claim(q *dnsQuery, c *connectState) []*dnsQuery {
 		if o.qtype != dns.TypeA && o.qtype != dns.TypeAAAA && o != q {
 			continue
 		}
-		o.conn = c
 		d.settle(o)
 		out = append(out, o)
 	}
@@ -369,12 +387,24 @@ func (d *dnsTracker) drop(q *dnsQuery) {
 	}
 }
 
-// sweep gives up on unanswered questions, turns failed lookups that no
-// attempt followed into unresolved connects, and ages out old answers. It
-// runs every 100 ms of event time, so it only walks what can change: the
-// unanswered questions, the unsettled ones, and the oldest settled ones.
-func (d *dnsTracker) sweep(e *Engine, closing bool) {
-	now := e.now
+// failedLookup is what the DNS tracker found in a sweep: a client's
+// lookup of a name (its search list's names, both address families)
+// failed, and no attempt followed it. The engine reports it as an
+// unresolved connect (unresolvedConnect).
+type failedLookup struct {
+	name  string
+	start time.Time
+	// queries are its address queries (A, AAAA, ANY), in the order they
+	// were sent.
+	queries []*dnsQuery
+}
+
+// sweep gives up on unanswered questions, returns the failed lookups that
+// no attempt followed (in the order they were sent), and ages out old
+// answers. It runs every 100 ms of event time, so it only walks what can
+// change: the unanswered questions, the unsettled ones, and the oldest
+// settled ones.
+func (d *dnsTracker) sweep(now time.Time, closing bool) []failedLookup {
 	for key, q := range d.pending {
 		if closing || now.Sub(q.last) > dnsQueryTimeout {
 			q.gaveUp = true
@@ -384,7 +414,7 @@ func (d *dnsTracker) sweep(e *Engine, closing bool) {
 			delete(d.pending, key)
 		}
 	}
-	var unresolved []*connectState
+	var failed []failedLookup
 	kept := d.unsettled[:0]
 	for _, q := range d.unsettled {
 		if q.settled || q.dropped {
@@ -419,17 +449,13 @@ func (d *dnsTracker) sweep(e *Engine, closing bool) {
 		if success || !addressQuery {
 			continue // an answer nobody used here, or not an address lookup
 		}
-		c := &connectState{client: q.client.Addr(), name: group[0].name, start: group[0].first}
+		f := failedLookup{name: group[0].name, start: group[0].first}
 		for _, g := range group {
 			if g.qtype == dns.TypeA || g.qtype == dns.TypeAAAA || g.qtype == dns.TypeANY {
-				g.conn = c
-				c.queries = append(c.queries, g)
-				if c.pid == 0 && g.pid != 0 {
-					c.pid, c.comm = g.pid, g.comm
-				}
+				f.queries = append(f.queries, g)
 			}
 		}
-		unresolved = append(unresolved, c)
+		failed = append(failed, f)
 	}
 	for i := len(kept); i < len(d.unsettled); i++ {
 		d.unsettled[i] = nil
@@ -449,17 +475,26 @@ func (d *dnsTracker) sweep(e *Engine, closing bool) {
 		d.aging[0] = nil
 		d.aging = d.aging[1:]
 	}
-	if len(unresolved) > 1 {
-		slices.SortFunc(unresolved, func(x, y *connectState) int { return cmp.Compare(x.queries[0].seq, y.queries[0].seq) })
+	if len(failed) > 1 {
+		slices.SortFunc(failed, func(x, y failedLookup) int { return cmp.Compare(x.queries[0].seq, y.queries[0].seq) })
 	}
-	for _, c := range unresolved {
-		e.seq++
-		c.seq = e.seq
-		if c.pid != 0 {
-			c.resolver = e.kern.resolverFor(c.pid, c.start)
+	return failed
+}
+
+// unresolvedConnect is the connect of a failed lookup no attempt followed.
+func (e *Engine) unresolvedConnect(f failedLookup) *connectState {
+	e.seq++
+	c := &connectState{seq: e.seq, client: f.queries[0].client.Addr(), name: f.name, start: f.start, queries: f.queries}
+	for _, q := range f.queries {
+		q.conn = c
+		if c.pid == 0 && q.pid != 0 {
+			c.pid, c.comm = q.pid, q.comm
 		}
-		e.report(c)
 	}
+	if c.pid != 0 {
+		c.resolver = e.kern.resolverFor(c.pid, c.start)
+	}
+	return c
 }
 
 // group returns the unsettled queries in list related to q (same first

@@ -97,7 +97,10 @@ type Engine struct {
 	dns     dnsTracker
 	kern    kernelState
 	open    []*connectState // connects not yet reported, in creation order
-	ready   []*Connect      // reported but not yet handed to OnConnect
+	// decided lists the connects an attempt of which was decided during the
+	// event being handled: reportDecided reports those complete after it.
+	decided []*connectState
+	ready   []*Connect // reported but not yet handed to OnConnect
 	dd      dedup
 	dueBuf  []*attempt // sweep's scratch list
 	// ended remembers the client SYN of reported attempts for a while
@@ -194,6 +197,9 @@ func (e *Engine) Packet(p *event.Packet) {
 			e.icmp(p)
 		}
 	}
+	if len(e.decided) > 0 {
+		e.reportDecided()
+	}
 	if len(e.ready) > 0 {
 		e.flush()
 	}
@@ -223,6 +229,9 @@ func (e *Engine) Kernel(k *event.Kernel) {
 		e.sweep(false)
 	}
 	e.kernel(k)
+	if len(e.decided) > 0 {
+		e.reportDecided()
+	}
 	if len(e.ready) > 0 {
 		e.flush()
 	}
@@ -357,6 +366,44 @@ func RunSource(src PacketSource, opts Options) (Summary, error) {
 	return e.Close(), runErr
 }
 
+// assignConnect places a new attempt in a connect (group), from the lookup
+// that gave its address (the DNS tracker's lookupFor), and applies what
+// that implies: a new connect claims that lookup and its related ones from
+// the DNS tracker and gets its process's resolver evidence; the connect's
+// previous attempt, when the client moved on from it undecided, ends now
+// (gaveUpFor).
+func (e *Engine) assignConnect(a *attempt) {
+	var q *dnsQuery
+	if a.unix == "" && a.server.Addr().IsValid() {
+		q = e.dns.lookupFor(a)
+	}
+	c, created, movedOn := e.group(a, q)
+	if created {
+		if q != nil && q.conn == nil {
+			c.addLookups(e.dns.claim(q, c.start))
+		}
+		if c.pid != 0 {
+			c.resolver = e.kern.resolverFor(c.pid, a.start)
+		}
+	}
+	if movedOn != nil {
+		e.gaveUpFor(movedOn, a, a.start)
+	}
+}
+
+// reportDecided reports the connects an attempt of which was decided while
+// the last event was handled (or in the sweep's idle decisions), in the
+// order the decisions came, if they are now complete.
+func (e *Engine) reportDecided() {
+	for i, c := range e.decided {
+		if !c.reported && e.connectComplete(c, false) {
+			e.report(c)
+		}
+		e.decided[i] = nil
+	}
+	e.decided = e.decided[:0]
+}
+
 // flush hands reported connects to OnConnect, outside the engine's state
 // changes.
 func (e *Engine) flush() {
@@ -371,6 +418,13 @@ func (e *Engine) flush() {
 
 // sweep decides idle attempts, ages DNS state and reports connects that are
 // complete. With closing set, everything still open is decided.
+//
+// The engine is the one coordinator of its trackers: the attempt handlers
+// decide (decide), the DNS tracker (dnsTracker) and the grouping of
+// attempts into connects (group) only return what they found (failed
+// lookups, an attempt the client moved on from), and only the engine acts
+// on it. Connects are reported here and in reportDecided, after an event
+// has been handled, never from inside a tracker.
 func (e *Engine) sweep(closing bool) {
 	e.nextSweep = e.nowNS + int64(sweepEvery)
 	due := e.dueBuf[:0]
@@ -405,7 +459,10 @@ func (e *Engine) sweep(closing bool) {
 		due[i] = nil
 	}
 	e.dueBuf = due[:0]
-	e.dns.sweep(e, closing)
+	e.reportDecided()
+	for _, f := range e.dns.sweep(e.now, closing) {
+		e.report(e.unresolvedConnect(f))
+	}
 	e.kern.sweep(e.now)
 	e.expireSYNs()
 	e.recent.expire(e.nowNS)

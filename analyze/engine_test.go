@@ -46,10 +46,10 @@ func TestEngineOutcomes(t *testing.T) {
 			want: []Outcome{OK},
 			check: func(t *testing.T, cs []*Connect, sum Summary) {
 				a := cs[0].Attempts[0]
-				if a.MySQL == nil || a.MySQL.ServerVersion != "5.5.5-10.11.6-MariaDB-0+deb12u1" || a.MySQL.ConnectionID != 42 || a.MySQL.User != "app" || a.MySQL.AuthPlugin != "mysql_native_password" {
-					t.Errorf("mysql = %+v", a.MySQL)
+				if mysqlOf(a) == nil || mysqlOf(a).ServerVersion != "5.5.5-10.11.6-MariaDB-0+deb12u1" || mysqlOf(a).ConnectionID != 42 || mysqlOf(a).User != "app" || mysqlOf(a).AuthPlugin != "mysql_native_password" {
+					t.Errorf("mysql = %+v", mysqlOf(a))
 				}
-				if a.MySQL.TLSOffered == nil || !*a.MySQL.TLSOffered {
+				if mysqlOf(a).TLSOffered == nil || !*mysqlOf(a).TLSOffered {
 					t.Errorf("TLS offered not seen")
 				}
 				if !near(a.RTTMS, 0.2, 0.001) || !near(a.GreetingDelayMS, 0.49, 0.001) {
@@ -238,8 +238,8 @@ func TestEngineOutcomes(t *testing.T) {
 			want: []Outcome{GreetingLate},
 			check: func(t *testing.T, cs []*Connect, sum Summary) {
 				a := cs[0].Attempts[0]
-				if !near(a.GreetingDelayMS, 4999.89, 0.01) || a.MySQL == nil || a.MySQL.ServerVersion == "" {
-					t.Errorf("greeting %v mysql %+v", a.GreetingDelayMS, a.MySQL)
+				if !near(a.GreetingDelayMS, 4999.89, 0.01) || mysqlOf(a) == nil || mysqlOf(a).ServerVersion == "" {
+					t.Errorf("greeting %v mysql %+v", a.GreetingDelayMS, mysqlOf(a))
 				}
 				if !hasSubstring(a.Causes, "skip_name_resolve") {
 					t.Errorf("causes %q", a.Causes)
@@ -281,7 +281,7 @@ func TestEngineOutcomes(t *testing.T) {
 			},
 			want: []Outcome{Rejected},
 			check: func(t *testing.T, cs []*Connect, sum Summary) {
-				m := cs[0].Attempts[0].MySQL
+				m := mysqlOf(cs[0].Attempts[0])
 				if m == nil || m.ErrorCode != 1130 || m.SQLState != "" || !strings.HasPrefix(m.ErrorMessage, "Host '192.0.2.10'") {
 					t.Errorf("mysql %+v", m)
 				}
@@ -300,8 +300,8 @@ func TestEngineOutcomes(t *testing.T) {
 			want: []Outcome{Rejected},
 			check: func(t *testing.T, cs []*Connect, sum Summary) {
 				a := cs[0].Attempts[0]
-				if a.MySQL.SQLState != "08004" || !hasSubstring(a.Causes, "max_connections") {
-					t.Errorf("mysql %+v causes %q", a.MySQL, a.Causes)
+				if mysqlOf(a).SQLState != "08004" || !hasSubstring(a.Causes, "max_connections") {
+					t.Errorf("mysql %+v causes %q", mysqlOf(a), a.Causes)
 				}
 			},
 		},
@@ -316,7 +316,7 @@ func TestEngineOutcomes(t *testing.T) {
 			},
 			want: []Outcome{AuthFailed},
 			check: func(t *testing.T, cs []*Connect, sum Summary) {
-				m := cs[0].Attempts[0].MySQL
+				m := mysqlOf(cs[0].Attempts[0])
 				if m.User != "app" || m.ErrorCode != 1045 || m.SQLState != "28000" {
 					t.Errorf("mysql %+v", m)
 				}
@@ -337,8 +337,8 @@ func TestEngineOutcomes(t *testing.T) {
 			want: []Outcome{OK},
 			check: func(t *testing.T, cs []*Connect, sum Summary) {
 				a := cs[0].Attempts[0]
-				if a.MySQL.AuthPlugin != "caching_sha2_password" || !hasEvent(a, EvAuthMoreData, func(e *Event, _ *proto.Detail, _ *proto.Msg) bool { return e.Note == mysql.NoteFastAuthOK }) {
-					t.Errorf("mysql %+v", a.MySQL)
+				if mysqlOf(a).AuthPlugin != "caching_sha2_password" || !hasEvent(a, EvAuthMoreData, func(e *Event, _ *proto.Detail, _ *proto.Msg) bool { return e.Note == mysql.NoteFastAuthOK }) {
+					t.Errorf("mysql %+v", mysqlOf(a))
 				}
 			},
 		},
@@ -411,8 +411,8 @@ func TestEngineOutcomes(t *testing.T) {
 			want: []Outcome{OK},
 			check: func(t *testing.T, cs []*Connect, sum Summary) {
 				a := cs[0].Attempts[0]
-				if a.MySQL != nil || !near(a.GreetingDelayMS, 4.89, 0.01) {
-					t.Errorf("mysql %+v greeting %v", a.MySQL, a.GreetingDelayMS)
+				if mysqlOf(a) != nil || !near(a.GreetingDelayMS, 4.89, 0.01) {
+					t.Errorf("mysql %+v greeting %v", mysqlOf(a), a.GreetingDelayMS)
 				}
 			},
 		},
@@ -441,7 +441,7 @@ func TestEngineOutcomes(t *testing.T) {
 			},
 			want: []Outcome{OK},
 			check: func(t *testing.T, cs []*Connect, sum Summary) {
-				m := cs[0].Attempts[0].MySQL
+				m := mysqlOf(cs[0].Attempts[0])
 				if !m.TLSRequested || !m.Encrypted {
 					t.Errorf("mysql %+v", m)
 				}
@@ -501,8 +501,8 @@ func TestEngineOutcomes(t *testing.T) {
 			want: []Outcome{OK},
 			check: func(t *testing.T, cs []*Connect, sum Summary) {
 				a := cs[0].Attempts[0]
-				if a.MySQL.User != "bob" || a.MySQL.ConnectionID != 42 || a.Retransmits != 1 {
-					t.Errorf("mysql %+v retransmits %d", a.MySQL, a.Retransmits)
+				if mysqlOf(a).User != "bob" || mysqlOf(a).ConnectionID != 42 || a.Retransmits != 1 {
+					t.Errorf("mysql %+v retransmits %d", mysqlOf(a), a.Retransmits)
 				}
 			},
 		},
@@ -522,8 +522,8 @@ func TestEngineOutcomes(t *testing.T) {
 			want: []Outcome{OK},
 			check: func(t *testing.T, cs []*Connect, sum Summary) {
 				a := cs[0].Attempts[0]
-				if a.MySQL.ServerVersion != "5.5.5-10.11.6-MariaDB-0+deb12u1" || a.MySQL.User != "app" {
-					t.Errorf("mysql %+v", a.MySQL)
+				if mysqlOf(a).ServerVersion != "5.5.5-10.11.6-MariaDB-0+deb12u1" || mysqlOf(a).User != "app" {
+					t.Errorf("mysql %+v", mysqlOf(a))
 				}
 			},
 		},

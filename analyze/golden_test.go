@@ -167,7 +167,7 @@ func checkCapture(t *testing.T, m manifestEntry, file string, cs []*Connect, sum
 	if exp.MySQLErrorCode != 0 {
 		found := false
 		for _, a := range attempts {
-			if a.MySQL != nil && int(a.MySQL.ErrorCode) == exp.MySQLErrorCode {
+			if mysqlOf(a) != nil && int(mysqlOf(a).ErrorCode) == exp.MySQLErrorCode {
 				found = true
 			}
 		}
@@ -178,7 +178,7 @@ func checkCapture(t *testing.T, m manifestEntry, file string, cs []*Connect, sum
 	if exp.PGSQLState != "" {
 		found := false
 		for _, a := range attempts {
-			if a.Postgres != nil && a.Postgres.SQLState == exp.PGSQLState {
+			if pgOf(a) != nil && pgOf(a).SQLState == exp.PGSQLState {
 				found = true
 			}
 		}
@@ -189,7 +189,7 @@ func checkCapture(t *testing.T, m manifestEntry, file string, cs []*Connect, sum
 	if exp.ServerVersion != "" {
 		found := false
 		for _, a := range attempts {
-			if a.MySQL != nil && a.MySQL.ServerVersion == exp.ServerVersion {
+			if mysqlOf(a) != nil && mysqlOf(a).ServerVersion == exp.ServerVersion {
 				found = true
 			}
 		}

@@ -36,26 +36,30 @@ type connectState struct {
 	start    time.Time
 }
 
-// assignConnect places a new attempt in a connect.
-func (e *Engine) assignConnect(a *attempt) {
-	var q *dnsQuery
-	if a.unix == "" && a.server.Addr().IsValid() {
-		q = e.dns.lookupFor(a)
-	}
+// group places a new attempt in a connect: the open connect of q, the
+// lookup that gave its address (nil: none seen), when a continues it
+// (joinable), else a new one (created). It asks no other tracker and
+// decides and reports nothing: when a continues a connect whose previous
+// attempt is still undecided (the client moved on from it), it returns
+// that attempt; the engine decides it, and gives a new connect its lookups
+// and resolver evidence (assignConnect).
+func (e *Engine) group(a *attempt, q *dnsQuery) (c *connectState, created bool, movedOn *attempt) {
 	if q != nil && q.conn != nil && !q.conn.reported {
 		if c := q.conn; e.joinable(c, a) {
 			prev := c.attempts[len(c.attempts)-1]
-			e.gaveUpFor(prev, a, a.start)
 			c.attempts = append(c.attempts, a)
 			a.conn = c
 			if c.pid == 0 && a.pid != 0 {
 				c.pid, c.comm = a.pid, a.comm
 			}
-			return
+			if !prev.final {
+				return c, false, prev
+			}
+			return c, false, nil
 		}
 	}
 	e.seq++
-	c := &connectState{
+	c = &connectState{
 		seq:    e.seq,
 		client: a.client.Addr(),
 		port:   a.server.Port(),
@@ -65,15 +69,7 @@ func (e *Engine) assignConnect(a *attempt) {
 	}
 	if q != nil {
 		c.name = q.name
-		if q.conn == nil {
-			c.queries = e.dns.claim(q, c)
-			for _, cq := range c.queries {
-				c.addrs = append(c.addrs, cq.addrs...)
-				if cq.first.Before(c.start) {
-					c.start = cq.first
-				}
-			}
-		} else {
+		if q.conn != nil {
 			// The answers were already used by an earlier connect (a cached
 			// lookup): name the connect, show the lookup once.
 			c.addrs = append(c.addrs, q.addrs...)
@@ -81,10 +77,21 @@ func (e *Engine) assignConnect(a *attempt) {
 	}
 	c.attempts = []*attempt{a}
 	a.conn = c
-	if c.pid != 0 {
-		c.resolver = e.kern.resolverFor(c.pid, a.start)
-	}
 	e.open = append(e.open, c)
+	return c, true, nil
+}
+
+// addLookups gives a new connect the lookups that produced its address
+// (dnsTracker.claim): their addresses, and its start when they came first.
+func (c *connectState) addLookups(qs []*dnsQuery) {
+	c.queries = qs
+	for _, q := range qs {
+		q.conn = c
+		c.addrs = append(c.addrs, q.addrs...)
+		if q.first.Before(c.start) {
+			c.start = q.first
+		}
+	}
 }
 
 // joinable says whether attempt a continues connect c (the client trying
@@ -387,7 +394,7 @@ func (e *Engine) buildAttempt(a *attempt) *Attempt {
 		at.Events = []Event{}
 	}
 	if a.sess != nil {
-		protoInfo(at, a.sess.Info(a.proto == protoTLS && a.outcome == OK))
+		protoInfo(at, a.sessOf, a.sess.Info(a.proto == protoTLS && a.outcome == OK))
 	}
 	at.Evidence = append(append(append([]string{}, a.evidence...), a.notes...), slowWords...)
 	at.Causes = causesFor(e, a)

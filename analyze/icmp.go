@@ -43,7 +43,7 @@ func (e *Engine) icmp(p *event.Packet) {
 		}
 	case event.ProtoUDP:
 		if ic.QuotedDstPort == 53 {
-			e.dns.icmpError(e, p)
+			e.dns.icmpError(p)
 		}
 	}
 }

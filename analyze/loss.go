@@ -177,6 +177,9 @@ func (e *Engine) LatePacket(p *event.Packet) {
 		// A late DNS message could start a lookup of its own: counted.
 		e.lateUnmatched(false)
 	}
+	if len(e.decided) > 0 {
+		e.reportDecided()
+	}
 	if len(e.ready) > 0 {
 		e.flush()
 	}
@@ -211,6 +214,9 @@ func (e *Engine) LateKernel(k *event.Kernel) {
 		return
 	}
 	e.kernelTCP(k)
+	if len(e.decided) > 0 {
+		e.reportDecided()
+	}
 	if len(e.ready) > 0 {
 		e.flush()
 	}

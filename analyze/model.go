@@ -1,10 +1,9 @@
 package analyze
 
 import (
-	"github.com/connscope/connscope/analyze/mysql"
-	"github.com/connscope/connscope/analyze/postgres"
-	"github.com/connscope/connscope/analyze/proto"
 	"time"
+
+	"github.com/connscope/connscope/analyze/proto"
 )
 
 // Outcome names how one attempt (or a whole connect) ended. Exactly one per attempt.
@@ -105,10 +104,12 @@ type Attempt struct {
 	DurationMS      float64   `json:"duration_ms"`
 	Start           time.Time `json:"start"`
 	Events          []Event   `json:"events"`
-	MySQL           *MySQL    `json:"mysql,omitempty"`
-	Postgres        *Postgres `json:"postgres,omitempty"`
-	Evidence        []string  `json:"evidence"`
-	Causes          []string  `json:"causes"`
+	// App is what the application protocol's decoder saw of the
+	// connection phase, written in JSON as an object here, under the
+	// protocol's key (see App); nil when no protocol decoded it.
+	App      *App     `json:"-"`
+	Evidence []string `json:"evidence"`
+	Causes   []string `json:"causes"`
 
 	// Process attribution (eBPF or pcapng comments).
 	PID   uint32 `json:"pid,omitempty"`
@@ -225,26 +226,28 @@ const (
 	DirLocal Dir = "local"
 )
 
-// MySQL is what was seen of the MySQL/MariaDB connection phase. Auth
-// scrambles and passwords are never kept.
-type MySQL = mysql.Info
+// App is an application protocol's facts about an attempt: its Info (a
+// pointer to the protocol's struct, e.g. the MySQL greeting's version and
+// the login's user) under its registered key. The JSON report writes Info
+// as the attempt's member Protocol ("mysql": {...}, "postgres": {...}).
+// Passwords, auth scrambles and SASL exchanges are never kept.
+type App struct {
+	Protocol AppKey
+	Info     proto.Info
+}
 
-// Postgres is what was seen of the PostgreSQL connection phase (user,
-// database, application_name, the TLS answer, the authentication method,
-// the ErrorResponse). Passwords and SASL exchanges are never kept.
-type Postgres = postgres.Info
+// AppKey is a protocol's key (proto.Protocol.Key, e.g. "mysql"):
+// vocabulary, not data (redaction keeps it).
+type AppKey string
 
 // protoInfo puts a protocol session's facts (proto.Session.Info) into
 // the attempt's report.
-func protoInfo(at *Attempt, info any) {
-	switch v := info.(type) {
-	case *MySQL:
-		at.MySQL = v
-		at.Facts.MySQLError = v.ErrorCode
-	case *Postgres:
-		at.Postgres = v
-		at.Facts.SQLState = v.SQLState
+func protoInfo(at *Attempt, p *proto.Protocol, info proto.Info) {
+	if info == nil {
+		return
 	}
+	at.App = &App{Protocol: AppKey(p.Key), Info: info}
+	at.Facts.App = info.Facts()
 }
 
 // Summary counts what a run saw, including everything dropped or skipped.

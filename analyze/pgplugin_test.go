@@ -60,10 +60,10 @@ func TestPostgresScenarios(t *testing.T) {
 			k.client(1, startup)
 			k.server(2, append(append(pgAuth(0, ""), pgTyped('S', []byte("server_version\x0015.4\x00"))...), pgReady()...))
 		}, postgres.ReasonLoginOK, func(t *testing.T, a *Attempt) {
-			want := &Postgres{User: "app", Database: "appdb", ApplicationName: "billing", Protocol: "3.0", AuthMethod: "trust", ServerVersion: "15.4",
-				Identifiers: a.Postgres.Identifiers}
-			if !reflect.DeepEqual(a.Postgres, want) {
-				t.Errorf("postgres %+v, want %+v", a.Postgres, want)
+			want := &postgres.Info{User: "app", Database: "appdb", ApplicationName: "billing", Protocol: "3.0", AuthMethod: "trust", ServerVersion: "15.4",
+				Identifiers: pgOf(a).Identifiers}
+			if !reflect.DeepEqual(pgOf(a), want) {
+				t.Errorf("postgres %+v, want %+v", pgOf(a), want)
 			}
 		}},
 		{"a password asked for, the client closes without one", func(s *sim) {
@@ -73,8 +73,8 @@ func TestPostgresScenarios(t *testing.T) {
 			k.server(2, pgAuth(10, "SCRAM-SHA-256\x00\x00"))
 			k.clientFIN(3)
 		}, postgres.ReasonNoPassword, func(t *testing.T, a *Attempt) {
-			if a.Postgres.AuthMethod != "scram-sha-256" {
-				t.Errorf("auth method %q", a.Postgres.AuthMethod)
+			if pgOf(a).AuthMethod != "scram-sha-256" {
+				t.Errorf("auth method %q", pgOf(a).AuthMethod)
 			}
 		}},
 		{"the server closes during the startup without an error", func(s *sim) {
@@ -98,8 +98,8 @@ func TestPostgresScenarios(t *testing.T) {
 			k.server(2, pgAuth(0, ""))
 			k.server(3, pgError("42501", `permission denied for database "appdb"`))
 		}, postgres.ReasonErrorAtStartup, func(t *testing.T, a *Attempt) {
-			if a.Facts.SQLState != "42501" || a.Postgres.Severity != "FATAL" || len(a.Causes) != 1 || !strings.Contains(a.Causes[0], "42501") {
-				t.Errorf("facts %+v, postgres %+v, causes %q", a.Facts, a.Postgres, a.Causes)
+			if factOf(a.Facts, "sqlstate") != "42501" || pgOf(a).Severity != "FATAL" || len(a.Causes) != 1 || !strings.Contains(a.Causes[0], "42501") {
+				t.Errorf("facts %+v, postgres %+v, causes %q", a.Facts, pgOf(a), a.Causes)
 			}
 		}},
 		{"'S': TLS, the server alerts", func(s *sim) {
@@ -110,8 +110,8 @@ func TestPostgresScenarios(t *testing.T) {
 			k.client(3, tlsRecord(22, 200))
 			k.server(4, tlsAlert(48))
 		}, "tls.alert", func(t *testing.T, a *Attempt) {
-			if a.Postgres.SSLAnswer != "S" || len(a.Causes) != 1 || !strings.Contains(a.Causes[0], "sslrootcert") {
-				t.Errorf("postgres %+v, causes %q: want the PostgreSQL TLS causes", a.Postgres, a.Causes)
+			if pgOf(a).SSLAnswer != "S" || len(a.Causes) != 1 || !strings.Contains(a.Causes[0], "sslrootcert") {
+				t.Errorf("postgres %+v, causes %q: want the PostgreSQL TLS causes", pgOf(a), a.Causes)
 			}
 		}},
 		{"'S': TLS completes", func(s *sim) {
@@ -124,8 +124,8 @@ func TestPostgresScenarios(t *testing.T) {
 			k.client(5, tlsRecord(20, 1))
 			k.server(6, tlsRecord(20, 1))
 		}, "tls.completed", func(t *testing.T, a *Attempt) {
-			if !a.Postgres.Encrypted {
-				t.Errorf("postgres %+v: want encrypted", a.Postgres)
+			if !pgOf(a).Encrypted {
+				t.Errorf("postgres %+v: want encrypted", pgOf(a))
 			}
 		}},
 		{"the StartupMessage unanswered until the client gives up", func(s *sim) {
@@ -154,8 +154,8 @@ func TestPostgresScenarios(t *testing.T) {
 			k.handshake(0, 0.2)
 			k.client(1, []byte("GET / HTTP/1.0\r\n\r\n"))
 		}, "app.client_first_unanswered", func(t *testing.T, a *Attempt) {
-			if a.Postgres != nil {
-				t.Errorf("postgres %+v for an HTTP client", a.Postgres)
+			if pgOf(a) != nil {
+				t.Errorf("postgres %+v for an HTTP client", pgOf(a))
 			}
 		}},
 	}

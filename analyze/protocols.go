@@ -102,6 +102,11 @@ func registerProtocol(reasonIDs map[string]Reason, p *proto.Protocol) error {
 	return nil
 }
 
+// Protocols are the registered protocols, in the order they are asked to
+// sniff (for the report: their JSON keys, table columns and redaction
+// patterns).
+func Protocols() []*proto.Protocol { return slices.Clone(protocols) }
+
 // reasonByID is the Reason with the given id (0, no reason, when there is none).
 func reasonByID(id string) Reason { return reasonIDs[id] }
 
@@ -157,7 +162,7 @@ func (e *Engine) protocolSocket(path string) bool {
 // startSession hands the attempt's bytes to protocol p.
 func (e *Engine) startSession(a *attempt, p *proto.Protocol, how proto.Sniff) {
 	a.proto = protoSession
-	a.sess = p.New(&sessConn{e: e, a: a, p: p}, how)
+	a.sess, a.sessOf = p.New(&sessConn{e: e, a: a, p: p}, how), p
 }
 
 // sessConn is a session's view of its attempt (proto.Conn).

@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/connscope/connscope/analyze/dns"
+	"github.com/connscope/connscope/analyze/proto"
 )
 
 // Reason names precisely what the wire or the kernel showed that decided
@@ -175,10 +176,10 @@ type Facts struct {
 	ICMP *ICMPFact `json:"icmp,omitempty"`
 	// Errno is the kernel's errno (symbolic).
 	Errno string `json:"errno,omitempty"`
-	// MySQLError is the server's ERR code.
-	MySQLError uint16 `json:"mysql_error,omitempty"`
-	// SQLState is a PostgreSQL server's ErrorResponse SQLSTATE.
-	SQLState string `json:"sqlstate,omitempty"`
+	// App are the application protocol's facts (proto.Info.Facts, e.g.
+	// the server's error code), written in JSON as members here: a MySQL
+	// ERR code as "mysql_error", a PostgreSQL SQLSTATE as "sqlstate".
+	App []proto.Fact `json:"-"`
 	// Banner is a non-MySQL server's first bytes, printable.
 	Banner string `json:"banner,omitempty"`
 	// TLSAlert is "server handshake_failure" and the like.

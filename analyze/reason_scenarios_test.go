@@ -149,7 +149,7 @@ func TestReasonScenarios(t *testing.T) {
 			k.clientFIN(3000)
 			k.server(3500, errPacket(0, 1040, "08004", "Too many connections"))
 		}, []Reason{ReasonErrLate}, func(t *testing.T, f *Facts) {
-			if f.MySQLError != 1040 {
+			if factOf(f, "mysql_error") != uint16(1040) {
 				t.Errorf("facts %+v", f)
 			}
 		}},

@@ -72,8 +72,8 @@ func TestSnapLength(t *testing.T) {
 			},
 			want: OK,
 			check: func(t *testing.T, a *Attempt, sum Summary) {
-				if a.MySQL == nil || !a.MySQL.Encrypted || !a.MySQL.TLSRequested {
-					t.Errorf("mysql %+v, want TLS requested and encrypted", a.MySQL)
+				if mysqlOf(a) == nil || !mysqlOf(a).Encrypted || !mysqlOf(a).TLSRequested {
+					t.Errorf("mysql %+v, want TLS requested and encrypted", mysqlOf(a))
 				}
 				if !hasSubstring(a.Evidence, "snap length cut the server's TLS records") {
 					t.Errorf("evidence does not say the verdict was judged around cut records: %q", a.Evidence)
@@ -133,8 +133,8 @@ func TestSnapLength(t *testing.T) {
 			},
 			want: OK,
 			check: func(t *testing.T, a *Attempt, sum Summary) {
-				if a.MySQL == nil || a.MySQL.ServerVersion != "5.5.5-10.11.6-MariaDB-0+deb12u1" || a.MySQL.User != "app" {
-					t.Errorf("mysql %+v", a.MySQL)
+				if mysqlOf(a) == nil || mysqlOf(a).ServerVersion != "5.5.5-10.11.6-MariaDB-0+deb12u1" || mysqlOf(a).User != "app" {
+					t.Errorf("mysql %+v", mysqlOf(a))
 				}
 			},
 		},
@@ -149,7 +149,7 @@ func TestSnapLength(t *testing.T) {
 			},
 			want: AuthFailed,
 			check: func(t *testing.T, a *Attempt, sum Summary) {
-				m := a.MySQL
+				m := mysqlOf(a)
 				if m == nil || m.ErrorCode != 1045 || m.SQLState != "28000" || m.ErrorMessage != "Access denied" || !m.ErrorMessageCut {
 					t.Errorf("mysql %+v, want 1045 28000 %q cut", m, "Access denied")
 				}
@@ -168,7 +168,7 @@ func TestSnapLength(t *testing.T) {
 			},
 			want: AuthFailed,
 			check: func(t *testing.T, a *Attempt, sum Summary) {
-				m := a.MySQL
+				m := mysqlOf(a)
 				if m == nil || m.ErrorCode != 1044 || m.SQLState != "" || m.ErrorMessage != "" || !m.ErrorMessageCut {
 					t.Errorf("mysql %+v, want 1044 without SQLSTATE or message, cut", m)
 				}
@@ -183,8 +183,8 @@ func TestSnapLength(t *testing.T) {
 			},
 			want: Rejected,
 			check: func(t *testing.T, a *Attempt, sum Summary) {
-				if m := a.MySQL; m == nil || m.ErrorCode != 1130 || !m.ErrorMessageCut || !strings.HasPrefix(m.ErrorMessage, "Host '192.0.2.13' is") {
-					t.Errorf("mysql %+v", a.MySQL)
+				if m := mysqlOf(a); m == nil || m.ErrorCode != 1130 || !m.ErrorMessageCut || !strings.HasPrefix(m.ErrorMessage, "Host '192.0.2.13' is") {
+					t.Errorf("mysql %+v", mysqlOf(a))
 				}
 			},
 		},
@@ -223,8 +223,8 @@ func TestSnapLength(t *testing.T) {
 			},
 			want: OK,
 			check: func(t *testing.T, a *Attempt, sum Summary) {
-				if a.MySQL == nil || a.MySQL.TLSRequested || a.MySQL.Encrypted {
-					t.Errorf("mysql %+v: a cut HandshakeResponse taken for an SSLRequest", a.MySQL)
+				if mysqlOf(a) == nil || mysqlOf(a).TLSRequested || mysqlOf(a).Encrypted {
+					t.Errorf("mysql %+v: a cut HandshakeResponse taken for an SSLRequest", mysqlOf(a))
 				}
 			},
 		},
@@ -238,8 +238,8 @@ func TestSnapLength(t *testing.T) {
 			},
 			want: AuthFailed,
 			check: func(t *testing.T, a *Attempt, sum Summary) {
-				if a.MySQL == nil || a.MySQL.User != "application" {
-					t.Errorf("mysql %+v, want user %q", a.MySQL, "application")
+				if mysqlOf(a) == nil || mysqlOf(a).User != "application" {
+					t.Errorf("mysql %+v, want user %q", mysqlOf(a), "application")
 				}
 				if !hasEvent(a, EvLogin, func(e *Event, _ *proto.Detail, m *proto.Msg) bool {
 					return e.Proto == "MySQL" && m.Cut && m.User == "application"

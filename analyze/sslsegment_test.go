@@ -114,7 +114,7 @@ func TestMySQLSSLRequestWithClientHello(t *testing.T) {
 			if testing.Verbose() {
 				t.Logf("%s (%s): %q", a.Outcome, a.Reason, a.Evidence)
 			}
-			m := a.MySQL
+			m := mysqlOf(a)
 			if m == nil || !m.TLSRequested || m.User != "" || m.Encrypted != tc.encrypted {
 				t.Errorf("mysql %+v, want TLS requested, no user, encrypted %v", m, tc.encrypted)
 			}

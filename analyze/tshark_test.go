@@ -239,8 +239,8 @@ func TestTsharkCrossCheck(t *testing.T) {
 					}
 					var version string
 					var code int
-					if a.MySQL != nil {
-						version, code = a.MySQL.ServerVersion, int(a.MySQL.ErrorCode)
+					if mysqlOf(a) != nil {
+						version, code = mysqlOf(a).ServerVersion, int(mysqlOf(a).ErrorCode)
 					}
 					if f.version != version {
 						t.Errorf("%s: MySQL server version: tshark %q, connscope %q", where, f.version, version)

@@ -545,8 +545,8 @@ func signatureOf(r analyze.PacketSource) string {
 		fmt.Fprintf(&b, "%s %s:", c.Name, c.Outcome)
 		for _, a := range c.Attempts {
 			fmt.Fprintf(&b, " [%s %s %s", a.Client, a.Server, a.Outcome)
-			if a.MySQL != nil {
-				fmt.Fprintf(&b, " user=%q err=%d tls=%v", a.MySQL.User, a.MySQL.ErrorCode, a.MySQL.TLSRequested)
+			if mysqlOf(a) != nil {
+				fmt.Fprintf(&b, " user=%q err=%d tls=%v", mysqlOf(a).User, mysqlOf(a).ErrorCode, mysqlOf(a).TLSRequested)
 			}
 			b.WriteString("]")
 		}
@@ -886,4 +886,13 @@ func TestScrubCutSegments(t *testing.T) {
 			}
 		})
 	}
+}
+
+// mysqlOf is the attempt's MySQL facts (nil for none).
+func mysqlOf(a *analyze.Attempt) *mysql.Info {
+	if a == nil || a.App == nil {
+		return nil
+	}
+	m, _ := a.App.Info.(*mysql.Info)
+	return m
 }

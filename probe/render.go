@@ -56,7 +56,7 @@ func redactor(r *Result, on bool) func(string) string {
 		user = r.Login.User
 	}
 	if user != "" {
-		c.Attempts = append(c.Attempts, &analyze.Attempt{MySQL: &mysql.Info{User: user}})
+		c.Attempts = append(c.Attempts, &analyze.Attempt{App: &analyze.App{Protocol: "mysql", Info: &mysql.Info{User: user}}})
 	}
 	red.Connect(c)
 	return func(s string) string {

@@ -150,13 +150,45 @@ var columnHelp = map[string]string{
 	"Duration":     "Duration = first SYN (or connect()) to the attempt's end",
 }
 
-var attemptHeader = []string{"#", "Client", "Server", "Name", "Outcome", "SYNs", "RTT", "Greeting", "Client first", "Response", "Slow", "Duration", "MySQL", "Process"}
+// attemptHeader: after Duration, one column per registered protocol
+// (headed with its name, holding its Info's Summary; left out when empty,
+// as every column), then Process.
+var attemptHeader = append(append([]string{"#", "Client", "Server", "Name", "Outcome", "SYNs", "RTT", "Greeting", "Client first", "Response", "Slow", "Duration"},
+	protocolNames...), "Process")
+
+// protocols and protocolNames are the registered protocols, for their
+// table columns.
+var (
+	protocols     = analyze.Protocols()
+	protocolNames = func() []string {
+		var out []string
+		for _, p := range protocols {
+			out = append(out, p.Name)
+		}
+		return out
+	}()
+)
+
+// appendProtocolCells appends an attempt's protocol columns: its
+// protocol's summary in that protocol's column.
+func appendProtocolCells(row []string, a *analyze.Attempt) []string {
+	for _, p := range protocols {
+		cell := ""
+		if a != nil && a.App != nil && a.App.Info != nil && p.Key == string(a.App.Protocol) {
+			cell = a.App.Info.Summary()
+		}
+		row = append(row, cell)
+	}
+	return row
+}
 
 // attemptRows is one table row per attempt of connect n (one row for a
 // connect without attempts, e.g. an unresolved name).
 func attemptRows(n int, c *analyze.Connect) [][]string {
 	if len(c.Attempts) == 0 {
-		return [][]string{{fmt.Sprint(n), c.Client, "-", c.Name, string(c.Outcome), "", "", "", "", "", "", analyze.FormatMS(c.DurationMS), "", processCell(c.PID, c.Comm)}}
+		row := append(make([]string, 0, len(attemptHeader)), fmt.Sprint(n), c.Client, "-", c.Name, string(c.Outcome), "", "", "", "", "", "", analyze.FormatMS(c.DurationMS))
+		row = append(appendProtocolCells(row, nil), processCell(c.PID, c.Comm))
+		return [][]string{row}
 	}
 	rows := make([][]string, 0, len(c.Attempts))
 	for i, a := range c.Attempts {
@@ -167,7 +199,7 @@ func attemptRows(n int, c *analyze.Connect) [][]string {
 		if a.SYNCount > 0 {
 			syns = fmt.Sprint(a.SYNCount)
 		}
-		rows = append(rows, []string{
+		row := append(make([]string, 0, len(attemptHeader)),
 			attemptLabel(n, i, len(c.Attempts)),
 			a.Client,
 			a.Server,
@@ -180,9 +212,9 @@ func attemptRows(n int, c *analyze.Connect) [][]string {
 			responseCell(a),
 			slowCell(a.Slow),
 			analyze.FormatMS(a.DurationMS),
-			mysqlCell(a.MySQL),
-			attemptProcess(c, a),
-		})
+		)
+		row = append(appendProtocolCells(row, a), attemptProcess(c, a))
+		rows = append(rows, row)
 	}
 	return rows
 }

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/connscope/connscope/analyze"
+	"github.com/connscope/connscope/analyze/mysql"
 )
 
 // Hand-built connects covering every outcome, shaped like what the engine
@@ -48,8 +49,8 @@ func fixtureConnects() []*analyze.Connect {
 				ev(0.6, 2.9, "login as user 'app'"),
 				ev(0.6, 4.8, "OK: logged in"),
 			},
-			MySQL: &analyze.MySQL{Protocol: 10, ServerVersion: "5.5.5-10.11.6-MariaDB-0+deb12u1", ConnectionID: 42,
-				AuthPlugin: "mysql_native_password", TLSOffered: tlsOffered, User: "app"},
+			App: mysqlApp(&mysql.Info{Protocol: 10, ServerVersion: "5.5.5-10.11.6-MariaDB-0+deb12u1", ConnectionID: 42,
+				AuthPlugin: "mysql_native_password", TLSOffered: tlsOffered, User: "app"}),
 			Evidence: []string{"greeting after 1.30 ms, login OK"},
 		}},
 		Evidence: []string{"greeting after 1.30 ms, login OK"},
@@ -124,7 +125,7 @@ func fixtureConnects() []*analyze.Connect {
 			SYNCount: 1, RTTMS: ms(0.19), GreetingDelayMS: ms(5001.5), DurationMS: 5002, Start: at(20000),
 			Events: []analyze.Event{ev(20000, 20000, "SYN"), ev(20000, 20000.19, "SYN-ACK"),
 				ev(20000, 23000.2, "client closed (FIN) after 3.00 s"), ev(20000, 25001.7, "greeting: 10.11.6-MariaDB (after the client gave up)")},
-			MySQL:    &analyze.MySQL{Protocol: 10, ServerVersion: "5.5.5-10.11.6-MariaDB"},
+			App:      mysqlApp(&mysql.Info{Protocol: 10, ServerVersion: "5.5.5-10.11.6-MariaDB"}),
 			Evidence: []string{"greeting came 5.00 s after the handshake, the client had given up after 3.00 s"},
 			Causes:   []string{"the server's reverse DNS lookup of the client is slow (skip_name_resolve)", "the client's connect timeout is shorter than the server's delay"},
 		}},
@@ -146,7 +147,7 @@ func fixtureConnects() []*analyze.Connect {
 			SYNCount: 1, RTTMS: ms(0.2), GreetingDelayMS: ms(0.7), DurationMS: 1.1, Start: at(27000),
 			Events: []analyze.Event{ev(27000, 27000, "SYN"), ev(27000, 27000.2, "SYN-ACK"),
 				ev(27000, 27000.9, "ERR 1130 instead of greeting: Host '198.51.100.7' is not allowed to connect to this MariaDB server")},
-			MySQL:    &analyze.MySQL{ErrorCode: 1130, SQLState: "HY000", ErrorMessage: "Host '198.51.100.7' is not allowed to connect to this MariaDB server"},
+			App:      mysqlApp(&mysql.Info{ErrorCode: 1130, SQLState: "HY000", ErrorMessage: "Host '198.51.100.7' is not allowed to connect to this MariaDB server"}),
 			Evidence: []string{"the server sent ERR 1130 instead of its greeting"},
 			Causes:   []string{"no account matches this client host: check the grants (SELECT user, host FROM mysql.user)"},
 		}},
@@ -157,7 +158,7 @@ func fixtureConnects() []*analyze.Connect {
 			Client: "198.51.100.7:40010", Server: "192.0.2.10:3306", Outcome: analyze.Rejected,
 			SYNCount: 1, RTTMS: ms(0.2), GreetingDelayMS: ms(0.5), DurationMS: 0.9, Start: at(27100),
 			Events:   []analyze.Event{ev(27100, 27100, "SYN"), ev(27100, 27100.2, "SYN-ACK"), ev(27100, 27100.7, "ERR 1040 instead of greeting: Too many connections")},
-			MySQL:    &analyze.MySQL{ErrorCode: 1040, SQLState: "08004", ErrorMessage: "Too many connections"},
+			App:      mysqlApp(&mysql.Info{ErrorCode: 1040, SQLState: "08004", ErrorMessage: "Too many connections"}),
 			Evidence: []string{"the server sent ERR 1040 instead of its greeting"},
 			Causes:   []string{"max_connections is reached: check SHOW PROCESSLIST and connection pooling"},
 		}},
@@ -180,8 +181,8 @@ func fixtureConnects() []*analyze.Connect {
 			Events: []analyze.Event{ev(29000, 29000, "SYN"), ev(29000, 29000.2, "SYN-ACK"), ev(29000, 29001.3, "greeting: 10.11.6-MariaDB"),
 				ev(29000, 29002.0, "login as user 'reporting'"),
 				ev(29000, 29003.3, "ERR 1045 (28000): Access denied for user 'reporting'@'client.example' (using password: YES)")},
-			MySQL: &analyze.MySQL{Protocol: 10, ServerVersion: "5.5.5-10.11.6-MariaDB", ConnectionID: 43, User: "reporting",
-				ErrorCode: 1045, SQLState: "28000", ErrorMessage: "Access denied for user 'reporting'@'client.example' (using password: YES)"},
+			App: mysqlApp(&mysql.Info{Protocol: 10, ServerVersion: "5.5.5-10.11.6-MariaDB", ConnectionID: 43, User: "reporting",
+				ErrorCode: 1045, SQLState: "28000", ErrorMessage: "Access denied for user 'reporting'@'client.example' (using password: YES)"}),
 			Evidence: []string{"ERR 1045 after the login of user reporting"},
 			Causes:   []string{"wrong password, or no account 'reporting'@'client.example' (check the grants)"},
 		}},
@@ -192,7 +193,7 @@ func fixtureConnects() []*analyze.Connect {
 			Client: "198.51.100.7:40013", Server: "192.0.2.10:3306", Outcome: analyze.TLSFailed,
 			SYNCount: 1, RTTMS: ms(0.2), GreetingDelayMS: ms(1), DurationMS: 2.5, Start: at(30000),
 			Events:   []analyze.Event{ev(30000, 30000, "SYN"), ev(30000, 30000.2, "SYN-ACK"), ev(30000, 30001.2, "greeting: 10.11.6-MariaDB, TLS not offered"), ev(30000, 30002.5, "client closed (FIN): TLS required but not offered")},
-			MySQL:    &analyze.MySQL{Protocol: 10, ServerVersion: "5.5.5-10.11.6-MariaDB", ConnectionID: 44, TLSOffered: boolp(false)},
+			App:      mysqlApp(&mysql.Info{Protocol: 10, ServerVersion: "5.5.5-10.11.6-MariaDB", ConnectionID: 44, TLSOffered: boolp(false)}),
 			Evidence: []string{"the client requires TLS; the server's greeting does not offer it"},
 			Causes:   []string{"the server has no TLS configured (ssl_cert/ssl_key), or the client demands TLS it need not"},
 		}},

@@ -8,7 +8,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/connscope/connscope/analyze"
 	"github.com/connscope/connscope/analyze/proto"
@@ -39,16 +38,15 @@ var jsonFields = map[reflect.Type]string{
 	reflect.TypeOf(analyze.Connect{}):  "client:string name:string port:uint16 outcome:string reason:uint16 start:struct duration_ms:float64 resolution:slice attempts:slice evidence:slice causes:slice pid:uint32 comm:string resolver:ptr",
 	reflect.TypeOf(analyze.Resolver{}): "servers:slice candidates:slice",
 	reflect.TypeOf(analyze.Query{}):    "name:string type:string server:string rcode:string answers:slice latency_ms:ptr retries:int start:struct error:string transport:string",
-	reflect.TypeOf(analyze.Attempt{}):  "client:string server:string outcome:string reason:uint16 facts:ptr syn_count:int retransmits:int rst_from:string rtt_ms:ptr greeting_delay_ms:ptr duration_ms:float64 start:struct events:slice mysql:ptr postgres:ptr evidence:slice causes:slice pid:uint32 comm:string fd:ptr errno:string client_first_byte_ms:ptr server_response_ms:ptr slow:ptr",
+	reflect.TypeOf(analyze.Attempt{}):  "client:string server:string outcome:string reason:uint16 facts:ptr syn_count:int retransmits:int rst_from:string rtt_ms:ptr greeting_delay_ms:ptr duration_ms:float64 start:struct events:slice -:ptr evidence:slice causes:slice pid:uint32 comm:string fd:ptr errno:string client_first_byte_ms:ptr server_response_ms:ptr slow:ptr",
 	reflect.TypeOf(analyze.Event{}):    "t_ms:float64 kind:string dir:string what:string -:struct EventAttrs:struct",
 	reflect.TypeOf(proto.Attrs{}):      "proto:string note:string addr:string n:int bytes:int elapsed_ms:float64 errno:string Detail:ptr Msg:ptr",
 	reflect.TypeOf(proto.Detail{}):     "icmp:ptr state_from:string state_to:string pid:uint32 comm:string name:string qtype:string rcode:string alert:string banner:string expected:string",
 	reflect.TypeOf(proto.Msg{}):        "code:int sqlstate:string severity:string message:string cut:bool version:string protocol:string id:uint64 auth:string tls:string user:string database:string command:string",
 	reflect.TypeOf(proto.ICMP{}):       "from:string v6:bool type:uint8 code:uint8 quoted_seq:uint32 isn:uint32",
-	reflect.TypeOf(analyze.Facts{}):    "syns:int elapsed_ms:float64 closed_by:string close:string server_bytes:int client_bytes:int icmp:ptr errno:string mysql_error:uint16 sqlstate:string banner:string tls_alert:string lost_at:int would_be:uint16",
+	reflect.TypeOf(analyze.Facts{}):    "syns:int elapsed_ms:float64 closed_by:string close:string server_bytes:int client_bytes:int icmp:ptr errno:string -:slice banner:string tls_alert:string lost_at:int would_be:uint16",
 	reflect.TypeOf(analyze.ICMPFact{}): "from:string v6:bool type:uint8 code:uint8",
 	reflect.TypeOf(analyze.Slow{}):     "part:string ms:float64",
-	reflect.TypeOf(analyze.MySQL{}):    "protocol:uint8 server_version:string connection_id:uint32 auth_plugin:string tls_offered:ptr tls_requested:bool encrypted:bool user:string error_code:uint16 sqlstate:string error_message:string error_message_cut:bool",
 }
 
 // fastJSON reports whether the model still has exactly the fields
@@ -251,15 +249,21 @@ func appendAttempt(b []byte, a *analyze.Attempt) []byte {
 		}
 		b = append(b, ']')
 	}
-	if m := a.MySQL; m != nil {
-		b = append(b, `,"mysql":`...)
-		b = appendMySQL(b, m)
-	}
-	if p := a.Postgres; p != nil {
-		// Rare (PostgreSQL attempts only): encoding/json writes it (it
-		// cannot fail: strings and bools).
-		out, _ := json.Marshal(p)
-		b = append(append(b, `,"postgres":`...), out...)
+	if app := a.App; app != nil && app.Info != nil {
+		// The protocol's object under its key (analyze.Attempt.MarshalJSON):
+		// written by the protocol when it can (proto.JSONAppender), else by
+		// encoding/json.
+		b = append(b, ',')
+		b = append(appendJSONString(b, string(app.Protocol)), ':')
+		if w, ok := app.Info.(proto.JSONAppender); ok {
+			b = w.AppendJSON(b)
+		} else {
+			out, err := json.Marshal(app.Info)
+			if err != nil {
+				out = []byte("null") // (encoding/json's path fails the line instead)
+			}
+			b = append(b, out...)
+		}
 	}
 	b = append(b, `,"evidence":`...)
 	b = appendJSONStrings(b, a.Evidence)
@@ -427,8 +431,11 @@ func appendFacts(b []byte, f *analyze.Facts) []byte {
 		b = append(b, '}')
 	}
 	str("errno", f.Errno)
-	num("mysql_error", int64(f.MySQLError))
-	str("sqlstate", f.SQLState)
+	for _, x := range f.App {
+		b = append(b, ',')
+		b = append(appendJSONString(b, x.Key), ':')
+		b = appendJSONValue(b, x.Value)
+	}
 	str("banner", f.Banner)
 	str("tls_alert", f.TLSAlert)
 	num("lost_at", int64(f.LostAt))
@@ -438,72 +445,32 @@ func appendFacts(b []byte, f *analyze.Facts) []byte {
 	return append(b, '}')
 }
 
-func appendMySQL(b []byte, m *analyze.MySQL) []byte {
-	start := len(b)
-	b = append(b, '{')
-	sep := func() {
-		if len(b) > start+1 {
-			b = append(b, ',')
-		}
+// appendJSONValue appends a protocol fact's value (proto.Fact: a string
+// or an integer) as encoding/json writes it.
+func appendJSONValue(b []byte, v any) []byte {
+	switch v := v.(type) {
+	case string:
+		return appendJSONString(b, v)
+	case uint8:
+		return strconv.AppendUint(b, uint64(v), 10)
+	case uint16:
+		return strconv.AppendUint(b, uint64(v), 10)
+	case uint32:
+		return strconv.AppendUint(b, uint64(v), 10)
+	case uint64:
+		return strconv.AppendUint(b, v, 10)
+	case int:
+		return strconv.AppendInt(b, int64(v), 10)
+	case int32:
+		return strconv.AppendInt(b, int64(v), 10)
+	case int64:
+		return strconv.AppendInt(b, v, 10)
 	}
-	if m.Protocol != 0 {
-		sep()
-		b = append(b, `"protocol":`...)
-		b = strconv.AppendUint(b, uint64(m.Protocol), 10)
+	out, err := json.Marshal(v)
+	if err != nil {
+		return append(b, "null"...)
 	}
-	if m.ServerVersion != "" {
-		sep()
-		b = append(b, `"server_version":`...)
-		b = appendJSONString(b, m.ServerVersion)
-	}
-	if m.ConnectionID != 0 {
-		sep()
-		b = append(b, `"connection_id":`...)
-		b = strconv.AppendUint(b, uint64(m.ConnectionID), 10)
-	}
-	if m.AuthPlugin != "" {
-		sep()
-		b = append(b, `"auth_plugin":`...)
-		b = appendJSONString(b, m.AuthPlugin)
-	}
-	if m.TLSOffered != nil {
-		sep()
-		b = append(b, `"tls_offered":`...)
-		b = strconv.AppendBool(b, *m.TLSOffered)
-	}
-	if m.TLSRequested {
-		sep()
-		b = append(b, `"tls_requested":true`...)
-	}
-	if m.Encrypted {
-		sep()
-		b = append(b, `"encrypted":true`...)
-	}
-	if m.User != "" {
-		sep()
-		b = append(b, `"user":`...)
-		b = appendJSONString(b, m.User)
-	}
-	if m.ErrorCode != 0 {
-		sep()
-		b = append(b, `"error_code":`...)
-		b = strconv.AppendUint(b, uint64(m.ErrorCode), 10)
-	}
-	if m.SQLState != "" {
-		sep()
-		b = append(b, `"sqlstate":`...)
-		b = appendJSONString(b, m.SQLState)
-	}
-	if m.ErrorMessage != "" {
-		sep()
-		b = append(b, `"error_message":`...)
-		b = appendJSONString(b, m.ErrorMessage)
-	}
-	if m.ErrorMessageCut {
-		sep()
-		b = append(b, `"error_message_cut":true`...)
-	}
-	return append(b, '}')
+	return append(b, out...)
 }
 
 func appendJSONStrings(b []byte, ss []string) []byte {
@@ -557,61 +524,8 @@ func appendJSONFloat(b []byte, f float64) []byte {
 	return b
 }
 
-const hexDigits = "0123456789abcdef"
-
-// appendJSONString quotes s as encoding/json does by default: HTML-safe
-// (<, >, & escaped), invalid UTF-8 as U+FFFD, U+2028/U+2029 escaped.
-func appendJSONString(b []byte, s string) []byte {
-	b = append(b, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' {
-				i++
-				continue
-			}
-			b = append(b, s[start:i]...)
-			switch c {
-			case '\\', '"':
-				b = append(b, '\\', c)
-			case '\b':
-				b = append(b, '\\', 'b')
-			case '\f':
-				b = append(b, '\\', 'f')
-			case '\n':
-				b = append(b, '\\', 'n')
-			case '\r':
-				b = append(b, '\\', 'r')
-			case '\t':
-				b = append(b, '\\', 't')
-			default:
-				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			b = append(b, s[start:i]...)
-			b = append(b, `\ufffd`...)
-			i += size
-			start = i
-			continue
-		}
-		if r == '\u2028' || r == '\u2029' {
-			b = append(b, s[start:i]...)
-			b = append(b, '\\', 'u', '2', '0', '2', hexDigits[r&0xf])
-			i += size
-			start = i
-			continue
-		}
-		i += size
-	}
-	b = append(b, s[start:]...)
-	return append(b, '"')
-}
+// appendJSONString appends s as encoding/json writes a string.
+func appendJSONString(b []byte, s string) []byte { return proto.AppendJSONString(b, s) }
 
 // modelTypes lists the types jsonFields covers, for tests.
 func modelTypes() []reflect.Type {

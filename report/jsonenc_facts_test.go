@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/connscope/connscope/analyze"
+	"github.com/connscope/connscope/analyze/proto"
 )
 
 // TestFastJSONFacts checks the hand-written encoding of an attempt's reason,
@@ -22,7 +23,7 @@ func TestFastJSONFacts(t *testing.T) {
 		{ElapsedMS: 3000.5, SYNs: 3},
 		{ClosedBy: "server", Close: "RST", ServerBytes: 7, Banner: "SSH-2.0-x <&>"},
 		{ICMP: &analyze.ICMPFact{From: "2001:db8::1", V6: true, Type: 1, Code: 0}, Errno: "EHOSTUNREACH"},
-		{MySQLError: 1040, TLSAlert: "server handshake_failure", LostAt: 96, WouldBe: analyze.ReasonSYNUnanswered},
+		{App: []proto.Fact{{Key: "mysql_error", Value: uint16(1040)}}, TLSAlert: "server handshake_failure", LostAt: 96, WouldBe: analyze.ReasonSYNUnanswered},
 	}
 	for i, f := range facts {
 		c := &analyze.Connect{Outcome: analyze.Timeout, Reason: analyze.ReasonSYNUnanswered, Attempts: []*analyze.Attempt{{

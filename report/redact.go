@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/connscope/connscope/analyze"
+	"github.com/connscope/connscope/analyze/proto"
 )
 
 // Redactor replaces IP addresses, host names and MySQL user names with
@@ -54,13 +55,15 @@ func NewRedactor() *Redactor {
 	}
 }
 
-// mysqlUserHost matches 'user'@'host' as MySQL/MariaDB print it in 1044,
-// 1045, 1142, ... messages.
-var mysqlUserHost = regexp.MustCompile(`'([^'\n]*)'@'([^'\n]*)'`)
-
-// mysqlHost matches Host 'host' as in 1129/1130 messages ("Host '10.0.0.1' is
-// not allowed to connect to this MariaDB server").
-var mysqlHost = regexp.MustCompile(`(?i)\bhost '([^'\n]*)'`)
+// quoted are the registered protocols' patterns of server messages that
+// quote names between single quotes (proto.Protocol.Quoted).
+var quoted = func() []*regexp.Regexp {
+	var out []*regexp.Regexp
+	for _, p := range analyze.Protocols() {
+		out = append(out, p.Quoted...)
+	}
+	return out
+}()
 
 // Connect returns a redacted deep copy of c; c itself is not modified.
 func (r *Redactor) Connect(c *analyze.Connect) *analyze.Connect {
@@ -70,16 +73,11 @@ func (r *Redactor) Connect(c *analyze.Connect) *analyze.Connect {
 	r.learnConnect(c)
 	out := *c
 	transform{str: r.Text}.apply(reflect.ValueOf(&out).Elem())
-	// The user field is the one place a user stands alone, unquoted.
+	// A protocol's fields that hold a name on its own (a user, a database)
+	// get its pseudonym (out's are copies: transform copied them).
 	for i, a := range out.Attempts {
-		if orig := c.Attempts[i]; a != nil && a.MySQL != nil && orig.MySQL.User != "" {
-			a.MySQL.User = r.users[orig.MySQL.User]
-		}
-		if orig := c.Attempts[i]; a != nil && a.Postgres != nil {
-			// The StartupMessage's names stand alone, unquoted.
-			p := *a.Postgres
-			p.User, p.Database, p.ApplicationName = r.users[orig.Postgres.User], r.dbs[orig.Postgres.Database], r.apps[orig.Postgres.ApplicationName]
-			a.Postgres = &p
+		if orig := c.Attempts[i]; a != nil && a.App != nil && a.App.Info != nil {
+			a.App.Info.Pseudonymize(orig.App.Info, r.pseudonym)
 		}
 		if a != nil {
 			redactEventNames(a.Events, c.Attempts[i].Events, r)
@@ -104,6 +102,21 @@ func redactEventNames(events, orig []analyze.Event, r *Redactor) {
 			d.Database = r.dbs[o.Database]
 		}
 	}
+}
+
+// pseudonym is a learned name's pseudonym ("" for one not learned).
+func (r *Redactor) pseudonym(n proto.Name) string {
+	switch n.Kind {
+	case proto.User:
+		return r.users[n.Value]
+	case proto.Database:
+		return r.dbs[n.Value]
+	case proto.Application:
+		return r.apps[n.Value]
+	case proto.Host:
+		return r.names[normalizeName(n.Value)]
+	}
+	return ""
 }
 
 // Summary returns a redacted copy of s (its error texts may quote addresses).
@@ -136,26 +149,23 @@ func (r *Redactor) learnConnect(c *analyze.Connect) {
 				}
 			}
 		}
-		if a.MySQL != nil {
-			r.learnUser(a.MySQL.User)
+		if a.App == nil || a.App.Info == nil {
+			continue
 		}
-		if a != nil && a.Postgres != nil {
-			r.learnUser(a.Postgres.User)
-			if a.Postgres.Database != "" {
-				r.db(a.Postgres.Database)
-			}
-			for _, id := range a.Postgres.Identifiers {
-				// Names quoted in the server's messages (a user or a
-				// database the StartupMessage did not show); addresses
-				// are redacted as addresses.
-				if _, err := netip.ParseAddr(id); err != nil && id != a.Postgres.Database && id != a.Postgres.ApplicationName {
-					r.learnUser(id)
+		for _, n := range a.App.Info.Names() {
+			switch n.Kind {
+			case proto.User:
+				r.learnUser(n.Value)
+			case proto.Database:
+				if n.Value != "" {
+					r.db(n.Value)
 				}
-			}
-			if v := a.Postgres.ApplicationName; v != "" {
-				if _, ok := r.apps[v]; !ok {
-					r.apps[v] = fmt.Sprintf("app-%d", len(r.apps)+1)
+			case proto.Application:
+				if _, ok := r.apps[n.Value]; !ok && n.Value != "" {
+					r.apps[n.Value] = fmt.Sprintf("app-%d", len(r.apps)+1)
 				}
+			case proto.Host:
+				r.learnHost(n.Value)
 			}
 		}
 	}
@@ -176,24 +186,33 @@ func (r *Redactor) learnAnswer(a string) {
 	}
 }
 
-// learnStrings scans every string in v for server-message patterns that
-// quote users and hosts.
+// learnStrings scans every string in v for the protocols' server-message
+// patterns that quote users, databases and hosts (proto.Protocol.Quoted).
 func (r *Redactor) learnStrings(v reflect.Value) {
 	walkStrings(v, func(s string) {
 		if !strings.Contains(s, "'") {
-			return
+			return // the patterns quote with single quotes
 		}
-		for _, m := range mysqlUserHost.FindAllStringSubmatch(s, -1) {
-			r.learnUser(m[1])
-			r.learnHost(m[2])
-		}
-		for _, m := range mysqlHost.FindAllStringSubmatch(s, -1) {
-			r.learnHost(m[1])
+		for _, re := range quoted {
+			for _, m := range re.FindAllStringSubmatch(s, -1) {
+				for i, group := range re.SubexpNames() {
+					switch group {
+					case "user":
+						r.learnUser(m[i])
+					case "host":
+						r.learnHost(m[i])
+					case "database":
+						if m[i] != "" {
+							r.db(m[i])
+						}
+					}
+				}
+			}
 		}
 	})
 }
 
-// learnHost learns a host as MySQL prints it: an address (left to the
+// learnHost learns a host as a server prints it: an address (left to the
 // address pass), a name, or a pattern such as '%' (kept).
 func (r *Redactor) learnHost(h string) {
 	if _, err := netip.ParseAddr(h); err == nil || h == "" || h == "%" || h == "localhost" {

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/connscope/connscope/analyze"
+	"github.com/connscope/connscope/analyze/mysql"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/golden/")
@@ -150,8 +151,8 @@ func TestRedactorStable(t *testing.T) {
 	if !reflect.DeepEqual(a, b) {
 		t.Fatal("the same connect redacted twice differs")
 	}
-	if a.Name != "name-1.example" || a.Client != "ip4-1" || a.Attempts[0].Server != a.Resolution[0].Answers[0]+":3306" || a.Resolution[0].Answers[0] != "ip4-3" || a.Attempts[0].MySQL.User != "user-1" {
-		t.Fatalf("unexpected pseudonyms: name %q client %q server %q user %q", a.Name, a.Client, a.Attempts[0].Server, a.Attempts[0].MySQL.User)
+	if a.Name != "name-1.example" || a.Client != "ip4-1" || a.Attempts[0].Server != a.Resolution[0].Answers[0]+":3306" || a.Resolution[0].Answers[0] != "ip4-3" || mysqlOf(a.Attempts[0]).User != "user-1" {
+		t.Fatalf("unexpected pseudonyms: name %q client %q server %q user %q", a.Name, a.Client, a.Attempts[0].Server, mysqlOf(a.Attempts[0]).User)
 	}
 }
 
@@ -184,11 +185,11 @@ func TestRedactText(t *testing.T) {
 func TestRedactLearnsFromServerMessages(t *testing.T) {
 	r := NewRedactor()
 	c := &analyze.Connect{Attempts: []*analyze.Attempt{{
-		MySQL:  &analyze.MySQL{ErrorCode: 1045, ErrorMessage: "Access denied for user 'bob'@'laptop.corp' (using password: NO)"},
+		App:    mysqlApp(&mysql.Info{ErrorCode: 1045, ErrorMessage: "Access denied for user 'bob'@'laptop.corp' (using password: NO)"}),
 		Events: []analyze.Event{{What: "bob connected from laptop.corp"}},
 	}}}
 	got := r.Connect(c)
-	if msg := got.Attempts[0].MySQL.ErrorMessage; msg != "Access denied for user 'user-1'@'name-1.example' (using password: NO)" {
+	if msg := mysqlOf(got.Attempts[0]).ErrorMessage; msg != "Access denied for user 'user-1'@'name-1.example' (using password: NO)" {
 		t.Errorf("message = %q", msg)
 	}
 	if w := got.Attempts[0].Events[0].What; strings.Contains(w, "laptop.corp") {
@@ -306,7 +307,7 @@ func TestFastJSONMatchesEncodingJSON(t *testing.T) {
 	}
 	cs := fixtureConnects()
 	full := fullConnect()
-	cs = append(cs, full, &analyze.Connect{}, &analyze.Connect{Attempts: []*analyze.Attempt{nil, {MySQL: &analyze.MySQL{}}}})
+	cs = append(cs, full, &analyze.Connect{}, &analyze.Connect{Attempts: []*analyze.Attempt{nil, {App: mysqlApp(&mysql.Info{})}}})
 	for i, c := range cs {
 		jc := jsonConnect{Kind: "connect", Source: "a \"file\"", Number: i + 1, Connect: c}
 		norm := *c

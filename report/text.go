@@ -42,7 +42,7 @@ var outcomeMeaning = map[analyze.Outcome]string{
 	analyze.GreetingLate:         "the server's greeting came only after the client had given up",
 	analyze.ClosedBeforeGreeting: "TCP connected, then the server closed the connection without a word",
 	analyze.Rejected:             "the server answered with an error instead of letting the client in",
-	analyze.WrongProtocol:        "something other than MySQL answered on that port",
+	analyze.WrongProtocol:        "something other than " + expectedProtocols() + " answered on that port",
 	analyze.AuthFailed:           "the server refused the login (user, password, host or database)",
 	analyze.TLSFailed:            "the TLS handshake failed",
 	analyze.Incomplete:           "the capture ended before the attempt did",
@@ -51,6 +51,18 @@ var outcomeMeaning = map[analyze.Outcome]string{
 	analyze.PermissionDenied:     "the system denied permission to connect (EACCES/EPERM)",
 	analyze.NoRoute:              "there is no route to the server",
 	analyze.NoLocalPort:          "no local port or address was free for the connection",
+}
+
+// expectedProtocols names the protocols whose server speaks first where
+// they are expected (proto.Protocol.WrongBanner): "MySQL".
+func expectedProtocols() string {
+	var names []string
+	for _, p := range analyze.Protocols() {
+		if p.ServerFirst && p.WrongBanner != "" {
+			names = append(names, p.Name)
+		}
+	}
+	return strings.Join(names, " or ")
 }
 
 // connectMeaning is outcomeMeaning for c, made to follow what was seen
@@ -116,34 +128,6 @@ func plural(n int, one, many string) string {
 		return fmt.Sprintf("%d %s", n, one)
 	}
 	return fmt.Sprintf("%d %s", n, many)
-}
-
-// displayVersion drops the "5.5.5-" prefix MariaDB puts in front of its real
-// version for the sake of old MySQL clients.
-func displayVersion(v string) string {
-	if rest, ok := strings.CutPrefix(v, "5.5.5-"); ok && rest != "" {
-		return rest
-	}
-	return v
-}
-
-// mysqlCell summarises the MySQL connection phase in a table cell.
-func mysqlCell(m *analyze.MySQL) string {
-	if m == nil {
-		return ""
-	}
-	var parts []string
-	if m.ServerVersion != "" {
-		parts = append(parts, displayVersion(m.ServerVersion))
-	}
-	if m.ErrorCode != 0 {
-		e := fmt.Sprintf("ERR %d", m.ErrorCode)
-		if m.SQLState != "" {
-			e += " (" + m.SQLState + ")"
-		}
-		parts = append(parts, e)
-	}
-	return strings.Join(parts, ", ")
 }
 
 // processCell names the process behind an attempt: "comm[pid]".

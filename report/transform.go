@@ -40,6 +40,15 @@ func (t transform) apply(v reflect.Value) {
 		p.Elem().Set(v.Elem())
 		t.apply(p.Elem())
 		v.Set(p)
+	case reflect.Interface:
+		// A protocol's facts (analyze.App.Info): its value is copied too.
+		if v.IsNil() {
+			return
+		}
+		e := reflect.New(v.Elem().Type()).Elem()
+		e.Set(v.Elem())
+		t.apply(e)
+		v.Set(e)
 	case reflect.Slice:
 		if v.IsNil() {
 			if t.emptySlices {

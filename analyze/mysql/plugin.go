@@ -3,8 +3,10 @@ package mysql
 import (
 	"errors"
 	"fmt"
+	"regexp"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/connscope/connscope/analyze/proto"
@@ -58,8 +60,17 @@ const (
 
 // Protocol registers MySQL/MariaDB with the engine.
 var Protocol = proto.Protocol{
-	Name:        "MySQL",
-	Words:       words,
+	Name:  "MySQL",
+	Words: words,
+	Key:   "mysql",
+	Scrub: &scrub,
+	Quoted: []*regexp.Regexp{
+		// 'user'@'host' as MySQL/MariaDB print it in 1044, 1045, 1142, ...
+		regexp.MustCompile(`'(?P<user>[^'\n]*)'@'(?P<host>[^'\n]*)'`),
+		// Host 'host' as in 1129/1130 ("Host '10.0.0.1' is not allowed to
+		// connect to this MariaDB server").
+		regexp.MustCompile(`(?i)\bhost '(?P<host>[^'\n]*)'`),
+	},
 	ServerFirst: true,
 	Ports:       []uint16{3306},
 	Clients:     []string{"mysql", "mariadb", "mysqladmin", "mariadb-admin", "mysqldump", "mariadb-dump", "php", "php-fpm", "php-cgi", "mysqlsh", "mysqlcheck", "mariadb-check"},
@@ -184,12 +195,131 @@ func (s *session) ensure() *Info {
 	return s.info
 }
 
-func (s *session) Info(encrypted bool) any {
+func (s *session) Info(encrypted bool) proto.Info {
 	if s.info == nil {
 		return nil
 	}
 	s.info.Encrypted = encrypted
 	return s.info
+}
+
+// Facts: the ERR code ("mysql_error").
+func (m *Info) Facts() []proto.Fact {
+	if m.ErrorCode == 0 {
+		return nil
+	}
+	return []proto.Fact{{Key: "mysql_error", Value: m.ErrorCode}}
+}
+
+// Names: the login's user (the hosts and users its ERR messages quote are
+// learned through Protocol.Quoted).
+func (m *Info) Names() []proto.Name {
+	if m.User == "" {
+		return nil
+	}
+	return []proto.Name{{Kind: proto.User, Value: m.User}}
+}
+
+// Pseudonymize replaces the user (the one place a user stands alone, unquoted).
+func (m *Info) Pseudonymize(orig proto.Info, pseudo func(proto.Name) string) {
+	if o, ok := orig.(*Info); ok && o.User != "" {
+		m.User = pseudo(proto.Name{Kind: proto.User, Value: o.User})
+	}
+}
+
+// Summary: the server version and the ERR code, e.g. "10.11.6, ERR 1045 (28000)".
+func (m *Info) Summary() string {
+	var parts []string
+	if m.ServerVersion != "" {
+		parts = append(parts, displayVersion(m.ServerVersion))
+	}
+	if m.ErrorCode != 0 {
+		e := fmt.Sprintf("ERR %d", m.ErrorCode)
+		if m.SQLState != "" {
+			e += " (" + m.SQLState + ")"
+		}
+		parts = append(parts, e)
+	}
+	return strings.Join(parts, ", ")
+}
+
+// displayVersion drops the "5.5.5-" prefix MariaDB puts in front of its real
+// version for the sake of old MySQL clients.
+func displayVersion(v string) string {
+	if rest, ok := strings.CutPrefix(v, "5.5.5-"); ok && rest != "" {
+		return rest
+	}
+	return v
+}
+
+// AppendJSON writes the "mysql" object as encoding/json does
+// (proto.JSONAppender): the report's fast path.
+func (m *Info) AppendJSON(b []byte) []byte {
+	start := len(b)
+	b = append(b, '{')
+	sep := func() {
+		if len(b) > start+1 {
+			b = append(b, ',')
+		}
+	}
+	if m.Protocol != 0 {
+		sep()
+		b = append(b, `"protocol":`...)
+		b = strconv.AppendUint(b, uint64(m.Protocol), 10)
+	}
+	if m.ServerVersion != "" {
+		sep()
+		b = append(b, `"server_version":`...)
+		b = proto.AppendJSONString(b, m.ServerVersion)
+	}
+	if m.ConnectionID != 0 {
+		sep()
+		b = append(b, `"connection_id":`...)
+		b = strconv.AppendUint(b, uint64(m.ConnectionID), 10)
+	}
+	if m.AuthPlugin != "" {
+		sep()
+		b = append(b, `"auth_plugin":`...)
+		b = proto.AppendJSONString(b, m.AuthPlugin)
+	}
+	if m.TLSOffered != nil {
+		sep()
+		b = append(b, `"tls_offered":`...)
+		b = strconv.AppendBool(b, *m.TLSOffered)
+	}
+	if m.TLSRequested {
+		sep()
+		b = append(b, `"tls_requested":true`...)
+	}
+	if m.Encrypted {
+		sep()
+		b = append(b, `"encrypted":true`...)
+	}
+	if m.User != "" {
+		sep()
+		b = append(b, `"user":`...)
+		b = proto.AppendJSONString(b, m.User)
+	}
+	if m.ErrorCode != 0 {
+		sep()
+		b = append(b, `"error_code":`...)
+		b = strconv.AppendUint(b, uint64(m.ErrorCode), 10)
+	}
+	if m.SQLState != "" {
+		sep()
+		b = append(b, `"sqlstate":`...)
+		b = proto.AppendJSONString(b, m.SQLState)
+	}
+	if m.ErrorMessage != "" {
+		sep()
+		b = append(b, `"error_message":`...)
+		b = proto.AppendJSONString(b, m.ErrorMessage)
+	}
+	if m.ErrorMessageCut {
+		sep()
+		b = append(b, `"error_message_cut":true`...)
+	}
+	return append(b, '}')
 }
 
 func (s *session) AwaitingFirst() bool { return !s.off && !s.cut && s.my == myGreeting }

@@ -3,6 +3,7 @@ package postgres
 import (
 	"errors"
 	"fmt"
+	"net/netip"
 	"slices"
 	"strconv"
 	"strings"
@@ -75,6 +76,8 @@ const (
 var Protocol = proto.Protocol{
 	Name:        "PostgreSQL",
 	Words:       words,
+	Key:         "postgres",
+	Scrub:       &scrub,
 	Ports:       []uint16{5432},
 	Clients:     []string{"psql", "pg_dump", "pg_restore", "pg_isready", "pgbench", "postgres"},
 	SocketWords: []string{".s.pgsql.", "postgresql"},
@@ -163,10 +166,57 @@ func newSession(c proto.Conn, _ proto.Sniff) proto.Session {
 	return &session{c: c, info: &Info{}}
 }
 
-func (s *session) Info(encrypted bool) any {
+func (s *session) Info(encrypted bool) proto.Info {
 	s.info.Encrypted = encrypted
 	return s.info
 }
+
+// Facts: the ErrorResponse's SQLSTATE ("sqlstate").
+func (i *Info) Facts() []proto.Fact {
+	if i.SQLState == "" {
+		return nil
+	}
+	return []proto.Fact{{Key: "sqlstate", Value: i.SQLState}}
+}
+
+// Names: the StartupMessage's user and database, the names the server's
+// messages quoted (as users: a user or a database the StartupMessage did
+// not show; addresses are left to the report's address pass), and the
+// application_name.
+func (i *Info) Names() []proto.Name {
+	var out []proto.Name
+	if i.User != "" {
+		out = append(out, proto.Name{Kind: proto.User, Value: i.User})
+	}
+	if i.Database != "" {
+		out = append(out, proto.Name{Kind: proto.Database, Value: i.Database})
+	}
+	for _, id := range i.Identifiers {
+		if _, err := netip.ParseAddr(id); err != nil && id != i.Database && id != i.ApplicationName {
+			out = append(out, proto.Name{Kind: proto.User, Value: id})
+		}
+	}
+	if i.ApplicationName != "" {
+		out = append(out, proto.Name{Kind: proto.Application, Value: i.ApplicationName})
+	}
+	return out
+}
+
+// Pseudonymize replaces the StartupMessage's names, which stand alone,
+// unquoted.
+func (i *Info) Pseudonymize(orig proto.Info, pseudo func(proto.Name) string) {
+	o, ok := orig.(*Info)
+	if !ok {
+		return
+	}
+	i.User = pseudo(proto.Name{Kind: proto.User, Value: o.User})
+	i.Database = pseudo(proto.Name{Kind: proto.Database, Value: o.Database})
+	i.ApplicationName = pseudo(proto.Name{Kind: proto.Application, Value: o.ApplicationName})
+}
+
+// Summary: none (the table shows no PostgreSQL column; the timeline and
+// the JSON object hold the facts).
+func (i *Info) Summary() string { return "" }
 
 func (s *session) AwaitingFirst() bool { return false }
 

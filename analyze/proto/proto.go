@@ -15,6 +15,7 @@
 package proto
 
 import (
+	"regexp"
 	"strconv"
 	"time"
 )
@@ -125,16 +126,70 @@ type Session interface {
 	// Causes explains a verdict (by reason id) in the protocol's terms;
 	// nil leaves it to the engine.
 	Causes(reason string) []string
-	// Info is the protocol's facts for the report (a pointer to a struct
-	// encoded as JSON under the protocol's name); encrypted says TLS was
-	// established.
-	Info(encrypted bool) any
+	// Info is the protocol's facts for the report (nil for none);
+	// encrypted says TLS was established.
+	Info(encrypted bool) Info
+}
+
+// Info is what a session saw of the connection phase, for the report: a
+// pointer to the protocol's struct, written in JSON (encoding/json) as an
+// object under the protocol's Key. The report knows it only through
+// these methods.
+type Info interface {
+	// Facts are the facts a verdict rests on that programs read among the
+	// attempt's facts (analyze.Facts), only those set: e.g. MySQL's ERR
+	// code as {"mysql_error", uint16(1045)}. Values are strings or
+	// integers.
+	Facts() []Fact
+	// Names lists the names it holds, or that the server's messages
+	// quoted, that identify people or places (users, databases,
+	// applications, hosts), for redaction: each gets a pseudonym,
+	// replaced wherever the report shows it.
+	Names() []Name
+	// Pseudonymize sets each of its fields that holds a name on its own
+	// (not inside a message: the user, the database) to pseudo of that
+	// name as orig holds it. orig is the same Info before redaction; the
+	// receiver is its copy, whose strings redaction has already rewritten
+	// as text.
+	Pseudonymize(orig Info, pseudo func(Name) string)
+	// Summary is a table cell's worth of it ("" for none): the column is
+	// headed with the protocol's Name.
+	Summary() string
+}
+
+// Fact is one fact of an Info: a JSON member of the attempt's facts.
+type Fact struct {
+	Key   string
+	Value any // a string or an integer
+}
+
+// NameKind says what a Name names.
+type NameKind uint8
+
+const (
+	User NameKind = iota + 1
+	Database
+	Application
+	Host
+)
+
+// Name is a name an Info holds (Info.Names), for redaction.
+type Name struct {
+	Kind  NameKind
+	Value string
 }
 
 // Protocol registers an application protocol.
 type Protocol struct {
 	// Name is the protocol's name in words ("MySQL").
 	Name string
+	// Key names its Info in the JSON report ("mysql"): a stable id.
+	Key string
+	// Quoted are patterns of the server messages that quote names between
+	// single quotes ('user'@'host'), for redaction: the named groups
+	// "user", "host" and "database" are learned as such, in the order of
+	// the patterns, then of the matches.
+	Quoted []*regexp.Regexp
 	// ServerFirst: the server speaks first (a greeting).
 	ServerFirst bool
 	// Ports are its default ports: a server that speaks first with
@@ -173,6 +228,10 @@ type Protocol struct {
 	// timed out while more addresses were left (comm: the client process
 	// name); "" when not verified for that client.
 	AfterTimeout func(comm string) string
+	// Scrub, when set, says which of its client bytes a `trace -w`
+	// recording keeps (what the analysis reads); without it a recording
+	// keeps only the first few client bytes of its connections.
+	Scrub *Scrub
 }
 
 // Target is what is known of an attempt's intended service before (or

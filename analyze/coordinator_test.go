@@ -1,0 +1,138 @@
+package analyze
+
+import (
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/connscope/connscope/analyze/dns"
+)
+
+// The DNS tracker is a tracker of its own: built and driven without an
+// Engine, it returns what it found (a new query, the query an answer
+// answered, the failed lookups a sweep settles) and reports nothing.
+func TestDNSTrackerWithoutEngine(t *testing.T) {
+	t0 := time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)
+	at := func(ms int) time.Time { return t0.Add(time.Duration(ms) * time.Millisecond) }
+	client, server := ap("10.0.0.5:40000"), ap("10.0.0.53:53")
+	question := func(name string, qtype uint16) dns.Question {
+		return dns.Question{Name: name, Type: qtype, Class: 1}
+	}
+	answer := func(id uint16, name string, qtype uint16, rcode uint8, addrs ...netip.Addr) *dns.Message {
+		m := &dns.Message{ID: id, Response: true, Rcode: rcode, Questions: []dns.Question{question(name, qtype)}, AnswerCount: len(addrs)}
+		for _, a := range addrs {
+			m.Answers = append(m.Answers, dns.Record{Name: name, Type: qtype, Class: 1, Addr: a})
+		}
+		return m
+	}
+
+	var d dnsTracker
+	d.init()
+	a := d.query(client, server, 1, question("db.lab.test", dns.TypeA), at(0), false, nil)
+	if a == nil || a.name != "db.lab.test" || a.qtype != dns.TypeA {
+		t.Fatalf("query: got %+v, want the new A query", a)
+	}
+	if again := d.query(client, server, 2, question("db.lab.test", dns.TypeA), at(5), false, nil); again != nil || a.retries != 1 {
+		t.Errorf("the same question again: got %v (retries %d), want nil and 1 retry", again, a.retries)
+	}
+	aaaa := d.query(client, server, 3, question("db.lab.test", dns.TypeAAAA), at(1), false, nil)
+	if got := d.response(client, server, answer(9, "db.lab.test", dns.TypeA, dns.RcodeNXDomain), at(8), false); got != nil {
+		t.Errorf("an answer with an ID never asked answered %+v, want nil", got)
+	}
+	if got := d.response(client, server, answer(2, "db.lab.test", dns.TypeA, dns.RcodeNXDomain), at(8), false); got != a || !a.answered {
+		t.Errorf("the A answer (the retry's ID) answered %p, want the A query %p", got, a)
+	}
+	if got := d.response(client, server, answer(3, "db.lab.test", dns.TypeAAAA, dns.RcodeNXDomain), at(9), false); got != aaaa {
+		t.Errorf("the AAAA answer answered %p, want the AAAA query %p", got, aaaa)
+	}
+	if f := d.sweep(at(1000), false); len(f) != 0 {
+		t.Errorf("sweep 1 s after the answers (settling takes %s): %d failed lookups, want none yet", dnsSettle, len(f))
+	}
+	f := d.sweep(at(9+int(dnsSettle/time.Millisecond)+1), false)
+	if len(f) != 1 {
+		t.Fatalf("sweep after settling: %d failed lookups, want 1", len(f))
+	}
+	if f[0].name != "db.lab.test" || !f[0].start.Equal(at(0)) || len(f[0].queries) != 2 || f[0].queries[0] != a || f[0].queries[1] != aaaa {
+		t.Errorf("failed lookup %+v, want db.lab.test from +0 ms with the A then the AAAA query", f[0])
+	}
+	if a.conn != nil || aaaa.conn != nil {
+		t.Error("the tracker tied its queries to a connect: that is the engine's (unresolvedConnect)")
+	}
+	if f := d.sweep(at(10000), false); len(f) != 0 {
+		t.Errorf("a second sweep found the same lookup again: %d", len(f))
+	}
+
+	// A lookup that succeeded is no finding; its answer is kept for the
+	// attempts that follow it.
+	ok := d.query(client, server, 4, question("web.lab.test", dns.TypeA), at(20000), false, nil)
+	d.response(client, server, answer(4, "web.lab.test", dns.TypeA, dns.RcodeSuccess, ip("10.0.0.80")), at(20001), false)
+	if f := d.sweep(at(30000), false); len(f) != 0 {
+		t.Errorf("a successful lookup was returned as failed: %+v", f)
+	}
+	if got := d.byAddr[ip("10.0.0.80")]; len(got) != 1 || got[0] != ok {
+		t.Errorf("the answer's address is not indexed for lookupFor: %v", got)
+	}
+	// A connect claims it: the tracker settles it and leaves tying it to
+	// the connect to the engine.
+	if got := d.claim(ok, at(20002)); len(got) != 1 || got[0] != ok || !ok.settled || ok.conn != nil {
+		t.Errorf("claim returned %v (settled %v, conn %p), want the lookup, settled, tied to nothing", got, ok.settled, ok.conn)
+	}
+}
+
+// Grouping decides nothing: when an attempt continues a connect whose
+// previous attempt is still waiting (the client moved on to the next
+// address), group returns that attempt and leaves it undecided; the
+// engine's assignConnect then decides it, and no connect is reported
+// from inside grouping.
+func TestGroupReturnsTheAttemptMovedOnFrom(t *testing.T) {
+	s := newSim(t, Options{})
+	s.lookup(0, 1, "10.0.0.5:40000", "10.0.0.53:53", 7, "db.lab.test", dns.TypeA, dns.RcodeSuccess, ip("10.0.0.10"), ip("10.0.0.11"))
+	first := s.conn("10.0.0.5:41000", "10.0.0.10:3306")
+	first.SYN(2)
+	e := s.e
+	prev := e.flows[mustKey(first.c, first.srv)]
+	if prev == nil || prev.conn == nil {
+		t.Fatal("the first SYN started no attempt in a connect")
+	}
+	next := e.newAttempt(ap("10.0.0.5:41001"), ap("10.0.0.11:3306"), s.at(1500))
+	e.now, e.nowNS = next.start, unixNanos(next.start)
+	c, created, moved := e.group(next, e.dns.lookupFor(next))
+	if moved != prev || created || c != prev.conn {
+		t.Fatalf("group returned %v, want the first attempt (the client moved on from it)", moved)
+	}
+	if prev.final || len(e.decided) != 0 || len(e.ready) != 0 || prev.conn.reported {
+		t.Errorf("group decided or reported: final %v, decided %d, ready %d, reported %v", prev.final, len(e.decided), len(e.ready), prev.conn.reported)
+	}
+	if next.conn != prev.conn || len(prev.conn.attempts) != 2 {
+		t.Errorf("the second attempt is not in the first one's connect (%d attempts)", len(prev.conn.attempts))
+	}
+	// The coordinator applies it.
+	e.gaveUpFor(moved, next, next.start)
+	if !prev.final || prev.reason != ReasonSYNUnanswered {
+		t.Errorf("after gaveUpFor: final %v, reason %v; want syn_unanswered", prev.final, prev.reason)
+	}
+	if len(e.ready) != 0 || prev.conn.reported {
+		t.Error("deciding reported the connect: only reportDecided and sweep report")
+	}
+	// An attempt that starts a connect of its own implies nothing.
+	other := e.newAttempt(ap("10.0.0.5:41002"), ap("10.0.0.99:3306"), s.at(1600))
+	if c, created, moved := e.group(other, nil); moved != nil || !created || other.conn != c {
+		t.Errorf("a new connect's attempt: created %v, moved on from %v; want a new connect and nil", created, moved)
+	}
+	// Deciding its only attempt completes that connect, but decide only
+	// notes it; reportDecided (after the event) reports it.
+	e.decide(other, ReasonRSTFromServer, s.at(1601))
+	if len(e.ready) != 0 || other.conn.reported {
+		t.Fatal("decide reported the connect itself")
+	}
+	e.now, e.nowNS = s.at(1700), unixNanos(s.at(1700))
+	e.reportDecided()
+	if len(e.ready) != 1 || !other.conn.reported || e.ready[0].Attempts[0].Server != "10.0.0.99:3306" {
+		t.Errorf("reportDecided reported %d connects (reported %v), want the decided one", len(e.ready), other.conn.reported)
+	}
+}
+
+func mustKey(client, server netip.AddrPort) flowKey {
+	k, _ := makeKey(client.Addr(), client.Port(), server.Addr(), server.Port())
+	return k
+}
