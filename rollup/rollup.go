@@ -1,0 +1,529 @@
+// Package rollup summarises many finished connects (analyze.Connect, as the
+// engine emits them) at incident scale: groups of attempts by server (or
+// client, process, outcome), outcome and reason with counts, percentiles and
+// the numbers of the worst examples (Group); counts by outcome over time
+// and concurrent established connections per server (TimeView); and named
+// patterns over many attempts (Pattern: accept_backlog, syn_loss, …).
+//
+// It consumes only the engine's finished records, never its state, and keeps
+// no attempt: every figure is a counter, a bounded set or a fixed-size
+// Sketch, and the number of groups, servers and client pairs followed is
+// capped (the excess goes to an "other" group or is counted as not
+// followed). Words are the renderers' business (package report): a Group or
+// a Pattern holds facts only.
+package rollup
+
+import (
+	"net/netip"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/connscope/connscope/analyze"
+)
+
+// GroupBy chooses the first part of a group's key (outcome and reason are
+// always part of it).
+type GroupBy string
+
+const (
+	ByServer  GroupBy = "server"  // server endpoint, or name:port when the name was resolved
+	ByClient  GroupBy = "client"  // client address
+	ByProcess GroupBy = "process" // process name (comm), "-" when unknown
+	ByOutcome GroupBy = "outcome" // outcome and reason only
+)
+
+// ParseGroupBy parses a --group-by value.
+func ParseGroupBy(s string) (GroupBy, bool) {
+	switch g := GroupBy(s); g {
+	case ByServer, ByClient, ByProcess, ByOutcome:
+		return g, true
+	}
+	return "", false
+}
+
+// Defaults of Options.
+const (
+	DefaultMaxGroups = 1000
+	DefaultExamples  = 3
+	// setCap is how many distinct clients, processes or addresses a group
+	// remembers; beyond it, Distinct stops growing and More is set.
+	setCap = 64
+)
+
+// Options configure a Rollup.
+type Options struct {
+	GroupBy   GroupBy // ByServer when empty
+	MaxGroups int     // groups kept before new keys go to the "other" group (DefaultMaxGroups when 0)
+	Examples  int     // worst examples' numbers kept per group (DefaultExamples when 0)
+}
+
+// Key identifies a group. Only the field chosen by GroupBy is set among
+// Server, Client and Process.
+type Key struct {
+	Server  string          `json:"server,omitempty"`
+	Client  string          `json:"client,omitempty"`
+	Process string          `json:"process,omitempty"`
+	Outcome analyze.Outcome `json:"outcome"`
+	Reason  string          `json:"reason"`
+}
+
+// Set is a bounded set of distinct strings: the first setCap values seen.
+type Set struct {
+	Values []string `json:"values"`
+	More   bool     `json:"more,omitempty"` // more distinct values were seen than kept
+}
+
+func (s *Set) add(v string) {
+	if v == "" || slices.Contains(s.Values, v) {
+		return
+	}
+	if len(s.Values) >= setCap {
+		s.More = true
+		return
+	}
+	s.Values = append(s.Values, v)
+}
+
+func (s *Set) merge(o Set) {
+	for _, v := range o.Values {
+		s.add(v)
+	}
+	s.More = s.More || o.More
+}
+
+// Example is an attempt kept as one of a group's worst: its connect's
+// number and its duration (first SYN or connect() to the attempt's end).
+type Example struct {
+	Number     int     `json:"number"`
+	DurationMS float64 `json:"duration_ms"`
+}
+
+// Group is the rollup of the attempts that share a Key.
+type Group struct {
+	Key
+	// Other is set on the group that collects attempts whose key came
+	// after MaxGroups groups existed.
+	Other bool `json:"other,omitempty"`
+	// Ports is set when Fold merged the groups of several ports of one
+	// host into this one ("host:*"): how many ports.
+	Ports int `json:"ports,omitempty"`
+
+	Count     int       `json:"count"`
+	Clients   Set       `json:"clients"`
+	Processes Set       `json:"processes"`
+	Addresses Set       `json:"addresses"` // server endpoints (for a group keyed by name, client or process)
+	First     time.Time `json:"first"`
+	Last      time.Time `json:"last"`
+	// SYNs counts attempts by SYNs sent: [0] none (kernel only), [1] one,
+	// [2] two, [3] three or more.
+	SYNs [4]int `json:"-"`
+	// RTT is SYN to SYN-ACK; Connect is first SYN to SYN-ACK (with the
+	// retransmits' cost); FirstByte the greeting delay (server first) or
+	// the server's response time (client first).
+	RTT       Sketch `json:"-"`
+	Connect   Sketch `json:"-"`
+	FirstByte Sketch `json:"-"`
+	// Examples are the worst attempts (longest first), at most
+	// Options.Examples.
+	Examples []Example `json:"examples"`
+}
+
+// Label is what a renderer shows as the group's first column.
+func (g *Group) Label(by GroupBy) string {
+	if g.Other {
+		return "other"
+	}
+	switch by {
+	case ByClient:
+		return g.Client
+	case ByProcess:
+		return g.Process
+	case ByOutcome:
+		return ""
+	}
+	return g.Server
+}
+
+// Failed reports whether the group's outcome is a failure.
+func (g *Group) Failed() bool { return g.Outcome != analyze.OK }
+
+func (g *Group) addExample(ex Example, limit int) {
+	i := sort.Search(len(g.Examples), func(i int) bool { return g.Examples[i].DurationMS < ex.DurationMS })
+	if i >= limit {
+		return
+	}
+	if len(g.Examples) < limit {
+		g.Examples = append(g.Examples, Example{})
+	}
+	copy(g.Examples[i+1:], g.Examples[i:])
+	g.Examples[i] = ex
+}
+
+func (g *Group) merge(o *Group, limit int) {
+	g.Count += o.Count
+	g.Clients.merge(o.Clients)
+	g.Processes.merge(o.Processes)
+	g.Addresses.merge(o.Addresses)
+	if g.First.IsZero() || (!o.First.IsZero() && o.First.Before(g.First)) {
+		g.First = o.First
+	}
+	if o.Last.After(g.Last) {
+		g.Last = o.Last
+	}
+	for i := range g.SYNs {
+		g.SYNs[i] += o.SYNs[i]
+	}
+	g.RTT.Merge(&o.RTT)
+	g.Connect.Merge(&o.Connect)
+	g.FirstByte.Merge(&o.FirstByte)
+	for _, ex := range o.Examples {
+		g.addExample(ex, limit)
+	}
+}
+
+// obs is what the rollup reads from one attempt (or an attempt-less connect).
+type obs struct {
+	number    int
+	name      string // the connect's resolved name
+	server    string // endpoint, or socket path
+	host      string // server address without port
+	port      int    // -1 when none
+	client    string // client address without port
+	process   string
+	outcome   analyze.Outcome
+	reason    string
+	start     time.Time
+	end       time.Time
+	syns      int
+	rtt       *float64
+	connect   *float64 // first SYN to SYN-ACK
+	synAck    time.Time
+	closed    time.Time // first FIN/RST after the SYN-ACK, zero when none in the timeline
+	firstByte *float64
+	firstAt   time.Time // the server's first bytes
+	duration  float64
+	mysqlErr  uint16
+	sqlState  string
+	gaveUp    bool // the client closed or moved on before the server spoke
+}
+
+// Rollup accumulates connects. Not safe for concurrent use.
+type Rollup struct {
+	opt    Options
+	groups map[Key]*Group
+	order  []*Group
+	other  *Group
+
+	connects int
+	attempts int
+	outcomes map[analyze.Outcome]int // attempts by outcome
+	first    time.Time
+	last     time.Time
+
+	time     *TimeView
+	patterns *detector
+}
+
+// New returns an empty Rollup.
+func New(opt Options) *Rollup {
+	if opt.GroupBy == "" {
+		opt.GroupBy = ByServer
+	}
+	if opt.MaxGroups <= 0 {
+		opt.MaxGroups = DefaultMaxGroups
+	}
+	if opt.Examples <= 0 {
+		opt.Examples = DefaultExamples
+	}
+	return &Rollup{opt: opt, groups: map[Key]*Group{}, outcomes: map[analyze.Outcome]int{},
+		time: newTimeView(), patterns: newDetector()}
+}
+
+// GroupBy is the grouping in use.
+func (r *Rollup) GroupBy() GroupBy { return r.opt.GroupBy }
+
+// Connects and Attempts count what was added (an attempt-less connect,
+// e.g. unresolved, counts as one attempt row).
+func (r *Rollup) Connects() int { return r.connects }
+func (r *Rollup) Attempts() int { return r.attempts }
+
+// Outcomes counts the attempt rows by outcome.
+func (r *Rollup) Outcomes() map[analyze.Outcome]int { return r.outcomes }
+
+// Span is the first and last attempt start seen.
+func (r *Rollup) Span() (first, last time.Time) { return r.first, r.last }
+
+// Add takes connect number n (its number in the run). r keeps nothing of c.
+func (r *Rollup) Add(n int, c *analyze.Connect) {
+	if c == nil {
+		return
+	}
+	r.connects++
+	if len(c.Attempts) == 0 {
+		o := obs{number: n, name: c.Name, server: c.Name, port: int(c.Port), client: c.Client, process: c.Comm,
+			outcome: c.Outcome, reason: c.Reason.String(), start: c.Start, duration: c.DurationMS}
+		if c.Port != 0 && c.Name != "" {
+			o.server = joinHostPort(c.Name, int(c.Port))
+		}
+		o.end = c.Start.Add(msDur(c.DurationMS))
+		r.add(&o)
+		r.patterns.connect(c, []obs{o})
+		return
+	}
+	all := make([]obs, 0, len(c.Attempts))
+	for _, a := range c.Attempts {
+		if a == nil {
+			continue
+		}
+		o := observe(n, c, a)
+		r.add(&o)
+		all = append(all, o)
+	}
+	r.patterns.connect(c, all)
+}
+
+func msDur(ms float64) time.Duration { return time.Duration(ms * float64(time.Millisecond)) }
+
+// hostStar is "host:*" ("[v6]:*"): every port of host.
+func hostStar(host string) string {
+	if strings.Contains(host, ":") {
+		return "[" + host + "]:*"
+	}
+	return host + ":*"
+}
+
+func joinHostPort(host string, port int) string {
+	if strings.Contains(host, ":") {
+		return "[" + host + "]:" + strconv.Itoa(port)
+	}
+	return host + ":" + strconv.Itoa(port)
+}
+
+// splitEndpoint splits "ip:port" / "[v6]:port" (port -1 for a path or a
+// bare name).
+func splitEndpoint(s string) (string, int) {
+	if ap, err := netip.ParseAddrPort(s); err == nil {
+		return ap.Addr().String(), int(ap.Port())
+	}
+	return s, -1
+}
+
+func observe(n int, c *analyze.Connect, a *analyze.Attempt) obs {
+	o := obs{number: n, name: c.Name, server: a.Server, outcome: a.Outcome, reason: a.Reason.String(),
+		start: a.Start, syns: a.SYNCount, rtt: a.RTTMS, duration: a.DurationMS}
+	o.host, o.port = splitEndpoint(a.Server)
+	o.client, _ = splitEndpoint(a.Client)
+	if o.client == "" {
+		o.client = c.Client
+	}
+	o.process = a.Comm
+	if o.process == "" {
+		o.process = c.Comm
+	}
+	o.end = a.Start.Add(msDur(a.DurationMS))
+	if a.Facts != nil {
+		o.mysqlErr, o.sqlState = a.Facts.MySQLError, a.Facts.SQLState
+	}
+	at := func(e analyze.Event) time.Time {
+		if !e.Time.IsZero() {
+			return e.Time
+		}
+		return a.Start.Add(msDur(e.TMS))
+	}
+	for _, e := range a.Events {
+		switch e.Kind {
+		case analyze.EvSYNACK:
+			if o.synAck.IsZero() {
+				o.synAck = at(e)
+				ms := float64(o.synAck.Sub(a.Start)) / float64(time.Millisecond)
+				o.connect = &ms
+			}
+		case analyze.EvFIN, analyze.EvRST, analyze.EvClientGaveUp:
+			if !o.synAck.IsZero() && o.closed.IsZero() {
+				o.closed = at(e)
+			}
+			if o.firstAt.IsZero() && e.Dir != analyze.DirS2C {
+				o.gaveUp = true
+			}
+		case analyze.EvServerData, analyze.EvGreeting, analyze.EvMySQLErr, analyze.EvPGError, analyze.EvSSLAnswer, analyze.EvTLSServerHello:
+			if o.firstAt.IsZero() {
+				o.firstAt = at(e)
+			}
+		}
+	}
+	switch {
+	case a.GreetingDelayMS != nil:
+		o.firstByte = a.GreetingDelayMS
+	case a.ServerResponseMS != nil:
+		o.firstByte = a.ServerResponseMS
+	}
+	return o
+}
+
+func (r *Rollup) key(o *obs) Key {
+	k := Key{Outcome: o.outcome, Reason: o.reason}
+	switch r.opt.GroupBy {
+	case ByClient:
+		k.Client = o.client
+	case ByProcess:
+		k.Process = o.process
+		if k.Process == "" {
+			k.Process = "-"
+		}
+	case ByOutcome:
+	default:
+		k.Server = o.server
+		if o.name != "" && o.port >= 0 {
+			k.Server = joinHostPort(o.name, o.port)
+		}
+	}
+	return k
+}
+
+func (r *Rollup) add(o *obs) {
+	r.attempts++
+	r.outcomes[o.outcome]++
+	if !o.start.IsZero() {
+		if r.first.IsZero() || o.start.Before(r.first) {
+			r.first = o.start
+		}
+		if o.start.After(r.last) {
+			r.last = o.start
+		}
+	}
+	k := r.key(o)
+	g := r.groups[k]
+	if g == nil {
+		if len(r.order) >= r.opt.MaxGroups {
+			if r.other == nil {
+				r.other = &Group{Other: true}
+			}
+			g = r.other
+		} else {
+			g = &Group{Key: k}
+			r.groups[k] = g
+			r.order = append(r.order, g)
+		}
+	}
+	g.Count++
+	g.Clients.add(o.client)
+	g.Processes.add(o.process)
+	g.Addresses.add(o.server)
+	if !o.start.IsZero() {
+		if g.First.IsZero() || o.start.Before(g.First) {
+			g.First = o.start
+		}
+		if o.start.After(g.Last) {
+			g.Last = o.start
+		}
+	}
+	g.SYNs[min(o.syns, 3)]++
+	if o.rtt != nil {
+		g.RTT.Add(*o.rtt)
+	}
+	if o.connect != nil {
+		g.Connect.Add(*o.connect)
+	}
+	if o.firstByte != nil {
+		g.FirstByte.Add(*o.firstByte)
+	}
+	g.addExample(Example{Number: o.number, DurationMS: o.duration}, r.opt.Examples)
+	r.time.add(o)
+	r.patterns.attempt(o)
+}
+
+// Groups returns the groups, largest first (ties: failures first, then by
+// key), with the "other" group last. It does not change r.
+func (r *Rollup) Groups() []*Group {
+	out := slices.Clone(r.order)
+	sortGroups(out)
+	if r.other != nil {
+		out = append(out, r.other)
+	}
+	return out
+}
+
+func sortGroups(gs []*Group) {
+	sort.SliceStable(gs, func(i, j int) bool {
+		a, b := gs[i], gs[j]
+		if a.Count != b.Count {
+			return a.Count > b.Count
+		}
+		if a.Failed() != b.Failed() {
+			return a.Failed()
+		}
+		return keyString(a.Key) < keyString(b.Key)
+	})
+}
+
+func keyString(k Key) string {
+	return k.Server + "\x00" + k.Client + "\x00" + k.Process + "\x00" + string(k.Outcome) + "\x00" + k.Reason
+}
+
+// Fold merges, for rendering, the groups (by server) that differ only in
+// the port of one host when at least minPorts ports of that host share an
+// outcome and reason — a port scan's hundreds of one-attempt groups become
+// one "host:*" row with Ports set. Groups of fewer ports, and groups by
+// name, are returned as they are. The input is not changed.
+func Fold(gs []*Group, minPorts, examples int) []*Group {
+	type fk struct {
+		host    string
+		outcome analyze.Outcome
+		reason  string
+	}
+	byHost := map[fk][]*Group{}
+	for _, g := range gs {
+		if g.Other || g.Server == "" {
+			continue
+		}
+		host, port := splitEndpoint(g.Server)
+		if port < 0 || host == g.Server {
+			continue
+		}
+		if _, err := netip.ParseAddr(host); err != nil {
+			continue // a name: keep its rows
+		}
+		k := fk{host, g.Outcome, g.Reason}
+		byHost[k] = append(byHost[k], g)
+	}
+	folded := map[*Group]*Group{} // first member → merged group
+	skip := map[*Group]bool{}
+	for k, members := range byHost {
+		if len(members) < minPorts {
+			continue
+		}
+		m := &Group{Key: Key{Server: hostStar(k.host), Outcome: k.outcome, Reason: k.reason}, Ports: len(members)}
+		for _, g := range members {
+			m.merge(g, examples)
+			skip[g] = true
+		}
+		folded[members[0]] = m
+	}
+	if len(folded) == 0 {
+		return gs
+	}
+	var out []*Group
+	var other *Group
+	for _, g := range gs {
+		if m, ok := folded[g]; ok {
+			out = append(out, m)
+			continue
+		}
+		if skip[g] {
+			continue
+		}
+		if g.Other {
+			other = g
+			continue
+		}
+		out = append(out, g)
+	}
+	sortGroups(out)
+	if other != nil {
+		out = append(out, other)
+	}
+	return out
+}

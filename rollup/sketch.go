@@ -1,0 +1,133 @@
+package rollup
+
+import "math"
+
+// Sketch is a bounded-memory distribution of durations in milliseconds:
+// a fixed log-scale histogram with 32 buckets per doubling, from 1 µs to
+// 2^36 µs (19 hours), plus the exact count, minimum and maximum.
+//
+// Error: a quantile is reported as the geometric middle of its bucket,
+// clamped to [min, max], so it is within ±1.1 % of a value that really has
+// that rank (a bucket spans a factor 2^(1/32) ≈ 1.0219). Values below 1 µs
+// share the first bucket (reported as the minimum); values above the range
+// share the last one (reported up to the maximum). The maximum is exact.
+// The buckets (1152 × 4 bytes) are allocated with the first value, so an
+// empty Sketch costs nothing.
+type Sketch struct {
+	n        uint64
+	min, max float64
+	buckets  []uint32
+}
+
+const (
+	perDoubling = 32
+	doublings   = 36
+	nBuckets    = perDoubling * doublings
+)
+
+func bucketOf(ms float64) int {
+	us := ms * 1000
+	if !(us >= 1) { // also NaN
+		return 0
+	}
+	i := int(math.Log2(us) * perDoubling)
+	if i >= nBuckets {
+		return nBuckets - 1
+	}
+	return i
+}
+
+// bucketMid is the geometric middle of bucket i, in milliseconds.
+func bucketMid(i int) float64 {
+	return math.Exp2((float64(i)+0.5)/perDoubling) / 1000
+}
+
+// Add records one value in milliseconds. Negative and NaN values are ignored.
+func (s *Sketch) Add(ms float64) {
+	if !(ms >= 0) {
+		return
+	}
+	if s.buckets == nil {
+		s.buckets = make([]uint32, nBuckets)
+		s.min, s.max = ms, ms
+	}
+	s.n++
+	s.min = min(s.min, ms)
+	s.max = max(s.max, ms)
+	b := &s.buckets[bucketOf(ms)]
+	if *b < math.MaxUint32 {
+		*b++
+	}
+}
+
+// Merge adds o's values to s.
+func (s *Sketch) Merge(o *Sketch) {
+	if o == nil || o.n == 0 {
+		return
+	}
+	if s.buckets == nil {
+		s.buckets = make([]uint32, nBuckets)
+		s.min, s.max = o.min, o.max
+	}
+	s.n += o.n
+	s.min = min(s.min, o.min)
+	s.max = max(s.max, o.max)
+	for i, c := range o.buckets {
+		if c != 0 {
+			s.buckets[i] = uint32(min(uint64(s.buckets[i])+uint64(c), math.MaxUint32))
+		}
+	}
+}
+
+// Count is the number of values added.
+func (s *Sketch) Count() uint64 { return s.n }
+
+// Max is the largest value added (0 when empty).
+func (s *Sketch) Max() float64 { return s.max }
+
+// Quantile returns the value of rank ceil(q·n) (q in [0,1]), within the
+// sketch's error, and false when the sketch is empty.
+func (s *Sketch) Quantile(q float64) (float64, bool) {
+	if s.n == 0 {
+		return 0, false
+	}
+	if q >= 1 {
+		return s.max, true
+	}
+	rank := uint64(math.Ceil(q * float64(s.n)))
+	if rank < 1 {
+		rank = 1
+	}
+	var seen uint64
+	for i, c := range s.buckets {
+		seen += uint64(c)
+		if seen >= rank {
+			v := bucketMid(i)
+			return min(max(v, s.min), s.max), true
+		}
+	}
+	return s.max, true
+}
+
+// Quantiles are a distribution's summary for reports: nil pointers when
+// no value was seen.
+type Quantiles struct {
+	N   uint64   `json:"n"`
+	P50 *float64 `json:"p50_ms"`
+	P90 *float64 `json:"p90_ms"`
+	P99 *float64 `json:"p99_ms"`
+	Max *float64 `json:"max_ms"`
+}
+
+// Summary is the sketch's p50, p90, p99 and max.
+func (s *Sketch) Summary() Quantiles {
+	q := Quantiles{N: s.n}
+	if s.n == 0 {
+		return q
+	}
+	at := func(p float64) *float64 { v, _ := s.Quantile(p); return &v }
+	q.P50, q.P90, q.P99 = at(0.5), at(0.9), at(0.99)
+	m := s.max
+	q.Max = &m
+	return q
+}
