@@ -33,10 +33,10 @@ func TestGroups(t *testing.T) {
 		at{client: "192.0.2.4:2", server: "203.0.113.2:3306", startS: 15, syns: 1, rtt: 0.5, first: 1, reason: "mysql.login_ok"}))
 
 	tests := []struct {
-		name      string
-		by        GroupBy
-		wantRows  int
-		check     func(t *testing.T, gs []*Group)
+		name     string
+		by       GroupBy
+		wantRows int
+		check    func(t *testing.T, gs []*Group)
 	}{
 		{"by server", ByServer, 4, func(t *testing.T, gs []*Group) {
 			g := gs[0]
