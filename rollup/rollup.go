@@ -150,16 +150,17 @@ func (g *Group) Label(by GroupBy) string {
 // Failed reports whether the group's outcome is a failure.
 func (g *Group) Failed() bool { return g.Outcome != analyze.OK }
 
-func (g *Group) addExample(ex Example, limit int) {
+func (g *Group) addExample(ex Example, limit int) bool {
 	i := sort.Search(len(g.Examples), func(i int) bool { return g.Examples[i].DurationMS < ex.DurationMS })
 	if i >= limit {
-		return
+		return false
 	}
 	if len(g.Examples) < limit {
 		g.Examples = append(g.Examples, Example{})
 	}
 	copy(g.Examples[i+1:], g.Examples[i:])
 	g.Examples[i] = ex
+	return true
 }
 
 func (g *Group) merge(o *Group, limit int) {
@@ -256,10 +257,13 @@ func (r *Rollup) Outcomes() map[analyze.Outcome]int { return r.outcomes }
 // Span is the first and last attempt start seen.
 func (r *Rollup) Span() (first, last time.Time) { return r.first, r.last }
 
-// Add takes connect number n (its number in the run). r keeps nothing of c.
-func (r *Rollup) Add(n int, c *analyze.Connect) {
+// Add takes connect number n (its number in the run). r keeps nothing of
+// c; it reports whether one of c's attempts is now among a failing group's
+// worst examples (a renderer that prints examples keeps c then; see
+// ExampleNumbers).
+func (r *Rollup) Add(n int, c *analyze.Connect) (example bool) {
 	if c == nil {
-		return
+		return false
 	}
 	r.connects++
 	if len(c.Attempts) == 0 {
@@ -269,9 +273,9 @@ func (r *Rollup) Add(n int, c *analyze.Connect) {
 			o.server = joinHostPort(c.Name, int(c.Port))
 		}
 		o.end = c.Start.Add(msDur(c.DurationMS))
-		r.add(&o)
+		example = r.add(&o)
 		r.patterns.connect(c, []obs{o})
-		return
+		return example
 	}
 	all := make([]obs, 0, len(c.Attempts))
 	for _, a := range c.Attempts {
@@ -279,10 +283,25 @@ func (r *Rollup) Add(n int, c *analyze.Connect) {
 			continue
 		}
 		o := observe(n, c, a)
-		r.add(&o)
+		if r.add(&o) {
+			example = true
+		}
 		all = append(all, o)
 	}
 	r.patterns.connect(c, all)
+	return example
+}
+
+// ExampleNumbers calls fn with the number of every worst example of a
+// failing group.
+func (r *Rollup) ExampleNumbers(fn func(n int)) {
+	for _, g := range r.Groups() {
+		if g.Failed() || g.Other {
+			for _, ex := range g.Examples {
+				fn(ex.Number)
+			}
+		}
+	}
 }
 
 func msDur(ms float64) time.Duration { return time.Duration(ms * float64(time.Millisecond)) }
@@ -383,7 +402,7 @@ func (r *Rollup) key(o *obs) Key {
 	return k
 }
 
-func (r *Rollup) add(o *obs) {
+func (r *Rollup) add(o *obs) (example bool) {
 	r.attempts++
 	r.outcomes[o.outcome]++
 	if !o.start.IsZero() {
@@ -430,13 +449,15 @@ func (r *Rollup) add(o *obs) {
 	if o.firstByte != nil {
 		g.FirstByte.Add(*o.firstByte)
 	}
-	g.addExample(Example{Number: o.number, DurationMS: o.duration}, r.opt.Examples)
+	example = g.addExample(Example{Number: o.number, DurationMS: o.duration}, r.opt.Examples) && (g.Failed() || g.Other)
 	r.time.add(o)
 	r.patterns.attempt(o)
+	return example
 }
 
-// Groups returns the groups, largest first (ties: failures first, then by
-// key), with the "other" group last. It does not change r.
+// Groups returns the groups: failures first (a rare failure must not hide
+// below many successful groups), each part largest first, ties by key; the
+// "other" group last. It does not change r.
 func (r *Rollup) Groups() []*Group {
 	out := slices.Clone(r.order)
 	sortGroups(out)
@@ -449,11 +470,11 @@ func (r *Rollup) Groups() []*Group {
 func sortGroups(gs []*Group) {
 	sort.SliceStable(gs, func(i, j int) bool {
 		a, b := gs[i], gs[j]
-		if a.Count != b.Count {
-			return a.Count > b.Count
-		}
 		if a.Failed() != b.Failed() {
 			return a.Failed()
+		}
+		if a.Count != b.Count {
+			return a.Count > b.Count
 		}
 		return keyString(a.Key) < keyString(b.Key)
 	})
