@@ -77,8 +77,8 @@ type Set struct {
 }
 
 func (s *Set) add(v string) {
-	if v == "" || slices.Contains(s.Values, v) {
-		return
+	if v == "" || s.More || slices.Contains(s.Values, v) {
+		return // once More is set, nothing can change
 	}
 	if len(s.Values) >= setCap {
 		s.More = true
@@ -226,6 +226,7 @@ type Rollup struct {
 
 	time     *TimeView
 	patterns *detector
+	obsBuf   []obs // reused by Add
 }
 
 // New returns an empty Rollup.
@@ -277,7 +278,7 @@ func (r *Rollup) Add(n int, c *analyze.Connect) (example bool) {
 		r.patterns.connect(c, []obs{o})
 		return example
 	}
-	all := make([]obs, 0, len(c.Attempts))
+	all := r.obsBuf[:0]
 	for _, a := range c.Attempts {
 		if a == nil {
 			continue
@@ -289,6 +290,8 @@ func (r *Rollup) Add(n int, c *analyze.Connect) (example bool) {
 		all = append(all, o)
 	}
 	r.patterns.connect(c, all)
+	clear(all)
+	r.obsBuf = all[:0]
 	return example
 }
 
@@ -321,13 +324,31 @@ func joinHostPort(host string, port int) string {
 	return host + ":" + strconv.Itoa(port)
 }
 
-// splitEndpoint splits "ip:port" / "[v6]:port" (port -1 for a path or a
-// bare name).
+// splitEndpoint splits "ip:port" / "[v6]:port" as the engine writes them
+// (port -1 for a unix socket path or a bare name). It does not allocate.
 func splitEndpoint(s string) (string, int) {
-	if ap, err := netip.ParseAddrPort(s); err == nil {
-		return ap.Addr().String(), int(ap.Port())
+	i := strings.LastIndexByte(s, ':')
+	if i <= 0 || i == len(s)-1 || strings.HasPrefix(s, "/") {
+		return s, -1
 	}
-	return s, -1
+	port := 0
+	for _, c := range s[i+1:] {
+		if c < '0' || c > '9' || port > 65535 {
+			return s, -1
+		}
+		port = port*10 + int(c-'0')
+	}
+	if port > 65535 {
+		return s, -1
+	}
+	host := s[:i]
+	if strings.HasPrefix(host, "[") && strings.HasSuffix(host, "]") {
+		return host[1 : len(host)-1], port
+	}
+	if strings.Contains(host, ":") {
+		return s, -1 // a bare IPv6 address, no port
+	}
+	return host, port
 }
 
 func observe(n int, c *analyze.Connect, a *analyze.Attempt) obs {

@@ -173,3 +173,25 @@ func TestUnresolvedConnect(t *testing.T) {
 		t.Fatalf("%+v", gs)
 	}
 }
+
+func TestSplitEndpoint(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		host string
+		port int
+	}{
+		{"192.0.2.1:3306", "192.0.2.1", 3306},
+		{"[2001:db8::1]:443", "2001:db8::1", 443},
+		{"/run/mysqld/mysqld.sock", "/run/mysqld/mysqld.sock", -1},
+		{"db.example:3306", "db.example", 3306},
+		{"2001:db8::1", "2001:db8::1", -1},
+		{"host:99999", "host:99999", -1},
+		{"host:", "host:", -1},
+		{"unix", "unix", -1},
+	} {
+		h, p := splitEndpoint(tc.in)
+		if h != tc.host || p != tc.port {
+			t.Errorf("splitEndpoint(%q) = %q, %d; want %q, %d", tc.in, h, p, tc.host, tc.port)
+		}
+	}
+}

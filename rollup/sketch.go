@@ -25,12 +25,33 @@ const (
 	nBuckets    = perDoubling * doublings
 )
 
+// steps[k] is 2^(k/32): the bounds of the buckets within one doubling.
+var steps = func() (s [perDoubling]float64) {
+	for k := range s {
+		s[k] = math.Exp2(float64(k) / perDoubling)
+	}
+	return s
+}()
+
+// bucketOf is floor(log2(µs) · 32), by the exponent and a binary search
+// of the mantissa among the 32 steps (no logarithm per value).
 func bucketOf(ms float64) int {
 	us := ms * 1000
 	if !(us >= 1) { // also NaN
 		return 0
 	}
-	i := int(math.Log2(us) * perDoubling)
+	frac, exp := math.Frexp(us) // us = frac · 2^exp, frac in [0.5, 1)
+	m := frac * 2               // in [1, 2)
+	lo, hi := 0, perDoubling-1
+	for lo < hi {
+		mid := (lo + hi + 1) / 2
+		if steps[mid] <= m {
+			lo = mid
+		} else {
+			hi = mid - 1
+		}
+	}
+	i := (exp-1)*perDoubling + lo
 	if i >= nBuckets {
 		return nBuckets - 1
 	}

@@ -93,3 +93,23 @@ func TestSketchEmptyAndMerge(t *testing.T) {
 		t.Fatalf("merged p50 = %g, want 50", p)
 	}
 }
+
+// bucketOf agrees with floor(log2(µs)·32) (away from the bucket bounds,
+// where rounding of the logarithm could go either way).
+func TestBucketOf(t *testing.T) {
+	rng := rand.New(rand.NewSource(2))
+	for i := 0; i < 100000; i++ {
+		ms := math.Exp(rng.Float64()*30 - 8)
+		exact := math.Log2(ms*1000) * perDoubling
+		if exact-math.Floor(exact) < 1e-9 || math.Ceil(exact)-exact < 1e-9 {
+			continue
+		}
+		want := min(int(exact), nBuckets-1)
+		if want < 0 {
+			want = 0
+		}
+		if got := bucketOf(ms); got != want {
+			t.Fatalf("bucketOf(%g) = %d, want %d", ms, got, want)
+		}
+	}
+}
