@@ -16,7 +16,7 @@ func patternTitle(p rollup.Pattern) string {
 	f := p.Facts
 	switch p.ID {
 	case rollup.AcceptBacklog:
-		return fmt.Sprintf("%s accepts connections too slowly: %d of %d handshakes needed a SYN retransmit, first bytes late in %d", p.Server, f.SYNRetransmitted, f.Connected, f.LateFirstBytes)
+		return fmt.Sprintf("%s accepts connections too slowly: %d of %d attempts needed a SYN retransmit; of the %d handshakes completed, %d got their first bytes late", p.Server, f.SYNRetransmitted, f.Attempts, f.Connected, f.LateFirstBytes)
 	case rollup.SYNLoss:
 		return fmt.Sprintf("SYNs to %s are lost on the way: %d of %d attempts needed a SYN retransmit, the rest were answered at once", p.Server, f.SYNRetransmitted, f.Attempts)
 	case rollup.TooManyConnections:
@@ -47,13 +47,13 @@ func patternEvidence(p rollup.Pattern) []string {
 	switch p.ID {
 	case rollup.AcceptBacklog:
 		ev := []string{
-			fmt.Sprintf("%d of %d attempts to %s completed the handshake; %d only after a SYN retransmit (%d after two or more), %d at the first SYN",
-				f.Connected, f.Attempts, p.Server, f.SYNRetransmitted, f.SYNs3Plus, f.FirstSYN),
+			fmt.Sprintf("%d of %d attempts to %s needed a SYN retransmit (%d two or more), %d were answered at the first SYN; %d completed the handshake",
+				f.SYNRetransmitted, f.Attempts, p.Server, f.SYNs3Plus, f.FirstSYN, f.Connected),
 			fmt.Sprintf("the server's first bytes came late (≥ 100 ms after the handshake, or not before the client gave up) in %d of %d: %s",
 				f.LateFirstBytes, f.Connected, quantileWords(f.FirstByte)),
 		}
 		if f.ArrivalGapMS != nil {
-			ev = append(ev, fmt.Sprintf("they arrived one by one, a median %s apart, within %s", analyze.FormatMS(*f.ArrivalGapMS), span))
+			ev = append(ev, fmt.Sprintf("the first bytes of the connections arrived one by one, a median %s apart", analyze.FormatMS(*f.ArrivalGapMS)))
 		}
 		return ev
 	case rollup.SYNLoss:
@@ -135,7 +135,7 @@ func patternCauses(p rollup.Pattern) []string {
 func patternCauseForConnect(p rollup.Pattern) string {
 	switch p.ID {
 	case rollup.AcceptBacklog:
-		return fmt.Sprintf("Part of the accept_backlog pattern of %s (see Patterns): the server accepted this connection late because its accept queue was full; its SYN retransmit and late first bytes come from that, not from a delay of this connection alone (such as a reverse DNS lookup).", p.Server)
+		return fmt.Sprintf("Part of the accept_backlog pattern of %s (see Patterns): the server's accept queue was full, so the kernel dropped this connection's SYNs or it waited to be accepted; not a fault of this connection alone (such as a reverse DNS lookup on the server, or a firewall dropping it).", p.Server)
 	}
 	return ""
 }

@@ -19,6 +19,7 @@ type jsonPattern struct {
 	Server   string       `json:"server,omitempty"`
 	Client   string       `json:"client,omitempty"`
 	Attempts []int        `json:"attempts"`
+	More     bool         `json:"attempts_more,omitempty"`
 	First    time.Time    `json:"first"`
 	Last     time.Time    `json:"last"`
 	Evidence []string     `json:"evidence"`
@@ -99,7 +100,7 @@ func (w *Writer) rollupJSON(d *rollupData) {
 		if nums == nil {
 			nums = []int{}
 		}
-		w.writeJSONRecord(jsonPattern{Kind: "pattern", ID: p.ID, Server: d.red(p.Server), Client: d.red(p.Client), Attempts: nums,
+		w.writeJSONRecord(jsonPattern{Kind: "pattern", ID: p.ID, Server: d.red(p.Server), Client: d.red(p.Client), Attempts: nums, More: p.More,
 			First: p.First, Last: p.Last, Evidence: ev, Causes: patternCauses(p), Facts: f})
 	}
 	for _, g := range d.groups {

@@ -22,7 +22,7 @@ func markdownRollup(d *rollupData) string {
 			for _, c := range patternCauses(p) {
 				fmt.Fprintf(&b, "- %s\n", mdEscape(c))
 			}
-			fmt.Fprintf(&b, "\nConnects: %s\n\n", numbersText(p.Numbers, p.Facts.Attempts))
+			fmt.Fprintf(&b, "\nConnects: %s\n\n", numbersText(p.Numbers, p.More))
 		}
 	}
 	header, rows := groupRows(d)

@@ -46,16 +46,16 @@ func writeTablePattern(b *strings.Builder, d *rollupData, p rollup.Pattern) {
 	for _, c := range patternCauses(p) {
 		fmt.Fprintf(b, "      - %s\n", c)
 	}
-	fmt.Fprintf(b, "    Connects: %s\n", numbersText(p.Numbers, p.Facts.Attempts))
+	fmt.Fprintf(b, "    Connects: %s\n", numbersText(p.Numbers, p.More))
 }
 
-func numbersText(ns []int, total int) string {
+func numbersText(ns []int, more bool) string {
 	parts := make([]string, len(ns))
 	for i, n := range ns {
 		parts[i] = fmt.Sprint(n)
 	}
 	s := strings.Join(parts, ", ")
-	if total > len(ns) {
+	if more {
 		s += ", …"
 	}
 	return s

@@ -87,21 +87,28 @@ type Pattern struct {
 	Server string `json:"server,omitempty"` // endpoint, "host:*" (port_scan), or name:port (address_always_fails)
 	Client string `json:"client,omitempty"` // client address (port_scan, retry_storm, host_blocked)
 	// Numbers are connect numbers of attempts in the pattern (at most 20,
-	// the first seen).
+	// the first seen); More says that there were more.
 	Numbers []int     `json:"attempts"`
+	More    bool      `json:"attempts_more,omitempty"`
 	First   time.Time `json:"first"`
 	Last    time.Time `json:"last"`
 	Facts   Facts     `json:"facts"`
 }
 
 type numbers struct {
-	v []int
+	v    []int
+	more bool // numbers were left out (more than maxPatternNumbers)
 }
 
 func (n *numbers) add(x int) {
-	if len(n.v) < maxPatternNumbers && !slices.Contains(n.v, x) {
-		n.v = append(n.v, x)
+	if slices.Contains(n.v, x) {
+		return
 	}
+	if len(n.v) >= maxPatternNumbers {
+		n.more = true
+		return
+	}
+	n.v = append(n.v, x)
 }
 
 type span struct{ first, last time.Time }
@@ -393,20 +400,20 @@ func (r *Rollup) Patterns() []Pattern {
 				rate = float64(p.retries) / (sp / 1000)
 			}
 			if rate >= stormMinRate {
-				out = append(out, Pattern{ID: RetryStorm, Server: k.server, Client: k.client, Numbers: p.nums.v,
+				out = append(out, Pattern{ID: RetryStorm, Server: k.server, Client: k.client, Numbers: p.nums.v, More: p.nums.more,
 					First: p.retryWhen.first, Last: p.retryWhen.last,
 					Facts: Facts{Attempts: p.attempts, Failures: p.failures, Retries: p.retries, RatePerS: rate, SpanMS: sp}})
 			}
 		}
 		if p.blocked > 0 {
-			out = append(out, Pattern{ID: HostBlocked, Server: k.server, Client: k.client, Numbers: p.blockNums.v,
+			out = append(out, Pattern{ID: HostBlocked, Server: k.server, Client: k.client, Numbers: p.blockNums.v, More: p.blockNums.more,
 				First: p.blockWhen.first, Last: p.blockWhen.last,
 				Facts: Facts{Attempts: p.attempts, Failures: p.blocked, ErrorCode: "1129", SpanMS: p.blockWhen.ms()}})
 		}
 	}
 	for k, h := range d.hosts {
 		if h.scanN >= scanMinPorts {
-			out = append(out, Pattern{ID: PortScan, Server: hostStar(k.server), Client: k.client, Numbers: h.scanNums.v,
+			out = append(out, Pattern{ID: PortScan, Server: hostStar(k.server), Client: k.client, Numbers: h.scanNums.v, More: h.scanNums.more,
 				First: h.scanWhen.first, Last: h.scanWhen.last,
 				Facts: Facts{Attempts: h.scanN, Ports: h.scanN, SpanMS: h.scanWhen.ms()}})
 		}
@@ -467,19 +474,19 @@ func serverPatterns(server string, s *serverStats, tv *TimeView) []Pattern {
 			backlog = true
 			f := base
 			f.ArrivalGapMS = medianGap(s.arrivals)
-			out = append(out, Pattern{ID: AcceptBacklog, Server: server, Numbers: s.nums.v, First: s.when.first, Last: s.when.last, Facts: f})
+			out = append(out, Pattern{ID: AcceptBacklog, Server: server, Numbers: s.nums.v, More: s.nums.more, First: s.when.first, Last: s.when.last, Facts: f})
 		}
 	}
 	if !backlog && s.attempts >= minServerAttempts && s.retrans >= synLossMinAttempts &&
 		float64(s.retrans) >= synLossMinShare*float64(s.attempts) &&
 		float64(s.firstSYN) >= synLossPromptShare*float64(s.attempts) &&
 		float64(s.late) < backlogLateShare*float64(max(s.connected, 1)) {
-		out = append(out, Pattern{ID: SYNLoss, Server: server, Numbers: s.retransNums.v, First: s.when.first, Last: s.when.last, Facts: base})
+		out = append(out, Pattern{ID: SYNLoss, Server: server, Numbers: s.retransNums.v, More: s.retransNums.more, First: s.when.first, Last: s.when.last, Facts: base})
 	}
 	if s.tooMany > 0 {
 		f := Facts{Attempts: s.attempts, Failures: s.tooMany, ErrorCode: s.tooManyCode, SpanMS: s.tooManyWhen.ms(),
 			PeakEstablished: tv.PeakEstablished(server, s.tooManyWhen.first, s.tooManyWhen.last)}
-		out = append(out, Pattern{ID: TooManyConnections, Server: server, Numbers: s.tooManyNums.v,
+		out = append(out, Pattern{ID: TooManyConnections, Server: server, Numbers: s.tooManyNums.v, More: s.tooManyNums.more,
 			First: s.tooManyWhen.first, Last: s.tooManyWhen.last, Facts: f})
 	}
 	return out
@@ -507,7 +514,7 @@ func namePatterns(name string, n *nameStats) []Pattern {
 				top, topN = o, a.outcomes[o]
 			}
 		}
-		out = append(out, Pattern{ID: AddressAlwaysFails, Server: name, Numbers: a.nums.v, First: a.when.first, Last: a.when.last,
+		out = append(out, Pattern{ID: AddressAlwaysFails, Server: name, Numbers: a.nums.v, More: a.nums.more, First: a.when.first, Last: a.when.last,
 			Facts: Facts{Attempts: a.tried, Failures: a.failed, Connects: a.tried, Address: addr, Outcome: string(top),
 				Working: working, Cost: quantilesPtr(&a.cost), SpanMS: a.when.ms(), Name: name}})
 	}

@@ -37,3 +37,34 @@ func TestRollupFlags(t *testing.T) {
 		})
 	}
 }
+
+// The lab's slow-accept burst (30 clients, backlog 1, one accept every
+// 0.5 s): the default view names accept_backlog, and no example blames
+// its late greetings or dropped SYNs on reverse DNS or a firewall.
+func TestSlowAcceptBurstView(t *testing.T) {
+	t.Chdir(filepath.Join("..", ".."))
+	capture := filepath.Join("testdata", "volume", "slow-accept-mariadb.any.pcap")
+	for _, format := range []string{"table", "markdown", "json"} {
+		out, errOut, code := run(nil, "--format", format, capture)
+		if code != 0 {
+			t.Fatalf("%s: exit %d: %s", format, code, errOut)
+		}
+		if !strings.Contains(out, "accept_backlog") {
+			t.Fatalf("%s: no accept_backlog:\n%s", format, out)
+		}
+		if format == "json" {
+			for _, kind := range []string{`"kind":"pattern","id":"accept_backlog","server":"198.51.100.10:3330"`, `"kind":"group"`, `"kind":"timeseries"`} {
+				if !strings.Contains(out, kind) {
+					t.Errorf("json: no %s", kind)
+				}
+			}
+			continue
+		}
+		ex := out[strings.Index(out, "Examples ("):]
+		for _, wrong := range []string{"reverse DNS lookup of the client", "firewall DROP rule"} {
+			if strings.Contains(ex, wrong) {
+				t.Errorf("%s: an example says %q under accept_backlog", format, wrong)
+			}
+		}
+	}
+}
