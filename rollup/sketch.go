@@ -140,13 +140,16 @@ type Quantiles struct {
 	Max *float64 `json:"max_ms"`
 }
 
-// Summary is the sketch's p50, p90, p99 and max.
+// Summary is the sketch's p50, p90, p99 (rounded to the microsecond) and
+// max (exact).
 func (s *Sketch) Summary() Quantiles {
 	q := Quantiles{N: s.n}
 	if s.n == 0 {
 		return q
 	}
-	at := func(p float64) *float64 { v, _ := s.Quantile(p); return &v }
+	// Rounded to the microsecond: finer digits would claim a precision
+	// the sketch does not have.
+	at := func(p float64) *float64 { v, _ := s.Quantile(p); v = math.Round(v*1000) / 1000; return &v }
 	q.P50, q.P90, q.P99 = at(0.5), at(0.9), at(0.99)
 	m := s.max
 	q.Max = &m
