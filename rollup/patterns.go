@@ -44,7 +44,7 @@ const (
 	synLossMinShare     = 0.03            // syn_loss: their least share
 	synLossPromptShare  = 0.5             // syn_loss: share answered by the first SYN
 	scanMinPorts        = 10              // port_scan: distinct ports refused
-	stormMinRetries     = 10              // retry_storm: attempts right after a failure
+	stormMinRetries     = 10              // retry_storm: failed attempts right after a failure
 	stormRetryWithin    = 5 * time.Second // …"right after": within this of the failure's end
 	stormMinRate        = 1.0             // …per second over the storm's span
 	maxPatternNumbers   = 20              // attempt numbers kept per pattern
@@ -69,7 +69,7 @@ type Facts struct {
 	Failures         int        `json:"failures,omitempty"`
 	Ports            int        `json:"ports,omitempty"`            // distinct ports (port_scan)
 	SpanMS           float64    `json:"span_ms"`                    // first to last attempt start
-	Retries          int        `json:"retries,omitempty"`          // attempts within 5 s after a failed one (retry_storm)
+	Retries          int        `json:"retries,omitempty"`          // failed attempts within 5 s after a failed one (retry_storm)
 	RatePerS         float64    `json:"rate_per_s,omitempty"`       // retries per second over the span
 	ErrorCode        string     `json:"error_code,omitempty"`       // "1040", "53300", "1129"
 	PeakEstablished  int        `json:"peak_established,omitempty"` // too_many_connections: most connections open in one interval then (lower bound)
@@ -289,7 +289,10 @@ func (d *detector) attempt(o *obs) {
 	if p != nil {
 		p.attempts++
 		p.when.add(o.start)
-		if !p.lastFailEnd.IsZero() && !o.start.Before(p.lastFailEnd) && o.start.Sub(p.lastFailEnd) <= stormRetryWithin {
+		// A retry of a storm: a failed attempt that started within
+		// stormRetryWithin after the end of an earlier failed one (a
+		// client that reconnects and succeeds is not storming).
+		if failedOutcome(o.outcome) && !p.lastFailEnd.IsZero() && !o.start.Before(p.lastFailEnd) && o.start.Sub(p.lastFailEnd) <= stormRetryWithin {
 			p.retries++
 			p.nums.add(o.number)
 			p.retryWhen.add(o.start)

@@ -125,6 +125,13 @@ func TestPatterns(t *testing.T) {
 				t.Errorf("%+v", f)
 			}
 		}},
+		{"reconnects that work after one failure are no storm", func(t *testing.T) []*analyze.Connect {
+			cs := []*analyze.Connect{connect(t, "", 3306, at{client: "192.0.2.7:1", server: db, startS: 0, syns: 1, rtt: 0.1, first: 1, reason: "mysql.access_denied"})}
+			for i := 0; i < 30; i++ {
+				cs = append(cs, connect(t, "", 3306, at{client: fmt.Sprintf("192.0.2.7:%d", 30000+i), server: db, startS: 0.1 + float64(i)*0.05, syns: 1, rtt: 0.1, first: 1, reason: "mysql.login_ok"}))
+			}
+			return cs
+		}, nil, nil},
 		{"address always fails", func(t *testing.T) []*analyze.Connect {
 			var cs []*analyze.Connect
 			for i := 0; i < 3; i++ {

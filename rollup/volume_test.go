@@ -86,15 +86,14 @@ func TestVolumeCaptures(t *testing.T) {
 			// its SYNs, and their percentiles are tshark's.
 			var all Group
 			for _, g := range ru.Groups() {
-				if g.Server != e.Server {
-					t.Fatalf("a group of another server: %+v", g.Key)
+				if g.Server == e.Server {
+					all.merge(g, 3)
 				}
-				all.merge(g, 3)
 			}
 			// The ok group is the clients that logged in (exit 0).
 			ok := 0
 			for _, g := range ru.Groups() {
-				if g.Outcome == analyze.OK {
+				if g.Outcome == analyze.OK && g.Server == e.Server {
 					ok += g.Count
 				}
 			}

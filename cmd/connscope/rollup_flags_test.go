@@ -68,3 +68,29 @@ func TestSlowAcceptBurstView(t *testing.T) {
 		}
 	}
 }
+
+// The lab's busy capture (320 successful logins by three programs, a bulk
+// result, four different failures among them): the four failures are on
+// the first screen (40 lines) of the default output.
+func TestBusyCaptureFirstScreen(t *testing.T) {
+	t.Chdir(filepath.Join("..", ".."))
+	out, errOut, code := run(nil, filepath.Join("testdata", "volume", "busy-mariadb.any.pcap"))
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	lines := strings.Split(out, "\n")
+	first := strings.Join(lines[:min(40, len(lines))], "\n")
+	for _, want := range []string{
+		"│ 198.51.100.10:3310 │ refused ",     // nothing listens
+		"│ 198.51.100.10:3306 │ auth_failed ", // 1045
+		"│ 198.51.100.13:3306 │ rejected ",    // 1130
+		"│ 198.51.100.10:3311 │ timeout ",     // firewall DROP
+	} {
+		if !strings.Contains(first, want) {
+			t.Errorf("not on the first screen: %q\n%s", want, first)
+		}
+	}
+	if strings.Contains(out, "Patterns\n") {
+		t.Errorf("a pattern in the busy capture:\n%s", first)
+	}
+}

@@ -55,18 +55,33 @@ type scenario struct {
 	Port        int
 	// Patterns are the pattern ids the scenario must show (its design).
 	Patterns []string
+	// Attempts is how many TCP attempts to the server the clients make
+	// (one each with an address literal): more in the capture means
+	// another lab user's connects got in, and the run is refused.
+	Attempts int
 	// Concurrent clients start at once; Sequential ones one after another.
 	Concurrent, Sequential int
 	Argv                   []string
-	setup                  func(ctx context.Context, self string) (teardown func(), err error)
+	// Commands, when set, are run in order by Workers at a time (instead
+	// of Argv).
+	Commands func() [][]string
+	Workers  int
+	setup    func(ctx context.Context, self string) (teardown func(), err error)
 }
 
 var scenarios = []scenario{
 	{
+		Name: "busy",
+		Description: "320 short successful logins to mariadbd #1 by three programs (mariadb, PHP mysqli, mariadb-admin ping), four at a time, " +
+			"a 1 MB query result streaming on one connection, and four different failures among them: refused, 1045, 1130 and a firewall DROP.",
+		Port: lab.PortMySQL, Patterns: []string{}, Commands: busyCommands, Workers: 4, Attempts: 322,
+		setup: func(context.Context, string) (func(), error) { return func() {}, nil },
+	},
+	{
 		Name: "slow-accept",
 		Description: "30 mariadb clients at once (connect timeout 5 s) against a server with listen backlog 1 that accepts one connection every 0.5 s " +
 			"and relays it to mariadbd #1: the accept queue overflows, SYNs are dropped and retransmitted, greetings come one by one.",
-		Port: portSlowAccept, Patterns: []string{"accept_backlog"}, Concurrent: 30,
+		Port: portSlowAccept, Patterns: []string{"accept_backlog"}, Concurrent: 30, Attempts: 30,
 		Argv: lab.MariaDB("--connect-timeout=5", "-h", lab.Server4, "-P", strconv.Itoa(portSlowAccept), "-u", lab.DBUser, "-p"+lab.DBPassword, "-N", "-e", "SELECT 1"),
 		setup: func(ctx context.Context, self string) (func(), error) {
 			return startServer(ctx, lab.NSServer, "accepting", self, "slowaccept", "-listen", net.JoinHostPort(lab.Server4, strconv.Itoa(portSlowAccept)),
@@ -75,10 +90,10 @@ var scenarios = []scenario{
 	},
 	{
 		Name: "syn-loss",
-		Description: "40 sequential mariadb logins (connect timeout 5 s) to mariadbd #1 while nft in cs-server drops one SYN in three at random " +
-			"(numgen random mod 3): some connects need a SYN retransmit, the server itself answers at once.",
-		Port: lab.PortMySQL, Patterns: []string{"syn_loss"}, Sequential: 40,
-		Argv: lab.MariaDB("--connect-timeout=5", "-h", lab.Server4, "-P", strconv.Itoa(lab.PortMySQL), "-u", lab.DBUser, "-p"+lab.DBPassword, "-N", "-e", "SELECT 1"),
+		Description: "40 sequential mariadb logins (connect timeout 5 s) to mariadbd #3 (port 3308, TLS not asked for) while nft in cs-server drops one SYN in three " +
+			"at random (numgen random mod 3): some connects need a SYN retransmit, the server itself answers at once. (Port 3308, not 3306: other lab users' probes of 3306 must not get into the capture.)",
+		Port: lab.PortMySQLTLS, Patterns: []string{"syn_loss"}, Sequential: 40, Attempts: 40,
+		Argv: lab.MariaDB("--connect-timeout=5", "-h", lab.Server4, "-P", strconv.Itoa(lab.PortMySQLTLS), "-u", lab.DBUser, "-p"+lab.DBPassword, "-N", "-e", "SELECT 1"),
 		setup: func(ctx context.Context, self string) (func(), error) {
 			rules := fmt.Sprintf(`table inet csvolume {
 	chain input {
@@ -86,7 +101,7 @@ var scenarios = []scenario{
 		ip saddr %s tcp dport %d tcp flags & (syn | ack) == syn numgen random mod 3 == 0 drop
 	}
 }
-`, lab.Client4, lab.PortMySQL)
+`, lab.Client4, lab.PortMySQLTLS)
 			cmd := exec.CommandContext(ctx, "ip", "netns", "exec", lab.NSServer, "nft", "-f", "-")
 			cmd.Stdin = strings.NewReader(rules)
 			if out, err := cmd.CombinedOutput(); err != nil {
@@ -99,6 +114,37 @@ var scenarios = []scenario{
 			}, nil
 		},
 	},
+}
+
+// busyCommands is the busy scenario's mix: 320 short successful connects
+// by three client programs (the mariadb CLI, PHP mysqli, mariadb-admin
+// ping), one bulk query result (about 1 MB) streaming on an established
+// connection, and four different failures at fixed places among them:
+// refused (port 3310), a wrong password (1045), a host not allowed (1130)
+// and a firewall DROP (port 3311).
+func busyCommands() [][]string {
+	host, port := lab.Server4, strconv.Itoa(lab.PortMySQL)
+	ok := [][]string{
+		lab.MariaDB("-h", host, "-P", port, "-u", lab.DBUser, "-p"+lab.DBPassword, "-N", "-e", "SELECT 1"),
+		lab.PHP("--host", host, "--port", port, "--user", lab.DBUser, "--password", lab.DBPassword),
+		{"mariadb-admin", "--no-defaults", "--connect-timeout=3", "-h", host, "-P", port, "-u", lab.DBUser, "-p" + lab.DBPassword, "ping"},
+	}
+	failures := map[int][]string{
+		57:  lab.MariaDB("-h", host, "-P", strconv.Itoa(lab.PortClosed), "-u", lab.DBUser, "-p"+lab.DBPassword, "-e", "SELECT 1"),
+		131: lab.MariaDB("-h", host, "-P", port, "-u", lab.DBUser, "-pwrong", "-e", "SELECT 1"),
+		203: lab.PHP("--host", lab.Server4Unlisted, "--port", port, "--user", lab.DBUser, "--password", lab.DBPassword),
+		277: lab.MariaDB("-h", host, "-P", strconv.Itoa(lab.PortDrop), "-u", lab.DBUser, "-p"+lab.DBPassword, "-e", "SELECT 1"),
+	}
+	var out [][]string
+	out = append(out, lab.MariaDB("-h", host, "-P", port, "-u", lab.DBUser, "-p"+lab.DBPassword, "-N", "-D", lab.DBName, "-e",
+		"SELECT REPEAT('x', 1000) FROM seq_1_to_1000"))
+	for i := 0; i < 320; i++ {
+		if f, ok := failures[i]; ok {
+			out = append(out, f)
+		}
+		out = append(out, ok[i%len(ok)])
+	}
+	return out
 }
 
 func main() {
@@ -385,7 +431,11 @@ func record(args []string) error {
 }
 
 func recordScenario(ctx context.Context, dir string, sc scenario, self string) (entry, error) {
-	e := entry{Scenario: sc.Name, Description: sc.Description, Command: strings.Join(sc.Argv, " "), Concurrent: sc.Concurrent, Sequential: sc.Sequential,
+	command := strings.Join(sc.Argv, " ")
+	if sc.Commands != nil {
+		command = fmt.Sprintf("%d commands, %d at a time (busyCommands in lab/labvolume)", len(sc.Commands()), sc.Workers)
+	}
+	e := entry{Scenario: sc.Name, Description: sc.Description, Command: command, Concurrent: sc.Concurrent, Sequential: sc.Sequential,
 		ExitCodes: map[string]int{}, Errors: map[string]int{}, File: sc.Name + "-mariadb.any.pcap",
 		Server: net.JoinHostPort(lab.Server4, strconv.Itoa(sc.Port)), Patterns: sc.Patterns}
 	teardown, err := sc.setup(ctx, self)
@@ -394,8 +444,8 @@ func recordScenario(ctx context.Context, dir string, sc scenario, self string) (
 	}
 	defer teardown()
 	path := filepath.Join(dir, e.File)
-	tcpdump, err := startProc(ctx, lab.NSClient, "listening on", "tcpdump", "-Z", "root", "-i", "any", "--immediate-mode", "-U", "-n", "-B", "16384",
-		"-w", path, "tcp port "+strconv.Itoa(sc.Port))
+	tcpdump, err := startProc(ctx, lab.NSClient, "listening on", "tcpdump", "-Z", "root", "-i", "any", "--immediate-mode", "-U", "-n", "-B", "65536",
+		"-w", path, captureFilter(sc))
 	if err != nil {
 		return e, err
 	}
@@ -426,10 +476,36 @@ func recordScenario(ctx context.Context, dir string, sc scenario, self string) (
 	for i := 0; i < sc.Sequential && ctx.Err() == nil; i++ {
 		runOne()
 	}
+	if sc.Commands != nil {
+		cmds := make(chan []string)
+		var wg sync.WaitGroup
+		for w := 0; w < sc.Workers; w++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for argv := range cmds {
+					runCtx, cancel := context.WithTimeout(ctx, 60*time.Second)
+					res := lab.Run(runCtx, lab.NSClient, argv...)
+					cancel()
+					mu.Lock()
+					results = append(results, res)
+					mu.Unlock()
+				}
+			}()
+		}
+		for _, argv := range sc.Commands() {
+			if ctx.Err() != nil {
+				break
+			}
+			cmds <- argv
+		}
+		close(cmds)
+		wg.Wait()
+	}
 	e.ElapsedMS = time.Since(start).Milliseconds()
 	// Wait before stopping: the tail of a busy capture is otherwise lost
 	// (late greetings, the last FINs).
-	time.Sleep(2 * time.Second)
+	time.Sleep(time.Second)
 	text := tcpdump.stop()
 	if m := regexp.MustCompile(`(\d+) packets? dropped by kernel`).FindStringSubmatch(text); m == nil || m[1] != "0" {
 		return e, fmt.Errorf("tcpdump dropped packets or printed no counts: %q", text)
@@ -446,8 +522,21 @@ func recordScenario(ctx context.Context, dir string, sc scenario, self string) (
 			e.Errors[msg]++
 		}
 	}
-	e.Truth, err = tsharkTruth(path, sc.Port)
+	e.Truth, err = tsharkTruth(path, lab.Server4, sc.Port)
+	if err == nil && e.Truth.Attempts != sc.Attempts {
+		err = fmt.Errorf("the capture holds %d attempts to %s, the clients made %d: another lab user's connects got in (something ignores the lab lock %s); record again",
+			e.Truth.Attempts, e.Server, sc.Attempts, lab.LockPath())
+	}
 	return e, err
+}
+
+// captureFilter is the scenario's port, or the ports of the busy mix
+// (not all TCP: other lab users' connects must stay out).
+func captureFilter(sc scenario) string {
+	if sc.Commands != nil {
+		return fmt.Sprintf("tcp and (port %d or port %d or port %d)", lab.PortMySQL, lab.PortClosed, lab.PortDrop)
+	}
+	return "tcp port " + strconv.Itoa(sc.Port)
 }
 
 func firstLineOf(s string) string {
@@ -464,10 +553,10 @@ func firstLine(argv ...string) string {
 }
 
 // tsharkTruth reads the capture with tshark (an independent decoder) and
-// measures each attempt to port.
-func tsharkTruth(path string, port int) (truth, error) {
+// measures each attempt to server:port.
+func tsharkTruth(path, server string, port int) (truth, error) {
 	t := truth{SYNs: map[string]int{}, RTTMS: []float64{}, ConnectMS: []float64{}, GreetMS: []float64{}}
-	cmd := exec.Command("tshark", "-n", "-r", path, "-Y", "tcp.port == "+strconv.Itoa(port), "-T", "fields", "-E", "separator=,",
+	cmd := exec.Command("tshark", "-n", "-r", path, "-Y", fmt.Sprintf("tcp.port == %d && ip.addr == %s", port, server), "-T", "fields", "-E", "separator=,",
 		"-e", "tcp.stream", "-e", "frame.time_epoch", "-e", "tcp.srcport", "-e", "tcp.flags.syn", "-e", "tcp.flags.ack", "-e", "tcp.len", "-e", "tcp.flags.fin", "-e", "tcp.flags.reset")
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
