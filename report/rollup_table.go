@@ -100,6 +100,7 @@ func writeTableTime(b *strings.Builder, d *rollupData) {
 		s, peak := sparkline(vals)
 		lines = append(lines, line{string(o), s, fmt.Sprintf("max %d", peak)})
 	}
+	open := false
 	for _, srv := range d.time.Servers() {
 		vals := make([]int, len(bins))
 		for i, bin := range bins {
@@ -107,6 +108,7 @@ func writeTableTime(b *strings.Builder, d *rollupData) {
 		}
 		s, peak := sparkline(vals)
 		if peak > 0 {
+			open = true
 			lines = append(lines, line{"open to " + d.red(srv), s, fmt.Sprintf("max %d", peak)})
 		}
 	}
@@ -119,5 +121,8 @@ func writeTableTime(b *strings.Builder, d *rollupData) {
 		padCell(b, l.label, width)
 		fmt.Fprintf(b, "  %s  %s\n", l.spark, l.peak)
 	}
-	b.WriteString("  (open: established connections, from SYN-ACK to FIN/RST as far as the capture followed them: a lower bound)\n\n")
+	if open {
+		b.WriteString("  (open: established connections, from SYN-ACK to FIN/RST as far as the capture followed them: a lower bound)\n")
+	}
+	b.WriteString("\n")
 }

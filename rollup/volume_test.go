@@ -21,8 +21,10 @@ type volumeEntry struct {
 	File     string   `json:"file"`
 	Server   string   `json:"server"`
 	Patterns []string `json:"patterns"`
-	// ExitCodes counts the clients by exit code: 0 is a login that worked.
+	// ExitCodes counts the clients by exit code: 0 is a login that worked
+	// when Logins.
 	ExitCodes map[string]int `json:"exit_codes"`
+	Logins    bool           `json:"exit_0_is_login"`
 	Truth     struct {
 		Attempts  int            `json:"attempts"`
 		SYNs      map[string]int `json:"syns"`
@@ -85,7 +87,7 @@ func TestVolumeCaptures(t *testing.T) {
 			// The groups of the server hold every attempt tshark saw, with
 			// its SYNs, and their percentiles are tshark's.
 			var all Group
-			for _, g := range ru.Groups() {
+			for _, g := range Fold(ru.Groups(), 5, 3) { // a scan's server is host:*
 				if g.Server == e.Server {
 					all.merge(g, 3)
 				}
@@ -97,7 +99,7 @@ func TestVolumeCaptures(t *testing.T) {
 					ok += g.Count
 				}
 			}
-			if ok != e.ExitCodes["0"] {
+			if e.Logins && ok != e.ExitCodes["0"] {
 				t.Errorf("%d ok attempts, %d clients logged in", ok, e.ExitCodes["0"])
 			}
 			truthSYNs := [4]int{0, e.Truth.SYNs["1"], e.Truth.SYNs["2"], e.Truth.SYNs["3+"]}
@@ -113,6 +115,9 @@ func TestVolumeCaptures(t *testing.T) {
 				s     *Sketch
 				truth []float64
 			}{{"rtt", &all.RTT, e.Truth.RTTMS}, {"connect", &all.Connect, e.Truth.ConnectMS}, {"greeting", &all.FirstByte, e.Truth.GreetMS}} {
+				if len(c.truth) == 0 {
+					continue // none measured: the counts above say the sketch is empty too
+				}
 				for _, q := range []float64{0.5, 0.9, 0.99, 1} {
 					got, _ := c.s.Quantile(q)
 					want := rank(c.truth, q)

@@ -43,7 +43,7 @@ func TestRollupFlags(t *testing.T) {
 // its late greetings or dropped SYNs on reverse DNS or a firewall.
 func TestSlowAcceptBurstView(t *testing.T) {
 	t.Chdir(filepath.Join("..", ".."))
-	capture := filepath.Join("testdata", "volume", "slow-accept-mariadb.any.pcap")
+	capture := filepath.Join("testdata", "volume", "slow-accept.any.pcap")
 	for _, format := range []string{"table", "markdown", "json"} {
 		out, errOut, code := run(nil, "--format", format, capture)
 		if code != 0 {
@@ -74,7 +74,7 @@ func TestSlowAcceptBurstView(t *testing.T) {
 // the first screen (40 lines) of the default output.
 func TestBusyCaptureFirstScreen(t *testing.T) {
 	t.Chdir(filepath.Join("..", ".."))
-	out, errOut, code := run(nil, filepath.Join("testdata", "volume", "busy-mariadb.any.pcap"))
+	out, errOut, code := run(nil, filepath.Join("testdata", "volume", "busy.any.pcap"))
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}
@@ -92,5 +92,30 @@ func TestBusyCaptureFirstScreen(t *testing.T) {
 	}
 	if strings.Contains(out, "Patterns\n") {
 		t.Errorf("a pattern in the busy capture:\n%s", first)
+	}
+}
+
+// The lab's port scan (200 ports of one host, refused): one folded row and
+// the port_scan pattern; everything before the examples fits one screen.
+func TestPortScanOneScreen(t *testing.T) {
+	t.Chdir(filepath.Join("..", ".."))
+	out, errOut, code := run(nil, filepath.Join("testdata", "volume", "port-scan.any.pcap"))
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	head, _, ok := strings.Cut(out, "Examples (")
+	if !ok {
+		t.Fatalf("no examples:\n%s", out)
+	}
+	if n := strings.Count(head, "\n"); n > 40 {
+		t.Errorf("%d lines before the examples, want one screen (40):\n%s", n, head)
+	}
+	for _, want := range []string{"port_scan: 192.0.2.10 tried 200 ports of 198.51.100.10:*", "│ 198.51.100.10:* (200 ports) │ refused "} {
+		if !strings.Contains(head, want) {
+			t.Errorf("no %q in:\n%s", want, head)
+		}
+	}
+	if n := strings.Count(out, "\nConnect "); n != 3 {
+		t.Errorf("%d examples, want 3 (one folded group)", n)
 	}
 }

@@ -53,6 +53,8 @@ type scenario struct {
 	Name        string
 	Description string
 	Port        int
+	// PortLast, when set, makes the scenario's ports Port..PortLast (a scan).
+	PortLast int
 	// Patterns are the pattern ids the scenario must show (its design).
 	Patterns []string
 	// Attempts is how many TCP attempts to the server the clients make
@@ -70,6 +72,24 @@ type scenario struct {
 }
 
 var scenarios = []scenario{
+	{
+		Name: "port-scan",
+		Description: "bash's /dev/tcp connects to 200 ports of 198.51.100.10 (4000-4199, where nothing listens) one after another, " +
+			"like a scanner: every one refused.",
+		Port: 4000, PortLast: 4199, Patterns: []string{"port_scan"}, Attempts: 200,
+		Commands: func() [][]string {
+			return [][]string{{"bash", "-c", fmt.Sprintf("for p in $(seq 4000 4199); do (echo > /dev/tcp/%s/$p) 2>/dev/null; done; true", lab.Server4)}}
+		},
+		Workers: 1,
+		setup:   func(context.Context, string) (func(), error) { return func() {}, nil },
+	},
+	{
+		Name:        "retry-storm",
+		Description: "A client retrying without backoff: 30 mariadb connects one after another to port 3310, where nothing listens (refused).",
+		Port:        lab.PortClosed, Patterns: []string{"retry_storm"}, Sequential: 30, Attempts: 30,
+		Argv:  lab.MariaDB("-h", lab.Server4, "-P", strconv.Itoa(lab.PortClosed), "-u", lab.DBUser, "-p"+lab.DBPassword, "-e", "SELECT 1"),
+		setup: func(context.Context, string) (func(), error) { return func() {}, nil },
+	},
 	{
 		Name: "busy",
 		Description: "320 short successful logins to mariadbd #1 by three programs (mariadb, PHP mysqli, mariadb-admin ping), four at a time, " +
@@ -344,7 +364,10 @@ type entry struct {
 	Packets     int            `json:"packets"`
 	Server      string         `json:"server"`
 	Patterns    []string       `json:"patterns"` // by design
-	Truth       truth          `json:"truth"`    // from tshark
+	// Logins says that a client's exit code 0 is a login that worked
+	// (mariadb, PHP, mariadb-admin; not a scanner's loop).
+	Logins bool  `json:"exit_0_is_login"`
+	Truth  truth `json:"truth"` // from tshark
 }
 
 // truth is what tshark shows of the attempts to the scenario's server.
@@ -433,11 +456,18 @@ func record(args []string) error {
 func recordScenario(ctx context.Context, dir string, sc scenario, self string) (entry, error) {
 	command := strings.Join(sc.Argv, " ")
 	if sc.Commands != nil {
-		command = fmt.Sprintf("%d commands, %d at a time (busyCommands in lab/labvolume)", len(sc.Commands()), sc.Workers)
+		cmds := sc.Commands()
+		command = fmt.Sprintf("%d commands, %d at a time (lab/labvolume)", len(cmds), sc.Workers)
+		if len(cmds) == 1 {
+			command = strings.Join(cmds[0], " ")
+		}
 	}
 	e := entry{Scenario: sc.Name, Description: sc.Description, Command: command, Concurrent: sc.Concurrent, Sequential: sc.Sequential,
-		ExitCodes: map[string]int{}, Errors: map[string]int{}, File: sc.Name + "-mariadb.any.pcap",
-		Server: net.JoinHostPort(lab.Server4, strconv.Itoa(sc.Port)), Patterns: sc.Patterns}
+		ExitCodes: map[string]int{}, Errors: map[string]int{}, File: sc.Name + ".any.pcap",
+		Server: net.JoinHostPort(lab.Server4, strconv.Itoa(sc.Port)), Patterns: sc.Patterns, Logins: sc.PortLast == 0}
+	if sc.PortLast != 0 {
+		e.Server = lab.Server4 + ":*"
+	}
 	teardown, err := sc.setup(ctx, self)
 	if err != nil {
 		return e, err
@@ -522,7 +552,7 @@ func recordScenario(ctx context.Context, dir string, sc scenario, self string) (
 			e.Errors[msg]++
 		}
 	}
-	e.Truth, err = tsharkTruth(path, lab.Server4, sc.Port)
+	e.Truth, err = tsharkTruth(path, lab.Server4, sc.Port, max(sc.PortLast, sc.Port))
 	if err == nil && e.Truth.Attempts != sc.Attempts {
 		err = fmt.Errorf("the capture holds %d attempts to %s, the clients made %d: another lab user's connects got in (something ignores the lab lock %s); record again",
 			e.Truth.Attempts, e.Server, sc.Attempts, lab.LockPath())
@@ -533,6 +563,9 @@ func recordScenario(ctx context.Context, dir string, sc scenario, self string) (
 // captureFilter is the scenario's port, or the ports of the busy mix
 // (not all TCP: other lab users' connects must stay out).
 func captureFilter(sc scenario) string {
+	if sc.PortLast != 0 {
+		return fmt.Sprintf("tcp portrange %d-%d", sc.Port, sc.PortLast)
+	}
 	if sc.Commands != nil {
 		return fmt.Sprintf("tcp and (port %d or port %d or port %d)", lab.PortMySQL, lab.PortClosed, lab.PortDrop)
 	}
@@ -554,9 +587,9 @@ func firstLine(argv ...string) string {
 
 // tsharkTruth reads the capture with tshark (an independent decoder) and
 // measures each attempt to server:port.
-func tsharkTruth(path, server string, port int) (truth, error) {
+func tsharkTruth(path, server string, port, last int) (truth, error) {
 	t := truth{SYNs: map[string]int{}, RTTMS: []float64{}, ConnectMS: []float64{}, GreetMS: []float64{}}
-	cmd := exec.Command("tshark", "-n", "-r", path, "-Y", fmt.Sprintf("tcp.port == %d && ip.addr == %s", port, server), "-T", "fields", "-E", "separator=,",
+	cmd := exec.Command("tshark", "-n", "-r", path, "-Y", fmt.Sprintf("tcp.port >= %d && tcp.port <= %d && ip.addr == %s", port, last, server), "-T", "fields", "-E", "separator=,",
 		"-e", "tcp.stream", "-e", "frame.time_epoch", "-e", "tcp.srcport", "-e", "tcp.flags.syn", "-e", "tcp.flags.ack", "-e", "tcp.len", "-e", "tcp.flags.fin", "-e", "tcp.flags.reset")
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
@@ -586,7 +619,7 @@ func tsharkTruth(path, server string, port int) (truth, error) {
 			streams[id] = s
 			order = append(order, id)
 		}
-		fromClient := src != port
+		fromClient := src < port || src > last
 		switch {
 		case syn && !ack && fromClient:
 			if s.syns == 0 {
