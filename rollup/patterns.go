@@ -47,6 +47,7 @@ const (
 	stormMinRetries     = 10              // retry_storm: failed attempts right after a failure
 	stormRetryWithin    = 5 * time.Second // …"right after": within this of the failure's end
 	stormMinRate        = 1.0             // …per second over the storm's span
+	stormMinSpan        = 2 * time.Second // …lasting at least this long (a burst of many clients that fail at once is not one client retrying)
 	maxPatternNumbers   = 20              // attempt numbers kept per pattern
 	maxServersFollowed  = 1000            // servers followed for patterns
 	maxPairsFollowed    = 4096            // client/server (or client/host) pairs followed
@@ -402,7 +403,7 @@ func (r *Rollup) Patterns() []Pattern {
 			if sp > 0 {
 				rate = float64(p.retries) / (sp / 1000)
 			}
-			if rate >= stormMinRate {
+			if rate >= stormMinRate && p.retryWhen.last.Sub(p.retryWhen.first) >= stormMinSpan {
 				out = append(out, Pattern{ID: RetryStorm, Server: k.server, Client: k.client, Numbers: p.nums.v, More: p.nums.more,
 					First: p.retryWhen.first, Last: p.retryWhen.last,
 					Facts: Facts{Attempts: p.attempts, Failures: p.failures, Retries: p.retries, RatePerS: rate, SpanMS: sp}})

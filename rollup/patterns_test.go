@@ -132,6 +132,13 @@ func TestPatterns(t *testing.T) {
 			}
 			return cs
 		}, nil, nil},
+		{"a burst of clients failing at once is no storm", func(t *testing.T) []*analyze.Connect {
+			var cs []*analyze.Connect
+			for i := 0; i < 25; i++ {
+				cs = append(cs, connect(t, "", 3306, at{client: fmt.Sprintf("192.0.2.7:%d", 30000+i), server: db, startS: float64(i) * 0.02, syns: 1, rtt: -1, first: -1, reason: "tcp.rst_from_server"}))
+			}
+			return cs
+		}, nil, nil},
 		{"address always fails", func(t *testing.T) []*analyze.Connect {
 			var cs []*analyze.Connect
 			for i := 0; i < 3; i++ {

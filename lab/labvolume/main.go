@@ -68,10 +68,20 @@ type scenario struct {
 	// of Argv).
 	Commands func() [][]string
 	Workers  int
-	setup    func(ctx context.Context, self string) (teardown func(), err error)
+	// Pause is the time between Sequential clients.
+	Pause time.Duration
+	setup func(ctx context.Context, self string) (teardown func(), err error)
 }
 
 var scenarios = []scenario{
+	{
+		Name: "too-many-connections",
+		Description: "25 mariadb clients at once against mariadbd #1 (max_connections=10), each holding its session with SELECT SLEEP(2): " +
+			"the first ones get in, the rest get error 1040 (at the greeting, or after the login when only the SUPER slot is left).",
+		Port: lab.PortMySQL, Patterns: []string{"too_many_connections"}, Concurrent: 25, Attempts: 25,
+		Argv:  lab.MariaDB("-h", lab.Server4, "-P", strconv.Itoa(lab.PortMySQL), "-u", lab.DBUser, "-p"+lab.DBPassword, "-N", "-e", "SELECT SLEEP(2)"),
+		setup: func(context.Context, string) (func(), error) { return func() {}, nil },
+	},
 	{
 		Name: "port-scan",
 		Description: "bash's /dev/tcp connects to 200 ports of 198.51.100.10 (4000-4199, where nothing listens) one after another, " +
@@ -85,8 +95,8 @@ var scenarios = []scenario{
 	},
 	{
 		Name:        "retry-storm",
-		Description: "A client retrying without backoff: 30 mariadb connects one after another to port 3310, where nothing listens (refused).",
-		Port:        lab.PortClosed, Patterns: []string{"retry_storm"}, Sequential: 30, Attempts: 30,
+		Description: "A client retrying without backoff: 30 mariadb connects to port 3310, where nothing listens (refused), one every 100 ms after the previous failed.",
+		Port:        lab.PortClosed, Patterns: []string{"retry_storm"}, Sequential: 30, Attempts: 30, Pause: 100 * time.Millisecond,
 		Argv:  lab.MariaDB("-h", lab.Server4, "-P", strconv.Itoa(lab.PortClosed), "-u", lab.DBUser, "-p"+lab.DBPassword, "-e", "SELECT 1"),
 		setup: func(context.Context, string) (func(), error) { return func() {}, nil },
 	},
@@ -504,6 +514,9 @@ func recordScenario(ctx context.Context, dir string, sc scenario, self string) (
 		wg.Wait()
 	}
 	for i := 0; i < sc.Sequential && ctx.Err() == nil; i++ {
+		if i > 0 {
+			time.Sleep(sc.Pause)
+		}
 		runOne()
 	}
 	if sc.Commands != nil {
