@@ -133,7 +133,7 @@ func NewWriter(out io.Writer, opt Options) *Writer {
 	if opt.Redact {
 		w.red = NewRedactor()
 	}
-	if opt.Rollup != nil && !opt.Streaming {
+	if opt.Rollup != nil && !opt.Streaming && opt.Format != Line { // the line format has no rollup
 		w.rv = newRollupView(opt.Format, *opt.Rollup)
 	}
 	return w

@@ -119,3 +119,27 @@ func TestPortScanOneScreen(t *testing.T) {
 		t.Errorf("%d examples, want 3 (one folded group)", n)
 	}
 }
+
+// --group-by and --examples reach the rollup view (busy capture: > 20
+// connects).
+func TestRollupFlagsReachTheView(t *testing.T) {
+	t.Chdir(filepath.Join("..", ".."))
+	capture := filepath.Join("testdata", "volume", "busy.any.pcap")
+	out, errOut, code := run(nil, "--group-by", "client", "--examples", "1", capture)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	for _, want := range []string{"Rollup by client", "│ Client ", "│ 192.0.2.13 │ rejected ", "Examples (the worst 1 connect of each failing group"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("no %q in:\n%s", want, out)
+		}
+	}
+	// Four failing groups, one example each.
+	if n := strings.Count(out, "\nConnect "); n != 4 {
+		t.Errorf("%d examples, want 4", n)
+	}
+	all, _, _ := run(nil, "--all", capture)
+	if n := strings.Count(all, "\nConnect "); n != 4 || !strings.Contains(all, "Rollup by server") || strings.Count(all, "│ ok ") < 300 {
+		t.Errorf("--all: %d failed-connect blocks, want 4, every connect's row and the rollup", n)
+	}
+}
