@@ -18,7 +18,10 @@ import (
 // timeseries records before its summary line. The line format is not
 // changed. The rollup (package rollup) keeps no connect; this view keeps
 // the first Threshold connects (to print them as ever if no more come) and
-// the connects that are a failing group's worst examples.
+// the connects that are a failing group's worst examples. Streaming (live
+// trace), every connect is printed as it completes, as ever, and with more
+// than Threshold connects the patterns, rollup and time view come before
+// the summary at the end.
 
 // DefaultRollupThreshold is the most connects printed one by one by default.
 const DefaultRollupThreshold = 20
@@ -51,7 +54,7 @@ type rollupView struct {
 	examples map[int]*analyze.Connect // unredacted; numbers in some failing group's examples
 }
 
-func newRollupView(f Format, opt RollupOptions) *rollupView {
+func newRollupView(f Format, streaming bool, opt RollupOptions) *rollupView {
 	if opt.Threshold <= 0 {
 		opt.Threshold = DefaultRollupThreshold
 	}
@@ -62,7 +65,7 @@ func newRollupView(f Format, opt RollupOptions) *rollupView {
 		opt.GroupBy = rollup.ByServer
 	}
 	return &rollupView{opt: opt, roll: rollup.New(rollup.Options{GroupBy: opt.GroupBy, Examples: opt.Examples}),
-		text: (f == Table || f == Markdown) && !opt.All, examples: map[int]*analyze.Connect{}}
+		text: (f == Table || f == Markdown) && !opt.All && !streaming, examples: map[int]*analyze.Connect{}}
 }
 
 // setSource holds a source change while connects are held; it reports

@@ -240,3 +240,31 @@ func TestRollupViewPatternExplainsExamples(t *testing.T) {
 		t.Fatal("≤ 20 connects: the engine's causes are gone")
 	}
 }
+
+// Streaming (live trace): every connect as it completes, as ever; with
+// more than the threshold, the rollup before the summary at the end.
+func TestRollupViewStreaming(t *testing.T) {
+	for _, f := range []Format{Table, Markdown, JSON} {
+		for _, n := range []int{DefaultRollupThreshold, 3 * DefaultRollupThreshold} {
+			plain := renderConnects(t, Options{Format: f, Streaming: true}, repeated(n), 0)
+			out := renderConnects(t, Options{Format: f, Streaming: true, Rollup: &RollupOptions{}}, repeated(n), 0)
+			if n <= DefaultRollupThreshold {
+				if out != plain {
+					t.Fatalf("%s, %d connects: streaming output changed:\n%s", f, n, firstDiff(plain, out))
+				}
+				continue
+			}
+			marker := "Rollup by server"
+			if f == JSON {
+				marker = `"kind":"group"`
+			}
+			i := strings.Index(out, marker)
+			if i < 0 || !strings.HasPrefix(out, plain[:strings.LastIndex(plain[:len(plain)-1], "\n{")+1]) && f == JSON {
+				t.Fatalf("%s, %d connects: no rollup, or the connects changed:\n%s", f, n, out)
+			}
+			if f != JSON && !strings.HasPrefix(out, plain[:strings.Index(plain, "Summary")]) {
+				t.Fatalf("%s: the streamed connects changed", f)
+			}
+		}
+	}
+}

@@ -59,8 +59,9 @@ type Options struct {
 	// BatchAttempts bounds the offline table (DefaultBatchAttempts when 0):
 	// after that many rows it is printed and a new one begins.
 	BatchAttempts int
-	// Rollup, when set (and not Streaming), adapts the report to many
-	// connects: see rollupview.go.
+	// Rollup, when set, adapts the report to many connects (streaming:
+	// the patterns and the rollup come before the summary): see
+	// rollupview.go.
 	Rollup *RollupOptions
 }
 
@@ -133,8 +134,8 @@ func NewWriter(out io.Writer, opt Options) *Writer {
 	if opt.Redact {
 		w.red = NewRedactor()
 	}
-	if opt.Rollup != nil && !opt.Streaming && opt.Format != Line { // the line format has no rollup
-		w.rv = newRollupView(opt.Format, *opt.Rollup)
+	if opt.Rollup != nil && opt.Format != Line { // the line format has no rollup
+		w.rv = newRollupView(opt.Format, opt.Streaming, *opt.Rollup)
 	}
 	return w
 }
