@@ -52,6 +52,7 @@ type rollupView struct {
 	switched bool // more than Threshold connects: the rollup view
 	sources  []string
 	examples map[int]*analyze.Connect // unredacted; numbers in some failing group's examples
+	pruneAt  int                      // prune examples when there are this many (twice what the last pruning kept)
 }
 
 func newRollupView(f Format, streaming bool, opt RollupOptions) *rollupView {
@@ -65,7 +66,7 @@ func newRollupView(f Format, streaming bool, opt RollupOptions) *rollupView {
 		opt.GroupBy = rollup.ByServer
 	}
 	return &rollupView{opt: opt, roll: rollup.New(rollup.Options{GroupBy: opt.GroupBy, Examples: opt.Examples}),
-		text: (f == Table || f == Markdown) && !opt.All && !streaming, examples: map[int]*analyze.Connect{}}
+		text: (f == Table || f == Markdown) && !opt.All && !streaming, examples: map[int]*analyze.Connect{}, pruneAt: minPruneAt}
 }
 
 // setSource holds a source change while connects are held; it reports
@@ -88,7 +89,7 @@ func (v *rollupView) setSource(name string) bool {
 func (v *rollupView) add(n int, c *analyze.Connect) {
 	if v.roll.Add(n, c) && v.text {
 		v.examples[n] = c
-		if len(v.examples) > 4*(v.opt.Examples*64+64) {
+		if len(v.examples) >= v.pruneAt {
 			v.pruneExamples()
 		}
 	}
@@ -108,7 +109,13 @@ func (v *rollupView) pruneExamples() {
 			delete(v.examples, n)
 		}
 	}
+	// Amortised: the next pruning when the kept ones have doubled (the
+	// examples themselves are bounded by groups × Examples).
+	v.pruneAt = max(minPruneAt, 2*len(v.examples))
 }
+
+// minPruneAt is the fewest kept connects that start a pruning.
+const minPruneAt = 256
 
 // hold keeps a connect to be shown (after --failed) while the view may
 // still be the ordinary one; it reports whether the Writer must not

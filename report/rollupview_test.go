@@ -268,3 +268,30 @@ func TestRollupViewStreaming(t *testing.T) {
 		}
 	}
 }
+
+// The connects kept as examples stay bounded by the failing groups'
+// examples: every kept one is some group's example after a pruning, and a
+// long run of failures keeps no more than twice those.
+func TestRollupViewExamplesBounded(t *testing.T) {
+	var buf bytes.Buffer
+	w := NewWriter(&buf, Options{Format: Table, Rollup: &RollupOptions{Examples: 2}})
+	w.SetSource("many.pcap")
+	for i := 0; i < 5000; i++ {
+		c := fixtureConnects()[1] // refused
+		c.Attempts[0].DurationMS = float64(i % 97)
+		c.Attempts[0].Server = fmt.Sprintf("192.0.2.%d:3307", i%40) // 40 failing groups
+		w.Connect(c)
+	}
+	kept := len(w.rv.examples)
+	if kept > 2*max(minPruneAt, 2*40*2) {
+		t.Fatalf("%d connects kept for 40 groups × 2 examples", kept)
+	}
+	w.rv.pruneExamples()
+	if len(w.rv.examples) != 40*2 {
+		t.Fatalf("%d kept after pruning, want 80", len(w.rv.examples))
+	}
+	w.Summary(analyze.Summary{})
+	if n := strings.Count(buf.String(), "\nConnect "); n != 80 {
+		t.Fatalf("%d examples printed, want 80", n)
+	}
+}

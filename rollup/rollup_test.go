@@ -1,6 +1,7 @@
 package rollup
 
 import (
+	"fmt"
 	"math"
 	"slices"
 	"testing"
@@ -193,5 +194,32 @@ func TestSplitEndpoint(t *testing.T) {
 		if h != tc.host || p != tc.port {
 			t.Errorf("splitEndpoint(%q) = %q, %d; want %q, %d", tc.in, h, p, tc.host, tc.port)
 		}
+	}
+}
+
+// Memory stays bounded whatever comes: groups are capped (the rest in
+// "other"), the patterns follow a bounded number of servers and pairs,
+// the time view spans at most maxBins intervals, the sets keep setCap
+// values.
+func TestBounded(t *testing.T) {
+	r := New(Options{MaxGroups: 50})
+	for i := 0; i < 20000; i++ {
+		server := fmt.Sprintf("10.%d.%d.%d:%d", i/65536%256, i/256%256, i%256, 1+i%60000)
+		addAll(r, connect(t, "", 3306, at{client: fmt.Sprintf("192.0.%d.%d:%d", i/256%256, i%256, 1024+i%60000), server: server,
+			startS: float64(i) * 3.7, syns: 1 + i%3, rtt: 0.1, first: 1, reason: "mysql.login_ok"}))
+	}
+	gs := r.Groups()
+	if len(gs) != 51 || !gs[50].Other || gs[50].Count != 20000-50 {
+		t.Fatalf("%d groups, last %+v", len(gs), gs[len(gs)-1].Key)
+	}
+	if len(gs[50].Clients.Values) != setCap || !gs[50].Clients.More {
+		t.Fatalf("other's clients: %d kept, more %v", len(gs[50].Clients.Values), gs[50].Clients.More)
+	}
+	d := r.patterns
+	if len(d.servers) > maxServersFollowed || len(d.pairs) > maxPairsFollowed || d.notFollowed == 0 {
+		t.Fatalf("followed %d servers, %d pairs, %d not followed", len(d.servers), len(d.pairs), d.notFollowed)
+	}
+	if bins := r.Time().Bins(); len(bins) > maxBins || len(r.Time().Servers()) > maxConcServers {
+		t.Fatalf("%d bins, %d servers in the time view", len(bins), len(r.Time().Servers()))
 	}
 }
