@@ -2,9 +2,11 @@ package rollup
 
 import (
 	"fmt"
+	"path/filepath"
 	"testing"
 
 	"github.com/connscope/connscope/analyze"
+	"github.com/connscope/connscope/capture"
 )
 
 // BenchmarkAdd is the rollup's cost per connect (one attempt each, 40
@@ -28,5 +30,28 @@ func BenchmarkAdd(b *testing.B) {
 			r = New(Options{})
 		}
 		r.Add(i+1, cs[i%len(cs)])
+	}
+}
+
+// BenchmarkAddLab is the cost per connect on the lab's busy capture's
+// real connects (322 logins and four failures).
+func BenchmarkAddLab(b *testing.B) {
+	r, err := capture.Open(filepath.Join("..", "testdata", "volume", "busy.any.pcap"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	var cs []*analyze.Connect
+	if _, err := analyze.RunSource(r, analyze.Options{OnConnect: func(c *analyze.Connect) { cs = append(cs, c) }}); err != nil {
+		b.Fatal(err)
+	}
+	r.Close()
+	b.ReportAllocs()
+	b.ResetTimer()
+	ru := New(Options{})
+	for i := 0; i < b.N; i++ {
+		if i%(len(cs)*20) == 0 {
+			ru = New(Options{})
+		}
+		ru.Add(i+1, cs[i%len(cs)])
 	}
 }

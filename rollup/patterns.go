@@ -208,6 +208,12 @@ type detector struct {
 	// NotFollowed counts attempts whose server, pair or name came after
 	// the caps were reached (not in any pattern).
 	notFollowed int
+
+	// The last server's and pair's stats (attempts come in runs).
+	lastServer      string
+	lastServerStats *serverStats
+	lastPair        pairKey
+	lastPairStats   *pairStats
 }
 
 func newDetector() *detector {
@@ -221,11 +227,19 @@ func (d *detector) attempt(o *obs) {
 	if o.server == "" {
 		return
 	}
-	// Per server.
-	s := d.servers[o.server]
-	if s == nil && len(d.servers) < maxServersFollowed {
-		s = &serverStats{}
-		d.servers[o.server] = s
+	// Per server (the last one cached: attempts come in runs).
+	var s *serverStats
+	if d.lastServerStats != nil && d.lastServer == o.server {
+		s = d.lastServerStats
+	} else {
+		s = d.servers[o.server]
+		if s == nil && len(d.servers) < maxServersFollowed {
+			s = &serverStats{}
+			d.servers[o.server] = s
+		}
+		if s != nil {
+			d.lastServer, d.lastServerStats = o.server, s
+		}
 	}
 	if s != nil {
 		s.attempts++
@@ -282,10 +296,18 @@ func (d *detector) attempt(o *obs) {
 	}
 	// Per client and server: retry_storm, host_blocked.
 	pk := pairKey{o.client, o.server}
-	p := d.pairs[pk]
-	if p == nil && len(d.pairs) < maxPairsFollowed {
-		p = &pairStats{}
-		d.pairs[pk] = p
+	var p *pairStats
+	if d.lastPairStats != nil && d.lastPair == pk {
+		p = d.lastPairStats
+	} else {
+		p = d.pairs[pk]
+		if p == nil && len(d.pairs) < maxPairsFollowed {
+			p = &pairStats{}
+			d.pairs[pk] = p
+		}
+		if p != nil {
+			d.lastPair, d.lastPairStats = pk, p
+		}
 	}
 	if p != nil {
 		p.attempts++

@@ -227,6 +227,8 @@ type Rollup struct {
 	time     *TimeView
 	patterns *detector
 	obsBuf   []obs // reused by Add
+	// lastGroup is the group of the last attempt (not "other").
+	lastGroup *Group
 }
 
 // New returns an empty Rollup.
@@ -367,13 +369,14 @@ func observe(n int, c *analyze.Connect, a *analyze.Attempt) obs {
 	if a.Facts != nil {
 		o.mysqlErr, o.sqlState = a.Facts.MySQLError, a.Facts.SQLState
 	}
-	at := func(e analyze.Event) time.Time {
+	at := func(e *analyze.Event) time.Time {
 		if !e.Time.IsZero() {
 			return e.Time
 		}
 		return a.Start.Add(msDur(e.TMS))
 	}
-	for _, e := range a.Events {
+	for i := range a.Events {
+		e := &a.Events[i] // by pointer: an Event is 80 bytes
 		switch e.Kind {
 		case analyze.EvSYNACK:
 			if o.synAck.IsZero() {
@@ -435,7 +438,12 @@ func (r *Rollup) add(o *obs) (example bool) {
 		}
 	}
 	k := r.key(o)
-	g := r.groups[k]
+	var g *Group
+	if r.lastGroup != nil && r.lastGroup.Key == k {
+		g = r.lastGroup // attempts come in runs to one server: no hashing
+	} else {
+		g = r.groups[k]
+	}
 	if g == nil {
 		if len(r.order) >= r.opt.MaxGroups {
 			if r.other == nil {
@@ -447,6 +455,9 @@ func (r *Rollup) add(o *obs) (example bool) {
 			r.groups[k] = g
 			r.order = append(r.order, g)
 		}
+	}
+	if !g.Other {
+		r.lastGroup = g
 	}
 	g.Count++
 	g.Clients.add(o.client)

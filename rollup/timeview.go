@@ -40,16 +40,53 @@ type TimeView struct {
 	minI    int64
 	maxI    int64
 	have    bool
-	bins    map[int64]map[analyze.Outcome]int
+	bins    map[int64]*tbin
 	servers []string
-	conc    map[int64][]int // per bin, per server index
+	last    *tbin // the bin of lastI (attempts come in bursts: most hit the same bin)
+	lastI   int64
 	// NotFollowed counts established connections of servers beyond the
 	// first maxConcServers (not in the concurrency counts).
 	NotFollowed int
 }
 
+// tbin is one interval: attempts by outcome (a short list: few outcomes
+// per interval) and, per server index, the established connections.
+type tbin struct {
+	outcomes []ocount
+	conc     []int
+}
+
+type ocount struct {
+	o analyze.Outcome
+	n int
+}
+
+func (b *tbin) addOutcome(o analyze.Outcome, n int) {
+	for i := range b.outcomes {
+		if b.outcomes[i].o == o {
+			b.outcomes[i].n += n
+			return
+		}
+	}
+	b.outcomes = append(b.outcomes, ocount{o, n})
+}
+
 func newTimeView() *TimeView {
-	return &TimeView{bins: map[int64]map[analyze.Outcome]int{}, conc: map[int64][]int{}}
+	return &TimeView{bins: map[int64]*tbin{}}
+}
+
+// bin is interval i's bin, made when missing.
+func (t *TimeView) bin(i int64) *tbin {
+	if t.last != nil && t.lastI == i {
+		return t.last
+	}
+	b := t.bins[i]
+	if b == nil {
+		b = &tbin{}
+		t.bins[i] = b
+	}
+	t.last, t.lastI = b, i
+	return b
 }
 
 // Interval is the current interval size.
@@ -86,32 +123,27 @@ func (t *TimeView) grow() {
 		}
 		return i / f
 	}
-	bins := map[int64]map[analyze.Outcome]int{}
-	for i, m := range t.bins {
+	bins := map[int64]*tbin{}
+	for i, b := range t.bins {
 		d := bins[div(i)]
 		if d == nil {
-			d = map[analyze.Outcome]int{}
+			d = &tbin{}
 			bins[div(i)] = d
 		}
-		for o, n := range m {
-			d[o] += n
+		for _, oc := range b.outcomes {
+			d.addOutcome(oc.o, oc.n)
+		}
+		// Open during the larger interval: at least the most open during
+		// any of its parts (a lower bound, as before).
+		if len(d.conc) < len(b.conc) {
+			d.conc = append(d.conc, make([]int, len(b.conc)-len(d.conc))...)
+		}
+		for s, n := range b.conc {
+			d.conc[s] = max(d.conc[s], n)
 		}
 	}
 	t.bins = bins
-	conc := map[int64][]int{}
-	for i, c := range t.conc {
-		// Open during the larger interval: at least the most open during
-		// any of its parts (a lower bound, as before).
-		d := conc[div(i)]
-		if len(d) < len(c) {
-			d = append(d, make([]int, len(c)-len(d))...)
-		}
-		for s, n := range c {
-			d[s] = max(d[s], n)
-		}
-		conc[div(i)] = d
-	}
-	t.conc = conc
+	t.last = nil
 	if t.have {
 		t.minI, t.maxI = div(t.minI), div(t.maxI)
 	}
@@ -122,12 +154,7 @@ func (t *TimeView) add(o *obs) {
 		return
 	}
 	i, _ := t.cover(o.start, o.start)
-	m := t.bins[i]
-	if m == nil {
-		m = map[analyze.Outcome]int{}
-		t.bins[i] = m
-	}
-	m[o.outcome]++
+	t.bin(i).addOutcome(o.outcome, 1)
 	if o.synAck.IsZero() || o.server == "" {
 		return
 	}
@@ -148,13 +175,12 @@ func (t *TimeView) add(o *obs) {
 		s = len(t.servers) - 1
 	}
 	lo, hi := t.cover(o.synAck, end)
-	for b := lo; b <= hi; b++ {
-		c := t.conc[b]
-		if len(c) <= s {
-			c = append(c, make([]int, s+1-len(c))...)
+	for i := lo; i <= hi; i++ {
+		b := t.bin(i)
+		if len(b.conc) <= s {
+			b.conc = append(b.conc, make([]int, s+1-len(b.conc))...)
 		}
-		c[s]++
-		t.conc[b] = c
+		b.conc[s]++
 	}
 }
 
@@ -177,10 +203,14 @@ func (t *TimeView) Bins() []Bin {
 	var out []Bin
 	for i := t.minI; i <= t.maxI; i++ {
 		b := Bin{Start: time.Unix(0, i*int64(iv)).UTC(), Outcomes: map[analyze.Outcome]int{}}
-		for o, n := range t.bins[i] {
-			b.Outcomes[o] = n
+		tb := t.bins[i]
+		if tb == nil {
+			tb = &tbin{}
 		}
-		for s, n := range t.conc[i] {
+		for _, oc := range tb.outcomes {
+			b.Outcomes[oc.o] = oc.n
+		}
+		for s, n := range tb.conc {
 			if n > 0 {
 				if b.Established == nil {
 					b.Established = map[string]int{}
@@ -205,8 +235,8 @@ func (t *TimeView) PeakEstablished(server string, from, to time.Time) int {
 	}
 	peak := 0
 	for i := t.index(from); i <= t.index(to); i++ {
-		if c := t.conc[i]; s < len(c) {
-			peak = max(peak, c[s])
+		if b := t.bins[i]; b != nil && s < len(b.conc) {
+			peak = max(peak, b.conc[s])
 		}
 	}
 	return peak
