@@ -74,17 +74,39 @@ type Key struct {
 type Set struct {
 	Values []string `json:"values"`
 	More   bool     `json:"more,omitempty"` // more distinct values were seen than kept
+	// index finds a value among many (made at setIndexAt values).
+	index map[string]struct{}
+}
+
+// setIndexAt is how many values a Set scans before it keeps an index.
+const setIndexAt = 8
+
+func (s *Set) has(v string) bool {
+	if s.index != nil {
+		_, ok := s.index[v]
+		return ok
+	}
+	return slices.Contains(s.Values, v)
 }
 
 func (s *Set) add(v string) {
-	if v == "" || s.More || slices.Contains(s.Values, v) {
+	if v == "" || s.More || (len(s.Values) > 0 && s.Values[len(s.Values)-1] == v) || s.has(v) {
 		return // once More is set, nothing can change
 	}
 	if len(s.Values) >= setCap {
 		s.More = true
+		s.index = nil // no more look-ups
 		return
 	}
 	s.Values = append(s.Values, v)
+	if len(s.Values) == setIndexAt {
+		s.index = make(map[string]struct{}, setCap)
+		for _, x := range s.Values {
+			s.index[x] = struct{}{}
+		}
+	} else if s.index != nil {
+		s.index[v] = struct{}{}
+	}
 }
 
 func (s *Set) merge(o Set) {

@@ -1,9 +1,11 @@
 package rollup
 
 import (
+	"encoding/json"
 	"fmt"
 	"math"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/connscope/connscope/analyze"
@@ -221,5 +223,28 @@ func TestBounded(t *testing.T) {
 	}
 	if bins := r.Time().Bins(); len(bins) > maxBins || len(r.Time().Servers()) > maxConcServers {
 		t.Fatalf("%d bins, %d servers in the time view", len(bins), len(r.Time().Servers()))
+	}
+}
+
+func TestSet(t *testing.T) {
+	var s Set
+	for round := 0; round < 3; round++ {
+		for i := 0; i < 20; i++ {
+			s.add(fmt.Sprint("v", i))
+		}
+	}
+	if len(s.Values) != 20 || s.More {
+		t.Fatalf("%d values, more %v: want 20 distinct", len(s.Values), s.More)
+	}
+	for i := 20; i < 100; i++ {
+		s.add(fmt.Sprint("v", i))
+	}
+	s.add("v3")
+	if len(s.Values) != setCap || !s.More || s.Values[3] != "v3" {
+		t.Fatalf("%d values, more %v", len(s.Values), s.More)
+	}
+	b, _ := json.Marshal(s)
+	if !strings.HasPrefix(string(b), `{"values":["v0",`) || !strings.HasSuffix(string(b), `],"more":true}`) {
+		t.Fatalf("JSON %s", b)
 	}
 }

@@ -44,6 +44,8 @@ type TimeView struct {
 	servers []string
 	last    *tbin // the bin of lastI (attempts come in bursts: most hit the same bin)
 	lastI   int64
+	// lastServer is the index of the last server counted (-1: none).
+	lastServer int
 	// NotFollowed counts established connections of servers beyond the
 	// first maxConcServers (not in the concurrency counts).
 	NotFollowed int
@@ -72,7 +74,7 @@ func (b *tbin) addOutcome(o analyze.Outcome, n int) {
 }
 
 func newTimeView() *TimeView {
-	return &TimeView{bins: map[int64]*tbin{}}
+	return &TimeView{bins: map[int64]*tbin{}, lastServer: -1}
 }
 
 // bin is interval i's bin, made when missing.
@@ -165,7 +167,10 @@ func (t *TimeView) add(o *obs) {
 	if end.Before(o.synAck) {
 		end = o.synAck
 	}
-	s := slices.Index(t.servers, o.server)
+	s := t.lastServer
+	if s < 0 || t.servers[s] != o.server {
+		s = slices.Index(t.servers, o.server)
+	}
 	if s < 0 {
 		if len(t.servers) >= maxConcServers {
 			t.NotFollowed++
@@ -174,6 +179,7 @@ func (t *TimeView) add(o *obs) {
 		t.servers = append(t.servers, o.server)
 		s = len(t.servers) - 1
 	}
+	t.lastServer = s
 	lo, hi := t.cover(o.synAck, end)
 	for i := lo; i <= hi; i++ {
 		b := t.bin(i)
