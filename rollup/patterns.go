@@ -371,23 +371,27 @@ func (d *detector) connect(c *analyze.Connect, all []obs) {
 		start   time.Time
 		number  int
 	}
-	seen := map[string]*per{}
-	var order []string
+	// Few attempts per connect: a slice, not a map.
+	var seen [4]per
+	pers := seen[:0]
+	var addrs [4]string
+	order := addrs[:0]
 	for _, o := range all {
-		p := seen[o.server]
-		if p == nil {
-			p = &per{start: o.start, number: o.number}
-			seen[o.server] = p
+		i := slices.Index(order, o.server)
+		if i < 0 {
+			pers = append(pers, per{start: o.start, number: o.number})
 			order = append(order, o.server)
+			i = len(order) - 1
 		}
+		p := &pers[i]
 		if !failedOutcome(o.outcome) {
 			p.ok = true
 		}
 		p.outcome = o.outcome
 		p.cost += o.duration
 	}
-	for _, addr := range order {
-		p := seen[addr]
+	for i, addr := range order {
+		p := &pers[i]
 		a := n.addrs[addr]
 		if a == nil {
 			if len(n.addrs) >= 8 {

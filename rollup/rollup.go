@@ -211,6 +211,7 @@ func (g *Group) merge(o *Group, limit int) {
 type obs struct {
 	number    int
 	name      string // the connect's resolved name
+	label     string // name:port when the name is known (the group's server)
 	server    string // endpoint, or socket path
 	host      string // server address without port
 	port      int    // -1 when none
@@ -303,11 +304,18 @@ func (r *Rollup) Add(n int, c *analyze.Connect) (example bool) {
 		return example
 	}
 	all := r.obsBuf[:0]
+	label, labelPort := "", -1 // name:port, made once per connect
 	for _, a := range c.Attempts {
 		if a == nil {
 			continue
 		}
 		o := observe(n, c, a)
+		if o.name != "" && o.port >= 0 {
+			if o.port != labelPort {
+				label, labelPort = joinHostPort(o.name, o.port), o.port
+			}
+			o.label = label
+		}
 		if r.add(&o) {
 			example = true
 		}
@@ -441,8 +449,8 @@ func (r *Rollup) key(o *obs) Key {
 	case ByOutcome:
 	default:
 		k.Server = o.server
-		if o.name != "" && o.port >= 0 {
-			k.Server = joinHostPort(o.name, o.port)
+		if o.label != "" {
+			k.Server = o.label
 		}
 	}
 	return k
