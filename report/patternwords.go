@@ -139,3 +139,25 @@ func patternCauseForConnect(p rollup.Pattern) string {
 	}
 	return ""
 }
+
+// slowHandshakeWords starts the engine's evidence that the TCP handshake
+// was slow and blames the network (analyze/timing.go).
+const slowHandshakeWords = "slow part: the network — the TCP handshake took "
+
+// patternEvidenceFor is an example connect's evidence under pattern p:
+// a line that would contradict the pattern is said the pattern's way
+// (under accept_backlog a slow handshake is SYNs the server's full accept
+// queue dropped, not the network).
+func patternEvidenceFor(p rollup.Pattern, evidence []string) []string {
+	if p.ID != rollup.AcceptBacklog {
+		return evidence
+	}
+	out := make([]string, 0, len(evidence))
+	for _, e := range evidence {
+		if rest, ok := strings.CutPrefix(e, slowHandshakeWords); ok {
+			e = "the TCP handshake took " + rest + "; the server's full accept queue dropped the SYNs (accept_backlog), not the network"
+		}
+		out = append(out, e)
+	}
+	return out
+}

@@ -295,9 +295,17 @@ func explained(c *analyze.Connect, explains map[string]rollup.Pattern) *analyze.
 		}
 		ac := *a
 		ac.Causes = []string{patternCauseForConnect(p)}
+		// The handshake was slow because the server dropped its SYNs (the
+		// pattern), not because of the network: the engine's "slow part:
+		// the network" would contradict it.
+		if ac.Slow != nil && ac.Slow.Part == analyze.SlowNetwork {
+			ac.Slow = nil
+		}
+		ac.Evidence = patternEvidenceFor(p, a.Evidence)
 		out.Attempts[i] = &ac
 		if i == len(c.Attempts)-1 {
 			out.Causes = ac.Causes
+			out.Evidence = patternEvidenceFor(p, c.Evidence)
 		}
 	}
 	if out == nil {
