@@ -62,6 +62,17 @@ func ProtocolWords(name string) func(kind string, dir proto.Dir, a *proto.Attrs)
 	return nil
 }
 
+// ProtocolPatternCauses is what the protocol registered under key (e.g.
+// "mysql") adds to the causes of the incident pattern id; nil for none.
+func ProtocolPatternCauses(key, pattern string) []string {
+	for _, p := range protocols {
+		if p.Key == key && key != "" && p.PatternCauses != nil {
+			return p.PatternCauses(pattern)
+		}
+	}
+	return nil
+}
+
 func registerProtocols() map[string]Reason {
 	ids := make(map[string]Reason, engineReasons+32)
 	for i := 1; i < engineReasons; i++ {

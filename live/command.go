@@ -80,7 +80,7 @@ func Trace(cfg Config, stdout, stderr io.Writer) int {
 		defer cancel()
 	}
 
-	w := report.NewWriter(out, report.Options{Format: cfg.Format, Redact: cfg.Redact, FailedOnly: cfg.FailedOnly, Streaming: true})
+	w := report.NewWriter(out, report.Options{Format: cfg.Format, Redact: cfg.Redact, FailedOnly: cfg.FailedOnly, Streaming: true, Rollup: &report.RollupOptions{}})
 	notice = redactNotices(notice, w)
 	cfg.Notice = notice
 	var writeErr error
@@ -170,7 +170,7 @@ func RunCommand(cfg Config, argv []string, stdin io.Reader, stdout, stderr io.Wr
 	cfg.FollowChildren = true
 	cfg.PIDs = nil
 
-	w := report.NewWriter(out, report.Options{Format: cfg.Format, Redact: cfg.Redact, FailedOnly: cfg.FailedOnly})
+	w := report.NewWriter(out, report.Options{Format: cfg.Format, Redact: cfg.Redact, FailedOnly: cfg.FailedOnly, Rollup: &report.RollupOptions{}})
 	notice = redactNotices(notice, w)
 	cfg.Notice = notice
 	var writeErr error

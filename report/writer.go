@@ -59,6 +59,10 @@ type Options struct {
 	// BatchAttempts bounds the offline table (DefaultBatchAttempts when 0):
 	// after that many rows it is printed and a new one begins.
 	BatchAttempts int
+	// Rollup, when set, adapts the report to many connects (streaming:
+	// the patterns and the rollup come before the summary): see
+	// rollupview.go.
+	Rollup *RollupOptions
 }
 
 // Writer renders connects and a final summary in one format. Call Connect
@@ -84,6 +88,9 @@ type Writer struct {
 
 	// command is the traced command (SetCommand), for redaction.
 	command []string
+
+	// rv is the view for many connects (Options.Rollup), nil without.
+	rv *rollupView
 }
 
 // renderer prints one format. The Writer calls it with connects and a
@@ -127,6 +134,9 @@ func NewWriter(out io.Writer, opt Options) *Writer {
 	if opt.Redact {
 		w.red = NewRedactor()
 	}
+	if opt.Rollup != nil && opt.Format != Line { // the line format has no rollup
+		w.rv = newRollupView(opt.Format, opt.Streaming, *opt.Rollup)
+	}
 	return w
 }
 
@@ -135,6 +145,10 @@ func NewWriter(out io.Writer, opt Options) *Writer {
 // to each connect as "source"; the line format prints "# source:".
 func (w *Writer) SetSource(name string) error {
 	w.learnSource(name)
+	if w.rv != nil && w.rv.setSource(name) {
+		w.source = name
+		return w.err
+	}
 	w.r.flush(w) // what is buffered belongs to the previous source
 	changed := name != w.source
 	w.source = name
@@ -153,11 +167,17 @@ func (w *Writer) Connect(c *analyze.Connect) error {
 	}
 	w.number++
 	w.outcomes[c.Outcome]++
+	c = withEventWords(c) // words first: redaction and the rollup's held examples see them
+	if w.rv != nil {
+		w.rv.add(w.number, c)
+	}
 	if w.opt.FailedOnly && !failed(c) {
 		w.hidden++
 		return nil
 	}
-	c = withEventWords(c) // words first, so that redaction sees them
+	if w.rv != nil && w.rv.hold(w.number, c) {
+		return w.err
+	}
 	if w.red != nil {
 		c = w.red.Connect(c)
 	}
@@ -172,6 +192,10 @@ func (w *Writer) Connect(c *analyze.Connect) error {
 // drops, errors), then flushes. Drops are always printed, also when zero.
 func (w *Writer) Summary(s analyze.Summary) error {
 	if w.err != nil {
+		return w.err
+	}
+	if w.rv != nil && w.rv.summary(w, s) {
+		w.flush()
 		return w.err
 	}
 	w.r.flush(w)

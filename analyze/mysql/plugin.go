@@ -95,10 +95,11 @@ var Protocol = proto.Protocol{
 		{ID: ReasonServerClosedLogin, Outcome: "rejected", Meaning: "the server closed the connection after the login without an OK or ERR"},
 		{ID: ReasonTLSNotOffered, Outcome: "tls_failed", Meaning: "the greeting did not offer TLS (no CLIENT_SSL) and the client closed without logging in (it requires TLS)"},
 	},
-	SniffServer:  sniffServer,
-	New:          newSession,
-	ConnCauses:   connCauses,
-	AfterTimeout: afterTimeout,
+	SniffServer:   sniffServer,
+	New:           newSession,
+	ConnCauses:    connCauses,
+	PatternCauses: patternCauses,
+	AfterTimeout:  afterTimeout,
 }
 
 // phpClients are PHP's process names: its MySQL driver is mysqlnd.
@@ -724,4 +725,17 @@ func errorCauses(code uint16, client string) []string {
 		return []string{"The server requires TLS (require_secure_transport=ON) and the client connected without it: enable TLS in the client."}
 	}
 	return []string{fmt.Sprintf("The server refused the connection with error %d: see its message and the server's error log.", code)}
+}
+
+// patternCauses: MySQL's settings behind incident patterns of a MySQL server.
+func patternCauses(pattern string) []string {
+	switch pattern {
+	case "accept_backlog":
+		return []string{"MySQL/MariaDB: back_log is the server's listen backlog (capped by net.core.somaxconn); SHOW GLOBAL STATUS LIKE 'Aborted_connects' and the error log show what the server saw."}
+	case "too_many_connections":
+		return []string{"MySQL/MariaDB: max_connections (or max_user_connections) was reached; compare Max_used_connections and Threads_connected, and see who holds them with SHOW PROCESSLIST."}
+	case "host_blocked":
+		return []string{"MySQL/MariaDB: error 1129 comes after max_connect_errors aborted connects from the host; FLUSH HOSTS (mariadb-admin flush-hosts) unblocks it; raise max_connect_errors or fix what aborts the connects."}
+	}
+	return nil
 }

@@ -97,10 +97,11 @@ var Protocol = proto.Protocol{
 		{ID: ReasonServerClosed, Outcome: "rejected", Meaning: "the server closed the connection during the startup without an ErrorResponse"},
 		{ID: ReasonStartupUnanswered, Outcome: "timeout", Meaning: "the server stopped answering during the startup (SSLRequest, StartupMessage or password) before the client gave up (or for the idle timeout)"},
 	},
-	SniffClient:  sniffClient,
-	New:          newSession,
-	ConnCauses:   connCauses,
-	AfterTimeout: afterTimeout,
+	SniffClient:   sniffClient,
+	New:           newSession,
+	ConnCauses:    connCauses,
+	PatternCauses: patternCauses,
+	AfterTimeout:  afterTimeout,
 }
 
 // connCauses is PostgreSQL's advice on connection-level reasons (engine
@@ -537,6 +538,18 @@ func (s *session) Causes(reason string) []string {
 		return []string{"The server accepted the TCP connection but stopped answering during the startup: a hung or overloaded server, a slow authentication (LDAP, RADIUS, PAM; authentication_timeout), or a proxy whose backend is down. Check the server's log and pg_stat_activity."}
 	case "tls.alert", "tls.not_tls", "tls.closed_in_handshake", "tls.stalled":
 		return []string{"The TLS handshake failed: the server's certificate is not trusted or does not match the host name (sslmode=verify-ca/verify-full, sslrootcert), no common TLS version (ssl_min_protocol_version) or cipher (ssl_ciphers), or pg_hba.conf requires a client certificate (clientcert). The server's log and the client's message name the side that refused."}
+	}
+	return nil
+}
+
+// patternCauses: PostgreSQL's settings behind incident patterns of a
+// PostgreSQL server.
+func patternCauses(pattern string) []string {
+	switch pattern {
+	case "accept_backlog":
+		return []string{"PostgreSQL: the postmaster's listen backlog is fixed (2 × max_connections, capped by net.core.somaxconn); a slow postmaster (fork cost, a loaded host) leaves connections queued."}
+	case "too_many_connections":
+		return []string{"PostgreSQL: max_connections minus superuser_reserved_connections (and reserved_connections) was reached, or a role's or database's CONNECTION LIMIT; see pg_stat_activity."}
 	}
 	return nil
 }

@@ -224,6 +224,11 @@ type Protocol struct {
 	// recorded (kind, direction and attributes whose Proto is Name), when the report
 	// is rendered; the engine never calls it.
 	Words func(kind string, dir Dir, a *Attrs) string
+	// PatternCauses adds the protocol's own settings and checks to an
+	// incident pattern's causes (pattern: its id, e.g. "accept_backlog",
+	// "too_many_connections", "host_blocked"), when the pattern's server
+	// spoke this protocol; nil for none. The report calls it.
+	PatternCauses func(pattern string) []string
 	// AfterTimeout is a known client's verified behaviour once an address
 	// timed out while more addresses were left (comm: the client process
 	// name); "" when not verified for that client.

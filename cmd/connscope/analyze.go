@@ -14,6 +14,7 @@ import (
 	"github.com/connscope/connscope/capture"
 	"github.com/connscope/connscope/live"
 	"github.com/connscope/connscope/report"
+	"github.com/connscope/connscope/rollup"
 )
 
 func init() {
@@ -50,6 +51,20 @@ Flags:
                                 shown as capture-1, capture-2, ...
   -o FILE                       write the report to FILE instead of standard
                                 output (errors still go to standard error)
+  --all                         with more than 20 connects, still print every
+                                connect (the rollup and patterns follow)
+  --group-by server|client|process|outcome
+                                what the rollup groups by, with the outcome
+                                and reason (default server)
+  --examples N                  with more than 20 connects, the worst N
+                                connects of each failing group (default 3)
+
+Up to 20 connects, every connect is printed. With more, the table and
+Markdown formats print the summary and the patterns found (accept_backlog,
+syn_loss, port_scan, ...) first, then the rollup (groups of attempts with
+counts, percentiles and the numbers of their worst examples), the time
+view and the worst examples of each failing group; JSON adds "pattern",
+"group" and "timeseries" records before its summary line.
 
 Exit status: 0 when every file was read to its end (whatever the connects'
 outcomes), 1 when a file could not be opened or is damaged (the results up
@@ -92,12 +107,15 @@ func analyzeCommand(args []string, stdin io.Reader, stdout, stderr io.Writer) in
 	fs := flag.NewFlagSet("analyze", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	var (
-		format = fs.String("format", "table", "")
-		ports  portList
-		hosts  stringList
-		failed = fs.Bool("failed", false, "")
-		redact = fs.Bool("redact", false, "")
-		output = fs.String("o", "", "")
+		format   = fs.String("format", "table", "")
+		ports    portList
+		hosts    stringList
+		failed   = fs.Bool("failed", false, "")
+		redact   = fs.Bool("redact", false, "")
+		output   = fs.String("o", "", "")
+		all      = fs.Bool("all", false, "")
+		groupBy  = fs.String("group-by", "server", "")
+		examples = fs.Int("examples", rollup.DefaultExamples, "")
 	)
 	fs.Var(&ports, "port", "")
 	fs.Var(&hosts, "host", "")
@@ -124,6 +142,15 @@ func analyzeCommand(args []string, stdin io.Reader, stdout, stderr io.Writer) in
 		fmt.Fprintf(stderr, "connscope analyze: --format: %v\n", err)
 		return 2
 	}
+	by, ok := rollup.ParseGroupBy(*groupBy)
+	if !ok {
+		fmt.Fprintf(stderr, "connscope analyze: --group-by %q: use server, client, process or outcome\n", *groupBy)
+		return 2
+	}
+	if *examples < 1 {
+		fmt.Fprintf(stderr, "connscope analyze: --examples %d: give 1 or more (--all prints every connect)\n", *examples)
+		return 2
+	}
 	if len(files) == 0 {
 		fmt.Fprintf(stderr, "connscope analyze: no capture file given: name one or more pcap/pcapng files, or - to read standard input\n\n%s", analyzeUsage)
 		return 2
@@ -145,7 +172,8 @@ func analyzeCommand(args []string, stdin io.Reader, stdout, stderr io.Writer) in
 		return 1
 	}
 	defer closeOut()
-	w := report.NewWriter(out, report.Options{Format: f, Redact: *redact, FailedOnly: *failed})
+	w := report.NewWriter(out, report.Options{Format: f, Redact: *redact, FailedOnly: *failed,
+		Rollup: &report.RollupOptions{All: *all, GroupBy: by, Examples: *examples}})
 	var (
 		total    analyze.Summary
 		problems []string

@@ -1,0 +1,565 @@
+package rollup
+
+import (
+	"slices"
+	"sort"
+	"time"
+
+	"github.com/connscope/connscope/analyze"
+)
+
+// Pattern ids: stable, documented in the README; consumers match on them.
+const (
+	// AcceptBacklog: handshakes to one server completed (often only after
+	// SYN retransmits) but the server's first bytes came late, spread out
+	// one after the other: the application is not accepting fast enough.
+	AcceptBacklog = "accept_backlog"
+	// SYNLoss: a share of attempts to one server needed SYN retransmits
+	// while the others were answered at once and first bytes came
+	// promptly: a lossy or rate-limiting path, not the server application.
+	SYNLoss = "syn_loss"
+	// TooManyConnections: the server refused logins with MySQL 1040 or
+	// PostgreSQL 53300.
+	TooManyConnections = "too_many_connections"
+	// HostBlocked: MySQL 1129 (host blocked after aborted connects).
+	HostBlocked = "host_blocked"
+	// AddressAlwaysFails: one address of a name failed in every connect
+	// that tried it while another address of the name worked.
+	AddressAlwaysFails = "address_always_fails"
+	// PortScan: one client, many distinct ports of one host refused.
+	PortScan = "port_scan"
+	// RetryStorm: one client reconnecting to one server at a high rate
+	// right after failures.
+	RetryStorm = "retry_storm"
+)
+
+// Thresholds of the detectors (facts, so the renderers can say them).
+const (
+	minServerAttempts   = 5               // accept_backlog, syn_loss: attempts to the server
+	lateFirstByteMS     = 100.0           // first bytes later than this are "late"
+	backlogLateShare    = 0.5             // accept_backlog: share of handshakes with late (or no) first bytes
+	backlogRetransShare = 0.2             // accept_backlog: share of handshakes after a SYN retransmit…
+	backlogSpread       = 3.0             // …or first-byte p90 ≥ this × p10 (served one by one)
+	synLossMinAttempts  = 2               // syn_loss: attempts needing a retransmit
+	synLossMinShare     = 0.03            // syn_loss: their least share
+	synLossPromptShare  = 0.5             // syn_loss: share answered by the first SYN
+	scanMinPorts        = 10              // port_scan: distinct ports refused
+	stormMinRetries     = 10              // retry_storm: failed attempts right after a failure
+	stormRetryWithin    = 5 * time.Second // …"right after": within this of the failure's end
+	stormMinRate        = 1.0             // …per second over the storm's span
+	stormMinSpan        = 2 * time.Second // …lasting at least this long (a burst of many clients that fail at once is not one client retrying)
+	maxPatternNumbers   = 20              // attempt numbers kept per pattern
+	maxServersFollowed  = 1000            // servers followed for patterns
+	maxPairsFollowed    = 4096            // client/server (or client/host) pairs followed
+	maxNamesFollowed    = 256             // names followed for address_always_fails
+	maxArrivals         = 512             // first-byte arrival times kept per server
+)
+
+// Facts are the numbers behind a pattern; a field is set when it applies.
+type Facts struct {
+	Attempts         int        `json:"attempts"`                        // attempts the pattern looked at
+	Connected        int        `json:"connected,omitempty"`             // of them, handshakes completed
+	SYNRetransmitted int        `json:"syn_retransmitted,omitempty"`     // needed 2 or more SYNs
+	SYNs3Plus        int        `json:"syns_3_plus,omitempty"`           // needed 3 or more
+	FirstSYN         int        `json:"first_syn,omitempty"`             // answered at the first SYN
+	LateFirstBytes   int        `json:"late_first_bytes,omitempty"`      // first bytes ≥ 100 ms, or none before the client gave up
+	FirstByte        *Quantiles `json:"first_byte,omitempty"`            // greeting delay / server response
+	RetransConnect   *Quantiles `json:"retransmitted_connect,omitempty"` // first SYN to SYN-ACK of the attempts that needed a retransmit
+	RTT              *Quantiles `json:"rtt,omitempty"`
+	ArrivalGapMS     *float64   `json:"arrival_gap_ms,omitempty"` // median gap between consecutive first-byte arrivals
+	Failures         int        `json:"failures,omitempty"`
+	Ports            int        `json:"ports,omitempty"`            // distinct ports (port_scan)
+	SpanMS           float64    `json:"span_ms"`                    // first to last attempt start
+	Retries          int        `json:"retries,omitempty"`          // failed attempts within 5 s after a failed one (retry_storm)
+	RatePerS         float64    `json:"rate_per_s,omitempty"`       // retries per second over the span
+	ErrorCode        string     `json:"error_code,omitempty"`       // "1040", "53300", "1129"
+	PeakEstablished  int        `json:"peak_established,omitempty"` // too_many_connections: most connections open in one interval then (lower bound)
+	Address          string     `json:"address,omitempty"`          // address_always_fails: the failing address
+	Outcome          string     `json:"outcome,omitempty"`          // its outcome (the most frequent)
+	Working          []string   `json:"working,omitempty"`          // the name's addresses that worked
+	Connects         int        `json:"connects,omitempty"`         // connects that tried the address
+	Cost             *Quantiles `json:"cost,omitempty"`             // time each connect lost to it
+	Name             string     `json:"name,omitempty"`
+}
+
+// Pattern is a finding over many attempts.
+type Pattern struct {
+	ID     string `json:"id"`
+	Server string `json:"server,omitempty"` // endpoint, "host:*" (port_scan), or name:port (address_always_fails)
+	Client string `json:"client,omitempty"` // client address (port_scan, retry_storm, host_blocked)
+	// Numbers are connect numbers of attempts in the pattern (at most 20,
+	// the first seen); More says that there were more.
+	Numbers []int     `json:"attempts"`
+	More    bool      `json:"attempts_more,omitempty"`
+	First   time.Time `json:"first"`
+	Last    time.Time `json:"last"`
+	Facts   Facts     `json:"facts"`
+	// Protocol is the registered key (e.g. "mysql") of the application
+	// protocol the server's attempts spoke, "" when none was recognised:
+	// the protocol adds its own settings to the pattern's causes.
+	Protocol string `json:"protocol,omitempty"`
+}
+
+type numbers struct {
+	v    []int
+	more bool // numbers were left out (more than maxPatternNumbers)
+}
+
+func (n *numbers) add(x int) {
+	if slices.Contains(n.v, x) {
+		return
+	}
+	if len(n.v) >= maxPatternNumbers {
+		n.more = true
+		return
+	}
+	n.v = append(n.v, x)
+}
+
+type span struct{ first, last time.Time }
+
+func (s *span) add(t time.Time) {
+	if t.IsZero() {
+		return
+	}
+	if s.first.IsZero() || t.Before(s.first) {
+		s.first = t
+	}
+	if t.After(s.last) {
+		s.last = t
+	}
+}
+
+func (s span) ms() float64 { return float64(s.last.Sub(s.first)) / float64(time.Millisecond) }
+
+// serverStats are per server endpoint, for accept_backlog, syn_loss and
+// too_many_connections.
+type serverStats struct {
+	proto string // the first application protocol key seen
+	attempts, connected, retrans, retrans3, firstSYN, late int
+	firstByte, retransConnect, rtt                         Sketch
+	arrivals                                               []time.Time
+	nums                                                   numbers
+	retransNums                                            numbers
+	when                                                   span
+
+	tooMany     int
+	tooManyCode string
+	tooManyNums numbers
+	tooManyWhen span
+}
+
+type pairKey struct{ client, server string }
+
+type pairStats struct {
+	attempts, failures, retries int
+	lastFailEnd                 time.Time
+	nums                        numbers
+	when, retryWhen             span
+	// port_scan (pairs of client and host): distinct refused ports
+	scanPorts []uint16
+	scanBits  []uint64
+	scanN     int
+	scanNums  numbers
+	scanWhen  span
+	blocked   int
+	blockNums numbers
+	blockWhen span
+}
+
+func (p *pairStats) addPort(port uint16) {
+	if p.scanBits != nil {
+		if p.scanBits[port/64]&(1<<(port%64)) == 0 {
+			p.scanBits[port/64] |= 1 << (port % 64)
+			p.scanN++
+		}
+		return
+	}
+	if slices.Contains(p.scanPorts, port) {
+		return
+	}
+	if len(p.scanPorts) < 16 {
+		p.scanPorts = append(p.scanPorts, port)
+		p.scanN++
+		return
+	}
+	p.scanBits = make([]uint64, 1024)
+	for _, q := range p.scanPorts {
+		p.scanBits[q/64] |= 1 << (q % 64)
+	}
+	p.scanPorts = nil
+	p.addPort(port)
+}
+
+type addrStats struct {
+	tried, failed, ok int
+	outcomes          map[analyze.Outcome]int
+	cost              Sketch
+	nums              numbers
+	when              span
+}
+
+type nameStats struct {
+	addrs map[string]*addrStats
+	order []string
+}
+
+// detector follows what the patterns need, bounded by the caps above.
+type detector struct {
+	servers map[string]*serverStats
+	pairs   map[pairKey]*pairStats
+	hosts   map[pairKey]*pairStats // client, host: port_scan
+	names   map[string]*nameStats
+	// NotFollowed counts attempts whose server, pair or name came after
+	// the caps were reached (not in any pattern).
+	notFollowed int
+
+	// The last server's and pair's stats (attempts come in runs).
+	lastServer      string
+	lastServerStats *serverStats
+	lastPair        pairKey
+	lastPairStats   *pairStats
+}
+
+func newDetector() *detector {
+	return &detector{servers: map[string]*serverStats{}, pairs: map[pairKey]*pairStats{},
+		hosts: map[pairKey]*pairStats{}, names: map[string]*nameStats{}}
+}
+
+func failedOutcome(o analyze.Outcome) bool { return o != analyze.OK }
+
+func (d *detector) attempt(o *obs) {
+	if o.server == "" {
+		return
+	}
+	// Per server (the last one cached: attempts come in runs).
+	var s *serverStats
+	if d.lastServerStats != nil && d.lastServer == o.server {
+		s = d.lastServerStats
+	} else {
+		s = d.servers[o.server]
+		if s == nil && len(d.servers) < maxServersFollowed {
+			s = &serverStats{}
+			d.servers[o.server] = s
+		}
+		if s != nil {
+			d.lastServer, d.lastServerStats = o.server, s
+		}
+	}
+	if s != nil {
+		if s.proto == "" {
+			s.proto = o.proto
+		}
+		s.attempts++
+		s.nums.add(o.number)
+		s.when.add(o.start)
+		if o.syns >= 2 {
+			s.retrans++
+			s.retransNums.add(o.number)
+			if o.syns >= 3 {
+				s.retrans3++
+			}
+			if o.connect != nil {
+				s.retransConnect.Add(*o.connect)
+			}
+		}
+		if !o.synAck.IsZero() {
+			s.connected++
+			if o.syns == 1 {
+				s.firstSYN++
+			}
+			if o.rtt != nil {
+				s.rtt.Add(*o.rtt)
+			}
+			switch {
+			case o.firstByte != nil:
+				s.firstByte.Add(*o.firstByte)
+				if *o.firstByte >= lateFirstByteMS {
+					s.late++
+				}
+			case o.outcome == analyze.GreetingLate || o.outcome == analyze.NoGreeting:
+				s.late++
+			}
+			if !o.firstAt.IsZero() && len(s.arrivals) < maxArrivals {
+				s.arrivals = append(s.arrivals, o.firstAt)
+			}
+		} else if o.syns == 1 && !failedOutcome(o.outcome) {
+			s.firstSYN++
+		}
+		code := ""
+		switch {
+		case o.mysqlErr == 1040:
+			code = "1040"
+		case o.sqlState == "53300":
+			code = "53300"
+		}
+		if code != "" {
+			s.tooMany++
+			s.tooManyCode = code
+			s.tooManyNums.add(o.number)
+			s.tooManyWhen.add(o.start)
+		}
+	} else {
+		d.notFollowed++
+	}
+	// Per client and server: retry_storm, host_blocked.
+	pk := pairKey{o.client, o.server}
+	var p *pairStats
+	if d.lastPairStats != nil && d.lastPair == pk {
+		p = d.lastPairStats
+	} else {
+		p = d.pairs[pk]
+		if p == nil && len(d.pairs) < maxPairsFollowed {
+			p = &pairStats{}
+			d.pairs[pk] = p
+		}
+		if p != nil {
+			d.lastPair, d.lastPairStats = pk, p
+		}
+	}
+	if p != nil {
+		p.attempts++
+		p.when.add(o.start)
+		// A retry of a storm: a failed attempt that started within
+		// stormRetryWithin after the end of an earlier failed one (a
+		// client that reconnects and succeeds is not storming).
+		if failedOutcome(o.outcome) && !p.lastFailEnd.IsZero() && !o.start.Before(p.lastFailEnd) && o.start.Sub(p.lastFailEnd) <= stormRetryWithin {
+			p.retries++
+			p.nums.add(o.number)
+			p.retryWhen.add(o.start)
+		}
+		if failedOutcome(o.outcome) {
+			p.failures++
+			if o.end.After(p.lastFailEnd) {
+				p.lastFailEnd = o.end
+			}
+		}
+		if o.mysqlErr == 1129 {
+			p.blocked++
+			p.blockNums.add(o.number)
+			p.blockWhen.add(o.start)
+		}
+	}
+	// Per client and host: port_scan.
+	if o.outcome == analyze.Refused && o.port >= 0 {
+		hk := pairKey{o.client, o.host}
+		h := d.hosts[hk]
+		if h == nil && len(d.hosts) < maxPairsFollowed {
+			h = &pairStats{}
+			d.hosts[hk] = h
+		}
+		if h != nil {
+			h.addPort(uint16(o.port))
+			h.scanNums.add(o.number)
+			h.scanWhen.add(o.start)
+		}
+	}
+}
+
+// connect follows, per resolved name, how each of its addresses fared in
+// this connect (address_always_fails).
+func (d *detector) connect(c *analyze.Connect, all []obs) {
+	if c.Name == "" || len(c.Attempts) == 0 {
+		return
+	}
+	key := joinHostPort(c.Name, int(c.Port))
+	n := d.names[key]
+	if n == nil {
+		if len(d.names) >= maxNamesFollowed {
+			return
+		}
+		n = &nameStats{addrs: map[string]*addrStats{}}
+		d.names[key] = n
+	}
+	// One verdict per address per connect: ok if any attempt to it was.
+	type per struct {
+		ok      bool
+		outcome analyze.Outcome
+		cost    float64
+		start   time.Time
+		number  int
+	}
+	// Few attempts per connect: a slice, not a map.
+	var seen [4]per
+	pers := seen[:0]
+	var addrs [4]string
+	order := addrs[:0]
+	for _, o := range all {
+		i := slices.Index(order, o.server)
+		if i < 0 {
+			pers = append(pers, per{start: o.start, number: o.number})
+			order = append(order, o.server)
+			i = len(order) - 1
+		}
+		p := &pers[i]
+		if !failedOutcome(o.outcome) {
+			p.ok = true
+		}
+		p.outcome = o.outcome
+		p.cost += o.duration
+	}
+	for i, addr := range order {
+		p := &pers[i]
+		a := n.addrs[addr]
+		if a == nil {
+			if len(n.addrs) >= 8 {
+				continue
+			}
+			a = &addrStats{outcomes: map[analyze.Outcome]int{}}
+			n.addrs[addr] = a
+			n.order = append(n.order, addr)
+		}
+		a.tried++
+		a.when.add(p.start)
+		if p.ok {
+			a.ok++
+		} else {
+			a.failed++
+			a.outcomes[p.outcome]++
+			a.cost.Add(p.cost)
+			a.nums.add(p.number)
+		}
+	}
+}
+
+// Patterns returns the patterns found so far, in a stable order (by id,
+// then server and client). It does not change r.
+func (r *Rollup) Patterns() []Pattern {
+	var out []Pattern
+	d := r.patterns
+	for server, s := range d.servers {
+		out = append(out, serverPatterns(server, s, r.time)...)
+	}
+	for k, p := range d.pairs {
+		if p.retries >= stormMinRetries {
+			sp := p.retryWhen.ms()
+			rate := float64(p.retries)
+			if sp > 0 {
+				rate = float64(p.retries) / (sp / 1000)
+			}
+			if rate >= stormMinRate && p.retryWhen.last.Sub(p.retryWhen.first) >= stormMinSpan {
+				out = append(out, Pattern{ID: RetryStorm, Server: k.server, Client: k.client, Numbers: p.nums.v, More: p.nums.more,
+					First: p.retryWhen.first, Last: p.retryWhen.last,
+					Facts: Facts{Attempts: p.attempts, Failures: p.failures, Retries: p.retries, RatePerS: rate, SpanMS: sp}})
+			}
+		}
+		if p.blocked > 0 {
+			out = append(out, Pattern{ID: HostBlocked, Server: k.server, Client: k.client, Numbers: p.blockNums.v, More: p.blockNums.more,
+				First: p.blockWhen.first, Last: p.blockWhen.last,
+				Facts: Facts{Attempts: p.attempts, Failures: p.blocked, ErrorCode: "1129", SpanMS: p.blockWhen.ms()}})
+		}
+	}
+	for k, h := range d.hosts {
+		if h.scanN >= scanMinPorts {
+			out = append(out, Pattern{ID: PortScan, Server: hostStar(k.server), Client: k.client, Numbers: h.scanNums.v, More: h.scanNums.more,
+				First: h.scanWhen.first, Last: h.scanWhen.last,
+				Facts: Facts{Attempts: h.scanN, Ports: h.scanN, SpanMS: h.scanWhen.ms()}})
+		}
+	}
+	for name, n := range d.names {
+		out = append(out, namePatterns(name, n)...)
+	}
+	for i := range out {
+		if s := d.servers[out[i].Server]; s != nil {
+			out[i].Protocol = s.proto
+		}
+	}
+	sort.Slice(out, func(i, j int) bool {
+		a, b := out[i], out[j]
+		if a.ID != b.ID {
+			return a.ID < b.ID
+		}
+		if a.Server != b.Server {
+			return a.Server < b.Server
+		}
+		return a.Client < b.Client
+	})
+	return out
+}
+
+func quantilesPtr(s *Sketch) *Quantiles {
+	if s.Count() == 0 {
+		return nil
+	}
+	q := s.Summary()
+	return &q
+}
+
+// medianGap is the median gap between consecutive arrivals (sorted), in ms.
+func medianGap(ts []time.Time) *float64 {
+	if len(ts) < 3 {
+		return nil
+	}
+	s := slices.Clone(ts)
+	slices.SortFunc(s, func(a, b time.Time) int { return a.Compare(b) })
+	gaps := make([]float64, 0, len(s)-1)
+	for i := 1; i < len(s); i++ {
+		gaps = append(gaps, float64(s[i].Sub(s[i-1]))/float64(time.Millisecond))
+	}
+	slices.Sort(gaps)
+	m := gaps[len(gaps)/2]
+	return &m
+}
+
+func serverPatterns(server string, s *serverStats, tv *TimeView) []Pattern {
+	var out []Pattern
+	base := Facts{Attempts: s.attempts, Connected: s.connected, SYNRetransmitted: s.retrans, SYNs3Plus: s.retrans3,
+		FirstSYN: s.firstSYN, LateFirstBytes: s.late, FirstByte: quantilesPtr(&s.firstByte),
+		RetransConnect: quantilesPtr(&s.retransConnect), RTT: quantilesPtr(&s.rtt), SpanMS: s.when.ms()}
+	backlog := false
+	if s.connected >= minServerAttempts && float64(s.late) >= backlogLateShare*float64(s.connected) {
+		spread := false
+		if p10, ok := s.firstByte.Quantile(0.1); ok && s.firstByte.Count() >= minServerAttempts {
+			p90, _ := s.firstByte.Quantile(0.9)
+			spread = p90 >= backlogSpread*p10 && p90 >= lateFirstByteMS
+		}
+		if float64(s.retrans) >= backlogRetransShare*float64(s.connected) || spread {
+			backlog = true
+			f := base
+			f.ArrivalGapMS = medianGap(s.arrivals)
+			out = append(out, Pattern{ID: AcceptBacklog, Server: server, Numbers: s.nums.v, More: s.nums.more, First: s.when.first, Last: s.when.last, Facts: f})
+		}
+	}
+	if !backlog && s.attempts >= minServerAttempts && s.retrans >= synLossMinAttempts &&
+		float64(s.retrans) >= synLossMinShare*float64(s.attempts) &&
+		float64(s.firstSYN) >= synLossPromptShare*float64(s.attempts) &&
+		float64(s.late) < backlogLateShare*float64(max(s.connected, 1)) {
+		out = append(out, Pattern{ID: SYNLoss, Server: server, Numbers: s.retransNums.v, More: s.retransNums.more, First: s.when.first, Last: s.when.last, Facts: base})
+	}
+	if s.tooMany > 0 {
+		f := Facts{Attempts: s.attempts, Failures: s.tooMany, ErrorCode: s.tooManyCode, SpanMS: s.tooManyWhen.ms(),
+			PeakEstablished: tv.PeakEstablished(server, s.tooManyWhen.first, s.tooManyWhen.last)}
+		out = append(out, Pattern{ID: TooManyConnections, Server: server, Numbers: s.tooManyNums.v, More: s.tooManyNums.more,
+			First: s.tooManyWhen.first, Last: s.tooManyWhen.last, Facts: f})
+	}
+	return out
+}
+
+func namePatterns(name string, n *nameStats) []Pattern {
+	var working []string
+	for _, addr := range n.order {
+		if n.addrs[addr].ok > 0 {
+			working = append(working, addr)
+		}
+	}
+	if len(working) == 0 {
+		return nil
+	}
+	var out []Pattern
+	for _, addr := range n.order {
+		a := n.addrs[addr]
+		if a.tried < 2 || a.failed != a.tried {
+			continue
+		}
+		top, topN := analyze.Outcome(""), 0
+		for _, o := range sortedOutcomes(a.outcomes) {
+			if a.outcomes[o] > topN {
+				top, topN = o, a.outcomes[o]
+			}
+		}
+		out = append(out, Pattern{ID: AddressAlwaysFails, Server: name, Numbers: a.nums.v, More: a.nums.more, First: a.when.first, Last: a.when.last,
+			Facts: Facts{Attempts: a.tried, Failures: a.failed, Connects: a.tried, Address: addr, Outcome: string(top),
+				Working: working, Cost: quantilesPtr(&a.cost), SpanMS: a.when.ms(), Name: name}})
+	}
+	return out
+}

@@ -1,0 +1,632 @@
+// Package rollup summarises many finished connects (analyze.Connect, as the
+// engine emits them) at incident scale: groups of attempts by server (or
+// client, process, outcome), outcome and reason with counts, percentiles and
+// the numbers of the worst examples (Group); counts by outcome over time
+// and concurrent established connections per server (TimeView); and named
+// patterns over many attempts (Pattern: accept_backlog, syn_loss, …).
+//
+// It consumes only the engine's finished records, never its state, and keeps
+// no attempt: every figure is a counter, a bounded set or a fixed-size
+// Sketch, and the number of groups, servers and client pairs followed is
+// capped (the excess goes to an "other" group or is counted as not
+// followed). Words are the renderers' business (package report): a Group or
+// a Pattern holds facts only.
+package rollup
+
+import (
+	"net/netip"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/connscope/connscope/analyze"
+)
+
+// GroupBy chooses the first part of a group's key (outcome and reason are
+// always part of it).
+type GroupBy string
+
+const (
+	ByServer  GroupBy = "server"  // server endpoint, or name:port when the name was resolved
+	ByClient  GroupBy = "client"  // client address
+	ByProcess GroupBy = "process" // process name (comm), "-" when unknown
+	ByOutcome GroupBy = "outcome" // outcome and reason only
+)
+
+// ParseGroupBy parses a --group-by value.
+func ParseGroupBy(s string) (GroupBy, bool) {
+	switch g := GroupBy(s); g {
+	case ByServer, ByClient, ByProcess, ByOutcome:
+		return g, true
+	}
+	return "", false
+}
+
+// Defaults of Options.
+const (
+	DefaultMaxGroups = 1000
+	DefaultExamples  = 3
+	// setCap is how many distinct clients, processes or addresses a group
+	// remembers; beyond it, Distinct stops growing and More is set.
+	setCap = 64
+)
+
+// Options configure a Rollup.
+type Options struct {
+	GroupBy   GroupBy // ByServer when empty
+	MaxGroups int     // groups kept before new keys go to the "other" group (DefaultMaxGroups when 0)
+	Examples  int     // worst examples' numbers kept per group (DefaultExamples when 0)
+}
+
+// Key identifies a group. Only the field chosen by GroupBy is set among
+// Server, Client and Process.
+type Key struct {
+	Server  string          `json:"server,omitempty"`
+	Client  string          `json:"client,omitempty"`
+	Process string          `json:"process,omitempty"`
+	Outcome analyze.Outcome `json:"outcome"`
+	Reason  string          `json:"reason"`
+}
+
+// Set is a bounded set of distinct strings: the first setCap values seen.
+type Set struct {
+	Values []string `json:"values"`
+	More   bool     `json:"more,omitempty"` // more distinct values were seen than kept
+	// index finds a value among many (made at setIndexAt values).
+	index map[string]struct{}
+}
+
+// setIndexAt is how many values a Set scans before it keeps an index.
+const setIndexAt = 8
+
+func (s *Set) has(v string) bool {
+	if s.index != nil {
+		_, ok := s.index[v]
+		return ok
+	}
+	return slices.Contains(s.Values, v)
+}
+
+func (s *Set) add(v string) {
+	if v == "" || s.More || (len(s.Values) > 0 && s.Values[len(s.Values)-1] == v) || s.has(v) {
+		return // once More is set, nothing can change
+	}
+	if len(s.Values) >= setCap {
+		s.More = true
+		s.index = nil // no more look-ups
+		return
+	}
+	s.Values = append(s.Values, v)
+	if len(s.Values) == setIndexAt {
+		s.index = make(map[string]struct{}, setCap)
+		for _, x := range s.Values {
+			s.index[x] = struct{}{}
+		}
+	} else if s.index != nil {
+		s.index[v] = struct{}{}
+	}
+}
+
+func (s *Set) merge(o Set) {
+	for _, v := range o.Values {
+		s.add(v)
+	}
+	s.More = s.More || o.More
+}
+
+// Example is an attempt kept as one of a group's worst: its connect's
+// number and its duration (first SYN or connect() to the attempt's end).
+type Example struct {
+	Number     int     `json:"number"`
+	DurationMS float64 `json:"duration_ms"`
+}
+
+// Group is the rollup of the attempts that share a Key.
+type Group struct {
+	Key
+	// Other is set on the group that collects attempts whose key came
+	// after MaxGroups groups existed.
+	Other bool `json:"other,omitempty"`
+	// Ports is set when Fold merged the groups of several ports of one
+	// host into this one ("host:*"): how many ports.
+	Ports int `json:"ports,omitempty"`
+
+	Count     int       `json:"count"`
+	Clients   Set       `json:"clients"`
+	Processes Set       `json:"processes"`
+	Addresses Set       `json:"addresses"` // server endpoints (for a group keyed by name, client or process)
+	First     time.Time `json:"first"`
+	Last      time.Time `json:"last"`
+	// SYNs counts attempts by SYNs sent: [0] none (kernel only), [1] one,
+	// [2] two, [3] three or more.
+	SYNs [4]int `json:"-"`
+	// RTT is SYN to SYN-ACK; Connect is first SYN to SYN-ACK (with the
+	// retransmits' cost); FirstByte the greeting delay (server first) or
+	// the server's response time (client first).
+	RTT       Sketch `json:"-"`
+	Connect   Sketch `json:"-"`
+	FirstByte Sketch `json:"-"`
+	// Examples are the worst attempts (longest first), at most
+	// Options.Examples.
+	Examples []Example `json:"examples"`
+}
+
+// Label is what a renderer shows as the group's first column.
+func (g *Group) Label(by GroupBy) string {
+	if g.Other {
+		return "other"
+	}
+	switch by {
+	case ByClient:
+		return g.Client
+	case ByProcess:
+		return g.Process
+	case ByOutcome:
+		return ""
+	}
+	return g.Server
+}
+
+// Failed reports whether the group's outcome is a failure.
+func (g *Group) Failed() bool { return g.Outcome != analyze.OK }
+
+func (g *Group) addExample(ex Example, limit int) bool {
+	i := sort.Search(len(g.Examples), func(i int) bool { return g.Examples[i].DurationMS < ex.DurationMS })
+	if i >= limit {
+		return false
+	}
+	if len(g.Examples) < limit {
+		g.Examples = append(g.Examples, Example{})
+	}
+	copy(g.Examples[i+1:], g.Examples[i:])
+	g.Examples[i] = ex
+	return true
+}
+
+func (g *Group) merge(o *Group, limit int) {
+	g.Count += o.Count
+	g.Clients.merge(o.Clients)
+	g.Processes.merge(o.Processes)
+	g.Addresses.merge(o.Addresses)
+	if g.First.IsZero() || (!o.First.IsZero() && o.First.Before(g.First)) {
+		g.First = o.First
+	}
+	if o.Last.After(g.Last) {
+		g.Last = o.Last
+	}
+	for i := range g.SYNs {
+		g.SYNs[i] += o.SYNs[i]
+	}
+	g.RTT.Merge(&o.RTT)
+	g.Connect.Merge(&o.Connect)
+	g.FirstByte.Merge(&o.FirstByte)
+	for _, ex := range o.Examples {
+		g.addExample(ex, limit)
+	}
+}
+
+// obs is what the rollup reads from one attempt (or an attempt-less connect).
+type obs struct {
+	number    int
+	name      string // the connect's resolved name
+	label     string // name:port when the name is known (the group's server)
+	server    string // endpoint, or socket path
+	host      string // server address without port
+	port      int    // -1 when none
+	client    string // client address without port
+	process   string
+	outcome   analyze.Outcome
+	reason    string
+	start     time.Time
+	end       time.Time
+	syns      int
+	rtt       *float64
+	connect   *float64 // first SYN to SYN-ACK
+	synAck    time.Time
+	closed    time.Time // first FIN/RST after the SYN-ACK, zero when none in the timeline
+	firstByte *float64
+	firstAt   time.Time // the server's first bytes
+	duration  float64
+	mysqlErr  uint16
+	proto     string // the application protocol's key, "" when none
+	sqlState  string
+	gaveUp    bool // the client closed or moved on before the server spoke
+}
+
+// Rollup accumulates connects. Not safe for concurrent use.
+type Rollup struct {
+	opt    Options
+	groups map[Key]*Group
+	order  []*Group
+	other  *Group
+
+	connects int
+	attempts int
+	outcomes map[analyze.Outcome]int // attempts by outcome
+	first    time.Time
+	last     time.Time
+
+	time     *TimeView
+	patterns *detector
+	obsBuf   []obs // reused by Add
+	// lastGroup is the group of the last attempt (not "other").
+	lastGroup *Group
+}
+
+// New returns an empty Rollup.
+func New(opt Options) *Rollup {
+	if opt.GroupBy == "" {
+		opt.GroupBy = ByServer
+	}
+	if opt.MaxGroups <= 0 {
+		opt.MaxGroups = DefaultMaxGroups
+	}
+	if opt.Examples <= 0 {
+		opt.Examples = DefaultExamples
+	}
+	return &Rollup{opt: opt, groups: map[Key]*Group{}, outcomes: map[analyze.Outcome]int{},
+		time: newTimeView(), patterns: newDetector()}
+}
+
+// GroupBy is the grouping in use.
+func (r *Rollup) GroupBy() GroupBy { return r.opt.GroupBy }
+
+// Connects and Attempts count what was added (an attempt-less connect,
+// e.g. unresolved, counts as one attempt row).
+func (r *Rollup) Connects() int { return r.connects }
+func (r *Rollup) Attempts() int { return r.attempts }
+
+// Outcomes counts the attempt rows by outcome.
+func (r *Rollup) Outcomes() map[analyze.Outcome]int { return r.outcomes }
+
+// Span is the first and last attempt start seen.
+func (r *Rollup) Span() (first, last time.Time) { return r.first, r.last }
+
+// Add takes connect number n (its number in the run). r keeps nothing of
+// c; it reports whether one of c's attempts is now among a failing group's
+// worst examples (a renderer that prints examples keeps c then; see
+// ExampleNumbers).
+func (r *Rollup) Add(n int, c *analyze.Connect) (example bool) {
+	if c == nil {
+		return false
+	}
+	r.connects++
+	if len(c.Attempts) == 0 {
+		o := obs{number: n, name: c.Name, server: c.Name, port: int(c.Port), client: c.Client, process: c.Comm,
+			outcome: c.Outcome, reason: c.Reason.String(), start: c.Start, duration: c.DurationMS}
+		if c.Port != 0 && c.Name != "" {
+			o.server = joinHostPort(c.Name, int(c.Port))
+		}
+		o.end = c.Start.Add(msDur(c.DurationMS))
+		example = r.add(&o)
+		r.patterns.connect(c, []obs{o})
+		return example
+	}
+	all := r.obsBuf[:0]
+	label, labelPort := "", -1 // name:port, made once per connect
+	for _, a := range c.Attempts {
+		if a == nil {
+			continue
+		}
+		o := observe(n, c, a)
+		if o.name != "" && o.port >= 0 {
+			if o.port != labelPort {
+				label, labelPort = joinHostPort(o.name, o.port), o.port
+			}
+			o.label = label
+		}
+		if r.add(&o) {
+			example = true
+		}
+		all = append(all, o)
+	}
+	r.patterns.connect(c, all)
+	clear(all)
+	r.obsBuf = all[:0]
+	return example
+}
+
+// ExampleNumbers calls fn with the number of every worst example of a
+// failing group.
+func (r *Rollup) ExampleNumbers(fn func(n int)) {
+	for _, g := range r.Groups() {
+		if g.Failed() || g.Other {
+			for _, ex := range g.Examples {
+				fn(ex.Number)
+			}
+		}
+	}
+}
+
+func msDur(ms float64) time.Duration { return time.Duration(ms * float64(time.Millisecond)) }
+
+// hostStar is "host:*" ("[v6]:*"): every port of host.
+func hostStar(host string) string {
+	if strings.Contains(host, ":") {
+		return "[" + host + "]:*"
+	}
+	return host + ":*"
+}
+
+func joinHostPort(host string, port int) string {
+	if strings.Contains(host, ":") {
+		return "[" + host + "]:" + strconv.Itoa(port)
+	}
+	return host + ":" + strconv.Itoa(port)
+}
+
+// splitEndpoint splits "ip:port" / "[v6]:port" as the engine writes them
+// (port -1 for a unix socket path or a bare name). It does not allocate.
+func splitEndpoint(s string) (string, int) {
+	i := strings.LastIndexByte(s, ':')
+	if i <= 0 || i == len(s)-1 || strings.HasPrefix(s, "/") {
+		return s, -1
+	}
+	port := 0
+	for _, c := range s[i+1:] {
+		if c < '0' || c > '9' || port > 65535 {
+			return s, -1
+		}
+		port = port*10 + int(c-'0')
+	}
+	if port > 65535 {
+		return s, -1
+	}
+	host := s[:i]
+	if strings.HasPrefix(host, "[") && strings.HasSuffix(host, "]") {
+		return host[1 : len(host)-1], port
+	}
+	if strings.Contains(host, ":") {
+		return s, -1 // a bare IPv6 address, no port
+	}
+	return host, port
+}
+
+func observe(n int, c *analyze.Connect, a *analyze.Attempt) obs {
+	o := obs{number: n, name: c.Name, server: a.Server, outcome: a.Outcome, reason: a.Reason.String(),
+		start: a.Start, syns: a.SYNCount, rtt: a.RTTMS, duration: a.DurationMS}
+	o.host, o.port = splitEndpoint(a.Server)
+	o.client, _ = splitEndpoint(a.Client)
+	if o.client == "" {
+		o.client = c.Client
+	}
+	o.process = a.Comm
+	if o.process == "" {
+		o.process = c.Comm
+	}
+	o.end = a.Start.Add(msDur(a.DurationMS))
+	if a.App != nil {
+		o.proto = string(a.App.Protocol)
+	}
+	if a.Facts != nil {
+		// The protocols' facts, by their stable JSON keys.
+		for _, f := range a.Facts.App {
+			switch v := f.Value.(type) {
+			case uint16:
+				if f.Key == "mysql_error" {
+					o.mysqlErr = v
+				}
+			case int:
+				if f.Key == "mysql_error" && v > 0 && v < 1<<16 {
+					o.mysqlErr = uint16(v)
+				}
+			case string:
+				if f.Key == "sqlstate" {
+					o.sqlState = v
+				}
+			}
+		}
+	}
+	at := func(e *analyze.Event) time.Time {
+		if !e.Time.IsZero() {
+			return e.Time
+		}
+		return a.Start.Add(msDur(e.TMS))
+	}
+	for i := range a.Events {
+		e := &a.Events[i] // by pointer: an Event is 80 bytes
+		switch e.Kind {
+		case analyze.EvSYNACK:
+			if o.synAck.IsZero() {
+				o.synAck = at(e)
+				ms := float64(o.synAck.Sub(a.Start)) / float64(time.Millisecond)
+				o.connect = &ms
+			}
+		case analyze.EvFIN, analyze.EvRST, analyze.EvClientGaveUp:
+			if !o.synAck.IsZero() && o.closed.IsZero() {
+				o.closed = at(e)
+			}
+			if o.firstAt.IsZero() && e.Dir != analyze.DirS2C {
+				o.gaveUp = true
+			}
+		case analyze.EvServerData, analyze.EvGreeting, analyze.EvMySQLErr, analyze.EvPGError, analyze.EvSSLAnswer, analyze.EvTLSServerHello:
+			if o.firstAt.IsZero() {
+				o.firstAt = at(e)
+			}
+		}
+	}
+	switch {
+	case a.GreetingDelayMS != nil:
+		o.firstByte = a.GreetingDelayMS
+	case a.ServerResponseMS != nil:
+		o.firstByte = a.ServerResponseMS
+	}
+	return o
+}
+
+func (r *Rollup) key(o *obs) Key {
+	k := Key{Outcome: o.outcome, Reason: o.reason}
+	switch r.opt.GroupBy {
+	case ByClient:
+		k.Client = o.client
+	case ByProcess:
+		k.Process = o.process
+		if k.Process == "" {
+			k.Process = "-"
+		}
+	case ByOutcome:
+	default:
+		k.Server = o.server
+		if o.label != "" {
+			k.Server = o.label
+		}
+	}
+	return k
+}
+
+func (r *Rollup) add(o *obs) (example bool) {
+	r.attempts++
+	r.outcomes[o.outcome]++
+	if !o.start.IsZero() {
+		if r.first.IsZero() || o.start.Before(r.first) {
+			r.first = o.start
+		}
+		if o.start.After(r.last) {
+			r.last = o.start
+		}
+	}
+	k := r.key(o)
+	var g *Group
+	if r.lastGroup != nil && r.lastGroup.Key == k {
+		g = r.lastGroup // attempts come in runs to one server: no hashing
+	} else {
+		g = r.groups[k]
+	}
+	if g == nil {
+		if len(r.order) >= r.opt.MaxGroups {
+			if r.other == nil {
+				r.other = &Group{Other: true}
+			}
+			g = r.other
+		} else {
+			g = &Group{Key: k}
+			r.groups[k] = g
+			r.order = append(r.order, g)
+		}
+	}
+	if !g.Other {
+		r.lastGroup = g
+	}
+	g.Count++
+	g.Clients.add(o.client)
+	g.Processes.add(o.process)
+	g.Addresses.add(o.server)
+	if !o.start.IsZero() {
+		if g.First.IsZero() || o.start.Before(g.First) {
+			g.First = o.start
+		}
+		if o.start.After(g.Last) {
+			g.Last = o.start
+		}
+	}
+	g.SYNs[min(o.syns, 3)]++
+	if o.rtt != nil {
+		g.RTT.Add(*o.rtt)
+	}
+	if o.connect != nil {
+		g.Connect.Add(*o.connect)
+	}
+	if o.firstByte != nil {
+		g.FirstByte.Add(*o.firstByte)
+	}
+	example = g.addExample(Example{Number: o.number, DurationMS: o.duration}, r.opt.Examples) && (g.Failed() || g.Other)
+	r.time.add(o)
+	r.patterns.attempt(o)
+	return example
+}
+
+// Groups returns the groups: failures first (a rare failure must not hide
+// below many successful groups), each part largest first, ties by key; the
+// "other" group last. It does not change r.
+func (r *Rollup) Groups() []*Group {
+	out := slices.Clone(r.order)
+	sortGroups(out)
+	if r.other != nil {
+		out = append(out, r.other)
+	}
+	return out
+}
+
+func sortGroups(gs []*Group) {
+	sort.SliceStable(gs, func(i, j int) bool {
+		a, b := gs[i], gs[j]
+		if a.Failed() != b.Failed() {
+			return a.Failed()
+		}
+		if a.Count != b.Count {
+			return a.Count > b.Count
+		}
+		return keyString(a.Key) < keyString(b.Key)
+	})
+}
+
+func keyString(k Key) string {
+	return k.Server + "\x00" + k.Client + "\x00" + k.Process + "\x00" + string(k.Outcome) + "\x00" + k.Reason
+}
+
+// Fold merges, for rendering, the groups (by server) that differ only in
+// the port of one host when at least minPorts ports of that host share an
+// outcome and reason — a port scan's hundreds of one-attempt groups become
+// one "host:*" row with Ports set. Groups of fewer ports, and groups by
+// name, are returned as they are. The input is not changed.
+func Fold(gs []*Group, minPorts, examples int) []*Group {
+	type fk struct {
+		host    string
+		outcome analyze.Outcome
+		reason  string
+	}
+	byHost := map[fk][]*Group{}
+	for _, g := range gs {
+		if g.Other || g.Server == "" {
+			continue
+		}
+		host, port := splitEndpoint(g.Server)
+		if port < 0 || host == g.Server {
+			continue
+		}
+		if _, err := netip.ParseAddr(host); err != nil {
+			continue // a name: keep its rows
+		}
+		k := fk{host, g.Outcome, g.Reason}
+		byHost[k] = append(byHost[k], g)
+	}
+	folded := map[*Group]*Group{} // first member → merged group
+	skip := map[*Group]bool{}
+	for k, members := range byHost {
+		if len(members) < minPorts {
+			continue
+		}
+		m := &Group{Key: Key{Server: hostStar(k.host), Outcome: k.outcome, Reason: k.reason}, Ports: len(members)}
+		for _, g := range members {
+			m.merge(g, examples)
+			skip[g] = true
+		}
+		folded[members[0]] = m
+	}
+	if len(folded) == 0 {
+		return gs
+	}
+	var out []*Group
+	var other *Group
+	for _, g := range gs {
+		if m, ok := folded[g]; ok {
+			out = append(out, m)
+			continue
+		}
+		if skip[g] {
+			continue
+		}
+		if g.Other {
+			other = g
+			continue
+		}
+		out = append(out, g)
+	}
+	sortGroups(out)
+	if other != nil {
+		out = append(out, other)
+	}
+	return out
+}
