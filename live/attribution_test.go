@@ -2,6 +2,7 @@ package live
 
 import (
 	"net/netip"
+	"strconv"
 	"testing"
 	"time"
 
@@ -79,6 +80,26 @@ func TestPortCompleter(t *testing.T) {
 		{"a SYN from another address or to another server does not match", func() ([]step, []*event.Kernel, []string) {
 			a := synSent(1, 0, "192.0.2.10:0", server)
 			return []step{{k: a}, {p: syn(10, "192.0.2.11:40001", server)}, {p: syn(11, "192.0.2.10:40002", "198.51.100.10:3307")}},
+				[]*event.Kernel{a}, []string{"192.0.2.10:0"}
+		}},
+		{"a SYN read before its event among a backlog of others' SYNs still matches", func() ([]step, []*event.Kernel, []string) {
+			a := synSent(1, 5000, "192.0.2.10:0", server)
+			var steps []step
+			for us := range 10000 {
+				steps = append(steps, step{p: syn(us, "192.0.2.11:"+strconv.Itoa(20000+us%40000), server)})
+				if us == 5003 {
+					steps = append(steps, step{p: syn(us, "192.0.2.10:40001", server)})
+				}
+			}
+			return append(steps, step{k: a}), []*event.Kernel{a}, []string{"192.0.2.10:40001"}
+		}},
+		{"a SYN stamped before the event is not its", func() ([]step, []*event.Kernel, []string) {
+			a := synSent(1, 100, "192.0.2.10:0", server)
+			return []step{{p: syn(99, "192.0.2.10:40001", server)}, {k: a}}, []*event.Kernel{a}, []string{"192.0.2.10:0"}
+		}},
+		{"two SYNs read before the event are ambiguous", func() ([]step, []*event.Kernel, []string) {
+			a := synSent(1, 100, "192.0.2.10:0", server)
+			return []step{{p: syn(100, "192.0.2.10:40001", server)}, {p: syn(130, "192.0.2.10:40002", server)}, {k: a}},
 				[]*event.Kernel{a}, []string{"192.0.2.10:0"}
 		}},
 		{"a SYN-ACK is not a SYN", func() ([]step, []*event.Kernel, []string) {

@@ -36,6 +36,9 @@ type Options struct {
 
 	// OnConnect receives each completed connect (from the pipeline's goroutine).
 	OnConnect func(*analyze.Connect)
+	// OnTick is called on the pipeline's goroutine after each tick has
+	// delivered what it decided (trace flushes its report there).
+	OnTick func()
 	// Notice receives one-line notices: a source that could not open, programs
 	// that did not load. Defaults to stderr.
 	Notice func(string)
@@ -465,6 +468,9 @@ loop:
 			s.noteLoss()
 			s.tick(now)
 			s.flushRecord()
+			if s.opts.OnTick != nil {
+				s.opts.OnTick()
+			}
 			if !received && !idle && s.merger.Len() == 0 {
 				idle = true
 				tick.Reset(idleTick)
