@@ -466,15 +466,25 @@ func appendJSONFloat(b []byte, f float64) []byte {
 
 const hexDigits = "0123456789abcdef"
 
+// jsonPlain marks the ASCII bytes a JSON string carries as they are (not
+// a control character, ", \, or the HTML-unsafe <, >, &).
+var jsonPlain = func() (t [utf8.RuneSelf]bool) {
+	for c := 0x20; c < utf8.RuneSelf; c++ {
+		t[c] = c != '"' && c != '\\' && c != '<' && c != '>' && c != '&'
+	}
+	return t
+}()
+
 // appendJSONString quotes s as encoding/json does by default: HTML-safe
-// (<, >, & escaped), invalid UTF-8 as U+FFFD, U+2028/U+2029 escaped.
+// (<, >, & escaped), invalid UTF-8 as U+FFFD, U+2028/U+2029 escaped. Runs
+// of plain bytes are appended in one copy.
 func appendJSONString(b []byte, s string) []byte {
 	b = append(b, '"')
 	start := 0
 	for i := 0; i < len(s); {
 		c := s[i]
 		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' {
+			if jsonPlain[c] {
 				i++
 				continue
 			}
