@@ -11,7 +11,8 @@
 # Needs root; prints a note and exits 0 otherwise.
 # Environment: CONNECT_DURATION (per measurement, default 15s; the issue's
 # full run is CONNECT_DURATION=60s), CONNECT_RATES (default 10000,20000),
-# CONNECT_ANCHORS=0 leaves out bpftrace and tcpdump.
+# CONNECT_ANCHORS=0 leaves out bpftrace and tcpdump, CONNECT_BASELINE=BINARY
+# adds a row for an earlier connscope build (before/after from one run).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 GO=${GO:-go}
@@ -27,4 +28,5 @@ CGO_ENABLED=0 $GO build -o "$work/connbench" ./bench/connbench
 anchors=true
 [ "${CONNECT_ANCHORS:-1}" = 0 ] && anchors=false
 "$work/connbench" -connscope "$work/connscope" -duration "${CONNECT_DURATION:-15s}" \
-	-rates "${CONNECT_RATES:-10000,20000}" -anchors=$anchors ${CONNECT_KEEP:+-keep "$CONNECT_KEEP"}
+	-rates "${CONNECT_RATES:-10000,20000}" -anchors=$anchors ${CONNECT_KEEP:+-keep "$CONNECT_KEEP"} \
+	${CONNECT_BASELINE:+-baseline "$CONNECT_BASELINE"}

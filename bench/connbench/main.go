@@ -63,6 +63,7 @@ func main() {
 	maxUS := flag.Float64("max-us", 10, "connscope's CPU target per connect at the first rate (µs)")
 	anchors := flag.Bool("anchors", true, "also measure bpftrace and tcpdump")
 	flag.StringVar(&keepDir, "keep", "", "copy connscope's JSON reports into `DIR`")
+	baseline := flag.String("baseline", "", "also measure this connscope binary (an earlier build), row \"connscope (baseline)\", for before/after from one run")
 	flag.Parse()
 	if bin == "" {
 		fmt.Fprintln(os.Stderr, "usage: connbench -connscope PATH [flags]")
@@ -77,7 +78,10 @@ func main() {
 		}
 		rs = append(rs, n)
 	}
-	tracers := []tracer{none{}, connscope{}}
+	tracers := []tracer{none{}, connscope{bin: bin}}
+	if *baseline != "" {
+		tracers = append(tracers, connscope{bin: *baseline, label: "connscope (baseline)"})
+	}
 	if *anchors {
 		for _, t := range []tracer{bpftraceT{}, tcpdumpT{}} {
 			if _, err := exec.LookPath(t.name()); err != nil {
@@ -220,11 +224,16 @@ func (none) name() string                            { return "none" }
 func (none) start(string) (*exec.Cmd, string, error) { return nil, "", nil }
 func (none) finish(string, *result, string) error    { return nil }
 
-type connscope struct{}
+type connscope struct{ bin, label string }
 
-func (connscope) name() string { return "connscope" }
-func (connscope) start(dir string) (*exec.Cmd, string, error) {
-	return exec.Command(bin, "trace", "--format", "json", "-o", filepath.Join(dir, "report.json")), "connscope: tracing ", nil
+func (c connscope) name() string {
+	if c.label != "" {
+		return c.label
+	}
+	return "connscope"
+}
+func (c connscope) start(dir string) (*exec.Cmd, string, error) {
+	return exec.Command(c.bin, "trace", "--format", "json", "-o", filepath.Join(dir, "report.json")), "connscope: tracing ", nil
 }
 func (connscope) finish(dir string, r *result, _ string) error {
 	path := filepath.Join(dir, "report.json")
