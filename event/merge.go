@@ -1,7 +1,7 @@
 package event
 
 import (
-	"container/heap"
+	"math"
 	"time"
 )
 
@@ -38,9 +38,16 @@ type Merger struct {
 	// at any event rate (what then arrives older is Late).
 	MaxHeld int
 
-	items    itemHeap
-	seq      uint64
-	released time.Time // newest time released so far (or passed by Release)
+	// Items are held in time order, keyed on int64 nanoseconds and their
+	// arrival number (equal times keep arrival order): each source's items
+	// that arrive in time order (nearly all) queue at the end of that
+	// source's run, the others in a small heap; the oldest of the three
+	// heads goes first.
+	packets, kernels run
+	strays           strayHeap
+	seq              uint64
+	released         time.Time // newest time released so far (or passed by Release)
+	releasedNS       int64     // released as a key (math.MinInt64 while zero)
 	// Late counts items that arrived after the stream had moved past their
 	// time: their order relative to their neighbours is not exact.
 	Late uint64
@@ -78,16 +85,35 @@ func (m *Merger) AddKernel(k *Kernel) {
 }
 
 func (m *Merger) push(it Item) {
-	if !m.released.IsZero() && it.Time.Before(m.released) {
+	ns := key(it.Time)
+	if !m.released.IsZero() && ns < m.releasedNS {
 		m.Late++
 		it.Late = true
 	}
 	m.seq++
-	heap.Push(&m.items, heapItem{Item: it, seq: m.seq})
+	e := entry{ns: ns, seq: m.seq, Item: it}
+	q := &m.packets
+	if it.Packet == nil {
+		q = &m.kernels
+	}
+	if q.len() == 0 || ns >= q.tail().ns {
+		q.push(e)
+	} else {
+		m.strays.push(e)
+	}
+}
+
+// key is the order key of an event time: nanoseconds since 1970 (the zero
+// time first).
+func key(t time.Time) int64 {
+	if t.IsZero() {
+		return math.MinInt64
+	}
+	return t.UnixNano()
 }
 
 // Len is the number of items held.
-func (m *Merger) Len() int { return len(m.items) }
+func (m *Merger) Len() int { return m.packets.len() + m.kernels.len() + len(m.strays) }
 
 // NoteLag records how far behind a source delivers: the time between an
 // item's timestamp and its arrival (now - item time).
@@ -130,28 +156,53 @@ func (m *Merger) Release(now time.Time, emit func(Item)) {
 // the oldest past MaxHeld); items that arrive later for times before it
 // are Late.
 func (m *Merger) ReleaseTo(limit time.Time, emit func(Item)) {
-	for len(m.items) > 0 && !m.items[0].Time.After(limit) {
-		m.pop(emit)
+	lim := key(limit)
+	for {
+		e := m.oldest()
+		if e == nil || e.ns > lim {
+			break
+		}
+		m.pop(e, emit)
 	}
-	for m.MaxHeld > 0 && len(m.items) > m.MaxHeld {
-		m.pop(emit)
+	for m.MaxHeld > 0 && m.Len() > m.MaxHeld {
+		m.pop(m.oldest(), emit)
 	}
 	if limit.After(m.released) {
-		m.released = limit
+		m.released, m.releasedNS = limit, lim
 	}
 }
 
 // Flush emits every held item in time order.
 func (m *Merger) Flush(emit func(Item)) {
-	for len(m.items) > 0 {
-		m.pop(emit)
+	for e := m.oldest(); e != nil; e = m.oldest() {
+		m.pop(e, emit)
 	}
 }
 
-func (m *Merger) pop(emit func(Item)) {
-	it := heap.Pop(&m.items).(heapItem)
-	if it.Time.After(m.released) {
-		m.released = it.Time
+// oldest is the head that goes next (nil when nothing is held).
+func (m *Merger) oldest() *entry {
+	var best *entry
+	for _, e := range [3]*entry{m.packets.head(), m.kernels.head(), m.strays.head()} {
+		if e != nil && (best == nil || e.before(best)) {
+			best = e
+		}
+	}
+	return best
+}
+
+// pop takes e, the oldest head, off its queue and emits it.
+func (m *Merger) pop(e *entry, emit func(Item)) {
+	var it entry
+	switch e {
+	case m.packets.head():
+		it = m.packets.pop()
+	case m.kernels.head():
+		it = m.kernels.pop()
+	default:
+		it = m.strays.pop()
+	}
+	if m.released.IsZero() || it.ns > m.releasedNS {
+		m.released, m.releasedNS = it.Time, it.ns
 	}
 	emit(it.Item)
 }
@@ -178,27 +229,97 @@ func (p *Packet) Clone() *Packet {
 	return &c
 }
 
-type heapItem struct {
-	Item
+// entry is a held item with its order key.
+type entry struct {
+	ns  int64
 	seq uint64 // arrival order: keeps equal timestamps stable
+	Item
 }
 
-type itemHeap []heapItem
+func (e *entry) before(o *entry) bool {
+	return e.ns < o.ns || e.ns == o.ns && e.seq < o.seq
+}
 
-func (h itemHeap) Len() int { return len(h) }
-func (h itemHeap) Less(i, j int) bool {
-	if h[i].Time.Equal(h[j].Time) {
-		return h[i].seq < h[j].seq
+// run is a FIFO of entries in order.
+type run struct {
+	buf   []entry
+	first int // index of the oldest entry
+}
+
+func (q *run) len() int     { return len(q.buf) - q.first }
+func (q *run) tail() *entry { return &q.buf[len(q.buf)-1] }
+
+func (q *run) head() *entry {
+	if q.first == len(q.buf) {
+		return nil
 	}
-	return h[i].Time.Before(h[j].Time)
+	return &q.buf[q.first]
 }
-func (h itemHeap) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
-func (h *itemHeap) Push(x any)   { *h = append(*h, x.(heapItem)) }
-func (h *itemHeap) Pop() any {
-	old := *h
-	n := len(old)
-	it := old[n-1]
-	old[n-1] = heapItem{}
-	*h = old[:n-1]
-	return it
+
+func (q *run) push(e entry) {
+	if q.first > 0 && q.first == len(q.buf) {
+		q.buf, q.first = q.buf[:0], 0
+	} else if q.first >= 1024 && q.first >= len(q.buf)/2 {
+		// Reuse the space of what was released.
+		n := copy(q.buf, q.buf[q.first:])
+		clear(q.buf[n:])
+		q.buf, q.first = q.buf[:n], 0
+	}
+	q.buf = append(q.buf, e)
+}
+
+func (q *run) pop() entry {
+	e := q.buf[q.first]
+	q.buf[q.first] = entry{}
+	q.first++
+	return e
+}
+
+// strayHeap is a binary min-heap of the entries that arrived out of their
+// source's order.
+type strayHeap []entry
+
+func (h strayHeap) head() *entry {
+	if len(h) == 0 {
+		return nil
+	}
+	return &h[0]
+}
+
+func (h *strayHeap) push(e entry) {
+	*h = append(*h, e)
+	s := *h
+	for i := len(s) - 1; i > 0; {
+		p := (i - 1) / 2
+		if !s[i].before(&s[p]) {
+			break
+		}
+		s[i], s[p] = s[p], s[i]
+		i = p
+	}
+}
+
+func (h *strayHeap) pop() entry {
+	s := *h
+	top := s[0]
+	n := len(s) - 1
+	s[0] = s[n]
+	s[n] = entry{}
+	s = s[:n]
+	for i := 0; ; {
+		l, r, m := 2*i+1, 2*i+2, i
+		if l < n && s[l].before(&s[m]) {
+			m = l
+		}
+		if r < n && s[r].before(&s[m]) {
+			m = r
+		}
+		if m == i {
+			break
+		}
+		s[i], s[m] = s[m], s[i]
+		i = m
+	}
+	*h = s
+	return top
 }

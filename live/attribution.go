@@ -1,7 +1,9 @@
 package live
 
 import (
+	"cmp"
 	"net/netip"
+	"slices"
 	"time"
 
 	"github.com/connscope/connscope/event"
@@ -51,7 +53,7 @@ type portless struct {
 
 type synSeen struct {
 	src  netip.AddrPort
-	time time.Time
+	ns   int64 // the SYN's time, ns since 1970
 	used bool
 }
 
@@ -85,13 +87,16 @@ func (c *portCompleter) kernel(k *event.Kernel) {
 		c.byCookie[k.Cookie] = w
 		dst := unmap(k.Dst)
 		// Its SYN may have come first (the capture delivers faster).
-		// SYNs arrive in time order: scan back from the newest to the
-		// first one older than the event.
+		// SYNs arrive in time order: find the first one not older than
+		// the event, then look through the window after it (however long
+		// the list has grown while the kernel events lagged behind).
 		var match *synSeen
 		list := c.syns[dst]
-		for i := len(list) - 1; i >= 0 && !list[i].time.Before(k.Time); i-- {
+		kns := k.Time.UnixNano()
+		i, _ := slices.BinarySearchFunc(list, kns, func(s *synSeen, ns int64) int { return cmp.Compare(s.ns, ns) })
+		for ; i < len(list) && list[i].ns-kns <= int64(synMatchWindow); i++ {
 			s := list[i]
-			if !s.used && sameSource(k, s.src) && inSynWindow(k, s.time) {
+			if !s.used && sameSource(k, s.src) {
 				if match != nil {
 					match = nil // two candidates: leave it to the exact path
 					break
@@ -122,7 +127,7 @@ func (c *portCompleter) kernel(k *event.Kernel) {
 // uniqueFor says whether no other waiting event could claim syn s.
 func (c *portCompleter) uniqueFor(dst netip.AddrPort, s *synSeen) bool {
 	for _, w := range c.waiting[dst] {
-		if sameSource(w.k, s.src) && inSynWindow(w.k, s.time) {
+		if sameSource(w.k, s.src) && inSynWindow(w.k, s.ns) {
 			return false
 		}
 	}
@@ -135,10 +140,10 @@ func (c *portCompleter) packet(p *event.Packet) {
 		return
 	}
 	dst := netip.AddrPortFrom(p.Dst.Unmap(), p.DstPort)
-	s := &synSeen{src: netip.AddrPortFrom(p.Src.Unmap(), p.SrcPort), time: p.Time}
+	s := &synSeen{src: netip.AddrPortFrom(p.Src.Unmap(), p.SrcPort), ns: p.Time.UnixNano()}
 	var match *portless
 	for _, w := range c.waiting[dst] {
-		if sameSource(w.k, s.src) && inSynWindow(w.k, s.time) {
+		if sameSource(w.k, s.src) && inSynWindow(w.k, s.ns) {
 			if match != nil {
 				match = nil
 				break
@@ -162,8 +167,10 @@ func sameSource(k *event.Kernel, src netip.AddrPort) bool {
 	return !a.IsValid() || a.IsUnspecified() || a == src.Addr()
 }
 
-func inSynWindow(k *event.Kernel, t time.Time) bool {
-	return !t.Before(k.Time) && t.Sub(k.Time) <= synMatchWindow
+// inSynWindow says whether a SYN stamped ns may be k's.
+func inSynWindow(k *event.Kernel, ns int64) bool {
+	d := ns - k.Time.UnixNano()
+	return d >= 0 && d <= int64(synMatchWindow)
 }
 
 func setPort(k *event.Kernel, src netip.AddrPort) {
@@ -206,10 +213,11 @@ func (c *portCompleter) forget(released time.Time) {
 			c.drop(w)
 		}
 	}
+	rel := released.UnixNano()
 	for dst, list := range c.syns {
 		keep := list[:0]
 		for _, s := range list {
-			if s.time.After(released) {
+			if s.ns > rel {
 				keep = append(keep, s)
 			}
 		}

@@ -2,6 +2,7 @@ package live
 
 import (
 	"net/netip"
+	"strconv"
 	"testing"
 	"time"
 
@@ -79,6 +80,26 @@ func TestPortCompleter(t *testing.T) {
 		{"a SYN from another address or to another server does not match", func() ([]step, []*event.Kernel, []string) {
 			a := synSent(1, 0, "192.0.2.10:0", server)
 			return []step{{k: a}, {p: syn(10, "192.0.2.11:40001", server)}, {p: syn(11, "192.0.2.10:40002", "198.51.100.10:3307")}},
+				[]*event.Kernel{a}, []string{"192.0.2.10:0"}
+		}},
+		{"a SYN read before its event among a backlog of others' SYNs still matches", func() ([]step, []*event.Kernel, []string) {
+			a := synSent(1, 5000, "192.0.2.10:0", server)
+			var steps []step
+			for us := range 10000 {
+				steps = append(steps, step{p: syn(us, "192.0.2.11:"+strconv.Itoa(20000+us%40000), server)})
+				if us == 5003 {
+					steps = append(steps, step{p: syn(us, "192.0.2.10:40001", server)})
+				}
+			}
+			return append(steps, step{k: a}), []*event.Kernel{a}, []string{"192.0.2.10:40001"}
+		}},
+		{"a SYN stamped before the event is not its", func() ([]step, []*event.Kernel, []string) {
+			a := synSent(1, 100, "192.0.2.10:0", server)
+			return []step{{p: syn(99, "192.0.2.10:40001", server)}, {k: a}}, []*event.Kernel{a}, []string{"192.0.2.10:0"}
+		}},
+		{"two SYNs read before the event are ambiguous", func() ([]step, []*event.Kernel, []string) {
+			a := synSent(1, 100, "192.0.2.10:0", server)
+			return []step{{p: syn(100, "192.0.2.10:40001", server)}, {p: syn(130, "192.0.2.10:40002", server)}, {k: a}},
 				[]*event.Kernel{a}, []string{"192.0.2.10:0"}
 		}},
 		{"a SYN-ACK is not a SYN", func() ([]step, []*event.Kernel, []string) {
@@ -187,5 +208,29 @@ func TestProcessTableEvictsIdleFlows(t *testing.T) {
 	pt.observe(fresh)
 	if len(pt.byFlow) != 1 {
 		t.Errorf("%d flows after eviction, want only the fresh one", len(pt.byFlow))
+	}
+}
+
+// BenchmarkPortCompleterBacklog: the capture delivers lagBehind SYNs ahead
+// of the kernel events (a source lagging at a high connect rate; many
+// connects at once from one address, so a SYN is never unique and each
+// event waits for its socket's next one); ns/op is per connect (its SYN, its
+// SYN_SENT event and connect()'s return).
+func BenchmarkPortCompleterBacklog(b *testing.B) {
+	const lagBehind = 2000 // 100 ms at 20,000 connects/s
+	c := newPortCompleter()
+	src := func(i int) string { return "192.0.2.10:" + strconv.Itoa(10000+i%50000) }
+	for i := range lagBehind {
+		c.packet(syn(i*50+3, src(i), server))
+	}
+	i := 0
+	for b.Loop() {
+		c.packet(syn((i+lagBehind)*50+3, src(i+lagBehind), server))
+		c.kernel(synSent(uint64(i+1), i*50, "192.0.2.10:0", server))
+		c.kernel(connectReturn(uint64(i+1), i*50+20, src(i), server))
+		if i%1000 == 999 {
+			c.forget(at((i - lagBehind) * 50))
+		}
+		i++
 	}
 }

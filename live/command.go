@@ -80,15 +80,22 @@ func Trace(cfg Config, stdout, stderr io.Writer) int {
 		defer cancel()
 	}
 
-	w := report.NewWriter(out, report.Options{Format: cfg.Format, Redact: cfg.Redact, FailedOnly: cfg.FailedOnly, Streaming: true, Rollup: &report.RollupOptions{}})
+	// Each connect goes out as soon as it is decided to a terminal; to a
+	// file or a pipe what a tick decided goes out together, on the tick.
+	held := !isTerminal(out)
+	w := report.NewWriter(out, report.Options{Format: cfg.Format, Redact: cfg.Redact, FailedOnly: cfg.FailedOnly, Streaming: true, HoldFlush: held, Rollup: &report.RollupOptions{}})
 	notice = redactNotices(notice, w)
 	cfg.Notice = notice
 	var writeErr error
-	cfg.OnConnect = func(c *analyze.Connect) {
-		if err := w.Connect(c); err != nil && writeErr == nil {
+	noteWriteErr := func(err error) {
+		if err != nil && writeErr == nil {
 			writeErr = err
 			notice(fmt.Sprintf("writing the report: %v", err))
 		}
+	}
+	cfg.OnConnect = func(c *analyze.Connect) { noteWriteErr(w.Connect(c)) }
+	if held {
+		cfg.OnTick = func() { noteWriteErr(w.Flush()) }
 	}
 	s, err := Start(cfg.Options)
 	if err != nil {
@@ -276,6 +283,16 @@ wait:
 	}
 	closeRecording(rec, notice)
 	return code
+}
+
+// isTerminal says whether out is a terminal (someone watching).
+func isTerminal(out io.Writer) bool {
+	f, ok := out.(*os.File)
+	if !ok {
+		return false
+	}
+	_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
+	return err == nil
 }
 
 // redactNotices passes notices through the report's redaction (--redact):

@@ -36,6 +36,9 @@ type Options struct {
 
 	// OnConnect receives each completed connect (from the pipeline's goroutine).
 	OnConnect func(*analyze.Connect)
+	// OnTick is called on the pipeline's goroutine after each tick has
+	// delivered what it decided (trace flushes its report there).
+	OnTick func()
 	// Notice receives one-line notices: a source that could not open, programs
 	// that did not load. Defaults to stderr.
 	Notice func(string)
@@ -63,6 +66,10 @@ const (
 // arrives older is late (counted, never a new attempt).
 const maxHeld = 1 << 16
 
+// sourceQueue bounds the events a source's reader queues for the pipeline
+// (then it waits, and the kernel's ring takes the slack).
+const sourceQueue = 8192
+
 // kernelRingSize is the eBPF ring buffer: at 20,000 connects/s (about 700
 // bytes of events each) 16 MiB holds about 1.2 s, as long as the longest
 // reorder window, like the packet ring's slack (captureRingSize) for a
@@ -89,13 +96,16 @@ type Session struct {
 	merger  *event.Merger
 	procs   *processTable
 
-	// Sources report what they read on these; closed when the source ends.
-	packetCh chan *event.Packet
-	kernelCh chan *event.Kernel
-	srcErr   chan error
-	wg       sync.WaitGroup
-	cancel   context.CancelFunc
-	stopOnce sync.Once
+	// Sources queue what they read on these; closed when the source ends.
+	packetQ *queue[*event.Packet]
+	kernelQ *queue[*event.Kernel]
+	// The arrays of the last batches taken, reused by the next take.
+	packetBuf []*event.Packet
+	kernelBuf []*event.Kernel
+	srcErr    chan error
+	wg        sync.WaitGroup
+	cancel    context.CancelFunc
+	stopOnce  sync.Once
 
 	ports *portCompleter
 	scrub *scrubber // blanks credentials in recorded frames; nil with KeepPayload
@@ -148,13 +158,13 @@ func Start(opts Options) (*Session, error) {
 	}
 
 	s := &Session{
-		opts:     opts,
-		merger:   &event.Merger{Window: opts.ReorderWindow, MaxWindow: opts.MaxReorderWindow, MaxHeld: maxHeld},
-		procs:    newProcessTable(),
-		packetCh: make(chan *event.Packet, 8192),
-		kernelCh: make(chan *event.Kernel, 8192),
-		srcErr:   make(chan error, 2),
-		ports:    newPortCompleter(),
+		opts:    opts,
+		merger:  &event.Merger{Window: opts.ReorderWindow, MaxWindow: opts.MaxReorderWindow, MaxHeld: maxHeld},
+		procs:   newProcessTable(),
+		packetQ: newQueue[*event.Packet](sourceQueue),
+		kernelQ: newQueue[*event.Kernel](sourceQueue),
+		srcErr:  make(chan error, 2),
+		ports:   newPortCompleter(),
 	}
 	if opts.Record != nil && !opts.KeepPayload {
 		s.scrub = newScrubber()
@@ -361,7 +371,7 @@ func matchesComm(c *analyze.Connect, comms []string) bool {
 
 func (s *Session) readPackets() {
 	defer s.wg.Done()
-	defer close(s.packetCh)
+	defer s.packetQ.close()
 	for {
 		p, err := s.capture.reader.Next()
 		if err != nil {
@@ -370,13 +380,13 @@ func (s *Session) readPackets() {
 			}
 			return
 		}
-		s.packetCh <- p.Clone()
+		s.packetQ.put(p.Clone())
 	}
 }
 
 func (s *Session) readKernel(ctx context.Context) {
 	defer s.wg.Done()
-	defer close(s.kernelCh)
+	defer s.kernelQ.close()
 	for {
 		k, err := s.tracer.Next(ctx)
 		if err != nil {
@@ -385,7 +395,7 @@ func (s *Session) readKernel(ctx context.Context) {
 			}
 			return
 		}
-		s.kernelCh <- &k
+		s.kernelQ.put(&k)
 	}
 }
 
@@ -408,7 +418,8 @@ func (s *Session) Run(ctx context.Context) (analyze.Summary, error) {
 			tick.Reset(activeTick)
 		}
 	}
-	packetCh, kernelCh := s.packetCh, s.kernelCh
+	// A source's ready channel is nil once it has ended (or when it never ran).
+	packetCh, kernelCh := s.packetQ.ready, s.kernelQ.ready
 	if s.capture == nil {
 		packetCh = nil
 	}
@@ -436,22 +447,18 @@ loop:
 				break loop
 			}
 			stopAt = time.After(activeTick)
-		case p, ok := <-packetCh:
-			if !ok {
+		case <-packetCh:
+			received = true
+			busy()
+			if !s.takePackets() {
 				packetCh = nil
-				continue
 			}
+		case <-kernelCh:
 			received = true
 			busy()
-			s.addPacket(p)
-		case k, ok := <-kernelCh:
-			if !ok {
+			if !s.takeKernel() {
 				kernelCh = nil
-				continue
 			}
-			received = true
-			busy()
-			s.addKernel(k)
 		case err := <-s.srcErr:
 			s.opts.Notice(err.Error())
 			if firstErr == nil {
@@ -465,6 +472,9 @@ loop:
 			s.noteLoss()
 			s.tick(now)
 			s.flushRecord()
+			if s.opts.OnTick != nil {
+				s.opts.OnTick()
+			}
 			if !received && !idle && s.merger.Len() == 0 {
 				idle = true
 				tick.Reset(idleTick)
@@ -523,27 +533,34 @@ func (s *Session) behind(t time.Time, packets, kernel bool) string {
 }
 
 // takeQueued moves what the sources have queued into the merger, without
-// waiting for more (at most two channels' worth, so that a source faster
-// than the pipeline cannot hold it here forever).
-func (s *Session) takeQueued(packetCh *chan *event.Packet, kernelCh *chan *event.Kernel) {
-	for n := 0; n < cap(s.packetCh)+cap(s.kernelCh); n++ {
-		select {
-		case p, ok := <-*packetCh:
-			if !ok {
-				*packetCh = nil
-				continue
-			}
-			s.addPacket(p)
-		case k, ok := <-*kernelCh:
-			if !ok {
-				*kernelCh = nil
-				continue
-			}
-			s.addKernel(k)
-		default:
-			return
-		}
+// waiting for more.
+func (s *Session) takeQueued(packetCh, kernelCh *chan struct{}) {
+	if *packetCh != nil && !s.takePackets() {
+		*packetCh = nil
 	}
+	if *kernelCh != nil && !s.takeKernel() {
+		*kernelCh = nil
+	}
+}
+
+// takePackets and takeKernel move everything a source has queued into the
+// merger; false once the source has ended and everything it read is taken.
+func (s *Session) takePackets() bool {
+	items, open := s.packetQ.take(s.packetBuf)
+	for _, p := range items {
+		s.addPacket(p)
+	}
+	s.packetBuf = items
+	return open
+}
+
+func (s *Session) takeKernel() bool {
+	items, open := s.kernelQ.take(s.kernelBuf)
+	for _, k := range items {
+		s.addKernel(k)
+	}
+	s.kernelBuf = items
+	return open
 }
 
 // addPacket and addKernel take an event from its source into the merger
@@ -576,10 +593,10 @@ func (s *Session) addKernel(k *event.Kernel) {
 // order instead of arriving late.
 func (s *Session) tick(now time.Time) {
 	limit := s.merger.Limit(now)
-	if len(s.packetCh) > 0 && s.newest.packet.Before(limit) {
+	if s.packetQ.len() > 0 && s.newest.packet.Before(limit) {
 		limit = s.newest.packet
 	}
-	if len(s.kernelCh) > 0 && s.newest.kernel.Before(limit) {
+	if s.kernelQ.len() > 0 && s.newest.kernel.Before(limit) {
 		limit = s.newest.kernel
 	}
 	s.merger.ReleaseTo(limit, s.feed)
@@ -679,7 +696,7 @@ func (s *Session) stats() []event.Stats {
 
 // stopSources closes the sources and moves everything they had read into
 // the merger. The readers may be blocked sending on a full channel, so the
-// channels are drained until the readers close them, then waited for.
+// queues are drained until the readers close them, then waited for.
 func (s *Session) stopSources() {
 	s.cancel()
 	if s.capture != nil {
@@ -690,13 +707,13 @@ func (s *Session) stopSources() {
 		s.tracer.Close()
 	}
 	if s.capture != nil {
-		for p := range s.packetCh {
-			s.addPacket(p)
+		for s.takePackets() {
+			<-s.packetQ.ready
 		}
 	}
 	if s.tracer != nil {
-		for k := range s.kernelCh {
-			s.addKernel(k)
+		for s.takeKernel() {
+			<-s.kernelQ.ready
 		}
 	}
 	s.wg.Wait()

@@ -56,6 +56,11 @@ type Options struct {
 	// formats print one table of all attempts first, then the timelines of
 	// the failed connects. JSON always streams.
 	Streaming bool
+	// HoldFlush, with Streaming, leaves the connects in the Writer's buffer
+	// instead of flushing after each one: the caller calls Flush at its own
+	// pace (live trace on the pipeline's tick, so that a busy trace costs
+	// one write(2) per tick rather than one per connect).
+	HoldFlush bool
 	// BatchAttempts bounds the offline table (DefaultBatchAttempts when 0):
 	// after that many rows it is printed and a new one begins.
 	BatchAttempts int
@@ -160,7 +165,7 @@ func (w *Writer) SetSource(name string) error {
 }
 
 // Connect renders one finished connect. In streaming mode it is written and
-// flushed at once. The Writer does not keep c.
+// flushed at once (unless HoldFlush). The Writer does not keep c.
 func (w *Writer) Connect(c *analyze.Connect) error {
 	if w.err != nil || c == nil {
 		return w.err
@@ -182,7 +187,7 @@ func (w *Writer) Connect(c *analyze.Connect) error {
 		c = w.red.Connect(c)
 	}
 	w.r.connect(w, w.number, c)
-	if w.opt.Streaming {
+	if w.opt.Streaming && !w.opt.HoldFlush {
 		w.flush()
 	}
 	return w.err

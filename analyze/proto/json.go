@@ -12,6 +12,16 @@ type JSONAppender interface {
 
 const hexDigits = "0123456789abcdef"
 
+// jsonPlain marks the ASCII bytes a JSON string carries as they are (not
+// a control character, ", \, or the HTML-unsafe <, >, &): one table
+// lookup per plain byte.
+var jsonPlain = func() (t [utf8.RuneSelf]bool) {
+	for c := 0x20; c < utf8.RuneSelf; c++ {
+		t[c] = c != '"' && c != '\\' && c != '<' && c != '>' && c != '&'
+	}
+	return t
+}()
+
 // AppendJSONString appends s as encoding/json writes a string: HTML
 // characters escaped, invalid UTF-8 as U+FFFD, U+2028 and U+2029 escaped.
 func AppendJSONString(b []byte, s string) []byte {
@@ -20,7 +30,7 @@ func AppendJSONString(b []byte, s string) []byte {
 	for i := 0; i < len(s); {
 		c := s[i]
 		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' {
+			if jsonPlain[c] {
 				i++
 				continue
 			}

@@ -1,0 +1,652 @@
+// Command connbench measures what tracing every connect costs, for
+// bench/connect.sh (issue 13): a paced loopback connect loop, half to a
+// listener that greets and closes, half to a closed port (refused), run at
+// each rate alone and then under each tracer, one after the other in the
+// same bench run:
+//
+//   - connscope: `connscope trace --format json -o FILE`, no filter;
+//   - bpftrace: one line per connect from the same tracepoints
+//     (sys_enter/exit_connect, inet_sock_set_state), to a file;
+//   - tcpdump: the SYN and RST packets on lo, one line each, to a file.
+//
+// For each it reads the tracer's CPU (all its threads, over the load window
+// only, /proc/PID/task/*/schedstat) and the loop's own CPU (this process:
+// the connects, the loopback softirq work and the eBPF programs run in its
+// context), both per connect made; "total" is the tracer's CPU plus what it
+// adds to the loop's. For connscope it also reads the JSON report: kernel
+// drops, eBPF events lost, late events, and whether every connect made is
+// reported exactly once with the right outcome.
+//
+// Targets (exit 1 when one is missed):
+//   - at the first rate (10,000/s): connscope ≤ 10 µs of CPU per connect,
+//     and cheaper in total than bpftrace;
+//   - at the second rate (20,000/s): the rate achieved, 0 packets dropped
+//     by the kernel, 0 eBPF events lost, every connect reported exactly once.
+//
+// Needs root. Traffic goes to 127.0.0.1 only.
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+var (
+	okPort, refusedPort int
+	bin                 string
+	keepDir             string
+)
+
+func main() {
+	flag.StringVar(&bin, "connscope", "", "the connscope binary to measure")
+	flag.IntVar(&okPort, "port", 14306, "the listener's port (accepted connects)")
+	flag.IntVar(&refusedPort, "refused-port", 14307, "a closed port (refused connects)")
+	duration := flag.Duration("duration", 10*time.Second, "load duration per measurement")
+	rates := flag.String("rates", "10000,20000", "connect rates: the first judged on CPU, the second on loss")
+	maxUS := flag.Float64("max-us", 10, "connscope's CPU target per connect at the first rate (µs)")
+	anchors := flag.Bool("anchors", true, "also measure bpftrace and tcpdump")
+	flag.StringVar(&keepDir, "keep", "", "copy connscope's JSON reports into `DIR`")
+	baseline := flag.String("baseline", "", "also measure this connscope binary (an earlier build), row \"connscope (baseline)\", for before/after from one run")
+	flag.Parse()
+	if bin == "" {
+		fmt.Fprintln(os.Stderr, "usage: connbench -connscope PATH [flags]")
+		os.Exit(2)
+	}
+	var rs []int
+	for _, f := range strings.Split(*rates, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n <= 0 {
+			fmt.Fprintf(os.Stderr, "connbench: -rates: %q is not a rate\n", f)
+			os.Exit(2)
+		}
+		rs = append(rs, n)
+	}
+	tracers := []tracer{none{}, connscope{bin: bin}}
+	if *baseline != "" {
+		tracers = append(tracers, connscope{bin: *baseline, label: "connscope (baseline)"})
+	}
+	if *anchors {
+		for _, t := range []tracer{bpftraceT{}, tcpdumpT{}} {
+			if _, err := exec.LookPath(t.name()); err != nil {
+				fmt.Fprintf(os.Stderr, "connbench: %s not found (%v): its anchor row is left out\n", t.name(), err)
+				continue
+			}
+			tracers = append(tracers, t)
+		}
+	}
+	uname, _ := exec.Command("uname", "-r").Output()
+	loadavg, _ := os.ReadFile("/proc/loadavg")
+	fmt.Printf("### Tracing every connect: paced loopback loop, half accepted (greeting, server closes), half refused; %s per measurement, %d CPUs, kernel %s, load average %s\n\n",
+		*duration, runtime.NumCPU(), strings.TrimSpace(string(uname)), strings.Join(strings.Fields(string(loadavg))[:3], " "))
+	fmt.Println("| rate | tracer | achieved | tracer CPU µs/connect | loop CPU µs/connect | total µs/connect (tracer + loop slowdown) | kernel drops | events lost | reported once / made | target | |")
+	fmt.Println("|--:|:--|--:|--:|--:|--:|--:|--:|--:|:--|:--|")
+	failed := false
+	for i, rate := range rs {
+		var rows []*result
+		var base *result
+		for _, t := range tracers {
+			r, err := measure(t, rate, *duration)
+			if err != nil {
+				fmt.Fprintf(os.Stderr, "connbench: %d/s under %s: %v\n", rate, t.name(), err)
+				os.Exit(1)
+			}
+			fmt.Fprintf(os.Stderr, "connbench: %d/s %s: %s\n", rate, t.name(), r.brief())
+			if _, ok := t.(none); ok {
+				base = r
+			}
+			rows = append(rows, r)
+		}
+		var bt *result
+		for _, r := range rows {
+			if r.tracer == "bpftrace" {
+				bt = r
+			}
+		}
+		for _, r := range rows {
+			r.total = r.tracerUS + r.loopUS - base.loopUS
+		}
+		for _, r := range rows {
+			target, verdict := "", ""
+			if r.tracer == "connscope" {
+				var miss []string
+				switch i {
+				case 0:
+					target = fmt.Sprintf("≤ %.0f µs/connect", *maxUS)
+					if r.tracerUS > *maxUS {
+						miss = append(miss, fmt.Sprintf("%.1f µs is %.1f× the target", r.tracerUS, r.tracerUS / *maxUS))
+					}
+					if bt != nil {
+						target += ", total < bpftrace's"
+						if r.total >= bt.total {
+							miss = append(miss, fmt.Sprintf("total %.1f µs ≥ bpftrace's %.1f", r.total, bt.total))
+						}
+					}
+				case 1:
+					target = "rate met, 0 drops, 0 lost, each connect reported once"
+					if float64(r.made) < 0.95*float64(rate)*r.wall.Seconds() {
+						miss = append(miss, fmt.Sprintf("the loop reached %.0f/s of %d/s", float64(r.made)/r.wall.Seconds(), rate))
+					}
+					if r.drops > 0 || r.lost > 0 {
+						miss = append(miss, fmt.Sprintf("%d packets dropped, %d events lost", r.drops, r.lost))
+					}
+					if r.once != r.made || r.dups > 0 || r.wrong > 0 {
+						miss = append(miss, fmt.Sprintf("%d of %d reported once, %d duplicates, %d wrong outcomes", r.once, r.made, r.dups, r.wrong))
+					}
+				}
+				if target != "" {
+					verdict = "met"
+					if len(miss) > 0 {
+						verdict = "**missed**: " + strings.Join(miss, "; ")
+						failed = true
+					}
+				}
+			}
+			fmt.Println(r.row(rate, target, verdict))
+		}
+	}
+	fmt.Println()
+	fmt.Println("CPU per connect is CPU time over the load window (all threads, /proc/PID/task/*/schedstat) divided by the connects made; the loop's includes the kernel work done in its context (loopback softirq, eBPF programs). Startup is not counted. \"reported once\": attempts in connscope's report to the loop's two ports, one per connect made, with the outcome the loop saw; a client 5-tuple reported twice within 5 ms counts as a duplicate (the kernel does reuse a client port for the same server within tens of ms when its port search wraps around).")
+	if failed {
+		os.Exit(1)
+	}
+}
+
+type result struct {
+	tracer            string
+	made, ok, refused int64
+	wall              time.Duration
+	tracerUS, loopUS  float64
+	total             float64
+	drops, lost, late uint64
+	once, dups, wrong int64
+	reportChecked     bool
+	extra             string
+}
+
+func (r *result) brief() string {
+	s := fmt.Sprintf("%d connects (%.0f/s), tracer %.2f µs/connect, loop %.2f µs/connect", r.made, float64(r.made)/r.wall.Seconds(), r.tracerUS, r.loopUS)
+	if r.reportChecked {
+		s += fmt.Sprintf(", drops %d, lost %d, late %d, reported once %d, duplicates %d, wrong outcome %d", r.drops, r.lost, r.late, r.once, r.dups, r.wrong)
+	}
+	if r.extra != "" {
+		s += ", " + r.extra
+	}
+	return s
+}
+
+func (r *result) row(rate int, target, verdict string) string {
+	dash := "—"
+	tr, total, drops, lost, rep := dash, dash, dash, dash, dash
+	if r.tracer != "none" {
+		tr = fmt.Sprintf("%.2f", r.tracerUS)
+		total = fmt.Sprintf("%.2f", r.total)
+	}
+	if r.reportChecked {
+		drops, lost = strconv.FormatUint(r.drops, 10), strconv.FormatUint(r.lost, 10)
+		rep = fmt.Sprintf("%d / %d", r.once, r.made)
+	} else if r.extra != "" {
+		lost = r.extra
+	}
+	return fmt.Sprintf("| %d/s | %s | %.0f/s | %s | %.2f | %s | %s | %s | %s | %s | %s |", rate, r.tracer,
+		float64(r.made)/r.wall.Seconds(), tr, r.loopUS, total, drops, lost, rep, target, verdict)
+}
+
+// A tracer is started before the load and stopped after it.
+type tracer interface {
+	name() string
+	// start runs it with its output in dir; ready is the stderr/stdout line
+	// prefix that says it is tracing.
+	start(dir string) (cmd *exec.Cmd, ready string, err error)
+	// finish reads what it wrote into r.
+	finish(dir string, r *result, stderr string) error
+}
+
+type none struct{}
+
+func (none) name() string                            { return "none" }
+func (none) start(string) (*exec.Cmd, string, error) { return nil, "", nil }
+func (none) finish(string, *result, string) error    { return nil }
+
+type connscope struct{ bin, label string }
+
+func (c connscope) name() string {
+	if c.label != "" {
+		return c.label
+	}
+	return "connscope"
+}
+func (c connscope) start(dir string) (*exec.Cmd, string, error) {
+	return exec.Command(c.bin, "trace", "--format", "json", "-o", filepath.Join(dir, "report.json")), "connscope: tracing ", nil
+}
+func (connscope) finish(dir string, r *result, _ string) error {
+	path := filepath.Join(dir, "report.json")
+	if keepDir != "" {
+		data, _ := os.ReadFile(path)
+		os.WriteFile(filepath.Join(keepDir, fmt.Sprintf("report-%d.json", time.Now().UnixNano())), data, 0o644)
+	}
+	return checkReport(path, r)
+}
+
+// The bpftrace anchor: one line per connect, printed when the socket
+// leaves SYN_SENT (established or closed), from the tracepoints connscope
+// attaches to (connect's entry and exit, the TCP state change).
+const bpftraceScript = `
+tracepoint:syscalls:sys_enter_connect { @start[tid] = nsecs; }
+tracepoint:syscalls:sys_exit_connect /@start[tid]/ { @ret[tid] = args->ret; delete(@start[tid]); }
+tracepoint:sock:inet_sock_set_state /args->protocol == 6 && args->oldstate == 2/ {
+	printf("%lld %d %s %s:%d %s:%d %d\n", nsecs, pid, comm, ntop(args->saddr), args->sport, ntop(args->daddr), args->dport, args->newstate);
+}
+END { clear(@start); clear(@ret); }
+`
+
+type bpftraceT struct{}
+
+func (bpftraceT) name() string { return "bpftrace" }
+func (bpftraceT) start(dir string) (*exec.Cmd, string, error) {
+	script := filepath.Join(dir, "connects.bt")
+	if err := os.WriteFile(script, []byte(bpftraceScript), 0o600); err != nil {
+		return nil, "", err
+	}
+	return exec.Command("bpftrace", "-o", filepath.Join(dir, "out.txt"), script), "Attaching ", nil
+}
+func (bpftraceT) finish(dir string, r *result, stderr string) error {
+	n, err := countLines(filepath.Join(dir, "out.txt"))
+	if err != nil {
+		return err
+	}
+	r.extra = fmt.Sprintf("%d lines", n-1) // less "Attaching 3 probes..."
+	if i := strings.Index(stderr, "Lost "); i >= 0 {
+		r.extra += ", " + strings.TrimSpace(strings.SplitN(stderr[i:], "\n", 2)[0])
+	}
+	return nil
+}
+
+type tcpdumpT struct{}
+
+func (tcpdumpT) name() string { return "tcpdump" }
+func (tcpdumpT) start(dir string) (*exec.Cmd, string, error) {
+	cmd := exec.Command("tcpdump", "-i", "lo", "-n", "-B", "32768",
+		"tcp[tcpflags] & (tcp-syn|tcp-rst) != 0")
+	f, err := os.Create(filepath.Join(dir, "out.txt"))
+	if err != nil {
+		return nil, "", err
+	}
+	cmd.Stdout = f
+	return cmd, "listening on ", nil
+}
+func (tcpdumpT) finish(dir string, r *result, stderr string) error {
+	n, err := countLines(filepath.Join(dir, "out.txt"))
+	if err != nil {
+		return err
+	}
+	r.extra = fmt.Sprintf("%d lines", n)
+	for _, l := range strings.Split(stderr, "\n") {
+		if strings.Contains(l, "dropped by kernel") {
+			r.extra += ", " + strings.TrimSpace(l)
+		}
+	}
+	return nil
+}
+
+func countLines(path string) (int, error) {
+	data, err := os.ReadFile(path)
+	return bytes.Count(data, []byte("\n")), err
+}
+
+// measure starts t, runs the loop at rate for d, stops t and reads it.
+func measure(t tracer, rate int, d time.Duration) (*result, error) {
+	dir, err := os.MkdirTemp("", "connbench-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+	cmd, ready, err := t.start(dir)
+	if err != nil {
+		return nil, err
+	}
+	var errText bytes.Buffer
+	var errMu sync.Mutex
+	done := make(chan struct{})
+	if cmd != nil {
+		stderr, err := cmd.StderrPipe()
+		if err != nil {
+			return nil, err
+		}
+		if err := cmd.Start(); err != nil {
+			return nil, fmt.Errorf("starting %s: %v", t.name(), err)
+		}
+		defer cmd.Process.Kill()
+		started := make(chan bool, 1)
+		go func() {
+			defer close(done)
+			sc := bufio.NewScanner(stderr)
+			signalled := false
+			for sc.Scan() {
+				errMu.Lock()
+				errText.WriteString(sc.Text() + "\n")
+				errMu.Unlock()
+				if !signalled && strings.HasPrefix(sc.Text(), ready) {
+					started <- true
+					signalled = true
+				}
+			}
+			if !signalled {
+				started <- false
+			}
+		}()
+		// The ready line comes on stderr, or (bpftrace -o) first in the output file.
+		deadline := time.After(60 * time.Second)
+		poll := time.NewTicker(100 * time.Millisecond)
+	wait:
+		for {
+			select {
+			case ok := <-started:
+				if !ok {
+					errMu.Lock()
+					defer errMu.Unlock()
+					return nil, fmt.Errorf("%s ended before tracing:\n%s", t.name(), errText.String())
+				}
+				break wait
+			case <-poll.C:
+				if b, _ := os.ReadFile(filepath.Join(dir, "out.txt")); bytes.HasPrefix(b, []byte(ready)) {
+					break wait
+				}
+			case <-deadline:
+				return nil, fmt.Errorf("%s did not start within 60 s", t.name())
+			}
+		}
+		poll.Stop()
+		time.Sleep(time.Second) // let startup work settle (bpftrace attaches after its line)
+	}
+
+	r := &result{tracer: t.name()}
+	self := os.Getpid()
+	loop0, err := cpuTime(self)
+	if err != nil {
+		return nil, err
+	}
+	var tr0 time.Duration
+	if cmd != nil {
+		if tr0, err = cpuTime(cmd.Process.Pid); err != nil {
+			return nil, err
+		}
+	}
+	t0 := time.Now()
+	connectLoop(rate, d, r)
+	r.wall = time.Since(t0)
+	loop1, err := cpuTime(self)
+	if err != nil {
+		return nil, err
+	}
+	if cmd != nil {
+		tr1, err := cpuTime(cmd.Process.Pid)
+		if err != nil {
+			return nil, err
+		}
+		r.tracerUS = float64((tr1 - tr0).Microseconds()) / float64(r.made)
+	}
+	r.loopUS = float64((loop1 - loop0).Microseconds()) / float64(r.made)
+	if cmd == nil {
+		return r, nil
+	}
+	// The last connects must be decided and written before the stop.
+	time.Sleep(2 * time.Second)
+	cmd.Process.Signal(syscall.SIGINT)
+	werr := cmd.Wait()
+	<-done
+	errMu.Lock()
+	stderr := errText.String()
+	errMu.Unlock()
+	if werr != nil {
+		return nil, fmt.Errorf("%s: %v\n%s", t.name(), werr, stderr)
+	}
+	return r, t.finish(dir, r, stderr)
+}
+
+// connectLoop makes rate connects per second for d, alternately to the
+// listener (which greets and closes) and to the closed port, from 16
+// workers; it counts what it made in r. It uses plain blocking system
+// calls, not Go's net package (whose poller about doubles the loop's CPU),
+// so that 20,000 connects/s fit on a small machine beside the tracer.
+func connectLoop(rate int, d time.Duration, r *result) {
+	lfd, err := listen(okPort)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "connbench: listening on 127.0.0.1:%d: %v\n", okPort, err)
+		os.Exit(1)
+	}
+	var serving sync.WaitGroup
+	serving.Add(1)
+	go func() {
+		defer serving.Done()
+		hello := []byte("hello\r\n")
+		for {
+			fd, _, err := unix.Accept4(lfd, unix.SOCK_CLOEXEC)
+			if err == unix.EINTR || err == unix.ECONNABORTED {
+				continue
+			}
+			if err != nil {
+				return // the listener was shut down
+			}
+			unix.Write(fd, hello)
+			unix.Close(fd)
+		}
+	}()
+	var okN, refN, otherN atomic.Int64
+	jobs := make(chan int, rate)
+	var wg sync.WaitGroup
+	for i := 0; i < 16; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			buf := make([]byte, 64)
+			for j := range jobs {
+				port := okPort
+				if j%2 == 1 {
+					port = refusedPort
+				}
+				switch err := connectOnce(port, buf); {
+				case err == nil && j%2 == 0:
+					okN.Add(1)
+				case err == unix.ECONNREFUSED && j%2 == 1:
+					refN.Add(1)
+				default:
+					otherN.Add(1)
+				}
+			}
+		}()
+	}
+	start := time.Now()
+	tick := time.NewTicker(time.Millisecond)
+	issued := 0
+	for now := range tick.C {
+		if now.Sub(start) > d {
+			break
+		}
+		due := int(now.Sub(start).Seconds() * float64(rate))
+		for ; issued < due; issued++ {
+			select {
+			case jobs <- issued:
+			default: // workers behind: the rate is not met (the achieved rate says so)
+			}
+		}
+	}
+	tick.Stop()
+	close(jobs)
+	wg.Wait()
+	unix.Shutdown(lfd, unix.SHUT_RDWR) // ends the blocked accept
+	serving.Wait()
+	unix.Close(lfd)
+	r.ok, r.refused = okN.Load(), refN.Load()
+	r.made = r.ok + r.refused + otherN.Load()
+}
+
+// listen opens a listening TCP socket on 127.0.0.1:port.
+func listen(port int) (int, error) {
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return -1, err
+	}
+	unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_REUSEADDR, 1)
+	if err := unix.Bind(fd, &unix.SockaddrInet4{Port: port, Addr: [4]byte{127, 0, 0, 1}}); err != nil {
+		unix.Close(fd)
+		return -1, err
+	}
+	if err := unix.Listen(fd, 4096); err != nil {
+		unix.Close(fd)
+		return -1, err
+	}
+	return fd, nil
+}
+
+// connectOnce connects to 127.0.0.1:port (blocking), reads until the server
+// closes, and closes: nil when it connected, else connect's error.
+func connectOnce(port int, buf []byte) error {
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd)
+	err = unix.Connect(fd, &unix.SockaddrInet4{Port: port, Addr: [4]byte{127, 0, 0, 1}})
+	if err == unix.EINTR {
+		// A signal (Go's preemption) interrupted it: the connect goes on
+		// without us; wait for its end and read its result.
+		pfd := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLOUT}}
+		for {
+			if _, perr := unix.Poll(pfd, -1); perr != unix.EINTR {
+				break
+			}
+		}
+		var soerr int
+		if soerr, err = unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_ERROR); err == nil && soerr != 0 {
+			err = unix.Errno(soerr)
+		}
+	}
+	if err != nil {
+		return err
+	}
+	for {
+		n, err := unix.Read(fd, buf)
+		if err == unix.EINTR {
+			continue
+		}
+		if n <= 0 || err != nil {
+			return nil
+		}
+	}
+}
+
+// cpuTime sums the CPU time of every thread of pid (schedstat: ns on CPU).
+func cpuTime(pid int) (time.Duration, error) {
+	tasks, err := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/schedstat", pid))
+	if err != nil || len(tasks) == 0 {
+		return 0, fmt.Errorf("reading the CPU time of pid %d: no /proc/%d/task/*/schedstat", pid, pid)
+	}
+	var total time.Duration
+	for _, t := range tasks {
+		b, err := os.ReadFile(t)
+		if err != nil {
+			continue // the thread exited: its time is lost, which only understates
+		}
+		f := strings.Fields(string(b))
+		if len(f) == 0 {
+			continue
+		}
+		ns, err := strconv.ParseInt(f[0], 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("%s: %q", t, b)
+		}
+		total += time.Duration(ns)
+	}
+	return total, nil
+}
+
+// checkReport reads connscope's JSON report: the summary's loss counters,
+// and the attempts to the loop's ports, each of which must appear once
+// (one 5-tuple reported twice within 5 ms is a duplicate report: the
+// kernel reuses a client port for the same server tens of ms later when
+// its port search wraps around) with the
+// outcome the loop saw (refused on the closed port, not refused on the
+// listener's).
+func checkReport(path string, r *result) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	type attempt struct {
+		Client, Server, Outcome string
+		Start                   time.Time
+	}
+	var line struct {
+		Kind           string          `json:"kind"`
+		Attempts       json.RawMessage `json:"attempts"`
+		KernelDrops    uint64          `json:"kernel_drops"`
+		RingBufferLost uint64          `json:"ring_buffer_lost"`
+		LateEvents     uint64          `json:"late_events"`
+	}
+	okSuffix, refSuffix := ":"+strconv.Itoa(okPort), ":"+strconv.Itoa(refusedPort)
+	starts := map[string][]time.Time{}
+	summary := false
+	dec := json.NewDecoder(bufio.NewReaderSize(f, 1<<20))
+	for {
+		line.Kind, line.Attempts = "", nil
+		if err := dec.Decode(&line); err == io.EOF {
+			break
+		} else if err != nil {
+			return fmt.Errorf("%s: %v", path, err)
+		}
+		if line.Kind == "summary" {
+			summary = true
+			r.drops, r.lost, r.late = line.KernelDrops, line.RingBufferLost, line.LateEvents
+			continue
+		}
+		var attempts []attempt
+		if err := json.Unmarshal(line.Attempts, &attempts); err != nil {
+			return fmt.Errorf("%s: attempts: %v", path, err)
+		}
+		for _, a := range attempts {
+			isOK, isRef := strings.HasSuffix(a.Server, okSuffix), strings.HasSuffix(a.Server, refSuffix)
+			if !isOK && !isRef {
+				continue
+			}
+			if isRef != (a.Outcome == "refused") {
+				r.wrong++
+			}
+			k := a.Client + " " + a.Server
+			starts[k] = append(starts[k], a.Start)
+		}
+	}
+	if !summary {
+		return fmt.Errorf("%s: no summary line at the end", path)
+	}
+	r.reportChecked = true
+	for _, ts := range starts {
+		sort.Slice(ts, func(i, j int) bool { return ts[i].Before(ts[j]) })
+		r.once++
+		for i := 1; i < len(ts); i++ {
+			if ts[i].Sub(ts[i-1]) < 5*time.Millisecond {
+				r.dups++
+			} else {
+				r.once++
+			}
+		}
+	}
+	return nil
+}

@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# bench/formats.sh — issue 13: the table and Markdown outputs within 1.2× of
+# JSON's time on a connect-heavy capture. bench/gencap writes one with about
+# one connect per 10 packets (FORMATS_PACKETS packets, FORMATS_CONNECTS
+# connects of every outcome); `connscope analyze --format F` runs on it for
+# json, table, markdown and line, best of FORMATS_RUNS by CPU time (user +
+# sys: on a shared machine it moves far less than wall time, which is shown
+# beside it). Prints a Markdown table; exits 1 when table or markdown takes
+# more than 1.2× JSON's CPU time.
+# Environment: FORMATS_PACKETS (default 2000000), FORMATS_CONNECTS (200000),
+# FORMATS_RUNS (3).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export CGO_ENABLED=0
+GO=${GO:-go}
+packets=${FORMATS_PACKETS:-2000000}
+connects=${FORMATS_CONNECTS:-200000}
+runs=${FORMATS_RUNS:-3}
+
+work=$(mktemp -d /tmp/connscope-formats.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+$GO build -trimpath -o "$work/connscope" ./cmd/connscope
+$GO build -o "$work/gencap" ./bench/gencap
+$GO build -o "$work/measure" ./bench/measure
+cap="$work/connects.pcap"
+"$work/gencap" -packets "$packets" -connects "$connects" -duration 30m -o "$cap" >&2
+cat "$cap" > /dev/null
+
+field() { awk -v k="$2" '{for (i = 1; i < NF; i++) if ($i == k) print $(i + 1)}' "$1"; }
+cpu_of() { awk -v u="$(field "$1" user_s)" -v s="$(field "$1" sys_s)" 'BEGIN { printf "%.3f", u + s }'; }
+
+for f in json table markdown line; do
+	for ((i = 1; i <= runs; i++)); do
+		m="$work/$f.$i.m"
+		"$work/measure" -o "$m" -- "$work/connscope" analyze --format "$f" "$cap" > "$work/$f.out" 2> "$work/$f.err"
+		if [[ $(field "$m" exit) != 0 ]]; then
+			echo "bench/formats.sh: analyze --format $f failed (exit $(field "$m" exit))" >&2
+			cat "$work/$f.err" >&2
+			exit 1
+		fi
+		if [[ ! -e "$work/$f.m" ]] || awk -v a="$(cpu_of "$m")" -v b="$(cpu_of "$work/$f.m")" 'BEGIN { exit !(a < b) }'; then
+			cp "$m" "$work/$f.m"
+		fi
+	done
+	echo "$f: $(cat "$work/$f.m")" >&2
+done
+
+json=$(cpu_of "$work/json.m")
+npk=$(sed -n 's/^  "packets": \([0-9]*\),*$/\1/p' "$cap.expected.json")
+echo "### Output formats on a connect-heavy capture: $npk packets, $connects connects, best of $runs by CPU; $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg)"
+echo
+echo "| format | CPU s (user+sys) | × JSON | wall s | peak RSS MB | output MB | target | |"
+echo "|:--|--:|--:|--:|--:|--:|:--|:--|"
+st=0
+for f in json table markdown line; do
+	cpu=$(cpu_of "$work/$f.m")
+	ratio=$(awk -v a="$cpu" -v b="$json" 'BEGIN { printf "%.2f", a / b }')
+	target="" verdict=""
+	if [[ $f == table || $f == markdown ]]; then
+		target="≤ 1.2× JSON"
+		if awk -v r="$ratio" 'BEGIN { exit !(r <= 1.2) }'; then verdict=met; else verdict="**missed**"; st=1; fi
+	fi
+	printf '| %s | %s | %s | %s | %d | %d | %s | %s |\n' "$f" "$cpu" "$ratio" "$(field "$work/$f.m" wall_s)" \
+		$(( $(field "$work/$f.m" maxrss_kb) / 1024 )) $(( $(stat -c %s "$work/$f.out") / 1000000 )) "$target" "$verdict"
+done
+exit $st

@@ -1,0 +1,62 @@
+package live
+
+import (
+	"testing"
+	"time"
+)
+
+// A reader faster than the pipeline: every event arrives once, in order;
+// the reader waits while max are queued; the end is seen only after the
+// last event.
+func TestQueueOrderBoundAndEnd(t *testing.T) {
+	for _, tt := range []struct{ n, max int }{{0, 4}, {1, 4}, {1000, 7}, {100000, 8192}} {
+		q := newQueue[int](tt.max)
+		go func() {
+			for i := range tt.n {
+				q.put(i)
+			}
+			q.close()
+		}()
+		var got []int
+		var buf []int
+		for open := true; open; {
+			<-q.ready
+			var items []int
+			items, open = q.take(buf)
+			if len(items) > tt.max {
+				t.Fatalf("n=%d max=%d: took %d at once", tt.n, tt.max, len(items))
+			}
+			got = append(got, items...)
+			buf = items
+		}
+		if len(got) != tt.n {
+			t.Fatalf("n=%d: got %d events", tt.n, len(got))
+		}
+		for i, v := range got {
+			if v != i {
+				t.Fatalf("n=%d: event %d is %d", tt.n, i, v)
+			}
+		}
+	}
+}
+
+// put blocks while the queue is full, until take makes room.
+func TestQueuePutWaitsWhenFull(t *testing.T) {
+	q := newQueue[int](2)
+	q.put(1)
+	q.put(2)
+	put := make(chan struct{})
+	go func() { q.put(3); close(put) }()
+	select {
+	case <-put:
+		t.Fatal("put did not wait on a full queue")
+	case <-time.After(50 * time.Millisecond):
+	}
+	if items, open := q.take(nil); len(items) != 2 || !open {
+		t.Fatalf("took %v (open %v), want [1 2], open", items, open)
+	}
+	<-put
+	if items, _ := q.take(nil); len(items) != 1 || items[0] != 3 {
+		t.Fatalf("took %v, want [3]", items)
+	}
+}

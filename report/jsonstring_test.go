@@ -1,0 +1,33 @@
+package report
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+)
+
+// appendJSONString quotes exactly as encoding/json does.
+func TestAppendJSONStringMatchesEncodingJSON(t *testing.T) {
+	for _, s := range []string{
+		"", "plain", "127.0.0.1:14306", "a\"b\\c", "<script>&amp;</script>", "tab\there\nnew\rline\b\f\x00\x1f\x7f",
+		"héllo wörld", "line\u2028sep\u2029para", "bad \xff utf8 \xc3", "\xe2\x80", strings.Repeat("x", 300) + "\"",
+		"Too many connections", "ERROR 1045 (28000): Access denied for user 'app'@'10.0.0.5' (using password: YES)",
+	} {
+		want, _ := json.Marshal(s)
+		if got := appendJSONString(nil, s); string(got) != string(want) {
+			t.Errorf("%q: got %s, want %s", s, got, want)
+		}
+	}
+}
+
+func BenchmarkAppendJSONString(b *testing.B) {
+	ss := []string{"127.0.0.1:14306", "2026-12-06T17:45:00.123456789Z", "refused", "connection refused (RST answered the SYN)",
+		"The server's port is closed: nothing listens on 127.0.0.1:14307, or a firewall rejects with a reset."}
+	buf := make([]byte, 0, 1024)
+	for b.Loop() {
+		buf = buf[:0]
+		for _, s := range ss {
+			buf = appendJSONString(buf, s)
+		}
+	}
+}
