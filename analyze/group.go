@@ -198,6 +198,7 @@ func (e *Engine) report(c *connectState) {
 		e.rememberSYN(a)
 	}
 	out := e.buildConnect(c)
+	Explain(out) // words, for now here (report.Explain next)
 	if !e.hostMatch(c, out) || (e.opts.Keep != nil && !e.opts.Keep(out)) {
 		return
 	}
@@ -277,7 +278,8 @@ func (e *Engine) buildConnect(c *connectState) *Connect {
 	if len(c.attempts) == 0 {
 		out.Outcome = Unresolved
 		out.Reason = unresolvedReason(c)
-		out.Evidence, out.Causes = unresolvedExplanation(c)
+		ev, causes := unresolvedExplanation(c)
+		out.said = &connectSaid{before: ev, causes: causes}
 		if out.Name == "" && len(c.queries) > 0 {
 			out.Name = c.queries[0].name
 		}
@@ -286,8 +288,8 @@ func (e *Engine) buildConnect(c *connectState) *Connect {
 	last := out.Attempts[len(out.Attempts)-1]
 	out.Outcome = last.Outcome
 	out.Reason = last.Reason
-	out.Evidence = append(out.Evidence, last.Evidence...)
-	out.Causes = append(out.Causes, last.Causes...)
+	cs := &connectSaid{}
+	out.said = cs
 	if len(c.attempts) > 1 {
 		var steps []string
 		var waited time.Duration
@@ -299,16 +301,16 @@ func (e *Engine) buildConnect(c *connectState) *Connect {
 				timedOut++
 			}
 		}
-		out.Evidence = append([]string{fmt.Sprintf("%d addresses tried in order: %s", len(c.attempts), strings.Join(steps, "; "))}, out.Evidence...)
+		cs.before = []string{fmt.Sprintf("%d addresses tried in order: %s", len(c.attempts), strings.Join(steps, "; "))}
 		if timedOut > 0 {
-			out.Causes = append(out.Causes, fmt.Sprintf("The client lost %s on %s that never answered before trying the next one: every address costs a full connect timeout (timeout × number of addresses). Fix or remove the dead address (e.g. a stale AAAA record, or a broken IPv6 path).",
+			cs.causes = append(cs.causes, fmt.Sprintf("The client lost %s on %s that never answered before trying the next one: every address costs a full connect timeout (timeout × number of addresses). Fix or remove the dead address (e.g. a stale AAAA record, or a broken IPv6 path).",
 				fmtDur(waited), plural(timedOut, "address", "addresses")))
 		}
 	}
 	if last.Outcome != OK && len(c.queries) > 0 {
 		if untried := c.untriedAddrs(); len(untried) > 0 {
-			out.Evidence = append(out.Evidence, fmt.Sprintf("%s also resolved to %s, never tried", c.name, strings.Join(untried, ", ")))
-			out.Causes = append(out.Causes, e.untriedCauses(c, untried)...)
+			cs.after = append(cs.after, fmt.Sprintf("%s also resolved to %s, never tried", c.name, strings.Join(untried, ", ")))
+			cs.causes = append(cs.causes, e.untriedCauses(c, untried)...)
 		}
 	}
 	if len(c.queries) > 0 {
@@ -321,8 +323,8 @@ func (e *Engine) buildConnect(c *connectState) *Connect {
 			}
 		}
 		if slowest != nil && (slowest.answeredAt.Sub(slowest.first) >= 500*time.Millisecond || retries > 0) {
-			out.Evidence = append(out.Evidence, fmt.Sprintf("name resolution was slow: %s (%s in all)", slowest.describe(), plural(retries, "retry", "retries")))
-			out.Causes = append(out.Causes, "Slow DNS adds to every connect: the resolver in /etc/resolv.conf answered late or had to be asked again (timeout/attempts options); check the DNS server and the path to it.")
+			cs.after = append(cs.after, fmt.Sprintf("name resolution was slow: %s (%s in all)", slowest.describe(), plural(retries, "retry", "retries")))
+			cs.causes = append(cs.causes, "Slow DNS adds to every connect: the resolver in /etc/resolv.conf answered late or had to be asked again (timeout/attempts options); check the DNS server and the path to it.")
 		}
 	}
 	if len(c.queries) > 0 {
@@ -333,7 +335,7 @@ func (e *Engine) buildConnect(c *connectState) *Connect {
 			}
 		}
 		if len(failed) > 0 && last.Outcome != OK {
-			out.Evidence = append(out.Evidence, "lookups that failed along the way: "+strings.Join(failed, "; "))
+			cs.after = append(cs.after, "lookups that failed along the way: "+strings.Join(failed, "; "))
 		}
 	}
 	return out
@@ -357,7 +359,7 @@ func (e *Engine) buildAttempt(a *attempt) *Attempt {
 	}
 	at.Outcome = a.outcome
 	at.Reason = a.reason
-	at.Facts = a.buildFacts()
+	at.Facts = e.buildFacts(a)
 	at.Start = a.start
 	at.SYNCount = a.synCount
 	if !a.wire && !a.kSynSent.IsZero() {
@@ -372,9 +374,8 @@ func (e *Engine) buildAttempt(a *attempt) *Attempt {
 		at.RTTMS = &v
 	}
 	a.timing(at)
-	slow, slowWords := a.slowParts()
-	if len(slow) > 0 {
-		at.Slow = &slow[0]
+	if slow := at.Facts.Slow; len(slow) > 0 {
+		at.Slow = &Slow{Part: slow[0].Part, MS: slow[0].MS}
 	}
 	at.DurationMS = ms(a.endAt.Sub(a.start))
 	if !slices.IsSortedFunc(at.Events, compareEventTime) {
@@ -389,11 +390,13 @@ func (e *Engine) buildAttempt(a *attempt) *Attempt {
 	if a.sess != nil {
 		protoInfo(at, a.sess.Info(a.proto == protoTLS && a.outcome == OK))
 	}
-	at.Evidence = append(append(append([]string{}, a.evidence...), a.notes...), slowWords...)
-	at.Causes = causesFor(e, a)
-	if at.Causes == nil {
-		at.Causes = []string{}
+	// The words come from the reason and the facts (Explain); a protocol
+	// session's own prose rides along until then.
+	at.said = &said{evidence: a.evidence, notes: a.notes, cutAt: a.cutAt}
+	if a.sess != nil {
+		at.said.causes = a.sess.Causes(a.reason.String())
 	}
+	at.Evidence, at.Causes = nil, nil
 	at.PID = a.pid
 	at.Comm = a.comm
 	if a.hasFD {

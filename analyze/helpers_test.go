@@ -310,3 +310,14 @@ func eventsContain(a *Attempt, sub string) bool {
 	}
 	return false
 }
+
+// causesFor words the causes of a hand-made attempt as a report does: the
+// engine builds its finding, Explain words it.
+func causesFor(e *Engine, a *attempt) []string {
+	if a.out == nil {
+		a.out = &Attempt{}
+	}
+	at := e.buildAttempt(a)
+	explainAttempt(at)
+	return at.Causes
+}

@@ -51,6 +51,7 @@ type Connect struct {
 	Evidence []string `json:"evidence"`
 	Causes   []string `json:"causes"`
 	PID      uint32   `json:"pid,omitempty"`
+	said     *connectSaid // its own words until Explain (words.go)
 	Comm     string   `json:"comm,omitempty"`
 	// Resolver is what eBPF saw of the process's resolver (glibc's UDP
 	// connect()s): which DNS servers and, for RFC 6724 address sorting,
@@ -114,6 +115,8 @@ type Attempt struct {
 	Comm  string `json:"comm,omitempty"`
 	FD    *int32 `json:"fd,omitempty"`
 	Errno string `json:"errno,omitempty"` // symbolic, e.g. "ECONNREFUSED"
+
+	said *said // a protocol's prose until Explain (words.go)
 
 	// Which side spoke first and which part was slow (timing.go).
 	// GreetingDelayMS is set only when the server spoke first;

@@ -40,8 +40,6 @@ var jsonFields = map[reflect.Type]string{
 	reflect.TypeOf(analyze.Query{}):    "name:string type:string server:string rcode:string answers:slice latency_ms:ptr retries:int start:struct error:string transport:string",
 	reflect.TypeOf(analyze.Attempt{}):  "client:string server:string outcome:string reason:uint16 facts:ptr syn_count:int retransmits:int rst_from:string rtt_ms:ptr greeting_delay_ms:ptr duration_ms:float64 start:struct events:slice mysql:ptr postgres:ptr evidence:slice causes:slice pid:uint32 comm:string fd:ptr errno:string client_first_byte_ms:ptr server_response_ms:ptr slow:ptr",
 	reflect.TypeOf(analyze.Event{}):    "t_ms:float64 kind:string dir:string what:string -:struct",
-	reflect.TypeOf(analyze.Facts{}):    "syns:int elapsed_ms:float64 closed_by:string close:string server_bytes:int client_bytes:int icmp:ptr errno:string mysql_error:uint16 sqlstate:string banner:string tls_alert:string lost_at:int would_be:uint16",
-	reflect.TypeOf(analyze.ICMPFact{}): "from:string v6:bool type:uint8 code:uint8",
 	reflect.TypeOf(analyze.Slow{}):     "part:string ms:float64",
 	reflect.TypeOf(analyze.MySQL{}):    "protocol:uint8 server_version:string connection_id:uint32 auth_plugin:string tls_offered:ptr tls_requested:bool encrypted:bool user:string error_code:uint16 sqlstate:string error_message:string error_message_cut:bool",
 }
@@ -65,6 +63,9 @@ func describeFields(t reflect.Type) string {
 	var parts []string
 	for i := 0; i < t.NumField(); i++ {
 		f := t.Field(i)
+		if !f.IsExported() {
+			continue // never encoded
+		}
 		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
 		if name == "" {
 			name = f.Name
@@ -293,56 +294,14 @@ func appendAttempt(b []byte, a *analyze.Attempt) []byte {
 	return append(b, '}')
 }
 
+// appendFacts writes an attempt's facts through encoding/json: they are
+// few per attempt, and they grow with the reasons' words (words.go).
 func appendFacts(b []byte, f *analyze.Facts) []byte {
-	b = append(b, '{')
-	if f.SYNs != 0 {
-		b = append(b, `"syns":`...)
-		b = strconv.AppendInt(b, int64(f.SYNs), 10)
-		b = append(b, ',')
+	out, err := json.Marshal(f)
+	if err != nil {
+		return append(b, "{}"...)
 	}
-	b = append(b, `"elapsed_ms":`...)
-	b = appendJSONFloat(b, f.ElapsedMS)
-	str := func(name, v string) {
-		if v != "" {
-			b = append(b, `,"`...)
-			b = append(b, name...)
-			b = append(b, `":`...)
-			b = appendJSONString(b, v)
-		}
-	}
-	num := func(name string, v int64) {
-		if v != 0 {
-			b = append(b, `,"`...)
-			b = append(b, name...)
-			b = append(b, `":`...)
-			b = strconv.AppendInt(b, v, 10)
-		}
-	}
-	str("closed_by", f.ClosedBy)
-	str("close", f.Close)
-	num("server_bytes", int64(f.ServerBytes))
-	num("client_bytes", int64(f.ClientBytes))
-	if ic := f.ICMP; ic != nil {
-		b = append(b, `,"icmp":{"from":`...)
-		b = appendJSONString(b, ic.From)
-		b = append(b, `,"v6":`...)
-		b = strconv.AppendBool(b, ic.V6)
-		b = append(b, `,"type":`...)
-		b = strconv.AppendUint(b, uint64(ic.Type), 10)
-		b = append(b, `,"code":`...)
-		b = strconv.AppendUint(b, uint64(ic.Code), 10)
-		b = append(b, '}')
-	}
-	str("errno", f.Errno)
-	num("mysql_error", int64(f.MySQLError))
-	str("sqlstate", f.SQLState)
-	str("banner", f.Banner)
-	str("tls_alert", f.TLSAlert)
-	num("lost_at", int64(f.LostAt))
-	if f.WouldBe != 0 {
-		str("would_be", f.WouldBe.String())
-	}
-	return append(b, '}')
+	return append(b, out...)
 }
 
 func appendMySQL(b []byte, m *analyze.MySQL) []byte {
