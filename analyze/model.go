@@ -48,11 +48,11 @@ type Connect struct {
 	Attempts   []*Attempt `json:"attempts"`
 	// Evidence and Causes explain Outcome in plain words (for a connect: its
 	// last attempt's, or the resolution's).
-	Evidence []string `json:"evidence"`
-	Causes   []string `json:"causes"`
-	PID      uint32   `json:"pid,omitempty"`
+	Evidence []string     `json:"evidence"`
+	Causes   []string     `json:"causes"`
+	PID      uint32       `json:"pid,omitempty"`
 	said     *connectSaid // its own words until Explain (words.go)
-	Comm     string   `json:"comm,omitempty"`
+	Comm     string       `json:"comm,omitempty"`
 	// Resolver is what eBPF saw of the process's resolver (glibc's UDP
 	// connect()s): which DNS servers and, for RFC 6724 address sorting,
 	// which candidate addresses in which order. Nil without eBPF.
