@@ -184,7 +184,7 @@ func TestAAAABlackholeCauses(t *testing.T) {
 				src.proc = &event.Process{PID: 4242, TID: 4242, Comm: tc.comm, FD: 3}
 			}
 			var got []*Connect
-			if _, err := RunSource(src, Options{OnConnect: func(c *Connect) { got = append(got, c) }}); err != nil {
+			if _, err := RunSource(src, Options{OnConnect: func(c *Connect) { Explain(c); got = append(got, c) }}); err != nil {
 				t.Fatal(err)
 			}
 			var conn *Connect

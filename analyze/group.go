@@ -198,7 +198,6 @@ func (e *Engine) report(c *connectState) {
 		e.rememberSYN(a)
 	}
 	out := e.buildConnect(c)
-	Explain(out) // words, for now here (report.Explain next)
 	if !e.hostMatch(c, out) || (e.opts.Keep != nil && !e.opts.Keep(out)) {
 		return
 	}

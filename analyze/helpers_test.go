@@ -27,6 +27,7 @@ func newSim(t testing.TB, opts Options) *sim {
 	s := &sim{t: t, t0: time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)}
 	prev := opts.OnConnect
 	opts.OnConnect = func(c *Connect) {
+		Explain(c) // the words, as a report gives them
 		s.got = append(s.got, c)
 		if prev != nil {
 			prev(c)

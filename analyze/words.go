@@ -51,16 +51,24 @@ type connectSaid struct {
 }
 
 // Explain fills in the Evidence and Causes of c and of its attempts from
-// their reasons and facts. The report calls it before redacting and
-// rendering; calling it again gives the same words.
+// their reasons and facts, where they are not worded yet (nil Evidence):
+// the engine leaves them so, and the report calls Explain before it
+// redacts and renders (words → redact → render). It changes c in place.
 func Explain(c *Connect) {
 	if c == nil {
 		return
 	}
-	for _, at := range c.Attempts {
-		if at != nil {
+	worded := false // the last attempt was worded here
+	for i, at := range c.Attempts {
+		if at != nil && at.Evidence == nil {
 			explainAttempt(at)
+			worded = i == len(c.Attempts)-1
 		}
+	}
+	// A connect made by the engine (said), or whose last attempt was just
+	// worded, gets its words; one that has them (or was made without) keeps them.
+	if c.Evidence != nil || c.said == nil && !worded {
+		return
 	}
 	cs := c.said
 	if cs == nil {

@@ -157,6 +157,7 @@ func (w *Writer) Connect(c *analyze.Connect) error {
 		w.hidden++
 		return nil
 	}
+	c = explained(c)
 	if w.red != nil {
 		c = w.red.Connect(c)
 	}
@@ -190,6 +191,23 @@ func (w *Writer) Flush() error {
 	w.r.flush(w)
 	w.flush()
 	return w.err
+}
+
+// explained is c with its words (analyze.Explain): sentences are made
+// only here, from the findings, before redaction and rendering. c itself
+// is not changed (a shallow copy of it and its attempts is worded).
+func explained(c *analyze.Connect) *analyze.Connect {
+	cc := *c
+	cc.Attempts = make([]*analyze.Attempt, len(c.Attempts))
+	for i, a := range c.Attempts {
+		if a != nil {
+			ac := *a
+			a = &ac
+		}
+		cc.Attempts[i] = a
+	}
+	analyze.Explain(&cc)
+	return &cc
 }
 
 func (w *Writer) flush() {
