@@ -287,30 +287,13 @@ func (e *Engine) buildConnect(c *connectState) *Connect {
 	last := out.Attempts[len(out.Attempts)-1]
 	out.Outcome = last.Outcome
 	out.Reason = last.Reason
+	// The addresses tried, the time lost and the addresses left untried
+	// are worded from the attempts and Untried (Explain); the DNS
+	// tracker's descriptions of the lookups ride along as prose (said).
 	cs := &connectSaid{}
 	out.said = cs
-	if len(c.attempts) > 1 {
-		var steps []string
-		var waited time.Duration
-		var timedOut int
-		for _, a := range c.attempts {
-			steps = append(steps, fmt.Sprintf("%s %s after %s", a.serverName(), a.outcome, fmtDur(a.endAt.Sub(a.start))))
-			if a != c.attempts[len(c.attempts)-1] && (a.outcome == Timeout || a.outcome == NoGreeting) {
-				waited += a.endAt.Sub(a.start)
-				timedOut++
-			}
-		}
-		cs.before = []string{fmt.Sprintf("%d addresses tried in order: %s", len(c.attempts), strings.Join(steps, "; "))}
-		if timedOut > 0 {
-			cs.causes = append(cs.causes, fmt.Sprintf("The client lost %s on %s that never answered before trying the next one: every address costs a full connect timeout (timeout × number of addresses). Fix or remove the dead address (e.g. a stale AAAA record, or a broken IPv6 path).",
-				fmtDur(waited), plural(timedOut, "address", "addresses")))
-		}
-	}
 	if last.Outcome != OK && len(c.queries) > 0 {
-		if untried := c.untriedAddrs(); len(untried) > 0 {
-			cs.after = append(cs.after, fmt.Sprintf("%s also resolved to %s, never tried", c.name, strings.Join(untried, ", ")))
-			cs.causes = append(cs.causes, e.untriedCauses(c, untried)...)
-		}
+		out.Untried = c.untriedAddrs()
 	}
 	if len(c.queries) > 0 {
 		var slowest *dnsQuery
@@ -413,48 +396,6 @@ func compareEventTime(x, y Event) int { return x.Time.Compare(y.Time) }
 // ms converts a duration to float milliseconds rounded to microseconds.
 func ms(d time.Duration) float64 {
 	return float64(d.Round(time.Microsecond)) / float64(time.Millisecond)
-}
-
-// untriedCauses explains a failed connect that left resolved addresses
-// untried: what the wire shows (which attempt failed how, how many
-// addresses were left), and a client's behaviour only where it is
-// verified: after a refusal every client verified so far tries the next
-// address; after a timeout it depends on the client (the protocol's
-// AfterTimeout, for a known client process).
-func (e *Engine) untriedCauses(c *connectState, untried []string) []string {
-	last := c.attempts[len(c.attempts)-1]
-	how := "failed (" + string(last.outcome) + ")"
-	switch last.outcome {
-	case Refused:
-		how = "was refused"
-	case Timeout:
-		how = "timed out"
-	case NoGreeting:
-		how = "connected but never answered"
-	case Unreachable, NoRoute:
-		how = "was unreachable"
-	}
-	more := plural(len(untried), "more address", "more addresses")
-	out := []string{fmt.Sprintf("The client stopped after the %s address (%s) %s; it had %s (%s) it never tried.",
-		ordinal(len(c.attempts)), last.server.Addr(), how, more, strings.Join(untried, ", "))}
-	switch last.outcome {
-	case Refused:
-		out = append(out, "After a refusal the clients verified so far all try the next address: this client stopped on its own (it tries one address only, or was given one). Fix or remove the refused address's record, or the listener there.")
-	case Timeout:
-		said := false
-		if p := e.intended(last); p != nil && p.AfterTimeout != nil && last.comm != "" {
-			if v := p.AfterTimeout(last.comm); v != "" {
-				out = append(out, v)
-				said = true
-			}
-		}
-		if !said {
-			out = append(out, "Clients differ after a timeout: some try the next address, some stop. Fix or remove the address that does not answer (e.g. a stale AAAA record, or a broken IPv6 path).")
-		}
-	default:
-		out = append(out, "Fix or remove the failing address's record, or what makes it fail.")
-	}
-	return out
 }
 
 // ordinal is "first", "second", … for a 1-based position.

@@ -57,6 +57,9 @@ type Connect struct {
 	// connect()s): which DNS servers and, for RFC 6724 address sorting,
 	// which candidate addresses in which order. Nil without eBPF.
 	Resolver *Resolver `json:"resolver,omitempty"`
+	// Untried are the addresses the name resolved to that no attempt went
+	// to, when the connect failed.
+	Untried []string `json:"untried,omitempty"`
 }
 
 // Resolver is resolution evidence from the kernel: glibc's resolver

@@ -454,7 +454,7 @@ func (e *Engine) buildFacts(a *attempt) *Facts {
 			f.Expected = p.Name
 		}
 	}
-	if p := e.intended(a); p != nil && p.ConnCauses != nil {
+	if p := e.intended(a); p != nil {
 		f.Intended = p.Name
 	}
 	f.Slow = a.slowParts()

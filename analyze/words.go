@@ -2,9 +2,11 @@ package analyze
 
 import (
 	"fmt"
+	"math"
 	"net/netip"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/connscope/connscope/analyze/proto"
 	"github.com/connscope/connscope/event"
@@ -76,13 +78,91 @@ func Explain(c *Connect) {
 	}
 	ev := append([]string{}, cs.before...)
 	var causes []string
-	if len(c.Attempts) > 0 {
-		last := c.Attempts[len(c.Attempts)-1]
-		ev = append(ev, last.Evidence...)
-		causes = append(causes, last.Causes...)
+	if n := len(c.Attempts); n > 0 && c.Attempts[n-1] != nil {
+		last := c.Attempts[n-1]
+		tried, lost := addressesTried(c.Attempts)
+		ev = append(append(ev, tried...), last.Evidence...)
+		causes = append(append(causes, last.Causes...), lost...)
+		if len(c.Untried) > 0 {
+			ev = append(ev, fmt.Sprintf("%s also resolved to %s, never tried", c.Name, strings.Join(c.Untried, ", ")))
+			causes = append(causes, untriedCauses(c.Attempts, c.Untried)...)
+		}
 	}
 	c.Evidence = append(ev, cs.after...)
 	c.Causes = append(causes, cs.causes...)
+}
+
+// addressesTried words a connect of several attempts: the addresses in
+// order, and the time lost on those that never answered.
+func addressesTried(attempts []*Attempt) (evidence, causes []string) {
+	if len(attempts) < 2 {
+		return nil, nil
+	}
+	var steps []string
+	var waited time.Duration
+	var timedOut int
+	for i, a := range attempts {
+		if a == nil {
+			continue
+		}
+		steps = append(steps, fmt.Sprintf("%s %s after %s", a.Server, a.Outcome, proto.MS(a.DurationMS)))
+		if i < len(attempts)-1 && (a.Outcome == Timeout || a.Outcome == NoGreeting) {
+			waited += time.Duration(math.Round(a.DurationMS*1000)) * time.Microsecond
+			timedOut++
+		}
+	}
+	evidence = []string{fmt.Sprintf("%d addresses tried in order: %s", len(attempts), strings.Join(steps, "; "))}
+	if timedOut > 0 {
+		causes = one(fmt.Sprintf("The client lost %s on %s that never answered before trying the next one: every address costs a full connect timeout (timeout × number of addresses). Fix or remove the dead address (e.g. a stale AAAA record, or a broken IPv6 path).",
+			proto.Dur(waited), plural(timedOut, "address", "addresses")))
+	}
+	return evidence, causes
+}
+
+// untriedCauses explains a failed connect that left resolved addresses
+// untried: what the wire shows (which attempt failed how, how many
+// addresses were left), and a client's behaviour only where it is
+// verified: after a refusal every client verified so far tries the next
+// address; after a timeout it depends on the client (the protocol's
+// AfterTimeout, for a known client process).
+func untriedCauses(attempts []*Attempt, untried []string) []string {
+	last := attempts[len(attempts)-1]
+	how := "failed (" + string(last.Outcome) + ")"
+	switch last.Outcome {
+	case Refused:
+		how = "was refused"
+	case Timeout:
+		how = "timed out"
+	case NoGreeting:
+		how = "connected but never answered"
+	case Unreachable, NoRoute:
+		how = "was unreachable"
+	}
+	w := &wordCtx{at: last, f: last.Facts}
+	if w.f == nil {
+		w.f = &Facts{}
+	}
+	more := plural(len(untried), "more address", "more addresses")
+	out := []string{fmt.Sprintf("The client stopped after the %s address (%s) %s; it had %s (%s) it never tried.",
+		ordinal(len(attempts)), w.addr(), how, more, strings.Join(untried, ", "))}
+	switch last.Outcome {
+	case Refused:
+		out = append(out, "After a refusal the clients verified so far all try the next address: this client stopped on its own (it tries one address only, or was given one). Fix or remove the refused address's record, or the listener there.")
+	case Timeout:
+		said := false
+		if p := protocolNamed(w.f.Intended); p != nil && p.AfterTimeout != nil && last.Comm != "" {
+			if v := p.AfterTimeout(last.Comm); v != "" {
+				out = append(out, v)
+				said = true
+			}
+		}
+		if !said {
+			out = append(out, "Clients differ after a timeout: some try the next address, some stop. Fix or remove the address that does not answer (e.g. a stale AAAA record, or a broken IPv6 path).")
+		}
+	default:
+		out = append(out, "Fix or remove the failing address's record, or what makes it fail.")
+	}
+	return out
 }
 
 func explainAttempt(at *Attempt) {

@@ -35,7 +35,7 @@ import (
 // jsonFields lists, per model type, the JSON names and Go kinds
 // appendConnect knows, in field order.
 var jsonFields = map[reflect.Type]string{
-	reflect.TypeOf(analyze.Connect{}):  "client:string name:string port:uint16 outcome:string reason:uint16 start:struct duration_ms:float64 resolution:slice attempts:slice evidence:slice causes:slice pid:uint32 comm:string resolver:ptr",
+	reflect.TypeOf(analyze.Connect{}):  "client:string name:string port:uint16 outcome:string reason:uint16 start:struct duration_ms:float64 resolution:slice attempts:slice evidence:slice causes:slice pid:uint32 comm:string resolver:ptr untried:slice",
 	reflect.TypeOf(analyze.Resolver{}): "servers:slice candidates:slice",
 	reflect.TypeOf(analyze.Query{}):    "name:string type:string server:string rcode:string answers:slice latency_ms:ptr retries:int start:struct error:string transport:string",
 	reflect.TypeOf(analyze.Attempt{}):  "client:string server:string outcome:string reason:uint16 facts:ptr syn_count:int retransmits:int rst_from:string rtt_ms:ptr greeting_delay_ms:ptr duration_ms:float64 start:struct events:slice mysql:ptr postgres:ptr evidence:slice causes:slice pid:uint32 comm:string fd:ptr errno:string client_first_byte_ms:ptr server_response_ms:ptr slow:ptr",
@@ -163,6 +163,10 @@ func appendConnectLine(b []byte, jc jsonConnect) ([]byte, error) {
 			b = appendJSONStrings(b, r.Candidates)
 		}
 		b = append(b, '}')
+	}
+	if len(c.Untried) > 0 {
+		b = append(b, `,"untried":`...)
+		b = appendJSONStrings(b, c.Untried)
 	}
 	return append(b, "}\n"...), nil
 }
