@@ -309,10 +309,6 @@ type Facts struct {
 	// ("client", "server") from byte TLSCutAt of its stream on.
 	TLSCutSide string `json:"tls_cut_side,omitempty"`
 	TLSCutAt   int    `json:"tls_cut_at,omitempty"`
-	// SoftErrorSYN is the SYN retransmit whose ICMP error ended the
-	// connect after an earlier one was kept as a soft error, at SoftErrorMS.
-	SoftErrorSYN int      `json:"soft_error_syn,omitempty"`
-	SoftErrorMS  *float64 `json:"soft_error_ms,omitempty"`
 	// Cut is the first connection-phase segment the snap length cut.
 	Cut *CutFact `json:"cut,omitempty"`
 	// Slow lists the slow parts (largest first), with what each one
