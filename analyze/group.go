@@ -374,9 +374,12 @@ func (e *Engine) buildAttempt(a *attempt) *Attempt {
 	}
 	// The words come from the reason and the facts (Explain); a protocol
 	// session's own prose rides along until then.
-	at.said = &said{evidence: a.evidence, notes: a.notes, cutAt: a.cutAt}
+	var causes []string
 	if a.sess != nil {
-		at.said.causes = a.sess.Causes(a.reason.String())
+		causes = a.sess.Causes(a.reason.String())
+	}
+	if a.evidence != nil || a.notes != nil || causes != nil {
+		at.said = &said{evidence: a.evidence, notes: a.notes, cutAt: a.cutAt, causes: causes}
 	}
 	at.Evidence, at.Causes = nil, nil
 	at.PID = a.pid

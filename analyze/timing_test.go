@@ -245,8 +245,8 @@ func TestClientFirstMovedOn(t *testing.T) {
 		t.Fatalf("want 1 connect of 2 attempts:\n%s", dumpConnects(s.got))
 	}
 	first, second := s.got[0].Attempts[0], s.got[0].Attempts[1]
-	if first.Reason != ReasonRequestUnanswered || !hasSubstring(first.Evidence, "the client moved on to 192.0.2.20:8080 2.0 s after the client's first bytes") {
-		t.Errorf("first attempt: %s %q", first.Reason, first.Evidence)
+	if f := first.Facts; first.Reason != ReasonRequestUnanswered || f.Ended != "next_address" || f.NextAddress != "192.0.2.20:8080" || !near(f.SinceRequestMS, 2000, 1) {
+		t.Errorf("first attempt: %s %+v", first.Reason, f)
 	}
 	if second.Reason != ReasonServerAnswered || second.ServerResponseMS == nil {
 		t.Errorf("second attempt: %s, server_response_ms %v", second.Reason, second.ServerResponseMS)

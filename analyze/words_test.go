@@ -86,3 +86,39 @@ func TestExplainKeepsWords(t *testing.T) {
 }
 
 func ptr(v float64) *float64 { return &v }
+
+// TestRestsOnAbsence pins which verdicts rest on absence — true only if
+// nothing was missed — and which lost evidence could contradict them
+// (the reason table's attribute lossVerdict uses): a timeout on any lost
+// event, a verdict on the server's silence or close on lost packets or
+// late events, and the ok verdicts that rest on what the packets did not
+// show. A verdict on something seen (an RST, an ICMP error, an errno, a
+// server's bytes) does not.
+func TestRestsOnAbsence(t *testing.T) {
+	want := map[Reason]lossKinds{
+		ReasonSYNUnanswered:         lostAny,
+		ReasonSYNACKAfterGiveUp:     lostAny,
+		ReasonETIMEDOUT:             lostAny,
+		ReasonServerSpokeLate:       lostAny,
+		ReasonNoServerBytes:         lostPackets | lostLate,
+		ReasonRequestUnanswered:     lostPackets | lostLate,
+		ReasonServerClosedSilent:    lostPackets | lostLate,
+		ReasonServerClosedPartial:   lostPackets | lostLate,
+		ReasonECONNRESETConnected:   lostPackets | lostLate,
+		ReasonClientClosedNoSend:    lostPackets | lostLate,
+		ReasonServerSentData:        lostPackets | lostLate,
+		ReasonClientFirstUnanswered: lostPackets | lostLate,
+		ReasonConnectedNoPackets:    lostPackets | lostLate,
+	}
+	for r := Reason(1); int(r) < engineReasons; r++ {
+		if got := r.restsOnAbsence(); got != want[r] {
+			t.Errorf("%s rests on absence of %03b, want %03b", r, got, want[r])
+		}
+	}
+	// A protocol's reasons get their outcome's.
+	for _, id := range []string{"mysql.login_unanswered", "pg.startup_unanswered"} {
+		if r, ok := reasonIDs[id]; ok && r.restsOnAbsence() != restsOn(r.Outcome()) {
+			t.Errorf("%s rests on %03b, its outcome %s on %03b", id, r.restsOnAbsence(), r.Outcome(), restsOn(r.Outcome()))
+		}
+	}
+}
