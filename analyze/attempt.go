@@ -1077,6 +1077,9 @@ func (a *attempt) synTimes() (first, last time.Time) {
 // decideIdle decides an attempt that stopped producing events: on the
 // idle timer, at a port reuse, or (closing) at the end of the capture.
 func (e *Engine) decideIdle(a *attempt, closing bool) {
+	if a.final {
+		return // its facts are its verdict's: none are added
+	}
 	now := e.now
 	if closing && a.lastActivity.After(now) {
 		now = a.lastActivity
