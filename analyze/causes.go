@@ -60,8 +60,10 @@ func untriedCauses(attempts []*Attempt, untried []string) []string {
 // was meant for.
 func causesOf(w *wordCtx) []string {
 	at := w.at
-	if at.said != nil && at.said.causes != nil {
-		return at.said.causes
+	if p := protocolNamed(w.f.Protocol); p != nil && p.Causes != nil {
+		if c := p.Causes(at.Reason.String(), protoInfoOf(at), w.clientAddr()); c != nil {
+			return c
+		}
 	}
 	var c []string
 	r := at.Reason

@@ -374,12 +374,8 @@ func (e *Engine) buildAttempt(a *attempt) *Attempt {
 	}
 	// The words come from the reason and the facts (Explain); a protocol
 	// session's own prose rides along until then.
-	var causes []string
-	if a.sess != nil {
-		causes = a.sess.Causes(a.reason.String())
-	}
-	if a.evidence != nil || a.notes != nil || causes != nil {
-		at.said = &said{evidence: a.evidence, notes: a.notes, cutAt: a.cutAt, causes: causes}
+	if a.evidence != nil || a.notes != nil {
+		at.said = &said{evidence: a.evidence, notes: a.notes, cutAt: a.cutAt}
 	}
 	at.Evidence, at.Causes = nil, nil
 	at.PID = a.pid

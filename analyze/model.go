@@ -216,6 +216,18 @@ func protoInfo(at *Attempt, info any) {
 	}
 }
 
+// protoInfoOf is the protocol facts protoInfo put into the report, for
+// the protocol's causes (nil when none).
+func protoInfoOf(at *Attempt) any {
+	switch {
+	case at.MySQL != nil:
+		return at.MySQL
+	case at.Postgres != nil:
+		return at.Postgres
+	}
+	return nil
+}
+
 // Summary counts what a run saw, including everything dropped or skipped.
 type Summary struct {
 	Connects    int             `json:"connects"`

@@ -129,6 +129,7 @@ func (e *Engine) protocolSocket(path string) bool {
 // startSession hands the attempt's bytes to protocol p.
 func (e *Engine) startSession(a *attempt, p *proto.Protocol, how proto.Sniff) {
 	a.proto = protoSession
+	a.facts.Protocol = p.Name
 	a.sess = p.New(&sessConn{e: e, a: a}, how)
 }
 

@@ -305,6 +305,9 @@ type Facts struct {
 	// client or unix socket).
 	Expected string `json:"expected,omitempty"`
 	Intended string `json:"intended,omitempty"`
+	// Protocol is the protocol whose plug-in decoded the connection
+	// (its session; it explains its own verdicts).
+	Protocol string `json:"protocol,omitempty"`
 	// TLSCutSide is the side whose TLS records the snap length cut
 	// ("client", "server") from byte TLSCutAt of its stream on.
 	TLSCutSide string `json:"tls_cut_side,omitempty"`

@@ -36,14 +36,12 @@ type wordCtx struct {
 }
 
 // said is prose a protocol plug-in wrote for an attempt (not yet words
-// from facts): its Decide evidence, its notes (in order, with the place of
-// the engine's snap length note), and its session's causes (nil: the
-// reason's).
+// from facts): its Decide evidence and its notes (in order, with the place
+// of the engine's snap length note).
 type said struct {
 	evidence []string
 	notes    []string
-	cutAt    int // index in notes before which the snap length note goes (-1: none)
-	causes   []string
+	cutAt    int // index in notes before which the snap length note goes
 }
 
 // connectSaid is a connect's own words (beyond its last attempt's), made
@@ -189,6 +187,12 @@ func (w *wordCtx) target() proto.Target {
 
 // server is the server as ip:port, or the unix socket path.
 func (w *wordCtx) server() string { return w.at.Server }
+
+// clientAddr is the client's address (without the port).
+func (w *wordCtx) clientAddr() string {
+	ap, _ := netip.ParseAddrPort(w.at.Client)
+	return ap.Addr().String()
+}
 
 // addr is the server's address (without the port).
 func (w *wordCtx) addr() string {

@@ -41,7 +41,7 @@ var jsonFields = map[reflect.Type]string{
 	reflect.TypeOf(analyze.Attempt{}):  "client:string server:string outcome:string reason:uint16 facts:ptr syn_count:int retransmits:int rst_from:string rtt_ms:ptr greeting_delay_ms:ptr duration_ms:float64 start:struct events:slice mysql:ptr postgres:ptr evidence:slice causes:slice pid:uint32 comm:string fd:ptr errno:string client_first_byte_ms:ptr server_response_ms:ptr slow:ptr",
 	reflect.TypeOf(analyze.Event{}):    "t_ms:float64 kind:string dir:string what:string -:struct",
 	reflect.TypeOf(analyze.Slow{}):     "part:string ms:float64",
-	reflect.TypeOf(analyze.Facts{}):    "syns:int elapsed_ms:float64 closed_by:string close:string server_bytes:int client_bytes:int icmp:ptr errno:string mysql_error:uint16 sqlstate:string banner:string tls_alert:string lost_at:int would_be:uint16 reply_ms:ptr syn_span_ms:ptr answered_syn:int since_first_syn_ms:ptr after_give_up_ms:ptr quiet_ms:ptr phase:string soft_errors:slice syn_ack_ms:ptr since_last_syn_ms:ptr retransmit_due_ms:ptr since_handshake_ms:ptr since_request_ms:ptr since_server_ms:ptr server_first_ms:ptr client_first_ms:ptr request_acked_ms:ptr client_gave_up_ms:ptr client_close:string server_close:string ended:string next_address:string at_once:bool wire:bool expected:string intended:string tls_cut_side:string tls_cut_at:int cut:ptr slow:slice lost:ptr",
+	reflect.TypeOf(analyze.Facts{}):    "syns:int elapsed_ms:float64 closed_by:string close:string server_bytes:int client_bytes:int icmp:ptr errno:string mysql_error:uint16 sqlstate:string banner:string tls_alert:string lost_at:int would_be:uint16 reply_ms:ptr syn_span_ms:ptr answered_syn:int since_first_syn_ms:ptr after_give_up_ms:ptr quiet_ms:ptr phase:string soft_errors:slice syn_ack_ms:ptr since_last_syn_ms:ptr retransmit_due_ms:ptr since_handshake_ms:ptr since_request_ms:ptr since_server_ms:ptr server_first_ms:ptr client_first_ms:ptr request_acked_ms:ptr client_gave_up_ms:ptr client_close:string server_close:string ended:string next_address:string at_once:bool wire:bool expected:string intended:string protocol:string tls_cut_side:string tls_cut_at:int cut:ptr slow:slice lost:ptr",
 	reflect.TypeOf(analyze.ICMPFact{}): "from:string v6:bool type:uint8 code:uint8 local:bool from_client:bool",
 	reflect.TypeOf(analyze.MySQL{}):    "protocol:uint8 server_version:string connection_id:uint32 auth_plugin:string tls_offered:ptr tls_requested:bool encrypted:bool user:string error_code:uint16 sqlstate:string error_message:string error_message_cut:bool",
 }
@@ -403,6 +403,7 @@ func appendFacts(b []byte, f *analyze.Facts) []byte {
 	flag("wire", f.Wire)
 	str("expected", f.Expected)
 	str("intended", f.Intended)
+	str("protocol", f.Protocol)
 	str("tls_cut_side", f.TLSCutSide)
 	num("tls_cut_at", int64(f.TLSCutAt))
 	if f.Cut != nil {
