@@ -132,8 +132,9 @@ type attempt struct {
 	reason   Reason
 	facts    Facts // what decide and lossVerdict add to the facts buildAttempt reads from the state
 	endAt    time.Time
-	evidence []string
-	notes    []string // extra evidence kept whatever the outcome (e.g. a slow greeting)
+	evidence []string // a protocol session's evidence for its verdict (see said)
+	notes    []string // a protocol session's notes, kept whatever the outcome (e.g. a slow greeting)
+	cutAt    int      // len(notes) when the snap length note (facts.Cut) was taken
 
 	// quietClose: the client closed at once with nothing sent either way
 	// (a connect-then-close check); that ok rests on no server byte being
@@ -520,8 +521,7 @@ func (e *Engine) clientData(a *attempt, p *event.Packet) {
 	if a.otherProtocolPending() {
 		a.firstCliData = t
 		a.event(t, EvClientData, DirC2S, EventAttrs{Note: NoteAnswersBanner, Bytes: p.PayloadLen})
-		e.decide(a, ReasonServerFirstAnswered, t, fmt.Sprintf("TCP connected to %s; the server spoke first (not %s) %s after the handshake and the client answered",
-			a.serverName(), serverFirstNames, fmtDur(a.firstSrvData.Sub(a.handshakeDone()))))
+		e.decide(a, ReasonServerFirstAnswered, t)
 		return
 	}
 	if a.firstCliData.IsZero() {
@@ -598,8 +598,8 @@ func (e *Engine) noteCut(a *attempt, p *event.Packet, who string) {
 	}
 	a.cutSegs++
 	if a.cutSegs == 1 {
-		a.notes = append(a.notes, fmt.Sprintf("the capture is truncated (snap length): a segment from the %s at +%s kept %d of its %d payload bytes; the verdict uses only the bytes captured",
-			who, fmtDur(p.Time.Sub(a.start)), len(p.Payload), p.PayloadLen))
+		a.facts.Cut = &CutFact{From: who, AtMS: ms(p.Time.Sub(a.start)), Kept: len(p.Payload), Len: p.PayloadLen}
+		a.cutAt = len(a.notes)
 	}
 }
 
@@ -639,12 +639,15 @@ func (e *Engine) classifyServer(a *attempt, t time.Time, final bool) {
 	switch {
 	case late:
 		a.event(t, EvServerData, DirS2C, EventAttrs{Note: NoteAfterClientGaveUp, ElapsedMS: proto.MSOf(delay), Detail: &proto.Detail{Banner: a.banner}})
-		e.decide(a, ReasonServerSpokeLate, t, fmt.Sprintf("the server's first bytes came %s after the handshake, %s after the client gave up (%s at +%s)",
-			fmtDur(delay), fmtDur(t.Sub(a.clientGaveAt)), a.clientClose, fmtDur(a.clientGaveAt.Sub(a.start))))
+		a.facts.ServerFirstMS = msp(delay)
+		a.facts.AfterGiveUpMS = msp(t.Sub(a.clientGaveAt))
+		a.facts.ClientGaveUpMS = msp(a.clientGaveAt.Sub(a.start))
+		e.decide(a, ReasonServerSpokeLate, t)
 	case e.expected(a) != nil:
 		p := e.expected(a)
 		a.event(t, EvServerData, DirS2C, EventAttrs{Note: NoteNotExpected, Detail: &proto.Detail{Banner: a.banner, Expected: p.Name}})
-		e.decide(a, reasonIDs[p.WrongBanner], t, fmt.Sprintf("the server at %s spoke first with %q, not a %s greeting", a.serverName(), a.banner, p.Name))
+		a.facts.Expected = p.Name
+		e.decide(a, reasonIDs[p.WrongBanner], t)
 	case a.firstCliData.IsZero():
 		// Another server-first protocol. Whether the client speaks it shows
 		// next: a client that answers does; one that stays silent until the
@@ -653,7 +656,9 @@ func (e *Engine) classifyServer(a *attempt, t time.Time, final bool) {
 		a.event(t, EvServerData, DirS2C, EventAttrs{Note: NoteOtherProtocol, ElapsedMS: proto.MSOf(delay), Detail: &proto.Detail{Banner: a.banner}})
 	default:
 		a.event(t, EvServerData, DirS2C, EventAttrs{Note: NoteAnswersClient, ElapsedMS: proto.MSOf(t.Sub(a.firstCliData)), Detail: &proto.Detail{Banner: a.banner}})
-		e.decide(a, ReasonServerAnswered, t, answeredEvidence(a, t))
+		a.facts.ClientFirstMS = msp(nonNegative(a.firstCliData.Sub(a.handshakeDone())))
+		a.facts.SinceRequestMS = msp(t.Sub(a.firstCliData))
+		e.decide(a, ReasonServerAnswered, t)
 	}
 }
 
@@ -686,8 +691,11 @@ func (a *attempt) otherProtocolPending() bool {
 // silentClient decides an attempt whose client never answered the first
 // bytes of a server no protocol recognised before the connection closed.
 func (e *Engine) silentClient(a *attempt, t time.Time, who string, how closeKind) {
-	e.decide(a, ReasonClientSilentToBanner, t, fmt.Sprintf("the server at %s spoke first with %q, not a %s greeting; the client never answered, and the %s closed the connection (%s) %s later",
-		a.serverName(), a.banner, serverFirstNames, who, how, fmtDur(t.Sub(a.firstSrvData))))
+	if a.final {
+		return
+	}
+	a.facts.SinceServerMS = msp(t.Sub(a.firstSrvData))
+	e.decide(a, ReasonClientSilentToBanner, t)
 }
 
 // bannerText renders the first bytes of a server no protocol recognised, for evidence.
@@ -722,7 +730,7 @@ func (e *Engine) decodeTLS(a *attempt, s *stream, fromServer bool, t time.Time) 
 		if typ < 20 || typ > 24 || s.buf[1] != 3 || length > 18432 {
 			a.event(t, EvNotDecoded, "", EventAttrs{Note: NoteNotTLS})
 			a.proto = protoOther
-			e.decide(a, ReasonTLSNotTLS, t, "the bytes after the SSLRequest are not TLS")
+			e.decide(a, ReasonTLSNotTLS, t)
 			return
 		}
 		if fromServer != a.tlsLast || a.tlsTurns == 0 {
@@ -751,13 +759,13 @@ func (e *Engine) decodeTLS(a *attempt, s *stream, fromServer bool, t time.Time) 
 				at.Detail = &proto.Detail{Alert: name}
 			}
 			a.event(t, EvTLSAlert, tlsDir(fromServer), at)
-			e.decide(a, ReasonTLSAlert, t, fmt.Sprintf("TLS alert from the %s%s during the handshake", who, desc))
+			e.decide(a, ReasonTLSAlert, t)
 			return
 		}
 		s.consume(5 + length)
 		if a.tlsTurns >= 4 {
 			a.event(t, EvTLSEstablished, "", EventAttrs{})
-			e.decide(a, ReasonTLSCompleted, t, "TLS handshake completed; the login result is encrypted")
+			e.decide(a, ReasonTLSCompleted, t)
 			return
 		}
 	}
@@ -785,13 +793,14 @@ func (e *Engine) tlsSegment(a *attempt, s *stream, p *event.Packet, n int, fromS
 		if desc, ok := tlsAlertIn(p.Payload); ok {
 			a.tlsAlert = who + " " + tlsAlertName(desc)
 			a.event(t, EvTLSAlert, tlsDir(fromServer), EventAttrs{Detail: &proto.Detail{Alert: tlsAlertName(desc)}})
-			e.decide(a, ReasonTLSAlert, t, fmt.Sprintf("TLS alert from the %s %s during the handshake", who, tlsAlertName(desc)))
+			e.decide(a, ReasonTLSAlert, t)
 			return
 		}
 	}
 	if a.tlsTurns >= 4 {
 		a.event(t, EvTLSEstablished, "", EventAttrs{})
-		e.decide(a, ReasonTLSCompleted, t, fmt.Sprintf("TLS handshake completed; the login result is encrypted (judged from the direction of the data segments: the snap length cut the %s's TLS records from byte %d on)", who, s.lostAt))
+		a.facts.TLSCutSide, a.facts.TLSCutAt = who, int(s.lostAt)
+		e.decide(a, ReasonTLSCompleted, t)
 	}
 }
 
@@ -894,7 +903,8 @@ func (e *Engine) clientClosed(a *attempt, t time.Time, how closeKind) {
 		if a.hsDoneAt.IsZero() && how == closedRST {
 			// The client's RST answers the SYN-ACK: its socket was gone.
 			a.event(t, EvRST, DirC2S, EventAttrs{Note: NoteAnswersSYNACK})
-			e.decide(a, ReasonSYNACKAfterGiveUp, t, fmt.Sprintf("the SYN-ACK came %s after the first SYN, after the client had given up (it answered with RST)", fmtDur(a.synAckAt.Sub(a.start))))
+			a.facts.SYNACKMS = msp(a.synAckAt.Sub(a.start))
+			e.decide(a, ReasonSYNACKAfterGiveUp, t)
 			return
 		}
 		waited := t.Sub(a.handshakeDone())
@@ -911,7 +921,8 @@ func (e *Engine) clientClosed(a *attempt, t time.Time, how closeKind) {
 			// succeeded and no server failed.
 			a.event(t, how.ev(), DirC2S, EventAttrs{Note: NoteClosedAtOnce, ElapsedMS: proto.MSOf(waited)})
 			a.quietClose = true
-			e.decide(a, ReasonClientClosedNoSend, t, fmt.Sprintf("connected; client closed without sending: %s %s after it was connected, without waiting for a byte (a connect-then-close check)", how, fmtDur(idle)))
+			a.facts.SinceHandshakeMS = msp(idle)
+			e.decide(a, ReasonClientClosedNoSend, t)
 			return
 		}
 		if !a.firstCliData.IsZero() {
@@ -922,7 +933,7 @@ func (e *Engine) clientClosed(a *attempt, t time.Time, how closeKind) {
 	case a.proto == protoSession && a.sess.ClientClosed(t, how.String()):
 	case a.proto == protoTLS:
 		a.event(t, how.ev(), DirC2S, EventAttrs{Note: NoteDuringTLS})
-		e.decide(a, ReasonTLSClosed, t, fmt.Sprintf("the client closed (%s) during the TLS handshake", how))
+		e.decide(a, ReasonTLSClosed, t)
 	default:
 		a.event(t, how.ev(), DirC2S, EventAttrs{})
 	}
@@ -956,7 +967,7 @@ func (e *Engine) serverClosed(a *attempt, t time.Time, how closeKind) {
 		e.silentClient(a, t, "server", how)
 	case !a.firstSrvData.IsZero() && (a.proto == protoUnknown || a.proto == protoSession && a.sess.AwaitingFirst()):
 		a.event(t, how.ev(), DirS2C, EventAttrs{Note: NotePartialGreeting, Bytes: a.s2c.bytes})
-		e.decide(a, ReasonServerClosedPartial, t, fmt.Sprintf("the server sent %d bytes, not a complete greeting, and closed (%s)", a.s2c.bytes, how))
+		e.decide(a, ReasonServerClosedPartial, t)
 	case a.synAckAt.IsZero():
 		if how == closedRST {
 			a.event(t, EvRST, DirS2C, EventAttrs{Note: NoteAnswersSYN, Addr: a.serverName()})
@@ -964,34 +975,38 @@ func (e *Engine) serverClosed(a *attempt, t time.Time, how closeKind) {
 			if ref.IsZero() {
 				ref = a.start
 			}
-			ev := "SYN answered by RST from " + a.serverName() + " after " + fmtDur(t.Sub(ref))
-			if a.synCount > 1 {
-				ev += fmt.Sprintf(" (SYN #%d; the earlier ones got no reply)", a.synCount)
-			}
-			e.decide(a, ReasonRSTFromServer, t, ev)
+			a.facts.ReplyMS = msp(t.Sub(ref))
+			a.facts.AnsweredSYN = a.synCount
+			e.decide(a, ReasonRSTFromServer, t)
 		}
 	case a.firstSrvData.IsZero():
 		waited := t.Sub(a.handshakeDone())
 		if a.clientClose != notClosed {
 			a.event(t, how.ev(), DirS2C, EventAttrs{Note: NoteAfterClientGaveUp})
 			if a.clientFirst() {
-				e.decide(a, ReasonRequestUnanswered, t, unansweredEvidence(a, a.clientGaveAt, fmt.Sprintf("the client gave up (%s)", a.clientClose)))
+				a.unanswered(a.clientGaveAt, "client_close")
+				e.decide(a, ReasonRequestUnanswered, t)
 				return
 			}
-			e.decide(a, ReasonNoServerBytes, t, fmt.Sprintf("connected, but the server sent nothing; the client gave up (%s) after %s", a.clientClose, fmtDur(a.clientGaveAt.Sub(a.handshakeDone()))))
+			a.facts.Ended = "client_close"
+			a.facts.SinceHandshakeMS = msp(a.clientGaveAt.Sub(a.handshakeDone()))
+			e.decide(a, ReasonNoServerBytes, t)
 			return
 		}
 		if !a.firstCliData.IsZero() {
 			a.event(t, how.ev(), DirS2C, EventAttrs{Note: NoteNoAnswer})
-			e.decide(a, ReasonServerClosedSilent, t, fmt.Sprintf("the server closed (%s) %s after the client's first bytes (%s after the handshake) without answering", how, fmtDur(t.Sub(a.firstCliData)), fmtDur(waited)))
+			a.facts.SinceRequestMS = msp(t.Sub(a.firstCliData))
+			a.facts.SinceHandshakeMS = msp(waited)
+			e.decide(a, ReasonServerClosedSilent, t)
 			return
 		}
 		a.event(t, how.ev(), DirS2C, EventAttrs{Note: NoteNoServerByte, ElapsedMS: proto.MSOf(waited)})
-		e.decide(a, ReasonServerClosedSilent, t, fmt.Sprintf("connected, then the server closed (%s) %s after the handshake without sending a greeting", how, fmtDur(waited)))
+		a.facts.SinceHandshakeMS = msp(waited)
+		e.decide(a, ReasonServerClosedSilent, t)
 	case a.proto == protoSession && a.sess.ServerClosed(t, how.String()):
 	case a.proto == protoTLS:
 		a.event(t, how.ev(), DirS2C, EventAttrs{Note: NoteDuringTLS})
-		e.decide(a, ReasonTLSClosed, t, fmt.Sprintf("the server closed (%s) during the TLS handshake", how))
+		e.decide(a, ReasonTLSClosed, t)
 	default:
 		a.event(t, how.ev(), DirS2C, EventAttrs{})
 	}
@@ -1054,13 +1069,17 @@ func (a *attempt) synTimes() (first, last time.Time) {
 // decideIdle decides an attempt that stopped producing events: on the
 // idle timer, at a port reuse, or (closing) at the end of the capture.
 func (e *Engine) decideIdle(a *attempt, closing bool) {
+	if a.final {
+		return // its facts are its verdict's: none are added
+	}
 	now := e.now
 	if closing && a.lastActivity.After(now) {
 		now = a.lastActivity
 	}
 	switch {
 	case !a.wire && a.kSynSent.IsZero():
-		e.decide(a, ReasonCaptureEnded, a.lastActivity, "the capture ended before connect() returned")
+		a.facts.Phase = "connect"
+		e.decide(a, ReasonCaptureEnded, a.lastActivity)
 	case !a.connected():
 		e.decideSynSent(a, now, closing)
 	case !a.wire && !e.opts.NoPackets:
@@ -1070,43 +1089,53 @@ func (e *Engine) decideIdle(a *attempt, closing bool) {
 		hs := a.handshakeDone()
 		if a.clientClose != notClosed {
 			if a.clientFirst() {
-				e.decide(a, ReasonRequestUnanswered, a.clientGaveAt, unansweredEvidence(a, a.clientGaveAt, fmt.Sprintf("the client gave up (%s)", a.clientClose)))
+				a.unanswered(a.clientGaveAt, "client_close")
+				e.decide(a, ReasonRequestUnanswered, a.clientGaveAt)
 				return
 			}
-			e.decide(a, ReasonNoServerBytes, a.clientGaveAt, fmt.Sprintf("connected, but the server sent nothing; the client gave up (%s) after %s", a.clientClose, fmtDur(a.clientGaveAt.Sub(hs))))
+			a.facts.Ended = "client_close"
+			a.facts.SinceHandshakeMS = msp(a.clientGaveAt.Sub(hs))
+			e.decide(a, ReasonNoServerBytes, a.clientGaveAt)
 			return
 		}
 		if !a.firstCliData.IsZero() && (!closing || now.Sub(a.firstCliData) >= e.noGreetingAfter()) {
 			// The client waited in vain as long as a client waits for a
 			// greeting (or for the idle timeout): no response.
-			e.decide(a, ReasonRequestUnanswered, now, unansweredEvidence(a, now, "still no answer"))
+			a.unanswered(now, idleEnd(closing))
+			e.decide(a, ReasonRequestUnanswered, now)
 			return
 		}
 		if !a.firstCliData.IsZero() {
-			e.decide(a, ReasonClientFirstUnanswered, a.firstCliData, fmt.Sprintf("TCP connected to %s; the client spoke first (not %s) and the server had not answered when the capture ended", a.serverName(), serverFirstNames))
+			e.decide(a, ReasonClientFirstUnanswered, a.firstCliData)
 			return
 		}
 		waited := now.Sub(hs)
 		if !closing || waited >= e.noGreetingAfter() {
-			e.decide(a, ReasonNoServerBytes, now, fmt.Sprintf("connected, but the server sent nothing in %s", fmtDur(waited)))
+			a.facts.Ended = idleEnd(closing)
+			a.facts.SinceHandshakeMS = msp(waited)
+			e.decide(a, ReasonNoServerBytes, now)
 			return
 		}
-		e.decide(a, ReasonCaptureEnded, now, fmt.Sprintf("connected; the capture ended %s later, before the server's first byte", fmtDur(waited)))
+		a.facts.Phase = "connected"
+		a.facts.SinceHandshakeMS = msp(waited)
+		e.decide(a, ReasonCaptureEnded, now)
 	case a.proto == protoTLS:
 		switch {
 		case a.tlsTurns >= 2 && !closing:
 			// The server answered the ClientHello and nobody closed or
 			// alerted; a live capture filter may simply have stopped
 			// copying this connection's payload.
-			e.decide(a, ReasonTLSUnderWay, a.lastActivity, "the server answered the TLS ClientHello and the connection stayed open without an alert: TLS under way, the rest is encrypted")
+			e.decide(a, ReasonTLSUnderWay, a.lastActivity)
 		case closing:
-			e.decide(a, ReasonCaptureEnded, now, "the capture ended during the TLS handshake")
+			a.facts.Phase = "tls"
+			e.decide(a, ReasonCaptureEnded, now)
 		default:
-			e.decide(a, ReasonTLSStalled, now, fmt.Sprintf("the TLS handshake stalled for %s: the server never answered the ClientHello", fmtDur(now.Sub(a.lastActivity))))
+			a.facts.QuietMS = msp(now.Sub(a.lastActivity))
+			e.decide(a, ReasonTLSStalled, now)
 		}
 	default:
 		// A first payload no protocol recognised, still incomplete (e.g. a cut packet).
-		e.decide(a, ReasonServerSentData, a.firstSrvData, "TCP connected to "+a.serverName()+"; the server sent data")
+		e.decide(a, ReasonServerSentData, a.firstSrvData)
 	}
 }
 
@@ -1124,30 +1153,32 @@ func (e *Engine) decideSynSent(a *attempt, now time.Time, closing bool) {
 		n = 1 + a.kSynRetrans
 	}
 	first, last := a.synTimes()
-	syns := plural(n, "SYN", "SYNs")
 	if n > 1 {
-		syns += " over " + fmtDur(last.Sub(first))
+		a.facts.SYNSpanMS = msp(last.Sub(first))
 	}
 	overdue := now.Sub(last) > nextRetransmitWait(a)
 	if closing && n < 2 && !overdue && (e.opts.ClientTimeout == 0 || now.Sub(first) < e.opts.ClientTimeout) {
-		e.decide(a, ReasonCaptureEnded, now, fmt.Sprintf("%s, no reply yet; the capture ended %s after it", syns, fmtDur(now.Sub(last))))
+		a.facts.Phase = "syn_sent"
+		a.facts.SinceLastSYNMS = msp(now.Sub(last))
+		e.decide(a, ReasonCaptureEnded, now)
 		return
 	}
-	var ev string
 	switch {
 	case !a.kClosed.IsZero():
-		ev = fmt.Sprintf("%s, no reply; the client closed the socket after %s", syns, fmtDur(a.kClosed.Sub(first)))
+		a.facts.Ended = "socket_close"
+		a.facts.SinceFirstSYNMS = msp(a.kClosed.Sub(first))
 		now = a.kClosed
 	case overdue:
-		ev = fmt.Sprintf("%s, no reply; no further SYN by +%s, when the next retransmit was due at the latest: the client gave up",
-			syns, fmtDur(last.Add(nextRetransmitWait(a)).Sub(first)))
+		a.facts.Ended = "no_retransmit"
+		a.facts.RetransmitDueMS = msp(last.Add(nextRetransmitWait(a)).Sub(first))
 		now = last
 	case now.Sub(last) < time.Millisecond:
-		ev = fmt.Sprintf("%s, no reply; the capture ends there", syns)
+		a.facts.Ended = "capture_end"
 	default:
-		ev = fmt.Sprintf("%s, no reply; the capture ended %s after the last one", syns, fmtDur(now.Sub(last)))
+		a.facts.Ended = "capture_end"
+		a.facts.SinceLastSYNMS = msp(now.Sub(last))
 	}
-	e.decide(a, ReasonSYNUnanswered, now, ev)
+	e.decide(a, ReasonSYNUnanswered, now)
 }
 
 // gaveUpFor ends an undecided attempt because the same client moved on to
@@ -1159,35 +1190,35 @@ func (e *Engine) gaveUpFor(a *attempt, next *attempt, t time.Time) {
 	if a.connected() {
 		// Connected but silent: the client stopped waiting for the greeting.
 		if a.firstSrvData.IsZero() && a.clientFirst() {
-			e.decide(a, ReasonRequestUnanswered, t, unansweredEvidence(a, t, "the client moved on to "+next.serverName()))
+			a.facts.NextAddress = next.serverName()
+			a.unanswered(t, "next_address")
+			e.decide(a, ReasonRequestUnanswered, t)
 			return
 		}
 		if a.firstSrvData.IsZero() {
-			e.decide(a, ReasonNoServerBytes, t, fmt.Sprintf("connected, but the server sent nothing; the client moved on to %s after %s", next.serverName(), fmtDur(t.Sub(a.handshakeDone()))))
+			a.facts.Ended, a.facts.NextAddress = "next_address", next.serverName()
+			a.facts.SinceHandshakeMS = msp(t.Sub(a.handshakeDone()))
+			e.decide(a, ReasonNoServerBytes, t)
 			return
 		}
 		e.decideIdle(a, true)
 		return
 	}
-	n := a.synCount
-	if !a.wire {
-		n = 1 + a.kSynRetrans
-	}
 	a.event(t, EvClientGaveUp, DirLocal, EventAttrs{Addr: next.serverName()})
-	e.decide(a, ReasonSYNUnanswered, t, fmt.Sprintf("%s, no reply; the client gave up after %s and tried the next address (%s)",
-		plural(n, "SYN", "SYNs"), fmtDur(t.Sub(a.start)), next.serverName()))
+	a.facts.Ended, a.facts.NextAddress = "next_address", next.serverName()
+	e.decide(a, ReasonSYNUnanswered, t)
 }
 
 // decide records an attempt's outcome. The attempt leaves the flow table
 // (its later packets are bulk traffic); its connect may now be complete
 // (reportDecided, after the event, reports it).
 // The outcome is the reason's (see Reason).
-func (e *Engine) decide(a *attempt, r Reason, at time.Time, evidence ...string) {
+func (e *Engine) decide(a *attempt, r Reason, at time.Time) {
 	if a.final {
 		return
 	}
 	if e.loss.kernelAt|e.loss.dropsAt|e.loss.lateAt != 0 {
-		r, evidence = e.lossVerdict(a, r, evidence)
+		r = e.lossVerdict(a, r)
 	}
 	o := r.Outcome()
 	if decidedHook != nil {
@@ -1203,7 +1234,6 @@ func (e *Engine) decide(a *attempt, r Reason, at time.Time, evidence ...string) 
 		at = a.start
 	}
 	a.endAt = at
-	a.evidence = append(a.evidence, evidence...)
 	if !a.keep && (a.synCount == 0 || a.connected()) {
 		// A SYN that got no SYN-ACK stays in the flow table until its
 		// connect is reported: its retransmits (and a second RST or ICMP

@@ -2,120 +2,145 @@ package analyze
 
 import (
 	"fmt"
-	"time"
+	"strings"
 )
 
-// causesFor explains an attempt's outcome in plain words, each cause tied
-// to what a person should check. It is keyed on the attempt's Reason;
-// the facts it quotes are the attempt's own. A protocol's session
-// explains its own reasons (and TLS's) first. The engine's causes say what
-// the wire or the kernel shows and name general checks only; the protocol
-// the attempt was meant for (intended) adds its own settings.
-func causesFor(e *Engine, a *attempt) []string {
-	c := neutralCauses(e, a)
-	if p := e.intended(a); p != nil && p.ConnCauses != nil && (a.sess == nil || a.sess.Causes(a.reason.String()) == nil) {
-		c = append(c, p.ConnCauses(a.reason.String(), a.target())...)
+// The causes: what a person should check, per reason (reasonWords holds
+// each reason's; these are shared, or the connect's). Like the evidence
+// they read only the finding and the public model (words.go).
+
+// untriedCauses explains a failed connect that left resolved addresses
+// untried: what the wire shows (which attempt failed how, how many
+// addresses were left), and a client's behaviour only where it is
+// verified: after a refusal every client verified so far tries the next
+// address; after a timeout it depends on the client (the protocol's
+// AfterTimeout, for a known client process).
+func untriedCauses(attempts []*Attempt, untried []string) []string {
+	last := attempts[len(attempts)-1]
+	how := "failed (" + string(last.Outcome) + ")"
+	switch last.Outcome {
+	case Refused:
+		how = "was refused"
+	case Timeout:
+		how = "timed out"
+	case NoGreeting:
+		how = "connected but never answered"
+	case Unreachable, NoRoute:
+		how = "was unreachable"
+	}
+	w := &wordCtx{at: last, f: last.Facts}
+	if w.f == nil {
+		w.f = &Facts{}
+	}
+	more := plural(len(untried), "more address", "more addresses")
+	out := []string{fmt.Sprintf("The client stopped after the %s address (%s) %s; it had %s (%s) it never tried.",
+		ordinal(len(attempts)), w.addr(), how, more, strings.Join(untried, ", "))}
+	switch last.Outcome {
+	case Refused:
+		out = append(out, "After a refusal the clients verified so far all try the next address: this client stopped on its own (it tries one address only, or was given one). Fix or remove the refused address's record, or the listener there.")
+	case Timeout:
+		said := false
+		if p := protocolNamed(w.f.Intended); p != nil && p.AfterTimeout != nil && last.Comm != "" {
+			if v := p.AfterTimeout(last.Comm); v != "" {
+				out = append(out, v)
+				said = true
+			}
+		}
+		if !said {
+			out = append(out, "Clients differ after a timeout: some try the next address, some stop. Fix or remove the address that does not answer (e.g. a stale AAAA record, or a broken IPv6 path).")
+		}
+	default:
+		out = append(out, "Fix or remove the failing address's record, or what makes it fail.")
+	}
+	return out
+}
+
+// causesOf is the attempt's causes: the protocol session's for its
+// reasons, else the reason's, then the advice of the protocol the attempt
+// was meant for.
+func causesOf(w *wordCtx) []string {
+	at := w.at
+	if p := protocolNamed(w.f.Protocol); p != nil && p.Causes != nil {
+		if c := p.Causes(at.Reason.String(), protoInfoOf(at), w.clientAddr()); c != nil {
+			return c
+		}
+	}
+	var c []string
+	r := at.Reason
+	if wrongBanner(r) {
+		r = ReasonClientSilentToBanner // the same causes: another service listens
+	}
+	if ws, ok := reasonWords[r]; ok && ws.causes != nil {
+		c = ws.causes(w)
+	} else {
+		c = defaultCauses(w)
+	}
+	if p := protocolNamed(w.f.Intended); p != nil && p.ConnCauses != nil {
+		c = append(c, p.ConnCauses(at.Reason.String(), w.target())...)
 	}
 	return c
 }
 
-// neutralCauses are the engine's causes, or the session's for its reasons.
-func neutralCauses(e *Engine, a *attempt) []string {
-	server := a.serverName()
-	port := a.server.Port()
-	if a.sess != nil {
-		if c := a.sess.Causes(a.reason.String()); c != nil {
-			return c
-		}
-	}
-	reason := a.reason
-	if wrongBanner(reason) {
-		reason = ReasonClientSilentToBanner // the same causes: another service listens
-	}
-	var c []string
-	switch reason {
-	case ReasonECONNREFUSEDUnix, ReasonUnixOtherErrno:
+// The causes shared by several reasons.
+var (
+	refusedCauses = func(w *wordCtx) []string {
 		return []string{
-			fmt.Sprintf("A stale socket file: %s exists but no server accepts on it (the server died, was restarted with another socket path, or runs in another mount namespace). Start the server, or fix the socket path the server and the client use.", a.unix),
-		}
-	case ReasonEAGAINUnix:
-		return []string{"The server's listen backlog on the socket is full: the server is not accepting fast enough (or its backlog setting is too small)."}
-	case ReasonRSTFromServer, ReasonKernelRST, ReasonECONNREFUSED, ReasonECONNRESET:
-		c = append(c,
-			fmt.Sprintf("Nothing listens on port %d of %s: the server is not running, listens on another port, or only on other addresses (loopback only, IPv4-only vs IPv6). Check `ss -ltnp` on the server.", port, a.server.Addr()),
-			"Or a firewall rejects with a TCP reset (nft/iptables `reject with tcp reset`).")
-	case ReasonICMPPortUnreachable, ReasonICMPAdminProhibited, ReasonICMPProtocolUnreachable:
-		who := fmt.Sprintf("%s (a router or firewall on the path)", a.icmpFrom)
-		if a.icmpFrom == a.server.Addr() {
-			who = fmt.Sprintf("the server host %s itself (a host with nothing listening answers with RST, so this is its firewall)", a.icmpFrom)
-		}
-		c = append(c,
-			fmt.Sprintf("A firewall REJECTs the connection with an ICMP error: the answer came from %s. Check its nft/iptables rules for port %d (`reject with icmp port-unreachable / admin-prohibited`).", who, port))
-	case ReasonNoARPReply, ReasonICMPHostUnreachable, ReasonICMPNetUnreachable, ReasonICMPTimeExceeded, ReasonICMPParameterProblem, ReasonICMPOther, ReasonEHOSTUNREACH, ReasonKernelOtherErrno:
-		switch {
-		case a.icmp != nil && a.icmpFrom == a.icmp.QuotedSrc:
-			c = append(c, fmt.Sprintf("No ARP/NDP reply for %s (or its gateway): the host is down, the address is wrong, or it is on another segment/VLAN. Check `ip neigh` on the client.", a.server.Addr()))
-		case a.icmp != nil:
-			c = append(c,
-				fmt.Sprintf("Router %s could not deliver to %s (%s): the host is down or not answering ARP/NDP on its segment, or a route is missing on the way. Check the routes and whether the host is up.", a.icmpFrom, a.server.Addr(), icmpName(a.icmp)))
-		default:
-			c = append(c, fmt.Sprintf("No ARP/NDP reply for %s or the next hop: the host is down, the address is wrong, or it is on another segment/VLAN. Check `ip neigh` and `ip route get %s` on the client.", a.server.Addr(), a.server.Addr()))
-		}
-	case ReasonSYNACKAfterGiveUp:
-		c = append(c, "The SYN-ACK came only after the client had given up: the path or the server is very slow to answer (overloaded accept queue, heavy loss). Check the RTT and the server's listen backlog.")
-	case ReasonSYNUnanswered, ReasonETIMEDOUT:
-		c = append(c,
-			fmt.Sprintf("Packets to %s are silently dropped: a firewall DROP rule (on the server, a cloud security group, or in between), or the host is down/does not exist (no one answers, not even with an ICMP error). Check the firewall rules for port %d and that the address is right.", server, port))
-		if a.kErrno == errETIMEDOUT {
-			c = append(c, "The kernel itself gave up after net.ipv4.tcp_syn_retries retransmissions (about 2 minutes by default); set a connect timeout in the client.")
-		} else {
-			c = append(c, "The client's connect timeout decides when it gives up; with several addresses each one that does not answer costs a full timeout.")
-		}
-	case ReasonNoServerBytes:
-		c = append(c,
-			"TCP connected but the server sent nothing: the server process is hung or overloaded (accept backlog, thread limits), blocked resolving the client's address (reverse DNS of the client with a slow DNS), or it is a proxy/load balancer whose backend is down.",
-			"The client gave up waiting for the server's first message: its connect timeout (or read timeout) covers that wait too.")
-	case ReasonRequestUnanswered:
-		c = append(c,
-			"The server received the client's first bytes (its TCP acknowledged them when the capture shows the ACK) but its application never answered: the service is hung or overloaded (worker pool, backend it waits on), or the client spoke a protocol the server does not (a plain-text request to a TLS port, a wrong path through a proxy). Check the server's logs for this connection.",
-			"If the server is merely slow, the client's read timeout decides when it gives up.")
-	case ReasonServerSpokeLate:
-		c = append(c,
-			"The server spoke only after the client had given up. Typical of a reverse DNS lookup of the client's address on the server: turn the server's reverse lookups off, or fix the PTR records/DNS the server uses. Also possible: an overloaded server (thread or process creation).",
-			"If the delay is expected, raise the client's connect timeout.")
-	case ReasonServerClosedSilent, ReasonServerClosedPartial, ReasonECONNRESETConnected:
-		c = append(c,
-			"The server accepted the TCP connection and closed it without a word: host-based access control (tcp_wrappers/hosts.deny), a proxy or load balancer with no healthy backend, a server shutting down or out of resources (file descriptors, memory: check its error log), or a service of another protocol that closes on unexpected clients.")
-	case ReasonTLSAlert, ReasonTLSNotTLS, ReasonTLSClosed, ReasonTLSStalled:
-		// A protocol's session names its own settings (see above).
-		c = append(c, "The TLS handshake failed: the server's certificate is not trusted or does not match the host name, no common TLS version or cipher, or the server requires a client certificate. The server's log and the client's message name the side that refused.")
-	case ReasonClientSilentToBanner:
-		want := "the expected service"
-		if p := e.expected(a); p != nil {
-			want = p.Name
-		}
-		c = append(c, fmt.Sprintf("Something other than %s listens on %s (it sent %q): the wrong port or host in the client's configuration, or a port forward/proxy pointing at the wrong service.", want, server, a.banner))
-	case ReasonENOENT:
-		c = append(c, fmt.Sprintf("No socket file at %s: the server is not running, or it creates its socket in another directory than the client looks in; or connect over TCP instead.", a.unix))
-	case ReasonEACCESUnix:
-		c = append(c, fmt.Sprintf("The process may not connect to %s: the socket's directory needs search (x) permission and the socket write (w) permission for the client's user, or an LSM (AppArmor/SELinux) denies it.", a.unix))
-	case ReasonEACCES:
-		c = append(c, "connect() was refused locally (EACCES/EPERM) before any packet: a local firewall OUTPUT rule, a cgroup/BPF connect hook, SELinux/AppArmor policy, or (with ICMPv6) an administratively-prohibited answer.")
-	case ReasonENETUNREACH, ReasonEHOSTUNREACHRoute:
-		c = append(c, fmt.Sprintf("The client host has no route to %s: check `ip route get %s` on the client (a missing default route, or an IPv6 address in DNS on a host without IPv6 connectivity).", a.server.Addr(), a.server.Addr()))
-	case ReasonEADDRNOTAVAIL, ReasonEADDRINUSE:
-		c = append(c, "No free local port for this destination (EADDRNOTAVAIL): the ephemeral ports are used up, typically by many connections in TIME_WAIT that the client closed first. Widen net.ipv4.ip_local_port_range, reuse connections (pooling, persistent connections), or enable net.ipv4.tcp_tw_reuse.")
-	default:
-		switch a.reason.Outcome() {
-		case Incomplete:
-			c = append(c, "The capture ended before this attempt finished: capture for longer (start before the client connects, stop after it reports).")
-		case OK:
-			if !a.firstSrvData.IsZero() && a.connected() && a.firstSrvData.Sub(a.handshakeDone()) >= time.Second {
-				c = append(c, "The server's first message was slow: a reverse DNS lookup of the client on the server, or an overloaded server; close to the client's connect timeout this turns into failures.")
-			}
+			fmt.Sprintf("Nothing listens on port %d of %s: the server is not running, listens on another port, or only on other addresses (loopback only, IPv4-only vs IPv6). Check `ss -ltnp` on the server.", w.port(), w.addr()),
+			"Or a firewall rejects with a TCP reset (nft/iptables `reject with tcp reset`).",
 		}
 	}
-	return c
+	rejectCauses = func(w *wordCtx) []string {
+		from := w.icmp().From
+		who := fmt.Sprintf("%s (a router or firewall on the path)", from)
+		if from == w.addr() {
+			who = fmt.Sprintf("the server host %s itself (a host with nothing listening answers with RST, so this is its firewall)", from)
+		}
+		return one(fmt.Sprintf("A firewall REJECTs the connection with an ICMP error: the answer came from %s. Check its nft/iptables rules for port %d (`reject with icmp port-unreachable / admin-prohibited`).", who, w.port()))
+	}
+	hostCauses = func(w *wordCtx) []string {
+		switch ic := w.f.ICMP; {
+		case ic != nil && ic.FromClient:
+			return one(fmt.Sprintf("No ARP/NDP reply for %s (or its gateway): the host is down, the address is wrong, or it is on another segment/VLAN. Check `ip neigh` on the client.", w.addr()))
+		case ic != nil:
+			return one(fmt.Sprintf("Router %s could not deliver to %s (%s): the host is down or not answering ARP/NDP on its segment, or a route is missing on the way. Check the routes and whether the host is up.", ic.From, w.addr(), w.icmpDesc()))
+		}
+		return one(fmt.Sprintf("No ARP/NDP reply for %s or the next hop: the host is down, the address is wrong, or it is on another segment/VLAN. Check `ip neigh` and `ip route get %s` on the client.", w.addr(), w.addr()))
+	}
+	droppedCauses = func(w *wordCtx) []string {
+		c := one(fmt.Sprintf("Packets to %s are silently dropped: a firewall DROP rule (on the server, a cloud security group, or in between), or the host is down/does not exist (no one answers, not even with an ICMP error). Check the firewall rules for port %d and that the address is right.", w.server(), w.port()))
+		if w.f.Errno == "ETIMEDOUT" {
+			return append(c, "The kernel itself gave up after net.ipv4.tcp_syn_retries retransmissions (about 2 minutes by default); set a connect timeout in the client.")
+		}
+		return append(c, "The client's connect timeout decides when it gives up; with several addresses each one that does not answer costs a full timeout.")
+	}
+	closedSilentCauses = func(*wordCtx) []string {
+		return one("The server accepted the TCP connection and closed it without a word: host-based access control (tcp_wrappers/hosts.deny), a proxy or load balancer with no healthy backend, a server shutting down or out of resources (file descriptors, memory: check its error log), or a service of another protocol that closes on unexpected clients.")
+	}
+	tlsCauses = func(*wordCtx) []string {
+		return one("The TLS handshake failed: the server's certificate is not trusted or does not match the host name, no common TLS version or cipher, or the server requires a client certificate. The server's log and the client's message name the side that refused.")
+	}
+	noRouteCauses = func(w *wordCtx) []string {
+		return one(fmt.Sprintf("The client host has no route to %s: check `ip route get %s` on the client (a missing default route, or an IPv6 address in DNS on a host without IPv6 connectivity).", w.addr(), w.addr()))
+	}
+	noPortCauses = func(*wordCtx) []string {
+		return one("No free local port for this destination (EADDRNOTAVAIL): the ephemeral ports are used up, typically by many connections in TIME_WAIT that the client closed first. Widen net.ipv4.ip_local_port_range, reuse connections (pooling, persistent connections), or enable net.ipv4.tcp_tw_reuse.")
+	}
+	staleCauses = func(w *wordCtx) []string {
+		return one(fmt.Sprintf("A stale socket file: %s exists but no server accepts on it (the server died, was restarted with another socket path, or runs in another mount namespace). Start the server, or fix the socket path the server and the client use.", w.server()))
+	}
+)
+
+// defaultCauses are the causes of a reason without its own: by outcome.
+func defaultCauses(w *wordCtx) []string {
+	switch w.at.Reason.Outcome() {
+	case Incomplete:
+		return one("The capture ended before this attempt finished: capture for longer (start before the client connects, stop after it reports).")
+	case OK:
+		if w.f.ServerFirstMS != nil && *w.f.ServerFirstMS >= 1000 {
+			return one("The server's first message was slow: a reverse DNS lookup of the client on the server, or an overloaded server; close to the client's connect timeout this turns into failures.")
+		}
+	}
+	return nil
 }
 
 // unresolvedExplanation explains a connect whose lookups all failed.

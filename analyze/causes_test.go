@@ -127,9 +127,9 @@ func TestUntriedAddressCauses(t *testing.T) {
 	e := NewEngine(Options{})
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			a := &attempt{server: netip.AddrPortFrom(ip("2001:db8::10"), tc.port), comm: tc.comm, outcome: tc.outcome}
+			a := &attempt{server: netip.AddrPortFrom(ip("2001:db8::10"), tc.port), comm: tc.comm, outcome: tc.outcome, out: &Attempt{}}
 			c := &connectState{attempts: []*attempt{a}, addrs: []netip.Addr{ip("2001:db8::10"), ip("192.0.2.10")}}
-			checkWords(t, e.untriedCauses(c, c.untriedAddrs()), tc.want, tc.absent)
+			checkWords(t, untriedCauses([]*Attempt{e.buildAttempt(a)}, c.untriedAddrs()), tc.want, tc.absent)
 		})
 	}
 }
@@ -184,7 +184,7 @@ func TestAAAABlackholeCauses(t *testing.T) {
 				src.proc = &event.Process{PID: 4242, TID: 4242, Comm: tc.comm, FD: 3}
 			}
 			var got []*Connect
-			if _, err := RunSource(src, Options{OnConnect: func(c *Connect) { got = append(got, c) }}); err != nil {
+			if _, err := RunSource(src, Options{OnConnect: func(c *Connect) { Explain(c); got = append(got, c) }}); err != nil {
 				t.Fatal(err)
 			}
 			var conn *Connect

@@ -30,7 +30,7 @@ func TestCorpus(t *testing.T) {
 			continue // not a capture the reader accepts: its own tests cover that
 		}
 		var got []*Connect
-		sum, _ := RunSource(r, Options{OnConnect: func(c *Connect) { got = append(got, c) }})
+		sum, _ := RunSource(r, Options{OnConnect: func(c *Connect) { Explain(c); got = append(got, c) }})
 		r.Close()
 		checkInvariants(t, got, sum)
 		packets += sum.Packets

@@ -124,7 +124,10 @@
 // alert). Timeline events have a Kind (EventKind: syn, syn_retransmit,
 // syn_ack, rst, fin, icmp_error, greeting, mysql_err, login_ok, tls_alert,
 // kernel_state, …) and a Dir (c2s, s2c, local). Programs match on these,
-// never on the evidence's words. A connect's reason is its last attempt's,
+// never on the evidence's words. The engine writes no sentences: Explain
+// (words.go) words the Evidence and Causes from the reason and its facts
+// (one table, reasonWords), and the report calls it before redacting and
+// rendering. A connect's reason is its last attempt's,
 // or for an unresolved connect the lookups' (dns.nxdomain, dns.servfail,
 // dns.no_answer, …).
 //

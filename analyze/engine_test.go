@@ -74,11 +74,12 @@ func TestEngineOutcomes(t *testing.T) {
 			want: []Outcome{Refused},
 			check: func(t *testing.T, cs []*Connect, sum Summary) {
 				a := cs[0].Attempts[0]
-				if !hasSubstring(a.Evidence, "SYN answered by RST from 192.0.2.20:3306 after 0.100 ms") {
-					t.Errorf("evidence %q", a.Evidence)
+				f := a.Facts
+				if a.Reason != ReasonRSTFromServer || f.AnsweredSYN != 1 || !near(f.ReplyMS, 0.1, 0.0001) || f.ServerClose != "RST" {
+					t.Errorf("reason %s facts %+v", a.Reason, f)
 				}
-				if !hasSubstring(a.Causes, "Nothing listens on port 3306") || !hasSubstring(a.Causes, "115") {
-					t.Errorf("causes %q", a.Causes)
+				if f.Intended != "MySQL" { // port 3306: MySQL's advice (error 115) follows the causes
+					t.Errorf("intended %q", f.Intended)
 				}
 			},
 		},
@@ -97,8 +98,9 @@ func TestEngineOutcomes(t *testing.T) {
 				if a.SYNCount != 3 || a.Retransmits != 2 {
 					t.Errorf("syn_count %d retransmits %d", a.SYNCount, a.Retransmits)
 				}
-				if !hasSubstring(a.Evidence, "3 SYNs over 3.0 s, no reply") || !hasSubstring(a.Causes, "silently dropped") {
-					t.Errorf("evidence %q causes %q", a.Evidence, a.Causes)
+				f := a.Facts
+				if a.Reason != ReasonSYNUnanswered || f.SYNs != 3 || !near(f.SYNSpanMS, 3000, 0.001) || f.Ended != "capture_end" || !near(f.SinceLastSYNMS, 500, 0.001) {
+					t.Errorf("reason %s facts %+v", a.Reason, f)
 				}
 			},
 		},
@@ -116,8 +118,8 @@ func TestEngineOutcomes(t *testing.T) {
 			},
 			want: []Outcome{Timeout},
 			check: func(t *testing.T, cs []*Connect, sum Summary) {
-				if !hasSubstring(cs[0].Attempts[0].Evidence, "the client gave up") {
-					t.Errorf("evidence %q", cs[0].Attempts[0].Evidence)
+				if f := cs[0].Attempts[0].Facts; f.Ended != "no_retransmit" || !near(f.RetransmitDueMS, 3000, 0.001) {
+					t.Errorf("facts %+v", f)
 				}
 			},
 		},
@@ -139,11 +141,9 @@ func TestEngineOutcomes(t *testing.T) {
 			want: []Outcome{Unreachable},
 			check: func(t *testing.T, cs []*Connect, sum Summary) {
 				a := cs[0].Attempts[0]
-				if !hasSubstring(a.Evidence, "SYN answered by ICMP port unreachable (type 3 code 3) from 192.0.2.20") {
-					t.Errorf("evidence %q", a.Evidence)
-				}
-				if !hasSubstring(a.Causes, "firewall REJECTs") || !hasSubstring(a.Causes, "server host 192.0.2.20 itself") {
-					t.Errorf("causes %q", a.Causes)
+				f := a.Facts
+				if a.Reason != ReasonICMPPortUnreachable || f.ICMP == nil || *f.ICMP != (ICMPFact{From: "192.0.2.20", Type: 3, Code: 3}) || f.AnsweredSYN != 1 || !near(f.ReplyMS, 0.3, 0.0001) {
+					t.Errorf("reason %s facts %+v icmp %+v", a.Reason, f, f.ICMP)
 				}
 			},
 		},
@@ -157,8 +157,9 @@ func TestEngineOutcomes(t *testing.T) {
 			},
 			want: []Outcome{Unreachable},
 			check: func(t *testing.T, cs []*Connect, sum Summary) {
-				if !hasSubstring(cs[0].Attempts[0].Causes, "Router 192.0.2.1 could not deliver") {
-					t.Errorf("causes %q", cs[0].Attempts[0].Causes)
+				a := cs[0].Attempts[0]
+				if f := a.Facts; a.Reason != ReasonICMPHostUnreachable || f.ICMP == nil || f.ICMP.From != "192.0.2.1" || f.ICMP.FromClient || f.ICMP.Local || f.AnsweredSYN != 2 {
+					t.Errorf("reason %s facts %+v", a.Reason, f)
 				}
 			},
 		},
@@ -172,8 +173,8 @@ func TestEngineOutcomes(t *testing.T) {
 			want: []Outcome{Unreachable},
 			check: func(t *testing.T, cs []*Connect, sum Summary) {
 				a := cs[0].Attempts[0]
-				if a.Client != cli6 || a.Server != srv6 || !hasSubstring(a.Evidence, "ICMPv6 administratively prohibited") {
-					t.Errorf("attempt %s→%s evidence %q", a.Client, a.Server, a.Evidence)
+				if a.Client != cli6 || a.Server != srv6 || a.Reason != ReasonICMPAdminProhibited || a.Facts.ICMP == nil || !a.Facts.ICMP.V6 || a.Facts.ICMP.Code != 1 {
+					t.Errorf("attempt %s→%s reason %s facts %+v", a.Client, a.Server, a.Reason, a.Facts)
 				}
 			},
 		},
@@ -186,8 +187,8 @@ func TestEngineOutcomes(t *testing.T) {
 			want: []Outcome{Unreachable},
 			check: func(t *testing.T, cs []*Connect, sum Summary) {
 				a := cs[0].Attempts[0]
-				if a.SYNCount != 0 || !hasSubstring(a.Evidence, "the SYN never left") || !hasSubstring(a.Causes, "No ARP/NDP reply") {
-					t.Errorf("syn %d evidence %q causes %q", a.SYNCount, a.Evidence, a.Causes)
+				if f := a.Facts; a.SYNCount != 0 || a.Reason != ReasonNoARPReply || f.AnsweredSYN != 0 || f.ICMP == nil || !f.ICMP.FromClient {
+					t.Errorf("syn %d reason %s facts %+v", a.SYNCount, a.Reason, f)
 				}
 			},
 		},
@@ -222,8 +223,8 @@ func TestEngineOutcomes(t *testing.T) {
 			want: []Outcome{NoGreeting},
 			check: func(t *testing.T, cs []*Connect, sum Summary) {
 				a := cs[0].Attempts[0]
-				if a.GreetingDelayMS != nil || !hasSubstring(a.Evidence, "the client gave up (FIN) after 3.0 s") {
-					t.Errorf("evidence %q", a.Evidence)
+				if f := a.Facts; a.GreetingDelayMS != nil || a.Reason != ReasonNoServerBytes || f.Ended != "client_close" || f.ClientClose != "FIN" || !near(f.SinceHandshakeMS, 2999.89, 0.0001) {
+					t.Errorf("reason %s facts %+v", a.Reason, f)
 				}
 			},
 		},
@@ -352,8 +353,8 @@ func TestEngineOutcomes(t *testing.T) {
 			},
 			want: []Outcome{WrongProtocol},
 			check: func(t *testing.T, cs []*Connect, sum Summary) {
-				if !hasSubstring(cs[0].Attempts[0].Evidence, `"SSH-2.0-OpenSSH_9.2p1 Debian-2"`) {
-					t.Errorf("evidence %q", cs[0].Attempts[0].Evidence)
+				if f := cs[0].Attempts[0].Facts; f.Banner != "SSH-2.0-OpenSSH_9.2p1 Debian-2" || f.Expected != "MySQL" {
+					t.Errorf("facts %+v", f)
 				}
 			},
 		},
@@ -369,8 +370,8 @@ func TestEngineOutcomes(t *testing.T) {
 			want: []Outcome{Unreachable},
 			check: func(t *testing.T, cs []*Connect, sum Summary) {
 				a := cs[0].Attempts[0]
-				if a.SYNCount != 2 || a.DurationMS != 1000.05 || !hasSubstring(a.Evidence, "soft error") {
-					t.Errorf("syn %d duration %v evidence %q", a.SYNCount, a.DurationMS, a.Evidence)
+				if f := a.Facts; a.SYNCount != 2 || a.DurationMS != 1000.05 || f.AnsweredSYN != 1 || len(f.SoftErrors) != 1 || f.SoftErrors[0] != (SoftErrorFact{SYN: 1, AtMS: 1000}) {
+					t.Errorf("syn %d duration %v facts %+v", a.SYNCount, a.DurationMS, f)
 				}
 			},
 		},
@@ -385,8 +386,9 @@ func TestEngineOutcomes(t *testing.T) {
 			},
 			want: []Outcome{WrongProtocol},
 			check: func(t *testing.T, cs []*Connect, sum Summary) {
-				if !hasSubstring(cs[0].Attempts[0].Evidence, "the client never answered") {
-					t.Errorf("evidence %q", cs[0].Attempts[0].Evidence)
+				a := cs[0].Attempts[0]
+				if f := a.Facts; a.Reason != ReasonClientSilentToBanner || f.ClosedBy != "server" || f.Close != "FIN" || !near(f.SinceServerMS, 499, 0.001) {
+					t.Errorf("reason %s facts %+v", a.Reason, f)
 				}
 			},
 		},
@@ -460,8 +462,8 @@ func TestEngineOutcomes(t *testing.T) {
 			},
 			want: []Outcome{TLSFailed},
 			check: func(t *testing.T, cs []*Connect, sum Summary) {
-				if !hasSubstring(cs[0].Attempts[0].Evidence, "TLS alert from the server protocol_version") {
-					t.Errorf("evidence %q", cs[0].Attempts[0].Evidence)
+				if a := cs[0].Attempts[0]; a.Reason != ReasonTLSAlert || a.Facts.TLSAlert != "server protocol_version" {
+					t.Errorf("reason %s facts %+v", a.Reason, a.Facts)
 				}
 			},
 		},
@@ -674,11 +676,8 @@ func TestConnectGrouping(t *testing.T) {
 		if c.Attempts[0].Outcome != Timeout || c.Attempts[1].Outcome != OK {
 			t.Errorf("attempts %s, %s", c.Attempts[0].Outcome, c.Attempts[1].Outcome)
 		}
-		if !hasSubstring(c.Attempts[0].Evidence, "tried the next address (192.0.2.20:3306)") || c.Attempts[0].DurationMS != 3000 {
-			t.Errorf("first attempt: %q, %v ms", c.Attempts[0].Evidence, c.Attempts[0].DurationMS)
-		}
-		if !hasSubstring(c.Causes, "timeout × number of addresses") || !hasSubstring(c.Evidence, "2 addresses tried in order") {
-			t.Errorf("connect causes %q evidence %q", c.Causes, c.Evidence)
+		if f := c.Attempts[0].Facts; f.Ended != "next_address" || f.NextAddress != "192.0.2.20:3306" || c.Attempts[0].DurationMS != 3000 {
+			t.Errorf("first attempt: facts %+v, %v ms", f, c.Attempts[0].DurationMS)
 		}
 		q := c.Resolution[0]
 		if q.Type != "A" || q.Rcode != "NOERROR" || !near(q.LatencyMS, 0.4, 0.001) || q.Server != dnsS || !reflect.DeepEqual(q.Answers, []string{"192.0.2.20"}) {
@@ -700,8 +699,8 @@ func TestConnectGrouping(t *testing.T) {
 		if len(s.got) != 1 || len(s.got[0].Attempts) != 1 || s.got[0].Outcome != Timeout {
 			t.Fatalf("%s", dumpConnects(s.got))
 		}
-		if !hasSubstring(s.got[0].Evidence, "db.lab.test also resolved to 192.0.2.20, never tried") {
-			t.Errorf("evidence %q", s.got[0].Evidence)
+		if !reflect.DeepEqual(s.got[0].Untried, []string{"192.0.2.20"}) {
+			t.Errorf("untried %q", s.got[0].Untried)
 		}
 	})
 	t.Run("NXDOMAIN is unresolved", func(t *testing.T) {
@@ -825,8 +824,8 @@ func TestKernelEvents(t *testing.T) {
 		{name: "unix socket permission denied", script: unix(-errEACCES), want: []Outcome{PermissionDenied}},
 		{name: "unix socket stale", script: unix(-errECONNREFUSED), want: []Outcome{Refused},
 			check: func(t *testing.T, a *Attempt) {
-				if !hasSubstring(a.Causes, "stale socket") {
-					t.Errorf("causes %q", a.Causes)
+				if a.Reason != ReasonECONNREFUSEDUnix || a.Facts.Errno != "ECONNREFUSED" {
+					t.Errorf("reason %s facts %+v", a.Reason, a.Facts)
 				}
 			}},
 		{name: "unix socket ok", script: unix(0), want: []Outcome{OK}},
@@ -863,7 +862,7 @@ func TestKernelEvents(t *testing.T) {
 				k.Ret = -errEADDRNOTAVAIL
 			})
 		}, want: []Outcome{NoLocalPort}, check: func(t *testing.T, a *Attempt) {
-			if a.Errno != "EADDRNOTAVAIL" || !hasSubstring(a.Causes, "ip_local_port_range") {
+			if a.Errno != "EADDRNOTAVAIL" || a.Reason != ReasonEADDRNOTAVAIL || a.Facts.AtOnce {
 				t.Errorf("attempt %+v", a)
 			}
 		}},
@@ -905,7 +904,7 @@ func TestKernelEvents(t *testing.T) {
 			kev(s, 1000, event.Retransmit, func(k *event.Kernel) {})
 			kev(s, 3000, event.SocketError, func(k *event.Kernel) { k.Errno = errEHOSTUNREACH })
 		}, want: []Outcome{Unreachable}, check: func(t *testing.T, a *Attempt) {
-			if !hasSubstring(a.Evidence, "the SYN never left") || a.Errno != "EHOSTUNREACH" {
+			if a.Reason != ReasonNoARPReply || a.Facts.Errno != "EHOSTUNREACH" || a.Facts.Wire || a.Errno != "EHOSTUNREACH" {
 				t.Errorf("attempt %+v", a)
 			}
 		}},
@@ -919,7 +918,7 @@ func TestKernelEvents(t *testing.T) {
 				k.OldState, k.NewState = event.TCPSynSent, event.TCPClose
 			})
 		}, want: []Outcome{Timeout}, check: func(t *testing.T, a *Attempt) {
-			if a.SYNCount != 2 || a.DurationMS != 3000 || !hasSubstring(a.Evidence, "the client closed the socket after 3.0 s") {
+			if f := a.Facts; a.SYNCount != 2 || a.DurationMS != 3000 || f.Ended != "socket_close" || !near(f.SinceFirstSYNMS, 3000, 0.001) {
 				t.Errorf("attempt %+v", a)
 			}
 		}},
@@ -1047,52 +1046,53 @@ func TestConnectThenCloseCheck(t *testing.T) {
 		name   string
 		server string
 		script func(k *conn)
-		want   Outcome
-		ev     string
+		want   Reason
+		// since is the client's wait before its close (facts.since_handshake_ms; 0: not checked)
+		since float64
 	}{
 		{"FIN at once, other port", "192.0.2.20:28001", func(k *conn) {
 			k.handshake(0, 0.1)
 			k.clientFIN(0.15)
 			k.serverFIN(0.2)
-		}, OK, "client closed without sending: FIN"},
+		}, ReasonClientClosedNoSend, 0.04},
 		{"RST at once, other port", "192.0.2.20:28001", func(k *conn) {
 			k.handshake(0, 0.1)
 			k.clientRST(0.12)
-		}, OK, "client closed without sending: RST"},
+		}, ReasonClientClosedNoSend, 0.01},
 		{"FIN at once, MySQL port", "192.0.2.20:3306", func(k *conn) {
 			k.handshake(0, 0.1)
 			k.clientFIN(0.15)
 			k.serverFIN(0.2)
-		}, OK, "connect-then-close"},
+		}, ReasonClientClosedNoSend, 0},
 		{"greeting racing the close is ignored", "192.0.2.20:3306", func(k *conn) {
 			k.handshake(0, 0.1)
 			k.clientFIN(0.15)
 			k.server(0.3, mariadbGreeting())
 			k.serverFIN(0.4)
-		}, OK, "connect-then-close"},
+		}, ReasonClientClosedNoSend, 0},
 		{"waited 3 s for a greeting", "192.0.2.20:3306", func(k *conn) {
 			k.handshake(0, 0.1)
 			k.clientFIN(3000.2)
 			k.serverFIN(3000.3)
-		}, NoGreeting, "client gave up"},
+		}, ReasonNoServerBytes, 0},
 		{"connect() returned late on a loaded host, then FIN at once", "192.0.2.20:28001", func(k *conn) {
 			k.handshake(0, 0.1)
 			k.s.kernel(&event.Kernel{Time: k.s.at(300.1), Kind: event.ConnectCall, Family: event.FamilyInet, SockType: event.SockStream,
 				Src: ap("192.0.2.10:40100"), Dst: ap("192.0.2.20:28001"), Ret: 0, Process: event.Process{PID: 9, TID: 9, Comm: "checker"}})
 			k.clientFIN(300.15)
 			k.serverFIN(300.2)
-		}, OK, "client closed without sending: FIN 0.050 ms after it was connected"},
+		}, ReasonClientClosedNoSend, 0.05},
 		{"waited 250 ms, other port", "192.0.2.20:28001", func(k *conn) {
 			k.handshake(0, 0.1)
 			k.clientFIN(250.2)
 			k.serverFIN(250.3)
-		}, NoGreeting, "client gave up"},
+		}, ReasonNoServerBytes, 0},
 		{"client sent data, then closed at once", "192.0.2.20:28001", func(k *conn) {
 			k.handshake(0, 0.1)
 			k.client(0.12, []byte("GET / HTTP/1.0\r\n\r\n"))
 			k.clientFIN(0.13)
 			k.serverFIN(0.2)
-		}, NoGreeting, "client gave up"},
+		}, ReasonRequestUnanswered, 0},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -1103,8 +1103,8 @@ func TestConnectThenCloseCheck(t *testing.T) {
 				t.Fatalf("%s", dumpConnects(s.got))
 			}
 			a := s.got[0].Attempts[0]
-			if a.Outcome != tc.want || !hasSubstring(a.Evidence, tc.ev) {
-				t.Errorf("outcome %s, evidence %q; want %s with %q\n%s", a.Outcome, a.Evidence, tc.want, tc.ev, dumpConnects(s.got))
+			if a.Reason != tc.want || tc.since != 0 && !near(a.Facts.SinceHandshakeMS, tc.since, 0.0001) {
+				t.Errorf("reason %s, facts %+v; want %s after %v ms\n%s", a.Reason, a.Facts, tc.want, tc.since, dumpConnects(s.got))
 			}
 		})
 	}

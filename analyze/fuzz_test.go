@@ -63,7 +63,7 @@ func FuzzEngine(f *testing.F) {
 	f.Add([]byte{0, 0, 1, 0, 0x02, 0, 0, 1, 0, 1, 0x14, 0, 0, 0, 1, 200, 0x02, 0, 0, 16, 1, 250, 0x02, 0})
 	f.Fuzz(func(t *testing.T, data []byte) {
 		var got []*Connect
-		e := NewEngine(Options{OnConnect: func(c *Connect) { got = append(got, c) }, MaxInFlight: 64})
+		e := NewEngine(Options{OnConnect: func(c *Connect) { Explain(c); got = append(got, c) }, MaxInFlight: 64})
 		now := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
 		seqs := [4]uint32{1000, 50000, 1000 + 1<<31, 7}
 		for len(data) >= 6 {

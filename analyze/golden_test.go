@@ -74,7 +74,7 @@ func analyzeFile(t *testing.T, path string) ([]*Connect, Summary) {
 	}
 	defer r.Close()
 	var got []*Connect
-	sum, err := RunSource(r, Options{OnConnect: func(c *Connect) { got = append(got, c) }})
+	sum, err := RunSource(r, Options{OnConnect: func(c *Connect) { Explain(c); got = append(got, c) }})
 	if err != nil {
 		t.Fatalf("%s: %v", path, err)
 	}
@@ -299,7 +299,7 @@ func TestTruncatedCapture(t *testing.T) {
 	}
 	defer r.Close()
 	var got []*Connect
-	sum, err := RunSource(r, Options{OnConnect: func(c *Connect) { got = append(got, c) }})
+	sum, err := RunSource(r, Options{OnConnect: func(c *Connect) { Explain(c); got = append(got, c) }})
 	if err == nil || len(sum.Errors) != 1 || !strings.Contains(sum.Errors[0], "packet") {
 		t.Fatalf("err %v, summary errors %q", err, sum.Errors)
 	}

@@ -284,7 +284,8 @@ func (e *Engine) buildConnect(c *connectState) *Connect {
 	if len(c.attempts) == 0 {
 		out.Outcome = Unresolved
 		out.Reason = unresolvedReason(c)
-		out.Evidence, out.Causes = unresolvedExplanation(c)
+		ev, causes := unresolvedExplanation(c)
+		out.said = &connectSaid{before: ev, causes: causes}
 		if out.Name == "" && len(c.queries) > 0 {
 			out.Name = c.queries[0].name
 		}
@@ -293,30 +294,13 @@ func (e *Engine) buildConnect(c *connectState) *Connect {
 	last := out.Attempts[len(out.Attempts)-1]
 	out.Outcome = last.Outcome
 	out.Reason = last.Reason
-	out.Evidence = append(out.Evidence, last.Evidence...)
-	out.Causes = append(out.Causes, last.Causes...)
-	if len(c.attempts) > 1 {
-		var steps []string
-		var waited time.Duration
-		var timedOut int
-		for _, a := range c.attempts {
-			steps = append(steps, fmt.Sprintf("%s %s after %s", a.serverName(), a.outcome, fmtDur(a.endAt.Sub(a.start))))
-			if a != c.attempts[len(c.attempts)-1] && (a.outcome == Timeout || a.outcome == NoGreeting) {
-				waited += a.endAt.Sub(a.start)
-				timedOut++
-			}
-		}
-		out.Evidence = append([]string{fmt.Sprintf("%d addresses tried in order: %s", len(c.attempts), strings.Join(steps, "; "))}, out.Evidence...)
-		if timedOut > 0 {
-			out.Causes = append(out.Causes, fmt.Sprintf("The client lost %s on %s that never answered before trying the next one: every address costs a full connect timeout (timeout × number of addresses). Fix or remove the dead address (e.g. a stale AAAA record, or a broken IPv6 path).",
-				fmtDur(waited), plural(timedOut, "address", "addresses")))
-		}
-	}
+	// The addresses tried, the time lost and the addresses left untried
+	// are worded from the attempts and Untried (Explain); the DNS
+	// tracker's descriptions of the lookups ride along as prose (said).
+	cs := &connectSaid{}
+	out.said = cs
 	if last.Outcome != OK && len(c.queries) > 0 {
-		if untried := c.untriedAddrs(); len(untried) > 0 {
-			out.Evidence = append(out.Evidence, fmt.Sprintf("%s also resolved to %s, never tried", c.name, strings.Join(untried, ", ")))
-			out.Causes = append(out.Causes, e.untriedCauses(c, untried)...)
-		}
+		out.Untried = c.untriedAddrs()
 	}
 	if len(c.queries) > 0 {
 		var slowest *dnsQuery
@@ -328,8 +312,8 @@ func (e *Engine) buildConnect(c *connectState) *Connect {
 			}
 		}
 		if slowest != nil && (slowest.answeredAt.Sub(slowest.first) >= 500*time.Millisecond || retries > 0) {
-			out.Evidence = append(out.Evidence, fmt.Sprintf("name resolution was slow: %s (%s in all)", slowest.describe(), plural(retries, "retry", "retries")))
-			out.Causes = append(out.Causes, "Slow DNS adds to every connect: the resolver in /etc/resolv.conf answered late or had to be asked again (timeout/attempts options); check the DNS server and the path to it.")
+			cs.after = append(cs.after, fmt.Sprintf("name resolution was slow: %s (%s in all)", slowest.describe(), plural(retries, "retry", "retries")))
+			cs.causes = append(cs.causes, "Slow DNS adds to every connect: the resolver in /etc/resolv.conf answered late or had to be asked again (timeout/attempts options); check the DNS server and the path to it.")
 		}
 	}
 	if len(c.queries) > 0 {
@@ -340,7 +324,7 @@ func (e *Engine) buildConnect(c *connectState) *Connect {
 			}
 		}
 		if len(failed) > 0 && last.Outcome != OK {
-			out.Evidence = append(out.Evidence, "lookups that failed along the way: "+strings.Join(failed, "; "))
+			cs.after = append(cs.after, "lookups that failed along the way: "+strings.Join(failed, "; "))
 		}
 	}
 	return out
@@ -364,7 +348,7 @@ func (e *Engine) buildAttempt(a *attempt) *Attempt {
 	}
 	at.Outcome = a.outcome
 	at.Reason = a.reason
-	at.Facts = a.buildFacts()
+	at.Facts = e.buildFacts(a)
 	at.Start = a.start
 	at.SYNCount = a.synCount
 	if !a.wire && !a.kSynSent.IsZero() {
@@ -379,9 +363,8 @@ func (e *Engine) buildAttempt(a *attempt) *Attempt {
 		at.RTTMS = &v
 	}
 	a.timing(at)
-	slow, slowWords := a.slowParts()
-	if len(slow) > 0 {
-		at.Slow = &slow[0]
+	if slow := at.Facts.Slow; len(slow) > 0 {
+		at.Slow = &Slow{Part: slow[0].Part, MS: slow[0].MS}
 	}
 	at.DurationMS = ms(a.endAt.Sub(a.start))
 	if !slices.IsSortedFunc(at.Events, compareEventTime) {
@@ -396,11 +379,12 @@ func (e *Engine) buildAttempt(a *attempt) *Attempt {
 	if a.sess != nil {
 		protoInfo(at, a.sessOf, a.sess.Info(a.proto == protoTLS && a.outcome == OK))
 	}
-	at.Evidence = append(append(append([]string{}, a.evidence...), a.notes...), slowWords...)
-	at.Causes = causesFor(e, a)
-	if at.Causes == nil {
-		at.Causes = []string{}
+	// The words come from the reason and the facts (Explain); a protocol
+	// session's own prose rides along until then.
+	if a.evidence != nil || a.notes != nil {
+		at.said = &said{evidence: a.evidence, notes: a.notes, cutAt: a.cutAt}
 	}
+	at.Evidence, at.Causes = nil, nil
 	at.PID = a.pid
 	at.Comm = a.comm
 	if a.hasFD {
@@ -418,48 +402,6 @@ func compareEventTime(x, y Event) int { return x.Time.Compare(y.Time) }
 // ms converts a duration to float milliseconds rounded to microseconds.
 func ms(d time.Duration) float64 {
 	return float64(d.Round(time.Microsecond)) / float64(time.Millisecond)
-}
-
-// untriedCauses explains a failed connect that left resolved addresses
-// untried: what the wire shows (which attempt failed how, how many
-// addresses were left), and a client's behaviour only where it is
-// verified: after a refusal every client verified so far tries the next
-// address; after a timeout it depends on the client (the protocol's
-// AfterTimeout, for a known client process).
-func (e *Engine) untriedCauses(c *connectState, untried []string) []string {
-	last := c.attempts[len(c.attempts)-1]
-	how := "failed (" + string(last.outcome) + ")"
-	switch last.outcome {
-	case Refused:
-		how = "was refused"
-	case Timeout:
-		how = "timed out"
-	case NoGreeting:
-		how = "connected but never answered"
-	case Unreachable, NoRoute:
-		how = "was unreachable"
-	}
-	more := plural(len(untried), "more address", "more addresses")
-	out := []string{fmt.Sprintf("The client stopped after the %s address (%s) %s; it had %s (%s) it never tried.",
-		ordinal(len(c.attempts)), last.server.Addr(), how, more, strings.Join(untried, ", "))}
-	switch last.outcome {
-	case Refused:
-		out = append(out, "After a refusal the clients verified so far all try the next address: this client stopped on its own (it tries one address only, or was given one). Fix or remove the refused address's record, or the listener there.")
-	case Timeout:
-		said := false
-		if p := e.intended(last); p != nil && p.AfterTimeout != nil && last.comm != "" {
-			if v := p.AfterTimeout(last.comm); v != "" {
-				out = append(out, v)
-				said = true
-			}
-		}
-		if !said {
-			out = append(out, "Clients differ after a timeout: some try the next address, some stop. Fix or remove the address that does not answer (e.g. a stale AAAA record, or a broken IPv6 path).")
-		}
-	default:
-		out = append(out, "Fix or remove the failing address's record, or what makes it fail.")
-	}
-	return out
 }
 
 // ordinal is "first", "second", … for a 1-based position.

@@ -28,6 +28,7 @@ func newSim(t testing.TB, opts Options) *sim {
 	s := &sim{t: t, t0: time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)}
 	prev := opts.OnConnect
 	opts.OnConnect = func(c *Connect) {
+		Explain(c) // the words, as a report gives them
 		s.got = append(s.got, c)
 		if prev != nil {
 			prev(c)
@@ -324,4 +325,15 @@ func hasEvent(a *Attempt, k EventKind, match func(e *Event, d *proto.Detail, m *
 		}
 	}
 	return false
+}
+
+// causesFor words the causes of a hand-made attempt as a report does: the
+// engine builds its finding, Explain words it.
+func causesFor(e *Engine, a *attempt) []string {
+	if a.out == nil {
+		a.out = &Attempt{}
+	}
+	at := e.buildAttempt(a)
+	explainAttempt(at)
+	return at.Causes
 }

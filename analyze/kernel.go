@@ -173,7 +173,7 @@ func (e *Engine) kernelUnix(k *event.Kernel) {
 		e.cookies[k.Cookie] = a
 	}
 	if k.Ret == 0 {
-		e.decide(a, ReasonUnixConnected, k.Time, fmt.Sprintf("connect() to the unix socket %s succeeded", path))
+		e.decide(a, ReasonUnixConnected, k.Time)
 		return
 	}
 	if k.Ret == -errEINPROGRESS {
@@ -272,7 +272,7 @@ func (e *Engine) kernelTCP(k *event.Kernel) {
 		a.kReset = true
 		a.event(t, EvKernelRST, DirLocal, EventAttrs{})
 		if !a.final && !a.connected() && !a.wire {
-			e.decide(a, ReasonKernelRST, t, fmt.Sprintf("the kernel received an RST for the SYN to %s (RST not captured)", a.serverName()))
+			e.decide(a, ReasonKernelRST, t)
 		}
 	}
 }
@@ -361,7 +361,7 @@ func (e *Engine) kernelStateChange(a *attempt, k *event.Kernel) {
 		a.kConnected = t
 		if !a.final && !a.wire {
 			if e.opts.NoPackets {
-				e.decide(a, ReasonKernelConnected, t, fmt.Sprintf("connected to %s after %s (kernel: SYN_SENT→ESTABLISHED); without packets the greeting is not visible", a.serverName(), fmtDur(t.Sub(a.start))))
+				e.decide(a, ReasonKernelConnected, t)
 			} else if !e.opts.Live {
 				e.decideKernelConnected(a)
 			}
@@ -392,67 +392,56 @@ func (e *Engine) decideErrno(a *attempt, t time.Time) {
 		return
 	}
 	errno := a.kErrno
-	name := errnoName(errno)
-	server := a.serverName()
-	noWire := ""
-	if a.wire {
-		noWire = " (no reply captured)"
-	}
-	var where string
-	if a.kErrnoSync {
-		where = fmt.Sprintf("connect() to %s failed at once with %s", server, name)
-	} else {
-		where = fmt.Sprintf("the connect to %s failed with %s after %s", server, name, fmtDur(t.Sub(a.start)))
-	}
+	// The facts the words need: the errno (buildFacts), whether connect()
+	// itself returned it, and whether packets of the attempt were captured
+	// by then.
+	a.facts.AtOnce = a.kErrnoSync
+	a.facts.Wire = a.wire
 	if a.unix != "" {
 		switch errno {
 		case errENOENT, errENOTDIR:
-			e.decide(a, ReasonENOENT, t, fmt.Sprintf("connect() to the unix socket %s failed with %s: no such socket file", a.unix, name))
+			e.decide(a, ReasonENOENT, t)
 		case errEACCES, errEPERM:
-			e.decide(a, ReasonEACCESUnix, t, fmt.Sprintf("connect() to the unix socket %s failed with %s: permission denied", a.unix, name))
+			e.decide(a, ReasonEACCESUnix, t)
 		case errECONNREFUSED:
-			e.decide(a, ReasonECONNREFUSEDUnix, t, fmt.Sprintf("connect() to the unix socket %s failed with ECONNREFUSED: the file exists but nothing accepts on it", a.unix))
+			e.decide(a, ReasonECONNREFUSEDUnix, t)
 		case errEAGAIN:
-			e.decide(a, ReasonEAGAINUnix, t, fmt.Sprintf("connect() to the unix socket %s failed with EAGAIN: the server's listen backlog is full", a.unix))
+			e.decide(a, ReasonEAGAINUnix, t)
 		default:
-			e.decide(a, ReasonUnixOtherErrno, t, fmt.Sprintf("connect() to the unix socket %s failed with %s", a.unix, name))
+			e.decide(a, ReasonUnixOtherErrno, t)
 		}
 		return
 	}
 	switch errno {
 	case errECONNREFUSED:
-		e.decide(a, ReasonECONNREFUSED, t, where+noWire)
+		e.decide(a, ReasonECONNREFUSED, t)
 	case errETIMEDOUT:
-		n := a.synCount
-		if !a.wire {
-			n = 1 + a.kSynRetrans
-		}
-		e.decide(a, ReasonETIMEDOUT, t, fmt.Sprintf("%s: %s unanswered; the kernel gave up (net.ipv4.tcp_syn_retries)", where, plural(n, "SYN", "SYNs")))
+		e.decide(a, ReasonETIMEDOUT, t)
 	case errENETUNREACH, errENETDOWN, errEAFNOSUPPORT:
-		e.decide(a, ReasonENETUNREACH, t, where+": the client has no route to it")
+		e.decide(a, ReasonENETUNREACH, t)
 	case errEHOSTUNREACH, errEHOSTDOWN:
 		switch {
 		case a.kErrnoSync:
-			e.decide(a, ReasonEHOSTUNREACHRoute, t, where+": the routing table says unreachable")
+			e.decide(a, ReasonEHOSTUNREACHRoute, t)
 		case !a.wire && e.fed > 0 && !e.opts.NoPackets:
-			e.decide(a, ReasonNoARPReply, t, where+": no packet of it was captured — the SYN never left (no ARP/NDP reply for the next hop)")
+			e.decide(a, ReasonNoARPReply, t)
 		default:
-			e.decide(a, ReasonEHOSTUNREACH, t, where+": no ARP/NDP reply for the next hop, or an ICMP error that was not captured")
+			e.decide(a, ReasonEHOSTUNREACH, t)
 		}
 	case errEADDRNOTAVAIL:
-		e.decide(a, ReasonEADDRNOTAVAIL, t, where+": no free local port or address for this destination")
+		e.decide(a, ReasonEADDRNOTAVAIL, t)
 	case errEACCES, errEPERM:
-		e.decide(a, ReasonEACCES, t, where+": refused by local policy before anything was sent")
+		e.decide(a, ReasonEACCES, t)
 	case errECONNRESET, errECONNABORTED:
 		if a.connected() {
-			e.decide(a, ReasonECONNRESETConnected, t, where+noWire)
+			e.decide(a, ReasonECONNRESETConnected, t)
 		} else {
-			e.decide(a, ReasonECONNRESET, t, where+noWire)
+			e.decide(a, ReasonECONNRESET, t)
 		}
 	case errEADDRINUSE:
-		e.decide(a, ReasonEADDRINUSE, t, where)
+		e.decide(a, ReasonEADDRINUSE, t)
 	default:
-		e.decide(a, ReasonKernelOtherErrno, t, where)
+		e.decide(a, ReasonKernelOtherErrno, t)
 	}
 }
 

@@ -460,16 +460,26 @@ const kernelConnectedWait = 2 * time.Second
 // were captured: ok on the kernel's word (incomplete if packets were lost
 // meanwhile, see lostEvidence).
 func (e *Engine) decideKernelConnected(a *attempt) {
-	e.decide(a, ReasonConnectedNoPackets, a.kConnected, fmt.Sprintf("connected to %s after %s (kernel: SYN_SENT→ESTABLISHED); no packets of this connection were captured (another interface, or the capture filter)", a.serverName(), fmtDur(a.kConnected.Sub(a.start))))
+	e.decide(a, ReasonConnectedNoPackets, a.kConnected)
 }
 
-// lostEvidence says why outcome o cannot be trusted for a (the loss that
-// may have taken what it lacks), or "" when it can.
-func (e *Engine) lostEvidence(a *attempt, r Reason) string {
-	o := r.Outcome()
+// lostEvidence says what was lost that could contradict verdict r for a
+// (nil when nothing could): the kinds of evidence r rests on the absence
+// of (Reason.restsOnAbsence), lost while a was open.
+func (e *Engine) lostEvidence(a *attempt, r Reason) *LostFact {
 	l := &e.loss
 	if l.kernelAt == 0 && l.dropsAt == 0 && l.lateAt == 0 {
-		return ""
+		return nil
+	}
+	kinds := r.restsOnAbsence()
+	if kinds == 0 {
+		return nil
+	}
+	if r.Outcome() == Timeout && !a.connected() && (a.synCount > 1 || a.kSynRetrans > 0 || a.kErrno == errETIMEDOUT) {
+		// The silence itself was seen: retransmits, or the kernel's
+		// ETIMEDOUT. (A socket closed in SYN_SENT is no proof: the RST or
+		// error that closed it may be among the lost events.)
+		return nil
 	}
 	// Exposed: the attempt started before the loss span ended and was
 	// still open when it began.
@@ -477,63 +487,34 @@ func (e *Engine) lostEvidence(a *attempt, r Reason) string {
 	in := func(from, to int64) bool {
 		return to != 0 && start <= to+lossSlack && e.nowNS >= from-lossSlack
 	}
-	kernel := in(l.kernelFrom, l.kernelAt)
-	packets := in(l.dropsFrom, l.dropsAt)
-	late := in(l.lateFrom, l.lateAt)
-	switch o {
-	case Timeout:
-		if !a.connected() && (a.synCount > 1 || a.kSynRetrans > 0 || a.kErrno == errETIMEDOUT) {
-			return "" // the silence itself was seen: retransmits, or the kernel's ETIMEDOUT
-		}
-		// A socket closed in SYN_SENT is no proof: the RST or error that
-		// closed it may be among the lost events.
-	case NoGreeting, ClosedBeforeGreeting:
-		kernel = false // the greeting is in the packets
-	case GreetingLate:
-		// Rests on the order of the client's close and the server's first
-		// bytes, which late packets upset, and on those bytes being this
-		// connection's: with a later socket's SYN_SENT or SYN lost, a reused
-		// 5-tuple's packets look like this attempt's.
-	case OK:
-		if a.quietClose || r == ReasonServerSentData || r == ReasonClientFirstUnanswered {
-			// Rests on what the packets did not show: no server byte (a
-			// connect-then-close check), or no answer or close after the
-			// first bytes (the idle verdicts).
-			kernel = false
-			break
-		}
-		if a.wire || a.unix != "" || e.opts.NoPackets || a.connected() && !a.firstSrvData.IsZero() {
-			return ""
-		}
-		kernel = false // connected per the kernel; only the packets are missing
-	default:
-		return ""
+	var lost LostFact
+	if kinds&lostKernel != 0 && in(l.kernelFrom, l.kernelAt) {
+		lost.KernelEvents = l.kernelLost
 	}
-	var why []string
-	if kernel {
-		why = append(why, fmt.Sprintf("%d kernel events were lost (eBPF ring buffer full)", l.kernelLost))
+	if kinds&lostPackets != 0 && in(l.dropsFrom, l.dropsAt) {
+		lost.Packets = l.packetDrops
 	}
-	if packets {
-		why = append(why, fmt.Sprintf("%d packets were dropped by the kernel before capture", l.packetDrops))
+	if kinds&lostLate != 0 && in(l.lateFrom, l.lateAt) {
+		lost.LateEvents = e.sum.LateEvents
 	}
-	if late {
-		why = append(why, fmt.Sprintf("%d events arrived later than the reorder window", e.sum.LateEvents))
+	if lost == (LostFact{}) {
+		return nil
 	}
-	return strings.Join(why, ", ")
+	return &lost
 }
 
-// lossVerdict turns an outcome that rests on missing evidence into
-// incomplete when evidence was lost meanwhile (see lostEvidence).
-func (e *Engine) lossVerdict(a *attempt, r Reason, evidence []string) (Reason, []string) {
-	o := r.Outcome()
-	why := e.lostEvidence(a, r)
-	if why == "" {
-		return r, evidence
+// lossVerdict turns a verdict that rests on missing evidence into
+// capture.evidence_lost when evidence was lost meanwhile (see
+// lostEvidence); the verdict it would have been is facts.would_be.
+func (e *Engine) lossVerdict(a *attempt, r Reason) Reason {
+	lost := e.lostEvidence(a, r)
+	if lost == nil {
+		return r
 	}
 	e.sum.IncompleteLoss++
 	a.facts.WouldBe = r
-	first := fmt.Sprintf("evidence lost while this attempt was open (%s): it would be %s on what was seen, which the missing events may contradict", why, o)
-	return ReasonEvidenceLost, append([]string{first}, evidence...)
+	a.facts.Lost = lost
+	return ReasonEvidenceLost
 }
 
 // partial describes what a run lost, for Summary.Partial ("" when nothing).

@@ -48,14 +48,18 @@ type Connect struct {
 	Attempts   []*Attempt `json:"attempts"`
 	// Evidence and Causes explain Outcome in plain words (for a connect: its
 	// last attempt's, or the resolution's).
-	Evidence []string `json:"evidence"`
-	Causes   []string `json:"causes"`
-	PID      uint32   `json:"pid,omitempty"`
-	Comm     string   `json:"comm,omitempty"`
+	Evidence []string     `json:"evidence"`
+	Causes   []string     `json:"causes"`
+	PID      uint32       `json:"pid,omitempty"`
+	said     *connectSaid // its own words until Explain (words.go)
+	Comm     string       `json:"comm,omitempty"`
 	// Resolver is what eBPF saw of the process's resolver (glibc's UDP
 	// connect()s): which DNS servers and, for RFC 6724 address sorting,
 	// which candidate addresses in which order. Nil without eBPF.
 	Resolver *Resolver `json:"resolver,omitempty"`
+	// Untried are the addresses the name resolved to that no attempt went
+	// to, when the connect failed.
+	Untried []string `json:"untried,omitempty"`
 }
 
 // Resolver is resolution evidence from the kernel: glibc's resolver
@@ -116,6 +120,8 @@ type Attempt struct {
 	Comm  string `json:"comm,omitempty"`
 	FD    *int32 `json:"fd,omitempty"`
 	Errno string `json:"errno,omitempty"` // symbolic, e.g. "ECONNREFUSED"
+
+	said *said // a protocol's prose until Explain (words.go)
 
 	// Which side spoke first and which part was slow (timing.go).
 	// GreetingDelayMS is set only when the server spoke first;
@@ -248,6 +254,15 @@ func protoInfo(at *Attempt, p *proto.Protocol, info proto.Info) {
 	}
 	at.App = &App{Protocol: AppKey(p.Key), Info: info}
 	at.Facts.App = info.Facts()
+}
+
+// protoInfoOf is the protocol facts protoInfo put into the report, for
+// the protocol's causes (nil when none).
+func protoInfoOf(at *Attempt) proto.Info {
+	if at.App == nil {
+		return nil
+	}
+	return at.App.Info
 }
 
 // Summary counts what a run saw, including everything dropped or skipped.

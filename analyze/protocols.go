@@ -173,6 +173,7 @@ func (e *Engine) protocolSocket(path string) bool {
 // startSession hands the attempt's bytes to protocol p.
 func (e *Engine) startSession(a *attempt, p *proto.Protocol, how proto.Sniff) {
 	a.proto = protoSession
+	a.facts.Protocol = p.Name
 	a.sess, a.sessOf = p.New(&sessConn{e: e, a: a, p: p}, how), p
 }
 
@@ -194,12 +195,16 @@ func (c *sessConn) Note(what string) { c.a.notes = append(c.a.notes, what) }
 // Decide gives the verdict. An id no protocol declared is a plug-in bug:
 // the attempt is then incomplete, and the evidence says why.
 func (c *sessConn) Decide(id string, t time.Time, evidence ...string) {
+	if c.a.final {
+		return
+	}
 	r, ok := reasonIDs[id]
 	if !ok {
 		r = ReasonCaptureEnded
 		evidence = append(evidence, fmt.Sprintf("(the protocol decoder gave the unknown reason %q: this attempt is left undecided)", id))
 	}
-	c.e.decide(c.a, r, t, evidence...)
+	c.a.evidence = append(c.a.evidence, evidence...)
+	c.e.decide(c.a, r, t)
 }
 func (c *sessConn) Final() bool { return c.a.final }
 func (c *sessConn) Abandon()    { c.a.proto = protoOther }

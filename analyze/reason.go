@@ -20,6 +20,53 @@ type reasonInfo struct {
 	id      string
 	outcome Outcome
 	meaning string
+	// absent: the verdict rests on absence — it is true only if nothing
+	// was missed — and these kinds of lost evidence could have held what
+	// would contradict it (loss.go). By outcome (restsOn), and per reason
+	// below where it differs.
+	absent lossKinds
+}
+
+// lossKinds are kinds of evidence a live trace can lose.
+type lossKinds uint8
+
+const (
+	lostKernel  lossKinds = 1 << iota // kernel events (eBPF ring buffer full)
+	lostPackets                       // packets dropped before capture
+	lostLate                          // events later than the reorder window
+
+	lostAny = lostKernel | lostPackets | lostLate
+)
+
+// restsOn is what an outcome's verdicts rest on by default: a timeout on
+// no answer having come (any lost event may have been it), a greeting
+// verdict on the server's bytes (in the packets), a late greeting also on
+// the order of events.
+func restsOn(o Outcome) lossKinds {
+	switch o {
+	case Timeout, GreetingLate:
+		return lostAny
+	case NoGreeting, ClosedBeforeGreeting:
+		return lostPackets | lostLate
+	}
+	return 0
+}
+
+// The ok verdicts that rest on what the packets did not show: no server
+// byte (a connect-then-close check), no answer or close after the first
+// bytes (the idle verdicts), a connect whose packets were not captured.
+func init() {
+	for _, r := range []Reason{ReasonClientClosedNoSend, ReasonServerSentData, ReasonClientFirstUnanswered, ReasonConnectedNoPackets} {
+		reasonTable[r].absent = lostPackets | lostLate
+	}
+}
+
+// restsOnAbsence says which kinds of lost evidence could contradict r.
+func (r Reason) restsOnAbsence() lossKinds {
+	if int(r) >= len(reasonTable) {
+		return 0
+	}
+	return reasonTable[r].absent
 }
 
 // reasonTable holds every reason in declaration order; index 0 is "no
@@ -27,7 +74,7 @@ type reasonInfo struct {
 var reasonTable = []reasonInfo{{}}
 
 func def(id string, o Outcome, meaning string) Reason {
-	reasonTable = append(reasonTable, reasonInfo{id, o, meaning})
+	reasonTable = append(reasonTable, reasonInfo{id, o, meaning, restsOn(o)})
 	return Reason(len(reasonTable) - 1)
 }
 
@@ -188,6 +235,126 @@ type Facts struct {
 	LostAt int `json:"lost_at,omitempty"`
 	// WouldBe is the verdict lost evidence kept from being given (capture.evidence_lost).
 	WouldBe Reason `json:"would_be,omitempty"`
+
+	// The facts below carry what the reason's words say (report.Explain
+	// renders them; see words.go). Durations are milliseconds; a duration
+	// is nil when it does not apply.
+
+	// ReplyMS is from the last SYN to the RST or ICMP error that answered it.
+	ReplyMS *float64 `json:"reply_ms,omitempty"`
+	// SYNSpanMS is from the first SYN to the last.
+	SYNSpanMS *float64 `json:"syn_span_ms,omitempty"`
+	// AnsweredSYN is the SYN (1 = the first) the RST or ICMP error answered
+	// (0: an ICMP error with no SYN on the wire).
+	AnsweredSYN int `json:"answered_syn,omitempty"`
+	// SinceFirstSYNMS is from the first SYN to the client's close of its
+	// socket (Ended "socket_close").
+	SinceFirstSYNMS *float64 `json:"since_first_syn_ms,omitempty"`
+	// AfterGiveUpMS is from the client's give-up to the server's first bytes.
+	AfterGiveUpMS *float64 `json:"after_give_up_ms,omitempty"`
+	// QuietMS is how long nothing happened before the verdict (tls.stalled).
+	QuietMS *float64 `json:"quiet_ms,omitempty"`
+	// Phase is where an attempt was when the capture ended
+	// (capture.ended): "connect" (connect() had not returned), "syn_sent",
+	// "connected" (waiting for the server's first byte), "tls".
+	Phase string `json:"phase,omitempty"`
+	// SoftErrors are SYN retransmits answered again by the ICMP error after
+	// the first one (Linux kept that as a soft error; this one ended the connect).
+	SoftErrors []SoftErrorFact `json:"soft_errors,omitempty"`
+	// SYNACKMS is from the attempt's start to the SYN-ACK.
+	SYNACKMS *float64 `json:"syn_ack_ms,omitempty"`
+	// SinceLastSYNMS is from the last SYN to the verdict (the capture's end).
+	SinceLastSYNMS *float64 `json:"since_last_syn_ms,omitempty"`
+	// RetransmitDueMS is from the first SYN to when the next SYN
+	// retransmit was due at the latest (it did not come: the client gave up).
+	RetransmitDueMS *float64 `json:"retransmit_due_ms,omitempty"`
+	// SinceHandshakeMS is from the handshake (or, for a client that closed
+	// at once, from its connect() returning) to the verdict's moment: the
+	// close, the give-up or the capture's end.
+	SinceHandshakeMS *float64 `json:"since_handshake_ms,omitempty"`
+	// SinceRequestMS is from the client's first bytes to the verdict's moment.
+	SinceRequestMS *float64 `json:"since_request_ms,omitempty"`
+	// SinceServerMS is from the server's first bytes to the verdict's moment.
+	SinceServerMS *float64 `json:"since_server_ms,omitempty"`
+	// ServerFirstMS is from the handshake to the server's first bytes.
+	ServerFirstMS *float64 `json:"server_first_ms,omitempty"`
+	// ClientFirstMS is from the handshake to the client's first bytes (0
+	// when they came with or before it).
+	ClientFirstMS *float64 `json:"client_first_ms,omitempty"`
+	// RequestAckedMS is from the attempt's start to the server's TCP
+	// acknowledgment of the client's first bytes.
+	RequestAckedMS *float64 `json:"request_acked_ms,omitempty"`
+	// ClientGaveUpMS is from the attempt's start to the client's close.
+	ClientGaveUpMS *float64 `json:"client_gave_up_ms,omitempty"`
+	// ClientClose and ServerClose say how each side closed ("FIN", "RST").
+	ClientClose string `json:"client_close,omitempty"`
+	ServerClose string `json:"server_close,omitempty"`
+	// Ended says what ended the wait the verdict rests on:
+	// "client_close" (FIN or RST), "socket_close" (close() in SYN_SENT,
+	// kernel), "next_address" (the client tried NextAddress),
+	// "no_retransmit" (no SYN retransmit when due), "capture_end",
+	// "idle" (no packet for the idle timeout).
+	Ended string `json:"ended,omitempty"`
+	// NextAddress is the address the client moved on to.
+	NextAddress string `json:"next_address,omitempty"`
+	// AtOnce: connect() itself returned the errno (nothing was sent).
+	AtOnce bool `json:"at_once,omitempty"`
+	// Wire: packets of the attempt were captured.
+	Wire bool `json:"wire,omitempty"`
+	// Expected is the protocol the server was expected to speak (its port
+	// or client), Intended the protocol whose advice applies (its port,
+	// client or unix socket).
+	Expected string `json:"expected,omitempty"`
+	Intended string `json:"intended,omitempty"`
+	// Protocol is the protocol whose plug-in decoded the connection
+	// (its session; it explains its own verdicts).
+	Protocol string `json:"protocol,omitempty"`
+	// TLSCutSide is the side whose TLS records the snap length cut
+	// ("client", "server") from byte TLSCutAt of its stream on.
+	TLSCutSide string `json:"tls_cut_side,omitempty"`
+	TLSCutAt   int    `json:"tls_cut_at,omitempty"`
+	// Cut is the first connection-phase segment the snap length cut.
+	Cut *CutFact `json:"cut,omitempty"`
+	// Slow lists the slow parts (largest first), with what each one
+	// measured; Attempt.Slow is the first.
+	Slow []SlowFact `json:"slow,omitempty"`
+	// Lost counts what was lost while the attempt was open (capture.evidence_lost).
+	Lost *LostFact `json:"lost,omitempty"`
+}
+
+// SoftErrorFact is a SYN retransmit (SYN = its number) at AtMS since the
+// attempt's start that got the same ICMP error again.
+type SoftErrorFact struct {
+	SYN  int     `json:"syn"`
+	AtMS float64 `json:"at_ms"`
+}
+
+// CutFact is a segment the snap length cut: from which side, when (since
+// the attempt's start), and how many payload bytes it kept of how many.
+type CutFact struct {
+	From string  `json:"from"`
+	AtMS float64 `json:"at_ms"`
+	Kept int     `json:"kept"`
+	Len  int     `json:"len"`
+}
+
+// SlowFact is one slow part: Part (network, client, server), Step what
+// was slow ("handshake", "first_bytes", "ack", "answer") and MS how long
+// it took; for "answer", AckedMS is when (since the start) the server
+// acknowledged the client's first bytes (nil: only with its answer).
+type SlowFact struct {
+	Part    string   `json:"part"`
+	Step    string   `json:"step"`
+	MS      float64  `json:"ms"`
+	AckedMS *float64 `json:"acked_ms,omitempty"`
+}
+
+// LostFact counts the losses that made a verdict incomplete (zero: that
+// kind was not lost while the attempt was open).
+type LostFact struct {
+	KernelEvents uint64 `json:"kernel_events,omitempty"`
+	Packets      uint64 `json:"packets,omitempty"`
+	LateEvents   uint64 `json:"late_events,omitempty"`
 }
 
 // ICMPFact is an ICMP/ICMPv6 error and its sender.
@@ -196,6 +363,11 @@ type ICMPFact struct {
 	V6   bool   `json:"v6"`
 	Type uint8  `json:"type"`
 	Code uint8  `json:"code"`
+	// Local: the client host itself generated the error about its own SYN
+	// (no ARP/NDP reply for the next hop).
+	Local bool `json:"local,omitempty"`
+	// FromClient: the error came from the client's own address.
+	FromClient bool `json:"from_client,omitempty"`
 }
 
 // icmpReason names an ICMP error that aborts a connect.
@@ -249,7 +421,7 @@ func icmpReason(v6 bool, typ, code uint8) Reason {
 var decidedHook func(Reason)
 
 // buildFacts collects the facts behind a's verdict from its state.
-func (a *attempt) buildFacts() *Facts {
+func (e *Engine) buildFacts(a *attempt) *Facts {
 	f := a.facts
 	f.ElapsedMS = ms(a.endAt.Sub(a.start))
 	f.SYNs = a.synCount
@@ -264,8 +436,28 @@ func (a *attempt) buildFacts() *Facts {
 	}
 	f.ServerBytes, f.ClientBytes = a.s2c.bytes, a.c2s.bytes
 	if a.icmp != nil {
-		f.ICMP = &ICMPFact{From: a.icmpFrom.String(), V6: a.icmp.V6, Type: a.icmp.Type, Code: a.icmp.Code}
+		local := f.ICMP != nil && f.ICMP.Local
+		f.ICMP = &ICMPFact{From: a.icmpFrom.String(), V6: a.icmp.V6, Type: a.icmp.Type, Code: a.icmp.Code,
+			Local: local, FromClient: a.icmpFrom == a.icmp.QuotedSrc}
 	}
+	if a.clientClose != notClosed {
+		f.ClientClose = a.clientClose.String()
+	}
+	if a.serverClose != notClosed {
+		f.ServerClose = a.serverClose.String()
+	}
+	if a.connected() && !a.firstSrvData.IsZero() && f.ServerFirstMS == nil {
+		f.ServerFirstMS = msp(a.firstSrvData.Sub(a.handshakeDone()))
+	}
+	if f.Expected == "" && (a.reason == ReasonClientSilentToBanner || wrongBanner(a.reason)) {
+		if p := e.expected(a); p != nil {
+			f.Expected = p.Name
+		}
+	}
+	if p := e.intended(a); p != nil {
+		f.Intended = p.Name
+	}
+	f.Slow = a.slowParts()
 	if a.kErrno != 0 {
 		f.Errno = errnoName(a.kErrno)
 	}

@@ -75,11 +75,11 @@ func TestSnapLength(t *testing.T) {
 				if mysqlOf(a) == nil || !mysqlOf(a).Encrypted || !mysqlOf(a).TLSRequested {
 					t.Errorf("mysql %+v, want TLS requested and encrypted", mysqlOf(a))
 				}
-				if !hasSubstring(a.Evidence, "snap length cut the server's TLS records") {
-					t.Errorf("evidence does not say the verdict was judged around cut records: %q", a.Evidence)
+				if f := a.Facts; f.TLSCutSide != "server" || f.TLSCutAt == 0 {
+					t.Errorf("facts %+v do not say the verdict was judged around the server's cut records", f)
 				}
-				if !hasSubstring(a.Evidence, "capture is truncated (snap length)") {
-					t.Errorf("evidence does not say the capture is truncated: %q", a.Evidence)
+				if f := a.Facts.Cut; f == nil || f.From != "client" || f.Kept != keep || f.Len <= keep {
+					t.Errorf("cut %+v: the facts do not say the capture is truncated", f)
 				}
 				if sum.TruncatedSegments != 4 {
 					t.Errorf("summary truncated_segments %d, want 4", sum.TruncatedSegments)
@@ -100,8 +100,8 @@ func TestSnapLength(t *testing.T) {
 			},
 			want: TLSFailed,
 			check: func(t *testing.T, a *Attempt, sum Summary) {
-				if !hasSubstring(a.Evidence, "TLS alert from the server bad_certificate") {
-					t.Errorf("evidence %q lacks the alert", a.Evidence)
+				if a.Reason != ReasonTLSAlert || a.Facts.TLSAlert != "server bad_certificate" {
+					t.Errorf("reason %s facts %+v lack the alert", a.Reason, a.Facts)
 				}
 			},
 		},
@@ -118,8 +118,8 @@ func TestSnapLength(t *testing.T) {
 			},
 			want: TLSFailed,
 			check: func(t *testing.T, a *Attempt, sum Summary) {
-				if !hasSubstring(a.Evidence, "capture is truncated (snap length)") {
-					t.Errorf("evidence does not say the capture is truncated: %q", a.Evidence)
+				if f := a.Facts.Cut; f == nil || f.From != "server" || f.Kept != keep {
+					t.Errorf("cut %+v: the facts do not say the capture is truncated", f)
 				}
 			},
 		},

@@ -1,7 +1,6 @@
 package analyze
 
 import (
-	"fmt"
 	"time"
 
 	"github.com/connscope/connscope/event"
@@ -111,8 +110,8 @@ func (a *attempt) timing(at *Attempt) {
 }
 
 // slowParts lists the parts of a connected attempt over their thresholds,
-// with their evidence lines, largest first.
-func (a *attempt) slowParts() (parts []Slow, words []string) {
+// with what each measured, largest first.
+func (a *attempt) slowParts() (parts []SlowFact) {
 	var first time.Time
 	if a.wire && !a.firstSYN.IsZero() {
 		first = a.firstSYN
@@ -120,76 +119,77 @@ func (a *attempt) slowParts() (parts []Slow, words []string) {
 		first = a.kSynSent
 	}
 	if !a.connected() {
-		return nil, nil
+		return nil
 	}
 	hs := a.handshakeDone()
-	add := func(part string, d time.Duration, what string) {
-		s := Slow{Part: part, MS: ms(d)}
+	add := func(part, step string, d time.Duration, acked *float64) {
+		s := SlowFact{Part: part, Step: step, MS: ms(d), AckedMS: acked}
 		i := 0
 		for i < len(parts) && parts[i].MS >= s.MS {
 			i++
 		}
-		parts = append(parts[:i], append([]Slow{s}, parts[i:]...)...)
-		words = append(words[:i], append([]string{what}, words[i:]...)...)
+		parts = append(parts[:i], append([]SlowFact{s}, parts[i:]...)...)
 	}
 	if !first.IsZero() && hs.Sub(first) >= SlowHandshake {
-		d := hs.Sub(first)
-		what := fmt.Sprintf("slow part: the network — the TCP handshake took %s (SYN to handshake complete", fmtDur(d))
-		n := a.synCount
-		if !a.wire {
-			n = 1 + a.kSynRetrans
-		}
-		if n > 1 {
-			what += fmt.Sprintf(", %d SYNs: the first ones got no answer", n)
-		}
-		add(SlowNetwork, d, what+")")
+		add(SlowNetwork, "handshake", hs.Sub(first), nil)
 	}
 	if a.clientFirst() {
 		if d := a.firstCliData.Sub(hs); d >= SlowClient {
-			add(SlowPartClient, d, fmt.Sprintf("slow part: the client — it sent its first bytes %s after the handshake", fmtDur(d)))
+			add(SlowPartClient, "first_bytes", d, nil)
 		}
 		if a.firstSrvData.IsZero() {
-			return parts, words
+			return parts
 		}
 		arrived := a.firstCliData
 		acked := !a.reqAckAt.IsZero() && a.reqAckAt.Before(a.firstSrvData)
 		if acked {
 			if d := a.reqAckAt.Sub(a.firstCliData); d >= SlowServer {
-				add(SlowNetwork, d, fmt.Sprintf("slow part: the network — the server acknowledged the client's first bytes only %s after they were sent", fmtDur(d)))
+				add(SlowNetwork, "ack", d, nil)
 			}
 			arrived = a.reqAckAt
 		}
 		if d := a.firstSrvData.Sub(arrived); d >= SlowServer {
-			what := fmt.Sprintf("slow part: the server — it answered %s after the client's first bytes had arrived (acknowledged at +%s)", fmtDur(d), fmtDur(arrived.Sub(a.start)))
-			if !acked {
-				what = fmt.Sprintf("slow part: the server — it answered %s after the client's first bytes (it acknowledged them only with its answer, so the network's share is not known)", fmtDur(d))
+			var at *float64
+			if acked {
+				at = msp(arrived.Sub(a.start))
 			}
-			add(SlowPartServer, d, what)
+			add(SlowPartServer, "answer", d, at)
 		}
 	}
 	// Server-first (MySQL's greeting, banners): greeting_delay_ms is the
 	// server's part, and the greeting verdicts (greeting_late, no_greeting,
 	// the greeting's evidence) already name a slow server; no finding is
 	// added.
-	return parts, words
+	return parts
 }
 
-// answeredEvidence says how a client-first attempt's server answered:
-// how long after the client's first bytes, and when those came.
-func answeredEvidence(a *attempt, t time.Time) string {
-	return fmt.Sprintf("TCP connected to %s; the client spoke first %s after the handshake and the server answered %s later (not %s)",
-		a.serverName(), fmtDur(nonNegative(a.firstCliData.Sub(a.handshakeDone()))), fmtDur(t.Sub(a.firstCliData)), serverFirstNames)
-}
-
-// unansweredEvidence says a client-first attempt's server never answered
-// the client's first bytes until end (the client's give-up, said by how).
-func unansweredEvidence(a *attempt, end time.Time, how string) string {
-	what := fmt.Sprintf("connected; the client spoke first (%d bytes, %s after the handshake) and the server never answered; %s %s after the client's first bytes",
-		a.c2s.bytes, fmtDur(nonNegative(a.firstCliData.Sub(a.handshakeDone()))), how, fmtDur(end.Sub(a.firstCliData)))
-	if !a.reqAckAt.IsZero() {
-		what += fmt.Sprintf(" (the server's TCP acknowledged them at +%s: they arrived)", fmtDur(a.reqAckAt.Sub(a.start)))
+// unanswered records the facts of a client-first attempt whose server never
+// answered the client's first bytes until end (ended: how the wait ended,
+// Facts.Ended).
+func (a *attempt) unanswered(end time.Time, ended string) {
+	if a.final {
+		return
 	}
-	return what
+	a.facts.Ended = ended
+	a.facts.ClientFirstMS = msp(nonNegative(a.firstCliData.Sub(a.handshakeDone())))
+	a.facts.SinceRequestMS = msp(end.Sub(a.firstCliData))
+	if !a.reqAckAt.IsZero() {
+		a.facts.RequestAckedMS = msp(a.reqAckAt.Sub(a.start))
+	}
+}
+
+// idleEnd is Facts.Ended for a verdict on silence: the capture's end, or the idle timeout.
+func idleEnd(closing bool) string {
+	if closing {
+		return "capture_end"
+	}
+	return "idle"
+}
+
+// msp is a duration fact.
+func msp(d time.Duration) *float64 {
+	v := ms(d)
+	return &v
 }
 
 func nonNegative(d time.Duration) time.Duration {

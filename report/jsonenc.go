@@ -35,7 +35,7 @@ import (
 // jsonFields lists, per model type, the JSON names and Go kinds
 // appendConnect knows, in field order.
 var jsonFields = map[reflect.Type]string{
-	reflect.TypeOf(analyze.Connect{}):  "client:string name:string port:uint16 outcome:string reason:uint16 start:struct duration_ms:float64 resolution:slice attempts:slice evidence:slice causes:slice pid:uint32 comm:string resolver:ptr",
+	reflect.TypeOf(analyze.Connect{}):  "client:string name:string port:uint16 outcome:string reason:uint16 start:struct duration_ms:float64 resolution:slice attempts:slice evidence:slice causes:slice pid:uint32 comm:string resolver:ptr untried:slice",
 	reflect.TypeOf(analyze.Resolver{}): "servers:slice candidates:slice",
 	reflect.TypeOf(analyze.Query{}):    "name:string type:string server:string rcode:string answers:slice latency_ms:ptr retries:int start:struct error:string transport:string",
 	reflect.TypeOf(analyze.Attempt{}):  "client:string server:string outcome:string reason:uint16 facts:ptr syn_count:int retransmits:int rst_from:string rtt_ms:ptr greeting_delay_ms:ptr duration_ms:float64 start:struct events:slice -:ptr evidence:slice causes:slice pid:uint32 comm:string fd:ptr errno:string client_first_byte_ms:ptr server_response_ms:ptr slow:ptr",
@@ -44,8 +44,8 @@ var jsonFields = map[reflect.Type]string{
 	reflect.TypeOf(proto.Detail{}):     "icmp:ptr state_from:string state_to:string pid:uint32 comm:string name:string qtype:string rcode:string alert:string banner:string expected:string",
 	reflect.TypeOf(proto.Msg{}):        "code:int sqlstate:string severity:string message:string cut:bool version:string protocol:string id:uint64 auth:string tls:string user:string database:string command:string",
 	reflect.TypeOf(proto.ICMP{}):       "from:string v6:bool type:uint8 code:uint8 quoted_seq:uint32 isn:uint32",
-	reflect.TypeOf(analyze.Facts{}):    "syns:int elapsed_ms:float64 closed_by:string close:string server_bytes:int client_bytes:int icmp:ptr errno:string -:slice banner:string tls_alert:string lost_at:int would_be:uint16",
-	reflect.TypeOf(analyze.ICMPFact{}): "from:string v6:bool type:uint8 code:uint8",
+	reflect.TypeOf(analyze.Facts{}):    "syns:int elapsed_ms:float64 closed_by:string close:string server_bytes:int client_bytes:int icmp:ptr errno:string -:slice banner:string tls_alert:string lost_at:int would_be:uint16 reply_ms:ptr syn_span_ms:ptr answered_syn:int since_first_syn_ms:ptr after_give_up_ms:ptr quiet_ms:ptr phase:string soft_errors:slice syn_ack_ms:ptr since_last_syn_ms:ptr retransmit_due_ms:ptr since_handshake_ms:ptr since_request_ms:ptr since_server_ms:ptr server_first_ms:ptr client_first_ms:ptr request_acked_ms:ptr client_gave_up_ms:ptr client_close:string server_close:string ended:string next_address:string at_once:bool wire:bool expected:string intended:string protocol:string tls_cut_side:string tls_cut_at:int cut:ptr slow:slice lost:ptr",
+	reflect.TypeOf(analyze.ICMPFact{}): "from:string v6:bool type:uint8 code:uint8 local:bool from_client:bool",
 	reflect.TypeOf(analyze.Slow{}):     "part:string ms:float64",
 }
 
@@ -68,6 +68,9 @@ func describeFields(t reflect.Type) string {
 	var parts []string
 	for i := 0; i < t.NumField(); i++ {
 		f := t.Field(i)
+		if !f.IsExported() {
+			continue // never encoded
+		}
 		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
 		if name == "" {
 			name = f.Name
@@ -165,6 +168,10 @@ func appendConnectLine(b []byte, jc jsonConnect) ([]byte, error) {
 			b = appendJSONStrings(b, r.Candidates)
 		}
 		b = append(b, '}')
+	}
+	if len(c.Untried) > 0 {
+		b = append(b, `,"untried":`...)
+		b = appendJSONStrings(b, c.Untried)
 	}
 	return append(b, "}\n"...), nil
 }
@@ -390,6 +397,9 @@ func appendOptInt(b []byte, key string, n int64) []byte {
 	return strconv.AppendInt(append(b, key...), n, 10)
 }
 
+// appendFacts writes an attempt's facts as encoding/json does (field
+// order, omitempty); the rare nested lists and objects (soft errors, the
+// cut segment, slow parts, losses) go through encoding/json itself.
 func appendFacts(b []byte, f *analyze.Facts) []byte {
 	b = append(b, '{')
 	if f.SYNs != 0 {
@@ -399,21 +409,42 @@ func appendFacts(b []byte, f *analyze.Facts) []byte {
 	}
 	b = append(b, `"elapsed_ms":`...)
 	b = appendJSONFloat(b, f.ElapsedMS)
+	key := func(name string) {
+		b = append(b, `,"`...)
+		b = append(b, name...)
+		b = append(b, `":`...)
+	}
 	str := func(name, v string) {
 		if v != "" {
-			b = append(b, `,"`...)
-			b = append(b, name...)
-			b = append(b, `":`...)
+			key(name)
 			b = appendJSONString(b, v)
 		}
 	}
 	num := func(name string, v int64) {
 		if v != 0 {
-			b = append(b, `,"`...)
-			b = append(b, name...)
-			b = append(b, `":`...)
+			key(name)
 			b = strconv.AppendInt(b, v, 10)
 		}
+	}
+	dur := func(name string, v *float64) {
+		if v != nil {
+			key(name)
+			b = appendJSONFloat(b, *v)
+		}
+	}
+	flag := func(name string, v bool) {
+		if v {
+			key(name)
+			b = append(b, "true"...)
+		}
+	}
+	raw := func(name string, v any) {
+		key(name)
+		out, err := json.Marshal(v)
+		if err != nil {
+			out = []byte("null")
+		}
+		b = append(b, out...)
 	}
 	str("closed_by", f.ClosedBy)
 	str("close", f.Close)
@@ -428,6 +459,8 @@ func appendFacts(b []byte, f *analyze.Facts) []byte {
 		b = strconv.AppendUint(b, uint64(ic.Type), 10)
 		b = append(b, `,"code":`...)
 		b = strconv.AppendUint(b, uint64(ic.Code), 10)
+		flag("local", ic.Local)
+		flag("from_client", ic.FromClient)
 		b = append(b, '}')
 	}
 	str("errno", f.Errno)
@@ -441,6 +474,46 @@ func appendFacts(b []byte, f *analyze.Facts) []byte {
 	num("lost_at", int64(f.LostAt))
 	if f.WouldBe != 0 {
 		str("would_be", f.WouldBe.String())
+	}
+	dur("reply_ms", f.ReplyMS)
+	dur("syn_span_ms", f.SYNSpanMS)
+	num("answered_syn", int64(f.AnsweredSYN))
+	dur("since_first_syn_ms", f.SinceFirstSYNMS)
+	dur("after_give_up_ms", f.AfterGiveUpMS)
+	dur("quiet_ms", f.QuietMS)
+	str("phase", f.Phase)
+	if len(f.SoftErrors) > 0 {
+		raw("soft_errors", f.SoftErrors)
+	}
+	dur("syn_ack_ms", f.SYNACKMS)
+	dur("since_last_syn_ms", f.SinceLastSYNMS)
+	dur("retransmit_due_ms", f.RetransmitDueMS)
+	dur("since_handshake_ms", f.SinceHandshakeMS)
+	dur("since_request_ms", f.SinceRequestMS)
+	dur("since_server_ms", f.SinceServerMS)
+	dur("server_first_ms", f.ServerFirstMS)
+	dur("client_first_ms", f.ClientFirstMS)
+	dur("request_acked_ms", f.RequestAckedMS)
+	dur("client_gave_up_ms", f.ClientGaveUpMS)
+	str("client_close", f.ClientClose)
+	str("server_close", f.ServerClose)
+	str("ended", f.Ended)
+	str("next_address", f.NextAddress)
+	flag("at_once", f.AtOnce)
+	flag("wire", f.Wire)
+	str("expected", f.Expected)
+	str("intended", f.Intended)
+	str("protocol", f.Protocol)
+	str("tls_cut_side", f.TLSCutSide)
+	num("tls_cut_at", int64(f.TLSCutAt))
+	if f.Cut != nil {
+		raw("cut", f.Cut)
+	}
+	if len(f.Slow) > 0 {
+		raw("slow", f.Slow)
+	}
+	if f.Lost != nil {
+		raw("lost", f.Lost)
 	}
 	return append(b, '}')
 }

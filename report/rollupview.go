@@ -266,7 +266,7 @@ func (w *Writer) examplesText(t *textRenderer, v *rollupView, d *rollupData) str
 				continue
 			}
 			done[ex.Number] = true
-			c = explained(c, explains)
+			c = patternExplained(c, explains)
 			if w.red != nil {
 				c = w.red.Connect(c)
 			}
@@ -279,9 +279,9 @@ func (w *Writer) examplesText(t *textRenderer, v *rollupView, d *rollupData) str
 	return b.String()
 }
 
-// explained returns c with the causes of its attempts to a server that a
+// patternExplained returns c with the causes of its attempts to a server that a
 // pattern explains replaced by the pattern's (a copy; c is not changed).
-func explained(c *analyze.Connect, explains map[string]rollup.Pattern) *analyze.Connect {
+func patternExplained(c *analyze.Connect, explains map[string]rollup.Pattern) *analyze.Connect {
 	var out *analyze.Connect
 	for i, a := range c.Attempts {
 		p, ok := explains[a.Server]

@@ -172,7 +172,9 @@ func (w *Writer) Connect(c *analyze.Connect) error {
 	}
 	w.number++
 	w.outcomes[c.Outcome]++
-	c = withEventWords(c) // words first: redaction and the rollup's held examples see them
+	// Words first (timeline steps, evidence and causes from the facts), so
+	// that redaction and the rollup's held examples see them.
+	c = explained(withEventWords(c))
 	if w.rv != nil {
 		w.rv.add(w.number, c)
 	}
@@ -220,6 +222,23 @@ func (w *Writer) Flush() error {
 	w.r.flush(w)
 	w.flush()
 	return w.err
+}
+
+// explained is c with its words (analyze.Explain): sentences are made
+// only here, from the findings, before redaction and rendering. c itself
+// is not changed (a shallow copy of it and its attempts is worded).
+func explained(c *analyze.Connect) *analyze.Connect {
+	cc := *c
+	cc.Attempts = make([]*analyze.Attempt, len(c.Attempts))
+	for i, a := range c.Attempts {
+		if a != nil {
+			ac := *a
+			a = &ac
+		}
+		cc.Attempts[i] = a
+	}
+	analyze.Explain(&cc)
+	return &cc
 }
 
 func (w *Writer) flush() {

@@ -97,6 +97,10 @@ var Protocol = proto.Protocol{
 	},
 	SniffServer:   sniffServer,
 	New:           newSession,
+	Causes: func(reason string, info proto.Info, client string) []string {
+		i, _ := info.(*Info)
+		return causes(reason, i, client)
+	},
 	ConnCauses:    connCauses,
 	PatternCauses: patternCauses,
 	AfterTimeout:  afterTimeout,
@@ -668,8 +672,9 @@ func orNone(s string) string {
 	return s
 }
 
-// Causes explains the MySQL verdicts in the server's terms.
-func (s *session) Causes(reason string) []string {
+// causes explains the MySQL verdicts in the server's terms (info: the
+// session's facts, nil if none).
+func causes(reason string, info *Info, client string) []string {
 	switch reason {
 	case ReasonLoginUnanswered:
 		return []string{"The server did not answer the login in time: a slow authentication plugin (PAM, LDAP), a server stalled on locks or I/O, or packet loss after connecting. Check the server's error log and processlist."}
@@ -678,8 +683,8 @@ func (s *session) Causes(reason string) []string {
 			"The server greeted only after the client had given up. Typical of a reverse DNS lookup of the client's address on the server: set skip_name_resolve=ON (and use IP-based grants), or fix the PTR records/DNS the server uses. Also possible: an overloaded server (thread creation, thread cache).",
 			"If the delay is expected, raise the client's connect timeout."}
 	case ReasonErrAtGreeting, ReasonErrBeforeLogin, ReasonErrAfterLogin, ReasonAccessDenied:
-		if s.info != nil {
-			return errorCauses(s.info.ErrorCode, s.c.ClientAddr())
+		if info != nil {
+			return errorCauses(info.ErrorCode, client)
 		}
 		return []string{}
 	case ReasonServerClosedLogin:

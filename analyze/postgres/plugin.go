@@ -99,6 +99,10 @@ var Protocol = proto.Protocol{
 	},
 	SniffClient:   sniffClient,
 	New:           newSession,
+	Causes: func(reason string, info proto.Info, client string) []string {
+		i, _ := info.(*Info)
+		return causes(reason, i, client)
+	},
 	ConnCauses:    connCauses,
 	PatternCauses: patternCauses,
 	AfterTimeout:  afterTimeout,
@@ -511,15 +515,16 @@ func closeKind(how string) string {
 	return "fin"
 }
 
-// Causes explains the PostgreSQL verdicts, naming the server's settings.
-func (s *session) Causes(reason string) []string {
+// causes explains the PostgreSQL verdicts, naming the server's settings
+// (info: the session's facts, nil if none).
+func causes(reason string, info *Info, client string) []string {
 	switch reason {
 	case ReasonTooManyClients:
 		return []string{"The server is at max_connections (superuser_reserved_connections of them, and reserved_connections, are kept for privileged roles), or the role or database hit its CONNECTION LIMIT: check SELECT count(*) FROM pg_stat_activity; raise max_connections (a restart), or put a pooler (PgBouncer) in front and find the client that hoards connections."}
 	case ReasonCannotConnectNow:
 		return []string{"The server is starting up, shutting down, in crash recovery, or a standby with hot_standby=off: wait for it, check its log (pg_ctl status), or connect to the primary."}
 	case ReasonHBARejected:
-		return []string{fmt.Sprintf("pg_hba.conf has no line matching this connection (host %s, the user, the database, with or without TLS: host vs hostssl/hostnossl), or a reject line matches first: add the right line and reload (SELECT pg_reload_conf()). The server's log names the line.", s.c.ClientAddr())}
+		return []string{fmt.Sprintf("pg_hba.conf has no line matching this connection (host %s, the user, the database, with or without TLS: host vs hostssl/hostnossl), or a reject line matches first: add the right line and reload (SELECT pg_reload_conf()). The server's log names the line.", client)}
 	case ReasonPasswordFailed:
 		return []string{"Wrong password for the role (PostgreSQL says the same for a role that does not exist), an expired VALID UNTIL, or a password stored for another method than pg_hba.conf asks (password_encryption md5 vs scram-sha-256): check the credentials (PGPASSWORD, ~/.pgpass); the server's log names the role and the pg_hba.conf line."}
 	case ReasonDatabaseMissing:
@@ -527,7 +532,7 @@ func (s *session) Causes(reason string) []string {
 	case ReasonProtocolViolation:
 		return []string{"The server could not read what the client sent: a client speaking another protocol (or protocol version) to a PostgreSQL port, a SASL mechanism the server does not offer, or a proxy that mangles the startup."}
 	case ReasonErrorAtStartup:
-		return []string{fmt.Sprintf("The server refused the connection with SQLSTATE %s: see its message and the server's log.", s.info.SQLState)}
+		return []string{fmt.Sprintf("The server refused the connection with SQLSTATE %s: see its message and the server's log.", sqlstate(info))}
 	case ReasonSSLRefused:
 		return []string{"The client requires TLS (sslmode=require or stricter) but the server answered the SSLRequest with 'N': set ssl=on with ssl_cert_file and ssl_key_file on the server (and hostssl lines in pg_hba.conf), or lower the client's sslmode."}
 	case ReasonNoPassword:
@@ -552,4 +557,12 @@ func patternCauses(pattern string) []string {
 		return []string{"PostgreSQL: max_connections minus superuser_reserved_connections (and reserved_connections) was reached, or a role's or database's CONNECTION LIMIT; see pg_stat_activity."}
 	}
 	return nil
+}
+
+// sqlstate is the ErrorResponse's SQLSTATE in info ("" if none).
+func sqlstate(info *Info) string {
+	if info == nil {
+		return ""
+	}
+	return info.SQLState
 }

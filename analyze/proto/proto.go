@@ -123,9 +123,6 @@ type Session interface {
 	// Idle decides an attempt that stopped producing events (closing: the
 	// capture ended); false leaves it to the engine.
 	Idle(now time.Time, closing bool) bool
-	// Causes explains a verdict (by reason id) in the protocol's terms;
-	// nil leaves it to the engine.
-	Causes(reason string) []string
 	// Info is the protocol's facts for the report (nil for none);
 	// encrypted says TLS was established.
 	Info(encrypted bool) Info
@@ -213,6 +210,13 @@ type Protocol struct {
 	// New starts a session on the sniff's answer (Yes or Cut); the
 	// engine then hands it the bytes that were sniffed.
 	New func(c Conn, how Sniff) Session
+	// Causes explains a verdict (by reason id: the protocol's own, or a
+	// TLS reason after its hand-off) of an attempt its session decoded, in
+	// the protocol's terms, from what the report holds: the session's Info
+	// (as Session.Info gave it; nil if none) and the client's address. It
+	// is called when the report is worded, never by the engine; nil leaves
+	// the causes to the engine's table.
+	Causes func(reason string, info Info, client string) []string
 	// ConnCauses adds the protocol's advice to the engine's neutral causes
 	// for a connection-level reason (an engine reason id such as
 	// "tcp.rst_from_server", "tcp.syn_unanswered", "kernel.enoent") on an

@@ -1,0 +1,649 @@
+package analyze
+
+import (
+	"fmt"
+	"math"
+	"net/netip"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/connscope/connscope/analyze/proto"
+	"github.com/connscope/connscope/event"
+)
+
+// Findings, then words. The engine decides an attempt with a Reason and
+// the Facts behind it; the sentences a person reads (Evidence, Causes) are
+// made from those only when a report is rendered (Explain), by the table
+// below: one entry per reason, its evidence template and its causes, each
+// reading only the finding (reason, facts) and the attempt's public
+// fields — never the engine's state.
+//
+// Prose a protocol plug-in still writes itself (its Decide evidence and
+// Notes, its session's causes) rides with the attempt until Explain puts
+// it in place (said).
+
+// wording is a reason's words: its evidence and its causes.
+type wording struct {
+	evidence func(w *wordCtx) []string
+	causes   func(w *wordCtx) []string
+}
+
+// wordCtx is what the words of one attempt are made from.
+type wordCtx struct {
+	at *Attempt
+	f  *Facts
+}
+
+// said is prose a protocol plug-in wrote for an attempt (not yet words
+// from facts): its Decide evidence and its notes (in order, with the place
+// of the engine's snap length note).
+type said struct {
+	evidence []string
+	notes    []string
+	cutAt    int // index in notes before which the snap length note goes
+}
+
+// connectSaid is a connect's own words (beyond its last attempt's), made
+// when the connect is built.
+type connectSaid struct {
+	before, after, causes []string
+}
+
+// Explain fills in the Evidence and Causes of c and of its attempts from
+// their reasons and facts, where they are not worded yet (nil Evidence):
+// the engine leaves them so, and the report calls Explain before it
+// redacts and renders (words → redact → render). It changes c in place.
+func Explain(c *Connect) {
+	if c == nil {
+		return
+	}
+	worded := false // the last attempt was worded here
+	for i, at := range c.Attempts {
+		if at != nil && at.Evidence == nil {
+			explainAttempt(at)
+			worded = i == len(c.Attempts)-1
+		}
+	}
+	// A connect made by the engine (said), or whose last attempt was just
+	// worded, gets its words; one that has them (or was made without) keeps them.
+	if c.Evidence != nil || c.said == nil && !worded {
+		return
+	}
+	cs := c.said
+	if cs == nil {
+		cs = &connectSaid{}
+	}
+	ev := append([]string{}, cs.before...)
+	var causes []string
+	if n := len(c.Attempts); n > 0 && c.Attempts[n-1] != nil {
+		last := c.Attempts[n-1]
+		tried, lost := addressesTried(c.Attempts)
+		ev = append(append(ev, tried...), last.Evidence...)
+		causes = append(append(causes, last.Causes...), lost...)
+		if len(c.Untried) > 0 {
+			ev = append(ev, fmt.Sprintf("%s also resolved to %s, never tried", c.Name, strings.Join(c.Untried, ", ")))
+			causes = append(causes, untriedCauses(c.Attempts, c.Untried)...)
+		}
+	}
+	c.Evidence = append(ev, cs.after...)
+	c.Causes = append(causes, cs.causes...)
+}
+
+// addressesTried words a connect of several attempts: the addresses in
+// order, and the time lost on those that never answered.
+func addressesTried(attempts []*Attempt) (evidence, causes []string) {
+	if len(attempts) < 2 {
+		return nil, nil
+	}
+	var steps []string
+	var waited time.Duration
+	var timedOut int
+	for i, a := range attempts {
+		if a == nil {
+			continue
+		}
+		steps = append(steps, fmt.Sprintf("%s %s after %s", a.Server, a.Outcome, proto.MS(a.DurationMS)))
+		if i < len(attempts)-1 && (a.Outcome == Timeout || a.Outcome == NoGreeting) {
+			waited += time.Duration(math.Round(a.DurationMS*1000)) * time.Microsecond
+			timedOut++
+		}
+	}
+	evidence = []string{fmt.Sprintf("%d addresses tried in order: %s", len(attempts), strings.Join(steps, "; "))}
+	if timedOut > 0 {
+		causes = one(fmt.Sprintf("The client lost %s on %s that never answered before trying the next one: every address costs a full connect timeout (timeout × number of addresses). Fix or remove the dead address (e.g. a stale AAAA record, or a broken IPv6 path).",
+			proto.Dur(waited), plural(timedOut, "address", "addresses")))
+	}
+	return evidence, causes
+}
+
+func explainAttempt(at *Attempt) {
+	f := at.Facts
+	if f == nil {
+		f = &Facts{}
+	}
+	w := &wordCtx{at: at, f: f}
+	var ev []string
+	ev = append(ev, evidenceFor(w, at.Reason)...)
+	for _, s := range f.SoftErrors {
+		ev = append(ev, fmt.Sprintf("SYN retransmit #%d at +%s got the same answer: the first error arrived while connect() held the socket (Linux then keeps it as a soft error) and this one ended the connect", s.SYN, proto.MS(s.AtMS)))
+	}
+	notes := []string(nil)
+	cutAt := 0
+	if at.said != nil {
+		notes, cutAt = at.said.notes, at.said.cutAt
+	}
+	for i := 0; i <= len(notes); i++ {
+		if i == cutAt && f.Cut != nil {
+			ev = append(ev, fmt.Sprintf("the capture is truncated (snap length): a segment from the %s at +%s kept %d of its %d payload bytes; the verdict uses only the bytes captured",
+				f.Cut.From, proto.MS(f.Cut.AtMS), f.Cut.Kept, f.Cut.Len))
+		}
+		if i < len(notes) {
+			ev = append(ev, notes[i])
+		}
+	}
+	ev = append(ev, slowWords(f)...)
+	at.Evidence = ev
+	if at.Causes != nil {
+		return // made with its causes (by hand): they stay
+	}
+	at.Causes = causesOf(w)
+	if at.Causes == nil {
+		at.Causes = []string{}
+	}
+}
+
+// evidenceFor is the evidence of reason r: the protocol's words when it
+// wrote them, else the reason's template.
+func evidenceFor(w *wordCtx, r Reason) []string {
+	if w.at.said != nil && len(w.at.said.evidence) > 0 && r != ReasonEvidenceLost {
+		return w.at.said.evidence
+	}
+	if ws, ok := reasonWords[r]; ok && ws.evidence != nil {
+		return ws.evidence(w)
+	}
+	return nil
+}
+
+func protocolNamed(name string) *proto.Protocol {
+	if name == "" {
+		return nil
+	}
+	for _, p := range protocols {
+		if p.Name == name {
+			return p
+		}
+	}
+	return nil
+}
+
+// target is what a protocol's ConnCauses sees of the attempt.
+func (w *wordCtx) target() proto.Target {
+	t := proto.Target{Comm: w.at.Comm}
+	if w.at.Client == "unix" {
+		t.Socket = w.at.Server
+	} else if ap, err := netip.ParseAddrPort(w.at.Server); err == nil {
+		t.Port = ap.Port()
+	}
+	return t
+}
+
+// server is the server as ip:port, or the unix socket path.
+func (w *wordCtx) server() string { return w.at.Server }
+
+// clientAddr is the client's address (without the port).
+func (w *wordCtx) clientAddr() string {
+	ap, _ := netip.ParseAddrPort(w.at.Client)
+	return ap.Addr().String()
+}
+
+// addr is the server's address (without the port).
+func (w *wordCtx) addr() string {
+	if ap, err := netip.ParseAddrPort(w.at.Server); err == nil {
+		return ap.Addr().String()
+	}
+	return w.at.Server
+}
+
+func (w *wordCtx) port() uint16 {
+	if ap, err := netip.ParseAddrPort(w.at.Server); err == nil {
+		return ap.Port()
+	}
+	return 0
+}
+
+// d renders a duration fact.
+func d(p *float64) string {
+	if p == nil {
+		return proto.MS(0)
+	}
+	return proto.MS(*p)
+}
+
+func one(s string) []string { return []string{s} }
+
+// syns is "3 SYNs over 3.0 s" (span: with the time from first to last).
+func (w *wordCtx) syns(span bool) string {
+	n := w.f.SYNs
+	s := plural(n, "SYN", "SYNs")
+	if span && n > 1 && w.f.SYNSpanMS != nil {
+		s += " over " + d(w.f.SYNSpanMS)
+	}
+	return s
+}
+
+// where says how a TCP connect failed with an errno.
+func (w *wordCtx) where() string {
+	if w.f.AtOnce {
+		return "connect() to " + w.server() + " failed at once with " + w.f.Errno
+	}
+	return "the connect to " + w.server() + " failed with " + w.f.Errno + " after " + proto.MS(w.f.ElapsedMS)
+}
+
+func (w *wordCtx) noWire() string {
+	if w.f.Wire {
+		return " (no reply captured)"
+	}
+	return ""
+}
+
+// icmp is the ICMP fact (empty when the facts lack it: words never fail).
+func (w *wordCtx) icmp() *ICMPFact {
+	if w.f.ICMP == nil {
+		return &ICMPFact{}
+	}
+	return w.f.ICMP
+}
+
+// icmpDesc names the ICMP error in the facts.
+func (w *wordCtx) icmpDesc() string {
+	ic := w.icmp()
+	return icmpName(&event.ICMPError{V6: ic.V6, Type: ic.Type, Code: ic.Code})
+}
+
+// unanswered is the evidence of a client-first attempt whose server never
+// answered.
+func (w *wordCtx) unanswered() string {
+	f := w.f
+	how := "still no answer"
+	switch f.Ended {
+	case "client_close":
+		how = "the client gave up (" + f.ClientClose + ")"
+	case "next_address":
+		how = "the client moved on to " + f.NextAddress
+	}
+	what := fmt.Sprintf("connected; the client spoke first (%d bytes, %s after the handshake) and the server never answered; %s %s after the client's first bytes",
+		f.ClientBytes, d(f.ClientFirstMS), how, d(f.SinceRequestMS))
+	if f.RequestAckedMS != nil {
+		what += fmt.Sprintf(" (the server's TCP acknowledged them at +%s: they arrived)", d(f.RequestAckedMS))
+	}
+	return what
+}
+
+// slowWords says which parts of the attempt were slow (Facts.Slow).
+func slowWords(f *Facts) []string {
+	var out []string
+	for _, s := range f.Slow {
+		dur := proto.MS(s.MS)
+		switch {
+		case s.Step == "handshake":
+			what := "slow part: the network — the TCP handshake took " + dur + " (SYN to handshake complete"
+			if f.SYNs > 1 {
+				what += fmt.Sprintf(", %d SYNs: the first ones got no answer", f.SYNs)
+			}
+			out = append(out, what+")")
+		case s.Step == "first_bytes":
+			out = append(out, "slow part: the client — it sent its first bytes "+dur+" after the handshake")
+		case s.Step == "ack":
+			out = append(out, "slow part: the network — the server acknowledged the client's first bytes only "+dur+" after they were sent")
+		case s.Step == "answer" && s.AckedMS != nil:
+			out = append(out, fmt.Sprintf("slow part: the server — it answered %s after the client's first bytes had arrived (acknowledged at +%s)", dur, d(s.AckedMS)))
+		case s.Step == "answer":
+			out = append(out, fmt.Sprintf("slow part: the server — it answered %s after the client's first bytes (it acknowledged them only with its answer, so the network's share is not known)", dur))
+		}
+	}
+	return out
+}
+
+// lostWhy says what was lost (capture.evidence_lost).
+func lostWhy(l *LostFact) string {
+	var why []string
+	if l == nil {
+		return ""
+	}
+	if l.KernelEvents > 0 {
+		why = append(why, fmt.Sprintf("%d kernel events were lost (eBPF ring buffer full)", l.KernelEvents))
+	}
+	if l.Packets > 0 {
+		why = append(why, fmt.Sprintf("%d packets were dropped by the kernel before capture", l.Packets))
+	}
+	if l.LateEvents > 0 {
+		why = append(why, fmt.Sprintf("%d events arrived later than the reorder window", l.LateEvents))
+	}
+	return strings.Join(why, ", ")
+}
+
+// errnoWords is the evidence of a TCP connect that failed with an errno.
+func errnoWords(tail string, wire bool) func(w *wordCtx) []string {
+	return func(w *wordCtx) []string {
+		s := w.where() + tail
+		if wire {
+			s += w.noWire()
+		}
+		return one(s)
+	}
+}
+
+func unixWords(format string) func(w *wordCtx) []string {
+	return func(w *wordCtx) []string {
+		return one(strings.NewReplacer("{path}", w.server(), "{errno}", w.f.Errno).Replace(format))
+	}
+}
+
+// reasonWords is the table: each engine reason's evidence and causes.
+// (A protocol's reasons are worded by its session, until they move here
+// through its registration; its WrongBanner reason is worded here.)
+var reasonWords = map[Reason]wording{
+	// TCP, on the wire.
+	ReasonRSTFromServer: {
+		evidence: func(w *wordCtx) []string {
+			ev := "SYN answered by RST from " + w.server() + " after " + d(w.f.ReplyMS)
+			if w.f.AnsweredSYN > 1 {
+				ev += fmt.Sprintf(" (SYN #%d; the earlier ones got no reply)", w.f.AnsweredSYN)
+			}
+			return one(ev)
+		},
+		causes: refusedCauses,
+	},
+	ReasonSYNUnanswered: {
+		evidence: func(w *wordCtx) []string {
+			f := w.f
+			switch f.Ended {
+			case "next_address":
+				return one(fmt.Sprintf("%s, no reply; the client gave up after %s and tried the next address (%s)", w.syns(false), proto.MS(f.ElapsedMS), f.NextAddress))
+			case "socket_close":
+				return one(fmt.Sprintf("%s, no reply; the client closed the socket after %s", w.syns(true), d(f.SinceFirstSYNMS)))
+			case "no_retransmit":
+				return one(fmt.Sprintf("%s, no reply; no further SYN by +%s, when the next retransmit was due at the latest: the client gave up", w.syns(true), d(f.RetransmitDueMS)))
+			}
+			if f.SinceLastSYNMS == nil {
+				return one(w.syns(true) + ", no reply; the capture ends there")
+			}
+			return one(fmt.Sprintf("%s, no reply; the capture ended %s after the last one", w.syns(true), d(f.SinceLastSYNMS)))
+		},
+		causes: droppedCauses,
+	},
+	ReasonSYNACKAfterGiveUp: {
+		evidence: func(w *wordCtx) []string {
+			return one(fmt.Sprintf("the SYN-ACK came %s after the first SYN, after the client had given up (it answered with RST)", d(w.f.SYNACKMS)))
+		},
+		causes: func(*wordCtx) []string {
+			return one("The SYN-ACK came only after the client had given up: the path or the server is very slow to answer (overloaded accept queue, heavy loss). Check the RTT and the server's listen backlog.")
+		},
+	},
+
+	// ICMP.
+	ReasonICMPPortUnreachable:     {evidence: icmpWords, causes: rejectCauses},
+	ReasonICMPAdminProhibited:     {evidence: icmpWords, causes: rejectCauses},
+	ReasonICMPProtocolUnreachable: {evidence: icmpWords, causes: rejectCauses},
+	ReasonICMPHostUnreachable:     {evidence: icmpWords, causes: hostCauses},
+	ReasonICMPNetUnreachable:      {evidence: icmpWords, causes: hostCauses},
+	ReasonICMPTimeExceeded:        {evidence: icmpWords, causes: hostCauses},
+	ReasonICMPParameterProblem:    {evidence: icmpWords, causes: hostCauses},
+	ReasonICMPOther:               {evidence: icmpWords, causes: hostCauses},
+
+	// The kernel.
+	ReasonKernelRST: {
+		evidence: func(w *wordCtx) []string {
+			return one("the kernel received an RST for the SYN to " + w.server() + " (RST not captured)")
+		},
+		causes: refusedCauses,
+	},
+	ReasonNoARPReply: {
+		evidence: func(w *wordCtx) []string {
+			if w.f.ICMP != nil {
+				return icmpWords(w)
+			}
+			return errnoWords(": no packet of it was captured — the SYN never left (no ARP/NDP reply for the next hop)", false)(w)
+		},
+		causes: hostCauses,
+	},
+	ReasonEHOSTUNREACH:      {evidence: errnoWords(": no ARP/NDP reply for the next hop, or an ICMP error that was not captured", false), causes: hostCauses},
+	ReasonEHOSTUNREACHRoute: {evidence: errnoWords(": the routing table says unreachable", false), causes: noRouteCauses},
+	ReasonENETUNREACH:       {evidence: errnoWords(": the client has no route to it", false), causes: noRouteCauses},
+	ReasonEADDRNOTAVAIL:     {evidence: errnoWords(": no free local port or address for this destination", false), causes: noPortCauses},
+	ReasonEADDRINUSE:        {evidence: errnoWords("", false), causes: noPortCauses},
+	ReasonEACCES: {
+		evidence: errnoWords(": refused by local policy before anything was sent", false),
+		causes: func(*wordCtx) []string {
+			return one("connect() was refused locally (EACCES/EPERM) before any packet: a local firewall OUTPUT rule, a cgroup/BPF connect hook, SELinux/AppArmor policy, or (with ICMPv6) an administratively-prohibited answer.")
+		},
+	},
+	ReasonECONNREFUSED: {evidence: errnoWords("", true), causes: refusedCauses},
+	ReasonETIMEDOUT: {
+		evidence: func(w *wordCtx) []string {
+			return one(fmt.Sprintf("%s: %s unanswered; the kernel gave up (net.ipv4.tcp_syn_retries)", w.where(), w.syns(false)))
+		},
+		causes: droppedCauses,
+	},
+	ReasonECONNRESET:          {evidence: errnoWords("", true), causes: refusedCauses},
+	ReasonECONNRESETConnected: {evidence: errnoWords("", true), causes: closedSilentCauses},
+	ReasonKernelOtherErrno:    {evidence: errnoWords("", false), causes: hostCauses},
+	ReasonKernelConnected: {
+		evidence: func(w *wordCtx) []string {
+			return one(fmt.Sprintf("connected to %s after %s (kernel: SYN_SENT→ESTABLISHED); without packets the greeting is not visible", w.server(), proto.MS(w.f.ElapsedMS)))
+		},
+	},
+	ReasonConnectedNoPackets: {
+		evidence: func(w *wordCtx) []string {
+			return one(fmt.Sprintf("connected to %s after %s (kernel: SYN_SENT→ESTABLISHED); no packets of this connection were captured (another interface, or the capture filter)", w.server(), proto.MS(w.f.ElapsedMS)))
+		},
+	},
+	ReasonENOENT: {
+		evidence: unixWords("connect() to the unix socket {path} failed with {errno}: no such socket file"),
+		causes: func(w *wordCtx) []string {
+			return one(fmt.Sprintf("No socket file at %s: the server is not running, or it creates its socket in another directory than the client looks in; or connect over TCP instead.", w.server()))
+		},
+	},
+	ReasonEACCESUnix: {
+		evidence: unixWords("connect() to the unix socket {path} failed with {errno}: permission denied"),
+		causes: func(w *wordCtx) []string {
+			return one(fmt.Sprintf("The process may not connect to %s: the socket's directory needs search (x) permission and the socket write (w) permission for the client's user, or an LSM (AppArmor/SELinux) denies it.", w.server()))
+		},
+	},
+	ReasonECONNREFUSEDUnix: {
+		evidence: unixWords("connect() to the unix socket {path} failed with ECONNREFUSED: the file exists but nothing accepts on it"),
+		causes:   staleCauses,
+	},
+	ReasonEAGAINUnix: {
+		evidence: unixWords("connect() to the unix socket {path} failed with EAGAIN: the server's listen backlog is full"),
+		causes: func(*wordCtx) []string {
+			return one("The server's listen backlog on the socket is full: the server is not accepting fast enough (or its backlog setting is too small).")
+		},
+	},
+	ReasonUnixOtherErrno: {evidence: unixWords("connect() to the unix socket {path} failed with {errno}"), causes: staleCauses},
+	ReasonUnixConnected:  {evidence: unixWords("connect() to the unix socket {path} succeeded")},
+
+	// Application bytes.
+	ReasonNoServerBytes: {
+		evidence: func(w *wordCtx) []string {
+			f := w.f
+			switch f.Ended {
+			case "client_close":
+				return one(fmt.Sprintf("connected, but the server sent nothing; the client gave up (%s) after %s", f.ClientClose, d(f.SinceHandshakeMS)))
+			case "next_address":
+				return one(fmt.Sprintf("connected, but the server sent nothing; the client moved on to %s after %s", f.NextAddress, d(f.SinceHandshakeMS)))
+			}
+			return one("connected, but the server sent nothing in " + d(f.SinceHandshakeMS))
+		},
+		causes: func(*wordCtx) []string {
+			return []string{
+				"TCP connected but the server sent nothing: the server process is hung or overloaded (accept backlog, thread limits), blocked resolving the client's address (reverse DNS of the client with a slow DNS), or it is a proxy/load balancer whose backend is down.",
+				"The client gave up waiting for the server's first message: its connect timeout (or read timeout) covers that wait too.",
+			}
+		},
+	},
+	ReasonRequestUnanswered: {
+		evidence: func(w *wordCtx) []string { return one(w.unanswered()) },
+		causes: func(*wordCtx) []string {
+			return []string{
+				"The server received the client's first bytes (its TCP acknowledged them when the capture shows the ACK) but its application never answered: the service is hung or overloaded (worker pool, backend it waits on), or the client spoke a protocol the server does not (a plain-text request to a TLS port, a wrong path through a proxy). Check the server's logs for this connection.",
+				"If the server is merely slow, the client's read timeout decides when it gives up.",
+			}
+		},
+	},
+	ReasonServerSpokeLate: {
+		evidence: func(w *wordCtx) []string {
+			f := w.f
+			return one(fmt.Sprintf("the server's first bytes came %s after the handshake, %s after the client gave up (%s at +%s)",
+				d(f.ServerFirstMS), d(f.AfterGiveUpMS), f.ClientClose, d(f.ClientGaveUpMS)))
+		},
+		causes: func(*wordCtx) []string {
+			return []string{
+				"The server spoke only after the client had given up. Typical of a reverse DNS lookup of the client's address on the server: turn the server's reverse lookups off, or fix the PTR records/DNS the server uses. Also possible: an overloaded server (thread or process creation).",
+				"If the delay is expected, raise the client's connect timeout.",
+			}
+		},
+	},
+	ReasonServerClosedSilent: {
+		evidence: func(w *wordCtx) []string {
+			f := w.f
+			if f.SinceRequestMS != nil {
+				return one(fmt.Sprintf("the server closed (%s) %s after the client's first bytes (%s after the handshake) without answering", f.ServerClose, d(f.SinceRequestMS), d(f.SinceHandshakeMS)))
+			}
+			return one(fmt.Sprintf("connected, then the server closed (%s) %s after the handshake without sending a greeting", f.ServerClose, d(f.SinceHandshakeMS)))
+		},
+		causes: closedSilentCauses,
+	},
+	ReasonServerClosedPartial: {
+		evidence: func(w *wordCtx) []string {
+			return one(fmt.Sprintf("the server sent %d bytes, not a complete greeting, and closed (%s)", w.f.ServerBytes, w.f.ServerClose))
+		},
+		causes: closedSilentCauses,
+	},
+	ReasonClientClosedNoSend: {
+		evidence: func(w *wordCtx) []string {
+			return one(fmt.Sprintf("connected; client closed without sending: %s %s after it was connected, without waiting for a byte (a connect-then-close check)", w.f.ClientClose, d(w.f.SinceHandshakeMS)))
+		},
+	},
+	ReasonClientSilentToBanner: {
+		evidence: func(w *wordCtx) []string {
+			f := w.f
+			return one(fmt.Sprintf("the server at %s spoke first with %q, not a %s greeting; the client never answered, and the %s closed the connection (%s) %s later",
+				w.server(), f.Banner, serverFirstNames, f.ClosedBy, f.Close, d(f.SinceServerMS)))
+		},
+		causes: func(w *wordCtx) []string {
+			want := "the expected service"
+			if w.f.Expected != "" {
+				want = w.f.Expected
+			}
+			return one(fmt.Sprintf("Something other than %s listens on %s (it sent %q): the wrong port or host in the client's configuration, or a port forward/proxy pointing at the wrong service.", want, w.server(), w.f.Banner))
+		},
+	},
+	ReasonServerFirstAnswered: {
+		evidence: func(w *wordCtx) []string {
+			return one(fmt.Sprintf("TCP connected to %s; the server spoke first (not %s) %s after the handshake and the client answered", w.server(), serverFirstNames, d(w.f.ServerFirstMS)))
+		},
+	},
+	ReasonServerAnswered: {
+		evidence: func(w *wordCtx) []string {
+			return one(fmt.Sprintf("TCP connected to %s; the client spoke first %s after the handshake and the server answered %s later (not %s)",
+				w.server(), d(w.f.ClientFirstMS), d(w.f.SinceRequestMS), serverFirstNames))
+		},
+	},
+	ReasonClientFirstUnanswered: {
+		evidence: func(w *wordCtx) []string {
+			return one(fmt.Sprintf("TCP connected to %s; the client spoke first (not %s) and the server had not answered when the capture ended", w.server(), serverFirstNames))
+		},
+	},
+	ReasonServerSentData: {
+		evidence: func(w *wordCtx) []string { return one("TCP connected to " + w.server() + "; the server sent data") },
+	},
+
+	// TLS.
+	ReasonTLSAlert: {
+		evidence: func(w *wordCtx) []string { return one("TLS alert from the " + w.f.TLSAlert + " during the handshake") },
+		causes:   tlsCauses,
+	},
+	ReasonTLSNotTLS: {
+		evidence: func(*wordCtx) []string { return one("the bytes after the SSLRequest are not TLS") },
+		causes:   tlsCauses,
+	},
+	ReasonTLSClosed: {
+		evidence: func(w *wordCtx) []string {
+			return one(fmt.Sprintf("the %s closed (%s) during the TLS handshake", w.f.ClosedBy, w.f.Close))
+		},
+		causes: tlsCauses,
+	},
+	ReasonTLSStalled: {
+		evidence: func(w *wordCtx) []string {
+			return one(fmt.Sprintf("the TLS handshake stalled for %s: the server never answered the ClientHello", d(w.f.QuietMS)))
+		},
+		causes: tlsCauses,
+	},
+	ReasonTLSCompleted: {
+		evidence: func(w *wordCtx) []string {
+			if w.f.TLSCutSide != "" {
+				return one(fmt.Sprintf("TLS handshake completed; the login result is encrypted (judged from the direction of the data segments: the snap length cut the %s's TLS records from byte %d on)", w.f.TLSCutSide, w.f.TLSCutAt))
+			}
+			return one("TLS handshake completed; the login result is encrypted")
+		},
+	},
+	ReasonTLSUnderWay: {
+		evidence: func(*wordCtx) []string {
+			return one("the server answered the TLS ClientHello and the connection stayed open without an alert: TLS under way, the rest is encrypted")
+		},
+	},
+
+	// What the capture could not show.
+	ReasonCaptureEnded: {
+		evidence: func(w *wordCtx) []string {
+			f := w.f
+			switch f.Phase {
+			case "connect":
+				return one("the capture ended before connect() returned")
+			case "syn_sent":
+				return one(fmt.Sprintf("%s, no reply yet; the capture ended %s after it", w.syns(true), d(f.SinceLastSYNMS)))
+			case "connected":
+				return one(fmt.Sprintf("connected; the capture ended %s later, before the server's first byte", d(f.SinceHandshakeMS)))
+			case "tls":
+				return one("the capture ended during the TLS handshake")
+			}
+			return nil
+		},
+	},
+}
+
+// icmpWords is the evidence of an ICMP error that answered the SYN.
+func icmpWords(w *wordCtx) []string {
+	f := w.f
+	if f.AnsweredSYN == 0 {
+		return one(fmt.Sprintf("%s generated by the client host itself, with no SYN on the wire: the SYN never left (no ARP/NDP reply for the next hop towards %s)", w.icmpDesc(), w.addr()))
+	}
+	ev := fmt.Sprintf("SYN answered by %s from %s after %s", w.icmpDesc(), w.icmp().From, d(f.ReplyMS))
+	if f.AnsweredSYN > 1 {
+		ev += " (SYN #" + strconv.Itoa(f.AnsweredSYN) + ")"
+	}
+	if w.icmp().Local {
+		ev += "; generated by the client host itself (no ARP/NDP reply for the next hop)"
+	}
+	return one(ev)
+}
+
+// wrongBannerWords is the evidence of a protocol's WrongBanner reason.
+func wrongBannerWords(w *wordCtx) []string {
+	return one(fmt.Sprintf("the server at %s spoke first with %q, not a %s greeting", w.server(), w.f.Banner, w.f.Expected))
+}
+
+func init() {
+	// evidence_lost says what was lost, then the words of the verdict it would be.
+	reasonWords[ReasonEvidenceLost] = wording{evidence: func(w *wordCtx) []string {
+		first := fmt.Sprintf("evidence lost while this attempt was open (%s): it would be %s on what was seen, which the missing events may contradict", lostWhy(w.f.Lost), w.f.WouldBe.Outcome())
+		return append(one(first), evidenceFor(w, w.f.WouldBe)...)
+	}}
+	for _, p := range protocols {
+		if p.WrongBanner != "" {
+			reasonWords[reasonIDs[p.WrongBanner]] = wording{evidence: wrongBannerWords}
+		}
+	}
+}
