@@ -132,9 +132,9 @@ type attempt struct {
 	reason   Reason
 	facts    Facts // what decide and lossVerdict add to the facts buildAttempt reads from the state
 	endAt    time.Time
-	evidence []string // a protocol session's evidence for its verdict (see said)
-	notes    []string // a protocol session's notes, kept whatever the outcome (e.g. a slow greeting)
-	cutAt    int      // len(notes) when the snap length note (facts.Cut) was taken
+	decision *found // what a protocol session's verdict rests on (Conn.Decide), for its words
+	notes    []note // facts kept whatever the outcome (a session's, e.g. a slow greeting; the server's PTR lookup)
+	cutAt    int    // len(notes) when the snap length fact (facts.Cut) was taken
 
 	// quietClose: the client closed at once with nothing sent either way
 	// (a connect-then-close check); that ok rests on no server byte being

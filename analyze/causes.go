@@ -3,6 +3,8 @@ package analyze
 import (
 	"fmt"
 	"strings"
+
+	"github.com/connscope/connscope/analyze/dns"
 )
 
 // The causes: what a person should check, per reason (reasonWords holds
@@ -143,14 +145,27 @@ func defaultCauses(w *wordCtx) []string {
 	return nil
 }
 
-// unresolvedExplanation explains a connect whose lookups all failed.
-func unresolvedExplanation(c *connectState) (evidence, causes []string) {
-	for _, q := range c.queries {
-		evidence = append(evidence, q.describe())
+// unresolvedWords explains a connect whose lookups of name all failed.
+func unresolvedWords(name string, qs []Query) (evidence, causes []string) {
+	var f lookupFailures
+	for i := range qs {
+		q := &qs[i]
+		evidence = append(evidence, describeQuery(q))
+		switch {
+		case q.LatencyMS == nil:
+			f.unanswered = true
+		case q.Rcode == dns.RcodeString(dns.RcodeNXDomain):
+			f.nx = true
+		case q.Rcode == dns.RcodeString(dns.RcodeServFail):
+			f.servfail = true
+		case q.Rcode == dns.RcodeString(dns.RcodeRefused):
+			f.refused = true
+		case q.Rcode == dns.RcodeString(dns.RcodeSuccess):
+			f.nodata = true
+		}
 	}
-	f := lookupFailuresOf(c)
 	if f.nx {
-		causes = append(causes, fmt.Sprintf("The name %q does not exist in DNS (NXDOMAIN): check the host name in the client's configuration (typo, missing domain or search domain in /etc/resolv.conf) and the DNS zone.", c.name))
+		causes = append(causes, fmt.Sprintf("The name %q does not exist in DNS (NXDOMAIN): check the host name in the client's configuration (typo, missing domain or search domain in /etc/resolv.conf) and the DNS zone.", name))
 	}
 	if f.nodata {
 		causes = append(causes, "The name exists but has no address records of the type asked (NOERROR, no data): add the A/AAAA record, or check the client's address family settings.")

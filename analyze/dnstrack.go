@@ -3,7 +3,6 @@ package analyze
 import (
 	"cmp"
 	"encoding/binary"
-	"fmt"
 	"net/netip"
 	"slices"
 	"strings"
@@ -50,7 +49,7 @@ type dnsQuery struct {
 	truncated  bool
 	cut        bool // the capture cut the answer: records past the cut are unknown
 	gaveUp     bool
-	errText    string
+	err        queryErr // what became of it, beside its answer (the last that applies)
 	overTCP    bool
 	pid        uint32
 	comm       string
@@ -119,7 +118,7 @@ func (d *dnsTracker) cutAnswer(client, server netip.AddrPort, id uint16, rcode u
 			delete(d.pending, dnsKey{client: client.Addr(), qtype: q.qtype, name: q.name})
 		}
 		q.answered, q.answeredAt, q.rcode, q.cut = true, t, rcode, true
-		q.errText = "the capture cut this answer (snap length) before its records"
+		q.err = queryErr{kind: qerrCut} // before its records: their count is unknown
 		return
 	}
 }
@@ -212,7 +211,7 @@ func (e *Engine) reverseLookup(q *dnsQuery, t time.Time) {
 		}
 		if a.client.Addr() == addr && a.server.Addr() == q.client.Addr() {
 			a.event(t, EvDNSQuery, "", EventAttrs{Note: NotePTRForClient, Addr: q.server.String(), Detail: &proto.Detail{Name: q.name, QType: "PTR"}})
-			a.notes = append(a.notes, fmt.Sprintf("the server looked up PTR %s (reverse DNS of the client) %s after the handshake", q.name, fmtDur(t.Sub(a.handshakeDone()))))
+			a.notes = append(a.notes, note{n: proto.Note{Kind: NotePTRForClient, After: t.Sub(a.handshakeDone()), Name: q.name}})
 			q.ptrFor = a
 			return
 		}
@@ -240,7 +239,7 @@ func (d *dnsTracker) response(client, server netip.AddrPort, m *dns.Message, t t
 	}
 	if m.Truncated && len(m.Answers) == 0 {
 		q.truncated = true
-		q.errText = "truncated answer (retried over TCP)"
+		q.err = queryErr{kind: qerrTruncated}
 		return nil
 	}
 	delete(d.pending, key)
@@ -249,7 +248,7 @@ func (d *dnsTracker) response(client, server netip.AddrPort, m *dns.Message, t t
 	q.rcode = m.Rcode
 	if cut && len(m.Answers) < m.AnswerCount {
 		q.cut = true
-		q.errText = fmt.Sprintf("the capture cut this answer (snap length): %d of its %d records decoded", len(m.Answers), m.AnswerCount)
+		q.err = queryErr{kind: qerrCut, kept: len(m.Answers), of: m.AnswerCount}
 	}
 	if q.server.Addr() != server.Addr() {
 		q.server = server // answered by another server of the list
@@ -289,7 +288,7 @@ func (d *dnsTracker) icmpError(p *event.Packet) {
 	client := ic.QuotedSrc
 	for _, q := range d.byClient[client] {
 		if !q.answered && q.client.Port() == ic.QuotedSrcPort && q.server.Addr() == ic.QuotedDst {
-			q.errText = fmt.Sprintf("%s from %s", icmpName(ic), p.Src)
+			q.err = queryErr{kind: qerrICMP, icmp: &ICMPFact{From: p.Src.String(), V6: ic.V6, Type: ic.Type, Code: ic.Code}}
 		}
 	}
 }
@@ -408,8 +407,8 @@ func (d *dnsTracker) sweep(now time.Time, closing bool) []failedLookup {
 	for key, q := range d.pending {
 		if closing || now.Sub(q.last) > dnsQueryTimeout {
 			q.gaveUp = true
-			if q.errText == "" {
-				q.errText = "no answer"
+			if q.err.kind == qerrNone {
+				q.err = queryErr{kind: qerrNoAnswer}
 			}
 			delete(d.pending, key)
 		}
@@ -537,31 +536,25 @@ func (q *dnsQuery) failed() bool {
 	return (q.qtype == dns.TypeA || q.qtype == dns.TypeAAAA) && len(q.addrs) == 0 && !q.cut
 }
 
-// describe renders the query for evidence: "AAAA db.lab → NXDOMAIN from 10.0.0.53:53 after 0.4 ms".
-func (q *dnsQuery) describe() string {
-	s := fmt.Sprintf("%s %s", dns.TypeString(q.qtype), q.name)
-	switch {
-	case !q.answered:
-		s += fmt.Sprintf(" → no answer from %s", q.server)
-		if q.retries > 0 {
-			s += fmt.Sprintf(" (%s over %s)", plural(q.retries, "retry", "retries"), fmtDur(q.last.Sub(q.first)))
-		}
-		if q.errText != "" && q.errText != "no answer" {
-			s += ": " + q.errText
-		}
-	case q.rcode == dns.RcodeSuccess && len(q.addrs) == 0 && len(q.answers) == 0 && !q.cut:
-		s += fmt.Sprintf(" → NOERROR, no records, from %s after %s", q.server, fmtDur(q.answeredAt.Sub(q.first)))
-	default:
-		s += fmt.Sprintf(" → %s from %s after %s", dns.RcodeString(q.rcode), q.server, fmtDur(q.answeredAt.Sub(q.first)))
-		if len(q.answers) > 0 {
-			s += " (" + strings.Join(q.answers, ", ") + ")"
-		}
-		if q.cut {
-			s += "; " + q.errText
-		}
-	}
-	return s
+// queryErr is what became of a query beside its answer: no answer,
+// a truncated answer (retried over TCP), an answer the capture cut (kept
+// of its of records decoded; of 0: cut before its records), or an ICMP
+// error about it. Explain words it as Query.Error.
+type queryErr struct {
+	kind     qerrKind
+	kept, of int
+	icmp     *ICMPFact
 }
+
+type qerrKind uint8
+
+const (
+	qerrNone qerrKind = iota
+	qerrNoAnswer
+	qerrTruncated
+	qerrCut
+	qerrICMP
+)
 
 // render builds the model's Query.
 func (q *dnsQuery) render() Query {
@@ -572,18 +565,22 @@ func (q *dnsQuery) render() Query {
 		Answers:   append([]string{}, q.answers...),
 		Retries:   q.retries,
 		Start:     q.first,
-		Error:     q.errText,
+		err:       q.err,
 		Transport: "udp",
+		retrySpan: q.last.Sub(q.first),
+		failed:    q.failed(),
+		cut:       q.cut,
 	}
 	if q.overTCP {
 		out.Transport = "tcp"
 	}
 	if q.answered {
 		out.Rcode = dns.RcodeString(q.rcode)
-		v := ms(q.answeredAt.Sub(q.first))
+		out.latency = q.answeredAt.Sub(q.first)
+		v := ms(out.latency)
 		out.LatencyMS = &v
-		if q.errText == "no answer" {
-			out.Error = ""
+		if q.err.kind == qerrNoAnswer {
+			out.err = queryErr{}
 		}
 	}
 	return out

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
-	"strings"
 	"time"
 )
 
@@ -242,6 +241,7 @@ func (e *Engine) hostMatch(c *connectState, out *Connect) bool {
 // buildConnect renders a connect's final model.
 func (e *Engine) buildConnect(c *connectState) *Connect {
 	out := &Connect{
+		built:      true,
 		Name:       c.name,
 		Port:       c.port,
 		Start:      c.start,
@@ -284,8 +284,6 @@ func (e *Engine) buildConnect(c *connectState) *Connect {
 	if len(c.attempts) == 0 {
 		out.Outcome = Unresolved
 		out.Reason = unresolvedReason(c)
-		ev, causes := unresolvedExplanation(c)
-		out.said = &connectSaid{before: ev, causes: causes}
 		if out.Name == "" && len(c.queries) > 0 {
 			out.Name = c.queries[0].name
 		}
@@ -294,38 +292,11 @@ func (e *Engine) buildConnect(c *connectState) *Connect {
 	last := out.Attempts[len(out.Attempts)-1]
 	out.Outcome = last.Outcome
 	out.Reason = last.Reason
-	// The addresses tried, the time lost and the addresses left untried
-	// are worded from the attempts and Untried (Explain); the DNS
-	// tracker's descriptions of the lookups ride along as prose (said).
-	cs := &connectSaid{}
-	out.said = cs
+	// The addresses tried, the time lost, the addresses left untried and
+	// the lookups (slow, failed) are worded from the attempts, Untried and
+	// Resolution (Explain).
 	if last.Outcome != OK && len(c.queries) > 0 {
 		out.Untried = c.untriedAddrs()
-	}
-	if len(c.queries) > 0 {
-		var slowest *dnsQuery
-		retries := 0
-		for _, q := range c.queries {
-			retries += q.retries
-			if q.answered && (slowest == nil || q.answeredAt.Sub(q.first) > slowest.answeredAt.Sub(slowest.first)) {
-				slowest = q
-			}
-		}
-		if slowest != nil && (slowest.answeredAt.Sub(slowest.first) >= 500*time.Millisecond || retries > 0) {
-			cs.after = append(cs.after, fmt.Sprintf("name resolution was slow: %s (%s in all)", slowest.describe(), plural(retries, "retry", "retries")))
-			cs.causes = append(cs.causes, "Slow DNS adds to every connect: the resolver in /etc/resolv.conf answered late or had to be asked again (timeout/attempts options); check the DNS server and the path to it.")
-		}
-	}
-	if len(c.queries) > 0 {
-		var failed []string
-		for _, q := range c.queries {
-			if q.failed() {
-				failed = append(failed, q.describe())
-			}
-		}
-		if len(failed) > 0 && last.Outcome != OK {
-			cs.after = append(cs.after, "lookups that failed along the way: "+strings.Join(failed, "; "))
-		}
 	}
 	return out
 }
@@ -379,11 +350,9 @@ func (e *Engine) buildAttempt(a *attempt) *Attempt {
 	if a.sess != nil {
 		protoInfo(at, a.sessOf, a.sess.Info(a.proto == protoTLS && a.outcome == OK))
 	}
-	// The words come from the reason and the facts (Explain); a protocol
-	// session's own prose rides along until then.
-	if a.evidence != nil || a.notes != nil {
-		at.said = &said{evidence: a.evidence, notes: a.notes, cutAt: a.cutAt}
-	}
+	// The words come from the reason and the facts (Explain), a protocol
+	// session's from its finding and notes.
+	at.found, at.notes, at.cutAt = a.decision, a.notes, a.cutAt
 	at.Evidence, at.Causes = nil, nil
 	at.PID = a.pid
 	at.Comm = a.comm

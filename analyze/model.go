@@ -48,11 +48,11 @@ type Connect struct {
 	Attempts   []*Attempt `json:"attempts"`
 	// Evidence and Causes explain Outcome in plain words (for a connect: its
 	// last attempt's, or the resolution's).
-	Evidence []string     `json:"evidence"`
-	Causes   []string     `json:"causes"`
-	PID      uint32       `json:"pid,omitempty"`
-	said     *connectSaid // its own words until Explain (words.go)
-	Comm     string       `json:"comm,omitempty"`
+	Evidence []string `json:"evidence"`
+	Causes   []string `json:"causes"`
+	PID      uint32   `json:"pid,omitempty"`
+	built    bool     // made by the engine (buildConnect): Explain words it
+	Comm     string   `json:"comm,omitempty"`
 	// Resolver is what eBPF saw of the process's resolver (glibc's UDP
 	// connect()s): which DNS servers and, for RFC 6724 address sorting,
 	// which candidate addresses in which order. Nil without eBPF.
@@ -81,10 +81,19 @@ type Query struct {
 	Retries   int       `json:"retries"`    // queries re-sent for the same question
 	Start     time.Time `json:"start"`
 	// Error is what became of a query that got no DNS answer ("no answer",
-	// "ICMP port unreachable from 192.0.2.53"), or "truncated" notes.
+	// "ICMP port unreachable from 192.0.2.53"), or "truncated" notes: words
+	// the report makes from the engine's facts (Explain), like Evidence.
 	Error string `json:"error,omitempty"`
 	// Transport is "udp" or "tcp".
 	Transport string `json:"transport"`
+
+	// What the connect's words read beside the fields above (Explain):
+	// the exact time from the question to its answer and from its first
+	// send to its last, whether it got no usable answer, and whether the
+	// capture cut the answer (records past the cut unknown).
+	latency, retrySpan time.Duration
+	failed, cut        bool
+	err                queryErr // Error's fact
 }
 
 // Attempt is one client 5-tuple, from its first SYN (or connect() call) to its fate.
@@ -121,7 +130,12 @@ type Attempt struct {
 	FD    *int32 `json:"fd,omitempty"`
 	Errno string `json:"errno,omitempty"` // symbolic, e.g. "ECONNREFUSED"
 
-	said *said // a protocol's prose until Explain (words.go)
+	// What a protocol session's verdict rests on and the facts kept
+	// whatever the verdict (with the place of the snap length fact among
+	// them), for Explain (words.go).
+	found *found
+	notes []note
+	cutAt int
 
 	// Which side spoke first and which part was slow (timing.go).
 	// GreetingDelayMS is set only when the server spoke first;

@@ -193,6 +193,7 @@ func TestRegisterProtocol(t *testing.T) {
 		{"no Words", proto.Protocol{Name: "X", New: newS, SniffClient: sniff}, "needs Words"},
 		{"a reason twice", proto.Protocol{Name: "X", New: newS, Words: words, SniffClient: sniff, Reasons: []proto.ReasonDef{{ID: "tcp.rst_from_server", Outcome: "refused"}}}, `reason "tcp.rst_from_server" is declared twice`},
 		{"unknown outcome", proto.Protocol{Name: "X", New: newS, Words: words, SniffClient: sniff, Reasons: []proto.ReasonDef{{ID: "x.new", Outcome: "maybe"}}}, `unknown outcome "maybe"`},
+		{"reasons but no Evidence", proto.Protocol{Name: "X", New: newS, Words: words, SniffClient: sniff, Reasons: []proto.ReasonDef{{ID: "x.new", Outcome: "ok"}}}, "declares reasons but no Evidence"},
 		{"WrongBanner undeclared", proto.Protocol{Name: "X", New: newS, Words: words, SniffServer: func([]byte, bool, bool) proto.Sniff { return proto.No }, ServerFirst: true, WrongBanner: "x.nope"}, `WrongBanner reason "x.nope" is not declared`},
 	}
 	for _, tc := range tests {
@@ -210,13 +211,19 @@ func TestRegisterProtocol(t *testing.T) {
 }
 
 // TestUnknownReasonID: a session deciding with an id no protocol declared
-// leaves the attempt incomplete and says why, rather than a verdict.
+// leaves the attempt incomplete and its evidence says why, rather than a
+// verdict.
 func TestUnknownReasonID(t *testing.T) {
 	e := NewEngine(Options{})
 	a := &attempt{out: &Attempt{}, start: time.Unix(1, 0)}
-	(&sessConn{e: e, a: a}).Decide("pg.no_such_reason", time.Unix(2, 0), "evidence")
-	if a.reason != ReasonCaptureEnded || a.outcome != Incomplete || len(a.evidence) != 2 || !strings.Contains(a.evidence[1], `"pg.no_such_reason"`) {
-		t.Errorf("reason %s, outcome %s, evidence %q", a.reason, a.outcome, a.evidence)
+	(&sessConn{e: e, a: a, p: &postgres.Protocol}).Decide("pg.no_such_reason", time.Unix(2, 0), proto.Finding{})
+	if a.reason != ReasonCaptureEnded || a.outcome != Incomplete || a.decision == nil || !a.decision.unknown {
+		t.Fatalf("reason %s, outcome %s, finding %+v", a.reason, a.outcome, a.decision)
+	}
+	at := &Attempt{Outcome: a.outcome, Reason: a.reason, found: a.decision}
+	explainAttempt(at)
+	if len(at.Evidence) != 1 || !strings.Contains(at.Evidence[0], `"pg.no_such_reason"`) {
+		t.Errorf("evidence %q, want the unknown id named", at.Evidence)
 	}
 }
 

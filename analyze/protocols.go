@@ -110,6 +110,9 @@ func registerProtocol(reasonIDs map[string]Reason, p *proto.Protocol) error {
 	if _, ok := reasonIDs[p.WrongBanner]; p.WrongBanner != "" && !ok {
 		return fmt.Errorf("protocol %q: WrongBanner reason %q is not declared", p.Name, p.WrongBanner)
 	}
+	if len(p.Reasons) > 0 && p.Evidence == nil {
+		return fmt.Errorf("protocol %q: declares reasons but no Evidence (the report words its sessions' verdicts with it)", p.Name)
+	}
 	return nil
 }
 
@@ -190,20 +193,20 @@ func (c *sessConn) Event(t time.Time, kind string, dir proto.Dir, at proto.Attrs
 	at.Proto = c.p.Name
 	c.a.event(t, EventKind(kind), Dir(dir), at)
 }
-func (c *sessConn) Note(what string) { c.a.notes = append(c.a.notes, what) }
+func (c *sessConn) Note(n proto.Note) { c.a.notes = append(c.a.notes, note{p: c.p, n: n}) }
 
-// Decide gives the verdict. An id no protocol declared is a plug-in bug:
-// the attempt is then incomplete, and the evidence says why.
-func (c *sessConn) Decide(id string, t time.Time, evidence ...string) {
+// Decide gives the verdict, and keeps what it rests on for the
+// protocol's words (found). An id no protocol declared is a plug-in bug:
+// the attempt is then incomplete, and its evidence says why.
+func (c *sessConn) Decide(id string, t time.Time, f proto.Finding) {
 	if c.a.final {
 		return
 	}
 	r, ok := reasonIDs[id]
 	if !ok {
 		r = ReasonCaptureEnded
-		evidence = append(evidence, fmt.Sprintf("(the protocol decoder gave the unknown reason %q: this attempt is left undecided)", id))
 	}
-	c.a.evidence = append(c.a.evidence, evidence...)
+	c.a.decision = &found{p: c.p, reason: id, f: f, unknown: !ok}
 	c.e.decide(c.a, r, t)
 }
 func (c *sessConn) Final() bool { return c.a.final }

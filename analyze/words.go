@@ -4,10 +4,12 @@ import (
 	"fmt"
 	"math"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/connscope/connscope/analyze/dns"
 	"github.com/connscope/connscope/analyze/proto"
 	"github.com/connscope/connscope/event"
 )
@@ -19,9 +21,8 @@ import (
 // reading only the finding (reason, facts) and the attempt's public
 // fields — never the engine's state.
 //
-// Prose a protocol plug-in still writes itself (its Decide evidence and
-// Notes, its session's causes) rides with the attempt until Explain puts
-// it in place (said).
+// A protocol plug-in's verdicts and notes are findings too (found, note):
+// its registered Evidence, NoteWords and Causes word them here.
 
 // wording is a reason's words: its evidence and its causes.
 type wording struct {
@@ -35,19 +36,42 @@ type wordCtx struct {
 	f  *Facts
 }
 
-// said is prose a protocol plug-in wrote for an attempt (not yet words
-// from facts): its Decide evidence and its notes (in order, with the place
-// of the engine's snap length note).
-type said struct {
-	evidence []string
-	notes    []string
-	cutAt    int // index in notes before which the snap length note goes
+// found is a protocol session's finding (proto.Conn.Decide): the reason
+// id it decided with (unknown: no protocol declared it, so the attempt
+// is left incomplete), what it gave with it, and its protocol, whose
+// Evidence words it.
+type found struct {
+	p       *proto.Protocol
+	reason  string
+	f       proto.Finding
+	unknown bool
 }
 
-// connectSaid is a connect's own words (beyond its last attempt's), made
-// when the connect is built.
-type connectSaid struct {
-	before, after, causes []string
+// note is a fact kept whatever the verdict: a protocol session's
+// (proto.Conn.Note; p words it) or the engine's (p nil: engineNoteWords).
+type note struct {
+	p *proto.Protocol
+	n proto.Note
+}
+
+// words is the note in words ("" for none).
+func (n note) words() string {
+	if n.p == nil {
+		return engineNoteWords(n.n)
+	}
+	if n.p.NoteWords == nil {
+		return ""
+	}
+	return n.p.NoteWords(n.n)
+}
+
+// engineNoteWords words the engine's own notes.
+func engineNoteWords(n proto.Note) string {
+	switch n.Kind {
+	case NotePTRForClient:
+		return fmt.Sprintf("the server looked up PTR %s (reverse DNS of the client) %s after the handshake", n.Name, proto.Dur(n.After))
+	}
+	return ""
 }
 
 // Explain fills in the Evidence and Causes of c and of its attempts from
@@ -58,6 +82,9 @@ func Explain(c *Connect) {
 	if c == nil {
 		return
 	}
+	if c.built {
+		explainLookups(c)
+	}
 	worded := false // the last attempt was worded here
 	for i, at := range c.Attempts {
 		if at != nil && at.Evidence == nil {
@@ -65,17 +92,20 @@ func Explain(c *Connect) {
 			worded = i == len(c.Attempts)-1
 		}
 	}
-	// A connect made by the engine (said), or whose last attempt was just
+	// A connect made by the engine (built), or whose last attempt was just
 	// worded, gets its words; one that has them (or was made without) keeps them.
-	if c.Evidence != nil || c.said == nil && !worded {
+	if c.Evidence != nil || !c.built && !worded {
 		return
 	}
-	cs := c.said
-	if cs == nil {
-		cs = &connectSaid{}
+	var ev, causes, after, afterCauses []string
+	if c.built {
+		if len(c.Attempts) == 0 {
+			ev, causes = unresolvedWords(c.Name, c.Resolution)
+		} else {
+			after, afterCauses = lookupWords(c)
+		}
 	}
-	ev := append([]string{}, cs.before...)
-	var causes []string
+	ev = append([]string{}, ev...)
 	if n := len(c.Attempts); n > 0 && c.Attempts[n-1] != nil {
 		last := c.Attempts[n-1]
 		tried, lost := addressesTried(c.Attempts)
@@ -86,8 +116,99 @@ func Explain(c *Connect) {
 			causes = append(causes, untriedCauses(c.Attempts, c.Untried)...)
 		}
 	}
-	c.Evidence = append(ev, cs.after...)
-	c.Causes = append(causes, cs.causes...)
+	c.Evidence = append(ev, after...)
+	c.Causes = append(causes, afterCauses...)
+}
+
+// lookupWords words a connect's lookups beside its attempts: a slow
+// resolution (the slowest answer, 500 ms or more, or any retry) and, for
+// a failed connect, the lookups that failed on the way.
+func lookupWords(c *Connect) (evidence, causes []string) {
+	var slowest *Query
+	retries := 0
+	for i := range c.Resolution {
+		q := &c.Resolution[i]
+		retries += q.Retries
+		if q.LatencyMS != nil && (slowest == nil || q.latency > slowest.latency) {
+			slowest = q
+		}
+	}
+	if slowest != nil && (slowest.latency >= 500*time.Millisecond || retries > 0) {
+		evidence = append(evidence, fmt.Sprintf("name resolution was slow: %s (%s in all)", describeQuery(slowest), plural(retries, "retry", "retries")))
+		causes = append(causes, "Slow DNS adds to every connect: the resolver in /etc/resolv.conf answered late or had to be asked again (timeout/attempts options); check the DNS server and the path to it.")
+	}
+	var failed []string
+	for i := range c.Resolution {
+		if q := &c.Resolution[i]; q.failed {
+			failed = append(failed, describeQuery(q))
+		}
+	}
+	if n := len(c.Attempts); len(failed) > 0 && c.Attempts[n-1] != nil && c.Attempts[n-1].Outcome != OK {
+		evidence = append(evidence, "lookups that failed along the way: "+strings.Join(failed, "; "))
+	}
+	return evidence, causes
+}
+
+// explainLookups fills in the Error of the lookups of an engine-made
+// connect (in a copy of its Resolution: a caller's copy of the connect
+// shares the original's).
+func explainLookups(c *Connect) {
+	cloned := false
+	for i := range c.Resolution {
+		q := &c.Resolution[i]
+		if q.Error != "" || q.err.kind == qerrNone {
+			continue
+		}
+		if !cloned {
+			c.Resolution, cloned = slices.Clone(c.Resolution), true
+			q = &c.Resolution[i]
+		}
+		q.Error = queryErrWords(q.err)
+	}
+}
+
+// queryErrWords words what became of a query.
+func queryErrWords(e queryErr) string {
+	switch e.kind {
+	case qerrNoAnswer:
+		return "no answer"
+	case qerrTruncated:
+		return "truncated answer (retried over TCP)"
+	case qerrCut:
+		if e.of == 0 {
+			return "the capture cut this answer (snap length) before its records"
+		}
+		return fmt.Sprintf("the capture cut this answer (snap length): %d of its %d records decoded", e.kept, e.of)
+	case qerrICMP:
+		return fmt.Sprintf("%s from %s", icmpName(&event.ICMPError{V6: e.icmp.V6, Type: e.icmp.Type, Code: e.icmp.Code}), e.icmp.From)
+	}
+	return ""
+}
+
+// describeQuery words a lookup: "AAAA db.lab → NXDOMAIN from 10.0.0.53:53 after 0.4 ms".
+func describeQuery(q *Query) string {
+	s := q.Type + " " + q.Name
+	switch {
+	case q.LatencyMS == nil:
+		s += " → no answer from " + q.Server
+		if q.Retries > 0 {
+			s += fmt.Sprintf(" (%s over %s)", plural(q.Retries, "retry", "retries"), proto.Dur(q.retrySpan))
+		}
+		if q.Error != "" && q.Error != "no answer" {
+			s += ": " + q.Error
+		}
+	case q.Rcode == dns.RcodeString(dns.RcodeSuccess) && len(q.Answers) == 0 && !q.cut:
+		s += fmt.Sprintf(" → NOERROR, no records, from %s after %s", q.Server, proto.Dur(q.latency))
+	default:
+		s += fmt.Sprintf(" → %s from %s after %s", q.Rcode, q.Server, proto.Dur(q.latency))
+		if len(q.Answers) > 0 {
+			s += " (" + strings.Join(q.Answers, ", ") + ")"
+		}
+		if q.cut {
+			s += "; " + q.Error
+		}
+	}
+	return s
 }
 
 // addressesTried words a connect of several attempts: the addresses in
@@ -128,18 +249,15 @@ func explainAttempt(at *Attempt) {
 	for _, s := range f.SoftErrors {
 		ev = append(ev, fmt.Sprintf("SYN retransmit #%d at +%s got the same answer: the first error arrived while connect() held the socket (Linux then keeps it as a soft error) and this one ended the connect", s.SYN, proto.MS(s.AtMS)))
 	}
-	notes := []string(nil)
-	cutAt := 0
-	if at.said != nil {
-		notes, cutAt = at.said.notes, at.said.cutAt
-	}
-	for i := 0; i <= len(notes); i++ {
-		if i == cutAt && f.Cut != nil {
+	for i := 0; i <= len(at.notes); i++ {
+		if i == at.cutAt && f.Cut != nil {
 			ev = append(ev, fmt.Sprintf("the capture is truncated (snap length): a segment from the %s at +%s kept %d of its %d payload bytes; the verdict uses only the bytes captured",
 				f.Cut.From, proto.MS(f.Cut.AtMS), f.Cut.Kept, f.Cut.Len))
 		}
-		if i < len(notes) {
-			ev = append(ev, notes[i])
+		if i < len(at.notes) {
+			if s := at.notes[i].words(); s != "" {
+				ev = append(ev, s)
+			}
 		}
 	}
 	ev = append(ev, slowWords(f)...)
@@ -153,11 +271,21 @@ func explainAttempt(at *Attempt) {
 	}
 }
 
-// evidenceFor is the evidence of reason r: the protocol's words when it
-// wrote them, else the reason's template.
+// evidenceFor is the evidence of reason r: the protocol's words for its
+// session's finding when it decided the attempt, else the reason's
+// template.
 func evidenceFor(w *wordCtx, r Reason) []string {
-	if w.at.said != nil && len(w.at.said.evidence) > 0 && r != ReasonEvidenceLost {
-		return w.at.said.evidence
+	if fd := w.at.found; fd != nil && r != ReasonEvidenceLost {
+		var ev []string
+		if fd.p != nil && fd.p.Evidence != nil {
+			ev = fd.p.Evidence(fd.reason, protoInfoOf(w.at), &fd.f)
+		}
+		if fd.unknown {
+			ev = append(ev, fmt.Sprintf("(the protocol decoder gave the unknown reason %q: this attempt is left undecided)", fd.reason))
+		}
+		if len(ev) > 0 {
+			return ev
+		}
 	}
 	if ws, ok := reasonWords[r]; ok && ws.evidence != nil {
 		return ws.evidence(w)

@@ -1,7 +1,10 @@
 package analyze
 
 import (
+	"fmt"
 	"path/filepath"
+	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/connscope/connscope/capture"
@@ -36,6 +39,11 @@ func TestEngineWritesNoProse(t *testing.T) {
 		}
 		r.Close()
 		for _, c := range got {
+			for _, q := range c.Resolution {
+				if err := noProse(q); err != nil {
+					t.Errorf("%s: lookup %s %s: %v", path, q.Type, q.Name, err)
+				}
+			}
 			if c.Evidence != nil || c.Causes != nil {
 				t.Errorf("%s: the engine worded a connect: evidence %q causes %q", path, c.Evidence, c.Causes)
 			}
@@ -48,8 +56,19 @@ func TestEngineWritesNoProse(t *testing.T) {
 				if decided == ReasonEvidenceLost && a.Facts != nil {
 					decided = a.Facts.WouldBe
 				}
-				if s := a.said; s != nil && len(s.evidence) > 0 && int(decided) < engineReasons {
-					t.Errorf("%s: prose %q rides with an engine reason (%s): it must be words from its facts", path, s.evidence, decided)
+				if fd := a.found; fd != nil {
+					// A protocol session's finding: the reason it gave and ids.
+					if fd.reason != decided.String() && !fd.unknown {
+						t.Errorf("%s: the session decided %s but the attempt holds %s", path, fd.reason, decided)
+					}
+					if err := noProse(fd.f); err != nil {
+						t.Errorf("%s: %s's finding for %s: %v", path, fd.p.Name, fd.reason, err)
+					}
+				}
+				for _, n := range a.notes {
+					if err := noProse(n.n); err != nil {
+						t.Errorf("%s: a note: %v", path, err)
+					}
 				}
 			}
 			Explain(c)
@@ -66,6 +85,35 @@ func TestEngineWritesNoProse(t *testing.T) {
 	if attempts == 0 {
 		t.Fatal("no attempts in the lab captures")
 	}
+}
+
+// noProse checks that the string fields of v (a struct: a finding, a
+// note, a lookup) hold data — ids, names, addresses, a server's own
+// message — and no sentence of the engine's or a plug-in's: no string
+// field may hold one of the words every sentence connscope writes uses.
+func noProse(v any) error {
+	rv := reflect.ValueOf(v)
+	for i := 0; i < rv.NumField(); i++ {
+		f := rv.Field(i)
+		var ss []string
+		switch {
+		case f.Kind() == reflect.String:
+			ss = []string{f.String()}
+		case f.Kind() == reflect.Slice && f.Type().Elem().Kind() == reflect.String:
+			for j := 0; j < f.Len(); j++ {
+				ss = append(ss, f.Index(j).String())
+			}
+		}
+		for _, s := range ss {
+			for _, w := range strings.Fields(s) {
+				switch w {
+				case "the", "a", "an", "after", "before", "from", "of", "to", "no", "not", "with", "by":
+					return fmt.Errorf("field %s holds prose: %q", rv.Type().Field(i).Name, s)
+				}
+			}
+		}
+	}
+	return nil
 }
 
 // TestExplainKeepsWords: Explain words only what is not worded yet, so a

@@ -101,6 +101,11 @@ var Protocol = proto.Protocol{
 		i, _ := info.(*Info)
 		return causes(reason, i, client)
 	},
+	Evidence: func(reason string, info proto.Info, f *proto.Finding) []string {
+		i, _ := info.(*Info)
+		return evidence(reason, i, f)
+	},
+	NoteWords:     noteWords,
 	ConnCauses:    connCauses,
 	PatternCauses: patternCauses,
 	AfterTimeout:  afterTimeout,
@@ -402,8 +407,11 @@ func (s *session) serverPacket(payload []byte, seq uint8, partial bool, t time.T
 	switch s.my {
 	case myGreeting:
 		delay := t.Sub(c.HandshakeDone())
-		closeHow, gaveAt := c.ClientClosed()
-		late := closeHow != ""
+		// A message after the client gave up: late.
+		var late proto.Finding
+		if closeHow, gaveAt := c.ClientClosed(); closeHow != "" {
+			late = proto.Finding{Step: StepGreeting, ClosedBy: "client", Close: closeHow, Delay: delay, Since: t.Sub(gaveAt), GaveUp: gaveAt.Sub(c.Start())}
+		}
 		switch kind {
 		case KindGreeting:
 			g, err := ParseGreeting(payload)
@@ -432,13 +440,12 @@ func (s *session) serverPacket(payload []byte, seq uint8, partial bool, t time.T
 			c.Event(t, "greeting", proto.S2C, proto.Attrs{ElapsedMS: proto.MSOf(delay), Msg: &proto.Msg{
 				Protocol: strconv.Itoa(int(g.Protocol)), Version: g.ServerVersion, ID: uint64(g.ConnectionID), Auth: g.AuthPlugin, TLS: tlsWord, Cut: cut}})
 			s.my = myClientTurn
-			if late {
-				c.Decide(ReasonGreetingLate, t, fmt.Sprintf("the MySQL greeting came %s after the handshake, %s after the client gave up (%s at %s)",
-					proto.Dur(delay), proto.Dur(t.Sub(gaveAt)), closeHow, proto.Dur(gaveAt.Sub(c.Start()))))
+			if late.Close != "" {
+				c.Decide(ReasonGreetingLate, t, late)
 				return
 			}
 			if delay >= time.Second {
-				c.Note(fmt.Sprintf("the greeting took %s after the handshake", proto.Dur(delay)))
+				c.Note(proto.Note{Kind: NoteGreetingSlow, After: delay})
 			}
 		case KindErr:
 			me, err := parseErrPacket(payload, partial)
@@ -446,7 +453,7 @@ func (s *session) serverPacket(payload []byte, seq uint8, partial bool, t time.T
 				// An ERR instead of a greeting refuses the connection,
 				// whatever its code.
 				c.Event(t, "mysql_err", proto.S2C, proto.Attrs{Note: NoteGreetingCodeCut})
-				c.Decide(ReasonErrAtGreetingCut, t, fmt.Sprintf("the server answered the connect with an ERR packet %s after the handshake, instead of a greeting (the snap length cut its code)", proto.Dur(delay)))
+				c.Decide(ReasonErrAtGreetingCut, t, proto.Finding{Step: StepGreeting, Delay: delay})
 				return
 			}
 			if err != nil {
@@ -454,11 +461,11 @@ func (s *session) serverPacket(payload []byte, seq uint8, partial bool, t time.T
 				return
 			}
 			s.recordErr(me, t, NoteInsteadOfGreeting)
-			if late {
-				c.Decide(ReasonErrLate, t, fmt.Sprintf("the server's %s came %s after the handshake, %s after the client gave up", me, proto.Dur(delay), proto.Dur(t.Sub(gaveAt))))
+			if late.Close != "" {
+				c.Decide(ReasonErrLate, t, late)
 				return
 			}
-			c.Decide(errReason(me.Code, ReasonErrAtGreeting), t, fmt.Sprintf("the server answered the connect with %s %s after the handshake, instead of a greeting", me, proto.Dur(delay)))
+			c.Decide(errReason(me.Code, ReasonErrAtGreeting), t, proto.Finding{Step: StepGreeting, Delay: delay})
 		default:
 			s.abandon()
 		}
@@ -470,25 +477,24 @@ func (s *session) serverPacket(payload []byte, seq uint8, partial bool, t time.T
 				return
 			}
 			c.Event(t, "login_ok", proto.S2C, proto.Attrs{})
-			c.Decide(ReasonLoginOK, t, "login OK "+proto.Dur(t.Sub(c.Start()))+" after the first SYN")
+			c.Decide(ReasonLoginOK, t, proto.Finding{Since: t.Sub(c.Start())})
 		case KindErr:
 			me, err := parseErrPacket(payload, partial)
 			if errors.Is(err, ErrTruncated) {
 				// Access denied or refused: only the cut code would say.
 				c.Event(t, "mysql_err", proto.S2C, proto.Attrs{Note: NoteCodeCut})
-				c.Decide(ReasonErrCut, t, "the server answered with an ERR packet whose code the snap length cut: the login failed, but whether for the credentials or a limit is not in the capture")
+				c.Decide(ReasonErrCut, t, proto.Finding{Step: stepOf(s.my)})
 				return
 			}
 			if err != nil {
 				return
 			}
-			when, errAt := "after the login", ReasonErrAfterLogin
-			note := NoteAfterLogin
+			errAt, note := ReasonErrAfterLogin, NoteAfterLogin
 			if s.my == myClientTurn {
-				when, errAt, note = "before the login", ReasonErrBeforeLogin, NoteBeforeLogin
+				errAt, note = ReasonErrBeforeLogin, NoteBeforeLogin
 			}
 			s.recordErr(me, t, note)
-			c.Decide(errReason(me.Code, errAt), t, fmt.Sprintf("the server answered with %s %s", me, when))
+			c.Decide(errReason(me.Code, errAt), t, proto.Finding{Step: stepOf(s.my)})
 		case KindAuthSwitch:
 			if name, err := AuthSwitchPlugin(payload); err == nil {
 				my.AuthPlugin = name
@@ -555,7 +561,7 @@ func (s *session) Client(t time.Time) {
 			cmd := CommandName(payload[0])
 			cl.Consume(n)
 			c.Event(t, "command", proto.C2S, proto.Attrs{Msg: &proto.Msg{Command: cmd}})
-			c.Decide(ReasonCommandAfterLogin, t, "the client sent "+cmd+" after its login, which a client does only after the server's OK (the server's answer was not captured whole)")
+			c.Decide(ReasonCommandAfterLogin, t, proto.Finding{Step: StepAfterLogin, Command: cmd})
 			return
 		}
 		if s.my != myClientTurn {
@@ -604,15 +610,14 @@ func (s *session) ClientClosed(t time.Time, how string) bool {
 	case myClientTurn:
 		c.Event(t, closeKind(how), proto.C2S, proto.Attrs{Note: NoteAfterGreeting})
 		if s.info != nil && s.info.TLSOffered != nil && !*s.info.TLSOffered {
-			c.Decide(ReasonTLSNotOffered, t, fmt.Sprintf("the server did not offer TLS (no CLIENT_SSL in the greeting) and the client closed (%s) %s later without logging in",
-				how, proto.Dur(t.Sub(c.FirstServerData()))))
+			c.Decide(ReasonTLSNotOffered, t, proto.Finding{Step: StepBeforeLogin, ClosedBy: "client", Close: how, Since: t.Sub(c.FirstServerData())})
 			return true
 		}
-		c.Decide(ReasonClosedAfterGreeting, t, "the greeting was fine; the client closed without logging in")
+		c.Decide(ReasonClosedAfterGreeting, t, proto.Finding{Step: StepBeforeLogin, ClosedBy: "client", Close: how})
 		return true
 	case myAuth:
 		c.Event(t, closeKind(how), proto.C2S, proto.Attrs{Note: NoteAwaitingResult})
-		c.Decide(ReasonLoginUnanswered, t, fmt.Sprintf("no answer to the login: the client gave up (%s) after %s", how, proto.Dur(t.Sub(c.FirstClientData()))))
+		c.Decide(ReasonLoginUnanswered, t, proto.Finding{Step: StepAfterLogin, ClosedBy: "client", Close: how, Since: t.Sub(c.FirstClientData())})
 		return true
 	}
 	return false
@@ -627,12 +632,12 @@ func (s *session) ServerClosed(t time.Time, how string) bool {
 	case myClientTurn:
 		c.Event(t, closeKind(how), proto.S2C, proto.Attrs{Note: NoteBeforeLogin})
 		if h, _ := c.ClientClosed(); h == "" {
-			c.Decide(ReasonServerClosedGreeting, t, fmt.Sprintf("the server closed the connection (%s) %s after its greeting, before the client logged in", how, proto.Dur(t.Sub(c.FirstServerData()))))
+			c.Decide(ReasonServerClosedGreeting, t, proto.Finding{Step: StepBeforeLogin, ClosedBy: "server", Close: how, Since: t.Sub(c.FirstServerData())})
 		}
 		return true
 	case myAuth:
 		c.Event(t, closeKind(how), proto.S2C, proto.Attrs{Note: NoteAfterLogin})
-		c.Decide(ReasonServerClosedLogin, t, fmt.Sprintf("the server closed the connection (%s) after the login without an OK or ERR", how))
+		c.Decide(ReasonServerClosedLogin, t, proto.Finding{Step: StepAfterLogin, ClosedBy: "server", Close: how})
 		return true
 	}
 	return false
@@ -642,17 +647,17 @@ func (s *session) Idle(now time.Time, closing bool) bool {
 	c := s.c
 	switch {
 	case s.cut:
-		c.Decide(reasonSnaplenCut, now, fmt.Sprintf("the snap length cut the server's bytes at byte %d of its stream: what it sent from there on cannot be decoded, and the client sent no command that would show a successful login", c.Server().LostAt()))
+		c.Decide(reasonSnaplenCut, now, proto.Finding{Step: stepOf(s.my), LostAt: c.Server().LostAt()})
 	case s.my == myClientTurn:
-		c.Decide(ReasonGreetingNoLogin, c.FirstServerData(), "the greeting was fine; no login was seen")
+		c.Decide(ReasonGreetingNoLogin, c.FirstServerData(), proto.Finding{Step: StepBeforeLogin})
 	case s.my == myAuth:
 		if closing {
-			c.Decide(reasonCaptureEnded, now, "the capture ended while the login was waiting for the server's answer")
+			c.Decide(reasonCaptureEnded, now, proto.Finding{Step: StepAfterLogin})
 			return true
 		}
-		c.Decide(ReasonLoginUnanswered, now, fmt.Sprintf("no answer to the login for %s", proto.Dur(now.Sub(c.LastActivity()))))
+		c.Decide(ReasonLoginUnanswered, now, proto.Finding{Step: StepAfterLogin, Since: now.Sub(c.LastActivity())})
 	default:
-		c.Decide(reasonCaptureEnded, now, "the capture ended in the middle of the greeting")
+		c.Decide(reasonCaptureEnded, now, proto.Finding{Step: StepGreeting})
 	}
 	return true
 }

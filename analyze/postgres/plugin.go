@@ -103,6 +103,11 @@ var Protocol = proto.Protocol{
 		i, _ := info.(*Info)
 		return causes(reason, i, client)
 	},
+	Evidence: func(reason string, info proto.Info, f *proto.Finding) []string {
+		i, _ := info.(*Info)
+		return evidence(reason, i, f)
+	},
+	NoteWords:     func(proto.Note) string { return "" },
 	ConnCauses:    connCauses,
 	PatternCauses: patternCauses,
 	AfterTimeout:  afterTimeout,
@@ -266,7 +271,7 @@ func (s *session) Client(t time.Time) {
 			c.Event(t, "ssl_request", proto.C2S, proto.Attrs{Note: NoteGSSENC})
 		case KindCancelRequest:
 			c.Event(t, "command", proto.C2S, proto.Attrs{Msg: &proto.Msg{Command: "CancelRequest", ID: uint64(m.ProcessID)}})
-			c.Decide(ReasonCancelRequest, t, "the client sent a CancelRequest: it cancels a query of another connection, and does not log in")
+			c.Decide(ReasonCancelRequest, t, proto.Finding{Step: stepOf(s.ph), Command: "CancelRequest"})
 			return
 		case KindStartup:
 			s.info.User = m.Param("user")
@@ -384,7 +389,7 @@ func (s *session) serverMessage(m *Message, t time.Time) {
 			at.Msg = &proto.Msg{Version: s.info.ServerVersion}
 		}
 		c.Event(t, "login_ok", proto.S2C, at)
-		c.Decide(ReasonLoginOK, t, "logged in (AuthenticationOk, ReadyForQuery) "+proto.Dur(t.Sub(c.Start()))+" after the first SYN")
+		c.Decide(ReasonLoginOK, t, proto.Finding{Step: stepOf(s.ph), Since: t.Sub(c.Start())})
 	case KindNegotiateProtocolVersion:
 		c.Event(t, "server_data", proto.S2C, proto.Attrs{Note: NoteNegotiateVersion, Msg: &proto.Msg{Protocol: "3." + strconv.Itoa(int(m.NewestMinor()))}})
 	}
@@ -411,20 +416,12 @@ func (s *session) serverError(m *Message, t time.Time) {
 	}
 	s.info.Severity, s.info.SQLState, s.info.ErrorMessage, s.info.ErrorMessageCut = sev, e.Code, e.Message, m.Truncated
 	s.info.learn(m)
-	desc := strings.TrimSpace(sev + " " + e.Code)
-	if st, ok := SQLStateInfo(e.Code); ok {
-		desc += " " + st.ID
-	}
 	c.Event(t, "pg_error", proto.S2C, proto.Attrs{Msg: &proto.Msg{Severity: sev, SQLState: e.Code, Message: e.Message, Cut: m.Truncated}})
 	r, ok := sqlstateReasons[e.Code]
 	if !ok {
 		r = ReasonErrorAtStartup
 	}
-	when := map[phase]string{
-		pgStart: "before the client's first message", pgAnswer: "instead of an answer to the SSLRequest", pgStartupDue: "before the StartupMessage",
-		pgStartup: "after the StartupMessage", pgAuth: "after the authentication request", pgAuthOK: "after AuthenticationOk",
-	}[s.ph]
-	c.Decide(r, t, fmt.Sprintf("the server answered with ErrorResponse %s %s: %s", desc, when, e.Message))
+	c.Decide(r, t, proto.Finding{Step: stepOf(s.ph)})
 }
 
 func (s *session) ClientClosed(t time.Time, how string) bool {
@@ -436,35 +433,28 @@ func (s *session) ClientClosed(t time.Time, how string) bool {
 	case pgStartupDue:
 		if s.info.SSLRequested {
 			c.Event(t, closeKind(how), proto.C2S, proto.Attrs{Note: NoteAfterN})
-			c.Decide(ReasonSSLRefused, t, fmt.Sprintf("the server answered the SSLRequest with 'N' (no TLS) and the client closed (%s) %s later without a StartupMessage: it requires TLS", how, proto.Dur(t.Sub(c.FirstServerData()))))
+			c.Decide(ReasonSSLRefused, t, proto.Finding{Step: StepStartupDue, ClosedBy: "client", Close: how, Since: t.Sub(c.FirstServerData())})
 			return true
 		}
 	case pgAuth:
 		if !s.resp {
 			c.Event(t, closeKind(how), proto.C2S, proto.Attrs{Note: NoteAuthUnanswered})
-			c.Decide(ReasonNoPassword, t, fmt.Sprintf("the server asked for authentication (%s) and the client closed (%s) without answering: it had no password", s.info.AuthMethod, how))
+			c.Decide(ReasonNoPassword, t, proto.Finding{Step: StepAuth, ClosedBy: "client", Close: how})
 			return true
 		}
 		c.Event(t, closeKind(how), proto.C2S, proto.Attrs{Note: NoteAwaitingAuthResult})
-		c.Decide(ReasonStartupUnanswered, t, fmt.Sprintf("no answer to the authentication: the client gave up (%s)", how))
+		c.Decide(ReasonStartupUnanswered, t, proto.Finding{Step: StepAuth, ClosedBy: "client", Close: how})
 		return true
 	case pgAnswer, pgStartup:
 		c.Event(t, closeKind(how), proto.C2S, proto.Attrs{Note: NoteAwaitingServer})
-		c.Decide(ReasonStartupUnanswered, t, fmt.Sprintf("the server did not answer the client's %s: the client gave up (%s)", s.waitingFor(), how))
+		c.Decide(ReasonStartupUnanswered, t, proto.Finding{Step: stepOf(s.ph), ClosedBy: "client", Close: how})
 		return true
 	case pgAuthOK:
 		c.Event(t, closeKind(how), proto.C2S, proto.Attrs{Note: NoteAfterAuthOK})
-		c.Decide(ReasonClosedAfterAuthOK, t, "AuthenticationOk; the client closed before ReadyForQuery")
+		c.Decide(ReasonClosedAfterAuthOK, t, proto.Finding{Step: StepAuthOK, ClosedBy: "client", Close: how})
 		return true
 	}
 	return false
-}
-
-func (s *session) waitingFor() string {
-	if s.ph == pgAnswer {
-		return "SSLRequest"
-	}
-	return "StartupMessage"
 }
 
 func (s *session) ServerClosed(t time.Time, how string) bool {
@@ -478,11 +468,11 @@ func (s *session) ServerClosed(t time.Time, how string) bool {
 	switch s.ph {
 	case pgAnswer, pgStartup, pgAuth:
 		c.Event(t, closeKind(how), proto.S2C, proto.Attrs{Note: NoteDuringStartup})
-		c.Decide(ReasonServerClosed, t, fmt.Sprintf("the server closed the connection (%s) during the startup without an ErrorResponse", how))
+		c.Decide(ReasonServerClosed, t, proto.Finding{Step: stepOf(s.ph), ClosedBy: "server", Close: how})
 		return true
 	case pgAuthOK:
 		c.Event(t, closeKind(how), proto.S2C, proto.Attrs{Note: NoteAfterAuthOK})
-		c.Decide(ReasonClosedAfterAuthOK, t, fmt.Sprintf("AuthenticationOk; the server closed (%s) before ReadyForQuery without an error", how))
+		c.Decide(ReasonClosedAfterAuthOK, t, proto.Finding{Step: StepAuthOK, ClosedBy: "server", Close: how})
 		return true
 	}
 	return false
@@ -498,10 +488,10 @@ func (s *session) Idle(now time.Time, closing bool) bool {
 	switch s.ph {
 	case pgAnswer, pgStartup, pgAuth, pgAuthOK:
 		if closing {
-			s.c.Decide(reasonCaptureEnded, now, "the capture ended during the PostgreSQL startup, waiting for the server")
+			s.c.Decide(reasonCaptureEnded, now, proto.Finding{Step: stepOf(s.ph)})
 			return true
 		}
-		s.c.Decide(ReasonStartupUnanswered, now, fmt.Sprintf("the server sent nothing more for %s during the startup", proto.Dur(now.Sub(s.c.LastActivity()))))
+		s.c.Decide(ReasonStartupUnanswered, now, proto.Finding{Step: stepOf(s.ph), Since: now.Sub(s.c.LastActivity())})
 		return true
 	}
 	return false

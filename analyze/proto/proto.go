@@ -77,10 +77,13 @@ type Conn interface {
 	// Event adds a timeline step (kind: a stable id, e.g. "greeting")
 	// with its facts; the report words it with the Protocol's Words.
 	Event(t time.Time, kind string, dir Dir, a Attrs)
-	// Note adds evidence kept whatever the verdict.
-	Note(what string)
-	// Decide gives the attempt its verdict: reason is a registered id.
-	Decide(reason string, t time.Time, evidence ...string)
+	// Note keeps a fact whatever the verdict (e.g. a slow greeting); the
+	// report words it with the Protocol's NoteWords.
+	Note(n Note)
+	// Decide gives the attempt its verdict: reason is a registered id, f
+	// what it rests on beside the session's Info (the report words both
+	// with the Protocol's Evidence).
+	Decide(reason string, t time.Time, f Finding)
 	// Final: the attempt is decided.
 	Final() bool
 	// Abandon: the bytes are not this protocol after all; the engine
@@ -126,6 +129,44 @@ type Session interface {
 	// Info is the protocol's facts for the report (nil for none);
 	// encrypted says TLS was established.
 	Info(encrypted bool) Info
+}
+
+// Finding is what a session's verdict rests on beside its reason and its
+// Info: the times, the close and the place in the connection phase that
+// its evidence words (Protocol.Evidence). Each reason's words say which
+// fields they read; the others stay zero. Durations are exact (the words
+// round them).
+type Finding struct {
+	// Step is where in the connection phase the verdict came: a stable id
+	// of the protocol's (e.g. MySQL's "after_login").
+	Step string
+	// ClosedBy is the side whose close decided the attempt ("client",
+	// "server"; "" when none did), Close how it closed ("FIN", "RST").
+	ClosedBy, Close string
+	// Delay is from the handshake to the server's first message (a
+	// greeting, or an error instead of one).
+	Delay time.Duration
+	// Since is from the moment the verdict waited from (per reason: the
+	// first SYN, the server's first message, the client's first bytes,
+	// the client's give-up, the last activity) to the verdict.
+	Since time.Duration
+	// GaveUp is from the attempt's start to the client's close, for an
+	// answer that came after it.
+	GaveUp time.Duration
+	// Command is the command a client sent (e.g. MySQL's "COM_QUERY").
+	Command string
+	// LostAt is the server stream byte from which the snap length made it
+	// undecodable.
+	LostAt int
+}
+
+// Note is a fact a session keeps whatever the verdict: its kind (a stable
+// id of the protocol's, e.g. MySQL's "greeting_slow"), a duration and a
+// name where the kind has them.
+type Note struct {
+	Kind  string
+	After time.Duration
+	Name  string
 }
 
 // Info is what a session saw of the connection phase, for the report: a
@@ -217,6 +258,13 @@ type Protocol struct {
 	// is called when the report is worded, never by the engine; nil leaves
 	// the causes to the engine's table.
 	Causes func(reason string, info Info, client string) []string
+	// Evidence words a verdict its session decided (reason: the id it gave
+	// Conn.Decide; f: what it gave with it; info: the session's Info, nil
+	// if none), when the report is worded, never by the engine.
+	Evidence func(reason string, info Info, f *Finding) []string
+	// NoteWords words a note its session kept (Conn.Note), when the
+	// report is worded.
+	NoteWords func(n Note) string
 	// ConnCauses adds the protocol's advice to the engine's neutral causes
 	// for a connection-level reason (an engine reason id such as
 	// "tcp.rst_from_server", "tcp.syn_unanswered", "kernel.enoent") on an

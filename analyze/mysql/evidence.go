@@ -1,0 +1,99 @@
+package mysql
+
+import (
+	"fmt"
+
+	"github.com/connscope/connscope/analyze/proto"
+)
+
+// Where in the connection phase a verdict came (proto.Finding.Step).
+const (
+	StepGreeting    = "greeting"     // waiting for the greeting
+	StepBeforeLogin = "before_login" // the greeting seen, the login not sent
+	StepAfterLogin  = "after_login"  // the login sent, waiting for its result
+)
+
+// The notes a session keeps whatever the verdict (proto.Note.Kind).
+const (
+	NoteGreetingSlow = "greeting_slow" // the greeting took After (1 s or more) after the handshake
+)
+
+// stepOf is the Step of a position in the connection phase.
+func stepOf(st state) string {
+	switch st {
+	case myClientTurn:
+		return StepBeforeLogin
+	case myAuth:
+		return StepAfterLogin
+	}
+	return StepGreeting
+}
+
+// errOf is the ERR packet info holds (what recordErr kept).
+func errOf(info *Info) Err {
+	if info == nil {
+		return Err{}
+	}
+	return Err{Code: info.ErrorCode, SQLState: info.SQLState, Message: info.ErrorMessage, Truncated: info.ErrorMessageCut}
+}
+
+// evidence words a verdict of a MySQL session (Protocol.Evidence), from
+// its reason, its Info and its finding only.
+func evidence(reason string, info *Info, f *proto.Finding) []string {
+	one := func(s string) []string { return []string{s} }
+	switch reason {
+	case ReasonGreetingLate:
+		return one(fmt.Sprintf("the MySQL greeting came %s after the handshake, %s after the client gave up (%s at %s)",
+			proto.Dur(f.Delay), proto.Dur(f.Since), f.Close, proto.Dur(f.GaveUp)))
+	case ReasonErrAtGreetingCut:
+		return one(fmt.Sprintf("the server answered the connect with an ERR packet %s after the handshake, instead of a greeting (the snap length cut its code)", proto.Dur(f.Delay)))
+	case ReasonErrLate:
+		return one(fmt.Sprintf("the server's %s came %s after the handshake, %s after the client gave up", errOf(info), proto.Dur(f.Delay), proto.Dur(f.Since)))
+	case ReasonErrAtGreeting, ReasonErrBeforeLogin, ReasonErrAfterLogin, ReasonAccessDenied:
+		switch f.Step {
+		case StepGreeting:
+			return one(fmt.Sprintf("the server answered the connect with %s %s after the handshake, instead of a greeting", errOf(info), proto.Dur(f.Delay)))
+		case StepBeforeLogin:
+			return one(fmt.Sprintf("the server answered with %s before the login", errOf(info)))
+		}
+		return one(fmt.Sprintf("the server answered with %s after the login", errOf(info)))
+	case ReasonLoginOK:
+		return one("login OK " + proto.Dur(f.Since) + " after the first SYN")
+	case ReasonErrCut:
+		return one("the server answered with an ERR packet whose code the snap length cut: the login failed, but whether for the credentials or a limit is not in the capture")
+	case ReasonCommandAfterLogin:
+		return one("the client sent " + f.Command + " after its login, which a client does only after the server's OK (the server's answer was not captured whole)")
+	case ReasonTLSNotOffered:
+		return one(fmt.Sprintf("the server did not offer TLS (no CLIENT_SSL in the greeting) and the client closed (%s) %s later without logging in", f.Close, proto.Dur(f.Since)))
+	case ReasonClosedAfterGreeting:
+		return one("the greeting was fine; the client closed without logging in")
+	case ReasonLoginUnanswered:
+		if f.Close != "" {
+			return one(fmt.Sprintf("no answer to the login: the client gave up (%s) after %s", f.Close, proto.Dur(f.Since)))
+		}
+		return one(fmt.Sprintf("no answer to the login for %s", proto.Dur(f.Since)))
+	case ReasonServerClosedGreeting:
+		return one(fmt.Sprintf("the server closed the connection (%s) %s after its greeting, before the client logged in", f.Close, proto.Dur(f.Since)))
+	case ReasonServerClosedLogin:
+		return one(fmt.Sprintf("the server closed the connection (%s) after the login without an OK or ERR", f.Close))
+	case reasonSnaplenCut:
+		return one(fmt.Sprintf("the snap length cut the server's bytes at byte %d of its stream: what it sent from there on cannot be decoded, and the client sent no command that would show a successful login", f.LostAt))
+	case ReasonGreetingNoLogin:
+		return one("the greeting was fine; no login was seen")
+	case reasonCaptureEnded:
+		if f.Step == StepAfterLogin {
+			return one("the capture ended while the login was waiting for the server's answer")
+		}
+		return one("the capture ended in the middle of the greeting")
+	}
+	return nil
+}
+
+// noteWords words a note of a MySQL session (Protocol.NoteWords).
+func noteWords(n proto.Note) string {
+	switch n.Kind {
+	case NoteGreetingSlow:
+		return fmt.Sprintf("the greeting took %s after the handshake", proto.Dur(n.After))
+	}
+	return ""
+}
