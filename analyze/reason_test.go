@@ -149,6 +149,25 @@ func TestCausesForEveryReason(t *testing.T) {
 	}
 }
 
+// TestEvidenceForEveryProtocolReason: every reason a protocol declares
+// (but its WrongBanner one, which the engine words) has evidence words
+// from its registered Evidence, for any finding: a session that decides
+// with it never leaves an attempt unworded.
+func TestEvidenceForEveryProtocolReason(t *testing.T) {
+	for _, p := range protocols {
+		for _, d := range p.Reasons {
+			if d.ID == p.WrongBanner {
+				continue
+			}
+			for _, f := range []proto.Finding{{}, {Step: "x", ClosedBy: "client", Close: "FIN"}, {ClosedBy: "server", Close: "RST"}} {
+				if ev := p.Evidence(d.ID, nil, &f); len(ev) == 0 || ev[0] == "" {
+					t.Errorf("%s: no evidence for %s with %+v", p.Name, d.ID, f)
+				}
+			}
+		}
+	}
+}
+
 // readmeReasons renders the README's list of reasons from the table.
 func readmeReasons() string {
 	var b strings.Builder
