@@ -44,8 +44,7 @@ func (e *Engine) assignConnect(a *attempt) {
 	}
 	if q != nil && q.conn != nil && !q.conn.reported {
 		if c := q.conn; e.joinable(c, a) {
-			prev := c.attempts[len(c.attempts)-1]
-			e.gaveUpFor(prev, a, a.start)
+			e.movedOn(c.attempts[len(c.attempts)-1], a)
 			c.attempts = append(c.attempts, a)
 			a.conn = c
 			if c.pid == 0 && a.pid != 0 {
@@ -124,6 +123,35 @@ func (e *Engine) joinable(c *connectState, a *attempt) bool {
 		return false
 	}
 	return a.start.Sub(prev.endAt) <= e.opts.FallbackWindow
+}
+
+// movedOn handles the start of attempt next while the connect's previous
+// attempt prev is undecided. A client that walks its address list closes
+// the previous socket before the next connect(); one that connects to
+// several addresses at once (Happy Eyeballs, connscope probe) keeps it:
+// the next attempt alone decides nothing about an attempt still open.
+//   - prev waits for a SYN-ACK: a closed socket is silent, so whether the
+//     client gave it up shows only later. It is decided when due
+//     (decideIdle): given up for next unless a SYN retransmit, an answer or
+//     the kernel's close after next's start shows it still open.
+//   - prev connected and the client closed it: given up for next.
+//   - prev connected and still open (the greeting not yet there): it runs
+//     on in parallel and is decided by what it sees.
+func (e *Engine) movedOn(prev, next *attempt) {
+	switch {
+	case prev.final:
+	case !prev.connected():
+		prev.movedOn, prev.movedOnAt = next, next.start
+	case prev.clientClose != notClosed:
+		e.gaveUpFor(prev, next, next.start)
+	}
+}
+
+// aliveAfter says whether attempt a showed any sign of its socket after t:
+// a packet (a SYN retransmit, an answer, an ICMP error), the kernel's SYN
+// retransmit or its close.
+func (a *attempt) aliveAfter(t time.Time) bool {
+	return a.lastActivity.After(t) || a.kLastSYN.After(t) || a.kClosed.After(t)
 }
 
 // connectComplete reports whether every attempt of c is decided and no

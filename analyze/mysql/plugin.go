@@ -70,7 +70,7 @@ var Protocol = proto.Protocol{
 		{ID: ReasonLoginOK, Outcome: "ok", Meaning: "the server answered the login with OK"},
 		{ID: ReasonCommandAfterLogin, Outcome: "ok", Meaning: "the client sent a command after its login, which it does only after the server's OK (the OK was not captured whole)"},
 		{ID: ReasonGreetingNoLogin, Outcome: "ok", Meaning: "a fine greeting; no login was seen"},
-		{ID: ReasonClosedAfterGreeting, Outcome: "ok", Meaning: "a fine greeting; the client closed without logging in"},
+		{ID: ReasonClosedAfterGreeting, Outcome: "ok", Meaning: "a fine greeting; the client closed without logging in (it offered TLS, or the client is a program that only reads the greeting: connscope probe, telnet, nc, a health check)"},
 		{ID: ReasonGreetingLate, Outcome: "greeting_late", Meaning: "the MySQL greeting came after the client had given up"},
 		{ID: ReasonErrLate, Outcome: "greeting_late", Meaning: "the server's ERR instead of a greeting came after the client had given up"},
 		{ID: ReasonErrAtGreeting, Outcome: "rejected", Meaning: "the server answered the connect with an ERR instead of a greeting (1040 too many connections, 1129 host blocked, 1130 host not allowed, …)"},
@@ -82,7 +82,7 @@ var Protocol = proto.Protocol{
 		{ID: ReasonLoginUnanswered, Outcome: "timeout", Meaning: "the login got no answer before the client gave up (or for the idle timeout)"},
 		{ID: ReasonServerClosedGreeting, Outcome: "rejected", Meaning: "the server closed the connection after its greeting, before the client logged in"},
 		{ID: ReasonServerClosedLogin, Outcome: "rejected", Meaning: "the server closed the connection after the login without an OK or ERR"},
-		{ID: ReasonTLSNotOffered, Outcome: "tls_failed", Meaning: "the greeting did not offer TLS (no CLIENT_SSL) and the client closed without logging in (it requires TLS)"},
+		{ID: ReasonTLSNotOffered, Outcome: "tls_failed", Meaning: "the greeting did not offer TLS (no CLIENT_SSL) and the client closed without logging in (it requires TLS); not for a program known only to read the greeting (connscope probe, telnet, nc)"},
 	},
 	SniffServer:  sniffServer,
 	New:          newSession,
@@ -468,9 +468,22 @@ func (s *session) ClientClosed(t time.Time, how string) bool {
 	switch s.my {
 	case myClientTurn:
 		c.Event(t, closeKind(how), proto.C2S, proto.Attrs{Note: NoteAfterGreeting})
-		if s.info != nil && s.info.TLSOffered != nil && !*s.info.TLSOffered {
-			c.Decide(ReasonTLSNotOffered, t, fmt.Sprintf("the server did not offer TLS (no CLIENT_SSL in the greeting) and the client closed (%s) %s later without logging in",
-				how, proto.Dur(t.Sub(c.FirstServerData()))))
+		noTLS := s.info != nil && s.info.TLSOffered != nil && !*s.info.TLSOffered
+		comm := c.Comm()
+		if noTLS && !proto.ChecksOnly(comm) {
+			ev := fmt.Sprintf("the server did not offer TLS (no CLIENT_SSL in the greeting) and the client closed (%s) %s later without logging in",
+				how, proto.Dur(t.Sub(c.FirstServerData())))
+			if comm == "" {
+				ev += " (the capture does not name the client: a program that only reads the greeting, such as a health check, telnet or connscope probe, closes the same way, and then the connection was fine)"
+			}
+			c.Decide(ReasonTLSNotOffered, t, ev)
+			return true
+		}
+		if proto.ChecksOnly(comm) {
+			// A program known only to look at the greeting (proto.ChecksOnly):
+			// its hang-up is what it came for, whatever TLS offers.
+			c.Decide(ReasonClosedAfterGreeting, t, fmt.Sprintf("the greeting was fine; %s closed (%s) %s later without logging in, as a program that only reads the greeting does",
+				comm, how, proto.Dur(t.Sub(c.FirstServerData()))))
 			return true
 		}
 		c.Decide(ReasonClosedAfterGreeting, t, "the greeting was fine; the client closed without logging in")
