@@ -28,25 +28,31 @@ func TestProbeTraced(t *testing.T) {
 		reasons  map[string]string
 		outcomes map[string]string
 		exit     int
+		asNobody bool
 	}{
 		{"aaaa blackhole", []string{"--timeout", "2s", lab.NameBlackhole6},
 			map[string]string{"[" + lab.Blackhole6 + "]:3306": "tcp.syn_unanswered", lab.Server4 + ":3306": "mysql.client_closed_after_greeting"},
-			map[string]string{"[" + lab.Blackhole6 + "]:3306": "timeout", lab.Server4 + ":3306": "ok"}, 0},
+			map[string]string{"[" + lab.Blackhole6 + "]:3306": "timeout", lab.Server4 + ":3306": "ok"}, 0, false},
 		{"refused port", []string{lab.Server4 + ":" + strconv.Itoa(lab.PortClosed)},
 			map[string]string{lab.Server4 + ":" + strconv.Itoa(lab.PortClosed): "tcp.rst_from_server"},
-			map[string]string{lab.Server4 + ":" + strconv.Itoa(lab.PortClosed): "refused"}, 1},
+			map[string]string{lab.Server4 + ":" + strconv.Itoa(lab.PortClosed): "refused"}, 1, false},
 		{"postgres: the SSLRequest answered, no login", []string{"postgres://" + lab.Server4},
 			map[string]string{lab.Server4 + ":5432": "pg.client_closed_after_ssl_answer"},
-			map[string]string{lab.Server4 + ":5432": "ok"}, 0},
+			map[string]string{lab.Server4 + ":5432": "ok"}, 0, false},
 		{"no route: never on the wire", []string{"--timeout", "1s", lab.NoRoute4},
 			map[string]string{lab.NoRoute4 + ":3306": "kernel.enetunreach"},
-			map[string]string{lab.NoRoute4 + ":3306": "no_route"}, 1},
+			map[string]string{lab.NoRoute4 + ":3306": "no_route"}, 1, false},
+		{"without root: what root would add", []string{lab.Server4}, nil, nil, 0, true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 			defer cancel()
-			res := lab.Run(ctx, lab.NSClient, append([]string{bin, "probe", "--format", "json"}, tc.args...)...)
+			argv := append([]string{bin, "probe", "--format", "json"}, tc.args...)
+			if tc.asNobody {
+				argv = lab.AsNobody(argv...)
+			}
+			res := lab.Run(ctx, lab.NSClient, argv...)
 			if res.Err != nil {
 				t.Fatalf("%v: %v", res.Argv, res.Err)
 			}
@@ -56,6 +62,7 @@ func TestProbeTraced(t *testing.T) {
 			got := map[string]string{}
 			gotOutcome := map[string]string{}
 			connects := 0
+			tracing := ""
 			for _, line := range strings.Split(strings.TrimSpace(res.Stdout), "\n") {
 				var rec struct {
 					Kind   string `json:"kind"`
@@ -65,6 +72,7 @@ func TestProbeTraced(t *testing.T) {
 						Reason  string `json:"reason"`
 					} `json:"traced"`
 					Attempts json.RawMessage `json:"attempts"`
+					Tracing  string          `json:"tracing"`
 				}
 				if err := json.Unmarshal([]byte(line), &rec); err != nil {
 					t.Fatalf("not JSON: %v: %q", err, line)
@@ -74,6 +82,8 @@ func TestProbeTraced(t *testing.T) {
 					if rec.Traced != nil {
 						got[rec.Server], gotOutcome[rec.Server] = rec.Traced.Reason, rec.Traced.Outcome
 					}
+				case "probe":
+					tracing = rec.Tracing
 				case "connect":
 					connects++
 					var as []struct {
@@ -92,8 +102,18 @@ func TestProbeTraced(t *testing.T) {
 					t.Errorf("%s traced %s (%s), want %s (%s)", server, got[server], gotOutcome[server], want, tc.outcomes[server])
 				}
 			}
-			if connects == 0 {
+			switch {
+			case tc.asNobody:
+				if connects != 0 || len(got) != 0 {
+					t.Errorf("traced without privileges: %d connects, %v", connects, got)
+				}
+				if !strings.Contains(tracing, "as root, probe would also trace its own connects") {
+					t.Errorf("tracing %q does not say what root would add", tracing)
+				}
+			case connects == 0:
 				t.Errorf("no connect records after the checklist")
+			case !strings.Contains(tracing, "traced with packets and eBPF"):
+				t.Errorf("tracing %q", tracing)
 			}
 			if t.Failed() {
 				t.Logf("stdout:\n%s\nstderr:\n%s", res.Stdout, res.Stderr)

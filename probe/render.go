@@ -448,6 +448,9 @@ type jsonProbe struct {
 	Findings  []string `json:"findings"`
 	OK        bool     `json:"ok"`
 	TotalMS   float64  `json:"total_ms"`
+	// Tracing says whether the probe's connects were traced (as root), or
+	// what root would add.
+	Tracing string `json:"tracing"`
 }
 
 func ms(d interface{ Seconds() float64 }) float64 { return d.Seconds() * 1000 }
@@ -530,7 +533,7 @@ func writeJSON(w io.Writer, r *Result, red func(string) string) error {
 	}
 	target := r.Target.String()
 	return enc.Encode(jsonProbe{Kind: "probe", Target: red(target), Protocol: r.Target.Protocol, Port: r.Target.Port, TimeoutMS: ms(r.Timeout), Local: r.Local,
-		Addresses: addrs, Findings: reds(r.Findings), OK: r.OK(), TotalMS: ms(r.Total)})
+		Addresses: addrs, Findings: reds(r.Findings), OK: r.OK(), TotalMS: ms(r.Total), Tracing: red(r.Tracing)})
 }
 
 // tracedOutcome is the traced attempt's outcome and reason for a, or what
