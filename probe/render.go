@@ -35,9 +35,9 @@ func (s Status) Mark() string {
 
 // redactor returns a text filter: identity, or report's Redactor taught the
 // names and users this result mentions (addresses are always caught).
-func redactor(r *Result, on bool) func(string) string {
+func redactor(r *Result, on bool) (func(string) string, *report.Redactor) {
 	if !on {
-		return func(s string) string { return s }
+		return func(s string) string { return s }, nil
 	}
 	red := report.NewRedactor()
 	c := &analyze.Connect{Name: r.Target.Host}
@@ -66,7 +66,7 @@ func redactor(r *Result, on bool) func(string) string {
 			s = replaceWord(s, user, red.Text("'"+user+"'"))
 		}
 		return s
-	}
+	}, red
 }
 
 // replaceWord replaces user where it stands as a whole word.
@@ -100,17 +100,17 @@ func isWordRune(c byte) bool {
 
 // Write renders r in format.
 func Write(w io.Writer, r *Result, format string, redact bool) error {
-	red := redactor(r, redact)
+	red, rd := redactor(r, redact)
 	switch format {
 	case FormatJSON:
 		if err := writeJSON(w, r, red); err != nil {
 			return err
 		}
-		return writeTrace(w, r, report.JSON, redact)
+		return writeTrace(w, r, report.JSON, rd)
 	case FormatMarkdown:
-		return writeMarkdown(w, r, red, redact)
+		return writeMarkdown(w, r, red, rd)
 	case FormatTable, "":
-		return writeTable(w, r, red, redact)
+		return writeTable(w, r, red, rd)
 	}
 	return fmt.Errorf("unknown format %q: use table, markdown or json", format)
 }
@@ -131,7 +131,7 @@ func pad(s string, n int) string {
 	return s
 }
 
-func writeTable(w io.Writer, r *Result, red func(string) string, redact bool) error {
+func writeTable(w io.Writer, r *Result, red func(string) string, rd *report.Redactor) error {
 	var b strings.Builder
 	b.WriteString(red(header(r)) + "\n\nCHECKLIST\n")
 	width := 0
@@ -187,7 +187,7 @@ func writeTable(w io.Writer, r *Result, red func(string) string, redact bool) er
 			return err
 		}
 		b.Reset()
-		if err := writeTrace(w, r, report.Table, redact); err != nil {
+		if err := writeTrace(w, r, report.Table, rd); err != nil {
 			return err
 		}
 	}
@@ -313,7 +313,7 @@ func mdCell(s string) string {
 	return strings.ReplaceAll(strings.ReplaceAll(s, "|", "\\|"), "\n", " ")
 }
 
-func writeMarkdown(w io.Writer, r *Result, red func(string) string, redact bool) error {
+func writeMarkdown(w io.Writer, r *Result, red func(string) string, rd *report.Redactor) error {
 	var b strings.Builder
 	b.WriteString("### " + mdCell(red(header(r))) + "\n\n| | check | evidence | fix |\n|---|---|---|---|\n")
 	for _, c := range r.Checks {
@@ -353,7 +353,7 @@ func writeMarkdown(w io.Writer, r *Result, red func(string) string, redact bool)
 			return err
 		}
 		b.Reset()
-		if err := writeTrace(w, r, report.Markdown, redact); err != nil {
+		if err := writeTrace(w, r, report.Markdown, rd); err != nil {
 			return err
 		}
 	}
@@ -547,12 +547,13 @@ func tracedOutcome(r *Result, a *Attempt) (string, string) {
 }
 
 // writeTrace renders the traced connects as `connscope run` does (every
-// connect with its timeline, then the summary: drops and losses).
-func writeTrace(w io.Writer, r *Result, format report.Format, redact bool) error {
+// connect with its timeline, then the summary: drops and losses), with the
+// checklist's redactor (nil: not redacted) so that pseudonyms agree.
+func writeTrace(w io.Writer, r *Result, format report.Format, rd *report.Redactor) error {
 	if r.Trace == nil {
 		return nil
 	}
-	rw := report.NewWriter(w, report.Options{Format: format, Redact: redact, Streaming: true})
+	rw := report.NewWriter(w, report.Options{Format: format, Redact: rd != nil, Redactor: rd, Streaming: true})
 	for _, c := range r.Trace.Connects {
 		if err := rw.Connect(c); err != nil {
 			return err

@@ -59,6 +59,10 @@ type Options struct {
 	// BatchAttempts bounds the offline table (DefaultBatchAttempts when 0):
 	// after that many rows it is printed and a new one begins.
 	BatchAttempts int
+	// Redactor, with Redact, is the redactor to use instead of a new one:
+	// output printed around the report (connscope probe's checklist) keeps
+	// the same pseudonyms.
+	Redactor *Redactor
 }
 
 // Writer renders connects and a final summary in one format. Call Connect
@@ -125,7 +129,10 @@ func NewWriter(out io.Writer, opt Options) *Writer {
 	}
 	w := &Writer{out: bufio.NewWriterSize(out, 64<<10), opt: opt, r: newRenderer(opt.Format), outcomes: map[analyze.Outcome]int{}}
 	if opt.Redact {
-		w.red = NewRedactor()
+		w.red = opt.Redactor
+		if w.red == nil {
+			w.red = NewRedactor()
+		}
 	}
 	return w
 }
