@@ -312,6 +312,18 @@ func (e *Engine) buildConnect(c *connectState) *Connect {
 		return out
 	}
 	last := out.Attempts[len(out.Attempts)-1]
+	// A client that connects to several addresses at once (Happy Eyeballs,
+	// connscope probe) uses the one that works: an ok attempt decides the
+	// connect. (A client walking its list stops at its ok attempt, the last.)
+	parallel := false
+	for i, a := range c.attempts {
+		if i > 0 && a.start.Before(c.attempts[i-1].endAt) {
+			parallel = true
+		}
+		if out.Attempts[i].Outcome == OK && last.Outcome != OK {
+			last = out.Attempts[i]
+		}
+	}
 	out.Outcome = last.Outcome
 	out.Reason = last.Reason
 	out.Evidence = append(out.Evidence, last.Evidence...)
@@ -327,8 +339,12 @@ func (e *Engine) buildConnect(c *connectState) *Connect {
 				timedOut++
 			}
 		}
-		out.Evidence = append([]string{fmt.Sprintf("%d addresses tried in order: %s", len(c.attempts), strings.Join(steps, "; "))}, out.Evidence...)
-		if timedOut > 0 {
+		how := "tried in order"
+		if parallel {
+			how = "tried at once (the attempts overlapped)"
+		}
+		out.Evidence = append([]string{fmt.Sprintf("%d addresses %s: %s", len(c.attempts), how, strings.Join(steps, "; "))}, out.Evidence...)
+		if timedOut > 0 && !parallel {
 			out.Causes = append(out.Causes, fmt.Sprintf("The client lost %s on %s that never answered before trying the next one: every address costs a full connect timeout (timeout × number of addresses). Fix or remove the dead address (e.g. a stale AAAA record, or a broken IPv6 path).",
 				fmtDur(waited), plural(timedOut, "address", "addresses")))
 		}

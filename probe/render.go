@@ -553,7 +553,7 @@ func writeTrace(w io.Writer, r *Result, format report.Format, rd *report.Redacto
 	if r.Trace == nil {
 		return nil
 	}
-	rw := report.NewWriter(w, report.Options{Format: format, Redact: rd != nil, Redactor: rd, Streaming: true})
+	rw := report.NewWriter(w, report.Options{Format: format, Redact: rd != nil, Redactor: rd, Streaming: true, AllTimelines: true})
 	for _, c := range r.Trace.Connects {
 		if err := rw.Connect(c); err != nil {
 			return err

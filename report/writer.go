@@ -59,6 +59,10 @@ type Options struct {
 	// BatchAttempts bounds the offline table (DefaultBatchAttempts when 0):
 	// after that many rows it is printed and a new one begins.
 	BatchAttempts int
+	// AllTimelines prints every connect's timeline, evidence and causes
+	// in the table and Markdown formats, ok connects' too (connscope probe:
+	// each address's timeline).
+	AllTimelines bool
 	// Redactor, with Redact, is the redactor to use instead of a new one:
 	// output printed around the report (connscope probe's checklist) keeps
 	// the same pseudonyms.
@@ -106,16 +110,16 @@ type renderer interface {
 }
 
 // newRenderer chooses the renderer of a format.
-func newRenderer(f Format) renderer {
+func newRenderer(f Format, allTimelines bool) renderer {
 	switch f {
 	case Markdown:
-		return &textRenderer{style: markdownStyle{}}
+		return &textRenderer{style: markdownStyle{all: allTimelines}}
 	case JSON:
 		return &jsonRenderer{}
 	case Line:
 		return &lineRenderer{}
 	default:
-		return &textRenderer{style: tableStyle{}}
+		return &textRenderer{style: tableStyle{all: allTimelines}}
 	}
 }
 
@@ -127,7 +131,7 @@ func NewWriter(out io.Writer, opt Options) *Writer {
 	if opt.BatchAttempts <= 0 {
 		opt.BatchAttempts = DefaultBatchAttempts
 	}
-	w := &Writer{out: bufio.NewWriterSize(out, 64<<10), opt: opt, r: newRenderer(opt.Format), outcomes: map[analyze.Outcome]int{}}
+	w := &Writer{out: bufio.NewWriterSize(out, 64<<10), opt: opt, r: newRenderer(opt.Format, opt.AllTimelines), outcomes: map[analyze.Outcome]int{}}
 	if opt.Redact {
 		w.red = opt.Redactor
 		if w.red == nil {
