@@ -73,6 +73,7 @@ func TestProbeTraced(t *testing.T) {
 					} `json:"traced"`
 					Attempts json.RawMessage `json:"attempts"`
 					Tracing  string          `json:"tracing"`
+					Outcome  string          `json:"outcome"`
 				}
 				if err := json.Unmarshal([]byte(line), &rec); err != nil {
 					t.Fatalf("not JSON: %v: %q", err, line)
@@ -86,6 +87,10 @@ func TestProbeTraced(t *testing.T) {
 					tracing = rec.Tracing
 				case "connect":
 					connects++
+					// Whichever address worked, the probe's connect worked.
+					if want := map[bool]string{true: "ok", false: "failed"}[tc.exit == 0]; (rec.Outcome == "ok") != (tc.exit == 0) {
+						t.Errorf("connect record outcome %s, want %s", rec.Outcome, want)
+					}
 					var as []struct {
 						Comm string `json:"comm"`
 					}
