@@ -183,6 +183,7 @@ func writeTable(w io.Writer, r *Result, red func(string) string, rd *report.Reda
 			rows = append(rows, []string{fmt.Sprint(i + 1), red(a.Where()), o, why})
 		}
 		writeRows(&b, rows)
+		b.WriteString("\n")
 		if _, err := io.WriteString(w, b.String()); err != nil {
 			return err
 		}
