@@ -91,6 +91,10 @@ type attempt struct {
 	reqAckAt     time.Time
 	retransmits  int
 	lastActivity time.Time
+	// movedOn is the next attempt of the connect, started at movedOnAt
+	// while this one still waited for a SYN-ACK (group.go: movedOn).
+	movedOn   *attempt
+	movedOnAt time.Time
 
 	c2s, s2c stream
 	proto    appProto
@@ -1071,6 +1075,12 @@ func (a *attempt) synTimes() (first, last time.Time) {
 func (e *Engine) decideIdle(a *attempt, closing bool) {
 	if a.final {
 		return // its facts are its verdict's: none are added
+	}
+	if a.movedOn != nil && !a.connected() && !a.aliveAfter(a.movedOnAt) {
+		// Nothing of this attempt after the client's next one started:
+		// the client gave it up for the next address.
+		e.gaveUpFor(a, a.movedOn, a.movedOnAt)
+		return
 	}
 	now := e.now
 	if closing && a.lastActivity.After(now) {

@@ -148,7 +148,13 @@
 // answers, latency and retries. Lookups that all failed and that no
 // attempt followed within 2 s form a connect with no attempts: unresolved.
 // Successful lookups nobody used are not reported. Without DNS every
-// attempt is its own connect. A connect's outcome is its last attempt's.
+// attempt is its own connect. A connect's outcome is its last attempt's,
+// or an ok attempt's when the attempts overlapped (a client trying the
+// addresses at once, Happy Eyeballs or connscope probe, uses the one that
+// works). An attempt that starts while the previous one waits decides that
+// one only when the previous socket shows no life after it (no SYN
+// retransmit, answer or kernel close; a connected socket the client closed):
+// a client walking its list closes the old socket first.
 //
 // glibc's resolver connect()s UDP sockets (to the DNS server, and to each
 // candidate address for RFC 6724 sorting); with eBPF these are recorded on

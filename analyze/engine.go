@@ -387,7 +387,7 @@ func (e *Engine) assignConnect(a *attempt) {
 		}
 	}
 	if movedOn != nil {
-		e.gaveUpFor(movedOn, a, a.start)
+		e.movedOn(movedOn, a)
 	}
 }
 

@@ -132,6 +132,35 @@ func (e *Engine) joinable(c *connectState, a *attempt) bool {
 	return a.start.Sub(prev.endAt) <= e.opts.FallbackWindow
 }
 
+// movedOn handles the start of attempt next while the connect's previous
+// attempt prev is undecided. A client that walks its address list closes
+// the previous socket before the next connect(); one that connects to
+// several addresses at once (Happy Eyeballs, connscope probe) keeps it:
+// the next attempt alone decides nothing about an attempt still open.
+//   - prev waits for a SYN-ACK: a closed socket is silent, so whether the
+//     client gave it up shows only later. It is decided when due
+//     (decideIdle): given up for next unless a SYN retransmit, an answer or
+//     the kernel's close after next's start shows it still open.
+//   - prev connected and the client closed it: given up for next.
+//   - prev connected and still open (the greeting not yet there): it runs
+//     on in parallel and is decided by what it sees.
+func (e *Engine) movedOn(prev, next *attempt) {
+	switch {
+	case prev.final:
+	case !prev.connected():
+		prev.movedOn, prev.movedOnAt = next, next.start
+	case prev.clientClose != notClosed:
+		e.gaveUpFor(prev, next, next.start)
+	}
+}
+
+// aliveAfter says whether attempt a showed any sign of its socket after t:
+// a packet (a SYN retransmit, an answer, an ICMP error), the kernel's SYN
+// retransmit or its close.
+func (a *attempt) aliveAfter(t time.Time) bool {
+	return a.lastActivity.After(t) || a.kLastSYN.After(t) || a.kClosed.After(t)
+}
+
 // connectComplete reports whether every attempt of c is decided and no
 // further address is expected.
 func (e *Engine) connectComplete(c *connectState, closing bool) bool {
@@ -290,6 +319,14 @@ func (e *Engine) buildConnect(c *connectState) *Connect {
 		return out
 	}
 	last := out.Attempts[len(out.Attempts)-1]
+	// A client that connects to several addresses at once (Happy Eyeballs,
+	// connscope probe) uses the one that works: an ok attempt decides the
+	// connect. (A client walking its list stops at its ok attempt, the last.)
+	for i := range c.attempts {
+		if out.Attempts[i].Outcome == OK && last.Outcome != OK {
+			last = out.Attempts[i]
+		}
+	}
 	out.Outcome = last.Outcome
 	out.Reason = last.Reason
 	// The addresses tried, the time lost, the addresses left untried and

@@ -39,8 +39,9 @@ type Connect struct {
 	Name    string  `json:"name,omitempty"` // the name that was resolved, if seen
 	Port    uint16  `json:"port"`
 	Outcome Outcome `json:"outcome"`
-	// Reason is what decided Outcome: the deciding (last) attempt's, or
-	// the resolution's for an unresolved connect.
+	// Reason is what decided Outcome: the deciding attempt's (the last, or
+	// the ok one of attempts that overlapped), or the resolution's for an
+	// unresolved connect.
 	Reason     Reason     `json:"reason"`
 	Start      time.Time  `json:"start"`
 	DurationMS float64    `json:"duration_ms"`

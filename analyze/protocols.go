@@ -232,6 +232,12 @@ func (c *sessConn) FirstClientData() time.Time { return c.a.firstCliData }
 func (c *sessConn) LastActivity() time.Time    { return c.a.lastActivity }
 func (c *sessConn) ServerName() string         { return c.a.serverName() }
 func (c *sessConn) ClientAddr() string         { return c.a.client.Addr().String() }
+func (c *sessConn) Comm() string {
+	if c.a.comm == "" && c.a.conn != nil {
+		return c.a.conn.comm
+	}
+	return c.a.comm
+}
 
 // The stream as a session reads it (proto.Stream).
 func (s *stream) Bytes() []byte { return s.buf }

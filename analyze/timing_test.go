@@ -244,6 +244,9 @@ func TestClientFirstMovedOn(t *testing.T) {
 	k6.handshake(1, 0.2)
 	k6.client(1.5, httpGET)
 	k6.serverACK(1.6)
+	// A client that moves on closes the socket first (without the FIN the
+	// socket is still open: a connect in parallel, TestConcurrentAttempts).
+	k6.clientFIN(2001)
 	k4 := s.conn("192.0.2.10:40001", "192.0.2.20:8080")
 	k4.handshake(2001.5, 0.2)
 	k4.client(2002, httpGET)

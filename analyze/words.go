@@ -106,8 +106,8 @@ func Explain(c *Connect) {
 		}
 	}
 	ev = append([]string{}, ev...)
-	if n := len(c.Attempts); n > 0 && c.Attempts[n-1] != nil {
-		last := c.Attempts[n-1]
+	if n := len(c.Attempts); n > 0 && decisive(c.Attempts) != nil {
+		last := decisive(c.Attempts)
 		tried, lost := addressesTried(c.Attempts)
 		ev = append(append(ev, tried...), last.Evidence...)
 		causes = append(append(causes, last.Causes...), lost...)
@@ -220,6 +220,7 @@ func addressesTried(attempts []*Attempt) (evidence, causes []string) {
 	var steps []string
 	var waited time.Duration
 	var timedOut int
+	parallel := overlapped(attempts)
 	for i, a := range attempts {
 		if a == nil {
 			continue
@@ -230,12 +231,48 @@ func addressesTried(attempts []*Attempt) (evidence, causes []string) {
 			timedOut++
 		}
 	}
-	evidence = []string{fmt.Sprintf("%d addresses tried in order: %s", len(attempts), strings.Join(steps, "; "))}
-	if timedOut > 0 {
+	how := "tried in order"
+	if parallel {
+		how = "tried at once (the attempts overlapped)"
+	}
+	evidence = []string{fmt.Sprintf("%d addresses %s: %s", len(attempts), how, strings.Join(steps, "; "))}
+	if timedOut > 0 && !parallel {
 		causes = one(fmt.Sprintf("The client lost %s on %s that never answered before trying the next one: every address costs a full connect timeout (timeout × number of addresses). Fix or remove the dead address (e.g. a stale AAAA record, or a broken IPv6 path).",
 			proto.Dur(waited), plural(timedOut, "address", "addresses")))
 	}
 	return evidence, causes
+}
+
+// overlapped says whether an attempt started before the previous one
+// ended: a client connecting to several addresses at once (Happy
+// Eyeballs, connscope probe), not one walking its list.
+func overlapped(attempts []*Attempt) bool {
+	for i := 1; i < len(attempts); i++ {
+		p, a := attempts[i-1], attempts[i]
+		if p == nil || a == nil || p.Start.IsZero() || a.Start.IsZero() {
+			continue // made without times (by hand): in order
+		}
+		// A microsecond's slack: DurationMS is a rounded float, and a
+		// client walking its list starts the next attempt when it gives up
+		// the previous one (its end).
+		end := p.Start.Add(time.Duration(p.DurationMS*1e6) - time.Microsecond)
+		if a.Start.Before(end) {
+			return true
+		}
+	}
+	return false
+}
+
+// decisive is the attempt that decided the connect: the last, or (a
+// client trying addresses at once uses the one that works) the first ok one.
+func decisive(attempts []*Attempt) *Attempt {
+	last := attempts[len(attempts)-1]
+	for _, a := range attempts {
+		if a != nil && a.Outcome == OK && (last == nil || last.Outcome != OK) {
+			return a
+		}
+	}
+	return last
 }
 
 func explainAttempt(at *Attempt) {

@@ -11,6 +11,9 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/connscope/connscope/analyze"
+	"github.com/connscope/connscope/live"
 )
 
 // Status of a check.
@@ -41,6 +44,10 @@ type Options struct {
 	AsUser     string // check socket permissions for this user instead of the invoking one
 	Resolver   *Resolver
 	Env        LocalEnv
+	// Trace runs the probe's own lookups and connects under connscope's
+	// live tracing (packets and eBPF, as `connscope run`), when the
+	// privileges allow it.
+	Trace bool
 }
 
 // LocalEnv holds the paths the local checks read; tests point them at fixtures.
@@ -92,7 +99,40 @@ type Result struct {
 	Root       bool // ran as root
 	Started    time.Time
 	Total      time.Duration
-	Tracing    string // what packet tracing would add (not done by probe)
+	Tracing    string // what the tracing did, or what root would add
+	// Trace is the probe's own connects as the live tracer saw them (nil
+	// when not traced).
+	Trace *Trace
+}
+
+// Trace is what `connscope run` would have reported of the probe's own
+// lookups and connects.
+type Trace struct {
+	Connects []*analyze.Connect
+	Summary  analyze.Summary
+	Notices  []string
+}
+
+// Traced returns the traced attempt of a (matched by its source address
+// and destination, or the socket path), nil when the trace has none.
+func (r *Result) Traced(a *Attempt) *analyze.Attempt {
+	if r.Trace == nil {
+		return nil
+	}
+	for _, c := range r.Trace.Connects {
+		for _, t := range c.Attempts {
+			if a.Network == "unix" {
+				if t.Server == a.Socket {
+					return t
+				}
+				continue
+			}
+			if t.Server == a.Addr.String() && (!a.Local.IsValid() || t.Client == a.Local.String()) {
+				return t
+			}
+		}
+	}
+	return nil
 }
 
 // OK reports whether an address connected and greeted (and logged in when
@@ -110,6 +150,9 @@ func (r *Result) OK() bool {
 	return r.Login == nil || r.Login.Outcome == OutcomeOK
 }
 
+// rootAdds is what running as root adds to a probe.
+const rootAdds = "as root, probe would also trace its own connects (packets and eBPF, as `connscope run`): each address's timeline, reason and likely causes, and a failure that never reaches the wire shown as such; and it would read every process's sockets (pid, user of listeners owned by other users) and the nftables ruleset"
+
 // Run probes o.Target. It never fails as a whole: every problem is a check.
 func Run(ctx context.Context, o Options) *Result {
 	if o.Timeout <= 0 {
@@ -124,6 +167,14 @@ func Run(ctx context.Context, o Options) *Result {
 		if st, err := os.Stat(t.Socket); err == nil && st.IsDir() {
 			t.Socket = filepath.Join(t.Socket, ".s.PGSQL."+strconv.Itoa(t.Port))
 			r.Target.Socket = t.Socket
+		}
+	}
+
+	var own *live.OwnTrace
+	if o.Trace {
+		var err error
+		if own, err = live.TraceOwn(o.Timeout); err != nil {
+			r.Tracing = "not traced (" + err.Error() + "): " + rootAdds
 		}
 	}
 
@@ -160,6 +211,15 @@ func Run(ctx context.Context, o Options) *Result {
 		r.Checks = append(r.Checks, r.login(ctx, o))
 	}
 
+	if own != nil {
+		cs, sum, notices, err := own.Stop()
+		r.Trace = &Trace{Connects: cs, Summary: sum, Notices: notices}
+		r.Tracing = "traced with packets and eBPF as `connscope run` does (TRACED above)"
+		if err != nil {
+			r.Tracing += " (the trace ended with an error: " + err.Error() + ")"
+		}
+	}
+
 	// 3. Local checks.
 	r.Local = t.IsSocket()
 	for _, a := range addrs {
@@ -170,10 +230,12 @@ func Run(ctx context.Context, o Options) *Result {
 	r.Checks = append(r.Checks, localChecks(ctx, r, o, addrs)...)
 	r.Findings = findings(r, o)
 	r.Total = time.Since(r.Started)
-	if r.Root {
-		r.Tracing = "packet and eBPF timelines are not part of probe: for the full timeline of a real client, run it under `connscope run -- CLIENT`"
-	} else {
-		r.Tracing = "as root, probe would also read every process's sockets (pid, user of listeners owned by other users) and the nftables ruleset; `connscope run` shows the packet timeline"
+	switch {
+	case r.Tracing != "":
+	case !o.Trace:
+		r.Tracing = "packet and eBPF timelines are not part of this probe: for the full timeline of a real client, run it under `connscope run -- CLIENT`"
+	case !r.Root:
+		r.Tracing = rootAdds
 	}
 	return r
 }

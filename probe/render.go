@@ -35,9 +35,9 @@ func (s Status) Mark() string {
 
 // redactor returns a text filter: identity, or report's Redactor taught the
 // names and users this result mentions (addresses are always caught).
-func redactor(r *Result, on bool) func(string) string {
+func redactor(r *Result, on bool) (func(string) string, *report.Redactor) {
 	if !on {
-		return func(s string) string { return s }
+		return func(s string) string { return s }, nil
 	}
 	red := report.NewRedactor()
 	c := &analyze.Connect{Name: r.Target.Host}
@@ -66,7 +66,7 @@ func redactor(r *Result, on bool) func(string) string {
 			s = replaceWord(s, user, red.Text("'"+user+"'"))
 		}
 		return s
-	}
+	}, red
 }
 
 // replaceWord replaces user where it stands as a whole word.
@@ -100,14 +100,17 @@ func isWordRune(c byte) bool {
 
 // Write renders r in format.
 func Write(w io.Writer, r *Result, format string, redact bool) error {
-	red := redactor(r, redact)
+	red, rd := redactor(r, redact)
 	switch format {
 	case FormatJSON:
-		return writeJSON(w, r, red)
+		if err := writeJSON(w, r, red); err != nil {
+			return err
+		}
+		return writeTrace(w, r, report.JSON, rd)
 	case FormatMarkdown:
-		return writeMarkdown(w, r, red)
+		return writeMarkdown(w, r, red, rd)
 	case FormatTable, "":
-		return writeTable(w, r, red)
+		return writeTable(w, r, red, rd)
 	}
 	return fmt.Errorf("unknown format %q: use table, markdown or json", format)
 }
@@ -128,7 +131,7 @@ func pad(s string, n int) string {
 	return s
 }
 
-func writeTable(w io.Writer, r *Result, red func(string) string) error {
+func writeTable(w io.Writer, r *Result, red func(string) string, rd *report.Redactor) error {
 	var b strings.Builder
 	b.WriteString(red(header(r)) + "\n\nCHECKLIST\n")
 	width := 0
@@ -170,6 +173,23 @@ func writeTable(w io.Writer, r *Result, red func(string) string) error {
 		}
 		if len(r.Resolution.Order) > 1 {
 			b.WriteString("  order (RFC 6724): " + red(orderText(r.Resolution.Order)) + "\n")
+		}
+	}
+	if r.Trace != nil {
+		b.WriteString("\nTRACED (packets and eBPF, as `connscope run` reports them; the timelines follow)\n")
+		rows := [][]string{{"#", "ADDRESS", "OUTCOME", "REASON"}}
+		for i, a := range r.Attempts {
+			o, why := tracedOutcome(r, &a)
+			rows = append(rows, []string{fmt.Sprint(i + 1), red(a.Where()), o, why})
+		}
+		writeRows(&b, rows)
+		b.WriteString("\n")
+		if _, err := io.WriteString(w, b.String()); err != nil {
+			return err
+		}
+		b.Reset()
+		if err := writeTrace(w, r, report.Table, rd); err != nil {
+			return err
 		}
 	}
 	if len(r.Findings) > 0 {
@@ -294,7 +314,7 @@ func mdCell(s string) string {
 	return strings.ReplaceAll(strings.ReplaceAll(s, "|", "\\|"), "\n", " ")
 }
 
-func writeMarkdown(w io.Writer, r *Result, red func(string) string) error {
+func writeMarkdown(w io.Writer, r *Result, red func(string) string, rd *report.Redactor) error {
 	var b strings.Builder
 	b.WriteString("### " + mdCell(red(header(r))) + "\n\n| | check | evidence | fix |\n|---|---|---|---|\n")
 	for _, c := range r.Checks {
@@ -323,13 +343,28 @@ func writeMarkdown(w io.Writer, r *Result, red func(string) string) error {
 			b.WriteString("- " + mdCell(red(queryText(q))) + "\n")
 		}
 	}
+	if r.Trace != nil {
+		b.WriteString("\nTraced (packets and eBPF, as `connscope run` reports them; the timelines follow):\n\n| # | address | outcome | reason |\n|---|---|---|---|\n")
+		for i, a := range r.Attempts {
+			o, why := tracedOutcome(r, &a)
+			fmt.Fprintf(&b, "| %d | %s | %s | %s |\n", i+1, mdCell(red(a.Where())), o, mdCell(why))
+		}
+		b.WriteString("\n")
+		if _, err := io.WriteString(w, b.String()); err != nil {
+			return err
+		}
+		b.Reset()
+		if err := writeTrace(w, r, report.Markdown, rd); err != nil {
+			return err
+		}
+	}
 	if len(r.Findings) > 0 {
 		b.WriteString("\nFindings:\n\n")
 		for _, f := range r.Findings {
 			b.WriteString("- " + mdCell(red(f)) + "\n")
 		}
 	}
-	fmt.Fprintf(&b, "\nprobe took %s\n", dur(r.Total))
+	fmt.Fprintf(&b, "\nprobe took %s; %s\n", dur(r.Total), mdCell(red(r.Tracing)))
 	_, err := io.WriteString(w, b.String())
 	return err
 }
@@ -360,6 +395,13 @@ type jsonAddress struct {
 	MySQL        *mysql.Info `json:"mysql,omitempty"`
 	Postgres     *jsonPG     `json:"postgres,omitempty"`
 	Login        *jsonLogin  `json:"login,omitempty"`
+	// Traced is the attempt as the live trace decided it (as root).
+	Traced *jsonTraced `json:"traced,omitempty"`
+}
+
+type jsonTraced struct {
+	Outcome string `json:"outcome"`
+	Reason  string `json:"reason"`
 }
 
 type jsonPG struct {
@@ -407,6 +449,9 @@ type jsonProbe struct {
 	Findings  []string `json:"findings"`
 	OK        bool     `json:"ok"`
 	TotalMS   float64  `json:"total_ms"`
+	// Tracing says whether the probe's connects were traced (as root), or
+	// what root would add.
+	Tracing string `json:"tracing"`
 }
 
 func ms(d interface{ Seconds() float64 }) float64 { return d.Seconds() * 1000 }
@@ -466,6 +511,9 @@ func writeJSON(w io.Writer, r *Result, red func(string) string) error {
 				Message: red(l.Message), TLS: l.TLS, TLSVersion: l.TLSVersion, Certificate: red(l.CertSubject), CertVerified: red(l.CertVerified), MS: ms(l.Time)}
 			rec.Login.User = strings.Trim(rec.Login.User, "'")
 		}
+		if t := r.Traced(&a); t != nil {
+			rec.Traced = &jsonTraced{Outcome: string(t.Outcome), Reason: t.Reason.String()}
+		}
 		if err := enc.Encode(rec); err != nil {
 			return err
 		}
@@ -486,5 +534,34 @@ func writeJSON(w io.Writer, r *Result, red func(string) string) error {
 	}
 	target := r.Target.String()
 	return enc.Encode(jsonProbe{Kind: "probe", Target: red(target), Protocol: r.Target.Protocol, Port: r.Target.Port, TimeoutMS: ms(r.Timeout), Local: r.Local,
-		Addresses: addrs, Findings: reds(r.Findings), OK: r.OK(), TotalMS: ms(r.Total)})
+		Addresses: addrs, Findings: reds(r.Findings), OK: r.OK(), TotalMS: ms(r.Total), Tracing: red(r.Tracing)})
+}
+
+// tracedOutcome is the traced attempt's outcome and reason for a, or what
+// the trace lacks.
+func tracedOutcome(r *Result, a *Attempt) (string, string) {
+	t := r.Traced(a)
+	if t == nil {
+		return "-", "not in the trace"
+	}
+	return string(t.Outcome), t.Reason.String()
+}
+
+// writeTrace renders the traced connects as `connscope run` does (every
+// connect with its timeline, then the summary: drops and losses), with the
+// checklist's redactor (nil: not redacted) so that pseudonyms agree.
+func writeTrace(w io.Writer, r *Result, format report.Format, rd *report.Redactor) error {
+	if r.Trace == nil {
+		return nil
+	}
+	rw := report.NewWriter(w, report.Options{Format: format, Redact: rd != nil, Redactor: rd, Streaming: true, AllTimelines: true})
+	for _, c := range r.Trace.Connects {
+		if err := rw.Connect(c); err != nil {
+			return err
+		}
+	}
+	if err := rw.Summary(r.Trace.Summary); err != nil {
+		return err
+	}
+	return rw.Flush()
 }

@@ -7,7 +7,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/connscope/connscope/analyze"
 	"github.com/connscope/connscope/analyze/mysql"
+	"github.com/connscope/connscope/capture"
 )
 
 func sampleResult() *Result {
@@ -89,5 +91,102 @@ func TestWriteRedacted(t *testing.T) {
 				t.Errorf("%s: redacted output lost %q", f, keep)
 			}
 		}
+	}
+}
+
+// tracedResult is a probe of the lab's AAAA blackhole with the trace the
+// live pipeline recorded of it (testdata/probe, analyzed as live does).
+func tracedResult(t *testing.T) *Result {
+	t.Helper()
+	r, err := capture.Open("../testdata/probe/probe-aaaa-blackhole.pcapng")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	var cs []*analyze.Connect
+	sum, err := analyze.RunSource(r, analyze.Options{OnConnect: func(c *analyze.Connect) { cs = append(cs, c) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &Result{
+		Target:  Target{Protocol: MySQL, Host: "blackhole6.connscope.test", Port: 3306},
+		Timeout: 2 * time.Second,
+		Attempts: []Attempt{
+			{Network: "tcp", Addr: ap("[2001:db8:5::10]:3306"), Local: ap("[2001:db8:1::10]:44198"), Outcome: OutcomeTimeout, Connect: 2 * time.Second, SYNRetrans: -1},
+			{Network: "tcp", Addr: ap("198.51.100.10:3306"), Local: ap("192.0.2.10:54344"), Outcome: OutcomeOK, Connect: time.Millisecond},
+		},
+		Findings: []string{"a client that tries only the first address fails"},
+		Tracing:  "traced",
+		Trace:    &Trace{Connects: cs, Summary: sum},
+	}
+}
+
+// TestWriteTraced: the traced reasons per address and run's connect records
+// come after the checklist and the addresses, before the findings; redacted,
+// the trace uses the checklist's pseudonyms.
+func TestWriteTraced(t *testing.T) {
+	r := tracedResult(t)
+	var table, js, red bytes.Buffer
+	if err := Write(&table, r, FormatTable, false); err != nil {
+		t.Fatal(err)
+	}
+	out := table.String()
+	for _, want := range []string{"1 [2001:db8:5::10]:3306 timeout tcp.syn_unanswered", "2 198.51.100.10:3306    ok      mysql.client_closed_after_greeting", "Timeline:", "SYN retransmit #1"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("table lacks %q:\n%s", want, out)
+		}
+	}
+	if i, j, k := strings.Index(out, "ADDRESSES"), strings.Index(out, "TRACED"), strings.Index(out, "FINDINGS"); !(i < j && j < k) {
+		t.Errorf("sections out of order: addresses %d, traced %d, findings %d", i, j, k)
+	}
+	if err := Write(&js, r, FormatJSON, false); err != nil {
+		t.Fatal(err)
+	}
+	traced := map[string]string{}
+	connects := 0
+	for _, line := range strings.Split(strings.TrimSpace(js.String()), "\n") {
+		var rec struct {
+			Kind   string
+			Server string
+			Traced *struct{ Outcome, Reason string }
+		}
+		if err := json.Unmarshal([]byte(line), &rec); err != nil {
+			t.Fatalf("not JSON: %q", line)
+		}
+		switch {
+		case rec.Kind == "address" && rec.Traced != nil:
+			traced[rec.Server] = rec.Traced.Outcome + " " + rec.Traced.Reason
+		case rec.Kind == "connect":
+			connects++
+		}
+	}
+	want := map[string]string{"[2001:db8:5::10]:3306": "timeout tcp.syn_unanswered", "198.51.100.10:3306": "ok mysql.client_closed_after_greeting"}
+	if len(traced) != 2 || traced["[2001:db8:5::10]:3306"] != want["[2001:db8:5::10]:3306"] || traced["198.51.100.10:3306"] != want["198.51.100.10:3306"] || connects != 1 {
+		t.Errorf("traced %v, %d connect records; want %v and 1", traced, connects, want)
+	}
+	if err := Write(&red, r, FormatTable, true); err != nil {
+		t.Fatal(err)
+	}
+	ro := red.String()
+	for _, leak := range []string{"2001:db8:5::10", "198.51.100.10", "blackhole6"} {
+		if strings.Contains(ro, leak) {
+			t.Errorf("redacted output contains %q", leak)
+		}
+	}
+	// Each address's pseudonym in the TRACED table names the same address
+	// in the trace's timeline.
+	rows := 0
+	for _, line := range strings.Split(ro, "\n") {
+		f := strings.Fields(line)
+		if len(f) != 4 || (f[3] != "tcp.syn_unanswered" && f[3] != "mysql.client_closed_after_greeting") {
+			continue
+		}
+		rows++
+		if !strings.Contains(ro, "SYN to "+f[1]) {
+			t.Errorf("the TRACED row's address %s is not the timeline's:\n%s", f[1], ro)
+		}
+	}
+	if rows != 2 {
+		t.Errorf("%d TRACED rows, want 2:\n%s", rows, ro)
 	}
 }

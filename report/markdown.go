@@ -10,7 +10,9 @@ import (
 // The Markdown format is GitHub-flavoured Markdown for tickets: the attempts
 // as a Markdown table, each failed connect under a heading with its timeline
 // in a code fence and its evidence and causes as lists.
-type markdownStyle struct{}
+type markdownStyle struct {
+	all bool // every connect's timeline, ok ones too (Options.AllTimelines)
+}
 
 func (markdownStyle) heading(source string) string { return "## " + mdEscape(source) + "\n\n" }
 
@@ -60,7 +62,7 @@ func (markdownStyle) table(header []string, rows [][]string, legend []string) st
 	return b.String()
 }
 
-func (markdownStyle) block(n int, c *analyze.Connect, table string) string {
+func (s markdownStyle) block(n int, c *analyze.Connect, table string) string {
 	var b strings.Builder
 	outcome, detail := headline(n, c)
 	fmt.Fprintf(&b, "#### Connect %d: %s\n\n%s", n, outcome, mdEscape(detail))
@@ -72,7 +74,7 @@ func (markdownStyle) block(n int, c *analyze.Connect, table string) string {
 		b.WriteString(table)
 		b.WriteString("\n")
 	}
-	if !failed(c) {
+	if !failed(c) && !s.all {
 		return b.String()
 	}
 	b.WriteString("```text\n")

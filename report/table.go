@@ -17,7 +17,9 @@ import (
 // connect against 1.5 µs for a JSON line); drawing it directly keeps the
 // same look (tablewriter v1's default: light box-drawing lines, one space of
 // padding, left-aligned) at a fraction of the cost.
-type tableStyle struct{}
+type tableStyle struct {
+	all bool // every connect's timeline, ok ones too (Options.AllTimelines)
+}
 
 func (tableStyle) heading(source string) string { return "Source: " + source + "\n\n" }
 
@@ -99,7 +101,7 @@ func (tableStyle) table(header []string, rows [][]string, legend []string) strin
 	return b.String()
 }
 
-func (tableStyle) block(n int, c *analyze.Connect, table string) string {
+func (s tableStyle) block(n int, c *analyze.Connect, table string) string {
 	var b strings.Builder
 	outcome, detail := headline(n, c)
 	fmt.Fprintf(&b, "Connect %d: %s (%s)\n", n, outcome, detail)
@@ -107,7 +109,7 @@ func (tableStyle) block(n int, c *analyze.Connect, table string) string {
 		fmt.Fprintf(&b, "  %s%s.\n", strings.ToUpper(meaning[:1]), meaning[1:])
 	}
 	b.WriteString(table)
-	if !failed(c) {
+	if !failed(c) && !s.all {
 		b.WriteString("\n")
 		return b.String()
 	}

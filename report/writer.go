@@ -68,6 +68,14 @@ type Options struct {
 	// the patterns and the rollup come before the summary): see
 	// rollupview.go.
 	Rollup *RollupOptions
+	// AllTimelines prints every connect's timeline, evidence and causes
+	// in the table and Markdown formats, ok connects' too (connscope probe:
+	// each address's timeline).
+	AllTimelines bool
+	// Redactor, with Redact, is the redactor to use instead of a new one:
+	// output printed around the report (connscope probe's checklist) keeps
+	// the same pseudonyms.
+	Redactor *Redactor
 }
 
 // Writer renders connects and a final summary in one format. Call Connect
@@ -114,16 +122,16 @@ type renderer interface {
 }
 
 // newRenderer chooses the renderer of a format.
-func newRenderer(f Format) renderer {
+func newRenderer(f Format, allTimelines bool) renderer {
 	switch f {
 	case Markdown:
-		return &textRenderer{style: markdownStyle{}}
+		return &textRenderer{style: markdownStyle{all: allTimelines}}
 	case JSON:
 		return &jsonRenderer{}
 	case Line:
 		return &lineRenderer{}
 	default:
-		return &textRenderer{style: tableStyle{}}
+		return &textRenderer{style: tableStyle{all: allTimelines}}
 	}
 }
 
@@ -135,9 +143,12 @@ func NewWriter(out io.Writer, opt Options) *Writer {
 	if opt.BatchAttempts <= 0 {
 		opt.BatchAttempts = DefaultBatchAttempts
 	}
-	w := &Writer{out: bufio.NewWriterSize(out, 64<<10), opt: opt, r: newRenderer(opt.Format), outcomes: map[analyze.Outcome]int{}}
+	w := &Writer{out: bufio.NewWriterSize(out, 64<<10), opt: opt, r: newRenderer(opt.Format, opt.AllTimelines), outcomes: map[analyze.Outcome]int{}}
 	if opt.Redact {
-		w.red = NewRedactor()
+		w.red = opt.Redactor
+		if w.red == nil {
+			w.red = NewRedactor()
+		}
 	}
 	if opt.Rollup != nil && opt.Format != Line { // the line format has no rollup
 		w.rv = newRollupView(opt.Format, opt.Streaming, *opt.Rollup)

@@ -135,7 +135,7 @@ func (s span) ms() float64 { return float64(s.last.Sub(s.first)) / float64(time.
 // serverStats are per server endpoint, for accept_backlog, syn_loss and
 // too_many_connections.
 type serverStats struct {
-	proto string // the first application protocol key seen
+	proto                                                  string // the first application protocol key seen
 	attempts, connected, retrans, retrans3, firstSYN, late int
 	firstByte, retransConnect, rtt                         Sketch
 	arrivals                                               []time.Time

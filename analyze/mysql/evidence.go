@@ -64,8 +64,15 @@ func evidence(reason string, info *Info, f *proto.Finding) []string {
 	case ReasonCommandAfterLogin:
 		return one("the client sent " + f.Command + " after its login, which a client does only after the server's OK (the server's answer was not captured whole)")
 	case ReasonTLSNotOffered:
-		return one(fmt.Sprintf("the server did not offer TLS (no CLIENT_SSL in the greeting) and the client closed (%s) %s later without logging in", f.Close, proto.Dur(f.Since)))
+		ev := fmt.Sprintf("the server did not offer TLS (no CLIENT_SSL in the greeting) and the client closed (%s) %s later without logging in", f.Close, proto.Dur(f.Since))
+		if f.Unnamed {
+			ev += " (the capture does not name the client: a program that only reads the greeting, such as a health check, telnet or connscope probe, closes the same way, and then the connection was fine)"
+		}
+		return one(ev)
 	case ReasonClosedAfterGreeting:
+		if f.Checker != "" {
+			return one(fmt.Sprintf("the greeting was fine; %s closed (%s) %s later without logging in, as a program that only reads the greeting does", f.Checker, f.Close, proto.Dur(f.Since)))
+		}
 		return one("the greeting was fine; the client closed without logging in")
 	case ReasonLoginUnanswered:
 		if f.Close != "" {

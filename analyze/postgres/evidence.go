@@ -47,6 +47,8 @@ func evidence(reason string, info *Info, f *proto.Finding) []string {
 			desc += " " + st.ID
 		}
 		return one(fmt.Sprintf("the server answered with ErrorResponse %s %s: %s", desc, stepWhen[f.Step], info.ErrorMessage))
+	case ReasonClosedAfterSSL:
+		return one(fmt.Sprintf("the server answered the SSLRequest with 'N' (no TLS); %s closed (%s) %s later without a StartupMessage, as a program that only checks the server's answer does", f.Checker, f.Close, proto.Dur(f.Since)))
 	case ReasonSSLRefused:
 		return one(fmt.Sprintf("the server answered the SSLRequest with 'N' (no TLS) and the client closed (%s) %s later without a StartupMessage: it requires TLS", f.Close, proto.Dur(f.Since)))
 	case ReasonNoPassword:

@@ -68,6 +68,7 @@ const (
 	ReasonServerClosed      = "pg.server_closed_in_startup"
 	ReasonStartupUnanswered = "pg.startup_unanswered"
 	ReasonClosedAfterAuthOK = "pg.closed_after_auth_ok"
+	ReasonClosedAfterSSL    = "pg.client_closed_after_ssl_answer"
 
 	reasonCaptureEnded = "capture.ended"
 )
@@ -92,13 +93,14 @@ var Protocol = proto.Protocol{
 		{ID: ReasonDatabaseMissing, Outcome: "auth_failed", Meaning: "the server answered with SQLSTATE 3D000: the database asked for does not exist"},
 		{ID: ReasonProtocolViolation, Outcome: "wrong_protocol", Meaning: "the server answered with SQLSTATE 08P01 protocol_violation: it could not read what the client sent"},
 		{ID: ReasonErrorAtStartup, Outcome: "rejected", Meaning: "the server answered the connection phase with another ErrorResponse (facts and the postgres object give its SQLSTATE)"},
-		{ID: ReasonSSLRefused, Outcome: "tls_failed", Meaning: "the server answered the SSLRequest with 'N' (no TLS) and the client closed without a StartupMessage (it requires TLS: sslmode=require)"},
+		{ID: ReasonSSLRefused, Outcome: "tls_failed", Meaning: "the server answered the SSLRequest with 'N' (no TLS) and the client closed without a StartupMessage (it requires TLS: sslmode=require); not for a program known only to check the server's answer (connscope probe, telnet, nc)"},
+		{ID: ReasonClosedAfterSSL, Outcome: "ok", Meaning: "the server answered the SSLRequest and the client, a program known only to check that answer (connscope probe, nc, a health check), closed without a StartupMessage"},
 		{ID: ReasonNoPassword, Outcome: "auth_failed", Meaning: "the server asked for a password and the client closed without sending one"},
 		{ID: ReasonServerClosed, Outcome: "rejected", Meaning: "the server closed the connection during the startup without an ErrorResponse"},
 		{ID: ReasonStartupUnanswered, Outcome: "timeout", Meaning: "the server stopped answering during the startup (SSLRequest, StartupMessage or password) before the client gave up (or for the idle timeout)"},
 	},
-	SniffClient:   sniffClient,
-	New:           newSession,
+	SniffClient: sniffClient,
+	New:         newSession,
 	Causes: func(reason string, info proto.Info, client string) []string {
 		i, _ := info.(*Info)
 		return causes(reason, i, client)
@@ -433,6 +435,10 @@ func (s *session) ClientClosed(t time.Time, how string) bool {
 	case pgStartupDue:
 		if s.info.SSLRequested {
 			c.Event(t, closeKind(how), proto.C2S, proto.Attrs{Note: NoteAfterN})
+			if comm := c.Comm(); proto.ChecksOnly(comm) {
+				c.Decide(ReasonClosedAfterSSL, t, proto.Finding{Step: StepStartupDue, ClosedBy: "client", Close: how, Since: t.Sub(c.FirstServerData()), Checker: comm})
+				return true
+			}
 			c.Decide(ReasonSSLRefused, t, proto.Finding{Step: StepStartupDue, ClosedBy: "client", Close: how, Since: t.Sub(c.FirstServerData())})
 			return true
 		}

@@ -108,6 +108,26 @@ type Conn interface {
 	// ServerName is ip:port; ClientAddr the client's address.
 	ServerName() string
 	ClientAddr() string
+	// Comm is the client process name ("" when not known: a capture
+	// without process records).
+	Comm() string
+}
+
+// checkOnly are programs that open a connection to look at the server's
+// first bytes and close without logging in: connscope's own probe (without
+// --user), telnet, netcat and the like, port scanners, HAProxy's checks.
+var checkOnly = []string{"connscope", "telnet", "nc", "ncat", "netcat", "nc.openbsd", "nc.traditional", "socat", "nmap", "haproxy"}
+
+// ChecksOnly reports whether the client process comm is known not to log
+// in (see checkOnly): its hang-up after the server's first answer is no
+// client-side failure (such as a TLS requirement the server did not meet).
+func ChecksOnly(comm string) bool {
+	for _, c := range checkOnly {
+		if comm == c {
+			return true
+		}
+	}
+	return false
 }
 
 // Session follows one attempt's connection phase.
@@ -158,6 +178,12 @@ type Finding struct {
 	// LostAt is the server stream byte from which the snap length made it
 	// undecodable.
 	LostAt int
+	// Checker is the client process when the verdict rests on its being a
+	// program that only checks the server (ChecksOnly: it hangs up after
+	// the first answer), "" otherwise. Unnamed says the capture named no
+	// client process, so a checker cannot be told from a real client.
+	Checker string
+	Unnamed bool
 }
 
 // Note is a fact a session keeps whatever the verdict: its kind (a stable

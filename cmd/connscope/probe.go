@@ -43,7 +43,10 @@ At most one connect per address and one login; no retries, no other ports.
 A MySQL server counts a connection closed after its greeting, without a
 login, as an aborted handshake of this host (max_connect_errors, default
 100, then ERR 1129 until FLUSH HOSTS); a successful login resets the count.
-Packet timelines of the probe's own connects: sudo connscope run -- connscope probe ...
+As root, the probe runs its own lookups and connects under the same tracing
+as run (packets and eBPF) and prints each address's timeline, reason and
+likely causes after the checklist; a failure that never reaches the wire
+(no route, permission denied, a missing socket file) shows as such.
 
   connscope probe db.example
   MYSQL_PWD=... connscope probe --user app mysql://db.example:3307/appdb
@@ -62,6 +65,7 @@ Flags:
   --as-user U        check socket file permissions for user U instead of
                      the invoking user
   --protocol P       mysql or postgres, for a target without a scheme
+  --no-trace         do not trace the probe's own connects (as root)
   --format table|markdown|json   (default table; json: one record per line)
   --redact           replace addresses, names and users with pseudonyms
   -o FILE            write the report to FILE (mode 0600) instead of stdout
@@ -83,6 +87,7 @@ func probeCommand(args []string, stdin *os.File, stdout, stderr io.Writer, geten
 		format   = fs.String("format", "table", "")
 		redact   = fs.Bool("redact", false, "")
 		output   = fs.String("o", "", "")
+		noTrace  = fs.Bool("no-trace", false, "")
 	)
 	usageErr := func(format string, a ...any) int {
 		fmt.Fprintf(stderr, "connscope probe: "+format+"\n\n%s", append(a, probeUsage)...)
@@ -125,7 +130,7 @@ func probeCommand(args []string, stdin *os.File, stdout, stderr io.Writer, geten
 	if err != nil {
 		return usageErr("%v", err)
 	}
-	opts := probe.Options{Target: target, Timeout: *timeout, RequireTLS: *useTLS, AsUser: *asUser}
+	opts := probe.Options{Target: target, Timeout: *timeout, RequireTLS: *useTLS, AsUser: *asUser, Trace: !*noTrace}
 	login := *user
 	if login == "" {
 		login = target.User
