@@ -91,6 +91,8 @@ type Writer struct {
 	hidden   int // ok connects not shown because of FailedOnly
 	outcomes map[analyze.Outcome]int
 
+	set []string // the captures of a merged set (SetSources)
+
 	// command is the traced command (SetCommand), for redaction.
 	command []string
 
