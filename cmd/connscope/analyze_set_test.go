@@ -305,3 +305,41 @@ func TestOverlappingInterfaceCaptures(t *testing.T) {
 	}
 	t.Logf("%d interface pairs compared", pairs)
 }
+
+// TestAnalyzeFileSetArgs: -r DIR and a quoted glob name the same set as the
+// files themselves (same records); a file named twice, an empty directory
+// and a pattern that matches nothing are usage errors.
+func TestAnalyzeFileSetArgs(t *testing.T) {
+	data, offsets := writePcap(t, refusedThenMore())
+	dir := t.TempDir()
+	k := offsets[2] // split after the second packet, as tcpdump -C would
+	a, b := filepath.Join(dir, "db.pcap0"), filepath.Join(dir, "db.pcap1")
+	os.WriteFile(a, data[:k], 0o644)
+	os.WriteFile(b, append(append([]byte(nil), data[:24]...), data[k:]...), 0o644)
+	os.WriteFile(filepath.Join(dir, ".hidden"), []byte("not a capture"), 0o644)
+	whole := writeTemp(t, "whole.pcap", data)
+	want, code, errs := jsonRecords(t, whole)
+	if code != 0 {
+		t.Fatalf("whole: exit %d: %s", code, errs)
+	}
+	for _, args := range [][]string{{a, b}, {b, a}, {"-r", dir}, {filepath.Join(dir, "db.pcap*")}} {
+		got, code, errs := jsonRecords(t, args...)
+		if code != 0 || !equalRecords(got, want) {
+			t.Errorf("%v: exit %d (%s), records differ from the whole file:\n%s", args, code, errs, diffRecords(want, got))
+		}
+	}
+	empty := t.TempDir()
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{a, "-r", dir}, "is named twice"},
+		{[]string{"-r", empty}, "has no capture files"},
+		{[]string{filepath.Join(dir, "*.nothing")}, "no file matches"},
+	} {
+		_, stderr, code := run(nil, tc.args...)
+		if code != 2 || !strings.Contains(stderr, tc.want) {
+			t.Errorf("%v: exit %d, stderr %q; want 2 and %q", tc.args, code, stderr, tc.want)
+		}
+	}
+}
