@@ -39,6 +39,10 @@ type Config struct {
 	// Verbose adds, at the end, what the kernel filter passed and kept
 	// back (-v).
 	Verbose bool
+	// Interval makes trace print the patterns and rollup of the connects
+	// so far every Interval, when connects came since the last time
+	// (report.Writer.Interim); 0: only at the end.
+	Interval time.Duration
 	// CommandLine is connscope's own command line, recorded in the pcapng
 	// section comment.
 	CommandLine []string
@@ -96,6 +100,9 @@ func Trace(cfg Config, stdout, stderr io.Writer) int {
 	cfg.OnConnect = func(c *analyze.Connect) { noteWriteErr(w.Connect(c)) }
 	if held {
 		cfg.OnTick = func() { noteWriteErr(w.Flush()) }
+	}
+	if cfg.Interval > 0 {
+		cfg.OnTick = interimOnTick(cfg.OnTick, cfg.Interval, time.Now, func(now time.Time) { noteWriteErr(w.Interim(now)) })
 	}
 	s, err := Start(cfg.Options)
 	if err != nil {
@@ -385,3 +392,25 @@ func kernelRelease() string {
 // shellQuote joins args so that a shell would split them back the same way
 // (as the report's source heading shows a command).
 func shellQuote(args []string) string { return report.QuoteArgs(args) }
+
+// interimOnTick wraps a tick callback (nil: none) so that it also calls
+// interim once every interval of the clock now, starting one interval
+// after the first tick.
+func interimOnTick(tick func(), interval time.Duration, now func() time.Time, interim func(time.Time)) func() {
+	var next time.Time
+	return func() {
+		if tick != nil {
+			tick()
+		}
+		t := now()
+		switch {
+		case next.IsZero():
+			next = t.Add(interval)
+		case !t.Before(next):
+			interim(t)
+			for !t.Before(next) {
+				next = next.Add(interval)
+			}
+		}
+	}
+}
