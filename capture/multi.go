@@ -67,16 +67,17 @@ type Merged struct {
 	m       *event.Merger
 	out     []*event.Packet
 	outPos  int
-	cur     *event.Packet
 	err     error
+	emitted int64 // time of the newest packet returned past the merger
 }
 
 type stream struct {
 	idx     int // position among the inputs: equal times go in input order
 	in      Input
 	r       *Reader
-	key     int64 // time of the packet read last (open) or of the first packet (not open)
-	pending bool  // not open: opened when the stream reaches key
+	head    *event.Packet // its first packet (a copy), read but not yet merged
+	key     int64         // time of the packet read last (open) or of the first packet (not open)
+	pending bool          // not open: opened when the stream reaches key
 }
 
 // NewMerged opens every input, reads its first packet and returns the
@@ -84,7 +85,7 @@ type stream struct {
 // first packet or hold no packet to analyze are finished at once: their
 // Results are final.
 func NewMerged(inputs []Input) *Merged {
-	mg := &Merged{results: make([]FileResult, len(inputs)), m: event.NewMerger(0)}
+	mg := &Merged{results: make([]FileResult, len(inputs)), m: event.NewMerger(0), emitted: math.MinInt64}
 	keep := len(inputs) <= maxKeptOpen
 	for i, in := range inputs {
 		mg.results[i].Name = in.Name
@@ -102,8 +103,7 @@ func NewMerged(inputs []Input) *Merged {
 		}
 		s := &stream{idx: i, in: in, key: timeKey(p)}
 		if keep || in.Once {
-			s.r = r
-			mg.m.AddPacket(p)
+			s.r, s.head = r, p.Clone()
 		} else {
 			s.pending = true
 			r.Close()
@@ -130,7 +130,9 @@ func (mg *Merged) Next() (*event.Packet, error) {
 			return nil, mg.err
 		}
 		mg.out, mg.outPos = mg.out[:0], 0
-		mg.step()
+		if p := mg.step(); p != nil {
+			return p, nil
+		}
 	}
 	p := mg.out[mg.outPos]
 	mg.out[mg.outPos] = nil
@@ -138,14 +140,20 @@ func (mg *Merged) Next() (*event.Packet, error) {
 	return p, nil
 }
 
-// step reads one packet from the stream that is furthest behind and
-// releases what no stream can still precede.
-func (mg *Merged) step() {
-	emit := func(it event.Item) { mg.out = append(mg.out, it.Packet) }
+// step reads one packet from the stream that is furthest behind. When
+// nothing is held and that packet is still the oldest of all (a rotated
+// file read through to its end before the next begins), it is returned as
+// is, without a copy; otherwise it goes to the merger, which releases what
+// no stream can still precede.
+func (mg *Merged) step() *event.Packet {
+	emit := func(it event.Item) {
+		mg.out = append(mg.out, it.Packet)
+		mg.emitted = max(mg.emitted, timeKey(it.Packet))
+	}
 	if len(mg.streams) == 0 {
 		mg.m.Flush(emit)
 		mg.err = io.EOF
-		return
+		return nil
 	}
 	s := mg.streams[0]
 	if s.pending {
@@ -155,25 +163,41 @@ func (mg *Merged) step() {
 			mg.results[s.idx].OpenErr = fmt.Errorf("%w (on reopening it)", err)
 			heap.Pop(&mg.streams)
 			mg.release(emit)
-			return
+			return nil
 		}
 		s.r, s.pending = r, false
 	}
-	p, err := s.r.Next()
-	if err != nil {
-		mg.results[s.idx].Stats = s.r.Stats()
-		if !errors.Is(err, io.EOF) && mg.results[s.idx].Stats.Err == "" {
-			mg.results[s.idx].Stats.Err = err.Error()
+	owned := s.head != nil
+	p := s.head
+	s.head = nil
+	if !owned {
+		var err error
+		if p, err = s.r.Next(); err != nil {
+			mg.results[s.idx].Stats = s.r.Stats()
+			if !errors.Is(err, io.EOF) && mg.results[s.idx].Stats.Err == "" {
+				mg.results[s.idx].Stats.Err = err.Error()
+			}
+			s.r.Close()
+			s.r = nil
+			heap.Pop(&mg.streams)
+			mg.release(emit)
+			return nil
 		}
-		s.r.Close()
-		s.r = nil
-		heap.Pop(&mg.streams)
+	}
+	k := timeKey(p)
+	s.key = k
+	heap.Fix(&mg.streams, 0)
+	if mg.m.Len() == 0 && mg.streams[0] == s && k >= mg.emitted {
+		mg.emitted = k
+		return p
+	}
+	if owned {
+		mg.m.Add(event.Item{Time: p.Time, Packet: p})
 	} else {
 		mg.m.AddPacket(p)
-		s.key = timeKey(p)
-		heap.Fix(&mg.streams, 0)
 	}
 	mg.release(emit)
+	return nil
 }
 
 // release emits every held packet at or before the time of the stream

@@ -183,13 +183,16 @@ func TestSplitCaptureMatchesWhole(t *testing.T) {
 // TestEditcapRotationMatchesWhole splits every lab capture with the real
 // editcap -c 1 (every packet in its own file: every boundary at once) and
 // with -c 3, reads the parts with -r DIR and expects the whole file's
-// records.
+// records (connects, rollup, patterns, time view, summary).
 func TestEditcapRotationMatchesWhole(t *testing.T) {
 	editcap, err := exec.LookPath("editcap")
 	if err != nil {
 		t.Skip("editcap is not installed (apt-get install wireshark-common): the byte-level splits of TestSplitCaptureMatchesWhole still run")
 	}
-	for _, path := range labCaptureFiles(t) {
+	// The lab's volume captures (hundreds of connects, up to 4,626
+	// packets) too: the rollup, patterns and time view must not change.
+	volume, _ := filepath.Glob("../../testdata/volume/*.pcap")
+	for _, path := range append(labCaptureFiles(t), volume...) {
 		want, wantCode, _ := jsonRecords(t, path)
 		for _, c := range []string{"1", "3"} {
 			dir := t.TempDir()
