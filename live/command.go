@@ -7,6 +7,8 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -87,7 +89,7 @@ func Trace(cfg Config, stdout, stderr io.Writer) int {
 	// Each connect goes out as soon as it is decided to a terminal; to a
 	// file or a pipe what a tick decided goes out together, on the tick.
 	held := !isTerminal(out)
-	w := report.NewWriter(out, report.Options{Format: cfg.Format, Redact: cfg.Redact, FailedOnly: cfg.FailedOnly, Streaming: true, HoldFlush: held, Rollup: &report.RollupOptions{}})
+	w := report.NewWriter(out, report.Options{Format: cfg.Format, Redact: cfg.Redact, FailedOnly: cfg.FailedOnly, Streaming: true, HoldFlush: held, Rollup: &report.RollupOptions{PortRange: localPortRange(cfg.NetNS)}})
 	notice = redactNotices(notice, w)
 	cfg.Notice = notice
 	var writeErr error
@@ -184,7 +186,7 @@ func RunCommand(cfg Config, argv []string, stdin io.Reader, stdout, stderr io.Wr
 	cfg.FollowChildren = true
 	cfg.PIDs = nil
 
-	w := report.NewWriter(out, report.Options{Format: cfg.Format, Redact: cfg.Redact, FailedOnly: cfg.FailedOnly, Rollup: &report.RollupOptions{}})
+	w := report.NewWriter(out, report.Options{Format: cfg.Format, Redact: cfg.Redact, FailedOnly: cfg.FailedOnly, Rollup: &report.RollupOptions{PortRange: localPortRange(cfg.NetNS)}})
 	notice = redactNotices(notice, w)
 	cfg.Notice = notice
 	var writeErr error
@@ -413,4 +415,33 @@ func interimOnTick(tick func(), interval time.Duration, now func() time.Time, in
 			}
 		}
 	}
+}
+
+// localPortRange is net.ipv4.ip_local_port_range of the traced namespace,
+// for the ephemeral_ports pattern; zero (Linux's default is then assumed,
+// and the pattern says so) when it cannot be read, or for --netns (the
+// sysctl is per namespace and connscope reads its own).
+func localPortRange(netns string) [2]int {
+	if netns != "" {
+		return [2]int{}
+	}
+	b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
+	if err != nil {
+		return [2]int{}
+	}
+	return parsePortRange(string(b))
+}
+
+// parsePortRange parses "first<whitespace>last"; zero when malformed.
+func parsePortRange(s string) [2]int {
+	f := strings.Fields(s)
+	if len(f) != 2 {
+		return [2]int{}
+	}
+	lo, err1 := strconv.Atoi(f[0])
+	hi, err2 := strconv.Atoi(f[1])
+	if err1 != nil || err2 != nil || lo < 1 || hi > 65535 || hi < lo {
+		return [2]int{}
+	}
+	return [2]int{lo, hi}
 }

@@ -120,3 +120,30 @@ wait:
 		t.Errorf("trace exit status %d: %s", st, stderr.String())
 	}
 }
+
+// The port range for ephemeral_ports comes from the sysctl's text; what
+// cannot be a range is zero (the pattern then assumes Linux's default and
+// says so).
+func TestParsePortRange(t *testing.T) {
+	tests := []struct {
+		in   string
+		want [2]int
+	}{
+		{"32768\t60999\n", [2]int{32768, 60999}},
+		{"40000 40003", [2]int{40000, 40003}},
+		{"", [2]int{}},
+		{"40000", [2]int{}},
+		{"60999 32768", [2]int{}},
+		{"0 100", [2]int{}},
+		{"1 70000", [2]int{}},
+		{"a b", [2]int{}},
+	}
+	for _, tc := range tests {
+		if got := parsePortRange(tc.in); got != tc.want {
+			t.Errorf("parsePortRange(%q) = %v, want %v", tc.in, got, tc.want)
+		}
+	}
+	if r := localPortRange(""); r[0] == 0 {
+		t.Errorf("this host's net.ipv4.ip_local_port_range could not be read: %v", r)
+	}
+}
