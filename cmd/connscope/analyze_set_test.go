@@ -346,3 +346,45 @@ func TestAnalyzeFileSetArgs(t *testing.T) {
 		}
 	}
 }
+
+// TestAnalyzeSetUndecodableAndStdin: in a set, a capture none of whose
+// frames decode is named in an error (exit 1) while the others are
+// analyzed; standard input (-) joins a set like a file.
+func TestAnalyzeSetUndecodableAndStdin(t *testing.T) {
+	data, offsets := writePcap(t, refusedThenMore())
+	var junk bytes.Buffer
+	junk.Write(data[:24]) // the good capture's file header (Ethernet)
+	for i := 0; i < 3; i++ {
+		var rh [16]byte
+		binary.LittleEndian.PutUint32(rh[8:], 3)
+		binary.LittleEndian.PutUint32(rh[12:], 3)
+		junk.Write(rh[:])
+		junk.Write([]byte{1, 2, 3})
+	}
+	junkPath := writeTemp(t, "junk.pcap", junk.Bytes())
+	whole := writeTemp(t, "whole.pcap", data)
+	want, _, _ := jsonRecords(t, whole)
+	_, stderr, code := run(nil, "--format", "json", junkPath, whole)
+	if code != 1 || !strings.Contains(stderr, junkPath+": none of its 3 packets could be decoded") {
+		t.Errorf("junk + good: exit %d, stderr %q", code, stderr)
+	}
+	// The good capture's second half from standard input, its first half
+	// from a file: the whole capture's records.
+	k := offsets[2]
+	first := writeTemp(t, "first.pcap", data[:k])
+	second := append(append([]byte(nil), data[:24]...), data[k:]...)
+	out, errs, code := run(second, "--format", "json", first, "-")
+	var got []string
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		var m map[string]any
+		if err := json.Unmarshal([]byte(line), &m); err != nil {
+			t.Fatal(err)
+		}
+		delete(m, "source")
+		b, _ := json.Marshal(m)
+		got = append(got, string(b))
+	}
+	if code != 0 || !equalRecords(got, want) {
+		t.Errorf("file + stdin: exit %d (%s), records differ:\n%s", code, errs, diffRecords(want, got))
+	}
+}
