@@ -68,7 +68,7 @@ type Merged struct {
 	out     []*event.Packet
 	outPos  int
 	err     error
-	emitted int64 // time of the newest packet returned past the merger
+	emitted int64 // time of the newest packet returned (or released) so far
 }
 
 type stream struct {
