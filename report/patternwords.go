@@ -146,7 +146,7 @@ func genericPatternCauses(p rollup.Pattern) []string {
 		}
 	case rollup.EphemeralPorts:
 		return []string{
-			"The client opens a connection per request and closes it first, so each local port stays in TIME_WAIT for 60 s and the ports towards this server run out (the Linux form of the Windows port exhaustion in MySQL's manual): reuse connections (a pool), widen net.ipv4.ip_local_port_range, or set net.ipv4.tcp_tw_reuse=1; count them with ss -tan state time-wait on the client.",
+			"The client opens a connection per request and closes it first, so each local port stays in TIME_WAIT for 60 s and the ports towards this server run out: reuse connections (a pool), widen net.ipv4.ip_local_port_range, or set net.ipv4.tcp_tw_reuse=1; count them with ss -tan state time-wait on the client.",
 		}
 	case rollup.RetryStorm:
 		return []string{
