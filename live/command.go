@@ -7,6 +7,8 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -39,6 +41,10 @@ type Config struct {
 	// Verbose adds, at the end, what the kernel filter passed and kept
 	// back (-v).
 	Verbose bool
+	// Interval makes trace print the patterns and rollup of the connects
+	// so far every Interval, when connects came since the last time
+	// (report.Writer.Interim); 0: only at the end.
+	Interval time.Duration
 	// CommandLine is connscope's own command line, recorded in the pcapng
 	// section comment.
 	CommandLine []string
@@ -83,7 +89,7 @@ func Trace(cfg Config, stdout, stderr io.Writer) int {
 	// Each connect goes out as soon as it is decided to a terminal; to a
 	// file or a pipe what a tick decided goes out together, on the tick.
 	held := !isTerminal(out)
-	w := report.NewWriter(out, report.Options{Format: cfg.Format, Redact: cfg.Redact, FailedOnly: cfg.FailedOnly, Streaming: true, HoldFlush: held, Rollup: &report.RollupOptions{}})
+	w := report.NewWriter(out, report.Options{Format: cfg.Format, Redact: cfg.Redact, FailedOnly: cfg.FailedOnly, Streaming: true, HoldFlush: held, Rollup: &report.RollupOptions{PortRange: localPortRange(cfg.NetNS)}})
 	notice = redactNotices(notice, w)
 	cfg.Notice = notice
 	var writeErr error
@@ -96,6 +102,9 @@ func Trace(cfg Config, stdout, stderr io.Writer) int {
 	cfg.OnConnect = func(c *analyze.Connect) { noteWriteErr(w.Connect(c)) }
 	if held {
 		cfg.OnTick = func() { noteWriteErr(w.Flush()) }
+	}
+	if cfg.Interval > 0 {
+		cfg.OnTick = interimOnTick(cfg.OnTick, cfg.Interval, time.Now, func(now time.Time) { noteWriteErr(w.Interim(now)) })
 	}
 	s, err := Start(cfg.Options)
 	if err != nil {
@@ -177,7 +186,7 @@ func RunCommand(cfg Config, argv []string, stdin io.Reader, stdout, stderr io.Wr
 	cfg.FollowChildren = true
 	cfg.PIDs = nil
 
-	w := report.NewWriter(out, report.Options{Format: cfg.Format, Redact: cfg.Redact, FailedOnly: cfg.FailedOnly, Rollup: &report.RollupOptions{}})
+	w := report.NewWriter(out, report.Options{Format: cfg.Format, Redact: cfg.Redact, FailedOnly: cfg.FailedOnly, Rollup: &report.RollupOptions{PortRange: localPortRange(cfg.NetNS)}})
 	notice = redactNotices(notice, w)
 	cfg.Notice = notice
 	var writeErr error
@@ -385,3 +394,54 @@ func kernelRelease() string {
 // shellQuote joins args so that a shell would split them back the same way
 // (as the report's source heading shows a command).
 func shellQuote(args []string) string { return report.QuoteArgs(args) }
+
+// interimOnTick wraps a tick callback (nil: none) so that it also calls
+// interim once every interval of the clock now, starting one interval
+// after the first tick.
+func interimOnTick(tick func(), interval time.Duration, now func() time.Time, interim func(time.Time)) func() {
+	var next time.Time
+	return func() {
+		if tick != nil {
+			tick()
+		}
+		t := now()
+		switch {
+		case next.IsZero():
+			next = t.Add(interval)
+		case !t.Before(next):
+			interim(t)
+			for !t.Before(next) {
+				next = next.Add(interval)
+			}
+		}
+	}
+}
+
+// localPortRange is net.ipv4.ip_local_port_range of the traced namespace,
+// for the ephemeral_ports pattern; zero (Linux's default is then assumed,
+// and the pattern says so) when it cannot be read, or for --netns (the
+// sysctl is per namespace and connscope reads its own).
+func localPortRange(netns string) [2]int {
+	if netns != "" {
+		return [2]int{}
+	}
+	b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
+	if err != nil {
+		return [2]int{}
+	}
+	return parsePortRange(string(b))
+}
+
+// parsePortRange parses "first<whitespace>last"; zero when malformed.
+func parsePortRange(s string) [2]int {
+	f := strings.Fields(s)
+	if len(f) != 2 {
+		return [2]int{}
+	}
+	lo, err1 := strconv.Atoi(f[0])
+	hi, err2 := strconv.Atoi(f[1])
+	if err1 != nil || err2 != nil || lo < 1 || hi > 65535 || hi < lo {
+		return [2]int{}
+	}
+	return [2]int{lo, hi}
+}

@@ -29,6 +29,11 @@ func patternTitle(p rollup.Pattern) string {
 		return fmt.Sprintf("%s tried %d ports of %s, refused", p.Client, f.Ports, p.Server)
 	case rollup.RetryStorm:
 		return fmt.Sprintf("%s reconnected to %s %d times right after failures (%.1f/s)", p.Client, p.Server, f.Retries, f.RatePerS)
+	case rollup.EphemeralPorts:
+		if f.NoLocalPort > 0 {
+			return fmt.Sprintf("%s ran out of local ports towards %s: connect() failed with EADDRNOTAVAIL %s", clientOrHost(p.Client), p.Server, plural(f.NoLocalPort, "time", "times"))
+		}
+		return fmt.Sprintf("%s used %d local ports towards %s within 60 s, of its range %s", clientOrHost(p.Client), f.PortsInWindow, p.Server, f.PortRange)
 	}
 	return p.ID
 }
@@ -82,6 +87,21 @@ func patternEvidence(p rollup.Pattern) []string {
 	case rollup.RetryStorm:
 		return []string{fmt.Sprintf("%s started %d attempts to %s within 5 s of a failed one, %.1f per second over %s; %d of its %d attempts failed",
 			p.Client, f.Retries, p.Server, f.RatePerS, span, f.Failures, f.Attempts)}
+	case rollup.EphemeralPorts:
+		rng := "the local port range " + f.PortRange
+		if f.PortRangeAssumed {
+			rng += " (Linux's default, assumed: the capture does not say the host's net.ipv4.ip_local_port_range)"
+		}
+		var ev []string
+		if f.NoLocalPort > 0 {
+			ev = append(ev, fmt.Sprintf("%d of %d connects from %s to %s failed in connect() with EADDRNOTAVAIL (no free local port for this destination; nothing reached the wire)", f.NoLocalPort, f.Attempts, clientOrHost(p.Client), p.Server))
+		}
+		// The window's count is evidence when the range is the host's, or
+		// when it alone found the pattern (no EADDRNOTAVAIL seen).
+		if f.PortsInWindow > 0 && (f.NoLocalPort == 0 || !f.PortRangeAssumed) {
+			ev = append(ev, fmt.Sprintf("up to %d attempts from %s to %s started within 60 s (the TIME_WAIT time, during which a connection the client closed first keeps its local port), against %s", f.PortsInWindow, clientOrHost(p.Client), p.Server, rng))
+		}
+		return ev
 	}
 	return nil
 }
@@ -124,6 +144,10 @@ func genericPatternCauses(p rollup.Pattern) []string {
 			"A port scan (nmap, a security scanner, a monitoring probe) or a client walking ports: these refusals are not a service failing.",
 			"Check which process or host made them, and leave the scanner out (--host) to see the rest of the traffic.",
 		}
+	case rollup.EphemeralPorts:
+		return []string{
+			"The client opens a connection per request and closes it first, so each local port stays in TIME_WAIT for 60 s and the ports towards this server run out: reuse connections (a pool), widen net.ipv4.ip_local_port_range, or set net.ipv4.tcp_tw_reuse=1; count them with ss -tan state time-wait on the client.",
+		}
 	case rollup.RetryStorm:
 		return []string{
 			"A client reconnecting without backoff after failures: it multiplies the load on a server that is already failing, and can trip max_connect_errors or rate limits.",
@@ -165,4 +189,14 @@ func patternEvidenceFor(p rollup.Pattern, evidence []string) []string {
 		out = append(out, e)
 	}
 	return out
+}
+
+// clientOrHost names the client of a pattern ("the client" when the
+// attempts had no client address, as a connect() that failed before
+// choosing a local port).
+func clientOrHost(c string) string {
+	if c == "" {
+		return "the client"
+	}
+	return c
 }

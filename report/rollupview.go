@@ -32,6 +32,7 @@ type RollupOptions struct {
 	All       bool           // also print every connect as ever (then the rollup)
 	GroupBy   rollup.GroupBy // rollup.ByServer when empty
 	Examples  int            // examples per failing group (rollup.DefaultExamples when 0)
+	PortRange [2]int         // the clients' local port range when known (rollup.Options.PortRange)
 }
 
 // foldPorts is how many ports of one host with the same outcome and reason
@@ -65,7 +66,7 @@ func newRollupView(f Format, streaming bool, opt RollupOptions) *rollupView {
 	if opt.GroupBy == "" {
 		opt.GroupBy = rollup.ByServer
 	}
-	return &rollupView{opt: opt, roll: rollup.New(rollup.Options{GroupBy: opt.GroupBy, Examples: opt.Examples}),
+	return &rollupView{opt: opt, roll: rollup.New(rollup.Options{GroupBy: opt.GroupBy, Examples: opt.Examples, PortRange: opt.PortRange}),
 		text: (f == Table || f == Markdown) && !opt.All && !streaming, examples: map[int]*analyze.Connect{}, pruneAt: minPruneAt}
 }
 

@@ -1,5 +1,10 @@
 package report
 
+import (
+	"fmt"
+	"strings"
+)
+
 // SetCommand names the traced command as the source of the following
 // connects (run -- CMD): argv as run, passwords already masked. Table and
 // Markdown print it as a heading, JSON as each connect's "source"; with
@@ -18,6 +23,26 @@ func (w *Writer) learnSource(name string) {
 	}
 }
 
+// SetSources makes a set of captures read as one merged stream the current
+// source: its heading (SetHeading) names them all, each as its pseudonym
+// under Redact.
+func (w *Writer) SetSources(names []string) error {
+	for _, n := range names {
+		w.learnSource(n)
+	}
+	w.set = append([]string(nil), names...)
+	return w.SetSource(SetHeading(names))
+}
+
+// SetHeading is the source heading of captures merged into one stream:
+// up to three named, more as the first and last name and their number.
+func SetHeading(names []string) string {
+	if len(names) <= 3 {
+		return strings.Join(names, " + ") + " (merged by time)"
+	}
+	return fmt.Sprintf("%s + … + %s (%d files merged by time)", names[0], names[len(names)-1], len(names))
+}
+
 // shownSource is the source as printed: redacted when the Writer redacts
 // (a command line, or a file name as capture-N). It is computed when
 // printed, so that a command line is redacted with every name learned by
@@ -26,6 +51,12 @@ func (w *Writer) shownSource() string {
 	switch {
 	case w.red == nil:
 		return w.source
+	case w.set != nil && w.source == SetHeading(w.set):
+		shown := make([]string, len(w.set))
+		for i, n := range w.set {
+			shown[i] = w.red.Source(n)
+		}
+		return SetHeading(shown)
 	case w.command != nil && w.source == QuoteArgs(w.command):
 		return QuoteArgs(w.red.CommandLine(w.command))
 	}

@@ -99,6 +99,9 @@ type Writer struct {
 	hidden   int // ok connects not shown because of FailedOnly
 	outcomes map[analyze.Outcome]int
 
+	set       []string // the captures of a merged set (SetSources)
+	interimAt int      // connects covered by the last Interim
+
 	// command is the traced command (SetCommand), for redaction.
 	command []string
 

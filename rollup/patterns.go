@@ -1,6 +1,7 @@
 package rollup
 
 import (
+	"fmt"
 	"slices"
 	"sort"
 	"time"
@@ -31,6 +32,10 @@ const (
 	// RetryStorm: one client reconnecting to one server at a high rate
 	// right after failures.
 	RetryStorm = "retry_storm"
+	// EphemeralPorts: one client address used a large share of its local
+	// port range towards one server endpoint within the TIME_WAIT window,
+	// or connect() failed with EADDRNOTAVAIL (no free local port).
+	EphemeralPorts = "ephemeral_ports"
 )
 
 // Thresholds of the detectors (facts, so the renderers can say them).
@@ -53,7 +58,14 @@ const (
 	maxPairsFollowed    = 4096            // client/server (or client/host) pairs followed
 	maxNamesFollowed    = 256             // names followed for address_always_fails
 	maxArrivals         = 512             // first-byte arrival times kept per server
+	timeWaitSeconds     = 60              // ephemeral_ports: Linux's TIME_WAIT (TCP_TIMEWAIT_LEN), the window a closed connection holds its local port
+	ephemeralShare      = 0.5             // ephemeral_ports: share of the port range used in one window
+	ephemeralMinPorts   = 4               // …and at least this many attempts
 )
+
+// DefaultPortRange is Linux's default net.ipv4.ip_local_port_range, what
+// ephemeral_ports assumes when Options.PortRange is not set.
+var DefaultPortRange = [2]int{32768, 60999}
 
 // Facts are the numbers behind a pattern; a field is set when it applies.
 type Facts struct {
@@ -80,6 +92,10 @@ type Facts struct {
 	Connects         int        `json:"connects,omitempty"`         // connects that tried the address
 	Cost             *Quantiles `json:"cost,omitempty"`             // time each connect lost to it
 	Name             string     `json:"name,omitempty"`
+	PortsInWindow    int        `json:"ports_in_window,omitempty"`    // ephemeral_ports: most attempts (each its own local port) in one TIME_WAIT window
+	PortRange        string     `json:"port_range,omitempty"`         // ephemeral_ports: the local port range, "first-last"
+	PortRangeAssumed bool       `json:"port_range_assumed,omitempty"` // …Linux's default, not read from the traced host
+	NoLocalPort      int        `json:"no_local_port,omitempty"`      // ephemeral_ports: connects that failed with EADDRNOTAVAIL
 }
 
 // Pattern is a finding over many attempts.
@@ -165,6 +181,44 @@ type pairStats struct {
 	blocked   int
 	blockNums numbers
 	blockWhen span
+	// ephemeral_ports: attempts per second of the last TIME_WAIT window
+	// (a ring), their sum, and its peak
+	win        [timeWaitSeconds]uint32
+	winSec     int64
+	winSum     int
+	winPeak    int
+	winPeakAt  time.Time
+	winNums    numbers
+	noPort     int
+	noPortNums numbers
+	noPortWhen span
+}
+
+// addWindow counts an attempt that started at t in the sliding TIME_WAIT
+// window (attempts more than a window older than the newest are left out).
+func (p *pairStats) addWindow(t time.Time) {
+	if t.IsZero() {
+		return
+	}
+	sec := t.Unix()
+	switch {
+	case p.winSum == 0 && p.winSec == 0:
+		p.winSec = sec
+	case sec > p.winSec:
+		for s := p.winSec + 1; s <= sec && s <= p.winSec+timeWaitSeconds; s++ {
+			b := &p.win[s%timeWaitSeconds]
+			p.winSum -= int(*b)
+			*b = 0
+		}
+		p.winSec = sec
+	case sec <= p.winSec-timeWaitSeconds:
+		return
+	}
+	p.win[sec%timeWaitSeconds]++
+	p.winSum++
+	if p.winSum > p.winPeak {
+		p.winPeak, p.winPeakAt = p.winSum, t
+	}
 }
 
 func (p *pairStats) addPort(port uint16) {
@@ -334,6 +388,13 @@ func (d *detector) attempt(o *obs) {
 				p.lastFailEnd = o.end
 			}
 		}
+		p.addWindow(o.start)
+		p.winNums.add(o.number)
+		if o.outcome == analyze.NoLocalPort {
+			p.noPort++
+			p.noPortNums.add(o.number)
+			p.noPortWhen.add(o.start)
+		}
 		if o.mysqlErr == 1129 {
 			p.blocked++
 			p.blockNums.add(o.number)
@@ -449,6 +510,11 @@ func (r *Rollup) Patterns() []Pattern {
 				Facts: Facts{Attempts: p.attempts, Failures: p.blocked, ErrorCode: "1129", SpanMS: p.blockWhen.ms()}})
 		}
 	}
+	for k, p := range d.pairs {
+		if pt, ok := ephemeralPattern(k, p, r.opt.PortRange); ok {
+			out = append(out, pt)
+		}
+	}
 	for k, h := range d.hosts {
 		if h.scanN >= scanMinPorts {
 			out = append(out, Pattern{ID: PortScan, Server: hostStar(k.server), Client: k.client, Numbers: h.scanNums.v, More: h.scanNums.more,
@@ -562,4 +628,30 @@ func namePatterns(name string, n *nameStats) []Pattern {
 				Working: working, Cost: quantilesPtr(&a.cost), SpanMS: a.when.ms(), Name: name}})
 	}
 	return out
+}
+
+// ephemeralPattern is ephemeral_ports for one client address and server
+// endpoint: connects that failed with EADDRNOTAVAIL (direct evidence), or
+// at least half the local port range used within one TIME_WAIT window
+// (each attempt takes a local port that stays in TIME_WAIT for 60 s when
+// the client closes first).
+func ephemeralPattern(k pairKey, p *pairStats, portRange [2]int) (Pattern, bool) {
+	assumed := portRange[0] <= 0 || portRange[1] < portRange[0]
+	if assumed {
+		portRange = DefaultPortRange
+	}
+	size := portRange[1] - portRange[0] + 1
+	heavy := p.winPeak >= ephemeralMinPorts && float64(p.winPeak) >= ephemeralShare*float64(size)
+	if p.noPort == 0 && !heavy {
+		return Pattern{}, false
+	}
+	pt := Pattern{ID: EphemeralPorts, Server: k.server, Client: k.client,
+		Facts: Facts{Attempts: p.attempts, PortsInWindow: p.winPeak, PortRange: fmt.Sprintf("%d-%d", portRange[0], portRange[1]),
+			PortRangeAssumed: assumed, NoLocalPort: p.noPort, SpanMS: p.when.ms()}}
+	if p.noPort > 0 {
+		pt.Numbers, pt.More, pt.First, pt.Last = p.noPortNums.v, p.noPortNums.more, p.noPortWhen.first, p.noPortWhen.last
+	} else {
+		pt.Numbers, pt.More, pt.First, pt.Last = p.winNums.v, p.winNums.more, p.when.first, p.winPeakAt
+	}
+	return pt, true
 }

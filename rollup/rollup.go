@@ -58,6 +58,10 @@ type Options struct {
 	GroupBy   GroupBy // ByServer when empty
 	MaxGroups int     // groups kept before new keys go to the "other" group (DefaultMaxGroups when 0)
 	Examples  int     // worst examples' numbers kept per group (DefaultExamples when 0)
+	// PortRange is the clients' net.ipv4.ip_local_port_range (first, last)
+	// when known (live, read from the host); zero: Linux's default is
+	// assumed (DefaultPortRange), and ephemeral_ports says so.
+	PortRange [2]int
 }
 
 // Key identifies a group. Only the field chosen by GroupBy is set among

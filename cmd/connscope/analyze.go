@@ -23,15 +23,20 @@ func init() {
 	}
 }
 
-const analyzeUsage = `Usage: connscope analyze [flags] FILE... | -
+const analyzeUsage = `Usage: connscope analyze [flags] FILE... | -r DIR | -
 
 Reads pcap or pcapng captures (gzip-compressed or not; - reads standard
 input, e.g. tcpdump -w - | connscope analyze -) and prints, per connect, what
 each connection attempt ran into: name lookup, SYN, RST, ICMP, greeting,
 MySQL login.
 
-Each file is analyzed on its own (captures from different hosts or times are
-not merged into one timeline); the summary at the end covers all of them.
+Several files (or -r DIR, or a quoted glob such as 'db.pcap*') are one
+incident: their packets are merged by timestamp into one stream, so the
+rotated files of one capture (tcpdump -C/-G) and captures of the same
+traffic on several interfaces read as one. A packet found in two files
+(same addresses, ports, flags, seq, ack, window, length and IP ID within
+1 ms) is a duplicate: counted in the summary and ignored. Errors name the
+file, packet number and byte offset.
 
 Flags:
   --format table|markdown|json|line
@@ -49,6 +54,8 @@ Flags:
                                 stable pseudonyms (ip4-1, name-1.example,
                                 user-1) for public tickets; file names are
                                 shown as capture-1, capture-2, ...
+  -r DIR                        read every file of DIR (hidden files left
+                                out) as part of the set (repeatable)
   -o FILE                       write the report to FILE instead of standard
                                 output (errors still go to standard error)
   --all                         with more than 20 connects, still print every
@@ -119,6 +126,8 @@ func analyzeCommand(args []string, stdin io.Reader, stdout, stderr io.Writer) in
 	)
 	fs.Var(&ports, "port", "")
 	fs.Var(&hosts, "host", "")
+	var dirs stringList
+	fs.Var(&dirs, "r", "")
 
 	// Flags may come before or after the files: parse, take one file, repeat.
 	var files []string
@@ -151,6 +160,11 @@ func analyzeCommand(args []string, stdin io.Reader, stdout, stderr io.Writer) in
 		fmt.Fprintf(stderr, "connscope analyze: --examples %d: give 1 or more (--all prints every connect)\n", *examples)
 		return 2
 	}
+	files, err = expandFiles(files, dirs)
+	if err != nil {
+		fmt.Fprintf(stderr, "connscope analyze: %v\n", err)
+		return 2
+	}
 	if len(files) == 0 {
 		fmt.Fprintf(stderr, "connscope analyze: no capture file given: name one or more pcap/pcapng files, or - to read standard input\n\n%s", analyzeUsage)
 		return 2
@@ -178,10 +192,16 @@ func analyzeCommand(args []string, stdin io.Reader, stdout, stderr io.Writer) in
 		total    analyze.Summary
 		problems []string
 	)
-	for _, name := range files {
-		sum, err := analyzeFile(name, stdin, w, analyze.Options{Ports: ports, Hosts: hosts})
+	if len(files) == 1 {
+		sum, err := analyzeFile(files[0], stdin, w, analyze.Options{Ports: ports, Hosts: hosts})
 		addSummary(&total, sum)
 		if err != nil {
+			problems = append(problems, err.Error())
+		}
+	} else {
+		sum, errs := analyzeSet(files, stdin, w, analyze.Options{Ports: ports, Hosts: hosts})
+		total = sum
+		for _, err := range errs {
 			problems = append(problems, err.Error())
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"encoding/json"
+	"fmt"
 	"net"
 	"os"
 	"os/exec"
@@ -445,30 +446,46 @@ func TestDemo(t *testing.T) {
 	}
 }
 
-// TestAnalyzeSeveralFiles: each file is analyzed on its own, connects are
-// numbered across them, the summary adds up, and a missing file among good
-// ones gives exit 1 with the good ones' results.
+// TestAnalyzeSeveralFiles: files given together are one stream merged by
+// time; the same packets in two files are duplicates (counted, not two
+// connects), connects are numbered across the set, and a missing or
+// damaged file among good ones gives exit 1, an error naming it (and the
+// packet and byte offset of the damage) and the good ones' results.
 func TestAnalyzeSeveralFiles(t *testing.T) {
-	data, _ := writePcap(t, refusedThenMore())
+	data, offsets := writePcap(t, refusedThenMore())
 	a, b := writeTemp(t, "a.pcap", data), writeTemp(t, "b.pcap", data)
+	cut := writeTemp(t, "cut.pcap", data[:offsets[len(offsets)-1]+20])
 	missing := filepath.Join(t.TempDir(), "missing.pcap")
-	stdout, stderr, code := run(nil, a, "--format", "json", b, missing)
+	alone, _, code := run(nil, "--format", "json", a)
+	if code != 0 {
+		t.Fatalf("%s alone: exit %d", a, code)
+	}
+	aloneConnects, aloneSum := jsonLines(t, alone)
+	stdout, stderr, code := run(nil, a, "--format", "json", b, cut, missing)
 	if code != 1 || !strings.Contains(stderr, "missing.pcap") {
 		t.Fatalf("exit %d, stderr %q; want 1 naming missing.pcap", code, stderr)
 	}
+	if want := fmt.Sprintf("%s: packet %d at byte offset %d", cut, len(offsets), offsets[len(offsets)-1]); !strings.Contains(stderr, want) {
+		t.Errorf("stderr %q lacks %q", stderr, want)
+	}
 	connects, sum := jsonLines(t, stdout)
-	sources := map[string]int{}
 	for i, c := range connects {
-		sources[c["source"].(string)]++
+		if src := c["source"].(string); !strings.Contains(src, a) || !strings.Contains(src, "4 files merged by time") {
+			t.Errorf("connect %d: source %q does not name the merged set", i+1, src)
+		}
 		if int(c["number"].(float64)) != i+1 {
 			t.Errorf("connect %d is numbered %v", i+1, c["number"])
 		}
+		if i < len(aloneConnects) && (c["outcome"] != aloneConnects[i]["outcome"] || c["reason"] != aloneConnects[i]["reason"]) {
+			t.Errorf("connect %d: %v %v, alone %v %v", i+1, c["outcome"], c["reason"], aloneConnects[i]["outcome"], aloneConnects[i]["reason"])
+		}
 	}
-	if sources[a] == 0 || sources[a] != sources[b] {
-		t.Errorf("connects per source: %v", sources)
+	if len(connects) != len(aloneConnects) {
+		t.Errorf("%d connects from the set, %d from %s alone: the copies were not recognised as duplicates", len(connects), len(aloneConnects), a)
 	}
-	if sum["packets"].(float64) != 8 || int(sum["connects"].(float64)) != len(connects) {
-		t.Errorf("summary packets %v connects %v; want 8 and %d", sum["packets"], sum["connects"], len(connects))
+	wantPackets := 2*aloneSum["packets"].(float64) + float64(len(offsets)-1)
+	if sum["packets"].(float64) != wantPackets || sum["duplicates"].(float64) <= aloneSum["duplicates"].(float64) {
+		t.Errorf("summary packets %v duplicates %v; want %v and more than %v", sum["packets"], sum["duplicates"], wantPackets, aloneSum["duplicates"])
 	}
 }
 

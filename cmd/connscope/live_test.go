@@ -19,6 +19,7 @@ func TestTraceUsageErrors(t *testing.T) {
 		{[]string{"--port", "0"}, `"0" is not a port number`},
 		{[]string{"--pid", "x"}, `"x" is not a process id`},
 		{[]string{"--duration", "-1s"}, "--duration -1s is negative"},
+		{[]string{"--interval", "-1s"}, "--interval -1s is negative"},
 		{[]string{"--nope"}, "flag provided but not defined: -nope"},
 		{[]string{"--keep-payload"}, "--keep-payload applies to the -w file, and no -w FILE is given"},
 	}

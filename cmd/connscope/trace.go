@@ -8,6 +8,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/connscope/connscope/live"
 	"github.com/connscope/connscope/report"
@@ -45,6 +46,11 @@ Flags:
   --host H                  only connects touching H: an address, a CIDR
                             prefix or a name (repeatable)
   --duration D              stop after D (e.g. 30s, 5m)
+  --interval D              every D, print the patterns and rollup of the
+                            connects so far (when connects came since the
+                            last time; JSON: an "interval" record, then
+                            pattern, group and timeseries records); 0: only
+                            at the end (default 1m)
   -w FILE.pcapng            record the captured packets, each with its
                             process (pid, comm) as a packet comment;
                             'connscope analyze FILE.pcapng' reads it back.
@@ -146,6 +152,7 @@ func traceCommand(args []string, stdout, stderr io.Writer) int {
 		pids     pidList
 		comms    stringList
 		duration = fs.Duration("duration", 0, "")
+		interval = fs.Duration("interval", time.Minute, "")
 	)
 	lf.register(fs)
 	fs.Var(&pids, "pid", "")
@@ -166,6 +173,10 @@ func traceCommand(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "connscope trace: --duration %v is negative\n", *duration)
 		return 2
 	}
+	if *interval < 0 {
+		fmt.Fprintf(stderr, "connscope trace: --interval %v is negative (0 prints the rollup only at the end)\n", *interval)
+		return 2
+	}
 	cfg, err := lf.config()
 	if err != nil {
 		fmt.Fprintf(stderr, "connscope trace: %v\n", err)
@@ -175,5 +186,6 @@ func traceCommand(args []string, stdout, stderr io.Writer) int {
 	cfg.FollowChildren = len(pids) > 0
 	cfg.Comms = comms
 	cfg.Duration = *duration
+	cfg.Interval = *interval
 	return live.Trace(cfg, stdout, stderr)
 }
