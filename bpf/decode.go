@@ -58,6 +58,10 @@ func (t *Tracer) decode(raw []byte) (event.Kernel, bool) {
 	case event.SocketError:
 		k.Errno = e.Ret
 	case event.Retransmit, event.ResetReceived:
+	case event.PacketDrop:
+		if !t.decodeDrop(raw, &k) {
+			return event.Kernel{}, false
+		}
 	default:
 		return event.Kernel{}, false
 	}

@@ -23,6 +23,20 @@ type tracerConnectEvent struct {
 	Pad2    [4]uint8
 }
 
+type tracerDropEvent struct {
+	_        structs.HostLayout
+	E        tracerEvent
+	Location uint64
+	Seq      uint32
+	Ifindex  uint32
+	Proto    uint8
+	TcpFlags uint8
+	IcmpType uint8
+	IcmpCode uint8
+	Incoming uint8
+	Pad      [3]uint8
+}
+
 type tracerEvent struct {
 	_        structs.HostLayout
 	Ts       uint64
@@ -89,6 +103,7 @@ const (
 	tracerMapSubmitted          = "submitted"
 	tracerProgInetSkErrorReport = "inet_sk_error_report"
 	tracerProgInetSockSetState  = "inet_sock_set_state"
+	tracerProgKfreeSkb          = "kfree_skb"
 	tracerProgSchedProcessExit  = "sched_process_exit"
 	tracerProgSchedProcessFork  = "sched_process_fork"
 	tracerProgSysEnterConnect   = "sys_enter_connect"
@@ -96,11 +111,14 @@ const (
 	tracerProgTcpReceiveReset   = "tcp_receive_reset"
 	tracerProgTcpRetransmitSkb  = "tcp_retransmit_skb"
 	tracerVarAddrKey            = "addr_key"
+	tracerVarDropListenOverflow = "drop_listen_overflow"
+	tracerVarDropNotSpecified   = "drop_not_specified"
 	tracerVarFilterPids         = "filter_pids"
 	tracerVarFilterPorts        = "filter_ports"
 	tracerVarFollowChildren     = "follow_children"
 	tracerVarSlotMask           = "slot_mask"
 	tracerVarUnusedConnectEvent = "unused_connect_event"
+	tracerVarUnusedDropEvent    = "unused_drop_event"
 	tracerVarUnusedEvent        = "unused_event"
 	tracerVarUseTai             = "use_tai"
 	tracerVarWakeupBytes        = "wakeup_bytes"
@@ -150,6 +168,7 @@ type tracerSpecs struct {
 type tracerProgramSpecs struct {
 	InetSkErrorReport *ebpf.ProgramSpec `ebpf:"inet_sk_error_report"`
 	InetSockSetState  *ebpf.ProgramSpec `ebpf:"inet_sock_set_state"`
+	KfreeSkb          *ebpf.ProgramSpec `ebpf:"kfree_skb"`
 	SchedProcessExit  *ebpf.ProgramSpec `ebpf:"sched_process_exit"`
 	SchedProcessFork  *ebpf.ProgramSpec `ebpf:"sched_process_fork"`
 	SysEnterConnect   *ebpf.ProgramSpec `ebpf:"sys_enter_connect"`
@@ -176,11 +195,14 @@ type tracerMapSpecs struct {
 // It can be passed ebpf.CollectionSpec.Assign.
 type tracerVariableSpecs struct {
 	AddrKey            *ebpf.VariableSpec `ebpf:"addr_key"`
+	DropListenOverflow *ebpf.VariableSpec `ebpf:"drop_listen_overflow"`
+	DropNotSpecified   *ebpf.VariableSpec `ebpf:"drop_not_specified"`
 	FilterPids         *ebpf.VariableSpec `ebpf:"filter_pids"`
 	FilterPorts        *ebpf.VariableSpec `ebpf:"filter_ports"`
 	FollowChildren     *ebpf.VariableSpec `ebpf:"follow_children"`
 	SlotMask           *ebpf.VariableSpec `ebpf:"slot_mask"`
 	UnusedConnectEvent *ebpf.VariableSpec `ebpf:"unused_connect_event"`
+	UnusedDropEvent    *ebpf.VariableSpec `ebpf:"unused_drop_event"`
 	UnusedEvent        *ebpf.VariableSpec `ebpf:"unused_event"`
 	UseTai             *ebpf.VariableSpec `ebpf:"use_tai"`
 	WakeupBytes        *ebpf.VariableSpec `ebpf:"wakeup_bytes"`
@@ -232,11 +254,14 @@ func (m *tracerMaps) Close() error {
 // It can be passed to loadTracerObjects or ebpf.CollectionSpec.LoadAndAssign.
 type tracerVariables struct {
 	AddrKey            *ebpf.Variable `ebpf:"addr_key"`
+	DropListenOverflow *ebpf.Variable `ebpf:"drop_listen_overflow"`
+	DropNotSpecified   *ebpf.Variable `ebpf:"drop_not_specified"`
 	FilterPids         *ebpf.Variable `ebpf:"filter_pids"`
 	FilterPorts        *ebpf.Variable `ebpf:"filter_ports"`
 	FollowChildren     *ebpf.Variable `ebpf:"follow_children"`
 	SlotMask           *ebpf.Variable `ebpf:"slot_mask"`
 	UnusedConnectEvent *ebpf.Variable `ebpf:"unused_connect_event"`
+	UnusedDropEvent    *ebpf.Variable `ebpf:"unused_drop_event"`
 	UnusedEvent        *ebpf.Variable `ebpf:"unused_event"`
 	UseTai             *ebpf.Variable `ebpf:"use_tai"`
 	WakeupBytes        *ebpf.Variable `ebpf:"wakeup_bytes"`
@@ -248,6 +273,7 @@ type tracerVariables struct {
 type tracerPrograms struct {
 	InetSkErrorReport *ebpf.Program `ebpf:"inet_sk_error_report"`
 	InetSockSetState  *ebpf.Program `ebpf:"inet_sock_set_state"`
+	KfreeSkb          *ebpf.Program `ebpf:"kfree_skb"`
 	SchedProcessExit  *ebpf.Program `ebpf:"sched_process_exit"`
 	SchedProcessFork  *ebpf.Program `ebpf:"sched_process_fork"`
 	SysEnterConnect   *ebpf.Program `ebpf:"sys_enter_connect"`
@@ -260,6 +286,7 @@ func (p *tracerPrograms) Close() error {
 	return _TracerClose(
 		p.InetSkErrorReport,
 		p.InetSockSetState,
+		p.KfreeSkb,
 		p.SchedProcessExit,
 		p.SchedProcessFork,
 		p.SysEnterConnect,
