@@ -27,7 +27,6 @@
 //     and its final →CLOSE; the steps of a close in between (FIN_WAIT1/2,
 //     CLOSE_WAIT, LAST_ACK, CLOSING, TIME_WAIT) and server-side sockets
 //     (LISTEN, SYN_RECV) are dropped at the top of the program.
-//
 //   - PacketDrop: a packet the kernel dropped, with its reason (tp_btf
 //     kfree_skb: NETFILTER_DROP, NO_SOCKET, TCP_LISTEN_OVERFLOW,
 //     NEIGH_FAILED, ...), on either side of a connect: the SYN or SYN-ACK of
