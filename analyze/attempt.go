@@ -125,6 +125,9 @@ type attempt struct {
 	fd          int32
 	hasFD       bool
 
+	// kDrops are packets of the attempt the kernel dropped (drop.go).
+	kDrops []kernelDrop
+
 	// Verdict.
 	final    bool
 	keep     bool // stays in the flow table after the verdict, until reported
@@ -1192,6 +1195,9 @@ func (e *Engine) gaveUpFor(a *attempt, next *attempt, t time.Time) {
 func (e *Engine) decide(a *attempt, r Reason, at time.Time, evidence ...string) {
 	if a.final {
 		return
+	}
+	if len(a.kDrops) > 0 {
+		r, evidence = e.dropVerdict(a, r, evidence) // drop.go
 	}
 	if e.loss.kernelAt|e.loss.dropsAt|e.loss.lateAt != 0 {
 		r, evidence = e.lossVerdict(a, r, evidence)

@@ -67,6 +67,10 @@ var (
 	ReasonEAGAINUnix          = def("kernel.eagain_unix", Rejected, "connect() to a unix socket failed with EAGAIN: the server's listen backlog is full")
 	ReasonUnixOtherErrno      = def("kernel.unix_other_errno", Refused, "connect() to a unix socket failed with another errno (in facts)")
 	ReasonUnixConnected       = def("kernel.unix_connected", OK, "connect() to a unix socket succeeded")
+	// Drop reasons (skb:kfree_skb) of a traced host, for handshake packets.
+	ReasonKernelNetfilterDrop  = def("kernel.netfilter_drop", Timeout, "the SYN got no reply because the kernel of this host dropped the SYN (or the SYN-ACK) in netfilter (NETFILTER_DROP: an nftables/iptables drop rule)")
+	ReasonKernelListenOverflow = def("kernel.listen_overflow", Timeout, "the SYN got no reply because the kernel of this host dropped a handshake packet for a full accept or SYN queue (TCP_LISTEN_OVERFLOW, TCP_REQQFULLDROP)")
+	ReasonKernelDropped        = def("kernel.packet_dropped", Timeout, "the SYN got no reply because the kernel of this host dropped the SYN (or the SYN-ACK) for another reason (in facts.kernel_drop)")
 
 	// Application bytes, any protocol.
 	ReasonNoServerBytes         = def("app.no_server_bytes", NoGreeting, "connected, the server sent nothing, and the client gave up (or the capture ended after it waited the client timeout)")
@@ -187,6 +191,9 @@ type Facts struct {
 	LostAt int `json:"lost_at,omitempty"`
 	// WouldBe is the verdict lost evidence kept from being given (capture.evidence_lost).
 	WouldBe Reason `json:"would_be,omitempty"`
+	// KernelDrop is the kernel's reason for dropping a handshake packet of
+	// the attempt on a traced host (drop.go).
+	KernelDrop *DropFact `json:"kernel_drop,omitempty"`
 }
 
 // ICMPFact is an ICMP/ICMPv6 error and its sender.
