@@ -1,0 +1,106 @@
+package e2e
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/connscope/connscope/lab"
+)
+
+// serverAttempt is what the server-side tests read of an attempt.
+type serverAttempt struct {
+	Server  string `json:"server"`
+	Outcome string `json:"outcome"`
+	Reason  string `json:"reason"`
+	Facts   struct {
+		KernelDrop *struct {
+			Reason   string `json:"reason"`
+			Packet   string `json:"packet"`
+			Received bool   `json:"received"`
+		} `json:"kernel_drop"`
+	} `json:"facts"`
+	Events []struct {
+		Kind string `json:"kind"`
+		What string `json:"what"`
+	} `json:"events"`
+	Evidence []string `json:"evidence"`
+	Causes   []string `json:"causes"`
+}
+
+func serverAttempts(t *testing.T, out string) []serverAttempt {
+	t.Helper()
+	var all []serverAttempt
+	sc := bufio.NewScanner(strings.NewReader(out))
+	sc.Buffer(nil, 16<<20)
+	for sc.Scan() {
+		line := bytes.TrimSpace(sc.Bytes())
+		if len(line) == 0 || !bytes.HasPrefix(line, []byte(`{"kind":"connect"`)) {
+			continue
+		}
+		var c struct {
+			Attempts []serverAttempt `json:"attempts"`
+		}
+		if err := json.Unmarshal(line, &c); err != nil {
+			t.Fatalf("connect line: %v: %q", err, line)
+		}
+		all = append(all, c.Attempts...)
+	}
+	return all
+}
+
+// TestServerSideDrop traces the lab's server namespace while the lab's
+// "drop" scenario runs (nft drops SYNs to 3311 in the server's input hook):
+// the server-side trace says the kernel of that host dropped the SYN,
+// NETFILTER_DROP, instead of an unexplained "no reply".
+func TestServerSideDrop(t *testing.T) {
+	requireLive(t)
+	bin := connscopeBinary(t)
+	lab.Up(t)
+	tr := startTrace(t, bin, "--netns", lab.NSServer, "--port", "3311", "--format", "json")
+	if strings.Contains(tr.stderr.String(), "tp_btf kfree_skb:") {
+		t.Skipf("kernel drop reasons unavailable: %s", tr.stderr.String())
+	}
+	runClient(t, "drop", lab.ClientMariaDB)
+	tr.waitConnects(t, 1, 15*time.Second)
+	if code := tr.stop(t, syscall.SIGINT); code != 0 {
+		t.Fatalf("connscope trace exited %d; stderr:\n%s", code, tr.stderr.String())
+	}
+	atts := serverAttempts(t, tr.output())
+	if len(atts) != 1 {
+		t.Fatalf("%d attempts, want the client's one:\n%s", len(atts), tr.output())
+	}
+	a := atts[0]
+	if a.Outcome != "timeout" || a.Reason != "kernel.netfilter_drop" {
+		t.Errorf("attempt %s: %s (%s), want timeout (kernel.netfilter_drop)", a.Server, a.Outcome, a.Reason)
+	}
+	if d := a.Facts.KernelDrop; d == nil || d.Reason != "NETFILTER_DROP" || d.Packet != "SYN" || !d.Received {
+		t.Errorf("facts.kernel_drop = %+v, want NETFILTER_DROP of a received SYN", d)
+	}
+	drops := 0
+	for _, ev := range a.Events {
+		if ev.Kind == "kernel_drop" {
+			drops++
+		}
+	}
+	// The client sends three SYNs before its 3 s timeout: each is dropped.
+	if drops < 2 {
+		t.Errorf("%d kernel_drop steps, want one per SYN (the client sends 3):\n%s", drops, tr.output())
+	}
+	if !hasText(a.Causes, "nft list ruleset") {
+		t.Errorf("causes %q do not point at this host's ruleset", a.Causes)
+	}
+}
+
+func hasText(list []string, sub string) bool {
+	for _, s := range list {
+		if strings.Contains(s, sub) {
+			return true
+		}
+	}
+	return false
+}
