@@ -13,7 +13,8 @@ import (
 // the attempt was meant for (intended) adds its own settings.
 func causesFor(e *Engine, a *attempt) []string {
 	c := neutralCauses(e, a)
-	c = append(c, dropCauses(a)...) // drop.go
+	c = append(c, dropCauses(a)...)        // drop.go
+	c = append(c, listenerCauses(e, a)...) // listeners.go
 	if p := e.intended(a); p != nil && p.ConnCauses != nil && (a.sess == nil || a.sess.Causes(a.reason.String()) == nil) {
 		c = append(c, p.ConnCauses(a.reason.String(), a.target())...)
 	}

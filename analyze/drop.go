@@ -54,7 +54,7 @@ func (e *Engine) kernelDrop(k *event.Kernel) {
 		return
 	}
 	a := e.socketAttempt(k)
-	if a == nil || a.final || a.unix != "" {
+	if a == nil || a.unix != "" || (a.conn != nil && a.conn.reported) {
 		return
 	}
 	kd := kernelDrop{at: k.Time, reason: d.Reason, location: d.Location, received: d.Incoming}
@@ -79,6 +79,18 @@ func (e *Engine) kernelDrop(k *event.Kernel) {
 		a.kDrops = append(a.kDrops, kd)
 	}
 	a.addEvent(k.Time, EvKernelDrop, DirLocal, "kernel dropped the %s %s: %s%s", kd.packet, kd.how(), kd.reason, kd.where())
+	if a.final && len(a.kDrops) == 1 {
+		// Decided before its drop came: a SYN to a port nobody listens on
+		// is answered (RST) before the kernel frees it (NO_SOCKET). The
+		// verdict stands; the drop is evidence and a fact.
+		a.evidence = append(a.evidence, dropEvidence(a, &a.kDrops[0]))
+	}
+}
+
+// dropEvidence records d as the verdict's fact and says it in words.
+func dropEvidence(a *attempt, d *kernelDrop) string {
+	a.facts.KernelDrop = d.fact()
+	return fmt.Sprintf("the kernel of this host dropped the %s %s: %s%s", d.packet, d.how(), d.reason, d.where())
 }
 
 // how says whether the traced host was receiving or sending the packet.
@@ -129,8 +141,7 @@ func (e *Engine) dropVerdict(a *attempt, r Reason, evidence []string) (Reason, [
 			r = ReasonKernelDropped
 		}
 	}
-	a.facts.KernelDrop = d.fact()
-	return r, append(evidence, fmt.Sprintf("the kernel of this host dropped the %s %s: %s%s", d.packet, d.how(), d.reason, d.where()))
+	return r, append(evidence, dropEvidence(a, d))
 }
 
 // dropCauses explains the drop reasons.

@@ -87,6 +87,15 @@ func TestKernelDrops(t *testing.T) {
 			k.refuse(0.03)
 		}, ReasonRSTFromServer, &DropFact{Reason: "NO_SOCKET", Packet: "SYN", Received: true, Location: "nft_do_chain"}, 1,
 			"dropped the SYN it received: NO_SOCKET", ""},
+		{"a closed port, as the kernel orders it: RST out, then the SYN freed", Options{}, func(s *sim) {
+			// The tracer runs: the client's socket reached SYN_SENT.
+			synSent(s, 0)
+			k := s.conn(cli, srv)
+			k.SYN(0.01)
+			k.refuse(0.02)
+			drop(s, 0.021, "NO_SOCKET", true, true, 0)
+		}, ReasonRSTFromServer, &DropFact{Reason: "NO_SOCKET", Packet: "SYN", Received: true, Location: "nft_do_chain"}, 1,
+			"dropped the SYN it received: NO_SOCKET", ""},
 		{"no ARP reply: the kernel says NEIGH_FAILED", Options{NoPackets: true}, func(s *sim) {
 			synSent(s, 0)
 			kev(s, 1000, event.Retransmit, func(k *event.Kernel) { k.State = event.TCPSynSent })

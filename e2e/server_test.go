@@ -3,7 +3,9 @@ package e2e
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
+	"os/exec"
 	"strings"
 	"syscall"
 	"testing"
@@ -103,4 +105,66 @@ func hasText(list []string, sub string) bool {
 		}
 	}
 	return false
+}
+
+// TestServerBindAddress: a server bound to 127.0.0.1 only (socat, in the
+// lab's server namespace) and a client connecting to the server's public
+// address: the RST is explained by the listener inventory that
+// `connscope trace` takes at the start, together with the kernel's
+// NO_SOCKET for the SYN.
+func TestServerBindAddress(t *testing.T) {
+	requireLive(t)
+	if _, err := exec.LookPath("socat"); err != nil {
+		t.Skip("socat is not installed (Debian package socat): it plays the server bound to 127.0.0.1")
+	}
+	bin := connscopeBinary(t)
+	lab.Up(t)
+	const port = "3399"
+	srv := exec.Command("ip", "netns", "exec", lab.NSServer, "socat", "TCP-LISTEN:"+port+",bind=127.0.0.1,reuseaddr,fork", "EXEC:/bin/true")
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { srv.Process.Kill(); srv.Wait() }()
+	// socat listens once it has started: wait for its socket.
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		out, _ := exec.Command("ip", "netns", "exec", lab.NSServer, "ss", "-Hltn", "sport = :"+port).Output()
+		if strings.Contains(string(out), "127.0.0.1:"+port) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("socat did not listen on 127.0.0.1:%s in %s within 5 s", port, lab.NSServer)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+
+	tr := startTrace(t, bin, "--netns", lab.NSServer, "--port", port, "--format", "json")
+	if !strings.Contains(tr.stderr.String(), "socat[") || !strings.Contains(tr.stderr.String(), "127.0.0.1:"+port) {
+		t.Errorf("no listener inventory line naming socat on 127.0.0.1:%s:\n%s", port, tr.stderr.String())
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	res := lab.Run(ctx, lab.NSClient, lab.MariaDB("-h", lab.Server4, "-P", port, "-u", lab.DBUser, "-e", "SELECT 1")...)
+	if res.ExitCode == 0 {
+		t.Fatalf("the client connected to %s:%s: %s", lab.Server4, port, res.Output())
+	}
+	tr.waitConnects(t, 1, 15*time.Second)
+	if code := tr.stop(t, syscall.SIGINT); code != 0 {
+		t.Fatalf("connscope trace exited %d; stderr:\n%s", code, tr.stderr.String())
+	}
+	atts := serverAttempts(t, tr.output())
+	if len(atts) != 1 {
+		t.Fatalf("%d attempts, want the client's one:\n%s", len(atts), tr.output())
+	}
+	a := atts[0]
+	if a.Outcome != "refused" || a.Reason != "tcp.rst_from_server" {
+		t.Errorf("attempt %s: %s (%s), want refused (tcp.rst_from_server)", a.Server, a.Outcome, a.Reason)
+	}
+	if d := a.Facts.KernelDrop; d == nil || d.Reason != "NO_SOCKET" || !d.Received {
+		t.Errorf("facts.kernel_drop = %+v, want NO_SOCKET for the received SYN", d)
+	}
+	want := "listens on 127.0.0.1:" + port + " only; this SYN came to " + lab.Server4 + ":" + port
+	if !hasText(a.Causes, want) || !hasText(a.Causes, "socat[") {
+		t.Errorf("causes %q lack %q by socat", a.Causes, want)
+	}
 }
