@@ -127,6 +127,8 @@ type attempt struct {
 
 	// kDrops are packets of the attempt the kernel dropped (drop.go).
 	kDrops []kernelDrop
+	// srv is what the server's side showed of the attempt (server.go).
+	srv *serverSide
 
 	// Verdict.
 	final    bool
@@ -1196,7 +1198,7 @@ func (e *Engine) decide(a *attempt, r Reason, at time.Time, evidence ...string) 
 	if a.final {
 		return
 	}
-	if len(a.kDrops) > 0 {
+	if len(a.kDrops) > 0 || a.srv != nil {
 		r, evidence = e.dropVerdict(a, r, evidence) // drop.go
 	}
 	if e.loss.kernelAt|e.loss.dropsAt|e.loss.lateAt != 0 {

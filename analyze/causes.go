@@ -14,6 +14,7 @@ import (
 func causesFor(e *Engine, a *attempt) []string {
 	c := neutralCauses(e, a)
 	c = append(c, dropCauses(a)...)        // drop.go
+	c = append(c, serverCauses(a)...)      // server.go
 	c = append(c, listenerCauses(e, a)...) // listeners.go
 	if p := e.intended(a); p != nil && p.ConnCauses != nil && (a.sess == nil || a.sess.Causes(a.reason.String()) == nil) {
 		c = append(c, p.ConnCauses(a.reason.String(), a.target())...)

@@ -127,6 +127,11 @@ func (a *attempt) handshakeDrop() *kernelDrop {
 // traced host dropped it (or its SYN-ACK) is no longer a mystery. Other
 // verdicts keep their reason; the drop is evidence and a fact either way.
 func (e *Engine) dropVerdict(a *attempt, r Reason, evidence []string) (Reason, []string) {
+	if a.srv != nil && (r.Outcome() != OK || !a.srv.accepted.IsZero()) {
+		if ev := a.srv.evidence(a); ev != "" {
+			evidence = append(evidence, ev) // server.go
+		}
+	}
 	d := a.handshakeDrop()
 	if d == nil {
 		return r, evidence

@@ -76,6 +76,8 @@ func (e *Engine) kernel(k *event.Kernel) {
 	switch {
 	case k.Kind == event.PacketDrop:
 		e.kernelDrop(k) // drop.go
+	case k.Kind == event.ChildEstablished || k.Kind == event.Accepted:
+		e.kernelServer(k) // server.go
 	case k.Family == event.FamilyUnix:
 		if k.Kind == event.ConnectCall && k.SockType == event.SockStream {
 			e.kernelUnix(k)

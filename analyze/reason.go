@@ -194,6 +194,8 @@ type Facts struct {
 	// KernelDrop is the kernel's reason for dropping a handshake packet of
 	// the attempt on a traced host (drop.go).
 	KernelDrop *DropFact `json:"kernel_drop,omitempty"`
+	// Accept is the server side's accept() of the attempt (server.go).
+	Accept *AcceptFact `json:"accept,omitempty"`
 }
 
 // ICMPFact is an ICMP/ICMPv6 error and its sender.

@@ -541,18 +541,52 @@ static __always_inline struct owner *bind_socket(struct sock *sk)
 	return stored;
 }
 
+/* The server's side: a connection to a followed port completed its
+ * handshake (the child socket SYN_RECV->ESTABLISHED, in softirq) and waits
+ * in the accept queue. The event carries the child's cookie, which accept()
+ * reads back. Softirq has no process to filter by: under a pid filter it
+ * needs a port filter naming the port. */
+static __always_inline void server_child(struct sock *sk)
+{
+	__u16 lport = sk->__sk_common.skc_num;
+	if (filter_ports) {
+		if (!bpf_map_lookup_elem(&ports, &lport))
+			return;
+	} else if (filter_pids) {
+		return;
+	}
+	struct event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	if (!e) {
+		count_lost();
+		return;
+	}
+	__builtin_memset(e, 0, sizeof(*e));
+	e->ts = now();
+	e->kind = EV_CHILD;
+	e->fd = -1;
+	e->cookie = bpf_get_socket_cookie(sk);
+	fill_sock(e, sk);
+	submit(e);
+}
+
 SEC("tp_btf/inet_sock_set_state")
 int BPF_PROG(inet_sock_set_state, struct sock *sk, int oldstate, int newstate)
 {
 	/* Connect analysis needs how a socket left SYN_SENT and its end
-	 * (->CLOSE); everything else (LISTEN, SYN_RECV: server sockets; the
-	 * FIN_WAIT/CLOSE_WAIT/LAST_ACK/TIME_WAIT steps of a close) is dropped
-	 * here, on the arguments alone. */
+	 * (->CLOSE), and on the server's side a child socket's handshake
+	 * (SYN_RECV->ESTABLISHED); everything else (LISTEN, the child's
+	 * CLOSE->SYN_RECV; the FIN_WAIT/CLOSE_WAIT/LAST_ACK/TIME_WAIT steps of
+	 * a close) is dropped here, on the arguments alone. */
 	bool bind = oldstate == TCP_CLOSE && newstate == TCP_SYN_SENT;
-	if (!bind && oldstate != TCP_SYN_SENT && newstate != TCP_CLOSE)
+	bool child = oldstate == TCP_SYN_RECV && newstate == TCP_ESTABLISHED;
+	if (!bind && !child && oldstate != TCP_SYN_SENT && newstate != TCP_CLOSE)
 		return 0;
 	if (sk->sk_protocol != IPPROTO_TCP)
 		return 0;
+	if (child) {
+		server_child(sk);
+		return 0;
+	}
 
 	struct owner *o;
 	if (bind)
@@ -886,4 +920,71 @@ int BPF_PROG(kfree_skb, struct sk_buff *skb, void *location, unsigned int reason
 	}
 	submit(d);
 	return 0;
+}
+
+/* accept()/accept4() returning a TCP socket of a followed port: which
+ * process took the connection out of the accept queue, and when. The
+ * child's cookie was assigned at its handshake (EV_CHILD), so it is read,
+ * not created. */
+static __always_inline int accept_exit(struct sys_exit_ctx *ctx)
+{
+	__s64 ret = ctx->ret;
+	if (ret < 0)
+		return 0;
+	__u64 id = bpf_get_current_pid_tgid();
+	__u32 tgid = id >> 32;
+	if (!tgid_wanted(tgid))
+		return 0;
+	__u16 type = 0;
+	__u64 skp = sock_from_fd((__s32)ret, &type);
+	if (!skp || type != SOCK_STREAM)
+		return 0;
+	struct sock *sk = (struct sock *)skp;
+	__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	if ((family != AF_INET && family != AF_INET6) || BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP)
+		return 0;
+	__u16 lport = BPF_CORE_READ(sk, __sk_common.skc_num);
+	if (filter_ports && !bpf_map_lookup_elem(&ports, &lport))
+		return 0;
+	struct event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	if (!e) {
+		count_lost();
+		return 0;
+	}
+	__builtin_memset(e, 0, sizeof(*e));
+	e->ts = now();
+	e->kind = EV_ACCEPT;
+	e->pid = tgid;
+	e->tid = (__u32)id;
+	e->fd = (__s32)ret;
+	bpf_get_current_comm(e->comm, sizeof(e->comm));
+	BPF_CORE_READ_INTO(&e->cookie, sk, __sk_common.skc_cookie);
+	e->family = family;
+	e->type = SOCK_STREAM;
+	e->sport = lport;
+	e->dport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+	e->state = BPF_CORE_READ(sk, __sk_common.skc_state);
+	if (family == AF_INET) {
+		__be32 s = BPF_CORE_READ(sk, __sk_common.skc_rcv_saddr);
+		__be32 d = BPF_CORE_READ(sk, __sk_common.skc_daddr);
+		__builtin_memcpy(e->saddr, &s, 4);
+		__builtin_memcpy(e->daddr, &d, 4);
+	} else {
+		bpf_core_read(e->saddr, 16, &sk->__sk_common.skc_v6_rcv_saddr);
+		bpf_core_read(e->daddr, 16, &sk->__sk_common.skc_v6_daddr);
+	}
+	submit(e);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_exit_accept4")
+int sys_exit_accept4(struct sys_exit_ctx *ctx)
+{
+	return accept_exit(ctx);
+}
+
+SEC("tracepoint/syscalls/sys_exit_accept")
+int sys_exit_accept(struct sys_exit_ctx *ctx)
+{
+	return accept_exit(ctx);
 }

@@ -40,6 +40,14 @@
 //     ports only the drops of packets a traced socket sent pass. A kernel
 //     without the enum or the tracepoint's reason argument (before 5.17)
 //     loses only this program (see Unavailable).
+//   - ChildEstablished, Accepted: the server's side of a connect to a
+//     followed port: the child socket's handshake (inet_sock_set_state
+//     SYN_RECV→ESTABLISHED: queued for accept(), in softirq, so under a pid
+//     filter only with a port filter naming the port) and the accept() or
+//     accept4() that returned it (syscalls:sys_exit_accept*, with the
+//     accepting process and its fd; pid- and port-filtered). Both carry the
+//     connection's addresses from the server's side (Src: the server) and
+//     the child socket's cookie.
 //
 // Every connect() on the machine runs these programs, so they are built for
 // cost (bench/bpf.sh measures it): sys_enter_connect only checks the pid

@@ -120,6 +120,8 @@ var programs = []program{
 	{tracerProgTcpRetransmitSkb, "tp_btf tcp_retransmit_skb", "no SYN retransmits", always},
 	{tracerProgTcpReceiveReset, "tp_btf tcp_receive_reset", "no received resets", always},
 	{tracerProgInetSkErrorReport, "tp_btf inet_sk_error_report", "no asynchronous socket errors", always},
+	{tracerProgSysExitAccept4, "tracepoint syscalls/sys_exit_accept4", "no accept4() calls (which process accepted a connection, after how long)", always},
+	{tracerProgSysExitAccept, "tracepoint syscalls/sys_exit_accept", "no accept() calls (which process accepted a connection, after how long)", always},
 	{tracerProgKfreeSkb, "tp_btf kfree_skb", "no kernel drop reasons (why a SYN or RST of a followed port was dropped)", always},
 	{tracerProgSchedProcessFork, "tp_btf sched_process_fork", "children of traced processes not followed", func(o Options) bool { return o.pidFilter() && o.FollowChildren }},
 	{tracerProgSchedProcessExit, "tp_btf sched_process_exit", "exited pids stay in the filter (a recycled pid could be traced)", func(o Options) bool { return o.pidFilter() }},

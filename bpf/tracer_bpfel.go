@@ -107,6 +107,8 @@ const (
 	tracerProgSchedProcessExit  = "sched_process_exit"
 	tracerProgSchedProcessFork  = "sched_process_fork"
 	tracerProgSysEnterConnect   = "sys_enter_connect"
+	tracerProgSysExitAccept     = "sys_exit_accept"
+	tracerProgSysExitAccept4    = "sys_exit_accept4"
 	tracerProgSysExitConnect    = "sys_exit_connect"
 	tracerProgTcpReceiveReset   = "tcp_receive_reset"
 	tracerProgTcpRetransmitSkb  = "tcp_retransmit_skb"
@@ -172,6 +174,8 @@ type tracerProgramSpecs struct {
 	SchedProcessExit  *ebpf.ProgramSpec `ebpf:"sched_process_exit"`
 	SchedProcessFork  *ebpf.ProgramSpec `ebpf:"sched_process_fork"`
 	SysEnterConnect   *ebpf.ProgramSpec `ebpf:"sys_enter_connect"`
+	SysExitAccept     *ebpf.ProgramSpec `ebpf:"sys_exit_accept"`
+	SysExitAccept4    *ebpf.ProgramSpec `ebpf:"sys_exit_accept4"`
 	SysExitConnect    *ebpf.ProgramSpec `ebpf:"sys_exit_connect"`
 	TcpReceiveReset   *ebpf.ProgramSpec `ebpf:"tcp_receive_reset"`
 	TcpRetransmitSkb  *ebpf.ProgramSpec `ebpf:"tcp_retransmit_skb"`
@@ -277,6 +281,8 @@ type tracerPrograms struct {
 	SchedProcessExit  *ebpf.Program `ebpf:"sched_process_exit"`
 	SchedProcessFork  *ebpf.Program `ebpf:"sched_process_fork"`
 	SysEnterConnect   *ebpf.Program `ebpf:"sys_enter_connect"`
+	SysExitAccept     *ebpf.Program `ebpf:"sys_exit_accept"`
+	SysExitAccept4    *ebpf.Program `ebpf:"sys_exit_accept4"`
 	SysExitConnect    *ebpf.Program `ebpf:"sys_exit_connect"`
 	TcpReceiveReset   *ebpf.Program `ebpf:"tcp_receive_reset"`
 	TcpRetransmitSkb  *ebpf.Program `ebpf:"tcp_retransmit_skb"`
@@ -290,6 +296,8 @@ func (p *tracerPrograms) Close() error {
 		p.SchedProcessExit,
 		p.SchedProcessFork,
 		p.SysEnterConnect,
+		p.SysExitAccept,
+		p.SysExitAccept4,
 		p.SysExitConnect,
 		p.TcpReceiveReset,
 		p.TcpRetransmitSkb,

@@ -168,3 +168,104 @@ func TestServerBindAddress(t *testing.T) {
 		t.Errorf("causes %q lack %q by socat", a.Causes, want)
 	}
 }
+
+// TestServerSlowAccept: a server (python3, in the lab's server namespace)
+// that accept()s only 3 s after the client connected: the server-side trace
+// shows the kernel's handshake at once, the accept by that process after
+// about 3 s in the accept queue, and says so.
+func TestServerSlowAccept(t *testing.T) {
+	requireLive(t)
+	py, err := exec.LookPath("python3")
+	if err != nil {
+		t.Skip("python3 is not installed: it plays the server that accepts late")
+	}
+	bin := connscopeBinary(t)
+	lab.Up(t)
+	const port = "3398"
+	script := `import socket, sys, time
+s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("0.0.0.0", ` + port + `))
+s.listen(4)
+print("listening", flush=True)
+sys.stdin.readline()  # the client has connected
+time.sleep(3)
+c, _ = s.accept()
+c.sendall(b"hello\n")
+time.sleep(1)
+`
+	srv := exec.Command("ip", "netns", "exec", lab.NSServer, py, "-c", script)
+	stdin, err := srv.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, err := srv.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { srv.Process.Kill(); srv.Wait() }()
+	ready := make([]byte, 64)
+	if n, err := stdout.Read(ready); err != nil || !strings.Contains(string(ready[:n]), "listening") {
+		t.Fatalf("the python3 server did not start: %q %v", ready[:n], err)
+	}
+
+	tr := startTrace(t, bin, "--netns", lab.NSServer, "--port", port, "--format", "json")
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	clientDone := make(chan lab.Result, 1)
+	go func() {
+		clientDone <- lab.Run(ctx, lab.NSClient, lab.MariaDB("--connect-timeout=6", "-h", lab.Server4, "-P", port, "-u", lab.DBUser, "-e", "SELECT 1")...)
+	}()
+	time.Sleep(300 * time.Millisecond) // the client's handshake is done by the kernel
+	stdin.Write([]byte("go\n"))
+	<-clientDone
+	tr.waitConnects(t, 1, 15*time.Second)
+	if code := tr.stop(t, syscall.SIGINT); code != 0 {
+		t.Fatalf("connscope trace exited %d; stderr:\n%s", code, tr.stderr.String())
+	}
+	out := tr.output()
+	var a struct {
+		Facts struct {
+			Accept *struct {
+				By       string   `json:"by"`
+				QueuedMS *float64 `json:"queued_ms"`
+			} `json:"accept"`
+		} `json:"facts"`
+		Events []struct {
+			Kind string `json:"kind"`
+		} `json:"events"`
+		Evidence []string `json:"evidence"`
+	}
+	for _, line := range strings.Split(out, "\n") {
+		if strings.HasPrefix(line, `{"kind":"connect"`) {
+			var c struct {
+				Attempts []json.RawMessage `json:"attempts"`
+			}
+			if err := json.Unmarshal([]byte(line), &c); err != nil || len(c.Attempts) != 1 {
+				t.Fatalf("connect line (%v): %s", err, line)
+			}
+			if err := json.Unmarshal(c.Attempts[0], &a); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	f := a.Facts.Accept
+	if f == nil || !strings.HasPrefix(f.By, "python") || f.QueuedMS == nil || *f.QueuedMS < 2500 || *f.QueuedMS > 6000 {
+		t.Fatalf("facts.accept = %+v, want python3 after about 3 s in the accept queue:\n%s", f, out)
+	}
+	var steps []string
+	for _, ev := range a.Events {
+		if ev.Kind == "server_handshake" || ev.Kind == "accepted" {
+			steps = append(steps, ev.Kind)
+		}
+	}
+	if strings.Join(steps, ",") != "server_handshake,accepted" {
+		t.Errorf("server-side steps %v, want the handshake then the accept", steps)
+	}
+	if !hasText(a.Evidence, "did not accept() the connection for") {
+		t.Errorf("evidence %q does not name the slow accept", a.Evidence)
+	}
+}

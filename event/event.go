@@ -124,6 +124,15 @@ const (
 	// of the segment it quotes), Process and Cookie are set only when the
 	// packet was sent by a socket the tracer bound at connect().
 	PacketDrop
+	// ChildEstablished is the server's side of a connect: a connection to
+	// a followed port completed its handshake (the child socket
+	// SYN_RECV→ESTABLISHED) and waits in the accept queue. Src is the
+	// server's address, Dst the client's; Cookie is the child socket's.
+	ChildEstablished
+	// Accepted is accept() returning such a connection: Process is the
+	// accepting process (FD the new descriptor), Src the server's address,
+	// Dst the client's, Cookie the child socket's.
+	Accepted
 )
 
 func (k KernelKind) String() string {
@@ -140,6 +149,10 @@ func (k KernelKind) String() string {
 		return "sock_error"
 	case PacketDrop:
 		return "drop"
+	case ChildEstablished:
+		return "child_established"
+	case Accepted:
+		return "accept"
 	}
 	return "unknown"
 }

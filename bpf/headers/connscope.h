@@ -19,6 +19,8 @@ enum event_kind {
 	EV_RESET = 4,
 	EV_SOCK_ERROR = 5,
 	EV_DROP = 6,
+	EV_CHILD = 7,  /* a server-side socket completed its handshake (SYN_RECV->ESTABLISHED) */
+	EV_ACCEPT = 8, /* accept() returned it */
 };
 
 /* include/net/tcp_states.h */
