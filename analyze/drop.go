@@ -50,7 +50,7 @@ type DropFact struct {
 // else by the packet's 5-tuple.
 func (e *Engine) kernelDrop(k *event.Kernel) {
 	d := k.Drop
-	if d == nil || !k.Src.IsValid() || !k.Dst.IsValid() {
+	if d == nil || !k.Src.IsValid() || !k.Dst.IsValid() || afterDelivery(d.Reason) {
 		return
 	}
 	a := e.socketAttempt(k)
@@ -91,6 +91,14 @@ func (e *Engine) kernelDrop(k *event.Kernel) {
 func dropEvidence(a *attempt, d *kernelDrop) string {
 	a.facts.KernelDrop = d.fact()
 	return fmt.Sprintf("the kernel of this host dropped the %s %s: %s%s", d.packet, d.how(), d.reason, d.where())
+}
+
+// afterDelivery says a drop reason frees a packet its socket had already
+// received: an ICMP error left in a socket's error queue when it closes
+// (QUEUE_PURGE), a segment queued to a socket that closed (SOCKET_CLOSE).
+// The packet did its work; the drop says nothing about the connect.
+func afterDelivery(reason string) bool {
+	return reason == "QUEUE_PURGE" || reason == "SOCKET_CLOSE"
 }
 
 // how says whether the traced host was receiving or sending the packet.

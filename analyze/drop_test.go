@@ -103,6 +103,13 @@ func TestKernelDrops(t *testing.T) {
 			kev(s, 2500.1, event.SocketError, func(k *event.Kernel) { k.Errno = errEHOSTUNREACH })
 		}, ReasonEHOSTUNREACH, &DropFact{Reason: "NEIGH_FAILED", Packet: "SYN", Location: "nft_do_chain"}, 1,
 			"dropped the SYN it was sending: NEIGH_FAILED", ""},
+		{"an ICMP error purged with its socket after it did its work", Options{}, func(s *sim) {
+			k := s.conn(cli, srv)
+			k.SYN(0)
+			k.icmp(0.05, "192.0.2.20", false, 3, 3)
+			s.kernel(&event.Kernel{Time: s.at(0.1), Kind: event.PacketDrop, Family: event.FamilyInet, SockType: event.SockStream,
+				Src: ap(cli), Dst: ap(srv), Drop: &event.Drop{Reason: "QUEUE_PURGE", Location: "skb_queue_purge_reason", Incoming: true, Proto: event.ProtoICMP, ICMPType: 3, ICMPCode: 3}})
+		}, ReasonICMPPortUnreachable, nil, 0, "", ""},
 		{"a drop of another flow changes nothing", Options{}, func(s *sim) {
 			k := s.conn(cli, srv)
 			for _, ms := range []float64{0, 1000, 3000} {
