@@ -40,10 +40,14 @@ var jsonFields = map[reflect.Type]string{
 	reflect.TypeOf(analyze.Query{}):    "name:string type:string server:string rcode:string answers:slice latency_ms:ptr retries:int start:struct error:string transport:string",
 	reflect.TypeOf(analyze.Attempt{}):  "client:string server:string outcome:string reason:uint16 facts:ptr syn_count:int retransmits:int rst_from:string rtt_ms:ptr greeting_delay_ms:ptr duration_ms:float64 start:struct events:slice mysql:ptr postgres:ptr evidence:slice causes:slice pid:uint32 comm:string fd:ptr errno:string client_first_byte_ms:ptr server_response_ms:ptr slow:ptr",
 	reflect.TypeOf(analyze.Event{}):    "t_ms:float64 kind:string dir:string what:string -:struct",
-	reflect.TypeOf(analyze.Facts{}):    "syns:int elapsed_ms:float64 closed_by:string close:string server_bytes:int client_bytes:int icmp:ptr errno:string mysql_error:uint16 sqlstate:string banner:string tls_alert:string lost_at:int would_be:uint16",
+	reflect.TypeOf(analyze.Facts{}):    "syns:int elapsed_ms:float64 closed_by:string close:string server_bytes:int client_bytes:int icmp:ptr errno:string mysql_error:uint16 sqlstate:string banner:string tls_alert:string lost_at:int would_be:uint16 kernel_drop:ptr accept:ptr",
 	reflect.TypeOf(analyze.ICMPFact{}): "from:string v6:bool type:uint8 code:uint8",
 	reflect.TypeOf(analyze.Slow{}):     "part:string ms:float64",
 	reflect.TypeOf(analyze.MySQL{}):    "protocol:uint8 server_version:string connection_id:uint32 auth_plugin:string tls_offered:ptr tls_requested:bool encrypted:bool user:string error_code:uint16 sqlstate:string error_message:string error_message_cut:bool",
+
+	// The server's side (facts.kernel_drop, facts.accept).
+	reflect.TypeOf(analyze.DropFact{}):   "reason:string packet:string received:bool location:string",
+	reflect.TypeOf(analyze.AcceptFact{}): "by:string pid:uint32 queued_ms:ptr",
 }
 
 // fastJSON reports whether the model still has exactly the fields
@@ -341,6 +345,40 @@ func appendFacts(b []byte, f *analyze.Facts) []byte {
 	num("lost_at", int64(f.LostAt))
 	if f.WouldBe != 0 {
 		str("would_be", f.WouldBe.String())
+	}
+	if d := f.KernelDrop; d != nil {
+		b = append(b, `,"kernel_drop":{"reason":`...)
+		b = appendJSONString(b, d.Reason)
+		b = append(b, `,"packet":`...)
+		b = appendJSONString(b, d.Packet)
+		b = append(b, `,"received":`...)
+		b = strconv.AppendBool(b, d.Received)
+		str("location", d.Location)
+		b = append(b, '}')
+	}
+	if ac := f.Accept; ac != nil {
+		b = append(b, `,"accept":{`...)
+		n := len(b)
+		sep := func() {
+			if len(b) > n {
+				b = append(b, ',')
+			}
+		}
+		if ac.By != "" {
+			b = append(b, `"by":`...)
+			b = appendJSONString(b, ac.By)
+		}
+		if ac.PID != 0 {
+			sep()
+			b = append(b, `"pid":`...)
+			b = strconv.AppendUint(b, uint64(ac.PID), 10)
+		}
+		if ac.QueuedMS != nil {
+			sep()
+			b = append(b, `"queued_ms":`...)
+			b = appendJSONFloat(b, *ac.QueuedMS)
+		}
+		b = append(b, '}')
 	}
 	return append(b, '}')
 }

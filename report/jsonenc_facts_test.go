@@ -23,6 +23,11 @@ func TestFastJSONFacts(t *testing.T) {
 		{ClosedBy: "server", Close: "RST", ServerBytes: 7, Banner: "SSH-2.0-x <&>"},
 		{ICMP: &analyze.ICMPFact{From: "2001:db8::1", V6: true, Type: 1, Code: 0}, Errno: "EHOSTUNREACH"},
 		{MySQLError: 1040, TLSAlert: "server handshake_failure", LostAt: 96, WouldBe: analyze.ReasonSYNUnanswered},
+		{KernelDrop: &analyze.DropFact{Reason: "NETFILTER_DROP", Packet: "SYN", Received: true}},
+		{KernelDrop: &analyze.DropFact{Reason: "NO_SOCKET", Packet: "SYN-ACK", Location: "tcp_v4_rcv"}, Accept: &analyze.AcceptFact{}},
+		{Accept: &analyze.AcceptFact{PID: 812}},
+		{Accept: &analyze.AcceptFact{By: "mariadbd[812]", PID: 812, QueuedMS: new(float64)}},
+		{Accept: &analyze.AcceptFact{QueuedMS: new(float64)}},
 	}
 	for i, f := range facts {
 		c := &analyze.Connect{Outcome: analyze.Timeout, Reason: analyze.ReasonSYNUnanswered, Attempts: []*analyze.Attempt{{
