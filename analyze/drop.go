@@ -47,15 +47,16 @@ type DropFact struct {
 }
 
 // kernelDrop joins a drop to its attempt: by the sending socket's cookie,
-// else by the packet's 5-tuple.
-func (e *Engine) kernelDrop(k *event.Kernel) {
+// else by the packet's 5-tuple. It reports false when the drop concerns an
+// attempt that is unknown or already reported.
+func (e *Engine) kernelDrop(k *event.Kernel) bool {
 	d := k.Drop
 	if d == nil || !k.Src.IsValid() || !k.Dst.IsValid() || afterDelivery(d.Reason) {
-		return
+		return true // nothing to join
 	}
 	a := e.socketAttempt(k)
 	if a == nil || a.unix != "" || (a.conn != nil && a.conn.reported) {
-		return
+		return false
 	}
 	kd := kernelDrop{at: k.Time, reason: d.Reason, location: d.Location, received: d.Incoming}
 	switch {
@@ -85,6 +86,7 @@ func (e *Engine) kernelDrop(k *event.Kernel) {
 		// verdict stands; the drop is evidence and a fact.
 		a.evidence = append(a.evidence, dropEvidence(a, &a.kDrops[0]))
 	}
+	return true
 }
 
 // dropEvidence records d as the verdict's fact and says it in words.

@@ -170,22 +170,37 @@ func TestKernelDrops(t *testing.T) {
 
 // A drop that reaches the engine late (live: the eBPF reader lagged past
 // the reorder window) still joins its attempt while the attempt's connect
-// is not reported.
+// is not reported; after that it is counted as late after the report.
 func TestKernelDropLate(t *testing.T) {
-	s := newSim(t, Options{Live: true})
-	s.kernel(&event.Kernel{Time: s.at(0), Kind: event.StateChange, Cookie: 77, Family: event.FamilyInet, SockType: event.SockStream,
-		Src: ap(cli), Dst: ap(srv), OldState: event.TCPClose, NewState: event.TCPSynSent, Process: event.Process{PID: 4242, Comm: "mariadb"}})
-	k := s.conn(cli, srv)
-	k.SYN(0.01)
-	k.refuse(0.02)
-	s.e.LateKernel(&event.Kernel{Time: s.at(0.021), Kind: event.PacketDrop, Family: event.FamilyInet, SockType: event.SockStream,
-		Src: ap(cli), Dst: ap(srv), Drop: &event.Drop{Reason: "NO_SOCKET", Incoming: true, Proto: event.ProtoTCP, TCPFlags: event.TCPSyn}})
-	s.close()
-	if len(s.got) != 1 || len(s.got[0].Attempts) != 1 {
-		t.Fatalf("want one attempt:\n%s", dumpConnects(s.got))
+	lateDrop := func(s *sim, ms float64) {
+		s.e.LateKernel(&event.Kernel{Time: s.at(ms), Kind: event.PacketDrop, Family: event.FamilyInet, SockType: event.SockStream,
+			Src: ap(cli), Dst: ap(srv), Drop: &event.Drop{Reason: "NO_SOCKET", Incoming: true, Proto: event.ProtoTCP, TCPFlags: event.TCPSyn}})
 	}
-	a := s.got[0].Attempts[0]
-	if a.Facts.KernelDrop == nil || a.Facts.KernelDrop.Reason != "NO_SOCKET" || !hasSubstring(a.Evidence, "NO_SOCKET") {
-		t.Errorf("late drop not joined: facts %+v evidence %q", a.Facts.KernelDrop, a.Evidence)
+	for _, reportedFirst := range []bool{false, true} {
+		s := newSim(t, Options{Live: true})
+		s.kernel(&event.Kernel{Time: s.at(0), Kind: event.StateChange, Cookie: 77, Family: event.FamilyInet, SockType: event.SockStream,
+			Src: ap(cli), Dst: ap(srv), OldState: event.TCPClose, NewState: event.TCPSynSent, Process: event.Process{PID: 4242, Comm: "mariadb"}})
+		k := s.conn(cli, srv)
+		k.SYN(0.01)
+		k.refuse(0.02)
+		if reportedFirst {
+			s.e.Advance(s.at(500))
+			if len(s.got) != 1 {
+				t.Fatalf("the connect was not reported by +500 ms:\n%s", dumpConnects(s.got))
+			}
+		}
+		lateDrop(s, 0.021)
+		sum := s.close()
+		if len(s.got) != 1 || len(s.got[0].Attempts) != 1 {
+			t.Fatalf("want one attempt:\n%s", dumpConnects(s.got))
+		}
+		a := s.got[0].Attempts[0]
+		joined := a.Facts.KernelDrop != nil && a.Facts.KernelDrop.Reason == "NO_SOCKET" && hasSubstring(a.Evidence, "NO_SOCKET")
+		if joined == reportedFirst {
+			t.Errorf("reported first %v: the late drop joined %v (facts %+v evidence %q)", reportedFirst, joined, a.Facts.KernelDrop, a.Evidence)
+		}
+		if want := uint64(0); reportedFirst && sum.LateAfterReport != 1 || !reportedFirst && sum.LateAfterReport != want {
+			t.Errorf("reported first %v: late_after_report %d", reportedFirst, sum.LateAfterReport)
+		}
 	}
 }

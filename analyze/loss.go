@@ -200,7 +200,11 @@ func (e *Engine) LateKernel(k *event.Kernel) {
 		e.kernel(k) // resolver evidence, never an attempt
 		return
 	case k.Kind == event.PacketDrop || k.Kind == event.ChildEstablished || k.Kind == event.Accepted:
-		e.kernel(k) // drop.go, server.go: joins an attempt not yet reported, never starts one
+		// drop.go, server.go: joins an attempt not yet reported, never starts one
+		if !e.kernelSide(k) && k.Src.IsValid() && k.Dst.IsValid() {
+			key, _ := makeKey(k.Src.Addr(), k.Src.Port(), k.Dst.Addr(), k.Dst.Port())
+			e.lateUnmatched(e.recent.keys[key] != 0)
+		}
 		if len(e.ready) > 0 {
 			e.flush()
 		}

@@ -42,14 +42,24 @@ type serverSide struct {
 	pid              uint32
 }
 
+// kernelSide joins a drop or server-side event to its attempt, and reports
+// whether it could (false: the attempt is unknown or already reported).
+func (e *Engine) kernelSide(k *event.Kernel) bool {
+	if k.Kind == event.PacketDrop {
+		return e.kernelDrop(k)
+	}
+	return e.kernelServer(k)
+}
+
 // kernelServer joins a server-side event to its attempt by the 5-tuple (the
-// child socket's cookie is not the client socket's).
-func (e *Engine) kernelServer(k *event.Kernel) {
+// child socket's cookie is not the client socket's). It reports false when
+// the attempt is unknown or already reported.
+func (e *Engine) kernelServer(k *event.Kernel) bool {
 	byTuple := *k
 	byTuple.Cookie = 0
 	a := e.socketAttempt(&byTuple)
 	if a == nil || a.unix != "" || (a.conn != nil && a.conn.reported) {
-		return
+		return false
 	}
 	if a.srv == nil {
 		a.srv = &serverSide{}
@@ -58,13 +68,13 @@ func (e *Engine) kernelServer(k *event.Kernel) {
 	switch k.Kind {
 	case event.ChildEstablished:
 		if !s.queued.IsZero() {
-			return
+			return true
 		}
 		s.queued = k.Time
 		a.addEvent(k.Time, EvServerHandshake, DirLocal, "server kernel: handshake complete, queued for accept() on %s", k.Src)
 	case event.Accepted:
 		if !s.accepted.IsZero() {
-			return
+			return true
 		}
 		s.accepted, s.pid = k.Time, k.Process.PID
 		s.by = fmt.Sprintf("%s[%d]", k.Process.Comm, k.Process.PID)
@@ -82,6 +92,7 @@ func (e *Engine) kernelServer(k *event.Kernel) {
 			a.evidence = append(a.evidence, ev)
 		}
 	}
+	return true
 }
 
 func (s *serverSide) fact() *AcceptFact {

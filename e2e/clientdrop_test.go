@@ -12,8 +12,8 @@ import (
 )
 
 // runReport runs `connscope run --netns <client> --format json` around argv
-// in the lab's client namespace and returns its one attempt.
-func runReport(t *testing.T, bin string, argv ...string) serverAttempt {
+// in the lab's client namespace and returns its one attempt and the report.
+func runReport(t *testing.T, bin string, argv ...string) (serverAttempt, string) {
 	t.Helper()
 	root, err := lab.RepoRoot()
 	if err != nil {
@@ -34,7 +34,7 @@ func runReport(t *testing.T, bin string, argv ...string) serverAttempt {
 	if len(atts) != 1 {
 		t.Fatalf("%d attempts, want 1:\n%s", len(atts), data)
 	}
-	return atts[0]
+	return atts[0], string(data)
 }
 
 // The client's side under `run` (pid filter, no port filter): the kernel's
@@ -48,14 +48,14 @@ func TestClientSideDrops(t *testing.T) {
 	lab.Up(t)
 
 	t.Run("arp-fail", func(t *testing.T) {
-		a := runReport(t, bin, lab.MariaDB("-h", lab.OnLinkNoHost4, "-P", "3306", "-u", lab.DBUser, "-e", "SELECT 1")...)
+		a, out := runReport(t, bin, lab.MariaDB("-h", lab.OnLinkNoHost4, "-P", "3306", "-u", lab.DBUser, "-e", "SELECT 1")...)
 		if a.Outcome != "unreachable" {
 			t.Errorf("outcome %s (%s), want unreachable", a.Outcome, a.Reason)
 		}
-		if d := a.Facts.KernelDrop; d == nil || d.Reason != "NEIGH_FAILED" || d.Packet != "SYN" || d.Received {
-			t.Errorf("facts.kernel_drop = %+v, want NEIGH_FAILED for the SYN being sent", d)
-		}
-		if !hasText(a.Evidence, "dropped the SYN it was sending: NEIGH_FAILED") {
+		// The kernel frees the queued SYN (NEIGH_FAILED) as it sends
+		// itself the ICMP host unreachable that decides the attempt.
+		checkTrailingDrop(t, a, out, "NEIGH_FAILED", false)
+		if a.Facts.KernelDrop != nil && !hasText(a.Evidence, "dropped the SYN it was sending: NEIGH_FAILED") {
 			t.Errorf("evidence %q lacks NEIGH_FAILED", a.Evidence)
 		}
 	})
@@ -67,7 +67,7 @@ func TestClientSideDrops(t *testing.T) {
 			t.Fatalf("nft: %v: %s", err, out)
 		}
 		defer exec.Command("ip", "netns", "exec", lab.NSClient, "nft", "delete", "table", "inet", "cse2eout").Run()
-		a := runReport(t, bin, lab.MariaDB("-h", lab.Server4, "-P", port, "-u", lab.DBUser, "-e", "SELECT 1")...)
+		a, _ := runReport(t, bin, lab.MariaDB("-h", lab.Server4, "-P", port, "-u", lab.DBUser, "-e", "SELECT 1")...)
 		if a.Outcome != "timeout" || a.Reason != "kernel.netfilter_drop" {
 			t.Errorf("outcome %s (%s), want timeout (kernel.netfilter_drop)", a.Outcome, a.Reason)
 		}

@@ -98,6 +98,46 @@ func TestServerSideDrop(t *testing.T) {
 	}
 }
 
+// lateAfterReport is the summary's count of kernel events that came after
+// their connect had been reported (live, a loaded machine: the eBPF reader
+// lagged past the reorder window).
+func lateAfterReport(t *testing.T, out string) uint64 {
+	t.Helper()
+	for _, line := range strings.Split(out, "\n") {
+		if strings.HasPrefix(line, `{"kind":"summary"`) {
+			var s struct {
+				LateAfterReport uint64 `json:"late_after_report"`
+			}
+			if err := json.Unmarshal([]byte(line), &s); err != nil {
+				t.Fatalf("summary line: %v: %s", err, line)
+			}
+			return s.LateAfterReport
+		}
+	}
+	t.Fatalf("no summary line in the report:\n%s", out)
+	return 0
+}
+
+// checkTrailingDrop checks a drop that trails its attempt's verdict (the
+// RST or ICMP error went out, or came in, before the kernel freed the
+// SYN): it is the attempt's fact, unless the machine was so loaded that it
+// came after the connect had been reported, which the summary then counts.
+func checkTrailingDrop(t *testing.T, a serverAttempt, out, reason string, received bool) {
+	t.Helper()
+	d := a.Facts.KernelDrop
+	if d == nil {
+		if n := lateAfterReport(t, out); n > 0 {
+			t.Logf("the %s drop came after the connect was reported (late_after_report=%d): counted, not joined", reason, n)
+			return
+		}
+		t.Errorf("facts.kernel_drop missing, and no late event counted: want %s (received=%v)", reason, received)
+		return
+	}
+	if d.Reason != reason || d.Packet != "SYN" || d.Received != received {
+		t.Errorf("facts.kernel_drop = %+v, want %s for the SYN (received=%v)", d, reason, received)
+	}
+}
+
 func hasText(list []string, sub string) bool {
 	for _, s := range list {
 		if strings.Contains(s, sub) {
@@ -160,9 +200,7 @@ func TestServerBindAddress(t *testing.T) {
 	if a.Outcome != "refused" || a.Reason != "tcp.rst_from_server" {
 		t.Errorf("attempt %s: %s (%s), want refused (tcp.rst_from_server)", a.Server, a.Outcome, a.Reason)
 	}
-	if d := a.Facts.KernelDrop; d == nil || d.Reason != "NO_SOCKET" || !d.Received {
-		t.Errorf("facts.kernel_drop = %+v, want NO_SOCKET for the received SYN", d)
-	}
+	checkTrailingDrop(t, a, tr.output(), "NO_SOCKET", true)
 	want := "listens on 127.0.0.1:" + port + " only; this SYN came to " + lab.Server4 + ":" + port
 	if !hasText(a.Causes, want) || !hasText(a.Causes, "socat[") {
 		t.Errorf("causes %q lack %q by socat", a.Causes, want)
