@@ -165,7 +165,7 @@ func FuzzDecode(f *testing.F) {
 func TestDecodeDrop(t *testing.T) {
 	tr := testTracer()
 	tr.drops = &dropReasons{names: map[uint32]string{5: "NETFILTER_DROP"}}
-	tr.syms = &symbolizer{path: "/nonexistent", cache: map[uint64]string{}}
+	tr.syms = &symbolizer{path: "/nonexistent"}
 	d := &tracerDropEvent{Seq: 77, Ifindex: 4, Proto: event.ProtoTCP, TcpFlags: event.TCPSyn, Incoming: 1}
 	d.E = tracerEvent{Ts: 1e18 + 5000, Fd: -1, Ret: 5, Family: event.FamilyInet6, Type: event.SockStream,
 		Sport: 40000, Dport: 3306, Kind: uint8(event.PacketDrop)}

@@ -2,11 +2,15 @@ package bpf
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"fmt"
 	"os"
+	"sort"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"unsafe"
 
 	"github.com/cilium/ebpf/btf"
@@ -87,63 +91,103 @@ func (r *dropReasons) name(code uint32) string {
 }
 
 // symbolizer names kernel code addresses from /proc/kallsyms: the function
-// containing a drop's location. Locations are few (a dozen functions drop
-// packets in practice), so each new one is looked up by one scan of the
-// file and remembered.
+// containing a drop's location. Reading kallsyms takes tens of
+// milliseconds (the kernel generates 100,000+ lines), far too long for the
+// ring buffer's reader, so the text symbols are loaded once, in the
+// background, when the tracer opens; until they are, locations are left
+// unnamed ("").
 type symbolizer struct {
 	path  string
-	cache map[uint64]string
+	table atomic.Pointer[symTable]
+	once  sync.Once
+}
+
+// symTable is the kernel's text symbols sorted by address; names are
+// slices of one string.
+type symTable struct {
+	addrs []uint64
+	ends  []uint32 // names[ends[i-1]:ends[i]] is symbol i's name
+	names string
 }
 
 func newSymbolizer() *symbolizer {
-	return &symbolizer{path: "/proc/kallsyms", cache: map[uint64]string{}}
+	return &symbolizer{path: "/proc/kallsyms"}
 }
 
-// name is the text symbol containing addr, "" when kallsyms cannot say
-// (unreadable, or addresses hidden by kernel.kptr_restrict).
+// start loads the table in the background (once).
+func (s *symbolizer) start() {
+	s.once.Do(func() {
+		go func() {
+			if t := loadSymbols(s.path); t != nil {
+				s.table.Store(t)
+			}
+		}()
+	})
+}
+
+// name is the text symbol containing addr, "" when it is not known (yet):
+// kallsyms unreadable, addresses hidden by kernel.kptr_restrict, or the
+// table still loading.
 func (s *symbolizer) name(addr uint64) string {
-	if addr == 0 {
+	t := s.table.Load()
+	if t == nil || addr == 0 {
 		return ""
 	}
-	if n, ok := s.cache[addr]; ok {
-		return n
-	}
-	n := s.lookup(addr)
-	if len(s.cache) >= 1024 {
-		clear(s.cache)
-	}
-	s.cache[addr] = n
-	return n
-}
-
-func (s *symbolizer) lookup(addr uint64) string {
-	f, err := os.Open(s.path)
-	if err != nil {
-		return ""
-	}
-	defer f.Close()
-	var best uint64
-	name := ""
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		// "ffffffff81000000 T _stext" (module symbols add " [module]")
-		line := sc.Text()
-		f := strings.Fields(line)
-		if len(f) < 3 || (f[1] != "t" && f[1] != "T") {
-			continue
-		}
-		a, err := strconv.ParseUint(f[0], 16, 64)
-		if err != nil || a == 0 || a > addr || a < best {
-			continue
-		}
-		best, name = a, f[2]
-	}
+	i := sort.Search(len(t.addrs), func(i int) bool { return t.addrs[i] > addr }) - 1
 	// A location far past its symbol is past the end of the kernel's text
 	// (a module without symbols): not that symbol.
-	if addr-best > 1<<20 {
+	if i < 0 || addr-t.addrs[i] > 1<<20 {
 		return ""
 	}
-	return name
+	from := uint32(0)
+	if i > 0 {
+		from = t.ends[i-1]
+	}
+	return t.names[from:t.ends[i]]
+}
+
+func loadSymbols(path string) *symTable {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil
+	}
+	defer f.Close()
+	type sym struct {
+		addr uint64
+		name string
+	}
+	var syms []sym
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		// "ffffffff81000000 T _stext" (module symbols add "\t[module]")
+		line := sc.Bytes()
+		sp := bytes.IndexByte(line, ' ')
+		if sp <= 0 || len(line) < sp+4 || (line[sp+1] != 't' && line[sp+1] != 'T') || line[sp+2] != ' ' {
+			continue
+		}
+		a, err := strconv.ParseUint(string(line[:sp]), 16, 64)
+		if err != nil || a == 0 {
+			continue
+		}
+		name := line[sp+3:]
+		if tab := bytes.IndexByte(name, '\t'); tab >= 0 {
+			name = name[:tab]
+		}
+		syms = append(syms, sym{a, string(name)})
+	}
+	if len(syms) == 0 {
+		return nil // unreadable, or every address hidden (kptr_restrict)
+	}
+	sort.SliceStable(syms, func(i, j int) bool { return syms[i].addr < syms[j].addr })
+	t := &symTable{addrs: make([]uint64, len(syms)), ends: make([]uint32, len(syms))}
+	var b strings.Builder
+	for i, s := range syms {
+		t.addrs[i] = s.addr
+		b.WriteString(s.name)
+		t.ends[i] = uint32(b.Len())
+	}
+	t.names = b.String()
+	return t
 }
 
 // decodeDrop fills the drop-specific part of an EV_DROP record.
