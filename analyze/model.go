@@ -156,46 +156,51 @@ type EventAttrs = proto.Attrs
 type EventKind string
 
 const (
-	EvSYN             EventKind = "syn"
-	EvSYNData         EventKind = "syn_data" // TCP Fast Open data on the SYN
-	EvSYNRetransmit   EventKind = "syn_retransmit"
-	EvSYNACK          EventKind = "syn_ack"
-	EvSYNACKRetrans   EventKind = "syn_ack_retransmit"
-	EvRST             EventKind = "rst"
-	EvFIN             EventKind = "fin"
-	EvICMPError       EventKind = "icmp_error"
-	EvClientData      EventKind = "client_data"
-	EvServerData      EventKind = "server_data"
-	EvClientGaveUp    EventKind = "client_gave_up" // moved on to the next address
-	EvKernelConnect   EventKind = "kernel_connect" // connect() returned
-	EvKernelState     EventKind = "kernel_state"
-	EvKernelError     EventKind = "kernel_error"
-	EvKernelRetrans   EventKind = "kernel_retransmit"
-	EvKernelRST       EventKind = "kernel_rst"
-	EvKernelDrop      EventKind = "kernel_drop"      // the traced host's kernel dropped a handshake packet (drop.go)
-	EvServerHandshake EventKind = "server_handshake" // the server's kernel completed the handshake: queued for accept() (server.go)
-	EvAccepted        EventKind = "accepted"         // a server process accept()ed the connection (server.go)
-	EvDNSQuery        EventKind = "dns_query"
-	EvDNSAnswer       EventKind = "dns_answer"
-	EvGreeting        EventKind = "greeting"
-	EvMySQLErr        EventKind = "mysql_err"
-	EvMySQLOK         EventKind = "mysql_ok" // an OK outside the login (unexpected)
-	EvLogin           EventKind = "login"    // HandshakeResponse
-	EvLoginOK         EventKind = "login_ok"
-	EvAuthSwitch      EventKind = "auth_switch"
-	EvAuthMoreData    EventKind = "auth_more_data"
-	EvCommand         EventKind = "command"
-	EvSSLRequest      EventKind = "ssl_request"
-	EvSSLAnswer       EventKind = "ssl_answer"   // PostgreSQL: the server's 'S' or 'N'
-	EvAuthRequest     EventKind = "auth_request" // PostgreSQL: the server asks for a password (or SASL)
-	EvAuthOK          EventKind = "auth_ok"      // PostgreSQL: AuthenticationOk
-	EvPGError         EventKind = "pg_error"     // PostgreSQL: ErrorResponse
-	EvTLSClientHello  EventKind = "tls_client_hello"
-	EvTLSServerHello  EventKind = "tls_server_hello"
-	EvTLSAlert        EventKind = "tls_alert"
-	EvTLSEstablished  EventKind = "tls_established"
-	EvNotDecoded      EventKind = "not_decoded" // bytes that stop the decoding (cut, malformed, not the protocol)
-	EvTruncated       EventKind = "truncated"   // further events not recorded
+	EvSYN            EventKind = "syn"
+	EvSYNData        EventKind = "syn_data" // TCP Fast Open data on the SYN
+	EvSYNRetransmit  EventKind = "syn_retransmit"
+	EvSYNACK         EventKind = "syn_ack"
+	EvSYNACKRetrans  EventKind = "syn_ack_retransmit"
+	EvRST            EventKind = "rst"
+	EvFIN            EventKind = "fin"
+	EvICMPError      EventKind = "icmp_error"
+	EvClientData     EventKind = "client_data"
+	EvServerData     EventKind = "server_data"
+	EvClientGaveUp   EventKind = "client_gave_up" // moved on to the next address
+	EvKernelConnect  EventKind = "kernel_connect" // connect() returned
+	EvKernelState    EventKind = "kernel_state"
+	EvKernelError    EventKind = "kernel_error"
+	EvKernelRetrans  EventKind = "kernel_retransmit"
+	EvKernelRST      EventKind = "kernel_rst"
+	EvDNSQuery       EventKind = "dns_query"
+	EvDNSAnswer      EventKind = "dns_answer"
+	EvGreeting       EventKind = "greeting"
+	EvMySQLErr       EventKind = "mysql_err"
+	EvMySQLOK        EventKind = "mysql_ok" // an OK outside the login (unexpected)
+	EvLogin          EventKind = "login"    // HandshakeResponse
+	EvLoginOK        EventKind = "login_ok"
+	EvAuthSwitch     EventKind = "auth_switch"
+	EvAuthMoreData   EventKind = "auth_more_data"
+	EvCommand        EventKind = "command"
+	EvSSLRequest     EventKind = "ssl_request"
+	EvSSLAnswer      EventKind = "ssl_answer"   // PostgreSQL: the server's 'S' or 'N'
+	EvAuthRequest    EventKind = "auth_request" // PostgreSQL: the server asks for a password (or SASL)
+	EvAuthOK         EventKind = "auth_ok"      // PostgreSQL: AuthenticationOk
+	EvPGError        EventKind = "pg_error"     // PostgreSQL: ErrorResponse
+	EvTLSClientHello EventKind = "tls_client_hello"
+	EvTLSServerHello EventKind = "tls_server_hello"
+	EvTLSAlert       EventKind = "tls_alert"
+	EvTLSEstablished EventKind = "tls_established"
+	EvNotDecoded     EventKind = "not_decoded" // bytes that stop the decoding (cut, malformed, not the protocol)
+	EvTruncated      EventKind = "truncated"   // further events not recorded
+)
+
+// The timeline kinds of a traced host's kernel drops (drop.go) and of the
+// server's side (server.go).
+const (
+	EvKernelDrop      EventKind = "kernel_drop"      // the traced host's kernel dropped a handshake packet
+	EvServerHandshake EventKind = "server_handshake" // the server's kernel completed the handshake: queued for accept()
+	EvAccepted        EventKind = "accepted"         // a server process accept()ed the connection
 )
 
 // The notes (EventAttrs.Note) of the engine's steps: which situation of
