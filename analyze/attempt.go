@@ -129,6 +129,11 @@ type attempt struct {
 	fd          int32
 	hasFD       bool
 
+	// kDrops are packets of the attempt the kernel dropped (drop.go).
+	kDrops []kernelDrop
+	// srv is what the server's side showed of the attempt (server.go).
+	srv *serverSide
+
 	// Verdict.
 	final    bool
 	keep     bool // stays in the flow table after the verdict, until reported
@@ -1227,9 +1232,13 @@ func (e *Engine) decide(a *attempt, r Reason, at time.Time) {
 	if a.final {
 		return
 	}
+	if len(a.kDrops) > 0 || a.srv != nil {
+		r = e.dropVerdict(a, r) // drop.go
+	}
 	if e.loss.kernelAt|e.loss.dropsAt|e.loss.lateAt != 0 {
 		r = e.lossVerdict(a, r)
 	}
+	e.listenerFact(a, r) // listeners.go
 	o := r.Outcome()
 	if decidedHook != nil {
 		decidedHook(r)

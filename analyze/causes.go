@@ -64,7 +64,7 @@ func causesOf(w *wordCtx) []string {
 	at := w.at
 	if p := protocolNamed(w.f.Protocol); p != nil && p.Causes != nil {
 		if c := p.Causes(at.Reason.String(), protoInfoOf(at), w.clientAddr()); c != nil {
-			return c
+			return append(append([]string{}, c...), kernelCauses(w)...) // words_kernel.go
 		}
 	}
 	var c []string
@@ -77,6 +77,7 @@ func causesOf(w *wordCtx) []string {
 	} else {
 		c = defaultCauses(w)
 	}
+	c = append(c, kernelCauses(w)...) // words_kernel.go
 	if p := protocolNamed(w.f.Intended); p != nil && p.ConnCauses != nil {
 		c = append(c, p.ConnCauses(at.Reason.String(), w.target())...)
 	}

@@ -62,6 +62,10 @@ type Options struct {
 	// The Summary's connect and attempt counts are thus those of the
 	// connects reported, and only the engine keeps them.
 	Keep func(*Connect) bool
+	// Listeners is the listener inventory of the traced host when the
+	// trace started (live): the causes of a refused connect name who
+	// listens on its port, and on which addresses (listeners.go).
+	Listeners []event.Listener
 }
 
 const (

@@ -202,6 +202,16 @@ func (e *Engine) LateKernel(k *event.Kernel) {
 	case k.SockType == event.SockDgram:
 		e.kernel(k) // resolver evidence, never an attempt
 		return
+	case k.Kind == event.PacketDrop || k.Kind == event.ChildEstablished || k.Kind == event.Accepted:
+		// drop.go, server.go: joins an attempt not yet reported, never starts one
+		if !e.kernelSide(k) && k.Src.IsValid() && k.Dst.IsValid() {
+			key, _ := makeKey(k.Src.Addr(), k.Src.Port(), k.Dst.Addr(), k.Dst.Port())
+			e.lateUnmatched(e.recent.keys[key] != 0)
+		}
+		if len(e.ready) > 0 {
+			e.flush()
+		}
+		return
 	}
 	a := e.socketAttempt(k)
 	if a == nil || (k.Kind == event.StateChange && k.NewState == event.TCPSynSent && a.final && a.cookie != k.Cookie) {

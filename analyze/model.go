@@ -210,6 +210,14 @@ const (
 	EvTruncated      EventKind = "truncated"   // further events not recorded
 )
 
+// The timeline kinds of a traced host's kernel drops (drop.go) and of the
+// server's side (server.go).
+const (
+	EvKernelDrop      EventKind = "kernel_drop"      // the traced host's kernel dropped a handshake packet
+	EvServerHandshake EventKind = "server_handshake" // the server's kernel completed the handshake: queued for accept()
+	EvAccepted        EventKind = "accepted"         // a server process accept()ed the connection
+)
+
 // The notes (EventAttrs.Note) of the engine's steps: which situation of
 // its kind a step is. Each is a stable id; the kinds it applies to are in
 // brackets.
@@ -235,6 +243,7 @@ const (
 	NoteAboutServer       = "about_server"         // the ICMP error is about a packet of the server [icmp_error]
 	NoteOtherSYN          = "other_syn"            // the ICMP error quotes another SYN than the attempt's (ignored) [icmp_error]
 	NotePTRForClient      = "ptr_for_client"       // the server looks up the client's name [dns_query, dns_answer]
+	NoteSending           = "sending"              // the traced host was sending the packet it dropped (else it received it) [kernel_drop]
 )
 
 // Dir is a timeline step's direction: client to server, server to client,

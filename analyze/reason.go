@@ -115,6 +115,10 @@ var (
 	ReasonEAGAINUnix          = def("kernel.eagain_unix", Rejected, "connect() to a unix socket failed with EAGAIN: the server's listen backlog is full")
 	ReasonUnixOtherErrno      = def("kernel.unix_other_errno", Refused, "connect() to a unix socket failed with another errno (in facts)")
 	ReasonUnixConnected       = def("kernel.unix_connected", OK, "connect() to a unix socket succeeded")
+	// Drop reasons (skb:kfree_skb) of a traced host, for handshake packets.
+	ReasonKernelNetfilterDrop  = def("kernel.netfilter_drop", Timeout, "the SYN got no reply because the kernel of this host dropped the SYN (or the SYN-ACK) in netfilter (NETFILTER_DROP: an nftables/iptables drop rule)")
+	ReasonKernelListenOverflow = def("kernel.listen_overflow", Timeout, "the SYN got no reply because the kernel of this host dropped a handshake packet for a full accept or SYN queue (TCP_LISTEN_OVERFLOW, TCP_REQQFULLDROP)")
+	ReasonKernelDropped        = def("kernel.packet_dropped", Timeout, "the SYN got no reply because the kernel of this host dropped the SYN (or the SYN-ACK) for another reason (in facts.kernel_drop)")
 
 	// Application bytes, any protocol.
 	ReasonNoServerBytes         = def("app.no_server_bytes", NoGreeting, "connected, the server sent nothing, and the client gave up (or the capture ended after it waited the client timeout)")
@@ -320,6 +324,15 @@ type Facts struct {
 	Slow []SlowFact `json:"slow,omitempty"`
 	// Lost counts what was lost while the attempt was open (capture.evidence_lost).
 	Lost *LostFact `json:"lost,omitempty"`
+	// KernelDrop is the kernel's reason for dropping a handshake packet of
+	// the attempt on a traced host (drop.go).
+	KernelDrop *DropFact `json:"kernel_drop,omitempty"`
+	// Accept is the server side's accept() of the attempt (server.go).
+	Accept *AcceptFact `json:"accept,omitempty"`
+	// Listeners is what the listener inventory (live, at the trace's
+	// start) showed on the attempt's port, for a failed attempt
+	// (listeners.go).
+	Listeners *ListenerFact `json:"listeners,omitempty"`
 }
 
 // SoftErrorFact is a SYN retransmit (SYN = its number) at AtMS since the

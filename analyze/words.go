@@ -283,6 +283,7 @@ func explainAttempt(at *Attempt) {
 	w := &wordCtx{at: at, f: f}
 	var ev []string
 	ev = append(ev, evidenceFor(w, at.Reason)...)
+	ev = append(ev, kernelEvidence(w)...) // words_kernel.go
 	for _, s := range f.SoftErrors {
 		ev = append(ev, fmt.Sprintf("SYN retransmit #%d at +%s got the same answer: the first error arrived while connect() held the socket (Linux then keeps it as a soft error) and this one ended the connect", s.SYN, proto.MS(s.AtMS)))
 	}

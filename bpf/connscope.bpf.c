@@ -56,6 +56,10 @@ const volatile __u8 use_tai = 0;         /* stamp with CLOCK_TAI (kernel >= 6.1)
 const volatile __u64 addr_key = 0;       /* per-run key to hide socket addresses */
 const volatile __u64 wakeup_bytes = 1 << 20; /* wake the reader once this much is pending */
 const volatile __u32 slot_mask = 0x7fff;     /* inflight slots - 1 (a power of two) */
+/* enum skb_drop_reason values, read by the loader from the kernel's BTF
+ * (they change between kernels). */
+const volatile __u32 drop_not_specified = 2;
+const volatile __u32 drop_listen_overflow = 0; /* 0: not in this kernel */
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -153,9 +157,11 @@ struct {
 	__type(value, struct owner);
 } owners SEC(".maps");
 
-/* Keep the record types in BTF for bpf2go (-type event -type connect_event). */
+/* Keep the record types in BTF for bpf2go (-type event -type connect_event
+ * -type drop_event). */
 const struct event *unused_event __attribute__((unused));
 const struct connect_event *unused_connect_event __attribute__((unused));
+const struct drop_event *unused_drop_event __attribute__((unused));
 
 /* Syscall tracepoint contexts (stable ABI: see events/syscalls/sys_*_connect/format). */
 struct sys_enter_ctx {
@@ -535,18 +541,52 @@ static __always_inline struct owner *bind_socket(struct sock *sk)
 	return stored;
 }
 
+/* The server's side: a connection to a followed port completed its
+ * handshake (the child socket SYN_RECV->ESTABLISHED, in softirq) and waits
+ * in the accept queue. The event carries the child's cookie, which accept()
+ * reads back. Softirq has no process to filter by: under a pid filter it
+ * needs a port filter naming the port. */
+static __always_inline void server_child(struct sock *sk)
+{
+	__u16 lport = sk->__sk_common.skc_num;
+	if (filter_ports) {
+		if (!bpf_map_lookup_elem(&ports, &lport))
+			return;
+	} else if (filter_pids) {
+		return;
+	}
+	struct event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	if (!e) {
+		count_lost();
+		return;
+	}
+	__builtin_memset(e, 0, sizeof(*e));
+	e->ts = now();
+	e->kind = EV_CHILD;
+	e->fd = -1;
+	e->cookie = bpf_get_socket_cookie(sk);
+	fill_sock(e, sk);
+	submit(e);
+}
+
 SEC("tp_btf/inet_sock_set_state")
 int BPF_PROG(inet_sock_set_state, struct sock *sk, int oldstate, int newstate)
 {
 	/* Connect analysis needs how a socket left SYN_SENT and its end
-	 * (->CLOSE); everything else (LISTEN, SYN_RECV: server sockets; the
-	 * FIN_WAIT/CLOSE_WAIT/LAST_ACK/TIME_WAIT steps of a close) is dropped
-	 * here, on the arguments alone. */
+	 * (->CLOSE), and on the server's side a child socket's handshake
+	 * (SYN_RECV->ESTABLISHED); everything else (LISTEN, the child's
+	 * CLOSE->SYN_RECV; the FIN_WAIT/CLOSE_WAIT/LAST_ACK/TIME_WAIT steps of
+	 * a close) is dropped here, on the arguments alone. */
 	bool bind = oldstate == TCP_CLOSE && newstate == TCP_SYN_SENT;
-	if (!bind && oldstate != TCP_SYN_SENT && newstate != TCP_CLOSE)
+	bool child = oldstate == TCP_SYN_RECV && newstate == TCP_ESTABLISHED;
+	if (!bind && !child && oldstate != TCP_SYN_SENT && newstate != TCP_CLOSE)
 		return 0;
 	if (sk->sk_protocol != IPPROTO_TCP)
 		return 0;
+	if (child) {
+		server_child(sk);
+		return 0;
+	}
 
 	struct owner *o;
 	if (bind)
@@ -642,4 +682,309 @@ int BPF_PROG(sched_process_exit, struct task_struct *task)
 	__u32 tgid = task->tgid;
 	bpf_map_delete_elem(&pids, &tgid);
 	return 0;
+}
+
+/* ---- skb:kfree_skb: why the kernel dropped a packet of a followed port ----
+ *
+ * kfree_skb fires for every packet freed as dropped on the host (consumed
+ * packets go to consume_skb), so everything is rejected as early and cheaply
+ * as possible: by the reason argument first (NOT_SPECIFIED says nothing),
+ * then the skb's protocol, one read of the IP header, one of the transport
+ * header. Only handshake segments pass (SYN and SYN-ACK, and any segment
+ * dropped for TCP_LISTEN_OVERFLOW: the ACK completing a handshake into a
+ * full accept queue), and ICMP/ICMPv6 errors quoting a TCP segment. Data,
+ * FIN and RST segments never reach the ring buffer: a bulk transfer's losses
+ * and the FIN or RST that arrives after its socket closed (NO_SOCKET, at the
+ * end of every connection) say nothing about a connect.
+ * With a port filter, the segment's source or destination port must be a
+ * followed port. Drops are not process events: under a pid filter without
+ * a port filter only drops of packets sent by a socket the tracer bound (a
+ * traced process's connect) pass. */
+
+#define ETH_P_IP 0x0800
+#define ETH_P_IPV6 0x86DD
+#define IPPROTO_ICMP 1
+#define IPPROTO_ICMPV6 58
+#define TCP_FLAG_FIN 0x01
+#define TCP_FLAG_SYN 0x02
+#define TCP_FLAG_RST 0x04
+
+struct iphdr_min {
+	__u8 ver_ihl;
+	__u8 tos;
+	__be16 tot_len;
+	__be16 id;
+	__be16 frag_off;
+	__u8 ttl;
+	__u8 protocol;
+	__u16 check;
+	__be32 saddr;
+	__be32 daddr;
+};
+
+struct ipv6hdr_min {
+	__be32 ver_tc_flow;
+	__be16 payload_len;
+	__u8 nexthdr;
+	__u8 hop_limit;
+	__u8 saddr[16];
+	__u8 daddr[16];
+};
+
+/* The first 14 bytes of a TCP header: ports, sequence number, flags. */
+struct tcphdr_min {
+	__be16 source;
+	__be16 dest;
+	__be32 seq;
+	__be32 ack_seq;
+	__u8 doff;
+	__u8 flags;
+};
+
+struct icmphdr_min {
+	__u8 type;
+	__u8 code;
+	__u16 check;
+	__u32 rest;
+};
+
+/* A packet's flow as parsed from its headers. */
+struct flow_key {
+	__u8 saddr[16];
+	__u8 daddr[16];
+	__u16 sport, dport; /* host order */
+	__u32 seq;
+	__u16 family;
+	__u8 tcp_flags;
+	__u8 icmp_type, icmp_code;
+	__u8 proto;
+};
+
+static __always_inline bool drop_port_wanted(__u16 sport, __u16 dport)
+{
+	if (!filter_ports)
+		return true;
+	return bpf_map_lookup_elem(&ports, &sport) || bpf_map_lookup_elem(&ports, &dport);
+}
+
+/* Reads len bytes at off from the skb's head, within its linear data. */
+static __always_inline int skb_read(void *dst, __u32 len, unsigned char *head, __u32 off, __u32 tail)
+{
+	if (off + len > tail)
+		return -1;
+	return bpf_probe_read_kernel(dst, len, head + off);
+}
+
+/* parse_ip parses the IP header at off: addresses into k, the transport
+ * protocol and offset out. Fragments other than the first are refused. */
+static __always_inline int parse_ip(struct flow_key *k, unsigned char *head, __u32 off, __u32 tail,
+				    __u16 family, __u8 *proto, __u32 *l4)
+{
+	if (family == AF_INET) {
+		struct iphdr_min ip;
+		if (skb_read(&ip, sizeof(ip), head, off, tail))
+			return -1;
+		__u32 ihl = (ip.ver_ihl & 0xf) * 4;
+		if ((ip.ver_ihl >> 4) != 4 || ihl < 20)
+			return -1;
+		if (bpf_ntohs(ip.frag_off) & 0x1fff)
+			return -1;
+		__builtin_memset(k->saddr, 0, 16);
+		__builtin_memset(k->daddr, 0, 16);
+		__builtin_memcpy(k->saddr, &ip.saddr, 4);
+		__builtin_memcpy(k->daddr, &ip.daddr, 4);
+		*proto = ip.protocol;
+		*l4 = off + ihl;
+	} else {
+		struct ipv6hdr_min ip6;
+		if (skb_read(&ip6, sizeof(ip6), head, off, tail))
+			return -1;
+		if ((((__u8 *)&ip6.ver_tc_flow)[0] >> 4) != 6)
+			return -1;
+		__builtin_memcpy(k->saddr, ip6.saddr, 16);
+		__builtin_memcpy(k->daddr, ip6.daddr, 16);
+		*proto = ip6.nexthdr; /* extension headers are not followed */
+		*l4 = off + sizeof(ip6);
+	}
+	k->family = family;
+	return 0;
+}
+
+SEC("tp_btf/kfree_skb")
+int BPF_PROG(kfree_skb, struct sk_buff *skb, void *location, unsigned int reason)
+{
+	if (reason == drop_not_specified)
+		return 0;
+	__be16 eth = skb->protocol;
+	__u16 family;
+	if (eth == bpf_htons(ETH_P_IP))
+		family = AF_INET;
+	else if (eth == bpf_htons(ETH_P_IPV6))
+		family = AF_INET6;
+	else
+		return 0;
+	__u16 nh = skb->network_header;
+	if (nh == (__u16)~0U)
+		return 0; /* no network header set */
+	unsigned char *head = skb->head;
+	__u32 tail = skb->tail;
+
+	struct flow_key k = {};
+	__u8 proto;
+	__u32 l4;
+	if (parse_ip(&k, head, nh, tail, family, &proto, &l4))
+		return 0;
+	k.proto = proto;
+	if (proto == IPPROTO_TCP) {
+		struct tcphdr_min th;
+		if (skb_read(&th, sizeof(th), head, l4, tail))
+			return 0;
+		if (!(th.flags & TCP_FLAG_SYN) &&
+		    (!drop_listen_overflow || reason != drop_listen_overflow))
+			return 0;
+		k.sport = bpf_ntohs(th.source);
+		k.dport = bpf_ntohs(th.dest);
+		k.seq = bpf_ntohl(th.seq);
+		k.tcp_flags = th.flags;
+	} else if ((proto == IPPROTO_ICMP && family == AF_INET) || (proto == IPPROTO_ICMPV6 && family == AF_INET6)) {
+		struct icmphdr_min ih;
+		if (skb_read(&ih, sizeof(ih), head, l4, tail))
+			return 0;
+		/* destination unreachable, time exceeded */
+		if (family == AF_INET ? (ih.type != 3 && ih.type != 11) : (ih.type != 1 && ih.type != 3))
+			return 0;
+		k.icmp_type = ih.type;
+		k.icmp_code = ih.code;
+		__u8 inner;
+		__u32 il4;
+		if (parse_ip(&k, head, l4 + sizeof(ih), tail, family, &inner, &il4) || inner != IPPROTO_TCP)
+			return 0;
+		struct tcphdr_min th;
+		/* an ICMP error quotes at least 8 bytes of the segment */
+		if (skb_read(&th, 8, head, il4, tail))
+			return 0;
+		k.sport = bpf_ntohs(th.source);
+		k.dport = bpf_ntohs(th.dest);
+		k.seq = bpf_ntohl(th.seq);
+	} else {
+		return 0;
+	}
+	if (!drop_port_wanted(k.sport, k.dport))
+		return 0;
+	/* A packet this host sends carries its socket: the connecting socket's
+	 * owner, when the tracer bound it, names the process. */
+	int iif = skb->skb_iif;
+	struct owner *o = NULL;
+	struct sock *sk = skb->sk;
+	if (sk && !iif)
+		o = owner_of(sk);
+	if (filter_pids && !filter_ports && !o)
+		return 0;
+
+	struct drop_event *d = bpf_ringbuf_reserve(&events, sizeof(*d), 0);
+	if (!d) {
+		count_lost();
+		return 0;
+	}
+	__builtin_memset(d, 0, sizeof(*d));
+	d->e.ts = now();
+	d->e.kind = EV_DROP;
+	d->e.fd = -1;
+	d->e.ret = (__s32)reason;
+	d->e.family = k.family;
+	d->e.type = SOCK_STREAM;
+	d->e.sport = k.sport;
+	d->e.dport = k.dport;
+	__builtin_memcpy(d->e.saddr, k.saddr, 16);
+	__builtin_memcpy(d->e.daddr, k.daddr, 16);
+	d->location = (__u64)location;
+	d->seq = k.seq;
+	d->proto = k.proto;
+	d->tcp_flags = k.tcp_flags;
+	d->icmp_type = k.icmp_type;
+	d->icmp_code = k.icmp_code;
+	d->incoming = iif != 0;
+	if (iif) {
+		d->ifindex = iif;
+	} else {
+		struct net_device *dev = skb->dev;
+		if (dev)
+			d->ifindex = dev->ifindex;
+	}
+	if (o) {
+		d->e.cookie = o->cookie;
+		d->e.pid = o->pid;
+		d->e.tid = o->tid;
+		d->e.fd = o->fd;
+		__builtin_memcpy(d->e.comm, o->comm, sizeof(d->e.comm));
+	}
+	submit(d);
+	return 0;
+}
+
+/* accept()/accept4() returning a TCP socket of a followed port: which
+ * process took the connection out of the accept queue, and when. The
+ * child's cookie was assigned at its handshake (EV_CHILD), so it is read,
+ * not created. */
+static __always_inline int accept_exit(struct sys_exit_ctx *ctx)
+{
+	__s64 ret = ctx->ret;
+	if (ret < 0)
+		return 0;
+	__u64 id = bpf_get_current_pid_tgid();
+	__u32 tgid = id >> 32;
+	if (!tgid_wanted(tgid))
+		return 0;
+	__u16 type = 0;
+	__u64 skp = sock_from_fd((__s32)ret, &type);
+	if (!skp || type != SOCK_STREAM)
+		return 0;
+	struct sock *sk = (struct sock *)skp;
+	__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	if ((family != AF_INET && family != AF_INET6) || BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP)
+		return 0;
+	__u16 lport = BPF_CORE_READ(sk, __sk_common.skc_num);
+	if (filter_ports && !bpf_map_lookup_elem(&ports, &lport))
+		return 0;
+	struct event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	if (!e) {
+		count_lost();
+		return 0;
+	}
+	__builtin_memset(e, 0, sizeof(*e));
+	e->ts = now();
+	e->kind = EV_ACCEPT;
+	e->pid = tgid;
+	e->tid = (__u32)id;
+	e->fd = (__s32)ret;
+	bpf_get_current_comm(e->comm, sizeof(e->comm));
+	BPF_CORE_READ_INTO(&e->cookie, sk, __sk_common.skc_cookie);
+	e->family = family;
+	e->type = SOCK_STREAM;
+	e->sport = lport;
+	e->dport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+	e->state = BPF_CORE_READ(sk, __sk_common.skc_state);
+	if (family == AF_INET) {
+		__be32 s = BPF_CORE_READ(sk, __sk_common.skc_rcv_saddr);
+		__be32 d = BPF_CORE_READ(sk, __sk_common.skc_daddr);
+		__builtin_memcpy(e->saddr, &s, 4);
+		__builtin_memcpy(e->daddr, &d, 4);
+	} else {
+		bpf_core_read(e->saddr, 16, &sk->__sk_common.skc_v6_rcv_saddr);
+		bpf_core_read(e->daddr, 16, &sk->__sk_common.skc_v6_daddr);
+	}
+	submit(e);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_exit_accept4")
+int sys_exit_accept4(struct sys_exit_ctx *ctx)
+{
+	return accept_exit(ctx);
+}
+
+SEC("tracepoint/syscalls/sys_exit_accept")
+int sys_exit_accept(struct sys_exit_ctx *ctx)
+{
+	return accept_exit(ctx);
 }

@@ -57,7 +57,11 @@ func (t *Tracer) decode(raw []byte) (event.Kernel, bool) {
 		k.OldState, k.NewState = e.OldState, e.NewState
 	case event.SocketError:
 		k.Errno = e.Ret
-	case event.Retransmit, event.ResetReceived:
+	case event.Retransmit, event.ResetReceived, event.ChildEstablished, event.Accepted:
+	case event.PacketDrop:
+		if !t.decodeDrop(raw, &k) {
+			return event.Kernel{}, false
+		}
 	default:
 		return event.Kernel{}, false
 	}

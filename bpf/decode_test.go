@@ -14,6 +14,9 @@ func TestRecordLayout(t *testing.T) {
 	if eventSize != 96 || connectEventSize != 224 {
 		t.Errorf("event %d bytes, connect_event %d bytes; connscope.h says 96 and 224 (regenerate?)", eventSize, connectEventSize)
 	}
+	if dropEventSize != 120 {
+		t.Errorf("drop_event %d bytes; connscope.h says 120 (regenerate?)", dropEventSize)
+	}
 	if off := unsafe.Offsetof(tracerConnectEvent{}.Path); off != 112 {
 		t.Errorf("connect_event.path at %d, want 112", off)
 	}
@@ -67,6 +70,8 @@ func record(v any) []byte {
 		return unsafe.Slice((*byte)(unsafe.Pointer(r)), eventSize)
 	case *tracerConnectEvent:
 		return unsafe.Slice((*byte)(unsafe.Pointer(r)), connectEventSize)
+	case *tracerDropEvent:
+		return unsafe.Slice((*byte)(unsafe.Pointer(r)), dropEventSize)
 	}
 	panic("record type")
 }
@@ -152,4 +157,34 @@ func FuzzDecode(f *testing.F) {
 			t.Errorf("decoded kind %d", ev.Kind)
 		}
 	})
+}
+
+// A drop record becomes a PacketDrop with the reason named by the kernel's
+// enum (as loaded), its direction and the segment's flags; a record cut
+// short is malformed, not a drop without details.
+func TestDecodeDrop(t *testing.T) {
+	tr := testTracer()
+	tr.drops = &dropReasons{names: map[uint32]string{5: "NETFILTER_DROP"}}
+	tr.syms = &symbolizer{path: "/nonexistent"}
+	d := &tracerDropEvent{Seq: 77, Ifindex: 4, Proto: event.ProtoTCP, TcpFlags: event.TCPSyn, Incoming: 1}
+	d.E = tracerEvent{Ts: 1e18 + 5000, Fd: -1, Ret: 5, Family: event.FamilyInet6, Type: event.SockStream,
+		Sport: 40000, Dport: 3306, Kind: uint8(event.PacketDrop)}
+	copy(d.E.Saddr[:], netip.MustParseAddr("2001:db8::1").AsSlice())
+	copy(d.E.Daddr[:], netip.MustParseAddr("2001:db8::2").AsSlice())
+	k, ok := tr.decode(record(d))
+	if !ok {
+		t.Fatal("drop record not decoded")
+	}
+	want := event.Drop{Reason: "NETFILTER_DROP", Code: 5, Incoming: true, Ifindex: 4, Proto: event.ProtoTCP, TCPFlags: event.TCPSyn, Seq: 77}
+	if k.Kind != event.PacketDrop || k.Drop == nil || *k.Drop != want ||
+		k.Src != netip.MustParseAddrPort("[2001:db8::1]:40000") || k.Dst != netip.MustParseAddrPort("[2001:db8::2]:3306") {
+		t.Errorf("decoded %+v drop %+v", k, k.Drop)
+	}
+	d.E.Ret = 9
+	if k, _ := tr.decode(record(d)); k.Drop == nil || k.Drop.Reason != "reason 9" {
+		t.Errorf("unnamed reason decoded as %+v", k.Drop)
+	}
+	if _, ok := tr.decode(record(d)[:eventSize]); ok {
+		t.Error("a drop record cut to the common header was decoded")
+	}
 }

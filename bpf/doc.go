@@ -27,6 +27,27 @@
 //     and its final →CLOSE; the steps of a close in between (FIN_WAIT1/2,
 //     CLOSE_WAIT, LAST_ACK, CLOSING, TIME_WAIT) and server-side sockets
 //     (LISTEN, SYN_RECV) are dropped at the top of the program.
+//   - PacketDrop: a packet the kernel dropped, with its reason (tp_btf
+//     kfree_skb: NETFILTER_DROP, NO_SOCKET, TCP_LISTEN_OVERFLOW,
+//     NEIGH_FAILED, ...), on either side of a connect: the SYN or SYN-ACK of
+//     a followed port (or the ACK dropped for TCP_LISTEN_OVERFLOW), or an
+//     ICMP error quoting one. The reason's name comes from the running
+//     kernel's BTF (enum skb_drop_reason; its values change between
+//     kernels), the dropping function from /proc/kallsyms. kfree_skb fires
+//     for every dropped packet on the host, so the program rejects in the
+//     kernel, cheapest test first: reason NOT_SPECIFIED, non-IP, non-TCP,
+//     no SYN, a port outside Options.Ports. Under a pid filter without
+//     ports only the drops of packets a traced socket sent pass. A kernel
+//     without the enum or the tracepoint's reason argument (before 5.17)
+//     loses only this program (see Unavailable).
+//   - ChildEstablished, Accepted: the server's side of a connect to a
+//     followed port: the child socket's handshake (inet_sock_set_state
+//     SYN_RECV→ESTABLISHED: queued for accept(), in softirq, so under a pid
+//     filter only with a port filter naming the port) and the accept() or
+//     accept4() that returned it (syscalls:sys_exit_accept*, with the
+//     accepting process and its fd; pid- and port-filtered). Both carry the
+//     connection's addresses from the server's side (Src: the server) and
+//     the child socket's cookie.
 //
 // Every connect() on the machine runs these programs, so they are built for
 // cost (bench/bpf.sh measures it): sys_enter_connect only checks the pid

@@ -81,6 +81,12 @@ type Tracer struct {
 	clock  *wallClock
 
 	unavailable []string
+	// skip holds the programs that cannot work here, with why (decided
+	// before loading: a missing BTF enum).
+	skip map[string]error
+
+	drops *dropReasons // enum skb_drop_reason; nil when kfree_skb is not loaded
+	syms  *symbolizer
 
 	events    atomic.Uint64
 	malformed atomic.Uint64
@@ -114,6 +120,9 @@ var programs = []program{
 	{tracerProgTcpRetransmitSkb, "tp_btf tcp_retransmit_skb", "no SYN retransmits", always},
 	{tracerProgTcpReceiveReset, "tp_btf tcp_receive_reset", "no received resets", always},
 	{tracerProgInetSkErrorReport, "tp_btf inet_sk_error_report", "no asynchronous socket errors", always},
+	{tracerProgSysExitAccept4, "tracepoint syscalls/sys_exit_accept4", "no accept4() calls (which process accepted a connection, after how long)", always},
+	{tracerProgSysExitAccept, "tracepoint syscalls/sys_exit_accept", "no accept() calls (which process accepted a connection, after how long)", always},
+	{tracerProgKfreeSkb, "tp_btf kfree_skb", "no kernel drop reasons (why a SYN or RST of a followed port was dropped)", always},
 	{tracerProgSchedProcessFork, "tp_btf sched_process_fork", "children of traced processes not followed", func(o Options) bool { return o.pidFilter() && o.FollowChildren }},
 	{tracerProgSchedProcessExit, "tp_btf sched_process_exit", "exited pids stay in the filter (a recycled pid could be traced)", func(o Options) bool { return o.pidFilter() }},
 }
@@ -163,13 +172,24 @@ func Open(opts Options) (*Tracer, error) {
 	if err := spec.Variables[tracerVarSlotMask].Set(slots - 1); err != nil {
 		return nil, fmt.Errorf("bpf: setting %s: %w", tracerVarSlotMask, err)
 	}
+	t := &Tracer{opts: opts, progs: map[string]*ebpf.Program{}, comms: map[[16]int8]string{}, skip: map[string]error{}, syms: newSymbolizer()}
+	if drops, err := loadDropReasons(); err != nil {
+		t.skip[tracerProgKfreeSkb] = err
+	} else {
+		t.drops = drops
+		t.syms.start()
+		for name, v := range map[string]uint32{tracerVarDropNotSpecified: drops.notSpecified, tracerVarDropListenOverflow: drops.listenOverflow} {
+			if err := spec.Variables[name].Set(v); err != nil {
+				return nil, fmt.Errorf("bpf: setting %s: %w", name, err)
+			}
+		}
+	}
 	ring := ringSize(opts.RingBufferSize)
 	spec.Maps[tracerMapEvents].MaxEntries = ring
 	if err := spec.Variables[tracerVarWakeupBytes].Set(uint64(ring / wakeupFraction)); err != nil {
 		return nil, fmt.Errorf("bpf: setting %s: %w", tracerVarWakeupBytes, err)
 	}
 
-	t := &Tracer{opts: opts, progs: map[string]*ebpf.Program{}, comms: map[[16]int8]string{}}
 	if err := t.load(spec); err != nil {
 		t.Close()
 		return nil, fmt.Errorf("bpf: %w", err)
@@ -249,6 +269,10 @@ func (t *Tracer) load(spec *ebpf.CollectionSpec) error {
 	var failures []string
 	for _, p := range programs {
 		if !p.needed(t.opts) {
+			continue
+		}
+		if err := t.skip[p.name]; err != nil {
+			t.unavailable = append(t.unavailable, fmt.Sprintf("%s: %v; %s", p.attach, err, p.missing))
 			continue
 		}
 		if err := t.loadProgram(spec, p, cache, tracefsErr); err != nil {

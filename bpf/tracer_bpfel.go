@@ -23,6 +23,20 @@ type tracerConnectEvent struct {
 	Pad2    [4]uint8
 }
 
+type tracerDropEvent struct {
+	_        structs.HostLayout
+	E        tracerEvent
+	Location uint64
+	Seq      uint32
+	Ifindex  uint32
+	Proto    uint8
+	TcpFlags uint8
+	IcmpType uint8
+	IcmpCode uint8
+	Incoming uint8
+	Pad      [3]uint8
+}
+
 type tracerEvent struct {
 	_        structs.HostLayout
 	Ts       uint64
@@ -89,18 +103,24 @@ const (
 	tracerMapSubmitted          = "submitted"
 	tracerProgInetSkErrorReport = "inet_sk_error_report"
 	tracerProgInetSockSetState  = "inet_sock_set_state"
+	tracerProgKfreeSkb          = "kfree_skb"
 	tracerProgSchedProcessExit  = "sched_process_exit"
 	tracerProgSchedProcessFork  = "sched_process_fork"
 	tracerProgSysEnterConnect   = "sys_enter_connect"
+	tracerProgSysExitAccept     = "sys_exit_accept"
+	tracerProgSysExitAccept4    = "sys_exit_accept4"
 	tracerProgSysExitConnect    = "sys_exit_connect"
 	tracerProgTcpReceiveReset   = "tcp_receive_reset"
 	tracerProgTcpRetransmitSkb  = "tcp_retransmit_skb"
 	tracerVarAddrKey            = "addr_key"
+	tracerVarDropListenOverflow = "drop_listen_overflow"
+	tracerVarDropNotSpecified   = "drop_not_specified"
 	tracerVarFilterPids         = "filter_pids"
 	tracerVarFilterPorts        = "filter_ports"
 	tracerVarFollowChildren     = "follow_children"
 	tracerVarSlotMask           = "slot_mask"
 	tracerVarUnusedConnectEvent = "unused_connect_event"
+	tracerVarUnusedDropEvent    = "unused_drop_event"
 	tracerVarUnusedEvent        = "unused_event"
 	tracerVarUseTai             = "use_tai"
 	tracerVarWakeupBytes        = "wakeup_bytes"
@@ -150,9 +170,12 @@ type tracerSpecs struct {
 type tracerProgramSpecs struct {
 	InetSkErrorReport *ebpf.ProgramSpec `ebpf:"inet_sk_error_report"`
 	InetSockSetState  *ebpf.ProgramSpec `ebpf:"inet_sock_set_state"`
+	KfreeSkb          *ebpf.ProgramSpec `ebpf:"kfree_skb"`
 	SchedProcessExit  *ebpf.ProgramSpec `ebpf:"sched_process_exit"`
 	SchedProcessFork  *ebpf.ProgramSpec `ebpf:"sched_process_fork"`
 	SysEnterConnect   *ebpf.ProgramSpec `ebpf:"sys_enter_connect"`
+	SysExitAccept     *ebpf.ProgramSpec `ebpf:"sys_exit_accept"`
+	SysExitAccept4    *ebpf.ProgramSpec `ebpf:"sys_exit_accept4"`
 	SysExitConnect    *ebpf.ProgramSpec `ebpf:"sys_exit_connect"`
 	TcpReceiveReset   *ebpf.ProgramSpec `ebpf:"tcp_receive_reset"`
 	TcpRetransmitSkb  *ebpf.ProgramSpec `ebpf:"tcp_retransmit_skb"`
@@ -176,11 +199,14 @@ type tracerMapSpecs struct {
 // It can be passed ebpf.CollectionSpec.Assign.
 type tracerVariableSpecs struct {
 	AddrKey            *ebpf.VariableSpec `ebpf:"addr_key"`
+	DropListenOverflow *ebpf.VariableSpec `ebpf:"drop_listen_overflow"`
+	DropNotSpecified   *ebpf.VariableSpec `ebpf:"drop_not_specified"`
 	FilterPids         *ebpf.VariableSpec `ebpf:"filter_pids"`
 	FilterPorts        *ebpf.VariableSpec `ebpf:"filter_ports"`
 	FollowChildren     *ebpf.VariableSpec `ebpf:"follow_children"`
 	SlotMask           *ebpf.VariableSpec `ebpf:"slot_mask"`
 	UnusedConnectEvent *ebpf.VariableSpec `ebpf:"unused_connect_event"`
+	UnusedDropEvent    *ebpf.VariableSpec `ebpf:"unused_drop_event"`
 	UnusedEvent        *ebpf.VariableSpec `ebpf:"unused_event"`
 	UseTai             *ebpf.VariableSpec `ebpf:"use_tai"`
 	WakeupBytes        *ebpf.VariableSpec `ebpf:"wakeup_bytes"`
@@ -232,11 +258,14 @@ func (m *tracerMaps) Close() error {
 // It can be passed to loadTracerObjects or ebpf.CollectionSpec.LoadAndAssign.
 type tracerVariables struct {
 	AddrKey            *ebpf.Variable `ebpf:"addr_key"`
+	DropListenOverflow *ebpf.Variable `ebpf:"drop_listen_overflow"`
+	DropNotSpecified   *ebpf.Variable `ebpf:"drop_not_specified"`
 	FilterPids         *ebpf.Variable `ebpf:"filter_pids"`
 	FilterPorts        *ebpf.Variable `ebpf:"filter_ports"`
 	FollowChildren     *ebpf.Variable `ebpf:"follow_children"`
 	SlotMask           *ebpf.Variable `ebpf:"slot_mask"`
 	UnusedConnectEvent *ebpf.Variable `ebpf:"unused_connect_event"`
+	UnusedDropEvent    *ebpf.Variable `ebpf:"unused_drop_event"`
 	UnusedEvent        *ebpf.Variable `ebpf:"unused_event"`
 	UseTai             *ebpf.Variable `ebpf:"use_tai"`
 	WakeupBytes        *ebpf.Variable `ebpf:"wakeup_bytes"`
@@ -248,9 +277,12 @@ type tracerVariables struct {
 type tracerPrograms struct {
 	InetSkErrorReport *ebpf.Program `ebpf:"inet_sk_error_report"`
 	InetSockSetState  *ebpf.Program `ebpf:"inet_sock_set_state"`
+	KfreeSkb          *ebpf.Program `ebpf:"kfree_skb"`
 	SchedProcessExit  *ebpf.Program `ebpf:"sched_process_exit"`
 	SchedProcessFork  *ebpf.Program `ebpf:"sched_process_fork"`
 	SysEnterConnect   *ebpf.Program `ebpf:"sys_enter_connect"`
+	SysExitAccept     *ebpf.Program `ebpf:"sys_exit_accept"`
+	SysExitAccept4    *ebpf.Program `ebpf:"sys_exit_accept4"`
 	SysExitConnect    *ebpf.Program `ebpf:"sys_exit_connect"`
 	TcpReceiveReset   *ebpf.Program `ebpf:"tcp_receive_reset"`
 	TcpRetransmitSkb  *ebpf.Program `ebpf:"tcp_retransmit_skb"`
@@ -260,9 +292,12 @@ func (p *tracerPrograms) Close() error {
 	return _TracerClose(
 		p.InetSkErrorReport,
 		p.InetSockSetState,
+		p.KfreeSkb,
 		p.SchedProcessExit,
 		p.SchedProcessFork,
 		p.SysEnterConnect,
+		p.SysExitAccept,
+		p.SysExitAccept4,
 		p.SysExitConnect,
 		p.TcpReceiveReset,
 		p.TcpRetransmitSkb,

@@ -118,6 +118,21 @@ const (
 	ResetReceived
 	// SocketError is an asynchronous socket error (Errno), e.g. ECONNREFUSED, ETIMEDOUT.
 	SocketError
+	// PacketDrop is a packet of a followed port that the kernel dropped,
+	// with the kernel's reason (skb:kfree_skb): Drop is set, Src and Dst
+	// are the packet's addresses as on the wire (for an ICMP error, those
+	// of the segment it quotes), Process and Cookie are set only when the
+	// packet was sent by a socket the tracer bound at connect().
+	PacketDrop
+	// ChildEstablished is the server's side of a connect: a connection to
+	// a followed port completed its handshake (the child socket
+	// SYN_RECV→ESTABLISHED) and waits in the accept queue. Src is the
+	// server's address, Dst the client's; Cookie is the child socket's.
+	ChildEstablished
+	// Accepted is accept() returning such a connection: Process is the
+	// accepting process (FD the new descriptor), Src the server's address,
+	// Dst the client's, Cookie the child socket's.
+	Accepted
 )
 
 func (k KernelKind) String() string {
@@ -132,6 +147,12 @@ func (k KernelKind) String() string {
 		return "reset"
 	case SocketError:
 		return "sock_error"
+	case PacketDrop:
+		return "drop"
+	case ChildEstablished:
+		return "child_established"
+	case Accepted:
+		return "accept"
 	}
 	return "unknown"
 }
@@ -185,6 +206,31 @@ type Kernel struct {
 	// Entered is when the connect() syscall was entered (ConnectCall only;
 	// Time is when it returned), so a blocking connect's duration is visible.
 	Entered time.Time
+	// Drop describes a PacketDrop (nil for every other kind).
+	Drop *Drop
+}
+
+// Drop is a packet the kernel dropped and the reason it gives
+// (enum skb_drop_reason, read from the running kernel's BTF).
+type Drop struct {
+	// Reason is the kernel's name without its SKB_DROP_REASON_ prefix:
+	// "NETFILTER_DROP", "NO_SOCKET", "TCP_LISTEN_OVERFLOW", "NEIGH_FAILED".
+	// A value the kernel's enum does not name is "reason N".
+	Reason string
+	Code   uint32 // the raw enum value (kernel-specific: compare names, not numbers)
+	// Location is the kernel function that dropped the packet
+	// ("nf_hook_slow", "tcp_v4_rcv"), "" when /proc/kallsyms cannot say.
+	Location string
+	// Incoming: the host received the packet (it came in on Ifindex);
+	// otherwise the host was sending it (Ifindex: the output device, 0 when
+	// not chosen yet).
+	Incoming bool
+	Ifindex  int
+	Proto    uint8 // ProtoTCP, or ProtoICMP/ProtoICMPv6 for an error quoting a TCP segment
+	TCPFlags uint8 // the TCP segment's flags (0 for an ICMP error)
+	Seq      uint32
+	// ICMPType and ICMPCode are set for an ICMP error.
+	ICMPType, ICMPCode uint8
 }
 
 // Stats are the counters a source reports, so that nothing it drops is

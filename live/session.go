@@ -122,6 +122,9 @@ type Session struct {
 	// (its maps are gone afterwards).
 	tracerStats event.Stats
 
+	// listeners is the listener inventory taken at the start (inventory.go).
+	listeners []event.Listener
+
 	// clock is the wall clock (time.Now; tests drive their own).
 	clock func() time.Time
 	// lossCounters reads the sources' loss counters: kernel events lost in
@@ -214,6 +217,7 @@ func Start(opts Options) (*Session, error) {
 
 	s.onlyTraced = s.tracer != nil && (opts.FilterPIDs || len(opts.PIDs) > 0)
 	s.lossCounters = s.readLossCounters
+	s.takeInventory() // inventory.go
 	s.startEngine(s.capture == nil)
 
 	// The readers run until Run stops them (after its settle time), not
@@ -245,6 +249,7 @@ func (s *Session) startEngine(noPackets bool) {
 		Live:          true,
 		Keep:          s.keep,
 		OnConnect:     s.deliver,
+		Listeners:     s.listeners,
 	})
 }
 

@@ -164,6 +164,24 @@ func EventWords(e *analyze.Event) string {
 			w += " (pid " + strconv.FormatUint(uint64(d.PID), 10) + " " + d.Comm + ")"
 		}
 		return w
+	case analyze.EvKernelDrop:
+		how := "it received"
+		if e.Note == analyze.NoteSending {
+			how = "it was sending"
+		}
+		w := "kernel dropped the " + d.Packet + " " + how + ": " + d.DropReason
+		if d.Location != "" {
+			w += " (in " + d.Location + ")"
+		}
+		return w
+	case analyze.EvServerHandshake:
+		return "server kernel: handshake complete, queued for accept() on " + e.Addr
+	case analyze.EvAccepted:
+		w := "accept() by " + d.Comm + "[" + strconv.FormatUint(uint64(d.PID), 10) + "] (fd " + strconv.Itoa(int(d.FD)) + ")"
+		if e.ElapsedMS > 0 {
+			w += " after " + dur() + " in the accept queue"
+		}
+		return w
 	case analyze.EvTruncated:
 		return "… further events not recorded"
 	}

@@ -108,6 +108,12 @@ func TestEventWords(t *testing.T) {
 		{ev(analyze.EvKernelRST, local, A{}), "kernel: RST received"},
 		{ev(analyze.EvKernelState, local, A{Detail: &D{StateFrom: "CLOSE", StateTo: "SYN_SENT", PID: 4242, Comm: "mariadb"}}), "kernel: socket CLOSE→SYN_SENT (pid 4242 mariadb)"},
 		{ev(analyze.EvKernelState, local, A{Detail: &D{StateFrom: "SYN_SENT", StateTo: "ESTABLISHED"}}), "kernel: socket SYN_SENT→ESTABLISHED"},
+		// The server's side and the kernel's drops (eBPF)
+		{ev(analyze.EvKernelDrop, local, A{Detail: &D{DropReason: "NETFILTER_DROP", Packet: "SYN", Location: "nft_do_chain"}}), "kernel dropped the SYN it received: NETFILTER_DROP (in nft_do_chain)"},
+		{ev(analyze.EvKernelDrop, local, A{Note: analyze.NoteSending, Detail: &D{DropReason: "NEIGH_FAILED", Packet: "SYN"}}), "kernel dropped the SYN it was sending: NEIGH_FAILED"},
+		{ev(analyze.EvServerHandshake, local, A{Addr: srv}), "server kernel: handshake complete, queued for accept() on 198.51.100.10:3306"},
+		{ev(analyze.EvAccepted, local, A{ElapsedMS: 3000.1, Detail: &D{PID: 812, Comm: "mariadbd", FD: 42}}), "accept() by mariadbd[812] (fd 42) after 3.0 s in the accept queue"},
+		{ev(analyze.EvAccepted, local, A{Detail: &D{PID: 812, Comm: "mariadbd", FD: 42}}), "accept() by mariadbd[812] (fd 42)"},
 		// MySQL (its Words)
 		{my(analyze.EvNotDecoded, s2c, A{Note: mysql.NoteFirstCut, Bytes: 20}), "server's first payload cut by the snap length after 20 bytes: too short to tell a MySQL greeting; following the client and TCP"},
 		{my(analyze.EvNotDecoded, s2c, A{Note: mysql.NoteNotMySQL}), "server sent bytes that are not a MySQL packet; decoding stops"},

@@ -41,10 +41,10 @@ var jsonFields = map[reflect.Type]string{
 	reflect.TypeOf(analyze.Attempt{}):  "client:string server:string outcome:string reason:uint16 facts:ptr syn_count:int retransmits:int rst_from:string rtt_ms:ptr greeting_delay_ms:ptr duration_ms:float64 start:struct events:slice -:ptr evidence:slice causes:slice pid:uint32 comm:string fd:ptr errno:string client_first_byte_ms:ptr server_response_ms:ptr slow:ptr",
 	reflect.TypeOf(analyze.Event{}):    "t_ms:float64 kind:string dir:string what:string -:struct EventAttrs:struct",
 	reflect.TypeOf(proto.Attrs{}):      "proto:string note:string addr:string n:int bytes:int elapsed_ms:float64 errno:string Detail:ptr Msg:ptr",
-	reflect.TypeOf(proto.Detail{}):     "icmp:ptr state_from:string state_to:string pid:uint32 comm:string name:string qtype:string rcode:string alert:string banner:string expected:string",
+	reflect.TypeOf(proto.Detail{}):     "icmp:ptr state_from:string state_to:string pid:uint32 comm:string name:string qtype:string rcode:string alert:string banner:string expected:string drop_reason:string packet:string location:string fd:int32",
 	reflect.TypeOf(proto.Msg{}):        "code:int sqlstate:string severity:string message:string cut:bool version:string protocol:string id:uint64 auth:string tls:string user:string database:string command:string",
 	reflect.TypeOf(proto.ICMP{}):       "from:string v6:bool type:uint8 code:uint8 quoted_seq:uint32 isn:uint32",
-	reflect.TypeOf(analyze.Facts{}):    "syns:int elapsed_ms:float64 closed_by:string close:string server_bytes:int client_bytes:int icmp:ptr errno:string -:slice banner:string tls_alert:string lost_at:int would_be:uint16 reply_ms:ptr syn_span_ms:ptr answered_syn:int since_first_syn_ms:ptr after_give_up_ms:ptr quiet_ms:ptr phase:string soft_errors:slice syn_ack_ms:ptr since_last_syn_ms:ptr retransmit_due_ms:ptr since_handshake_ms:ptr since_request_ms:ptr since_server_ms:ptr server_first_ms:ptr client_first_ms:ptr request_acked_ms:ptr client_gave_up_ms:ptr client_close:string server_close:string ended:string next_address:string at_once:bool wire:bool expected:string intended:string protocol:string tls_cut_side:string tls_cut_at:int cut:ptr slow:slice lost:ptr",
+	reflect.TypeOf(analyze.Facts{}):    "syns:int elapsed_ms:float64 closed_by:string close:string server_bytes:int client_bytes:int icmp:ptr errno:string -:slice banner:string tls_alert:string lost_at:int would_be:uint16 reply_ms:ptr syn_span_ms:ptr answered_syn:int since_first_syn_ms:ptr after_give_up_ms:ptr quiet_ms:ptr phase:string soft_errors:slice syn_ack_ms:ptr since_last_syn_ms:ptr retransmit_due_ms:ptr since_handshake_ms:ptr since_request_ms:ptr since_server_ms:ptr server_first_ms:ptr client_first_ms:ptr request_acked_ms:ptr client_gave_up_ms:ptr client_close:string server_close:string ended:string next_address:string at_once:bool wire:bool expected:string intended:string protocol:string tls_cut_side:string tls_cut_at:int cut:ptr slow:slice lost:ptr kernel_drop:ptr accept:ptr listeners:ptr",
 	reflect.TypeOf(analyze.ICMPFact{}): "from:string v6:bool type:uint8 code:uint8 local:bool from_client:bool",
 	reflect.TypeOf(analyze.Slow{}):     "part:string ms:float64",
 }
@@ -356,7 +356,11 @@ func appendDetail(b []byte, d *proto.Detail) []byte {
 	b = appendOptString(b, `,"rcode":`, d.Rcode)
 	b = appendOptString(b, `,"alert":`, d.Alert)
 	b = appendOptString(b, `,"banner":`, d.Banner)
-	return appendOptString(b, `,"expected":`, d.Expected)
+	b = appendOptString(b, `,"expected":`, d.Expected)
+	b = appendOptString(b, `,"drop_reason":`, d.DropReason)
+	b = appendOptString(b, `,"packet":`, d.Packet)
+	b = appendOptString(b, `,"location":`, d.Location)
+	return appendOptInt(b, `,"fd":`, int64(d.FD))
 }
 
 // appendMsg appends a protocol message's facts.
@@ -514,6 +518,15 @@ func appendFacts(b []byte, f *analyze.Facts) []byte {
 	}
 	if f.Lost != nil {
 		raw("lost", f.Lost)
+	}
+	if f.KernelDrop != nil {
+		raw("kernel_drop", f.KernelDrop)
+	}
+	if f.Accept != nil {
+		raw("accept", f.Accept)
+	}
+	if f.Listeners != nil {
+		raw("listeners", f.Listeners)
 	}
 	return append(b, '}')
 }

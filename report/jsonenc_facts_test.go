@@ -24,6 +24,15 @@ func TestFastJSONFacts(t *testing.T) {
 		{ClosedBy: "server", Close: "RST", ServerBytes: 7, Banner: "SSH-2.0-x <&>"},
 		{ICMP: &analyze.ICMPFact{From: "2001:db8::1", V6: true, Type: 1, Code: 0}, Errno: "EHOSTUNREACH"},
 		{App: []proto.Fact{{Key: "mysql_error", Value: uint16(1040)}}, TLSAlert: "server handshake_failure", LostAt: 96, WouldBe: analyze.ReasonSYNUnanswered},
+		{KernelDrop: &analyze.DropFact{Reason: "NETFILTER_DROP", Packet: "SYN", Received: true, Dir: analyze.DirC2S}},
+		{KernelDrop: &analyze.DropFact{Reason: "NO_SOCKET", Packet: "SYN-ACK", Location: "tcp_v4_rcv", Dir: analyze.DirS2C}, Accept: &analyze.AcceptFact{}},
+		{Accept: &analyze.AcceptFact{PID: 812}},
+		{Accept: &analyze.AcceptFact{By: "mariadbd[812]", PID: 812, QueuedMS: new(float64)}},
+		{Accept: &analyze.AcceptFact{QueuedMS: new(float64), HandshakeMS: new(float64)}},
+		{Listeners: &analyze.ListenerFact{Port: 3306, Listeners: []analyze.ListenerEntry{}}},
+		{Listeners: &analyze.ListenerFact{Port: 3306, Listeners: []analyze.ListenerEntry{
+			{Addr: "127.0.0.1:3306", Process: "mariadbd[812]", PID: 812, AcceptQueue: 0, Backlog: 80, UnixSockets: []string{"/run/mysqld/mysqld.sock"}},
+			{Addr: "[::]:3306", Serves: true, AcceptQueue: 80, Backlog: 80}}}},
 	}
 	for i, f := range facts {
 		c := &analyze.Connect{Outcome: analyze.Timeout, Reason: analyze.ReasonSYNUnanswered, Attempts: []*analyze.Attempt{{

@@ -72,6 +72,16 @@ type Detail struct {
 	// (its default port), empty when none was.
 	Banner   string `json:"banner,omitempty"`
 	Expected string `json:"expected,omitempty"`
+	// DropReason, Packet and Location are a kernel_drop's: the kernel's
+	// reason (enum skb_drop_reason without its prefix: "NETFILTER_DROP"),
+	// the packet dropped ("SYN", "SYN-ACK", "ACK", "ICMP error") and the
+	// kernel function that dropped it (empty when unknown).
+	DropReason string `json:"drop_reason,omitempty"`
+	Packet     string `json:"packet,omitempty"`
+	Location   string `json:"location,omitempty"`
+	// FD is the descriptor accept() returned (accepted; PID and Comm are
+	// the accepting process).
+	FD int32 `json:"fd,omitempty"`
 }
 
 // Msg are the facts of a protocol message (a greeting, a login, an error),

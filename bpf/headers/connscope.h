@@ -18,6 +18,9 @@ enum event_kind {
 	EV_RETRANSMIT = 3,
 	EV_RESET = 4,
 	EV_SOCK_ERROR = 5,
+	EV_DROP = 6,
+	EV_CHILD = 7,  /* a server-side socket completed its handshake (SYN_RECV->ESTABLISHED) */
+	EV_ACCEPT = 8, /* accept() returned it */
 };
 
 /* include/net/tcp_states.h */
@@ -65,6 +68,24 @@ struct connect_event {
 	__u32 pad;
 	__u8 path[UNIX_PATH_MAX]; /* AF_UNIX: sun_path as passed (abstract: leading NUL) */
 	__u8 pad2[4];
+};
+
+/* EV_DROP: a packet of a followed port the kernel dropped (skb:kfree_skb).
+ * e.saddr/e.daddr/e.sport/e.dport are the packet's (for an ICMP error: the
+ * packet it quotes); e.ret is the drop reason (enum skb_drop_reason, named
+ * from the kernel's BTF by the loader); e.cookie/pid/comm are set when the
+ * packet's socket is one the tracer bound at connect(). */
+struct drop_event {
+	struct event e;
+	__u64 location; /* kernel address of the code that dropped it */
+	__u32 seq;      /* TCP sequence number (of the quoted segment for ICMP) */
+	__u32 ifindex;  /* receiving interface (incoming) or output device, 0 if none */
+	__u8 proto;     /* IPPROTO_TCP, IPPROTO_ICMP, IPPROTO_ICMPV6 */
+	__u8 tcp_flags; /* of the TCP segment (quoted segment: 0, not quoted) */
+	__u8 icmp_type;
+	__u8 icmp_code;
+	__u8 incoming;  /* 1: received by this host (skb_iif set); 0: sent by it */
+	__u8 pad[3];
 };
 
 #endif /* CONNSCOPE_H */

@@ -163,6 +163,22 @@ struct task_struct {
 	struct signal_struct *signal;
 } __attribute__((preserve_access_index));
 
-struct sk_buff;
+struct net_device {
+	int ifindex;
+} __attribute__((preserve_access_index));
+
+/* Offsets into head (64-bit kernels: sk_buff_data_t is an offset). The
+ * header offsets sit in the kernel's struct_group(headers); CO-RE finds them
+ * by name. */
+struct sk_buff {
+	struct net_device *dev;
+	struct sock *sk;
+	int skb_iif;
+	__be16 protocol;
+	__u16 transport_header;
+	__u16 network_header;
+	unsigned int tail;
+	unsigned char *head;
+} __attribute__((preserve_access_index));
 
 #endif /* CONNSCOPE_VMLINUX_MIN_H */

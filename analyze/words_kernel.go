@@ -1,0 +1,186 @@
+package analyze
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/connscope/connscope/analyze/proto"
+)
+
+// The words of what a traced host's kernel and its server side showed
+// (facts.kernel_drop, facts.accept, facts.listeners): evidence and causes
+// made from those facts only, when the report is rendered.
+
+func init() {
+	// A SYN nobody answered because a traced host dropped it: the words of
+	// what was seen (the SYNs, or the kernel's ETIMEDOUT), the drop is its
+	// own evidence (kernelEvidence).
+	unanswered := func(w *wordCtx) []string {
+		if w.f.Errno == "ETIMEDOUT" {
+			return reasonWords[ReasonETIMEDOUT].evidence(w)
+		}
+		return reasonWords[ReasonSYNUnanswered].evidence(w)
+	}
+	for _, r := range []Reason{ReasonKernelNetfilterDrop, ReasonKernelListenOverflow, ReasonKernelDropped} {
+		reasonWords[r] = wording{evidence: unanswered, causes: dropCauses}
+	}
+}
+
+// kernelEvidence is what the server side and the kernel's drops add to any
+// verdict: an accept that came late or never, the drop behind it.
+func kernelEvidence(w *wordCtx) []string {
+	var ev []string
+	if s := acceptEvidence(w); s != "" {
+		ev = append(ev, s)
+	}
+	if d := w.f.KernelDrop; d != nil {
+		ev = append(ev, fmt.Sprintf("the kernel of this host dropped the %s %s: %s%s", d.Packet, dropHow(d), d.Reason, dropWhere(d.Location)))
+	}
+	return ev
+}
+
+// kernelCauses are the causes from the server side and the listener
+// inventory, after the reason's own.
+func kernelCauses(w *wordCtx) []string {
+	return append(serverCauses(w), listenerCauses(w)...)
+}
+
+func dropHow(d *DropFact) string {
+	if d.Received {
+		return "it received"
+	}
+	return "it was sending"
+}
+
+func dropWhere(location string) string {
+	if location == "" {
+		return ""
+	}
+	return " (in " + location + ")"
+}
+
+// dropCauses explains the drop reasons.
+func dropCauses(w *wordCtx) []string {
+	d := w.f.KernelDrop
+	if d == nil {
+		// Not expected (the reasons come from a drop): speak of the SYN.
+		d = &DropFact{Packet: "SYN", Dir: DirC2S, Received: true, Reason: "(unknown)"}
+	}
+	server, port := w.server(), w.port()
+	switch w.at.Reason {
+	case ReasonKernelNetfilterDrop:
+		c2s := d.Dir == DirC2S
+		switch {
+		case c2s && d.Received:
+			return one(fmt.Sprintf("A netfilter rule (nftables/iptables) on this host drops the SYNs it receives for %s: check `nft list ruleset` (or `iptables -S`) here for a drop rule matching port %d or the client %s.", server, port, w.clientAddr()))
+		case c2s:
+			return one(fmt.Sprintf("A netfilter output rule on this host (the client) drops its own SYNs to %s: check `nft list ruleset` (or `iptables -S OUTPUT`) here for a rule matching port %d or %s.", server, port, w.addr()))
+		case d.Received:
+			return one(fmt.Sprintf("A netfilter rule on this host drops the SYN-ACK coming back from %s: an input rule that accepts no replies (no `ct state established,related accept`) or that drops traffic from %s. Check `nft list ruleset` here.", server, w.addr()))
+		default:
+			return one(fmt.Sprintf("A netfilter output rule on this host (the server) drops its own SYN-ACKs to %s: check `nft list ruleset` here for a rule matching source port %d.", w.clientAddr(), port))
+		}
+	case ReasonKernelListenOverflow:
+		return one(fmt.Sprintf("The listener on %s had a full accept queue (%s): the server process does not accept() fast enough, or its listen backlog (the listen() argument, capped by net.core.somaxconn) is too small for the burst. Compare Recv-Q with Send-Q in `ss -ltn` on the server.", server, d.Reason))
+	case ReasonKernelDropped:
+		return one(fmt.Sprintf("The kernel of this host dropped the %s with reason %s (enum skb_drop_reason, include/net/dropreason-core.h in the kernel sources, says what it checks).", d.Packet, d.Reason))
+	}
+	return nil
+}
+
+// acceptEvidence says what the server's side adds to a verdict: an accept
+// that came late, or none at all for a queued connection of a failed
+// attempt.
+func acceptEvidence(w *wordCtx) string {
+	f := w.f.Accept
+	switch {
+	case f == nil || f.HandshakeMS == nil:
+		return ""
+	case f.By == "":
+		if w.at.Outcome == OK {
+			return ""
+		}
+		return fmt.Sprintf("the server's kernel completed the handshake at +%s, but no process had accept()ed the connection when it was decided", d(f.HandshakeMS))
+	case slowQueued(f):
+		return fmt.Sprintf("%s did not accept() the connection for %s after the server's kernel completed the handshake", f.By, d(f.QueuedMS))
+	}
+	return ""
+}
+
+func slowQueued(f *AcceptFact) bool {
+	return f.QueuedMS != nil && *f.QueuedMS >= proto.MSOf(slowAccept)
+}
+
+// serverCauses explains an accept that never came or came late.
+func serverCauses(w *wordCtx) []string {
+	f := w.f.Accept
+	if f == nil || f.HandshakeMS == nil || w.at.Outcome == OK {
+		return nil
+	}
+	if f.By == "" {
+		return one("The server's kernel accepted the TCP connection, but the server process never took it from the accept queue: the process is stopped (SIGSTOP, a debugger), hung, or too busy to call accept(); check its state (`ps -o stat`, `top`) and its log.")
+	}
+	if slowQueued(f) {
+		return one(fmt.Sprintf("%s took %s to accept() the connection: the server process was stalled or overloaded (all its threads busy, a long pause); the client's wait includes that time.", f.By, d(f.QueuedMS)))
+	}
+	return nil
+}
+
+// listenerCauses names who listened on the attempt's port, and where, when
+// that explains a refusal or a timeout.
+func listenerCauses(w *wordCtx) []string {
+	lf := w.f.Listeners
+	if lf == nil {
+		return nil
+	}
+	var match *ListenerEntry
+	for i := range lf.Listeners {
+		if lf.Listeners[i].Serves {
+			match = &lf.Listeners[i]
+			break
+		}
+	}
+	kd := w.f.KernelDrop
+	noSocket := kd != nil && kd.Reason == "NO_SOCKET" && kd.Received
+	switch w.at.Reason {
+	case ReasonRSTFromServer, ReasonKernelRST, ReasonECONNREFUSED:
+	case ReasonSYNUnanswered, ReasonETIMEDOUT, ReasonKernelListenOverflow, ReasonSYNACKAfterGiveUp:
+		if match != nil && match.Backlog > 0 && match.AcceptQueue >= match.Backlog {
+			return one(fmt.Sprintf("When the trace started, %s's accept queue on %s was already full (%d waiting, limit %d): it does not accept() fast enough, or its listen backlog is too small.",
+				listenerName(match), match.Addr, match.AcceptQueue, match.Backlog))
+		}
+		return nil
+	default:
+		return nil
+	}
+	if match != nil {
+		return nil // someone listened there at the start: it went away since, or a firewall reset
+	}
+	if len(lf.Listeners) == 0 {
+		if !noSocket {
+			return nil // this host may not be the server
+		}
+		return one(fmt.Sprintf("Nothing listened on port %d of this host when the trace started (listener inventory), and the kernel dropped the SYN with NO_SOCKET: the server is not running, listens on another port, or accepts only on a unix socket.", lf.Port))
+	}
+	var addrs []string
+	for _, l := range lf.Listeners {
+		addrs = append(addrs, l.Addr)
+	}
+	first := &lf.Listeners[0]
+	c := fmt.Sprintf("%s listens on %s only; this SYN came to %s, where nothing listens, hence the RST", listenerName(first), strings.Join(addrs, " and "), w.server())
+	if noSocket {
+		c += " (the kernel: NO_SOCKET)"
+	}
+	c += ": the server is bound to other addresses (its bind or listen address setting), or the client uses the wrong address."
+	if len(first.UnixSockets) > 0 {
+		c += fmt.Sprintf(" It also listens on the unix socket %s.", strings.Join(first.UnixSockets, " and "))
+	}
+	return one(c)
+}
+
+func listenerName(l *ListenerEntry) string {
+	if l.Process == "" {
+		return "a process not found"
+	}
+	return l.Process
+}

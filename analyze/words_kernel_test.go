@@ -1,0 +1,55 @@
+package analyze
+
+import "testing"
+
+// The server side's and the kernel's words are made from the finding alone
+// (reason, facts, the attempt's public fields): an attempt read back from
+// JSON, with no engine behind it, gets the same evidence and causes.
+func TestKernelWordsFromFacts(t *testing.T) {
+	queued, wait := 0.15, 3000.0
+	loopback := &ListenerFact{Port: 3306, Listeners: []ListenerEntry{{Addr: "127.0.0.1:3306", Process: "mariadbd[812]", PID: 812, Backlog: 80,
+		UnixSockets: []string{"/run/mysqld/mysqld.sock"}}}}
+	tests := []struct {
+		name     string
+		reason   Reason
+		facts    Facts
+		evidence string
+		cause    string
+	}{
+		{"nft drops the SYNs on the server's host", ReasonKernelNetfilterDrop,
+			Facts{SYNs: 3, SYNSpanMS: ptr(3000), KernelDrop: &DropFact{Reason: "NETFILTER_DROP", Packet: "SYN", Received: true, Location: "nft_do_chain", Dir: DirC2S}},
+			"the kernel of this host dropped the SYN it received: NETFILTER_DROP (in nft_do_chain)", "drops the SYNs it receives for 192.0.2.20:3306"},
+		{"the client's output rule, after the kernel's ETIMEDOUT", ReasonKernelNetfilterDrop,
+			Facts{SYNs: 7, Errno: "ETIMEDOUT", ElapsedMS: 130000, KernelDrop: &DropFact{Reason: "NETFILTER_DROP", Packet: "SYN", Dir: DirC2S}},
+			"the kernel gave up (net.ipv4.tcp_syn_retries)", "output rule on this host (the client) drops its own SYNs"},
+		{"the client's input drops the SYN-ACK", ReasonKernelNetfilterDrop,
+			Facts{SYNs: 1, KernelDrop: &DropFact{Reason: "NETFILTER_DROP", Packet: "SYN-ACK", Received: true, Dir: DirS2C}},
+			"dropped the SYN-ACK it received", "drops the SYN-ACK coming back from 192.0.2.20:3306"},
+		{"never accepted", ReasonNoServerBytes,
+			Facts{SinceHandshakeMS: ptr(3000), Accept: &AcceptFact{HandshakeMS: &queued}},
+			"the server's kernel completed the handshake at +0.150 ms, but no process had accept()ed", "never took it from the accept queue"},
+		{"accepted after 3 s", ReasonNoServerBytes,
+			Facts{SinceHandshakeMS: ptr(3000), Accept: &AcceptFact{By: "mariadbd[812]", PID: 812, HandshakeMS: &queued, QueuedMS: &wait}},
+			"mariadbd[812] did not accept() the connection for 3.0 s", "mariadbd[812] took 3.0 s to accept()"},
+		{"bound to loopback only", ReasonRSTFromServer,
+			Facts{AnsweredSYN: 1, ReplyMS: ptr(0.1), Listeners: loopback, KernelDrop: &DropFact{Reason: "NO_SOCKET", Packet: "SYN", Received: true, Dir: DirC2S}},
+			"dropped the SYN it received: NO_SOCKET",
+			"mariadbd[812] listens on 127.0.0.1:3306 only; this SYN came to 192.0.2.20:3306, where nothing listens, hence the RST (the kernel: NO_SOCKET)"},
+		{"accept queue full at the start", ReasonSYNUnanswered,
+			Facts{SYNs: 3, Listeners: &ListenerFact{Port: 3306, Listeners: []ListenerEntry{{Addr: "0.0.0.0:3306", Serves: true, Process: "mariadbd[812]", AcceptQueue: 80, Backlog: 80}}}},
+			"3 SYNs", "mariadbd[812]'s accept queue on 0.0.0.0:3306 was already full (80 waiting, limit 80)"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			f := tc.facts
+			at := &Attempt{Client: "192.0.2.10:40000", Server: "192.0.2.20:3306", Outcome: tc.reason.Outcome(), Reason: tc.reason, Facts: &f}
+			Explain(&Connect{Outcome: at.Outcome, Reason: at.Reason, Attempts: []*Attempt{at}})
+			if !hasSubstring(at.Evidence, tc.evidence) {
+				t.Errorf("evidence %q lacks %q", at.Evidence, tc.evidence)
+			}
+			if !hasSubstring(at.Causes, tc.cause) {
+				t.Errorf("causes %q lack %q", at.Causes, tc.cause)
+			}
+		})
+	}
+}

@@ -1,0 +1,214 @@
+package bpf
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"unsafe"
+
+	"github.com/cilium/ebpf/btf"
+
+	"github.com/connscope/connscope/event"
+)
+
+// dropEventSize is the size of an EV_DROP record.
+var dropEventSize = int(unsafe.Sizeof(tracerDropEvent{}))
+
+// dropReasonPrefix is the prefix of enum skb_drop_reason's names, left out of
+// event.Drop.Reason.
+const dropReasonPrefix = "SKB_DROP_REASON_"
+
+// dropReasons are the names of enum skb_drop_reason as the running kernel
+// numbers them (the values change between kernels: read from its BTF, never
+// hard-coded).
+type dropReasons struct {
+	names          map[uint32]string
+	notSpecified   uint32 // NOT_SPECIFIED: filtered out in the kernel
+	listenOverflow uint32 // TCP_LISTEN_OVERFLOW, 0 when the kernel has none
+}
+
+// errNoDropReasons says the kernel's BTF has no enum skb_drop_reason (Linux
+// before 5.17) or no NOT_SPECIFIED in it: kfree_skb would report nothing the
+// analysis could use.
+var errNoDropReasons = errors.New("the kernel's BTF has no enum skb_drop_reason with NOT_SPECIFIED (Linux 5.17+)")
+
+// loadDropReasons reads enum skb_drop_reason from the kernel's BTF.
+func loadDropReasons() (*dropReasons, error) {
+	spec, err := btf.LoadKernelSpec()
+	if err != nil {
+		return nil, fmt.Errorf("reading the kernel's BTF: %w", err)
+	}
+	return dropReasonsFrom(spec)
+}
+
+func dropReasonsFrom(spec *btf.Spec) (*dropReasons, error) {
+	var enum *btf.Enum
+	if err := spec.TypeByName("skb_drop_reason", &enum); err != nil {
+		return nil, errNoDropReasons
+	}
+	r := &dropReasons{names: make(map[uint32]string, len(enum.Values))}
+	found := false
+	for _, v := range enum.Values {
+		if v.Value > 0xffffffff {
+			continue // SUBSYS_MASK and the like: not reasons
+		}
+		n := uint32(v.Value)
+		name := strings.TrimPrefix(v.Name, dropReasonPrefix)
+		switch name {
+		case "NOT_SPECIFIED":
+			r.notSpecified, found = n, true
+		case "TCP_LISTEN_OVERFLOW":
+			r.listenOverflow = n
+		case "MAX", "SUBSYS_MASK":
+			continue
+		}
+		if _, dup := r.names[n]; !dup {
+			r.names[n] = name
+		}
+	}
+	if !found {
+		return nil, errNoDropReasons
+	}
+	return r, nil
+}
+
+// name is a reason's name, or "reason N" for a value the enum does not name
+// (a subsystem's reasons, e.g. mac80211's, live outside it).
+func (r *dropReasons) name(code uint32) string {
+	if r != nil {
+		if n, ok := r.names[code]; ok {
+			return n
+		}
+	}
+	return "reason " + strconv.FormatUint(uint64(code), 10)
+}
+
+// symbolizer names kernel code addresses from /proc/kallsyms: the function
+// containing a drop's location. Reading kallsyms takes tens of
+// milliseconds (the kernel generates 100,000+ lines), far too long for the
+// ring buffer's reader, so the text symbols are loaded once, in the
+// background, when the tracer opens; until they are, locations are left
+// unnamed ("").
+type symbolizer struct {
+	path  string
+	table atomic.Pointer[symTable]
+	once  sync.Once
+}
+
+// symTable is the kernel's text symbols sorted by address; names are
+// slices of one string.
+type symTable struct {
+	addrs []uint64
+	ends  []uint32 // names[ends[i-1]:ends[i]] is symbol i's name
+	names string
+}
+
+func newSymbolizer() *symbolizer {
+	return &symbolizer{path: "/proc/kallsyms"}
+}
+
+// start loads the table in the background (once).
+func (s *symbolizer) start() {
+	s.once.Do(func() {
+		go func() {
+			if t := loadSymbols(s.path); t != nil {
+				s.table.Store(t)
+			}
+		}()
+	})
+}
+
+// name is the text symbol containing addr, "" when it is not known (yet):
+// kallsyms unreadable, addresses hidden by kernel.kptr_restrict, or the
+// table still loading.
+func (s *symbolizer) name(addr uint64) string {
+	t := s.table.Load()
+	if t == nil || addr == 0 {
+		return ""
+	}
+	i := sort.Search(len(t.addrs), func(i int) bool { return t.addrs[i] > addr }) - 1
+	// A location far past its symbol is past the end of the kernel's text
+	// (a module without symbols): not that symbol.
+	if i < 0 || addr-t.addrs[i] > 1<<20 {
+		return ""
+	}
+	from := uint32(0)
+	if i > 0 {
+		from = t.ends[i-1]
+	}
+	return t.names[from:t.ends[i]]
+}
+
+func loadSymbols(path string) *symTable {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil
+	}
+	defer f.Close()
+	type sym struct {
+		addr uint64
+		name string
+	}
+	var syms []sym
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		// "ffffffff81000000 T _stext" (module symbols add "\t[module]")
+		line := sc.Bytes()
+		sp := bytes.IndexByte(line, ' ')
+		if sp <= 0 || len(line) < sp+4 || (line[sp+1] != 't' && line[sp+1] != 'T') || line[sp+2] != ' ' {
+			continue
+		}
+		a, err := strconv.ParseUint(string(line[:sp]), 16, 64)
+		if err != nil || a == 0 {
+			continue
+		}
+		name := line[sp+3:]
+		if tab := bytes.IndexByte(name, '\t'); tab >= 0 {
+			name = name[:tab]
+		}
+		syms = append(syms, sym{a, string(name)})
+	}
+	if len(syms) == 0 {
+		return nil // unreadable, or every address hidden (kptr_restrict)
+	}
+	sort.SliceStable(syms, func(i, j int) bool { return syms[i].addr < syms[j].addr })
+	t := &symTable{addrs: make([]uint64, len(syms)), ends: make([]uint32, len(syms))}
+	var b strings.Builder
+	for i, s := range syms {
+		t.addrs[i] = s.addr
+		b.WriteString(s.name)
+		t.ends[i] = uint32(b.Len())
+	}
+	t.names = b.String()
+	return t
+}
+
+// decodeDrop fills the drop-specific part of an EV_DROP record.
+func (t *Tracer) decodeDrop(raw []byte, k *event.Kernel) bool {
+	if len(raw) < dropEventSize {
+		return false
+	}
+	d := (*tracerDropEvent)(unsafe.Pointer(&raw[0]))
+	code := uint32(d.E.Ret)
+	k.Drop = &event.Drop{
+		Reason:   t.drops.name(code),
+		Code:     code,
+		Location: t.syms.name(d.Location),
+		Incoming: d.Incoming != 0,
+		Ifindex:  int(d.Ifindex),
+		Proto:    d.Proto,
+		TCPFlags: d.TcpFlags,
+		Seq:      d.Seq,
+		ICMPType: d.IcmpType,
+		ICMPCode: d.IcmpCode,
+	}
+	k.State = 0
+	return true
+}

@@ -1,0 +1,100 @@
+package bpf
+
+import (
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/connscope/connscope/event"
+)
+
+// The server's side of a connect, as the analysis relies on it: the child
+// socket's handshake (queued for accept) and the accept() that took it,
+// both carrying the connection's 5-tuple from the server's side and the
+// same cookie, the accept with the accepting process and its descriptor,
+// and the time spent in the accept queue between them.
+func TestServerSideAccept(t *testing.T) {
+	l := newLab(t)
+	const port = 3399
+	// A listener that accepts only when told: the connection waits in the
+	// accept queue meanwhile.
+	var lfd int
+	if err := l.server.do(func() (err error) {
+		lfd, err = unix.Socket(unix.AF_INET6, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+		if err != nil {
+			return err
+		}
+		if err := unix.Bind(lfd, &unix.SockaddrInet6{Port: port}); err != nil {
+			return err
+		}
+		return unix.Listen(lfd, 4)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(lfd)
+
+	pid := uint32(os.Getpid())
+	tr, col := openTracer(t, Options{Ports: []uint16{port}})
+	for _, u := range tr.Unavailable() {
+		t.Logf("unavailable: %s", u)
+	}
+	var client net.Conn
+	if err := l.client.do(func() (err error) {
+		client, err = net.DialTimeout("tcp", net.JoinHostPort(serverV4, fmt.Sprint(port)), 2*time.Second)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	clientAddr := netip.MustParseAddrPort(client.LocalAddr().String())
+	const wait = 300 * time.Millisecond
+	time.Sleep(wait)
+	acceptedAt := time.Now()
+	nfd, _, err := unix.Accept4(lfd, unix.SOCK_CLOEXEC)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(nfd)
+
+	server := netip.AddrPortFrom(netip.MustParseAddr(serverV4), port)
+	type pair struct{ child, accept event.Kernel }
+	got, ok := waitFor(col, 5*time.Second, func(evs []event.Kernel) (pair, bool) {
+		var p pair
+		var haveChild, haveAccept bool
+		for _, ev := range evs {
+			if ev.Src != server || ev.Dst != clientAddr {
+				continue
+			}
+			switch ev.Kind {
+			case event.ChildEstablished:
+				p.child, haveChild = ev, true
+			case event.Accepted:
+				p.accept, haveAccept = ev, true
+			}
+		}
+		return p, haveChild && haveAccept
+	})
+	if !ok {
+		t.Fatalf("no child_established and accept for %s → %s:\n%s", clientAddr, server, render(col.snapshot()))
+	}
+	if got.child.Cookie == 0 || got.child.Cookie != got.accept.Cookie {
+		t.Errorf("cookies: child %d, accept %d; want the same, non-zero", got.child.Cookie, got.accept.Cookie)
+	}
+	if got.accept.Process.PID != pid || got.accept.Process.FD != int32(nfd) {
+		t.Errorf("accept by pid %d fd %d, want this test (pid %d) and fd %d", got.accept.Process.PID, got.accept.Process.FD, pid, nfd)
+	}
+	if got.child.Process.PID != 0 {
+		t.Errorf("child_established attributed to pid %d: softirq has no process", got.child.Process.PID)
+	}
+	if q := got.accept.Time.Sub(got.child.Time); q < wait-50*time.Millisecond {
+		t.Errorf("in the accept queue %v, want at least the %v the test waited", q, wait)
+	}
+	if d := got.accept.Time.Sub(acceptedAt); d < -time.Millisecond || d > time.Second {
+		t.Errorf("accept stamped %v after the test called accept4()", d)
+	}
+}
