@@ -8,7 +8,9 @@
 # beside it). Prints a Markdown table; exits 1 when table or markdown takes
 # more than 1.2× JSON's CPU time.
 # Environment: FORMATS_PACKETS (default 2000000), FORMATS_CONNECTS (200000),
-# FORMATS_RUNS (3).
+# FORMATS_RUNS (3), FORMATS_ARGS (more analyze flags: with more than 20
+# connects the table and Markdown print the rollup, not every connect;
+# FORMATS_ARGS=--all draws every row and failed-connect block).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CGO_ENABLED=0
@@ -16,6 +18,7 @@ GO=${GO:-go}
 packets=${FORMATS_PACKETS:-2000000}
 connects=${FORMATS_CONNECTS:-200000}
 runs=${FORMATS_RUNS:-3}
+read -r -a args <<< "${FORMATS_ARGS:-}"
 
 work=$(mktemp -d /tmp/connscope-formats.XXXXXX)
 trap 'rm -rf "$work"' EXIT
@@ -32,7 +35,7 @@ cpu_of() { awk -v u="$(field "$1" user_s)" -v s="$(field "$1" sys_s)" 'BEGIN { p
 for f in json table markdown line; do
 	for ((i = 1; i <= runs; i++)); do
 		m="$work/$f.$i.m"
-		"$work/measure" -o "$m" -- "$work/connscope" analyze --format "$f" "$cap" > "$work/$f.out" 2> "$work/$f.err"
+		"$work/measure" -o "$m" -- "$work/connscope" analyze ${args[@]+"${args[@]}"} --format "$f" "$cap" > "$work/$f.out" 2> "$work/$f.err"
 		if [[ $(field "$m" exit) != 0 ]]; then
 			echo "bench/formats.sh: analyze --format $f failed (exit $(field "$m" exit))" >&2
 			cat "$work/$f.err" >&2
@@ -47,7 +50,7 @@ done
 
 json=$(cpu_of "$work/json.m")
 npk=$(sed -n 's/^  "packets": \([0-9]*\),*$/\1/p' "$cap.expected.json")
-echo "### Output formats on a connect-heavy capture: $npk packets, $connects connects, best of $runs by CPU; $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "### Output formats on a connect-heavy capture: $npk packets, $connects connects, best of $runs by CPU${FORMATS_ARGS:+, analyze $FORMATS_ARGS}; $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
 echo "| format | CPU s (user+sys) | × JSON | wall s | peak RSS MB | output MB | target | |"
 echo "|:--|--:|--:|--:|--:|--:|:--|:--|"

@@ -2,6 +2,7 @@ package report
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/connscope/connscope/analyze"
@@ -186,7 +187,7 @@ func appendProtocolCells(row []string, a *analyze.Attempt) []string {
 // connect without attempts, e.g. an unresolved name).
 func attemptRows(n int, c *analyze.Connect) [][]string {
 	if len(c.Attempts) == 0 {
-		row := append(make([]string, 0, len(attemptHeader)), fmt.Sprint(n), c.Client, "-", c.Name, string(c.Outcome), "", "", "", "", "", "", analyze.FormatMS(c.DurationMS))
+		row := append(make([]string, 0, len(attemptHeader)), strconv.Itoa(n), c.Client, "-", c.Name, string(c.Outcome), "", "", "", "", "", "", analyze.FormatMS(c.DurationMS))
 		row = append(appendProtocolCells(row, nil), processCell(c.PID, c.Comm))
 		return [][]string{row}
 	}
@@ -197,7 +198,7 @@ func attemptRows(n int, c *analyze.Connect) [][]string {
 		}
 		syns := ""
 		if a.SYNCount > 0 {
-			syns = fmt.Sprint(a.SYNCount)
+			syns = strconv.Itoa(a.SYNCount)
 		}
 		row := append(make([]string, 0, len(attemptHeader)),
 			attemptLabel(n, i, len(c.Attempts)),

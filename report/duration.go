@@ -1,7 +1,7 @@
 package report
 
 import (
-	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -38,8 +38,18 @@ func compactMS(ms *float64) string {
 func fmtOffset(d time.Duration) string {
 	ms := float64(d) / float64(time.Millisecond)
 	if ms < 1000 && ms > -1000 {
-		return fmt.Sprintf("%+.3f ms", ms)
+		return string(appendSigned3(make([]byte, 0, 16), ms, " ms"))
 	}
 	// The trailing space lines the decimal point up with the " ms" lines.
-	return fmt.Sprintf("%+.3f s ", ms/1000)
+	return string(appendSigned3(make([]byte, 0, 16), ms/1000, " s "))
+}
+
+// appendSigned3 appends v as fmt's %+.3f does (a sign always), then unit.
+func appendSigned3(b []byte, v float64, unit string) []byte {
+	n := len(b)
+	b = strconv.AppendFloat(append(b, '+'), v, 'f', 3, 64)
+	if c := b[n+1]; c == '-' || c == '+' {
+		b = append(b[:n], b[n+1:]...) // AppendFloat wrote its own sign
+	}
+	return append(b, unit...)
 }

@@ -1,9 +1,11 @@
 package report
 
 import (
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/connscope/connscope/analyze"
 	"github.com/connscope/connscope/capture"
@@ -61,5 +63,28 @@ func TestTableAndTimelineAgreeOnDurations(t *testing.T) {
 	}
 	if rtts == 0 || greetings == 0 {
 		t.Fatalf("the lab captures gave %d RTT and %d greeting events to compare: the event texts changed?", rtts, greetings)
+	}
+}
+
+// fmtOffset writes what fmt's "%+.3f ms" / "%+.3f s " wrote before it was
+// made without fmt: the sign always, rounding at the microsecond, the unit
+// switch at a second, negative offsets.
+func TestFmtOffsetAsFmt(t *testing.T) {
+	ref := func(d time.Duration) string {
+		ms := float64(d) / float64(time.Millisecond)
+		if ms < 1000 && ms > -1000 {
+			return fmt.Sprintf("%+.3f ms", ms)
+		}
+		return fmt.Sprintf("%+.3f s ", ms/1000)
+	}
+	ds := []time.Duration{0, 1, -1, 499, 500, 501, -500, 999, 1000, -1000, 999999, 999999500, 999999499, 999999999, time.Second,
+		-time.Second, -999999999, 1500 * time.Millisecond, 1234567891, time.Hour, -time.Hour, 1 << 62, -1 << 62}
+	for i := range 5000 {
+		ds = append(ds, time.Duration(i)*997, time.Duration(-i)*1234567, time.Duration(i)*999999937)
+	}
+	for _, d := range ds {
+		if got, want := fmtOffset(d), ref(d); got != want {
+			t.Errorf("fmtOffset(%d) = %q, want %q", d, got, want)
+		}
 	}
 }

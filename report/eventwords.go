@@ -15,47 +15,30 @@ import (
 // protocol's own steps (Event.Proto set) are worded by the Words function
 // it registered.
 
-// withEventWords returns c with every timeline step's What filled in from
-// its kind and facts; c itself is not modified (the attempts and their
-// timelines are copied). A step that already has words (a connect built by
-// hand, or read back from JSON) keeps them.
-func withEventWords(c *analyze.Connect) *analyze.Connect {
-	if c == nil || !needsWords(c) {
-		return c
-	}
-	out := *c
-	out.Attempts = make([]*analyze.Attempt, len(c.Attempts))
-	for i, a := range c.Attempts {
-		if a == nil || len(a.Events) == 0 {
-			out.Attempts[i] = a
-			continue
-		}
-		cp := *a
-		cp.Events = make([]analyze.Event, len(a.Events))
-		copy(cp.Events, a.Events)
-		for j := range cp.Events {
-			if e := &cp.Events[j]; e.What == "" {
-				e.What = EventWords(e)
-			}
-		}
-		out.Attempts[i] = &cp
-	}
-	return &out
-}
-
-// needsWords reports whether a step of c has no words yet.
-func needsWords(c *analyze.Connect) bool {
-	for _, a := range c.Attempts {
-		if a == nil {
-			continue
-		}
-		for i := range a.Events {
-			if a.Events[i].What == "" {
-				return true
-			}
+// wordEvents gives a's timeline steps their What from their kind and facts,
+// on a copy of a.Events (a is the renderer's own copy of an attempt; the
+// timeline it shares with the caller's connect is not modified). A step
+// that already has words (a connect built by hand, or read back from JSON)
+// keeps them.
+func wordEvents(a *analyze.Attempt) {
+	need := false
+	for i := range a.Events {
+		if a.Events[i].What == "" {
+			need = true
+			break
 		}
 	}
-	return false
+	if !need {
+		return
+	}
+	events := make([]analyze.Event, len(a.Events))
+	copy(events, a.Events)
+	for j := range events {
+		if e := &events[j]; e.What == "" {
+			e.What = EventWords(e)
+		}
+	}
+	a.Events = events
 }
 
 // EventWords is a timeline step in words, as every format shows it: "SYN

@@ -76,3 +76,41 @@ func BenchmarkJSONConnectEncodingJSON(b *testing.B) {
 		w.Connect(cs[i%len(cs)])
 	}
 }
+
+// labConnects are the connects of every lab capture as the engine reports
+// them (findings, no words yet): what the Writer renders in a real run.
+func labConnects(b *testing.B) []*analyze.Connect {
+	files, err := filepath.Glob(filepath.Join("..", "testdata", "captures", "*.pcap*"))
+	if err != nil || len(files) == 0 {
+		b.Fatalf("no lab captures in ../testdata/captures (make testdata records them): %v", err)
+	}
+	var cs []*analyze.Connect
+	for _, path := range files {
+		r, err := capture.Open(path)
+		if err != nil {
+			continue // a capture without packets (socket-missing)
+		}
+		_, err = analyze.RunSource(r, analyze.Options{OnConnect: func(c *analyze.Connect) { cs = append(cs, c) }})
+		r.Close()
+		if err != nil {
+			b.Fatalf("%s: %v", path, err)
+		}
+	}
+	return cs
+}
+
+// BenchmarkWriterLabConnects renders the lab captures' connects in each
+// format: the words (timeline, evidence, causes) and the rendering per
+// connect, allocations included.
+func BenchmarkWriterLabConnects(b *testing.B) {
+	cs := labConnects(b)
+	for _, f := range []Format{JSON, Table, Markdown} {
+		b.Run(string(f), func(b *testing.B) {
+			w := NewWriter(io.Discard, Options{Format: f, BatchAttempts: 1000})
+			b.ReportAllocs()
+			for i := 0; b.Loop(); i++ {
+				w.Connect(cs[i%len(cs)])
+			}
+		})
+	}
+}

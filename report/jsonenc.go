@@ -590,6 +590,21 @@ func appendJSONFloatPtr(b []byte, f *float64) []byte {
 // appendJSONFloat formats f as encoding/json does (shortest repr, 'e'
 // notation only for very small or large magnitudes).
 func appendJSONFloat(b []byte, f float64) []byte {
+	if f == 0 && !math.Signbit(f) {
+		return append(b, '0')
+	}
+	// The model's floats are milliseconds made from nanoseconds
+	// (proto.MSOf): whole multiples of 1e-6 for which the shortest
+	// representation is the decimal k/1e6 itself, written here from the
+	// integer without strconv's shortest-digit search. That holds when f
+	// is the double nearest to k/1e6 (checked) and doubles that far from
+	// zero are less than 1e-6 apart (|f| < 1e9; 2^33 would do), so no
+	// other multiple of 1e-6 maps to f.
+	if f != 0 && f > -1e9 && f < 1e9 {
+		if k := math.Round(f * 1e6); k/1e6 == f {
+			return appendMicros(b, int64(k))
+		}
+	}
 	if math.IsNaN(f) || math.IsInf(f, 0) {
 		return append(b, '0')
 	}
@@ -608,6 +623,31 @@ func appendJSONFloat(b []byte, f float64) []byte {
 		}
 	}
 	return b
+}
+
+// appendMicros writes n millionths as a decimal without trailing zeros:
+// 1500000 as 1.5, -2 as -0.000002.
+func appendMicros(b []byte, n int64) []byte {
+	if n < 0 {
+		b = append(b, '-')
+		n = -n
+	}
+	b = strconv.AppendInt(b, n/1e6, 10)
+	frac := n % 1e6
+	if frac == 0 {
+		return b
+	}
+	var d [7]byte
+	d[0] = '.'
+	for i := 6; i >= 1; i-- {
+		d[i] = byte('0' + frac%10)
+		frac /= 10
+	}
+	end := 7
+	for d[end-1] == '0' {
+		end--
+	}
+	return append(b, d[:end]...)
 }
 
 // appendJSONString appends s as encoding/json writes a string.

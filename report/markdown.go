@@ -2,6 +2,7 @@ package report
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/connscope/connscope/analyze"
@@ -65,9 +66,16 @@ func (markdownStyle) table(header []string, rows [][]string, legend []string) st
 func (s markdownStyle) block(n int, c *analyze.Connect, table string) string {
 	var b strings.Builder
 	outcome, detail := headline(n, c)
-	fmt.Fprintf(&b, "#### Connect %d: %s\n\n%s", n, outcome, mdEscape(detail))
+	b.WriteString("#### Connect ")
+	b.WriteString(strconv.Itoa(n))
+	b.WriteString(": ")
+	b.WriteString(outcome)
+	b.WriteString("\n\n")
+	b.WriteString(mdEscape(detail))
 	if meaning := connectMeaning(c); meaning != "" && failed(c) {
-		fmt.Fprintf(&b, " — %s.", meaning)
+		b.WriteString(" — ")
+		b.WriteString(meaning)
+		b.WriteString(".")
 	}
 	b.WriteString("\n\n")
 	if table != "" {
@@ -87,13 +95,13 @@ func (s markdownStyle) block(n int, c *analyze.Connect, table string) string {
 		b.WriteString("**Evidence**\n\n")
 		for _, g := range groups {
 			if len(groups) > 1 {
-				fmt.Fprintf(&b, "- %s:\n", g.label)
+				writeLine(&b, "- ", g.label, ":")
 				for _, e := range g.items {
-					fmt.Fprintf(&b, "  - %s\n", mdEscape(e))
+					writeLine(&b, "  - ", mdEscape(e))
 				}
 			} else {
 				for _, e := range g.items {
-					fmt.Fprintf(&b, "- %s\n", mdEscape(e))
+					writeLine(&b, "- ", mdEscape(e))
 				}
 			}
 		}
@@ -102,7 +110,7 @@ func (s markdownStyle) block(n int, c *analyze.Connect, table string) string {
 	if causes := connectCauses(c); len(causes) > 0 {
 		b.WriteString("**Likely causes (check these)**\n\n")
 		for _, s := range causes {
-			fmt.Fprintf(&b, "- %s\n", mdEscape(s))
+			writeLine(&b, "- ", mdEscape(s))
 		}
 		b.WriteString("\n")
 	}

@@ -2,6 +2,7 @@ package report
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 
@@ -104,9 +105,9 @@ func (tableStyle) table(header []string, rows [][]string, legend []string) strin
 func (s tableStyle) block(n int, c *analyze.Connect, table string) string {
 	var b strings.Builder
 	outcome, detail := headline(n, c)
-	fmt.Fprintf(&b, "Connect %d: %s (%s)\n", n, outcome, detail)
+	writeLine(&b, "Connect ", strconv.Itoa(n), ": ", outcome, " (", detail, ")")
 	if meaning := connectMeaning(c); meaning != "" && failed(c) {
-		fmt.Fprintf(&b, "  %s%s.\n", strings.ToUpper(meaning[:1]), meaning[1:])
+		writeLine(&b, "  ", strings.ToUpper(meaning[:1]), meaning[1:], ".")
 	}
 	b.WriteString(table)
 	if !failed(c) && !s.all {
@@ -116,19 +117,19 @@ func (s tableStyle) block(n int, c *analyze.Connect, table string) string {
 	b.WriteString("  Timeline:\n")
 	writeTimeline(&b, timeline(n, c), "    ")
 	if resolver := resolverLine(c.Resolver); resolver != "" {
-		fmt.Fprintf(&b, "  Resolver: %s\n", resolver)
+		writeLine(&b, "  Resolver: ", resolver)
 	}
 	if groups := evidenceGroups(n, c); len(groups) > 0 {
 		b.WriteString("  Evidence:\n")
 		for _, g := range groups {
 			if len(groups) > 1 {
-				fmt.Fprintf(&b, "    %s:\n", g.label)
+				writeLine(&b, "    ", g.label, ":")
 				for _, e := range g.items {
-					fmt.Fprintf(&b, "      - %s\n", e)
+					writeLine(&b, "      - ", e)
 				}
 			} else {
 				for _, e := range g.items {
-					fmt.Fprintf(&b, "    - %s\n", e)
+					writeLine(&b, "    - ", e)
 				}
 			}
 		}
@@ -136,11 +137,20 @@ func (s tableStyle) block(n int, c *analyze.Connect, table string) string {
 	if causes := connectCauses(c); len(causes) > 0 {
 		b.WriteString("  Likely causes (check these):\n")
 		for _, s := range causes {
-			fmt.Fprintf(&b, "    - %s\n", s)
+			writeLine(&b, "    - ", s)
 		}
 	}
 	b.WriteString("\n")
 	return b.String()
+}
+
+// writeLine writes the parts and a newline: the blocks' lines, without
+// fmt (the failed-connect blocks are most of the table format's time).
+func writeLine(b *strings.Builder, parts ...string) {
+	for _, p := range parts {
+		b.WriteString(p)
+	}
+	b.WriteByte('\n')
 }
 
 func (tableStyle) summary(partial string, lines [][2]string) string {

@@ -134,9 +134,9 @@ func plural(n int, one, many string) string {
 func processCell(pid uint32, comm string) string {
 	switch {
 	case pid != 0 && comm != "":
-		return fmt.Sprintf("%s[%d]", comm, pid)
+		return comm + "[" + strconv.FormatUint(uint64(pid), 10) + "]"
 	case pid != 0:
-		return fmt.Sprintf("[%d]", pid)
+		return "[" + strconv.FormatUint(uint64(pid), 10) + "]"
 	default:
 		return comm
 	}
@@ -151,7 +151,7 @@ func attemptProcess(c *analyze.Connect, a *analyze.Attempt) string {
 
 func outcomeCell(o analyze.Outcome, errno string) string {
 	if errno != "" {
-		return fmt.Sprintf("%s (%s)", o, errno)
+		return string(o) + " (" + errno + ")"
 	}
 	return string(o)
 }

@@ -3,6 +3,7 @@ package report
 import (
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -67,9 +68,9 @@ func eventOffset(e analyze.Event, a *analyze.Attempt, origin time.Time) time.Dur
 // connect has one attempt, "3.1", "3.2", ... otherwise.
 func attemptLabel(n, i, count int) string {
 	if count == 1 {
-		return fmt.Sprint(n)
+		return strconv.Itoa(n)
 	}
-	return fmt.Sprintf("%d.%d", n, i+1)
+	return strconv.Itoa(n) + "." + strconv.Itoa(i+1)
 }
 
 // timeline builds a connect's timeline: its DNS questions and answers and
@@ -118,8 +119,7 @@ func timeline(n int, c *analyze.Connect) []timelineLine {
 			continue
 		}
 		start := since(a.Start, origin)
-		head := fmt.Sprintf("attempt %s: %s → %s: %s",
-			attemptLabel(n, i, len(c.Attempts)), orDash(a.Client), orDash(a.Server), outcomeCell(a.Outcome, a.Errno))
+		head := "attempt " + attemptLabel(n, i, len(c.Attempts)) + ": " + orDash(a.Client) + " → " + orDash(a.Server) + ": " + outcomeCell(a.Outcome, a.Errno)
 		if p := processCell(a.PID, a.Comm); p != "" {
 			head += " by " + p
 		}
@@ -154,6 +154,16 @@ func writeTimeline(b *strings.Builder, lines []timelineLine, indent string) {
 		width = max(width, len(offs[i]))
 	}
 	for i, l := range lines {
-		fmt.Fprintf(b, "%s%*s  %s%s\n", indent, width, offs[i], strings.Repeat("  ", l.indent), l.text)
+		b.WriteString(indent)
+		for range width - len(offs[i]) {
+			b.WriteByte(' ')
+		}
+		b.WriteString(offs[i])
+		b.WriteString("  ")
+		for range l.indent {
+			b.WriteString("  ")
+		}
+		b.WriteString(l.text)
+		b.WriteByte('\n')
 	}
 }

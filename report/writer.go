@@ -188,7 +188,7 @@ func (w *Writer) Connect(c *analyze.Connect) error {
 	w.outcomes[c.Outcome]++
 	// Words first (timeline steps, evidence and causes from the facts), so
 	// that redaction and the rollup's held examples see them.
-	c = explained(withEventWords(c))
+	c = explained(c)
 	if w.rv != nil {
 		w.rv.add(w.number, c)
 	}
@@ -238,9 +238,11 @@ func (w *Writer) Flush() error {
 	return w.err
 }
 
-// explained is c with its words (analyze.Explain): sentences are made
-// only here, from the findings, before redaction and rendering. c itself
-// is not changed (a shallow copy of it and its attempts is worded).
+// explained is c with its words: the timeline steps' (wordEvents) and the
+// evidence and causes (analyze.Explain); sentences are made only here,
+// from the findings, before redaction and rendering. c itself is not
+// changed (a shallow copy of it and its attempts is worded, made once for
+// both).
 func explained(c *analyze.Connect) *analyze.Connect {
 	cc := *c
 	cc.Attempts = make([]*analyze.Attempt, len(c.Attempts))
@@ -248,6 +250,7 @@ func explained(c *analyze.Connect) *analyze.Connect {
 		if a != nil {
 			ac := *a
 			a = &ac
+			wordEvents(a)
 		}
 		cc.Attempts[i] = a
 	}

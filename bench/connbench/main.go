@@ -617,6 +617,9 @@ func checkReport(path string, r *result) error {
 			r.drops, r.lost, r.late = line.KernelDrops, line.RingBufferLost, line.LateEvents
 			continue
 		}
+		if line.Kind != "connect" {
+			continue // the rollup's pattern, group and timeseries records
+		}
 		var attempts []attempt
 		if err := json.Unmarshal(line.Attempts, &attempts); err != nil {
 			return fmt.Errorf("%s: attempts: %v", path, err)
