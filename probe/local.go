@@ -304,7 +304,10 @@ func listenersCheck(r *Result, t Target, procs []Process, kern Kernel, addrs []n
 				continue
 			}
 			seen[l.PID] = true
-			if o, ok := optsOf(l.PID).Get("bind_address", "mysqld", "mariadb", "mariadbd", "server"); ok {
+			// The command line overrides the option files.
+			if arg := bindAddressArg(procs, l.PID); arg != "" {
+				c.Evidence = append(c.Evidence, fmt.Sprintf("pid %d's command line: %s", l.PID, arg))
+			} else if o, ok := optsOf(l.PID).Get("bind_address", "mysqld", "mariadb", "mariadbd", "server"); ok {
 				c.Evidence = append(c.Evidence, fmt.Sprintf("pid %d's option file %s:%d: bind-address = %s", l.PID, o.File, o.Line, o.Value))
 			}
 		}
@@ -818,4 +821,22 @@ func listenQueueCheck(env LocalEnv, t Target, kern Kernel, addrs []netip.Addr) C
 		c.Fix = "the accept queue is full: the server does not accept fast enough (overloaded, or its connection threads are all busy); raise back_log (MySQL) and net.core.somaxconn, and find why it stalls"
 	}
 	return c
+}
+
+// bindAddressArg is the last --bind-address=… on the command line of
+// process pid ("" when none): it wins over every option file.
+func bindAddressArg(procs []Process, pid int) string {
+	for _, p := range procs {
+		if p.PID != pid {
+			continue
+		}
+		arg := ""
+		for _, a := range p.Args {
+			if strings.HasPrefix(a, "--bind-address=") || strings.HasPrefix(a, "--bind_address=") {
+				arg = a
+			}
+		}
+		return arg
+	}
+	return ""
 }

@@ -23,6 +23,9 @@ func TestListenersCheck(t *testing.T) {
 	cnf := filepath.Join(writeTree(t, map[string]string{"my.cnf": "[mysqld]\nbind-address = 127.0.0.1\n", "other.cnf": "[mysqld]\nbind-address = *\n"}), "my.cnf")
 	mysqld.Args = []string{"--defaults-file=" + cnf}
 	other.Args = []string{"--defaults-file=" + filepath.Join(filepath.Dir(cnf), "other.cnf")}
+	// The command line wins over the option file it also reads.
+	cmdline := mysqld
+	cmdline.Args = []string{"--defaults-file=" + cnf, "--bind-address=127.0.0.2"}
 	tests := []struct {
 		name   string
 		procs  []Process
@@ -37,6 +40,7 @@ func TestListenersCheck(t *testing.T) {
 		{"0.0.0.0 does not cover IPv6", []Process{mysqld}, []TCPListener{{Addr: ap("0.0.0.0:3306"), PID: 100}}, v6, target, Fail, "no listener on port 3306 accepts connections to 2001:db8:2::10"},
 		{"bind-address 127.0.0.1", []Process{mysqld}, []TCPListener{{Addr: ap("127.0.0.1:3306"), PID: 100}}, v4, target, Fail, "bind_address is 127.0.0.1"},
 		{"bind-address from the option file", []Process{mysqld}, []TCPListener{{Addr: ap("127.0.0.1:3306"), PID: 100}}, v4, target, Fail, "pid 100's option file " + cnf + ":2: bind-address = 127.0.0.1"},
+		{"bind-address from the command line", []Process{cmdline}, []TCPListener{{Addr: ap("127.0.0.2:3306"), PID: 100}}, v4, target, Fail, "pid 100's command line: --bind-address=127.0.0.2"},
 		{"bind-address from the listener's own option file", []Process{other, mysqld}, []TCPListener{{Addr: ap("0.0.0.0:3307"), PID: 200}, {Addr: ap("127.0.0.1:3306"), PID: 100}}, v4, target, Fail, "pid 100's option file " + cnf + ":2"},
 		{"skip-networking", []Process{mysqld}, nil, v4, target, Fail, "skip_networking is on"},
 		{"skip-networking on one of two servers", []Process{mysqld, other}, []TCPListener{{Addr: ap("0.0.0.0:3307"), PID: 200}}, v4, target, Fail, "pid 100 mariadbd has no TCP listener"},
