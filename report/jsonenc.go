@@ -250,7 +250,11 @@ func appendAttempt(b []byte, a *analyze.Attempt) []byte {
 				b = appendJSONString(b, string(e.Dir))
 			}
 			b = append(b, `,"what":`...)
-			b = appendJSONString(b, e.What)
+			if e.What == "" { // not worded yet (Writer.Connect leaves it to here)
+				b = appendJSONString(b, EventWords(&a.Events[i]))
+			} else {
+				b = appendJSONString(b, e.What)
+			}
 			b = appendEventAttrs(b, &e.EventAttrs)
 			b = append(b, '}')
 		}
