@@ -237,7 +237,8 @@ func appendAttempt(b []byte, a *analyze.Attempt) []byte {
 	b = append(b, `,"events":`...)
 	{
 		b = append(b, '[')
-		for i, e := range a.Events {
+		for i := range a.Events {
+			e := &a.Events[i] // by pointer: no copy of each event
 			if i > 0 {
 				b = append(b, ',')
 			}
@@ -251,7 +252,7 @@ func appendAttempt(b []byte, a *analyze.Attempt) []byte {
 			}
 			b = append(b, `,"what":`...)
 			if e.What == "" { // not worded yet (Writer.Connect leaves it to here)
-				b = appendJSONString(b, EventWords(&a.Events[i]))
+				b = appendJSONString(b, EventWords(e))
 			} else {
 				b = appendJSONString(b, e.What)
 			}

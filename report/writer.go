@@ -250,10 +250,11 @@ func (w *Writer) Flush() error {
 func explained(c *analyze.Connect, stepsLater bool) *analyze.Connect {
 	cc := *c
 	cc.Attempts = make([]*analyze.Attempt, len(c.Attempts))
+	copies := make([]analyze.Attempt, len(c.Attempts)) // one allocation for all
 	for i, a := range c.Attempts {
 		if a != nil {
-			ac := *a
-			a = &ac
+			copies[i] = *a
+			a = &copies[i]
 			if !stepsLater {
 				wordEvents(a)
 			}
