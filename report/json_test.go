@@ -14,8 +14,8 @@ import (
 
 // TestFastJSONOnLabCaptures compares the hand-written connect encoder with
 // encoding/json, byte for byte, on every connect of every lab capture
-// (testdata/captures, the captures testdata/format renders), plain and
-// redacted.
+// (testdata/captures, the captures testdata/format renders), plain (its
+// timeline steps worded by the encoder itself) and redacted.
 func TestFastJSONOnLabCaptures(t *testing.T) {
 	if !fastJSON {
 		t.Fatal("analyze's model no longer matches report/jsonenc.go (see TestFastJSONMatchesEncodingJSON)")
@@ -38,9 +38,13 @@ func TestFastJSONOnLabCaptures(t *testing.T) {
 			t.Errorf("%s: %v", path, err)
 		}
 		for i, c := range cs {
-			for _, c := range []*analyze.Connect{c, red.Connect(c)} {
+			// As Writer.Connect hands them over: worded by explained, the
+			// timeline steps left to the encoder when not redacted.
+			worded := explained(c, false)
+			for _, pair := range [][2]*analyze.Connect{{worded, explained(c, true)}, {red.Connect(worded), red.Connect(worded)}} {
+				c, enc := pair[0], pair[1]
 				connects++
-				jc := jsonConnect{Kind: "connect", Source: filepath.Base(path), Number: i + 1, Connect: c}
+				jc := jsonConnect{Kind: "connect", Source: filepath.Base(path), Number: i + 1, Connect: enc}
 				norm := *c
 				transform{emptySlices: true}.apply(reflect.ValueOf(&norm).Elem())
 				want, err := json.Marshal(jsonConnect{Kind: jc.Kind, Source: jc.Source, Number: jc.Number, Connect: &norm})

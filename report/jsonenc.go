@@ -237,7 +237,8 @@ func appendAttempt(b []byte, a *analyze.Attempt) []byte {
 	b = append(b, `,"events":`...)
 	{
 		b = append(b, '[')
-		for i, e := range a.Events {
+		for i := range a.Events {
+			e := &a.Events[i] // by pointer: no copy of each event
 			if i > 0 {
 				b = append(b, ',')
 			}
@@ -250,7 +251,11 @@ func appendAttempt(b []byte, a *analyze.Attempt) []byte {
 				b = appendJSONString(b, string(e.Dir))
 			}
 			b = append(b, `,"what":`...)
-			b = appendJSONString(b, e.What)
+			if e.What == "" { // not worded yet (Writer.Connect leaves it to here)
+				b = appendJSONString(b, EventWords(e))
+			} else {
+				b = appendJSONString(b, e.What)
+			}
 			b = appendEventAttrs(b, &e.EventAttrs)
 			b = append(b, '}')
 		}

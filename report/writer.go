@@ -188,7 +188,10 @@ func (w *Writer) Connect(c *analyze.Connect) error {
 	w.outcomes[c.Outcome]++
 	// Words first (timeline steps, evidence and causes from the facts), so
 	// that redaction and the rollup's held examples see them.
-	c = explained(c)
+	// The JSON fast path words timeline steps itself as it writes them
+	// (appendAttempt), saving a copy of every attempt's events; redaction
+	// needs the words before it runs, encoding/json needs them in place.
+	c = explained(c, w.red == nil && w.opt.Format == JSON && fastJSON)
 	if w.rv != nil {
 		w.rv.add(w.number, c)
 	}
@@ -242,15 +245,19 @@ func (w *Writer) Flush() error {
 // evidence and causes (analyze.Explain); sentences are made only here,
 // from the findings, before redaction and rendering. c itself is not
 // changed (a shallow copy of it and its attempts is worded, made once for
-// both).
-func explained(c *analyze.Connect) *analyze.Connect {
+// both). With stepsLater the timeline steps are left for the renderer to
+// word (appendAttempt does).
+func explained(c *analyze.Connect, stepsLater bool) *analyze.Connect {
 	cc := *c
 	cc.Attempts = make([]*analyze.Attempt, len(c.Attempts))
+	copies := make([]analyze.Attempt, len(c.Attempts)) // one allocation for all
 	for i, a := range c.Attempts {
 		if a != nil {
-			ac := *a
-			a = &ac
-			wordEvents(a)
+			copies[i] = *a
+			a = &copies[i]
+			if !stepsLater {
+				wordEvents(a)
+			}
 		}
 		cc.Attempts[i] = a
 	}

@@ -19,6 +19,7 @@ import (
 
 func init() {
 	commands["analyze"] = func(args []string) int {
+		analyzeGC()
 		return analyzeCommand(args, os.Stdin, os.Stdout, os.Stderr)
 	}
 }
