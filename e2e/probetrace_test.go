@@ -61,7 +61,7 @@ func TestProbeTraced(t *testing.T) {
 			}
 			got := map[string]string{}
 			gotOutcome := map[string]string{}
-			connects := 0
+			connects, okConnects := 0, 0
 			tracing := ""
 			for _, line := range strings.Split(strings.TrimSpace(res.Stdout), "\n") {
 				var rec struct {
@@ -88,8 +88,12 @@ func TestProbeTraced(t *testing.T) {
 				case "connect":
 					connects++
 					// Whichever address worked, the probe's connect worked.
-					if want := map[bool]string{true: "ok", false: "failed"}[tc.exit == 0]; (rec.Outcome == "ok") != (tc.exit == 0) {
-						t.Errorf("connect record outcome %s, want %s", rec.Outcome, want)
+					// The probe connects to every address at once: when one
+					// greets before the next attempt starts, the analysis
+					// (rightly) makes that next attempt a connect of its own,
+					// so only "some connect is ok" holds for every timing.
+					if rec.Outcome == "ok" {
+						okConnects++
 					}
 					var as []struct {
 						Comm string `json:"comm"`
@@ -117,6 +121,8 @@ func TestProbeTraced(t *testing.T) {
 				}
 			case connects == 0:
 				t.Errorf("no connect records after the checklist")
+			case (okConnects > 0) != (tc.exit == 0):
+				t.Errorf("%d of %d connect records ok, want %s", okConnects, connects, map[bool]string{true: "at least one (an address worked)", false: "none"}[tc.exit == 0])
 			case !strings.Contains(tracing, "traced with packets and eBPF"):
 				t.Errorf("tracing %q", tracing)
 			}
