@@ -31,3 +31,20 @@ func BenchmarkAppendJSONString(b *testing.B) {
 		}
 	}
 }
+
+// Every single byte at every offset of a long plain string (the 8-byte skip
+// must stop at each byte that needs escaping or is not ASCII).
+func TestAppendJSONStringEveryByteEveryOffset(t *testing.T) {
+	base := []byte(strings.Repeat("abcdefgh", 3))
+	for c := 0; c < 256; c++ {
+		for i := range base {
+			b := append([]byte(nil), base...)
+			b[i] = byte(c)
+			s := string(b)
+			want, _ := json.Marshal(s)
+			if got := appendJSONString(nil, s); string(got) != string(want) {
+				t.Fatalf("byte %#x at %d: got %s, want %s", c, i, got, want)
+			}
+		}
+	}
+}

@@ -15,12 +15,47 @@ const hexDigits = "0123456789abcdef"
 // jsonPlain marks the ASCII bytes a JSON string carries as they are (not
 // a control character, ", \, or the HTML-unsafe <, >, &): one table
 // lookup per plain byte.
-var jsonPlain = func() (t [utf8.RuneSelf]bool) {
+var jsonPlain = func() (t [256]bool) {
 	for c := 0x20; c < utf8.RuneSelf; c++ {
 		t[c] = c != '"' && c != '\\' && c != '<' && c != '>' && c != '&'
 	}
 	return t
 }()
+
+const (
+	ones  = 0x0101010101010101
+	highs = 0x8080808080808080
+)
+
+// skipPlain8 returns the first i' >= i such that s[i':i'+8] is not eight
+// jsonPlain bytes (one has its high bit set, is below 0x20, or is ", \,
+// <, > or &). The tests are the exact "has a zero byte" / "has a byte less
+// than n" bit tricks.
+func skipPlain8(s string, i int) int {
+	for i+8 <= len(s) {
+		x := load8(s[i : i+8])
+		bad := x | (x-ones*0x20)&^x
+		bad |= hasZero(x ^ ones*'"')
+		bad |= hasZero(x ^ ones*'\\')
+		bad |= hasZero(x ^ ones*'<')
+		bad |= hasZero(x ^ ones*'>')
+		bad |= hasZero(x ^ ones*'&')
+		if bad&highs != 0 {
+			break
+		}
+		i += 8
+	}
+	return i
+}
+
+// load8 reads the first eight bytes of t little-endian (one load).
+func load8(t string) uint64 {
+	_ = t[7]
+	return uint64(t[0]) | uint64(t[1])<<8 | uint64(t[2])<<16 | uint64(t[3])<<24 |
+		uint64(t[4])<<32 | uint64(t[5])<<40 | uint64(t[6])<<48 | uint64(t[7])<<56
+}
+
+func hasZero(y uint64) uint64 { return (y - ones) &^ y }
 
 // AppendJSONString appends s as encoding/json writes a string: HTML
 // characters escaped, invalid UTF-8 as U+FFFD, U+2028 and U+2029 escaped.
@@ -28,6 +63,17 @@ func AppendJSONString(b []byte, s string) []byte {
 	b = append(b, '"')
 	start := 0
 	for i := 0; i < len(s); {
+		// Skip plain ASCII eight bytes at a time (most strings are all
+		// plain): the byte loop below sees only the rest.
+		// After the skip fewer than eight plain bytes come before the next
+		// byte to look at.
+		i = skipPlain8(s, i)
+		for i < len(s) && jsonPlain[s[i]] {
+			i++
+		}
+		if i >= len(s) {
+			break
+		}
 		c := s[i]
 		if c < utf8.RuneSelf {
 			if jsonPlain[c] {
