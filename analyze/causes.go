@@ -2,6 +2,7 @@ package analyze
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/connscope/connscope/analyze/dns"
@@ -110,7 +111,9 @@ var (
 		return one(fmt.Sprintf("No ARP/NDP reply for %s or the next hop: the host is down, the address is wrong, or it is on another segment/VLAN. Check `ip neigh` and `ip route get %s` on the client.", w.addr(), w.addr()))
 	}
 	droppedCauses = func(w *wordCtx) []string {
-		c := one(fmt.Sprintf("Packets to %s are silently dropped: a firewall DROP rule (on the server, a cloud security group, or in between), or the host is down/does not exist (no one answers, not even with an ICMP error). Check the firewall rules for port %d and that the address is right.", w.server(), w.port()))
+		// Concatenated, not fmt.Sprintf: every unanswered attempt of a big
+		// capture words this.
+		c := one("Packets to " + w.server() + " are silently dropped: a firewall DROP rule (on the server, a cloud security group, or in between), or the host is down/does not exist (no one answers, not even with an ICMP error). Check the firewall rules for port " + strconv.Itoa(int(w.port())) + " and that the address is right.")
 		if w.f.Errno == "ETIMEDOUT" {
 			return append(c, "The kernel itself gave up after net.ipv4.tcp_syn_retries retransmissions (about 2 minutes by default); set a connect timeout in the client.")
 		}
