@@ -86,12 +86,17 @@ func icmpRejects(ic *event.ICMPError) bool {
 }
 
 // icmpName describes an ICMP error: "ICMP port unreachable (type 3 code 3)".
-func icmpName(ic *event.ICMPError) string {
+func icmpName(ic *event.ICMPError) string { return ICMPDescription(ic.V6, ic.Type, ic.Code) }
+
+// ICMPDescription describes an ICMP/ICMPv6 error by its type and code, for
+// the words of evidence and timeline steps: "ICMP port unreachable (type 3
+// code 3)".
+func ICMPDescription(v6 bool, typ, code uint8) string {
 	var what string
-	if ic.V6 {
-		switch ic.Type {
+	if v6 {
+		switch typ {
 		case 1:
-			switch ic.Code {
+			switch code {
 			case 0:
 				what = "no route to destination"
 			case 1:
@@ -118,11 +123,11 @@ func icmpName(ic *event.ICMPError) string {
 		default:
 			what = "error"
 		}
-		return fmt.Sprintf("ICMPv6 %s (type %d code %d)", what, ic.Type, ic.Code)
+		return fmt.Sprintf("ICMPv6 %s (type %d code %d)", what, typ, code)
 	}
-	switch ic.Type {
+	switch typ {
 	case 3:
-		switch ic.Code {
+		switch code {
 		case 0:
 			what = "network unreachable"
 		case 1:
@@ -161,7 +166,7 @@ func icmpName(ic *event.ICMPError) string {
 	default:
 		what = "error"
 	}
-	return fmt.Sprintf("ICMP %s (type %d code %d)", what, ic.Type, ic.Code)
+	return fmt.Sprintf("ICMP %s (type %d code %d)", what, typ, code)
 }
 
 // icmpForAttempt applies an ICMP error that quotes one of the attempt's packets.

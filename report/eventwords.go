@@ -236,7 +236,7 @@ func icmpWords(ic *proto.ICMP, note string) string {
 	if ic == nil {
 		return "ICMP error"
 	}
-	w := icmpDesc(ic.V6, ic.Type, ic.Code) + " from " + ic.From
+	w := analyze.ICMPDescription(ic.V6, ic.Type, ic.Code) + " from " + ic.From
 	switch note {
 	case analyze.NoteAboutServer:
 		w += " about a packet of the server"
@@ -244,85 +244,4 @@ func icmpWords(ic *proto.ICMP, note string) string {
 		w += " quoting seq " + strconv.FormatUint(uint64(ic.QuotedSeq), 10) + ", not this SYN (" + strconv.FormatUint(uint64(ic.ISN), 10) + "): ignored"
 	}
 	return w
-}
-
-// icmpDesc describes an ICMP error by its type and code: "ICMP port
-// unreachable (type 3 code 3)", "ICMPv6 administratively prohibited (type
-// 1 code 1)".
-func icmpDesc(v6 bool, typ, code uint8) string {
-	var what string
-	if v6 {
-		switch typ {
-		case 1:
-			switch code {
-			case 0:
-				what = "no route to destination"
-			case 1:
-				what = "administratively prohibited"
-			case 2:
-				what = "beyond scope of source address"
-			case 3:
-				what = "address unreachable"
-			case 4:
-				what = "port unreachable"
-			case 5:
-				what = "source address failed policy"
-			case 6:
-				what = "reject route to destination"
-			default:
-				what = "destination unreachable"
-			}
-		case 2:
-			what = "packet too big"
-		case 3:
-			what = "time exceeded"
-		case 4:
-			what = "parameter problem"
-		default:
-			what = "error"
-		}
-		return "ICMPv6 " + what + " (type " + strconv.Itoa(int(typ)) + " code " + strconv.Itoa(int(code)) + ")"
-	}
-	switch typ {
-	case 3:
-		switch code {
-		case 0:
-			what = "network unreachable"
-		case 1:
-			what = "host unreachable"
-		case 2:
-			what = "protocol unreachable"
-		case 3:
-			what = "port unreachable"
-		case 4:
-			what = "fragmentation needed"
-		case 5:
-			what = "source route failed"
-		case 6:
-			what = "destination network unknown"
-		case 7:
-			what = "destination host unknown"
-		case 9:
-			what = "network administratively prohibited"
-		case 10:
-			what = "host administratively prohibited"
-		case 11:
-			what = "network unreachable for TOS"
-		case 12:
-			what = "host unreachable for TOS"
-		case 13:
-			what = "communication administratively prohibited"
-		default:
-			what = "destination unreachable"
-		}
-	case 4:
-		what = "source quench"
-	case 11:
-		what = "time exceeded"
-	case 12:
-		what = "parameter problem"
-	default:
-		what = "error"
-	}
-	return "ICMP " + what + " (type " + strconv.Itoa(int(typ)) + " code " + strconv.Itoa(int(code)) + ")"
 }
