@@ -24,7 +24,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"log"
 	"os"
 	"os/exec"
@@ -33,7 +32,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 
@@ -495,7 +493,7 @@ func countConnPackets(path string) (int, error) {
 type capture struct {
 	name   string
 	cmd    *exec.Cmd
-	stderr *lockedBuffer
+	stderr *lab.LockedBuffer
 	done   chan error
 }
 
@@ -523,7 +521,7 @@ func (s captureStats) check(tool string) (int, error) {
 // startCapture starts argv in the client namespace and waits until its
 // stderr says it is capturing (ready).
 func startCapture(ctx context.Context, ready string, argv ...string) (*capture, error) {
-	c := &capture{name: argv[0], stderr: &lockedBuffer{}, done: make(chan error, 1)}
+	c := &capture{name: argv[0], stderr: &lab.LockedBuffer{}, done: make(chan error, 1)}
 	c.cmd = exec.Command("ip", append([]string{"netns", "exec", lab.NSClient}, argv...)...)
 	c.cmd.Stderr = c.stderr
 	if err := c.cmd.Start(); err != nil {
@@ -578,27 +576,6 @@ func (c *capture) stop() (captureStats, error) {
 	}
 	return s, nil
 }
-
-// lockedBuffer is a bytes.Buffer safe for the writer goroutine of exec.Cmd
-// and a polling reader.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-var _ io.Writer = (*lockedBuffer)(nil)
 
 // shellJoin quotes argv for a POSIX shell, so the manifest's command can be
 // pasted as is.

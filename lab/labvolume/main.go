@@ -283,33 +283,15 @@ func relay(c net.Conn, upstream string) {
 	<-done
 }
 
-// lockedBuffer is a bytes.Buffer safe for exec's writer and a poller.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // proc is a background process in a namespace.
 type proc struct {
 	cmd    *exec.Cmd
-	stderr *lockedBuffer
+	stderr *lab.LockedBuffer
 	done   chan error
 }
 
 func startProc(ctx context.Context, ns, ready string, argv ...string) (*proc, error) {
-	p := &proc{stderr: &lockedBuffer{}, done: make(chan error, 1)}
+	p := &proc{stderr: &lab.LockedBuffer{}, done: make(chan error, 1)}
 	p.cmd = exec.Command("ip", append([]string{"netns", "exec", ns}, argv...)...)
 	p.cmd.Stderr = p.stderr
 	if err := p.cmd.Start(); err != nil {
