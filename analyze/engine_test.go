@@ -895,6 +895,25 @@ func TestKernelEvents(t *testing.T) {
 				t.Errorf("timeline does not start with the kernel event: %+v", a.Events[0])
 			}
 		}},
+		{name: "signal interrupts a blocking connect (ERESTARTSYS): not a failure", script: func(s *sim) {
+			kev(s, 0, event.StateChange, func(k *event.Kernel) {
+				k.Src, k.Dst = ap(cli), ap(srv)
+				k.OldState, k.NewState = event.TCPClose, event.TCPSynSent
+			})
+			c := s.conn(cli, srv)
+			c.SYN(0.01)
+			kev(s, 0.5, event.ConnectCall, func(k *event.Kernel) { k.Dst = ap(srv); k.Ret = -errERESTARTSYS })
+			c.refuse(0.6)
+			kev(s, 0.61, event.SocketError, func(k *event.Kernel) { k.Errno = errECONNREFUSED })
+		}, want: []Outcome{Refused}, check: func(t *testing.T, a *Attempt) {
+			if a.Errno != "ECONNREFUSED" || a.Reason != ReasonRSTFromServer {
+				t.Errorf("errno %q reason %s, want ECONNREFUSED %s", a.Errno, a.Reason, ReasonRSTFromServer)
+			}
+			if !hasEvent(a, EvKernelConnect, func(e *Event, _ *proto.Detail, _ *proto.Msg) bool { return e.Errno == "ERESTARTSYS" }) {
+				t.Errorf("events %+v: want connect() = -ERESTARTSYS by name", a.Events)
+			}
+		}},
+		{name: "signal interrupts a blocking unix connect: undecided, not errno 512", script: unix(-errERESTARTSYS), want: []Outcome{Incomplete}},
 		{name: "ARP failure: SYN never leaves, EHOSTUNREACH", script: func(s *sim) {
 			s.udp(0, "192.0.2.99:1", "192.0.2.98:2", []byte("x")) // the capture is running
 			kev(s, 0, event.StateChange, func(k *event.Kernel) {

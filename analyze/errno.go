@@ -43,6 +43,14 @@ const (
 	errEPIPE           = 32
 	errENOTCONN        = 107
 	errEOPNOTSUPP      = 95
+
+	// Kernel-internal: a blocking call interrupted by a signal. The syscall
+	// exit tracepoint sees them before the kernel turns them into EINTR or a
+	// restart; the application never does.
+	errERESTARTSYS           = 512
+	errERESTARTNOINTR        = 513
+	errERESTARTNOHAND        = 514
+	errERESTART_RESTARTBLOCK = 516
 )
 
 var errnoNames = map[int32]string{
@@ -84,6 +92,24 @@ var errnoNames = map[int32]string{
 	errEHOSTUNREACH:    "EHOSTUNREACH",
 	errEALREADY:        "EALREADY",
 	errEINPROGRESS:     "EINPROGRESS",
+
+	errERESTARTSYS:           "ERESTARTSYS",
+	errERESTARTNOINTR:        "ERESTARTNOINTR",
+	errERESTARTNOHAND:        "ERESTARTNOHAND",
+	errERESTART_RESTARTBLOCK: "ERESTART_RESTARTBLOCK",
+}
+
+// interruptedOrPending reports whether a connect() return value leaves the
+// attempt undecided: it succeeded, is in progress, or a signal interrupted
+// the wait (EINTR, or the kernel's restart codes seen before the signal is
+// delivered) while the handshake goes on in the kernel.
+func interruptedOrPending(ret int32) bool {
+	switch -ret {
+	case 0, errEINPROGRESS, errEALREADY, errEISCONN, errEINTR,
+		errERESTARTSYS, errERESTARTNOINTR, errERESTARTNOHAND, errERESTART_RESTARTBLOCK:
+		return true
+	}
+	return false
 }
 
 // errnoName returns the symbolic name of a positive errno ("ECONNREFUSED"),

@@ -178,8 +178,10 @@ func (e *Engine) kernelUnix(k *event.Kernel) {
 		e.decide(a, ReasonUnixConnected, k.Time)
 		return
 	}
-	if k.Ret == -errEINPROGRESS {
-		// Not expected for unix sockets; wait for a socket error.
+	if interruptedOrPending(k.Ret) {
+		// In progress is not expected for unix sockets, and a blocking
+		// connect to a full backlog that a signal interrupted has not
+		// failed: wait for a socket error or the next connect().
 		return
 	}
 	a.kErrno = -k.Ret
@@ -201,7 +203,7 @@ func (e *Engine) kernelTCP(k *event.Kernel) {
 		e.kernelStateChange(a, k)
 	case event.ConnectCall:
 		if a == nil {
-			if k.Ret == 0 || k.Ret == -errEINPROGRESS || k.Ret == -errEALREADY || k.Ret == -errEISCONN || k.Ret == -errEINTR {
+			if interruptedOrPending(k.Ret) {
 				return // the socket's SYN_SENT was not seen (filtered or lost)
 			}
 			if !k.Dst.IsValid() || !e.wantPort(k.Dst.Port()) {
@@ -228,7 +230,7 @@ func (e *Engine) kernelTCP(k *event.Kernel) {
 		if k.Ret == 0 {
 			a.kConnectRet = t
 		}
-		if k.Ret < 0 && k.Ret != -errEINPROGRESS && k.Ret != -errEALREADY && k.Ret != -errEISCONN && k.Ret != -errEINTR {
+		if k.Ret < 0 && !interruptedOrPending(k.Ret) {
 			if a.kErrno == 0 {
 				a.kErrno, a.kErrnoAt = -k.Ret, t
 				a.kErrnoSync = a.kSynSent.IsZero()
