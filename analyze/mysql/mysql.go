@@ -15,8 +15,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"strings"
-	"unicode/utf8"
+
+	"github.com/connscope/connscope/analyze/proto"
 )
 
 // Capability flags used in the connection phase.
@@ -97,7 +97,7 @@ func ParseGreeting(p []byte) (Greeting, error) {
 	g.Protocol = p[0]
 	r := reader{b: p, off: 1}
 	ver, ok := r.nulString(64)
-	if !ok || ver == "" || !printable(ver) {
+	if !ok || ver == "" || !proto.Printable(ver) {
 		return g, fmt.Errorf("%w: bad server version", ErrNotMySQL)
 	}
 	g.ServerVersion = ver
@@ -150,7 +150,7 @@ func ParseGreeting(p []byte) (Greeting, error) {
 		if !ok {
 			name = r.b[r.off:min(len(r.b), r.off+64)]
 		}
-		if printable(name) {
+		if proto.Printable(name) {
 			g.AuthPlugin = pluginName(name)
 		}
 	}
@@ -274,7 +274,7 @@ func parseErr(p []byte, cut bool) (Err, error) {
 	if len(msg) > maxMessage {
 		msg = msg[:maxMessage]
 	}
-	e.Message = cleanText(msg)
+	e.Message = proto.CleanText(msg)
 	return e, nil
 }
 
@@ -326,7 +326,7 @@ func AuthSwitchPlugin(p []byte) (string, error) {
 	if !ok {
 		name = string(p[1:min(len(p), 65)])
 	}
-	if !printable(name) {
+	if !proto.Printable(name) {
 		return "", fmt.Errorf("%w: unprintable plugin name", ErrNotMySQL)
 	}
 	return name, nil
@@ -390,12 +390,12 @@ func parseClientHello(p []byte, length int) (ClientHello, error) {
 		user, ok := r.nulBytes(256)
 		if !ok {
 			if cut {
-				h.User = cleanText(p[r.off:min(len(p), r.off+256)])
+				h.User = proto.CleanText(p[r.off:min(len(p), r.off+256)])
 				return h, nil
 			}
 			return h, fmt.Errorf("%w: user name not terminated", ErrNotMySQL)
 		}
-		h.User = cleanText(user)
+		h.User = proto.CleanText(user)
 		return h, nil
 	}
 	if length < 32 {
@@ -416,12 +416,12 @@ func parseClientHello(p []byte, length int) (ClientHello, error) {
 	user, ok := r.nulBytes(256)
 	if !ok {
 		if cut {
-			h.User = cleanText(p[32:min(len(p), 32+256)])
+			h.User = proto.CleanText(p[32:min(len(p), 32+256)])
 			return h, nil
 		}
 		return h, fmt.Errorf("%w: user name not terminated", ErrNotMySQL)
 	}
-	h.User = cleanText(user)
+	h.User = proto.CleanText(user)
 	// Skip the auth response to reach the plugin name; never keep it.
 	switch {
 	case h.Capabilities&ClientPluginAuthLenenc != 0:
@@ -447,7 +447,7 @@ func parseClientHello(p []byte, length int) (ClientHello, error) {
 		}
 	}
 	if h.Capabilities&ClientPluginAuth != 0 {
-		if name, ok := r.nulBytes(64); ok && printable(name) {
+		if name, ok := r.nulBytes(64); ok && proto.Printable(name) {
 			h.AuthPlugin = pluginName(name)
 		}
 	}
@@ -665,15 +665,6 @@ func pluginName(b []byte) string {
 	return string(b)
 }
 
-func printable[T string | []byte](s T) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] < 0x20 || s[i] == 0x7f {
-			return false
-		}
-	}
-	return true
-}
-
 func sqlstateChars(b []byte) bool {
 	for _, c := range b {
 		if !(c >= '0' && c <= '9' || c >= 'A' && c <= 'Z') {
@@ -681,29 +672,4 @@ func sqlstateChars(b []byte) bool {
 		}
 	}
 	return true
-}
-
-// cleanText makes server- or client-supplied text safe to print: valid
-// UTF-8, control characters replaced.
-func cleanText(b []byte) string {
-	s := strings.ToValidUTF8(string(b), "\uFFFD")
-	clean := true
-	for i := 0; i < len(s); i++ {
-		if s[i] < 0x20 || s[i] == 0x7f {
-			clean = false
-			break
-		}
-	}
-	if clean {
-		return s
-	}
-	var sb strings.Builder
-	for _, r := range s {
-		if r < 0x20 || r == 0x7f {
-			sb.WriteRune(utf8.RuneError)
-			continue
-		}
-		sb.WriteRune(r)
-	}
-	return sb.String()
 }

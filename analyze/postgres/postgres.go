@@ -35,6 +35,8 @@ import (
 	"fmt"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/connscope/connscope/analyze/proto"
 )
 
 // Request codes of the untyped first messages (they sit where a
@@ -329,7 +331,7 @@ func client(b []byte, startup, cut bool) (Message, int, error) {
 		// reads as KindPassword: which it is takes the whole name.
 		m.Kind = KindPassword
 		// SASLInitialResponse: mechanism NUL, int32 length (-1 = none), data.
-		if i := indexNUL(body, 64); i > 0 && printable(body[:i]) && len(body) >= i+5 {
+		if i := indexNUL(body, 64); i > 0 && proto.Printable(body[:i]) && len(body) >= i+5 {
 			dl := int32(binary.BigEndian.Uint32(body[i+1:]))
 			if dl == -1 && len(body) == i+5 || dl >= 0 && (int(dl) == len(body)-i-5 || m.Truncated && int(dl) > len(body)-i-5) {
 				m.Kind = KindSASLInitialResponse
@@ -409,7 +411,7 @@ func decodeUntyped(m *Message, code uint32, body []byte) error {
 		var value []byte
 		if j < 0 {
 			if !m.Truncated {
-				return fmt.Errorf("%w: StartupMessage parameter %q has no terminated value", ErrNotPostgres, cleanText(name))
+				return fmt.Errorf("%w: StartupMessage parameter %q has no terminated value", ErrNotPostgres, proto.CleanText(name))
 			}
 			value, body = body, nil
 		} else {
@@ -418,7 +420,7 @@ func decodeUntyped(m *Message, code uint32, body []byte) error {
 		if strings.EqualFold(string(name), "password") {
 			continue
 		}
-		m.Params = append(m.Params, Param{Name: cleanText(name), Value: cleanText(value)})
+		m.Params = append(m.Params, Param{Name: proto.CleanText(name), Value: proto.CleanText(value)})
 	}
 	if !m.Truncated {
 		return fmt.Errorf("%w: StartupMessage without its final NUL", ErrNotPostgres)
@@ -502,7 +504,7 @@ func v2Error(b []byte, cut bool) (Message, int, error) {
 	if sev, rest, ok := strings.Cut(t, ":  "); ok && isSeverity(sev) {
 		f.Severity, t = sev, rest
 	}
-	f.Message = clip(cleanText([]byte(t)))
+	f.Message = clip(proto.CleanText([]byte(t)))
 	m.Error = f
 	if n == 0 {
 		n = len(b)
@@ -552,7 +554,7 @@ func decodeTyped(m *Message, body []byte) error {
 		value, ok := r.str()
 		if !ok {
 			if m.Truncated {
-				m.Value = clip(cleanText(r.rest()))
+				m.Value = clip(proto.CleanText(r.rest()))
 				return nil
 			}
 			return fmt.Errorf("%w: ParameterStatus %q value not terminated", ErrNotPostgres, name)
@@ -677,7 +679,7 @@ func decodeFields(m *Message, body []byte) error {
 			if !m.Truncated {
 				return fmt.Errorf("%w: %s field %q not terminated", ErrNotPostgres, m.Kind, code)
 			}
-			v = clip(cleanText(r.rest())) // the cut value is kept: it is what the capture holds
+			v = clip(proto.CleanText(r.rest())) // the cut value is kept: it is what the capture holds
 		}
 		switch code {
 		case 'S':
@@ -742,7 +744,7 @@ func LooksLikeClientStart(b []byte) bool {
 		if i < 0 {
 			i = len(p)
 		}
-		return printable(p[:i])
+		return proto.Printable(p[:i])
 	}
 	return false
 }
@@ -899,7 +901,7 @@ func (r *reader) str() (string, bool) {
 		return "", false
 	}
 	r.off += i + 1
-	return clip(cleanText(rest[:i])), true
+	return clip(proto.CleanText(rest[:i])), true
 }
 
 // end checks that a complete message has no bytes after its last field.
@@ -931,31 +933,4 @@ func clip(s string) string {
 		s = s[:len(s)-1]
 	}
 	return s
-}
-
-func printable[T string | []byte](s T) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] < 0x20 || s[i] == 0x7f {
-			return false
-		}
-	}
-	return true
-}
-
-// cleanText makes peer-supplied text safe to print: valid UTF-8, control
-// characters replaced.
-func cleanText(b []byte) string {
-	s := strings.ToValidUTF8(string(b), "\uFFFD")
-	if printable(s) {
-		return s
-	}
-	var sb strings.Builder
-	for _, r := range s {
-		if r < 0x20 || r == 0x7f {
-			sb.WriteRune(utf8.RuneError)
-			continue
-		}
-		sb.WriteRune(r)
-	}
-	return sb.String()
 }
