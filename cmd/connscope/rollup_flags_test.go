@@ -69,7 +69,7 @@ func TestSlowAcceptBurstView(t *testing.T) {
 	}
 }
 
-// The lab's busy capture (320 successful logins by three programs, a bulk
+// The lab's busy capture (320 successful logins by four programs, a bulk
 // result, four different failures among them): the four failures are on
 // the first screen (40 lines) of the default output.
 func TestBusyCaptureFirstScreen(t *testing.T) {
