@@ -33,9 +33,18 @@ func patternTitle(p rollup.Pattern) string {
 		if f.NoLocalPort > 0 {
 			return fmt.Sprintf("%s ran out of local ports towards %s: connect() failed with EADDRNOTAVAIL %s", clientOrHost(p.Client), p.Server, plural(f.NoLocalPort, "time", "times"))
 		}
-		return fmt.Sprintf("%s used %d local ports towards %s within 60 s, of its range %s", clientOrHost(p.Client), f.PortsInWindow, p.Server, f.PortRange)
+		return fmt.Sprintf("%s made %d connects to %s within 60 s, for a local port range of %s", clientOrHost(p.Client), f.PortsInWindow, p.Server, portRangeWords(f.PortRange))
 	}
 	return p.ID
+}
+
+// portRangeWords is "40000-40023 (24 ports)".
+func portRangeWords(r string) string {
+	var first, last int
+	if n, _ := fmt.Sscanf(r, "%d-%d", &first, &last); n == 2 && last >= first {
+		return fmt.Sprintf("%s (%d ports)", r, last-first+1)
+	}
+	return r
 }
 
 func quantileWords(q *rollup.Quantiles) string {
@@ -88,7 +97,7 @@ func patternEvidence(p rollup.Pattern) []string {
 		return []string{fmt.Sprintf("%s started %d attempts to %s within 5 s of a failed one, %.1f per second over %s; %d of its %d attempts failed",
 			p.Client, f.Retries, p.Server, f.RatePerS, span, f.Failures, f.Attempts)}
 	case rollup.EphemeralPorts:
-		rng := "the local port range " + f.PortRange
+		rng := "the local port range " + portRangeWords(f.PortRange)
 		if f.PortRangeAssumed {
 			rng += " (Linux's default, assumed: the capture does not say the host's net.ipv4.ip_local_port_range)"
 		}
@@ -99,7 +108,7 @@ func patternEvidence(p rollup.Pattern) []string {
 		// The window's count is evidence when the range is the host's, or
 		// when it alone found the pattern (no EADDRNOTAVAIL seen).
 		if f.PortsInWindow > 0 && (f.NoLocalPort == 0 || !f.PortRangeAssumed) {
-			ev = append(ev, fmt.Sprintf("up to %d attempts from %s to %s started within 60 s (the TIME_WAIT time, during which a connection the client closed first keeps its local port), against %s", f.PortsInWindow, clientOrHost(p.Client), p.Server, rng))
+			ev = append(ev, fmt.Sprintf("up to %d attempts from %s to %s started within 60 s (the TIME_WAIT time, during which a connection the client closed first keeps its local port; one the server closed first frees it at once), against %s", f.PortsInWindow, clientOrHost(p.Client), p.Server, rng))
 		}
 		return ev
 	}

@@ -42,6 +42,30 @@ var (
 	}
 )
 
+// parseLocalPortRange parses --local-port-range: "FIRST-LAST" (or
+// "FIRST LAST", as sysctl prints it); "" is unknown (zero).
+func parseLocalPortRange(s string) ([2]int, error) {
+	if strings.TrimSpace(s) == "" {
+		return [2]int{}, nil
+	}
+	f := strings.FieldsFunc(s, func(r rune) bool { return r == '-' || r == ' ' || r == '\t' })
+	if len(f) != 2 {
+		return [2]int{}, errors.New("give FIRST-LAST, e.g. 32768-60999 (sysctl net.ipv4.ip_local_port_range on the client)")
+	}
+	var r [2]int
+	for i, x := range f {
+		n, err := strconv.Atoi(x)
+		if err != nil || n < 1 || n > 65535 {
+			return [2]int{}, fmt.Errorf("%q is not a port number (1-65535)", x)
+		}
+		r[i] = n
+	}
+	if r[0] > r[1] {
+		return [2]int{}, fmt.Errorf("the first port %d is above the last %d", r[0], r[1])
+	}
+	return r, nil
+}
+
 // fileSizes are the sizes of the files for the progress meter; -1 for
 // standard input or a file that cannot be examined (no total then).
 func fileSizes(files []string) []int64 {
@@ -107,6 +131,11 @@ Flags:
                                 and reason (default server)
   --examples N                  with more than 20 connects, the worst N
                                 connects of each failing group (default 3)
+  --local-port-range FIRST-LAST the clients' net.ipv4.ip_local_port_range
+                                when the capture was taken (ephemeral_ports
+                                measures against it; default: Linux's
+                                32768-60999, and the pattern says it assumed
+                                it)
 
 Up to 20 connects, every connect is printed. With more, the table and
 Markdown formats print the summary and the patterns found (accept_backlog,
@@ -170,6 +199,7 @@ func analyzeCommand(args []string, stdin io.Reader, stdout, stderr io.Writer) in
 		all      = fs.Bool("all", false, "")
 		groupBy  = fs.String("group-by", "server", "")
 		examples = fs.Int("examples", rollup.DefaultExamples, "")
+		portRng  = fs.String("local-port-range", "", "")
 	)
 	fs.Var(&ports, "port", "")
 	fs.Var(&hosts, "host", "")
@@ -207,6 +237,11 @@ func analyzeCommand(args []string, stdin io.Reader, stdout, stderr io.Writer) in
 		fmt.Fprintf(stderr, "connscope analyze: --examples %d: give 1 or more (--all prints every connect)\n", *examples)
 		return 2
 	}
+	localPorts, err := parseLocalPortRange(*portRng)
+	if err != nil {
+		fmt.Fprintf(stderr, "connscope analyze: --local-port-range %q: %v\n", *portRng, err)
+		return 2
+	}
 	files, err = expandFiles(files, dirs)
 	if err != nil {
 		fmt.Fprintf(stderr, "connscope analyze: %v\n", err)
@@ -241,7 +276,7 @@ func analyzeCommand(args []string, stdin io.Reader, stdout, stderr io.Writer) in
 		defer meter.Stop()
 	}
 	w := report.NewWriter(out, report.Options{Format: f, Redact: *redact, FailedOnly: *failed,
-		Rollup: &report.RollupOptions{All: *all, GroupBy: by, Examples: *examples}})
+		Rollup: &report.RollupOptions{All: *all, GroupBy: by, Examples: *examples, PortRange: localPorts}})
 	var (
 		total    analyze.Summary
 		problems []string
