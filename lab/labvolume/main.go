@@ -8,7 +8,12 @@
 // lab's design.
 //
 //	go run ./lab/labvolume record [-out testdata/volume] [-only REGEXP]
+//	go run ./lab/labvolume truth [-out testdata/volume]
 //	labvolume slowaccept -listen ADDR -backlog N -every D -upstream PATH
+//
+// truth computes the manifest's truth again from the recorded captures
+// (after a change to what the truth holds), without the lab; the attempts
+// must stay what they were.
 //
 // slowaccept is the scenarios' server that accepts slowly: a listen(2)
 // backlog of N and one accept(2) every D, each accepted connection relayed
@@ -361,7 +366,7 @@ func python(args ...string) []string {
 func main() {
 	log.SetFlags(log.Ltime | log.Lmicroseconds)
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: labvolume record [-out DIR] [-only REGEXP] | labvolume slowaccept -listen ADDR -backlog N -every D -upstream PATH")
+		fmt.Fprintln(os.Stderr, "usage: labvolume record [-out DIR] [-only REGEXP] | labvolume truth [-out DIR] | labvolume slowaccept -listen ADDR -backlog N -every D -upstream PATH")
 		os.Exit(2)
 	}
 	var err error
@@ -370,8 +375,10 @@ func main() {
 		err = record(os.Args[2:])
 	case "slowaccept":
 		err = slowAccept(os.Args[2:])
+	case "truth":
+		err = retruth(os.Args[2:])
 	default:
-		err = fmt.Errorf("unknown command %q: use record or slowaccept", os.Args[1])
+		err = fmt.Errorf("unknown command %q: use record, truth or slowaccept", os.Args[1])
 	}
 	if err != nil {
 		log.Printf("labvolume %s: %v", os.Args[1], err)
@@ -631,6 +638,49 @@ func record(args []string) error {
 		return err
 	}
 	return os.WriteFile(filepath.Join(*out, "manifest.json"), append(data, '\n'), 0o644)
+}
+
+// retruth recomputes every manifest entry's truth from its capture.
+func retruth(args []string) error {
+	fs := flag.NewFlagSet("truth", flag.ExitOnError)
+	out := fs.String("out", "testdata/volume", "directory of the captures and manifest.json")
+	fs.Parse(args)
+	root, err := lab.RepoRoot()
+	if err != nil {
+		return err
+	}
+	if !filepath.IsAbs(*out) {
+		*out = filepath.Join(root, *out)
+	}
+	path := filepath.Join(*out, "manifest.json")
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	var m manifest
+	if err := json.Unmarshal(b, &m); err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	for i, e := range m.Scenarios {
+		j := slices.IndexFunc(scenarios, func(sc scenario) bool { return sc.Name == e.Scenario })
+		if j < 0 {
+			return fmt.Errorf("%s: scenario %q is not defined in lab/labvolume", path, e.Scenario)
+		}
+		sc := scenarios[j]
+		t, err := tsharkTruth(filepath.Join(*out, e.File), lab.Server4, sc.Port, max(sc.PortLast, sc.Port))
+		if err != nil {
+			return err
+		}
+		if t.Attempts != e.Truth.Attempts {
+			return fmt.Errorf("%s: tshark now finds %d attempts, the manifest says %d", e.File, t.Attempts, e.Truth.Attempts)
+		}
+		m.Scenarios[i].Truth = t
+	}
+	data, err := json.MarshalIndent(m, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, append(data, '\n'), 0o644)
 }
 
 func recordScenario(ctx context.Context, dir string, sc scenario, self string) (entry, error) {
