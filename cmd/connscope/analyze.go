@@ -271,7 +271,9 @@ func analyzeCommand(args []string, stdin io.Reader, stdout, stderr io.Writer) in
 	var meter *progress.Meter
 	if progress.Show(isTerminal(stderr), *output == "" && isPipe(stdout), f == report.JSON) {
 		meter = progress.New(stderr, fileSizes(files))
-		out = meter.Writer(out)
+		if *output == "" { // the report shares the terminal with the line
+			out = meter.Writer(out)
+		}
 		meter.Start(progressDelay, progressEvery)
 		defer meter.Stop()
 	}
