@@ -55,6 +55,13 @@ if ! command -v php >/dev/null 2>&1 || ! php -r 'exit(in_array("pgsql", PDO::get
 	want[php-pgsql]=1
 fi
 
+# Debian's python3 without PyMySQL cannot run lab/client.py (the volume
+# scenarios' busy mix).
+if ! /usr/bin/python3 -c 'import pymysql' 2>/dev/null; then
+	missing_tools+=("python3-pymysql")
+	want[python3-pymysql]=1
+fi
+
 ((${#missing_tools[@]} == 0)) && exit 0
 
 packages=$(printf '%s\n' "${!want[@]}" | sort | tr '\n' ' ')

@@ -2,6 +2,8 @@ package report
 
 import (
 	"fmt"
+	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/connscope/connscope/analyze"
@@ -33,9 +35,18 @@ func patternTitle(p rollup.Pattern) string {
 		if f.NoLocalPort > 0 {
 			return fmt.Sprintf("%s ran out of local ports towards %s: connect() failed with EADDRNOTAVAIL %s", clientOrHost(p.Client), p.Server, plural(f.NoLocalPort, "time", "times"))
 		}
-		return fmt.Sprintf("%s used %d local ports towards %s within 60 s, of its range %s", clientOrHost(p.Client), f.PortsInWindow, p.Server, f.PortRange)
+		return fmt.Sprintf("%s made %d connects to %s within 60 s, for a local port range of %s", clientOrHost(p.Client), f.PortsInWindow, p.Server, portRangeWords(f.PortRange))
 	}
 	return p.ID
+}
+
+// portRangeWords is "40000-40023 (24 ports)".
+func portRangeWords(r string) string {
+	var first, last int
+	if n, _ := fmt.Sscanf(r, "%d-%d", &first, &last); n == 2 && last >= first {
+		return fmt.Sprintf("%s (%d ports)", r, last-first+1)
+	}
+	return r
 }
 
 func quantileWords(q *rollup.Quantiles) string {
@@ -75,7 +86,14 @@ func patternEvidence(p rollup.Pattern) []string {
 		}
 		return ev
 	case rollup.HostBlocked:
-		return []string{fmt.Sprintf("%d of %d attempts from %s to %s got error 1129 (host blocked because of many connection errors) within %s", f.Failures, f.Attempts, p.Client, p.Server, span)}
+		ev := []string{fmt.Sprintf("%d of %d attempts from %s to %s got error 1129 (host blocked because of many connection errors) within %s", f.Failures, f.Attempts, p.Client, p.Server, span)}
+		if f.Aborted > 0 {
+			ev = append(ev, fmt.Sprintf("before the first 1129, %s from %s (since its last successful login) completed the TCP handshake and %s closed by the client without a login: aborted handshakes, which the server counts towards max_connect_errors (connects %s)",
+				plural(f.Aborted, "connect", "connects"), p.Client, map[bool]string{true: "was", false: "were"}[f.Aborted == 1], numberList(f.AbortedNumbers, f.Aborted)))
+		} else {
+			ev = append(ev, fmt.Sprintf("the capture holds no connect from %s aborted before the first 1129: the aborted connects the server counted came before the capture began", p.Client))
+		}
+		return ev
 	case rollup.AddressAlwaysFails:
 		return []string{
 			fmt.Sprintf("%s failed (%s) in each of the %d connects to %s that tried it, within %s", f.Address, f.Outcome, f.Connects, p.Server, span),
@@ -88,7 +106,7 @@ func patternEvidence(p rollup.Pattern) []string {
 		return []string{fmt.Sprintf("%s started %d attempts to %s within 5 s of a failed one, %.1f per second over %s; %d of its %d attempts failed",
 			p.Client, f.Retries, p.Server, f.RatePerS, span, f.Failures, f.Attempts)}
 	case rollup.EphemeralPorts:
-		rng := "the local port range " + f.PortRange
+		rng := "the local port range " + portRangeWords(f.PortRange)
 		if f.PortRangeAssumed {
 			rng += " (Linux's default, assumed: the capture does not say the host's net.ipv4.ip_local_port_range)"
 		}
@@ -99,7 +117,7 @@ func patternEvidence(p rollup.Pattern) []string {
 		// The window's count is evidence when the range is the host's, or
 		// when it alone found the pattern (no EADDRNOTAVAIL seen).
 		if f.PortsInWindow > 0 && (f.NoLocalPort == 0 || !f.PortRangeAssumed) {
-			ev = append(ev, fmt.Sprintf("up to %d attempts from %s to %s started within 60 s (the TIME_WAIT time, during which a connection the client closed first keeps its local port), against %s", f.PortsInWindow, clientOrHost(p.Client), p.Server, rng))
+			ev = append(ev, fmt.Sprintf("up to %d attempts from %s to %s started within 60 s (the TIME_WAIT time, during which a connection the client closed first keeps its local port; one the server closed first frees it at once), against %s", f.PortsInWindow, clientOrHost(p.Client), p.Server, rng))
 		}
 		return ev
 	}
@@ -118,6 +136,7 @@ func genericPatternCauses(p rollup.Pattern) []string {
 		return []string{
 			"The server application is not accepting connections fast enough: its listen (accept) queue overflows, so the kernel drops SYNs or the final ACKs (the clients retransmit their SYN) and each connection waits its turn to be accepted (the late first bytes, one by one). A late greeting here is a connection waiting in the queue, not a delay of its own such as a reverse DNS lookup.",
 			"Check on the server: nstat -az TcpExtListenOverflows TcpExtListenDrops (growing counters confirm it), the listen backlog (the server's own backlog setting, net.core.somaxconn, net.ipv4.tcp_max_syn_backlog, SYN cookies), and what stalls the accept loop (a blocked main thread, CPU).",
+			"With net.ipv4.tcp_abort_on_overflow=1 the server's kernel answers a completed handshake that finds the accept queue full with a RST (the client sees the server close right after connecting) instead of dropping it; with SYN cookies a handshake can complete on the client while the server keeps nothing, and the client waits for a greeting that never comes.",
 		}
 	case rollup.SYNLoss:
 		return []string{
@@ -164,9 +183,58 @@ func genericPatternCauses(p rollup.Pattern) []string {
 func patternCauseForConnect(p rollup.Pattern) string {
 	switch p.ID {
 	case rollup.AcceptBacklog:
-		return fmt.Sprintf("Part of the accept_backlog pattern of %s (see Patterns): the server's accept queue was full, so the kernel dropped this connection's SYNs or it waited to be accepted; not a fault of this connection alone (such as a reverse DNS lookup on the server, or a firewall dropping it).", p.Server)
+		return fmt.Sprintf("Part of the accept_backlog pattern of %s (see Patterns): the server's accept queue was full, so the kernel dropped this connection's SYNs, reset it right after the handshake (tcp_abort_on_overflow=1) or left it waiting to be accepted; not a fault of this connection alone (such as a reverse DNS lookup on the server, or a firewall dropping it).", p.Server)
 	}
 	return ""
+}
+
+// abortedExplained returns c (connect number n) with, first among the
+// causes of its attempts to the server of a host_blocked pattern that
+// counts it as an aborted handshake, the pattern's: the connect's own
+// causes stay (they may say why the client closed), but the outcome that
+// matters is that the server counted it (a copy; c is not changed).
+func abortedExplained(n int, c *analyze.Connect, patterns []rollup.Pattern) *analyze.Connect {
+	for _, p := range patterns {
+		if p.ID != rollup.HostBlocked || !slices.Contains(p.Facts.AbortedNumbers, n) {
+			continue
+		}
+		cause := fmt.Sprintf("Part of the host_blocked pattern of %s (see Patterns): this connect ended without a login, an aborted handshake; the server counted it and %s against max_connect_errors and then blocked %s with error 1129.",
+			p.Server, plural(p.Facts.Aborted-1, "other", "others"), p.Client)
+		var out *analyze.Connect
+		for i, a := range c.Attempts {
+			if a == nil || a.Server != p.Server {
+				continue
+			}
+			if out == nil {
+				cp := *c
+				cp.Attempts = slices.Clone(c.Attempts)
+				out = &cp
+			}
+			ac := *a
+			ac.Causes = append([]string{cause}, a.Causes...)
+			out.Attempts[i] = &ac
+			if i == len(c.Attempts)-1 {
+				out.Causes = append([]string{cause}, c.Causes...)
+			}
+		}
+		if out != nil {
+			return out
+		}
+	}
+	return c
+}
+
+// numberList is "2, 3, 4" (", …" when there were more than listed).
+func numberList(nums []int, total int) string {
+	parts := make([]string, len(nums))
+	for i, n := range nums {
+		parts[i] = strconv.Itoa(n)
+	}
+	s := strings.Join(parts, ", ")
+	if total > len(nums) {
+		s += ", …"
+	}
+	return s
 }
 
 // slowHandshakeWords starts the engine's evidence that the TCP handshake

@@ -268,6 +268,7 @@ func (w *Writer) examplesText(t *textRenderer, v *rollupView, d *rollupData) str
 			}
 			done[ex.Number] = true
 			c = patternExplained(c, explains)
+			c = abortedExplained(ex.Number, c, d.patterns)
 			if w.red != nil {
 				c = w.red.Connect(c)
 			}

@@ -96,6 +96,12 @@ type Facts struct {
 	PortRange        string     `json:"port_range,omitempty"`         // ephemeral_ports: the local port range, "first-last"
 	PortRangeAssumed bool       `json:"port_range_assumed,omitempty"` // …Linux's default, not read from the traced host
 	NoLocalPort      int        `json:"no_local_port,omitempty"`      // ephemeral_ports: connects that failed with EADDRNOTAVAIL
+	// host_blocked: attempts from the client that completed the handshake
+	// and were closed by the client without a login (aborted handshakes,
+	// which the server counts towards max_connect_errors), since its last
+	// successful login and before the first 1129; their numbers (at most 20).
+	Aborted        int   `json:"aborted,omitempty"`
+	AbortedNumbers []int `json:"aborted_attempts,omitempty"`
 }
 
 // Pattern is a finding over many attempts.
@@ -181,6 +187,10 @@ type pairStats struct {
 	blocked   int
 	blockNums numbers
 	blockWhen span
+	// host_blocked: aborted handshakes since the last login (the run the
+	// server counts), and that run frozen at the first 1129
+	abortRun, aborted       int
+	abortRunNums, abortNums numbers
 	// ephemeral_ports: attempts per second of the last TIME_WAIT window
 	// (a ring), their sum, and its peak
 	win        [timeWaitSeconds]uint32
@@ -395,7 +405,18 @@ func (d *detector) attempt(o *obs) {
 			p.noPortNums.add(o.number)
 			p.noPortWhen.add(o.start)
 		}
+		switch {
+		case o.aborted:
+			p.abortRun++
+			p.abortRunNums.add(o.number)
+		case o.login && o.outcome == analyze.OK:
+			// a successful login resets the server's count of the host
+			p.abortRun, p.abortRunNums = 0, numbers{}
+		}
 		if o.mysqlErr == 1129 {
+			if p.blocked == 0 {
+				p.aborted, p.abortNums = p.abortRun, numbers{v: slices.Clone(p.abortRunNums.v), more: p.abortRunNums.more}
+			}
 			p.blocked++
 			p.blockNums.add(o.number)
 			p.blockWhen.add(o.start)
@@ -507,7 +528,8 @@ func (r *Rollup) Patterns() []Pattern {
 		if p.blocked > 0 {
 			out = append(out, Pattern{ID: HostBlocked, Server: k.server, Client: k.client, Numbers: p.blockNums.v, More: p.blockNums.more,
 				First: p.blockWhen.first, Last: p.blockWhen.last,
-				Facts: Facts{Attempts: p.attempts, Failures: p.blocked, ErrorCode: "1129", SpanMS: p.blockWhen.ms()}})
+				Facts: Facts{Attempts: p.attempts, Failures: p.blocked, ErrorCode: "1129", SpanMS: p.blockWhen.ms(),
+					Aborted: p.aborted, AbortedNumbers: p.abortNums.v}})
 		}
 	}
 	for k, p := range d.pairs {

@@ -237,6 +237,8 @@ type obs struct {
 	proto     string // the application protocol's key, "" when none
 	sqlState  string
 	gaveUp    bool // the client closed or moved on before the server spoke
+	aborted   bool // handshake completed, then the client closed without a login (host_blocked)
+	login     bool // the client sent its login
 }
 
 // Rollup accumulates connects. Not safe for concurrent use.
@@ -449,8 +451,11 @@ func observe(n int, c *analyze.Connect, a *analyze.Attempt) obs {
 			if o.firstAt.IsZero() {
 				o.firstAt = at(e)
 			}
+		case analyze.EvLogin:
+			o.login = true
 		}
 	}
+	o.aborted = !o.login && !o.synAck.IsZero() && o.mysqlErr == 0 && a.Facts != nil && a.Facts.ClosedBy == "client"
 	switch {
 	case a.GreetingDelayMS != nil:
 		o.firstByte = a.GreetingDelayMS

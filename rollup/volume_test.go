@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/connscope/connscope/analyze"
@@ -25,6 +26,10 @@ type volumeEntry struct {
 	// when Logins.
 	ExitCodes map[string]int `json:"exit_codes"`
 	Logins    bool           `json:"exit_0_is_login"`
+	// PortRange is the client namespace's ip_local_port_range when the
+	// scenario set one ("first last"): what live tracing reads, given here
+	// as analyze --local-port-range would.
+	PortRange string `json:"client_port_range"`
 	Truth     struct {
 		Attempts  int            `json:"attempts"`
 		SYNs      map[string]int `json:"syns"`
@@ -33,6 +38,9 @@ type volumeEntry struct {
 		RTTMS     []float64      `json:"rtt_ms"`
 		ConnectMS []float64      `json:"connect_ms"`
 		GreetMS   []float64      `json:"greeting_ms"`
+		// ClientClosedSilent: connected attempts the client closed
+		// without sending a byte (aborted handshakes).
+		ClientClosedSilent int `json:"client_closed_silent"`
 	} `json:"truth"`
 }
 
@@ -69,7 +77,13 @@ func TestVolumeCaptures(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer r.Close()
-			ru := New(Options{})
+			var opt Options
+			if e.PortRange != "" {
+				if _, err := fmt.Sscanf(e.PortRange, "%d %d", &opt.PortRange[0], &opt.PortRange[1]); err != nil {
+					t.Fatalf("client_port_range %q: %v", e.PortRange, err)
+				}
+			}
+			ru := New(opt)
 			n := 0
 			if _, err := analyze.RunSource(r, analyze.Options{OnConnect: func(c *analyze.Connect) { n++; ru.Add(n, c) }}); err != nil {
 				t.Fatal(err)
@@ -79,6 +93,19 @@ func TestVolumeCaptures(t *testing.T) {
 				ids = append(ids, p.ID)
 				if p.Server != e.Server {
 					t.Errorf("pattern %s names server %s, want %s", p.ID, p.Server, e.Server)
+				}
+				switch p.ID {
+				case HostBlocked:
+					// its evidence: the aborted handshakes before the 1129s
+					if p.Facts.Aborted != e.Truth.ClientClosedSilent || len(p.Facts.AbortedNumbers) != e.Truth.ClientClosedSilent {
+						t.Errorf("host_blocked: %d aborted handshakes (numbers %v); tshark: %d connected attempts closed by the client without a byte",
+							p.Facts.Aborted, p.Facts.AbortedNumbers, e.Truth.ClientClosedSilent)
+					}
+				case EphemeralPorts:
+					// every attempt on the wire in the 60 s window, of the range the lab set
+					if p.Facts.PortsInWindow != e.Truth.Attempts || p.Facts.PortRangeAssumed || p.Facts.PortRange != strings.ReplaceAll(e.PortRange, " ", "-") {
+						t.Errorf("ephemeral_ports facts %+v; want %d ports in the window of range %s", p.Facts, e.Truth.Attempts, e.PortRange)
+					}
 				}
 			}
 			if !slices.Equal(ids, e.Patterns) {

@@ -9,13 +9,78 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
+	"time"
+
+	"golang.org/x/term"
 
 	"github.com/connscope/connscope/analyze"
 	"github.com/connscope/connscope/capture"
 	"github.com/connscope/connscope/live"
+	"github.com/connscope/connscope/progress"
 	"github.com/connscope/connscope/report"
 	"github.com/connscope/connscope/rollup"
 )
+
+// Progress on standard error (progress.Show decides when): the first line
+// after progressDelay (short analyses show none), then every
+// progressEvery. Variables, so that the tests can set them and the
+// terminal and pipe decisions.
+var (
+	progressDelay = time.Second
+	progressEvery = 250 * time.Millisecond
+	isTerminal    = func(w io.Writer) bool {
+		f, ok := w.(*os.File)
+		return ok && term.IsTerminal(int(f.Fd()))
+	}
+	isPipe = func(w io.Writer) bool {
+		f, ok := w.(*os.File)
+		if !ok {
+			return false
+		}
+		st, err := f.Stat()
+		return err == nil && st.Mode()&os.ModeNamedPipe != 0
+	}
+)
+
+// parseLocalPortRange parses --local-port-range: "FIRST-LAST" (or
+// "FIRST LAST", as sysctl prints it); "" is unknown (zero).
+func parseLocalPortRange(s string) ([2]int, error) {
+	if strings.TrimSpace(s) == "" {
+		return [2]int{}, nil
+	}
+	f := strings.FieldsFunc(s, func(r rune) bool { return r == '-' || r == ' ' || r == '\t' })
+	if len(f) != 2 {
+		return [2]int{}, errors.New("give FIRST-LAST, e.g. 32768-60999 (sysctl net.ipv4.ip_local_port_range on the client)")
+	}
+	var r [2]int
+	for i, x := range f {
+		n, err := strconv.Atoi(x)
+		if err != nil || n < 1 || n > 65535 {
+			return [2]int{}, fmt.Errorf("%q is not a port number (1-65535)", x)
+		}
+		r[i] = n
+	}
+	if r[0] > r[1] {
+		return [2]int{}, fmt.Errorf("the first port %d is above the last %d", r[0], r[1])
+	}
+	return r, nil
+}
+
+// fileSizes are the sizes of the files for the progress meter; -1 for
+// standard input or a file that cannot be examined (no total then).
+func fileSizes(files []string) []int64 {
+	sizes := make([]int64, len(files))
+	for i, name := range files {
+		sizes[i] = -1
+		if name == "-" {
+			continue
+		}
+		if st, err := os.Stat(name); err == nil && st.Mode().IsRegular() {
+			sizes[i] = st.Size()
+		}
+	}
+	return sizes
+}
 
 func init() {
 	commands["analyze"] = func(args []string) int {
@@ -66,6 +131,11 @@ Flags:
                                 and reason (default server)
   --examples N                  with more than 20 connects, the worst N
                                 connects of each failing group (default 3)
+  --local-port-range FIRST-LAST the clients' net.ipv4.ip_local_port_range
+                                when the capture was taken (ephemeral_ports
+                                measures against it; default: Linux's
+                                32768-60999, and the pattern says it assumed
+                                it)
 
 Up to 20 connects, every connect is printed. With more, the table and
 Markdown formats print the summary and the patterns found (accept_backlog,
@@ -73,6 +143,11 @@ syn_loss, port_scan, ...) first, then the rollup (groups of attempts with
 counts, percentiles and the numbers of their worst examples), the time
 view and the worst examples of each failing group; JSON adds "pattern",
 "group" and "timeseries" records before its summary line.
+
+On a terminal, an analysis that takes more than a second shows on standard
+error how far it has read: bytes of the total, packets, rate and time left,
+one line redrawn in place and cleared at the end; never when the report
+goes into a pipe, and never for JSON.
 
 Exit status: 0 when every file was read to its end (whatever the connects'
 outcomes), 1 when a file could not be opened or is damaged (the results up
@@ -124,6 +199,7 @@ func analyzeCommand(args []string, stdin io.Reader, stdout, stderr io.Writer) in
 		all      = fs.Bool("all", false, "")
 		groupBy  = fs.String("group-by", "server", "")
 		examples = fs.Int("examples", rollup.DefaultExamples, "")
+		portRng  = fs.String("local-port-range", "", "")
 	)
 	fs.Var(&ports, "port", "")
 	fs.Var(&hosts, "host", "")
@@ -161,6 +237,11 @@ func analyzeCommand(args []string, stdin io.Reader, stdout, stderr io.Writer) in
 		fmt.Fprintf(stderr, "connscope analyze: --examples %d: give 1 or more (--all prints every connect)\n", *examples)
 		return 2
 	}
+	localPorts, err := parseLocalPortRange(*portRng)
+	if err != nil {
+		fmt.Fprintf(stderr, "connscope analyze: --local-port-range %q: %v\n", *portRng, err)
+		return 2
+	}
 	files, err = expandFiles(files, dirs)
 	if err != nil {
 		fmt.Fprintf(stderr, "connscope analyze: %v\n", err)
@@ -187,25 +268,35 @@ func analyzeCommand(args []string, stdin io.Reader, stdout, stderr io.Writer) in
 		return 1
 	}
 	defer closeOut()
+	var meter *progress.Meter
+	if progress.Show(isTerminal(stderr), *output == "" && isPipe(stdout), f == report.JSON) {
+		meter = progress.New(stderr, fileSizes(files))
+		if *output == "" { // the report shares the terminal with the line
+			out = meter.Writer(out)
+		}
+		meter.Start(progressDelay, progressEvery)
+		defer meter.Stop()
+	}
 	w := report.NewWriter(out, report.Options{Format: f, Redact: *redact, FailedOnly: *failed,
-		Rollup: &report.RollupOptions{All: *all, GroupBy: by, Examples: *examples}})
+		Rollup: &report.RollupOptions{All: *all, GroupBy: by, Examples: *examples, PortRange: localPorts}})
 	var (
 		total    analyze.Summary
 		problems []string
 	)
 	if len(files) == 1 {
-		sum, err := analyzeFile(files[0], stdin, w, analyze.Options{Ports: ports, Hosts: hosts})
+		sum, err := analyzeFile(files[0], stdin, w, analyze.Options{Ports: ports, Hosts: hosts}, meter)
 		addSummary(&total, sum)
 		if err != nil {
 			problems = append(problems, err.Error())
 		}
 	} else {
-		sum, errs := analyzeSet(files, stdin, w, analyze.Options{Ports: ports, Hosts: hosts})
+		sum, errs := analyzeSet(files, stdin, w, analyze.Options{Ports: ports, Hosts: hosts}, meter)
 		total = sum
 		for _, err := range errs {
 			problems = append(problems, err.Error())
 		}
 	}
+	meter.Stop() // the line is cleared before the report's end is written
 	if err := w.Summary(total); err != nil {
 		fmt.Fprintf(stderr, "connscope analyze: writing the report: %v\n", err)
 		return 1
@@ -222,8 +313,8 @@ func analyzeCommand(args []string, stdin io.Reader, stdout, stderr io.Writer) in
 // analyzeFile feeds one capture through its own engine into w and returns
 // the engine's summary. A damaged file still yields its results so far; the
 // error (naming the packet and byte offset) is returned and is also in the
-// summary's errors.
-func analyzeFile(name string, stdin io.Reader, w *report.Writer, opts analyze.Options) (analyze.Summary, error) {
+// summary's errors. m (nil: no progress shown) counts the bytes and packets.
+func analyzeFile(name string, stdin io.Reader, w *report.Writer, opts analyze.Options, m *progress.Meter) (analyze.Summary, error) {
 	var (
 		r   *capture.Reader
 		err error
@@ -237,9 +328,12 @@ func analyzeFile(name string, stdin io.Reader, w *report.Writer, opts analyze.Op
 	if err := w.SetSource(source); err != nil {
 		return analyze.Summary{}, err
 	}
-	if name == "-" {
-		r, err = capture.NewReader(stdin, source)
-	} else {
+	switch {
+	case name == "-":
+		r, err = capture.NewReader(m.Through(0)(stdin), source)
+	case m != nil:
+		r, err = capture.OpenThrough(name, m.Through(0))
+	default:
 		r, err = capture.Open(name)
 	}
 	if err != nil {
@@ -253,7 +347,7 @@ func analyzeFile(name string, stdin io.Reader, w *report.Writer, opts analyze.Op
 		}
 	}
 	// The reader's counters (and its error, if any) go into the summary.
-	sum, readErr := analyze.RunSource(r, opts)
+	sum, readErr := analyze.RunSource(m.Source(r), opts)
 	if writeErr != nil {
 		return sum, writeErr
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/connscope/connscope/analyze"
 	"github.com/connscope/connscope/capture"
+	"github.com/connscope/connscope/progress"
 	"github.com/connscope/connscope/report"
 )
 
@@ -80,10 +81,18 @@ func expandFiles(files, dirs []string) ([]string, error) {
 // overlapping rotations) is a duplicate frame, recognised and counted as
 // within one file. It returns the summary and the errors, each naming its
 // file (and, for a damaged file, the packet number and byte offset).
-func analyzeSet(names []string, stdin io.Reader, w *report.Writer, opts analyze.Options) (analyze.Summary, []error) {
+func analyzeSet(names []string, stdin io.Reader, w *report.Writer, opts analyze.Options, m *progress.Meter) (analyze.Summary, []error) {
 	inputs := make([]capture.Input, len(names))
 	for i, name := range names {
 		inputs[i] = capture.FileInput(name, stdin)
+		if m != nil { // the same, with the file's bytes counted
+			through := m.Through(i)
+			if name == "-" {
+				inputs[i].Open = func() (*capture.Reader, error) { return capture.NewReader(through(stdin), "stdin") }
+			} else {
+				inputs[i].Open = func() (*capture.Reader, error) { return capture.OpenThrough(name, through) }
+			}
+		}
 		// Learned first, so that under --redact an error quoting the file
 		// name shows its pseudonym.
 	}
@@ -110,6 +119,7 @@ func analyzeSet(names []string, stdin io.Reader, w *report.Writer, opts analyze.
 		if err != nil {
 			break // io.EOF: Merged keeps each file's error in its result
 		}
+		m.Packet()
 		e.Packet(p)
 	}
 	var errs []error

@@ -38,12 +38,25 @@ func TestRollupFlags(t *testing.T) {
 	}
 }
 
-// The lab's slow-accept burst (30 clients, backlog 1, one accept every
-// 0.5 s): the default view names accept_backlog, and no example blames
-// its late greetings or dropped SYNs on reverse DNS or a firewall.
+// The lab's slow-accept bursts (30 clients, one accept every 0.5 s;
+// backlog 1; backlog 8 without SYN cookies and with tcp_abort_on_overflow;
+// backlog 8 with SYN cookies): the default view names accept_backlog, and
+// no example blames its late greetings, dropped SYNs or resets on reverse
+// DNS, a firewall or the network.
 func TestSlowAcceptBurstView(t *testing.T) {
 	t.Chdir(filepath.Join("..", ".."))
-	capture := filepath.Join("testdata", "volume", "slow-accept.any.pcap")
+	for _, sc := range []struct{ file, server string }{
+		{"slow-accept", "198.51.100.10:3330"},
+		{"slow-accept-abort", "198.51.100.10:3332"},
+		{"slow-accept-cookies", "198.51.100.10:3333"},
+	} {
+		t.Run(sc.file, func(t *testing.T) {
+			slowAcceptView(t, filepath.Join("testdata", "volume", sc.file+".any.pcap"), sc.server)
+		})
+	}
+}
+
+func slowAcceptView(t *testing.T, capture, server string) {
 	for _, format := range []string{"table", "markdown", "json"} {
 		out, errOut, code := run(nil, "--format", format, capture)
 		if code != 0 {
@@ -53,7 +66,7 @@ func TestSlowAcceptBurstView(t *testing.T) {
 			t.Fatalf("%s: no accept_backlog:\n%s", format, out)
 		}
 		if format == "json" {
-			for _, kind := range []string{`"kind":"pattern","id":"accept_backlog","server":"198.51.100.10:3330"`, `"kind":"group"`, `"kind":"timeseries"`} {
+			for _, kind := range []string{`"kind":"pattern","id":"accept_backlog","server":"` + server + `"`, `"kind":"group"`, `"kind":"timeseries"`} {
 				if !strings.Contains(out, kind) {
 					t.Errorf("json: no %s", kind)
 				}
@@ -61,7 +74,10 @@ func TestSlowAcceptBurstView(t *testing.T) {
 			continue
 		}
 		ex := out[strings.Index(out, "Examples ("):]
-		for _, wrong := range []string{"reverse DNS lookup of the client", "firewall DROP rule", "slow part: the network"} {
+		if n := strings.Count(ex, "Part of the accept_backlog pattern of "+server); n == 0 {
+			t.Errorf("%s: no example explained by accept_backlog:\n%s", format, ex)
+		}
+		for _, wrong := range []string{"reverse DNS lookup of the client", "firewall DROP rule", "slow part: the network", "tcp wrappers"} {
 			if strings.Contains(ex, wrong) {
 				t.Errorf("%s: an example says %q under accept_backlog", format, wrong)
 			}
@@ -69,7 +85,7 @@ func TestSlowAcceptBurstView(t *testing.T) {
 	}
 }
 
-// The lab's busy capture (320 successful logins by three programs, a bulk
+// The lab's busy capture (320 successful logins by four programs, a bulk
 // result, four different failures among them): the four failures are on
 // the first screen (40 lines) of the default output.
 func TestBusyCaptureFirstScreen(t *testing.T) {
@@ -141,5 +157,33 @@ func TestRollupFlagsReachTheView(t *testing.T) {
 	all, _, _ := run(nil, "--all", capture)
 	if n := strings.Count(all, "\nConnect "); n != 4 || !strings.Contains(all, "Rollup by server") || strings.Count(all, "│ ok ") < 300 {
 		t.Errorf("--all: %d failed-connect blocks, want 4, every connect's row and the rollup", n)
+	}
+}
+
+// The lab's host-blocked run (max_connect_errors=3: a login, three aborted
+// handshakes, 20 logins refused with 1129): host_blocked is named with the
+// aborted handshakes as its evidence, and each aborted connect shown as an
+// example says the server counted it.
+func TestHostBlockedView(t *testing.T) {
+	t.Chdir(filepath.Join("..", ".."))
+	out, errOut, code := run(nil, filepath.Join("testdata", "volume", "host-blocked.any.pcap"))
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	for _, want := range []string{
+		"host_blocked: 198.51.100.10:3331 blocked client 192.0.2.10 (error 1129) 20 times",
+		"before the first 1129, 3 connects from 192.0.2.10 (since its last successful login) completed the TCP handshake and were closed by the client without a login",
+		"(connects 2, 3, 4)",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("no %q in:\n%s", want, out)
+		}
+	}
+	ex := out[strings.Index(out, "Examples ("):]
+	for _, block := range strings.Split(ex, "\nConnect ")[1:] {
+		aborted := strings.HasPrefix(block, "2:") || strings.HasPrefix(block, "3:") || strings.HasPrefix(block, "4:")
+		if got := strings.Contains(block, "Part of the host_blocked pattern of 198.51.100.10:3331 (see Patterns): this connect ended without a login"); got != aborted {
+			t.Errorf("connect %s: explained as an aborted handshake: %v, want %v", block[:strings.Index(block, ":")], got, aborted)
+		}
 	}
 }
