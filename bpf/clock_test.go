@@ -224,6 +224,37 @@ func (p *packetSocket) next() (tcpFrame, error) {
 
 func (p *packetSocket) close() { unix.Close(p.fd) }
 
+// warmTimestamps waits until the packet socket's frames carry the time they
+// passed the device rather than the time they were read.
+func warmTimestamps(t *testing.T, l *lab, ps *packetSocket) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if _, err := connectTCP(l.client, netip.AddrPortFrom(netip.MustParseAddr(serverV4), portClosed), false, time.Second); err != nil {
+			t.Fatal(err)
+		}
+		after := time.Now()
+		time.Sleep(20 * time.Millisecond)
+		frames, late := 0, 0
+		for {
+			f, err := ps.next()
+			if err != nil {
+				break
+			}
+			frames++
+			if !f.at.Before(after) {
+				late++
+			}
+		}
+		if frames > 0 && late == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("packet timestamps: after 10 s still %d of %d frames stamped when read, not when they passed the device", late, frames)
+		}
+	}
+}
+
 // The tracer's event times and AF_PACKET's packet times are on one clock:
 // for a connect to a listening port, connect() is entered, the socket goes
 // SYN_SENT, the SYN leaves, the SYN-ACK arrives, the socket is ESTABLISHED
@@ -239,17 +270,11 @@ func TestEventsOrderWithPackets(t *testing.T) {
 	}
 	defer ps.close()
 	// SO_TIMESTAMPNS turns packet timestamping on through a deferred static
-	// key; until it flips, frames are stamped when read. Let one exchange
-	// pass, then drop what was captured.
-	time.Sleep(50 * time.Millisecond)
-	if _, err := connectTCP(l.client, netip.AddrPortFrom(netip.MustParseAddr(serverV4), portClosed), false, time.Second); err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := ps.next(); err != nil {
-			break
-		}
-	}
+	// key (a work item, late on a loaded machine); until it flips, frames
+	// are stamped when read. Exchange packets until every frame of an
+	// exchange is stamped before a moment taken after the exchange and well
+	// before the frames are read, then drop what was captured.
+	warmTimestamps(t, l, ps)
 	for _, kind := range []kernelClock{clockTAI, clockMonotonic} {
 		t.Run(kind.String(), func(t *testing.T) {
 			tr, col := openTracer(t, Options{PIDs: []uint32{pid}, clock: kind})
