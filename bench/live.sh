@@ -42,7 +42,12 @@ fi
 
 work=$(mktemp -d /tmp/connscope-livebench.XXXXXX)
 ns=csbench-$$
+lb=
 cleanup() {
+	if [ -n "$lb" ]; then
+		kill "$lb" 2>/dev/null || true # it kills its connscope first
+		wait "$lb" 2>/dev/null || true
+	fi
 	ip netns del "$ns-c" 2>/dev/null || true
 	ip netns del "$ns-s" 2>/dev/null || true
 	rm -rf "$work"
@@ -72,8 +77,12 @@ ip netns exec "$ns-c" sysctl -qw net.ipv4.ip_local_port_range="1024 65535"
 
 CGO_ENABLED=0 $GO build -trimpath -o "$work/connscope" ./cmd/connscope
 CGO_ENABLED=0 $GO build -o "$work/livebench" ./bench/livebench
+# In the background, so that a signal to this script runs its trap at once.
 "$work/livebench" -connscope "$work/connscope" \
 	-duration "${LIVE_DURATION:-10s}" -rates "${LIVE_RATES:-5000,10000}" -port "${LIVE_PORT:-13306}" \
 	-blocks "${LIVE_BLOCKS:-5}" -block "${LIVE_BLOCK:-2s}" \
 	-veth "$ns-c,$ns-s" -veth-addr 198.18.0.2 -storm-rate "${LIVE_STORM_RATE:-10200}" \
-	${LIVE_ONLY:+-only "$LIVE_ONLY"} ${LIVE_KEEP:+-keep "$LIVE_KEEP"}
+	${LIVE_ONLY:+-only "$LIVE_ONLY"} ${LIVE_KEEP:+-keep "$LIVE_KEEP"} &
+lb=$!
+wait "$lb"
+lb=

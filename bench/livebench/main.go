@@ -69,6 +69,7 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"runtime"
 	"sort"
@@ -131,8 +132,19 @@ func main() {
 	}
 	fail := func(name string, err error) {
 		fmt.Fprintf(os.Stderr, "livebench: %s: %v\n", name, err)
+		killTraces()
 		os.Exit(1)
 	}
+	// Interrupted (Ctrl-C, or bench/live.sh's trap): no connscope is left
+	// running, holding the namespaces the script removes.
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
+	go func() {
+		sig := <-sigs
+		fmt.Fprintf(os.Stderr, "livebench: %v: stopping\n", sig)
+		killTraces()
+		os.Exit(1)
+	}()
 	comm, err := os.ReadFile("/proc/self/comm")
 	if err != nil {
 		fail("reading /proc/self/comm", err)
@@ -221,8 +233,12 @@ func main() {
 	uname, _ := exec.Command("uname", "-r").Output()
 	load, _ := os.ReadFile("/proc/loadavg")
 	failed := false
-	fmt.Printf("### connscope trace under load: %d CPUs, kernel %s, load average %s at the end; the kernel drop-reason program (tp_btf/kfree_skb) attached in every traced run\n\n",
-		runtime.NumCPU(), strings.TrimSpace(string(uname)), strings.Join(strings.Fields(string(load))[:3], " "))
+	attached := ""
+	if len(rows)+len(bulkRows) > 0 {
+		attached = "; the kernel drop-reason program (tp_btf/kfree_skb) attached in every traced run (checked in /proc/PID/fdinfo)"
+	}
+	fmt.Printf("### connscope trace under load: %d CPUs, kernel %s, load average %s at the end%s\n\n",
+		runtime.NumCPU(), strings.TrimSpace(string(uname)), strings.Join(strings.Fields(string(load))[:3], " "), attached)
 	if len(bulkRows) > 0 {
 		fmt.Printf("Bulk TCP, %d connections, in %d traced blocks of %s, each between two untraced blocks (medians of the blocks; throughput is what the receiver read):\n\n", *streams, *blocks, *block)
 		fmt.Println("| load | untraced | traced | traced / untraced | noise (untraced spread) | connscope CPU (% of one core) | packets captured | kernel drops | eBPF events lost | target | |")
@@ -290,6 +306,43 @@ type summary struct {
 	RingBufferLost uint64 `json:"ring_buffer_lost"`
 }
 
+// running holds the connscope processes started and not yet waited for.
+var running struct {
+	sync.Mutex
+	procs map[*os.Process]bool
+}
+
+// killTraces kills every connscope still running.
+func killTraces() {
+	running.Lock()
+	defer running.Unlock()
+	for p := range running.procs {
+		p.Kill()
+	}
+}
+
+// track starts cmd with start and records its process, under the lock
+// (so that killTraces cannot miss it).
+func track(start func() error, cmd *exec.Cmd) error {
+	running.Lock()
+	defer running.Unlock()
+	if err := start(); err != nil {
+		return err
+	}
+	if running.procs == nil {
+		running.procs = map[*os.Process]bool{}
+	}
+	running.procs[cmd.Process] = true
+	return nil
+}
+
+// untrack forgets a process that was waited for.
+func untrack(p *os.Process) {
+	running.Lock()
+	defer running.Unlock()
+	delete(running.procs, p)
+}
+
 // trace is a running `connscope trace`.
 type trace struct {
 	cmd    *exec.Cmd
@@ -315,7 +368,7 @@ func startTrace(bin string, args []string) (*trace, error) {
 		os.RemoveAll(dir)
 		return nil, err
 	}
-	if err := t.cmd.Start(); err != nil {
+	if err := track(t.cmd.Start, t.cmd); err != nil {
 		os.RemoveAll(dir)
 		return nil, err
 	}
@@ -340,6 +393,7 @@ func startTrace(bin string, args []string) (*trace, error) {
 	fail := func(err error) (*trace, error) {
 		t.cmd.Process.Kill()
 		t.cmd.Wait()
+		untrack(t.cmd.Process)
 		os.RemoveAll(dir)
 		return nil, err
 	}
@@ -347,6 +401,7 @@ func startTrace(bin string, args []string) (*trace, error) {
 	case ok := <-ready:
 		if !ok {
 			t.cmd.Wait()
+			untrack(t.cmd.Process)
 			<-t.done
 			os.RemoveAll(dir)
 			return nil, fmt.Errorf("connscope %s ended before tracing:\n%s", strings.Join(args, " "), t.errText())
@@ -378,6 +433,7 @@ func (t *trace) stop() (summary, []byte, error) {
 	defer os.RemoveAll(t.dir)
 	t.cmd.Process.Signal(syscall.SIGINT)
 	err := t.cmd.Wait()
+	untrack(t.cmd.Process)
 	<-t.done
 	if err != nil {
 		return summary{}, nil, fmt.Errorf("connscope trace: %v\n%s", err, t.errText())
