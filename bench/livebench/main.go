@@ -43,7 +43,8 @@
 //   - (c): no packet dropped by the kernel, no eBPF event lost, and every
 //     connect made is reported
 //   - (e): at least -storm-min accepts per second of load (default 10,000),
-//     no packet dropped by the kernel, no eBPF event lost, every connect
+//     no packet dropped by the kernel, no eBPF event lost (nor late after
+//     its connect was reported, nor late and unmatched), every connect
 //     the client made reported exactly once, and each accepted one with the
 //     server's accept (facts.accept)
 //
@@ -226,6 +227,7 @@ func main() {
 					return false
 				}
 				return r.acceptRate >= *stormMin && r.summary.KernelDrops == 0 && r.summary.RingBufferLost == 0 &&
+					r.summary.LateAfterReport+r.summary.LateUnmatched == 0 &&
 					r.once == r.made && r.dups == 0 && r.withAccept == r.accepted
 			})
 	}
@@ -256,8 +258,8 @@ func main() {
 	}
 	if len(rows) > 0 {
 		fmt.Printf("Connects, one trace per row over %s of load:\n\n", *duration)
-		fmt.Println("| load | achieved | connscope CPU (% of one core) | packets captured | kernel drops | eBPF events lost | connects reported / made | target | |")
-		fmt.Println("|:--|--:|--:|--:|--:|--:|--:|:--|:--|")
+		fmt.Println("| load | achieved | connscope CPU (% of one core) | packets captured | kernel drops | eBPF events lost | late events (after the report, unmatched) | connects reported / made | target | |")
+		fmt.Println("|:--|--:|--:|--:|--:|--:|--:|--:|:--|:--|")
 		for _, r := range rows {
 			verdict := "met"
 			if !r.met {
@@ -274,8 +276,9 @@ func main() {
 			case r.made > 0:
 				reported = fmt.Sprintf("%d / %d", r.summary.Connects, r.made)
 			}
-			fmt.Printf("| %s | %s | %.2f%% | %d | %d | %d | %s | %s | %s |\n", r.name, r.load, r.cpuPercent,
-				r.summary.Packets, r.summary.KernelDrops, r.summary.RingBufferLost, reported, r.target, verdict)
+			fmt.Printf("| %s | %s | %.2f%% | %d | %d | %d | %d (%d, %d) | %s | %s | %s |\n", r.name, r.load, r.cpuPercent,
+				r.summary.Packets, r.summary.KernelDrops, r.summary.RingBufferLost,
+				r.summary.LateEvents, r.summary.LateAfterReport, r.summary.LateUnmatched, reported, r.target, verdict)
 		}
 		fmt.Println()
 	}
@@ -304,6 +307,11 @@ type summary struct {
 	Packets        uint64 `json:"packets"`
 	KernelDrops    uint64 `json:"kernel_drops"`
 	RingBufferLost uint64 `json:"ring_buffer_lost"`
+	// Events later than the reorder window; those after their connect was
+	// reported, or that joined none, are lost to the report.
+	LateEvents      uint64 `json:"late_events"`
+	LateAfterReport uint64 `json:"late_after_report"`
+	LateUnmatched   uint64 `json:"late_unmatched"`
 }
 
 // running holds the connscope processes started and not yet waited for.
