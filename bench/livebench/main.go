@@ -189,8 +189,8 @@ func main() {
 		}
 		r.name = name
 		bulkRows = append(bulkRows, r)
-		fmt.Fprintf(os.Stderr, "livebench: %s: untraced %.2f GB/s, traced %.2f GB/s, ratio %.3f (noise %.1f%%), connscope CPU %.2f%% of a core\n",
-			name, r.untracedGBs, r.tracedGBs, r.ratio, 100*r.noise, r.cpuPercent)
+		fmt.Fprintf(os.Stderr, "livebench: %s: untraced %.2f GB/s, traced %.2f GB/s, ratio %.3f (noise %.1f%%), connscope CPU %.2f%% of a core; blocks in GB/s, [traced]: %s\n",
+			name, r.untracedGBs, r.tracedGBs, r.ratio, 100*r.noise, r.cpuPercent, r.blocks())
 	}
 
 	measure("idle (no load)", "—", loopArgs, func(stop <-chan struct{}) string { <-stop; return "none" },
@@ -523,6 +523,19 @@ type bulkRow struct {
 	noise                  float64 // median |1 − u[i+1]/u[i]| of the untraced blocks
 	cpuPercent             float64 // connscope's CPU over all traced blocks
 	packets, drops, lost   uint64
+	untraced, traced       []float64 // each block's bytes/s, in order
+}
+
+// blocks lists the blocks' throughput in their order, for a closer look.
+func (r bulkRow) blocks() string {
+	var b strings.Builder
+	for i, u := range r.untraced {
+		fmt.Fprintf(&b, "%.2f", u/1e9)
+		if i < len(r.traced) {
+			fmt.Fprintf(&b, " [%.2f] ", r.traced[i]/1e9)
+		}
+	}
+	return b.String()
 }
 
 // allowance is the throughput shortfall that counts as noise: the untraced
@@ -593,6 +606,7 @@ func alternate(bin string, args []string, b *bulk, n int, w time.Duration) (bulk
 		ratios = append(ratios, tp/((untraced[i]+untraced[i+1])/2))
 		spread = append(spread, math.Abs(1-untraced[i+1]/untraced[i]))
 	}
+	r.untraced, r.traced = untraced, traced
 	r.untracedGBs, r.tracedGBs = median(untraced)/1e9, median(traced)/1e9
 	r.ratio, r.noise = median(ratios), median(spread)
 	r.cpuPercent = 100 * cpu.Seconds() / wall.Seconds()
