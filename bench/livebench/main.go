@@ -87,6 +87,9 @@ import (
 // keepDir, when set, receives a copy of each run's report.
 var keepDir string
 
+// The connect loop's client threads and the listener's accepting threads.
+var loopWorkers, loopAccepters int
+
 func main() {
 	bin := flag.String("connscope", "", "the connscope binary to measure")
 	port := flag.Int("port", 13306, "the target port (connscope trace --port)")
@@ -101,6 +104,8 @@ func main() {
 	stormRate := flag.Int("storm-rate", 10200, "connects per second of (e) (paced; a little above -storm-min, which the accepts are judged by)")
 	stormMin := flag.Float64("storm-min", 10000, "accepts per second (e) must reach")
 	only := flag.String("only", "", "run only the measurements whose name contains this (e.g. \"(e)\")")
+	flag.IntVar(&loopWorkers, "workers", 16, "client threads of the connect loops, each with one blocking connect at a time")
+	flag.IntVar(&loopAccepters, "accepters", 2, "threads accepting on the connect loops' listener")
 	flag.StringVar(&keepDir, "keep", "", "copy each run's JSON report into `DIR` (for a closer look)")
 	flag.Parse()
 	if *bin == "" {
@@ -839,7 +844,7 @@ func connectLoop(ep endpoints, port, rate int, c *loopCounts) func(stop <-chan s
 			return fmt.Sprintf("listen on %s:%d failed: %v", ep.addr, port, err)
 		}
 		var serving sync.WaitGroup
-		for i := 0; i < 2; i++ {
+		for i := 0; i < loopAccepters; i++ {
 			serving.Add(1)
 			go func() {
 				defer serving.Done()
@@ -857,10 +862,9 @@ func connectLoop(ep endpoints, port, rate int, c *loopCounts) func(stop <-chan s
 				}
 			}()
 		}
-		const workers = 16
 		jobs := make(chan struct{}, rate)
 		var wg sync.WaitGroup
-		for i := 0; i < workers; i++ {
+		for i := 0; i < loopWorkers; i++ {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
