@@ -23,7 +23,9 @@
 // own spread (median |1 − u[i+1]/u[i]|) is the noise. connscope's CPU is
 // summed over the traced blocks only.
 //
-// For (c), (e) and the idle row, one trace runs over -duration of load.
+// For (c), (e) and the idle row, one trace runs over -duration of load;
+// (e)'s loop also runs alone, untraced, just before, for comparison (what
+// the machine manages without connscope).
 //
 // Every trace is `connscope trace … --format json -o FILE`: livebench waits
 // until it is tracing, checks in /proc/PID/fdinfo that its kfree_skb
@@ -177,7 +179,11 @@ func main() {
 		r.name, r.target = name, target
 		r.met = judge(r)
 		rows = append(rows, *r)
-		fmt.Fprintf(os.Stderr, "livebench: %s: %s; connscope CPU %.2f%% of a core\n", name, r.load, r.cpuPercent)
+		if r.untraced {
+			fmt.Fprintf(os.Stderr, "livebench: %s: %s\n", name, r.load)
+		} else {
+			fmt.Fprintf(os.Stderr, "livebench: %s: %s; connscope CPU %.2f%% of a core\n", name, r.load, r.cpuPercent)
+		}
 	}
 	measureBulk := func(name string, args []string, ep endpoints, port int) {
 		if !strings.Contains(name, *only) {
@@ -220,6 +226,11 @@ func main() {
 			})
 	}
 	if vethEP != nil {
+		// The storm's loop alone first: what this machine manages untraced.
+		var alone loopCounts
+		measure("(e) untraced, for comparison: the same storm without connscope", "(information)", nil,
+			connectLoop(*vethEP, *port, *stormRate, &alone),
+			func(r *row) bool { r.made = alone.made(); return true })
 		var c loopCounts
 		name := fmt.Sprintf("(e) server-side connect storm, %d connects/s over a veth pair, traced on the server's namespace", *stormRate)
 		measure(name, fmt.Sprintf("≥ %.0f accepts/s, no drops, no lost events, each reported once with its accept", *stormMin), vethArgs,
@@ -274,6 +285,10 @@ func main() {
 			if r.target == "—" || r.target == "(information)" {
 				verdict = ""
 			}
+			if r.untraced {
+				fmt.Printf("| %s | %s | — | — | — | — | — | — | %s | |\n", r.name, r.load, r.target)
+				continue
+			}
 			reported := "—"
 			switch {
 			case r.storm:
@@ -300,6 +315,7 @@ type row struct {
 	reportData         []byte
 	made               int64
 	met                bool
+	untraced           bool // the load alone, no connscope
 	// (e)
 	storm                            bool
 	accepted, once, dups, withAccept int64
@@ -489,7 +505,16 @@ func kfreeSkbAttached(pid int) (bool, error) {
 
 // run starts a trace, applies load for d once it is tracing, and returns
 // connscope's CPU share over the load window and its report.
+// Without args, the load runs alone (no trace): a row for comparison.
 func run(bin string, args []string, d time.Duration, load func(stop <-chan struct{}) string) (*row, error) {
+	if args == nil {
+		stop := make(chan struct{})
+		done := make(chan string, 1)
+		go func() { done <- load(stop) }()
+		time.Sleep(d)
+		close(stop)
+		return &row{load: <-done, untraced: true}, nil
+	}
 	t, err := startTrace(bin, args)
 	if err != nil {
 		return nil, err
