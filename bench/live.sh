@@ -12,7 +12,8 @@
 #   (c) a paced loop of connects to the target port on loopback,
 #   (e) a server-side connect storm over the veth pair (10,200 connects/s
 #       to a listener in the server's namespace, traced there with --port;
-#       judged by the accepts: ≥ 10,000/s).
+#       judged by the accepts: ≥ 10,000/s), after the same loop untraced
+#       for comparison.
 # The bulk rows alternate untraced and traced blocks and report the median
 # traced/untraced throughput ratio, so that other load cancels out.
 # Targets: under 1% of a core for (a), (b) and (d), with the throughput
@@ -23,7 +24,7 @@
 # of earlier runs whose process is gone, at the start).
 #
 # Needs root (live capture, eBPF, namespaces); prints a note and exits 0
-# otherwise. About 2.5 minutes with the defaults.
+# otherwise. About 3 minutes with the defaults.
 # Environment: LIVE_DURATION (idle, (c) and (e), default 10s), LIVE_RATES
 # (connects/s for (c), comma-separated, the first judged; default
 # 5000,10000), LIVE_PORT (target port, default 13306), LIVE_BLOCKS (traced
