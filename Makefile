@@ -45,7 +45,8 @@ generate:
 # Every performance goal: analyze vs the bare read loop and tshark (bench/run.sh,
 # which also runs every package's Go benchmarks), the table and Markdown
 # outputs vs JSON on a connect-heavy capture (bench/formats.sh), then as root the eBPF tracer's
-# overhead (bench/bpf.sh), live trace's CPU and drops (bench/live.sh), and
+# overhead (bench/bpf.sh), live trace's CPU, drops and bulk-throughput cost
+# on loopback and a veth pair, and a server-side connect storm (bench/live.sh), and
 # tracing every connect at 10,000 and 20,000/s beside bpftrace and tcpdump
 # (bench/connect.sh; CONNECT_DURATION=60s for the full run).
 # Each prints a Markdown table and fails when a target is missed.
