@@ -58,6 +58,12 @@ type LiveReader struct {
 	// For CaughtUp (unix ns): when the last read that found the ring empty
 	// began, and the time of the last frame read.
 	emptyAt, lastAt atomic.Int64
+
+	// dropsBefore is what the kernel dropped before the filter was
+	// attached: the socket takes every frame from its creation, and under
+	// bulk traffic the ring can overflow with frames the filter would have
+	// refused. Those are not lost evidence; they are left out of drops.
+	dropsBefore uint64
 }
 
 // OpenLive starts a live capture. It needs root or CAP_NET_RAW (and, for an
@@ -130,7 +136,7 @@ func OpenLive(opts LiveOptions) (*LiveReader, error) {
 		}
 		return nil, fmt.Errorf("capture: attaching the packet filter: %w", err)
 	}
-	return &LiveReader{
+	l := &LiveReader{
 		opts:      opts,
 		ctx:       opts.Context,
 		source:    source,
@@ -140,7 +146,11 @@ func OpenLive(opts LiveOptions) (*LiveReader, error) {
 		nameSock:  nameSock,
 		buf:       make([]byte, 0, sll2HeaderLen+65536),
 		lastStats: time.Now(),
-	}, nil
+	}
+	if _, v3, err := tp.SocketStats(); err == nil {
+		l.dropsBefore = uint64(v3.Drops())
+	}
+	return l, nil
 }
 
 const sll2HeaderLen = 20
@@ -337,7 +347,15 @@ func (l *LiveReader) refreshDropsLocked() {
 	}
 	l.lastStats = time.Now()
 	if _, v3, err := l.tp.SocketStats(); err == nil {
-		l.drops.Store(uint64(v3.Drops()))
+		l.storeDrops(v3.Drops())
+	}
+}
+
+// storeDrops records the kernel's drop count since the filter was attached
+// (total is afpacket's running total since the socket was created).
+func (l *LiveReader) storeDrops(total uint) {
+	if d := uint64(total); d >= l.dropsBefore {
+		l.drops.Store(d - l.dropsBefore)
 	}
 }
 
@@ -346,7 +364,7 @@ func (l *LiveReader) Stats() event.Stats {
 	l.tpMu.RLock()
 	if !l.closed {
 		if _, v3, err := l.tp.SocketStats(); err == nil {
-			l.drops.Store(uint64(v3.Drops()))
+			l.storeDrops(v3.Drops())
 		}
 	}
 	l.tpMu.RUnlock()
@@ -374,7 +392,7 @@ func (l *LiveReader) Close() error {
 		return nil
 	}
 	if _, v3, err := l.tp.SocketStats(); err == nil {
-		l.drops.Store(uint64(v3.Drops()))
+		l.storeDrops(v3.Drops())
 	}
 	l.closed = true
 	l.tp.Close()
