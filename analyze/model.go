@@ -147,6 +147,12 @@ type Attempt struct {
 	ClientFirstByteMS *float64 `json:"client_first_byte_ms,omitempty"`
 	ServerResponseMS  *float64 `json:"server_response_ms,omitempty"`
 	Slow              *Slow    `json:"slow,omitempty"`
+
+	// ServerSide: the attempt was seen from its server's host (live): that
+	// host's kernel queued the connection for accept(), retransmitted its
+	// SYN-ACK, or sent a RST from the server's address, and a process there
+	// accepted it or not. The client may be on the same host.
+	ServerSide bool `json:"server_side,omitempty"`
 }
 
 // Event is one step of an attempt's timeline: its kind, direction, time
@@ -216,6 +222,12 @@ const (
 	EvKernelDrop      EventKind = "kernel_drop"      // the traced host's kernel dropped a handshake packet
 	EvServerHandshake EventKind = "server_handshake" // the server's kernel completed the handshake: queued for accept()
 	EvAccepted        EventKind = "accepted"         // a server process accept()ed the connection
+	// The server's kernel sent its SYN-ACK again (N: the retransmit's
+	// number; Addr: the client).
+	EvKernelSYNACKRetrans EventKind = "kernel_syn_ack_retransmit"
+	// This host's kernel sent a RST (Addr: to whom; rst_reason: why;
+	// packet: the segment it answered, or note "aborted").
+	EvKernelRSTSent EventKind = "kernel_rst_sent"
 )
 
 // The notes (EventAttrs.Note) of the engine's steps: which situation of
@@ -244,6 +256,7 @@ const (
 	NoteOtherSYN          = "other_syn"            // the ICMP error quotes another SYN than the attempt's (ignored) [icmp_error]
 	NotePTRForClient      = "ptr_for_client"       // the server looks up the client's name [dns_query, dns_answer]
 	NoteSending           = "sending"              // the traced host was sending the packet it dropped (else it received it) [kernel_drop]
+	NoteAborted           = "aborted"              // the socket aborted its connection (the RST answers no segment) [kernel_rst_sent]
 )
 
 // Dir is a timeline step's direction: client to server, server to client,
