@@ -349,4 +349,31 @@ type Summary struct {
 	// events, attempts not followed), by how much: the report is partial.
 	// Empty when nothing was lost.
 	Partial string `json:"partial,omitempty"`
+	// Listen is how much the traced network namespace's listen and accept
+	// queue counters grew during the trace (live; nil offline or when
+	// /proc/net/netstat could not be read).
+	Listen *ListenCounters `json:"listen_counters,omitempty"`
+}
+
+// ListenCounters are the kernel's listen and accept queue counters
+// (/proc/net/netstat, TcpExt) of a network namespace: over a trace, how
+// much each grew.
+type ListenCounters struct {
+	// ListenOverflows (TcpExtListenOverflows): SYNs and handshake-completing
+	// ACKs a listener dropped because its accept queue was full.
+	ListenOverflows uint64 `json:"listen_overflows"`
+	// ListenDrops (TcpExtListenDrops): every SYN or ACK a listener dropped,
+	// overflows included.
+	ListenDrops uint64 `json:"listen_drops"`
+	// SyncookiesSent (TcpExtSyncookiesSent): SYN cookies sent because a
+	// listener's SYN queue was full.
+	SyncookiesSent uint64 `json:"syncookies_sent"`
+	// ReqQFullDrop (TcpExtTCPReqQFullDrop): SYNs dropped because a SYN
+	// queue was full and SYN cookies were off.
+	ReqQFullDrop uint64 `json:"req_q_full_drop"`
+}
+
+// Dropped says the counters show connections a listener turned away.
+func (c *ListenCounters) Dropped() bool {
+	return c != nil && c.ListenOverflows+c.ListenDrops+c.ReqQFullDrop > 0
 }

@@ -96,6 +96,26 @@ type Facts struct {
 	PortRange        string     `json:"port_range,omitempty"`         // ephemeral_ports: the local port range, "first-last"
 	PortRangeAssumed bool       `json:"port_range_assumed,omitempty"` // …Linux's default, not read from the traced host
 	NoLocalPort      int        `json:"no_local_port,omitempty"`      // ephemeral_ports: connects that failed with EADDRNOTAVAIL
+	// Listen: accept_backlog, live: the traced namespace's listen queue
+	// counters over the trace, when they show drops (WithListenCounters).
+	Listen *analyze.ListenCounters `json:"listen_counters,omitempty"`
+}
+
+// WithListenCounters ties the traced namespace's listen queue counters
+// (analyze.Summary.Listen, live) to the accept_backlog patterns when they
+// show connections a listener turned away: the kernel's own count of what
+// the pattern infers. ps is modified in place and returned.
+func WithListenCounters(ps []Pattern, c *analyze.ListenCounters) []Pattern {
+	if !c.Dropped() {
+		return ps
+	}
+	for i := range ps {
+		if ps[i].ID == AcceptBacklog {
+			cp := *c
+			ps[i].Facts.Listen = &cp
+		}
+	}
+	return ps
 }
 
 // Pattern is a finding over many attempts.
