@@ -158,7 +158,7 @@ func FuzzDecode(f *testing.F) {
 		b := unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(buf))), len(buf)*8)[:len(raw)]
 		copy(b, raw)
 		ev, ok := tr.decode(b)
-		if ok && (ev.Kind < event.ConnectCall || ev.Kind > event.SocketError) {
+		if ok && (ev.Kind < event.ConnectCall || ev.Kind > event.ResetSent) {
 			t.Errorf("decoded kind %d", ev.Kind)
 		}
 	})
