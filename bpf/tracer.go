@@ -205,6 +205,9 @@ func Open(opts Options) (*Tracer, error) {
 		t.Close()
 		return nil, fmt.Errorf("bpf: %w", err)
 	}
+	if t.progs[tracerProgTcpSendReset] != nil && !t.rsts.hasReason {
+		t.unavailable = append(t.unavailable, "tp_btf tcp_send_reset's reason argument: not in this kernel (Linux 6.10+, enum sk_rst_reason); resets are reported without the kernel's reason")
+	}
 	if t.reader, err = ringbuf.NewReader(t.maps[tracerMapEvents]); err != nil {
 		t.Close()
 		return nil, fmt.Errorf("bpf: ring buffer reader: %w", err)
