@@ -83,6 +83,9 @@ func (e *Engine) kernelDrop(k *event.Kernel) bool {
 		at.Note = NoteSending
 	}
 	a.event(k.Time, EvKernelDrop, DirLocal, at)
+	if a.srv != nil {
+		a.facts.Accept = a.srv.fact(a) // an ACK dropped on the server's side
+	}
 	if a.final && len(a.kDrops) == 1 {
 		// Decided before its drop came: a SYN to a port nobody listens on
 		// is answered (RST) before the kernel frees it (NO_SOCKET). The

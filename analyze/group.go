@@ -400,6 +400,7 @@ func (e *Engine) buildAttempt(a *attempt) *Attempt {
 	if a.kErrno != 0 {
 		at.Errno = errnoName(a.kErrno)
 	}
+	at.ServerSide = a.srv != nil
 	return at
 }
 

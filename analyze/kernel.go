@@ -75,7 +75,7 @@ func (k *kernelState) sweep(now time.Time) {
 // kernel dispatches one kernel event.
 func (e *Engine) kernel(k *event.Kernel) {
 	switch {
-	case k.Kind == event.PacketDrop, k.Kind == event.ChildEstablished, k.Kind == event.Accepted:
+	case sideKind(k.Kind):
 		e.kernelSide(k) // drop.go, server.go
 	case k.Family == event.FamilyUnix:
 		if k.Kind == event.ConnectCall && k.SockType == event.SockStream {

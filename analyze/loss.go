@@ -202,7 +202,7 @@ func (e *Engine) LateKernel(k *event.Kernel) {
 	case k.SockType == event.SockDgram:
 		e.kernel(k) // resolver evidence, never an attempt
 		return
-	case k.Kind == event.PacketDrop || k.Kind == event.ChildEstablished || k.Kind == event.Accepted:
+	case sideKind(k.Kind):
 		// drop.go, server.go: joins an attempt not yet reported, never starts one
 		if !e.kernelSide(k) && k.Src.IsValid() && k.Dst.IsValid() {
 			key, _ := makeKey(k.Src.Addr(), k.Src.Port(), k.Dst.Addr(), k.Dst.Port())

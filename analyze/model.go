@@ -147,6 +147,12 @@ type Attempt struct {
 	ClientFirstByteMS *float64 `json:"client_first_byte_ms,omitempty"`
 	ServerResponseMS  *float64 `json:"server_response_ms,omitempty"`
 	Slow              *Slow    `json:"slow,omitempty"`
+
+	// ServerSide: the attempt was seen from its server's host (live): that
+	// host's kernel queued the connection for accept(), retransmitted its
+	// SYN-ACK, or sent a RST from the server's address, and a process there
+	// accepted it or not. The client may be on the same host.
+	ServerSide bool `json:"server_side,omitempty"`
 }
 
 // Event is one step of an attempt's timeline: its kind, direction, time
@@ -216,6 +222,12 @@ const (
 	EvKernelDrop      EventKind = "kernel_drop"      // the traced host's kernel dropped a handshake packet
 	EvServerHandshake EventKind = "server_handshake" // the server's kernel completed the handshake: queued for accept()
 	EvAccepted        EventKind = "accepted"         // a server process accept()ed the connection
+	// The server's kernel sent its SYN-ACK again (N: the retransmit's
+	// number; Addr: the client).
+	EvKernelSYNACKRetrans EventKind = "kernel_syn_ack_retransmit"
+	// This host's kernel sent a RST (Addr: to whom; rst_reason: why;
+	// packet: the segment it answered, or note "aborted").
+	EvKernelRSTSent EventKind = "kernel_rst_sent"
 )
 
 // The notes (EventAttrs.Note) of the engine's steps: which situation of
@@ -244,6 +256,7 @@ const (
 	NoteOtherSYN          = "other_syn"            // the ICMP error quotes another SYN than the attempt's (ignored) [icmp_error]
 	NotePTRForClient      = "ptr_for_client"       // the server looks up the client's name [dns_query, dns_answer]
 	NoteSending           = "sending"              // the traced host was sending the packet it dropped (else it received it) [kernel_drop]
+	NoteAborted           = "aborted"              // the socket aborted its connection (the RST answers no segment) [kernel_rst_sent]
 )
 
 // Dir is a timeline step's direction: client to server, server to client,
@@ -336,4 +349,31 @@ type Summary struct {
 	// events, attempts not followed), by how much: the report is partial.
 	// Empty when nothing was lost.
 	Partial string `json:"partial,omitempty"`
+	// Listen is how much the traced network namespace's listen and accept
+	// queue counters grew during the trace (live; nil offline or when
+	// /proc/net/netstat could not be read).
+	Listen *ListenCounters `json:"listen_counters,omitempty"`
+}
+
+// ListenCounters are the kernel's listen and accept queue counters
+// (/proc/net/netstat, TcpExt) of a network namespace: over a trace, how
+// much each grew.
+type ListenCounters struct {
+	// ListenOverflows (TcpExtListenOverflows): SYNs and handshake-completing
+	// ACKs a listener dropped because its accept queue was full.
+	ListenOverflows uint64 `json:"listen_overflows"`
+	// ListenDrops (TcpExtListenDrops): every SYN or ACK a listener dropped,
+	// overflows included.
+	ListenDrops uint64 `json:"listen_drops"`
+	// SyncookiesSent (TcpExtSyncookiesSent): SYN cookies sent because a
+	// listener's SYN queue was full.
+	SyncookiesSent uint64 `json:"syncookies_sent"`
+	// ReqQFullDrop (TcpExtTCPReqQFullDrop): SYNs dropped because a SYN
+	// queue was full and SYN cookies were off.
+	ReqQFullDrop uint64 `json:"req_q_full_drop"`
+}
+
+// Dropped says the counters show connections a listener turned away.
+func (c *ListenCounters) Dropped() bool {
+	return c != nil && c.ListenOverflows+c.ListenDrops+c.ReqQFullDrop > 0
 }

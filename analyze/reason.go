@@ -333,6 +333,9 @@ type Facts struct {
 	// start) showed on the attempt's port, for a failed attempt
 	// (listeners.go).
 	Listeners *ListenerFact `json:"listeners,omitempty"`
+	// RSTSent is the first RST a traced host's kernel sent for the
+	// attempt, and why (server.go).
+	RSTSent *RSTFact `json:"rst_sent,omitempty"`
 }
 
 // SoftErrorFact is a SYN retransmit (SYN = its number) at AtMS since the

@@ -29,6 +29,29 @@ type AcceptFact struct {
 	// (queued the connection for accept()), since the attempt's start; nil
 	// when that was not seen.
 	HandshakeMS *float64 `json:"handshake_ms,omitempty"`
+	// SYNACKRetransmits counts the SYN-ACKs the server's kernel sent again
+	// for the connection (tcp:tcp_retransmit_synack): the client's ACK
+	// completing the handshake did not come, or was dropped.
+	SYNACKRetransmits int `json:"syn_ack_retransmits,omitempty"`
+	// ACKDropped is the server kernel's reason for dropping the client's
+	// ACK that completed the handshake (TCP_LISTEN_OVERFLOW: the accept
+	// queue was full), "" when it dropped none.
+	ACKDropped string `json:"ack_dropped,omitempty"`
+}
+
+// RSTFact is the first RST a traced host's kernel sent for the attempt
+// (facts.rst_sent, from tcp:tcp_send_reset).
+type RSTFact struct {
+	// From is the attempt's end that sent it: "server" or "client".
+	From string `json:"from"`
+	// Reason is the kernel's (enum sk_rst_reason without its
+	// SK_RST_REASON_ prefix: NO_SOCKET, TCP_ABORT_ON_CLOSE, ...), "" when
+	// the kernel's tracepoint gives none (before Linux 6.10).
+	Reason string `json:"reason,omitempty"`
+	// Answers is the segment the RST answered ("SYN", "ACK", ...), "" when
+	// the socket aborted its connection on its own (close with unread
+	// data, SO_LINGER 0, a timeout).
+	Answers string `json:"answers,omitempty"`
 }
 
 // serverSide is what the server's side showed of an attempt.
@@ -36,15 +59,79 @@ type serverSide struct {
 	queued, accepted time.Time
 	by               string
 	pid              uint32
+	synackRetrans    int
+}
+
+// sideKind says the kernel event is a drop or one of the server's side
+// (drop.go, server.go): joined to its attempt by flow, never a new one.
+func sideKind(k event.KernelKind) bool {
+	switch k {
+	case event.PacketDrop, event.ChildEstablished, event.Accepted, event.SYNACKRetransmit, event.ResetSent:
+		return true
+	}
+	return false
 }
 
 // kernelSide joins a drop or server-side event to its attempt, and reports
 // whether it could (false: the attempt is unknown or already reported).
 func (e *Engine) kernelSide(k *event.Kernel) bool {
-	if k.Kind == event.PacketDrop {
+	switch k.Kind {
+	case event.PacketDrop:
 		return e.kernelDrop(k)
+	case event.ResetSent:
+		return e.kernelReset(k)
 	}
 	return e.kernelServer(k)
+}
+
+// kernelReset joins a RST this host's kernel sent to its attempt: by the
+// socket's cookie when the tracer bound it (a client's connect), else by
+// the flow. A RST from the server's end makes the attempt one seen from
+// the server's side.
+func (e *Engine) kernelReset(k *event.Kernel) bool {
+	r := k.Reset
+	if r == nil || !k.Src.IsValid() || !k.Dst.IsValid() {
+		return true // nothing to join
+	}
+	a := e.socketAttempt(k)
+	if a == nil || a.unix != "" || (a.conn != nil && a.conn.reported) {
+		return false
+	}
+	from := "client"
+	if k.Src.Port() == a.server.Port() && k.Src.Addr().Unmap() == a.server.Addr().Unmap() {
+		from = "server"
+		if a.srv == nil {
+			a.srv = &serverSide{}
+		}
+	}
+	f := &RSTFact{From: from, Reason: r.Reason}
+	at := EventAttrs{Addr: k.Dst.String(), Detail: &proto.Detail{RSTReason: r.Reason}}
+	if r.Passive {
+		f.Answers = segmentName(r.Answers)
+		at.Detail.Packet = f.Answers
+	} else {
+		at.Note = NoteAborted
+	}
+	a.event(k.Time, EvKernelRSTSent, DirLocal, at)
+	if a.facts.RSTSent == nil {
+		a.facts.RSTSent = f
+	}
+	return true
+}
+
+// segmentName names a TCP segment by its flags, as the timeline does.
+func segmentName(flags uint8) string {
+	switch {
+	case flags&event.TCPSyn != 0 && flags&event.TCPAck != 0:
+		return "SYN-ACK"
+	case flags&event.TCPSyn != 0:
+		return "SYN"
+	case flags&event.TCPFin != 0:
+		return "FIN"
+	case flags&event.TCPRst != 0:
+		return "RST"
+	}
+	return "ACK"
 }
 
 // kernelServer joins a server-side event to its attempt by the 5-tuple (the
@@ -79,6 +166,9 @@ func (e *Engine) kernelServer(k *event.Kernel) bool {
 			at.ElapsedMS = ms(k.Time.Sub(s.queued))
 		}
 		a.event(k.Time, EvAccepted, DirLocal, at)
+	case event.SYNACKRetransmit:
+		s.synackRetrans++
+		a.event(k.Time, EvKernelSYNACKRetrans, DirLocal, EventAttrs{N: int(k.Retransmits) + 1, Addr: k.Dst.String()})
 	}
 	// The fact, worded as evidence (a late or missing accept) when the
 	// report is rendered (words_kernel.go).
@@ -94,6 +184,13 @@ func (s *serverSide) fact(a *attempt) *AcceptFact {
 	if !s.queued.IsZero() && !s.accepted.IsZero() {
 		q := ms(s.accepted.Sub(s.queued))
 		f.QueuedMS = &q
+	}
+	f.SYNACKRetransmits = s.synackRetrans
+	for i := range a.kDrops {
+		if d := &a.kDrops[i]; d.packet == "ACK" && d.received && d.c2s {
+			f.ACKDropped = d.reason
+			break
+		}
 	}
 	return f
 }

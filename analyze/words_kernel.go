@@ -36,13 +36,53 @@ func kernelEvidence(w *wordCtx) []string {
 	if d := w.f.KernelDrop; d != nil {
 		ev = append(ev, fmt.Sprintf("the kernel of this host dropped the %s %s: %s%s", d.Packet, dropHow(d), d.Reason, dropWhere(d.Location)))
 	}
+	if s := synackEvidence(w.f.Accept); s != "" {
+		ev = append(ev, s)
+	}
+	if s := rstSentEvidence(w.f.RSTSent); s != "" {
+		ev = append(ev, s)
+	}
 	return ev
+}
+
+// synackEvidence says what the server's SYN-ACK retransmits mean: the
+// client's ACK completing the handshake did not reach the accept queue,
+// and why when the kernel said so.
+func synackEvidence(f *AcceptFact) string {
+	if f == nil || f.SYNACKRetransmits == 0 {
+		return ""
+	}
+	n := plural(f.SYNACKRetransmits, "time", "times")
+	switch f.ACKDropped {
+	case "":
+		return "the server's kernel retransmitted its SYN-ACK " + n + ": the client's ACK completing the handshake did not reach it (lost, or dropped because the accept queue was full), or the client sent its SYN again"
+	case "TCP_LISTEN_OVERFLOW":
+		return "the server's kernel retransmitted its SYN-ACK " + n + " because it dropped the client's ACK completing the handshake: the accept queue was full (TCP_LISTEN_OVERFLOW)"
+	}
+	return "the server's kernel retransmitted its SYN-ACK " + n + " because it dropped the client's ACK completing the handshake (" + f.ACKDropped + ")"
+}
+
+// rstSentEvidence says which end's kernel sent the attempt's RST, and why.
+func rstSentEvidence(f *RSTFact) string {
+	if f == nil {
+		return ""
+	}
+	s := "the kernel of this host (the " + f.From + ") "
+	if f.Answers != "" {
+		s += "sent the RST answering the " + f.Answers
+	} else {
+		s += "reset the connection (its socket aborted it)"
+	}
+	if f.Reason != "" {
+		s += ": " + f.Reason
+	}
+	return s
 }
 
 // kernelCauses are the causes from the server side and the listener
 // inventory, after the reason's own.
 func kernelCauses(w *wordCtx) []string {
-	return append(serverCauses(w), listenerCauses(w)...)
+	return append(append(serverCauses(w), overflowCauses(w)...), listenerCauses(w)...)
 }
 
 func dropHow(d *DropFact) string {
@@ -124,6 +164,17 @@ func serverCauses(w *wordCtx) []string {
 		return one(fmt.Sprintf("%s took %s to accept() the connection: the server process was stalled or overloaded (all its threads busy, a long pause); the client's wait includes that time.", f.By, d(f.QueuedMS)))
 	}
 	return nil
+}
+
+// overflowCauses explains a handshake the server's full accept queue held
+// back: its kernel dropped the client's ACK and retransmitted its SYN-ACK.
+func overflowCauses(w *wordCtx) []string {
+	f := w.f.Accept
+	if f == nil || f.SYNACKRetransmits == 0 || f.ACKDropped != "TCP_LISTEN_OVERFLOW" || w.at.Outcome == OK ||
+		w.at.Reason == ReasonKernelListenOverflow { // dropCauses says it
+		return nil
+	}
+	return one(fmt.Sprintf("The listener on %s had a full accept queue when the client's ACK came: the server's kernel dropped it (TCP_LISTEN_OVERFLOW) and retransmitted its SYN-ACK %s until there was room. The server process does not accept() fast enough, or its listen backlog (the listen() argument, capped by net.core.somaxconn) is too small for the burst: compare Recv-Q with Send-Q in `ss -ltn` on the server.", w.server(), plural(f.SYNACKRetransmits, "time", "times")))
 }
 
 // listenerCauses names who listened on the attempt's port, and where, when

@@ -19,6 +19,8 @@
  * Softirq (current task meaningless; the socket's binding says who owns it):
  *   tp_btf inet_sock_set_state, tcp_retransmit_skb, tcp_receive_reset,
  *   inet_sk_error_report
+ * The server's side and the kernel's own decisions (by port, not process):
+ *   tp_btf kfree_skb, tcp_retransmit_synack, tcp_send_reset
  * Filters, applied before anything reaches the ring buffer:
  *   a set of tgids (children followed across fork when asked) and destination
  *   ports (port 53, and UDP to port 0, always pass: resolver evidence).
@@ -60,6 +62,9 @@ const volatile __u32 slot_mask = 0x7fff;     /* inflight slots - 1 (a power of t
  * (they change between kernels). */
 const volatile __u32 drop_not_specified = 2;
 const volatile __u32 drop_listen_overflow = 0; /* 0: not in this kernel */
+/* tcp:tcp_send_reset has a reason argument (enum sk_rst_reason, Linux
+ * 6.10+): read by the loader from the tracepoint's BTF prototype. */
+const volatile __u8 rst_has_reason = 0;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -162,6 +167,7 @@ struct {
 const struct event *unused_event __attribute__((unused));
 const struct connect_event *unused_connect_event __attribute__((unused));
 const struct drop_event *unused_drop_event __attribute__((unused));
+const struct reset_event *unused_reset_event __attribute__((unused));
 
 /* Syscall tracepoint contexts (stable ABI: see events/syscalls/sys_*_connect/format). */
 struct sys_enter_ctx {
@@ -987,4 +993,170 @@ SEC("tracepoint/syscalls/sys_exit_accept")
 int sys_exit_accept(struct sys_exit_ctx *ctx)
 {
 	return accept_exit(ctx);
+}
+
+/* ---- the server's SYN-ACK retransmits and the resets this host sends ---- */
+
+/* fill_common fills an event's addresses from a socket's common part (a
+ * full socket, a request socket in SYN_RECV, a timewait socket). */
+static __always_inline void fill_common(struct event *e, const struct sock_common *c)
+{
+	__u16 family = c->skc_family;
+	e->family = family;
+	e->type = SOCK_STREAM;
+	e->sport = c->skc_num;
+	e->dport = bpf_ntohs(c->skc_dport);
+	if (family == AF_INET) {
+		__be32 s = c->skc_rcv_saddr, d = c->skc_daddr;
+		__builtin_memcpy(e->saddr, &s, 4);
+		__builtin_memcpy(e->daddr, &d, 4);
+	} else if (family == AF_INET6) {
+		bpf_core_read(e->saddr, 16, &c->skc_v6_rcv_saddr);
+		bpf_core_read(e->daddr, 16, &c->skc_v6_daddr);
+	}
+}
+
+/* tcp:tcp_retransmit_synack: the server's side of a handshake (a request
+ * socket in SYN_RECV) sent its SYN-ACK again: the client's ACK did not come
+ * (lost, or dropped because the accept queue was full), or the client
+ * retransmitted its SYN. Filtered like the server's handshake: by listen
+ * port; under a pid filter it needs a port filter naming the port. */
+SEC("tp_btf/tcp_retransmit_synack")
+int BPF_PROG(tcp_retransmit_synack, const struct sock *sk, const struct request_sock *req)
+{
+	const struct sock_common *c = &req->__req_common;
+	__u16 lport = c->skc_num;
+	if (filter_ports) {
+		if (!bpf_map_lookup_elem(&ports, &lport))
+			return 0;
+	} else if (filter_pids) {
+		return 0;
+	}
+	struct event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	if (!e) {
+		count_lost();
+		return 0;
+	}
+	__builtin_memset(e, 0, sizeof(*e));
+	e->ts = now();
+	e->kind = EV_SYNACK_RETRANS;
+	e->fd = -1;
+	e->ret = req->num_retrans; /* SYN-ACKs retransmitted before this one */
+	e->state = TCP_SYN_RECV;
+	fill_common(e, c);
+	submit(e);
+	return 0;
+}
+
+/* tcp:tcp_send_reset: this host's kernel sends a RST, either answering a
+ * segment (skb set: a SYN to a port nobody listens on, an ACK no socket
+ * expects) or aborting a socket's connection (skb NULL). The RST's flow is
+ * the answered segment's reversed, else the socket's. Filtered like drops:
+ * by port (either end), and under a pid filter without ports only the
+ * resets of sockets the tracer bound pass. */
+SEC("tp_btf/tcp_send_reset")
+int tcp_send_reset(__u64 *ctx)
+{
+	const struct sock *sk = (const struct sock *)ctx[0];
+	const struct sk_buff *skb = (const struct sk_buff *)ctx[1];
+	__u32 reason = 0;
+	if (rst_has_reason)
+		reason = (__u32)ctx[2];
+
+	struct flow_key k = {};
+	__u8 answers = 0;
+	if (skb) {
+		/* a passive reset: it answers this segment */
+		__be16 eth = skb->protocol;
+		__u16 family;
+		if (eth == bpf_htons(ETH_P_IP))
+			family = AF_INET;
+		else if (eth == bpf_htons(ETH_P_IPV6))
+			family = AF_INET6;
+		else
+			return 0;
+		__u16 nh = skb->network_header;
+		if (nh == (__u16)~0U)
+			return 0;
+		unsigned char *head = skb->head;
+		__u32 tail = skb->tail;
+		struct flow_key in = {};
+		__u8 proto;
+		__u32 l4;
+		if (parse_ip(&in, head, nh, tail, family, &proto, &l4) || proto != IPPROTO_TCP)
+			return 0;
+		struct tcphdr_min th;
+		if (skb_read(&th, sizeof(th), head, l4, tail))
+			return 0;
+		/* the RST goes back to the segment's sender */
+		__builtin_memcpy(k.saddr, in.daddr, 16);
+		__builtin_memcpy(k.daddr, in.saddr, 16);
+		k.sport = bpf_ntohs(th.dest);
+		k.dport = bpf_ntohs(th.source);
+		k.family = family;
+		answers = th.flags;
+	} else {
+		if (!sk)
+			return 0;
+		__u16 family = sk->__sk_common.skc_family;
+		if (family == AF_INET) {
+			__be32 s = sk->__sk_common.skc_rcv_saddr, d = sk->__sk_common.skc_daddr;
+			__builtin_memcpy(k.saddr, &s, 4);
+			__builtin_memcpy(k.daddr, &d, 4);
+		} else if (family == AF_INET6) {
+			bpf_core_read(k.saddr, 16, &sk->__sk_common.skc_v6_rcv_saddr);
+			bpf_core_read(k.daddr, 16, &sk->__sk_common.skc_v6_daddr);
+		} else {
+			return 0;
+		}
+		k.family = family;
+		k.sport = sk->__sk_common.skc_num;
+		k.dport = bpf_ntohs(sk->__sk_common.skc_dport);
+	}
+	if (!drop_port_wanted(k.sport, k.dport))
+		return 0;
+	/* sk may be NULL (no socket), a request or timewait socket (owner_of
+	 * finds nothing there), or a full socket. */
+	struct owner *o = NULL;
+	__u8 state = 0;
+	if (sk) {
+		state = sk->__sk_common.skc_state;
+		o = owner_of(sk);
+	}
+	if (filter_pids && !filter_ports && !o)
+		return 0;
+
+	struct reset_event *r = bpf_ringbuf_reserve(&events, sizeof(*r), 0);
+	if (!r) {
+		count_lost();
+		return 0;
+	}
+	__builtin_memset(r, 0, sizeof(*r));
+	r->e.ts = now();
+	r->e.kind = EV_RESET_SENT;
+	r->e.fd = -1;
+	r->e.ret = (__s32)reason;
+	r->e.state = state;
+	r->e.family = k.family;
+	r->e.type = SOCK_STREAM;
+	r->e.sport = k.sport;
+	r->e.dport = k.dport;
+	__builtin_memcpy(r->e.saddr, k.saddr, 16);
+	__builtin_memcpy(r->e.daddr, k.daddr, 16);
+	r->passive = skb != NULL;
+	r->answers = answers;
+	if (o) {
+		r->e.cookie = o->cookie;
+		r->e.pid = o->pid;
+		r->e.tid = o->tid;
+		r->e.fd = o->fd;
+		__builtin_memcpy(r->e.comm, o->comm, sizeof(r->e.comm));
+		if (!r->e.sport && o->sport) {
+			/* an aborting socket may have released its port already */
+			r->e.sport = o->sport;
+			__builtin_memcpy(r->e.saddr, o->saddr, 16);
+		}
+	}
+	submit(r);
+	return 0;
 }

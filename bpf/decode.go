@@ -58,6 +58,12 @@ func (t *Tracer) decode(raw []byte) (event.Kernel, bool) {
 	case event.SocketError:
 		k.Errno = e.Ret
 	case event.Retransmit, event.ResetReceived, event.ChildEstablished, event.Accepted:
+	case event.SYNACKRetransmit:
+		k.Retransmits = uint8(e.Ret)
+	case event.ResetSent:
+		if !t.decodeReset(raw, &k) {
+			return event.Kernel{}, false
+		}
 	case event.PacketDrop:
 		if !t.decodeDrop(raw, &k) {
 			return event.Kernel{}, false

@@ -17,6 +17,9 @@ func TestRecordLayout(t *testing.T) {
 	if dropEventSize != 120 {
 		t.Errorf("drop_event %d bytes; connscope.h says 120 (regenerate?)", dropEventSize)
 	}
+	if resetEventSize != 104 {
+		t.Errorf("reset_event %d bytes; connscope.h says 104 (regenerate?)", resetEventSize)
+	}
 	if off := unsafe.Offsetof(tracerConnectEvent{}.Path); off != 112 {
 		t.Errorf("connect_event.path at %d, want 112", off)
 	}
@@ -72,6 +75,8 @@ func record(v any) []byte {
 		return unsafe.Slice((*byte)(unsafe.Pointer(r)), connectEventSize)
 	case *tracerDropEvent:
 		return unsafe.Slice((*byte)(unsafe.Pointer(r)), dropEventSize)
+	case *tracerResetEvent:
+		return unsafe.Slice((*byte)(unsafe.Pointer(r)), resetEventSize)
 	}
 	panic("record type")
 }
@@ -153,7 +158,7 @@ func FuzzDecode(f *testing.F) {
 		b := unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(buf))), len(buf)*8)[:len(raw)]
 		copy(b, raw)
 		ev, ok := tr.decode(b)
-		if ok && (ev.Kind < event.ConnectCall || ev.Kind > event.SocketError) {
+		if ok && (ev.Kind < event.ConnectCall || ev.Kind > event.ResetSent) {
 			t.Errorf("decoded kind %d", ev.Kind)
 		}
 	})
@@ -186,5 +191,44 @@ func TestDecodeDrop(t *testing.T) {
 	}
 	if _, ok := tr.decode(record(d)[:eventSize]); ok {
 		t.Error("a drop record cut to the common header was decoded")
+	}
+}
+
+// A reset record becomes a ResetSent with the reason named by the kernel's
+// enum when its tracepoint has one (none otherwise: no number passed off as
+// a name), passive or not, and the flags it answers; a SYN-ACK retransmit
+// record says how many went before. Records cut short are malformed.
+func TestDecodeResetAndSYNACK(t *testing.T) {
+	tr := testTracer()
+	r := &tracerResetEvent{Passive: 1, Answers: event.TCPSyn}
+	r.E = tracerEvent{Ts: 1e18, Fd: -1, Ret: 1, Family: event.FamilyInet, Type: event.SockStream,
+		Sport: 3306, Dport: 40000, Kind: uint8(event.ResetSent)}
+	copy(r.E.Saddr[:], []byte{192, 0, 2, 2})
+	copy(r.E.Daddr[:], []byte{192, 0, 2, 1})
+	for _, tc := range []struct {
+		rsts *resetReasons
+		want event.Reset
+	}{
+		{&resetReasons{hasReason: true, names: map[uint32]string{1: "NO_SOCKET"}}, event.Reset{Reason: "NO_SOCKET", Code: 1, Passive: true, Answers: event.TCPSyn}},
+		{&resetReasons{}, event.Reset{Passive: true, Answers: event.TCPSyn}},
+	} {
+		tr.rsts = tc.rsts
+		k, ok := tr.decode(record(r))
+		if !ok || k.Kind != event.ResetSent || k.Reset == nil || *k.Reset != tc.want ||
+			k.Src != netip.MustParseAddrPort("192.0.2.2:3306") || k.Dst != netip.MustParseAddrPort("192.0.2.1:40000") || k.State != 0 {
+			t.Errorf("reasons %+v: decoded ok=%v %+v reset %+v, want %+v", tc.rsts, ok, k, k.Reset, tc.want)
+		}
+	}
+	if _, ok := tr.decode(record(r)[:eventSize]); ok {
+		t.Error("a reset record cut to the common header was decoded")
+	}
+
+	s := &tracerEvent{Ts: 1e18, Fd: -1, Ret: 2, Family: event.FamilyInet, Type: event.SockStream,
+		Sport: 3306, Dport: 40000, State: event.TCPSynRecv, Kind: uint8(event.SYNACKRetransmit)}
+	copy(s.Saddr[:], []byte{192, 0, 2, 2})
+	copy(s.Daddr[:], []byte{192, 0, 2, 1})
+	k, ok := tr.decode(record(s))
+	if !ok || k.Kind != event.SYNACKRetransmit || k.Retransmits != 2 || k.Ret != 0 || k.Src.Port() != 3306 || k.Dst.Port() != 40000 {
+		t.Errorf("SYN-ACK retransmit decoded ok=%v %+v", ok, k)
 	}
 }

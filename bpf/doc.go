@@ -48,6 +48,17 @@
 //     accepting process and its fd; pid- and port-filtered). Both carry the
 //     connection's addresses from the server's side (Src: the server) and
 //     the child socket's cookie.
+//   - SYNACKRetransmit: the server's side of a handshake to a followed port
+//     sending its SYN-ACK again (tp_btf tcp_retransmit_synack; Src: the
+//     server; Retransmits: how many went before), filtered by port like the
+//     handshake.
+//   - ResetSent: a RST this host's kernel sent (tp_btf tcp_send_reset),
+//     answering a segment (Reset.Passive, Reset.Answers: its flags; the
+//     segment's flow reversed) or aborting a socket, with the kernel's
+//     reason on Linux 6.10+ (enum sk_rst_reason from BTF; whether the
+//     tracepoint passes it is read from its BTF prototype before loading).
+//     Filtered like drops: a followed port at either end; under a pid filter
+//     without ports only resets of a traced socket.
 //
 // Every connect() on the machine runs these programs, so they are built for
 // cost (bench/bpf.sh measures it): sys_enter_connect only checks the pid

@@ -127,8 +127,11 @@ func (s *symbolizer) start() {
 
 // name is the text symbol containing addr, "" when it is not known (yet):
 // kallsyms unreadable, addresses hidden by kernel.kptr_restrict, or the
-// table still loading.
+// table still loading, or no symbolizer (a tracer without kfree_skb).
 func (s *symbolizer) name(addr uint64) string {
+	if s == nil {
+		return ""
+	}
 	t := s.table.Load()
 	if t == nil || addr == 0 {
 		return ""

@@ -99,3 +99,85 @@ func BenchmarkDropReasons(b *testing.B) {
 		run(b, func() error { return connectOnce(&targets.refused, unix.ECONNREFUSED) }, 0)
 	})
 }
+
+// BenchmarkServerEvents measures what the tcp_send_reset and
+// tcp_retransmit_synack programs cost traffic they do not report, with the
+// tracer following a port the traffic does not use (`trace --port 3306`):
+// a loopback stream (neither runs: no RST, no SYN-ACK retransmit) and
+// connects to a closed port outside the filter (tcp_send_reset runs for
+// each RST and rejects it at the port check). It reports each program's
+// calls per op and run time per call (BPF_STATS_RUN_TIME).
+func BenchmarkServerEvents(b *testing.B) {
+	requireEBPF(b)
+	tr, err := Open(Options{Ports: []uint16{3306}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer tr.Close()
+	if tr.progs[tracerProgTcpSendReset] == nil || tr.progs[tracerProgTcpRetransmitSynack] == nil {
+		b.Skipf("tcp_send_reset or tcp_retransmit_synack not loaded: %v", tr.Unavailable())
+	}
+	rd := startReader(tr)
+	defer rd.stop()
+	stats, err := ebpf.EnableStats(uint32(unix.BPF_STATS_RUN_TIME))
+	if err != nil {
+		b.Skipf("BPF_STATS_RUN_TIME: %v", err)
+	}
+	defer stats.Close()
+	progs := map[string]*ebpf.Program{"send_reset": tr.progs[tracerProgTcpSendReset], "retransmit_synack": tr.progs[tracerProgTcpRetransmitSynack]}
+
+	run := func(b *testing.B, op func() error, bytesPerOp int64) {
+		before := map[string]*ebpf.ProgramStats{}
+		for name, p := range progs {
+			before[name], _ = p.Stats()
+		}
+		ev0 := rd.events.Load()
+		b.SetBytes(bytesPerOp)
+		b.ResetTimer()
+		for i := 0; i < b.N; i++ {
+			if err := op(); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.StopTimer()
+		time.Sleep(2 * pollInterval)
+		for name, p := range progs {
+			after, _ := p.Stats()
+			if after == nil || before[name] == nil {
+				continue
+			}
+			calls := after.RunCount - before[name].RunCount
+			b.ReportMetric(float64(calls)/float64(b.N), name+"-calls/op")
+			if calls > 0 {
+				b.ReportMetric(float64((after.Runtime-before[name].Runtime).Nanoseconds())/float64(calls), name+"-ns/call")
+			}
+		}
+		b.ReportMetric(float64(rd.events.Load()-ev0)/float64(b.N), "events/op")
+	}
+
+	b.Run("bulk", func(b *testing.B) {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer ln.Close()
+		go func() {
+			c, err := ln.Accept()
+			if err == nil {
+				io.Copy(io.Discard, c)
+				c.Close()
+			}
+		}()
+		c, err := net.Dial("tcp", ln.Addr().String())
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer c.Close()
+		buf := make([]byte, 64<<10)
+		run(b, func() error { _, err := c.Write(buf); return err }, int64(len(buf)))
+	})
+	b.Run("rst-other-port", func(b *testing.B) {
+		targets := newLoopbackTargets(b)
+		run(b, func() error { return connectOnce(&targets.refused, unix.ECONNREFUSED) }, 0)
+	})
+}

@@ -85,7 +85,8 @@ type Tracer struct {
 	// before loading: a missing BTF enum).
 	skip map[string]error
 
-	drops *dropReasons // enum skb_drop_reason; nil when kfree_skb is not loaded
+	drops *dropReasons  // enum skb_drop_reason; nil when kfree_skb is not loaded
+	rsts  *resetReasons // tcp_send_reset's reason; nil when it is not loaded
 	syms  *symbolizer
 
 	events    atomic.Uint64
@@ -123,6 +124,8 @@ var programs = []program{
 	{tracerProgSysExitAccept4, "tracepoint syscalls/sys_exit_accept4", "no accept4() calls (which process accepted a connection, after how long)", always},
 	{tracerProgSysExitAccept, "tracepoint syscalls/sys_exit_accept", "no accept() calls (which process accepted a connection, after how long)", always},
 	{tracerProgKfreeSkb, "tp_btf kfree_skb", "no kernel drop reasons (why a SYN or RST of a followed port was dropped)", always},
+	{tracerProgTcpRetransmitSynack, "tp_btf tcp_retransmit_synack", "no SYN-ACK retransmits of this host's listeners", always},
+	{tracerProgTcpSendReset, "tp_btf tcp_send_reset", "no resets sent by this host's kernel (and why)", always},
 	{tracerProgSchedProcessFork, "tp_btf sched_process_fork", "children of traced processes not followed", func(o Options) bool { return o.pidFilter() && o.FollowChildren }},
 	{tracerProgSchedProcessExit, "tp_btf sched_process_exit", "exited pids stay in the filter (a recycled pid could be traced)", func(o Options) bool { return o.pidFilter() }},
 }
@@ -184,6 +187,14 @@ func Open(opts Options) (*Tracer, error) {
 			}
 		}
 	}
+	if rsts, err := loadResetReasons(); err != nil {
+		t.skip[tracerProgTcpSendReset] = err
+	} else {
+		t.rsts = rsts
+		if err := spec.Variables[tracerVarRstHasReason].Set(boolByte(rsts.hasReason)); err != nil {
+			return nil, fmt.Errorf("bpf: setting %s: %w", tracerVarRstHasReason, err)
+		}
+	}
 	ring := ringSize(opts.RingBufferSize)
 	spec.Maps[tracerMapEvents].MaxEntries = ring
 	if err := spec.Variables[tracerVarWakeupBytes].Set(uint64(ring / wakeupFraction)); err != nil {
@@ -193,6 +204,9 @@ func Open(opts Options) (*Tracer, error) {
 	if err := t.load(spec); err != nil {
 		t.Close()
 		return nil, fmt.Errorf("bpf: %w", err)
+	}
+	if t.progs[tracerProgTcpSendReset] != nil && !t.rsts.hasReason {
+		t.unavailable = append(t.unavailable, "tp_btf tcp_send_reset's reason argument: not in this kernel (Linux 6.10+, enum sk_rst_reason); resets are reported without the kernel's reason")
 	}
 	if t.reader, err = ringbuf.NewReader(t.maps[tracerMapEvents]); err != nil {
 		t.Close()

@@ -90,40 +90,52 @@ type tracerOwner struct {
 	Saddr       [16]uint8
 }
 
+type tracerResetEvent struct {
+	_       structs.HostLayout
+	E       tracerEvent
+	Passive uint8
+	Answers uint8
+	Pad     [6]uint8
+}
+
 // Names of all BPF objects in the ELF.
 //
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
-	tracerMapEvents             = "events"
-	tracerMapInflight           = "inflight"
-	tracerMapLost               = "lost"
-	tracerMapOwners             = "owners"
-	tracerMapPids               = "pids"
-	tracerMapPorts              = "ports"
-	tracerMapSubmitted          = "submitted"
-	tracerProgInetSkErrorReport = "inet_sk_error_report"
-	tracerProgInetSockSetState  = "inet_sock_set_state"
-	tracerProgKfreeSkb          = "kfree_skb"
-	tracerProgSchedProcessExit  = "sched_process_exit"
-	tracerProgSchedProcessFork  = "sched_process_fork"
-	tracerProgSysEnterConnect   = "sys_enter_connect"
-	tracerProgSysExitAccept     = "sys_exit_accept"
-	tracerProgSysExitAccept4    = "sys_exit_accept4"
-	tracerProgSysExitConnect    = "sys_exit_connect"
-	tracerProgTcpReceiveReset   = "tcp_receive_reset"
-	tracerProgTcpRetransmitSkb  = "tcp_retransmit_skb"
-	tracerVarAddrKey            = "addr_key"
-	tracerVarDropListenOverflow = "drop_listen_overflow"
-	tracerVarDropNotSpecified   = "drop_not_specified"
-	tracerVarFilterPids         = "filter_pids"
-	tracerVarFilterPorts        = "filter_ports"
-	tracerVarFollowChildren     = "follow_children"
-	tracerVarSlotMask           = "slot_mask"
-	tracerVarUnusedConnectEvent = "unused_connect_event"
-	tracerVarUnusedDropEvent    = "unused_drop_event"
-	tracerVarUnusedEvent        = "unused_event"
-	tracerVarUseTai             = "use_tai"
-	tracerVarWakeupBytes        = "wakeup_bytes"
+	tracerMapEvents               = "events"
+	tracerMapInflight             = "inflight"
+	tracerMapLost                 = "lost"
+	tracerMapOwners               = "owners"
+	tracerMapPids                 = "pids"
+	tracerMapPorts                = "ports"
+	tracerMapSubmitted            = "submitted"
+	tracerProgInetSkErrorReport   = "inet_sk_error_report"
+	tracerProgInetSockSetState    = "inet_sock_set_state"
+	tracerProgKfreeSkb            = "kfree_skb"
+	tracerProgSchedProcessExit    = "sched_process_exit"
+	tracerProgSchedProcessFork    = "sched_process_fork"
+	tracerProgSysEnterConnect     = "sys_enter_connect"
+	tracerProgSysExitAccept       = "sys_exit_accept"
+	tracerProgSysExitAccept4      = "sys_exit_accept4"
+	tracerProgSysExitConnect      = "sys_exit_connect"
+	tracerProgTcpReceiveReset     = "tcp_receive_reset"
+	tracerProgTcpRetransmitSkb    = "tcp_retransmit_skb"
+	tracerProgTcpRetransmitSynack = "tcp_retransmit_synack"
+	tracerProgTcpSendReset        = "tcp_send_reset"
+	tracerVarAddrKey              = "addr_key"
+	tracerVarDropListenOverflow   = "drop_listen_overflow"
+	tracerVarDropNotSpecified     = "drop_not_specified"
+	tracerVarFilterPids           = "filter_pids"
+	tracerVarFilterPorts          = "filter_ports"
+	tracerVarFollowChildren       = "follow_children"
+	tracerVarRstHasReason         = "rst_has_reason"
+	tracerVarSlotMask             = "slot_mask"
+	tracerVarUnusedConnectEvent   = "unused_connect_event"
+	tracerVarUnusedDropEvent      = "unused_drop_event"
+	tracerVarUnusedEvent          = "unused_event"
+	tracerVarUnusedResetEvent     = "unused_reset_event"
+	tracerVarUseTai               = "use_tai"
+	tracerVarWakeupBytes          = "wakeup_bytes"
 )
 
 // loadTracer returns the embedded CollectionSpec for tracer.
@@ -168,17 +180,19 @@ type tracerSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type tracerProgramSpecs struct {
-	InetSkErrorReport *ebpf.ProgramSpec `ebpf:"inet_sk_error_report"`
-	InetSockSetState  *ebpf.ProgramSpec `ebpf:"inet_sock_set_state"`
-	KfreeSkb          *ebpf.ProgramSpec `ebpf:"kfree_skb"`
-	SchedProcessExit  *ebpf.ProgramSpec `ebpf:"sched_process_exit"`
-	SchedProcessFork  *ebpf.ProgramSpec `ebpf:"sched_process_fork"`
-	SysEnterConnect   *ebpf.ProgramSpec `ebpf:"sys_enter_connect"`
-	SysExitAccept     *ebpf.ProgramSpec `ebpf:"sys_exit_accept"`
-	SysExitAccept4    *ebpf.ProgramSpec `ebpf:"sys_exit_accept4"`
-	SysExitConnect    *ebpf.ProgramSpec `ebpf:"sys_exit_connect"`
-	TcpReceiveReset   *ebpf.ProgramSpec `ebpf:"tcp_receive_reset"`
-	TcpRetransmitSkb  *ebpf.ProgramSpec `ebpf:"tcp_retransmit_skb"`
+	InetSkErrorReport   *ebpf.ProgramSpec `ebpf:"inet_sk_error_report"`
+	InetSockSetState    *ebpf.ProgramSpec `ebpf:"inet_sock_set_state"`
+	KfreeSkb            *ebpf.ProgramSpec `ebpf:"kfree_skb"`
+	SchedProcessExit    *ebpf.ProgramSpec `ebpf:"sched_process_exit"`
+	SchedProcessFork    *ebpf.ProgramSpec `ebpf:"sched_process_fork"`
+	SysEnterConnect     *ebpf.ProgramSpec `ebpf:"sys_enter_connect"`
+	SysExitAccept       *ebpf.ProgramSpec `ebpf:"sys_exit_accept"`
+	SysExitAccept4      *ebpf.ProgramSpec `ebpf:"sys_exit_accept4"`
+	SysExitConnect      *ebpf.ProgramSpec `ebpf:"sys_exit_connect"`
+	TcpReceiveReset     *ebpf.ProgramSpec `ebpf:"tcp_receive_reset"`
+	TcpRetransmitSkb    *ebpf.ProgramSpec `ebpf:"tcp_retransmit_skb"`
+	TcpRetransmitSynack *ebpf.ProgramSpec `ebpf:"tcp_retransmit_synack"`
+	TcpSendReset        *ebpf.ProgramSpec `ebpf:"tcp_send_reset"`
 }
 
 // tracerMapSpecs contains maps before they are loaded into the kernel.
@@ -204,10 +218,12 @@ type tracerVariableSpecs struct {
 	FilterPids         *ebpf.VariableSpec `ebpf:"filter_pids"`
 	FilterPorts        *ebpf.VariableSpec `ebpf:"filter_ports"`
 	FollowChildren     *ebpf.VariableSpec `ebpf:"follow_children"`
+	RstHasReason       *ebpf.VariableSpec `ebpf:"rst_has_reason"`
 	SlotMask           *ebpf.VariableSpec `ebpf:"slot_mask"`
 	UnusedConnectEvent *ebpf.VariableSpec `ebpf:"unused_connect_event"`
 	UnusedDropEvent    *ebpf.VariableSpec `ebpf:"unused_drop_event"`
 	UnusedEvent        *ebpf.VariableSpec `ebpf:"unused_event"`
+	UnusedResetEvent   *ebpf.VariableSpec `ebpf:"unused_reset_event"`
 	UseTai             *ebpf.VariableSpec `ebpf:"use_tai"`
 	WakeupBytes        *ebpf.VariableSpec `ebpf:"wakeup_bytes"`
 }
@@ -263,10 +279,12 @@ type tracerVariables struct {
 	FilterPids         *ebpf.Variable `ebpf:"filter_pids"`
 	FilterPorts        *ebpf.Variable `ebpf:"filter_ports"`
 	FollowChildren     *ebpf.Variable `ebpf:"follow_children"`
+	RstHasReason       *ebpf.Variable `ebpf:"rst_has_reason"`
 	SlotMask           *ebpf.Variable `ebpf:"slot_mask"`
 	UnusedConnectEvent *ebpf.Variable `ebpf:"unused_connect_event"`
 	UnusedDropEvent    *ebpf.Variable `ebpf:"unused_drop_event"`
 	UnusedEvent        *ebpf.Variable `ebpf:"unused_event"`
+	UnusedResetEvent   *ebpf.Variable `ebpf:"unused_reset_event"`
 	UseTai             *ebpf.Variable `ebpf:"use_tai"`
 	WakeupBytes        *ebpf.Variable `ebpf:"wakeup_bytes"`
 }
@@ -275,17 +293,19 @@ type tracerVariables struct {
 //
 // It can be passed to loadTracerObjects or ebpf.CollectionSpec.LoadAndAssign.
 type tracerPrograms struct {
-	InetSkErrorReport *ebpf.Program `ebpf:"inet_sk_error_report"`
-	InetSockSetState  *ebpf.Program `ebpf:"inet_sock_set_state"`
-	KfreeSkb          *ebpf.Program `ebpf:"kfree_skb"`
-	SchedProcessExit  *ebpf.Program `ebpf:"sched_process_exit"`
-	SchedProcessFork  *ebpf.Program `ebpf:"sched_process_fork"`
-	SysEnterConnect   *ebpf.Program `ebpf:"sys_enter_connect"`
-	SysExitAccept     *ebpf.Program `ebpf:"sys_exit_accept"`
-	SysExitAccept4    *ebpf.Program `ebpf:"sys_exit_accept4"`
-	SysExitConnect    *ebpf.Program `ebpf:"sys_exit_connect"`
-	TcpReceiveReset   *ebpf.Program `ebpf:"tcp_receive_reset"`
-	TcpRetransmitSkb  *ebpf.Program `ebpf:"tcp_retransmit_skb"`
+	InetSkErrorReport   *ebpf.Program `ebpf:"inet_sk_error_report"`
+	InetSockSetState    *ebpf.Program `ebpf:"inet_sock_set_state"`
+	KfreeSkb            *ebpf.Program `ebpf:"kfree_skb"`
+	SchedProcessExit    *ebpf.Program `ebpf:"sched_process_exit"`
+	SchedProcessFork    *ebpf.Program `ebpf:"sched_process_fork"`
+	SysEnterConnect     *ebpf.Program `ebpf:"sys_enter_connect"`
+	SysExitAccept       *ebpf.Program `ebpf:"sys_exit_accept"`
+	SysExitAccept4      *ebpf.Program `ebpf:"sys_exit_accept4"`
+	SysExitConnect      *ebpf.Program `ebpf:"sys_exit_connect"`
+	TcpReceiveReset     *ebpf.Program `ebpf:"tcp_receive_reset"`
+	TcpRetransmitSkb    *ebpf.Program `ebpf:"tcp_retransmit_skb"`
+	TcpRetransmitSynack *ebpf.Program `ebpf:"tcp_retransmit_synack"`
+	TcpSendReset        *ebpf.Program `ebpf:"tcp_send_reset"`
 }
 
 func (p *tracerPrograms) Close() error {
@@ -301,6 +321,8 @@ func (p *tracerPrograms) Close() error {
 		p.SysExitConnect,
 		p.TcpReceiveReset,
 		p.TcpRetransmitSkb,
+		p.TcpRetransmitSynack,
+		p.TcpSendReset,
 	)
 }
 

@@ -133,6 +133,18 @@ const (
 	// accepting process (FD the new descriptor), Src the server's address,
 	// Dst the client's, Cookie the child socket's.
 	Accepted
+	// SYNACKRetransmit is the server's side of a handshake (a connection
+	// still in SYN_RECV, tcp:tcp_retransmit_synack) sending its SYN-ACK
+	// again: the client's ACK did not come, or was dropped, or the client
+	// sent its SYN again. Src is the server's address, Dst the client's;
+	// Retransmits counts the SYN-ACKs it had retransmitted before this one.
+	SYNACKRetransmit
+	// ResetSent is a RST this host's kernel sent (tcp:tcp_send_reset):
+	// Src is this host's end of the flow, Dst the peer's; Reset says why;
+	// State is the socket's TCP state (0: no socket, as for a SYN to a port
+	// nobody listens on). Process and Cookie are set only for a socket the
+	// tracer bound at connect().
+	ResetSent
 )
 
 func (k KernelKind) String() string {
@@ -153,6 +165,10 @@ func (k KernelKind) String() string {
 		return "child_established"
 	case Accepted:
 		return "accept"
+	case SYNACKRetransmit:
+		return "synack_retransmit"
+	case ResetSent:
+		return "reset_sent"
 	}
 	return "unknown"
 }
@@ -208,6 +224,25 @@ type Kernel struct {
 	Entered time.Time
 	// Drop describes a PacketDrop (nil for every other kind).
 	Drop *Drop
+	// Reset describes a ResetSent (nil for every other kind).
+	Reset *Reset
+	// Retransmits: SYNACKRetransmit only.
+	Retransmits uint8
+}
+
+// Reset is a RST the kernel sent and why (tcp:tcp_send_reset).
+type Reset struct {
+	// Reason is the kernel's name for it (enum sk_rst_reason, Linux 6.10+,
+	// read from the running kernel's BTF, without its SK_RST_REASON_
+	// prefix): "NO_SOCKET", "TCP_ABORT_ON_CLOSE", ...; "" when the kernel's
+	// tracepoint gives no reason. A value the enum does not name is
+	// "reason N".
+	Reason string
+	Code   uint32 // the raw enum value (kernel-specific: compare names, not numbers)
+	// Passive: the RST answers a segment this host received (Answers: its
+	// TCP flags); otherwise the socket aborted its own connection.
+	Passive bool
+	Answers uint8
 }
 
 // Drop is a packet the kernel dropped and the reason it gives

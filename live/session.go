@@ -124,6 +124,9 @@ type Session struct {
 
 	// listeners is the listener inventory taken at the start (inventory.go).
 	listeners []event.Listener
+	// listenAt are the namespace's listen counters at the start
+	// (netstat.go), nil when they could not be read.
+	listenAt *analyze.ListenCounters
 
 	// clock is the wall clock (time.Now; tests drive their own).
 	clock func() time.Time
@@ -218,6 +221,11 @@ func Start(opts Options) (*Session, error) {
 	s.onlyTraced = s.tracer != nil && (opts.FilterPIDs || len(opts.PIDs) > 0)
 	s.lossCounters = s.readLossCounters
 	s.takeInventory() // inventory.go
+	if c, err := listenCounters(opts.NetNS); err != nil {
+		opts.Notice(fmt.Sprintf("%v (the summary will not show the listen queue counters)", err))
+	} else {
+		s.listenAt = &c
+	}
 	s.startEngine(s.capture == nil)
 
 	// The readers run until Run stops them (after its settle time), not
@@ -505,6 +513,13 @@ loop:
 		s.engine.AddStats(st)
 	}
 	sum := s.engine.Close()
+	if s.listenAt != nil {
+		if end, err := listenCounters(s.opts.NetNS); err != nil {
+			s.opts.Notice(err.Error())
+		} else {
+			sum.Listen = listenDelta(*s.listenAt, end)
+		}
+	}
 	if s.onlyTraced {
 		// The capture saw every process's packets: count the traced
 		// processes' and the others' separately.

@@ -203,7 +203,7 @@ func attemptRows(n int, c *analyze.Connect) [][]string {
 		row := append(make([]string, 0, len(attemptHeader)),
 			attemptLabel(n, i, len(c.Attempts)),
 			a.Client,
-			a.Server,
+			serverCell(a),
 			c.Name,
 			outcomeCell(a.Outcome, a.Errno),
 			syns,
@@ -232,7 +232,26 @@ func headline(n int, c *analyze.Connect) (outcome, detail string) {
 	if p := processCell(c.PID, c.Comm); p != "" {
 		parts = append(parts, "by "+p)
 	}
+	for _, a := range c.Attempts {
+		if a != nil && a.ServerSide {
+			parts = append(parts, serverSideMark)
+			break
+		}
+	}
 	return string(c.Outcome), strings.Join(parts, ", ")
+}
+
+// serverSideMark marks a connect seen from its server's host (the
+// listener's kernel and process were traced: Attempt.ServerSide).
+const serverSideMark = "seen from the server side"
+
+// serverCell is an attempt's Server cell: its address, marked when the
+// attempt was seen from the server's host.
+func serverCell(a *analyze.Attempt) string {
+	if a.ServerSide {
+		return a.Server + " (server side)"
+	}
+	return a.Server
 }
 
 // evidenceGroup is the evidence of one attempt (or of the connect).
@@ -308,6 +327,9 @@ func (w *Writer) summaryLines(s analyze.Summary) [][2]string {
 		{"drops", fmt.Sprintf("%d by the kernel, %d eBPF events lost (ring buffer full), %d attempts not followed (too many at once)",
 			s.KernelDrops, s.RingBufferLost, s.Untracked)},
 	}
+	if l := s.Listen; l != nil {
+		lines = append(lines, [2]string{"listen", listenLine(l)})
+	}
 	if len(s.Errors) == 0 {
 		lines = append(lines, [2]string{"errors", "none"})
 	}
@@ -315,6 +337,12 @@ func (w *Writer) summaryLines(s analyze.Summary) [][2]string {
 		lines = append(lines, [2]string{"error", e})
 	}
 	return lines
+}
+
+// listenLine words the traced namespace's listen queue counters.
+func listenLine(l *analyze.ListenCounters) string {
+	return fmt.Sprintf("during the trace this network namespace's listeners had %d accept queue overflows, %d drops in all, %d SYN cookies sent, %d SYNs dropped with a full SYN queue (TcpExt ListenOverflows, ListenDrops, SyncookiesSent, TCPReqQFullDrop)",
+		l.ListenOverflows, l.ListenDrops, l.SyncookiesSent, l.ReqQFullDrop)
 }
 
 func packetsLine(s analyze.Summary) string {

@@ -165,6 +165,19 @@ func EventWords(e *analyze.Event) string {
 			w += " after " + dur() + " in the accept queue"
 		}
 		return w
+	case analyze.EvKernelSYNACKRetrans:
+		return "server kernel: SYN-ACK retransmit #" + n(e.N) + " to " + e.Addr + " (no ACK completed the handshake)"
+	case analyze.EvKernelRSTSent:
+		w := "kernel sent a RST to " + e.Addr
+		if e.Note == analyze.NoteAborted {
+			w += ", aborting the connection"
+		} else if d.Packet != "" {
+			w += " answering the " + d.Packet
+		}
+		if d.RSTReason != "" {
+			w += ": " + d.RSTReason
+		}
+		return w
 	case analyze.EvTruncated:
 		return "… further events not recorded"
 	}

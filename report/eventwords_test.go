@@ -114,6 +114,10 @@ func TestEventWords(t *testing.T) {
 		{ev(analyze.EvServerHandshake, local, A{Addr: srv}), "server kernel: handshake complete, queued for accept() on 198.51.100.10:3306"},
 		{ev(analyze.EvAccepted, local, A{ElapsedMS: 3000.1, Detail: &D{PID: 812, Comm: "mariadbd", FD: 42}}), "accept() by mariadbd[812] (fd 42) after 3.0 s in the accept queue"},
 		{ev(analyze.EvAccepted, local, A{Detail: &D{PID: 812, Comm: "mariadbd", FD: 42}}), "accept() by mariadbd[812] (fd 42)"},
+		{ev(analyze.EvKernelSYNACKRetrans, local, A{N: 2, Addr: "192.0.2.1:40000"}), "server kernel: SYN-ACK retransmit #2 to 192.0.2.1:40000 (no ACK completed the handshake)"},
+		{ev(analyze.EvKernelRSTSent, local, A{Addr: "192.0.2.1:40000", Detail: &D{Packet: "SYN", RSTReason: "NO_SOCKET"}}), "kernel sent a RST to 192.0.2.1:40000 answering the SYN: NO_SOCKET"},
+		{ev(analyze.EvKernelRSTSent, local, A{Addr: "192.0.2.1:40000", Detail: &D{Packet: "ACK"}}), "kernel sent a RST to 192.0.2.1:40000 answering the ACK"},
+		{ev(analyze.EvKernelRSTSent, local, A{Addr: srv, Note: analyze.NoteAborted, Detail: &D{RSTReason: "TCP_ABORT_ON_CLOSE"}}), "kernel sent a RST to 198.51.100.10:3306, aborting the connection: TCP_ABORT_ON_CLOSE"},
 		// MySQL (its Words)
 		{my(analyze.EvNotDecoded, s2c, A{Note: mysql.NoteFirstCut, Bytes: 20}), "server's first payload cut by the snap length after 20 bytes: too short to tell a MySQL greeting; following the client and TCP"},
 		{my(analyze.EvNotDecoded, s2c, A{Note: mysql.NoteNotMySQL}), "server sent bytes that are not a MySQL packet; decoding stops"},

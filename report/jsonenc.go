@@ -38,13 +38,13 @@ var jsonFields = map[reflect.Type]string{
 	reflect.TypeOf(analyze.Connect{}):  "client:string name:string port:uint16 outcome:string reason:uint16 start:struct duration_ms:float64 resolution:slice attempts:slice evidence:slice causes:slice pid:uint32 comm:string resolver:ptr untried:slice",
 	reflect.TypeOf(analyze.Resolver{}): "servers:slice candidates:slice",
 	reflect.TypeOf(analyze.Query{}):    "name:string type:string server:string rcode:string answers:slice latency_ms:ptr retries:int start:struct error:string transport:string",
-	reflect.TypeOf(analyze.Attempt{}):  "client:string server:string outcome:string reason:uint16 facts:ptr syn_count:int retransmits:int rst_from:string rtt_ms:ptr greeting_delay_ms:ptr duration_ms:float64 start:struct events:slice -:ptr evidence:slice causes:slice pid:uint32 comm:string fd:ptr errno:string client_first_byte_ms:ptr server_response_ms:ptr slow:ptr",
+	reflect.TypeOf(analyze.Attempt{}):  "client:string server:string outcome:string reason:uint16 facts:ptr syn_count:int retransmits:int rst_from:string rtt_ms:ptr greeting_delay_ms:ptr duration_ms:float64 start:struct events:slice -:ptr evidence:slice causes:slice pid:uint32 comm:string fd:ptr errno:string client_first_byte_ms:ptr server_response_ms:ptr slow:ptr server_side:bool",
 	reflect.TypeOf(analyze.Event{}):    "t_ms:float64 kind:string dir:string what:string -:struct EventAttrs:struct",
 	reflect.TypeOf(proto.Attrs{}):      "proto:string note:string addr:string n:int bytes:int elapsed_ms:float64 errno:string Detail:ptr Msg:ptr",
-	reflect.TypeOf(proto.Detail{}):     "icmp:ptr state_from:string state_to:string pid:uint32 comm:string name:string qtype:string rcode:string alert:string banner:string expected:string drop_reason:string packet:string location:string fd:int32",
+	reflect.TypeOf(proto.Detail{}):     "icmp:ptr state_from:string state_to:string pid:uint32 comm:string name:string qtype:string rcode:string alert:string banner:string expected:string drop_reason:string packet:string location:string fd:int32 rst_reason:string",
 	reflect.TypeOf(proto.Msg{}):        "code:int sqlstate:string severity:string message:string cut:bool version:string protocol:string id:uint64 auth:string tls:string user:string database:string command:string",
 	reflect.TypeOf(proto.ICMP{}):       "from:string v6:bool type:uint8 code:uint8 quoted_seq:uint32 isn:uint32",
-	reflect.TypeOf(analyze.Facts{}):    "syns:int elapsed_ms:float64 closed_by:string close:string server_bytes:int client_bytes:int icmp:ptr errno:string -:slice banner:string tls_alert:string lost_at:int would_be:uint16 reply_ms:ptr syn_span_ms:ptr answered_syn:int since_first_syn_ms:ptr after_give_up_ms:ptr quiet_ms:ptr phase:string soft_errors:slice syn_ack_ms:ptr since_last_syn_ms:ptr retransmit_due_ms:ptr since_handshake_ms:ptr since_request_ms:ptr since_server_ms:ptr server_first_ms:ptr client_first_ms:ptr request_acked_ms:ptr client_gave_up_ms:ptr client_close:string server_close:string ended:string next_address:string at_once:bool wire:bool expected:string intended:string protocol:string tls_cut_side:string tls_cut_at:int cut:ptr slow:slice lost:ptr kernel_drop:ptr accept:ptr listeners:ptr",
+	reflect.TypeOf(analyze.Facts{}):    "syns:int elapsed_ms:float64 closed_by:string close:string server_bytes:int client_bytes:int icmp:ptr errno:string -:slice banner:string tls_alert:string lost_at:int would_be:uint16 reply_ms:ptr syn_span_ms:ptr answered_syn:int since_first_syn_ms:ptr after_give_up_ms:ptr quiet_ms:ptr phase:string soft_errors:slice syn_ack_ms:ptr since_last_syn_ms:ptr retransmit_due_ms:ptr since_handshake_ms:ptr since_request_ms:ptr since_server_ms:ptr server_first_ms:ptr client_first_ms:ptr request_acked_ms:ptr client_gave_up_ms:ptr client_close:string server_close:string ended:string next_address:string at_once:bool wire:bool expected:string intended:string protocol:string tls_cut_side:string tls_cut_at:int cut:ptr slow:slice lost:ptr kernel_drop:ptr accept:ptr listeners:ptr rst_sent:ptr",
 	reflect.TypeOf(analyze.ICMPFact{}): "from:string v6:bool type:uint8 code:uint8 local:bool from_client:bool",
 	reflect.TypeOf(analyze.Slow{}):     "part:string ms:float64",
 }
@@ -312,6 +312,9 @@ func appendAttempt(b []byte, a *analyze.Attempt) []byte {
 		b = appendJSONFloat(b, a.Slow.MS)
 		b = append(b, '}')
 	}
+	if a.ServerSide {
+		b = append(b, `,"server_side":true`...)
+	}
 	return append(b, '}')
 }
 
@@ -365,7 +368,8 @@ func appendDetail(b []byte, d *proto.Detail) []byte {
 	b = appendOptString(b, `,"drop_reason":`, d.DropReason)
 	b = appendOptString(b, `,"packet":`, d.Packet)
 	b = appendOptString(b, `,"location":`, d.Location)
-	return appendOptInt(b, `,"fd":`, int64(d.FD))
+	b = appendOptInt(b, `,"fd":`, int64(d.FD))
+	return appendOptString(b, `,"rst_reason":`, d.RSTReason)
 }
 
 // appendMsg appends a protocol message's facts.
@@ -532,6 +536,9 @@ func appendFacts(b []byte, f *analyze.Facts) []byte {
 	}
 	if f.Listeners != nil {
 		raw("listeners", f.Listeners)
+	}
+	if f.RSTSent != nil {
+		raw("rst_sent", f.RSTSent)
 	}
 	return append(b, '}')
 }

@@ -71,6 +71,9 @@ func patternEvidence(p rollup.Pattern) []string {
 		if f.ArrivalGapMS != nil {
 			ev = append(ev, fmt.Sprintf("the first bytes of the connections arrived one by one, a median %s apart", analyze.FormatMS(*f.ArrivalGapMS)))
 		}
+		if l := f.Listen; l != nil {
+			ev = append(ev, fmt.Sprintf("the traced host's kernel counted %d accept queue overflows and %d listener drops in all during the trace (TcpExtListenOverflows, TcpExtListenDrops): the accept queue overflowed there", l.ListenOverflows, l.ListenDrops))
+		}
 		return ev
 	case rollup.SYNLoss:
 		return []string{

@@ -201,6 +201,7 @@ func (v *rollupView) summary(w *Writer, s analyze.Summary) bool {
 	}
 	w.r.flush(w)
 	d := w.rollupData(v)
+	d.patterns = rollup.WithListenCounters(d.patterns, s.Listen)
 	switch {
 	case w.opt.Format == JSON:
 		w.rollupJSON(d)

@@ -102,6 +102,26 @@ type Facts struct {
 	// successful login and before the first 1129; their numbers (at most 20).
 	Aborted        int   `json:"aborted,omitempty"`
 	AbortedNumbers []int `json:"aborted_attempts,omitempty"`
+	// Listen: accept_backlog, live: the traced namespace's listen queue
+	// counters over the trace, when they show drops (WithListenCounters).
+	Listen *analyze.ListenCounters `json:"listen_counters,omitempty"`
+}
+
+// WithListenCounters ties the traced namespace's listen queue counters
+// (analyze.Summary.Listen, live) to the accept_backlog patterns when they
+// show connections a listener turned away: the kernel's own count of what
+// the pattern infers. ps is modified in place and returned.
+func WithListenCounters(ps []Pattern, c *analyze.ListenCounters) []Pattern {
+	if !c.Dropped() {
+		return ps
+	}
+	for i := range ps {
+		if ps[i].ID == AcceptBacklog {
+			cp := *c
+			ps[i].Facts.Listen = &cp
+		}
+	}
+	return ps
 }
 
 // Pattern is a finding over many attempts.

@@ -193,3 +193,19 @@ func TestPatterns(t *testing.T) {
 		})
 	}
 }
+
+// The listen counters join accept_backlog patterns only, and only when
+// they show drops.
+func TestWithListenCounters(t *testing.T) {
+	mk := func() []Pattern { return []Pattern{{ID: AcceptBacklog}, {ID: SYNLoss}} }
+	drops := &analyze.ListenCounters{ListenOverflows: 3, ListenDrops: 3}
+	ps := WithListenCounters(mk(), drops)
+	if ps[0].Facts.Listen == nil || *ps[0].Facts.Listen != *drops || ps[1].Facts.Listen != nil {
+		t.Errorf("with drops: %+v / %+v", ps[0].Facts.Listen, ps[1].Facts.Listen)
+	}
+	for _, c := range []*analyze.ListenCounters{nil, {SyncookiesSent: 4}} {
+		if ps := WithListenCounters(mk(), c); ps[0].Facts.Listen != nil {
+			t.Errorf("counters %+v without drops tied to the pattern", c)
+		}
+	}
+}

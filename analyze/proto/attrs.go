@@ -82,6 +82,10 @@ type Detail struct {
 	// FD is the descriptor accept() returned (accepted; PID and Comm are
 	// the accepting process).
 	FD int32 `json:"fd,omitempty"`
+	// RSTReason is a kernel_rst_sent's reason (enum sk_rst_reason without
+	// its prefix: "NO_SOCKET"), empty when the kernel gives none; Packet
+	// is then the segment the RST answered.
+	RSTReason string `json:"rst_reason,omitempty"`
 }
 
 // Msg are the facts of a protocol message (a greeting, a login, an error),

@@ -21,6 +21,8 @@ enum event_kind {
 	EV_DROP = 6,
 	EV_CHILD = 7,  /* a server-side socket completed its handshake (SYN_RECV->ESTABLISHED) */
 	EV_ACCEPT = 8, /* accept() returned it */
+	EV_SYNACK_RETRANS = 9, /* the server's side retransmitted a SYN-ACK (tcp:tcp_retransmit_synack) */
+	EV_RESET_SENT = 10,    /* this host's kernel sent a RST (tcp:tcp_send_reset), a reset_event */
 };
 
 /* include/net/tcp_states.h */
@@ -86,6 +88,19 @@ struct drop_event {
 	__u8 icmp_code;
 	__u8 incoming;  /* 1: received by this host (skb_iif set); 0: sent by it */
 	__u8 pad[3];
+};
+
+/* EV_RESET_SENT: a RST this host's kernel sent. e.saddr/e.sport are the
+ * RST's source (this host), e.daddr/e.dport its destination; e.ret is the
+ * kernel's reason (enum sk_rst_reason, named from the kernel's BTF by the
+ * loader; 0 when the tracepoint has no reason); e.state is the socket's TCP
+ * state when there was one (0: none, e.g. a SYN to a port nobody listens
+ * on); e.cookie/pid/comm are set when the socket is one the tracer bound. */
+struct reset_event {
+	struct event e;
+	__u8 passive;   /* 1: it answers a received segment; 0: the socket aborted its connection */
+	__u8 answers;   /* TCP flags of the segment it answers */
+	__u8 pad[6];
 };
 
 #endif /* CONNSCOPE_H */

@@ -129,6 +129,13 @@ struct sock {
 	__u16 sk_protocol;
 } __attribute__((preserve_access_index));
 
+/* A connection in SYN_RECV before it is a full socket (the server's
+ * side of a handshake): its addresses are in __req_common. */
+struct request_sock {
+	struct sock_common __req_common;
+	__u8 num_retrans; /* SYN-ACKs retransmitted so far */
+} __attribute__((preserve_access_index));
+
 struct socket {
 	short type;
 	struct sock *sk;
