@@ -62,8 +62,12 @@ type attempt struct {
 	clientIsA bool
 	start     time.Time
 	out       *Attempt
-	conn      *connectState
-	dnsFlow   *dnsTCPFlow // set instead of everything else for DNS over TCP
+	// events is the timeline so far (out.Events gets a copy of its own
+	// size when the attempt is reported: the buffer stays with the
+	// attempt's memory when newAttempt reuses it).
+	events  []Event
+	conn    *connectState
+	dnsFlow *dnsTCPFlow // set instead of everything else for DNS over TCP
 
 	// Wire facts.
 	wire         bool // a packet of this flow was seen
@@ -158,16 +162,16 @@ const maxEvents = 64
 // event appends a timeline step of kind k in direction d with its facts
 // (the report words it).
 func (a *attempt) event(t time.Time, k EventKind, d Dir, at EventAttrs) {
-	if len(a.out.Events) >= maxEvents {
-		if len(a.out.Events) == maxEvents {
-			a.out.Events = append(a.out.Events, Event{Time: t, Kind: EvTruncated})
+	if len(a.events) >= maxEvents {
+		if len(a.events) == maxEvents {
+			a.events = append(a.events, Event{Time: t, Kind: EvTruncated})
 		}
 		return
 	}
-	if a.out.Events == nil {
-		a.out.Events = make([]Event, 0, 8)
+	if a.events == nil {
+		a.events = make([]Event, 0, 8)
 	}
-	a.out.Events = append(a.out.Events, Event{Time: t, Kind: k, Dir: d, EventAttrs: at})
+	a.events = append(a.events, Event{Time: t, Kind: k, Dir: d, EventAttrs: at})
 }
 
 // tlsDir is the direction of a TLS record.
@@ -215,7 +219,19 @@ func (a *attempt) handshakeDone() time.Time {
 // newAttempt creates an attempt for client→server starting at t.
 func (e *Engine) newAttempt(client, server netip.AddrPort, t time.Time) *attempt {
 	e.seq++
-	a := &attempt{
+	var a *attempt
+	var events []Event
+	if n := len(e.spare); n > 0 {
+		a = e.spare[n-1]
+		e.spare[n-1] = nil
+		e.spare = e.spare[:n-1]
+		clear(a.events)
+		events = a.events[:0]
+	} else {
+		a = new(attempt)
+	}
+	*a = attempt{
+		events:       events,
 		seq:          e.seq,
 		client:       client,
 		server:       server,
@@ -687,7 +703,7 @@ func (e *Engine) classifyClient(a *attempt, t time.Time, n int) {
 			return
 		}
 	}
-	if len(a.out.Events) < maxEvents && a.c2s.bytes == n {
+	if len(a.events) < maxEvents && a.c2s.bytes == n {
 		a.event(t, EvClientData, DirC2S, EventAttrs{Note: NoteClientFirst, Bytes: n})
 	}
 }

@@ -107,6 +107,13 @@ type Engine struct {
 	ready   []*Connect // reported but not yet handed to OnConnect
 	dd      dedup
 	dueBuf  []*attempt // sweep's scratch list
+	// done lists the attempts of the connects reported since the last
+	// flush; once their connects are handed out, nothing refers to them
+	// any more and they become spare: newAttempt reuses their memory
+	// (offline, an attempt's 2 KB were a third of what analyze allocated).
+	// Not when Live, nor with kernel attempts waiting for their port
+	// (portless, unclaimed): those lists keep decided attempts a while.
+	done, spare []*attempt
 	// ended remembers the client SYN of reported attempts for a while
 	// (endedQ: in the order they were reported), so that a late SYN
 	// retransmit is not taken for a new attempt.
@@ -418,6 +425,11 @@ func (e *Engine) flush() {
 			e.opts.OnConnect(c)
 		}
 	}
+	for i, a := range e.done {
+		e.spare = append(e.spare, a)
+		e.done[i] = nil
+	}
+	e.done = e.done[:0]
 }
 
 // sweep decides idle attempts, ages DNS state and reports connects that are

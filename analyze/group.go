@@ -233,6 +233,9 @@ func (e *Engine) report(c *connectState) {
 		e.rememberSYN(a)
 	}
 	out := e.buildConnect(c)
+	if !e.opts.Live && e.portless == nil && e.unclaimed == nil {
+		e.done = append(e.done, c.attempts...)
+	}
 	if !e.hostMatch(c, out) || (e.opts.Keep != nil && !e.opts.Keep(out)) {
 		return
 	}
@@ -375,6 +378,10 @@ func (e *Engine) buildAttempt(a *attempt) *Attempt {
 		at.Slow = &Slow{Part: slow[0].Part, MS: slow[0].MS}
 	}
 	at.DurationMS = ms(a.endAt.Sub(a.start))
+	at.Events = nil
+	if len(a.events) > 0 {
+		at.Events = append(make([]Event, 0, len(a.events)), a.events...)
+	}
 	if !slices.IsSortedFunc(at.Events, compareEventTime) {
 		slices.SortStableFunc(at.Events, compareEventTime)
 	}
