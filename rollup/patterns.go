@@ -204,8 +204,11 @@ func (p *pairStats) addWindow(t time.Time) {
 	switch {
 	case p.winSum == 0 && p.winSec == 0:
 		p.winSec = sec
+	case sec >= p.winSec+timeWaitSeconds:
+		// The whole window has passed: every second of it is dropped.
+		p.win, p.winSum, p.winSec = [timeWaitSeconds]uint32{}, 0, sec
 	case sec > p.winSec:
-		for s := p.winSec + 1; s <= sec && s <= p.winSec+timeWaitSeconds; s++ {
+		for s := p.winSec + 1; s <= sec; s++ {
 			b := &p.win[s%timeWaitSeconds]
 			p.winSum -= int(*b)
 			*b = 0
