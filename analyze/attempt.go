@@ -65,9 +65,13 @@ type attempt struct {
 	// events is the timeline so far (out.Events gets a copy of its own
 	// size when the attempt is reported: the buffer stays with the
 	// attempt's memory when newAttempt reuses it).
-	events  []Event
-	conn    *connectState
-	dnsFlow *dnsTCPFlow // set instead of everything else for DNS over TCP
+	events []Event
+	// outFacts and outEvents are memory for out's Facts and Events, from
+	// an attempt handed out before (Options.Recycle), or nil.
+	outFacts  *Facts
+	outEvents []Event
+	conn      *connectState
+	dnsFlow   *dnsTCPFlow // set instead of everything else for DNS over TCP
 
 	// Wire facts.
 	wire         bool // a packet of this flow was seen
@@ -238,7 +242,19 @@ func (e *Engine) newAttempt(client, server netip.AddrPort, t time.Time) *attempt
 		start:        t,
 		lastActivity: t,
 		fd:           -1,
-		out:          &Attempt{},
+	}
+	if n := len(e.outSpare); n > 0 {
+		// A handed-out attempt's memory (Options.Recycle), with its facts
+		// and the backing array of its events for buildAttempt.
+		out := e.outSpare[n-1]
+		e.outSpare[n-1] = nil
+		e.outSpare = e.outSpare[:n-1]
+		a.outFacts, a.outEvents = out.Facts, out.Events
+		clear(a.outEvents)
+		*out = Attempt{}
+		a.out = out
+	} else {
+		a.out = &Attempt{}
 	}
 	return a
 }

@@ -66,6 +66,12 @@ type Options struct {
 	// trace started (live): the causes of a refused connect name who
 	// listens on its port, and on which addresses (listeners.go).
 	Listeners []event.Listener
+	// Recycle says that OnConnect (and Keep) keep nothing of the *Connect
+	// they are given past the call: not the Connect, its Attempts, their
+	// Facts or Events. The engine then reuses that memory for the connects
+	// that follow (a report that writes each connect at once and forgets
+	// it, e.g. analyze --format json, allocates half as much).
+	Recycle bool
 }
 
 const (
@@ -114,6 +120,10 @@ type Engine struct {
 	// Not when Live, nor with kernel attempts waiting for their port
 	// (portless, unclaimed): those lists keep decided attempts a while.
 	done, spare []*attempt
+	// outSpare and connSpare are handed-out attempts and connects whose
+	// memory is reused (Options.Recycle).
+	outSpare  []*Attempt
+	connSpare []*Connect
 	// ended remembers the client SYN of reported attempts for a while
 	// (endedQ: in the order they were reported), so that a late SYN
 	// retransmit is not taken for a new attempt.
@@ -423,6 +433,20 @@ func (e *Engine) flush() {
 	for _, c := range ready {
 		if e.opts.OnConnect != nil {
 			e.opts.OnConnect(c)
+		}
+	}
+	if e.opts.Recycle {
+		for i, c := range ready {
+			for _, at := range c.Attempts {
+				if at != nil {
+					e.outSpare = append(e.outSpare, at)
+				}
+			}
+			e.connSpare = append(e.connSpare, c)
+			ready[i] = nil
+		}
+		if e.ready == nil {
+			e.ready = ready[:0]
 		}
 	}
 	for i, a := range e.done {

@@ -272,13 +272,35 @@ func (e *Engine) hostMatch(c *connectState, out *Connect) bool {
 
 // buildConnect renders a connect's final model.
 func (e *Engine) buildConnect(c *connectState) *Connect {
-	out := &Connect{
+	var (
+		out         *Connect
+		resolution  []Query
+		outAttempts []*Attempt
+	)
+	if n := len(e.connSpare); n > 0 {
+		// A handed-out connect's memory (Options.Recycle).
+		out = e.connSpare[n-1]
+		e.connSpare[n-1] = nil
+		e.connSpare = e.connSpare[:n-1]
+		resolution, outAttempts = out.Resolution[:0], out.Attempts[:0]
+		clear(resolution[:cap(resolution)])
+		clear(outAttempts[:cap(outAttempts)])
+	} else {
+		out = new(Connect)
+	}
+	if resolution == nil || cap(resolution) < len(c.queries) {
+		resolution = make([]Query, 0, len(c.queries))
+	}
+	if outAttempts == nil || cap(outAttempts) < len(c.attempts) {
+		outAttempts = make([]*Attempt, 0, len(c.attempts))
+	}
+	*out = Connect{
 		built:      true,
 		Name:       c.name,
 		Port:       c.port,
 		Start:      c.start,
-		Resolution: make([]Query, 0, len(c.queries)),
-		Attempts:   make([]*Attempt, 0, len(c.attempts)),
+		Resolution: resolution,
+		Attempts:   outAttempts,
 		Resolver:   c.resolver,
 		PID:        c.pid,
 		Comm:       c.comm,
@@ -380,7 +402,11 @@ func (e *Engine) buildAttempt(a *attempt) *Attempt {
 	at.DurationMS = ms(a.endAt.Sub(a.start))
 	at.Events = nil
 	if len(a.events) > 0 {
-		at.Events = append(make([]Event, 0, len(a.events)), a.events...)
+		buf := a.outEvents[:0]
+		if cap(buf) < len(a.events) {
+			buf = make([]Event, 0, len(a.events))
+		}
+		at.Events = append(buf, a.events...)
 	}
 	if !slices.IsSortedFunc(at.Events, compareEventTime) {
 		slices.SortStableFunc(at.Events, compareEventTime)

@@ -1,9 +1,15 @@
 package analyze
 
 import (
+	"encoding/json"
+	"fmt"
+	"net/netip"
+	"path/filepath"
+	"slices"
 	"testing"
 
 	"github.com/connscope/connscope/analyze/dns"
+	"github.com/connscope/connscope/capture"
 )
 
 // TestReusedAttemptNotPTRTarget: offline, a reported attempt's memory is
@@ -44,6 +50,92 @@ func TestReusedAttemptNotPTRTarget(t *testing.T) {
 	for _, ev := range at.Events {
 		if ev.Kind == EvDNSAnswer || ev.Kind == EvDNSQuery {
 			t.Errorf("the second attempt got the first one's PTR lookup: %+v", ev)
+		}
+	}
+}
+
+// TestRecycleSameConnects: with Options.Recycle the engine reuses the
+// memory of the connects it handed out; what each connect says when it is
+// handed out must be exactly what it says without reuse, over many
+// connects of different shapes one after another (more and fewer events,
+// facts with and without an ICMP error, a protocol's info, lookups), and
+// over every lab capture.
+func TestRecycleSameConnects(t *testing.T) {
+	render := func(c *Connect) string {
+		Explain(c)
+		b, err := json.Marshal(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	script := func(s *sim) {
+		for i := 0; i < 40; i++ {
+			t0 := float64(i) * 5000
+			k := s.conn(fmt.Sprintf("10.0.0.5:%d", 40000+i), "192.0.2.20:3306")
+			switch i % 5 {
+			case 0:
+				s.lookup(t0, t0+1, "10.0.0.5:5353", "10.0.0.53:53", uint16(i), "db.lab.test", dns.TypeA, dns.RcodeSuccess, netip.MustParseAddr("192.0.2.20"))
+				k.handshake(t0+2, 0.2)
+				k.server(t0+3, mariadbGreeting())
+				k.client(t0+4, handshakeResponse("app", 0x000fa685))
+				k.server(t0+5, okPacket(2))
+				k.clientFIN(t0 + 6)
+			case 1:
+				k.SYN(t0)
+				k.refuse(t0 + 0.3)
+			case 2:
+				k.SYN(t0)
+				k.icmp(t0+0.5, "10.0.0.1", false, 3, 1)
+			case 3:
+				k.handshake(t0, 0.2)
+				k.server(t0+1, mariadbGreeting())
+				k.client(t0+2, handshakeResponse("app", 0x000fa685))
+				k.server(t0+3, errPacket(2, 1045, "28000", "Access denied for user 'app'"))
+				k.serverFIN(t0 + 4)
+			case 4:
+				k.SYN(t0)
+				k.SYN(t0 + 1000)
+				k.SYN(t0 + 3000)
+			}
+		}
+	}
+	run := func(recycle bool) []string {
+		var got []string
+		s := newSim(t, Options{Recycle: recycle, OnConnect: func(c *Connect) { got = append(got, render(c)) }})
+		script(s)
+		s.close()
+		return got
+	}
+	plain, reused := run(false), run(true)
+	if len(plain) < 40 {
+		t.Fatalf("%d connects, want 40", len(plain))
+	}
+	if !slices.Equal(plain, reused) {
+		for i := range min(len(plain), len(reused)) {
+			if plain[i] != reused[i] {
+				t.Fatalf("connect %d differs with Recycle:\n%s\nwithout:\n%s", i+1, reused[i], plain[i])
+			}
+		}
+		t.Fatalf("%d connects with Recycle, %d without", len(reused), len(plain))
+	}
+
+	files, _ := filepath.Glob(filepath.Join(capturesDir, "*.pcap*"))
+	if len(files) == 0 {
+		t.Skipf("no lab captures in %s", capturesDir)
+	}
+	for _, f := range files {
+		var lists [2][]string
+		for i, recycle := range []bool{false, true} {
+			r, err := capture.Open(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			RunSource(r, Options{Recycle: recycle, OnConnect: func(c *Connect) { lists[i] = append(lists[i], render(c)) }})
+			r.Close()
+		}
+		if !slices.Equal(lists[0], lists[1]) {
+			t.Errorf("%s: the connects differ with Recycle", filepath.Base(f))
 		}
 	}
 }

@@ -220,6 +220,15 @@ func (w *Writer) Connect(c *analyze.Connect) error {
 	return w.err
 }
 
+// KeepsConnects says whether the Writer may keep a connect (or part of
+// it) past Connect: table and Markdown hold connects for their rollup's
+// examples, redaction learns from them. When it does not (JSON, written
+// at once), the caller may reuse a connect's memory once Connect returned
+// (analyze.Options.Recycle).
+func (w *Writer) KeepsConnects() bool {
+	return w.opt.Format != JSON || w.red != nil || (w.rv != nil && w.rv.text)
+}
+
 // Summary prints what is still buffered and the run's summary (counts,
 // drops, errors), then flushes. Drops are always printed, also when zero.
 func (w *Writer) Summary(s analyze.Summary) error {

@@ -252,6 +252,7 @@ func analyzeFile(name string, stdin io.Reader, w *report.Writer, opts analyze.Op
 			writeErr = err
 		}
 	}
+	opts.Recycle = !w.KeepsConnects()
 	// The reader's counters (and its error, if any) go into the summary.
 	sum, readErr := analyze.RunSource(r, opts)
 	if writeErr != nil {
