@@ -172,26 +172,44 @@ type pairStats struct {
 	lastFailEnd                 time.Time
 	nums                        numbers
 	when, retryWhen             span
-	// port_scan (pairs of client and host): distinct refused ports
+	// rare is what few pairs ever see (host_blocked, EADDRNOTAVAIL):
+	// allocated when first needed, so that the many pairs stay small.
+	rare *pairRare
+	// ephemeral_ports: attempts per second of the last TIME_WAIT window
+	// (a ring), their sum, and its peak
+	win       [timeWaitSeconds]uint32
+	winSec    int64
+	winSum    int
+	winPeak   int
+	winPeakAt time.Time
+	winNums   numbers
+}
+
+// pairRare is the part of pairStats few pairs need.
+type pairRare struct {
+	blocked    int
+	blockNums  numbers
+	blockWhen  span
+	noPort     int
+	noPortNums numbers
+	noPortWhen span
+}
+
+func (p *pairStats) rareStats() *pairRare {
+	if p.rare == nil {
+		p.rare = new(pairRare)
+	}
+	return p.rare
+}
+
+// scanStats are per client and host, for port_scan: the distinct
+// refused ports.
+type scanStats struct {
 	scanPorts []uint16
 	scanBits  []uint64
 	scanN     int
 	scanNums  numbers
 	scanWhen  span
-	blocked   int
-	blockNums numbers
-	blockWhen span
-	// ephemeral_ports: attempts per second of the last TIME_WAIT window
-	// (a ring), their sum, and its peak
-	win        [timeWaitSeconds]uint32
-	winSec     int64
-	winSum     int
-	winPeak    int
-	winPeakAt  time.Time
-	winNums    numbers
-	noPort     int
-	noPortNums numbers
-	noPortWhen span
 }
 
 // addWindow counts an attempt that started at t in the sliding TIME_WAIT
@@ -224,7 +242,7 @@ func (p *pairStats) addWindow(t time.Time) {
 	}
 }
 
-func (p *pairStats) addPort(port uint16) {
+func (p *scanStats) addPort(port uint16) {
 	if p.scanBits != nil {
 		if p.scanBits[port/64]&(1<<(port%64)) == 0 {
 			p.scanBits[port/64] |= 1 << (port % 64)
@@ -265,7 +283,7 @@ type nameStats struct {
 type detector struct {
 	servers map[string]*serverStats
 	pairs   map[pairKey]*pairStats
-	hosts   map[pairKey]*pairStats // client, host: port_scan
+	hosts   map[pairKey]*scanStats // client, host: port_scan
 	names   map[string]*nameStats
 	// NotFollowed counts attempts whose server, pair or name came after
 	// the caps were reached (not in any pattern).
@@ -280,7 +298,7 @@ type detector struct {
 
 func newDetector() *detector {
 	return &detector{servers: map[string]*serverStats{}, pairs: map[pairKey]*pairStats{},
-		hosts: map[pairKey]*pairStats{}, names: map[string]*nameStats{}}
+		hosts: map[pairKey]*scanStats{}, names: map[string]*nameStats{}}
 }
 
 func failedOutcome(o analyze.Outcome) bool { return o != analyze.OK }
@@ -394,14 +412,16 @@ func (d *detector) attempt(o *obs) {
 		p.addWindow(o.start)
 		p.winNums.add(o.number)
 		if o.outcome == analyze.NoLocalPort {
-			p.noPort++
-			p.noPortNums.add(o.number)
-			p.noPortWhen.add(o.start)
+			r := p.rareStats()
+			r.noPort++
+			r.noPortNums.add(o.number)
+			r.noPortWhen.add(o.start)
 		}
 		if o.mysqlErr == 1129 {
-			p.blocked++
-			p.blockNums.add(o.number)
-			p.blockWhen.add(o.start)
+			r := p.rareStats()
+			r.blocked++
+			r.blockNums.add(o.number)
+			r.blockWhen.add(o.start)
 		}
 	}
 	// Per client and host: port_scan.
@@ -409,7 +429,7 @@ func (d *detector) attempt(o *obs) {
 		hk := pairKey{o.client, o.host}
 		h := d.hosts[hk]
 		if h == nil && len(d.hosts) < maxPairsFollowed {
-			h = &pairStats{}
+			h = &scanStats{}
 			d.hosts[hk] = h
 		}
 		if h != nil {
@@ -507,10 +527,10 @@ func (r *Rollup) Patterns() []Pattern {
 					Facts: Facts{Attempts: p.attempts, Failures: p.failures, Retries: p.retries, RatePerS: rate, SpanMS: sp}})
 			}
 		}
-		if p.blocked > 0 {
-			out = append(out, Pattern{ID: HostBlocked, Server: k.server, Client: k.client, Numbers: p.blockNums.v, More: p.blockNums.more,
-				First: p.blockWhen.first, Last: p.blockWhen.last,
-				Facts: Facts{Attempts: p.attempts, Failures: p.blocked, ErrorCode: "1129", SpanMS: p.blockWhen.ms()}})
+		if r := p.rare; r != nil && r.blocked > 0 {
+			out = append(out, Pattern{ID: HostBlocked, Server: k.server, Client: k.client, Numbers: r.blockNums.v, More: r.blockNums.more,
+				First: r.blockWhen.first, Last: r.blockWhen.last,
+				Facts: Facts{Attempts: p.attempts, Failures: r.blocked, ErrorCode: "1129", SpanMS: r.blockWhen.ms()}})
 		}
 	}
 	for k, p := range d.pairs {
@@ -645,14 +665,18 @@ func ephemeralPattern(k pairKey, p *pairStats, portRange [2]int) (Pattern, bool)
 	}
 	size := portRange[1] - portRange[0] + 1
 	heavy := p.winPeak >= ephemeralMinPorts && float64(p.winPeak) >= ephemeralShare*float64(size)
-	if p.noPort == 0 && !heavy {
+	var r pairRare
+	if p.rare != nil {
+		r = *p.rare
+	}
+	if r.noPort == 0 && !heavy {
 		return Pattern{}, false
 	}
 	pt := Pattern{ID: EphemeralPorts, Server: k.server, Client: k.client,
 		Facts: Facts{Attempts: p.attempts, PortsInWindow: p.winPeak, PortRange: fmt.Sprintf("%d-%d", portRange[0], portRange[1]),
-			PortRangeAssumed: assumed, NoLocalPort: p.noPort, SpanMS: p.when.ms()}}
-	if p.noPort > 0 {
-		pt.Numbers, pt.More, pt.First, pt.Last = p.noPortNums.v, p.noPortNums.more, p.noPortWhen.first, p.noPortWhen.last
+			PortRangeAssumed: assumed, NoLocalPort: r.noPort, SpanMS: p.when.ms()}}
+	if r.noPort > 0 {
+		pt.Numbers, pt.More, pt.First, pt.Last = r.noPortNums.v, r.noPortNums.more, r.noPortWhen.first, r.noPortWhen.last
 	} else {
 		pt.Numbers, pt.More, pt.First, pt.Last = p.winNums.v, p.winNums.more, p.when.first, p.winPeakAt
 	}
