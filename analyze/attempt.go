@@ -62,6 +62,14 @@ type attempt struct {
 	clientIsA bool
 	start     time.Time
 	out       *Attempt
+	// events is the timeline so far (out.Events gets a copy of its own
+	// size when the attempt is reported: the buffer stays with the
+	// attempt's memory when newAttempt reuses it).
+	events []Event
+	// outFacts and outEvents are memory for out's Facts and Events, from
+	// an attempt handed out before (Options.Recycle), or nil.
+	outFacts  *Facts
+	outEvents []Event
 	conn      *connectState
 	dnsFlow   *dnsTCPFlow // set instead of everything else for DNS over TCP
 
@@ -158,16 +166,16 @@ const maxEvents = 64
 // event appends a timeline step of kind k in direction d with its facts
 // (the report words it).
 func (a *attempt) event(t time.Time, k EventKind, d Dir, at EventAttrs) {
-	if len(a.out.Events) >= maxEvents {
-		if len(a.out.Events) == maxEvents {
-			a.out.Events = append(a.out.Events, Event{Time: t, Kind: EvTruncated})
+	if len(a.events) >= maxEvents {
+		if len(a.events) == maxEvents {
+			a.events = append(a.events, Event{Time: t, Kind: EvTruncated})
 		}
 		return
 	}
-	if a.out.Events == nil {
-		a.out.Events = make([]Event, 0, 8)
+	if a.events == nil {
+		a.events = make([]Event, 0, 8)
 	}
-	a.out.Events = append(a.out.Events, Event{Time: t, Kind: k, Dir: d, EventAttrs: at})
+	a.events = append(a.events, Event{Time: t, Kind: k, Dir: d, EventAttrs: at})
 }
 
 // tlsDir is the direction of a TLS record.
@@ -215,14 +223,38 @@ func (a *attempt) handshakeDone() time.Time {
 // newAttempt creates an attempt for client→server starting at t.
 func (e *Engine) newAttempt(client, server netip.AddrPort, t time.Time) *attempt {
 	e.seq++
-	a := &attempt{
+	var a *attempt
+	var events []Event
+	if n := len(e.spare); n > 0 {
+		a = e.spare[n-1]
+		e.spare[n-1] = nil
+		e.spare = e.spare[:n-1]
+		clear(a.events)
+		events = a.events[:0]
+	} else {
+		a = new(attempt)
+	}
+	*a = attempt{
+		events:       events,
 		seq:          e.seq,
 		client:       client,
 		server:       server,
 		start:        t,
 		lastActivity: t,
 		fd:           -1,
-		out:          &Attempt{},
+	}
+	if n := len(e.outSpare); n > 0 {
+		// A handed-out attempt's memory (Options.Recycle), with its facts
+		// and the backing array of its events for buildAttempt.
+		out := e.outSpare[n-1]
+		e.outSpare[n-1] = nil
+		e.outSpare = e.outSpare[:n-1]
+		a.outFacts, a.outEvents = out.Facts, out.Events
+		clear(a.outEvents)
+		*out = Attempt{}
+		a.out = out
+	} else {
+		a.out = &Attempt{}
 	}
 	return a
 }
@@ -687,7 +719,7 @@ func (e *Engine) classifyClient(a *attempt, t time.Time, n int) {
 			return
 		}
 	}
-	if len(a.out.Events) < maxEvents && a.c2s.bytes == n {
+	if len(a.events) < maxEvents && a.c2s.bytes == n {
 		a.event(t, EvClientData, DirC2S, EventAttrs{Note: NoteClientFirst, Bytes: n})
 	}
 }

@@ -89,17 +89,17 @@ func causesOf(w *wordCtx) []string {
 var (
 	refusedCauses = func(w *wordCtx) []string {
 		return []string{
-			fmt.Sprintf("Nothing listens on port %d of %s: the server is not running, listens on another port, or only on other addresses (loopback only, IPv4-only vs IPv6). Check `ss -ltnp` on the server.", w.port(), w.addr()),
+			"Nothing listens on port " + strconv.Itoa(int(w.port())) + " of " + w.addr() + ": the server is not running, listens on another port, or only on other addresses (loopback only, IPv4-only vs IPv6). Check `ss -ltnp` on the server.",
 			"Or a firewall rejects with a TCP reset (nft/iptables `reject with tcp reset`).",
 		}
 	}
 	rejectCauses = func(w *wordCtx) []string {
 		from := w.icmp().From
-		who := fmt.Sprintf("%s (a router or firewall on the path)", from)
+		who := from + " (a router or firewall on the path)"
 		if from == w.addr() {
-			who = fmt.Sprintf("the server host %s itself (a host with nothing listening answers with RST, so this is its firewall)", from)
+			who = "the server host " + from + " itself (a host with nothing listening answers with RST, so this is its firewall)"
 		}
-		return one(fmt.Sprintf("A firewall REJECTs the connection with an ICMP error: the answer came from %s. Check its nft/iptables rules for port %d (`reject with icmp port-unreachable / admin-prohibited`).", who, w.port()))
+		return one("A firewall REJECTs the connection with an ICMP error: the answer came from " + who + ". Check its nft/iptables rules for port " + strconv.Itoa(int(w.port())) + " (`reject with icmp port-unreachable / admin-prohibited`).")
 	}
 	hostCauses = func(w *wordCtx) []string {
 		switch ic := w.f.ICMP; {

@@ -59,6 +59,9 @@ type dnsQuery struct {
 	// ptrFor is the attempt whose server sent this PTR query about the
 	// attempt's client (set and read by the engine only: reverseLookup).
 	ptrFor *attempt
+	// ptrSeq is ptrFor's seq: an attempt reported (and its memory reused
+	// for a new one, Engine.spare) no longer is the one the query is for.
+	ptrSeq uint64
 }
 
 type dnsKey struct {
@@ -143,7 +146,7 @@ func (e *Engine) dnsMessage(m *dns.Message, src, dst netip.AddrPort, t time.Time
 		return
 	}
 	if q := e.dns.response(dst, src, m, t, cut); q != nil {
-		if a := q.ptrFor; a != nil && !a.final {
+		if a := q.ptrFor; a != nil && a.seq == q.ptrSeq && !a.final {
 			a.event(t, EvDNSAnswer, "", EventAttrs{Note: NotePTRForClient, ElapsedMS: proto.MSOf(t.Sub(q.first)), Detail: &proto.Detail{Name: q.name, QType: "PTR", Rcode: dns.RcodeString(q.rcode)}})
 		}
 	}
@@ -212,7 +215,7 @@ func (e *Engine) reverseLookup(q *dnsQuery, t time.Time) {
 		if a.client.Addr() == addr && a.server.Addr() == q.client.Addr() {
 			a.event(t, EvDNSQuery, "", EventAttrs{Note: NotePTRForClient, Addr: q.server.String(), Detail: &proto.Detail{Name: q.name, QType: "PTR"}})
 			a.notes = append(a.notes, note{n: proto.Note{Kind: NotePTRForClient, After: t.Sub(a.handshakeDone()), Name: q.name}})
-			q.ptrFor = a
+			q.ptrFor, q.ptrSeq = a, a.seq
 			return
 		}
 	}

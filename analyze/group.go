@@ -233,6 +233,9 @@ func (e *Engine) report(c *connectState) {
 		e.rememberSYN(a)
 	}
 	out := e.buildConnect(c)
+	if !e.opts.Live && e.portless == nil && e.unclaimed == nil {
+		e.done = append(e.done, c.attempts...)
+	}
 	if !e.hostMatch(c, out) || (e.opts.Keep != nil && !e.opts.Keep(out)) {
 		return
 	}
@@ -269,13 +272,35 @@ func (e *Engine) hostMatch(c *connectState, out *Connect) bool {
 
 // buildConnect renders a connect's final model.
 func (e *Engine) buildConnect(c *connectState) *Connect {
-	out := &Connect{
+	var (
+		out         *Connect
+		resolution  []Query
+		outAttempts []*Attempt
+	)
+	if n := len(e.connSpare); n > 0 {
+		// A handed-out connect's memory (Options.Recycle).
+		out = e.connSpare[n-1]
+		e.connSpare[n-1] = nil
+		e.connSpare = e.connSpare[:n-1]
+		resolution, outAttempts = out.Resolution[:0], out.Attempts[:0]
+		clear(resolution[:cap(resolution)])
+		clear(outAttempts[:cap(outAttempts)])
+	} else {
+		out = new(Connect)
+	}
+	if resolution == nil || cap(resolution) < len(c.queries) {
+		resolution = make([]Query, 0, len(c.queries))
+	}
+	if outAttempts == nil || cap(outAttempts) < len(c.attempts) {
+		outAttempts = make([]*Attempt, 0, len(c.attempts))
+	}
+	*out = Connect{
 		built:      true,
 		Name:       c.name,
 		Port:       c.port,
 		Start:      c.start,
-		Resolution: make([]Query, 0, len(c.queries)),
-		Attempts:   make([]*Attempt, 0, len(c.attempts)),
+		Resolution: resolution,
+		Attempts:   outAttempts,
 		Resolver:   c.resolver,
 		PID:        c.pid,
 		Comm:       c.comm,
@@ -375,6 +400,14 @@ func (e *Engine) buildAttempt(a *attempt) *Attempt {
 		at.Slow = &Slow{Part: slow[0].Part, MS: slow[0].MS}
 	}
 	at.DurationMS = ms(a.endAt.Sub(a.start))
+	at.Events = nil
+	if len(a.events) > 0 {
+		buf := a.outEvents[:0]
+		if cap(buf) < len(a.events) {
+			buf = make([]Event, 0, len(a.events))
+		}
+		at.Events = append(buf, a.events...)
+	}
 	if !slices.IsSortedFunc(at.Events, compareEventTime) {
 		slices.SortStableFunc(at.Events, compareEventTime)
 	}

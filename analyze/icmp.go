@@ -1,8 +1,8 @@
 package analyze
 
 import (
-	"fmt"
 	"net/netip"
+	"strconv"
 
 	"github.com/connscope/connscope/analyze/proto"
 	"github.com/connscope/connscope/event"
@@ -123,7 +123,7 @@ func ICMPDescription(v6 bool, typ, code uint8) string {
 		default:
 			what = "error"
 		}
-		return fmt.Sprintf("ICMPv6 %s (type %d code %d)", what, typ, code)
+		return "ICMPv6 " + what + " (type " + strconv.Itoa(int(typ)) + " code " + strconv.Itoa(int(code)) + ")"
 	}
 	switch typ {
 	case 3:
@@ -166,7 +166,7 @@ func ICMPDescription(v6 bool, typ, code uint8) string {
 	default:
 		what = "error"
 	}
-	return fmt.Sprintf("ICMP %s (type %d code %d)", what, typ, code)
+	return "ICMP " + what + " (type " + strconv.Itoa(int(typ)) + " code " + strconv.Itoa(int(code)) + ")"
 }
 
 // icmpForAttempt applies an ICMP error that quotes one of the attempt's packets.

@@ -435,7 +435,7 @@ func (e *Engine) mergeKernel(w, k *attempt) {
 		fd = k.fd
 	}
 	e.attribute(w, &event.Process{PID: k.pid, Comm: k.comm, FD: fd})
-	for _, ev := range k.out.Events {
+	for _, ev := range k.events {
 		w.event(ev.Time, ev.Kind, ev.Dir, ev.EventAttrs)
 	}
 	if k.start.Before(w.start) {

@@ -438,7 +438,11 @@ var decidedHook func(Reason)
 
 // buildFacts collects the facts behind a's verdict from its state.
 func (e *Engine) buildFacts(a *attempt) *Facts {
-	f := a.facts
+	f := a.outFacts
+	if f == nil {
+		f = new(Facts)
+	}
+	*f = a.facts
 	f.ElapsedMS = ms(a.endAt.Sub(a.start))
 	f.SYNs = a.synCount
 	if !a.wire && !a.kSynSent.IsZero() {
@@ -482,7 +486,7 @@ func (e *Engine) buildFacts(a *attempt) *Facts {
 	if a.cut {
 		f.LostAt = int(a.s2c.lostAt)
 	}
-	return &f
+	return f
 }
 
 // unresolvedReason names why a connect's lookups all failed: the first

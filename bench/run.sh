@@ -42,35 +42,45 @@ cat "$cap" > /dev/null # every run reads from the page cache
 # field FILE NAME: the value after NAME in a measure result line.
 field() { awk -v k="$2" '{for (i = 1; i < NF; i++) if ($i == k) print $(i + 1)}' "$1"; }
 
-# best RUNS LABEL CMD...: run CMD RUNS times (stdout to $work/LABEL.out,
-# stderr to $work/LABEL.err); keep the run with the least wall time in
-# $work/LABEL.m and the one with the least CPU time in $work/LABEL.cpu.m.
+# once I LABEL CMD...: run CMD once (run number I; stdout to
+# $work/LABEL.out, stderr to $work/LABEL.err); keep the run with the least
+# wall time so far in $work/LABEL.m and the one with the least CPU time in
+# $work/LABEL.cpu.m.
+once() {
+	local i=$1 label=$2; shift 2
+	local m="$work/$label.$i.m"
+	"$work/measure" -o "$m" -- "$@" > "$work/$label.out" 2> "$work/$label.err"
+	if [[ $(field "$m" exit) != 0 ]]; then
+		echo "$label failed (exit $(field "$m" exit)): $*" >&2
+		cat "$work/$label.err" >&2
+		exit 1
+	fi
+	if [[ ! -e "$work/$label.m" ]] || awk -v a="$(field "$m" wall_s)" -v b="$(field "$work/$label.m" wall_s)" 'BEGIN { exit !(a < b) }'; then
+		cp "$m" "$work/$label.m"
+	fi
+	if [[ ! -e "$work/$label.cpu.m" ]] || awk -v a="$(cpu_of "$m")" -v b="$(cpu_of "$work/$label.cpu.m")" 'BEGIN { exit !(a < b) }'; then
+		cp "$m" "$work/$label.cpu.m"
+	fi
+}
+
+# best RUNS LABEL CMD...: once, RUNS times.
 best() {
 	local n=$1 label=$2; shift 2
-	local i m
+	local i
 	for ((i = 1; i <= n; i++)); do
-		m="$work/$label.$i.m"
-		"$work/measure" -o "$m" -- "$@" > "$work/$label.out" 2> "$work/$label.err"
-		if [[ $(field "$m" exit) != 0 ]]; then
-			echo "$label failed (exit $(field "$m" exit)): $*" >&2
-			cat "$work/$label.err" >&2
-			exit 1
-		fi
-		if [[ ! -e "$work/$label.m" ]] || awk -v a="$(field "$m" wall_s)" -v b="$(field "$work/$label.m" wall_s)" 'BEGIN { exit !(a < b) }'; then
-			cp "$m" "$work/$label.m"
-		fi
-		if [[ ! -e "$work/$label.cpu.m" ]] || awk -v a="$(cpu_of "$m")" -v b="$(cpu_of "$work/$label.cpu.m")" 'BEGIN { exit !(a < b) }'; then
-			cp "$m" "$work/$label.cpu.m"
-		fi
+		once "$i" "$label" "$@"
 	done
 }
 cpu_of() { awk -v u="$(field "$1" user_s)" -v s="$(field "$1" sys_s)" 'BEGIN { printf "%.3f", u + s }'; }
 
-echo "== (a) connscope analyze --format json, best of $runs"
-best "$runs" analyze "$work/connscope" analyze --format json "$cap"
+# (a) and (b) alternate, so that both see the same load when other jobs
+# share the machine (their ratio is the target).
+echo "== (a) connscope analyze --format json and (b) the bare read-and-decode loop, alternating, best of $runs each"
+for ((i = 1; i <= runs; i++)); do
+	once "$i" analyze "$work/connscope" analyze --format json "$cap"
+	once "$i" readloop "$work/readloop" "$cap"
+done
 cp "$work/analyze.out" "$work/analyze.jsonl"
-echo "== (b) bare read-and-decode loop, best of $runs"
-best "$runs" readloop "$work/readloop" "$cap"
 have_tshark=0
 if command -v tshark > /dev/null; then
 	have_tshark=1

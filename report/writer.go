@@ -107,6 +107,10 @@ type Writer struct {
 
 	// rv is the view for many connects (Options.Rollup), nil without.
 	rv *rollupView
+	// words is where explained copies a connect when nothing keeps the
+	// copy past Connect (JSON writes it at once): one copy reused,
+	// instead of a new one per connect.
+	words wordsScratch
 }
 
 // renderer prints one format. The Writer calls it with connects and a
@@ -191,7 +195,11 @@ func (w *Writer) Connect(c *analyze.Connect) error {
 	// The JSON fast path words timeline steps itself as it writes them
 	// (appendAttempt), saving a copy of every attempt's events; redaction
 	// needs the words before it runs, encoding/json needs them in place.
-	c = explained(c, w.red == nil && w.opt.Format == JSON && fastJSON)
+	var scratch *wordsScratch
+	if w.opt.Format == JSON && (w.rv == nil || !w.rv.text) {
+		scratch = &w.words // the JSON renderer and the rollup keep nothing of c
+	}
+	c = explainedIn(c, w.red == nil && w.opt.Format == JSON && fastJSON, scratch)
 	if w.rv != nil {
 		w.rv.add(w.number, c)
 	}
@@ -210,6 +218,15 @@ func (w *Writer) Connect(c *analyze.Connect) error {
 		w.flush()
 	}
 	return w.err
+}
+
+// KeepsConnects says whether the Writer may keep a connect (or part of
+// it) past Connect: table and Markdown hold connects for their rollup's
+// examples, redaction learns from them. When it does not (JSON, written
+// at once), the caller may reuse a connect's memory once Connect returned
+// (analyze.Options.Recycle).
+func (w *Writer) KeepsConnects() bool {
+	return w.opt.Format != JSON || w.red != nil || (w.rv != nil && w.rv.text)
 }
 
 // Summary prints what is still buffered and the run's summary (counts,
@@ -248,9 +265,24 @@ func (w *Writer) Flush() error {
 // both). With stepsLater the timeline steps are left for the renderer to
 // word (appendAttempt does).
 func explained(c *analyze.Connect, stepsLater bool) *analyze.Connect {
-	cc := *c
-	cc.Attempts = make([]*analyze.Attempt, len(c.Attempts))
-	copies := make([]analyze.Attempt, len(c.Attempts)) // one allocation for all
+	return explainedIn(c, stepsLater, nil)
+}
+
+// explainedIn is explained with the copy made in s (valid until the next
+// call with s), or in new memory when s is nil.
+func explainedIn(c *analyze.Connect, stepsLater bool, s *wordsScratch) *analyze.Connect {
+	if s == nil {
+		s = new(wordsScratch)
+	}
+	cc := &s.c
+	*cc = *c
+	n := len(c.Attempts)
+	if cap(s.ptrs) < n {
+		s.ptrs = make([]*analyze.Attempt, n)
+		s.copies = make([]analyze.Attempt, n) // one allocation for all
+	}
+	cc.Attempts = s.ptrs[:n:n]
+	copies := s.copies[:n]
 	for i, a := range c.Attempts {
 		if a != nil {
 			copies[i] = *a
@@ -261,8 +293,15 @@ func explained(c *analyze.Connect, stepsLater bool) *analyze.Connect {
 		}
 		cc.Attempts[i] = a
 	}
-	analyze.Explain(&cc)
-	return &cc
+	analyze.Explain(cc)
+	return cc
+}
+
+// wordsScratch is explained's copy of a connect and its attempts.
+type wordsScratch struct {
+	c      analyze.Connect
+	ptrs   []*analyze.Attempt
+	copies []analyze.Attempt
 }
 
 func (w *Writer) flush() {

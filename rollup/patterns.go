@@ -198,12 +198,21 @@ type pairStats struct {
 	lastFailEnd                 time.Time
 	nums                        numbers
 	when, retryWhen             span
-	// port_scan (pairs of client and host): distinct refused ports
-	scanPorts []uint16
-	scanBits  []uint64
-	scanN     int
-	scanNums  numbers
-	scanWhen  span
+	// rare is what few pairs ever see (host_blocked, EADDRNOTAVAIL):
+	// allocated when first needed, so that the many pairs stay small.
+	rare *pairRare
+	// ephemeral_ports: attempts per second of the last TIME_WAIT window
+	// (a ring), their sum, and its peak
+	win       [timeWaitSeconds]uint32
+	winSec    int64
+	winSum    int
+	winPeak   int
+	winPeakAt time.Time
+	winNums   numbers
+}
+
+// pairRare is the part of pairStats few pairs need.
+type pairRare struct {
 	blocked   int
 	blockNums numbers
 	blockWhen span
@@ -211,17 +220,26 @@ type pairStats struct {
 	// server counts), and that run frozen at the first 1129
 	abortRun, aborted       int
 	abortRunNums, abortNums numbers
-	// ephemeral_ports: attempts per second of the last TIME_WAIT window
-	// (a ring), their sum, and its peak
-	win        [timeWaitSeconds]uint32
-	winSec     int64
-	winSum     int
-	winPeak    int
-	winPeakAt  time.Time
-	winNums    numbers
-	noPort     int
-	noPortNums numbers
-	noPortWhen span
+	noPort                  int
+	noPortNums              numbers
+	noPortWhen              span
+}
+
+func (p *pairStats) rareStats() *pairRare {
+	if p.rare == nil {
+		p.rare = new(pairRare)
+	}
+	return p.rare
+}
+
+// scanStats are per client and host, for port_scan: the distinct
+// refused ports.
+type scanStats struct {
+	scanPorts []uint16
+	scanBits  []uint64
+	scanN     int
+	scanNums  numbers
+	scanWhen  span
 }
 
 // addWindow counts an attempt that started at t in the sliding TIME_WAIT
@@ -234,8 +252,11 @@ func (p *pairStats) addWindow(t time.Time) {
 	switch {
 	case p.winSum == 0 && p.winSec == 0:
 		p.winSec = sec
+	case sec >= p.winSec+timeWaitSeconds:
+		// The whole window has passed: every second of it is dropped.
+		p.win, p.winSum, p.winSec = [timeWaitSeconds]uint32{}, 0, sec
 	case sec > p.winSec:
-		for s := p.winSec + 1; s <= sec && s <= p.winSec+timeWaitSeconds; s++ {
+		for s := p.winSec + 1; s <= sec; s++ {
 			b := &p.win[s%timeWaitSeconds]
 			p.winSum -= int(*b)
 			*b = 0
@@ -251,7 +272,7 @@ func (p *pairStats) addWindow(t time.Time) {
 	}
 }
 
-func (p *pairStats) addPort(port uint16) {
+func (p *scanStats) addPort(port uint16) {
 	if p.scanBits != nil {
 		if p.scanBits[port/64]&(1<<(port%64)) == 0 {
 			p.scanBits[port/64] |= 1 << (port % 64)
@@ -292,7 +313,7 @@ type nameStats struct {
 type detector struct {
 	servers map[string]*serverStats
 	pairs   map[pairKey]*pairStats
-	hosts   map[pairKey]*pairStats // client, host: port_scan
+	hosts   map[pairKey]*scanStats // client, host: port_scan
 	names   map[string]*nameStats
 	// NotFollowed counts attempts whose server, pair or name came after
 	// the caps were reached (not in any pattern).
@@ -307,7 +328,7 @@ type detector struct {
 
 func newDetector() *detector {
 	return &detector{servers: map[string]*serverStats{}, pairs: map[pairKey]*pairStats{},
-		hosts: map[pairKey]*pairStats{}, names: map[string]*nameStats{}}
+		hosts: map[pairKey]*scanStats{}, names: map[string]*nameStats{}}
 }
 
 func failedOutcome(o analyze.Outcome) bool { return o != analyze.OK }
@@ -421,25 +442,28 @@ func (d *detector) attempt(o *obs) {
 		p.addWindow(o.start)
 		p.winNums.add(o.number)
 		if o.outcome == analyze.NoLocalPort {
-			p.noPort++
-			p.noPortNums.add(o.number)
-			p.noPortWhen.add(o.start)
+			r := p.rareStats()
+			r.noPort++
+			r.noPortNums.add(o.number)
+			r.noPortWhen.add(o.start)
 		}
 		switch {
 		case o.aborted:
-			p.abortRun++
-			p.abortRunNums.add(o.number)
-		case o.login && o.outcome == analyze.OK:
+			r := p.rareStats()
+			r.abortRun++
+			r.abortRunNums.add(o.number)
+		case o.login && o.outcome == analyze.OK && p.rare != nil:
 			// a successful login resets the server's count of the host
-			p.abortRun, p.abortRunNums = 0, numbers{}
+			p.rare.abortRun, p.rare.abortRunNums = 0, numbers{}
 		}
 		if o.mysqlErr == 1129 {
-			if p.blocked == 0 {
-				p.aborted, p.abortNums = p.abortRun, numbers{v: slices.Clone(p.abortRunNums.v), more: p.abortRunNums.more}
+			r := p.rareStats()
+			if r.blocked == 0 {
+				r.aborted, r.abortNums = r.abortRun, numbers{v: slices.Clone(r.abortRunNums.v), more: r.abortRunNums.more}
 			}
-			p.blocked++
-			p.blockNums.add(o.number)
-			p.blockWhen.add(o.start)
+			r.blocked++
+			r.blockNums.add(o.number)
+			r.blockWhen.add(o.start)
 		}
 	}
 	// Per client and host: port_scan.
@@ -447,7 +471,7 @@ func (d *detector) attempt(o *obs) {
 		hk := pairKey{o.client, o.host}
 		h := d.hosts[hk]
 		if h == nil && len(d.hosts) < maxPairsFollowed {
-			h = &pairStats{}
+			h = &scanStats{}
 			d.hosts[hk] = h
 		}
 		if h != nil {
@@ -545,11 +569,11 @@ func (r *Rollup) Patterns() []Pattern {
 					Facts: Facts{Attempts: p.attempts, Failures: p.failures, Retries: p.retries, RatePerS: rate, SpanMS: sp}})
 			}
 		}
-		if p.blocked > 0 {
-			out = append(out, Pattern{ID: HostBlocked, Server: k.server, Client: k.client, Numbers: p.blockNums.v, More: p.blockNums.more,
-				First: p.blockWhen.first, Last: p.blockWhen.last,
-				Facts: Facts{Attempts: p.attempts, Failures: p.blocked, ErrorCode: "1129", SpanMS: p.blockWhen.ms(),
-					Aborted: p.aborted, AbortedNumbers: p.abortNums.v}})
+		if r := p.rare; r != nil && r.blocked > 0 {
+			out = append(out, Pattern{ID: HostBlocked, Server: k.server, Client: k.client, Numbers: r.blockNums.v, More: r.blockNums.more,
+				First: r.blockWhen.first, Last: r.blockWhen.last,
+				Facts: Facts{Attempts: p.attempts, Failures: r.blocked, ErrorCode: "1129", SpanMS: r.blockWhen.ms(),
+					Aborted: r.aborted, AbortedNumbers: r.abortNums.v}})
 		}
 	}
 	for k, p := range d.pairs {
@@ -684,14 +708,18 @@ func ephemeralPattern(k pairKey, p *pairStats, portRange [2]int) (Pattern, bool)
 	}
 	size := portRange[1] - portRange[0] + 1
 	heavy := p.winPeak >= ephemeralMinPorts && float64(p.winPeak) >= ephemeralShare*float64(size)
-	if p.noPort == 0 && !heavy {
+	var r pairRare
+	if p.rare != nil {
+		r = *p.rare
+	}
+	if r.noPort == 0 && !heavy {
 		return Pattern{}, false
 	}
 	pt := Pattern{ID: EphemeralPorts, Server: k.server, Client: k.client,
 		Facts: Facts{Attempts: p.attempts, PortsInWindow: p.winPeak, PortRange: fmt.Sprintf("%d-%d", portRange[0], portRange[1]),
-			PortRangeAssumed: assumed, NoLocalPort: p.noPort, SpanMS: p.when.ms()}}
-	if p.noPort > 0 {
-		pt.Numbers, pt.More, pt.First, pt.Last = p.noPortNums.v, p.noPortNums.more, p.noPortWhen.first, p.noPortWhen.last
+			PortRangeAssumed: assumed, NoLocalPort: r.noPort, SpanMS: p.when.ms()}}
+	if r.noPort > 0 {
+		pt.Numbers, pt.More, pt.First, pt.Last = r.noPortNums.v, r.noPortNums.more, r.noPortWhen.first, r.noPortWhen.last
 	} else {
 		pt.Numbers, pt.More, pt.First, pt.Last = p.winNums.v, p.winNums.more, p.when.first, p.winPeakAt
 	}

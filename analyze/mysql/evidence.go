@@ -1,7 +1,7 @@
 package mysql
 
 import (
-	"fmt"
+	"strconv"
 
 	"github.com/connscope/connscope/analyze/proto"
 )
@@ -43,20 +43,19 @@ func evidence(reason string, info *Info, f *proto.Finding) []string {
 	one := func(s string) []string { return []string{s} }
 	switch reason {
 	case ReasonGreetingLate:
-		return one(fmt.Sprintf("the MySQL greeting came %s after the handshake, %s after the client gave up (%s at %s)",
-			proto.Dur(f.Delay), proto.Dur(f.Since), f.Close, proto.Dur(f.GaveUp)))
+		return one("the MySQL greeting came " + proto.Dur(f.Delay) + " after the handshake, " + proto.Dur(f.Since) + " after the client gave up (" + f.Close + " at " + proto.Dur(f.GaveUp) + ")")
 	case ReasonErrAtGreetingCut:
-		return one(fmt.Sprintf("the server answered the connect with an ERR packet %s after the handshake, instead of a greeting (the snap length cut its code)", proto.Dur(f.Delay)))
+		return one("the server answered the connect with an ERR packet " + proto.Dur(f.Delay) + " after the handshake, instead of a greeting (the snap length cut its code)")
 	case ReasonErrLate:
-		return one(fmt.Sprintf("the server's %s came %s after the handshake, %s after the client gave up", errOf(info), proto.Dur(f.Delay), proto.Dur(f.Since)))
+		return one("the server's " + errOf(info).String() + " came " + proto.Dur(f.Delay) + " after the handshake, " + proto.Dur(f.Since) + " after the client gave up")
 	case ReasonErrAtGreeting, ReasonErrBeforeLogin, ReasonErrAfterLogin, ReasonAccessDenied:
 		switch f.Step {
 		case StepGreeting:
-			return one(fmt.Sprintf("the server answered the connect with %s %s after the handshake, instead of a greeting", errOf(info), proto.Dur(f.Delay)))
+			return one("the server answered the connect with " + errOf(info).String() + " " + proto.Dur(f.Delay) + " after the handshake, instead of a greeting")
 		case StepBeforeLogin:
-			return one(fmt.Sprintf("the server answered with %s before the login", errOf(info)))
+			return one("the server answered with " + errOf(info).String() + " before the login")
 		}
-		return one(fmt.Sprintf("the server answered with %s after the login", errOf(info)))
+		return one("the server answered with " + errOf(info).String() + " after the login")
 	case ReasonLoginOK:
 		return one("login OK " + proto.Dur(f.Since) + " after the first SYN")
 	case ReasonErrCut:
@@ -64,27 +63,27 @@ func evidence(reason string, info *Info, f *proto.Finding) []string {
 	case ReasonCommandAfterLogin:
 		return one("the client sent " + f.Command + " after its login, which a client does only after the server's OK (the server's answer was not captured whole)")
 	case ReasonTLSNotOffered:
-		ev := fmt.Sprintf("the server did not offer TLS (no CLIENT_SSL in the greeting) and the client closed (%s) %s later without logging in", f.Close, proto.Dur(f.Since))
+		ev := "the server did not offer TLS (no CLIENT_SSL in the greeting) and the client closed (" + f.Close + ") " + proto.Dur(f.Since) + " later without logging in"
 		if f.Unnamed {
 			ev += " (the capture does not name the client: a program that only reads the greeting, such as a health check, telnet or connscope probe, closes the same way, and then the connection was fine)"
 		}
 		return one(ev)
 	case ReasonClosedAfterGreeting:
 		if f.Checker != "" {
-			return one(fmt.Sprintf("the greeting was fine; %s closed (%s) %s later without logging in, as a program that only reads the greeting does", f.Checker, f.Close, proto.Dur(f.Since)))
+			return one("the greeting was fine; " + f.Checker + " closed (" + f.Close + ") " + proto.Dur(f.Since) + " later without logging in, as a program that only reads the greeting does")
 		}
 		return one("the greeting was fine; the client closed without logging in")
 	case ReasonLoginUnanswered:
 		if f.Close != "" {
-			return one(fmt.Sprintf("no answer to the login: the client gave up (%s) after %s", f.Close, proto.Dur(f.Since)))
+			return one("no answer to the login: the client gave up (" + f.Close + ") after " + proto.Dur(f.Since))
 		}
-		return one(fmt.Sprintf("no answer to the login for %s", proto.Dur(f.Since)))
+		return one("no answer to the login for " + proto.Dur(f.Since))
 	case ReasonServerClosedGreeting:
-		return one(fmt.Sprintf("the server closed the connection (%s) %s after its greeting, before the client logged in", f.Close, proto.Dur(f.Since)))
+		return one("the server closed the connection (" + f.Close + ") " + proto.Dur(f.Since) + " after its greeting, before the client logged in")
 	case ReasonServerClosedLogin:
-		return one(fmt.Sprintf("the server closed the connection (%s) after the login without an OK or ERR", f.Close))
+		return one("the server closed the connection (" + f.Close + ") after the login without an OK or ERR")
 	case reasonSnaplenCut:
-		return one(fmt.Sprintf("the snap length cut the server's bytes at byte %d of its stream: what it sent from there on cannot be decoded, and the client sent no command that would show a successful login", f.LostAt))
+		return one("the snap length cut the server's bytes at byte " + strconv.Itoa(f.LostAt) + " of its stream: what it sent from there on cannot be decoded, and the client sent no command that would show a successful login")
 	case ReasonGreetingNoLogin:
 		return one("the greeting was fine; no login was seen")
 	case reasonCaptureEnded:
@@ -100,7 +99,7 @@ func evidence(reason string, info *Info, f *proto.Finding) []string {
 func noteWords(n proto.Note) string {
 	switch n.Kind {
 	case NoteGreetingSlow:
-		return fmt.Sprintf("the greeting took %s after the handshake", proto.Dur(n.After))
+		return "the greeting took " + proto.Dur(n.After) + " after the handshake"
 	}
 	return ""
 }

@@ -15,6 +15,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"strconv"
 
 	"github.com/connscope/connscope/analyze/proto"
 )
@@ -234,10 +235,11 @@ func (e Err) String() string {
 	if e.Truncated {
 		cut = "… (message cut in the capture)"
 	}
+	code := strconv.FormatUint(uint64(e.Code), 10)
 	if e.SQLState != "" {
-		return fmt.Sprintf("ERROR %d (%s): %s%s", e.Code, e.SQLState, e.Message, cut)
+		return "ERROR " + code + " (" + e.SQLState + "): " + e.Message + cut
 	}
-	return fmt.Sprintf("ERROR %d: %s%s", e.Code, e.Message, cut)
+	return "ERROR " + code + ": " + e.Message + cut
 }
 
 // maxMessage bounds error messages kept (MySQL's own limit is 512 bytes).

@@ -346,6 +346,7 @@ func analyzeFile(name string, stdin io.Reader, w *report.Writer, opts analyze.Op
 			writeErr = err
 		}
 	}
+	opts.Recycle = !w.KeepsConnects()
 	// The reader's counters (and its error, if any) go into the summary.
 	sum, readErr := analyze.RunSource(m.Source(r), opts)
 	if writeErr != nil {
