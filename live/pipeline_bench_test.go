@@ -3,6 +3,7 @@ package live
 import (
 	"io"
 	"runtime"
+	"slices"
 	"syscall"
 	"testing"
 	"time"
@@ -22,6 +23,11 @@ import (
 func BenchmarkPipeline(b *testing.B) {
 	const n = 20000
 	kernel, packets, _ := lossWorkload(n, 100*time.Microsecond)
+	// lossWorkload lists each connect's events together; a source
+	// delivers them in time order.
+	byTime := func(x, y lossEvent) int { return x.it.Time.Compare(y.it.Time) }
+	slices.SortStableFunc(kernel, byTime)
+	slices.SortStableFunc(packets, byTime)
 	type arrival struct {
 		at time.Time
 		it event.Item
@@ -56,6 +62,8 @@ func BenchmarkPipeline(b *testing.B) {
 		}
 		s.opts.OnConnect = func(c *analyze.Connect) { w.Connect(c) }
 		s.startEngine(false)
+		var copier packetCopier
+		var events slab[event.Kernel]
 		nextTick := now.Add(activeTick)
 		for _, a := range arrivals {
 			for !nextTick.After(a.at) {
@@ -67,10 +75,11 @@ func BenchmarkPipeline(b *testing.B) {
 			}
 			now = a.at
 			if a.it.Kernel != nil {
-				k := *a.it.Kernel
-				s.addKernel(&k)
+				k := events.new() // as readKernel copies
+				*k = *a.it.Kernel
+				s.addKernel(k)
 			} else {
-				s.addPacket(a.it.Packet.Clone())
+				s.addPacket(copier.clone(a.it.Packet)) // as readPackets does
 			}
 		}
 		s.merger.Flush(s.feed)

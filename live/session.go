@@ -133,6 +133,9 @@ type Session struct {
 	seenLoss     struct{ lost, drops, late uint64 }
 	// newest is the newest event time each source has delivered.
 	newest struct{ packet, kernel time.Time }
+
+	// procSlab holds the processes feed labels packets with.
+	procSlab slab[event.Process]
 }
 
 // Start checks privileges and opens the sources: eBPF if it loads (else
@@ -377,6 +380,7 @@ func matchesComm(c *analyze.Connect, comms []string) bool {
 func (s *Session) readPackets() {
 	defer s.wg.Done()
 	defer s.packetQ.close()
+	var copier packetCopier
 	for {
 		p, err := s.capture.reader.Next()
 		if err != nil {
@@ -385,13 +389,14 @@ func (s *Session) readPackets() {
 			}
 			return
 		}
-		s.packetQ.put(p.Clone())
+		s.packetQ.put(copier.clone(p))
 	}
 }
 
 func (s *Session) readKernel(ctx context.Context) {
 	defer s.wg.Done()
 	defer s.kernelQ.close()
+	var events slab[event.Kernel]
 	for {
 		k, err := s.tracer.Next(ctx)
 		if err != nil {
@@ -400,7 +405,9 @@ func (s *Session) readKernel(ctx context.Context) {
 			}
 			return
 		}
-		s.kernelQ.put(&k)
+		c := events.new()
+		*c = k
+		s.kernelQ.put(c)
 	}
 }
 
@@ -648,7 +655,8 @@ func (s *Session) feed(it event.Item) {
 	// it, so that live analysis and `analyze FILE.pcapng` see the same input.
 	if p.Process == nil {
 		if proc, ok := s.procs.lookup(p); ok {
-			p.Process = &proc
+			p.Process = s.procSlab.new()
+			*p.Process = proc
 		}
 	}
 	if s.onlyTraced && p.Process == nil {
