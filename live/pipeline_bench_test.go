@@ -77,9 +77,9 @@ func BenchmarkPipeline(b *testing.B) {
 			if a.it.Kernel != nil {
 				k := events.new() // as readKernel copies
 				*k = *a.it.Kernel
-				s.addKernel(k)
+				s.addKernel(k, now)
 			} else {
-				s.addPacket(copier.clone(a.it.Packet)) // as readPackets does
+				s.addPacket(copier.clone(a.it.Packet), now) // as readPackets does
 			}
 		}
 		s.merger.Flush(s.feed)

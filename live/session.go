@@ -559,8 +559,9 @@ func (s *Session) takeQueued(packetCh, kernelCh *chan struct{}) {
 // merger; false once the source has ended and everything it read is taken.
 func (s *Session) takePackets() bool {
 	items, open := s.packetQ.take(s.packetBuf)
+	now := s.clock() // when they arrived, as far as the lag goes
 	for _, p := range items {
-		s.addPacket(p)
+		s.addPacket(p, now)
 	}
 	s.packetBuf = items
 	return open
@@ -568,8 +569,9 @@ func (s *Session) takePackets() bool {
 
 func (s *Session) takeKernel() bool {
 	items, open := s.kernelQ.take(s.kernelBuf)
+	now := s.clock()
 	for _, k := range items {
-		s.addKernel(k)
+		s.addKernel(k, now)
 	}
 	s.kernelBuf = items
 	return open
@@ -577,9 +579,9 @@ func (s *Session) takeKernel() bool {
 
 // addPacket and addKernel take an event from its source into the merger
 // (after the port completer has seen it), noting how far behind the source
-// delivers.
-func (s *Session) addPacket(p *event.Packet) {
-	s.merger.NoteLag(s.clock().Sub(p.Time))
+// delivers: now is when the pipeline took it (one clock read per batch).
+func (s *Session) addPacket(p *event.Packet, now time.Time) {
+	s.merger.NoteLag(now.Sub(p.Time))
 	if p.Time.After(s.newest.packet) {
 		s.newest.packet = p.Time
 	}
@@ -587,8 +589,8 @@ func (s *Session) addPacket(p *event.Packet) {
 	s.merger.Add(event.Item{Time: p.Time, Packet: p})
 }
 
-func (s *Session) addKernel(k *event.Kernel) {
-	s.merger.NoteLag(s.clock().Sub(k.Time))
+func (s *Session) addKernel(k *event.Kernel, now time.Time) {
+	s.merger.NoteLag(now.Sub(k.Time))
 	if k.Time.After(s.newest.kernel) {
 		s.newest.kernel = k.Time
 	}
