@@ -90,24 +90,28 @@ func Trace(cfg Config, stdout, stderr io.Writer) int {
 	// file or a pipe what a tick decided goes out together, on the tick.
 	held := !isTerminal(out)
 	w := report.NewWriter(out, report.Options{Format: cfg.Format, Redact: cfg.Redact, FailedOnly: cfg.FailedOnly, Streaming: true, HoldFlush: held, Rollup: &report.RollupOptions{PortRange: localPortRange(cfg.NetNS)}})
-	notice = redactNotices(notice, w)
+	// The report is written on a goroutine of its own (see renderer); it
+	// is the writer's only user until finish.
+	var writeErr error // the renderer's until finish, then this one's
+	var noteWriteErr func(error)
+	r := newRenderer(w, func(err error) { noteWriteErr(err) })
+	plain := notice
+	notice = func(s string) { plain(r.redactText(s)) }
 	cfg.Notice = notice
-	var writeErr error
-	noteWriteErr := func(err error) {
+	noteWriteErr = func(err error) {
 		if err != nil && writeErr == nil {
 			writeErr = err
 			notice(fmt.Sprintf("writing the report: %v", err))
 		}
 	}
-	cfg.OnConnect = func(c *analyze.Connect) { noteWriteErr(w.Connect(c)) }
-	if held {
-		cfg.OnTick = func() { noteWriteErr(w.Flush()) }
-	}
+	cfg.OnConnect = r.connect
+	cfg.OnTick = func() { r.tick(held) }
 	if cfg.Interval > 0 {
-		cfg.OnTick = interimOnTick(cfg.OnTick, cfg.Interval, time.Now, func(now time.Time) { noteWriteErr(w.Interim(now)) })
+		cfg.OnTick = interimOnTick(cfg.OnTick, cfg.Interval, time.Now, r.interim)
 	}
 	s, err := Start(cfg.Options)
 	if err != nil {
+		r.finish()
 		notice(err.Error())
 		closeRecording(rec, notice)
 		return 1
@@ -118,9 +122,12 @@ func Trace(cfg Config, stdout, stderr io.Writer) int {
 		until = fmt.Sprintf("stopping after %v (or Ctrl-C)", cfg.Duration)
 	}
 	notice(fmt.Sprintf("tracing %s; %s", s.Describe(), until))
+	r.mu.Lock()
 	w.SetSource("live")
+	r.mu.Unlock()
 
 	sum, runErr := s.Run(ctx)
+	r.finish()
 	// A second Ctrl-C while the summary is written ends connscope at once.
 	stopSignals()
 
