@@ -90,28 +90,24 @@ func Trace(cfg Config, stdout, stderr io.Writer) int {
 	// file or a pipe what a tick decided goes out together, on the tick.
 	held := !isTerminal(out)
 	w := report.NewWriter(out, report.Options{Format: cfg.Format, Redact: cfg.Redact, FailedOnly: cfg.FailedOnly, Streaming: true, HoldFlush: held, Rollup: &report.RollupOptions{PortRange: localPortRange(cfg.NetNS)}})
-	// The report is written on a goroutine of its own (see renderer); it
-	// is the writer's only user until finish.
-	var writeErr error // the renderer's until finish, then this one's
-	var noteWriteErr func(error)
-	r := newRenderer(w, func(err error) { noteWriteErr(err) })
-	plain := notice
-	notice = func(s string) { plain(r.redactText(s)) }
+	notice = redactNotices(notice, w)
 	cfg.Notice = notice
-	noteWriteErr = func(err error) {
+	var writeErr error
+	noteWriteErr := func(err error) {
 		if err != nil && writeErr == nil {
 			writeErr = err
 			notice(fmt.Sprintf("writing the report: %v", err))
 		}
 	}
-	cfg.OnConnect = r.connect
-	cfg.OnTick = func() { r.tick(held) }
+	cfg.OnConnect = func(c *analyze.Connect) { noteWriteErr(w.Connect(c)) }
+	if held {
+		cfg.OnTick = func() { noteWriteErr(w.Flush()) }
+	}
 	if cfg.Interval > 0 {
-		cfg.OnTick = interimOnTick(cfg.OnTick, cfg.Interval, time.Now, r.interim)
+		cfg.OnTick = interimOnTick(cfg.OnTick, cfg.Interval, time.Now, func(now time.Time) { noteWriteErr(w.Interim(now)) })
 	}
 	s, err := Start(cfg.Options)
 	if err != nil {
-		r.finish()
 		notice(err.Error())
 		closeRecording(rec, notice)
 		return 1
@@ -122,12 +118,9 @@ func Trace(cfg Config, stdout, stderr io.Writer) int {
 		until = fmt.Sprintf("stopping after %v (or Ctrl-C)", cfg.Duration)
 	}
 	notice(fmt.Sprintf("tracing %s; %s", s.Describe(), until))
-	r.mu.Lock()
 	w.SetSource("live")
-	r.mu.Unlock()
 
 	sum, runErr := s.Run(ctx)
-	r.finish()
 	// A second Ctrl-C while the summary is written ends connscope at once.
 	stopSignals()
 
