@@ -42,7 +42,15 @@ type LiveOptions struct {
 const (
 	defaultRingSize    = 16 << 20
 	defaultPollTimeout = 100 * time.Millisecond
-	ringBlockSize      = 1 << 20
+	// ringBlockSize: the kernel hands a block over when it is full or
+	// ringBlockTimeout after its first frame, whichever comes first, so
+	// under light traffic every block holds only ringBlockTimeout's worth
+	// of frames: with 1 MiB blocks a 16 MiB ring held 160 ms (16 blocks)
+	// of traffic whatever its rate, and a reader starved of CPU for longer
+	// lost packets. 128 KiB blocks (a 65,535-byte frame still fits) make
+	// eight times as many: at least blocks × ringBlockTimeout of slack at
+	// any rate, the ring's size at high rates.
+	ringBlockSize = 128 << 10
 	// ringBlockTimeout is how long the kernel fills a ring block before
 	// handing it over anyway: the capture's latency when traffic is light.
 	ringBlockTimeout = 10 * time.Millisecond

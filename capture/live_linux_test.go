@@ -11,6 +11,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -522,5 +523,84 @@ func TestLiveCaughtUp(t *testing.T) {
 			t.Fatal("an idle reader did not catch up within 5 s")
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// A reader that falls behind (another process takes the CPU) loses nothing
+// while the ring has room, also under light traffic: the kernel hands a
+// ring block over ringBlockTimeout after its first frame however little it
+// holds, so the ring's slack is counted in blocks. 250 datagrams sent while
+// nothing reads fill at most 250 blocks, one each when they come more than
+// a block timeout apart: a 32 MiB ring of 128 KiB blocks (256) keeps them
+// all, whatever the timing (with 1 MiB blocks it held 32, about 320 ms).
+func TestLiveSlowReaderLightTraffic(t *testing.T) {
+	requireRoot(t)
+	n := newTestNet(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var l *LiveReader
+	inNetns(t, n.a, func() {
+		var err error
+		if l, err = OpenLive(LiveOptions{Context: ctx, PayloadPorts: []uint16{3306}, BufferSize: 32 << 20, PollTimeout: 50 * time.Millisecond}); err != nil {
+			t.Error(err)
+		}
+	})
+	if t.Failed() {
+		return
+	}
+	defer l.Close()
+	const sent = 250
+	// A listener takes the datagrams (no ICMP errors, which would fail
+	// the sender's next write).
+	var srv net.PacketConn
+	inNetns(t, n.a, func() {
+		var err error
+		if srv, err = net.ListenPacket("udp4", "0.0.0.0:53"); err != nil {
+			t.Error(err)
+		}
+	})
+	if t.Failed() {
+		return
+	}
+	defer srv.Close()
+	inNetns(t, n.b, func() {
+		c, err := net.ListenPacket("udp4", "0.0.0.0:0")
+		if err != nil {
+			t.Errorf("listen: %v", err)
+			return
+		}
+		defer c.Close()
+		to := net.UDPAddrFromAddrPort(netip.AddrPortFrom(n.a4, 53))
+		for i := range sent {
+			if _, err := c.WriteTo([]byte(fmt.Sprintf("query %d", i)), to); err != nil {
+				t.Errorf("sending datagram %d: %v", i, err)
+				return
+			}
+			time.Sleep(2 * time.Millisecond) // about 5 a block: 50 blocks in all
+		}
+	})
+	time.Sleep(50 * time.Millisecond) // the last block handed over
+	var got atomic.Int64
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			p, err := l.Next()
+			if err != nil {
+				return
+			}
+			if p.Proto == event.ProtoUDP && p.DstPort == 53 {
+				got.Add(1)
+			}
+		}
+	}()
+	deadline := time.Now().Add(10 * time.Second)
+	for got.Load() < sent && time.Now().Before(deadline) && l.Stats().KernelDrops == 0 {
+		time.Sleep(20 * time.Millisecond)
+	}
+	cancel()
+	<-done
+	if st := l.Stats(); st.KernelDrops != 0 || got.Load() != sent {
+		t.Errorf("read %d of %d datagrams sent while nothing read, %d dropped by the kernel", got.Load(), sent, st.KernelDrops)
 	}
 }

@@ -1,6 +1,7 @@
 package live
 
 import (
+	"bytes"
 	"cmp"
 	"net/netip"
 	"slices"
@@ -44,6 +45,9 @@ type portCompleter struct {
 	// missing and another connect's the only candidate. The engine pairs
 	// such events with their SYN itself, in time order.
 	noGuessUntil time.Time
+
+	portlessSlab slab[portless]
+	synSlab      slab[synSeen]
 }
 
 type portless struct {
@@ -83,7 +87,8 @@ func (c *portCompleter) kernel(k *event.Kernel) {
 		if len(c.byCookie) >= maxPortless {
 			return
 		}
-		w := &portless{k: k}
+		w := c.portlessSlab.new()
+		w.k = k
 		c.byCookie[k.Cookie] = w
 		dst := unmap(k.Dst)
 		// Its SYN may have come first (the capture delivers faster).
@@ -140,7 +145,8 @@ func (c *portCompleter) packet(p *event.Packet) {
 		return
 	}
 	dst := netip.AddrPortFrom(p.Dst.Unmap(), p.DstPort)
-	s := &synSeen{src: netip.AddrPortFrom(p.Src.Unmap(), p.SrcPort), ns: p.Time.UnixNano()}
+	s := c.synSlab.new()
+	s.src, s.ns = netip.AddrPortFrom(p.Src.Unmap(), p.SrcPort), p.Time.UnixNano()
 	var match *portless
 	for _, w := range c.waiting[dst] {
 		if sameSource(w.k, s.src) && inSynWindow(w.k, s.ns) {
@@ -242,7 +248,23 @@ type owned struct {
 	seen time.Time // event time of the last kernel event or packet of the flow
 }
 
-type flowKey struct{ local, remote netip.AddrPort }
+// flowKey is a flow's two ends in either direction: the lower (address,
+// port) first, addresses as 16 bytes (IPv4-mapped IPv6 addresses are their
+// IPv4 address, as on the wire). No pointers: cheap to hash and compare, and
+// the collector skips the keys.
+type flowKey struct {
+	lo, hi         [16]byte
+	loPort, hiPort uint16
+}
+
+func makeFlowKey(x, y netip.AddrPort) flowKey {
+	ax, ay := x.Addr().As16(), y.Addr().As16()
+	px, py := x.Port(), y.Port()
+	if c := bytes.Compare(ax[:], ay[:]); c > 0 || c == 0 && px > py {
+		ax, ay, px, py = ay, ax, py, px
+	}
+	return flowKey{lo: ax, hi: ay, loPort: px, hiPort: py}
+}
 
 func newProcessTable() *processTable { return &processTable{byFlow: map[flowKey]owned{}} }
 
@@ -267,9 +289,11 @@ func (t *processTable) observe(k *event.Kernel) {
 		// glibc's address-sorting probes: nothing is sent from them.
 		return
 	}
-	key := flowKey{unmap(k.Src), unmap(k.Dst)}
+	key := makeFlowKey(k.Src, k.Dst)
 	if old, ok := t.byFlow[key]; ok && old.Process == k.Process {
-		if k.Time.After(old.seen) {
+		// seen only serves eviction after processFlowIdle: a second's
+		// precision spares a map write per event.
+		if k.Time.Sub(old.seen) > time.Second {
 			old.seen = k.Time
 			t.byFlow[key] = old
 		}
@@ -298,17 +322,13 @@ func (t *processTable) lookup(p *event.Packet) (event.Process, bool) {
 	if len(t.byFlow) == 0 {
 		return event.Process{}, false
 	}
-	src, dst := netip.AddrPortFrom(p.Src.Unmap(), p.SrcPort), netip.AddrPortFrom(p.Dst.Unmap(), p.DstPort)
+	var key flowKey
 	if p.ICMP != nil {
-		src = netip.AddrPortFrom(p.ICMP.QuotedSrc.Unmap(), p.ICMP.QuotedSrcPort)
-		dst = netip.AddrPortFrom(p.ICMP.QuotedDst.Unmap(), p.ICMP.QuotedDstPort)
+		key = makeFlowKey(netip.AddrPortFrom(p.ICMP.QuotedSrc, p.ICMP.QuotedSrcPort), netip.AddrPortFrom(p.ICMP.QuotedDst, p.ICMP.QuotedDstPort))
+	} else {
+		key = makeFlowKey(netip.AddrPortFrom(p.Src, p.SrcPort), netip.AddrPortFrom(p.Dst, p.DstPort))
 	}
-	key := flowKey{src, dst}
 	o, ok := t.byFlow[key]
-	if !ok {
-		key = flowKey{dst, src}
-		o, ok = t.byFlow[key]
-	}
 	if !ok {
 		return event.Process{}, false
 	}

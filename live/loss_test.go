@@ -205,9 +205,9 @@ func runLossPattern(t *testing.T, pat lossPattern, seed uint64, n int, gap time.
 			drops++
 		case a.it.Kernel != nil:
 			k := *a.it.Kernel
-			s.addKernel(&k)
+			s.addKernel(&k, now)
 		default:
-			s.addPacket(a.it.Packet.Clone())
+			s.addPacket(a.it.Packet.Clone(), now)
 		}
 	}
 	for end := now.Add(3 * time.Second); nextTick.Before(end); nextTick = nextTick.Add(activeTick) {

@@ -528,11 +528,51 @@ func appendFacts(b []byte, f *analyze.Facts) []byte {
 	if f.Lost != nil {
 		raw("lost", f.Lost)
 	}
-	if f.KernelDrop != nil {
-		raw("kernel_drop", f.KernelDrop)
+	// kernel_drop and accept come with most live connects: written by
+	// hand (a refused connect's NO_SOCKET drop, an accepted one's accept).
+	if d := f.KernelDrop; d != nil {
+		key("kernel_drop")
+		b = append(b, `{"reason":`...)
+		b = appendJSONString(b, d.Reason)
+		b = append(b, `,"packet":`...)
+		b = appendJSONString(b, d.Packet)
+		b = append(b, `,"received":`...)
+		b = strconv.AppendBool(b, d.Received)
+		if d.Location != "" {
+			b = append(b, `,"location":`...)
+			b = appendJSONString(b, d.Location)
+		}
+		b = append(b, `,"dir":`...)
+		b = appendJSONString(b, string(d.Dir))
+		b = append(b, '}')
 	}
-	if f.Accept != nil {
-		raw("accept", f.Accept)
+	if a := f.Accept; a != nil {
+		key("accept")
+		b = append(b, '{')
+		n := len(b)
+		field := func(name string) {
+			if len(b) > n {
+				b = append(b, ',')
+			}
+			b = append(b, name...)
+		}
+		if a.By != "" {
+			field(`"by":`)
+			b = appendJSONString(b, a.By)
+		}
+		if a.PID != 0 {
+			field(`"pid":`)
+			b = strconv.AppendUint(b, uint64(a.PID), 10)
+		}
+		if a.QueuedMS != nil {
+			field(`"queued_ms":`)
+			b = appendJSONFloat(b, *a.QueuedMS)
+		}
+		if a.HandshakeMS != nil {
+			field(`"handshake_ms":`)
+			b = appendJSONFloat(b, *a.HandshakeMS)
+		}
+		b = append(b, '}')
 	}
 	if f.Listeners != nil {
 		raw("listeners", f.Listeners)

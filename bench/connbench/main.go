@@ -162,6 +162,11 @@ func main() {
 		}
 	}
 	fmt.Println()
+	if la, err := os.ReadFile("/proc/loadavg"); err == nil {
+		// Other processes' load skews every row (CPU per connect grows with
+		// cache and scheduler contention): say how it ended, too.
+		fmt.Printf("Load average at the end: %s.\n\n", strings.Join(strings.Fields(string(la))[:3], " "))
+	}
 	fmt.Println("CPU per connect is CPU time over the load window (all threads, /proc/PID/task/*/schedstat) divided by the connects made; the loop's includes the kernel work done in its context (loopback softirq, eBPF programs). Startup is not counted. \"reported once\": attempts in connscope's report to the loop's two ports, one per connect made, with the outcome the loop saw; a client 5-tuple reported twice within 5 ms counts as a duplicate (the kernel does reuse a client port for the same server within tens of ms when its port search wraps around).")
 	if failed {
 		os.Exit(1)

@@ -102,5 +102,6 @@ func runCommand(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return live.ExitRunFailed
 	}
 	cfg.Linger = *linger
+	liveGC()
 	return live.RunCommand(cfg, argv, stdin, stdout, stderr)
 }

@@ -187,5 +187,6 @@ func traceCommand(args []string, stdout, stderr io.Writer) int {
 	cfg.Comms = comms
 	cfg.Duration = *duration
 	cfg.Interval = *interval
+	liveGC()
 	return live.Trace(cfg, stdout, stderr)
 }
