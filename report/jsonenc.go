@@ -572,6 +572,14 @@ func appendFacts(b []byte, f *analyze.Facts) []byte {
 			field(`"handshake_ms":`)
 			b = appendJSONFloat(b, *a.HandshakeMS)
 		}
+		if a.SYNACKRetransmits != 0 {
+			field(`"syn_ack_retransmits":`)
+			b = strconv.AppendInt(b, int64(a.SYNACKRetransmits), 10)
+		}
+		if a.ACKDropped != "" {
+			field(`"ack_dropped":`)
+			b = appendJSONString(b, a.ACKDropped)
+		}
 		b = append(b, '}')
 	}
 	if f.Listeners != nil {
