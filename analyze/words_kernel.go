@@ -111,10 +111,28 @@ func slowQueued(f *AcceptFact) bool {
 	return f.QueuedMS != nil && *f.QueuedMS >= proto.MSOf(slowAccept)
 }
 
+// acceptExplainsFirst says the server's first bytes came late because its
+// process accept()ed the connection late: the accept wait was slow, and the
+// greeting followed the accept within lateFirstMS.
+func acceptExplainsFirst(f *Facts) bool {
+	a := f.Accept
+	return a != nil && slowQueued(a) && f.ServerFirstMS != nil && *f.ServerFirstMS-*a.QueuedMS < lateFirstMS
+}
+
+// lateFirstMS is the delay of a server's first bytes worth a cause.
+const lateFirstMS = 1000
+
 // serverCauses explains an accept that never came or came late.
 func serverCauses(w *wordCtx) []string {
 	f := w.f.Accept
-	if f == nil || f.HandshakeMS == nil || w.at.Outcome == OK {
+	if f == nil || f.HandshakeMS == nil {
+		return nil
+	}
+	if w.at.Outcome == OK {
+		if acceptExplainsFirst(w.f) {
+			return one(fmt.Sprintf("%s did not accept() the connection for %s after the server's kernel completed the handshake, and spoke %s after it did: the server process was stopped (SIGSTOP, a debugger), stalled or overloaded (all its threads busy, a long pause), not the network or a lookup; the client's wait includes that time.",
+				f.By, d(f.QueuedMS), proto.MS(*w.f.ServerFirstMS-*f.QueuedMS)))
+		}
 		return nil
 	}
 	if f.By == "" {

@@ -1,0 +1,212 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/connscope/connscope/lab"
+)
+
+// The server-side lab cases with real mariadbd (issue 12): a stopped
+// server, a server without TCP, a full server, and a server traced by its
+// pid.
+
+// srvAttempt is what these tests read of a server-side attempt.
+type srvAttempt struct {
+	Client  string `json:"client"`
+	Server  string `json:"server"`
+	Outcome string `json:"outcome"`
+	Reason  string `json:"reason"`
+	Facts   struct {
+		Accept *struct {
+			By          string   `json:"by"`
+			PID         uint32   `json:"pid"`
+			QueuedMS    *float64 `json:"queued_ms"`
+			HandshakeMS *float64 `json:"handshake_ms"`
+		} `json:"accept"`
+		KernelDrop *struct {
+			Reason   string `json:"reason"`
+			Packet   string `json:"packet"`
+			Received bool   `json:"received"`
+		} `json:"kernel_drop"`
+		Listeners *struct {
+			Port     uint16 `json:"port"`
+			OnPort   []any  `json:"on_port"`
+			Absent   []struct {
+				Process string   `json:"process"`
+				Unix    []string `json:"unix_sockets"`
+			} `json:"no_tcp"`
+		} `json:"listeners"`
+	} `json:"facts"`
+	MySQL *struct {
+		ErrorCode int `json:"error_code"`
+	} `json:"mysql"`
+	Events []struct {
+		Kind string  `json:"kind"`
+		AtMS float64 `json:"at_ms"`
+	} `json:"events"`
+	Evidence []string `json:"evidence"`
+	Causes   []string `json:"causes"`
+}
+
+func srvAttempts(t *testing.T, out string) []srvAttempt {
+	t.Helper()
+	var all []srvAttempt
+	for _, line := range strings.Split(out, "\n") {
+		if !strings.HasPrefix(line, `{"kind":"connect"`) {
+			continue
+		}
+		var c struct {
+			Attempts []srvAttempt `json:"attempts"`
+		}
+		if err := json.Unmarshal([]byte(line), &c); err != nil {
+			t.Fatalf("connect line: %v: %s", err, line)
+		}
+		all = append(all, c.Attempts...)
+	}
+	return all
+}
+
+// labMariaDBPID is the pid of the lab's mariadbd #1 (its pid file).
+func labMariaDBPID(t *testing.T) int {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(lab.Dir(), "m1", "mysqld.pid"))
+	if err != nil {
+		t.Fatalf("mariadbd #1's pid file: %v", err)
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil {
+		t.Fatalf("mariadbd #1's pid file %q: %v", b, err)
+	}
+	return pid
+}
+
+// waitServerEstablished waits until the server namespace holds an
+// established connection to port from the client (the kernel completed
+// the handshake, whatever the server process does).
+func waitServerEstablished(t *testing.T, port int, within time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		res := lab.Run(context.Background(), lab.NSServer, "ss", "-Htn", "state", "established", "( sport = :"+strconv.Itoa(port)+" )")
+		if strings.Contains(res.Stdout, lab.Client4) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no established connection from %s to port %d in %s within %v", lab.Client4, port, lab.NSServer, within)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+var acceptWords = regexp.MustCompile(`(\S+)\[(\d+)\] did not accept\(\) the connection for ([0-9.]+) s`)
+
+// TestServerStoppedMariaDB: the lab's mariadbd #1 is stopped (SIGSTOP)
+// while a client connects, and continued 3 s later. Traced on the server's
+// host: the kernel completes the handshake at once, mariadbd accepts and
+// greets only after the 3 s, and the report says mariadbd did not accept
+// for about 3 s, as the cause of the late greeting (not a reverse DNS
+// lookup).
+func TestServerStoppedMariaDB(t *testing.T) {
+	requireLive(t)
+	bin := connscopeBinary(t)
+	lab.Up(t)
+	pid := labMariaDBPID(t)
+	tr := startTrace(t, bin, "--netns", lab.NSServer, "--port", strconv.Itoa(lab.PortMySQL), "--format", "json")
+
+	if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
+		t.Fatalf("SIGSTOP mariadbd #1 (pid %d): %v", pid, err)
+	}
+	stopped := time.Now()
+	continued := false
+	cont := func() {
+		if !continued {
+			continued = true
+			syscall.Kill(pid, syscall.SIGCONT)
+		}
+	}
+	defer cont()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	clientDone := make(chan lab.Result, 1)
+	go func() {
+		clientDone <- lab.Run(ctx, lab.NSClient, lab.MariaDB("--connect-timeout=15", "-h", lab.Server4, "-P", strconv.Itoa(lab.PortMySQL),
+			"-u", lab.DBUser, "-p"+lab.DBPassword, "-N", "-e", "SELECT 1")...)
+	}()
+	waitServerEstablished(t, lab.PortMySQL, 5*time.Second)
+	time.Sleep(time.Until(stopped.Add(3 * time.Second)))
+	cont()
+	res := <-clientDone
+	if res.ExitCode != 0 {
+		t.Fatalf("the client failed after mariadbd was continued: exit %d: %s", res.ExitCode, res.Output())
+	}
+	tr.waitConnects(t, 1, 15*time.Second)
+	if code := tr.stop(t, syscall.SIGINT); code != 0 {
+		t.Fatalf("connscope trace exited %d; stderr:\n%s", code, tr.stderr.String())
+	}
+	out := tr.output()
+	atts := srvAttempts(t, out)
+	if len(atts) != 1 {
+		t.Fatalf("%d attempts, want the client's one:\n%s", len(atts), out)
+	}
+	a := atts[0]
+	if a.Outcome != "ok" {
+		t.Errorf("attempt %s: %s (%s), want ok", a.Server, a.Outcome, a.Reason)
+	}
+	f := a.Facts.Accept
+	if f == nil || f.QueuedMS == nil || f.HandshakeMS == nil {
+		t.Fatalf("facts.accept = %+v, want the handshake and the accept:\n%s", f, out)
+	}
+	if f.PID != uint32(pid) || f.By != "mariadbd["+strconv.Itoa(pid)+"]" {
+		t.Errorf("facts.accept by %q (pid %d), want mariadbd[%d]", f.By, f.PID, pid)
+	}
+	// The handshake comes at once (the kernel's), the accept after the
+	// stop: about 3 s after the SIGSTOP, less the time the client took to
+	// connect (waitServerEstablished saw it established).
+	if *f.HandshakeMS > 500 {
+		t.Errorf("the server's kernel completed the handshake at +%.1f ms, want at once", *f.HandshakeMS)
+	}
+	if *f.QueuedMS < 2000 || *f.QueuedMS > 4500 {
+		t.Errorf("facts.accept.queued_ms = %.1f, want about 3000 (stopped for 3 s)", *f.QueuedMS)
+	}
+	var steps []string
+	for _, ev := range a.Events {
+		if ev.Kind == "server_handshake" || ev.Kind == "accepted" {
+			steps = append(steps, ev.Kind)
+		}
+	}
+	if strings.Join(steps, ",") != "server_handshake,accepted" {
+		t.Errorf("server-side steps %v, want the handshake then the accept", steps)
+	}
+	found := false
+	for _, e := range a.Evidence {
+		m := acceptWords.FindStringSubmatch(e)
+		if m == nil {
+			continue
+		}
+		found = true
+		secs, _ := strconv.ParseFloat(m[3], 64)
+		if m[1] != "mariadbd" || m[2] != strconv.Itoa(pid) || secs*1000 < *f.QueuedMS-100 || secs*1000 > *f.QueuedMS+100 {
+			t.Errorf("evidence %q: want mariadbd[%d] and the accept wait %.0f ms", e, pid, *f.QueuedMS)
+		}
+	}
+	if !found {
+		t.Errorf("evidence %q does not say mariadbd did not accept", a.Evidence)
+	}
+	if !hasText(a.Causes, "mariadbd["+strconv.Itoa(pid)+"] did not accept()") {
+		t.Errorf("causes %q do not name mariadbd's accept wait", a.Causes)
+	}
+	for _, generic := range []string{"reverse DNS", "name resol"} {
+		if hasText(a.Causes, generic) {
+			t.Errorf("causes %q offer %q for a greeting the accept wait explains", a.Causes, generic)
+		}
+	}
+}
