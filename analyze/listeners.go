@@ -21,12 +21,17 @@ import (
 type ListenerFact struct {
 	Port      uint16          `json:"port"`
 	Listeners []ListenerEntry `json:"on_port"`
+	// NoTCP are the server processes (mysqld, mariadbd, postgres) of the
+	// traced host that listened on no TCP socket at all, only on unix
+	// sockets (Addr empty): skip_networking.
+	NoTCP []ListenerEntry `json:"no_tcp,omitempty"`
 }
 
 // ListenerEntry is one listening socket of the inventory.
 type ListenerEntry struct {
-	// Addr is its local address (0.0.0.0:3306, [::]:3306, 127.0.0.1:3306).
-	Addr string `json:"addr"`
+	// Addr is its local address (0.0.0.0:3306, [::]:3306, 127.0.0.1:3306);
+	// "" for a server with no TCP listener (ListenerFact.NoTCP).
+	Addr string `json:"addr,omitempty"`
 	// Serves: it accepts connects to the attempt's server address (its own
 	// address, or every address of its family).
 	Serves bool `json:"serves,omitempty"`
@@ -64,17 +69,24 @@ func (e *Engine) listenerFact(a *attempt, r Reason) {
 	dst := a.server.Addr().Unmap()
 	f := &ListenerFact{Port: port, Listeners: []ListenerEntry{}}
 	for _, l := range e.opts.Listeners {
-		if l.Addr.Port() != port {
+		if !l.NoTCP && l.Addr.Port() != port {
 			continue
 		}
-		le := ListenerEntry{Addr: l.Addr.String(), Serves: listensOn(l, dst), PID: l.PID, AcceptQueue: l.AcceptQueue, Backlog: l.Backlog}
+		le := ListenerEntry{PID: l.PID, AcceptQueue: l.AcceptQueue, Backlog: l.Backlog}
+		if !l.NoTCP {
+			le.Addr, le.Serves = l.Addr.String(), listensOn(l, dst)
+		}
 		if l.PID != 0 {
 			le.Process = fmt.Sprintf("%s[%d]", l.Comm, l.PID)
 		}
 		for _, u := range l.UnixSockets {
 			le.UnixSockets = append(le.UnixSockets, u.Path)
 		}
-		f.Listeners = append(f.Listeners, le)
+		if l.NoTCP {
+			f.NoTCP = append(f.NoTCP, le)
+		} else {
+			f.Listeners = append(f.Listeners, le)
+		}
 	}
 	a.facts.Listeners = f
 }

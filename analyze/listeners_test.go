@@ -22,6 +22,10 @@ func TestListenerCauses(t *testing.T) {
 		return event.Listener{Family: f, Addr: ap, AcceptQueue: queue, Backlog: backlog, PID: 812, Comm: "mariadbd",
 			UnixSockets: []event.UnixListener{{Path: "/run/mysqld/mysqld.sock", Owner: "mysql:mysql", Mode: 0o777}}}
 	}
+	noTCP := func(comm string, pid uint32) event.Listener {
+		return event.Listener{NoTCP: true, PID: pid, Comm: comm,
+			UnixSockets: []event.UnixListener{{Path: "/run/mysqld/mysqld.sock", Owner: "mysql:mysql", Mode: 0o777}}}
+	}
 	noSocket := func(s *sim) {
 		s.kernel(&event.Kernel{Time: s.at(0.02), Kind: event.PacketDrop, Family: event.FamilyInet, SockType: event.SockStream,
 			Src: ap(cli), Dst: ap(srv), Drop: &event.Drop{Reason: "NO_SOCKET", Incoming: true, Proto: event.ProtoTCP, TCPFlags: event.TCPSyn}})
@@ -61,6 +65,14 @@ func TestListenerCauses(t *testing.T) {
 		{"accept queue full at the start", []event.Listener{mariadbd("0.0.0.0:3306", 80, 80)}, unanswered,
 			"mariadbd[812]'s accept queue on 0.0.0.0:3306 was already full (80 waiting, limit 80)"},
 		{"accept queue with room", []event.Listener{mariadbd("0.0.0.0:3306", 3, 80)}, unanswered, ""},
+		{"skip_networking: mariadbd with no TCP listener", []event.Listener{noTCP("mariadbd", 812)}, refused(true),
+			"Nothing listens on port 3306 of this host, hence the RST (the kernel: NO_SOCKET); mariadbd[812] runs here with no TCP listener at all, only the unix socket /run/mysqld/mysqld.sock: skip_networking is on"},
+		{"postgres with listen_addresses empty", []event.Listener{noTCP("postgres", 812)}, refused(true),
+			"postgres[812] runs here with no TCP listener at all, only the unix socket /run/mysqld/mysqld.sock: listen_addresses is empty"},
+		{"skip_networking beside a listener on the port: the listener explains", []event.Listener{mariadbd("127.0.0.1:3306", 0, 80), noTCP("mysqld", 900)}, refused(true),
+			"mariadbd[812] listens on 127.0.0.1:3306 only"},
+		{"no TCP, but no NO_SOCKET: maybe another host", []event.Listener{noTCP("mariadbd", 812)}, refused(false), ""},
+		{"no TCP, the SYN unanswered: not the cause", []event.Listener{noTCP("mariadbd", 812)}, unanswered, ""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -76,7 +88,7 @@ func TestListenerCauses(t *testing.T) {
 			}
 			if tc.want == "" {
 				for _, c := range causes {
-					if strings.Contains(c, "mariadbd[812]") || strings.Contains(c, "when the trace started") {
+					if strings.Contains(c, "[812]") || strings.Contains(c, "when the trace started") || strings.Contains(c, "no TCP listener") {
 						t.Errorf("an inventory cause where none applies: %q", c)
 					}
 				}

@@ -178,6 +178,9 @@ func listenerCauses(w *wordCtx) []string {
 		if !noSocket {
 			return nil // this host may not be the server
 		}
+		if len(lf.NoTCP) > 0 {
+			return noTCPCauses(lf)
+		}
 		return one(fmt.Sprintf("Nothing listened on port %d of this host when the trace started (listener inventory), and the kernel dropped the SYN with NO_SOCKET: the server is not running, listens on another port, or accepts only on a unix socket.", lf.Port))
 	}
 	var addrs []string
@@ -201,4 +204,28 @@ func listenerName(l *ListenerEntry) string {
 		return "a process not found"
 	}
 	return l.Process
+}
+
+// noTCPCauses: nothing listened on the port, and a server of this host
+// listened on no TCP socket at all.
+func noTCPCauses(lf *ListenerFact) []string {
+	var c []string
+	for i := range lf.NoTCP {
+		l := &lf.NoTCP[i]
+		s := fmt.Sprintf("Nothing listens on port %d of this host, hence the RST (the kernel: NO_SOCKET); %s runs here with no TCP listener at all", lf.Port, listenerName(l))
+		if len(l.UnixSockets) > 0 {
+			s += ", only the unix socket " + strings.Join(l.UnixSockets, " and ")
+		}
+		comm, _, _ := strings.Cut(l.Process, "[")
+		switch comm {
+		case "mysqld", "mariadbd":
+			s += ": skip_networking is on (skip-networking in its option files or on its command line). Turn it off and restart to accept TCP, or connect over the unix socket."
+		case "postgres", "postmaster":
+			s += ": listen_addresses is empty (postgresql.conf or -c listen_addresses). Set it (e.g. '*') and restart to accept TCP, or connect over the unix socket."
+		default:
+			s += ": it is configured for local connections only."
+		}
+		c = append(c, s)
+	}
+	return c
 }

@@ -38,9 +38,9 @@ type srvAttempt struct {
 			Received bool   `json:"received"`
 		} `json:"kernel_drop"`
 		Listeners *struct {
-			Port     uint16 `json:"port"`
-			OnPort   []any  `json:"on_port"`
-			Absent   []struct {
+			Port   uint16 `json:"port"`
+			OnPort []any  `json:"on_port"`
+			NoTCP  []struct {
 				Process string   `json:"process"`
 				Unix    []string `json:"unix_sockets"`
 			} `json:"no_tcp"`
@@ -208,5 +208,63 @@ func TestServerStoppedMariaDB(t *testing.T) {
 		if hasText(a.Causes, generic) {
 			t.Errorf("causes %q offer %q for a greeting the accept wait explains", a.Causes, generic)
 		}
+	}
+}
+
+// TestServerSkipNetworking: a fresh mariadbd with skip-networking in the
+// lab's server namespace (no TCP listener, only its unix socket) and a
+// client connecting to its port: the SYN gets a RST (the kernel: NO_SOCKET),
+// and the listener inventory says mariadbd listens on no TCP socket at all
+// (skip_networking), which is not the bind_address case.
+func TestServerSkipNetworking(t *testing.T) {
+	requireLive(t)
+	bin := connscopeBinary(t)
+	lab.Up(t)
+	const port = 3334
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	m, err := lab.StartMariaDB(ctx, "srvlab-skipnet", port, "skip-networking")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Stop()
+	who := "mariadbd[" + strconv.Itoa(m.PID()) + "]"
+
+	tr := startTrace(t, bin, "--netns", lab.NSServer, "--port", strconv.Itoa(port), "--format", "json")
+	if !strings.Contains(tr.stderr.String(), who+" on no TCP socket at all, unix "+m.Socket) {
+		t.Errorf("the listener inventory line does not name %s without TCP and its socket %s:\n%s", who, m.Socket, tr.stderr.String())
+	}
+	res := lab.Run(ctx, lab.NSClient, lab.MariaDB("-h", lab.Server4, "-P", strconv.Itoa(port), "-u", lab.DBUser, "-e", "SELECT 1")...)
+	if res.ExitCode == 0 {
+		t.Fatalf("the client connected to %s:%d: %s", lab.Server4, port, res.Output())
+	}
+	tr.waitConnects(t, 1, 15*time.Second)
+	if code := tr.stop(t, syscall.SIGINT); code != 0 {
+		t.Fatalf("connscope trace exited %d; stderr:\n%s", code, tr.stderr.String())
+	}
+	out := tr.output()
+	if all := serverAttempts(t, out); len(all) != 1 {
+		t.Fatalf("%d attempts, want the client's one:\n%s", len(all), out)
+	}
+	a := srvAttempts(t, out)[0]
+	t.Logf("causes: %q", a.Causes)
+	if a.Outcome != "refused" || a.Reason != "tcp.rst_from_server" {
+		t.Errorf("attempt %s: %s (%s), want refused (tcp.rst_from_server)", a.Server, a.Outcome, a.Reason)
+	}
+	if l := a.Facts.Listeners; l == nil || len(l.OnPort) != 0 || len(l.NoTCP) != 1 || l.NoTCP[0].Process != who || len(l.NoTCP[0].Unix) != 1 || l.NoTCP[0].Unix[0] != m.Socket {
+		t.Errorf("facts.listeners = %+v, want nothing on port %d and %s with no TCP, unix %s", l, port, who, m.Socket)
+	}
+	var sa serverAttempt
+	sa.Facts.KernelDrop = a.Facts.KernelDrop
+	checkTrailingDrop(t, sa, out, "NO_SOCKET", true)
+	if a.Facts.KernelDrop != nil {
+		// The cause rests on NO_SOCKET (this host is the server).
+		want := who + " runs here with no TCP listener at all, only the unix socket " + m.Socket + ": skip_networking is on"
+		if !hasText(a.Causes, want) {
+			t.Errorf("causes %q lack %q", a.Causes, want)
+		}
+	}
+	if hasText(a.Causes, "listens on 127.0.0.1") || hasText(a.Causes, "where nothing listens, hence the RST") {
+		t.Errorf("causes %q word it as a bind address", a.Causes)
 	}
 }

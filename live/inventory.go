@@ -28,8 +28,15 @@ import (
 
 const tcpListen = 10 // TCP_LISTEN (include/net/tcp_states.h)
 
+// serverComms are the process names of the servers of the registered
+// protocols: one of them running in the traced namespace with no TCP
+// listener at all (only unix sockets) is why nothing listens on its port
+// (MySQL's skip_networking, PostgreSQL's empty listen_addresses).
+var serverComms = map[string]bool{"mysqld": true, "mariadbd": true, "postgres": true, "postmaster": true}
+
 // listenerInventory lists the listeners on ports (every port when empty)
-// in the network namespace ns ("" for this one).
+// in the network namespace ns ("" for this one), and the servers there
+// (serverComms) that listen on no TCP socket at all.
 func listenerInventory(ns string, ports []uint16) ([]event.Listener, error) {
 	var h *netlink.Handle
 	if err := inNetns(ns, func() (err error) {
@@ -39,19 +46,30 @@ func listenerInventory(ns string, ports []uint16) ([]event.Listener, error) {
 		return nil, fmt.Errorf("listener inventory: opening a sock_diag netlink socket: %w", err)
 	}
 	defer h.Close()
+	return takeInventory(h, ports)
+}
+
+// takeInventory takes the inventory through h, a sock_diag socket of the
+// traced namespace.
+func takeInventory(h *netlink.Handle, ports []uint16) ([]event.Listener, error) {
 	want := map[uint16]bool{}
 	for _, p := range ports {
 		want[p] = true
 	}
 	var out []event.Listener
 	inodes := map[uint32][]int{} // socket inode → indexes in out
+	listening := map[uint32]bool{} // every TCP listener of the namespace
 	for _, family := range []uint8{unix.AF_INET, unix.AF_INET6} {
 		socks, err := h.SocketDiagTCP(family)
 		if err != nil && !errors.Is(err, netlink.ErrDumpInterrupted) {
 			return nil, fmt.Errorf("listener inventory: sock_diag dump of TCP sockets (family %d): %w", family, err)
 		}
 		for _, s := range socks {
-			if s.State != tcpListen || (len(want) > 0 && !want[s.ID.SourcePort]) {
+			if s.State != tcpListen {
+				continue
+			}
+			listening[s.INode] = true
+			if len(want) > 0 && !want[s.ID.SourcePort] {
 				continue
 			}
 			addr, ok := netip.AddrFromSlice(s.ID.Source)
@@ -71,12 +89,21 @@ func listenerInventory(ns string, ports []uint16) ([]event.Listener, error) {
 			})
 		}
 	}
-	if len(out) == 0 {
-		return nil, nil
+	// The namespace's listening unix sockets (stream), by inode.
+	unixes, err := h.UnixSocketDiagInfo()
+	if err != nil && !errors.Is(err, netlink.ErrDumpInterrupted) {
+		return out, fmt.Errorf("listener inventory: sock_diag dump of unix sockets: %w", err)
+	}
+	unixPath := map[uint32]string{}
+	for _, u := range unixes {
+		if u.DiagMsg == nil || u.DiagMsg.State != tcpListen || u.DiagMsg.Type != unix.SOCK_STREAM || u.Name == nil {
+			continue
+		}
+		unixPath[u.DiagMsg.INode] = diagName(*u.Name)
 	}
 
 	// The processes holding them, and every socket inode those hold.
-	owners := socketOwners(inodes)
+	owners := socketOwners(inodes, unixPath, listening)
 	procSockets := map[int]map[uint32]bool{}
 	for inode, idx := range inodes {
 		o, ok := owners.byInode[inode]
@@ -89,30 +116,34 @@ func listenerInventory(ns string, ports []uint16) ([]event.Listener, error) {
 		}
 		procSockets[o.pid] = owners.sockets[o.pid]
 	}
-	if len(procSockets) > 0 {
-		unixes, err := h.UnixSocketDiagInfo()
-		if err != nil && !errors.Is(err, netlink.ErrDumpInterrupted) {
-			return out, fmt.Errorf("listener inventory: sock_diag dump of unix sockets: %w", err)
-		}
-		byPID := map[int][]event.UnixListener{}
-		for _, u := range unixes {
-			if u.DiagMsg == nil || u.DiagMsg.State != tcpListen || u.DiagMsg.Type != unix.SOCK_STREAM || u.Name == nil {
-				continue
-			}
-			for pid, socks := range procSockets {
-				if socks[u.DiagMsg.INode] {
-					byPID[pid] = append(byPID[pid], unixListener(pid, diagName(*u.Name)))
-				}
-			}
-		}
-		for i := range out {
-			if l := byPID[int(out[i].PID)]; len(l) > 0 {
-				sort.Slice(l, func(a, b int) bool { return l[a].Path < l[b].Path })
-				out[i].UnixSockets = l
+	for _, o := range owners.noTCP {
+		out = append(out, event.Listener{NoTCP: true, PID: uint32(o.pid), Comm: o.comm})
+		procSockets[o.pid] = owners.sockets[o.pid]
+	}
+	if len(out) == 0 {
+		return nil, nil
+	}
+	byPID := map[int][]event.UnixListener{}
+	for pid, socks := range procSockets {
+		for inode := range socks {
+			if path, ok := unixPath[inode]; ok {
+				byPID[pid] = append(byPID[pid], unixListener(pid, path))
 			}
 		}
 	}
+	for i := range out {
+		if l := byPID[int(out[i].PID)]; len(l) > 0 {
+			sort.Slice(l, func(a, b int) bool { return l[a].Path < l[b].Path })
+			out[i].UnixSockets = l
+		}
+	}
 	sort.Slice(out, func(i, j int) bool {
+		if out[i].NoTCP != out[j].NoTCP {
+			return !out[i].NoTCP
+		}
+		if out[i].NoTCP {
+			return out[i].PID < out[j].PID
+		}
 		if out[i].Addr.Port() != out[j].Addr.Port() {
 			return out[i].Addr.Port() < out[j].Addr.Port()
 		}
@@ -181,12 +212,17 @@ type owner struct {
 type ownerScan struct {
 	byInode map[uint32]owner
 	sockets map[int]map[uint32]bool // socket inodes of the processes found
+	// noTCP are the servers (serverComms) holding a listening unix socket
+	// of the namespace and none of its TCP listeners.
+	noTCP []owner
 }
 
 // socketOwners finds the processes holding the socket inodes wanted, by
 // one scan of /proc/*/fd (what `ss -p` does), and remembers every socket
-// each of those processes holds.
-func socketOwners(wanted map[uint32][]int) ownerScan {
+// each of those processes holds; and the servers that hold one of the
+// namespace's listening unix sockets (unixListen) but none of its TCP
+// listeners (tcpListen).
+func socketOwners(wanted map[uint32][]int, unixListen map[uint32]string, tcpListen map[uint32]bool) ownerScan {
 	r := ownerScan{byInode: map[uint32]owner{}, sockets: map[int]map[uint32]bool{}}
 	procs, err := os.ReadDir("/proc")
 	if err != nil {
@@ -203,7 +239,7 @@ func socketOwners(wanted map[uint32][]int) ownerScan {
 			continue
 		}
 		var mine map[uint32]bool
-		found := false
+		found, unixL, tcpL := false, false, false
 		for _, fd := range fds {
 			target, err := os.Readlink(filepath.Join(dir, fd.Name()))
 			if err != nil || !strings.HasPrefix(target, "socket:[") {
@@ -218,11 +254,23 @@ func socketOwners(wanted map[uint32][]int) ownerScan {
 				mine = map[uint32]bool{}
 			}
 			mine[inode] = true
+			if _, ok := unixListen[inode]; ok {
+				unixL = true
+			}
+			if tcpListen[inode] {
+				tcpL = true
+			}
 			if _, want := wanted[inode]; want {
 				if _, seen := r.byInode[inode]; !seen {
 					r.byInode[inode] = owner{pid: pid, comm: procComm(pid)}
 					found = true
 				}
+			}
+		}
+		if unixL && !tcpL {
+			if comm := procComm(pid); serverComms[comm] {
+				r.noTCP = append(r.noTCP, owner{pid: pid, comm: comm})
+				found = true
 			}
 		}
 		if found {
@@ -267,6 +315,9 @@ func describeListeners(ls []event.Listener) string {
 			who = fmt.Sprintf("%s[%d]", l.Comm, l.PID)
 		}
 		s := fmt.Sprintf("%s on %s (accept queue %d/%d)", who, l.Addr, l.AcceptQueue, l.Backlog)
+		if l.NoTCP {
+			s = who + " on no TCP socket at all"
+		}
 		for _, u := range l.UnixSockets {
 			if u.Owner != "" {
 				s += fmt.Sprintf(", unix %s (%s %04o)", u.Path, u.Owner, u.Mode)
