@@ -103,6 +103,10 @@ func acceptEvidence(w *wordCtx) string {
 		return fmt.Sprintf("the server's kernel completed the handshake at +%s, but no process had accept()ed the connection when it was decided", d(f.HandshakeMS))
 	case slowQueued(f):
 		return fmt.Sprintf("%s did not accept() the connection for %s after the server's kernel completed the handshake", f.By, d(f.QueuedMS))
+	case w.at.Outcome != OK && f.QueuedMS != nil:
+		// Who took the failed attempt's connection, and when: a server
+		// that refuses (1040, 1130) does so itself, after a prompt accept.
+		return fmt.Sprintf("%s accept()ed the connection %s after the server's kernel completed the handshake", f.By, d(f.QueuedMS))
 	}
 	return ""
 }

@@ -268,3 +268,61 @@ func TestServerSkipNetworking(t *testing.T) {
 		t.Errorf("causes %q word it as a bind address", a.Causes)
 	}
 }
+
+// TestServerTooManyConnections: the lab's mariadbd #1 (max_connections=10)
+// with every slot held, and one more client: traced on the server's host,
+// the attempt is refused with MySQL error 1040 by the process that
+// accept()ed it, named with the time the connection waited for that
+// accept (the server took it at once: its connection limit refused it, not
+// its accept queue).
+func TestServerTooManyConnections(t *testing.T) {
+	requireLive(t)
+	bin := connscopeBinary(t)
+	lab.Up(t)
+	pid := labMariaDBPID(t)
+	who := "mariadbd[" + strconv.Itoa(pid) + "]"
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	release, err := lab.HoldConnections(ctx, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer release()
+
+	tr := startTrace(t, bin, "--netns", lab.NSServer, "--port", strconv.Itoa(lab.PortMySQL), "--format", "json")
+	runClient(t, "too-many-connections", lab.ClientMariaDB)
+	tr.waitConnects(t, 1, 15*time.Second)
+	if code := tr.stop(t, syscall.SIGINT); code != 0 {
+		t.Fatalf("connscope trace exited %d; stderr:\n%s", code, tr.stderr.String())
+	}
+	out := tr.output()
+	atts := srvAttempts(t, out)
+	if len(atts) != 1 {
+		t.Fatalf("%d attempts, want the client's one (the holders use the unix socket):\n%s", len(atts), out)
+	}
+	a := atts[0]
+	t.Logf("evidence: %q\ncauses: %q", a.Evidence, a.Causes)
+	if a.Outcome != "rejected" || a.MySQL == nil || a.MySQL.ErrorCode != 1040 {
+		t.Errorf("attempt %s: %s (%s) mysql %+v, want rejected with 1040", a.Server, a.Outcome, a.Reason, a.MySQL)
+	}
+	f := a.Facts.Accept
+	if f == nil || f.QueuedMS == nil || f.By != who || f.PID != uint32(pid) {
+		t.Fatalf("facts.accept = %+v, want the accept by %s with its wait:\n%s", f, who, out)
+	}
+	if *f.QueuedMS > 500 {
+		t.Errorf("facts.accept.queued_ms = %.1f, want a prompt accept (the server was not stalled)", *f.QueuedMS)
+	}
+	m := regexp.MustCompile(regexp.QuoteMeta(who) + ` accept\(\)ed the connection ([0-9.]+ m?s) after the server's kernel completed the handshake`)
+	found := false
+	for _, e := range a.Evidence {
+		if sm := m.FindStringSubmatch(e); sm != nil {
+			found = true
+		}
+	}
+	if !found {
+		t.Errorf("evidence %q does not name the accept by %s and its time", a.Evidence, who)
+	}
+	if !hasText(a.Causes, "max_connections") {
+		t.Errorf("causes %q do not point at max_connections", a.Causes)
+	}
+}
