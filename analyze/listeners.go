@@ -3,21 +3,22 @@ package analyze
 import (
 	"fmt"
 	"net/netip"
+	"time"
 
 	"github.com/connscope/connscope/event"
 )
 
-// Facts from the listener inventory (Options.Listeners, live): who
-// listened on the attempt's port of the traced host when the trace started,
-// and on which addresses; worded as causes at rendering (words_kernel.go).
+// Facts from the listener inventory (Options.Listeners, then
+// SetListeners, live): who listened on the attempt's port of the traced
+// host before the attempt, and on which addresses; worded as causes at rendering (words_kernel.go).
 // A refused connect to an address the listener is
 // not bound to, a refused connect to a port nobody listens on (when the
 // kernel's NO_SOCKET says this host is the server), and a timeout against a
 // listener whose accept queue was already full are named precisely.
 
 // ListenerFact is what the listener inventory showed on a failed attempt's
-// port (facts.listeners): every listening socket there when the trace
-// started (none: nothing listened on the port).
+// port (facts.listeners): every listening socket there in the inventory
+// in force when the attempt started (none: nothing listened on the port).
 type ListenerFact struct {
 	Port      uint16          `json:"port"`
 	Listeners []ListenerEntry `json:"on_port"`
@@ -58,17 +59,45 @@ func listensOn(l event.Listener, dst netip.Addr) bool {
 	return a.Unmap() == dst.Unmap()
 }
 
+// inventory is a listener inventory taken while tracing.
+type inventory struct {
+	at        time.Time
+	listeners []event.Listener
+}
+
+// SetListeners hands the engine a listener inventory taken at at, after a
+// listener appeared or went away (live: the first one is
+// Options.Listeners). An attempt's causes use the inventory in force when
+// it started: the last one taken before its first packet or event. Call it
+// from the goroutine feeding the engine.
+func (e *Engine) SetListeners(at time.Time, ls []event.Listener) {
+	e.inventories = append(e.inventories, inventory{at: at, listeners: ls})
+}
+
+// listenersAt is the inventory in force at t.
+func (e *Engine) listenersAt(t time.Time) []event.Listener {
+	ls := e.opts.Listeners
+	for i := range e.inventories {
+		if e.inventories[i].at.After(t) {
+			break
+		}
+		ls = e.inventories[i].listeners
+	}
+	return ls
+}
+
 // listenerFact records, for a failed TCP attempt of a live trace with a
 // listener inventory, the listeners on its port (the causes name who
 // listens there, on which addresses, and how full its queue was).
 func (e *Engine) listenerFact(a *attempt, r Reason) {
-	if len(e.opts.Listeners) == 0 || a.unix != "" || !a.server.IsValid() || r.Outcome() == OK {
+	if (len(e.opts.Listeners) == 0 && len(e.inventories) == 0) || a.unix != "" || !a.server.IsValid() || r.Outcome() == OK {
 		return
 	}
+	listeners := e.listenersAt(a.start)
 	port := a.server.Port()
 	dst := a.server.Addr().Unmap()
 	f := &ListenerFact{Port: port, Listeners: []ListenerEntry{}}
-	for _, l := range e.opts.Listeners {
+	for _, l := range listeners {
 		if !l.NoTCP && l.Addr.Port() != port {
 			continue
 		}

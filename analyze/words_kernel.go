@@ -168,7 +168,7 @@ func listenerCauses(w *wordCtx) []string {
 	case ReasonRSTFromServer, ReasonKernelRST, ReasonECONNREFUSED:
 	case ReasonSYNUnanswered, ReasonETIMEDOUT, ReasonKernelListenOverflow, ReasonSYNACKAfterGiveUp:
 		if match != nil && match.Backlog > 0 && match.AcceptQueue >= match.Backlog {
-			return one(fmt.Sprintf("When the trace started, %s's accept queue on %s was already full (%d waiting, limit %d): it does not accept() fast enough, or its listen backlog is too small.",
+			return one(fmt.Sprintf("Before this attempt (listener inventory), %s's accept queue on %s was already full (%d waiting, limit %d): it does not accept() fast enough, or its listen backlog is too small.",
 				listenerName(match), match.Addr, match.AcceptQueue, match.Backlog))
 		}
 		return nil
@@ -176,7 +176,7 @@ func listenerCauses(w *wordCtx) []string {
 		return nil
 	}
 	if match != nil {
-		return nil // someone listened there at the start: it went away since, or a firewall reset
+		return nil // someone listened there before: it went away since, or a firewall reset
 	}
 	if len(lf.Listeners) == 0 {
 		if !noSocket {
@@ -185,7 +185,7 @@ func listenerCauses(w *wordCtx) []string {
 		if len(lf.NoTCP) > 0 {
 			return noTCPCauses(lf)
 		}
-		return one(fmt.Sprintf("Nothing listened on port %d of this host when the trace started (listener inventory), and the kernel dropped the SYN with NO_SOCKET: the server is not running, listens on another port, or accepts only on a unix socket.", lf.Port))
+		return one(fmt.Sprintf("Nothing listened on port %d of this host before this attempt (listener inventory), and the kernel dropped the SYN with NO_SOCKET: the server is not running, listens on another port, or accepts only on a unix socket.", lf.Port))
 	}
 	var addrs []string
 	for _, l := range lf.Listeners {

@@ -3,7 +3,9 @@ package e2e
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -324,5 +326,91 @@ func TestServerTooManyConnections(t *testing.T) {
 	}
 	if !hasText(a.Causes, "max_connections") {
 		t.Errorf("causes %q do not point at max_connections", a.Causes)
+	}
+}
+
+// waitStderr waits until the trace's stderr holds s.
+func (tr *tracer) waitStderr(t *testing.T, s string, within time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for !strings.Contains(tr.stderr.String(), s) {
+		if time.Now().After(deadline) {
+			t.Fatalf("after %v the trace has not said %q:\n%s", within, s, tr.stderr.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestServerStartedDuringTrace: a server (socat bound to 127.0.0.1 only)
+// starts in the lab's server namespace after `connscope trace` began, and
+// stops before the trace ends. The trace says when it appeared and went
+// away; a client's refused connect while it listened is explained by it
+// (loopback only), one after it went away by nothing listening.
+func TestServerStartedDuringTrace(t *testing.T) {
+	requireLive(t)
+	if _, err := exec.LookPath("socat"); err != nil {
+		t.Skip("socat is not installed (Debian package socat): it plays the server bound to 127.0.0.1")
+	}
+	bin := connscopeBinary(t)
+	lab.Up(t)
+	const port = "3335"
+	tr := startTrace(t, bin, "--netns", lab.NSServer, "--port", port, "--format", "json")
+	if strings.Contains(tr.stderr.String(), "listening at the start") {
+		t.Fatalf("something listens on port %s already:\n%s", port, tr.stderr.String())
+	}
+	srv := exec.Command("ip", "netns", "exec", lab.NSServer, "socat", "TCP-LISTEN:"+port+",bind=127.0.0.1,reuseaddr,fork", "EXEC:/bin/true")
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	stopped := false
+	defer func() {
+		if !stopped {
+			srv.Process.Kill()
+			srv.Wait()
+		}
+	}()
+	who := fmt.Sprintf("socat[%d]", srv.Process.Pid)
+	tr.waitStderr(t, "listeners changed: now listening: "+who+" on 127.0.0.1:"+port, 5*time.Second)
+
+	connect := func() {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		res := lab.Run(ctx, lab.NSClient, lab.MariaDB("-h", lab.Server4, "-P", port, "-u", lab.DBUser, "-e", "SELECT 1")...)
+		if res.ExitCode == 0 {
+			t.Fatalf("the client connected to %s:%s: %s", lab.Server4, port, res.Output())
+		}
+	}
+	connect()
+	tr.waitConnects(t, 1, 15*time.Second)
+	srv.Process.Kill()
+	srv.Wait()
+	stopped = true
+	tr.waitStderr(t, "listeners changed: no longer listening: "+who+" on 127.0.0.1:"+port, 5*time.Second)
+	connect()
+	tr.waitConnects(t, 2, 15*time.Second)
+	if code := tr.stop(t, syscall.SIGINT); code != 0 {
+		t.Fatalf("connscope trace exited %d; stderr:\n%s", code, tr.stderr.String())
+	}
+	out := tr.output()
+	atts := srvAttempts(t, out)
+	if len(atts) != 2 {
+		t.Fatalf("%d attempts, want the client's two:\n%s", len(atts), out)
+	}
+	for i, a := range atts {
+		t.Logf("attempt %d causes: %q", i+1, a.Causes)
+		if a.Outcome != "refused" {
+			t.Errorf("attempt %d to %s: %s (%s), want refused", i+1, a.Server, a.Outcome, a.Reason)
+		}
+	}
+	while := who + " listens on 127.0.0.1:" + port + " only; this SYN came to " + lab.Server4 + ":" + port
+	if !hasText(atts[0].Causes, while) {
+		t.Errorf("the first attempt's causes %q lack %q", atts[0].Causes, while)
+	}
+	if hasText(atts[1].Causes, who) {
+		t.Errorf("the second attempt's causes %q name %s, which had gone away", atts[1].Causes, who)
+	}
+	if atts[1].Facts.KernelDrop != nil && !hasText(atts[1].Causes, "Nothing listened on port "+port+" of this host before this attempt") {
+		t.Errorf("the second attempt's causes %q do not say nothing listened", atts[1].Causes)
 	}
 }

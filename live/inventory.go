@@ -1,9 +1,7 @@
 package live
 
 import (
-	"errors"
 	"fmt"
-	"net/netip"
 	"os"
 	"os/user"
 	"path/filepath"
@@ -12,16 +10,13 @@ import (
 	"strings"
 	"syscall"
 
-	"github.com/vishvananda/netlink"
-	"golang.org/x/sys/unix"
-
 	"github.com/connscope/connscope/analyze"
 	"github.com/connscope/connscope/event"
 )
 
 // The listener inventory: at the start of a live trace, every TCP socket
 // listening on a target port in the traced namespace (sock_diag, through
-// github.com/vishvananda/netlink), the process holding it (by its socket
+// github.com/vishvananda/netlink's transport: listenwatch.go), the process holding it (by its socket
 // inode in /proc/PID/fd), and the unix sockets that process listens on. It
 // tells the analysis who could have accepted a connect, and on which
 // address ("listens on 127.0.0.1:3306 only").
@@ -38,68 +33,48 @@ var serverComms = map[string]bool{"mysqld": true, "mariadbd": true, "postgres": 
 // in the network namespace ns ("" for this one), and the servers there
 // (serverComms) that listen on no TCP socket at all.
 func listenerInventory(ns string, ports []uint16) ([]event.Listener, error) {
-	var h *netlink.Handle
-	if err := inNetns(ns, func() (err error) {
-		h, err = netlink.NewHandle(unix.NETLINK_INET_DIAG)
-		return err
-	}); err != nil {
-		return nil, fmt.Errorf("listener inventory: opening a sock_diag netlink socket: %w", err)
+	w, err := newListenWatch(ns, ports)
+	if err != nil {
+		return nil, err
 	}
-	defer h.Close()
-	return takeInventory(h, ports)
+	defer w.close()
+	socks, err := w.listening()
+	if err != nil {
+		return nil, err
+	}
+	return inventoryOf(socks, ports), nil
 }
 
-// takeInventory takes the inventory through h, a sock_diag socket of the
-// traced namespace.
-func takeInventory(h *netlink.Handle, ports []uint16) ([]event.Listener, error) {
+// inventoryOf makes the inventory from the namespace's listening sockets
+// (listenWatch.listening): the TCP listeners on ports with the processes
+// holding them and those processes' unix sockets, and the servers holding
+// no TCP listener at all.
+func inventoryOf(socks []listenSock, ports []uint16) []event.Listener {
 	want := map[uint16]bool{}
 	for _, p := range ports {
 		want[p] = true
 	}
 	var out []event.Listener
-	inodes := map[uint32][]int{} // socket inode → indexes in out
-	listening := map[uint32]bool{} // every TCP listener of the namespace
-	for _, family := range []uint8{unix.AF_INET, unix.AF_INET6} {
-		socks, err := h.SocketDiagTCP(family)
-		if err != nil && !errors.Is(err, netlink.ErrDumpInterrupted) {
-			return nil, fmt.Errorf("listener inventory: sock_diag dump of TCP sockets (family %d): %w", family, err)
-		}
-		for _, s := range socks {
-			if s.State != tcpListen {
-				continue
-			}
-			listening[s.INode] = true
-			if len(want) > 0 && !want[s.ID.SourcePort] {
-				continue
-			}
-			addr, ok := netip.AddrFromSlice(s.ID.Source)
-			if !ok {
-				continue
-			}
-			if family == unix.AF_INET {
-				addr = addr.Unmap()
-			}
-			inodes[s.INode] = append(inodes[s.INode], len(out))
-			out = append(out, event.Listener{
-				Family:      uint16(family),
-				Addr:        netip.AddrPortFrom(addr, s.ID.SourcePort),
-				AcceptQueue: s.RQueue,
-				Backlog:     s.WQueue,
-				UID:         s.UID,
-			})
-		}
-	}
-	// The namespace's listening unix sockets (stream), by inode.
-	unixes, err := h.UnixSocketDiagInfo()
-	if err != nil && !errors.Is(err, netlink.ErrDumpInterrupted) {
-		return out, fmt.Errorf("listener inventory: sock_diag dump of unix sockets: %w", err)
-	}
-	unixPath := map[uint32]string{}
-	for _, u := range unixes {
-		if u.DiagMsg == nil || u.DiagMsg.State != tcpListen || u.DiagMsg.Type != unix.SOCK_STREAM || u.Name == nil {
+	inodes := map[uint32][]int{}    // socket inode → indexes in out
+	listening := map[uint32]bool{}  // every TCP listener of the namespace
+	unixPath := map[uint32]string{} // the stream unix listeners
+	for _, s := range socks {
+		if !s.addr.IsValid() {
+			unixPath[s.inode] = s.path
 			continue
 		}
-		unixPath[u.DiagMsg.INode] = diagName(*u.Name)
+		listening[s.inode] = true
+		if len(want) > 0 && !want[s.addr.Port()] {
+			continue
+		}
+		inodes[s.inode] = append(inodes[s.inode], len(out))
+		out = append(out, event.Listener{
+			Family:      s.family,
+			Addr:        s.addr,
+			AcceptQueue: s.rqueue,
+			Backlog:     s.wqueue,
+			UID:         s.uid,
+		})
 	}
 
 	// The processes holding them, and every socket inode those hold.
@@ -121,7 +96,7 @@ func takeInventory(h *netlink.Handle, ports []uint16) ([]event.Listener, error) 
 		procSockets[o.pid] = owners.sockets[o.pid]
 	}
 	if len(out) == 0 {
-		return nil, nil
+		return nil
 	}
 	byPID := map[int][]event.UnixListener{}
 	for pid, socks := range procSockets {
@@ -149,7 +124,7 @@ func takeInventory(h *netlink.Handle, ports []uint16) ([]event.Listener, error) 
 		}
 		return out[i].Addr.Addr().Less(out[j].Addr.Addr())
 	})
-	return out, nil
+	return out
 }
 
 // diagName is a unix socket's name as sock_diag reports it through the
@@ -161,7 +136,11 @@ func diagName(raw string) string {
 	if len(raw) < 4 {
 		return "" // not even the surplus: malformed
 	}
-	raw = raw[:len(raw)-4]
+	return unixName(raw[:len(raw)-4])
+}
+
+// unixName is a UNIX_DIAG_NAME value as the kernel sends it (see diagName).
+func unixName(raw string) string {
 	if raw == "" {
 		return ""
 	}
@@ -290,13 +269,20 @@ func procComm(pid int) string {
 
 // takeInventory takes the listener inventory of the traced namespace for
 // the target ports (or the registered protocols' ports), says what it found
-// in one line, and keeps it for the engine's causes.
+// in one line, and keeps it for the engine's causes; the watcher
+// (listenwatch.go) keeps it current while tracing.
 func (s *Session) takeInventory() {
 	ports := s.opts.Ports
 	if len(ports) == 0 {
 		ports = analyze.ProtocolPorts()
 	}
-	ls, err := listenerInventory(s.opts.NetNS, ports)
+	w, err := newListenWatch(s.opts.NetNS, ports)
+	var ls []event.Listener
+	if err == nil {
+		if w.socks, err = w.listening(); err == nil {
+			ls = inventoryOf(w.socks, ports)
+		}
+	}
 	switch {
 	case err != nil:
 		s.opts.Notice(fmt.Sprintf("%v (causes will not name the listeners)", err))
@@ -304,6 +290,26 @@ func (s *Session) takeInventory() {
 		s.opts.Notice("listening at the start: " + describeListeners(ls))
 	}
 	s.listeners = ls
+	if err != nil {
+		if w != nil {
+			w.close()
+		}
+		return
+	}
+	w.last = ls
+	s.watch = w
+	s.inventories = make(chan inventoryUpdate, 1)
+}
+
+// applyInventory hands the engine the inventory the watcher took since the
+// last tick, if any (on the pipeline's goroutine).
+func (s *Session) applyInventory() {
+	select {
+	case u := <-s.inventories:
+		s.listeners = u.listeners
+		s.engine.SetListeners(u.at, u.listeners)
+	default:
+	}
 }
 
 // describeListeners renders the inventory in one line for the start notice.

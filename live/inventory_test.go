@@ -199,7 +199,10 @@ func TestInventoryServerWithoutTCP(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	if len(got) != 1 {
-		t.Fatalf("inventory %+v, want the mariadbd copy alone", got)
+		fds, _ := exec.Command("ls", "-l", fmt.Sprintf("/proc/%d/fd", srv.Process.Pid)).CombinedOutput()
+		comm, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", srv.Process.Pid))
+		ss, _ := exec.Command("ip", "netns", "exec", name, "ss", "-xlpe").CombinedOutput()
+		t.Fatalf("inventory %+v, want the mariadbd copy alone; comm %q fds:\n%s\nss:\n%s", got, comm, fds, ss)
 	}
 	g := got[0]
 	if !g.NoTCP || g.Comm != "mariadbd" || g.PID != uint32(srv.Process.Pid) || g.Addr.IsValid() {

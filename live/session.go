@@ -122,8 +122,12 @@ type Session struct {
 	// (its maps are gone afterwards).
 	tracerStats event.Stats
 
-	// listeners is the listener inventory taken at the start (inventory.go).
-	listeners []event.Listener
+	// listeners is the listener inventory taken at the start, then the
+	// latest one (inventory.go); watch keeps it current, sending on
+	// inventories (listenwatch.go).
+	listeners   []event.Listener
+	watch       *listenWatch
+	inventories chan inventoryUpdate
 
 	// clock is the wall clock (time.Now; tests drive their own).
 	clock func() time.Time
@@ -232,6 +236,14 @@ func Start(opts Options) (*Session, error) {
 	if s.tracer != nil {
 		s.wg.Add(1)
 		go s.readKernel(ctx)
+	}
+	if s.watch != nil {
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			defer s.watch.close()
+			s.watch.watch(ctx, s.inventories, s.opts.Notice)
+		}()
 	}
 	return s, nil
 }
@@ -597,6 +609,9 @@ func (s *Session) addKernel(k *event.Kernel) {
 // newest time it has delivered, so that its older events still merge in
 // order instead of arriving late.
 func (s *Session) tick(now time.Time) {
+	if s.inventories != nil {
+		s.applyInventory() // inventory.go
+	}
 	limit := s.merger.Limit(now)
 	if s.packetQ.len() > 0 && s.newest.packet.Before(limit) {
 		limit = s.newest.packet
