@@ -221,12 +221,9 @@ func noTCPCauses(lf *ListenerFact) []string {
 			s += ", only the unix socket " + strings.Join(l.UnixSockets, " and ")
 		}
 		comm, _, _ := strings.Cut(l.Process, "[")
-		switch comm {
-		case "mysqld", "mariadbd":
-			s += ": skip_networking is on (skip-networking in its option files or on its command line). Turn it off and restart to accept TCP, or connect over the unix socket."
-		case "postgres", "postmaster":
-			s += ": listen_addresses is empty (postgresql.conf or -c listen_addresses). Set it (e.g. '*') and restart to accept TCP, or connect over the unix socket."
-		default:
+		if p := serverProtocol(comm); p != nil && p.NoTCP != nil {
+			s += ": " + p.NoTCP(listenerName(l))
+		} else {
 			s += ": it is configured for local connections only."
 		}
 		c = append(c, s)

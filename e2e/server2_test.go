@@ -414,3 +414,113 @@ func TestServerStartedDuringTrace(t *testing.T) {
 		t.Errorf("the second attempt's causes %q do not say nothing listened", atts[1].Causes)
 	}
 }
+
+// TestTracePIDFollowsServer: `connscope trace --pid $(pidof mariadbd)` on
+// the lab's mariadbd #1: the connects *to* it (it makes none) are
+// reported, with its accept, while a connect to another server process
+// (mariadbd #2) of the same namespace is not.
+func TestTracePIDFollowsServer(t *testing.T) {
+	requireLive(t)
+	bin := connscopeBinary(t)
+	lab.Up(t)
+	pid := labMariaDBPID(t)
+	who := "mariadbd[" + strconv.Itoa(pid) + "]"
+	tr := startTrace(t, bin, "--netns", lab.NSServer, "--pid", strconv.Itoa(pid), "--format", "json")
+	if !strings.Contains(tr.stderr.String(), "following the listeners of the traced processes (connects to them are reported): "+who+" on ") {
+		t.Fatalf("the trace does not say it follows %s's listeners:\n%s", who, tr.stderr.String())
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for _, port := range []int{lab.PortMySQLResolve, lab.PortMySQL} {
+		res := lab.Run(ctx, lab.NSClient, lab.MariaDB("-h", lab.Server4, "-P", strconv.Itoa(port), "-u", lab.DBUser, "-p"+lab.DBPassword, "-N", "-e", "SELECT 1")...)
+		if res.ExitCode != 0 {
+			t.Fatalf("the client to %s:%d failed: %s", lab.Server4, port, res.Output())
+		}
+	}
+	tr.waitConnects(t, 1, 15*time.Second)
+	time.Sleep(time.Second) // a connect to #2 would be reported by now too
+	if code := tr.stop(t, syscall.SIGINT); code != 0 {
+		t.Fatalf("connscope trace exited %d; stderr:\n%s", code, tr.stderr.String())
+	}
+	out := tr.output()
+	atts := srvAttempts(t, out)
+	if len(atts) != 1 {
+		t.Fatalf("%d attempts, want the one to mariadbd #1 (port %d), not #2's:\n%s", len(atts), lab.PortMySQL, out)
+	}
+	a := atts[0]
+	if a.Server != lab.Server4+":"+strconv.Itoa(lab.PortMySQL) || a.Outcome != "ok" {
+		t.Errorf("attempt to %s: %s (%s), want ok to %s:%d", a.Server, a.Outcome, a.Reason, lab.Server4, lab.PortMySQL)
+	}
+	f := a.Facts.Accept
+	if f == nil || f.By != who || f.QueuedMS == nil || *f.QueuedMS > 1000 {
+		t.Errorf("facts.accept = %+v, want %s's prompt accept with its wait (from the client's ACK)", f, who)
+	}
+}
+
+// TestRunFollowsServer: `connscope run -- CMD` where CMD is a server
+// (socat, forking a child per connection that answers a line): it listens
+// after the trace began; the connects to it are reported with its accept, until it is
+// stopped (SIGTERM to connscope, passed on to it).
+func TestRunFollowsServer(t *testing.T) {
+	requireLive(t)
+	if _, err := exec.LookPath("socat"); err != nil {
+		t.Skip("socat is not installed (Debian package socat): it plays the server")
+	}
+	bin := connscopeBinary(t)
+	lab.Up(t)
+	const port = "3337"
+	out, errb := &lockedBuffer{}, &lockedBuffer{}
+	cmd := exec.Command(bin, "run", "--netns", lab.NSServer, "--format", "json", "--",
+		"ip", "netns", "exec", lab.NSServer, "socat", "TCP-LISTEN:"+port+",reuseaddr,fork", "SYSTEM:read line; echo hello $line")
+	cmd.Stdout, cmd.Stderr = out, errb
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	defer func() {
+		if cmd.ProcessState == nil {
+			cmd.Process.Kill()
+			<-done
+		}
+	}()
+	tr := &tracer{cmd: cmd, stderr: errb, done: done, stdout: &out.b, mu: &out.mu}
+	tr.waitStderr(t, "connscope: tracing ", 15*time.Second)
+	pid, ok := childPID(errb.String())
+	if !ok {
+		t.Fatalf("no 'tracing ... (pid N)' notice:\n%s", errb.String())
+	}
+	who := fmt.Sprintf("socat[%d]", pid)
+	tr.waitStderr(t, "following the listeners of the traced processes (connects to them are reported): "+who+" on 0.0.0.0:"+port, 5*time.Second)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	res := lab.Run(ctx, lab.NSClient, "sh", "-c", "(echo client; sleep 1) | socat - TCP:"+lab.Server4+":"+port)
+	if res.ExitCode != 0 || strings.TrimSpace(res.Stdout) != "hello client" {
+		t.Fatalf("the client got %q (exit %d): %s", res.Stdout, res.ExitCode, res.Output())
+	}
+	time.Sleep(500 * time.Millisecond)
+	cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-done:
+	case <-time.After(20 * time.Second):
+		t.Fatalf("connscope run did not end within 20 s of SIGTERM:\n%s", errb.String())
+	}
+	report := errb.String()
+	var atts []srvAttempt
+	for _, line := range strings.Split(report, "\n") {
+		if strings.HasPrefix(line, `{"kind":"connect"`) {
+			atts = append(atts, srvAttempts(t, line)...)
+		}
+	}
+	if len(atts) != 1 {
+		t.Fatalf("%d attempts, want the client's connect to socat:\n%s", len(atts), report)
+	}
+	a := atts[0]
+	if a.Server != lab.Server4+":"+port || a.Outcome != "ok" {
+		t.Errorf("attempt to %s: %s (%s), want ok to %s:%s", a.Server, a.Outcome, a.Reason, lab.Server4, port)
+	}
+	if f := a.Facts.Accept; f == nil || f.By != who || f.QueuedMS == nil {
+		t.Errorf("facts.accept = %+v, want the accept by %s with its wait", f, who)
+	}
+}

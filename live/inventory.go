@@ -24,10 +24,16 @@ import (
 const tcpListen = 10 // TCP_LISTEN (include/net/tcp_states.h)
 
 // serverComms are the process names of the servers of the registered
-// protocols: one of them running in the traced namespace with no TCP
-// listener at all (only unix sockets) is why nothing listens on its port
-// (MySQL's skip_networking, PostgreSQL's empty listen_addresses).
-var serverComms = map[string]bool{"mysqld": true, "mariadbd": true, "postgres": true, "postmaster": true}
+// protocols (analyze.ServerComms): one of them running in the traced
+// namespace with no TCP listener at all (only unix sockets) is why nothing
+// listens on its port (MySQL's skip_networking).
+var serverComms = func() map[string]bool {
+	m := map[string]bool{}
+	for _, c := range analyze.ServerComms() {
+		m[c] = true
+	}
+	return m
+}()
 
 // listenerInventory lists the listeners on ports (every port when empty)
 // in the network namespace ns ("" for this one), and the servers there
@@ -273,14 +279,29 @@ func procComm(pid int) string {
 // (listenwatch.go) keeps it current while tracing.
 func (s *Session) takeInventory() {
 	ports := s.opts.Ports
+	var keep func(event.Listener) bool
 	if len(ports) == 0 {
 		ports = analyze.ProtocolPorts()
+		if f := s.follow; f != nil {
+			// Every port: a traced server's listener is followed on
+			// whatever port it has (follow.go); other processes' only
+			// on the protocols' ports.
+			protoPorts := map[uint16]bool{}
+			for _, p := range ports {
+				protoPorts[p] = true
+			}
+			ports = nil
+			keep = func(l event.Listener) bool {
+				return l.NoTCP || protoPorts[l.Addr.Port()] || (l.PID != 0 && f.traced(l.PID))
+			}
+		}
 	}
 	w, err := newListenWatch(s.opts.NetNS, ports)
 	var ls []event.Listener
 	if err == nil {
+		w.keep, w.follow = keep, s.follow
 		if w.socks, err = w.listening(); err == nil {
-			ls = inventoryOf(w.socks, ports)
+			ls = w.inventory(w.socks)
 		}
 	}
 	switch {
@@ -297,6 +318,9 @@ func (s *Session) takeInventory() {
 		return
 	}
 	w.last = ls
+	if s.follow != nil {
+		s.follow.update(ls, s.opts.Notice)
+	}
 	s.watch = w
 	s.inventories = make(chan inventoryUpdate, 1)
 }

@@ -61,6 +61,19 @@ type listenWatch struct {
 	ports []uint16
 	socks []listenSock // sorted, at the last look
 	last  []event.Listener
+	// keep, when set, chooses the listeners of the inventory; follow, when
+	// set, follows the traced processes' listeners (follow.go).
+	keep   func(event.Listener) bool
+	follow *followed
+}
+
+// inventory makes the inventory of a look's sockets.
+func (w *listenWatch) inventory(socks []listenSock) []event.Listener {
+	ls := inventoryOf(socks, w.ports)
+	if w.keep == nil {
+		return ls
+	}
+	return slices.DeleteFunc(ls, func(l event.Listener) bool { return !w.keep(l) })
 }
 
 // newListenWatch opens the watcher's sock_diag sockets in namespace ns.
@@ -206,7 +219,7 @@ func (w *listenWatch) check() (ls []event.Listener, changed bool, err error) {
 		return nil, false, nil
 	}
 	w.socks = socks
-	ls = inventoryOf(socks, w.ports)
+	ls = w.inventory(socks)
 	if sameListeners(ls, w.last) {
 		return nil, false, nil
 	}
@@ -277,6 +290,9 @@ func (w *listenWatch) watch(ctx context.Context, updates chan inventoryUpdate, n
 		}
 		if s := listenerChanges(old, ls); s != "" {
 			notice("listeners changed: " + s)
+		}
+		if w.follow != nil {
+			w.follow.update(ls, notice)
 		}
 		u := inventoryUpdate{at: at, listeners: ls}
 		select {

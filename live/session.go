@@ -128,6 +128,9 @@ type Session struct {
 	listeners   []event.Listener
 	watch       *listenWatch
 	inventories chan inventoryUpdate
+	// follow is, under a pid filter, the traced processes' listeners
+	// whose connects are reported too (follow.go); nil otherwise.
+	follow *followed
 
 	// clock is the wall clock (time.Now; tests drive their own).
 	clock func() time.Time
@@ -220,6 +223,9 @@ func Start(opts Options) (*Session, error) {
 	}
 
 	s.onlyTraced = s.tracer != nil && (opts.FilterPIDs || len(opts.PIDs) > 0)
+	if s.onlyTraced {
+		s.follow = newFollowed(opts.PIDs, opts.FollowChildren, localAddrs(opts.NetNS)) // follow.go
+	}
 	s.lossCounters = s.readLossCounters
 	s.takeInventory() // inventory.go
 	s.startEngine(s.capture == nil)
@@ -308,6 +314,9 @@ func (s *Session) AddPID(pid int) error {
 	if s.tracer == nil {
 		return nil
 	}
+	if s.follow != nil {
+		s.follow.addRoot(uint32(pid))
+	}
 	return s.tracer.AddPID(uint32(pid))
 }
 
@@ -342,7 +351,11 @@ func (s *Session) processFiltered() bool {
 
 // wanted says whether a connect passes the process filters.
 func (s *Session) wanted(c *analyze.Connect) bool {
-	return wantedConnect(c, s.opts.Comms, s.tracer != nil && (s.opts.FilterPIDs || len(s.opts.PIDs) > 0))
+	pidFilter := s.tracer != nil && (s.opts.FilterPIDs || len(s.opts.PIDs) > 0)
+	if pidFilter && s.follow != nil && s.follow.connect(c) {
+		pidFilter = false // a connect to a traced server (follow.go)
+	}
+	return wantedConnect(c, s.opts.Comms, pidFilter)
 }
 
 // wantedConnect applies --comm and, when pidFilter is set (a pid filter
@@ -666,7 +679,7 @@ func (s *Session) feed(it event.Item) {
 			p.Process = &proc
 		}
 	}
-	if s.onlyTraced && p.Process == nil {
+	if s.onlyTraced && p.Process == nil && !s.follow.packet(p) {
 		// The capture sees every process's packets; the tracer only the
 		// traced ones' sockets (and their resolver's UDP sockets). What no
 		// traced process owns is someone else's: left out, so that it can
