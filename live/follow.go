@@ -34,9 +34,9 @@ import (
 // followed is what is followed: the roots of the traced processes, and
 // the server addresses of their listeners.
 type followed struct {
-	mu       sync.Mutex
-	roots    map[uint32]bool // --pid, and run's command (AddPID)
-	children bool            // their descendants too
+	mu        sync.Mutex
+	roots     map[uint32]bool // --pid, and run's command (AddPID)
+	children  bool            // their descendants too
 	announced map[netip.AddrPort]bool
 	// served is read without the lock (feed, wanted: the pipeline's
 	// goroutine); replaced, never changed, under mu.
