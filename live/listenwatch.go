@@ -126,10 +126,8 @@ func (unixDiagReq) Serialize() []byte {
 
 // dump runs one sock_diag dump request on the watcher's socket.
 func (w *listenWatch) dump(data nl.NetlinkRequestData, each func(msg []byte)) error {
-	req := &nl.NetlinkRequest{
-		NlMsghdr: unix.NlMsghdr{Len: unix.SizeofNlMsghdr, Type: nl.SOCK_DIAG_BY_FAMILY, Flags: unix.NLM_F_REQUEST | unix.NLM_F_DUMP},
-		Sockets:  map[int]*nl.SocketHandle{unix.NETLINK_INET_DIAG: {Socket: w.sock}},
-	}
+	req := nl.NewNetlinkRequest(nl.SOCK_DIAG_BY_FAMILY, unix.NLM_F_DUMP) // its own sequence number
+	req.Sockets = map[int]*nl.SocketHandle{unix.NETLINK_INET_DIAG: {Socket: w.sock}}
 	req.AddData(data)
 	err := req.ExecuteIter(unix.NETLINK_INET_DIAG, nl.SOCK_DIAG_BY_FAMILY, func(msg []byte) bool {
 		each(msg)
