@@ -142,7 +142,8 @@ func defaultCauses(w *wordCtx) []string {
 	case Incomplete:
 		return one("The capture ended before this attempt finished: capture for longer (start before the client connects, stop after it reports).")
 	case OK:
-		if w.f.ServerFirstMS != nil && *w.f.ServerFirstMS >= 1000 {
+		// A late accept explains it (serverCauses says so).
+		if w.f.ServerFirstMS != nil && *w.f.ServerFirstMS >= lateFirstMS && !acceptExplainsFirst(w.f) {
 			return one("The server's first message was slow: a reverse DNS lookup of the client on the server, or an overloaded server; close to the client's connect timeout this turns into failures.")
 		}
 	}

@@ -64,7 +64,8 @@ type Options struct {
 	Keep func(*Connect) bool
 	// Listeners is the listener inventory of the traced host when the
 	// trace started (live): the causes of a refused connect name who
-	// listens on its port, and on which addresses (listeners.go).
+	// listens on its port, and on which addresses (listeners.go). Later
+	// inventories come through Engine.SetListeners.
 	Listeners []event.Listener
 	// Recycle says that OnConnect (and Keep) keep nothing of the *Connect
 	// they are given past the call: not the Connect, its Attempts, their
@@ -139,6 +140,9 @@ type Engine struct {
 	// unclaimed lists, by server, attempts started by a SYN that no kernel
 	// socket has claimed yet (live only; see adoptPortless).
 	unclaimed map[netip.AddrPort][]*attempt
+	// inventories are the listener inventories after the first
+	// (Options.Listeners), by the time taken (SetListeners, listeners.go).
+	inventories []inventory
 
 	// now is the event clock: the latest time of any event (nowNS: the same
 	// in Unix nanoseconds, what the per-packet path compares).

@@ -278,6 +278,26 @@ func ProtocolPorts() []uint16 {
 	return ports
 }
 
+// ServerComms lists the registered protocols' server process names
+// (Protocol.Servers), for the live listener inventory.
+func ServerComms() []string {
+	var out []string
+	for _, p := range protocols {
+		out = append(out, p.Servers...)
+	}
+	return out
+}
+
+// serverProtocol is the registered protocol whose server process is comm.
+func serverProtocol(comm string) *proto.Protocol {
+	for _, p := range protocols {
+		if slices.Contains(p.Servers, comm) {
+			return p
+		}
+	}
+	return nil
+}
+
 // intended is the protocol an attempt was meant for, told without its
 // bytes: the server's port is one of the protocol's (Engine.protoPorts:
 // its defaults or the options), else its unix socket path names the

@@ -159,6 +159,13 @@ func (e *Engine) kernelServer(k *event.Kernel) bool {
 		if !s.accepted.IsZero() {
 			return true
 		}
+		if s.queued.IsZero() && !a.hsDoneAt.IsZero() && !a.hsDoneAt.After(k.Time) {
+			// No handshake event (a pid filter without a port filter
+			// leaves the server's softirq side out): the client's ACK
+			// completing the handshake, captured on this host, is when
+			// the kernel queued the connection.
+			s.queued = a.hsDoneAt
+		}
 		s.accepted, s.pid = k.Time, k.Process.PID
 		s.by = fmt.Sprintf("%s[%d]", k.Process.Comm, k.Process.PID)
 		at := EventAttrs{Detail: &proto.Detail{PID: k.Process.PID, Comm: k.Process.Comm, FD: k.Process.FD}}

@@ -65,6 +65,24 @@ func TestServerSide(t *testing.T) {
 			accept(s, 3000.4)
 		}, NoGreeting, []EventKind{EvServerHandshake, EvAccepted}, AcceptFact{By: "mariadbd[812]", PID: 812}, 3000.25,
 			"mariadbd[812] did not accept() the connection for 3.0 s", "took 3.0 s to accept()"},
+		{"no handshake event (a pid filter): the wait from the client's ACK", func(s *sim) {
+			k := s.conn(cli, srv)
+			k.handshake(0, 0.1)
+			accept(s, 3000.11)
+			k.server(3000.5, mariadbGreeting())
+			k.client(3001, handshakeResponse("app", defaultCaps))
+			k.server(3002, okPacket(2))
+		}, OK, []EventKind{EvAccepted}, AcceptFact{By: "mariadbd[812]", PID: 812}, 3000,
+			"mariadbd[812] did not accept() the connection for 3.0 s after the server's kernel completed the handshake", "mariadbd[812] did not accept() the connection for 3.0 s"},
+		{"no handshake event and no ACK seen: no wait", func(s *sim) {
+			k := s.conn(cli, srv)
+			k.SYN(0)
+			k.SYNACK(0.1)
+			accept(s, 3000.11)
+			k.server(3000.5, mariadbGreeting())
+			k.client(3001, handshakeResponse("app", defaultCaps))
+			k.server(3002, okPacket(2))
+		}, OK, []EventKind{EvAccepted}, AcceptFact{By: "mariadbd[812]", PID: 812}, 0, "", ""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -143,6 +143,10 @@ func acceptEvidence(w *wordCtx) string {
 		return fmt.Sprintf("the server's kernel completed the handshake at +%s, but no process had accept()ed the connection when it was decided", d(f.HandshakeMS))
 	case slowQueued(f):
 		return fmt.Sprintf("%s did not accept() the connection for %s after the server's kernel completed the handshake", f.By, d(f.QueuedMS))
+	case w.at.Outcome != OK && f.QueuedMS != nil:
+		// Who took the failed attempt's connection, and when: a server
+		// that refuses (1040, 1130) does so itself, after a prompt accept.
+		return fmt.Sprintf("%s accept()ed the connection %s after the server's kernel completed the handshake", f.By, d(f.QueuedMS))
 	}
 	return ""
 }
@@ -151,10 +155,28 @@ func slowQueued(f *AcceptFact) bool {
 	return f.QueuedMS != nil && *f.QueuedMS >= proto.MSOf(slowAccept)
 }
 
+// acceptExplainsFirst says the server's first bytes came late because its
+// process accept()ed the connection late: the accept wait was slow, and the
+// greeting followed the accept within lateFirstMS.
+func acceptExplainsFirst(f *Facts) bool {
+	a := f.Accept
+	return a != nil && slowQueued(a) && f.ServerFirstMS != nil && *f.ServerFirstMS-*a.QueuedMS < lateFirstMS
+}
+
+// lateFirstMS is the delay of a server's first bytes worth a cause.
+const lateFirstMS = 1000
+
 // serverCauses explains an accept that never came or came late.
 func serverCauses(w *wordCtx) []string {
 	f := w.f.Accept
-	if f == nil || f.HandshakeMS == nil || w.at.Outcome == OK {
+	if f == nil || f.HandshakeMS == nil {
+		return nil
+	}
+	if w.at.Outcome == OK {
+		if acceptExplainsFirst(w.f) {
+			return one(fmt.Sprintf("%s did not accept() the connection for %s after the server's kernel completed the handshake, and spoke %s after it did: the server process was stopped (SIGSTOP, a debugger), stalled or overloaded (all its threads busy, a long pause), not the network or a lookup; the client's wait includes that time.",
+				f.By, d(f.QueuedMS), proto.MS(*w.f.ServerFirstMS-*f.QueuedMS)))
+		}
 		return nil
 	}
 	if f.By == "" {
@@ -197,7 +219,7 @@ func listenerCauses(w *wordCtx) []string {
 	case ReasonRSTFromServer, ReasonKernelRST, ReasonECONNREFUSED:
 	case ReasonSYNUnanswered, ReasonETIMEDOUT, ReasonKernelListenOverflow, ReasonSYNACKAfterGiveUp:
 		if match != nil && match.Backlog > 0 && match.AcceptQueue >= match.Backlog {
-			return one(fmt.Sprintf("When the trace started, %s's accept queue on %s was already full (%d waiting, limit %d): it does not accept() fast enough, or its listen backlog is too small.",
+			return one(fmt.Sprintf("Before this attempt (listener inventory), %s's accept queue on %s was already full (%d waiting, limit %d): it does not accept() fast enough, or its listen backlog is too small.",
 				listenerName(match), match.Addr, match.AcceptQueue, match.Backlog))
 		}
 		return nil
@@ -205,13 +227,16 @@ func listenerCauses(w *wordCtx) []string {
 		return nil
 	}
 	if match != nil {
-		return nil // someone listened there at the start: it went away since, or a firewall reset
+		return nil // someone listened there before: it went away since, or a firewall reset
 	}
 	if len(lf.Listeners) == 0 {
 		if !noSocket {
 			return nil // this host may not be the server
 		}
-		return one(fmt.Sprintf("Nothing listened on port %d of this host when the trace started (listener inventory), and the kernel dropped the SYN with NO_SOCKET: the server is not running, listens on another port, or accepts only on a unix socket.", lf.Port))
+		if len(lf.NoTCP) > 0 {
+			return noTCPCauses(lf)
+		}
+		return one(fmt.Sprintf("Nothing listened on port %d of this host before this attempt (listener inventory), and the kernel dropped the SYN with NO_SOCKET: the server is not running, listens on another port, or accepts only on a unix socket.", lf.Port))
 	}
 	var addrs []string
 	for _, l := range lf.Listeners {
@@ -234,4 +259,25 @@ func listenerName(l *ListenerEntry) string {
 		return "a process not found"
 	}
 	return l.Process
+}
+
+// noTCPCauses: nothing listened on the port, and a server of this host
+// listened on no TCP socket at all.
+func noTCPCauses(lf *ListenerFact) []string {
+	var c []string
+	for i := range lf.NoTCP {
+		l := &lf.NoTCP[i]
+		s := fmt.Sprintf("Nothing listens on port %d of this host, hence the RST (the kernel: NO_SOCKET); %s runs here with no TCP listener at all", lf.Port, listenerName(l))
+		if len(l.UnixSockets) > 0 {
+			s += ", only the unix socket " + strings.Join(l.UnixSockets, " and ")
+		}
+		comm, _, _ := strings.Cut(l.Process, "[")
+		if p := serverProtocol(comm); p != nil && p.NoTCP != nil {
+			s += ": " + p.NoTCP(listenerName(l))
+		} else {
+			s += ": it is configured for local connections only."
+		}
+		c = append(c, s)
+	}
+	return c
 }

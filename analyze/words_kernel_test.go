@@ -31,6 +31,9 @@ func TestKernelWordsFromFacts(t *testing.T) {
 		{"accepted after 3 s", ReasonNoServerBytes,
 			Facts{SinceHandshakeMS: ptr(3000), Accept: &AcceptFact{By: "mariadbd[812]", PID: 812, HandshakeMS: &queued, QueuedMS: &wait}},
 			"mariadbd[812] did not accept() the connection for 3.0 s", "mariadbd[812] took 3.0 s to accept()"},
+		{"accepted at once, then nothing from the server", ReasonNoServerBytes,
+			Facts{Accept: &AcceptFact{By: "mariadbd[812]", PID: 812, HandshakeMS: &queued, QueuedMS: &queued}},
+			"mariadbd[812] accept()ed the connection 0.150 ms after the server's kernel completed the handshake", ""},
 		{"bound to loopback only", ReasonRSTFromServer,
 			Facts{AnsweredSYN: 1, ReplyMS: ptr(0.1), Listeners: loopback, KernelDrop: &DropFact{Reason: "NO_SOCKET", Packet: "SYN", Received: true, Dir: DirC2S}},
 			"dropped the SYN it received: NO_SOCKET",
@@ -49,6 +52,44 @@ func TestKernelWordsFromFacts(t *testing.T) {
 			}
 			if !hasSubstring(at.Causes, tc.cause) {
 				t.Errorf("causes %q lack %q", at.Causes, tc.cause)
+			}
+		})
+	}
+}
+
+// A greeting that came late because the server process accept()ed late
+// (stopped, stalled) is worded as that, not as the generic slow greeting
+// (a reverse DNS lookup); a greeting late after a prompt accept keeps the
+// generic cause.
+func TestAcceptExplainsLateGreeting(t *testing.T) {
+	hs, wait, fast := 0.2, 3000.0, 0.3
+	tests := []struct {
+		name        string
+		accept      *AcceptFact
+		serverFirst float64
+		cause       string // "" : none from the accept
+		generic     bool   // the generic slow-greeting cause is given
+	}{
+		{"stopped 3 s, greeted at once after", &AcceptFact{By: "mariadbd[812]", PID: 812, HandshakeMS: &hs, QueuedMS: &wait}, 3004,
+			"mariadbd[812] did not accept() the connection for 3.0 s after the server's kernel completed the handshake, and spoke 4.0 ms after it did", false},
+		{"stopped 3 s, then 2 s more to greet", &AcceptFact{By: "mariadbd[812]", PID: 812, HandshakeMS: &hs, QueuedMS: &wait}, 5000, "", true},
+		{"accepted at once, greeted after 3 s", &AcceptFact{By: "mariadbd[812]", PID: 812, HandshakeMS: &hs, QueuedMS: &fast}, 3000, "", true},
+		{"no server side seen", nil, 3000, "", true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			first := tc.serverFirst
+			f := Facts{ServerFirstMS: &first, Accept: tc.accept}
+			at := &Attempt{Client: "192.0.2.10:40000", Server: "192.0.2.20:3306", Outcome: OK, Reason: ReasonServerFirstAnswered, Facts: &f}
+			Explain(&Connect{Outcome: OK, Reason: ReasonServerFirstAnswered, Attempts: []*Attempt{at}})
+			if tc.cause != "" && !hasSubstring(at.Causes, tc.cause) {
+				t.Errorf("causes %q lack %q", at.Causes, tc.cause)
+			}
+			if tc.cause == "" && hasSubstring(at.Causes, "did not accept()") {
+				t.Errorf("causes %q blame the accept", at.Causes)
+			}
+			if g := hasSubstring(at.Causes, "reverse DNS lookup"); g != tc.generic {
+				t.Errorf("generic slow-greeting cause given: %v, want %v (causes %q)", g, tc.generic, at.Causes)
 			}
 		})
 	}

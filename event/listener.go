@@ -23,6 +23,10 @@ type Listener struct {
 	UID uint32
 	// UnixSockets are the unix sockets the same process listens on.
 	UnixSockets []UnixListener
+	// NoTCP marks a server process (mysqld, mariadbd, postgres) of the
+	// traced namespace that listens on no TCP socket at all, only on unix
+	// sockets (MySQL's skip_networking): Family and Addr are zero.
+	NoTCP bool
 }
 
 // UnixListener is a listening unix stream socket of a process that listens

@@ -1,9 +1,7 @@
 package live
 
 import (
-	"errors"
 	"fmt"
-	"net/netip"
 	"os"
 	"os/user"
 	"path/filepath"
@@ -12,71 +10,81 @@ import (
 	"strings"
 	"syscall"
 
-	"github.com/vishvananda/netlink"
-	"golang.org/x/sys/unix"
-
 	"github.com/connscope/connscope/analyze"
 	"github.com/connscope/connscope/event"
 )
 
 // The listener inventory: at the start of a live trace, every TCP socket
 // listening on a target port in the traced namespace (sock_diag, through
-// github.com/vishvananda/netlink), the process holding it (by its socket
+// github.com/vishvananda/netlink's transport: listenwatch.go), the process holding it (by its socket
 // inode in /proc/PID/fd), and the unix sockets that process listens on. It
 // tells the analysis who could have accepted a connect, and on which
 // address ("listens on 127.0.0.1:3306 only").
 
 const tcpListen = 10 // TCP_LISTEN (include/net/tcp_states.h)
 
-// listenerInventory lists the listeners on ports (every port when empty)
-// in the network namespace ns ("" for this one).
-func listenerInventory(ns string, ports []uint16) ([]event.Listener, error) {
-	var h *netlink.Handle
-	if err := inNetns(ns, func() (err error) {
-		h, err = netlink.NewHandle(unix.NETLINK_INET_DIAG)
-		return err
-	}); err != nil {
-		return nil, fmt.Errorf("listener inventory: opening a sock_diag netlink socket: %w", err)
+// serverComms are the process names of the servers of the registered
+// protocols (analyze.ServerComms): one of them running in the traced
+// namespace with no TCP listener at all (only unix sockets) is why nothing
+// listens on its port (MySQL's skip_networking).
+var serverComms = func() map[string]bool {
+	m := map[string]bool{}
+	for _, c := range analyze.ServerComms() {
+		m[c] = true
 	}
-	defer h.Close()
+	return m
+}()
+
+// listenerInventory lists the listeners on ports (every port when empty)
+// in the network namespace ns ("" for this one), and the servers there
+// (serverComms) that listen on no TCP socket at all.
+func listenerInventory(ns string, ports []uint16) ([]event.Listener, error) {
+	w, err := newListenWatch(ns, ports)
+	if err != nil {
+		return nil, err
+	}
+	defer w.close()
+	socks, err := w.listening()
+	if err != nil {
+		return nil, err
+	}
+	return inventoryOf(socks, ports), nil
+}
+
+// inventoryOf makes the inventory from the namespace's listening sockets
+// (listenWatch.listening): the TCP listeners on ports with the processes
+// holding them and those processes' unix sockets, and the servers holding
+// no TCP listener at all.
+func inventoryOf(socks []listenSock, ports []uint16) []event.Listener {
 	want := map[uint16]bool{}
 	for _, p := range ports {
 		want[p] = true
 	}
 	var out []event.Listener
-	inodes := map[uint32][]int{} // socket inode → indexes in out
-	for _, family := range []uint8{unix.AF_INET, unix.AF_INET6} {
-		socks, err := h.SocketDiagTCP(family)
-		if err != nil && !errors.Is(err, netlink.ErrDumpInterrupted) {
-			return nil, fmt.Errorf("listener inventory: sock_diag dump of TCP sockets (family %d): %w", family, err)
+	inodes := map[uint32][]int{}    // socket inode → indexes in out
+	listening := map[uint32]bool{}  // every TCP listener of the namespace
+	unixPath := map[uint32]string{} // the stream unix listeners
+	for _, s := range socks {
+		if !s.addr.IsValid() {
+			unixPath[s.inode] = s.path
+			continue
 		}
-		for _, s := range socks {
-			if s.State != tcpListen || (len(want) > 0 && !want[s.ID.SourcePort]) {
-				continue
-			}
-			addr, ok := netip.AddrFromSlice(s.ID.Source)
-			if !ok {
-				continue
-			}
-			if family == unix.AF_INET {
-				addr = addr.Unmap()
-			}
-			inodes[s.INode] = append(inodes[s.INode], len(out))
-			out = append(out, event.Listener{
-				Family:      uint16(family),
-				Addr:        netip.AddrPortFrom(addr, s.ID.SourcePort),
-				AcceptQueue: s.RQueue,
-				Backlog:     s.WQueue,
-				UID:         s.UID,
-			})
+		listening[s.inode] = true
+		if len(want) > 0 && !want[s.addr.Port()] {
+			continue
 		}
-	}
-	if len(out) == 0 {
-		return nil, nil
+		inodes[s.inode] = append(inodes[s.inode], len(out))
+		out = append(out, event.Listener{
+			Family:      s.family,
+			Addr:        s.addr,
+			AcceptQueue: s.rqueue,
+			Backlog:     s.wqueue,
+			UID:         s.uid,
+		})
 	}
 
 	// The processes holding them, and every socket inode those hold.
-	owners := socketOwners(inodes)
+	owners := socketOwners(inodes, unixPath, listening)
 	procSockets := map[int]map[uint32]bool{}
 	for inode, idx := range inodes {
 		o, ok := owners.byInode[inode]
@@ -89,36 +97,40 @@ func listenerInventory(ns string, ports []uint16) ([]event.Listener, error) {
 		}
 		procSockets[o.pid] = owners.sockets[o.pid]
 	}
-	if len(procSockets) > 0 {
-		unixes, err := h.UnixSocketDiagInfo()
-		if err != nil && !errors.Is(err, netlink.ErrDumpInterrupted) {
-			return out, fmt.Errorf("listener inventory: sock_diag dump of unix sockets: %w", err)
-		}
-		byPID := map[int][]event.UnixListener{}
-		for _, u := range unixes {
-			if u.DiagMsg == nil || u.DiagMsg.State != tcpListen || u.DiagMsg.Type != unix.SOCK_STREAM || u.Name == nil {
-				continue
-			}
-			for pid, socks := range procSockets {
-				if socks[u.DiagMsg.INode] {
-					byPID[pid] = append(byPID[pid], unixListener(pid, diagName(*u.Name)))
-				}
-			}
-		}
-		for i := range out {
-			if l := byPID[int(out[i].PID)]; len(l) > 0 {
-				sort.Slice(l, func(a, b int) bool { return l[a].Path < l[b].Path })
-				out[i].UnixSockets = l
+	for _, o := range owners.noTCP {
+		out = append(out, event.Listener{NoTCP: true, PID: uint32(o.pid), Comm: o.comm})
+		procSockets[o.pid] = owners.sockets[o.pid]
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	byPID := map[int][]event.UnixListener{}
+	for pid, socks := range procSockets {
+		for inode := range socks {
+			if path, ok := unixPath[inode]; ok {
+				byPID[pid] = append(byPID[pid], unixListener(pid, path))
 			}
 		}
 	}
+	for i := range out {
+		if l := byPID[int(out[i].PID)]; len(l) > 0 {
+			sort.Slice(l, func(a, b int) bool { return l[a].Path < l[b].Path })
+			out[i].UnixSockets = l
+		}
+	}
 	sort.Slice(out, func(i, j int) bool {
+		if out[i].NoTCP != out[j].NoTCP {
+			return !out[i].NoTCP
+		}
+		if out[i].NoTCP {
+			return out[i].PID < out[j].PID
+		}
 		if out[i].Addr.Port() != out[j].Addr.Port() {
 			return out[i].Addr.Port() < out[j].Addr.Port()
 		}
 		return out[i].Addr.Addr().Less(out[j].Addr.Addr())
 	})
-	return out, nil
+	return out
 }
 
 // diagName is a unix socket's name as sock_diag reports it through the
@@ -130,7 +142,11 @@ func diagName(raw string) string {
 	if len(raw) < 4 {
 		return "" // not even the surplus: malformed
 	}
-	raw = raw[:len(raw)-4]
+	return unixName(raw[:len(raw)-4])
+}
+
+// unixName is a UNIX_DIAG_NAME value as the kernel sends it (see diagName).
+func unixName(raw string) string {
 	if raw == "" {
 		return ""
 	}
@@ -181,12 +197,17 @@ type owner struct {
 type ownerScan struct {
 	byInode map[uint32]owner
 	sockets map[int]map[uint32]bool // socket inodes of the processes found
+	// noTCP are the servers (serverComms) holding a listening unix socket
+	// of the namespace and none of its TCP listeners.
+	noTCP []owner
 }
 
 // socketOwners finds the processes holding the socket inodes wanted, by
 // one scan of /proc/*/fd (what `ss -p` does), and remembers every socket
-// each of those processes holds.
-func socketOwners(wanted map[uint32][]int) ownerScan {
+// each of those processes holds; and the servers that hold one of the
+// namespace's listening unix sockets (unixListen) but none of its TCP
+// listeners (tcpListen).
+func socketOwners(wanted map[uint32][]int, unixListen map[uint32]string, tcpListen map[uint32]bool) ownerScan {
 	r := ownerScan{byInode: map[uint32]owner{}, sockets: map[int]map[uint32]bool{}}
 	procs, err := os.ReadDir("/proc")
 	if err != nil {
@@ -203,7 +224,7 @@ func socketOwners(wanted map[uint32][]int) ownerScan {
 			continue
 		}
 		var mine map[uint32]bool
-		found := false
+		found, unixL, tcpL := false, false, false
 		for _, fd := range fds {
 			target, err := os.Readlink(filepath.Join(dir, fd.Name()))
 			if err != nil || !strings.HasPrefix(target, "socket:[") {
@@ -218,11 +239,23 @@ func socketOwners(wanted map[uint32][]int) ownerScan {
 				mine = map[uint32]bool{}
 			}
 			mine[inode] = true
+			if _, ok := unixListen[inode]; ok {
+				unixL = true
+			}
+			if tcpListen[inode] {
+				tcpL = true
+			}
 			if _, want := wanted[inode]; want {
 				if _, seen := r.byInode[inode]; !seen {
 					r.byInode[inode] = owner{pid: pid, comm: procComm(pid)}
 					found = true
 				}
+			}
+		}
+		if unixL && !tcpL {
+			if comm := procComm(pid); serverComms[comm] {
+				r.noTCP = append(r.noTCP, owner{pid: pid, comm: comm})
+				found = true
 			}
 		}
 		if found {
@@ -242,13 +275,35 @@ func procComm(pid int) string {
 
 // takeInventory takes the listener inventory of the traced namespace for
 // the target ports (or the registered protocols' ports), says what it found
-// in one line, and keeps it for the engine's causes.
+// in one line, and keeps it for the engine's causes; the watcher
+// (listenwatch.go) keeps it current while tracing.
 func (s *Session) takeInventory() {
 	ports := s.opts.Ports
+	var keep func(event.Listener) bool
 	if len(ports) == 0 {
 		ports = analyze.ProtocolPorts()
+		if f := s.follow; f != nil {
+			// Every port: a traced server's listener is followed on
+			// whatever port it has (follow.go); other processes' only
+			// on the protocols' ports.
+			protoPorts := map[uint16]bool{}
+			for _, p := range ports {
+				protoPorts[p] = true
+			}
+			ports = nil
+			keep = func(l event.Listener) bool {
+				return l.NoTCP || protoPorts[l.Addr.Port()] || (l.PID != 0 && f.traced(l.PID))
+			}
+		}
 	}
-	ls, err := listenerInventory(s.opts.NetNS, ports)
+	w, err := newListenWatch(s.opts.NetNS, ports)
+	var ls []event.Listener
+	if err == nil {
+		w.keep, w.follow = keep, s.follow
+		if w.socks, err = w.listening(); err == nil {
+			ls = w.inventory(w.socks)
+		}
+	}
 	switch {
 	case err != nil:
 		s.opts.Notice(fmt.Sprintf("%v (causes will not name the listeners)", err))
@@ -256,6 +311,29 @@ func (s *Session) takeInventory() {
 		s.opts.Notice("listening at the start: " + describeListeners(ls))
 	}
 	s.listeners = ls
+	if err != nil {
+		if w != nil {
+			w.close()
+		}
+		return
+	}
+	w.last = ls
+	if s.follow != nil {
+		s.follow.update(ls, s.opts.Notice)
+	}
+	s.watch = w
+	s.inventories = make(chan inventoryUpdate, 1)
+}
+
+// applyInventory hands the engine the inventory the watcher took since the
+// last tick, if any (on the pipeline's goroutine).
+func (s *Session) applyInventory() {
+	select {
+	case u := <-s.inventories:
+		s.listeners = u.listeners
+		s.engine.SetListeners(u.at, u.listeners)
+	default:
+	}
 }
 
 // describeListeners renders the inventory in one line for the start notice.
@@ -267,6 +345,9 @@ func describeListeners(ls []event.Listener) string {
 			who = fmt.Sprintf("%s[%d]", l.Comm, l.PID)
 		}
 		s := fmt.Sprintf("%s on %s (accept queue %d/%d)", who, l.Addr, l.AcceptQueue, l.Backlog)
+		if l.NoTCP {
+			s = who + " on no TCP socket at all"
+		}
 		for _, u := range l.UnixSockets {
 			if u.Owner != "" {
 				s += fmt.Sprintf(", unix %s (%s %04o)", u.Path, u.Owner, u.Mode)

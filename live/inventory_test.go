@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -141,5 +142,76 @@ func TestDiagName(t *testing.T) {
 		if got := diagName(raw); got != want {
 			t.Errorf("diagName(%q) = %q, want %q", raw, got, want)
 		}
+	}
+}
+
+// A server (by its name, serverComms) that listens on a unix socket of the
+// traced namespace and on no TCP socket there is listed as such (MySQL's
+// skip_networking); another program's unix listener is not.
+func TestInventoryServerWithoutTCP(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("creating a network namespace needs root")
+	}
+	socat, err := exec.LookPath("socat")
+	if err != nil {
+		t.Skip("socat is not installed (Debian package socat): a copy named mariadbd plays the server")
+	}
+	name := fmt.Sprintf("cs-live-notcp-%d", os.Getpid())
+	if out, err := exec.Command("ip", "netns", "add", name).CombinedOutput(); err != nil {
+		t.Skipf("cannot create a network namespace here: %v: %s", err, out)
+	}
+	defer exec.Command("ip", "netns", "del", name).Run()
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "mariadbd")
+	data, err := os.ReadFile(socat)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(bin, data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	sock := filepath.Join(dir, "mysqld.sock")
+	srv := exec.Command("ip", "netns", "exec", name, bin, "UNIX-LISTEN:"+sock+",fork", "EXEC:/bin/true")
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { srv.Process.Kill(); srv.Wait() }()
+	// Another program's unix listener in the namespace: not a server.
+	other := filepath.Join(dir, "other.sock")
+	if err := inNetns(name, func() error {
+		l, err := net.Listen("unix", other)
+		if err == nil {
+			t.Cleanup(func() { l.Close() })
+		}
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	var got []event.Listener
+	for deadline := time.Now().Add(5 * time.Second); ; {
+		got, err = listenerInventory(name, []uint16{3306})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) > 0 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if len(got) != 1 {
+		fds, _ := exec.Command("ls", "-l", fmt.Sprintf("/proc/%d/fd", srv.Process.Pid)).CombinedOutput()
+		comm, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", srv.Process.Pid))
+		ss, _ := exec.Command("ip", "netns", "exec", name, "ss", "-xlpe").CombinedOutput()
+		t.Fatalf("inventory %+v, want the mariadbd copy alone; comm %q fds:\n%s\nss:\n%s", got, comm, fds, ss)
+	}
+	g := got[0]
+	if !g.NoTCP || g.Comm != "mariadbd" || g.PID != uint32(srv.Process.Pid) || g.Addr.IsValid() {
+		t.Errorf("inventory entry %+v, want mariadbd[%d] with no TCP listener", g, srv.Process.Pid)
+	}
+	if len(g.UnixSockets) != 1 || g.UnixSockets[0].Path != sock {
+		t.Errorf("unix sockets %+v, want %s", g.UnixSockets, sock)
+	}
+	if line := describeListeners(got); !strings.Contains(line, fmt.Sprintf("mariadbd[%d] on no TCP socket at all, unix %s", srv.Process.Pid, sock)) {
+		t.Errorf("notice %q", line)
 	}
 }

@@ -124,8 +124,15 @@ type Session struct {
 	// (its maps are gone afterwards).
 	tracerStats event.Stats
 
-	// listeners is the listener inventory taken at the start (inventory.go).
-	listeners []event.Listener
+	// listeners is the listener inventory taken at the start, then the
+	// latest one (inventory.go); watch keeps it current, sending on
+	// inventories (listenwatch.go).
+	listeners   []event.Listener
+	watch       *listenWatch
+	inventories chan inventoryUpdate
+	// follow is, under a pid filter, the traced processes' listeners
+	// whose connects are reported too (follow.go); nil otherwise.
+	follow *followed
 	// listenAt are the namespace's listen counters at the start
 	// (netstat.go), nil when they could not be read.
 	listenAt *analyze.ListenCounters
@@ -224,6 +231,9 @@ func Start(opts Options) (*Session, error) {
 	}
 
 	s.onlyTraced = s.tracer != nil && (opts.FilterPIDs || len(opts.PIDs) > 0)
+	if s.onlyTraced {
+		s.follow = newFollowed(opts.PIDs, opts.FollowChildren, localAddrs(opts.NetNS)) // follow.go
+	}
 	s.lossCounters = s.readLossCounters
 	s.takeInventory() // inventory.go
 	if c, err := listenCounters(opts.NetNS); err != nil {
@@ -245,6 +255,14 @@ func Start(opts Options) (*Session, error) {
 	if s.tracer != nil {
 		s.wg.Add(1)
 		go s.readKernel(ctx)
+	}
+	if s.watch != nil {
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			defer s.watch.close()
+			s.watch.watch(ctx, s.inventories, s.opts.Notice)
+		}()
 	}
 	return s, nil
 }
@@ -309,6 +327,9 @@ func (s *Session) AddPID(pid int) error {
 	if s.tracer == nil {
 		return nil
 	}
+	if s.follow != nil {
+		s.follow.addRoot(uint32(pid))
+	}
 	return s.tracer.AddPID(uint32(pid))
 }
 
@@ -343,7 +364,11 @@ func (s *Session) processFiltered() bool {
 
 // wanted says whether a connect passes the process filters.
 func (s *Session) wanted(c *analyze.Connect) bool {
-	return wantedConnect(c, s.opts.Comms, s.tracer != nil && (s.opts.FilterPIDs || len(s.opts.PIDs) > 0))
+	pidFilter := s.tracer != nil && (s.opts.FilterPIDs || len(s.opts.PIDs) > 0)
+	if pidFilter && s.follow != nil && s.follow.connect(c) {
+		pidFilter = false // a connect to a traced server (follow.go)
+	}
+	return wantedConnect(c, s.opts.Comms, pidFilter)
 }
 
 // wantedConnect applies --comm and, when pidFilter is set (a pid filter
@@ -623,6 +648,9 @@ func (s *Session) addKernel(k *event.Kernel, now time.Time) {
 // newest time it has delivered, so that its older events still merge in
 // order instead of arriving late.
 func (s *Session) tick(now time.Time) {
+	if s.inventories != nil {
+		s.applyInventory() // inventory.go
+	}
 	limit := s.merger.Limit(now)
 	if s.packetQ.len() > 0 && s.newest.packet.Before(limit) {
 		limit = s.newest.packet
@@ -678,7 +706,7 @@ func (s *Session) feed(it event.Item) {
 			*p.Process = proc
 		}
 	}
-	if s.onlyTraced && p.Process == nil {
+	if s.onlyTraced && p.Process == nil && !s.follow.packet(p) {
 		// The capture sees every process's packets; the tracer only the
 		// traced ones' sockets (and their resolver's UDP sockets). What no
 		// traced process owns is someone else's: left out, so that it can

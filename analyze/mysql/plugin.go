@@ -75,6 +75,10 @@ var Protocol = proto.Protocol{
 	Ports:       []uint16{3306},
 	Clients:     []string{"mysql", "mariadb", "mysqladmin", "mariadb-admin", "mysqldump", "mariadb-dump", "php", "php-fpm", "php-cgi", "mysqlsh", "mysqlcheck", "mariadb-check"},
 	SocketWords: []string{"mysql", "mariadb"},
+	Servers:     []string{"mysqld", "mariadbd"},
+	NoTCP: func(who string) string {
+		return "skip_networking is on (skip-networking in " + who + "'s option files or on its command line). Turn it off and restart to accept TCP, or connect over the unix socket."
+	},
 	WrongBanner: ReasonNotMySQLBanner,
 	Reasons: []proto.ReasonDef{
 		{ID: ReasonNotMySQLBanner, Outcome: "wrong_protocol", Meaning: "the server spoke first with something that is not a MySQL greeting, where MySQL was expected"},

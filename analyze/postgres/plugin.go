@@ -82,6 +82,10 @@ var Protocol = proto.Protocol{
 	Ports:       []uint16{5432},
 	Clients:     []string{"psql", "pg_dump", "pg_restore", "pg_isready", "pgbench", "postgres"},
 	SocketWords: []string{".s.pgsql.", "postgresql"},
+	Servers:     []string{"postgres", "postmaster"},
+	NoTCP: func(who string) string {
+		return "listen_addresses is empty (postgresql.conf, or -c listen_addresses on " + who + "'s command line). Set it (e.g. '*') and restart to accept TCP, or connect over the unix socket."
+	},
 	Reasons: []proto.ReasonDef{
 		{ID: ReasonLoginOK, Outcome: "ok", Meaning: "the server sent ReadyForQuery after AuthenticationOk: logged in"},
 		{ID: ReasonCancelRequest, Outcome: "ok", Meaning: "the client sent a CancelRequest (it cancels a query of another connection; no login)"},

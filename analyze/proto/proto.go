@@ -311,6 +311,14 @@ type Protocol struct {
 	// timed out while more addresses were left (comm: the client process
 	// name); "" when not verified for that client.
 	AfterTimeout func(comm string) string
+	// Servers are process names (comm) of its servers: one running with no
+	// TCP listener at all (the live listener inventory) explains a refused
+	// connect to its port.
+	Servers []string
+	// NoTCP words, as a cause, its server (who: "comm[pid]", comm one of
+	// Servers) listening on unix sockets only: the setting that does it,
+	// and what to do. Nil for none.
+	NoTCP func(who string) string
 	// Scrub, when set, says which of its client bytes a `trace -w`
 	// recording keeps (what the analysis reads); without it a recording
 	// keeps only the first few client bytes of its connections.
