@@ -212,6 +212,27 @@ static __always_inline bool port_wanted(__u16 port, __u16 type)
 	return bpf_map_lookup_elem(&ports, &port) != NULL;
 }
 
+/* Under a pid filter without a port filter, `ports` holds the listen ports
+ * of the traced servers, put there at run time (Tracer.FollowServerPort)
+ * when the tracer finds them listening: the server's side of a connection
+ * (softirq: no process) is theirs by its port. The connect side never
+ * reads `ports` without a port filter (port_wanted), so this admits no
+ * other process's connect. */
+static __always_inline bool followed_server_port(__u16 sport, __u16 dport)
+{
+	return bpf_map_lookup_elem(&ports, &sport) || bpf_map_lookup_elem(&ports, &dport);
+}
+
+/* Whether a server-side event of local port lport passes: with a port
+ * filter, a port in `ports`; under a pid filter without one, a traced
+ * server's listen port (followed_server_port); else every port. */
+static __always_inline bool server_port_wanted(__u16 lport)
+{
+	if (!filter_ports && !filter_pids)
+		return true;
+	return bpf_map_lookup_elem(&ports, &lport) != NULL;
+}
+
 /* Events submitted on this CPU (wraps), to sample the backlog. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -551,16 +572,12 @@ static __always_inline struct owner *bind_socket(struct sock *sk)
  * handshake (the child socket SYN_RECV->ESTABLISHED, in softirq) and waits
  * in the accept queue. The event carries the child's cookie, which accept()
  * reads back. Softirq has no process to filter by: under a pid filter it
- * needs a port filter naming the port. */
+ * needs the port in `ports` (a port filter, or a traced server's listen
+ * port: server_port_wanted). */
 static __always_inline void server_child(struct sock *sk)
 {
-	__u16 lport = sk->__sk_common.skc_num;
-	if (filter_ports) {
-		if (!bpf_map_lookup_elem(&ports, &lport))
-			return;
-	} else if (filter_pids) {
+	if (!server_port_wanted(sk->__sk_common.skc_num))
 		return;
-	}
 	struct event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
 	if (!e) {
 		count_lost();
@@ -705,7 +722,7 @@ int BPF_PROG(sched_process_exit, struct task_struct *task)
  * With a port filter, the segment's source or destination port must be a
  * followed port. Drops are not process events: under a pid filter without
  * a port filter only drops of packets sent by a socket the tracer bound (a
- * traced process's connect) pass. */
+ * traced process's connect) or of a traced server's listen port pass. */
 
 #define ETH_P_IP 0x0800
 #define ETH_P_IPV6 0x86DD
@@ -884,7 +901,7 @@ int BPF_PROG(kfree_skb, struct sk_buff *skb, void *location, unsigned int reason
 	struct sock *sk = skb->sk;
 	if (sk && !iif)
 		o = owner_of(sk);
-	if (filter_pids && !filter_ports && !o)
+	if (filter_pids && !filter_ports && !o && !followed_server_port(k.sport, k.dport))
 		return 0;
 
 	struct drop_event *d = bpf_ringbuf_reserve(&events, sizeof(*d), 0);
@@ -1020,18 +1037,13 @@ static __always_inline void fill_common(struct event *e, const struct sock_commo
  * socket in SYN_RECV) sent its SYN-ACK again: the client's ACK did not come
  * (lost, or dropped because the accept queue was full), or the client
  * retransmitted its SYN. Filtered like the server's handshake: by listen
- * port; under a pid filter it needs a port filter naming the port. */
+ * port; under a pid filter it needs the port in `ports` (server_port_wanted). */
 SEC("tp_btf/tcp_retransmit_synack")
 int BPF_PROG(tcp_retransmit_synack, const struct sock *sk, const struct request_sock *req)
 {
 	const struct sock_common *c = &req->__req_common;
-	__u16 lport = c->skc_num;
-	if (filter_ports) {
-		if (!bpf_map_lookup_elem(&ports, &lport))
-			return 0;
-	} else if (filter_pids) {
+	if (!server_port_wanted(c->skc_num))
 		return 0;
-	}
 	struct event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
 	if (!e) {
 		count_lost();
@@ -1053,7 +1065,8 @@ int BPF_PROG(tcp_retransmit_synack, const struct sock *sk, const struct request_
  * expects) or aborting a socket's connection (skb NULL). The RST's flow is
  * the answered segment's reversed, else the socket's. Filtered like drops:
  * by port (either end), and under a pid filter without ports only the
- * resets of sockets the tracer bound pass. */
+ * resets of sockets the tracer bound or of a traced server's listen port
+ * pass. */
 SEC("tp_btf/tcp_send_reset")
 int tcp_send_reset(__u64 *ctx)
 {
@@ -1123,7 +1136,7 @@ int tcp_send_reset(__u64 *ctx)
 		state = sk->__sk_common.skc_state;
 		o = owner_of(sk);
 	}
-	if (filter_pids && !filter_ports && !o)
+	if (filter_pids && !filter_ports && !o && !followed_server_port(k.sport, k.dport))
 		return 0;
 
 	struct reset_event *r = bpf_ringbuf_reserve(&events, sizeof(*r), 0);

@@ -37,13 +37,15 @@
 //     for every dropped packet on the host, so the program rejects in the
 //     kernel, cheapest test first: reason NOT_SPECIFIED, non-IP, non-TCP,
 //     no SYN, a port outside Options.Ports. Under a pid filter without
-//     ports only the drops of packets a traced socket sent pass. A kernel
+//     ports only the drops of packets a traced socket sent, or of a port
+//     given to Tracer.FollowServerPort, pass. A kernel
 //     without the enum or the tracepoint's reason argument (before 5.17)
 //     loses only this program (see Unavailable).
 //   - ChildEstablished, Accepted: the server's side of a connect to a
 //     followed port: the child socket's handshake (inet_sock_set_state
 //     SYN_RECV→ESTABLISHED: queued for accept(), in softirq, so under a pid
-//     filter only with a port filter naming the port) and the accept() or
+//     filter only with a port filter naming the port, or for a traced
+//     server's listen port given to Tracer.FollowServerPort) and the accept() or
 //     accept4() that returned it (syscalls:sys_exit_accept*, with the
 //     accepting process and its fd; pid- and port-filtered). Both carry the
 //     connection's addresses from the server's side (Src: the server) and
@@ -58,7 +60,8 @@
 //     reason on Linux 6.10+ (enum sk_rst_reason from BTF; whether the
 //     tracepoint passes it is read from its BTF prototype before loading).
 //     Filtered like drops: a followed port at either end; under a pid filter
-//     without ports only resets of a traced socket.
+//     without ports only resets of a traced socket or of a port given to
+//     Tracer.FollowServerPort.
 //
 // Every connect() on the machine runs these programs, so they are built for
 // cost (bench/bpf.sh measures it): sys_enter_connect only checks the pid

@@ -98,3 +98,80 @@ func TestServerSideAccept(t *testing.T) {
 		t.Errorf("accept stamped %v after the test called accept4()", d)
 	}
 }
+
+// Under a pid filter without a port filter the server's handshake happens
+// in softirq, with no process to filter by: it passes only for a listen
+// port given to FollowServerPort (a traced server's, which the live
+// pipeline finds listening), and from then on.
+func TestFollowServerPortUnderPIDFilter(t *testing.T) {
+	l := newLab(t)
+	const port = 3398
+	var lfd int
+	if err := l.server.do(func() (err error) {
+		lfd, err = unix.Socket(unix.AF_INET6, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+		if err != nil {
+			return err
+		}
+		if err := unix.Bind(lfd, &unix.SockaddrInet6{Port: port}); err != nil {
+			return err
+		}
+		return unix.Listen(lfd, 4)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(lfd)
+
+	tr, col := openTracer(t, Options{PIDs: []uint32{uint32(os.Getpid())}})
+	server := netip.AddrPortFrom(netip.MustParseAddr(serverV4), port)
+	// connectAndAccept connects from the client namespace, accepts, and
+	// returns the client's address once the accept's event arrived (the
+	// child's handshake, if it passes, comes before it).
+	connectAndAccept := func() netip.AddrPort {
+		t.Helper()
+		var client net.Conn
+		if err := l.client.do(func() (err error) {
+			client, err = net.DialTimeout("tcp", net.JoinHostPort(serverV4, fmt.Sprint(port)), 2*time.Second)
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { client.Close() })
+		nfd, _, err := unix.Accept4(lfd, unix.SOCK_CLOEXEC)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { unix.Close(nfd) })
+		ca := netip.MustParseAddrPort(client.LocalAddr().String())
+		if _, ok := waitFor(col, 5*time.Second, func(evs []event.Kernel) (bool, bool) {
+			for _, ev := range evs {
+				if ev.Kind == event.Accepted && ev.Src == server && ev.Dst == ca {
+					return true, true
+				}
+			}
+			return false, false
+		}); !ok {
+			t.Fatalf("no accept event for %s → %s:\n%s", ca, server, render(col.snapshot()))
+		}
+		return ca
+	}
+	childOf := func(ca netip.AddrPort) bool {
+		for _, ev := range col.snapshot() {
+			if ev.Kind == event.ChildEstablished && ev.Src == server && ev.Dst == ca {
+				return true
+			}
+		}
+		return false
+	}
+
+	before := connectAndAccept()
+	if childOf(before) {
+		t.Errorf("child_established for %s → %s passed the pid filter before its port was followed", before, server)
+	}
+	if err := tr.FollowServerPort(port); err != nil {
+		t.Fatal(err)
+	}
+	after := connectAndAccept()
+	if _, ok := waitFor(col, 5*time.Second, func([]event.Kernel) (bool, bool) { return true, childOf(after) }); !ok {
+		t.Errorf("no child_established for %s → %s after FollowServerPort(%d):\n%s", after, server, port, render(col.snapshot()))
+	}
+}

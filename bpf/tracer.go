@@ -382,6 +382,24 @@ func (t *Tracer) AddPID(pid uint32) error {
 	return nil
 }
 
+// FollowServerPort makes the server side's events of a traced server's
+// listen port pass a pid filter without a port filter (Options.Ports
+// empty): its handshakes (SYN_RECV->ESTABLISHED), SYN-ACK retransmits,
+// and the drops and resets of its port's segments, which happen in softirq
+// with no process to filter by. The connect side is not widened: without a
+// port filter it never consults the port map. With Options.Ports set the
+// map is the connect filter, so it refuses (a port outside --port stays
+// out).
+func (t *Tracer) FollowServerPort(port uint16) error {
+	if len(t.opts.Ports) > 0 {
+		return fmt.Errorf("bpf: following server port %d: the tracer filters connects by port (Options.Ports), which the port would widen", port)
+	}
+	if err := t.maps[tracerMapPorts].Put(port, uint8(1)); err != nil {
+		return fmt.Errorf("bpf: following server port %d: %w", port, err)
+	}
+	return nil
+}
+
 // Stats returns the tracer's counters: events read, records that could not be
 // decoded, and events lost because the ring buffer was full.
 func (t *Tracer) Stats() event.Stats {
