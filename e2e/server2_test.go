@@ -53,7 +53,7 @@ type srvAttempt struct {
 	} `json:"mysql"`
 	Events []struct {
 		Kind string  `json:"kind"`
-		AtMS float64 `json:"at_ms"`
+		TMS  float64 `json:"t_ms"`
 	} `json:"events"`
 	Evidence []string `json:"evidence"`
 	Causes   []string `json:"causes"`
@@ -453,7 +453,41 @@ func TestTracePIDFollowsServer(t *testing.T) {
 	}
 	f := a.Facts.Accept
 	if f == nil || f.By != who || f.QueuedMS == nil || *f.QueuedMS > 1000 {
-		t.Errorf("facts.accept = %+v, want %s's prompt accept with its wait (from the client's ACK)", f, who)
+		t.Errorf("facts.accept = %+v, want %s's prompt accept with its wait", f, who)
+	}
+	checkServerHandshake(t, a)
+}
+
+// checkServerHandshake checks that a followed server's attempt, traced by
+// pid without --port, has the server kernel's handshake (its listen port
+// is in the tracer's port map: the softirq event passes), and that the
+// accept wait is measured from it, not from the client's ACK.
+func checkServerHandshake(t *testing.T, a srvAttempt) {
+	t.Helper()
+	at := map[string]float64{}
+	for _, ev := range a.Events {
+		if _, ok := at[ev.Kind]; !ok {
+			at[ev.Kind] = ev.TMS
+		}
+	}
+	hs, okHS := at["server_handshake"]
+	acc, okAcc := at["accepted"]
+	if !okHS || !okAcc {
+		t.Errorf("events %+v: want the server kernel's handshake (server_handshake) and the accept (accepted)", a.Events)
+		return
+	}
+	f := a.Facts.Accept
+	if f == nil || f.HandshakeMS == nil || f.QueuedMS == nil {
+		t.Errorf("facts.accept = %+v, want handshake_ms and queued_ms", f)
+		return
+	}
+	// The events' times and the facts are rounded independently.
+	const slack = 0.01
+	if d := *f.HandshakeMS - hs; d < -slack || d > slack {
+		t.Errorf("facts.accept.handshake_ms = %.3f, want the server_handshake event's %.3f", *f.HandshakeMS, hs)
+	}
+	if d := *f.QueuedMS - (acc - hs); d < -2*slack || d > 2*slack {
+		t.Errorf("facts.accept.queued_ms = %.3f, want accepted %.3f − server_handshake %.3f", *f.QueuedMS, acc, hs)
 	}
 }
 
@@ -523,4 +557,5 @@ func TestRunFollowsServer(t *testing.T) {
 	if f := a.Facts.Accept; f == nil || f.By != who || f.QueuedMS == nil {
 		t.Errorf("facts.accept = %+v, want the accept by %s with its wait", f, who)
 	}
+	checkServerHandshake(t, a)
 }

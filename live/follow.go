@@ -44,6 +44,13 @@ type followed struct {
 	// addrs reads the namespace's local addresses (a wildcard listener
 	// serves every one of them).
 	addrs func() ([]netip.Addr, error)
+	// serverPort, when set (eBPF without --port), lets the server side's
+	// kernel events of a followed listen port pass the tracer's pid filter
+	// (bpf.Tracer.FollowServerPort): the handshake, SYN-ACK retransmits,
+	// drops and resets happen in softirq, with no process to filter by.
+	// portsGiven holds the ports given to it (under mu).
+	serverPort func(uint16) error
+	portsGiven map[uint16]bool
 }
 
 func newFollowed(pids []uint32, children bool, addrs func() ([]netip.Addr, error)) *followed {
@@ -146,8 +153,30 @@ func (f *followed) update(ls []event.Listener, notice func(string)) {
 		}
 	}
 	f.served.Store(&next)
+	f.followPorts(mine, notice)
 	if len(said) > 0 {
 		notice("following the listeners of the traced processes (connects to them are reported): " + strings.Join(said, ", "))
+	}
+}
+
+// followPorts gives the tracer the listen ports of mine it has not had yet
+// (under mu), and says when it fails.
+func (f *followed) followPorts(mine []event.Listener, notice func(string)) {
+	if f.serverPort == nil {
+		return
+	}
+	if f.portsGiven == nil {
+		f.portsGiven = map[uint16]bool{}
+	}
+	for _, l := range mine {
+		port := l.Addr.Port()
+		if f.portsGiven[port] {
+			continue
+		}
+		f.portsGiven[port] = true
+		if err := f.serverPort(port); err != nil {
+			notice(fmt.Sprintf("following %s[%d]'s listener %s: %v (its connects are reported without the server kernel's handshake, SYN-ACK retransmits and drops)", l.Comm, l.PID, l.Addr, err))
+		}
 	}
 }
 

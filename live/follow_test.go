@@ -4,6 +4,7 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"testing"
 
@@ -91,5 +92,34 @@ func TestFollowedDescendants(t *testing.T) {
 	}
 	if newFollowed([]uint32{pid}, true, nil).traced(self) {
 		t.Error("the parent of a root: traced")
+	}
+}
+
+// The tracer is given the listen ports of the traced processes' listeners
+// (their server-side kernel events then pass its pid filter), each once,
+// never another process's; a failure is said.
+func TestFollowedServerPorts(t *testing.T) {
+	l := func(addr string, pid uint32) event.Listener {
+		return event.Listener{Family: event.FamilyInet, Addr: netip.MustParseAddrPort(addr), PID: pid, Comm: "mariadbd"}
+	}
+	var given []uint16
+	fail := map[uint16]bool{8080: true}
+	f := newFollowed([]uint32{812}, false, func() ([]netip.Addr, error) { return []netip.Addr{netip.MustParseAddr("127.0.0.1")}, nil })
+	f.serverPort = func(p uint16) error {
+		given = append(given, p)
+		if fail[p] {
+			return os.ErrPermission
+		}
+		return nil
+	}
+	var notices []string
+	notice := func(s string) { notices = append(notices, s) }
+	f.update([]event.Listener{l("0.0.0.0:3306", 812), l("0.0.0.0:5432", 900), {NoTCP: true, PID: 812}}, notice)
+	f.update([]event.Listener{l("0.0.0.0:3306", 812), l("127.0.0.1:3306", 812), l("127.0.0.1:8080", 812)}, notice)
+	if want := []uint16{3306, 8080}; !slices.Equal(given, want) {
+		t.Errorf("ports given to the tracer %v, want %v", given, want)
+	}
+	if got := strings.Join(notices, "\n"); !strings.Contains(got, "127.0.0.1:8080: permission denied") {
+		t.Errorf("notices %q, want the failure for 8080", got)
 	}
 }

@@ -233,6 +233,11 @@ func Start(opts Options) (*Session, error) {
 	s.onlyTraced = s.tracer != nil && (opts.FilterPIDs || len(opts.PIDs) > 0)
 	if s.onlyTraced {
 		s.follow = newFollowed(opts.PIDs, opts.FollowChildren, localAddrs(opts.NetNS)) // follow.go
+		if len(opts.Ports) == 0 {
+			// With --port the tracer's port map filters connects too:
+			// a server's port outside it stays out.
+			s.follow.serverPort = s.tracer.FollowServerPort
+		}
 	}
 	s.lossCounters = s.readLossCounters
 	s.takeInventory() // inventory.go
