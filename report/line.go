@@ -21,10 +21,20 @@ import (
 // server never answered). "-" when neither was seen. No spaces, so that
 // the line still splits into fields on blanks.
 //
+// SERVER is the deciding attempt's server address, then the name asked for
+// in parentheses ("192.0.2.2:3306(db.example)"), then "(server-side)" when
+// the attempt was seen from the server's host (its listener's kernel and
+// process traced).
+//
 // REASON is the deciding attempt's stable reason id (analyze.Reason, e.g.
 // tcp.rst_from_server: greppable), then its first evidence fact as the
 // engine wrote it, then the earlier attempts, and the slow part when one
 // part crossed its threshold ("; slow: client 1.4 s").
+
+// lineServerSideMark follows the SERVER field of an attempt seen from its
+// server's host (Attempt.ServerSide: the table's "(server side)"), without
+// a space so that the line still splits into fields on blanks.
+const lineServerSideMark = "(server-side)"
 
 // lineFormat pads each field to its column; the header uses it too. The
 // OUTCOME column holds the longest outcome (closed_before_greeting); the
@@ -73,6 +83,9 @@ func (l *lineRenderer) connect(w *Writer, _ int, c *analyze.Connect) {
 		client, server = last.Client, last.Server
 		if c.Name != "" {
 			server += "(" + c.Name + ")"
+		}
+		if last.ServerSide {
+			server += lineServerSideMark
 		}
 		if last.SYNCount > 0 {
 			syns = fmt.Sprint(last.SYNCount)

@@ -18,7 +18,7 @@ func TestServerSideMarked(t *testing.T) {
 			Events: []analyze.Event{}, ServerSide: serverSide,
 		}}}
 	}
-	for _, f := range []Format{Table, Markdown, JSON} {
+	for _, f := range []Format{Table, Markdown, JSON, Line} {
 		for _, side := range []bool{true, false} {
 			var out bytes.Buffer
 			w := NewWriter(&out, Options{Format: f})
@@ -28,9 +28,19 @@ func TestServerSideMarked(t *testing.T) {
 			}
 			s := out.String()
 			var marks []string
-			if f == JSON {
+			switch f {
+			case JSON:
 				marks = []string{`"server_side":true`}
-			} else {
+			case Line:
+				// The SERVER field (the fourth after the time, the
+				// process, the client and the arrow), one field.
+				marks = []string{"192.0.2.2:3306(server-side)"}
+				if fields := strings.Fields(lastLine(s)); len(fields) < 5 || !strings.HasPrefix(fields[4], "192.0.2.2:3306") {
+					t.Errorf("line, server side %v: SERVER field not the fifth blank-separated one:\n%s", side, s)
+				} else if got, want := fields[4] == "192.0.2.2:3306(server-side)", side; got != want {
+					t.Errorf("line, server side %v: SERVER field %q", side, fields[4])
+				}
+			default:
 				marks = []string{serverSideMark, "192.0.2.2:3306 (server side)"}
 			}
 			for _, m := range marks {
@@ -40,4 +50,15 @@ func TestServerSideMarked(t *testing.T) {
 			}
 		}
 	}
+}
+
+// lastLine is the last line of s that is not a comment (# ...) or empty.
+func lastLine(s string) string {
+	lines := strings.Split(s, "\n")
+	for i := len(lines) - 1; i >= 0; i-- {
+		if l := strings.TrimSpace(lines[i]); l != "" && !strings.HasPrefix(l, "#") {
+			return lines[i]
+		}
+	}
+	return ""
 }
