@@ -170,3 +170,38 @@ func TestCloseWithoutLoginByClient(t *testing.T) {
 		})
 	}
 }
+
+// TestResetAfterGreetingIsNotTLS: a client that resets the connection
+// after the greeting left it unread (bash's /dev/tcp in the host-blocked
+// volume capture): not a client deciding against a server without TLS,
+// which reads the whole greeting and closes with a FIN (the tls-required
+// captures above).
+func TestResetAfterGreetingIsNotTLS(t *testing.T) {
+	path := filepath.Join("..", "testdata", "volume", "host-blocked.any.pcap")
+	r, err := capture.Open(path)
+	if err != nil {
+		t.Skipf("volume capture not recorded: %v", err)
+	}
+	defer r.Close()
+	var got []*Connect
+	if _, err := RunSource(r, Options{OnConnect: func(c *Connect) { Explain(c); got = append(got, c) }}); err != nil {
+		t.Fatal(err)
+	}
+	resets := 0
+	for i, c := range got {
+		for _, a := range c.Attempts {
+			if a.Reason.String() == "tls.not_offered" {
+				t.Errorf("connect %d: tls.not_offered for a client that reset the connection\n%s", i+1, dumpConnects([]*Connect{c}))
+			}
+			if a.Reason.String() == "mysql.client_closed_after_greeting" {
+				resets++
+				if !hasSubstring(a.Evidence, "reset the connection (RST)") {
+					t.Errorf("connect %d: evidence %q does not say the client reset it without reading the greeting", i+1, a.Evidence)
+				}
+			}
+		}
+	}
+	if resets != 3 {
+		t.Errorf("%d attempts closed by a reset after the greeting, want the capture's 3 aborted handshakes\n%s", resets, dumpConnects(got))
+	}
+}

@@ -72,6 +72,9 @@ func evidence(reason string, info *Info, f *proto.Finding) []string {
 		if f.Checker != "" {
 			return one("the greeting was fine; " + f.Checker + " closed (" + f.Close + ") " + proto.Dur(f.Since) + " later without logging in, as a program that only reads the greeting does")
 		}
+		if f.Close == "RST" {
+			return one("the greeting was fine; the client reset the connection (" + f.Close + ") " + proto.Dur(f.Since) + " later without reading all of it or logging in, as a port check or an aborted connect does (a MySQL server counts it towards max_connect_errors)")
+		}
 		return one("the greeting was fine; the client closed without logging in")
 	case ReasonLoginUnanswered:
 		if f.Close != "" {

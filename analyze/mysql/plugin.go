@@ -85,7 +85,7 @@ var Protocol = proto.Protocol{
 		{ID: ReasonLoginOK, Outcome: "ok", Meaning: "the server answered the login with OK"},
 		{ID: ReasonCommandAfterLogin, Outcome: "ok", Meaning: "the client sent a command after its login, which it does only after the server's OK (the OK was not captured whole)"},
 		{ID: ReasonGreetingNoLogin, Outcome: "ok", Meaning: "a fine greeting; no login was seen"},
-		{ID: ReasonClosedAfterGreeting, Outcome: "ok", Meaning: "a fine greeting; the client closed without logging in (it offered TLS, or the client is a program that only reads the greeting: connscope probe, telnet, nc, a health check)"},
+		{ID: ReasonClosedAfterGreeting, Outcome: "ok", Meaning: "a fine greeting; the client closed without logging in (it offered TLS, the client is a program that only reads the greeting: connscope probe, telnet, nc, a health check, or it reset the connection without reading all of the greeting: a port check or an aborted connect)"},
 		{ID: ReasonGreetingLate, Outcome: "greeting_late", Meaning: "the MySQL greeting came after the client had given up"},
 		{ID: ReasonErrLate, Outcome: "greeting_late", Meaning: "the server's ERR instead of a greeting came after the client had given up"},
 		{ID: ReasonErrAtGreeting, Outcome: "rejected", Meaning: "the server answered the connect with an ERR instead of a greeting (1040 too many connections, 1129 host blocked, 1130 host not allowed, …)"},
@@ -97,7 +97,7 @@ var Protocol = proto.Protocol{
 		{ID: ReasonLoginUnanswered, Outcome: "timeout", Meaning: "the login got no answer before the client gave up (or for the idle timeout)"},
 		{ID: ReasonServerClosedGreeting, Outcome: "rejected", Meaning: "the server closed the connection after its greeting, before the client logged in"},
 		{ID: ReasonServerClosedLogin, Outcome: "rejected", Meaning: "the server closed the connection after the login without an OK or ERR"},
-		{ID: ReasonTLSNotOffered, Outcome: "tls_failed", Meaning: "the greeting did not offer TLS (no CLIENT_SSL) and the client closed without logging in (it requires TLS); not for a program known only to read the greeting (connscope probe, telnet, nc)"},
+		{ID: ReasonTLSNotOffered, Outcome: "tls_failed", Meaning: "the greeting did not offer TLS (no CLIENT_SSL) and the client, having read it, closed (FIN) without logging in (it requires TLS); not for a program known only to read the greeting (connscope probe, telnet, nc)"},
 	},
 	SniffServer: sniffServer,
 	New:         newSession,
@@ -615,6 +615,14 @@ func (s *session) ClientClosed(t time.Time, how string) bool {
 		c.Event(t, closeKind(how), proto.C2S, proto.Attrs{Note: NoteAfterGreeting})
 		noTLS := s.info != nil && s.info.TLSOffered != nil && !*s.info.TLSOffered
 		comm := c.Comm()
+		if how == "RST" && !proto.ChecksOnly(comm) {
+			// A client that decides on TLS reads the whole greeting first
+			// and closes with a FIN (every lab client does); a RST on close
+			// means it left the greeting unread: a port check or an aborted
+			// connect (bash /dev/tcp), not a TLS decision.
+			c.Decide(ReasonClosedAfterGreeting, t, proto.Finding{Step: StepBeforeLogin, ClosedBy: "client", Close: how, Since: t.Sub(c.FirstServerData())})
+			return true
+		}
 		if noTLS && !proto.ChecksOnly(comm) {
 			c.Decide(ReasonTLSNotOffered, t, proto.Finding{Step: StepBeforeLogin, ClosedBy: "client", Close: how, Since: t.Sub(c.FirstServerData()), Unnamed: comm == ""})
 			return true
