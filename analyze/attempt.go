@@ -494,7 +494,7 @@ func (e *Engine) clientSYN(a *attempt, p *event.Packet) {
 		a.isn = p.Seq
 		a.firstSYN, a.lastSYN = t, t
 		a.synCount = 1
-		a.c2s.init(p.Seq)
+		e.initStream(&a.c2s, p.Seq)
 		a.event(t, EvSYN, DirC2S, EventAttrs{Addr: a.serverName()})
 		if p.PayloadLen > 0 {
 			// TCP Fast Open: the client's first bytes ride on the SYN.
@@ -538,7 +538,7 @@ func (e *Engine) synAck(a *attempt, p *event.Packet) {
 	}
 	a.synAckAt = t
 	a.srvISN = p.Seq
-	a.s2c.init(p.Seq)
+	e.initStream(&a.s2c, p.Seq)
 	ref := a.lastSYN
 	if ref.IsZero() {
 		ref = a.kSynSent
@@ -602,7 +602,7 @@ func (e *Engine) serverData(a *attempt, p *event.Packet) {
 	if !a.s2c.started {
 		// Payload without a SYN-ACK seen (capture started late, or lost):
 		// anchor the stream here.
-		a.s2c.init(p.Seq - 1)
+		e.initStream(&a.s2c, p.Seq-1)
 	}
 	if retransmitted(&a.s2c, p) {
 		a.retransmits++
@@ -676,8 +676,7 @@ func (e *Engine) classifyServer(a *attempt, t time.Time, final bool) {
 	late := a.clientClose != notClosed
 	a.proto = protoOther
 	a.banner = bannerText(buf)
-	a.s2c.release()
-	a.c2s.release()
+	e.releaseStreams(a)
 	switch {
 	case late:
 		a.event(t, EvServerData, DirS2C, EventAttrs{Note: NoteAfterClientGaveUp, ElapsedMS: proto.MSOf(delay), Detail: &proto.Detail{Banner: a.banner}})
@@ -1292,8 +1291,7 @@ func (e *Engine) decide(a *attempt, r Reason, at time.Time) {
 		// error) belong to this attempt, not to a new one.
 		e.untrack(a)
 	}
-	a.c2s.release()
-	a.s2c.release()
+	e.releaseStreams(a)
 	if a.conn != nil && !a.conn.reported {
 		// Its connect may now be complete: reportDecided looks once the
 		// event has been handled (deciding never reports).

@@ -114,6 +114,9 @@ type Engine struct {
 	ready   []*Connect // reported but not yet handed to OnConnect
 	dd      dedup
 	dueBuf  []*attempt // sweep's scratch list
+	// streamBufs are released streams' buffers, for the next connection
+	// phases (initStream).
+	streamBufs [][]byte
 	// done lists the attempts of the connects reported since the last
 	// flush; once their connects are handed out, nothing refers to them
 	// any more and they become spare: newAttempt reuses their memory

@@ -204,3 +204,32 @@ func (s *stream) release() {
 	s.pending = nil
 	s.dead = true
 }
+
+// maxSpareStreamBufs bounds the stream buffers kept for reuse.
+const maxSpareStreamBufs = 64
+
+// initStream inits s, with a buffer of a released stream when it has none
+// (offline, thousands of connection phases each grew their own buffer).
+func (e *Engine) initStream(s *stream, isn uint32) {
+	if s.buf == nil {
+		if n := len(e.streamBufs); n > 0 {
+			s.buf = e.streamBufs[n-1]
+			e.streamBufs[n-1] = nil
+			e.streamBufs = e.streamBufs[:n-1]
+		}
+	}
+	s.init(isn)
+}
+
+// releaseStreams releases a's streams at the end of its connection phase;
+// their buffers are kept for initStream (up to maxSpareStreamBufs). The
+// decoders keep nothing of a stream's bytes: they copy what they keep, as
+// consume moves the bytes they read.
+func (e *Engine) releaseStreams(a *attempt) {
+	for _, s := range [...]*stream{&a.c2s, &a.s2c} {
+		if cap(s.buf) > 0 && len(e.streamBufs) < maxSpareStreamBufs {
+			e.streamBufs = append(e.streamBufs, s.buf[:0])
+		}
+		s.release()
+	}
+}
