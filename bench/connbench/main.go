@@ -46,6 +46,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/connscope/connscope/bench/internal/load"
 )
 
 var (
@@ -383,25 +385,25 @@ func measure(t tracer, rate int, d time.Duration) (*result, error) {
 
 	r := &result{tracer: t.name()}
 	self := os.Getpid()
-	loop0, err := cpuTime(self)
+	loop0, err := load.CPUTime(self)
 	if err != nil {
 		return nil, err
 	}
 	var tr0 time.Duration
 	if cmd != nil {
-		if tr0, err = cpuTime(cmd.Process.Pid); err != nil {
+		if tr0, err = load.CPUTime(cmd.Process.Pid); err != nil {
 			return nil, err
 		}
 	}
 	t0 := time.Now()
 	connectLoop(rate, d, r)
 	r.wall = time.Since(t0)
-	loop1, err := cpuTime(self)
+	loop1, err := load.CPUTime(self)
 	if err != nil {
 		return nil, err
 	}
 	if cmd != nil {
-		tr1, err := cpuTime(cmd.Process.Pid)
+		tr1, err := load.CPUTime(cmd.Process.Pid)
 		if err != nil {
 			return nil, err
 		}
@@ -466,7 +468,7 @@ func connectLoop(rate int, d time.Duration, r *result) {
 				if j%2 == 1 {
 					port = refusedPort
 				}
-				switch err := connectOnce(port, buf); {
+				switch err := load.ConnectOnce(&unix.SockaddrInet4{Port: port, Addr: [4]byte{127, 0, 0, 1}}, buf); {
 				case err == nil && j%2 == 0:
 					okN.Add(1)
 				case err == unix.ECONNREFUSED && j%2 == 1:
@@ -518,68 +520,6 @@ func listen(port int) (int, error) {
 		return -1, err
 	}
 	return fd, nil
-}
-
-// connectOnce connects to 127.0.0.1:port (blocking), reads until the server
-// closes, and closes: nil when it connected, else connect's error.
-func connectOnce(port int, buf []byte) error {
-	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		return err
-	}
-	defer unix.Close(fd)
-	err = unix.Connect(fd, &unix.SockaddrInet4{Port: port, Addr: [4]byte{127, 0, 0, 1}})
-	if err == unix.EINTR {
-		// A signal (Go's preemption) interrupted it: the connect goes on
-		// without us; wait for its end and read its result.
-		pfd := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLOUT}}
-		for {
-			if _, perr := unix.Poll(pfd, -1); perr != unix.EINTR {
-				break
-			}
-		}
-		var soerr int
-		if soerr, err = unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_ERROR); err == nil && soerr != 0 {
-			err = unix.Errno(soerr)
-		}
-	}
-	if err != nil {
-		return err
-	}
-	for {
-		n, err := unix.Read(fd, buf)
-		if err == unix.EINTR {
-			continue
-		}
-		if n <= 0 || err != nil {
-			return nil
-		}
-	}
-}
-
-// cpuTime sums the CPU time of every thread of pid (schedstat: ns on CPU).
-func cpuTime(pid int) (time.Duration, error) {
-	tasks, err := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/schedstat", pid))
-	if err != nil || len(tasks) == 0 {
-		return 0, fmt.Errorf("reading the CPU time of pid %d: no /proc/%d/task/*/schedstat", pid, pid)
-	}
-	var total time.Duration
-	for _, t := range tasks {
-		b, err := os.ReadFile(t)
-		if err != nil {
-			continue // the thread exited: its time is lost, which only understates
-		}
-		f := strings.Fields(string(b))
-		if len(f) == 0 {
-			continue
-		}
-		ns, err := strconv.ParseInt(f[0], 10, 64)
-		if err != nil {
-			return 0, fmt.Errorf("%s: %q", t, b)
-		}
-		total += time.Duration(ns)
-	}
-	return total, nil
 }
 
 // checkReport reads connscope's JSON report: the summary's loss counters,

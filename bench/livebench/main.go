@@ -84,6 +84,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/connscope/connscope/bench/internal/load"
 )
 
 // keepDir, when set, receives a copy of each run's report.
@@ -455,7 +457,7 @@ func (t *trace) errText() string {
 	return t.stderr.String()
 }
 
-func (t *trace) cpu() (time.Duration, error) { return cpuTime(t.cmd.Process.Pid) }
+func (t *trace) cpu() (time.Duration, error) { return load.CPUTime(t.cmd.Process.Pid) }
 
 // stop ends the trace with SIGINT and reads its JSON report.
 func (t *trace) stop() (summary, []byte, error) {
@@ -653,31 +655,6 @@ func median(v []float64) float64 {
 		return s[len(s)/2]
 	}
 	return (s[len(s)/2-1] + s[len(s)/2]) / 2
-}
-
-// cpuTime sums the CPU time of every thread of pid (schedstat: ns on CPU).
-func cpuTime(pid int) (time.Duration, error) {
-	tasks, err := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/schedstat", pid))
-	if err != nil || len(tasks) == 0 {
-		return 0, fmt.Errorf("reading the CPU time of pid %d: no /proc/%d/task/*/schedstat", pid, pid)
-	}
-	var total time.Duration
-	for _, t := range tasks {
-		b, err := os.ReadFile(t)
-		if err != nil {
-			continue // the thread exited: its time is lost, which only understates
-		}
-		f := strings.Fields(string(b))
-		if len(f) == 0 {
-			continue
-		}
-		ns, err := strconv.ParseInt(f[0], 10, 64)
-		if err != nil {
-			return 0, fmt.Errorf("%s: %q", t, b)
-		}
-		total += time.Duration(ns)
-	}
-	return total, nil
 }
 
 func readSummary(data []byte) (summary, error) {
@@ -898,7 +875,7 @@ func connectLoop(ep endpoints, port, rate int, c *loopCounts) func(stop <-chan s
 				err := inNetns(ep.clientNS, func() error {
 					buf := make([]byte, 64)
 					for range jobs {
-						if connectOnce(sa, buf) == nil {
+						if load.ConnectOnce(sa, buf) == nil {
 							c.ok.Add(1)
 						} else {
 							c.failed.Add(1)
@@ -945,43 +922,6 @@ func connectLoop(ep endpoints, port, rate int, c *loopCounts) func(stop <-chan s
 			s += fmt.Sprintf(", %d failed", f)
 		}
 		return s + ")"
-	}
-}
-
-// connectOnce connects to sa (blocking), reads until the server closes,
-// and closes: nil when it connected, else connect's error.
-func connectOnce(sa *unix.SockaddrInet4, buf []byte) error {
-	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		return err
-	}
-	defer unix.Close(fd)
-	err = unix.Connect(fd, sa)
-	if err == unix.EINTR {
-		// A signal (Go's preemption) interrupted it: the connect goes on
-		// without us; wait for its end and read its result.
-		pfd := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLOUT}}
-		for {
-			if _, perr := unix.Poll(pfd, -1); perr != unix.EINTR {
-				break
-			}
-		}
-		var soerr int
-		if soerr, err = unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_ERROR); err == nil && soerr != 0 {
-			err = unix.Errno(soerr)
-		}
-	}
-	if err != nil {
-		return err
-	}
-	for {
-		n, err := unix.Read(fd, buf)
-		if err == unix.EINTR {
-			continue
-		}
-		if n <= 0 || err != nil {
-			return nil
-		}
 	}
 }
 
