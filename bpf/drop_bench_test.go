@@ -64,25 +64,8 @@ func BenchmarkDropReasons(b *testing.B) {
 	}
 
 	b.Run("bulk", func(b *testing.B) {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			b.Fatal(err)
-		}
-		defer ln.Close()
-		go func() {
-			c, err := ln.Accept()
-			if err == nil {
-				io.Copy(io.Discard, c)
-				c.Close()
-			}
-		}()
-		c, err := net.Dial("tcp", ln.Addr().String())
-		if err != nil {
-			b.Fatal(err)
-		}
-		defer c.Close()
-		buf := make([]byte, 64<<10)
-		run(b, func() error { _, err := c.Write(buf); return err }, int64(len(buf)))
+		write, n := loopbackBulk(b)
+		run(b, write, n)
 	})
 	b.Run("udp-dropped", func(b *testing.B) {
 		c, err := net.Dial("udp", "127.0.0.1:9") // discard: nothing listens
@@ -156,28 +139,35 @@ func BenchmarkServerEvents(b *testing.B) {
 	}
 
 	b.Run("bulk", func(b *testing.B) {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			b.Fatal(err)
-		}
-		defer ln.Close()
-		go func() {
-			c, err := ln.Accept()
-			if err == nil {
-				io.Copy(io.Discard, c)
-				c.Close()
-			}
-		}()
-		c, err := net.Dial("tcp", ln.Addr().String())
-		if err != nil {
-			b.Fatal(err)
-		}
-		defer c.Close()
-		buf := make([]byte, 64<<10)
-		run(b, func() error { _, err := c.Write(buf); return err }, int64(len(buf)))
+		write, n := loopbackBulk(b)
+		run(b, write, n)
 	})
 	b.Run("rst-other-port", func(b *testing.B) {
 		targets := newLoopbackTargets(b)
 		run(b, func() error { return connectOnce(&targets.refused, unix.ECONNREFUSED) }, 0)
 	})
+}
+
+// loopbackBulk opens a loopback TCP connection to a reader that discards
+// what it gets, closed at the end of b; write sends 64 KiB on it.
+func loopbackBulk(b *testing.B) (write func() error, n int64) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { ln.Close() })
+	go func() {
+		c, err := ln.Accept()
+		if err == nil {
+			io.Copy(io.Discard, c)
+			c.Close()
+		}
+	}()
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { c.Close() })
+	buf := make([]byte, 64<<10)
+	return func() error { _, err := c.Write(buf); return err }, int64(len(buf))
 }
