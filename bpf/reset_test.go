@@ -34,23 +34,9 @@ func skipUnavailable(t *testing.T, tr *Tracer, attach string) {
 func TestSYNACKRetransmit(t *testing.T) {
 	l := newLab(t)
 	const port = 3397
-	var lfd int
-	if err := l.server.do(func() (err error) {
-		lfd, err = unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
-		if err != nil {
-			return err
-		}
-		if err := unix.SetsockoptInt(lfd, unix.IPPROTO_TCP, unix.TCP_DEFER_ACCEPT, 1); err != nil {
-			return err
-		}
-		if err := unix.Bind(lfd, &unix.SockaddrInet4{Port: port}); err != nil {
-			return err
-		}
-		return unix.Listen(lfd, 4)
-	}); err != nil {
-		t.Fatal(err)
-	}
-	defer unix.Close(lfd)
+	rawListener(t, l.server, &unix.SockaddrInet4{Port: port}, func(fd int) error {
+		return unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_DEFER_ACCEPT, 1)
+	})
 
 	tr, col := openTracer(t, Options{Ports: []uint16{port}})
 	skipUnavailable(t, tr, "tp_btf tcp_retransmit_synack")

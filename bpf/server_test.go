@@ -23,20 +23,7 @@ func TestServerSideAccept(t *testing.T) {
 	const port = 3399
 	// A listener that accepts only when told: the connection waits in the
 	// accept queue meanwhile.
-	var lfd int
-	if err := l.server.do(func() (err error) {
-		lfd, err = unix.Socket(unix.AF_INET6, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
-		if err != nil {
-			return err
-		}
-		if err := unix.Bind(lfd, &unix.SockaddrInet6{Port: port}); err != nil {
-			return err
-		}
-		return unix.Listen(lfd, 4)
-	}); err != nil {
-		t.Fatal(err)
-	}
-	defer unix.Close(lfd)
+	lfd := rawListener(t, l.server, &unix.SockaddrInet6{Port: port}, nil)
 
 	pid := uint32(os.Getpid())
 	tr, col := openTracer(t, Options{Ports: []uint16{port}})
@@ -106,20 +93,7 @@ func TestServerSideAccept(t *testing.T) {
 func TestFollowServerPortUnderPIDFilter(t *testing.T) {
 	l := newLab(t)
 	const port = 3398
-	var lfd int
-	if err := l.server.do(func() (err error) {
-		lfd, err = unix.Socket(unix.AF_INET6, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
-		if err != nil {
-			return err
-		}
-		if err := unix.Bind(lfd, &unix.SockaddrInet6{Port: port}); err != nil {
-			return err
-		}
-		return unix.Listen(lfd, 4)
-	}); err != nil {
-		t.Fatal(err)
-	}
-	defer unix.Close(lfd)
+	lfd := rawListener(t, l.server, &unix.SockaddrInet6{Port: port}, nil)
 
 	tr, col := openTracer(t, Options{PIDs: []uint32{uint32(os.Getpid())}})
 	server := netip.AddrPortFrom(netip.MustParseAddr(serverV4), port)
@@ -174,4 +148,37 @@ func TestFollowServerPortUnderPIDFilter(t *testing.T) {
 	if _, ok := waitFor(col, 5*time.Second, func([]event.Kernel) (bool, bool) { return true, childOf(after) }); !ok {
 		t.Errorf("no child_established for %s → %s after FollowServerPort(%d):\n%s", after, server, port, render(col.snapshot()))
 	}
+}
+
+// rawListener listens on sa (backlog 4) in namespace ns with a socket of
+// sa's family, after setup(fd) when setup is not nil, and closes it at the
+// end of the test. It returns the listening descriptor.
+func rawListener(t *testing.T, ns netns, sa unix.Sockaddr, setup func(fd int) error) int {
+	t.Helper()
+	family := unix.AF_INET
+	if _, ok := sa.(*unix.SockaddrInet6); ok {
+		family = unix.AF_INET6
+	}
+	var lfd int
+	if err := ns.do(func() (err error) {
+		lfd, err = unix.Socket(family, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+		if err != nil {
+			return err
+		}
+		if setup != nil {
+			if err := setup(lfd); err != nil {
+				unix.Close(lfd)
+				return err
+			}
+		}
+		if err := unix.Bind(lfd, sa); err != nil {
+			unix.Close(lfd)
+			return err
+		}
+		return unix.Listen(lfd, 4)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { unix.Close(lfd) })
+	return lfd
 }
