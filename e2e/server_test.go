@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os/exec"
 	"strings"
 	"syscall"
@@ -233,23 +234,7 @@ c, _ = s.accept()
 c.sendall(b"hello\n")
 time.sleep(1)
 `
-	srv := exec.Command("ip", "netns", "exec", lab.NSServer, py, "-c", script)
-	stdin, err := srv.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	stdout, err := srv.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := srv.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { srv.Process.Kill(); srv.Wait() }()
-	ready := make([]byte, 64)
-	if n, err := stdout.Read(ready); err != nil || !strings.Contains(string(ready[:n]), "listening") {
-		t.Fatalf("the python3 server did not start: %q %v", ready[:n], err)
-	}
+	stdin := startPyServer(t, py, script, "python3 server")
 
 	tr := startTrace(t, bin, "--netns", lab.NSServer, "--port", port, "--format", "json")
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
@@ -378,23 +363,7 @@ try:
 except socket.timeout:
     pass
 `
-	srv := exec.Command("ip", "netns", "exec", lab.NSServer, py, "-c", server)
-	stdin, err := srv.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	stdout, err := srv.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := srv.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { srv.Process.Kill(); srv.Wait() }()
-	ready := make([]byte, 64)
-	if n, err := stdout.Read(ready); err != nil || !strings.Contains(string(ready[:n]), "listening") {
-		t.Fatalf("the python3 burst server did not start: %q %v", ready[:n], err)
-	}
+	stdin := startPyServer(t, py, server, "python3 burst server")
 
 	tr := startTrace(t, bin, "--netns", lab.NSServer, "--port", port, "--format", "json")
 	if u := tr.stderr.String(); strings.Contains(u, "tp_btf tcp_retransmit_synack:") {
@@ -495,4 +464,30 @@ except socket.timeout:
 	if retrans == 0 {
 		t.Errorf("no attempt with a SYN-ACK retransmit among %d:\n%s", len(atts), out)
 	}
+}
+
+// startPyServer runs a python3 script in the lab's server namespace until
+// the end of the test, waits for it to print "listening", and returns its
+// standard input (what the script reads to go on). what names it in the
+// failure ("the python3 server").
+func startPyServer(t *testing.T, py, script, what string) io.WriteCloser {
+	t.Helper()
+	srv := exec.Command("ip", "netns", "exec", lab.NSServer, py, "-c", script)
+	stdin, err := srv.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, err := srv.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Process.Kill(); srv.Wait() })
+	ready := make([]byte, 64)
+	if n, err := stdout.Read(ready); err != nil || !strings.Contains(string(ready[:n]), "listening") {
+		t.Fatalf("the %s did not start: %q %v", what, ready[:n], err)
+	}
+	return stdin
 }
