@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -20,62 +19,6 @@ import (
 // The server-side lab cases with real mariadbd (issue 12): a stopped
 // server, a server without TCP, a full server, and a server traced by its
 // pid.
-
-// srvAttempt is what these tests read of a server-side attempt.
-type srvAttempt struct {
-	Client  string `json:"client"`
-	Server  string `json:"server"`
-	Outcome string `json:"outcome"`
-	Reason  string `json:"reason"`
-	Facts   struct {
-		Accept *struct {
-			By          string   `json:"by"`
-			PID         uint32   `json:"pid"`
-			QueuedMS    *float64 `json:"queued_ms"`
-			HandshakeMS *float64 `json:"handshake_ms"`
-		} `json:"accept"`
-		KernelDrop *struct {
-			Reason   string `json:"reason"`
-			Packet   string `json:"packet"`
-			Received bool   `json:"received"`
-		} `json:"kernel_drop"`
-		Listeners *struct {
-			Port   uint16 `json:"port"`
-			OnPort []any  `json:"on_port"`
-			NoTCP  []struct {
-				Process string   `json:"process"`
-				Unix    []string `json:"unix_sockets"`
-			} `json:"no_tcp"`
-		} `json:"listeners"`
-	} `json:"facts"`
-	MySQL *struct {
-		ErrorCode int `json:"error_code"`
-	} `json:"mysql"`
-	Events []struct {
-		Kind string  `json:"kind"`
-		TMS  float64 `json:"t_ms"`
-	} `json:"events"`
-	Evidence []string `json:"evidence"`
-	Causes   []string `json:"causes"`
-}
-
-func srvAttempts(t *testing.T, out string) []srvAttempt {
-	t.Helper()
-	var all []srvAttempt
-	for _, line := range strings.Split(out, "\n") {
-		if !strings.HasPrefix(line, `{"kind":"connect"`) {
-			continue
-		}
-		var c struct {
-			Attempts []srvAttempt `json:"attempts"`
-		}
-		if err := json.Unmarshal([]byte(line), &c); err != nil {
-			t.Fatalf("connect line: %v: %s", err, line)
-		}
-		all = append(all, c.Attempts...)
-	}
-	return all
-}
 
 // labMariaDBPID is the pid of the lab's mariadbd #1 (its pid file).
 func labMariaDBPID(t *testing.T) int {
@@ -155,7 +98,7 @@ func TestServerStoppedMariaDB(t *testing.T) {
 		t.Fatalf("connscope trace exited %d; stderr:\n%s", code, tr.stderr.String())
 	}
 	out := tr.output()
-	atts := srvAttempts(t, out)
+	atts := serverAttempts(t, out)
 	if len(atts) != 1 {
 		t.Fatalf("%d attempts, want the client's one:\n%s", len(atts), out)
 	}
@@ -248,7 +191,7 @@ func TestServerSkipNetworking(t *testing.T) {
 	if all := serverAttempts(t, out); len(all) != 1 {
 		t.Fatalf("%d attempts, want the client's one:\n%s", len(all), out)
 	}
-	a := srvAttempts(t, out)[0]
+	a := serverAttempts(t, out)[0]
 	t.Logf("causes: %q", a.Causes)
 	if a.Outcome != "refused" || a.Reason != "tcp.rst_from_server" {
 		t.Errorf("attempt %s: %s (%s), want refused (tcp.rst_from_server)", a.Server, a.Outcome, a.Reason)
@@ -256,9 +199,7 @@ func TestServerSkipNetworking(t *testing.T) {
 	if l := a.Facts.Listeners; l == nil || len(l.OnPort) != 0 || len(l.NoTCP) != 1 || l.NoTCP[0].Process != who || len(l.NoTCP[0].Unix) != 1 || l.NoTCP[0].Unix[0] != m.Socket {
 		t.Errorf("facts.listeners = %+v, want nothing on port %d and %s with no TCP, unix %s", l, port, who, m.Socket)
 	}
-	var sa serverAttempt
-	sa.Facts.KernelDrop = a.Facts.KernelDrop
-	checkTrailingDrop(t, sa, out, "NO_SOCKET", true)
+	checkTrailingDrop(t, a, out, "NO_SOCKET", true)
 	if a.Facts.KernelDrop != nil {
 		// The cause rests on NO_SOCKET (this host is the server).
 		want := who + " runs here with no TCP listener at all, only the unix socket " + m.Socket + ": skip_networking is on"
@@ -298,7 +239,7 @@ func TestServerTooManyConnections(t *testing.T) {
 		t.Fatalf("connscope trace exited %d; stderr:\n%s", code, tr.stderr.String())
 	}
 	out := tr.output()
-	atts := srvAttempts(t, out)
+	atts := serverAttempts(t, out)
 	if len(atts) != 1 {
 		t.Fatalf("%d attempts, want the client's one (the holders use the unix socket):\n%s", len(atts), out)
 	}
@@ -393,7 +334,7 @@ func TestServerStartedDuringTrace(t *testing.T) {
 		t.Fatalf("connscope trace exited %d; stderr:\n%s", code, tr.stderr.String())
 	}
 	out := tr.output()
-	atts := srvAttempts(t, out)
+	atts := serverAttempts(t, out)
 	if len(atts) != 2 {
 		t.Fatalf("%d attempts, want the client's two:\n%s", len(atts), out)
 	}
@@ -443,7 +384,7 @@ func TestTracePIDFollowsServer(t *testing.T) {
 		t.Fatalf("connscope trace exited %d; stderr:\n%s", code, tr.stderr.String())
 	}
 	out := tr.output()
-	atts := srvAttempts(t, out)
+	atts := serverAttempts(t, out)
 	if len(atts) != 1 {
 		t.Fatalf("%d attempts, want the one to mariadbd #1 (port %d), not #2's:\n%s", len(atts), lab.PortMySQL, out)
 	}
@@ -462,7 +403,7 @@ func TestTracePIDFollowsServer(t *testing.T) {
 // pid without --port, has the server kernel's handshake (its listen port
 // is in the tracer's port map: the softirq event passes), and that the
 // accept wait is measured from it, not from the client's ACK.
-func checkServerHandshake(t *testing.T, a srvAttempt) {
+func checkServerHandshake(t *testing.T, a serverAttempt) {
 	t.Helper()
 	at := map[string]float64{}
 	for _, ev := range a.Events {
@@ -541,10 +482,10 @@ func TestRunFollowsServer(t *testing.T) {
 		t.Fatalf("connscope run did not end within 20 s of SIGTERM:\n%s", errb.String())
 	}
 	report := errb.String()
-	var atts []srvAttempt
+	var atts []serverAttempt
 	for _, line := range strings.Split(report, "\n") {
 		if strings.HasPrefix(line, `{"kind":"connect"`) {
-			atts = append(atts, srvAttempts(t, line)...)
+			atts = append(atts, serverAttempts(t, line)...)
 		}
 	}
 	if len(atts) != 1 {

@@ -18,19 +18,41 @@ import (
 
 // serverAttempt is what the server-side tests read of an attempt.
 type serverAttempt struct {
-	Server  string `json:"server"`
-	Outcome string `json:"outcome"`
-	Reason  string `json:"reason"`
-	Facts   struct {
+	Client     string `json:"client"`
+	Server     string `json:"server"`
+	Outcome    string `json:"outcome"`
+	Reason     string `json:"reason"`
+	ServerSide bool   `json:"server_side"`
+	Facts      struct {
+		Accept *struct {
+			By                string   `json:"by"`
+			PID               uint32   `json:"pid"`
+			QueuedMS          *float64 `json:"queued_ms"`
+			HandshakeMS       *float64 `json:"handshake_ms"`
+			SYNACKRetransmits int      `json:"syn_ack_retransmits"`
+			ACKDropped        string   `json:"ack_dropped"`
+		} `json:"accept"`
 		KernelDrop *struct {
 			Reason   string `json:"reason"`
 			Packet   string `json:"packet"`
 			Received bool   `json:"received"`
 		} `json:"kernel_drop"`
+		Listeners *struct {
+			Port   uint16 `json:"port"`
+			OnPort []any  `json:"on_port"`
+			NoTCP  []struct {
+				Process string   `json:"process"`
+				Unix    []string `json:"unix_sockets"`
+			} `json:"no_tcp"`
+		} `json:"listeners"`
 	} `json:"facts"`
+	MySQL *struct {
+		ErrorCode int `json:"error_code"`
+	} `json:"mysql"`
 	Events []struct {
-		Kind string `json:"kind"`
-		What string `json:"what"`
+		Kind string  `json:"kind"`
+		What string  `json:"what"`
+		TMS  float64 `json:"t_ms"`
 	} `json:"events"`
 	Evidence []string `json:"evidence"`
 	Causes   []string `json:"causes"`
@@ -251,19 +273,7 @@ time.sleep(1)
 		t.Fatalf("connscope trace exited %d; stderr:\n%s", code, tr.stderr.String())
 	}
 	out := tr.output()
-	var a struct {
-		Facts struct {
-			Accept *struct {
-				By       string   `json:"by"`
-				QueuedMS *float64 `json:"queued_ms"`
-			} `json:"accept"`
-		} `json:"facts"`
-		Events []struct {
-			Kind string `json:"kind"`
-		} `json:"events"`
-		Evidence   []string `json:"evidence"`
-		ServerSide bool     `json:"server_side"`
-	}
+	var a serverAttempt
 	for _, line := range strings.Split(out, "\n") {
 		if strings.HasPrefix(line, `{"kind":"connect"`) {
 			var c struct {
@@ -385,35 +395,19 @@ except socket.timeout:
 	}
 	out := tr.output()
 
-	type burstAttempt struct {
-		Client     string `json:"client"`
-		Outcome    string `json:"outcome"`
-		ServerSide bool   `json:"server_side"`
-		Facts      struct {
-			Accept *struct {
-				SYNACKRetransmits int    `json:"syn_ack_retransmits"`
-				ACKDropped        string `json:"ack_dropped"`
-			} `json:"accept"`
-		} `json:"facts"`
-		Events []struct {
-			Kind string `json:"kind"`
-			What string `json:"what"`
-		} `json:"events"`
-		Evidence []string `json:"evidence"`
-	}
 	type listenCounters struct {
 		ListenOverflows uint64 `json:"listen_overflows"`
 		ListenDrops     uint64 `json:"listen_drops"`
 		SyncookiesSent  uint64 `json:"syncookies_sent"`
 		ReqQFullDrop    uint64 `json:"req_q_full_drop"`
 	}
-	var atts []burstAttempt
+	var atts []serverAttempt
 	var listen *listenCounters
 	for _, line := range strings.Split(out, "\n") {
 		switch {
 		case strings.HasPrefix(line, `{"kind":"connect"`):
 			var c struct {
-				Attempts []burstAttempt `json:"attempts"`
+				Attempts []serverAttempt `json:"attempts"`
 			}
 			if err := json.Unmarshal([]byte(line), &c); err != nil {
 				t.Fatalf("connect line: %v: %s", err, line)
