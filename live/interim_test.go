@@ -2,11 +2,9 @@ package live
 
 import (
 	"bytes"
-	"net"
 	"os"
 	"path/filepath"
 	"reflect"
-	"strings"
 	"testing"
 	"time"
 
@@ -72,33 +70,9 @@ func TestTraceIntervalPrintsRollup(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("live tracing needs root (eBPF and packet capture)")
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := ln.Addr().(*net.TCPAddr).Port
-	ln.Close() // a closed port: connects to it are refused
 	out := filepath.Join(t.TempDir(), "report.json")
-	var stderr syncBuffer
 	cfg := Config{Format: report.JSON, Output: out, Duration: 6 * time.Second, Interval: time.Second}
-	cfg.Interface = "lo"
-	cfg.Ports = []uint16{uint16(port)}
-	done := make(chan int, 1)
-	go func() { done <- Trace(cfg, &syncBuffer{}, &stderr) }()
-	for deadline := time.Now().Add(30 * time.Second); !strings.Contains(stderr.String(), "connscope: tracing "); {
-		select {
-		case st := <-done:
-			t.Fatalf("trace ended (status %d) before tracing: %s", st, stderr.String())
-		case <-time.After(50 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("trace did not start within 30 s: %s", stderr.String())
-		}
-	}
-	if c, err := net.Dial("tcp", ln.Addr().String()); err == nil {
-		c.Close()
-		t.Fatalf("connect to the closed port %d succeeded", port)
-	}
+	done, stderr := traceRefusedConnect(t, cfg)
 	interval := []byte(`{"kind":"interval",`)
 	group := []byte(`"kind":"group","group_by":"server","server":"127.0.0.1:`)
 wait:

@@ -39,33 +39,9 @@ func TestTraceFlushesToFileOnTick(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("live tracing needs root (eBPF and packet capture)")
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := ln.Addr().(*net.TCPAddr).Port
-	ln.Close() // now a closed port: connects to it are refused
 	out := filepath.Join(t.TempDir(), "report.json")
-	var stderr syncBuffer
 	cfg := Config{Format: report.JSON, Output: out, Duration: 4 * time.Second}
-	cfg.Interface = "lo"
-	cfg.Ports = []uint16{uint16(port)}
-	done := make(chan int, 1)
-	go func() { done <- Trace(cfg, &syncBuffer{}, &stderr) }()
-	for deadline := time.Now().Add(30 * time.Second); !strings.Contains(stderr.String(), "connscope: tracing "); {
-		select {
-		case st := <-done:
-			t.Fatalf("trace ended (status %d) before tracing: %s", st, stderr.String())
-		case <-time.After(50 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("trace did not start within 30 s: %s", stderr.String())
-		}
-	}
-	if c, err := net.Dial("tcp", ln.Addr().String()); err == nil {
-		c.Close()
-		t.Fatalf("connect to the closed port %d succeeded", port)
-	}
+	done, stderr := traceRefusedConnect(t, cfg)
 	want := []byte(`"kind":"connect"`)
 	for {
 		select {
@@ -85,4 +61,38 @@ func TestTraceFlushesToFileOnTick(t *testing.T) {
 func readFile(path string) []byte {
 	b, _ := os.ReadFile(path)
 	return b
+}
+
+// traceRefusedConnect starts Trace(cfg) on loopback, following a port
+// nobody listens on, waits until it traces, and makes one connect there
+// (refused). It returns Trace's exit status channel and its standard error.
+func traceRefusedConnect(t *testing.T, cfg Config) (<-chan int, *syncBuffer) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	port := ln.Addr().(*net.TCPAddr).Port
+	ln.Close() // now a closed port: connects to it are refused
+	stderr := &syncBuffer{}
+	cfg.Interface = "lo"
+	cfg.Ports = []uint16{uint16(port)}
+	done := make(chan int, 1)
+	go func() { done <- Trace(cfg, &syncBuffer{}, stderr) }()
+	for deadline := time.Now().Add(30 * time.Second); !strings.Contains(stderr.String(), "connscope: tracing "); {
+		select {
+		case st := <-done:
+			t.Fatalf("trace ended (status %d) before tracing: %s", st, stderr.String())
+		case <-time.After(50 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("trace did not start within 30 s: %s", stderr.String())
+		}
+	}
+	if c, err := net.Dial("tcp", addr); err == nil {
+		c.Close()
+		t.Fatalf("connect to the closed port %d succeeded", port)
+	}
+	return done, stderr
 }
