@@ -455,22 +455,30 @@ static __always_inline struct owner *owner_of(const struct sock *sk)
 	return bpf_sk_storage_get(&owners, (struct sock *)sk, NULL, 0);
 }
 
-static __always_inline void fill_sock(struct event *e, const struct sock *sk)
+/* fill_common fills an event's addresses from a socket's common part (a
+ * full socket, a request socket in SYN_RECV, a timewait socket). */
+static __always_inline void fill_common(struct event *e, const struct sock_common *c)
 {
-	__u16 family = sk->__sk_common.skc_family;
+	__u16 family = c->skc_family;
 	e->family = family;
-	e->type = sk->sk_type;
-	e->sport = sk->__sk_common.skc_num;
-	e->dport = bpf_ntohs(sk->__sk_common.skc_dport);
-	e->state = sk->__sk_common.skc_state;
+	e->type = SOCK_STREAM;
+	e->sport = c->skc_num;
+	e->dport = bpf_ntohs(c->skc_dport);
 	if (family == AF_INET) {
-		__be32 s = sk->__sk_common.skc_rcv_saddr, d = sk->__sk_common.skc_daddr;
+		__be32 s = c->skc_rcv_saddr, d = c->skc_daddr;
 		__builtin_memcpy(e->saddr, &s, 4);
 		__builtin_memcpy(e->daddr, &d, 4);
 	} else if (family == AF_INET6) {
-		bpf_core_read(e->saddr, 16, &sk->__sk_common.skc_v6_rcv_saddr);
-		bpf_core_read(e->daddr, 16, &sk->__sk_common.skc_v6_daddr);
+		bpf_core_read(e->saddr, 16, &c->skc_v6_rcv_saddr);
+		bpf_core_read(e->daddr, 16, &c->skc_v6_daddr);
 	}
+}
+
+static __always_inline void fill_sock(struct event *e, const struct sock *sk)
+{
+	fill_common(e, &sk->__sk_common);
+	e->type = sk->sk_type;
+	e->state = sk->__sk_common.skc_state;
 }
 
 /* The local address is set once the port is chosen and cleared again when a
@@ -783,6 +791,30 @@ struct flow_key {
 	__u8 proto;
 };
 
+/* reserve_key_event reserves an event of size bytes (an event first) for a
+ * packet's flow: kind, the kernel's reason in ret, no process (fd -1). */
+static __always_inline struct event *reserve_key_event(__u32 size, __u8 kind, __u32 reason,
+						       const struct flow_key *k)
+{
+	struct event *e = bpf_ringbuf_reserve(&events, size, 0);
+	if (!e) {
+		count_lost();
+		return NULL;
+	}
+	__builtin_memset(e, 0, size);
+	e->ts = now();
+	e->kind = kind;
+	e->fd = -1;
+	e->ret = (__s32)reason;
+	e->family = k->family;
+	e->type = SOCK_STREAM;
+	e->sport = k->sport;
+	e->dport = k->dport;
+	__builtin_memcpy(e->saddr, k->saddr, 16);
+	__builtin_memcpy(e->daddr, k->daddr, 16);
+	return e;
+}
+
 static __always_inline bool drop_port_wanted(__u16 sport, __u16 dport)
 {
 	if (!filter_ports)
@@ -904,22 +936,9 @@ int BPF_PROG(kfree_skb, struct sk_buff *skb, void *location, unsigned int reason
 	if (filter_pids && !filter_ports && !o && !followed_server_port(k.sport, k.dport))
 		return 0;
 
-	struct drop_event *d = bpf_ringbuf_reserve(&events, sizeof(*d), 0);
-	if (!d) {
-		count_lost();
+	struct drop_event *d = (struct drop_event *)reserve_key_event(sizeof(*d), EV_DROP, reason, &k);
+	if (!d)
 		return 0;
-	}
-	__builtin_memset(d, 0, sizeof(*d));
-	d->e.ts = now();
-	d->e.kind = EV_DROP;
-	d->e.fd = -1;
-	d->e.ret = (__s32)reason;
-	d->e.family = k.family;
-	d->e.type = SOCK_STREAM;
-	d->e.sport = k.sport;
-	d->e.dport = k.dport;
-	__builtin_memcpy(d->e.saddr, k.saddr, 16);
-	__builtin_memcpy(d->e.daddr, k.daddr, 16);
 	d->location = (__u64)location;
 	d->seq = k.seq;
 	d->proto = k.proto;
@@ -1013,25 +1032,6 @@ int sys_exit_accept(struct sys_exit_ctx *ctx)
 }
 
 /* ---- the server's SYN-ACK retransmits and the resets this host sends ---- */
-
-/* fill_common fills an event's addresses from a socket's common part (a
- * full socket, a request socket in SYN_RECV, a timewait socket). */
-static __always_inline void fill_common(struct event *e, const struct sock_common *c)
-{
-	__u16 family = c->skc_family;
-	e->family = family;
-	e->type = SOCK_STREAM;
-	e->sport = c->skc_num;
-	e->dport = bpf_ntohs(c->skc_dport);
-	if (family == AF_INET) {
-		__be32 s = c->skc_rcv_saddr, d = c->skc_daddr;
-		__builtin_memcpy(e->saddr, &s, 4);
-		__builtin_memcpy(e->daddr, &d, 4);
-	} else if (family == AF_INET6) {
-		bpf_core_read(e->saddr, 16, &c->skc_v6_rcv_saddr);
-		bpf_core_read(e->daddr, 16, &c->skc_v6_daddr);
-	}
-}
 
 /* tcp:tcp_retransmit_synack: the server's side of a handshake (a request
  * socket in SYN_RECV) sent its SYN-ACK again: the client's ACK did not come
@@ -1139,23 +1139,10 @@ int tcp_send_reset(__u64 *ctx)
 	if (filter_pids && !filter_ports && !o && !followed_server_port(k.sport, k.dport))
 		return 0;
 
-	struct reset_event *r = bpf_ringbuf_reserve(&events, sizeof(*r), 0);
-	if (!r) {
-		count_lost();
+	struct reset_event *r = (struct reset_event *)reserve_key_event(sizeof(*r), EV_RESET_SENT, reason, &k);
+	if (!r)
 		return 0;
-	}
-	__builtin_memset(r, 0, sizeof(*r));
-	r->e.ts = now();
-	r->e.kind = EV_RESET_SENT;
-	r->e.fd = -1;
-	r->e.ret = (__s32)reason;
 	r->e.state = state;
-	r->e.family = k.family;
-	r->e.type = SOCK_STREAM;
-	r->e.sport = k.sport;
-	r->e.dport = k.dport;
-	__builtin_memcpy(r->e.saddr, k.saddr, 16);
-	__builtin_memcpy(r->e.daddr, k.daddr, 16);
 	r->passive = skb != NULL;
 	r->answers = answers;
 	if (o) {
