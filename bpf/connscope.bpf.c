@@ -57,6 +57,7 @@ const volatile __u8 filter_ports = 0;    /* only destination ports in `ports` */
 const volatile __u8 use_tai = 0;         /* stamp with CLOCK_TAI (kernel >= 6.1) */
 const volatile __u64 addr_key = 0;       /* per-run key to hide socket addresses */
 const volatile __u64 wakeup_bytes = 1 << 20; /* wake the reader once this much is pending */
+const volatile __u64 quiet_wakeup_ns = 50000000; /* wake the reader for a CPU's first event after this long without one */
 const volatile __u32 slot_mask = 0x7fff;     /* inflight slots - 1 (a power of two) */
 /* enum skb_drop_reason values, read by the loader from the kernel's BTF
  * (they change between kernels). */
@@ -233,12 +234,18 @@ static __always_inline bool server_port_wanted(__u16 lport)
 	return bpf_map_lookup_elem(&ports, &lport) != NULL;
 }
 
-/* Events submitted on this CPU (wraps), to sample the backlog. */
+/* Per CPU: events submitted (wraps), to sample the backlog, and when the
+ * last one was. */
+struct submit_state {
+	__u64 last_ns; /* bpf_ktime_get_ns() of the last submit */
+	__u32 n;
+	__u32 pad;
+};
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, 1);
 	__type(key, __u32);
-	__type(value, __u32);
+	__type(value, struct submit_state);
 } submitted SEC(".maps");
 
 /* Check the backlog on every BACKLOG_SAMPLE-th event of a CPU. */
@@ -250,13 +257,27 @@ struct {
  * builds up. Asking the ring for its backlog reads the reader's position, a
  * cache line another CPU writes (measured ~0.1 µs per event here), so it is
  * asked only on every BACKLOG_SAMPLE-th event per CPU: the wakeup comes at
- * most BACKLOG_SAMPLE events per CPU (a few KiB each) past wakeup_bytes. */
+ * most BACKLOG_SAMPLE events per CPU (a few KiB each) past wakeup_bytes.
+ *
+ * The first event of a CPU after quiet_wakeup_ns without one does wake the
+ * reader. That is what lets an idle reader stop polling: once it has seen
+ * the ring empty for longer than quiet_wakeup_ns, every CPU's last submit is
+ * that old, so the next event anywhere wakes it (see bpf.Tracer.Next). It
+ * costs one wakeup per quiet spell, nothing under steady traffic. */
 static __always_inline void submit(void *e)
 {
 	__u64 flags = BPF_RB_NO_WAKEUP;
 	__u32 zero = 0;
-	__u32 *n = bpf_map_lookup_elem(&submitted, &zero);
-	if (n && (*n)++ % BACKLOG_SAMPLE == 0 &&
+	struct submit_state *st = bpf_map_lookup_elem(&submitted, &zero);
+	if (!st) {
+		bpf_ringbuf_submit(e, BPF_RB_FORCE_WAKEUP);
+		return;
+	}
+	__u64 now = bpf_ktime_get_ns();
+	if (now - st->last_ns >= quiet_wakeup_ns)
+		flags = BPF_RB_FORCE_WAKEUP;
+	st->last_ns = now;
+	if (st->n++ % BACKLOG_SAMPLE == 0 &&
 	    bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= wakeup_bytes)
 		flags = BPF_RB_FORCE_WAKEUP;
 	bpf_ringbuf_submit(e, flags);

@@ -236,3 +236,48 @@ func TestCaughtUp(t *testing.T) {
 		t.Error("Next found the ring empty after the time asked about, yet not caught up")
 	}
 }
+
+// An idle reader stops polling and waits idlePoll; the programs wake it for
+// the first event after a quiet spell, so that event still arrives at once,
+// and CaughtUp interrupts the long wait. Without the wakeup, each event here
+// would wait up to idlePoll (5 s).
+func TestIdleReaderWokenByNextEvent(t *testing.T) {
+	requireEBPF(t)
+	tr, col := openTracer(t, Options{PIDs: []uint32{uint32(os.Getpid())}})
+	idle := func() bool {
+		// The reader counts an idle wait just before it blocks in it.
+		deadline := time.Now().Add(3 * time.Second)
+		for n := tr.idleWaits.Load(); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+			if tr.idleWaits.Load() > n {
+				return true
+			}
+		}
+		return false
+	}
+	for round := range 3 {
+		if !idle() {
+			t.Fatalf("round %d: the reader never went into an idle wait on a quiet ring", round)
+		}
+		path := fmt.Sprintf("/nonexistent/csbpf-idle-%d.sock", round)
+		before := time.Now()
+		net.Dial("unix", path) // one connect event
+		_, ok := waitFor(col, time.Second, func(evs []event.Kernel) (struct{}, bool) {
+			return struct{}{}, slices.ContainsFunc(evs, func(ev event.Kernel) bool { return ev.Kind == event.ConnectCall && ev.UnixPath == path })
+		})
+		if !ok {
+			t.Fatalf("round %d: the connect event was not read within 1 s of the connect (the reader was idle, waiting up to %v)", round, idlePoll)
+		}
+		t.Logf("round %d: read %v after the connect", round, time.Since(before).Round(time.Millisecond))
+	}
+	if !idle() {
+		t.Fatal("the reader never went into an idle wait on a quiet ring")
+	}
+	at := time.Now()
+	deadline := at.Add(time.Second)
+	for !tr.CaughtUp(at) {
+		if time.Now().After(deadline) {
+			t.Fatalf("an idle reader asked to catch up to %v had not looked at its ring 1 s later", at)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}

@@ -98,6 +98,13 @@ type tracerResetEvent struct {
 	Pad     [6]uint8
 }
 
+type tracerSubmitState struct {
+	_      structs.HostLayout
+	LastNs uint64
+	N      uint32
+	Pad    uint32
+}
+
 // Names of all BPF objects in the ELF.
 //
 // Used for safe lookups in a Collection or CollectionSpec.
@@ -128,6 +135,7 @@ const (
 	tracerVarFilterPids           = "filter_pids"
 	tracerVarFilterPorts          = "filter_ports"
 	tracerVarFollowChildren       = "follow_children"
+	tracerVarQuietWakeupNs        = "quiet_wakeup_ns"
 	tracerVarRstHasReason         = "rst_has_reason"
 	tracerVarSlotMask             = "slot_mask"
 	tracerVarUnusedConnectEvent   = "unused_connect_event"
@@ -218,6 +226,7 @@ type tracerVariableSpecs struct {
 	FilterPids         *ebpf.VariableSpec `ebpf:"filter_pids"`
 	FilterPorts        *ebpf.VariableSpec `ebpf:"filter_ports"`
 	FollowChildren     *ebpf.VariableSpec `ebpf:"follow_children"`
+	QuietWakeupNs      *ebpf.VariableSpec `ebpf:"quiet_wakeup_ns"`
 	RstHasReason       *ebpf.VariableSpec `ebpf:"rst_has_reason"`
 	SlotMask           *ebpf.VariableSpec `ebpf:"slot_mask"`
 	UnusedConnectEvent *ebpf.VariableSpec `ebpf:"unused_connect_event"`
@@ -279,6 +288,7 @@ type tracerVariables struct {
 	FilterPids         *ebpf.Variable `ebpf:"filter_pids"`
 	FilterPorts        *ebpf.Variable `ebpf:"filter_ports"`
 	FollowChildren     *ebpf.Variable `ebpf:"follow_children"`
+	QuietWakeupNs      *ebpf.Variable `ebpf:"quiet_wakeup_ns"`
 	RstHasReason       *ebpf.Variable `ebpf:"rst_has_reason"`
 	SlotMask           *ebpf.Variable `ebpf:"slot_mask"`
 	UnusedConnectEvent *ebpf.Variable `ebpf:"unused_connect_event"`

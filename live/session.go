@@ -493,6 +493,9 @@ loop:
 			done = nil
 			stoppedAt = time.Now()
 			stopAt = time.After(settle)
+			// Asking now wakes a reader idling in a long wait, so that
+			// it has looked at its ring by the time settle is over.
+			s.behind(stoppedAt, packetCh != nil, kernelCh != nil)
 		case <-stopAt:
 			behind = s.behind(stoppedAt, packetCh != nil, kernelCh != nil)
 			if behind == "" || time.Since(stoppedAt) >= maxSettle {
