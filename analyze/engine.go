@@ -142,7 +142,7 @@ type Engine struct {
 	portless map[netip.AddrPort][]*attempt
 	// unclaimed lists, by server, attempts started by a SYN that no kernel
 	// socket has claimed yet (live only; see adoptPortless).
-	unclaimed map[netip.AddrPort][]*attempt
+	unclaimed map[netip.AddrPort]*unclaimedSYNs
 	// inventories are the listener inventories after the first
 	// (Options.Listeners), by the time taken (SetListeners, listeners.go).
 	inventories []inventory

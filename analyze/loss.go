@@ -331,25 +331,60 @@ func (e *Engine) claim(a *attempt, k *event.Kernel) *attempt {
 	return a
 }
 
+// unclaimedSYNs are one server's attempts started by a SYN that no kernel
+// socket has claimed yet, in SYN order.
+type unclaimedSYNs struct {
+	list []*attempt
+	// swept is len(list) after the last full sweep.
+	swept int
+}
+
 // noteUnclaimed records a live attempt started by a SYN, for a kernel
-// attempt without its port to find (adoptPortless).
+// attempt without its port to find (adoptPortless). What expired leaves
+// from the front; what was claimed or reported is swept out only once the
+// list has doubled since the last sweep: a sweep per SYN made a connect loop
+// to one server quadratic (10,000 SYNs a second, each scanning the second's
+// SYNs before it).
 func (e *Engine) noteUnclaimed(a *attempt) {
 	if e.unclaimed == nil {
-		e.unclaimed = make(map[netip.AddrPort][]*attempt)
+		e.unclaimed = make(map[netip.AddrPort]*unclaimedSYNs)
 	}
 	dst := netip.AddrPortFrom(a.server.Addr().Unmap(), a.server.Port())
-	list := e.unclaimed[dst]
-	kept := list[:0]
-	for _, x := range list {
-		if x.cookie == 0 && (x.conn == nil || !x.conn.reported) && a.start.Sub(x.start) <= unclaimedFor {
-			kept = append(kept, x)
+	u := e.unclaimed[dst]
+	if u == nil {
+		u = &unclaimedSYNs{}
+		e.unclaimed[dst] = u
+	}
+	expired := 0
+	for expired < len(u.list) && a.start.Sub(u.list[expired].start) > unclaimedFor {
+		expired++
+	}
+	if expired > 0 {
+		clear(u.list[:expired])
+		u.list = u.list[expired:]
+		u.swept = max(u.swept-expired, 0)
+	}
+	if len(u.list) >= 2*u.swept+64 || len(u.list) >= maxPortless {
+		kept := u.list[:0]
+		for _, x := range u.list {
+			if x.unclaimed(a.start) {
+				kept = append(kept, x)
+			}
+		}
+		clear(u.list[len(kept):])
+		u.list, u.swept = kept, len(kept)
+		if len(u.list) >= maxPortless {
+			u.list[0] = nil
+			u.list = u.list[1:]
 		}
 	}
-	clear(list[len(kept):])
-	if len(kept) >= maxPortless {
-		kept = kept[1:]
-	}
-	e.unclaimed[dst] = append(kept, a)
+	u.list = append(u.list, a)
+}
+
+// unclaimed reports whether x, an attempt started by a SYN, may still be
+// claimed by a kernel attempt at now.
+func (x *attempt) unclaimed(now time.Time) bool {
+	return x.cookie == 0 && (x.conn == nil || !x.conn.reported) && now.Sub(x.start) <= unclaimedFor
 }
 
 // unclaimedFor is how long a SYN's attempt waits to be claimed; portlessWait
@@ -378,7 +413,11 @@ func (e *Engine) adoptPortless(closing bool) {
 			}
 			var match *attempt
 			n := 0
-			for _, w := range e.unclaimed[dst] {
+			var syns []*attempt
+			if u := e.unclaimed[dst]; u != nil {
+				syns = u.list
+			}
+			for _, w := range syns {
 				if w.cookie != 0 || w.conn == nil || w.conn.reported || w.firstSYN.Before(p.kSynSent) || w.firstSYN.Sub(p.kSynSent) > portlessSYNWindow {
 					continue
 				}
