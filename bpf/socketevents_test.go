@@ -235,6 +235,9 @@ func TestCaughtUp(t *testing.T) {
 	if !tr.CaughtUp(after) {
 		t.Error("Next found the ring empty after the time asked about, yet not caught up")
 	}
+	if rt := tr.ReadThrough(); rt.Before(after) {
+		t.Errorf("ReadThrough %v, before %v when Next found the ring empty", rt, after)
+	}
 }
 
 // An idle reader stops polling and waits idlePoll; the programs wake it for

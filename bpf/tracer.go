@@ -498,6 +498,29 @@ func (t *Tracer) Next(ctx context.Context) (event.Kernel, error) {
 	}
 }
 
+// ReadThrough returns a time up to which Next has returned every event the
+// kernel recorded: CaughtUp holds for it (zero before Next first ran).
+// Events from different CPUs may be out of order by microseconds: a
+// consumer keeps a small margin. A reader idling in a long wait shows no
+// progress: Wake makes it look at the ring again.
+func (t *Tracer) ReadThrough() time.Time {
+	n := max(t.emptyAt.Load(), t.lastAt.Load())
+	if n <= 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, n)
+}
+
+// Wake interrupts Next's wait, so that it looks at the ring again (and
+// ReadThrough moves on) even when no event woke it.
+func (t *Tracer) Wake() {
+	t.mu.RLock()
+	if !t.closed {
+		t.reader.Flush()
+	}
+	t.mu.RUnlock()
+}
+
 // waitFor returns how long Next, finding the ring empty at now, may wait
 // for a wakeup. Every reservation before an empty check had been read by
 // then, so when no record was read between the first empty check after the
@@ -526,11 +549,7 @@ func (t *Tracer) CaughtUp(at time.Time) bool {
 	if t.emptyAt.Load() >= n || t.lastAt.Load() >= n {
 		return true
 	}
-	t.mu.RLock()
-	if !t.closed {
-		t.reader.Flush()
-	}
-	t.mu.RUnlock()
+	t.Wake()
 	return false
 }
 

@@ -195,6 +195,18 @@ func (l *LiveReader) CaughtUp(t time.Time) bool {
 	return l.emptyAt.Load() >= t.Add(ringBlockTimeout).UnixNano() || l.lastAt.Load() >= t.UnixNano()
 }
 
+// ReadThrough returns a time up to which Next has read every frame the
+// kernel captured: CaughtUp holds for it (zero before the reader has read a
+// frame or found the ring empty). Frames stamped slightly earlier may still
+// come from another CPU's queue; a consumer keeps a small margin.
+func (l *LiveReader) ReadThrough() time.Time {
+	n := max(l.emptyAt.Load()-ringBlockTimeout.Nanoseconds(), l.lastAt.Load())
+	if n <= 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, n)
+}
+
 // skipped is an internal result: nothing was read (poll timeout) or the frame
 // predates the filter.
 const skipped decodeResult = 255

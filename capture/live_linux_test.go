@@ -507,6 +507,9 @@ func TestLiveCaughtUp(t *testing.T) {
 	if p.Time.Before(before) || !l.CaughtUp(before) {
 		t.Fatalf("read a packet stamped %v (connect at %v): CaughtUp = %v", p.Time, before, l.CaughtUp(before))
 	}
+	if rt := l.ReadThrough(); rt.Before(p.Time) {
+		t.Errorf("ReadThrough %v, before the packet read (%v)", rt, p.Time)
+	}
 
 	// Idle: a read that finds the ring empty catches up to a later time.
 	after := time.Now()
@@ -523,6 +526,9 @@ func TestLiveCaughtUp(t *testing.T) {
 			t.Fatal("an idle reader did not catch up within 5 s")
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+	if rt := l.ReadThrough(); rt.Before(after) {
+		t.Errorf("ReadThrough %v, before %v though CaughtUp(%v)", rt, after, after)
 	}
 }
 

@@ -77,3 +77,13 @@ func (q *queue[T]) len() int {
 	defer q.mu.Unlock()
 	return len(q.items)
 }
+
+// ended reports whether the source has closed the queue (it reads no more).
+func (q *queue[T]) ended() bool {
+	if q == nil {
+		return false
+	}
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.closed
+}

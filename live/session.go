@@ -94,9 +94,12 @@ type Session struct {
 	opts    Options
 	capture *packetCapture // nil when packet capture could not open
 	tracer  *bpf.Tracer    // nil when eBPF could not load
-	engine  *analyze.Engine
-	merger  *event.Merger
-	procs   *processTable
+	// packetRead and kernelRead tell how far each source has read (nil
+	// when it does not run): see readThrough.
+	packetRead, kernelRead sourceProgress
+	engine                 *analyze.Engine
+	merger                 *event.Merger
+	procs                  *processTable
 
 	// Sources queue what they read on these; closed when the source ends.
 	packetQ *queue[*event.Packet]
@@ -207,6 +210,12 @@ func Start(opts Options) (*Session, error) {
 		s.capture, captureErr = openCapture(opts, priv.CanTrace())
 	} else {
 		captureErr = priv.Check()
+	}
+	if s.tracer != nil {
+		s.kernelRead = s.tracer
+	}
+	if s.capture != nil {
+		s.packetRead = s.capture.reader
 	}
 	switch {
 	case traceErr != nil && captureErr != nil:
@@ -666,10 +675,48 @@ func (s *Session) tick(now time.Time) {
 	if s.kernelQ.len() > 0 && s.newest.kernel.Before(limit) {
 		limit = s.newest.kernel
 	}
+	limit = s.readThrough(limit)
 	s.merger.ReleaseTo(limit, s.feed)
 	s.ports.forget(limit)
 	s.engine.Advance(limit)
 }
+
+// sourceProgress is what a running source tells of how far it has read
+// (bpf.Tracer, capture.LiveReader): everything stamped before ReadThrough()
+// has been read, up to a few milliseconds of skew between CPUs.
+type sourceProgress interface {
+	ReadThrough() time.Time
+}
+
+// readThrough caps limit at what every running source has read (less
+// sourceSkew): a reader that lags (starved of CPU at a high event rate)
+// holds the release and the engine's clock back, so that its events still
+// merge in order, rather than arriving late for times the engine has
+// already moved past and decided on. An idle eBPF reader waits long and
+// shows no progress until woken (Wake): it is woken when it holds the
+// release back while events are held.
+func (s *Session) readThrough(limit time.Time) time.Time {
+	for _, src := range []struct {
+		read sourceProgress
+		q    interface{ ended() bool }
+	}{{s.packetRead, s.packetQ}, {s.kernelRead, s.kernelQ}} {
+		if src.read == nil || src.q.ended() {
+			continue
+		}
+		if t := src.read.ReadThrough().Add(-sourceSkew); t.Before(limit) {
+			limit = t
+			if w, ok := src.read.(interface{ Wake() }); ok && s.merger.Len() > 0 {
+				w.Wake()
+			}
+		}
+	}
+	return limit
+}
+
+// sourceSkew is how much older than what a source has read its next event
+// may still be (events of different CPUs; a timestamp taken just before the
+// event was queued).
+const sourceSkew = 10 * time.Millisecond
 
 // noteLoss hands the sources' loss counters to the engine, so that attempts
 // open while evidence was lost are not decided on what is missing.
