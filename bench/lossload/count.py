@@ -6,6 +6,7 @@ for line in open(sys.argv[1]):
     o = json.loads(line)
     if o.get("kind") == "summary":
         summ = o; continue
+    if o.get("kind") != "connect": continue
     for a in o.get("attempts", []):
         srv = a["server"]
         if srv.rsplit(":",1)[-1] not in ports: continue
