@@ -10,7 +10,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"unsafe"
 
 	"github.com/cilium/ebpf/btf"
@@ -91,14 +90,15 @@ func (r *dropReasons) name(code uint32) string {
 }
 
 // symbolizer names kernel code addresses from /proc/kallsyms: the function
-// containing a drop's location. Reading kallsyms takes tens of
-// milliseconds (the kernel generates 100,000+ lines), far too long for the
-// ring buffer's reader, so the text symbols are loaded once, in the
-// background, when the tracer opens; until they are, locations are left
-// unnamed ("").
+// containing a drop's location. Reading kallsyms costs about 60 ms of CPU
+// here (the kernel generates 120,000 lines), so it is read once, when the
+// first drop with a location is decoded: the reader stalls that once (the
+// ring takes the slack), and a trace that sees no drop never pays it (read
+// at open, in the background, it was most of `trace`'s CPU in its first
+// seconds under bulk traffic).
 type symbolizer struct {
 	path  string
-	table atomic.Pointer[symTable]
+	table *symTable // nil when kallsyms is unreadable or its addresses hidden
 	once  sync.Once
 }
 
@@ -114,26 +114,17 @@ func newSymbolizer() *symbolizer {
 	return &symbolizer{path: "/proc/kallsyms"}
 }
 
-// start loads the table in the background (once).
-func (s *symbolizer) start() {
-	s.once.Do(func() {
-		go func() {
-			if t := loadSymbols(s.path); t != nil {
-				s.table.Store(t)
-			}
-		}()
-	})
-}
-
-// name is the text symbol containing addr, "" when it is not known (yet):
-// kallsyms unreadable, addresses hidden by kernel.kptr_restrict, or the
-// table still loading, or no symbolizer (a tracer without kfree_skb).
+// name is the text symbol containing addr, "" when it is not known:
+// kallsyms unreadable, addresses hidden by kernel.kptr_restrict, or no
+// symbolizer (a tracer without kfree_skb). The first call loads the table.
+// Only the ring reader's goroutine calls it.
 func (s *symbolizer) name(addr uint64) string {
-	if s == nil {
+	if s == nil || addr == 0 {
 		return ""
 	}
-	t := s.table.Load()
-	if t == nil || addr == 0 {
+	s.once.Do(func() { s.table = loadSymbols(s.path) })
+	t := s.table
+	if t == nil {
 		return ""
 	}
 	i := sort.Search(len(t.addrs), func(i int) bool { return t.addrs[i] > addr }) - 1

@@ -195,7 +195,6 @@ func Open(opts Options) (*Tracer, error) {
 		t.skip[tracerProgKfreeSkb] = err
 	} else {
 		t.drops = drops
-		t.syms.start()
 		for name, v := range map[string]uint32{tracerVarDropNotSpecified: drops.notSpecified, tracerVarDropListenOverflow: drops.listenOverflow} {
 			if err := spec.Variables[name].Set(v); err != nil {
 				return nil, fmt.Errorf("bpf: setting %s: %w", name, err)
