@@ -10,7 +10,7 @@ type LiveOptions struct {
 	// Interface to capture on; "" captures on every interface.
 	Interface string
 	// Context ends the capture when cancelled: Next then returns io.EOF
-	// within PollTimeout. nil means never.
+	// (a waiting Next at once). nil means never.
 	Context context.Context
 	// PayloadPorts are the TCP ports whose segments with payload the
 	// classic filter passes (see ClassicFilter); required: capture knows
@@ -30,9 +30,6 @@ type LiveOptions struct {
 	EBPFFilterFD int
 	// BufferSize is the size of the kernel ring; 0 means 16 MiB.
 	BufferSize int
-	// PollTimeout bounds how long Next waits before looking at Context;
-	// 0 means 100 ms.
-	PollTimeout time.Duration
 	// KeepFrames makes Next set event.Packet.Frame (the frame as a
 	// LINUX_SLL2 record, as `tcpdump -i any` writes) for recording with
 	// PcapngWriter.WriteEvent.
@@ -40,8 +37,7 @@ type LiveOptions struct {
 }
 
 const (
-	defaultRingSize    = 16 << 20
-	defaultPollTimeout = 100 * time.Millisecond
+	defaultRingSize = 16 << 20
 	// ringBlockSize: the kernel hands a block over when it is full or
 	// ringBlockTimeout after its first frame, whichever comes first, so
 	// under light traffic every block holds only ringBlockTimeout's worth

@@ -10,9 +10,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-	"unsafe"
 
-	"github.com/gopacket/gopacket/afpacket"
 	"github.com/gopacket/gopacket/layers"
 	"golang.org/x/net/bpf"
 	"golang.org/x/sys/unix"
@@ -32,11 +30,11 @@ type LiveReader struct {
 	opts    LiveOptions
 	ctx     context.Context
 	source  string
-	tp      *afpacket.TPacket
-	tpMu    sync.RWMutex // write-locked by Close; read-locked around every use of tp
+	ring    *packetRing
+	tpMu    sync.RWMutex // write-locked by Close; read-locked around every use of ring
 	closed  bool         // guarded by tpMu
 	closing atomic.Bool
-	started time.Time // filter attach time: earlier frames were not filtered
+	stopCtx func() bool // stops the context's wake-up of the ring
 
 	dec   decoder
 	pkt   event.Packet
@@ -59,11 +57,6 @@ type LiveReader struct {
 	// began, and the time of the last frame read.
 	emptyAt, lastAt atomic.Int64
 
-	// dropsBefore is what the kernel dropped before the filter was
-	// attached: the socket takes every frame from its creation, and under
-	// bulk traffic the ring can overflow with frames the filter would have
-	// refused. Those are not lost evidence; they are left out of drops.
-	dropsBefore uint64
 }
 
 // OpenLive starts a live capture. It needs root or CAP_NET_RAW (and, for an
@@ -74,9 +67,6 @@ func OpenLive(opts LiveOptions) (*LiveReader, error) {
 	}
 	if opts.BufferSize <= 0 {
 		opts.BufferSize = defaultRingSize
-	}
-	if opts.PollTimeout <= 0 {
-		opts.PollTimeout = defaultPollTimeout
 	}
 	if opts.SnapLen == 0 {
 		opts.SnapLen = DefaultSnapLen
@@ -93,63 +83,38 @@ func OpenLive(opts LiveOptions) (*LiveReader, error) {
 	if blocks < 2 {
 		blocks = 2
 	}
-	tpOpts := []interface{}{
-		afpacket.OptSocketType(afpacket.SocketDgram),
-		afpacket.OptTPacketVersion(afpacket.TPacketVersion3),
-		afpacket.OptBlockSize(ringBlockSize),
-		afpacket.OptNumBlocks(blocks),
-		afpacket.OptBlockTimeout(ringBlockTimeout),
-		afpacket.OptPollTimeout(opts.PollTimeout),
-	}
 	source := "afpacket (all interfaces)"
 	if opts.Interface != "" {
 		if _, err := net.InterfaceByName(opts.Interface); err != nil {
 			return nil, fmt.Errorf("capture: interface %q: %w (see `ip link` for the names)", opts.Interface, err)
 		}
-		tpOpts = append(tpOpts, afpacket.OptInterface(opts.Interface))
 		source = "afpacket on " + opts.Interface
+	}
+	if filter == nil {
+		source += " with eBPF filter"
+	}
+	ring, err := openPacketRing(opts.Interface, ringBlockSize, blocks, ringBlockTimeout, filter, opts.EBPFFilterFD)
+	if err != nil {
+		if errors.Is(err, unix.EPERM) || errors.Is(err, unix.EACCES) {
+			return nil, fmt.Errorf("capture: %w: live capture needs root or CAP_NET_RAW", err)
+		}
+		return nil, fmt.Errorf("capture: %w", err)
 	}
 	nameSock, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		nameSock = -1 // names fall back to "ifindex N"
 	}
-	tp, err := afpacket.NewTPacket(tpOpts...)
-	if err != nil {
-		if nameSock >= 0 {
-			unix.Close(nameSock)
-		}
-		if errors.Is(err, unix.EPERM) || errors.Is(err, unix.EACCES) {
-			return nil, fmt.Errorf("capture: opening an AF_PACKET socket: %w: live capture needs root or CAP_NET_RAW", err)
-		}
-		return nil, fmt.Errorf("capture: opening an AF_PACKET socket: %w", err)
-	}
-	if filter != nil {
-		err = tp.SetBPF(filter)
-	} else {
-		err = tp.SetEBPF(int32(opts.EBPFFilterFD))
-		source += " with eBPF filter"
-	}
-	if err != nil {
-		tp.Close()
-		if nameSock >= 0 {
-			unix.Close(nameSock)
-		}
-		return nil, fmt.Errorf("capture: attaching the packet filter: %w", err)
-	}
 	l := &LiveReader{
 		opts:      opts,
 		ctx:       opts.Context,
 		source:    source,
-		tp:        tp,
-		started:   time.Now(),
+		ring:      ring,
 		names:     map[int]string{},
 		nameSock:  nameSock,
 		buf:       make([]byte, 0, sll2HeaderLen+65536),
 		lastStats: time.Now(),
 	}
-	if _, v3, err := tp.SocketStats(); err == nil {
-		l.dropsBefore = uint64(v3.Drops())
-	}
+	l.stopCtx = context.AfterFunc(opts.Context, ring.wake)
 	return l, nil
 }
 
@@ -191,8 +156,14 @@ func (l *LiveReader) Next() (*event.Packet, error) {
 // first frame), or a frame stamped t or later was read. A reader that has
 // not been scheduled since (a loaded machine) is not caught up, however long
 // ago t was.
+// When it is not, CaughtUp wakes a waiting Next: a later call has the
+// answer.
 func (l *LiveReader) CaughtUp(t time.Time) bool {
-	return l.emptyAt.Load() >= t.Add(ringBlockTimeout).UnixNano() || l.lastAt.Load() >= t.UnixNano()
+	if l.emptyAt.Load() >= t.Add(ringBlockTimeout).UnixNano() || l.lastAt.Load() >= t.UnixNano() {
+		return true
+	}
+	l.Wake()
+	return false
 }
 
 // ReadThrough returns a time up to which Next has read every frame the
@@ -207,8 +178,8 @@ func (l *LiveReader) ReadThrough() time.Time {
 	return time.Unix(0, n)
 }
 
-// skipped is an internal result: nothing was read (poll timeout) or the frame
-// predates the filter.
+// skipped is an internal result: nothing was read (the wait was
+// interrupted).
 const skipped decodeResult = 255
 
 func (l *LiveReader) readOne() (decodeResult, error) {
@@ -217,42 +188,30 @@ func (l *LiveReader) readOne() (decodeResult, error) {
 	if l.closed {
 		return skipped, nil
 	}
-	// No clock read per frame (a noticeable part of the loop at tens of
-	// thousands of frames a second): the time a read found the ring empty
-	// is taken only when it timed out. afpacket returns ErrTimeout only
-	// when a poll(2) of the whole timeout (whole milliseconds, as afpacket
-	// passes it) saw no block handed over, so the ring was empty at now -
-	// that timeout, and every frame stamped a block timeout before that
-	// had been read — as CaughtUp needs.
-	data, ci, err := l.tp.ZeroCopyReadPacketData()
-	if err != nil {
-		if errors.Is(err, afpacket.ErrTimeout) {
-			l.emptyAt.Store(time.Now().UnixNano() - l.opts.PollTimeout.Truncate(time.Millisecond).Nanoseconds())
-			if time.Since(l.lastStats) >= statsInterval {
-				l.refreshDropsLocked()
-			}
-			return skipped, nil
+	f, err := l.ring.next()
+	if errors.Is(err, errRingEmpty) {
+		// No clock read per frame (a noticeable part of the loop at tens
+		// of thousands of frames a second): only when the ring is found
+		// empty. Every frame stamped a block timeout before now has been
+		// read then, as CaughtUp needs.
+		now := time.Now()
+		l.emptyAt.Store(now.UnixNano())
+		if now.Sub(l.lastStats) >= statsInterval {
+			l.refreshDropsLocked()
 		}
-		return skipped, fmt.Errorf("capture: %s: reading the ring: %w", l.source, err)
-	}
-	if n := ci.Timestamp.UnixNano(); n > l.lastAt.Load() {
-		l.lastAt.Store(n)
-	}
-	if ci.Timestamp.Before(l.started) {
-		// Queued between opening the socket and attaching the filter.
+		if err := l.ring.wait(); err != nil && !l.closing.Load() {
+			return skipped, fmt.Errorf("capture: %s: waiting for the ring: %w", l.source, err)
+		}
 		return skipped, nil
 	}
-	l.packets.Add(1)
-	ll, ok := linkInfo(data, ci.InterfaceIndex)
-	if !ok {
-		ll = sockAddrLL{ifindex: int32(ci.InterfaceIndex), hatype: 0xffff}
-		switch {
-		case len(data) > 0 && data[0]>>4 == 4:
-			ll.protocol = etherTypeIPv4
-		case len(data) > 0 && data[0]>>4 == 6:
-			ll.protocol = etherTypeIPv6
-		}
+	if err != nil {
+		return skipped, fmt.Errorf("capture: %s: reading the ring: %w", l.source, err)
 	}
+	data, ll := f.data, f.ll
+	if n := f.time.UnixNano(); n > l.lastAt.Load() {
+		l.lastAt.Store(n)
+	}
+	l.packets.Add(1)
 	// Copy the frame out of the ring behind a LINUX_SLL2 header.
 	b := l.buf[:sll2HeaderLen]
 	binary.BigEndian.PutUint16(b[0:2], ll.protocol)
@@ -267,10 +226,10 @@ func (l *LiveReader) readOne() (decodeResult, error) {
 
 	l.iface = int(ll.ifindex)
 	p := &l.pkt
-	*p = event.Packet{Time: ci.Timestamp.UTC(), Number: l.packets.Load(), Offset: -1, Interface: l.iface}
-	res := l.dec.decodeNetwork(p, ll.protocol, b[sll2HeaderLen:], ci.Length)
+	*p = event.Packet{Time: f.time.UTC(), Number: l.packets.Load(), Offset: -1, Interface: l.iface}
+	res := l.dec.decodeNetwork(p, ll.protocol, b[sll2HeaderLen:], f.length)
 	if res == decoded && l.opts.KeepFrames {
-		l.frame = event.Frame{Data: b, LinkType: uint16(layers.LinkTypeLinuxSLL2), InterfaceName: l.ifaceName(l.iface), WireLen: ci.Length + sll2HeaderLen}
+		l.frame = event.Frame{Data: b, LinkType: uint16(layers.LinkTypeLinuxSLL2), InterfaceName: l.ifaceName(l.iface), WireLen: f.length + sll2HeaderLen}
 		p.Frame = &l.frame
 	}
 	return res, nil
@@ -284,38 +243,6 @@ type sockAddrLL struct {
 	pktType  uint8
 	halen    uint8
 	addr     [8]byte
-}
-
-// sllBeforeData is where the kernel puts a packet's struct sockaddr_ll in a
-// TPACKET_V3 ring, relative to the packet data of a SOCK_DGRAM socket: the
-// address sits at TPACKET_ALIGN(sizeof(struct tpacket3_hdr)) = 48 from the
-// packet header, the data at TPACKET_ALIGN(TPACKET3_HDRLEN) + 16 = 96
-// (net/packet/af_packet.c, tpacket_rcv). gopacket's afpacket hands out only
-// the data and the ifindex, but the analyzer and the written file want the
-// packet type (sent or received) and the device type too.
-const sllBeforeData = 96 - 48
-
-// linkInfo reads the sockaddr_ll in front of a ring frame. The read is
-// checked — address family AF_PACKET and the ifindex afpacket reported — so
-// a different ring layout yields ok=false, never wrong data.
-func linkInfo(data []byte, ifindex int) (sockAddrLL, bool) {
-	if len(data) == 0 {
-		return sockAddrLL{}, false
-	}
-	raw := (*[20]byte)(unsafe.Add(unsafe.Pointer(unsafe.SliceData(data)), -sllBeforeData))
-	ne := binary.NativeEndian
-	if ne.Uint16(raw[0:2]) != unix.AF_PACKET || int(int32(ne.Uint32(raw[4:8]))) != ifindex {
-		return sockAddrLL{}, false
-	}
-	ll := sockAddrLL{
-		protocol: binary.BigEndian.Uint16(raw[2:4]), // __be16
-		ifindex:  int32(ne.Uint32(raw[4:8])),
-		hatype:   ne.Uint16(raw[8:10]),
-		pktType:  raw[10],
-		halen:    raw[11],
-	}
-	copy(ll.addr[:], raw[12:20])
-	return ll, true
 }
 
 func (l *LiveReader) ifaceName(ifindex int) string {
@@ -358,16 +285,8 @@ func (l *LiveReader) refreshDropsLocked() {
 		return
 	}
 	l.lastStats = time.Now()
-	if _, v3, err := l.tp.SocketStats(); err == nil {
-		l.storeDrops(v3.Drops())
-	}
-}
-
-// storeDrops records the kernel's drop count since the filter was attached
-// (total is afpacket's running total since the socket was created).
-func (l *LiveReader) storeDrops(total uint) {
-	if d := uint64(total); d >= l.dropsBefore {
-		l.drops.Store(d - l.dropsBefore)
+	if _, drops, err := l.ring.stats(); err == nil {
+		l.drops.Store(drops)
 	}
 }
 
@@ -375,8 +294,8 @@ func (l *LiveReader) storeDrops(total uint) {
 func (l *LiveReader) Stats() event.Stats {
 	l.tpMu.RLock()
 	if !l.closed {
-		if _, v3, err := l.tp.SocketStats(); err == nil {
-			l.storeDrops(v3.Drops())
+		if _, drops, err := l.ring.stats(); err == nil {
+			l.drops.Store(drops)
 		}
 	}
 	l.tpMu.RUnlock()
@@ -394,22 +313,36 @@ func (l *LiveReader) Stats() event.Stats {
 }
 
 // Close stops the capture, reading the drop counter a last time. Next then
-// returns io.EOF. Close may be called from another goroutine; it waits for a
-// Next in progress (at most the poll timeout).
+// returns io.EOF. Close may be called from another goroutine: it interrupts
+// a Next waiting for frames, and waits for one reading.
 func (l *LiveReader) Close() error {
 	l.closing.Store(true)
-	l.tpMu.Lock()
+	for !l.tpMu.TryLock() {
+		l.ring.wake()
+		time.Sleep(time.Millisecond)
+	}
 	defer l.tpMu.Unlock()
 	if l.closed {
 		return nil
 	}
-	if _, v3, err := l.tp.SocketStats(); err == nil {
-		l.storeDrops(v3.Drops())
+	if _, drops, err := l.ring.stats(); err == nil {
+		l.drops.Store(drops)
 	}
 	l.closed = true
-	l.tp.Close()
+	l.stopCtx()
+	l.ring.close()
 	if l.nameSock >= 0 {
 		unix.Close(l.nameSock)
 	}
 	return nil
+}
+
+// Wake makes a Next waiting for frames look at the ring again, so that
+// ReadThrough moves on while nothing arrives.
+func (l *LiveReader) Wake() {
+	l.tpMu.RLock()
+	if !l.closed {
+		l.ring.wake()
+	}
+	l.tpMu.RUnlock()
 }

@@ -172,7 +172,7 @@ func TestLiveCaptureClassicFilter(t *testing.T) {
 	var vethAIndex int
 	inNetns(t, n.a, func() {
 		var err error
-		l, err = OpenLive(LiveOptions{Context: ctx, PayloadPorts: []uint16{3306}, KeepFrames: true, PollTimeout: 50 * time.Millisecond})
+		l, err = OpenLive(LiveOptions{Context: ctx, PayloadPorts: []uint16{3306}, KeepFrames: true})
 		if err != nil {
 			t.Error(err)
 			return
@@ -385,7 +385,7 @@ func TestLiveCaptureEBPFFilter(t *testing.T) {
 			var ln net.Listener
 			inNetns(t, n.a, func() {
 				var err error
-				l, err = OpenLive(LiveOptions{Context: ctx, EBPFFilterFD: prog.FD(), Interface: n.vethA, PollTimeout: 50 * time.Millisecond})
+				l, err = OpenLive(LiveOptions{Context: ctx, EBPFFilterFD: prog.FD(), Interface: n.vethA})
 				if err != nil {
 					t.Error(err)
 					return
@@ -473,7 +473,7 @@ func TestLiveCaughtUp(t *testing.T) {
 	var ln net.Listener
 	inNetns(t, n.a, func() {
 		var err error
-		if l, err = OpenLive(LiveOptions{Context: ctx, PayloadPorts: []uint16{3306}, PollTimeout: 50 * time.Millisecond}); err != nil {
+		if l, err = OpenLive(LiveOptions{Context: ctx, PayloadPorts: []uint16{3306}}); err != nil {
 			t.Error(err)
 			return
 		}
@@ -547,7 +547,7 @@ func TestLiveSlowReaderLightTraffic(t *testing.T) {
 	var l *LiveReader
 	inNetns(t, n.a, func() {
 		var err error
-		if l, err = OpenLive(LiveOptions{Context: ctx, PayloadPorts: []uint16{3306}, BufferSize: 32 << 20, PollTimeout: 50 * time.Millisecond}); err != nil {
+		if l, err = OpenLive(LiveOptions{Context: ctx, PayloadPorts: []uint16{3306}, BufferSize: 32 << 20}); err != nil {
 			t.Error(err)
 		}
 	})

@@ -6,17 +6,12 @@ import (
 	"github.com/connscope/connscope/analyze"
 	"net"
 	"os"
-	"time"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/connscope/connscope/bpf"
 	"github.com/connscope/connscope/capture"
 )
-
-// capturePollTimeout: see openCapture. It also bounds how soon an idle
-// reader shows it has caught up (Session.Run's stop waits for that).
-const capturePollTimeout = 100 * time.Millisecond
 
 // captureRingSize is the packet ring: at 10,000 connects/s on loopback
 // (about 80,000 frames/s) 32 MiB holds roughly 2 s of traffic, slack for a
@@ -67,10 +62,9 @@ func openCapture(opts Options, tryEBPF bool) (*packetCapture, error) {
 		PayloadPorts: payloadPorts,
 		KeepFrames:   opts.Record != nil,
 		// Packets wake the reader as the kernel hands over ring blocks
-		// (every 10 ms under traffic); the poll timeout only bounds idle
-		// wake-ups and how long Close waits for a read in progress.
-		PollTimeout: capturePollTimeout,
-		BufferSize:  captureRingSize,
+		// (at most 10 ms after their first frame); an idle reader waits
+		// without waking.
+		BufferSize: captureRingSize,
 	}
 	if tryEBPF {
 		f, err := bpf.LoadFlowFilter(bpf.FlowFilterOptions{Ports: opts.Ports})

@@ -692,9 +692,10 @@ type sourceProgress interface {
 // sourceSkew): a reader that lags (starved of CPU at a high event rate)
 // holds the release and the engine's clock back, so that its events still
 // merge in order, rather than arriving late for times the engine has
-// already moved past and decided on. An idle eBPF reader waits long and
-// shows no progress until woken (Wake): it is woken when it holds the
-// release back while events are held.
+// already moved past and decided on. An idle reader waits without waking
+// and shows no progress until woken (Wake): it is woken whenever it holds
+// the release back, so that the engine's clock moves on (at most twice a
+// second on a quiet machine, at the idle tick).
 func (s *Session) readThrough(limit time.Time) time.Time {
 	for _, src := range []struct {
 		read sourceProgress
@@ -705,7 +706,7 @@ func (s *Session) readThrough(limit time.Time) time.Time {
 		}
 		if t := src.read.ReadThrough().Add(-sourceSkew); t.Before(limit) {
 			limit = t
-			if w, ok := src.read.(interface{ Wake() }); ok && s.merger.Len() > 0 {
+			if w, ok := src.read.(interface{ Wake() }); ok {
 				w.Wake()
 			}
 		}
