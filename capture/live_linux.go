@@ -56,7 +56,6 @@ type LiveReader struct {
 	// For CaughtUp (unix ns): when the last read that found the ring empty
 	// began, and the time of the last frame read.
 	emptyAt, lastAt atomic.Int64
-
 }
 
 // OpenLive starts a live capture. It needs root or CAP_NET_RAW (and, for an
