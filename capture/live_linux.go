@@ -278,7 +278,7 @@ func (l *LiveReader) refreshDrops() {
 }
 
 // refreshDropsLocked reads PACKET_STATISTICS (which the kernel resets on
-// every read; afpacket accumulates). Called with tpMu held.
+// every read; the ring accumulates them). Called with tpMu held.
 func (l *LiveReader) refreshDropsLocked() {
 	if l.closed {
 		return
