@@ -364,8 +364,8 @@ func (d *detector) attempt(o *obs) {
 			if o.syns >= 3 {
 				s.retrans3++
 			}
-			if o.connect != nil {
-				s.retransConnect.Add(*o.connect)
+			if o.hasConnect {
+				s.retransConnect.Add(o.connect)
 			}
 		}
 		if !o.synAck.IsZero() {
