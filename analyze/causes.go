@@ -2,6 +2,7 @@ package analyze
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -65,7 +66,7 @@ func causesOf(w *wordCtx) []string {
 	at := w.at
 	if p := protocolNamed(w.f.Protocol); p != nil && p.Causes != nil {
 		if c := p.Causes(at.Reason.String(), protoInfoOf(at), w.clientAddr()); c != nil {
-			return append(append([]string{}, c...), kernelCauses(w)...) // words_kernel.go
+			return append(slices.Clip(c), kernelCauses(w)...) // words_kernel.go; the protocol's slice is copied if anything is added
 		}
 	}
 	var c []string

@@ -105,19 +105,46 @@ func Explain(c *Connect) {
 			after, afterCauses = lookupWords(c)
 		}
 	}
-	ev = append([]string{}, ev...)
+	var tried, lastEv, untriedEv, lastCauses, lost, untried []string
 	if n := len(c.Attempts); n > 0 && decisive(c.Attempts) != nil {
 		last := decisive(c.Attempts)
-		tried, lost := addressesTried(c.Attempts)
-		ev = append(append(ev, tried...), last.Evidence...)
-		causes = append(append(causes, last.Causes...), lost...)
+		tried, lost = addressesTried(c.Attempts)
+		lastEv, lastCauses = last.Evidence, last.Causes
 		if len(c.Untried) > 0 {
-			ev = append(ev, fmt.Sprintf("%s also resolved to %s, never tried", c.Name, strings.Join(c.Untried, ", ")))
-			causes = append(causes, untriedCauses(c.Attempts, c.Untried)...)
+			untriedEv = []string{fmt.Sprintf("%s also resolved to %s, never tried", c.Name, strings.Join(c.Untried, ", "))}
+			untried = untriedCauses(c.Attempts, c.Untried)
 		}
 	}
-	c.Evidence = append(ev, after...)
-	c.Causes = append(causes, afterCauses...)
+	c.Evidence = concat(ev, tried, lastEv, untriedEv, after)
+	if c.Evidence == nil {
+		c.Evidence = []string{}
+	}
+	c.Causes = concat(causes, lastCauses, lost, untried, afterCauses)
+}
+
+// concat is parts one after another, nil when all are empty. When one
+// part has all of it, that part is the result itself, clipped (an append
+// to it copies): a connect whose words are its decisive attempt's shares
+// them instead of copying them (nothing changes words in place).
+func concat(parts ...[]string) []string {
+	n, only := 0, -1
+	for i, p := range parts {
+		if len(p) > 0 {
+			n += len(p)
+			only = i
+		}
+	}
+	switch {
+	case n == 0:
+		return nil
+	case len(parts[only]) == n:
+		return slices.Clip(parts[only])
+	}
+	out := make([]string, 0, n)
+	for _, p := range parts {
+		out = append(out, p...)
+	}
+	return out
 }
 
 // lookupWords words a connect's lookups beside its attempts: a slow
@@ -281,8 +308,12 @@ func explainAttempt(at *Attempt) {
 		f = &Facts{}
 	}
 	w := &wordCtx{at: at, f: f}
-	var ev []string
-	ev = append(ev, evidenceFor(w, at.Reason)...)
+	// The reason's evidence itself (clipped: what follows, if anything,
+	// is appended to a copy).
+	ev := slices.Clip(evidenceFor(w, at.Reason))
+	if len(ev) == 0 {
+		ev = nil
+	}
 	ev = append(ev, kernelEvidence(w)...) // words_kernel.go
 	for _, s := range f.SoftErrors {
 		ev = append(ev, fmt.Sprintf("SYN retransmit #%d at +%s got the same answer: the first error arrived while connect() held the socket (Linux then keeps it as a soft error) and this one ended the connect", s.SYN, proto.MS(s.AtMS)))

@@ -53,6 +53,10 @@ func EventWords(e *analyze.Event) string {
 			}
 		}
 	}
+	var buf [96]byte
+	if b, ok := appendHandshakeWords(buf[:0], e, appendRaw); ok {
+		return string(b)
+	}
 	d := e.Detail
 	if d == nil {
 		d = &proto.Detail{}
@@ -60,28 +64,10 @@ func EventWords(e *analyze.Event) string {
 	dur := func() string { return analyze.FormatMS(e.ElapsedMS) }
 	n := func(i int) string { return strconv.Itoa(i) }
 	switch e.Kind {
-	case analyze.EvSYN:
-		return "SYN to " + e.Addr
 	case analyze.EvSYNData:
 		return "SYN carries " + n(e.Bytes) + " bytes of data (TCP Fast Open)"
-	case analyze.EvSYNRetransmit:
-		switch e.Note {
-		case analyze.NoteAfterVerdict:
-			return "SYN retransmit #" + n(e.N) + " (+" + dur() + ") after the verdict"
-		case analyze.NoteAfterSYNACK:
-			return "SYN retransmit #" + n(e.N) + " (after the SYN-ACK)"
-		}
-		return "SYN retransmit #" + n(e.N) + " (+" + dur() + ")"
 	case analyze.EvSYNACKRetrans:
 		return "SYN-ACK retransmit"
-	case analyze.EvSYNACK:
-		switch {
-		case e.Note == analyze.NoteAfterVerdict:
-			return "SYN-ACK from " + e.Addr + " (after the attempt was decided)"
-		case e.N > 0:
-			return "SYN-ACK from " + e.Addr + " (RTT " + dur() + ", answering SYN #" + n(e.N) + ")"
-		}
-		return "SYN-ACK from " + e.Addr + " (RTT " + dur() + ")"
 	case analyze.EvClientData:
 		if e.Note == analyze.NoteClientFirst {
 			return "client sends first (" + n(e.Bytes) + " bytes) — not a " + serverFirstNames() + " client"
@@ -183,6 +169,42 @@ func EventWords(e *analyze.Event) string {
 	}
 	return string(e.Kind)
 }
+
+// appendHandshakeWords appends the words of the handshake's steps — SYN,
+// SYN retransmit, SYN-ACK: most of every timeline — and reports whether e
+// is one (without a protocol's words). Written into b rather than joined
+// into a new string: the JSON format appends them straight into its line,
+// with addr escaping the address for it (appendRaw for the other formats).
+func appendHandshakeWords(b []byte, e *analyze.Event, addr func(b []byte, s string) []byte) ([]byte, bool) {
+	switch e.Kind {
+	case analyze.EvSYN:
+		return addr(append(b, "SYN to "...), e.Addr), true
+	case analyze.EvSYNRetransmit:
+		b = strconv.AppendInt(append(b, "SYN retransmit #"...), int64(e.N), 10)
+		if e.Note == analyze.NoteAfterSYNACK {
+			return append(b, " (after the SYN-ACK)"...), true
+		}
+		b = append(proto.AppendMS(append(b, " (+"...), e.ElapsedMS), ')')
+		if e.Note == analyze.NoteAfterVerdict {
+			b = append(b, " after the verdict"...)
+		}
+		return b, true
+	case analyze.EvSYNACK:
+		b = addr(append(b, "SYN-ACK from "...), e.Addr)
+		switch {
+		case e.Note == analyze.NoteAfterVerdict:
+			return append(b, " (after the attempt was decided)"...), true
+		case e.N > 0:
+			b = proto.AppendMS(append(b, " (RTT "...), e.ElapsedMS)
+			return append(strconv.AppendInt(append(b, ", answering SYN #"...), int64(e.N), 10), ')'), true
+		}
+		return append(proto.AppendMS(append(b, " (RTT "...), e.ElapsedMS), ')'), true
+	}
+	return b, false
+}
+
+// appendRaw appends s as it is.
+func appendRaw(b []byte, s string) []byte { return append(b, s...) }
 
 // who names a step's sender by its direction.
 func who(d analyze.Dir) string {

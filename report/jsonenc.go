@@ -252,7 +252,7 @@ func appendAttempt(b []byte, a *analyze.Attempt) []byte {
 			}
 			b = append(b, `,"what":`...)
 			if e.What == "" { // not worded yet (Writer.Connect leaves it to here)
-				b = appendJSONString(b, EventWords(e))
+				b = appendEventWordsJSON(b, e)
 			} else {
 				b = appendJSONString(b, e.What)
 			}
@@ -712,6 +712,29 @@ func appendMicros(b []byte, n int64) []byte {
 
 // appendJSONString appends s as encoding/json writes a string.
 func appendJSONString(b []byte, s string) []byte { return proto.AppendJSONString(b, s) }
+
+// appendEventWordsJSON appends EventWords(e) as a JSON string; a
+// handshake step's words are written straight into b (the text around
+// the address needs no escaping).
+func appendEventWordsJSON(b []byte, e *analyze.Event) []byte {
+	if e.Proto == "" {
+		n := len(b)
+		if out, ok := appendHandshakeWords(append(b, '"'), e, appendJSONInner); ok {
+			return append(out, '"')
+		}
+		b = b[:n]
+	}
+	return appendJSONString(b, EventWords(e))
+}
+
+// appendJSONInner appends s escaped as in a JSON string, without the
+// quotes.
+func appendJSONInner(b []byte, s string) []byte {
+	n := len(b)
+	b = proto.AppendJSONString(b, s) // "s"
+	copy(b[n:], b[n+1:len(b)-1])
+	return b[:len(b)-2]
+}
 
 // modelTypes lists the types jsonFields covers, for tests.
 func modelTypes() []reflect.Type {

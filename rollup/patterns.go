@@ -202,8 +202,10 @@ type pairStats struct {
 	// allocated when first needed, so that the many pairs stay small.
 	rare *pairRare
 	// ephemeral_ports: attempts per second of the last TIME_WAIT window
-	// (a ring), their sum, and its peak
-	win       [timeWaitSeconds]uint32
+	// (a ring), their sum, and its peak. The ring is made when a second
+	// second enters the window: until then (most pairs, which see a few
+	// attempts minutes apart) winSum attempts all started in second winSec.
+	win       *[timeWaitSeconds]uint32
 	winSec    int64
 	winSum    int
 	winPeak   int
@@ -249,12 +251,20 @@ func (p *pairStats) addWindow(t time.Time) {
 		return
 	}
 	sec := t.Unix()
+	if p.win == nil && p.winSum > 0 && sec != p.winSec && sec < p.winSec+timeWaitSeconds && sec > p.winSec-timeWaitSeconds {
+		// A second second in the window: the ring takes over.
+		p.win = new([timeWaitSeconds]uint32)
+		p.win[p.winSec%timeWaitSeconds] = uint32(p.winSum)
+	}
 	switch {
 	case p.winSum == 0 && p.winSec == 0:
 		p.winSec = sec
 	case sec >= p.winSec+timeWaitSeconds:
 		// The whole window has passed: every second of it is dropped.
-		p.win, p.winSum, p.winSec = [timeWaitSeconds]uint32{}, 0, sec
+		if p.win != nil {
+			*p.win = [timeWaitSeconds]uint32{}
+		}
+		p.winSum, p.winSec = 0, sec
 	case sec > p.winSec:
 		for s := p.winSec + 1; s <= sec; s++ {
 			b := &p.win[s%timeWaitSeconds]
@@ -265,7 +275,9 @@ func (p *pairStats) addWindow(t time.Time) {
 	case sec <= p.winSec-timeWaitSeconds:
 		return
 	}
-	p.win[sec%timeWaitSeconds]++
+	if p.win != nil {
+		p.win[sec%timeWaitSeconds]++
+	}
 	p.winSum++
 	if p.winSum > p.winPeak {
 		p.winPeak, p.winPeakAt = p.winSum, t
@@ -364,8 +376,8 @@ func (d *detector) attempt(o *obs) {
 			if o.syns >= 3 {
 				s.retrans3++
 			}
-			if o.connect != nil {
-				s.retransConnect.Add(*o.connect)
+			if o.hasConnect {
+				s.retransConnect.Add(o.connect)
 			}
 		}
 		if !o.synAck.IsZero() {

@@ -213,32 +213,33 @@ func (g *Group) merge(o *Group, limit int) {
 
 // obs is what the rollup reads from one attempt (or an attempt-less connect).
 type obs struct {
-	number    int
-	name      string // the connect's resolved name
-	label     string // name:port when the name is known (the group's server)
-	server    string // endpoint, or socket path
-	host      string // server address without port
-	port      int    // -1 when none
-	client    string // client address without port
-	process   string
-	outcome   analyze.Outcome
-	reason    string
-	start     time.Time
-	end       time.Time
-	syns      int
-	rtt       *float64
-	connect   *float64 // first SYN to SYN-ACK
-	synAck    time.Time
-	closed    time.Time // first FIN/RST after the SYN-ACK, zero when none in the timeline
-	firstByte *float64
-	firstAt   time.Time // the server's first bytes
-	duration  float64
-	mysqlErr  uint16
-	proto     string // the application protocol's key, "" when none
-	sqlState  string
-	gaveUp    bool // the client closed or moved on before the server spoke
-	aborted   bool // handshake completed, then the client closed without a login (host_blocked)
-	login     bool // the client sent its login
+	number     int
+	name       string // the connect's resolved name
+	label      string // name:port when the name is known (the group's server)
+	server     string // endpoint, or socket path
+	host       string // server address without port
+	port       int    // -1 when none
+	client     string // client address without port
+	process    string
+	outcome    analyze.Outcome
+	reason     string
+	start      time.Time
+	end        time.Time
+	syns       int
+	rtt        *float64
+	connect    float64 // first SYN to SYN-ACK, ms (when hasConnect)
+	hasConnect bool
+	synAck     time.Time
+	closed     time.Time // first FIN/RST after the SYN-ACK, zero when none in the timeline
+	firstByte  *float64
+	firstAt    time.Time // the server's first bytes
+	duration   float64
+	mysqlErr   uint16
+	proto      string // the application protocol's key, "" when none
+	sqlState   string
+	gaveUp     bool // the client closed or moved on before the server spoke
+	aborted    bool // handshake completed, then the client closed without a login (host_blocked)
+	login      bool // the client sent its login
 }
 
 // Rollup accumulates connects. Not safe for concurrent use.
@@ -437,8 +438,8 @@ func observe(n int, c *analyze.Connect, a *analyze.Attempt) obs {
 		case analyze.EvSYNACK:
 			if o.synAck.IsZero() {
 				o.synAck = at(e)
-				ms := float64(o.synAck.Sub(a.Start)) / float64(time.Millisecond)
-				o.connect = &ms
+				o.connect = float64(o.synAck.Sub(a.Start)) / float64(time.Millisecond)
+				o.hasConnect = true
 			}
 		case analyze.EvFIN, analyze.EvRST, analyze.EvClientGaveUp:
 			if !o.synAck.IsZero() && o.closed.IsZero() {
@@ -534,8 +535,8 @@ func (r *Rollup) add(o *obs) (example bool) {
 	if o.rtt != nil {
 		g.RTT.Add(*o.rtt)
 	}
-	if o.connect != nil {
-		g.Connect.Add(*o.connect)
+	if o.hasConnect {
+		g.Connect.Add(o.connect)
 	}
 	if o.firstByte != nil {
 		g.FirstByte.Add(*o.firstByte)
@@ -567,12 +568,27 @@ func sortGroups(gs []*Group) {
 		if a.Count != b.Count {
 			return a.Count > b.Count
 		}
-		return keyString(a.Key) < keyString(b.Key)
+		return compareKeys(a.Key, b.Key) < 0
 	})
 }
 
-func keyString(k Key) string {
-	return k.Server + "\x00" + k.Client + "\x00" + k.Process + "\x00" + string(k.Outcome) + "\x00" + k.Reason
+// compareKeys orders keys by server, client, process, outcome and reason:
+// the order of their fields joined by NUL bytes, without joining them (a
+// sort compares each group many times).
+func compareKeys(a, b Key) int {
+	if c := strings.Compare(a.Server, b.Server); c != 0 {
+		return c
+	}
+	if c := strings.Compare(a.Client, b.Client); c != 0 {
+		return c
+	}
+	if c := strings.Compare(a.Process, b.Process); c != 0 {
+		return c
+	}
+	if c := strings.Compare(string(a.Outcome), string(b.Outcome)); c != 0 {
+		return c
+	}
+	return strings.Compare(a.Reason, b.Reason)
 }
 
 // Fold merges, for rendering, the groups (by server) that differ only in

@@ -248,3 +248,35 @@ func TestSet(t *testing.T) {
 		t.Fatalf("JSON %s", b)
 	}
 }
+
+// TestCompareKeysOrder checks that compareKeys orders keys as their fields
+// joined by NUL bytes do (the order the groups were sorted in when the
+// sort joined them): the server first, a prefix before its extensions,
+// then client, process, outcome and reason.
+func TestCompareKeysOrder(t *testing.T) {
+	joined := func(k Key) string {
+		return k.Server + "\x00" + k.Client + "\x00" + k.Process + "\x00" + string(k.Outcome) + "\x00" + k.Reason
+	}
+	keys := []Key{
+		{Server: "10.0.0.1:3306", Outcome: analyze.Refused, Reason: "tcp.rst_from_server"},
+		{Server: "10.0.0.1:33", Outcome: analyze.Refused, Reason: "tcp.rst_from_server"},
+		{Server: "10.0.0.1:3306", Outcome: analyze.OK, Reason: "mysql.login_ok"},
+		{Server: "10.0.0.1:3306", Outcome: analyze.OK, Reason: "mysql.login"},
+		{Server: "10.0.0.1:3306", Client: "10.1.0.2", Outcome: analyze.OK},
+		{Server: "10.0.0.1:3306", Client: "10.1.0.2", Process: "php", Outcome: analyze.OK},
+		{Server: "10.0.0.1:3306", Client: "10.1.0.10", Process: "php", Outcome: analyze.OK},
+		{Client: "10.1.0.2", Outcome: analyze.Timeout},
+		{Process: "-", Outcome: analyze.Timeout},
+		{Server: "[fd00::1]:3306", Outcome: analyze.Timeout},
+		{Server: "db.example:3306", Outcome: analyze.Timeout},
+		{},
+	}
+	for _, a := range keys {
+		for _, b := range keys {
+			want := strings.Compare(joined(a), joined(b))
+			if got := compareKeys(a, b); got != want {
+				t.Errorf("compareKeys(%+v, %+v) = %d, want %d (the joined order)", a, b, got, want)
+			}
+		}
+	}
+}

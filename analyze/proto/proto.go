@@ -348,7 +348,11 @@ func Dur(d time.Duration) string {
 // MS is Dur for a duration in milliseconds, as the model's *_ms fields hold them.
 func MS(ms float64) string {
 	var buf [32]byte
-	b := buf[:0]
+	return string(AppendMS(buf[:0], ms))
+}
+
+// AppendMS appends MS(ms) to b.
+func AppendMS(b []byte, ms float64) []byte {
 	if ms < 0 {
 		b = append(b, '-')
 		ms = -ms
@@ -365,5 +369,5 @@ func MS(ms float64) string {
 	default:
 		b = append(strconv.AppendFloat(b, ms/1000, 'f', 1, 64), " s"...)
 	}
-	return string(b)
+	return b
 }
