@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/connscope/connscope/analyze"
-	"github.com/connscope/connscope/event"
 )
 
 // progressFunc is a source's progress as a test computes it.
@@ -87,14 +86,7 @@ func runLagging(t *testing.T, lagKernel, tells bool) (analyze.Summary, [][]analy
 		})
 	}
 	var reported []*analyze.Connect
-	s := &Session{
-		opts:         Options{ReorderWindow: 200 * time.Millisecond, MaxReorderWindow: time.Second},
-		merger:       &event.Merger{Window: 200 * time.Millisecond, MaxWindow: time.Second},
-		procs:        newProcessTable(),
-		ports:        newPortCompleter(),
-		clock:        func() time.Time { return now },
-		lossCounters: func() (uint64, uint64) { return 0, 0 },
-	}
+	s := testSession(func() time.Time { return now }, func() (uint64, uint64) { return 0, 0 })
 	if tells {
 		s.kernelRead, s.packetRead = progress(srcs[0]), progress(srcs[1])
 	}

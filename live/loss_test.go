@@ -129,6 +129,20 @@ func TestLossNeverInventsAnOutcome(t *testing.T) {
 	}
 }
 
+// testSession is a pipeline without sources, fed by the test as Run
+// would be: the 200 ms reorder window growing to 1 s, the clock and the
+// sources' loss counters as the test tells them.
+func testSession(clock func() time.Time, lossCounters func() (uint64, uint64)) *Session {
+	return &Session{
+		opts:         Options{ReorderWindow: 200 * time.Millisecond, MaxReorderWindow: time.Second},
+		merger:       &event.Merger{Window: 200 * time.Millisecond, MaxWindow: time.Second},
+		procs:        newProcessTable(),
+		ports:        newPortCompleter(),
+		clock:        clock,
+		lossCounters: lossCounters,
+	}
+}
+
 // runLossPattern feeds the workload through the live pipeline (port
 // completer, reorder merger, engine, ticks as Run does them) with the loss
 // of pat, and checks that loss never invents an outcome.
@@ -176,16 +190,7 @@ func runLossPattern(t *testing.T, pat lossPattern, seed uint64, n int, gap time.
 	var reported []*analyze.Connect
 	now := start
 	var lost, drops uint64
-	s := &Session{
-		opts:   Options{ReorderWindow: 200 * time.Millisecond, MaxReorderWindow: time.Second},
-		merger: &event.Merger{Window: 200 * time.Millisecond, MaxWindow: time.Second},
-		procs:  newProcessTable(),
-		ports:  newPortCompleter(),
-		clock:  func() time.Time { return now },
-		lossCounters: func() (uint64, uint64) {
-			return lost, drops
-		},
-	}
+	s := testSession(func() time.Time { return now }, func() (uint64, uint64) { return lost, drops })
 	s.opts.OnConnect = func(c *analyze.Connect) { reported = append(reported, c) }
 	s.startEngine(false)
 
