@@ -886,11 +886,12 @@ static __always_inline int parse_ip(struct flow_key *k, unsigned char *head, __u
 	return 0;
 }
 
-SEC("tp_btf/kfree_skb")
-int BPF_PROG(kfree_skb, struct sk_buff *skb, void *location, unsigned int reason)
+/* parse_skb_ip parses the IP header of skb as parse_ip does, when it has
+ * one (IPv4 or IPv6, network header set), and hands out the skb's head and
+ * tail for reading on. */
+static __always_inline int parse_skb_ip(const struct sk_buff *skb, struct flow_key *k, __u8 *proto, __u32 *l4,
+					unsigned char **head, __u32 *tail)
 {
-	if (reason == drop_not_specified)
-		return 0;
 	__be16 eth = skb->protocol;
 	__u16 family;
 	if (eth == bpf_htons(ETH_P_IP))
@@ -898,18 +899,28 @@ int BPF_PROG(kfree_skb, struct sk_buff *skb, void *location, unsigned int reason
 	else if (eth == bpf_htons(ETH_P_IPV6))
 		family = AF_INET6;
 	else
-		return 0;
+		return -1;
 	__u16 nh = skb->network_header;
 	if (nh == (__u16)~0U)
-		return 0; /* no network header set */
-	unsigned char *head = skb->head;
-	__u32 tail = skb->tail;
+		return -1; /* no network header set */
+	*head = skb->head;
+	*tail = skb->tail;
+	return parse_ip(k, *head, nh, *tail, family, proto, l4);
+}
 
+SEC("tp_btf/kfree_skb")
+int BPF_PROG(kfree_skb, struct sk_buff *skb, void *location, unsigned int reason)
+{
+	if (reason == drop_not_specified)
+		return 0;
 	struct flow_key k = {};
+	unsigned char *head;
+	__u32 tail;
 	__u8 proto;
 	__u32 l4;
-	if (parse_ip(&k, head, nh, tail, family, &proto, &l4))
+	if (parse_skb_ip(skb, &k, &proto, &l4, &head, &tail))
 		return 0;
+	__u16 family = k.family;
 	k.proto = proto;
 	if (proto == IPPROTO_TCP) {
 		struct tcphdr_min th;
@@ -1101,23 +1112,12 @@ int tcp_send_reset(__u64 *ctx)
 	__u8 answers = 0;
 	if (skb) {
 		/* a passive reset: it answers this segment */
-		__be16 eth = skb->protocol;
-		__u16 family;
-		if (eth == bpf_htons(ETH_P_IP))
-			family = AF_INET;
-		else if (eth == bpf_htons(ETH_P_IPV6))
-			family = AF_INET6;
-		else
-			return 0;
-		__u16 nh = skb->network_header;
-		if (nh == (__u16)~0U)
-			return 0;
-		unsigned char *head = skb->head;
-		__u32 tail = skb->tail;
 		struct flow_key in = {};
+		unsigned char *head;
+		__u32 tail;
 		__u8 proto;
 		__u32 l4;
-		if (parse_ip(&in, head, nh, tail, family, &proto, &l4) || proto != IPPROTO_TCP)
+		if (parse_skb_ip(skb, &in, &proto, &l4, &head, &tail) || proto != IPPROTO_TCP)
 			return 0;
 		struct tcphdr_min th;
 		if (skb_read(&th, sizeof(th), head, l4, tail))
@@ -1127,7 +1127,7 @@ int tcp_send_reset(__u64 *ctx)
 		__builtin_memcpy(k.daddr, in.saddr, 16);
 		k.sport = bpf_ntohs(th.dest);
 		k.dport = bpf_ntohs(th.source);
-		k.family = family;
+		k.family = in.family;
 		answers = th.flags;
 	} else {
 		if (!sk)
