@@ -38,7 +38,6 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -616,16 +615,6 @@ func checkReport(path string, r *result) error {
 		return fmt.Errorf("%s: no summary line at the end", path)
 	}
 	r.reportChecked = true
-	for _, ts := range starts {
-		sort.Slice(ts, func(i, j int) bool { return ts[i].Before(ts[j]) })
-		r.once++
-		for i := 1; i < len(ts); i++ {
-			if ts[i].Sub(ts[i-1]) < 5*time.Millisecond {
-				r.dups++
-			} else {
-				r.once++
-			}
-		}
-	}
+	r.once, r.dups = load.CountReported(starts)
 	return nil
 }

@@ -969,16 +969,6 @@ func checkStorm(data []byte, addr netip.Addr, port int, r *row) error {
 			}
 		}
 	}
-	for _, ts := range starts {
-		sort.Slice(ts, func(i, j int) bool { return ts[i].Before(ts[j]) })
-		r.once++
-		for i := 1; i < len(ts); i++ {
-			if ts[i].Sub(ts[i-1]) < 5*time.Millisecond {
-				r.dups++
-			} else {
-				r.once++
-			}
-		}
-	}
+	r.once, r.dups = load.CountReported(starts)
 	return nil
 }

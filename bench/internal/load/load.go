@@ -1,12 +1,13 @@
 // Package load holds what the live benchmarks (bench/connbench,
-// bench/livebench) share: a blocking connect of the connect loops, and a
-// process's CPU time.
+// bench/livebench) share: a blocking connect of the connect loops, a
+// process's CPU time, and the count of connects reported once.
 package load
 
 import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -74,4 +75,23 @@ func CPUTime(pid int) (time.Duration, error) {
 		total += time.Duration(ns)
 	}
 	return total, nil
+}
+
+// CountReported counts, from the start times of the attempts a report gave
+// each client 5-tuple, the connects reported (once) and the duplicates: a
+// start within 5 ms of the previous one of the same 5-tuple is the same
+// connect reported again (a loop reuses a port much later than that).
+func CountReported(starts map[string][]time.Time) (once, dups int64) {
+	for _, ts := range starts {
+		sort.Slice(ts, func(i, j int) bool { return ts[i].Before(ts[j]) })
+		once++
+		for i := 1; i < len(ts); i++ {
+			if ts[i].Sub(ts[i-1]) < 5*time.Millisecond {
+				dups++
+			} else {
+				once++
+			}
+		}
+	}
+	return once, dups
 }
