@@ -429,14 +429,8 @@ func benchProgramTime(b *testing.B, loop func() error) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer tr.Close()
-	rd := startReader(tr)
-	defer rd.stop()
-	stats, err := ebpf.EnableStats(uint32(unix.BPF_STATS_RUN_TIME))
-	if err != nil {
-		b.Skipf("BPF_STATS_RUN_TIME: %v", err)
-	}
-	defer stats.Close()
+	b.Cleanup(func() { tr.Close() })
+	readWithRunTimes(b, tr)
 	before := progRunTimes(tr)
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {

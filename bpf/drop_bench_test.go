@@ -30,38 +30,13 @@ func BenchmarkDropReasons(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer tr.Close()
+	b.Cleanup(func() { tr.Close() })
 	if tr.progs[tracerProgKfreeSkb] == nil {
 		b.Skipf("kfree_skb not loaded: %v", tr.Unavailable())
 	}
-	rd := startReader(tr)
-	defer rd.stop()
-	stats, err := ebpf.EnableStats(uint32(unix.BPF_STATS_RUN_TIME))
-	if err != nil {
-		b.Skipf("BPF_STATS_RUN_TIME: %v", err)
-	}
-	defer stats.Close()
-
-	run := func(b *testing.B, op func() error, bytesPerOp int64) {
-		before, _ := tr.progs[tracerProgKfreeSkb].Stats()
-		ev0 := rd.events.Load()
-		b.SetBytes(bytesPerOp)
-		b.ResetTimer()
-		for i := 0; i < b.N; i++ {
-			if err := op(); err != nil {
-				b.Fatal(err)
-			}
-		}
-		b.StopTimer()
-		time.Sleep(2 * pollInterval) // let the reader drain
-		after, _ := tr.progs[tracerProgKfreeSkb].Stats()
-		calls := after.RunCount - before.RunCount
-		b.ReportMetric(float64(calls)/float64(b.N), "kfree_skb-calls/op")
-		if calls > 0 {
-			b.ReportMetric(float64((after.Runtime-before.Runtime).Nanoseconds())/float64(calls), "kfree_skb-ns/call")
-		}
-		b.ReportMetric(float64(rd.events.Load()-ev0)/float64(b.N), "events/op")
-	}
+	rd := readWithRunTimes(b, tr)
+	progs := map[string]*ebpf.Program{"kfree_skb": tr.progs[tracerProgKfreeSkb]}
+	run := func(b *testing.B, op func() error, bytesPerOp int64) { programCost(b, rd, progs, op, bytesPerOp) }
 
 	b.Run("bulk", func(b *testing.B) {
 		write, n := loopbackBulk(b)
@@ -96,47 +71,13 @@ func BenchmarkServerEvents(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer tr.Close()
+	b.Cleanup(func() { tr.Close() })
 	if tr.progs[tracerProgTcpSendReset] == nil || tr.progs[tracerProgTcpRetransmitSynack] == nil {
 		b.Skipf("tcp_send_reset or tcp_retransmit_synack not loaded: %v", tr.Unavailable())
 	}
-	rd := startReader(tr)
-	defer rd.stop()
-	stats, err := ebpf.EnableStats(uint32(unix.BPF_STATS_RUN_TIME))
-	if err != nil {
-		b.Skipf("BPF_STATS_RUN_TIME: %v", err)
-	}
-	defer stats.Close()
+	rd := readWithRunTimes(b, tr)
 	progs := map[string]*ebpf.Program{"send_reset": tr.progs[tracerProgTcpSendReset], "retransmit_synack": tr.progs[tracerProgTcpRetransmitSynack]}
-
-	run := func(b *testing.B, op func() error, bytesPerOp int64) {
-		before := map[string]*ebpf.ProgramStats{}
-		for name, p := range progs {
-			before[name], _ = p.Stats()
-		}
-		ev0 := rd.events.Load()
-		b.SetBytes(bytesPerOp)
-		b.ResetTimer()
-		for i := 0; i < b.N; i++ {
-			if err := op(); err != nil {
-				b.Fatal(err)
-			}
-		}
-		b.StopTimer()
-		time.Sleep(2 * pollInterval)
-		for name, p := range progs {
-			after, _ := p.Stats()
-			if after == nil || before[name] == nil {
-				continue
-			}
-			calls := after.RunCount - before[name].RunCount
-			b.ReportMetric(float64(calls)/float64(b.N), name+"-calls/op")
-			if calls > 0 {
-				b.ReportMetric(float64((after.Runtime-before[name].Runtime).Nanoseconds())/float64(calls), name+"-ns/call")
-			}
-		}
-		b.ReportMetric(float64(rd.events.Load()-ev0)/float64(b.N), "events/op")
-	}
+	run := func(b *testing.B, op func() error, bytesPerOp int64) { programCost(b, rd, progs, op, bytesPerOp) }
 
 	b.Run("bulk", func(b *testing.B) {
 		write, n := loopbackBulk(b)
@@ -146,6 +87,51 @@ func BenchmarkServerEvents(b *testing.B) {
 		targets := newLoopbackTargets(b)
 		run(b, func() error { return connectOnce(&targets.refused, unix.ECONNREFUSED) }, 0)
 	})
+}
+
+// readWithRunTimes starts reading tr's ring and turns the kernel's
+// BPF_STATS_RUN_TIME on, both until b ends (it skips when the kernel cannot
+// count run time).
+func readWithRunTimes(b *testing.B, tr *Tracer) *benchReader {
+	rd := startReader(tr)
+	b.Cleanup(func() { rd.stop() })
+	stats, err := ebpf.EnableStats(uint32(unix.BPF_STATS_RUN_TIME))
+	if err != nil {
+		b.Skipf("BPF_STATS_RUN_TIME: %v", err)
+	}
+	b.Cleanup(func() { stats.Close() })
+	return rd
+}
+
+// programCost runs op b.N times and reports, for each of progs, its calls
+// per op and run time per call, and the events read per op.
+func programCost(b *testing.B, rd *benchReader, progs map[string]*ebpf.Program, op func() error, bytesPerOp int64) {
+	before := map[string]*ebpf.ProgramStats{}
+	for name, p := range progs {
+		before[name], _ = p.Stats()
+	}
+	ev0 := rd.events.Load()
+	b.SetBytes(bytesPerOp)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if err := op(); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.StopTimer()
+	time.Sleep(2 * pollInterval) // let the reader drain
+	for name, p := range progs {
+		after, _ := p.Stats()
+		if after == nil || before[name] == nil {
+			continue
+		}
+		calls := after.RunCount - before[name].RunCount
+		b.ReportMetric(float64(calls)/float64(b.N), name+"-calls/op")
+		if calls > 0 {
+			b.ReportMetric(float64((after.Runtime-before[name].Runtime).Nanoseconds())/float64(calls), name+"-ns/call")
+		}
+	}
+	b.ReportMetric(float64(rd.events.Load()-ev0)/float64(b.N), "events/op")
 }
 
 // loopbackBulk opens a loopback TCP connection to a reader that discards
