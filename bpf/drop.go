@@ -110,9 +110,11 @@ type symTable struct {
 	names string
 }
 
-func newSymbolizer() *symbolizer {
-	return &symbolizer{path: "/proc/kallsyms"}
-}
+// kernelSymbols is the running kernel's: one table per process, however
+// many tracers it opens (tests and benchmarks open one per block).
+var kernelSymbols = &symbolizer{path: "/proc/kallsyms"}
+
+func newSymbolizer() *symbolizer { return kernelSymbols }
 
 // name is the text symbol containing addr, "" when it is not known:
 // kallsyms unreadable, addresses hidden by kernel.kptr_restrict, or no
