@@ -206,25 +206,33 @@ func renderDrops(evs []event.Kernel) string {
 	return b.String()
 }
 
+// btfSpec builds a BTF spec holding types, as a kernel's would.
+func btfSpec(t *testing.T, types ...btf.Type) *btf.Spec {
+	t.Helper()
+	var b btf.Builder
+	for _, typ := range types {
+		if _, err := b.Add(typ); err != nil {
+			t.Fatal(err)
+		}
+	}
+	raw, err := b.Marshal(nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec, err := btf.LoadSpecFromReader(strings.NewReader(string(raw)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return spec
+}
+
 // The reasons' names and values come from BTF: a kernel that numbers them
 // differently is read as it numbers them, and one without the enum (or
 // without NOT_SPECIFIED, which the kernel-side filter needs) is refused.
 func TestDropReasonsFromBTF(t *testing.T) {
 	build := func(name string, values ...btf.EnumValue) *btf.Spec {
 		t.Helper()
-		var b btf.Builder
-		if _, err := b.Add(&btf.Enum{Name: name, Size: 4, Values: values}); err != nil {
-			t.Fatal(err)
-		}
-		raw, err := b.Marshal(nil, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		spec, err := btf.LoadSpecFromReader(strings.NewReader(string(raw)))
-		if err != nil {
-			t.Fatal(err)
-		}
-		return spec
+		return btfSpec(t, &btf.Enum{Name: name, Size: 4, Values: values})
 	}
 	r, err := dropReasonsFrom(build("skb_drop_reason",
 		btf.EnumValue{Name: "SKB_NOT_DROPPED_YET", Value: 0},

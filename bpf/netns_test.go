@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"os"
 	"os/exec"
 	"runtime"
@@ -121,6 +122,21 @@ const labRules = `table inet csbpf {
 	}
 }
 `
+
+// dialServer connects from the client namespace to serverV4:port (the
+// connection closes when t ends) and returns the client's address.
+func (l *lab) dialServer(t testing.TB, port uint16) netip.AddrPort {
+	t.Helper()
+	var client net.Conn
+	if err := l.client.do(func() (err error) {
+		client, err = net.DialTimeout("tcp", net.JoinHostPort(serverV4, fmt.Sprint(port)), 2*time.Second)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { client.Close() })
+	return netip.MustParseAddrPort(client.LocalAddr().String())
+}
 
 func newLab(t testing.TB) *lab {
 	t.Helper()

@@ -2,7 +2,6 @@ package bpf
 
 import (
 	"fmt"
-	"net"
 	"net/netip"
 	"os"
 	"strings"
@@ -40,15 +39,7 @@ func TestSYNACKRetransmit(t *testing.T) {
 
 	tr, col := openTracer(t, Options{Ports: []uint16{port}})
 	skipUnavailable(t, tr, "tp_btf tcp_retransmit_synack")
-	var client net.Conn
-	if err := l.client.do(func() (err error) {
-		client, err = net.DialTimeout("tcp", net.JoinHostPort(serverV4, fmt.Sprint(port)), 2*time.Second)
-		return err
-	}); err != nil {
-		t.Fatal(err)
-	}
-	defer client.Close()
-	clientAddr := netip.MustParseAddrPort(client.LocalAddr().String())
+	clientAddr := l.dialServer(t, port)
 	server := netip.AddrPortFrom(netip.MustParseAddr(serverV4), port)
 
 	got, ok := waitFor(col, 5*time.Second, func(evs []event.Kernel) ([]event.Kernel, bool) {
@@ -179,33 +170,19 @@ func TestResetSent(t *testing.T) {
 func TestResetReasonsFromBTF(t *testing.T) {
 	build := func(params int, enum bool) *btf.Spec {
 		t.Helper()
-		var b btf.Builder
 		ps := []btf.FuncParam{{Name: "__data", Type: &btf.Pointer{Target: &btf.Void{}}}}
 		for i := 1; i < params; i++ {
 			ps = append(ps, btf.FuncParam{Name: fmt.Sprint("a", i), Type: &btf.Pointer{Target: &btf.Void{}}})
 		}
-		td := &btf.Typedef{Name: "btf_trace_tcp_send_reset", Type: &btf.Pointer{Target: &btf.FuncProto{Return: &btf.Void{}, Params: ps}}}
-		if _, err := b.Add(td); err != nil {
-			t.Fatal(err)
-		}
+		types := []btf.Type{&btf.Typedef{Name: "btf_trace_tcp_send_reset", Type: &btf.Pointer{Target: &btf.FuncProto{Return: &btf.Void{}, Params: ps}}}}
 		if enum {
-			if _, err := b.Add(&btf.Enum{Name: "sk_rst_reason", Size: 4, Values: []btf.EnumValue{
+			types = append(types, &btf.Enum{Name: "sk_rst_reason", Size: 4, Values: []btf.EnumValue{
 				{Name: "SK_RST_REASON_NOT_SPECIFIED", Value: 0},
 				{Name: "SK_RST_REASON_NO_SOCKET", Value: 5},
 				{Name: "SK_RST_REASON_MAX", Value: 6},
-			}}); err != nil {
-				t.Fatal(err)
-			}
+			}})
 		}
-		raw, err := b.Marshal(nil, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		spec, err := btf.LoadSpecFromReader(strings.NewReader(string(raw)))
-		if err != nil {
-			t.Fatal(err)
-		}
-		return spec
+		return btfSpec(t, types...)
 	}
 	r, err := resetReasonsFrom(build(4, true))
 	if err != nil || !r.hasReason {

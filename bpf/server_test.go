@@ -1,8 +1,6 @@
 package bpf
 
 import (
-	"fmt"
-	"net"
 	"net/netip"
 	"os"
 	"testing"
@@ -30,15 +28,7 @@ func TestServerSideAccept(t *testing.T) {
 	for _, u := range tr.Unavailable() {
 		t.Logf("unavailable: %s", u)
 	}
-	var client net.Conn
-	if err := l.client.do(func() (err error) {
-		client, err = net.DialTimeout("tcp", net.JoinHostPort(serverV4, fmt.Sprint(port)), 2*time.Second)
-		return err
-	}); err != nil {
-		t.Fatal(err)
-	}
-	defer client.Close()
-	clientAddr := netip.MustParseAddrPort(client.LocalAddr().String())
+	clientAddr := l.dialServer(t, port)
 	const wait = 300 * time.Millisecond
 	time.Sleep(wait)
 	acceptedAt := time.Now()
@@ -102,20 +92,12 @@ func TestFollowServerPortUnderPIDFilter(t *testing.T) {
 	// child's handshake, if it passes, comes before it).
 	connectAndAccept := func() netip.AddrPort {
 		t.Helper()
-		var client net.Conn
-		if err := l.client.do(func() (err error) {
-			client, err = net.DialTimeout("tcp", net.JoinHostPort(serverV4, fmt.Sprint(port)), 2*time.Second)
-			return err
-		}); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { client.Close() })
+		ca := l.dialServer(t, port)
 		nfd, _, err := unix.Accept4(lfd, unix.SOCK_CLOEXEC)
 		if err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { unix.Close(nfd) })
-		ca := netip.MustParseAddrPort(client.LocalAddr().String())
 		if _, ok := waitFor(col, 5*time.Second, func(evs []event.Kernel) (bool, bool) {
 			for _, ev := range evs {
 				if ev.Kind == event.Accepted && ev.Src == server && ev.Dst == ca {
