@@ -8,7 +8,6 @@ import (
 	"net"
 	"net/netip"
 	"os"
-	"os/exec"
 	"testing"
 	"time"
 
@@ -302,9 +301,7 @@ func TestFlowFilterOnLoopback(t *testing.T) {
 	requireEBPF(t)
 	requireTools(t, "ip")
 	ns := netns(fmt.Sprintf("csbpf-%d-lo", os.Getpid()))
-	run(t, "ip", "netns", "add", string(ns))
-	t.Cleanup(func() { exec.Command("ip", "netns", "del", string(ns)).Run() })
-	run(t, "ip", "-n", string(ns), "link", "set", "lo", "up")
+	addNetns(t, ns)
 
 	f, err := LoadFlowFilter(FlowFilterOptions{Ports: []uint16{3306}, PayloadPackets: 4})
 	if err != nil {

@@ -145,9 +145,7 @@ func newLab(t testing.TB) *lab {
 	id := fmt.Sprintf("csbpf-%d-%d", os.Getpid(), labSeq())
 	l := &lab{client: netns(id + "-c"), server: netns(id + "-s")}
 	for _, ns := range []netns{l.client, l.server} {
-		run(t, "ip", "netns", "add", string(ns))
-		t.Cleanup(func() { exec.Command("ip", "netns", "del", string(ns)).Run() })
-		run(t, "ip", "-n", string(ns), "link", "set", "lo", "up")
+		addNetns(t, ns)
 	}
 	run(t, "ip", "link", "add", "csbpf0", "netns", string(l.client), "type", "veth", "peer", "name", "csbpf1", "netns", string(l.server))
 	for _, c := range []struct {
@@ -187,6 +185,50 @@ func (l *lab) warmUp(t testing.TB) {
 			t.Fatalf("lab warm-up connect to %s: %v, want connection refused", addr, err)
 		}
 	}
+}
+
+// addNetns creates the namespace ns (named csbpf-PID-...) with its loopback
+// up, and removes it when the test ends. A test process that was killed
+// never ran its cleanups: the first call removes the namespaces such a
+// process left (those whose PID no longer runs), or they pile up, one pair
+// per interrupted run.
+func addNetns(t testing.TB, ns netns) {
+	t.Helper()
+	staleOnce.Do(removeStaleNamespaces)
+	run(t, "ip", "netns", "add", string(ns))
+	t.Cleanup(func() { exec.Command("ip", "netns", "del", string(ns)).Run() })
+	run(t, "ip", "-n", string(ns), "link", "set", "lo", "up")
+}
+
+var staleOnce sync.Once
+
+// removeStaleNamespaces deletes the csbpf-PID-* namespaces of processes that
+// no longer run. Best effort: what cannot be removed stays, and a test that
+// then collides on a name fails with ip's message.
+func removeStaleNamespaces() {
+	entries, err := os.ReadDir("/run/netns")
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		if pid, ok := namespaceOwner(e.Name()); ok && pid != os.Getpid() && unix.Kill(pid, 0) == unix.ESRCH {
+			exec.Command("ip", "netns", "del", e.Name()).Run()
+		}
+	}
+}
+
+// namespaceOwner is the PID in a test namespace's name "csbpf-PID-...".
+func namespaceOwner(name string) (pid int, ok bool) {
+	rest, found := strings.CutPrefix(name, "csbpf-")
+	if !found {
+		return 0, false
+	}
+	digits, _, found := strings.Cut(rest, "-")
+	if !found {
+		return 0, false
+	}
+	pid, err := strconv.Atoi(digits)
+	return pid, err == nil && pid > 0
 }
 
 var (
