@@ -345,6 +345,7 @@ func (e *Engine) summary() Summary {
 		s.Unsupported += st.Unsupported
 		s.KernelDrops += st.KernelDrops
 		s.RingBufferLost += st.RingBufferLost
+		s.UnreadAtStop += st.Unread
 		if st.Err != "" {
 			s.Errors = append(s.Errors, sourceError(st))
 		}

@@ -575,6 +575,9 @@ func (s *Summary) partial() string {
 	if s.KernelDrops > 0 {
 		parts = append(parts, thousands(s.KernelDrops)+" packets dropped by the kernel")
 	}
+	if s.UnreadAtStop > 0 {
+		parts = append(parts, thousands(s.UnreadAtStop)+" packets and kernel events captured before the stop but never read (the stop could wait no longer)")
+	}
 	if s.LateEvents > 0 {
 		parts = append(parts, fmt.Sprintf("%s events later than the reorder window (%s after their attempt was reported, %s of no known attempt)",
 			thousands(s.LateEvents), thousands(s.LateAfterReport), thousands(s.LateUnmatched)))

@@ -319,10 +319,14 @@ type Summary struct {
 	// LateRetransmits counts client SYN retransmits (same 5-tuple and ISN)
 	// that arrived after their attempt had been reported: part of that
 	// attempt, not new ones; its verdict came before the client gave up.
-	LateRetransmits uint64   `json:"late_retransmits,omitempty"`
-	KernelDrops     uint64   `json:"kernel_drops"`
-	RingBufferLost  uint64   `json:"ring_buffer_lost"`
-	Errors          []string `json:"errors,omitempty"`
+	LateRetransmits uint64 `json:"late_retransmits,omitempty"`
+	KernelDrops     uint64 `json:"kernel_drops"`
+	RingBufferLost  uint64 `json:"ring_buffer_lost"`
+	// UnreadAtStop counts packets and kernel events captured before a live
+	// trace's stop that no reader took before the stop gave up waiting (a
+	// loaded machine): discarded, counted, and the trace is partial.
+	UnreadAtStop uint64   `json:"unread_at_stop,omitempty"`
+	Errors       []string `json:"errors,omitempty"`
 
 	// TruncatedSegments counts TCP segments and UDP datagrams whose payload
 	// the capture's snap length cut (captured length < length on the wire).

@@ -284,3 +284,34 @@ func TestIdleReaderWokenByNextEvent(t *testing.T) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+// A stop that cannot wait for the reader: DiscardUnread counts the events
+// the ring still holds from before the stop, and only those.
+func TestDiscardUnread(t *testing.T) {
+	requireEBPF(t)
+	tr, err := Open(Options{PIDs: []uint32{uint32(os.Getpid())}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Close()
+	dial := func(name string) { net.Dial("unix", "/nonexistent/csbpf-unread-"+name+".sock") } // one connect event each
+	for i := range 3 {
+		dial(fmt.Sprint(i))
+	}
+	stop := time.Now()
+	dial("after") // after the stop: discarded, not counted
+	if got := tr.DiscardUnread(stop); got != 3 {
+		t.Errorf("DiscardUnread(stop) = %d, want the 3 connects made before it", got)
+	}
+	if got := tr.DiscardUnread(time.Now()); got != 0 {
+		t.Errorf("a second DiscardUnread found %d events: the first did not empty the ring", got)
+	}
+	if st := tr.Stats(); st.Unread != 3 || st.Events != 0 {
+		t.Errorf("Stats: Unread %d, Events %d; want 3 and 0 (nothing was read)", st.Unread, st.Events)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*pollInterval)
+	defer cancel()
+	if ev, err := tr.Next(ctx); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("Next after the discard: %s, %v; want nothing left", describe(ev), err)
+	}
+}

@@ -13,6 +13,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/asm"
@@ -98,6 +99,7 @@ type Tracer struct {
 
 	events    atomic.Uint64
 	malformed atomic.Uint64
+	unread    atomic.Uint64 // DiscardUnread's count
 	comms     map[[16]int8]string
 
 	mu        sync.RWMutex // guards closed against Next's unlocked reader use
@@ -424,6 +426,7 @@ func (t *Tracer) Stats() event.Stats {
 		Source:    "ebpf",
 		Events:    t.events.Load(),
 		Malformed: t.malformed.Load(),
+		Unread:    t.unread.Load(),
 	}
 	var perCPU []uint64
 	if err := t.maps[tracerMapLost].Lookup(uint32(0), &perCPU); err != nil {
@@ -550,6 +553,32 @@ func (t *Tracer) CaughtUp(at time.Time) bool {
 	}
 	t.Wake()
 	return false
+}
+
+// DiscardUnread empties the ring without returning what it holds and
+// counts the events stamped before `before` (Stats.Unread): the evidence a
+// stop that could not wait any longer leaves unanalysed. Events after it
+// are not counted: nobody asked for them. Call it after the last Next has
+// returned (never concurrently with Next), before Close.
+func (t *Tracer) DiscardUnread(before time.Time) uint64 {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	if t.closed {
+		return 0
+	}
+	var n uint64
+	t.reader.SetDeadline(pastDeadline)
+	for t.reader.AvailableBytes() > 0 {
+		if err := t.reader.ReadInto(&t.record); err != nil {
+			break
+		}
+		// Only the stamp is needed: no decoding (names, drop locations).
+		if raw := t.record.RawSample; len(raw) >= eventSize && t.clock.toWall((*tracerEvent)(unsafe.Pointer(&raw[0])).Ts).Before(before) {
+			n++
+		}
+	}
+	t.unread.Add(n)
+	return n
 }
 
 // Close detaches the programs and frees everything. It interrupts Next.

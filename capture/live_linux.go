@@ -48,6 +48,7 @@ type LiveReader struct {
 	nameSock int
 
 	packets, malformed, unsupported atomic.Uint64
+	unread                          atomic.Uint64 // DiscardUnread's count
 	drops                           atomic.Uint64
 	lastStats                       time.Time
 	err                             error                  // ends Next; only Next's goroutine touches it
@@ -304,6 +305,7 @@ func (l *LiveReader) Stats() event.Stats {
 		Malformed:   l.malformed.Load(),
 		Unsupported: l.unsupported.Load(),
 		KernelDrops: l.drops.Load(),
+		Unread:      l.unread.Load(),
 	}
 	if msg := l.errMsg.Load(); msg != nil {
 		st.Err = *msg
@@ -334,6 +336,31 @@ func (l *LiveReader) Close() error {
 		unix.Close(l.nameSock)
 	}
 	return nil
+}
+
+// DiscardUnread empties the ring without returning what it holds and
+// counts the frames stamped before `before` (Stats.Unread): the evidence a
+// stop that could not wait any longer leaves unanalysed. Frames after it
+// are not counted: nobody asked for them. Call it once Next has returned
+// io.EOF (the context was cancelled), before Close.
+func (l *LiveReader) DiscardUnread(before time.Time) uint64 {
+	l.tpMu.Lock()
+	defer l.tpMu.Unlock()
+	if l.closed {
+		return 0
+	}
+	var n uint64
+	for {
+		f, err := l.ring.next()
+		if err != nil {
+			break // errRingEmpty: the kernel holds no more
+		}
+		if f.time.Before(before) {
+			n++
+		}
+	}
+	l.unread.Add(n)
+	return n
 }
 
 // Wake makes a Next waiting for frames look at the ring again, so that

@@ -610,3 +610,59 @@ func TestLiveSlowReaderLightTraffic(t *testing.T) {
 		t.Errorf("read %d of %d datagrams sent while nothing read, %d dropped by the kernel", got.Load(), sent, st.KernelDrops)
 	}
 }
+
+// A stop that cannot wait for the reader: DiscardUnread counts the frames
+// the ring still holds from before the stop, and only those.
+func TestLiveDiscardUnread(t *testing.T) {
+	requireRoot(t)
+	n := newTestNet(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var l *LiveReader
+	var ln net.Listener
+	inNetns(t, n.a, func() {
+		var err error
+		if l, err = OpenLive(LiveOptions{Context: ctx, PayloadPorts: []uint16{3306}}); err != nil {
+			t.Error(err)
+			return
+		}
+		if ln, err = net.Listen("tcp4", "0.0.0.0:3306"); err != nil {
+			t.Error(err)
+		}
+	})
+	if t.Failed() {
+		return
+	}
+	defer l.Close()
+	defer ln.Close()
+	connect := func() {
+		inNetns(t, n.b, func() {
+			c, err := net.DialTimeout("tcp", netip.AddrPortFrom(n.a4, 3306).String(), 2*time.Second)
+			if err != nil {
+				t.Errorf("dial: %v", err)
+				return
+			}
+			c.Close()
+		})
+		time.Sleep(50 * time.Millisecond) // several ring block timeouts: the frames are ready
+	}
+
+	connect()
+	first := l.DiscardUnread(time.Now())
+	if first < 3 {
+		t.Fatalf("DiscardUnread after a connect nobody read: %d frames, want at least SYN, SYN-ACK and ACK", first)
+	}
+	stop := time.Now()
+	connect()
+	if got := l.DiscardUnread(stop); got != 0 {
+		t.Errorf("DiscardUnread(stop) counted %d frames of a connect made after the stop", got)
+	}
+	connect()
+	third := l.DiscardUnread(time.Now())
+	if third < 3 {
+		t.Errorf("the ring was not emptied by the earlier discard, or lost frames: %d frames counted for the third connect", third)
+	}
+	if st := l.Stats(); st.Unread != first+third || st.Packets != 0 {
+		t.Errorf("Stats: Unread %d, Packets %d; want Unread %d (%d + %d), Packets 0 (nothing was read)", st.Unread, st.Packets, first+third, first, third)
+	}
+}

@@ -278,5 +278,10 @@ type Stats struct {
 	KernelDrops    uint64 // packets the kernel dropped before capture (PACKET_STATISTICS)
 	RingBufferLost uint64 // eBPF events lost because the ring buffer was full
 	Events         uint64 // kernel events read (bpf)
-	Err            string // the error that stopped the source early, if any (with packet number and offset)
+	// Unread counts what the kernel captured before a live trace's stop
+	// but the source never read: the stop could wait no longer (a loaded
+	// machine). They are discarded, counted, and make the trace partial.
+	Unread uint64
+	Err    string // the error that stopped the source early, if any (with packet number and offset)
+	string        // the error that stopped the source early, if any (with packet number and offset)
 }

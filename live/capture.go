@@ -1,6 +1,7 @@
 package live
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"github.com/connscope/connscope/analyze"
@@ -41,7 +42,7 @@ func (c *packetCapture) filterName() string {
 // tryEBPF and it loads (established connections' payload then never leaves
 // the kernel), else with capture's classic filter. The socket is created in
 // opts.NetNS when set.
-func openCapture(opts Options, tryEBPF bool) (*packetCapture, error) {
+func openCapture(ctx context.Context, opts Options, tryEBPF bool) (*packetCapture, error) {
 	c := &packetCapture{where: "all interfaces"}
 	if opts.Interface != "" {
 		c.where = opts.Interface
@@ -58,6 +59,7 @@ func openCapture(opts Options, tryEBPF bool) (*packetCapture, error) {
 		payloadPorts = analyze.ProtocolPorts()
 	}
 	lo := capture.LiveOptions{
+		Context:      ctx, // Next returns io.EOF once the session stops its readers
 		Interface:    opts.Interface,
 		PayloadPorts: payloadPorts,
 		KeepFrames:   opts.Record != nil,

@@ -206,8 +206,13 @@ func Start(opts Options) (*Session, error) {
 	if traceErr != nil && (len(opts.PIDs) > 0 || len(opts.Comms) > 0) {
 		return nil, fmt.Errorf("--pid and --comm need eBPF to tell processes apart, and it is not available: %v", traceErr)
 	}
+	// The readers run until Run stops them (after its settle time), not
+	// until the caller's context ends: what the kernel captured just before
+	// Ctrl-C or the command's exit must still arrive.
+	readCtx, cancel := context.WithCancel(context.Background())
+	s.cancel = cancel
 	if priv.CanCapture() {
-		s.capture, captureErr = openCapture(opts, priv.CanTrace())
+		s.capture, captureErr = openCapture(readCtx, opts, priv.CanTrace())
 	} else {
 		captureErr = priv.Check()
 	}
@@ -257,11 +262,7 @@ func Start(opts Options) (*Session, error) {
 	}
 	s.startEngine(s.capture == nil)
 
-	// The readers run until Run stops them (after its settle time), not
-	// until the caller's context ends: what the kernel captured just before
-	// Ctrl-C or the command's exit must still arrive.
-	ctx, cancel := context.WithCancel(context.Background())
-	s.cancel = cancel
+	ctx := readCtx
 	if s.capture != nil {
 		s.wg.Add(1)
 		go s.readPackets()
@@ -546,17 +547,22 @@ loop:
 			received = false
 		}
 	}
-	s.stopSources()
+	s.stopSources(stoppedAt)
 	// Sources may have failed while stopping.
 	for len(s.srcErr) > 0 {
 		if err := <-s.srcErr; firstErr == nil {
 			firstErr = err
 		}
 	}
+	// Unread evidence counts like lost evidence for the attempts open when
+	// the stop came: they become incomplete.
 	var lost, drops uint64
-	for _, st := range s.stats() {
-		lost += st.RingBufferLost
-		drops += st.KernelDrops
+	if s.capture != nil {
+		st := s.capture.reader.Stats()
+		drops = st.KernelDrops + st.Unread
+	}
+	if s.tracer != nil {
+		lost = s.tracerStats.RingBufferLost + s.tracerStats.Unread
 	}
 	s.engine.NoteLoss(lost, drops, s.clock())
 	s.merger.Flush(s.feed)
@@ -810,18 +816,13 @@ func (s *Session) stats() []event.Stats {
 	return st
 }
 
-// stopSources closes the sources and moves everything they had read into
-// the merger. The readers may be blocked sending on a full channel, so the
-// queues are drained until the readers close them, then waited for.
-func (s *Session) stopSources() {
-	s.cancel()
-	if s.capture != nil {
-		s.capture.reader.Close()
-	}
-	if s.tracer != nil {
-		s.tracerStats = s.tracer.Stats()
-		s.tracer.Close()
-	}
+// stopSources stops the readers, moves everything they had read into the
+// merger, and closes the sources. What the kernel captured before the stop
+// (stoppedAt; zero when the sources ended by themselves) and no reader took,
+// because the stop could wait no longer, is counted (Stats.Unread), not
+// silently lost.
+func (s *Session) stopSources(stoppedAt time.Time) {
+	s.cancel() // each reader's Next returns: the readers end
 	if s.capture != nil {
 		for s.takePackets() {
 			<-s.packetQ.ready
@@ -831,6 +832,21 @@ func (s *Session) stopSources() {
 		for s.takeKernel() {
 			<-s.kernelQ.ready
 		}
+	}
+	if !stoppedAt.IsZero() {
+		if s.capture != nil {
+			s.capture.reader.DiscardUnread(stoppedAt)
+		}
+		if s.tracer != nil {
+			s.tracer.DiscardUnread(stoppedAt)
+		}
+	}
+	if s.capture != nil {
+		s.capture.reader.Close()
+	}
+	if s.tracer != nil {
+		s.tracerStats = s.tracer.Stats()
+		s.tracer.Close()
 	}
 	s.wg.Wait()
 }
