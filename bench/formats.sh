@@ -5,12 +5,15 @@
 # connects of every outcome); `connscope analyze --format F` runs on it for
 # json, table, markdown and line, best of FORMATS_RUNS by CPU time (user +
 # sys: on a shared machine it moves far less than wall time, which is shown
-# beside it). Prints a Markdown table; exits 1 when table or markdown takes
-# more than 1.2× JSON's CPU time.
+# beside it). Then JSON against its own targets: >= 2.7 M packets/s of wall
+# time, peak RSS < 100 MB, >= 25x `tshark -q -z conv,tcp` on the same file
+# (measured in the same run). Prints Markdown tables; exits 1 when a target
+# is missed (table or markdown above 1.2x JSON's CPU time, or JSON's own).
 # Environment: FORMATS_PACKETS (default 2000000), FORMATS_CONNECTS (200000),
 # FORMATS_RUNS (3), FORMATS_ARGS (more analyze flags: with more than 20
 # connects the table and Markdown print the rollup, not every connect;
-# FORMATS_ARGS=--all draws every row and failed-connect block).
+# FORMATS_ARGS=--all draws every row and failed-connect block),
+# FORMATS_TSHARK=0 leaves tshark out.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CGO_ENABLED=0
@@ -66,4 +69,34 @@ for f in json table markdown line; do
 	printf '| %s | %s | %s | %s | %d | %d | %s | %s |\n' "$f" "$cpu" "$ratio" "$(field "$work/$f.m" wall_s)" \
 		$(( $(field "$work/$f.m" maxrss_kb) / 1024 )) $(( $(stat -c %s "$work/$f.out") / 1000000 )) "$target" "$verdict"
 done
+
+# JSON's throughput on this capture against issue 13's targets (5.43 M
+# packets in <= 2.0 s: >= 2.7 M packets/s of wall time; >= 25x tshark's
+# conversation statistics, the cheapest whole-file TCP pass tshark has;
+# peak RSS < 100 MB), with tshark measured on the same file in the same run.
+rate_of() { awk -v n="$npk" -v s="$1" 'BEGIN { printf "%.0f", n / s }'; }
+json_wall=$(field "$work/json.m" wall_s)
+json_rss=$(( $(field "$work/json.m" maxrss_kb) / 1024 ))
+echo
+echo "| target (JSON) | measured | anchor | |"
+echo "|:--|--:|:--|:--|"
+# verdict COND: prints met or missed; a miss fails the script.
+verdict() {
+	if awk "BEGIN { exit !($1) }"; then v=met; else v="**missed**"; st=1; fi
+}
+verdict "$(rate_of "$json_wall") >= 2700000"
+printf '| >= 2.7 M packets/s (wall) | %s packets/s (%s s) | | %s |\n' "$(rate_of "$json_wall")" "$json_wall" "$v"
+verdict "$json_rss < 100"
+printf '| peak RSS < 100 MB | %d MB | | %s |\n' "$json_rss" "$v"
+if command -v tshark > /dev/null && [[ ${FORMATS_TSHARK:-1} != 0 ]]; then
+	"$work/measure" -o "$work/tshark.m" -- tshark -r "$cap" -n -q -z conv,tcp > "$work/tshark.out" 2> "$work/tshark.err"
+	t_cpu=$(cpu_of "$work/tshark.m")
+	x_cpu=$(awk -v a="$t_cpu" -v b="$json" 'BEGIN { printf "%.1f", a / b }')
+	x_wall=$(awk -v a="$(field "$work/tshark.m" wall_s)" -v b="$json_wall" 'BEGIN { printf "%.1f", a / b }')
+	verdict "$x_cpu >= 25"
+	printf '| >= 25x `tshark -q -z conv,tcp` (CPU; wall beside) | %sx (wall %sx) | tshark %s s CPU, %s s wall, %d MB | %s |\n' \
+		"$x_cpu" "$x_wall" "$t_cpu" "$(field "$work/tshark.m" wall_s)" $(( $(field "$work/tshark.m" maxrss_kb) / 1024 )) "$v"
+else
+	echo "| >= 25x tshark -q -z conv,tcp | skipped: tshark is not installed (apt-get install tshark), or FORMATS_TSHARK=0 | | |"
+fi
 exit $st
