@@ -354,7 +354,6 @@ func (e *Engine) summary() Summary {
 	if frames > s.Packets {
 		s.Packets = frames
 	}
-	s.Partial = s.partial()
 	return s
 }
 

@@ -1,10 +1,8 @@
 package analyze
 
 import (
-	"fmt"
 	"net/netip"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/connscope/connscope/event"
@@ -566,36 +564,10 @@ func (e *Engine) lossVerdict(a *attempt, r Reason) Reason {
 	return ReasonEvidenceLost
 }
 
-// partial describes what a run lost, for Summary.Partial ("" when nothing).
-func (s *Summary) partial() string {
-	var parts []string
-	if s.RingBufferLost > 0 {
-		parts = append(parts, thousands(s.RingBufferLost)+" kernel events lost (eBPF ring buffer full)")
-	}
-	if s.KernelDrops > 0 {
-		parts = append(parts, thousands(s.KernelDrops)+" packets dropped by the kernel")
-	}
-	if s.UnreadAtStop > 0 {
-		parts = append(parts, thousands(s.UnreadAtStop)+" packets and kernel events captured before the stop but never read (the stop could wait no longer)")
-	}
-	if s.LateEvents > 0 {
-		parts = append(parts, fmt.Sprintf("%s events later than the reorder window (%s after their attempt was reported, %s of no known attempt)",
-			thousands(s.LateEvents), thousands(s.LateAfterReport), thousands(s.LateUnmatched)))
-	}
-	if s.Untracked > 0 {
-		parts = append(parts, thousands(s.Untracked)+" attempts not followed (too many at once)")
-	}
-	if len(parts) == 0 {
-		return ""
-	}
-	return "PARTIAL: " + strings.Join(parts, ", ") + " — " + thousands(s.IncompleteLoss) + " attempts incomplete for the lost evidence"
-}
-
-// thousands renders n with thousands separators: 2,312,345.
-func thousands(n uint64) string {
-	s := fmt.Sprint(n)
-	for i := len(s) - 3; i > 0; i -= 3 {
-		s = s[:i] + "," + s[i:]
-	}
-	return s
+// LostEvidence reports whether the run lost evidence (kernel events,
+// packets, late events, attempts not followed, events unread at the stop):
+// its report is partial. The counts are the fields named; the words are the
+// report's.
+func (s *Summary) LostEvidence() bool {
+	return s.RingBufferLost > 0 || s.KernelDrops > 0 || s.LateEvents > 0 || s.Untracked > 0 || s.UnreadAtStop > 0
 }

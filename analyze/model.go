@@ -349,10 +349,6 @@ type Summary struct {
 	// (from the socket's own later event, or its SYN by time), so that the
 	// socket and its packets are one attempt, not two.
 	PortsPaired uint64 `json:"ports_paired,omitempty"`
-	// Partial says, when evidence was lost (kernel events, packets, late
-	// events, attempts not followed), by how much: the report is partial.
-	// Empty when nothing was lost.
-	Partial string `json:"partial,omitempty"`
 	// Listen is how much the traced network namespace's listen and accept
 	// queue counters grew during the trace (live; nil offline or when
 	// /proc/net/netstat could not be read).

@@ -5,7 +5,6 @@ import (
 	"math/rand/v2"
 	"net/netip"
 	"slices"
-	"strings"
 	"testing"
 	"time"
 
@@ -295,8 +294,8 @@ func runLossPattern(t *testing.T, pat lossPattern, seed uint64, n int, gap time.
 		t.Errorf("late events: %d after report + %d unmatched > %d late", sum.LateAfterReport, sum.LateUnmatched, sum.LateEvents)
 	}
 	// The summary's first line says the report is partial, and by how much.
-	if lossy := lost+drops+sum.LateEvents > 0; lossy != strings.HasPrefix(sum.Partial, "PARTIAL: ") {
-		t.Errorf("Summary.Partial = %q with %d kernel events lost, %d packets dropped, %d late", sum.Partial, lost, drops, sum.LateEvents)
+	if lossy := lost+drops+sum.LateEvents > 0; lossy != sum.LostEvidence() {
+		t.Errorf("Summary.LostEvidence() = %v with %d kernel events lost, %d packets dropped, %d late", sum.LostEvidence(), lost, drops, sum.LateEvents)
 	}
 	if got := sum.Outcomes[analyze.Timeout]; got > 0 {
 		t.Errorf("%d timeouts, and no connect timed out", got)

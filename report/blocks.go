@@ -96,7 +96,7 @@ func (t *textRenderer) flush(w *Writer) {
 }
 
 func (t *textRenderer) summary(w *Writer, s analyze.Summary) {
-	w.writeString(t.style.summary(s.Partial, w.summaryLines(s)))
+	w.writeString(t.style.summary(partialWords(&s), w.summaryLines(s)))
 }
 
 // table renders attempt rows, leaving out columns that are empty in every
@@ -311,6 +311,42 @@ func resolverLine(r *analyze.Resolver) string {
 		parts = append(parts, "sorted the candidate addresses "+strings.Join(r.Candidates, ", "))
 	}
 	return strings.Join(parts, "; ")
+}
+
+// partialWords says, when the run lost evidence, what was lost and how
+// many attempts it made incomplete: the first line of the table and
+// Markdown summaries and JSON's "partial" ("" when nothing was lost).
+func partialWords(s *analyze.Summary) string {
+	if !s.LostEvidence() {
+		return ""
+	}
+	var parts []string
+	if s.RingBufferLost > 0 {
+		parts = append(parts, thousands(s.RingBufferLost)+" kernel events lost (eBPF ring buffer full)")
+	}
+	if s.KernelDrops > 0 {
+		parts = append(parts, thousands(s.KernelDrops)+" packets dropped by the kernel")
+	}
+	if s.UnreadAtStop > 0 {
+		parts = append(parts, thousands(s.UnreadAtStop)+" packets and kernel events captured before the stop but never read (the stop could wait no longer)")
+	}
+	if s.LateEvents > 0 {
+		parts = append(parts, fmt.Sprintf("%s events later than the reorder window (%s after their attempt was reported, %s of no known attempt)",
+			thousands(s.LateEvents), thousands(s.LateAfterReport), thousands(s.LateUnmatched)))
+	}
+	if s.Untracked > 0 {
+		parts = append(parts, thousands(s.Untracked)+" attempts not followed (too many at once)")
+	}
+	return "PARTIAL: " + strings.Join(parts, ", ") + " — " + thousands(s.IncompleteLoss) + " attempts incomplete for the lost evidence"
+}
+
+// thousands renders n with thousands separators: 2,312,345.
+func thousands(n uint64) string {
+	s := strconv.FormatUint(n, 10)
+	for i := len(s) - 3; i > 0; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
 }
 
 // summaryLines are the label/value pairs of the summary, shared by the

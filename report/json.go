@@ -36,6 +36,8 @@ type jsonSummary struct {
 	MalformedDNS    uint64 `json:"malformed_dns"`
 	Untracked       uint64 `json:"untracked"`
 	LateRetransmits uint64 `json:"late_retransmits"`
+	// Partial is partialWords: what was lost, when evidence was.
+	Partial string `json:"partial,omitempty"`
 }
 
 func (*jsonRenderer) source(*Writer, bool) {}
@@ -56,7 +58,7 @@ func (j *jsonRenderer) connect(w *Writer, n int, c *analyze.Connect) {
 
 func (j *jsonRenderer) summary(w *Writer, s analyze.Summary) {
 	b, err := json.Marshal(jsonSummary{Kind: "summary", Summary: s, ConnectOutcomes: w.outcomes,
-		MalformedDNS: s.MalformedDNS, Untracked: s.Untracked, LateRetransmits: s.LateRetransmits})
+		MalformedDNS: s.MalformedDNS, Untracked: s.Untracked, LateRetransmits: s.LateRetransmits, Partial: partialWords(&s)})
 	if err != nil {
 		if w.err == nil {
 			w.err = fmt.Errorf("report: encoding JSON: %w", err)

@@ -433,7 +433,10 @@ func TestPacketsOfOtherProcesses(t *testing.T) {
 // TestPartialSummaryHeading: when evidence was lost the summary's first
 // line says so, in every format for people (JSON carries "partial").
 func TestPartialSummaryHeading(t *testing.T) {
-	const why = "PARTIAL: 3 kernel events lost"
+	lossy := analyze.Summary{RingBufferLost: 3, KernelDrops: 1200, UnreadAtStop: 5, LateEvents: 4, LateAfterReport: 3, LateUnmatched: 1, IncompleteLoss: 2}
+	const why = "PARTIAL: 3 kernel events lost (eBPF ring buffer full), 1,200 packets dropped by the kernel, " +
+		"5 packets and kernel events captured before the stop but never read (the stop could wait no longer), " +
+		"4 events later than the reorder window (3 after their attempt was reported, 1 of no known attempt) — 2 attempts incomplete for the lost evidence"
 	for _, c := range []struct {
 		f    Format
 		want string
@@ -443,7 +446,7 @@ func TestPartialSummaryHeading(t *testing.T) {
 		{JSON, `"partial":"` + why + `"`},
 	} {
 		var buf bytes.Buffer
-		if err := NewWriter(&buf, Options{Format: c.f}).Summary(analyze.Summary{Partial: why}); err != nil {
+		if err := NewWriter(&buf, Options{Format: c.f}).Summary(lossy); err != nil {
 			t.Fatal(err)
 		}
 		if !strings.Contains(buf.String(), c.want) {

@@ -230,7 +230,7 @@ func (v *rollupView) summary(w *Writer, s analyze.Summary) bool {
 	if len(shown) > 0 {
 		w.writeString(t.style.heading(strings.Join(shown, ", ")))
 	}
-	w.writeString(t.style.summary(s.Partial, w.summaryLines(s)))
+	w.writeString(t.style.summary(partialWords(&s), w.summaryLines(s)))
 	w.writeString("\n")
 	w.writeString(w.rollupText(d))
 	w.writeString(w.examplesText(t, v, d))

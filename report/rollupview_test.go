@@ -84,7 +84,7 @@ func TestRollupViewMany(t *testing.T) {
 	t.Run("table", func(t *testing.T) {
 		out := renderConnects(t, Options{Format: Table, Rollup: &RollupOptions{Examples: 2}}, repeated(n), 0)
 		lines := strings.Split(out, "\n")
-		if !strings.HasPrefix(lines[0], "Source: lab-0.pcap") || lines[2] != "Summary" {
+		if !strings.HasPrefix(lines[0], "Source: lab-0.pcap") || !strings.HasPrefix(lines[2], "Summary") {
 			t.Fatalf("does not start with the source and the summary:\n%s", strings.Join(lines[:5], "\n"))
 		}
 		// Every failing outcome is on the first screen (40 lines), in the rollup.
@@ -122,8 +122,8 @@ func TestRollupViewMany(t *testing.T) {
 		plain := renderConnects(t, Options{Format: Table}, repeated(n), 0)
 		// Every connect as ever, then the rollup, then the summary.
 		i := strings.Index(out, "Rollup by server")
-		s := strings.Index(out, "\nSummary\n")
-		if i < 0 || s < i || !strings.HasPrefix(out, plain[:strings.Index(plain, "\nSummary\n")]) {
+		s := strings.Index(out, "\nSummary")
+		if i < 0 || s < i || !strings.HasPrefix(out, plain[:strings.Index(plain, "\nSummary")]) {
 			t.Fatalf("--all: not every connect then the rollup:\n%s", out)
 		}
 	})
