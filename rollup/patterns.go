@@ -148,6 +148,9 @@ type numbers struct {
 }
 
 func (n *numbers) add(x int) {
+	if n.more {
+		return // full: nothing can change (and v need not be read)
+	}
 	if slices.Contains(n.v, x) {
 		return
 	}
