@@ -158,6 +158,9 @@ func (n *numbers) add(x int) {
 		n.more = true
 		return
 	}
+	if n.v == nil {
+		n.v = make([]int, 0, 4) // most lists are short: one allocation, not three
+	}
 	n.v = append(n.v, x)
 }
 
@@ -553,12 +556,9 @@ func (d *detector) attempt(o *obs) {
 }
 
 // connect follows, per resolved name, how each of its addresses fared in
-// this connect (address_always_fails).
-func (d *detector) connect(c *analyze.Connect, all []obs) {
-	if c.Name == "" || len(c.Attempts) == 0 {
-		return
-	}
-	key := joinHostPort(c.Name, int(c.Port))
+// a connect that had attempts (all its attempts), key being its
+// name:port (address_always_fails).
+func (d *detector) connect(key string, all []obs) {
 	n := d.names[key]
 	if n == nil {
 		if len(d.names) >= maxNamesFollowed {

@@ -244,20 +244,29 @@ type obs struct {
 
 // Rollup accumulates connects. Not safe for concurrent use.
 type Rollup struct {
-	opt    Options
-	groups map[Key]*Group
+	opt Options
+	// groups finds a group by the part of its key GroupBy chose (its
+	// label: server, client or process; "" by outcome), then by outcome
+	// and reason among the few groups of that label: hashing one short
+	// string, not a Key of five.
+	groups map[string][]*Group
 	order  []*Group
 	other  *Group
 
 	connects int
 	attempts int
-	outcomes map[analyze.Outcome]int // attempts by outcome
+	outcomes []ocount // attempts by outcome (few outcomes: a list, not a map)
 	first    time.Time
 	last     time.Time
 
 	time     *TimeView
 	patterns *detector
 	obsBuf   []obs // reused by Add
+	// The last name key made (name:port): connects come in runs to one
+	// name, and each needs its key up to three times.
+	lastName     string
+	lastNamePort int
+	lastNameKey  string
 	// lastGroup is the group of the last attempt (not "other").
 	lastGroup *Group
 }
@@ -273,7 +282,7 @@ func New(opt Options) *Rollup {
 	if opt.Examples <= 0 {
 		opt.Examples = DefaultExamples
 	}
-	return &Rollup{opt: opt, groups: map[Key]*Group{}, outcomes: map[analyze.Outcome]int{},
+	return &Rollup{opt: opt, groups: map[string][]*Group{},
 		time: newTimeView(), patterns: newDetector()}
 }
 
@@ -286,7 +295,13 @@ func (r *Rollup) Connects() int { return r.connects }
 func (r *Rollup) Attempts() int { return r.attempts }
 
 // Outcomes counts the attempt rows by outcome.
-func (r *Rollup) Outcomes() map[analyze.Outcome]int { return r.outcomes }
+func (r *Rollup) Outcomes() map[analyze.Outcome]int {
+	m := make(map[analyze.Outcome]int, len(r.outcomes))
+	for _, oc := range r.outcomes {
+		m[oc.o] = oc.n
+	}
+	return m
+}
 
 // Span is the first and last attempt start seen.
 func (r *Rollup) Span() (first, last time.Time) { return r.first, r.last }
@@ -304,12 +319,11 @@ func (r *Rollup) Add(n int, c *analyze.Connect) (example bool) {
 		o := obs{number: n, name: c.Name, server: c.Name, port: int(c.Port), client: c.Client, process: c.Comm,
 			outcome: c.Outcome, reason: c.Reason.String(), start: c.Start, duration: c.DurationMS}
 		if c.Port != 0 && c.Name != "" {
-			o.server = joinHostPort(c.Name, int(c.Port))
+			o.server = r.nameKey(c.Name, int(c.Port))
 		}
 		o.end = c.Start.Add(msDur(c.DurationMS))
 		example = r.add(&o)
-		r.patterns.connect(c, []obs{o})
-		return example
+		return example // no attempt: nothing for address_always_fails (detector.connect)
 	}
 	all := r.obsBuf[:0]
 	label, labelPort := "", -1 // name:port, made once per connect
@@ -320,7 +334,7 @@ func (r *Rollup) Add(n int, c *analyze.Connect) (example bool) {
 		o := observe(n, c, a)
 		if o.name != "" && o.port >= 0 {
 			if o.port != labelPort {
-				label, labelPort = joinHostPort(o.name, o.port), o.port
+				label, labelPort = r.nameKey(o.name, o.port), o.port
 			}
 			o.label = label
 		}
@@ -329,10 +343,21 @@ func (r *Rollup) Add(n int, c *analyze.Connect) (example bool) {
 		}
 		all = append(all, o)
 	}
-	r.patterns.connect(c, all)
+	if c.Name != "" {
+		r.patterns.connect(r.nameKey(c.Name, int(c.Port)), all)
+	}
 	clear(all)
 	r.obsBuf = all[:0]
 	return example
+}
+
+// nameKey is joinHostPort(name, port), made once for a run of connects to
+// one name and port.
+func (r *Rollup) nameKey(name string, port int) string {
+	if r.lastNameKey == "" || name != r.lastName || port != r.lastNamePort {
+		r.lastName, r.lastNamePort, r.lastNameKey = name, port, joinHostPort(name, port)
+	}
+	return r.lastNameKey
 }
 
 // ExampleNumbers calls fn with the number of every worst example of a
@@ -372,7 +397,8 @@ func splitEndpoint(s string) (string, int) {
 		return s, -1
 	}
 	port := 0
-	for _, c := range s[i+1:] {
+	for j := i + 1; j < len(s); j++ { // bytes, not runes: a non-ASCII byte is no digit either
+		c := s[j]
 		if c < '0' || c > '9' || port > 65535 {
 			return s, -1
 		}
@@ -488,7 +514,7 @@ func (r *Rollup) key(o *obs) Key {
 
 func (r *Rollup) add(o *obs) (example bool) {
 	r.attempts++
-	r.outcomes[o.outcome]++
+	r.countOutcome(o.outcome)
 	if !o.start.IsZero() {
 		if r.first.IsZero() || o.start.Before(r.first) {
 			r.first = o.start
@@ -502,19 +528,30 @@ func (r *Rollup) add(o *obs) (example bool) {
 	if r.lastGroup != nil && r.lastGroup.Key == k {
 		g = r.lastGroup // attempts come in runs to one server: no hashing
 	} else {
-		g = r.groups[k]
-	}
-	if g == nil {
-		if len(r.order) >= r.opt.MaxGroups {
-			if r.other == nil {
-				r.other = &Group{Other: true}
+		label := k.Server // the one of Server, Client and Process that key set, if any
+		switch r.opt.GroupBy {
+		case ByClient:
+			label = k.Client
+		case ByProcess:
+			label = k.Process
+		}
+		for _, x := range r.groups[label] {
+			if x.Outcome == k.Outcome && x.Reason == k.Reason {
+				g = x
+				break
 			}
-			g = r.other
-		} else {
+		}
+		if g == nil && len(r.order) < r.opt.MaxGroups {
 			g = &Group{Key: k}
-			r.groups[k] = g
+			r.groups[label] = append(r.groups[label], g)
 			r.order = append(r.order, g)
 		}
+	}
+	if g == nil {
+		if r.other == nil {
+			r.other = &Group{Other: true}
+		}
+		g = r.other
 	}
 	if !g.Other {
 		r.lastGroup = g
@@ -545,6 +582,17 @@ func (r *Rollup) add(o *obs) (example bool) {
 	r.time.add(o)
 	r.patterns.attempt(o)
 	return example
+}
+
+// countOutcome counts an attempt row of outcome o.
+func (r *Rollup) countOutcome(o analyze.Outcome) {
+	for i := range r.outcomes {
+		if r.outcomes[i].o == o {
+			r.outcomes[i].n++
+			return
+		}
+	}
+	r.outcomes = append(r.outcomes, ocount{o, 1})
 }
 
 // Groups returns the groups: failures first (a rare failure must not hide
