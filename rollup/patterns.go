@@ -450,13 +450,13 @@ func (d *detector) attempt(o *obs) {
 			if o.syns == 1 {
 				s.firstSYN++
 			}
-			if o.rtt != nil {
-				s.rtt.Add(*o.rtt)
+			if o.hasRTT {
+				s.rtt.Add(o.rtt)
 			}
 			switch {
-			case o.firstByte != nil:
-				s.firstByte.Add(*o.firstByte)
-				if *o.firstByte >= lateFirstByteMS {
+			case o.hasFirst:
+				s.firstByte.Add(o.firstByte)
+				if o.firstByte >= lateFirstByteMS {
 					s.late++
 				}
 			case o.outcome == analyze.GreetingLate || o.outcome == analyze.NoGreeting:
@@ -619,8 +619,10 @@ func (d *detector) connect(key string, all []obs) {
 }
 
 // Patterns returns the patterns found so far, in a stable order (by id,
-// then server and client). It does not change r.
+// then server and client). It does not change r (but adds the pending
+// attempts' figures).
 func (r *Rollup) Patterns() []Pattern {
+	r.flush()
 	var out []Pattern
 	d := r.patterns
 	for server, s := range d.servers {
