@@ -616,6 +616,11 @@ func (r *Rollup) add(o *obs) (example bool) {
 		example = g.addExample(Example{Number: o.number, DurationMS: o.duration}, r.opt.Examples)
 		o.exampled = true
 	}
+	if r.pending == nil {
+		// The whole batch at once, not grown by doubling (which copies and
+		// touches twice the memory); its pages are touched as it fills.
+		r.pending = make([]obs, 0, batchSize)
+	}
 	r.pending = append(r.pending, *o)
 	return example
 }
