@@ -91,7 +91,7 @@ func mixConnects(b *testing.B) []*analyze.Connect {
 		{server: "10.2.0.11:3306", reason: "mysql.greeting_late", syns: 1, rtt: 0.15, first: 12000, fin: 10000},
 		{server: "10.2.0.2:3306", reason: "mysql.access_denied", syns: 1, rtt: 0.15, first: 0.5},
 		{server: "10.2.0.22:3306", reason: "app.not_mysql_banner", syns: 1, rtt: 0.15, first: 0.3},
-		{name: "dual.shop.internal"}, // [fd00:2::99]:3306 times out, then 10.2.0.x works
+		{name: "dual.shop.internal"},                           // [fd00:2::99]:3306 times out, then 10.2.0.x works
 		{name: "db-old.shop.internal", reason: "dns.nxdomain"}, // no attempt
 	}
 	var cs []*analyze.Connect
