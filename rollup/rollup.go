@@ -331,8 +331,9 @@ type pendingName struct {
 // batch at once runs that code, and touches the groups' and servers'
 // figures, while they are in the caches. On the bench capture (6,032
 // connects among 1.2 M packets) the rollup's CPU time per connect went
-// down by about a seventh with 1,024, not measurably with 64. The pending
-// figures take about 300 bytes an attempt.
+// down by about a seventh with 1,024 (less with 256, not measurably with
+// 64). The pending figures take 392 bytes an attempt: a full batch about
+// 400 KB, made at the first attempt, its pages touched as it fills.
 const batchSize = 1024
 
 // Add takes connect number n (its number in the run). r keeps nothing of
