@@ -148,12 +148,18 @@ type numbers struct {
 }
 
 func (n *numbers) add(x int) {
+	if n.more {
+		return // full: nothing can change (and v need not be read)
+	}
 	if slices.Contains(n.v, x) {
 		return
 	}
 	if len(n.v) >= maxPatternNumbers {
 		n.more = true
 		return
+	}
+	if n.v == nil {
+		n.v = make([]int, 0, 4) // most lists are short: one allocation, not three
 	}
 	n.v = append(n.v, x)
 }
@@ -193,11 +199,29 @@ type serverStats struct {
 
 type pairKey struct{ client, server string }
 
+// pairBytes is a pair's key held in the pairs map itself: the lengths of
+// the client and the server, then their bytes (zero-padded). Most keys
+// fit (an IPv4 client and server take at most 36 bytes); finding a pair
+// then hashes and compares bytes in the map's own memory, not two strings
+// lying wherever the pair's first connect was, which on the bench capture
+// (1,876 pairs, met in no order) were cache misses on most attempts.
+// Longer keys go to detector.longPairs.
+type pairBytes [48]byte
+
+// bytesOf is the pairBytes of client and server, false when they do not fit.
+func bytesOf(client, server string) (k pairBytes, ok bool) {
+	if 2+len(client)+len(server) > len(k) {
+		return k, false
+	}
+	k[0], k[1] = byte(len(client)), byte(len(server))
+	copy(k[2+copy(k[2:], client):], server)
+	return k, true
+}
+
+// pairStats are per client address and server. The fields every attempt
+// updates come first, together.
 type pairStats struct {
-	attempts, failures, retries int
-	lastFailEnd                 time.Time
-	nums                        numbers
-	when, retryWhen             span
+	attempts int
 	// rare is what few pairs ever see (host_blocked, EADDRNOTAVAIL):
 	// allocated when first needed, so that the many pairs stay small.
 	rare *pairRare
@@ -205,12 +229,19 @@ type pairStats struct {
 	// (a ring), their sum, and its peak. The ring is made when a second
 	// second enters the window: until then (most pairs, which see a few
 	// attempts minutes apart) winSum attempts all started in second winSec.
-	win       *[timeWaitSeconds]uint32
-	winSec    int64
-	winSum    int
-	winPeak   int
-	winPeakAt time.Time
-	winNums   numbers
+	win     *[timeWaitSeconds]uint32
+	winSec  int64
+	winSum  int
+	winPeak int
+	when    span
+	winNums numbers
+
+	failures, retries int
+	lastFailEnd       time.Time
+	nums              numbers
+	retryWhen         span
+	winPeakAt         time.Time
+	key               pairKey
 }
 
 // pairRare is the part of pairStats few pairs need.
@@ -324,9 +355,11 @@ type nameStats struct {
 // detector follows what the patterns need, bounded by the caps above.
 type detector struct {
 	servers map[string]*serverStats
-	pairs   map[pairKey]*pairStats
-	hosts   map[pairKey]*scanStats // client, host: port_scan
-	names   map[string]*nameStats
+	pairs   map[pairBytes]*pairStats
+	// longPairs are the pairs whose key does not fit in pairBytes.
+	longPairs map[pairKey]*pairStats
+	hosts     map[pairKey]*scanStats // client, host: port_scan
+	names     map[string]*nameStats
 	// NotFollowed counts attempts whose server, pair or name came after
 	// the caps were reached (not in any pattern).
 	notFollowed int
@@ -339,8 +372,40 @@ type detector struct {
 }
 
 func newDetector() *detector {
-	return &detector{servers: map[string]*serverStats{}, pairs: map[pairKey]*pairStats{},
+	return &detector{servers: map[string]*serverStats{}, pairs: map[pairBytes]*pairStats{}, longPairs: map[pairKey]*pairStats{},
 		hosts: map[pairKey]*scanStats{}, names: map[string]*nameStats{}}
+}
+
+// pair is the stats of k, made when missing and fewer than
+// maxPairsFollowed pairs are followed; nil when not followed.
+func (d *detector) pair(k pairKey) *pairStats {
+	b, short := bytesOf(k.client, k.server)
+	var p *pairStats
+	if short {
+		p = d.pairs[b]
+	} else {
+		p = d.longPairs[k]
+	}
+	if p != nil || len(d.pairs)+len(d.longPairs) >= maxPairsFollowed {
+		return p
+	}
+	p = &pairStats{key: k}
+	if short {
+		d.pairs[b] = p
+	} else {
+		d.longPairs[k] = p
+	}
+	return p
+}
+
+// eachPair calls fn with every pair followed, in no order.
+func (d *detector) eachPair(fn func(p *pairStats)) {
+	for _, p := range d.pairs {
+		fn(p)
+	}
+	for _, p := range d.longPairs {
+		fn(p)
+	}
 }
 
 func failedOutcome(o analyze.Outcome) bool { return o != analyze.OK }
@@ -385,13 +450,13 @@ func (d *detector) attempt(o *obs) {
 			if o.syns == 1 {
 				s.firstSYN++
 			}
-			if o.rtt != nil {
-				s.rtt.Add(*o.rtt)
+			if o.hasRTT {
+				s.rtt.Add(o.rtt)
 			}
 			switch {
-			case o.firstByte != nil:
-				s.firstByte.Add(*o.firstByte)
-				if *o.firstByte >= lateFirstByteMS {
+			case o.hasFirst:
+				s.firstByte.Add(o.firstByte)
+				if o.firstByte >= lateFirstByteMS {
 					s.late++
 				}
 			case o.outcome == analyze.GreetingLate || o.outcome == analyze.NoGreeting:
@@ -425,11 +490,7 @@ func (d *detector) attempt(o *obs) {
 	if d.lastPairStats != nil && d.lastPair == pk {
 		p = d.lastPairStats
 	} else {
-		p = d.pairs[pk]
-		if p == nil && len(d.pairs) < maxPairsFollowed {
-			p = &pairStats{}
-			d.pairs[pk] = p
-		}
+		p = d.pair(pk)
 		if p != nil {
 			d.lastPair, d.lastPairStats = pk, p
 		}
@@ -495,12 +556,9 @@ func (d *detector) attempt(o *obs) {
 }
 
 // connect follows, per resolved name, how each of its addresses fared in
-// this connect (address_always_fails).
-func (d *detector) connect(c *analyze.Connect, all []obs) {
-	if c.Name == "" || len(c.Attempts) == 0 {
-		return
-	}
-	key := joinHostPort(c.Name, int(c.Port))
+// a connect that had attempts (all its attempts), key being its
+// name:port (address_always_fails).
+func (d *detector) connect(key string, all []obs) {
 	n := d.names[key]
 	if n == nil {
 		if len(d.names) >= maxNamesFollowed {
@@ -561,14 +619,17 @@ func (d *detector) connect(c *analyze.Connect, all []obs) {
 }
 
 // Patterns returns the patterns found so far, in a stable order (by id,
-// then server and client). It does not change r.
+// then server and client). It does not change r (but adds the pending
+// attempts' figures).
 func (r *Rollup) Patterns() []Pattern {
+	r.flush()
 	var out []Pattern
 	d := r.patterns
 	for server, s := range d.servers {
 		out = append(out, serverPatterns(server, s, r.time)...)
 	}
-	for k, p := range d.pairs {
+	d.eachPair(func(p *pairStats) {
+		k := p.key
 		if p.retries >= stormMinRetries {
 			sp := p.retryWhen.ms()
 			rate := float64(p.retries)
@@ -587,12 +648,12 @@ func (r *Rollup) Patterns() []Pattern {
 				Facts: Facts{Attempts: p.attempts, Failures: r.blocked, ErrorCode: "1129", SpanMS: r.blockWhen.ms(),
 					Aborted: r.aborted, AbortedNumbers: r.abortNums.v}})
 		}
-	}
-	for k, p := range d.pairs {
-		if pt, ok := ephemeralPattern(k, p, r.opt.PortRange); ok {
+	})
+	d.eachPair(func(p *pairStats) {
+		if pt, ok := ephemeralPattern(p.key, p, r.opt.PortRange); ok {
 			out = append(out, pt)
 		}
-	}
+	})
 	for k, h := range d.hosts {
 		if h.scanN >= scanMinPorts {
 			out = append(out, Pattern{ID: PortScan, Server: hostStar(k.server), Client: k.client, Numbers: h.scanNums.v, More: h.scanNums.more,

@@ -125,6 +125,19 @@ func TestPatterns(t *testing.T) {
 				t.Errorf("%+v", f)
 			}
 		}},
+		{"retry storm between IPv6 addresses too long for pairBytes", func(t *testing.T) []*analyze.Connect {
+			var cs []*analyze.Connect
+			for i := 0; i < 20; i++ {
+				cs = append(cs, connect(t, "", 3306, at{client: fmt.Sprintf("[2001:db8:aaaa:bbbb:cccc:dddd:eeee:7]:%d", 30000+i), server: "[2001:db8:aaaa:bbbb:cccc:dddd:eeee:1]:3306",
+					startS: float64(i) * 0.2, syns: 1, rtt: -1, first: -1, reason: "tcp.rst_from_server"}))
+			}
+			return cs
+		}, []string{RetryStorm}, func(t *testing.T, ps []Pattern) {
+			p := find(ps, RetryStorm)
+			if p.Client != "2001:db8:aaaa:bbbb:cccc:dddd:eeee:7" || p.Server != "[2001:db8:aaaa:bbbb:cccc:dddd:eeee:1]:3306" || p.Facts.Retries != 19 || p.Facts.Attempts != 20 {
+				t.Errorf("%+v", p)
+			}
+		}},
 		{"reconnects that work after one failure are no storm", func(t *testing.T) []*analyze.Connect {
 			cs := []*analyze.Connect{connect(t, "", 3306, at{client: "192.0.2.7:1", server: db, startS: 0, syns: 1, rtt: 0.1, first: 1, reason: "mysql.access_denied"})}
 			for i := 0; i < 30; i++ {
@@ -207,5 +220,44 @@ func TestWithListenCounters(t *testing.T) {
 		if ps := WithListenCounters(mk(), c); ps[0].Facts.Listen != nil {
 			t.Errorf("counters %+v without drops tied to the pattern", c)
 		}
+	}
+}
+
+// A pair's key in the map holds both lengths: pairs whose bytes run
+// together alike stay apart, and a key that does not fit is refused (it
+// goes to longPairs).
+func TestPairBytes(t *testing.T) {
+	long := "[2001:db8:aaaa:bbbb:cccc:dddd:eeee:1]:3306"
+	tests := []struct {
+		a, b   pairKey
+		fitA   bool
+		fitB   bool
+		differ bool
+	}{
+		{pairKey{"192.0.2.1", "1.2.3.4:5"}, pairKey{"192.0.2.1", "1.2.3.4:5"}, true, true, false},
+		{pairKey{"192.0.2.1", "11.2.3.4:5"}, pairKey{"192.0.2.11", "1.2.3.4:5"}, true, true, true},
+		{pairKey{"", "a"}, pairKey{"a", ""}, true, true, true},
+		{pairKey{"255.255.255.255", "255.255.255.255:65535"}, pairKey{"255.255.255.254", "255.255.255.255:65535"}, true, true, true},
+		{pairKey{"2001:db8:aaaa:bbbb:cccc:dddd:eeee:7", long}, pairKey{"2001:db8::7", "[2001:db8::1]:3306"}, false, true, true},
+	}
+	for _, tc := range tests {
+		ka, okA := bytesOf(tc.a.client, tc.a.server)
+		kb, okB := bytesOf(tc.b.client, tc.b.server)
+		if okA != tc.fitA || okB != tc.fitB {
+			t.Errorf("%v fits %v, %v fits %v; want %v, %v", tc.a, okA, tc.b, okB, tc.fitA, tc.fitB)
+			continue
+		}
+		if okA && okB && (ka != kb) != tc.differ {
+			t.Errorf("%v and %v: keys differ %v, want %v", tc.a, tc.b, ka != kb, tc.differ)
+		}
+	}
+	d := newDetector()
+	for _, k := range []pairKey{{"192.0.2.1", "11.2.3.4:5"}, {"192.0.2.11", "1.2.3.4:5"}, {"2001:db8:aaaa:bbbb:cccc:dddd:eeee:7", long}} {
+		if p := d.pair(k); p == nil || p.key != k || d.pair(k) != p {
+			t.Errorf("pair(%v) = %+v, not found again", k, p)
+		}
+	}
+	if len(d.pairs) != 2 || len(d.longPairs) != 1 {
+		t.Errorf("%d pairs, %d long pairs; want 2, 1", len(d.pairs), len(d.longPairs))
 	}
 }

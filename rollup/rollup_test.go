@@ -218,8 +218,8 @@ func TestBounded(t *testing.T) {
 		t.Fatalf("other's clients: %d kept, more %v", len(gs[50].Clients.Values), gs[50].Clients.More)
 	}
 	d := r.patterns
-	if len(d.servers) > maxServersFollowed || len(d.pairs) > maxPairsFollowed || d.notFollowed == 0 {
-		t.Fatalf("followed %d servers, %d pairs, %d not followed", len(d.servers), len(d.pairs), d.notFollowed)
+	if pairs := len(d.pairs) + len(d.longPairs); len(d.servers) > maxServersFollowed || pairs > maxPairsFollowed || d.notFollowed == 0 {
+		t.Fatalf("followed %d servers, %d pairs, %d not followed", len(d.servers), pairs, d.notFollowed)
 	}
 	if bins := r.Time().Bins(); len(bins) > maxBins || len(r.Time().Servers()) > maxConcServers {
 		t.Fatalf("%d bins, %d servers in the time view", len(bins), len(r.Time().Servers()))

@@ -19,7 +19,14 @@ import "math"
 type Sketch struct {
 	n        uint64
 	min, max float64
-	octaves  [doublings]*[perDoubling]uint32
+	// last is octaves[lastOct] (nil before the first value): the values of
+	// one distribution mostly fall in one doubling, and Add then reads its
+	// counters without loading the octaves array (another cache line, most
+	// often cold: a rollup's sketches are many, and the engine's work
+	// between two connects evicts them).
+	last    *[perDoubling]uint32
+	lastOct int
+	octaves [doublings]*[perDoubling]uint32
 }
 
 const (
@@ -59,10 +66,14 @@ func (s *Sketch) Add(ms float64) {
 	s.min = min(s.min, ms)
 	s.max = max(s.max, ms)
 	oct, sub := bucketOf(ms)
-	o := s.octaves[oct]
-	if o == nil {
-		o = new([perDoubling]uint32)
-		s.octaves[oct] = o
+	o := s.last
+	if o == nil || oct != s.lastOct {
+		o = s.octaves[oct]
+		if o == nil {
+			o = new([perDoubling]uint32)
+			s.octaves[oct] = o
+		}
+		s.last, s.lastOct = o, oct
 	}
 	if o[sub] < math.MaxUint32 {
 		o[sub]++

@@ -248,8 +248,8 @@ func (t *TimeView) PeakEstablished(server string, from, to time.Time) int {
 	return peak
 }
 
-// Time is the rollup's time view.
-func (r *Rollup) Time() *TimeView { return r.time }
+// Time is the rollup's time view (with the pending attempts' figures added).
+func (r *Rollup) Time() *TimeView { r.flush(); return r.time }
 
 // sortedOutcomes lists the keys of m with a count, in a stable order.
 func sortedOutcomes(m map[analyze.Outcome]int) []analyze.Outcome {
