@@ -37,16 +37,34 @@ func makeKey(src netip.Addr, sport uint16, dst netip.Addr, dport uint16) (flowKe
 // the addresses out on purpose: netip.Addr.As16 costs more than the whole
 // check, and the few false positives (another host's connection on the
 // same client port) just take the map lookup.
+//
+// The per-packet check reads occupied, one bit per index (8 KB), not the
+// counts (256 KB): with many connections sending, the counts' cache lines
+// were evicted between packets by the capture's bytes streaming through,
+// and the check was a cache miss nearly every time. The counts are only
+// touched when a flow is tracked or untracked; a bit is set exactly while
+// its count is not zero.
 type flowFilter struct {
-	counts [1 << 16]uint32
+	occupied [1 << 16 / 64]uint64
+	counts   [1 << 16]uint32
 }
 
 // flowHash is the filter index of a TCP connection's ports.
 func flowHash(sport, dport uint16) uint16 { return sport ^ dport }
 
-func (f *flowFilter) add(h uint16)        { f.counts[h]++ }
-func (f *flowFilter) remove(h uint16)     { f.counts[h]-- }
-func (f *flowFilter) maybe(h uint16) bool { return f.counts[h] != 0 }
+func (f *flowFilter) add(h uint16) {
+	f.counts[h]++
+	f.occupied[h>>6] |= 1 << (h & 63)
+}
+
+func (f *flowFilter) remove(h uint16) {
+	f.counts[h]--
+	if f.counts[h] == 0 {
+		f.occupied[h>>6] &^= 1 << (h & 63)
+	}
+}
+
+func (f *flowFilter) maybe(h uint16) bool { return f.occupied[h>>6]&(1<<(h&63)) != 0 }
 
 // dedupWindow is how close in time two identical frames must be to count
 // as one packet seen twice (two interfaces, or -i any seeing a veth and
