@@ -1,6 +1,9 @@
 package analyze
 
-import "testing"
+import (
+	"net/netip"
+	"testing"
+)
 
 // TestFlowFilter: an index is "maybe" exactly while some flow counted in
 // it is tracked — the bitmap the hot path reads follows the counts, also
@@ -52,5 +55,43 @@ func TestFlowFilter(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestEndpointNames: the cached text is exactly String's — zones and
+// v4-mapped addresses are other endpoints — a name asked again costs no
+// allocation, and the cache never holds more than maxEndpointNames.
+func TestEndpointNames(t *testing.T) {
+	ports := []string{"10.0.0.1:3306", "10.0.0.1:3307", "[fd00::1]:3306", "[fe80::1%eth0]:3306", "[fe80::1%eth1]:3306", "[::ffff:10.0.0.1]:3306"}
+	var n endpointNames
+	for round := 0; round < 2; round++ {
+		for _, s := range ports {
+			ap := netip.MustParseAddrPort(s)
+			if got := n.port(ap); got != ap.String() {
+				t.Errorf("port(%s) = %q, want %q", s, got, ap.String())
+			}
+			if got := n.addr(ap.Addr()); got != ap.Addr().String() {
+				t.Errorf("addr(%s) = %q, want %q", ap.Addr(), got, ap.Addr().String())
+			}
+		}
+	}
+	if got := (*endpointNames)(nil).port(netip.MustParseAddrPort("10.0.0.1:1")); got != "10.0.0.1:1" {
+		t.Errorf("nil cache: %q", got)
+	}
+	ap := netip.MustParseAddrPort("10.0.0.9:3306")
+	n.port(ap)
+	n.addr(ap.Addr())
+	if allocs := testing.AllocsPerRun(100, func() { n.port(ap); n.addr(ap.Addr()) }); allocs != 0 {
+		t.Errorf("naming a known endpoint again costs %v allocations, want 0", allocs)
+	}
+	for i := 0; i < 3*maxEndpointNames; i++ {
+		a := netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)})
+		if got := n.port(netip.AddrPortFrom(a, 1)); got != netip.AddrPortFrom(a, 1).String() {
+			t.Fatalf("port %d: %q", i, got)
+		}
+		n.addr(a)
+		if len(n.ports) > maxEndpointNames || len(n.addrs) > maxEndpointNames {
+			t.Fatalf("after %d names the cache holds %d ports, %d addresses (max %d)", i+1, len(n.ports), len(n.addrs), maxEndpointNames)
+		}
 	}
 }

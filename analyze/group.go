@@ -306,7 +306,7 @@ func (e *Engine) buildConnect(c *connectState) *Connect {
 		Comm:       c.comm,
 	}
 	if c.client.IsValid() {
-		out.Client = c.client.String()
+		out.Client = e.names.addr(c.client)
 	}
 	end := c.start
 	for _, q := range c.queries {
