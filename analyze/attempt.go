@@ -58,6 +58,8 @@ type attempt struct {
 	// srvStr and cliStr cache server.String() and client.String(): every
 	// timeline step and the report name them.
 	srvStr, cliStr string
+	// names is the engine's text of servers (nil: format each time).
+	names *endpointNames
 	// clientIsA says the client is the flow key's first endpoint.
 	clientIsA bool
 	start     time.Time
@@ -192,9 +194,51 @@ func (a *attempt) serverName() string {
 		return a.unix
 	}
 	if a.srvStr == "" {
-		a.srvStr = a.server.String()
+		a.srvStr = a.names.port(a.server)
 	}
 	return a.srvStr
+}
+
+// endpointNames is the text of the servers (ip:port) and connect clients
+// (ip) an engine named lately: a few servers and clients make most
+// connects, and formatting and allocating the same text for each attempt
+// and connect was a third of the engine's allocations. It forgets
+// everything when it holds maxEndpointNames of a kind (a scan of many
+// servers or clients just formats again).
+type endpointNames struct {
+	ports map[netip.AddrPort]string
+	addrs map[netip.Addr]string
+}
+
+const maxEndpointNames = 1024
+
+// port is ap.String(). A nil receiver formats it.
+func (n *endpointNames) port(ap netip.AddrPort) string {
+	if n == nil {
+		return ap.String()
+	}
+	if s, ok := n.ports[ap]; ok {
+		return s
+	}
+	if n.ports == nil || len(n.ports) >= maxEndpointNames {
+		n.ports = make(map[netip.AddrPort]string)
+	}
+	s := ap.String()
+	n.ports[ap] = s
+	return s
+}
+
+// addr is a.String().
+func (n *endpointNames) addr(a netip.Addr) string {
+	if s, ok := n.addrs[a]; ok {
+		return s
+	}
+	if n.addrs == nil || len(n.addrs) >= maxEndpointNames {
+		n.addrs = make(map[netip.Addr]string)
+	}
+	s := a.String()
+	n.addrs[a] = s
+	return s
 }
 
 // clientName is the client as ip:port ([v6]:port).
@@ -242,6 +286,7 @@ func (e *Engine) newAttempt(client, server netip.AddrPort, t time.Time) *attempt
 		start:        t,
 		lastActivity: t,
 		fd:           -1,
+		names:        &e.names,
 	}
 	if n := len(e.outSpare); n > 0 {
 		// A handed-out attempt's memory (Options.Recycle), with its facts

@@ -136,3 +136,63 @@ func mustKey(client, server netip.AddrPort) flowKey {
 	k, _ := makeKey(client.Addr(), client.Port(), server.Addr(), server.Port())
 	return k
 }
+
+// TestLookupFor: which answer explains an attempt's server address — the
+// latest from its own client, else the latest from its other-family
+// address or from a loopback stub resolver; never one answered after the
+// attempt started, older than dnsMaxAge, or of another process.
+func TestLookupFor(t *testing.T) {
+	base := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+	at := func(ms int) time.Time { return base.Add(time.Duration(ms) * time.Millisecond) }
+	type q struct {
+		client string
+		pid    uint32
+		ms     int // answered at
+	}
+	tests := []struct {
+		name    string
+		queries []q // oldest first
+		client  string
+		pid     uint32
+		start   int
+		want    int // index into queries, -1: none
+	}{
+		{"own client", []q{{"10.0.0.5:5000", 0, 0}}, "10.0.0.5:40000", 0, 10, 0},
+		{"latest of own client", []q{{"10.0.0.5:5000", 0, 0}, {"10.0.0.5:5001", 0, 5}}, "10.0.0.5:40000", 0, 10, 1},
+		{"own client over a later fallback", []q{{"10.0.0.5:5000", 0, 0}, {"[fd00::5]:5000", 0, 5}}, "10.0.0.5:40000", 0, 10, 0},
+		{"other family", []q{{"[fd00::5]:5000", 0, 0}}, "10.0.0.5:40000", 0, 10, 0},
+		{"latest fallback", []q{{"[fd00::5]:5000", 0, 0}, {"127.0.0.53:5000", 0, 5}}, "10.0.0.5:40000", 0, 10, 1},
+		{"loopback stub resolver", []q{{"127.0.0.53:5000", 0, 0}}, "10.0.0.5:40000", 0, 10, 0},
+		{"loopback client is not explained by a loopback query of another address", []q{{"127.0.0.53:5000", 0, 0}}, "127.0.0.1:40000", 0, 10, -1},
+		{"another client of the same family", []q{{"10.0.0.6:5000", 0, 0}}, "10.0.0.5:40000", 0, 10, -1},
+		{"another client, then own client", []q{{"10.0.0.5:5000", 0, 0}, {"10.0.0.6:5000", 0, 5}}, "10.0.0.5:40000", 0, 10, 0},
+		{"answered after the start", []q{{"10.0.0.5:5000", 0, 20}}, "10.0.0.5:40000", 0, 10, -1},
+		{"too old", []q{{"10.0.0.5:5000", 0, 0}}, "10.0.0.5:40000", 0, int(dnsMaxAge/time.Millisecond) + 1, -1},
+		{"just old enough", []q{{"10.0.0.5:5000", 0, 0}}, "10.0.0.5:40000", 0, int(dnsMaxAge / time.Millisecond), 0},
+		{"another process", []q{{"10.0.0.5:5000", 7, 0}}, "10.0.0.5:40000", 8, 10, -1},
+		{"another process, then the fallback of this one", []q{{"[fd00::5]:5000", 8, 0}, {"10.0.0.5:5000", 7, 5}}, "10.0.0.5:40000", 8, 10, 0},
+		{"unknown process matches", []q{{"10.0.0.5:5000", 0, 0}}, "10.0.0.5:40000", 8, 10, 0},
+	}
+	server := ip("10.0.0.10")
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var d dnsTracker
+			d.init()
+			var qs []*dnsQuery
+			for _, x := range tc.queries {
+				dq := &dnsQuery{client: ap(x.client), pid: x.pid, answered: true, answeredAt: at(x.ms), addrs: []netip.Addr{server}}
+				qs = append(qs, dq)
+				d.byAddr[server] = append(d.byAddr[server], dq)
+			}
+			a := &attempt{client: ap(tc.client), server: netip.AddrPortFrom(server, 3306), pid: tc.pid, start: at(tc.start)}
+			got := d.lookupFor(a)
+			var want *dnsQuery
+			if tc.want >= 0 {
+				want = qs[tc.want]
+			}
+			if got != want {
+				t.Errorf("lookupFor = %+v, want query %d", got, tc.want)
+			}
+		})
+	}
+}

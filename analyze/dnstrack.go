@@ -302,21 +302,27 @@ func (d *dnsTracker) icmpError(p *event.Packet) {
 func (d *dnsTracker) lookupFor(a *attempt) *dnsQuery {
 	list := d.byAddr[a.server.Addr()]
 	var fallback *dnsQuery
+	ac := a.client.Addr()
 	for i := len(list) - 1; i >= 0; i-- {
 		q := list[i]
+		// The client first: a query of another client that cannot be the
+		// fallback is passed over without reading the rest of it (with many
+		// clients of one server, most of the list).
+		qc := q.client.Addr()
+		same := qc == ac
+		if !same && (fallback != nil || qc.Is4() == ac.Is4() && (!qc.IsLoopback() || ac.IsLoopback())) {
+			continue
+		}
 		if q.answeredAt.After(a.start) || a.start.Sub(q.answeredAt) > dnsMaxAge {
 			continue
 		}
 		if q.pid != 0 && a.pid != 0 && q.pid != a.pid {
 			continue
 		}
-		qc, ac := q.client.Addr(), a.client.Addr()
-		if qc == ac {
+		if same {
 			return q
 		}
-		if fallback == nil && (qc.Is4() != ac.Is4() || qc.IsLoopback() && !ac.IsLoopback()) {
-			fallback = q
-		}
+		fallback = q
 	}
 	return fallback
 }
@@ -420,6 +426,13 @@ func (d *dnsTracker) sweep(now time.Time, closing bool) []failedLookup {
 	kept := d.unsettled[:0]
 	for _, q := range d.unsettled {
 		if q.settled || q.dropped {
+			continue
+		}
+		if !closing && (!q.answered && !q.gaveUp || now.Sub(q.end()) < dnsSettle) {
+			// q is in its own group (its client's list holds it, and it is
+			// unsettled), so the group below would not be ready, or would
+			// have ended too recently: the answer without walking it.
+			kept = append(kept, q)
 			continue
 		}
 		group := d.group(d.byClient[q.client.Addr()], q)

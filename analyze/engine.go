@@ -114,6 +114,9 @@ type Engine struct {
 	ready   []*Connect // reported but not yet handed to OnConnect
 	dd      dedup
 	dueBuf  []*attempt // sweep's scratch list
+	// names is the text of servers and clients (attempt.serverName,
+	// buildConnect).
+	names endpointNames
 	// streamBufs are released streams' buffers, for the next connection
 	// phases (initStream).
 	streamBufs [][]byte

@@ -37,16 +37,34 @@ func makeKey(src netip.Addr, sport uint16, dst netip.Addr, dport uint16) (flowKe
 // the addresses out on purpose: netip.Addr.As16 costs more than the whole
 // check, and the few false positives (another host's connection on the
 // same client port) just take the map lookup.
+//
+// The per-packet check reads occupied, one bit per index (8 KB), not the
+// counts (256 KB): with many connections sending, the counts' cache lines
+// were evicted between packets by the capture's bytes streaming through,
+// and the check was a cache miss nearly every time. The counts are only
+// touched when a flow is tracked or untracked; a bit is set exactly while
+// its count is not zero.
 type flowFilter struct {
-	counts [1 << 16]uint32
+	occupied [1 << 16 / 64]uint64
+	counts   [1 << 16]uint32
 }
 
 // flowHash is the filter index of a TCP connection's ports.
 func flowHash(sport, dport uint16) uint16 { return sport ^ dport }
 
-func (f *flowFilter) add(h uint16)        { f.counts[h]++ }
-func (f *flowFilter) remove(h uint16)     { f.counts[h]-- }
-func (f *flowFilter) maybe(h uint16) bool { return f.counts[h] != 0 }
+func (f *flowFilter) add(h uint16) {
+	f.counts[h]++
+	f.occupied[h>>6] |= 1 << (h & 63)
+}
+
+func (f *flowFilter) remove(h uint16) {
+	f.counts[h]--
+	if f.counts[h] == 0 {
+		f.occupied[h>>6] &^= 1 << (h & 63)
+	}
+}
+
+func (f *flowFilter) maybe(h uint16) bool { return f.occupied[h>>6]&(1<<(h&63)) != 0 }
 
 // dedupWindow is how close in time two identical frames must be to count
 // as one packet seen twice (two interfaces, or -i any seeing a veth and
@@ -55,9 +73,15 @@ func (f *flowFilter) maybe(h uint16) bool { return f.counts[h] != 0 }
 const dedupWindow = time.Millisecond
 
 // dedupSlots is the size of the direct-mapped duplicate cache. A collision
-// evicts an entry, which can only make a duplicate go unnoticed (more than
-// dedupSlots frames between a frame and its copy within one millisecond).
-const dedupSlots = 1 << 13
+// evicts an entry, which can only make a duplicate go unnoticed: each
+// distinct frame checked between a frame and its copy (within one
+// millisecond; -i any and merged interfaces put the copy right after it)
+// evicts it with probability 1/dedupSlots. 2048 slots are 32 KB: the slot
+// looked up is mostly still cached, where 8192 (128 KB) made nearly every
+// check a cache miss — the capture's bytes streaming through between two
+// checks had evicted it (on the bench capture the check cost 3 times as
+// much).
+const dedupSlots = 1 << 11
 
 type dedupEntry struct {
 	sig  uint64

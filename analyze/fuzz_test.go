@@ -2,6 +2,7 @@ package analyze
 
 import (
 	"encoding/binary"
+	"math/bits"
 	"net/netip"
 	"testing"
 	"time"
@@ -104,12 +105,15 @@ func FuzzEngine(f *testing.F) {
 // the flow filter agrees with the flow table.
 func checkTables(t *testing.T, e *Engine) {
 	t.Helper()
-	var counted uint64
+	var counted, occupied uint64
 	for _, n := range e.filter.counts {
 		counted += uint64(n)
 	}
-	if len(e.flows) != 0 || e.inFlight != 0 || counted != 0 {
-		t.Fatalf("after Close: %d flows, %d in flight, flow filter counts %d", len(e.flows), e.inFlight, counted)
+	for _, w := range e.filter.occupied {
+		occupied += uint64(bits.OnesCount64(w))
+	}
+	if len(e.flows) != 0 || e.inFlight != 0 || counted != 0 || occupied != 0 {
+		t.Fatalf("after Close: %d flows, %d in flight, flow filter counts %d, %d indexes marked occupied", len(e.flows), e.inFlight, counted, occupied)
 	}
 }
 

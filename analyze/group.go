@@ -33,6 +33,9 @@ type connectState struct {
 	resolver *Resolver
 	reported bool
 	start    time.Time
+	// first backs attempts while the connect has one (most connects):
+	// no allocation of its own.
+	first [1]*attempt
 }
 
 // group places a new attempt in a connect: the open connect of q, the
@@ -74,7 +77,7 @@ func (e *Engine) group(a *attempt, q *dnsQuery) (c *connectState, created bool, 
 			c.addrs = append(c.addrs, q.addrs...)
 		}
 	}
-	c.attempts = []*attempt{a}
+	c.attempts = append(c.first[:0], a)
 	a.conn = c
 	e.open = append(e.open, c)
 	return c, true, nil
@@ -306,7 +309,7 @@ func (e *Engine) buildConnect(c *connectState) *Connect {
 		Comm:       c.comm,
 	}
 	if c.client.IsValid() {
-		out.Client = c.client.String()
+		out.Client = e.names.addr(c.client)
 	}
 	end := c.start
 	for _, q := range c.queries {

@@ -1,0 +1,97 @@
+package analyze
+
+import (
+	"net/netip"
+	"testing"
+)
+
+// TestFlowFilter: an index is "maybe" exactly while some flow counted in
+// it is tracked — the bitmap the hot path reads follows the counts, also
+// with several flows on one index and neighbours in the same bitmap word.
+func TestFlowFilter(t *testing.T) {
+	type step struct {
+		add  bool
+		h    uint16
+		want map[uint16]bool // maybe after the step
+	}
+	tests := []struct {
+		name  string
+		steps []step
+	}{
+		{"one flow", []step{
+			{true, 7, map[uint16]bool{7: true, 6: false, 8: false}},
+			{false, 7, map[uint16]bool{7: false}},
+		}},
+		{"two flows on one index", []step{
+			{true, 100, map[uint16]bool{100: true}},
+			{true, 100, map[uint16]bool{100: true}},
+			{false, 100, map[uint16]bool{100: true}},
+			{false, 100, map[uint16]bool{100: false}},
+		}},
+		{"neighbours in one word", []step{
+			{true, 64, map[uint16]bool{64: true, 65: false}},
+			{true, 65, map[uint16]bool{64: true, 65: true}},
+			{false, 64, map[uint16]bool{64: false, 65: true}},
+			{false, 65, map[uint16]bool{64: false, 65: false}},
+		}},
+		{"the last index", []step{
+			{true, 0xffff, map[uint16]bool{0xffff: true, 0xfffe: false, 0: false}},
+			{false, 0xffff, map[uint16]bool{0xffff: false}},
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			f := new(flowFilter)
+			for i, s := range tc.steps {
+				if s.add {
+					f.add(s.h)
+				} else {
+					f.remove(s.h)
+				}
+				for h, want := range s.want {
+					if got := f.maybe(h); got != want {
+						t.Errorf("step %d (add %v %d): maybe(%d) = %v, want %v", i, s.add, s.h, h, got, want)
+					}
+				}
+			}
+		})
+	}
+}
+
+// TestEndpointNames: the cached text is exactly String's — zones and
+// v4-mapped addresses are other endpoints — a name asked again costs no
+// allocation, and the cache never holds more than maxEndpointNames.
+func TestEndpointNames(t *testing.T) {
+	ports := []string{"10.0.0.1:3306", "10.0.0.1:3307", "[fd00::1]:3306", "[fe80::1%eth0]:3306", "[fe80::1%eth1]:3306", "[::ffff:10.0.0.1]:3306"}
+	var n endpointNames
+	for round := 0; round < 2; round++ {
+		for _, s := range ports {
+			ap := netip.MustParseAddrPort(s)
+			if got := n.port(ap); got != ap.String() {
+				t.Errorf("port(%s) = %q, want %q", s, got, ap.String())
+			}
+			if got := n.addr(ap.Addr()); got != ap.Addr().String() {
+				t.Errorf("addr(%s) = %q, want %q", ap.Addr(), got, ap.Addr().String())
+			}
+		}
+	}
+	if got := (*endpointNames)(nil).port(netip.MustParseAddrPort("10.0.0.1:1")); got != "10.0.0.1:1" {
+		t.Errorf("nil cache: %q", got)
+	}
+	ap := netip.MustParseAddrPort("10.0.0.9:3306")
+	n.port(ap)
+	n.addr(ap.Addr())
+	if allocs := testing.AllocsPerRun(100, func() { n.port(ap); n.addr(ap.Addr()) }); allocs != 0 {
+		t.Errorf("naming a known endpoint again costs %v allocations, want 0", allocs)
+	}
+	for i := 0; i < 3*maxEndpointNames; i++ {
+		a := netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)})
+		if got := n.port(netip.AddrPortFrom(a, 1)); got != netip.AddrPortFrom(a, 1).String() {
+			t.Fatalf("port %d: %q", i, got)
+		}
+		n.addr(a)
+		if len(n.ports) > maxEndpointNames || len(n.addrs) > maxEndpointNames {
+			t.Fatalf("after %d names the cache holds %d ports, %d addresses (max %d)", i+1, len(n.ports), len(n.addrs), maxEndpointNames)
+		}
+	}
+}
