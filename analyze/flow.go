@@ -73,15 +73,9 @@ func (f *flowFilter) maybe(h uint16) bool { return f.occupied[h>>6]&(1<<(h&63)) 
 const dedupWindow = time.Millisecond
 
 // dedupSlots is the size of the direct-mapped duplicate cache. A collision
-// evicts an entry, which can only make a duplicate go unnoticed: each
-// distinct frame checked between a frame and its copy (within one
-// millisecond; -i any and merged interfaces put the copy right after it)
-// evicts it with probability 1/dedupSlots. 2048 slots are 32 KB: the slot
-// looked up is mostly still cached, where 8192 (128 KB) made nearly every
-// check a cache miss — the capture's bytes streaming through between two
-// checks had evicted it (on the bench capture the check cost 3 times as
-// much).
-const dedupSlots = 1 << 11
+// evicts an entry, which can only make a duplicate go unnoticed (more than
+// dedupSlots frames between a frame and its copy within one millisecond).
+const dedupSlots = 1 << 13
 
 type dedupEntry struct {
 	sig  uint64
