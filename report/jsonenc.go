@@ -47,6 +47,12 @@ var jsonFields = map[reflect.Type]string{
 	reflect.TypeOf(analyze.Facts{}):    "syns:int elapsed_ms:float64 closed_by:string close:string server_bytes:int client_bytes:int icmp:ptr errno:string -:slice banner:string tls_alert:string lost_at:int would_be:uint16 reply_ms:ptr syn_span_ms:ptr answered_syn:int since_first_syn_ms:ptr after_give_up_ms:ptr quiet_ms:ptr phase:string soft_errors:slice syn_ack_ms:ptr since_last_syn_ms:ptr retransmit_due_ms:ptr since_handshake_ms:ptr since_request_ms:ptr since_server_ms:ptr server_first_ms:ptr client_first_ms:ptr request_acked_ms:ptr client_gave_up_ms:ptr client_close:string server_close:string ended:string next_address:string at_once:bool wire:bool expected:string intended:string protocol:string tls_cut_side:string tls_cut_at:int cut:ptr slow:slice lost:ptr kernel_drop:ptr accept:ptr listeners:ptr rst_sent:ptr",
 	reflect.TypeOf(analyze.ICMPFact{}): "from:string v6:bool type:uint8 code:uint8 local:bool from_client:bool",
 	reflect.TypeOf(analyze.Slow{}):     "part:string ms:float64",
+	// The facts' rarer objects (appendFactObjects).
+	reflect.TypeOf(analyze.SoftErrorFact{}): "syn:int at_ms:float64",
+	reflect.TypeOf(analyze.CutFact{}):       "from:string at_ms:float64 kept:int len:int",
+	reflect.TypeOf(analyze.SlowFact{}):      "part:string step:string ms:float64 acked_ms:ptr",
+	reflect.TypeOf(analyze.LostFact{}):      "kernel_events:uint64 packets:uint64 late_events:uint64",
+	reflect.TypeOf(analyze.RSTFact{}):       "from:string reason:string answers:string",
 }
 
 // fastJSON reports whether the model still has exactly the fields
@@ -411,8 +417,8 @@ func appendOptInt(b []byte, key string, n int64) []byte {
 }
 
 // appendFacts writes an attempt's facts as encoding/json does (field
-// order, omitempty); the rare nested lists and objects (soft errors, the
-// cut segment, slow parts, losses) go through encoding/json itself.
+// order, omitempty); the listener inventory, rare and nested deeper, goes
+// through encoding/json itself.
 func appendFacts(b []byte, f *analyze.Facts) []byte {
 	b = append(b, '{')
 	if f.SYNs != 0 {
@@ -496,7 +502,8 @@ func appendFacts(b []byte, f *analyze.Facts) []byte {
 	dur("quiet_ms", f.QuietMS)
 	str("phase", f.Phase)
 	if len(f.SoftErrors) > 0 {
-		raw("soft_errors", f.SoftErrors)
+		key("soft_errors")
+		b = appendSoftErrors(b, f.SoftErrors)
 	}
 	dur("syn_ack_ms", f.SYNACKMS)
 	dur("since_last_syn_ms", f.SinceLastSYNMS)
@@ -520,13 +527,16 @@ func appendFacts(b []byte, f *analyze.Facts) []byte {
 	str("tls_cut_side", f.TLSCutSide)
 	num("tls_cut_at", int64(f.TLSCutAt))
 	if f.Cut != nil {
-		raw("cut", f.Cut)
+		key("cut")
+		b = appendCut(b, f.Cut)
 	}
 	if len(f.Slow) > 0 {
-		raw("slow", f.Slow)
+		key("slow")
+		b = appendSlowFacts(b, f.Slow)
 	}
 	if f.Lost != nil {
-		raw("lost", f.Lost)
+		key("lost")
+		b = appendLost(b, f.Lost)
 	}
 	// kernel_drop and accept come with most live connects: written by
 	// hand (a refused connect's NO_SOCKET drop, an accepted one's accept).
@@ -586,8 +596,75 @@ func appendFacts(b []byte, f *analyze.Facts) []byte {
 		raw("listeners", f.Listeners)
 	}
 	if f.RSTSent != nil {
-		raw("rst_sent", f.RSTSent)
+		key("rst_sent")
+		b = appendRSTSent(b, f.RSTSent)
 	}
+	return append(b, '}')
+}
+
+// The facts' rarer objects, as encoding/json writes them (written by hand:
+// one encoding/json call costs more than the rest of the line).
+
+func appendSoftErrors(b []byte, ss []analyze.SoftErrorFact) []byte {
+	b = append(b, '[')
+	for i, s := range ss {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = strconv.AppendInt(append(b, `{"syn":`...), int64(s.SYN), 10)
+		b = append(appendJSONFloat(append(b, `,"at_ms":`...), s.AtMS), '}')
+	}
+	return append(b, ']')
+}
+
+func appendCut(b []byte, c *analyze.CutFact) []byte {
+	b = appendJSONString(append(b, `{"from":`...), c.From)
+	b = appendJSONFloat(append(b, `,"at_ms":`...), c.AtMS)
+	b = strconv.AppendInt(append(b, `,"kept":`...), int64(c.Kept), 10)
+	b = strconv.AppendInt(append(b, `,"len":`...), int64(c.Len), 10)
+	return append(b, '}')
+}
+
+func appendSlowFacts(b []byte, ss []analyze.SlowFact) []byte {
+	b = append(b, '[')
+	for i := range ss {
+		s := &ss[i]
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendJSONString(append(b, `{"part":`...), s.Part)
+		b = appendJSONString(append(b, `,"step":`...), s.Step)
+		b = appendJSONFloat(append(b, `,"ms":`...), s.MS)
+		if s.AckedMS != nil {
+			b = appendJSONFloat(append(b, `,"acked_ms":`...), *s.AckedMS)
+		}
+		b = append(b, '}')
+	}
+	return append(b, ']')
+}
+
+func appendLost(b []byte, l *analyze.LostFact) []byte {
+	b = append(b, '{')
+	n := len(b)
+	for _, x := range [...]struct {
+		key string
+		v   uint64
+	}{{`"kernel_events":`, l.KernelEvents}, {`"packets":`, l.Packets}, {`"late_events":`, l.LateEvents}} {
+		if x.v == 0 {
+			continue
+		}
+		if len(b) > n {
+			b = append(b, ',')
+		}
+		b = strconv.AppendUint(append(b, x.key...), x.v, 10)
+	}
+	return append(b, '}')
+}
+
+func appendRSTSent(b []byte, r *analyze.RSTFact) []byte {
+	b = appendJSONString(append(b, `{"from":`...), r.From)
+	b = appendOptString(b, `,"reason":`, r.Reason)
+	b = appendOptString(b, `,"answers":`, r.Answers)
 	return append(b, '}')
 }
 
