@@ -390,7 +390,21 @@ func (w *wordCtx) server() string { return w.at.Server }
 
 // clientAddr is the client's address (without the port).
 func (w *wordCtx) clientAddr() string {
-	ap, _ := netip.ParseAddrPort(w.at.Client)
+	ap, err := netip.ParseAddrPort(w.at.Client)
+	if err != nil {
+		return ap.Addr().String()
+	}
+	// Every worded attempt of a protocol asks for it: when the address is
+	// written in Client as Addr.String writes it (the engine's are), the
+	// text before the port is returned instead of a new string.
+	host := w.at.Client[:strings.LastIndexByte(w.at.Client, ':')]
+	if ap.Addr().Is6() {
+		host = host[1 : len(host)-1] // [addr]
+	}
+	var buf [64]byte
+	if string(ap.Addr().AppendTo(buf[:0])) == host {
+		return host
+	}
 	return ap.Addr().String()
 }
 
