@@ -32,7 +32,7 @@ func untriedCauses(attempts []*Attempt, untried []string) []string {
 	case Unreachable, NoRoute:
 		how = "was unreachable"
 	}
-	w := &wordCtx{at: last, f: last.Facts}
+	w := wordCtx{at: last, f: last.Facts}
 	if w.f == nil {
 		w.f = &Facts{}
 	}
@@ -62,7 +62,7 @@ func untriedCauses(attempts []*Attempt, untried []string) []string {
 // causesOf is the attempt's causes: the protocol session's for its
 // reasons, else the reason's, then the advice of the protocol the attempt
 // was meant for.
-func causesOf(w *wordCtx) []string {
+func causesOf(w wordCtx) []string {
 	at := w.at
 	if p := protocolNamed(w.f.Protocol); p != nil && p.Causes != nil {
 		if c := p.Causes(at.Reason.String(), protoInfoOf(at), w.clientAddr()); c != nil {
@@ -88,13 +88,13 @@ func causesOf(w *wordCtx) []string {
 
 // The causes shared by several reasons.
 var (
-	refusedCauses = func(w *wordCtx) []string {
+	refusedCauses = func(w wordCtx) []string {
 		return []string{
 			"Nothing listens on port " + strconv.Itoa(int(w.port())) + " of " + w.addr() + ": the server is not running, listens on another port, or only on other addresses (loopback only, IPv4-only vs IPv6). Check `ss -ltnp` on the server.",
 			"Or a firewall rejects with a TCP reset (nft/iptables `reject with tcp reset`).",
 		}
 	}
-	rejectCauses = func(w *wordCtx) []string {
+	rejectCauses = func(w wordCtx) []string {
 		from := w.icmp().From
 		who := from + " (a router or firewall on the path)"
 		if from == w.addr() {
@@ -102,7 +102,7 @@ var (
 		}
 		return one("A firewall REJECTs the connection with an ICMP error: the answer came from " + who + ". Check its nft/iptables rules for port " + strconv.Itoa(int(w.port())) + " (`reject with icmp port-unreachable / admin-prohibited`).")
 	}
-	hostCauses = func(w *wordCtx) []string {
+	hostCauses = func(w wordCtx) []string {
 		switch ic := w.f.ICMP; {
 		case ic != nil && ic.FromClient:
 			return one(fmt.Sprintf("No ARP/NDP reply for %s (or its gateway): the host is down, the address is wrong, or it is on another segment/VLAN. Check `ip neigh` on the client.", w.addr()))
@@ -111,7 +111,7 @@ var (
 		}
 		return one(fmt.Sprintf("No ARP/NDP reply for %s or the next hop: the host is down, the address is wrong, or it is on another segment/VLAN. Check `ip neigh` and `ip route get %s` on the client.", w.addr(), w.addr()))
 	}
-	droppedCauses = func(w *wordCtx) []string {
+	droppedCauses = func(w wordCtx) []string {
 		// Concatenated, not fmt.Sprintf: every unanswered attempt of a big
 		// capture words this.
 		c := one("Packets to " + w.server() + " are silently dropped: a firewall DROP rule (on the server, a cloud security group, or in between), or the host is down/does not exist (no one answers, not even with an ICMP error). Check the firewall rules for port " + strconv.Itoa(int(w.port())) + " and that the address is right.")
@@ -120,25 +120,25 @@ var (
 		}
 		return append(c, "The client's connect timeout decides when it gives up; with several addresses each one that does not answer costs a full timeout.")
 	}
-	closedSilentCauses = func(*wordCtx) []string {
+	closedSilentCauses = func(wordCtx) []string {
 		return one("The server accepted the TCP connection and closed it without a word: host-based access control (tcp_wrappers/hosts.deny), a proxy or load balancer with no healthy backend, a server shutting down or out of resources (file descriptors, memory: check its error log), or a service of another protocol that closes on unexpected clients.")
 	}
-	tlsCauses = func(*wordCtx) []string {
+	tlsCauses = func(wordCtx) []string {
 		return one("The TLS handshake failed: the server's certificate is not trusted or does not match the host name, no common TLS version or cipher, or the server requires a client certificate. The server's log and the client's message name the side that refused.")
 	}
-	noRouteCauses = func(w *wordCtx) []string {
+	noRouteCauses = func(w wordCtx) []string {
 		return one(fmt.Sprintf("The client host has no route to %s: check `ip route get %s` on the client (a missing default route, or an IPv6 address in DNS on a host without IPv6 connectivity).", w.addr(), w.addr()))
 	}
-	noPortCauses = func(*wordCtx) []string {
+	noPortCauses = func(wordCtx) []string {
 		return one("No free local port for this destination (EADDRNOTAVAIL): the ephemeral ports are used up, typically by many connections in TIME_WAIT that the client closed first. Widen net.ipv4.ip_local_port_range, reuse connections (pooling, persistent connections), or enable net.ipv4.tcp_tw_reuse.")
 	}
-	staleCauses = func(w *wordCtx) []string {
+	staleCauses = func(w wordCtx) []string {
 		return one(fmt.Sprintf("A stale socket file: %s exists but no server accepts on it (the server died, was restarted with another socket path, or runs in another mount namespace). Start the server, or fix the socket path the server and the client use.", w.server()))
 	}
 )
 
 // defaultCauses are the causes of a reason without its own: by outcome.
-func defaultCauses(w *wordCtx) []string {
+func defaultCauses(w wordCtx) []string {
 	switch w.at.Reason.Outcome() {
 	case Incomplete:
 		return one("The capture ended before this attempt finished: capture for longer (start before the client connects, stop after it reports).")

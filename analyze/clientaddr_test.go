@@ -13,7 +13,7 @@ func TestClientAddr(t *testing.T) {
 		"10.0.0.5:99999", "[2001:db8::5]:x"} {
 		ap, _ := netip.ParseAddrPort(client)
 		want := ap.Addr().String()
-		w := &wordCtx{at: &Attempt{Client: client}}
+		w := wordCtx{at: &Attempt{Client: client}}
 		if got := w.clientAddr(); got != want {
 			t.Errorf("clientAddr of %q = %q, want %q", client, got, want)
 		}
@@ -24,7 +24,7 @@ func TestClientAddr(t *testing.T) {
 // engine wrote costs no new string.
 func TestClientAddrNoAlloc(t *testing.T) {
 	for _, client := range []string{"10.0.0.5:41234", "[2001:db8::5]:3306"} {
-		w := &wordCtx{at: &Attempt{Client: client}}
+		w := wordCtx{at: &Attempt{Client: client}}
 		if n := testing.AllocsPerRun(100, func() { w.clientAddr() }); n != 0 {
 			t.Errorf("clientAddr of %q: %v allocations, want 0", client, n)
 		}

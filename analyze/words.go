@@ -26,8 +26,8 @@ import (
 
 // wording is a reason's words: its evidence and its causes.
 type wording struct {
-	evidence func(w *wordCtx) []string
-	causes   func(w *wordCtx) []string
+	evidence func(w wordCtx) []string
+	causes   func(w wordCtx) []string
 }
 
 // wordCtx is what the words of one attempt are made from.
@@ -307,7 +307,7 @@ func explainAttempt(at *Attempt) {
 	if f == nil {
 		f = &Facts{}
 	}
-	w := &wordCtx{at: at, f: f}
+	w := wordCtx{at: at, f: f}
 	// The reason's evidence itself (clipped: what follows, if anything,
 	// is appended to a copy).
 	ev := slices.Clip(evidenceFor(w, at.Reason))
@@ -343,7 +343,7 @@ func explainAttempt(at *Attempt) {
 // evidenceFor is the evidence of reason r: the protocol's words for its
 // session's finding when it decided the attempt, else the reason's
 // template.
-func evidenceFor(w *wordCtx, r Reason) []string {
+func evidenceFor(w wordCtx, r Reason) []string {
 	if fd := w.at.found; fd != nil && r != ReasonEvidenceLost {
 		var ev []string
 		if fd.p != nil && fd.p.Evidence != nil {
@@ -375,7 +375,7 @@ func protocolNamed(name string) *proto.Protocol {
 }
 
 // target is what a protocol's ConnCauses sees of the attempt.
-func (w *wordCtx) target() proto.Target {
+func (w wordCtx) target() proto.Target {
 	t := proto.Target{Comm: w.at.Comm}
 	if w.at.Client == "unix" {
 		t.Socket = w.at.Server
@@ -386,10 +386,10 @@ func (w *wordCtx) target() proto.Target {
 }
 
 // server is the server as ip:port, or the unix socket path.
-func (w *wordCtx) server() string { return w.at.Server }
+func (w wordCtx) server() string { return w.at.Server }
 
 // clientAddr is the client's address (without the port).
-func (w *wordCtx) clientAddr() string {
+func (w wordCtx) clientAddr() string {
 	ap, err := netip.ParseAddrPort(w.at.Client)
 	if err != nil {
 		return ap.Addr().String()
@@ -409,14 +409,14 @@ func (w *wordCtx) clientAddr() string {
 }
 
 // addr is the server's address (without the port).
-func (w *wordCtx) addr() string {
+func (w wordCtx) addr() string {
 	if ap, err := netip.ParseAddrPort(w.at.Server); err == nil {
 		return ap.Addr().String()
 	}
 	return w.at.Server
 }
 
-func (w *wordCtx) port() uint16 {
+func (w wordCtx) port() uint16 {
 	if ap, err := netip.ParseAddrPort(w.at.Server); err == nil {
 		return ap.Port()
 	}
@@ -434,7 +434,7 @@ func d(p *float64) string {
 func one(s string) []string { return []string{s} }
 
 // syns is "3 SYNs over 3.0 s" (span: with the time from first to last).
-func (w *wordCtx) syns(span bool) string {
+func (w wordCtx) syns(span bool) string {
 	n := w.f.SYNs
 	s := plural(n, "SYN", "SYNs")
 	if span && n > 1 && w.f.SYNSpanMS != nil {
@@ -444,14 +444,14 @@ func (w *wordCtx) syns(span bool) string {
 }
 
 // where says how a TCP connect failed with an errno.
-func (w *wordCtx) where() string {
+func (w wordCtx) where() string {
 	if w.f.AtOnce {
 		return "connect() to " + w.server() + " failed at once with " + w.f.Errno
 	}
 	return "the connect to " + w.server() + " failed with " + w.f.Errno + " after " + proto.MS(w.f.ElapsedMS)
 }
 
-func (w *wordCtx) noWire() string {
+func (w wordCtx) noWire() string {
 	if w.f.Wire {
 		return " (no reply captured)"
 	}
@@ -459,7 +459,7 @@ func (w *wordCtx) noWire() string {
 }
 
 // icmp is the ICMP fact (empty when the facts lack it: words never fail).
-func (w *wordCtx) icmp() *ICMPFact {
+func (w wordCtx) icmp() *ICMPFact {
 	if w.f.ICMP == nil {
 		return &ICMPFact{}
 	}
@@ -467,14 +467,14 @@ func (w *wordCtx) icmp() *ICMPFact {
 }
 
 // icmpDesc names the ICMP error in the facts.
-func (w *wordCtx) icmpDesc() string {
+func (w wordCtx) icmpDesc() string {
 	ic := w.icmp()
 	return icmpName(&event.ICMPError{V6: ic.V6, Type: ic.Type, Code: ic.Code})
 }
 
 // unanswered is the evidence of a client-first attempt whose server never
 // answered.
-func (w *wordCtx) unanswered() string {
+func (w wordCtx) unanswered() string {
 	f := w.f
 	how := "still no answer"
 	switch f.Ended {
@@ -535,8 +535,8 @@ func lostWhy(l *LostFact) string {
 }
 
 // errnoWords is the evidence of a TCP connect that failed with an errno.
-func errnoWords(tail string, wire bool) func(w *wordCtx) []string {
-	return func(w *wordCtx) []string {
+func errnoWords(tail string, wire bool) func(w wordCtx) []string {
+	return func(w wordCtx) []string {
 		s := w.where() + tail
 		if wire {
 			s += w.noWire()
@@ -545,8 +545,8 @@ func errnoWords(tail string, wire bool) func(w *wordCtx) []string {
 	}
 }
 
-func unixWords(format string) func(w *wordCtx) []string {
-	return func(w *wordCtx) []string {
+func unixWords(format string) func(w wordCtx) []string {
+	return func(w wordCtx) []string {
 		return one(strings.NewReplacer("{path}", w.server(), "{errno}", w.f.Errno).Replace(format))
 	}
 }
@@ -557,7 +557,7 @@ func unixWords(format string) func(w *wordCtx) []string {
 var reasonWords = map[Reason]wording{
 	// TCP, on the wire.
 	ReasonRSTFromServer: {
-		evidence: func(w *wordCtx) []string {
+		evidence: func(w wordCtx) []string {
 			ev := "SYN answered by RST from " + w.server() + " after " + d(w.f.ReplyMS)
 			if w.f.AnsweredSYN > 1 {
 				ev += fmt.Sprintf(" (SYN #%d; the earlier ones got no reply)", w.f.AnsweredSYN)
@@ -567,7 +567,7 @@ var reasonWords = map[Reason]wording{
 		causes: refusedCauses,
 	},
 	ReasonSYNUnanswered: {
-		evidence: func(w *wordCtx) []string {
+		evidence: func(w wordCtx) []string {
 			f := w.f
 			switch f.Ended {
 			case "next_address":
@@ -585,10 +585,10 @@ var reasonWords = map[Reason]wording{
 		causes: droppedCauses,
 	},
 	ReasonSYNACKAfterGiveUp: {
-		evidence: func(w *wordCtx) []string {
+		evidence: func(w wordCtx) []string {
 			return one(fmt.Sprintf("the SYN-ACK came %s after the first SYN, after the client had given up (it answered with RST)", d(w.f.SYNACKMS)))
 		},
-		causes: func(*wordCtx) []string {
+		causes: func(wordCtx) []string {
 			return one("The SYN-ACK came only after the client had given up: the path or the server is very slow to answer (overloaded accept queue, heavy loss). Check the RTT and the server's listen backlog.")
 		},
 	},
@@ -605,13 +605,13 @@ var reasonWords = map[Reason]wording{
 
 	// The kernel.
 	ReasonKernelRST: {
-		evidence: func(w *wordCtx) []string {
+		evidence: func(w wordCtx) []string {
 			return one("the kernel received an RST for the SYN to " + w.server() + " (RST not captured)")
 		},
 		causes: refusedCauses,
 	},
 	ReasonNoARPReply: {
-		evidence: func(w *wordCtx) []string {
+		evidence: func(w wordCtx) []string {
 			if w.f.ICMP != nil {
 				return icmpWords(w)
 			}
@@ -626,13 +626,13 @@ var reasonWords = map[Reason]wording{
 	ReasonEADDRINUSE:        {evidence: errnoWords("", false), causes: noPortCauses},
 	ReasonEACCES: {
 		evidence: errnoWords(": refused by local policy before anything was sent", false),
-		causes: func(*wordCtx) []string {
+		causes: func(wordCtx) []string {
 			return one("connect() was refused locally (EACCES/EPERM) before any packet: a local firewall OUTPUT rule, a cgroup/BPF connect hook, SELinux/AppArmor policy, or (with ICMPv6) an administratively-prohibited answer.")
 		},
 	},
 	ReasonECONNREFUSED: {evidence: errnoWords("", true), causes: refusedCauses},
 	ReasonETIMEDOUT: {
-		evidence: func(w *wordCtx) []string {
+		evidence: func(w wordCtx) []string {
 			return one(fmt.Sprintf("%s: %s unanswered; the kernel gave up (net.ipv4.tcp_syn_retries)", w.where(), w.syns(false)))
 		},
 		causes: droppedCauses,
@@ -641,24 +641,24 @@ var reasonWords = map[Reason]wording{
 	ReasonECONNRESETConnected: {evidence: errnoWords("", true), causes: closedSilentCauses},
 	ReasonKernelOtherErrno:    {evidence: errnoWords("", false), causes: hostCauses},
 	ReasonKernelConnected: {
-		evidence: func(w *wordCtx) []string {
+		evidence: func(w wordCtx) []string {
 			return one(fmt.Sprintf("connected to %s after %s (kernel: SYN_SENT→ESTABLISHED); without packets the greeting is not visible", w.server(), proto.MS(w.f.ElapsedMS)))
 		},
 	},
 	ReasonConnectedNoPackets: {
-		evidence: func(w *wordCtx) []string {
+		evidence: func(w wordCtx) []string {
 			return one(fmt.Sprintf("connected to %s after %s (kernel: SYN_SENT→ESTABLISHED); no packets of this connection were captured (another interface, or the capture filter)", w.server(), proto.MS(w.f.ElapsedMS)))
 		},
 	},
 	ReasonENOENT: {
 		evidence: unixWords("connect() to the unix socket {path} failed with {errno}: no such socket file"),
-		causes: func(w *wordCtx) []string {
+		causes: func(w wordCtx) []string {
 			return one(fmt.Sprintf("No socket file at %s: the server is not running, or it creates its socket in another directory than the client looks in; or connect over TCP instead.", w.server()))
 		},
 	},
 	ReasonEACCESUnix: {
 		evidence: unixWords("connect() to the unix socket {path} failed with {errno}: permission denied"),
-		causes: func(w *wordCtx) []string {
+		causes: func(w wordCtx) []string {
 			return one(fmt.Sprintf("The process may not connect to %s: the socket's directory needs search (x) permission and the socket write (w) permission for the client's user, or an LSM (AppArmor/SELinux) denies it.", w.server()))
 		},
 	},
@@ -668,7 +668,7 @@ var reasonWords = map[Reason]wording{
 	},
 	ReasonEAGAINUnix: {
 		evidence: unixWords("connect() to the unix socket {path} failed with EAGAIN: the server's listen backlog is full"),
-		causes: func(*wordCtx) []string {
+		causes: func(wordCtx) []string {
 			return one("The server's listen backlog on the socket is full: the server is not accepting fast enough (or its backlog setting is too small).")
 		},
 	},
@@ -677,7 +677,7 @@ var reasonWords = map[Reason]wording{
 
 	// Application bytes.
 	ReasonNoServerBytes: {
-		evidence: func(w *wordCtx) []string {
+		evidence: func(w wordCtx) []string {
 			f := w.f
 			switch f.Ended {
 			case "client_close":
@@ -687,7 +687,7 @@ var reasonWords = map[Reason]wording{
 			}
 			return one("connected, but the server sent nothing in " + d(f.SinceHandshakeMS))
 		},
-		causes: func(*wordCtx) []string {
+		causes: func(wordCtx) []string {
 			return []string{
 				"TCP connected but the server sent nothing: the server process is hung or overloaded (accept backlog, thread limits), blocked resolving the client's address (reverse DNS of the client with a slow DNS), or it is a proxy/load balancer whose backend is down.",
 				"The client gave up waiting for the server's first message: its connect timeout (or read timeout) covers that wait too.",
@@ -695,8 +695,8 @@ var reasonWords = map[Reason]wording{
 		},
 	},
 	ReasonRequestUnanswered: {
-		evidence: func(w *wordCtx) []string { return one(w.unanswered()) },
-		causes: func(*wordCtx) []string {
+		evidence: func(w wordCtx) []string { return one(w.unanswered()) },
+		causes: func(wordCtx) []string {
 			return []string{
 				"The server received the client's first bytes (its TCP acknowledged them when the capture shows the ACK) but its application never answered: the service is hung or overloaded (worker pool, backend it waits on), or the client spoke a protocol the server does not (a plain-text request to a TLS port, a wrong path through a proxy). Check the server's logs for this connection.",
 				"If the server is merely slow, the client's read timeout decides when it gives up.",
@@ -704,12 +704,12 @@ var reasonWords = map[Reason]wording{
 		},
 	},
 	ReasonServerSpokeLate: {
-		evidence: func(w *wordCtx) []string {
+		evidence: func(w wordCtx) []string {
 			f := w.f
 			return one(fmt.Sprintf("the server's first bytes came %s after the handshake, %s after the client gave up (%s at +%s)",
 				d(f.ServerFirstMS), d(f.AfterGiveUpMS), f.ClientClose, d(f.ClientGaveUpMS)))
 		},
-		causes: func(*wordCtx) []string {
+		causes: func(wordCtx) []string {
 			return []string{
 				"The server spoke only after the client had given up. Typical of a reverse DNS lookup of the client's address on the server: turn the server's reverse lookups off, or fix the PTR records/DNS the server uses. Also possible: an overloaded server (thread or process creation).",
 				"If the delay is expected, raise the client's connect timeout.",
@@ -717,7 +717,7 @@ var reasonWords = map[Reason]wording{
 		},
 	},
 	ReasonServerClosedSilent: {
-		evidence: func(w *wordCtx) []string {
+		evidence: func(w wordCtx) []string {
 			f := w.f
 			if f.SinceRequestMS != nil {
 				return one(fmt.Sprintf("the server closed (%s) %s after the client's first bytes (%s after the handshake) without answering", f.ServerClose, d(f.SinceRequestMS), d(f.SinceHandshakeMS)))
@@ -727,23 +727,23 @@ var reasonWords = map[Reason]wording{
 		causes: closedSilentCauses,
 	},
 	ReasonServerClosedPartial: {
-		evidence: func(w *wordCtx) []string {
+		evidence: func(w wordCtx) []string {
 			return one(fmt.Sprintf("the server sent %d bytes, not a complete greeting, and closed (%s)", w.f.ServerBytes, w.f.ServerClose))
 		},
 		causes: closedSilentCauses,
 	},
 	ReasonClientClosedNoSend: {
-		evidence: func(w *wordCtx) []string {
+		evidence: func(w wordCtx) []string {
 			return one(fmt.Sprintf("connected; client closed without sending: %s %s after it was connected, without waiting for a byte (a connect-then-close check)", w.f.ClientClose, d(w.f.SinceHandshakeMS)))
 		},
 	},
 	ReasonClientSilentToBanner: {
-		evidence: func(w *wordCtx) []string {
+		evidence: func(w wordCtx) []string {
 			f := w.f
 			return one(fmt.Sprintf("the server at %s spoke first with %q, not a %s greeting; the client never answered, and the %s closed the connection (%s) %s later",
 				w.server(), f.Banner, serverFirstNames, f.ClosedBy, f.Close, d(f.SinceServerMS)))
 		},
-		causes: func(w *wordCtx) []string {
+		causes: func(w wordCtx) []string {
 			want := "the expected service"
 			if w.f.Expected != "" {
 				want = w.f.Expected
@@ -752,48 +752,48 @@ var reasonWords = map[Reason]wording{
 		},
 	},
 	ReasonServerFirstAnswered: {
-		evidence: func(w *wordCtx) []string {
+		evidence: func(w wordCtx) []string {
 			return one(fmt.Sprintf("TCP connected to %s; the server spoke first (not %s) %s after the handshake and the client answered", w.server(), serverFirstNames, d(w.f.ServerFirstMS)))
 		},
 	},
 	ReasonServerAnswered: {
-		evidence: func(w *wordCtx) []string {
+		evidence: func(w wordCtx) []string {
 			return one(fmt.Sprintf("TCP connected to %s; the client spoke first %s after the handshake and the server answered %s later (not %s)",
 				w.server(), d(w.f.ClientFirstMS), d(w.f.SinceRequestMS), serverFirstNames))
 		},
 	},
 	ReasonClientFirstUnanswered: {
-		evidence: func(w *wordCtx) []string {
+		evidence: func(w wordCtx) []string {
 			return one(fmt.Sprintf("TCP connected to %s; the client spoke first (not %s) and the server had not answered when the capture ended", w.server(), serverFirstNames))
 		},
 	},
 	ReasonServerSentData: {
-		evidence: func(w *wordCtx) []string { return one("TCP connected to " + w.server() + "; the server sent data") },
+		evidence: func(w wordCtx) []string { return one("TCP connected to " + w.server() + "; the server sent data") },
 	},
 
 	// TLS.
 	ReasonTLSAlert: {
-		evidence: func(w *wordCtx) []string { return one("TLS alert from the " + w.f.TLSAlert + " during the handshake") },
+		evidence: func(w wordCtx) []string { return one("TLS alert from the " + w.f.TLSAlert + " during the handshake") },
 		causes:   tlsCauses,
 	},
 	ReasonTLSNotTLS: {
-		evidence: func(*wordCtx) []string { return one("the bytes after the SSLRequest are not TLS") },
+		evidence: func(wordCtx) []string { return one("the bytes after the SSLRequest are not TLS") },
 		causes:   tlsCauses,
 	},
 	ReasonTLSClosed: {
-		evidence: func(w *wordCtx) []string {
+		evidence: func(w wordCtx) []string {
 			return one(fmt.Sprintf("the %s closed (%s) during the TLS handshake", w.f.ClosedBy, w.f.Close))
 		},
 		causes: tlsCauses,
 	},
 	ReasonTLSStalled: {
-		evidence: func(w *wordCtx) []string {
+		evidence: func(w wordCtx) []string {
 			return one(fmt.Sprintf("the TLS handshake stalled for %s: the server never answered the ClientHello", d(w.f.QuietMS)))
 		},
 		causes: tlsCauses,
 	},
 	ReasonTLSCompleted: {
-		evidence: func(w *wordCtx) []string {
+		evidence: func(w wordCtx) []string {
 			if w.f.TLSCutSide != "" {
 				return one(fmt.Sprintf("TLS handshake completed; the login result is encrypted (judged from the direction of the data segments: the snap length cut the %s's TLS records from byte %d on)", w.f.TLSCutSide, w.f.TLSCutAt))
 			}
@@ -801,14 +801,14 @@ var reasonWords = map[Reason]wording{
 		},
 	},
 	ReasonTLSUnderWay: {
-		evidence: func(*wordCtx) []string {
+		evidence: func(wordCtx) []string {
 			return one("the server answered the TLS ClientHello and the connection stayed open without an alert: TLS under way, the rest is encrypted")
 		},
 	},
 
 	// What the capture could not show.
 	ReasonCaptureEnded: {
-		evidence: func(w *wordCtx) []string {
+		evidence: func(w wordCtx) []string {
 			f := w.f
 			switch f.Phase {
 			case "connect":
@@ -826,7 +826,7 @@ var reasonWords = map[Reason]wording{
 }
 
 // icmpWords is the evidence of an ICMP error that answered the SYN.
-func icmpWords(w *wordCtx) []string {
+func icmpWords(w wordCtx) []string {
 	f := w.f
 	if f.AnsweredSYN == 0 {
 		return one(fmt.Sprintf("%s generated by the client host itself, with no SYN on the wire: the SYN never left (no ARP/NDP reply for the next hop towards %s)", w.icmpDesc(), w.addr()))
@@ -842,13 +842,13 @@ func icmpWords(w *wordCtx) []string {
 }
 
 // wrongBannerWords is the evidence of a protocol's WrongBanner reason.
-func wrongBannerWords(w *wordCtx) []string {
+func wrongBannerWords(w wordCtx) []string {
 	return one(fmt.Sprintf("the server at %s spoke first with %q, not a %s greeting", w.server(), w.f.Banner, w.f.Expected))
 }
 
 func init() {
 	// evidence_lost says what was lost, then the words of the verdict it would be.
-	reasonWords[ReasonEvidenceLost] = wording{evidence: func(w *wordCtx) []string {
+	reasonWords[ReasonEvidenceLost] = wording{evidence: func(w wordCtx) []string {
 		first := fmt.Sprintf("evidence lost while this attempt was open (%s): it would be %s on what was seen, which the missing events may contradict", lostWhy(w.f.Lost), w.f.WouldBe.Outcome())
 		return append(one(first), evidenceFor(w, w.f.WouldBe)...)
 	}}
