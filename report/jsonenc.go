@@ -863,8 +863,27 @@ func appendJSONString(b []byte, s string) []byte { return proto.AppendJSONString
 
 // appendEventWordsJSON appends EventWords(e) as a JSON string; a
 // handshake step's words are written straight into b (the text around
-// the address needs no escaping).
+// the address needs no escaping), and so are a protocol's that has
+// AppendWords (escaped afterwards when they need it: rarely).
 func appendEventWordsJSON(b []byte, e *analyze.Event) []byte {
+	if e.Proto != "" {
+		if words := analyze.ProtocolAppendWords(e.Proto); words != nil {
+			n := len(b)
+			b = words(append(b, '"'), string(e.Kind), proto.Dir(e.Dir), &e.EventAttrs)
+			switch {
+			case len(b) == n+1: // no words of the protocol's: EventWords has others
+				b = b[:n]
+			case proto.JSONPlain(b[n+1:]):
+				return append(b, '"')
+			default:
+				// Escaped after the raw words, then moved over them.
+				raw := b[n+1:]
+				b = proto.AppendJSONBytes(b, raw)
+				n += copy(b[n:], b[n+1+len(raw):])
+				return b[:n]
+			}
+		}
+	}
 	if e.Proto == "" {
 		n := len(b)
 		if out, ok := appendHandshakeWords(append(b, '"'), e, appendJSONInner); ok {

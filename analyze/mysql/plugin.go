@@ -60,10 +60,11 @@ const (
 
 // Protocol registers MySQL/MariaDB with the engine.
 var Protocol = proto.Protocol{
-	Name:  "MySQL",
-	Words: words,
-	Key:   "mysql",
-	Scrub: &scrub,
+	Name:        "MySQL",
+	Words:       words,
+	AppendWords: appendWords,
+	Key:         "mysql",
+	Scrub:       &scrub,
 	Quoted: []*regexp.Regexp{
 		// 'user'@'host' as MySQL/MariaDB print it in 1044, 1045, 1142, ...
 		regexp.MustCompile(`'(?P<user>[^'\n]*)'@'(?P<host>[^'\n]*)'`),

@@ -33,7 +33,7 @@ const (
 // than n" bit tricks. " (0x22) and & (0x26) differ only in bit 0x04, as
 // < (0x3c) and > (0x3e) in bit 0x02: with that bit cleared after the XOR,
 // one zero-byte test finds either of a pair.
-func skipPlain8(s string, i int) int {
+func skipPlain8[S string | []byte](s S, i int) int {
 	for i+8 <= len(s) {
 		x := load8(s[i : i+8])
 		bad := x | (x-ones*0x20)&^x
@@ -49,7 +49,7 @@ func skipPlain8(s string, i int) int {
 }
 
 // load8 reads the first eight bytes of t little-endian (one load).
-func load8(t string) uint64 {
+func load8[S string | []byte](t S) uint64 {
 	_ = t[7]
 	return uint64(t[0]) | uint64(t[1])<<8 | uint64(t[2])<<16 | uint64(t[3])<<24 |
 		uint64(t[4])<<32 | uint64(t[5])<<40 | uint64(t[6])<<48 | uint64(t[7])<<56
@@ -57,9 +57,28 @@ func load8(t string) uint64 {
 
 func hasZero(y uint64) uint64 { return (y - ones) &^ y }
 
+// JSONPlain reports whether s goes into a JSON string as it is: no byte
+// of it needs escaping (all ASCII, none a control character, ", \, <, >
+// or &).
+func JSONPlain(s []byte) bool {
+	i := skipPlain8(s, 0)
+	for ; i < len(s); i++ {
+		if !jsonPlain[s[i]] {
+			return false
+		}
+	}
+	return true
+}
+
 // AppendJSONString appends s as encoding/json writes a string: HTML
 // characters escaped, invalid UTF-8 as U+FFFD, U+2028 and U+2029 escaped.
-func AppendJSONString(b []byte, s string) []byte {
+func AppendJSONString(b []byte, s string) []byte { return appendJSONString(b, s) }
+
+// AppendJSONBytes is AppendJSONString for text in a byte slice (which
+// must not share memory with b's free capacity).
+func AppendJSONBytes(b []byte, s []byte) []byte { return appendJSONString(b, s) }
+
+func appendJSONString[S string | []byte](b []byte, s S) []byte {
 	b = append(b, '"')
 	start := 0
 	for i := 0; i < len(s); {
@@ -101,7 +120,7 @@ func AppendJSONString(b []byte, s string) []byte {
 			start = i
 			continue
 		}
-		r, size := utf8.DecodeRuneInString(s[i:])
+		r, size := utf8.DecodeRuneInString(string(s[i:min(i+utf8.UTFMax, len(s))])) // (no copy: the string does not escape)
 		if r == utf8.RuneError && size == 1 {
 			b = append(b, s[start:i]...)
 			b = append(b, `\ufffd`...)

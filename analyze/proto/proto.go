@@ -302,6 +302,11 @@ type Protocol struct {
 	// recorded (kind, direction and attributes whose Proto is Name), when the report
 	// is rendered; the engine never calls it.
 	Words func(kind string, dir Dir, a *Attrs) string
+	// AppendWords, optional, appends what Words returns to b (nothing when
+	// Words gives ""), for the JSON report to write a step's words into
+	// its line without a string per step. Words is then AppendWords'
+	// result as a string: the words are written once, in AppendWords.
+	AppendWords func(b []byte, kind string, dir Dir, a *Attrs) []byte
 	// PatternCauses adds the protocol's own settings and checks to an
 	// incident pattern's causes (pattern: its id, e.g. "accept_backlog",
 	// "too_many_connections", "host_blocked"), when the pattern's server
