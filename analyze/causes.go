@@ -32,10 +32,11 @@ func untriedCauses(attempts []*Attempt, untried []string) []string {
 	case Unreachable, NoRoute:
 		how = "was unreachable"
 	}
-	w := wordCtx{at: last, f: last.Facts}
-	if w.f == nil {
-		w.f = &Facts{}
+	f := last.Facts
+	if f == nil {
+		f = &Facts{}
 	}
+	w := newWordCtx(last, f)
 	more := plural(len(untried), "more address", "more addresses")
 	out := []string{fmt.Sprintf("The client stopped after the %s address (%s) %s; it had %s (%s) it never tried.",
 		ordinal(len(attempts)), w.addr(), how, more, strings.Join(untried, ", "))}

@@ -17,6 +17,18 @@ func TestClientAddr(t *testing.T) {
 		if got := w.clientAddr(); got != want {
 			t.Errorf("clientAddr of %q = %q, want %q", client, got, want)
 		}
+		// The server's address and port, from the text parsed once.
+		wantAddr, wantPort := client, uint16(0)
+		if ap, err := netip.ParseAddrPort(client); err == nil {
+			wantAddr, wantPort = ap.Addr().String(), ap.Port()
+		}
+		w = newWordCtx(&Attempt{Server: client}, &Facts{})
+		if got := w.addr(); got != wantAddr {
+			t.Errorf("addr of server %q = %q, want %q", client, got, wantAddr)
+		}
+		if got := w.port(); got != wantPort {
+			t.Errorf("port of server %q = %d, want %d", client, got, wantPort)
+		}
 	}
 }
 

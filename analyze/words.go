@@ -34,6 +34,16 @@ type wording struct {
 type wordCtx struct {
 	at *Attempt
 	f  *Facts
+	// srv is at.Server parsed (srvOK: it is ip:port), once for the
+	// words that need its address or port.
+	srv   netip.AddrPort
+	srvOK bool
+}
+
+// newWordCtx is the context of at's words, f its facts (not nil).
+func newWordCtx(at *Attempt, f *Facts) wordCtx {
+	srv, err := netip.ParseAddrPort(at.Server)
+	return wordCtx{at: at, f: f, srv: srv, srvOK: err == nil}
 }
 
 // found is a protocol session's finding (proto.Conn.Decide): the reason
@@ -307,7 +317,7 @@ func explainAttempt(at *Attempt) {
 	if f == nil {
 		f = &Facts{}
 	}
-	w := wordCtx{at: at, f: f}
+	w := newWordCtx(at, f)
 	// The reason's evidence itself (clipped: what follows, if anything,
 	// is appended to a copy).
 	ev := slices.Clip(evidenceFor(w, at.Reason))
@@ -379,8 +389,8 @@ func (w wordCtx) target() proto.Target {
 	t := proto.Target{Comm: w.at.Comm}
 	if w.at.Client == "unix" {
 		t.Socket = w.at.Server
-	} else if ap, err := netip.ParseAddrPort(w.at.Server); err == nil {
-		t.Port = ap.Port()
+	} else if w.srvOK {
+		t.Port = w.srv.Port()
 	}
 	return t
 }
@@ -390,14 +400,19 @@ func (w wordCtx) server() string { return w.at.Server }
 
 // clientAddr is the client's address (without the port).
 func (w wordCtx) clientAddr() string {
-	ap, err := netip.ParseAddrPort(w.at.Client)
-	if err != nil {
+	ap, _ := netip.ParseAddrPort(w.at.Client)
+	return addrOf(w.at.Client, ap)
+}
+
+// addrOf is ap's address as text, ap being s parsed (the zero AddrPort if
+// s did not parse). Words ask for it for every attempt: when s has the
+// address as Addr.String writes it (the engine's do), the text before the
+// port is returned instead of a new string.
+func addrOf(s string, ap netip.AddrPort) string {
+	if !ap.IsValid() {
 		return ap.Addr().String()
 	}
-	// Every worded attempt of a protocol asks for it: when the address is
-	// written in Client as Addr.String writes it (the engine's are), the
-	// text before the port is returned instead of a new string.
-	host := w.at.Client[:strings.LastIndexByte(w.at.Client, ':')]
+	host := s[:strings.LastIndexByte(s, ':')]
 	if ap.Addr().Is6() {
 		host = host[1 : len(host)-1] // [addr]
 	}
@@ -410,15 +425,15 @@ func (w wordCtx) clientAddr() string {
 
 // addr is the server's address (without the port).
 func (w wordCtx) addr() string {
-	if ap, err := netip.ParseAddrPort(w.at.Server); err == nil {
-		return ap.Addr().String()
+	if w.srvOK {
+		return addrOf(w.at.Server, w.srv)
 	}
 	return w.at.Server
 }
 
 func (w wordCtx) port() uint16 {
-	if ap, err := netip.ParseAddrPort(w.at.Server); err == nil {
-		return ap.Port()
+	if w.srvOK {
+		return w.srv.Port()
 	}
 	return 0
 }
