@@ -106,11 +106,11 @@ var (
 	hostCauses = func(w wordCtx) []string {
 		switch ic := w.f.ICMP; {
 		case ic != nil && ic.FromClient:
-			return one(fmt.Sprintf("No ARP/NDP reply for %s (or its gateway): the host is down, the address is wrong, or it is on another segment/VLAN. Check `ip neigh` on the client.", w.addr()))
+			return one("No ARP/NDP reply for " + w.addr() + " (or its gateway): the host is down, the address is wrong, or it is on another segment/VLAN. Check `ip neigh` on the client.")
 		case ic != nil:
-			return one(fmt.Sprintf("Router %s could not deliver to %s (%s): the host is down or not answering ARP/NDP on its segment, or a route is missing on the way. Check the routes and whether the host is up.", ic.From, w.addr(), w.icmpDesc()))
+			return one("Router " + ic.From + " could not deliver to " + w.addr() + " (" + w.icmpDesc() + "): the host is down or not answering ARP/NDP on its segment, or a route is missing on the way. Check the routes and whether the host is up.")
 		}
-		return one(fmt.Sprintf("No ARP/NDP reply for %s or the next hop: the host is down, the address is wrong, or it is on another segment/VLAN. Check `ip neigh` and `ip route get %s` on the client.", w.addr(), w.addr()))
+		return one("No ARP/NDP reply for " + w.addr() + " or the next hop: the host is down, the address is wrong, or it is on another segment/VLAN. Check `ip neigh` and `ip route get " + w.addr() + "` on the client.")
 	}
 	droppedCauses = func(w wordCtx) []string {
 		// Concatenated, not fmt.Sprintf: every unanswered attempt of a big
@@ -172,7 +172,7 @@ func unresolvedWords(name string, qs []Query) (evidence, causes []string) {
 		}
 	}
 	if f.nx {
-		causes = append(causes, fmt.Sprintf("The name %q does not exist in DNS (NXDOMAIN): check the host name in the client's configuration (typo, missing domain or search domain in /etc/resolv.conf) and the DNS zone.", name))
+		causes = append(causes, "The name "+strconv.Quote(name)+" does not exist in DNS (NXDOMAIN): check the host name in the client's configuration (typo, missing domain or search domain in /etc/resolv.conf) and the DNS zone.")
 	}
 	if f.nodata {
 		causes = append(causes, "The name exists but has no address records of the type asked (NOERROR, no data): add the A/AAAA record, or check the client's address family settings.")
