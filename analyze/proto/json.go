@@ -34,7 +34,9 @@ const (
 // < (0x3c) and > (0x3e) in bit 0x02: with that bit cleared after the XOR,
 // one zero-byte test finds either of a pair.
 // Sixteen bytes a round while they last (two independent words: the
-// processor works on both at once), then eight.
+// processor works on both at once), then eight; the last fewer than eight
+// are settled by one load of the string's last eight bytes when it has
+// that many (the ones before them are known plain).
 func skipPlain8[S string | []byte](s S, i int) int {
 	for i+16 <= len(s) {
 		if (notPlain(load8(s[i:i+8]))|notPlain(load8(s[i+8:i+16])))&highs != 0 {
@@ -44,9 +46,12 @@ func skipPlain8[S string | []byte](s S, i int) int {
 	}
 	for i+8 <= len(s) {
 		if notPlain(load8(s[i:i+8]))&highs != 0 {
-			break
+			return i
 		}
 		i += 8
+	}
+	if i < len(s) && len(s) >= 8 && notPlain(load8(s[len(s)-8:]))&highs == 0 {
+		return len(s)
 	}
 	return i
 }

@@ -1,6 +1,7 @@
 package proto
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
 )
@@ -52,5 +53,26 @@ func TestAppendJSONBytes(t *testing.T) {
 	in := []byte("HandshakeResponse: login as \"é\xff\u2028\"")
 	if n := testing.AllocsPerRun(100, func() { AppendJSONBytes(buf[:0], in) }); n != 0 {
 		t.Errorf("AppendJSONBytes: %v allocations, want 0", n)
+	}
+}
+
+// Strings of every length up to 40 with any byte at any place: the scan's
+// 16-byte, 8-byte and overlapping last-8-byte steps each meet it.
+func TestAppendJSONStringLengths(t *testing.T) {
+	for n := 1; n <= 40; n++ {
+		for pos := range n {
+			for c := range 256 {
+				b := []byte(strings.Repeat("a", n))
+				b[pos] = byte(c)
+				want, _ := json.Marshal(string(b))
+				if got := AppendJSONString(nil, string(b)); string(got) != string(want) {
+					t.Fatalf("length %d, byte %#x at %d: got %s, encoding/json writes %s", n, c, pos, got, want)
+				}
+				plain := c >= 0x20 && c < 0x80 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&'
+				if JSONPlain(b) != plain {
+					t.Fatalf("length %d, byte %#x at %d: JSONPlain = %v", n, c, pos, !plain)
+				}
+			}
+		}
 	}
 }
