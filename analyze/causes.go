@@ -71,11 +71,11 @@ func causesOf(w wordCtx) []string {
 		}
 	}
 	var c []string
-	r := at.Reason
-	if wrongBanner(r) {
-		r = ReasonClientSilentToBanner // the same causes: another service listens
+	ws, ok := reasonWords[at.Reason]
+	if ws.wrongBanner { // (wrongBanner(at.Reason), without its lookups by name)
+		ws, ok = reasonWords[ReasonClientSilentToBanner] // the same causes: another service listens
 	}
-	if ws, ok := reasonWords[r]; ok && ws.causes != nil {
+	if ok && ws.causes != nil {
 		c = ws.causes(w)
 	} else {
 		c = defaultCauses(w)

@@ -28,6 +28,9 @@ import (
 type wording struct {
 	evidence func(w wordCtx) []string
 	causes   func(w wordCtx) []string
+	// wrongBanner: a protocol's WrongBanner reason (wrongBanner), whose
+	// causes are ReasonClientSilentToBanner's.
+	wrongBanner bool
 }
 
 // wordCtx is what the words of one attempt are made from.
@@ -869,7 +872,7 @@ func init() {
 	}}
 	for _, p := range protocols {
 		if p.WrongBanner != "" {
-			reasonWords[reasonIDs[p.WrongBanner]] = wording{evidence: wrongBannerWords}
+			reasonWords[reasonIDs[p.WrongBanner]] = wording{evidence: wrongBannerWords, wrongBanner: true}
 		}
 	}
 }

@@ -42,3 +42,20 @@ func TestClientAddrNoAlloc(t *testing.T) {
 		}
 	}
 }
+
+// The table marks exactly the protocols' WrongBanner reasons (causesOf
+// gives them ReasonClientSilentToBanner's causes by the mark).
+func TestWrongBannerMarked(t *testing.T) {
+	marked := 0
+	for r, ws := range reasonWords {
+		if ws.wrongBanner != wrongBanner(r) {
+			t.Errorf("reason %s: marked %v, wrongBanner %v", r, ws.wrongBanner, wrongBanner(r))
+		}
+		if ws.wrongBanner {
+			marked++
+		}
+	}
+	if marked == 0 {
+		t.Error("no WrongBanner reason marked (mysql's app.not_mysql_banner is one)")
+	}
+}
