@@ -220,7 +220,7 @@ func closeWords(e *analyze.Event) string {
 	if e.Kind == analyze.EvRST {
 		how = "RST"
 	}
-	dur := analyze.FormatMS(e.ElapsedMS)
+	dur := func() string { return analyze.FormatMS(e.ElapsedMS) } // made only for the words that say it
 	if e.Dir == analyze.DirS2C {
 		switch e.Note {
 		case analyze.NoteBannerUnanswered:
@@ -234,7 +234,7 @@ func closeWords(e *analyze.Event) string {
 		case analyze.NoteNoAnswer:
 			return how + " from the server without a reply to the client's data"
 		case analyze.NoteNoServerByte:
-			return how + " from the server before any payload (" + dur + " after the handshake)"
+			return how + " from the server before any payload (" + dur() + " after the handshake)"
 		case analyze.NoteDuringTLS:
 			return how + " from the server during the TLS handshake"
 		}
@@ -244,15 +244,15 @@ func closeWords(e *analyze.Event) string {
 	case analyze.NoteBannerUnanswered:
 		return how + " from the client, which never answered the server's first bytes"
 	case analyze.NoteBeforeReply:
-		return how + " from the client before any reply (+" + dur + ")"
+		return how + " from the client before any reply (+" + dur() + ")"
 	case analyze.NoteAnswersSYNACK:
 		return how + " from the client answering the SYN-ACK: it had given up"
 	case analyze.NoteClosedAtOnce:
-		return how + " from the client " + dur + " after the handshake: client closed without sending"
+		return how + " from the client " + dur() + " after the handshake: client closed without sending"
 	case analyze.NoteNoAnswer:
-		return how + " from the client: gave up waiting for an answer to its first bytes after " + dur
+		return how + " from the client: gave up waiting for an answer to its first bytes after " + dur()
 	case analyze.NoteNoServerByte:
-		return how + " from the client: gave up waiting for the server's first byte after " + dur
+		return how + " from the client: gave up waiting for the server's first byte after " + dur()
 	case analyze.NoteDuringTLS:
 		return how + " from the client during the TLS handshake"
 	}
