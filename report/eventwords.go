@@ -54,7 +54,7 @@ func EventWords(e *analyze.Event) string {
 		}
 	}
 	var buf [96]byte
-	if b, ok := appendHandshakeWords(buf[:0], e, appendRaw); ok {
+	if b, ok := appendHandshakeWords(buf[:0], e); ok {
 		return string(b)
 	}
 	d := e.Detail
@@ -173,12 +173,13 @@ func EventWords(e *analyze.Event) string {
 // appendHandshakeWords appends the words of the handshake's steps — SYN,
 // SYN retransmit, SYN-ACK: most of every timeline — and reports whether e
 // is one (without a protocol's words). Written into b rather than joined
-// into a new string: the JSON format appends them straight into its line,
-// with addr escaping the address for it (appendRaw for the other formats).
-func appendHandshakeWords(b []byte, e *analyze.Event, addr func(b []byte, s string) []byte) ([]byte, bool) {
+// into a new string: the JSON format appends them straight into its line
+// (and escapes them there if they need it). Only appends: EventWords'
+// buffer stays on the stack.
+func appendHandshakeWords(b []byte, e *analyze.Event) ([]byte, bool) {
 	switch e.Kind {
 	case analyze.EvSYN:
-		return addr(append(b, "SYN to "...), e.Addr), true
+		return append(append(b, "SYN to "...), e.Addr...), true
 	case analyze.EvSYNRetransmit:
 		b = strconv.AppendInt(append(b, "SYN retransmit #"...), int64(e.N), 10)
 		if e.Note == analyze.NoteAfterSYNACK {
@@ -190,7 +191,7 @@ func appendHandshakeWords(b []byte, e *analyze.Event, addr func(b []byte, s stri
 		}
 		return b, true
 	case analyze.EvSYNACK:
-		b = addr(append(b, "SYN-ACK from "...), e.Addr)
+		b = append(append(b, "SYN-ACK from "...), e.Addr...)
 		switch {
 		case e.Note == analyze.NoteAfterVerdict:
 			return append(b, " (after the attempt was decided)"...), true
@@ -202,9 +203,6 @@ func appendHandshakeWords(b []byte, e *analyze.Event, addr func(b []byte, s stri
 	}
 	return b, false
 }
-
-// appendRaw appends s as it is.
-func appendRaw(b []byte, s string) []byte { return append(b, s...) }
 
 // who names a step's sender by its direction.
 func who(d analyze.Dir) string {

@@ -863,46 +863,36 @@ func appendMicros(b []byte, n int64) []byte {
 // appendJSONString appends s as encoding/json writes a string.
 func appendJSONString(b []byte, s string) []byte { return proto.AppendJSONString(b, s) }
 
-// appendEventWordsJSON appends EventWords(e) as a JSON string; a
-// handshake step's words are written straight into b (the text around
-// the address needs no escaping), and so are a protocol's that has
-// AppendWords (escaped afterwards when they need it: rarely).
+// appendEventWordsJSON appends EventWords(e) as a JSON string. A
+// handshake step's words, and a protocol's that has AppendWords, are
+// written straight into b, then escaped there when they need it (rarely:
+// a quoted name).
 func appendEventWordsJSON(b []byte, e *analyze.Event) []byte {
+	n := len(b)
 	if e.Proto != "" {
 		if words := analyze.ProtocolAppendWords(e.Proto); words != nil {
-			n := len(b)
-			b = words(append(b, '"'), string(e.Kind), proto.Dir(e.Dir), &e.EventAttrs)
-			switch {
-			case len(b) == n+1: // no words of the protocol's: EventWords has others
-				b = b[:n]
-			case proto.JSONPlain(b[n+1:]):
-				return append(b, '"')
-			default:
-				// Escaped after the raw words, then moved over them.
-				raw := b[n+1:]
-				b = proto.AppendJSONBytes(b, raw)
-				n += copy(b[n:], b[n+1+len(raw):])
-				return b[:n]
+			if b = words(append(b, '"'), string(e.Kind), proto.Dir(e.Dir), &e.EventAttrs); len(b) > n+1 {
+				return quoteWordsJSON(b, n)
 			}
+			b = b[:n] // no words of the protocol's: EventWords has others
 		}
+	} else if out, ok := appendHandshakeWords(append(b, '"'), e); ok {
+		return quoteWordsJSON(out, n)
 	}
-	if e.Proto == "" {
-		n := len(b)
-		if out, ok := appendHandshakeWords(append(b, '"'), e, appendJSONInner); ok {
-			return append(out, '"')
-		}
-		b = b[:n]
-	}
-	return appendJSONString(b, EventWords(e))
+	return appendJSONString(b[:n], EventWords(e))
 }
 
-// appendJSONInner appends s escaped as in a JSON string, without the
-// quotes.
-func appendJSONInner(b []byte, s string) []byte {
-	n := len(b)
-	b = proto.AppendJSONString(b, s) // "s"
-	copy(b[n:], b[n+1:len(b)-1])
-	return b[:len(b)-2]
+// quoteWordsJSON makes b[n:], a quote and words as they are, a JSON
+// string: the closing quote when no byte needs escaping, else the words
+// escaped after them and moved over them.
+func quoteWordsJSON(b []byte, n int) []byte {
+	raw := b[n+1:]
+	if proto.JSONPlain(raw) {
+		return append(b, '"')
+	}
+	b = proto.AppendJSONBytes(b, raw)
+	n += copy(b[n:], b[n+1+len(raw):])
+	return b[:n]
 }
 
 // modelTypes lists the types jsonFields covers, for tests.
