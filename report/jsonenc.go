@@ -136,20 +136,39 @@ func appendConnectLine(b []byte, jc jsonConnect) ([]byte, error) {
 		b = append(b, ']')
 	}
 	b = append(b, `,"attempts":`...)
+	// The connect's evidence and causes are most often its decisive
+	// attempt's lists themselves (analyze.Explain shares them): those are
+	// copied from where the attempt's were written, not escaped again.
+	var evidence, causes []byte
 	{
 		b = append(b, '[')
 		for i, a := range c.Attempts {
 			if i > 0 {
 				b = append(b, ',')
 			}
-			b = appendAttempt(b, a)
+			var at attemptLists
+			b = appendAttempt(b, a, &at)
+			if a != nil && sameList(a.Evidence, c.Evidence) {
+				evidence = b[at.evidence[0]:at.evidence[1]]
+			}
+			if a != nil && sameList(a.Causes, c.Causes) {
+				causes = b[at.causes[0]:at.causes[1]]
+			}
 		}
 		b = append(b, ']')
 	}
 	b = append(b, `,"evidence":`...)
-	b = appendJSONStrings(b, c.Evidence)
+	if evidence != nil {
+		b = append(b, evidence...)
+	} else {
+		b = appendJSONStrings(b, c.Evidence)
+	}
 	b = append(b, `,"causes":`...)
-	b = appendJSONStrings(b, c.Causes)
+	if causes != nil {
+		b = append(b, causes...)
+	} else {
+		b = appendJSONStrings(b, c.Causes)
+	}
 	if c.PID != 0 {
 		b = append(b, `,"pid":`...)
 		b = strconv.AppendUint(b, uint64(c.PID), 10)
@@ -208,7 +227,17 @@ func appendQuery(b []byte, q *analyze.Query) []byte {
 	return append(b, '}')
 }
 
-func appendAttempt(b []byte, a *analyze.Attempt) []byte {
+// attemptLists is where appendAttempt wrote the attempt's evidence and
+// causes in b (start, end).
+type attemptLists struct{ evidence, causes [2]int }
+
+// sameList says whether x and y are the same non-empty list: the same
+// strings in the same memory.
+func sameList(x, y []string) bool {
+	return len(x) > 0 && len(x) == len(y) && &x[0] == &y[0]
+}
+
+func appendAttempt(b []byte, a *analyze.Attempt, lists *attemptLists) []byte {
 	if a == nil {
 		return append(b, "null"...)
 	}
@@ -284,9 +313,13 @@ func appendAttempt(b []byte, a *analyze.Attempt) []byte {
 		}
 	}
 	b = append(b, `,"evidence":`...)
+	lists.evidence[0] = len(b)
 	b = appendJSONStrings(b, a.Evidence)
+	lists.evidence[1] = len(b)
 	b = append(b, `,"causes":`...)
+	lists.causes[0] = len(b)
 	b = appendJSONStrings(b, a.Causes)
+	lists.causes[1] = len(b)
 	if a.PID != 0 {
 		b = append(b, `,"pid":`...)
 		b = strconv.AppendUint(b, uint64(a.PID), 10)
