@@ -27,12 +27,12 @@ const (
 	highs = 0x8080808080808080
 )
 
-// skipPlain8 returns the first i' >= i such that s[i':i'+8] is not eight
-// jsonPlain bytes (one has its high bit set, is below 0x20, or is ", \,
+// skipPlain8 returns an i' >= i such that s[i:i'] is all jsonPlain bytes
+// and s[i':] is empty or starts with the eight bytes where notPlain saw a
+// byte that may need escaping (its high bit set, below 0x20, or ", \,
 // <, > or &). The tests are the exact "has a zero byte" / "has a byte less
-// than n" bit tricks. " (0x22) and & (0x26) differ only in bit 0x04, as
-// < (0x3c) and > (0x3e) in bit 0x02: with that bit cleared after the XOR,
-// one zero-byte test finds either of a pair.
+// than n" bit tricks. " (0x22) and & (0x26) differ only in bit 0x04: with
+// that bit cleared after the XOR, one zero-byte test finds either.
 // Sixteen bytes a round while they last (two independent words: the
 // processor works on both at once), then eight; the last fewer than eight
 // are settled by one load of the string's last eight bytes when it has
@@ -57,12 +57,15 @@ func skipPlain8[S string | []byte](s S, i int) int {
 }
 
 // notPlain has the high bit of a byte of x set when that byte is not
-// plain (or, past such a byte, may have it set).
+// plain (or, past such a byte, may have it set), and also for the rare
+// plain ^, | and ~ (the byte loop after the skip looks at them again):
+// \ (0x5c), < (0x3c) and > (0x3e) differ from < only in bits 0x60 and
+// 0x02, so one zero-byte test with those bits cleared finds the three
+// (and 0x1c, 0x1e, 0x5e, 0x7c, 0x7e with them).
 func notPlain(x uint64) uint64 {
 	bad := x | (x-ones*0x20)&^x
 	bad |= hasZero((x ^ ones*'"') &^ (ones * 0x04))
-	bad |= hasZero((x ^ ones*'<') &^ (ones * 0x02))
-	return bad | hasZero(x^ones*'\\')
+	return bad | hasZero((x^ones*'<')&^(ones*0x62))
 }
 
 // load8 reads the first eight bytes of t little-endian (one load).
