@@ -329,12 +329,12 @@ func explainAttempt(at *Attempt) {
 	}
 	ev = append(ev, kernelEvidence(w)...) // words_kernel.go
 	for _, s := range f.SoftErrors {
-		ev = append(ev, fmt.Sprintf("SYN retransmit #%d at +%s got the same answer: the first error arrived while connect() held the socket (Linux then keeps it as a soft error) and this one ended the connect", s.SYN, proto.MS(s.AtMS)))
+		ev = append(ev, "SYN retransmit #"+strconv.Itoa(s.SYN)+" at +"+proto.MS(s.AtMS)+" got the same answer: the first error arrived while connect() held the socket (Linux then keeps it as a soft error) and this one ended the connect")
 	}
 	for i := 0; i <= len(at.notes); i++ {
 		if i == at.cutAt && f.Cut != nil {
-			ev = append(ev, fmt.Sprintf("the capture is truncated (snap length): a segment from the %s at +%s kept %d of its %d payload bytes; the verdict uses only the bytes captured",
-				f.Cut.From, proto.MS(f.Cut.AtMS), f.Cut.Kept, f.Cut.Len))
+			ev = append(ev, "the capture is truncated (snap length): a segment from the "+f.Cut.From+" at +"+proto.MS(f.Cut.AtMS)+" kept "+
+				strconv.Itoa(f.Cut.Kept)+" of its "+strconv.Itoa(f.Cut.Len)+" payload bytes; the verdict uses only the bytes captured")
 		}
 		if i < len(at.notes) {
 			if s := at.notes[i].words(); s != "" {
