@@ -277,8 +277,7 @@ func addressesTried(attempts []*Attempt) (evidence, causes []string) {
 	}
 	evidence = []string{strconv.Itoa(len(attempts)) + " addresses " + how + ": " + strings.Join(steps, "; ")}
 	if timedOut > 0 && !parallel {
-		causes = one(fmt.Sprintf("The client lost %s on %s that never answered before trying the next one: every address costs a full connect timeout (timeout × number of addresses). Fix or remove the dead address (e.g. a stale AAAA record, or a broken IPv6 path).",
-			proto.Dur(waited), plural(timedOut, "address", "addresses")))
+		causes = one("The client lost " + proto.Dur(waited) + " on " + plural(timedOut, "address", "addresses") + " that never answered before trying the next one: every address costs a full connect timeout (timeout × number of addresses). Fix or remove the dead address (e.g. a stale AAAA record, or a broken IPv6 path).")
 	}
 	return evidence, causes
 }
@@ -766,7 +765,7 @@ var reasonWords = map[Reason]wording{
 			if w.f.Expected != "" {
 				want = w.f.Expected
 			}
-			return one(fmt.Sprintf("Something other than %s listens on %s (it sent %q): the wrong port or host in the client's configuration, or a port forward/proxy pointing at the wrong service.", want, w.server(), w.f.Banner))
+			return one("Something other than " + want + " listens on " + w.server() + " (it sent " + strconv.Quote(w.f.Banner) + "): the wrong port or host in the client's configuration, or a port forward/proxy pointing at the wrong service.")
 		},
 	},
 	ReasonServerFirstAnswered: {
