@@ -32,10 +32,11 @@ func untriedCauses(attempts []*Attempt, untried []string) []string {
 	case Unreachable, NoRoute:
 		how = "was unreachable"
 	}
-	w := &wordCtx{at: last, f: last.Facts}
-	if w.f == nil {
-		w.f = &Facts{}
+	f := last.Facts
+	if f == nil {
+		f = &Facts{}
 	}
+	w := newWordCtx(last, f)
 	more := plural(len(untried), "more address", "more addresses")
 	out := []string{fmt.Sprintf("The client stopped after the %s address (%s) %s; it had %s (%s) it never tried.",
 		ordinal(len(attempts)), w.addr(), how, more, strings.Join(untried, ", "))}
@@ -62,7 +63,7 @@ func untriedCauses(attempts []*Attempt, untried []string) []string {
 // causesOf is the attempt's causes: the protocol session's for its
 // reasons, else the reason's, then the advice of the protocol the attempt
 // was meant for.
-func causesOf(w *wordCtx) []string {
+func causesOf(w wordCtx) []string {
 	at := w.at
 	if p := protocolNamed(w.f.Protocol); p != nil && p.Causes != nil {
 		if c := p.Causes(at.Reason.String(), protoInfoOf(at), w.clientAddr()); c != nil {
@@ -70,11 +71,11 @@ func causesOf(w *wordCtx) []string {
 		}
 	}
 	var c []string
-	r := at.Reason
-	if wrongBanner(r) {
-		r = ReasonClientSilentToBanner // the same causes: another service listens
+	ws, ok := reasonWords[at.Reason]
+	if ws.wrongBanner { // (wrongBanner(at.Reason), without its lookups by name)
+		ws, ok = reasonWords[ReasonClientSilentToBanner] // the same causes: another service listens
 	}
-	if ws, ok := reasonWords[r]; ok && ws.causes != nil {
+	if ok && ws.causes != nil {
 		c = ws.causes(w)
 	} else {
 		c = defaultCauses(w)
@@ -88,13 +89,13 @@ func causesOf(w *wordCtx) []string {
 
 // The causes shared by several reasons.
 var (
-	refusedCauses = func(w *wordCtx) []string {
+	refusedCauses = func(w wordCtx) []string {
 		return []string{
 			"Nothing listens on port " + strconv.Itoa(int(w.port())) + " of " + w.addr() + ": the server is not running, listens on another port, or only on other addresses (loopback only, IPv4-only vs IPv6). Check `ss -ltnp` on the server.",
 			"Or a firewall rejects with a TCP reset (nft/iptables `reject with tcp reset`).",
 		}
 	}
-	rejectCauses = func(w *wordCtx) []string {
+	rejectCauses = func(w wordCtx) []string {
 		from := w.icmp().From
 		who := from + " (a router or firewall on the path)"
 		if from == w.addr() {
@@ -102,16 +103,16 @@ var (
 		}
 		return one("A firewall REJECTs the connection with an ICMP error: the answer came from " + who + ". Check its nft/iptables rules for port " + strconv.Itoa(int(w.port())) + " (`reject with icmp port-unreachable / admin-prohibited`).")
 	}
-	hostCauses = func(w *wordCtx) []string {
+	hostCauses = func(w wordCtx) []string {
 		switch ic := w.f.ICMP; {
 		case ic != nil && ic.FromClient:
-			return one(fmt.Sprintf("No ARP/NDP reply for %s (or its gateway): the host is down, the address is wrong, or it is on another segment/VLAN. Check `ip neigh` on the client.", w.addr()))
+			return one("No ARP/NDP reply for " + w.addr() + " (or its gateway): the host is down, the address is wrong, or it is on another segment/VLAN. Check `ip neigh` on the client.")
 		case ic != nil:
-			return one(fmt.Sprintf("Router %s could not deliver to %s (%s): the host is down or not answering ARP/NDP on its segment, or a route is missing on the way. Check the routes and whether the host is up.", ic.From, w.addr(), w.icmpDesc()))
+			return one("Router " + ic.From + " could not deliver to " + w.addr() + " (" + w.icmpDesc() + "): the host is down or not answering ARP/NDP on its segment, or a route is missing on the way. Check the routes and whether the host is up.")
 		}
-		return one(fmt.Sprintf("No ARP/NDP reply for %s or the next hop: the host is down, the address is wrong, or it is on another segment/VLAN. Check `ip neigh` and `ip route get %s` on the client.", w.addr(), w.addr()))
+		return one("No ARP/NDP reply for " + w.addr() + " or the next hop: the host is down, the address is wrong, or it is on another segment/VLAN. Check `ip neigh` and `ip route get " + w.addr() + "` on the client.")
 	}
-	droppedCauses = func(w *wordCtx) []string {
+	droppedCauses = func(w wordCtx) []string {
 		// Concatenated, not fmt.Sprintf: every unanswered attempt of a big
 		// capture words this.
 		c := one("Packets to " + w.server() + " are silently dropped: a firewall DROP rule (on the server, a cloud security group, or in between), or the host is down/does not exist (no one answers, not even with an ICMP error). Check the firewall rules for port " + strconv.Itoa(int(w.port())) + " and that the address is right.")
@@ -120,25 +121,25 @@ var (
 		}
 		return append(c, "The client's connect timeout decides when it gives up; with several addresses each one that does not answer costs a full timeout.")
 	}
-	closedSilentCauses = func(*wordCtx) []string {
+	closedSilentCauses = func(wordCtx) []string {
 		return one("The server accepted the TCP connection and closed it without a word: host-based access control (tcp_wrappers/hosts.deny), a proxy or load balancer with no healthy backend, a server shutting down or out of resources (file descriptors, memory: check its error log), or a service of another protocol that closes on unexpected clients.")
 	}
-	tlsCauses = func(*wordCtx) []string {
+	tlsCauses = func(wordCtx) []string {
 		return one("The TLS handshake failed: the server's certificate is not trusted or does not match the host name, no common TLS version or cipher, or the server requires a client certificate. The server's log and the client's message name the side that refused.")
 	}
-	noRouteCauses = func(w *wordCtx) []string {
+	noRouteCauses = func(w wordCtx) []string {
 		return one(fmt.Sprintf("The client host has no route to %s: check `ip route get %s` on the client (a missing default route, or an IPv6 address in DNS on a host without IPv6 connectivity).", w.addr(), w.addr()))
 	}
-	noPortCauses = func(*wordCtx) []string {
+	noPortCauses = func(wordCtx) []string {
 		return one("No free local port for this destination (EADDRNOTAVAIL): the ephemeral ports are used up, typically by many connections in TIME_WAIT that the client closed first. Widen net.ipv4.ip_local_port_range, reuse connections (pooling, persistent connections), or enable net.ipv4.tcp_tw_reuse.")
 	}
-	staleCauses = func(w *wordCtx) []string {
+	staleCauses = func(w wordCtx) []string {
 		return one(fmt.Sprintf("A stale socket file: %s exists but no server accepts on it (the server died, was restarted with another socket path, or runs in another mount namespace). Start the server, or fix the socket path the server and the client use.", w.server()))
 	}
 )
 
 // defaultCauses are the causes of a reason without its own: by outcome.
-func defaultCauses(w *wordCtx) []string {
+func defaultCauses(w wordCtx) []string {
 	switch w.at.Reason.Outcome() {
 	case Incomplete:
 		return one("The capture ended before this attempt finished: capture for longer (start before the client connects, stop after it reports).")
@@ -171,7 +172,7 @@ func unresolvedWords(name string, qs []Query) (evidence, causes []string) {
 		}
 	}
 	if f.nx {
-		causes = append(causes, fmt.Sprintf("The name %q does not exist in DNS (NXDOMAIN): check the host name in the client's configuration (typo, missing domain or search domain in /etc/resolv.conf) and the DNS zone.", name))
+		causes = append(causes, "The name "+strconv.Quote(name)+" does not exist in DNS (NXDOMAIN): check the host name in the client's configuration (typo, missing domain or search domain in /etc/resolv.conf) and the DNS zone.")
 	}
 	if f.nodata {
 		causes = append(causes, "The name exists but has no address records of the type asked (NOERROR, no data): add the A/AAAA record, or check the client's address family settings.")

@@ -62,6 +62,17 @@ func ProtocolWords(name string) func(kind string, dir proto.Dir, a *proto.Attrs)
 	return nil
 }
 
+// ProtocolAppendWords is the AppendWords of the protocol named name, nil
+// when it has none (ProtocolWords words its steps then).
+func ProtocolAppendWords(name string) func(b []byte, kind string, dir proto.Dir, a *proto.Attrs) []byte {
+	for _, p := range protocols {
+		if p.Name == name {
+			return p.AppendWords
+		}
+	}
+	return nil
+}
+
 // ProtocolPatternCauses is what the protocol registered under key (e.g.
 // "mysql") adds to the causes of the incident pattern id; nil for none.
 func ProtocolPatternCauses(key, pattern string) []string {

@@ -26,14 +26,27 @@ import (
 
 // wording is a reason's words: its evidence and its causes.
 type wording struct {
-	evidence func(w *wordCtx) []string
-	causes   func(w *wordCtx) []string
+	evidence func(w wordCtx) []string
+	causes   func(w wordCtx) []string
+	// wrongBanner: a protocol's WrongBanner reason (wrongBanner), whose
+	// causes are ReasonClientSilentToBanner's.
+	wrongBanner bool
 }
 
 // wordCtx is what the words of one attempt are made from.
 type wordCtx struct {
 	at *Attempt
 	f  *Facts
+	// srv is at.Server parsed (srvOK: it is ip:port), once for the
+	// words that need its address or port.
+	srv   netip.AddrPort
+	srvOK bool
+}
+
+// newWordCtx is the context of at's words, f its facts (not nil).
+func newWordCtx(at *Attempt, f *Facts) wordCtx {
+	srv, err := netip.ParseAddrPort(at.Server)
+	return wordCtx{at: at, f: f, srv: srv, srvOK: err == nil}
 }
 
 // found is a protocol session's finding (proto.Conn.Decide): the reason
@@ -219,13 +232,13 @@ func describeQuery(q *Query) string {
 	case q.LatencyMS == nil:
 		s += " → no answer from " + q.Server
 		if q.Retries > 0 {
-			s += fmt.Sprintf(" (%s over %s)", plural(q.Retries, "retry", "retries"), proto.Dur(q.retrySpan))
+			s += " (" + plural(q.Retries, "retry", "retries") + " over " + proto.Dur(q.retrySpan) + ")"
 		}
 		if q.Error != "" && q.Error != "no answer" {
 			s += ": " + q.Error
 		}
 	case q.Rcode == dns.RcodeString(dns.RcodeSuccess) && len(q.Answers) == 0 && !q.cut:
-		s += fmt.Sprintf(" → NOERROR, no records, from %s after %s", q.Server, proto.Dur(q.latency))
+		s += " → NOERROR, no records, from " + q.Server + " after " + proto.Dur(q.latency)
 	default:
 		s += " → " + q.Rcode + " from " + q.Server + " after " + proto.Dur(q.latency)
 		if len(q.Answers) > 0 {
@@ -264,8 +277,7 @@ func addressesTried(attempts []*Attempt) (evidence, causes []string) {
 	}
 	evidence = []string{strconv.Itoa(len(attempts)) + " addresses " + how + ": " + strings.Join(steps, "; ")}
 	if timedOut > 0 && !parallel {
-		causes = one(fmt.Sprintf("The client lost %s on %s that never answered before trying the next one: every address costs a full connect timeout (timeout × number of addresses). Fix or remove the dead address (e.g. a stale AAAA record, or a broken IPv6 path).",
-			proto.Dur(waited), plural(timedOut, "address", "addresses")))
+		causes = one("The client lost " + proto.Dur(waited) + " on " + plural(timedOut, "address", "addresses") + " that never answered before trying the next one: every address costs a full connect timeout (timeout × number of addresses). Fix or remove the dead address (e.g. a stale AAAA record, or a broken IPv6 path).")
 	}
 	return evidence, causes
 }
@@ -307,7 +319,7 @@ func explainAttempt(at *Attempt) {
 	if f == nil {
 		f = &Facts{}
 	}
-	w := &wordCtx{at: at, f: f}
+	w := newWordCtx(at, f)
 	// The reason's evidence itself (clipped: what follows, if anything,
 	// is appended to a copy).
 	ev := slices.Clip(evidenceFor(w, at.Reason))
@@ -316,12 +328,12 @@ func explainAttempt(at *Attempt) {
 	}
 	ev = append(ev, kernelEvidence(w)...) // words_kernel.go
 	for _, s := range f.SoftErrors {
-		ev = append(ev, fmt.Sprintf("SYN retransmit #%d at +%s got the same answer: the first error arrived while connect() held the socket (Linux then keeps it as a soft error) and this one ended the connect", s.SYN, proto.MS(s.AtMS)))
+		ev = append(ev, "SYN retransmit #"+strconv.Itoa(s.SYN)+" at +"+proto.MS(s.AtMS)+" got the same answer: the first error arrived while connect() held the socket (Linux then keeps it as a soft error) and this one ended the connect")
 	}
 	for i := 0; i <= len(at.notes); i++ {
 		if i == at.cutAt && f.Cut != nil {
-			ev = append(ev, fmt.Sprintf("the capture is truncated (snap length): a segment from the %s at +%s kept %d of its %d payload bytes; the verdict uses only the bytes captured",
-				f.Cut.From, proto.MS(f.Cut.AtMS), f.Cut.Kept, f.Cut.Len))
+			ev = append(ev, "the capture is truncated (snap length): a segment from the "+f.Cut.From+" at +"+proto.MS(f.Cut.AtMS)+" kept "+
+				strconv.Itoa(f.Cut.Kept)+" of its "+strconv.Itoa(f.Cut.Len)+" payload bytes; the verdict uses only the bytes captured")
 		}
 		if i < len(at.notes) {
 			if s := at.notes[i].words(); s != "" {
@@ -343,7 +355,7 @@ func explainAttempt(at *Attempt) {
 // evidenceFor is the evidence of reason r: the protocol's words for its
 // session's finding when it decided the attempt, else the reason's
 // template.
-func evidenceFor(w *wordCtx, r Reason) []string {
+func evidenceFor(w wordCtx, r Reason) []string {
 	if fd := w.at.found; fd != nil && r != ReasonEvidenceLost {
 		var ev []string
 		if fd.p != nil && fd.p.Evidence != nil {
@@ -375,36 +387,55 @@ func protocolNamed(name string) *proto.Protocol {
 }
 
 // target is what a protocol's ConnCauses sees of the attempt.
-func (w *wordCtx) target() proto.Target {
+func (w wordCtx) target() proto.Target {
 	t := proto.Target{Comm: w.at.Comm}
 	if w.at.Client == "unix" {
 		t.Socket = w.at.Server
-	} else if ap, err := netip.ParseAddrPort(w.at.Server); err == nil {
-		t.Port = ap.Port()
+	} else if w.srvOK {
+		t.Port = w.srv.Port()
 	}
 	return t
 }
 
 // server is the server as ip:port, or the unix socket path.
-func (w *wordCtx) server() string { return w.at.Server }
+func (w wordCtx) server() string { return w.at.Server }
 
 // clientAddr is the client's address (without the port).
-func (w *wordCtx) clientAddr() string {
+func (w wordCtx) clientAddr() string {
 	ap, _ := netip.ParseAddrPort(w.at.Client)
+	return addrOf(w.at.Client, ap)
+}
+
+// addrOf is ap's address as text, ap being s parsed (the zero AddrPort if
+// s did not parse). Words ask for it for every attempt: when s has the
+// address as Addr.String writes it (the engine's do), the text before the
+// port is returned instead of a new string.
+func addrOf(s string, ap netip.AddrPort) string {
+	if !ap.IsValid() {
+		return ap.Addr().String()
+	}
+	host := s[:strings.LastIndexByte(s, ':')]
+	if ap.Addr().Is6() {
+		host = host[1 : len(host)-1] // [addr]
+	}
+	var buf [64]byte
+	if string(ap.Addr().AppendTo(buf[:0])) == host {
+		return host
+	}
 	return ap.Addr().String()
 }
 
 // addr is the server's address (without the port).
-func (w *wordCtx) addr() string {
-	if ap, err := netip.ParseAddrPort(w.at.Server); err == nil {
-		return ap.Addr().String()
+func (w wordCtx) addr() string {
+	if w.srvOK {
+		return addrOf(w.at.Server, w.srv)
 	}
 	return w.at.Server
 }
 
-func (w *wordCtx) port() uint16 {
-	if ap, err := netip.ParseAddrPort(w.at.Server); err == nil {
-		return ap.Port()
+func (w wordCtx) port() uint16 {
+	if w.srvOK {
+		return w.srv.Port()
 	}
 	return 0
 }
@@ -420,7 +451,7 @@ func d(p *float64) string {
 func one(s string) []string { return []string{s} }
 
 // syns is "3 SYNs over 3.0 s" (span: with the time from first to last).
-func (w *wordCtx) syns(span bool) string {
+func (w wordCtx) syns(span bool) string {
 	n := w.f.SYNs
 	s := plural(n, "SYN", "SYNs")
 	if span && n > 1 && w.f.SYNSpanMS != nil {
@@ -430,14 +461,14 @@ func (w *wordCtx) syns(span bool) string {
 }
 
 // where says how a TCP connect failed with an errno.
-func (w *wordCtx) where() string {
+func (w wordCtx) where() string {
 	if w.f.AtOnce {
 		return "connect() to " + w.server() + " failed at once with " + w.f.Errno
 	}
 	return "the connect to " + w.server() + " failed with " + w.f.Errno + " after " + proto.MS(w.f.ElapsedMS)
 }
 
-func (w *wordCtx) noWire() string {
+func (w wordCtx) noWire() string {
 	if w.f.Wire {
 		return " (no reply captured)"
 	}
@@ -445,7 +476,7 @@ func (w *wordCtx) noWire() string {
 }
 
 // icmp is the ICMP fact (empty when the facts lack it: words never fail).
-func (w *wordCtx) icmp() *ICMPFact {
+func (w wordCtx) icmp() *ICMPFact {
 	if w.f.ICMP == nil {
 		return &ICMPFact{}
 	}
@@ -453,14 +484,14 @@ func (w *wordCtx) icmp() *ICMPFact {
 }
 
 // icmpDesc names the ICMP error in the facts.
-func (w *wordCtx) icmpDesc() string {
+func (w wordCtx) icmpDesc() string {
 	ic := w.icmp()
 	return icmpName(&event.ICMPError{V6: ic.V6, Type: ic.Type, Code: ic.Code})
 }
 
 // unanswered is the evidence of a client-first attempt whose server never
 // answered.
-func (w *wordCtx) unanswered() string {
+func (w wordCtx) unanswered() string {
 	f := w.f
 	how := "still no answer"
 	switch f.Ended {
@@ -521,8 +552,8 @@ func lostWhy(l *LostFact) string {
 }
 
 // errnoWords is the evidence of a TCP connect that failed with an errno.
-func errnoWords(tail string, wire bool) func(w *wordCtx) []string {
-	return func(w *wordCtx) []string {
+func errnoWords(tail string, wire bool) func(w wordCtx) []string {
+	return func(w wordCtx) []string {
 		s := w.where() + tail
 		if wire {
 			s += w.noWire()
@@ -531,8 +562,8 @@ func errnoWords(tail string, wire bool) func(w *wordCtx) []string {
 	}
 }
 
-func unixWords(format string) func(w *wordCtx) []string {
-	return func(w *wordCtx) []string {
+func unixWords(format string) func(w wordCtx) []string {
+	return func(w wordCtx) []string {
 		return one(strings.NewReplacer("{path}", w.server(), "{errno}", w.f.Errno).Replace(format))
 	}
 }
@@ -543,38 +574,38 @@ func unixWords(format string) func(w *wordCtx) []string {
 var reasonWords = map[Reason]wording{
 	// TCP, on the wire.
 	ReasonRSTFromServer: {
-		evidence: func(w *wordCtx) []string {
+		evidence: func(w wordCtx) []string {
 			ev := "SYN answered by RST from " + w.server() + " after " + d(w.f.ReplyMS)
 			if w.f.AnsweredSYN > 1 {
-				ev += fmt.Sprintf(" (SYN #%d; the earlier ones got no reply)", w.f.AnsweredSYN)
+				ev += " (SYN #" + strconv.Itoa(w.f.AnsweredSYN) + "; the earlier ones got no reply)"
 			}
 			return one(ev)
 		},
 		causes: refusedCauses,
 	},
 	ReasonSYNUnanswered: {
-		evidence: func(w *wordCtx) []string {
+		evidence: func(w wordCtx) []string {
 			f := w.f
 			switch f.Ended {
 			case "next_address":
 				return one(w.syns(false) + ", no reply; the client gave up after " + proto.MS(f.ElapsedMS) + " and tried the next address (" + f.NextAddress + ")")
 			case "socket_close":
-				return one(fmt.Sprintf("%s, no reply; the client closed the socket after %s", w.syns(true), d(f.SinceFirstSYNMS)))
+				return one(w.syns(true) + ", no reply; the client closed the socket after " + d(f.SinceFirstSYNMS))
 			case "no_retransmit":
 				return one(w.syns(true) + ", no reply; no further SYN by +" + d(f.RetransmitDueMS) + ", when the next retransmit was due at the latest: the client gave up")
 			}
 			if f.SinceLastSYNMS == nil {
 				return one(w.syns(true) + ", no reply; the capture ends there")
 			}
-			return one(fmt.Sprintf("%s, no reply; the capture ended %s after the last one", w.syns(true), d(f.SinceLastSYNMS)))
+			return one(w.syns(true) + ", no reply; the capture ended " + d(f.SinceLastSYNMS) + " after the last one")
 		},
 		causes: droppedCauses,
 	},
 	ReasonSYNACKAfterGiveUp: {
-		evidence: func(w *wordCtx) []string {
+		evidence: func(w wordCtx) []string {
 			return one(fmt.Sprintf("the SYN-ACK came %s after the first SYN, after the client had given up (it answered with RST)", d(w.f.SYNACKMS)))
 		},
-		causes: func(*wordCtx) []string {
+		causes: func(wordCtx) []string {
 			return one("The SYN-ACK came only after the client had given up: the path or the server is very slow to answer (overloaded accept queue, heavy loss). Check the RTT and the server's listen backlog.")
 		},
 	},
@@ -591,13 +622,13 @@ var reasonWords = map[Reason]wording{
 
 	// The kernel.
 	ReasonKernelRST: {
-		evidence: func(w *wordCtx) []string {
+		evidence: func(w wordCtx) []string {
 			return one("the kernel received an RST for the SYN to " + w.server() + " (RST not captured)")
 		},
 		causes: refusedCauses,
 	},
 	ReasonNoARPReply: {
-		evidence: func(w *wordCtx) []string {
+		evidence: func(w wordCtx) []string {
 			if w.f.ICMP != nil {
 				return icmpWords(w)
 			}
@@ -612,13 +643,13 @@ var reasonWords = map[Reason]wording{
 	ReasonEADDRINUSE:        {evidence: errnoWords("", false), causes: noPortCauses},
 	ReasonEACCES: {
 		evidence: errnoWords(": refused by local policy before anything was sent", false),
-		causes: func(*wordCtx) []string {
+		causes: func(wordCtx) []string {
 			return one("connect() was refused locally (EACCES/EPERM) before any packet: a local firewall OUTPUT rule, a cgroup/BPF connect hook, SELinux/AppArmor policy, or (with ICMPv6) an administratively-prohibited answer.")
 		},
 	},
 	ReasonECONNREFUSED: {evidence: errnoWords("", true), causes: refusedCauses},
 	ReasonETIMEDOUT: {
-		evidence: func(w *wordCtx) []string {
+		evidence: func(w wordCtx) []string {
 			return one(fmt.Sprintf("%s: %s unanswered; the kernel gave up (net.ipv4.tcp_syn_retries)", w.where(), w.syns(false)))
 		},
 		causes: droppedCauses,
@@ -627,24 +658,24 @@ var reasonWords = map[Reason]wording{
 	ReasonECONNRESETConnected: {evidence: errnoWords("", true), causes: closedSilentCauses},
 	ReasonKernelOtherErrno:    {evidence: errnoWords("", false), causes: hostCauses},
 	ReasonKernelConnected: {
-		evidence: func(w *wordCtx) []string {
+		evidence: func(w wordCtx) []string {
 			return one(fmt.Sprintf("connected to %s after %s (kernel: SYN_SENT→ESTABLISHED); without packets the greeting is not visible", w.server(), proto.MS(w.f.ElapsedMS)))
 		},
 	},
 	ReasonConnectedNoPackets: {
-		evidence: func(w *wordCtx) []string {
+		evidence: func(w wordCtx) []string {
 			return one(fmt.Sprintf("connected to %s after %s (kernel: SYN_SENT→ESTABLISHED); no packets of this connection were captured (another interface, or the capture filter)", w.server(), proto.MS(w.f.ElapsedMS)))
 		},
 	},
 	ReasonENOENT: {
 		evidence: unixWords("connect() to the unix socket {path} failed with {errno}: no such socket file"),
-		causes: func(w *wordCtx) []string {
+		causes: func(w wordCtx) []string {
 			return one(fmt.Sprintf("No socket file at %s: the server is not running, or it creates its socket in another directory than the client looks in; or connect over TCP instead.", w.server()))
 		},
 	},
 	ReasonEACCESUnix: {
 		evidence: unixWords("connect() to the unix socket {path} failed with {errno}: permission denied"),
-		causes: func(w *wordCtx) []string {
+		causes: func(w wordCtx) []string {
 			return one(fmt.Sprintf("The process may not connect to %s: the socket's directory needs search (x) permission and the socket write (w) permission for the client's user, or an LSM (AppArmor/SELinux) denies it.", w.server()))
 		},
 	},
@@ -654,7 +685,7 @@ var reasonWords = map[Reason]wording{
 	},
 	ReasonEAGAINUnix: {
 		evidence: unixWords("connect() to the unix socket {path} failed with EAGAIN: the server's listen backlog is full"),
-		causes: func(*wordCtx) []string {
+		causes: func(wordCtx) []string {
 			return one("The server's listen backlog on the socket is full: the server is not accepting fast enough (or its backlog setting is too small).")
 		},
 	},
@@ -663,17 +694,17 @@ var reasonWords = map[Reason]wording{
 
 	// Application bytes.
 	ReasonNoServerBytes: {
-		evidence: func(w *wordCtx) []string {
+		evidence: func(w wordCtx) []string {
 			f := w.f
 			switch f.Ended {
 			case "client_close":
-				return one(fmt.Sprintf("connected, but the server sent nothing; the client gave up (%s) after %s", f.ClientClose, d(f.SinceHandshakeMS)))
+				return one("connected, but the server sent nothing; the client gave up (" + f.ClientClose + ") after " + d(f.SinceHandshakeMS))
 			case "next_address":
-				return one(fmt.Sprintf("connected, but the server sent nothing; the client moved on to %s after %s", f.NextAddress, d(f.SinceHandshakeMS)))
+				return one("connected, but the server sent nothing; the client moved on to " + f.NextAddress + " after " + d(f.SinceHandshakeMS))
 			}
 			return one("connected, but the server sent nothing in " + d(f.SinceHandshakeMS))
 		},
-		causes: func(*wordCtx) []string {
+		causes: func(wordCtx) []string {
 			return []string{
 				"TCP connected but the server sent nothing: the server process is hung or overloaded (accept backlog, thread limits), blocked resolving the client's address (reverse DNS of the client with a slow DNS), or it is a proxy/load balancer whose backend is down.",
 				"The client gave up waiting for the server's first message: its connect timeout (or read timeout) covers that wait too.",
@@ -681,8 +712,8 @@ var reasonWords = map[Reason]wording{
 		},
 	},
 	ReasonRequestUnanswered: {
-		evidence: func(w *wordCtx) []string { return one(w.unanswered()) },
-		causes: func(*wordCtx) []string {
+		evidence: func(w wordCtx) []string { return one(w.unanswered()) },
+		causes: func(wordCtx) []string {
 			return []string{
 				"The server received the client's first bytes (its TCP acknowledged them when the capture shows the ACK) but its application never answered: the service is hung or overloaded (worker pool, backend it waits on), or the client spoke a protocol the server does not (a plain-text request to a TLS port, a wrong path through a proxy). Check the server's logs for this connection.",
 				"If the server is merely slow, the client's read timeout decides when it gives up.",
@@ -690,12 +721,12 @@ var reasonWords = map[Reason]wording{
 		},
 	},
 	ReasonServerSpokeLate: {
-		evidence: func(w *wordCtx) []string {
+		evidence: func(w wordCtx) []string {
 			f := w.f
 			return one(fmt.Sprintf("the server's first bytes came %s after the handshake, %s after the client gave up (%s at +%s)",
 				d(f.ServerFirstMS), d(f.AfterGiveUpMS), f.ClientClose, d(f.ClientGaveUpMS)))
 		},
-		causes: func(*wordCtx) []string {
+		causes: func(wordCtx) []string {
 			return []string{
 				"The server spoke only after the client had given up. Typical of a reverse DNS lookup of the client's address on the server: turn the server's reverse lookups off, or fix the PTR records/DNS the server uses. Also possible: an overloaded server (thread or process creation).",
 				"If the delay is expected, raise the client's connect timeout.",
@@ -703,83 +734,83 @@ var reasonWords = map[Reason]wording{
 		},
 	},
 	ReasonServerClosedSilent: {
-		evidence: func(w *wordCtx) []string {
+		evidence: func(w wordCtx) []string {
 			f := w.f
 			if f.SinceRequestMS != nil {
-				return one(fmt.Sprintf("the server closed (%s) %s after the client's first bytes (%s after the handshake) without answering", f.ServerClose, d(f.SinceRequestMS), d(f.SinceHandshakeMS)))
+				return one("the server closed (" + f.ServerClose + ") " + d(f.SinceRequestMS) + " after the client's first bytes (" + d(f.SinceHandshakeMS) + " after the handshake) without answering")
 			}
-			return one(fmt.Sprintf("connected, then the server closed (%s) %s after the handshake without sending a greeting", f.ServerClose, d(f.SinceHandshakeMS)))
+			return one("connected, then the server closed (" + f.ServerClose + ") " + d(f.SinceHandshakeMS) + " after the handshake without sending a greeting")
 		},
 		causes: closedSilentCauses,
 	},
 	ReasonServerClosedPartial: {
-		evidence: func(w *wordCtx) []string {
+		evidence: func(w wordCtx) []string {
 			return one(fmt.Sprintf("the server sent %d bytes, not a complete greeting, and closed (%s)", w.f.ServerBytes, w.f.ServerClose))
 		},
 		causes: closedSilentCauses,
 	},
 	ReasonClientClosedNoSend: {
-		evidence: func(w *wordCtx) []string {
+		evidence: func(w wordCtx) []string {
 			return one(fmt.Sprintf("connected; client closed without sending: %s %s after it was connected, without waiting for a byte (a connect-then-close check)", w.f.ClientClose, d(w.f.SinceHandshakeMS)))
 		},
 	},
 	ReasonClientSilentToBanner: {
-		evidence: func(w *wordCtx) []string {
+		evidence: func(w wordCtx) []string {
 			f := w.f
 			return one(fmt.Sprintf("the server at %s spoke first with %q, not a %s greeting; the client never answered, and the %s closed the connection (%s) %s later",
 				w.server(), f.Banner, serverFirstNames, f.ClosedBy, f.Close, d(f.SinceServerMS)))
 		},
-		causes: func(w *wordCtx) []string {
+		causes: func(w wordCtx) []string {
 			want := "the expected service"
 			if w.f.Expected != "" {
 				want = w.f.Expected
 			}
-			return one(fmt.Sprintf("Something other than %s listens on %s (it sent %q): the wrong port or host in the client's configuration, or a port forward/proxy pointing at the wrong service.", want, w.server(), w.f.Banner))
+			return one("Something other than " + want + " listens on " + w.server() + " (it sent " + strconv.Quote(w.f.Banner) + "): the wrong port or host in the client's configuration, or a port forward/proxy pointing at the wrong service.")
 		},
 	},
 	ReasonServerFirstAnswered: {
-		evidence: func(w *wordCtx) []string {
+		evidence: func(w wordCtx) []string {
 			return one(fmt.Sprintf("TCP connected to %s; the server spoke first (not %s) %s after the handshake and the client answered", w.server(), serverFirstNames, d(w.f.ServerFirstMS)))
 		},
 	},
 	ReasonServerAnswered: {
-		evidence: func(w *wordCtx) []string {
+		evidence: func(w wordCtx) []string {
 			return one(fmt.Sprintf("TCP connected to %s; the client spoke first %s after the handshake and the server answered %s later (not %s)",
 				w.server(), d(w.f.ClientFirstMS), d(w.f.SinceRequestMS), serverFirstNames))
 		},
 	},
 	ReasonClientFirstUnanswered: {
-		evidence: func(w *wordCtx) []string {
+		evidence: func(w wordCtx) []string {
 			return one(fmt.Sprintf("TCP connected to %s; the client spoke first (not %s) and the server had not answered when the capture ended", w.server(), serverFirstNames))
 		},
 	},
 	ReasonServerSentData: {
-		evidence: func(w *wordCtx) []string { return one("TCP connected to " + w.server() + "; the server sent data") },
+		evidence: func(w wordCtx) []string { return one("TCP connected to " + w.server() + "; the server sent data") },
 	},
 
 	// TLS.
 	ReasonTLSAlert: {
-		evidence: func(w *wordCtx) []string { return one("TLS alert from the " + w.f.TLSAlert + " during the handshake") },
+		evidence: func(w wordCtx) []string { return one("TLS alert from the " + w.f.TLSAlert + " during the handshake") },
 		causes:   tlsCauses,
 	},
 	ReasonTLSNotTLS: {
-		evidence: func(*wordCtx) []string { return one("the bytes after the SSLRequest are not TLS") },
+		evidence: func(wordCtx) []string { return one("the bytes after the SSLRequest are not TLS") },
 		causes:   tlsCauses,
 	},
 	ReasonTLSClosed: {
-		evidence: func(w *wordCtx) []string {
+		evidence: func(w wordCtx) []string {
 			return one(fmt.Sprintf("the %s closed (%s) during the TLS handshake", w.f.ClosedBy, w.f.Close))
 		},
 		causes: tlsCauses,
 	},
 	ReasonTLSStalled: {
-		evidence: func(w *wordCtx) []string {
+		evidence: func(w wordCtx) []string {
 			return one(fmt.Sprintf("the TLS handshake stalled for %s: the server never answered the ClientHello", d(w.f.QuietMS)))
 		},
 		causes: tlsCauses,
 	},
 	ReasonTLSCompleted: {
-		evidence: func(w *wordCtx) []string {
+		evidence: func(w wordCtx) []string {
 			if w.f.TLSCutSide != "" {
 				return one(fmt.Sprintf("TLS handshake completed; the login result is encrypted (judged from the direction of the data segments: the snap length cut the %s's TLS records from byte %d on)", w.f.TLSCutSide, w.f.TLSCutAt))
 			}
@@ -787,14 +818,14 @@ var reasonWords = map[Reason]wording{
 		},
 	},
 	ReasonTLSUnderWay: {
-		evidence: func(*wordCtx) []string {
+		evidence: func(wordCtx) []string {
 			return one("the server answered the TLS ClientHello and the connection stayed open without an alert: TLS under way, the rest is encrypted")
 		},
 	},
 
 	// What the capture could not show.
 	ReasonCaptureEnded: {
-		evidence: func(w *wordCtx) []string {
+		evidence: func(w wordCtx) []string {
 			f := w.f
 			switch f.Phase {
 			case "connect":
@@ -812,10 +843,10 @@ var reasonWords = map[Reason]wording{
 }
 
 // icmpWords is the evidence of an ICMP error that answered the SYN.
-func icmpWords(w *wordCtx) []string {
+func icmpWords(w wordCtx) []string {
 	f := w.f
 	if f.AnsweredSYN == 0 {
-		return one(fmt.Sprintf("%s generated by the client host itself, with no SYN on the wire: the SYN never left (no ARP/NDP reply for the next hop towards %s)", w.icmpDesc(), w.addr()))
+		return one(w.icmpDesc() + " generated by the client host itself, with no SYN on the wire: the SYN never left (no ARP/NDP reply for the next hop towards " + w.addr() + ")")
 	}
 	ev := "SYN answered by " + w.icmpDesc() + " from " + w.icmp().From + " after " + d(f.ReplyMS)
 	if f.AnsweredSYN > 1 {
@@ -828,19 +859,19 @@ func icmpWords(w *wordCtx) []string {
 }
 
 // wrongBannerWords is the evidence of a protocol's WrongBanner reason.
-func wrongBannerWords(w *wordCtx) []string {
-	return one(fmt.Sprintf("the server at %s spoke first with %q, not a %s greeting", w.server(), w.f.Banner, w.f.Expected))
+func wrongBannerWords(w wordCtx) []string {
+	return one("the server at " + w.server() + " spoke first with " + strconv.Quote(w.f.Banner) + ", not a " + w.f.Expected + " greeting")
 }
 
 func init() {
 	// evidence_lost says what was lost, then the words of the verdict it would be.
-	reasonWords[ReasonEvidenceLost] = wording{evidence: func(w *wordCtx) []string {
+	reasonWords[ReasonEvidenceLost] = wording{evidence: func(w wordCtx) []string {
 		first := fmt.Sprintf("evidence lost while this attempt was open (%s): it would be %s on what was seen, which the missing events may contradict", lostWhy(w.f.Lost), w.f.WouldBe.Outcome())
 		return append(one(first), evidenceFor(w, w.f.WouldBe)...)
 	}}
 	for _, p := range protocols {
 		if p.WrongBanner != "" {
-			reasonWords[reasonIDs[p.WrongBanner]] = wording{evidence: wrongBannerWords}
+			reasonWords[reasonIDs[p.WrongBanner]] = wording{evidence: wrongBannerWords, wrongBanner: true}
 		}
 	}
 }

@@ -15,7 +15,7 @@ func init() {
 	// A SYN nobody answered because a traced host dropped it: the words of
 	// what was seen (the SYNs, or the kernel's ETIMEDOUT), the drop is its
 	// own evidence (kernelEvidence).
-	unanswered := func(w *wordCtx) []string {
+	unanswered := func(w wordCtx) []string {
 		if w.f.Errno == "ETIMEDOUT" {
 			return reasonWords[ReasonETIMEDOUT].evidence(w)
 		}
@@ -28,7 +28,7 @@ func init() {
 
 // kernelEvidence is what the server side and the kernel's drops add to any
 // verdict: an accept that came late or never, the drop behind it.
-func kernelEvidence(w *wordCtx) []string {
+func kernelEvidence(w wordCtx) []string {
 	var ev []string
 	if s := acceptEvidence(w); s != "" {
 		ev = append(ev, s)
@@ -81,7 +81,7 @@ func rstSentEvidence(f *RSTFact) string {
 
 // kernelCauses are the causes from the server side and the listener
 // inventory, after the reason's own.
-func kernelCauses(w *wordCtx) []string {
+func kernelCauses(w wordCtx) []string {
 	return append(append(serverCauses(w), overflowCauses(w)...), listenerCauses(w)...)
 }
 
@@ -100,7 +100,7 @@ func dropWhere(location string) string {
 }
 
 // dropCauses explains the drop reasons.
-func dropCauses(w *wordCtx) []string {
+func dropCauses(w wordCtx) []string {
 	d := w.f.KernelDrop
 	if d == nil {
 		// Not expected (the reasons come from a drop): speak of the SYN.
@@ -131,7 +131,7 @@ func dropCauses(w *wordCtx) []string {
 // acceptEvidence says what the server's side adds to a verdict: an accept
 // that came late, or none at all for a queued connection of a failed
 // attempt.
-func acceptEvidence(w *wordCtx) string {
+func acceptEvidence(w wordCtx) string {
 	f := w.f.Accept
 	switch {
 	case f == nil || f.HandshakeMS == nil:
@@ -167,7 +167,7 @@ func acceptExplainsFirst(f *Facts) bool {
 const lateFirstMS = 1000
 
 // serverCauses explains an accept that never came or came late.
-func serverCauses(w *wordCtx) []string {
+func serverCauses(w wordCtx) []string {
 	f := w.f.Accept
 	if f == nil || f.HandshakeMS == nil {
 		return nil
@@ -190,7 +190,7 @@ func serverCauses(w *wordCtx) []string {
 
 // overflowCauses explains a handshake the server's full accept queue held
 // back: its kernel dropped the client's ACK and retransmitted its SYN-ACK.
-func overflowCauses(w *wordCtx) []string {
+func overflowCauses(w wordCtx) []string {
 	f := w.f.Accept
 	if f == nil || f.SYNACKRetransmits == 0 || f.ACKDropped != "TCP_LISTEN_OVERFLOW" || w.at.Outcome == OK ||
 		w.at.Reason == ReasonKernelListenOverflow { // dropCauses says it
@@ -201,7 +201,7 @@ func overflowCauses(w *wordCtx) []string {
 
 // listenerCauses names who listened on the attempt's port, and where, when
 // that explains a refusal or a timeout.
-func listenerCauses(w *wordCtx) []string {
+func listenerCauses(w wordCtx) []string {
 	lf := w.f.Listeners
 	if lf == nil {
 		return nil

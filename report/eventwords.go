@@ -54,7 +54,7 @@ func EventWords(e *analyze.Event) string {
 		}
 	}
 	var buf [96]byte
-	if b, ok := appendHandshakeWords(buf[:0], e, appendRaw); ok {
+	if b, ok := appendHandshakeWords(buf[:0], e); ok {
 		return string(b)
 	}
 	d := e.Detail
@@ -173,12 +173,13 @@ func EventWords(e *analyze.Event) string {
 // appendHandshakeWords appends the words of the handshake's steps — SYN,
 // SYN retransmit, SYN-ACK: most of every timeline — and reports whether e
 // is one (without a protocol's words). Written into b rather than joined
-// into a new string: the JSON format appends them straight into its line,
-// with addr escaping the address for it (appendRaw for the other formats).
-func appendHandshakeWords(b []byte, e *analyze.Event, addr func(b []byte, s string) []byte) ([]byte, bool) {
+// into a new string: the JSON format appends them straight into its line
+// (and escapes them there if they need it). Only appends: EventWords'
+// buffer stays on the stack.
+func appendHandshakeWords(b []byte, e *analyze.Event) ([]byte, bool) {
 	switch e.Kind {
 	case analyze.EvSYN:
-		return addr(append(b, "SYN to "...), e.Addr), true
+		return append(append(b, "SYN to "...), e.Addr...), true
 	case analyze.EvSYNRetransmit:
 		b = strconv.AppendInt(append(b, "SYN retransmit #"...), int64(e.N), 10)
 		if e.Note == analyze.NoteAfterSYNACK {
@@ -190,7 +191,7 @@ func appendHandshakeWords(b []byte, e *analyze.Event, addr func(b []byte, s stri
 		}
 		return b, true
 	case analyze.EvSYNACK:
-		b = addr(append(b, "SYN-ACK from "...), e.Addr)
+		b = append(append(b, "SYN-ACK from "...), e.Addr...)
 		switch {
 		case e.Note == analyze.NoteAfterVerdict:
 			return append(b, " (after the attempt was decided)"...), true
@@ -202,9 +203,6 @@ func appendHandshakeWords(b []byte, e *analyze.Event, addr func(b []byte, s stri
 	}
 	return b, false
 }
-
-// appendRaw appends s as it is.
-func appendRaw(b []byte, s string) []byte { return append(b, s...) }
 
 // who names a step's sender by its direction.
 func who(d analyze.Dir) string {
@@ -220,7 +218,7 @@ func closeWords(e *analyze.Event) string {
 	if e.Kind == analyze.EvRST {
 		how = "RST"
 	}
-	dur := analyze.FormatMS(e.ElapsedMS)
+	dur := func() string { return analyze.FormatMS(e.ElapsedMS) } // made only for the words that say it
 	if e.Dir == analyze.DirS2C {
 		switch e.Note {
 		case analyze.NoteBannerUnanswered:
@@ -234,7 +232,7 @@ func closeWords(e *analyze.Event) string {
 		case analyze.NoteNoAnswer:
 			return how + " from the server without a reply to the client's data"
 		case analyze.NoteNoServerByte:
-			return how + " from the server before any payload (" + dur + " after the handshake)"
+			return how + " from the server before any payload (" + dur() + " after the handshake)"
 		case analyze.NoteDuringTLS:
 			return how + " from the server during the TLS handshake"
 		}
@@ -244,15 +242,15 @@ func closeWords(e *analyze.Event) string {
 	case analyze.NoteBannerUnanswered:
 		return how + " from the client, which never answered the server's first bytes"
 	case analyze.NoteBeforeReply:
-		return how + " from the client before any reply (+" + dur + ")"
+		return how + " from the client before any reply (+" + dur() + ")"
 	case analyze.NoteAnswersSYNACK:
 		return how + " from the client answering the SYN-ACK: it had given up"
 	case analyze.NoteClosedAtOnce:
-		return how + " from the client " + dur + " after the handshake: client closed without sending"
+		return how + " from the client " + dur() + " after the handshake: client closed without sending"
 	case analyze.NoteNoAnswer:
-		return how + " from the client: gave up waiting for an answer to its first bytes after " + dur
+		return how + " from the client: gave up waiting for an answer to its first bytes after " + dur()
 	case analyze.NoteNoServerByte:
-		return how + " from the client: gave up waiting for the server's first byte after " + dur
+		return how + " from the client: gave up waiting for the server's first byte after " + dur()
 	case analyze.NoteDuringTLS:
 		return how + " from the client during the TLS handshake"
 	}

@@ -2,6 +2,7 @@ package report
 
 import (
 	"bytes"
+	"encoding/json"
 	"go/ast"
 	"go/parser"
 	"go/token"
@@ -186,6 +187,10 @@ func TestEventWords(t *testing.T) {
 		covered[tc.e.Kind] = true
 		if got := EventWords(&tc.e); got != tc.want {
 			t.Errorf("%s %s %+v %+v %+v:\n got  %q\n want %q", tc.e.Kind, tc.e.Dir, tc.e.EventAttrs, tc.e.Detail, tc.e.Msg, got, tc.want)
+		}
+		// The JSON line writes the same words, straight into it.
+		if want, _ := json.Marshal(tc.want); string(appendEventWordsJSON([]byte("x"), &tc.e)) != "x"+string(want) {
+			t.Errorf("%s %s %+v: JSON words %s, want %s", tc.e.Kind, tc.e.Dir, tc.e.EventAttrs, appendEventWordsJSON(nil, &tc.e), want)
 		}
 	}
 	for _, k := range eventKinds(t) {

@@ -47,6 +47,12 @@ var jsonFields = map[reflect.Type]string{
 	reflect.TypeOf(analyze.Facts{}):    "syns:int elapsed_ms:float64 closed_by:string close:string server_bytes:int client_bytes:int icmp:ptr errno:string -:slice banner:string tls_alert:string lost_at:int would_be:uint16 reply_ms:ptr syn_span_ms:ptr answered_syn:int since_first_syn_ms:ptr after_give_up_ms:ptr quiet_ms:ptr phase:string soft_errors:slice syn_ack_ms:ptr since_last_syn_ms:ptr retransmit_due_ms:ptr since_handshake_ms:ptr since_request_ms:ptr since_server_ms:ptr server_first_ms:ptr client_first_ms:ptr request_acked_ms:ptr client_gave_up_ms:ptr client_close:string server_close:string ended:string next_address:string at_once:bool wire:bool expected:string intended:string protocol:string tls_cut_side:string tls_cut_at:int cut:ptr slow:slice lost:ptr kernel_drop:ptr accept:ptr listeners:ptr rst_sent:ptr",
 	reflect.TypeOf(analyze.ICMPFact{}): "from:string v6:bool type:uint8 code:uint8 local:bool from_client:bool",
 	reflect.TypeOf(analyze.Slow{}):     "part:string ms:float64",
+	// The facts' rarer objects (appendFactObjects).
+	reflect.TypeOf(analyze.SoftErrorFact{}): "syn:int at_ms:float64",
+	reflect.TypeOf(analyze.CutFact{}):       "from:string at_ms:float64 kept:int len:int",
+	reflect.TypeOf(analyze.SlowFact{}):      "part:string step:string ms:float64 acked_ms:ptr",
+	reflect.TypeOf(analyze.LostFact{}):      "kernel_events:uint64 packets:uint64 late_events:uint64",
+	reflect.TypeOf(analyze.RSTFact{}):       "from:string reason:string answers:string",
 }
 
 // fastJSON reports whether the model still has exactly the fields
@@ -130,20 +136,39 @@ func appendConnectLine(b []byte, jc jsonConnect) ([]byte, error) {
 		b = append(b, ']')
 	}
 	b = append(b, `,"attempts":`...)
+	// The connect's evidence and causes are most often its decisive
+	// attempt's lists themselves (analyze.Explain shares them): those are
+	// copied from where the attempt's were written, not escaped again.
+	var evidence, causes []byte
 	{
 		b = append(b, '[')
 		for i, a := range c.Attempts {
 			if i > 0 {
 				b = append(b, ',')
 			}
-			b = appendAttempt(b, a)
+			var at attemptLists
+			b = appendAttempt(b, a, &at)
+			if a != nil && sameList(a.Evidence, c.Evidence) {
+				evidence = b[at.evidence[0]:at.evidence[1]]
+			}
+			if a != nil && sameList(a.Causes, c.Causes) {
+				causes = b[at.causes[0]:at.causes[1]]
+			}
 		}
 		b = append(b, ']')
 	}
 	b = append(b, `,"evidence":`...)
-	b = appendJSONStrings(b, c.Evidence)
+	if evidence != nil {
+		b = append(b, evidence...)
+	} else {
+		b = appendJSONStrings(b, c.Evidence)
+	}
 	b = append(b, `,"causes":`...)
-	b = appendJSONStrings(b, c.Causes)
+	if causes != nil {
+		b = append(b, causes...)
+	} else {
+		b = appendJSONStrings(b, c.Causes)
+	}
 	if c.PID != 0 {
 		b = append(b, `,"pid":`...)
 		b = strconv.AppendUint(b, uint64(c.PID), 10)
@@ -202,7 +227,17 @@ func appendQuery(b []byte, q *analyze.Query) []byte {
 	return append(b, '}')
 }
 
-func appendAttempt(b []byte, a *analyze.Attempt) []byte {
+// attemptLists is where appendAttempt wrote the attempt's evidence and
+// causes in b (start, end).
+type attemptLists struct{ evidence, causes [2]int }
+
+// sameList says whether x and y are the same non-empty list: the same
+// strings in the same memory.
+func sameList(x, y []string) bool {
+	return len(x) > 0 && len(x) == len(y) && &x[0] == &y[0]
+}
+
+func appendAttempt(b []byte, a *analyze.Attempt, lists *attemptLists) []byte {
 	if a == nil {
 		return append(b, "null"...)
 	}
@@ -278,9 +313,13 @@ func appendAttempt(b []byte, a *analyze.Attempt) []byte {
 		}
 	}
 	b = append(b, `,"evidence":`...)
+	lists.evidence[0] = len(b)
 	b = appendJSONStrings(b, a.Evidence)
+	lists.evidence[1] = len(b)
 	b = append(b, `,"causes":`...)
+	lists.causes[0] = len(b)
 	b = appendJSONStrings(b, a.Causes)
+	lists.causes[1] = len(b)
 	if a.PID != 0 {
 		b = append(b, `,"pid":`...)
 		b = strconv.AppendUint(b, uint64(a.PID), 10)
@@ -411,8 +450,8 @@ func appendOptInt(b []byte, key string, n int64) []byte {
 }
 
 // appendFacts writes an attempt's facts as encoding/json does (field
-// order, omitempty); the rare nested lists and objects (soft errors, the
-// cut segment, slow parts, losses) go through encoding/json itself.
+// order, omitempty); the listener inventory, rare and nested deeper, goes
+// through encoding/json itself.
 func appendFacts(b []byte, f *analyze.Facts) []byte {
 	b = append(b, '{')
 	if f.SYNs != 0 {
@@ -496,7 +535,8 @@ func appendFacts(b []byte, f *analyze.Facts) []byte {
 	dur("quiet_ms", f.QuietMS)
 	str("phase", f.Phase)
 	if len(f.SoftErrors) > 0 {
-		raw("soft_errors", f.SoftErrors)
+		key("soft_errors")
+		b = appendSoftErrors(b, f.SoftErrors)
 	}
 	dur("syn_ack_ms", f.SYNACKMS)
 	dur("since_last_syn_ms", f.SinceLastSYNMS)
@@ -520,13 +560,16 @@ func appendFacts(b []byte, f *analyze.Facts) []byte {
 	str("tls_cut_side", f.TLSCutSide)
 	num("tls_cut_at", int64(f.TLSCutAt))
 	if f.Cut != nil {
-		raw("cut", f.Cut)
+		key("cut")
+		b = appendCut(b, f.Cut)
 	}
 	if len(f.Slow) > 0 {
-		raw("slow", f.Slow)
+		key("slow")
+		b = appendSlowFacts(b, f.Slow)
 	}
 	if f.Lost != nil {
-		raw("lost", f.Lost)
+		key("lost")
+		b = appendLost(b, f.Lost)
 	}
 	// kernel_drop and accept come with most live connects: written by
 	// hand (a refused connect's NO_SOCKET drop, an accepted one's accept).
@@ -586,8 +629,75 @@ func appendFacts(b []byte, f *analyze.Facts) []byte {
 		raw("listeners", f.Listeners)
 	}
 	if f.RSTSent != nil {
-		raw("rst_sent", f.RSTSent)
+		key("rst_sent")
+		b = appendRSTSent(b, f.RSTSent)
 	}
+	return append(b, '}')
+}
+
+// The facts' rarer objects, as encoding/json writes them (written by hand:
+// one encoding/json call costs more than the rest of the line).
+
+func appendSoftErrors(b []byte, ss []analyze.SoftErrorFact) []byte {
+	b = append(b, '[')
+	for i, s := range ss {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = strconv.AppendInt(append(b, `{"syn":`...), int64(s.SYN), 10)
+		b = append(appendJSONFloat(append(b, `,"at_ms":`...), s.AtMS), '}')
+	}
+	return append(b, ']')
+}
+
+func appendCut(b []byte, c *analyze.CutFact) []byte {
+	b = appendJSONString(append(b, `{"from":`...), c.From)
+	b = appendJSONFloat(append(b, `,"at_ms":`...), c.AtMS)
+	b = strconv.AppendInt(append(b, `,"kept":`...), int64(c.Kept), 10)
+	b = strconv.AppendInt(append(b, `,"len":`...), int64(c.Len), 10)
+	return append(b, '}')
+}
+
+func appendSlowFacts(b []byte, ss []analyze.SlowFact) []byte {
+	b = append(b, '[')
+	for i := range ss {
+		s := &ss[i]
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendJSONString(append(b, `{"part":`...), s.Part)
+		b = appendJSONString(append(b, `,"step":`...), s.Step)
+		b = appendJSONFloat(append(b, `,"ms":`...), s.MS)
+		if s.AckedMS != nil {
+			b = appendJSONFloat(append(b, `,"acked_ms":`...), *s.AckedMS)
+		}
+		b = append(b, '}')
+	}
+	return append(b, ']')
+}
+
+func appendLost(b []byte, l *analyze.LostFact) []byte {
+	b = append(b, '{')
+	n := len(b)
+	for _, x := range [...]struct {
+		key string
+		v   uint64
+	}{{`"kernel_events":`, l.KernelEvents}, {`"packets":`, l.Packets}, {`"late_events":`, l.LateEvents}} {
+		if x.v == 0 {
+			continue
+		}
+		if len(b) > n {
+			b = append(b, ',')
+		}
+		b = strconv.AppendUint(append(b, x.key...), x.v, 10)
+	}
+	return append(b, '}')
+}
+
+func appendRSTSent(b []byte, r *analyze.RSTFact) []byte {
+	b = appendJSONString(append(b, `{"from":`...), r.From)
+	b = appendOptString(b, `,"reason":`, r.Reason)
+	b = appendOptString(b, `,"answers":`, r.Answers)
 	return append(b, '}')
 }
 
@@ -636,8 +746,68 @@ func appendJSONTime(b []byte, t time.Time) []byte {
 		return append(b, "null"...)
 	}
 	b = append(b, '"')
-	b = t.AppendFormat(b, time.RFC3339Nano)
+	b = appendRFC3339NanoUTC(b, t)
 	return append(b, '"')
+}
+
+// appendRFC3339NanoUTC is t.AppendFormat(b, time.RFC3339Nano), written
+// by hand for the model's times (UTC, from 1970 to 9999): every connect
+// line has several, and the by-hand date costs less than half of
+// AppendFormat's. Other times go through AppendFormat
+// (TestAppendRFC3339NanoUTC compares the two).
+func appendRFC3339NanoUTC(b []byte, t time.Time) []byte {
+	u := t.Unix()
+	if t.Location() != time.UTC || u < 0 || u >= 253402300800 { // 10000-01-01
+		return t.AppendFormat(b, time.RFC3339Nano)
+	}
+	days, secs := u/86400, int(u%86400)
+	// The civil date of a day number (H. Hinnant, "chrono-Compatible
+	// Low-Level Date Algorithms"), for days >= 0: eras of 400 years from
+	// 0000-03-01.
+	z := days + 719468
+	era := z / 146097
+	doe := z - era*146097
+	yoe := (doe - doe/1460 + doe/36524 - doe/146096) / 365
+	year := int(yoe + era*400)
+	doy := doe - (365*yoe + yoe/4 - yoe/100)
+	mp := (5*doy + 2) / 153
+	day := int(doy - (153*mp+2)/5 + 1)
+	month := int(mp + 3)
+	if month > 12 {
+		month -= 12
+	}
+	if month <= 2 {
+		year++
+	}
+	var buf [30]byte // 2006-01-02T15:04:05.999999999Z
+	d := buf[:20]
+	put2 := func(i, v int) { d[i], d[i+1] = byte('0'+v/10), byte('0'+v%10) }
+	put2(0, year/100)
+	put2(2, year%100)
+	d[4] = '-'
+	put2(5, month)
+	d[7] = '-'
+	put2(8, day)
+	d[10] = 'T'
+	put2(11, secs/3600)
+	d[13] = ':'
+	put2(14, secs/60%60)
+	d[16] = ':'
+	put2(17, secs%60)
+	if ns := t.Nanosecond(); ns != 0 {
+		d = buf[:29]
+		d[19] = '.'
+		for i := 28; i >= 20; i-- {
+			d[i] = byte('0' + ns%10)
+			ns /= 10
+		}
+		for d[len(d)-1] == '0' { // RFC3339Nano drops trailing zeros
+			d = d[:len(d)-1]
+		}
+		d = d[:len(d)+1]
+	}
+	d[len(d)-1] = 'Z'
+	return append(b, d...)
 }
 
 func appendJSONFloatPtr(b []byte, f *float64) []byte {
@@ -660,8 +830,10 @@ func appendJSONFloat(b []byte, f float64) []byte {
 	// is the double nearest to k/1e6 (checked) and doubles that far from
 	// zero are less than 1e-6 apart (|f| < 1e9; 2^33 would do), so no
 	// other multiple of 1e-6 maps to f.
+	// (RoundToEven: one instruction on amd64, where Round is not; which
+	// integer a tie goes to does not matter, the check decides.)
 	if f != 0 && f > -1e9 && f < 1e9 {
-		if k := math.Round(f * 1e6); k/1e6 == f {
+		if k := math.RoundToEven(f * 1e6); k/1e6 == f {
 			return appendMicros(b, int64(k))
 		}
 	}
@@ -686,54 +858,74 @@ func appendJSONFloat(b []byte, f float64) []byte {
 }
 
 // appendMicros writes n millionths as a decimal without trailing zeros:
-// 1500000 as 1.5, -2 as -0.000002.
+// 1500000 as 1.5, -2 as -0.000002. The digits are made right to left in
+// one buffer (fraction, point, whole part), then appended at once.
 func appendMicros(b []byte, n int64) []byte {
 	if n < 0 {
 		b = append(b, '-')
 		n = -n
 	}
-	b = strconv.AppendInt(b, n/1e6, 10)
-	frac := n % 1e6
-	if frac == 0 {
-		return b
+	var d [28]byte
+	i := len(d)
+	whole, frac := uint64(n)/1e6, uint64(n)%1e6
+	if frac != 0 {
+		digits := 6
+		for frac%10 == 0 {
+			frac /= 10
+			digits--
+		}
+		for ; digits > 0; digits-- {
+			i--
+			d[i] = byte('0' + frac%10)
+			frac /= 10
+		}
+		i--
+		d[i] = '.'
 	}
-	var d [7]byte
-	d[0] = '.'
-	for i := 6; i >= 1; i-- {
-		d[i] = byte('0' + frac%10)
-		frac /= 10
+	for {
+		i--
+		d[i] = byte('0' + whole%10)
+		whole /= 10
+		if whole == 0 {
+			break
+		}
 	}
-	end := 7
-	for d[end-1] == '0' {
-		end--
-	}
-	return append(b, d[:end]...)
+	return append(b, d[i:]...)
 }
 
 // appendJSONString appends s as encoding/json writes a string.
 func appendJSONString(b []byte, s string) []byte { return proto.AppendJSONString(b, s) }
 
-// appendEventWordsJSON appends EventWords(e) as a JSON string; a
-// handshake step's words are written straight into b (the text around
-// the address needs no escaping).
+// appendEventWordsJSON appends EventWords(e) as a JSON string. A
+// handshake step's words, and a protocol's that has AppendWords, are
+// written straight into b, then escaped there when they need it (rarely:
+// a quoted name).
 func appendEventWordsJSON(b []byte, e *analyze.Event) []byte {
-	if e.Proto == "" {
-		n := len(b)
-		if out, ok := appendHandshakeWords(append(b, '"'), e, appendJSONInner); ok {
-			return append(out, '"')
+	n := len(b)
+	if e.Proto != "" {
+		if words := analyze.ProtocolAppendWords(e.Proto); words != nil {
+			if b = words(append(b, '"'), string(e.Kind), proto.Dir(e.Dir), &e.EventAttrs); len(b) > n+1 {
+				return quoteWordsJSON(b, n)
+			}
+			b = b[:n] // no words of the protocol's: EventWords has others
 		}
-		b = b[:n]
+	} else if out, ok := appendHandshakeWords(append(b, '"'), e); ok {
+		return quoteWordsJSON(out, n)
 	}
-	return appendJSONString(b, EventWords(e))
+	return appendJSONString(b[:n], EventWords(e))
 }
 
-// appendJSONInner appends s escaped as in a JSON string, without the
-// quotes.
-func appendJSONInner(b []byte, s string) []byte {
-	n := len(b)
-	b = proto.AppendJSONString(b, s) // "s"
-	copy(b[n:], b[n+1:len(b)-1])
-	return b[:len(b)-2]
+// quoteWordsJSON makes b[n:], a quote and words as they are, a JSON
+// string: the closing quote when no byte needs escaping, else the words
+// escaped after them and moved over them.
+func quoteWordsJSON(b []byte, n int) []byte {
+	raw := b[n+1:]
+	if proto.JSONPlain(raw) {
+		return append(b, '"')
+	}
+	b = proto.AppendJSONBytes(b, raw)
+	n += copy(b[n:], b[n+1+len(raw):])
+	return b[:n]
 }
 
 // modelTypes lists the types jsonFields covers, for tests.

@@ -231,15 +231,21 @@ type Err struct {
 }
 
 func (e Err) String() string {
-	cut := ""
-	if e.Truncated {
-		cut = "… (message cut in the capture)"
-	}
-	code := strconv.FormatUint(uint64(e.Code), 10)
+	var buf [128]byte
+	return string(e.appendTo(buf[:0]))
+}
+
+// appendTo appends e.String() to b.
+func (e Err) appendTo(b []byte) []byte {
+	b = strconv.AppendUint(append(b, "ERROR "...), uint64(e.Code), 10)
 	if e.SQLState != "" {
-		return "ERROR " + code + " (" + e.SQLState + "): " + e.Message + cut
+		b = append(append(append(b, " ("...), e.SQLState...), ')')
 	}
-	return "ERROR " + code + ": " + e.Message + cut
+	b = append(append(b, ": "...), e.Message...)
+	if e.Truncated {
+		b = append(b, "… (message cut in the capture)"...)
+	}
+	return b
 }
 
 // maxMessage bounds error messages kept (MySQL's own limit is 512 bytes).

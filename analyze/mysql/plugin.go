@@ -60,10 +60,11 @@ const (
 
 // Protocol registers MySQL/MariaDB with the engine.
 var Protocol = proto.Protocol{
-	Name:  "MySQL",
-	Words: words,
-	Key:   "mysql",
-	Scrub: &scrub,
+	Name:        "MySQL",
+	Words:       words,
+	AppendWords: appendWords,
+	Key:         "mysql",
+	Scrub:       &scrub,
 	Quoted: []*regexp.Regexp{
 		// 'user'@'host' as MySQL/MariaDB print it in 1044, 1045, 1142, ...
 		regexp.MustCompile(`'(?P<user>[^'\n]*)'@'(?P<host>[^'\n]*)'`),
@@ -128,17 +129,17 @@ func connCauses(reason string, t proto.Target) []string {
 	php := slices.Contains(phpClients, t.Comm)
 	switch reason {
 	case "tcp.rst_from_server", "kernel.rst_received", "kernel.econnrefused", "kernel.econnreset":
-		c := []string{"MySQL/MariaDB: check bind_address (127.0.0.1 only?), skip_networking (no TCP at all) and port in the server's configuration ([mysqld]), or that mysqld/mariadbd runs."}
+		c := "MySQL/MariaDB: check bind_address (127.0.0.1 only?), skip_networking (no TCP at all) and port in the server's configuration ([mysqld]), or that mysqld/mariadbd runs."
 		if !php {
-			c = append(c, misleadingErrno)
+			return []string{c, misleadingErrno}
 		}
-		return c
+		return []string{c}
 	case "tcp.syn_unanswered", "kernel.etimedout":
-		c := []string{"MySQL/MariaDB clients: set the connect timeout: --connect-timeout (mariadb/mysql CLI), MYSQLI_OPT_CONNECT_TIMEOUT or mysqlnd.net_connect_timeout (PHP), connect_timeout (Connector/Python, PyMySQL)."}
+		c := "MySQL/MariaDB clients: set the connect timeout: --connect-timeout (mariadb/mysql CLI), MYSQLI_OPT_CONNECT_TIMEOUT or mysqlnd.net_connect_timeout (PHP), connect_timeout (Connector/Python, PyMySQL)."
 		if !php {
-			c = append(c, misleadingErrno)
+			return []string{c, misleadingErrno}
 		}
-		return c
+		return []string{c}
 	case "app.no_server_bytes":
 		return []string{"MySQL/MariaDB: a server resolving the client's address (skip_name_resolve=OFF) waits on DNS before its greeting; clients report the wait as \"Lost connection ... at 'reading initial communication packet'\" (error 2013)."}
 	case "kernel.enoent", "kernel.econnrefused_unix", "kernel.unix_other_errno":
@@ -730,9 +731,9 @@ func errorCauses(code uint16, client string) []string {
 	case 1040:
 		return []string{"The server is at max_connections (one more is kept for SUPER/CONNECTION ADMIN): check SHOW STATUS LIKE 'Threads_connected' and 'Max_used_connections'; raise max_connections or find the client that leaks or hoards connections (pool sizes)."}
 	case 1129:
-		return []string{fmt.Sprintf("The server's host cache blocked %s after max_connect_errors consecutive failed connects: run FLUSH HOSTS (or mariadb-admin flush-hosts; TRUNCATE performance_schema.host_cache on MySQL 8), raise max_connect_errors, and find what makes connects from this host fail (health checks that connect and drop).", client)}
+		return []string{"The server's host cache blocked " + client + " after max_connect_errors consecutive failed connects: run FLUSH HOSTS (or mariadb-admin flush-hosts; TRUNCATE performance_schema.host_cache on MySQL 8), raise max_connect_errors, and find what makes connects from this host fail (health checks that connect and drop)."}
 	case 1130:
-		return []string{fmt.Sprintf("No account matches this client host: the grants have user@host entries that do not include %s as the server sees it (after NAT/proxies; by name when skip_name_resolve is off). Check SELECT user,host FROM mysql.user and create the account for the right host pattern.", client)}
+		return []string{"No account matches this client host: the grants have user@host entries that do not include " + client + " as the server sees it (after NAT/proxies; by name when skip_name_resolve is off). Check SELECT user,host FROM mysql.user and create the account for the right host pattern."}
 	case 1045:
 		return []string{"Wrong password, or no account for this user@host (the server may have matched another host entry, e.g. an anonymous ''@'localhost'). Check the credentials and SELECT user,host,plugin FROM mysql.user; the server's error log names the account it tried."}
 	case 1044:
@@ -754,7 +755,7 @@ func errorCauses(code uint16, client string) []string {
 	case 3159:
 		return []string{"The server requires TLS (require_secure_transport=ON) and the client connected without it: enable TLS in the client."}
 	}
-	return []string{fmt.Sprintf("The server refused the connection with error %d: see its message and the server's error log.", code)}
+	return []string{"The server refused the connection with error " + strconv.Itoa(int(code)) + ": see its message and the server's error log."}
 }
 
 // patternCauses: MySQL's settings behind incident patterns of a MySQL server.

@@ -33,7 +33,15 @@ const (
 )
 
 // words makes the words of a MySQL timeline step (Protocol.Words).
-func words(kind string, _ proto.Dir, a *proto.Attrs) string {
+func words(kind string, dir proto.Dir, a *proto.Attrs) string {
+	var buf [192]byte
+	return string(appendWords(buf[:0], kind, dir, a))
+}
+
+// appendWords appends the words of a MySQL timeline step to b
+// (Protocol.AppendWords; nothing for a step it has no words for). The
+// JSON report writes them straight into its line: no string per step.
+func appendWords(b []byte, kind string, _ proto.Dir, a *proto.Attrs) []byte {
 	d := a.Msg
 	if d == nil {
 		d = &proto.Msg{}
@@ -42,15 +50,17 @@ func words(kind string, _ proto.Dir, a *proto.Attrs) string {
 	case "not_decoded":
 		switch a.Note {
 		case NoteFirstCut:
-			return "server's first payload cut by the snap length after " + strconv.Itoa(a.Bytes) + " bytes: too short to tell a MySQL greeting; following the client and TCP"
+			b = strconv.AppendInt(append(b, "server's first payload cut by the snap length after "...), int64(a.Bytes), 10)
+			return append(b, " bytes: too short to tell a MySQL greeting; following the client and TCP"...)
 		case NoteNotMySQL:
-			return "server sent bytes that are not a MySQL packet; decoding stops"
+			return append(b, "server sent bytes that are not a MySQL packet; decoding stops"...)
 		case NoteLost:
-			return "the server's bytes from byte " + strconv.Itoa(a.Bytes) + " on cannot be decoded (the snap length cut a packet); following TCP only"
+			b = strconv.AppendInt(append(b, "the server's bytes from byte "...), int64(a.Bytes), 10)
+			return append(b, " on cannot be decoded (the snap length cut a packet); following TCP only"...)
 		case NoteMalformedGreeting:
-			return "malformed MySQL greeting: " + d.Message
+			return append(append(b, "malformed MySQL greeting: "...), d.Message...)
 		case NoteMalformedLogin:
-			return "client reply to the greeting is malformed or cut: " + d.Message
+			return append(append(b, "client reply to the greeting is malformed or cut: "...), d.Message...)
 		}
 	case "greeting":
 		tls := "TLS unknown"
@@ -60,18 +70,20 @@ func words(kind string, _ proto.Dir, a *proto.Attrs) string {
 		case TLSNotOffered:
 			tls = "no TLS"
 		}
-		w := "greeting: MySQL protocol " + d.Protocol + ", server " + d.Version + ", connection id " + strconv.FormatUint(d.ID, 10) +
-			", plugin " + orNone(d.Auth) + ", " + tls + " (" + proto.MS(a.ElapsedMS) + " after the handshake)"
+		b = append(append(append(b, "greeting: MySQL protocol "...), d.Protocol...), ", server "...)
+		b = strconv.AppendUint(append(append(b, d.Version...), ", connection id "...), d.ID, 10)
+		b = append(append(append(append(b, ", plugin "...), orNone(d.Auth)...), ", "...), tls...)
+		b = append(proto.AppendMS(append(b, " ("...), a.ElapsedMS), " after the handshake)"...)
 		if d.Cut {
-			w += " (greeting cut short in the capture)"
+			b = append(b, " (greeting cut short in the capture)"...)
 		}
-		return w
+		return b
 	case "mysql_err":
 		switch a.Note {
 		case NoteGreetingCodeCut:
-			return "ERR instead of a greeting, cut by the snap length before its code"
+			return append(b, "ERR instead of a greeting, cut by the snap length before its code"...)
 		case NoteCodeCut:
-			return "ERR cut by the snap length before its code"
+			return append(b, "ERR cut by the snap length before its code"...)
 		}
 		e := Err{Code: uint16(d.Code), SQLState: d.SQLState, Message: d.Message, Truncated: d.Cut}
 		when := "after the login"
@@ -81,30 +93,30 @@ func words(kind string, _ proto.Dir, a *proto.Attrs) string {
 		case NoteBeforeLogin:
 			when = "before the login"
 		}
-		return e.String() + " (" + when + ")"
+		return append(append(append(e.appendTo(b), " ("...), when...), ')')
 	case "mysql_ok":
-		return "server OK before any login (unexpected)"
+		return append(b, "server OK before any login (unexpected)"...)
 	case "login_ok":
-		return "OK: logged in"
+		return append(b, "OK: logged in"...)
 	case "auth_switch":
-		return "auth switch to " + d.Auth
+		return append(append(b, "auth switch to "...), d.Auth...)
 	case "auth_more_data":
 		switch a.Note {
 		case NoteFastAuthOK:
-			return "auth more data: fast auth OK"
+			return append(b, "auth more data: fast auth OK"...)
 		case NoteFullAuth:
-			return "auth more data: full authentication required"
+			return append(b, "auth more data: full authentication required"...)
 		}
-		return "auth more data"
+		return append(b, "auth more data"...)
 	case "command":
-		return "client command " + d.Command + ": logged in"
+		return append(append(append(b, "client command "...), d.Command...), ": logged in"...)
 	case "ssl_request":
-		return "SSLRequest: TLS starts"
+		return append(b, "SSLRequest: TLS starts"...)
 	case "login":
 		if d.Cut {
-			return "HandshakeResponse (cut in the capture): login as " + strconv.Quote(d.User)
+			return strconv.AppendQuote(append(b, "HandshakeResponse (cut in the capture): login as "...), d.User)
 		}
-		return "HandshakeResponse: login as " + strconv.Quote(d.User)
+		return strconv.AppendQuote(append(b, "HandshakeResponse: login as "...), d.User)
 	case "fin", "rst":
 		how := "FIN"
 		if kind == "rst" {
@@ -112,14 +124,14 @@ func words(kind string, _ proto.Dir, a *proto.Attrs) string {
 		}
 		switch a.Note {
 		case NoteAfterGreeting:
-			return how + " from the client after the greeting, without logging in"
+			return append(append(b, how...), " from the client after the greeting, without logging in"...)
 		case NoteAwaitingResult:
-			return how + " from the client while waiting for the login result"
+			return append(append(b, how...), " from the client while waiting for the login result"...)
 		case NoteBeforeLogin:
-			return how + " from the server before the client logged in"
+			return append(append(b, how...), " from the server before the client logged in"...)
 		case NoteAfterLogin:
-			return how + " from the server after the login, without OK or ERR"
+			return append(append(b, how...), " from the server after the login, without OK or ERR"...)
 		}
 	}
-	return ""
+	return b
 }

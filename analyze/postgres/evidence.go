@@ -1,7 +1,6 @@
 package postgres
 
 import (
-	"fmt"
 	"strings"
 
 	"github.com/connscope/connscope/analyze/proto"
@@ -46,30 +45,30 @@ func evidence(reason string, info *Info, f *proto.Finding) []string {
 		if st, ok := SQLStateInfo(info.SQLState); ok {
 			desc += " " + st.ID
 		}
-		return one(fmt.Sprintf("the server answered with ErrorResponse %s %s: %s", desc, stepWhen[f.Step], info.ErrorMessage))
+		return one("the server answered with ErrorResponse " + desc + " " + stepWhen[f.Step] + ": " + info.ErrorMessage)
 	case ReasonClosedAfterSSL:
-		return one(fmt.Sprintf("the server answered the SSLRequest with 'N' (no TLS); %s closed (%s) %s later without a StartupMessage, as a program that only checks the server's answer does", f.Checker, f.Close, proto.Dur(f.Since)))
+		return one("the server answered the SSLRequest with 'N' (no TLS); " + f.Checker + " closed (" + f.Close + ") " + proto.Dur(f.Since) + " later without a StartupMessage, as a program that only checks the server's answer does")
 	case ReasonSSLRefused:
-		return one(fmt.Sprintf("the server answered the SSLRequest with 'N' (no TLS) and the client closed (%s) %s later without a StartupMessage: it requires TLS", f.Close, proto.Dur(f.Since)))
+		return one("the server answered the SSLRequest with 'N' (no TLS) and the client closed (" + f.Close + ") " + proto.Dur(f.Since) + " later without a StartupMessage: it requires TLS")
 	case ReasonNoPassword:
-		return one(fmt.Sprintf("the server asked for authentication (%s) and the client closed (%s) without answering: it had no password", info.AuthMethod, f.Close))
+		return one("the server asked for authentication (" + info.AuthMethod + ") and the client closed (" + f.Close + ") without answering: it had no password")
 	case ReasonStartupUnanswered:
 		switch {
 		case f.ClosedBy == "":
-			return one(fmt.Sprintf("the server sent nothing more for %s during the startup", proto.Dur(f.Since)))
+			return one("the server sent nothing more for " + proto.Dur(f.Since) + " during the startup")
 		case f.Step == StepAuth:
-			return one(fmt.Sprintf("no answer to the authentication: the client gave up (%s)", f.Close))
+			return one("no answer to the authentication: the client gave up (" + f.Close + ")")
 		case f.Step == StepSSLAnswer:
-			return one(fmt.Sprintf("the server did not answer the client's SSLRequest: the client gave up (%s)", f.Close))
+			return one("the server did not answer the client's SSLRequest: the client gave up (" + f.Close + ")")
 		}
-		return one(fmt.Sprintf("the server did not answer the client's StartupMessage: the client gave up (%s)", f.Close))
+		return one("the server did not answer the client's StartupMessage: the client gave up (" + f.Close + ")")
 	case ReasonClosedAfterAuthOK:
 		if f.ClosedBy == "server" {
-			return one(fmt.Sprintf("AuthenticationOk; the server closed (%s) before ReadyForQuery without an error", f.Close))
+			return one("AuthenticationOk; the server closed (" + f.Close + ") before ReadyForQuery without an error")
 		}
 		return one("AuthenticationOk; the client closed before ReadyForQuery")
 	case ReasonServerClosed:
-		return one(fmt.Sprintf("the server closed the connection (%s) during the startup without an ErrorResponse", f.Close))
+		return one("the server closed the connection (" + f.Close + ") during the startup without an ErrorResponse")
 	case reasonCaptureEnded:
 		return one("the capture ended during the PostgreSQL startup, waiting for the server")
 	}

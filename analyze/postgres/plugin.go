@@ -77,6 +77,7 @@ const (
 var Protocol = proto.Protocol{
 	Name:        "PostgreSQL",
 	Words:       words,
+	AppendWords: appendWords,
 	Key:         "postgres",
 	Scrub:       &scrub,
 	Ports:       []uint16{5432},

@@ -28,54 +28,63 @@ const (
 
 // words makes the words of a PostgreSQL timeline step (Protocol.Words).
 func words(kind string, dir proto.Dir, a *proto.Attrs) string {
+	var buf [160]byte
+	return string(appendWords(buf[:0], kind, dir, a))
+}
+
+// appendWords appends the words of a PostgreSQL timeline step to b
+// (Protocol.AppendWords; nothing for a step it has no words for). The
+// JSON report writes them straight into its line: no string per step.
+func appendWords(b []byte, kind string, dir proto.Dir, a *proto.Attrs) []byte {
 	d := a.Msg
 	if d == nil {
 		d = &proto.Msg{}
 	}
 	switch kind {
 	case "not_decoded":
-		return "not a PostgreSQL message; decoding stops: " + d.Message
+		return append(append(b, "not a PostgreSQL message; decoding stops: "...), d.Message...)
 	case "ssl_request":
 		if a.Note == NoteGSSENC {
-			return "GSSENCRequest: the client asks for GSSAPI encryption"
+			return append(b, "GSSENCRequest: the client asks for GSSAPI encryption"...)
 		}
-		return "SSLRequest: the client asks for TLS"
+		return append(b, "SSLRequest: the client asks for TLS"...)
 	case "command":
 		if d.Command == "CancelRequest" {
-			return "CancelRequest for backend " + strconv.FormatUint(d.ID, 10)
+			return strconv.AppendUint(append(b, "CancelRequest for backend "...), d.ID, 10)
 		}
-		return d.Command
+		return append(b, d.Command...)
 	case "login":
 		if a.Note == NoteAuthResponse {
-			return "the client answers the Authentication request"
+			return append(b, "the client answers the Authentication request"...)
 		}
-		w := "StartupMessage: protocol " + d.Protocol + ", user " + strconv.Quote(d.User)
+		b = append(append(b, "StartupMessage: protocol "...), d.Protocol...)
+		b = strconv.AppendQuote(append(b, ", user "...), d.User)
 		if d.Database != "" {
-			w += ", database " + strconv.Quote(d.Database)
+			b = strconv.AppendQuote(append(b, ", database "...), d.Database)
 		}
 		if d.Cut {
-			w += " (cut in the capture)"
+			b = append(b, " (cut in the capture)"...)
 		}
-		return w
+		return b
 	case "ssl_answer":
 		switch a.Note {
 		case NoteTLSAccepted:
-			return "'S': the server accepts TLS"
+			return append(b, "'S': the server accepts TLS"...)
 		case NoteNoEncryption:
-			return "'N': the server does not do TLS (or GSSAPI encryption) here"
+			return append(b, "'N': the server does not do TLS (or GSSAPI encryption) here"...)
 		}
-		return "'G': GSSAPI encryption follows (not decoded)"
+		return append(b, "'G': GSSAPI encryption follows (not decoded)"...)
 	case "auth_ok":
-		return "AuthenticationOk"
+		return append(b, "AuthenticationOk"...)
 	case "auth_request":
-		return "the server asks for authentication: " + d.Auth
+		return append(append(b, "the server asks for authentication: "...), d.Auth...)
 	case "login_ok":
 		if d.Version != "" {
-			return "ReadyForQuery: logged in (server " + d.Version + ")"
+			return append(append(append(b, "ReadyForQuery: logged in (server "...), d.Version...), ')')
 		}
-		return "ReadyForQuery: logged in"
+		return append(b, "ReadyForQuery: logged in"...)
 	case "server_data":
-		return "NegotiateProtocolVersion: the server supports up to " + d.Protocol
+		return append(append(b, "NegotiateProtocolVersion: the server supports up to "...), d.Protocol...)
 	case "pg_error":
 		desc := strings.TrimSpace(d.Severity + " " + d.SQLState)
 		if st, ok := SQLStateInfo(d.SQLState); ok {
@@ -83,11 +92,11 @@ func words(kind string, dir proto.Dir, a *proto.Attrs) string {
 		}
 		// The message is quoted as is (not escaped): the names it quotes
 		// stay recognisable to a redactor.
-		w := "ErrorResponse " + desc + ": " + d.Message
+		b = append(append(append(append(b, "ErrorResponse "...), desc...), ": "...), d.Message...)
 		if d.Cut {
-			w += " (cut in the capture)"
+			b = append(b, " (cut in the capture)"...)
 		}
-		return w
+		return b
 	case "fin", "rst":
 		how := "FIN"
 		if kind == "rst" {
@@ -95,21 +104,21 @@ func words(kind string, dir proto.Dir, a *proto.Attrs) string {
 		}
 		switch a.Note {
 		case NoteAfterN:
-			return how + " from the client after the server's 'N', without a StartupMessage"
+			return append(append(b, how...), " from the client after the server's 'N', without a StartupMessage"...)
 		case NoteAuthUnanswered:
-			return how + " from the client without answering the authentication request"
+			return append(append(b, how...), " from the client without answering the authentication request"...)
 		case NoteAwaitingAuthResult:
-			return how + " from the client while waiting for the authentication result"
+			return append(append(b, how...), " from the client while waiting for the authentication result"...)
 		case NoteAwaitingServer:
-			return how + " from the client while waiting for the server"
+			return append(append(b, how...), " from the client while waiting for the server"...)
 		case NoteDuringStartup:
-			return how + " from the server during the startup, without an ErrorResponse"
+			return append(append(b, how...), " from the server during the startup, without an ErrorResponse"...)
 		case NoteAfterAuthOK:
 			if dir == proto.S2C {
-				return how + " from the server after AuthenticationOk"
+				return append(append(b, how...), " from the server after AuthenticationOk"...)
 			}
-			return how + " from the client after AuthenticationOk"
+			return append(append(b, how...), " from the client after AuthenticationOk"...)
 		}
 	}
-	return ""
+	return b
 }

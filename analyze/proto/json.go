@@ -27,29 +27,49 @@ const (
 	highs = 0x8080808080808080
 )
 
-// skipPlain8 returns the first i' >= i such that s[i':i'+8] is not eight
-// jsonPlain bytes (one has its high bit set, is below 0x20, or is ", \,
+// skipPlain8 returns an i' >= i such that s[i:i'] is all jsonPlain bytes
+// and s[i':] is empty or starts with the eight bytes where notPlain saw a
+// byte that may need escaping (its high bit set, below 0x20, or ", \,
 // <, > or &). The tests are the exact "has a zero byte" / "has a byte less
-// than n" bit tricks.
-func skipPlain8(s string, i int) int {
-	for i+8 <= len(s) {
-		x := load8(s[i : i+8])
-		bad := x | (x-ones*0x20)&^x
-		bad |= hasZero(x ^ ones*'"')
-		bad |= hasZero(x ^ ones*'\\')
-		bad |= hasZero(x ^ ones*'<')
-		bad |= hasZero(x ^ ones*'>')
-		bad |= hasZero(x ^ ones*'&')
-		if bad&highs != 0 {
+// than n" bit tricks. " (0x22) and & (0x26) differ only in bit 0x04: with
+// that bit cleared after the XOR, one zero-byte test finds either.
+// Sixteen bytes a round while they last (two independent words: the
+// processor works on both at once), then eight; the last fewer than eight
+// are settled by one load of the string's last eight bytes when it has
+// that many (the ones before them are known plain).
+func skipPlain8[S string | []byte](s S, i int) int {
+	for i+16 <= len(s) {
+		if (notPlain(load8(s[i:i+8]))|notPlain(load8(s[i+8:i+16])))&highs != 0 {
 			break
 		}
+		i += 16
+	}
+	for i+8 <= len(s) {
+		if notPlain(load8(s[i:i+8]))&highs != 0 {
+			return i
+		}
 		i += 8
+	}
+	if i < len(s) && len(s) >= 8 && notPlain(load8(s[len(s)-8:]))&highs == 0 {
+		return len(s)
 	}
 	return i
 }
 
+// notPlain has the high bit of a byte of x set when that byte is not
+// plain (or, past such a byte, may have it set), and also for the rare
+// plain ^, | and ~ (the byte loop after the skip looks at them again):
+// \ (0x5c), < (0x3c) and > (0x3e) differ from < only in bits 0x60 and
+// 0x02, so one zero-byte test with those bits cleared finds the three
+// (and 0x1c, 0x1e, 0x5e, 0x7c, 0x7e with them).
+func notPlain(x uint64) uint64 {
+	bad := x | (x-ones*0x20)&^x
+	bad |= hasZero((x ^ ones*'"') &^ (ones * 0x04))
+	return bad | hasZero((x^ones*'<')&^(ones*0x62))
+}
+
 // load8 reads the first eight bytes of t little-endian (one load).
-func load8(t string) uint64 {
+func load8[S string | []byte](t S) uint64 {
 	_ = t[7]
 	return uint64(t[0]) | uint64(t[1])<<8 | uint64(t[2])<<16 | uint64(t[3])<<24 |
 		uint64(t[4])<<32 | uint64(t[5])<<40 | uint64(t[6])<<48 | uint64(t[7])<<56
@@ -57,9 +77,28 @@ func load8(t string) uint64 {
 
 func hasZero(y uint64) uint64 { return (y - ones) &^ y }
 
+// JSONPlain reports whether s goes into a JSON string as it is: no byte
+// of it needs escaping (all ASCII, none a control character, ", \, <, >
+// or &).
+func JSONPlain(s []byte) bool {
+	i := skipPlain8(s, 0)
+	for ; i < len(s); i++ {
+		if !jsonPlain[s[i]] {
+			return false
+		}
+	}
+	return true
+}
+
 // AppendJSONString appends s as encoding/json writes a string: HTML
 // characters escaped, invalid UTF-8 as U+FFFD, U+2028 and U+2029 escaped.
-func AppendJSONString(b []byte, s string) []byte {
+func AppendJSONString(b []byte, s string) []byte { return appendJSONString(b, s) }
+
+// AppendJSONBytes is AppendJSONString for text in a byte slice (which
+// must not share memory with b's free capacity).
+func AppendJSONBytes(b []byte, s []byte) []byte { return appendJSONString(b, s) }
+
+func appendJSONString[S string | []byte](b []byte, s S) []byte {
 	b = append(b, '"')
 	start := 0
 	for i := 0; i < len(s); {
@@ -101,7 +140,7 @@ func AppendJSONString(b []byte, s string) []byte {
 			start = i
 			continue
 		}
-		r, size := utf8.DecodeRuneInString(s[i:])
+		r, size := utf8.DecodeRuneInString(string(s[i:min(i+utf8.UTFMax, len(s))])) // (no copy: the string does not escape)
 		if r == utf8.RuneError && size == 1 {
 			b = append(b, s[start:i]...)
 			b = append(b, `\ufffd`...)

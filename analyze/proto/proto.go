@@ -15,6 +15,7 @@
 package proto
 
 import (
+	"math"
 	"regexp"
 	"strconv"
 	"time"
@@ -302,6 +303,11 @@ type Protocol struct {
 	// recorded (kind, direction and attributes whose Proto is Name), when the report
 	// is rendered; the engine never calls it.
 	Words func(kind string, dir Dir, a *Attrs) string
+	// AppendWords, optional, appends what Words returns to b (nothing when
+	// Words gives ""), for the JSON report to write a step's words into
+	// its line without a string per step. Words is then AppendWords'
+	// result as a string: the words are written once, in AppendWords.
+	AppendWords func(b []byte, kind string, dir Dir, a *Attrs) []byte
 	// PatternCauses adds the protocol's own settings and checks to an
 	// incident pattern's causes (pattern: its id, e.g. "accept_backlog",
 	// "too_many_connections", "host_blocked"), when the pattern's server
@@ -361,13 +367,57 @@ func AppendMS(b []byte, ms float64) []byte {
 	// that 999.7 ms is "1.0 s", not "1000 ms".
 	switch {
 	case ms < 0.9995:
-		b = append(strconv.AppendFloat(b, ms, 'f', 3, 64), " ms"...)
+		b = append(appendFixed(b, ms, 3), " ms"...)
 	case ms < 9.95:
-		b = append(strconv.AppendFloat(b, ms, 'f', 1, 64), " ms"...)
+		b = append(appendFixed(b, ms, 1), " ms"...)
 	case ms < 999.5:
-		b = append(strconv.AppendFloat(b, ms, 'f', 0, 64), " ms"...)
+		b = append(appendFixed(b, ms, 0), " ms"...)
 	default:
-		b = append(strconv.AppendFloat(b, ms/1000, 'f', 1, 64), " s"...)
+		b = append(appendFixed(b, ms/1000, 1), " s"...)
+	}
+	return b
+}
+
+var pow10 = [...]uint64{1, 10, 100, 1000}
+
+// appendFixed is strconv.AppendFloat(b, v, 'f', prec, 64) for prec 0 to
+// 3, with integer arithmetic where it can (every timeline step and most
+// evidence has a duration; strconv's fixed-precision path costs several
+// times more): v's exact binary value m × 2^e, times 10^prec, rounded to
+// an integer half to even, as strconv rounds. That needs m × 10^prec to
+// fit 64 bits (m < 2^53) and e <= 0 (v < 2^53); v negative (or -0), NaN
+// and Inf go to strconv. TestAppendMSMatchesStrconv compares the two.
+func appendFixed(b []byte, v float64, prec int) []byte {
+	bits := math.Float64bits(v)
+	exp, m := int(bits>>52), bits&(1<<52-1)
+	switch {
+	case exp >= 1075 || prec < 0 || prec >= len(pow10): // negative (sign bit in exp), >= 2^53, NaN, Inf
+		return strconv.AppendFloat(b, v, 'f', prec, 64)
+	case exp == 0: // subnormal, or 0
+		exp = 1
+	default:
+		m |= 1 << 52
+	}
+	shift := uint(1075 - exp) // v = m / 2^shift
+	m *= pow10[prec]
+	var q uint64 // round(m / 2^shift), half to even
+	if shift < 64 {
+		q = m >> shift
+		if shift > 0 {
+			r, half := m&(1<<shift-1), uint64(1)<<(shift-1)
+			if r > half || r == half && q&1 == 1 {
+				q++
+			}
+		}
+	} // else m < 2^63 <= half: q = 0
+	whole, frac := q/pow10[prec], q%pow10[prec]
+	b = strconv.AppendUint(b, whole, 10)
+	if prec == 0 {
+		return b
+	}
+	b = append(b, '.')
+	for p := prec - 1; p >= 0; p-- {
+		b = append(b, byte('0'+frac/pow10[p]%10))
 	}
 	return b
 }

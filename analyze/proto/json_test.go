@@ -1,0 +1,78 @@
+package proto
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+)
+
+// JSONPlain finds every byte that needs escaping, at every offset (the
+// 8-byte skip must stop at each), and passes strings that need none.
+func TestJSONPlain(t *testing.T) {
+	base := []byte(strings.Repeat("abcdefgh", 3))
+	for c := 0; c < 256; c++ {
+		for i := range base {
+			b := append([]byte(nil), base...)
+			b[i] = byte(c)
+			want := c >= 0x20 && c < 0x80 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&'
+			if got := JSONPlain(b); got != want {
+				t.Fatalf("byte %#x at %d: JSONPlain = %v, want %v", c, i, got, want)
+			}
+			if want && string(AppendJSONString(nil, string(b))) != `"`+string(b)+`"` {
+				t.Fatalf("byte %#x at %d: plain, but AppendJSONString escapes it", c, i)
+			}
+		}
+	}
+	for s, want := range map[string]bool{"": true, "a": true, "greeting: MySQL protocol 10, server 5.5.5-10.11.6-MariaDB-0+deb12u1": true,
+		"é": false, "ab\"": false, "x\u2028": false, "HandshakeResponse: login as \"app\"": false} {
+		if got := JSONPlain([]byte(s)); got != want {
+			t.Errorf("JSONPlain(%q) = %v, want %v", s, got, want)
+		}
+	}
+}
+
+// AppendJSONBytes writes what AppendJSONString writes for the same text,
+// without allocating.
+func TestAppendJSONBytes(t *testing.T) {
+	ss := []string{"", "plain", `login as "app"`, "<&>", "héllo", "bad \xff utf8 \xc3", "\xe2\x80", "line\u2028sep\u2029", "tab\t\x00\x1f\x7f"}
+	base := []byte(strings.Repeat("abcdefgh", 3))
+	for c := 0; c < 256; c++ {
+		for i := range base {
+			b := append([]byte(nil), base...)
+			b[i] = byte(c)
+			ss = append(ss, string(b), string(b[:i+1]))
+		}
+	}
+	for _, s := range ss {
+		want := AppendJSONString([]byte("x"), s)
+		if got := AppendJSONBytes([]byte("x"), []byte(s)); string(got) != string(want) {
+			t.Fatalf("%q: AppendJSONBytes %s, AppendJSONString %s", s, got, want)
+		}
+	}
+	buf := make([]byte, 0, 256)
+	in := []byte("HandshakeResponse: login as \"é\xff\u2028\"")
+	if n := testing.AllocsPerRun(100, func() { AppendJSONBytes(buf[:0], in) }); n != 0 {
+		t.Errorf("AppendJSONBytes: %v allocations, want 0", n)
+	}
+}
+
+// Strings of every length up to 40 with any byte at any place: the scan's
+// 16-byte, 8-byte and overlapping last-8-byte steps each meet it.
+func TestAppendJSONStringLengths(t *testing.T) {
+	for n := 1; n <= 40; n++ {
+		for pos := range n {
+			for c := range 256 {
+				b := []byte(strings.Repeat("a", n))
+				b[pos] = byte(c)
+				want, _ := json.Marshal(string(b))
+				if got := AppendJSONString(nil, string(b)); string(got) != string(want) {
+					t.Fatalf("length %d, byte %#x at %d: got %s, encoding/json writes %s", n, c, pos, got, want)
+				}
+				plain := c >= 0x20 && c < 0x80 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&'
+				if JSONPlain(b) != plain {
+					t.Fatalf("length %d, byte %#x at %d: JSONPlain = %v", n, c, pos, !plain)
+				}
+			}
+		}
+	}
+}

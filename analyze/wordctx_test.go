@@ -1,0 +1,61 @@
+package analyze
+
+import (
+	"net/netip"
+	"testing"
+)
+
+// clientAddr returns the text netip writes for the client's address,
+// whether it reuses the Client text (written canonically) or not.
+func TestClientAddr(t *testing.T) {
+	for _, client := range []string{"10.0.0.5:41234", "[2001:db8::5]:3306", "[fe80::1%eth0]:5432", "[::ffff:10.0.0.5]:80",
+		"[2001:DB8:0:0::5]:3306", "[2001:0db8::5]:1", "0.0.0.0:0", "unix", "", "10.0.0.5", "[::1]", "[10.0.0.5]:80", "300.1.1.1:5",
+		"10.0.0.5:99999", "[2001:db8::5]:x"} {
+		ap, _ := netip.ParseAddrPort(client)
+		want := ap.Addr().String()
+		w := wordCtx{at: &Attempt{Client: client}}
+		if got := w.clientAddr(); got != want {
+			t.Errorf("clientAddr of %q = %q, want %q", client, got, want)
+		}
+		// The server's address and port, from the text parsed once.
+		wantAddr, wantPort := client, uint16(0)
+		if ap, err := netip.ParseAddrPort(client); err == nil {
+			wantAddr, wantPort = ap.Addr().String(), ap.Port()
+		}
+		w = newWordCtx(&Attempt{Server: client}, &Facts{})
+		if got := w.addr(); got != wantAddr {
+			t.Errorf("addr of server %q = %q, want %q", client, got, wantAddr)
+		}
+		if got := w.port(); got != wantPort {
+			t.Errorf("port of server %q = %d, want %d", client, got, wantPort)
+		}
+	}
+}
+
+// Every worded protocol attempt asks for the client's address: one the
+// engine wrote costs no new string.
+func TestClientAddrNoAlloc(t *testing.T) {
+	for _, client := range []string{"10.0.0.5:41234", "[2001:db8::5]:3306"} {
+		w := wordCtx{at: &Attempt{Client: client}}
+		if n := testing.AllocsPerRun(100, func() { w.clientAddr() }); n != 0 {
+			t.Errorf("clientAddr of %q: %v allocations, want 0", client, n)
+		}
+	}
+}
+
+// The table marks exactly the protocols' WrongBanner reasons (causesOf
+// gives them ReasonClientSilentToBanner's causes by the mark).
+func TestWrongBannerMarked(t *testing.T) {
+	marked := 0
+	for r, ws := range reasonWords {
+		if ws.wrongBanner != wrongBanner(r) {
+			t.Errorf("reason %s: marked %v, wrongBanner %v", r, ws.wrongBanner, wrongBanner(r))
+		}
+		if ws.wrongBanner {
+			marked++
+		}
+	}
+	if marked == 0 {
+		t.Error("no WrongBanner reason marked (mysql's app.not_mysql_banner is one)")
+	}
+}
