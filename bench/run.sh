@@ -14,14 +14,14 @@
 # (bench/readloop -engine -cpuprofile ...).
 #
 # Environment: BENCH_PACKETS (default 1200000), BENCH_CONNECTS (6000),
-# BENCH_RUNS (best of N for a and b, default 5: single runs on a shared VM swing by 20%), BENCH_KEEP=1 keeps the files.
+# BENCH_RUNS (best of N for a and b, default 7: single runs on a shared VM swing by 20%), BENCH_KEEP=1 keeps the files.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CGO_ENABLED=0
 GO=${GO:-go}
 packets=${BENCH_PACKETS:-1200000}
 connects=${BENCH_CONNECTS:-6000}
-runs=${BENCH_RUNS:-5}
+runs=${BENCH_RUNS:-7}
 
 work=$(mktemp -d /tmp/connscope-bench.XXXXXX)
 if [[ -z "${BENCH_KEEP:-}" ]]; then trap 'rm -rf "$work"' EXIT; else echo "keeping $work"; fi
