@@ -61,11 +61,15 @@ func extendSpan(from, to *int64, a, b int64) {
 }
 
 // recentMemory remembers decided attempts (by 5-tuple and by socket
-// cookie) for late events, oldest first, bounded in size and age.
+// cookie) for late events, oldest first, bounded in size and age. The
+// entries are a ring (head, n), grown by doubling up to maxRecent: live
+// tracing adds and expires one per decision, and a slice advanced by
+// queue[1:] reallocated and copied itself every few thousand of them.
 type recentMemory struct {
 	keys    map[flowKey]int64
 	cookies map[uint64]int64
-	queue   []recentEntry
+	ring    []recentEntry
+	head, n int
 }
 
 type recentEntry struct {
@@ -80,8 +84,11 @@ func (r *recentMemory) add(a *attempt, now int64) {
 		r.keys = make(map[flowKey]int64)
 		r.cookies = make(map[uint64]int64)
 	}
-	if len(r.queue) >= maxRecent {
+	if r.n >= maxRecent {
 		r.pop()
+	}
+	if r.n == len(r.ring) {
+		r.grow()
 	}
 	en := recentEntry{key: a.key, cookie: a.cookie, keyed: a.key != (flowKey{}), at: now}
 	if en.keyed {
@@ -90,23 +97,37 @@ func (r *recentMemory) add(a *attempt, now int64) {
 	if a.cookie != 0 {
 		r.cookies[a.cookie] = now
 	}
-	r.queue = append(r.queue, en)
+	r.ring[(r.head+r.n)%len(r.ring)] = en
+	r.n++
 }
 
+// grow doubles the ring (at most maxRecent), oldest entry first.
+func (r *recentMemory) grow() {
+	bigger := make([]recentEntry, min(max(2*len(r.ring), 64), maxRecent))
+	for i := range r.n {
+		bigger[i] = r.ring[(r.head+i)%len(r.ring)]
+	}
+	r.ring, r.head = bigger, 0
+}
+
+// oldest is the oldest entry; r.n must be > 0.
+func (r *recentMemory) oldest() *recentEntry { return &r.ring[r.head] }
+
 func (r *recentMemory) pop() {
-	en := r.queue[0]
+	en := r.oldest()
 	if en.keyed && r.keys[en.key] == en.at {
 		delete(r.keys, en.key)
 	}
 	if en.cookie != 0 && r.cookies[en.cookie] == en.at {
 		delete(r.cookies, en.cookie)
 	}
-	r.queue[0] = recentEntry{}
-	r.queue = r.queue[1:]
+	*en = recentEntry{}
+	r.head = (r.head + 1) % len(r.ring)
+	r.n--
 }
 
 func (r *recentMemory) expire(now int64) {
-	for len(r.queue) > 0 && now-r.queue[0].at > recentTTL {
+	for r.n > 0 && now-r.oldest().at > recentTTL {
 		r.pop()
 	}
 }
