@@ -461,33 +461,37 @@ func TestOpenLiveErrors(t *testing.T) {
 	}
 }
 
-// CaughtUp turns true only once Next has read what the kernel captured
-// before the given time: the live pipeline's stop waits for it instead of a
-// fixed time, which a reader starved on a loaded machine overran.
-func TestLiveCaughtUp(t *testing.T) {
-	requireRoot(t)
-	n := newTestNet(t)
+// openWithListener opens a capture in n.a (payload port 3306) and a
+// listener on that port there; both close when the test ends.
+func openWithListener(t *testing.T, n *testNet) *LiveReader {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
+	t.Cleanup(cancel)
 	var l *LiveReader
-	var ln net.Listener
 	inNetns(t, n.a, func() {
 		var err error
 		if l, err = OpenLive(LiveOptions{Context: ctx, PayloadPorts: []uint16{3306}}); err != nil {
 			t.Error(err)
 			return
 		}
-		if ln, err = net.Listen("tcp4", "0.0.0.0:3306"); err != nil {
+		t.Cleanup(func() { l.Close() })
+		ln, err := net.Listen("tcp4", "0.0.0.0:3306")
+		if err != nil {
 			t.Error(err)
+			return
 		}
+		t.Cleanup(func() { ln.Close() })
 	})
 	if t.Failed() {
-		return
+		t.FailNow()
 	}
-	defer l.Close()
-	defer ln.Close()
+	return l
+}
 
-	before := time.Now()
+// connectFromB connects from n.b to the listener in n.a and closes, then
+// waits several ring block timeouts, so that the frames are ready.
+func connectFromB(t *testing.T, n *testNet) {
+	t.Helper()
 	inNetns(t, n.b, func() {
 		c, err := net.DialTimeout("tcp", netip.AddrPortFrom(n.a4, 3306).String(), 2*time.Second)
 		if err != nil {
@@ -496,7 +500,19 @@ func TestLiveCaughtUp(t *testing.T) {
 		}
 		c.Close()
 	})
-	time.Sleep(50 * time.Millisecond) // several ring block timeouts: the frames are ready
+	time.Sleep(50 * time.Millisecond)
+}
+
+// CaughtUp turns true only once Next has read what the kernel captured
+// before the given time: the live pipeline's stop waits for it instead of a
+// fixed time, which a reader starved on a loaded machine overran.
+func TestLiveCaughtUp(t *testing.T) {
+	requireRoot(t)
+	n := newTestNet(t)
+	l := openWithListener(t, n)
+
+	before := time.Now()
+	connectFromB(t, n)
 	if l.CaughtUp(before) {
 		t.Fatal("CaughtUp before Next read anything")
 	}
@@ -616,36 +632,8 @@ func TestLiveSlowReaderLightTraffic(t *testing.T) {
 func TestLiveDiscardUnread(t *testing.T) {
 	requireRoot(t)
 	n := newTestNet(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	var l *LiveReader
-	var ln net.Listener
-	inNetns(t, n.a, func() {
-		var err error
-		if l, err = OpenLive(LiveOptions{Context: ctx, PayloadPorts: []uint16{3306}}); err != nil {
-			t.Error(err)
-			return
-		}
-		if ln, err = net.Listen("tcp4", "0.0.0.0:3306"); err != nil {
-			t.Error(err)
-		}
-	})
-	if t.Failed() {
-		return
-	}
-	defer l.Close()
-	defer ln.Close()
-	connect := func() {
-		inNetns(t, n.b, func() {
-			c, err := net.DialTimeout("tcp", netip.AddrPortFrom(n.a4, 3306).String(), 2*time.Second)
-			if err != nil {
-				t.Errorf("dial: %v", err)
-				return
-			}
-			c.Close()
-		})
-		time.Sleep(50 * time.Millisecond) // several ring block timeouts: the frames are ready
-	}
+	l := openWithListener(t, n)
+	connect := func() { connectFromB(t, n) }
 
 	connect()
 	first := l.DiscardUnread(time.Now())
