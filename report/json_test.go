@@ -44,17 +44,7 @@ func TestFastJSONOnLabCaptures(t *testing.T) {
 			for _, pair := range [][2]*analyze.Connect{{worded, explained(c, true)}, {red.Connect(worded), red.Connect(worded)}} {
 				c, enc := pair[0], pair[1]
 				connects++
-				jc := jsonConnect{Kind: "connect", Source: filepath.Base(path), Number: i + 1, Connect: enc}
-				norm := *c
-				transform{emptySlices: true}.apply(reflect.ValueOf(&norm).Elem())
-				want, err := json.Marshal(jsonConnect{Kind: jc.Kind, Source: jc.Source, Number: jc.Number, Connect: &norm})
-				if err != nil {
-					t.Fatal(err)
-				}
-				got, err := appendConnectLine(nil, jc)
-				if err != nil {
-					t.Fatal(err)
-				}
+				got, want := connectLineBothWays(t, jsonConnect{Kind: "connect", Source: filepath.Base(path), Number: i + 1, Connect: enc}, c)
 				if string(got) != string(want)+"\n" {
 					t.Errorf("%s connect %d:\nencoding/json: %s\nappendConnect: %s", path, i+1, want, strings.TrimSuffix(string(got), "\n"))
 				}
@@ -117,4 +107,24 @@ func BenchmarkWriterLabConnects(b *testing.B) {
 			}
 		})
 	}
+}
+
+// connectLineBothWays encodes jc's line with the hand-written encoder and,
+// as the reference, with encoding/json over ref (the same connect, or its
+// words as the encoder would add them) after the emptySlices transform.
+func connectLineBothWays(t *testing.T, jc jsonConnect, ref *analyze.Connect) (got, want []byte) {
+	t.Helper()
+	norm := *ref
+	transform{emptySlices: true}.apply(reflect.ValueOf(&norm).Elem())
+	refLine := jc
+	refLine.Connect = &norm
+	want, err := json.Marshal(refLine)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err = appendConnectLine(nil, jc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return got, want
 }

@@ -1,8 +1,6 @@
 package report
 
 import (
-	"encoding/json"
-	"reflect"
 	"testing"
 
 	"github.com/connscope/connscope/analyze"
@@ -39,17 +37,7 @@ func TestFastJSONFacts(t *testing.T) {
 			Outcome: analyze.Timeout, Reason: analyze.ReasonSYNUnanswered, Facts: f,
 			Events: []analyze.Event{{Kind: analyze.EvSYN, Dir: analyze.DirC2S, What: "SYN"}, {Kind: analyze.EvDNSQuery, What: "PTR"}},
 		}}}
-		jc := jsonConnect{Kind: "connect", Number: i + 1, Connect: c}
-		norm := *c
-		transform{emptySlices: true}.apply(reflect.ValueOf(&norm).Elem())
-		want, err := json.Marshal(jsonConnect{Kind: jc.Kind, Number: jc.Number, Connect: &norm})
-		if err != nil {
-			t.Fatal(err)
-		}
-		got, err := appendConnectLine(nil, jc)
-		if err != nil {
-			t.Fatal(err)
-		}
+		got, want := connectLineBothWays(t, jsonConnect{Kind: "connect", Number: i + 1, Connect: c}, c)
 		if string(got) != string(want)+"\n" {
 			t.Errorf("facts %d:\nencoding/json: %s\nappendConnect: %s", i, want, got)
 		}

@@ -1,8 +1,6 @@
 package report
 
 import (
-	"encoding/json"
-	"reflect"
 	"testing"
 
 	"github.com/connscope/connscope/analyze"
@@ -29,17 +27,7 @@ func TestFastJSONTiming(t *testing.T) {
 	}
 	for i, a := range cases {
 		c := &analyze.Connect{Outcome: a.Outcome, Reason: a.Reason, Attempts: []*analyze.Attempt{a}}
-		jc := jsonConnect{Kind: "connect", Number: i + 1, Connect: c}
-		norm := *c
-		transform{emptySlices: true}.apply(reflect.ValueOf(&norm).Elem())
-		want, err := json.Marshal(jsonConnect{Kind: jc.Kind, Number: jc.Number, Connect: &norm})
-		if err != nil {
-			t.Fatal(err)
-		}
-		got, err := appendConnectLine(nil, jc)
-		if err != nil {
-			t.Fatal(err)
-		}
+		got, want := connectLineBothWays(t, jsonConnect{Kind: "connect", Number: i + 1, Connect: c}, c)
 		if string(got) != string(want)+"\n" {
 			t.Errorf("case %d:\nencoding/json: %s\nappendConnect: %s", i, want, got)
 		}

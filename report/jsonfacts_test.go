@@ -2,7 +2,6 @@ package report
 
 import (
 	"encoding/json"
-	"reflect"
 	"testing"
 
 	"github.com/connscope/connscope/analyze"
@@ -57,17 +56,7 @@ func TestConnectListsSharedWithAttempt(t *testing.T) {
 	} {
 		a := &analyze.Attempt{Client: "10.0.0.1:5", Server: "10.0.0.2:3306", Evidence: ev, Causes: causes}
 		c := &analyze.Connect{Client: "10.0.0.1", Port: 3306, Attempts: []*analyze.Attempt{a, a}, Evidence: tc.evidence, Causes: tc.causes}
-		jc := jsonConnect{Kind: "connect", Number: 1, Connect: c}
-		norm := *c
-		transform{emptySlices: true}.apply(reflect.ValueOf(&norm).Elem())
-		want, err := json.Marshal(jsonConnect{Kind: jc.Kind, Number: 1, Connect: &norm})
-		if err != nil {
-			t.Fatal(err)
-		}
-		got, err := appendConnectLine(nil, jc)
-		if err != nil {
-			t.Fatal(err)
-		}
+		got, want := connectLineBothWays(t, jsonConnect{Kind: "connect", Number: 1, Connect: c}, c)
 		if string(got) != string(want)+"\n" {
 			t.Errorf("evidence %q, causes %q:\nappendConnectLine: %sencoding/json:     %s", tc.evidence, tc.causes, got, want)
 		}

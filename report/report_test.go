@@ -309,17 +309,7 @@ func TestFastJSONMatchesEncodingJSON(t *testing.T) {
 	full := fullConnect()
 	cs = append(cs, full, &analyze.Connect{}, &analyze.Connect{Attempts: []*analyze.Attempt{nil, {App: mysqlApp(&mysql.Info{})}}})
 	for i, c := range cs {
-		jc := jsonConnect{Kind: "connect", Source: "a \"file\"", Number: i + 1, Connect: c}
-		norm := *c
-		transform{emptySlices: true}.apply(reflect.ValueOf(&norm).Elem())
-		want, err := json.Marshal(jsonConnect{Kind: jc.Kind, Source: jc.Source, Number: jc.Number, Connect: &norm})
-		if err != nil {
-			t.Fatal(err)
-		}
-		got, err := appendConnectLine(nil, jc)
-		if err != nil {
-			t.Fatal(err)
-		}
+		got, want := connectLineBothWays(t, jsonConnect{Kind: "connect", Source: "a \"file\"", Number: i + 1, Connect: c}, c)
 		if string(got) != string(want)+"\n" {
 			t.Errorf("connect %d:\nencoding/json: %s\nappendConnect: %s", i+1, want, got)
 		}
