@@ -262,21 +262,20 @@ func Start(opts Options) (*Session, error) {
 	}
 	s.startEngine(s.capture == nil)
 
-	ctx := readCtx
 	if s.capture != nil {
 		s.wg.Add(1)
 		go s.readPackets()
 	}
 	if s.tracer != nil {
 		s.wg.Add(1)
-		go s.readKernel(ctx)
+		go s.readKernel(readCtx)
 	}
 	if s.watch != nil {
 		s.wg.Add(1)
 		go func() {
 			defer s.wg.Done()
 			defer s.watch.close()
-			s.watch.watch(ctx, s.inventories, s.opts.Notice)
+			s.watch.watch(readCtx, s.inventories, s.opts.Notice)
 		}()
 	}
 	return s, nil
