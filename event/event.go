@@ -283,5 +283,4 @@ type Stats struct {
 	// machine). They are discarded, counted, and make the trace partial.
 	Unread uint64
 	Err    string // the error that stopped the source early, if any (with packet number and offset)
-	string        // the error that stopped the source early, if any (with packet number and offset)
 }
