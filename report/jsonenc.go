@@ -53,6 +53,8 @@ var jsonFields = map[reflect.Type]string{
 	reflect.TypeOf(analyze.SlowFact{}):      "part:string step:string ms:float64 acked_ms:ptr",
 	reflect.TypeOf(analyze.LostFact{}):      "kernel_events:uint64 packets:uint64 late_events:uint64",
 	reflect.TypeOf(analyze.RSTFact{}):       "from:string reason:string answers:string",
+	reflect.TypeOf(analyze.DropFact{}):      "reason:string packet:string received:bool location:string dir:string",
+	reflect.TypeOf(analyze.AcceptFact{}):    "by:string pid:uint32 queued_ms:ptr handshake_ms:ptr syn_ack_retransmits:int ack_dropped:string",
 }
 
 // fastJSON reports whether the model still has exactly the fields

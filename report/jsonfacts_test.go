@@ -29,6 +29,14 @@ func TestFactObjectsMatchEncodingJSON(t *testing.T) {
 		{RSTSent: &analyze.RSTFact{From: "server", Reason: "NO_SOCKET"}},
 		{RSTSent: &analyze.RSTFact{From: "client", Answers: "SYN"}},
 		{RSTSent: &analyze.RSTFact{From: "client", Reason: "TCP_ABORT_ON_CLOSE", Answers: "ACK"}},
+		{KernelDrop: &analyze.DropFact{Reason: "NO_SOCKET", Packet: "SYN", Received: true, Dir: analyze.DirC2S}},
+		{KernelDrop: &analyze.DropFact{Reason: "NETFILTER_DROP", Packet: "ICMP error", Location: "nft_do_chain", Dir: analyze.DirS2C}},
+		{Accept: &analyze.AcceptFact{}},
+		{Accept: &analyze.AcceptFact{By: "mariadbd[812]", PID: 812}},
+		{Accept: &analyze.AcceptFact{QueuedMS: &acked}},
+		{Accept: &analyze.AcceptFact{HandshakeMS: &acked, SYNACKRetransmits: 2}},
+		{Accept: &analyze.AcceptFact{By: `"<&>"[1]`, PID: 1, QueuedMS: &acked, HandshakeMS: &acked, SYNACKRetransmits: 1, ACKDropped: "TCP_LISTEN_OVERFLOW"}},
+		{KernelDrop: &analyze.DropFact{Reason: "NO_SOCKET", Packet: "SYN", Dir: analyze.DirC2S}, Accept: &analyze.AcceptFact{ACKDropped: "TCP_LISTEN_OVERFLOW"}, RSTSent: &analyze.RSTFact{From: "server"}},
 	} {
 		want, err := json.Marshal(&f)
 		if err != nil {
