@@ -23,7 +23,8 @@ import (
 //
 //   - exactly, from the socket's next kernel event (same cookie):
 //     connect() returning, SYN_SENT→ESTABLISHED, an RST — microseconds later
-//     for a non-blocking connect;
+//     for a non-blocking connect; with the port comes the ISN
+//     (event.Kernel.ISN), which pairs the event with its SYN exactly;
 //   - otherwise from the SYN itself, which leaves microseconds after the
 //     state change: a SYN from the event's address to its destination within
 //     synMatchWindow after it, when exactly one SYN and one waiting event
@@ -126,6 +127,9 @@ func (c *portCompleter) kernel(k *event.Kernel) {
 		return
 	}
 	setPort(w.k, k.Src)
+	// and the ISN the kernel chose with the port (0 if this event has
+	// none): the engine pairs the socket with its SYN by it, exactly
+	w.k.ISN = k.ISN
 	c.drop(w)
 }
 
