@@ -41,34 +41,52 @@ type isnVal struct {
 	at int64
 }
 
-// isnIndex finds attempts by 5-tuple and ISN for isnTTL after their ISN
-// became known (a FIFO in time order, compacted as it drains). Reported
-// attempts stay in it: a kernel event that finds one belongs to a connect
-// already reported and must not start another.
+// isnIndex finds the attempts of connects by 5-tuple and ISN (open: not
+// reported yet), and remembers for isnTTL the connects reported: a kernel
+// event of one of those belongs to a connect already reported and must
+// not start another. Reported connects are kept without their attempts
+// (live, an attempt is garbage once reported: holding 5 s of them made
+// the garbage collector scan hundreds of MB). One FIFO in time order,
+// compacted as it drains, expires both.
 type isnIndex struct {
-	m    map[isnKey]isnVal
+	open map[isnKey]isnVal
+	done map[isnKey]int64
 	q    []isnEntry
 	head int
 }
 
 // isnTTL: the kernel events of a connect come within the reorder window
 // and the kernel's linger, far below this; it bounds the index (10,000
-// connects a second: 50,000 entries).
+// connects a second: 50,000 entries, of 56 bytes without pointers).
 const isnTTL = recentTTL
 
 func (x *isnIndex) add(k isnKey, a *attempt, now int64) {
-	if x.m == nil {
-		x.m = make(map[isnKey]isnVal)
+	if x.open == nil {
+		x.open = make(map[isnKey]isnVal)
+		x.done = make(map[isnKey]int64)
 	}
-	x.m[k] = isnVal{a: a, at: now}
+	x.open[k] = isnVal{a: a, at: now}
+	x.q = append(x.q, isnEntry{k: k, at: now})
+}
+
+// reported moves k from open to done, if a holds it.
+func (x *isnIndex) reported(k isnKey, a *attempt, now int64) {
+	if v, ok := x.open[k]; !ok || v.a != a {
+		return
+	}
+	delete(x.open, k)
+	x.done[k] = now
 	x.q = append(x.q, isnEntry{k: k, at: now})
 }
 
 func (x *isnIndex) expire(now int64) {
 	for x.head < len(x.q) && now-x.q[x.head].at > isnTTL {
 		en := x.q[x.head]
-		if v, ok := x.m[en.k]; ok && v.at == en.at {
-			delete(x.m, en.k) // not noted again since
+		if v, ok := x.open[en.k]; ok && v.at == en.at {
+			delete(x.open, en.k) // not noted again since (an attempt dropped unreported)
+		}
+		if at, ok := x.done[en.k]; ok && at == en.at {
+			delete(x.done, en.k)
 		}
 		x.q[x.head] = isnEntry{}
 		x.head++
@@ -108,18 +126,43 @@ func (e *Engine) noteISN(a *attempt, isn uint32) {
 	e.isns.add(isnKey{key: key, isn: isn}, a, e.nowNS)
 }
 
-// byISN is the attempt of the connect client→server with this ISN, if
-// its SYN or its kernel events were seen lately (reported or not).
+// byISN is the open attempt of the connect client→server with this ISN,
+// if its SYN or its kernel events were seen.
 func (e *Engine) byISN(client, server netip.AddrPort, isn uint32) *attempt {
-	if isn == 0 || e.isns.m == nil {
+	if isn == 0 || len(e.isns.open) == 0 {
 		return nil
 	}
 	key, _ := makeKey(client.Addr(), client.Port(), server.Addr(), server.Port())
-	a := e.isns.m[isnKey{key: key, isn: isn}].a
+	a := e.isns.open[isnKey{key: key, isn: isn}].a
 	if a == nil || a.socketISN() != isn || a.client.Port() != client.Port() {
 		return nil // the attempt learned another port or ISN since (a pairing by time, corrected)
 	}
 	return a
+}
+
+// reportedISN says whether the connect client→server with this ISN was
+// reported lately.
+func (e *Engine) reportedISN(client, server netip.AddrPort, isn uint32) bool {
+	if isn == 0 || len(e.isns.done) == 0 || !client.IsValid() || !server.IsValid() || client.Port() == 0 {
+		return false
+	}
+	key, _ := makeKey(client.Addr(), client.Port(), server.Addr(), server.Port())
+	_, ok := e.isns.done[isnKey{key: key, isn: isn}]
+	return ok
+}
+
+// isnReported notes a's connect reported (report).
+func (e *Engine) isnReported(a *attempt) {
+	if len(e.isns.open) == 0 || a.client.Port() == 0 || !a.client.IsValid() {
+		return
+	}
+	key, _ := makeKey(a.client.Addr(), a.client.Port(), a.server.Addr(), a.server.Port())
+	if a.kISN != 0 {
+		e.isns.reported(isnKey{key: key, isn: a.kISN}, a, e.nowNS)
+	}
+	if a.synCount > 0 && a.isn != a.kISN {
+		e.isns.reported(isnKey{key: key, isn: a.isn}, a, e.nowNS)
+	}
 }
 
 // reported says whether the attempt's connect was reported.

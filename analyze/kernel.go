@@ -193,12 +193,12 @@ func (e *Engine) kernelUnix(k *event.Kernel) {
 // kernelTCP binds TCP socket events to attempts by socket cookie, or by the
 // 5-tuple for the state change that starts the connect.
 func (e *Engine) kernelTCP(k *event.Kernel) {
-	a := e.socketAttempt(k)
-	if a != nil && k.ISN != 0 && a.reported() && a.socketISN() == k.ISN {
+	if e.reportedISN(k.Src, k.Dst, k.ISN) {
 		// The kernel's view of a connect already reported from its
 		// packets (isn.go): it joins nothing and starts nothing.
 		return
 	}
+	a := e.socketAttempt(k)
 	if a != nil && e.opts.Live {
 		a = e.claim(a, k)
 	}

@@ -232,12 +232,12 @@ func (e *Engine) LateKernel(k *event.Kernel) {
 		}
 		return
 	}
-	a := e.socketAttempt(k)
-	exact := a != nil && k.ISN != 0 && a.socketISN() == k.ISN // isn.go
-	if exact && a.reported() {
-		e.lateUnmatched(true)
+	if e.reportedISN(k.Src, k.Dst, k.ISN) {
+		e.lateUnmatched(true) // isn.go
 		return
 	}
+	a := e.socketAttempt(k)
+	exact := a != nil && k.ISN != 0 && a.socketISN() == k.ISN // isn.go
 	if a == nil || (k.Kind == event.StateChange && k.NewState == event.TCPSynSent && a.final && a.cookie != k.Cookie && !exact) {
 		known := k.Cookie != 0 && e.recent.cookies[k.Cookie] != 0
 		if !known && k.Src.IsValid() && k.Src.Port() != 0 {
@@ -338,13 +338,15 @@ func (e *Engine) claim(a *attempt, k *event.Kernel) *attempt {
 	}
 	client := netip.AddrPortFrom(addr, k.Src.Port())
 	key, _ := makeKey(client.Addr(), client.Port(), a.server.Addr(), a.server.Port())
+	if e.reportedISN(client, a.server, k.ISN) {
+		// The socket's connect, reported from its packets (isn.go).
+		e.untrack(a)
+		e.dropKernelView(a)
+		return a
+	}
 	if w := e.byISN(client, a.server, k.ISN); w != nil && w != a {
 		// The attempt of the socket's SYN, by its ISN (isn.go).
 		e.untrack(a)
-		if w.reported() {
-			e.dropKernelView(a) // the same connect, reported from its packets
-			return a
-		}
 		e.mergeKernel(w, a)
 		return w
 	}
