@@ -19,7 +19,8 @@ import (
 // packets without a process.
 //
 // The port shows up soon after, and is filled in while the SYN_SENT event
-// still waits in the merger's reorder window:
+// still waits in the merger's reorder window (so is the ISN the kernel
+// chooses with it, for every SYN_SENT, a bound socket's too):
 //
 //   - exactly, from the socket's next kernel event (same cookie):
 //     connect() returning, SYN_SENT→ESTABLISHED, an RST — microseconds later
@@ -54,6 +55,9 @@ type portCompleter struct {
 type portless struct {
 	k       *event.Kernel
 	guessed bool // port taken from a SYN, not from the socket's own event
+	// ported: the event came with its port (a socket bound before
+	// connect()); it waits only for the ISN, on no waiting list.
+	ported bool
 }
 
 type synSeen struct {
@@ -84,13 +88,19 @@ func (c *portCompleter) kernel(k *event.Kernel) {
 	if k.Cookie == 0 || k.Family == event.FamilyUnix || k.SockType == event.SockDgram || !k.Dst.IsValid() {
 		return
 	}
-	if k.Kind == event.StateChange && k.NewState == event.TCPSynSent && k.Src.Port() == 0 {
+	if k.Kind == event.StateChange && k.NewState == event.TCPSynSent {
 		if len(c.byCookie) >= maxPortless {
 			return
 		}
 		w := c.portlessSlab.new()
 		w.k = k
 		c.byCookie[k.Cookie] = w
+		if k.Src.Port() != 0 {
+			// Bound before connect(): the port is known, the ISN comes
+			// with the socket's next event like anyone's.
+			w.ported = true
+			return
+		}
 		dst := unmap(k.Dst)
 		// Its SYN may have come first (the capture delivers faster).
 		// SYNs arrive in time order: find the first one not older than
@@ -210,7 +220,7 @@ func (c *portCompleter) unwait(w *portless) {
 
 func (c *portCompleter) drop(w *portless) {
 	delete(c.byCookie, w.k.Cookie)
-	if !w.guessed {
+	if !w.guessed && !w.ported {
 		c.unwait(w)
 	}
 }
