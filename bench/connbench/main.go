@@ -174,7 +174,7 @@ func main() {
 		// cache and scheduler contention): say how it ended, too.
 		fmt.Printf("Load average at the end: %s.\n\n", strings.Join(strings.Fields(string(la))[:3], " "))
 	}
-	fmt.Println("CPU per connect is CPU time over the load window (all threads, /proc/PID/task/*/schedstat) divided by the connects made; the loop's includes the kernel work done in its context (loopback softirq, eBPF programs). Startup is not counted. \"reported once\": attempts in connscope's report to the loop's two ports, one per connect made, with the outcome the loop saw; a client 5-tuple reported twice within 5 ms counts as a duplicate when either attempt shows only part of its connect (packets without a process, or a socket without packets): two whole attempts are two connects (a refused connect leaves no TIME_WAIT, and the kernel may give its port to the next connect to the same server within a millisecond; counted as reused).")
+	fmt.Println("CPU per connect is CPU time over the load window (all threads, /proc/PID/task/*/schedstat) divided by the connects made; the loop's includes the kernel work done in its context (loopback softirq, eBPF programs). Startup is not counted. \"reported once\": attempts in connscope's report to the loop's two ports, one per connect made, with the outcome the loop saw; a client 5-tuple reported twice within 5 ms counts as a duplicate when either attempt shows only part of its connect (its captured SYN without its socket's connect() return, or the reverse): two whole attempts are two connects (a refused connect leaves no TIME_WAIT, and the kernel may give its port to the next connect to the same server within a millisecond; counted as reused).")
 	if failed {
 		os.Exit(1)
 	}
@@ -568,8 +568,9 @@ func checkReport(path string, r *result) error {
 	type attempt struct {
 		Client, Server, Outcome string
 		Start                   time.Time
-		PID                     uint32 `json:"pid"`
-		SYNCount                int    `json:"syn_count"`
+		Events                  []struct {
+			Kind string `json:"kind"`
+		} `json:"events"`
 	}
 	var line struct {
 		Kind           string          `json:"kind"`
@@ -610,8 +611,16 @@ func checkReport(path string, r *result) error {
 				r.wrong++
 			}
 			k := a.Client + " " + a.Server
-			// whole: its packets (a SYN) and its socket (a process)
-			starts[k] = append(starts[k], load.Reported{Start: a.Start, Whole: a.SYNCount > 0 && a.PID != 0})
+			// whole: its packets (the SYN captured) and its socket (the
+			// kernel's connect() return); a process and syn_count do not
+			// say it: packets are labelled with their socket's process,
+			// and the kernel's SYN_SENT counts as a SYN
+			var syn, call bool
+			for _, ev := range a.Events {
+				syn = syn || ev.Kind == "syn"
+				call = call || ev.Kind == "kernel_connect"
+			}
+			starts[k] = append(starts[k], load.Reported{Start: a.Start, Whole: syn && call})
 		}
 	}
 	if !summary {

@@ -97,8 +97,8 @@ func CountReported(starts map[string][]time.Time) (once, dups int64) {
 }
 
 // Reported is one attempt a report gave a client 5-tuple: when it started
-// and whether it shows its connect whole, the packets (its SYN) and the
-// kernel's socket (a process) both.
+// and whether it shows its connect whole: its packets (the SYN captured)
+// and its socket's kernel events (the connect() return) both.
 type Reported struct {
 	Start time.Time
 	Whole bool
@@ -110,8 +110,8 @@ type Reported struct {
 // give its port to the next connect to the same server within a
 // millisecond. An attempt within 5 ms of the previous one of its 5-tuple
 // is a duplicate when either of the two shows only part of a connect (its
-// packets without its socket, or its socket without packets): one connect
-// split in two.
+// packets without its socket's events, or the reverse): one connect split
+// in two.
 func CountReportedViews(m map[string][]Reported) (once, dups, reused int64) {
 	for _, rs := range m {
 		sort.Slice(rs, func(i, j int) bool { return rs[i].Start.Before(rs[j].Start) })
