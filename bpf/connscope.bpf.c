@@ -367,6 +367,8 @@ int sys_enter_connect(struct sys_enter_ctx *ctx)
 static __always_inline __u32 sock_isn(const struct sock *sk)
 {
 	const struct tcp_sock *tp = (const struct tcp_sock *)sk;
+	if (!bpf_core_field_exists(tp->bytes_acked))
+		return 0; /* Linux < 4.1 (tp_btf needs 5.5): no ISN, pairing by time */
 	return BPF_CORE_READ(tp, snd_una) - (__u32)BPF_CORE_READ(tp, bytes_acked);
 }
 
