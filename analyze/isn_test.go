@@ -142,6 +142,9 @@ func TestPortReuseISNPairing(t *testing.T) {
 		skew       float64 // ms, kernel events against packets
 		withISN    bool
 		portFilled bool
+		// afterReport: the kernel events come after the connects were
+		// reported from their packets (beyond the kernel linger)
+		afterReport bool
 	}{
 		{name: "kernel events late, SYN_SENT with port and ISN", skew: 0.2, withISN: true, portFilled: true},
 		{name: "kernel events late, SYN_SENT without port", skew: 0.2, withISN: true},
@@ -149,6 +152,7 @@ func TestPortReuseISNPairing(t *testing.T) {
 		{name: "kernel events early, SYN_SENT with port and ISN", skew: -0.2, withISN: true, portFilled: true},
 		{name: "kernel events early, SYN_SENT without port", skew: -0.2, withISN: true},
 		{name: "kernel events in step, SYN_SENT with port and ISN", skew: 0, withISN: true, portFilled: true},
+		{name: "kernel events after the report", skew: 150, withISN: true, portFilled: true, afterReport: true},
 		// The fallback: no ISN (older kernels, other sources); the
 		// kernel's events of each connect come before the next one's SYN.
 		{name: "no ISN, kernel events in step", skew: 0, portFilled: true},
@@ -157,8 +161,9 @@ func TestPortReuseISNPairing(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			s := newSim(t, Options{Live: true})
-			feedItems(s, reuseStream(s, socks, tc.skew, tc.withISN, tc.portFilled))
-			s.close()
+			items := reuseStream(s, socks, tc.skew, tc.withISN, tc.portFilled)
+			feedItems(s, items)
+			sum := s.close()
 			defer func() {
 				if t.Failed() {
 					t.Logf("connects:\n%s", brief(s))
@@ -166,6 +171,25 @@ func TestPortReuseISNPairing(t *testing.T) {
 			}()
 			if len(s.got) != len(socks) {
 				t.Fatalf("%d connects reported, want %d (one per connect)", len(s.got), len(socks))
+			}
+			if tc.afterReport {
+				// Reported from the packets alone; the kernel events join
+				// nothing and start nothing, counted.
+				kernel := 0
+				for _, it := range items {
+					if it.k != nil {
+						kernel++
+					}
+				}
+				if sum.KernelAfterReport != uint64(kernel) {
+					t.Errorf("KernelAfterReport %d, want %d (every kernel event)", sum.KernelAfterReport, kernel)
+				}
+				for i, c := range s.got {
+					if a, want := c.Attempts[0], ref.got[i].Attempts[0]; len(c.Attempts) != 1 || a.Outcome != want.Outcome || a.Start != want.Start {
+						t.Errorf("connect %d: %s at %s, its packets alone say %s at %s", i, a.Outcome, a.Start, want.Outcome, want.Start)
+					}
+				}
+				return
 			}
 			seen := map[uint32]bool{}
 			for _, c := range s.got {

@@ -196,6 +196,7 @@ func (e *Engine) kernelTCP(k *event.Kernel) {
 	if e.reportedISN(k.Src, k.Dst, k.ISN) {
 		// The kernel's view of a connect already reported from its
 		// packets (isn.go): it joins nothing and starts nothing.
+		e.sum.KernelAfterReport++
 		return
 	}
 	a := e.socketAttempt(k)

@@ -342,6 +342,7 @@ func (e *Engine) claim(a *attempt, k *event.Kernel) *attempt {
 		// The socket's connect, reported from its packets (isn.go).
 		e.untrack(a)
 		e.dropKernelView(a)
+		e.sum.KernelAfterReport++
 		return a
 	}
 	if w := e.byISN(client, a.server, k.ISN); w != nil && w != a {
