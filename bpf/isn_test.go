@@ -47,7 +47,6 @@ func sniffSYNs(t *testing.T, ns netns, dev string) *synSniffer {
 	return s
 }
 
-
 // syns reads what was captured so far and returns the client SYNs (SYN
 // without ACK) by source port, in order.
 func (s *synSniffer) syns() (map[uint16][]uint32, error) {
