@@ -123,6 +123,7 @@ type attempt struct {
 
 	// Kernel facts.
 	cookie      uint64
+	kISN        uint32 // the ISN the socket's kernel events carry (0: not known; isn.go)
 	kSynSent    time.Time
 	kSynRetrans int
 	kLastSYN    time.Time     // last SYN (re)transmission the kernel reported
@@ -365,6 +366,14 @@ func (e *Engine) tcp(p *event.Packet) {
 		return
 	}
 	fromClient := srcIsA == a.clientIsA
+	if isSYN && fromClient && !a.wire && a.otherConnect(p.Seq) {
+		// A kernel attempt whose socket sent another ISN (isn.go): this
+		// SYN is another connect on the 5-tuple. The kernel attempt goes
+		// on by its socket's events (cookie).
+		e.untrack(a)
+		e.newSYN(p)
+		return
+	}
 	if isSYN && fromClient && a.wire && p.Seq != a.isn {
 		// Same 5-tuple, new initial sequence number: the port was reused
 		// for a new connect. The old attempt ends here.
@@ -461,6 +470,15 @@ func (e *Engine) newSYN(p *event.Packet) {
 	if !e.wantPort(p.DstPort) {
 		return
 	}
+	if k := e.byISN(client, server, p.Seq); k != nil && !k.wire && !k.reported() && (!k.keyed || e.flows[k.key] != k) {
+		// The kernel attempt of the socket that sent this SYN, which left
+		// the 5-tuple to another connect's attempt (isn.go).
+		if !e.track(k) {
+			return
+		}
+		e.segment(k, p, true)
+		return
+	}
 	a := e.newAttempt(client, server, p.Time)
 	if !e.track(a) {
 		return
@@ -539,6 +557,9 @@ func (e *Engine) clientSYN(a *attempt, p *event.Packet) {
 		a.isn = p.Seq
 		a.firstSYN, a.lastSYN = t, t
 		a.synCount = 1
+		if a.kISN != p.Seq {
+			e.noteISN(a, p.Seq)
+		}
 		e.initStream(&a.c2s, p.Seq)
 		a.event(t, EvSYN, DirC2S, EventAttrs{Addr: a.serverName()})
 		if p.PayloadLen > 0 {

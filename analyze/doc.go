@@ -17,6 +17,10 @@
 // from the SYN, so captures taken at the client, the server or in between
 // read the same. (Kernel events also start attempts: the socket's
 // CLOSE→SYN_SENT, or a connect() that failed before anything was sent.)
+// A socket's kernel events join its packets by socket cookie, by the ISN
+// they carry (the Seq of the socket's SYN: exact even when a refused
+// connect's port serves the next connect within microseconds; isn.go), and
+// without an ISN by 5-tuple and time.
 // Its timeline records every SYN and retransmit, the SYN-ACK (RTT), RSTs and
 // FINs with their sender, ICMP errors matched through the header they quote
 // (5-tuple and, when quoted, the SYN's sequence number), the server's first

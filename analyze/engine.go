@@ -140,6 +140,8 @@ type Engine struct {
 	// attempts decided lately, for late events (Options.Live).
 	loss   lossState
 	recent recentMemory
+	// isns finds attempts by 5-tuple and ISN (live only; isn.go).
+	isns isnIndex
 	// portless lists, by server, kernel attempts whose SYN_SENT came
 	// without the local port (see adoptPortless).
 	portless map[netip.AddrPort][]*attempt
@@ -551,6 +553,7 @@ func (e *Engine) sweep(closing bool) {
 	e.kern.sweep(e.now)
 	e.expireSYNs()
 	e.recent.expire(e.nowNS)
+	e.isns.expire(e.nowNS)
 	// Report complete connects in creation order; keep the rest.
 	kept := e.open[:0]
 	for _, c := range e.open {

@@ -234,6 +234,7 @@ func (e *Engine) report(c *connectState) {
 		}
 		e.untrack(a)
 		e.rememberSYN(a)
+		e.isnReported(a)
 	}
 	out := e.buildConnect(c)
 	if !e.opts.Live && e.portless == nil && e.unclaimed == nil {

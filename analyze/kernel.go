@@ -193,9 +193,18 @@ func (e *Engine) kernelUnix(k *event.Kernel) {
 // kernelTCP binds TCP socket events to attempts by socket cookie, or by the
 // 5-tuple for the state change that starts the connect.
 func (e *Engine) kernelTCP(k *event.Kernel) {
+	if e.reportedISN(k.Src, k.Dst, k.ISN) {
+		// The kernel's view of a connect already reported from its
+		// packets (isn.go): it joins nothing and starts nothing.
+		e.sum.KernelAfterReport++
+		return
+	}
 	a := e.socketAttempt(k)
 	if a != nil && e.opts.Live {
 		a = e.claim(a, k)
+	}
+	if a != nil && k.ISN != 0 && e.opts.Live {
+		e.learnISN(a, k)
 	}
 	t := k.Time
 	switch k.Kind {
@@ -203,8 +212,8 @@ func (e *Engine) kernelTCP(k *event.Kernel) {
 		e.kernelStateChange(a, k)
 	case event.ConnectCall:
 		if a == nil {
-			if interruptedOrPending(k.Ret) {
-				return // the socket's SYN_SENT was not seen (filtered or lost)
+			if interruptedOrPending(k.Ret) || k.ISN != 0 {
+				return // the socket's SYN_SENT (and SYN: an ISN) was not seen (filtered or lost)
 			}
 			if !k.Dst.IsValid() || !e.wantPort(k.Dst.Port()) {
 				return
@@ -313,10 +322,11 @@ func stateName(s uint8) string {
 func (e *Engine) kernelStateChange(a *attempt, k *event.Kernel) {
 	t := k.Time
 	if k.NewState == event.TCPSynSent {
-		if a != nil && a.final && a.cookie != k.Cookie {
+		exact := a != nil && k.ISN != 0 && a.socketISN() == k.ISN // isn.go
+		if a != nil && a.final && a.cookie != k.Cookie && !exact {
 			a = nil // an older attempt on the same 5-tuple
 		}
-		if a != nil && e.opts.Live && a.cookie != 0 && a.cookie != k.Cookie {
+		if a != nil && e.opts.Live && a.cookie != 0 && a.cookie != k.Cookie && !exact {
 			// Another socket has the 5-tuple of an attempt still open
 			// (one waiting for late packets, or one whose port was taken
 			// from a SYN by time): that attempt leaves the flow table and
@@ -332,11 +342,18 @@ func (e *Engine) kernelStateChange(a *attempt, k *event.Kernel) {
 			a.kSynSent = t
 			a.kLastSYN = t
 			a.cookie = k.Cookie
+			a.kISN = k.ISN
 			e.attribute(a, &k.Process)
-			if k.Src.Port() != 0 {
+			if f := e.flowOf(k); f != nil && k.ISN != 0 && f.otherConnect(k.ISN) && !f.final {
+				// The 5-tuple is another connect's, still open: this one
+				// goes by its cookie and its ISN (isn.go), and its SYN,
+				// if it comes, finds it by the ISN.
+				e.noteISN(a, k.ISN)
+			} else if k.Src.Port() != 0 {
 				if !e.track(a) {
 					return
 				}
+				e.noteISN(a, k.ISN)
 			} else {
 				e.notePortless(a)
 			}
@@ -348,6 +365,11 @@ func (e *Engine) kernelStateChange(a *attempt, k *event.Kernel) {
 				a.start = t
 			}
 			e.attribute(a, &k.Process)
+		}
+		if exact && a.cookie != k.Cookie {
+			if old := e.cookies[a.cookie]; old == a {
+				delete(e.cookies, a.cookie) // a socket paired with it by time, contradicted
+			}
 		}
 		a.cookie = k.Cookie
 		if k.Cookie != 0 {
@@ -452,12 +474,30 @@ func (e *Engine) decideErrno(a *attempt, t time.Time) {
 // socketAttempt is the attempt a TCP socket event belongs to: by socket
 // cookie, else by the 5-tuple of a flow in its connection phase (nil when
 // neither knows it).
+//
+// An event that carries its connect's ISN (isn.go) finds the attempt of
+// that ISN, and never one known to be another connect: the socket's
+// earlier connect (same cookie), or another socket's on the same 5-tuple.
 func (e *Engine) socketAttempt(k *event.Kernel) *attempt {
 	if k.Cookie != 0 {
-		if a := e.cookies[k.Cookie]; a != nil {
+		if a := e.cookies[k.Cookie]; a != nil && !a.otherConnect(k.ISN) {
 			return a
 		}
 	}
+	if k.ISN != 0 && k.Src.IsValid() && k.Dst.IsValid() && k.Src.Port() != 0 {
+		if a := e.byISN(k.Src, k.Dst, k.ISN); a != nil {
+			return a
+		}
+	}
+	if f := e.flowOf(k); f != nil && !f.otherConnect(k.ISN) {
+		return f
+	}
+	return nil
+}
+
+// flowOf is the attempt in the flow table under the event's 5-tuple (nil
+// for none, or a DNS flow).
+func (e *Engine) flowOf(k *event.Kernel) *attempt {
 	if k.Src.IsValid() && k.Dst.IsValid() && k.Src.Port() != 0 {
 		key, _ := makeKey(k.Src.Addr(), k.Src.Port(), k.Dst.Addr(), k.Dst.Port())
 		if f := e.flows[key]; f != nil && f.dnsFlow == nil {

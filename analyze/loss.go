@@ -232,8 +232,13 @@ func (e *Engine) LateKernel(k *event.Kernel) {
 		}
 		return
 	}
+	if e.reportedISN(k.Src, k.Dst, k.ISN) {
+		e.lateUnmatched(true) // isn.go
+		return
+	}
 	a := e.socketAttempt(k)
-	if a == nil || (k.Kind == event.StateChange && k.NewState == event.TCPSynSent && a.final && a.cookie != k.Cookie) {
+	exact := a != nil && k.ISN != 0 && a.socketISN() == k.ISN // isn.go
+	if a == nil || (k.Kind == event.StateChange && k.NewState == event.TCPSynSent && a.final && a.cookie != k.Cookie && !exact) {
 		known := k.Cookie != 0 && e.recent.cookies[k.Cookie] != 0
 		if !known && k.Src.IsValid() && k.Src.Port() != 0 {
 			key, _ := makeKey(k.Src.Addr(), k.Src.Port(), k.Dst.Addr(), k.Dst.Port())
@@ -303,6 +308,15 @@ func (e *Engine) claim(a *attempt, k *event.Kernel) *attempt {
 	if k.Cookie == 0 || a.unix != "" {
 		return a
 	}
+	if k.ISN != 0 && a.socketISN() == k.ISN && e.cookies[k.Cookie] != a {
+		// Found by its ISN (isn.go): the socket is this attempt's, whatever
+		// held its cookie or the attempt's cookie by time.
+		if a.cookie != 0 && a.cookie != k.Cookie && e.cookies[a.cookie] == a {
+			delete(e.cookies, a.cookie)
+		}
+		e.takeSocket(a, k)
+		return a
+	}
 	if a.cookie == 0 {
 		a.cookie = k.Cookie
 		if e.cookies[k.Cookie] == nil {
@@ -324,7 +338,20 @@ func (e *Engine) claim(a *attempt, k *event.Kernel) *attempt {
 	}
 	client := netip.AddrPortFrom(addr, k.Src.Port())
 	key, _ := makeKey(client.Addr(), client.Port(), a.server.Addr(), a.server.Port())
-	if w := e.flows[key]; w != nil && w != a {
+	if e.reportedISN(client, a.server, k.ISN) {
+		// The socket's connect, reported from its packets (isn.go).
+		e.untrack(a)
+		e.dropKernelView(a)
+		e.sum.KernelAfterReport++
+		return a
+	}
+	if w := e.byISN(client, a.server, k.ISN); w != nil && w != a {
+		// The attempt of the socket's SYN, by its ISN (isn.go).
+		e.untrack(a)
+		e.mergeKernel(w, a)
+		return w
+	}
+	if w := e.flows[key]; w != nil && w != a && !w.otherConnect(k.ISN) {
 		if w.dnsFlow == nil && w.cookie == 0 && (w.conn == nil || !w.conn.reported) {
 			e.untrack(a)
 			e.mergeKernel(w, a)
@@ -332,7 +359,7 @@ func (e *Engine) claim(a *attempt, k *event.Kernel) *attempt {
 		}
 		return a
 	}
-	if at, ok := e.recent.keys[key]; ok && at >= unixNanos(a.kSynSent) && (a.client.Port() == 0 || !a.wire) {
+	if at, ok := e.recent.keys[key]; ok && k.ISN == 0 && at >= unixNanos(a.kSynSent) && (a.client.Port() == 0 || !a.wire) {
 		// The socket's packets made an attempt of their own that is
 		// already decided: this is the same connect, seen from the kernel.
 		e.untrack(a)
@@ -344,6 +371,9 @@ func (e *Engine) claim(a *attempt, k *event.Kernel) *attempt {
 	}
 	e.untrack(a)
 	a.client, a.cliStr = client, ""
+	if w := e.flows[key]; w != nil && w.otherConnect(k.ISN) && !w.final {
+		return a // the 5-tuple is another connect's, still open: a goes by its cookie and ISN
+	}
 	if !a.final || !a.connected() {
 		e.track(a)
 	}

@@ -349,6 +349,10 @@ type Summary struct {
 	// (from the socket's own later event, or its SYN by time), so that the
 	// socket and its packets are one attempt, not two.
 	PortsPaired uint64 `json:"ports_paired,omitempty"`
+	// KernelAfterReport counts kernel events (live) of a connect already
+	// reported from its packets, known by the ISN they carry: they came
+	// after its kernel linger and join nothing (never a second attempt).
+	KernelAfterReport uint64 `json:"kernel_after_report,omitempty"`
 	// Listen is how much the traced network namespace's listen and accept
 	// queue counters grew during the trace (live; nil offline or when
 	// /proc/net/netstat could not be read).

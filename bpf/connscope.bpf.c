@@ -116,7 +116,7 @@ struct inflight {
 	 * sockaddr from user memory again. */
 	__u16 family;
 	__u16 dport; /* host byte order */
-	__u32 pad;
+	__u32 isn_before; /* sock_isn() when bound at SYN_SENT (see owner) */
 	__u8 daddr[16];
 };
 
@@ -152,7 +152,12 @@ struct owner {
 	__u32 retrans_left;
 	char comm[TASK_COMM_LEN];
 	__u16 sport; /* local address once known: the kernel clears it */
-	__u16 pad[3];  /* when the socket closes, events keep showing it */
+	__u16 pad;     /* when the socket closes, events keep showing it */
+	/* sock_isn() when bound at SYN_SENT, before this connect chose its
+	 * ISN: 0 for a new socket, the previous connect's for a socket
+	 * connected again. Until sock_isn() differs the SYN was not sent
+	 * (the ISN is not known yet). */
+	__u32 isn_before;
 	__u8 saddr[16];
 };
 
@@ -355,6 +360,26 @@ int sys_enter_connect(struct sys_enter_ctx *ctx)
 	return 0;
 }
 
+/* The socket's initial sequence number, once tcp_connect_init has run:
+ * snd_una starts there and bytes_acked counts every advance since
+ * (struct tcp_sock in vmlinux_min.h). Before that it is a stale value
+ * (see owner.isn_before). Two reads of the kernel's memory. */
+static __always_inline __u32 sock_isn(const struct sock *sk)
+{
+	const struct tcp_sock *tp = (const struct tcp_sock *)sk;
+	if (!bpf_core_field_exists(tp->bytes_acked))
+		return 0; /* Linux < 4.1 (tp_btf needs 5.5): no ISN, pairing by time */
+	return BPF_CORE_READ(tp, snd_una) - (__u32)BPF_CORE_READ(tp, bytes_acked);
+}
+
+/* The ISN an event of a socket carries: 0 while sock_isn() still shows
+ * the value from before the connect (the SYN not sent yet). */
+static __always_inline __u32 event_isn(const struct sock *sk, __u32 isn_before)
+{
+	__u32 isn = sock_isn(sk);
+	return isn == isn_before ? 0 : isn;
+}
+
 static __always_inline void read_src(__u64 skp, __u16 family, __u8 *saddr, __u16 *sport)
 {
 	struct sock *sk = (struct sock *)skp;
@@ -454,6 +479,8 @@ int sys_exit_connect(struct sys_exit_ctx *ctx)
 	 * (SO_COOKIE, another BPF program); else a derived identity. (sk in a
 	 * local: inside BPF_CORE_READ, in->sk would be relocated too.) */
 	struct sock *sk = (struct sock *)skp;
+	if (in->sk)
+		e->e.isn = event_isn(sk, in->isn_before); /* a TCP socket bound at SYN_SENT */
 	__u64 cookie = in->cookie;
 	if (!cookie)
 		BPF_CORE_READ_INTO(&cookie, sk, __sk_common.skc_cookie);
@@ -544,6 +571,7 @@ static __always_inline struct event *reserve_sock_event(struct owner *o, __u8 ki
 	__builtin_memcpy(e->comm, o->comm, sizeof(e->comm));
 	fill_sock(e, sk);
 	complete_src(o, e, sk);
+	e->isn = event_isn(sk, o->isn_before);
 	return e;
 }
 
@@ -574,8 +602,10 @@ static __always_inline struct owner *bind_socket(struct sock *sk)
 	o.pid = tgid;
 	o.tid = tid;
 	o.retrans_left = RETRANS_BUDGET;
+	o.isn_before = sock_isn(sk);
 	bpf_get_current_comm(o.comm, sizeof(o.comm));
 	if (in) {
+		in->isn_before = o.isn_before;
 		in->sk = (__u64)sk;
 		in->cookie = o.cookie;
 		in->type = sk->sk_type;

@@ -39,6 +39,7 @@ func (t *Tracer) decode(raw []byte) (event.Kernel, bool) {
 		Family:   e.Family,
 		SockType: e.Type,
 		State:    e.State,
+		ISN:      e.Isn,
 	}
 	switch k.Kind {
 	case event.ConnectCall:

@@ -53,28 +53,28 @@ type tracerEvent struct {
 	OldState uint8
 	NewState uint8
 	State    uint8
-	Pad      uint32
+	Isn      uint32
 	Saddr    [16]uint8
 	Daddr    [16]uint8
 	Comm     [16]int8
 }
 
 type tracerInflight struct {
-	_       structs.HostLayout
-	EnterTs uint64
-	Uaddr   uint64
-	Sk      uint64
-	Cookie  uint64
-	Tid     uint32
-	Fd      int32
-	Addrlen uint32
-	Type    uint16
-	Sport   uint16
-	Saddr   [16]uint8
-	Family  uint16
-	Dport   uint16
-	Pad     uint32
-	Daddr   [16]uint8
+	_         structs.HostLayout
+	EnterTs   uint64
+	Uaddr     uint64
+	Sk        uint64
+	Cookie    uint64
+	Tid       uint32
+	Fd        int32
+	Addrlen   uint32
+	Type      uint16
+	Sport     uint16
+	Saddr     [16]uint8
+	Family    uint16
+	Dport     uint16
+	IsnBefore uint32
+	Daddr     [16]uint8
 }
 
 type tracerOwner struct {
@@ -86,7 +86,8 @@ type tracerOwner struct {
 	RetransLeft uint32
 	Comm        [16]int8
 	Sport       uint16
-	Pad         [3]uint16
+	Pad         uint16
+	IsnBefore   uint32
 	Saddr       [16]uint8
 }
 

@@ -228,6 +228,14 @@ type Kernel struct {
 	Reset *Reset
 	// Retransmits: SYNACKRetransmit only.
 	Retransmits uint8
+	// ISN is the initial sequence number of the socket's connect, the Seq
+	// of the SYN it sent (TCP ConnectCall, StateChange, Retransmit,
+	// ResetReceived, SocketError), read from the socket once the SYN was
+	// sent; 0 when unknown (the CLOSE→SYN_SENT change comes before the
+	// kernel chooses it, connect() failing before the SYN, other kinds,
+	// sources that cannot read it). It tells apart connects that reuse
+	// one 5-tuple within moments of each other, which times cannot.
+	ISN uint32
 }
 
 // Reset is a RST the kernel sent and why (tcp:tcp_send_reset).

@@ -19,11 +19,13 @@ import (
 // packets without a process.
 //
 // The port shows up soon after, and is filled in while the SYN_SENT event
-// still waits in the merger's reorder window:
+// still waits in the merger's reorder window (so is the ISN the kernel
+// chooses with it, for every SYN_SENT, a bound socket's too):
 //
 //   - exactly, from the socket's next kernel event (same cookie):
 //     connect() returning, SYN_SENT→ESTABLISHED, an RST — microseconds later
-//     for a non-blocking connect;
+//     for a non-blocking connect; with the port comes the ISN
+//     (event.Kernel.ISN), which pairs the event with its SYN exactly;
 //   - otherwise from the SYN itself, which leaves microseconds after the
 //     state change: a SYN from the event's address to its destination within
 //     synMatchWindow after it, when exactly one SYN and one waiting event
@@ -53,6 +55,9 @@ type portCompleter struct {
 type portless struct {
 	k       *event.Kernel
 	guessed bool // port taken from a SYN, not from the socket's own event
+	// ported: the event came with its port (a socket bound before
+	// connect()); it waits only for the ISN, on no waiting list.
+	ported bool
 }
 
 type synSeen struct {
@@ -83,13 +88,19 @@ func (c *portCompleter) kernel(k *event.Kernel) {
 	if k.Cookie == 0 || k.Family == event.FamilyUnix || k.SockType == event.SockDgram || !k.Dst.IsValid() {
 		return
 	}
-	if k.Kind == event.StateChange && k.NewState == event.TCPSynSent && k.Src.Port() == 0 {
+	if k.Kind == event.StateChange && k.NewState == event.TCPSynSent {
 		if len(c.byCookie) >= maxPortless {
 			return
 		}
 		w := c.portlessSlab.new()
 		w.k = k
 		c.byCookie[k.Cookie] = w
+		if k.Src.Port() != 0 {
+			// Bound before connect(): the port is known, the ISN comes
+			// with the socket's next event like anyone's.
+			w.ported = true
+			return
+		}
 		dst := unmap(k.Dst)
 		// Its SYN may have come first (the capture delivers faster).
 		// SYNs arrive in time order: find the first one not older than
@@ -126,6 +137,9 @@ func (c *portCompleter) kernel(k *event.Kernel) {
 		return
 	}
 	setPort(w.k, k.Src)
+	// and the ISN the kernel chose with the port (0 if this event has
+	// none): the engine pairs the socket with its SYN by it, exactly
+	w.k.ISN = k.ISN
 	c.drop(w)
 }
 
@@ -206,7 +220,7 @@ func (c *portCompleter) unwait(w *portless) {
 
 func (c *portCompleter) drop(w *portless) {
 	delete(c.byCookie, w.k.Cookie)
-	if !w.guessed {
+	if !w.guessed && !w.ported {
 		c.unwait(w)
 	}
 }

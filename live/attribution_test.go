@@ -234,3 +234,42 @@ func BenchmarkPortCompleterBacklog(b *testing.B) {
 		i++
 	}
 }
+
+// TestPortCompleterISN: the SYN_SENT event of a connect comes before the
+// kernel chose its ISN; the socket's next event carries it, and the
+// completer fills it in with the port (the engine pairs the socket with
+// its SYN by it), for a bound socket too, whose SYN_SENT had its port.
+func TestPortCompleterISN(t *testing.T) {
+	withISN := func(k *event.Kernel, isn uint32) *event.Kernel { k.ISN = isn; return k }
+	tests := []struct {
+		name    string
+		synSent *event.Kernel
+		steps   func(c *portCompleter)
+		wantSrc string
+		wantISN uint32
+	}{
+		{"the next event gives port and ISN", synSent(1, 0, "192.0.2.10:0", server), func(c *portCompleter) {
+			c.kernel(withISN(connectReturn(1, 30, "192.0.2.10:40001", server), 777))
+		}, "192.0.2.10:40001", 777},
+		{"a bound socket's SYN_SENT gets the ISN", synSent(1, 0, "192.0.2.10:40001", server), func(c *portCompleter) {
+			c.kernel(withISN(connectReturn(1, 30, "192.0.2.10:40001", server), 777))
+		}, "192.0.2.10:40001", 777},
+		{"a port guessed from a SYN: the next event gives the ISN", synSent(1, 0, "192.0.2.10:0", server), func(c *portCompleter) {
+			c.packet(syn(10, "192.0.2.10:40001", server))
+			c.kernel(withISN(connectReturn(1, 30, "192.0.2.10:40001", server), 777))
+		}, "192.0.2.10:40001", 777},
+		{"another socket's event gives nothing", synSent(1, 0, "192.0.2.10:40001", server), func(c *portCompleter) {
+			c.kernel(withISN(connectReturn(2, 30, "192.0.2.10:40001", server), 777))
+		}, "192.0.2.10:40001", 0},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c := newPortCompleter()
+			c.kernel(tc.synSent)
+			tc.steps(c)
+			if got := tc.synSent.Src.String(); got != tc.wantSrc || tc.synSent.ISN != tc.wantISN {
+				t.Errorf("SYN_SENT completed to %s ISN %d, want %s ISN %d", got, tc.synSent.ISN, tc.wantSrc, tc.wantISN)
+			}
+		})
+	}
+}

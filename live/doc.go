@@ -28,9 +28,10 @@
 // in time order. Two repairs happen while they wait:
 //
 //   - Linux reports a TCP socket's CLOSE→SYN_SENT before it has chosen the
-//     local port; portCompleter fills the port in from the socket's next
-//     event or from its SYN, so that the kernel's and the wire's view of an
-//     attempt meet (attribution.go).
+//     local port and its ISN; portCompleter fills the port in from the
+//     socket's next event or from its SYN, and the ISN from that next
+//     event, so that the kernel's and the wire's view of an attempt meet,
+//     exactly by the ISN (attribution.go, analyze's isn.go).
 //   - processTable learns each socket's process from kernel events and
 //     labels every packet with it (the label -w records, so that `analyze
 //     FILE.pcapng` sees what the live engine saw).

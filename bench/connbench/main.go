@@ -174,7 +174,7 @@ func main() {
 		// cache and scheduler contention): say how it ended, too.
 		fmt.Printf("Load average at the end: %s.\n\n", strings.Join(strings.Fields(string(la))[:3], " "))
 	}
-	fmt.Println("CPU per connect is CPU time over the load window (all threads, /proc/PID/task/*/schedstat) divided by the connects made; the loop's includes the kernel work done in its context (loopback softirq, eBPF programs). Startup is not counted. \"reported once\": attempts in connscope's report to the loop's two ports, one per connect made, with the outcome the loop saw; a client 5-tuple reported twice within 5 ms counts as a duplicate (the kernel does reuse a client port for the same server within tens of ms when its port search wraps around).")
+	fmt.Println("CPU per connect is CPU time over the load window (all threads, /proc/PID/task/*/schedstat) divided by the connects made; the loop's includes the kernel work done in its context (loopback softirq, eBPF programs). Startup is not counted. \"reported once\": attempts in connscope's report to the loop's two ports, one per connect made, with the outcome the loop saw; a client 5-tuple reported twice within 5 ms counts as a duplicate when either attempt shows only part of its connect (its captured SYN without its socket's connect() return, or the reverse): two whole attempts are two connects (a refused connect leaves no TIME_WAIT, and the kernel may give its port to the next connect to the same server within a millisecond; counted as reused).")
 	if failed {
 		os.Exit(1)
 	}
@@ -188,6 +188,7 @@ type result struct {
 	total             float64
 	drops, lost, late uint64
 	once, dups, wrong int64
+	reused            int64 // a 5-tuple's two whole attempts within 5 ms: two connects
 	reportChecked     bool
 	extra             string
 }
@@ -195,7 +196,7 @@ type result struct {
 func (r *result) brief() string {
 	s := fmt.Sprintf("%d connects (%.0f/s), tracer %.2f µs/connect, loop %.2f µs/connect", r.made, float64(r.made)/r.wall.Seconds(), r.tracerUS, r.loopUS)
 	if r.reportChecked {
-		s += fmt.Sprintf(", drops %d, lost %d, late %d, reported once %d, duplicates %d, wrong outcome %d", r.drops, r.lost, r.late, r.once, r.dups, r.wrong)
+		s += fmt.Sprintf(", drops %d, lost %d, late %d, reported once %d, duplicates %d, wrong outcome %d, 5-tuples reused within 5 ms %d", r.drops, r.lost, r.late, r.once, r.dups, r.wrong, r.reused)
 	}
 	if r.extra != "" {
 		s += ", " + r.extra
@@ -554,9 +555,8 @@ func listen(port int) (int, error) {
 
 // checkReport reads connscope's JSON report: the summary's loss counters,
 // and the attempts to the loop's ports, each of which must appear once
-// (one 5-tuple reported twice within 5 ms is a duplicate report: the
-// kernel reuses a client port for the same server tens of ms later when
-// its port search wraps around) with the
+// (one 5-tuple reported twice within 5 ms is a duplicate report when
+// either attempt is part of a connect, see load.CountReportedViews) with the
 // outcome the loop saw (refused on the closed port, not refused on the
 // listener's).
 func checkReport(path string, r *result) error {
@@ -568,6 +568,9 @@ func checkReport(path string, r *result) error {
 	type attempt struct {
 		Client, Server, Outcome string
 		Start                   time.Time
+		Events                  []struct {
+			Kind string `json:"kind"`
+		} `json:"events"`
 	}
 	var line struct {
 		Kind           string          `json:"kind"`
@@ -577,7 +580,7 @@ func checkReport(path string, r *result) error {
 		LateEvents     uint64          `json:"late_events"`
 	}
 	okSuffix, refSuffix := ":"+strconv.Itoa(okPort), ":"+strconv.Itoa(refusedPort)
-	starts := map[string][]time.Time{}
+	starts := map[string][]load.Reported{}
 	summary := false
 	dec := json.NewDecoder(bufio.NewReaderSize(f, 1<<20))
 	for {
@@ -608,13 +611,22 @@ func checkReport(path string, r *result) error {
 				r.wrong++
 			}
 			k := a.Client + " " + a.Server
-			starts[k] = append(starts[k], a.Start)
+			// whole: its packets (the SYN captured) and its socket (the
+			// kernel's connect() return); a process and syn_count do not
+			// say it: packets are labelled with their socket's process,
+			// and the kernel's SYN_SENT counts as a SYN
+			var syn, call bool
+			for _, ev := range a.Events {
+				syn = syn || ev.Kind == "syn"
+				call = call || ev.Kind == "kernel_connect"
+			}
+			starts[k] = append(starts[k], load.Reported{Start: a.Start, Whole: syn && call})
 		}
 	}
 	if !summary {
 		return fmt.Errorf("%s: no summary line at the end", path)
 	}
 	r.reportChecked = true
-	r.once, r.dups = load.CountReported(starts)
+	r.once, r.dups, r.reused = load.CountReportedViews(starts)
 	return nil
 }

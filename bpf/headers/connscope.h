@@ -56,7 +56,10 @@ struct event {
 	__u8 old_state;
 	__u8 new_state;
 	__u8 state; /* TCP state at the event */
-	__u32 pad;
+	/* TCP: the socket's initial sequence number (the Seq of its SYN) once
+	 * the SYN was sent; 0 when unknown (before the SYN, UDP, unix, or a
+	 * kernel event that has no socket). */
+	__u32 isn;
 	__u8 saddr[16]; /* network byte order; IPv4 in the first 4 bytes */
 	__u8 daddr[16];
 	char comm[TASK_COMM_LEN];

@@ -129,6 +129,15 @@ struct sock {
 	__u16 sk_protocol;
 } __attribute__((preserve_access_index));
 
+/* A TCP socket (struct sock is its first member). snd_una starts at the
+ * initial sequence number (tcp_connect_init) and every advance is added to
+ * bytes_acked (tcp_snd_una_update; the SYN's one counts), so snd_una -
+ * bytes_acked is the ISN for the socket's whole life after the SYN. */
+struct tcp_sock {
+	__u32 snd_una;
+	__u64 bytes_acked;
+} __attribute__((preserve_access_index));
+
 /* A connection in SYN_RECV before it is a full socket (the server's
  * side of a handshake): its addresses are in __req_common. */
 struct request_sock {

@@ -95,3 +95,38 @@ func CountReported(starts map[string][]time.Time) (once, dups int64) {
 	}
 	return once, dups
 }
+
+// Reported is one attempt a report gave a client 5-tuple: when it started
+// and whether it shows its connect whole: its packets (the SYN captured)
+// and its socket's kernel events (the connect() return) both.
+type Reported struct {
+	Start time.Time
+	Whole bool
+}
+
+// CountReportedViews counts like CountReported, except that two attempts
+// of one 5-tuple within 5 ms that are both whole are two connects (reused
+// counts them): a refused connect leaves no TIME_WAIT, and the kernel may
+// give its port to the next connect to the same server within a
+// millisecond. An attempt within 5 ms of the previous one of its 5-tuple
+// is a duplicate when either of the two shows only part of a connect (its
+// packets without its socket's events, or the reverse): one connect split
+// in two.
+func CountReportedViews(m map[string][]Reported) (once, dups, reused int64) {
+	for _, rs := range m {
+		sort.Slice(rs, func(i, j int) bool { return rs[i].Start.Before(rs[j].Start) })
+		once++
+		for i := 1; i < len(rs); i++ {
+			switch {
+			case rs[i].Start.Sub(rs[i-1].Start) >= 5*time.Millisecond:
+				once++
+			case rs[i].Whole && rs[i-1].Whole:
+				once++
+				reused++
+			default:
+				dups++
+			}
+		}
+	}
+	return once, dups, reused
+}

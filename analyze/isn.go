@@ -1,0 +1,203 @@
+package analyze
+
+import (
+	"net/netip"
+
+	"github.com/connscope/connscope/event"
+)
+
+// Pairing a kernel socket with its packets by the ISN.
+//
+// A client port is free again the moment a refused connect closes (no
+// TIME_WAIT), so a connect loop puts two or three connects on one 5-tuple
+// within half a millisecond: closer together than the skew between the
+// packets' clock and the delivery of kernel events. Which attempt holds the
+// 5-tuple when a kernel event arrives then says nothing about whose event
+// it is. The initial sequence number does: the kernel's events of a connect
+// carry the ISN of its socket (event.Kernel.ISN, once the SYN was sent), and
+// the connect's SYN carries it as its Seq. A kernel event with an ISN joins
+// only the attempt of that ISN (isnIndex), a SYN joins the kernel attempt
+// of its Seq, and an attempt known to be another connect (another ISN) is
+// never taken for it. Without an ISN (older sources, the SYN_SENT change
+// before the kernel chose it, offline captures) the pairing by 5-tuple and
+// time stays as it was.
+//
+// Live only: offline, attempt memory is reused once reported, and offline
+// sources carry no ISN.
+
+// isnKey is a connect: its 5-tuple and its ISN.
+type isnKey struct {
+	key flowKey
+	isn uint32
+}
+
+type isnEntry struct {
+	k  isnKey
+	at int64
+}
+
+type isnVal struct {
+	a  *attempt
+	at int64
+}
+
+// isnIndex finds the attempts of connects by 5-tuple and ISN (open: not
+// reported yet), and remembers for isnTTL the connects reported: a kernel
+// event of one of those belongs to a connect already reported and must
+// not start another. Reported connects are kept without their attempts
+// (live, an attempt is garbage once reported: holding 5 s of them made
+// the garbage collector scan hundreds of MB). One FIFO in time order,
+// compacted as it drains, expires both.
+type isnIndex struct {
+	open map[isnKey]isnVal
+	done map[isnKey]int64
+	q    []isnEntry
+	head int
+}
+
+// isnTTL: the kernel events of a connect come within the reorder window
+// and the kernel's linger, far below this; it bounds the index (10,000
+// connects a second: 50,000 entries, of 56 bytes without pointers).
+const isnTTL = recentTTL
+
+func (x *isnIndex) add(k isnKey, a *attempt, now int64) {
+	if x.open == nil {
+		x.open = make(map[isnKey]isnVal)
+		x.done = make(map[isnKey]int64)
+	}
+	x.open[k] = isnVal{a: a, at: now}
+	x.q = append(x.q, isnEntry{k: k, at: now})
+}
+
+// reported moves k from open to done, if a holds it.
+func (x *isnIndex) reported(k isnKey, a *attempt, now int64) {
+	if v, ok := x.open[k]; !ok || v.a != a {
+		return
+	}
+	delete(x.open, k)
+	x.done[k] = now
+	x.q = append(x.q, isnEntry{k: k, at: now})
+}
+
+func (x *isnIndex) expire(now int64) {
+	for x.head < len(x.q) && now-x.q[x.head].at > isnTTL {
+		en := x.q[x.head]
+		if v, ok := x.open[en.k]; ok && v.at == en.at {
+			delete(x.open, en.k) // not noted again since (an attempt dropped unreported)
+		}
+		if at, ok := x.done[en.k]; ok && at == en.at {
+			delete(x.done, en.k)
+		}
+		x.q[x.head] = isnEntry{}
+		x.head++
+	}
+	if x.head >= 1024 && x.head*2 >= len(x.q) {
+		n := copy(x.q, x.q[x.head:])
+		clear(x.q[n:])
+		x.q, x.head = x.q[:n], 0
+	}
+}
+
+// socketISN is the ISN of the attempt's connect as far as known: the
+// kernel's word, else its SYN's Seq; 0 when neither is known.
+func (a *attempt) socketISN() uint32 {
+	if a.kISN != 0 {
+		return a.kISN
+	}
+	if a.synCount > 0 {
+		return a.isn
+	}
+	return 0
+}
+
+// otherConnect reports whether the attempt is known to be another connect
+// than the one whose ISN is isn (0: unknown, nothing is known).
+func (a *attempt) otherConnect(isn uint32) bool {
+	s := a.socketISN()
+	return isn != 0 && s != 0 && s != isn
+}
+
+// noteISN indexes a (live) under its 5-tuple and the ISN now known.
+func (e *Engine) noteISN(a *attempt, isn uint32) {
+	if !e.opts.Live || isn == 0 || a.unix != "" || a.client.Port() == 0 || !a.client.IsValid() {
+		return
+	}
+	key, _ := makeKey(a.client.Addr(), a.client.Port(), a.server.Addr(), a.server.Port())
+	e.isns.add(isnKey{key: key, isn: isn}, a, e.nowNS)
+}
+
+// byISN is the open attempt of the connect client→server with this ISN,
+// if its SYN or its kernel events were seen.
+func (e *Engine) byISN(client, server netip.AddrPort, isn uint32) *attempt {
+	if isn == 0 || len(e.isns.open) == 0 {
+		return nil
+	}
+	key, _ := makeKey(client.Addr(), client.Port(), server.Addr(), server.Port())
+	a := e.isns.open[isnKey{key: key, isn: isn}].a
+	if a == nil || a.socketISN() != isn || a.client.Port() != client.Port() {
+		return nil // the attempt learned another port or ISN since (a pairing by time, corrected)
+	}
+	return a
+}
+
+// reportedISN says whether the connect client→server with this ISN was
+// reported lately.
+func (e *Engine) reportedISN(client, server netip.AddrPort, isn uint32) bool {
+	if isn == 0 || len(e.isns.done) == 0 || !client.IsValid() || !server.IsValid() || client.Port() == 0 {
+		return false
+	}
+	key, _ := makeKey(client.Addr(), client.Port(), server.Addr(), server.Port())
+	_, ok := e.isns.done[isnKey{key: key, isn: isn}]
+	return ok
+}
+
+// isnReported notes a's connect reported (report).
+func (e *Engine) isnReported(a *attempt) {
+	if len(e.isns.open) == 0 || a.client.Port() == 0 || !a.client.IsValid() {
+		return
+	}
+	key, _ := makeKey(a.client.Addr(), a.client.Port(), a.server.Addr(), a.server.Port())
+	if a.kISN != 0 {
+		e.isns.reported(isnKey{key: key, isn: a.kISN}, a, e.nowNS)
+	}
+	if a.synCount > 0 && a.isn != a.kISN {
+		e.isns.reported(isnKey{key: key, isn: a.isn}, a, e.nowNS)
+	}
+}
+
+// reported says whether the attempt's connect was reported.
+func (a *attempt) reported() bool { return a.conn != nil && a.conn.reported }
+
+// learnISN records the ISN a kernel event of a's socket carries, and
+// indexes a under it.
+func (e *Engine) learnISN(a *attempt, k *event.Kernel) {
+	if k.ISN == 0 || a.kISN != 0 || a.otherConnect(k.ISN) {
+		return
+	}
+	a.kISN = k.ISN
+	if a.synCount == 0 || a.isn != k.ISN {
+		e.noteISN(a, k.ISN)
+	}
+}
+
+// takeSocket binds kernel socket k (its cookie) to w, the attempt of its
+// ISN: the socket's own kernel attempt, if it had one apart (its SYN_SENT
+// came without the ISN), merges into w; an attempt that held the cookie
+// by a pairing in time that the ISN contradicts gives it up.
+func (e *Engine) takeSocket(w *attempt, k *event.Kernel) {
+	old := e.cookies[k.Cookie]
+	if old == w || k.Cookie == 0 {
+		return
+	}
+	if old != nil && !old.wire && !old.reported() && (old.kISN == 0 || old.kISN == k.ISN) {
+		// The socket's kernel view, apart from its packets so far.
+		e.untrack(old)
+		e.mergeKernel(w, old)
+		return
+	}
+	if old != nil && old.cookie == k.Cookie {
+		old.cookie = 0
+	}
+	w.cookie = k.Cookie
+	e.cookies[k.Cookie] = w
+}

@@ -1,0 +1,256 @@
+package analyze
+
+import (
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/connscope/connscope/event"
+)
+
+// isnSocket is one connect of a socket in a scripted port-reuse loop.
+type isnSocket struct {
+	isn     uint32
+	at      float64 // ms: its SYN on the wire
+	refused bool    // RST|ACK; else accepted, then closed by the client
+}
+
+// item is one event of a scripted stream: a packet or a kernel event.
+type item struct {
+	ms float64
+	p  *event.Packet
+	k  *event.Kernel
+}
+
+// reuseStream scripts connects from one client port to one server: their
+// packets at the sockets' times, their kernel events shifted by skew ms
+// (the kernel's clock and delivery against the capture's). withISN: the
+// kernel events carry the connect's ISN (from the socket's first event
+// after SYN_SENT on; SYN_SENT too when the live pipeline filled its port
+// in, portFilled). Without portFilled the SYN_SENT comes with port 0, as
+// Linux reports it. The stream is sorted by time (what the merger hands
+// the engine).
+func reuseStream(s *sim, socks []isnSocket, skew float64, withISN, portFilled bool) []item {
+	const client, server = "192.0.2.10:47596", "192.0.2.20:5000"
+	var items []item
+	for i, so := range socks {
+		k := s.conn(client, server)
+		k.cisn, k.cseq = so.isn, so.isn+1
+		pkt := func(ms float64, fromClient bool, flags uint8) {
+			p := k.pkt(ms, fromClient, flags, nil)
+			switch {
+			case flags == event.TCPSyn:
+				p.Seq, p.Ack = so.isn, 0
+			case flags&event.TCPSyn != 0:
+				p.Seq, p.Ack = k.sisn, so.isn+1
+			case flags&event.TCPRst != 0:
+				p.Seq, p.Ack = 0, so.isn+1
+			}
+			items = append(items, item{ms: ms, p: p})
+		}
+		proc := event.Process{PID: uint32(500 + i), TID: uint32(500 + i), Comm: fmt.Sprintf("loop%d", i), FD: int32(10 + i)}
+		kev := func(ms float64, kind event.KernelKind, f func(k *event.Kernel)) {
+			ke := &event.Kernel{Time: s.at(ms + skew), Kind: kind, Process: proc, Cookie: uint64(100 + i),
+				Family: event.FamilyInet, SockType: event.SockStream, Src: ap(client), Dst: ap(server)}
+			if withISN {
+				ke.ISN = so.isn
+			}
+			f(ke)
+			items = append(items, item{ms: ms + skew, k: ke})
+		}
+		kev(so.at-0.005, event.StateChange, func(k *event.Kernel) {
+			k.OldState, k.NewState, k.State = event.TCPClose, event.TCPSynSent, event.TCPSynSent
+			if !portFilled {
+				k.Src, k.ISN = ap("192.0.2.10:0"), 0
+			}
+		})
+		pkt(so.at, true, event.TCPSyn)
+		if so.refused {
+			pkt(so.at+0.02, false, event.TCPRst|event.TCPAck)
+			kev(so.at+0.021, event.ResetReceived, func(k *event.Kernel) { k.State = event.TCPSynSent })
+			kev(so.at+0.0211, event.StateChange, func(k *event.Kernel) {
+				k.OldState, k.NewState, k.State = event.TCPSynSent, event.TCPClose, event.TCPClose
+			})
+			kev(so.at+0.0212, event.SocketError, func(k *event.Kernel) { k.Errno = errECONNREFUSED })
+			kev(so.at+0.025, event.ConnectCall, func(k *event.Kernel) { k.Ret = -errECONNREFUSED })
+			continue
+		}
+		pkt(so.at+0.02, false, event.TCPSyn|event.TCPAck)
+		pkt(so.at+0.03, true, event.TCPAck)
+		kev(so.at+0.021, event.StateChange, func(k *event.Kernel) {
+			k.OldState, k.NewState, k.State = event.TCPSynSent, event.TCPEstablished, event.TCPEstablished
+		})
+		kev(so.at+0.022, event.ConnectCall, func(k *event.Kernel) { k.Ret = 0 })
+		k.cseq = so.isn + 1
+		p := k.pkt(so.at+1, true, event.TCPAck|event.TCPFin, nil)
+		items = append(items, item{ms: so.at + 1, p: p})
+	}
+	slices.SortStableFunc(items, func(a, b item) int {
+		switch {
+		case a.ms < b.ms:
+			return -1
+		case a.ms > b.ms:
+			return 1
+		}
+		return 0
+	})
+	return items
+}
+
+// feedItems feeds the stream after a kernel event of another process
+// (live, the tracer's events flow all along: the engine then waits
+// kernelLinger for a decided connect's kernel events).
+func feedItems(s *sim, items []item) {
+	s.kernel(&event.Kernel{Time: s.at(-10), Kind: event.ConnectCall, Process: event.Process{PID: 999, FD: -1},
+		Family: event.FamilyInet, SockType: event.SockDgram, Src: ap("192.0.2.10:40000"), Dst: ap("192.0.2.53:53")})
+	for _, it := range items {
+		if it.p != nil {
+			s.feed(it.p)
+		} else {
+			s.kernel(it.k)
+		}
+	}
+}
+
+// TestPortReuseISNPairing: connects that reuse one client port within
+// half a millisecond (a refused connect leaves no TIME_WAIT) are each
+// reported exactly once, with their own packets and their own kernel
+// events, however the kernel events are shifted against the packets: the
+// kernel events carry the connect's ISN and join the attempt whose SYN
+// carried it (isn.go). Without an ISN, pairing by 5-tuple and time still
+// works when the timing is unambiguous.
+func TestPortReuseISNPairing(t *testing.T) {
+	socks := []isnSocket{
+		{isn: 0x11111111, at: 0, refused: true},
+		{isn: 0x22222222, at: 0.15, refused: true},
+		{isn: 0x33333333, at: 0.3},
+	}
+	// What the packets alone say of each connect.
+	ref := newSim(t, Options{Live: true})
+	for _, it := range reuseStream(ref, socks, 0, false, true) {
+		if it.p != nil {
+			ref.feed(it.p)
+		}
+	}
+	ref.close()
+	if len(ref.got) != len(socks) {
+		t.Fatalf("packets alone: %d connects, want %d\n%s", len(ref.got), len(socks), dumpConnects(ref.got))
+	}
+	tests := []struct {
+		name       string
+		skew       float64 // ms, kernel events against packets
+		withISN    bool
+		portFilled bool
+		// afterReport: the kernel events come after the connects were
+		// reported from their packets (beyond the kernel linger)
+		afterReport bool
+	}{
+		{name: "kernel events late, SYN_SENT with port and ISN", skew: 0.2, withISN: true, portFilled: true},
+		{name: "kernel events late, SYN_SENT without port", skew: 0.2, withISN: true},
+		{name: "kernel events very late, SYN_SENT with port and ISN", skew: 0.35, withISN: true, portFilled: true},
+		{name: "kernel events early, SYN_SENT with port and ISN", skew: -0.2, withISN: true, portFilled: true},
+		{name: "kernel events early, SYN_SENT without port", skew: -0.2, withISN: true},
+		{name: "kernel events in step, SYN_SENT with port and ISN", skew: 0, withISN: true, portFilled: true},
+		{name: "kernel events after the report", skew: 150, withISN: true, portFilled: true, afterReport: true},
+		// The fallback: no ISN (older kernels, other sources); the
+		// kernel's events of each connect come before the next one's SYN.
+		{name: "no ISN, kernel events in step", skew: 0, portFilled: true},
+		{name: "no ISN, kernel events slightly early", skew: -0.004, portFilled: true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s := newSim(t, Options{Live: true})
+			items := reuseStream(s, socks, tc.skew, tc.withISN, tc.portFilled)
+			feedItems(s, items)
+			sum := s.close()
+			defer func() {
+				if t.Failed() {
+					t.Logf("connects:\n%s", brief(s))
+				}
+			}()
+			if len(s.got) != len(socks) {
+				t.Fatalf("%d connects reported, want %d (one per connect)", len(s.got), len(socks))
+			}
+			if tc.afterReport {
+				// Reported from the packets alone; the kernel events join
+				// nothing and start nothing, counted.
+				kernel := 0
+				for _, it := range items {
+					if it.k != nil {
+						kernel++
+					}
+				}
+				if sum.KernelAfterReport != uint64(kernel) {
+					t.Errorf("KernelAfterReport %d, want %d (every kernel event)", sum.KernelAfterReport, kernel)
+				}
+				for i, c := range s.got {
+					if a, want := c.Attempts[0], ref.got[i].Attempts[0]; len(c.Attempts) != 1 || a.Outcome != want.Outcome || a.Start != want.Start {
+						t.Errorf("connect %d: %s at %s, its packets alone say %s at %s", i, a.Outcome, a.Start, want.Outcome, want.Start)
+					}
+				}
+				return
+			}
+			seen := map[uint32]bool{}
+			for _, c := range s.got {
+				if len(c.Attempts) != 1 {
+					t.Errorf("a connect with %d attempts, want 1", len(c.Attempts))
+					continue
+				}
+				a := c.Attempts[0]
+				i := int(a.PID) - 500
+				if i < 0 || i >= len(socks) || seen[a.PID] {
+					t.Errorf("attempt with pid %d: no socket's, or a second attempt of one", a.PID)
+					continue
+				}
+				seen[a.PID] = true
+				so := socks[i]
+				if a.FD == nil || *a.FD != int32(10+i) || a.Comm != fmt.Sprintf("loop%d", i) {
+					t.Errorf("socket %d: process %d %q fd %v", i, a.PID, a.Comm, a.FD)
+				}
+				if want := ref.got[i].Attempts[0]; a.Outcome != want.Outcome || a.Client != want.Client {
+					t.Errorf("socket %d: %s from %s, its packets alone say %s from %s", i, a.Outcome, a.Client, want.Outcome, want.Client)
+				}
+				n := map[EventKind]int{}
+				for _, ev := range a.Events {
+					n[ev.Kind]++
+					switch {
+					case ev.Kind == EvSYN && !ev.Time.Equal(s.at(so.at)):
+						t.Errorf("socket %d has the SYN of %s, its own was at %s", i, ev.Time.Format(time.StampMicro), s.at(so.at).Format(time.StampMicro))
+					case ev.Kind == EvKernelState && ev.Detail != nil && ev.Detail.StateTo == "SYN_SENT" && ev.Detail.PID != a.PID:
+						t.Errorf("socket %d has the SYN_SENT of pid %d", i, ev.Detail.PID)
+					}
+				}
+				want := map[EventKind]int{EvSYN: 1, EvKernelConnect: 1}
+				if so.refused {
+					want[EvRST], want[EvKernelRST] = 1, 1
+				} else {
+					want[EvSYNACK] = 1
+				}
+				for kind, w := range want {
+					if n[kind] != w {
+						t.Errorf("socket %d: %d %s events, want %d", i, n[kind], kind, w)
+					}
+				}
+			}
+		})
+	}
+}
+
+// brief renders connects as one line per attempt and event.
+func brief(s *sim) string {
+	out := ""
+	for _, c := range s.got {
+		for _, a := range c.Attempts {
+			out += fmt.Sprintf("attempt %s %s pid %d reason %s\n", a.Client, a.Outcome, a.PID, a.Reason)
+			for _, ev := range a.Events {
+				d := ""
+				if ev.Detail != nil {
+					d = fmt.Sprintf(" %s>%s pid %d", ev.Detail.StateFrom, ev.Detail.StateTo, ev.Detail.PID)
+				}
+				out += fmt.Sprintf("    %.4f ms %s%s\n", float64(ev.Time.Sub(s.t0))/1e6, ev.Kind, d)
+			}
+		}
+	}
+	return out
+}
