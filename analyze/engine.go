@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/connscope/connscope/analyze/proto"
 	"github.com/connscope/connscope/event"
 )
 
@@ -131,6 +132,9 @@ type Engine struct {
 	// memory is reused (Options.Recycle).
 	outSpare  []*Attempt
 	connSpare []*Connect
+	// stateDetails are the Details of the state change steps, by old and
+	// new state (stateDetail).
+	stateDetails [16][16]*proto.Detail
 	// ended remembers the client SYN of reported attempts for a while
 	// (endedQ: in the order they were reported), so that a late SYN
 	// retransmit is not taken for a new attempt.
