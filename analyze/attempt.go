@@ -277,6 +277,11 @@ func (e *Engine) newAttempt(client, server netip.AddrPort, t time.Time) *attempt
 		events = a.events[:0]
 	} else {
 		a = new(attempt)
+		if n := len(e.eventBufs); n > 0 {
+			events = e.eventBufs[n-1]
+			e.eventBufs[n-1] = nil
+			e.eventBufs = e.eventBufs[:n-1]
+		}
 	}
 	*a = attempt{
 		events:       events,
@@ -302,6 +307,22 @@ func (e *Engine) newAttempt(client, server netip.AddrPort, t time.Time) *attempt
 		a.out = &Attempt{}
 	}
 	return a
+}
+
+// maxEventBufs bounds the spare timeline buffers (Engine.eventBufs).
+const maxEventBufs = 1024
+
+// releaseEvents takes the timeline buffers of reported attempts that stay
+// allocated (Engine.eventBufs), cleared, for newAttempt; each attempt's
+// timeline becomes empty (nil).
+func (e *Engine) releaseEvents(attempts []*attempt) {
+	for _, a := range attempts {
+		if cap(a.events) > 0 && len(e.eventBufs) < maxEventBufs {
+			clear(a.events)
+			e.eventBufs = append(e.eventBufs, a.events[:0])
+		}
+		a.events = nil
+	}
 }
 
 // track puts a into the flow table under its 5-tuple.

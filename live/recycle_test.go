@@ -3,6 +3,7 @@ package live
 import (
 	"bytes"
 	"math/rand/v2"
+	"reflect"
 	"slices"
 	"testing"
 	"time"
@@ -100,5 +101,74 @@ func TestRecycleSameReport(t *testing.T) {
 				t.Fatalf("only %d connects reported of 3000", bytes.Count(fresh, []byte(`"kind":"connect"`)))
 			}
 		})
+	}
+}
+
+// TestReportedTimelinesStay checks that a connect handed out by the live
+// engine keeps its timeline while the engine goes on (without Recycle,
+// the receiver keeps it): the engine reuses the timeline buffers of
+// reported attempts (analyze Engine.eventBufs) for new ones, which must
+// never be the handed-out steps themselves. Under loss and late events
+// too, when reported attempts linger in the engine's lists.
+func TestReportedTimelinesStay(t *testing.T) {
+	kernel, packets, _ := lossWorkload(2000, 100*time.Microsecond)
+	rng := rand.New(rand.NewPCG(5, 11))
+	type arrival struct {
+		at time.Time
+		it event.Item
+	}
+	var arrivals []arrival
+	for _, list := range [][]lossEvent{kernel, packets} {
+		for _, ev := range list {
+			if rng.Float64() < 0.05 {
+				continue
+			}
+			lag := 10 * time.Millisecond
+			if rng.Float64() < 0.05 {
+				lag = 1500 * time.Millisecond
+			}
+			arrivals = append(arrivals, arrival{ev.it.Time.Add(lag), ev.it})
+		}
+	}
+	slices.SortStableFunc(arrivals, func(x, y arrival) int { return x.at.Compare(y.at) })
+	now := arrivals[0].at
+	s := testSession(func() time.Time { return now }, func() (uint64, uint64) { return 0, 0 })
+	var kept []*analyze.Connect
+	var copies [][][]analyze.Event
+	s.opts.OnConnect = func(c *analyze.Connect) {
+		kept = append(kept, c)
+		var evs [][]analyze.Event
+		for _, a := range c.Attempts {
+			evs = append(evs, slices.Clone(a.Events))
+		}
+		copies = append(copies, evs)
+	}
+	s.startEngine(false)
+	nextTick := now.Add(activeTick)
+	for _, a := range arrivals {
+		for !nextTick.After(a.at) {
+			now = nextTick
+			s.tick(now)
+			nextTick = nextTick.Add(activeTick)
+		}
+		now = a.at
+		if a.it.Kernel != nil {
+			k := *a.it.Kernel
+			s.addKernel(&k, now)
+		} else {
+			s.addPacket(a.it.Packet.Clone(), now)
+		}
+	}
+	s.merger.Flush(s.feed)
+	s.engine.Close()
+	if len(kept) < 1500 {
+		t.Fatalf("only %d connects reported of 2000", len(kept))
+	}
+	for i, c := range kept {
+		for j, a := range c.Attempts {
+			if !reflect.DeepEqual(a.Events, copies[i][j]) {
+				t.Fatalf("connect %d attempt %d: its timeline changed after it was handed out:\nnow  %+v\nthen %+v", i+1, j+1, a.Events, copies[i][j])
+			}
+		}
 	}
 }
