@@ -90,37 +90,6 @@ func EventWords(e *analyze.Event) string {
 		return d.QType + " " + d.Name + " answered " + d.Rcode + " after " + dur()
 	case analyze.EvICMPError:
 		return icmpWords(d.ICMP, e.Note)
-	case analyze.EvKernelDrop:
-		how := "it received"
-		if e.Note == analyze.NoteSending {
-			how = "it was sending"
-		}
-		w := "kernel dropped the " + d.Packet + " " + how + ": " + d.DropReason
-		if d.Location != "" {
-			w += " (in " + d.Location + ")"
-		}
-		return w
-	case analyze.EvServerHandshake:
-		return "server kernel: handshake complete, queued for accept() on " + e.Addr
-	case analyze.EvAccepted:
-		w := "accept() by " + d.Comm + "[" + strconv.FormatUint(uint64(d.PID), 10) + "] (fd " + strconv.Itoa(int(d.FD)) + ")"
-		if e.ElapsedMS > 0 {
-			w += " after " + dur() + " in the accept queue"
-		}
-		return w
-	case analyze.EvKernelSYNACKRetrans:
-		return "server kernel: SYN-ACK retransmit #" + n(e.N) + " to " + e.Addr + " (no ACK completed the handshake)"
-	case analyze.EvKernelRSTSent:
-		w := "kernel sent a RST to " + e.Addr
-		if e.Note == analyze.NoteAborted {
-			w += ", aborting the connection"
-		} else if d.Packet != "" {
-			w += " answering the " + d.Packet
-		}
-		if d.RSTReason != "" {
-			w += ": " + d.RSTReason
-		}
-		return w
 	case analyze.EvTruncated:
 		return "… further events not recorded"
 	}
@@ -172,7 +141,8 @@ func who(d analyze.Dir) string {
 // appendStepWords appends the words of the steps most timelines are made
 // of — the handshake's (appendHandshakeWords), FIN and RST, the kernel's
 // connect(), socket error, RST and state changes, the first payloads, the
-// client moving on — and reports whether e is one of them. Appending
+// client moving on, the server side's kernel steps and the kernel's drops
+// (appendServerKernelWords) — and reports whether e is one of them. Appending
 // (instead of joining strings) makes no garbage: the JSON format writes
 // them straight into its line, EventWords into a buffer on its stack.
 func appendStepWords(b []byte, e *analyze.Event) ([]byte, bool) {
@@ -240,6 +210,54 @@ func appendStepWords(b []byte, e *analyze.Event) ([]byte, bool) {
 		}
 	case analyze.EvClientGaveUp:
 		return append(append(append(b, "client moved on to the next address ("...), e.Addr...), ')'), true
+	}
+	return appendServerKernelWords(b, e)
+}
+
+// appendServerKernelWords appends the words of the kernel's steps on the
+// server's side and of its drops (the rest of appendStepWords), and
+// reports whether e is one.
+func appendServerKernelWords(b []byte, e *analyze.Event) ([]byte, bool) {
+	d := e.Detail
+	if d == nil {
+		d = &proto.Detail{}
+	}
+	switch e.Kind {
+	case analyze.EvKernelDrop:
+		how := "it received"
+		if e.Note == analyze.NoteSending {
+			how = "it was sending"
+		}
+		b = append(append(append(append(append(b, "kernel dropped the "...), d.Packet...), ' '), how...), ": "...)
+		b = append(b, d.DropReason...)
+		if d.Location != "" {
+			b = append(append(append(b, " (in "...), d.Location...), ')')
+		}
+		return b, true
+	case analyze.EvServerHandshake:
+		return append(append(b, "server kernel: handshake complete, queued for accept() on "...), e.Addr...), true
+	case analyze.EvAccepted:
+		b = append(append(append(b, "accept() by "...), d.Comm...), '[')
+		b = strconv.AppendInt(append(strconv.AppendUint(b, uint64(d.PID), 10), "] (fd "...), int64(d.FD), 10)
+		b = append(b, ')')
+		if e.ElapsedMS > 0 {
+			b = append(proto.AppendMS(append(b, " after "...), e.ElapsedMS), " in the accept queue"...)
+		}
+		return b, true
+	case analyze.EvKernelSYNACKRetrans:
+		b = strconv.AppendInt(append(b, "server kernel: SYN-ACK retransmit #"...), int64(e.N), 10)
+		return append(append(append(b, " to "...), e.Addr...), " (no ACK completed the handshake)"...), true
+	case analyze.EvKernelRSTSent:
+		b = append(append(b, "kernel sent a RST to "...), e.Addr...)
+		if e.Note == analyze.NoteAborted {
+			b = append(b, ", aborting the connection"...)
+		} else if d.Packet != "" {
+			b = append(append(b, " answering the "...), d.Packet...)
+		}
+		if d.RSTReason != "" {
+			b = append(append(b, ": "...), d.RSTReason...)
+		}
+		return b, true
 	}
 	return b, false
 }
