@@ -275,6 +275,7 @@ func (e *Engine) newAttempt(client, server netip.AddrPort, t time.Time) *attempt
 		e.spare = e.spare[:n-1]
 		clear(a.events)
 		events = a.events[:0]
+		*a = attempt{}
 	} else {
 		a = new(attempt)
 		if n := len(e.eventBufs); n > 0 {
@@ -283,16 +284,15 @@ func (e *Engine) newAttempt(client, server netip.AddrPort, t time.Time) *attempt
 			e.eventBufs = e.eventBufs[:n-1]
 		}
 	}
-	*a = attempt{
-		events:       events,
-		seq:          e.seq,
-		client:       client,
-		server:       server,
-		start:        t,
-		lastActivity: t,
-		fd:           -1,
-		names:        &e.names,
-	}
+	// Field by field into zeroed memory: `*a = attempt{...}` built the
+	// 1.9 KB struct on the stack and copied it over (two more passes over
+	// it for every attempt).
+	a.events = events
+	a.seq = e.seq
+	a.client, a.server = client, server
+	a.start, a.lastActivity = t, t
+	a.fd = -1
+	a.names = &e.names
 	if n := len(e.outSpare); n > 0 {
 		// A handed-out attempt's memory (Options.Recycle), with its facts
 		// and the backing array of its events for buildAttempt.
