@@ -181,7 +181,7 @@ func appendStepWords(b []byte, e *analyze.Event) ([]byte, bool) {
 	case analyze.EvClientData:
 		if e.Note == analyze.NoteClientFirst {
 			b = strconv.AppendInt(append(b, "client sends first ("...), int64(e.Bytes), 10)
-			return append(append(b, " bytes) — not a "...), serverFirstNames()+" client"...), true
+			return append(analyze.AppendServerFirstNames(append(b, " bytes) — not a "...)), " client"...), true
 		}
 		return append(strconv.AppendInt(append(b, "client answers ("...), int64(e.Bytes), 10), " bytes)"...), true
 	case analyze.EvServerData:
@@ -202,7 +202,7 @@ func appendStepWords(b []byte, e *analyze.Event) ([]byte, bool) {
 			return strconv.AppendQuote(b, banner), true
 		case analyze.NoteOtherProtocol:
 			b = proto.AppendMS(append(b, "server's first payload ("...), e.ElapsedMS)
-			b = append(append(append(b, " after the handshake), not "...), serverFirstNames()...), ": "...)
+			b = append(analyze.AppendServerFirstNames(append(b, " after the handshake), not "...)), ": "...)
 			return strconv.AppendQuote(b, banner), true
 		case analyze.NoteAnswersClient:
 			b = proto.AppendMS(append(b, "server's first payload, "...), e.ElapsedMS)
