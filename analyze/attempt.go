@@ -276,19 +276,24 @@ func (e *Engine) newAttempt(client, server netip.AddrPort, t time.Time) *attempt
 		e.spare = e.spare[:n-1]
 		clear(a.events)
 		events = a.events[:0]
+		*a = attempt{}
 	} else {
 		a = new(attempt)
+		if n := len(e.eventBufs); n > 0 {
+			events = e.eventBufs[n-1]
+			e.eventBufs[n-1] = nil
+			e.eventBufs = e.eventBufs[:n-1]
+		}
 	}
-	*a = attempt{
-		events:       events,
-		seq:          e.seq,
-		client:       client,
-		server:       server,
-		start:        t,
-		lastActivity: t,
-		fd:           -1,
-		names:        &e.names,
-	}
+	// Field by field into zeroed memory: `*a = attempt{...}` built the
+	// 1.9 KB struct on the stack and copied it over (two more passes over
+	// it for every attempt).
+	a.events = events
+	a.seq = e.seq
+	a.client, a.server = client, server
+	a.start, a.lastActivity = t, t
+	a.fd = -1
+	a.names = &e.names
 	if n := len(e.outSpare); n > 0 {
 		// A handed-out attempt's memory (Options.Recycle), with its facts
 		// and the backing array of its events for buildAttempt.
@@ -303,6 +308,22 @@ func (e *Engine) newAttempt(client, server netip.AddrPort, t time.Time) *attempt
 		a.out = &Attempt{}
 	}
 	return a
+}
+
+// maxEventBufs bounds the spare timeline buffers (Engine.eventBufs).
+const maxEventBufs = 1024
+
+// releaseEvents takes the timeline buffers of reported attempts that stay
+// allocated (Engine.eventBufs), cleared, for newAttempt; each attempt's
+// timeline becomes empty (nil).
+func (e *Engine) releaseEvents(attempts []*attempt) {
+	for _, a := range attempts {
+		if cap(a.events) > 0 && len(e.eventBufs) < maxEventBufs {
+			clear(a.events)
+			e.eventBufs = append(e.eventBufs, a.events[:0])
+		}
+		a.events = nil
+	}
 }
 
 // track puts a into the flow table under its 5-tuple.

@@ -239,6 +239,8 @@ func (e *Engine) report(c *connectState) {
 	out := e.buildConnect(c)
 	if !e.opts.Live && e.portless == nil && e.unclaimed == nil {
 		e.done = append(e.done, c.attempts...)
+	} else {
+		e.releaseEvents(c.attempts)
 	}
 	if !e.hostMatch(c, out) || (e.opts.Keep != nil && !e.opts.Keep(out)) {
 		return

@@ -318,6 +318,24 @@ func stateName(s uint8) string {
 	return fmt.Sprintf("state%d", s)
 }
 
+// stateDetail is the Detail of a state change step from one state to
+// another (not to SYN_SENT, whose step names the process): one per pair,
+// made once and shared by every step of that change (an attempt has four
+// or five; live tracing records thousands a second). Shared is safe:
+// nothing changes an event's Detail once the step is recorded (redaction
+// works on copies).
+func (e *Engine) stateDetail(from, to uint8) *proto.Detail {
+	if int(from) >= len(e.stateDetails) || int(to) >= len(e.stateDetails[0]) {
+		return &proto.Detail{StateFrom: stateName(from), StateTo: stateName(to)}
+	}
+	d := e.stateDetails[from][to]
+	if d == nil {
+		d = &proto.Detail{StateFrom: stateName(from), StateTo: stateName(to)}
+		e.stateDetails[from][to] = d
+	}
+	return d
+}
+
 // kernelStateChange handles a TCP state change.
 func (e *Engine) kernelStateChange(a *attempt, k *event.Kernel) {
 	t := k.Time
@@ -381,7 +399,7 @@ func (e *Engine) kernelStateChange(a *attempt, k *event.Kernel) {
 	if a == nil {
 		return
 	}
-	a.event(t, EvKernelState, DirLocal, EventAttrs{Detail: &proto.Detail{StateFrom: stateName(k.OldState), StateTo: stateName(k.NewState)}})
+	a.event(t, EvKernelState, DirLocal, EventAttrs{Detail: e.stateDetail(k.OldState, k.NewState)})
 	switch {
 	case k.OldState == event.TCPSynSent && k.NewState == event.TCPEstablished:
 		a.kConnected = t

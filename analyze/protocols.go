@@ -50,6 +50,24 @@ func ServerFirstProtocols() []string {
 	return names
 }
 
+// AppendServerFirstNames appends the names of the registered server-first
+// protocols joined with " or " (as strings.Join(ServerFirstProtocols(),
+// " or ")) without making a list or a string: the report words a first
+// payload with them for every connect to a server that is not one.
+func AppendServerFirstNames(b []byte) []byte {
+	first := true
+	for _, p := range protocols {
+		if p.ServerFirst {
+			if !first {
+				b = append(b, " or "...)
+			}
+			b = append(b, p.Name...)
+			first = false
+		}
+	}
+	return b
+}
+
 // ProtocolWords is the Words of the registered protocol named name (an
 // Event's Proto): the report words the protocol's timeline steps with it.
 // Nil when no protocol has that name.

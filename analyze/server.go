@@ -1,7 +1,7 @@
 package analyze
 
 import (
-	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/connscope/connscope/analyze/proto"
@@ -167,7 +167,7 @@ func (e *Engine) kernelServer(k *event.Kernel) bool {
 			s.queued = a.hsDoneAt
 		}
 		s.accepted, s.pid = k.Time, k.Process.PID
-		s.by = fmt.Sprintf("%s[%d]", k.Process.Comm, k.Process.PID)
+		s.by = k.Process.Comm + "[" + strconv.FormatUint(uint64(k.Process.PID), 10) + "]" // every accept: not fmt.Sprintf
 		at := EventAttrs{Detail: &proto.Detail{PID: k.Process.PID, Comm: k.Process.Comm, FD: k.Process.FD}}
 		if !s.queued.IsZero() {
 			at.ElapsedMS = ms(k.Time.Sub(s.queued))

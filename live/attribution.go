@@ -207,15 +207,14 @@ func (c *portCompleter) unwait(w *portless) {
 	list := c.waiting[dst]
 	for i, x := range list {
 		if x == w {
-			list = append(list[:i:i], list[i+1:]...)
+			list = slices.Delete(list, i, i+1)
 			break
 		}
 	}
-	if len(list) == 0 {
-		delete(c.waiting, dst)
-	} else {
-		c.waiting[dst] = list
-	}
+	// An emptied list stays (until forget) for the next connect to the
+	// same destination to reuse: deleting it made one allocation per
+	// connect of a connect loop.
+	c.waiting[dst] = list
 }
 
 func (c *portCompleter) drop(w *portless) {
@@ -231,6 +230,11 @@ func (c *portCompleter) forget(released time.Time) {
 	for _, w := range c.byCookie {
 		if !w.k.Time.After(released) {
 			c.drop(w)
+		}
+	}
+	for dst, list := range c.waiting {
+		if len(list) == 0 {
+			delete(c.waiting, dst)
 		}
 	}
 	rel := released.UnixNano()

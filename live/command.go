@@ -100,6 +100,10 @@ func Trace(cfg Config, stdout, stderr io.Writer) int {
 		}
 	}
 	cfg.OnConnect = func(c *analyze.Connect) { noteWriteErr(w.Connect(c)) }
+	// The JSON report writes each connect at once and keeps nothing of it
+	// (nor does the session's process filter, keep): the engine may reuse
+	// a connect's memory once it was written.
+	cfg.Recycle = !w.KeepsConnects()
 	if held {
 		cfg.OnTick = func() { noteWriteErr(w.Flush()) }
 	}

@@ -61,6 +61,7 @@ func BenchmarkPipeline(b *testing.B) {
 			lossCounters: func() (uint64, uint64) { return 0, 0 },
 		}
 		s.opts.OnConnect = func(c *analyze.Connect) { w.Connect(c) }
+		s.opts.Recycle = !w.KeepsConnects() // as Trace sets it
 		s.startEngine(false)
 		var copier packetCopier
 		var events slab[event.Kernel]

@@ -36,6 +36,10 @@ type Options struct {
 
 	// OnConnect receives each completed connect (from the pipeline's goroutine).
 	OnConnect func(*analyze.Connect)
+	// Recycle says that OnConnect keeps nothing of the connect it is given
+	// past the call (analyze.Options.Recycle): the engine then reuses its
+	// memory for the connects that follow (trace to a JSON report).
+	Recycle bool
 	// OnTick is called on the pipeline's goroutine after each tick has
 	// delivered what it decided (trace flushes its report there).
 	OnTick func()
@@ -294,6 +298,7 @@ func (s *Session) startEngine(noPackets bool) {
 		Live:          true,
 		Keep:          s.keep,
 		OnConnect:     s.deliver,
+		Recycle:       s.opts.Recycle,
 		Listeners:     s.listeners,
 	})
 }

@@ -53,8 +53,8 @@ func EventWords(e *analyze.Event) string {
 			}
 		}
 	}
-	var buf [96]byte
-	if b, ok := appendHandshakeWords(buf[:0], e); ok {
+	var buf [128]byte
+	if b, ok := appendStepWords(buf[:0], e); ok {
 		return string(b)
 	}
 	d := e.Detail
@@ -68,24 +68,6 @@ func EventWords(e *analyze.Event) string {
 		return "SYN carries " + n(e.Bytes) + " bytes of data (TCP Fast Open)"
 	case analyze.EvSYNACKRetrans:
 		return "SYN-ACK retransmit"
-	case analyze.EvClientData:
-		if e.Note == analyze.NoteClientFirst {
-			return "client sends first (" + n(e.Bytes) + " bytes) — not a " + serverFirstNames() + " client"
-		}
-		return "client answers (" + n(e.Bytes) + " bytes)"
-	case analyze.EvServerData:
-		switch e.Note {
-		case analyze.NoteAfterVerdict:
-			return "server's first payload (" + n(e.Bytes) + " bytes) after the attempt was decided"
-		case analyze.NoteAfterClientGaveUp:
-			return "server's first payload " + strconv.Quote(d.Banner) + " (" + dur() + " after the handshake), after the client gave up"
-		case analyze.NoteNotExpected:
-			return "server's first payload is not " + d.Expected + ": " + strconv.Quote(d.Banner)
-		case analyze.NoteOtherProtocol:
-			return "server's first payload (" + dur() + " after the handshake), not " + serverFirstNames() + ": " + strconv.Quote(d.Banner)
-		case analyze.NoteAnswersClient:
-			return "server's first payload, " + dur() + " after the client's first bytes: " + strconv.Quote(d.Banner)
-		}
 	case analyze.EvNotDecoded:
 		if e.Note == analyze.NoteNotTLS {
 			return "bytes after the SSLRequest are not TLS records"
@@ -102,68 +84,12 @@ func EventWords(e *analyze.Event) string {
 		return w
 	case analyze.EvTLSEstablished:
 		return "TLS established (the rest is encrypted)"
-	case analyze.EvFIN, analyze.EvRST:
-		return closeWords(e)
-	case analyze.EvClientGaveUp:
-		return "client moved on to the next address (" + e.Addr + ")"
 	case analyze.EvDNSQuery:
 		return "server looks up the client's name: " + d.QType + " " + d.Name + " to " + e.Addr
 	case analyze.EvDNSAnswer:
 		return d.QType + " " + d.Name + " answered " + d.Rcode + " after " + dur()
 	case analyze.EvICMPError:
 		return icmpWords(d.ICMP, e.Note)
-	case analyze.EvKernelConnect:
-		ret := "0"
-		if e.Errno != "" {
-			ret = "-" + e.Errno
-		}
-		return "connect(" + e.Addr + ") = " + ret
-	case analyze.EvKernelError:
-		return "socket error " + e.Errno
-	case analyze.EvKernelRetrans:
-		if e.N > 0 {
-			return "kernel: SYN retransmit #" + n(e.N)
-		}
-		return "kernel: retransmit"
-	case analyze.EvKernelRST:
-		return "kernel: RST received"
-	case analyze.EvKernelState:
-		w := "kernel: socket " + d.StateFrom + "→" + d.StateTo
-		if d.StateTo == "SYN_SENT" {
-			w += " (pid " + strconv.FormatUint(uint64(d.PID), 10) + " " + d.Comm + ")"
-		}
-		return w
-	case analyze.EvKernelDrop:
-		how := "it received"
-		if e.Note == analyze.NoteSending {
-			how = "it was sending"
-		}
-		w := "kernel dropped the " + d.Packet + " " + how + ": " + d.DropReason
-		if d.Location != "" {
-			w += " (in " + d.Location + ")"
-		}
-		return w
-	case analyze.EvServerHandshake:
-		return "server kernel: handshake complete, queued for accept() on " + e.Addr
-	case analyze.EvAccepted:
-		w := "accept() by " + d.Comm + "[" + strconv.FormatUint(uint64(d.PID), 10) + "] (fd " + strconv.Itoa(int(d.FD)) + ")"
-		if e.ElapsedMS > 0 {
-			w += " after " + dur() + " in the accept queue"
-		}
-		return w
-	case analyze.EvKernelSYNACKRetrans:
-		return "server kernel: SYN-ACK retransmit #" + n(e.N) + " to " + e.Addr + " (no ACK completed the handshake)"
-	case analyze.EvKernelRSTSent:
-		w := "kernel sent a RST to " + e.Addr
-		if e.Note == analyze.NoteAborted {
-			w += ", aborting the connection"
-		} else if d.Packet != "" {
-			w += " answering the " + d.Packet
-		}
-		if d.RSTReason != "" {
-			w += ": " + d.RSTReason
-		}
-		return w
 	case analyze.EvTruncated:
 		return "… further events not recorded"
 	}
@@ -212,49 +138,176 @@ func who(d analyze.Dir) string {
 	return "client"
 }
 
-// closeWords words a FIN or RST the engine recorded.
-func closeWords(e *analyze.Event) string {
+// appendStepWords appends the words of the steps most timelines are made
+// of — the handshake's (appendHandshakeWords), FIN and RST, the kernel's
+// connect(), socket error, RST and state changes, the first payloads, the
+// client moving on, the server side's kernel steps and the kernel's drops
+// (appendServerKernelWords) — and reports whether e is one of them. Appending
+// (instead of joining strings) makes no garbage: the JSON format writes
+// them straight into its line, EventWords into a buffer on its stack.
+func appendStepWords(b []byte, e *analyze.Event) ([]byte, bool) {
+	if out, ok := appendHandshakeWords(b, e); ok {
+		return out, true
+	}
+	switch e.Kind {
+	case analyze.EvFIN, analyze.EvRST:
+		return appendCloseWords(b, e), true
+	case analyze.EvKernelConnect:
+		b = append(append(append(b, "connect("...), e.Addr...), ") = "...)
+		if e.Errno != "" {
+			return append(append(b, '-'), e.Errno...), true
+		}
+		return append(b, '0'), true
+	case analyze.EvKernelError:
+		return append(append(b, "socket error "...), e.Errno...), true
+	case analyze.EvKernelRetrans:
+		if e.N > 0 {
+			return strconv.AppendInt(append(b, "kernel: SYN retransmit #"...), int64(e.N), 10), true
+		}
+		return append(b, "kernel: retransmit"...), true
+	case analyze.EvKernelRST:
+		return append(b, "kernel: RST received"...), true
+	case analyze.EvKernelState:
+		var from, to string
+		if d := e.Detail; d != nil {
+			from, to = d.StateFrom, d.StateTo
+		}
+		b = append(append(append(append(b, "kernel: socket "...), from...), "→"...), to...)
+		if to == "SYN_SENT" {
+			b = strconv.AppendUint(append(b, " (pid "...), uint64(e.Detail.PID), 10)
+			b = append(append(append(b, ' '), e.Detail.Comm...), ')')
+		}
+		return b, true
+	case analyze.EvClientData:
+		if e.Note == analyze.NoteClientFirst {
+			b = strconv.AppendInt(append(b, "client sends first ("...), int64(e.Bytes), 10)
+			return append(analyze.AppendServerFirstNames(append(b, " bytes) — not a "...)), " client"...), true
+		}
+		return append(strconv.AppendInt(append(b, "client answers ("...), int64(e.Bytes), 10), " bytes)"...), true
+	case analyze.EvServerData:
+		var banner, expected string
+		if d := e.Detail; d != nil {
+			banner, expected = d.Banner, d.Expected
+		}
+		switch e.Note {
+		case analyze.NoteAfterVerdict:
+			b = strconv.AppendInt(append(b, "server's first payload ("...), int64(e.Bytes), 10)
+			return append(b, " bytes) after the attempt was decided"...), true
+		case analyze.NoteAfterClientGaveUp:
+			b = strconv.AppendQuote(append(b, "server's first payload "...), banner)
+			b = proto.AppendMS(append(b, " ("...), e.ElapsedMS)
+			return append(b, " after the handshake), after the client gave up"...), true
+		case analyze.NoteNotExpected:
+			b = append(append(append(b, "server's first payload is not "...), expected...), ": "...)
+			return strconv.AppendQuote(b, banner), true
+		case analyze.NoteOtherProtocol:
+			b = proto.AppendMS(append(b, "server's first payload ("...), e.ElapsedMS)
+			b = append(analyze.AppendServerFirstNames(append(b, " after the handshake), not "...)), ": "...)
+			return strconv.AppendQuote(b, banner), true
+		case analyze.NoteAnswersClient:
+			b = proto.AppendMS(append(b, "server's first payload, "...), e.ElapsedMS)
+			return strconv.AppendQuote(append(b, " after the client's first bytes: "...), banner), true
+		}
+	case analyze.EvClientGaveUp:
+		return append(append(append(b, "client moved on to the next address ("...), e.Addr...), ')'), true
+	}
+	return appendServerKernelWords(b, e)
+}
+
+// appendServerKernelWords appends the words of the kernel's steps on the
+// server's side and of its drops (the rest of appendStepWords), and
+// reports whether e is one.
+func appendServerKernelWords(b []byte, e *analyze.Event) ([]byte, bool) {
+	d := e.Detail
+	if d == nil {
+		d = &proto.Detail{}
+	}
+	switch e.Kind {
+	case analyze.EvKernelDrop:
+		how := "it received"
+		if e.Note == analyze.NoteSending {
+			how = "it was sending"
+		}
+		b = append(append(append(append(append(b, "kernel dropped the "...), d.Packet...), ' '), how...), ": "...)
+		b = append(b, d.DropReason...)
+		if d.Location != "" {
+			b = append(append(append(b, " (in "...), d.Location...), ')')
+		}
+		return b, true
+	case analyze.EvServerHandshake:
+		return append(append(b, "server kernel: handshake complete, queued for accept() on "...), e.Addr...), true
+	case analyze.EvAccepted:
+		b = append(append(append(b, "accept() by "...), d.Comm...), '[')
+		b = strconv.AppendInt(append(strconv.AppendUint(b, uint64(d.PID), 10), "] (fd "...), int64(d.FD), 10)
+		b = append(b, ')')
+		if e.ElapsedMS > 0 {
+			b = append(proto.AppendMS(append(b, " after "...), e.ElapsedMS), " in the accept queue"...)
+		}
+		return b, true
+	case analyze.EvKernelSYNACKRetrans:
+		b = strconv.AppendInt(append(b, "server kernel: SYN-ACK retransmit #"...), int64(e.N), 10)
+		return append(append(append(b, " to "...), e.Addr...), " (no ACK completed the handshake)"...), true
+	case analyze.EvKernelRSTSent:
+		b = append(append(b, "kernel sent a RST to "...), e.Addr...)
+		if e.Note == analyze.NoteAborted {
+			b = append(b, ", aborting the connection"...)
+		} else if d.Packet != "" {
+			b = append(append(b, " answering the "...), d.Packet...)
+		}
+		if d.RSTReason != "" {
+			b = append(append(b, ": "...), d.RSTReason...)
+		}
+		return b, true
+	}
+	return b, false
+}
+
+// appendCloseWords appends the words of a FIN or RST the engine recorded.
+func appendCloseWords(b []byte, e *analyze.Event) []byte {
 	how := "FIN"
 	if e.Kind == analyze.EvRST {
 		how = "RST"
 	}
-	dur := func() string { return analyze.FormatMS(e.ElapsedMS) } // made only for the words that say it
+	b = append(b, how...)
 	if e.Dir == analyze.DirS2C {
 		switch e.Note {
 		case analyze.NoteBannerUnanswered:
-			return how + " from the server; the client never answered its first bytes"
+			return append(b, " from the server; the client never answered its first bytes"...)
 		case analyze.NotePartialGreeting:
-			return how + " from the server after " + strconv.Itoa(e.Bytes) + " bytes that are not a complete greeting"
+			b = strconv.AppendInt(append(b, " from the server after "...), int64(e.Bytes), 10)
+			return append(b, " bytes that are not a complete greeting"...)
 		case analyze.NoteAnswersSYN:
-			return how + " from " + e.Addr
+			return append(append(b, " from "...), e.Addr...)
 		case analyze.NoteAfterClientGaveUp:
-			return how + " from the server (after the client gave up)"
+			return append(b, " from the server (after the client gave up)"...)
 		case analyze.NoteNoAnswer:
-			return how + " from the server without a reply to the client's data"
+			return append(b, " from the server without a reply to the client's data"...)
 		case analyze.NoteNoServerByte:
-			return how + " from the server before any payload (" + dur() + " after the handshake)"
+			b = proto.AppendMS(append(b, " from the server before any payload ("...), e.ElapsedMS)
+			return append(b, " after the handshake)"...)
 		case analyze.NoteDuringTLS:
-			return how + " from the server during the TLS handshake"
+			return append(b, " from the server during the TLS handshake"...)
 		}
-		return how + " from the server"
+		return append(b, " from the server"...)
 	}
 	switch e.Note {
 	case analyze.NoteBannerUnanswered:
-		return how + " from the client, which never answered the server's first bytes"
+		return append(b, " from the client, which never answered the server's first bytes"...)
 	case analyze.NoteBeforeReply:
-		return how + " from the client before any reply (+" + dur() + ")"
+		return append(proto.AppendMS(append(b, " from the client before any reply (+"...), e.ElapsedMS), ')')
 	case analyze.NoteAnswersSYNACK:
-		return how + " from the client answering the SYN-ACK: it had given up"
+		return append(b, " from the client answering the SYN-ACK: it had given up"...)
 	case analyze.NoteClosedAtOnce:
-		return how + " from the client " + dur() + " after the handshake: client closed without sending"
+		b = proto.AppendMS(append(b, " from the client "...), e.ElapsedMS)
+		return append(b, " after the handshake: client closed without sending"...)
 	case analyze.NoteNoAnswer:
-		return how + " from the client: gave up waiting for an answer to its first bytes after " + dur()
+		return proto.AppendMS(append(b, " from the client: gave up waiting for an answer to its first bytes after "...), e.ElapsedMS)
 	case analyze.NoteNoServerByte:
-		return how + " from the client: gave up waiting for the server's first byte after " + dur()
+		return proto.AppendMS(append(b, " from the client: gave up waiting for the server's first byte after "...), e.ElapsedMS)
 	case analyze.NoteDuringTLS:
-		return how + " from the client during the TLS handshake"
+		return append(b, " from the client during the TLS handshake"...)
 	}
-	return how + " from the client"
+	return append(b, " from the client"...)
 }
 
 // serverFirstNames names the registered server-first protocols: "MySQL or

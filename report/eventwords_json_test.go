@@ -5,13 +5,17 @@ import (
 	"testing"
 
 	"github.com/connscope/connscope/analyze"
+	"github.com/connscope/connscope/analyze/proto"
 )
 
 // TestEventWordsJSON checks that the JSON line's words of a timeline step
 // (appendEventWordsJSON, which writes the handshake's steps straight into
 // the line) are EventWords encoded as encoding/json encodes a string: for
-// every handshake variant, an address that needs escaping, and the steps
-// worded the ordinary way.
+// every handshake variant, the kernel's steps (both sides, drops), FIN/RST
+// and first payloads
+// (appendStepWords: non-ASCII arrows and dashes, banners that need
+// escaping), an address that needs escaping, and the steps worded the
+// ordinary way.
 func TestEventWordsJSON(t *testing.T) {
 	odd := `/run/my "sql" <sock>&` // a unix socket path: quotes and HTML characters
 	for _, e := range []analyze.Event{
@@ -26,6 +30,30 @@ func TestEventWordsJSON(t *testing.T) {
 		{Kind: analyze.EvSYNACK, EventAttrs: analyze.EventAttrs{Addr: "192.0.2.10:3306", ElapsedMS: -0.004}},
 		{Kind: analyze.EvFIN, Dir: analyze.DirS2C, EventAttrs: analyze.EventAttrs{Note: analyze.NoteNoServerByte, ElapsedMS: 5}},
 		{Kind: analyze.EvClientGaveUp, EventAttrs: analyze.EventAttrs{Addr: odd}},
+		{Kind: analyze.EvKernelState, EventAttrs: analyze.EventAttrs{Detail: &proto.Detail{StateFrom: "CLOSE", StateTo: "SYN_SENT", PID: 7, Comm: `my "db" <x>`}}},
+		{Kind: analyze.EvKernelState, EventAttrs: analyze.EventAttrs{Detail: &proto.Detail{StateFrom: "ESTABLISHED", StateTo: "CLOSE_WAIT"}}},
+		{Kind: analyze.EvKernelState},
+		{Kind: analyze.EvKernelConnect, EventAttrs: analyze.EventAttrs{Addr: odd, Errno: "ENOENT"}},
+		{Kind: analyze.EvKernelConnect, EventAttrs: analyze.EventAttrs{Addr: "192.0.2.10:3306"}},
+		{Kind: analyze.EvKernelError, EventAttrs: analyze.EventAttrs{Errno: "ECONNREFUSED"}},
+		{Kind: analyze.EvKernelRetrans, EventAttrs: analyze.EventAttrs{N: 3}},
+		{Kind: analyze.EvKernelRST},
+		{Kind: analyze.EvRST, Dir: analyze.DirS2C, EventAttrs: analyze.EventAttrs{Note: analyze.NoteAnswersSYN, Addr: odd}},
+		{Kind: analyze.EvFIN, Dir: analyze.DirC2S, EventAttrs: analyze.EventAttrs{Note: analyze.NoteBeforeReply, ElapsedMS: 1500}},
+		{Kind: analyze.EvClientData, EventAttrs: analyze.EventAttrs{Note: analyze.NoteClientFirst, Bytes: 5}},
+		{Kind: analyze.EvServerData, Dir: analyze.DirS2C, EventAttrs: analyze.EventAttrs{Note: analyze.NoteOtherProtocol, ElapsedMS: 0.884, Detail: &proto.Detail{Banner: "hello <\"x\"> \u2028 é"}}},
+		{Kind: analyze.EvServerData, Dir: analyze.DirS2C, EventAttrs: analyze.EventAttrs{Note: analyze.NoteNotExpected, Detail: &proto.Detail{Banner: "SSH-2.0", Expected: "My<SQL>"}}},
+		{Kind: analyze.EvServerData, Dir: analyze.DirS2C, EventAttrs: analyze.EventAttrs{Note: "unknown"}},
+		{Kind: analyze.EvKernelDrop, EventAttrs: analyze.EventAttrs{Detail: &proto.Detail{Packet: "SYN", DropReason: "NO_SOCKET", Location: "tcp_v4_rcv"}}},
+		{Kind: analyze.EvKernelDrop, EventAttrs: analyze.EventAttrs{Note: analyze.NoteSending, Detail: &proto.Detail{Packet: "SYN", DropReason: "NEIGH_FAILED"}}},
+		{Kind: analyze.EvKernelDrop},
+		{Kind: analyze.EvServerHandshake, EventAttrs: analyze.EventAttrs{Addr: odd}},
+		{Kind: analyze.EvAccepted, EventAttrs: analyze.EventAttrs{ElapsedMS: 0.067, Detail: &proto.Detail{Comm: `srv "x"`, PID: 17358, FD: 9}}},
+		{Kind: analyze.EvAccepted, EventAttrs: analyze.EventAttrs{Detail: &proto.Detail{Comm: "mariadbd", PID: 1, FD: -1}}},
+		{Kind: analyze.EvKernelSYNACKRetrans, EventAttrs: analyze.EventAttrs{N: 2, Addr: "192.0.2.1:40000"}},
+		{Kind: analyze.EvKernelRSTSent, EventAttrs: analyze.EventAttrs{Addr: "127.0.0.1:33658", Detail: &proto.Detail{Packet: "SYN", RSTReason: "NO_SOCKET"}}},
+		{Kind: analyze.EvKernelRSTSent, EventAttrs: analyze.EventAttrs{Addr: odd, Note: analyze.NoteAborted, Detail: &proto.Detail{RSTReason: "TCP_ABORT_ON_CLOSE"}}},
+		{Kind: analyze.EvKernelRSTSent, EventAttrs: analyze.EventAttrs{Addr: "192.0.2.1:1"}},
 	} {
 		want, err := json.Marshal(EventWords(&e))
 		if err != nil {

@@ -911,7 +911,7 @@ func appendEventWordsJSON(b []byte, e *analyze.Event) []byte {
 			}
 			b = b[:n] // no words of the protocol's: EventWords has others
 		}
-	} else if out, ok := appendHandshakeWords(append(b, '"'), e); ok {
+	} else if out, ok := appendStepWords(append(b, '"'), e); ok {
 		return quoteWordsJSON(out, n)
 	}
 	return appendJSONString(b[:n], EventWords(e))
