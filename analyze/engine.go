@@ -73,6 +73,15 @@ type Options struct {
 	// that follow (a report that writes each connect at once and forgets
 	// it, e.g. analyze --format json, allocates half as much).
 	Recycle bool
+	// Pipeline lets the engine call OnConnect on a goroutine of its own
+	// when that pays: with GOMAXPROCS >= 2, once connects come densely
+	// (pipeline.go). OnConnect is then called in the same order, one call
+	// at a time, in batches some connects behind the engine; it must not
+	// touch the engine. Close returns after its last call. With Recycle, a
+	// connect's memory is reused only after OnConnect returned. For
+	// analysis of files: connects wait for their batch, which a live
+	// stream's reader would notice.
+	Pipeline bool
 }
 
 const (
@@ -164,6 +173,14 @@ type Engine struct {
 	stats      map[string]event.Stats
 	statsOrder []string
 	closed     bool
+
+	// pipe, when not nil, calls OnConnect on its own goroutine
+	// (Options.Pipeline, pipeline.go); pipeOK says it may start, pipeSeen
+	// counts the connects handed out since fed was pipeFrom.
+	pipe     *connectPipe
+	pipeOK   bool
+	pipeSeen int
+	pipeFrom uint64
 }
 
 // NewEngine returns an engine ready for events.
@@ -194,6 +211,7 @@ func NewEngine(opts Options) *Engine {
 		}
 	}
 	e.protoPorts = protoPorts(&opts)
+	e.pipeOK = opts.Pipeline && pipeCPUs() >= 2
 	e.dns.init()
 	e.kern.init()
 	e.sum.Outcomes = make(map[Outcome]int)
@@ -329,6 +347,7 @@ func (e *Engine) Close() Summary {
 	}
 	e.sweep(true)
 	e.flush()
+	e.closePipe()
 	e.closed = true
 	return e.summary()
 }
@@ -473,12 +492,20 @@ func (e *Engine) reportDecided() {
 // flush hands reported connects to OnConnect, outside the engine's state
 // changes.
 func (e *Engine) flush() {
+	if e.pipe != nil {
+		e.flushPiped()
+		e.spareDone()
+		return
+	}
 	ready := e.ready
 	e.ready = nil
 	for _, c := range ready {
 		if e.opts.OnConnect != nil {
 			e.opts.OnConnect(c)
 		}
+	}
+	if e.pipeOK {
+		e.considerPipe(len(ready))
 	}
 	if e.opts.Recycle {
 		for i, c := range ready {
@@ -494,6 +521,15 @@ func (e *Engine) flush() {
 			e.ready = ready[:0]
 		}
 	}
+	e.spareDone()
+}
+
+// spareDone makes the attempts of the connects handed out spare: the
+// public Connect and Attempt share no memory with them (buildConnect
+// copies the events; the slices it takes over are dropped, not reused,
+// by newAttempt), so this is also right while a pipeline's OnConnect
+// still reads those connects.
+func (e *Engine) spareDone() {
 	for i, a := range e.done {
 		e.spare = append(e.spare, a)
 		e.done[i] = nil
