@@ -492,6 +492,9 @@ func (e *Engine) reportDecided() {
 // flush hands reported connects to OnConnect, outside the engine's state
 // changes.
 func (e *Engine) flush() {
+	if e.pipe == nil && e.pipeOK {
+		e.considerPipe(len(e.ready))
+	}
 	if e.pipe != nil {
 		e.flushPiped()
 		e.spareDone()
@@ -503,9 +506,6 @@ func (e *Engine) flush() {
 		if e.opts.OnConnect != nil {
 			e.opts.OnConnect(c)
 		}
-	}
-	if e.pipeOK {
-		e.considerPipe(len(ready))
 	}
 	if e.opts.Recycle {
 		for i, c := range ready {

@@ -81,9 +81,9 @@ func (p *connectPipe) render() {
 	}
 }
 
-// considerPipe counts n connects handed to OnConnect on the engine's
-// goroutine and starts the pipeline when they come densely enough (see
-// above). Called by flush, only with Options.Pipeline and GOMAXPROCS >= 2.
+// considerPipe counts n connects about to be handed to OnConnect and starts
+// the pipeline when they come densely enough (see above). Called by flush,
+// only with Options.Pipeline and GOMAXPROCS >= 2.
 func (e *Engine) considerPipe(n int) {
 	e.pipeSeen += n
 	if e.pipeSeen < pipeMinConnects {
