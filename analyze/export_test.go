@@ -3,6 +3,7 @@ package analyze
 import (
 	"math"
 	"testing"
+	"time"
 )
 
 // PipelineAtOnce makes Options.Pipeline start at the first connect,
@@ -14,5 +15,22 @@ func PipelineAtOnce(tb testing.TB) {
 	tb.Cleanup(func() { pipeMinConnects, pipeWindow, pipeCPUs = minConnects, window, cpus })
 }
 
-// PipelinesStarted is how many pipelines engines have started.
+// PipelineCores makes the pipeline's clocks say that the process got this
+// many cores, checked after every batch, until tb ends; a pipeline stopped
+// for want of cores may start again two batches' worth of connects later.
+func PipelineCores(tb testing.TB, cores float64) {
+	clock, every, backoff := pipeClock, pipeCheckEvery, pipeBackoff
+	var wall, cpu time.Duration
+	pipeClock = func() (time.Duration, time.Duration) {
+		wall += time.Millisecond
+		cpu += time.Duration(cores * float64(time.Millisecond))
+		return wall, cpu
+	}
+	pipeCheckEvery, pipeBackoff = 1, 2
+	tb.Cleanup(func() { pipeClock, pipeCheckEvery, pipeBackoff = clock, every, backoff })
+}
+
+// PipelinesStarted and PipelinesStopped count the pipelines engines have
+// started, and stopped for want of cores.
 func PipelinesStarted() int { return pipesStarted }
+func PipelinesStopped() int { return pipesStopped }

@@ -20,17 +20,31 @@ import "runtime"
 // pipeMinConnects): the pipeline costs CPU time of its own — the renderer
 // reads connects built on the other core (cache misses), and two
 // goroutines wake each other — so it starts only with GOMAXPROCS >= 2 (a
-// second core to run on: `taskset -c 0` or GOMAXPROCS=1 keeps one
-// goroutine) and once connects come densely, pipeMinConnects of them within
-// pipeWindow packets. Bulk traffic with few connects stays on one
-// goroutine. Once started it stays on until Close.
+// second core to run on: `taskset -c 0`, a cgroup quota of one CPU or
+// GOMAXPROCS=1 keep one goroutine) and once connects come densely,
+// pipeMinConnects of them within pipeWindow packets. Bulk traffic with few
+// connects stays on one goroutine.
+//
+// Nor does it pay when the machine's other cores are busy with other
+// work: the two goroutines then wait for each other's turn on a core
+// (each hand-over a sleep and a wake-up behind the other processes) and
+// the analysis took 10% more wall time and 12-25% more CPU time than on one
+// goroutine (2 CPUs, load average 5-11: bench/gencap's 2 M packets,
+// 200,000 connects, 1.95 s instead of 1.77, best of 7). GOMAXPROCS cannot
+// tell: it counts the CPUs the process may use, not the ones it gets. So
+// every pipeCheckEvery batches the engine compares the CPU time the
+// process got with the wall time since the last check; below pipeMinCores
+// cores, the renderer is stopped (its queue rendered first), and the
+// density rule may start it again after pipeBackoff batches' worth of
+// connects on one goroutine.
 const (
 	pipeBatch = 256 // connects per hand-over
 	pipeAhead = 4   // full batches the engine may be ahead of OnConnect
 )
 
-// The density rule (variables: the tests start the pipeline at the first
-// connect, to compare both ways on every capture).
+// The rules (variables: the tests start the pipeline at the first connect,
+// to compare both ways on every capture, and give it clocks that say how
+// many cores it got).
 var (
 	// pipeMinConnects connects within pipeWindow packets start the
 	// pipeline: one connect per 100 packets.
@@ -38,8 +52,19 @@ var (
 	pipeWindow      uint64 = 25600
 	// pipeCPUs is how many goroutines may run at once.
 	pipeCPUs = func() int { return runtime.GOMAXPROCS(0) }
-	// pipesStarted counts the pipelines started (the tests).
-	pipesStarted int
+	// The process must have got pipeMinCores cores over the last
+	// pipeCheckEvery batches (about 20 ms at full speed) for the pipeline
+	// to go on; stopped, it waits pipeBackoff batches' worth of connects.
+	// A pipeline that runs gets 1.7-1.9 cores; a saturated machine gave
+	// it 0.3-1.0.
+	pipeCheckEvery = 16
+	pipeMinCores   = 1.3
+	pipeBackoff    = 64
+	// pipeClock reads the wall clock and the CPU time of the process
+	// (pipeclock_*.go; zero when unknown: the pipeline is never stopped).
+	pipeClock = processClock
+	// pipesStarted and pipesStopped count the pipelines (the tests).
+	pipesStarted, pipesStopped int
 )
 
 // connectPipe calls OnConnect on its own goroutine, in the order the
@@ -85,15 +110,41 @@ func (p *connectPipe) render() {
 // the pipeline when they come densely enough (see above). Called by flush,
 // only with Options.Pipeline and GOMAXPROCS >= 2.
 func (e *Engine) considerPipe(n int) {
+	if e.pipeWait > 0 {
+		e.pipeWait -= n
+		e.pipeSeen, e.pipeFrom = 0, e.fed
+		return
+	}
 	e.pipeSeen += n
 	if e.pipeSeen < pipeMinConnects {
 		return
 	}
 	if e.fed-e.pipeFrom <= pipeWindow {
 		e.pipe = startPipe(e.opts.OnConnect)
+		e.pipeBatches = 0
+		e.pipeWall, e.pipeCPU = pipeClock()
 		return
 	}
 	e.pipeSeen, e.pipeFrom = 0, e.fed
+}
+
+// checkPipe stops the pipeline when the process got fewer than
+// pipeMinCores cores since the last check (see above). Called by flush
+// after every batch sent.
+func (e *Engine) checkPipe() {
+	if e.pipeBatches < pipeCheckEvery {
+		return
+	}
+	e.pipeBatches = 0
+	wall, cpu := pipeClock()
+	if wall > e.pipeWall && float64(cpu-e.pipeCPU) < pipeMinCores*float64(wall-e.pipeWall) {
+		e.closePipe()
+		pipesStopped++
+		e.pipeWait = pipeBackoff * pipeBatch
+		e.pipeSeen, e.pipeFrom = 0, e.fed
+		return
+	}
+	e.pipeWall, e.pipeCPU = wall, cpu
 }
 
 // flushPiped is flush with the pipeline on: the ready connects join the
@@ -108,6 +159,7 @@ func (e *Engine) flushPiped() {
 		}
 	}
 	e.ready = e.ready[:0]
+	e.checkPipe()
 }
 
 // sendBatch hands the batch to the renderer (waiting while pipeAhead
@@ -116,6 +168,7 @@ func (e *Engine) flushPiped() {
 func (e *Engine) sendBatch() {
 	p := e.pipe
 	p.full <- p.batch
+	e.pipeBatches++
 	select {
 	case b := <-p.back:
 		if e.opts.Recycle {
@@ -142,7 +195,8 @@ func (e *Engine) reuse(cs []*Connect) {
 }
 
 // closePipe hands over what is queued and waits until OnConnect has
-// returned for the last connect.
+// returned for the last connect. Then the engine calls OnConnect itself
+// again.
 func (e *Engine) closePipe() {
 	p := e.pipe
 	if p == nil {
@@ -154,5 +208,10 @@ func (e *Engine) closePipe() {
 	p.batch = nil
 	close(p.full)
 	<-p.done
+	for len(p.back) > 0 {
+		if b := <-p.back; e.opts.Recycle {
+			e.reuse(b)
+		}
+	}
 	e.pipe = nil
 }

@@ -160,14 +160,22 @@ func gencap(t *testing.T, packets, connects int) string {
 // same report both ways, with the pipeline started by the density rule
 // (after its first connects, rendered on the engine's goroutine) and at
 // once; a capture cut inside a record gives the same partial report and
-// the same error naming the packet and byte offset. The rule itself: a
-// sparse capture, or GOMAXPROCS=1, stays on one goroutine.
+// the same error naming the packet and byte offset. The rules themselves:
+// a sparse capture, or GOMAXPROCS=1, stays on one goroutine; a process
+// that gets two cores keeps the pipeline; one that gets one core (a busy
+// machine) stops it, starts it again later, and so on, the report the
+// same.
 func TestPipelineGenerated(t *testing.T) {
 	dense := gencap(t, 60000, 6000) // one connect per 10 packets
 	sparse := gencap(t, 60000, 100) // one per 600
 	yes, no := true, false
 	t.Run("rule", func(t *testing.T) {
+		analyze.PipelineCores(t, 1.8)
+		stopped := analyze.PipelinesStopped()
 		sameBothWays(t, dense, &yes)
+		if n := analyze.PipelinesStopped() - stopped; n != 0 {
+			t.Errorf("the pipeline was stopped %d times with 1.8 cores in use", n)
+		}
 		sameBothWays(t, sparse, &no)
 		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
 		sameBothWays(t, dense, &no)
@@ -188,6 +196,16 @@ func TestPipelineGenerated(t *testing.T) {
 		}
 		if n := strings.Count(out, `{"kind":"connect",`); n < 1000 {
 			t.Errorf("cut capture: %d connects reported before the damage, want the results up to it", n)
+		}
+	})
+	t.Run("busy machine", func(t *testing.T) {
+		analyze.PipelineCores(t, 1)
+		stopped := analyze.PipelinesStopped()
+		sameBothWays(t, dense, &yes)
+		// 6000 connects: 23 batches, stopped at each first batch, started
+		// again two batches' worth of connects later.
+		if n := analyze.PipelinesStopped() - stopped; n < 3*len(reportModes) {
+			t.Errorf("the pipeline was stopped %d times in %d runs with one core in use, want it stopped again and again", n, len(reportModes))
 		}
 	})
 	t.Run("at once", func(t *testing.T) {
