@@ -27,16 +27,18 @@ import "runtime"
 //
 // Nor does it pay when the machine's other cores are busy with other
 // work: the two goroutines then wait for each other's turn on a core
-// (each hand-over a sleep and a wake-up behind the other processes) and
-// the analysis took 10% more wall time and 12-25% more CPU time than on one
-// goroutine (2 CPUs, load average 5-11: bench/gencap's 2 M packets,
-// 200,000 connects, 1.95 s instead of 1.77, best of 7). GOMAXPROCS cannot
-// tell: it counts the CPUs the process may use, not the ones it gets. So
-// every pipeCheckEvery batches the engine compares the CPU time the
-// process got with the wall time since the last check; below pipeMinCores
-// cores, the renderer is stopped (its queue rendered first), and the
-// density rule may start it again after pipeBackoff batches' worth of
-// connects on one goroutine.
+// (each hand-over a sleep and a wake-up behind the other processes). On 2
+// CPUs saturated by other work (load average 5-6; bench/gencap's 2 M
+// packets, 200,000 connects; medians of 15 alternating runs) the wall time
+// was no better than on one goroutine (3.15 s against 3.28, both ±50%)
+// and the CPU time 11% more (2.48 s against 2.24). GOMAXPROCS cannot tell:
+// it counts the CPUs the process may use, not the ones it gets. So every
+// pipeCheckEvery batches the engine compares the CPU time the process got
+// with the wall time since the last check; below pipeMinCores cores, the
+// renderer is stopped (its queue rendered first), and the density rule
+// may start it again after pipeBackoff batches' worth of connects on one
+// goroutine (with this check: 3.22 s, 2.27 s of CPU time, in the same
+// runs). A run with the second core free gets 1.7-1.9 cores and keeps it.
 const (
 	pipeBatch = 256 // connects per hand-over
 	pipeAhead = 4   // full batches the engine may be ahead of OnConnect
@@ -55,8 +57,6 @@ var (
 	// The process must have got pipeMinCores cores over the last
 	// pipeCheckEvery batches (about 20 ms at full speed) for the pipeline
 	// to go on; stopped, it waits pipeBackoff batches' worth of connects.
-	// A pipeline that runs gets 1.7-1.9 cores; a saturated machine gave
-	// it 0.3-1.0.
 	pipeCheckEvery = 16
 	pipeMinCores   = 1.3
 	pipeBackoff    = 64
