@@ -177,14 +177,15 @@ type Engine struct {
 	// pipe, when not nil, calls OnConnect on its own goroutine
 	// (Options.Pipeline, pipeline.go); pipeOK says it may start, pipeSeen
 	// counts the connects handed out since fed was pipeFrom, pipeWait the
-	// connects still to wait after a stop; pipeBatches counts the batches
-	// sent since the clocks read pipeWall and pipeCPU.
-	pipe               *connectPipe
-	pipeOK             bool
-	pipeSeen, pipeWait int
-	pipeFrom           uint64
-	pipeBatches        int
-	pipeWall, pipeCPU  time.Duration
+	// connects still to wait after a stop (pipeBackoff batches' worth, the
+	// last wait, doubled by each stop in a row); pipeBatches counts the
+	// batches sent since the clocks read pipeWall and pipeCPU.
+	pipe                            *connectPipe
+	pipeOK                          bool
+	pipeSeen, pipeWait, pipeBackoff int
+	pipeFrom                        uint64
+	pipeBatches                     int
+	pipeWall, pipeCPU               time.Duration
 }
 
 // NewEngine returns an engine ready for events.

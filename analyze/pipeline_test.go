@@ -170,7 +170,7 @@ func TestPipelineGenerated(t *testing.T) {
 	sparse := gencap(t, 60000, 100) // one per 600
 	yes, no := true, false
 	t.Run("rule", func(t *testing.T) {
-		analyze.PipelineCores(t, 1.8)
+		analyze.PipelineCores(t, 1.8, false)
 		stopped := analyze.PipelinesStopped()
 		sameBothWays(t, dense, &yes)
 		if n := analyze.PipelinesStopped() - stopped; n != 0 {
@@ -199,13 +199,21 @@ func TestPipelineGenerated(t *testing.T) {
 		}
 	})
 	t.Run("busy machine", func(t *testing.T) {
-		analyze.PipelineCores(t, 1)
-		stopped := analyze.PipelinesStopped()
-		sameBothWays(t, dense, &yes)
+		stops := func(doubling bool) int {
+			analyze.PipelineCores(t, 1, doubling)
+			stopped := analyze.PipelinesStopped()
+			sameBothWays(t, dense, &yes)
+			return analyze.PipelinesStopped() - stopped
+		}
 		// 6000 connects: 23 batches, stopped at each first batch, started
 		// again two batches' worth of connects later.
-		if n := analyze.PipelinesStopped() - stopped; n < 3*len(reportModes) {
-			t.Errorf("the pipeline was stopped %d times in %d runs with one core in use, want it stopped again and again", n, len(reportModes))
+		constant := stops(false)
+		if constant < 3*len(reportModes) {
+			t.Errorf("the pipeline was stopped %d times in %d runs with one core in use, want it stopped again and again", constant, len(reportModes))
+		}
+		// The wait doubled by each stop in a row: fewer trials.
+		if doubled := stops(true); doubled >= constant {
+			t.Errorf("the pipeline was stopped %d times with the wait doubled after each stop, %d times with a constant wait; want fewer", doubled, constant)
 		}
 	})
 	t.Run("at once", func(t *testing.T) {
