@@ -54,15 +54,16 @@ const (
 // many cores it got).
 var (
 	// pipeMinConnects connects within pipeWindow packets start the
-	// pipeline: one connect per 100 packets. What the pipeline saves with
-	// a free core is the rendering, ~4.5 us per connect; on bench/gencap
-	// captures of 2 M packets (best of 7, load average ~6) it took 1 in
-	// 100 packets (20,000 connects) from 0.47 s to 0.25 s of wall time and
-	// 1 in 10 from 1.71 s to 1.05; at 1 in 200 (0.31 s against 0.28) and
-	// 1 in 400 (0.21 against 0.22) the gain was within the noise and the
-	// pipeline's own cost (1-7% more CPU time).
+	// pipeline: one connect per 400 packets. What the pipeline saves with
+	// a free core is the rendering, ~4.5 us per connect. On bench/gencap
+	// captures of 2 M packets (best of 7 alternating runs, load average
+	// 1.5), its wall time against one goroutine's: 1 connect in 10 packets
+	// 1.09 s against 1.89, 1 in 40 0.43 against 0.62, 1 in 100 0.33
+	// against 0.41, 1 in 200 0.24 against 0.33, 1 in 400 0.215 against
+	// 0.233; about the same CPU time (within 3-10%, the noise) at every
+	// density. Below that the rendering is a few percent of the work.
 	pipeMinConnects        = 256
-	pipeWindow      uint64 = 25600
+	pipeWindow      uint64 = 102400
 	// pipeCPUs is how many goroutines may run at once.
 	pipeCPUs = func() int { return runtime.GOMAXPROCS(0) }
 	// The process must have got pipeMinCores cores over the last

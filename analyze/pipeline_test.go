@@ -166,8 +166,8 @@ func gencap(t *testing.T, packets, connects int) string {
 // machine) stops it, starts it again later, and so on, the report the
 // same.
 func TestPipelineGenerated(t *testing.T) {
-	dense := gencap(t, 60000, 6000) // one connect per 10 packets
-	sparse := gencap(t, 60000, 100) // one per 600
+	dense := gencap(t, 60000, 6000)  // one connect per 10 packets
+	sparse := gencap(t, 300000, 400) // one per 750: 400 connects, but never 256 within 102,400 packets
 	yes, no := true, false
 	t.Run("rule", func(t *testing.T) {
 		analyze.PipelineCores(t, 1.8, false)
