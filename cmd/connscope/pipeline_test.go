@@ -93,4 +93,3 @@ func TestMayPipeline(t *testing.T) {
 		}
 	}
 }
-
