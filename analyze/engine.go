@@ -74,6 +74,15 @@ type Options struct {
 	// that follow (a report that writes each connect at once and forgets
 	// it, e.g. analyze --format json, allocates half as much).
 	Recycle bool
+	// Pipeline lets the engine call OnConnect on a goroutine of its own
+	// when that pays: with GOMAXPROCS >= 2, once connects come densely
+	// (pipeline.go). OnConnect is then called in the same order, one call
+	// at a time, in batches some connects behind the engine; it must not
+	// touch the engine. Close returns after its last call. With Recycle, a
+	// connect's memory is reused only after OnConnect returned. For
+	// analysis of files: connects wait for their batch, which a live
+	// stream's reader would notice.
+	Pipeline bool
 }
 
 const (
@@ -176,6 +185,19 @@ type Engine struct {
 	stats      map[string]event.Stats
 	statsOrder []string
 	closed     bool
+
+	// pipe, when not nil, calls OnConnect on its own goroutine
+	// (Options.Pipeline, pipeline.go); pipeOK says it may start, pipeSeen
+	// counts the connects handed out since fed was pipeFrom, pipeWait the
+	// connects still to wait after a stop (pipeBackoff batches' worth, the
+	// last wait, doubled by each stop in a row); pipeBatches counts the
+	// batches sent since the clocks read pipeWall and pipeCPU.
+	pipe                            *connectPipe
+	pipeOK                          bool
+	pipeSeen, pipeWait, pipeBackoff int
+	pipeFrom                        uint64
+	pipeBatches                     int
+	pipeWall, pipeCPU               time.Duration
 }
 
 // NewEngine returns an engine ready for events.
@@ -206,6 +228,7 @@ func NewEngine(opts Options) *Engine {
 		}
 	}
 	e.protoPorts = protoPorts(&opts)
+	e.pipeOK = opts.Pipeline && pipeCPUs() >= 2
 	e.dns.init()
 	e.kern.init()
 	e.sum.Outcomes = make(map[Outcome]int)
@@ -341,6 +364,7 @@ func (e *Engine) Close() Summary {
 	}
 	e.sweep(true)
 	e.flush()
+	e.closePipe()
 	e.closed = true
 	return e.summary()
 }
@@ -485,6 +509,14 @@ func (e *Engine) reportDecided() {
 // flush hands reported connects to OnConnect, outside the engine's state
 // changes.
 func (e *Engine) flush() {
+	if e.pipe == nil && e.pipeOK {
+		e.considerPipe(len(e.ready))
+	}
+	if e.pipe != nil {
+		e.flushPiped()
+		e.spareDone()
+		return
+	}
 	ready := e.ready
 	e.ready = nil
 	for _, c := range ready {
@@ -506,6 +538,15 @@ func (e *Engine) flush() {
 			e.ready = ready[:0]
 		}
 	}
+	e.spareDone()
+}
+
+// spareDone makes the attempts of the connects handed out spare: the
+// public Connect and Attempt share no memory with them (buildConnect
+// copies the events; the slices it takes over are dropped, not reused,
+// by newAttempt), so this is also right while a pipeline's OnConnect
+// still reads those connects.
+func (e *Engine) spareDone() {
 	for i, a := range e.done {
 		e.spare = append(e.spare, a)
 		e.done[i] = nil

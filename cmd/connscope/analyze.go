@@ -347,6 +347,7 @@ func analyzeFile(name string, stdin io.Reader, w *report.Writer, opts analyze.Op
 		}
 	}
 	opts.Recycle = !w.KeepsConnects()
+	opts.Pipeline = mayPipeline([]string{name})
 	// The reader's counters (and its error, if any) go into the summary.
 	sum, readErr := analyze.RunSource(m.Source(r), opts)
 	if writeErr != nil {
@@ -359,6 +360,19 @@ func analyzeFile(name string, stdin io.Reader, w *report.Writer, opts analyze.Op
 		}
 	}
 	return sum, readErr
+}
+
+// mayPipeline says whether the connects of files may be rendered on a
+// second goroutine (analyze.Options.Pipeline): only for regular files, not
+// for standard input or another pipe (tcpdump -w - | connscope analyze -),
+// whose reader gets each connect as it completes rather than with a batch.
+func mayPipeline(files []string) bool {
+	for _, size := range fileSizes(files) {
+		if size < 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // undecodable is an error when the capture had packets and not one of them

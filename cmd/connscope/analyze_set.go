@@ -113,6 +113,7 @@ func analyzeSet(names []string, stdin io.Reader, w *report.Writer, opts analyze.
 			writeErr = err
 		}
 	}
+	opts.Pipeline = mayPipeline(names)
 	e := analyze.NewEngine(opts)
 	for {
 		p, err := mg.Next()
