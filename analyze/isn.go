@@ -34,6 +34,9 @@ type isnKey struct {
 type isnEntry struct {
 	k  isnKey
 	at int64
+	// done: the entry of x.done (a report), else of x.open; expire looks
+	// in that map only.
+	done bool
 }
 
 type isnVal struct {
@@ -66,7 +69,7 @@ func (x *isnIndex) add(k isnKey, a *attempt, now int64) {
 		x.done = make(map[isnKey]int64)
 	}
 	x.open[k] = isnVal{a: a, at: now}
-	x.q = append(x.q, isnEntry{k: k, at: now})
+	x.q = append(x.q, isnEntry{k: k, at: now, done: false})
 }
 
 // reported moves k from open to done, if a holds it.
@@ -76,16 +79,17 @@ func (x *isnIndex) reported(k isnKey, a *attempt, now int64) {
 	}
 	delete(x.open, k)
 	x.done[k] = now
-	x.q = append(x.q, isnEntry{k: k, at: now})
+	x.q = append(x.q, isnEntry{k: k, at: now, done: true})
 }
 
 func (x *isnIndex) expire(now int64) {
 	for x.head < len(x.q) && now-x.q[x.head].at > isnTTL {
-		en := x.q[x.head]
-		if v, ok := x.open[en.k]; ok && v.at == en.at {
-			delete(x.open, en.k) // not noted again since (an attempt dropped unreported)
-		}
-		if at, ok := x.done[en.k]; ok && at == en.at {
+		en := &x.q[x.head]
+		if !en.done {
+			if v, ok := x.open[en.k]; ok && v.at == en.at {
+				delete(x.open, en.k) // not noted again since (an attempt dropped unreported)
+			}
+		} else if at, ok := x.done[en.k]; ok && at == en.at {
 			delete(x.done, en.k)
 		}
 		x.q[x.head] = isnEntry{}
@@ -138,6 +142,18 @@ func (e *Engine) byISN(client, server netip.AddrPort, isn uint32) *attempt {
 		return nil // the attempt learned another port or ISN since (a pairing by time, corrected)
 	}
 	return a
+}
+
+// openWithISN reports whether the kernel event's socket has an open
+// attempt of its own packets whose SYN carried the event's ISN: the
+// common case (every event after the first of a traced connect), which
+// then needs no look in the index of reported connects.
+func (e *Engine) openWithISN(k *event.Kernel) bool {
+	if k.Cookie == 0 {
+		return false
+	}
+	a := e.cookies[k.Cookie]
+	return a != nil && a.wire && a.synCount > 0 && a.isn == k.ISN && !a.reported()
 }
 
 // reportedISN says whether the connect client→server with this ISN was

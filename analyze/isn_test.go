@@ -254,3 +254,33 @@ func brief(s *sim) string {
 	}
 	return out
 }
+
+// The ISN index forgets open and reported connects isnTTL after they were
+// noted, each from its own map, and a connect noted again (or reported)
+// later is not forgotten by the older entry's expiry.
+func TestISNIndexExpiry(t *testing.T) {
+	k1 := isnKey{key: flowKey{ports: 1}, isn: 7}
+	k2 := isnKey{key: flowKey{ports: 2}, isn: 9}
+	a1, a2 := &attempt{}, &attempt{}
+	var x isnIndex
+	x.add(k1, a1, 0)
+	x.add(k2, a2, 10)
+	x.reported(k1, a1, 20)
+	x.reported(k2, a1, 30) // not a2's holder: ignored
+	x.expire(isnTTL + 5)   // k1's open entry is gone already (reported); nothing else is due
+	if _, ok := x.done[k1]; !ok || len(x.open) != 1 || x.open[k2].a != a2 {
+		t.Fatalf("after the first expiry: open %v, done %v", x.open, x.done)
+	}
+	x.add(k2, a2, isnTTL+15) // noted again: the entry at 10 must not remove it
+	x.expire(isnTTL + 25)    // the entries at 10 and 20 are due
+	if len(x.done) != 0 || x.open[k2].a != a2 {
+		t.Fatalf("after the second expiry: open %v, done %v", x.open, x.done)
+	}
+	x.expire(2*isnTTL + 16)
+	if len(x.open) != 0 || len(x.done) != 0 {
+		t.Fatalf("all due: open %v, done %v", x.open, x.done)
+	}
+	if x.head != 0 && x.head > len(x.q) {
+		t.Fatalf("queue head %d beyond %d", x.head, len(x.q))
+	}
+}
