@@ -144,18 +144,6 @@ func (e *Engine) byISN(client, server netip.AddrPort, isn uint32) *attempt {
 	return a
 }
 
-// openWithISN reports whether the kernel event's socket has an open
-// attempt of its own packets whose SYN carried the event's ISN: the
-// common case (every event after the first of a traced connect), which
-// then needs no look in the index of reported connects.
-func (e *Engine) openWithISN(k *event.Kernel) bool {
-	if k.Cookie == 0 {
-		return false
-	}
-	a := e.cookies[k.Cookie]
-	return a != nil && a.wire && a.synCount > 0 && a.isn == k.ISN && !a.reported()
-}
-
 // reportedISN says whether the connect client→server with this ISN was
 // reported lately.
 func (e *Engine) reportedISN(client, server netip.AddrPort, isn uint32) bool {

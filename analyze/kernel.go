@@ -193,7 +193,7 @@ func (e *Engine) kernelUnix(k *event.Kernel) {
 // kernelTCP binds TCP socket events to attempts by socket cookie, or by the
 // 5-tuple for the state change that starts the connect.
 func (e *Engine) kernelTCP(k *event.Kernel) {
-	if k.ISN != 0 && !e.openWithISN(k) && e.reportedISN(k.Src, k.Dst, k.ISN) {
+	if e.reportedISN(k.Src, k.Dst, k.ISN) {
 		// The kernel's view of a connect already reported from its
 		// packets (isn.go): it joins nothing and starts nothing.
 		e.sum.KernelAfterReport++
