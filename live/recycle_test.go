@@ -34,29 +34,7 @@ func TestRecycleSameReport(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			kernel, packets, _ := lossWorkload(3000, 100*time.Microsecond)
-			rng := rand.New(rand.NewPCG(13, 7))
-			type arrival struct {
-				at time.Time
-				it event.Item
-			}
-			var arrivals []arrival
-			for _, list := range [][]lossEvent{kernel, packets} {
-				for _, ev := range list {
-					drop := tc.dropPkts
-					if ev.it.Kernel != nil {
-						drop = tc.dropKernel
-					}
-					if rng.Float64() < drop {
-						continue
-					}
-					lag := 10 * time.Millisecond
-					if rng.Float64() < tc.late {
-						lag = 1500 * time.Millisecond
-					}
-					arrivals = append(arrivals, arrival{ev.it.Time.Add(lag), ev.it})
-				}
-			}
-			slices.SortStableFunc(arrivals, func(x, y arrival) int { return x.at.Compare(y.at) })
+			arrivals := lossyArrivals(rand.New(rand.NewPCG(13, 7)), kernel, packets, tc.dropKernel, tc.dropPkts, tc.late)
 			run := func(recycle bool) []byte {
 				var out bytes.Buffer
 				w := report.NewWriter(&out, report.Options{Format: report.JSON, Streaming: true, HoldFlush: true, Rollup: &report.RollupOptions{}})
@@ -68,23 +46,7 @@ func TestRecycleSameReport(t *testing.T) {
 				s.opts.OnConnect = func(c *analyze.Connect) { w.Connect(c) }
 				s.opts.Recycle = recycle
 				s.startEngine(false)
-				nextTick := now.Add(activeTick)
-				for _, a := range arrivals {
-					for !nextTick.After(a.at) {
-						now = nextTick
-						s.tick(now)
-						w.Flush()
-						nextTick = nextTick.Add(activeTick)
-					}
-					now = a.at
-					if a.it.Kernel != nil {
-						k := *a.it.Kernel
-						s.addKernel(&k, now)
-					} else {
-						s.addPacket(a.it.Packet.Clone(), now)
-					}
-				}
-				s.merger.Flush(s.feed)
+				replayArrivals(s, arrivals, &now, func() { w.Flush() })
 				w.Summary(s.engine.Close())
 				return out.Bytes()
 			}
@@ -112,25 +74,7 @@ func TestRecycleSameReport(t *testing.T) {
 // too, when reported attempts linger in the engine's lists.
 func TestReportedTimelinesStay(t *testing.T) {
 	kernel, packets, _ := lossWorkload(2000, 100*time.Microsecond)
-	rng := rand.New(rand.NewPCG(5, 11))
-	type arrival struct {
-		at time.Time
-		it event.Item
-	}
-	var arrivals []arrival
-	for _, list := range [][]lossEvent{kernel, packets} {
-		for _, ev := range list {
-			if rng.Float64() < 0.05 {
-				continue
-			}
-			lag := 10 * time.Millisecond
-			if rng.Float64() < 0.05 {
-				lag = 1500 * time.Millisecond
-			}
-			arrivals = append(arrivals, arrival{ev.it.Time.Add(lag), ev.it})
-		}
-	}
-	slices.SortStableFunc(arrivals, func(x, y arrival) int { return x.at.Compare(y.at) })
+	arrivals := lossyArrivals(rand.New(rand.NewPCG(5, 11)), kernel, packets, 0.05, 0.05, 0.05)
 	now := arrivals[0].at
 	s := testSession(func() time.Time { return now }, func() (uint64, uint64) { return 0, 0 })
 	var kept []*analyze.Connect
@@ -144,22 +88,7 @@ func TestReportedTimelinesStay(t *testing.T) {
 		copies = append(copies, evs)
 	}
 	s.startEngine(false)
-	nextTick := now.Add(activeTick)
-	for _, a := range arrivals {
-		for !nextTick.After(a.at) {
-			now = nextTick
-			s.tick(now)
-			nextTick = nextTick.Add(activeTick)
-		}
-		now = a.at
-		if a.it.Kernel != nil {
-			k := *a.it.Kernel
-			s.addKernel(&k, now)
-		} else {
-			s.addPacket(a.it.Packet.Clone(), now)
-		}
-	}
-	s.merger.Flush(s.feed)
+	replayArrivals(s, arrivals, &now, nil)
 	s.engine.Close()
 	if len(kept) < 1500 {
 		t.Fatalf("only %d connects reported of 2000", len(kept))
@@ -171,4 +100,61 @@ func TestReportedTimelinesStay(t *testing.T) {
 			}
 		}
 	}
+}
+
+// arrival is an event and the wall time it reaches the pipeline.
+type arrival struct {
+	at time.Time
+	it event.Item
+}
+
+// lossyArrivals delivers the workload's kernel events and packets 10 ms
+// after their time, in arrival order: each kernel event lost with
+// probability dropKernel, each packet with dropPkts, and a share late of
+// the rest delivered 1.5 s late (beyond the reorder window).
+func lossyArrivals(rng *rand.Rand, kernel, packets []lossEvent, dropKernel, dropPkts, late float64) []arrival {
+	var arrivals []arrival
+	for _, list := range [][]lossEvent{kernel, packets} {
+		for _, ev := range list {
+			drop := dropPkts
+			if ev.it.Kernel != nil {
+				drop = dropKernel
+			}
+			if rng.Float64() < drop {
+				continue
+			}
+			lag := 10 * time.Millisecond
+			if rng.Float64() < late {
+				lag = 1500 * time.Millisecond
+			}
+			arrivals = append(arrivals, arrival{ev.it.Time.Add(lag), ev.it})
+		}
+	}
+	slices.SortStableFunc(arrivals, func(x, y arrival) int { return x.at.Compare(y.at) })
+	return arrivals
+}
+
+// replayArrivals feeds the arrivals to s as Run does, with its ticks every
+// activeTick (afterTick, if set, runs after each), setting *now (s's
+// clock) as it goes, and flushes the merger at the end.
+func replayArrivals(s *Session, arrivals []arrival, now *time.Time, afterTick func()) {
+	nextTick := now.Add(activeTick)
+	for _, a := range arrivals {
+		for !nextTick.After(a.at) {
+			*now = nextTick
+			s.tick(*now)
+			if afterTick != nil {
+				afterTick()
+			}
+			nextTick = nextTick.Add(activeTick)
+		}
+		*now = a.at
+		if a.it.Kernel != nil {
+			k := *a.it.Kernel
+			s.addKernel(&k, *now)
+		} else {
+			s.addPacket(a.it.Packet.Clone(), *now)
+		}
+	}
+	s.merger.Flush(s.feed)
 }
