@@ -3,6 +3,7 @@ package report
 import (
 	"encoding/json"
 	"io"
+	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -127,4 +128,47 @@ func connectLineBothWays(t *testing.T, jc jsonConnect, ref *analyze.Connect) (go
 		t.Fatal(err)
 	}
 	return got, want
+}
+
+// BenchmarkWriterRollup renders connects as `connscope analyze` does (the
+// view for many connects on: the rollup gets every connect) in each
+// format: per connect, the words, the rollup and the rendering. The
+// connects are those of the lab captures, or the first 20,000 of the
+// capture named by $CONNSCOPE_BENCH_CAPTURE (a connect-heavy one, e.g.
+// bench/gencap's).
+func BenchmarkWriterRollup(b *testing.B) {
+	cs := benchConnects(b)
+	for _, f := range []Format{JSON, Table, Markdown} {
+		b.Run(string(f), func(b *testing.B) {
+			w := NewWriter(io.Discard, Options{Format: f, Rollup: &RollupOptions{}})
+			b.ReportAllocs()
+			for i := 0; b.Loop(); i++ {
+				w.Connect(cs[i%len(cs)])
+			}
+		})
+	}
+}
+
+// benchConnects are the connects BenchmarkWriterRollup renders.
+func benchConnects(b *testing.B) []*analyze.Connect {
+	path := os.Getenv("CONNSCOPE_BENCH_CAPTURE")
+	if path == "" {
+		return labConnects(b)
+	}
+	r, err := capture.Open(path)
+	if err != nil {
+		b.Fatalf("CONNSCOPE_BENCH_CAPTURE: %v", err)
+	}
+	defer r.Close()
+	var cs []*analyze.Connect
+	const most = 20000
+	_, err = analyze.RunSource(r, analyze.Options{OnConnect: func(c *analyze.Connect) {
+		if len(cs) < most {
+			cs = append(cs, c)
+		}
+	}})
+	if err != nil {
+		b.Fatalf("%s: %v", path, err)
+	}
+	return cs
 }
