@@ -86,18 +86,23 @@ func (v *rollupView) setSource(name string) bool {
 }
 
 // add gives connect n to the rollup (every connect, also those --failed
-// hides) and keeps it when it is a failing group's worst example.
-func (v *rollupView) add(n int, c *analyze.Connect) {
-	if v.roll.Add(n, c) && v.text {
-		v.examples[n] = c
-		if len(v.examples) >= v.pruneAt {
-			v.pruneExamples()
-		}
-	}
+// hides); it reports whether the view keeps c as a failing group's worst
+// example (the Writer then words c and gives it to keepExample).
+func (v *rollupView) add(n int, c *analyze.Connect) (example bool) {
+	example = v.roll.Add(n, c) && v.text
 	if n > v.opt.Threshold && !v.switched {
 		v.switched = true
 		clear(v.held)
 		v.held = nil
+	}
+	return example
+}
+
+// keepExample keeps connect n, worded, as an example add reported.
+func (v *rollupView) keepExample(n int, c *analyze.Connect) {
+	v.examples[n] = c
+	if len(v.examples) >= v.pruneAt {
+		v.pruneExamples()
 	}
 }
 

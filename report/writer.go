@@ -190,8 +190,22 @@ func (w *Writer) Connect(c *analyze.Connect) error {
 	}
 	w.number++
 	w.outcomes[c.Outcome]++
-	// Words first (timeline steps, evidence and causes from the facts), so
-	// that redaction and the rollup's held examples see them.
+	// The rollup reads the facts only, never the words: it gets c as it
+	// is, and says whether it keeps c as an example (to print later).
+	example := w.rv != nil && w.rv.add(w.number, c)
+	shown := !w.opt.FailedOnly || failed(c)
+	if !example && !w.wordsNeeded(shown) {
+		// Nothing prints this connect, now or later (hidden by --failed,
+		// or rolled up among many in the table and Markdown formats): its
+		// words, the most costly part of a connect after the rollup, are
+		// not made.
+		if !shown {
+			w.hidden++
+		}
+		return w.err
+	}
+	// Words (timeline steps, evidence and causes from the facts) before
+	// redaction and rendering, and before a connect is held as an example.
 	// The JSON fast path words timeline steps itself as it writes them
 	// (appendAttempt), saving a copy of every attempt's events; redaction
 	// needs the words before it runs, encoding/json needs them in place.
@@ -200,10 +214,10 @@ func (w *Writer) Connect(c *analyze.Connect) error {
 		scratch = &w.words // the JSON renderer and the rollup keep nothing of c
 	}
 	c = explainedIn(c, w.red == nil && w.opt.Format == JSON && fastJSON, scratch)
-	if w.rv != nil {
-		w.rv.add(w.number, c)
+	if example {
+		w.rv.keepExample(w.number, c)
 	}
-	if w.opt.FailedOnly && !failed(c) {
+	if !shown {
 		w.hidden++
 		return nil
 	}
@@ -218,6 +232,17 @@ func (w *Writer) Connect(c *analyze.Connect) error {
 		w.flush()
 	}
 	return w.err
+}
+
+// wordsNeeded says whether the connect just given to the rollup (shown:
+// not hidden by --failed) is printed now or may be later: rendered at
+// once, or held while the table and Markdown formats may still print
+// every connect (up to the rollup's threshold).
+func (w *Writer) wordsNeeded(shown bool) bool {
+	if !shown {
+		return false
+	}
+	return w.rv == nil || !w.rv.text || !w.rv.switched
 }
 
 // KeepsConnects says whether the Writer may keep a connect (or part of
