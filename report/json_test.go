@@ -74,7 +74,7 @@ func BenchmarkJSONConnectEncodingJSON(b *testing.B) {
 
 // labConnects are the connects of every lab capture as the engine reports
 // them (findings, no words yet): what the Writer renders in a real run.
-func labConnects(b *testing.B) []*analyze.Connect {
+func labConnects(b testing.TB) []*analyze.Connect {
 	files, err := filepath.Glob(filepath.Join("..", "testdata", "captures", "*.pcap*"))
 	if err != nil || len(files) == 0 {
 		b.Fatalf("no lab captures in ../testdata/captures (make testdata records them): %v", err)

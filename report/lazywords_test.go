@@ -1,0 +1,65 @@
+package report
+
+import (
+	"bytes"
+	"testing"
+
+	"github.com/connscope/connscope/analyze"
+)
+
+// TestWordsOnlyWhenPrinted: the Writer words a connect only when it is
+// printed now or may be later (not when --failed hides it, nor when the
+// table and Markdown rollup views only count it). The report of the lab
+// captures' connects as the engine gives them (no words yet) must be byte
+// for byte the report of the same connects worded beforehand, in every
+// format and with the options that decide what is printed: the rollup's
+// examples, the connects held up to the threshold, --failed, --all,
+// --redact.
+func TestWordsOnlyWhenPrinted(t *testing.T) {
+	raw := labConnects(t)
+	if len(raw) <= DefaultRollupThreshold {
+		t.Fatalf("%d lab connects: too few for the rollup view", len(raw))
+	}
+	worded := make([]*analyze.Connect, len(raw))
+	for i, c := range raw {
+		worded[i] = explained(c, false)
+	}
+	render := func(opt Options, cs []*analyze.Connect) []byte {
+		var buf bytes.Buffer
+		w := NewWriter(&buf, opt)
+		if err := w.SetSource("lab"); err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range cs {
+			if err := w.Connect(c); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := w.Summary(fixtureSummary(cs)); err != nil {
+			t.Fatal(err)
+		}
+		return buf.Bytes()
+	}
+	for _, f := range Formats {
+		for _, v := range []struct {
+			name                string
+			failed, all, redact bool
+			n                   int // connects given (all of them when 0)
+		}{
+			{name: "plain"}, {name: "failed", failed: true}, {name: "all", all: true}, {name: "redact-failed", redact: true, failed: true},
+			{name: "threshold", n: DefaultRollupThreshold}, {name: "threshold-failed", n: DefaultRollupThreshold + 5, failed: true},
+		} {
+			t.Run(string(f)+"/"+v.name, func(t *testing.T) {
+				n := len(raw)
+				if v.n > 0 {
+					n = v.n
+				}
+				opt := Options{Format: f, FailedOnly: v.failed, Redact: v.redact, Rollup: &RollupOptions{All: v.all}}
+				got, want := render(opt, raw[:n]), render(opt, worded[:n])
+				if !bytes.Equal(got, want) {
+					t.Errorf("the report of unworded connects differs from that of connects worded first:\n%s", firstDiff(string(want), string(got)))
+				}
+			})
+		}
+	}
+}
