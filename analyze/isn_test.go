@@ -355,3 +355,43 @@ func TestReportedISNFilter(t *testing.T) {
 		t.Fatal("another ISN taken for the reported connect")
 	}
 }
+
+// Each connect's step to SYN_SENT names its own process, also when the
+// Detail of the last one is reused for the next connect of the same
+// process (synSentDetail).
+func TestSynSentDetailNamesItsProcess(t *testing.T) {
+	s := newSim(t, Options{NoPackets: true})
+	procs := []event.Process{
+		{PID: 1, Comm: "one"}, {PID: 1, Comm: "one"}, {PID: 2, Comm: "one"},
+		{PID: 2, Comm: "two"}, {PID: 1, Comm: "one"},
+	}
+	for i, p := range procs {
+		src := netip.AddrPortFrom(netip.MustParseAddr("192.0.2.10"), uint16(40000+i))
+		dst := netip.MustParseAddrPort("198.51.100.7:3306")
+		k := &event.Kernel{Time: s.at(float64(i)), Kind: event.StateChange, Process: p, Cookie: uint64(i + 1),
+			Family: event.FamilyInet, SockType: event.SockStream, Src: src, Dst: dst,
+			OldState: event.TCPClose, NewState: event.TCPSynSent}
+		s.kernel(k)
+		k2 := *k
+		k2.Time, k2.OldState, k2.NewState = s.at(float64(i)+0.1), event.TCPSynSent, event.TCPEstablished
+		s.kernel(&k2)
+	}
+	s.close()
+	if len(s.got) != len(procs) {
+		t.Fatalf("%d connects reported, want %d", len(s.got), len(procs))
+	}
+	seen := map[string]bool{}
+	for _, c := range s.got {
+		a := c.Attempts[0]
+		i := int(netip.MustParseAddrPort(a.Client).Port()) - 40000
+		d := a.Events[0].Detail
+		if a.Events[0].Kind != EvKernelState || d == nil || d.StateTo != "SYN_SENT" || d.StateFrom != "CLOSE" ||
+			d.PID != procs[i].PID || d.Comm != procs[i].Comm {
+			t.Errorf("connect %d: first step %+v, detail %+v; want CLOSE→SYN_SENT by %+v", i, a.Events[0], d, procs[i])
+		}
+		seen[a.Client] = true
+	}
+	if len(seen) != len(procs) {
+		t.Errorf("connects %v, want %d distinct clients", seen, len(procs))
+	}
+}
