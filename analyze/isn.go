@@ -54,9 +54,61 @@ type isnVal struct {
 type isnIndex struct {
 	open map[isnKey]isnVal
 	done map[isnKey]int64
-	q    []isnEntry
-	head int
+	// doneMaybe is a counting filter over done: every TCP kernel event
+	// asks whether its connect was reported (reportedISN), and done holds
+	// about isnTTL of connects (50,000 at 10,000/s, megabytes): the map
+	// lookup was a cache miss nearly every time (a tenth of the live
+	// kernel-event CPU). The filter's bits (64 KB) answer "no" for sure
+	// for nearly every event without touching the map.
+	doneMaybe *isnFilter
+	q         []isnEntry
+	head      int
 }
+
+// isnFilter counts the keys of isnIndex.done by a hash of their ports and
+// ISN: a bucket whose bit is clear holds none of them. The counts are only
+// touched when a key enters or leaves done; a bit is set exactly while its
+// count is not zero (a count that would overflow stays at its maximum and
+// its bit set: a false "maybe" at worst, never a false "no").
+type isnFilter struct {
+	occupied [isnFilterSize / 64]uint64
+	counts   [isnFilterSize]uint16
+}
+
+const isnFilterSize = 1 << 19
+
+// isnHash is the filter bucket of a connect with these ports (in either
+// order) and ISN. The ISN is random per connect (RFC 6528), so its bits
+// and the ports spread the keys; the addresses are left out (makeKey's
+// As16 costs more than the check, and they rarely tell connects apart).
+func isnHash(portA, portB uint16, isn uint32) uint32 {
+	return (isn ^ uint32(portA^portB)*0x9E3779B1) & (isnFilterSize - 1)
+}
+
+// hash is k's filter bucket (isnHash).
+func (k isnKey) hash() uint32 {
+	return isnHash(uint16(k.key.ports>>16), uint16(k.key.ports), k.isn)
+}
+
+func (f *isnFilter) add(h uint32) {
+	if f.counts[h] == ^uint16(0) {
+		return
+	}
+	f.counts[h]++
+	f.occupied[h>>6] |= 1 << (h & 63)
+}
+
+func (f *isnFilter) remove(h uint32) {
+	if f.counts[h] == ^uint16(0) {
+		return
+	}
+	f.counts[h]--
+	if f.counts[h] == 0 {
+		f.occupied[h>>6] &^= 1 << (h & 63)
+	}
+}
+
+func (f *isnFilter) maybe(h uint32) bool { return f.occupied[h>>6]&(1<<(h&63)) != 0 }
 
 // isnTTL: the kernel events of a connect come within the reorder window
 // and the kernel's linger, far below this; it bounds the index (10,000
@@ -67,6 +119,7 @@ func (x *isnIndex) add(k isnKey, a *attempt, now int64) {
 	if x.open == nil {
 		x.open = make(map[isnKey]isnVal)
 		x.done = make(map[isnKey]int64)
+		x.doneMaybe = new(isnFilter)
 	}
 	x.open[k] = isnVal{a: a, at: now}
 	x.q = append(x.q, isnEntry{k: k, at: now, done: false})
@@ -78,7 +131,11 @@ func (x *isnIndex) reported(k isnKey, a *attempt, now int64) {
 		return
 	}
 	delete(x.open, k)
+	n := len(x.done)
 	x.done[k] = now
+	if len(x.done) > n {
+		x.doneMaybe.add(k.hash())
+	}
 	x.q = append(x.q, isnEntry{k: k, at: now, done: true})
 }
 
@@ -91,6 +148,7 @@ func (x *isnIndex) expire(now int64) {
 			}
 		} else if at, ok := x.done[en.k]; ok && at == en.at {
 			delete(x.done, en.k)
+			x.doneMaybe.remove(en.k.hash())
 		}
 		x.q[x.head] = isnEntry{}
 		x.head++
@@ -149,6 +207,9 @@ func (e *Engine) byISN(client, server netip.AddrPort, isn uint32) *attempt {
 func (e *Engine) reportedISN(client, server netip.AddrPort, isn uint32) bool {
 	if isn == 0 || len(e.isns.done) == 0 || !client.IsValid() || !server.IsValid() || client.Port() == 0 {
 		return false
+	}
+	if !e.isns.doneMaybe.maybe(isnHash(client.Port(), server.Port(), isn)) {
+		return false // no reported connect has these ports and ISN (the filter's bit is clear)
 	}
 	key, _ := makeKey(client.Addr(), client.Port(), server.Addr(), server.Port())
 	_, ok := e.isns.done[isnKey{key: key, isn: isn}]

@@ -2,6 +2,7 @@ package analyze
 
 import (
 	"fmt"
+	"net/netip"
 	"slices"
 	"testing"
 	"time"
@@ -271,16 +272,126 @@ func TestISNIndexExpiry(t *testing.T) {
 	if _, ok := x.done[k1]; !ok || len(x.open) != 1 || x.open[k2].a != a2 {
 		t.Fatalf("after the first expiry: open %v, done %v", x.open, x.done)
 	}
+	checkDoneFilter(t, &x)
 	x.add(k2, a2, isnTTL+15) // noted again: the entry at 10 must not remove it
 	x.expire(isnTTL + 25)    // the entries at 10 and 20 are due
 	if len(x.done) != 0 || x.open[k2].a != a2 {
 		t.Fatalf("after the second expiry: open %v, done %v", x.open, x.done)
 	}
-	x.expire(2*isnTTL + 16)
+	checkDoneFilter(t, &x)
+	x.reported(k2, a2, isnTTL+30)
+	x.add(k2, a2, isnTTL+31) // open again, and reported again: done holds it once
+	x.reported(k2, a2, isnTTL+32)
+	if len(x.done) != 1 {
+		t.Fatalf("reported twice: done %v", x.done)
+	}
+	checkDoneFilter(t, &x)
+	x.expire(isnTTL + isnTTL + 31) // the done entry at isnTTL+30 was overwritten: not due
+	checkDoneFilter(t, &x)
+	x.expire(3*isnTTL + 16)
 	if len(x.open) != 0 || len(x.done) != 0 {
 		t.Fatalf("all due: open %v, done %v", x.open, x.done)
 	}
+	checkDoneFilter(t, &x)
 	if x.head != 0 && x.head > len(x.q) {
 		t.Fatalf("queue head %d beyond %d", x.head, len(x.q))
+	}
+}
+
+// checkDoneFilter asserts that the index's filter counts exactly the keys of
+// done: a bucket's bit is set while, and only while, a key of done hashes to
+// it, so that reportedISN's "no" from the filter is never wrong, and the
+// filter empties with done.
+func checkDoneFilter(t *testing.T, x *isnIndex) {
+	t.Helper()
+	want := map[uint32]uint16{}
+	for k := range x.done {
+		want[k.hash()]++
+	}
+	for h := range uint32(isnFilterSize) {
+		if x.doneMaybe.counts[h] != want[h] || x.doneMaybe.maybe(h) != (want[h] > 0) {
+			t.Fatalf("filter bucket %d: count %d, bit %v; done has %d keys there", h, x.doneMaybe.counts[h], x.doneMaybe.maybe(h), want[h])
+		}
+	}
+}
+
+// A bucket whose count would overflow stays "maybe" for good: the filter
+// may answer "maybe" for nothing, never "no" for a reported connect.
+func TestISNFilterSaturates(t *testing.T) {
+	var f isnFilter
+	const h = 12345
+	for range 1 << 16 {
+		f.add(h)
+	}
+	for range 1 << 16 {
+		f.remove(h)
+	}
+	if !f.maybe(h) {
+		t.Fatal("a saturated bucket was cleared")
+	}
+	f.add(7)
+	f.remove(7)
+	if f.maybe(7) {
+		t.Fatal("an emptied bucket still says maybe")
+	}
+}
+
+// reportedISN finds a reported connect through the filter whichever way
+// round its ends are given, and says no for one never reported.
+func TestReportedISNFilter(t *testing.T) {
+	e := NewEngine(Options{Live: true})
+	client := netip.MustParseAddrPort("10.0.0.1:40000")
+	server := netip.MustParseAddrPort("10.0.0.2:3306")
+	a := &attempt{client: client, server: server, kISN: 99}
+	e.noteISN(a, 99)
+	if e.reportedISN(client, server, 99) {
+		t.Fatal("reported before its report")
+	}
+	e.isnReported(a)
+	if !e.reportedISN(client, server, 99) || !e.reportedISN(server, client, 99) {
+		t.Fatal("a reported connect not found")
+	}
+	if e.reportedISN(client, server, 98) {
+		t.Fatal("another ISN taken for the reported connect")
+	}
+}
+
+// Each connect's step to SYN_SENT names its own process, also when the
+// Detail of the last one is reused for the next connect of the same
+// process (synSentDetail).
+func TestSynSentDetailNamesItsProcess(t *testing.T) {
+	s := newSim(t, Options{NoPackets: true})
+	procs := []event.Process{
+		{PID: 1, Comm: "one"}, {PID: 1, Comm: "one"}, {PID: 2, Comm: "one"},
+		{PID: 2, Comm: "two"}, {PID: 1, Comm: "one"},
+	}
+	for i, p := range procs {
+		src := netip.AddrPortFrom(netip.MustParseAddr("192.0.2.10"), uint16(40000+i))
+		dst := netip.MustParseAddrPort("198.51.100.7:3306")
+		k := &event.Kernel{Time: s.at(float64(i)), Kind: event.StateChange, Process: p, Cookie: uint64(i + 1),
+			Family: event.FamilyInet, SockType: event.SockStream, Src: src, Dst: dst,
+			OldState: event.TCPClose, NewState: event.TCPSynSent}
+		s.kernel(k)
+		k2 := *k
+		k2.Time, k2.OldState, k2.NewState = s.at(float64(i)+0.1), event.TCPSynSent, event.TCPEstablished
+		s.kernel(&k2)
+	}
+	s.close()
+	if len(s.got) != len(procs) {
+		t.Fatalf("%d connects reported, want %d", len(s.got), len(procs))
+	}
+	seen := map[string]bool{}
+	for _, c := range s.got {
+		a := c.Attempts[0]
+		i := int(netip.MustParseAddrPort(a.Client).Port()) - 40000
+		d := a.Events[0].Detail
+		if a.Events[0].Kind != EvKernelState || d == nil || d.StateTo != "SYN_SENT" || d.StateFrom != "CLOSE" ||
+			d.PID != procs[i].PID || d.Comm != procs[i].Comm {
+			t.Errorf("connect %d: first step %+v, detail %+v; want CLOSE→SYN_SENT by %+v", i, a.Events[0], d, procs[i])
+		}
+		seen[a.Client] = true
+	}
+	if len(seen) != len(procs) {
+		t.Errorf("connects %v, want %d distinct clients", seen, len(procs))
 	}
 }

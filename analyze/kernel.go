@@ -16,6 +16,8 @@ import (
 type kernelState struct {
 	udp       map[netip.AddrPort]procAt
 	resolvers map[uint32]*resolverRec
+	// synSent is the Detail of the last →SYN_SENT step (see synSentDetail).
+	synSent *proto.Detail
 }
 
 type procAt struct {
@@ -336,6 +338,20 @@ func (e *Engine) stateDetail(from, to uint8) *proto.Detail {
 	return d
 }
 
+// synSentDetail is the Detail of k's step to SYN_SENT, which names the
+// process: the last one made while k has its process and the same old
+// state (a connect loop's every connect; live tracing records thousands a
+// second), else a new one. Shared is safe, as for stateDetail.
+func (e *Engine) synSentDetail(k *event.Kernel) *proto.Detail {
+	from := stateName(k.OldState)
+	if d := e.kern.synSent; d != nil && d.PID == k.Process.PID && d.Comm == k.Process.Comm && d.StateFrom == from {
+		return d
+	}
+	d := &proto.Detail{StateFrom: from, StateTo: "SYN_SENT", PID: k.Process.PID, Comm: k.Process.Comm}
+	e.kern.synSent = d
+	return d
+}
+
 // kernelStateChange handles a TCP state change.
 func (e *Engine) kernelStateChange(a *attempt, k *event.Kernel) {
 	t := k.Time
@@ -393,7 +409,7 @@ func (e *Engine) kernelStateChange(a *attempt, k *event.Kernel) {
 		if k.Cookie != 0 {
 			e.cookies[k.Cookie] = a
 		}
-		a.event(t, EvKernelState, DirLocal, EventAttrs{Detail: &proto.Detail{StateFrom: stateName(k.OldState), StateTo: "SYN_SENT", PID: k.Process.PID, Comm: k.Process.Comm}})
+		a.event(t, EvKernelState, DirLocal, EventAttrs{Detail: e.synSentDetail(k)})
 		return
 	}
 	if a == nil {

@@ -259,6 +259,47 @@ func (c *portCompleter) forget(released time.Time) {
 // rest.
 type processTable struct {
 	byFlow map[flowKey]owned
+	// recent caches the flows looked at last, direct-mapped by ports, in
+	// front of byFlow: a connect's packets and kernel events come together
+	// (its SYN, the reply, the kernel's state changes within microseconds),
+	// while byFlow holds every flow of the last minutes (tens of thousands
+	// at 10,000 connects/s, megabytes): a lookup there was a cache miss
+	// nearly every time. A slot that is set holds what byFlow holds for its
+	// key (every write goes to both; eviction clears the cache).
+	recent [recentFlows]recentFlow
+}
+
+type recentFlow struct {
+	key flowKey
+	o   owned
+	set bool
+}
+
+// recentFlows is the size of processTable.recent (about 25 KB).
+const recentFlows = 256
+
+// slot is key's place in processTable.recent.
+func (t *processTable) slot(key flowKey) *recentFlow {
+	return &t.recent[uint8(key.loPort^key.hiPort)]
+}
+
+// get is byFlow[key], through the cache.
+func (t *processTable) get(key flowKey) (owned, bool) {
+	s := t.slot(key)
+	if s.set && s.key == key {
+		return s.o, true
+	}
+	o, ok := t.byFlow[key]
+	if ok {
+		*s = recentFlow{key: key, o: o, set: true}
+	}
+	return o, ok
+}
+
+// put sets byFlow[key] and its cache slot.
+func (t *processTable) put(key flowKey, o owned) {
+	t.byFlow[key] = o
+	*t.slot(key) = recentFlow{key: key, o: o, set: true}
 }
 
 type owned struct {
@@ -308,19 +349,19 @@ func (t *processTable) observe(k *event.Kernel) {
 		return
 	}
 	key := makeFlowKey(k.Src, k.Dst)
-	if old, ok := t.byFlow[key]; ok && old.Process == k.Process {
+	if old, ok := t.get(key); ok && old.Process == k.Process {
 		// seen only serves eviction after processFlowIdle: a second's
 		// precision spares a map write per event.
 		if k.Time.Sub(old.seen) > time.Second {
 			old.seen = k.Time
-			t.byFlow[key] = old
+			t.put(key, old)
 		}
 		return
 	}
 	if len(t.byFlow) >= maxProcessFlows {
 		t.evict(k.Time)
 	}
-	t.byFlow[key] = owned{Process: k.Process, seen: k.Time}
+	t.put(key, owned{Process: k.Process, seen: k.Time})
 }
 
 func (t *processTable) evict(now time.Time) {
@@ -332,6 +373,7 @@ func (t *processTable) evict(now time.Time) {
 	if len(t.byFlow) >= maxProcessFlows {
 		clear(t.byFlow)
 	}
+	clear(t.recent[:]) // it may hold flows just deleted
 }
 
 // lookup finds the process of a packet's flow (for an ICMP error: of the
@@ -346,13 +388,13 @@ func (t *processTable) lookup(p *event.Packet) (event.Process, bool) {
 	} else {
 		key = makeFlowKey(netip.AddrPortFrom(p.Src, p.SrcPort), netip.AddrPortFrom(p.Dst, p.DstPort))
 	}
-	o, ok := t.byFlow[key]
+	o, ok := t.get(key)
 	if !ok {
 		return event.Process{}, false
 	}
 	if p.Time.Sub(o.seen) > time.Second {
 		o.seen = p.Time
-		t.byFlow[key] = o
+		t.put(key, o)
 	}
 	return o.Process, true
 }

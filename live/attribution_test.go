@@ -209,6 +209,40 @@ func TestProcessTableEvictsIdleFlows(t *testing.T) {
 	if len(pt.byFlow) != 1 {
 		t.Errorf("%d flows after eviction, want only the fresh one", len(pt.byFlow))
 	}
+	// The flows observed last sat in the lookup cache: evicted, they are
+	// unknown there too.
+	last := netip.AddrPortFrom(netip.MustParseAddr("192.0.2.10"), uint16(maxProcessFlows-1)).String()
+	if proc, ok := pt.lookup(syn(int(3*processFlowIdle/time.Microsecond)+1, last, server)); ok {
+		t.Errorf("an evicted flow's packet labelled %+v", proc)
+	}
+	if _, ok := pt.lookup(syn(int(3*processFlowIdle/time.Microsecond)+2, "192.0.2.12:1", server)); !ok {
+		t.Error("the fresh flow's packet not labelled")
+	}
+}
+
+// A flow's owner changes (another process's socket on the 5-tuple) and
+// its packets follow the change, whether the flow sits in the lookup cache
+// or was pushed out of it by another flow of the same cache slot.
+func TestProcessTableOwnerChange(t *testing.T) {
+	pt := newProcessTable()
+	a := connectReturn(1, 0, "192.0.2.10:40001", server)
+	a.Process = event.Process{PID: 1, Comm: "one"}
+	pt.observe(a)
+	// Same ports XOR, another flow: the same cache slot.
+	other := connectReturn(2, 1, "192.0.2.20:40001", server)
+	other.Process = event.Process{PID: 3, Comm: "three"}
+	pt.observe(other)
+	b := connectReturn(3, 2, "192.0.2.10:40001", server)
+	b.Process = event.Process{PID: 2, Comm: "two"}
+	pt.observe(b)
+	for _, tc := range []struct {
+		src  string
+		want uint32
+	}{{"192.0.2.10:40001", 2}, {"192.0.2.20:40001", 3}, {"192.0.2.10:40001", 2}} {
+		if proc, ok := pt.lookup(syn(10, tc.src, server)); !ok || proc.PID != tc.want {
+			t.Errorf("%s: lookup = %+v, %v; want pid %d", tc.src, proc, ok, tc.want)
+		}
+	}
 }
 
 // BenchmarkPortCompleterBacklog: the capture delivers lagBehind SYNs ahead
