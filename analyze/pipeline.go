@@ -4,6 +4,7 @@ import (
 	"errors"
 	"io"
 	"runtime"
+	"sync/atomic"
 
 	"github.com/connscope/connscope/event"
 )
@@ -82,26 +83,43 @@ var (
 	// pipeClock reads the wall clock and the CPU time of the process
 	// (pipeclock_*.go; zero when unknown: the pipeline is never stopped).
 	pipeClock = processClock
-	// pipesStarted and pipesStopped count the pipelines (the tests).
+	// pipesStarted and pipesStopped count the pipelines (the tests);
+	// stagedFeeds the files read on a goroutine of their own (feedStaged),
+	// lateAttempts the Attempts built on the pipeline's (finishConnect).
 	pipesStarted, pipesStopped int
+	stagedFeeds                int
+	lateAttempts               atomic.Int64
 )
 
 // connectPipe calls OnConnect on its own goroutine, in the order the
 // connects were put.
 type connectPipe struct {
+	e     *Engine // finishConnect's (only read)
 	on    func(*Connect)
-	batch []*Connect      // being filled by the engine
-	full  chan []*Connect // to the renderer
-	back  chan []*Connect // rendered: the engine may reuse them
-	done  chan struct{}   // closed when the renderer has finished
+	batch *connectBatch      // being filled by the engine
+	full  chan *connectBatch // to the renderer
+	back  chan *connectBatch // rendered: the engine may reuse them
+	done  chan struct{}      // closed when the renderer has finished
 }
 
-func startPipe(on func(*Connect)) *connectPipe {
+// connectBatch is connects handed to the renderer and, when it hands them
+// back, the attempts whose Attempts it built (finishConnect): spare.
+type connectBatch struct {
+	conns []*Connect
+	done  []*attempt
+}
+
+func newConnectBatch() *connectBatch {
+	return &connectBatch{conns: make([]*Connect, 0, pipeBatch)}
+}
+
+func startPipe(e *Engine, on func(*Connect)) *connectPipe {
 	p := &connectPipe{
+		e:     e,
 		on:    on,
-		batch: make([]*Connect, 0, pipeBatch),
-		full:  make(chan []*Connect, pipeAhead),
-		back:  make(chan []*Connect, pipeAhead+2),
+		batch: newConnectBatch(),
+		full:  make(chan *connectBatch, pipeAhead),
+		back:  make(chan *connectBatch, pipeAhead+2),
 		done:  make(chan struct{}),
 	}
 	pipesStarted++
@@ -113,8 +131,12 @@ func startPipe(on func(*Connect)) *connectPipe {
 func (p *connectPipe) render() {
 	defer close(p.done)
 	for b := range p.full {
-		if p.on != nil {
-			for _, c := range b {
+		for _, c := range b.conns {
+			if len(c.pending) > 0 {
+				lateAttempts.Add(int64(len(c.pending)))
+				b.done = p.e.finishConnect(c, b.done)
+			}
+			if p.on != nil {
 				p.on(c)
 			}
 		}
@@ -139,7 +161,7 @@ func (e *Engine) considerPipe(n int) {
 		return
 	}
 	if e.fed-e.pipeFrom <= pipeWindow {
-		e.pipe = startPipe(e.opts.OnConnect)
+		e.pipe = startPipe(e, e.opts.OnConnect)
 		e.pipeBatches = 0
 		e.pipeWall, e.pipeCPU = pipeClock()
 		return
@@ -173,9 +195,9 @@ func (e *Engine) checkPipe() {
 func (e *Engine) flushPiped() {
 	p := e.pipe
 	for i, c := range e.ready {
-		p.batch = append(p.batch, c)
+		p.batch.conns = append(p.batch.conns, c)
 		e.ready[i] = nil
-		if len(p.batch) == pipeBatch {
+		if len(p.batch.conns) == pipeBatch {
 			e.sendBatch()
 		}
 	}
@@ -192,19 +214,30 @@ func (e *Engine) sendBatch() {
 	e.pipeBatches++
 	select {
 	case b := <-p.back:
-		if e.opts.Recycle {
-			e.reuse(b)
-		}
-		clear(b)
-		p.batch = b[:0]
+		e.reuse(b)
+		p.batch = b
 	default:
-		p.batch = make([]*Connect, 0, pipeBatch)
+		p.batch = newConnectBatch()
 	}
 }
 
-// reuse takes handed-out connects back (Options.Recycle): their memory, and
-// their attempts', serves the connects that follow.
-func (e *Engine) reuse(cs []*Connect) {
+// reuse takes a rendered batch back, emptied: the attempts whose Attempts
+// the renderer built become spare (newAttempt), and with Options.Recycle
+// the connects' memory, and their Attempts', serves the connects that
+// follow.
+func (e *Engine) reuse(b *connectBatch) {
+	e.spare = append(e.spare, b.done...)
+	clear(b.done)
+	b.done = b.done[:0]
+	if e.opts.Recycle {
+		e.recycle(b.conns)
+	}
+	clear(b.conns)
+	b.conns = b.conns[:0]
+}
+
+// recycle takes handed-out connects back (Options.Recycle).
+func (e *Engine) recycle(cs []*Connect) {
 	for _, c := range cs {
 		for _, at := range c.Attempts {
 			if at != nil {
@@ -223,16 +256,14 @@ func (e *Engine) closePipe() {
 	if p == nil {
 		return
 	}
-	if len(p.batch) > 0 {
+	if len(p.batch.conns) > 0 {
 		p.full <- p.batch
 	}
 	p.batch = nil
 	close(p.full)
 	<-p.done
 	for len(p.back) > 0 {
-		if b := <-p.back; e.opts.Recycle {
-			e.reuse(b)
-		}
+		e.reuse(<-p.back)
 	}
 	e.pipe = nil
 }
@@ -294,6 +325,7 @@ func (b *packetBatch) add(p *event.Packet) {
 // always reaches: nothing is left running when feedStaged returns, and the
 // source (its Stats) is the caller's again.
 func (e *Engine) feedStaged(src interface{ Next() (*event.Packet, error) }) error {
+	stagedFeeds++
 	full := make(chan *packetBatch, readAhead)
 	free := make(chan *packetBatch, readAhead+2)
 	go readPackets(src, full, free)
