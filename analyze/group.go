@@ -240,8 +240,10 @@ func (e *Engine) report(c *connectState) {
 	// goroutine (finishConnect), which has time to spare while the
 	// engine's bounds the wall time: offline, nothing changes a reported
 	// attempt, and its memory is reused only once the pipeline hands it
-	// back. Not with Keep, which is given the whole connect here.
-	late := e.pipe != nil && e.opts.Keep == nil && len(c.attempts) > 0 &&
+	// back. Not with Keep, which is given the whole connect here; nor
+	// while the renderer lags behind (half its queue full): the work
+	// would wait for it, and the engine would wait for the queue.
+	late := e.pipe != nil && len(e.pipe.full) < pipeAhead/2 && e.opts.Keep == nil && len(c.attempts) > 0 &&
 		!e.opts.Live && e.portless == nil && e.unclaimed == nil && e.hostMatch(c, nil)
 	out := e.buildConnect(c, late)
 	switch {
