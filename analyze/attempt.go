@@ -439,7 +439,6 @@ func (e *Engine) rememberSYN(a *attempt) {
 	}
 	e.ended[a.key] = endedSYN{isn: a.isn, clientIsA: a.clientIsA, at: e.nowNS}
 	e.endedQ = append(e.endedQ, endedKey{key: a.key, at: e.nowNS})
-	e.endedFilter.add(a.key.hash())
 }
 
 // forgetSYN drops the oldest remembered SYN.
@@ -448,7 +447,6 @@ func (e *Engine) forgetSYN() {
 	if en, ok := e.ended[k.key]; ok && en.at == k.at {
 		delete(e.ended, k.key)
 	}
-	e.endedFilter.remove(k.key.hash())
 	e.endedQ[0] = endedKey{}
 	e.endedQ = e.endedQ[1:]
 }
@@ -466,7 +464,7 @@ func (e *Engine) expireSYNs() {
 // that looked idle); it is not a new attempt. A new ISN on the 5-tuple is
 // a new connect and makes the old SYN forgotten.
 func (e *Engine) lateRetransmit(p *event.Packet) bool {
-	if len(e.ended) == 0 || !e.endedFilter.maybe(flowHash(p.SrcPort, p.DstPort)) {
+	if len(e.ended) == 0 {
 		return false
 	}
 	key, srcIsA := makeKey(p.Src, p.SrcPort, p.Dst, p.DstPort)

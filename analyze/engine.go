@@ -155,10 +155,6 @@ type Engine struct {
 	// retransmit is not taken for a new attempt.
 	ended  map[flowKey]endedSYN
 	endedQ []endedKey
-	// endedFilter counts endedQ's entries by flowHash: a client SYN whose
-	// ports have none is no late retransmit, without the map lookup (every
-	// new SYN asks). A key in ended always has an entry in endedQ.
-	endedFilter flowFilter
 	// loss is what the sources lost (NoteLoss, late events); recent the
 	// attempts decided lately, for late events (Options.Live).
 	loss   lossState

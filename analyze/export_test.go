@@ -40,6 +40,5 @@ func PipelinesStarted() int { return pipesStarted }
 func PipelinesStopped() int { return pipesStopped }
 
 // StagedFeeds counts the files whose packets were read on a goroutine of
-// their own; LateAttempts the Attempts built on the pipeline's goroutine.
-func StagedFeeds() int    { return stagedFeeds }
-func LateAttempts() int64 { return lateAttempts.Load() }
+// their own.
+func StagedFeeds() int { return stagedFeeds }

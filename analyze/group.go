@@ -236,45 +236,21 @@ func (e *Engine) report(c *connectState) {
 		e.rememberSYN(a)
 		e.isnReported(a)
 	}
-	// With the pipeline on, the connect's Attempts are built on its
-	// goroutine (finishConnect), which has time to spare while the
-	// engine's bounds the wall time: offline, nothing changes a reported
-	// attempt, and its memory is reused only once the pipeline hands it
-	// back. Not with Keep, which is given the whole connect here; nor
-	// while the renderer lags behind (half its queue full): the work
-	// would wait for it, and the engine would wait for the queue.
-	late := e.pipe != nil && len(e.pipe.full) < pipeAhead/2 && e.opts.Keep == nil && len(c.attempts) > 0 &&
-		!e.opts.Live && e.portless == nil && e.unclaimed == nil && e.hostMatch(c, nil)
-	out := e.buildConnect(c, late)
-	switch {
-	case late:
-		out.pending = append(out.pending, c.attempts...)
-	case !e.opts.Live && e.portless == nil && e.unclaimed == nil:
+	out := e.buildConnect(c)
+	if !e.opts.Live && e.portless == nil && e.unclaimed == nil {
 		e.done = append(e.done, c.attempts...)
-	default:
+	} else {
 		e.releaseEvents(c.attempts)
 	}
-	if !late && (!e.hostMatch(c, out) || (e.opts.Keep != nil && !e.opts.Keep(out))) {
+	if !e.hostMatch(c, out) || (e.opts.Keep != nil && !e.opts.Keep(out)) {
 		return
 	}
 	e.sum.Connects++
-	e.sum.Attempts += len(c.attempts)
-	for _, a := range c.attempts {
-		e.sum.Outcomes[a.outcome]++ // the Attempt's Outcome (buildAttempt)
+	e.sum.Attempts += len(out.Attempts)
+	for _, a := range out.Attempts {
+		e.sum.Outcomes[a.Outcome]++
 	}
 	e.ready = append(e.ready, out)
-}
-
-// finishConnect builds the Attempts of a connect that report left to the
-// pipeline's goroutine, and appends their attempts to done.
-func (e *Engine) finishConnect(c *Connect, done []*attempt) []*attempt {
-	for i, a := range c.pending {
-		c.Attempts = append(c.Attempts, e.buildAttempt(a))
-		done = append(done, a)
-		c.pending[i] = nil
-	}
-	c.pending = c.pending[:0]
-	return done
 }
 
 func (e *Engine) hostMatch(c *connectState, out *Connect) bool {
@@ -300,21 +276,19 @@ func (e *Engine) hostMatch(c *connectState, out *Connect) bool {
 	return e.hosts.matchAddr(c.client)
 }
 
-// buildConnect renders a connect's final model; with late, all but its
-// Attempts, which finishConnect builds (report).
-func (e *Engine) buildConnect(c *connectState, late bool) *Connect {
+// buildConnect renders a connect's final model.
+func (e *Engine) buildConnect(c *connectState) *Connect {
 	var (
 		out         *Connect
 		resolution  []Query
 		outAttempts []*Attempt
-		pending     []*attempt
 	)
 	if n := len(e.connSpare); n > 0 {
 		// A handed-out connect's memory (Options.Recycle).
 		out = e.connSpare[n-1]
 		e.connSpare[n-1] = nil
 		e.connSpare = e.connSpare[:n-1]
-		resolution, outAttempts, pending = out.Resolution[:0], out.Attempts[:0], out.pending[:0]
+		resolution, outAttempts = out.Resolution[:0], out.Attempts[:0]
 		clear(resolution[:cap(resolution)])
 		clear(outAttempts[:cap(outAttempts)])
 	} else {
@@ -336,7 +310,6 @@ func (e *Engine) buildConnect(c *connectState, late bool) *Connect {
 		Resolver:   c.resolver,
 		PID:        c.pid,
 		Comm:       c.comm,
-		pending:    pending,
 	}
 	if c.client.IsValid() {
 		out.Client = e.names.addr(c.client)
@@ -352,11 +325,8 @@ func (e *Engine) buildConnect(c *connectState, late bool) *Connect {
 		}
 	}
 	for _, a := range c.attempts {
-		if !late {
-			out.Attempts = append(out.Attempts, e.buildAttempt(a))
-		} else if a.unix == "" {
-			a.serverName() // named here: the names are the engine's
-		}
+		at := e.buildAttempt(a)
+		out.Attempts = append(out.Attempts, at)
 		if a.endAt.After(end) {
 			end = a.endAt
 		}
@@ -379,22 +349,21 @@ func (e *Engine) buildConnect(c *connectState, late bool) *Connect {
 		}
 		return out
 	}
-	// The attempts' outcomes and reasons are their Attempts' (buildAttempt).
-	last := c.attempts[len(c.attempts)-1]
+	last := out.Attempts[len(out.Attempts)-1]
 	// A client that connects to several addresses at once (Happy Eyeballs,
 	// connscope probe) uses the one that works: an ok attempt decides the
 	// connect. (A client walking its list stops at its ok attempt, the last.)
-	for _, a := range c.attempts {
-		if a.outcome == OK && last.outcome != OK {
-			last = a
+	for i := range c.attempts {
+		if out.Attempts[i].Outcome == OK && last.Outcome != OK {
+			last = out.Attempts[i]
 		}
 	}
-	out.Outcome = last.outcome
-	out.Reason = last.reason
+	out.Outcome = last.Outcome
+	out.Reason = last.Reason
 	// The addresses tried, the time lost, the addresses left untried and
 	// the lookups (slow, failed) are worded from the attempts, Untried and
 	// Resolution (Explain).
-	if last.outcome != OK && len(c.queries) > 0 {
+	if last.Outcome != OK && len(c.queries) > 0 {
 		out.Untried = c.untriedAddrs()
 	}
 	return out

@@ -61,9 +61,6 @@ type Connect struct {
 	// Untried are the addresses the name resolved to that no attempt went
 	// to, when the connect failed.
 	Untried []string `json:"untried,omitempty"`
-	// pending are the attempts whose Attempts the pipeline's goroutine
-	// still has to build (Options.Pipeline, finishConnect), in order.
-	pending []*attempt
 }
 
 // Resolver is resolution evidence from the kernel: glibc's resolver

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"io"
 	"runtime"
-	"sync/atomic"
 
 	"github.com/connscope/connscope/event"
 )
@@ -84,42 +83,27 @@ var (
 	// (pipeclock_*.go; zero when unknown: the pipeline is never stopped).
 	pipeClock = processClock
 	// pipesStarted and pipesStopped count the pipelines (the tests);
-	// stagedFeeds the files read on a goroutine of their own (feedStaged),
-	// lateAttempts the Attempts built on the pipeline's (finishConnect).
+	// stagedFeeds the files read on a goroutine of their own (feedStaged).
 	pipesStarted, pipesStopped int
 	stagedFeeds                int
-	lateAttempts               atomic.Int64
 )
 
 // connectPipe calls OnConnect on its own goroutine, in the order the
 // connects were put.
 type connectPipe struct {
-	e     *Engine // finishConnect's (only read)
 	on    func(*Connect)
-	batch *connectBatch      // being filled by the engine
-	full  chan *connectBatch // to the renderer
-	back  chan *connectBatch // rendered: the engine may reuse them
-	done  chan struct{}      // closed when the renderer has finished
+	batch []*Connect      // being filled by the engine
+	full  chan []*Connect // to the renderer
+	back  chan []*Connect // rendered: the engine may reuse them
+	done  chan struct{}   // closed when the renderer has finished
 }
 
-// connectBatch is connects handed to the renderer and, when it hands them
-// back, the attempts whose Attempts it built (finishConnect): spare.
-type connectBatch struct {
-	conns []*Connect
-	done  []*attempt
-}
-
-func newConnectBatch() *connectBatch {
-	return &connectBatch{conns: make([]*Connect, 0, pipeBatch)}
-}
-
-func startPipe(e *Engine, on func(*Connect)) *connectPipe {
+func startPipe(on func(*Connect)) *connectPipe {
 	p := &connectPipe{
-		e:     e,
 		on:    on,
-		batch: newConnectBatch(),
-		full:  make(chan *connectBatch, pipeAhead),
-		back:  make(chan *connectBatch, pipeAhead+2),
+		batch: make([]*Connect, 0, pipeBatch),
+		full:  make(chan []*Connect, pipeAhead),
+		back:  make(chan []*Connect, pipeAhead+2),
 		done:  make(chan struct{}),
 	}
 	pipesStarted++
@@ -131,12 +115,8 @@ func startPipe(e *Engine, on func(*Connect)) *connectPipe {
 func (p *connectPipe) render() {
 	defer close(p.done)
 	for b := range p.full {
-		for _, c := range b.conns {
-			if len(c.pending) > 0 {
-				lateAttempts.Add(int64(len(c.pending)))
-				b.done = p.e.finishConnect(c, b.done)
-			}
-			if p.on != nil {
+		if p.on != nil {
+			for _, c := range b {
 				p.on(c)
 			}
 		}
@@ -161,7 +141,7 @@ func (e *Engine) considerPipe(n int) {
 		return
 	}
 	if e.fed-e.pipeFrom <= pipeWindow {
-		e.pipe = startPipe(e, e.opts.OnConnect)
+		e.pipe = startPipe(e.opts.OnConnect)
 		e.pipeBatches = 0
 		e.pipeWall, e.pipeCPU = pipeClock()
 		return
@@ -195,9 +175,9 @@ func (e *Engine) checkPipe() {
 func (e *Engine) flushPiped() {
 	p := e.pipe
 	for i, c := range e.ready {
-		p.batch.conns = append(p.batch.conns, c)
+		p.batch = append(p.batch, c)
 		e.ready[i] = nil
-		if len(p.batch.conns) == pipeBatch {
+		if len(p.batch) == pipeBatch {
 			e.sendBatch()
 		}
 	}
@@ -214,30 +194,19 @@ func (e *Engine) sendBatch() {
 	e.pipeBatches++
 	select {
 	case b := <-p.back:
-		e.reuse(b)
-		p.batch = b
+		if e.opts.Recycle {
+			e.reuse(b)
+		}
+		clear(b)
+		p.batch = b[:0]
 	default:
-		p.batch = newConnectBatch()
+		p.batch = make([]*Connect, 0, pipeBatch)
 	}
 }
 
-// reuse takes a rendered batch back, emptied: the attempts whose Attempts
-// the renderer built become spare (newAttempt), and with Options.Recycle
-// the connects' memory, and their Attempts', serves the connects that
-// follow.
-func (e *Engine) reuse(b *connectBatch) {
-	e.spare = append(e.spare, b.done...)
-	clear(b.done)
-	b.done = b.done[:0]
-	if e.opts.Recycle {
-		e.recycle(b.conns)
-	}
-	clear(b.conns)
-	b.conns = b.conns[:0]
-}
-
-// recycle takes handed-out connects back (Options.Recycle).
-func (e *Engine) recycle(cs []*Connect) {
+// reuse takes handed-out connects back (Options.Recycle): their memory, and
+// their attempts', serves the connects that follow.
+func (e *Engine) reuse(cs []*Connect) {
 	for _, c := range cs {
 		for _, at := range c.Attempts {
 			if at != nil {
@@ -256,14 +225,16 @@ func (e *Engine) closePipe() {
 	if p == nil {
 		return
 	}
-	if len(p.batch.conns) > 0 {
+	if len(p.batch) > 0 {
 		p.full <- p.batch
 	}
 	p.batch = nil
 	close(p.full)
 	<-p.done
 	for len(p.back) > 0 {
-		e.reuse(<-p.back)
+		if b := <-p.back; e.opts.Recycle {
+			e.reuse(b)
+		}
 	}
 	e.pipe = nil
 }
