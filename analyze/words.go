@@ -38,15 +38,64 @@ type wordCtx struct {
 	at *Attempt
 	f  *Facts
 	// srv is at.Server parsed (srvOK: it is ip:port), once for the
-	// words that need its address or port.
-	srv   netip.AddrPort
-	srvOK bool
+	// words that need its address or port; srvHost, when set, is its
+	// address as Addr.String writes it, taken from at.Server.
+	srv     netip.AddrPort
+	srvOK   bool
+	srvHost string
 }
 
 // newWordCtx is the context of at's words, f its facts (not nil).
 func newWordCtx(at *Attempt, f *Facts) wordCtx {
+	if ap, host, ok := parseIPv4Port(at.Server); ok {
+		return wordCtx{at: at, f: f, srv: ap, srvOK: true, srvHost: host}
+	}
 	srv, err := netip.ParseAddrPort(at.Server)
 	return wordCtx{at: at, f: f, srv: srv, srvOK: err == nil}
+}
+
+// parseIPv4Port reads s when it is an IPv4 address and port as
+// AddrPort.String writes them ("10.2.0.5:3306": no leading zeros, each
+// number in range): the address, its text (s up to the colon) and true;
+// anything else gives false, for netip.ParseAddrPort to read. The engine
+// writes every client and server so, and words read two per attempt:
+// this costs a fifth of ParseAddrPort and of checking its text after
+// (addrOf).
+func parseIPv4Port(s string) (netip.AddrPort, string, bool) {
+	var ip [4]byte
+	i := 0
+	for k := range ip {
+		n, j := 0, i
+		for j < len(s) && j-i < 4 && s[j] >= '0' && s[j] <= '9' {
+			n = n*10 + int(s[j]-'0')
+			j++
+		}
+		digits := j - i
+		if digits == 0 || digits > 3 || n > 255 || (digits > 1 && s[i] == '0') || j == len(s) {
+			return netip.AddrPort{}, "", false
+		}
+		if k == 3 && s[j] != ':' || k < 3 && s[j] != '.' {
+			return netip.AddrPort{}, "", false
+		}
+		ip[k] = byte(n)
+		i = j + 1
+	}
+	host := s[:i-1]
+	port, digits := 0, len(s)-i
+	if digits == 0 || digits > 5 || (digits > 1 && s[i] == '0') {
+		return netip.AddrPort{}, "", false
+	}
+	for ; i < len(s); i++ {
+		c := s[i]
+		if c < '0' || c > '9' {
+			return netip.AddrPort{}, "", false
+		}
+		port = port*10 + int(c-'0')
+	}
+	if port > 65535 {
+		return netip.AddrPort{}, "", false
+	}
+	return netip.AddrPortFrom(netip.AddrFrom4(ip), uint16(port)), host, true
 }
 
 // found is a protocol session's finding (proto.Conn.Decide): the reason
@@ -402,6 +451,9 @@ func (w wordCtx) server() string { return w.at.Server }
 
 // clientAddr is the client's address (without the port).
 func (w wordCtx) clientAddr() string {
+	if _, host, ok := parseIPv4Port(w.at.Client); ok {
+		return host
+	}
 	ap, _ := netip.ParseAddrPort(w.at.Client)
 	return addrOf(w.at.Client, ap)
 }
@@ -427,6 +479,9 @@ func addrOf(s string, ap netip.AddrPort) string {
 
 // addr is the server's address (without the port).
 func (w wordCtx) addr() string {
+	if w.srvHost != "" {
+		return w.srvHost
+	}
 	if w.srvOK {
 		return addrOf(w.at.Server, w.srv)
 	}
