@@ -306,7 +306,10 @@ func addressesTried(attempts []*Attempt) (evidence, causes []string) {
 	if len(attempts) < 2 {
 		return nil, nil
 	}
-	var steps []string
+	// The steps appended in one buffer (one string made of it, not one
+	// per step and their join).
+	var buf [256]byte
+	steps := buf[:0]
 	var waited time.Duration
 	var timedOut int
 	parallel := overlapped(attempts)
@@ -314,7 +317,11 @@ func addressesTried(attempts []*Attempt) (evidence, causes []string) {
 		if a == nil {
 			continue
 		}
-		steps = append(steps, a.Server+" "+string(a.Outcome)+" after "+proto.MS(a.DurationMS))
+		if len(steps) > 0 {
+			steps = append(steps, "; "...)
+		}
+		steps = append(append(append(append(steps, a.Server...), ' '), a.Outcome...), " after "...)
+		steps = proto.AppendMS(steps, a.DurationMS)
 		if i < len(attempts)-1 && (a.Outcome == Timeout || a.Outcome == NoGreeting) {
 			waited += time.Duration(math.Round(a.DurationMS*1000)) * time.Microsecond
 			timedOut++
@@ -324,7 +331,9 @@ func addressesTried(attempts []*Attempt) (evidence, causes []string) {
 	if parallel {
 		how = "tried at once (the attempts overlapped)"
 	}
-	evidence = []string{strconv.Itoa(len(attempts)) + " addresses " + how + ": " + strings.Join(steps, "; ")}
+	var head [64]byte
+	h := append(append(append(strconv.AppendInt(head[:0], int64(len(attempts)), 10), " addresses "...), how...), ": "...)
+	evidence = []string{string(h) + string(steps)}
 	if timedOut > 0 && !parallel {
 		causes = one("The client lost " + proto.Dur(waited) + " on " + plural(timedOut, "address", "addresses") + " that never answered before trying the next one: every address costs a full connect timeout (timeout × number of addresses). Fix or remove the dead address (e.g. a stale AAAA record, or a broken IPv6 path).")
 	}
@@ -507,12 +516,34 @@ func one(s string) []string { return []string{s} }
 
 // syns is "3 SYNs over 3.0 s" (span: with the time from first to last).
 func (w wordCtx) syns(span bool) string {
+	var buf [48]byte
+	return string(w.appendSyns(buf[:0], span))
+}
+
+// appendSyns appends w.syns(span) to b.
+func (w wordCtx) appendSyns(b []byte, span bool) []byte {
 	n := w.f.SYNs
-	s := plural(n, "SYN", "SYNs")
+	b = appendPlural(b, n, "SYN", "SYNs")
 	if span && n > 1 && w.f.SYNSpanMS != nil {
-		s += " over " + d(w.f.SYNSpanMS)
+		b = proto.AppendMS(append(b, " over "...), *w.f.SYNSpanMS)
 	}
-	return s
+	return b
+}
+
+// appendPlural appends plural(n, one, many) to b.
+func appendPlural(b []byte, n int, one, many string) []byte {
+	if n == 1 {
+		return append(append(b, "1 "...), one...)
+	}
+	return append(append(strconv.AppendInt(b, int64(n), 10), ' '), many...)
+}
+
+// appendD appends d(p) to b.
+func appendD(b []byte, p *float64) []byte {
+	if p == nil {
+		return proto.AppendMS(b, 0)
+	}
+	return proto.AppendMS(b, *p)
 }
 
 // where says how a TCP connect failed with an errno.
@@ -640,19 +671,31 @@ var reasonWords = map[Reason]wording{
 	},
 	ReasonSYNUnanswered: {
 		evidence: func(w wordCtx) []string {
+			// Appended in one buffer, one string made of it: every
+			// unanswered attempt of a big capture words this.
 			f := w.f
+			var buf [192]byte
+			b := buf[:0]
 			switch f.Ended {
 			case "next_address":
-				return one(w.syns(false) + ", no reply; the client gave up after " + proto.MS(f.ElapsedMS) + " and tried the next address (" + f.NextAddress + ")")
+				b = append(w.appendSyns(b, false), ", no reply; the client gave up after "...)
+				b = append(proto.AppendMS(b, f.ElapsedMS), " and tried the next address ("...)
+				b = append(append(b, f.NextAddress...), ')')
 			case "socket_close":
-				return one(w.syns(true) + ", no reply; the client closed the socket after " + d(f.SinceFirstSYNMS))
+				b = append(w.appendSyns(b, true), ", no reply; the client closed the socket after "...)
+				b = appendD(b, f.SinceFirstSYNMS)
 			case "no_retransmit":
-				return one(w.syns(true) + ", no reply; no further SYN by +" + d(f.RetransmitDueMS) + ", when the next retransmit was due at the latest: the client gave up")
+				b = append(w.appendSyns(b, true), ", no reply; no further SYN by +"...)
+				b = append(appendD(b, f.RetransmitDueMS), ", when the next retransmit was due at the latest: the client gave up"...)
+			default:
+				if f.SinceLastSYNMS == nil {
+					b = append(w.appendSyns(b, true), ", no reply; the capture ends there"...)
+				} else {
+					b = append(w.appendSyns(b, true), ", no reply; the capture ended "...)
+					b = append(appendD(b, f.SinceLastSYNMS), " after the last one"...)
+				}
 			}
-			if f.SinceLastSYNMS == nil {
-				return one(w.syns(true) + ", no reply; the capture ends there")
-			}
-			return one(w.syns(true) + ", no reply; the capture ended " + d(f.SinceLastSYNMS) + " after the last one")
+			return one(string(b))
 		},
 		causes: droppedCauses,
 	},
