@@ -102,8 +102,9 @@ func causesOf(w wordCtx) []string {
 // The causes shared by several reasons.
 var (
 	refusedCauses = func(w wordCtx) []string {
+		var port [8]byte // appended: no string of it
 		return []string{
-			"Nothing listens on port " + strconv.Itoa(int(w.port())) + " of " + w.addr() + ": the server is not running, listens on another port, or only on other addresses (loopback only, IPv4-only vs IPv6). Check `ss -ltnp` on the server.",
+			"Nothing listens on port " + string(strconv.AppendUint(port[:0], uint64(w.port()), 10)) + " of " + w.addr() + ": the server is not running, listens on another port, or only on other addresses (loopback only, IPv4-only vs IPv6). Check `ss -ltnp` on the server.",
 			"Or a firewall rejects with a TCP reset (nft/iptables `reject with tcp reset`).",
 		}
 	}
