@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
-	"strings"
 
 	"github.com/connscope/connscope/analyze/dns"
 )
@@ -37,9 +36,22 @@ func untriedCauses(attempts []*Attempt, untried []string) []string {
 		f = &Facts{}
 	}
 	w := newWordCtx(last, f)
-	more := plural(len(untried), "more address", "more addresses")
-	out := []string{fmt.Sprintf("The client stopped after the %s address (%s) %s; it had %s (%s) it never tried.",
-		ordinal(len(attempts)), w.addr(), how, more, strings.Join(untried, ", "))}
+	// Appended in one buffer, one string made of it (not fmt.Sprintf of
+	// parts made each on its own).
+	var buf [256]byte
+	b := append(buf[:0], "The client stopped after the "...)
+	b = append(append(append(b, ordinal(len(attempts))...), " address ("...), w.addr()...)
+	b = append(append(append(b, ") "...), how...), "; it had "...)
+	b = append(appendPlural(b, len(untried), "more address", "more addresses"), " ("...)
+	for i, u := range untried {
+		if i > 0 {
+			b = append(b, ", "...)
+		}
+		b = append(b, u...)
+	}
+	b = append(b, ") it never tried."...)
+	out := make([]string, 1, 2) // room for the advice below
+	out[0] = string(b)
 	switch last.Outcome {
 	case Refused:
 		out = append(out, "After a refusal the clients verified so far all try the next address: this client stopped on its own (it tries one address only, or was given one). Fix or remove the refused address's record, or the listener there.")
@@ -90,8 +102,9 @@ func causesOf(w wordCtx) []string {
 // The causes shared by several reasons.
 var (
 	refusedCauses = func(w wordCtx) []string {
+		var port [8]byte // appended: no string of it
 		return []string{
-			"Nothing listens on port " + strconv.Itoa(int(w.port())) + " of " + w.addr() + ": the server is not running, listens on another port, or only on other addresses (loopback only, IPv4-only vs IPv6). Check `ss -ltnp` on the server.",
+			"Nothing listens on port " + string(strconv.AppendUint(port[:0], uint64(w.port()), 10)) + " of " + w.addr() + ": the server is not running, listens on another port, or only on other addresses (loopback only, IPv4-only vs IPv6). Check `ss -ltnp` on the server.",
 			"Or a firewall rejects with a TCP reset (nft/iptables `reject with tcp reset`).",
 		}
 	}
@@ -115,7 +128,11 @@ var (
 	droppedCauses = func(w wordCtx) []string {
 		// Concatenated, not fmt.Sprintf: every unanswered attempt of a big
 		// capture words this.
-		c := one("Packets to " + w.server() + " are silently dropped: a firewall DROP rule (on the server, a cloud security group, or in between), or the host is down/does not exist (no one answers, not even with an ICMP error). Check the firewall rules for port " + strconv.Itoa(int(w.port())) + " and that the address is right.")
+		// Room for the second cause (no copy when it is appended), the
+		// port appended (no string of it).
+		var port [8]byte
+		c := make([]string, 1, 2)
+		c[0] = "Packets to " + w.server() + " are silently dropped: a firewall DROP rule (on the server, a cloud security group, or in between), or the host is down/does not exist (no one answers, not even with an ICMP error). Check the firewall rules for port " + string(strconv.AppendUint(port[:0], uint64(w.port()), 10)) + " and that the address is right."
 		if w.f.Errno == "ETIMEDOUT" {
 			return append(c, "The kernel itself gave up after net.ipv4.tcp_syn_retries retransmissions (about 2 minutes by default); set a connect timeout in the client.")
 		}

@@ -38,15 +38,64 @@ type wordCtx struct {
 	at *Attempt
 	f  *Facts
 	// srv is at.Server parsed (srvOK: it is ip:port), once for the
-	// words that need its address or port.
-	srv   netip.AddrPort
-	srvOK bool
+	// words that need its address or port; srvHost, when set, is its
+	// address as Addr.String writes it, taken from at.Server.
+	srv     netip.AddrPort
+	srvOK   bool
+	srvHost string
 }
 
 // newWordCtx is the context of at's words, f its facts (not nil).
 func newWordCtx(at *Attempt, f *Facts) wordCtx {
+	if ap, host, ok := parseIPv4Port(at.Server); ok {
+		return wordCtx{at: at, f: f, srv: ap, srvOK: true, srvHost: host}
+	}
 	srv, err := netip.ParseAddrPort(at.Server)
 	return wordCtx{at: at, f: f, srv: srv, srvOK: err == nil}
+}
+
+// parseIPv4Port reads s when it is an IPv4 address and port as
+// AddrPort.String writes them ("10.2.0.5:3306": no leading zeros, each
+// number in range): the address, its text (s up to the colon) and true;
+// anything else gives false, for netip.ParseAddrPort to read. The engine
+// writes every client and server so, and words read two per attempt:
+// this costs a fifth of ParseAddrPort and of checking its text after
+// (addrOf).
+func parseIPv4Port(s string) (netip.AddrPort, string, bool) {
+	var ip [4]byte
+	i := 0
+	for k := range ip {
+		n, j := 0, i
+		for j < len(s) && j-i < 4 && s[j] >= '0' && s[j] <= '9' {
+			n = n*10 + int(s[j]-'0')
+			j++
+		}
+		digits := j - i
+		if digits == 0 || digits > 3 || n > 255 || (digits > 1 && s[i] == '0') || j == len(s) {
+			return netip.AddrPort{}, "", false
+		}
+		if k == 3 && s[j] != ':' || k < 3 && s[j] != '.' {
+			return netip.AddrPort{}, "", false
+		}
+		ip[k] = byte(n)
+		i = j + 1
+	}
+	host := s[:i-1]
+	port, digits := 0, len(s)-i
+	if digits == 0 || digits > 5 || (digits > 1 && s[i] == '0') {
+		return netip.AddrPort{}, "", false
+	}
+	for ; i < len(s); i++ {
+		c := s[i]
+		if c < '0' || c > '9' {
+			return netip.AddrPort{}, "", false
+		}
+		port = port*10 + int(c-'0')
+	}
+	if port > 65535 {
+		return netip.AddrPort{}, "", false
+	}
+	return netip.AddrPortFrom(netip.AddrFrom4(ip), uint16(port)), host, true
 }
 
 // found is a protocol session's finding (proto.Conn.Decide): the reason
@@ -257,7 +306,10 @@ func addressesTried(attempts []*Attempt) (evidence, causes []string) {
 	if len(attempts) < 2 {
 		return nil, nil
 	}
-	var steps []string
+	// The steps appended in one buffer (one string made of it, not one
+	// per step and their join).
+	var buf [256]byte
+	steps := buf[:0]
 	var waited time.Duration
 	var timedOut int
 	parallel := overlapped(attempts)
@@ -265,7 +317,11 @@ func addressesTried(attempts []*Attempt) (evidence, causes []string) {
 		if a == nil {
 			continue
 		}
-		steps = append(steps, a.Server+" "+string(a.Outcome)+" after "+proto.MS(a.DurationMS))
+		if len(steps) > 0 {
+			steps = append(steps, "; "...)
+		}
+		steps = append(append(append(append(steps, a.Server...), ' '), a.Outcome...), " after "...)
+		steps = proto.AppendMS(steps, a.DurationMS)
 		if i < len(attempts)-1 && (a.Outcome == Timeout || a.Outcome == NoGreeting) {
 			waited += time.Duration(math.Round(a.DurationMS*1000)) * time.Microsecond
 			timedOut++
@@ -275,7 +331,9 @@ func addressesTried(attempts []*Attempt) (evidence, causes []string) {
 	if parallel {
 		how = "tried at once (the attempts overlapped)"
 	}
-	evidence = []string{strconv.Itoa(len(attempts)) + " addresses " + how + ": " + strings.Join(steps, "; ")}
+	var head [64]byte
+	h := append(append(append(strconv.AppendInt(head[:0], int64(len(attempts)), 10), " addresses "...), how...), ": "...)
+	evidence = []string{string(h) + string(steps)}
 	if timedOut > 0 && !parallel {
 		causes = one("The client lost " + proto.Dur(waited) + " on " + plural(timedOut, "address", "addresses") + " that never answered before trying the next one: every address costs a full connect timeout (timeout × number of addresses). Fix or remove the dead address (e.g. a stale AAAA record, or a broken IPv6 path).")
 	}
@@ -402,6 +460,9 @@ func (w wordCtx) server() string { return w.at.Server }
 
 // clientAddr is the client's address (without the port).
 func (w wordCtx) clientAddr() string {
+	if _, host, ok := parseIPv4Port(w.at.Client); ok {
+		return host
+	}
 	ap, _ := netip.ParseAddrPort(w.at.Client)
 	return addrOf(w.at.Client, ap)
 }
@@ -427,6 +488,9 @@ func addrOf(s string, ap netip.AddrPort) string {
 
 // addr is the server's address (without the port).
 func (w wordCtx) addr() string {
+	if w.srvHost != "" {
+		return w.srvHost
+	}
 	if w.srvOK {
 		return addrOf(w.at.Server, w.srv)
 	}
@@ -452,12 +516,34 @@ func one(s string) []string { return []string{s} }
 
 // syns is "3 SYNs over 3.0 s" (span: with the time from first to last).
 func (w wordCtx) syns(span bool) string {
+	var buf [48]byte
+	return string(w.appendSyns(buf[:0], span))
+}
+
+// appendSyns appends w.syns(span) to b.
+func (w wordCtx) appendSyns(b []byte, span bool) []byte {
 	n := w.f.SYNs
-	s := plural(n, "SYN", "SYNs")
+	b = appendPlural(b, n, "SYN", "SYNs")
 	if span && n > 1 && w.f.SYNSpanMS != nil {
-		s += " over " + d(w.f.SYNSpanMS)
+		b = proto.AppendMS(append(b, " over "...), *w.f.SYNSpanMS)
 	}
-	return s
+	return b
+}
+
+// appendPlural appends plural(n, one, many) to b.
+func appendPlural(b []byte, n int, one, many string) []byte {
+	if n == 1 {
+		return append(append(b, "1 "...), one...)
+	}
+	return append(append(strconv.AppendInt(b, int64(n), 10), ' '), many...)
+}
+
+// appendD appends d(p) to b.
+func appendD(b []byte, p *float64) []byte {
+	if p == nil {
+		return proto.AppendMS(b, 0)
+	}
+	return proto.AppendMS(b, *p)
 }
 
 // where says how a TCP connect failed with an errno.
@@ -575,29 +661,43 @@ var reasonWords = map[Reason]wording{
 	// TCP, on the wire.
 	ReasonRSTFromServer: {
 		evidence: func(w wordCtx) []string {
-			ev := "SYN answered by RST from " + w.server() + " after " + d(w.f.ReplyMS)
+			// Appended in one buffer, one string made of it.
+			var buf [128]byte
+			b := appendD(append(append(append(buf[:0], "SYN answered by RST from "...), w.server()...), " after "...), w.f.ReplyMS)
 			if w.f.AnsweredSYN > 1 {
-				ev += " (SYN #" + strconv.Itoa(w.f.AnsweredSYN) + "; the earlier ones got no reply)"
+				b = append(strconv.AppendInt(append(b, " (SYN #"...), int64(w.f.AnsweredSYN), 10), "; the earlier ones got no reply)"...)
 			}
-			return one(ev)
+			return one(string(b))
 		},
 		causes: refusedCauses,
 	},
 	ReasonSYNUnanswered: {
 		evidence: func(w wordCtx) []string {
+			// Appended in one buffer, one string made of it: every
+			// unanswered attempt of a big capture words this.
 			f := w.f
+			var buf [192]byte
+			b := buf[:0]
 			switch f.Ended {
 			case "next_address":
-				return one(w.syns(false) + ", no reply; the client gave up after " + proto.MS(f.ElapsedMS) + " and tried the next address (" + f.NextAddress + ")")
+				b = append(w.appendSyns(b, false), ", no reply; the client gave up after "...)
+				b = append(proto.AppendMS(b, f.ElapsedMS), " and tried the next address ("...)
+				b = append(append(b, f.NextAddress...), ')')
 			case "socket_close":
-				return one(w.syns(true) + ", no reply; the client closed the socket after " + d(f.SinceFirstSYNMS))
+				b = append(w.appendSyns(b, true), ", no reply; the client closed the socket after "...)
+				b = appendD(b, f.SinceFirstSYNMS)
 			case "no_retransmit":
-				return one(w.syns(true) + ", no reply; no further SYN by +" + d(f.RetransmitDueMS) + ", when the next retransmit was due at the latest: the client gave up")
+				b = append(w.appendSyns(b, true), ", no reply; no further SYN by +"...)
+				b = append(appendD(b, f.RetransmitDueMS), ", when the next retransmit was due at the latest: the client gave up"...)
+			default:
+				if f.SinceLastSYNMS == nil {
+					b = append(w.appendSyns(b, true), ", no reply; the capture ends there"...)
+				} else {
+					b = append(w.appendSyns(b, true), ", no reply; the capture ended "...)
+					b = append(appendD(b, f.SinceLastSYNMS), " after the last one"...)
+				}
 			}
-			if f.SinceLastSYNMS == nil {
-				return one(w.syns(true) + ", no reply; the capture ends there")
-			}
-			return one(w.syns(true) + ", no reply; the capture ended " + d(f.SinceLastSYNMS) + " after the last one")
+			return one(string(b))
 		},
 		causes: droppedCauses,
 	},
@@ -850,14 +950,17 @@ func icmpWords(w wordCtx) []string {
 	if f.AnsweredSYN == 0 {
 		return one(w.icmpDesc() + " generated by the client host itself, with no SYN on the wire: the SYN never left (no ARP/NDP reply for the next hop towards " + w.addr() + ")")
 	}
-	ev := "SYN answered by " + w.icmpDesc() + " from " + w.icmp().From + " after " + d(f.ReplyMS)
+	// Appended in one buffer, one string made of it.
+	var buf [192]byte
+	b := append(append(append(buf[:0], "SYN answered by "...), w.icmpDesc()...), " from "...)
+	b = appendD(append(append(b, w.icmp().From...), " after "...), f.ReplyMS)
 	if f.AnsweredSYN > 1 {
-		ev += " (SYN #" + strconv.Itoa(f.AnsweredSYN) + ")"
+		b = append(strconv.AppendInt(append(b, " (SYN #"...), int64(f.AnsweredSYN), 10), ')')
 	}
 	if w.icmp().Local {
-		ev += "; generated by the client host itself (no ARP/NDP reply for the next hop)"
+		b = append(b, "; generated by the client host itself (no ARP/NDP reply for the next hop)"...)
 	}
-	return one(ev)
+	return one(string(b))
 }
 
 // wrongBannerWords is the evidence of a protocol's WrongBanner reason.

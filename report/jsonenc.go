@@ -123,7 +123,11 @@ func appendConnectLine(b []byte, jc jsonConnect) ([]byte, error) {
 	b = append(b, `,"reason":`...)
 	b = appendJSONString(b, c.Reason.String())
 	b = append(b, `,"start":`...)
+	// An attempt most often starts when its connect does: its start is
+	// then copied from the connect's, not formatted again.
+	start := textAt{t: c.Start, from: len(b)}
 	b = appendJSONTime(b, c.Start)
+	start.to = len(b)
 	b = append(b, `,"duration_ms":`...)
 	b = appendJSONFloat(b, c.DurationMS)
 	b = append(b, `,"resolution":`...)
@@ -148,7 +152,7 @@ func appendConnectLine(b []byte, jc jsonConnect) ([]byte, error) {
 			if i > 0 {
 				b = append(b, ',')
 			}
-			var at attemptLists
+			at := attemptLists{start: start}
 			b = appendAttempt(b, a, &at)
 			if a != nil && sameList(a.Evidence, c.Evidence) {
 				evidence = b[at.evidence[0]:at.evidence[1]]
@@ -230,8 +234,18 @@ func appendQuery(b []byte, q *analyze.Query) []byte {
 }
 
 // attemptLists is where appendAttempt wrote the attempt's evidence and
-// causes in b (start, end).
-type attemptLists struct{ evidence, causes [2]int }
+// causes in b (start, end). start, when set, is a time already written in
+// b (the connect's start).
+type attemptLists struct {
+	evidence, causes [2]int
+	start            textAt
+}
+
+// textAt is time t as appendJSONTime wrote it, at b[from:to].
+type textAt struct {
+	t        time.Time
+	from, to int
+}
 
 // sameList says whether x and y are the same non-empty list: the same
 // strings in the same memory.
@@ -270,7 +284,12 @@ func appendAttempt(b []byte, a *analyze.Attempt, lists *attemptLists) []byte {
 	b = append(b, `,"duration_ms":`...)
 	b = appendJSONFloat(b, a.DurationMS)
 	b = append(b, `,"start":`...)
-	b = appendJSONTime(b, a.Start)
+	if st := lists.start; st.to > st.from && a.Start == st.t {
+		// The same time, the same fields (==, not Equal): the same text.
+		b = append(b, b[st.from:st.to]...)
+	} else {
+		b = appendJSONTime(b, a.Start)
+	}
 	b = append(b, `,"events":`...)
 	{
 		b = append(b, '[')
@@ -743,6 +762,13 @@ func appendJSONStrings(b []byte, ss []string) []byte {
 }
 
 func appendJSONTime(b []byte, t time.Time) []byte {
+	if u := t.Unix(); u >= 0 && u < 253402300800 && t.Location() == time.UTC {
+		// The model's times (UTC, 1970 to 9999) without t.Year(), which
+		// costs as much as the date appendRFC3339NanoUTC makes.
+		b = append(b, '"')
+		b = appendRFC3339NanoUTC(b, t)
+		return append(b, '"')
+	}
 	if y := t.Year(); y < 0 || y > 9999 {
 		// encoding/json refuses these; keep the line valid.
 		return append(b, "null"...)

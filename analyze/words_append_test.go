@@ -1,0 +1,145 @@
+package analyze
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/connscope/connscope/analyze/proto"
+)
+
+// The words appended in one buffer (syns, the unanswered SYNs' evidence,
+// the dropped causes, the addresses tried, the untried addresses' causes)
+// are the sentences their templates say, built here part by part as
+// strings.
+func TestAppendedWords(t *testing.T) {
+	ms := func(v float64) *float64 { return &v }
+	for _, ended := range []string{"", "next_address", "socket_close", "no_retransmit"} {
+		for _, syns := range []int{1, 2, 3, 12} {
+			for _, span := range []*float64{nil, ms(3000.2)} {
+				for _, last := range []*float64{nil, ms(0.25)} {
+					f := &Facts{SYNs: syns, SYNSpanMS: span, Ended: ended, ElapsedMS: 1023.5, NextAddress: "10.2.0.5:3306",
+						SinceFirstSYNMS: ms(2000), RetransmitDueMS: ms(6000), SinceLastSYNMS: last, Errno: "ETIMEDOUT"}
+					at := &Attempt{Server: "10.2.0.66:3306", Client: "10.1.0.9:40000", Reason: ReasonSYNUnanswered, Outcome: Timeout, Facts: f}
+					w := newWordCtx(at, f)
+					synsOf := func(span bool) string {
+						s := plural(syns, "SYN", "SYNs")
+						if span && syns > 1 && f.SYNSpanMS != nil {
+							s += " over " + d(f.SYNSpanMS)
+						}
+						return s
+					}
+					var want string
+					switch ended {
+					case "next_address":
+						want = synsOf(false) + ", no reply; the client gave up after " + proto.MS(f.ElapsedMS) + " and tried the next address (" + f.NextAddress + ")"
+					case "socket_close":
+						want = synsOf(true) + ", no reply; the client closed the socket after " + d(f.SinceFirstSYNMS)
+					case "no_retransmit":
+						want = synsOf(true) + ", no reply; no further SYN by +" + d(f.RetransmitDueMS) + ", when the next retransmit was due at the latest: the client gave up"
+					default:
+						want = synsOf(true) + ", no reply; the capture ends there"
+						if f.SinceLastSYNMS != nil {
+							want = synsOf(true) + ", no reply; the capture ended " + d(f.SinceLastSYNMS) + " after the last one"
+						}
+					}
+					if got := reasonWords[ReasonSYNUnanswered].evidence(w); len(got) != 1 || got[0] != want {
+						t.Errorf("%s, %d SYNs: evidence %q, want %q", ended, syns, got, want)
+					}
+					if got, want := w.syns(true), synsOf(true); got != want {
+						t.Errorf("syns(true) = %q, want %q", got, want)
+					}
+					wantCauses := []string{"Packets to " + at.Server + " are silently dropped: a firewall DROP rule (on the server, a cloud security group, or in between), or the host is down/does not exist (no one answers, not even with an ICMP error). Check the firewall rules for port 3306 and that the address is right.",
+						"The kernel itself gave up after net.ipv4.tcp_syn_retries retransmissions (about 2 minutes by default); set a connect timeout in the client."}
+					if got := droppedCauses(w); strings.Join(got, "|") != strings.Join(wantCauses, "|") {
+						t.Errorf("dropped causes %q, want %q", got, wantCauses)
+					}
+				}
+			}
+		}
+	}
+
+	t0 := time.Date(2025, 3, 14, 9, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		name     string
+		attempts []*Attempt
+		untried  []string
+	}{
+		{"in order", []*Attempt{{Server: "[fd00:2::99]:3306", Outcome: Timeout, DurationMS: 3000.5, Start: t0},
+			{Server: "10.2.0.1:3306", Outcome: OK, DurationMS: 1.25, Start: t0.Add(3001 * time.Millisecond)}}, nil},
+		{"at once, one nil", []*Attempt{{Server: "[fd00:2::99]:3306", Outcome: Timeout, DurationMS: 3000, Start: t0}, nil,
+			{Server: "10.2.0.1:3306", Outcome: Refused, DurationMS: 0.2, Start: t0.Add(time.Millisecond)}}, []string{"10.2.0.7", "10.2.0.8"}},
+		{"six, one untried", []*Attempt{{Server: "10.2.0.1:1", Outcome: Timeout, DurationMS: 1}, {Server: "10.2.0.2:1", Outcome: NoGreeting, DurationMS: 2},
+			{Server: "10.2.0.3:1", Outcome: Timeout, DurationMS: 3}, {Server: "10.2.0.4:1", Outcome: Timeout, DurationMS: 4},
+			{Server: "10.2.0.5:1", Outcome: Timeout, DurationMS: 5}, {Server: "10.2.0.6:1", Outcome: Unreachable, DurationMS: 6}}, []string{"10.2.0.9"}},
+	} {
+		var steps []string
+		for _, a := range tc.attempts {
+			if a != nil {
+				steps = append(steps, a.Server+" "+string(a.Outcome)+" after "+proto.MS(a.DurationMS))
+			}
+		}
+		how := "tried in order"
+		if overlapped(tc.attempts) {
+			how = "tried at once (the attempts overlapped)"
+		}
+		want := strconv.Itoa(len(tc.attempts)) + " addresses " + how + ": " + strings.Join(steps, "; ")
+		if ev, _ := addressesTried(tc.attempts); len(ev) != 1 || ev[0] != want {
+			t.Errorf("%s: addresses tried %q, want %q", tc.name, ev, want)
+		}
+		if tc.untried == nil {
+			continue
+		}
+		last := tc.attempts[len(tc.attempts)-1]
+		how = map[Outcome]string{Refused: "was refused", Unreachable: "was unreachable"}[last.Outcome]
+		want = fmt.Sprintf("The client stopped after the %s address (%s) %s; it had %s (%s) it never tried.",
+			ordinal(len(tc.attempts)), strings.Split(last.Server, ":")[0], how, plural(len(tc.untried), "more address", "more addresses"), strings.Join(tc.untried, ", "))
+		if got := untriedCauses(tc.attempts, tc.untried); len(got) != 2 || got[0] != want {
+			t.Errorf("%s: untried causes %q, want %q first", tc.name, got, want)
+		}
+	}
+}
+
+// The answered SYN's words (an RST, an ICMP error) and the refused
+// causes, appended in one buffer, are their templates built part by part.
+func TestAppendedAnswerWords(t *testing.T) {
+	ms := func(v float64) *float64 { return &v }
+	for _, server := range []string{"10.2.0.5:3307", "[fd00:2::1]:3307", "10.2.0.5:80"} {
+		for _, answered := range []int{1, 2, 4} {
+			for _, reply := range []*float64{nil, ms(0.104), ms(1500)} {
+				for _, local := range []bool{false, true} {
+					ic := &ICMPFact{From: "10.9.9.9", Type: 3, Code: 13, Local: local}
+					if server[0] == '[' {
+						ic = &ICMPFact{From: "fd00:9::9", V6: true, Type: 1, Code: 4, Local: local}
+					}
+					f := &Facts{AnsweredSYN: answered, ReplyMS: reply, ICMP: ic}
+					at := &Attempt{Server: server, Client: "10.1.0.9:40000", Reason: ReasonRSTFromServer, Outcome: Refused, Facts: f}
+					w := newWordCtx(at, f)
+					want := "SYN answered by RST from " + server + " after " + d(reply)
+					if answered > 1 {
+						want += " (SYN #" + strconv.Itoa(answered) + "; the earlier ones got no reply)"
+					}
+					if got := reasonWords[ReasonRSTFromServer].evidence(w); len(got) != 1 || got[0] != want {
+						t.Errorf("RST evidence %q, want %q", got, want)
+					}
+					want = "SYN answered by " + w.icmpDesc() + " from " + ic.From + " after " + d(reply)
+					if answered > 1 {
+						want += " (SYN #" + strconv.Itoa(answered) + ")"
+					}
+					if local {
+						want += "; generated by the client host itself (no ARP/NDP reply for the next hop)"
+					}
+					if got := icmpWords(w); len(got) != 1 || got[0] != want {
+						t.Errorf("ICMP evidence %q, want %q", got, want)
+					}
+					want = "Nothing listens on port " + strconv.Itoa(int(w.port())) + " of " + w.addr() + ": the server"
+					if got := refusedCauses(w); len(got) != 2 || !strings.HasPrefix(got[0], want) {
+						t.Errorf("refused causes %q, want %q first", got, want)
+					}
+				}
+			}
+		}
+	}
+}
