@@ -15,6 +15,10 @@ type isnSocket struct {
 	isn     uint32
 	at      float64 // ms: its SYN on the wire
 	refused bool    // RST|ACK; else accepted, then closed by the client
+	// interrupted: a signal interrupted the refused connect() (the RST
+	// waited for ksoftirqd) and the kernel restarted it: the exit
+	// tracepoint sees -ERESTARTSYS, then the restarted call's error.
+	interrupted bool
 }
 
 // item is one event of a scripted stream: a packet or a kernel event.
@@ -74,6 +78,9 @@ func reuseStream(s *sim, socks []isnSocket, skew float64, withISN, portFilled bo
 				k.OldState, k.NewState, k.State = event.TCPSynSent, event.TCPClose, event.TCPClose
 			})
 			kev(so.at+0.0212, event.SocketError, func(k *event.Kernel) { k.Errno = errECONNREFUSED })
+			if so.interrupted {
+				kev(so.at+0.0213, event.ConnectCall, func(k *event.Kernel) { k.Ret = -errERESTARTSYS })
+			}
 			kev(so.at+0.025, event.ConnectCall, func(k *event.Kernel) { k.Ret = -errECONNREFUSED })
 			continue
 		}
@@ -124,7 +131,7 @@ func feedItems(s *sim, items []item) {
 func TestPortReuseISNPairing(t *testing.T) {
 	socks := []isnSocket{
 		{isn: 0x11111111, at: 0, refused: true},
-		{isn: 0x22222222, at: 0.15, refused: true},
+		{isn: 0x22222222, at: 0.15, refused: true, interrupted: true},
 		{isn: 0x33333333, at: 0.3},
 	}
 	// What the packets alone say of each connect.
@@ -213,8 +220,12 @@ func TestPortReuseISNPairing(t *testing.T) {
 					t.Errorf("socket %d: %s from %s, its packets alone say %s from %s", i, a.Outcome, a.Client, want.Outcome, want.Client)
 				}
 				n := map[EventKind]int{}
+				var returns []string // connect()'s, in order
 				for _, ev := range a.Events {
 					n[ev.Kind]++
+					if ev.Kind == EvKernelConnect {
+						returns = append(returns, ev.Errno)
+					}
 					switch {
 					case ev.Kind == EvSYN && !ev.Time.Equal(s.at(so.at)):
 						t.Errorf("socket %d has the SYN of %s, its own was at %s", i, ev.Time.Format(time.StampMicro), s.at(so.at).Format(time.StampMicro))
@@ -223,10 +234,20 @@ func TestPortReuseISNPairing(t *testing.T) {
 					}
 				}
 				want := map[EventKind]int{EvSYN: 1, EvKernelConnect: 1}
+				wantReturns := []string{""}
 				if so.refused {
 					want[EvRST], want[EvKernelRST] = 1, 1
+					wantReturns = []string{"ECONNREFUSED"}
 				} else {
 					want[EvSYNACK] = 1
+				}
+				if so.interrupted {
+					// both returns of the one connect() call, its socket's
+					want[EvKernelConnect] = 2
+					wantReturns = append([]string{"ERESTARTSYS"}, wantReturns...)
+				}
+				if !slices.Equal(returns, wantReturns) {
+					t.Errorf("socket %d: connect() returned %q, want %q", i, returns, wantReturns)
 				}
 				for kind, w := range want {
 					if n[kind] != w {
