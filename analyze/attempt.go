@@ -47,7 +47,21 @@ func (k closeKind) String() string {
 // attempt is the state of one client 5-tuple (or one failed connect()
 // without packets) until its outcome is decided and its connect reported.
 type attempt struct {
-	seq    uint64
+	seq uint64
+
+	// Read for every tracked attempt by every sweep (dueAt), and by most
+	// packets: kept together so that this costs one or two cache lines per
+	// attempt, not one per field spread over the whole struct.
+	dnsFlow      *dnsTCPFlow // set instead of everything else for DNS over TCP
+	final        bool        // verdict made
+	keep         bool        // stays in the flow table after the verdict, until reported
+	wire         bool        // a packet of this flow was seen (wire fact)
+	clientClose  closeKind   // wire fact
+	synAckAt     time.Time   // wire fact
+	firstSrvData time.Time   // wire fact
+	lastActivity time.Time   // wire fact
+	kConnected   time.Time   // kernel fact
+
 	key    flowKey
 	hash   uint16 // flowHash of the ports (Engine.filter)
 	keyed  bool   // present in Engine.flows (until decided)
@@ -73,35 +87,29 @@ type attempt struct {
 	outFacts  *Facts
 	outEvents []Event
 	conn      *connectState
-	dnsFlow   *dnsTCPFlow // set instead of everything else for DNS over TCP
 
 	// Wire facts.
-	wire         bool // a packet of this flow was seen
 	isn          uint32
 	synCount     int
 	firstSYN     time.Time
 	lastSYN      time.Time
 	lastSYNGap   time.Duration
-	synAckAt     time.Time
 	synAckRTT    time.Duration
 	srvISN       uint32
 	hsDoneAt     time.Time // client's ACK of the SYN-ACK (else the SYN-ACK)
 	icmp         *event.ICMPError
 	icmpFrom     netip.Addr
 	icmpAt       time.Time
-	clientClose  closeKind
 	clientGaveAt time.Time
 	serverClose  closeKind
 	serverGaveAt time.Time
-	firstSrvData time.Time
 	firstCliData time.Time
 	// reqEnd is the sequence number after the client's first payload
 	// segment, reqAckAt when the server acknowledged it (timing.go).
-	reqEnd       uint32
-	reqEndSet    bool
-	reqAckAt     time.Time
-	retransmits  int
-	lastActivity time.Time
+	reqEnd      uint32
+	reqEndSet   bool
+	reqAckAt    time.Time
+	retransmits int
 	// movedOn is the next attempt of the connect, started at movedOnAt
 	// while this one still waited for a SYN-ACK (group.go: movedOn).
 	movedOn   *attempt
@@ -128,8 +136,7 @@ type attempt struct {
 	kSynRetrans int
 	kLastSYN    time.Time     // last SYN (re)transmission the kernel reported
 	kSynGap     time.Duration // gap before it
-	kConnected  time.Time
-	kConnectRet time.Time // a blocking connect() returned 0: the client knew it was connected
+	kConnectRet time.Time     // a blocking connect() returned 0: the client knew it was connected
 	kClosed     time.Time
 	kErrno      int32 // first failure errno (connect() or socket error)
 	kErrnoAt    time.Time
@@ -147,8 +154,6 @@ type attempt struct {
 	srv *serverSide
 
 	// Verdict.
-	final    bool
-	keep     bool // stays in the flow table after the verdict, until reported
 	outcome  Outcome
 	reason   Reason
 	facts    Facts // what decide and lossVerdict add to the facts buildAttempt reads from the state
