@@ -426,9 +426,6 @@ func Run(next func() (*event.Packet, error), opts Options) (Summary, error) {
 // or another error (returned). It calls src.Next directly: RunSource's
 // source costs one indirect call per packet, not two (a method value).
 func (e *Engine) feed(src interface{ Next() (*event.Packet, error) }) error {
-	if e.pipeOK {
-		return e.feedStaged(src)
-	}
 	for {
 		p, err := src.Next()
 		if err != nil {

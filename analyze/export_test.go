@@ -38,7 +38,3 @@ func PipelineCores(tb testing.TB, cores float64, doubling bool) {
 // started, and stopped for want of cores.
 func PipelinesStarted() int { return pipesStarted }
 func PipelinesStopped() int { return pipesStopped }
-
-// StagedFeeds counts the files whose packets were read on a goroutine of
-// their own.
-func StagedFeeds() int { return stagedFeeds }

@@ -1,12 +1,6 @@
 package analyze
 
-import (
-	"errors"
-	"io"
-	"runtime"
-
-	"github.com/connscope/connscope/event"
-)
+import "runtime"
 
 // Options.Pipeline: the connects of a connect-heavy capture are handed to
 // OnConnect on a goroutine of its own, so that rendering them (a report's
@@ -82,10 +76,8 @@ var (
 	// pipeClock reads the wall clock and the CPU time of the process
 	// (pipeclock_*.go; zero when unknown: the pipeline is never stopped).
 	pipeClock = processClock
-	// pipesStarted and pipesStopped count the pipelines (the tests);
-	// stagedFeeds the files read on a goroutine of their own (feedStaged).
+	// pipesStarted and pipesStopped count the pipelines (the tests).
 	pipesStarted, pipesStopped int
-	stagedFeeds                int
 )
 
 // connectPipe calls OnConnect on its own goroutine, in the order the
@@ -237,113 +229,4 @@ func (e *Engine) closePipe() {
 		}
 	}
 	e.pipe = nil
-}
-
-// The packets of a file analysed with Options.Pipeline (and GOMAXPROCS >=
-// 2) are read and decoded on a goroutine of their own (feedStaged): the
-// engine's goroutine is the one that bounds the wall time of a
-// connect-heavy capture (the renderer has time to spare), and reading was
-// about an eighth of its work. The reader copies each packet (its payload
-// into the batch's arena) into batches of readBatch; at most readAhead full
-// batches wait for the engine. The engine sees the same packets, in the
-// same order, and the source's end (io.EOF or its error) after the last
-// packet before it: results, summary and error are those of feed.
-const (
-	readBatch = 512 // packets per hand-over
-	readAhead = 4   // full batches the reader may be ahead of the engine
-)
-
-// packetBatch is packets read ahead of the engine, with the memory they
-// refer to: payloads in arena, processes in procs (never grown past its
-// capacity, readBatch: a pointer into it stays valid).
-type packetBatch struct {
-	pkts  []event.Packet
-	arena []byte
-	procs []event.Process
-	err   error // not nil: the source ended after pkts (io.EOF or its error)
-}
-
-// add copies p, and what it points to, into the batch.
-func (b *packetBatch) add(p *event.Packet) {
-	b.pkts = append(b.pkts, *p)
-	c := &b.pkts[len(b.pkts)-1]
-	if n := len(p.Payload); n > 0 {
-		// A grown arena leaves the earlier payloads in the old one, which
-		// stays theirs until the batch is reused.
-		o := len(b.arena)
-		b.arena = append(b.arena, p.Payload...)
-		c.Payload = b.arena[o : o+n : o+n]
-	} else {
-		c.Payload = p.Payload[:0:0] // nil stays nil
-	}
-	if p.ICMP != nil {
-		ic := *p.ICMP // rare: ICMP errors
-		c.ICMP = &ic
-	}
-	if p.Process != nil {
-		b.procs = append(b.procs, *p.Process)
-		c.Process = &b.procs[len(b.procs)-1]
-	}
-	if p.Frame != nil {
-		f := *p.Frame
-		f.Data = append([]byte(nil), f.Data...)
-		c.Frame = &f
-	}
-}
-
-// feedStaged is feed with the source read on a goroutine of its own (see
-// readBatch). The reader stops at the source's end, which the engine
-// always reaches: nothing is left running when feedStaged returns, and the
-// source (its Stats) is the caller's again.
-func (e *Engine) feedStaged(src interface{ Next() (*event.Packet, error) }) error {
-	stagedFeeds++
-	full := make(chan *packetBatch, readAhead)
-	free := make(chan *packetBatch, readAhead+2)
-	go readPackets(src, full, free)
-	for b := range full {
-		for i := range b.pkts {
-			if p := &b.pkts[i]; !e.passing(p) {
-				e.packet(p)
-			}
-		}
-		if b.err != nil {
-			if errors.Is(b.err, io.EOF) {
-				return nil
-			}
-			return b.err
-		}
-		select {
-		case free <- b:
-		default:
-		}
-	}
-	return nil // not reached: the reader's last batch has err set
-}
-
-// readPackets is the reader's goroutine: batches of src's packets to full,
-// the last one with the source's end; batches come back through free.
-func readPackets(src interface{ Next() (*event.Packet, error) }, full chan<- *packetBatch, free <-chan *packetBatch) {
-	for {
-		var b *packetBatch
-		select {
-		case b = <-free:
-			clear(b.pkts) // drop the old packets' pointers
-			b.pkts, b.arena, b.procs = b.pkts[:0], b.arena[:0], b.procs[:0]
-		default:
-			b = &packetBatch{pkts: make([]event.Packet, 0, readBatch), procs: make([]event.Process, 0, readBatch)}
-		}
-		for len(b.pkts) < readBatch {
-			p, err := src.Next()
-			if err != nil {
-				b.err = err
-				full <- b
-				close(full)
-				return
-			}
-			if p != nil {
-				b.add(p)
-			}
-		}
-		full <- b
-	}
 }
