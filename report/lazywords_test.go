@@ -1,7 +1,6 @@
 package report
 
 import (
-	"bytes"
 	"testing"
 
 	"github.com/connscope/connscope/analyze"
@@ -24,22 +23,6 @@ func TestWordsOnlyWhenPrinted(t *testing.T) {
 	for i, c := range raw {
 		worded[i] = explained(c, false)
 	}
-	render := func(opt Options, cs []*analyze.Connect) []byte {
-		var buf bytes.Buffer
-		w := NewWriter(&buf, opt)
-		if err := w.SetSource("lab"); err != nil {
-			t.Fatal(err)
-		}
-		for _, c := range cs {
-			if err := w.Connect(c); err != nil {
-				t.Fatal(err)
-			}
-		}
-		if err := w.Summary(fixtureSummary(cs)); err != nil {
-			t.Fatal(err)
-		}
-		return buf.Bytes()
-	}
 	for _, f := range Formats {
 		for _, v := range []struct {
 			name                string
@@ -55,9 +38,9 @@ func TestWordsOnlyWhenPrinted(t *testing.T) {
 					n = v.n
 				}
 				opt := Options{Format: f, FailedOnly: v.failed, Redact: v.redact, Rollup: &RollupOptions{All: v.all}}
-				got, want := render(opt, raw[:n]), render(opt, worded[:n])
-				if !bytes.Equal(got, want) {
-					t.Errorf("the report of unworded connects differs from that of connects worded first:\n%s", firstDiff(string(want), string(got)))
+				got, want := renderConnects(t, opt, raw[:n], 0), renderConnects(t, opt, worded[:n], 0)
+				if got != want {
+					t.Errorf("the report of unworded connects differs from that of connects worded first:\n%s", firstDiff(want, got))
 				}
 			})
 		}
