@@ -238,12 +238,9 @@ func connectTCPTimes(ns netns, dst netip.AddrPort, nonblocking bool, wait time.D
 	}
 	var c tcpClient
 	err := ns.do(func() error {
-		c.tid = unix.Gettid()
-		comm, err := os.ReadFile(fmt.Sprintf("/proc/self/task/%d/comm", c.tid))
-		if err != nil {
+		if err := c.identify(); err != nil {
 			return err
 		}
-		c.comm = string(comm[:len(comm)-1])
 		fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 		if err != nil {
 			return err

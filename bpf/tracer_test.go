@@ -51,12 +51,9 @@ type tcpClient struct {
 func connectTCP(ns netns, dst netip.AddrPort, nonblocking bool, wait time.Duration) (tcpClient, error) {
 	var c tcpClient
 	err := ns.do(func() error {
-		c.tid = unix.Gettid()
-		comm, err := os.ReadFile(fmt.Sprintf("/proc/self/task/%d/comm", c.tid))
-		if err != nil {
+		if err := c.identify(); err != nil {
 			return err
 		}
-		c.comm = strings.TrimSpace(string(comm))
 		family := unix.AF_INET6
 		var sa unix.Sockaddr = &unix.SockaddrInet6{Port: int(dst.Port()), Addr: dst.Addr().As16()}
 		if dst.Addr().Is4() {
@@ -99,6 +96,18 @@ func connectTCP(ns netns, dst netip.AddrPort, nonblocking bool, wait time.Durati
 		return nil
 	})
 	return c, err
+}
+
+// identify names c's thread: the calling one (locked to its OS thread by
+// netns.do), as the tracer's events name it.
+func (c *tcpClient) identify() error {
+	c.tid = unix.Gettid()
+	comm, err := os.ReadFile(fmt.Sprintf("/proc/self/task/%d/comm", c.tid))
+	if err != nil {
+		return err
+	}
+	c.comm = strings.TrimSpace(string(comm))
+	return nil
 }
 
 // serveTCP accepts on [::]:port in ns and holds each connection until the
