@@ -2,7 +2,6 @@ package report
 
 import (
 	"strconv"
-	"strings"
 
 	"github.com/connscope/connscope/analyze"
 	"github.com/connscope/connscope/analyze/proto"
@@ -308,12 +307,6 @@ func appendCloseWords(b []byte, e *analyze.Event) []byte {
 		return append(b, " from the client during the TLS handshake"...)
 	}
 	return append(b, " from the client"...)
-}
-
-// serverFirstNames names the registered server-first protocols: "MySQL or
-// PostgreSQL".
-func serverFirstNames() string {
-	return strings.Join(analyze.ServerFirstProtocols(), " or ")
 }
 
 // icmpWords words an ICMP error step: "ICMP port unreachable (type 3 code
