@@ -17,15 +17,40 @@ import (
 	"github.com/connscope/connscope/analyze"
 )
 
-// freePort returns a port nothing listens on (a listener's, closed).
+// freePort returns a TCP port of 127.0.0.1 that nothing listens on and
+// that the kernel does not give out on its own: below the ephemeral range
+// (ip_local_port_range), so no other test's listener on port 0 or connect
+// takes it while this test connects there (CI once saw a connect to such a
+// "closed" port accepted, packages' tests running side by side).
 func freePort(t *testing.T) int {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	lo := 32768 // Linux's default
+	if b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range"); err == nil {
+		fmt.Sscan(string(b), &lo)
 	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
+	lowPorts.Lock()
+	defer lowPorts.Unlock()
+	if lowPorts.next == 0 {
+		lowPorts.next = lo/2 + os.Getpid()%(lo/4)
+	}
+	for tries := 0; tries < lo/2; tries++ {
+		p := lowPorts.next
+		if lowPorts.next++; lowPorts.next >= lo {
+			lowPorts.next = lo / 2
+		}
+		if ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p)); err == nil {
+			ln.Close()
+			return p
+		}
+	}
+	t.Fatalf("no free TCP port on 127.0.0.1 between %d and %d", lo/2, lo)
+	return 0
+}
+
+// lowPorts is where freePort looks next: each call gives another port.
+var lowPorts struct {
+	sync.Mutex
+	next int
 }
 
 // TestPortReuseEachConnectOnce traces this process while it connects to a
