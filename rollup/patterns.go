@@ -145,14 +145,21 @@ type Pattern struct {
 type numbers struct {
 	v    []int
 	more bool // numbers were left out (more than maxPatternNumbers)
+	// unordered: a number was added below the last one. Until then v is
+	// ascending (connects come in number order), and a number above the
+	// last is new without a search.
+	unordered bool
 }
 
 func (n *numbers) add(x int) {
 	if n.more {
 		return // full: nothing can change (and v need not be read)
 	}
-	if slices.Contains(n.v, x) {
-		return
+	if k := len(n.v); k > 0 && (n.unordered || x <= n.v[k-1]) {
+		if slices.Contains(n.v, x) {
+			return
+		}
+		n.unordered = true // (x is below the last: it was not equal)
 	}
 	if len(n.v) >= maxPatternNumbers {
 		n.more = true
@@ -398,6 +405,23 @@ func (d *detector) pair(k pairKey) *pairStats {
 	return p
 }
 
+// pairOf is the stats of o's client and server (nil when not followed),
+// made when missing (as pair).
+func (d *detector) pairOf(o *obs) *pairStats {
+	if o.server == "" {
+		return nil // (attempt follows no pattern of it)
+	}
+	pk := pairKey{o.client, o.server}
+	if d.lastPairStats != nil && d.lastPair == pk {
+		return d.lastPairStats
+	}
+	p := d.pair(pk)
+	if p != nil {
+		d.lastPair, d.lastPairStats = pk, p
+	}
+	return p
+}
+
 // eachPair calls fn with every pair followed, in no order.
 func (d *detector) eachPair(fn func(p *pairStats)) {
 	for _, p := range d.pairs {
@@ -485,15 +509,9 @@ func (d *detector) attempt(o *obs) {
 		d.notFollowed++
 	}
 	// Per client and server: retry_storm, host_blocked.
-	pk := pairKey{o.client, o.server}
-	var p *pairStats
-	if d.lastPairStats != nil && d.lastPair == pk {
-		p = d.lastPairStats
-	} else {
-		p = d.pair(pk)
-		if p != nil {
-			d.lastPair, d.lastPairStats = pk, p
-		}
+	p := o.pair
+	if !o.paired {
+		p = d.pairOf(o)
 	}
 	if p != nil {
 		p.attempts++
@@ -532,7 +550,7 @@ func (d *detector) attempt(o *obs) {
 		if o.mysqlErr == 1129 {
 			r := p.rareStats()
 			if r.blocked == 0 {
-				r.aborted, r.abortNums = r.abortRun, numbers{v: slices.Clone(r.abortRunNums.v), more: r.abortRunNums.more}
+				r.aborted, r.abortNums = r.abortRun, numbers{v: slices.Clone(r.abortRunNums.v), more: r.abortRunNums.more, unordered: r.abortRunNums.unordered}
 			}
 			r.blocked++
 			r.blockNums.add(o.number)

@@ -261,3 +261,41 @@ func TestPairBytes(t *testing.T) {
 		t.Errorf("%d pairs, %d long pairs; want 2, 1", len(d.pairs), len(d.longPairs))
 	}
 }
+
+// TestNumbersAdd: a pattern's attempt numbers are the first
+// maxPatternNumbers distinct ones in the order added, whether they come in
+// order (the Writer's connects) or not (a caller numbering otherwise):
+// once a number came below the last one, each new one is searched for.
+func TestNumbersAdd(t *testing.T) {
+	upTo := func(n int) []int {
+		var v []int
+		for i := 1; i <= n; i++ {
+			v = append(v, i)
+		}
+		return v
+	}
+	for _, tc := range []struct {
+		name string
+		add  []int
+		want []int
+		more bool
+	}{
+		{"ascending", []int{1, 2, 2, 3, 7}, []int{1, 2, 3, 7}, false},
+		{"repeats of the last", []int{4, 4, 4}, []int{4}, false},
+		{"below the last, new", []int{5, 3, 9}, []int{5, 3, 9}, false},
+		{"below the last, seen", []int{5, 3, 5, 3, 9, 5}, []int{5, 3, 9}, false},
+		{"above the last after disorder, seen", []int{9, 2, 5, 9, 5, 11}, []int{9, 2, 5, 11}, false},
+		{"full", upTo(maxPatternNumbers + 3), upTo(maxPatternNumbers), true},
+		{"full, a seen one after", append(upTo(maxPatternNumbers), 1), upTo(maxPatternNumbers), false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var n numbers
+			for _, x := range tc.add {
+				n.add(x)
+			}
+			if !slices.Equal(n.v, tc.want) || n.more != tc.more {
+				t.Errorf("added %v: got %v (more %v), want %v (more %v)", tc.add, n.v, n.more, tc.want, tc.more)
+			}
+		})
+	}
+}
