@@ -260,7 +260,7 @@ type Rollup struct {
 	// label: server, client or process; "" by outcome), then by outcome
 	// and reason among the few groups of that label: hashing one short
 	// string, not a Key of five.
-	groups map[string][]*Group
+	groups map[string][]groupRef
 	order  []*Group
 	other  *Group
 
@@ -287,6 +287,16 @@ type Rollup struct {
 	lastGroup *Group
 }
 
+// groupRef is a group among those of one label, with the rest of its key
+// beside it: finding a group compares the keys in one short array, not in
+// each group's own memory (a Group is some 1,300 bytes, wherever it was
+// made; a label has a group for each outcome and reason it saw).
+type groupRef struct {
+	outcome analyze.Outcome
+	reason  string
+	g       *Group
+}
+
 // New returns an empty Rollup.
 func New(opt Options) *Rollup {
 	if opt.GroupBy == "" {
@@ -298,7 +308,7 @@ func New(opt Options) *Rollup {
 	if opt.Examples <= 0 {
 		opt.Examples = DefaultExamples
 	}
-	return &Rollup{opt: opt, groups: map[string][]*Group{},
+	return &Rollup{opt: opt, groups: map[string][]groupRef{},
 		time: newTimeView(), patterns: newDetector()}
 }
 
@@ -611,14 +621,14 @@ func (r *Rollup) add(o *obs) (example bool) {
 			label = k.Process
 		}
 		for _, x := range r.groups[label] {
-			if x.Outcome == k.Outcome && x.Reason == k.Reason {
-				g = x
+			if x.outcome == k.Outcome && x.reason == k.Reason {
+				g = x.g
 				break
 			}
 		}
 		if g == nil && len(r.order) < r.opt.MaxGroups {
 			g = &Group{Key: k}
-			r.groups[label] = append(r.groups[label], g)
+			r.groups[label] = append(r.groups[label], groupRef{k.Outcome, k.Reason, g})
 			r.order = append(r.order, g)
 		}
 	}
