@@ -49,15 +49,25 @@ func evidence(reason string, info *Info, f *proto.Finding) []string {
 	case ReasonErrLate:
 		return one("the server's " + errOf(info).String() + " came " + proto.Dur(f.Delay) + " after the handshake, " + proto.Dur(f.Since) + " after the client gave up")
 	case ReasonErrAtGreeting, ReasonErrBeforeLogin, ReasonErrAfterLogin, ReasonAccessDenied:
+		// The most frequent sentences (a failed login, a login OK) are
+		// appended into one buffer on the stack: one string made, not one
+		// for each part and another for them joined.
+		var buf [160]byte
 		switch f.Step {
 		case StepGreeting:
-			return one("the server answered the connect with " + errOf(info).String() + " " + proto.Dur(f.Delay) + " after the handshake, instead of a greeting")
+			b := errOf(info).appendTo(append(buf[:0], "the server answered the connect with "...))
+			b = proto.AppendMS(append(b, ' '), proto.MSOf(f.Delay))
+			return one(string(append(b, " after the handshake, instead of a greeting"...)))
 		case StepBeforeLogin:
-			return one("the server answered with " + errOf(info).String() + " before the login")
+			b := errOf(info).appendTo(append(buf[:0], "the server answered with "...))
+			return one(string(append(b, " before the login"...)))
 		}
-		return one("the server answered with " + errOf(info).String() + " after the login")
+		b := errOf(info).appendTo(append(buf[:0], "the server answered with "...))
+		return one(string(append(b, " after the login"...)))
 	case ReasonLoginOK:
-		return one("login OK " + proto.Dur(f.Since) + " after the first SYN")
+		var buf [64]byte
+		b := proto.AppendMS(append(buf[:0], "login OK "...), proto.MSOf(f.Since))
+		return one(string(append(b, " after the first SYN"...)))
 	case ReasonErrCut:
 		return one("the server answered with an ERR packet whose code the snap length cut: the login failed, but whether for the credentials or a limit is not in the capture")
 	case ReasonCommandAfterLogin:
