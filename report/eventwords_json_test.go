@@ -32,6 +32,8 @@ func TestEventWordsJSON(t *testing.T) {
 		{Kind: analyze.EvClientGaveUp, EventAttrs: analyze.EventAttrs{Addr: odd}},
 		{Kind: analyze.EvKernelState, EventAttrs: analyze.EventAttrs{Detail: &proto.Detail{StateFrom: "CLOSE", StateTo: "SYN_SENT", PID: 7, Comm: `my "db" <x>`}}},
 		{Kind: analyze.EvKernelState, EventAttrs: analyze.EventAttrs{Detail: &proto.Detail{StateFrom: "ESTABLISHED", StateTo: "CLOSE_WAIT"}}},
+		{Kind: analyze.EvKernelState, EventAttrs: analyze.EventAttrs{Detail: &proto.Detail{StateFrom: "CLOSE", StateTo: "SYN_SENT", PID: 8, Comm: "bad\xffname"}}},
+		{Kind: analyze.EvKernelState, EventAttrs: analyze.EventAttrs{Detail: &proto.Detail{StateFrom: "CLOSE", StateTo: "SYN_SENT", PID: 9, Comm: "sep\u2028é"}}},
 		{Kind: analyze.EvKernelState},
 		{Kind: analyze.EvKernelConnect, EventAttrs: analyze.EventAttrs{Addr: odd, Errno: "ENOENT"}},
 		{Kind: analyze.EvKernelConnect, EventAttrs: analyze.EventAttrs{Addr: "192.0.2.10:3306"}},

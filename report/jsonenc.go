@@ -944,11 +944,12 @@ func appendEventWordsJSON(b []byte, e *analyze.Event) []byte {
 }
 
 // quoteWordsJSON makes b[n:], a quote and words as they are, a JSON
-// string: the closing quote when no byte needs escaping, else the words
-// escaped after them and moved over them.
+// string: the closing quote when nothing needs escaping (JSONVerbatim:
+// also words with an arrow or a dash), else the words escaped after them
+// and moved over them.
 func quoteWordsJSON(b []byte, n int) []byte {
 	raw := b[n+1:]
-	if proto.JSONPlain(raw) {
+	if proto.JSONVerbatim(raw) {
 		return append(b, '"')
 	}
 	b = proto.AppendJSONBytes(b, raw)

@@ -90,6 +90,33 @@ func JSONPlain(s []byte) bool {
 	return true
 }
 
+// JSONVerbatim reports whether s goes into a JSON string as it is, as
+// AppendJSONString writes it: JSONPlain, but also with valid UTF-8
+// characters other than U+2028 and U+2029 (encoding/json leaves them
+// unescaped). Words with an arrow or a dash ("kernel: socket
+// SYN_SENT→ESTABLISHED", a step of every live attempt) need no escaping
+// either, nor the copy that escaping them takes.
+func JSONVerbatim(s []byte) bool {
+	i := 0
+	for {
+		i = skipPlain8(s, i)
+		for i < len(s) && jsonPlain[s[i]] {
+			i++
+		}
+		if i >= len(s) {
+			return true
+		}
+		if s[i] < utf8.RuneSelf {
+			return false // a character that is escaped
+		}
+		r, size := utf8.DecodeRune(s[i:])
+		if r == utf8.RuneError && size == 1 || r == '\u2028' || r == '\u2029' {
+			return false
+		}
+		i += size
+	}
+}
+
 // AppendJSONString appends s as encoding/json writes a string: HTML
 // characters escaped, invalid UTF-8 as U+FFFD, U+2028 and U+2029 escaped.
 func AppendJSONString(b []byte, s string) []byte { return appendJSONString(b, s) }

@@ -76,3 +76,31 @@ func TestAppendJSONStringLengths(t *testing.T) {
 		}
 	}
 }
+
+// JSONVerbatim says true exactly when AppendJSONString writes the text as
+// it is: any byte at any place of strings of every length up to 40, and
+// characters of two to four bytes (valid, cut short, U+2028/U+2029, an
+// encoded surrogate) at the start, in the middle and at the end.
+func TestJSONVerbatim(t *testing.T) {
+	var ss []string
+	for n := 1; n <= 40; n++ {
+		for pos := range n {
+			for c := range 256 {
+				b := []byte(strings.Repeat("a", n))
+				b[pos] = byte(c)
+				ss = append(ss, string(b))
+			}
+		}
+	}
+	for _, ch := range []string{"é", "→", "—", "…", "😀", "\u2028", "\u2029", "\u2027", "\u202a", "\xe2\x80", "\xe2", "\xf0\x9f\x98", "\xed\xa0\x80", "\xc0\xaf", "\xff"} {
+		for _, s := range []string{ch, ch + "kernel: socket", "kernel: socket SYN_SENT" + ch + "ESTABLISHED (pid 42 php)", "x" + ch, strings.Repeat("abcdefgh", 2) + ch} {
+			ss = append(ss, s, s+`"`, s+"<")
+		}
+	}
+	for _, s := range ss {
+		want := string(AppendJSONString(nil, s)) == `"`+s+`"`
+		if got := JSONVerbatim([]byte(s)); got != want {
+			t.Fatalf("JSONVerbatim(%q) = %v; AppendJSONString writes %s", s, got, AppendJSONString(nil, s))
+		}
+	}
+}
