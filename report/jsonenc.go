@@ -886,39 +886,45 @@ func appendJSONFloat(b []byte, f float64) []byte {
 }
 
 // appendMicros writes n millionths as a decimal without trailing zeros:
-// 1500000 as 1.5, -2 as -0.000002. The digits are made right to left in
-// one buffer (fraction, point, whole part), then appended at once.
+// 1500000 as 1.5, -2 as -0.000002. Every connect line has a dozen of
+// them: the whole part (most often one to three digits) and the six
+// digits of the fraction are written straight into b, each digit from
+// its own division by a constant (not one after the other), and the
+// fraction's trailing zeros dropped by shortening b.
 func appendMicros(b []byte, n int64) []byte {
 	if n < 0 {
 		b = append(b, '-')
 		n = -n
 	}
-	var d [28]byte
-	i := len(d)
 	whole, frac := uint64(n)/1e6, uint64(n)%1e6
-	if frac != 0 {
-		digits := 6
-		for frac%10 == 0 {
-			frac /= 10
-			digits--
-		}
-		for ; digits > 0; digits-- {
-			i--
-			d[i] = byte('0' + frac%10)
-			frac /= 10
-		}
-		i--
-		d[i] = '.'
+	switch {
+	case whole < 10:
+		b = append(b, byte('0'+whole))
+	case whole < 100:
+		b = append(b, byte('0'+whole/10), byte('0'+whole%10))
+	case whole < 1000:
+		b = append(b, byte('0'+whole/100), byte('0'+whole/10%10), byte('0'+whole%10))
+	default:
+		b = strconv.AppendUint(b, whole, 10)
 	}
-	for {
-		i--
-		d[i] = byte('0' + whole%10)
-		whole /= 10
-		if whole == 0 {
-			break
-		}
+	if frac == 0 {
+		return b
 	}
-	return append(b, d[i:]...)
+	at := len(b)
+	b = slices.Grow(b, 7)
+	d := (*[7]byte)(b[at : at+7])
+	d[0] = '.'
+	d[1] = byte('0' + frac/100000)
+	d[2] = byte('0' + frac/10000%10)
+	d[3] = byte('0' + frac/1000%10)
+	d[4] = byte('0' + frac/100%10)
+	d[5] = byte('0' + frac/10%10)
+	d[6] = byte('0' + frac%10)
+	k := 7
+	for d[k-1] == '0' { // (frac != 0: a digit that is not 0 stops it)
+		k--
+	}
+	return b[:at+k]
 }
 
 // appendJSONString appends s as encoding/json writes a string.

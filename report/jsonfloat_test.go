@@ -37,6 +37,13 @@ func TestAppendJSONFloatMatchesEncodingJSON(t *testing.T) {
 		if got := appendJSONFloat(nil, v); string(got) != string(want) {
 			t.Errorf("appendJSONFloat(%v) = %s, encoding/json writes %s", v, got, want)
 		}
+		// After other bytes, with no room left or some (the digits are
+		// written in place).
+		for _, pre := range [][]byte{[]byte(`"t":`), append(make([]byte, 0, 64), `"t":`...)} {
+			if got := appendJSONFloat(pre, v); string(got) != `"t":`+string(want) {
+				t.Errorf("appendJSONFloat(%q (cap %d), %v) = %s, want \"t\":%s", pre, cap(pre), v, got, want)
+			}
+		}
 	}
 }
 
