@@ -83,9 +83,9 @@ func causesOf(w wordCtx) []string {
 		}
 	}
 	var c []string
-	ws, ok := reasonWords[at.Reason]
+	ws, ok := wordingOf(at.Reason)
 	if ws.wrongBanner { // (wrongBanner(at.Reason), without its lookups by name)
-		ws, ok = reasonWords[ReasonClientSilentToBanner] // the same causes: another service listens
+		ws, ok = wordingOf(ReasonClientSilentToBanner) // the same causes: another service listens
 	}
 	if ok && ws.causes != nil {
 		c = ws.causes(w)

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/connscope/connscope/analyze/dns"
@@ -426,11 +427,43 @@ func evidenceFor(w wordCtx, r Reason) []string {
 			return ev
 		}
 	}
-	if ws, ok := reasonWords[r]; ok && ws.evidence != nil {
+	if ws, ok := wordingOf(r); ok && ws.evidence != nil {
 		return ws.evidence(w)
 	}
 	return nil
 }
+
+// wordingOf is reasonWords[r], read from reasonWordings: every attempt's
+// words look their reason up two or three times, and a map keyed by a
+// 16-bit Reason hashes it each time (no fast path for that key size).
+func wordingOf(r Reason) (wording, bool) {
+	t := reasonWordings()
+	if int(r) < len(t) {
+		return t[r].wording, t[r].ok
+	}
+	return wording{}, false
+}
+
+// reasonWordings is reasonWords as a table indexed by Reason, made at the
+// first look-up, after every init function has added its words; nothing
+// changes reasonWords after that.
+var reasonWordings = sync.OnceValue(func() []struct {
+	wording
+	ok bool
+} {
+	n := 0
+	for r := range reasonWords {
+		n = max(n, int(r)+1)
+	}
+	t := make([]struct {
+		wording
+		ok bool
+	}, n)
+	for r, ws := range reasonWords {
+		t[r].wording, t[r].ok = ws, true
+	}
+	return t
+})
 
 func protocolNamed(name string) *proto.Protocol {
 	if name == "" {

@@ -32,10 +32,14 @@ func TestEvidenceSentences(t *testing.T) {
 			}},
 		{"ERR before the login, long", ReasonErrBeforeLogin, Info{ErrorCode: 1040, SQLState: "08004", ErrorMessage: long, ErrorMessageCut: true},
 			proto.Finding{Step: StepBeforeLogin},
-			func(e Err, _ proto.Finding) string { return "the server answered with " + e.String() + " before the login" }},
+			func(e Err, _ proto.Finding) string {
+				return "the server answered with " + e.String() + " before the login"
+			}},
 		{"access denied", ReasonAccessDenied, Info{ErrorCode: 1045, SQLState: "28000", ErrorMessage: "Access denied for user 'app'@'10.1.0.5' (using password: YES)"},
 			proto.Finding{Step: StepAfterLogin},
-			func(e Err, _ proto.Finding) string { return "the server answered with " + e.String() + " after the login" }},
+			func(e Err, _ proto.Finding) string {
+				return "the server answered with " + e.String() + " after the login"
+			}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			want := tc.want(errOf(&tc.info), tc.f)
