@@ -61,6 +61,10 @@ type attempt struct {
 	firstSrvData time.Time   // wire fact
 	lastActivity time.Time   // wire fact
 	kConnected   time.Time   // kernel fact
+	// dueIdx is the attempt's place in Engine.due (one-based, 0: none);
+	// touched says it is in Engine.touchedList (due.go).
+	dueIdx  int32
+	touched bool
 
 	key    flowKey
 	hash   uint16 // flowHash of the ports (Engine.filter)
@@ -348,6 +352,7 @@ func (e *Engine) track(a *attempt) bool {
 	a.idx = len(e.tracked)
 	e.tracked = append(e.tracked, a)
 	e.inFlight++
+	e.touch(a)
 	return true
 }
 
@@ -363,6 +368,7 @@ func (e *Engine) untrack(a *attempt) {
 		e.tracked = e.tracked[:len(e.tracked)-1]
 		a.keyed = false
 		e.inFlight--
+		e.due.remove(a)
 	}
 }
 
@@ -527,6 +533,7 @@ func (e *Engine) segment(a *attempt, p *event.Packet, fromClient bool) {
 	first := !a.wire
 	a.wire = true
 	a.lastActivity = t
+	e.touch(a)
 	if p.Process != nil {
 		// `connscope trace -w` stamps every packet of a socket with the
 		// process that connect()ed it.
