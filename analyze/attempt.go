@@ -448,6 +448,9 @@ func (e *Engine) rememberSYN(a *attempt) {
 	if len(e.endedQ) >= maxEnded {
 		e.forgetSYN()
 	}
+	if _, ok := e.ended[a.key]; !ok {
+		e.endedFilter.add(a.key.hash())
+	}
 	e.ended[a.key] = endedSYN{isn: a.isn, clientIsA: a.clientIsA, at: e.nowNS}
 	e.endedQ = append(e.endedQ, endedKey{key: a.key, at: e.nowNS})
 }
@@ -457,6 +460,7 @@ func (e *Engine) forgetSYN() {
 	k := e.endedQ[0]
 	if en, ok := e.ended[k.key]; ok && en.at == k.at {
 		delete(e.ended, k.key)
+		e.endedFilter.remove(k.key.hash())
 	}
 	e.endedQ[0] = endedKey{}
 	e.endedQ = e.endedQ[1:]
@@ -475,7 +479,10 @@ func (e *Engine) expireSYNs() {
 // that looked idle); it is not a new attempt. A new ISN on the 5-tuple is
 // a new connect and makes the old SYN forgotten.
 func (e *Engine) lateRetransmit(p *event.Packet) bool {
-	if len(e.ended) == 0 {
+	if len(e.ended) == 0 || !e.endedFilter.maybe(flowHash(p.SrcPort, p.DstPort)) {
+		// Not remembered, for sure: every new SYN asks, and ended holds
+		// thousands of SYNs on a capture with many timeouts (the lookup
+		// was a cache miss nearly every time).
 		return false
 	}
 	key, srcIsA := makeKey(p.Src, p.SrcPort, p.Dst, p.DstPort)
@@ -488,6 +495,7 @@ func (e *Engine) lateRetransmit(p *event.Packet) bool {
 		return true
 	}
 	delete(e.ended, key)
+	e.endedFilter.remove(key.hash())
 	return false
 }
 

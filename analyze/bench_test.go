@@ -196,6 +196,7 @@ func TestStateBounded(t *testing.T) {
 	if len(e.ended) == 0 || len(e.ended) > maxEnded {
 		t.Errorf("%d reported SYNs remembered", len(e.ended))
 	}
+	checkEndedFilter(t, e)
 	e.Advance(p.Time.Add(2*time.Minute + endedTTL + time.Second))
 	if len(e.ended) > 0 || len(e.endedQ) > 0 {
 		t.Errorf("reported SYNs not forgotten after %s: %d (%d queued)", endedTTL, len(e.ended), len(e.endedQ))

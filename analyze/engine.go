@@ -152,6 +152,9 @@ type Engine struct {
 	// memory is reused (Options.Recycle).
 	outSpare  []*Attempt
 	connSpare []*Connect
+	// wrongBanners are the protocols' wrong-banner reasons (wrongBanner,
+	// without its lookups by name for every attempt built).
+	wrongBanners []Reason
 	// stateDetails are the Details of the state change steps, by old and
 	// new state (stateDetail).
 	stateDetails [16][16]*proto.Detail
@@ -160,6 +163,9 @@ type Engine struct {
 	// retransmit is not taken for a new attempt.
 	ended  map[flowKey]endedSYN
 	endedQ []endedKey
+	// endedFilter counts ended's keys by their ports (flowFilter): the
+	// SYN of every new attempt asks it before the map.
+	endedFilter flowFilter
 	// loss is what the sources lost (NoteLoss, late events); recent the
 	// attempts decided lately, for late events (Options.Live).
 	loss   lossState
@@ -233,6 +239,11 @@ func NewEngine(opts Options) *Engine {
 		}
 	}
 	e.protoPorts = protoPorts(&opts)
+	for _, p := range protocols {
+		if p.WrongBanner != "" {
+			e.wrongBanners = append(e.wrongBanners, reasonIDs[p.WrongBanner])
+		}
+	}
 	e.pipeOK = opts.Pipeline && pipeCPUs() >= 2
 	e.dns.init()
 	e.kern.init()
