@@ -119,10 +119,21 @@ func (h *dueHeap) remove(a *attempt) {
 // (dueFrom) before it looks at the heap.
 func (e *Engine) touch(a *attempt) {
 	if !a.touched {
+		if n := len(e.touchedList); n >= maxTouched && n > 2*len(e.tracked) {
+			// Attempts reported and reused before a sweep came (event
+			// time standing still) are in the list again under their new
+			// life: schedule now rather than let it grow with every
+			// attempt. Scheduling early is always right (see above).
+			e.reschedule()
+		}
 		a.touched = true
 		e.touchedList = append(e.touchedList, a)
 	}
 }
+
+// maxTouched is the length of Engine.touchedList from which touch
+// schedules at once when the list is mostly attempts no longer tracked.
+const maxTouched = 4096
 
 // reschedule schedules the attempts touched since the last sweep that are
 // still in the flow table. An attempt in the list may have been reported

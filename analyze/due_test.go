@@ -179,3 +179,23 @@ func TestDueScheduleAfterEvents(t *testing.T) {
 		t.Errorf("attempt decided %s by the end of the trace, want decided by the sweep", a.Reason)
 	}
 }
+
+// TestTouchedBounded: a capture whose clock stands still (no sweep comes)
+// with many connects, each reported and its attempt's memory reused by
+// the next: the list of touched attempts stays bounded, not one entry per
+// attempt ever made.
+func TestTouchedBounded(t *testing.T) {
+	s := newSim(t, Options{})
+	const n = 3 * maxTouched
+	for i := range n {
+		k := s.conn(fmt.Sprintf("10.0.%d.%d:40000", i/250, i%250+1), "10.9.0.1:3306")
+		k.SYN(0)
+		k.refuse(0)
+		if len(s.e.touchedList) > maxTouched+1 {
+			t.Fatalf("after %d refused connects at one instant: %d attempts in the touched list, want at most %d", i+1, len(s.e.touchedList), maxTouched+1)
+		}
+	}
+	if sum := s.close(); sum.Connects != n {
+		t.Errorf("%d connects reported, want %d", sum.Connects, n)
+	}
+}
