@@ -61,6 +61,10 @@ type attempt struct {
 	firstSrvData time.Time   // wire fact
 	lastActivity time.Time   // wire fact
 	kConnected   time.Time   // kernel fact
+	// dueIdx is the attempt's place in Engine.due (one-based, 0: none);
+	// touched says it is in Engine.touchedList (due.go).
+	dueIdx  int32
+	touched bool
 
 	key    flowKey
 	hash   uint16 // flowHash of the ports (Engine.filter)
@@ -348,6 +352,7 @@ func (e *Engine) track(a *attempt) bool {
 	a.idx = len(e.tracked)
 	e.tracked = append(e.tracked, a)
 	e.inFlight++
+	e.touch(a)
 	return true
 }
 
@@ -363,6 +368,7 @@ func (e *Engine) untrack(a *attempt) {
 		e.tracked = e.tracked[:len(e.tracked)-1]
 		a.keyed = false
 		e.inFlight--
+		e.due.remove(a)
 	}
 }
 
@@ -442,6 +448,9 @@ func (e *Engine) rememberSYN(a *attempt) {
 	if len(e.endedQ) >= maxEnded {
 		e.forgetSYN()
 	}
+	if _, ok := e.ended[a.key]; !ok {
+		e.endedFilter.add(a.key.hash())
+	}
 	e.ended[a.key] = endedSYN{isn: a.isn, clientIsA: a.clientIsA, at: e.nowNS}
 	e.endedQ = append(e.endedQ, endedKey{key: a.key, at: e.nowNS})
 }
@@ -451,6 +460,7 @@ func (e *Engine) forgetSYN() {
 	k := e.endedQ[0]
 	if en, ok := e.ended[k.key]; ok && en.at == k.at {
 		delete(e.ended, k.key)
+		e.endedFilter.remove(k.key.hash())
 	}
 	e.endedQ[0] = endedKey{}
 	e.endedQ = e.endedQ[1:]
@@ -469,7 +479,10 @@ func (e *Engine) expireSYNs() {
 // that looked idle); it is not a new attempt. A new ISN on the 5-tuple is
 // a new connect and makes the old SYN forgotten.
 func (e *Engine) lateRetransmit(p *event.Packet) bool {
-	if len(e.ended) == 0 {
+	if len(e.ended) == 0 || !e.endedFilter.maybe(flowHash(p.SrcPort, p.DstPort)) {
+		// Not remembered, for sure: every new SYN asks, and ended holds
+		// thousands of SYNs on a capture with many timeouts (the lookup
+		// was a cache miss nearly every time).
 		return false
 	}
 	key, srcIsA := makeKey(p.Src, p.SrcPort, p.Dst, p.DstPort)
@@ -482,6 +495,7 @@ func (e *Engine) lateRetransmit(p *event.Packet) bool {
 		return true
 	}
 	delete(e.ended, key)
+	e.endedFilter.remove(key.hash())
 	return false
 }
 
@@ -527,6 +541,7 @@ func (e *Engine) segment(a *attempt, p *event.Packet, fromClient bool) {
 	first := !a.wire
 	a.wire = true
 	a.lastActivity = t
+	e.touch(a)
 	if p.Process != nil {
 		// `connscope trace -w` stamps every packet of a socket with the
 		// process that connect()ed it.

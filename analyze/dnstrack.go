@@ -637,6 +637,7 @@ func (e *Engine) newDNSTCP(p *event.Packet, client, server netip.AddrPort) {
 func (e *Engine) dnsTCP(a *attempt, p *event.Packet, fromClient bool) {
 	f := a.dnsFlow
 	a.lastActivity = p.Time
+	e.touch(a)
 	if p.TCPFlags&(event.TCPFin|event.TCPRst) != 0 {
 		e.untrack(a)
 		return

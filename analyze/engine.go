@@ -124,6 +124,11 @@ type Engine struct {
 	ready   []*Connect // reported but not yet handed to OnConnect
 	dd      dedup
 	dueBuf  []*attempt // sweep's scratch list
+	idleBuf []*attempt // sweep's scratch list of idle DNS flows
+	// due schedules the tracked attempts for the sweep, touchedList the
+	// attempts whose state changed since it last did (due.go).
+	due         dueHeap
+	touchedList []*attempt
 	// names is the text of servers and clients (attempt.serverName,
 	// buildConnect).
 	names endpointNames
@@ -147,6 +152,9 @@ type Engine struct {
 	// memory is reused (Options.Recycle).
 	outSpare  []*Attempt
 	connSpare []*Connect
+	// wrongBanners are the protocols' wrong-banner reasons (wrongBanner,
+	// without its lookups by name for every attempt built).
+	wrongBanners []Reason
 	// stateDetails are the Details of the state change steps, by old and
 	// new state (stateDetail).
 	stateDetails [16][16]*proto.Detail
@@ -155,6 +163,9 @@ type Engine struct {
 	// retransmit is not taken for a new attempt.
 	ended  map[flowKey]endedSYN
 	endedQ []endedKey
+	// endedFilter counts ended's keys by their ports (flowFilter): the
+	// SYN of every new attempt asks it before the map.
+	endedFilter flowFilter
 	// loss is what the sources lost (NoteLoss, late events); recent the
 	// attempts decided lately, for late events (Options.Live).
 	loss   lossState
@@ -228,6 +239,11 @@ func NewEngine(opts Options) *Engine {
 		}
 	}
 	e.protoPorts = protoPorts(&opts)
+	for _, p := range protocols {
+		if p.WrongBanner != "" {
+			e.wrongBanners = append(e.wrongBanners, reasonIDs[p.WrongBanner])
+		}
+	}
 	e.pipeOK = opts.Pipeline && pipeCPUs() >= 2
 	e.dns.init()
 	e.kern.init()
@@ -565,21 +581,26 @@ func (e *Engine) spareDone() {
 // has been handled, never from inside a tracker.
 func (e *Engine) sweep(closing bool) {
 	e.nextSweep = e.nowNS + int64(sweepEvery)
-	due := e.dueBuf[:0]
-	// Backwards: untracking an idle DNS flow moves the last entry (already
-	// seen) into its place.
-	for i := len(e.tracked) - 1; i >= 0; i-- {
-		a := e.tracked[i]
-		if a.dnsFlow != nil {
-			if closing || e.now.Sub(a.lastActivity) > e.opts.IdleTimeout {
-				e.untrack(a)
+	due, idle := e.dueBuf[:0], e.idleBuf[:0]
+	if closing {
+		for _, a := range e.tracked {
+			if a.dnsFlow != nil {
+				idle = append(idle, a)
+			} else if !a.final {
+				due = append(due, a)
 			}
-			continue
 		}
-		if !a.final && (closing || a.dueAt(e)) {
-			due = append(due, a)
+	} else {
+		due, idle = e.dueTracked(due, idle) // due.go
+		if dueCheck != nil {
+			dueCheck(e, due, idle)
 		}
 	}
+	for i, a := range idle {
+		e.untrack(a)
+		idle[i] = nil
+	}
+	e.idleBuf = idle[:0]
 	if len(e.portless) > 0 {
 		e.adoptPortless(closing)
 	}

@@ -29,6 +29,9 @@ func makeKey(src netip.Addr, sport uint16, dst netip.Addr, dport uint16) (flowKe
 	return flowKey{a0: d0, a1: d1, b0: s0, b1: s1, ports: uint64(dport)<<16 | uint64(sport)}, false
 }
 
+// hash is the flowHash of the key's ports.
+func (k flowKey) hash() uint16 { return flowHash(uint16(k.ports>>16), uint16(k.ports)) }
+
 // flowFilter is a counting filter over the flows table, indexed by the XOR
 // of a connection's two ports (the same in both directions): how many
 // tracked flows have that port pair. Every TCP packet checks it before

@@ -115,6 +115,22 @@ func checkTables(t *testing.T, e *Engine) {
 	if len(e.flows) != 0 || e.inFlight != 0 || counted != 0 || occupied != 0 {
 		t.Fatalf("after Close: %d flows, %d in flight, flow filter counts %d, %d indexes marked occupied", len(e.flows), e.inFlight, counted, occupied)
 	}
+	checkEndedFilter(t, e)
+}
+
+// checkEndedFilter: the filter over the remembered SYNs counts exactly
+// their keys, by hash, and marks exactly the hashes it counts.
+func checkEndedFilter(t testing.TB, e *Engine) {
+	t.Helper()
+	want := map[uint16]uint32{}
+	for k := range e.ended {
+		want[k.hash()]++
+	}
+	for h, n := range e.endedFilter.counts {
+		if n != want[uint16(h)] || e.endedFilter.maybe(uint16(h)) != (n != 0) {
+			t.Fatalf("remembered SYNs' filter at %d: count %d, marked %v; the map holds %d", h, n, e.endedFilter.maybe(uint16(h)), want[uint16(h)])
+		}
+	}
 }
 
 // FuzzICMPMatch feeds ICMP errors with arbitrary quotes at attempts in

@@ -60,7 +60,11 @@ func (s *sim) feed(p *event.Packet) {
 
 func (s *sim) kernel(k *event.Kernel) { s.e.Kernel(k) }
 
-func (s *sim) close() Summary { return s.e.Close() }
+func (s *sim) close() Summary {
+	sum := s.e.Close()
+	checkEndedFilter(s.t, s.e)
+	return sum
+}
 
 func ap(s string) netip.AddrPort { return netip.MustParseAddrPort(s) }
 func ip(s string) netip.Addr     { return netip.MustParseAddr(s) }

@@ -174,6 +174,7 @@ func (e *Engine) icmpForAttempt(a *attempt, p *event.Packet) {
 	ic := p.ICMP
 	t := p.Time
 	a.lastActivity = t
+	e.touch(a)
 	ev1 := EventAttrs{Detail: &proto.Detail{ICMP: &proto.ICMP{From: p.Src.String(), V6: ic.V6, Type: ic.Type, Code: ic.Code}}}
 	dir := DirS2C
 	if localICMP(p) && p.Src != a.server.Addr() {

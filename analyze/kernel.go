@@ -208,6 +208,9 @@ func (e *Engine) kernelTCP(k *event.Kernel) {
 	if a != nil && k.ISN != 0 && e.opts.Live {
 		e.learnISN(a, k)
 	}
+	if a != nil {
+		e.touch(a) // its state may change: the sweep schedules it anew (due.go)
+	}
 	t := k.Time
 	switch k.Kind {
 	case event.StateChange:

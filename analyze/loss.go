@@ -497,6 +497,7 @@ func (e *Engine) adoptPortless(closing bool) {
 // attempt of the same socket seen on the wire, and drops k (and its
 // connect, if k was all of it).
 func (e *Engine) mergeKernel(w, k *attempt) {
+	e.touch(w)
 	w.cookie = k.cookie
 	if k.cookie != 0 {
 		e.cookies[k.cookie] = w

@@ -2,6 +2,7 @@ package analyze
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/connscope/connscope/analyze/dns"
 	"github.com/connscope/connscope/analyze/proto"
@@ -469,7 +470,7 @@ func (e *Engine) buildFacts(a *attempt) *Facts {
 	if a.connected() && !a.firstSrvData.IsZero() && f.ServerFirstMS == nil {
 		f.ServerFirstMS = msp(a.firstSrvData.Sub(a.handshakeDone()))
 	}
-	if f.Expected == "" && (a.reason == ReasonClientSilentToBanner || wrongBanner(a.reason)) {
+	if f.Expected == "" && (a.reason == ReasonClientSilentToBanner || slices.Contains(e.wrongBanners, a.reason)) {
 		if p := e.expected(a); p != nil {
 			f.Expected = p.Name
 		}

@@ -41,7 +41,14 @@ func TestMain(m *testing.M) {
 		reasonsSeen.m[r] = true
 		reasonsSeen.Unlock()
 	}
+	if f := flag.Lookup("test.bench"); f == nil || f.Value.String() == "" {
+		dueCheck = checkDueByScan // due_test.go (not while benchmarking: it looks at every attempt)
+	}
 	code := m.Run()
+	if dueMismatch.msg != "" {
+		fmt.Fprintln(os.Stderr, "FAIL sweep schedule (due.go):", dueMismatch.msg)
+		code = 1
+	}
 	if code == 0 && fullRun() {
 		if msg := reasonCoverage(); msg != "" {
 			fmt.Fprintln(os.Stderr, "FAIL reason coverage:\n"+msg)

@@ -90,18 +90,25 @@ func (g *Greeting) TLSOffered() bool { return g.Capabilities&ClientSSL != 0 }
 // ParseGreeting decodes a HandshakeV10/V9 payload (without the packet
 // header). A payload that ends early returns the fields before the cut and
 // an error wrapping ErrTruncated.
-func ParseGreeting(p []byte) (Greeting, error) {
+func ParseGreeting(p []byte) (Greeting, error) { return parseGreeting(p, true) }
+
+// parseGreeting is ParseGreeting; without text it leaves the server version
+// empty (LooksLikeGreeting only asks whether the greeting parses: copying
+// the version out was most of what sniffing a greeting allocated).
+func parseGreeting(p []byte, text bool) (Greeting, error) {
 	var g Greeting
 	if len(p) < 1 || (p[0] != 10 && p[0] != 9) {
 		return g, ErrNotMySQL
 	}
 	g.Protocol = p[0]
 	r := reader{b: p, off: 1}
-	ver, ok := r.nulString(64)
-	if !ok || ver == "" || !proto.Printable(ver) {
+	ver, ok := r.nulBytes(64)
+	if !ok || len(ver) == 0 || !proto.Printable(ver) {
 		return g, fmt.Errorf("%w: bad server version", ErrNotMySQL)
 	}
-	g.ServerVersion = ver
+	if text {
+		g.ServerVersion = string(ver)
+	}
 	id, ok := r.u32()
 	if !ok {
 		return g, fmt.Errorf("%w after the server version", ErrTruncated)
@@ -509,7 +516,7 @@ func LooksLikeGreeting(b []byte) (bool, error) {
 	}
 	switch ServerKind(payload, seq) {
 	case KindGreeting:
-		_, perr := ParseGreeting(payload)
+		_, perr := parseGreeting(payload, false)
 		return perr == nil, nil
 	case KindErr:
 		_, perr := ParseErr(payload)
