@@ -1426,6 +1426,3 @@ func plural(n int, one, many string) string {
 	}
 	return strconv.Itoa(n) + " " + many
 }
-
-// fmtDur renders a duration for evidence: FormatDuration.
-func fmtDur(d time.Duration) string { return FormatDuration(d) }

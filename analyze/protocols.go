@@ -357,12 +357,3 @@ func (e *Engine) intended(a *attempt) *proto.Protocol {
 	}
 	return nil
 }
-
-// target is what a protocol's ConnCauses sees of the attempt.
-func (a *attempt) target() proto.Target {
-	t := proto.Target{Comm: a.comm, Socket: a.unix}
-	if a.unix == "" && a.server.IsValid() {
-		t.Port = a.server.Port()
-	}
-	return t
-}
