@@ -174,7 +174,19 @@ func Explain(c *Connect) {
 		tried, lost = addressesTried(c.Attempts)
 		lastEv, lastCauses = last.Evidence, last.Causes
 		if len(c.Untried) > 0 {
-			untriedEv = []string{fmt.Sprintf("%s also resolved to %s, never tried", c.Name, strings.Join(c.Untried, ", "))}
+			// Appended in one buffer, one string made of it (not a
+			// fmt.Sprintf of a join: every such connect words this).
+			var buf [128]byte
+			b := append(buf[:0], c.Name...)
+			for i, u := range c.Untried {
+				if i == 0 {
+					b = append(b, " also resolved to "...)
+				} else {
+					b = append(b, ", "...)
+				}
+				b = append(b, u...)
+			}
+			untriedEv = one(string(append(b, ", never tried"...)))
 			untried = untriedCauses(c.Attempts, c.Untried)
 		}
 	}

@@ -143,3 +143,19 @@ func TestAppendedAnswerWords(t *testing.T) {
 		}
 	}
 }
+
+// A connect's untried addresses, appended in one buffer, are worded as
+// its template says (one address or several, a long name).
+func TestAppendedUntriedEvidence(t *testing.T) {
+	for _, untried := range [][]string{{"10.2.0.2"}, {"10.2.0.2", "fd00:2::7"}, {"10.2.0.2", "10.2.0.3", "10.2.0.4", "10.2.0.5", "10.2.0.6", "10.2.0.7", "10.2.0.8", "10.2.0.9", "10.2.0.10"}} {
+		for _, name := range []string{"db.lab", strings.Repeat("very-long-label.", 12) + "lab"} {
+			c := &Connect{Name: name, Port: 3306, Untried: untried, Attempts: []*Attempt{
+				{Server: "[fd00:2::99]:3306", Client: "[fd00:1::1]:40000", Reason: ReasonSYNUnanswered, Outcome: Timeout, Facts: &Facts{SYNs: 2}}}}
+			Explain(c)
+			want := fmt.Sprintf("%s also resolved to %s, never tried", name, strings.Join(untried, ", "))
+			if len(c.Evidence) != 2 || c.Evidence[1] != want {
+				t.Errorf("%s %v: evidence %q, want %q second", name, untried, c.Evidence, want)
+			}
+		}
+	}
+}
