@@ -138,32 +138,42 @@ var (
 		}
 		return append(c, "The client's connect timeout decides when it gives up; with several addresses each one that does not answer costs a full timeout.")
 	}
-	closedSilentCauses = func(wordCtx) []string {
-		return one("The server accepted the TCP connection and closed it without a word: host-based access control (tcp_wrappers/hosts.deny), a proxy or load balancer with no healthy backend, a server shutting down or out of resources (file descriptors, memory: check its error log), or a service of another protocol that closes on unexpected clients.")
-	}
-	tlsCauses = func(wordCtx) []string {
-		return one("The TLS handshake failed: the server's certificate is not trusted or does not match the host name, no common TLS version or cipher, or the server requires a client certificate. The server's log and the client's message name the side that refused.")
-	}
+	closedSilentCauses = said("The server accepted the TCP connection and closed it without a word: host-based access control (tcp_wrappers/hosts.deny), a proxy or load balancer with no healthy backend, a server shutting down or out of resources (file descriptors, memory: check its error log), or a service of another protocol that closes on unexpected clients.")
+	tlsCauses = said("The TLS handshake failed: the server's certificate is not trusted or does not match the host name, no common TLS version or cipher, or the server requires a client certificate. The server's log and the client's message name the side that refused.")
 	noRouteCauses = func(w wordCtx) []string {
 		return one(fmt.Sprintf("The client host has no route to %s: check `ip route get %s` on the client (a missing default route, or an IPv6 address in DNS on a host without IPv6 connectivity).", w.addr(), w.addr()))
 	}
-	noPortCauses = func(wordCtx) []string {
-		return one("No free local port for this destination (EADDRNOTAVAIL): the ephemeral ports are used up, typically by many connections in TIME_WAIT that the client closed first. Widen net.ipv4.ip_local_port_range, reuse connections (pooling, persistent connections), or enable net.ipv4.tcp_tw_reuse.")
-	}
+	noPortCauses = said("No free local port for this destination (EADDRNOTAVAIL): the ephemeral ports are used up, typically by many connections in TIME_WAIT that the client closed first. Widen net.ipv4.ip_local_port_range, reuse connections (pooling, persistent connections), or enable net.ipv4.tcp_tw_reuse.")
 	staleCauses = func(w wordCtx) []string {
 		return one(fmt.Sprintf("A stale socket file: %s exists but no server accepts on it (the server died, was restarted with another socket path, or runs in another mount namespace). Start the server, or fix the socket path the server and the client use.", w.server()))
 	}
+)
+
+// said is words that never change, made once: the causes that are the
+// same for every attempt of their reason are this one slice each time,
+// not a new one per attempt (an allocation each). It is clipped, so that
+// an append to it copies; nothing changes words in place (concat shares
+// them too).
+func said(sentences ...string) func(wordCtx) []string {
+	words := slices.Clip(sentences)
+	return func(wordCtx) []string { return words }
+}
+
+// The default causes (defaultCauses), made once (as said's).
+var (
+	incompleteCauses = said("The capture ended before this attempt finished: capture for longer (start before the client connects, stop after it reports).")
+	slowFirstCauses  = said("The server's first message was slow: a reverse DNS lookup of the client on the server, or an overloaded server; close to the client's connect timeout this turns into failures.")
 )
 
 // defaultCauses are the causes of a reason without its own: by outcome.
 func defaultCauses(w wordCtx) []string {
 	switch w.at.Reason.Outcome() {
 	case Incomplete:
-		return one("The capture ended before this attempt finished: capture for longer (start before the client connects, stop after it reports).")
+		return incompleteCauses(w)
 	case OK:
 		// A late accept explains it (serverCauses says so).
 		if w.f.ServerFirstMS != nil && *w.f.ServerFirstMS >= lateFirstMS && !acceptExplainsFirst(w.f) {
-			return one("The server's first message was slow: a reverse DNS lookup of the client on the server, or an overloaded server; close to the client's connect timeout this turns into failures.")
+			return slowFirstCauses(w)
 		}
 	}
 	return nil

@@ -750,9 +750,7 @@ var reasonWords = map[Reason]wording{
 		evidence: func(w wordCtx) []string {
 			return one(fmt.Sprintf("the SYN-ACK came %s after the first SYN, after the client had given up (it answered with RST)", d(w.f.SYNACKMS)))
 		},
-		causes: func(wordCtx) []string {
-			return one("The SYN-ACK came only after the client had given up: the path or the server is very slow to answer (overloaded accept queue, heavy loss). Check the RTT and the server's listen backlog.")
-		},
+		causes: said("The SYN-ACK came only after the client had given up: the path or the server is very slow to answer (overloaded accept queue, heavy loss). Check the RTT and the server's listen backlog."),
 	},
 
 	// ICMP.
@@ -788,9 +786,7 @@ var reasonWords = map[Reason]wording{
 	ReasonEADDRINUSE:        {evidence: errnoWords("", false), causes: noPortCauses},
 	ReasonEACCES: {
 		evidence: errnoWords(": refused by local policy before anything was sent", false),
-		causes: func(wordCtx) []string {
-			return one("connect() was refused locally (EACCES/EPERM) before any packet: a local firewall OUTPUT rule, a cgroup/BPF connect hook, SELinux/AppArmor policy, or (with ICMPv6) an administratively-prohibited answer.")
-		},
+		causes: said("connect() was refused locally (EACCES/EPERM) before any packet: a local firewall OUTPUT rule, a cgroup/BPF connect hook, SELinux/AppArmor policy, or (with ICMPv6) an administratively-prohibited answer."),
 	},
 	ReasonECONNREFUSED: {evidence: errnoWords("", true), causes: refusedCauses},
 	ReasonETIMEDOUT: {
@@ -830,9 +826,7 @@ var reasonWords = map[Reason]wording{
 	},
 	ReasonEAGAINUnix: {
 		evidence: unixWords("connect() to the unix socket {path} failed with EAGAIN: the server's listen backlog is full"),
-		causes: func(wordCtx) []string {
-			return one("The server's listen backlog on the socket is full: the server is not accepting fast enough (or its backlog setting is too small).")
-		},
+		causes: said("The server's listen backlog on the socket is full: the server is not accepting fast enough (or its backlog setting is too small)."),
 	},
 	ReasonUnixOtherErrno: {evidence: unixWords("connect() to the unix socket {path} failed with {errno}"), causes: staleCauses},
 	ReasonUnixConnected:  {evidence: unixWords("connect() to the unix socket {path} succeeded")},
@@ -849,21 +843,17 @@ var reasonWords = map[Reason]wording{
 			}
 			return one("connected, but the server sent nothing in " + d(f.SinceHandshakeMS))
 		},
-		causes: func(wordCtx) []string {
-			return []string{
-				"TCP connected but the server sent nothing: the server process is hung or overloaded (accept backlog, thread limits), blocked resolving the client's address (reverse DNS of the client with a slow DNS), or it is a proxy/load balancer whose backend is down.",
-				"The client gave up waiting for the server's first message: its connect timeout (or read timeout) covers that wait too.",
-			}
-		},
+		causes: said(
+			"TCP connected but the server sent nothing: the server process is hung or overloaded (accept backlog, thread limits), blocked resolving the client's address (reverse DNS of the client with a slow DNS), or it is a proxy/load balancer whose backend is down.",
+			"The client gave up waiting for the server's first message: its connect timeout (or read timeout) covers that wait too.",
+		),
 	},
 	ReasonRequestUnanswered: {
 		evidence: func(w wordCtx) []string { return one(w.unanswered()) },
-		causes: func(wordCtx) []string {
-			return []string{
-				"The server received the client's first bytes (its TCP acknowledged them when the capture shows the ACK) but its application never answered: the service is hung or overloaded (worker pool, backend it waits on), or the client spoke a protocol the server does not (a plain-text request to a TLS port, a wrong path through a proxy). Check the server's logs for this connection.",
-				"If the server is merely slow, the client's read timeout decides when it gives up.",
-			}
-		},
+		causes: said(
+			"The server received the client's first bytes (its TCP acknowledged them when the capture shows the ACK) but its application never answered: the service is hung or overloaded (worker pool, backend it waits on), or the client spoke a protocol the server does not (a plain-text request to a TLS port, a wrong path through a proxy). Check the server's logs for this connection.",
+			"If the server is merely slow, the client's read timeout decides when it gives up.",
+		),
 	},
 	ReasonServerSpokeLate: {
 		evidence: func(w wordCtx) []string {
@@ -871,12 +861,10 @@ var reasonWords = map[Reason]wording{
 			return one(fmt.Sprintf("the server's first bytes came %s after the handshake, %s after the client gave up (%s at +%s)",
 				d(f.ServerFirstMS), d(f.AfterGiveUpMS), f.ClientClose, d(f.ClientGaveUpMS)))
 		},
-		causes: func(wordCtx) []string {
-			return []string{
-				"The server spoke only after the client had given up. Typical of a reverse DNS lookup of the client's address on the server: turn the server's reverse lookups off, or fix the PTR records/DNS the server uses. Also possible: an overloaded server (thread or process creation).",
-				"If the delay is expected, raise the client's connect timeout.",
-			}
-		},
+		causes: said(
+			"The server spoke only after the client had given up. Typical of a reverse DNS lookup of the client's address on the server: turn the server's reverse lookups off, or fix the PTR records/DNS the server uses. Also possible: an overloaded server (thread or process creation).",
+			"If the delay is expected, raise the client's connect timeout.",
+		),
 	},
 	ReasonServerClosedSilent: {
 		evidence: func(w wordCtx) []string {
