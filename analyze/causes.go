@@ -109,12 +109,18 @@ var (
 		}
 	}
 	rejectCauses = func(w wordCtx) []string {
+		// Appended in one buffer, one string made of it: every rejected
+		// attempt of a big capture words this.
+		var buf [320]byte
 		from := w.icmp().From
-		who := from + " (a router or firewall on the path)"
+		b := append(buf[:0], "A firewall REJECTs the connection with an ICMP error: the answer came from "...)
 		if from == w.addr() {
-			who = "the server host " + from + " itself (a host with nothing listening answers with RST, so this is its firewall)"
+			b = append(append(append(b, "the server host "...), from...), " itself (a host with nothing listening answers with RST, so this is its firewall)"...)
+		} else {
+			b = append(append(b, from...), " (a router or firewall on the path)"...)
 		}
-		return one("A firewall REJECTs the connection with an ICMP error: the answer came from " + who + ". Check its nft/iptables rules for port " + strconv.Itoa(int(w.port())) + " (`reject with icmp port-unreachable / admin-prohibited`).")
+		b = strconv.AppendUint(append(b, ". Check its nft/iptables rules for port "...), uint64(w.port()), 10)
+		return one(string(append(b, " (`reject with icmp port-unreachable / admin-prohibited`)."...)))
 	}
 	hostCauses = func(w wordCtx) []string {
 		switch ic := w.f.ICMP; {

@@ -834,14 +834,19 @@ var reasonWords = map[Reason]wording{
 	// Application bytes.
 	ReasonNoServerBytes: {
 		evidence: func(w wordCtx) []string {
+			// Appended in one buffer, one string made of it.
 			f := w.f
+			var buf [160]byte
+			b := append(buf[:0], "connected, but the server sent nothing"...)
 			switch f.Ended {
 			case "client_close":
-				return one("connected, but the server sent nothing; the client gave up (" + f.ClientClose + ") after " + d(f.SinceHandshakeMS))
+				b = append(append(append(b, "; the client gave up ("...), f.ClientClose...), ") after "...)
 			case "next_address":
-				return one("connected, but the server sent nothing; the client moved on to " + f.NextAddress + " after " + d(f.SinceHandshakeMS))
+				b = append(append(append(b, "; the client moved on to "...), f.NextAddress...), " after "...)
+			default:
+				b = append(b, " in "...)
 			}
-			return one("connected, but the server sent nothing in " + d(f.SinceHandshakeMS))
+			return one(string(appendD(b, f.SinceHandshakeMS)))
 		},
 		causes: said(
 			"TCP connected but the server sent nothing: the server process is hung or overloaded (accept backlog, thread limits), blocked resolving the client's address (reverse DNS of the client with a slow DNS), or it is a proxy/load balancer whose backend is down.",
@@ -868,11 +873,16 @@ var reasonWords = map[Reason]wording{
 	},
 	ReasonServerClosedSilent: {
 		evidence: func(w wordCtx) []string {
+			// Appended in one buffer, one string made of it.
 			f := w.f
+			var buf [160]byte
 			if f.SinceRequestMS != nil {
-				return one("the server closed (" + f.ServerClose + ") " + d(f.SinceRequestMS) + " after the client's first bytes (" + d(f.SinceHandshakeMS) + " after the handshake) without answering")
+				b := appendD(append(append(append(buf[:0], "the server closed ("...), f.ServerClose...), ") "...), f.SinceRequestMS)
+				b = appendD(append(b, " after the client's first bytes ("...), f.SinceHandshakeMS)
+				return one(string(append(b, " after the handshake) without answering"...)))
 			}
-			return one("connected, then the server closed (" + f.ServerClose + ") " + d(f.SinceHandshakeMS) + " after the handshake without sending a greeting")
+			b := appendD(append(append(append(buf[:0], "connected, then the server closed ("...), f.ServerClose...), ") "...), f.SinceHandshakeMS)
+			return one(string(append(b, " after the handshake without sending a greeting"...)))
 		},
 		causes: closedSilentCauses,
 	},
@@ -900,7 +910,12 @@ var reasonWords = map[Reason]wording{
 			if w.f.Expected != "" {
 				want = w.f.Expected
 			}
-			return one("Something other than " + want + " listens on " + w.server() + " (it sent " + strconv.Quote(w.f.Banner) + "): the wrong port or host in the client's configuration, or a port forward/proxy pointing at the wrong service.")
+			// Appended in one buffer (the banner quoted into it), one
+			// string made of it.
+			var buf [320]byte
+			b := append(append(append(append(buf[:0], "Something other than "...), want...), " listens on "...), w.server()...)
+			b = strconv.AppendQuote(append(b, " (it sent "...), w.f.Banner)
+			return one(string(append(b, "): the wrong port or host in the client's configuration, or a port forward/proxy pointing at the wrong service."...)))
 		},
 	},
 	ReasonServerFirstAnswered: {
@@ -998,7 +1013,11 @@ func icmpWords(w wordCtx) []string {
 
 // wrongBannerWords is the evidence of a protocol's WrongBanner reason.
 func wrongBannerWords(w wordCtx) []string {
-	return one("the server at " + w.server() + " spoke first with " + strconv.Quote(w.f.Banner) + ", not a " + w.f.Expected + " greeting")
+	// Appended in one buffer (the banner quoted into it), one string made
+	// of it.
+	var buf [160]byte
+	b := strconv.AppendQuote(append(append(append(buf[:0], "the server at "...), w.server()...), " spoke first with "...), w.f.Banner)
+	return one(string(append(append(append(b, ", not a "...), w.f.Expected...), " greeting"...)))
 }
 
 func init() {

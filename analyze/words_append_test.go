@@ -159,3 +159,68 @@ func TestAppendedUntriedEvidence(t *testing.T) {
 		}
 	}
 }
+
+// The rejected, wrong-banner, silent and closed words appended in one
+// buffer are their templates built part by part as strings.
+func TestAppendedSilentAndBannerWords(t *testing.T) {
+	ms := func(v float64) *float64 { return &v }
+	for _, server := range []string{"10.2.0.5:3306", "[fd00:2::1]:3306"} {
+		for _, from := range []string{"10.2.0.5", "fd00:2::1", "10.9.9.9"} {
+			f := &Facts{ICMP: &ICMPFact{From: from, Type: 3, Code: 13}}
+			w := newWordCtx(&Attempt{Server: server, Reason: ReasonICMPAdminProhibited, Facts: f}, f)
+			who := from + " (a router or firewall on the path)"
+			if from == w.addr() {
+				who = "the server host " + from + " itself (a host with nothing listening answers with RST, so this is its firewall)"
+			}
+			want := "A firewall REJECTs the connection with an ICMP error: the answer came from " + who + ". Check its nft/iptables rules for port " + strconv.Itoa(int(w.port())) + " (`reject with icmp port-unreachable / admin-prohibited`)."
+			if got := rejectCauses(w); len(got) != 1 || got[0] != want {
+				t.Errorf("reject causes %q, want %q", got, want)
+			}
+		}
+		for _, banner := range []string{"SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3", "\x00\xff\"quoted\"\t", strings.Repeat("x", 300)} {
+			for _, expected := range []string{"", "MySQL"} {
+				f := &Facts{Banner: banner, Expected: expected}
+				w := newWordCtx(&Attempt{Server: server, Reason: ReasonClientSilentToBanner, Facts: f}, f)
+				want := "the server at " + server + " spoke first with " + strconv.Quote(banner) + ", not a " + expected + " greeting"
+				if got := wrongBannerWords(w); len(got) != 1 || got[0] != want {
+					t.Errorf("wrong banner evidence %q, want %q", got, want)
+				}
+				service := "the expected service"
+				if expected != "" {
+					service = expected
+				}
+				want = "Something other than " + service + " listens on " + server + " (it sent " + strconv.Quote(banner) + "): the wrong port or host in the client's configuration, or a port forward/proxy pointing at the wrong service."
+				if got := reasonWords[ReasonClientSilentToBanner].causes(w); len(got) != 1 || got[0] != want {
+					t.Errorf("wrong banner causes %q, want %q", got, want)
+				}
+			}
+		}
+	}
+	for _, ended := range []string{"", "client_close", "next_address"} {
+		for _, since := range []*float64{nil, ms(10000.4)} {
+			for _, request := range []*float64{nil, ms(0.5)} {
+				f := &Facts{Ended: ended, ClientClose: "FIN", NextAddress: "10.2.0.6:3306", SinceHandshakeMS: since, ServerClose: "RST", SinceRequestMS: request}
+				w := newWordCtx(&Attempt{Server: "10.2.0.5:3306", Facts: f}, f)
+				var want string
+				switch ended {
+				case "client_close":
+					want = "connected, but the server sent nothing; the client gave up (" + f.ClientClose + ") after " + d(f.SinceHandshakeMS)
+				case "next_address":
+					want = "connected, but the server sent nothing; the client moved on to " + f.NextAddress + " after " + d(f.SinceHandshakeMS)
+				default:
+					want = "connected, but the server sent nothing in " + d(f.SinceHandshakeMS)
+				}
+				if got := reasonWords[ReasonNoServerBytes].evidence(w); len(got) != 1 || got[0] != want {
+					t.Errorf("no server bytes evidence %q, want %q", got, want)
+				}
+				want = "connected, then the server closed (" + f.ServerClose + ") " + d(f.SinceHandshakeMS) + " after the handshake without sending a greeting"
+				if request != nil {
+					want = "the server closed (" + f.ServerClose + ") " + d(f.SinceRequestMS) + " after the client's first bytes (" + d(f.SinceHandshakeMS) + " after the handshake) without answering"
+				}
+				if got := reasonWords[ReasonServerClosedSilent].evidence(w); len(got) != 1 || got[0] != want {
+					t.Errorf("server closed silent evidence %q, want %q", got, want)
+				}
+			}
+		}
+	}
+}
