@@ -188,6 +188,9 @@ func defaultCauses(w wordCtx) []string {
 // unresolvedWords explains a connect whose lookups of name all failed.
 func unresolvedWords(name string, qs []Query) (evidence, causes []string) {
 	var f lookupFailures
+	if len(qs) > 0 {
+		evidence = make([]string, 0, len(qs)) // one sentence per lookup: made once, not grown
+	}
 	for i := range qs {
 		q := &qs[i]
 		evidence = append(evidence, describeQuery(q))
@@ -205,7 +208,11 @@ func unresolvedWords(name string, qs []Query) (evidence, causes []string) {
 		}
 	}
 	if f.nx {
-		causes = append(causes, "The name "+strconv.Quote(name)+" does not exist in DNS (NXDOMAIN): check the host name in the client's configuration (typo, missing domain or search domain in /etc/resolv.conf) and the DNS zone.")
+		// Appended in one buffer (the name quoted into it), one string
+		// made of it.
+		var buf [256]byte
+		b := strconv.AppendQuote(append(buf[:0], "The name "...), name)
+		causes = append(causes, string(append(b, " does not exist in DNS (NXDOMAIN): check the host name in the client's configuration (typo, missing domain or search domain in /etc/resolv.conf) and the DNS zone."...)))
 	}
 	if f.nodata {
 		causes = append(causes, "The name exists but has no address records of the type asked (NOERROR, no data): add the A/AAAA record, or check the client's address family settings.")

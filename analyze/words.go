@@ -289,28 +289,46 @@ func queryErrWords(e queryErr) string {
 
 // describeQuery words a lookup: "AAAA db.lab → NXDOMAIN from 10.0.0.53:53 after 0.4 ms".
 func describeQuery(q *Query) string {
-	s := q.Type + " " + q.Name
+	// Appended in one buffer, one string made of it: every unresolved
+	// connect words its lookups.
+	var buf [160]byte
+	return string(appendQuery(buf[:0], q))
+}
+
+// appendQuery appends describeQuery(q) to b.
+func appendQuery(b []byte, q *Query) []byte {
+	b = append(append(append(b, q.Type...), ' '), q.Name...)
 	switch {
 	case q.LatencyMS == nil:
-		s += " → no answer from " + q.Server
+		b = append(append(b, " → no answer from "...), q.Server...)
 		if q.Retries > 0 {
-			s += " (" + plural(q.Retries, "retry", "retries") + " over " + proto.Dur(q.retrySpan) + ")"
+			b = append(appendPlural(append(b, " ("...), q.Retries, "retry", "retries"), " over "...)
+			b = append(proto.AppendMS(b, float64(q.retrySpan)/float64(time.Millisecond)), ')') // (proto.Dur)
 		}
 		if q.Error != "" && q.Error != "no answer" {
-			s += ": " + q.Error
+			b = append(append(b, ": "...), q.Error...)
 		}
 	case q.Rcode == dns.RcodeString(dns.RcodeSuccess) && len(q.Answers) == 0 && !q.cut:
-		s += " → NOERROR, no records, from " + q.Server + " after " + proto.Dur(q.latency)
+		b = append(append(append(b, " → NOERROR, no records, from "...), q.Server...), " after "...)
+		b = proto.AppendMS(b, float64(q.latency)/float64(time.Millisecond)) // (proto.Dur)
 	default:
-		s += " → " + q.Rcode + " from " + q.Server + " after " + proto.Dur(q.latency)
+		b = append(append(append(append(append(b, " → "...), q.Rcode...), " from "...), q.Server...), " after "...)
+		b = proto.AppendMS(b, float64(q.latency)/float64(time.Millisecond)) // (proto.Dur)
 		if len(q.Answers) > 0 {
-			s += " (" + strings.Join(q.Answers, ", ") + ")"
+			b = append(b, " ("...)
+			for i, a := range q.Answers {
+				if i > 0 {
+					b = append(b, ", "...)
+				}
+				b = append(b, a...)
+			}
+			b = append(b, ')')
 		}
 		if q.cut {
-			s += "; " + q.Error
+			b = append(append(b, "; "...), q.Error...)
 		}
 	}
-	return s
+	return b
 }
 
 // addressesTried words a connect of several attempts: the addresses in

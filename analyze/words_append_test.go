@@ -224,3 +224,56 @@ func TestAppendedSilentAndBannerWords(t *testing.T) {
 		}
 	}
 }
+
+// A lookup's words appended in one buffer (describeQuery) are its
+// template built part by part as strings, and so is the NXDOMAIN cause
+// with the name quoted into it.
+func TestAppendedQueryWords(t *testing.T) {
+	ms := func(v float64) *float64 { return &v }
+	reference := func(q *Query) string {
+		s := q.Type + " " + q.Name
+		switch {
+		case q.LatencyMS == nil:
+			s += " → no answer from " + q.Server
+			if q.Retries > 0 {
+				s += " (" + plural(q.Retries, "retry", "retries") + " over " + proto.Dur(q.retrySpan) + ")"
+			}
+			if q.Error != "" && q.Error != "no answer" {
+				s += ": " + q.Error
+			}
+		case q.Rcode == "NOERROR" && len(q.Answers) == 0 && !q.cut:
+			s += " → NOERROR, no records, from " + q.Server + " after " + proto.Dur(q.latency)
+		default:
+			s += " → " + q.Rcode + " from " + q.Server + " after " + proto.Dur(q.latency)
+			if len(q.Answers) > 0 {
+				s += " (" + strings.Join(q.Answers, ", ") + ")"
+			}
+			if q.cut {
+				s += "; " + q.Error
+			}
+		}
+		return s
+	}
+	for _, q := range []Query{
+		{Type: "A", Name: "db.lab", Server: "10.0.0.53:53", Error: "no answer"},
+		{Type: "AAAA", Name: "db.lab", Server: "10.0.0.53:53", Retries: 1, retrySpan: 5 * time.Second, Error: "no answer"},
+		{Type: "A", Name: "db.lab", Server: "10.0.0.53:53", Retries: 3, retrySpan: 1500 * time.Millisecond, Error: "ICMP port unreachable (type 3 code 3) from 10.0.0.53"},
+		{Type: "A", Name: "db.lab", Server: "10.0.0.53:53", Rcode: "NOERROR", LatencyMS: ms(0.4), latency: 400 * time.Microsecond},
+		{Type: "A", Name: "db-old.shop.internal", Server: "10.0.0.53:53", Rcode: "NXDOMAIN", LatencyMS: ms(0.369), latency: 369 * time.Microsecond},
+		{Type: "A", Name: "db.lab", Server: "[fd00::53]:53", Rcode: "NOERROR", Answers: []string{"10.2.0.2", "10.2.0.3"}, LatencyMS: ms(1200), latency: 1200 * time.Millisecond},
+		{Type: "A", Name: "db.lab", Server: "10.0.0.53:53", Rcode: "NOERROR", cut: true, Error: "the capture cut this answer (snap length) before its records", LatencyMS: ms(2), latency: 2 * time.Millisecond},
+		{Type: "AAAA", Name: strings.Repeat("long-label.", 20) + "lab", Server: "10.0.0.53:53", Rcode: "SERVFAIL", Answers: []string{"fd00:2::99"}, cut: true, Error: "the capture cut this answer (snap length): 1 of its 2 records decoded", LatencyMS: ms(0.1), latency: 100 * time.Microsecond},
+	} {
+		if got, want := describeQuery(&q), reference(&q); got != want {
+			t.Errorf("query words %q, want %q", got, want)
+		}
+	}
+	for _, name := range []string{"db-old.shop.internal", "we\"ird\x01name", strings.Repeat("x", 300)} {
+		q := Query{Type: "A", Name: name, Server: "10.0.0.53:53", Rcode: "NXDOMAIN", LatencyMS: ms(0.3), latency: 300 * time.Microsecond}
+		ev, causes := unresolvedWords(name, []Query{q, q})
+		want := "The name " + strconv.Quote(name) + " does not exist in DNS (NXDOMAIN): check the host name in the client's configuration (typo, missing domain or search domain in /etc/resolv.conf) and the DNS zone."
+		if len(ev) != 2 || ev[0] != reference(&q) || len(causes) != 1 || causes[0] != want {
+			t.Errorf("unresolved %q: evidence %q, causes %q; want %q twice, %q", name, ev, causes, reference(&q), want)
+		}
+	}
+}
