@@ -134,10 +134,11 @@ var (
 	droppedCauses = func(w wordCtx) []string {
 		// Concatenated, not fmt.Sprintf: every unanswered attempt of a big
 		// capture words this.
-		// Room for the second cause (no copy when it is appended), the
-		// port appended (no string of it).
+		// Room for the second cause and a protocol's advice (MySQL's
+		// two sentences, which causesOf appends): no copy when they are
+		// appended; the port appended (no string of it).
 		var port [8]byte
-		c := make([]string, 1, 2)
+		c := make([]string, 1, 4)
 		c[0] = "Packets to " + w.server() + " are silently dropped: a firewall DROP rule (on the server, a cloud security group, or in between), or the host is down/does not exist (no one answers, not even with an ICMP error). Check the firewall rules for port " + string(strconv.AppendUint(port[:0], uint64(w.port()), 10)) + " and that the address is right."
 		if w.f.Errno == "ETIMEDOUT" {
 			return append(c, "The kernel itself gave up after net.ipv4.tcp_syn_retries retransmissions (about 2 minutes by default); set a connect timeout in the client.")

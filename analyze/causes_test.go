@@ -224,3 +224,20 @@ func TestSaidCausesMadeOnce(t *testing.T) {
 		}
 	}
 }
+
+// TestDroppedCausesRoom: an unanswered attempt meant for MySQL gets the
+// dropped causes and MySQL's advice without copying them to grow the
+// slice (the cause sentence and its slice only).
+func TestDroppedCausesRoom(t *testing.T) {
+	for _, comm := range []string{"mariadb", "php"} {
+		f := &Facts{SYNs: 3, Intended: "MySQL"}
+		at := &Attempt{Server: "10.2.0.66:3306", Client: "10.1.0.9:40000", Comm: comm, Reason: ReasonSYNUnanswered, Outcome: Timeout, Facts: f}
+		w := newWordCtx(at, f)
+		if c := causesOf(w); len(c) < 3 || !strings.HasPrefix(c[2], "MySQL/MariaDB clients: set the connect timeout") {
+			t.Fatalf("%s: causes %q, want the dropped causes then MySQL's advice", comm, c)
+		}
+		if n := testing.AllocsPerRun(100, func() { causesOf(w) }); n != 2 {
+			t.Errorf("%s: %v allocations, want 2 (the first cause and the slice)", comm, n)
+		}
+	}
+}
