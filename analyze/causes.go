@@ -146,12 +146,12 @@ var (
 		return append(c, "The client's connect timeout decides when it gives up; with several addresses each one that does not answer costs a full timeout.")
 	}
 	closedSilentCauses = said("The server accepted the TCP connection and closed it without a word: host-based access control (tcp_wrappers/hosts.deny), a proxy or load balancer with no healthy backend, a server shutting down or out of resources (file descriptors, memory: check its error log), or a service of another protocol that closes on unexpected clients.")
-	tlsCauses = said("The TLS handshake failed: the server's certificate is not trusted or does not match the host name, no common TLS version or cipher, or the server requires a client certificate. The server's log and the client's message name the side that refused.")
-	noRouteCauses = func(w wordCtx) []string {
+	tlsCauses          = said("The TLS handshake failed: the server's certificate is not trusted or does not match the host name, no common TLS version or cipher, or the server requires a client certificate. The server's log and the client's message name the side that refused.")
+	noRouteCauses      = func(w wordCtx) []string {
 		return one(fmt.Sprintf("The client host has no route to %s: check `ip route get %s` on the client (a missing default route, or an IPv6 address in DNS on a host without IPv6 connectivity).", w.addr(), w.addr()))
 	}
 	noPortCauses = said("No free local port for this destination (EADDRNOTAVAIL): the ephemeral ports are used up, typically by many connections in TIME_WAIT that the client closed first. Widen net.ipv4.ip_local_port_range, reuse connections (pooling, persistent connections), or enable net.ipv4.tcp_tw_reuse.")
-	staleCauses = func(w wordCtx) []string {
+	staleCauses  = func(w wordCtx) []string {
 		return one(fmt.Sprintf("A stale socket file: %s exists but no server accepts on it (the server died, was restarted with another socket path, or runs in another mount namespace). Start the server, or fix the socket path the server and the client use.", w.server()))
 	}
 )

@@ -804,7 +804,7 @@ var reasonWords = map[Reason]wording{
 	ReasonEADDRINUSE:        {evidence: errnoWords("", false), causes: noPortCauses},
 	ReasonEACCES: {
 		evidence: errnoWords(": refused by local policy before anything was sent", false),
-		causes: said("connect() was refused locally (EACCES/EPERM) before any packet: a local firewall OUTPUT rule, a cgroup/BPF connect hook, SELinux/AppArmor policy, or (with ICMPv6) an administratively-prohibited answer."),
+		causes:   said("connect() was refused locally (EACCES/EPERM) before any packet: a local firewall OUTPUT rule, a cgroup/BPF connect hook, SELinux/AppArmor policy, or (with ICMPv6) an administratively-prohibited answer."),
 	},
 	ReasonECONNREFUSED: {evidence: errnoWords("", true), causes: refusedCauses},
 	ReasonETIMEDOUT: {
@@ -844,7 +844,7 @@ var reasonWords = map[Reason]wording{
 	},
 	ReasonEAGAINUnix: {
 		evidence: unixWords("connect() to the unix socket {path} failed with EAGAIN: the server's listen backlog is full"),
-		causes: said("The server's listen backlog on the socket is full: the server is not accepting fast enough (or its backlog setting is too small)."),
+		causes:   said("The server's listen backlog on the socket is full: the server is not accepting fast enough (or its backlog setting is too small)."),
 	},
 	ReasonUnixOtherErrno: {evidence: unixWords("connect() to the unix socket {path} failed with {errno}"), causes: staleCauses},
 	ReasonUnixConnected:  {evidence: unixWords("connect() to the unix socket {path} succeeded")},
