@@ -109,12 +109,18 @@ var (
 		}
 	}
 	rejectCauses = func(w wordCtx) []string {
+		// Appended in one buffer, one string made of it: every rejected
+		// attempt of a big capture words this.
+		var buf [320]byte
 		from := w.icmp().From
-		who := from + " (a router or firewall on the path)"
+		b := append(buf[:0], "A firewall REJECTs the connection with an ICMP error: the answer came from "...)
 		if from == w.addr() {
-			who = "the server host " + from + " itself (a host with nothing listening answers with RST, so this is its firewall)"
+			b = append(append(append(b, "the server host "...), from...), " itself (a host with nothing listening answers with RST, so this is its firewall)"...)
+		} else {
+			b = append(append(b, from...), " (a router or firewall on the path)"...)
 		}
-		return one("A firewall REJECTs the connection with an ICMP error: the answer came from " + who + ". Check its nft/iptables rules for port " + strconv.Itoa(int(w.port())) + " (`reject with icmp port-unreachable / admin-prohibited`).")
+		b = strconv.AppendUint(append(b, ". Check its nft/iptables rules for port "...), uint64(w.port()), 10)
+		return one(string(append(b, " (`reject with icmp port-unreachable / admin-prohibited`)."...)))
 	}
 	hostCauses = func(w wordCtx) []string {
 		switch ic := w.f.ICMP; {
@@ -128,42 +134,53 @@ var (
 	droppedCauses = func(w wordCtx) []string {
 		// Concatenated, not fmt.Sprintf: every unanswered attempt of a big
 		// capture words this.
-		// Room for the second cause (no copy when it is appended), the
-		// port appended (no string of it).
+		// Room for the second cause and a protocol's advice (MySQL's
+		// two sentences, which causesOf appends): no copy when they are
+		// appended; the port appended (no string of it).
 		var port [8]byte
-		c := make([]string, 1, 2)
+		c := make([]string, 1, 4)
 		c[0] = "Packets to " + w.server() + " are silently dropped: a firewall DROP rule (on the server, a cloud security group, or in between), or the host is down/does not exist (no one answers, not even with an ICMP error). Check the firewall rules for port " + string(strconv.AppendUint(port[:0], uint64(w.port()), 10)) + " and that the address is right."
 		if w.f.Errno == "ETIMEDOUT" {
 			return append(c, "The kernel itself gave up after net.ipv4.tcp_syn_retries retransmissions (about 2 minutes by default); set a connect timeout in the client.")
 		}
 		return append(c, "The client's connect timeout decides when it gives up; with several addresses each one that does not answer costs a full timeout.")
 	}
-	closedSilentCauses = func(wordCtx) []string {
-		return one("The server accepted the TCP connection and closed it without a word: host-based access control (tcp_wrappers/hosts.deny), a proxy or load balancer with no healthy backend, a server shutting down or out of resources (file descriptors, memory: check its error log), or a service of another protocol that closes on unexpected clients.")
-	}
-	tlsCauses = func(wordCtx) []string {
-		return one("The TLS handshake failed: the server's certificate is not trusted or does not match the host name, no common TLS version or cipher, or the server requires a client certificate. The server's log and the client's message name the side that refused.")
-	}
-	noRouteCauses = func(w wordCtx) []string {
+	closedSilentCauses = said("The server accepted the TCP connection and closed it without a word: host-based access control (tcp_wrappers/hosts.deny), a proxy or load balancer with no healthy backend, a server shutting down or out of resources (file descriptors, memory: check its error log), or a service of another protocol that closes on unexpected clients.")
+	tlsCauses          = said("The TLS handshake failed: the server's certificate is not trusted or does not match the host name, no common TLS version or cipher, or the server requires a client certificate. The server's log and the client's message name the side that refused.")
+	noRouteCauses      = func(w wordCtx) []string {
 		return one(fmt.Sprintf("The client host has no route to %s: check `ip route get %s` on the client (a missing default route, or an IPv6 address in DNS on a host without IPv6 connectivity).", w.addr(), w.addr()))
 	}
-	noPortCauses = func(wordCtx) []string {
-		return one("No free local port for this destination (EADDRNOTAVAIL): the ephemeral ports are used up, typically by many connections in TIME_WAIT that the client closed first. Widen net.ipv4.ip_local_port_range, reuse connections (pooling, persistent connections), or enable net.ipv4.tcp_tw_reuse.")
-	}
-	staleCauses = func(w wordCtx) []string {
+	noPortCauses = said("No free local port for this destination (EADDRNOTAVAIL): the ephemeral ports are used up, typically by many connections in TIME_WAIT that the client closed first. Widen net.ipv4.ip_local_port_range, reuse connections (pooling, persistent connections), or enable net.ipv4.tcp_tw_reuse.")
+	staleCauses  = func(w wordCtx) []string {
 		return one(fmt.Sprintf("A stale socket file: %s exists but no server accepts on it (the server died, was restarted with another socket path, or runs in another mount namespace). Start the server, or fix the socket path the server and the client use.", w.server()))
 	}
+)
+
+// said is words that never change, made once: the causes that are the
+// same for every attempt of their reason are this one slice each time,
+// not a new one per attempt (an allocation each). It is clipped, so that
+// an append to it copies; nothing changes words in place (concat shares
+// them too).
+func said(sentences ...string) func(wordCtx) []string {
+	words := slices.Clip(sentences)
+	return func(wordCtx) []string { return words }
+}
+
+// The default causes (defaultCauses), made once (as said's).
+var (
+	incompleteCauses = said("The capture ended before this attempt finished: capture for longer (start before the client connects, stop after it reports).")
+	slowFirstCauses  = said("The server's first message was slow: a reverse DNS lookup of the client on the server, or an overloaded server; close to the client's connect timeout this turns into failures.")
 )
 
 // defaultCauses are the causes of a reason without its own: by outcome.
 func defaultCauses(w wordCtx) []string {
 	switch w.at.Reason.Outcome() {
 	case Incomplete:
-		return one("The capture ended before this attempt finished: capture for longer (start before the client connects, stop after it reports).")
+		return incompleteCauses(w)
 	case OK:
 		// A late accept explains it (serverCauses says so).
 		if w.f.ServerFirstMS != nil && *w.f.ServerFirstMS >= lateFirstMS && !acceptExplainsFirst(w.f) {
-			return one("The server's first message was slow: a reverse DNS lookup of the client on the server, or an overloaded server; close to the client's connect timeout this turns into failures.")
+			return slowFirstCauses(w)
 		}
 	}
 	return nil
@@ -172,6 +189,9 @@ func defaultCauses(w wordCtx) []string {
 // unresolvedWords explains a connect whose lookups of name all failed.
 func unresolvedWords(name string, qs []Query) (evidence, causes []string) {
 	var f lookupFailures
+	if len(qs) > 0 {
+		evidence = make([]string, 0, len(qs)) // one sentence per lookup: made once, not grown
+	}
 	for i := range qs {
 		q := &qs[i]
 		evidence = append(evidence, describeQuery(q))
@@ -189,7 +209,11 @@ func unresolvedWords(name string, qs []Query) (evidence, causes []string) {
 		}
 	}
 	if f.nx {
-		causes = append(causes, "The name "+strconv.Quote(name)+" does not exist in DNS (NXDOMAIN): check the host name in the client's configuration (typo, missing domain or search domain in /etc/resolv.conf) and the DNS zone.")
+		// Appended in one buffer (the name quoted into it), one string
+		// made of it.
+		var buf [256]byte
+		b := strconv.AppendQuote(append(buf[:0], "The name "...), name)
+		causes = append(causes, string(append(b, " does not exist in DNS (NXDOMAIN): check the host name in the client's configuration (typo, missing domain or search domain in /etc/resolv.conf) and the DNS zone."...)))
 	}
 	if f.nodata {
 		causes = append(causes, "The name exists but has no address records of the type asked (NOERROR, no data): add the A/AAAA record, or check the client's address family settings.")

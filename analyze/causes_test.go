@@ -4,6 +4,7 @@ import (
 	"net/netip"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -198,5 +199,45 @@ func TestAAAABlackholeCauses(t *testing.T) {
 			}
 			checkWords(t, conn.Causes, tc.want, tc.absent)
 		})
+	}
+}
+
+// TestSaidCausesMadeOnce: a reason whose causes never change gives every
+// attempt the same words without making them again (no allocation), and
+// a caller appending to them leaves the next attempt's unchanged.
+func TestSaidCausesMadeOnce(t *testing.T) {
+	for _, r := range []Reason{ReasonServerClosedSilent, ReasonNoServerBytes, ReasonTLSAlert, ReasonEADDRNOTAVAIL, ReasonSYNACKAfterGiveUp} {
+		at := &Attempt{Server: "10.2.0.5:3306", Client: "10.1.0.9:40000", Reason: r, Outcome: r.Outcome(), Facts: &Facts{}}
+		w := newWordCtx(at, at.Facts)
+		first := causesOf(w)
+		if len(first) == 0 || first[0] == "" {
+			t.Errorf("%s: no causes", r)
+			continue
+		}
+		want := slices.Clone(first)
+		_ = append(first, "appended by a caller")
+		if again := causesOf(w); !slices.Equal(again, want) {
+			t.Errorf("%s: after an append to the causes, the next are %q, want %q", r, again, want)
+		}
+		if n := testing.AllocsPerRun(100, func() { causesOf(w) }); n != 0 {
+			t.Errorf("%s: %v allocations per attempt's causes, want 0 (made once)", r, n)
+		}
+	}
+}
+
+// TestDroppedCausesRoom: an unanswered attempt meant for MySQL gets the
+// dropped causes and MySQL's advice without copying them to grow the
+// slice (the cause sentence and its slice only).
+func TestDroppedCausesRoom(t *testing.T) {
+	for _, comm := range []string{"mariadb", "php"} {
+		f := &Facts{SYNs: 3, Intended: "MySQL"}
+		at := &Attempt{Server: "10.2.0.66:3306", Client: "10.1.0.9:40000", Comm: comm, Reason: ReasonSYNUnanswered, Outcome: Timeout, Facts: f}
+		w := newWordCtx(at, f)
+		if c := causesOf(w); len(c) < 3 || !strings.HasPrefix(c[2], "MySQL/MariaDB clients: set the connect timeout") {
+			t.Fatalf("%s: causes %q, want the dropped causes then MySQL's advice", comm, c)
+		}
+		if n := testing.AllocsPerRun(100, func() { causesOf(w) }); n != 2 {
+			t.Errorf("%s: %v allocations, want 2 (the first cause and the slice)", comm, n)
+		}
 	}
 }

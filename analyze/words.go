@@ -174,7 +174,19 @@ func Explain(c *Connect) {
 		tried, lost = addressesTried(c.Attempts)
 		lastEv, lastCauses = last.Evidence, last.Causes
 		if len(c.Untried) > 0 {
-			untriedEv = []string{fmt.Sprintf("%s also resolved to %s, never tried", c.Name, strings.Join(c.Untried, ", "))}
+			// Appended in one buffer, one string made of it (not a
+			// fmt.Sprintf of a join: every such connect words this).
+			var buf [128]byte
+			b := append(buf[:0], c.Name...)
+			for i, u := range c.Untried {
+				if i == 0 {
+					b = append(b, " also resolved to "...)
+				} else {
+					b = append(b, ", "...)
+				}
+				b = append(b, u...)
+			}
+			untriedEv = one(string(append(b, ", never tried"...)))
 			untried = untriedCauses(c.Attempts, c.Untried)
 		}
 	}
@@ -277,28 +289,46 @@ func queryErrWords(e queryErr) string {
 
 // describeQuery words a lookup: "AAAA db.lab → NXDOMAIN from 10.0.0.53:53 after 0.4 ms".
 func describeQuery(q *Query) string {
-	s := q.Type + " " + q.Name
+	// Appended in one buffer, one string made of it: every unresolved
+	// connect words its lookups.
+	var buf [160]byte
+	return string(appendQuery(buf[:0], q))
+}
+
+// appendQuery appends describeQuery(q) to b.
+func appendQuery(b []byte, q *Query) []byte {
+	b = append(append(append(b, q.Type...), ' '), q.Name...)
 	switch {
 	case q.LatencyMS == nil:
-		s += " → no answer from " + q.Server
+		b = append(append(b, " → no answer from "...), q.Server...)
 		if q.Retries > 0 {
-			s += " (" + plural(q.Retries, "retry", "retries") + " over " + proto.Dur(q.retrySpan) + ")"
+			b = append(appendPlural(append(b, " ("...), q.Retries, "retry", "retries"), " over "...)
+			b = append(proto.AppendMS(b, float64(q.retrySpan)/float64(time.Millisecond)), ')') // (proto.Dur)
 		}
 		if q.Error != "" && q.Error != "no answer" {
-			s += ": " + q.Error
+			b = append(append(b, ": "...), q.Error...)
 		}
 	case q.Rcode == dns.RcodeString(dns.RcodeSuccess) && len(q.Answers) == 0 && !q.cut:
-		s += " → NOERROR, no records, from " + q.Server + " after " + proto.Dur(q.latency)
+		b = append(append(append(b, " → NOERROR, no records, from "...), q.Server...), " after "...)
+		b = proto.AppendMS(b, float64(q.latency)/float64(time.Millisecond)) // (proto.Dur)
 	default:
-		s += " → " + q.Rcode + " from " + q.Server + " after " + proto.Dur(q.latency)
+		b = append(append(append(append(append(b, " → "...), q.Rcode...), " from "...), q.Server...), " after "...)
+		b = proto.AppendMS(b, float64(q.latency)/float64(time.Millisecond)) // (proto.Dur)
 		if len(q.Answers) > 0 {
-			s += " (" + strings.Join(q.Answers, ", ") + ")"
+			b = append(b, " ("...)
+			for i, a := range q.Answers {
+				if i > 0 {
+					b = append(b, ", "...)
+				}
+				b = append(b, a...)
+			}
+			b = append(b, ')')
 		}
 		if q.cut {
-			s += "; " + q.Error
+			b = append(append(b, "; "...), q.Error...)
 		}
 	}
-	return s
+	return b
 }
 
 // addressesTried words a connect of several attempts: the addresses in
@@ -738,9 +768,7 @@ var reasonWords = map[Reason]wording{
 		evidence: func(w wordCtx) []string {
 			return one(fmt.Sprintf("the SYN-ACK came %s after the first SYN, after the client had given up (it answered with RST)", d(w.f.SYNACKMS)))
 		},
-		causes: func(wordCtx) []string {
-			return one("The SYN-ACK came only after the client had given up: the path or the server is very slow to answer (overloaded accept queue, heavy loss). Check the RTT and the server's listen backlog.")
-		},
+		causes: said("The SYN-ACK came only after the client had given up: the path or the server is very slow to answer (overloaded accept queue, heavy loss). Check the RTT and the server's listen backlog."),
 	},
 
 	// ICMP.
@@ -776,9 +804,7 @@ var reasonWords = map[Reason]wording{
 	ReasonEADDRINUSE:        {evidence: errnoWords("", false), causes: noPortCauses},
 	ReasonEACCES: {
 		evidence: errnoWords(": refused by local policy before anything was sent", false),
-		causes: func(wordCtx) []string {
-			return one("connect() was refused locally (EACCES/EPERM) before any packet: a local firewall OUTPUT rule, a cgroup/BPF connect hook, SELinux/AppArmor policy, or (with ICMPv6) an administratively-prohibited answer.")
-		},
+		causes:   said("connect() was refused locally (EACCES/EPERM) before any packet: a local firewall OUTPUT rule, a cgroup/BPF connect hook, SELinux/AppArmor policy, or (with ICMPv6) an administratively-prohibited answer."),
 	},
 	ReasonECONNREFUSED: {evidence: errnoWords("", true), causes: refusedCauses},
 	ReasonETIMEDOUT: {
@@ -818,9 +844,7 @@ var reasonWords = map[Reason]wording{
 	},
 	ReasonEAGAINUnix: {
 		evidence: unixWords("connect() to the unix socket {path} failed with EAGAIN: the server's listen backlog is full"),
-		causes: func(wordCtx) []string {
-			return one("The server's listen backlog on the socket is full: the server is not accepting fast enough (or its backlog setting is too small).")
-		},
+		causes:   said("The server's listen backlog on the socket is full: the server is not accepting fast enough (or its backlog setting is too small)."),
 	},
 	ReasonUnixOtherErrno: {evidence: unixWords("connect() to the unix socket {path} failed with {errno}"), causes: staleCauses},
 	ReasonUnixConnected:  {evidence: unixWords("connect() to the unix socket {path} succeeded")},
@@ -828,30 +852,31 @@ var reasonWords = map[Reason]wording{
 	// Application bytes.
 	ReasonNoServerBytes: {
 		evidence: func(w wordCtx) []string {
+			// Appended in one buffer, one string made of it.
 			f := w.f
+			var buf [160]byte
+			b := append(buf[:0], "connected, but the server sent nothing"...)
 			switch f.Ended {
 			case "client_close":
-				return one("connected, but the server sent nothing; the client gave up (" + f.ClientClose + ") after " + d(f.SinceHandshakeMS))
+				b = append(append(append(b, "; the client gave up ("...), f.ClientClose...), ") after "...)
 			case "next_address":
-				return one("connected, but the server sent nothing; the client moved on to " + f.NextAddress + " after " + d(f.SinceHandshakeMS))
+				b = append(append(append(b, "; the client moved on to "...), f.NextAddress...), " after "...)
+			default:
+				b = append(b, " in "...)
 			}
-			return one("connected, but the server sent nothing in " + d(f.SinceHandshakeMS))
+			return one(string(appendD(b, f.SinceHandshakeMS)))
 		},
-		causes: func(wordCtx) []string {
-			return []string{
-				"TCP connected but the server sent nothing: the server process is hung or overloaded (accept backlog, thread limits), blocked resolving the client's address (reverse DNS of the client with a slow DNS), or it is a proxy/load balancer whose backend is down.",
-				"The client gave up waiting for the server's first message: its connect timeout (or read timeout) covers that wait too.",
-			}
-		},
+		causes: said(
+			"TCP connected but the server sent nothing: the server process is hung or overloaded (accept backlog, thread limits), blocked resolving the client's address (reverse DNS of the client with a slow DNS), or it is a proxy/load balancer whose backend is down.",
+			"The client gave up waiting for the server's first message: its connect timeout (or read timeout) covers that wait too.",
+		),
 	},
 	ReasonRequestUnanswered: {
 		evidence: func(w wordCtx) []string { return one(w.unanswered()) },
-		causes: func(wordCtx) []string {
-			return []string{
-				"The server received the client's first bytes (its TCP acknowledged them when the capture shows the ACK) but its application never answered: the service is hung or overloaded (worker pool, backend it waits on), or the client spoke a protocol the server does not (a plain-text request to a TLS port, a wrong path through a proxy). Check the server's logs for this connection.",
-				"If the server is merely slow, the client's read timeout decides when it gives up.",
-			}
-		},
+		causes: said(
+			"The server received the client's first bytes (its TCP acknowledged them when the capture shows the ACK) but its application never answered: the service is hung or overloaded (worker pool, backend it waits on), or the client spoke a protocol the server does not (a plain-text request to a TLS port, a wrong path through a proxy). Check the server's logs for this connection.",
+			"If the server is merely slow, the client's read timeout decides when it gives up.",
+		),
 	},
 	ReasonServerSpokeLate: {
 		evidence: func(w wordCtx) []string {
@@ -859,20 +884,23 @@ var reasonWords = map[Reason]wording{
 			return one(fmt.Sprintf("the server's first bytes came %s after the handshake, %s after the client gave up (%s at +%s)",
 				d(f.ServerFirstMS), d(f.AfterGiveUpMS), f.ClientClose, d(f.ClientGaveUpMS)))
 		},
-		causes: func(wordCtx) []string {
-			return []string{
-				"The server spoke only after the client had given up. Typical of a reverse DNS lookup of the client's address on the server: turn the server's reverse lookups off, or fix the PTR records/DNS the server uses. Also possible: an overloaded server (thread or process creation).",
-				"If the delay is expected, raise the client's connect timeout.",
-			}
-		},
+		causes: said(
+			"The server spoke only after the client had given up. Typical of a reverse DNS lookup of the client's address on the server: turn the server's reverse lookups off, or fix the PTR records/DNS the server uses. Also possible: an overloaded server (thread or process creation).",
+			"If the delay is expected, raise the client's connect timeout.",
+		),
 	},
 	ReasonServerClosedSilent: {
 		evidence: func(w wordCtx) []string {
+			// Appended in one buffer, one string made of it.
 			f := w.f
+			var buf [160]byte
 			if f.SinceRequestMS != nil {
-				return one("the server closed (" + f.ServerClose + ") " + d(f.SinceRequestMS) + " after the client's first bytes (" + d(f.SinceHandshakeMS) + " after the handshake) without answering")
+				b := appendD(append(append(append(buf[:0], "the server closed ("...), f.ServerClose...), ") "...), f.SinceRequestMS)
+				b = appendD(append(b, " after the client's first bytes ("...), f.SinceHandshakeMS)
+				return one(string(append(b, " after the handshake) without answering"...)))
 			}
-			return one("connected, then the server closed (" + f.ServerClose + ") " + d(f.SinceHandshakeMS) + " after the handshake without sending a greeting")
+			b := appendD(append(append(append(buf[:0], "connected, then the server closed ("...), f.ServerClose...), ") "...), f.SinceHandshakeMS)
+			return one(string(append(b, " after the handshake without sending a greeting"...)))
 		},
 		causes: closedSilentCauses,
 	},
@@ -900,7 +928,12 @@ var reasonWords = map[Reason]wording{
 			if w.f.Expected != "" {
 				want = w.f.Expected
 			}
-			return one("Something other than " + want + " listens on " + w.server() + " (it sent " + strconv.Quote(w.f.Banner) + "): the wrong port or host in the client's configuration, or a port forward/proxy pointing at the wrong service.")
+			// Appended in one buffer (the banner quoted into it), one
+			// string made of it.
+			var buf [320]byte
+			b := append(append(append(append(buf[:0], "Something other than "...), want...), " listens on "...), w.server()...)
+			b = strconv.AppendQuote(append(b, " (it sent "...), w.f.Banner)
+			return one(string(append(b, "): the wrong port or host in the client's configuration, or a port forward/proxy pointing at the wrong service."...)))
 		},
 	},
 	ReasonServerFirstAnswered: {
@@ -998,7 +1031,11 @@ func icmpWords(w wordCtx) []string {
 
 // wrongBannerWords is the evidence of a protocol's WrongBanner reason.
 func wrongBannerWords(w wordCtx) []string {
-	return one("the server at " + w.server() + " spoke first with " + strconv.Quote(w.f.Banner) + ", not a " + w.f.Expected + " greeting")
+	// Appended in one buffer (the banner quoted into it), one string made
+	// of it.
+	var buf [160]byte
+	b := strconv.AppendQuote(append(append(append(buf[:0], "the server at "...), w.server()...), " spoke first with "...), w.f.Banner)
+	return one(string(append(append(append(b, ", not a "...), w.f.Expected...), " greeting"...)))
 }
 
 func init() {

@@ -143,3 +143,137 @@ func TestAppendedAnswerWords(t *testing.T) {
 		}
 	}
 }
+
+// A connect's untried addresses, appended in one buffer, are worded as
+// its template says (one address or several, a long name).
+func TestAppendedUntriedEvidence(t *testing.T) {
+	for _, untried := range [][]string{{"10.2.0.2"}, {"10.2.0.2", "fd00:2::7"}, {"10.2.0.2", "10.2.0.3", "10.2.0.4", "10.2.0.5", "10.2.0.6", "10.2.0.7", "10.2.0.8", "10.2.0.9", "10.2.0.10"}} {
+		for _, name := range []string{"db.lab", strings.Repeat("very-long-label.", 12) + "lab"} {
+			c := &Connect{Name: name, Port: 3306, Untried: untried, Attempts: []*Attempt{
+				{Server: "[fd00:2::99]:3306", Client: "[fd00:1::1]:40000", Reason: ReasonSYNUnanswered, Outcome: Timeout, Facts: &Facts{SYNs: 2}}}}
+			Explain(c)
+			want := fmt.Sprintf("%s also resolved to %s, never tried", name, strings.Join(untried, ", "))
+			if len(c.Evidence) != 2 || c.Evidence[1] != want {
+				t.Errorf("%s %v: evidence %q, want %q second", name, untried, c.Evidence, want)
+			}
+		}
+	}
+}
+
+// The rejected, wrong-banner, silent and closed words appended in one
+// buffer are their templates built part by part as strings.
+func TestAppendedSilentAndBannerWords(t *testing.T) {
+	ms := func(v float64) *float64 { return &v }
+	for _, server := range []string{"10.2.0.5:3306", "[fd00:2::1]:3306"} {
+		for _, from := range []string{"10.2.0.5", "fd00:2::1", "10.9.9.9"} {
+			f := &Facts{ICMP: &ICMPFact{From: from, Type: 3, Code: 13}}
+			w := newWordCtx(&Attempt{Server: server, Reason: ReasonICMPAdminProhibited, Facts: f}, f)
+			who := from + " (a router or firewall on the path)"
+			if from == w.addr() {
+				who = "the server host " + from + " itself (a host with nothing listening answers with RST, so this is its firewall)"
+			}
+			want := "A firewall REJECTs the connection with an ICMP error: the answer came from " + who + ". Check its nft/iptables rules for port " + strconv.Itoa(int(w.port())) + " (`reject with icmp port-unreachable / admin-prohibited`)."
+			if got := rejectCauses(w); len(got) != 1 || got[0] != want {
+				t.Errorf("reject causes %q, want %q", got, want)
+			}
+		}
+		for _, banner := range []string{"SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3", "\x00\xff\"quoted\"\t", strings.Repeat("x", 300)} {
+			for _, expected := range []string{"", "MySQL"} {
+				f := &Facts{Banner: banner, Expected: expected}
+				w := newWordCtx(&Attempt{Server: server, Reason: ReasonClientSilentToBanner, Facts: f}, f)
+				want := "the server at " + server + " spoke first with " + strconv.Quote(banner) + ", not a " + expected + " greeting"
+				if got := wrongBannerWords(w); len(got) != 1 || got[0] != want {
+					t.Errorf("wrong banner evidence %q, want %q", got, want)
+				}
+				service := "the expected service"
+				if expected != "" {
+					service = expected
+				}
+				want = "Something other than " + service + " listens on " + server + " (it sent " + strconv.Quote(banner) + "): the wrong port or host in the client's configuration, or a port forward/proxy pointing at the wrong service."
+				if got := reasonWords[ReasonClientSilentToBanner].causes(w); len(got) != 1 || got[0] != want {
+					t.Errorf("wrong banner causes %q, want %q", got, want)
+				}
+			}
+		}
+	}
+	for _, ended := range []string{"", "client_close", "next_address"} {
+		for _, since := range []*float64{nil, ms(10000.4)} {
+			for _, request := range []*float64{nil, ms(0.5)} {
+				f := &Facts{Ended: ended, ClientClose: "FIN", NextAddress: "10.2.0.6:3306", SinceHandshakeMS: since, ServerClose: "RST", SinceRequestMS: request}
+				w := newWordCtx(&Attempt{Server: "10.2.0.5:3306", Facts: f}, f)
+				var want string
+				switch ended {
+				case "client_close":
+					want = "connected, but the server sent nothing; the client gave up (" + f.ClientClose + ") after " + d(f.SinceHandshakeMS)
+				case "next_address":
+					want = "connected, but the server sent nothing; the client moved on to " + f.NextAddress + " after " + d(f.SinceHandshakeMS)
+				default:
+					want = "connected, but the server sent nothing in " + d(f.SinceHandshakeMS)
+				}
+				if got := reasonWords[ReasonNoServerBytes].evidence(w); len(got) != 1 || got[0] != want {
+					t.Errorf("no server bytes evidence %q, want %q", got, want)
+				}
+				want = "connected, then the server closed (" + f.ServerClose + ") " + d(f.SinceHandshakeMS) + " after the handshake without sending a greeting"
+				if request != nil {
+					want = "the server closed (" + f.ServerClose + ") " + d(f.SinceRequestMS) + " after the client's first bytes (" + d(f.SinceHandshakeMS) + " after the handshake) without answering"
+				}
+				if got := reasonWords[ReasonServerClosedSilent].evidence(w); len(got) != 1 || got[0] != want {
+					t.Errorf("server closed silent evidence %q, want %q", got, want)
+				}
+			}
+		}
+	}
+}
+
+// A lookup's words appended in one buffer (describeQuery) are its
+// template built part by part as strings, and so is the NXDOMAIN cause
+// with the name quoted into it.
+func TestAppendedQueryWords(t *testing.T) {
+	ms := func(v float64) *float64 { return &v }
+	reference := func(q *Query) string {
+		s := q.Type + " " + q.Name
+		switch {
+		case q.LatencyMS == nil:
+			s += " → no answer from " + q.Server
+			if q.Retries > 0 {
+				s += " (" + plural(q.Retries, "retry", "retries") + " over " + proto.Dur(q.retrySpan) + ")"
+			}
+			if q.Error != "" && q.Error != "no answer" {
+				s += ": " + q.Error
+			}
+		case q.Rcode == "NOERROR" && len(q.Answers) == 0 && !q.cut:
+			s += " → NOERROR, no records, from " + q.Server + " after " + proto.Dur(q.latency)
+		default:
+			s += " → " + q.Rcode + " from " + q.Server + " after " + proto.Dur(q.latency)
+			if len(q.Answers) > 0 {
+				s += " (" + strings.Join(q.Answers, ", ") + ")"
+			}
+			if q.cut {
+				s += "; " + q.Error
+			}
+		}
+		return s
+	}
+	for _, q := range []Query{
+		{Type: "A", Name: "db.lab", Server: "10.0.0.53:53", Error: "no answer"},
+		{Type: "AAAA", Name: "db.lab", Server: "10.0.0.53:53", Retries: 1, retrySpan: 5 * time.Second, Error: "no answer"},
+		{Type: "A", Name: "db.lab", Server: "10.0.0.53:53", Retries: 3, retrySpan: 1500 * time.Millisecond, Error: "ICMP port unreachable (type 3 code 3) from 10.0.0.53"},
+		{Type: "A", Name: "db.lab", Server: "10.0.0.53:53", Rcode: "NOERROR", LatencyMS: ms(0.4), latency: 400 * time.Microsecond},
+		{Type: "A", Name: "db-old.shop.internal", Server: "10.0.0.53:53", Rcode: "NXDOMAIN", LatencyMS: ms(0.369), latency: 369 * time.Microsecond},
+		{Type: "A", Name: "db.lab", Server: "[fd00::53]:53", Rcode: "NOERROR", Answers: []string{"10.2.0.2", "10.2.0.3"}, LatencyMS: ms(1200), latency: 1200 * time.Millisecond},
+		{Type: "A", Name: "db.lab", Server: "10.0.0.53:53", Rcode: "NOERROR", cut: true, Error: "the capture cut this answer (snap length) before its records", LatencyMS: ms(2), latency: 2 * time.Millisecond},
+		{Type: "AAAA", Name: strings.Repeat("long-label.", 20) + "lab", Server: "10.0.0.53:53", Rcode: "SERVFAIL", Answers: []string{"fd00:2::99"}, cut: true, Error: "the capture cut this answer (snap length): 1 of its 2 records decoded", LatencyMS: ms(0.1), latency: 100 * time.Microsecond},
+	} {
+		if got, want := describeQuery(&q), reference(&q); got != want {
+			t.Errorf("query words %q, want %q", got, want)
+		}
+	}
+	for _, name := range []string{"db-old.shop.internal", "we\"ird\x01name", strings.Repeat("x", 300)} {
+		q := Query{Type: "A", Name: name, Server: "10.0.0.53:53", Rcode: "NXDOMAIN", LatencyMS: ms(0.3), latency: 300 * time.Microsecond}
+		ev, causes := unresolvedWords(name, []Query{q, q})
+		want := "The name " + strconv.Quote(name) + " does not exist in DNS (NXDOMAIN): check the host name in the client's configuration (typo, missing domain or search domain in /etc/resolv.conf) and the DNS zone."
+		if len(ev) != 2 || ev[0] != reference(&q) || len(causes) != 1 || causes[0] != want {
+			t.Errorf("unresolved %q: evidence %q, causes %q; want %q twice, %q", name, ev, causes, reference(&q), want)
+		}
+	}
+}

@@ -51,8 +51,10 @@ func evidence(reason string, info *Info, f *proto.Finding) []string {
 	case ReasonErrAtGreeting, ReasonErrBeforeLogin, ReasonErrAfterLogin, ReasonAccessDenied:
 		// The most frequent sentences (a failed login, a login OK) are
 		// appended into one buffer on the stack: one string made, not one
-		// for each part and another for them joined.
-		var buf [160]byte
+		// for each part and another for them joined. The buffer holds
+		// the usual server messages (1130's names the client: 165 bytes
+		// with it overflowed a 160-byte one into a third allocation).
+		var buf [256]byte
 		switch f.Step {
 		case StepGreeting:
 			b := errOf(info).appendTo(append(buf[:0], "the server answered the connect with "...))

@@ -50,3 +50,22 @@ func TestEvidenceSentences(t *testing.T) {
 		})
 	}
 }
+
+// TestEvidenceOneString: a refused login's sentence with the usual server
+// message (1130's names the client) is one string and its slice: the
+// buffer holds it, no third allocation for it to grow.
+func TestEvidenceOneString(t *testing.T) {
+	for _, tc := range []struct {
+		reason string
+		info   Info
+		f      proto.Finding
+	}{
+		{ReasonErrAtGreeting, Info{ErrorCode: 1130, SQLState: "HY000", ErrorMessage: "Host '10.111.222.233' is not allowed to connect to this MariaDB server"}, proto.Finding{Step: StepGreeting, Delay: 1505 * time.Microsecond}},
+		{ReasonErrAtGreeting, Info{ErrorCode: 1040, SQLState: "08004", ErrorMessage: "Too many connections"}, proto.Finding{Step: StepGreeting, Delay: 400 * time.Microsecond}},
+		{ReasonAccessDenied, Info{ErrorCode: 1045, SQLState: "28000", ErrorMessage: "Access denied for user 'app'@'10.111.222.233' (using password: YES)"}, proto.Finding{Step: StepAfterLogin}},
+	} {
+		if n := testing.AllocsPerRun(100, func() { evidence(tc.reason, &tc.info, &tc.f) }); n != 2 {
+			t.Errorf("%s %d: %v allocations, want 2 (the sentence and its slice)", tc.reason, tc.info.ErrorCode, n)
+		}
+	}
+}

@@ -123,23 +123,31 @@ var phpClients = []string{"php", "php-fpm", "php-cgi"}
 // non-blocking connect.
 const misleadingErrno = "Trust the wire over the client's message: MariaDB's client library reports 115 (EINPROGRESS) for a refused or timed-out non-blocking connect."
 
+// The advice connCauses gives on refused and unanswered connects, made
+// once: every such attempt meant for MySQL gets it, and a new slice each
+// time was an allocation per attempt. Callers only read it
+// (proto.Protocol.ConnCauses); a PHP client's is the first sentence alone,
+// clipped, so that an append copies.
+var (
+	refusedAdvice = []string{"MySQL/MariaDB: check bind_address (127.0.0.1 only?), skip_networking (no TCP at all) and port in the server's configuration ([mysqld]), or that mysqld/mariadbd runs.", misleadingErrno}
+	timeoutAdvice = []string{"MySQL/MariaDB clients: set the connect timeout: --connect-timeout (mariadb/mysql CLI), MYSQLI_OPT_CONNECT_TIMEOUT or mysqlnd.net_connect_timeout (PHP), connect_timeout (Connector/Python, PyMySQL).", misleadingErrno}
+)
+
 // connCauses is MySQL's advice on connection-level reasons (engine reason
 // ids) for an attempt meant for a MySQL server.
 func connCauses(reason string, t proto.Target) []string {
 	php := slices.Contains(phpClients, t.Comm)
 	switch reason {
 	case "tcp.rst_from_server", "kernel.rst_received", "kernel.econnrefused", "kernel.econnreset":
-		c := "MySQL/MariaDB: check bind_address (127.0.0.1 only?), skip_networking (no TCP at all) and port in the server's configuration ([mysqld]), or that mysqld/mariadbd runs."
 		if !php {
-			return []string{c, misleadingErrno}
+			return refusedAdvice
 		}
-		return []string{c}
+		return refusedAdvice[:1:1]
 	case "tcp.syn_unanswered", "kernel.etimedout":
-		c := "MySQL/MariaDB clients: set the connect timeout: --connect-timeout (mariadb/mysql CLI), MYSQLI_OPT_CONNECT_TIMEOUT or mysqlnd.net_connect_timeout (PHP), connect_timeout (Connector/Python, PyMySQL)."
 		if !php {
-			return []string{c, misleadingErrno}
+			return timeoutAdvice
 		}
-		return []string{c}
+		return timeoutAdvice[:1:1]
 	case "app.no_server_bytes":
 		return []string{"MySQL/MariaDB: a server resolving the client's address (skip_name_resolve=OFF) waits on DNS before its greeting; clients report the wait as \"Lost connection ... at 'reading initial communication packet'\" (error 2013)."}
 	case "kernel.enoent", "kernel.econnrefused_unix", "kernel.unix_other_errno":

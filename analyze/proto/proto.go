@@ -297,7 +297,8 @@ type Protocol struct {
 	// "tcp.rst_from_server", "tcp.syn_unanswered", "kernel.enoent") on an
 	// attempt meant for this protocol: its server port is one of Ports, or
 	// its client is one of Clients, or its unix socket path holds one of
-	// SocketWords. Nil, or a nil answer: nothing to add.
+	// SocketWords. Nil, or a nil answer: nothing to add. The caller only
+	// reads the slice (it may be the same one each time).
 	ConnCauses func(reason string, t Target) []string
 	// Words makes the words of a timeline step the protocol's sessions
 	// recorded (kind, direction and attributes whose Proto is Name), when the report

@@ -1,0 +1,41 @@
+package mysql
+
+import (
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/connscope/connscope/analyze/proto"
+)
+
+// TestConnCausesShared: the advice on a refused or unanswered connect is
+// made once (no allocation per attempt), a PHP client's is the first
+// sentence alone, and a caller appending to an answer leaves the next
+// answer unchanged.
+func TestConnCausesShared(t *testing.T) {
+	for _, tc := range []struct {
+		reason, comm string
+		first        string // the start of the first sentence
+		n            int
+	}{
+		{"tcp.rst_from_server", "mysql", "MySQL/MariaDB: check bind_address", 2},
+		{"kernel.econnrefused", "php-fpm", "MySQL/MariaDB: check bind_address", 1},
+		{"tcp.syn_unanswered", "", "MySQL/MariaDB clients: set the connect timeout", 2},
+		{"kernel.etimedout", "php", "MySQL/MariaDB clients: set the connect timeout", 1},
+	} {
+		target := proto.Target{Comm: tc.comm, Port: 3306}
+		got := connCauses(tc.reason, target)
+		if len(got) != tc.n || !strings.HasPrefix(got[0], tc.first) || tc.n == 2 && got[1] != misleadingErrno {
+			t.Errorf("%s (%q): %q, want %d sentences starting %q", tc.reason, tc.comm, got, tc.n, tc.first)
+			continue
+		}
+		want := slices.Clone(got)
+		_ = append(got, "appended by a caller")
+		if again := connCauses(tc.reason, target); !slices.Equal(again, want) {
+			t.Errorf("%s (%q): after an append to the answer, the next is %q, want %q", tc.reason, tc.comm, again, want)
+		}
+		if n := testing.AllocsPerRun(100, func() { connCauses(tc.reason, target) }); n != 0 {
+			t.Errorf("%s (%q): %v allocations per call, want 0 (the advice is made once)", tc.reason, tc.comm, n)
+		}
+	}
+}
