@@ -200,7 +200,7 @@ func (r *benchReader) cpu() time.Duration {
 // stop waits until the ring buffer is empty, then stops the reader and
 // returns its CPU time.
 func (r *benchReader) stop() time.Duration {
-	for deadline := time.Now().Add(5 * time.Second); r.tr.reader.AvailableBytes() > 0 && time.Now().Before(deadline); {
+	for deadline := time.Now().Add(5 * time.Second); r.tr.ring.available() > 0 && time.Now().Before(deadline); {
 		time.Sleep(time.Millisecond)
 	}
 	r.cancel()
