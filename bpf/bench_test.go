@@ -35,6 +35,8 @@ import (
 	"github.com/cilium/ebpf/asm"
 	"github.com/cilium/ebpf/link"
 	"golang.org/x/sys/unix"
+
+	"github.com/connscope/connscope/event"
 )
 
 // loopbackTargets is a listener that accepts and closes at once, a port
@@ -176,8 +178,10 @@ func startReader(tr *Tracer) *benchReader {
 		defer runtime.UnlockOSThread()
 		r.tid <- unix.Gettid()
 		start := threadCPU()
+		var k event.Kernel
 		for {
-			if _, err := tr.Next(ctx); err != nil {
+			// As the live reader reads (NextInto, no copies).
+			if err := tr.NextInto(ctx, &k); err != nil {
 				break
 			}
 			r.events.Add(1)

@@ -2,7 +2,7 @@ package bpf
 
 import (
 	"encoding/binary"
-		"os"
+	"os"
 	"testing"
 	"time"
 

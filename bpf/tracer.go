@@ -444,13 +444,24 @@ var ErrClosed = errors.New("bpf: tracer closed")
 // order the kernel committed them; events from different CPUs may be out of
 // timestamp order by a few microseconds.
 func (t *Tracer) Next(ctx context.Context) (event.Kernel, error) {
+	var k event.Kernel
+	if err := t.NextInto(ctx, &k); err != nil {
+		return event.Kernel{}, err
+	}
+	return k, nil
+}
+
+// NextInto is Next writing the event into *k (overwritten whole; garbage
+// after an error): the live reader decodes straight into the copy it hands
+// on, rather than copying the 224-byte event twice more on the way.
+func (t *Tracer) NextInto(ctx context.Context, k *event.Kernel) error {
 	for {
 		if err := ctx.Err(); err != nil {
-			return event.Kernel{}, err
+			return err
 		}
-		ev, ok, err := t.read()
+		ok, err := t.read(k)
 		if ok || err != nil {
-			return ev, err
+			return err
 		}
 		// Every event reserved before now has been read.
 		now := time.Now()
@@ -471,42 +482,42 @@ func (t *Tracer) Next(ctx context.Context) (event.Kernel, error) {
 			closed := t.closed
 			t.mu.RUnlock()
 			if closed {
-				return event.Kernel{}, ErrClosed
+				return ErrClosed
 			}
-			return event.Kernel{}, fmt.Errorf("bpf: waiting for the ring buffer: %w", err)
+			return fmt.Errorf("bpf: waiting for the ring buffer: %w", err)
 		}
 	}
 }
 
-// read returns the next event in the ring (ok false when it is empty),
-// skipping records that do not decode (counted).
-func (t *Tracer) read() (ev event.Kernel, ok bool, err error) {
+// read decodes the next event in the ring into *k (false when the ring is
+// empty), skipping records that do not decode (counted).
+func (t *Tracer) read(k *event.Kernel) (bool, error) {
 	t.mu.RLock()
 	defer t.mu.RUnlock()
 	if t.closed {
-		return event.Kernel{}, false, ErrClosed
+		return false, ErrClosed
 	}
 	for {
 		raw, err := t.ring.next()
 		if err != nil {
-			return event.Kernel{}, false, fmt.Errorf("bpf: reading the ring buffer: %w", err)
+			return false, fmt.Errorf("bpf: reading the ring buffer: %w", err)
 		}
 		if raw == nil {
-			return event.Kernel{}, false, nil
+			return false, nil
 		}
 		t.records++
-		ev, ok := t.decode(raw)
-		// decode copied what it needs: the record goes back to the kernel.
+		ok := t.decodeInto(raw, k)
+		// decodeInto copied what it needs: the record goes back to the kernel.
 		t.ring.release()
 		if !ok {
 			t.malformed.Add(1)
 			continue
 		}
 		t.events.Add(1)
-		if n := ev.Time.UnixNano(); n > t.lastAt.Load() {
+		if n := k.Time.UnixNano(); n > t.lastAt.Load() {
 			t.lastAt.Store(n)
 		}
-		return ev, true, nil
+		return true, nil
 	}
 }
 
