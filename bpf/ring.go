@@ -90,11 +90,17 @@ func openEventRing(m *ebpf.Map) (*eventRing, error) {
 	r.ring = r.data[page:]
 	r.pending = atomic.LoadUintptr(r.consPos)
 	r.file = os.NewFile(uintptr(fd), "ringbuf")
-	if r.raw, err = r.file.SyscallConn(); err != nil {
+	r.raw, err = r.file.SyscallConn()
+	if err == nil {
+		// Deadlines work only on a descriptor the netpoller took: else
+		// every wait would fail.
+		err = r.file.SetReadDeadline(time.Time{})
+	}
+	if err != nil {
 		r.file.Close()
 		unix.Munmap(r.cons)
 		unix.Munmap(r.data)
-		return nil, fmt.Errorf("ring buffer descriptor: %w", err)
+		return nil, fmt.Errorf("the ring buffer's descriptor cannot be waited on in Go's netpoller: %w", err)
 	}
 	return r, nil
 }
