@@ -35,6 +35,8 @@ import (
 	"github.com/cilium/ebpf/asm"
 	"github.com/cilium/ebpf/link"
 	"golang.org/x/sys/unix"
+
+	"github.com/connscope/connscope/event"
 )
 
 // loopbackTargets is a listener that accepts and closes at once, a port
@@ -176,8 +178,10 @@ func startReader(tr *Tracer) *benchReader {
 		defer runtime.UnlockOSThread()
 		r.tid <- unix.Gettid()
 		start := threadCPU()
+		var k event.Kernel
 		for {
-			if _, err := tr.Next(ctx); err != nil {
+			// As the live reader reads (NextInto, no copies).
+			if err := tr.NextInto(ctx, &k); err != nil {
 				break
 			}
 			r.events.Add(1)
@@ -200,7 +204,7 @@ func (r *benchReader) cpu() time.Duration {
 // stop waits until the ring buffer is empty, then stops the reader and
 // returns its CPU time.
 func (r *benchReader) stop() time.Duration {
-	for deadline := time.Now().Add(5 * time.Second); r.tr.reader.AvailableBytes() > 0 && time.Now().Before(deadline); {
+	for deadline := time.Now().Add(5 * time.Second); r.tr.ring.available() > 0 && time.Now().Before(deadline); {
 		time.Sleep(time.Millisecond)
 	}
 	r.cancel()

@@ -17,16 +17,27 @@ const (
 
 const evConnect = uint8(event.ConnectCall)
 
-// decode turns one ring buffer record into an event.Kernel. The record's
-// memory is the generated struct's (same compiler, same target endianness:
-// bpf2go's bpfel objects only build on little-endian hosts), so it is read in
-// place. It reports false for a record too short for its kind.
+// decode turns one ring buffer record into an event.Kernel. It reports
+// false for a record too short for its kind.
 func (t *Tracer) decode(raw []byte) (event.Kernel, bool) {
-	if len(raw) < eventSize {
+	var k event.Kernel
+	if !t.decodeInto(raw, &k) {
 		return event.Kernel{}, false
 	}
+	return k, true
+}
+
+// decodeInto is decode writing into *k, which it overwrites whole (the
+// reader's copy, so that the 224-byte event is not copied on its way out of
+// Next; garbage when it reports false). The record's memory is the
+// generated struct's (same compiler, same target endianness: bpf2go's bpfel
+// objects only build on little-endian hosts), so it is read in place.
+func (t *Tracer) decodeInto(raw []byte, k *event.Kernel) bool {
+	if len(raw) < eventSize {
+		return false
+	}
 	e := (*tracerEvent)(unsafe.Pointer(&raw[0]))
-	k := event.Kernel{
+	*k = event.Kernel{
 		Time: t.clock.toWall(e.Ts),
 		Kind: event.KernelKind(e.Kind),
 		Process: event.Process{
@@ -44,7 +55,7 @@ func (t *Tracer) decode(raw []byte) (event.Kernel, bool) {
 	switch k.Kind {
 	case event.ConnectCall:
 		if len(raw) < connectEventSize {
-			return event.Kernel{}, false
+			return false
 		}
 		c := (*tracerConnectEvent)(unsafe.Pointer(&raw[0]))
 		k.Ret = e.Ret
@@ -52,7 +63,7 @@ func (t *Tracer) decode(raw []byte) (event.Kernel, bool) {
 		k.Entered = t.clock.toWall(c.EnterTs)
 		if e.Family == event.FamilyUnix {
 			k.UnixPath = unixPath(c.Path[:], c.Addrlen)
-			return k, true
+			return true
 		}
 	case event.StateChange:
 		k.OldState, k.NewState = e.OldState, e.NewState
@@ -62,19 +73,19 @@ func (t *Tracer) decode(raw []byte) (event.Kernel, bool) {
 	case event.SYNACKRetransmit:
 		k.Retransmits = uint8(e.Ret)
 	case event.ResetSent:
-		if !t.decodeReset(raw, &k) {
-			return event.Kernel{}, false
+		if !t.decodeReset(raw, k) {
+			return false
 		}
 	case event.PacketDrop:
-		if !t.decodeDrop(raw, &k) {
-			return event.Kernel{}, false
+		if !t.decodeDrop(raw, k) {
+			return false
 		}
 	default:
-		return event.Kernel{}, false
+		return false
 	}
 	k.Src = addrPort(e.Family, &e.Saddr, e.Sport)
 	k.Dst = addrPort(e.Family, &e.Daddr, e.Dport)
-	return k, true
+	return true
 }
 
 // addrPort converts a kernel address. IPv4-mapped IPv6 addresses (an

@@ -142,6 +142,39 @@ func TestDecode(t *testing.T) {
 	}
 }
 
+// decodeInto overwrites the whole event: the live reader decodes into
+// memory that held earlier events, and nothing of a drop, a unix connect or
+// a connect() return may stay on the next record's event.
+func TestDecodeIntoOverwrites(t *testing.T) {
+	tr := testTracer()
+	tr.drops = &dropReasons{names: map[uint32]string{5: "NETFILTER_DROP"}}
+	tr.syms = &symbolizer{path: "/nonexistent"}
+	d := &tracerDropEvent{Seq: 77, Ifindex: 4, Proto: event.ProtoTCP, TcpFlags: event.TCPSyn, Incoming: 1}
+	d.E = tracerEvent{Ts: 1e18, Fd: -1, Ret: 5, Family: event.FamilyInet, Type: event.SockStream,
+		Sport: 40000, Dport: 3306, Kind: uint8(event.PacketDrop)}
+	ue := &tracerConnectEvent{EnterTs: 1e18, Addrlen: 2 + 7}
+	ue.E = tracerEvent{Ts: 1e18, Kind: uint8(event.ConnectCall), Family: event.FamilyUnix, Type: event.SockStream, Ret: -2, Pid: 9, Comm: comm("x")}
+	copy(ue.Path[:], "\x00csbpf\x00")
+	se := &tracerEvent{Ts: 1e18 + 5000, Cookie: 42, Family: event.FamilyInet, Type: event.SockStream,
+		Sport: 40001, Dport: 3306, Kind: uint8(event.StateChange), OldState: event.TCPSynSent, NewState: event.TCPClose, State: event.TCPClose}
+	want, ok := tr.decode(record(se))
+	if !ok {
+		t.Fatal("state change not decoded")
+	}
+	for i, before := range [][]byte{record(d), record(ue)} {
+		var k event.Kernel
+		if !tr.decodeInto(before, &k) {
+			t.Fatal("first record not decoded")
+		}
+		if !tr.decodeInto(record(se), &k) {
+			t.Fatal("state change not decoded into a used event")
+		}
+		if k != want {
+			t.Errorf("after record %d (%s): got %+v\nwant %+v", i, []string{"drop", "unix connect"}[i], k, want)
+		}
+	}
+}
+
 // Ring buffer records come from the kernel, but decode must not trust them:
 // any bytes give an event or a refusal, never a panic.
 func FuzzDecode(f *testing.F) {

@@ -76,7 +76,9 @@
 // Events are submitted to the ring buffer without waking the reader (a
 // wakeup per event costs more than the event itself); Next polls every 100 ms,
 // or sooner once 1/16 of the ring buffer is pending. So an event reaches the
-// caller at most about 100 ms after it happened.
+// caller at most about 100 ms after it happened. Next reads the ring in place
+// and waits in Go's netpoller (eventRing): no thread blocks in a system call,
+// which would keep the runtime's sysmon polling.
 //
 // Filters run in the kernel, before the ring buffer: a set of processes
 // (Options.PIDs, [Tracer.AddPID], children followed across fork with

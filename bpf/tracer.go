@@ -20,7 +20,6 @@ import (
 	"github.com/cilium/ebpf/btf"
 	"github.com/cilium/ebpf/features"
 	"github.com/cilium/ebpf/link"
-	"github.com/cilium/ebpf/ringbuf"
 
 	"github.com/connscope/connscope/event"
 )
@@ -84,9 +83,8 @@ type Tracer struct {
 	progs map[string]*ebpf.Program
 	links []link.Link
 
-	reader *ringbuf.Reader
-	record ringbuf.Record
-	clock  *wallClock
+	ring  *eventRing
+	clock *wallClock
 
 	unavailable []string
 	// skip holds the programs that cannot work here, with why (decided
@@ -227,7 +225,7 @@ func Open(opts Options) (*Tracer, error) {
 	if t.progs[tracerProgTcpSendReset] != nil && !t.rsts.hasReason {
 		t.unavailable = append(t.unavailable, "tp_btf tcp_send_reset's reason argument: not in this kernel (Linux 6.10+, enum sk_rst_reason); resets are reported without the kernel's reason")
 	}
-	if t.reader, err = ringbuf.NewReader(t.maps[tracerMapEvents]); err != nil {
+	if t.ring, err = openEventRing(t.maps[tracerMapEvents]); err != nil {
 		t.Close()
 		return nil, fmt.Errorf("bpf: ring buffer reader: %w", err)
 	}
@@ -446,57 +444,80 @@ var ErrClosed = errors.New("bpf: tracer closed")
 // order the kernel committed them; events from different CPUs may be out of
 // timestamp order by a few microseconds.
 func (t *Tracer) Next(ctx context.Context) (event.Kernel, error) {
+	var k event.Kernel
+	if err := t.NextInto(ctx, &k); err != nil {
+		return event.Kernel{}, err
+	}
+	return k, nil
+}
+
+// NextInto is Next writing the event into *k (overwritten whole; garbage
+// after an error): the live reader decodes straight into the copy it hands
+// on, rather than copying the 224-byte event twice more on the way.
+func (t *Tracer) NextInto(ctx context.Context, k *event.Kernel) error {
 	for {
 		if err := ctx.Err(); err != nil {
-			return event.Kernel{}, err
+			return err
 		}
-		t.mu.RLock()
-		if t.closed {
-			t.mu.RUnlock()
-			return event.Kernel{}, ErrClosed
+		ok, err := t.read(k)
+		if ok || err != nil {
+			return err
 		}
-		pending := t.reader.AvailableBytes() > 0
-		t.mu.RUnlock()
+		// Every event reserved before now has been read.
+		now := time.Now()
+		t.emptyAt.Store(now.UnixNano())
+		// About to block: poll again after pollInterval (events are mostly
+		// submitted without wakeups), or after idlePoll when the next event
+		// will wake the reader, and let ctx interrupt the wait.
 		var stop func() bool
-		if pending {
-			t.reader.SetDeadline(pastDeadline) // records are there: do not wait
-		} else {
-			// Every event reserved before now has been read.
-			now := time.Now()
-			t.emptyAt.Store(now.UnixNano())
-			// About to block: poll again after pollInterval (events are
-			// mostly submitted without wakeups), or after idlePoll when
-			// the next event will wake the reader, and let ctx interrupt
-			// the wait.
-			t.reader.SetDeadline(now.Add(t.waitFor(now)))
-			if ctx.Done() != nil {
-				stop = context.AfterFunc(ctx, func() { t.reader.Flush() })
-			}
+		if ctx.Done() != nil {
+			stop = context.AfterFunc(ctx, t.ring.wake)
 		}
-		err := t.reader.ReadInto(&t.record)
+		err = t.ring.wait(t.waitFor(now))
 		if stop != nil {
 			stop()
 		}
-		switch {
-		case err == nil:
-		case errors.Is(err, ringbuf.ErrFlushed), errors.Is(err, os.ErrDeadlineExceeded):
-			continue
-		case errors.Is(err, ringbuf.ErrClosed):
-			return event.Kernel{}, ErrClosed
-		default:
-			return event.Kernel{}, fmt.Errorf("bpf: reading the ring buffer: %w", err)
+		if err != nil {
+			t.mu.RLock()
+			closed := t.closed
+			t.mu.RUnlock()
+			if closed {
+				return ErrClosed
+			}
+			return fmt.Errorf("bpf: waiting for the ring buffer: %w", err)
+		}
+	}
+}
+
+// read decodes the next event in the ring into *k (false when the ring is
+// empty), skipping records that do not decode (counted).
+func (t *Tracer) read(k *event.Kernel) (bool, error) {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	if t.closed {
+		return false, ErrClosed
+	}
+	for {
+		raw, err := t.ring.next()
+		if err != nil {
+			return false, fmt.Errorf("bpf: reading the ring buffer: %w", err)
+		}
+		if raw == nil {
+			return false, nil
 		}
 		t.records++
-		ev, ok := t.decode(t.record.RawSample)
+		ok := t.decodeInto(raw, k)
+		// decodeInto copied what it needs: the record goes back to the kernel.
+		t.ring.release()
 		if !ok {
 			t.malformed.Add(1)
 			continue
 		}
 		t.events.Add(1)
-		if n := ev.Time.UnixNano(); n > t.lastAt.Load() {
+		if n := k.Time.UnixNano(); n > t.lastAt.Load() {
 			t.lastAt.Store(n)
 		}
-		return ev, nil
+		return true, nil
 	}
 }
 
@@ -518,7 +539,7 @@ func (t *Tracer) ReadThrough() time.Time {
 func (t *Tracer) Wake() {
 	t.mu.RLock()
 	if !t.closed {
-		t.reader.Flush()
+		t.ring.wake()
 	}
 	t.mu.RUnlock()
 }
@@ -567,16 +588,17 @@ func (t *Tracer) DiscardUnread(before time.Time) uint64 {
 		return 0
 	}
 	var n uint64
-	t.reader.SetDeadline(pastDeadline)
-	for t.reader.AvailableBytes() > 0 {
-		if err := t.reader.ReadInto(&t.record); err != nil {
+	for {
+		raw, err := t.ring.next()
+		if raw == nil || err != nil {
 			break
 		}
 		// Only the stamp is needed: no decoding (names, drop locations).
-		if raw := t.record.RawSample; len(raw) >= eventSize && t.clock.toWall((*tracerEvent)(unsafe.Pointer(&raw[0])).Ts).Before(before) {
+		if len(raw) >= eventSize && t.clock.toWall((*tracerEvent)(unsafe.Pointer(&raw[0])).Ts).Before(before) {
 			n++
 		}
 	}
+	t.ring.release()
 	t.unread.Add(n)
 	return n
 }
@@ -591,8 +613,8 @@ func (t *Tracer) Close() error {
 		for _, l := range t.links {
 			errs = append(errs, l.Close())
 		}
-		if t.reader != nil {
-			errs = append(errs, t.reader.Close())
+		if t.ring != nil {
+			errs = append(errs, t.ring.close())
 		}
 		for _, p := range t.progs {
 			errs = append(errs, p.Close())

@@ -452,15 +452,14 @@ func (s *Session) readKernel(ctx context.Context) {
 	defer s.kernelQ.close()
 	var events slab[event.Kernel]
 	for {
-		k, err := s.tracer.Next(ctx)
-		if err != nil {
+		// Decoded straight into the copy the pipeline gets.
+		c := events.new()
+		if err := s.tracer.NextInto(ctx, c); err != nil {
 			if ctx.Err() == nil && !errors.Is(err, bpf.ErrClosed) {
 				s.srcErr <- fmt.Errorf("eBPF reader stopped: %w", err)
 			}
 			return
 		}
-		c := events.new()
-		*c = k
 		s.kernelQ.put(c)
 	}
 }
