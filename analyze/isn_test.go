@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/connscope/connscope/analyze/proto"
 	"github.com/connscope/connscope/event"
 )
 
@@ -414,5 +415,31 @@ func TestSynSentDetailNamesItsProcess(t *testing.T) {
 	}
 	if len(seen) != len(procs) {
 		t.Errorf("connects %v, want %d distinct clients", seen, len(procs))
+	}
+}
+
+// Processes that take turns connecting (a worker pool) share their
+// SYN_SENT Details as a single process's connects do: no allocation per
+// connect once each process has made one (synSentDetail).
+func TestSynSentDetailWorkerPool(t *testing.T) {
+	e := NewEngine(Options{Live: true})
+	ks := make([]event.Kernel, 8)
+	for i := range ks {
+		ks[i] = event.Kernel{Kind: event.StateChange, OldState: event.TCPClose, NewState: event.TCPSynSent,
+			Process: event.Process{PID: uint32(1000 + i), Comm: "php-fpm"}}
+	}
+	first := make([]*proto.Detail, len(ks))
+	for i := range ks {
+		first[i] = e.synSentDetail(&ks[i])
+	}
+	allocs := testing.AllocsPerRun(10, func() {
+		for i := range ks {
+			if d := e.synSentDetail(&ks[i]); d != first[i] {
+				t.Fatalf("process %d: a new Detail, want the one made for its earlier connect (shared)", ks[i].Process.PID)
+			}
+		}
+	})
+	if allocs != 0 {
+		t.Errorf("%v allocations per round of %d processes' connects, want 0", allocs, len(ks))
 	}
 }

@@ -16,9 +16,16 @@ import (
 type kernelState struct {
 	udp       map[netip.AddrPort]procAt
 	resolvers map[uint32]*resolverRec
-	// synSent is the Detail of the last →SYN_SENT step (see synSentDetail).
-	synSent *proto.Detail
+	// synSent holds the Detail of the last →SYN_SENT step of each of a few
+	// processes, by PID (see synSentDetail).
+	synSent [synSentWays]*proto.Detail
 }
+
+// synSentWays is how many processes' →SYN_SENT Details synSentDetail
+// keeps (by PID modulo): a pool of workers (PHP-FPM, a load generator's
+// processes) takes turns connecting, and with one Detail for the last
+// process only, every connect of theirs allocated its own.
+const synSentWays = 16
 
 type procAt struct {
 	event.Process
@@ -342,16 +349,18 @@ func (e *Engine) stateDetail(from, to uint8) *proto.Detail {
 }
 
 // synSentDetail is the Detail of k's step to SYN_SENT, which names the
-// process: the last one made while k has its process and the same old
-// state (a connect loop's every connect; live tracing records thousands a
-// second), else a new one. Shared is safe, as for stateDetail.
+// process: the last one made for k's PID (modulo synSentWays) while it
+// has k's process and the same old state (a connect loop's every connect,
+// a worker pool's; live tracing records thousands a second), else a new
+// one. Shared is safe, as for stateDetail.
 func (e *Engine) synSentDetail(k *event.Kernel) *proto.Detail {
 	from := stateName(k.OldState)
-	if d := e.kern.synSent; d != nil && d.PID == k.Process.PID && d.Comm == k.Process.Comm && d.StateFrom == from {
+	way := &e.kern.synSent[k.Process.PID%synSentWays]
+	if d := *way; d != nil && d.PID == k.Process.PID && d.Comm == k.Process.Comm && d.StateFrom == from {
 		return d
 	}
 	d := &proto.Detail{StateFrom: from, StateTo: "SYN_SENT", PID: k.Process.PID, Comm: k.Process.Comm}
-	e.kern.synSent = d
+	*way = d
 	return d
 }
 
