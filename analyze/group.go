@@ -432,15 +432,25 @@ func (e *Engine) buildAttempt(a *attempt) *Attempt {
 	}
 	at.DurationMS = ms(a.endAt.Sub(a.start))
 	at.Events = nil
-	if len(a.events) > 0 {
+	switch {
+	case len(a.events) == 0:
+	case cap(a.outEvents) >= cap(a.events):
 		// The timeline is handed over, not copied: nothing reads a
-		// reported attempt's timeline again. The attempt keeps the
-		// buffer of the Attempt it reuses (Options.Recycle, returned by
-		// OnConnect; newAttempt cleared it), or none, for its memory's
-		// next attempt.
+		// reported attempt's timeline again. The attempt keeps, for its
+		// memory's next attempt, the buffer of the Attempt it reuses
+		// (Options.Recycle: OnConnect returned it; newAttempt cleared
+		// it), as large as its own: the next timeline grows no more.
 		at.Events = a.events
 		a.events = a.outEvents[:0]
 		a.outEvents = nil
+	default:
+		// A copy, into that buffer when it is large enough; the
+		// attempt's buffer serves again (newAttempt, releaseEvents).
+		buf := a.outEvents[:0]
+		if cap(buf) < len(a.events) {
+			buf = make([]Event, 0, len(a.events))
+		}
+		at.Events = append(buf, a.events...)
 	}
 	if !slices.IsSortedFunc(at.Events, compareEventTime) {
 		slices.SortStableFunc(at.Events, compareEventTime)
