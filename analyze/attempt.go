@@ -343,8 +343,12 @@ func (e *Engine) track(a *attempt) bool {
 	}
 	a.key, a.clientIsA = makeKey(a.client.Addr(), a.client.Port(), a.server.Addr(), a.server.Port())
 	a.hash = flowHash(a.client.Port(), a.server.Port())
-	if old := e.flows[a.key]; old != nil && old != a {
-		e.untrack(old)
+	// A clear filter bit says no flow has these ports: the lookup for one
+	// to replace is skipped (every new SYN's attempt comes here).
+	if e.filter.maybe(a.hash) {
+		if old := e.flows[a.key]; old != nil && old != a {
+			e.untrack(old)
+		}
 	}
 	e.flows[a.key] = a
 	e.filter.add(a.hash)
@@ -448,8 +452,11 @@ func (e *Engine) rememberSYN(a *attempt) {
 	if len(e.endedQ) >= maxEnded {
 		e.forgetSYN()
 	}
-	if _, ok := e.ended[a.key]; !ok {
-		e.endedFilter.add(a.key.hash())
+	// A clear filter bit says the key is not in ended: no lookup.
+	if h := a.key.hash(); !e.endedFilter.maybe(h) {
+		e.endedFilter.add(h)
+	} else if _, ok := e.ended[a.key]; !ok {
+		e.endedFilter.add(h)
 	}
 	e.ended[a.key] = endedSYN{isn: a.isn, clientIsA: a.clientIsA, at: e.nowNS}
 	e.endedQ = append(e.endedQ, endedKey{key: a.key, at: e.nowNS})

@@ -558,10 +558,11 @@ func (e *Engine) flush() {
 }
 
 // spareDone makes the attempts of the connects handed out spare: the
-// public Connect and Attempt share no memory with them (buildConnect
-// copies the events; the slices it takes over are dropped, not reused,
-// by newAttempt), so this is also right while a pipeline's OnConnect
-// still reads those connects.
+// public Connect and Attempt share no memory with them (buildAttempt
+// hands the timeline over and leaves the attempt a buffer of an Attempt
+// OnConnect returned; the other slices it takes over are dropped, not
+// reused, by newAttempt), so this is also right while a pipeline's
+// OnConnect still reads those connects.
 func (e *Engine) spareDone() {
 	for i, a := range e.done {
 		e.spare = append(e.spare, a)

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -312,7 +313,7 @@ func (e *Engine) buildConnect(c *connectState) *Connect {
 		Comm:       c.comm,
 	}
 	if c.client.IsValid() {
-		out.Client = e.names.addr(c.client)
+		out.Client = e.connectClient(c)
 	}
 	end := c.start
 	for _, q := range c.queries {
@@ -369,6 +370,30 @@ func (e *Engine) buildConnect(c *connectState) *Connect {
 	return out
 }
 
+// connectClient is the text of c's client address. When c's first
+// attempt has that address, it is the address part of the attempt's
+// client ip:port text (which buildAttempt names anyway): no lookup, no
+// allocation; else the names cache's.
+func (e *Engine) connectClient(c *connectState) string {
+	if len(c.attempts) > 0 && c.attempts[0].client.Addr() == c.client {
+		return addrPart(c.attempts[0].clientName())
+	}
+	return e.names.addr(c.client)
+}
+
+// addrPart is the address of a netip.AddrPort's text, as its
+// netip.Addr's String: "1.2.3.4:80" → "1.2.3.4", "[v6%zone]:80" → "v6%zone".
+func addrPart(s string) string {
+	i := strings.LastIndexByte(s, ':')
+	if i > 0 && s[0] == '[' {
+		return s[1 : i-1]
+	}
+	if i < 0 {
+		return s
+	}
+	return s[:i]
+}
+
 // buildAttempt renders an attempt's final model.
 func (e *Engine) buildAttempt(a *attempt) *Attempt {
 	at := a.out
@@ -407,7 +432,20 @@ func (e *Engine) buildAttempt(a *attempt) *Attempt {
 	}
 	at.DurationMS = ms(a.endAt.Sub(a.start))
 	at.Events = nil
-	if len(a.events) > 0 {
+	switch {
+	case len(a.events) == 0:
+	case cap(a.outEvents) >= cap(a.events):
+		// The timeline is handed over, not copied: nothing reads a
+		// reported attempt's timeline again. The attempt keeps, for its
+		// memory's next attempt, the buffer of the Attempt it reuses
+		// (Options.Recycle: OnConnect returned it; newAttempt cleared
+		// it), as large as its own: the next timeline grows no more.
+		at.Events = a.events
+		a.events = a.outEvents[:0]
+		a.outEvents = nil
+	default:
+		// A copy, into that buffer when it is large enough; the
+		// attempt's buffer serves again (newAttempt, releaseEvents).
 		buf := a.outEvents[:0]
 		if cap(buf) < len(a.events) {
 			buf = make([]Event, 0, len(a.events))
