@@ -503,6 +503,8 @@ func (t *Tracer) read(k *event.Kernel) (bool, error) {
 			return false, fmt.Errorf("bpf: reading the ring buffer: %w", err)
 		}
 		if raw == nil {
+			// Discarded records next skipped go back to the kernel too.
+			t.ring.release()
 			return false, nil
 		}
 		t.records++
