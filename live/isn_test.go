@@ -24,9 +24,9 @@ import (
 // "closed" port accepted, packages' tests running side by side).
 func freePort(t *testing.T) int {
 	t.Helper()
-	lo := 32768 // Linux's default
-	if b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range"); err == nil {
-		fmt.Sscan(string(b), &lo)
+	lo := localPortRange("")[0]
+	if lo == 0 {
+		lo = 32768 // Linux's default
 	}
 	lowPorts.Lock()
 	defer lowPorts.Unlock()
