@@ -452,13 +452,12 @@ func (e *Engine) rememberSYN(a *attempt) {
 	if len(e.endedQ) >= maxEnded {
 		e.forgetSYN()
 	}
-	// A clear filter bit says the key is not in ended: no lookup.
-	if h := a.key.hash(); !e.endedFilter.maybe(h) {
-		e.endedFilter.add(h)
-	} else if _, ok := e.ended[a.key]; !ok {
-		e.endedFilter.add(h)
-	}
+	// The filter counts each key in ended once: only a new key adds to it.
+	n := len(e.ended)
 	e.ended[a.key] = endedSYN{isn: a.isn, clientIsA: a.clientIsA, at: e.nowNS}
+	if len(e.ended) > n {
+		e.endedFilter.add(a.key.hash())
+	}
 	e.endedQ = append(e.endedQ, endedKey{key: a.key, at: e.nowNS})
 }
 
