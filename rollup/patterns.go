@@ -509,11 +509,7 @@ func (d *detector) attempt(o *obs) {
 		d.notFollowed++
 	}
 	// Per client and server: retry_storm, host_blocked.
-	p := o.pair
-	if !o.paired {
-		p = d.pairOf(o)
-	}
-	if p != nil {
+	if p := o.pair; p != nil {
 		p.attempts++
 		p.when.add(o.start)
 		// A retry of a storm: a failed attempt that started within
@@ -550,7 +546,8 @@ func (d *detector) attempt(o *obs) {
 		if o.mysqlErr == 1129 {
 			r := p.rareStats()
 			if r.blocked == 0 {
-				r.aborted, r.abortNums = r.abortRun, numbers{v: slices.Clone(r.abortRunNums.v), more: r.abortRunNums.more, unordered: r.abortRunNums.unordered}
+				r.aborted, r.abortNums = r.abortRun, r.abortRunNums
+				r.abortNums.v = slices.Clone(r.abortNums.v)
 			}
 			r.blocked++
 			r.blockNums.add(o.number)
