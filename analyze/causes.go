@@ -43,13 +43,7 @@ func untriedCauses(attempts []*Attempt, untried []string) []string {
 	b = append(append(append(b, ordinal(len(attempts))...), " address ("...), w.addr()...)
 	b = append(append(append(b, ") "...), how...), "; it had "...)
 	b = append(appendPlural(b, len(untried), "more address", "more addresses"), " ("...)
-	for i, u := range untried {
-		if i > 0 {
-			b = append(b, ", "...)
-		}
-		b = append(b, u...)
-	}
-	b = append(b, ") it never tried."...)
+	b = append(appendJoin(b, untried, ", "), ") it never tried."...)
 	out := make([]string, 1, 2) // room for the advice below
 	out[0] = string(b)
 	switch last.Outcome {

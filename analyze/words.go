@@ -177,15 +177,8 @@ func Explain(c *Connect) {
 			// Appended in one buffer, one string made of it (not a
 			// fmt.Sprintf of a join: every such connect words this).
 			var buf [128]byte
-			b := append(buf[:0], c.Name...)
-			for i, u := range c.Untried {
-				if i == 0 {
-					b = append(b, " also resolved to "...)
-				} else {
-					b = append(b, ", "...)
-				}
-				b = append(b, u...)
-			}
+			b := append(append(buf[:0], c.Name...), " also resolved to "...)
+			b = appendJoin(b, c.Untried, ", ")
 			untriedEv = one(string(append(b, ", never tried"...)))
 			untried = untriedCauses(c.Attempts, c.Untried)
 		}
@@ -303,26 +296,19 @@ func appendQuery(b []byte, q *Query) []byte {
 		b = append(append(b, " → no answer from "...), q.Server...)
 		if q.Retries > 0 {
 			b = append(appendPlural(append(b, " ("...), q.Retries, "retry", "retries"), " over "...)
-			b = append(proto.AppendMS(b, float64(q.retrySpan)/float64(time.Millisecond)), ')') // (proto.Dur)
+			b = append(proto.AppendMS(b, proto.MSOf(q.retrySpan)), ')')
 		}
 		if q.Error != "" && q.Error != "no answer" {
 			b = append(append(b, ": "...), q.Error...)
 		}
 	case q.Rcode == dns.RcodeString(dns.RcodeSuccess) && len(q.Answers) == 0 && !q.cut:
 		b = append(append(append(b, " → NOERROR, no records, from "...), q.Server...), " after "...)
-		b = proto.AppendMS(b, float64(q.latency)/float64(time.Millisecond)) // (proto.Dur)
+		b = proto.AppendMS(b, proto.MSOf(q.latency))
 	default:
 		b = append(append(append(append(append(b, " → "...), q.Rcode...), " from "...), q.Server...), " after "...)
-		b = proto.AppendMS(b, float64(q.latency)/float64(time.Millisecond)) // (proto.Dur)
+		b = proto.AppendMS(b, proto.MSOf(q.latency))
 		if len(q.Answers) > 0 {
-			b = append(b, " ("...)
-			for i, a := range q.Answers {
-				if i > 0 {
-					b = append(b, ", "...)
-				}
-				b = append(b, a...)
-			}
-			b = append(b, ')')
+			b = append(appendJoin(append(b, " ("...), q.Answers, ", "), ')')
 		}
 		if q.cut {
 			b = append(append(b, "; "...), q.Error...)
@@ -589,6 +575,17 @@ func (w wordCtx) appendSyns(b []byte, span bool) []byte {
 	b = appendPlural(b, n, "SYN", "SYNs")
 	if span && n > 1 && w.f.SYNSpanMS != nil {
 		b = proto.AppendMS(append(b, " over "...), *w.f.SYNSpanMS)
+	}
+	return b
+}
+
+// appendJoin appends ss with sep between them (strings.Join into b).
+func appendJoin(b []byte, ss []string, sep string) []byte {
+	for i, x := range ss {
+		if i > 0 {
+			b = append(b, sep...)
+		}
+		b = append(b, x...)
 	}
 	return b
 }

@@ -16,10 +16,12 @@ func init() {
 	// what was seen (the SYNs, or the kernel's ETIMEDOUT), the drop is its
 	// own evidence (kernelEvidence).
 	unanswered := func(w wordCtx) []string {
+		r := ReasonSYNUnanswered
 		if w.f.Errno == "ETIMEDOUT" {
-			return reasonWords[ReasonETIMEDOUT].evidence(w)
+			r = ReasonETIMEDOUT
 		}
-		return reasonWords[ReasonSYNUnanswered].evidence(w)
+		ws, _ := wordingOf(r)
+		return ws.evidence(w)
 	}
 	for _, r := range []Reason{ReasonKernelNetfilterDrop, ReasonKernelListenOverflow, ReasonKernelDropped} {
 		reasonWords[r] = wording{evidence: unanswered, causes: dropCauses}
