@@ -2,6 +2,7 @@ package report
 
 import (
 	"encoding/json"
+	"strings"
 	"testing"
 
 	"github.com/connscope/connscope/analyze"
@@ -65,6 +66,34 @@ func TestEventWordsJSON(t *testing.T) {
 		got := appendEventWordsJSON(prefix, &e)
 		if string(got[len(prefix):]) != string(want) || string(got[:len(prefix)]) != string(prefix) {
 			t.Errorf("%s %+v: JSON words %s, want %s", e.Kind, e.EventAttrs, got[len(prefix):], want)
+		}
+	}
+}
+
+// TestQuoteWordsJSON: words written as they are after a quote become the
+// JSON string AppendJSONString makes of them — whatever needs escaping,
+// wherever it is (the part before it is kept, the rest escaped after the
+// words and moved over them), with room in the buffer for the escaped
+// text or without (the buffer then grows).
+func TestQuoteWordsJSON(t *testing.T) {
+	var words []string
+	for _, odd := range []string{`"`, `\`, "<", "&", "\n", "\x00", "\xff", "\u2028", "é", "→", "\xe2\x80"} {
+		for _, n := range []int{0, 1, 7, 8, 9, 16, 17, 40} {
+			for pos := 0; pos <= n; pos += max(1, n/4) {
+				base := strings.Repeat("abcdefgh", 6)[:n]
+				words = append(words, base[:pos]+odd+base[pos:], base[:pos]+odd+base[pos:]+odd)
+			}
+		}
+	}
+	words = append(words, "", "HandshakeResponse: login as \"app\"", `server's first payload is not MySQL: "SSH-2.0-OpenSSH_9.2p1"`)
+	for _, w := range words {
+		want := `{"what":` + string(proto.AppendJSONString(nil, w))
+		for _, room := range []int{0, 4 * len(w)} {
+			b := make([]byte, 0, len(`{"what":"`)+len(w)+room)
+			b = append(append(b, `{"what":"`...), w...)
+			if got := quoteWordsJSON(b, len(`{"what":`)); string(got) != want {
+				t.Fatalf("%q (room %d): %s, want %s", w, room, got, want)
+			}
 		}
 	}
 }

@@ -136,15 +136,20 @@ func connectLineBothWays(t *testing.T, jc jsonConnect, ref *analyze.Connect) (go
 // connects are those of the lab captures, or the first 20,000 of the
 // capture named by $CONNSCOPE_BENCH_CAPTURE (a connect-heavy one, e.g.
 // bench/gencap's).
+//
+// cpu-ns/op is the process's CPU time per connect (GC included): on a
+// shared machine less swayed by the load than ns/op.
 func BenchmarkWriterRollup(b *testing.B) {
 	cs := benchConnects(b)
 	for _, f := range []Format{JSON, Table, Markdown} {
 		b.Run(string(f), func(b *testing.B) {
 			w := NewWriter(io.Discard, Options{Format: f, Rollup: &RollupOptions{}})
 			b.ReportAllocs()
+			cpu := cpuNS()
 			for i := 0; b.Loop(); i++ {
 				w.Connect(cs[i%len(cs)])
 			}
+			b.ReportMetric(float64(cpuNS()-cpu)/float64(b.N), "cpu-ns/op")
 		})
 	}
 }

@@ -951,16 +951,20 @@ func appendEventWordsJSON(b []byte, e *analyze.Event) []byte {
 
 // quoteWordsJSON makes b[n:], a quote and words as they are, a JSON
 // string: the closing quote when nothing needs escaping (JSONVerbatim:
-// also words with an arrow or a dash), else the words escaped after them
-// and moved over them.
+// also words with an arrow or a dash), else the words from the first
+// character that needs it (JSONVerbatimPrefix: the part before is
+// scanned once) escaped after them and moved over them.
 func quoteWordsJSON(b []byte, n int) []byte {
 	raw := b[n+1:]
-	if proto.JSONVerbatim(raw) {
+	i := proto.JSONVerbatimPrefix(raw)
+	if i == len(raw) {
 		return append(b, '"')
 	}
-	b = proto.AppendJSONBytes(b, raw)
-	n += copy(b[n:], b[n+1+len(raw):])
-	return b[:n]
+	at := n + 1 + i // where the escaped rest goes
+	end := len(b)
+	b = proto.AppendJSONBytes(b, raw[i:]) // "rest escaped"
+	at += copy(b[at:], b[end+1:])         // without its opening quote
+	return b[:at]
 }
 
 // modelTypes lists the types jsonFields covers, for tests.

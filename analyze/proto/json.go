@@ -96,7 +96,15 @@ func JSONPlain(s []byte) bool {
 // unescaped). Words with an arrow or a dash ("kernel: socket
 // SYN_SENT→ESTABLISHED", a step of every live attempt) need no escaping
 // either, nor the copy that escaping them takes.
-func JSONVerbatim(s []byte) bool {
+func JSONVerbatim(s []byte) bool { return JSONVerbatimPrefix(s) == len(s) }
+
+// JSONVerbatimPrefix is the length of the longest prefix of s that goes
+// into a JSON string as it is (JSONVerbatim): len(s) when all of s does,
+// else the offset of the first character AppendJSONString changes. The
+// prefix ends between two characters, so s[:i] as it is followed by
+// s[i:] escaped is s escaped: text that needs escaping (a quoted user or
+// banner) is escaped from there on, not scanned again from its start.
+func JSONVerbatimPrefix(s []byte) int {
 	i := 0
 	for {
 		i = skipPlain8(s, i)
@@ -104,14 +112,14 @@ func JSONVerbatim(s []byte) bool {
 			i++
 		}
 		if i >= len(s) {
-			return true
+			return len(s)
 		}
 		if s[i] < utf8.RuneSelf {
-			return false // a character that is escaped
+			return i // a character that is escaped
 		}
 		r, size := utf8.DecodeRune(s[i:])
 		if r == utf8.RuneError && size == 1 || r == '\u2028' || r == '\u2029' {
-			return false
+			return i
 		}
 		i += size
 	}

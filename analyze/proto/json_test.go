@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 // JSONPlain finds every byte that needs escaping, at every offset (the
@@ -101,6 +102,21 @@ func TestJSONVerbatim(t *testing.T) {
 		want := string(AppendJSONString(nil, s)) == `"`+s+`"`
 		if got := JSONVerbatim([]byte(s)); got != want {
 			t.Fatalf("JSONVerbatim(%q) = %v; AppendJSONString writes %s", s, got, AppendJSONString(nil, s))
+		}
+		// The prefix: s[:i] goes as it is, s[i:] escaped after it is s
+		// escaped, and (when i < len(s)) the character at i is changed.
+		i := JSONVerbatimPrefix([]byte(s))
+		if want != (i == len(s)) {
+			t.Fatalf("JSONVerbatimPrefix(%q) = %d of %d; JSONVerbatim %v", s, i, len(s), want)
+		}
+		if !JSONVerbatim([]byte(s[:i])) || `"`+s[:i]+string(AppendJSONString(nil, s[i:])[1:]) != string(AppendJSONString(nil, s)) {
+			t.Fatalf("JSONVerbatimPrefix(%q) = %d: not a verbatim prefix that splits the escaping", s, i)
+		}
+		if i < len(s) {
+			_, size := utf8.DecodeRuneInString(s[i:])
+			if JSONVerbatim([]byte(s[i : i+size])) {
+				t.Fatalf("JSONVerbatimPrefix(%q) = %d: the character there goes as it is", s, i)
+			}
 		}
 	}
 }
