@@ -92,6 +92,14 @@ func icmpName(ic *event.ICMPError) string { return ICMPDescription(ic.V6, ic.Typ
 // the words of evidence and timeline steps: "ICMP port unreachable (type 3
 // code 3)".
 func ICMPDescription(v6 bool, typ, code uint8) string {
+	var buf [80]byte
+	return string(AppendICMPDescription(buf[:0], v6, typ, code))
+}
+
+// AppendICMPDescription appends ICMPDescription(v6, typ, code) to b: the
+// words of an ICMP error's evidence and timeline step are appended into
+// their buffer (the JSON report's line), not joined from new strings.
+func AppendICMPDescription(b []byte, v6 bool, typ, code uint8) []byte {
 	var what string
 	if v6 {
 		switch typ {
@@ -123,7 +131,8 @@ func ICMPDescription(v6 bool, typ, code uint8) string {
 		default:
 			what = "error"
 		}
-		return "ICMPv6 " + what + " (type " + strconv.Itoa(int(typ)) + " code " + strconv.Itoa(int(code)) + ")"
+		b = append(append(b, "ICMPv6 "...), what...)
+		return appendTypeCode(b, typ, code)
 	}
 	switch typ {
 	case 3:
@@ -166,7 +175,14 @@ func ICMPDescription(v6 bool, typ, code uint8) string {
 	default:
 		what = "error"
 	}
-	return "ICMP " + what + " (type " + strconv.Itoa(int(typ)) + " code " + strconv.Itoa(int(code)) + ")"
+	b = append(append(b, "ICMP "...), what...)
+	return appendTypeCode(b, typ, code)
+}
+
+// appendTypeCode appends " (type T code C)".
+func appendTypeCode(b []byte, typ, code uint8) []byte {
+	b = strconv.AppendUint(append(b, " (type "...), uint64(typ), 10)
+	return append(strconv.AppendUint(append(b, " code "...), uint64(code), 10), ')')
 }
 
 // icmpForAttempt applies an ICMP error that quotes one of the attempt's packets.

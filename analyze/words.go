@@ -635,6 +635,12 @@ func (w wordCtx) icmpDesc() string {
 	return icmpName(&event.ICMPError{V6: ic.V6, Type: ic.Type, Code: ic.Code})
 }
 
+// appendICMPDesc appends icmpDesc() to b.
+func (w wordCtx) appendICMPDesc(b []byte) []byte {
+	ic := w.icmp()
+	return AppendICMPDescription(b, ic.V6, ic.Type, ic.Code)
+}
+
 // unanswered is the evidence of a client-first attempt whose server never
 // answered.
 func (w wordCtx) unanswered() string {
@@ -1015,7 +1021,7 @@ func icmpWords(w wordCtx) []string {
 	}
 	// Appended in one buffer, one string made of it.
 	var buf [192]byte
-	b := append(append(append(buf[:0], "SYN answered by "...), w.icmpDesc()...), " from "...)
+	b := append(w.appendICMPDesc(append(buf[:0], "SYN answered by "...)), " from "...)
 	b = appendD(append(append(b, w.icmp().From...), " after "...), f.ReplyMS)
 	if f.AnsweredSYN > 1 {
 		b = append(strconv.AppendInt(append(b, " (SYN #"...), int64(f.AnsweredSYN), 10), ')')

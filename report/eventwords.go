@@ -87,8 +87,6 @@ func EventWords(e *analyze.Event) string {
 		return "server looks up the client's name: " + d.QType + " " + d.Name + " to " + e.Addr
 	case analyze.EvDNSAnswer:
 		return d.QType + " " + d.Name + " answered " + d.Rcode + " after " + dur()
-	case analyze.EvICMPError:
-		return icmpWords(d.ICMP, e.Note)
 	case analyze.EvTruncated:
 		return "… further events not recorded"
 	}
@@ -214,14 +212,16 @@ func appendStepWords(b []byte, e *analyze.Event) ([]byte, bool) {
 }
 
 // appendServerKernelWords appends the words of the kernel's steps on the
-// server's side and of its drops (the rest of appendStepWords), and
-// reports whether e is one.
+// server's side, of its drops and of ICMP errors (the rest of
+// appendStepWords), and reports whether e is one.
 func appendServerKernelWords(b []byte, e *analyze.Event) ([]byte, bool) {
 	d := e.Detail
 	if d == nil {
 		d = &proto.Detail{}
 	}
 	switch e.Kind {
+	case analyze.EvICMPError:
+		return appendICMPWords(b, d.ICMP, e.Note), true
 	case analyze.EvKernelDrop:
 		how := "it received"
 		if e.Note == analyze.NoteSending {
@@ -309,18 +309,20 @@ func appendCloseWords(b []byte, e *analyze.Event) []byte {
 	return append(b, " from the client"...)
 }
 
-// icmpWords words an ICMP error step: "ICMP port unreachable (type 3 code
-// 3) from 192.0.2.1".
-func icmpWords(ic *proto.ICMP, note string) string {
+// appendICMPWords appends the words of an ICMP error step: "ICMP port
+// unreachable (type 3 code 3) from 192.0.2.1". Appended, not joined: an
+// unreachable or filtered server's every attempt has one.
+func appendICMPWords(b []byte, ic *proto.ICMP, note string) []byte {
 	if ic == nil {
-		return "ICMP error"
+		return append(b, "ICMP error"...)
 	}
-	w := analyze.ICMPDescription(ic.V6, ic.Type, ic.Code) + " from " + ic.From
+	b = append(append(analyze.AppendICMPDescription(b, ic.V6, ic.Type, ic.Code), " from "...), ic.From...)
 	switch note {
 	case analyze.NoteAboutServer:
-		w += " about a packet of the server"
+		b = append(b, " about a packet of the server"...)
 	case analyze.NoteOtherSYN:
-		w += " quoting seq " + strconv.FormatUint(uint64(ic.QuotedSeq), 10) + ", not this SYN (" + strconv.FormatUint(uint64(ic.ISN), 10) + "): ignored"
+		b = strconv.AppendUint(append(b, " quoting seq "...), uint64(ic.QuotedSeq), 10)
+		b = append(strconv.AppendUint(append(b, ", not this SYN ("...), uint64(ic.ISN), 10), "): ignored"...)
 	}
-	return w
+	return b
 }

@@ -94,6 +94,8 @@ func TestEventWords(t *testing.T) {
 			"ICMP communication administratively prohibited (type 3 code 13) from 192.0.2.1 about a packet of the server"},
 		{ev(analyze.EvICMPError, s2c, A{Note: analyze.NoteOtherSYN, Detail: &D{ICMP: &proto.ICMP{From: "192.0.2.1", Type: 3, Code: 3, QuotedSeq: 7, ISN: 1000}}}),
 			"ICMP port unreachable (type 3 code 3) from 192.0.2.1 quoting seq 7, not this SYN (1000): ignored"},
+		{ev(analyze.EvICMPError, s2c, A{}), "ICMP error"},
+		{ev(analyze.EvICMPError, s2c, A{Detail: &D{ICMP: &proto.ICMP{From: "192.0.2.1", Type: 250, Code: 255}}}), "ICMP error (type 250 code 255) from 192.0.2.1"},
 		// DNS (the server's reverse lookup)
 		{ev(analyze.EvDNSQuery, "", A{Note: analyze.NotePTRForClient, Addr: "192.0.2.53:53", Detail: &D{Name: "10.2.0.192.in-addr.arpa", QType: "PTR"}}),
 			"server looks up the client's name: PTR 10.2.0.192.in-addr.arpa to 192.0.2.53:53"},
