@@ -352,7 +352,7 @@ func thousands(n uint64) string {
 // summaryLines are the label/value pairs of the summary, shared by the
 // table and Markdown formats.
 func (w *Writer) summaryLines(s analyze.Summary) [][2]string {
-	connects := countList(s.Connects, w.outcomes)
+	connects := countList(s.Connects, w.outcomes.m())
 	if w.hidden > 0 {
 		connects += fmt.Sprintf(" (%s not shown: --failed)", plural(w.hidden, "ok connect", "ok connects"))
 	}

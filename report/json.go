@@ -57,7 +57,7 @@ func (j *jsonRenderer) connect(w *Writer, n int, c *analyze.Connect) {
 }
 
 func (j *jsonRenderer) summary(w *Writer, s analyze.Summary) {
-	b, err := json.Marshal(jsonSummary{Kind: "summary", Summary: s, ConnectOutcomes: w.outcomes,
+	b, err := json.Marshal(jsonSummary{Kind: "summary", Summary: s, ConnectOutcomes: w.outcomes.m(),
 		MalformedDNS: s.MalformedDNS, Untracked: s.Untracked, LateRetransmits: s.LateRetransmits, Partial: partialWords(&s)})
 	if err != nil {
 		if w.err == nil {

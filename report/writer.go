@@ -95,9 +95,9 @@ type Writer struct {
 	err error // first write error; every later call returns it
 
 	source   string
-	number   int // connects seen, shown or not: connects are numbered by it
-	hidden   int // ok connects not shown because of FailedOnly
-	outcomes map[analyze.Outcome]int
+	number   int           // connects seen, shown or not: connects are numbered by it
+	hidden   int           // ok connects not shown because of FailedOnly
+	outcomes outcomeCounts // connects by outcome
 
 	set       []string // the captures of a merged set (SetSources)
 	interimAt int      // connects covered by the last Interim
@@ -150,7 +150,7 @@ func NewWriter(out io.Writer, opt Options) *Writer {
 	if opt.BatchAttempts <= 0 {
 		opt.BatchAttempts = DefaultBatchAttempts
 	}
-	w := &Writer{out: bufio.NewWriterSize(out, 64<<10), opt: opt, r: newRenderer(opt.Format, opt.AllTimelines), outcomes: map[analyze.Outcome]int{}}
+	w := &Writer{out: bufio.NewWriterSize(out, 64<<10), opt: opt, r: newRenderer(opt.Format, opt.AllTimelines)}
 	if opt.Redact {
 		w.red = opt.Redactor
 		if w.red == nil {
@@ -189,7 +189,7 @@ func (w *Writer) Connect(c *analyze.Connect) error {
 		return w.err
 	}
 	w.number++
-	w.outcomes[c.Outcome]++
+	w.outcomes.add(c.Outcome)
 	// The rollup reads the facts only, never the words: it gets c as it
 	// is, and says whether it keeps c as an example (to print later).
 	example := w.rv != nil && w.rv.add(w.number, c)
@@ -320,6 +320,35 @@ func explainedIn(c *analyze.Connect, stepsLater bool, s *wordsScratch) *analyze.
 	}
 	analyze.Explain(cc)
 	return cc
+}
+
+// outcomeCounts counts connects by outcome: a short list (an outcome is
+// one of a few) searched from its start, not a map, whose hashing of the
+// outcome cost some 2% of rendering a connect (BenchmarkWriterRollup).
+type outcomeCounts []outcomeCount
+
+type outcomeCount struct {
+	o analyze.Outcome
+	n int
+}
+
+func (oc *outcomeCounts) add(o analyze.Outcome) {
+	for i := range *oc {
+		if (*oc)[i].o == o {
+			(*oc)[i].n++
+			return
+		}
+	}
+	*oc = append(*oc, outcomeCount{o, 1})
+}
+
+// m is the counts as a map (empty, not nil, when none).
+func (oc outcomeCounts) m() map[analyze.Outcome]int {
+	m := make(map[analyze.Outcome]int, len(oc))
+	for _, x := range oc {
+		m[x.o] = x.n
+	}
+	return m
 }
 
 // wordsScratch is explained's copy of a connect and its attempts.
