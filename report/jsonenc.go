@@ -102,8 +102,11 @@ func appendConnectLine(b []byte, jc jsonConnect) ([]byte, error) {
 		return append(append(b, out...), '\n'), nil
 	}
 	c := jc.Connect
-	b = append(b, `{"kind":`...)
-	b = appendJSONString(b, jc.Kind)
+	if jc.Kind == "connect" { // every line the Writer writes: no escaping of it
+		b = append(b, `{"kind":"connect"`...)
+	} else {
+		b = appendJSONString(append(b, `{"kind":`...), jc.Kind)
+	}
 	if jc.Source != "" {
 		b = append(b, `,"source":`...)
 		b = appendJSONString(b, jc.Source)
@@ -121,7 +124,7 @@ func appendConnectLine(b []byte, jc jsonConnect) ([]byte, error) {
 	b = append(b, `,"outcome":`...)
 	b = appendJSONString(b, string(c.Outcome))
 	b = append(b, `,"reason":`...)
-	b = appendJSONString(b, c.Reason.String())
+	b = appendReasonJSON(b, c.Reason)
 	b = append(b, `,"start":`...)
 	// An attempt most often starts when its connect does: its start is
 	// then copied from the connect's, not formatted again.
@@ -207,6 +210,30 @@ func appendConnectLine(b []byte, jc jsonConnect) ([]byte, error) {
 	return append(b, "}\n"...), nil
 }
 
+// reasonJSON is every reason's id as a JSON string, indexed by the
+// reason (made once; ids never change): each connect's and attempt's
+// reason is copied, not escaped again.
+var reasonJSON = func() []string {
+	rs := analyze.Reasons()
+	t := make([]string, 1, len(rs)+1)
+	t[0] = string(appendJSONString(nil, analyze.Reason(0).String()))
+	for _, r := range rs {
+		for len(t) <= int(r) {
+			t = append(t, "")
+		}
+		t[r] = string(appendJSONString(nil, r.String()))
+	}
+	return t
+}()
+
+// appendReasonJSON appends r's id as a JSON string.
+func appendReasonJSON(b []byte, r analyze.Reason) []byte {
+	if int(r) < len(reasonJSON) && reasonJSON[r] != "" {
+		return append(b, reasonJSON[r]...)
+	}
+	return appendJSONString(b, r.String()) // (not in the table: r is no reason, "reason(N)")
+}
+
 func appendQuery(b []byte, q *analyze.Query) []byte {
 	b = append(b, `{"name":`...)
 	b = appendJSONString(b, q.Name)
@@ -264,7 +291,7 @@ func appendAttempt(b []byte, a *analyze.Attempt, lists *attemptLists) []byte {
 	b = append(b, `,"outcome":`...)
 	b = appendJSONString(b, string(a.Outcome))
 	b = append(b, `,"reason":`...)
-	b = appendJSONString(b, a.Reason.String())
+	b = appendReasonJSON(b, a.Reason)
 	if a.Facts != nil {
 		b = append(b, `,"facts":`...)
 		b = appendFacts(b, a.Facts)

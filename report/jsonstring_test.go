@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+
+	"github.com/connscope/connscope/analyze"
 )
 
 // appendJSONString quotes exactly as encoding/json does.
@@ -46,5 +48,21 @@ func TestAppendJSONStringEveryByteEveryOffset(t *testing.T) {
 				t.Fatalf("byte %#x at %d: got %s, want %s", c, i, got, want)
 			}
 		}
+	}
+}
+
+// appendReasonJSON writes every reason's id as appendJSONString does: the
+// declared ones (from the table made once), no reason, and a number that
+// is no reason.
+func TestAppendReasonJSON(t *testing.T) {
+	rs := append(analyze.Reasons(), 0, analyze.Reason(len(analyze.Reasons())+1), 60000)
+	for _, r := range rs {
+		want := string(appendJSONString([]byte("x"), r.String()))
+		if got := string(appendReasonJSON([]byte("x"), r)); got != want {
+			t.Errorf("reason %d: %s, want %s", r, got, want)
+		}
+	}
+	if len(rs) < 20 {
+		t.Fatalf("only %d reasons", len(rs))
 	}
 }
