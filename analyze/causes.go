@@ -6,6 +6,7 @@ import (
 	"strconv"
 
 	"github.com/connscope/connscope/analyze/dns"
+	"github.com/connscope/connscope/analyze/proto"
 )
 
 // The causes: what a person should check, per reason (reasonWords holds
@@ -206,7 +207,7 @@ func unresolvedWords(name string, qs []Query) (evidence, causes []string) {
 		// Appended in one buffer (the name quoted into it), one string
 		// made of it.
 		var buf [256]byte
-		b := strconv.AppendQuote(append(buf[:0], "The name "...), name)
+		b := proto.AppendQuote(append(buf[:0], "The name "...), name)
 		causes = append(causes, string(append(b, " does not exist in DNS (NXDOMAIN): check the host name in the client's configuration (typo, missing domain or search domain in /etc/resolv.conf) and the DNS zone."...)))
 	}
 	if f.nodata {

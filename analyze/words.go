@@ -923,7 +923,8 @@ var reasonWords = map[Reason]wording{
 			f := w.f
 			// Joined, not fmt.Sprintf: every connect to a server that is
 			// not MySQL gets these words (live, thousands a second).
-			return one("the server at " + w.server() + " spoke first with " + strconv.Quote(f.Banner) + ", not a " + serverFirstNames +
+			var quoted [96]byte
+			return one("the server at " + w.server() + " spoke first with " + string(proto.AppendQuote(quoted[:0], f.Banner)) + ", not a " + serverFirstNames +
 				" greeting; the client never answered, and the " + f.ClosedBy + " closed the connection (" + f.Close + ") " + d(f.SinceServerMS) + " later")
 		},
 		causes: func(w wordCtx) []string {
@@ -935,7 +936,7 @@ var reasonWords = map[Reason]wording{
 			// string made of it.
 			var buf [320]byte
 			b := append(append(append(append(buf[:0], "Something other than "...), want...), " listens on "...), w.server()...)
-			b = strconv.AppendQuote(append(b, " (it sent "...), w.f.Banner)
+			b = proto.AppendQuote(append(b, " (it sent "...), w.f.Banner)
 			return one(string(append(b, "): the wrong port or host in the client's configuration, or a port forward/proxy pointing at the wrong service."...)))
 		},
 	},
@@ -1037,7 +1038,7 @@ func wrongBannerWords(w wordCtx) []string {
 	// Appended in one buffer (the banner quoted into it), one string made
 	// of it.
 	var buf [160]byte
-	b := strconv.AppendQuote(append(append(append(buf[:0], "the server at "...), w.server()...), " spoke first with "...), w.f.Banner)
+	b := proto.AppendQuote(append(append(append(buf[:0], "the server at "...), w.server()...), " spoke first with "...), w.f.Banner)
 	return one(string(append(append(append(b, ", not a "...), w.f.Expected...), " greeting"...)))
 }
 

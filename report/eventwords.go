@@ -191,19 +191,19 @@ func appendStepWords(b []byte, e *analyze.Event) ([]byte, bool) {
 			b = strconv.AppendInt(append(b, "server's first payload ("...), int64(e.Bytes), 10)
 			return append(b, " bytes) after the attempt was decided"...), true
 		case analyze.NoteAfterClientGaveUp:
-			b = strconv.AppendQuote(append(b, "server's first payload "...), banner)
+			b = proto.AppendQuote(append(b, "server's first payload "...), banner)
 			b = proto.AppendMS(append(b, " ("...), e.ElapsedMS)
 			return append(b, " after the handshake), after the client gave up"...), true
 		case analyze.NoteNotExpected:
 			b = append(append(append(b, "server's first payload is not "...), expected...), ": "...)
-			return strconv.AppendQuote(b, banner), true
+			return proto.AppendQuote(b, banner), true
 		case analyze.NoteOtherProtocol:
 			b = proto.AppendMS(append(b, "server's first payload ("...), e.ElapsedMS)
 			b = append(analyze.AppendServerFirstNames(append(b, " after the handshake), not "...)), ": "...)
-			return strconv.AppendQuote(b, banner), true
+			return proto.AppendQuote(b, banner), true
 		case analyze.NoteAnswersClient:
 			b = proto.AppendMS(append(b, "server's first payload, "...), e.ElapsedMS)
-			return strconv.AppendQuote(append(b, " after the client's first bytes: "...), banner), true
+			return proto.AppendQuote(append(b, " after the client's first bytes: "...), banner), true
 		}
 	case analyze.EvClientGaveUp:
 		return append(append(append(b, "client moved on to the next address ("...), e.Addr...), ')'), true

@@ -114,9 +114,9 @@ func appendWords(b []byte, kind string, _ proto.Dir, a *proto.Attrs) []byte {
 		return append(b, "SSLRequest: TLS starts"...)
 	case "login":
 		if d.Cut {
-			return strconv.AppendQuote(append(b, "HandshakeResponse (cut in the capture): login as "...), d.User)
+			return proto.AppendQuote(append(b, "HandshakeResponse (cut in the capture): login as "...), d.User)
 		}
-		return strconv.AppendQuote(append(b, "HandshakeResponse: login as "...), d.User)
+		return proto.AppendQuote(append(b, "HandshakeResponse: login as "...), d.User)
 	case "fin", "rst":
 		how := "FIN"
 		if kind == "rst" {

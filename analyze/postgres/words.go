@@ -58,9 +58,9 @@ func appendWords(b []byte, kind string, dir proto.Dir, a *proto.Attrs) []byte {
 			return append(b, "the client answers the Authentication request"...)
 		}
 		b = append(append(b, "StartupMessage: protocol "...), d.Protocol...)
-		b = strconv.AppendQuote(append(b, ", user "...), d.User)
+		b = proto.AppendQuote(append(b, ", user "...), d.User)
 		if d.Database != "" {
-			b = strconv.AppendQuote(append(b, ", database "...), d.Database)
+			b = proto.AppendQuote(append(b, ", database "...), d.Database)
 		}
 		if d.Cut {
 			b = append(b, " (cut in the capture)"...)

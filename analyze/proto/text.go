@@ -1,6 +1,7 @@
 package proto
 
 import (
+	"strconv"
 	"strings"
 	"unicode/utf8"
 )
@@ -33,4 +34,20 @@ func CleanText(b []byte) string {
 		sb.WriteRune(r)
 	}
 	return sb.String()
+}
+
+// AppendQuote appends s quoted as strconv.AppendQuote quotes it: words
+// quote banners, user and database names so. Most are printable ASCII
+// without a quote or backslash, which strconv writes as they are: that
+// is checked here a byte at a time and s copied, instead of strconv's
+// test of each rune against the Unicode tables (most of the cost of a
+// wrong-banner attempt's words, which quote its banner three times).
+// Anything else goes through strconv.AppendQuote.
+func AppendQuote(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' {
+			return strconv.AppendQuote(b, s)
+		}
+	}
+	return append(append(append(b, '"'), s...), '"')
 }
