@@ -34,8 +34,11 @@ type isnKey struct {
 type isnEntry struct {
 	k  isnKey
 	at int64
-	// done: the entry of x.done (a report), else of x.open; expire looks
-	// in that map only.
+	// next, of a done entry: 1 + the seq of the next older done entry of
+	// its bucket (isnHash), 0 for none.
+	next uint64
+	// done: the entry of a report, else of x.open; expire looks in that
+	// map for open ones.
 	done bool
 }
 
@@ -49,80 +52,77 @@ type isnVal struct {
 // event of one of those belongs to a connect already reported and must
 // not start another. Reported connects are kept without their attempts
 // (live, an attempt is garbage once reported: holding 5 s of them made
-// the garbage collector scan hundreds of MB). One FIFO in time order,
-// compacted as it drains, expires both.
+// the garbage collector scan hundreds of MB). One FIFO in time order, a
+// ring, expires both.
+//
+// The reported connects are found through hash chains threaded through
+// the ring, not a map: the index holds about isnTTL of them (50,000 at
+// 10,000 connects/s, megabytes), and a map insert at each report plus a
+// look-up and a delete at each expiry were cache misses nearly every time.
+// A chain costs a write to add and a compare to expire. Entries are
+// numbered in order (seq) as recentMemory's: entry s sits at
+// ring[s&(len(ring)-1)], the entries held are tail .. tail+n-1, and a
+// link below tail is an expired entry, where a chain ends.
 type isnIndex struct {
 	open map[isnKey]isnVal
-	done map[isnKey]int64
-	// doneMaybe is a counting filter over done: every TCP kernel event
-	// asks whether its connect was reported (reportedISN), and done holds
-	// about isnTTL of connects (50,000 at 10,000/s, megabytes): the map
-	// lookup was a cache miss nearly every time (a tenth of the live
-	// kernel-event CPU). The filter's bits (64 KB) answer "no" for sure
-	// for nearly every event without touching the map.
-	doneMaybe *isnFilter
-	q         []isnEntry
-	head      int
+	ring []isnEntry // len a power of two
+	tail uint64     // seq of the oldest entry held
+	n    int
+	// doneHead: per bucket of isnHash, 1 + the seq of its newest done
+	// entry. doneBits: a bucket's bit is set exactly while that entry is
+	// held (so while the bucket holds any done entry). Every TCP kernel
+	// event asks whether its connect was reported (reportedISN): the bits
+	// (64 KB) answer "no" for sure for nearly every one without touching
+	// the heads or the ring.
+	doneHead []uint64
+	doneBits []uint64
 }
 
-// isnFilter counts the keys of isnIndex.done by a hash of their ports and
-// ISN: a bucket whose bit is clear holds none of them. The counts are only
-// touched when a key enters or leaves done; a bit is set exactly while its
-// count is not zero (a count that would overflow stays at its maximum and
-// its bit set: a false "maybe" at worst, never a false "no").
-type isnFilter struct {
-	occupied [isnFilterSize / 64]uint64
-	counts   [isnFilterSize]uint16
-}
+// isnBuckets is the number of buckets of the done chains (about ten per
+// connect held at 10,000 connects/s).
+const isnBuckets = 1 << 19
 
-const isnFilterSize = 1 << 19
-
-// isnHash is the filter bucket of a connect with these ports (in either
-// order) and ISN. The ISN is random per connect (RFC 6528), so its bits
-// and the ports spread the keys; the addresses are left out (makeKey's
-// As16 costs more than the check, and they rarely tell connects apart).
+// isnHash is the bucket of a connect with these ports (in either order)
+// and ISN. The ISN is random per connect (RFC 6528), so its bits and the
+// ports spread the keys; the addresses are left out (makeKey's As16 costs
+// more than the check, and they rarely tell connects apart).
 func isnHash(portA, portB uint16, isn uint32) uint32 {
-	return (isn ^ uint32(portA^portB)*0x9E3779B1) & (isnFilterSize - 1)
+	return (isn ^ uint32(portA^portB)*0x9E3779B1) & (isnBuckets - 1)
 }
 
-// hash is k's filter bucket (isnHash).
+// hash is k's bucket (isnHash).
 func (k isnKey) hash() uint32 {
 	return isnHash(uint16(k.key.ports>>16), uint16(k.key.ports), k.isn)
 }
 
-func (f *isnFilter) add(h uint32) {
-	if f.counts[h] == ^uint16(0) {
-		return
-	}
-	f.counts[h]++
-	f.occupied[h>>6] |= 1 << (h & 63)
-}
-
-func (f *isnFilter) remove(h uint32) {
-	if f.counts[h] == ^uint16(0) {
-		return
-	}
-	f.counts[h]--
-	if f.counts[h] == 0 {
-		f.occupied[h>>6] &^= 1 << (h & 63)
-	}
-}
-
-func (f *isnFilter) maybe(h uint32) bool { return f.occupied[h>>6]&(1<<(h&63)) != 0 }
-
 // isnTTL: the kernel events of a connect come within the reorder window
 // and the kernel's linger, far below this; it bounds the index (10,000
-// connects a second: 50,000 entries, of 56 bytes without pointers).
+// connects a second: 100,000 entries of 72 bytes without pointers).
 const isnTTL = recentTTL
 
 func (x *isnIndex) add(k isnKey, a *attempt, now int64) {
 	if x.open == nil {
 		x.open = make(map[isnKey]isnVal)
-		x.done = make(map[isnKey]int64)
-		x.doneMaybe = new(isnFilter)
+		x.doneHead = make([]uint64, isnBuckets)
+		x.doneBits = make([]uint64, isnBuckets/64)
 	}
 	x.open[k] = isnVal{a: a, at: now}
-	x.q = append(x.q, isnEntry{k: k, at: now, done: false})
+	x.push(isnEntry{k: k, at: now, done: false})
+}
+
+// push appends en to the ring and gives its seq.
+func (x *isnIndex) push(en isnEntry) uint64 {
+	if x.n == len(x.ring) {
+		bigger := make([]isnEntry, max(2*len(x.ring), 1024))
+		for s := x.tail; s < x.tail+uint64(x.n); s++ {
+			bigger[s&uint64(len(bigger)-1)] = x.ring[s&uint64(len(x.ring)-1)]
+		}
+		x.ring = bigger
+	}
+	s := x.tail + uint64(x.n)
+	x.ring[s&uint64(len(x.ring)-1)] = en
+	x.n++
+	return s
 }
 
 // reported moves k from open to done, if a holds it.
@@ -131,32 +131,51 @@ func (x *isnIndex) reported(k isnKey, a *attempt, now int64) {
 		return
 	}
 	delete(x.open, k)
-	n := len(x.done)
-	x.done[k] = now
-	if len(x.done) > n {
-		x.doneMaybe.add(k.hash())
+	h := k.hash()
+	s := x.push(isnEntry{k: k, at: now, next: x.doneHead[h], done: true})
+	x.doneHead[h] = s + 1
+	x.doneBits[h>>6] |= 1 << (h & 63)
+}
+
+// mayBeDone says whether bucket h holds a done entry (false: surely not).
+func (x *isnIndex) mayBeDone(h uint32) bool {
+	return x.doneBits != nil && x.doneBits[h>>6]&(1<<(h&63)) != 0
+}
+
+// isDone says whether a done entry of k is held; h is k's bucket.
+func (x *isnIndex) isDone(k isnKey, h uint32) bool {
+	if !x.mayBeDone(h) {
+		return false
 	}
-	x.q = append(x.q, isnEntry{k: k, at: now, done: true})
+	for l := x.doneHead[h]; l != 0 && l-1 >= x.tail; {
+		en := &x.ring[(l-1)&uint64(len(x.ring)-1)]
+		if en.k == k {
+			return true
+		}
+		l = en.next
+	}
+	return false
 }
 
 func (x *isnIndex) expire(now int64) {
-	for x.head < len(x.q) && now-x.q[x.head].at > isnTTL {
-		en := &x.q[x.head]
+	for x.n > 0 {
+		en := &x.ring[x.tail&uint64(len(x.ring)-1)]
+		if now-en.at <= isnTTL {
+			return
+		}
 		if !en.done {
 			if v, ok := x.open[en.k]; ok && v.at == en.at {
 				delete(x.open, en.k) // not noted again since (an attempt dropped unreported)
 			}
-		} else if at, ok := x.done[en.k]; ok && at == en.at {
-			delete(x.done, en.k)
-			x.doneMaybe.remove(en.k.hash())
+		} else if h := en.k.hash(); x.doneHead[h] == x.tail+1 {
+			// The newest done entry of its bucket: the older ones
+			// expired before it, the bucket is empty now.
+			x.doneHead[h] = 0
+			x.doneBits[h>>6] &^= 1 << (h & 63)
 		}
-		x.q[x.head] = isnEntry{}
-		x.head++
-	}
-	if x.head >= 1024 && x.head*2 >= len(x.q) {
-		n := copy(x.q, x.q[x.head:])
-		clear(x.q[n:])
-		x.q, x.head = x.q[:n], 0
+		*en = isnEntry{}
+		x.tail++
+		x.n--
 	}
 }
 
@@ -205,15 +224,15 @@ func (e *Engine) byISN(client, server netip.AddrPort, isn uint32) *attempt {
 // reportedISN says whether the connect client→server with this ISN was
 // reported lately.
 func (e *Engine) reportedISN(client, server netip.AddrPort, isn uint32) bool {
-	if isn == 0 || len(e.isns.done) == 0 || !client.IsValid() || !server.IsValid() || client.Port() == 0 {
+	if isn == 0 || !client.IsValid() || !server.IsValid() || client.Port() == 0 {
 		return false
 	}
-	if !e.isns.doneMaybe.maybe(isnHash(client.Port(), server.Port(), isn)) {
-		return false // no reported connect has these ports and ISN (the filter's bit is clear)
+	h := isnHash(client.Port(), server.Port(), isn)
+	if !e.isns.mayBeDone(h) {
+		return false // no reported connect has these ports and ISN (the bucket's bit is clear)
 	}
 	key, _ := makeKey(client.Addr(), client.Port(), server.Addr(), server.Port())
-	_, ok := e.isns.done[isnKey{key: key, isn: isn}]
-	return ok
+	return e.isns.isDone(isnKey{key: key, isn: isn}, h)
 }
 
 // isnReported notes a's connect reported (report).

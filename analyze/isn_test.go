@@ -279,8 +279,8 @@ func brief(s *sim) string {
 }
 
 // The ISN index forgets open and reported connects isnTTL after they were
-// noted, each from its own map, and a connect noted again (or reported)
-// later is not forgotten by the older entry's expiry.
+// noted, and a connect noted again (or reported) later is not forgotten by
+// the older entry's expiry.
 func TestISNIndexExpiry(t *testing.T) {
 	k1 := isnKey{key: flowKey{ports: 1}, isn: 7}
 	k2 := isnKey{key: flowKey{ports: 2}, isn: 9}
@@ -291,70 +291,111 @@ func TestISNIndexExpiry(t *testing.T) {
 	x.reported(k1, a1, 20)
 	x.reported(k2, a1, 30) // not a2's holder: ignored
 	x.expire(isnTTL + 5)   // k1's open entry is gone already (reported); nothing else is due
-	if _, ok := x.done[k1]; !ok || len(x.open) != 1 || x.open[k2].a != a2 {
-		t.Fatalf("after the first expiry: open %v, done %v", x.open, x.done)
+	if done := doneKeys(&x); len(done) != 1 || done[k1] != 20 || len(x.open) != 1 || x.open[k2].a != a2 {
+		t.Fatalf("after the first expiry: open %v, done %v", x.open, done)
 	}
-	checkDoneFilter(t, &x)
+	checkDoneChains(t, &x)
 	x.add(k2, a2, isnTTL+15) // noted again: the entry at 10 must not remove it
 	x.expire(isnTTL + 25)    // the entries at 10 and 20 are due
-	if len(x.done) != 0 || x.open[k2].a != a2 {
-		t.Fatalf("after the second expiry: open %v, done %v", x.open, x.done)
+	if done := doneKeys(&x); len(done) != 0 || x.open[k2].a != a2 {
+		t.Fatalf("after the second expiry: open %v, done %v", x.open, done)
 	}
-	checkDoneFilter(t, &x)
+	checkDoneChains(t, &x)
 	x.reported(k2, a2, isnTTL+30)
-	x.add(k2, a2, isnTTL+31) // open again, and reported again: done holds it once
+	x.add(k2, a2, isnTTL+31) // open again, and reported again
 	x.reported(k2, a2, isnTTL+32)
-	if len(x.done) != 1 {
-		t.Fatalf("reported twice: done %v", x.done)
+	if done := doneKeys(&x); len(done) != 1 || done[k2] != isnTTL+32 {
+		t.Fatalf("reported twice: done %v", done)
 	}
-	checkDoneFilter(t, &x)
-	x.expire(isnTTL + isnTTL + 31) // the done entry at isnTTL+30 was overwritten: not due
-	checkDoneFilter(t, &x)
+	checkDoneChains(t, &x)
+	x.expire(isnTTL + isnTTL + 31) // the done entry at isnTTL+30 is due, the one at isnTTL+32 not
+	if done := doneKeys(&x); len(done) != 1 || done[k2] != isnTTL+32 {
+		t.Fatalf("the older report expired: done %v", done)
+	}
+	checkDoneChains(t, &x)
 	x.expire(3*isnTTL + 16)
-	if len(x.open) != 0 || len(x.done) != 0 {
-		t.Fatalf("all due: open %v, done %v", x.open, x.done)
+	if done := doneKeys(&x); len(x.open) != 0 || len(done) != 0 || x.n != 0 {
+		t.Fatalf("all due: open %v, done %v, %d entries held", x.open, done, x.n)
 	}
-	checkDoneFilter(t, &x)
-	if x.head != 0 && x.head > len(x.q) {
-		t.Fatalf("queue head %d beyond %d", x.head, len(x.q))
-	}
+	checkDoneChains(t, &x)
 }
 
-// checkDoneFilter asserts that the index's filter counts exactly the keys of
-// done: a bucket's bit is set while, and only while, a key of done hashes to
-// it, so that reportedISN's "no" from the filter is never wrong, and the
-// filter empties with done.
-func checkDoneFilter(t *testing.T, x *isnIndex) {
-	t.Helper()
-	want := map[uint32]uint16{}
-	for k := range x.done {
-		want[k.hash()]++
+// doneKeys is what the index holds as reported: each key's newest report,
+// read from the ring itself.
+func doneKeys(x *isnIndex) map[isnKey]int64 {
+	done := map[isnKey]int64{}
+	for s := x.tail; s < x.tail+uint64(x.n); s++ {
+		if en := x.ring[s&uint64(len(x.ring)-1)]; en.done {
+			done[en.k] = en.at
+		}
 	}
-	for h := range uint32(isnFilterSize) {
-		if x.doneMaybe.counts[h] != want[h] || x.doneMaybe.maybe(h) != (want[h] > 0) {
-			t.Fatalf("filter bucket %d: count %d, bit %v; done has %d keys there", h, x.doneMaybe.counts[h], x.doneMaybe.maybe(h), want[h])
+	return done
+}
+
+// checkDoneChains asserts that every reported connect the ring holds is
+// found through its bucket's chain, and that a bucket's bit is set while,
+// and only while, the ring holds a done entry of it: reportedISN's "no"
+// from the bits is never wrong, and the bits empty with the ring.
+func checkDoneChains(t *testing.T, x *isnIndex) {
+	t.Helper()
+	want := map[uint32]bool{}
+	for k := range doneKeys(x) {
+		want[k.hash()] = true
+		if !x.isDone(k, k.hash()) {
+			t.Fatalf("reported connect %+v held but not found", k)
+		}
+	}
+	for h := range uint32(isnBuckets) {
+		if x.mayBeDone(h) != want[h] {
+			t.Fatalf("bucket %d: bit %v; the ring holds a done entry of it: %v", h, x.mayBeDone(h), want[h])
 		}
 	}
 }
 
-// A bucket whose count would overflow stays "maybe" for good: the filter
-// may answer "maybe" for nothing, never "no" for a reported connect.
-func TestISNFilterSaturates(t *testing.T) {
-	var f isnFilter
-	const h = 12345
-	for range 1 << 16 {
-		f.add(h)
+// Reported connects of one bucket are each found through its chain while
+// held, an open connect is not taken for a reported one, and a connect is
+// no longer found once its report expired, through growth of the ring.
+func TestISNIndexChains(t *testing.T) {
+	// Keys of one bucket: ISNs that differ only above the bucket bits.
+	var keys []isnKey
+	for i := range 40 {
+		keys = append(keys, isnKey{key: flowKey{ports: 5<<16 | 3306}, isn: 7 + uint32(i)<<19})
 	}
-	for range 1 << 16 {
-		f.remove(h)
+	a := &attempt{}
+	var x isnIndex
+	for i, k := range keys {
+		x.add(k, a, int64(i))
+		if i%2 == 0 {
+			x.reported(k, a, int64(i))
+		}
+		// Unrelated connects in between, so that the ring grows while
+		// the chain runs through it.
+		for j := range 100 {
+			o := isnKey{key: flowKey{ports: uint64(6+j)<<16 | 80}, isn: uint32(i*1000 + j)}
+			x.add(o, a, int64(i))
+			x.reported(o, a, int64(i))
+		}
 	}
-	if !f.maybe(h) {
-		t.Fatal("a saturated bucket was cleared")
-	}
-	f.add(7)
-	f.remove(7)
-	if f.maybe(7) {
-		t.Fatal("an emptied bucket still says maybe")
+	for _, c := range []struct {
+		name     string
+		expireAt int64 // 0: none
+		from     int   // keys before this one expired
+	}{
+		{"all held", 0, 0},
+		{"the first ten expired", 9 + isnTTL + 1, 10},
+		{"all expired", 40 + isnTTL + 1, 40},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			if c.expireAt != 0 {
+				x.expire(c.expireAt)
+			}
+			for i, k := range keys {
+				if want := i >= c.from && i%2 == 0; x.isDone(k, k.hash()) != want {
+					t.Errorf("key %d: reported %v, want %v", i, !want, want)
+				}
+			}
+			checkDoneChains(t, &x)
+		})
 	}
 }
 

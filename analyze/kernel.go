@@ -544,7 +544,10 @@ func (e *Engine) socketAttempt(k *event.Kernel) *attempt {
 // flowOf is the attempt in the flow table under the event's 5-tuple (nil
 // for none, or a DNS flow).
 func (e *Engine) flowOf(k *event.Kernel) *attempt {
-	if k.Src.IsValid() && k.Dst.IsValid() && k.Src.Port() != 0 {
+	// A clear filter bit says no flow has these ports (flow.go): the key
+	// and the map lookup are skipped, as for packets (a new socket's
+	// SYN_SENT asks twice).
+	if k.Src.IsValid() && k.Dst.IsValid() && k.Src.Port() != 0 && e.filter.maybe(flowHash(k.Src.Port(), k.Dst.Port())) {
 		key, _ := makeKey(k.Src.Addr(), k.Src.Port(), k.Dst.Addr(), k.Dst.Port())
 		if f := e.flows[key]; f != nil && f.dnsFlow == nil {
 			return f

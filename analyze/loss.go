@@ -62,27 +62,52 @@ func extendSpan(from, to *int64, a, b int64) {
 
 // recentMemory remembers decided attempts (by 5-tuple and by socket
 // cookie) for late events, oldest first, bounded in size and age. The
-// entries are a ring (head, n), grown by doubling up to maxRecent: live
-// tracing adds and expires one per decision, and a slice advanced by
-// queue[1:] reallocated and copied itself every few thousand of them.
+// entries are a ring, grown by doubling up to maxRecent: live tracing adds
+// and expires one per decision, and a slice advanced by queue[1:]
+// reallocated and copied itself every few thousand of them.
+//
+// The look-ups go through hash chains threaded through the ring, not maps:
+// every decision adds an entry and (once full) drops the oldest, while only
+// late events look anything up. With two maps each decision paid two
+// inserts, two look-ups and two deletes in tables of 16,384 entries (cache
+// misses nearly every time, 4% of live tracing's CPU); a chain costs two
+// writes to add and nothing to drop. Entries are numbered in order of
+// addition (seq): entry s sits at ring[s&(len(ring)-1)], the entries held
+// are tail .. tail+n-1, and a link is 1 + the seq of the next older entry
+// in its bucket (0: none), so a link below tail is a dropped entry: the
+// chain ends there, and dropping needs no unlinking.
 type recentMemory struct {
-	keys    map[flowKey]int64
-	cookies map[uint64]int64
-	ring    []recentEntry
-	head, n int
+	ring       []recentEntry // len a power of two
+	tail       uint64        // seq of the oldest entry held
+	n          int
+	keyHead    []uint64 // per bucket of recentHash: 1 + seq of its newest entry with a key
+	cookieHead []uint64 // per bucket of cookieHash: 1 + seq of its newest entry with a cookie
 }
 
 type recentEntry struct {
-	key    flowKey
-	cookie uint64
-	keyed  bool
-	at     int64
+	key                 flowKey
+	cookie              uint64
+	keyed               bool
+	at                  int64
+	keyNext, cookieNext uint64 // links to the next older entry of the same bucket
 }
 
+// recentBuckets is the number of buckets of each chain table (twice
+// maxRecent: chains of one entry or none, mostly).
+const recentBuckets = 2 * maxRecent
+
+// recentHash is a flow key's chain bucket.
+func recentHash(k flowKey) uint64 {
+	return (k.a0 ^ k.a1 ^ k.b0 ^ k.b1<<1 ^ k.ports) * 0x9E3779B97F4A7C15 >> 32 & (recentBuckets - 1)
+}
+
+// cookieHash is a socket cookie's chain bucket.
+func cookieHash(c uint64) uint64 { return c * 0x9E3779B97F4A7C15 >> 32 & (recentBuckets - 1) }
+
 func (r *recentMemory) add(a *attempt, now int64) {
-	if r.keys == nil {
-		r.keys = make(map[flowKey]int64)
-		r.cookies = make(map[uint64]int64)
+	if r.keyHead == nil {
+		r.keyHead = make([]uint64, recentBuckets)
+		r.cookieHead = make([]uint64, recentBuckets)
 	}
 	if r.n >= maxRecent {
 		r.pop()
@@ -90,39 +115,77 @@ func (r *recentMemory) add(a *attempt, now int64) {
 	if r.n == len(r.ring) {
 		r.grow()
 	}
-	en := recentEntry{key: a.key, cookie: a.cookie, keyed: a.key != (flowKey{}), at: now}
+	s := r.tail + uint64(r.n)
+	en := &r.ring[s&uint64(len(r.ring)-1)]
+	*en = recentEntry{key: a.key, cookie: a.cookie, keyed: a.key != (flowKey{}), at: now}
 	if en.keyed {
-		r.keys[a.key] = now
+		h := recentHash(a.key)
+		en.keyNext, r.keyHead[h] = r.keyHead[h], s+1
 	}
 	if a.cookie != 0 {
-		r.cookies[a.cookie] = now
+		h := cookieHash(a.cookie)
+		en.cookieNext, r.cookieHead[h] = r.cookieHead[h], s+1
 	}
-	r.ring[(r.head+r.n)%len(r.ring)] = en
 	r.n++
 }
 
-// grow doubles the ring (at most maxRecent), oldest entry first.
+// grow doubles the ring (at most maxRecent); each entry moves to the place
+// of its seq in the new ring, so the links stay as they are.
 func (r *recentMemory) grow() {
 	bigger := make([]recentEntry, min(max(2*len(r.ring), 64), maxRecent))
-	for i := range r.n {
-		bigger[i] = r.ring[(r.head+i)%len(r.ring)]
+	for s := r.tail; s < r.tail+uint64(r.n); s++ {
+		bigger[s&uint64(len(bigger)-1)] = r.ring[s&uint64(len(r.ring)-1)]
 	}
-	r.ring, r.head = bigger, 0
+	r.ring = bigger
+}
+
+// at is the entry of link l (1 + its seq), nil when l is 0 or the entry
+// was dropped.
+func (r *recentMemory) at(l uint64) *recentEntry {
+	if l == 0 || l-1 < r.tail {
+		return nil
+	}
+	return &r.ring[(l-1)&uint64(len(r.ring)-1)]
+}
+
+// keyAt is when the newest entry held with this flow key was added.
+func (r *recentMemory) keyAt(key flowKey) (int64, bool) {
+	if r.n == 0 {
+		return 0, false
+	}
+	for en := r.at(r.keyHead[recentHash(key)]); en != nil; en = r.at(en.keyNext) {
+		if en.key == key {
+			return en.at, true
+		}
+	}
+	return 0, false
+}
+
+// hasCookie says whether an entry held has this socket cookie.
+func (r *recentMemory) hasCookie(c uint64) bool {
+	if r.n == 0 || c == 0 {
+		return false
+	}
+	for en := r.at(r.cookieHead[cookieHash(c)]); en != nil; en = r.at(en.cookieNext) {
+		if en.cookie == c {
+			return true
+		}
+	}
+	return false
+}
+
+// hasKey says whether an entry held has this flow key.
+func (r *recentMemory) hasKey(key flowKey) bool {
+	_, ok := r.keyAt(key)
+	return ok
 }
 
 // oldest is the oldest entry; r.n must be > 0.
-func (r *recentMemory) oldest() *recentEntry { return &r.ring[r.head] }
+func (r *recentMemory) oldest() *recentEntry { return &r.ring[r.tail&uint64(len(r.ring)-1)] }
 
 func (r *recentMemory) pop() {
-	en := r.oldest()
-	if en.keyed && r.keys[en.key] == en.at {
-		delete(r.keys, en.key)
-	}
-	if en.cookie != 0 && r.cookies[en.cookie] == en.at {
-		delete(r.cookies, en.cookie)
-	}
-	*en = recentEntry{}
-	r.head = (r.head + 1) % len(r.ring)
+	*r.oldest() = recentEntry{}
+	r.tail++
 	r.n--
 }
 
@@ -176,7 +239,7 @@ func (e *Engine) LatePacket(p *event.Packet) {
 		key, srcIsA := makeKey(p.Src, p.SrcPort, p.Dst, p.DstPort)
 		a := e.flows[key]
 		if a == nil {
-			e.lateUnmatched(e.recent.keys[key] != 0)
+			e.lateUnmatched(e.recent.hasKey(key))
 			return
 		}
 		if e.duplicate(p) {
@@ -216,7 +279,7 @@ func (e *Engine) LateKernel(k *event.Kernel) {
 	e.noteLate(k.Time)
 	switch {
 	case k.Family == event.FamilyUnix:
-		e.lateUnmatched(e.recent.cookies[k.Cookie] != 0)
+		e.lateUnmatched(e.recent.hasCookie(k.Cookie))
 		return
 	case k.SockType == event.SockDgram:
 		e.kernel(k) // resolver evidence, never an attempt
@@ -225,7 +288,7 @@ func (e *Engine) LateKernel(k *event.Kernel) {
 		// drop.go, server.go: joins an attempt not yet reported, never starts one
 		if !e.kernelSide(k) && k.Src.IsValid() && k.Dst.IsValid() {
 			key, _ := makeKey(k.Src.Addr(), k.Src.Port(), k.Dst.Addr(), k.Dst.Port())
-			e.lateUnmatched(e.recent.keys[key] != 0)
+			e.lateUnmatched(e.recent.hasKey(key))
 		}
 		if len(e.ready) > 0 {
 			e.flush()
@@ -239,10 +302,10 @@ func (e *Engine) LateKernel(k *event.Kernel) {
 	a := e.socketAttempt(k)
 	exact := a != nil && k.ISN != 0 && a.socketISN() == k.ISN // isn.go
 	if a == nil || (k.Kind == event.StateChange && k.NewState == event.TCPSynSent && a.final && a.cookie != k.Cookie && !exact) {
-		known := k.Cookie != 0 && e.recent.cookies[k.Cookie] != 0
+		known := e.recent.hasCookie(k.Cookie)
 		if !known && k.Src.IsValid() && k.Src.Port() != 0 {
 			key, _ := makeKey(k.Src.Addr(), k.Src.Port(), k.Dst.Addr(), k.Dst.Port())
-			known = e.recent.keys[key] != 0
+			known = e.recent.hasKey(key)
 		}
 		e.lateUnmatched(known)
 		return
@@ -359,7 +422,7 @@ func (e *Engine) claim(a *attempt, k *event.Kernel) *attempt {
 		}
 		return a
 	}
-	if at, ok := e.recent.keys[key]; ok && k.ISN == 0 && at >= unixNanos(a.kSynSent) && (a.client.Port() == 0 || !a.wire) {
+	if at, ok := e.recent.keyAt(key); ok && k.ISN == 0 && at >= unixNanos(a.kSynSent) && (a.client.Port() == 0 || !a.wire) {
 		// The socket's packets made an attempt of their own that is
 		// already decided: this is the same connect, seen from the kernel.
 		e.untrack(a)

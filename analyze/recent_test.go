@@ -4,23 +4,29 @@ import "testing"
 
 // recentMemory is a ring: it keeps the newest maxRecent decided attempts
 // (and no older than recentTTL), in order, through growth and wrap-around,
-// and its look-up maps hold exactly what the ring holds.
+// and its look-ups find exactly what the ring holds.
 func TestRecentMemoryRing(t *testing.T) {
 	att := func(i int) *attempt {
 		return &attempt{key: flowKey{ports: uint64(i) + 1}, cookie: uint64(i) + 1}
 	}
 	check := func(t *testing.T, r *recentMemory, first, last int) {
 		t.Helper()
-		if want := last - first + 1; r.n != want || len(r.keys) != want || len(r.cookies) != want {
-			t.Fatalf("holds %d entries, %d keys, %d cookies; want %d of each (attempts %d..%d)", r.n, len(r.keys), len(r.cookies), want, first, last)
+		if want := last - first + 1; r.n != want {
+			t.Fatalf("holds %d entries, want %d (attempts %d..%d)", r.n, want, first, last)
 		}
 		for i := range r.n {
-			en := r.ring[(r.head+i)%len(r.ring)]
+			en := r.ring[(r.tail+uint64(i))&uint64(len(r.ring)-1)]
 			if want := att(first + i); en.key != want.key || en.cookie != want.cookie || en.at != int64(first+i) {
 				t.Fatalf("entry %d is attempt %+v at %d, want attempt %d (oldest first)", i, en, en.at, first+i)
 			}
-			if r.keys[en.key] != en.at || r.cookies[en.cookie] != en.at {
-				t.Fatalf("entry %d not in the look-up maps", i)
+			if at, ok := r.keyAt(en.key); !ok || at != en.at || !r.hasCookie(en.cookie) {
+				t.Fatalf("entry %d not found by its key or cookie (key at %d, %v)", i, at, ok)
+			}
+		}
+		// What was dropped is not found any more, by key or cookie.
+		for i := max(first-3*maxRecent, 0); i < first; i++ {
+			if a := att(i); r.hasKey(a.key) || r.hasCookie(a.cookie) {
+				t.Fatalf("attempt %d dropped (the oldest held is %d) but still found", i, first)
 			}
 		}
 	}
@@ -90,5 +96,63 @@ func BenchmarkRecentMemory(b *testing.B) {
 		now := int64(i) * 100_000 // 10,000 decisions a second
 		r.add(&atts[i%len(atts)], now)
 		r.expire(now)
+	}
+}
+
+// recentMemory's look-ups follow chains through shared buckets: keys and
+// cookies of one bucket are each found with the time of their newest
+// entry, a reused 5-tuple by its newest decision, and nothing once dropped.
+func TestRecentMemoryChains(t *testing.T) {
+	// Five flow keys and five cookies of one bucket each.
+	var keys []flowKey
+	var cookies []uint64
+	for p := uint64(1); len(keys) < 5; p++ {
+		if k := (flowKey{a1: 0x7f000001, b1: 0x7f000001, ports: p<<16 | 3306}); recentHash(k) == recentHash(flowKey{a1: 0x7f000001, b1: 0x7f000001, ports: 3306}) {
+			keys = append(keys, k)
+		}
+	}
+	for c := uint64(1); len(cookies) < 5; c++ {
+		if cookieHash(c) == cookieHash(1) {
+			cookies = append(cookies, c)
+		}
+	}
+	var r recentMemory
+	// Times 1..5 the five of the bucket, each followed by an unrelated
+	// decision; then at 20 the second key again (a reused 5-tuple) with a
+	// cookie of its own.
+	for i := range 5 {
+		r.add(&attempt{key: keys[i], cookie: cookies[i]}, int64(1+i))
+		r.add(&attempt{key: flowKey{a1: 1, ports: uint64(i)}, cookie: 1000 + uint64(i)}, int64(1+i))
+	}
+	r.add(&attempt{key: keys[1], cookie: 77}, 20)
+	for _, c := range []struct {
+		name     string
+		expireAt int64   // 0: none
+		keyAt    []int64 // per key: its newest time, 0 for not found
+		cookieIn []bool
+		cookie77 bool
+	}{
+		{"all held", 0, []int64{1, 20, 3, 4, 5}, []bool{true, true, true, true, true}, true},
+		{"the first two times dropped", 2 + recentTTL + 1, []int64{0, 20, 3, 4, 5}, []bool{false, false, true, true, true}, true},
+		{"all but the reuse dropped", 5 + recentTTL + 1, []int64{0, 20, 0, 0, 0}, []bool{false, false, false, false, false}, true},
+		{"all dropped", 20 + recentTTL + 1, []int64{0, 0, 0, 0, 0}, []bool{false, false, false, false, false}, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			if c.expireAt != 0 {
+				r.expire(c.expireAt)
+			}
+			for i, k := range keys {
+				at, ok := r.keyAt(k)
+				if want := c.keyAt[i]; ok != (want != 0) || at != want {
+					t.Errorf("key %d: at %d, found %v; want %d", i, at, ok, want)
+				}
+				if got := r.hasCookie(cookies[i]); got != c.cookieIn[i] {
+					t.Errorf("cookie %d found %v, want %v", i, got, c.cookieIn[i])
+				}
+			}
+			if got := r.hasCookie(77); got != c.cookie77 {
+				t.Errorf("the reuse's cookie found %v, want %v", got, c.cookie77)
+			}
+		})
 	}
 }

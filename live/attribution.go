@@ -1,8 +1,8 @@
 package live
 
 import (
-	"bytes"
 	"cmp"
+	"encoding/binary"
 	"net/netip"
 	"slices"
 	"time"
@@ -309,20 +309,24 @@ type owned struct {
 
 // flowKey is a flow's two ends in either direction: the lower (address,
 // port) first, addresses as 16 bytes (IPv4-mapped IPv6 addresses are their
-// IPv4 address, as on the wire). No pointers: cheap to hash and compare, and
-// the collector skips the keys.
+// IPv4 address, as on the wire) held as big-endian halves, so that ordering
+// and comparing them are integer compares (every packet and kernel event
+// makes one). No pointers: cheap to hash and compare, and the collector
+// skips the keys.
 type flowKey struct {
-	lo, hi         [16]byte
-	loPort, hiPort uint16
+	lo0, lo1, hi0, hi1 uint64
+	loPort, hiPort     uint16
 }
 
 func makeFlowKey(x, y netip.AddrPort) flowKey {
 	ax, ay := x.Addr().As16(), y.Addr().As16()
+	x0, x1 := binary.BigEndian.Uint64(ax[:8]), binary.BigEndian.Uint64(ax[8:])
+	y0, y1 := binary.BigEndian.Uint64(ay[:8]), binary.BigEndian.Uint64(ay[8:])
 	px, py := x.Port(), y.Port()
-	if c := bytes.Compare(ax[:], ay[:]); c > 0 || c == 0 && px > py {
-		ax, ay, px, py = ay, ax, py, px
+	if x0 > y0 || x0 == y0 && (x1 > y1 || x1 == y1 && px > py) {
+		return flowKey{lo0: y0, lo1: y1, hi0: x0, hi1: x1, loPort: py, hiPort: px}
 	}
-	return flowKey{lo: ax, hi: ay, loPort: px, hiPort: py}
+	return flowKey{lo0: x0, lo1: x1, hi0: y0, hi1: y1, loPort: px, hiPort: py}
 }
 
 func newProcessTable() *processTable { return &processTable{byFlow: map[flowKey]owned{}} }
@@ -349,6 +353,14 @@ func (t *processTable) observe(k *event.Kernel) {
 		return
 	}
 	key := makeFlowKey(k.Src, k.Dst)
+	if s := t.slot(key); len(t.byFlow) < maxProcessFlows && !(s.set && s.key == key) {
+		// Not in the cache: mostly a connect's first event, whose flow
+		// byFlow does not know. One map write serves, not a look-up that
+		// misses and then the write (a flow it knows, of this owner, only
+		// gets its seen time moved on).
+		t.put(key, owned{Process: k.Process, seen: k.Time})
+		return
+	}
 	if old, ok := t.get(key); ok && old.Process == k.Process {
 		// seen only serves eviction after processFlowIdle: a second's
 		// precision spares a map write per event.

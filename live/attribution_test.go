@@ -1,6 +1,8 @@
 package live
 
 import (
+	"bytes"
+	"encoding/binary"
 	"net/netip"
 	"strconv"
 	"testing"
@@ -305,5 +307,40 @@ func TestPortCompleterISN(t *testing.T) {
 				t.Errorf("SYN_SENT completed to %s ISN %d, want %s ISN %d", got, tc.synSent.ISN, tc.wantSrc, tc.wantISN)
 			}
 		})
+	}
+}
+
+// makeFlowKey names a flow the same from either end, lower (address, port)
+// first by the addresses' 16 bytes, whichever half of them differs.
+func TestFlowKeyEitherWay(t *testing.T) {
+	for _, c := range []struct{ x, y string }{
+		{"192.0.2.10:40001", "198.51.100.10:3306"},
+		{"[2001:db8::1]:40001", "[2001:db9::1]:3306"},       // the upper halves differ
+		{"[2001:db8::2]:40001", "[2001:db8::1]:3306"},       // only the lower halves
+		{"192.0.2.10:40001", "192.0.2.10:3306"},             // one address: by port
+		{"[::ffff:192.0.2.10]:40001", "198.51.100.10:3306"}, // v4-mapped
+		{"[fe80::1]:1", "[::1]:2"},
+	} {
+		x, y := netip.MustParseAddrPort(c.x), netip.MustParseAddrPort(c.y)
+		k, back := makeFlowKey(x, y), makeFlowKey(y, x)
+		if k != back {
+			t.Errorf("%s %s: %+v one way, %+v the other", c.x, c.y, k, back)
+		}
+		lo, hi := x, y
+		ax, ay := x.Addr().As16(), y.Addr().As16()
+		if cmp := bytes.Compare(ax[:], ay[:]); cmp > 0 || cmp == 0 && x.Port() > y.Port() {
+			lo, hi = y, x
+		}
+		if k.loPort != lo.Port() || k.hiPort != hi.Port() || k != makeFlowKey(lo, hi) {
+			t.Errorf("%s %s: key %+v does not put %s first", c.x, c.y, k, lo)
+		}
+		a16 := lo.Addr().As16()
+		if k.lo0 != binary.BigEndian.Uint64(a16[:8]) || k.lo1 != binary.BigEndian.Uint64(a16[8:]) {
+			t.Errorf("%s %s: key %+v: lower address is not %s", c.x, c.y, k, lo.Addr())
+		}
+	}
+	if makeFlowKey(netip.MustParseAddrPort("[::ffff:192.0.2.10]:1"), netip.MustParseAddrPort("192.0.2.11:2")) ==
+		makeFlowKey(netip.MustParseAddrPort("192.0.2.10:1"), netip.MustParseAddrPort("192.0.2.12:2")) {
+		t.Error("two flows with one key")
 	}
 }

@@ -34,7 +34,8 @@ func lossWorkload(n int, gap time.Duration) (kernel, packets []lossEvent, client
 	for i := range n {
 		t := base.Add(time.Duration(i) * gap)
 		us := func(d int) time.Time { return t.Add(time.Duration(d) * time.Microsecond) }
-		client := netip.AddrPortFrom(lo, uint16(20000+i))
+		// Ports 20000-59999, reused after 40,000 connects (4 s at 10,000/s).
+		client := netip.AddrPortFrom(lo, uint16(20000+i%40000))
 		clients = append(clients, client)
 		srv := netip.MustParseAddrPort(lossOKServer)
 		refused := i%2 == 1
