@@ -89,6 +89,12 @@ func (c *portCompleter) kernel(k *event.Kernel) {
 		return
 	}
 	if k.Kind == event.StateChange && k.NewState == event.TCPSynSent {
+		if old, ok := c.byCookie[k.Cookie]; ok {
+			// connect() again on the socket after a failed one: the first
+			// event is done waiting (left on its waiting list, a later SYN
+			// could still fill in a port, long after it was released).
+			c.drop(old)
+		}
 		if len(c.byCookie) >= maxPortless {
 			return
 		}

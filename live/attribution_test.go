@@ -150,6 +150,31 @@ func TestPortCompleterForgetsReleased(t *testing.T) {
 	}
 }
 
+// A socket that connects again after a failed connect() enters SYN_SENT
+// twice with one cookie: the first event must leave the waiting list, or a
+// later SYN fills a port into it after its release, and it stays forever.
+func TestPortCompleterSecondConnectOfSocket(t *testing.T) {
+	c := newPortCompleter()
+	first := synSent(1, 0, "192.0.2.10:0", server)
+	c.kernel(first)
+	second := synSent(1, 1000, "192.0.2.10:0", server)
+	c.kernel(second)
+	if n := len(c.waiting[netip.MustParseAddrPort(server)]); n != 1 {
+		t.Fatalf("%d events waiting for their port, want 1 (the second connect's)", n)
+	}
+	c.packet(syn(1100, "192.0.2.10:40001", server))
+	if first.Src.Port() != 0 {
+		t.Errorf("the first connect's event took the second's SYN: %v", first.Src)
+	}
+	if second.Src.Port() != 40001 {
+		t.Errorf("second connect's port = %d, want 40001 from its SYN", second.Src.Port())
+	}
+	c.forget(at(2000))
+	if len(c.byCookie) != 0 || len(c.waiting) != 0 {
+		t.Errorf("state left: %d by cookie, %d waiting", len(c.byCookie), len(c.waiting))
+	}
+}
+
 func TestProcessTable(t *testing.T) {
 	pt := newProcessTable()
 	mariadb := event.Process{PID: 42, TID: 42, Comm: "mariadb", FD: 3}
