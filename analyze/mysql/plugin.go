@@ -204,7 +204,10 @@ type session struct {
 	my       state
 	cut      bool // the snap length cut the server's bytes: only the client's packets are followed
 	off      bool // decoding stopped (not MySQL after all, or TLS)
-	info     *Info
+	// info is nil until a packet says something, then &infoBuf: one
+	// allocation per session, not two.
+	info    *Info
+	infoBuf Info
 }
 
 func newSession(c proto.Conn, how proto.Sniff) proto.Session {
@@ -213,7 +216,7 @@ func newSession(c proto.Conn, how proto.Sniff) proto.Session {
 
 func (s *session) ensure() *Info {
 	if s.info == nil {
-		s.info = &Info{}
+		s.info = &s.infoBuf
 	}
 	return s.info
 }
