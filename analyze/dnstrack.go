@@ -87,6 +87,9 @@ type dnsTracker struct {
 	aging   []*dnsQuery
 	scratch []*dnsQuery // group's result, reused
 	seq     uint64
+	// msg is dnsUDP's decoded datagram, reused: nothing keeps its
+	// Questions or Answers slices (only copies of their values).
+	msg dns.Message
 }
 
 func (d *dnsTracker) init() {
@@ -97,7 +100,8 @@ func (d *dnsTracker) init() {
 
 // dnsUDP handles a DNS datagram.
 func (e *Engine) dnsUDP(p *event.Packet) {
-	m, err := dns.Parse(p.Payload)
+	m := &e.dns.msg
+	err := dns.ParseInto(p.Payload, m)
 	cut := err != nil && len(p.Payload) < p.PayloadLen // the snap length, not the sender, ended it
 	if err != nil && len(m.Questions) == 0 {
 		if !cut {
@@ -107,7 +111,7 @@ func (e *Engine) dnsUDP(p *event.Packet) {
 		}
 		return
 	}
-	e.dnsMessage(&m, netip.AddrPortFrom(p.Src, p.SrcPort), netip.AddrPortFrom(p.Dst, p.DstPort), p.Time, false, cut, p.Process)
+	e.dnsMessage(m, netip.AddrPortFrom(p.Src, p.SrcPort), netip.AddrPortFrom(p.Dst, p.DstPort), p.Time, false, cut, p.Process)
 }
 
 // cutAnswer applies an answer the capture cut before its question: it is
