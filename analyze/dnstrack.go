@@ -34,7 +34,8 @@ type dnsQuery struct {
 	seq        uint64
 	client     netip.AddrPort
 	server     netip.AddrPort
-	ids        []uint16
+	ids        []uint16  // the IDs it was sent with (retries may change it)
+	idBuf      [1]uint16 // ids' first room: nearly every query has one ID
 	qtype      uint16
 	name       string
 	first      time.Time
@@ -184,13 +185,14 @@ func (d *dnsTracker) query(client, server netip.AddrPort, id uint16, question dn
 		seq:     d.seq,
 		client:  client,
 		server:  server,
-		ids:     []uint16{id},
 		qtype:   question.Type,
 		name:    question.Name,
 		first:   t,
 		last:    t,
 		overTCP: overTCP,
 	}
+	q.idBuf[0] = id
+	q.ids = q.idBuf[:]
 	if proc != nil && proc.PID != 0 {
 		q.pid, q.comm = proc.PID, proc.Comm
 	}
