@@ -456,7 +456,7 @@ func (e *Engine) rememberSYN(a *attempt) {
 	n := len(e.ended)
 	e.ended[a.key] = endedSYN{isn: a.isn, clientIsA: a.clientIsA, at: e.nowNS}
 	if len(e.ended) > n {
-		e.endedFilter.add(a.key.hash())
+		e.endedFilter.add(a.key.endedHash())
 	}
 	e.endedQ = append(e.endedQ, endedKey{key: a.key, at: e.nowNS})
 }
@@ -466,7 +466,7 @@ func (e *Engine) forgetSYN() {
 	k := e.endedQ[0]
 	if en, ok := e.ended[k.key]; ok && en.at == k.at {
 		delete(e.ended, k.key)
-		e.endedFilter.remove(k.key.hash())
+		e.endedFilter.remove(k.key.endedHash())
 	}
 	e.endedQ[0] = endedKey{}
 	e.endedQ = e.endedQ[1:]
@@ -485,13 +485,16 @@ func (e *Engine) expireSYNs() {
 // that looked idle); it is not a new attempt. A new ISN on the 5-tuple is
 // a new connect and makes the old SYN forgotten.
 func (e *Engine) lateRetransmit(p *event.Packet) bool {
-	if len(e.ended) == 0 || !e.endedFilter.maybe(flowHash(p.SrcPort, p.DstPort)) {
+	if len(e.ended) == 0 {
+		return false
+	}
+	key, srcIsA := makeKey(p.Src, p.SrcPort, p.Dst, p.DstPort)
+	if !e.endedFilter.maybe(key.endedHash()) {
 		// Not remembered, for sure: every new SYN asks, and ended holds
 		// thousands of SYNs on a capture with many timeouts (the lookup
 		// was a cache miss nearly every time).
 		return false
 	}
-	key, srcIsA := makeKey(p.Src, p.SrcPort, p.Dst, p.DstPort)
 	en, ok := e.ended[key]
 	if !ok {
 		return false
@@ -501,7 +504,7 @@ func (e *Engine) lateRetransmit(p *event.Packet) bool {
 		return true
 	}
 	delete(e.ended, key)
-	e.endedFilter.remove(key.hash())
+	e.endedFilter.remove(key.endedHash())
 	return false
 }
 

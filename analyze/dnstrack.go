@@ -34,7 +34,8 @@ type dnsQuery struct {
 	seq        uint64
 	client     netip.AddrPort
 	server     netip.AddrPort
-	ids        []uint16
+	ids        []uint16  // the IDs it was sent with (retries may change it)
+	idBuf      [1]uint16 // ids' first room: nearly every query has one ID
 	qtype      uint16
 	name       string
 	first      time.Time
@@ -87,6 +88,9 @@ type dnsTracker struct {
 	aging   []*dnsQuery
 	scratch []*dnsQuery // group's result, reused
 	seq     uint64
+	// msg is dnsUDP's decoded datagram, reused: nothing keeps its
+	// Questions or Answers slices (only copies of their values).
+	msg dns.Message
 }
 
 func (d *dnsTracker) init() {
@@ -97,7 +101,8 @@ func (d *dnsTracker) init() {
 
 // dnsUDP handles a DNS datagram.
 func (e *Engine) dnsUDP(p *event.Packet) {
-	m, err := dns.Parse(p.Payload)
+	m := &e.dns.msg
+	err := dns.ParseInto(p.Payload, m)
 	cut := err != nil && len(p.Payload) < p.PayloadLen // the snap length, not the sender, ended it
 	if err != nil && len(m.Questions) == 0 {
 		if !cut {
@@ -107,7 +112,7 @@ func (e *Engine) dnsUDP(p *event.Packet) {
 		}
 		return
 	}
-	e.dnsMessage(&m, netip.AddrPortFrom(p.Src, p.SrcPort), netip.AddrPortFrom(p.Dst, p.DstPort), p.Time, false, cut, p.Process)
+	e.dnsMessage(m, netip.AddrPortFrom(p.Src, p.SrcPort), netip.AddrPortFrom(p.Dst, p.DstPort), p.Time, false, cut, p.Process)
 }
 
 // cutAnswer applies an answer the capture cut before its question: it is
@@ -180,13 +185,14 @@ func (d *dnsTracker) query(client, server netip.AddrPort, id uint16, question dn
 		seq:     d.seq,
 		client:  client,
 		server:  server,
-		ids:     []uint16{id},
 		qtype:   question.Type,
 		name:    question.Name,
 		first:   t,
 		last:    t,
 		overTCP: overTCP,
 	}
+	q.idBuf[0] = id
+	q.ids = q.idBuf[:]
 	if proc != nil && proc.PID != 0 {
 		q.pid, q.comm = proc.PID, proc.Comm
 	}

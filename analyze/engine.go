@@ -163,7 +163,7 @@ type Engine struct {
 	// retransmit is not taken for a new attempt.
 	ended  map[flowKey]endedSYN
 	endedQ []endedKey
-	// endedFilter counts ended's keys by their ports (flowFilter): the
+	// endedFilter counts ended's keys by endedHash (flowFilter): the
 	// SYN of every new attempt asks it before the map.
 	endedFilter flowFilter
 	// loss is what the sources lost (NoteLoss, late events); recent the

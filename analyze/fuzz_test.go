@@ -119,12 +119,12 @@ func checkTables(t *testing.T, e *Engine) {
 }
 
 // checkEndedFilter: the filter over the remembered SYNs counts exactly
-// their keys, by hash, and marks exactly the hashes it counts.
+// their keys, by endedHash, and marks exactly the hashes it counts.
 func checkEndedFilter(t testing.TB, e *Engine) {
 	t.Helper()
 	want := map[uint16]uint32{}
 	for k := range e.ended {
-		want[k.hash()]++
+		want[k.endedHash()]++
 	}
 	for h, n := range e.endedFilter.counts {
 		if n != want[uint16(h)] || e.endedFilter.maybe(uint16(h)) != (n != 0) {

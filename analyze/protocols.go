@@ -214,6 +214,10 @@ type sessConn struct {
 	e *Engine
 	a *attempt
 	p *proto.Protocol
+	// dec is the attempt's decision (found) when the session gives it:
+	// kept here, not allocated apart, as an attempt is decided once and
+	// every session has its own sessConn.
+	dec found
 }
 
 func (c *sessConn) Server() proto.Stream { return &c.a.s2c }
@@ -235,7 +239,8 @@ func (c *sessConn) Decide(id string, t time.Time, f proto.Finding) {
 	if !ok {
 		r = ReasonCaptureEnded
 	}
-	c.a.decision = &found{p: c.p, reason: id, f: f, unknown: !ok}
+	c.dec = found{p: c.p, reason: id, f: f, unknown: !ok}
+	c.a.decision = &c.dec
 	c.e.decide(c.a, r, t)
 }
 func (c *sessConn) Final() bool { return c.a.final }

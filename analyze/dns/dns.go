@@ -93,8 +93,18 @@ type Message struct {
 // header and questions with the error.
 func Parse(b []byte) (Message, error) {
 	var m Message
+	err := ParseInto(b, &m)
+	return m, err
+}
+
+// ParseInto is Parse into m, reusing the room of m's Questions and
+// Answers: a caller that decodes many messages and keeps none of those
+// slices (only the values in them) allocates them once, not for every
+// message.
+func ParseInto(b []byte, m *Message) error {
+	*m = Message{Questions: m.Questions[:0], Answers: m.Answers[:0]}
 	if len(b) < HeaderLen {
-		return m, ErrShort
+		return ErrShort
 	}
 	m.ID = binary.BigEndian.Uint16(b)
 	flags := binary.BigEndian.Uint16(b[2:])
@@ -109,11 +119,11 @@ func Parse(b []byte) (Message, error) {
 	for i := 0; i < qd; i++ {
 		name, n, err := readName(b, off)
 		if err != nil {
-			return m, fmt.Errorf("question %d: %w", i+1, err)
+			return fmt.Errorf("question %d: %w", i+1, err)
 		}
 		off = n
 		if len(b)-off < 4 {
-			return m, fmt.Errorf("question %d: %w", i+1, ErrShort)
+			return fmt.Errorf("question %d: %w", i+1, ErrShort)
 		}
 		if i < MaxQuestions {
 			m.Questions = append(m.Questions, Question{
@@ -125,17 +135,17 @@ func Parse(b []byte) (Message, error) {
 		off += 4
 		if i >= MaxQuestions {
 			// Refuse to walk thousands of questions a header may claim.
-			return m, fmt.Errorf("%d questions: more than %d", qd, MaxQuestions)
+			return fmt.Errorf("%d questions: more than %d", qd, MaxQuestions)
 		}
 	}
 	for i := 0; i < an && i < MaxAnswers; i++ {
 		name, n, err := readName(b, off)
 		if err != nil {
-			return m, fmt.Errorf("answer %d: %w", i+1, err)
+			return fmt.Errorf("answer %d: %w", i+1, err)
 		}
 		off = n
 		if len(b)-off < 10 {
-			return m, fmt.Errorf("answer %d: %w", i+1, ErrShort)
+			return fmt.Errorf("answer %d: %w", i+1, ErrShort)
 		}
 		r := Record{
 			Name:  name,
@@ -146,32 +156,32 @@ func Parse(b []byte) (Message, error) {
 		rdlen := int(binary.BigEndian.Uint16(b[off+8:]))
 		off += 10
 		if len(b)-off < rdlen {
-			return m, fmt.Errorf("answer %d: %w", i+1, ErrShort)
+			return fmt.Errorf("answer %d: %w", i+1, ErrShort)
 		}
 		rdata := b[off : off+rdlen]
 		switch r.Type {
 		case TypeA:
 			if rdlen != 4 {
-				return m, fmt.Errorf("answer %d: A record of %d bytes", i+1, rdlen)
+				return fmt.Errorf("answer %d: A record of %d bytes", i+1, rdlen)
 			}
 			r.Addr = netip.AddrFrom4([4]byte(rdata))
 		case TypeAAAA:
 			if rdlen != 16 {
-				return m, fmt.Errorf("answer %d: AAAA record of %d bytes", i+1, rdlen)
+				return fmt.Errorf("answer %d: AAAA record of %d bytes", i+1, rdlen)
 			}
 			r.Addr = netip.AddrFrom16([16]byte(rdata))
 		case TypeCNAME, TypePTR, TypeNS:
 			// Compression pointers in RDATA refer to the whole message.
 			target, end, err := readName(b, off)
 			if err != nil || end > off+rdlen {
-				return m, fmt.Errorf("answer %d: bad target name", i+1)
+				return fmt.Errorf("answer %d: bad target name", i+1)
 			}
 			r.Target = target
 		}
 		off += rdlen
 		m.Answers = append(m.Answers, r)
 	}
-	return m, nil
+	return nil
 }
 
 // readName decodes the name at off and returns it and the offset just past

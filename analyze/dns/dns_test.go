@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"net/netip"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -158,4 +159,53 @@ func FuzzDNSParse(f *testing.F) {
 			ReverseAddr(q.Name)
 		}
 	})
+}
+
+// TestParseInto: decoding into a reused Message gives what Parse gives —
+// nothing of an earlier, bigger message stays behind, an error keeps the
+// header and questions as Parse does — and once the Message has room, a
+// message costs only its names (no Questions or Answers slice).
+func TestParseInto(t *testing.T) {
+	big := header(7, 0x8180, 1, 3)
+	big = append(big, question("db.lab.test", TypeA)...)
+	big = append(big, rr(TypeA, []byte{192, 0, 2, 20})...)
+	big = append(big, rr(TypeA, []byte{192, 0, 2, 21})...)
+	big = append(big, rr(TypeA, []byte{192, 0, 2, 22})...)
+	query := header(8, 0x0100, 1, 0)
+	query = append(query, question("x.test", TypeAAAA)...)
+	badA := header(9, 0x8183, 1, 1)
+	badA = append(badA, question("a", TypeA)...)
+	badA = append(badA, rr(TypeA, []byte{1, 2, 3})...)
+	tests := []struct {
+		name string
+		b    []byte
+	}{
+		{"response with 3 answers", big},
+		{"query after it", query},
+		{"damaged answer", badA},
+		{"short", []byte{1, 2, 3}},
+		{"response again", big},
+	}
+	var m Message
+	for _, tc := range tests {
+		want, wantErr := Parse(tc.b)
+		err := ParseInto(tc.b, &m)
+		if (err == nil) != (wantErr == nil) || err != nil && err.Error() != wantErr.Error() {
+			t.Errorf("%s: error %v, Parse gives %v", tc.name, err, wantErr)
+		}
+		got := m
+		if len(got.Questions) == 0 {
+			got.Questions = nil // Parse leaves the slices nil when empty
+		}
+		if len(got.Answers) == 0 {
+			got.Answers = nil
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("%s: ParseInto gives %+v, Parse %+v", tc.name, got, want)
+		}
+	}
+	// big's names: the question's, and each answer's (a pointer to it).
+	if n := testing.AllocsPerRun(100, func() { _ = ParseInto(big, &m) }); n > 4 {
+		t.Errorf("ParseInto into a Message with room: %v allocations per message, want at most 4 (its names)", n)
+	}
 }

@@ -204,7 +204,12 @@ type session struct {
 	my       state
 	cut      bool // the snap length cut the server's bytes: only the client's packets are followed
 	off      bool // decoding stopped (not MySQL after all, or TLS)
-	info     *Info
+	// info is nil until a packet says something, then &infoBuf: one
+	// allocation per session, not two (nor three: Info.TLSOffered points
+	// at tlsOffered).
+	tlsOffered bool
+	info       *Info
+	infoBuf    Info
 }
 
 func newSession(c proto.Conn, how proto.Sniff) proto.Session {
@@ -213,7 +218,7 @@ func newSession(c proto.Conn, how proto.Sniff) proto.Session {
 
 func (s *session) ensure() *Info {
 	if s.info == nil {
-		s.info = &Info{}
+		s.info = &s.infoBuf
 	}
 	return s.info
 }
@@ -444,7 +449,8 @@ func (s *session) serverPacket(payload []byte, seq uint8, partial bool, t time.T
 			tlsWord := TLSUnknown
 			if g.CapsKnown {
 				tls := g.TLSOffered()
-				my.TLSOffered = &tls
+				s.tlsOffered = tls
+				my.TLSOffered = &s.tlsOffered
 				tlsWord = TLSOffered
 				if !tls {
 					tlsWord = TLSNotOffered
