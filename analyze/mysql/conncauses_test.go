@@ -39,3 +39,40 @@ func TestConnCausesShared(t *testing.T) {
 		}
 	}
 }
+
+// TestCausesShared: the server's words for a failing MySQL connect that
+// do not name the client or the code are made once (no allocation per
+// failing connect), and a caller appending to an answer leaves the next
+// answer unchanged.
+func TestCausesShared(t *testing.T) {
+	for _, tc := range []struct {
+		reason string
+		code   uint16
+		first  string // the start of the first sentence
+		n      int
+	}{
+		{ReasonAccessDenied, 1045, "Wrong password, or no account", 1},
+		{ReasonErrAfterLogin, 1040, "The server is at max_connections", 1},
+		{ReasonErrBeforeLogin, 1524, "The client does not support the account's authentication plugin", 1},
+		{ReasonErrAtGreeting, 3159, "The server requires TLS", 1},
+		{ReasonLoginUnanswered, 0, "The server did not answer the login in time", 1},
+		{ReasonGreetingLate, 0, "The server greeted only after the client had given up", 2},
+		{ReasonServerClosedGreeting, 0, "The server closed the connection after its greeting", 1},
+		{"tls.alert", 0, "The TLS handshake failed", 1},
+	} {
+		info := &Info{ErrorCode: tc.code}
+		got := causes(tc.reason, info, "192.0.2.7")
+		if len(got) != tc.n || !strings.HasPrefix(got[0], tc.first) {
+			t.Errorf("%s (%d): %q, want %d sentences starting %q", tc.reason, tc.code, got, tc.n, tc.first)
+			continue
+		}
+		want := slices.Clone(got)
+		_ = append(got, "appended by a caller")
+		if again := causes(tc.reason, info, "192.0.2.7"); !slices.Equal(again, want) {
+			t.Errorf("%s (%d): after an append to the answer, the next is %q, want %q", tc.reason, tc.code, again, want)
+		}
+		if n := testing.AllocsPerRun(100, func() { causes(tc.reason, info, "192.0.2.7") }); n != 0 {
+			t.Errorf("%s (%d): %v allocations per call, want 0 (the words are made once)", tc.reason, tc.code, n)
+		}
+	}
+}

@@ -717,24 +717,22 @@ func orNone(s string) string {
 func causes(reason string, info *Info, client string) []string {
 	switch reason {
 	case ReasonLoginUnanswered:
-		return []string{"The server did not answer the login in time: a slow authentication plugin (PAM, LDAP), a server stalled on locks or I/O, or packet loss after connecting. Check the server's error log and processlist."}
+		return causeLoginUnanswered
 	case ReasonGreetingLate, ReasonErrLate:
-		return []string{
-			"The server greeted only after the client had given up. Typical of a reverse DNS lookup of the client's address on the server: set skip_name_resolve=ON (and use IP-based grants), or fix the PTR records/DNS the server uses. Also possible: an overloaded server (thread creation, thread cache).",
-			"If the delay is expected, raise the client's connect timeout."}
+		return causeGreetingLate
 	case ReasonErrAtGreeting, ReasonErrBeforeLogin, ReasonErrAfterLogin, ReasonAccessDenied:
 		if info != nil {
 			return errorCauses(info.ErrorCode, client)
 		}
 		return []string{}
 	case ReasonServerClosedLogin:
-		return []string{"The server dropped the connection during the login without an answer: check its error log (crash, aborted connection, max_allowed_packet, an authentication plugin failing)."}
+		return causeServerClosedLogin
 	case ReasonServerClosedGreeting, ReasonErrAtGreetingCut:
-		return []string{"The server closed the connection after its greeting, before the client logged in: its connect_timeout expired while the client stalled (a TLS setup problem on the client?), or the server is shutting down. Check the server's error log for 'Aborted connection'."}
+		return causeServerClosedGreeting
 	case ReasonTLSNotOffered:
-		return []string{"The client requires TLS (e.g. --ssl, --ssl-verify-server-cert, MYSQLI_CLIENT_SSL) but the server does not offer it: configure ssl_cert/ssl_key (and ssl_ca) on the server (check SHOW VARIABLES LIKE 'have_ssl'), or stop requiring TLS on the client."}
+		return causeTLSNotOffered
 	case "tls.alert", "tls.not_tls", "tls.closed_in_handshake", "tls.stalled":
-		return []string{"The TLS handshake failed: the server's certificate is not trusted or does not match the host name (ssl-ca, ssl-verify-server-cert), no common TLS version or cipher (tls_version, ssl_cipher), or the account requires a client certificate (REQUIRE X509/SSL). The server's error log and the client's message name the side that refused."}
+		return causeTLSFailed
 	}
 	return nil
 }
@@ -743,34 +741,59 @@ func causes(reason string, info *Info, client string) []string {
 func errorCauses(code uint16, client string) []string {
 	switch code {
 	case 1040:
-		return []string{"The server is at max_connections (one more is kept for SUPER/CONNECTION ADMIN): check SHOW STATUS LIKE 'Threads_connected' and 'Max_used_connections'; raise max_connections or find the client that leaks or hoards connections (pool sizes)."}
+		return errCause1040
 	case 1129:
 		return []string{"The server's host cache blocked " + client + " after max_connect_errors consecutive failed connects: run FLUSH HOSTS (or mariadb-admin flush-hosts; TRUNCATE performance_schema.host_cache on MySQL 8), raise max_connect_errors, and find what makes connects from this host fail (health checks that connect and drop)."}
 	case 1130:
 		return []string{"No account matches this client host: the grants have user@host entries that do not include " + client + " as the server sees it (after NAT/proxies; by name when skip_name_resolve is off). Check SELECT user,host FROM mysql.user and create the account for the right host pattern."}
 	case 1045:
-		return []string{"Wrong password, or no account for this user@host (the server may have matched another host entry, e.g. an anonymous ''@'localhost'). Check the credentials and SELECT user,host,plugin FROM mysql.user; the server's error log names the account it tried."}
+		return errCause1045
 	case 1044:
-		return []string{"The account logged in but has no privileges on the requested database: GRANT the needed privileges ON db.* TO the user@host, or connect to another database."}
+		return errCause1044
 	case 1698:
-		return []string{"The account uses unix_socket/auth_socket authentication (or needs a password that was not given): log in over the unix socket as the matching OS user, or give the account a password-based plugin."}
+		return errCause1698
 	case 1251, 1524:
-		return []string{"The client does not support the account's authentication plugin (or the server does not have it loaded): update the client/connector, or change the account's plugin (e.g. caching_sha2_password vs mysql_native_password)."}
+		return errCause1251
 	case 1862, 1820:
-		return []string{"The account's password has expired: set a new one (ALTER USER ... PASSWORD EXPIRE NEVER / IDENTIFIED BY)."}
+		return errCause1862
 	case 3118, 4151:
-		return []string{"The account is locked: ALTER USER ... ACCOUNT UNLOCK."}
+		return errCause3118
 	case 1203, 1226:
-		return []string{"The account hit its per-user limits (max_user_connections or MAX_USER_CONNECTIONS / MAX_CONNECTIONS_PER_HOUR): check the account's resource limits and the client's connection use."}
+		return errCause1203
 	case 1049:
-		return []string{"The database the client asked for does not exist: check the database name in the client's configuration."}
+		return errCause1049
 	case 1053:
-		return []string{"The server is shutting down: wait for the restart, or check why it is stopping."}
+		return errCause1053
 	case 3159:
-		return []string{"The server requires TLS (require_secure_transport=ON) and the client connected without it: enable TLS in the client."}
+		return errCause3159
 	}
 	return []string{"The server refused the connection with error " + strconv.Itoa(int(code)) + ": see its message and the server's error log."}
 }
+
+// The constant causes, made once: causes and errorCauses hand out these
+// slices (the engine clips what it is given before appending to it), no
+// slice of their own for each failing connect.
+var (
+	causeGreetingLate = []string{
+		"The server greeted only after the client had given up. Typical of a reverse DNS lookup of the client's address on the server: set skip_name_resolve=ON (and use IP-based grants), or fix the PTR records/DNS the server uses. Also possible: an overloaded server (thread creation, thread cache).",
+		"If the delay is expected, raise the client's connect timeout."}
+	causeLoginUnanswered      = []string{"The server did not answer the login in time: a slow authentication plugin (PAM, LDAP), a server stalled on locks or I/O, or packet loss after connecting. Check the server's error log and processlist."}
+	causeServerClosedLogin    = []string{"The server dropped the connection during the login without an answer: check its error log (crash, aborted connection, max_allowed_packet, an authentication plugin failing)."}
+	causeServerClosedGreeting = []string{"The server closed the connection after its greeting, before the client logged in: its connect_timeout expired while the client stalled (a TLS setup problem on the client?), or the server is shutting down. Check the server's error log for 'Aborted connection'."}
+	causeTLSNotOffered        = []string{"The client requires TLS (e.g. --ssl, --ssl-verify-server-cert, MYSQLI_CLIENT_SSL) but the server does not offer it: configure ssl_cert/ssl_key (and ssl_ca) on the server (check SHOW VARIABLES LIKE 'have_ssl'), or stop requiring TLS on the client."}
+	causeTLSFailed            = []string{"The TLS handshake failed: the server's certificate is not trusted or does not match the host name (ssl-ca, ssl-verify-server-cert), no common TLS version or cipher (tls_version, ssl_cipher), or the account requires a client certificate (REQUIRE X509/SSL). The server's error log and the client's message name the side that refused."}
+	errCause1040              = []string{"The server is at max_connections (one more is kept for SUPER/CONNECTION ADMIN): check SHOW STATUS LIKE 'Threads_connected' and 'Max_used_connections'; raise max_connections or find the client that leaks or hoards connections (pool sizes)."}
+	errCause1045              = []string{"Wrong password, or no account for this user@host (the server may have matched another host entry, e.g. an anonymous ''@'localhost'). Check the credentials and SELECT user,host,plugin FROM mysql.user; the server's error log names the account it tried."}
+	errCause1044              = []string{"The account logged in but has no privileges on the requested database: GRANT the needed privileges ON db.* TO the user@host, or connect to another database."}
+	errCause1698              = []string{"The account uses unix_socket/auth_socket authentication (or needs a password that was not given): log in over the unix socket as the matching OS user, or give the account a password-based plugin."}
+	errCause1251              = []string{"The client does not support the account's authentication plugin (or the server does not have it loaded): update the client/connector, or change the account's plugin (e.g. caching_sha2_password vs mysql_native_password)."}
+	errCause1862              = []string{"The account's password has expired: set a new one (ALTER USER ... PASSWORD EXPIRE NEVER / IDENTIFIED BY)."}
+	errCause3118              = []string{"The account is locked: ALTER USER ... ACCOUNT UNLOCK."}
+	errCause1203              = []string{"The account hit its per-user limits (max_user_connections or MAX_USER_CONNECTIONS / MAX_CONNECTIONS_PER_HOUR): check the account's resource limits and the client's connection use."}
+	errCause1049              = []string{"The database the client asked for does not exist: check the database name in the client's configuration."}
+	errCause1053              = []string{"The server is shutting down: wait for the restart, or check why it is stopping."}
+	errCause3159              = []string{"The server requires TLS (require_secure_transport=ON) and the client connected without it: enable TLS in the client."}
+)
 
 // patternCauses: MySQL's settings behind incident patterns of a MySQL server.
 func patternCauses(pattern string) []string {
