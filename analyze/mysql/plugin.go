@@ -170,22 +170,28 @@ func afterTimeout(comm string) string {
 	return ""
 }
 
-// sniffServer recognises a greeting (or an ERR instead of one).
-func sniffServer(b []byte, noMore, cut bool) proto.Sniff {
-	ok, err := LooksLikeGreeting(b)
+// sniffServer recognises a greeting (or an ERR instead of one). A whole
+// greeting it recognises is decoded once: it hands newSession a session
+// holding it (sniffed), which serverPacket takes instead of decoding the
+// greeting again.
+func sniffServer(b []byte, noMore, cut bool) (proto.Sniff, any) {
+	ok, g, isGreeting, err := looksLikeGreeting(b, true)
 	if err == ErrShort {
 		if !noMore {
-			return proto.Wait // wait for the rest of the first packet
+			return proto.Wait, nil // wait for the rest of the first packet
 		}
 		ok = LooksLikeGreetingPrefix(b)
 	}
 	if !ok && cut && MaybeGreetingPrefix(b) {
-		return proto.Cut
+		return proto.Cut, nil
 	}
 	if ok {
-		return proto.Yes
+		if isGreeting {
+			return proto.Yes, &session{greeting: g, sniffed: true}
+		}
+		return proto.Yes, nil
 	}
-	return proto.No
+	return proto.No, nil
 }
 
 // state is the position in the MySQL connection phase.
@@ -210,10 +216,21 @@ type session struct {
 	tlsOffered bool
 	info       *Info
 	infoBuf    Info
+	// greeting is the server's first packet as sniffServer decoded it
+	// (sniffed: not yet taken by serverPacket).
+	greeting Greeting
+	sniffed  bool
 }
 
-func newSession(c proto.Conn, how proto.Sniff) proto.Session {
-	return &session{c: c, cutFirst: how == proto.Cut}
+// newSession starts a session; sniffed is the one sniffServer made
+// (holding the greeting it decoded), or nil.
+func newSession(c proto.Conn, how proto.Sniff, sniffed any) proto.Session {
+	s, _ := sniffed.(*session)
+	if s == nil {
+		s = &session{}
+	}
+	s.c, s.cutFirst = c, how == proto.Cut
+	return s
 }
 
 func (s *session) ensure() *Info {
@@ -432,7 +449,14 @@ func (s *session) serverPacket(payload []byte, seq uint8, partial bool, t time.T
 		}
 		switch kind {
 		case KindGreeting:
-			g, err := ParseGreeting(payload)
+			var g Greeting
+			var err error
+			if s.sniffed {
+				// The sniff decoded this very packet, whole and well formed.
+				g, s.sniffed, s.greeting = s.greeting, false, Greeting{}
+			} else {
+				g, err = ParseGreeting(payload)
+			}
 			cut := partial
 			if err != nil {
 				if !errors.Is(err, ErrTruncated) {
