@@ -323,6 +323,7 @@ func TestSniffHandsGreetingOver(t *testing.T) {
 	}{
 		{"greeting", g, false, false, proto.Yes, true},
 		{"greeting, closed after", g, true, false, proto.Yes, true},
+		{"greeting without TLS", packet(0, greetingPayload("8.0.36", caps&^ClientSSL, "caching_sha2_password")), false, false, proto.Yes, true},
 		{"v9 greeting", v9, false, false, proto.Yes, true},
 		{"partial greeting", g[:20], false, false, proto.Wait, false},
 		{"partial greeting, no more", g[:20], true, true, proto.Yes, false},
@@ -347,8 +348,13 @@ func TestSniffHandsGreetingOver(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if !s.sniffed || s.greeting != want {
-				t.Errorf("handed over %+v (sniffed %v), want %+v", s.greeting, s.sniffed, want)
+			if !s.sniffed {
+				t.Fatal("the session handed over holds no greeting (sniffed false)")
+			}
+			got := s.takeSniffed()
+			if got.Protocol != want.Protocol || got.ServerVersion != want.ServerVersion || got.ConnectionID != want.ConnectionID ||
+				got.AuthPlugin != want.AuthPlugin || got.CapsKnown != want.CapsKnown || got.TLSOffered() != want.TLSOffered() {
+				t.Errorf("handed over %+v, want %+v", got, want)
 			}
 			if got := newSession(nil, how, sniffed); got != proto.Session(s) {
 				t.Errorf("newSession made a session of its own, not the sniff's")

@@ -187,7 +187,9 @@ func sniffServer(b []byte, noMore, cut bool) (proto.Sniff, any) {
 	}
 	if ok {
 		if isGreeting {
-			return proto.Yes, &session{greeting: g, sniffed: true}
+			s := &session{}
+			s.keepSniffed(&g)
+			return proto.Yes, s
 		}
 		return proto.Yes, nil
 	}
@@ -214,12 +216,31 @@ type session struct {
 	// allocation per session, not two (nor three: Info.TLSOffered points
 	// at tlsOffered).
 	tlsOffered bool
-	info       *Info
-	infoBuf    Info
-	// greeting is the server's first packet as sniffServer decoded it
-	// (sniffed: not yet taken by serverPacket).
-	greeting Greeting
-	sniffed  bool
+	// sniffed: sniffServer decoded the server's first packet, a greeting,
+	// and kept what serverPacket uses of it in infoBuf, capsKnown and
+	// tlsOffered (keepSniffed), not in a Greeting of its own: the session
+	// stays in its allocation size class.
+	sniffed   bool
+	capsKnown bool
+	info      *Info
+	infoBuf   Info
+}
+
+// keepSniffed keeps the fields of g that serverPacket uses (sniffed).
+func (s *session) keepSniffed(g *Greeting) {
+	s.sniffed, s.capsKnown, s.tlsOffered = true, g.CapsKnown, g.TLSOffered()
+	s.infoBuf.Protocol, s.infoBuf.ServerVersion, s.infoBuf.ConnectionID, s.infoBuf.AuthPlugin = g.Protocol, g.ServerVersion, g.ConnectionID, g.AuthPlugin
+}
+
+// takeSniffed is the greeting keepSniffed kept: its fields serverPacket
+// uses (of the capabilities, only whether CLIENT_SSL is set).
+func (s *session) takeSniffed() Greeting {
+	s.sniffed = false
+	g := Greeting{Protocol: s.infoBuf.Protocol, ServerVersion: s.infoBuf.ServerVersion, ConnectionID: s.infoBuf.ConnectionID, AuthPlugin: s.infoBuf.AuthPlugin, CapsKnown: s.capsKnown}
+	if s.tlsOffered {
+		g.Capabilities = ClientSSL
+	}
+	return g
 }
 
 // newSession starts a session; sniffed is the one sniffServer made
@@ -453,7 +474,7 @@ func (s *session) serverPacket(payload []byte, seq uint8, partial bool, t time.T
 			var err error
 			if s.sniffed {
 				// The sniff decoded this very packet, whole and well formed.
-				g, s.sniffed, s.greeting = s.greeting, false, Greeting{}
+				g = s.takeSniffed()
 			} else {
 				g, err = ParseGreeting(payload)
 			}
