@@ -779,11 +779,11 @@ func (e *Engine) classifyServer(a *attempt, t time.Time, final bool) {
 		if p.SniffServer == nil {
 			continue
 		}
-		switch sn := p.SniffServer(buf, noMore, cut); sn {
+		switch sn, sniffed := p.SniffServer(buf, noMore, cut); sn {
 		case proto.Wait:
 			return // wait for the rest of the first message
 		case proto.Yes, proto.Cut:
-			e.startSession(a, p, sn)
+			e.startSession(a, p, sn, sniffed)
 			a.sess.Server(t, final)
 			return
 		}
@@ -829,7 +829,7 @@ func (e *Engine) classifyClient(a *attempt, t time.Time, n int) {
 			continue
 		}
 		if sn := p.SniffClient(a.c2s.buf); sn == proto.Yes || sn == proto.Cut {
-			e.startSession(a, p, sn)
+			e.startSession(a, p, sn, nil)
 			a.sess.Client(t)
 			return
 		}

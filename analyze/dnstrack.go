@@ -578,12 +578,13 @@ const (
 	qerrICMP
 )
 
-// render builds the model's Query.
-func (q *dnsQuery) render() Query {
+// render builds the model's Query; names gives the server's text (the
+// same few servers answer most queries: formatted once, not per query).
+func (q *dnsQuery) render(names *endpointNames) Query {
 	out := Query{
 		Name:      q.name,
 		Type:      dns.TypeString(q.qtype),
-		Server:    q.server.String(),
+		Server:    names.port(q.server),
 		Answers:   append([]string{}, q.answers...),
 		Retries:   q.retries,
 		Start:     q.first,

@@ -317,7 +317,7 @@ func (e *Engine) buildConnect(c *connectState) *Connect {
 	}
 	end := c.start
 	for _, q := range c.queries {
-		out.Resolution = append(out.Resolution, q.render())
+		out.Resolution = append(out.Resolution, q.render(&e.names))
 		if qe := q.end(); qe.After(end) {
 			end = qe
 		}

@@ -182,7 +182,7 @@ func TestPostgresScenarios(t *testing.T) {
 // an error that names the protocol and the mistake.
 func TestRegisterProtocol(t *testing.T) {
 	sniff := func([]byte) proto.Sniff { return proto.No }
-	newS := func(proto.Conn, proto.Sniff) proto.Session { return nil }
+	newS := func(proto.Conn, proto.Sniff, any) proto.Session { return nil }
 	words := func(string, proto.Dir, *proto.Attrs) string { return "" }
 	tests := []struct {
 		name string
@@ -194,7 +194,7 @@ func TestRegisterProtocol(t *testing.T) {
 		{"a reason twice", proto.Protocol{Name: "X", New: newS, Words: words, SniffClient: sniff, Reasons: []proto.ReasonDef{{ID: "tcp.rst_from_server", Outcome: "refused"}}}, `reason "tcp.rst_from_server" is declared twice`},
 		{"unknown outcome", proto.Protocol{Name: "X", New: newS, Words: words, SniffClient: sniff, Reasons: []proto.ReasonDef{{ID: "x.new", Outcome: "maybe"}}}, `unknown outcome "maybe"`},
 		{"reasons but no Evidence", proto.Protocol{Name: "X", New: newS, Words: words, SniffClient: sniff, Reasons: []proto.ReasonDef{{ID: "x.new", Outcome: "ok"}}}, "declares reasons but no Evidence"},
-		{"WrongBanner undeclared", proto.Protocol{Name: "X", New: newS, Words: words, SniffServer: func([]byte, bool, bool) proto.Sniff { return proto.No }, ServerFirst: true, WrongBanner: "x.nope"}, `WrongBanner reason "x.nope" is not declared`},
+		{"WrongBanner undeclared", proto.Protocol{Name: "X", New: newS, Words: words, SniffServer: func([]byte, bool, bool) (proto.Sniff, any) { return proto.No, nil }, ServerFirst: true, WrongBanner: "x.nope"}, `WrongBanner reason "x.nope" is not declared`},
 	}
 	for _, tc := range tests {
 		ids := map[string]Reason{}

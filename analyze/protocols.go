@@ -202,11 +202,12 @@ func (e *Engine) protocolSocket(path string) bool {
 	return false
 }
 
-// startSession hands the attempt's bytes to protocol p.
-func (e *Engine) startSession(a *attempt, p *proto.Protocol, how proto.Sniff) {
+// startSession hands the attempt's bytes to protocol p (sniffed: what
+// its SniffServer decoded of them, or nil).
+func (e *Engine) startSession(a *attempt, p *proto.Protocol, how proto.Sniff, sniffed any) {
 	a.proto = protoSession
 	a.facts.Protocol = p.Name
-	a.sess, a.sessOf = p.New(&sessConn{e: e, a: a, p: p}, how), p
+	a.sess, a.sessOf = p.New(&sessConn{e: e, a: a, p: p}, how, sniffed), p
 }
 
 // sessConn is a session's view of its attempt (proto.Conn).

@@ -145,7 +145,7 @@ func TestCausesForEveryReason(t *testing.T) {
 		}
 		if strings.HasPrefix(r.String(), "pg.") {
 			a = &attempt{out: &Attempt{}, reason: r, outcome: r.Outcome()}
-			e.startSession(a, &postgres.Protocol, proto.Yes)
+			e.startSession(a, &postgres.Protocol, proto.Yes, nil)
 		}
 		if strings.HasSuffix(r.String(), "_unix") || r == ReasonENOENT || r == ReasonUnixOtherErrno {
 			a.unix = "/run/mysqld/mysqld.sock"
@@ -357,7 +357,7 @@ func mysqlErrAttempt(e *Engine, code uint16) *attempt {
 	a := &attempt{out: &Attempt{}}
 	body := append([]byte{0xff, byte(code), byte(code >> 8), '#'}, "28000Access denied"...)
 	a.s2c.buf = append([]byte{byte(len(body)), 0, 0, 0}, body...)
-	e.startSession(a, &mysql.Protocol, proto.Yes)
+	e.startSession(a, &mysql.Protocol, proto.Yes, nil)
 	a.sess.Server(time.Unix(1, 0), true)
 	return a
 }

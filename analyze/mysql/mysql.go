@@ -497,32 +497,40 @@ func CommandName(b byte) string {
 // they are a MySQL greeting or ERR (yes), something else (no), or whether
 // more bytes are needed (ErrShort). It never needs more than one packet.
 func LooksLikeGreeting(b []byte) (bool, error) {
+	ok, _, _, err := looksLikeGreeting(b, false)
+	return ok, err
+}
+
+// looksLikeGreeting is LooksLikeGreeting. When b is a greeting it judges
+// yes to, it also returns it decoded (isGreeting; with text, its server
+// version too), so that a session need not decode it again (sniffServer).
+func looksLikeGreeting(b []byte, text bool) (ok bool, g Greeting, isGreeting bool, err error) {
 	payload, seq, _, err := Frame(b)
 	if err == ErrNotMySQL {
-		return false, nil
+		return false, g, false, nil
 	}
 	if len(b) >= HeaderLen && b[3] != 0 {
-		return false, nil // a greeting always has sequence id 0
+		return false, g, false, nil // a greeting always has sequence id 0
 	}
 	if len(b) > HeaderLen {
 		switch b[HeaderLen] {
 		case 0x0a, 0x09, 0xff:
 		default:
-			return false, nil
+			return false, g, false, nil
 		}
 	}
 	if err != nil {
-		return false, err
+		return false, g, false, err
 	}
 	switch ServerKind(payload, seq) {
 	case KindGreeting:
-		_, perr := parseGreeting(payload, false)
-		return perr == nil, nil
+		g, perr := parseGreeting(payload, text)
+		return perr == nil, g, perr == nil, nil
 	case KindErr:
 		_, perr := ParseErr(payload)
-		return perr == nil, nil
+		return perr == nil, g, false, nil
 	}
-	return false, nil
+	return false, g, false, nil
 }
 
 // ErrorName is the server's symbolic name for the error codes connscope

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+
+	"github.com/connscope/connscope/analyze/proto"
 )
 
 func packet(seq uint8, payload []byte) []byte {
@@ -300,6 +302,62 @@ func TestCutPackets(t *testing.T) {
 			}
 			if got != tc.want {
 				t.Errorf("got %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
+// TestSniffHandsGreetingOver: the sniff decodes a whole greeting once and
+// hands it to the session (newSession takes the session it made), with the
+// fields ParseGreeting gives; whatever else it answers hands nothing over.
+func TestSniffHandsGreetingOver(t *testing.T) {
+	payload := greetingPayload("10.11.6-MariaDB", caps, "mysql_native_password")
+	g := packet(0, payload)
+	v9 := packet(0, append(append([]byte{9}, "3.23.58\x00"...), 1, 2, 3, 4, 'x', 0))
+	tests := []struct {
+		name          string
+		b             []byte
+		noMore, cut   bool
+		how           proto.Sniff
+		handsGreeting bool
+	}{
+		{"greeting", g, false, false, proto.Yes, true},
+		{"greeting, closed after", g, true, false, proto.Yes, true},
+		{"greeting without TLS", packet(0, greetingPayload("8.0.36", caps&^ClientSSL, "caching_sha2_password")), false, false, proto.Yes, true},
+		{"v9 greeting", v9, false, false, proto.Yes, true},
+		{"partial greeting", g[:20], false, false, proto.Wait, false},
+		{"partial greeting, no more", g[:20], true, true, proto.Yes, false},
+		{"err at greeting", packet(0, append([]byte{0xff, 0x10, 0x04}, "Too many connections"...)), false, false, proto.Yes, false},
+		{"ssh banner", []byte("SSH-2.0-OpenSSH_9.2p1\r\n"), false, false, proto.No, false},
+		{"cut before the version", g[:4], true, true, proto.Cut, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			how, sniffed := sniffServer(tc.b, tc.noMore, tc.cut)
+			if how != tc.how {
+				t.Fatalf("sniff = %v, want %v", how, tc.how)
+			}
+			s, _ := sniffed.(*session)
+			if (s != nil) != tc.handsGreeting || (sniffed != nil) != tc.handsGreeting {
+				t.Fatalf("sniff handed over %#v, want a greeting: %v", sniffed, tc.handsGreeting)
+			}
+			if s == nil {
+				return
+			}
+			want, err := ParseGreeting(tc.b[HeaderLen:])
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !s.sniffed {
+				t.Fatal("the session handed over holds no greeting (sniffed false)")
+			}
+			got := s.takeSniffed()
+			if got.Protocol != want.Protocol || got.ServerVersion != want.ServerVersion || got.ConnectionID != want.ConnectionID ||
+				got.AuthPlugin != want.AuthPlugin || got.CapsKnown != want.CapsKnown || got.TLSOffered() != want.TLSOffered() {
+				t.Errorf("handed over %+v, want %+v", got, want)
+			}
+			if got := newSession(nil, how, sniffed); got != proto.Session(s) {
+				t.Errorf("newSession made a session of its own, not the sniff's")
 			}
 		})
 	}

@@ -170,22 +170,30 @@ func afterTimeout(comm string) string {
 	return ""
 }
 
-// sniffServer recognises a greeting (or an ERR instead of one).
-func sniffServer(b []byte, noMore, cut bool) proto.Sniff {
-	ok, err := LooksLikeGreeting(b)
+// sniffServer recognises a greeting (or an ERR instead of one). A whole
+// greeting it recognises is decoded once: it hands newSession a session
+// holding it (sniffed), which serverPacket takes instead of decoding the
+// greeting again.
+func sniffServer(b []byte, noMore, cut bool) (proto.Sniff, any) {
+	ok, g, isGreeting, err := looksLikeGreeting(b, true)
 	if err == ErrShort {
 		if !noMore {
-			return proto.Wait // wait for the rest of the first packet
+			return proto.Wait, nil // wait for the rest of the first packet
 		}
 		ok = LooksLikeGreetingPrefix(b)
 	}
 	if !ok && cut && MaybeGreetingPrefix(b) {
-		return proto.Cut
+		return proto.Cut, nil
 	}
 	if ok {
-		return proto.Yes
+		if isGreeting {
+			s := &session{}
+			s.keepSniffed(&g)
+			return proto.Yes, s
+		}
+		return proto.Yes, nil
 	}
-	return proto.No
+	return proto.No, nil
 }
 
 // state is the position in the MySQL connection phase.
@@ -208,12 +216,42 @@ type session struct {
 	// allocation per session, not two (nor three: Info.TLSOffered points
 	// at tlsOffered).
 	tlsOffered bool
-	info       *Info
-	infoBuf    Info
+	// sniffed: sniffServer decoded the server's first packet, a greeting,
+	// and kept what serverPacket uses of it in infoBuf, capsKnown and
+	// tlsOffered (keepSniffed), not in a Greeting of its own: the session
+	// stays in its allocation size class.
+	sniffed   bool
+	capsKnown bool
+	info      *Info
+	infoBuf   Info
 }
 
-func newSession(c proto.Conn, how proto.Sniff) proto.Session {
-	return &session{c: c, cutFirst: how == proto.Cut}
+// keepSniffed keeps the fields of g that serverPacket uses (sniffed).
+func (s *session) keepSniffed(g *Greeting) {
+	s.sniffed, s.capsKnown, s.tlsOffered = true, g.CapsKnown, g.TLSOffered()
+	s.infoBuf.Protocol, s.infoBuf.ServerVersion, s.infoBuf.ConnectionID, s.infoBuf.AuthPlugin = g.Protocol, g.ServerVersion, g.ConnectionID, g.AuthPlugin
+}
+
+// takeSniffed is the greeting keepSniffed kept: its fields serverPacket
+// uses (of the capabilities, only whether CLIENT_SSL is set).
+func (s *session) takeSniffed() Greeting {
+	s.sniffed = false
+	g := Greeting{Protocol: s.infoBuf.Protocol, ServerVersion: s.infoBuf.ServerVersion, ConnectionID: s.infoBuf.ConnectionID, AuthPlugin: s.infoBuf.AuthPlugin, CapsKnown: s.capsKnown}
+	if s.tlsOffered {
+		g.Capabilities = ClientSSL
+	}
+	return g
+}
+
+// newSession starts a session; sniffed is the one sniffServer made
+// (holding the greeting it decoded), or nil.
+func newSession(c proto.Conn, how proto.Sniff, sniffed any) proto.Session {
+	s, _ := sniffed.(*session)
+	if s == nil {
+		s = &session{}
+	}
+	s.c, s.cutFirst = c, how == proto.Cut
+	return s
 }
 
 func (s *session) ensure() *Info {
@@ -432,7 +470,14 @@ func (s *session) serverPacket(payload []byte, seq uint8, partial bool, t time.T
 		}
 		switch kind {
 		case KindGreeting:
-			g, err := ParseGreeting(payload)
+			var g Greeting
+			var err error
+			if s.sniffed {
+				// The sniff decoded this very packet, whole and well formed.
+				g = s.takeSniffed()
+			} else {
+				g, err = ParseGreeting(payload)
+			}
 			cut := partial
 			if err != nil {
 				if !errors.Is(err, ErrTruncated) {

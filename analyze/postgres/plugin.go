@@ -179,7 +179,7 @@ type session struct {
 	resp  bool // the client answered the last Authentication request
 }
 
-func newSession(c proto.Conn, _ proto.Sniff) proto.Session {
+func newSession(c proto.Conn, _ proto.Sniff, _ any) proto.Session {
 	return &session{c: c, info: &Info{}}
 }
 

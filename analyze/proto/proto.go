@@ -271,13 +271,17 @@ type Protocol struct {
 	WrongBanner string
 	// SniffServer looks at the server's first bytes (noMore: no more will
 	// come; cut: the snap length cut them). Nil for a client-first protocol.
-	SniffServer func(b []byte, noMore, cut bool) Sniff
+	// With Yes or Cut it may also return what it decoded of them (sniffed,
+	// the protocol's own, opaque to the engine; nil for nothing), which the
+	// engine hands to New: the session need not decode the same bytes again.
+	SniffServer func(b []byte, noMore, cut bool) (how Sniff, sniffed any)
 	// SniffClient looks at the client's first bytes, sent before the
 	// server spoke. Nil for a server-first protocol.
 	SniffClient func(b []byte) Sniff
-	// New starts a session on the sniff's answer (Yes or Cut); the
-	// engine then hands it the bytes that were sniffed.
-	New func(c Conn, how Sniff) Session
+	// New starts a session on the sniff's answer (Yes or Cut) and what
+	// SniffServer returned with it (nil from SniffClient); the engine then
+	// hands it the bytes that were sniffed.
+	New func(c Conn, how Sniff, sniffed any) Session
 	// Causes explains a verdict (by reason id: the protocol's own, or a
 	// TLS reason after its hand-off) of an attempt its session decoded, in
 	// the protocol's terms, from what the report holds: the session's Info
