@@ -59,15 +59,10 @@ type isnVal struct {
 // the ring, not a map: the index holds about isnTTL of them (50,000 at
 // 10,000 connects/s, megabytes), and a map insert at each report plus a
 // look-up and a delete at each expiry were cache misses nearly every time.
-// A chain costs a write to add and a compare to expire. Entries are
-// numbered in order (seq) as recentMemory's: entry s sits at
-// ring[s&(len(ring)-1)], the entries held are tail .. tail+n-1, and a
-// link below tail is an expired entry, where a chain ends.
+// A chain costs a write to add and a compare to expire (seqRing).
 type isnIndex struct {
 	open map[isnKey]isnVal
-	ring []isnEntry // len a power of two
-	tail uint64     // seq of the oldest entry held
-	n    int
+	seqRing[isnEntry]
 	// doneHead: per bucket of isnHash, 1 + the seq of its newest done
 	// entry. doneBits: a bucket's bit is set exactly while that entry is
 	// held (so while the bucket holds any done entry). Every TCP kernel
@@ -110,21 +105,6 @@ func (x *isnIndex) add(k isnKey, a *attempt, now int64) {
 	x.push(isnEntry{k: k, at: now, done: false})
 }
 
-// push appends en to the ring and gives its seq.
-func (x *isnIndex) push(en isnEntry) uint64 {
-	if x.n == len(x.ring) {
-		bigger := make([]isnEntry, max(2*len(x.ring), 1024))
-		for s := x.tail; s < x.tail+uint64(x.n); s++ {
-			bigger[s&uint64(len(bigger)-1)] = x.ring[s&uint64(len(x.ring)-1)]
-		}
-		x.ring = bigger
-	}
-	s := x.tail + uint64(x.n)
-	x.ring[s&uint64(len(x.ring)-1)] = en
-	x.n++
-	return s
-}
-
 // reported moves k from open to done, if a holds it.
 func (x *isnIndex) reported(k isnKey, a *attempt, now int64) {
 	if v, ok := x.open[k]; !ok || v.a != a {
@@ -147,19 +127,17 @@ func (x *isnIndex) isDone(k isnKey, h uint32) bool {
 	if !x.mayBeDone(h) {
 		return false
 	}
-	for l := x.doneHead[h]; l != 0 && l-1 >= x.tail; {
-		en := &x.ring[(l-1)&uint64(len(x.ring)-1)]
+	for en := x.at(x.doneHead[h]); en != nil; en = x.at(en.next) {
 		if en.k == k {
 			return true
 		}
-		l = en.next
 	}
 	return false
 }
 
 func (x *isnIndex) expire(now int64) {
 	for x.n > 0 {
-		en := &x.ring[x.tail&uint64(len(x.ring)-1)]
+		en := x.oldest()
 		if now-en.at <= isnTTL {
 			return
 		}
@@ -173,9 +151,7 @@ func (x *isnIndex) expire(now int64) {
 			x.doneHead[h] = 0
 			x.doneBits[h>>6] &^= 1 << (h & 63)
 		}
-		*en = isnEntry{}
-		x.tail++
-		x.n--
+		x.pop()
 	}
 }
 

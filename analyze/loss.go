@@ -71,17 +71,11 @@ func extendSpan(from, to *int64, a, b int64) {
 // late events look anything up. With two maps each decision paid two
 // inserts, two look-ups and two deletes in tables of 16,384 entries (cache
 // misses nearly every time, 4% of live tracing's CPU); a chain costs two
-// writes to add and nothing to drop. Entries are numbered in order of
-// addition (seq): entry s sits at ring[s&(len(ring)-1)], the entries held
-// are tail .. tail+n-1, and a link is 1 + the seq of the next older entry
-// in its bucket (0: none), so a link below tail is a dropped entry: the
-// chain ends there, and dropping needs no unlinking.
+// writes to add and nothing to drop (seqRing).
 type recentMemory struct {
-	ring       []recentEntry // len a power of two
-	tail       uint64        // seq of the oldest entry held
-	n          int
-	keyHead    []uint64 // per bucket of recentHash: 1 + seq of its newest entry with a key
-	cookieHead []uint64 // per bucket of cookieHash: 1 + seq of its newest entry with a cookie
+	seqRing[recentEntry]          // at most maxRecent entries
+	keyHead              []uint64 // per bucket of recentHash: 1 + seq of its newest entry with a key
+	cookieHead           []uint64 // per bucket of cookieHash: 1 + seq of its newest entry with a cookie
 }
 
 type recentEntry struct {
@@ -110,14 +104,10 @@ func (r *recentMemory) add(a *attempt, now int64) {
 		r.cookieHead = make([]uint64, recentBuckets)
 	}
 	if r.n >= maxRecent {
-		r.pop()
+		r.pop() // the ring, doubling from a power of two, stays within maxRecent
 	}
-	if r.n == len(r.ring) {
-		r.grow()
-	}
-	s := r.tail + uint64(r.n)
-	en := &r.ring[s&uint64(len(r.ring)-1)]
-	*en = recentEntry{key: a.key, cookie: a.cookie, keyed: a.key != (flowKey{}), at: now}
+	s := r.push(recentEntry{key: a.key, cookie: a.cookie, keyed: a.key != (flowKey{}), at: now})
+	en := r.at(s + 1)
 	if en.keyed {
 		h := recentHash(a.key)
 		en.keyNext, r.keyHead[h] = r.keyHead[h], s+1
@@ -126,26 +116,6 @@ func (r *recentMemory) add(a *attempt, now int64) {
 		h := cookieHash(a.cookie)
 		en.cookieNext, r.cookieHead[h] = r.cookieHead[h], s+1
 	}
-	r.n++
-}
-
-// grow doubles the ring (at most maxRecent); each entry moves to the place
-// of its seq in the new ring, so the links stay as they are.
-func (r *recentMemory) grow() {
-	bigger := make([]recentEntry, min(max(2*len(r.ring), 64), maxRecent))
-	for s := r.tail; s < r.tail+uint64(r.n); s++ {
-		bigger[s&uint64(len(bigger)-1)] = r.ring[s&uint64(len(r.ring)-1)]
-	}
-	r.ring = bigger
-}
-
-// at is the entry of link l (1 + its seq), nil when l is 0 or the entry
-// was dropped.
-func (r *recentMemory) at(l uint64) *recentEntry {
-	if l == 0 || l-1 < r.tail {
-		return nil
-	}
-	return &r.ring[(l-1)&uint64(len(r.ring)-1)]
 }
 
 // keyAt is when the newest entry held with this flow key was added.
@@ -178,15 +148,6 @@ func (r *recentMemory) hasCookie(c uint64) bool {
 func (r *recentMemory) hasKey(key flowKey) bool {
 	_, ok := r.keyAt(key)
 	return ok
-}
-
-// oldest is the oldest entry; r.n must be > 0.
-func (r *recentMemory) oldest() *recentEntry { return &r.ring[r.tail&uint64(len(r.ring)-1)] }
-
-func (r *recentMemory) pop() {
-	*r.oldest() = recentEntry{}
-	r.tail++
-	r.n--
 }
 
 func (r *recentMemory) expire(now int64) {
