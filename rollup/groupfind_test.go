@@ -87,3 +87,55 @@ func TestGroupOfRun(t *testing.T) {
 		}
 	}
 }
+
+// TestGroupServersApart checks the per-server figures of a group whose
+// attempts go to two servers (a name's two addresses), interleaved with
+// another group's: each server's patterns stats and time view counts get
+// its own attempts only (a group remembers its last server's stats and
+// place in the time view).
+func TestGroupServersApart(t *testing.T) {
+	const a, b, other = "10.2.0.1:3306", "10.2.0.2:3306", "10.2.0.9:3306"
+	r := New(Options{})
+	n := 0
+	add := func(name string, x at) {
+		n++
+		x.startS = float64(n) * 0.01
+		r.Add(n, connect(t, name, 3306, x))
+	}
+	wantA, wantB := 0, 0
+	for i := range 30 {
+		// The same group (db:3306, rejected at the greeting): 1040 from
+		// a, 1130 from b, in runs of one to three.
+		srv, code := a, uint16(1040)
+		if i%5 == 1 || i%5 == 3 || i%7 == 0 {
+			srv, code = b, 1130
+			wantB++
+		} else {
+			wantA++
+		}
+		add("db", at{client: "10.1.0.1:40000", server: srv, syns: 1, rtt: 0.2, first: 0.4, reason: "mysql.err_at_greeting", mysqlErr: code})
+		if i%3 == 0 {
+			add("", at{client: "10.1.0.2:40000", server: other, syns: 1, rtt: 0.2, first: 1, reason: "mysql.login_ok"})
+		}
+	}
+	var tooMany []Pattern
+	for _, p := range r.Patterns() {
+		if p.ID == TooManyConnections {
+			tooMany = append(tooMany, p)
+		}
+	}
+	if len(tooMany) != 1 || tooMany[0].Server != a || tooMany[0].Facts.Attempts != wantA || tooMany[0].Facts.Failures != wantA {
+		t.Fatalf("too_many_connections: %+v, want one of %s with %d attempts and failures", tooMany, a, wantA)
+	}
+	got := map[string]int{}
+	for _, bin := range r.Time().Bins() {
+		for s, k := range bin.Established {
+			got[s] = max(got[s], k)
+		}
+	}
+	// Every handshake stays open to the end of its attempt (no close):
+	// within one bin each server's count is its attempts.
+	if got[a] != wantA || got[b] != wantB {
+		t.Errorf("established: %v, want %s %d, %s %d", got, a, wantA, b, wantB)
+	}
+}

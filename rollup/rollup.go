@@ -155,6 +155,16 @@ type Group struct {
 	// Examples are the worst attempts (longest first), at most
 	// Options.Examples.
 	Examples []Example `json:"examples"`
+
+	// The server of the group's last attempt with the patterns' stats of
+	// it and its place in the time view (its index + 1; 0: not yet): a
+	// group's attempts go to one server, or to a few of a name's, while
+	// the attempts around them go to others, so a group finds these
+	// without a look-up by the server's string.
+	srvOf    string
+	srvStats *serverStats
+	concOf   string
+	concAt   int
 }
 
 // Label is what a renderer shows as the group's first column.
