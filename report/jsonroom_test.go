@@ -17,11 +17,11 @@ import (
 func TestJSONLinesInWriterBuffer(t *testing.T) {
 	base := fixtureConnects()
 	var cs []*analyze.Connect
-	for i := 0; i < 200; i++ {
+	for i := 0; i < 600; i++ {
 		cs = append(cs, base[i%len(base)])
 		if i == 50 || i == 120 {
 			cs = append(cs, longConnect(base[0], 30))  // > lineRoom
-			cs = append(cs, longConnect(base[0], 200)) // > the Writer's buffer
+			cs = append(cs, longConnect(base[0], 700)) // > the Writer's buffer
 		}
 	}
 	var out bytes.Buffer
@@ -40,7 +40,7 @@ func TestJSONLinesInWriterBuffer(t *testing.T) {
 	if err := w.Flush(); err != nil {
 		t.Fatal(err)
 	}
-	if long := longConnect(base[0], 200); len(mustLine(t, long)) <= 64<<10 {
+	if long := longConnect(base[0], 700); len(mustLine(t, long)) <= outBufferSize {
 		t.Fatalf("the long connect's line is %d bytes: not longer than the buffer", len(mustLine(t, long)))
 	}
 	if !bytes.Equal(out.Bytes(), want.Bytes()) {
