@@ -104,7 +104,7 @@ func appendHandshakeWords(b []byte, e *analyze.Event) ([]byte, bool) {
 	case analyze.EvSYN:
 		return append(append(b, "SYN to "...), e.Addr...), true
 	case analyze.EvSYNRetransmit:
-		b = strconv.AppendInt(append(b, "SYN retransmit #"...), int64(e.N), 10)
+		b = appendInt(append(b, "SYN retransmit #"...), int64(e.N))
 		if e.Note == analyze.NoteAfterSYNACK {
 			return append(b, " (after the SYN-ACK)"...), true
 		}
@@ -120,7 +120,7 @@ func appendHandshakeWords(b []byte, e *analyze.Event) ([]byte, bool) {
 			return append(b, " (after the attempt was decided)"...), true
 		case e.N > 0:
 			b = proto.AppendMS(append(b, " (RTT "...), e.ElapsedMS)
-			return append(strconv.AppendInt(append(b, ", answering SYN #"...), int64(e.N), 10), ')'), true
+			return append(appendInt(append(b, ", answering SYN #"...), int64(e.N)), ')'), true
 		}
 		return append(proto.AppendMS(append(b, " (RTT "...), e.ElapsedMS), ')'), true
 	}
@@ -159,7 +159,7 @@ func appendStepWords(b []byte, e *analyze.Event) ([]byte, bool) {
 		return append(append(b, "socket error "...), e.Errno...), true
 	case analyze.EvKernelRetrans:
 		if e.N > 0 {
-			return strconv.AppendInt(append(b, "kernel: SYN retransmit #"...), int64(e.N), 10), true
+			return appendInt(append(b, "kernel: SYN retransmit #"...), int64(e.N)), true
 		}
 		return append(b, "kernel: retransmit"...), true
 	case analyze.EvKernelRST:
@@ -171,16 +171,16 @@ func appendStepWords(b []byte, e *analyze.Event) ([]byte, bool) {
 		}
 		b = append(append(append(append(b, "kernel: socket "...), from...), "→"...), to...)
 		if to == "SYN_SENT" {
-			b = strconv.AppendUint(append(b, " (pid "...), uint64(e.Detail.PID), 10)
+			b = appendUint(append(b, " (pid "...), uint64(e.Detail.PID))
 			b = append(append(append(b, ' '), e.Detail.Comm...), ')')
 		}
 		return b, true
 	case analyze.EvClientData:
 		if e.Note == analyze.NoteClientFirst {
-			b = strconv.AppendInt(append(b, "client sends first ("...), int64(e.Bytes), 10)
+			b = appendInt(append(b, "client sends first ("...), int64(e.Bytes))
 			return append(analyze.AppendServerFirstNames(append(b, " bytes) — not a "...)), " client"...), true
 		}
-		return append(strconv.AppendInt(append(b, "client answers ("...), int64(e.Bytes), 10), " bytes)"...), true
+		return append(appendInt(append(b, "client answers ("...), int64(e.Bytes)), " bytes)"...), true
 	case analyze.EvServerData:
 		var banner, expected string
 		if d := e.Detail; d != nil {
@@ -188,7 +188,7 @@ func appendStepWords(b []byte, e *analyze.Event) ([]byte, bool) {
 		}
 		switch e.Note {
 		case analyze.NoteAfterVerdict:
-			b = strconv.AppendInt(append(b, "server's first payload ("...), int64(e.Bytes), 10)
+			b = appendInt(append(b, "server's first payload ("...), int64(e.Bytes))
 			return append(b, " bytes) after the attempt was decided"...), true
 		case analyze.NoteAfterClientGaveUp:
 			b = proto.AppendQuote(append(b, "server's first payload "...), banner)
@@ -237,14 +237,14 @@ func appendServerKernelWords(b []byte, e *analyze.Event) ([]byte, bool) {
 		return append(append(b, "server kernel: handshake complete, queued for accept() on "...), e.Addr...), true
 	case analyze.EvAccepted:
 		b = append(append(append(b, "accept() by "...), d.Comm...), '[')
-		b = strconv.AppendInt(append(strconv.AppendUint(b, uint64(d.PID), 10), "] (fd "...), int64(d.FD), 10)
+		b = appendInt(append(appendUint(b, uint64(d.PID)), "] (fd "...), int64(d.FD))
 		b = append(b, ')')
 		if e.ElapsedMS > 0 {
 			b = append(proto.AppendMS(append(b, " after "...), e.ElapsedMS), " in the accept queue"...)
 		}
 		return b, true
 	case analyze.EvKernelSYNACKRetrans:
-		b = strconv.AppendInt(append(b, "server kernel: SYN-ACK retransmit #"...), int64(e.N), 10)
+		b = appendInt(append(b, "server kernel: SYN-ACK retransmit #"...), int64(e.N))
 		return append(append(append(b, " to "...), e.Addr...), " (no ACK completed the handshake)"...), true
 	case analyze.EvKernelRSTSent:
 		b = append(append(b, "kernel sent a RST to "...), e.Addr...)
@@ -273,7 +273,7 @@ func appendCloseWords(b []byte, e *analyze.Event) []byte {
 		case analyze.NoteBannerUnanswered:
 			return append(b, " from the server; the client never answered its first bytes"...)
 		case analyze.NotePartialGreeting:
-			b = strconv.AppendInt(append(b, " from the server after "...), int64(e.Bytes), 10)
+			b = appendInt(append(b, " from the server after "...), int64(e.Bytes))
 			return append(b, " bytes that are not a complete greeting"...)
 		case analyze.NoteAnswersSYN:
 			return append(append(b, " from "...), e.Addr...)
@@ -321,8 +321,8 @@ func appendICMPWords(b []byte, ic *proto.ICMP, note string) []byte {
 	case analyze.NoteAboutServer:
 		b = append(b, " about a packet of the server"...)
 	case analyze.NoteOtherSYN:
-		b = strconv.AppendUint(append(b, " quoting seq "...), uint64(ic.QuotedSeq), 10)
-		b = append(strconv.AppendUint(append(b, ", not this SYN ("...), uint64(ic.ISN), 10), "): ignored"...)
+		b = appendUint(append(b, " quoting seq "...), uint64(ic.QuotedSeq))
+		b = append(appendUint(append(b, ", not this SYN ("...), uint64(ic.ISN)), "): ignored"...)
 	}
 	return b
 }

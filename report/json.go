@@ -10,9 +10,7 @@ import (
 // The JSON format is JSON Lines: one {"kind":"connect"} object per connect
 // and a final {"kind":"summary"} object. The field names are analyze's
 // model's JSON names (documented in README.md).
-type jsonRenderer struct {
-	line []byte // line buffer, reused
-}
+type jsonRenderer struct{}
 
 // jsonConnect is one JSON line for a connect: the analyze model's fields
 // (their JSON names are the documented, stable ones) plus kind, source and
@@ -44,16 +42,32 @@ func (*jsonRenderer) source(*Writer, bool) {}
 
 func (*jsonRenderer) flush(*Writer) {}
 
+// lineRoom is the room a connect line is written into in the Writer's
+// buffer: most lines take 1 to 4 KB; a longer one is written elsewhere.
+const lineRoom = 16 << 10
+
 func (j *jsonRenderer) connect(w *Writer, n int, c *analyze.Connect) {
-	var err error
-	j.line, err = appendConnectLine(j.line[:0], jsonConnect{Kind: "connect", Source: w.shownSource(), Number: n, Connect: c})
+	if w.err != nil {
+		return
+	}
+	// The line is written straight into the Writer's buffer, after what
+	// it holds (flushed first when the room left is short): the buffer's
+	// Write then finds it in place, instead of copying it there from a
+	// buffer of its own.
+	if w.out.Available() < lineRoom {
+		if w.flush(); w.err != nil {
+			return
+		}
+	}
+	room := w.out.AvailableBuffer()
+	line, err := appendConnectLine(room, jsonConnect{Kind: "connect", Source: w.shownSource(), Number: n, Connect: c})
 	if err != nil {
 		if w.err == nil {
 			w.err = fmt.Errorf("report: encoding JSON: %w", err)
 		}
 		return
 	}
-	w.write(j.line)
+	w.write(line)
 }
 
 func (j *jsonRenderer) summary(w *Writer, s analyze.Summary) {

@@ -38,6 +38,13 @@ func ParseFormat(s string) (Format, error) {
 	return "", fmt.Errorf("unknown format %q: use table, markdown, json or line", s)
 }
 
+// outBufferSize is the Writer's buffer: a JSON line is written straight
+// into it, flushed first when less than lineRoom is left (json.go), so
+// the room left unused at each write(2) is a small part of it; a large
+// buffer also makes a busy trace's one write per tick (HoldFlush) fewer
+// writes when the tick's lines do not fit.
+const outBufferSize = 256 << 10
+
 // DefaultBatchAttempts is how many attempt rows the offline table collects
 // before it prints them, so that memory stays bounded on huge captures.
 const DefaultBatchAttempts = 1000
@@ -150,7 +157,7 @@ func NewWriter(out io.Writer, opt Options) *Writer {
 	if opt.BatchAttempts <= 0 {
 		opt.BatchAttempts = DefaultBatchAttempts
 	}
-	w := &Writer{out: bufio.NewWriterSize(out, 64<<10), opt: opt, r: newRenderer(opt.Format, opt.AllTimelines)}
+	w := &Writer{out: bufio.NewWriterSize(out, outBufferSize), opt: opt, r: newRenderer(opt.Format, opt.AllTimelines)}
 	if opt.Redact {
 		w.red = opt.Redactor
 		if w.red == nil {

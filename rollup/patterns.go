@@ -440,7 +440,10 @@ func (d *detector) attempt(o *obs) {
 	}
 	// Per server (the last one cached: attempts come in runs).
 	var s *serverStats
-	if d.lastServerStats != nil && d.lastServer == o.server {
+	g := o.group
+	if g != nil && g.srvStats != nil && g.srvOf == o.server {
+		s = g.srvStats
+	} else if d.lastServerStats != nil && d.lastServer == o.server {
 		s = d.lastServerStats
 	} else {
 		s = d.servers[o.server]
@@ -451,6 +454,9 @@ func (d *detector) attempt(o *obs) {
 		if s != nil {
 			d.lastServer, d.lastServerStats = o.server, s
 		}
+	}
+	if s != nil && g != nil {
+		g.srvOf, g.srvStats = o.server, s
 	}
 	if s != nil {
 		if s.proto == "" {

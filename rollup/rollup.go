@@ -155,6 +155,16 @@ type Group struct {
 	// Examples are the worst attempts (longest first), at most
 	// Options.Examples.
 	Examples []Example `json:"examples"`
+
+	// The server of the group's last attempt with the patterns' stats of
+	// it and its place in the time view (its index + 1; 0: not yet): a
+	// group's attempts go to one server, or to a few of a name's, while
+	// the attempts around them go to others, so a group finds these
+	// without a look-up by the server's string.
+	srvOf    string
+	srvStats *serverStats
+	concOf   string
+	concAt   int
 }
 
 // Label is what a renderer shows as the group's first column.
@@ -177,6 +187,11 @@ func (g *Group) Label(by GroupBy) string {
 func (g *Group) Failed() bool { return g.Outcome != analyze.OK }
 
 func (g *Group) addExample(ex Example, limit int) bool {
+	if n := len(g.Examples); n >= limit && limit > 0 && g.Examples[limit-1].DurationMS >= ex.DurationMS {
+		// Not longer than the shortest kept (most attempts of a busy
+		// group): no search.
+		return false
+	}
 	i := sort.Search(len(g.Examples), func(i int) bool { return g.Examples[i].DurationMS < ex.DurationMS })
 	if i >= limit {
 		return false
@@ -222,7 +237,7 @@ type obs struct {
 	client     string // client address without port
 	process    string
 	outcome    analyze.Outcome
-	reason     string
+	reason     analyze.Reason // (its id made only for a new group's key)
 	start      time.Time
 	end        time.Time
 	syns       int
@@ -282,8 +297,14 @@ type Rollup struct {
 	lastName     string
 	lastNamePort int
 	lastNameKey  string
-	// lastGroup is the group of the last attempt (not "other").
-	lastGroup *Group
+	// lastGroup is the group of the last attempt (not "other"), with
+	// the label, outcome and reason that found it: attempts come in runs
+	// to one server, and a run's attempts find their group by comparing
+	// these, not a Key of five fields built for each.
+	lastGroup   *Group
+	lastLabel   string
+	lastOutcome analyze.Outcome
+	lastReason  analyze.Reason
 }
 
 // groupRef is a group among those of one label, with the rest of its key
@@ -292,7 +313,7 @@ type Rollup struct {
 // made; a label has a group for each outcome and reason it saw).
 type groupRef struct {
 	outcome analyze.Outcome
-	reason  string
+	reason  analyze.Reason // (reason ids are unique: the same group as comparing Key.Reason)
 	g       *Group
 }
 
@@ -367,7 +388,7 @@ func (r *Rollup) Add(n int, c *analyze.Connect) (example bool) {
 	if len(c.Attempts) == 0 {
 		o := r.next()
 		*o = obs{number: n, name: c.Name, server: c.Name, port: int(c.Port), client: c.Client, process: c.Comm,
-			outcome: c.Outcome, reason: c.Reason.String(), start: c.Start, duration: c.DurationMS}
+			outcome: c.Outcome, reason: c.Reason, start: c.Start, duration: c.DurationMS}
 		if c.Port != 0 && c.Name != "" {
 			o.server = r.nameKey(c.Name, int(c.Port))
 		}
@@ -506,7 +527,7 @@ func splitEndpoint(s string) (string, int) {
 func observe(o *obs, n int, c *analyze.Connect, a *analyze.Attempt) {
 	// Field by field: o is zero, and a composite literal would be built
 	// whole and copied.
-	o.number, o.name, o.server, o.outcome, o.reason = n, c.Name, a.Server, a.Outcome, a.Reason.String()
+	o.number, o.name, o.server, o.outcome, o.reason = n, c.Name, a.Server, a.Outcome, a.Reason
 	o.start, o.syns, o.duration = a.Start, a.SYNCount, a.DurationMS
 	if a.RTTMS != nil { // a value, not the pointer: a recycled attempt's memory is reused (analyze.Options.Recycle)
 		o.rtt, o.hasRTT = *a.RTTMS, true
@@ -582,22 +603,38 @@ func observe(o *obs, n int, c *analyze.Connect, a *analyze.Attempt) {
 	}
 }
 
-func (r *Rollup) key(o *obs) Key {
-	k := Key{Outcome: o.outcome, Reason: o.reason}
+// label is the part of o's group key GroupBy chooses: its server (name:port
+// when the name is known), client or process ("-" when unknown); "" by
+// outcome.
+func (r *Rollup) label(o *obs) string {
 	switch r.opt.GroupBy {
 	case ByClient:
-		k.Client = o.client
+		return o.client
 	case ByProcess:
-		k.Process = o.process
-		if k.Process == "" {
-			k.Process = "-"
+		if o.process == "" {
+			return "-"
 		}
+		return o.process
+	case ByOutcome:
+		return ""
+	}
+	if o.label != "" {
+		return o.label
+	}
+	return o.server
+}
+
+// key is the Key of a group of label (see label), outcome and reason.
+func (r *Rollup) key(label string, o *obs) Key {
+	k := Key{Outcome: o.outcome, Reason: o.reason.String()}
+	switch r.opt.GroupBy {
+	case ByClient:
+		k.Client = label
+	case ByProcess:
+		k.Process = label
 	case ByOutcome:
 	default:
-		k.Server = o.server
-		if o.label != "" {
-			k.Server = o.label
-		}
+		k.Server = label
 	}
 	return k
 }
@@ -607,28 +644,24 @@ func (r *Rollup) key(o *obs) Key {
 // flush (the last of pending, made by next).
 func (r *Rollup) add(o *obs) (example bool) {
 	r.attempts++
-	k := r.key(o)
+	label := r.label(o)
 	var g *Group
-	if r.lastGroup != nil && r.lastGroup.Key == k {
+	if r.lastGroup != nil && r.lastOutcome == o.outcome && r.lastReason == o.reason && r.lastLabel == label {
 		g = r.lastGroup // attempts come in runs to one server: no hashing
 	} else {
-		label := k.Server // the one of Server, Client and Process that key set, if any
-		switch r.opt.GroupBy {
-		case ByClient:
-			label = k.Client
-		case ByProcess:
-			label = k.Process
-		}
 		for _, x := range r.groups[label] {
-			if x.outcome == k.Outcome && x.reason == k.Reason {
+			if x.outcome == o.outcome && x.reason == o.reason {
 				g = x.g
 				break
 			}
 		}
 		if g == nil && len(r.order) < r.opt.MaxGroups {
-			g = &Group{Key: k}
-			r.groups[label] = append(r.groups[label], groupRef{k.Outcome, k.Reason, g})
+			g = &Group{Key: r.key(label, o)}
+			r.groups[label] = append(r.groups[label], groupRef{o.outcome, o.reason, g})
 			r.order = append(r.order, g)
+		}
+		if g != nil {
+			r.lastGroup, r.lastLabel, r.lastOutcome, r.lastReason = g, label, o.outcome, o.reason
 		}
 	}
 	if g == nil {
@@ -636,9 +669,6 @@ func (r *Rollup) add(o *obs) (example bool) {
 			r.other = &Group{Other: true}
 		}
 		g = r.other
-	}
-	if !g.Other {
-		r.lastGroup = g
 	}
 	o.group = g
 	if g.Failed() || g.Other {

@@ -169,7 +169,11 @@ func (t *TimeView) add(o *obs) {
 	}
 	s := t.lastServer
 	if s < 0 || t.servers[s] != o.server {
-		s = slices.Index(t.servers, o.server)
+		if g := o.group; g != nil && g.concAt > 0 && g.concOf == o.server {
+			s = g.concAt - 1
+		} else {
+			s = slices.Index(t.servers, o.server)
+		}
 	}
 	if s < 0 {
 		if len(t.servers) >= maxConcServers {
@@ -180,6 +184,9 @@ func (t *TimeView) add(o *obs) {
 		s = len(t.servers) - 1
 	}
 	t.lastServer = s
+	if g := o.group; g != nil {
+		g.concOf, g.concAt = o.server, s+1
+	}
 	lo, hi := t.cover(o.synAck, end)
 	for i := lo; i <= hi; i++ {
 		b := t.bin(i)
