@@ -99,20 +99,34 @@ type dedupEntry struct {
 // dedup spots duplicate frames: same addresses, ports, protocol, TCP flags,
 // seq, ack, window, payload length and IP ID within dedupWindow. It is a
 // fixed array: no allocation, bounded memory.
+//
+// tags holds a byte of each slot's signature (its top byte; the slot is
+// chosen by the bottom bits). The slots (128 KB, a random one per packet
+// the analysis uses) were a cache miss nearly every time, and the check
+// waited for it; most packets are no duplicate, and their tag (8 KB,
+// which stays cached) differs: the slot is then only written, which does
+// not wait. The answers are the slots' alone, as without the tags.
 type dedup struct {
 	slots [dedupSlots]dedupEntry
+	tags  [dedupSlots]uint8
 }
 
 // seen records p and reports whether an identical frame was seen within
 // dedupWindow.
 func (d *dedup) seen(p *event.Packet) bool {
-	sig := packetSignature(p)
+	return d.seenSig(packetSignature(p), p.Time.UnixNano())
+}
+
+// seenSig is seen for a packet of signature sig at now (Unix ns).
+func (d *dedup) seenSig(sig uint64, now int64) bool {
 	if sig == 0 {
 		sig = 1 // 0 marks an empty slot
 	}
-	now := p.Time.UnixNano()
-	slot := &d.slots[sig&(dedupSlots-1)]
-	if slot.sig == sig {
+	i := sig & (dedupSlots - 1)
+	tag := uint8(sig >> 56)
+	slot := &d.slots[i]
+	// A slot holding sig has sig's tag (an empty slot has tag 0 and sig 0).
+	if d.tags[i] == tag && slot.sig == sig {
 		dt := now - slot.when
 		if dt < 0 {
 			dt = -dt
@@ -122,6 +136,7 @@ func (d *dedup) seen(p *event.Packet) bool {
 		}
 	}
 	slot.sig, slot.when = sig, now
+	d.tags[i] = tag
 	return false
 }
 
