@@ -2,6 +2,7 @@ package analyze
 
 import (
 	"encoding/binary"
+	"fmt"
 	"math/rand/v2"
 	"net/netip"
 	"testing"
@@ -160,6 +161,28 @@ func TestAddrHalves(t *testing.T) {
 		hi, lo := addrHalves(a)
 		if hi != binary.BigEndian.Uint64(b[:8]) || lo != binary.BigEndian.Uint64(b[8:]) {
 			t.Errorf("%v: halves %#x %#x, As16 %x", a, hi, lo, b)
+		}
+	}
+}
+
+// TestEndpointNamesRecent: the cache in front of the map answers String's
+// text for endpoints that share its slots — the same address on other
+// ports, other zones, v4-mapped twins, a few hundred endpoints in random
+// order evicting each other.
+func TestEndpointNamesRecent(t *testing.T) {
+	var pool []netip.AddrPort
+	for i := 0; i < 40; i++ {
+		for _, s := range []string{"10.0.0.%d", "::ffff:10.0.0.%d", "fe80::%d%%eth0", "fe80::%d%%eth1", "fd00::%d"} {
+			a := netip.MustParseAddr(fmt.Sprintf(s, i+1))
+			pool = append(pool, netip.AddrPortFrom(a, 3306), netip.AddrPortFrom(a, uint16(3306+i)))
+		}
+	}
+	rng := rand.New(rand.NewPCG(3, 4))
+	var n endpointNames
+	for range 20000 {
+		ap := pool[rng.IntN(len(pool))]
+		if got := n.port(ap); got != ap.String() {
+			t.Fatalf("port(%v) = %q", ap, got)
 		}
 	}
 }
