@@ -67,26 +67,44 @@ func (k flowKey) endedHash() uint16 {
 // The per-packet check reads occupied, one bit per index (8 KB), not the
 // counts (256 KB): with many connections sending, the counts' cache lines
 // were evicted between packets by the capture's bytes streaming through,
-// and the check was a cache miss nearly every time. The counts are only
-// touched when a flow is tracked or untracked; a bit is set exactly while
-// its count is not zero.
+// and the check was a cache miss nearly every time. A bit is set exactly
+// while its count is not zero.
+//
+// Nor do tracking and untracking read the counts, unless two flows or more
+// share an index: several has a bit for those (count >= 2), and only their
+// counts are kept. A flow alone on its index (nearly every one) just sets
+// and clears its bit; reading its count was a cache miss for every attempt.
 type flowFilter struct {
 	occupied [1 << 16 / 64]uint64
-	counts   [1 << 16]uint32
+	several  [1 << 16 / 64]uint64
+	counts   [1 << 16]uint32 // valid where several is set
 }
 
 // flowHash is the filter index of a TCP connection's ports.
 func flowHash(sport, dport uint16) uint16 { return sport ^ dport }
 
 func (f *flowFilter) add(h uint16) {
-	f.counts[h]++
-	f.occupied[h>>6] |= 1 << (h & 63)
+	w, bit := h>>6, uint64(1)<<(h&63)
+	switch {
+	case f.occupied[w]&bit == 0:
+		f.occupied[w] |= bit
+	case f.several[w]&bit == 0:
+		f.several[w] |= bit
+		f.counts[h] = 2
+	default:
+		f.counts[h]++
+	}
 }
 
 func (f *flowFilter) remove(h uint16) {
+	w, bit := h>>6, uint64(1)<<(h&63)
+	if f.several[w]&bit == 0 {
+		f.occupied[w] &^= bit
+		return
+	}
 	f.counts[h]--
-	if f.counts[h] == 0 {
-		f.occupied[h>>6] &^= 1 << (h & 63)
+	if f.counts[h] == 1 {
+		f.several[w] &^= bit
 	}
 }
 

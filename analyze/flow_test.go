@@ -186,3 +186,43 @@ func TestEndpointNamesRecent(t *testing.T) {
 		}
 	}
 }
+
+// TestFlowFilterCounts tracks and untracks flows at random against a plain
+// count per index: maybe is true exactly while the count is not zero, with
+// one flow on an index (which keeps no count) and with many.
+func TestFlowFilterCounts(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	var f flowFilter
+	counts := map[uint16]int{}
+	var tracked []uint16
+	hs := []uint16{0, 1, 63, 64, 65, 1000, 65535} // neighbours in a bitmap word, the ends
+	for step := 0; step < 100000; step++ {
+		if len(tracked) > 0 && rng.IntN(2) == 0 {
+			i := rng.IntN(len(tracked))
+			h := tracked[i]
+			tracked[i] = tracked[len(tracked)-1]
+			tracked = tracked[:len(tracked)-1]
+			f.remove(h)
+			counts[h]--
+		} else {
+			h := hs[rng.IntN(len(hs))]
+			if rng.IntN(4) == 0 {
+				h = uint16(rng.Uint32())
+			}
+			f.add(h)
+			counts[h]++
+			tracked = append(tracked, h)
+		}
+		for _, h := range hs {
+			if f.maybe(h) != (counts[h] > 0) {
+				t.Fatalf("step %d: maybe(%d) = %v with %d flows", step, h, f.maybe(h), counts[h])
+			}
+		}
+	}
+	for _, h := range tracked {
+		f.remove(h)
+	}
+	if f.occupied != ([1 << 16 / 64]uint64{}) || f.several != ([1 << 16 / 64]uint64{}) {
+		t.Error("bits left after every flow was untracked")
+	}
+}
