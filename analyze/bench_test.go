@@ -312,3 +312,32 @@ func BenchmarkNoteUnclaimed(b *testing.B) {
 		b.Fatalf("%d SYNs kept, more than a second's", n)
 	}
 }
+
+// BenchmarkEngineReadCaptureRecycle is BenchmarkEngineCaptureRecycle with
+// the capture read from its file in every iteration (RunSource): the
+// goroutine that `connscope analyze --format json` runs beside the
+// renderer, the path its wall time is bound by. ns/op is that path's length
+// (the file's reading may use a second core), cpu-ns/op what it costs.
+func BenchmarkEngineReadCaptureRecycle(b *testing.B) {
+	path := os.Getenv("CONNSCOPE_BENCH_CAPTURE")
+	if path == "" {
+		b.Skip("CONNSCOPE_BENCH_CAPTURE not set (e.g. a capture from bench/gencap)")
+	}
+	opts := Options{Recycle: true, OnConnect: func(*Connect) {}}
+	b.ReportAllocs()
+	_, cpu0 := processClock()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		r, err := capture.Open(path)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := RunSource(r, opts); err != nil {
+			b.Fatal(err)
+		}
+		r.Close()
+	}
+	b.StopTimer()
+	_, cpu1 := processClock()
+	b.ReportMetric(float64((cpu1-cpu0).Nanoseconds())/float64(b.N), "cpu-ns/op")
+}

@@ -4,8 +4,10 @@ import (
 	"encoding/json"
 	"math"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/connscope/connscope/analyze/dns"
 	"github.com/connscope/connscope/analyze/mysql"
@@ -1126,5 +1128,44 @@ func TestConnectThenCloseCheck(t *testing.T) {
 				t.Errorf("reason %s, facts %+v; want %s after %v ms\n%s", a.Reason, a.Facts, tc.want, tc.since, dumpConnects(s.got))
 			}
 		})
+	}
+}
+
+// TestBuildAttemptTimelineOrder: a timeline whose steps came out of time
+// order (a kernel event stamped before the packet handled ahead of it) is
+// sorted, stably, and every step's offset is from the attempt's start —
+// and one in order keeps its order and gets the same offsets.
+func TestBuildAttemptTimelineOrder(t *testing.T) {
+	t0 := time.Date(2026, 12, 7, 15, 0, 0, 0, time.UTC)
+	at := func(ms float64) time.Time { return t0.Add(time.Duration(ms * float64(time.Millisecond))) }
+	for _, tc := range []struct {
+		name  string
+		steps []float64
+		want  []float64 // offsets after building, in timeline order
+		kinds []EventKind
+	}{
+		{"in order", []float64{0, 1.5, 3}, []float64{0, 1.5, 3}, []EventKind{EvSYN, EvSYNACK, EvRST}},
+		{"out of order", []float64{0, 3, 1.5, 1.5}, []float64{0, 1.5, 1.5, 3}, []EventKind{EvSYN, EvSYNACK, EvFIN, EvRST}},
+	} {
+		e := NewEngine(Options{})
+		a := e.newAttempt(ap("10.0.0.1:40000"), ap("10.0.0.2:3306"), t0)
+		kinds := []EventKind{EvSYN, EvRST, EvSYNACK, EvFIN}
+		if len(tc.steps) == 3 {
+			kinds = []EventKind{EvSYN, EvSYNACK, EvRST}
+		}
+		for i, ms := range tc.steps {
+			a.event(at(ms), kinds[i], DirC2S, EventAttrs{})
+		}
+		a.final, a.endAt = true, at(3)
+		out := e.buildAttempt(a)
+		var got []float64
+		var gotKinds []EventKind
+		for _, ev := range out.Events {
+			got = append(got, ev.TMS)
+			gotKinds = append(gotKinds, ev.Kind)
+		}
+		if !slices.Equal(got, tc.want) || !slices.Equal(gotKinds, tc.kinds) {
+			t.Errorf("%s: offsets %v kinds %v, want %v %v", tc.name, got, gotKinds, tc.want, tc.kinds)
+		}
 	}
 }

@@ -20,13 +20,25 @@ type flowKey struct {
 // makeKey returns the canonical key for src→dst and whether src is the
 // key's first endpoint.
 func makeKey(src netip.Addr, sport uint16, dst netip.Addr, dport uint16) (flowKey, bool) {
-	s, d := src.As16(), dst.As16()
-	s0, s1 := binary.BigEndian.Uint64(s[:8]), binary.BigEndian.Uint64(s[8:])
-	d0, d1 := binary.BigEndian.Uint64(d[:8]), binary.BigEndian.Uint64(d[8:])
+	s0, s1 := addrHalves(src)
+	d0, d1 := addrHalves(dst)
 	if s0 < d0 || s0 == d0 && (s1 < d1 || s1 == d1 && sport <= dport) {
 		return flowKey{a0: s0, a1: s1, b0: d0, b1: d1, ports: uint64(sport)<<16 | uint64(dport)}, true
 	}
 	return flowKey{a0: d0, a1: d1, b0: s0, b1: s1, ports: uint64(dport)<<16 | uint64(sport)}, false
+}
+
+// addrHalves is a's 16-byte form (As16) as big-endian halves. An IPv4
+// address skips the 16-byte array: the compiler stored As16's halves and
+// read them back as one 16-byte copy, which the CPU cannot forward from
+// the two stores (a stall of about 8 ns per address, makeKey's whole cost).
+func addrHalves(a netip.Addr) (hi, lo uint64) {
+	if a.Is4() {
+		v4 := a.As4()
+		return 0, 0xffff<<32 | uint64(binary.BigEndian.Uint32(v4[:]))
+	}
+	b := a.As16()
+	return binary.BigEndian.Uint64(b[:8]), binary.BigEndian.Uint64(b[8:])
 }
 
 // hash is the flowHash of the key's ports.
@@ -55,26 +67,44 @@ func (k flowKey) endedHash() uint16 {
 // The per-packet check reads occupied, one bit per index (8 KB), not the
 // counts (256 KB): with many connections sending, the counts' cache lines
 // were evicted between packets by the capture's bytes streaming through,
-// and the check was a cache miss nearly every time. The counts are only
-// touched when a flow is tracked or untracked; a bit is set exactly while
-// its count is not zero.
+// and the check was a cache miss nearly every time. A bit is set exactly
+// while its count is not zero.
+//
+// Nor do tracking and untracking read the counts, unless two flows or more
+// share an index: several has a bit for those (count >= 2), and only their
+// counts are kept. A flow alone on its index (nearly every one) just sets
+// and clears its bit; reading its count was a cache miss for every attempt.
 type flowFilter struct {
 	occupied [1 << 16 / 64]uint64
-	counts   [1 << 16]uint32
+	several  [1 << 16 / 64]uint64
+	counts   [1 << 16]uint32 // valid where several is set
 }
 
 // flowHash is the filter index of a TCP connection's ports.
 func flowHash(sport, dport uint16) uint16 { return sport ^ dport }
 
 func (f *flowFilter) add(h uint16) {
-	f.counts[h]++
-	f.occupied[h>>6] |= 1 << (h & 63)
+	w, bit := h>>6, uint64(1)<<(h&63)
+	switch {
+	case f.occupied[w]&bit == 0:
+		f.occupied[w] |= bit
+	case f.several[w]&bit == 0:
+		f.several[w] |= bit
+		f.counts[h] = 2
+	default:
+		f.counts[h]++
+	}
 }
 
 func (f *flowFilter) remove(h uint16) {
+	w, bit := h>>6, uint64(1)<<(h&63)
+	if f.several[w]&bit == 0 {
+		f.occupied[w] &^= bit
+		return
+	}
 	f.counts[h]--
-	if f.counts[h] == 0 {
-		f.occupied[h>>6] &^= 1 << (h & 63)
+	if f.counts[h] == 1 {
+		f.several[w] &^= bit
 	}
 }
 
@@ -99,20 +129,34 @@ type dedupEntry struct {
 // dedup spots duplicate frames: same addresses, ports, protocol, TCP flags,
 // seq, ack, window, payload length and IP ID within dedupWindow. It is a
 // fixed array: no allocation, bounded memory.
+//
+// tags holds a byte of each slot's signature (its top byte; the slot is
+// chosen by the bottom bits). The slots (128 KB, a random one per packet
+// the analysis uses) were a cache miss nearly every time, and the check
+// waited for it; most packets are no duplicate, and their tag (8 KB,
+// which stays cached) differs: the slot is then only written, which does
+// not wait. The answers are the slots' alone, as without the tags.
 type dedup struct {
 	slots [dedupSlots]dedupEntry
+	tags  [dedupSlots]uint8
 }
 
 // seen records p and reports whether an identical frame was seen within
 // dedupWindow.
 func (d *dedup) seen(p *event.Packet) bool {
-	sig := packetSignature(p)
+	return d.seenSig(packetSignature(p), p.Time.UnixNano())
+}
+
+// seenSig is seen for a packet of signature sig at now (Unix ns).
+func (d *dedup) seenSig(sig uint64, now int64) bool {
 	if sig == 0 {
 		sig = 1 // 0 marks an empty slot
 	}
-	now := p.Time.UnixNano()
-	slot := &d.slots[sig&(dedupSlots-1)]
-	if slot.sig == sig {
+	i := sig & (dedupSlots - 1)
+	tag := uint8(sig >> 56)
+	slot := &d.slots[i]
+	// A slot holding sig has sig's tag (an empty slot has tag 0 and sig 0).
+	if d.tags[i] == tag && slot.sig == sig {
 		dt := now - slot.when
 		if dt < 0 {
 			dt = -dt
@@ -122,6 +166,7 @@ func (d *dedup) seen(p *event.Packet) bool {
 		}
 	}
 	slot.sig, slot.when = sig, now
+	d.tags[i] = tag
 	return false
 }
 
@@ -133,26 +178,22 @@ func packetSignature(p *event.Packet) uint64 {
 		h *= 1099511628211
 		h ^= h >> 29
 	}
-	s, d := p.Src.As16(), p.Dst.As16()
-	mix(beU64(s[0:8]))
-	mix(beU64(s[8:16]))
-	mix(beU64(d[0:8]))
-	mix(beU64(d[8:16]))
+	s0, s1 := addrHalves(p.Src)
+	d0, d1 := addrHalves(p.Dst)
+	mix(s0)
+	mix(s1)
+	mix(d0)
+	mix(d1)
 	mix(uint64(p.Proto)<<56 | uint64(p.SrcPort)<<40 | uint64(p.DstPort)<<24 | uint64(p.TCPFlags)<<16 | uint64(p.Window))
 	mix(uint64(p.Seq)<<32 | uint64(p.Ack))
 	mix(uint64(p.IPID)<<32 | uint64(uint32(p.PayloadLen)))
 	if p.ICMP != nil {
 		q := p.ICMP
-		qs, qd := q.QuotedSrc.As16(), q.QuotedDst.As16()
+		_, qs := addrHalves(q.QuotedSrc)
+		_, qd := addrHalves(q.QuotedDst)
 		mix(uint64(q.Type)<<8 | uint64(q.Code))
-		mix(beU64(qs[8:16]) ^ beU64(qd[8:16]))
+		mix(qs ^ qd)
 		mix(uint64(q.QuotedSrcPort)<<48 | uint64(q.QuotedDstPort)<<32 | uint64(q.QuotedSeq))
 	}
 	return h
-}
-
-func beU64(b []byte) uint64 {
-	_ = b[7]
-	return uint64(b[0])<<56 | uint64(b[1])<<48 | uint64(b[2])<<40 | uint64(b[3])<<32 |
-		uint64(b[4])<<24 | uint64(b[5])<<16 | uint64(b[6])<<8 | uint64(b[7])
 }

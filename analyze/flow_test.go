@@ -1,6 +1,9 @@
 package analyze
 
 import (
+	"encoding/binary"
+	"fmt"
+	"math/rand/v2"
 	"net/netip"
 	"testing"
 )
@@ -135,5 +138,91 @@ func TestEndedHashSpreads(t *testing.T) {
 				t.Errorf("%d flows on the same ports share %d indexes, want at least %d", n, len(seen), n*9/10)
 			}
 		})
+	}
+}
+
+// TestAddrHalves pins addrHalves to As16's halves, which flow keys and
+// packet signatures were made of: IPv4, IPv4-mapped IPv6, IPv6 with and
+// without a zone, the zero Addr, random addresses of both families.
+func TestAddrHalves(t *testing.T) {
+	addrs := []netip.Addr{{}, netip.MustParseAddr("10.0.0.1"), netip.MustParseAddr("255.255.255.255"),
+		netip.MustParseAddr("0.0.0.0"), netip.MustParseAddr("::ffff:1.2.3.4"), netip.MustParseAddr("::"),
+		netip.MustParseAddr("2001:db8::1"), netip.MustParseAddr("fe80::1%eth0")}
+	rng := rand.New(rand.NewPCG(1, 2))
+	for range 1000 {
+		var b [16]byte
+		for i := range b {
+			b[i] = byte(rng.Uint32())
+		}
+		addrs = append(addrs, netip.AddrFrom16(b), netip.AddrFrom4([4]byte(b[:4])))
+	}
+	for _, a := range addrs {
+		b := a.As16()
+		hi, lo := addrHalves(a)
+		if hi != binary.BigEndian.Uint64(b[:8]) || lo != binary.BigEndian.Uint64(b[8:]) {
+			t.Errorf("%v: halves %#x %#x, As16 %x", a, hi, lo, b)
+		}
+	}
+}
+
+// TestEndpointNamesRecent: the cache in front of the map answers String's
+// text for endpoints that share its slots — the same address on other
+// ports, other zones, v4-mapped twins, a few hundred endpoints in random
+// order evicting each other.
+func TestEndpointNamesRecent(t *testing.T) {
+	var pool []netip.AddrPort
+	for i := 0; i < 40; i++ {
+		for _, s := range []string{"10.0.0.%d", "::ffff:10.0.0.%d", "fe80::%d%%eth0", "fe80::%d%%eth1", "fd00::%d"} {
+			a := netip.MustParseAddr(fmt.Sprintf(s, i+1))
+			pool = append(pool, netip.AddrPortFrom(a, 3306), netip.AddrPortFrom(a, uint16(3306+i)))
+		}
+	}
+	rng := rand.New(rand.NewPCG(3, 4))
+	var n endpointNames
+	for range 20000 {
+		ap := pool[rng.IntN(len(pool))]
+		if got := n.port(ap); got != ap.String() {
+			t.Fatalf("port(%v) = %q", ap, got)
+		}
+	}
+}
+
+// TestFlowFilterCounts tracks and untracks flows at random against a plain
+// count per index: maybe is true exactly while the count is not zero, with
+// one flow on an index (which keeps no count) and with many.
+func TestFlowFilterCounts(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	var f flowFilter
+	counts := map[uint16]int{}
+	var tracked []uint16
+	hs := []uint16{0, 1, 63, 64, 65, 1000, 65535} // neighbours in a bitmap word, the ends
+	for step := 0; step < 100000; step++ {
+		if len(tracked) > 0 && rng.IntN(2) == 0 {
+			i := rng.IntN(len(tracked))
+			h := tracked[i]
+			tracked[i] = tracked[len(tracked)-1]
+			tracked = tracked[:len(tracked)-1]
+			f.remove(h)
+			counts[h]--
+		} else {
+			h := hs[rng.IntN(len(hs))]
+			if rng.IntN(4) == 0 {
+				h = uint16(rng.Uint32())
+			}
+			f.add(h)
+			counts[h]++
+			tracked = append(tracked, h)
+		}
+		for _, h := range hs {
+			if f.maybe(h) != (counts[h] > 0) {
+				t.Fatalf("step %d: maybe(%d) = %v with %d flows", step, h, f.maybe(h), counts[h])
+			}
+		}
+	}
+	for _, h := range tracked {
+		f.remove(h)
+	}
+	if f.occupied != ([1 << 16 / 64]uint64{}) || f.several != ([1 << 16 / 64]uint64{}) {
+		t.Error("bits left after every flow was untracked")
 	}
 }

@@ -452,11 +452,20 @@ func (e *Engine) buildAttempt(a *attempt) *Attempt {
 		}
 		at.Events = append(buf, a.events...)
 	}
-	if !slices.IsSortedFunc(at.Events, compareEventTime) {
-		slices.SortStableFunc(at.Events, compareEventTime)
-	}
+	// Each step's offset, and whether the steps are in time order (nearly
+	// always), in one pass: the timeline was walked once to check the
+	// order, then again for the offsets (which sorting moves with their
+	// steps).
+	sorted := true
 	for i := range at.Events {
-		at.Events[i].TMS = ms(at.Events[i].Time.Sub(a.start))
+		ev := &at.Events[i]
+		ev.TMS = ms(ev.Time.Sub(a.start))
+		if i > 0 && ev.Time.Before(at.Events[i-1].Time) {
+			sorted = false
+		}
+	}
+	if !sorted {
+		slices.SortStableFunc(at.Events, compareEventTime)
 	}
 	if at.Events == nil {
 		at.Events = []Event{}

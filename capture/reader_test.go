@@ -6,8 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/netip"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -634,5 +636,58 @@ func TestReaderDoesNotAllocate(t *testing.T) {
 		if allocs != 0 {
 			t.Errorf("%s: %.2f allocations per packet, want 0", f.name, allocs)
 		}
+	}
+}
+
+// TestResetPacket pins resetPacket to the composite literal it replaces:
+// every field of event.Packet (set here by reflection, so a field added
+// later is covered too), alone or all together, is zero after it but the
+// four it sets — a field left over from the previous frame would go to
+// the engine as this one's.
+func TestResetPacket(t *testing.T) {
+	set := func(tb testing.TB, p *event.Packet, i int) {
+		v := reflect.ValueOf(p).Elem()
+		f := v.Field(i)
+		switch f.Kind() {
+		case reflect.Int, reflect.Int64:
+			f.SetInt(7)
+		case reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+			f.SetUint(7)
+		case reflect.Slice:
+			f.Set(reflect.MakeSlice(f.Type(), 1, 1))
+		case reflect.Pointer:
+			f.Set(reflect.New(f.Type().Elem()))
+		case reflect.Struct:
+			switch f.Interface().(type) {
+			case time.Time:
+				f.Set(reflect.ValueOf(t0))
+			case netip.Addr:
+				f.Set(reflect.ValueOf(netip.MustParseAddr("2001:db8::7")))
+			default:
+				tb.Fatalf("field %s: set it in this test", v.Type().Field(i).Name)
+			}
+		default:
+			tb.Fatalf("field %s of kind %s: set it in this test", v.Type().Field(i).Name, f.Kind())
+		}
+		if f.IsZero() {
+			tb.Fatalf("field %s still zero", v.Type().Field(i).Name)
+		}
+	}
+	ts := t0.Add(time.Second)
+	want := event.Packet{Time: ts, Number: 9, Offset: 1234, Interface: 3}
+	n := reflect.TypeOf(event.Packet{}).NumField()
+	var all event.Packet
+	for i := 0; i < n; i++ {
+		set(t, &all, i)
+		var p event.Packet
+		set(t, &p, i)
+		resetPacket(&p, ts, 9, 1234, 3)
+		if !reflect.DeepEqual(p, want) {
+			t.Errorf("field %s alone: after resetPacket %+v", reflect.TypeOf(p).Field(i).Name, p)
+		}
+	}
+	resetPacket(&all, ts, 9, 1234, 3)
+	if !reflect.DeepEqual(all, want) {
+		t.Errorf("every field set: after resetPacket %+v", all)
 	}
 }
