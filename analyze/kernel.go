@@ -19,6 +19,15 @@ type kernelState struct {
 	// synSent holds the Detail of the last →SYN_SENT step of each of a few
 	// processes, by PID (see synSentDetail).
 	synSent [synSentWays]*proto.Detail
+	// acceptedBy holds the last "comm[pid]" made for an accepting process,
+	// by PID (see acceptorName).
+	acceptedBy [synSentWays]acceptor
+}
+
+type acceptor struct {
+	pid  uint32
+	comm string
+	name string // comm[pid]
 }
 
 // synSentWays is how many processes' →SYN_SENT Details synSentDetail

@@ -1,6 +1,7 @@
 package analyze
 
 import (
+	"net/netip"
 	"strconv"
 	"time"
 
@@ -105,7 +106,7 @@ func (e *Engine) kernelReset(k *event.Kernel) bool {
 		}
 	}
 	f := &RSTFact{From: from, Reason: r.Reason}
-	at := EventAttrs{Addr: k.Dst.String(), Detail: &proto.Detail{RSTReason: r.Reason}}
+	at := EventAttrs{Addr: a.endpointText(k.Dst), Detail: &proto.Detail{RSTReason: r.Reason}}
 	if r.Passive {
 		f.Answers = segmentName(r.Answers)
 		at.Detail.Packet = f.Answers
@@ -117,6 +118,30 @@ func (e *Engine) kernelReset(k *event.Kernel) bool {
 		a.facts.RSTSent = f
 	}
 	return true
+}
+
+// endpointText is ap as text: the attempt's own text of its client or
+// server when ap is one of them (made once per attempt, and used again by
+// its report), else formatted.
+func (a *attempt) endpointText(ap netip.AddrPort) string {
+	switch {
+	case ap == a.client:
+		return a.clientName()
+	case ap == a.server && a.unix == "":
+		return a.serverName()
+	}
+	return ap.String()
+}
+
+// acceptorName is "comm[pid]" for an accepting process: the one made last
+// for its PID (modulo synSentWays) while it has that name, else a new one
+// (a server's every accept, thousands a second under a connect storm).
+func (e *Engine) acceptorName(p *event.Process) string {
+	way := &e.kern.acceptedBy[p.PID%synSentWays]
+	if way.name == "" || way.pid != p.PID || way.comm != p.Comm {
+		*way = acceptor{pid: p.PID, comm: p.Comm, name: p.Comm + "[" + strconv.FormatUint(uint64(p.PID), 10) + "]"} // not fmt.Sprintf
+	}
+	return way.name
 }
 
 // segmentName names a TCP segment by its flags, as the timeline does.
@@ -154,7 +179,7 @@ func (e *Engine) kernelServer(k *event.Kernel) bool {
 			return true
 		}
 		s.queued = k.Time
-		a.event(k.Time, EvServerHandshake, DirLocal, EventAttrs{Addr: k.Src.String()})
+		a.event(k.Time, EvServerHandshake, DirLocal, EventAttrs{Addr: a.endpointText(k.Src)})
 	case event.Accepted:
 		if !s.accepted.IsZero() {
 			return true
@@ -167,7 +192,7 @@ func (e *Engine) kernelServer(k *event.Kernel) bool {
 			s.queued = a.hsDoneAt
 		}
 		s.accepted, s.pid = k.Time, k.Process.PID
-		s.by = k.Process.Comm + "[" + strconv.FormatUint(uint64(k.Process.PID), 10) + "]" // every accept: not fmt.Sprintf
+		s.by = e.acceptorName(&k.Process)
 		at := EventAttrs{Detail: &proto.Detail{PID: k.Process.PID, Comm: k.Process.Comm, FD: k.Process.FD}}
 		if !s.queued.IsZero() {
 			at.ElapsedMS = ms(k.Time.Sub(s.queued))
