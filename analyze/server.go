@@ -106,13 +106,13 @@ func (e *Engine) kernelReset(k *event.Kernel) bool {
 		}
 	}
 	f := &RSTFact{From: from, Reason: r.Reason}
-	at := EventAttrs{Addr: a.endpointText(k.Dst), Detail: &proto.Detail{RSTReason: r.Reason}}
+	at := EventAttrs{Addr: a.endpointText(k.Dst)}
 	if r.Passive {
 		f.Answers = segmentName(r.Answers)
-		at.Detail.Packet = f.Answers
 	} else {
 		at.Note = NoteAborted
 	}
+	at.Detail = e.kern.details.get(proto.Detail{RSTReason: r.Reason, Packet: f.Answers})
 	a.event(k.Time, EvKernelRSTSent, DirLocal, at)
 	if a.facts.RSTSent == nil {
 		a.facts.RSTSent = f

@@ -93,3 +93,73 @@ func TestServerStepsNameTheirEnds(t *testing.T) {
 		t.Errorf("the server kernel's RST step names %q, want the client %s it went to", got, refused)
 	}
 }
+
+// Drop and RST steps alike share their Detail (detailCache): each step
+// still carries its own reason, packet and kernel function while more
+// kinds than the cache holds take turns, and a RST that answers nothing
+// names no packet.
+func TestKernelStepDetailsWhileShared(t *testing.T) {
+	type want struct{ drop, location, rst, answers string }
+	// Neighbours alike in all but one field (the cache holds the last
+	// two connects' steps), and exact repeats.
+	pattern := []want{
+		{"NO_SOCKET", "tcp_v4_rcv", "NO_SOCKET", "SYN"},
+		{"NO_SOCKET", "tcp_v4_rcv", "NO_SOCKET", "SYN"},
+		{"NO_SOCKET", "nf_hook_slow", "NO_SOCKET", ""}, // active: the socket aborted, no segment answered
+		{"NETFILTER_DROP", "nf_hook_slow", "NOT_SPECIFIED", "SYN"},
+		{"NETFILTER_DROP", "nf_hook_slow", "", "SYN"}, // an older kernel: no reason
+		{"NO_SOCKET", "tcp_v4_rcv", "NOT_SPECIFIED", "SYN"},
+		{"NO_SOCKET", "tcp_v4_rcv", "NO_SOCKET", "SYN"},
+	}
+	wants := append(append([]want(nil), pattern...), pattern...)
+	s := newSim(t, Options{})
+	for i, w := range wants {
+		client := fmt.Sprintf("192.0.2.10:%d", 43000+i)
+		k := s.conn(client, srv)
+		at := float64(i * 10)
+		k.SYN(at)
+		s.kernel(&event.Kernel{Time: s.at(at + 0.02), Kind: event.PacketDrop, Family: event.FamilyInet, SockType: event.SockStream,
+			Src: ap(client), Dst: ap(srv), Process: event.Process{FD: -1},
+			Drop: &event.Drop{Reason: w.drop, Location: w.location, Incoming: true, Proto: event.ProtoTCP, TCPFlags: event.TCPSyn}})
+		r := event.Reset{Reason: w.rst, Passive: w.answers != ""}
+		if r.Passive {
+			r.Answers = event.TCPSyn
+		}
+		s.kernel(&event.Kernel{Time: s.at(at + 0.05), Kind: event.ResetSent, Family: event.FamilyInet, SockType: event.SockStream,
+			Src: ap(srv), Dst: ap(client), Process: event.Process{FD: -1}, Reset: &r})
+		k.refuse(at + 0.06)
+	}
+	s.close()
+	got := map[string]*Attempt{}
+	for _, c := range s.got {
+		for _, a := range c.Attempts {
+			got[a.Client] = a
+		}
+	}
+	for i, w := range wants {
+		client := fmt.Sprintf("192.0.2.10:%d", 43000+i)
+		a := got[client]
+		if a == nil {
+			t.Fatalf("no attempt of %s:\n%s", client, dumpConnects(s.got))
+		}
+		var drop, rst bool
+		for _, ev := range a.Events {
+			d := ev.Detail
+			switch ev.Kind {
+			case EvKernelDrop:
+				drop = true
+				if d == nil || d.DropReason != w.drop || d.Location != w.location || d.Packet != "SYN" || d.RSTReason != "" {
+					t.Errorf("%s: drop step detail %+v, want %s SYN in %s", client, d, w.drop, w.location)
+				}
+			case EvKernelRSTSent:
+				rst = true
+				if d == nil || d.RSTReason != w.rst || d.Packet != w.answers || d.DropReason != "" || d.Location != "" {
+					t.Errorf("%s: RST step detail %+v, want reason %q answering %q", client, d, w.rst, w.answers)
+				}
+			}
+		}
+		if !drop || !rst {
+			t.Errorf("%s: drop step %v, RST step %v, want both:\n%s", client, drop, rst, dumpConnects(s.got))
+		}
+	}
+}
