@@ -61,6 +61,11 @@ type serverSide struct {
 	by               string
 	pid              uint32
 	synackRetrans    int
+	// out is the attempt's accept fact (fact), with the times it points
+	// to: made again in place at each server-side event, which stop once
+	// the attempt is reported.
+	out                   AcceptFact
+	handshakeMS, queuedMS float64
 }
 
 // sideKind says the kernel event is a drop or one of the server's side
@@ -208,14 +213,18 @@ func (e *Engine) kernelServer(k *event.Kernel) bool {
 	return true
 }
 
+// fact is the attempt's accept fact as things stand: s.out, made again
+// (an accepted connect has two server-side events, and one fact).
 func (s *serverSide) fact(a *attempt) *AcceptFact {
-	f := &AcceptFact{By: s.by, PID: s.pid}
+	f := &s.out
+	*f = AcceptFact{By: s.by, PID: s.pid}
 	if !s.queued.IsZero() {
-		f.HandshakeMS = msp(s.queued.Sub(a.start))
+		s.handshakeMS = ms(s.queued.Sub(a.start))
+		f.HandshakeMS = &s.handshakeMS
 	}
 	if !s.queued.IsZero() && !s.accepted.IsZero() {
-		q := ms(s.accepted.Sub(s.queued))
-		f.QueuedMS = &q
+		s.queuedMS = ms(s.accepted.Sub(s.queued))
+		f.QueuedMS = &s.queuedMS
 	}
 	f.SYNACKRetransmits = s.synackRetrans
 	for i := range a.kDrops {

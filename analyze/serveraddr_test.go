@@ -34,7 +34,8 @@ func TestServerStepsNameTheirEnds(t *testing.T) {
 		cookie := uint64(9000 + i)
 		s.kernel(&event.Kernel{Time: s.at(at + 0.2), Kind: event.ChildEstablished, Cookie: cookie, Family: event.FamilyInet, SockType: event.SockStream,
 			Src: ap(srv), Dst: ap(client), Process: event.Process{FD: -1}, State: event.TCPEstablished})
-		s.kernel(&event.Kernel{Time: s.at(at + 0.3), Kind: event.Accepted, Cookie: cookie, Family: event.FamilyInet, SockType: event.SockStream,
+		// Each connect waits its own time in the accept queue.
+		s.kernel(&event.Kernel{Time: s.at(at + 0.3 + float64(i)), Kind: event.Accepted, Cookie: cookie, Family: event.FamilyInet, SockType: event.SockStream,
 			Src: ap(srv), Dst: ap(client), Process: event.Process{PID: by.pid, TID: by.pid, Comm: by.comm, FD: 7}, State: event.TCPEstablished})
 		// The client's socket aborts: its kernel sends the RST to the server.
 		s.kernel(&event.Kernel{Time: s.at(at + 5), Kind: event.ResetSent, Family: event.FamilyInet, SockType: event.SockStream,
@@ -80,6 +81,10 @@ func TestServerStepsNameTheirEnds(t *testing.T) {
 		want := fmt.Sprintf("%s[%d]", by.comm, by.pid)
 		if f := a.Facts.Accept; f == nil || f.By != want || f.PID != by.pid {
 			t.Errorf("%s: facts.accept %+v, want by %q, pid %d", client, f, want, by.pid)
+		} else if f.QueuedMS == nil || *f.QueuedMS != 0.1+float64(i) || f.HandshakeMS == nil || *f.HandshakeMS != 0.2 {
+			// The fact is made again at the accept: both times, each
+			// attempt its own.
+			t.Errorf("%s: facts.accept queued %v ms, handshake %v ms, want %v and 0.2", client, msOf(f.QueuedMS), msOf(f.HandshakeMS), 0.1+float64(i))
 		}
 		if a.Client != client || a.Server != srv {
 			t.Errorf("attempt %s → %s, want %s → %s", a.Client, a.Server, client, srv)
@@ -162,4 +167,11 @@ func TestKernelStepDetailsWhileShared(t *testing.T) {
 			t.Errorf("%s: drop step %v, RST step %v, want both:\n%s", client, drop, rst, dumpConnects(s.got))
 		}
 	}
+}
+
+func msOf(p *float64) any {
+	if p == nil {
+		return nil
+	}
+	return *p
 }
