@@ -78,7 +78,7 @@ func (e *Engine) kernelDrop(k *event.Kernel) bool {
 	if len(a.kDrops) < maxDrops {
 		a.kDrops = append(a.kDrops, kd)
 	}
-	at := EventAttrs{Detail: &proto.Detail{DropReason: kd.reason, Packet: kd.packet, Location: kd.location}}
+	at := EventAttrs{Detail: e.kern.details.get(proto.Detail{DropReason: kd.reason, Packet: kd.packet, Location: kd.location})}
 	if !kd.received {
 		at.Note = NoteSending
 	}

@@ -19,6 +19,39 @@ type kernelState struct {
 	// synSent holds the Detail of the last →SYN_SENT step of each of a few
 	// processes, by PID (see synSentDetail).
 	synSent [synSentWays]*proto.Detail
+	// acceptedBy holds the last "comm[pid]" made for an accepting process,
+	// by PID (see acceptorName).
+	acceptedBy [synSentWays]acceptor
+	// details are the Details of drop and RST steps made last (see
+	// detailCache.get).
+	details detailCache
+}
+
+// detailCache holds the last few Details of kernel steps whose every field
+// comes from a small set — a drop's reason, packet and kernel function, a
+// RST's reason and the segment it answered — so that steps alike share one
+// (a connect loop's every refused connect has the same drop and RST).
+// Shared is safe, as for stateDetail.
+type detailCache [4]*proto.Detail
+
+// get is a Detail equal to want: one held, else a new one (held from now,
+// in place of the least recently made).
+func (c *detailCache) get(want proto.Detail) *proto.Detail {
+	for _, d := range c {
+		if d != nil && *d == want {
+			return d
+		}
+	}
+	d := &want
+	copy(c[1:], c[:len(c)-1])
+	c[0] = d
+	return d
+}
+
+type acceptor struct {
+	pid  uint32
+	comm string
+	name string // comm[pid]
 }
 
 // synSentWays is how many processes' →SYN_SENT Details synSentDetail

@@ -1,6 +1,7 @@
 package analyze
 
 import (
+	"net/netip"
 	"strconv"
 	"time"
 
@@ -60,6 +61,11 @@ type serverSide struct {
 	by               string
 	pid              uint32
 	synackRetrans    int
+	// out is the attempt's accept fact (fact), with the times it points
+	// to: made again in place at each server-side event, which stop once
+	// the attempt is reported.
+	out                   AcceptFact
+	handshakeMS, queuedMS float64
 }
 
 // sideKind says the kernel event is a drop or one of the server's side
@@ -105,18 +111,42 @@ func (e *Engine) kernelReset(k *event.Kernel) bool {
 		}
 	}
 	f := &RSTFact{From: from, Reason: r.Reason}
-	at := EventAttrs{Addr: k.Dst.String(), Detail: &proto.Detail{RSTReason: r.Reason}}
+	at := EventAttrs{Addr: a.endpointText(k.Dst)}
 	if r.Passive {
 		f.Answers = segmentName(r.Answers)
-		at.Detail.Packet = f.Answers
 	} else {
 		at.Note = NoteAborted
 	}
+	at.Detail = e.kern.details.get(proto.Detail{RSTReason: r.Reason, Packet: f.Answers})
 	a.event(k.Time, EvKernelRSTSent, DirLocal, at)
 	if a.facts.RSTSent == nil {
 		a.facts.RSTSent = f
 	}
 	return true
+}
+
+// endpointText is ap as text: the attempt's own text of its client or
+// server when ap is one of them (made once per attempt, and used again by
+// its report), else formatted.
+func (a *attempt) endpointText(ap netip.AddrPort) string {
+	switch {
+	case ap == a.client:
+		return a.clientName()
+	case ap == a.server && a.unix == "":
+		return a.serverName()
+	}
+	return ap.String()
+}
+
+// acceptorName is "comm[pid]" for an accepting process: the one made last
+// for its PID (modulo synSentWays) while it has that name, else a new one
+// (a server's every accept, thousands a second under a connect storm).
+func (e *Engine) acceptorName(p *event.Process) string {
+	way := &e.kern.acceptedBy[p.PID%synSentWays]
+	if way.name == "" || way.pid != p.PID || way.comm != p.Comm {
+		*way = acceptor{pid: p.PID, comm: p.Comm, name: p.Comm + "[" + strconv.FormatUint(uint64(p.PID), 10) + "]"} // not fmt.Sprintf
+	}
+	return way.name
 }
 
 // segmentName names a TCP segment by its flags, as the timeline does.
@@ -154,7 +184,7 @@ func (e *Engine) kernelServer(k *event.Kernel) bool {
 			return true
 		}
 		s.queued = k.Time
-		a.event(k.Time, EvServerHandshake, DirLocal, EventAttrs{Addr: k.Src.String()})
+		a.event(k.Time, EvServerHandshake, DirLocal, EventAttrs{Addr: a.endpointText(k.Src)})
 	case event.Accepted:
 		if !s.accepted.IsZero() {
 			return true
@@ -167,7 +197,7 @@ func (e *Engine) kernelServer(k *event.Kernel) bool {
 			s.queued = a.hsDoneAt
 		}
 		s.accepted, s.pid = k.Time, k.Process.PID
-		s.by = k.Process.Comm + "[" + strconv.FormatUint(uint64(k.Process.PID), 10) + "]" // every accept: not fmt.Sprintf
+		s.by = e.acceptorName(&k.Process)
 		at := EventAttrs{Detail: &proto.Detail{PID: k.Process.PID, Comm: k.Process.Comm, FD: k.Process.FD}}
 		if !s.queued.IsZero() {
 			at.ElapsedMS = ms(k.Time.Sub(s.queued))
@@ -183,14 +213,18 @@ func (e *Engine) kernelServer(k *event.Kernel) bool {
 	return true
 }
 
+// fact is the attempt's accept fact as things stand: s.out, made again
+// (an accepted connect has two server-side events, and one fact).
 func (s *serverSide) fact(a *attempt) *AcceptFact {
-	f := &AcceptFact{By: s.by, PID: s.pid}
+	f := &s.out
+	*f = AcceptFact{By: s.by, PID: s.pid}
 	if !s.queued.IsZero() {
-		f.HandshakeMS = msp(s.queued.Sub(a.start))
+		s.handshakeMS = ms(s.queued.Sub(a.start))
+		f.HandshakeMS = &s.handshakeMS
 	}
 	if !s.queued.IsZero() && !s.accepted.IsZero() {
-		q := ms(s.accepted.Sub(s.queued))
-		f.QueuedMS = &q
+		s.queuedMS = ms(s.accepted.Sub(s.queued))
+		f.QueuedMS = &s.queuedMS
 	}
 	f.SYNACKRetransmits = s.synackRetrans
 	for i := range a.kDrops {

@@ -75,12 +75,15 @@ func benchPipeline(b *testing.B, n int, isns bool) {
 			ports:        newPortCompleter(),
 			clock:        func() time.Time { return now },
 			lossCounters: func() (uint64, uint64) { return 0, 0 },
+			packetChunks: &chunkCycle[event.Packet]{},
+			kernelChunks: &chunkCycle[event.Kernel]{},
 		}
 		s.opts.OnConnect = func(c *analyze.Connect) { w.Connect(c) }
 		s.opts.Recycle = !w.KeepsConnects() // as Trace sets it
 		s.startEngine(false)
-		var copier packetCopier
-		var events slab[event.Kernel]
+		// The readers' copies, in chunks that come round again.
+		copier := packetCopier{packets: recyclingSlab[event.Packet]{cycle: s.packetChunks}}
+		events := recyclingSlab[event.Kernel]{cycle: s.kernelChunks}
 		nextTick := now.Add(activeTick)
 		for _, a := range arrivals {
 			for !nextTick.After(a.at) {
@@ -94,9 +97,13 @@ func benchPipeline(b *testing.B, n int, isns bool) {
 			if a.it.Kernel != nil {
 				k := events.new() // as readKernel copies
 				*k = *a.it.Kernel
+				events.note(k.Time)
+				s.kernelChunks.collect() // as takeKernel does
 				s.addKernel(k, now)
 			} else {
-				s.addPacket(copier.clone(a.it.Packet), now) // as readPackets does
+				p := copier.clone(a.it.Packet) // as readPackets does
+				s.packetChunks.collect()
+				s.addPacket(p, now)
 			}
 		}
 		s.merger.Flush(s.feed)

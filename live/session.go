@@ -111,10 +111,14 @@ type Session struct {
 	// The arrays of the last batches taken, reused by the next take.
 	packetBuf []*event.Packet
 	kernelBuf []*event.Kernel
-	srcErr    chan error
-	wg        sync.WaitGroup
-	cancel    context.CancelFunc
-	stopOnce  sync.Once
+	// The chunks the readers copy events into come back through these
+	// once the events are done with (slab.go); nil: not recycled.
+	packetChunks *chunkCycle[event.Packet]
+	kernelChunks *chunkCycle[event.Kernel]
+	srcErr       chan error
+	wg           sync.WaitGroup
+	cancel       context.CancelFunc
+	stopOnce     sync.Once
 
 	ports *portCompleter
 	scrub *scrubber // blanks credentials in recorded frames; nil with KeepPayload
@@ -190,6 +194,9 @@ func Start(opts Options) (*Session, error) {
 		kernelQ: newQueue[*event.Kernel](sourceQueue),
 		srcErr:  make(chan error, 2),
 		ports:   newPortCompleter(),
+
+		packetChunks: &chunkCycle[event.Packet]{},
+		kernelChunks: &chunkCycle[event.Kernel]{},
 	}
 	if opts.Record != nil && !opts.KeepPayload {
 		s.scrub = newScrubber()
@@ -434,7 +441,7 @@ func matchesComm(c *analyze.Connect, comms []string) bool {
 func (s *Session) readPackets() {
 	defer s.wg.Done()
 	defer s.packetQ.close()
-	var copier packetCopier
+	copier := packetCopier{packets: recyclingSlab[event.Packet]{cycle: s.packetChunks}}
 	for {
 		p, err := s.capture.reader.Next()
 		if err != nil {
@@ -450,7 +457,7 @@ func (s *Session) readPackets() {
 func (s *Session) readKernel(ctx context.Context) {
 	defer s.wg.Done()
 	defer s.kernelQ.close()
-	var events slab[event.Kernel]
+	events := recyclingSlab[event.Kernel]{cycle: s.kernelChunks}
 	for {
 		// Decoded straight into the copy the pipeline gets.
 		c := events.new()
@@ -460,6 +467,7 @@ func (s *Session) readKernel(ctx context.Context) {
 			}
 			return
 		}
+		events.note(c.Time)
 		s.kernelQ.put(c)
 	}
 }
@@ -626,6 +634,7 @@ func (s *Session) takeQueued(packetCh, kernelCh *chan struct{}) {
 // takePackets and takeKernel move everything a source has queued into the
 // merger; false once the source has ended and everything it read is taken.
 func (s *Session) takePackets() bool {
+	s.packetChunks.collect() // before the take: their every packet is in it
 	items, open := s.packetQ.take(s.packetBuf)
 	now := s.clock() // when they arrived, as far as the lag goes
 	for _, p := range items {
@@ -636,6 +645,7 @@ func (s *Session) takePackets() bool {
 }
 
 func (s *Session) takeKernel() bool {
+	s.kernelChunks.collect()
 	items, open := s.kernelQ.take(s.kernelBuf)
 	now := s.clock()
 	for _, k := range items {
@@ -687,6 +697,9 @@ func (s *Session) tick(now time.Time) {
 	limit = s.readThrough(limit)
 	s.merger.ReleaseTo(limit, s.feed)
 	s.ports.forget(limit)
+	// Nothing refers to the events up to limit any more.
+	s.packetChunks.reclaim(eventKey(limit))
+	s.kernelChunks.reclaim(eventKey(limit))
 	s.engine.Advance(limit)
 }
 
