@@ -73,7 +73,7 @@ func untriedCauses(attempts []*Attempt, untried []string) []string {
 func causesOf(w wordCtx) []string {
 	at := w.at
 	if p := protocolNamed(w.f.Protocol); p != nil && p.Causes != nil {
-		if c := p.Causes(at.Reason.String(), protoInfoOf(at), w.clientAddr()); c != nil {
+		if c := p.Causes(at.Reason.String(), protoInfoOf(at), (*attemptClient)(at)); c != nil {
 			return append(slices.Clip(c), kernelCauses(w)...) // words_kernel.go; the protocol's slice is copied if anything is added
 		}
 	}

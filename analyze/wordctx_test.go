@@ -2,7 +2,10 @@ package analyze
 
 import (
 	"net/netip"
+	"strings"
 	"testing"
+
+	"github.com/connscope/connscope/analyze/mysql"
 )
 
 // clientAddr returns the text netip writes for the client's address,
@@ -57,5 +60,18 @@ func TestWrongBannerMarked(t *testing.T) {
 	}
 	if marked == 0 {
 		t.Error("no WrongBanner reason marked (mysql's app.not_mysql_banner is one)")
+	}
+}
+
+// A protocol's causes name the attempt's client by its address, IPv4 or
+// IPv6, as the attempt's Client has it (MySQL's 1130 names it).
+func TestProtocolCausesNameClient(t *testing.T) {
+	for client, want := range map[string]string{"10.1.0.26:35903": "10.1.0.26", "[fd00:1::7]:41000": "fd00:1::7", "[2001:DB8::5]:1": "2001:db8::5"} {
+		at := &Attempt{Client: client, Server: "10.2.0.2:3306", Reason: reasonByID(mysql.ReasonErrAtGreeting),
+			Facts: &Facts{Protocol: "MySQL"}, App: &App{Protocol: "mysql", Info: &mysql.Info{ErrorCode: 1130}}}
+		got := strings.Join(causesOf(newWordCtx(at, at.Facts)), "\n")
+		if !strings.Contains(got, "do not include "+want+" as the server sees it") {
+			t.Errorf("client %s: causes %q, want them to name %s", client, got, want)
+		}
 	}
 }

@@ -7,7 +7,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/connscope/connscope/analyze/dns"
@@ -453,33 +452,47 @@ func evidenceFor(w wordCtx, r Reason) []string {
 // words look their reason up two or three times, and a map keyed by a
 // 16-bit Reason hashes it each time (no fast path for that key size).
 func wordingOf(r Reason) (wording, bool) {
-	t := reasonWordings()
-	if int(r) < len(t) {
-		return t[r].wording, t[r].ok
+	if int(r) < len(reasonWordings) {
+		return reasonWordings[r].wording, reasonWordings[r].ok
 	}
 	return wording{}, false
 }
 
-// reasonWordings is reasonWords as a table indexed by Reason, made at the
-// first look-up, after every init function has added its words; nothing
-// changes reasonWords after that.
-var reasonWordings = sync.OnceValue(func() []struct {
+// reasonWordings is reasonWords as a table indexed by Reason: the map's
+// words, and those init functions add (setWording). A plain table, not
+// one made at the first look-up (sync.OnceValue): its call and check cost
+// some 3% of wording a connect.
+var reasonWordings = wordingTable(reasonWords)
+
+// wordingEntry is a reason's words in reasonWordings (ok: it has some).
+type wordingEntry struct {
 	wording
 	ok bool
-} {
+}
+
+// wordingTable is words as a table indexed by Reason.
+func wordingTable(words map[Reason]wording) []wordingEntry {
 	n := 0
-	for r := range reasonWords {
+	for r := range words {
 		n = max(n, int(r)+1)
 	}
-	t := make([]struct {
-		wording
-		ok bool
-	}, n)
-	for r, ws := range reasonWords {
-		t[r].wording, t[r].ok = ws, true
+	t := make([]wordingEntry, n)
+	for r, ws := range words {
+		t[r] = wordingEntry{ws, true}
 	}
 	return t
-})
+}
+
+// setWording gives reason r the words ws, in reasonWords and its table:
+// for init functions, which add the words of reasons the map literal
+// cannot name (nothing changes either after init).
+func setWording(r Reason, ws wording) {
+	reasonWords[r] = ws
+	if int(r) >= len(reasonWordings) {
+		reasonWordings = append(reasonWordings, make([]wordingEntry, int(r)+1-len(reasonWordings))...)
+	}
+	reasonWordings[r] = wordingEntry{ws, true}
+}
 
 func protocolNamed(name string) *proto.Protocol {
 	if name == "" {
@@ -508,12 +521,20 @@ func (w wordCtx) target() proto.Target {
 func (w wordCtx) server() string { return w.at.Server }
 
 // clientAddr is the client's address (without the port).
-func (w wordCtx) clientAddr() string {
-	if _, host, ok := parseIPv4Port(w.at.Client); ok {
+func (w wordCtx) clientAddr() string { return (*attemptClient)(w.at).Addr() }
+
+// attemptClient is an attempt's client as a protocol's causes see it
+// (proto.Client): most do not name it, so its address is parsed from
+// Client only when one asks.
+type attemptClient Attempt
+
+// Addr is the client's address (without the port).
+func (c *attemptClient) Addr() string {
+	if _, host, ok := parseIPv4Port(c.Client); ok {
 		return host
 	}
-	ap, _ := netip.ParseAddrPort(w.at.Client)
-	return addrOf(w.at.Client, ap)
+	ap, _ := netip.ParseAddrPort(c.Client)
+	return addrOf(c.Client, ap)
 }
 
 // addrOf is ap's address as text, ap being s parsed (the zero AddrPort if
@@ -1044,13 +1065,13 @@ func wrongBannerWords(w wordCtx) []string {
 
 func init() {
 	// evidence_lost says what was lost, then the words of the verdict it would be.
-	reasonWords[ReasonEvidenceLost] = wording{evidence: func(w wordCtx) []string {
+	setWording(ReasonEvidenceLost, wording{evidence: func(w wordCtx) []string {
 		first := fmt.Sprintf("evidence lost while this attempt was open (%s): it would be %s on what was seen, which the missing events may contradict", lostWhy(w.f.Lost), w.f.WouldBe.Outcome())
 		return append(one(first), evidenceFor(w, w.f.WouldBe)...)
-	}}
+	}})
 	for _, p := range protocols {
 		if p.WrongBanner != "" {
-			reasonWords[reasonIDs[p.WrongBanner]] = wording{evidence: wrongBannerWords, wrongBanner: true}
+			setWording(reasonIDs[p.WrongBanner], wording{evidence: wrongBannerWords, wrongBanner: true})
 		}
 	}
 }
