@@ -144,20 +144,55 @@ func Explain(c *Connect) {
 	if c == nil {
 		return
 	}
+	var room [4]AttemptWords
+	words := explain(c, room[:0])
+	for i, at := range c.Attempts {
+		if at != nil && at.Evidence == nil {
+			at.Evidence, at.Causes = words[i].Evidence, words[i].Causes
+		}
+	}
+}
+
+// AttemptWords are an attempt's evidence and causes (ExplainWords).
+type AttemptWords struct {
+	Evidence, Causes []string
+}
+
+// ExplainWords is Explain that leaves c's attempts as they are: it fills
+// in c's own words (its Evidence and Causes, its lookups' errors) and
+// appends each attempt's to words, in c.Attempts' order (an attempt's own
+// where it has them; none for a nil one), returning words. A renderer
+// that keeps nothing of c reads them from there, sparing a copy of every
+// attempt to word (words reused from one connect to the next).
+func ExplainWords(c *Connect, words []AttemptWords) []AttemptWords {
+	if c == nil {
+		return words
+	}
+	return explain(c, words)
+}
+
+// explain is ExplainWords (words appended to words[:0]).
+func explain(c *Connect, words []AttemptWords) []AttemptWords {
 	if c.built {
 		explainLookups(c)
 	}
+	words = words[:0]
 	worded := false // the last attempt was worded here
 	for i, at := range c.Attempts {
-		if at != nil && at.Evidence == nil {
-			explainAttempt(at)
-			worded = i == len(c.Attempts)-1
+		var aw AttemptWords
+		if at != nil {
+			aw = AttemptWords{at.Evidence, at.Causes}
+			if at.Evidence == nil {
+				aw = attemptWords(at)
+				worded = i == len(c.Attempts)-1
+			}
 		}
+		words = append(words, aw)
 	}
 	// A connect made by the engine (built), or whose last attempt was just
 	// worded, gets its words; one that has them (or was made without) keeps them.
 	if c.Evidence != nil || !c.built && !worded {
-		return
+		return words
 	}
 	var ev, causes, after, afterCauses []string
 	if c.built {
@@ -168,8 +203,8 @@ func Explain(c *Connect) {
 		}
 	}
 	var tried, lastEv, untriedEv, lastCauses, lost, untried []string
-	if n := len(c.Attempts); n > 0 && decisive(c.Attempts) != nil {
-		last := decisive(c.Attempts)
+	if n := len(c.Attempts); n > 0 && c.Attempts[decisive(c.Attempts)] != nil {
+		last := words[decisive(c.Attempts)]
 		tried, lost = addressesTried(c.Attempts)
 		lastEv, lastCauses = last.Evidence, last.Causes
 		if len(c.Untried) > 0 {
@@ -187,6 +222,7 @@ func Explain(c *Connect) {
 		c.Evidence = []string{}
 	}
 	c.Causes = concat(causes, lastCauses, lost, untried, afterCauses)
+	return words
 }
 
 // concat is parts one after another, nil when all are empty. When one
@@ -376,19 +412,23 @@ func overlapped(attempts []*Attempt) bool {
 	return false
 }
 
-// decisive is the attempt that decided the connect: the last, or (a
-// client trying addresses at once uses the one that works) the first ok one.
-func decisive(attempts []*Attempt) *Attempt {
-	last := attempts[len(attempts)-1]
-	for _, a := range attempts {
+// decisive is the index of the attempt that decided the connect: the
+// last, or (a client trying addresses at once uses the one that works)
+// the first ok one.
+func decisive(attempts []*Attempt) int {
+	lastIdx := len(attempts) - 1
+	last := attempts[lastIdx]
+	for i, a := range attempts {
 		if a != nil && a.Outcome == OK && (last == nil || last.Outcome != OK) {
-			return a
+			return i
 		}
 	}
-	return last
+	return lastIdx
 }
 
-func explainAttempt(at *Attempt) {
+// attemptWords is at's evidence and causes: made from its reason and
+// facts, the causes at has kept (made with them, by hand).
+func attemptWords(at *Attempt) AttemptWords {
 	f := at.Facts
 	if f == nil {
 		f = &Facts{}
@@ -416,14 +456,14 @@ func explainAttempt(at *Attempt) {
 		}
 	}
 	ev = append(ev, slowWords(f)...)
-	at.Evidence = ev
 	if at.Causes != nil {
-		return // made with its causes (by hand): they stay
+		return AttemptWords{ev, at.Causes} // made with its causes (by hand): they stay
 	}
-	at.Causes = causesOf(w)
-	if at.Causes == nil {
-		at.Causes = []string{}
+	causes := causesOf(w)
+	if causes == nil {
+		causes = []string{}
 	}
+	return AttemptWords{ev, causes}
 }
 
 // evidenceFor is the evidence of reason r: the protocol's words for its
