@@ -75,3 +75,23 @@ func TestProtocolCausesNameClient(t *testing.T) {
 		}
 	}
 }
+
+// What a protocol's ConnCauses sees of an attempt: the server's port over
+// TCP, the socket path over a unix socket.
+func TestWordTarget(t *testing.T) {
+	for _, tc := range []struct {
+		client, server string
+		port           uint16
+		socket         string
+	}{
+		{"10.1.0.5:40000", "10.2.0.5:3306", 3306, ""},
+		{"[fd00:1::5]:40000", "[fd00:2::1]:5432", 5432, ""},
+		{"unix", "/run/mysqld/mysqld.sock", 0, "/run/mysqld/mysqld.sock"},
+	} {
+		at := &Attempt{Client: tc.client, Server: tc.server, Comm: "mariadb"}
+		got := newWordCtx(at, &Facts{}).target()
+		if got.Port() != tc.port || got.Socket != tc.socket || got.Comm != "mariadb" {
+			t.Errorf("target of %s -> %s: port %d, socket %q, comm %q; want %d, %q, mariadb", tc.client, tc.server, got.Port(), got.Socket, got.Comm, tc.port, tc.socket)
+		}
+	}
+}

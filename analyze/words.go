@@ -37,21 +37,23 @@ type wording struct {
 type wordCtx struct {
 	at *Attempt
 	f  *Facts
-	// srv is at.Server parsed (srvOK: it is ip:port), once for the
-	// words that need its address or port; srvHost, when set, is its
-	// address as Addr.String writes it, taken from at.Server.
-	srv     netip.AddrPort
-	srvOK   bool
-	srvHost string
 }
 
-// newWordCtx is the context of at's words, f its facts (not nil).
+// newWordCtx is the context of at's words, f its facts (not nil). The
+// server's address and port are read from at.Server by the words that
+// name them (addr, port), not here: most attempts' words name neither.
 func newWordCtx(at *Attempt, f *Facts) wordCtx {
-	if ap, host, ok := parseIPv4Port(at.Server); ok {
-		return wordCtx{at: at, f: f, srv: ap, srvOK: true, srvHost: host}
+	return wordCtx{at: at, f: f}
+}
+
+// serverEndpoint is at.Server parsed (ok: it is ip:port) and, when at.Server
+// has it as Addr.String writes it, its address's text (else "").
+func (w wordCtx) serverEndpoint() (ap netip.AddrPort, host string, ok bool) {
+	if ap, host, ok := parseIPv4Port(w.at.Server); ok {
+		return ap, host, true
 	}
-	srv, err := netip.ParseAddrPort(at.Server)
-	return wordCtx{at: at, f: f, srv: srv, srvOK: err == nil}
+	ap, err := netip.ParseAddrPort(w.at.Server)
+	return ap, "", err == nil
 }
 
 // parseIPv4Port reads s when it is an IPv4 address and port as
@@ -551,8 +553,8 @@ func (w wordCtx) target() proto.Target {
 	t := proto.Target{Comm: w.at.Comm}
 	if w.at.Client == "unix" {
 		t.Socket = w.at.Server
-	} else if w.srvOK {
-		t.Port = w.srv.Port()
+	} else {
+		t.Server = w.at.Server
 	}
 	return t
 }
@@ -598,20 +600,26 @@ func addrOf(s string, ap netip.AddrPort) string {
 
 // addr is the server's address (without the port).
 func (w wordCtx) addr() string {
-	if w.srvHost != "" {
-		return w.srvHost
-	}
-	if w.srvOK {
-		return addrOf(w.at.Server, w.srv)
-	}
-	return w.at.Server
+	a, _ := w.addrPort()
+	return a
 }
 
+// port is the server's port (0 when Server is not ip:port).
 func (w wordCtx) port() uint16 {
-	if w.srvOK {
-		return w.srv.Port()
+	_, p := w.addrPort()
+	return p
+}
+
+// addrPort is addr and port, read from Server once for words that name both.
+func (w wordCtx) addrPort() (string, uint16) {
+	ap, host, ok := w.serverEndpoint()
+	switch {
+	case host != "":
+		return host, ap.Port()
+	case ok:
+		return addrOf(w.at.Server, ap), ap.Port()
 	}
-	return 0
+	return w.at.Server, 0
 }
 
 // d renders a duration fact.

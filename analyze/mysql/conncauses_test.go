@@ -23,7 +23,7 @@ func TestConnCausesShared(t *testing.T) {
 		{"tcp.syn_unanswered", "", "MySQL/MariaDB clients: set the connect timeout", 2},
 		{"kernel.etimedout", "php", "MySQL/MariaDB clients: set the connect timeout", 1},
 	} {
-		target := proto.Target{Comm: tc.comm, Port: 3306}
+		target := proto.Target{Comm: tc.comm, Server: "192.0.2.9:3306"}
 		got := connCauses(tc.reason, target)
 		if len(got) != tc.n || !strings.HasPrefix(got[0], tc.first) || tc.n == 2 && got[1] != misleadingErrno {
 			t.Errorf("%s (%q): %q, want %d sentences starting %q", tc.reason, tc.comm, got, tc.n, tc.first)

@@ -16,6 +16,7 @@ package proto
 
 import (
 	"math"
+	"net/netip"
 	"regexp"
 	"strconv"
 	"time"
@@ -354,10 +355,20 @@ type Protocol struct {
 type Target struct {
 	// Comm is the client process name ("" when not known).
 	Comm string
-	// Port is the server's port (0 for a unix socket); Socket the unix
-	// socket path ("" over TCP).
-	Port   uint16
+	// Server is the server as ip:port ("" for a unix socket); Socket the
+	// unix socket path ("" over TCP). Port reads the server's port.
+	Server string
 	Socket string
+}
+
+// Port is the server's port (0 for a unix socket, or a Server that is
+// not ip:port): read from Server when asked, as most advice names none.
+func (t Target) Port() uint16 {
+	ap, err := netip.ParseAddrPort(t.Server)
+	if err != nil {
+		return 0
+	}
+	return ap.Port()
 }
 
 // Dur renders a duration for people, the one way connscope writes
