@@ -20,7 +20,7 @@ func TestClientAddr(t *testing.T) {
 		if got := w.clientAddr(); got != want {
 			t.Errorf("clientAddr of %q = %q, want %q", client, got, want)
 		}
-		// The server's address and port, from the text parsed once.
+		// The server's address and port, read from its text.
 		wantAddr, wantPort := client, uint16(0)
 		if ap, err := netip.ParseAddrPort(client); err == nil {
 			wantAddr, wantPort = ap.Addr().String(), ap.Port()
