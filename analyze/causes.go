@@ -73,7 +73,7 @@ func untriedCauses(attempts []*Attempt, untried []string) []string {
 func causesOf(w wordCtx) []string {
 	at := w.at
 	if p := protocolNamed(w.f.Protocol); p != nil && p.Causes != nil {
-		if c := p.Causes(at.Reason.String(), protoInfoOf(at), w.clientAddr()); c != nil {
+		if c := p.Causes(at.Reason.String(), protoInfoOf(at), (*attemptClient)(at)); c != nil {
 			return append(slices.Clip(c), kernelCauses(w)...) // words_kernel.go; the protocol's slice is copied if anything is added
 		}
 	}
@@ -98,8 +98,9 @@ func causesOf(w wordCtx) []string {
 var (
 	refusedCauses = func(w wordCtx) []string {
 		var port [8]byte // appended: no string of it
+		addr, p := w.addrPort()
 		return []string{
-			"Nothing listens on port " + string(strconv.AppendUint(port[:0], uint64(w.port()), 10)) + " of " + w.addr() + ": the server is not running, listens on another port, or only on other addresses (loopback only, IPv4-only vs IPv6). Check `ss -ltnp` on the server.",
+			"Nothing listens on port " + string(strconv.AppendUint(port[:0], uint64(p), 10)) + " of " + addr + ": the server is not running, listens on another port, or only on other addresses (loopback only, IPv4-only vs IPv6). Check `ss -ltnp` on the server.",
 			"Or a firewall rejects with a TCP reset (nft/iptables `reject with tcp reset`).",
 		}
 	}
@@ -108,13 +109,14 @@ var (
 		// attempt of a big capture words this.
 		var buf [320]byte
 		from := w.icmp().From
+		addr, port := w.addrPort()
 		b := append(buf[:0], "A firewall REJECTs the connection with an ICMP error: the answer came from "...)
-		if from == w.addr() {
+		if from == addr {
 			b = append(append(append(b, "the server host "...), from...), " itself (a host with nothing listening answers with RST, so this is its firewall)"...)
 		} else {
 			b = append(append(b, from...), " (a router or firewall on the path)"...)
 		}
-		b = strconv.AppendUint(append(b, ". Check its nft/iptables rules for port "...), uint64(w.port()), 10)
+		b = strconv.AppendUint(append(b, ". Check its nft/iptables rules for port "...), uint64(port), 10)
 		return one(string(append(b, " (`reject with icmp port-unreachable / admin-prohibited`)."...)))
 	}
 	hostCauses = func(w wordCtx) []string {
@@ -124,7 +126,8 @@ var (
 		case ic != nil:
 			return one("Router " + ic.From + " could not deliver to " + w.addr() + " (" + w.icmpDesc() + "): the host is down or not answering ARP/NDP on its segment, or a route is missing on the way. Check the routes and whether the host is up.")
 		}
-		return one("No ARP/NDP reply for " + w.addr() + " or the next hop: the host is down, the address is wrong, or it is on another segment/VLAN. Check `ip neigh` and `ip route get " + w.addr() + "` on the client.")
+		addr := w.addr()
+		return one("No ARP/NDP reply for " + addr + " or the next hop: the host is down, the address is wrong, or it is on another segment/VLAN. Check `ip neigh` and `ip route get " + addr + "` on the client.")
 	}
 	droppedCauses = func(w wordCtx) []string {
 		// Concatenated, not fmt.Sprintf: every unanswered attempt of a big
@@ -143,7 +146,8 @@ var (
 	closedSilentCauses = said("The server accepted the TCP connection and closed it without a word: host-based access control (tcp_wrappers/hosts.deny), a proxy or load balancer with no healthy backend, a server shutting down or out of resources (file descriptors, memory: check its error log), or a service of another protocol that closes on unexpected clients.")
 	tlsCauses          = said("The TLS handshake failed: the server's certificate is not trusted or does not match the host name, no common TLS version or cipher, or the server requires a client certificate. The server's log and the client's message name the side that refused.")
 	noRouteCauses      = func(w wordCtx) []string {
-		return one(fmt.Sprintf("The client host has no route to %s: check `ip route get %s` on the client (a missing default route, or an IPv6 address in DNS on a host without IPv6 connectivity).", w.addr(), w.addr()))
+		addr := w.addr()
+		return one(fmt.Sprintf("The client host has no route to %s: check `ip route get %s` on the client (a missing default route, or an IPv6 address in DNS on a host without IPv6 connectivity).", addr, addr))
 	}
 	noPortCauses = said("No free local port for this destination (EADDRNOTAVAIL): the ephemeral ports are used up, typically by many connections in TIME_WAIT that the client closed first. Widen net.ipv4.ip_local_port_range, reuse connections (pooling, persistent connections), or enable net.ipv4.tcp_tw_reuse.")
 	staleCauses  = func(w wordCtx) []string {

@@ -337,7 +337,5 @@ func causesFor(e *Engine, a *attempt) []string {
 	if a.out == nil {
 		a.out = &Attempt{}
 	}
-	at := e.buildAttempt(a)
-	explainAttempt(at)
-	return at.Causes
+	return attemptWords(e.buildAttempt(a)).Causes
 }

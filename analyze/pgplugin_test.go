@@ -221,7 +221,7 @@ func TestUnknownReasonID(t *testing.T) {
 		t.Fatalf("reason %s, outcome %s, finding %+v", a.reason, a.outcome, a.decision)
 	}
 	at := &Attempt{Outcome: a.outcome, Reason: a.reason, found: a.decision}
-	explainAttempt(at)
+	at.Evidence = attemptWords(at).Evidence
 	if len(at.Evidence) != 1 || !strings.Contains(at.Evidence[0], `"pg.no_such_reason"`) {
 		t.Errorf("evidence %q, want the unknown id named", at.Evidence)
 	}

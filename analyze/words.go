@@ -7,7 +7,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/connscope/connscope/analyze/dns"
@@ -38,21 +37,23 @@ type wording struct {
 type wordCtx struct {
 	at *Attempt
 	f  *Facts
-	// srv is at.Server parsed (srvOK: it is ip:port), once for the
-	// words that need its address or port; srvHost, when set, is its
-	// address as Addr.String writes it, taken from at.Server.
-	srv     netip.AddrPort
-	srvOK   bool
-	srvHost string
 }
 
-// newWordCtx is the context of at's words, f its facts (not nil).
+// newWordCtx is the context of at's words, f its facts (not nil). The
+// server's address and port are read from at.Server by the words that
+// name them (addr, port), not here: most attempts' words name neither.
 func newWordCtx(at *Attempt, f *Facts) wordCtx {
-	if ap, host, ok := parseIPv4Port(at.Server); ok {
-		return wordCtx{at: at, f: f, srv: ap, srvOK: true, srvHost: host}
+	return wordCtx{at: at, f: f}
+}
+
+// serverEndpoint is at.Server parsed (ok: it is ip:port) and, when at.Server
+// has it as Addr.String writes it, its address's text (else "").
+func (w wordCtx) serverEndpoint() (ap netip.AddrPort, host string, ok bool) {
+	if ap, host, ok := parseIPv4Port(w.at.Server); ok {
+		return ap, host, true
 	}
-	srv, err := netip.ParseAddrPort(at.Server)
-	return wordCtx{at: at, f: f, srv: srv, srvOK: err == nil}
+	ap, err := netip.ParseAddrPort(w.at.Server)
+	return ap, "", err == nil
 }
 
 // parseIPv4Port reads s when it is an IPv4 address and port as
@@ -145,20 +146,55 @@ func Explain(c *Connect) {
 	if c == nil {
 		return
 	}
+	var room [4]AttemptWords
+	words := explain(c, room[:0])
+	for i, at := range c.Attempts {
+		if at != nil && at.Evidence == nil {
+			at.Evidence, at.Causes = words[i].Evidence, words[i].Causes
+		}
+	}
+}
+
+// AttemptWords are an attempt's evidence and causes (ExplainWords).
+type AttemptWords struct {
+	Evidence, Causes []string
+}
+
+// ExplainWords is Explain that leaves c's attempts as they are: it fills
+// in c's own words (its Evidence and Causes, its lookups' errors) and
+// appends each attempt's to words, in c.Attempts' order (an attempt's own
+// where it has them; none for a nil one), returning words. A renderer
+// that keeps nothing of c reads them from there, sparing a copy of every
+// attempt to word (words reused from one connect to the next).
+func ExplainWords(c *Connect, words []AttemptWords) []AttemptWords {
+	if c == nil {
+		return words
+	}
+	return explain(c, words)
+}
+
+// explain is ExplainWords (words appended to words[:0]).
+func explain(c *Connect, words []AttemptWords) []AttemptWords {
 	if c.built {
 		explainLookups(c)
 	}
+	words = words[:0]
 	worded := false // the last attempt was worded here
 	for i, at := range c.Attempts {
-		if at != nil && at.Evidence == nil {
-			explainAttempt(at)
-			worded = i == len(c.Attempts)-1
+		var aw AttemptWords
+		if at != nil {
+			aw = AttemptWords{at.Evidence, at.Causes}
+			if at.Evidence == nil {
+				aw = attemptWords(at)
+				worded = i == len(c.Attempts)-1
+			}
 		}
+		words = append(words, aw)
 	}
 	// A connect made by the engine (built), or whose last attempt was just
 	// worded, gets its words; one that has them (or was made without) keeps them.
 	if c.Evidence != nil || !c.built && !worded {
-		return
+		return words
 	}
 	var ev, causes, after, afterCauses []string
 	if c.built {
@@ -169,8 +205,8 @@ func Explain(c *Connect) {
 		}
 	}
 	var tried, lastEv, untriedEv, lastCauses, lost, untried []string
-	if n := len(c.Attempts); n > 0 && decisive(c.Attempts) != nil {
-		last := decisive(c.Attempts)
+	if n := len(c.Attempts); n > 0 && c.Attempts[decisive(c.Attempts)] != nil {
+		last := words[decisive(c.Attempts)]
 		tried, lost = addressesTried(c.Attempts)
 		lastEv, lastCauses = last.Evidence, last.Causes
 		if len(c.Untried) > 0 {
@@ -188,6 +224,7 @@ func Explain(c *Connect) {
 		c.Evidence = []string{}
 	}
 	c.Causes = concat(causes, lastCauses, lost, untried, afterCauses)
+	return words
 }
 
 // concat is parts one after another, nil when all are empty. When one
@@ -377,19 +414,23 @@ func overlapped(attempts []*Attempt) bool {
 	return false
 }
 
-// decisive is the attempt that decided the connect: the last, or (a
-// client trying addresses at once uses the one that works) the first ok one.
-func decisive(attempts []*Attempt) *Attempt {
-	last := attempts[len(attempts)-1]
-	for _, a := range attempts {
+// decisive is the index of the attempt that decided the connect: the
+// last, or (a client trying addresses at once uses the one that works)
+// the first ok one.
+func decisive(attempts []*Attempt) int {
+	lastIdx := len(attempts) - 1
+	last := attempts[lastIdx]
+	for i, a := range attempts {
 		if a != nil && a.Outcome == OK && (last == nil || last.Outcome != OK) {
-			return a
+			return i
 		}
 	}
-	return last
+	return lastIdx
 }
 
-func explainAttempt(at *Attempt) {
+// attemptWords is at's evidence and causes: made from its reason and
+// facts, the causes at has kept (made with them, by hand).
+func attemptWords(at *Attempt) AttemptWords {
 	f := at.Facts
 	if f == nil {
 		f = &Facts{}
@@ -417,14 +458,14 @@ func explainAttempt(at *Attempt) {
 		}
 	}
 	ev = append(ev, slowWords(f)...)
-	at.Evidence = ev
 	if at.Causes != nil {
-		return // made with its causes (by hand): they stay
+		return AttemptWords{ev, at.Causes} // made with its causes (by hand): they stay
 	}
-	at.Causes = causesOf(w)
-	if at.Causes == nil {
-		at.Causes = []string{}
+	causes := causesOf(w)
+	if causes == nil {
+		causes = []string{}
 	}
+	return AttemptWords{ev, causes}
 }
 
 // evidenceFor is the evidence of reason r: the protocol's words for its
@@ -453,33 +494,47 @@ func evidenceFor(w wordCtx, r Reason) []string {
 // words look their reason up two or three times, and a map keyed by a
 // 16-bit Reason hashes it each time (no fast path for that key size).
 func wordingOf(r Reason) (wording, bool) {
-	t := reasonWordings()
-	if int(r) < len(t) {
-		return t[r].wording, t[r].ok
+	if int(r) < len(reasonWordings) {
+		return reasonWordings[r].wording, reasonWordings[r].ok
 	}
 	return wording{}, false
 }
 
-// reasonWordings is reasonWords as a table indexed by Reason, made at the
-// first look-up, after every init function has added its words; nothing
-// changes reasonWords after that.
-var reasonWordings = sync.OnceValue(func() []struct {
+// reasonWordings is reasonWords as a table indexed by Reason: the map's
+// words, and those init functions add (setWording). A plain table, not
+// one made at the first look-up (sync.OnceValue): its call and check cost
+// some 3% of wording a connect.
+var reasonWordings = wordingTable(reasonWords)
+
+// wordingEntry is a reason's words in reasonWordings (ok: it has some).
+type wordingEntry struct {
 	wording
 	ok bool
-} {
+}
+
+// wordingTable is words as a table indexed by Reason.
+func wordingTable(words map[Reason]wording) []wordingEntry {
 	n := 0
-	for r := range reasonWords {
+	for r := range words {
 		n = max(n, int(r)+1)
 	}
-	t := make([]struct {
-		wording
-		ok bool
-	}, n)
-	for r, ws := range reasonWords {
-		t[r].wording, t[r].ok = ws, true
+	t := make([]wordingEntry, n)
+	for r, ws := range words {
+		t[r] = wordingEntry{ws, true}
 	}
 	return t
-})
+}
+
+// setWording gives reason r the words ws, in reasonWords and its table:
+// for init functions, which add the words of reasons the map literal
+// cannot name (nothing changes either after init).
+func setWording(r Reason, ws wording) {
+	reasonWords[r] = ws
+	if int(r) >= len(reasonWordings) {
+		reasonWordings = append(reasonWordings, make([]wordingEntry, int(r)+1-len(reasonWordings))...)
+	}
+	reasonWordings[r] = wordingEntry{ws, true}
+}
 
 func protocolNamed(name string) *proto.Protocol {
 	if name == "" {
@@ -498,8 +553,8 @@ func (w wordCtx) target() proto.Target {
 	t := proto.Target{Comm: w.at.Comm}
 	if w.at.Client == "unix" {
 		t.Socket = w.at.Server
-	} else if w.srvOK {
-		t.Port = w.srv.Port()
+	} else {
+		t.Server = w.at.Server
 	}
 	return t
 }
@@ -508,12 +563,20 @@ func (w wordCtx) target() proto.Target {
 func (w wordCtx) server() string { return w.at.Server }
 
 // clientAddr is the client's address (without the port).
-func (w wordCtx) clientAddr() string {
-	if _, host, ok := parseIPv4Port(w.at.Client); ok {
+func (w wordCtx) clientAddr() string { return (*attemptClient)(w.at).Addr() }
+
+// attemptClient is an attempt's client as a protocol's causes see it
+// (proto.Client): most do not name it, so its address is parsed from
+// Client only when one asks.
+type attemptClient Attempt
+
+// Addr is the client's address (without the port).
+func (c *attemptClient) Addr() string {
+	if _, host, ok := parseIPv4Port(c.Client); ok {
 		return host
 	}
-	ap, _ := netip.ParseAddrPort(w.at.Client)
-	return addrOf(w.at.Client, ap)
+	ap, _ := netip.ParseAddrPort(c.Client)
+	return addrOf(c.Client, ap)
 }
 
 // addrOf is ap's address as text, ap being s parsed (the zero AddrPort if
@@ -537,20 +600,26 @@ func addrOf(s string, ap netip.AddrPort) string {
 
 // addr is the server's address (without the port).
 func (w wordCtx) addr() string {
-	if w.srvHost != "" {
-		return w.srvHost
-	}
-	if w.srvOK {
-		return addrOf(w.at.Server, w.srv)
-	}
-	return w.at.Server
+	a, _ := w.addrPort()
+	return a
 }
 
+// port is the server's port (0 when Server is not ip:port).
 func (w wordCtx) port() uint16 {
-	if w.srvOK {
-		return w.srv.Port()
+	_, p := w.addrPort()
+	return p
+}
+
+// addrPort is addr and port, read from Server once for words that name both.
+func (w wordCtx) addrPort() (string, uint16) {
+	ap, host, ok := w.serverEndpoint()
+	switch {
+	case host != "":
+		return host, ap.Port()
+	case ok:
+		return addrOf(w.at.Server, ap), ap.Port()
 	}
-	return 0
+	return w.at.Server, 0
 }
 
 // d renders a duration fact.
@@ -1044,13 +1113,13 @@ func wrongBannerWords(w wordCtx) []string {
 
 func init() {
 	// evidence_lost says what was lost, then the words of the verdict it would be.
-	reasonWords[ReasonEvidenceLost] = wording{evidence: func(w wordCtx) []string {
+	setWording(ReasonEvidenceLost, wording{evidence: func(w wordCtx) []string {
 		first := fmt.Sprintf("evidence lost while this attempt was open (%s): it would be %s on what was seen, which the missing events may contradict", lostWhy(w.f.Lost), w.f.WouldBe.Outcome())
 		return append(one(first), evidenceFor(w, w.f.WouldBe)...)
-	}}
+	}})
 	for _, p := range protocols {
 		if p.WrongBanner != "" {
-			reasonWords[reasonIDs[p.WrongBanner]] = wording{evidence: wrongBannerWords, wrongBanner: true}
+			setWording(reasonIDs[p.WrongBanner], wording{evidence: wrongBannerWords, wrongBanner: true})
 		}
 	}
 }

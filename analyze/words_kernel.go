@@ -24,7 +24,7 @@ func init() {
 		return ws.evidence(w)
 	}
 	for _, r := range []Reason{ReasonKernelNetfilterDrop, ReasonKernelListenOverflow, ReasonKernelDropped} {
-		reasonWords[r] = wording{evidence: unanswered, causes: dropCauses}
+		setWording(r, wording{evidence: unanswered, causes: dropCauses})
 	}
 }
 

@@ -20,6 +20,9 @@ type jsonConnect struct {
 	Source string `json:"source,omitempty"`
 	Number int    `json:"number"`
 	*analyze.Connect
+	// words, when set, are the attempts' evidence and causes, made apart
+	// from them (analyze.ExplainWords; the hand-written encoder only).
+	words []analyze.AttemptWords
 }
 
 // jsonSummary is the final JSON line.
@@ -60,7 +63,11 @@ func (j *jsonRenderer) connect(w *Writer, n int, c *analyze.Connect) {
 		}
 	}
 	room := w.out.AvailableBuffer()
-	line, err := appendConnectLine(room, jsonConnect{Kind: "connect", Source: w.shownSource(), Number: n, Connect: c})
+	jc := jsonConnect{Kind: "connect", Source: w.shownSource(), Number: n, Connect: c}
+	if s := &w.words; s.apart && c == &s.c {
+		jc.words = s.words // c was worded by wordsApart
+	}
+	line, err := appendConnectLine(room, jc)
 	if err != nil {
 		if w.err == nil {
 			w.err = fmt.Errorf("report: encoding JSON: %w", err)

@@ -156,12 +156,18 @@ func appendConnectLine(b []byte, jc jsonConnect) ([]byte, error) {
 				b = append(b, ',')
 			}
 			at := attemptLists{start: start}
-			b = appendAttempt(b, a, &at)
-			if a != nil && sameList(a.Evidence, c.Evidence) {
-				evidence = b[at.evidence[0]:at.evidence[1]]
+			if i < len(jc.words) {
+				at.words = &jc.words[i]
 			}
-			if a != nil && sameList(a.Causes, c.Causes) {
-				causes = b[at.causes[0]:at.causes[1]]
+			b = appendAttempt(b, a, &at)
+			if a != nil {
+				ev, ca := at.lists(a)
+				if sameList(ev, c.Evidence) {
+					evidence = b[at.evidence[0]:at.evidence[1]]
+				}
+				if sameList(ca, c.Causes) {
+					causes = b[at.causes[0]:at.causes[1]]
+				}
 			}
 		}
 		b = append(b, ']')
@@ -262,10 +268,21 @@ func appendQuery(b []byte, q *analyze.Query) []byte {
 
 // attemptLists is where appendAttempt wrote the attempt's evidence and
 // causes in b (start, end). start, when set, is a time already written in
-// b (the connect's start).
+// b (the connect's start). words, when set, are the attempt's evidence
+// and causes, made apart from it (analyze.ExplainWords): written instead
+// of its own.
 type attemptLists struct {
 	evidence, causes [2]int
 	start            textAt
+	words            *analyze.AttemptWords
+}
+
+// lists is the evidence and causes appendAttempt writes for a.
+func (l *attemptLists) lists(a *analyze.Attempt) (evidence, causes []string) {
+	if l.words != nil {
+		return l.words.Evidence, l.words.Causes
+	}
+	return a.Evidence, a.Causes
 }
 
 // textAt is time t as appendJSONTime wrote it, at b[from:to].
@@ -360,13 +377,14 @@ func appendAttempt(b []byte, a *analyze.Attempt, lists *attemptLists) []byte {
 			b = append(b, out...)
 		}
 	}
+	evidence, causes := lists.lists(a)
 	b = append(b, `,"evidence":`...)
 	lists.evidence[0] = len(b)
-	b = appendJSONStrings(b, a.Evidence)
+	b = appendJSONStrings(b, evidence)
 	lists.evidence[1] = len(b)
 	b = append(b, `,"causes":`...)
 	lists.causes[0] = len(b)
-	b = appendJSONStrings(b, a.Causes)
+	b = appendJSONStrings(b, causes)
 	lists.causes[1] = len(b)
 	if a.PID != 0 {
 		b = append(b, `,"pid":`...)

@@ -216,11 +216,18 @@ func (w *Writer) Connect(c *analyze.Connect) error {
 	// The JSON fast path words timeline steps itself as it writes them
 	// (appendAttempt), saving a copy of every attempt's events; redaction
 	// needs the words before it runs, encoding/json needs them in place.
-	var scratch *wordsScratch
-	if w.opt.Format == JSON && (w.rv == nil || !w.rv.text) {
-		scratch = &w.words // the JSON renderer and the rollup keep nothing of c
+	stepsLater := w.red == nil && w.opt.Format == JSON && fastJSON
+	switch {
+	case stepsLater && !example && (w.rv == nil || !w.rv.text):
+		// The JSON line is written at once by the hand-written encoder
+		// and nothing keeps c: the attempts' words are made apart from
+		// them (no copy of each attempt to word), read by the encoder.
+		c = w.words.wordsApart(c)
+	case w.opt.Format == JSON && (w.rv == nil || !w.rv.text):
+		c = explainedIn(c, stepsLater, &w.words) // the JSON renderer and the rollup keep nothing of c
+	default:
+		c = explainedIn(c, stepsLater, nil)
 	}
-	c = explainedIn(c, w.red == nil && w.opt.Format == JSON && fastJSON, scratch)
 	if example {
 		w.rv.keepExample(w.number, c)
 	}
@@ -306,6 +313,7 @@ func explainedIn(c *analyze.Connect, stepsLater bool, s *wordsScratch) *analyze.
 	if s == nil {
 		s = new(wordsScratch)
 	}
+	s.apart = false
 	cc := &s.c
 	*cc = *c
 	n := len(c.Attempts)
@@ -363,6 +371,22 @@ type wordsScratch struct {
 	c      analyze.Connect
 	ptrs   []*analyze.Attempt
 	copies []analyze.Attempt
+	// words are c's attempts' evidence and causes when apart is set
+	// (wordsApart): c's attempts are then the caller's, unworded.
+	words []analyze.AttemptWords
+	apart bool
+}
+
+// wordsApart is c with its own words (a copy of c, valid until the next
+// use of s) and its attempts' in s.words (analyze.ExplainWords): the
+// attempts are not copied; their timeline steps are left to the renderer
+// (as explainedIn's stepsLater). Only for the hand-written JSON encoder,
+// which reads s.words (jsonRenderer.connect).
+func (s *wordsScratch) wordsApart(c *analyze.Connect) *analyze.Connect {
+	s.c = *c
+	s.words = analyze.ExplainWords(&s.c, s.words)
+	s.apart = true
+	return &s.c
 }
 
 func (w *Writer) flush() {

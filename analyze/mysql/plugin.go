@@ -102,7 +102,7 @@ var Protocol = proto.Protocol{
 	},
 	SniffServer: sniffServer,
 	New:         newSession,
-	Causes: func(reason string, info proto.Info, client string) []string {
+	Causes: func(reason string, info proto.Info, client proto.Client) []string {
 		i, _ := info.(*Info)
 		return causes(reason, i, client)
 	},
@@ -759,7 +759,7 @@ func orNone(s string) string {
 
 // causes explains the MySQL verdicts in the server's terms (info: the
 // session's facts, nil if none).
-func causes(reason string, info *Info, client string) []string {
+func causes(reason string, info *Info, client proto.Client) []string {
 	switch reason {
 	case ReasonLoginUnanswered:
 		return causeLoginUnanswered
@@ -783,14 +783,14 @@ func causes(reason string, info *Info, client string) []string {
 }
 
 // errorCauses explains a server ERR code.
-func errorCauses(code uint16, client string) []string {
+func errorCauses(code uint16, client proto.Client) []string {
 	switch code {
 	case 1040:
 		return errCause1040
 	case 1129:
-		return []string{"The server's host cache blocked " + client + " after max_connect_errors consecutive failed connects: run FLUSH HOSTS (or mariadb-admin flush-hosts; TRUNCATE performance_schema.host_cache on MySQL 8), raise max_connect_errors, and find what makes connects from this host fail (health checks that connect and drop)."}
+		return []string{"The server's host cache blocked " + client.Addr() + " after max_connect_errors consecutive failed connects: run FLUSH HOSTS (or mariadb-admin flush-hosts; TRUNCATE performance_schema.host_cache on MySQL 8), raise max_connect_errors, and find what makes connects from this host fail (health checks that connect and drop)."}
 	case 1130:
-		return []string{"No account matches this client host: the grants have user@host entries that do not include " + client + " as the server sees it (after NAT/proxies; by name when skip_name_resolve is off). Check SELECT user,host FROM mysql.user and create the account for the right host pattern."}
+		return []string{"No account matches this client host: the grants have user@host entries that do not include " + client.Addr() + " as the server sees it (after NAT/proxies; by name when skip_name_resolve is off). Check SELECT user,host FROM mysql.user and create the account for the right host pattern."}
 	case 1045:
 		return errCause1045
 	case 1044:

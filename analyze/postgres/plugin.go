@@ -106,7 +106,7 @@ var Protocol = proto.Protocol{
 	},
 	SniffClient: sniffClient,
 	New:         newSession,
-	Causes: func(reason string, info proto.Info, client string) []string {
+	Causes: func(reason string, info proto.Info, client proto.Client) []string {
 		i, _ := info.(*Info)
 		return causes(reason, i, client)
 	},
@@ -518,14 +518,14 @@ func closeKind(how string) string {
 
 // causes explains the PostgreSQL verdicts, naming the server's settings
 // (info: the session's facts, nil if none).
-func causes(reason string, info *Info, client string) []string {
+func causes(reason string, info *Info, client proto.Client) []string {
 	switch reason {
 	case ReasonTooManyClients:
 		return []string{"The server is at max_connections (superuser_reserved_connections of them, and reserved_connections, are kept for privileged roles), or the role or database hit its CONNECTION LIMIT: check SELECT count(*) FROM pg_stat_activity; raise max_connections (a restart), or put a pooler (PgBouncer) in front and find the client that hoards connections."}
 	case ReasonCannotConnectNow:
 		return []string{"The server is starting up, shutting down, in crash recovery, or a standby with hot_standby=off: wait for it, check its log (pg_ctl status), or connect to the primary."}
 	case ReasonHBARejected:
-		return []string{fmt.Sprintf("pg_hba.conf has no line matching this connection (host %s, the user, the database, with or without TLS: host vs hostssl/hostnossl), or a reject line matches first: add the right line and reload (SELECT pg_reload_conf()). The server's log names the line.", client)}
+		return []string{fmt.Sprintf("pg_hba.conf has no line matching this connection (host %s, the user, the database, with or without TLS: host vs hostssl/hostnossl), or a reject line matches first: add the right line and reload (SELECT pg_reload_conf()). The server's log names the line.", client.Addr())}
 	case ReasonPasswordFailed:
 		return []string{"Wrong password for the role (PostgreSQL says the same for a role that does not exist), an expired VALID UNTIL, or a password stored for another method than pg_hba.conf asks (password_encryption md5 vs scram-sha-256): check the credentials (PGPASSWORD, ~/.pgpass); the server's log names the role and the pg_hba.conf line."}
 	case ReasonDatabaseMissing:

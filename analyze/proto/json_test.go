@@ -120,3 +120,13 @@ func TestJSONVerbatim(t *testing.T) {
 		}
 	}
 }
+
+// Target.Port reads the port of an ip:port server, 0 for anything else.
+func TestTargetPort(t *testing.T) {
+	for server, want := range map[string]uint16{"10.2.0.5:3306": 3306, "[fd00:2::1]:5432": 5432, "[fe80::1%eth0]:1": 1,
+		"": 0, "/run/mysqld/mysqld.sock": 0, "db.shop.internal:3306": 0, "10.2.0.5": 0, "10.2.0.5:65536": 0} {
+		if got := (Target{Server: server}).Port(); got != want {
+			t.Errorf("Port of %q = %d, want %d", server, got, want)
+		}
+	}
+}

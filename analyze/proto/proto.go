@@ -16,6 +16,7 @@ package proto
 
 import (
 	"math"
+	"net/netip"
 	"regexp"
 	"strconv"
 	"time"
@@ -196,6 +197,19 @@ type Note struct {
 	Name  string
 }
 
+// Client is an attempt's client as Protocol.Causes sees it. Addr is its
+// address (without the port), worked out only when asked: most causes do
+// not name the client, and its text costs a parse of the endpoint.
+type Client interface {
+	Addr() string
+}
+
+// ClientAddr is a Client of a given address (for tests and callers that
+// have the address already).
+type ClientAddr string
+
+func (a ClientAddr) Addr() string { return string(a) }
+
 // Info is what a session saw of the connection phase, for the report: a
 // pointer to the protocol's struct, written in JSON (encoding/json) as an
 // object under the protocol's Key. The report knows it only through
@@ -285,10 +299,10 @@ type Protocol struct {
 	// Causes explains a verdict (by reason id: the protocol's own, or a
 	// TLS reason after its hand-off) of an attempt its session decoded, in
 	// the protocol's terms, from what the report holds: the session's Info
-	// (as Session.Info gave it; nil if none) and the client's address. It
+	// (as Session.Info gave it; nil if none) and the attempt's client. It
 	// is called when the report is worded, never by the engine; nil leaves
 	// the causes to the engine's table.
-	Causes func(reason string, info Info, client string) []string
+	Causes func(reason string, info Info, client Client) []string
 	// Evidence words a verdict its session decided (reason: the id it gave
 	// Conn.Decide; f: what it gave with it; info: the session's Info, nil
 	// if none), when the report is worded, never by the engine.
@@ -341,10 +355,20 @@ type Protocol struct {
 type Target struct {
 	// Comm is the client process name ("" when not known).
 	Comm string
-	// Port is the server's port (0 for a unix socket); Socket the unix
-	// socket path ("" over TCP).
-	Port   uint16
+	// Server is the server as ip:port ("" for a unix socket); Socket the
+	// unix socket path ("" over TCP). Port reads the server's port.
+	Server string
 	Socket string
+}
+
+// Port is the server's port (0 for a unix socket, or a Server that is
+// not ip:port): read from Server when asked, as most advice names none.
+func (t Target) Port() uint16 {
+	ap, err := netip.ParseAddrPort(t.Server)
+	if err != nil {
+		return 0
+	}
+	return ap.Port()
 }
 
 // Dur renders a duration for people, the one way connscope writes
