@@ -247,6 +247,42 @@ func TestProcessTableEvictsIdleFlows(t *testing.T) {
 	}
 }
 
+// TestProcessTableKeepsRecentFlowsWhenFull: more flows within
+// processFlowIdle than the table holds (10,000 connects/s fill it in 6.5 s)
+// forget the older half, not every flow: a connect still in progress keeps
+// its process, so its next packets stay labelled (and, under a process
+// filter, are not left out).
+func TestProcessTableKeepsRecentFlowsWhenFull(t *testing.T) {
+	pt := newProcessTable()
+	src := func(i int) string {
+		return netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)}), 40000).String()
+	}
+	// One flow every 100 µs: all within processFlowIdle.
+	for i := 0; i < maxProcessFlows; i++ {
+		pt.observe(connectReturn(uint64(i), i*100, src(i), server))
+	}
+	// The oldest flow got a packet late: it counts as seen then.
+	pt.lookup(syn(maxProcessFlows*100+1_000_000, src(0), server))
+	pt.observe(connectReturn(1<<20, maxProcessFlows*100+1_000_001, "192.0.2.12:1", server))
+	if n := len(pt.byFlow); n > maxProcessFlows/2+1 || n < maxProcessFlows/4 {
+		t.Fatalf("%d flows after a full table's eviction, want about half of %d", n, maxProcessFlows)
+	}
+	at := maxProcessFlows*100 + 1_000_002
+	for _, i := range []int{0, maxProcessFlows - 1, maxProcessFlows - 100, maxProcessFlows*3/4 - 1} {
+		if _, ok := pt.lookup(syn(at, src(i), server)); !ok {
+			t.Errorf("flow %d (seen recently) lost its process", i)
+		}
+	}
+	for _, i := range []int{1, 1000, maxProcessFlows/2 - 1} {
+		if proc, ok := pt.lookup(syn(at, src(i), server)); ok {
+			t.Errorf("flow %d (among the oldest half) still labelled %+v", i, proc)
+		}
+	}
+	if _, ok := pt.lookup(syn(at, "192.0.2.12:1", server)); !ok {
+		t.Error("the newest flow's packet not labelled")
+	}
+}
+
 // A flow's owner changes (another process's socket on the 5-tuple) and
 // its packets follow the change, whether the flow sits in the lookup cache
 // or was pushed out of it by another flow of the same cache slot.
