@@ -85,7 +85,7 @@ func (m *Merger) AddKernel(k *Kernel) {
 }
 
 func (m *Merger) push(it Item) {
-	ns := key(it.Time)
+	ns := OrderKey(it.Time)
 	if !m.released.IsZero() && ns < m.releasedNS {
 		m.Late++
 		it.Late = true
@@ -103,9 +103,9 @@ func (m *Merger) push(it Item) {
 	}
 }
 
-// key is the order key of an event time: nanoseconds since 1970 (the zero
-// time first).
-func key(t time.Time) int64 {
+// OrderKey is the order key the Merger holds an event time by:
+// nanoseconds since 1970, the zero time first (math.MinInt64).
+func OrderKey(t time.Time) int64 {
 	if t.IsZero() {
 		return math.MinInt64
 	}
@@ -156,7 +156,7 @@ func (m *Merger) Release(now time.Time, emit func(Item)) {
 // the oldest past MaxHeld); items that arrive later for times before it
 // are Late.
 func (m *Merger) ReleaseTo(limit time.Time, emit func(Item)) {
-	lim := key(limit)
+	lim := OrderKey(limit)
 	for {
 		e := m.oldest()
 		if e == nil || e.ns > lim {

@@ -698,8 +698,8 @@ func (s *Session) tick(now time.Time) {
 	s.merger.ReleaseTo(limit, s.feed)
 	s.ports.forget(limit)
 	// Nothing refers to the events up to limit any more.
-	s.packetChunks.reclaim(eventKey(limit))
-	s.kernelChunks.reclaim(eventKey(limit))
+	s.packetChunks.reclaim(event.OrderKey(limit))
+	s.kernelChunks.reclaim(event.OrderKey(limit))
 	s.engine.Advance(limit)
 }
 

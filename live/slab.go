@@ -55,21 +55,12 @@ type chunkCycle[T any] struct {
 
 type heldChunk[T any] struct {
 	values []T
-	newest int64 // the newest event time among values, as eventKey
+	newest int64 // the newest event time among values, as event.OrderKey
 }
 
 // maxFreeChunks bounds the chunks kept for reuse (what a backlog after a
 // stall left over is the collector's).
 const maxFreeChunks = 128
-
-// eventKey is an event time as the order key the merger holds it by (the
-// zero time first).
-func eventKey(t time.Time) int64 {
-	if t.IsZero() {
-		return math.MinInt64
-	}
-	return t.UnixNano()
-}
 
 func (c *chunkCycle[T]) seal(values []T, newest int64) {
 	c.mu.Lock()
@@ -108,7 +99,7 @@ func (c *chunkCycle[T]) collect() {
 }
 
 // reclaim gives the reader back every collected chunk whose newest event
-// is at or before released (eventKey), once the merger has released and
+// is at or before released (event.OrderKey), once the merger has released and
 // the port completer forgotten everything up to there.
 func (c *chunkCycle[T]) reclaim(released int64) {
 	if c == nil || len(c.pending) == 0 {
@@ -159,7 +150,7 @@ func (s *recyclingSlab[T]) new() *T {
 
 // note records the event time of a value new handed out.
 func (s *recyclingSlab[T]) note(t time.Time) {
-	if k := eventKey(t); k > s.newest {
+	if k := event.OrderKey(t); k > s.newest {
 		s.newest = k
 	}
 }
