@@ -932,26 +932,17 @@ func appendJSONFloat(b []byte, f float64) []byte {
 
 // appendMicros writes n millionths as a decimal without trailing zeros:
 // 1500000 as 1.5, -2 as -0.000002. Every connect line has a dozen of
-// them: the whole part (most often one to three digits) and the six
-// digits of the fraction are written straight into b, each digit from
-// its own division by a constant (not one after the other), and the
-// fraction's trailing zeros dropped by shortening b.
+// them: the whole part (appendUint) and the six digits of the fraction
+// are written straight into b, each digit from its own division by a
+// constant (not one after the other), and the fraction's trailing zeros
+// dropped by shortening b.
 func appendMicros(b []byte, n int64) []byte {
 	if n < 0 {
 		b = append(b, '-')
 		n = -n
 	}
 	whole, frac := uint64(n)/1e6, uint64(n)%1e6
-	switch {
-	case whole < 10:
-		b = append(b, byte('0'+whole))
-	case whole < 100:
-		b = append(b, byte('0'+whole/10), byte('0'+whole%10))
-	case whole < 1000:
-		b = append(b, byte('0'+whole/100), byte('0'+whole/10%10), byte('0'+whole%10))
-	default:
-		b = appendUint(b, whole)
-	}
+	b = appendUint(b, whole)
 	if frac == 0 {
 		return b
 	}
