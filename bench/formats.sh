@@ -3,7 +3,10 @@
 # JSON's time on a connect-heavy capture. bench/gencap writes one with about
 # one connect per 10 packets (FORMATS_PACKETS packets, FORMATS_CONNECTS
 # connects of every outcome); `connscope analyze --format F` runs on it for
-# json, table, markdown and line, best of FORMATS_RUNS by CPU time (user +
+# json, table, markdown and line, and table and markdown again with --all
+# (every connect's row and failed connect's block, as `trace` prints them:
+# the default prints the rollup and the worst examples), best of
+# FORMATS_RUNS by CPU time (user +
 # sys: on a shared machine it moves far less than wall time, which is shown
 # beside it). Then JSON against its own targets: >= 2.7 M packets/s of wall
 # time, peak RSS < 100 MB, >= 25x `tshark -q -z conv,tcp` on the same file
@@ -11,11 +14,12 @@
 # file this dense in connects, with 2 or more CPUs, it renders the connects
 # on a second goroutine (analyze.Options.Pipeline), so its wall time can be
 # below its CPU time. Prints Markdown tables; exits 1 when a target
-# is missed (table or markdown above 1.2x JSON's CPU time, or JSON's own).
+# is missed (table or markdown, with or without --all, above 1.2x JSON's CPU
+# time, or JSON's own).
 # Environment: FORMATS_PACKETS (default 2000000), FORMATS_CONNECTS (200000),
 # FORMATS_RUNS (3), FORMATS_ARGS (more analyze flags: with more than 20
 # connects the table and Markdown print the rollup, not every connect;
-# FORMATS_ARGS=--all draws every row and failed-connect block),
+# the -all rows add --all to them),
 # FORMATS_TSHARK=0 leaves tshark out.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -38,12 +42,21 @@ cat "$cap" > /dev/null
 field() { awk -v k="$2" '{for (i = 1; i < NF; i++) if ($i == k) print $(i + 1)}' "$1"; }
 cpu_of() { awk -v u="$(field "$1" user_s)" -v s="$(field "$1" sys_s)" 'BEGIN { printf "%.3f", u + s }'; }
 
-for f in json table markdown line; do
+# A name ending in -all is that format with --all.
+outputs=(json table markdown line table-all markdown-all)
+flags_of() {
+	case $1 in
+	*-all) echo "--format ${1%-all} --all" ;;
+	*) echo "--format $1" ;;
+	esac
+}
+for f in "${outputs[@]}"; do
+	read -r -a fl <<< "$(flags_of "$f")"
 	for ((i = 1; i <= runs; i++)); do
 		m="$work/$f.$i.m"
-		"$work/measure" -o "$m" -- "$work/connscope" analyze ${args[@]+"${args[@]}"} --format "$f" "$cap" > "$work/$f.out" 2> "$work/$f.err"
+		"$work/measure" -o "$m" -- "$work/connscope" analyze ${args[@]+"${args[@]}"} "${fl[@]}" "$cap" > "$work/$f.out" 2> "$work/$f.err"
 		if [[ $(field "$m" exit) != 0 ]]; then
-			echo "bench/formats.sh: analyze --format $f failed (exit $(field "$m" exit))" >&2
+			echo "bench/formats.sh: analyze ${fl[*]} failed (exit $(field "$m" exit))" >&2
 			cat "$work/$f.err" >&2
 			exit 1
 		fi
@@ -61,15 +74,15 @@ echo
 echo "| format | CPU s (user+sys) | × JSON | wall s | peak RSS MB | output MB | target | |"
 echo "|:--|--:|--:|--:|--:|--:|:--|:--|"
 st=0
-for f in json table markdown line; do
+for f in "${outputs[@]}"; do
 	cpu=$(cpu_of "$work/$f.m")
 	ratio=$(awk -v a="$cpu" -v b="$json" 'BEGIN { printf "%.2f", a / b }')
 	target="" verdict=""
-	if [[ $f == table || $f == markdown ]]; then
+	if [[ $f != json && $f != line ]]; then
 		target="≤ 1.2× JSON"
 		if awk -v r="$ratio" 'BEGIN { exit !(r <= 1.2) }'; then verdict=met; else verdict="**missed**"; st=1; fi
 	fi
-	printf '| %s | %s | %s | %s | %d | %d | %s | %s |\n' "$f" "$cpu" "$ratio" "$(field "$work/$f.m" wall_s)" \
+	printf '| %s | %s | %s | %s | %d | %d | %s | %s |\n' "${f/-all/ --all}" "$cpu" "$ratio" "$(field "$work/$f.m" wall_s)" \
 		$(( $(field "$work/$f.m" maxrss_kb) / 1024 )) $(( $(stat -c %s "$work/$f.out") / 1000000 )) "$target" "$verdict"
 done
 

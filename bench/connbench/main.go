@@ -4,7 +4,10 @@
 // each rate alone and then under each tracer, one after the other in the
 // same bench run:
 //
-//   - connscope: `connscope trace --format json -o FILE`, no filter;
+//   - connscope: `connscope trace --format json -o FILE`, no filter; at
+//     the first rate also `connscope trace -o FILE`, its default output (the
+//     table: every connect's row and a failed connect's block, as it
+//     completes), CPU only;
 //   - bpftrace: one line per connect from the same tracepoints
 //     (sys_enter/exit_connect, inet_sock_set_state), to a file;
 //   - tcpdump: the SYN and RST packets on lo, one line each, to a file.
@@ -19,7 +22,8 @@
 //
 // Targets (exit 1 when one is missed):
 //   - at the first rate (10,000/s): connscope ≤ 10 µs of CPU per connect,
-//     and cheaper in total than bpftrace;
+//     and cheaper in total than bpftrace; its default table output within
+//     1.2× of JSON's CPU per connect;
 //   - at the second rate (20,000/s): the rate achieved, 0 packets dropped
 //     by the kernel, 0 eBPF events lost, every connect reported exactly once.
 //
@@ -63,6 +67,7 @@ func main() {
 	rates := flag.String("rates", "10000,20000", "connect rates: the first judged on CPU, the second on loss")
 	maxUS := flag.Float64("max-us", 10, "connscope's CPU target per connect at the first rate (µs)")
 	anchors := flag.Bool("anchors", true, "also measure bpftrace and tcpdump")
+	table := flag.Bool("table", true, "at the first rate also measure connscope's default output, the table")
 	flag.StringVar(&keepDir, "keep", "", "copy connscope's JSON reports into `DIR`")
 	baseline := flag.String("baseline", "", "also measure this connscope binary (an earlier build), row \"connscope (baseline)\", for before/after from one run")
 	flag.Parse()
@@ -82,6 +87,9 @@ func main() {
 	tracers := []tracer{none{}, connscope{bin: bin}}
 	if *baseline != "" {
 		tracers = append(tracers, connscope{bin: *baseline, label: "connscope (baseline)"})
+	}
+	if *table {
+		tracers = append(tracers, connscope{bin: bin, label: tableLabel, table: true})
 	}
 	if *anchors {
 		for _, t := range []tracer{bpftraceT{}, tcpdumpT{}} {
@@ -103,6 +111,9 @@ func main() {
 		var rows []*result
 		var base *result
 		for _, t := range tracers {
+			if c, ok := t.(connscope); ok && c.table && i > 0 {
+				continue // the table is judged against JSON at the first rate only
+			}
 			if err := warmPageCache(int64(rate) * int64(duration.Seconds()+1) * 4 << 10); err != nil {
 				fmt.Fprintf(os.Stderr, "connbench: warming the page cache: %v\n", err)
 				os.Exit(1)
@@ -118,10 +129,13 @@ func main() {
 			}
 			rows = append(rows, r)
 		}
-		var bt *result
+		var bt, js *result
 		for _, r := range rows {
-			if r.tracer == "bpftrace" {
+			switch r.tracer {
+			case "bpftrace":
 				bt = r
+			case "connscope":
+				js = r
 			}
 		}
 		for _, r := range rows {
@@ -129,6 +143,14 @@ func main() {
 		}
 		for _, r := range rows {
 			target, verdict := "", ""
+			if r.tracer == tableLabel && js != nil {
+				target = "≤ 1.2× JSON's µs/connect"
+				verdict = "met"
+				if r.tracerUS > 1.2*js.tracerUS {
+					verdict = fmt.Sprintf("**missed**: %.2f× JSON's", r.tracerUS/js.tracerUS)
+					failed = true
+				}
+			}
 			if r.tracer == "connscope" {
 				var miss []string
 				switch i {
@@ -235,7 +257,15 @@ func (none) name() string                            { return "none" }
 func (none) start(string) (*exec.Cmd, string, error) { return nil, "", nil }
 func (none) finish(string, *result, string) error    { return nil }
 
-type connscope struct{ bin, label string }
+// tableLabel names the row of connscope's default output, the table.
+const tableLabel = "connscope (table)"
+
+// connscope traces with --format json, whose report is checked, or with
+// its default table output (table), measured for CPU only.
+type connscope struct {
+	bin, label string
+	table      bool
+}
 
 func (c connscope) name() string {
 	if c.label != "" {
@@ -244,9 +274,15 @@ func (c connscope) name() string {
 	return "connscope"
 }
 func (c connscope) start(dir string) (*exec.Cmd, string, error) {
+	if c.table {
+		return exec.Command(c.bin, "trace", "-o", filepath.Join(dir, "report.txt")), "connscope: tracing ", nil
+	}
 	return exec.Command(c.bin, "trace", "--format", "json", "-o", filepath.Join(dir, "report.json")), "connscope: tracing ", nil
 }
-func (connscope) finish(dir string, r *result, _ string) error {
+func (c connscope) finish(dir string, r *result, _ string) error {
+	if c.table {
+		return nil
+	}
 	path := filepath.Join(dir, "report.json")
 	if keepDir != "" {
 		data, _ := os.ReadFile(path)
