@@ -261,11 +261,12 @@ func (w *Writer) wordsNeeded(shown bool) bool {
 
 // KeepsConnects says whether the Writer may keep a connect (or part of
 // it) past Connect: table and Markdown hold connects for their rollup's
-// examples, redaction learns from them. When it does not (JSON, written
-// at once), the caller may reuse a connect's memory once Connect returned
-// (analyze.Options.Recycle).
+// examples, redaction learns from them. When it does not (every format
+// renders a connect into text at once: the offline table's rows and
+// blocks wait as text, not as connects), the caller may reuse a
+// connect's memory once Connect returned (analyze.Options.Recycle).
 func (w *Writer) KeepsConnects() bool {
-	return w.opt.Format != JSON || w.red != nil || (w.rv != nil && w.rv.text)
+	return w.red != nil || (w.rv != nil && w.rv.text)
 }
 
 // Summary prints what is still buffered and the run's summary (counts,
