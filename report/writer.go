@@ -218,10 +218,12 @@ func (w *Writer) Connect(c *analyze.Connect) error {
 	// needs the words before it runs, encoding/json needs them in place.
 	stepsLater := w.red == nil && w.opt.Format == JSON && fastJSON
 	switch {
-	case stepsLater && !example && (w.rv == nil || !w.rv.text):
-		// The JSON line is written at once by the hand-written encoder
-		// and nothing keeps c: the attempts' words are made apart from
-		// them (no copy of each attempt to word), read by the encoder.
+	case w.red == nil && !example && (w.rv == nil || !w.rv.text) && (w.opt.Format != JSON || fastJSON):
+		// The connect is rendered at once and nothing keeps c (the
+		// hand-written JSON encoder, the text formats and the line
+		// format): the attempts' words are made apart from them (no
+		// copy of each attempt to word), read by the renderer, which
+		// words the timeline steps as it writes them.
 		c = w.words.wordsApart(c)
 	case w.opt.Format == JSON && (w.rv == nil || !w.rv.text):
 		c = explainedIn(c, stepsLater, &w.words) // the JSON renderer and the rollup keep nothing of c
@@ -388,6 +390,15 @@ func (s *wordsScratch) wordsApart(c *analyze.Connect) *analyze.Connect {
 	s.words = analyze.ExplainWords(&s.c, s.words)
 	s.apart = true
 	return &s.c
+}
+
+// apartWords are the evidence and causes of c's attempts when wordsApart
+// made them (c is s's connect), else nil: c's attempts hold their own.
+func (s *wordsScratch) apartWords(c *analyze.Connect) []analyze.AttemptWords {
+	if s.apart && c == &s.c {
+		return s.words
+	}
+	return nil
 }
 
 func (w *Writer) flush() {
