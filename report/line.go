@@ -72,8 +72,9 @@ func (l *lineRenderer) source(w *Writer, changed bool) {
 	w.printf("# source: %s\n", strings.ReplaceAll(w.shownSource(), "\n", " "))
 }
 
-// connect prints connect c as one line: lineFormat's fields, appended
-// (appendField pads as fmt does) rather than formatted.
+// connect prints connect c as one line: lineFormat's fields appended
+// rather than formatted, each after its separator, then padded from where
+// it began (from) as fmt pads (padRight, padLeft).
 func (l *lineRenderer) connect(w *Writer, _ int, c *analyze.Connect) {
 	l.writeHeader(w)
 	words := w.words.apartWords(c)

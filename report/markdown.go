@@ -42,23 +42,29 @@ func mdSafe[T string | []byte](s T) bool {
 	return true
 }
 
-// appendMDEscaped appends s escaped (mdEscape).
+// appendMDEscaped appends s escaped (mdEscape): the runs between the
+// bytes to escape are appended whole (evidence and causes are long, and
+// mostly have none).
 func appendMDEscaped[T string | []byte](b []byte, s T) []byte {
+	from := 0
 	for i := 0; i < len(s); i++ {
-		switch c := s[i]; c {
+		var esc string
+		switch s[i] {
 		case '|':
-			b = append(b, `\|`...)
+			esc = `\|`
 		case '\n':
-			b = append(b, ' ')
+			esc = " "
 		case '<':
-			b = append(b, "&lt;"...)
+			esc = "&lt;"
 		case '>':
-			b = append(b, "&gt;"...)
+			esc = "&gt;"
 		default:
-			b = append(b, c)
+			continue
 		}
+		b = append(append(b, s[from:i]...), esc...)
+		from = i + 1
 	}
-	return b
+	return append(b, s[from:]...)
 }
 
 // mdEscapeFrom escapes b[from:] in place (mdEscape): text appended to b
