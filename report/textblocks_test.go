@@ -2,7 +2,9 @@ package report
 
 import (
 	"bytes"
+	"fmt"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/connscope/connscope/analyze"
@@ -90,5 +92,66 @@ func TestBlockEvidenceAndCauses(t *testing.T) {
 	}
 	if causes, want := k.connectCauses(c, words), []string{"shared cause", "connect cause", "apart cause"}; !slices.Equal(causes, want) {
 		t.Errorf("causes with words apart %q, want %q", causes, want)
+	}
+}
+
+// lookupLinesFormatted are a lookup's timeline lines as fmt made them
+// before they were appended: the reference.
+func lookupLinesFormatted(q analyze.Query) []string {
+	ask := fmt.Sprintf("DNS query %s %s", q.Type, q.Name)
+	if q.Server != "" {
+		ask += " to " + q.Server
+	}
+	if q.Transport != "" && q.Transport != "udp" {
+		ask += " over " + strings.ToUpper(q.Transport)
+	}
+	if q.Retries > 0 {
+		ask += fmt.Sprintf(" (sent %d times)", q.Retries+1)
+	}
+	if q.LatencyMS == nil {
+		if q.Error != "" {
+			return []string{ask + ": " + q.Error}
+		}
+		return []string{ask + ": no answer"}
+	}
+	ans := fmt.Sprintf("DNS answer %s %s: %s", q.Type, q.Name, q.Rcode)
+	if len(q.Answers) > 0 {
+		ans += " " + strings.Join(q.Answers, ", ")
+	} else if q.Rcode == "NOERROR" {
+		ans += " (no records)"
+	}
+	ans += fmt.Sprintf(" after %s", analyze.FormatMS(*q.LatencyMS))
+	if q.Error != "" {
+		ans += " (" + q.Error + ")"
+	}
+	return []string{ask, ans}
+}
+
+// TestLookupLines: a lookup's question and answer lines in the timeline
+// read as they did when fmt made them, in every shape a lookup takes
+// (server or none, over TCP, retried, unanswered with and without its
+// error, answered with records, none, an error code, a note).
+func TestLookupLines(t *testing.T) {
+	ms := func(v float64) *float64 { return &v }
+	queries := []analyze.Query{
+		{Name: "db.example", Type: "A", Server: "192.0.2.53:53", Rcode: "NOERROR", Answers: []string{"192.0.2.10"}, LatencyMS: ms(0.412)},
+		{Name: "db.example", Type: "AAAA", Rcode: "NOERROR", LatencyMS: ms(1500), Retries: 2, Transport: "tcp"},
+		{Name: "gone.example", Type: "A", Server: "[2001:db8::53]:53", Rcode: "NXDOMAIN", LatencyMS: ms(3.25), Transport: "udp"},
+		{Name: "slow.example", Type: "A", Server: "192.0.2.53:53", Retries: 1},
+		{Name: "cut.example", Type: "A", Server: "192.0.2.53:53", Error: "ICMP port unreachable from 192.0.2.53", Transport: "Tcp"},
+		{Name: "two.example", Type: "A", Rcode: "NOERROR", Answers: []string{"192.0.2.1", "192.0.2.2"}, LatencyMS: ms(0.05), Error: "truncated answer (retried over TCP)"},
+		{Name: "ünï.example", Type: "MX", Rcode: "SERVFAIL", LatencyMS: ms(12), Transport: "dñs"},
+	}
+	for _, q := range queries {
+		c := &analyze.Connect{Resolution: []analyze.Query{q}}
+		var k blockScratch
+		k.timeline(c)
+		var got []string
+		for _, l := range k.lines {
+			got = append(got, string(appendTimelineText(nil, 1, c, &l)))
+		}
+		if want := lookupLinesFormatted(q); !slices.Equal(got, want) {
+			t.Errorf("lookup %+v:\ngot  %q\nwant %q", q, got, want)
+		}
 	}
 }

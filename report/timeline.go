@@ -2,21 +2,24 @@ package report
 
 import (
 	"cmp"
-	"fmt"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/connscope/connscope/analyze"
+	"github.com/connscope/connscope/analyze/proto"
 )
 
-// timelineLine is one line of a connect's timeline: a lookup's (its
-// words in text) or an attempt's, its head (event -1) or one of its
-// events, whose words are appended when the line is (appendTimelineLine).
+// timelineLine is one line of a connect's timeline: a lookup's question
+// or answer (lookup its index in the connect's Resolution), or an
+// attempt's head (event -1) or one of its events; its words are appended
+// when the line is (appendTimelineText).
 type timelineLine struct {
 	offset  time.Duration
-	text    string
+	lookup  int // -1: an attempt's line
+	answer  bool
 	attempt int
 	event   int
 }
@@ -122,8 +125,12 @@ func (k *blockScratch) offsetStart(i int) int {
 // indented under its attempt's head. An event not worded yet (the Writer
 // leaves them to here) is worded as it is appended.
 func appendTimelineText(b []byte, n int, c *analyze.Connect, l *timelineLine) []byte {
-	if l.attempt < 0 {
-		return append(b, l.text...)
+	if l.lookup >= 0 {
+		q := &c.Resolution[l.lookup]
+		if l.answer {
+			return appendAnswerWords(b, q)
+		}
+		return appendQuestionWords(b, q)
 	}
 	a := c.Attempts[l.attempt]
 	if l.event < 0 {
@@ -150,56 +157,88 @@ func (k *blockScratch) timeline(c *analyze.Connect) {
 	item := func(start time.Duration, from int) {
 		k.items = append(k.items, timelineItem{start: start, from: from, to: len(k.lines)})
 	}
-	lookup := func(at time.Duration, text string) {
-		k.lines = append(k.lines, timelineLine{offset: at, text: text, attempt: -1})
+	lookup := func(at time.Duration, i int, answer bool) {
+		k.lines = append(k.lines, timelineLine{offset: at, lookup: i, answer: answer})
 		item(at, len(k.lines)-1)
 	}
-	for _, q := range c.Resolution {
+	for i := range c.Resolution {
+		q := &c.Resolution[i]
 		start := since(q.Start, origin)
-		ask := fmt.Sprintf("DNS query %s %s", q.Type, q.Name)
-		if q.Server != "" {
-			ask += " to " + q.Server
+		lookup(start, i, false)
+		if q.LatencyMS != nil {
+			lookup(start+msDuration(*q.LatencyMS), i, true)
 		}
-		if q.Transport != "" && q.Transport != "udp" {
-			ask += " over " + strings.ToUpper(q.Transport)
-		}
-		if q.Retries > 0 {
-			ask += fmt.Sprintf(" (sent %d times)", q.Retries+1)
-		}
-		if q.LatencyMS == nil {
-			if q.Error != "" {
-				ask += ": " + q.Error
-			} else {
-				ask += ": no answer"
-			}
-			lookup(start, ask)
-			continue
-		}
-		lookup(start, ask)
-		ans := fmt.Sprintf("DNS answer %s %s: %s", q.Type, q.Name, q.Rcode)
-		if len(q.Answers) > 0 {
-			ans += " " + strings.Join(q.Answers, ", ")
-		} else if q.Rcode == "NOERROR" {
-			ans += " (no records)"
-		}
-		ans += fmt.Sprintf(" after %s", analyze.FormatMS(*q.LatencyMS))
-		if q.Error != "" {
-			ans += " (" + q.Error + ")"
-		}
-		lookup(start+msDuration(*q.LatencyMS), ans)
 	}
 	for i, a := range c.Attempts {
 		if a == nil {
 			continue
 		}
 		start, from := since(a.Start, origin), len(k.lines)
-		k.lines = append(k.lines, timelineLine{offset: start, attempt: i, event: -1})
+		k.lines = append(k.lines, timelineLine{offset: start, lookup: -1, attempt: i, event: -1})
 		for j := range a.Events {
-			k.lines = append(k.lines, timelineLine{offset: eventOffset(&a.Events[j], a, origin), attempt: i, event: j})
+			k.lines = append(k.lines, timelineLine{offset: eventOffset(&a.Events[j], a, origin), lookup: -1, attempt: i, event: j})
 		}
 		item(start, from)
 	}
 	slices.SortStableFunc(k.items, func(x, y timelineItem) int { return cmp.Compare(x.start, y.start) })
+}
+
+// appendQuestionWords appends a lookup's question: "DNS query A db.example
+// to 192.0.2.53:53 over TCP (sent 2 times)", then ": no answer" (or what
+// became of it) when it got none.
+func appendQuestionWords(b []byte, q *analyze.Query) []byte {
+	b = append(append(append(append(b, "DNS query "...), q.Type...), ' '), q.Name...)
+	if q.Server != "" {
+		b = append(append(b, " to "...), q.Server...)
+	}
+	if q.Transport != "" && q.Transport != "udp" {
+		b = appendUpper(append(b, " over "...), q.Transport)
+	}
+	if q.Retries > 0 {
+		b = append(strconv.AppendInt(append(b, " (sent "...), int64(q.Retries+1), 10), " times)"...)
+	}
+	if q.LatencyMS == nil {
+		if q.Error != "" {
+			return append(append(b, ": "...), q.Error...)
+		}
+		return append(b, ": no answer"...)
+	}
+	return b
+}
+
+// appendAnswerWords appends a lookup's answer: "DNS answer A db.example:
+// NOERROR 192.0.2.10 after 0.412 ms".
+func appendAnswerWords(b []byte, q *analyze.Query) []byte {
+	b = append(append(append(append(b, "DNS answer "...), q.Type...), ' '), q.Name...)
+	b = append(append(b, ": "...), q.Rcode...)
+	if len(q.Answers) > 0 {
+		b = appendJoin(append(b, ' '), q.Answers, ", ")
+	} else if q.Rcode == "NOERROR" {
+		b = append(b, " (no records)"...)
+	}
+	b = proto.AppendMS(append(b, " after "...), *q.LatencyMS)
+	if q.Error != "" {
+		b = append(append(append(b, " ("...), q.Error...), ')')
+	}
+	return b
+}
+
+// appendUpper appends strings.ToUpper(s), without making it when s is
+// ASCII.
+func appendUpper(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return append(b, strings.ToUpper(s)...)
+		}
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if 'a' <= c && c <= 'z' {
+			c -= 'a' - 'A'
+		}
+		b = append(b, c)
+	}
+	return b
 }
 
 func orDash(s string) string {
