@@ -1,6 +1,7 @@
 package report
 
 import (
+	"slices"
 	"unicode/utf8"
 
 	"github.com/clipperhouse/displaywidth"
@@ -20,6 +21,7 @@ type textTable struct {
 	widths []int       // the widest cell of each column
 	filled []bool      // a row has a cell in this column other than "" and "-"
 	shown  []bool      // the columns drawn (showAll, showFilled)
+	header []string    // a copy of the last reset's header
 }
 
 // tableCell is a cell of a textTable: its text is text[start:end] where
@@ -29,8 +31,19 @@ type tableCell struct {
 	width int
 }
 
-// reset empties t and starts it with header (one column per name).
+// reset empties t and starts it with header (one column per name). The
+// same header as the last reset's (a live trace's table per connect)
+// keeps its cells, measured once.
 func (t *textTable) reset(header []string) {
+	if n := len(header); n > 0 && slices.Equal(t.header, header) {
+		t.text, t.cells = t.text[:t.cells[n-1].end], t.cells[:n]
+		for i, c := range t.cells {
+			t.widths[i] = c.width
+		}
+		clear(t.filled)
+		return
+	}
+	t.header = append(t.header[:0], header...)
 	t.text, t.cells = t.text[:0], t.cells[:0]
 	t.widths = resize(t.widths, len(header))
 	t.filled = resize(t.filled, len(header))

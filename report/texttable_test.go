@@ -152,6 +152,35 @@ func TestTextTableDrawsAsPlain(t *testing.T) {
 	}
 }
 
+// TestTextTableSameHeader: a table reset with the header of the one
+// before (a live trace's table per connect) keeps the header's cells but
+// none of the rows' widths, and sees a header changed in place.
+func TestTextTableSameHeader(t *testing.T) {
+	header := []string{"#", "Name", "Client"}
+	var tab textTable
+	for _, rows := range [][][]string{
+		{{"1", "数据库.example", strings.Repeat("y", 90)}},
+		{{"2", "a", "b"}},
+		{{"3", "", ""}, {"4", "🐬", "-"}},
+	} {
+		tab.reset(header)
+		for _, r := range rows {
+			tab.addRow(r)
+		}
+		tab.showAll()
+		if got, want := string(tableStyle{}.appendTable(nil, &tab, nil)), plainTable(false, header, rows, nil); got != want {
+			t.Errorf("rows %q after another table of the same header:\ngot\n%s\nwant\n%s", rows, got, want)
+		}
+	}
+	header[1] = "A longer name"
+	tab.reset(header)
+	tab.addRow([]string{"5", "b", "c"})
+	tab.showAll()
+	if got, want := string(tableStyle{}.appendTable(nil, &tab, nil)), plainTable(false, header, [][]string{{"5", "b", "c"}}, nil); got != want {
+		t.Errorf("the header changed in place:\ngot\n%s\nwant\n%s", got, want)
+	}
+}
+
 // TestTextTableShowFilled: a column is shown when a row (not the header)
 // holds something other than "" or "-" in it, or when it is always shown;
 // what an earlier table filled does not carry over.
