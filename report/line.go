@@ -168,12 +168,12 @@ var dash = []byte("-")
 // padRight pads the field b[from:] with spaces to width characters, as
 // fmt's %-Ns does (it counts runes, not columns).
 func padRight(b []byte, from, width int) []byte {
-	return appendRepeat(b, spaces, 1, width-utf8.RuneCount(b[from:]))
+	return appendRepeat(b, spaceRun, 1, width-utf8.RuneCount(b[from:]))
 }
 
 // padLeft appends field right-aligned in width characters (fmt's %Ns).
 func padLeft(b, field []byte, width int) []byte {
-	return append(appendRepeat(b, spaces, 1, width-utf8.RuneCount(field)), field...)
+	return append(appendRepeat(b, spaceRun, 1, width-utf8.RuneCount(field)), field...)
 }
 
 // orDashFrom is b with "-" as the field b[from:] when it is empty.

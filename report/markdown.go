@@ -95,7 +95,7 @@ func (markdownStyle) appendTable(b []byte, t *textTable, legend []string) []byte
 	b = append(b, '|')
 	for i, w := range t.widths {
 		if t.shown[i] {
-			b = append(appendRepeat(append(b, ':'), dashes, 1, w+1), '|')
+			b = append(appendRepeat(append(b, ':'), dashRun, 1, w+1), '|')
 		}
 	}
 	b = append(b, '\n')

@@ -46,7 +46,7 @@ func (tableStyle) appendTable(b []byte, t *textTable, legend []string) []byte {
 				b = append(b, mid...)
 			}
 			first = false
-			b = appendRepeat(b, lines, len("─"), w+2)
+			b = appendRepeat(b, ruleRun, len("─"), w+2)
 		}
 		return append(append(b, right...), '\n')
 	}

@@ -152,16 +152,16 @@ func cellWidth(s string) int {
 // appendPadded appends cell and then spaces up to width columns (cell
 // is cellWidth columns wide).
 func appendPadded(b, cell []byte, cellWidth, width int) []byte {
-	return appendRepeat(append(b, cell...), spaces, 1, width-cellWidth)
+	return appendRepeat(append(b, cell...), spaceRun, 1, width-cellWidth)
 }
 
-// spaces, dashes and lines are runs of one piece to append parts of
+// spaceRun, dashRun and ruleRun are runs of one piece to append parts of
 // (appendRepeat): a table's padding and rules, without making a string
 // per column.
 var (
-	spaces = "                                                                "
-	dashes = "----------------------------------------------------------------"
-	lines  = "────────────────────────────────────────────────────────────────"
+	spaceRun = "                                                                "
+	dashRun  = "----------------------------------------------------------------"
+	ruleRun  = "────────────────────────────────────────────────────────────────"
 )
 
 // appendRepeat appends n times the piece of size bytes that run repeats.

@@ -105,7 +105,7 @@ func (k *blockScratch) appendTimeline(b []byte, n int, c *analyze.Connect, inden
 		for i := it.from; i < it.to; i++ {
 			l := &k.lines[i]
 			off := k.offsets[k.offsetStart(i):k.ends[i]]
-			b = appendRepeat(append(b, indent...), spaces, 1, width-len(off))
+			b = appendRepeat(append(b, indent...), spaceRun, 1, width-len(off))
 			b = append(append(b, off...), "  "...)
 			b = append(appendTimelineText(b, n, c, l), '\n')
 		}

@@ -213,9 +213,10 @@ func (w *Writer) Connect(c *analyze.Connect) error {
 	}
 	// Words (timeline steps, evidence and causes from the facts) before
 	// redaction and rendering, and before a connect is held as an example.
-	// The JSON fast path words timeline steps itself as it writes them
-	// (appendAttempt), saving a copy of every attempt's events; redaction
-	// needs the words before it runs, encoding/json needs them in place.
+	// The renderers word timeline steps themselves as they write them
+	// (JSON's appendAttempt, the text formats' appendTimelineText),
+	// saving a copy of every attempt's events; redaction needs the words
+	// before it runs, encoding/json needs them in place.
 	stepsLater := w.red == nil && w.opt.Format == JSON && fastJSON
 	switch {
 	case w.red == nil && !example && (w.rv == nil || !w.rv.text) && (w.opt.Format != JSON || fastJSON):
@@ -383,8 +384,9 @@ type wordsScratch struct {
 // wordsApart is c with its own words (a copy of c, valid until the next
 // use of s) and its attempts' in s.words (analyze.ExplainWords): the
 // attempts are not copied; their timeline steps are left to the renderer
-// (as explainedIn's stepsLater). Only for the hand-written JSON encoder,
-// which reads s.words (jsonRenderer.connect).
+// (as explainedIn's stepsLater). Only for a renderer that reads s.words
+// (apartWords) and words the steps: the hand-written JSON encoder, the
+// table, Markdown and line formats.
 func (s *wordsScratch) wordsApart(c *analyze.Connect) *analyze.Connect {
 	s.c = *c
 	s.words = analyze.ExplainWords(&s.c, s.words)
