@@ -2,10 +2,12 @@ package report
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
 	"github.com/connscope/connscope/analyze"
+	"github.com/connscope/connscope/analyze/proto"
 )
 
 // The table and Markdown formats print the same things for people: one
@@ -15,21 +17,27 @@ import (
 // summary lines. textRenderer does that ordering once; a textStyle (table.go,
 // markdown.go) says how each piece looks.
 
-// textStyle is how one format for people draws the pieces.
+// textStyle is how one format for people draws the pieces. The pieces of
+// every connect are appended to a buffer the renderer reuses (no string
+// per cell, line or block); those printed once (headings, summary) are
+// strings.
 type textStyle interface {
 	// heading is the source heading.
 	heading(source string) string
-	// cell makes a cell's text safe for the format.
-	cell(s string) string
-	// table draws the header and rows (cells already made safe), and under
-	// it the legend when legend is not empty.
-	table(header []string, rows [][]string, legend []string) string
+	// safeCell makes the cell appended to b from from on safe for the
+	// format.
+	safeCell(b []byte, from int) []byte
+	// appendTable draws t's shown columns (cells already made safe), and
+	// under it the legend when legend is not empty.
+	appendTable(b []byte, t *textTable, legend []string) []byte
 	// failedHeading introduces the offline blocks of failed connects.
 	failedHeading() string
-	// block renders connect n: a headline, the attempts table when table is
-	// not empty (streaming), and for a failed connect its timeline,
-	// resolver, evidence and likely causes.
-	block(n int, c *analyze.Connect, table string) string
+	// appendBlock appends connect n's block: a headline, the attempts
+	// table when table is not empty (streaming), and for a failed connect
+	// its timeline, resolver, evidence and likely causes. words are its
+	// attempts' evidence and causes when the Writer made them apart from
+	// the attempts (nil: in the attempts); k is scratch memory.
+	appendBlock(b []byte, k *blockScratch, n int, c *analyze.Connect, words []analyze.AttemptWords, table []byte) []byte
 	// summary renders the summary's label/value lines under its heading,
 	// which says why the summary is partial when partial is not empty.
 	summary(partial string, lines [][2]string) string
@@ -42,10 +50,17 @@ type textRenderer struct {
 	sourcePending bool // source heading not printed yet
 	legendDone    bool // the column legend is printed under the first table only
 
-	// Offline: rows of the current table and the blocks of its failed
+	// Offline: the rows of the current table and the blocks of its failed
 	// connects, printed together by flush.
-	rows    [][]string
-	details []string
+	rows    textTable
+	details []byte
+
+	// Streaming: a connect's own table, drawn, and its block; reused.
+	connectRows textTable
+	drawn       []byte
+	block       []byte
+
+	scratch blockScratch
 }
 
 func (t *textRenderer) source(w *Writer, changed bool) {
@@ -63,15 +78,20 @@ func (t *textRenderer) writeHeading(w *Writer) {
 }
 
 func (t *textRenderer) connect(w *Writer, n int, c *analyze.Connect) {
+	words := w.words.apartWords(c)
 	if w.opt.Streaming {
-		w.writeString(t.style.block(n, c, t.table(w, attemptRows(n, c))))
+		t.connectRows.reset(attemptHeader)
+		t.addAttemptRows(&t.connectRows, n, c)
+		t.drawn = t.drawAttempts(t.drawn[:0], &t.connectRows)
+		t.block = t.style.appendBlock(t.block[:0], &t.scratch, n, c, words, t.drawn)
+		w.write(t.block)
 		return
 	}
-	t.rows = append(t.rows, attemptRows(n, c)...)
+	t.addAttemptRows(t.offlineRows(), n, c)
 	if failed(c) {
-		t.details = append(t.details, t.style.block(n, c, ""))
+		t.details = t.style.appendBlock(t.details, &t.scratch, n, c, words, nil)
 	}
-	if len(t.rows) >= w.opt.BatchAttempts {
+	if t.rows.rows() >= w.opt.BatchAttempts {
 		t.flush(w)
 	}
 }
@@ -79,64 +99,48 @@ func (t *textRenderer) connect(w *Writer, n int, c *analyze.Connect) {
 // flush prints the offline table collected so far and the blocks of its
 // failed connects.
 func (t *textRenderer) flush(w *Writer) {
-	if w.opt.Streaming || (len(t.rows) == 0 && len(t.details) == 0) {
+	if w.opt.Streaming || (t.rows.rows() == 0 && len(t.details) == 0) {
 		return
 	}
 	t.writeHeading(w)
-	w.writeString(t.table(w, t.rows))
-	w.writeString("\n")
+	t.drawn = append(t.drawAttempts(t.drawn[:0], t.offlineRows()), '\n')
+	w.write(t.drawn)
 	if len(t.details) > 0 {
 		w.writeString(t.style.failedHeading())
-		for _, d := range t.details {
-			w.writeString(d)
-		}
+		w.write(t.details)
 	}
-	clear(t.rows)
-	t.rows, t.details = t.rows[:0], t.details[:0]
+	t.rows.reset(attemptHeader)
+	t.details = t.details[:0]
+}
+
+// offlineRows is the offline table being filled, started with its
+// header the first time.
+func (t *textRenderer) offlineRows() *textTable {
+	if len(t.rows.widths) == 0 {
+		t.rows.reset(attemptHeader)
+	}
+	return &t.rows
 }
 
 func (t *textRenderer) summary(w *Writer, s analyze.Summary) {
 	w.writeString(t.style.summary(partialWords(&s), w.summaryLines(s)))
 }
 
-// table renders attempt rows, leaving out columns that are empty in every
-// row (no names without DNS, no process offline); the legend of the columns
-// shown goes under the first table.
-func (t *textRenderer) table(w *Writer, rows [][]string) string {
-	keep := make([]bool, len(attemptHeader))
-	for i := range keep {
-		keep[i] = i <= 2 || i == 4 // #, client, server, outcome always
-	}
-	for _, r := range rows {
-		for i, cell := range r {
-			if cell != "" && cell != "-" {
-				keep[i] = true
-			}
-		}
-	}
-	pick := func(r []string) []string {
-		out := make([]string, 0, len(r))
-		for i, cell := range r {
-			if keep[i] {
-				out = append(out, t.style.cell(strings.ReplaceAll(cell, "\n", " ")))
-			}
-		}
-		return out
-	}
-	picked := make([][]string, len(rows))
-	for i, r := range rows {
-		picked[i] = pick(r)
-	}
+// drawAttempts draws a table of attempt rows, leaving out columns that
+// are empty in every row (no names without DNS, no process offline); the
+// legend of the columns shown goes under the first table.
+func (t *textRenderer) drawAttempts(b []byte, rows *textTable) []byte {
+	rows.showFilled(func(col int) bool { return col <= 2 || col == 4 }) // #, client, server, outcome always
 	var legend []string
 	if !t.legendDone {
 		for i, h := range attemptHeader {
-			if keep[i] && columnHelp[h] != "" {
+			if rows.shown[i] && columnHelp[h] != "" {
 				legend = append(legend, columnHelp[h])
 			}
 		}
 		t.legendDone = true
 	}
-	return t.style.table(pick(attemptHeader), picked, legend)
+	return t.style.appendTable(b, rows, legend)
 }
 
 // columnHelp explains the columns whose meaning is not obvious; it is
@@ -170,132 +174,213 @@ var (
 	}()
 )
 
-// appendProtocolCells appends an attempt's protocol columns: its
-// protocol's summary in that protocol's column.
-func appendProtocolCells(row []string, a *analyze.Attempt) []string {
-	for _, p := range protocols {
-		cell := ""
-		if a != nil && a.App != nil && a.App.Info != nil && p.Key == string(a.App.Protocol) {
-			cell = a.App.Info.Summary()
-		}
-		row = append(row, cell)
+// addAttemptRows adds a row per attempt of connect n to rows (one row for
+// a connect without attempts, e.g. an unresolved name), each cell made
+// safe for the format as it is added.
+func (t *textRenderer) addAttemptRows(rows *textTable, n int, c *analyze.Connect) {
+	end := func() { rows.endCell(t.style) }
+	add := func(s string) {
+		rows.text = append(rows.text, s...)
+		end()
 	}
-	return row
-}
-
-// attemptRows is one table row per attempt of connect n (one row for a
-// connect without attempts, e.g. an unresolved name).
-func attemptRows(n int, c *analyze.Connect) [][]string {
 	if len(c.Attempts) == 0 {
-		row := append(make([]string, 0, len(attemptHeader)), strconv.Itoa(n), c.Client, "-", c.Name, string(c.Outcome), "", "", "", "", "", "", analyze.FormatMS(c.DurationMS))
-		row = append(appendProtocolCells(row, nil), processCell(c.PID, c.Comm))
-		return [][]string{row}
+		rows.text = strconv.AppendInt(rows.text, int64(n), 10)
+		end()
+		add(c.Client)
+		add("-")
+		add(c.Name)
+		add(string(c.Outcome))
+		for range 6 { // SYNs to Slow
+			add("")
+		}
+		rows.text = proto.AppendMS(rows.text, c.DurationMS)
+		end()
+		for range protocols {
+			add("")
+		}
+		rows.text = appendProcess(rows.text, c.PID, c.Comm)
+		end()
+		return
 	}
-	rows := make([][]string, 0, len(c.Attempts))
 	for i, a := range c.Attempts {
 		if a == nil {
 			continue
 		}
-		syns := ""
+		rows.text = appendAttemptLabel(rows.text, n, i, len(c.Attempts))
+		end()
+		add(a.Client)
+		rows.text = appendServerCell(rows.text, a)
+		end()
+		add(c.Name)
+		rows.text = appendOutcome(rows.text, a.Outcome, a.Errno)
+		end()
 		if a.SYNCount > 0 {
-			syns = strconv.Itoa(a.SYNCount)
+			rows.text = strconv.AppendInt(rows.text, int64(a.SYNCount), 10)
 		}
-		row := append(make([]string, 0, len(attemptHeader)),
-			attemptLabel(n, i, len(c.Attempts)),
-			a.Client,
-			serverCell(a),
-			c.Name,
-			outcomeCell(a.Outcome, a.Errno),
-			syns,
-			fmtMSPtr(a.RTTMS),
-			fmtMSPtr(a.GreetingDelayMS),
-			fmtMSPtr(a.ClientFirstByteMS),
-			responseCell(a),
-			slowCell(a.Slow),
-			analyze.FormatMS(a.DurationMS),
-		)
-		row = append(appendProtocolCells(row, a), attemptProcess(c, a))
-		rows = append(rows, row)
+		end()
+		rows.text = appendMSOrDash(rows.text, a.RTTMS)
+		end()
+		rows.text = appendMSOrDash(rows.text, a.GreetingDelayMS)
+		end()
+		rows.text = appendMSOrDash(rows.text, a.ClientFirstByteMS)
+		end()
+		if a.ClientFirstByteMS != nil { // Response: only for a client-first attempt
+			rows.text = appendMSOrDash(rows.text, a.ServerResponseMS)
+		}
+		end()
+		if a.Slow != nil {
+			rows.text = proto.AppendMS(append(append(rows.text, a.Slow.Part...), ' '), a.Slow.MS)
+		}
+		end()
+		rows.text = proto.AppendMS(rows.text, a.DurationMS)
+		end()
+		for _, p := range protocols {
+			if a.App != nil && a.App.Info != nil && p.Key == string(a.App.Protocol) {
+				rows.text = append(rows.text, a.App.Info.Summary()...)
+			}
+			end()
+		}
+		rows.text = appendAttemptProcess(rows.text, c, a)
+		end()
 	}
-	return rows
 }
 
-// headline is "Connect 3: timeout (10.0.0.1 → db.example:3306, 2 attempts, 6.02 s, by mariadb[42])".
-func headline(n int, c *analyze.Connect) (outcome, detail string) {
-	parts := []string{}
+// appendHeadline appends a connect's headline after its outcome:
+// "10.0.0.1 → db.example:3306, 2 attempts, 6.02 s, by mariadb[42]".
+func appendHeadline(b []byte, c *analyze.Connect) []byte {
 	if c.Client != "" {
-		parts = append(parts, c.Client+" → "+target(c))
+		b = append(append(b, c.Client...), " → "...)
 	} else {
-		parts = append(parts, "to "+target(c))
+		b = append(b, "to "...)
 	}
-	parts = append(parts, plural(len(c.Attempts), "attempt", "attempts"), analyze.FormatMS(c.DurationMS))
-	if p := processCell(c.PID, c.Comm); p != "" {
-		parts = append(parts, "by "+p)
+	b = appendTarget(b, c)
+	b = strconv.AppendInt(append(b, ", "...), int64(len(c.Attempts)), 10)
+	if len(c.Attempts) == 1 {
+		b = append(b, " attempt, "...)
+	} else {
+		b = append(b, " attempts, "...)
+	}
+	b = proto.AppendMS(b, c.DurationMS)
+	if c.PID != 0 || c.Comm != "" {
+		b = appendProcess(append(b, ", by "...), c.PID, c.Comm)
 	}
 	for _, a := range c.Attempts {
 		if a != nil && a.ServerSide {
-			parts = append(parts, serverSideMark)
+			b = append(append(b, ", "...), serverSideMark...)
 			break
 		}
 	}
-	return string(c.Outcome), strings.Join(parts, ", ")
+	return b
 }
 
 // serverSideMark marks a connect seen from its server's host (the
 // listener's kernel and process were traced: Attempt.ServerSide).
 const serverSideMark = "seen from the server side"
 
-// serverCell is an attempt's Server cell: its address, marked when the
-// attempt was seen from the server's host.
-func serverCell(a *analyze.Attempt) string {
+// appendServerCell appends an attempt's Server cell: its address, marked
+// when the attempt was seen from the server's host.
+func appendServerCell(b []byte, a *analyze.Attempt) []byte {
+	b = append(b, a.Server...)
 	if a.ServerSide {
-		return a.Server + " (server side)"
+		b = append(b, " (server side)"...)
 	}
-	return a.Server
+	return b
+}
+
+// blockScratch is the memory a connect's block is put together in (its
+// timeline's lines, its evidence groups, its causes), reused from one
+// connect to the next.
+type blockScratch struct {
+	lines   []timelineLine
+	items   []timelineItem
+	offsets []byte // the lines' offsets as text, one after another
+	ends    []int  // where each line's offset ends in offsets
+	groups  []evidenceGroup
+	rest    []string
+	causes  []string
 }
 
 // evidenceGroup is the evidence of one attempt (or of the connect).
 type evidenceGroup struct {
-	label string
-	items []string
+	attempt int // its index in the connect's attempts; -1: the connect's own
+	items   []string
 }
 
 // evidenceGroups collects each attempt's evidence, then the connect's own
-// evidence not already listed (e.g. the failed resolution).
-func evidenceGroups(n int, c *analyze.Connect) []evidenceGroup {
-	var groups []evidenceGroup
-	seen := map[string]bool{}
+// evidence not already listed (e.g. the failed resolution). The groups
+// are valid until the next call.
+func (k *blockScratch) evidenceGroups(c *analyze.Connect, words []analyze.AttemptWords) []evidenceGroup {
+	k.groups, k.rest = k.groups[:0], k.rest[:0]
 	for i, a := range c.Attempts {
-		if a == nil || len(a.Evidence) == 0 {
-			continue
+		if ev := attemptWordsOf(a, i, words).Evidence; len(ev) > 0 {
+			k.groups = append(k.groups, evidenceGroup{attempt: i, items: ev})
 		}
-		g := evidenceGroup{label: fmt.Sprintf("attempt %s (%s)", attemptLabel(n, i, len(c.Attempts)), a.Outcome)}
-		for _, e := range a.Evidence {
-			seen[e] = true
-			g.items = append(g.items, e)
-		}
-		groups = append(groups, g)
 	}
-	var rest []string
 	for _, e := range c.Evidence {
-		if !seen[e] {
-			rest = append(rest, e)
+		if !k.listed(e) {
+			k.rest = append(k.rest, e)
 		}
 	}
-	if len(rest) > 0 {
-		groups = append(groups, evidenceGroup{label: "connect", items: rest})
+	if len(k.rest) > 0 {
+		k.groups = append(k.groups, evidenceGroup{attempt: -1, items: k.rest})
 	}
-	return groups
+	return k.groups
 }
 
-func connectCauses(c *analyze.Connect) []string {
-	lists := [][]string{c.Causes}
-	for _, a := range c.Attempts {
-		if a != nil && a.Outcome != analyze.OK {
-			lists = append(lists, a.Causes)
+// listed says whether an attempt's group lists e.
+func (k *blockScratch) listed(e string) bool {
+	for _, g := range k.groups {
+		if g.attempt >= 0 && slices.Contains(g.items, e) {
+			return true
 		}
 	}
-	return dedupe(lists...)
+	return false
+}
+
+// appendGroupLabel appends the label of an evidence group:
+// "attempt 3.1 (timeout)", or "connect".
+func appendGroupLabel(b []byte, n int, c *analyze.Connect, g evidenceGroup) []byte {
+	if g.attempt < 0 {
+		return append(b, "connect"...)
+	}
+	b = appendAttemptLabel(append(b, "attempt "...), n, g.attempt, len(c.Attempts))
+	return append(append(append(b, " ("...), c.Attempts[g.attempt].Outcome...), ')')
+}
+
+// attemptWordsOf is attempt i's (a's) evidence and causes: from words
+// when the Writer made them apart from the attempts, else a's own.
+func attemptWordsOf(a *analyze.Attempt, i int, words []analyze.AttemptWords) analyze.AttemptWords {
+	switch {
+	case a == nil:
+		return analyze.AttemptWords{}
+	case words != nil:
+		return words[i]
+	}
+	return analyze.AttemptWords{Evidence: a.Evidence, Causes: a.Causes}
+}
+
+// connectCauses are the connect's causes, then its failed attempts', each
+// once (empty ones left out); valid until the next call.
+func (k *blockScratch) connectCauses(c *analyze.Connect, words []analyze.AttemptWords) []string {
+	k.causes = appendOnce(k.causes[:0], c.Causes)
+	for i, a := range c.Attempts {
+		if a != nil && a.Outcome != analyze.OK {
+			k.causes = appendOnce(k.causes, attemptWordsOf(a, i, words).Causes)
+		}
+	}
+	return k.causes
+}
+
+// appendOnce appends the strings of add that out does not hold yet,
+// leaving out empty ones (a connect has a handful: a search is cheaper
+// than a map).
+func appendOnce(out, add []string) []string {
+	for _, s := range add {
+		if s != "" && !slices.Contains(out, s) {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 // resolverLine describes what eBPF saw of the process's resolver.
@@ -398,15 +483,6 @@ func packetsLine(s analyze.Summary) string {
 		line += ", " + plural(int(s.LateRetransmits), "SYN retransmit", "SYN retransmits") + " after their attempt was reported (not new attempts)"
 	}
 	return line
-}
-
-// responseCell is the server's response time on a client-first attempt
-// ("-" when it never answered), empty when the server spoke first.
-func responseCell(a *analyze.Attempt) string {
-	if a.ClientFirstByteMS == nil {
-		return ""
-	}
-	return fmtMSPtr(a.ServerResponseMS)
 }
 
 // slowCell is "client 1.35 s": the slow part and its time.

@@ -6,7 +6,7 @@
 // Each format is a renderer in its own file (table.go, markdown.go,
 // json.go, line.go), chosen once by NewWriter; shared pieces have theirs
 // (blocks.go: what the table and Markdown formats print, in which order;
-// timeline.go; eventwords.go: the words of each timeline step, made from
+// texttable.go: their tables, filled and then drawn; timeline.go; eventwords.go: the words of each timeline step, made from
 // its kind and facts; duration.go: durations are analyze.FormatMS
 // everywhere). The Writer owns what they share: numbering, --failed, write
 // errors, the timeline's words and then redaction, applied to a connect and

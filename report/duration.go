@@ -2,10 +2,9 @@ package report
 
 import (
 	"strconv"
-	"strings"
 	"time"
 
-	"github.com/connscope/connscope/analyze"
+	"github.com/connscope/connscope/analyze/proto"
 )
 
 // Durations are written one way everywhere: analyze.FormatMS, which the
@@ -16,32 +15,52 @@ import (
 // line format's columns. Timeline offsets are instants, not durations: they
 // have their own fixed, signed microsecond format so that they line up.
 
-// fmtMSPtr renders an optional duration; "-" when absent.
-func fmtMSPtr(ms *float64) string {
+// appendMSOrDash appends an optional duration; "-" when absent.
+func appendMSOrDash(b []byte, ms *float64) []byte {
 	if ms == nil {
-		return "-"
+		return append(b, '-')
 	}
-	return analyze.FormatMS(*ms)
+	return proto.AppendMS(b, *ms)
 }
 
 // compactMS is analyze.FormatMS without the space ("0.213ms"), "-" for
 // none: one field per column.
 func compactMS(ms *float64) string {
+	return string(appendCompactMS(nil, ms))
+}
+
+// appendCompactMS appends compactMS(ms).
+func appendCompactMS(b []byte, ms *float64) []byte {
 	if ms == nil {
-		return "-"
+		return append(b, '-')
 	}
-	return strings.ReplaceAll(analyze.FormatMS(*ms), " ", "")
+	from := len(b)
+	b = proto.AppendMS(b, *ms)
+	out := from
+	for _, c := range b[from:] {
+		if c != ' ' {
+			b[out] = c
+			out++
+		}
+	}
+	return b[:out]
 }
 
 // fmtOffset renders a timeline offset: microsecond resolution, in ms below
 // one second and in s above.
 func fmtOffset(d time.Duration) string {
+	var buf [32]byte
+	return string(appendOffset(buf[:0], d))
+}
+
+// appendOffset appends fmtOffset(d).
+func appendOffset(b []byte, d time.Duration) []byte {
 	ms := float64(d) / float64(time.Millisecond)
 	if ms < 1000 && ms > -1000 {
-		return string(appendSigned3(make([]byte, 0, 16), ms, " ms"))
+		return appendSigned3(b, ms, " ms")
 	}
 	// The trailing space lines the decimal point up with the " ms" lines.
-	return string(appendSigned3(make([]byte, 0, 16), ms/1000, " s "))
+	return appendSigned3(b, ms/1000, " s ")
 }
 
 // appendSigned3 appends v as fmt's %+.3f does (a sign always), then unit.

@@ -38,23 +38,26 @@ func TestTableAndTimelineAgreeOnDurations(t *testing.T) {
 			t.Errorf("%s: %v", path, err)
 		}
 		for n, c := range cs {
-			rows := attemptRows(n+1, c)
+			var rows textTable
+			rows.reset(attemptHeader)
+			(&textRenderer{style: tableStyle{}}).addAttemptRows(&rows, n+1, c)
+			cell := func(r, col int) string { text, _ := rows.cell(r+1, col); return string(text) }
 			for i, a := range c.Attempts {
-				if a == nil || i >= len(rows) {
+				if a == nil || i >= rows.rows() {
 					continue
 				}
 				for _, e := range a.Events {
 					e.What = EventWords(&e)
 					if a.RTTMS != nil && strings.Contains(e.What, "SYN-ACK") && strings.Contains(e.What, "(RTT ") {
 						rtts++
-						if want := "(RTT " + rows[i][rttCol]; !strings.Contains(e.What, want) {
-							t.Errorf("%s connect %d: RTT cell %q, timeline %q", filepath.Base(path), n+1, rows[i][rttCol], e.What)
+						if want := "(RTT " + cell(i, rttCol); !strings.Contains(e.What, want) {
+							t.Errorf("%s connect %d: RTT cell %q, timeline %q", filepath.Base(path), n+1, cell(i, rttCol), e.What)
 						}
 					}
 					if a.GreetingDelayMS != nil && strings.HasPrefix(e.What, "greeting:") {
 						greetings++
-						if want := "(" + rows[i][greetingCol] + " after the handshake"; !strings.Contains(e.What, want) {
-							t.Errorf("%s connect %d: Greeting cell %q, timeline %q", filepath.Base(path), n+1, rows[i][greetingCol], e.What)
+						if want := "(" + cell(i, greetingCol) + " after the handshake"; !strings.Contains(e.What, want) {
+							t.Errorf("%s connect %d: Greeting cell %q, timeline %q", filepath.Base(path), n+1, cell(i, greetingCol), e.What)
 						}
 					}
 				}

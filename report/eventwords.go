@@ -93,6 +93,23 @@ func EventWords(e *analyze.Event) string {
 	return string(e.Kind)
 }
 
+// appendEventWords appends EventWords(e) (a text format's timeline line):
+// the words appended straight into the line where they can be, as JSON's
+// appendEventWordsJSON does.
+func appendEventWords(b []byte, e *analyze.Event) []byte {
+	n := len(b)
+	if e.Proto != "" {
+		if words := analyze.ProtocolAppendWords(e.Proto); words != nil {
+			if b = words(b, string(e.Kind), proto.Dir(e.Dir), &e.EventAttrs); len(b) > n {
+				return b
+			}
+		}
+	} else if out, ok := appendStepWords(b, e); ok {
+		return out
+	}
+	return append(b[:n], EventWords(e)...)
+}
+
 // appendHandshakeWords appends the words of the handshake's steps — SYN,
 // SYN retransmit, SYN-ACK: most of every timeline — and reports whether e
 // is one (without a protocol's words). Written into b rather than joined

@@ -64,9 +64,7 @@ func (j *jsonRenderer) connect(w *Writer, n int, c *analyze.Connect) {
 	}
 	room := w.out.AvailableBuffer()
 	jc := jsonConnect{Kind: "connect", Source: w.shownSource(), Number: n, Connect: c}
-	if s := &w.words; s.apart && c == &s.c {
-		jc.words = s.words // c was worded by wordsApart
-	}
+	jc.words = w.words.apartWords(c) // c was worded by wordsApart, or nil
 	line, err := appendConnectLine(room, jc)
 	if err != nil {
 		if w.err == nil {

@@ -7,13 +7,15 @@ import (
 	"github.com/connscope/connscope/rollup"
 )
 
-// TestKeepsConnects: only a Writer that writes each connect at once and
-// learns nothing from it (JSON without redaction, with or without the
-// rollup) lets the caller reuse a connect's memory after Connect
-// (analyze.Options.Recycle); table and Markdown hold connects for the
-// rollup's examples, redaction learns names from them.
+// TestKeepsConnects: a Writer that renders each connect into text at
+// once and learns nothing from it (any format without redaction, unless
+// the table and Markdown formats may still print the connects one by one
+// or as the rollup's examples) lets the caller reuse a connect's memory
+// after Connect (analyze.Options.Recycle); the table and Markdown rollup
+// holds connects, redaction learns names from them.
 func TestKeepsConnects(t *testing.T) {
 	roll := &RollupOptions{GroupBy: rollup.ByServer, Examples: rollup.DefaultExamples}
+	all := &RollupOptions{All: true, GroupBy: rollup.ByServer, Examples: rollup.DefaultExamples}
 	tests := []struct {
 		name string
 		opt  Options
@@ -24,8 +26,14 @@ func TestKeepsConnects(t *testing.T) {
 		{"json redacted", Options{Format: JSON, Redact: true, Rollup: roll}, true},
 		{"table with rollup", Options{Format: Table, Rollup: roll}, true},
 		{"markdown with rollup", Options{Format: Markdown, Rollup: roll}, true},
-		{"table", Options{Format: Table}, true},
-		{"line", Options{Format: Line}, true},
+		{"table --all", Options{Format: Table, Rollup: all}, false},
+		{"markdown --all", Options{Format: Markdown, Rollup: all}, false},
+		{"table --all redacted", Options{Format: Table, Redact: true, Rollup: all}, true},
+		{"table streaming with rollup", Options{Format: Table, Streaming: true, Rollup: roll}, false},
+		{"table", Options{Format: Table}, false},
+		{"line", Options{Format: Line}, false},
+		{"line with rollup", Options{Format: Line, Rollup: roll}, false},
+		{"line redacted", Options{Format: Line, Redact: true}, true},
 	}
 	for _, tc := range tests {
 		if got := NewWriter(io.Discard, tc.opt).KeepsConnects(); got != tc.want {

@@ -13,7 +13,7 @@ import (
 // for byte the report of the same connects worded beforehand, in every
 // format and with the options that decide what is printed: the rollup's
 // examples, the connects held up to the threshold, --failed, --all,
-// --redact.
+// --redact, streaming (trace).
 func TestWordsOnlyWhenPrinted(t *testing.T) {
 	raw := labConnects(t)
 	if len(raw) <= DefaultRollupThreshold {
@@ -25,11 +25,11 @@ func TestWordsOnlyWhenPrinted(t *testing.T) {
 	}
 	for _, f := range Formats {
 		for _, v := range []struct {
-			name                string
-			failed, all, redact bool
-			n                   int // connects given (all of them when 0)
+			name                           string
+			failed, all, redact, streaming bool
+			n                              int // connects given (all of them when 0)
 		}{
-			{name: "plain"}, {name: "failed", failed: true}, {name: "all", all: true}, {name: "redact-failed", redact: true, failed: true},
+			{name: "plain"}, {name: "streaming", streaming: true}, {name: "streaming-failed", streaming: true, failed: true}, {name: "failed", failed: true}, {name: "all", all: true}, {name: "redact-failed", redact: true, failed: true},
 			{name: "threshold", n: DefaultRollupThreshold}, {name: "threshold-failed", n: DefaultRollupThreshold + 5, failed: true},
 		} {
 			t.Run(string(f)+"/"+v.name, func(t *testing.T) {
@@ -37,7 +37,7 @@ func TestWordsOnlyWhenPrinted(t *testing.T) {
 				if v.n > 0 {
 					n = v.n
 				}
-				opt := Options{Format: f, FailedOnly: v.failed, Redact: v.redact, Rollup: &RollupOptions{All: v.all}}
+				opt := Options{Format: f, FailedOnly: v.failed, Redact: v.redact, Streaming: v.streaming, Rollup: &RollupOptions{All: v.all}}
 				got, want := renderConnects(t, opt, raw[:n], 0), renderConnects(t, opt, worded[:n], 0)
 				if got != want {
 					t.Errorf("the report of unworded connects differs from that of connects worded first:\n%s", firstDiff(want, got))

@@ -1,10 +1,12 @@
 package report
 
 import (
-	"fmt"
+	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/connscope/connscope/analyze"
+	"github.com/connscope/connscope/analyze/proto"
 )
 
 // The line format (--format line) prints one line per connect, like
@@ -46,7 +48,9 @@ const lineFormat = "%-12s  %-18s  %-22s → %-28s  %-22s  %-15s  %3s  %9s  %10s 
 
 // lineRenderer is the renderer of the line format.
 type lineRenderer struct {
-	headerDone bool // the column header is printed
+	headerDone bool     // the column header is printed
+	line       []byte   // a connect's line, reused
+	field      [32]byte // a right-aligned field, made before it is padded
 }
 
 func (*lineRenderer) flush(*Writer) {}
@@ -68,40 +72,56 @@ func (l *lineRenderer) source(w *Writer, changed bool) {
 	w.printf("# source: %s\n", strings.ReplaceAll(w.shownSource(), "\n", " "))
 }
 
-// connect prints connect c as one line.
+// connect prints connect c as one line: lineFormat's fields appended
+// rather than formatted, each after its separator, then padded from where
+// it began (from) as fmt pads (padRight, padLeft).
 func (l *lineRenderer) connect(w *Writer, _ int, c *analyze.Connect) {
 	l.writeHeader(w)
-	var last *analyze.Attempt
-	for i := len(c.Attempts) - 1; i >= 0 && last == nil; i-- {
-		last = c.Attempts[i]
+	words := w.words.apartWords(c)
+	lastAt := -1
+	for i := len(c.Attempts) - 1; i >= 0; i-- {
+		if c.Attempts[i] != nil {
+			lastAt = i
+			break
+		}
 	}
-	client, server := c.Client, target(c)
-	syns, rtt, greeting := "-", "-", "-"
-	proc := processCell(c.PID, c.Comm)
+	b := c.Start.UTC().AppendFormat(l.line[:0], "15:04:05.000")
+	b = padRight(b, 0, 12)
+	var last *analyze.Attempt
 	evidence := c.Evidence
+	if lastAt >= 0 {
+		last = c.Attempts[lastAt]
+		if ev := attemptWordsOf(last, lastAt, words).Evidence; len(ev) > 0 {
+			evidence = ev
+		}
+	}
+	// PROCESS
+	from := len(b) + 2
+	b = appendAttemptProcess(append(b, "  "...), c, last)
+	b = padRight(orDashFrom(b, from), from, 18)
+	// CLIENT
+	from = len(b) + 2
 	if last != nil {
-		client, server = last.Client, last.Server
+		b = append(append(b, "  "...), last.Client...)
+	} else {
+		b = append(append(b, "  "...), c.Client...)
+	}
+	b = padRight(orDashFrom(b, from), from, 22)
+	// SERVER
+	from = len(b) + len(" → ")
+	if last != nil {
+		b = append(append(b, " → "...), last.Server...)
 		if c.Name != "" {
-			server += "(" + c.Name + ")"
+			b = append(append(append(b, '('), c.Name...), ')')
 		}
 		if last.ServerSide {
-			server += lineServerSideMark
+			b = append(b, lineServerSideMark...)
 		}
-		if last.SYNCount > 0 {
-			syns = fmt.Sprint(last.SYNCount)
-		}
-		rtt, greeting = compactMS(last.RTTMS), lineResponse(last)
-		proc = attemptProcess(c, last)
-		if len(last.Evidence) > 0 {
-			evidence = last.Evidence
-		}
+	} else {
+		b = appendTarget(append(b, " → "...), c)
 	}
-	if client == "" {
-		client = "-"
-	}
-	if proc == "" {
-		proc = "-"
-	}
+	b = padRight(b, from, 28)
+	// OUTCOME, ERRNO
 	outcome, errno := c.Outcome, "-"
 	if last != nil {
 		outcome = last.Outcome
@@ -109,55 +129,114 @@ func (l *lineRenderer) connect(w *Writer, _ int, c *analyze.Connect) {
 			errno = last.Errno
 		}
 	}
-	w.printf(lineFormat, c.Start.UTC().Format("15:04:05.000"), proc, client, server, outcome, errno, syns, rtt, greeting, lineReason(c, last, evidence))
+	from = len(b) + 2
+	b = padRight(append(append(b, "  "...), outcome...), from, 22)
+	from = len(b) + 2
+	b = padRight(append(append(b, "  "...), errno...), from, 15)
+	// SYN, RTT, RESP/GREET: right-aligned
+	b = append(b, "  "...)
+	if last != nil && last.SYNCount > 0 {
+		b = padLeft(b, strconv.AppendInt(l.field[:0], int64(last.SYNCount), 10), 3)
+	} else {
+		b = padLeft(b, dash, 3)
+	}
+	b = append(b, "  "...)
+	if last != nil {
+		b = padLeft(b, appendCompactMS(l.field[:0], last.RTTMS), 9)
+		b = append(b, "  "...)
+		b = padLeft(b, appendLineResponse(l.field[:0], last), 10)
+	} else {
+		b = padLeft(b, dash, 9)
+		b = append(b, "  "...)
+		b = padLeft(b, dash, 10)
+	}
+	// REASON
+	b = append(b, "  "...)
+	reason := len(b)
+	b = appendLineReason(b, c, last, evidence)
+	for i := reason; i < len(b); i++ {
+		if b[i] == '\n' {
+			b[i] = ' '
+		}
+	}
+	l.line = append(b, '\n')
+	w.write(l.line)
 }
 
-// lineResponse is the RESP/GREET cell of attempt a: the greeting delay of
-// a server-first attempt, "r:" and the server's response time of a
-// client-first one.
-func lineResponse(a *analyze.Attempt) string {
+var dash = []byte("-")
+
+// padRight pads the field b[from:] with spaces to width characters, as
+// fmt's %-Ns does (it counts runes, not columns).
+func padRight(b []byte, from, width int) []byte {
+	return appendRepeat(b, spaceRun, 1, width-utf8.RuneCount(b[from:]))
+}
+
+// padLeft appends field right-aligned in width characters (fmt's %Ns).
+func padLeft(b, field []byte, width int) []byte {
+	return append(appendRepeat(b, spaceRun, 1, width-utf8.RuneCount(field)), field...)
+}
+
+// orDashFrom is b with "-" as the field b[from:] when it is empty.
+func orDashFrom(b []byte, from int) []byte {
+	if len(b) == from {
+		return append(b, '-')
+	}
+	return b
+}
+
+// appendLineResponse appends the RESP/GREET cell of attempt a: the
+// greeting delay of a server-first attempt, "r:" and the server's
+// response time of a client-first one.
+func appendLineResponse(b []byte, a *analyze.Attempt) []byte {
 	if a.ClientFirstByteMS != nil {
-		return "r:" + compactMS(a.ServerResponseMS)
+		return appendCompactMS(append(b, "r:"...), a.ServerResponseMS)
 	}
-	return compactMS(a.GreetingDelayMS)
+	return appendCompactMS(b, a.GreetingDelayMS)
 }
 
-// lineReason is the reason id and the first evidence fact, preceded by the
-// earlier attempts when there were several, followed by the slow part.
-func lineReason(c *analyze.Connect, last *analyze.Attempt, evidence []string) string {
-	reason := "-"
-	if len(evidence) > 0 {
-		reason = evidence[0]
-	}
-	if last != nil && c.Outcome != last.Outcome {
-		reason = fmt.Sprintf("connect %s: %s", c.Outcome, reason)
-	}
+// appendLineReason appends the reason id and the first evidence fact,
+// preceded by the earlier attempts when there were several, followed by
+// the slow part.
+func appendLineReason(b []byte, c *analyze.Connect, last *analyze.Attempt, evidence []string) []byte {
 	// The id comes first, whatever follows, so that it is the column's
 	// first word.
 	id := c.Reason
 	if last != nil {
 		id = last.Reason
 	}
-	if s := id.String(); s != "" {
-		if reason == "-" {
-			reason = s
-		} else {
-			reason = s + ": " + reason
-		}
+	s := id.String()
+	b = append(b, s...)
+	first := "-"
+	if len(evidence) > 0 {
+		first = evidence[0]
 	}
-	var earlier []string
+	outcomeDiffers := last != nil && c.Outcome != last.Outcome
+	switch {
+	case outcomeDiffers:
+		if s != "" {
+			b = append(b, ": "...)
+		}
+		b = append(append(append(append(b, "connect "...), c.Outcome...), ": "...), first...)
+	case s == "" || first != "-":
+		if s != "" {
+			b = append(b, ": "...)
+		}
+		b = append(b, first...)
+	}
+	sep := " (after "
 	for _, a := range c.Attempts {
 		if a != nil && a != last {
-			earlier = append(earlier, fmt.Sprintf("%s %s", a.Server, a.Outcome))
+			b = append(append(append(append(b, sep...), a.Server...), ' '), a.Outcome...)
+			sep = ", "
 		}
 	}
-	if len(earlier) > 0 {
-		reason = fmt.Sprintf("%s (after %s)", reason, strings.Join(earlier, ", "))
+	if sep == ", " {
+		b = append(b, ')')
 	}
 	if last != nil && last.Slow != nil {
-		reason += "; slow: " + slowCell(last.Slow)
+		b = proto.AppendMS(append(append(append(b, "; slow: "...), last.Slow.Part...), ' '), last.Slow.MS)
 	}
-	return strings.ReplaceAll(reason, "\n", " ")
+	return b
 }
 
 // summary prints the summary as # lines.

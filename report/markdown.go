@@ -17,104 +17,140 @@ type markdownStyle struct {
 
 func (markdownStyle) heading(source string) string { return "## " + mdEscape(source) + "\n\n" }
 
-func (markdownStyle) cell(s string) string { return mdEscape(s) }
+// safeCell escapes a cell (appendMDEscaped).
+func (markdownStyle) safeCell(b []byte, from int) []byte { return mdEscapeFrom(b, from) }
 
 func (markdownStyle) failedHeading() string { return "### Failed connects\n\n" }
 
-// mdEscape keeps text from breaking Markdown tables and markup.
+// mdEscape keeps text from breaking Markdown tables and markup: | is
+// escaped, a newline becomes a space, < and > entities.
 func mdEscape(s string) string {
-	return mdEscaper.Replace(s)
+	if mdSafe(s) {
+		return s
+	}
+	return string(appendMDEscaped(nil, s))
 }
 
-var mdEscaper = strings.NewReplacer("|", `\|`, "\n", " ", "<", "&lt;", ">", "&gt;")
-
-// table draws a Markdown table with its columns padded to line up in the
-// source text (the look tablewriter's Markdown renderer had).
-func (markdownStyle) table(header []string, rows [][]string, legend []string) string {
-	widths := columnWidths(header, rows)
-	var b strings.Builder
-	row := func(r []string) {
-		b.WriteString("|")
-		for i, w := range widths {
-			cell := ""
-			if i < len(r) {
-				cell = r[i]
-			}
-			b.WriteByte(' ')
-			padCell(&b, cell, w)
-			b.WriteString(" |")
+// mdSafe says whether s needs no escaping.
+func mdSafe[T string | []byte](s T) bool {
+	for i := 0; i < len(s); i++ {
+		switch s[i] {
+		case '|', '\n', '<', '>':
+			return false
 		}
-		b.WriteByte('\n')
 	}
-	row(header)
-	b.WriteString("|")
-	for _, w := range widths {
-		b.WriteString(":")
-		b.WriteString(strings.Repeat("-", w+1))
-		b.WriteString("|")
+	return true
+}
+
+// appendMDEscaped appends s escaped (mdEscape): the runs between the
+// bytes to escape are appended whole (evidence and causes are long, and
+// mostly have none).
+func appendMDEscaped[T string | []byte](b []byte, s T) []byte {
+	from := 0
+	for i := 0; i < len(s); i++ {
+		var esc string
+		switch s[i] {
+		case '|':
+			esc = `\|`
+		case '\n':
+			esc = " "
+		case '<':
+			esc = "&lt;"
+		case '>':
+			esc = "&gt;"
+		default:
+			continue
+		}
+		b = append(append(b, s[from:i]...), esc...)
+		from = i + 1
 	}
-	b.WriteByte('\n')
-	for _, r := range rows {
-		row(r)
+	return append(b, s[from:]...)
+}
+
+// mdEscapeFrom escapes b[from:] in place (mdEscape): text appended to b
+// before it was known to need it.
+func mdEscapeFrom(b []byte, from int) []byte {
+	if mdSafe(b[from:]) {
+		return b
+	}
+	raw := append([]byte(nil), b[from:]...)
+	return appendMDEscaped(b[:from], raw)
+}
+
+// appendTable draws a Markdown table with its columns padded to line up in
+// the source text (the look tablewriter's Markdown renderer had).
+func (markdownStyle) appendTable(b []byte, t *textTable, legend []string) []byte {
+	row := func(b []byte, r int) []byte {
+		b = append(b, '|')
+		for i, w := range t.widths {
+			if !t.shown[i] {
+				continue
+			}
+			cell, cw := t.cell(r, i)
+			b = append(appendPadded(append(b, ' '), cell, cw, w), " |"...)
+		}
+		return append(b, '\n')
+	}
+	b = row(b, 0)
+	b = append(b, '|')
+	for i, w := range t.widths {
+		if t.shown[i] {
+			b = append(appendRepeat(append(b, ':'), dashRun, 1, w+1), '|')
+		}
+	}
+	b = append(b, '\n')
+	for r := 1; r <= t.rows(); r++ {
+		b = row(b, r)
 	}
 	if len(legend) > 0 {
-		fmt.Fprintf(&b, "\n_%s._\n", mdEscape(strings.Join(legend, "; ")))
+		b = append(appendMDEscaped(append(b, "\n_"...), strings.Join(legend, "; ")), "._\n"...)
 	}
-	return b.String()
+	return b
 }
 
-func (s markdownStyle) block(n int, c *analyze.Connect, table string) string {
-	var b strings.Builder
-	outcome, detail := headline(n, c)
-	b.WriteString("#### Connect ")
-	b.WriteString(strconv.Itoa(n))
-	b.WriteString(": ")
-	b.WriteString(outcome)
-	b.WriteString("\n\n")
-	b.WriteString(mdEscape(detail))
+func (s markdownStyle) appendBlock(b []byte, k *blockScratch, n int, c *analyze.Connect, words []analyze.AttemptWords, table []byte) []byte {
+	b = strconv.AppendInt(append(b, "#### Connect "...), int64(n), 10)
+	b = append(append(append(b, ": "...), c.Outcome...), "\n\n"...)
+	detail := len(b)
+	b = mdEscapeFrom(appendHeadline(b, c), detail)
 	if meaning := connectMeaning(c); meaning != "" && failed(c) {
-		b.WriteString(" — ")
-		b.WriteString(meaning)
-		b.WriteString(".")
+		b = append(append(append(b, " — "...), meaning...), '.')
 	}
-	b.WriteString("\n\n")
-	if table != "" {
-		b.WriteString(table)
-		b.WriteString("\n")
+	b = append(b, "\n\n"...)
+	if len(table) > 0 {
+		b = append(append(b, table...), '\n')
 	}
 	if !failed(c) && !s.all {
-		return b.String()
+		return b
 	}
-	b.WriteString("```text\n")
-	writeTimeline(&b, timeline(n, c), "")
-	b.WriteString("```\n\n")
+	b = append(b, "```text\n"...)
+	b = k.appendTimeline(b, n, c, "")
+	b = append(b, "```\n\n"...)
 	if resolver := resolverLine(c.Resolver); resolver != "" {
-		fmt.Fprintf(&b, "Resolver: %s\n\n", mdEscape(resolver))
+		b = append(appendMDEscaped(append(b, "Resolver: "...), resolver), "\n\n"...)
 	}
-	if groups := evidenceGroups(n, c); len(groups) > 0 {
-		b.WriteString("**Evidence**\n\n")
+	if groups := k.evidenceGroups(c, words); len(groups) > 0 {
+		b = append(b, "**Evidence**\n\n"...)
 		for _, g := range groups {
+			item := "- "
 			if len(groups) > 1 {
-				writeLine(&b, "- ", g.label, ":")
-				for _, e := range g.items {
-					writeLine(&b, "  - ", mdEscape(e))
-				}
-			} else {
-				for _, e := range g.items {
-					writeLine(&b, "- ", mdEscape(e))
-				}
+				b = append(appendGroupLabel(append(b, "- "...), n, c, g), ":\n"...)
+				item = "  - "
+			}
+			for _, e := range g.items {
+				b = append(appendMDEscaped(append(b, item...), e), '\n')
 			}
 		}
-		b.WriteString("\n")
+		b = append(b, '\n')
 	}
-	if causes := connectCauses(c); len(causes) > 0 {
-		b.WriteString("**Likely causes (check these)**\n\n")
+	if causes := k.connectCauses(c, words); len(causes) > 0 {
+		b = append(b, "**Likely causes (check these)**\n\n"...)
 		for _, s := range causes {
-			writeLine(&b, "- ", mdEscape(s))
+			b = append(appendMDEscaped(append(b, "- "...), s), '\n')
 		}
-		b.WriteString("\n")
+		b = append(b, '\n')
 	}
-	return b.String()
+	return b
 }
 
 func (markdownStyle) summary(partial string, lines [][2]string) string {

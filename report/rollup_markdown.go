@@ -32,7 +32,7 @@ func markdownRollup(d *rollupData) string {
 		}
 	}
 	fmt.Fprintf(&b, "### Rollup by %s (%s; failures first)\n\n", d.by, plural(d.attempts, "attempt", "attempts"))
-	b.WriteString(markdownStyle{}.table(header, rows, nil))
+	b.WriteString(drawTable(markdownStyle{}, header, rows, nil))
 	b.WriteString("\n")
 	bins := d.time.Bins()
 	if len(bins) < 2 {
@@ -67,7 +67,7 @@ func markdownRollup(d *rollupData) string {
 		rows = append(rows, r)
 	}
 	fmt.Fprintf(&b, "### Time view (%s intervals; attempts by start)\n\n", intervalWords(d.time.Interval()))
-	b.WriteString(markdownStyle{}.table(header, rows, []string{"open: established connections, from SYN-ACK to FIN/RST as far as the capture followed them (a lower bound)"}))
+	b.WriteString(drawTable(markdownStyle{}, header, rows, []string{"open: established connections, from SYN-ACK to FIN/RST as far as the capture followed them (a lower bound)"}))
 	b.WriteString("\n")
 	return b.String()
 }

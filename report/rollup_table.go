@@ -30,7 +30,7 @@ func tableRollup(d *rollupData) string {
 	}
 	header, rows := groupRows(d)
 	fmt.Fprintf(&b, "Rollup by %s (%s; failures first)\n", d.by, plural(d.attempts, "attempt", "attempts"))
-	b.WriteString(tableStyle{}.table(header, rows, nil))
+	b.WriteString(drawTable(tableStyle{}, header, rows, nil))
 	b.WriteString("\n")
 	writeTableTime(&b, d)
 	return b.String()
@@ -118,7 +118,8 @@ func writeTableTime(b *strings.Builder, d *rollupData) {
 	}
 	for _, l := range lines {
 		b.WriteString("  ")
-		padCell(b, l.label, width)
+		b.WriteString(l.label)
+		b.WriteString(strings.Repeat(" ", width-cellWidth(l.label)))
 		fmt.Fprintf(b, "  %s  %s\n", l.spark, l.peak)
 	}
 	if open {

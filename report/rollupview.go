@@ -281,7 +281,7 @@ func (w *Writer) examplesText(t *textRenderer, v *rollupView, d *rollupData) str
 			if b.Len() == 0 {
 				b.WriteString(examplesHeading(w.opt.Format, v.opt.Examples))
 			}
-			b.WriteString(t.style.block(ex.Number, c, ""))
+			b.Write(t.style.appendBlock(nil, &t.scratch, ex.Number, c, nil, nil))
 		}
 	}
 	return b.String()

@@ -4,9 +4,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-	"unicode/utf8"
 
-	"github.com/clipperhouse/displaywidth"
 	"github.com/connscope/connscope/analyze"
 )
 
@@ -24,133 +22,100 @@ type tableStyle struct {
 
 func (tableStyle) heading(source string) string { return "Source: " + source + "\n\n" }
 
-func (tableStyle) cell(s string) string { return s }
+// safeCell keeps a cell on its line: a newline becomes a space.
+func (tableStyle) safeCell(b []byte, from int) []byte {
+	for i := from; i < len(b); i++ {
+		if b[i] == '\n' {
+			b[i] = ' '
+		}
+	}
+	return b
+}
 
 func (tableStyle) failedHeading() string { return "Failed connects\n\n" }
 
-// cellWidth is the width of s in terminal columns.
-func cellWidth(s string) int {
-	for i := 0; i < len(s); i++ {
-		if s[i] >= utf8.RuneSelf {
-			return displaywidth.String(s)
-		}
-	}
-	return len(s)
-}
-
-// columnWidths is the widest cell of each column.
-func columnWidths(header []string, rows [][]string) []int {
-	widths := make([]int, len(header))
-	for i, h := range header {
-		widths[i] = cellWidth(h)
-	}
-	for _, r := range rows {
-		for i, c := range r {
-			if i < len(widths) {
-				widths[i] = max(widths[i], cellWidth(c))
+func (tableStyle) appendTable(b []byte, t *textTable, legend []string) []byte {
+	rule := func(b []byte, left, mid, right string) []byte {
+		b = append(b, left...)
+		first := true
+		for i, w := range t.widths {
+			if !t.shown[i] {
+				continue
 			}
-		}
-	}
-	return widths
-}
-
-// padCell writes s left-aligned in a column of width w.
-func padCell(b *strings.Builder, s string, w int) {
-	b.WriteString(s)
-	for n := cellWidth(s); n < w; n++ {
-		b.WriteByte(' ')
-	}
-}
-
-func (tableStyle) table(header []string, rows [][]string, legend []string) string {
-	widths := columnWidths(header, rows)
-	var b strings.Builder
-	rule := func(left, mid, right string) {
-		b.WriteString(left)
-		for i, w := range widths {
-			if i > 0 {
-				b.WriteString(mid)
+			if !first {
+				b = append(b, mid...)
 			}
-			b.WriteString(strings.Repeat("─", w+2))
+			first = false
+			b = appendRepeat(b, ruleRun, len("─"), w+2)
 		}
-		b.WriteString(right)
-		b.WriteByte('\n')
+		return append(append(b, right...), '\n')
 	}
-	row := func(r []string) {
-		for i, w := range widths {
-			b.WriteString("│ ")
-			cell := ""
-			if i < len(r) {
-				cell = r[i]
+	row := func(b []byte, r int) []byte {
+		for i, w := range t.widths {
+			if !t.shown[i] {
+				continue
 			}
-			padCell(&b, cell, w)
-			b.WriteByte(' ')
+			cell, cw := t.cell(r, i)
+			b = append(appendPadded(append(b, "│ "...), cell, cw, w), ' ')
 		}
-		b.WriteString("│\n")
+		return append(b, "│\n"...)
 	}
-	rule("┌", "┬", "┐")
-	row(header)
-	rule("├", "┼", "┤")
-	for _, r := range rows {
-		row(r)
+	b = rule(b, "┌", "┬", "┐")
+	b = row(b, 0)
+	b = rule(b, "├", "┼", "┤")
+	for r := 1; r <= t.rows(); r++ {
+		b = row(b, r)
 	}
-	rule("└", "┴", "┘")
+	b = rule(b, "└", "┴", "┘")
 	if len(legend) > 0 {
-		b.WriteString(strings.Join(legend, "; "))
-		b.WriteString(".\n")
+		b = appendJoin(b, legend, "; ")
+		b = append(b, ".\n"...)
 	}
-	return b.String()
+	return b
 }
 
-func (s tableStyle) block(n int, c *analyze.Connect, table string) string {
-	var b strings.Builder
-	outcome, detail := headline(n, c)
-	writeLine(&b, "Connect ", strconv.Itoa(n), ": ", outcome, " (", detail, ")")
+func (s tableStyle) appendBlock(b []byte, k *blockScratch, n int, c *analyze.Connect, words []analyze.AttemptWords, table []byte) []byte {
+	b = strconv.AppendInt(append(b, "Connect "...), int64(n), 10)
+	b = append(append(append(b, ": "...), c.Outcome...), " ("...)
+	b = append(appendHeadline(b, c), ")\n"...)
 	if meaning := connectMeaning(c); meaning != "" && failed(c) {
-		writeLine(&b, "  ", strings.ToUpper(meaning[:1]), meaning[1:], ".")
+		b = append(b, "  "...)
+		if m := meaning[0]; m >= 'a' && m <= 'z' {
+			b = append(b, m-'a'+'A')
+		} else {
+			b = append(b, strings.ToUpper(meaning[:1])...)
+		}
+		b = append(append(b, meaning[1:]...), ".\n"...)
 	}
-	b.WriteString(table)
+	b = append(b, table...)
 	if !failed(c) && !s.all {
-		b.WriteString("\n")
-		return b.String()
+		return append(b, '\n')
 	}
-	b.WriteString("  Timeline:\n")
-	writeTimeline(&b, timeline(n, c), "    ")
+	b = append(b, "  Timeline:\n"...)
+	b = k.appendTimeline(b, n, c, "    ")
 	if resolver := resolverLine(c.Resolver); resolver != "" {
-		writeLine(&b, "  Resolver: ", resolver)
+		b = append(append(append(b, "  Resolver: "...), resolver...), '\n')
 	}
-	if groups := evidenceGroups(n, c); len(groups) > 0 {
-		b.WriteString("  Evidence:\n")
+	if groups := k.evidenceGroups(c, words); len(groups) > 0 {
+		b = append(b, "  Evidence:\n"...)
 		for _, g := range groups {
+			item := "    - "
 			if len(groups) > 1 {
-				writeLine(&b, "    ", g.label, ":")
-				for _, e := range g.items {
-					writeLine(&b, "      - ", e)
-				}
-			} else {
-				for _, e := range g.items {
-					writeLine(&b, "    - ", e)
-				}
+				b = append(appendGroupLabel(append(b, "    "...), n, c, g), ":\n"...)
+				item = "      - "
+			}
+			for _, e := range g.items {
+				b = append(append(append(b, item...), e...), '\n')
 			}
 		}
 	}
-	if causes := connectCauses(c); len(causes) > 0 {
-		b.WriteString("  Likely causes (check these):\n")
+	if causes := k.connectCauses(c, words); len(causes) > 0 {
+		b = append(b, "  Likely causes (check these):\n"...)
 		for _, s := range causes {
-			writeLine(&b, "    - ", s)
+			b = append(append(append(b, "    - "...), s...), '\n')
 		}
 	}
-	b.WriteString("\n")
-	return b.String()
-}
-
-// writeLine writes the parts and a newline: the blocks' lines, without
-// fmt (the failed-connect blocks are most of the table format's time).
-func writeLine(b *strings.Builder, parts ...string) {
-	for _, p := range parts {
-		b.WriteString(p)
-	}
-	b.WriteByte('\n')
+	return append(b, '\n')
 }
 
 func (tableStyle) summary(partial string, lines [][2]string) string {

@@ -132,64 +132,80 @@ func plural(n int, one, many string) string {
 
 // processCell names the process behind an attempt: "comm[pid]".
 func processCell(pid uint32, comm string) string {
-	switch {
-	case pid != 0 && comm != "":
-		return comm + "[" + strconv.FormatUint(uint64(pid), 10) + "]"
-	case pid != 0:
-		return "[" + strconv.FormatUint(uint64(pid), 10) + "]"
-	default:
-		return comm
+	var buf [64]byte
+	return string(appendProcess(buf[:0], pid, comm))
+}
+
+// appendProcess appends processCell(pid, comm).
+func appendProcess(b []byte, pid uint32, comm string) []byte {
+	b = append(b, comm...)
+	if pid != 0 {
+		b = append(strconv.AppendUint(append(b, '['), uint64(pid), 10), ']')
 	}
+	return b
 }
 
 func attemptProcess(c *analyze.Connect, a *analyze.Attempt) string {
-	if a != nil && (a.PID != 0 || a.Comm != "") {
-		return processCell(a.PID, a.Comm)
-	}
-	return processCell(c.PID, c.Comm)
+	var buf [64]byte
+	return string(appendAttemptProcess(buf[:0], c, a))
 }
 
-func outcomeCell(o analyze.Outcome, errno string) string {
-	if errno != "" {
-		return string(o) + " (" + errno + ")"
+// appendAttemptProcess appends the process behind attempt a of c: its
+// own, or else the connect's.
+func appendAttemptProcess(b []byte, c *analyze.Connect, a *analyze.Attempt) []byte {
+	if a != nil && (a.PID != 0 || a.Comm != "") {
+		return appendProcess(b, a.PID, a.Comm)
 	}
-	return string(o)
+	return appendProcess(b, c.PID, c.Comm)
+}
+
+// appendOutcome appends an outcome and the errno that came with it:
+// "unreachable (EHOSTUNREACH)".
+func appendOutcome(b []byte, o analyze.Outcome, errno string) []byte {
+	b = append(b, o...)
+	if errno != "" {
+		b = append(append(append(b, " ("...), errno...), ')')
+	}
+	return b
 }
 
 // target names where a connect went: "name:port", or the first attempt's
 // server when no name was seen.
 func target(c *analyze.Connect) string {
+	var buf [96]byte
+	return string(appendTarget(buf[:0], c))
+}
+
+// appendTarget appends target(c).
+func appendTarget(b []byte, c *analyze.Connect) []byte {
 	if c.Name != "" {
+		b = append(b, c.Name...)
 		if c.Port != 0 {
-			return fmt.Sprintf("%s:%d", c.Name, c.Port)
+			b = strconv.AppendUint(append(b, ':'), uint64(c.Port), 10)
 		}
-		return c.Name
+		return b
 	}
 	for _, a := range c.Attempts {
 		if a != nil && a.Server != "" {
-			return a.Server
+			return append(b, a.Server...)
 		}
 	}
 	if c.Port != 0 {
-		return fmt.Sprintf("port %d", c.Port)
+		return strconv.AppendUint(append(b, "port "...), uint64(c.Port), 10)
 	}
-	return "?"
+	return append(b, '?')
+}
+
+// appendJoin appends ss separated by sep (strings.Join's text).
+func appendJoin(b []byte, ss []string, sep string) []byte {
+	for i, s := range ss {
+		if i > 0 {
+			b = append(b, sep...)
+		}
+		b = append(b, s...)
+	}
+	return b
 }
 
 // failed reports whether a connect did not end in success.
 func failed(c *analyze.Connect) bool { return c.Outcome != analyze.OK }
-
-// dedupe returns the strings of lists in order, each once.
-func dedupe(lists ...[]string) []string {
-	seen := map[string]bool{}
-	var out []string
-	for _, l := range lists {
-		for _, s := range l {
-			if s != "" && !seen[s] {
-				seen[s] = true
-				out = append(out, s)
-			}
-		}
-	}
-	return out
-}

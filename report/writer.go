@@ -213,15 +213,18 @@ func (w *Writer) Connect(c *analyze.Connect) error {
 	}
 	// Words (timeline steps, evidence and causes from the facts) before
 	// redaction and rendering, and before a connect is held as an example.
-	// The JSON fast path words timeline steps itself as it writes them
-	// (appendAttempt), saving a copy of every attempt's events; redaction
-	// needs the words before it runs, encoding/json needs them in place.
+	// The renderers word timeline steps themselves as they write them
+	// (JSON's appendAttempt, the text formats' appendTimelineText),
+	// saving a copy of every attempt's events; redaction needs the words
+	// before it runs, encoding/json needs them in place.
 	stepsLater := w.red == nil && w.opt.Format == JSON && fastJSON
 	switch {
-	case stepsLater && !example && (w.rv == nil || !w.rv.text):
-		// The JSON line is written at once by the hand-written encoder
-		// and nothing keeps c: the attempts' words are made apart from
-		// them (no copy of each attempt to word), read by the encoder.
+	case w.red == nil && !example && (w.rv == nil || !w.rv.text) && (w.opt.Format != JSON || fastJSON):
+		// The connect is rendered at once and nothing keeps c (the
+		// hand-written JSON encoder, the text formats and the line
+		// format): the attempts' words are made apart from them (no
+		// copy of each attempt to word), read by the renderer, which
+		// words the timeline steps as it writes them.
 		c = w.words.wordsApart(c)
 	case w.opt.Format == JSON && (w.rv == nil || !w.rv.text):
 		c = explainedIn(c, stepsLater, &w.words) // the JSON renderer and the rollup keep nothing of c
@@ -261,11 +264,12 @@ func (w *Writer) wordsNeeded(shown bool) bool {
 
 // KeepsConnects says whether the Writer may keep a connect (or part of
 // it) past Connect: table and Markdown hold connects for their rollup's
-// examples, redaction learns from them. When it does not (JSON, written
-// at once), the caller may reuse a connect's memory once Connect returned
-// (analyze.Options.Recycle).
+// examples, redaction learns from them. When it does not (every format
+// renders a connect into text at once: the offline table's rows and
+// blocks wait as text, not as connects), the caller may reuse a
+// connect's memory once Connect returned (analyze.Options.Recycle).
 func (w *Writer) KeepsConnects() bool {
-	return w.opt.Format != JSON || w.red != nil || (w.rv != nil && w.rv.text)
+	return w.red != nil || (w.rv != nil && w.rv.text)
 }
 
 // Summary prints what is still buffered and the run's summary (counts,
@@ -380,13 +384,23 @@ type wordsScratch struct {
 // wordsApart is c with its own words (a copy of c, valid until the next
 // use of s) and its attempts' in s.words (analyze.ExplainWords): the
 // attempts are not copied; their timeline steps are left to the renderer
-// (as explainedIn's stepsLater). Only for the hand-written JSON encoder,
-// which reads s.words (jsonRenderer.connect).
+// (as explainedIn's stepsLater). Only for a renderer that reads s.words
+// (apartWords) and words the steps: the hand-written JSON encoder, the
+// table, Markdown and line formats.
 func (s *wordsScratch) wordsApart(c *analyze.Connect) *analyze.Connect {
 	s.c = *c
 	s.words = analyze.ExplainWords(&s.c, s.words)
 	s.apart = true
 	return &s.c
+}
+
+// apartWords are the evidence and causes of c's attempts when wordsApart
+// made them (c is s's connect), else nil: c's attempts hold their own.
+func (s *wordsScratch) apartWords(c *analyze.Connect) []analyze.AttemptWords {
+	if s.apart && c == &s.c {
+		return s.words
+	}
+	return nil
 }
 
 func (w *Writer) flush() {
