@@ -238,10 +238,14 @@ func (e *Engine) report(c *connectState) {
 		e.isnReported(a)
 	}
 	out := e.buildConnect(c)
-	if !e.opts.Live && e.portless == nil && e.unclaimed == nil {
-		e.done = append(e.done, c.attempts...)
-	} else {
-		e.releaseEvents(c.attempts)
+	for _, a := range c.attempts {
+		if a.listed || keepReported {
+			// A list may read it a while yet (adoptPortless): it stays
+			// as it is, garbage once the list lets it go.
+			e.releaseEvents(a)
+		} else {
+			e.done = append(e.done, a)
+		}
 	}
 	if !e.hostMatch(c, out) || (e.opts.Keep != nil && !e.opts.Keep(out)) {
 		return

@@ -22,8 +22,9 @@ import (
 // before the kernel chose it, offline captures) the pairing by 5-tuple and
 // time stays as it was.
 //
-// Live only: offline, attempt memory is reused once reported, and offline
-// sources carry no ISN.
+// Live only: offline sources carry no ISN. An attempt's memory is reused
+// once its connect is reported (report), so the index checks an attempt's
+// seq before it hands it out (isnVal).
 
 // isnKey is a connect: its 5-tuple and its ISN.
 type isnKey struct {
@@ -42,9 +43,21 @@ type isnEntry struct {
 	done bool
 }
 
+// isnVal is an open connect's attempt: a, while a.seq is seq (an entry
+// left behind, its attempt reported under another key, must not find the
+// attempt that reuses its memory).
 type isnVal struct {
-	a  *attempt
-	at int64
+	a   *attempt
+	seq uint64
+	at  int64
+}
+
+// attempt is v's attempt, nil once its memory serves another.
+func (v isnVal) attempt() *attempt {
+	if v.a == nil || v.a.seq != v.seq {
+		return nil
+	}
+	return v.a
 }
 
 // isnIndex finds the attempts of connects by 5-tuple and ISN (open: not
@@ -101,13 +114,13 @@ func (x *isnIndex) add(k isnKey, a *attempt, now int64) {
 		x.doneHead = make([]uint64, isnBuckets)
 		x.doneBits = make([]uint64, isnBuckets/64)
 	}
-	x.open[k] = isnVal{a: a, at: now}
+	x.open[k] = isnVal{a: a, seq: a.seq, at: now}
 	x.push(isnEntry{k: k, at: now, done: false})
 }
 
 // reported moves k from open to done, if a holds it.
 func (x *isnIndex) reported(k isnKey, a *attempt, now int64) {
-	if v, ok := x.open[k]; !ok || v.a != a {
+	if v, ok := x.open[k]; !ok || v.attempt() != a {
 		return
 	}
 	delete(x.open, k)
@@ -190,7 +203,7 @@ func (e *Engine) byISN(client, server netip.AddrPort, isn uint32) *attempt {
 		return nil
 	}
 	key, _ := makeKey(client.Addr(), client.Port(), server.Addr(), server.Port())
-	a := e.isns.open[isnKey{key: key, isn: isn}].a
+	a := e.isns.open[isnKey{key: key, isn: isn}].attempt()
 	if a == nil || a.socketISN() != isn || a.client.Port() != client.Port() {
 		return nil // the attempt learned another port or ISN since (a pairing by time, corrected)
 	}
