@@ -438,12 +438,15 @@ func (e *Engine) buildAttempt(a *attempt) *Attempt {
 	at.Events = nil
 	switch {
 	case len(a.events) == 0:
-	case cap(a.outEvents) >= cap(a.events):
+	case cap(a.outEvents) >= len(a.events):
 		// The timeline is handed over, not copied: nothing reads a
 		// reported attempt's timeline again. The attempt keeps, for its
 		// memory's next attempt, the buffer of the Attempt it reuses
 		// (Options.Recycle: OnConnect returned it; newAttempt cleared
-		// it), as large as its own: the next timeline grows no more.
+		// it), large enough for a timeline like this one. (Asking it to
+		// be as large as the attempt's own buffer copied nearly every
+		// timeline once the buffers were of two sizes: the copies below
+		// are exactly as long as their timeline.)
 		at.Events = a.events
 		a.events = a.outEvents[:0]
 		a.outEvents = nil
