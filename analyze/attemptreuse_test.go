@@ -132,3 +132,16 @@ func TestLiveAttemptReuse(t *testing.T) {
 		})
 	}
 }
+
+// TestSpareBounded: a burst of reported attempts keeps at most maxSpare
+// of them for reuse; the rest are left to the collector.
+func TestSpareBounded(t *testing.T) {
+	e := NewEngine(Options{Live: true})
+	for range 3 * maxSpare {
+		e.done = append(e.done, &attempt{})
+	}
+	e.spareDone()
+	if len(e.spare) != maxSpare || len(e.done) != 0 {
+		t.Fatalf("%d attempts spare, %d done; want %d spare, 0 done", len(e.spare), len(e.done), maxSpare)
+	}
+}

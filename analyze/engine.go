@@ -570,11 +570,20 @@ func (e *Engine) spareDone() {
 		if spareCheck != nil {
 			spareCheck(e, a)
 		}
-		e.spare = append(e.spare, a)
+		if len(e.spare) < maxSpare {
+			e.spare = append(e.spare, a)
+		}
 		e.done[i] = nil
 	}
 	e.done = e.done[:0]
 }
+
+// maxSpare bounds Engine.spare: a burst of connects reported at once (a
+// stall's backlog decided in one sweep, the end of a capture) leaves the
+// attempts beyond it to the collector, rather than keeping their memory
+// (2 KB and a timeline each) for as long as the engine lives. A sweep's
+// worth of connects at 10,000/s is about 1,000.
+const maxSpare = 4096
 
 // sweep decides idle attempts, ages DNS state and reports connects that are
 // complete. With closing set, everything still open is decided.
