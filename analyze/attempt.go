@@ -306,8 +306,7 @@ func (e *Engine) newAttempt(client, server netip.AddrPort, t time.Time) *attempt
 		a = e.spare[n-1]
 		e.spare[n-1] = nil
 		e.spare = e.spare[:n-1]
-		clear(a.events)
-		events = a.events[:0]
+		events = a.events[:0] // not cleared: see outEvents below
 		*a = attempt{}
 	} else {
 		a = new(attempt)
@@ -332,8 +331,13 @@ func (e *Engine) newAttempt(client, server netip.AddrPort, t time.Time) *attempt
 		out := e.outSpare[n-1]
 		e.outSpare[n-1] = nil
 		e.outSpare = e.outSpare[:n-1]
+		// The steps a timeline buffer holds are not cleared: every step
+		// is written whole (event, buildAttempt's copy), and none past
+		// the timeline's length is read. Clearing a handed-out buffer,
+		// long out of the caches, all at once (and through the
+		// collector's write barrier) cost more than the timeline's own
+		// writes to it later (live, 0.10 s of a 3.4 s connbench profile).
 		a.outFacts, a.outEvents = out.Facts, out.Events
-		clear(a.outEvents)
 		*out = Attempt{}
 		a.out = out
 	} else {
