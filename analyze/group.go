@@ -238,10 +238,14 @@ func (e *Engine) report(c *connectState) {
 		e.isnReported(a)
 	}
 	out := e.buildConnect(c)
-	if !e.opts.Live && e.portless == nil && e.unclaimed == nil {
-		e.done = append(e.done, c.attempts...)
-	} else {
-		e.releaseEvents(c.attempts)
+	for _, a := range c.attempts {
+		if a.listed || keepReported {
+			// A list may read it a while yet (adoptPortless): it stays
+			// as it is, garbage once the list lets it go.
+			e.releaseEvents(a)
+		} else {
+			e.done = append(e.done, a)
+		}
 	}
 	if !e.hostMatch(c, out) || (e.opts.Keep != nil && !e.opts.Keep(out)) {
 		return
@@ -434,12 +438,15 @@ func (e *Engine) buildAttempt(a *attempt) *Attempt {
 	at.Events = nil
 	switch {
 	case len(a.events) == 0:
-	case cap(a.outEvents) >= cap(a.events):
+	case cap(a.outEvents) >= len(a.events):
 		// The timeline is handed over, not copied: nothing reads a
 		// reported attempt's timeline again. The attempt keeps, for its
 		// memory's next attempt, the buffer of the Attempt it reuses
 		// (Options.Recycle: OnConnect returned it; newAttempt cleared
-		// it), as large as its own: the next timeline grows no more.
+		// it), large enough for a timeline like this one. (Asking it to
+		// be as large as the attempt's own buffer copied nearly every
+		// timeline once the buffers were of two sizes: the copies below
+		// are exactly as long as their timeline.)
 		at.Events = a.events
 		a.events = a.outEvents[:0]
 		a.outEvents = nil

@@ -22,8 +22,9 @@ import (
 // before the kernel chose it, offline captures) the pairing by 5-tuple and
 // time stays as it was.
 //
-// Live only: offline, attempt memory is reused once reported, and offline
-// sources carry no ISN.
+// Live only: offline sources carry no ISN. An attempt's memory is reused
+// once its connect is reported (report), so the index checks an attempt's
+// seq before it hands it out (isnVal).
 
 // isnKey is a connect: its 5-tuple and its ISN.
 type isnKey struct {
@@ -31,20 +32,30 @@ type isnKey struct {
 	isn uint32
 }
 
+// isnEntry is a reported connect, held for isnTTL.
 type isnEntry struct {
 	k  isnKey
 	at int64
-	// next, of a done entry: 1 + the seq of the next older done entry of
-	// its bucket (isnHash), 0 for none.
+	// next: 1 + the seq of the next older entry of its bucket (isnHash),
+	// 0 for none.
 	next uint64
-	// done: the entry of a report, else of x.open; expire looks in that
-	// map for open ones.
-	done bool
 }
 
+// isnVal is an open connect's attempt: a, while a.seq is seq (an entry
+// left behind, its attempt reported under another key, must not find the
+// attempt that reuses its memory).
 type isnVal struct {
-	a  *attempt
-	at int64
+	a   *attempt
+	seq uint64
+	at  int64
+}
+
+// attempt is v's attempt, nil once its memory serves another.
+func (v isnVal) attempt() *attempt {
+	if v.a == nil || v.a.seq != v.seq {
+		return nil
+	}
+	return v.a
 }
 
 // isnIndex finds the attempts of connects by 5-tuple and ISN (open: not
@@ -52,8 +63,11 @@ type isnVal struct {
 // event of one of those belongs to a connect already reported and must
 // not start another. Reported connects are kept without their attempts
 // (live, an attempt is garbage once reported: holding 5 s of them made
-// the garbage collector scan hundreds of MB). One FIFO in time order, a
-// ring, expires both.
+// the garbage collector scan hundreds of MB). A FIFO in time order, a
+// ring, expires the reported ones; the open ones are looked over in their
+// map when the oldest may have expired (openOldest): an entry of its own
+// in the ring for each (a cold write at each connect, and a map look-up
+// that missed at each expiry) served only the few never reported.
 //
 // The reported connects are found through hash chains threaded through
 // the ring, not a map: the index holds about isnTTL of them (50,000 at
@@ -62,6 +76,9 @@ type isnVal struct {
 // A chain costs a write to add and a compare to expire (seqRing).
 type isnIndex struct {
 	open map[isnKey]isnVal
+	// openOldest is at most the oldest time of the open entries (Unix
+	// ns): none expires before it is isnTTL old.
+	openOldest int64
 	seqRing[isnEntry]
 	// doneHead: per bucket of isnHash, 1 + the seq of its newest done
 	// entry. doneBits: a bucket's bit is set exactly while that entry is
@@ -92,7 +109,8 @@ func (k isnKey) hash() uint32 {
 
 // isnTTL: the kernel events of a connect come within the reorder window
 // and the kernel's linger, far below this; it bounds the index (10,000
-// connects a second: 100,000 entries of 72 bytes without pointers).
+// connects a second: 50,000 reported entries of 64 bytes without
+// pointers).
 const isnTTL = recentTTL
 
 func (x *isnIndex) add(k isnKey, a *attempt, now int64) {
@@ -101,18 +119,20 @@ func (x *isnIndex) add(k isnKey, a *attempt, now int64) {
 		x.doneHead = make([]uint64, isnBuckets)
 		x.doneBits = make([]uint64, isnBuckets/64)
 	}
-	x.open[k] = isnVal{a: a, at: now}
-	x.push(isnEntry{k: k, at: now, done: false})
+	if len(x.open) == 0 || now < x.openOldest {
+		x.openOldest = now
+	}
+	x.open[k] = isnVal{a: a, seq: a.seq, at: now}
 }
 
 // reported moves k from open to done, if a holds it.
 func (x *isnIndex) reported(k isnKey, a *attempt, now int64) {
-	if v, ok := x.open[k]; !ok || v.a != a {
+	if v, ok := x.open[k]; !ok || v.attempt() != a {
 		return
 	}
 	delete(x.open, k)
 	h := k.hash()
-	s := x.push(isnEntry{k: k, at: now, next: x.doneHead[h], done: true})
+	s := x.push(isnEntry{k: k, at: now, next: x.doneHead[h]})
 	x.doneHead[h] = s + 1
 	x.doneBits[h>>6] |= 1 << (h & 63)
 }
@@ -136,16 +156,25 @@ func (x *isnIndex) isDone(k isnKey, h uint32) bool {
 }
 
 func (x *isnIndex) expire(now int64) {
+	if len(x.open) > 0 && now-x.openOldest > isnTTL {
+		// Attempts dropped unreported, or open that long: those noted
+		// isnTTL ago go; the oldest left says when to look again.
+		oldest := now
+		for k, v := range x.open {
+			if now-v.at > isnTTL {
+				delete(x.open, k)
+			} else if v.at < oldest {
+				oldest = v.at
+			}
+		}
+		x.openOldest = oldest
+	}
 	for x.n > 0 {
 		en := x.oldest()
 		if now-en.at <= isnTTL {
 			return
 		}
-		if !en.done {
-			if v, ok := x.open[en.k]; ok && v.at == en.at {
-				delete(x.open, en.k) // not noted again since (an attempt dropped unreported)
-			}
-		} else if h := en.k.hash(); x.doneHead[h] == x.tail+1 {
+		if h := en.k.hash(); x.doneHead[h] == x.tail+1 {
 			// The newest done entry of its bucket: the older ones
 			// expired before it, the bucket is empty now.
 			x.doneHead[h] = 0
@@ -190,7 +219,7 @@ func (e *Engine) byISN(client, server netip.AddrPort, isn uint32) *attempt {
 		return nil
 	}
 	key, _ := makeKey(client.Addr(), client.Port(), server.Addr(), server.Port())
-	a := e.isns.open[isnKey{key: key, isn: isn}].a
+	a := e.isns.open[isnKey{key: key, isn: isn}].attempt()
 	if a == nil || a.socketISN() != isn || a.client.Port() != client.Port() {
 		return nil // the attempt learned another port or ISN since (a pairing by time, corrected)
 	}

@@ -2,6 +2,7 @@ package analyze
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"net/netip"
 	"slices"
 	"testing"
@@ -325,9 +326,8 @@ func TestISNIndexExpiry(t *testing.T) {
 func doneKeys(x *isnIndex) map[isnKey]int64 {
 	done := map[isnKey]int64{}
 	for s := x.tail; s < x.tail+uint64(x.n); s++ {
-		if en := x.ring[s&uint64(len(x.ring)-1)]; en.done {
-			done[en.k] = en.at
-		}
+		en := x.ring[s&uint64(len(x.ring)-1)]
+		done[en.k] = en.at
 	}
 	return done
 }
@@ -482,5 +482,49 @@ func TestSynSentDetailWorkerPool(t *testing.T) {
 	})
 	if allocs != 0 {
 		t.Errorf("%v allocations per round of %d processes' connects, want 0", allocs, len(ks))
+	}
+}
+
+// TestISNOpenExpiry: an open entry goes exactly when it is isnTTL old at
+// an expiry, as a map of every entry looked over at each expiry says,
+// whatever was noted, noted again or reported in between (the index
+// looks its open entries over only when the oldest may be due).
+func TestISNOpenExpiry(t *testing.T) {
+	rng := rand.New(rand.NewPCG(21, 8))
+	var x isnIndex
+	want := map[isnKey]int64{}
+	as := map[isnKey]*attempt{}
+	now := int64(0)
+	for i := range 20000 {
+		now += rng.Int64N(int64(isnTTL) / 50)
+		k := isnKey{key: flowKey{ports: uint64(rng.IntN(300))}, isn: 1}
+		switch rng.IntN(4) {
+		case 0, 1:
+			a := &attempt{seq: uint64(i)}
+			x.add(k, a, now)
+			want[k], as[k] = now, a
+		case 2:
+			if a := as[k]; a != nil {
+				x.reported(k, a, now)
+				delete(want, k)
+				delete(as, k)
+			}
+		case 3:
+			x.expire(now)
+			for k, at := range want {
+				if now-at > isnTTL {
+					delete(want, k)
+					delete(as, k)
+				}
+			}
+			if len(x.open) != len(want) {
+				t.Fatalf("at %d: %d open entries, want %d", now, len(x.open), len(want))
+			}
+			for k, at := range want {
+				if v, ok := x.open[k]; !ok || v.at != at {
+					t.Fatalf("at %d: open entry %+v is %+v, want noted at %d", now, k, v, at)
+				}
+			}
+		}
 	}
 }

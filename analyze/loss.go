@@ -320,6 +320,7 @@ func (e *Engine) notePortless(a *attempt) {
 	if len(kept) >= maxPortless {
 		kept = kept[1:]
 	}
+	a.listed = true
 	e.portless[dst] = append(kept, a)
 }
 
@@ -451,6 +452,7 @@ func (e *Engine) noteUnclaimed(a *attempt) {
 			u.list = u.list[1:]
 		}
 	}
+	a.listed = true
 	u.list = append(u.list, a)
 }
 

@@ -3,6 +3,7 @@ package live
 import (
 	"bytes"
 	"encoding/binary"
+	"math/rand/v2"
 	"net/netip"
 	"strconv"
 	"testing"
@@ -404,4 +405,49 @@ func TestFlowKeyEitherWay(t *testing.T) {
 		makeFlowKey(netip.MustParseAddrPort("192.0.2.10:1"), netip.MustParseAddrPort("192.0.2.12:2")) {
 		t.Error("two flows with one key")
 	}
+}
+
+// TestFlowKeyOfAs16: a flow key holds the addresses' 16-byte forms
+// (As16), which makeFlowKey takes without As16's array for IPv4
+// (addrHalves): IPv4, IPv4-mapped IPv6, IPv6 with and without a zone, the
+// zero Addr, random addresses of both families, in pairs of every kind.
+func TestFlowKeyOfAs16(t *testing.T) {
+	addrs := []netip.Addr{{}, netip.MustParseAddr("10.0.0.1"), netip.MustParseAddr("255.255.255.255"),
+		netip.MustParseAddr("0.0.0.0"), netip.MustParseAddr("::ffff:1.2.3.4"), netip.MustParseAddr("::"),
+		netip.MustParseAddr("2001:db8::1"), netip.MustParseAddr("fe80::1%eth0")}
+	rng := rand.New(rand.NewPCG(3, 4))
+	for range 500 {
+		var b [16]byte
+		for i := range b {
+			b[i] = byte(rng.Uint32())
+		}
+		addrs = append(addrs, netip.AddrFrom16(b), netip.AddrFrom4([4]byte(b[:4])))
+	}
+	as16Key := func(x, y netip.AddrPort) flowKey {
+		ax, ay := x.Addr().As16(), y.Addr().As16()
+		x0, x1 := binary.BigEndian.Uint64(ax[:8]), binary.BigEndian.Uint64(ax[8:])
+		y0, y1 := binary.BigEndian.Uint64(ay[:8]), binary.BigEndian.Uint64(ay[8:])
+		if x0 > y0 || x0 == y0 && (x1 > y1 || x1 == y1 && x.Port() > y.Port()) {
+			return flowKey{lo0: y0, lo1: y1, hi0: x0, hi1: x1, loPort: y.Port(), hiPort: x.Port()}
+		}
+		return flowKey{lo0: x0, lo1: x1, hi0: y0, hi1: y1, loPort: x.Port(), hiPort: y.Port()}
+	}
+	for i, a := range addrs {
+		b := addrs[(i*7+3)%len(addrs)]
+		x, y := netip.AddrPortFrom(a, uint16(rng.Uint32())), netip.AddrPortFrom(b, uint16(rng.Uint32()))
+		if got, want := makeFlowKey(x, y), as16Key(x, y); got != want {
+			t.Errorf("%s %s: key %+v, As16's %+v", x, y, got, want)
+		}
+	}
+}
+
+// BenchmarkMakeFlowKey: the key of an IPv4 flow, as every packet's and
+// kernel event's look in the process table makes it.
+func BenchmarkMakeFlowKey(b *testing.B) {
+	x, y := netip.MustParseAddrPort("127.0.0.1:40001"), netip.MustParseAddrPort("127.0.0.1:14306")
+	var sink flowKey
+	for i := range b.N {
+		sink = makeFlowKey(x, netip.AddrPortFrom(y.Addr(), uint16(i)))
+	}
+	_ = sink
 }
