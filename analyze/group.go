@@ -249,9 +249,26 @@ func (e *Engine) report(c *connectState) {
 	e.sum.Connects++
 	e.sum.Attempts += len(out.Attempts)
 	for _, a := range out.Attempts {
-		e.sum.Outcomes[a.Outcome]++
+		e.countOutcome(a.Outcome)
 	}
 	e.ready = append(e.ready, out)
+}
+
+// outcomeCount is how many reported attempts had outcome (Engine.outcomes).
+type outcomeCount struct {
+	outcome Outcome
+	n       int
+}
+
+// countOutcome counts one reported attempt's outcome.
+func (e *Engine) countOutcome(o Outcome) {
+	for i := range e.outcomes {
+		if e.outcomes[i].outcome == o {
+			e.outcomes[i].n++
+			return
+		}
+	}
+	e.outcomes = append(e.outcomes, outcomeCount{outcome: o, n: 1})
 }
 
 func (e *Engine) hostMatch(c *connectState, out *Connect) bool {
