@@ -1414,6 +1414,9 @@ func (e *Engine) decide(a *attempt, r Reason, at time.Time) {
 		e.recent.add(a, e.nowNS)
 	}
 	a.final = true
+	if a.conn != nil {
+		a.conn.undecided--
+	}
 	a.outcome = o
 	a.reason = r
 	if at.Before(a.start) {
