@@ -162,7 +162,7 @@ type Engine struct {
 	// (endedQ: in the order they were reported), so that a late SYN
 	// retransmit is not taken for a new attempt.
 	ended  map[flowKey]endedSYN
-	endedQ []endedKey
+	endedQ endedQueue
 	// endedFilter counts ended's keys by endedHash (flowFilter): the
 	// SYN of every new attempt asks it before the map.
 	endedFilter flowFilter
