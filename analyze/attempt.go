@@ -356,11 +356,18 @@ func (e *Engine) releaseEvents(attempts []*attempt) {
 
 // track puts a into the flow table under its 5-tuple.
 func (e *Engine) track(a *attempt) bool {
+	key, clientIsA := makeKey(a.client.Addr(), a.client.Port(), a.server.Addr(), a.server.Port())
+	return e.trackAs(a, key, clientIsA)
+}
+
+// trackAs is track with a's key made already (makeKey of its client and
+// server, as tcp does for each new SYN's packet).
+func (e *Engine) trackAs(a *attempt, key flowKey, clientIsA bool) bool {
 	if e.inFlight >= e.opts.MaxInFlight {
 		e.sum.Untracked++
 		return false
 	}
-	a.key, a.clientIsA = makeKey(a.client.Addr(), a.client.Port(), a.server.Addr(), a.server.Port())
+	a.key, a.clientIsA = key, clientIsA
 	a.hash = flowHash(a.client.Port(), a.server.Port())
 	// A clear filter bit says no flow has these ports: the lookup for one
 	// to replace is skipped (every new SYN's attempt comes here).
@@ -401,15 +408,23 @@ func (e *Engine) untrack(a *attempt) {
 func (e *Engine) tcp(p *event.Packet) {
 	isSYN := p.TCPFlags&(event.TCPSyn|event.TCPAck|event.TCPRst) == event.TCPSyn
 	var a *attempt
-	var srcIsA bool
+	var key flowKey
+	var srcIsA, keyMade bool
 	if e.filter.maybe(flowHash(p.SrcPort, p.DstPort)) {
-		var key flowKey
 		key, srcIsA = makeKey(p.Src, p.SrcPort, p.Dst, p.DstPort)
+		keyMade = true
 		a = e.flows[key]
 	}
 	if a == nil {
-		if isSYN && !e.duplicate(p) && !e.lateRetransmit(p) {
-			e.newSYN(p)
+		if isSYN && !e.duplicate(p) {
+			// The key is made once for the remembered SYNs and the new
+			// attempt's flow (it was made twice more: 15 ms of a 1 s run).
+			if !keyMade {
+				key, srcIsA = makeKey(p.Src, p.SrcPort, p.Dst, p.DstPort)
+			}
+			if !e.lateRetransmit(p, key, srcIsA) {
+				e.newSYN(p, key, srcIsA)
+			}
 		}
 		return
 	}
@@ -426,7 +441,7 @@ func (e *Engine) tcp(p *event.Packet) {
 		// SYN is another connect on the 5-tuple. The kernel attempt goes
 		// on by its socket's events (cookie).
 		e.untrack(a)
-		e.newSYN(p)
+		e.newSYN(p, key, srcIsA)
 		return
 	}
 	if isSYN && fromClient && a.wire && p.Seq != a.isn {
@@ -436,7 +451,7 @@ func (e *Engine) tcp(p *event.Packet) {
 			e.decideIdle(a, true)
 		}
 		e.untrack(a)
-		e.newSYN(p)
+		e.newSYN(p, key, srcIsA)
 		return
 	}
 	e.segment(a, p, fromClient)
@@ -535,11 +550,10 @@ func (e *Engine) expireSYNs() {
 // came before the client gave up (an RST it did not accept, or a capture
 // that looked idle); it is not a new attempt. A new ISN on the 5-tuple is
 // a new connect and makes the old SYN forgotten.
-func (e *Engine) lateRetransmit(p *event.Packet) bool {
+func (e *Engine) lateRetransmit(p *event.Packet, key flowKey, srcIsA bool) bool {
 	if len(e.ended) == 0 {
 		return false
 	}
-	key, srcIsA := makeKey(p.Src, p.SrcPort, p.Dst, p.DstPort)
 	if !e.endedFilter.maybe(key.endedHash()) {
 		// Not remembered, for sure: every new SYN asks, and ended holds
 		// thousands of SYNs on a capture with many timeouts (the lookup
@@ -559,8 +573,9 @@ func (e *Engine) lateRetransmit(p *event.Packet) bool {
 	return false
 }
 
-// newSYN starts an attempt (or a DNS-over-TCP flow) at a client's first SYN.
-func (e *Engine) newSYN(p *event.Packet) {
+// newSYN starts an attempt (or a DNS-over-TCP flow) at a client's first SYN
+// (key and srcIsA: makeKey of the packet's source and destination).
+func (e *Engine) newSYN(p *event.Packet, key flowKey, srcIsA bool) {
 	client := netip.AddrPortFrom(p.Src, p.SrcPort)
 	server := netip.AddrPortFrom(p.Dst, p.DstPort)
 	if p.DstPort == 53 && (e.ports == nil || !e.ports.has(53)) {
@@ -580,7 +595,7 @@ func (e *Engine) newSYN(p *event.Packet) {
 		return
 	}
 	a := e.newAttempt(client, server, p.Time)
-	if !e.track(a) {
+	if !e.trackAs(a, key, srcIsA) {
 		return
 	}
 	if e.opts.Live {

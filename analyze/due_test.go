@@ -26,6 +26,7 @@ var dueMismatch struct {
 // tracked attempt finds (the sweep before the schedule).
 func checkDueByScan(e *Engine, due, idle []*attempt) {
 	checkUndecidedByScan(e)
+	checkKeysByScan(e)
 	var wantDue, wantIdle []*attempt
 	for _, a := range e.tracked {
 		if a.dnsFlow != nil {
@@ -70,6 +71,24 @@ func checkUndecidedByScan(e *Engine) {
 			if dueMismatch.msg == "" {
 				dueMismatch.msg = fmt.Sprintf("sweep at %s: connect %d counts %d undecided attempts; its %d attempts have %d",
 					e.now.Format(time.RFC3339Nano), c.seq, c.undecided, len(c.attempts), n)
+			}
+			dueMismatch.Unlock()
+			return
+		}
+	}
+}
+
+// checkKeysByScan (each sweep, with checkDueByScan): every tracked
+// attempt's flow key and side are makeKey's of its client and server (a
+// new SYN's attempt takes the key tcp made of its packet: trackAs).
+func checkKeysByScan(e *Engine) {
+	for _, a := range e.tracked {
+		key, clientIsA := makeKey(a.client.Addr(), a.client.Port(), a.server.Addr(), a.server.Port())
+		if a.key != key || a.clientIsA != clientIsA {
+			dueMismatch.Lock()
+			if dueMismatch.msg == "" {
+				dueMismatch.msg = fmt.Sprintf("sweep at %s: attempt %d %v->%v is tracked under key %+v (client first: %v); its addresses make %+v (%v)",
+					e.now.Format(time.RFC3339Nano), a.seq, a.client, a.server, a.key, a.clientIsA, key, clientIsA)
 			}
 			dueMismatch.Unlock()
 			return
