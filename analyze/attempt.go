@@ -362,11 +362,18 @@ func (e *Engine) releaseEvents(a *attempt) {
 
 // track puts a into the flow table under its 5-tuple.
 func (e *Engine) track(a *attempt) bool {
+	key, clientIsA := makeKey(a.client.Addr(), a.client.Port(), a.server.Addr(), a.server.Port())
+	return e.trackAs(a, key, clientIsA)
+}
+
+// trackAs is track with a's key made already (makeKey of its client and
+// server, as tcp does for each new SYN's packet).
+func (e *Engine) trackAs(a *attempt, key flowKey, clientIsA bool) bool {
 	if e.inFlight >= e.opts.MaxInFlight {
 		e.sum.Untracked++
 		return false
 	}
-	a.key, a.clientIsA = makeKey(a.client.Addr(), a.client.Port(), a.server.Addr(), a.server.Port())
+	a.key, a.clientIsA = key, clientIsA
 	a.hash = flowHash(a.client.Port(), a.server.Port())
 	// A clear filter bit says no flow has these ports: the lookup for one
 	// to replace is skipped (every new SYN's attempt comes here).
@@ -407,15 +414,23 @@ func (e *Engine) untrack(a *attempt) {
 func (e *Engine) tcp(p *event.Packet) {
 	isSYN := p.TCPFlags&(event.TCPSyn|event.TCPAck|event.TCPRst) == event.TCPSyn
 	var a *attempt
-	var srcIsA bool
+	var key flowKey
+	var srcIsA, keyMade bool
 	if e.filter.maybe(flowHash(p.SrcPort, p.DstPort)) {
-		var key flowKey
 		key, srcIsA = makeKey(p.Src, p.SrcPort, p.Dst, p.DstPort)
+		keyMade = true
 		a = e.flows[key]
 	}
 	if a == nil {
-		if isSYN && !e.duplicate(p) && !e.lateRetransmit(p) {
-			e.newSYN(p)
+		if isSYN && !e.duplicate(p) {
+			// The key is made once for the remembered SYNs and the new
+			// attempt's flow (it was made twice more: 15 ms of a 1 s run).
+			if !keyMade {
+				key, srcIsA = makeKey(p.Src, p.SrcPort, p.Dst, p.DstPort)
+			}
+			if !e.lateRetransmit(p, key, srcIsA) {
+				e.newSYN(p, key, srcIsA)
+			}
 		}
 		return
 	}
@@ -432,7 +447,7 @@ func (e *Engine) tcp(p *event.Packet) {
 		// SYN is another connect on the 5-tuple. The kernel attempt goes
 		// on by its socket's events (cookie).
 		e.untrack(a)
-		e.newSYN(p)
+		e.newSYN(p, key, srcIsA)
 		return
 	}
 	if isSYN && fromClient && a.wire && p.Seq != a.isn {
@@ -442,7 +457,7 @@ func (e *Engine) tcp(p *event.Packet) {
 			e.decideIdle(a, true)
 		}
 		e.untrack(a)
-		e.newSYN(p)
+		e.newSYN(p, key, srcIsA)
 		return
 	}
 	e.segment(a, p, fromClient)
@@ -467,6 +482,39 @@ type endedKey struct {
 	at  int64
 }
 
+// endedQueue is the remembered SYNs' keys, oldest first: q[head:]. Taking
+// the oldest moves head on; a push into a full q moves what is left to
+// the front first when head has passed half of it. (Re-slicing q[1:] and
+// appending, as before, let append reallocate and copy the whole queue —
+// 16,384 keys, 786 KB — every few thousand SYNs once the queue was full:
+// 46 MB in 4 runs of connects.pcap.)
+type endedQueue struct {
+	q    []endedKey
+	head int
+}
+
+func (q *endedQueue) len() int { return len(q.q) - q.head }
+
+// oldest is the key remembered first (len() > 0).
+func (q *endedQueue) oldest() endedKey { return q.q[q.head] }
+
+// pop forgets the oldest key (len() > 0).
+func (q *endedQueue) pop() {
+	q.head++
+	if q.head == len(q.q) {
+		q.q, q.head = q.q[:0], 0
+	}
+}
+
+// push remembers k as the newest.
+func (q *endedQueue) push(k endedKey) {
+	if len(q.q) == cap(q.q) && q.head >= len(q.q)/2 && q.head > 0 {
+		n := copy(q.q, q.q[q.head:])
+		q.q, q.head = q.q[:n], 0
+	}
+	q.q = append(q.q, k)
+}
+
 // rememberSYN records a reported attempt's 5-tuple and ISN, so that a late
 // retransmit of its SYN is recognised. Only SYNs that got no SYN-ACK are
 // remembered: a client retransmits nothing else once answered.
@@ -474,7 +522,7 @@ func (e *Engine) rememberSYN(a *attempt) {
 	if a.synCount == 0 || a.unix != "" || a.connected() {
 		return
 	}
-	if len(e.endedQ) >= maxEnded {
+	if e.endedQ.len() >= maxEnded {
 		e.forgetSYN()
 	}
 	// The filter counts each key in ended once: only a new key adds to it.
@@ -483,23 +531,22 @@ func (e *Engine) rememberSYN(a *attempt) {
 	if len(e.ended) > n {
 		e.endedFilter.add(a.key.endedHash())
 	}
-	e.endedQ = append(e.endedQ, endedKey{key: a.key, at: e.nowNS})
+	e.endedQ.push(endedKey{key: a.key, at: e.nowNS})
 }
 
 // forgetSYN drops the oldest remembered SYN.
 func (e *Engine) forgetSYN() {
-	k := e.endedQ[0]
+	k := e.endedQ.oldest()
 	if en, ok := e.ended[k.key]; ok && en.at == k.at {
 		delete(e.ended, k.key)
 		e.endedFilter.remove(k.key.endedHash())
 	}
-	e.endedQ[0] = endedKey{}
-	e.endedQ = e.endedQ[1:]
+	e.endedQ.pop()
 }
 
 // expireSYNs forgets reported SYNs older than endedTTL.
 func (e *Engine) expireSYNs() {
-	for len(e.endedQ) > 0 && e.nowNS-e.endedQ[0].at > int64(endedTTL) {
+	for e.endedQ.len() > 0 && e.nowNS-e.endedQ.oldest().at > int64(endedTTL) {
 		e.forgetSYN()
 	}
 }
@@ -509,11 +556,10 @@ func (e *Engine) expireSYNs() {
 // came before the client gave up (an RST it did not accept, or a capture
 // that looked idle); it is not a new attempt. A new ISN on the 5-tuple is
 // a new connect and makes the old SYN forgotten.
-func (e *Engine) lateRetransmit(p *event.Packet) bool {
+func (e *Engine) lateRetransmit(p *event.Packet, key flowKey, srcIsA bool) bool {
 	if len(e.ended) == 0 {
 		return false
 	}
-	key, srcIsA := makeKey(p.Src, p.SrcPort, p.Dst, p.DstPort)
 	if !e.endedFilter.maybe(key.endedHash()) {
 		// Not remembered, for sure: every new SYN asks, and ended holds
 		// thousands of SYNs on a capture with many timeouts (the lookup
@@ -533,8 +579,9 @@ func (e *Engine) lateRetransmit(p *event.Packet) bool {
 	return false
 }
 
-// newSYN starts an attempt (or a DNS-over-TCP flow) at a client's first SYN.
-func (e *Engine) newSYN(p *event.Packet) {
+// newSYN starts an attempt (or a DNS-over-TCP flow) at a client's first SYN
+// (key and srcIsA: makeKey of the packet's source and destination).
+func (e *Engine) newSYN(p *event.Packet, key flowKey, srcIsA bool) {
 	client := netip.AddrPortFrom(p.Src, p.SrcPort)
 	server := netip.AddrPortFrom(p.Dst, p.DstPort)
 	if p.DstPort == 53 && (e.ports == nil || !e.ports.has(53)) {
@@ -554,7 +601,7 @@ func (e *Engine) newSYN(p *event.Packet) {
 		return
 	}
 	a := e.newAttempt(client, server, p.Time)
-	if !e.track(a) {
+	if !e.trackAs(a, key, srcIsA) {
 		return
 	}
 	if e.opts.Live {
@@ -1420,6 +1467,9 @@ func (e *Engine) decide(a *attempt, r Reason, at time.Time) {
 		e.recent.add(a, e.nowNS)
 	}
 	a.final = true
+	if a.conn != nil {
+		a.conn.undecided--
+	}
 	a.outcome = o
 	a.reason = r
 	if at.Before(a.start) {

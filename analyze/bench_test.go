@@ -198,8 +198,8 @@ func TestStateBounded(t *testing.T) {
 	}
 	checkEndedFilter(t, e)
 	e.Advance(p.Time.Add(2*time.Minute + endedTTL + time.Second))
-	if len(e.ended) > 0 || len(e.endedQ) > 0 {
-		t.Errorf("reported SYNs not forgotten after %s: %d (%d queued)", endedTTL, len(e.ended), len(e.endedQ))
+	if len(e.ended) > 0 || e.endedQ.len() > 0 {
+		t.Errorf("reported SYNs not forgotten after %s: %d (%d queued)", endedTTL, len(e.ended), e.endedQ.len())
 	}
 	sum := e.Close()
 	checkTables(t, e)

@@ -25,6 +25,8 @@ var dueMismatch struct {
 // attempts and idle DNS flows must be exactly those a look at every
 // tracked attempt finds (the sweep before the schedule).
 func checkDueByScan(e *Engine, due, idle []*attempt) {
+	checkUndecidedByScan(e)
+	checkKeysByScan(e)
 	var wantDue, wantIdle []*attempt
 	for _, a := range e.tracked {
 		if a.dnsFlow != nil {
@@ -47,6 +49,50 @@ func checkDueByScan(e *Engine, due, idle []*attempt) {
 	if dueMismatch.msg == "" && (!slices.Equal(got, wantDue) || !slices.Equal(gotIdle, wantIdle)) {
 		dueMismatch.msg = fmt.Sprintf("sweep at %s: scheduled due %v idle %v; every tracked attempt says due %v idle %v",
 			e.now.Format(time.RFC3339Nano), seqs(got), seqs(gotIdle), seqs(wantDue), seqs(wantIdle))
+	}
+}
+
+// checkUndecidedByScan (each sweep, with checkDueByScan): every open
+// connect not reported yet counts as undecided (connectComplete reads
+// the count) the attempts a look at them finds not final.
+func checkUndecidedByScan(e *Engine) {
+	for _, c := range e.open {
+		if c.reported {
+			continue // left in open until this sweep; its attempts may serve new connects already
+		}
+		n := 0
+		for _, a := range c.attempts {
+			if !a.final {
+				n++
+			}
+		}
+		if n != c.undecided {
+			dueMismatch.Lock()
+			if dueMismatch.msg == "" {
+				dueMismatch.msg = fmt.Sprintf("sweep at %s: connect %d counts %d undecided attempts; its %d attempts have %d",
+					e.now.Format(time.RFC3339Nano), c.seq, c.undecided, len(c.attempts), n)
+			}
+			dueMismatch.Unlock()
+			return
+		}
+	}
+}
+
+// checkKeysByScan (each sweep, with checkDueByScan): every tracked
+// attempt's flow key and side are makeKey's of its client and server (a
+// new SYN's attempt takes the key tcp made of its packet: trackAs).
+func checkKeysByScan(e *Engine) {
+	for _, a := range e.tracked {
+		key, clientIsA := makeKey(a.client.Addr(), a.client.Port(), a.server.Addr(), a.server.Port())
+		if a.key != key || a.clientIsA != clientIsA {
+			dueMismatch.Lock()
+			if dueMismatch.msg == "" {
+				dueMismatch.msg = fmt.Sprintf("sweep at %s: attempt %d %v->%v is tracked under key %+v (client first: %v); its addresses make %+v (%v)",
+					e.now.Format(time.RFC3339Nano), a.seq, a.client, a.server, a.key, a.clientIsA, key, clientIsA)
+			}
+			dueMismatch.Unlock()
+			return
+		}
 	}
 }
 

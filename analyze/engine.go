@@ -164,7 +164,7 @@ type Engine struct {
 	// (endedQ: in the order they were reported), so that a late SYN
 	// retransmit is not taken for a new attempt.
 	ended  map[flowKey]endedSYN
-	endedQ []endedKey
+	endedQ endedQueue
 	// endedFilter counts ended's keys by endedHash (flowFilter): the
 	// SYN of every new attempt asks it before the map.
 	endedFilter flowFilter
@@ -195,6 +195,12 @@ type Engine struct {
 	fed        uint64
 	kernelSeen bool
 	sum        Summary
+	// outcomes counts the reported attempts by outcome, in the order each
+	// outcome first came (summary makes Summary.Outcomes of it): a dozen
+	// outcomes at most, so a scan comparing the constants' strings (the
+	// same pointer: equal at once) costs less per attempt than hashing the
+	// string into a map.
+	outcomes   []outcomeCount
 	stats      map[string]event.Stats
 	statsOrder []string
 	closed     bool
@@ -249,7 +255,6 @@ func NewEngine(opts Options) *Engine {
 	e.pipeOK = opts.Pipeline && pipeCPUs() >= 2
 	e.dns.init()
 	e.kern.init()
-	e.sum.Outcomes = make(map[Outcome]int)
 	return e
 }
 
@@ -389,9 +394,9 @@ func (e *Engine) Close() Summary {
 
 func (e *Engine) summary() Summary {
 	s := e.sum
-	s.Outcomes = make(map[Outcome]int, len(e.sum.Outcomes))
-	for k, v := range e.sum.Outcomes {
-		s.Outcomes[k] = v
+	s.Outcomes = make(map[Outcome]int, len(e.outcomes))
+	for _, oc := range e.outcomes {
+		s.Outcomes[oc.outcome] += oc.n
 	}
 	s.Errors = append([]string(nil), e.sum.Errors...)
 	var frames uint64

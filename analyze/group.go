@@ -29,11 +29,16 @@ type connectState struct {
 	addrs    []netip.Addr // every address the lookups returned
 	client   netip.Addr
 	port     uint16
+	reported bool // beside port: in the padding before pid
 	pid      uint32
 	comm     string
 	resolver *Resolver
-	reported bool
-	start    time.Time
+	// undecided counts the attempts not final yet (added by group while
+	// undecided, taken off by decide): connectComplete reads it, not every
+	// attempt's verdict — the sweep asks it of every open connect each
+	// time, and the attempts' memory was a cache miss each.
+	undecided int
+	start     time.Time
 	// first backs attempts while the connect has one (most connects):
 	// no allocation of its own.
 	first [1]*attempt
@@ -52,6 +57,9 @@ func (e *Engine) group(a *attempt, q *dnsQuery) (c *connectState, created bool, 
 			prev := c.attempts[len(c.attempts)-1]
 			c.attempts = append(c.attempts, a)
 			a.conn = c
+			if !a.final {
+				c.undecided++
+			}
 			if c.pid == 0 && a.pid != 0 {
 				c.pid, c.comm = a.pid, a.comm
 			}
@@ -80,6 +88,9 @@ func (e *Engine) group(a *attempt, q *dnsQuery) (c *connectState, created bool, 
 	}
 	c.attempts = append(c.first[:0], a)
 	a.conn = c
+	if !a.final {
+		c.undecided++
+	}
 	e.open = append(e.open, c)
 	return c, true, nil
 }
@@ -168,10 +179,8 @@ func (a *attempt) aliveAfter(t time.Time) bool {
 // connectComplete reports whether every attempt of c is decided and no
 // further address is expected.
 func (e *Engine) connectComplete(c *connectState, closing bool) bool {
-	for _, a := range c.attempts {
-		if !a.final {
-			return false
-		}
+	if c.undecided > 0 {
+		return false
 	}
 	if closing {
 		return true
@@ -253,9 +262,26 @@ func (e *Engine) report(c *connectState) {
 	e.sum.Connects++
 	e.sum.Attempts += len(out.Attempts)
 	for _, a := range out.Attempts {
-		e.sum.Outcomes[a.Outcome]++
+		e.countOutcome(a.Outcome)
 	}
 	e.ready = append(e.ready, out)
+}
+
+// outcomeCount is how many reported attempts had outcome (Engine.outcomes).
+type outcomeCount struct {
+	outcome Outcome
+	n       int
+}
+
+// countOutcome counts one reported attempt's outcome.
+func (e *Engine) countOutcome(o Outcome) {
+	for i := range e.outcomes {
+		if e.outcomes[i].outcome == o {
+			e.outcomes[i].n++
+			return
+		}
+	}
+	e.outcomes = append(e.outcomes, outcomeCount{outcome: o, n: 1})
 }
 
 func (e *Engine) hostMatch(c *connectState, out *Connect) bool {

@@ -2,6 +2,7 @@ package analyze
 
 import (
 	"fmt"
+	"maps"
 	"testing"
 
 	"github.com/connscope/connscope/event"
@@ -60,5 +61,44 @@ func TestKeepOwnsTheCounts(t *testing.T) {
 					len(s.got), sum.Connects, sum.Attempts, sum.Outcomes[Refused], tc.connects, tc.connects, tc.connects, tc.refused)
 			}
 		})
+	}
+}
+
+// TestSummaryOutcomesCountEveryAttempt: Summary.Outcomes counts every
+// reported attempt under its own outcome (the engine counts them in a
+// short list, not a map, and makes the map at the end): several outcomes,
+// each more than once, interleaved, and a second summary after Close
+// gives the same counts.
+func TestSummaryOutcomesCountEveryAttempt(t *testing.T) {
+	s := newSim(t, Options{})
+	for i := range 12 {
+		k := s.conn(fmt.Sprintf("192.0.2.10:%d", 41000+i), fmt.Sprintf("192.0.2.%d:3306", 20+i))
+		ms := float64(i * 50)
+		switch i % 4 {
+		case 0:
+			k.handshake(ms, 0.1)
+		case 1, 3:
+			k.SYN(ms)
+			k.refuse(ms + 0.1)
+		case 2:
+			k.SYN(ms)
+			k.icmp(ms+0.2, "192.0.2.1", false, 3, 1)
+		}
+	}
+	sum := s.close()
+	want := map[Outcome]int{}
+	for _, c := range s.got {
+		for _, a := range c.Attempts {
+			want[a.Outcome]++
+		}
+	}
+	if len(want) < 3 {
+		t.Fatalf("the connects gave outcomes %v: want three kinds or more for this test", want)
+	}
+	if !maps.Equal(sum.Outcomes, want) {
+		t.Errorf("summary outcomes %v, want %v (the delivered attempts')", sum.Outcomes, want)
+	}
+	if again := s.e.Close(); !maps.Equal(again.Outcomes, want) {
+		t.Errorf("second summary's outcomes %v, want %v", again.Outcomes, want)
 	}
 }

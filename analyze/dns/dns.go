@@ -86,6 +86,31 @@ type Message struct {
 	// AnswerCount is the header's count, which may exceed len(Answers)
 	// (records past MaxAnswers are not decoded).
 	AnswerCount int
+	// names are the last names decoded into this Message (ParseInto keeps
+	// them from message to message): a name decoded again — an answer's,
+	// nearly always the question's; a response's, its query's — is the
+	// same string, not a new one.
+	names nameCache
+}
+
+// nameCache holds the last few names decoded, newest at next-1.
+type nameCache struct {
+	s    [4]string
+	next int
+}
+
+// get is name as a string: a held one equal to it, else a new one (held
+// from then on).
+func (c *nameCache) get(name []byte) string {
+	for _, s := range c.s {
+		if s == string(name) {
+			return s
+		}
+	}
+	s := string(name)
+	c.s[c.next] = s
+	c.next = (c.next + 1) % len(c.s)
+	return s
 }
 
 // Parse decodes a DNS message (as carried in UDP; for TCP strip the 2-byte
@@ -102,7 +127,7 @@ func Parse(b []byte) (Message, error) {
 // slices (only the values in them) allocates them once, not for every
 // message.
 func ParseInto(b []byte, m *Message) error {
-	*m = Message{Questions: m.Questions[:0], Answers: m.Answers[:0]}
+	*m = Message{Questions: m.Questions[:0], Answers: m.Answers[:0], names: m.names}
 	if len(b) < HeaderLen {
 		return ErrShort
 	}
@@ -117,7 +142,7 @@ func ParseInto(b []byte, m *Message) error {
 	m.AnswerCount = an
 	off := HeaderLen
 	for i := 0; i < qd; i++ {
-		name, n, err := readName(b, off)
+		name, n, err := readName(b, off, &m.names)
 		if err != nil {
 			return fmt.Errorf("question %d: %w", i+1, err)
 		}
@@ -139,7 +164,7 @@ func ParseInto(b []byte, m *Message) error {
 		}
 	}
 	for i := 0; i < an && i < MaxAnswers; i++ {
-		name, n, err := readName(b, off)
+		name, n, err := readName(b, off, &m.names)
 		if err != nil {
 			return fmt.Errorf("answer %d: %w", i+1, err)
 		}
@@ -172,7 +197,7 @@ func ParseInto(b []byte, m *Message) error {
 			r.Addr = netip.AddrFrom16([16]byte(rdata))
 		case TypeCNAME, TypePTR, TypeNS:
 			// Compression pointers in RDATA refer to the whole message.
-			target, end, err := readName(b, off)
+			target, end, err := readName(b, off, &m.names)
 			if err != nil || end > off+rdlen {
 				return fmt.Errorf("answer %d: bad target name", i+1)
 			}
@@ -186,7 +211,7 @@ func ParseInto(b []byte, m *Message) error {
 
 // readName decodes the name at off and returns it and the offset just past
 // its in-place encoding.
-func readName(b []byte, off int) (string, int, error) {
+func readName(b []byte, off int, names *nameCache) (string, int, error) {
 	var buf [256]byte // most names fit: one allocation, for the result
 	name := buf[:0]
 	end := -1 // offset after the name where it started (before the first pointer)
@@ -209,7 +234,7 @@ func readName(b []byte, off int) (string, int, error) {
 				if len(name) == 0 {
 					return ".", end, nil
 				}
-				return string(name), end, nil
+				return names.get(name), end, nil
 			}
 			if off+1+l > len(b) {
 				return "", 0, ErrShort

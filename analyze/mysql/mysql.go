@@ -16,6 +16,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"sync/atomic"
 
 	"github.com/connscope/connscope/analyze/proto"
 )
@@ -87,6 +88,22 @@ type Greeting struct {
 // TLSOffered reports whether the server announced CLIENT_SSL.
 func (g *Greeting) TLSOffered() bool { return g.Capabilities&ClientSSL != 0 }
 
+// lastVersion is the server version of the last greeting decoded (any
+// engine's: atomic).
+var lastVersion atomic.Pointer[string]
+
+// serverVersion is ver as a string: the last greeting's when they are the
+// same (a server greets every connect with its version), not a new one
+// for each.
+func serverVersion(ver []byte) string {
+	if p := lastVersion.Load(); p != nil && *p == string(ver) {
+		return *p
+	}
+	s := string(ver)
+	lastVersion.Store(&s)
+	return s
+}
+
 // ParseGreeting decodes a HandshakeV10/V9 payload (without the packet
 // header). A payload that ends early returns the fields before the cut and
 // an error wrapping ErrTruncated.
@@ -107,7 +124,7 @@ func parseGreeting(p []byte, text bool) (Greeting, error) {
 		return g, fmt.Errorf("%w: bad server version", ErrNotMySQL)
 	}
 	if text {
-		g.ServerVersion = string(ver)
+		g.ServerVersion = serverVersion(ver)
 	}
 	id, ok := r.u32()
 	if !ok {

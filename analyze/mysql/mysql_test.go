@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
+	"unsafe"
 
 	"github.com/connscope/connscope/analyze/proto"
 )
@@ -361,4 +363,40 @@ func TestSniffHandsGreetingOver(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestGreetingVersionShared: every greeting gives its own server version,
+// whatever the greeting before said (the same, a prefix, an extension,
+// another of the same length), and a version equal to the last one is that
+// string again, not a copy; greetings decoded at once on several
+// goroutines (engines side by side) each get their own.
+func TestGreetingVersionShared(t *testing.T) {
+	versions := []string{"8.0.36", "8.0.36", "8.0.3", "8.0.36-log", "8.0.37", "11.4.2-MariaDB", "11.4.2-MariaDB", "8.0.36"}
+	var prev string
+	for i, v := range versions {
+		g, err := ParseGreeting(greetingPayload(v, 0xffff, "caching_sha2_password"))
+		if err != nil || g.ServerVersion != v {
+			t.Fatalf("greeting %d: version %q (%v), want %q", i, g.ServerVersion, err, v)
+		}
+		if i > 0 && v == versions[i-1] && unsafe.StringData(g.ServerVersion) != unsafe.StringData(prev) {
+			t.Errorf("greeting %d: version %q decoded into a new string, not the last greeting's", i, v)
+		}
+		prev = g.ServerVersion
+	}
+	var wg sync.WaitGroup
+	for w := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			v := fmt.Sprintf("10.%d.0-MariaDB", w)
+			p := greetingPayload(v, 0xffff, "mysql_native_password")
+			for i := range 2000 {
+				if g, err := ParseGreeting(p); err != nil || g.ServerVersion != v {
+					t.Errorf("goroutine %d, greeting %d: version %q (%v), want %q", w, i, g.ServerVersion, err, v)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
 }
