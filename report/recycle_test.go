@@ -2,6 +2,7 @@ package report
 
 import (
 	"bytes"
+	"encoding/json"
 	"io"
 	"path/filepath"
 	"testing"
@@ -123,5 +124,53 @@ func (s *chainedCaptures) close() {
 	if s.r != nil {
 		s.r.Close()
 		s.r = nil
+	}
+}
+
+// TestOwnedConnectsSurviveRecycle keeps every connect of the lab captures'
+// stream as analyze.Own copies it while the engine reuses the connects'
+// memory, and checks each against the connect made without reuse: the
+// rollup's held connects and examples rely on it (KeepsConnects is false
+// for them).
+func TestOwnedConnectsSurviveRecycle(t *testing.T) {
+	files, err := filepath.Glob(filepath.Join("..", "testdata", "captures", "*.any.pcap"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no lab captures: %v", err)
+	}
+	run := func(recycle bool) []*analyze.Connect {
+		src := &chainedCaptures{t: t, files: files}
+		defer src.close()
+		var kept []*analyze.Connect
+		_, err := analyze.RunSource(src, analyze.Options{
+			OnConnect: func(c *analyze.Connect) {
+				if recycle {
+					c = analyze.Own(c)
+				}
+				kept = append(kept, c)
+			},
+			Recycle: recycle,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return kept
+	}
+	got, want := run(true), run(false)
+	if len(got) != len(want) || len(got) < 50 {
+		t.Fatalf("%d connects with reuse, %d without", len(got), len(want))
+	}
+	resolved := 0
+	for i := range want {
+		if len(want[i].Resolution) > 0 {
+			resolved++
+		}
+		g, _ := json.Marshal(got[i])
+		w, _ := json.Marshal(want[i])
+		if !bytes.Equal(g, w) {
+			t.Fatalf("connect %d kept with analyze.Own while the memory was reused:\n%s\nwithout reuse:\n%s", i+1, g, w)
+		}
+	}
+	if resolved == 0 {
+		t.Fatal("no connect with lookups in the stream: the test does not cover them")
 	}
 }

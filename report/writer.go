@@ -229,6 +229,11 @@ func (w *Writer) Connect(c *analyze.Connect) error {
 	case w.opt.Format == JSON && (w.rv == nil || !w.rv.text):
 		c = explainedIn(c, stepsLater, &w.words) // the JSON renderer and the rollup keep nothing of c
 	default:
+		if w.rv != nil && w.rv.text {
+			// Held, or kept as an example, past this call, while the
+			// engine may reuse c's memory (KeepsConnects).
+			c = analyze.Own(c)
+		}
 		c = explainedIn(c, stepsLater, nil)
 	}
 	if example {
@@ -263,13 +268,14 @@ func (w *Writer) wordsNeeded(shown bool) bool {
 }
 
 // KeepsConnects says whether the Writer may keep a connect (or part of
-// it) past Connect: table and Markdown hold connects for their rollup's
-// examples, redaction learns from them. When it does not (every format
-// renders a connect into text at once: the offline table's rows and
-// blocks wait as text, not as connects), the caller may reuse a
-// connect's memory once Connect returned (analyze.Options.Recycle).
+// it) past Connect: redaction learns from them. When it does not (every
+// format renders a connect into text at once: the offline table's rows
+// and blocks wait as text, not as connects; the connects the table and
+// Markdown hold for their rollup's examples are copies, analyze.Own), the
+// caller may reuse a connect's memory once Connect returned
+// (analyze.Options.Recycle).
 func (w *Writer) KeepsConnects() bool {
-	return w.red != nil || (w.rv != nil && w.rv.text)
+	return w.red != nil
 }
 
 // Summary prints what is still buffered and the run's summary (counts,
