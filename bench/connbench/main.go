@@ -484,8 +484,7 @@ func measure(t tracer, rate int, d time.Duration) (*result, error) {
 	}
 	// The last connects must be decided and written before the stop.
 	time.Sleep(2 * time.Second)
-	cmd.Process.Signal(syscall.SIGINT)
-	werr := cmd.Wait()
+	werr := stop(cmd)
 	<-done
 	errMu.Lock()
 	stderr := errText.String()
@@ -495,6 +494,38 @@ func measure(t tracer, rate int, d time.Duration) (*result, error) {
 	}
 	return r, t.finish(dir, r, stderr)
 }
+
+// stop interrupts a tracer (SIGINT: each writes what it holds and exits)
+// and waits for it. Once in a make bench run bpftrace took no notice of
+// the first SIGINT and the bench waited for it for minutes: the signal is
+// sent again every stopResend, and after stopGiveUp the tracer is killed
+// and its measurement fails.
+func stop(cmd *exec.Cmd) error {
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	cmd.Process.Signal(syscall.SIGINT)
+	resend := time.NewTicker(stopResend)
+	defer resend.Stop()
+	giveUp := time.After(stopGiveUp)
+	for {
+		select {
+		case err := <-exited:
+			return err
+		case <-resend.C:
+			fmt.Fprintf(os.Stderr, "connbench: %s still running %v after SIGINT: sending it again\n", filepath.Base(cmd.Path), stopResend)
+			cmd.Process.Signal(syscall.SIGINT)
+		case <-giveUp:
+			cmd.Process.Kill()
+			<-exited
+			return fmt.Errorf("did not exit within %v of SIGINT: killed", stopGiveUp)
+		}
+	}
+}
+
+const (
+	stopResend = 10 * time.Second
+	stopGiveUp = 60 * time.Second
+)
 
 // connectLoop makes rate connects per second for d, alternately to the
 // listener (which greets and closes) and to the closed port, from 16
