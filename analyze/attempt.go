@@ -244,7 +244,7 @@ func (n *endpointNames) port(ap netip.AddrPort) string {
 	if n == nil {
 		return ap.String()
 	}
-	_, lo := addrHalves(ap.Addr())
+	_, lo := event.AddrHalves(ap.Addr())
 	r := &n.recent[((lo^uint64(ap.Port())<<48)*0x9e3779b97f4a7c15)>>58]
 	if r.s != "" && r.ap == ap {
 		return r.s

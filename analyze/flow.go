@@ -1,7 +1,6 @@
 package analyze
 
 import (
-	"encoding/binary"
 	"net/netip"
 	"time"
 
@@ -20,25 +19,12 @@ type flowKey struct {
 // makeKey returns the canonical key for src→dst and whether src is the
 // key's first endpoint.
 func makeKey(src netip.Addr, sport uint16, dst netip.Addr, dport uint16) (flowKey, bool) {
-	s0, s1 := addrHalves(src)
-	d0, d1 := addrHalves(dst)
+	s0, s1 := event.AddrHalves(src)
+	d0, d1 := event.AddrHalves(dst)
 	if s0 < d0 || s0 == d0 && (s1 < d1 || s1 == d1 && sport <= dport) {
 		return flowKey{a0: s0, a1: s1, b0: d0, b1: d1, ports: uint64(sport)<<16 | uint64(dport)}, true
 	}
 	return flowKey{a0: d0, a1: d1, b0: s0, b1: s1, ports: uint64(dport)<<16 | uint64(sport)}, false
-}
-
-// addrHalves is a's 16-byte form (As16) as big-endian halves. An IPv4
-// address skips the 16-byte array: the compiler stored As16's halves and
-// read them back as one 16-byte copy, which the CPU cannot forward from
-// the two stores (a stall of about 8 ns per address, makeKey's whole cost).
-func addrHalves(a netip.Addr) (hi, lo uint64) {
-	if a.Is4() {
-		v4 := a.As4()
-		return 0, 0xffff<<32 | uint64(binary.BigEndian.Uint32(v4[:]))
-	}
-	b := a.As16()
-	return binary.BigEndian.Uint64(b[:8]), binary.BigEndian.Uint64(b[8:])
 }
 
 // hash is the flowHash of the key's ports.
@@ -178,8 +164,8 @@ func packetSignature(p *event.Packet) uint64 {
 		h *= 1099511628211
 		h ^= h >> 29
 	}
-	s0, s1 := addrHalves(p.Src)
-	d0, d1 := addrHalves(p.Dst)
+	s0, s1 := event.AddrHalves(p.Src)
+	d0, d1 := event.AddrHalves(p.Dst)
 	mix(s0)
 	mix(s1)
 	mix(d0)
@@ -189,8 +175,8 @@ func packetSignature(p *event.Packet) uint64 {
 	mix(uint64(p.IPID)<<32 | uint64(uint32(p.PayloadLen)))
 	if p.ICMP != nil {
 		q := p.ICMP
-		_, qs := addrHalves(q.QuotedSrc)
-		_, qd := addrHalves(q.QuotedDst)
+		_, qs := event.AddrHalves(q.QuotedSrc)
+		_, qd := event.AddrHalves(q.QuotedDst)
 		mix(uint64(q.Type)<<8 | uint64(q.Code))
 		mix(qs ^ qd)
 		mix(uint64(q.QuotedSrcPort)<<48 | uint64(q.QuotedDstPort)<<32 | uint64(q.QuotedSeq))

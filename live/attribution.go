@@ -2,7 +2,6 @@ package live
 
 import (
 	"cmp"
-	"encoding/binary"
 	"net/netip"
 	"slices"
 	"time"
@@ -327,27 +326,13 @@ type flowKey struct {
 }
 
 func makeFlowKey(x, y netip.AddrPort) flowKey {
-	x0, x1 := addrHalves(x.Addr())
-	y0, y1 := addrHalves(y.Addr())
+	x0, x1 := event.AddrHalves(x.Addr())
+	y0, y1 := event.AddrHalves(y.Addr())
 	px, py := x.Port(), y.Port()
 	if x0 > y0 || x0 == y0 && (x1 > y1 || x1 == y1 && px > py) {
 		return flowKey{lo0: y0, lo1: y1, hi0: x0, hi1: x1, loPort: py, hiPort: px}
 	}
 	return flowKey{lo0: x0, lo1: x1, hi0: y0, hi1: y1, loPort: px, hiPort: py}
-}
-
-// addrHalves is a's 16-byte form (As16) as big-endian halves. An IPv4
-// address skips the 16-byte array: the compiler stored As16's halves and
-// read them back as one 16-byte copy, which the CPU cannot forward from
-// the two stores (as analyze's addrHalves; every packet and kernel event
-// makes a key here).
-func addrHalves(a netip.Addr) (hi, lo uint64) {
-	if a.Is4() {
-		v4 := a.As4()
-		return 0, 0xffff<<32 | uint64(binary.BigEndian.Uint32(v4[:]))
-	}
-	b := a.As16()
-	return binary.BigEndian.Uint64(b[:8]), binary.BigEndian.Uint64(b[8:])
 }
 
 func newProcessTable() *processTable { return &processTable{byFlow: map[flowKey]owned{}} }

@@ -409,7 +409,7 @@ func TestFlowKeyEitherWay(t *testing.T) {
 
 // TestFlowKeyOfAs16: a flow key holds the addresses' 16-byte forms
 // (As16), which makeFlowKey takes without As16's array for IPv4
-// (addrHalves): IPv4, IPv4-mapped IPv6, IPv6 with and without a zone, the
+// (event.AddrHalves): IPv4, IPv4-mapped IPv6, IPv6 with and without a zone, the
 // zero Addr, random addresses of both families, in pairs of every kind.
 func TestFlowKeyOfAs16(t *testing.T) {
 	addrs := []netip.Addr{{}, netip.MustParseAddr("10.0.0.1"), netip.MustParseAddr("255.255.255.255"),
