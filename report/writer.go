@@ -229,11 +229,7 @@ func (w *Writer) Connect(c *analyze.Connect) error {
 	case w.opt.Format == JSON && (w.rv == nil || !w.rv.text):
 		c = explainedIn(c, stepsLater, &w.words) // the JSON renderer and the rollup keep nothing of c
 	default:
-		if w.rv != nil && w.rv.text {
-			// Held, or kept as an example, past this call, while the
-			// engine may reuse c's memory (KeepsConnects).
-			c = analyze.Own(c)
-		}
+		// Held, kept as an example or redacted: an owned copy.
 		c = explainedIn(c, stepsLater, nil)
 	}
 	if example {
@@ -310,7 +306,7 @@ func (w *Writer) Flush() error {
 // explained is c with its words: the timeline steps' (wordEvents) and the
 // evidence and causes (analyze.Explain); sentences are made only here,
 // from the findings, before redaction and rendering. c itself is not
-// changed (a shallow copy of it and its attempts is worded, made once for
+// changed (a copy of it and its attempts is worded, made once for
 // both). With stepsLater the timeline steps are left for the renderer to
 // word (appendAttempt does).
 func explained(c *analyze.Connect, stepsLater bool) *analyze.Connect {
@@ -318,30 +314,38 @@ func explained(c *analyze.Connect, stepsLater bool) *analyze.Connect {
 }
 
 // explainedIn is explained with the copy made in s (valid until the next
-// call with s), or in new memory when s is nil.
+// call with s), or, when s is nil, an owned copy (analyze.Own): one that
+// may be kept past Connect (the table's and Markdown's held connects and
+// examples) while the engine reuses c's memory (KeepsConnects).
 func explainedIn(c *analyze.Connect, stepsLater bool, s *wordsScratch) *analyze.Connect {
+	var cc *analyze.Connect
 	if s == nil {
-		s = new(wordsScratch)
+		cc = analyze.Own(c)
+	} else {
+		s.apart = false
+		cc = &s.c
+		*cc = *c
+		n := len(c.Attempts)
+		if cap(s.ptrs) < n {
+			s.ptrs = make([]*analyze.Attempt, n)
+			s.copies = make([]analyze.Attempt, n) // one allocation for all
+		}
+		cc.Attempts = s.ptrs[:n:n]
+		copies := s.copies[:n]
+		for i, a := range c.Attempts {
+			if a != nil {
+				copies[i] = *a
+				a = &copies[i]
+			}
+			cc.Attempts[i] = a
+		}
 	}
-	s.apart = false
-	cc := &s.c
-	*cc = *c
-	n := len(c.Attempts)
-	if cap(s.ptrs) < n {
-		s.ptrs = make([]*analyze.Attempt, n)
-		s.copies = make([]analyze.Attempt, n) // one allocation for all
-	}
-	cc.Attempts = s.ptrs[:n:n]
-	copies := s.copies[:n]
-	for i, a := range c.Attempts {
-		if a != nil {
-			copies[i] = *a
-			a = &copies[i]
-			if !stepsLater {
+	if !stepsLater {
+		for _, a := range cc.Attempts {
+			if a != nil {
 				wordEvents(a)
 			}
 		}
-		cc.Attempts[i] = a
 	}
 	analyze.Explain(cc)
 	return cc
