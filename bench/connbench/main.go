@@ -16,7 +16,10 @@
 // only, /proc/PID/task/*/schedstat) and the loop's own CPU (this process:
 // the connects, the loopback softirq work and the eBPF programs run in its
 // context), both per connect made; "total" is the tracer's CPU plus what it
-// adds to the loop's. For connscope it also reads the JSON report: kernel
+// adds to the loop's. The loop's own CPU drifts with the host by as much
+// as a tracer adds to it, so at the first rate the loop alone, connscope
+// and bpftrace are measured in -rounds interleaved rounds (rounds.go) and
+// their medians are judged. For connscope it also reads the JSON report: kernel
 // drops, eBPF events lost, late events, and whether every connect made is
 // reported exactly once with the right outcome.
 //
@@ -68,11 +71,12 @@ func main() {
 	maxUS := flag.Float64("max-us", 10, "connscope's CPU target per connect at the first rate (µs)")
 	anchors := flag.Bool("anchors", true, "also measure bpftrace and tcpdump")
 	table := flag.Bool("table", true, "at the first rate also measure connscope's default output, the table")
+	rounds := flag.Int("rounds", 3, "at the first rate, measure the loop alone, connscope and bpftrace this many times, interleaved, and judge their medians")
 	flag.StringVar(&keepDir, "keep", "", "copy connscope's JSON reports into `DIR`")
 	baseline := flag.String("baseline", "", "also measure this connscope binary (an earlier build), row \"connscope (baseline)\", for before/after from one run")
 	flag.Parse()
-	if bin == "" {
-		fmt.Fprintln(os.Stderr, "usage: connbench -connscope PATH [flags]")
+	if bin == "" || *rounds < 1 {
+		fmt.Fprintln(os.Stderr, "usage: connbench -connscope PATH [-rounds N≥1] [flags]")
 		os.Exit(2)
 	}
 	var rs []int
@@ -108,84 +112,79 @@ func main() {
 	fmt.Println("|--:|:--|--:|--:|--:|--:|--:|--:|--:|:--|:--|")
 	failed := false
 	for i, rate := range rs {
-		var rows []*result
-		var base *result
-		for _, t := range tracers {
-			if c, ok := t.(connscope); ok && c.table && i > 0 {
-				continue // the table is judged against JSON at the first rate only
-			}
+		n := 1
+		if i == 0 {
+			n = *rounds
+		}
+		runs, err := schedule(tracers, i > 0, n, func(t tracer) (*result, error) {
 			if err := warmPageCache(int64(rate) * int64(duration.Seconds()+1) * 4 << 10); err != nil {
-				fmt.Fprintf(os.Stderr, "connbench: warming the page cache: %v\n", err)
-				os.Exit(1)
+				return nil, fmt.Errorf("warming the page cache: %v", err)
 			}
-			r, err := measure(t, rate, *duration)
-			if err != nil {
-				fmt.Fprintf(os.Stderr, "connbench: %d/s under %s: %v\n", rate, t.name(), err)
-				os.Exit(1)
-			}
-			fmt.Fprintf(os.Stderr, "connbench: %d/s %s: %s\n", rate, t.name(), r.brief())
-			if _, ok := t.(none); ok {
-				base = r
-			}
-			rows = append(rows, r)
+			return measure(t, rate, *duration)
+		}, func(r *result) {
+			fmt.Fprintf(os.Stderr, "connbench: %d/s %s: %s\n", rate, r.label(), r.brief())
+		})
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "connbench: %d/s: %v\n", rate, err)
+			os.Exit(1)
 		}
-		var bt, js *result
-		for _, r := range rows {
-			switch r.tracer {
-			case "bpftrace":
-				bt = r
-			case "connscope":
-				js = r
-			}
-		}
-		for _, r := range rows {
-			r.total = r.tracerUS + r.loopUS - base.loopUS
-		}
-		for _, r := range rows {
-			target, verdict := "", ""
+		setTotals(runs)
+		js, bt := summarize(runs, "connscope"), summarize(runs, "bpftrace")
+		verdicts := map[*result][2]string{}
+		for _, r := range runs {
 			if r.tracer == tableLabel && js != nil {
-				target = "≤ 1.2× JSON's µs/connect"
-				verdict = "met"
+				v := "met"
 				if r.tracerUS > 1.2*js.tracerUS {
-					verdict = fmt.Sprintf("**missed**: %.2f× JSON's", r.tracerUS/js.tracerUS)
+					v = fmt.Sprintf("**missed**: %.2f× JSON's", r.tracerUS/js.tracerUS)
 					failed = true
 				}
+				verdicts[r] = [2]string{"≤ 1.2× JSON's µs/connect", v}
 			}
-			if r.tracer == "connscope" {
-				var miss []string
-				switch i {
-				case 0:
-					target = fmt.Sprintf("≤ %.0f µs/connect", *maxUS)
-					if r.tracerUS > *maxUS {
-						miss = append(miss, fmt.Sprintf("%.1f µs is %.1f× the target", r.tracerUS, r.tracerUS / *maxUS))
+		}
+		var judged [2]string
+		if js != nil {
+			var miss []string
+			switch i {
+			case 0:
+				judged[0] = fmt.Sprintf("≤ %.0f µs/connect", *maxUS)
+				if js.tracerUS > *maxUS {
+					miss = append(miss, fmt.Sprintf("%.1f µs is %.1f× the target", js.tracerUS, js.tracerUS / *maxUS))
+				}
+				if bt != nil {
+					judged[0] += ", total < bpftrace's"
+					if js.total >= bt.total {
+						miss = append(miss, fmt.Sprintf("total %.1f µs ≥ bpftrace's %.1f", js.total, bt.total))
 					}
-					if bt != nil {
-						target += ", total < bpftrace's"
-						if r.total >= bt.total {
-							miss = append(miss, fmt.Sprintf("total %.1f µs ≥ bpftrace's %.1f", r.total, bt.total))
-						}
-					}
-				case 1:
-					target = "rate met, 0 drops, 0 lost, each connect reported once"
-					if float64(r.made) < 0.95*float64(rate)*r.wall.Seconds() {
-						miss = append(miss, fmt.Sprintf("the loop reached %.0f/s of %d/s", float64(r.made)/r.wall.Seconds(), rate))
-					}
-					if r.drops > 0 || r.lost > 0 {
-						miss = append(miss, fmt.Sprintf("%d packets dropped, %d events lost", r.drops, r.lost))
-					}
-					if r.once != r.made || r.dups > 0 || r.wrong > 0 {
-						miss = append(miss, fmt.Sprintf("%d of %d reported once, %d duplicates, %d wrong outcomes", r.once, r.made, r.dups, r.wrong))
+					if js.n > 1 {
+						judged[0] += fmt.Sprintf(" (medians; cheaper in %d of %d rounds)", cheaperRounds(runs), js.n)
 					}
 				}
-				if target != "" {
-					verdict = "met"
-					if len(miss) > 0 {
-						verdict = "**missed**: " + strings.Join(miss, "; ")
-						failed = true
+			case 1:
+				judged[0] = "rate met, 0 drops, 0 lost, each connect reported once"
+				for _, r := range runs {
+					if r.tracer == "connscope" {
+						miss = append(miss, lossMisses(r, rate)...)
 					}
 				}
 			}
-			fmt.Println(r.row(rate, target, verdict))
+			judged[1] = "met"
+			if len(miss) > 0 {
+				judged[1] = "**missed**: " + strings.Join(miss, "; ")
+				failed = true
+			}
+			if js.n == 1 {
+				verdicts[js.only] = judged
+			}
+		}
+		for _, r := range runs {
+			v := verdicts[r]
+			fmt.Println(r.row(rate, v[0], v[1]))
+		}
+		if js != nil && js.n > 1 {
+			fmt.Println(js.row(rate, judged[0], judged[1]))
+		}
+		if bt != nil && bt.n > 1 {
+			fmt.Println(bt.row(rate, "", ""))
 		}
 	}
 	fmt.Println()
@@ -202,6 +201,8 @@ func main() {
 
 type result struct {
 	tracer            string
+	round             int  // 1, 2, …; 0 when the rate is measured once
+	closing           bool // the loop alone, after the last round
 	made, ok, refused int64
 	wall              time.Duration
 	tracerUS, loopUS  float64
@@ -224,6 +225,17 @@ func (r *result) brief() string {
 	return s
 }
 
+// label is the tracer's name, with its round when there are several.
+func (r *result) label() string {
+	if r.closing {
+		return fmt.Sprintf("%s, after round %d", r.tracer, r.round)
+	}
+	if r.round > 0 {
+		return fmt.Sprintf("%s, round %d", r.tracer, r.round)
+	}
+	return r.tracer
+}
+
 func (r *result) row(rate int, target, verdict string) string {
 	dash := "—"
 	tr, total, drops, lost, rep := dash, dash, dash, dash, dash
@@ -237,7 +249,7 @@ func (r *result) row(rate int, target, verdict string) string {
 	} else if r.extra != "" {
 		lost = r.extra
 	}
-	return fmt.Sprintf("| %d/s | %s | %.0f/s | %s | %.2f | %s | %s | %s | %s | %s | %s |", rate, r.tracer,
+	return fmt.Sprintf("| %d/s | %s | %.0f/s | %s | %.2f | %s | %s | %s | %s | %s | %s |", rate, r.label(),
 		float64(r.made)/r.wall.Seconds(), tr, r.loopUS, total, drops, lost, rep, target, verdict)
 }
 
