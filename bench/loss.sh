@@ -16,9 +16,10 @@ tp= sp=
 # Whatever fails (the load's ports taken by another bench, say), the tracer
 # and the stall must not outlive the script.
 cleanup() {
-	[ -n "$sp" ] && kill "$sp" 2> /dev/null
-	if [ -n "$tp" ]; then pkill -CONT -P "$tp" 2> /dev/null; pkill -INT -P "$tp" 2> /dev/null; wait "$tp" 2> /dev/null; fi
-	[ -n "${LOSS_KEEP:-}" ] && [ -f "$work/report.json" ] && cp "$work/report.json" "$work/stderr" "$LOSS_KEEP/"
+	set +e
+	if [ -n "$sp" ]; then kill "$sp" 2> /dev/null; fi
+	if [ -n "$tp" ]; then pkill -CONT -P "$tp"; pkill -INT -P "$tp"; wait "$tp"; fi 2> /dev/null
+	if [ -n "${LOSS_KEEP:-}" ] && [ -f "$work/report.json" ]; then cp "$work/report.json" "$work/stderr" "$LOSS_KEEP/"; fi
 	rm -rf "$work"
 }
 trap cleanup EXIT
