@@ -257,7 +257,15 @@ func (e *Engine) LateKernel(k *event.Kernel) {
 		return
 	}
 	if e.reportedISN(k.Src, k.Dst, k.ISN) {
-		e.lateUnmatched(true) // isn.go
+		// isn.go: the socket's connect was reported from its packets. Its
+		// SYN_SENT, which came without the port (Linux picks it after),
+		// may hold an attempt of its own by the cookie: the same connect,
+		// as claim finds it when the event is not late.
+		if a := e.cookies[k.Cookie]; a != nil && k.Cookie != 0 && !a.wire && a.client.Port() != k.Src.Port() && (a.conn == nil || !a.conn.reported) {
+			e.untrack(a)
+			e.dropKernelView(a)
+		}
+		e.lateUnmatched(true)
 		return
 	}
 	a := e.socketAttempt(k)
