@@ -8,7 +8,9 @@
 # judged on their medians; see bench/connbench. Exits 1 when a
 # target is missed: ≤ 10 µs of connscope CPU per connect at the first rate
 # and cheaper in total than bpftrace; at the second, the rate met with
-# 0 kernel drops, 0 lost events and every connect reported exactly once.
+# 0 kernel drops, 0 lost events and every connect reported exactly once;
+# unpaced (the machine's limit), degrading only by incomplete attempts with
+# counted losses, never by duplicated, invented or wrongly decided ones.
 #
 # Needs root; prints a note and exits 0 otherwise.
 # Environment: CONNECT_DURATION (per measurement, default 15s; the issue's

@@ -28,7 +28,12 @@
 //     and cheaper in total than bpftrace; its default table output within
 //     1.2× of JSON's CPU per connect;
 //   - at the second rate (20,000/s): the rate achieved, 0 packets dropped
-//     by the kernel, 0 eBPF events lost, every connect reported exactly once.
+//     by the kernel, 0 eBPF events lost, every connect reported exactly once;
+//   - unpaced (-limit: the loop as fast as it goes, alone and under
+//     connscope; limit.go): connscope degrades only by incomplete attempts,
+//     or connects not reported, with its losses counted — no connect
+//     reported twice, no attempt invented, none decided with the wrong
+//     outcome.
 //
 // Needs root. Traffic goes to 127.0.0.1 only.
 package main
@@ -71,6 +76,7 @@ func main() {
 	maxUS := flag.Float64("max-us", 10, "connscope's CPU target per connect at the first rate (µs)")
 	anchors := flag.Bool("anchors", true, "also measure bpftrace and tcpdump")
 	table := flag.Bool("table", true, "at the first rate also measure connscope's default output, the table")
+	limit := flag.Bool("limit", true, "also run the loop unpaced (as fast as it goes: the machine's limit), alone and under connscope, and judge how connscope degrades")
 	rounds := flag.Int("rounds", 3, "at the first rate, measure the loop alone, connscope and bpftrace this many times, interleaved, and judge their medians")
 	flag.StringVar(&keepDir, "keep", "", "copy connscope's JSON reports into `DIR`")
 	baseline := flag.String("baseline", "", "also measure this connscope binary (an earlier build), row \"connscope (baseline)\", for before/after from one run")
@@ -187,6 +193,9 @@ func main() {
 			fmt.Println(bt.row(rate, "", ""))
 		}
 	}
+	if *limit && !atLimit(*duration) {
+		failed = true
+	}
 	fmt.Println()
 	if la, err := os.ReadFile("/proc/loadavg"); err == nil {
 		// Other processes' load skews every row (CPU per connect grows with
@@ -210,8 +219,12 @@ type result struct {
 	drops, lost, late uint64
 	once, dups, wrong int64
 	reused            int64 // a 5-tuple's two whole attempts within 5 ms: two connects
-	reportChecked     bool
-	extra             string
+	// attempts to the loop's ports in all; of them incomplete, without a
+	// local port (a socket's SYN_SENT whose port never came), and decided
+	// with the wrong outcome (wrong counts incomplete ones too)
+	attempts, incomplete, port0, wrongDecided int64
+	reportChecked                             bool
+	extra                                     string
 }
 
 func (r *result) brief() string {
@@ -223,6 +236,14 @@ func (r *result) brief() string {
 		s += ", " + r.extra
 	}
 	return s
+}
+
+// rateLabel names a loop's rate (0: unpaced).
+func rateLabel(rate int) string {
+	if rate <= 0 {
+		return "unpaced"
+	}
+	return strconv.Itoa(rate) + "/s"
 }
 
 // label is the tracer's name, with its round when there are several.
@@ -249,7 +270,7 @@ func (r *result) row(rate int, target, verdict string) string {
 	} else if r.extra != "" {
 		lost = r.extra
 	}
-	return fmt.Sprintf("| %d/s | %s | %.0f/s | %s | %.2f | %s | %s | %s | %s | %s | %s |", rate, r.label(),
+	return fmt.Sprintf("| %s | %s | %.0f/s | %s | %.2f | %s | %s | %s | %s | %s | %s |", rateLabel(rate), r.label(),
 		float64(r.made)/r.wall.Seconds(), tr, r.loopUS, total, drops, lost, rep, target, verdict)
 }
 
@@ -568,7 +589,7 @@ func connectLoop(rate int, d time.Duration, r *result) {
 		}
 	}()
 	var okN, refN, otherN atomic.Int64
-	jobs := make(chan int, rate)
+	jobs := make(chan int, max(rate, 1024))
 	var wg sync.WaitGroup
 	for i := 0; i < 16; i++ {
 		wg.Add(1)
@@ -592,9 +613,18 @@ func connectLoop(rate int, d time.Duration, r *result) {
 		}()
 	}
 	start := time.Now()
-	tick := time.NewTicker(time.Millisecond)
 	issued := 0
+	if rate <= 0 {
+		// Unpaced: as fast as the workers connect.
+		for ; time.Since(start) < d; issued++ {
+			jobs <- issued
+		}
+	}
+	tick := time.NewTicker(time.Millisecond)
 	for now := range tick.C {
+		if rate <= 0 {
+			break
+		}
 		if now.Sub(start) > d {
 			break
 		}
@@ -688,8 +718,20 @@ func checkReport(path string, r *result) error {
 			if !isOK && !isRef {
 				continue
 			}
+			r.attempts++
 			if isRef != (a.Outcome == "refused") {
 				r.wrong++
+				if a.Outcome != "incomplete" {
+					r.wrongDecided++
+				}
+			}
+			if a.Outcome == "incomplete" {
+				r.incomplete++
+			}
+			if strings.HasSuffix(a.Client, ":0") {
+				// no 5-tuple to tell it by: counted apart
+				r.port0++
+				continue
 			}
 			k := a.Client + " " + a.Server
 			// whole: its packets (the SYN captured) and its socket (the

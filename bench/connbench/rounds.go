@@ -136,7 +136,7 @@ func middle(xs []float64) float64 {
 }
 
 func (m *median) row(rate int, target, verdict string) string {
-	return fmt.Sprintf("| %d/s | **%s, median of %d** | — | %.2f | %.2f | %.2f | — | — | — | %s | %s |", rate, m.tracer, m.n,
+	return fmt.Sprintf("| %s | **%s, median of %d** | — | %.2f | %.2f | %.2f | — | — | — | %s | %s |", rateLabel(rate), m.tracer, m.n,
 		m.tracerUS, m.loopUS, m.total, target, verdict)
 }
 

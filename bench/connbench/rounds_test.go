@@ -96,3 +96,26 @@ func TestMiddle(t *testing.T) {
 		}
 	}
 }
+
+func TestLimitMisses(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		r    result
+		want string // "" when it degraded as it must
+	}{
+		{"all reported once", result{made: 100, once: 100, attempts: 100}, ""},
+		{"incomplete with late events", result{made: 100, once: 100, attempts: 100, incomplete: 7, late: 5000}, ""},
+		{"unreported and portless with drops", result{made: 100, once: 90, attempts: 95, port0: 5, drops: 3}, ""},
+		{"incomplete, nothing lost", result{made: 100, once: 100, attempts: 100, incomplete: 1}, "with no loss counted"},
+		{"a port-0 twin, nothing lost", result{made: 100, once: 100, attempts: 101, port0: 1}, "101 attempts for 100 connects"},
+		{"reported twice", result{made: 100, once: 100, attempts: 101, dups: 1, late: 9}, "reported twice"},
+		{"decided wrongly", result{made: 100, once: 100, attempts: 100, wrongDecided: 2, lost: 9}, "wrong outcome"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := strings.Join(limitMisses(&tc.r), "; ")
+			if tc.want == "" && got != "" || tc.want != "" && !strings.Contains(got, tc.want) {
+				t.Errorf("misses %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
