@@ -119,3 +119,12 @@ func TestLimitMisses(t *testing.T) {
 		})
 	}
 }
+
+func TestUnexpectedOutcomes(t *testing.T) {
+	ref := map[[2]string]int64{{"ok", "wrong_protocol"}: 500, {"refused", "refused"}: 500}
+	got := map[[2]string]int64{{"ok", "wrong_protocol"}: 400, {"refused", "refused"}: 480, {"ok", "incomplete"}: 30,
+		{"refused", "incomplete"}: 20, {"ok", "closed_before_greeting"}: 1, {"ok", "refused"}: 2}
+	if n := unexpected(got, ref); n != 3 {
+		t.Errorf("%d unexpected, want 3 (closed_before_greeting and refused on the listener's port)", n)
+	}
+}
