@@ -111,7 +111,7 @@ type Engine struct {
 	protoPorts []portSet // each protocol's ports (protocols order)
 	hosts      hostFilter
 
-	flows   map[flowKey]*attempt // attempts (and DNS-over-TCP flows) in their connection phase
+	flows   flowTable  // attempts (and DNS-over-TCP flows) in their connection phase, by flow key
 	tracked []*attempt           // the same attempts, for the sweep to walk without a map iteration
 	filter  flowFilter           // which hash buckets flows occupies (the hot path's only check)
 	cookies map[uint64]*attempt  // kernel socket cookie → attempt, until its connect is reported
@@ -160,14 +160,9 @@ type Engine struct {
 	// stateDetails are the Details of the state change steps, by old and
 	// new state (stateDetail).
 	stateDetails [16][16]*proto.Detail
-	// ended remembers the client SYN of reported attempts for a while
-	// (endedQ: in the order they were reported), so that a late SYN
-	// retransmit is not taken for a new attempt.
-	ended  map[flowKey]endedSYN
-	endedQ endedQueue
-	// endedFilter counts ended's keys by endedHash (flowFilter): the
-	// SYN of every new attempt asks it before the map.
-	endedFilter flowFilter
+	// ended remembers the client SYN of reported attempts for a while,
+	// so that a late SYN retransmit is not taken for a new attempt.
+	ended endedSYNs
 	// loss is what the sources lost (NoteLoss, late events); recent the
 	// attempts decided lately, for late events (Options.Live).
 	loss   lossState
@@ -232,8 +227,6 @@ func NewEngine(opts Options) *Engine {
 	}
 	e := &Engine{
 		opts:      opts,
-		flows:     make(map[flowKey]*attempt),
-		ended:     make(map[flowKey]endedSYN),
 		cookies:   make(map[uint64]*attempt),
 		stats:     make(map[string]event.Stats),
 		hosts:     parseHosts(opts.Hosts),
@@ -643,7 +636,7 @@ func (e *Engine) sweep(closing bool) {
 		e.report(e.unresolvedConnect(f))
 	}
 	e.kern.sweep(e.now)
-	e.expireSYNs()
+	e.ended.expire(e.nowNS)
 	e.recent.expire(e.nowNS)
 	e.isns.expire(e.nowNS)
 	// Report complete connects in creation order; keep the rest.
