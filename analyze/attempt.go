@@ -127,6 +127,10 @@ type attempt struct {
 	proto    appProto
 	sess     proto.Session   // the protocol plug-in's session (kept after it stops decoding, for its facts)
 	sessOf   *proto.Protocol // the protocol of sess
+	// sc is sess's view of the attempt (its proto.Conn): in the attempt's
+	// memory, not a new one per session; a report copies the decision it
+	// keeps (Attempt.foundBuf).
+	sc sessConn
 	// cut: the snap length cut the server's bytes so that the session
 	// cannot place the next message; only the client's bytes and TCP are
 	// followed (the verdict is made from those, or is incomplete).

@@ -64,7 +64,7 @@ func (m *endedSYNs) remember(key flowKey, isn uint32, clientIsA bool, now int64)
 	}
 	s := m.push(endedEntry{key: key, at: now, isn: isn, clientIsA: clientIsA})
 	b := endedBucket(key)
-	m.at(s + 1).next, m.head[b] = m.head[b], s+1
+	m.at(s+1).next, m.head[b] = m.head[b], s+1
 	m.marked[b>>6] |= 1 << (b & 63)
 }
 

@@ -111,10 +111,10 @@ type Engine struct {
 	protoPorts []portSet // each protocol's ports (protocols order)
 	hosts      hostFilter
 
-	flows   flowTable  // attempts (and DNS-over-TCP flows) in their connection phase, by flow key
-	tracked []*attempt           // the same attempts, for the sweep to walk without a map iteration
-	filter  flowFilter           // which hash buckets flows occupies (the hot path's only check)
-	cookies map[uint64]*attempt  // kernel socket cookie → attempt, until its connect is reported
+	flows   flowTable           // attempts (and DNS-over-TCP flows) in their connection phase, by flow key
+	tracked []*attempt          // the same attempts, for the sweep to walk without a map iteration
+	filter  flowFilter          // which hash buckets flows occupies (the hot path's only check)
+	cookies map[uint64]*attempt // kernel socket cookie → attempt, until its connect is reported
 	dns     dnsTracker
 	kern    kernelState
 	open    []*connectState // connects not yet reported, in creation order
@@ -154,6 +154,11 @@ type Engine struct {
 	// memory is reused (Options.Recycle).
 	outSpare  []*Attempt
 	connSpare []*Connect
+	// spareConnects are reported connects whose memory newConnect reuses
+	// (spareConnect); reportedConnect is what their attempts and lookups
+	// point at instead: a connect reported.
+	spareConnects   []*connectState
+	reportedConnect connectState
 	// wrongBanners are the protocols' wrong-banner reasons (wrongBanner,
 	// without its lookups by name for every attempt built).
 	wrongBanners []Reason
@@ -233,6 +238,7 @@ func NewEngine(opts Options) *Engine {
 		nowNS:     math.MinInt64,
 		nextSweep: math.MinInt64,
 	}
+	e.reportedConnect.reported = true
 	if len(opts.Ports) > 0 {
 		e.ports = new(portSet)
 		for _, p := range opts.Ports {
@@ -633,7 +639,9 @@ func (e *Engine) sweep(closing bool) {
 	e.dueBuf = due[:0]
 	e.reportDecided()
 	for _, f := range e.dns.sweep(e.now, closing) {
-		e.report(e.unresolvedConnect(f))
+		c := e.unresolvedConnect(f)
+		e.report(c)
+		e.spareConnect(c) // never on open
 	}
 	e.kern.sweep(e.now)
 	e.ended.expire(e.nowNS)
@@ -641,12 +649,15 @@ func (e *Engine) sweep(closing bool) {
 	e.isns.expire(e.nowNS)
 	// Report complete connects in creation order; keep the rest.
 	kept := e.open[:0]
-	for _, c := range e.open {
+	for i, c := range e.open {
 		if !c.reported && e.connectComplete(c, closing) {
 			e.report(c)
 		}
 		if !c.reported {
 			kept = append(kept, c)
+		} else {
+			e.open[i] = nil // before spareConnect: nothing may hold it
+			e.spareConnect(c)
 		}
 	}
 	for i := len(kept); i < len(e.open); i++ {
@@ -659,8 +670,9 @@ func (e *Engine) sweep(closing bool) {
 // newAttempt may reuse its memory; keepReported, set by tests, makes none
 // spare (the reports with and without reuse are compared).
 var (
-	spareCheck   func(e *Engine, a *attempt)
-	keepReported bool
+	spareCheck     func(e *Engine, a *attempt)
+	connSpareCheck func(e *Engine, c *connectState)
+	keepReported   bool
 )
 
 // unixNanos is t in Unix nanoseconds, saturated outside the years

@@ -134,9 +134,10 @@ type Attempt struct {
 	// What a protocol session's verdict rests on and the facts kept
 	// whatever the verdict (with the place of the snap length fact among
 	// them), for Explain (words.go).
-	found *found
-	notes []note
-	cutAt int
+	found    *found
+	foundBuf found // what found points at (buildAttempt's copy)
+	notes    []note
+	cutAt    int
 
 	// Which side spoke first and which part was slow (timing.go).
 	// GreetingDelayMS is set only when the server spoke first;

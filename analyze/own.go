@@ -4,7 +4,7 @@ import "slices"
 
 // Own is a copy of c that shares no memory the engine writes again when it
 // reuses a handed-out connect's memory (Options.Recycle): the Connect, its
-// lookups, its attempts, their facts and their timelines. A connect kept
+// lookups, its attempts, their facts, decisions and timelines. A connect kept
 // past OnConnect while the engine recycles (a report's held connects and
 // examples) must be owned. The rest (strings, the attempts' protocol
 // details, a lookup's answers, the resolver's evidence) is made anew for
@@ -25,6 +25,10 @@ func Own(c *Connect) *Connect {
 			ac.Facts = &f
 		}
 		ac.Events = slices.Clone(a.Events)
+		if a.found != nil {
+			fd := *a.found
+			ac.found = &fd
+		}
 		cc.Attempts[i] = &ac
 	}
 	return &cc

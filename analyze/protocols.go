@@ -207,7 +207,8 @@ func (e *Engine) protocolSocket(path string) bool {
 func (e *Engine) startSession(a *attempt, p *proto.Protocol, how proto.Sniff, sniffed any) {
 	a.proto = protoSession
 	a.facts.Protocol = p.Name
-	a.sess, a.sessOf = p.New(&sessConn{e: e, a: a, p: p}, how, sniffed), p
+	a.sc = sessConn{e: e, a: a, p: p}
+	a.sess, a.sessOf = p.New(&a.sc, how, sniffed), p
 }
 
 // sessConn is a session's view of its attempt (proto.Conn).
@@ -217,7 +218,7 @@ type sessConn struct {
 	p *proto.Protocol
 	// dec is the attempt's decision (found) when the session gives it:
 	// kept here, not allocated apart, as an attempt is decided once and
-	// every session has its own sessConn.
+	// has one session.
 	dec found
 }
 
