@@ -550,6 +550,7 @@ func (e *Engine) buildAttempt(a *attempt) *Attempt {
 	}
 	// The words come from the reason and the facts (Explain), a protocol
 	// session's from its finding and notes.
+	at.msgs, a.msgs = a.msgs, nil // the timeline's messages are in it
 	at.found, at.notes, at.cutAt = nil, a.notes, a.cutAt
 	if a.decision != nil {
 		// A copy: the decision is in the attempt's memory (sessConn),

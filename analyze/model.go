@@ -136,8 +136,11 @@ type Attempt struct {
 	// them), for Explain (words.go).
 	found    *found
 	foundBuf found // what found points at (buildAttempt's copy)
-	notes    []note
-	cutAt    int
+	// msgs holds messages of Events (sessConn.Msg), for a later attempt
+	// when this one is reused (Options.Recycle).
+	msgs  []proto.Msg
+	notes []note
+	cutAt int
 
 	// Which side spoke first and which part was slow (timing.go).
 	// GreetingDelayMS is set only when the server spoke first;
