@@ -127,6 +127,13 @@ type attempt struct {
 	proto    appProto
 	sess     proto.Session   // the protocol plug-in's session (kept after it stops decoding, for its facts)
 	sessOf   *proto.Protocol // the protocol of sess
+	// msgs is the room for the session's steps' messages (sessConn.Msg):
+	// the Attempt handed out takes it over (Attempt.msgs).
+	msgs []proto.Msg
+	// sc is sess's view of the attempt (its proto.Conn): in the attempt's
+	// memory, not a new one per session; a report copies the decision it
+	// keeps (Attempt.foundBuf).
+	sc sessConn
 	// cut: the snap length cut the server's bytes so that the session
 	// cannot place the next message; only the client's bytes and TCP are
 	// followed (the verdict is made from those, or is incomplete).
@@ -338,6 +345,7 @@ func (e *Engine) newAttempt(client, server netip.AddrPort, t time.Time) *attempt
 		// collector's write barrier) cost more than the timeline's own
 		// writes to it later (live, 0.10 s of a 3.4 s connbench profile).
 		a.outFacts, a.outEvents = out.Facts, out.Events
+		a.msgs = out.msgs[:0] // its steps' messages: every one is written whole
 		*out = Attempt{}
 		a.out = out
 	} else {
@@ -378,11 +386,11 @@ func (e *Engine) trackAs(a *attempt, key flowKey, clientIsA bool) bool {
 	// A clear filter bit says no flow has these ports: the lookup for one
 	// to replace is skipped (every new SYN's attempt comes here).
 	if e.filter.maybe(a.hash) {
-		if old := e.flows[a.key]; old != nil && old != a {
+		if old := e.flows.get(a.key); old != nil && old != a {
 			e.untrack(old)
 		}
 	}
-	e.flows[a.key] = a
+	e.flows.set(a)
 	e.filter.add(a.hash)
 	a.keyed = true
 	a.idx = len(e.tracked)
@@ -394,9 +402,7 @@ func (e *Engine) trackAs(a *attempt, key flowKey, clientIsA bool) bool {
 
 func (e *Engine) untrack(a *attempt) {
 	if a.keyed {
-		if e.flows[a.key] == a {
-			delete(e.flows, a.key)
-		}
+		e.flows.remove(a)
 		e.filter.remove(a.hash)
 		last := e.tracked[len(e.tracked)-1]
 		e.tracked[a.idx], last.idx = last, a.idx
@@ -419,7 +425,7 @@ func (e *Engine) tcp(p *event.Packet) {
 	if e.filter.maybe(flowHash(p.SrcPort, p.DstPort)) {
 		key, srcIsA = makeKey(p.Src, p.SrcPort, p.Dst, p.DstPort)
 		keyMade = true
-		a = e.flows[key]
+		a = e.flows.get(key)
 	}
 	if a == nil {
 		if isSYN && !e.duplicate(p) {
@@ -463,58 +469,6 @@ func (e *Engine) tcp(p *event.Packet) {
 	e.segment(a, p, fromClient)
 }
 
-// endedTTL is how long a reported attempt's SYN is remembered: longer than
-// any client retransmits one (Linux gives up after about 127 s).
-const endedTTL = 3 * time.Minute
-
-// maxEnded bounds the reported SYNs remembered.
-const maxEnded = 1 << 14
-
-// endedSYN is a reported attempt's client SYN.
-type endedSYN struct {
-	isn       uint32
-	clientIsA bool
-	at        int64 // event clock (Unix ns) when it was reported
-}
-
-type endedKey struct {
-	key flowKey
-	at  int64
-}
-
-// endedQueue is the remembered SYNs' keys, oldest first: q[head:]. Taking
-// the oldest moves head on; a push into a full q moves what is left to
-// the front first when head has passed half of it. (Re-slicing q[1:] and
-// appending, as before, let append reallocate and copy the whole queue —
-// 16,384 keys, 786 KB — every few thousand SYNs once the queue was full:
-// 46 MB in 4 runs of connects.pcap.)
-type endedQueue struct {
-	q    []endedKey
-	head int
-}
-
-func (q *endedQueue) len() int { return len(q.q) - q.head }
-
-// oldest is the key remembered first (len() > 0).
-func (q *endedQueue) oldest() endedKey { return q.q[q.head] }
-
-// pop forgets the oldest key (len() > 0).
-func (q *endedQueue) pop() {
-	q.head++
-	if q.head == len(q.q) {
-		q.q, q.head = q.q[:0], 0
-	}
-}
-
-// push remembers k as the newest.
-func (q *endedQueue) push(k endedKey) {
-	if len(q.q) == cap(q.q) && q.head >= len(q.q)/2 && q.head > 0 {
-		n := copy(q.q, q.q[q.head:])
-		q.q, q.head = q.q[:n], 0
-	}
-	q.q = append(q.q, k)
-}
-
 // rememberSYN records a reported attempt's 5-tuple and ISN, so that a late
 // retransmit of its SYN is recognised. Only SYNs that got no SYN-ACK are
 // remembered: a client retransmits nothing else once answered.
@@ -522,33 +476,7 @@ func (e *Engine) rememberSYN(a *attempt) {
 	if a.synCount == 0 || a.unix != "" || a.connected() {
 		return
 	}
-	if e.endedQ.len() >= maxEnded {
-		e.forgetSYN()
-	}
-	// The filter counts each key in ended once: only a new key adds to it.
-	n := len(e.ended)
-	e.ended[a.key] = endedSYN{isn: a.isn, clientIsA: a.clientIsA, at: e.nowNS}
-	if len(e.ended) > n {
-		e.endedFilter.add(a.key.endedHash())
-	}
-	e.endedQ.push(endedKey{key: a.key, at: e.nowNS})
-}
-
-// forgetSYN drops the oldest remembered SYN.
-func (e *Engine) forgetSYN() {
-	k := e.endedQ.oldest()
-	if en, ok := e.ended[k.key]; ok && en.at == k.at {
-		delete(e.ended, k.key)
-		e.endedFilter.remove(k.key.endedHash())
-	}
-	e.endedQ.pop()
-}
-
-// expireSYNs forgets reported SYNs older than endedTTL.
-func (e *Engine) expireSYNs() {
-	for e.endedQ.len() > 0 && e.nowNS-e.endedQ.oldest().at > int64(endedTTL) {
-		e.forgetSYN()
-	}
+	e.ended.remember(a.key, a.isn, a.clientIsA, e.nowNS)
 }
 
 // lateRetransmit reports (and counts) a client SYN that retransmits the SYN
@@ -557,25 +485,15 @@ func (e *Engine) expireSYNs() {
 // that looked idle); it is not a new attempt. A new ISN on the 5-tuple is
 // a new connect and makes the old SYN forgotten.
 func (e *Engine) lateRetransmit(p *event.Packet, key flowKey, srcIsA bool) bool {
-	if len(e.ended) == 0 {
-		return false
-	}
-	if !e.endedFilter.maybe(key.endedHash()) {
-		// Not remembered, for sure: every new SYN asks, and ended holds
-		// thousands of SYNs on a capture with many timeouts (the lookup
-		// was a cache miss nearly every time).
-		return false
-	}
-	en, ok := e.ended[key]
-	if !ok {
+	en := e.ended.find(key)
+	if en == nil {
 		return false
 	}
 	if en.isn == p.Seq && en.clientIsA == srcIsA {
 		e.sum.LateRetransmits++
 		return true
 	}
-	delete(e.ended, key)
-	e.endedFilter.remove(key.endedHash())
+	en.gone = true
 	return false
 }
 
@@ -591,7 +509,7 @@ func (e *Engine) newSYN(p *event.Packet, key flowKey, srcIsA bool) {
 	if !e.wantPort(p.DstPort) {
 		return
 	}
-	if k := e.byISN(client, server, p.Seq); k != nil && !k.wire && !k.reported() && (!k.keyed || e.flows[k.key] != k) {
+	if k := e.byISN(client, server, p.Seq); k != nil && !k.wire && !k.reported() && (!k.keyed || e.flows.get(k.key) != k) {
 		// The kernel attempt of the socket that sent this SYN, which left
 		// the 5-tuple to another connect's attempt (isn.go).
 		if !e.track(k) {

@@ -14,11 +14,11 @@ import (
 // the connects not reported yet.
 func holdersOf(e *Engine, a *attempt) []string {
 	var held []string
-	for key, f := range e.flows {
+	e.flows.each(func(key flowKey, f *attempt) {
 		if f == a {
 			held = append(held, fmt.Sprintf("flows[%v]", key))
 		}
-	}
+	})
 	if slices.Contains(e.tracked, a) || a.dueIdx != 0 {
 		held = append(held, "tracked")
 	}

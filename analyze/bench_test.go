@@ -186,20 +186,20 @@ func TestStateBounded(t *testing.T) {
 	}
 	// Let the clock run past every timer.
 	e.Advance(p.Time.Add(2 * time.Minute))
-	if e.inFlight > 0 || len(e.flows) > 0 || len(e.open) > 0 || len(e.cookies) > 0 {
-		t.Errorf("after 50 rounds: %d in flight, %d flows, %d open connects, %d cookies", e.inFlight, len(e.flows), len(e.open), len(e.cookies))
+	if e.inFlight > 0 || e.flows.len() > 0 || len(e.open) > 0 || len(e.cookies) > 0 {
+		t.Errorf("after 50 rounds: %d in flight, %d flows, %d open connects, %d cookies", e.inFlight, e.flows.len(), len(e.open), len(e.cookies))
 	}
 	if len(e.dns.pending) > 0 || len(e.dns.byClient) > 0 || len(e.dns.byAddr) > 0 || len(e.dns.unsettled) > 0 || len(e.dns.aging) > 0 {
 		t.Errorf("DNS state left: %d pending, %d clients, %d addresses, %d unsettled, %d aging",
 			len(e.dns.pending), len(e.dns.byClient), len(e.dns.byAddr), len(e.dns.unsettled), len(e.dns.aging))
 	}
-	if len(e.ended) == 0 || len(e.ended) > maxEnded {
-		t.Errorf("%d reported SYNs remembered", len(e.ended))
+	if e.ended.len() == 0 || e.ended.len() > maxEnded {
+		t.Errorf("%d reported SYNs remembered", e.ended.len())
 	}
 	checkEndedFilter(t, e)
 	e.Advance(p.Time.Add(2*time.Minute + endedTTL + time.Second))
-	if len(e.ended) > 0 || e.endedQ.len() > 0 {
-		t.Errorf("reported SYNs not forgotten after %s: %d (%d queued)", endedTTL, len(e.ended), e.endedQ.len())
+	if e.ended.len() > 0 {
+		t.Errorf("reported SYNs not forgotten after %s: %d", endedTTL, e.ended.len())
 	}
 	sum := e.Close()
 	checkTables(t, e)

@@ -90,7 +90,7 @@ func TestGroupReturnsTheAttemptMovedOnFrom(t *testing.T) {
 	first := s.conn("10.0.0.5:41000", "10.0.0.10:3306")
 	first.SYN(2)
 	e := s.e
-	prev := e.flows[mustKey(first.c, first.srv)]
+	prev := e.flows.get(mustKey(first.c, first.srv))
 	if prev == nil || prev.conn == nil {
 		t.Fatal("the first SYN started no attempt in a connect")
 	}

@@ -508,8 +508,8 @@ func (d *dnsTracker) sweep(now time.Time, closing bool) []failedLookup {
 
 // unresolvedConnect is the connect of a failed lookup no attempt followed.
 func (e *Engine) unresolvedConnect(f failedLookup) *connectState {
-	e.seq++
-	c := &connectState{seq: e.seq, client: f.queries[0].client.Addr(), name: f.name, start: f.start, queries: f.queries}
+	c := e.newConnect()
+	c.client, c.name, c.start, c.queries = f.queries[0].client.Addr(), f.name, f.start, f.queries
 	for _, q := range f.queries {
 		q.conn = c
 		if c.pid == 0 && q.pid != 0 {

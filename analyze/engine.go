@@ -111,10 +111,10 @@ type Engine struct {
 	protoPorts []portSet // each protocol's ports (protocols order)
 	hosts      hostFilter
 
-	flows   map[flowKey]*attempt // attempts (and DNS-over-TCP flows) in their connection phase
-	tracked []*attempt           // the same attempts, for the sweep to walk without a map iteration
-	filter  flowFilter           // which hash buckets flows occupies (the hot path's only check)
-	cookies map[uint64]*attempt  // kernel socket cookie → attempt, until its connect is reported
+	flows   flowTable           // attempts (and DNS-over-TCP flows) in their connection phase, by flow key
+	tracked []*attempt          // the same attempts, for the sweep to walk without a map iteration
+	filter  flowFilter          // which hash buckets flows occupies (the hot path's only check)
+	cookies map[uint64]*attempt // kernel socket cookie → attempt, until its connect is reported
 	dns     dnsTracker
 	kern    kernelState
 	open    []*connectState // connects not yet reported, in creation order
@@ -154,20 +154,20 @@ type Engine struct {
 	// memory is reused (Options.Recycle).
 	outSpare  []*Attempt
 	connSpare []*Connect
+	// spareConnects are reported connects whose memory newConnect reuses
+	// (spareConnect); reportedConnect is what their attempts and lookups
+	// point at instead: a connect reported.
+	spareConnects   []*connectState
+	reportedConnect connectState
 	// wrongBanners are the protocols' wrong-banner reasons (wrongBanner,
 	// without its lookups by name for every attempt built).
 	wrongBanners []Reason
 	// stateDetails are the Details of the state change steps, by old and
 	// new state (stateDetail).
 	stateDetails [16][16]*proto.Detail
-	// ended remembers the client SYN of reported attempts for a while
-	// (endedQ: in the order they were reported), so that a late SYN
-	// retransmit is not taken for a new attempt.
-	ended  map[flowKey]endedSYN
-	endedQ endedQueue
-	// endedFilter counts ended's keys by endedHash (flowFilter): the
-	// SYN of every new attempt asks it before the map.
-	endedFilter flowFilter
+	// ended remembers the client SYN of reported attempts for a while,
+	// so that a late SYN retransmit is not taken for a new attempt.
+	ended endedSYNs
 	// loss is what the sources lost (NoteLoss, late events); recent the
 	// attempts decided lately, for late events (Options.Live).
 	loss   lossState
@@ -232,14 +232,13 @@ func NewEngine(opts Options) *Engine {
 	}
 	e := &Engine{
 		opts:      opts,
-		flows:     make(map[flowKey]*attempt),
-		ended:     make(map[flowKey]endedSYN),
 		cookies:   make(map[uint64]*attempt),
 		stats:     make(map[string]event.Stats),
 		hosts:     parseHosts(opts.Hosts),
 		nowNS:     math.MinInt64,
 		nextSweep: math.MinInt64,
 	}
+	e.reportedConnect.reported = true
 	if len(opts.Ports) > 0 {
 		e.ports = new(portSet)
 		for _, p := range opts.Ports {
@@ -640,20 +639,25 @@ func (e *Engine) sweep(closing bool) {
 	e.dueBuf = due[:0]
 	e.reportDecided()
 	for _, f := range e.dns.sweep(e.now, closing) {
-		e.report(e.unresolvedConnect(f))
+		c := e.unresolvedConnect(f)
+		e.report(c)
+		e.spareConnect(c) // never on open
 	}
 	e.kern.sweep(e.now)
-	e.expireSYNs()
+	e.ended.expire(e.nowNS)
 	e.recent.expire(e.nowNS)
 	e.isns.expire(e.nowNS)
 	// Report complete connects in creation order; keep the rest.
 	kept := e.open[:0]
-	for _, c := range e.open {
+	for i, c := range e.open {
 		if !c.reported && e.connectComplete(c, closing) {
 			e.report(c)
 		}
 		if !c.reported {
 			kept = append(kept, c)
+		} else {
+			e.open[i] = nil // before spareConnect: nothing may hold it
+			e.spareConnect(c)
 		}
 	}
 	for i := len(kept); i < len(e.open); i++ {
@@ -666,8 +670,9 @@ func (e *Engine) sweep(closing bool) {
 // newAttempt may reuse its memory; keepReported, set by tests, makes none
 // spare (the reports with and without reuse are compared).
 var (
-	spareCheck   func(e *Engine, a *attempt)
-	keepReported bool
+	spareCheck     func(e *Engine, a *attempt)
+	connSpareCheck func(e *Engine, c *connectState)
+	keepReported   bool
 )
 
 // unixNanos is t in Unix nanoseconds, saturated outside the years

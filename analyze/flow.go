@@ -30,17 +30,6 @@ func makeKey(src netip.Addr, sport uint16, dst netip.Addr, dport uint16) (flowKe
 // hash is the flowHash of the key's ports.
 func (k flowKey) hash() uint16 { return flowHash(uint16(k.ports>>16), uint16(k.ports)) }
 
-// endedHash is the endedFilter index of the key: its addresses and ports
-// mixed. The ports alone (hash) let most new SYNs through to the ended map
-// on a capture of many clients: their ephemeral ports overlap, so another
-// client's remembered SYN on the same ports claimed almost every index
-// (three in four SYNs of 200,000 connects looked up the map, and none was
-// there). A new SYN pays makeKey for this, which is cheaper than the miss.
-func (k flowKey) endedHash() uint16 {
-	h := (k.a0 ^ k.a1 ^ k.b0 ^ k.b1<<1 ^ k.ports) * 0x9e3779b97f4a7c15
-	return uint16(h >> 48)
-}
-
 // flowFilter is a counting filter over the flows table, indexed by the XOR
 // of a connection's two ports (the same in both directions): how many
 // tracked flows have that port pair. Every TCP packet checks it before

@@ -98,48 +98,6 @@ func TestEndpointNames(t *testing.T) {
 	}
 }
 
-// TestEndedHashSpreads: the remembered SYNs' filter index depends on the
-// addresses, not only the ports — many clients (or servers) on the same
-// ports must not share one index, or every new SYN on those ports looks
-// the ended map up for nothing. Both directions give the same index.
-func TestEndedHashSpreads(t *testing.T) {
-	tests := []struct {
-		name       string
-		src, dst   func(i int) netip.Addr
-		sport, dpt uint16
-	}{
-		{"IPv4 clients, one server, same ports",
-			func(i int) netip.Addr { return netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)}) },
-			func(int) netip.Addr { return netip.MustParseAddr("192.0.2.10") }, 40000, 3306},
-		{"one IPv4 client, servers, same ports",
-			func(int) netip.Addr { return netip.MustParseAddr("10.0.0.1") },
-			func(i int) netip.Addr { return netip.AddrFrom4([4]byte{192, 0, byte(i >> 8), byte(i)}) }, 40000, 443},
-		{"IPv6 clients, one server, same ports",
-			func(i int) netip.Addr {
-				return netip.AddrFrom16([16]byte{0x20, 0x01, 0x0d, 0xb8, 13: byte(i >> 16), 14: byte(i >> 8), 15: byte(i)})
-			},
-			func(int) netip.Addr { return netip.MustParseAddr("2001:db8::53") }, 40000, 5432},
-	}
-	const n = 4096
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			seen := map[uint16]bool{}
-			for i := 1; i <= n; i++ {
-				k, _ := makeKey(tt.src(i), tt.sport, tt.dst(i), tt.dpt)
-				back, _ := makeKey(tt.dst(i), tt.dpt, tt.src(i), tt.sport)
-				if k.endedHash() != back.endedHash() {
-					t.Fatalf("flow %d: index %d one way, %d the other", i, k.endedHash(), back.endedHash())
-				}
-				seen[k.endedHash()] = true
-			}
-			// 4,096 keys in 65,536 indexes: about 3% collide at random.
-			if len(seen) < n*9/10 {
-				t.Errorf("%d flows on the same ports share %d indexes, want at least %d", n, len(seen), n*9/10)
-			}
-		})
-	}
-}
-
 // TestEndpointNamesRecent: the cache in front of the map answers String's
 // text for endpoints that share its slots — the same address on other
 // ports, other zones, v4-mapped twins, a few hundred endpoints in random

@@ -69,15 +69,8 @@ func (e *Engine) group(a *attempt, q *dnsQuery) (c *connectState, created bool, 
 			return c, false, nil
 		}
 	}
-	e.seq++
-	c = &connectState{
-		seq:    e.seq,
-		client: a.client.Addr(),
-		port:   a.server.Port(),
-		pid:    a.pid,
-		comm:   a.comm,
-		start:  a.start,
-	}
+	c = e.newConnect()
+	c.client, c.port, c.pid, c.comm, c.start = a.client.Addr(), a.server.Port(), a.pid, a.comm, a.start
 	if q != nil {
 		c.name = q.name
 		if q.conn != nil {
@@ -93,6 +86,55 @@ func (e *Engine) group(a *attempt, q *dnsQuery) (c *connectState, created bool, 
 	}
 	e.open = append(e.open, c)
 	return c, true, nil
+}
+
+// newConnect is a new connect: the memory of a reported one when there is
+// one spare (spareConnect), with its addresses' array.
+func (e *Engine) newConnect() *connectState {
+	e.seq++
+	var c *connectState
+	if n := len(e.spareConnects); n > 0 {
+		c = e.spareConnects[n-1]
+		e.spareConnects[n-1] = nil
+		e.spareConnects = e.spareConnects[:n-1]
+		addrs := c.addrs[:0]
+		*c = connectState{addrs: addrs}
+	} else {
+		c = new(connectState)
+	}
+	c.seq = e.seq
+	return c
+}
+
+// spareConnect makes a reported connect's memory spare for newConnect,
+// once nothing reads it: the engine's lists no longer hold it (the sweep
+// dropped it from open; decided is empty), and its attempts and lookups,
+// which the engine may still look at (an attempt until newAttempt reuses
+// it, a lookup until the DNS tracker drops it), are pointed at
+// reportedConnect, which reads as reported as it did. Only offline
+// without kernel events: live, and with kernel attempts, lists keep
+// reported attempts that name their connect (attempt.listed, the ISN
+// index, dropKernelView's attempts no longer among their connect's). A
+// connect a new lookup or attempt (nearly every one) was 192 bytes
+// allocated per connect.
+func (e *Engine) spareConnect(c *connectState) {
+	if e.opts.Live || e.kernelSeen || keepReported || len(e.decided) > 0 || len(e.spareConnects) >= maxSpare {
+		return
+	}
+	for _, a := range c.attempts {
+		if a.conn == c {
+			a.conn = &e.reportedConnect
+		}
+	}
+	for _, q := range c.queries {
+		if q.conn == c {
+			q.conn = &e.reportedConnect
+		}
+	}
+	if connSpareCheck != nil {
+		connSpareCheck(e, c)
+	}
+	e.spareConnects = append(e.spareConnects, c)
 }
 
 // addLookups gives a new connect the lookups that produced its address
@@ -508,7 +550,14 @@ func (e *Engine) buildAttempt(a *attempt) *Attempt {
 	}
 	// The words come from the reason and the facts (Explain), a protocol
 	// session's from its finding and notes.
-	at.found, at.notes, at.cutAt = a.decision, a.notes, a.cutAt
+	at.msgs, a.msgs = a.msgs, nil // the timeline's messages are in it
+	at.found, at.notes, at.cutAt = nil, a.notes, a.cutAt
+	if a.decision != nil {
+		// A copy: the decision is in the attempt's memory (sessConn),
+		// which a new attempt reuses once the connect is handed out.
+		at.foundBuf = *a.decision
+		at.found = &at.foundBuf
+	}
 	at.Evidence, at.Causes = nil, nil
 	at.PID = a.pid
 	at.Comm = a.comm

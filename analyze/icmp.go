@@ -19,7 +19,7 @@ func (e *Engine) icmp(p *event.Packet) {
 	switch ic.QuotedProto {
 	case event.ProtoTCP:
 		key, _ := makeKey(ic.QuotedSrc, ic.QuotedSrcPort, ic.QuotedDst, ic.QuotedDstPort)
-		a := e.flows[key]
+		a := e.flows.get(key)
 		if a != nil && a.dnsFlow == nil {
 			e.icmpForAttempt(a, p)
 			return

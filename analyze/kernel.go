@@ -582,7 +582,7 @@ func (e *Engine) flowOf(k *event.Kernel) *attempt {
 	// SYN_SENT asks twice).
 	if k.Src.IsValid() && k.Dst.IsValid() && k.Src.Port() != 0 && e.filter.maybe(flowHash(k.Src.Port(), k.Dst.Port())) {
 		key, _ := makeKey(k.Src.Addr(), k.Src.Port(), k.Dst.Addr(), k.Dst.Port())
-		if f := e.flows[key]; f != nil && f.dnsFlow == nil {
+		if f := e.flows.get(key); f != nil && f.dnsFlow == nil {
 			return f
 		}
 	}

@@ -198,7 +198,7 @@ func (e *Engine) LatePacket(p *event.Packet) {
 	switch p.Proto {
 	case event.ProtoTCP:
 		key, srcIsA := makeKey(p.Src, p.SrcPort, p.Dst, p.DstPort)
-		a := e.flows[key]
+		a := e.flows.get(key)
 		if a == nil {
 			e.lateUnmatched(e.recent.hasKey(key))
 			return
@@ -384,7 +384,7 @@ func (e *Engine) claim(a *attempt, k *event.Kernel) *attempt {
 		e.mergeKernel(w, a)
 		return w
 	}
-	if w := e.flows[key]; w != nil && w != a && !w.otherConnect(k.ISN) {
+	if w := e.flows.get(key); w != nil && w != a && !w.otherConnect(k.ISN) {
 		if w.dnsFlow == nil && w.cookie == 0 && (w.conn == nil || !w.conn.reported) {
 			e.untrack(a)
 			e.mergeKernel(w, a)
@@ -404,7 +404,7 @@ func (e *Engine) claim(a *attempt, k *event.Kernel) *attempt {
 	}
 	e.untrack(a)
 	a.client, a.cliStr = client, ""
-	if w := e.flows[key]; w != nil && w.otherConnect(k.ISN) && !w.final {
+	if w := e.flows.get(key); w != nil && w.otherConnect(k.ISN) && !w.final {
 		return a // the 5-tuple is another connect's, still open: a goes by its cookie and ISN
 	}
 	if !a.final || !a.connected() {

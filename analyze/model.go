@@ -134,7 +134,11 @@ type Attempt struct {
 	// What a protocol session's verdict rests on and the facts kept
 	// whatever the verdict (with the place of the snap length fact among
 	// them), for Explain (words.go).
-	found *found
+	found    *found
+	foundBuf found // what found points at (buildAttempt's copy)
+	// msgs holds messages of Events (sessConn.Msg), for a later attempt
+	// when this one is reused (Options.Recycle).
+	msgs  []proto.Msg
 	notes []note
 	cutAt int
 

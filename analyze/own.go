@@ -4,11 +4,11 @@ import "slices"
 
 // Own is a copy of c that shares no memory the engine writes again when it
 // reuses a handed-out connect's memory (Options.Recycle): the Connect, its
-// lookups, its attempts, their facts and their timelines. A connect kept
-// past OnConnect while the engine recycles (a report's held connects and
-// examples) must be owned. The rest (strings, the attempts' protocol
-// details, a lookup's answers, the resolver's evidence) is made anew for
-// every connect and is shared.
+// lookups, its attempts, their facts, decisions and timelines with their
+// protocol messages. A connect kept past OnConnect while the engine
+// recycles (a report's held connects and examples) must be owned. The
+// rest (strings, the engine's step details, a lookup's answers, the
+// resolver's evidence) is made anew for every connect and is shared.
 func Own(c *Connect) *Connect {
 	cc := *c
 	cc.Resolution = slices.Clone(c.Resolution)
@@ -25,6 +25,17 @@ func Own(c *Connect) *Connect {
 			ac.Facts = &f
 		}
 		ac.Events = slices.Clone(a.Events)
+		for i := range ac.Events {
+			if m := ac.Events[i].Msg; m != nil {
+				mc := *m
+				ac.Events[i].Msg = &mc
+			}
+		}
+		ac.msgs = nil
+		if a.found != nil {
+			fd := *a.found
+			ac.found = &fd
+		}
 		cc.Attempts[i] = &ac
 	}
 	return &cc

@@ -207,7 +207,8 @@ func (e *Engine) protocolSocket(path string) bool {
 func (e *Engine) startSession(a *attempt, p *proto.Protocol, how proto.Sniff, sniffed any) {
 	a.proto = protoSession
 	a.facts.Protocol = p.Name
-	a.sess, a.sessOf = p.New(&sessConn{e: e, a: a, p: p}, how, sniffed), p
+	a.sc = sessConn{e: e, a: a, p: p}
+	a.sess, a.sessOf = p.New(&a.sc, how, sniffed), p
 }
 
 // sessConn is a session's view of its attempt (proto.Conn).
@@ -217,7 +218,7 @@ type sessConn struct {
 	p *proto.Protocol
 	// dec is the attempt's decision (found) when the session gives it:
 	// kept here, not allocated apart, as an attempt is decided once and
-	// every session has its own sessConn.
+	// has one session.
 	dec found
 }
 
@@ -228,6 +229,30 @@ func (c *sessConn) Event(t time.Time, kind string, dir proto.Dir, at proto.Attrs
 	c.a.event(t, EventKind(kind), Dir(dir), at)
 }
 func (c *sessConn) Note(n proto.Note) { c.a.notes = append(c.a.notes, note{p: c.p, n: n}) }
+
+// Msg is m in the attempt's room for its steps' messages (attempt.msgs),
+// which its report's Attempt takes over and, reused (Options.Recycle),
+// gives to a later attempt; else in memory of its own.
+func (c *sessConn) Msg(m proto.Msg) *proto.Msg {
+	a := c.a
+	n := len(a.msgs)
+	if n == cap(a.msgs) {
+		if a.msgs != nil || !c.e.opts.Recycle {
+			p := new(proto.Msg)
+			*p = m
+			return p
+		}
+		a.msgs = make([]proto.Msg, 0, msgRoom)
+	}
+	a.msgs = a.msgs[:n+1]
+	p := &a.msgs[n]
+	*p = m
+	return p
+}
+
+// msgRoom is how many messages an attempt's room holds: a MySQL login
+// has three (greeting, login, the answer), a refusal one or two.
+const msgRoom = 4
 
 // Decide gives the verdict, and keeps what it rests on for the
 // protocol's words (found). An id no protocol declared is a plug-in bug:

@@ -481,7 +481,7 @@ func (s *session) serverPacket(payload []byte, seq uint8, partial bool, t time.T
 			cut := partial
 			if err != nil {
 				if !errors.Is(err, ErrTruncated) {
-					c.Event(t, "not_decoded", proto.S2C, proto.Attrs{Note: NoteMalformedGreeting, Msg: &proto.Msg{Message: err.Error()}})
+					c.Event(t, "not_decoded", proto.S2C, proto.Attrs{Note: NoteMalformedGreeting, Msg: c.Msg(proto.Msg{Message: err.Error()})})
 					s.abandon()
 					return
 				}
@@ -501,8 +501,8 @@ func (s *session) serverPacket(payload []byte, seq uint8, partial bool, t time.T
 					tlsWord = TLSNotOffered
 				}
 			}
-			c.Event(t, "greeting", proto.S2C, proto.Attrs{ElapsedMS: proto.MSOf(delay), Msg: &proto.Msg{
-				Protocol: strconv.Itoa(int(g.Protocol)), Version: g.ServerVersion, ID: uint64(g.ConnectionID), Auth: g.AuthPlugin, TLS: tlsWord, Cut: cut}})
+			c.Event(t, "greeting", proto.S2C, proto.Attrs{ElapsedMS: proto.MSOf(delay), Msg: c.Msg(proto.Msg{
+				Protocol: strconv.Itoa(int(g.Protocol)), Version: g.ServerVersion, ID: uint64(g.ConnectionID), Auth: g.AuthPlugin, TLS: tlsWord, Cut: cut})})
 			s.my = myClientTurn
 			if late.Close != "" {
 				c.Decide(ReasonGreetingLate, t, late)
@@ -562,7 +562,7 @@ func (s *session) serverPacket(payload []byte, seq uint8, partial bool, t time.T
 		case KindAuthSwitch:
 			if name, err := AuthSwitchPlugin(payload); err == nil {
 				my.AuthPlugin = name
-				c.Event(t, "auth_switch", proto.S2C, proto.Attrs{Msg: &proto.Msg{Auth: name}})
+				c.Event(t, "auth_switch", proto.S2C, proto.Attrs{Msg: c.Msg(proto.Msg{Auth: name})})
 			}
 		case KindAuthMoreData:
 			note := ""
@@ -590,7 +590,7 @@ func (s *session) recordErr(me Err, t time.Time, note string) {
 	my.SQLState = me.SQLState
 	my.ErrorMessage = me.Message
 	my.ErrorMessageCut = me.Truncated
-	s.c.Event(t, "mysql_err", proto.S2C, proto.Attrs{Note: note, Msg: &proto.Msg{Code: int(me.Code), SQLState: me.SQLState, Message: me.Message, Cut: me.Truncated}})
+	s.c.Event(t, "mysql_err", proto.S2C, proto.Attrs{Note: note, Msg: s.c.Msg(proto.Msg{Code: int(me.Code), SQLState: me.SQLState, Message: me.Message, Cut: me.Truncated})})
 }
 
 // errReason names a server ERR: an authentication error wherever it
@@ -624,7 +624,7 @@ func (s *session) Client(t time.Time) {
 			// captured in full.
 			cmd := CommandName(payload[0])
 			cl.Consume(n)
-			c.Event(t, "command", proto.C2S, proto.Attrs{Msg: &proto.Msg{Command: cmd}})
+			c.Event(t, "command", proto.C2S, proto.Attrs{Msg: c.Msg(proto.Msg{Command: cmd})})
 			c.Decide(ReasonCommandAfterLogin, t, proto.Finding{Step: StepAfterLogin, Command: cmd})
 			return
 		}
@@ -643,7 +643,7 @@ func (s *session) Client(t time.Time) {
 		}
 		cl.Consume(n) // h holds no view of payload
 		if err != nil {
-			c.Event(t, "not_decoded", proto.C2S, proto.Attrs{Note: NoteMalformedLogin, Msg: &proto.Msg{Message: err.Error()}})
+			c.Event(t, "not_decoded", proto.C2S, proto.Attrs{Note: NoteMalformedLogin, Msg: c.Msg(proto.Msg{Message: err.Error()})})
 			s.my = myAuth
 			continue
 		}
@@ -657,7 +657,7 @@ func (s *session) Client(t time.Time) {
 			return
 		}
 		my.User = h.User
-		c.Event(t, "login", proto.C2S, proto.Attrs{Msg: &proto.Msg{User: h.User, Cut: h.Truncated}})
+		c.Event(t, "login", proto.C2S, proto.Attrs{Msg: c.Msg(proto.Msg{User: h.User, Cut: h.Truncated})})
 		s.my = myAuth
 		if partial {
 			return

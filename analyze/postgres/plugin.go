@@ -238,7 +238,7 @@ func (i *Info) Summary() string { return "" }
 func (s *session) AwaitingFirst() bool { return false }
 
 func (s *session) abandon(t time.Time, dir proto.Dir, err error) {
-	s.c.Event(t, "not_decoded", dir, proto.Attrs{Note: NoteNotPostgres, Msg: &proto.Msg{Message: err.Error()}})
+	s.c.Event(t, "not_decoded", dir, proto.Attrs{Note: NoteNotPostgres, Msg: s.c.Msg(proto.Msg{Message: err.Error()})})
 	s.off = true
 	s.c.Abandon()
 }
@@ -277,7 +277,7 @@ func (s *session) Client(t time.Time) {
 			s.ph = pgAnswer
 			c.Event(t, "ssl_request", proto.C2S, proto.Attrs{Note: NoteGSSENC})
 		case KindCancelRequest:
-			c.Event(t, "command", proto.C2S, proto.Attrs{Msg: &proto.Msg{Command: "CancelRequest", ID: uint64(m.ProcessID)}})
+			c.Event(t, "command", proto.C2S, proto.Attrs{Msg: c.Msg(proto.Msg{Command: "CancelRequest", ID: uint64(m.ProcessID)})})
 			c.Decide(ReasonCancelRequest, t, proto.Finding{Step: stepOf(s.ph), Command: "CancelRequest"})
 			return
 		case KindStartup:
@@ -287,14 +287,14 @@ func (s *session) Client(t time.Time) {
 			s.info.Protocol = fmt.Sprintf("%d.%d", m.ProtocolMajor, m.ProtocolMinor)
 			s.info.learn(&m)
 			s.ph = pgStartup
-			c.Event(t, "login", proto.C2S, proto.Attrs{Msg: &proto.Msg{Protocol: s.info.Protocol, User: s.info.User, Database: s.info.Database, Cut: m.Truncated}})
+			c.Event(t, "login", proto.C2S, proto.Attrs{Msg: c.Msg(proto.Msg{Protocol: s.info.Protocol, User: s.info.User, Database: s.info.Database, Cut: m.Truncated})})
 		case KindPassword, KindSASLInitialResponse:
 			if !s.resp {
 				s.resp = true
 				c.Event(t, "login", proto.C2S, proto.Attrs{Note: NoteAuthResponse})
 			}
 		case KindTerminate:
-			c.Event(t, "command", proto.C2S, proto.Attrs{Msg: &proto.Msg{Command: "Terminate"}})
+			c.Event(t, "command", proto.C2S, proto.Attrs{Msg: c.Msg(proto.Msg{Command: "Terminate"})})
 		}
 	}
 }
@@ -383,7 +383,7 @@ func (s *session) serverMessage(m *Message, t time.Time) {
 		s.asked, s.resp = true, false
 		s.info.AuthMethod = authMethod(m)
 		s.ph = pgAuth
-		c.Event(t, "auth_request", proto.S2C, proto.Attrs{Msg: &proto.Msg{Auth: s.info.AuthMethod}})
+		c.Event(t, "auth_request", proto.S2C, proto.Attrs{Msg: c.Msg(proto.Msg{Auth: s.info.AuthMethod})})
 	case KindError:
 		s.serverError(m, t)
 	case KindParameterStatus:
@@ -393,12 +393,12 @@ func (s *session) serverMessage(m *Message, t time.Time) {
 	case KindReadyForQuery:
 		at := proto.Attrs{}
 		if s.info.ServerVersion != "" {
-			at.Msg = &proto.Msg{Version: s.info.ServerVersion}
+			at.Msg = c.Msg(proto.Msg{Version: s.info.ServerVersion})
 		}
 		c.Event(t, "login_ok", proto.S2C, at)
 		c.Decide(ReasonLoginOK, t, proto.Finding{Step: stepOf(s.ph), Since: t.Sub(c.Start())})
 	case KindNegotiateProtocolVersion:
-		c.Event(t, "server_data", proto.S2C, proto.Attrs{Note: NoteNegotiateVersion, Msg: &proto.Msg{Protocol: "3." + strconv.Itoa(int(m.NewestMinor()))}})
+		c.Event(t, "server_data", proto.S2C, proto.Attrs{Note: NoteNegotiateVersion, Msg: c.Msg(proto.Msg{Protocol: "3." + strconv.Itoa(int(m.NewestMinor()))})})
 	}
 }
 
@@ -423,7 +423,7 @@ func (s *session) serverError(m *Message, t time.Time) {
 	}
 	s.info.Severity, s.info.SQLState, s.info.ErrorMessage, s.info.ErrorMessageCut = sev, e.Code, e.Message, m.Truncated
 	s.info.learn(m)
-	c.Event(t, "pg_error", proto.S2C, proto.Attrs{Msg: &proto.Msg{Severity: sev, SQLState: e.Code, Message: e.Message, Cut: m.Truncated}})
+	c.Event(t, "pg_error", proto.S2C, proto.Attrs{Msg: c.Msg(proto.Msg{Severity: sev, SQLState: e.Code, Message: e.Message, Cut: m.Truncated})})
 	r, ok := sqlstateReasons[e.Code]
 	if !ok {
 		r = ReasonErrorAtStartup

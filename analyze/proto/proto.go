@@ -79,6 +79,12 @@ type Conn interface {
 	// Event adds a timeline step (kind: a stable id, e.g. "greeting")
 	// with its facts; the report words it with the Protocol's Words.
 	Event(t time.Time, kind string, dir Dir, a Attrs)
+	// Msg is a copy of m for one step's Attrs.Msg, in memory the engine
+	// may reuse for a later attempt once the report is done with this
+	// one's: the session gives it to one Event and keeps no pointer to it
+	// (a new Msg for every greeting, login and ERR was a fifth of the
+	// bytes an offline analysis allocated).
+	Msg(m Msg) *Msg
 	// Note keeps a fact whatever the verdict (e.g. a slow greeting); the
 	// report words it with the Protocol's NoteWords.
 	Note(n Note)
