@@ -338,6 +338,15 @@ func (e *Engine) newAttempt(client, server netip.AddrPort, t time.Time) *attempt
 		// collector's write barrier) cost more than the timeline's own
 		// writes to it later (live, 0.10 s of a 3.4 s connbench profile).
 		a.outFacts, a.outEvents = out.Facts, out.Events
+		if cap(out.Events) > 0 {
+			// The timeline is written into the buffer read last: OnConnect
+			// has just rendered out's steps from it (spare Attempts are
+			// taken newest first), so it is still in the caches, while
+			// the attempt's own buffer was last written a whole attempt's
+			// life ago. The other one only serves buildAttempt's
+			// hand-over, which writes nothing into it.
+			a.events, a.outEvents = out.Events[:0], events
+		}
 		*out = Attempt{}
 		a.out = out
 	} else {

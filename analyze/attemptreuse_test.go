@@ -145,3 +145,39 @@ func TestSpareBounded(t *testing.T) {
 		t.Fatalf("%d attempts spare, %d done; want %d spare, 0 done", len(e.spare), len(e.done), maxSpare)
 	}
 }
+
+// TestTimelineInBufferReadLast: live with Options.Recycle, a new attempt
+// writes its timeline into the steps' buffer of the Attempt OnConnect
+// returned last (the one just read, still in the caches), not into the
+// buffer its spare memory kept from its own report, which was written a
+// whole attempt's life before.
+func TestTimelineInBufferReadLast(t *testing.T) {
+	var last *Event
+	reported := 0
+	s := newSim(t, Options{Live: true, Recycle: true, OnConnect: func(c *Connect) {
+		reported++
+		if evs := c.Attempts[len(c.Attempts)-1].Events; len(evs) > 0 {
+			last = &evs[0]
+		}
+	}})
+	for i := range 50 {
+		ms := float64(i) * 500 // each connect is reported before the next one starts
+		k := s.conn(fmt.Sprintf("192.0.2.10:%d", 40000+i), "198.51.100.10:3306")
+		readLast := last
+		k.SYN(ms)
+		key, _ := makeKey(k.c.Addr(), k.c.Port(), k.srv.Addr(), k.srv.Port())
+		a := s.e.flows[key]
+		if a == nil || len(a.events) == 0 {
+			t.Fatalf("connect %d: its SYN made no attempt with a step", i+1)
+		}
+		if i >= 3 && &a.events[0] != readLast { // the first find no spare memory yet
+			t.Fatalf("connect %d: its timeline is not in the buffer of the Attempt read last", i+1)
+		}
+		k.refuse(ms + 0.1)
+		s.e.Advance(s.at(ms + 499))
+		if reported != i+1 {
+			t.Fatalf("connect %d not reported before the next one", i+1)
+		}
+	}
+	s.close()
+}
