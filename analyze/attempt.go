@@ -302,11 +302,17 @@ func (e *Engine) newAttempt(client, server netip.AddrPort, t time.Time) *attempt
 	e.seq++
 	var a *attempt
 	var events []Event
+	var drops []kernelDrop
 	if n := len(e.spare); n > 0 {
 		a = e.spare[n-1]
 		e.spare[n-1] = nil
 		e.spare = e.spare[:n-1]
 		events = a.events[:0] // not cleared: see outEvents below
+		// The drops' memory serves again too (a refused connect's SYN,
+		// dropped by the server's kernel: one per connect of a loop to a
+		// closed port). Nothing of a reported attempt's drops is handed
+		// out (fact copies one).
+		drops = a.kDrops[:0]
 		*a = attempt{}
 	} else {
 		a = new(attempt)
@@ -320,6 +326,7 @@ func (e *Engine) newAttempt(client, server netip.AddrPort, t time.Time) *attempt
 	// 1.9 KB struct on the stack and copied it over (two more passes over
 	// it for every attempt).
 	a.events = events
+	a.kDrops = drops
 	a.seq = e.seq
 	a.client, a.server = client, server
 	a.start, a.lastActivity = t, t

@@ -54,6 +54,9 @@ type acceptor struct {
 	pid  uint32
 	comm string
 	name string // comm[pid]
+	// detail is the last accepted step's Detail of a process of this way
+	// (acceptedDetail).
+	detail *proto.Detail
 }
 
 // synSentWays is how many processes' →SYN_SENT Details synSentDetail
