@@ -309,11 +309,17 @@ func (e *Engine) newAttempt(client, server netip.AddrPort, t time.Time) *attempt
 	e.seq++
 	var a *attempt
 	var events []Event
+	var drops []kernelDrop
 	if n := len(e.spare); n > 0 {
 		a = e.spare[n-1]
 		e.spare[n-1] = nil
 		e.spare = e.spare[:n-1]
 		events = a.events[:0] // not cleared: see outEvents below
+		// The drops' memory serves again too (a refused connect's SYN,
+		// dropped by the server's kernel: one per connect of a loop to a
+		// closed port). Nothing of a reported attempt's drops is handed
+		// out (fact copies one).
+		drops = a.kDrops[:0]
 		*a = attempt{}
 	} else {
 		a = new(attempt)
@@ -327,6 +333,7 @@ func (e *Engine) newAttempt(client, server netip.AddrPort, t time.Time) *attempt
 	// 1.9 KB struct on the stack and copied it over (two more passes over
 	// it for every attempt).
 	a.events = events
+	a.kDrops = drops
 	a.seq = e.seq
 	a.client, a.server = client, server
 	a.start, a.lastActivity = t, t
@@ -346,6 +353,15 @@ func (e *Engine) newAttempt(client, server netip.AddrPort, t time.Time) *attempt
 		// writes to it later (live, 0.10 s of a 3.4 s connbench profile).
 		a.outFacts, a.outEvents = out.Facts, out.Events
 		a.msgs = out.msgs[:0] // its steps' messages: every one is written whole
+		if cap(out.Events) > 0 {
+			// The timeline is written into the buffer read last: OnConnect
+			// has just rendered out's steps from it (spare Attempts are
+			// taken newest first), so it is still in the caches, while
+			// the attempt's own buffer was last written a whole attempt's
+			// life ago. The other one only serves buildAttempt's
+			// hand-over, which writes nothing into it.
+			a.events, a.outEvents = out.Events[:0], events
+		}
 		*out = Attempt{}
 		a.out = out
 	} else {

@@ -35,14 +35,16 @@ type kernelState struct {
 type detailCache [4]*proto.Detail
 
 // get is a Detail equal to want: one held, else a new one (held from now,
-// in place of the least recently made).
+// in place of the least recently made). The new one is a copy: taking
+// want's address would put every call's want on the heap, a hit's too.
 func (c *detailCache) get(want proto.Detail) *proto.Detail {
 	for _, d := range c {
 		if d != nil && *d == want {
 			return d
 		}
 	}
-	d := &want
+	d := new(proto.Detail)
+	*d = want
 	copy(c[1:], c[:len(c)-1])
 	c[0] = d
 	return d
@@ -52,6 +54,9 @@ type acceptor struct {
 	pid  uint32
 	comm string
 	name string // comm[pid]
+	// detail is the last accepted step's Detail of a process of this way
+	// (acceptedDetail).
+	detail *proto.Detail
 }
 
 // synSentWays is how many processes' →SYN_SENT Details synSentDetail

@@ -149,6 +149,20 @@ func (e *Engine) acceptorName(p *event.Process) string {
 	return way.name
 }
 
+// acceptedDetail is the Detail of an accepted step of process p: the last
+// one made for its PID (modulo synSentWays) while it has p's name and
+// file descriptor (a server that closes each connection before it
+// accepts the next gets the same one again), else a new one. Shared is
+// safe, as for stateDetail.
+func (e *Engine) acceptedDetail(p *event.Process) *proto.Detail {
+	way := &e.kern.acceptedBy[p.PID%synSentWays]
+	if d := way.detail; d != nil && d.PID == p.PID && d.Comm == p.Comm && d.FD == p.FD {
+		return d
+	}
+	way.detail = &proto.Detail{PID: p.PID, Comm: p.Comm, FD: p.FD}
+	return way.detail
+}
+
 // segmentName names a TCP segment by its flags, as the timeline does.
 func segmentName(flags uint8) string {
 	switch {
@@ -198,7 +212,7 @@ func (e *Engine) kernelServer(k *event.Kernel) bool {
 		}
 		s.accepted, s.pid = k.Time, k.Process.PID
 		s.by = e.acceptorName(&k.Process)
-		at := EventAttrs{Detail: &proto.Detail{PID: k.Process.PID, Comm: k.Process.Comm, FD: k.Process.FD}}
+		at := EventAttrs{Detail: e.acceptedDetail(&k.Process)}
 		if !s.queued.IsZero() {
 			at.ElapsedMS = ms(k.Time.Sub(s.queued))
 		}

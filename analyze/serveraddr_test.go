@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/connscope/connscope/analyze/proto"
 	"github.com/connscope/connscope/event"
 )
 
@@ -174,4 +175,24 @@ func msOf(p *float64) any {
 		return nil
 	}
 	return *p
+}
+
+// TestDetailCacheHitAllocatesNothing: a drop's or RST's Detail the cache
+// holds is given as it is, with no allocation (the step's Detail is made
+// on the heap only when the cache has none equal to it).
+func TestDetailCacheHitAllocatesNothing(t *testing.T) {
+	var c detailCache
+	drop := proto.Detail{DropReason: "NO_SOCKET", Packet: "SYN", Location: "tcp_v4_rcv"}
+	rst := proto.Detail{RSTReason: "NO_SOCKET", Packet: "SYN"}
+	held := c.get(drop)
+	if c.get(rst) == held || *held != drop {
+		t.Fatalf("cache gave %+v for %+v", held, drop)
+	}
+	if allocs := testing.AllocsPerRun(100, func() {
+		if c.get(drop) != held {
+			t.Fatal("a held Detail was made again")
+		}
+	}); allocs != 0 {
+		t.Errorf("a cache hit allocated %.0f times", allocs)
+	}
 }

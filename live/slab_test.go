@@ -92,3 +92,36 @@ func TestSlabHandsOutDistinctZeroedValues(t *testing.T) {
 		k.Cookie = uint64(i + 1)
 	}
 }
+
+// A reclaimed chunk is handed out again without being cleared: the packet
+// copier writes every copy whole, so a copy made into the place of an
+// earlier one (a frame, a process, an ICMP error, a payload) keeps nothing
+// of it.
+func TestCopyIntoReclaimedChunk(t *testing.T) {
+	cycle := &chunkCycle[event.Packet]{}
+	c := packetCopier{packets: recyclingSlab[event.Packet]{cycle: cycle}}
+	rich := event.Packet{Time: time.Unix(1, 0), Proto: event.ProtoICMP, Payload: []byte("x"), PayloadLen: 1, IPID: 9, Offset: 77,
+		ICMP: &event.ICMPError{Type: 3, Code: 3}, Frame: &event.Frame{Data: []byte("frame"), LinkType: 1},
+		Process: &event.Process{PID: 7, Comm: "mysql"}}
+	first := c.clone(&rich)
+	for range slabChunk {
+		c.clone(&rich) // fills the first chunk: sealed
+	}
+	cycle.collect()
+	cycle.reclaim(event.OrderKey(time.Unix(2, 0)))
+	if len(cycle.free) != 1 {
+		t.Fatalf("%d chunks reclaimed, want the first", len(cycle.free))
+	}
+	bare := event.Packet{Time: time.Unix(3, 0), Proto: event.ProtoTCP, TCPFlags: event.TCPSyn, Offset: -1,
+		Src: netip.MustParseAddr("127.0.0.1"), Dst: netip.MustParseAddr("127.0.0.2")}
+	var got *event.Packet
+	for range slabChunk - 1 { // the rest of the second chunk
+		c.clone(&bare)
+	}
+	if got = c.clone(&bare); got != first {
+		t.Fatal("the copier's next chunk is not the reclaimed one")
+	}
+	if want := bare.Clone(); !reflect.DeepEqual(got, want) {
+		t.Errorf("copy into a reclaimed place = %+v, want %+v", got, want)
+	}
+}
