@@ -444,6 +444,7 @@ func (r *Rollup) flush() {
 		o := &r.pending[i]
 		o.pair = r.patterns.pairOf(o)
 	}
+	r.patterns.touchPairs(r.pending)
 	for i := range r.pending {
 		r.apply(&r.pending[i])
 	}
