@@ -89,7 +89,11 @@ func (v *rollupView) setSource(name string) bool {
 // hides); it reports whether the view keeps c as a failing group's worst
 // example (the Writer then words c and gives it to keepExample).
 func (v *rollupView) add(n int, c *analyze.Connect) (example bool) {
-	example = v.roll.Add(n, c) && v.text
+	if v.text {
+		example = v.roll.Add(n, c)
+	} else {
+		v.roll.AddFigures(n, c) // nothing keeps examples: no answer needed
+	}
 	if n > v.opt.Threshold && !v.switched {
 		v.switched = true
 		clear(v.held)

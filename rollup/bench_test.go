@@ -2,6 +2,7 @@ package rollup
 
 import (
 	"fmt"
+	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -158,4 +159,42 @@ func BenchmarkAddMix(b *testing.B) {
 			r.Groups()
 		})
 	}
+}
+
+// BenchmarkAddCapture is the rollup's cost per connect on the first
+// 50,000 connects of the capture named by $CONNSCOPE_BENCH_CAPTURE (a
+// connect-heavy one, e.g. bench/gencap's: thousands of client/server
+// pairs, each met every few seconds), added in order as analyze does;
+// skipped without it. cpu-ns/op is the process's CPU time per connect.
+func BenchmarkAddCapture(b *testing.B) {
+	path := os.Getenv("CONNSCOPE_BENCH_CAPTURE")
+	if path == "" {
+		b.Skip("CONNSCOPE_BENCH_CAPTURE not set")
+	}
+	r, err := capture.Open(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var cs []*analyze.Connect
+	const most = 50000
+	if _, err := analyze.RunSource(r, analyze.Options{OnConnect: func(c *analyze.Connect) {
+		if len(cs) < most {
+			cs = append(cs, c)
+		}
+	}}); err != nil {
+		b.Fatal(err)
+	}
+	r.Close()
+	b.ReportAllocs()
+	ru := New(Options{})
+	cpu := cpuNS()
+	for i := 0; b.Loop(); i++ {
+		if i%len(cs) == 0 {
+			ru.Groups()
+			ru = New(Options{})
+		}
+		ru.Add(i%len(cs)+1, cs[i%len(cs)])
+	}
+	ru.Groups()
+	b.ReportMetric(float64(cpuNS()-cpu)/float64(b.N), "cpu-ns/op")
 }

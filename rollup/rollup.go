@@ -258,8 +258,9 @@ type obs struct {
 	aborted    bool // handshake completed, then the client closed without a login (host_blocked)
 	login      bool // the client sent its login
 
-	// Set by Rollup.add: the attempt's group, and whether its example was
-	// decided then (a failing or "other" group's: what Add reports).
+	// Set by Rollup.add (at Add, or at flush after AddFigures: nil until
+	// then): the attempt's group, and whether its example was decided then
+	// (a failing or "other" group's: what Add reports).
 	group    *Group
 	exampled bool
 	// Set by flush before the figures are added: the client and server's
@@ -381,6 +382,23 @@ const batchSize = 1024
 // order they came (flush), or when an accessor of r is called: the result
 // is that of adding them one by one.
 func (r *Rollup) Add(n int, c *analyze.Connect) (example bool) {
+	return r.addConnect(n, c, true)
+}
+
+// AddFigures is Add for a caller that keeps no examples (it does not ask
+// whether c is one): the attempts' groups are made and their examples
+// decided with the rest of their figures, in the batch (see Add), where
+// the groups are still in the CPU's caches from the attempts before. In
+// the order the attempts came, as Add would: the groups, examples and
+// every figure are those Add gives. A Rollup is given its connects by
+// one of the two, Add or AddFigures.
+func (r *Rollup) AddFigures(n int, c *analyze.Connect) {
+	r.addConnect(n, c, false)
+}
+
+// addConnect is Add; with now false the attempts' groups are left for
+// flush (an obs without a group).
+func (r *Rollup) addConnect(n int, c *analyze.Connect, now bool) (example bool) {
 	if c == nil {
 		return false
 	}
@@ -393,7 +411,10 @@ func (r *Rollup) Add(n int, c *analyze.Connect) (example bool) {
 			o.server = r.nameKey(c.Name, int(c.Port))
 		}
 		o.end = c.Start.Add(msDur(c.DurationMS))
-		example = r.add(o)
+		r.attempts++
+		if now {
+			example = r.add(o)
+		}
 		// No attempt: nothing for address_always_fails (detector.connect).
 		r.flushIfFull()
 		return example
@@ -412,7 +433,8 @@ func (r *Rollup) Add(n int, c *analyze.Connect) (example bool) {
 			}
 			o.label = label
 		}
-		if r.add(o) {
+		r.attempts++
+		if now && r.add(o) {
 			example = true
 		}
 	}
@@ -442,8 +464,12 @@ func (r *Rollup) flush() {
 	// are made in the attempts' order, as apply would make them.
 	for i := range r.pending {
 		o := &r.pending[i]
+		if o.group == nil { // (AddFigures)
+			r.add(o)
+		}
 		o.pair = r.patterns.pairOf(o)
 	}
+	r.patterns.touchPairs(r.pending)
 	for i := range r.pending {
 		r.apply(&r.pending[i])
 	}
@@ -641,9 +667,8 @@ func (r *Rollup) key(label string, o *obs) Key {
 
 // add finds (or makes) o's group and decides o's example when the group
 // is a failing one or "other" (what Add reports); o is already queued for
-// flush (the last of pending, made by next).
+// flush (made by next: the last of pending for Add, any for flush).
 func (r *Rollup) add(o *obs) (example bool) {
-	r.attempts++
 	label := r.label(o)
 	var g *Group
 	if r.lastGroup != nil && r.lastOutcome == o.outcome && r.lastReason == o.reason && r.lastLabel == label {

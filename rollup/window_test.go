@@ -50,6 +50,8 @@ func TestWindowLazyRing(t *testing.T) {
 		{"one second", func() int64 { return 0 }},
 		{"minutes apart", func() int64 { return 61 + rng.Int64N(300) }},
 		{"seconds apart", func() int64 { return rng.Int64N(5) }},
+		{"tens of seconds apart", func() int64 { return rng.Int64N(60) }},
+		{"across the ring's end", func() int64 { return 55 + rng.Int64N(5) }},
 		{"back and forth", func() int64 { return rng.Int64N(130) - 65 }},
 		{"bursts and gaps", func() int64 {
 			if rng.IntN(10) == 0 {
