@@ -179,3 +179,13 @@ func lossMisses(r *result, rate int) []string {
 	}
 	return miss
 }
+
+// sameRound is the run of tracer in r's round, or nil.
+func sameRound(runs []*result, r *result, tracer string) *result {
+	for _, x := range runs {
+		if x.tracer == tracer && x.round == r.round && !x.closing {
+			return x
+		}
+	}
+	return nil
+}

@@ -128,3 +128,14 @@ func TestUnexpectedOutcomes(t *testing.T) {
 		t.Errorf("%d unexpected, want 3 (closed_before_greeting and refused on the listener's port)", n)
 	}
 }
+
+func TestSameRound(t *testing.T) {
+	runs := []*result{{tracer: "connscope", round: 1, tracerUS: 23}, {tracer: tableLabel, round: 1, tracerUS: 25},
+		{tracer: "connscope", round: 2, tracerUS: 20}, {tracer: "none", round: 3, closing: true}}
+	if j := sameRound(runs, runs[1], "connscope"); j != runs[0] {
+		t.Errorf("the table's JSON run is %+v, want round 1's", j)
+	}
+	if j := sameRound(runs, runs[3], "connscope"); j != nil {
+		t.Errorf("the closing run has a JSON run: %+v", j)
+	}
+}
