@@ -294,7 +294,7 @@ func main() {
 			reported := "—"
 			switch {
 			case r.storm:
-				reported = fmt.Sprintf("%d once / %d made (%d duplicates); with the server's accept: %d / %d accepted", r.once, r.made, r.dups, r.withAccept, r.accepted)
+				reported = fmt.Sprintf("%d once / %d made (%d duplicates, %d 5-tuples reused within 5 ms); with the server's accept: %d / %d accepted", r.once, r.made, r.dups, r.reused, r.withAccept, r.accepted)
 			case r.made > 0:
 				reported = fmt.Sprintf("%d / %d", r.summary.Connects, r.made)
 			}
@@ -321,6 +321,7 @@ type row struct {
 	// (e)
 	storm                            bool
 	accepted, once, dups, withAccept int64
+	reused                           int64 // a 5-tuple's two whole attempts within 5 ms: two connects
 	acceptRate                       float64
 }
 
@@ -926,10 +927,12 @@ func connectLoop(ep endpoints, port, rate int, c *loopCounts) func(stop <-chan s
 }
 
 // checkStorm counts, in the JSON report, the attempts to addr:port: each
-// client 5-tuple once (the same 5-tuple again within 5 ms is a duplicate
-// report; the kernel does reuse a client port for the same server later,
-// when its port search wraps around), and those carrying the server's
-// accept (facts.accept).
+// client 5-tuple once, and those carrying the server's accept
+// (facts.accept). The same 5-tuple again within 5 ms is a duplicate report
+// unless both attempts are whole (their SYN captured and their own accept):
+// the server closes first and keeps the TIME_WAIT, so the client may give
+// the port to its next connect to the same server at once (counted as
+// reused, see load.CountReportedViews).
 func checkStorm(data []byte, addr netip.Addr, port int, r *row) error {
 	server := netip.AddrPortFrom(addr, uint16(port)).String()
 	type attempt struct {
@@ -938,12 +941,15 @@ func checkStorm(data []byte, addr netip.Addr, port int, r *row) error {
 		Facts          *struct {
 			Accept json.RawMessage `json:"accept"`
 		} `json:"facts"`
+		Events []struct {
+			Kind string `json:"kind"`
+		} `json:"events"`
 	}
 	var line struct {
 		Kind     string          `json:"kind"`
 		Attempts json.RawMessage `json:"attempts"` // numbers in pattern records
 	}
-	starts := map[string][]time.Time{}
+	starts := map[string][]load.Reported{}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	for {
 		line.Kind, line.Attempts = "", nil
@@ -963,12 +969,17 @@ func checkStorm(data []byte, addr netip.Addr, port int, r *row) error {
 			if a.Server != server {
 				continue
 			}
-			starts[a.Client] = append(starts[a.Client], a.Start)
-			if a.Facts != nil && len(a.Facts.Accept) > 0 {
+			accepted := a.Facts != nil && len(a.Facts.Accept) > 0
+			if accepted {
 				r.withAccept++
 			}
+			syn := false
+			for _, ev := range a.Events {
+				syn = syn || ev.Kind == "syn"
+			}
+			starts[a.Client] = append(starts[a.Client], load.Reported{Start: a.Start, Whole: syn && accepted})
 		}
 	}
-	r.once, r.dups = load.CountReported(starts)
+	r.once, r.dups, r.reused = load.CountReportedViews(starts)
 	return nil
 }

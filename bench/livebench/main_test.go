@@ -8,9 +8,10 @@ import (
 
 // TestCheckStorm: the storm's count of attempts to the listener from the
 // JSON report — pattern records (whose "attempts" are numbers) skipped,
-// other servers left out, one 5-tuple again within 5 ms a duplicate, the
-// same 5-tuple later (the kernel reusing the port) a new connect, and the
-// server's accept counted where facts.accept is present.
+// other servers left out, one 5-tuple again within 5 ms a duplicate unless
+// both attempts are whole (SYN and accept: the port reused at once, the
+// server keeping the TIME_WAIT), the same 5-tuple later a new connect, and
+// the server's accept counted where facts.accept is present.
 func TestCheckStorm(t *testing.T) {
 	report := strings.Join([]string{
 		`{"kind":"pattern","id":"retry_storm","server":"198.18.0.2:13306","attempts":[1,2,3]}`,
@@ -19,6 +20,8 @@ func TestCheckStorm(t *testing.T) {
 		`{"kind":"connect","number":3,"attempts":[{"client":"198.18.0.1:1024","server":"198.18.0.2:13306","outcome":"rejected","start":"2026-12-06T20:00:00.040Z","facts":{"syns":1}}]}`,
 		`{"kind":"connect","number":4,"attempts":[{"client":"198.18.0.1:1025","server":"198.18.0.2:13306","outcome":"timeout","start":"2026-12-06T20:00:00.001Z"}]}`,
 		`{"kind":"connect","number":5,"attempts":[{"client":"198.18.0.1:1026","server":"198.18.0.2:3306","outcome":"rejected","start":"2026-12-06T20:00:00.001Z","facts":{"accept":{"pid":1}}}]}`,
+		`{"kind":"connect","number":6,"attempts":[{"client":"198.18.0.1:1027","server":"198.18.0.2:13306","outcome":"rejected","start":"2026-12-06T20:00:00.010Z","facts":{"accept":{"pid":1}},"events":[{"kind":"syn"},{"kind":"syn_ack"}]}]}`,
+		`{"kind":"connect","number":7,"attempts":[{"client":"198.18.0.1:1027","server":"198.18.0.2:13306","outcome":"rejected","start":"2026-12-06T20:00:00.011Z","facts":{"accept":{"pid":1}},"events":[{"kind":"syn"}]}]}`,
 		`{"kind":"group","group_by":"server","server":"198.18.0.2:13306","count":4}`,
 		`{"kind":"summary","connects":5,"ring_buffer_lost":0}`,
 	}, "\n")
@@ -26,8 +29,8 @@ func TestCheckStorm(t *testing.T) {
 	if err := checkStorm([]byte(report), netip.MustParseAddr("198.18.0.2"), 13306, &r); err != nil {
 		t.Fatal(err)
 	}
-	if r.once != 3 || r.dups != 1 || r.withAccept != 2 {
-		t.Errorf("once %d, duplicates %d, with accept %d; want 3, 1, 2", r.once, r.dups, r.withAccept)
+	if r.once != 5 || r.dups != 1 || r.reused != 1 || r.withAccept != 4 {
+		t.Errorf("once %d, duplicates %d, reused %d, with accept %d; want 5, 1, 1, 4", r.once, r.dups, r.reused, r.withAccept)
 	}
 	if err := checkStorm([]byte(`{"kind":"connect","attempts":[{"client":1}]}`), netip.MustParseAddr("198.18.0.2"), 13306, &row{}); err == nil {
 		t.Error("a malformed attempt was not an error")

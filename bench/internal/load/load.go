@@ -77,25 +77,6 @@ func CPUTime(pid int) (time.Duration, error) {
 	return total, nil
 }
 
-// CountReported counts, from the start times of the attempts a report gave
-// each client 5-tuple, the connects reported (once) and the duplicates: a
-// start within 5 ms of the previous one of the same 5-tuple is the same
-// connect reported again (a loop reuses a port much later than that).
-func CountReported(starts map[string][]time.Time) (once, dups int64) {
-	for _, ts := range starts {
-		sort.Slice(ts, func(i, j int) bool { return ts[i].Before(ts[j]) })
-		once++
-		for i := 1; i < len(ts); i++ {
-			if ts[i].Sub(ts[i-1]) < 5*time.Millisecond {
-				dups++
-			} else {
-				once++
-			}
-		}
-	}
-	return once, dups
-}
-
 // Reported is one attempt a report gave a client 5-tuple: when it started
 // and whether it shows its connect whole: its packets (the SYN captured)
 // and its socket's kernel events (the connect() return) both.
@@ -104,8 +85,11 @@ type Reported struct {
 	Whole bool
 }
 
-// CountReportedViews counts like CountReported, except that two attempts
-// of one 5-tuple within 5 ms that are both whole are two connects (reused
+// CountReportedViews counts, from the attempts a report gave each client
+// 5-tuple, the connects reported (once) and the duplicates: an attempt
+// within 5 ms of the previous one of its 5-tuple is the same connect
+// reported again, except that two attempts that are both whole are two
+// connects (reused
 // counts them): a refused connect leaves no TIME_WAIT, and the kernel may
 // give its port to the next connect to the same server within a
 // millisecond. An attempt within 5 ms of the previous one of its 5-tuple
