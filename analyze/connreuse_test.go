@@ -14,6 +14,37 @@ import (
 	"github.com/connscope/connscope/event"
 )
 
+// addCaptureFeeds adds to feeds, under its file name, a feed of every lab
+// capture into an engine.
+func addCaptureFeeds(t *testing.T, feeds map[string]func(e *Engine)) {
+	files, _ := filepath.Glob(filepath.Join(capturesDir, "*.pcap*"))
+	for _, f := range files {
+		feeds[filepath.Base(f)] = func(e *Engine) {
+			r, err := capture.Open(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer r.Close()
+			if err := e.feed(r); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+}
+
+// connectJSON returns what a handed-out connect says, worded, as JSON: two
+// connects that say the same render the same.
+func connectJSON(t *testing.T) func(c *Connect) string {
+	return func(c *Connect) string {
+		Explain(c)
+		b, err := json.Marshal(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+}
+
 // connectHolders names what still holds connect c when it is made spare:
 // the open and decided lists, an attempt still tracked, a DNS lookup the
 // tracker keeps.
@@ -57,14 +88,7 @@ func connectHolders(e *Engine, c *connectState) []string {
 // failed and unresolved, fallbacks to a second address) and connects of
 // every outcome, and over every lab capture.
 func TestConnectReuse(t *testing.T) {
-	render := func(c *Connect) string {
-		Explain(c)
-		b, err := json.Marshal(c)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return string(b)
-	}
+	render := connectJSON(t)
 	pkts, span := benchRound(t, 200, 2)
 	feeds := map[string]func(e *Engine){
 		"synthetic rounds": func(e *Engine) {
@@ -109,19 +133,7 @@ func TestConnectReuse(t *testing.T) {
 		s := &sim{t: t, e: e, t0: time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)}
 		lookups(s)
 	}
-	files, _ := filepath.Glob(filepath.Join(capturesDir, "*.pcap*"))
-	for _, f := range files {
-		feeds[filepath.Base(f)] = func(e *Engine) {
-			r, err := capture.Open(f)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer r.Close()
-			if err := e.feed(r); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
+	addCaptureFeeds(t, feeds)
 	for name, feed := range feeds {
 		run := func(reuse bool) ([]string, int) {
 			keepReported = !reuse
@@ -179,19 +191,7 @@ func TestOwnedDecisionsSurviveRecycle(t *testing.T) {
 			}
 		},
 	}
-	files, _ := filepath.Glob(filepath.Join(capturesDir, "*.pcap*"))
-	for _, f := range files {
-		feeds[filepath.Base(f)] = func(e *Engine) {
-			r, err := capture.Open(f)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer r.Close()
-			if err := e.feed(r); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
+	addCaptureFeeds(t, feeds)
 	decided := 0
 	for name, feed := range feeds {
 		var lists [2][]string

@@ -1,7 +1,6 @@
 package analyze
 
 import (
-	"encoding/json"
 	"fmt"
 	"net/netip"
 	"path/filepath"
@@ -61,14 +60,7 @@ func TestReusedAttemptNotPTRTarget(t *testing.T) {
 // facts with and without an ICMP error, a protocol's info, lookups), and
 // over every lab capture.
 func TestRecycleSameConnects(t *testing.T) {
-	render := func(c *Connect) string {
-		Explain(c)
-		b, err := json.Marshal(c)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return string(b)
-	}
+	render := connectJSON(t)
 	script := func(s *sim) {
 		for i := 0; i < 40; i++ {
 			t0 := float64(i) * 5000
