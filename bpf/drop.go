@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -90,8 +91,8 @@ func (r *dropReasons) name(code uint32) string {
 }
 
 // symbolizer names kernel code addresses from /proc/kallsyms: the function
-// containing a drop's location. Reading kallsyms costs about 60 ms of CPU
-// here (the kernel generates 120,000 lines), so it is read once, when the
+// containing a drop's location. Reading kallsyms costs about 40 ms of CPU
+// here (the kernel generates 120,000 lines: most of it), so it is read once, when the
 // first drop with a location is decoded: the reader stalls that once (the
 // ring takes the slack), and a trace that sees no drop never pays it (read
 // at open, in the background, it was most of `trace`'s CPU in its first
@@ -148,42 +149,104 @@ func loadSymbols(path string) *symTable {
 		return nil
 	}
 	defer f.Close()
-	type sym struct {
-		addr uint64
-		name string
-	}
-	var syms []sym
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		// "ffffffff81000000 T _stext" (module symbols add "\t[module]")
-		line := sc.Bytes()
-		sp := bytes.IndexByte(line, ' ')
-		if sp <= 0 || len(line) < sp+4 || (line[sp+1] != 't' && line[sp+1] != 'T') || line[sp+2] != ' ' {
+	// The lines are parsed where they lie in the reader's buffer and the
+	// names appended to one byte slice: a string and a struct per symbol
+	// made 121,000 allocations and 38 MB of garbage (in a live trace, at
+	// its first drop) and 65 ms; reading 256 KiB at a time also asks the
+	// kernel to generate the file in fewer, larger reads.
+	br := bufio.NewReaderSize(f, 256<<10)
+	// Room for a distribution kernel's symbols (about 120,000 text
+	// symbols, 2.6 MB of names): growing the slices from nothing copied
+	// them about a dozen times over.
+	addrs := make([]uint64, 0, 1<<17)
+	ends := make([]uint32, 0, 1<<17)
+	names := make([]byte, 0, 4<<20)
+	sorted := true
+	for {
+		line, err := br.ReadSlice('\n')
+		if err == bufio.ErrBufferFull {
+			// A line longer than the buffer is no symbol line: skip it.
+			for err == bufio.ErrBufferFull {
+				_, err = br.ReadSlice('\n')
+			}
 			continue
 		}
-		a, err := strconv.ParseUint(string(line[:sp]), 16, 64)
-		if err != nil || a == 0 {
-			continue
+		if len(line) > 0 {
+			if a, name, ok := textSymbol(line); ok {
+				if n := len(addrs); n > 0 && a < addrs[n-1] {
+					sorted = false
+				}
+				addrs = append(addrs, a)
+				names = append(names, name...)
+				ends = append(ends, uint32(len(names)))
+			}
 		}
-		name := line[sp+3:]
-		if tab := bytes.IndexByte(name, '\t'); tab >= 0 {
-			name = name[:tab]
+		if err != nil {
+			break
 		}
-		syms = append(syms, sym{a, string(name)})
 	}
-	if len(syms) == 0 {
+	if len(addrs) == 0 {
 		return nil // unreadable, or every address hidden (kptr_restrict)
 	}
-	sort.SliceStable(syms, func(i, j int) bool { return syms[i].addr < syms[j].addr })
-	t := &symTable{addrs: make([]uint64, len(syms)), ends: make([]uint32, len(syms))}
-	var b strings.Builder
-	for i, s := range syms {
-		t.addrs[i] = s.addr
-		b.WriteString(s.name)
-		t.ends[i] = uint32(b.Len())
+	t := &symTable{addrs: slices.Clone(addrs), ends: slices.Clone(ends), names: string(names)}
+	if !sorted {
+		t = t.sortedByAddress()
 	}
-	t.names = b.String()
 	return t
+}
+
+// textSymbol parses a kallsyms line, "ffffffff81000000 T _stext\n" (module
+// symbols add "\t[module]"): the address and name of a text symbol (type t
+// or T, address not 0).
+func textSymbol(line []byte) (addr uint64, name []byte, ok bool) {
+	sp := bytes.IndexByte(line, ' ')
+	if sp <= 0 || sp > 16 || len(line) < sp+4 || (line[sp+1] != 't' && line[sp+1] != 'T') || line[sp+2] != ' ' {
+		return 0, nil, false
+	}
+	for _, c := range line[:sp] {
+		switch {
+		case '0' <= c && c <= '9':
+			addr = addr<<4 | uint64(c-'0')
+		case 'a' <= c && c <= 'f':
+			addr = addr<<4 | uint64(c-'a'+10)
+		case 'A' <= c && c <= 'F':
+			addr = addr<<4 | uint64(c-'A'+10)
+		default:
+			return 0, nil, false
+		}
+	}
+	if addr == 0 {
+		return 0, nil, false
+	}
+	name = line[sp+3:]
+	if i := bytes.IndexAny(name, "\t\n"); i >= 0 {
+		name = name[:i]
+	}
+	return addr, name, true
+}
+
+// sortedByAddress is t with its symbols in address order; symbols at the
+// same address keep their order in the file (name takes the last of them).
+func (t *symTable) sortedByAddress() *symTable {
+	order := make([]int32, len(t.addrs))
+	for i := range order {
+		order[i] = int32(i)
+	}
+	sort.SliceStable(order, func(i, j int) bool { return t.addrs[order[i]] < t.addrs[order[j]] })
+	s := &symTable{addrs: make([]uint64, len(order)), ends: make([]uint32, len(order))}
+	var b strings.Builder
+	b.Grow(len(t.names))
+	for i, k := range order {
+		s.addrs[i] = t.addrs[k]
+		from := uint32(0)
+		if k > 0 {
+			from = t.ends[k-1]
+		}
+		b.WriteString(t.names[from:t.ends[k]])
+		s.ends[i] = uint32(b.Len())
+	}
+	s.names = b.String()
+	return s
 }
 
 // decodeDrop fills the drop-specific part of an EV_DROP record.

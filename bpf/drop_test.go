@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
+	"sort"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -279,6 +281,53 @@ func TestDropReasonsFromBTF(t *testing.T) {
 	}
 }
 
+// The loader reads this kernel's /proc/kallsyms as a plain parse does:
+// every text symbol with its address, sorted by address.
+func TestLoadSymbolsAsPlainParse(t *testing.T) {
+	raw, err := os.ReadFile("/proc/kallsyms")
+	if err != nil {
+		t.Skipf("reading /proc/kallsyms: %v", err)
+	}
+	type sym struct {
+		addr uint64
+		name string
+	}
+	var want []sym
+	for _, line := range strings.Split(string(raw), "\n") {
+		f := strings.Fields(line)
+		if len(f) < 3 || (f[1] != "t" && f[1] != "T") {
+			continue
+		}
+		a, err := strconv.ParseUint(f[0], 16, 64)
+		if err != nil || a == 0 {
+			continue
+		}
+		want = append(want, sym{a, f[2]})
+	}
+	if len(want) == 0 {
+		t.Skip("/proc/kallsyms shows no addresses (kernel.kptr_restrict)")
+	}
+	sort.SliceStable(want, func(i, j int) bool { return want[i].addr < want[j].addr })
+	got := loadSymbols("/proc/kallsyms")
+	if got == nil {
+		t.Fatalf("loadSymbols: nil, want %d symbols", len(want))
+	}
+	// The file is generated anew at each read: a module loaded in between
+	// changes it. Compare only when the counts agree.
+	if len(got.addrs) != len(want) {
+		t.Skipf("kallsyms changed between the reads: %d symbols, then %d", len(want), len(got.addrs))
+	}
+	for i, w := range want {
+		from := uint32(0)
+		if i > 0 {
+			from = got.ends[i-1]
+		}
+		if g := got.names[from:got.ends[i]]; got.addrs[i] != w.addr || g != w.name {
+			t.Fatalf("symbol %d: %#x %s, want %#x %s", i, got.addrs[i], g, w.addr, w.name)
+		}
+	}
+}
+
 // The symbolizer names the function that contains an address, from text
 // symbols only; it reads the table once, at the first name asked for.
 func TestSymbolizer(t *testing.T) {
@@ -301,6 +350,24 @@ func TestSymbolizer(t *testing.T) {
 	os.Remove(path)
 	if got := s.name(0xffffffff81001010); got != "nf_hook_slow" {
 		t.Errorf("after kallsyms went away: %q, want the table read once", got)
+	}
+	// Out of address order (modules follow the kernel's text), with two
+	// names at one address: the later one in the file names it, as before
+	// the sort.
+	unsorted := t.TempDir() + "/kallsyms"
+	os.WriteFile(unsorted, []byte("ffffffffc0001000 t mod_fn\t[mod]\nFFFFFFFF81001000 T first_alias\nffffffff81001000 T second_alias\nffffffff81000000 T _stext\n10000000000000000 T too_long\nffffffffzz000000 T not_hex\nffffffff81005000 t\n"), 0o644)
+	u := &symbolizer{path: unsorted}
+	for addr, want := range map[uint64]string{
+		0xffffffff81000010: "_stext",
+		0xffffffff81001010: "second_alias",
+		0xffffffffc0001001: "mod_fn",
+	} {
+		if got := u.name(addr); got != want {
+			t.Errorf("unsorted: name(%#x) = %q, want %q", addr, got, want)
+		}
+	}
+	if n := len(u.table.addrs); n != 4 {
+		t.Errorf("unsorted: %d symbols, want 4 (lines without a name, or with a bad address, are none)", n)
 	}
 	hidden := &symbolizer{path: t.TempDir() + "/none"}
 	if got := hidden.name(0xffffffff81001010); got != "" {
