@@ -11,7 +11,7 @@
  *   - every segment of a connection in its connection phase: the flow is
  *     tracked from the client's SYN to a target port until it carried
  *     payload_packets payload segments or payload_bytes payload bytes (or an
- *     RST), then forgotten, so the payload of established connections never
+ *     RST, or a FIN each way), then forgotten, so the payload of established connections never
  *     leaves the kernel;
  *   - and it drops the outgoing copy of loopback packets (lo shows every
  *     packet twice: once leaving, once arriving).
@@ -74,7 +74,11 @@ struct flow_key {
 struct flow {
 	__u32 packets; /* payload segments seen */
 	__u32 bytes;   /* payload bytes seen */
+	__u32 fins;    /* FIN_CLIENT | FIN_SERVER: the directions that sent a FIN */
 };
+
+#define FIN_CLIENT 1
+#define FIN_SERVER 2
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
@@ -274,6 +278,7 @@ int flow_filter(struct __sk_buff *skb)
 
 	/* A tracked flow: try the packet as client->server, then server->client. */
 	struct flow *f = NULL;
+	__u32 fin_bit = FIN_CLIENT;
 	if (to_target) {
 		flow_key(&key, &p, true, sport, dport);
 		f = bpf_map_lookup_elem(&flows, &key);
@@ -281,9 +286,21 @@ int flow_filter(struct __sk_buff *skb)
 	if (!f && from_target) {
 		flow_key(&key, &p, false, sport, dport);
 		f = bpf_map_lookup_elem(&flows, &key);
+		fin_bit = FIN_SERVER;
 	}
 	if (f) {
 		bool done = flags & TH_RST;
+		/* Both directions closed: nothing of the connection phase is to
+		 * come. Forgetting the flow keeps the LRU map from filling with
+		 * finished connections (a connect that ends with FINs and less
+		 * payload than the budget stayed until evicted): a full LRU map
+		 * evicts on every new SYN, and may take a flow still in its
+		 * handshake (another CPU steals from a CPU's list of new entries)
+		 * whose greeting would then never be copied. A FIN alone keeps
+		 * it: the other side may still send (a greeting after the
+		 * client's FIN). */
+		if ((flags & TH_FIN) && (__sync_fetch_and_or(&f->fins, fin_bit) | fin_bit) == (FIN_CLIENT | FIN_SERVER))
+			done = true;
 		if (payload) {
 			__u32 packets = __sync_fetch_and_add(&f->packets, 1) + 1;
 			__u32 bytes = __sync_fetch_and_add(&f->bytes, payload) + payload;

@@ -17,6 +17,7 @@ type flowFilterFlow struct {
 	_       structs.HostLayout
 	Packets uint32
 	Bytes   uint32
+	Fins    uint32
 }
 
 type flowFilterFlowCounter uint32

@@ -190,6 +190,37 @@ func TestFlowFilterVerdicts(t *testing.T) {
 			},
 		},
 		{
+			// A connect that ends before the budget: FINs both ways end the
+			// tracking (else the finished flow stays in the LRU map until
+			// evicted); one FIN does not, the other side may still send.
+			name: "a FIN each way ends tracking",
+			opts: FlowFilterOptions{Ports: []uint16{3306}},
+			steps: []filterStep{
+				{"SYN", c2s(synF, 0), true},
+				{"SYN-ACK", s2c(synF|ackF, 0), true},
+				{"client FIN before any greeting", c2s(finF|ackF, 0), true},
+				{"client FIN retransmitted", c2s(finF|ackF, 0), true},
+				{"greeting after the client's FIN", s2c(pshF|ackF, 90), true},
+				{"server FIN with its last bytes", s2c(finF|pshF|ackF, 20), true},
+				{"payload after both FINs", s2c(ackF, 10), false},
+				{"a FIN retransmitted later: control", s2c(finF|ackF, 0), true},
+				{"SYN of a new connect on the 4-tuple", c2s(synF, 0), true},
+				{"its greeting", s2c(pshF|ackF, 90), true},
+			},
+		},
+		{
+			name: "the server's FIN alone keeps tracking",
+			opts: FlowFilterOptions{Ports: []uint16{3306}},
+			steps: []filterStep{
+				{"SYN", c2s(synF, 0), true},
+				{"greeting and FIN", s2c(finF|pshF|ackF, 90), true},
+				{"server FIN retransmitted", s2c(finF|ackF, 0), true},
+				{"client's bytes after the server's FIN", c2s(pshF|ackF, 30), true},
+				{"client FIN", c2s(finF|ackF, 0), true},
+				{"client bytes after both FINs", c2s(ackF, 30), false},
+			},
+		},
+		{
 			name: "other ports with a port filter",
 			opts: FlowFilterOptions{Ports: []uint16{3306}},
 			steps: []filterStep{
