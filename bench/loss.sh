@@ -19,7 +19,7 @@ cleanup() {
 	set +e
 	if [ -n "$sp" ]; then kill "$sp" 2> /dev/null; fi
 	if [ -n "$tp" ]; then pkill -CONT -P "$tp"; pkill -INT -P "$tp"; wait "$tp"; fi 2> /dev/null
-	if [ -n "${LOSS_KEEP:-}" ] && [ -f "$work/report.json" ]; then cp "$work/report.json" "$work/stderr" "$LOSS_KEEP/"; fi
+	if [ -n "${LOSS_KEEP:-}" ] && [ -f "$work/report.json" ]; then mkdir -p "$LOSS_KEEP" && cp "$work/report.json" "$work/stderr" "$LOSS_KEEP/"; fi
 	rm -rf "$work"
 }
 trap cleanup EXIT
