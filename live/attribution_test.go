@@ -468,3 +468,34 @@ func BenchmarkMakeFlowKey(b *testing.B) {
 	}
 	_ = sink
 }
+
+// TestProcessTablePortReuse: a connect's SYN_SENT learns its 5-tuple's
+// owner anew (pushed without a look at what the table held): a later
+// connect on the same 5-tuple, of another process, labels the packets that
+// follow it; then a connect of the first process again; and the flows
+// around it keep theirs.
+func TestProcessTablePortReuse(t *testing.T) {
+	pt := newProcessTable()
+	one, two := event.Process{PID: 1, Comm: "one"}, event.Process{PID: 2, Comm: "two"}
+	neighbour := connectReturn(9, 0, "192.0.2.10:40002", server)
+	neighbour.Process = event.Process{PID: 9, Comm: "nine"}
+	pt.observe(neighbour)
+	for i, owner := range []event.Process{one, two, two, one} {
+		s := synSent(uint64(i+1), 100*i, "192.0.2.10:40001", server)
+		s.Process = owner
+		pt.observe(s)
+		// Its SYN leaves before connect() returns.
+		if proc, ok := pt.lookup(syn(100*i+5, "192.0.2.10:40001", server)); !ok || proc != owner {
+			t.Errorf("connect %d: its SYN labelled %+v, %v; want %+v", i, proc, ok, owner)
+		}
+		c := connectReturn(uint64(i+1), 100*i+10, "192.0.2.10:40001", server)
+		c.Process = owner
+		pt.observe(c)
+		if proc, ok := pt.lookup(syn(100*i+20, server, "192.0.2.10:40001")); !ok || proc != owner {
+			t.Errorf("connect %d: its reply labelled %+v, %v; want %+v", i, proc, ok, owner)
+		}
+		if proc, ok := pt.lookup(syn(100*i+30, server, "192.0.2.10:40002")); !ok || proc.PID != 9 {
+			t.Errorf("connect %d: the neighbour's packet labelled %+v, %v", i, proc, ok)
+		}
+	}
+}

@@ -78,6 +78,12 @@ func makeFlowKey(x, y netip.AddrPort) flowKey {
 	return flowKey{lo0: x0, lo1: x1, hi0: y0, hi1: y1, loPort: px, hiPort: py}
 }
 
+// is says whether k and o are the same flow: field by field, inlined (==
+// on the struct, with its padding, calls the type's equality function).
+func (k flowKey) is(o flowKey) bool {
+	return k.lo1 == o.lo1 && k.loPort == o.loPort && k.hiPort == o.hiPort && k.hi1 == o.hi1 && k.lo0 == o.lo0 && k.hi0 == o.hi0
+}
+
 // bucket is key's chain: its addresses and ports mixed (the ports alone
 // collide across clients, whose ephemeral ports overlap).
 func (k flowKey) bucket() uint64 {
@@ -102,7 +108,7 @@ func (t *processTable) at(l uint64) *procEntry {
 // find is key's newest entry, nil when the table does not know the flow.
 func (t *processTable) find(key flowKey) *procEntry {
 	slot := &t.recent[uint8(key.loPort^key.hiPort)]
-	if en := t.at(*slot); en != nil && en.key == key {
+	if en := t.at(*slot); en != nil && en.key.is(key) {
 		return en
 	}
 	if t.n == 0 {
@@ -113,7 +119,7 @@ func (t *processTable) find(key flowKey) *procEntry {
 		if en == nil {
 			return nil
 		}
-		if en.key == key {
+		if en.key.is(key) {
 			*slot = l
 			return en
 		}
@@ -180,6 +186,14 @@ func (t *processTable) observe(k *event.Kernel) {
 	}
 	key := makeFlowKey(k.Src, k.Dst)
 	ns := k.Time.UnixNano()
+	if k.Kind == event.StateChange && k.NewState == event.TCPSynSent {
+		// A connect's first event: what the table holds of its 5-tuple,
+		// if anything, is an earlier connect's (the port reused), which
+		// the push shadows. Walking the bucket's chain for it cost a
+		// cache miss on another flow's entry for two connects in five.
+		t.push(key, &k.Process, ns)
+		return
+	}
 	if en := t.find(key); en != nil && en.Process == k.Process && ns-en.seen <= refresh {
 		return
 	}

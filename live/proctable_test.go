@@ -10,8 +10,7 @@ import (
 
 // BenchmarkProcessTable: a connect loop at 10,000 connects/s, long past
 // filling the table: per connect (op) its kernel events and packets as the
-// pipeline feeds them (a state change, connect()'s return, two more state
-// changes; the SYN, the reply and four more packets), and, every 64th, a
+// pipeline feeds them (SYN_SENT, connect()'s return, two more state changes; the SYN, the reply and four more packets), and, every 64th, a
 // packet no traced socket owns.
 func BenchmarkProcessTable(b *testing.B) {
 	pt := newProcessTable()
@@ -26,8 +25,8 @@ func BenchmarkProcessTable(b *testing.B) {
 		port := uint16(10000 + i%50000)
 		k.Src = netip.AddrPortFrom(client, port)
 		p.Src, p.SrcPort = client, port
-		for e := range 4 {
-			k.Kind = event.StateChange
+		for e, to := range []uint8{event.TCPSynSent, 0, event.TCPEstablished, event.TCPFinWait1} {
+			k.Kind, k.NewState = event.StateChange, to
 			if e == 1 {
 				k.Kind = event.ConnectCall
 			}
