@@ -2,6 +2,7 @@ package live
 
 import (
 	"net/netip"
+	"slices"
 	"testing"
 	"time"
 
@@ -41,5 +42,70 @@ func BenchmarkProcessTable(b *testing.B) {
 			pt.lookup(p)
 		}
 		i++
+	}
+}
+
+// TestPipelineLabelsPastFullTable: a connect loop (every connect its own
+// process, client ports reused after 40,000 connects) runs through the
+// pipeline, under a process filter, long enough to go round a full process
+// table: every packet reaches the engine labelled with its own connect's
+// process (none left out as another process's, none with the process of
+// the port's previous connect).
+func TestPipelineLabelsPastFullTable(t *testing.T) {
+	n := maxProcessFlows + 30000
+	kernel, packets, _ := lossWorkload(n, 100*time.Microsecond)
+	type arrival struct {
+		at   time.Time
+		conn int
+		it   event.Item
+	}
+	var arrivals []arrival
+	for _, list := range [][]lossEvent{kernel, packets} {
+		for _, ev := range list {
+			arrivals = append(arrivals, arrival{ev.it.Time.Add(10 * time.Millisecond), ev.conn, ev.it})
+		}
+	}
+	slices.SortStableFunc(arrivals, func(x, y arrival) int { return x.at.Compare(y.at) })
+	now := arrivals[0].at
+	s := testSession(func() time.Time { return now }, func() (uint64, uint64) { return 0, 0 })
+	s.onlyTraced = true
+	s.startEngine(false)
+	type fed struct {
+		p    *event.Packet
+		conn int
+	}
+	var copies []fed
+	nextTick := now.Add(activeTick)
+	for _, a := range arrivals {
+		for !nextTick.After(a.at) {
+			now = nextTick
+			s.tick(now)
+			nextTick = nextTick.Add(activeTick)
+		}
+		now = a.at
+		if a.it.Kernel != nil {
+			k := *a.it.Kernel
+			s.addKernel(&k, now)
+		} else {
+			p := a.it.Packet.Clone()
+			copies = append(copies, fed{p, a.conn})
+			s.addPacket(p, now)
+		}
+	}
+	s.merger.Flush(s.feed)
+	s.engine.Close()
+	if s.foreign != 0 || s.traced != uint64(len(copies)) {
+		t.Errorf("%d of %d packets left out as another process's, %d fed", s.foreign, len(copies), s.traced)
+	}
+	wrong := 0
+	for _, f := range copies {
+		if want := uint32(5000 + f.conn); f.p.Process == nil || f.p.Process.PID != want {
+			if wrong++; wrong <= 5 {
+				t.Errorf("connect %d: a packet labelled %+v, want pid %d", f.conn, f.p.Process, want)
+			}
+		}
+	}
+	if wrong > 5 {
+		t.Errorf("%d packets labelled wrongly in all", wrong)
 	}
 }
