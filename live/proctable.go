@@ -17,7 +17,7 @@ import (
 // a link is 1 + the seq of the entry it names (0: none), so a link below
 // the tail names a forgotten entry and ends its chain. Learning a flow is a
 // push and a bucket's head; a full table forgets its oldest entry, the
-// flow seen longest ago, at one look at that entry's bucket. A flow seen
+// flow seen longest ago, by moving the tail past it. A flow seen
 // again more than a second after its entry was pushed is pushed anew (its
 // older entry, shadowed, waits to be the oldest); so is a flow whose owner
 // changed. A Go map (the old way) paid an assign per connect into a table
