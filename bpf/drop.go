@@ -3,6 +3,7 @@ package bpf
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"errors"
 	"fmt"
 	"os"
@@ -92,11 +93,11 @@ func (r *dropReasons) name(code uint32) string {
 
 // symbolizer names kernel code addresses from /proc/kallsyms: the function
 // containing a drop's location. Reading kallsyms costs about 40 ms of CPU
-// here (the kernel generates 120,000 lines: most of it), so it is read once, when the
-// first drop with a location is decoded: the reader stalls that once (the
-// ring takes the slack), and a trace that sees no drop never pays it (read
-// at open, in the background, it was most of `trace`'s CPU in its first
-// seconds under bulk traffic).
+// here, most of it the kernel's (it generates 120,000 lines), so it is read
+// once, when the first drop with a location is decoded: the reader stalls
+// that once (the ring takes the slack), and a trace that sees no drop never
+// pays it (read at open, in the background, it was most of `trace`'s CPU
+// in its first seconds under bulk traffic).
 type symbolizer struct {
 	path  string
 	table *symTable // nil when kallsyms is unreadable or its addresses hidden
@@ -136,11 +137,7 @@ func (s *symbolizer) name(addr uint64) string {
 	if i < 0 || addr-t.addrs[i] > 1<<20 {
 		return ""
 	}
-	from := uint32(0)
-	if i > 0 {
-		from = t.ends[i-1]
-	}
-	return t.names[from:t.ends[i]]
+	return t.name(i)
 }
 
 func loadSymbols(path string) *symTable {
@@ -149,104 +146,112 @@ func loadSymbols(path string) *symTable {
 		return nil
 	}
 	defer f.Close()
-	// The lines are parsed where they lie in the reader's buffer and the
-	// names appended to one byte slice: a string and a struct per symbol
-	// made 121,000 allocations and 38 MB of garbage (in a live trace, at
-	// its first drop) and 65 ms; reading 256 KiB at a time also asks the
-	// kernel to generate the file in fewer, larger reads.
-	br := bufio.NewReaderSize(f, 256<<10)
-	// Room for a distribution kernel's symbols (about 120,000 text
-	// symbols, 2.6 MB of names): growing the slices from nothing copied
-	// them about a dozen times over.
-	addrs := make([]uint64, 0, 1<<17)
-	ends := make([]uint32, 0, 1<<17)
-	names := make([]byte, 0, 4<<20)
+	// Parsed in place, the names appended to one buffer: a string and a
+	// symbol struct per line, then a sort of the 120,000 of them, made the
+	// load 68 ms of CPU and 38 MB. The kernel lists them in address order,
+	// but for a few (sorted only when not in order). Its reads are 64 KB
+	// at a time, not the scanner's first 4 KB: the kernel's work per read
+	// of kallsyms is most of the load.
+	var (
+		addrs []uint64
+		ends  []uint32
+		names []byte
+	)
 	sorted := true
-	for {
-		line, err := br.ReadSlice('\n')
-		if err == bufio.ErrBufferFull {
-			// A line longer than the buffer is no symbol line: skip it.
-			for err == bufio.ErrBufferFull {
-				_, err = br.ReadSlice('\n')
-			}
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 64<<10), 64<<10)
+	for sc.Scan() {
+		// "ffffffff81000000 T _stext" (module symbols add "\t[module]")
+		line := sc.Bytes()
+		sp := bytes.IndexByte(line, ' ')
+		if sp <= 0 || len(line) < sp+4 || (line[sp+1] != 't' && line[sp+1] != 'T') || line[sp+2] != ' ' {
 			continue
 		}
-		if len(line) > 0 {
-			if a, name, ok := textSymbol(line); ok {
-				if n := len(addrs); n > 0 && a < addrs[n-1] {
-					sorted = false
-				}
-				addrs = append(addrs, a)
-				names = append(names, name...)
-				ends = append(ends, uint32(len(names)))
-			}
+		a, ok := parseHex(line[:sp])
+		if !ok || a == 0 {
+			continue
 		}
-		if err != nil {
-			break
+		name := line[sp+3:]
+		if tab := bytes.IndexByte(name, '\t'); tab >= 0 {
+			name = name[:tab]
 		}
+		if n := len(addrs); n > 0 && a < addrs[n-1] {
+			sorted = false
+		}
+		if len(addrs) == cap(addrs) {
+			// Doubling: append grows a large slice by a quarter, which
+			// copied the names (3 MB) over and over.
+			addrs, ends = slices.Grow(addrs, max(len(addrs), 4096)), slices.Grow(ends, max(len(ends), 4096))
+		}
+		if len(names)+len(name) > cap(names) {
+			names = slices.Grow(names, max(len(names), 64<<10))
+		}
+		addrs = append(addrs, a)
+		names = append(names, name...)
+		ends = append(ends, uint32(len(names)))
 	}
 	if len(addrs) == 0 {
 		return nil // unreadable, or every address hidden (kptr_restrict)
 	}
-	t := &symTable{addrs: slices.Clone(addrs), ends: slices.Clone(ends), names: string(names)}
+	t := &symTable{addrs: addrs, ends: ends, names: string(names)}
 	if !sorted {
-		t = t.sortedByAddress()
+		t = t.sortedByAddr()
 	}
 	return t
 }
 
-// textSymbol parses a kallsyms line, "ffffffff81000000 T _stext\n" (module
-// symbols add "\t[module]"): the address and name of a text symbol (type t
-// or T, address not 0).
-func textSymbol(line []byte) (addr uint64, name []byte, ok bool) {
-	sp := bytes.IndexByte(line, ' ')
-	if sp <= 0 || sp > 16 || len(line) < sp+4 || (line[sp+1] != 't' && line[sp+1] != 'T') || line[sp+2] != ' ' {
-		return 0, nil, false
+// parseHex is strconv.ParseUint(string(b), 16, 64) without the string.
+func parseHex(b []byte) (uint64, bool) {
+	if len(b) == 0 || len(b) > 16 {
+		return 0, false
 	}
-	for _, c := range line[:sp] {
+	var v uint64
+	for _, c := range b {
 		switch {
 		case '0' <= c && c <= '9':
-			addr = addr<<4 | uint64(c-'0')
+			c -= '0'
 		case 'a' <= c && c <= 'f':
-			addr = addr<<4 | uint64(c-'a'+10)
+			c -= 'a' - 10
 		case 'A' <= c && c <= 'F':
-			addr = addr<<4 | uint64(c-'A'+10)
+			c -= 'A' - 10
 		default:
-			return 0, nil, false
+			return 0, false
 		}
+		v = v<<4 | uint64(c)
 	}
-	if addr == 0 {
-		return 0, nil, false
-	}
-	name = line[sp+3:]
-	if i := bytes.IndexAny(name, "\t\n"); i >= 0 {
-		name = name[:i]
-	}
-	return addr, name, true
+	return v, true
 }
 
-// sortedByAddress is t with its symbols in address order; symbols at the
-// same address keep their order in the file (name takes the last of them).
-func (t *symTable) sortedByAddress() *symTable {
-	order := make([]int32, len(t.addrs))
-	for i := range order {
-		order[i] = int32(i)
+// sortedByAddr is t in address order; symbols at one address stay in the
+// order they were listed.
+func (t *symTable) sortedByAddr() *symTable {
+	type at struct {
+		addr uint64
+		i    int
 	}
-	sort.SliceStable(order, func(i, j int) bool { return t.addrs[order[i]] < t.addrs[order[j]] })
+	order := make([]at, len(t.addrs))
+	for i, a := range t.addrs {
+		order[i] = at{a, i}
+	}
+	slices.SortStableFunc(order, func(x, y at) int { return cmp.Compare(x.addr, y.addr) })
 	s := &symTable{addrs: make([]uint64, len(order)), ends: make([]uint32, len(order))}
-	var b strings.Builder
-	b.Grow(len(t.names))
-	for i, k := range order {
-		s.addrs[i] = t.addrs[k]
-		from := uint32(0)
-		if k > 0 {
-			from = t.ends[k-1]
-		}
-		b.WriteString(t.names[from:t.ends[k]])
-		s.ends[i] = uint32(b.Len())
+	names := make([]byte, 0, len(t.names))
+	for i, o := range order {
+		s.addrs[i] = o.addr
+		names = append(names, t.name(o.i)...)
+		s.ends[i] = uint32(len(names))
 	}
-	s.names = b.String()
+	s.names = string(names)
 	return s
+}
+
+// name is symbol i's name.
+func (t *symTable) name(i int) string {
+	from := uint32(0)
+	if i > 0 {
+		from = t.ends[i-1]
+	}
+	return t.names[from:t.ends[i]]
 }
 
 // decodeDrop fills the drop-specific part of an EV_DROP record.

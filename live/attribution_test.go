@@ -218,66 +218,83 @@ func TestProcessTable(t *testing.T) {
 			t.Errorf("%s: lookup = %+v, %v; want mariadb: %v", tc.name, proc, ok, tc.want)
 		}
 	}
-	if len(pt.byFlow) != 2 {
-		t.Errorf("%d flows learned, want 2 (the TCP socket and the resolver's; not the sorting probe, not a port-0 event)", len(pt.byFlow))
+	if pt.flows() != 2 {
+		t.Errorf("%d flows learned, want 2 (the TCP socket and the resolver's; not the sorting probe, not a port-0 event)", pt.flows())
 	}
 }
 
-func TestProcessTableEvictsIdleFlows(t *testing.T) {
+// TestProcessTableForgetsOldestWhenFull: a full table forgets the flow seen
+// longest ago, one per new flow, round the ring several times; every flow
+// it still holds keeps its own process (a forgotten entry's place holds a
+// newer flow: the links to it, from the lookup cache and the chains, must
+// end there), and a forgotten one gets none.
+func TestProcessTableForgetsOldestWhenFull(t *testing.T) {
 	pt := newProcessTable()
-	for i := 0; i < maxProcessFlows; i++ {
-		k := connectReturn(uint64(i), 0, netip.AddrPortFrom(netip.MustParseAddr("192.0.2.10"), uint16(i)).String(), server)
-		if i == 0 {
-			k.Src = netip.MustParseAddrPort("192.0.2.11:1")
-		}
+	src := func(i int) string {
+		return netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)}), uint16(40000+i%7)).String()
+	}
+	observe := func(i int) {
+		k := connectReturn(uint64(i), i, src(i), server)
+		k.Process = event.Process{PID: uint32(i + 1), Comm: "p" + strconv.Itoa(i)}
 		pt.observe(k)
 	}
-	fresh := connectReturn(1<<20, int(3*processFlowIdle/time.Microsecond), "192.0.2.12:1", server)
-	pt.observe(fresh)
-	if len(pt.byFlow) != 1 {
-		t.Errorf("%d flows after eviction, want only the fresh one", len(pt.byFlow))
+	const total = 3*maxProcessFlows + 1000
+	for i := range total {
+		observe(i)
+		if i%9973 == 0 && i >= maxProcessFlows {
+			// A flow just forgotten, then one still held, through the
+			// lookup cache's slot and the chains.
+			if proc, ok := pt.lookup(syn(i, src(i-maxProcessFlows), server)); ok {
+				t.Fatalf("after %d flows: the forgotten flow %d labelled %+v", i+1, i-maxProcessFlows, proc)
+			}
+			if proc, ok := pt.lookup(syn(i, src(i-maxProcessFlows+1), server)); !ok || proc.PID != uint32(i-maxProcessFlows+2) {
+				t.Fatalf("after %d flows: the oldest flow held (%d) labelled %+v, %v", i+1, i-maxProcessFlows+1, proc, ok)
+			}
+		}
 	}
-	// The flows observed last sat in the lookup cache: evicted, they are
-	// unknown there too.
-	last := netip.AddrPortFrom(netip.MustParseAddr("192.0.2.10"), uint16(maxProcessFlows-1)).String()
-	if proc, ok := pt.lookup(syn(int(3*processFlowIdle/time.Microsecond)+1, last, server)); ok {
-		t.Errorf("an evicted flow's packet labelled %+v", proc)
+	if n := pt.flows(); n != maxProcessFlows {
+		t.Errorf("%d flows held, want %d", n, maxProcessFlows)
 	}
-	if _, ok := pt.lookup(syn(int(3*processFlowIdle/time.Microsecond)+2, "192.0.2.12:1", server)); !ok {
-		t.Error("the fresh flow's packet not labelled")
+	for _, i := range []int{0, 1, total - maxProcessFlows - 1} {
+		if proc, ok := pt.lookup(syn(total, src(i), server)); ok {
+			t.Errorf("flow %d (forgotten) labelled %+v", i, proc)
+		}
+	}
+	for i := total - maxProcessFlows; i < total; i++ {
+		if proc, ok := pt.lookup(syn(total, src(i), server)); !ok || proc.PID != uint32(i+1) || proc.Comm != "p"+strconv.Itoa(i) {
+			t.Fatalf("flow %d labelled %+v, %v; want pid %d", i, proc, ok, i+1)
+		}
 	}
 }
 
-// TestProcessTableKeepsRecentFlowsWhenFull: more flows within
-// processFlowIdle than the table holds (10,000 connects/s fill it in 6.5 s)
-// forget the older half, not every flow: a connect still in progress keeps
-// its process, so its next packets stay labelled (and, under a process
-// filter, are not left out).
+// TestProcessTableKeepsRecentFlowsWhenFull: more flows than the table
+// holds (10,000 connects/s fill it in 6.5 s) forget the flows seen longest
+// ago, not every flow, and a flow seen again (a connection's close, long
+// after its connect) counts as seen then: it keeps its process while flows
+// connected after it are forgotten.
 func TestProcessTableKeepsRecentFlowsWhenFull(t *testing.T) {
 	pt := newProcessTable()
 	src := func(i int) string {
 		return netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)}), 40000).String()
 	}
-	// One flow every 100 µs: all within processFlowIdle.
+	// One flow every 100 µs.
 	for i := 0; i < maxProcessFlows; i++ {
 		pt.observe(connectReturn(uint64(i), i*100, src(i), server))
 	}
 	// The oldest flow got a packet late: it counts as seen then.
 	pt.lookup(syn(maxProcessFlows*100+1_000_000, src(0), server))
 	pt.observe(connectReturn(1<<20, maxProcessFlows*100+1_000_001, "192.0.2.12:1", server))
-	if n := len(pt.byFlow); n > maxProcessFlows/2+1 || n < maxProcessFlows/4 {
-		t.Fatalf("%d flows after a full table's eviction, want about half of %d", n, maxProcessFlows)
+	if n := pt.flows(); n != maxProcessFlows {
+		t.Fatalf("%d flows held by a full table, want %d", n, maxProcessFlows)
 	}
 	at := maxProcessFlows*100 + 1_000_002
-	for _, i := range []int{0, maxProcessFlows - 1, maxProcessFlows - 100, maxProcessFlows*3/4 - 1} {
+	for _, i := range []int{0, 2, 1000, maxProcessFlows - 1, maxProcessFlows - 100} {
 		if _, ok := pt.lookup(syn(at, src(i), server)); !ok {
 			t.Errorf("flow %d (seen recently) lost its process", i)
 		}
 	}
-	for _, i := range []int{1, 1000, maxProcessFlows/2 - 1} {
-		if proc, ok := pt.lookup(syn(at, src(i), server)); ok {
-			t.Errorf("flow %d (among the oldest half) still labelled %+v", i, proc)
-		}
+	if proc, ok := pt.lookup(syn(at, src(1), server)); ok {
+		t.Errorf("flow 1 (seen longest ago) still labelled %+v", proc)
 	}
 	if _, ok := pt.lookup(syn(at, "192.0.2.12:1", server)); !ok {
 		t.Error("the newest flow's packet not labelled")
@@ -450,4 +467,35 @@ func BenchmarkMakeFlowKey(b *testing.B) {
 		sink = makeFlowKey(x, netip.AddrPortFrom(y.Addr(), uint16(i)))
 	}
 	_ = sink
+}
+
+// TestProcessTablePortReuse: a connect's SYN_SENT learns its 5-tuple's
+// owner anew (pushed without a look at what the table held): a later
+// connect on the same 5-tuple, of another process, labels the packets that
+// follow it; then a connect of the first process again; and the flows
+// around it keep theirs.
+func TestProcessTablePortReuse(t *testing.T) {
+	pt := newProcessTable()
+	one, two := event.Process{PID: 1, Comm: "one"}, event.Process{PID: 2, Comm: "two"}
+	neighbour := connectReturn(9, 0, "192.0.2.10:40002", server)
+	neighbour.Process = event.Process{PID: 9, Comm: "nine"}
+	pt.observe(neighbour)
+	for i, owner := range []event.Process{one, two, two, one} {
+		s := synSent(uint64(i+1), 100*i, "192.0.2.10:40001", server)
+		s.Process = owner
+		pt.observe(s)
+		// Its SYN leaves before connect() returns.
+		if proc, ok := pt.lookup(syn(100*i+5, "192.0.2.10:40001", server)); !ok || proc != owner {
+			t.Errorf("connect %d: its SYN labelled %+v, %v; want %+v", i, proc, ok, owner)
+		}
+		c := connectReturn(uint64(i+1), 100*i+10, "192.0.2.10:40001", server)
+		c.Process = owner
+		pt.observe(c)
+		if proc, ok := pt.lookup(syn(100*i+20, server, "192.0.2.10:40001")); !ok || proc != owner {
+			t.Errorf("connect %d: its reply labelled %+v, %v; want %+v", i, proc, ok, owner)
+		}
+		if proc, ok := pt.lookup(syn(100*i+30, server, "192.0.2.10:40002")); !ok || proc.PID != 9 {
+			t.Errorf("connect %d: the neighbour's packet labelled %+v, %v", i, proc, ok)
+		}
+	}
 }
