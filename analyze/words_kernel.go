@@ -40,7 +40,7 @@ func kernelEvidence(w wordCtx) []string {
 		ev = append(ev, s)
 	}
 	if d := w.f.KernelDrop; d != nil {
-		ev = append(ev, "the kernel of this host dropped the "+d.Packet+" "+dropHow(d)+": "+d.Reason+dropWhere(d.Location))
+		ev = append(ev, dropEvidence(d))
 	}
 	if s := synackEvidence(w.f.Accept); s != "" {
 		ev = append(ev, s)
@@ -68,10 +68,27 @@ func synackEvidence(f *AcceptFact) string {
 	return "the server's kernel retransmitted its SYN-ACK " + n + " because it dropped the client's ACK completing the handshake (" + f.ACKDropped + ")"
 }
 
-// rstSentEvidence says which end's kernel sent the attempt's RST, and why.
+// dropEvidence says what the kernel dropped, and why: made once per drop
+// fact (dropMemo), which is all it reads.
+func dropEvidence(d *DropFact) string {
+	h := memoHash(memoHash(memoHash(b2u(d.Received), d.Reason), d.Packet), d.Location)
+	if s, ok := dropMemo.get(h, *d); ok {
+		return s
+	}
+	s := "the kernel of this host dropped the " + d.Packet + " " + dropHow(d) + ": " + d.Reason + dropWhere(d.Location)
+	dropMemo.put(h, *d, s)
+	return s
+}
+
+// rstSentEvidence says which end's kernel sent the attempt's RST, and why:
+// made once per fact (rstSentMemo), which is all it reads.
 func rstSentEvidence(f *RSTFact) string {
 	if f == nil {
 		return ""
+	}
+	h := memoHash(memoHash(memoHash(0, f.From), f.Answers), f.Reason)
+	if s, ok := rstSentMemo.get(h, *f); ok {
+		return s
 	}
 	s := "the kernel of this host (the " + f.From + ") "
 	if f.Answers != "" {
@@ -82,7 +99,21 @@ func rstSentEvidence(f *RSTFact) string {
 	if f.Reason != "" {
 		s += ": " + f.Reason
 	}
+	rstSentMemo.put(h, *f, s)
 	return s
+}
+
+// The kernel's sentences kept by their facts.
+var (
+	dropMemo    wordMemo[DropFact, string]
+	rstSentMemo wordMemo[RSTFact, string]
+)
+
+func b2u(b bool) uint64 {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // kernelCauses are the causes from the server side and the listener
