@@ -87,6 +87,19 @@ func TestWordMemoSameWords(t *testing.T) {
 			}
 		}
 	}
+	// An attempt's words append to its reason's (kept) evidence: the kept
+	// list stays as it was.
+	banner := base()
+	banner.Reason = reasonIDs["app.not_mysql_banner"]
+	banner.Facts.Expected = "MySQL"
+	for range 2 {
+		if got := attemptWords(banner).Evidence; len(got) != 3 || got[0] != fresh[0][2] || got[1] != fresh[0][4] || got[2] != fresh[0][5] {
+			t.Errorf("a wrong banner's evidence with the kernel's: %q", got)
+		}
+	}
+	if got := wrongBannerWords(newWordCtx(banner, banner.Facts)); !slices.Equal(got, fresh[0][2:3]) {
+		t.Errorf("wrongBannerWords after an attempt's words: %q", got)
+	}
 	// A kept list shared, and clipped: an append copies it.
 	w := newWordCtx(attempts[0], attempts[0].Facts)
 	first := refusedCauses(w)

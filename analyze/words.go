@@ -442,7 +442,7 @@ func attemptWords(at *Attempt) AttemptWords {
 	if len(ev) == 0 {
 		ev = nil
 	}
-	ev = append(ev, kernelEvidence(w)...) // words_kernel.go
+	ev = appendKernelEvidence(ev, w) // words_kernel.go
 	for _, s := range f.SoftErrors {
 		ev = append(ev, "SYN retransmit #"+strconv.Itoa(s.SYN)+" at +"+proto.MS(s.AtMS)+" got the same answer: the first error arrived while connect() held the socket (Linux then keeps it as a soft error) and this one ended the connect")
 	}
@@ -990,11 +990,15 @@ var reasonWords = map[Reason]wording{
 	ReasonClientSilentToBanner: {
 		evidence: func(w wordCtx) []string {
 			f := w.f
-			// Joined, not fmt.Sprintf: every connect to a server that is
-			// not MySQL gets these words (live, thousands a second).
-			var quoted [96]byte
-			return one("the server at " + w.server() + " spoke first with " + string(proto.AppendQuote(quoted[:0], f.Banner)) + ", not a " + serverFirstNames +
-				" greeting; the client never answered, and the " + f.ClosedBy + " closed the connection (" + f.Close + ") " + d(f.SinceServerMS) + " later")
+			// Appended in one buffer (the banner quoted and the time
+			// written into it), one string made of it: every connect to a
+			// server that is not MySQL gets these words (live, thousands
+			// a second).
+			var buf [256]byte
+			b := proto.AppendQuote(append(append(append(buf[:0], "the server at "...), w.server()...), " spoke first with "...), f.Banner)
+			b = append(append(append(append(b, ", not a "...), serverFirstNames...), " greeting; the client never answered, and the "...), f.ClosedBy...)
+			b = appendD(append(append(append(b, " closed the connection ("...), f.Close...), ") "...), f.SinceServerMS)
+			return one(string(append(b, " later"...)))
 		},
 		causes: func(w wordCtx) []string {
 			// Made once per server, banner and expected protocol (all

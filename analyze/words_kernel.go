@@ -14,7 +14,7 @@ import (
 func init() {
 	// A SYN nobody answered because a traced host dropped it: the words of
 	// what was seen (the SYNs, or the kernel's ETIMEDOUT), the drop is its
-	// own evidence (kernelEvidence).
+	// own evidence (appendKernelEvidence).
 	unanswered := func(w wordCtx) []string {
 		r := ReasonSYNUnanswered
 		if w.f.Errno == "ETIMEDOUT" {
@@ -28,14 +28,15 @@ func init() {
 	}
 }
 
-// kernelEvidence is what the server side and the kernel's drops add to any
-// verdict: an accept that came late or never, the drop behind it.
+// appendKernelEvidence appends to ev what the server side and the
+// kernel's drops add to any verdict: an accept that came late or never,
+// the drop behind it.
 //
 // The evidence that comes with every live connect (a drop, an accept, a
-// RST the kernel sent) is joined rather than made with fmt.Sprintf: live
-// tracing words thousands of connects a second.
-func kernelEvidence(w wordCtx) []string {
-	var ev []string
+// RST the kernel sent) is joined rather than made with fmt.Sprintf, and
+// appended to the attempt's (not a list of its own, then copied there):
+// live tracing words thousands of connects a second.
+func appendKernelEvidence(ev []string, w wordCtx) []string {
 	if s := acceptEvidence(w); s != "" {
 		ev = append(ev, s)
 	}
@@ -183,7 +184,11 @@ func acceptEvidence(w wordCtx) string {
 	case w.at.Outcome != OK && f.QueuedMS != nil:
 		// Who took the failed attempt's connection, and when: a server
 		// that refuses (1040, 1130) does so itself, after a prompt accept.
-		return f.By + " accept()ed the connection " + d(f.QueuedMS) + " after the server's kernel completed the handshake"
+		// Appended in one buffer, one string made of it (no string of the
+		// time): every such live connect words this.
+		var buf [128]byte
+		b := appendD(append(append(buf[:0], f.By...), " accept()ed the connection "...), f.QueuedMS)
+		return string(append(b, " after the server's kernel completed the handshake"...))
 	}
 	return ""
 }
