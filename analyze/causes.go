@@ -94,15 +94,26 @@ func causesOf(w wordCtx) []string {
 	return c
 }
 
+// refusedMemo keeps refusedCauses by server (Attempt.Server).
+var refusedMemo wordMemo[string, []string]
+
 // The causes shared by several reasons.
 var (
 	refusedCauses = func(w wordCtx) []string {
+		// Made once per server (they read only its text): every refused
+		// connect of a busy trace words them.
+		h := memoHash(0, w.at.Server)
+		if c, ok := refusedMemo.get(h, w.at.Server); ok {
+			return c
+		}
 		var port [8]byte // appended: no string of it
 		addr, p := w.addrPort()
-		return []string{
+		c := []string{
 			"Nothing listens on port " + string(strconv.AppendUint(port[:0], uint64(p), 10)) + " of " + addr + ": the server is not running, listens on another port, or only on other addresses (loopback only, IPv4-only vs IPv6). Check `ss -ltnp` on the server.",
 			"Or a firewall rejects with a TCP reset (nft/iptables `reject with tcp reset`).",
 		}
+		refusedMemo.put(h, w.at.Server, c) // (len == cap: an append copies)
+		return c
 	}
 	rejectCauses = func(w wordCtx) []string {
 		// Appended in one buffer, one string made of it: every rejected

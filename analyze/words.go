@@ -442,7 +442,7 @@ func attemptWords(at *Attempt) AttemptWords {
 	if len(ev) == 0 {
 		ev = nil
 	}
-	ev = append(ev, kernelEvidence(w)...) // words_kernel.go
+	ev = appendKernelEvidence(ev, w) // words_kernel.go
 	for _, s := range f.SoftErrors {
 		ev = append(ev, "SYN retransmit #"+strconv.Itoa(s.SYN)+" at +"+proto.MS(s.AtMS)+" got the same answer: the first error arrived while connect() held the socket (Linux then keeps it as a soft error) and this one ended the connect")
 	}
@@ -990,13 +990,25 @@ var reasonWords = map[Reason]wording{
 	ReasonClientSilentToBanner: {
 		evidence: func(w wordCtx) []string {
 			f := w.f
-			// Joined, not fmt.Sprintf: every connect to a server that is
-			// not MySQL gets these words (live, thousands a second).
-			var quoted [96]byte
-			return one("the server at " + w.server() + " spoke first with " + string(proto.AppendQuote(quoted[:0], f.Banner)) + ", not a " + serverFirstNames +
-				" greeting; the client never answered, and the " + f.ClosedBy + " closed the connection (" + f.Close + ") " + d(f.SinceServerMS) + " later")
+			// Appended in one buffer (the banner quoted and the time
+			// written into it), one string made of it: every connect to a
+			// server that is not MySQL gets these words (live, thousands
+			// a second).
+			var buf [256]byte
+			b := proto.AppendQuote(append(append(append(buf[:0], "the server at "...), w.server()...), " spoke first with "...), f.Banner)
+			b = append(append(append(append(b, ", not a "...), serverFirstNames...), " greeting; the client never answered, and the "...), f.ClosedBy...)
+			b = appendD(append(append(append(b, " closed the connection ("...), f.Close...), ") "...), f.SinceServerMS)
+			return one(string(append(b, " later"...)))
 		},
 		causes: func(w wordCtx) []string {
+			// Made once per server, banner and expected protocol (all
+			// they read): every connect to a server that is not the
+			// expected one words them.
+			k := bannerKey{server: w.server(), banner: w.f.Banner, expected: w.f.Expected}
+			h := k.hash()
+			if c, ok := bannerCausesMemo.get(h, k); ok {
+				return c
+			}
 			want := "the expected service"
 			if w.f.Expected != "" {
 				want = w.f.Expected
@@ -1006,7 +1018,9 @@ var reasonWords = map[Reason]wording{
 			var buf [320]byte
 			b := append(append(append(append(buf[:0], "Something other than "...), want...), " listens on "...), w.server()...)
 			b = proto.AppendQuote(append(b, " (it sent "...), w.f.Banner)
-			return one(string(append(b, "): the wrong port or host in the client's configuration, or a port forward/proxy pointing at the wrong service."...)))
+			c := one(string(append(b, "): the wrong port or host in the client's configuration, or a port forward/proxy pointing at the wrong service."...)))
+			bannerCausesMemo.put(h, k, c)
+			return c
 		},
 	},
 	ReasonServerFirstAnswered: {
@@ -1104,12 +1118,32 @@ func icmpWords(w wordCtx) []string {
 
 // wrongBannerWords is the evidence of a protocol's WrongBanner reason.
 func wrongBannerWords(w wordCtx) []string {
+	// Made once per server, banner and expected protocol (all it reads).
+	k := bannerKey{server: w.server(), banner: w.f.Banner, expected: w.f.Expected}
+	h := k.hash()
+	if ev, ok := wrongBannerMemo.get(h, k); ok {
+		return ev
+	}
 	// Appended in one buffer (the banner quoted into it), one string made
 	// of it.
 	var buf [160]byte
 	b := proto.AppendQuote(append(append(append(buf[:0], "the server at "...), w.server()...), " spoke first with "...), w.f.Banner)
-	return one(string(append(append(append(b, ", not a "...), w.f.Expected...), " greeting"...)))
+	ev := one(string(append(append(append(b, ", not a "...), w.f.Expected...), " greeting"...)))
+	wrongBannerMemo.put(h, k, ev)
+	return ev
 }
+
+// bannerKey is what the words of a banner that is not the expected
+// protocol's read: the server's text, the banner, the protocol expected.
+type bannerKey struct{ server, banner, expected string }
+
+func (k bannerKey) hash() uint64 {
+	return memoHash(memoHash(memoHash(0, k.server), k.banner), k.expected)
+}
+
+// The banner words kept by bannerKey: wrongBannerWords, and the causes
+// of ReasonClientSilentToBanner (which a WrongBanner reason shares).
+var wrongBannerMemo, bannerCausesMemo wordMemo[bannerKey, []string]
 
 func init() {
 	// evidence_lost says what was lost, then the words of the verdict it would be.

@@ -14,7 +14,7 @@ import (
 func init() {
 	// A SYN nobody answered because a traced host dropped it: the words of
 	// what was seen (the SYNs, or the kernel's ETIMEDOUT), the drop is its
-	// own evidence (kernelEvidence).
+	// own evidence (appendKernelEvidence).
 	unanswered := func(w wordCtx) []string {
 		r := ReasonSYNUnanswered
 		if w.f.Errno == "ETIMEDOUT" {
@@ -28,19 +28,20 @@ func init() {
 	}
 }
 
-// kernelEvidence is what the server side and the kernel's drops add to any
-// verdict: an accept that came late or never, the drop behind it.
+// appendKernelEvidence appends to ev what the server side and the
+// kernel's drops add to any verdict: an accept that came late or never,
+// the drop behind it.
 //
 // The evidence that comes with every live connect (a drop, an accept, a
-// RST the kernel sent) is joined rather than made with fmt.Sprintf: live
-// tracing words thousands of connects a second.
-func kernelEvidence(w wordCtx) []string {
-	var ev []string
+// RST the kernel sent) is joined rather than made with fmt.Sprintf, and
+// appended to the attempt's (not a list of its own, then copied there):
+// live tracing words thousands of connects a second.
+func appendKernelEvidence(ev []string, w wordCtx) []string {
 	if s := acceptEvidence(w); s != "" {
 		ev = append(ev, s)
 	}
 	if d := w.f.KernelDrop; d != nil {
-		ev = append(ev, "the kernel of this host dropped the "+d.Packet+" "+dropHow(d)+": "+d.Reason+dropWhere(d.Location))
+		ev = append(ev, dropEvidence(d))
 	}
 	if s := synackEvidence(w.f.Accept); s != "" {
 		ev = append(ev, s)
@@ -68,10 +69,27 @@ func synackEvidence(f *AcceptFact) string {
 	return "the server's kernel retransmitted its SYN-ACK " + n + " because it dropped the client's ACK completing the handshake (" + f.ACKDropped + ")"
 }
 
-// rstSentEvidence says which end's kernel sent the attempt's RST, and why.
+// dropEvidence says what the kernel dropped, and why: made once per drop
+// fact (dropMemo), which is all it reads.
+func dropEvidence(d *DropFact) string {
+	h := memoHash(memoHash(memoHash(b2u(d.Received), d.Reason), d.Packet), d.Location)
+	if s, ok := dropMemo.get(h, *d); ok {
+		return s
+	}
+	s := "the kernel of this host dropped the " + d.Packet + " " + dropHow(d) + ": " + d.Reason + dropWhere(d.Location)
+	dropMemo.put(h, *d, s)
+	return s
+}
+
+// rstSentEvidence says which end's kernel sent the attempt's RST, and why:
+// made once per fact (rstSentMemo), which is all it reads.
 func rstSentEvidence(f *RSTFact) string {
 	if f == nil {
 		return ""
+	}
+	h := memoHash(memoHash(memoHash(0, f.From), f.Answers), f.Reason)
+	if s, ok := rstSentMemo.get(h, *f); ok {
+		return s
 	}
 	s := "the kernel of this host (the " + f.From + ") "
 	if f.Answers != "" {
@@ -82,7 +100,21 @@ func rstSentEvidence(f *RSTFact) string {
 	if f.Reason != "" {
 		s += ": " + f.Reason
 	}
+	rstSentMemo.put(h, *f, s)
 	return s
+}
+
+// The kernel's sentences kept by their facts.
+var (
+	dropMemo    wordMemo[DropFact, string]
+	rstSentMemo wordMemo[RSTFact, string]
+)
+
+func b2u(b bool) uint64 {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // kernelCauses are the causes from the server side and the listener
@@ -152,7 +184,11 @@ func acceptEvidence(w wordCtx) string {
 	case w.at.Outcome != OK && f.QueuedMS != nil:
 		// Who took the failed attempt's connection, and when: a server
 		// that refuses (1040, 1130) does so itself, after a prompt accept.
-		return f.By + " accept()ed the connection " + d(f.QueuedMS) + " after the server's kernel completed the handshake"
+		// Appended in one buffer, one string made of it (no string of the
+		// time): every such live connect words this.
+		var buf [128]byte
+		b := appendD(append(append(buf[:0], f.By...), " accept()ed the connection "...), f.QueuedMS)
+		return string(append(b, " after the server's kernel completed the handshake"...))
 	}
 	return ""
 }
