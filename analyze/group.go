@@ -298,8 +298,14 @@ func (e *Engine) report(c *connectState) {
 			e.done = append(e.done, a)
 		}
 	}
-	if !e.hostMatch(c, out) || (e.opts.Keep != nil && !e.opts.Keep(out)) {
+	if !e.hostMatch(c, out) {
 		return
+	}
+	if e.opts.Keep != nil {
+		finishConnect(out) // Keep may read all of it
+		if !e.opts.Keep(out) {
+			return
+		}
 	}
 	e.sum.Connects++
 	e.sum.Attempts += len(out.Attempts)
@@ -385,7 +391,13 @@ func (e *Engine) buildConnect(c *connectState) *Connect {
 		Comm:       c.comm,
 	}
 	if c.client.IsValid() {
-		out.Client = e.connectClient(c)
+		if len(c.attempts) > 0 && c.attempts[0].client.Addr() == c.client && c.attempts[0].cliStr == "" {
+			// The address part of the first attempt's client text, which
+			// is not made yet (buildAttemptUnfinished).
+			out.clientOfFirst = true
+		} else {
+			out.Client = e.connectClient(c)
+		}
 	}
 	end := c.start
 	for _, q := range c.queries {
@@ -398,7 +410,7 @@ func (e *Engine) buildConnect(c *connectState) *Connect {
 		}
 	}
 	for _, a := range c.attempts {
-		at := e.buildAttempt(a)
+		at := e.buildAttemptUnfinished(a)
 		out.Attempts = append(out.Attempts, at)
 		if a.endAt.After(end) {
 			end = a.endAt
@@ -410,7 +422,7 @@ func (e *Engine) buildConnect(c *connectState) *Connect {
 			out.PID, out.Comm = a.pid, a.comm
 		}
 		if a.unix != "" {
-			out.Client = "unix"
+			out.Client, out.clientOfFirst = "unix", false
 		}
 	}
 	out.DurationMS = ms(end.Sub(out.Start))
@@ -468,19 +480,27 @@ func addrPart(s string) string {
 
 // buildAttempt renders an attempt's final model.
 func (e *Engine) buildAttempt(a *attempt) *Attempt {
+	at := e.buildAttemptUnfinished(a)
+	finishAttempt(at)
+	return at
+}
+
+// buildAttemptUnfinished is buildAttempt but for what finishAttempt makes
+// from the Attempt alone: the engine reports a connect with its Attempts
+// unfinished, and they are finished where OnConnect is called (on a
+// pipeline's renderer, which has time to spare while the engine's
+// goroutine bounds the wall time of a connect-heavy capture).
+func (e *Engine) buildAttemptUnfinished(a *attempt) *Attempt {
 	at := a.out
-	at.Client = a.clientName()
-	if a.unix != "" {
-		at.Client = "unix"
-		at.Server = a.unix
-	} else {
-		at.Server = a.serverName()
-	}
-	if !a.client.IsValid() {
-		at.Client = ""
-		if a.unix != "" {
-			at.Client = "unix"
-		}
+	switch {
+	case a.unix != "":
+		at.Client, at.Server = "unix", a.unix
+	case !a.client.IsValid():
+		at.Client, at.Server = "", a.serverName()
+	case a.cliStr != "":
+		at.Client, at.Server = a.cliStr, a.serverName()
+	default:
+		at.Client, at.clientAddr, at.Server = "", a.client, a.serverName()
 	}
 	at.Outcome = a.outcome
 	at.Reason = a.reason
@@ -527,21 +547,7 @@ func (e *Engine) buildAttempt(a *attempt) *Attempt {
 		}
 		at.Events = append(buf, a.events...)
 	}
-	// Each step's offset, and whether the steps are in time order (nearly
-	// always), in one pass: the timeline was walked once to check the
-	// order, then again for the offsets (which sorting moves with their
-	// steps).
-	sorted := true
-	for i := range at.Events {
-		ev := &at.Events[i]
-		ev.TMS = ms(ev.Time.Sub(a.start))
-		if i > 0 && ev.Time.Before(at.Events[i-1].Time) {
-			sorted = false
-		}
-	}
-	if !sorted {
-		slices.SortStableFunc(at.Events, compareEventTime)
-	}
+	at.unfinished = true // the steps' offsets and order: finishAttempt
 	if at.Events == nil {
 		at.Events = []Event{}
 	}
@@ -570,6 +576,47 @@ func (e *Engine) buildAttempt(a *attempt) *Attempt {
 	}
 	at.ServerSide = a.srv != nil
 	return at
+}
+
+// finishAttempt makes what buildAttemptUnfinished left: the client's
+// text, each step's offset, and the steps in time order.
+func finishAttempt(at *Attempt) {
+	if !at.unfinished {
+		return
+	}
+	at.unfinished = false
+	if at.clientAddr.IsValid() {
+		at.Client, at.clientAddr = at.clientAddr.String(), netip.AddrPort{}
+	}
+	// Each step's offset, and whether the steps are in time order (nearly
+	// always), in one pass: the timeline was walked once to check the
+	// order, then again for the offsets (which sorting moves with their
+	// steps).
+	sorted := true
+	for i := range at.Events {
+		ev := &at.Events[i]
+		ev.TMS = ms(ev.Time.Sub(at.Start))
+		if i > 0 && ev.Time.Before(at.Events[i-1].Time) {
+			sorted = false
+		}
+	}
+	if !sorted {
+		slices.SortStableFunc(at.Events, compareEventTime)
+	}
+}
+
+// finishConnect finishes a reported connect's Attempts (finishAttempt)
+// and then its client's text, before anything reads them: OnConnect, or
+// Options.Keep.
+func finishConnect(c *Connect) {
+	for _, at := range c.Attempts {
+		if at != nil {
+			finishAttempt(at)
+		}
+	}
+	if c.clientOfFirst {
+		c.Client, c.clientOfFirst = addrPart(c.Attempts[0].Client), false
+	}
 }
 
 func compareEventTime(x, y Event) int { return x.Time.Compare(y.Time) }

@@ -1,6 +1,7 @@
 package analyze
 
 import (
+	"net/netip"
 	"time"
 
 	"github.com/connscope/connscope/analyze/proto"
@@ -61,6 +62,9 @@ type Connect struct {
 	// Untried are the addresses the name resolved to that no attempt went
 	// to, when the connect failed.
 	Untried []string `json:"untried,omitempty"`
+	// clientOfFirst: Client is the address of the first Attempt's client,
+	// whose text finishConnect makes.
+	clientOfFirst bool
 }
 
 // Resolver is resolution evidence from the kernel: glibc's resolver
@@ -157,6 +161,11 @@ type Attempt struct {
 	// SYN-ACK, or sent a RST from the server's address, and a process there
 	// accepted it or not. The client may be on the same host.
 	ServerSide bool `json:"server_side,omitempty"`
+
+	// unfinished: the steps' offsets and order, and the client's text
+	// when clientAddr is valid, are still to be made (finishConnect).
+	unfinished bool
+	clientAddr netip.AddrPort
 }
 
 // Event is one step of an attempt's timeline: its kind, direction, time

@@ -109,6 +109,7 @@ func (p *connectPipe) render() {
 	for b := range p.full {
 		if p.on != nil {
 			for _, c := range b {
+				finishConnect(c) // here, not on the engine's goroutine
 				p.on(c)
 			}
 		}

@@ -1,0 +1,103 @@
+package analyze
+
+import (
+	"fmt"
+	"net/netip"
+	"testing"
+
+	"github.com/connscope/connscope/analyze/dns"
+)
+
+// TestConnectsFinished: the engine reports connects with their Attempts
+// unfinished (buildAttemptUnfinished: the client's text, the steps'
+// offsets and order), and they are finished where OnConnect is called —
+// on the engine's goroutine, or on a pipeline's renderer — and before
+// Options.Keep reads them. Whatever reads a connect must find it whole.
+func TestConnectsFinished(t *testing.T) {
+	script := func(s *sim) {
+		for i := 0; i < 600; i++ {
+			t0 := float64(i) * 5000
+			client := fmt.Sprintf("10.0.0.5:%d", 20000+i)
+			k := s.conn(client, "192.0.2.20:3306")
+			switch i % 3 {
+			case 0:
+				s.lookup(t0, t0+1, "10.0.0.5:5353", "10.0.0.53:53", uint16(i), "db.lab.test", dns.TypeA, dns.RcodeSuccess, netip.MustParseAddr("192.0.2.20"))
+				k.handshake(t0+2, 0.2)
+				k.server(t0+3, mariadbGreeting())
+				k.client(t0+4, handshakeResponse("app", 0x000fa685))
+				k.server(t0+5, okPacket(2))
+				k.clientFIN(t0 + 6)
+			case 1:
+				k.SYN(t0)
+				k.refuse(t0 + 0.3)
+			case 2:
+				k.SYN(t0)
+				k.SYN(t0 + 1000)
+				k.icmp(t0+1000.5, "10.0.0.1", false, 3, 1)
+			}
+		}
+	}
+	check := func(where string, i int, c *Connect) {
+		t.Helper()
+		if c.Client != "10.0.0.5" {
+			t.Fatalf("%s: connect's client %q, want 10.0.0.5", where, c.Client)
+		}
+		for _, at := range c.Attempts {
+			if at.unfinished || at.clientAddr.IsValid() {
+				t.Fatalf("%s: attempt %s unfinished", where, at.Client)
+			}
+			if want := fmt.Sprintf("10.0.0.5:%d", 20000+i); at.Client != want {
+				t.Fatalf("%s: attempt's client %q, want %q", where, at.Client, want)
+			}
+			if len(at.Events) < 2 {
+				t.Fatalf("%s: attempt %s has %d steps", where, at.Client, len(at.Events))
+			}
+			for i, ev := range at.Events {
+				if want := ms(ev.Time.Sub(at.Start)); ev.TMS != want {
+					t.Fatalf("%s: attempt %s step %d at %v ms, want %v", where, at.Client, i, ev.TMS, want)
+				}
+				if i > 0 && ev.Time.Before(at.Events[i-1].Time) {
+					t.Fatalf("%s: attempt %s step %d before the one in front of it", where, at.Client, i)
+				}
+			}
+		}
+	}
+	for _, tc := range []struct {
+		name     string
+		pipeline bool
+		keep     bool
+	}{
+		{"one goroutine", false, false},
+		{"one goroutine, Keep", false, true},
+		{"pipeline", true, false},
+		{"pipeline, Keep", true, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.pipeline {
+				PipelineAtOnce(t)
+			}
+			started := pipesStarted
+			n, kept := 0, 0
+			opts := Options{Recycle: true, Pipeline: tc.pipeline, OnConnect: func(c *Connect) {
+				check("OnConnect", n, c)
+				n++
+			}}
+			if tc.keep {
+				opts.Keep = func(c *Connect) bool {
+					check("Keep", kept, c)
+					kept++
+					return true
+				}
+			}
+			s := newSim(t, opts)
+			script(s)
+			s.close()
+			if n != 600 {
+				t.Fatalf("%d connects, want 600", n)
+			}
+			if got := pipesStarted > started; got != tc.pipeline {
+				t.Fatalf("pipeline started: %v", got)
+			}
+		})
+	}
+}
