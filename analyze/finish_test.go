@@ -9,8 +9,8 @@ import (
 )
 
 // TestConnectsFinished: the engine reports connects with their Attempts
-// unfinished (buildAttemptUnfinished: the client's text, the steps'
-// offsets and order), and they are finished where OnConnect is called —
+// unfinished (buildAttemptUnfinished: the client's text, the protocol's
+// App, the steps' offsets and order), and they are finished where OnConnect is called —
 // on the engine's goroutine, or on a pipeline's renderer — and before
 // Options.Keep reads them. Whatever reads a connect must find it whole.
 func TestConnectsFinished(t *testing.T) {
@@ -43,8 +43,11 @@ func TestConnectsFinished(t *testing.T) {
 			t.Fatalf("%s: connect's client %q, want 10.0.0.5", where, c.Client)
 		}
 		for _, at := range c.Attempts {
-			if at.unfinished || at.clientAddr.IsValid() {
+			if at.unfinished || at.clientAddr.IsValid() || at.appOf != nil || at.appInfo != nil {
 				t.Fatalf("%s: attempt %s unfinished", where, at.Client)
+			}
+			if i%3 == 0 && (at.App == nil || at.App.Protocol != "mysql" || at.App.Info == nil) {
+				t.Fatalf("%s: attempt %s without its MySQL session's App: %+v", where, at.Client, at.App)
 			}
 			if want := fmt.Sprintf("10.0.0.5:%d", 20000+i); at.Client != want {
 				t.Fatalf("%s: attempt's client %q, want %q", where, at.Client, want)

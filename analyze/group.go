@@ -522,7 +522,7 @@ func (e *Engine) buildAttemptUnfinished(a *attempt) *Attempt {
 	if slow := at.Facts.Slow; len(slow) > 0 {
 		at.Slow = &Slow{Part: slow[0].Part, MS: slow[0].MS}
 	}
-	at.DurationMS = ms(a.endAt.Sub(a.start))
+	at.DurationMS = at.Facts.ElapsedMS // ms(a.endAt.Sub(a.start)), made by buildFacts
 	at.Events = nil
 	switch {
 	case len(a.events) == 0:
@@ -552,7 +552,8 @@ func (e *Engine) buildAttemptUnfinished(a *attempt) *Attempt {
 		at.Events = []Event{}
 	}
 	if a.sess != nil {
-		protoInfo(at, a.sessOf, a.sess.Info(a.proto == protoTLS && a.outcome == OK))
+		// App and its facts: finishAttempt.
+		at.appOf, at.appInfo = a.sessOf, a.sess.Info(a.proto == protoTLS && a.outcome == OK)
 	}
 	// The words come from the reason and the facts (Explain), a protocol
 	// session's from its finding and notes.
@@ -579,7 +580,8 @@ func (e *Engine) buildAttemptUnfinished(a *attempt) *Attempt {
 }
 
 // finishAttempt makes what buildAttemptUnfinished left: the client's
-// text, each step's offset, and the steps in time order.
+// text, the protocol's App and facts, each step's offset, and the steps
+// in time order.
 func finishAttempt(at *Attempt) {
 	if !at.unfinished {
 		return
@@ -587,6 +589,10 @@ func finishAttempt(at *Attempt) {
 	at.unfinished = false
 	if at.clientAddr.IsValid() {
 		at.Client, at.clientAddr = at.clientAddr.String(), netip.AddrPort{}
+	}
+	if at.appOf != nil {
+		protoInfo(at, at.appOf, at.appInfo)
+		at.appOf, at.appInfo = nil, nil
 	}
 	// Each step's offset, and whether the steps are in time order (nearly
 	// always), in one pass: the timeline was walked once to check the

@@ -162,10 +162,13 @@ type Attempt struct {
 	// accepted it or not. The client may be on the same host.
 	ServerSide bool `json:"server_side,omitempty"`
 
-	// unfinished: the steps' offsets and order, and the client's text
-	// when clientAddr is valid, are still to be made (finishConnect).
+	// unfinished: the steps' offsets and order, the client's text when
+	// clientAddr is valid, and App when appOf is set are still to be made
+	// (finishConnect).
 	unfinished bool
 	clientAddr netip.AddrPort
+	appOf      *proto.Protocol
+	appInfo    proto.Info
 }
 
 // Event is one step of an attempt's timeline: its kind, direction, time
