@@ -10,7 +10,7 @@ import (
 
 // TestConnectsFinished: the engine reports connects with their Attempts
 // unfinished (buildAttemptUnfinished: the client's text, the protocol's
-// App, the steps' offsets and order), and they are finished where OnConnect is called —
+// App, RTTMS, the steps' offsets and order; the connect's DurationMS), and they are finished where OnConnect is called —
 // on the engine's goroutine, or on a pipeline's renderer — and before
 // Options.Keep reads them. Whatever reads a connect must find it whole.
 func TestConnectsFinished(t *testing.T) {
@@ -42,12 +42,20 @@ func TestConnectsFinished(t *testing.T) {
 		if c.Client != "10.0.0.5" {
 			t.Fatalf("%s: connect's client %q, want 10.0.0.5", where, c.Client)
 		}
+		// The connect lasts at least as long as its attempt (its lookup
+		// before it).
+		if last := c.Attempts[len(c.Attempts)-1]; c.hasEnd || c.DurationMS <= 0 || c.DurationMS < last.DurationMS {
+			t.Fatalf("%s: connect %s lasted %v ms, its attempt %v", where, c.Client, c.DurationMS, last.DurationMS)
+		}
 		for _, at := range c.Attempts {
 			if at.unfinished || at.clientAddr.IsValid() || at.appOf != nil || at.appInfo != nil {
 				t.Fatalf("%s: attempt %s unfinished", where, at.Client)
 			}
 			if i%3 == 0 && (at.App == nil || at.App.Protocol != "mysql" || at.App.Info == nil) {
 				t.Fatalf("%s: attempt %s without its MySQL session's App: %+v", where, at.Client, at.App)
+			}
+			if i%3 == 0 && (at.hasRTT || at.RTTMS == nil || *at.RTTMS != 0.2) {
+				t.Fatalf("%s: attempt %s's handshake RTT %v, want 0.2 ms", where, at.Client, at.RTTMS)
 			}
 			if want := fmt.Sprintf("10.0.0.5:%d", 20000+i); at.Client != want {
 				t.Fatalf("%s: attempt's client %q, want %q", where, at.Client, want)

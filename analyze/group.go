@@ -425,7 +425,7 @@ func (e *Engine) buildConnect(c *connectState) *Connect {
 			out.Client, out.clientOfFirst = "unix", false
 		}
 	}
-	out.DurationMS = ms(end.Sub(out.Start))
+	out.endAt, out.hasEnd = end, true // DurationMS: finishConnect
 	if len(c.attempts) == 0 {
 		out.Outcome = Unresolved
 		out.Reason = unresolvedReason(c)
@@ -512,11 +512,9 @@ func (e *Engine) buildAttemptUnfinished(a *attempt) *Attempt {
 	}
 	at.Retransmits = a.retransmits
 	if a.synAckRTT > 0 || !a.synAckAt.IsZero() {
-		v := ms(a.synAckRTT)
-		at.RTTMS = &v
+		at.rtt, at.hasRTT = a.synAckRTT, true // RTTMS: finishAttempt
 	} else if !a.wire && !a.kConnected.IsZero() && !a.kSynSent.IsZero() {
-		v := ms(a.kConnected.Sub(a.kSynSent))
-		at.RTTMS = &v
+		at.rtt, at.hasRTT = a.kConnected.Sub(a.kSynSent), true
 	}
 	a.timing(at)
 	if slow := at.Facts.Slow; len(slow) > 0 {
@@ -580,8 +578,8 @@ func (e *Engine) buildAttemptUnfinished(a *attempt) *Attempt {
 }
 
 // finishAttempt makes what buildAttemptUnfinished left: the client's
-// text, the protocol's App and facts, each step's offset, and the steps
-// in time order.
+// text, the protocol's App and facts, RTTMS, each step's offset, and the
+// steps in time order.
 func finishAttempt(at *Attempt) {
 	if !at.unfinished {
 		return
@@ -593,6 +591,10 @@ func finishAttempt(at *Attempt) {
 	if at.appOf != nil {
 		protoInfo(at, at.appOf, at.appInfo)
 		at.appOf, at.appInfo = nil, nil
+	}
+	if at.hasRTT {
+		v := ms(at.rtt)
+		at.RTTMS, at.hasRTT = &v, false
 	}
 	// Each step's offset, and whether the steps are in time order (nearly
 	// always), in one pass: the timeline was walked once to check the
@@ -612,8 +614,8 @@ func finishAttempt(at *Attempt) {
 }
 
 // finishConnect finishes a reported connect's Attempts (finishAttempt)
-// and then its client's text, before anything reads them: OnConnect, or
-// Options.Keep.
+// and then its client's text and DurationMS, before anything reads them:
+// OnConnect, or Options.Keep.
 func finishConnect(c *Connect) {
 	for _, at := range c.Attempts {
 		if at != nil {
@@ -622,6 +624,9 @@ func finishConnect(c *Connect) {
 	}
 	if c.clientOfFirst {
 		c.Client, c.clientOfFirst = addrPart(c.Attempts[0].Client), false
+	}
+	if c.hasEnd {
+		c.DurationMS, c.hasEnd = ms(c.endAt.Sub(c.Start)), false
 	}
 }
 

@@ -63,8 +63,10 @@ type Connect struct {
 	// to, when the connect failed.
 	Untried []string `json:"untried,omitempty"`
 	// clientOfFirst: Client is the address of the first Attempt's client,
-	// whose text finishConnect makes.
-	clientOfFirst bool
+	// whose text finishConnect makes, as DurationMS from Start to endAt
+	// when hasEnd is set.
+	clientOfFirst, hasEnd bool
+	endAt                 time.Time
 }
 
 // Resolver is resolution evidence from the kernel: glibc's resolver
@@ -163,12 +165,14 @@ type Attempt struct {
 	ServerSide bool `json:"server_side,omitempty"`
 
 	// unfinished: the steps' offsets and order, the client's text when
-	// clientAddr is valid, and App when appOf is set are still to be made
-	// (finishConnect).
+	// clientAddr is valid, App when appOf is set, and RTTMS when hasRTT is
+	// are still to be made (finishConnect).
 	unfinished bool
 	clientAddr netip.AddrPort
 	appOf      *proto.Protocol
 	appInfo    proto.Info
+	hasRTT     bool          // RTTMS is rtt's
+	rtt        time.Duration // (finishAttempt)
 }
 
 // Event is one step of an attempt's timeline: its kind, direction, time
