@@ -10,7 +10,8 @@ import (
 
 // TestConnectsFinished: the engine reports connects with their Attempts
 // unfinished (buildAttemptUnfinished: the client's text, the protocol's
-// App, RTTMS, the steps' offsets and order; the connect's DurationMS), and they are finished where OnConnect is called —
+// App, RTTMS, the facts' ServerFirstMS, the steps' offsets and order; the
+// connect's DurationMS), and they are finished where OnConnect is called —
 // on the engine's goroutine, or on a pipeline's renderer — and before
 // Options.Keep reads them. Whatever reads a connect must find it whole.
 func TestConnectsFinished(t *testing.T) {
@@ -55,7 +56,11 @@ func TestConnectsFinished(t *testing.T) {
 				t.Fatalf("%s: attempt %s without its MySQL session's App: %+v", where, at.Client, at.App)
 			}
 			if i%3 == 0 && (at.hasRTT || at.RTTMS == nil || *at.RTTMS != 0.2) {
-				t.Fatalf("%s: attempt %s's handshake RTT %v, want 0.2 ms", where, at.Client, at.RTTMS)
+				t.Fatalf("%s: attempt %s's handshake RTT %v, want 0.2 ms", where, at.Client, ptrMS(at.RTTMS))
+			}
+			// The greeting came 0.79 ms after the handshake was done.
+			if f := at.Facts; i%3 == 0 && (f.hasServerFirst || f.ServerFirstMS == nil || *f.ServerFirstMS != 0.79) {
+				t.Fatalf("%s: attempt %s's server spoke first after %v ms, want 0.79", where, at.Client, ptrMS(f.ServerFirstMS))
 			}
 			if want := fmt.Sprintf("10.0.0.5:%d", 20000+i); at.Client != want {
 				t.Fatalf("%s: attempt's client %q, want %q", where, at.Client, want)
@@ -111,4 +116,12 @@ func TestConnectsFinished(t *testing.T) {
 			}
 		})
 	}
+}
+
+// ptrMS is *p, or -1 for nil.
+func ptrMS(p *float64) float64 {
+	if p == nil {
+		return -1
+	}
+	return *p
 }
