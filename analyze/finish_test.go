@@ -10,10 +10,11 @@ import (
 
 // TestConnectsFinished: the engine reports connects with their Attempts
 // unfinished (buildAttemptUnfinished: the client's text, the protocol's
-// App, RTTMS, the facts' ServerFirstMS, the steps' offsets and order; the
-// connect's DurationMS), and they are finished where OnConnect is called —
-// on the engine's goroutine, or on a pipeline's renderer — and before
-// Options.Keep reads them. Whatever reads a connect must find it whole.
+// App, RTTMS, the delays, the facts' ServerFirstMS, the steps' offsets
+// and order; the connect's DurationMS), and they are finished where
+// OnConnect is called — on the engine's goroutine, or on a pipeline's
+// renderer — and before Options.Keep reads them. Whatever reads a
+// connect must find it whole.
 func TestConnectsFinished(t *testing.T) {
 	script := func(s *sim) {
 		for i := 0; i < 600; i++ {
@@ -61,6 +62,9 @@ func TestConnectsFinished(t *testing.T) {
 			// The greeting came 0.79 ms after the handshake was done.
 			if f := at.Facts; i%3 == 0 && (f.hasServerFirst || f.ServerFirstMS == nil || *f.ServerFirstMS != 0.79) {
 				t.Fatalf("%s: attempt %s's server spoke first after %v ms, want 0.79", where, at.Client, ptrMS(f.ServerFirstMS))
+			}
+			if i%3 == 0 && (at.delays.has != 0 || at.GreetingDelayMS == nil || *at.GreetingDelayMS != 0.79 || at.ClientFirstByteMS != nil) {
+				t.Fatalf("%s: attempt %s's greeting delay %v ms, client's first byte %v ms, want 0.79 and none", where, at.Client, ptrMS(at.GreetingDelayMS), ptrMS(at.ClientFirstByteMS))
 			}
 			if want := fmt.Sprintf("10.0.0.5:%d", 20000+i); at.Client != want {
 				t.Fatalf("%s: attempt's client %q, want %q", where, at.Client, want)

@@ -578,8 +578,8 @@ func (e *Engine) buildAttemptUnfinished(a *attempt) *Attempt {
 }
 
 // finishAttempt makes what buildAttemptUnfinished left: the client's
-// text, the protocol's App and facts, RTTMS and the facts' ServerFirstMS,
-// each step's offset, and the steps in time order.
+// text, the protocol's App and facts, RTTMS, the delays (timing) and the
+// facts' ServerFirstMS, each step's offset, and the steps in time order.
 func finishAttempt(at *Attempt) {
 	if !at.unfinished {
 		return
@@ -595,6 +595,9 @@ func finishAttempt(at *Attempt) {
 	if at.hasRTT {
 		v := ms(at.rtt)
 		at.RTTMS, at.hasRTT = &v, false
+	}
+	if at.delays.has != 0 {
+		at.delays.fill(at)
 	}
 	if f := at.Facts; f != nil && f.hasServerFirst {
 		f.ServerFirstMS, f.hasServerFirst = msp(f.serverFirst), false

@@ -173,6 +173,7 @@ type Attempt struct {
 	appInfo    proto.Info
 	hasRTT     bool          // RTTMS is rtt's
 	rtt        time.Duration // (finishAttempt)
+	delays     attemptDelays // the delays' *MS (timing)
 }
 
 // Event is one step of an attempt's timeline: its kind, direction, time
