@@ -11,10 +11,10 @@ import (
 // TestConnectsFinished: the engine reports connects with their Attempts
 // unfinished (buildAttemptUnfinished: the client's text, the protocol's
 // App, RTTMS, the delays, the facts' ServerFirstMS, the steps' offsets
-// and order; the connect's DurationMS), and they are finished where
-// OnConnect is called — on the engine's goroutine, or on a pipeline's
-// renderer — and before Options.Keep reads them. Whatever reads a
-// connect must find it whole.
+// and order; the connect's DurationMS and its lookups' LatencyMS), and
+// they are finished where OnConnect is called — on the engine's
+// goroutine, or on a pipeline's renderer — and before Options.Keep reads
+// them. Whatever reads a connect must find it whole.
 func TestConnectsFinished(t *testing.T) {
 	script := func(s *sim) {
 		for i := 0; i < 600; i++ {
@@ -43,6 +43,9 @@ func TestConnectsFinished(t *testing.T) {
 		t.Helper()
 		if c.Client != "10.0.0.5" {
 			t.Fatalf("%s: connect's client %q, want 10.0.0.5", where, c.Client)
+		}
+		if i%3 == 0 && (len(c.Resolution) != 1 || c.Resolution[0].answered || ptrMS(c.Resolution[0].LatencyMS) != 1) {
+			t.Fatalf("%s: connect %d's lookups %+v, want one answered in 1 ms", where, i, c.Resolution)
 		}
 		// The connect lasts at least as long as its attempt (its lookup
 		// before it).

@@ -620,8 +620,8 @@ func finishAttempt(at *Attempt) {
 }
 
 // finishConnect finishes a reported connect's Attempts (finishAttempt)
-// and then its client's text and DurationMS, before anything reads them:
-// OnConnect, or Options.Keep.
+// and then its client's text, DurationMS and its lookups' LatencyMS,
+// before anything reads them: OnConnect, or Options.Keep.
 func finishConnect(c *Connect) {
 	for _, at := range c.Attempts {
 		if at != nil {
@@ -633,6 +633,11 @@ func finishConnect(c *Connect) {
 	}
 	if c.hasEnd {
 		c.DurationMS, c.hasEnd = ms(c.endAt.Sub(c.Start)), false
+	}
+	for i := range c.Resolution {
+		if q := &c.Resolution[i]; q.answered {
+			q.LatencyMS, q.answered = msp(q.latency), false
+		}
 	}
 }
 

@@ -100,6 +100,7 @@ type Query struct {
 	// capture cut the answer (records past the cut unknown).
 	latency, retrySpan time.Duration
 	failed, cut        bool
+	answered           bool     // LatencyMS is latency's (finishConnect)
 	err                queryErr // Error's fact
 }
 
