@@ -543,7 +543,6 @@ func (e *Engine) flush() {
 	e.ready = nil
 	for _, c := range ready {
 		if e.opts.OnConnect != nil {
-			finishConnect(c)
 			e.opts.OnConnect(c)
 		}
 	}

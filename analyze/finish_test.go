@@ -12,9 +12,9 @@ import (
 // unfinished (buildAttemptUnfinished: the client's text, the protocol's
 // App, RTTMS, the delays, the facts' ServerFirstMS, the steps' offsets
 // and order; the connect's DurationMS and its lookups' LatencyMS), and
-// they are finished where OnConnect is called — on the engine's
-// goroutine, or on a pipeline's renderer — and before Options.Keep reads
-// them. Whatever reads a connect must find it whole.
+// they are finished at once on one goroutine, or by a pipeline's renderer
+// before OnConnect, and before Options.Keep reads them. Whatever reads a
+// connect must find it whole.
 func TestConnectsFinished(t *testing.T) {
 	script := func(s *sim) {
 		for i := 0; i < 600; i++ {

@@ -289,6 +289,12 @@ func (e *Engine) report(c *connectState) {
 		e.isnReported(a)
 	}
 	out := e.buildConnect(c)
+	if e.pipe == nil || e.opts.Keep != nil {
+		// Finished now, while its attempts are in the caches; a
+		// pipeline's renderer finishes it otherwise (connectPipe.render),
+		// unless Keep reads all of it first.
+		finishConnect(out)
+	}
 	for _, a := range c.attempts {
 		if a.listed || keepReported {
 			// A list may read it a while yet (adoptPortless): it stays
@@ -301,11 +307,8 @@ func (e *Engine) report(c *connectState) {
 	if !e.hostMatch(c, out) {
 		return
 	}
-	if e.opts.Keep != nil {
-		finishConnect(out) // Keep may read all of it
-		if !e.opts.Keep(out) {
-			return
-		}
+	if e.opts.Keep != nil && !e.opts.Keep(out) {
+		return
 	}
 	e.sum.Connects++
 	e.sum.Attempts += len(out.Attempts)
@@ -486,10 +489,10 @@ func (e *Engine) buildAttempt(a *attempt) *Attempt {
 }
 
 // buildAttemptUnfinished is buildAttempt but for what finishAttempt makes
-// from the Attempt alone: the engine reports a connect with its Attempts
-// unfinished, and they are finished where OnConnect is called (on a
-// pipeline's renderer, which has time to spare while the engine's
-// goroutine bounds the wall time of a connect-heavy capture).
+// from the Attempt alone: with the pipeline, the engine reports a connect
+// with its Attempts unfinished, and the renderer, which has time to spare
+// while the engine's goroutine bounds the wall time of a connect-heavy
+// capture, finishes them before OnConnect.
 func (e *Engine) buildAttemptUnfinished(a *attempt) *Attempt {
 	at := a.out
 	switch {
@@ -621,7 +624,7 @@ func finishAttempt(at *Attempt) {
 
 // finishConnect finishes a reported connect's Attempts (finishAttempt)
 // and then its client's text, DurationMS and its lookups' LatencyMS,
-// before anything reads them: OnConnect, or Options.Keep.
+// before anything reads them (Engine.report, connectPipe.render).
 func finishConnect(c *Connect) {
 	for _, at := range c.Attempts {
 		if at != nil {
