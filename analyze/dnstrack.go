@@ -603,9 +603,7 @@ func (q *dnsQuery) render(names *endpointNames) Query {
 	}
 	if q.answered {
 		out.Rcode = dns.RcodeString(q.rcode)
-		out.latency = q.answeredAt.Sub(q.first)
-		v := ms(out.latency)
-		out.LatencyMS = &v
+		out.latency, out.answered = q.answeredAt.Sub(q.first), true // LatencyMS: finishConnect
 		if q.err.kind == qerrNoAnswer {
 			out.err = queryErr{}
 		}

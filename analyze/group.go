@@ -289,6 +289,12 @@ func (e *Engine) report(c *connectState) {
 		e.isnReported(a)
 	}
 	out := e.buildConnect(c)
+	if e.pipe == nil || e.opts.Keep != nil {
+		// Finished now, while its attempts are in the caches; a
+		// pipeline's renderer finishes it otherwise (connectPipe.render),
+		// unless Keep reads all of it first.
+		finishConnect(out)
+	}
 	for _, a := range c.attempts {
 		if a.listed || keepReported {
 			// A list may read it a while yet (adoptPortless): it stays
@@ -298,7 +304,10 @@ func (e *Engine) report(c *connectState) {
 			e.done = append(e.done, a)
 		}
 	}
-	if !e.hostMatch(c, out) || (e.opts.Keep != nil && !e.opts.Keep(out)) {
+	if !e.hostMatch(c, out) {
+		return
+	}
+	if e.opts.Keep != nil && !e.opts.Keep(out) {
 		return
 	}
 	e.sum.Connects++
@@ -385,7 +394,13 @@ func (e *Engine) buildConnect(c *connectState) *Connect {
 		Comm:       c.comm,
 	}
 	if c.client.IsValid() {
-		out.Client = e.connectClient(c)
+		if len(c.attempts) > 0 && c.attempts[0].client.Addr() == c.client && c.attempts[0].cliStr == "" {
+			// The address part of the first attempt's client text, which
+			// is not made yet (buildAttemptUnfinished).
+			out.clientOfFirst = true
+		} else {
+			out.Client = e.connectClient(c)
+		}
 	}
 	end := c.start
 	for _, q := range c.queries {
@@ -398,7 +413,7 @@ func (e *Engine) buildConnect(c *connectState) *Connect {
 		}
 	}
 	for _, a := range c.attempts {
-		at := e.buildAttempt(a)
+		at := e.buildAttemptUnfinished(a)
 		out.Attempts = append(out.Attempts, at)
 		if a.endAt.After(end) {
 			end = a.endAt
@@ -410,10 +425,10 @@ func (e *Engine) buildConnect(c *connectState) *Connect {
 			out.PID, out.Comm = a.pid, a.comm
 		}
 		if a.unix != "" {
-			out.Client = "unix"
+			out.Client, out.clientOfFirst = "unix", false
 		}
 	}
-	out.DurationMS = ms(end.Sub(out.Start))
+	out.endAt, out.hasEnd = end, true // DurationMS: finishConnect
 	if len(c.attempts) == 0 {
 		out.Outcome = Unresolved
 		out.Reason = unresolvedReason(c)
@@ -468,19 +483,27 @@ func addrPart(s string) string {
 
 // buildAttempt renders an attempt's final model.
 func (e *Engine) buildAttempt(a *attempt) *Attempt {
+	at := e.buildAttemptUnfinished(a)
+	finishAttempt(at)
+	return at
+}
+
+// buildAttemptUnfinished is buildAttempt but for what finishAttempt makes
+// from the Attempt alone: with the pipeline, the engine reports a connect
+// with its Attempts unfinished, and the renderer, which has time to spare
+// while the engine's goroutine bounds the wall time of a connect-heavy
+// capture, finishes them before OnConnect.
+func (e *Engine) buildAttemptUnfinished(a *attempt) *Attempt {
 	at := a.out
-	at.Client = a.clientName()
-	if a.unix != "" {
-		at.Client = "unix"
-		at.Server = a.unix
-	} else {
-		at.Server = a.serverName()
-	}
-	if !a.client.IsValid() {
-		at.Client = ""
-		if a.unix != "" {
-			at.Client = "unix"
-		}
+	switch {
+	case a.unix != "":
+		at.Client, at.Server = "unix", a.unix
+	case !a.client.IsValid():
+		at.Client, at.Server = "", a.serverName()
+	case a.cliStr != "":
+		at.Client, at.Server = a.cliStr, a.serverName()
+	default:
+		at.Client, at.clientAddr, at.Server = "", a.client, a.serverName()
 	}
 	at.Outcome = a.outcome
 	at.Reason = a.reason
@@ -492,17 +515,15 @@ func (e *Engine) buildAttempt(a *attempt) *Attempt {
 	}
 	at.Retransmits = a.retransmits
 	if a.synAckRTT > 0 || !a.synAckAt.IsZero() {
-		v := ms(a.synAckRTT)
-		at.RTTMS = &v
+		at.rtt, at.hasRTT = a.synAckRTT, true // RTTMS: finishAttempt
 	} else if !a.wire && !a.kConnected.IsZero() && !a.kSynSent.IsZero() {
-		v := ms(a.kConnected.Sub(a.kSynSent))
-		at.RTTMS = &v
+		at.rtt, at.hasRTT = a.kConnected.Sub(a.kSynSent), true
 	}
 	a.timing(at)
 	if slow := at.Facts.Slow; len(slow) > 0 {
 		at.Slow = &Slow{Part: slow[0].Part, MS: slow[0].MS}
 	}
-	at.DurationMS = ms(a.endAt.Sub(a.start))
+	at.DurationMS = at.Facts.ElapsedMS // ms(a.endAt.Sub(a.start)), made by buildFacts
 	at.Events = nil
 	switch {
 	case len(a.events) == 0:
@@ -527,26 +548,13 @@ func (e *Engine) buildAttempt(a *attempt) *Attempt {
 		}
 		at.Events = append(buf, a.events...)
 	}
-	// Each step's offset, and whether the steps are in time order (nearly
-	// always), in one pass: the timeline was walked once to check the
-	// order, then again for the offsets (which sorting moves with their
-	// steps).
-	sorted := true
-	for i := range at.Events {
-		ev := &at.Events[i]
-		ev.TMS = ms(ev.Time.Sub(a.start))
-		if i > 0 && ev.Time.Before(at.Events[i-1].Time) {
-			sorted = false
-		}
-	}
-	if !sorted {
-		slices.SortStableFunc(at.Events, compareEventTime)
-	}
+	at.unfinished = true // the steps' offsets and order: finishAttempt
 	if at.Events == nil {
 		at.Events = []Event{}
 	}
 	if a.sess != nil {
-		protoInfo(at, a.sessOf, a.sess.Info(a.proto == protoTLS && a.outcome == OK))
+		// App and its facts: finishAttempt.
+		at.appOf, at.appInfo = a.sessOf, a.sess.Info(a.proto == protoTLS && a.outcome == OK)
 	}
 	// The words come from the reason and the facts (Explain), a protocol
 	// session's from its finding and notes.
@@ -570,6 +578,70 @@ func (e *Engine) buildAttempt(a *attempt) *Attempt {
 	}
 	at.ServerSide = a.srv != nil
 	return at
+}
+
+// finishAttempt makes what buildAttemptUnfinished left: the client's
+// text, the protocol's App and facts, RTTMS, the delays (timing) and the
+// facts' ServerFirstMS, each step's offset, and the steps in time order.
+func finishAttempt(at *Attempt) {
+	if !at.unfinished {
+		return
+	}
+	at.unfinished = false
+	if at.clientAddr.IsValid() {
+		at.Client, at.clientAddr = at.clientAddr.String(), netip.AddrPort{}
+	}
+	if at.appOf != nil {
+		protoInfo(at, at.appOf, at.appInfo)
+		at.appOf, at.appInfo = nil, nil
+	}
+	if at.hasRTT {
+		v := ms(at.rtt)
+		at.RTTMS, at.hasRTT = &v, false
+	}
+	if at.delays.has != 0 {
+		at.delays.fill(at)
+	}
+	if f := at.Facts; f != nil && f.hasServerFirst {
+		f.ServerFirstMS, f.hasServerFirst = msp(f.serverFirst), false
+	}
+	// Each step's offset, and whether the steps are in time order (nearly
+	// always), in one pass: the timeline was walked once to check the
+	// order, then again for the offsets (which sorting moves with their
+	// steps).
+	sorted := true
+	for i := range at.Events {
+		ev := &at.Events[i]
+		ev.TMS = ms(ev.Time.Sub(at.Start))
+		if i > 0 && ev.Time.Before(at.Events[i-1].Time) {
+			sorted = false
+		}
+	}
+	if !sorted {
+		slices.SortStableFunc(at.Events, compareEventTime)
+	}
+}
+
+// finishConnect finishes a reported connect's Attempts (finishAttempt)
+// and then its client's text, DurationMS and its lookups' LatencyMS,
+// before anything reads them (Engine.report, connectPipe.render).
+func finishConnect(c *Connect) {
+	for _, at := range c.Attempts {
+		if at != nil {
+			finishAttempt(at)
+		}
+	}
+	if c.clientOfFirst {
+		c.Client, c.clientOfFirst = addrPart(c.Attempts[0].Client), false
+	}
+	if c.hasEnd {
+		c.DurationMS, c.hasEnd = ms(c.endAt.Sub(c.Start)), false
+	}
+	for i := range c.Resolution {
+		if q := &c.Resolution[i]; q.answered {
+			q.LatencyMS, q.answered = msp(q.latency), false
+		}
+	}
 }
 
 func compareEventTime(x, y Event) int { return x.Time.Compare(y.Time) }

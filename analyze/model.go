@@ -1,6 +1,7 @@
 package analyze
 
 import (
+	"net/netip"
 	"time"
 
 	"github.com/connscope/connscope/analyze/proto"
@@ -61,6 +62,11 @@ type Connect struct {
 	// Untried are the addresses the name resolved to that no attempt went
 	// to, when the connect failed.
 	Untried []string `json:"untried,omitempty"`
+	// clientOfFirst: Client is the address of the first Attempt's client,
+	// whose text finishConnect makes, as DurationMS from Start to endAt
+	// when hasEnd is set.
+	clientOfFirst, hasEnd bool
+	endAt                 time.Time
 }
 
 // Resolver is resolution evidence from the kernel: glibc's resolver
@@ -94,6 +100,7 @@ type Query struct {
 	// capture cut the answer (records past the cut unknown).
 	latency, retrySpan time.Duration
 	failed, cut        bool
+	answered           bool     // LatencyMS is latency's (finishConnect)
 	err                queryErr // Error's fact
 }
 
@@ -157,6 +164,17 @@ type Attempt struct {
 	// SYN-ACK, or sent a RST from the server's address, and a process there
 	// accepted it or not. The client may be on the same host.
 	ServerSide bool `json:"server_side,omitempty"`
+
+	// unfinished: the steps' offsets and order, the client's text when
+	// clientAddr is valid, App when appOf is set, and RTTMS when hasRTT is
+	// are still to be made (finishConnect).
+	unfinished bool
+	clientAddr netip.AddrPort
+	appOf      *proto.Protocol
+	appInfo    proto.Info
+	hasRTT     bool          // RTTMS is rtt's
+	rtt        time.Duration // (finishAttempt)
+	delays     attemptDelays // the delays' *MS (timing)
 }
 
 // Event is one step of an attempt's timeline: its kind, direction, time

@@ -3,6 +3,7 @@ package analyze
 import (
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/connscope/connscope/analyze/dns"
 	"github.com/connscope/connscope/analyze/proto"
@@ -337,6 +338,11 @@ type Facts struct {
 	// RSTSent is the first RST a traced host's kernel sent for the
 	// attempt, and why (server.go).
 	RSTSent *RSTFact `json:"rst_sent,omitempty"`
+
+	// ServerFirstMS is serverFirst's when hasServerFirst is set
+	// (buildFacts leaves it to finishAttempt).
+	hasServerFirst bool
+	serverFirst    time.Duration
 }
 
 // SoftErrorFact is a SYN retransmit (SYN = its number) at AtMS since the
@@ -468,7 +474,7 @@ func (e *Engine) buildFacts(a *attempt) *Facts {
 		f.ServerClose = a.serverClose.String()
 	}
 	if a.connected() && !a.firstSrvData.IsZero() && f.ServerFirstMS == nil {
-		f.ServerFirstMS = msp(a.firstSrvData.Sub(a.handshakeDone()))
+		f.serverFirst, f.hasServerFirst = a.firstSrvData.Sub(a.handshakeDone()), true
 	}
 	if f.Expected == "" && (a.reason == ReasonClientSilentToBanner || slices.Contains(e.wrongBanners, a.reason)) {
 		if p := e.expected(a); p != nil {

@@ -87,26 +87,56 @@ func (a *attempt) noteTiming(p *event.Packet, fromClient bool) {
 	}
 }
 
-// timing fills the attempt's delays and its slow part.
+// timing takes the attempt's delays, which finishAttempt writes into at
+// (attemptDelays.fill).
 func (a *attempt) timing(at *Attempt) {
 	if !a.connected() {
 		return
 	}
+	d := &at.delays
 	hs := a.handshakeDone()
 	if a.clientFirst() {
-		v := 0.0
+		d.has |= hasFirstByte
 		if a.firstCliData.After(hs) {
-			v = ms(a.firstCliData.Sub(hs))
+			d.firstByte = a.firstCliData.Sub(hs)
 		}
-		at.ClientFirstByteMS = &v
 		if !a.firstSrvData.IsZero() {
-			r := ms(a.firstSrvData.Sub(a.firstCliData))
-			at.ServerResponseMS = &r
+			d.has |= hasResponse
+			d.response = a.firstSrvData.Sub(a.firstCliData)
 		}
 	} else if !a.firstSrvData.IsZero() {
-		v := ms(a.firstSrvData.Sub(hs))
-		at.GreetingDelayMS = &v
+		d.has |= hasGreeting
+		d.greeting = a.firstSrvData.Sub(hs)
 	}
+}
+
+// attemptDelays are an attempt's delays as timing took them: the client's
+// first bytes after the handshake and the server's response to them, or
+// the server's greeting after the handshake.
+type attemptDelays struct {
+	firstByte, response, greeting time.Duration
+	has                           uint8
+}
+
+const (
+	hasFirstByte = 1 << iota
+	hasResponse
+	hasGreeting
+)
+
+// fill sets at's ClientFirstByteMS, ServerResponseMS and GreetingDelayMS
+// from the delays taken, and forgets them.
+func (d *attemptDelays) fill(at *Attempt) {
+	if d.has&hasFirstByte != 0 {
+		at.ClientFirstByteMS = msp(d.firstByte)
+	}
+	if d.has&hasResponse != 0 {
+		at.ServerResponseMS = msp(d.response)
+	}
+	if d.has&hasGreeting != 0 {
+		at.GreetingDelayMS = msp(d.greeting)
+	}
+	*d = attemptDelays{}
 }
 
 // slowParts lists the parts of a connected attempt over their thresholds,
