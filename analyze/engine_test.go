@@ -689,6 +689,49 @@ func TestConnectGrouping(t *testing.T) {
 			t.Errorf("duration %v", c.DurationMS)
 		}
 	})
+	// A client walking its address list stops at its last attempt: that
+	// attempt's outcome and reason are the connect's, whatever the
+	// earlier ones were.
+	for _, tc := range []struct {
+		name         string
+		refusedFirst bool
+		first, last  Outcome
+		lastReason   Reason
+	}{
+		{"IPv6 silent, then IPv4 refused", false, Timeout, Refused, ReasonRSTFromServer},
+		{"IPv6 refused, then IPv4 silent", true, Refused, Timeout, ReasonSYNUnanswered},
+	} {
+		t.Run(tc.name+": the last attempt decides", func(t *testing.T) {
+			s := newSim(t, Options{})
+			s.lookup(0, 0.4, "192.0.2.10:5353", dnsS, 1, "db.lab.test", dns.TypeA, 0, v4)
+			s.lookup(0.1, 0.5, "192.0.2.10:5353", dnsS, 2, "db.lab.test", dns.TypeAAAA, 0, v6)
+			k6, k4 := s.conn(cli6, srv6), s.conn(cli, srv)
+			if tc.refusedFirst {
+				k6.SYN(1)
+				k6.refuse(1.1)
+				k4.SYN(2)
+				k4.SYN(1002)
+				k4.SYN(3002)
+			} else {
+				k6.SYN(1)
+				k6.SYN(1001)
+				k4.SYN(3001)
+				k4.refuse(3001.1)
+			}
+			s.udp(9000, "192.0.2.99:1", "192.0.2.98:2", []byte("x"))
+			s.close()
+			if len(s.got) != 1 || len(s.got[0].Attempts) != 2 {
+				t.Fatalf("want one connect of two attempts:\n%s", dumpConnects(s.got))
+			}
+			c := s.got[0]
+			if c.Attempts[0].Outcome != tc.first || c.Attempts[1].Outcome != tc.last {
+				t.Fatalf("attempts %s, %s; want %s, %s", c.Attempts[0].Outcome, c.Attempts[1].Outcome, tc.first, tc.last)
+			}
+			if c.Outcome != tc.last || c.Reason != tc.lastReason {
+				t.Errorf("connect %s (%s), want the last attempt's: %s (%s)", c.Outcome, c.Reason, tc.last, tc.lastReason)
+			}
+		})
+	}
 	t.Run("AAAA blackhole without fallback (PHP)", func(t *testing.T) {
 		s := newSim(t, Options{})
 		s.lookup(0, 0.4, "192.0.2.10:5353", dnsS, 1, "db.lab.test", dns.TypeA, 0, v4)
