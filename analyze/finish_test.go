@@ -2,10 +2,7 @@ package analyze
 
 import (
 	"fmt"
-	"net/netip"
 	"testing"
-
-	"github.com/connscope/connscope/analyze/dns"
 )
 
 // TestConnectsFinished: the engine reports connects with their Attempts
@@ -23,12 +20,7 @@ func TestConnectsFinished(t *testing.T) {
 			k := s.conn(client, "192.0.2.20:3306")
 			switch i % 3 {
 			case 0:
-				s.lookup(t0, t0+1, "10.0.0.5:5353", "10.0.0.53:53", uint16(i), "db.lab.test", dns.TypeA, dns.RcodeSuccess, netip.MustParseAddr("192.0.2.20"))
-				k.handshake(t0+2, 0.2)
-				k.server(t0+3, mariadbGreeting())
-				k.client(t0+4, handshakeResponse("app", 0x000fa685))
-				k.server(t0+5, okPacket(2))
-				k.clientFIN(t0 + 6)
+				k.lookedUpLogin(uint16(i), t0)
 			case 1:
 				k.SYN(t0)
 				k.refuse(t0 + 0.3)

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/connscope/connscope/analyze/dns"
 	"github.com/connscope/connscope/analyze/mysql"
 	"github.com/connscope/connscope/analyze/proto"
 	"github.com/connscope/connscope/event"
@@ -137,6 +138,17 @@ func (k *conn) serverFIN(ms float64) {
 func (k *conn) clientRST(ms float64) { k.s.feed(k.pkt(ms, true, event.TCPRst, nil)) }
 
 // refuse answers the SYN with RST|ACK as a closed port does.
+// lookedUpLogin is a client's lookup of db.lab.test (query id, answered
+// 192.0.2.20) and a MariaDB login that succeeds on k, from t0 on (ms).
+func (k *conn) lookedUpLogin(id uint16, t0 float64) {
+	k.s.lookup(t0, t0+1, "10.0.0.5:5353", "10.0.0.53:53", id, "db.lab.test", dns.TypeA, dns.RcodeSuccess, ip("192.0.2.20"))
+	k.handshake(t0+2, 0.2)
+	k.server(t0+3, mariadbGreeting())
+	k.client(t0+4, handshakeResponse("app", 0x000fa685))
+	k.server(t0+5, okPacket(2))
+	k.clientFIN(t0 + 6)
+}
+
 func (k *conn) refuse(ms float64) {
 	p := k.pkt(ms, false, event.TCPRst|event.TCPAck, nil)
 	p.Seq, p.Ack = 0, k.cisn+1
