@@ -91,15 +91,7 @@ func TestConnectReuse(t *testing.T) {
 	render := connectJSON(t)
 	pkts, span := benchRound(t, 200, 2)
 	feeds := map[string]func(e *Engine){
-		"synthetic rounds": func(e *Engine) {
-			var p event.Packet
-			for r := range 8 {
-				for i := range pkts {
-					shiftPacket(&p, &pkts[i], r, span)
-					e.Packet(&p)
-				}
-			}
-		},
+		"synthetic rounds": func(e *Engine) { feedRounds(e, pkts, span, 8, nil) },
 	}
 	// Lookups of two addresses each, a connect to the first refused (the
 	// second left untried), one to the second that works after the first
@@ -179,16 +171,11 @@ func TestOwnedDecisionsSurviveRecycle(t *testing.T) {
 	pkts, span := benchRound(t, 100, 2)
 	feeds := map[string]func(e *Engine){
 		"synthetic rounds": func(e *Engine) {
-			var p event.Packet
-			for r := range 4 {
-				for i := range pkts {
-					shiftPacket(&p, &pkts[i], r, span)
-					// Each round's sessions slower: other delays in
-					// each decision.
-					p.Time = p.Time.Add(time.Duration(r*int(p.SrcPort%7)) * time.Millisecond)
-					e.Packet(&p)
-				}
-			}
+			feedRounds(e, pkts, span, 4, func(p *event.Packet, r int) {
+				// Each round's sessions slower: other delays in each
+				// decision.
+				p.Time = p.Time.Add(time.Duration(r*int(p.SrcPort%7)) * time.Millisecond)
+			})
 		},
 	}
 	addCaptureFeeds(t, feeds)
@@ -230,5 +217,21 @@ func TestOwnedDecisionsSurviveRecycle(t *testing.T) {
 	}
 	if decided < 20 {
 		t.Fatalf("only %d attempts decided by a protocol session: the test does not cover them", decided)
+	}
+}
+
+// feedRounds feeds the engine rounds copies of pkts, round r shifted by
+// r spans in time and in client ports (shiftPacket), each packet changed
+// by tweak when there is one.
+func feedRounds(e *Engine, pkts []event.Packet, span time.Duration, rounds int, tweak func(p *event.Packet, r int)) {
+	var p event.Packet
+	for r := range rounds {
+		for i := range pkts {
+			shiftPacket(&p, &pkts[i], r, span)
+			if tweak != nil {
+				tweak(&p, r)
+			}
+			e.Packet(&p)
+		}
 	}
 }
