@@ -1,6 +1,10 @@
 package analyze
 
-import "time"
+import (
+	"time"
+
+	"github.com/connscope/connscope/internal/seqring"
+)
 
 // endedTTL is how long a reported attempt's SYN is remembered: longer than
 // any client retransmits one (Linux gives up after about 127 s).
@@ -12,7 +16,7 @@ const maxEnded = 1 << 14
 // endedSYNs remembers the client SYN (5-tuple and ISN) of reported
 // attempts for endedTTL, oldest first, so that a late retransmit of one is
 // not taken for a new attempt (lateRetransmit). Lookups go by hash chains
-// threaded through the FIFO (seqRing, as recentMemory's): remembering a SYN
+// threaded through the FIFO (internal/seqring, as recentMemory's): remembering a SYN
 // costs a push and a bucket's head, forgetting the oldest a look at its
 // bucket's head. A map with a queue beside it (the old way) paid an insert,
 // and for every forgotten SYN a look-up and a delete, in a table of 16,384
@@ -25,7 +29,7 @@ const maxEnded = 1 << 14
 // found first); forget marks the newest gone, which hides the key's
 // older entries too, as a map's delete did.
 type endedSYNs struct {
-	seqRing[endedEntry]
+	seqring.Ring[endedEntry]
 	head   []uint64 // per bucket: 1 + seq of its newest entry (0: none)
 	marked [endedBuckets / 64]uint64
 }
@@ -51,7 +55,7 @@ func endedBucket(k flowKey) uint64 {
 
 // len is how many SYNs are held (forgotten ones included, until they are
 // the oldest).
-func (m *endedSYNs) len() int { return m.n }
+func (m *endedSYNs) len() int { return m.Len() }
 
 // remember records a reported attempt's SYN at now (Unix ns), dropping the
 // oldest when maxEnded are held.
@@ -59,29 +63,29 @@ func (m *endedSYNs) remember(key flowKey, isn uint32, clientIsA bool, now int64)
 	if m.head == nil {
 		m.head = make([]uint64, endedBuckets)
 	}
-	if m.n >= maxEnded {
+	if m.Len() >= maxEnded {
 		m.dropOldest() // the ring, doubling from a power of two, stays within maxEnded
 	}
-	s := m.push(endedEntry{key: key, at: now, isn: isn, clientIsA: clientIsA})
+	s := m.Push(endedEntry{key: key, at: now, isn: isn, clientIsA: clientIsA})
 	b := endedBucket(key)
-	m.at(s+1).next, m.head[b] = m.head[b], s+1
+	m.At(s+1).next, m.head[b] = m.head[b], s+1
 	m.marked[b>>6] |= 1 << (b & 63)
 }
 
 // dropOldest forgets the oldest entry; its bucket's bit is cleared when it
 // was the bucket's only one (its newest).
 func (m *endedSYNs) dropOldest() {
-	b := endedBucket(m.oldest().key)
-	if m.head[b] == m.tail+1 {
+	b := endedBucket(m.Oldest().key)
+	if m.head[b] == m.Tail()+1 {
 		m.head[b] = 0
 		m.marked[b>>6] &^= 1 << (b & 63)
 	}
-	m.pop()
+	m.Pop()
 }
 
 // expire forgets the SYNs remembered more than endedTTL before now.
 func (m *endedSYNs) expire(now int64) {
-	for m.n > 0 && now-m.oldest().at > int64(endedTTL) {
+	for m.Len() > 0 && now-m.Oldest().at > int64(endedTTL) {
 		m.dropOldest()
 	}
 }
@@ -89,14 +93,14 @@ func (m *endedSYNs) expire(now int64) {
 // find is the SYN remembered for key, nil when none is (or it was
 // forgotten).
 func (m *endedSYNs) find(key flowKey) *endedEntry {
-	if m.n == 0 {
+	if m.Len() == 0 {
 		return nil
 	}
 	b := endedBucket(key)
 	if m.marked[b>>6]&(1<<(b&63)) == 0 {
 		return nil
 	}
-	for en := m.at(m.head[b]); en != nil; en = m.at(en.next) {
+	for en := m.At(m.head[b]); en != nil; en = m.At(en.next) {
 		if en.key == key {
 			if en.gone {
 				return nil

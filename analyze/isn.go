@@ -4,6 +4,7 @@ import (
 	"net/netip"
 
 	"github.com/connscope/connscope/event"
+	"github.com/connscope/connscope/internal/seqring"
 )
 
 // Pairing a kernel socket with its packets by the ISN.
@@ -73,13 +74,13 @@ func (v isnVal) attempt() *attempt {
 // the ring, not a map: the index holds about isnTTL of them (50,000 at
 // 10,000 connects/s, megabytes), and a map insert at each report plus a
 // look-up and a delete at each expiry were cache misses nearly every time.
-// A chain costs a write to add and a compare to expire (seqRing).
+// A chain costs a write to add and a compare to expire (internal/seqring).
 type isnIndex struct {
 	open map[isnKey]isnVal
 	// openOldest is at most the oldest time of the open entries (Unix
 	// ns): none expires before it is isnTTL old.
 	openOldest int64
-	seqRing[isnEntry]
+	seqring.Ring[isnEntry]
 	// doneHead: per bucket of isnHash, 1 + the seq of its newest done
 	// entry. doneBits: a bucket's bit is set exactly while that entry is
 	// held (so while the bucket holds any done entry). Every TCP kernel
@@ -132,7 +133,7 @@ func (x *isnIndex) reported(k isnKey, a *attempt, now int64) {
 	}
 	delete(x.open, k)
 	h := k.hash()
-	s := x.push(isnEntry{k: k, at: now, next: x.doneHead[h]})
+	s := x.Push(isnEntry{k: k, at: now, next: x.doneHead[h]})
 	x.doneHead[h] = s + 1
 	x.doneBits[h>>6] |= 1 << (h & 63)
 }
@@ -147,7 +148,7 @@ func (x *isnIndex) isDone(k isnKey, h uint32) bool {
 	if !x.mayBeDone(h) {
 		return false
 	}
-	for en := x.at(x.doneHead[h]); en != nil; en = x.at(en.next) {
+	for en := x.At(x.doneHead[h]); en != nil; en = x.At(en.next) {
 		if en.k == k {
 			return true
 		}
@@ -169,18 +170,18 @@ func (x *isnIndex) expire(now int64) {
 		}
 		x.openOldest = oldest
 	}
-	for x.n > 0 {
-		en := x.oldest()
+	for x.Len() > 0 {
+		en := x.Oldest()
 		if now-en.at <= isnTTL {
 			return
 		}
-		if h := en.k.hash(); x.doneHead[h] == x.tail+1 {
+		if h := en.k.hash(); x.doneHead[h] == x.Tail()+1 {
 			// The newest done entry of its bucket: the older ones
 			// expired before it, the bucket is empty now.
 			x.doneHead[h] = 0
 			x.doneBits[h>>6] &^= 1 << (h & 63)
 		}
-		x.pop()
+		x.Pop()
 	}
 }
 

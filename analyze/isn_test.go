@@ -315,8 +315,8 @@ func TestISNIndexExpiry(t *testing.T) {
 	}
 	checkDoneChains(t, &x)
 	x.expire(3*isnTTL + 16)
-	if done := doneKeys(&x); len(x.open) != 0 || len(done) != 0 || x.n != 0 {
-		t.Fatalf("all due: open %v, done %v, %d entries held", x.open, done, x.n)
+	if done := doneKeys(&x); len(x.open) != 0 || len(done) != 0 || x.Len() != 0 {
+		t.Fatalf("all due: open %v, done %v, %d entries held", x.open, done, x.Len())
 	}
 	checkDoneChains(t, &x)
 }
@@ -325,8 +325,7 @@ func TestISNIndexExpiry(t *testing.T) {
 // read from the ring itself.
 func doneKeys(x *isnIndex) map[isnKey]int64 {
 	done := map[isnKey]int64{}
-	for s := x.tail; s < x.tail+uint64(x.n); s++ {
-		en := x.ring[s&uint64(len(x.ring)-1)]
+	for _, en := range x.All() {
 		done[en.k] = en.at
 	}
 	return done

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/connscope/connscope/event"
+	"github.com/connscope/connscope/internal/seqring"
 )
 
 // Loss: a live trace can lose evidence (eBPF ring-buffer overruns, packets
@@ -71,11 +72,11 @@ func extendSpan(from, to *int64, a, b int64) {
 // late events look anything up. With two maps each decision paid two
 // inserts, two look-ups and two deletes in tables of 16,384 entries (cache
 // misses nearly every time, 4% of live tracing's CPU); a chain costs two
-// writes to add and nothing to drop (seqRing).
+// writes to add and nothing to drop (internal/seqring).
 type recentMemory struct {
-	seqRing[recentEntry]          // at most maxRecent entries
-	keyHead              []uint64 // per bucket of recentHash: 1 + seq of its newest entry with a key
-	cookieHead           []uint64 // per bucket of cookieHash: 1 + seq of its newest entry with a cookie
+	seqring.Ring[recentEntry]          // at most maxRecent entries
+	keyHead                   []uint64 // per bucket of recentHash: 1 + seq of its newest entry with a key
+	cookieHead                []uint64 // per bucket of cookieHash: 1 + seq of its newest entry with a cookie
 }
 
 type recentEntry struct {
@@ -103,11 +104,11 @@ func (r *recentMemory) add(a *attempt, now int64) {
 		r.keyHead = make([]uint64, recentBuckets)
 		r.cookieHead = make([]uint64, recentBuckets)
 	}
-	if r.n >= maxRecent {
-		r.pop() // the ring, doubling from a power of two, stays within maxRecent
+	if r.Len() >= maxRecent {
+		r.Pop() // the ring, doubling from a power of two, stays within maxRecent
 	}
-	s := r.push(recentEntry{key: a.key, cookie: a.cookie, keyed: a.key != (flowKey{}), at: now})
-	en := r.at(s + 1)
+	s := r.Push(recentEntry{key: a.key, cookie: a.cookie, keyed: a.key != (flowKey{}), at: now})
+	en := r.At(s + 1)
 	if en.keyed {
 		h := recentHash(a.key)
 		en.keyNext, r.keyHead[h] = r.keyHead[h], s+1
@@ -120,10 +121,10 @@ func (r *recentMemory) add(a *attempt, now int64) {
 
 // keyAt is when the newest entry held with this flow key was added.
 func (r *recentMemory) keyAt(key flowKey) (int64, bool) {
-	if r.n == 0 {
+	if r.Len() == 0 {
 		return 0, false
 	}
-	for en := r.at(r.keyHead[recentHash(key)]); en != nil; en = r.at(en.keyNext) {
+	for en := r.At(r.keyHead[recentHash(key)]); en != nil; en = r.At(en.keyNext) {
 		if en.key == key {
 			return en.at, true
 		}
@@ -133,10 +134,10 @@ func (r *recentMemory) keyAt(key flowKey) (int64, bool) {
 
 // hasCookie says whether an entry held has this socket cookie.
 func (r *recentMemory) hasCookie(c uint64) bool {
-	if r.n == 0 || c == 0 {
+	if r.Len() == 0 || c == 0 {
 		return false
 	}
-	for en := r.at(r.cookieHead[cookieHash(c)]); en != nil; en = r.at(en.cookieNext) {
+	for en := r.At(r.cookieHead[cookieHash(c)]); en != nil; en = r.At(en.cookieNext) {
 		if en.cookie == c {
 			return true
 		}
@@ -151,8 +152,8 @@ func (r *recentMemory) hasKey(key flowKey) bool {
 }
 
 func (r *recentMemory) expire(now int64) {
-	for r.n > 0 && now-r.oldest().at > recentTTL {
-		r.pop()
+	for r.Len() > 0 && now-r.Oldest().at > recentTTL {
+		r.Pop()
 	}
 }
 

@@ -11,17 +11,18 @@ func TestRecentMemoryRing(t *testing.T) {
 	}
 	check := func(t *testing.T, r *recentMemory, first, last int) {
 		t.Helper()
-		if want := last - first + 1; r.n != want {
-			t.Fatalf("holds %d entries, want %d (attempts %d..%d)", r.n, want, first, last)
+		if want := last - first + 1; r.Len() != want {
+			t.Fatalf("holds %d entries, want %d (attempts %d..%d)", r.Len(), want, first, last)
 		}
-		for i := range r.n {
-			en := r.ring[(r.tail+uint64(i))&uint64(len(r.ring)-1)]
+		i := 0
+		for _, en := range r.All() {
 			if want := att(first + i); en.key != want.key || en.cookie != want.cookie || en.at != int64(first+i) {
 				t.Fatalf("entry %d is attempt %+v at %d, want attempt %d (oldest first)", i, en, en.at, first+i)
 			}
 			if at, ok := r.keyAt(en.key); !ok || at != en.at || !r.hasCookie(en.cookie) {
 				t.Fatalf("entry %d not found by its key or cookie (key at %d, %v)", i, at, ok)
 			}
+			i++
 		}
 		// What was dropped is not found any more, by key or cookie.
 		for i := max(first-3*maxRecent, 0); i < first; i++ {
@@ -53,8 +54,8 @@ func TestRecentMemoryRing(t *testing.T) {
 				r.expire(c.expireAt)
 			}
 			check(t, &r, c.first, c.last)
-			if len(r.ring) > maxRecent {
-				t.Errorf("ring of %d entries, more than maxRecent %d", len(r.ring), maxRecent)
+			if r.Cap() > maxRecent {
+				t.Errorf("ring of %d entries, more than maxRecent %d", r.Cap(), maxRecent)
 			}
 		})
 	}

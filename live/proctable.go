@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/connscope/connscope/event"
+	"github.com/connscope/connscope/internal/seqring"
 )
 
 // processTable remembers which process owns which socket 5-tuple, from the
@@ -12,10 +13,9 @@ import (
 // under a process filter, to tell the traced processes' packets from the
 // rest.
 //
-// The flows are a FIFO by when each was last seen, numbered in order of
-// addition (as analyze's seqRing), with hash chains threaded through it:
-// a link is 1 + the seq of the entry it names (0: none), so a link below
-// the tail names a forgotten entry and ends its chain. Learning a flow is a
+// The flows are a FIFO by when each was last seen (internal/seqring, as
+// analyze's remembered SYNs), with hash chains threaded through it: a link
+// below the tail names a forgotten entry and ends its chain. Learning a flow is a
 // push and a bucket's head; a full table forgets its oldest entry, the
 // flow seen longest ago, by moving the tail past it. A flow seen
 // again more than a second after its entry was pushed is pushed anew (its
@@ -26,10 +26,8 @@ import (
 // last-seen times and the deletion of the older half: 13% of the live
 // pipeline's CPU in a connbench profile.
 type processTable struct {
-	ring []procEntry // len a power of two, up to maxProcessFlows
-	tail uint64      // seq of the oldest entry
-	n    int         // entries held, shadowed ones included
-	head []uint64    // per bucket: link to its newest entry
+	seqring.Ring[procEntry]          // at most maxProcessFlows, shadowed entries included
+	head                    []uint64 // per bucket: link to its newest entry
 	// recent caches the links of the flows looked at last, direct-mapped
 	// by ports: a connect's packets and kernel events come together (its
 	// SYN, the reply, the kernel's state changes within microseconds), so
@@ -95,27 +93,19 @@ func newProcessTable() *processTable { return &processTable{} }
 
 // flows is how many entries the table holds (a flow pushed anew and not
 // yet forgotten counts twice).
-func (t *processTable) flows() int { return t.n }
-
-// at is the entry of link l, nil when l is 0 or the entry was forgotten.
-func (t *processTable) at(l uint64) *procEntry {
-	if l == 0 || l-1 < t.tail {
-		return nil
-	}
-	return &t.ring[(l-1)&uint64(len(t.ring)-1)]
-}
+func (t *processTable) flows() int { return t.Len() }
 
 // find is key's newest entry, nil when the table does not know the flow.
 func (t *processTable) find(key flowKey) *procEntry {
 	slot := &t.recent[uint8(key.loPort^key.hiPort)]
-	if en := t.at(*slot); en != nil && en.key.is(key) {
+	if en := t.At(*slot); en != nil && en.key.is(key) {
 		return en
 	}
-	if t.n == 0 {
+	if t.Len() == 0 {
 		return nil
 	}
 	for l := t.head[key.bucket()]; ; {
-		en := t.at(l)
+		en := t.At(l)
 		if en == nil {
 			return nil
 		}
@@ -133,36 +123,17 @@ func (t *processTable) push(key flowKey, p *event.Process, seen int64) {
 	if t.head == nil {
 		t.head = make([]uint64, procBuckets)
 	}
-	if t.n == maxProcessFlows {
-		t.dropOldest()
+	if t.Len() == maxProcessFlows {
+		// Forget the oldest entry: the push that follows writes the new
+		// one in its place. Its links, in a bucket's head, the lookup
+		// cache or a newer entry, now fall below the tail and end there
+		// (no bucket to look at: a cache miss per push).
+		t.Pop()
 	}
-	if t.n == len(t.ring) {
-		t.grow()
-	}
-	s := t.tail + uint64(t.n)
-	t.n++
 	b := key.bucket()
-	t.ring[s&uint64(len(t.ring)-1)] = procEntry{key: key, next: t.head[b], seen: seen, Process: *p}
+	s := t.Push(procEntry{key: key, next: t.head[b], seen: seen, Process: *p})
 	t.head[b] = s + 1
 	t.recent[uint8(key.loPort^key.hiPort)] = s + 1
-}
-
-// grow doubles the ring; every entry keeps its seq, so the links hold.
-func (t *processTable) grow() {
-	bigger := make([]procEntry, max(2*len(t.ring), 256))
-	for s := t.tail; s < t.tail+uint64(t.n); s++ {
-		bigger[s&uint64(len(bigger)-1)] = t.ring[s&uint64(len(t.ring)-1)]
-	}
-	t.ring = bigger
-}
-
-// dropOldest forgets the oldest entry: only when the table is full, so the
-// push that follows writes the new entry in its place. Its links, in a
-// bucket's head, the lookup cache or a newer entry, now fall below the
-// tail and end there (no bucket to look at: a cache miss per push).
-func (t *processTable) dropOldest() {
-	t.tail++
-	t.n--
 }
 
 // refresh is how long after its entry's push a flow seen again is pushed
@@ -203,7 +174,7 @@ func (t *processTable) observe(k *event.Kernel) {
 // lookup finds the process of a packet's flow (for an ICMP error: of the
 // flow it quotes), in either direction.
 func (t *processTable) lookup(p *event.Packet) (event.Process, bool) {
-	if t.n == 0 {
+	if t.Len() == 0 {
 		return event.Process{}, false
 	}
 	var key flowKey
