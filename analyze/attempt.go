@@ -1403,6 +1403,7 @@ func (e *Engine) decide(a *attempt, r Reason, at time.Time) {
 	a.final = true
 	if a.conn != nil {
 		a.conn.undecided--
+		e.noteWaiting(a.conn)
 	}
 	a.outcome = o
 	a.reason = r
