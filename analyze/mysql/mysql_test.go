@@ -400,3 +400,22 @@ func TestGreetingVersionShared(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+// TestCleanTextCache: the cached clean texts are proto.CleanText's, for
+// texts that need cleaning too and for bytes that share a slot; a text
+// cleaned again is the string made the first time (no new one).
+func TestCleanTextCache(t *testing.T) {
+	var c textCache
+	inputs := []string{"app", "reporting", "app", "a\x01b", "a\uFFFDb", "a\x01b", "\xff\xfe", "\uFFFD", "bad\xffutf", "", "app", "apq", "bpp", "Too many connections", "Too many connections"}
+	for round := range 2 {
+		for _, in := range inputs {
+			if got, want := c.cleanText([]byte(in)), proto.CleanText([]byte(in)); got != want {
+				t.Fatalf("round %d: cleanText(%q) = %q, want %q", round, in, got, want)
+			}
+		}
+	}
+	first := c.cleanText([]byte("reporting"))
+	if again := c.cleanText([]byte("reporting")); unsafe.StringData(again) != unsafe.StringData(first) {
+		t.Error("the same user name cleaned twice made two strings")
+	}
+}
