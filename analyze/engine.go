@@ -178,6 +178,8 @@ type Engine struct {
 	// stateDetails are the Details of the state change steps, by old and
 	// new state (stateDetail).
 	stateDetails [16][16]*proto.Detail
+	// icmpDetails are the icmp_error steps' Details (icmp.go).
+	icmpDetails icmpDetails
 	// ended remembers the client SYN of reported attempts for a while,
 	// so that a late SYN retransmit is not taken for a new attempt.
 	ended endedSYNs
