@@ -268,8 +268,11 @@ func (n *endpointNames) port(ap netip.AddrPort) string {
 	return s
 }
 
-// addr is a.String().
+// addr is a.String(). A nil receiver formats it.
 func (n *endpointNames) addr(a netip.Addr) string {
+	if n == nil {
+		return a.String()
+	}
 	if s, ok := n.addrs[a]; ok {
 		return s
 	}

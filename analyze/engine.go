@@ -268,6 +268,7 @@ func NewEngine(opts Options) *Engine {
 	}
 	e.pipeOK = opts.Pipeline && pipeCPUs() >= 2
 	e.dns.init()
+	e.dns.names = &e.names
 	e.kern.init()
 	return e
 }
@@ -519,7 +520,7 @@ func (e *Engine) assignConnect(a *attempt) {
 	c, created, movedOn := e.group(a, q)
 	if created {
 		if q != nil && q.conn == nil {
-			c.addLookups(e.dns.claim(q, c.start))
+			c.addLookups(e.dns.claimInto(q, c.start, c.queries[:0]))
 		}
 		if c.pid != 0 {
 			c.resolver = e.kern.resolverFor(c.pid, a.start)

@@ -102,7 +102,8 @@ func (e *Engine) noteWaiting(c *connectState) {
 }
 
 // newConnect is a new connect: the memory of a reported one when there is
-// one spare (spareConnect), with its addresses' array.
+// one spare (spareConnect), with its addresses' and its lookups' arrays
+// (assignConnect claims the lookups into it).
 func (e *Engine) newConnect() *connectState {
 	e.seq++
 	var c *connectState
@@ -110,8 +111,9 @@ func (e *Engine) newConnect() *connectState {
 		c = e.spareConnects[n-1]
 		e.spareConnects[n-1] = nil
 		e.spareConnects = e.spareConnects[:n-1]
-		addrs := c.addrs[:0]
-		*c = connectState{addrs: addrs}
+		addrs, queries := c.addrs[:0], c.queries[:0]
+		clear(queries[:cap(queries)]) // the lookups of a reported connect
+		*c = connectState{addrs: addrs, queries: queries}
 	} else {
 		c = new(connectState)
 	}
