@@ -12,6 +12,7 @@
 package mysql
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -694,17 +695,19 @@ func (r *reader) nulString(max int) (string, bool) {
 }
 
 // nulBytes is nulString without the copy: the bytes alias the packet.
+// The NUL is found by bytes.IndexByte (a word or vector at a time): a
+// byte at a time was 12 instructions a byte of every greeting's version,
+// scramble and plugin and every login's user name (1% of the engine's
+// instructions on connects.pcap).
 func (r *reader) nulBytes(max int) ([]byte, bool) {
 	rest := r.b[r.off:]
 	limit := len(rest)
 	if limit > max+1 {
 		limit = max + 1
 	}
-	for i := 0; i < limit; i++ {
-		if rest[i] == 0 {
-			r.off += i + 1
-			return rest[:i], true
-		}
+	if i := bytes.IndexByte(rest[:limit], 0); i >= 0 {
+		r.off += i + 1
+		return rest[:i], true
 	}
 	return nil, false
 }
