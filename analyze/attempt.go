@@ -268,8 +268,11 @@ func (n *endpointNames) port(ap netip.AddrPort) string {
 	return s
 }
 
-// addr is a.String().
+// addr is a.String(). A nil receiver formats it.
 func (n *endpointNames) addr(a netip.Addr) string {
+	if n == nil {
+		return a.String()
+	}
 	if s, ok := n.addrs[a]; ok {
 		return s
 	}
@@ -1403,6 +1406,7 @@ func (e *Engine) decide(a *attempt, r Reason, at time.Time) {
 	a.final = true
 	if a.conn != nil {
 		a.conn.undecided--
+		e.noteWaiting(a.conn)
 	}
 	a.outcome = o
 	a.reason = r

@@ -53,6 +53,9 @@ func connectHolders(e *Engine, c *connectState) []string {
 	if slices.Contains(e.open, c) {
 		held = append(held, "open")
 	}
+	if slices.Contains(e.waiting, c) || c.waiting {
+		held = append(held, "waiting")
+	}
 	if slices.Contains(e.decided, c) {
 		held = append(held, "decided")
 	}

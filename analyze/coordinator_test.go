@@ -4,6 +4,7 @@ import (
 	"net/netip"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/connscope/connscope/analyze/dns"
 )
@@ -194,5 +195,45 @@ func TestLookupFor(t *testing.T) {
 				t.Errorf("lookupFor = %+v, want query %d", got, tc.want)
 			}
 		})
+	}
+}
+
+// TestDNSAnswersShared: an answer's text is made once — the address's
+// text the engine's names give, shared by the query and the lookup of
+// each connect rendered from it (which cannot append into the query's
+// list) — and a query without answers renders none, not nil (JSON []). A
+// connect's lookups are claimed into the array given (claimInto: a spare
+// connect's).
+func TestDNSAnswersShared(t *testing.T) {
+	t0 := time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)
+	client, server := ap("10.0.0.5:40000"), ap("10.0.0.53:53")
+	var names endpointNames
+	d := dnsTracker{names: &names}
+	d.init()
+	q := d.query(client, server, 7, dns.Question{Name: "db.lab.test", Type: dns.TypeA, Class: 1}, t0, false, nil)
+	m := &dns.Message{ID: 7, Response: true, Questions: []dns.Question{{Name: "db.lab.test", Type: dns.TypeA, Class: 1}}, AnswerCount: 3,
+		Answers: []dns.Record{{Name: "db.lab.test", Type: dns.TypeA, Class: 1, Addr: ip("10.0.0.80")}, {Name: "db.lab.test", Type: dns.TypeA, Class: 1, Addr: ip("10.0.0.81")},
+			{Name: "db.lab.test", Type: dns.TypeA, Class: 1, Addr: ip("10.0.0.82")}}}
+	if d.response(client, server, m, t0.Add(time.Millisecond), false) != q {
+		t.Fatal("the answer answered no query")
+	}
+	if want := names.addr(ip("10.0.0.80")); len(q.answers) != 3 || unsafe.StringData(q.answers[0]) != unsafe.StringData(want) || q.answers[1] != "10.0.0.81" {
+		t.Errorf("answers %q: not the names' text of the addresses", q.answers)
+	}
+	out := q.render(&names)
+	if len(out.Answers) != 3 || &out.Answers[0] != &q.answers[0] {
+		t.Errorf("rendered answers %q: a copy of the query's", out.Answers)
+	}
+	_ = append(out.Answers, "10.0.0.99")
+	if len(q.answers) != 3 || cap(out.Answers) != 3 {
+		t.Errorf("appending to a rendered lookup's answers reaches the query's (cap %d)", cap(out.Answers))
+	}
+	empty := d.query(client, server, 8, dns.Question{Name: "none.lab.test", Type: dns.TypeA, Class: 1}, t0, false, nil)
+	if got := empty.render(&names).Answers; got == nil || len(got) != 0 {
+		t.Errorf("a query without answers renders %#v, want an empty list", got)
+	}
+	room := make([]*dnsQuery, 0, 2)
+	if got := d.claimInto(q, t0.Add(2*time.Millisecond), room); len(got) != 1 || got[0] != q || &got[0] != &room[:1][0] {
+		t.Errorf("claimInto: %v, not in the array given", got)
 	}
 }

@@ -95,6 +95,9 @@ type dnsTracker struct {
 	// msg is dnsUDP's decoded datagram, reused: nothing keeps its
 	// Questions or Answers slices (only copies of their values).
 	msg dns.Message
+	// names is the engine's text of addresses, for the answers' (a few
+	// servers make most answers); nil formats each.
+	names *endpointNames
 }
 
 func (d *dnsTracker) init() {
@@ -271,7 +274,7 @@ func (d *dnsTracker) response(client, server netip.AddrPort, m *dns.Message, t t
 		case dns.TypeA, dns.TypeAAAA:
 			if len(q.addrs) < 32 {
 				q.addrs = append(q.addrs, r.Addr)
-				q.answers = append(q.answers, r.Addr.String())
+				q.answers = append(q.answers, d.names.addr(r.Addr))
 			}
 		case dns.TypeCNAME:
 			if len(q.cnames) < 8 {
@@ -346,7 +349,12 @@ func (d *dnsTracker) lookupFor(a *attempt) *dnsQuery {
 // successful lookup of another name is another connect's, even when it
 // shares the first label (db.lab.test and db.backup.test).
 func (d *dnsTracker) claim(q *dnsQuery, start time.Time) []*dnsQuery {
-	var out []*dnsQuery
+	return d.claimInto(q, start, nil)
+}
+
+// claimInto is claim appending to out (the lookups' array of a reported
+// connect whose memory serves the new one: newConnect).
+func (d *dnsTracker) claimInto(q *dnsQuery, start time.Time, out []*dnsQuery) []*dnsQuery {
 	label := firstLabel(q.name)
 	for _, o := range d.byClient[q.client.Addr()] {
 		if o.conn != nil || o.settled && o != q {
@@ -586,10 +594,12 @@ const (
 // same few servers answer most queries: formatted once, not per query).
 func (q *dnsQuery) render(names *endpointNames) Query {
 	out := Query{
-		Name:      q.name,
-		Type:      dns.TypeString(q.qtype),
-		Server:    names.port(q.server),
-		Answers:   append([]string{}, q.answers...),
+		Name:   q.name,
+		Type:   dns.TypeString(q.qtype),
+		Server: names.port(q.server),
+		// Shared, not copied: made once and never changed (nor can a
+		// reader append into the query's).
+		Answers:   q.answers[:len(q.answers):len(q.answers)],
 		Retries:   q.retries,
 		Start:     q.first,
 		err:       q.err,
@@ -597,6 +607,9 @@ func (q *dnsQuery) render(names *endpointNames) Query {
 		retrySpan: q.last.Sub(q.first),
 		failed:    q.failed(),
 		cut:       q.cut,
+	}
+	if out.Answers == nil {
+		out.Answers = []string{} // none (JSON [], not null)
 	}
 	if q.overTCP {
 		out.Transport = "tcp"

@@ -54,11 +54,31 @@ func checkDueByScan(e *Engine, due, idle []*attempt) {
 
 // checkUndecidedByScan (each sweep, with checkDueByScan): every open
 // connect not reported yet counts as undecided (connectComplete reads
-// the count) the attempts a look at them finds not final.
+// the count) the attempts a look at them finds not final, and is on the
+// waiting list (the connects the sweep asks whether they are complete)
+// when none is; the list's connects say they are on it.
 func checkUndecidedByScan(e *Engine) {
+	for _, c := range e.waiting {
+		if !c.waiting {
+			dueMismatch.Lock()
+			if dueMismatch.msg == "" {
+				dueMismatch.msg = fmt.Sprintf("sweep at %s: connect %d on the waiting list does not say so", e.now.Format(time.RFC3339Nano), c.seq)
+			}
+			dueMismatch.Unlock()
+			return
+		}
+	}
 	for _, c := range e.open {
 		if c.reported {
 			continue // left in open until this sweep; its attempts may serve new connects already
+		}
+		if c.undecided == 0 && (!c.waiting || !slices.Contains(e.waiting, c)) {
+			dueMismatch.Lock()
+			if dueMismatch.msg == "" {
+				dueMismatch.msg = fmt.Sprintf("sweep at %s: connect %d has no undecided attempt and is not on the waiting list", e.now.Format(time.RFC3339Nano), c.seq)
+			}
+			dueMismatch.Unlock()
+			return
 		}
 		n := 0
 		for _, a := range c.attempts {

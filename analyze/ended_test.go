@@ -163,7 +163,9 @@ func TestEndedBucketSpreads(t *testing.T) {
 }
 
 // checkEndedMarks: every held entry is on its bucket's chain, and a
-// bucket's bit is set exactly while its chain holds an entry.
+// bucket's bit is set exactly while its chain holds an entry (its head is
+// 0 otherwise); an entry is shadowed exactly when it is not its bucket's
+// head.
 func checkEndedMarks(t testing.TB, m *endedSYNs) {
 	t.Helper()
 	onChain := 0
@@ -174,11 +176,17 @@ func checkEndedMarks(t testing.TB, m *endedSYNs) {
 				if endedBucket(en.key) != b {
 					t.Fatalf("bucket %d chains an entry of bucket %d", b, endedBucket(en.key))
 				}
+				if en.shadowed != (n > 0) {
+					t.Fatalf("bucket %d: entry %d of its chain shadowed %v", b, n, en.shadowed)
+				}
 				n++
 			}
 		}
 		if marked := m.marked[b>>6]&(1<<(b&63)) != 0; marked != (n > 0) {
 			t.Fatalf("bucket %d: marked %v with %d entries held", b, marked, n)
+		}
+		if n == 0 && m.head != nil && m.head[b] != 0 {
+			t.Fatalf("bucket %d: no entry held, head %d", b, m.head[b])
 		}
 		onChain += n
 	}

@@ -30,6 +30,7 @@ type connectState struct {
 	client   netip.Addr
 	port     uint16
 	reported bool // beside port: in the padding before pid
+	waiting  bool // on Engine.waiting (noteWaiting)
 	pid      uint32
 	comm     string
 	resolver *Resolver
@@ -85,11 +86,24 @@ func (e *Engine) group(a *attempt, q *dnsQuery) (c *connectState, created bool, 
 		c.undecided++
 	}
 	e.open = append(e.open, c)
+	e.noteWaiting(c)
 	return c, true, nil
 }
 
+// noteWaiting puts connect c on Engine.waiting once none of its attempts
+// is undecided (and it is not reported): the sweep asks only those
+// whether they are complete. A connect an attempt joins later stays on
+// the list, which the sweep drops it from while it has undecided attempts.
+func (e *Engine) noteWaiting(c *connectState) {
+	if c.undecided == 0 && !c.waiting && !c.reported {
+		c.waiting = true
+		e.waiting = append(e.waiting, c)
+	}
+}
+
 // newConnect is a new connect: the memory of a reported one when there is
-// one spare (spareConnect), with its addresses' array.
+// one spare (spareConnect), with its addresses' and its lookups' arrays
+// (assignConnect claims the lookups into it).
 func (e *Engine) newConnect() *connectState {
 	e.seq++
 	var c *connectState
@@ -97,8 +111,9 @@ func (e *Engine) newConnect() *connectState {
 		c = e.spareConnects[n-1]
 		e.spareConnects[n-1] = nil
 		e.spareConnects = e.spareConnects[:n-1]
-		addrs := c.addrs[:0]
-		*c = connectState{addrs: addrs}
+		addrs, queries := c.addrs[:0], c.queries[:0]
+		clear(queries[:cap(queries)]) // the lookups of a reported connect
+		*c = connectState{addrs: addrs, queries: queries}
 	} else {
 		c = new(connectState)
 	}

@@ -191,7 +191,7 @@ func (e *Engine) icmpForAttempt(a *attempt, p *event.Packet) {
 	t := p.Time
 	a.lastActivity = t
 	e.touch(a)
-	ev1 := EventAttrs{Detail: &proto.Detail{ICMP: &proto.ICMP{From: p.Src.String(), V6: ic.V6, Type: ic.Type, Code: ic.Code}}}
+	ev1 := EventAttrs{Detail: e.icmpDetails.get(p.Src, ic)}
 	dir := DirS2C
 	if localICMP(p) && p.Src != a.server.Addr() {
 		dir = DirLocal // the client's own kernel, about its own SYN
@@ -220,7 +220,8 @@ func (e *Engine) icmpForAttempt(a *attempt, p *event.Packet) {
 	if ic.QuotedHasSeq && a.synCount > 0 && ic.QuotedSeq != a.isn {
 		// Not our SYN: a stale or forged error; Linux ignores it too.
 		ev1.Note = NoteOtherSYN
-		ev1.ICMP.QuotedSeq, ev1.ICMP.ISN = ic.QuotedSeq, a.isn
+		// Its own Detail: the shared one says nothing of sequence numbers.
+		ev1.Detail = &proto.Detail{ICMP: &proto.ICMP{From: ev1.ICMP.From, V6: ic.V6, Type: ic.Type, Code: ic.Code, QuotedSeq: ic.QuotedSeq, ISN: a.isn}}
 		a.event(t, EvICMPError, dir, ev1)
 		return
 	}
@@ -247,4 +248,30 @@ func (e *Engine) icmpForAttempt(a *attempt, p *event.Packet) {
 	// retransmit and a second error may follow (see above).
 	a.keep = true
 	e.decide(a, r, t)
+}
+
+// icmpDetails are the Details of the last few icmp_error steps' errors
+// (sender, family, type and code), shared by the steps of the same error
+// (as kernel steps share theirs, detailCache): a router or a server's
+// firewall sends the same error about many attempts, and each step's
+// Detail, ICMP and sender text were three allocations.
+type icmpDetails [4]struct {
+	from      netip.Addr
+	v6        bool
+	typ, code uint8
+	detail    *proto.Detail
+}
+
+// get is the Detail of an error of ic's family, type and code from from:
+// one held, else a new one (held from now, in place of the oldest).
+func (c *icmpDetails) get(from netip.Addr, ic *event.ICMPError) *proto.Detail {
+	for i := range c {
+		if h := &c[i]; h.detail != nil && h.from == from && h.v6 == ic.V6 && h.typ == ic.Type && h.code == ic.Code {
+			return h.detail
+		}
+	}
+	d := &proto.Detail{ICMP: &proto.ICMP{From: from.String(), V6: ic.V6, Type: ic.Type, Code: ic.Code}}
+	copy(c[1:], c[:len(c)-1])
+	c[0].from, c[0].v6, c[0].typ, c[0].code, c[0].detail = from, ic.V6, ic.Type, ic.Code, d
+	return d
 }

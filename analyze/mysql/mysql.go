@@ -12,6 +12,7 @@
 package mysql
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -101,6 +102,32 @@ func serverVersion(ver []byte) string {
 	}
 	s := string(ver)
 	lastVersion.Store(&s)
+	return s
+}
+
+// textCache holds the last texts cleanText made, direct-mapped by length
+// and first byte (any engine's: atomic): a few user names (and the
+// commonest error messages) make most of a capture's, and each was a new
+// string, made by scanning its bytes twice (proto.CleanText).
+type textCache [8]atomic.Pointer[string]
+
+// userNames and errMessages are the cleaned user names of client replies
+// and the messages of ERR packets.
+var userNames, errMessages textCache
+
+// cleanText is proto.CleanText(b): the text the cache holds when it is the
+// same bytes (a cleaned text equal to b is b cleaned: valid UTF-8 without
+// control characters is kept as it is).
+func (c *textCache) cleanText(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	slot := &c[(len(b)*31+int(b[0]))&(len(c)-1)]
+	if p := slot.Load(); p != nil && *p == string(b) {
+		return *p
+	}
+	s := proto.CleanText(b)
+	slot.Store(&s)
 	return s
 }
 
@@ -306,7 +333,7 @@ func parseErr(p []byte, cut bool) (Err, error) {
 	if len(msg) > maxMessage {
 		msg = msg[:maxMessage]
 	}
-	e.Message = proto.CleanText(msg)
+	e.Message = errMessages.cleanText(msg)
 	return e, nil
 }
 
@@ -422,12 +449,12 @@ func parseClientHello(p []byte, length int) (ClientHello, error) {
 		user, ok := r.nulBytes(256)
 		if !ok {
 			if cut {
-				h.User = proto.CleanText(p[r.off:min(len(p), r.off+256)])
+				h.User = userNames.cleanText(p[r.off:min(len(p), r.off+256)])
 				return h, nil
 			}
 			return h, fmt.Errorf("%w: user name not terminated", ErrNotMySQL)
 		}
-		h.User = proto.CleanText(user)
+		h.User = userNames.cleanText(user)
 		return h, nil
 	}
 	if length < 32 {
@@ -448,12 +475,12 @@ func parseClientHello(p []byte, length int) (ClientHello, error) {
 	user, ok := r.nulBytes(256)
 	if !ok {
 		if cut {
-			h.User = proto.CleanText(p[32:min(len(p), 32+256)])
+			h.User = userNames.cleanText(p[32:min(len(p), 32+256)])
 			return h, nil
 		}
 		return h, fmt.Errorf("%w: user name not terminated", ErrNotMySQL)
 	}
-	h.User = proto.CleanText(user)
+	h.User = userNames.cleanText(user)
 	// Skip the auth response to reach the plugin name; never keep it.
 	switch {
 	case h.Capabilities&ClientPluginAuthLenenc != 0:
@@ -668,17 +695,19 @@ func (r *reader) nulString(max int) (string, bool) {
 }
 
 // nulBytes is nulString without the copy: the bytes alias the packet.
+// The NUL is found by bytes.IndexByte (a word or vector at a time): a
+// byte at a time was 12 instructions a byte of every greeting's version,
+// scramble and plugin and every login's user name (1% of the engine's
+// instructions on connects.pcap).
 func (r *reader) nulBytes(max int) ([]byte, bool) {
 	rest := r.b[r.off:]
 	limit := len(rest)
 	if limit > max+1 {
 		limit = max + 1
 	}
-	for i := 0; i < limit; i++ {
-		if rest[i] == 0 {
-			r.off += i + 1
-			return rest[:i], true
-		}
+	if i := bytes.IndexByte(rest[:limit], 0); i >= 0 {
+		r.off += i + 1
+		return rest[:i], true
 	}
 	return nil, false
 }

@@ -400,3 +400,54 @@ func TestGreetingVersionShared(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+// TestCleanTextCache: the cached clean texts are proto.CleanText's, for
+// texts that need cleaning too and for bytes that share a slot; a text
+// cleaned again is the string made the first time (no new one).
+func TestCleanTextCache(t *testing.T) {
+	var c textCache
+	inputs := []string{"app", "reporting", "app", "a\x01b", "a\uFFFDb", "a\x01b", "\xff\xfe", "\uFFFD", "bad\xffutf", "", "app", "apq", "bpp", "Too many connections", "Too many connections"}
+	for round := range 2 {
+		for _, in := range inputs {
+			if got, want := c.cleanText([]byte(in)), proto.CleanText([]byte(in)); got != want {
+				t.Fatalf("round %d: cleanText(%q) = %q, want %q", round, in, got, want)
+			}
+		}
+	}
+	first := c.cleanText([]byte("reporting"))
+	if again := c.cleanText([]byte("reporting")); unsafe.StringData(again) != unsafe.StringData(first) {
+		t.Error("the same user name cleaned twice made two strings")
+	}
+}
+
+// TestNulBytes: nulBytes finds the first NUL within max bytes (a string
+// of max bytes and its NUL), returns the bytes before it and moves past
+// it, and finds none (moving nowhere) when it comes later or not at all.
+func TestNulBytes(t *testing.T) {
+	for _, c := range []struct {
+		b        string
+		off, max int
+		want     string
+		ok       bool
+	}{
+		{"abc\x00def", 0, 256, "abc", true},
+		{"abc\x00def\x00", 4, 256, "def", true},
+		{"\x00", 0, 0, "", true},
+		{"abcd\x00", 0, 4, "abcd", true}, // max bytes, then the NUL
+		{"abcde\x00", 0, 4, "", false},   // one byte too many
+		{"abcdef", 0, 256, "", false},
+		{"", 0, 256, "", false},
+		{"x\x00" + strings.Repeat("y", 300) + "\x00", 2, 256, "", false},
+		{"x\x00" + strings.Repeat("y", 256) + "\x00", 2, 256, strings.Repeat("y", 256), true},
+	} {
+		r := reader{b: []byte(c.b), off: c.off}
+		got, ok := r.nulBytes(c.max)
+		wantOff := c.off
+		if c.ok {
+			wantOff += len(c.want) + 1
+		}
+		if string(got) != c.want || ok != c.ok || r.off != wantOff {
+			t.Errorf("nulBytes(%q from %d, max %d) = %q, %v, off %d; want %q, %v, off %d", c.b, c.off, c.max, got, ok, r.off, c.want, c.ok, wantOff)
+		}
+	}
+}
