@@ -625,9 +625,10 @@ func finishAttempt(at *Attempt) {
 	// order, then again for the offsets (which sorting moves with their
 	// steps).
 	sorted := true
+	since := sinceOf(at.Start)
 	for i := range at.Events {
 		ev := &at.Events[i]
-		ev.TMS = ms(ev.Time.Sub(at.Start))
+		ev.TMS = ms(since.to(ev.Time))
 		if i > 0 && ev.Time.Before(at.Events[i-1].Time) {
 			sorted = false
 		}
@@ -635,6 +636,29 @@ func finishAttempt(at *Attempt) {
 	if !sorted {
 		slices.SortStableFunc(at.Events, compareEventTime)
 	}
+}
+
+// sinceStart is t.Sub(start) for many t (an attempt's steps), made
+// without Sub's check for an overflowing difference (an Add and an Equal
+// per step, two thirds of its cost) where that cannot happen: start has
+// no monotonic clock reading (a capture's or the kernel's times; Sub then
+// subtracts the wall clocks, as here) and t is within 68 years of it.
+type sinceStart struct {
+	start     time.Time
+	sec, nsec int64
+	wallOnly  bool
+}
+
+func sinceOf(start time.Time) sinceStart {
+	return sinceStart{start: start, sec: start.Unix(), nsec: int64(start.Nanosecond()), wallOnly: start == start.Round(0)}
+}
+
+// to is t.Sub(s.start).
+func (s *sinceStart) to(t time.Time) time.Duration {
+	if sec := t.Unix() - s.sec; s.wallOnly && sec > -1<<31 && sec < 1<<31 {
+		return time.Duration(sec*1e9 + int64(t.Nanosecond()) - s.nsec)
+	}
+	return t.Sub(s.start)
 }
 
 // finishConnect finishes a reported connect's Attempts (finishAttempt)

@@ -1,6 +1,9 @@
 package analyze
 
-import "runtime"
+import (
+	"runtime"
+	"unsafe"
+)
 
 // Options.Pipeline: the connects of a connect-heavy capture are handed to
 // OnConnect on a goroutine of its own, so that rendering them (a report's
@@ -99,6 +102,8 @@ type connectPipe struct {
 	full  chan []*Connect // to the renderer
 	back  chan []*Connect // rendered: the engine may reuse them
 	done  chan struct{}   // closed when the renderer has finished
+	// touched keeps touchConnects' sum, so that its reads are not left out.
+	touched uintptr
 }
 
 func startPipe(on func(*Connect)) *connectPipe {
@@ -119,7 +124,10 @@ func (p *connectPipe) render() {
 	defer close(p.done)
 	for b := range p.full {
 		if p.on != nil {
-			for _, c := range b {
+			for i, c := range b {
+				if i%touchAhead == 0 {
+					p.touched, _ = touchConnects(b[i:min(i+touchAhead, len(b))])
+				}
 				finishConnect(c) // here, not on the engine's goroutine
 				p.on(c)
 			}
@@ -129,6 +137,58 @@ func (p *connectPipe) render() {
 		default: // the engine has spare batches enough: this one is garbage
 		}
 	}
+}
+
+// touchConnects reads every cache line of connects, their attempts, facts
+// and timelines before the renderer works on them one by one, touchAhead
+// connects at a time. The engine wrote them on its core, and each line's
+// first read from the renderer's waits for it to come over; read in a
+// loop that does nothing else, many are on the way at once (as rollup's
+// touchPairs), and the renderer then finds them in its caches (touchAhead
+// connects are some 150 KB: a whole batch's 600 KB were partly gone again
+// by the batch's last connects).
+// On analyze --format json of connects.pcap (the pipeline kept on, the
+// renderer's thread CPU time, 6 alternating pairs on a loaded host) the
+// renderer's CPU time went down by about an eighth. It returns the sum of
+// the bytes read and how many lines it read.
+func touchConnects(b []*Connect) (sum uintptr, lines int) {
+	for _, c := range b {
+		sum, lines = touchLines(sum, lines, unsafe.Pointer(c), unsafe.Sizeof(*c))
+		for _, at := range c.Attempts {
+			if at == nil {
+				continue
+			}
+			sum, lines = touchLines(sum, lines, unsafe.Pointer(at), unsafe.Sizeof(*at))
+			if at.Facts != nil {
+				sum, lines = touchLines(sum, lines, unsafe.Pointer(at.Facts), unsafe.Sizeof(*at.Facts))
+			}
+			if n := len(at.Events); n > 0 {
+				sum, lines = touchLines(sum, lines, unsafe.Pointer(&at.Events[0]), uintptr(n)*unsafe.Sizeof(at.Events[0]))
+			}
+		}
+	}
+	return sum, lines
+}
+
+// touchAhead is how many connects the renderer touches at a time.
+const touchAhead = 64
+
+// touchLines adds a byte of each cache line of the size bytes at p to
+// sum (one every 64 bytes, and the last byte when its line is one more),
+// and how many it read to lines.
+func touchLines(sum uintptr, lines int, p unsafe.Pointer, size uintptr) (uintptr, int) {
+	if size == 0 {
+		return sum, lines
+	}
+	for off := uintptr(0); off < size; off += 64 {
+		sum += uintptr(*(*byte)(unsafe.Add(p, off)))
+		lines++
+	}
+	if last := uintptr(p) + size - 1; last&^63 != (uintptr(p)+(size-1)/64*64)&^63 {
+		sum += uintptr(*(*byte)(unsafe.Add(p, size-1)))
+		lines++
+	}
+	return sum, lines
 }
 
 // considerPipe counts n connects about to be handed to OnConnect and starts

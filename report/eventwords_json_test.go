@@ -13,7 +13,8 @@ import (
 // (appendEventWordsJSON, which writes the handshake's steps straight into
 // the line) are EventWords encoded as encoding/json encodes a string: for
 // every handshake variant, the kernel's steps (both sides, drops), FIN/RST
-// and first payloads
+// and first payloads, each with an address or errno that needs escaping
+// where its words name one (plainStepWords)
 // (appendStepWords: non-ASCII arrows and dashes, banners that need
 // escaping), an address that needs escaping, and the steps worded the
 // ordinary way.
@@ -39,6 +40,9 @@ func TestEventWordsJSON(t *testing.T) {
 		{Kind: analyze.EvKernelConnect, EventAttrs: analyze.EventAttrs{Addr: odd, Errno: "ENOENT"}},
 		{Kind: analyze.EvKernelConnect, EventAttrs: analyze.EventAttrs{Addr: "192.0.2.10:3306"}},
 		{Kind: analyze.EvKernelError, EventAttrs: analyze.EventAttrs{Errno: "ECONNREFUSED"}},
+		{Kind: analyze.EvKernelError, EventAttrs: analyze.EventAttrs{Errno: odd}},
+		{Kind: analyze.EvFIN, Dir: analyze.DirS2C, EventAttrs: analyze.EventAttrs{Note: analyze.NoteAnswersSYN, Addr: odd}},
+		{Kind: analyze.EvRST, Dir: analyze.DirS2C, EventAttrs: analyze.EventAttrs{Note: analyze.NoteAnswersSYN, Addr: "192.0.2.1:3306", Errno: odd}},
 		{Kind: analyze.EvKernelRetrans, EventAttrs: analyze.EventAttrs{N: 3}},
 		{Kind: analyze.EvKernelRST},
 		{Kind: analyze.EvRST, Dir: analyze.DirS2C, EventAttrs: analyze.EventAttrs{Note: analyze.NoteAnswersSYN, Addr: odd}},

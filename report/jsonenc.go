@@ -980,9 +980,27 @@ func appendEventWordsJSON(b []byte, e *analyze.Event) []byte {
 			b = b[:n] // no words of the protocol's: EventWords has others
 		}
 	} else if out, ok := appendStepWords(append(b, '"'), e); ok {
+		if plainStepWords(e) {
+			return append(out, '"')
+		}
 		return quoteWordsJSON(out, n)
 	}
 	return appendJSONString(b[:n], EventWords(e))
+}
+
+// plainStepWords says, without reading them, that e's words
+// (appendStepWords) go into a JSON string as they are: e is of a kind
+// whose words are only plain ASCII of their own, numbers, and e's address
+// and errno, and those two are plain (JSONPlain). Most of a timeline's
+// steps are (the handshake's, FIN and RST): their words are not scanned
+// again after they were written.
+func plainStepWords(e *analyze.Event) bool {
+	switch e.Kind {
+	case analyze.EvSYN, analyze.EvSYNRetransmit, analyze.EvSYNACK, analyze.EvFIN, analyze.EvRST, analyze.EvClientGaveUp,
+		analyze.EvKernelConnect, analyze.EvKernelError, analyze.EvKernelRetrans, analyze.EvKernelRST:
+		return proto.JSONPlainString(e.Addr) && proto.JSONPlainString(e.Errno)
+	}
+	return false
 }
 
 // quoteWordsJSON makes b[n:], a quote and words as they are, a JSON

@@ -36,10 +36,12 @@ func (p *ringWindow) add(sec int64) {
 }
 
 // TestWindowLazyRing checks the ephemeral_ports window of a pair, whose
-// ring is made only when a second second enters it, against the ring
-// kept from the start: the same attempts in the window and the same peak
-// after every attempt, for runs in one second, minutes apart, and
-// back and forth within the window.
+// attempts are kept as their seconds (recent) until more than maxRecent
+// are in it, and only then counted in a ring, against the ring kept from
+// the start: the same attempts in the window and the same peak after
+// every attempt, for runs in one second, minutes apart, a few a minute
+// (the seconds moving on without a ring), around maxRecent in a window,
+// and back and forth within the window.
 func TestWindowLazyRing(t *testing.T) {
 	t0 := time.Date(2025, 3, 14, 9, 0, 0, 0, time.UTC)
 	rng := rand.New(rand.NewPCG(1, 2))
@@ -50,6 +52,8 @@ func TestWindowLazyRing(t *testing.T) {
 		{"one second", func() int64 { return 0 }},
 		{"minutes apart", func() int64 { return 61 + rng.Int64N(300) }},
 		{"seconds apart", func() int64 { return rng.Int64N(5) }},
+		{"a few a minute", func() int64 { return rng.Int64N(30) }},
+		{"about maxRecent a minute", func() int64 { return 1 + rng.Int64N(2*timeWaitSeconds/maxRecent) }},
 		{"tens of seconds apart", func() int64 { return rng.Int64N(60) }},
 		{"across the ring's end", func() int64 { return 55 + rng.Int64N(5) }},
 		{"back and forth", func() int64 { return rng.Int64N(130) - 65 }},

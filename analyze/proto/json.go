@@ -90,6 +90,17 @@ func JSONPlain(s []byte) bool {
 	return true
 }
 
+// JSONPlainString is JSONPlain for a string.
+func JSONPlainString(s string) bool {
+	i := skipPlain8(s, 0)
+	for ; i < len(s); i++ {
+		if !jsonPlain[s[i]] {
+			return false
+		}
+	}
+	return true
+}
+
 // JSONVerbatim reports whether s goes into a JSON string as it is, as
 // AppendJSONString writes it: JSONPlain, but also with valid UTF-8
 // characters other than U+2028 and U+2029 (encoding/json leaves them
