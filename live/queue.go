@@ -40,6 +40,24 @@ func (q *queue[T]) put(x T) {
 	}
 }
 
+// putAll queues xs in order, waiting while the queue is full (it may then
+// hold up to len(xs)-1 more than its max).
+func (q *queue[T]) putAll(xs []T) {
+	if len(xs) == 0 {
+		return
+	}
+	q.mu.Lock()
+	for len(q.items) >= q.max {
+		q.space.Wait()
+	}
+	first := len(q.items) == 0
+	q.items = append(q.items, xs...)
+	q.mu.Unlock()
+	if first {
+		q.notify()
+	}
+}
+
 // close says the reader is done; take reports it once the queue is empty.
 func (q *queue[T]) close() {
 	q.mu.Lock()

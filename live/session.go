@@ -458,17 +458,25 @@ func (s *Session) readKernel(ctx context.Context) {
 	defer s.wg.Done()
 	defer s.kernelQ.close()
 	events := recyclingSlab[event.Kernel]{cycle: s.kernelChunks}
+	var batch []*event.Kernel
 	for {
-		// Decoded straight into the copy the pipeline gets.
-		c := events.new()
-		if err := s.tracer.NextInto(ctx, c); err != nil {
+		// Decoded straight into the copies the pipeline gets, as many
+		// as wait (up to the rest of the chunk), queued together.
+		room := events.room()
+		n, err := s.tracer.NextBatch(ctx, room)
+		if err != nil {
 			if ctx.Err() == nil && !errors.Is(err, bpf.ErrClosed) {
 				s.srcErr <- fmt.Errorf("eBPF reader stopped: %w", err)
 			}
 			return
 		}
-		events.note(c.Time)
-		s.kernelQ.put(c)
+		batch = batch[:0]
+		for i := range room[:n] {
+			events.note(room[i].Time)
+			batch = append(batch, &room[i])
+		}
+		events.took(n)
+		s.kernelQ.putAll(batch)
 	}
 }
 
