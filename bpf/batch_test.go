@@ -12,8 +12,10 @@ import (
 )
 
 // TestNextBatch: the events that piled up while nobody read come out of
-// NextBatch several at once, never more than asked for, all of them, in
-// the kernel's order, counted, and with ReadThrough past the newest.
+// NextBatch several at once, never more than asked for nor spanning more
+// than maxBatchSpan (an event past it is read with the next batch), all of
+// them, in the kernel's order, counted, and with ReadThrough past the
+// newest.
 func TestNextBatch(t *testing.T) {
 	requireEBPF(t)
 	tr, err := Open(Options{PIDs: []uint32{uint32(os.Getpid())}})
@@ -30,7 +32,11 @@ func TestNextBatch(t *testing.T) {
 	addr := l.Addr().String()
 	l.Close()
 	const connects = 12
-	for range connects {
+	for i := range connects {
+		if i == connects/2 {
+			// The second half's events come later than a batch may span.
+			time.Sleep(2 * time.Duration(maxBatchSpan))
+		}
 		if c, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
 			c.Close()
 			t.Skip("the closed port was taken meanwhile")
@@ -57,6 +63,18 @@ func TestNextBatch(t *testing.T) {
 			t.Fatalf("NextBatch into %d: %d events, the value past them %+v", size, n, ks[size])
 		}
 		batches = append(batches, n)
+		oldest, newest := ks[0].Time, ks[0].Time
+		for _, k := range ks[:n] {
+			if k.Time.Before(oldest) {
+				oldest = k.Time
+			}
+			if k.Time.After(newest) {
+				newest = k.Time
+			}
+		}
+		if span := newest.Sub(oldest); span >= time.Duration(maxBatchSpan)+time.Millisecond {
+			t.Fatalf("a batch of %d events spans %v", n, span)
+		}
 		for _, k := range ks[:n] {
 			got = append(got, k)
 			if k.Kind == event.StateChange && k.OldState == event.TCPSynSent && k.NewState == event.TCPClose && k.Process.PID == uint32(os.Getpid()) {

@@ -470,7 +470,8 @@ func (t *Tracer) NextInto(ctx context.Context, k *event.Kernel) error {
 // decodes straight into the copies it hands on, and reads what piled up
 // since its last poll (up to thousands of events at 10,000 connects/s) at
 // once: the lock, the ring's release, the counters and the reader's queue
-// are paid per batch rather than per event.
+// are paid per batch rather than per event. A batch spans at most
+// maxBatchSpan of event time.
 func (t *Tracer) NextBatch(ctx context.Context, ks []event.Kernel) (int, error) {
 	for {
 		if err := ctx.Err(); err != nil {
@@ -506,8 +507,17 @@ func (t *Tracer) NextBatch(ctx context.Context, ks []event.Kernel) (int, error) 
 	}
 }
 
-// read decodes the events waiting in the ring into ks, up to len(ks) (0
-// when the ring is empty), skipping records that do not decode (counted).
+// maxBatchSpan bounds the event time a batch of NextBatch spans (Unix
+// ns): ReadThrough moves to its newest event before the caller has handed
+// the batch on, so a consumer that trusts ReadThrough less a margin (live:
+// 10 ms) must not find an event of the batch older than that. With one
+// event per call that held by itself; a ring read out after a stall or a
+// slow poll holds events of 100 ms and more.
+const maxBatchSpan = int64(2 * time.Millisecond)
+
+// read decodes the events waiting in the ring into ks, up to len(ks) and
+// maxBatchSpan (0 when the ring is empty), skipping records that do not
+// decode (counted).
 // The records it read go back to the kernel at once, when it returns.
 func (t *Tracer) read(ks []event.Kernel) (int, error) {
 	t.mu.RLock()
@@ -519,8 +529,9 @@ func (t *Tracer) read(ks []event.Kernel) (int, error) {
 	// the ring ends in discarded records next skipped.
 	defer t.ring.release()
 	n := 0
-	var newest int64
+	var first, newest int64
 	for n < len(ks) {
+		mark := t.ring.pending
 		raw, err := t.ring.next()
 		if err != nil {
 			t.noteRead(n, newest)
@@ -538,7 +549,16 @@ func (t *Tracer) read(ks []event.Kernel) (int, error) {
 			t.malformed.Add(1)
 			continue
 		}
-		newest = max(newest, k.Time.UnixNano())
+		ns := k.Time.UnixNano()
+		if n == 0 {
+			first = ns
+		} else if ns-first >= maxBatchSpan {
+			// The next batch's first: left in the ring, read again.
+			t.ring.pending = mark
+			t.records--
+			break
+		}
+		newest = max(newest, ns)
 		n++
 	}
 	t.noteRead(n, newest)
