@@ -70,6 +70,9 @@ const (
 // arrives older is late (counted, never a new attempt).
 const maxHeld = 1 << 16
 
+// maxPacketBatch bounds the packets the packet reader queues together.
+const maxPacketBatch = 64
+
 // sourceQueue bounds the events a source's reader queues for the pipeline
 // (then it waits, and the kernel's ring takes the slack).
 const sourceQueue = 8192
@@ -442,15 +445,31 @@ func (s *Session) readPackets() {
 	defer s.wg.Done()
 	defer s.packetQ.close()
 	copier := packetCopier{packets: recyclingSlab[event.Packet]{cycle: s.packetChunks}}
+	// What the ring holds is read, then queued together (a ring block
+	// holds up to hundreds of frames): the queue's lock, which the
+	// pipeline takes too, once per batch. A batch ends where Next would
+	// wait (NextReady, which leaves ReadThrough behind the batch), and
+	// before the copies' chunk is sealed (every copy in a sealed chunk
+	// must be queued: see chunkCycle).
+	var batch []*event.Packet
 	for {
 		p, err := s.capture.reader.Next()
+		for err == nil && p != nil {
+			batch = append(batch, copier.clone(p))
+			if copier.packets.full() || len(batch) == maxPacketBatch {
+				break
+			}
+			p, err = s.capture.reader.NextReady()
+		}
+		s.packetQ.putAll(batch)
+		clear(batch)
+		batch = batch[:0]
 		if err != nil {
 			if !errors.Is(err, io.EOF) {
 				s.srcErr <- fmt.Errorf("packet capture stopped: %w", err)
 			}
 			return
 		}
-		s.packetQ.put(copier.clone(p))
 	}
 }
 

@@ -159,6 +159,11 @@ func (s *recyclingSlab[T]) room() []T {
 	return s.values[s.used:]
 }
 
+// full says whether the chunk being handed out has no value left: the
+// next new or room seals it, so every value handed out of it must be
+// queued by then.
+func (s *recyclingSlab[T]) full() bool { return s.used == len(s.values) }
+
 // took says that the first n values room returned are handed out.
 func (s *recyclingSlab[T]) took(n int) { s.used += n }
 
