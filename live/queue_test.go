@@ -13,7 +13,7 @@ func TestQueueOrderBoundAndEnd(t *testing.T) {
 		q := newQueue[int](tt.max)
 		go func() {
 			for i := range tt.n {
-				q.put(i)
+				q.putAll([]int{i})
 			}
 			q.close()
 		}()
@@ -40,13 +40,13 @@ func TestQueueOrderBoundAndEnd(t *testing.T) {
 	}
 }
 
-// put blocks while the queue is full, until take makes room.
+// putAll blocks while the queue is full, until take makes room.
 func TestQueuePutWaitsWhenFull(t *testing.T) {
 	q := newQueue[int](2)
-	q.put(1)
-	q.put(2)
+	q.putAll([]int{1})
+	q.putAll([]int{2})
 	put := make(chan struct{})
-	go func() { q.put(3); close(put) }()
+	go func() { q.putAll([]int{3}); close(put) }()
 	select {
 	case <-put:
 		t.Fatal("put did not wait on a full queue")

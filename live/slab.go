@@ -70,7 +70,7 @@ func (c *chunkCycle[T]) seal(values []T, newest int64) {
 
 // chunk is a chunk for the reader: a reclaimed one if any, not cleared
 // (its values hold the events it carried before). The readers overwrite
-// each value they take whole (bpf.Tracer.NextInto, packetCopier.clone),
+// each value they take whole (bpf.Tracer.NextBatch, packetCopier.clone),
 // so clearing a chunk (59 KB of kernel events, through the collector's
 // write barrier while it marks) only wrote it twice.
 func (c *chunkCycle[T]) chunk() []T {
