@@ -517,8 +517,8 @@ const maxBatchSpan = int64(2 * time.Millisecond)
 
 // read decodes the events waiting in the ring into ks, up to len(ks) and
 // maxBatchSpan (0 when the ring is empty), skipping records that do not
-// decode (counted).
-// The records it read go back to the kernel at once, when it returns.
+// decode (counted). The records it read go back to the kernel together,
+// when it returns.
 func (t *Tracer) read(ks []event.Kernel) (int, error) {
 	t.mu.RLock()
 	defer t.mu.RUnlock()
