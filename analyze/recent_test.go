@@ -157,3 +157,39 @@ func TestRecentMemoryChains(t *testing.T) {
 		})
 	}
 }
+
+// recentMemory links its entries into the chains only when a look-up
+// comes: look-ups between runs of decisions of every length (past a wrap
+// of the ring, whose unlinked oldest entries go unlinked) find every
+// entry held by key and cookie, with its time, and nothing dropped.
+func TestRecentMemoryLinksOnLookUp(t *testing.T) {
+	att := func(i int) *attempt {
+		return &attempt{key: flowKey{a1: uint64(i % 7), ports: uint64(i) + 1}, cookie: uint64(i) + 1}
+	}
+	var r recentMemory
+	added := 0
+	for n, run := range []int{1, 0, 5, 1000, maxRecent - 3, 2, 3*maxRecent + 11, 1, 77, 3, 40000} {
+		for range run {
+			r.add(att(added), int64(added))
+			added++
+		}
+		oldest := max(added-maxRecent, 0)
+		for _, i := range []int{added - 1, added - 2, (oldest + added) / 2, oldest} {
+			if i < oldest || i < 0 {
+				continue
+			}
+			// Either look-up may come first after the decisions.
+			if n%2 == 1 && !r.hasCookie(att(i).cookie) {
+				t.Fatalf("after %d decisions: decision %d not found by its cookie", added, i)
+			}
+			if at, ok := r.keyAt(att(i).key); !ok || at != int64(i) || !r.hasCookie(att(i).cookie) {
+				t.Fatalf("after %d decisions: decision %d not found (key at %d, %v; cookie %v)", added, i, at, ok, r.hasCookie(att(i).cookie))
+			}
+		}
+		for _, i := range []int{oldest - 1, oldest - maxRecent} {
+			if i >= 0 && (r.hasKey(att(i).key) || r.hasCookie(att(i).cookie)) {
+				t.Fatalf("after %d decisions: decision %d, dropped, still found", added, i)
+			}
+		}
+	}
+}

@@ -131,7 +131,12 @@ func unixPath(path []byte, addrlen uint32) string {
 
 // comm converts a task name, reusing strings: few distinct names recur.
 func (t *Tracer) comm(c [16]int8) string {
+	if c == t.lastComm.raw && t.lastComm.name != "" {
+		// A busy process's events come in runs: no hashing of the name.
+		return t.lastComm.name
+	}
 	if s, ok := t.comms[c]; ok {
+		t.lastComm.raw, t.lastComm.name = c, s
 		return s
 	}
 	b := make([]byte, 0, len(c))
@@ -146,5 +151,6 @@ func (t *Tracer) comm(c [16]int8) string {
 		clear(t.comms)
 	}
 	t.comms[c] = s
+	t.lastComm.raw, t.lastComm.name = c, s
 	return s
 }

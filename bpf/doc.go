@@ -78,7 +78,9 @@
 // or sooner once 1/16 of the ring buffer is pending. So an event reaches the
 // caller at most about 100 ms after it happened. Next reads the ring in place
 // and waits in Go's netpoller (eventRing): no thread blocks in a system call,
-// which would keep the runtime's sysmon polling.
+// which would keep the runtime's sysmon polling. [Tracer.NextBatch] reads
+// what piled up meanwhile several events at a time (the live pipeline's
+// reader: the lock, the ring's release and the counters once per batch).
 //
 // Filters run in the kernel, before the ring buffer: a set of processes
 // (Options.PIDs, [Tracer.AddPID], children followed across fork with

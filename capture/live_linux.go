@@ -123,7 +123,15 @@ const sll2HeaderLen = 20
 // Next returns the next TCP, UDP or ICMP-error packet; io.EOF once the
 // context is cancelled or the reader closed. The packet (and its Payload,
 // ICMP and Frame) is reused by the next call.
-func (l *LiveReader) Next() (*event.Packet, error) {
+func (l *LiveReader) Next() (*event.Packet, error) { return l.next(true) }
+
+// NextReady is Next without waiting: nil (and no error) when the ring
+// holds no frame to read now. It does not move ReadThrough on: a caller
+// that gathers packets hands them on before it calls Next again (which
+// does), so ReadThrough never covers a packet it still holds.
+func (l *LiveReader) NextReady() (*event.Packet, error) { return l.next(false) }
+
+func (l *LiveReader) next(wait bool) (*event.Packet, error) {
 	for {
 		if l.err != nil {
 			return nil, l.err
@@ -132,7 +140,10 @@ func (l *LiveReader) Next() (*event.Packet, error) {
 			l.refreshDrops()
 			return nil, io.EOF
 		}
-		res, err := l.readOne()
+		res, err := l.readOne(wait)
+		if res == empty {
+			return nil, nil
+		}
 		if err != nil {
 			l.err = err
 			msg := err.Error()
@@ -182,13 +193,19 @@ func (l *LiveReader) ReadThrough() time.Time {
 // interrupted).
 const skipped decodeResult = 255
 
-func (l *LiveReader) readOne() (decodeResult, error) {
+// empty is readOne's result when it was not to wait and the ring is empty.
+const empty decodeResult = 254
+
+func (l *LiveReader) readOne(wait bool) (decodeResult, error) {
 	l.tpMu.RLock()
 	defer l.tpMu.RUnlock()
 	if l.closed {
 		return skipped, nil
 	}
 	f, err := l.ring.next()
+	if errors.Is(err, errRingEmpty) && !wait {
+		return empty, nil
+	}
 	if errors.Is(err, errRingEmpty) {
 		// No clock read per frame (a noticeable part of the loop at tens
 		// of thousands of frames a second): only when the ring is found
@@ -208,7 +225,7 @@ func (l *LiveReader) readOne() (decodeResult, error) {
 		return skipped, fmt.Errorf("capture: %s: reading the ring: %w", l.source, err)
 	}
 	data, ll := f.data, f.ll
-	if n := f.time.UnixNano(); n > l.lastAt.Load() {
+	if n := f.time.UnixNano(); wait && n > l.lastAt.Load() {
 		l.lastAt.Store(n)
 	}
 	l.packets.Add(1)

@@ -654,3 +654,49 @@ func TestLiveDiscardUnread(t *testing.T) {
 		t.Errorf("Stats: Unread %d, Packets %d; want Unread %d (%d + %d), Packets 0 (nothing was read)", st.Unread, st.Packets, first+third, first, third)
 	}
 }
+
+// NextReady reads what the ring holds without waiting, nil once it holds
+// nothing more, and leaves ReadThrough where the last Next put it: the
+// live pipeline's reader queues the packets it gathered before it calls
+// Next again.
+func TestLiveNextReady(t *testing.T) {
+	requireRoot(t)
+	n := newTestNet(t)
+	l := openWithListener(t, n)
+
+	connectFromB(t, n) // a handshake and the closes: several frames ready
+	first, err := l.Next()
+	if err != nil {
+		t.Fatal(err)
+	}
+	firstAt := first.Time
+	through := l.ReadThrough()
+	if through.Before(firstAt) {
+		t.Fatalf("ReadThrough %v, before the packet Next read (%v)", through, firstAt)
+	}
+	var more []time.Time
+	start := time.Now()
+	for {
+		p, err := l.NextReady()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p == nil {
+			break
+		}
+		more = append(more, p.Time)
+	}
+	if waited := time.Since(start); waited > ringBlockTimeout {
+		t.Errorf("NextReady took %v: it waited", waited)
+	}
+	if len(more) == 0 {
+		t.Fatal("NextReady read none of the connect's frames after its first")
+	}
+	if rt := l.ReadThrough(); !rt.Equal(through) {
+		t.Errorf("ReadThrough moved from %v to %v over %d packets NextReady read", through, rt, len(more))
+	}
+	// Nothing more comes: the next NextReady returns at once too.
+	if p, err := l.NextReady(); p != nil || err != nil {
+		t.Errorf("NextReady on an empty ring: %v, %v", p, err)
+	}
+}

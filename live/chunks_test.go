@@ -193,3 +193,38 @@ func firstDiff(a, b []byte) string {
 	}
 	return "one is a prefix of the other"
 }
+
+// A reader that fills several values at once (room, took) gets the rest
+// of its chunk, never a value handed out before, and a chunk is sealed
+// only when its last value was handed out, with the newest time noted.
+func TestRecyclingSlabRoom(t *testing.T) {
+	c := &chunkCycle[int]{}
+	s := recyclingSlab[int]{cycle: c}
+	seen := map[*int]bool{}
+	taken := 0
+	for _, n := range []int{1, 100, 155, 3, 253, 256, 7} {
+		room := s.room()
+		if len(room) == 0 || len(room) > slabChunk {
+			t.Fatalf("room of %d values", len(room))
+		}
+		n = min(n, len(room))
+		for i := range room[:n] {
+			if seen[&room[i]] {
+				t.Fatalf("value %d handed out twice", taken+i)
+			}
+			seen[&room[i]] = true
+			s.note(time.Unix(0, int64(taken+i)))
+		}
+		s.took(n)
+		taken += n
+		c.collect()
+		if sealed := len(c.pending) * slabChunk; sealed > taken || taken-sealed > slabChunk {
+			t.Fatalf("%d values handed out, %d sealed", taken, sealed)
+		}
+	}
+	for i, h := range c.pending {
+		if want := int64(i+1)*slabChunk - 1; h.newest != want {
+			t.Errorf("a sealed chunk's newest %d, want %d", h.newest, want)
+		}
+	}
+}

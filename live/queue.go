@@ -3,12 +3,13 @@ package live
 import "sync"
 
 // queue carries a source's events from its reader goroutine to the
-// pipeline: the reader puts one at a time, the pipeline takes everything
-// queued at once. Cheaper per event than a channel (one uncontended lock
-// instead of a channel send and a select), and the pipeline wakes once per
-// batch rather than once per event. At most max events wait: then put
-// blocks, the kernel's ring fills and what it drops is counted there, as
-// with a full channel.
+// pipeline: the reader puts what one read of its ring gave it, the
+// pipeline takes everything queued at once. Cheaper per event than a
+// channel (one lock per batch instead of a channel send and a select per
+// event), and the pipeline wakes once per batch rather than once per event.
+// At most max events wait (plus one batch): then putAll blocks, the
+// kernel's ring fills and what it drops is counted there, as with a full
+// channel.
 type queue[T any] struct {
 	mu     sync.Mutex
 	space  sync.Cond // signalled when take makes room
@@ -26,14 +27,18 @@ func newQueue[T any](max int) *queue[T] {
 	return q
 }
 
-// put queues x, waiting while the queue is full.
-func (q *queue[T]) put(x T) {
+// putAll queues xs in order, waiting while the queue is full (it may then
+// hold up to len(xs)-1 more than its max).
+func (q *queue[T]) putAll(xs []T) {
+	if len(xs) == 0 {
+		return
+	}
 	q.mu.Lock()
 	for len(q.items) >= q.max {
 		q.space.Wait()
 	}
-	q.items = append(q.items, x)
-	first := len(q.items) == 1
+	first := len(q.items) == 0
+	q.items = append(q.items, xs...)
 	q.mu.Unlock()
 	if first {
 		q.notify()

@@ -70,6 +70,9 @@ const (
 // arrives older is late (counted, never a new attempt).
 const maxHeld = 1 << 16
 
+// maxPacketBatch bounds the packets the packet reader queues together.
+const maxPacketBatch = 64
+
 // sourceQueue bounds the events a source's reader queues for the pipeline
 // (then it waits, and the kernel's ring takes the slack).
 const sourceQueue = 8192
@@ -442,15 +445,31 @@ func (s *Session) readPackets() {
 	defer s.wg.Done()
 	defer s.packetQ.close()
 	copier := packetCopier{packets: recyclingSlab[event.Packet]{cycle: s.packetChunks}}
+	// What the ring holds is read, then queued together (a ring block
+	// holds up to hundreds of frames): the queue's lock, which the
+	// pipeline takes too, once per batch. A batch ends where Next would
+	// wait (NextReady, which leaves ReadThrough behind the batch), and
+	// before the copies' chunk is sealed (every copy in a sealed chunk
+	// must be queued: see chunkCycle).
+	var batch []*event.Packet
 	for {
 		p, err := s.capture.reader.Next()
+		for err == nil && p != nil {
+			batch = append(batch, copier.clone(p))
+			if copier.packets.full() || len(batch) == maxPacketBatch {
+				break
+			}
+			p, err = s.capture.reader.NextReady()
+		}
+		s.packetQ.putAll(batch)
+		clear(batch)
+		batch = batch[:0]
 		if err != nil {
 			if !errors.Is(err, io.EOF) {
 				s.srcErr <- fmt.Errorf("packet capture stopped: %w", err)
 			}
 			return
 		}
-		s.packetQ.put(copier.clone(p))
 	}
 }
 
@@ -458,17 +477,25 @@ func (s *Session) readKernel(ctx context.Context) {
 	defer s.wg.Done()
 	defer s.kernelQ.close()
 	events := recyclingSlab[event.Kernel]{cycle: s.kernelChunks}
+	var batch []*event.Kernel
 	for {
-		// Decoded straight into the copy the pipeline gets.
-		c := events.new()
-		if err := s.tracer.NextInto(ctx, c); err != nil {
+		// Decoded straight into the copies the pipeline gets, as many
+		// as wait (up to the rest of the chunk), queued together.
+		room := events.room()
+		n, err := s.tracer.NextBatch(ctx, room)
+		if err != nil {
 			if ctx.Err() == nil && !errors.Is(err, bpf.ErrClosed) {
 				s.srcErr <- fmt.Errorf("eBPF reader stopped: %w", err)
 			}
 			return
 		}
-		events.note(c.Time)
-		s.kernelQ.put(c)
+		batch = batch[:0]
+		for i := range room[:n] {
+			events.note(room[i].Time)
+			batch = append(batch, &room[i])
+		}
+		events.took(n)
+		s.kernelQ.putAll(batch)
 	}
 }
 

@@ -70,7 +70,7 @@ func (c *chunkCycle[T]) seal(values []T, newest int64) {
 
 // chunk is a chunk for the reader: a reclaimed one if any, not cleared
 // (its values hold the events it carried before). The readers overwrite
-// each value they take whole (bpf.Tracer.NextInto, packetCopier.clone),
+// each value they take whole (bpf.Tracer.NextBatch, packetCopier.clone),
 // so clearing a chunk (59 KB of kernel events, through the collector's
 // write barrier while it marks) only wrote it twice.
 func (c *chunkCycle[T]) chunk() []T {
@@ -135,6 +135,15 @@ type recyclingSlab[T any] struct {
 }
 
 func (s *recyclingSlab[T]) new() *T {
+	p := &s.room()[0]
+	s.used++
+	return p
+}
+
+// room is the rest of the chunk being handed out, at least one value,
+// for a reader that fills several at once: it then says how many it
+// used (took). As with new, a value may hold an earlier event.
+func (s *recyclingSlab[T]) room() []T {
 	if s.used == len(s.values) {
 		if s.cycle == nil {
 			s.values = make([]T, slabChunk)
@@ -147,10 +156,16 @@ func (s *recyclingSlab[T]) new() *T {
 		}
 		s.used, s.newest = 0, math.MinInt64
 	}
-	p := &s.values[s.used]
-	s.used++
-	return p
+	return s.values[s.used:]
 }
+
+// full says whether the chunk being handed out has no value left: the
+// next new or room seals it, so every value handed out of it must be
+// queued by then.
+func (s *recyclingSlab[T]) full() bool { return s.used == len(s.values) }
+
+// took says that the first n values room returned are handed out.
+func (s *recyclingSlab[T]) took(n int) { s.used += n }
 
 // note records the event time of a value new handed out.
 func (s *recyclingSlab[T]) note(t time.Time) {
