@@ -17,12 +17,7 @@ import (
 // them, in the kernel's order, counted, and with ReadThrough past the
 // newest.
 func TestNextBatch(t *testing.T) {
-	requireEBPF(t)
-	tr, err := Open(Options{PIDs: []uint32{uint32(os.Getpid())}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tr.Close()
+	tr := traceSelf(t)
 
 	// A port nobody listens on: each connect is refused, five or so events.
 	l, err := net.Listen("tcp", "127.0.0.1:0")

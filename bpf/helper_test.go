@@ -123,3 +123,16 @@ var (
 	publicBinaryDir  string
 	publicBinaryErr  error
 )
+
+// traceSelf opens a tracer of this test process's own events (skipped
+// where eBPF cannot run), closed when the test ends.
+func traceSelf(t *testing.T) *Tracer {
+	t.Helper()
+	requireEBPF(t)
+	tr, err := Open(Options{PIDs: []uint32{uint32(os.Getpid())}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { tr.Close() })
+	return tr
+}

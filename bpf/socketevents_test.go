@@ -205,12 +205,7 @@ func TestCheckSocketEvents(t *testing.T) {
 // CaughtUp turns true only once Next has read what the kernel recorded
 // before the given time (the live pipeline's stop waits for it).
 func TestCaughtUp(t *testing.T) {
-	requireEBPF(t)
-	tr, err := Open(Options{PIDs: []uint32{uint32(os.Getpid())}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tr.Close()
+	tr := traceSelf(t)
 	before := time.Now()
 	net.Dial("unix", "/nonexistent/csbpf-caughtup.sock") // one connect event
 	if tr.CaughtUp(before) {
@@ -288,12 +283,7 @@ func TestIdleReaderWokenByNextEvent(t *testing.T) {
 // A stop that cannot wait for the reader: DiscardUnread counts the events
 // the ring still holds from before the stop, and only those.
 func TestDiscardUnread(t *testing.T) {
-	requireEBPF(t)
-	tr, err := Open(Options{PIDs: []uint32{uint32(os.Getpid())}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tr.Close()
+	tr := traceSelf(t)
 	dial := func(name string) { net.Dial("unix", "/nonexistent/csbpf-unread-"+name+".sock") } // one connect event each
 	for i := range 3 {
 		dial(fmt.Sprint(i))

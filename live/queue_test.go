@@ -5,41 +5,6 @@ import (
 	"time"
 )
 
-// A reader faster than the pipeline: every event arrives once, in order;
-// the reader waits while max are queued; the end is seen only after the
-// last event.
-func TestQueueOrderBoundAndEnd(t *testing.T) {
-	for _, tt := range []struct{ n, max int }{{0, 4}, {1, 4}, {1000, 7}, {100000, 8192}} {
-		q := newQueue[int](tt.max)
-		go func() {
-			for i := range tt.n {
-				q.putAll([]int{i})
-			}
-			q.close()
-		}()
-		var got []int
-		var buf []int
-		for open := true; open; {
-			<-q.ready
-			var items []int
-			items, open = q.take(buf)
-			if len(items) > tt.max {
-				t.Fatalf("n=%d max=%d: took %d at once", tt.n, tt.max, len(items))
-			}
-			got = append(got, items...)
-			buf = items
-		}
-		if len(got) != tt.n {
-			t.Fatalf("n=%d: got %d events", tt.n, len(got))
-		}
-		for i, v := range got {
-			if v != i {
-				t.Fatalf("n=%d: event %d is %d", tt.n, i, v)
-			}
-		}
-	}
-}
-
 // putAll blocks while the queue is full, until take makes room.
 func TestQueuePutWaitsWhenFull(t *testing.T) {
 	q := newQueue[int](2)
@@ -61,11 +26,13 @@ func TestQueuePutWaitsWhenFull(t *testing.T) {
 	}
 }
 
-// The live eBPF reader queues what one read gave it together (putAll): every
-// event arrives once, in order, batches whole; putAll waits while the
-// queue is full, and the queue holds less than max plus one batch.
+// The readers queue what one read gave them together (putAll), one event
+// at a time or in batches: every event arrives once, in order, batches
+// whole; putAll waits while the queue is full, and the queue holds less
+// than max plus one batch (at most max, one at a time); the end is seen
+// only after the last event.
 func TestQueuePutAll(t *testing.T) {
-	for _, tt := range []struct{ n, batch, max int }{{0, 3, 4}, {10, 3, 4}, {1000, 7, 8}, {100000, 256, 8192}} {
+	for _, tt := range []struct{ n, batch, max int }{{0, 1, 4}, {1, 1, 4}, {1000, 1, 7}, {100000, 1, 8192}, {0, 3, 4}, {10, 3, 4}, {1000, 7, 8}, {100000, 256, 8192}} {
 		q := newQueue[int](tt.max)
 		go func() {
 			var b []int
