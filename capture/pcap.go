@@ -79,14 +79,12 @@ func (r *Reader) pcapOpen() error {
 func (r *Reader) pcapNext() (data []byte, wire int, ts time.Time, link uint16, off int64, err error) {
 	s := &r.pcap
 	off = r.in.off
-	h := r.in.buffered(s.recordLen)
-	if h == nil {
-		if h, err = r.in.peek(s.recordLen); err != nil {
-			if err == io.EOF {
-				return nil, 0, ts, 0, off, io.EOF
-			}
-			return nil, 0, ts, 0, off, r.wrap(err, "reading a record header")
+	h, err := r.in.peek(s.recordLen)
+	if err != nil {
+		if err == io.EOF {
+			return nil, 0, ts, 0, off, io.EOF
 		}
+		return nil, 0, ts, 0, off, r.wrap(err, "reading a record header")
 	}
 	var sec, frac, caplen, origlen uint32
 	if s.bigEndian {
@@ -100,11 +98,9 @@ func (r *Reader) pcapNext() (data []byte, wire int, ts time.Time, link uint16, o
 		return nil, 0, ts, 0, off, r.corrupt(off, fmt.Sprintf("record claims %d captured bytes, more than the %d a capture can hold (the record header is garbage)", caplen, s.maxCap))
 	}
 	n := s.recordLen + int(caplen)
-	rec := r.in.buffered(n)
-	if rec == nil {
-		if rec, err = r.in.peek(n); err != nil {
-			return nil, 0, ts, 0, off, r.wrap(err, fmt.Sprintf("reading a %d-byte record", n))
-		}
+	rec, err := r.in.peek(n)
+	if err != nil {
+		return nil, 0, ts, 0, off, r.wrap(err, fmt.Sprintf("reading a %d-byte record", n))
 	}
 	r.in.consume(n)
 	nsec := int64(frac)

@@ -25,8 +25,8 @@ func (c chunkReader) Read(p []byte) (int, error) {
 }
 
 // TestPcapRecordsAcrossReads: every record of a pcap file is read whole
-// and at its offset whether it was buffered already (buffered) or must be
-// read first (peek), records as large as the buffer included, and the
+// and at its offset whether it was buffered already or must be
+// read first (input.fill), records as large as the buffer included, and the
 // file's end is io.EOF after the last.
 func TestPcapRecordsAcrossReads(t *testing.T) {
 	rnd := rand.New(rand.NewPCG(7, 13))
