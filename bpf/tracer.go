@@ -450,17 +450,10 @@ var ErrClosed = errors.New("bpf: tracer closed")
 // timestamp order by a few microseconds.
 func (t *Tracer) Next(ctx context.Context) (event.Kernel, error) {
 	var k event.Kernel
-	if err := t.NextInto(ctx, &k); err != nil {
+	if _, err := t.NextBatch(ctx, unsafe.Slice(&k, 1)); err != nil {
 		return event.Kernel{}, err
 	}
 	return k, nil
-}
-
-// NextInto is Next writing the event into *k (overwritten whole; garbage
-// after an error).
-func (t *Tracer) NextInto(ctx context.Context, k *event.Kernel) error {
-	_, err := t.NextBatch(ctx, unsafe.Slice(k, 1))
-	return err
 }
 
 // NextBatch is Next for several events: it decodes the events waiting in
